@@ -1,0 +1,318 @@
+//! The `parvis` command: serve the platform and administer it (DESIGN.md §3).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+use parvis_core::accounts::service::create_verified;
+use parvis_core::accounts::store as accounts;
+use parvis_core::authz::{Authz, PLATFORM_DOMAIN, Role};
+use parvis_core::config::Config;
+use parvis_core::db::Db;
+use parvis_core::server;
+use parvis_core::types::{InseeCode, Slug};
+use parvis_tenants::communes::{self, Progress, Selection, Source};
+use parvis_tenants::provision;
+
+#[derive(Parser)]
+#[command(
+    name = "parvis",
+    version,
+    about = "Parvis : le parvis de la mairie en ligne"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the platform (PARVIS_BIND, default 127.0.0.1:8080).
+    Serve {
+        /// Import the communes if needed, set up a demo commune and a demo admin.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply the database migrations.
+    Migrate,
+    /// The registry of communes.
+    Communes {
+        #[command(subcommand)]
+        command: CommunesCommand,
+    },
+    /// Tenants (communes served by the platform).
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CommunesCommand {
+    /// Import (or update) every commune from the official data shipped with Parvis.
+    Import {
+        /// Read the data files from this folder instead of the embedded copy.
+        #[arg(long)]
+        from: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Provision a commune (or all of them) as a tenant.
+    Create {
+        /// INSEE code of the commune (75056 for Paris).
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        insee: Option<String>,
+        /// Subdomain to use instead of the one derived from the name.
+        #[arg(long, requires = "insee")]
+        slug: Option<String>,
+        /// Provision every current commune not yet provisioned.
+        #[arg(long)]
+        all: bool,
+    },
+    /// List tenants.
+    List {
+        /// How many to show.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// How many to skip.
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a verified account, optionally with a role.
+    Create {
+        /// E-mail address.
+        #[arg(long)]
+        email: String,
+        /// Password (10 characters at least).
+        #[arg(long)]
+        password: String,
+        /// Display name (defaults to the part of the e-mail before @).
+        #[arg(long)]
+        name: Option<String>,
+        /// Role: platform-admin, tenant-admin, moderator, official, candidate.
+        #[arg(long)]
+        role: Option<String>,
+        /// Tenant slug, for tenant roles.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("erreur : démarrage impossible : {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("erreur : {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open_db(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(&config.database_url)
+        .await
+        .with_context(|| format!("connexion à {}", server::redact(&config.database_url)))?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load()?;
+    match cli.command {
+        Command::Serve { demo } => serve(config, demo).await,
+        Command::Migrate => {
+            open_db(&config).await?;
+            println!("Base de données à jour.");
+            Ok(())
+        }
+        Command::Communes {
+            command: CommunesCommand::Import { from },
+        } => {
+            let db = open_db(&config).await?;
+            let source = from.map(Source::Dir).unwrap_or(Source::Embedded);
+            let report = communes::import(&db, &source, &Selection::All, Progress::Bar).await?;
+            println!("{report}");
+            Ok(())
+        }
+        Command::Tenant { command } => tenant(config, command).await,
+        Command::User { command } => user(config, command).await,
+    }
+}
+
+async fn tenant(config: Config, command: TenantCommand) -> anyhow::Result<()> {
+    let db = open_db(&config).await?;
+    match command {
+        TenantCommand::Create { all: true, .. } => {
+            let started = std::time::Instant::now();
+            let report = provision::create_all(&db, Progress::Bar).await?;
+            println!("{report} ({:.1} s)", started.elapsed().as_secs_f64());
+        }
+        TenantCommand::Create {
+            insee: Some(insee),
+            slug,
+            ..
+        } => {
+            let insee = InseeCode::parse(&insee)?;
+            let slug = slug.map(|s| Slug::parse(&s)).transpose()?;
+            let t = provision::create_tenant(&db, &insee, slug).await?;
+            println!(
+                "Commune {} ({}) ouverte : http://{}.{}/",
+                t.name, t.insee, t.slug, config.base_domain
+            );
+        }
+        TenantCommand::Create { .. } => bail!("indiquez --insee CODE ou --all"),
+        TenantCommand::List { limit, offset } => {
+            let total = provision::count_tenants(&db).await?;
+            for t in provision::list_tenants(&db, limit, offset).await? {
+                println!(
+                    "{:<6} {:<40} {:>10} {}.{}",
+                    t.insee,
+                    t.name,
+                    t.population
+                        .map(|p| p.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    t.slug,
+                    config.base_domain
+                );
+            }
+            println!("{total} commune(s) au total.");
+        }
+    }
+    Ok(())
+}
+
+async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
+    let UserCommand::Create {
+        email,
+        password,
+        name,
+        role,
+        tenant,
+    } = command;
+    let db = open_db(&config).await?;
+    let role = role
+        .map(|r| {
+            Role::parse(&r).filter(|r| *r != Role::Citizen).with_context(|| {
+                format!("rôle inconnu « {r} » (platform-admin, tenant-admin, moderator, official, candidate)")
+            })
+        })
+        .transpose()?;
+    let domain = match (role, &tenant) {
+        (Some(Role::PlatformAdmin), _) => Some(PLATFORM_DOMAIN.to_string()),
+        (Some(_), Some(slug)) => {
+            let slug = Slug::parse(slug)?;
+            let t = provision::find_by_slug(&db, &slug)
+                .await?
+                .with_context(|| format!("aucune commune n'a l'identifiant « {slug} »"))?;
+            Some(t.id.authz_domain())
+        }
+        (Some(r), None) => bail!("le rôle {r} s'attribue dans une commune : ajoutez --tenant SLUG"),
+        (None, _) => None,
+    };
+    let display =
+        name.unwrap_or_else(|| email.split('@').next().unwrap_or("Utilisateur").to_string());
+    let id = match create_verified(&db, &email, &display, &password).await? {
+        Some(id) => {
+            println!("Compte {email} créé.");
+            id
+        }
+        None => {
+            let existing = accounts::by_email(&db, &email.trim().to_lowercase()).await?;
+            let Some(existing) = existing.filter(|_| role.is_some()) else {
+                bail!("un compte existe déjà pour {email}");
+            };
+            println!("Le compte {email} existe déjà : attribution du rôle seulement.");
+            existing.id
+        }
+    };
+    if let (Some(role), Some(domain)) = (role, domain) {
+        let authz = Authz::load(db.clone()).await?;
+        authz.grant(&id, role, &domain).await?;
+        println!("Rôle {role} attribué.");
+    }
+    Ok(())
+}
+
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let bind = config.bind;
+    let base = config.base_domain.clone();
+    let (state, app) = parvis::build(config).await?;
+    let demo = if demo {
+        let d = parvis::demo::prepare(&state.db, &state.authz).await?;
+        state.communes.reload(&state.db).await?;
+        Some(d)
+    } else {
+        None
+    };
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("écoute sur {bind} impossible"))?;
+    let addr = listener.local_addr()?;
+    server::spawn_background(&state);
+    let port = if addr.port() == 80 {
+        String::new()
+    } else {
+        format!(":{}", addr.port())
+    };
+    println!("Parvis écoute sur {addr}.");
+    println!("Plateforme : http://{base}{port}/");
+    if let Some(d) = demo {
+        println!(
+            "Commune de démonstration : http://{}.{base}{port}/  (administrateur : {} / {})",
+            d.slug,
+            parvis::demo::DEMO_ADMIN_EMAIL,
+            parvis::demo::DEMO_ADMIN_PASSWORD
+        );
+    }
+    server::serve(listener, app, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,9 @@
+//! Global accounts: sign-up with e-mail verification, login, logout, password reset.
+//! Passwords are hashed with Argon2id; login attempts are rate-limited per address and per IP.
+
+mod limiter;
+pub mod routes;
+pub mod service;
+pub mod store;
+
+pub use limiter::LoginLimiter;

@@ -1,0 +1,360 @@
+//! Account pages: /inscription, /verification, /connexion, /deconnexion,
+//! /mot-de-passe-oublie, /reinitialiser. Same paths on every host.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use tera::Context;
+
+use crate::accounts::service::{AccountError, Accounts, Signup};
+use crate::error::{AppError, AppResult};
+use crate::web::session;
+use crate::web::{AppState, Page, Site};
+
+/// The routes of this feature.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/inscription", get(signup_form).post(signup))
+        .route("/verification", get(verify))
+        .route("/connexion", get(login_form).post(login))
+        .route("/deconnexion", post(logout))
+        .route("/mot-de-passe-oublie", get(forgot_form).post(forgot))
+        .route("/reinitialiser", get(reset_form).post(reset))
+}
+
+fn accounts(state: &AppState) -> Accounts<'_> {
+    Accounts {
+        db: &state.db,
+        jobs: &state.jobs,
+        templates: &state.templates,
+    }
+}
+
+/// The client's IP (from `X-Forwarded-For` only when `PARVIS_TRUST_PROXY` is set).
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.config.trust_proxy {
+            let forwarded = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|ip| ip.trim().parse().ok());
+            if forwarded.is_some() {
+                return Ok(ClientIp(forwarded));
+            }
+        }
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+/// Maps account errors to a re-rendered form (400) or an error page.
+fn form_error(
+    page: &Page,
+    state: &AppState,
+    template: &str,
+    err: AccountError,
+    mut ctx: Context,
+) -> AppResult<Response> {
+    let status = match &err {
+        AccountError::Db(_) | AccountError::Other(_) => {
+            return Err(AppError::Internal(anyhow::anyhow!(err)));
+        }
+        AccountError::BadCredentials => StatusCode::UNAUTHORIZED,
+        AccountError::Unverified => StatusCode::FORBIDDEN,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    ctx.insert("error", &err.to_string());
+    Ok((
+        status,
+        page.clone().with_forms().render(state, template, ctx)?,
+    )
+        .into_response())
+}
+
+fn site_name(site: &Site) -> String {
+    match site {
+        Site::Platform => "Parvis".into(),
+        Site::Commune(c) => c.name.clone(),
+    }
+}
+
+/// Only same-site paths are followed after login.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+fn redirect_with_cookie(to: &str, cookie: axum::http::HeaderValue) -> Response {
+    let mut response = Redirect::to(to).into_response();
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    response
+}
+
+fn notice(
+    page: &Page,
+    state: &AppState,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> AppResult<Response> {
+    let mut ctx = Context::new();
+    ctx.insert("title", title);
+    ctx.insert("message", message);
+    Ok((status, page.render(state, "auth/notice.html", ctx)?).into_response())
+}
+
+async fn signup_form(State(state): State<AppState>, page: Page) -> AppResult<Response> {
+    if page.viewer.is_some() {
+        return Ok(Redirect::to("/").into_response());
+    }
+    Ok(page
+        .with_forms()
+        .render(&state, "auth/signup.html", Context::new())?
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct SignupForm {
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn signup(
+    State(state): State<AppState>,
+    page: Page,
+    Form(form): Form<SignupForm>,
+) -> AppResult<Response> {
+    let input = Signup {
+        display_name: &form.display_name,
+        email: &form.email,
+        password: &form.password,
+    };
+    match accounts(&state)
+        .signup(input, &page.origin, &site_name(&page.site))
+        .await
+    {
+        Ok(()) => notice(
+            &page,
+            &state,
+            StatusCode::OK,
+            "Vérifiez votre boîte mail",
+            &format!(
+                "Nous avons envoyé un lien de confirmation à {}. Ouvrez-le pour activer votre compte \
+                 (pensez à regarder dans les indésirables).",
+                form.email.trim()
+            ),
+        ),
+        Err(err) => {
+            let mut ctx = Context::new();
+            ctx.insert("display_name", &form.display_name);
+            ctx.insert("email", &form.email);
+            form_error(&page, &state, "auth/signup.html", err, ctx)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    page: Page,
+    Query(q): Query<TokenQuery>,
+) -> AppResult<Response> {
+    match accounts(&state).verify(&q.token).await {
+        Ok(id) => {
+            let cookie = session::open(&state.db, &id, state.config.https).await?;
+            Ok(redirect_with_cookie("/?bienvenue=1", cookie))
+        }
+        Err(AccountError::BadToken) => notice(
+            &page,
+            &state,
+            StatusCode::BAD_REQUEST,
+            "Lien invalide",
+            &AccountError::BadToken.to_string(),
+        ),
+        Err(e) => Err(AppError::Internal(anyhow::anyhow!(e))),
+    }
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+async fn login_form(
+    State(state): State<AppState>,
+    page: Page,
+    Query(q): Query<NextQuery>,
+) -> AppResult<Response> {
+    let mut ctx = Context::new();
+    ctx.insert("next", &safe_next(q.next.as_deref()));
+    Ok(page
+        .with_forms()
+        .render(&state, "auth/login.html", ctx)?
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    page: Page,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<LoginForm>,
+) -> AppResult<Response> {
+    let next = safe_next(form.next.as_deref());
+    if !state.login_limiter.allow(&form.email, ip) {
+        metrics::counter!("parvis_login_throttled_total").increment(1);
+        let mut response = AppError::TooManyRequests.into_response();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("60"),
+        );
+        return Ok(response);
+    }
+    match accounts(&state)
+        .login(&form.email, &form.password, &page.origin)
+        .await
+    {
+        Ok(id) => {
+            let cookie = session::open(&state.db, &id, state.config.https).await?;
+            Ok(redirect_with_cookie(&next, cookie))
+        }
+        Err(err) => {
+            let mut ctx = Context::new();
+            ctx.insert("email", &form.email);
+            ctx.insert("next", &next);
+            form_error(&page, &state, "auth/login.html", err, ctx)
+        }
+    }
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Response> {
+    let cookie = session::close(&state.db, &headers, state.config.https).await?;
+    Ok(redirect_with_cookie("/", cookie))
+}
+
+async fn forgot_form(State(state): State<AppState>, page: Page) -> AppResult<Response> {
+    Ok(page
+        .with_forms()
+        .render(&state, "auth/forgot.html", Context::new())?
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct ForgotForm {
+    #[serde(default)]
+    email: String,
+}
+
+async fn forgot(
+    State(state): State<AppState>,
+    page: Page,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<ForgotForm>,
+) -> AppResult<Response> {
+    if !state.login_limiter.allow(&form.email, ip) {
+        return Err(AppError::TooManyRequests);
+    }
+    match accounts(&state)
+        .request_reset(&form.email, &page.origin)
+        .await
+    {
+        Ok(()) => notice(
+            &page,
+            &state,
+            StatusCode::OK,
+            "Vérifiez votre boîte mail",
+            "Si un compte existe pour cette adresse, vous allez recevoir un lien pour choisir un \
+             nouveau mot de passe. Il est valable une heure.",
+        ),
+        Err(err) => {
+            let mut ctx = Context::new();
+            ctx.insert("email", &form.email);
+            form_error(&page, &state, "auth/forgot.html", err, ctx)
+        }
+    }
+}
+
+async fn reset_form(
+    State(state): State<AppState>,
+    page: Page,
+    Query(q): Query<TokenQuery>,
+) -> AppResult<Response> {
+    if !crate::accounts::store::token_is_valid(&state.db, &q.token, "reset").await? {
+        return notice(
+            &page,
+            &state,
+            StatusCode::BAD_REQUEST,
+            "Lien invalide",
+            &AccountError::BadToken.to_string(),
+        );
+    }
+    let mut ctx = Context::new();
+    ctx.insert("token", &q.token);
+    Ok(page
+        .with_forms()
+        .render(&state, "auth/reset.html", ctx)?
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct ResetForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn reset(
+    State(state): State<AppState>,
+    page: Page,
+    Form(form): Form<ResetForm>,
+) -> AppResult<Response> {
+    match accounts(&state).reset(&form.token, &form.password).await {
+        Ok(id) => {
+            let cookie = session::open(&state.db, &id, state.config.https).await?;
+            Ok(redirect_with_cookie("/", cookie))
+        }
+        Err(err) => {
+            let mut ctx = Context::new();
+            ctx.insert("token", &form.token);
+            form_error(&page, &state, "auth/reset.html", err, ctx)
+        }
+    }
+}

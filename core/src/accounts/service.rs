@@ -1,0 +1,343 @@
+//! Account rules, free of HTTP: validation, hashing, tokens, the e-mails to send.
+
+use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString, rand_core::OsRng,
+};
+use tera::Context;
+
+use crate::accounts::store;
+use crate::db::Db;
+use crate::jobs::Jobs;
+use crate::mail::{Email, MAIL_JOB};
+use crate::types::AccountId;
+use crate::util::{now, random_token};
+use crate::web::render::Templates;
+
+/// Verification links last 48 hours; reset links one hour.
+const VERIFY_TTL: i64 = 48 * 3600;
+const RESET_TTL: i64 = 3600;
+/// Minimum password length (ANSSI recommends long passphrases over complexity rules).
+pub const MIN_PASSWORD: usize = 10;
+
+/// What can go wrong, each with the French message shown next to the form.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// The form is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// Wrong e-mail or password (deliberately not saying which).
+    #[error("Adresse e-mail ou mot de passe incorrect.")]
+    BadCredentials,
+    /// The address is not verified yet; a new link was sent.
+    #[error("Confirmez d'abord votre adresse e-mail : nous venons de vous renvoyer le lien.")]
+    Unverified,
+    /// The link is invalid, used or expired.
+    #[error("Ce lien n'est plus valable (déjà utilisé ou expiré). Demandez-en un nouveau.")]
+    BadToken,
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    /// Anything else (hashing, templates).
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Sign-up form.
+pub struct Signup<'a> {
+    /// Name shown to others.
+    pub display_name: &'a str,
+    /// E-mail address.
+    pub email: &'a str,
+    /// Password.
+    pub password: &'a str,
+}
+
+/// Normalises and checks an e-mail address.
+pub fn normalize_email(raw: &str) -> Result<String, AccountError> {
+    let email = raw.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && email.parse::<lettre::Address>().is_ok()
+        && email
+            .rsplit_once('@')
+            .is_some_and(|(_, d)| d.contains('.') || d.ends_with("localhost"));
+    if valid {
+        Ok(email)
+    } else {
+        Err(AccountError::Invalid(format!(
+            "« {} » n'est pas une adresse e-mail valide.",
+            raw.trim().chars().take(80).collect::<String>()
+        )))
+    }
+}
+
+fn check_password(password: &str) -> Result<(), AccountError> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD {
+        return Err(AccountError::Invalid(format!(
+            "Le mot de passe doit compter au moins {MIN_PASSWORD} caractères."
+        )));
+    }
+    if n > 1024 {
+        return Err(AccountError::Invalid(
+            "Le mot de passe est trop long (1024 caractères au plus).".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_display_name(name: &str) -> Result<String, AccountError> {
+    let name = name.trim();
+    let n = name.chars().count();
+    if !(2..=80).contains(&n) || name.chars().any(char::is_control) {
+        return Err(AccountError::Invalid(
+            "Le nom affiché doit compter entre 2 et 80 caractères.".into(),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// Hashes a password with Argon2id (off the async runtime: it takes tens of milliseconds).
+pub async fn hash_password(password: &str) -> Result<String, AccountError> {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("argon2: {e}"))
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!(e))?
+    .map_err(AccountError::Other)
+}
+
+async fn verify_password(password: &str, hash: &str) -> bool {
+    let (password, hash) = (password.to_string(), hash.to_string());
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+fn mail(
+    templates: &Templates,
+    template: &str,
+    to: &str,
+    subject: &str,
+    ctx: &Context,
+) -> Result<Email, AccountError> {
+    Ok(Email {
+        to: to.to_string(),
+        subject: subject.to_string(),
+        text: templates
+            .render(template, ctx)
+            .map_err(anyhow::Error::from)?,
+    })
+}
+
+/// The services an account flow needs.
+pub struct Accounts<'a> {
+    /// Storage.
+    pub db: &'a Db,
+    /// Job queue for mail.
+    pub jobs: &'a Jobs,
+    /// Mail templates.
+    pub templates: &'a Templates,
+}
+
+impl Accounts<'_> {
+    /// Creates an unverified account and mails the verification link (`origin` + `/verification`).
+    /// An address already registered gets a warning e-mail instead, and the visitor sees the
+    /// same page: sign-up does not reveal who has an account.
+    pub async fn signup(
+        &self,
+        form: Signup<'_>,
+        origin: &str,
+        site_name: &str,
+    ) -> Result<(), AccountError> {
+        let display_name = check_display_name(form.display_name)?;
+        let email = normalize_email(form.email)?;
+        check_password(form.password)?;
+        let hash = hash_password(form.password).await?;
+        let id = AccountId::generate();
+        let mut tx = self.db.pool().begin().await?;
+        let mut ctx = Context::new();
+        ctx.insert("name", &display_name);
+        ctx.insert("site_name", site_name);
+        let message = if store::insert(&mut tx, &id, &email, &display_name, &hash, None).await? {
+            let token = random_token();
+            store::insert_token(&mut tx, &token, &id, "verify", VERIFY_TTL).await?;
+            ctx.insert("link", &format!("{origin}/verification?token={token}"));
+            mail(
+                self.templates,
+                "mail/verify.txt",
+                &email,
+                "Confirmez votre adresse e-mail sur Parvis",
+                &ctx,
+            )?
+        } else {
+            ctx.insert("login_link", &format!("{origin}/connexion"));
+            ctx.insert("reset_link", &format!("{origin}/mot-de-passe-oublie"));
+            mail(
+                self.templates,
+                "mail/already_registered.txt",
+                &email,
+                "Vous avez déjà un compte Parvis",
+                &ctx,
+            )?
+        };
+        self.jobs.enqueue(&mut *tx, MAIL_JOB, &message).await?;
+        tx.commit().await?;
+        self.jobs.notify();
+        Ok(())
+    }
+
+    /// Consumes a verification link; returns the account to sign in.
+    pub async fn verify(&self, token: &str) -> Result<AccountId, AccountError> {
+        let mut tx = self.db.pool().begin().await?;
+        let id = store::consume_token(&mut tx, token, "verify")
+            .await?
+            .ok_or(AccountError::BadToken)?;
+        store::mark_verified(&mut tx, &id).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Checks credentials. An unverified address gets a fresh link.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        origin: &str,
+    ) -> Result<AccountId, AccountError> {
+        let email = normalize_email(email).map_err(|_| AccountError::BadCredentials)?;
+        let Some(account) = store::by_email(self.db, &email).await? else {
+            // Same work as a real check, so timing does not reveal unknown addresses.
+            let _ = hash_password(password).await;
+            return Err(AccountError::BadCredentials);
+        };
+        if !verify_password(password, &account.password_hash).await {
+            return Err(AccountError::BadCredentials);
+        }
+        if account.email_verified_at.is_none() {
+            let token = random_token();
+            let mut tx = self.db.pool().begin().await?;
+            store::insert_token(&mut tx, &token, &account.id, "verify", VERIFY_TTL).await?;
+            let mut ctx = Context::new();
+            ctx.insert("name", &account.display_name);
+            ctx.insert("site_name", "Parvis");
+            ctx.insert("link", &format!("{origin}/verification?token={token}"));
+            let message = mail(
+                self.templates,
+                "mail/verify.txt",
+                &email,
+                "Confirmez votre adresse e-mail sur Parvis",
+                &ctx,
+            )?;
+            self.jobs.enqueue(&mut *tx, MAIL_JOB, &message).await?;
+            tx.commit().await?;
+            self.jobs.notify();
+            return Err(AccountError::Unverified);
+        }
+        Ok(account.id)
+    }
+
+    /// Mails a reset link if the address has an account; silent otherwise.
+    pub async fn request_reset(&self, email: &str, origin: &str) -> Result<(), AccountError> {
+        let email = normalize_email(email)?;
+        let Some(account) = store::by_email(self.db, &email).await? else {
+            return Ok(());
+        };
+        let token = random_token();
+        let mut tx = self.db.pool().begin().await?;
+        store::insert_token(&mut tx, &token, &account.id, "reset", RESET_TTL).await?;
+        let mut ctx = Context::new();
+        ctx.insert("name", &account.display_name);
+        ctx.insert("link", &format!("{origin}/reinitialiser?token={token}"));
+        let message = mail(
+            self.templates,
+            "mail/reset.txt",
+            &email,
+            "Réinitialisez votre mot de passe Parvis",
+            &ctx,
+        )?;
+        self.jobs.enqueue(&mut *tx, MAIL_JOB, &message).await?;
+        tx.commit().await?;
+        self.jobs.notify();
+        Ok(())
+    }
+
+    /// Sets a new password from a reset link; ends every other session. Returns the account.
+    pub async fn reset(&self, token: &str, password: &str) -> Result<AccountId, AccountError> {
+        check_password(password)?;
+        let hash = hash_password(password).await?;
+        let mut tx = self.db.pool().begin().await?;
+        let id = store::consume_token(&mut tx, token, "reset")
+            .await?
+            .ok_or(AccountError::BadToken)?;
+        store::set_password(&mut tx, &id, &hash).await?;
+        // Receiving the link proves the address too.
+        store::mark_verified(&mut tx, &id).await?;
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+            .bind(&id.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+}
+
+/// Creates a verified account directly (CLI `user create`, demo); `Ok(None)` if the e-mail exists.
+pub async fn create_verified(
+    db: &Db,
+    email: &str,
+    display_name: &str,
+    password: &str,
+) -> Result<Option<AccountId>, AccountError> {
+    let email = normalize_email(email)?;
+    let display_name = check_display_name(display_name)?;
+    check_password(password)?;
+    let hash = hash_password(password).await?;
+    let id = AccountId::generate();
+    let mut conn = db.pool().acquire().await?;
+    Ok(
+        store::insert(&mut conn, &id, &email, &display_name, &hash, Some(now()))
+            .await?
+            .then_some(id),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(
+            normalize_email(" Alice@Example.FR ").ok().as_deref(),
+            Some("alice@example.fr")
+        );
+        assert!(normalize_email("alice").is_err());
+        assert!(normalize_email("alice@").is_err());
+        assert!(normalize_email("a@b").is_err());
+    }
+
+    #[test]
+    fn passwords_and_names() {
+        assert!(check_password("court").is_err());
+        assert!(check_password("une phrase de passe").is_ok());
+        assert!(check_display_name(" A ").is_err());
+        assert_eq!(
+            check_display_name(" Alice Martin ").ok().as_deref(),
+            Some("Alice Martin")
+        );
+    }
+}

@@ -1,0 +1,156 @@
+//! SQL for accounts and e-mail tokens (platform tables: accounts are global).
+
+use sqlx::{AnyConnection, Row as _};
+
+use crate::db::Db;
+use crate::types::AccountId;
+use crate::util::{now, token_hash};
+
+/// An account row with its password hash.
+pub struct AccountRow {
+    /// Id.
+    pub id: AccountId,
+    /// Lowercase e-mail.
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// When the address was verified.
+    pub email_verified_at: Option<i64>,
+}
+
+fn row_to_account(row: &sqlx::any::AnyRow) -> Result<AccountRow, sqlx::Error> {
+    Ok(AccountRow {
+        id: AccountId(row.try_get("id")?),
+        email: row.try_get("email")?,
+        display_name: row.try_get("display_name")?,
+        password_hash: row.try_get("password_hash")?,
+        email_verified_at: row.try_get("email_verified_at")?,
+    })
+}
+
+const SELECT: &str =
+    "SELECT id, email, display_name, password_hash, email_verified_at FROM accounts";
+
+/// Finds an account by e-mail (lowercase).
+pub async fn by_email(db: &Db, email: &str) -> Result<Option<AccountRow>, sqlx::Error> {
+    sqlx::query(&format!("{SELECT} WHERE email = $1"))
+        .bind(email)
+        .fetch_optional(db.pool())
+        .await?
+        .as_ref()
+        .map(row_to_account)
+        .transpose()
+}
+
+/// Finds an account by id.
+pub async fn by_id(db: &Db, id: &AccountId) -> Result<Option<AccountRow>, sqlx::Error> {
+    sqlx::query(&format!("{SELECT} WHERE id = $1"))
+        .bind(&id.0)
+        .fetch_optional(db.pool())
+        .await?
+        .as_ref()
+        .map(row_to_account)
+        .transpose()
+}
+
+/// Inserts an account; `Ok(false)` when the e-mail is taken.
+pub async fn insert(
+    conn: &mut AnyConnection,
+    id: &AccountId,
+    email: &str,
+    display_name: &str,
+    password_hash: &str,
+    verified_at: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO accounts (id, email, display_name, password_hash, email_verified_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING",
+    )
+    .bind(&id.0)
+    .bind(email)
+    .bind(display_name)
+    .bind(password_hash)
+    .bind(verified_at)
+    .bind(now())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Stores a single-use e-mail token (only its hash).
+pub async fn insert_token(
+    conn: &mut AnyConnection,
+    token: &str,
+    account: &AccountId,
+    purpose: &str,
+    ttl_secs: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO email_tokens (token_hash, account_id, purpose, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(token_hash(token))
+        .bind(&account.0)
+        .bind(purpose)
+        .bind(now() + ttl_secs)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Consumes a valid, unused, unexpired token; returns its account.
+pub async fn consume_token(
+    conn: &mut AnyConnection,
+    token: &str,
+    purpose: &str,
+) -> Result<Option<AccountId>, sqlx::Error> {
+    let row = sqlx::query(
+        "UPDATE email_tokens SET used_at = $1 WHERE token_hash = $2 AND purpose = $3 \
+         AND used_at IS NULL AND expires_at > $1 RETURNING account_id",
+    )
+    .bind(now())
+    .bind(token_hash(token))
+    .bind(purpose)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| r.try_get::<String, _>("account_id").map(AccountId))
+        .transpose()
+}
+
+/// Whether a token is currently valid (without consuming it).
+pub async fn token_is_valid(db: &Db, token: &str, purpose: &str) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT 1 AS ok FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+    )
+    .bind(token_hash(token))
+    .bind(purpose)
+    .bind(now())
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Marks the address verified.
+pub async fn mark_verified(conn: &mut AnyConnection, id: &AccountId) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE accounts SET email_verified_at = COALESCE(email_verified_at, $1) WHERE id = $2",
+    )
+    .bind(now())
+    .bind(&id.0)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Replaces the password hash.
+pub async fn set_password(
+    conn: &mut AnyConnection,
+    id: &AccountId,
+    hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(&id.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! In-memory search over all ~35,000 communes, by name or postal code, fast enough to answer
+//! as you type (a linear scan of folded names takes well under a millisecond).
+
+use std::sync::RwLock;
+
+use serde::Serialize;
+use sqlx::Row as _;
+
+use crate::db::Db;
+use crate::util::search_key;
+
+/// One searchable commune.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommuneHit {
+    /// INSEE code.
+    pub insee: String,
+    /// Official name.
+    pub name: String,
+    /// Département code.
+    pub departement_code: Option<String>,
+    /// Population municipale.
+    pub population: Option<i64>,
+    /// Postal codes, space-separated.
+    pub postal_codes: String,
+    /// Tenant slug when the commune is served.
+    pub slug: Option<String>,
+    #[serde(skip)]
+    key: String,
+}
+
+/// The index; reloaded after imports and provisioning.
+#[derive(Default)]
+pub struct CommuneIndex {
+    entries: RwLock<Vec<CommuneHit>>,
+}
+
+impl CommuneIndex {
+    /// (Re)loads every current commune from the registry.
+    pub async fn reload(&self, db: &Db) -> Result<usize, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT c.insee, c.name, c.departement_code, c.population, c.postal_codes, c.search_key, t.slug \
+             FROM communes c LEFT JOIN tenants t ON t.insee = c.insee AND t.status = 'active' \
+             WHERE c.kind = 'commune' ORDER BY c.population DESC",
+        )
+        .fetch_all(db.pool())
+        .await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in rows {
+            entries.push(CommuneHit {
+                insee: row.try_get("insee")?,
+                name: row.try_get("name")?,
+                departement_code: row.try_get("departement_code")?,
+                population: row.try_get("population")?,
+                postal_codes: row.try_get("postal_codes")?,
+                key: row.try_get("search_key")?,
+                slug: row.try_get("slug")?,
+            });
+        }
+        let n = entries.len();
+        if let Ok(mut guard) = self.entries.write() {
+            *guard = entries;
+        }
+        Ok(n)
+    }
+
+    /// Communes whose name starts with (or has a word starting with) `query`, or whose postal
+    /// or INSEE code starts with it; best matches first, then by population.
+    pub fn search(&self, query: &str, limit: usize) -> Vec<CommuneHit> {
+        let q = search_key(query);
+        if q.is_empty() {
+            return vec![];
+        }
+        let Ok(entries) = self.entries.read() else {
+            return vec![];
+        };
+        let digits = q.bytes().all(|b| b.is_ascii_digit() || b == b' ');
+        let q_compact: String = q.chars().filter(|c| *c != ' ').collect();
+        let mut ranked: Vec<(u8, usize)> = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            let rank = if digits {
+                if e.postal_codes.split(' ').any(|p| p.starts_with(&q_compact)) {
+                    Some(1)
+                } else if e.insee.starts_with(&q_compact) {
+                    Some(2)
+                } else {
+                    None
+                }
+            } else if e.key == q {
+                Some(0)
+            } else if e.key.starts_with(&q) {
+                Some(1)
+            } else if e.key.contains(&format!(" {q}")) {
+                Some(2)
+            } else {
+                None
+            };
+            if let Some(rank) = rank {
+                ranked.push((rank, i));
+            }
+        }
+        // Entries are already by population, descending: a stable sort keeps that order per rank.
+        ranked.sort_by_key(|(rank, _)| *rank);
+        ranked
+            .into_iter()
+            .take(limit)
+            .map(|(_, i)| entries[i].clone())
+            .collect()
+    }
+
+    /// How many communes are indexed.
+    pub fn len(&self) -> usize {
+        self.entries.read().map(|e| e.len()).unwrap_or(0)
+    }
+
+    /// Whether the index is empty (registry not imported yet).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

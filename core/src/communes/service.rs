@@ -1,0 +1,171 @@
+//! Rules of the commune page: what a valid edit is, how a logo is cleaned, and the rendered
+//! page cache that keeps anonymous home pages fast.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::sync::RwLock;
+
+use axum::body::Bytes;
+use std::time::{Duration, Instant};
+
+use image::{ImageFormat, ImageReader, Limits};
+
+use crate::communes::store::{self, Link, PageContent, TeamMember};
+use crate::db::TenantDb;
+use crate::error::AppError;
+use crate::types::TenantId;
+
+/// Largest logo upload accepted.
+pub const MAX_LOGO_BYTES: usize = 2 << 20;
+/// Logos are scaled down to fit this box.
+const LOGO_BOX: u32 = 512;
+
+/// Everything the home page shows from the tenant's own rows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HomeContent {
+    /// Presentation and logo flag.
+    pub page: PageContent,
+    /// Useful links.
+    pub links: Vec<Link>,
+    /// Municipal team.
+    pub team: Vec<TeamMember>,
+    /// The presentation split into paragraphs (blank lines separate them).
+    pub paragraphs: Vec<String>,
+}
+
+/// Reads the home page content in one tenant transaction.
+pub async fn home_content(db: &TenantDb) -> Result<HomeContent, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let page = store::page(&mut tx).await?;
+    let paragraphs = page
+        .presentation
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    let content = HomeContent {
+        page,
+        links: store::links(&mut tx).await?,
+        team: store::team(&mut tx).await?,
+        paragraphs,
+    };
+    tx.commit().await?;
+    Ok(content)
+}
+
+/// Checks a presentation text.
+pub fn check_presentation(text: &str) -> Result<String, AppError> {
+    let text = text.replace("\r\n", "\n");
+    if text.chars().count() > 20_000 {
+        return Err(AppError::bad_request(
+            "La présentation est trop longue (20 000 caractères au plus).",
+        ));
+    }
+    Ok(text.trim().to_string())
+}
+
+/// Checks a link (label and absolute http(s) URL).
+pub fn check_link(label: &str, url: &str) -> Result<(String, String), AppError> {
+    let label = label.trim();
+    if label.is_empty() || label.chars().count() > 120 {
+        return Err(AppError::bad_request(
+            "Le libellé du lien doit compter entre 1 et 120 caractères.",
+        ));
+    }
+    let parsed = url::Url::parse(url.trim()).map_err(|_| {
+        AppError::bad_request(format!(
+            "« {} » n'est pas une adresse web valide (https://…).",
+            url.trim()
+        ))
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(AppError::bad_request(
+            "Un lien doit commencer par https:// ou http://.",
+        ));
+    }
+    Ok((label.to_string(), parsed.to_string()))
+}
+
+/// Checks a team member.
+pub fn check_member(name: &str, role_label: &str) -> Result<(String, String), AppError> {
+    let (name, role) = (name.trim(), role_label.trim());
+    if name.is_empty()
+        || name.chars().count() > 120
+        || role.is_empty()
+        || role.chars().count() > 120
+    {
+        return Err(AppError::bad_request(
+            "Le nom et la fonction doivent compter chacun entre 1 et 120 caractères.",
+        ));
+    }
+    Ok((name.to_string(), role.to_string()))
+}
+
+/// Decodes an uploaded image (PNG or JPEG), scales it into a 512 px box and re-encodes it as
+/// PNG: what is stored is never the uploaded bytes (no metadata, no polyglot files).
+pub fn clean_logo(bytes: &[u8]) -> Result<Vec<u8>, AppError> {
+    if bytes.len() > MAX_LOGO_BYTES {
+        return Err(AppError::TooLarge(
+            "Le logo ne doit pas dépasser 2 Mo.".into(),
+        ));
+    }
+    let not_image = || AppError::bad_request("Ce fichier n'est pas une image PNG ou JPEG lisible.");
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|_| not_image())?;
+    if !matches!(reader.format(), Some(ImageFormat::Png | ImageFormat::Jpeg)) {
+        return Err(not_image());
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(8192);
+    limits.max_image_height = Some(8192);
+    limits.max_alloc = Some(256 << 20);
+    reader.limits(limits);
+    let image = reader.decode().map_err(|_| not_image())?;
+    let image = if image.width() > LOGO_BOX || image.height() > LOGO_BOX {
+        image.thumbnail(LOGO_BOX, LOGO_BOX)
+    } else {
+        image
+    };
+    let mut out = Vec::new();
+    image
+        .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+        .map_err(|e| AppError::Internal(e.into()))?;
+    Ok(out)
+}
+
+/// Rendered anonymous home pages, per tenant, for a few seconds: a commune page read by many
+/// visitors costs one render. Edits invalidate their tenant's entry at once.
+#[derive(Default)]
+pub struct HomeCache {
+    pages: RwLock<HashMap<TenantId, (Instant, Bytes)>>,
+}
+
+const HOME_TTL: Duration = Duration::from_secs(10);
+
+impl HomeCache {
+    /// The cached page, if fresh.
+    pub fn get(&self, tenant: TenantId) -> Option<Bytes> {
+        let pages = self.pages.read().ok()?;
+        let (at, html) = pages.get(&tenant)?;
+        (at.elapsed() < HOME_TTL).then(|| html.clone())
+    }
+
+    /// Stores a freshly rendered page.
+    pub fn put(&self, tenant: TenantId, html: Bytes) {
+        if let Ok(mut pages) = self.pages.write() {
+            if pages.len() > 10_000 {
+                pages.retain(|_, (at, _)| at.elapsed() < HOME_TTL);
+            }
+            pages.insert(tenant, (Instant::now(), html));
+        }
+    }
+
+    /// Drops a tenant's page after an edit.
+    pub fn invalidate(&self, tenant: TenantId) {
+        if let Ok(mut pages) = self.pages.write() {
+            pages.remove(&tenant);
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! SQL for the commune page. Every statement takes a [`TenantTx`] and filters on its tenant.
+
+use serde::Serialize;
+use sqlx::Row as _;
+
+use crate::db::TenantTx;
+use crate::util::{new_id, now};
+
+/// Editable content of the commune page.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PageContent {
+    /// Presentation text (plain text, paragraphs separated by blank lines).
+    pub presentation: String,
+    /// Whether a logo / coat of arms was uploaded.
+    pub has_logo: bool,
+    /// Last edit (Unix seconds).
+    pub updated_at: i64,
+}
+
+/// A useful link.
+#[derive(Debug, Clone, Serialize)]
+pub struct Link {
+    /// Id.
+    pub id: String,
+    /// Label.
+    pub label: String,
+    /// Absolute http(s) URL.
+    pub url: String,
+}
+
+/// A member of the municipal team.
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamMember {
+    /// Id.
+    pub id: String,
+    /// Full name.
+    pub name: String,
+    /// Function (« Maire », « 1re adjointe »…).
+    pub role_label: String,
+}
+
+/// The page content (defaults when the tenant has none yet).
+pub async fn page(tx: &mut TenantTx) -> Result<PageContent, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let row = sqlx::query(
+        "SELECT presentation, CAST(CASE WHEN logo IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_logo, updated_at \
+         FROM commune_pages WHERE tenant_id = $1",
+    )
+    .bind(tenant)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(match row {
+        Some(row) => PageContent {
+            presentation: row.try_get("presentation")?,
+            has_logo: row.try_get::<i64, _>("has_logo")? == 1,
+            updated_at: row.try_get("updated_at")?,
+        },
+        None => PageContent::default(),
+    })
+}
+
+/// Replaces the presentation.
+pub async fn set_presentation(tx: &mut TenantTx, text: &str) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant_id();
+    sqlx::query(
+        "INSERT INTO commune_pages (tenant_id, presentation, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (tenant_id) DO UPDATE SET presentation = excluded.presentation, updated_at = excluded.updated_at",
+    )
+    .bind(tenant)
+    .bind(text)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Stores the logo (already re-encoded as PNG).
+pub async fn set_logo(tx: &mut TenantTx, png: Vec<u8>) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant_id();
+    sqlx::query(
+        "INSERT INTO commune_pages (tenant_id, presentation, logo, logo_mime, updated_at) VALUES ($1, '', $2, 'image/png', $3) \
+         ON CONFLICT (tenant_id) DO UPDATE SET logo = excluded.logo, logo_mime = excluded.logo_mime, updated_at = excluded.updated_at",
+    )
+    .bind(tenant)
+    .bind(png)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The logo bytes and type.
+pub async fn logo(tx: &mut TenantTx) -> Result<Option<(Vec<u8>, String)>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let row = sqlx::query(
+        "SELECT logo, logo_mime FROM commune_pages WHERE tenant_id = $1 AND logo IS NOT NULL",
+    )
+    .bind(tenant)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|r| Ok((r.try_get("logo")?, r.try_get("logo_mime")?)))
+        .transpose()
+}
+
+/// Useful links, in order.
+pub async fn links(tx: &mut TenantTx) -> Result<Vec<Link>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let rows = sqlx::query(
+        "SELECT id, label, url FROM commune_links WHERE tenant_id = $1 ORDER BY position, id",
+    )
+    .bind(tenant)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Link {
+                id: r.try_get("id")?,
+                label: r.try_get("label")?,
+                url: r.try_get("url")?,
+            })
+        })
+        .collect()
+}
+
+/// The municipal team, in order.
+pub async fn team(tx: &mut TenantTx) -> Result<Vec<TeamMember>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let rows = sqlx::query(
+        "SELECT id, name, role_label FROM team_members WHERE tenant_id = $1 ORDER BY position, id",
+    )
+    .bind(tenant)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TeamMember {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                role_label: r.try_get("role_label")?,
+            })
+        })
+        .collect()
+}
+
+async fn next_position(tx: &mut TenantTx, table: &str) -> Result<i64, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let row = sqlx::query(&format!(
+        "SELECT COALESCE(MAX(position), 0) + 1 AS p FROM {table} WHERE tenant_id = $1"
+    ))
+    .bind(tenant)
+    .fetch_one(&mut **tx)
+    .await?;
+    row.try_get("p")
+}
+
+/// Appends a link.
+pub async fn add_link(tx: &mut TenantTx, label: &str, url: &str) -> Result<String, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let position = next_position(tx, "commune_links").await?;
+    let id = new_id();
+    sqlx::query("INSERT INTO commune_links (tenant_id, id, label, url, position) VALUES ($1, $2, $3, $4, $5)")
+        .bind(tenant)
+        .bind(&id)
+        .bind(label)
+        .bind(url)
+        .bind(position)
+        .execute(&mut **tx)
+        .await?;
+    Ok(id)
+}
+
+/// Appends a team member.
+pub async fn add_member(
+    tx: &mut TenantTx,
+    name: &str,
+    role_label: &str,
+) -> Result<String, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let position = next_position(tx, "team_members").await?;
+    let id = new_id();
+    sqlx::query("INSERT INTO team_members (tenant_id, id, name, role_label, position) VALUES ($1, $2, $3, $4, $5)")
+        .bind(tenant)
+        .bind(&id)
+        .bind(name)
+        .bind(role_label)
+        .bind(position)
+        .execute(&mut **tx)
+        .await?;
+    Ok(id)
+}
+
+/// Removes a link; false when this tenant has no such link.
+pub async fn remove_link(tx: &mut TenantTx, id: &str) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let done = sqlx::query("DELETE FROM commune_links WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Removes a team member; false when this tenant has no such member.
+pub async fn remove_member(tx: &mut TenantTx, id: &str) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let done = sqlx::query("DELETE FROM team_members WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,202 @@
+//! One `Config`, read from the environment and an optional `parvis.toml`, validated at start.
+//! Names follow DESIGN.md §3; the defaults run on a laptop.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// Configuration errors, each naming the setting at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A setting has a value that can't be used.
+    #[error("configuration : {name} = « {value} » : {why}")]
+    Invalid {
+        /// The setting's name.
+        name: &'static str,
+        /// The value found.
+        value: String,
+        /// Why it was refused.
+        why: String,
+    },
+    /// `parvis.toml` could not be read.
+    #[error("configuration : lecture de {0} impossible : {1}")]
+    File(String, String),
+}
+
+/// Everything the host needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `DATABASE_URL`: `sqlite://…` (default `sqlite://parvis-data/parvis.db`) or `postgres://…`.
+    pub database_url: String,
+    /// `PARVIS_BIND`: the listening address (default `127.0.0.1:8080`).
+    pub bind: SocketAddr,
+    /// `PARVIS_BASE_DOMAIN`: communes are served at `<slug>.<base_domain>` (default `parvis.localhost`).
+    pub base_domain: String,
+    /// `SMTP_URL`: e.g. `smtp://127.0.0.1:1025` or `smtps://user:pass@host`. Unset: mail is
+    /// logged instead of sent (development only).
+    pub smtp_url: Option<String>,
+    /// `PARVIS_MAIL_FROM`: the sender of every e-mail.
+    pub mail_from: String,
+    /// `PARVIS_HTTPS`: the public site is served over HTTPS (cookies get `Secure`).
+    pub https: bool,
+    /// `PARVIS_TRUST_PROXY`: take the client address from `X-Forwarded-For` (only behind a proxy).
+    pub trust_proxy: bool,
+    /// `STRIPE_SECRET_KEY` (billing issue).
+    pub stripe_secret_key: Option<String>,
+    /// `STRIPE_WEBHOOK_SECRET` (billing issue).
+    pub stripe_webhook_secret: Option<String>,
+    /// `STRIPE_API_BASE` (billing issue).
+    pub stripe_api_base: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    database_url: Option<String>,
+    bind: Option<String>,
+    base_domain: Option<String>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    https: Option<bool>,
+    trust_proxy: Option<bool>,
+    stripe_secret_key: Option<String>,
+    stripe_webhook_secret: Option<String>,
+    stripe_api_base: Option<String>,
+}
+
+impl Config {
+    /// Reads `parvis.toml` (if present in the working directory) then the environment, which wins.
+    pub fn load() -> Result<Config, ConfigError> {
+        let file = Self::read_file(Path::new("parvis.toml"))?;
+        Self::from_sources(&file, |name| std::env::var(name).ok())
+    }
+
+    fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str(&text)
+                .map_err(|e| ConfigError::File(path.display().to_string(), e.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+            Err(e) => Err(ConfigError::File(path.display().to_string(), e.to_string())),
+        }
+    }
+
+    fn from_sources(
+        file: &FileConfig,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let pick = |name: &str, from_file: &Option<String>| {
+            env(name).filter(|v| !v.is_empty()).or(from_file.clone())
+        };
+        let flag = |name: &'static str, from_file: Option<bool>| -> Result<bool, ConfigError> {
+            match env(name).filter(|v| !v.is_empty()) {
+                None => Ok(from_file.unwrap_or(false)),
+                Some(v) => match v.to_ascii_lowercase().as_str() {
+                    "1" | "true" | "yes" | "on" => Ok(true),
+                    "0" | "false" | "no" | "off" => Ok(false),
+                    _ => Err(ConfigError::Invalid {
+                        name,
+                        value: v,
+                        why: "attendu true ou false".into(),
+                    }),
+                },
+            }
+        };
+
+        let database_url = pick("DATABASE_URL", &file.database_url)
+            .unwrap_or_else(|| "sqlite://parvis-data/parvis.db".to_string());
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_URL",
+                value: database_url,
+                why: "attendu sqlite://chemin ou postgres://…".into(),
+            });
+        }
+        let bind_text =
+            pick("PARVIS_BIND", &file.bind).unwrap_or_else(|| "127.0.0.1:8080".to_string());
+        let bind = bind_text.parse().map_err(|_| ConfigError::Invalid {
+            name: "PARVIS_BIND",
+            value: bind_text.clone(),
+            why: "attendu une adresse et un port, par exemple 127.0.0.1:8080".into(),
+        })?;
+        let base_domain = pick("PARVIS_BASE_DOMAIN", &file.base_domain)
+            .unwrap_or_else(|| "parvis.localhost".to_string())
+            .to_ascii_lowercase();
+        let valid_domain = !base_domain.is_empty()
+            && base_domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !valid_domain {
+            return Err(ConfigError::Invalid {
+                name: "PARVIS_BASE_DOMAIN",
+                value: base_domain,
+                why: "attendu un nom de domaine, par exemple parvis.localhost".into(),
+            });
+        }
+        let smtp_url = pick("SMTP_URL", &file.smtp_url);
+        if let Some(url) = &smtp_url {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                return Err(ConfigError::Invalid {
+                    name: "SMTP_URL",
+                    value: url.clone(),
+                    why: "attendu smtp://hôte:port ou smtps://…".into(),
+                });
+            }
+        }
+        let mail_from = pick("PARVIS_MAIL_FROM", &file.mail_from)
+            .unwrap_or_else(|| format!("Parvis <ne-pas-repondre@{base_domain}>"));
+        Ok(Config {
+            database_url,
+            bind,
+            smtp_url,
+            mail_from,
+            https: flag("PARVIS_HTTPS", file.https)?,
+            trust_proxy: flag("PARVIS_TRUST_PROXY", file.trust_proxy)?,
+            stripe_secret_key: pick("STRIPE_SECRET_KEY", &file.stripe_secret_key),
+            stripe_webhook_secret: pick("STRIPE_WEBHOOK_SECRET", &file.stripe_webhook_secret),
+            stripe_api_base: pick("STRIPE_API_BASE", &file.stripe_api_base),
+            base_domain,
+        })
+    }
+
+    /// The defaults, with the given database: for tests and tools.
+    pub fn with_database(database_url: &str) -> Result<Config, ConfigError> {
+        Self::from_sources(&FileConfig::default(), |name| {
+            (name == "DATABASE_URL").then(|| database_url.to_string())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_errors() {
+        let c = Config::from_sources(&FileConfig::default(), |_| None);
+        assert!(matches!(c, Ok(ref c) if c.base_domain == "parvis.localhost"));
+        let bad = Config::from_sources(&FileConfig::default(), |n| {
+            (n == "PARVIS_BIND").then(|| "nowhere".to_string())
+        });
+        assert!(matches!(
+            bad,
+            Err(ConfigError::Invalid {
+                name: "PARVIS_BIND",
+                ..
+            })
+        ));
+        let bad = Config::from_sources(&FileConfig::default(), |n| {
+            (n == "SMTP_URL").then(|| "http://x".to_string())
+        });
+        assert!(matches!(
+            bad,
+            Err(ConfigError::Invalid {
+                name: "SMTP_URL",
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,230 @@
+//! Storage: one pool on SQLite (embedded default) or PostgreSQL, chosen by `DATABASE_URL`.
+//!
+//! Queries are written once in portable SQL (`$1…$n` placeholders, BIGINT/TEXT/DOUBLE/BLOB
+//! columns) and run through sqlx's `Any` driver. Platform tables (communes, tenants, accounts)
+//! are reached through [`Db::pool`]; tenant-owned tables only through a [`TenantTx`], which
+//! carries the tenant resolved from the request and, on PostgreSQL, sets it for Row-Level
+//! Security so a query that forgets its `tenant_id` filter still sees nothing of other tenants.
+
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
+use std::str::FromStr as _;
+use std::sync::Once;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{Any, AnyConnection, AnyPool, Connection as _, Executor as _, Transaction};
+
+use crate::types::TenantId;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Which database engine a [`Db`] talks to, for the few statements whose dialects differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An SQLite file (the embedded default).
+    Sqlite,
+    /// A PostgreSQL server (production).
+    Postgres,
+}
+
+/// Storage errors.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL names no supported database.
+    #[error("DATABASE_URL non reconnue : « {0} » (attendu sqlite://… ou postgres://…)")]
+    UnsupportedUrl(String),
+    /// The database could not be reached or answered an error.
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration de la base de données impossible : {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The SQLite directory could not be created.
+    #[error("impossible de créer le dossier de la base de données {0} : {1}")]
+    Io(String, std::io::Error),
+}
+
+/// A handle on the database, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+fn install_drivers() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(sqlx::any::install_default_drivers);
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://path` creates the file and its folder; `postgres://…`).
+    pub async fn connect(url: &str) -> Result<Db, DbError> {
+        install_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(DbError::UnsupportedUrl(url.to_string()));
+        };
+        let url = match backend {
+            Backend::Sqlite => sqlite_url_with_create(url)?,
+            Backend::Postgres => url.to_string(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers proceed while one writer commits; the busy timeout
+                        // queues writers instead of failing them.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Db { pool, backend })
+    }
+
+    /// Applies the pending migrations of this backend.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The engine behind this handle.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, for platform tables only (communes, tenants, accounts, sessions, jobs).
+    /// Tenant-owned tables go through [`Db::tenant`].
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// A handle scoped to one tenant: the only way to reach tenant-owned rows.
+    pub fn tenant(&self, tenant: TenantId) -> TenantDb {
+        TenantDb {
+            db: self.clone(),
+            tenant,
+        }
+    }
+
+    /// Closes the pool (waits for connections to be returned).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Makes `sqlite://path` create its file (and folder) when missing.
+fn sqlite_url_with_create(url: &str) -> Result<String, DbError> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = rest.split('?').next().unwrap_or_default();
+    if !path.is_empty() && path != ":memory:" {
+        if let Some(dir) = Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|e| DbError::Io(dir.display().to_string(), e))?;
+        }
+    }
+    Ok(if url.contains("mode=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    })
+}
+
+/// The database seen from one tenant.
+#[derive(Clone, Debug)]
+pub struct TenantDb {
+    db: Db,
+    tenant: TenantId,
+}
+
+impl TenantDb {
+    /// The tenant every query of this handle is bound to.
+    pub fn tenant_id(&self) -> TenantId {
+        self.tenant
+    }
+
+    /// The engine behind this handle.
+    pub fn backend(&self) -> Backend {
+        self.db.backend
+    }
+
+    /// Opens a transaction bound to this tenant (on PostgreSQL, Row-Level Security sees only it).
+    pub async fn begin(&self) -> Result<TenantTx, sqlx::Error> {
+        let mut tx = self.db.pool.begin().await?;
+        if self.db.backend == Backend::Postgres {
+            sqlx::query("SELECT set_config('parvis.tenant_id', $1, true)")
+                .bind(self.tenant.0.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(TenantTx {
+            tx,
+            tenant: self.tenant,
+        })
+    }
+}
+
+/// A transaction on tenant-owned rows; dereferences to the connection for sqlx queries.
+/// Dropped without [`TenantTx::commit`], it rolls back: nothing is half-written.
+pub struct TenantTx {
+    tx: Transaction<'static, Any>,
+    tenant: TenantId,
+}
+
+impl TenantTx {
+    /// The tenant this transaction is bound to; bind it as `tenant_id` in every statement.
+    pub fn tenant_id(&self) -> i64 {
+        self.tenant.0
+    }
+
+    /// Commits the transaction.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl Deref for TenantTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for TenantTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+}
+
+/// Opens a plain connection check (used by `/healthz`).
+pub async fn ping(db: &Db) -> bool {
+    match db.pool.acquire().await {
+        Ok(mut conn) => conn.ping().await.is_ok(),
+        Err(_) => false,
+    }
+}

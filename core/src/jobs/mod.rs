@@ -1,0 +1,203 @@
+//! A durable job queue in the database (mail and other slow work). Jobs survive restarts; a
+//! failed job is retried with exponential backoff, then kept as failed with its last error.
+//! Claiming is one atomic UPDATE, with `FOR UPDATE SKIP LOCKED` on PostgreSQL so several
+//! workers never take the same job.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use sqlx::Row as _;
+use tokio::sync::Notify;
+
+use crate::db::{Backend, Db};
+use crate::util::now;
+
+/// Does one kind of job.
+#[async_trait]
+pub trait JobHandler: Send + Sync {
+    /// Runs the job; an error schedules a retry.
+    async fn run(&self, payload: serde_json::Value) -> anyhow::Result<()>;
+}
+
+/// The queue: enqueue from anywhere, run by [`Jobs::spawn_worker`].
+#[derive(Clone)]
+pub struct Jobs {
+    db: Db,
+    wake: Arc<Notify>,
+    handlers: Arc<HashMap<&'static str, Arc<dyn JobHandler>>>,
+}
+
+/// A claimed job.
+struct Claimed {
+    id: i64,
+    kind: String,
+    payload: String,
+    attempts: i64,
+    max_attempts: i64,
+}
+
+/// Seconds to wait before retry number `attempts` (1 s, 2 s, 4 s… capped at one hour).
+pub fn backoff_secs(attempts: i64) -> i64 {
+    1i64 << attempts.clamp(1, 12).saturating_sub(1)
+}
+
+impl Jobs {
+    /// A queue with the given handlers by kind.
+    pub fn new(db: Db, handlers: HashMap<&'static str, Arc<dyn JobHandler>>) -> Jobs {
+        Jobs {
+            db,
+            wake: Arc::new(Notify::new()),
+            handlers: Arc::new(handlers),
+        }
+    }
+
+    /// Adds a job, to run as soon as a worker is free.
+    pub async fn enqueue<'c, E>(
+        &self,
+        conn: E,
+        kind: &str,
+        payload: &impl Serialize,
+    ) -> Result<(), sqlx::Error>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Any>,
+    {
+        let payload =
+            serde_json::to_string(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let at = now();
+        sqlx::query("INSERT INTO jobs (kind, payload, run_at, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(kind)
+            .bind(payload)
+            .bind(at)
+            .bind(at)
+            .execute(conn)
+            .await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Wakes the worker (after a transaction that enqueued jobs committed).
+    pub fn notify(&self) {
+        self.wake.notify_one();
+    }
+
+    async fn claim(&self) -> Result<Option<Claimed>, sqlx::Error> {
+        let at = now();
+        let pick = match self.db.backend() {
+            Backend::Sqlite => {
+                "SELECT id FROM jobs WHERE done_at IS NULL AND failed_at IS NULL \
+                 AND run_at <= $1 AND (locked_until IS NULL OR locked_until < $1) ORDER BY run_at, id LIMIT 1"
+            }
+            Backend::Postgres => {
+                "SELECT id FROM jobs WHERE done_at IS NULL AND failed_at IS NULL \
+                 AND run_at <= $1 AND (locked_until IS NULL OR locked_until < $1) ORDER BY run_at, id LIMIT 1 \
+                 FOR UPDATE SKIP LOCKED"
+            }
+        };
+        let sql = format!(
+            "UPDATE jobs SET locked_until = $2, attempts = attempts + 1 WHERE id = ({pick}) \
+             RETURNING id, kind, payload, attempts, max_attempts"
+        );
+        let row = sqlx::query(&sql)
+            .bind(at)
+            .bind(at + 300)
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.map(|row| {
+            Ok(Claimed {
+                id: row.try_get("id")?,
+                kind: row.try_get("kind")?,
+                payload: row.try_get("payload")?,
+                attempts: row.try_get("attempts")?,
+                max_attempts: row.try_get("max_attempts")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn finish(&self, job: &Claimed, outcome: anyhow::Result<()>) -> Result<(), sqlx::Error> {
+        let at = now();
+        match outcome {
+            Ok(()) => {
+                sqlx::query("UPDATE jobs SET done_at = $1, locked_until = NULL, last_error = NULL WHERE id = $2")
+                    .bind(at)
+                    .bind(job.id)
+                    .execute(self.db.pool())
+                    .await?;
+                metrics::counter!("parvis_jobs_done_total", "kind" => job.kind.clone())
+                    .increment(1);
+            }
+            Err(e) => {
+                let error = format!("{e:#}");
+                if job.attempts >= job.max_attempts {
+                    tracing::error!(job = job.id, kind = %job.kind, %error, "job failed for good");
+                    sqlx::query("UPDATE jobs SET failed_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3")
+                        .bind(at)
+                        .bind(error)
+                        .bind(job.id)
+                        .execute(self.db.pool())
+                        .await?;
+                    metrics::counter!("parvis_jobs_failed_total", "kind" => job.kind.clone())
+                        .increment(1);
+                } else {
+                    let delay = backoff_secs(job.attempts).min(3600);
+                    tracing::warn!(job = job.id, kind = %job.kind, %error, retry_in = delay, "job failed, will retry");
+                    sqlx::query("UPDATE jobs SET run_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3")
+                        .bind(at + delay)
+                        .bind(error)
+                        .bind(job.id)
+                        .execute(self.db.pool())
+                        .await?;
+                    metrics::counter!("parvis_jobs_retried_total", "kind" => job.kind.clone())
+                        .increment(1);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one pending job, if any is due. Returns whether one ran.
+    pub async fn run_one(&self) -> Result<bool, sqlx::Error> {
+        let Some(job) = self.claim().await? else {
+            return Ok(false);
+        };
+        let outcome = match (
+            self.handlers.get(job.kind.as_str()),
+            serde_json::from_str(&job.payload),
+        ) {
+            (Some(handler), Ok(payload)) => handler.run(payload).await,
+            (None, _) => Err(anyhow::anyhow!("no handler for job kind {}", job.kind)),
+            (_, Err(e)) => Err(anyhow::anyhow!("bad payload: {e}")),
+        };
+        self.finish(&job, outcome).await?;
+        Ok(true)
+    }
+
+    /// Starts the worker loop on the runtime; it polls every second and wakes on enqueue.
+    pub fn spawn_worker(&self) -> tokio::task::JoinHandle<()> {
+        let jobs = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match jobs.run_one().await {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(e) => tracing::error!(error = %e, "job queue unavailable"),
+                }
+                let _ = tokio::time::timeout(Duration::from_secs(1), jobs.wake.notified()).await;
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_doubles() {
+        assert_eq!(super::backoff_secs(1), 1);
+        assert_eq!(super::backoff_secs(2), 2);
+        assert_eq!(super::backoff_secs(5), 16);
+        assert_eq!(super::backoff_secs(40), 2048);
+    }
+}

@@ -1,0 +1,18 @@
+//! The Parvis host: configuration, storage, tenancy, accounts, authorization, mail, jobs and
+//! the public pages of the platform and of each commune.
+//!
+//! Features are laid out as folders with the same layers (`routes.rs` → service → `store.rs`).
+
+pub mod accounts;
+pub mod authz;
+pub mod communes;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod jobs;
+pub mod mail;
+pub mod platform;
+pub mod server;
+pub mod types;
+pub mod util;
+pub mod web;

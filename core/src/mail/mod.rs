@@ -1,0 +1,88 @@
+//! E-mail through lettre over SMTP (`SMTP_URL`). Mail is never sent from a request: it is a
+//! `mail` job, so a slow or unreachable SMTP server delays it instead of losing it.
+
+use async_trait::async_trait;
+use lettre::message::{Mailbox, header::ContentType};
+use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
+use serde::{Deserialize, Serialize};
+
+use crate::jobs::JobHandler;
+
+/// Job kind of outgoing mail.
+pub const MAIL_JOB: &str = "mail";
+
+/// One message to send.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Email {
+    /// Recipient address.
+    pub to: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+}
+
+/// Sends [`Email`]s.
+pub struct Mailer {
+    transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    from: Mailbox,
+}
+
+/// Mailer set-up errors.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// The sender address is invalid.
+    #[error("PARVIS_MAIL_FROM invalide : {0}")]
+    From(String),
+    /// The SMTP URL is invalid.
+    #[error("SMTP_URL invalide : {0}")]
+    Url(String),
+}
+
+impl Mailer {
+    /// A mailer for `smtp_url` (`None`: messages are logged, for local development only).
+    pub fn new(smtp_url: Option<&str>, from: &str) -> Result<Mailer, MailError> {
+        let from: Mailbox = from.parse().map_err(|e| MailError::From(format!("{e}")))?;
+        let transport = match smtp_url {
+            Some(url) => Some(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| MailError::Url(e.to_string()))?
+                    .build(),
+            ),
+            None => None,
+        };
+        Ok(Mailer { transport, from })
+    }
+
+    /// Sends one message now.
+    pub async fn send(&self, email: &Email) -> anyhow::Result<()> {
+        let to: Mailbox = email.to.parse()?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(&email.subject)
+            .header(ContentType::TEXT_PLAIN)
+            .body(email.text.clone())?;
+        match &self.transport {
+            Some(transport) => {
+                transport.send(message).await?;
+                metrics::counter!("parvis_mail_sent_total").increment(1);
+            }
+            None => tracing::warn!(
+                to = %email.to,
+                subject = %email.subject,
+                body = %email.text,
+                "SMTP_URL is not set: e-mail logged, not sent"
+            ),
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl JobHandler for Mailer {
+    async fn run(&self, payload: serde_json::Value) -> anyhow::Result<()> {
+        let email: Email = serde_json::from_value(payload)?;
+        self.send(&email).await
+    }
+}

@@ -1,0 +1,193 @@
+//! Assembling the host: state from configuration, the router with its layers, and serving.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::accounts::LoginLimiter;
+use crate::authz::Authz;
+use crate::config::Config;
+use crate::db::Db;
+use crate::jobs::{JobHandler, Jobs};
+use crate::mail::{MAIL_JOB, Mailer};
+use crate::web::render::Templates;
+use crate::web::site::SiteResolver;
+use crate::web::state::Inner;
+use crate::web::{AppState, csrf, errors, health, session, site};
+
+/// Largest request body (logo uploads are 2 MB; forms far less).
+const MAX_BODY: usize = 4 << 20;
+
+fn metrics_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok().map(|()| handle)
+        })
+        .clone()
+}
+
+/// Connects, migrates, loads policies and the commune index, and wires the job handlers.
+/// `extra_templates` are the admin back-office's.
+pub async fn build_state(
+    config: Config,
+    extra_templates: &[(&str, &str)],
+) -> anyhow::Result<AppState> {
+    let db = Db::connect(&config.database_url)
+        .await
+        .with_context(|| format!("connexion à la base {}", redact(&config.database_url)))?;
+    db.migrate().await?;
+    let templates = Templates::new(extra_templates).context("templates")?;
+    let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from)?;
+    let mut handlers: HashMap<&'static str, Arc<dyn JobHandler>> = HashMap::new();
+    handlers.insert(MAIL_JOB, Arc::new(mailer));
+    let jobs = Jobs::new(db.clone(), handlers);
+    let authz = Authz::load(db.clone()).await?;
+    let communes = crate::communes::search::CommuneIndex::default();
+    communes.reload(&db).await?;
+    Ok(AppState::new(Inner {
+        sites: SiteResolver::new(&config.base_domain),
+        templates,
+        authz,
+        jobs,
+        login_limiter: LoginLimiter::default(),
+        communes,
+        home_cache: Default::default(),
+        metrics: metrics_handle(),
+        db,
+        config,
+    }))
+}
+
+/// Hides the password of a database URL in messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+const CSS: &str = include_str!("../static/parvis.css");
+const SEARCH_JS: &str = include_str!("../static/search.js");
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        CSS,
+    )
+        .into_response()
+}
+
+async fn search_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        SEARCH_JS,
+    )
+        .into_response()
+}
+
+async fn track(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("parvis_http_requests_total", "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("parvis_http_request_duration_seconds", "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// The whole router: core pages plus `extra` (admin back-office, later modules and billing).
+pub fn router(state: AppState, extra: Router<AppState>) -> Router {
+    let sites = Router::new()
+        .merge(crate::communes::routes::routes())
+        .merge(crate::accounts::routes::routes())
+        .merge(crate::platform::routes::routes())
+        .merge(extra)
+        .fallback(errors::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            errors::render_error_pages,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::load_viewer,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            site::resolve_site,
+        ));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(health::metrics))
+        .route("/static/parvis.css", get(css))
+        .route("/static/search.js", get(search_js))
+        .merge(sites)
+        .layer(middleware::from_fn(track))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// Background work of a running host: the job worker and periodic refreshes.
+pub fn spawn_background(state: &AppState) {
+    state.jobs.spawn_worker();
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = state.communes.reload(&state.db).await {
+                tracing::warn!(error = %e, "commune index refresh failed");
+            }
+            if let Err(e) = state.authz.refresh().await {
+                tracing::warn!(error = %e, "authorization refresh failed");
+            }
+            let _ = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+                .bind(crate::util::now())
+                .execute(state.db.pool())
+                .await;
+        }
+    });
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

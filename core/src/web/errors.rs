@@ -1,0 +1,177 @@
+//! Error pages: every [`crate::error::ErrorPage`] response becomes a French page in the site's
+//! layout, JSON under `/api/`, or a redirect to the login form for anonymous visitors.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde_json::json;
+use tera::Context;
+
+use crate::error::{AppError, ErrorPage};
+use crate::web::AppState;
+use crate::web::session::Viewer;
+use crate::web::site::Site;
+
+/// Middleware: renders error pages (runs inside site resolution and viewer loading).
+pub async fn render_error_pages(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let site = req.extensions().get::<Site>().cloned();
+    let viewer = req
+        .extensions()
+        .get::<Viewer>()
+        .cloned()
+        .unwrap_or_default();
+    let path = req.uri().path().to_string();
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let method = req.method().clone();
+    let response = next.run(req).await;
+    let Some(page) = response
+        .extensions()
+        .get::<ErrorPage>()
+        .cloned()
+        .or_else(|| framework_rejection(&response))
+    else {
+        return response;
+    };
+    if path.starts_with("/api/") {
+        let body = json!({"error": {"code": page.code, "message": page.message}});
+        return (page.status, axum::Json(body)).into_response();
+    }
+    if page.status == StatusCode::UNAUTHORIZED {
+        let next_path = if method == Method::GET {
+            path_and_query
+        } else {
+            "/".into()
+        };
+        let target = format!(
+            "/connexion?next={}",
+            url::form_urlencoded::byte_serialize(next_path.as_bytes()).collect::<String>()
+        );
+        return Redirect::to(&target).into_response();
+    }
+    let mut ctx = Context::new();
+    match &site {
+        Some(Site::Commune(c)) => {
+            ctx.insert(
+                "site",
+                &json!({"kind": "commune", "name": c.name, "slug": c.slug}),
+            );
+            ctx.insert("commune", c.as_ref());
+        }
+        _ => ctx.insert("site", &json!({"kind": "platform", "name": "Parvis"})),
+    }
+    ctx.insert("viewer", &viewer.0);
+    ctx.insert("status", &page.status.as_u16());
+    ctx.insert("message", &page.message);
+    ctx.insert("title", title(page.status));
+    ctx.insert("platform_url", &format!("//{}", state.config.base_domain));
+    html_with_status(
+        &state,
+        page.status,
+        &ctx,
+        response.headers().get(header::RETRY_AFTER).cloned(),
+    )
+}
+
+/// Extractor rejections (malformed form, wrong method…) come as plain text in English: they
+/// get the same French page as our own errors.
+fn framework_rejection(response: &Response) -> Option<ErrorPage> {
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.starts_with("text/plain"));
+    if !status.is_client_error() || !plain {
+        return None;
+    }
+    let (status, code, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            status,
+            "method_not_allowed",
+            "Cette adresse n'accepte pas ce type de requête.",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            (status, "payload_too_large", "L'envoi est trop volumineux.")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+        | StatusCode::UNPROCESSABLE_ENTITY
+        | StatusCode::BAD_REQUEST => (
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "Le formulaire envoyé est incomplet ou mal formé.",
+        ),
+        _ => return None,
+    };
+    Some(ErrorPage {
+        status,
+        code,
+        message: message.to_string(),
+    })
+}
+
+fn title(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "Demande incorrecte",
+        403 => "Accès refusé",
+        404 => "Page introuvable",
+        409 => "Conflit",
+        405 => "Requête non acceptée",
+        413 => "Envoi trop volumineux",
+        429 => "Trop de tentatives",
+        _ => "Erreur du serveur",
+    }
+}
+
+fn html_with_status(
+    state: &AppState,
+    status: StatusCode,
+    ctx: &Context,
+    retry_after: Option<HeaderValue>,
+) -> Response {
+    match state.templates.render("error.html", ctx) {
+        Ok(html) => {
+            let mut response = (status, Html(html)).into_response();
+            if let Some(v) = retry_after {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "error page failed to render");
+            (status, "Erreur").into_response()
+        }
+    }
+}
+
+/// The page for a host that is no commune of this platform (or a malformed Host header).
+pub fn unknown_host_page(state: &AppState, host: &str) -> Response {
+    let mut ctx = Context::new();
+    ctx.insert("site", &json!({"kind": "none", "name": "Parvis"}));
+    ctx.insert("viewer", &Option::<()>::None);
+    ctx.insert("status", &404);
+    ctx.insert("title", "Adresse inconnue");
+    ctx.insert(
+        "message",
+        &format!(
+            "Aucune commune n'est servie à l'adresse « {} ». Vérifiez l'adresse, ou cherchez \
+             votre commune depuis l'accueil de la plateforme.",
+            host.chars().take(100).collect::<String>()
+        ),
+    );
+    ctx.insert("platform_url", &format!("//{}", state.config.base_domain));
+    html_with_status(state, StatusCode::NOT_FOUND, &ctx, None)
+}
+
+/// Fallback for unknown paths.
+pub async fn not_found() -> AppError {
+    AppError::not_found("Cette page n'existe pas.")
+}

@@ -1,0 +1,229 @@
+//! Page rendering with tera: templates are compiled into the binary, and every page gets the
+//! same base context (site, viewer, CSRF token when the page has forms).
+
+use axum::extract::{FromRequestParts, OriginalUri};
+use axum::http::request::Parts;
+use axum::response::Html;
+use serde_json::json;
+use tera::{Context, Tera};
+
+use crate::error::{AppError, AppResult};
+use crate::web::AppState;
+use crate::web::csrf::CsrfToken;
+use crate::web::session::{Account, Viewer};
+use crate::web::site::{Site, request_host};
+
+/// Core templates, embedded so the binary runs anywhere.
+const CORE_TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../templates/base.html")),
+    ("error.html", include_str!("../../templates/error.html")),
+    ("about.html", include_str!("../../templates/about.html")),
+    (
+        "platform/landing.html",
+        include_str!("../../templates/platform/landing.html"),
+    ),
+    (
+        "platform/search_results.html",
+        include_str!("../../templates/platform/search_results.html"),
+    ),
+    (
+        "platform/subscribe.html",
+        include_str!("../../templates/platform/subscribe.html"),
+    ),
+    (
+        "commune/home.html",
+        include_str!("../../templates/commune/home.html"),
+    ),
+    (
+        "auth/signup.html",
+        include_str!("../../templates/auth/signup.html"),
+    ),
+    (
+        "auth/login.html",
+        include_str!("../../templates/auth/login.html"),
+    ),
+    (
+        "auth/forgot.html",
+        include_str!("../../templates/auth/forgot.html"),
+    ),
+    (
+        "auth/reset.html",
+        include_str!("../../templates/auth/reset.html"),
+    ),
+    (
+        "auth/notice.html",
+        include_str!("../../templates/auth/notice.html"),
+    ),
+    (
+        "mail/verify.txt",
+        include_str!("../../templates/mail/verify.txt"),
+    ),
+    (
+        "mail/reset.txt",
+        include_str!("../../templates/mail/reset.txt"),
+    ),
+    (
+        "mail/already_registered.txt",
+        include_str!("../../templates/mail/already_registered.txt"),
+    ),
+    (
+        "mail/request_decided.txt",
+        include_str!("../../templates/mail/request_decided.txt"),
+    ),
+];
+
+/// The compiled templates.
+pub struct Templates {
+    tera: Tera,
+}
+
+impl Templates {
+    /// Compiles the core templates plus `extra` ones (the admin back-office's).
+    pub fn new(extra: &[(&str, &str)]) -> Result<Templates, tera::Error> {
+        let mut tera = Tera::default();
+        tera.autoescape_on(vec![".html"]);
+        tera.add_raw_templates(CORE_TEMPLATES.iter().chain(extra.iter()).copied())?;
+        tera.register_filter("thousands", thousands);
+        Ok(Templates { tera })
+    }
+
+    /// Renders one template.
+    pub fn render(&self, name: &str, ctx: &Context) -> Result<String, tera::Error> {
+        self.tera.render(name, ctx)
+    }
+}
+
+/// `12345 | thousands` → `12 345` (French digit grouping, with a narrow no-break space).
+fn thousands(
+    value: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let n = value
+        .as_i64()
+        .ok_or_else(|| tera::Error::msg("thousands: expected an integer"))?;
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('\u{202F}');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        out.insert(0, '-');
+    }
+    Ok(tera::Value::String(out))
+}
+
+/// What every page needs from its request.
+#[derive(Clone)]
+pub struct Page {
+    /// The site.
+    pub site: Site,
+    /// The signed-in account, if any.
+    pub viewer: Option<Account>,
+    csrf: Option<CsrfToken>,
+    /// `scheme://host[:port]` of this request, for absolute links (e-mails).
+    pub origin: String,
+    /// Path and query of this request.
+    pub path: String,
+    forms: bool,
+}
+
+impl FromRequestParts<AppState> for Page {
+    type Rejection = AppError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let site = Site::from_request_parts(parts, state).await?;
+        let Viewer(viewer) = Viewer::from_request_parts(parts, state)
+            .await
+            .unwrap_or_default();
+        let csrf = parts.extensions.get::<CsrfToken>().cloned();
+        let host = request_host(&parts.headers, &parts.uri).unwrap_or_default();
+        let scheme = if state.config.https { "https" } else { "http" };
+        let uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map(|u| u.0.clone())
+            .unwrap_or_else(|| parts.uri.clone());
+        let path = uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
+        Ok(Page {
+            site,
+            viewer,
+            csrf,
+            origin: format!("{scheme}://{host}"),
+            path,
+            forms: false,
+        })
+    }
+}
+
+impl Page {
+    /// This page has forms: embed the CSRF token (and set its cookie if new).
+    pub fn with_forms(mut self) -> Self {
+        self.forms = true;
+        self
+    }
+
+    /// The platform's origin (`scheme://base[:port]`), seen from this request.
+    pub fn platform_origin(&self, state: &AppState) -> String {
+        let port = self
+            .origin
+            .rsplit_once(':')
+            .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+            .map(|(_, p)| format!(":{p}"))
+            .unwrap_or_default();
+        let scheme = if state.config.https { "https" } else { "http" };
+        format!("{scheme}://{}{port}", state.config.base_domain)
+    }
+
+    /// The origin of a commune's site, seen from this request.
+    pub fn commune_origin(&self, state: &AppState, slug: &str) -> String {
+        let platform = self.platform_origin(state);
+        let (scheme, rest) = platform.split_once("://").unwrap_or(("http", &platform));
+        format!("{scheme}://{slug}.{rest}")
+    }
+
+    /// The base context of every page.
+    pub fn context(&self, state: &AppState) -> Context {
+        let mut ctx = Context::new();
+        match &self.site {
+            Site::Platform => {
+                ctx.insert("site", &json!({"kind": "platform", "name": "Parvis"}));
+            }
+            Site::Commune(c) => {
+                ctx.insert(
+                    "site",
+                    &json!({"kind": "commune", "name": c.name, "slug": c.slug}),
+                );
+                ctx.insert("commune", c.as_ref());
+            }
+        }
+        ctx.insert("viewer", &self.viewer);
+        if self.forms || self.viewer.is_some() {
+            if let Some(csrf) = &self.csrf {
+                ctx.insert("csrf_token", csrf.value());
+            }
+        }
+        ctx.insert("platform_url", &self.platform_origin(state));
+        ctx.insert("current_path", &self.path);
+        ctx
+    }
+
+    /// Renders `template` with the base context plus `extra`.
+    pub fn render(
+        &self,
+        state: &AppState,
+        template: &str,
+        extra: Context,
+    ) -> AppResult<Html<String>> {
+        let mut ctx = self.context(state);
+        ctx.extend(extra);
+        Ok(Html(state.templates.render(template, &ctx)?))
+    }
+}

@@ -1,0 +1,57 @@
+//! Application state: everything a handler may need, cheap to clone.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::accounts::LoginLimiter;
+use crate::authz::Authz;
+use crate::communes::search::CommuneIndex;
+use crate::communes::service::HomeCache;
+use crate::config::Config;
+use crate::db::Db;
+use crate::jobs::Jobs;
+use crate::web::render::Templates;
+use crate::web::site::SiteResolver;
+
+/// Shared state of the running host.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The parts of [`AppState`].
+pub struct Inner {
+    /// Validated configuration.
+    pub config: Config,
+    /// Storage.
+    pub db: Db,
+    /// Page templates.
+    pub templates: Templates,
+    /// Host → tenant resolution, with its cache.
+    pub sites: SiteResolver,
+    /// casbin enforcer.
+    pub authz: Authz,
+    /// Durable job queue.
+    pub jobs: Jobs,
+    /// Login attempt limiter.
+    pub login_limiter: LoginLimiter,
+    /// In-memory search over all communes.
+    pub communes: CommuneIndex,
+    /// Rendered anonymous commune pages.
+    pub home_cache: HomeCache,
+    /// Prometheus renderer for `/metrics`.
+    pub metrics: Option<PrometheusHandle>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Wraps the parts.
+    pub fn new(inner: Inner) -> AppState {
+        AppState(Arc::new(inner))
+    }
+}

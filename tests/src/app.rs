@@ -1,0 +1,192 @@
+//! The real application on a loopback port, over a fresh database, with a real SMTP server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use parvis_core::authz::Role;
+use parvis_core::config::Config;
+use parvis_core::types::{AccountId, InseeCode};
+use parvis_core::web::AppState;
+use parvis_tenants::communes::{self, Progress, Selection, Source};
+use parvis_tenants::provision;
+use reqwest::redirect::Policy;
+use tokio::sync::oneshot;
+
+use crate::db::{Backend, TestDb};
+use crate::smtp::SmtpSink;
+
+/// Base domain used by tests; a resolver maps every name to 127.0.0.1.
+pub const BASE: &str = "parvis.test";
+
+/// Resolves every host name to loopback, so tests use real tenant URLs.
+struct Loopback;
+
+impl reqwest::dns::Resolve for Loopback {
+    fn resolve(&self, _name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async {
+            let addrs: reqwest::dns::Addrs =
+                Box::new(std::iter::once(SocketAddr::from(([127, 0, 0, 1], 0))));
+            Ok(addrs)
+        })
+    }
+}
+
+/// A running Parvis.
+pub struct TestApp {
+    /// Which backend.
+    pub backend: Backend,
+    /// The database.
+    pub db: TestDb,
+    /// The state shared with the server (for direct checks).
+    pub state: AppState,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The SMTP server the app sends to.
+    pub smtp: SmtpSink,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    /// Starts the app on a fresh database.
+    pub async fn start(backend: Backend) -> Result<TestApp> {
+        Self::start_with(backend, 0).await
+    }
+
+    /// Starts the app whose SMTP server fails the first `smtp_failures` messages.
+    pub async fn start_with(backend: Backend, smtp_failures: u32) -> Result<TestApp> {
+        let db = TestDb::fresh(backend).await?;
+        let smtp = SmtpSink::start(smtp_failures).await?;
+        let mut config = Config::with_database(&db.url)?;
+        config.base_domain = BASE.into();
+        config.smtp_url = Some(smtp.url());
+        let (state, app) = parvis::build(config).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        parvis_core::server::spawn_background(&state);
+        tokio::spawn(parvis_core::server::serve(listener, app, async {
+            let _ = stopped.await;
+        }));
+        Ok(TestApp {
+            backend,
+            db,
+            state,
+            addr,
+            smtp,
+            stop: Some(stop),
+        })
+    }
+
+    /// Imports a commune from the real registry and provisions it; returns its slug.
+    pub async fn commune(&self, insee: &str) -> Result<String> {
+        let code = InseeCode::parse(insee)?;
+        communes::import(
+            &self.state.db,
+            &Source::Embedded,
+            &Selection::Only(vec![code.clone()]),
+            Progress::Hidden,
+        )
+        .await?;
+        let tenant = provision::create_tenant(&self.state.db, &code, None).await?;
+        self.state.communes.reload(&self.state.db).await?;
+        Ok(tenant.slug.to_string())
+    }
+
+    /// `http://<label.>parvis.test:<port><path>`; `None` = the apex.
+    pub fn url(&self, slug: Option<&str>, path: &str) -> String {
+        let host = match slug {
+            Some(s) => format!("{s}.{BASE}"),
+            None => BASE.to_string(),
+        };
+        format!("http://{host}:{}{path}", self.addr.port())
+    }
+
+    /// A browser-like client: cookie jar, no automatic redirects (tests follow them explicitly).
+    pub fn client(&self) -> Result<reqwest::Client> {
+        Ok(reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .dns_resolver(Arc::new(Loopback))
+            .build()?)
+    }
+
+    /// A verified account with `password`, created directly.
+    pub async fn account(&self, email: &str, password: &str) -> Result<AccountId> {
+        parvis_core::accounts::service::create_verified(&self.state.db, email, email, password)
+            .await?
+            .context("account exists")
+    }
+
+    /// Grants a role in a commune (by slug) or on the platform (`None`).
+    pub async fn grant(&self, account: &AccountId, role: Role, slug: Option<&str>) -> Result<()> {
+        let domain = match slug {
+            Some(s) => {
+                let slug = parvis_core::types::Slug::parse(s)?;
+                provision::find_by_slug(&self.state.db, &slug)
+                    .await?
+                    .context("no such tenant")?
+                    .id
+                    .authz_domain()
+            }
+            None => parvis_core::authz::PLATFORM_DOMAIN.to_string(),
+        };
+        self.state.authz.grant(account, role, &domain).await?;
+        Ok(())
+    }
+
+    /// A client signed in as `email` on `slug` (or the apex).
+    pub async fn signed_in(
+        &self,
+        slug: Option<&str>,
+        email: &str,
+        password: &str,
+    ) -> Result<reqwest::Client> {
+        let client = self.client()?;
+        let html = client
+            .get(self.url(slug, "/connexion"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let token = csrf(&html).context("login form without CSRF token")?;
+        let response = client
+            .post(self.url(slug, "/connexion"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("email", email),
+                ("password", password),
+                ("next", "/"),
+            ])
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status() == 303,
+            "login failed: {}",
+            response.status()
+        );
+        Ok(client)
+    }
+
+    /// Stops the server and the SMTP sink.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.state.db.close().await;
+        self.smtp.stop().await;
+    }
+}
+
+/// The CSRF token embedded in a page.
+pub fn csrf(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf_token\" value=\"")? + "name=\"csrf_token\" value=\"".len();
+    let rest = &html[at..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+/// GETs a page and returns its CSRF token.
+pub async fn form_token(client: &reqwest::Client, url: &str) -> Result<String> {
+    let html = client.get(url).send().await?.text().await?;
+    csrf(&html).with_context(|| format!("no CSRF token on {url}"))
+}

@@ -1,0 +1,33 @@
+//! Test harness: fresh databases on both backends, the real router on a loopback port, and a
+//! real SMTP server process. Tests read like stories:
+//! `let app = TestApp::start(backend).await?; let paris = app.commune("75056").await?;`
+
+pub mod app;
+pub mod db;
+pub mod smtp;
+
+pub use app::{BASE, TestApp, csrf, form_token};
+pub use db::{Backend, TestDb};
+pub use smtp::{Mail, SmtpSink};
+
+/// Declares one async test per backend: `both_backends!(name, |backend| async move { … })`
+/// expands to `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() -> anyhow::Result<()> {
+                let f = $body;
+                f($crate::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() -> anyhow::Result<()> {
+                let f = $body;
+                f($crate::Backend::Postgres).await
+            }
+        }
+    };
+}

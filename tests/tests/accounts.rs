@@ -1,0 +1,371 @@
+//! Accounts through the real router and a real SMTP server: sign-up, e-mail verification,
+//! login, logout, password reset, CSRF, rate limiting, and clear errors for bad forms.
+
+use parvis_tests::{TestApp, both_backends, form_token};
+
+both_backends!(signup_verify_login_logout, |backend| async move {
+    let app = TestApp::start(backend).await?;
+    app.commune("01001").await?;
+    let slug = "l-abergement-clemenciat";
+    let client = app.client()?;
+    let token = form_token(&client, &app.url(Some(slug), "/inscription")).await?;
+    let response = client
+        .post(app.url(Some(slug), "/inscription"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("display_name", "Alice Martin"),
+            ("email", "Alice@Example.org"),
+            ("password", "une phrase de passe"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await?.contains("Vérifiez votre boîte mail"));
+
+    // Not verified yet: login refused, with a fresh link sent.
+    let token = form_token(&client, &app.url(Some(slug), "/connexion")).await?;
+    let early = client
+        .post(app.url(Some(slug), "/connexion"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "alice@example.org"),
+            ("password", "une phrase de passe"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(early.status(), 403);
+
+    let mail = app.smtp.wait_for("alice@example.org", "Confirmez").await?;
+    assert!(mail.text.contains("Alice Martin"));
+    let link = mail
+        .link("/verification?token=")
+        .ok_or_else(|| anyhow::anyhow!("no link in {}", mail.text))?;
+    assert!(
+        link.starts_with(&app.url(Some(slug), "/verification")),
+        "link on the commune host: {link}"
+    );
+
+    let verified = client.get(&link).send().await?;
+    assert_eq!(verified.status(), 303);
+    assert_eq!(verified.headers()["location"], "/?bienvenue=1");
+    let home = client
+        .get(app.url(Some(slug), "/?bienvenue=1"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        home.contains("Bienvenue, Alice Martin"),
+        "signed in on the commune page"
+    );
+    assert!(home.contains("Se déconnecter"));
+
+    // A verification link works once.
+    let again = client.get(&link).send().await?;
+    assert_eq!(again.status(), 400);
+
+    // Logout, then login with the password.
+    let token = form_token(&client, &app.url(Some(slug), "/")).await?;
+    let out = client
+        .post(app.url(Some(slug), "/deconnexion"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await?;
+    assert_eq!(out.status(), 303);
+    let home = client
+        .get(app.url(Some(slug), "/"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(home.contains("Se connecter") && !home.contains("Alice Martin"));
+    let token = form_token(&client, &app.url(Some(slug), "/connexion")).await?;
+    let wrong = client
+        .post(app.url(Some(slug), "/connexion"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "alice@example.org"),
+            ("password", "pas le bon mot"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(wrong.status(), 401);
+    assert!(
+        wrong
+            .text()
+            .await?
+            .contains("Adresse e-mail ou mot de passe incorrect")
+    );
+    let ok = client
+        .post(app.url(Some(slug), "/connexion"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "alice@example.org"),
+            ("password", "une phrase de passe"),
+            ("next", "/a-propos"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(ok.status(), 303);
+    assert_eq!(ok.headers()["location"], "/a-propos");
+    app.stop().await;
+    Ok(())
+});
+
+both_backends!(
+    signup_rejects_bad_forms_and_hides_existing_accounts,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let client = app.client()?;
+        let url = app.url(None, "/inscription");
+        let token = form_token(&client, &url).await?;
+        for (name, email, password, expected) in [
+            ("A", "a@example.org", "une phrase de passe", "entre 2 et 80"),
+            (
+                "Alice",
+                "pas-une-adresse",
+                "une phrase de passe",
+                "n'est pas une adresse e-mail valide",
+            ),
+            ("Alice", "a@example.org", "court", "au moins 10 caractères"),
+        ] {
+            let r = client
+                .post(&url)
+                .form(&[
+                    ("csrf_token", token.as_str()),
+                    ("display_name", name),
+                    ("email", email),
+                    ("password", password),
+                ])
+                .send()
+                .await?;
+            assert_eq!(r.status(), 400);
+            assert!(r.text().await?.contains(expected), "{expected}");
+        }
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+            .fetch_one(app.state.db.pool())
+            .await?;
+        assert_eq!(count, 0, "nothing written for bad forms");
+
+        // A form without its fields at all: a French 400, not a framework message.
+        let r = client
+            .post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf_token={token}&display_name=%ZZ"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 400);
+
+        app.account("bob@example.org", "mot de passe de bob")
+            .await?;
+        let r = client
+            .post(&url)
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("display_name", "Bob"),
+                ("email", "bob@example.org"),
+                ("password", "une autre phrase"),
+            ])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200, "same answer as a new account");
+        let mail = app
+            .smtp
+            .wait_for("bob@example.org", "déjà un compte")
+            .await?;
+        assert!(mail.text.contains("/mot-de-passe-oublie"));
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(forms_without_csrf_token_are_refused, |backend| async move {
+    let app = TestApp::start(backend).await?;
+    let client = app.client()?;
+    // No CSRF cookie at all.
+    let r = client
+        .post(app.url(None, "/inscription"))
+        .form(&[
+            ("display_name", "Eve"),
+            ("email", "eve@example.org"),
+            ("password", "une phrase de passe"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await?.contains("Ce formulaire a expiré"));
+    // Cookie present but wrong token in the form.
+    form_token(&client, &app.url(None, "/inscription")).await?;
+    let r = client
+        .post(app.url(None, "/inscription"))
+        .form(&[
+            ("csrf_token", "forged-token-forged-token-forged-token"),
+            ("display_name", "Eve"),
+            ("email", "eve@example.org"),
+            ("password", "une phrase de passe"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(r.status(), 403);
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+        .fetch_one(app.state.db.pool())
+        .await?;
+    assert_eq!(count, 0);
+    app.stop().await;
+    Ok(())
+});
+
+both_backends!(login_attempts_are_rate_limited, |backend| async move {
+    let app = TestApp::start(backend).await?;
+    app.account("carol@example.org", "le bon mot de passe")
+        .await?;
+    let client = app.client()?;
+    let token = form_token(&client, &app.url(None, "/connexion")).await?;
+    let mut statuses = vec![];
+    for _ in 0..7 {
+        let r = client
+            .post(app.url(None, "/connexion"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("email", "carol@example.org"),
+                ("password", "mauvais essai"),
+            ])
+            .send()
+            .await?;
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(&statuses[..5], &[401; 5]);
+    assert_eq!(&statuses[5..], &[429; 2], "{statuses:?}");
+    // Even the right password is refused while throttled.
+    let r = client
+        .post(app.url(None, "/connexion"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "carol@example.org"),
+            ("password", "le bon mot de passe"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "60");
+    assert!(r.text().await?.contains("Trop de tentatives"));
+    app.stop().await;
+    Ok(())
+});
+
+both_backends!(password_reset_by_email, |backend| async move {
+    let app = TestApp::start(backend).await?;
+    app.account("dan@example.org", "ancien mot de passe")
+        .await?;
+    let old_session = app
+        .signed_in(None, "dan@example.org", "ancien mot de passe")
+        .await?;
+    let client = app.client()?;
+    let token = form_token(&client, &app.url(None, "/mot-de-passe-oublie")).await?;
+    let r = client
+        .post(app.url(None, "/mot-de-passe-oublie"))
+        .form(&[("csrf_token", token.as_str()), ("email", "dan@example.org")])
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200);
+    // Unknown addresses get the same answer and no mail.
+    let r = client
+        .post(app.url(None, "/mot-de-passe-oublie"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "nobody@example.org"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200);
+
+    let mail = app
+        .smtp
+        .wait_for("dan@example.org", "Réinitialisez")
+        .await?;
+    let link = mail
+        .link("/reinitialiser?token=")
+        .ok_or_else(|| anyhow::anyhow!("no link"))?;
+    let form = client.get(&link).send().await?;
+    assert_eq!(form.status(), 200);
+    let html = form.text().await?;
+    let csrf = parvis_tests::csrf(&html).ok_or_else(|| anyhow::anyhow!("no csrf"))?;
+    let reset_token = link.split("token=").nth(1).unwrap_or_default().to_string();
+    let short = client
+        .post(app.url(None, "/reinitialiser"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("token", reset_token.as_str()),
+            ("password", "court"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(short.status(), 400);
+    let done = client
+        .post(app.url(None, "/reinitialiser"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("token", reset_token.as_str()),
+            ("password", "nouveau mot de passe"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(done.status(), 303);
+    // Old sessions are closed, the old password no longer works, the new one does.
+    let page = old_session
+        .get(app.url(None, "/"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(!page.contains("Se déconnecter"), "old session ended");
+    assert!(
+        app.signed_in(None, "dan@example.org", "ancien mot de passe")
+            .await
+            .is_err()
+    );
+    app.signed_in(None, "dan@example.org", "nouveau mot de passe")
+        .await?;
+    // The link is single-use.
+    let again = client.get(&link).send().await?;
+    assert_eq!(again.status(), 400);
+    let none = app
+        .smtp
+        .messages()?
+        .into_iter()
+        .filter(|m| m.rcpt_tos.iter().any(|r| r == "nobody@example.org"))
+        .count();
+    assert_eq!(none, 0);
+    app.stop().await;
+    Ok(())
+});
+
+both_backends!(
+    mail_survives_smtp_failures_and_restarts,
+    |backend| async move {
+        // The SMTP server refuses the first two messages: the job is retried with backoff.
+        let app = TestApp::start_with(backend, 2).await?;
+        let client = app.client()?;
+        let token = form_token(&client, &app.url(None, "/inscription")).await?;
+        client
+            .post(app.url(None, "/inscription"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("display_name", "Eva"),
+                ("email", "eva@example.org"),
+                ("password", "une phrase de passe"),
+            ])
+            .send()
+            .await?;
+        let mail = app.smtp.wait_for("eva@example.org", "Confirmez").await?;
+        assert!(mail.link("/verification").is_some());
+        let row: (i64, Option<i64>) =
+            sqlx::query_as("SELECT attempts, done_at FROM jobs WHERE kind = 'mail'")
+                .fetch_one(app.state.db.pool())
+                .await?;
+        assert_eq!(row.0, 3, "two failures then success");
+        assert!(row.1.is_some());
+        app.stop().await;
+        Ok(())
+    }
+);

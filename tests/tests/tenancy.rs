@@ -1,0 +1,239 @@
+//! Tenant resolution and isolation: each commune on its own subdomain, the platform on the
+//! apex, unknown or malformed hosts get a 404 page, and no tenant sees another's rows.
+
+use parvis_core::authz::Role;
+use parvis_tests::{TestApp, both_backends, form_token};
+
+both_backends!(hosts_resolve_to_their_site, |backend| async move {
+    let app = TestApp::start(backend).await?;
+    let paris = app.commune("75056").await?;
+    assert_eq!(paris, "paris");
+    let client = app.client()?;
+
+    let apex = client.get(app.url(None, "/")).send().await?;
+    assert_eq!(apex.status(), 200);
+    let html = apex.text().await?;
+    assert!(
+        html.contains("Trouver une commune"),
+        "apex shows the platform landing"
+    );
+
+    let page = client.get(app.url(Some("paris"), "/")).send().await?;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await?;
+    assert!(html.contains("<h1>Paris</h1>"));
+    assert!(
+        html.contains("2\u{202F}103\u{202F}778 habitants"),
+        "population with French grouping"
+    );
+    assert!(html.contains("Paris (75)"), "département");
+    assert!(html.contains("Île-de-France"), "région");
+
+    let unknown = client.get(app.url(Some("atlantis"), "/")).send().await?;
+    assert_eq!(unknown.status(), 404);
+    let html = unknown.text().await?;
+    assert!(
+        html.contains("Aucune commune n'est servie"),
+        "clear French 404: {html}"
+    );
+    assert!(!html.contains("<h1>Paris</h1>"));
+
+    // Two labels deep, or another domain entirely: never a tenant.
+    let deep = client.get(app.url(Some("www.paris"), "/")).send().await?;
+    assert_eq!(deep.status(), 404);
+    app.stop().await;
+    Ok(())
+});
+
+both_backends!(malformed_hosts_get_a_404_page, |backend| async move {
+    let app = TestApp::start(backend).await?;
+    app.commune("75056").await?;
+    let client = app.client()?;
+    for host in [
+        "paris..parvis.test",
+        "par is.parvis.test",
+        "-paris.parvis.test",
+        "paris.parvis.test:abc",
+        "%00",
+    ] {
+        let response = client
+            .get(format!("http://127.0.0.1:{}/", app.addr.port()))
+            .header("host", host)
+            .send()
+            .await?;
+        assert_eq!(response.status(), 404, "host {host:?}");
+        assert!(response.text().await?.contains("Adresse inconnue"));
+    }
+    // healthz answers on any host, even an unknown one.
+    for host in ["nowhere.example", "paris.parvis.test", "parvis.test"] {
+        let response = client
+            .get(format!("http://127.0.0.1:{}/healthz", app.addr.port()))
+            .header("host", host)
+            .send()
+            .await?;
+        assert_eq!(response.status(), 200, "healthz on {host}");
+    }
+    let metrics = client.get(app.url(None, "/metrics")).send().await?;
+    assert_eq!(metrics.status(), 200);
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()?
+            .starts_with("text/plain")
+    );
+    let text = metrics.text().await?;
+    assert!(text.contains("parvis_http_requests_total"), "{text}");
+    app.stop().await;
+    Ok(())
+});
+
+both_backends!(
+    an_admin_of_one_commune_cannot_touch_another,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        app.commune("75056").await?;
+        app.commune("69123").await?;
+        let mayor = app
+            .account("maire@paris.test", "mot de passe solide")
+            .await?;
+        app.grant(&mayor, Role::TenantAdmin, Some("paris")).await?;
+
+        let paris = app
+            .signed_in(Some("paris"), "maire@paris.test", "mot de passe solide")
+            .await?;
+        let token = form_token(&paris, &app.url(Some("paris"), "/admin/commune")).await?;
+        let saved = paris
+            .post(app.url(Some("paris"), "/admin/commune/presentation"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("presentation", "Bienvenue à Paris, ville lumière."),
+            ])
+            .send()
+            .await?;
+        assert_eq!(saved.status(), 303);
+        let html = app
+            .client()?
+            .get(app.url(Some("paris"), "/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(html.contains("Bienvenue à Paris, ville lumière."));
+
+        // The same account on Lyon's host: signed in there too, but not Lyon's admin.
+        let lyon = app
+            .signed_in(Some("lyon"), "maire@paris.test", "mot de passe solide")
+            .await?;
+        let refused = lyon
+            .get(app.url(Some("lyon"), "/admin/commune"))
+            .send()
+            .await?;
+        assert_eq!(refused.status(), 403);
+        let token = form_token(&lyon, &app.url(Some("lyon"), "/connexion")).await?;
+        let refused = lyon
+            .post(app.url(Some("lyon"), "/admin/commune/presentation"))
+            .form(&[("csrf_token", token.as_str()), ("presentation", "Piraté")])
+            .send()
+            .await?;
+        assert_eq!(refused.status(), 403);
+        let html = app
+            .client()?
+            .get(app.url(Some("lyon"), "/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(
+            !html.contains("Piraté") && !html.contains("ville lumière"),
+            "Lyon's page untouched"
+        );
+
+        // Paris's link ids are not reachable from Lyon's admin even for a Lyon admin.
+        app.grant(&mayor, Role::TenantAdmin, Some("lyon")).await?;
+        let token = form_token(&paris, &app.url(Some("paris"), "/admin/commune")).await?;
+        paris
+            .post(app.url(Some("paris"), "/admin/commune/liens"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("label", "Mairie de Paris"),
+                ("url", "https://www.paris.fr/"),
+            ])
+            .send()
+            .await?;
+        let admin_html = paris
+            .get(app.url(Some("paris"), "/admin/commune"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let id_at = admin_html
+            .find("/admin/commune/liens/")
+            .map(|i| i + "/admin/commune/liens/".len())
+            .ok_or_else(|| anyhow::anyhow!("no link form"))?;
+        let link_id: String = admin_html[id_at..]
+            .chars()
+            .take_while(|c| *c != '/')
+            .collect();
+        let token = form_token(&lyon, &app.url(Some("lyon"), "/admin/commune")).await?;
+        let cross = lyon
+            .post(app.url(
+                Some("lyon"),
+                &format!("/admin/commune/liens/{link_id}/supprimer"),
+            ))
+            .form(&[("csrf_token", token.as_str())])
+            .send()
+            .await?;
+        assert_eq!(cross.status(), 404, "Lyon cannot delete Paris's link");
+        let html = app
+            .client()?
+            .get(app.url(Some("paris"), "/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(html.contains("Mairie de Paris"));
+        app.stop().await;
+        Ok(())
+    }
+);
+
+/// On PostgreSQL, Row-Level Security is a second wall: without the tenant set, a query sees
+/// nothing, and with one tenant set it sees only that tenant's rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_row_level_security_fails_closed() -> anyhow::Result<()> {
+    use parvis_core::types::TenantId;
+    use sqlx::Row as _;
+    let app = TestApp::start(parvis_tests::Backend::Postgres).await?;
+    app.commune("75056").await?;
+    app.commune("69123").await?;
+    let ids: Vec<i64> = sqlx::query("SELECT id FROM tenants ORDER BY id")
+        .fetch_all(app.state.db.pool())
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+    for id in &ids {
+        let mut tx = app.state.db.tenant(TenantId(*id)).begin().await?;
+        parvis_core::communes::store::add_link(&mut tx, "Lien", "https://example.org/").await?;
+        tx.commit().await?;
+    }
+    // Plain pool connection, no tenant set: RLS hides every row, even with no WHERE clause.
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM commune_links")
+        .fetch_one(app.state.db.pool())
+        .await?;
+    assert_eq!(n, 0, "no tenant set: nothing visible");
+    // Tenant set: a query that "forgets" its filter still sees only that tenant.
+    let mut tx = app.state.db.tenant(TenantId(ids[0])).begin().await?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM commune_links")
+        .fetch_one(&mut *tx)
+        .await?;
+    assert_eq!(n, 1);
+    // Writing another tenant's row is refused by the policy's WITH CHECK.
+    let forged = sqlx::query("INSERT INTO commune_links (tenant_id, id, label, url, position) VALUES ($1, 'x', 'x', 'https://x.org/', 9)")
+        .bind(ids[1])
+        .execute(&mut *tx)
+        .await;
+    assert!(forged.is_err(), "RLS refuses a row of another tenant");
+    drop(tx);
+    app.stop().await;
+    Ok(())
+}
