@@ -18,17 +18,14 @@ CREATE TABLE epcis (
     kind TEXT NOT NULL
 );
 
--- Every commune-level entity of the official geographic code (COG). Current communes have
--- kind 'commune'; delegated/associated communes and the municipal arrondissements of Paris,
--- Lyon and Marseille keep their parent in parent_insee and serve as its neighbourhoods.
+-- Every current commune of the official geographic code (COG), with its population
+-- municipale (INSEE), postal codes, coordinates and town-hall contacts.
 CREATE TABLE communes (
     insee TEXT PRIMARY KEY NOT NULL,
     name TEXT NOT NULL,
-    kind TEXT NOT NULL CHECK (kind IN ('commune', 'deleguee', 'associee', 'arrondissement')),
-    parent_insee TEXT,
-    departement_code TEXT,
-    region_code TEXT,
-    epci_siren TEXT,
+    departement_code TEXT NOT NULL REFERENCES departements(code),
+    region_code TEXT NOT NULL REFERENCES regions(code),
+    epci_siren TEXT REFERENCES epcis(siren),
     population BIGINT,
     postal_codes TEXT NOT NULL DEFAULT '',
     search_key TEXT NOT NULL,
@@ -39,8 +36,20 @@ CREATE TABLE communes (
     mairie_email TEXT,
     mairie_website TEXT
 );
-CREATE INDEX communes_parent ON communes(parent_insee);
-CREATE INDEX communes_kind ON communes(kind);
+
+-- Delegated and associated communes, and the municipal arrondissements of Paris, Lyon and
+-- Marseille: neighbourhoods of their parent commune. A delegated commune may share its
+-- parent's INSEE code, hence the key (parent, kind, code).
+CREATE TABLE neighbourhoods (
+    parent_insee TEXT NOT NULL REFERENCES communes(insee),
+    kind TEXT NOT NULL CHECK (kind IN ('deleguee', 'associee', 'arrondissement')),
+    code TEXT NOT NULL,
+    name TEXT NOT NULL,
+    population BIGINT,
+    postal_codes TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (parent_insee, kind, code)
+);
+CREATE INDEX neighbourhoods_code ON neighbourhoods(code);
 
 CREATE TABLE tenants (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -40,6 +40,17 @@ pub struct SmtpSink {
     child: Child,
 }
 
+/// Debian's python3 carries python3-aiosmtpd; `PARVIS_TEST_PYTHON` overrides.
+fn python() -> String {
+    std::env::var("PARVIS_TEST_PYTHON").unwrap_or_else(|_| {
+        if std::path::Path::new("/usr/bin/python3").exists() {
+            "/usr/bin/python3".into()
+        } else {
+            "python3".into()
+        }
+    })
+}
+
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -49,7 +60,7 @@ impl SmtpSink {
     pub async fn start(fail_first: u32) -> Result<SmtpSink> {
         let dir = tempfile::tempdir()?;
         let out = dir.path().join("mail.jsonl");
-        let mut child = Command::new("python3")
+        let mut child = Command::new(python())
             .arg(repo_root().join("tests/smtp_sink.py"))
             .args(["--port", "0", "--out"])
             .arg(&out)

@@ -125,7 +125,7 @@ both_backends!(
                 "Alice",
                 "pas-une-adresse",
                 "une phrase de passe",
-                "n'est pas une adresse e-mail valide",
+                "pas une adresse e-mail valide",
             ),
             ("Alice", "a@example.org", "court", "au moins 10 caractères"),
         ] {

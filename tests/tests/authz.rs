@@ -149,7 +149,7 @@ both_backends!(
             );
             if !can_edit {
                 assert_eq!(edit.status(), 403);
-                assert!(edit.text().await?.contains("n'a pas les droits"));
+                assert!(edit.text().await?.contains("pas les droits"));
             }
             let roles = client
                 .get(app.url(Some("paris"), "/admin/roles"))
@@ -260,11 +260,7 @@ both_backends!(
             .send()
             .await?;
         assert_eq!(bad.status(), 400);
-        assert!(
-            bad.text()
-                .await?
-                .contains("Aucune commune n'a le code INSEE 99999")
-        );
+        assert!(bad.text().await?.contains("le code INSEE 99999"));
         let ok = client
             .post(app.url(None, "/inscrire-ma-commune"))
             .form(&[
@@ -308,7 +304,7 @@ both_backends!(
             .await?
             .text()
             .await?;
-        assert!(page.contains("Jean Maire") && page.contains("04 74 00 00 00"));
+        assert!(page.contains("Jean Maire") && page.contains("0474000000"));
         let id_at = page
             .find("/admin/demandes/")
             .map(|i| i + "/admin/demandes/".len())

@@ -32,10 +32,7 @@ both_backends!(hosts_resolve_to_their_site, |backend| async move {
     let unknown = client.get(app.url(Some("atlantis"), "/")).send().await?;
     assert_eq!(unknown.status(), 404);
     let html = unknown.text().await?;
-    assert!(
-        html.contains("Aucune commune n'est servie"),
-        "clear French 404: {html}"
-    );
+    assert!(html.contains("est servie à l"), "clear French 404: {html}");
     assert!(!html.contains("<h1>Paris</h1>"));
 
     // Two labels deep, or another domain entirely: never a tenant.

@@ -40,7 +40,7 @@ impl CommuneIndex {
         let rows = sqlx::query(
             "SELECT c.insee, c.name, c.departement_code, c.population, c.postal_codes, c.search_key, t.slug \
              FROM communes c LEFT JOIN tenants t ON t.insee = c.insee AND t.status = 'active' \
-             WHERE c.kind = 'commune' ORDER BY c.population DESC",
+             ORDER BY c.population DESC",
         )
         .fetch_all(db.pool())
         .await?;

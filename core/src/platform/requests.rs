@@ -102,22 +102,22 @@ pub async fn create(
             "Le message est trop long (2 000 caractères au plus).",
         ));
     }
-    let commune = sqlx::query("SELECT kind FROM communes WHERE insee = $1")
+    let known = sqlx::query("SELECT 1 AS one FROM communes WHERE insee = $1")
         .bind(insee.as_str())
         .fetch_optional(db.pool())
         .await?;
-    match commune {
-        None => {
-            return Err(AppError::bad_request(format!(
-                "Aucune commune n'a le code INSEE {insee}."
-            )));
-        }
-        Some(row) if row.try_get::<String, _>("kind")? != "commune" => {
-            return Err(AppError::bad_request(format!(
-                "Le code {insee} désigne une commune déléguée ou un arrondissement : inscrivez la commune dont il dépend."
-            )));
-        }
-        Some(_) => {}
+    if known.is_none() {
+        let parent = sqlx::query("SELECT c.name FROM neighbourhoods n JOIN communes c ON c.insee = n.parent_insee WHERE n.code = $1")
+            .bind(insee.as_str())
+            .fetch_optional(db.pool())
+            .await?;
+        return Err(AppError::bad_request(match parent {
+            Some(row) => format!(
+                "Le code {insee} désigne une commune déléguée ou un arrondissement de {} : inscrivez cette commune.",
+                row.try_get::<String, _>("name")?
+            ),
+            None => format!("Aucune commune n'a le code INSEE {insee}."),
+        }));
     }
     let mut tx = db.pool().begin().await?;
     let duplicate = sqlx::query(

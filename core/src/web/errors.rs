@@ -32,6 +32,7 @@ pub async fn render_error_pages(
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "/".into());
     let method = req.method().clone();
+    let host = crate::web::site::request_host(req.headers(), req.uri()).unwrap_or_default();
     let response = next.run(req).await;
     let Some(page) = response
         .extensions()
@@ -72,7 +73,10 @@ pub async fn render_error_pages(
     ctx.insert("status", &page.status.as_u16());
     ctx.insert("message", &page.message);
     ctx.insert("title", title(page.status));
-    ctx.insert("platform_url", &format!("//{}", state.config.base_domain));
+    ctx.insert(
+        "platform_url",
+        &crate::web::render::platform_origin(&state, &host),
+    );
     html_with_status(
         &state,
         page.status,
@@ -167,7 +171,10 @@ pub fn unknown_host_page(state: &AppState, host: &str) -> Response {
             host.chars().take(100).collect::<String>()
         ),
     );
-    ctx.insert("platform_url", &format!("//{}", state.config.base_domain));
+    ctx.insert(
+        "platform_url",
+        &crate::web::render::platform_origin(state, host),
+    );
     html_with_status(state, StatusCode::NOT_FOUND, &ctx, None)
 }
 

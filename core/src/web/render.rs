@@ -115,6 +115,18 @@ fn thousands(
     Ok(tera::Value::String(out))
 }
 
+/// The platform's origin (`scheme://base[:port]`), keeping the port of `host` (a Host header
+/// or an origin), so links work behind the same port in development.
+pub fn platform_origin(state: &AppState, host: &str) -> String {
+    let port = host
+        .rsplit_once(':')
+        .filter(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        .map(|(_, p)| format!(":{p}"))
+        .unwrap_or_default();
+    let scheme = if state.config.https { "https" } else { "http" };
+    format!("{scheme}://{}{port}", state.config.base_domain)
+}
+
 /// What every page needs from its request.
 #[derive(Clone)]
 pub struct Page {
@@ -172,14 +184,7 @@ impl Page {
 
     /// The platform's origin (`scheme://base[:port]`), seen from this request.
     pub fn platform_origin(&self, state: &AppState) -> String {
-        let port = self
-            .origin
-            .rsplit_once(':')
-            .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
-            .map(|(_, p)| format!(":{p}"))
-            .unwrap_or_default();
-        let scheme = if state.config.https { "https" } else { "http" };
-        format!("{scheme}://{}{port}", state.config.base_domain)
+        platform_origin(state, &self.origin)
     }
 
     /// The origin of a commune's site, seen from this request.
@@ -205,11 +210,10 @@ impl Page {
             }
         }
         ctx.insert("viewer", &self.viewer);
-        if self.forms || self.viewer.is_some() {
-            if let Some(csrf) = &self.csrf {
+        if (self.forms || self.viewer.is_some())
+            && let Some(csrf) = &self.csrf {
                 ctx.insert("csrf_token", csrf.value());
             }
-        }
         ctx.insert("platform_url", &self.platform_origin(state));
         ctx.insert("current_path", &self.path);
         ctx

@@ -204,13 +204,11 @@ impl SiteResolver {
             HostKind::Subdomain(slug) => slug.as_str().to_string(),
             HostKind::Custom(domain) => format!("@{domain}"),
         };
-        if let Ok(cache) = self.cache.read() {
-            if let Some((at, site)) = cache.get(&key) {
-                if at.elapsed() < CACHE_TTL {
+        if let Ok(cache) = self.cache.read()
+            && let Some((at, site)) = cache.get(&key)
+                && at.elapsed() < CACHE_TTL {
                     return Ok(Some(Site::Commune(site.clone())));
                 }
-            }
-        }
         let row = match &kind {
             HostKind::Subdomain(slug) => {
                 sqlx::query(&format!("{SELECT_SITE} WHERE t.slug = $1"))

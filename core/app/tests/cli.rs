@@ -1,0 +1,177 @@
+//! The `parvis` binary: commands, exit codes and messages for bad input.
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use anyhow::{Context as _, Result};
+use parvis_tests::{TestDb, both_backends};
+
+/// The binary of this package, built by cargo for its integration tests.
+fn binary() -> Result<PathBuf> {
+    Ok(PathBuf::from(env!("CARGO_BIN_EXE_parvis")))
+}
+
+async fn parvis(db: &TestDb, args: &[&str]) -> Result<Output> {
+    Ok(tokio::process::Command::new(binary()?)
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .env("PARVIS_BASE_DOMAIN", "parvis.test")
+        .env_remove("SMTP_URL")
+        .output()
+        .await?)
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+both_backends!(tenant_commands_and_their_errors, |backend| async move {
+    let db = TestDb::fresh(backend).await?;
+    // Before the registry is imported, a commune cannot be provisioned.
+    let o = parvis(&db, &["tenant", "create", "--insee", "75056"]).await?;
+    assert!(!o.status.success());
+    assert!(text(&o).contains("communes import"), "{}", text(&o));
+
+    let o = parvis(&db, &["communes", "import"]).await?;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = parvis(&db, &["tenant", "create", "--insee", "75056"]).await?;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("paris.parvis.test"));
+    let o = parvis(&db, &["tenant", "create", "--insee", "75056"]).await?;
+    assert!(!o.status.success(), "twice is refused");
+    let o = parvis(&db, &["tenant", "create", "--insee", "99999"]).await?;
+    assert!(!o.status.success());
+    let o = parvis(&db, &["tenant", "create", "--insee", "pas-un-code"]).await?;
+    assert!(!o.status.success());
+    assert!(text(&o).contains("n'est pas un code INSEE"));
+    let o = parvis(
+        &db,
+        &["tenant", "create", "--insee", "69123", "--slug", "paris"],
+    )
+    .await?;
+    assert!(!o.status.success(), "duplicate slug refused: {}", text(&o));
+    let o = parvis(
+        &db,
+        &["tenant", "create", "--insee", "69123", "--slug", "Lyon!"],
+    )
+    .await?;
+    assert!(!o.status.success());
+
+    let o = parvis(&db, &["tenant", "list"]).await?;
+    assert!(o.status.success());
+    assert!(
+        text(&o).contains("75056") && text(&o).contains("1 commune(s)"),
+        "{}",
+        text(&o)
+    );
+
+    let o = parvis(
+        &db,
+        &[
+            "user",
+            "create",
+            "--email",
+            "maire@paris.test",
+            "--password",
+            "mot de passe solide",
+            "--role",
+            "tenant-admin",
+            "--tenant",
+            "paris",
+        ],
+    )
+    .await?;
+    assert!(o.status.success(), "{}", text(&o));
+    let o = parvis(
+        &db,
+        &[
+            "user",
+            "create",
+            "--email",
+            "x@paris.test",
+            "--password",
+            "court",
+        ],
+    )
+    .await?;
+    assert!(!o.status.success());
+    let o = parvis(
+        &db,
+        &[
+            "user",
+            "create",
+            "--email",
+            "y@paris.test",
+            "--password",
+            "mot de passe solide",
+            "--role",
+            "emperor",
+        ],
+    )
+    .await?;
+    assert!(!o.status.success());
+    assert!(text(&o).contains("rôle inconnu"));
+    let o = parvis(
+        &db,
+        &[
+            "user",
+            "create",
+            "--email",
+            "z@paris.test",
+            "--password",
+            "mot de passe solide",
+            "--role",
+            "moderator",
+        ],
+    )
+    .await?;
+    assert!(!o.status.success(), "tenant role needs --tenant");
+
+    // A bad data folder: clear error, nothing changed.
+    let bad = tempfile::tempdir()?;
+    std::fs::write(bad.path().join("communes.json.gz"), b"not gzip")?;
+    let before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM communes")
+        .fetch_one(db.db.pool())
+        .await?;
+    let o = parvis(
+        &db,
+        &[
+            "communes",
+            "import",
+            "--from",
+            bad.path().to_str().context("path")?,
+        ],
+    )
+    .await?;
+    assert!(!o.status.success());
+    let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM communes")
+        .fetch_one(db.db.pool())
+        .await?;
+    assert_eq!(before, after);
+
+    Ok(())
+});
+
+#[tokio::test]
+async fn bad_configuration_is_reported() -> Result<()> {
+    let o = tokio::process::Command::new(binary()?)
+        .args(["migrate"])
+        .env("DATABASE_URL", "mysql://nope")
+        .output()
+        .await?;
+    assert!(!o.status.success());
+    assert!(text(&o).contains("DATABASE_URL"), "{}", text(&o));
+    let o = tokio::process::Command::new(binary()?)
+        .args(["migrate"])
+        .env("PARVIS_BIND", "nowhere")
+        .env("DATABASE_URL", "sqlite::memory:")
+        .output()
+        .await?;
+    assert!(!o.status.success());
+    assert!(text(&o).contains("PARVIS_BIND"));
+    Ok(())
+}

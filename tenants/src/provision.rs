@@ -1,0 +1,329 @@
+//! Provisioning: a commune of the registry becomes a tenant served at `<slug>.<base domain>`.
+//! Slugs come from the name; collisions (there are a dozen Sainte-Colombe) take the
+//! département code, then the INSEE code. The biggest commune gets the bare name.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use parvis_core::db::Db;
+use parvis_core::types::{InseeCode, Slug, TenantId};
+use parvis_core::util::now;
+use sqlx::Row as _;
+
+use crate::Progress;
+use crate::communes::{V, insert_batched};
+
+/// A provisioned commune.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// Key of every tenant-owned row.
+    pub id: TenantId,
+    /// INSEE code.
+    pub insee: InseeCode,
+    /// Subdomain.
+    pub slug: Slug,
+    /// Official name.
+    pub name: String,
+    /// Population municipale.
+    pub population: Option<i64>,
+    /// Département code.
+    pub departement_code: String,
+    /// `active` or `suspended`.
+    pub status: String,
+    /// Custom domain, if any.
+    pub custom_domain: Option<String>,
+}
+
+/// Why a commune could not be provisioned.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    /// The registry has no such commune.
+    #[error("aucune commune n'a le code INSEE {insee}{}", if *.registry_empty { " : le registre des communes est vide, lancez d'abord `parvis communes import`" } else { "" })]
+    UnknownInsee {
+        /// The code asked for.
+        insee: String,
+        /// Whether the registry was never imported.
+        registry_empty: bool,
+    },
+    /// The code is a neighbourhood of another commune.
+    #[error(
+        "le code {code} désigne {name}, quartier ou commune déléguée de {parent} ({parent_insee}) : c'est cette commune qui peut être ouverte"
+    )]
+    NotACurrentCommune {
+        /// The code asked for.
+        code: String,
+        /// Its name.
+        name: String,
+        /// The parent commune's name.
+        parent: String,
+        /// The parent's code.
+        parent_insee: String,
+    },
+    /// Already a tenant.
+    #[error("la commune {insee} est déjà ouverte, à l'adresse « {slug} »")]
+    AlreadyProvisioned {
+        /// Its code.
+        insee: String,
+        /// Its slug.
+        slug: String,
+    },
+    /// The requested slug is used by another commune.
+    #[error("l'identifiant « {0} » est déjà utilisé par une autre commune")]
+    SlugTaken(String),
+    /// Storage failed.
+    #[error("base de données : {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// What `create_all` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProvisionReport {
+    /// Tenants created now.
+    pub created: usize,
+    /// Tenants that already existed.
+    pub existing: usize,
+}
+
+impl fmt::Display for ProvisionReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} commune(s) ouverte(s), {} déjà ouverte(s).",
+            self.created, self.existing
+        )
+    }
+}
+
+const SELECT: &str = "SELECT t.id, t.insee, t.slug, t.status, t.custom_domain, c.name, c.population, c.departement_code \
+     FROM tenants t JOIN communes c ON c.insee = t.insee";
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<Tenant, sqlx::Error> {
+    let decode = |e: String| sqlx::Error::Decode(e.into());
+    Ok(Tenant {
+        id: TenantId(row.try_get("id")?),
+        insee: InseeCode::parse(&row.try_get::<String, _>("insee")?)
+            .map_err(|e| decode(e.to_string()))?,
+        slug: Slug::parse(&row.try_get::<String, _>("slug")?).map_err(|e| decode(e.to_string()))?,
+        name: row.try_get("name")?,
+        population: row.try_get("population")?,
+        departement_code: row.try_get("departement_code")?,
+        status: row.try_get("status")?,
+        custom_domain: row.try_get("custom_domain")?,
+    })
+}
+
+/// The tenant of a commune.
+pub async fn find_by_insee(db: &Db, insee: &InseeCode) -> Result<Option<Tenant>, sqlx::Error> {
+    sqlx::query(&format!("{SELECT} WHERE t.insee = $1"))
+        .bind(insee.as_str())
+        .fetch_optional(db.pool())
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// The tenant served at a slug.
+pub async fn find_by_slug(db: &Db, slug: &Slug) -> Result<Option<Tenant>, sqlx::Error> {
+    sqlx::query(&format!("{SELECT} WHERE t.slug = $1"))
+        .bind(slug.as_str())
+        .fetch_optional(db.pool())
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// Tenants, biggest communes first.
+pub async fn list_tenants(db: &Db, limit: i64, offset: i64) -> Result<Vec<Tenant>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "{SELECT} ORDER BY COALESCE(c.population, -1) DESC, t.insee LIMIT $1 OFFSET $2"
+    ))
+    .bind(limit.clamp(0, 100_000))
+    .bind(offset.max(0))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// How many tenants exist.
+pub async fn count_tenants(db: &Db) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM tenants")
+        .fetch_one(db.pool())
+        .await
+}
+
+/// The first free slug among the name, name-département, name-INSEE.
+fn pick_slug(name: &str, departement: &str, insee: &str, taken: impl Fn(&str) -> bool) -> Slug {
+    let base = Slug::from_name(name);
+    let candidates = [
+        base.as_str().to_string(),
+        format!("{}-{}", base.as_str(), departement.to_ascii_lowercase()),
+        format!("{}-{}", base.as_str(), insee.to_ascii_lowercase()),
+    ];
+    candidates
+        .iter()
+        .filter_map(|c| Slug::parse(c).ok())
+        .find(|s| !taken(s.as_str()))
+        .unwrap_or_else(|| Slug::from_name(&format!("{name} {insee}")))
+}
+
+/// Provisions one commune. `slug`: the subdomain to use instead of the derived one.
+pub async fn create_tenant(
+    db: &Db,
+    insee: &InseeCode,
+    slug: Option<Slug>,
+) -> Result<Tenant, ProvisionError> {
+    let mut tx = db.pool().begin().await?;
+    let commune = sqlx::query("SELECT name, departement_code FROM communes WHERE insee = $1")
+        .bind(insee.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(commune) = commune else {
+        let neighbourhood = sqlx::query(
+            "SELECT n.name, n.parent_insee, c.name AS parent FROM neighbourhoods n JOIN communes c ON c.insee = n.parent_insee \
+             WHERE n.code = $1 AND n.parent_insee <> $1",
+        )
+        .bind(insee.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(n) = neighbourhood {
+            return Err(ProvisionError::NotACurrentCommune {
+                code: insee.to_string(),
+                name: n.try_get("name")?,
+                parent: n.try_get("parent")?,
+                parent_insee: n.try_get("parent_insee")?,
+            });
+        }
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM communes")
+            .fetch_one(&mut *tx)
+            .await?;
+        return Err(ProvisionError::UnknownInsee {
+            insee: insee.to_string(),
+            registry_empty: count == 0,
+        });
+    };
+    let name: String = commune.try_get("name")?;
+    let departement: String = commune.try_get("departement_code")?;
+    if let Some(row) = sqlx::query("SELECT slug FROM tenants WHERE insee = $1")
+        .bind(insee.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+    {
+        return Err(ProvisionError::AlreadyProvisioned {
+            insee: insee.to_string(),
+            slug: row.try_get("slug")?,
+        });
+    }
+    let mut taken = HashSet::new();
+    let candidates = [Slug::from_name(&name).as_str().to_string()];
+    let rows = sqlx::query("SELECT slug FROM tenants WHERE slug = $1 OR slug LIKE $2")
+        .bind(&candidates[0])
+        .bind(format!("{}-%", candidates[0]))
+        .fetch_all(&mut *tx)
+        .await?;
+    for row in rows {
+        taken.insert(row.try_get::<String, _>("slug")?);
+    }
+    let slug = match slug {
+        Some(s) => {
+            let used = sqlx::query("SELECT 1 AS one FROM tenants WHERE slug = $1")
+                .bind(s.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if used.is_some() {
+                return Err(ProvisionError::SlugTaken(s.to_string()));
+            }
+            s
+        }
+        None => pick_slug(&name, &departement, insee.as_str(), |s| taken.contains(s)),
+    };
+    let row = sqlx::query("INSERT INTO tenants (insee, slug, status, created_at) VALUES ($1, $2, 'active', $3) RETURNING id")
+        .bind(insee.as_str())
+        .bind(slug.as_str())
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => ProvisionError::SlugTaken(slug.to_string()),
+            _ => ProvisionError::Db(e),
+        })?;
+    let id = TenantId(row.try_get("id")?);
+    tx.commit().await?;
+    find_by_insee(db, insee)
+        .await?
+        .filter(|t| t.id == id)
+        .ok_or(ProvisionError::Db(sqlx::Error::RowNotFound))
+}
+
+/// Provisions every commune not yet a tenant, in one transaction.
+pub async fn create_all(db: &Db, progress: Progress) -> Result<ProvisionReport, ProvisionError> {
+    let mut tx = db.pool().begin().await?;
+    let mut taken: HashSet<String> = HashSet::new();
+    for row in sqlx::query("SELECT slug FROM tenants")
+        .fetch_all(&mut *tx)
+        .await?
+    {
+        taken.insert(row.try_get("slug")?);
+    }
+    let existing = taken.len();
+    let rows = sqlx::query(
+        "SELECT c.insee, c.name, c.departement_code FROM communes c \
+         WHERE NOT EXISTS (SELECT 1 FROM tenants t WHERE t.insee = c.insee) \
+         ORDER BY COALESCE(c.population, -1) DESC, c.insee",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let at = now();
+    let mut values = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let insee: String = row.try_get("insee")?;
+        let name: String = row.try_get("name")?;
+        let departement: String = row.try_get("departement_code")?;
+        let slug = pick_slug(&name, &departement, &insee, |s| taken.contains(s));
+        taken.insert(slug.to_string());
+        values.push(vec![
+            V::T(Some(insee)),
+            V::T(Some(slug.to_string())),
+            V::T(Some("active".into())),
+            V::I(Some(at)),
+        ]);
+    }
+    let created = values.len();
+    let bar = progress.bar(created as u64, "communes ouvertes");
+    insert_batched(
+        &mut tx,
+        "tenants",
+        &["insee", "slug", "status", "created_at"],
+        "",
+        values,
+        &bar,
+    )
+    .await?;
+    tx.commit().await?;
+    bar.finish_and_clear();
+    Ok(ProvisionReport { created, existing })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pick_slug;
+
+    #[test]
+    fn slugs_are_deduplicated() {
+        let taken = ["sainte-colombe", "sainte-colombe-05"];
+        let pick = |dep: &str, insee: &str| {
+            pick_slug("Sainte-Colombe", dep, insee, |s| taken.contains(&s)).to_string()
+        };
+        assert_eq!(pick("77", "77403"), "sainte-colombe-77");
+        assert_eq!(pick("05", "05133"), "sainte-colombe-05133");
+        assert_eq!(
+            pick_slug("Ajaccio", "2A", "2A004", |_| false).as_str(),
+            "ajaccio"
+        );
+        assert_eq!(
+            pick_slug("Sartène", "2A", "2A272", |s| s == "sartene").as_str(),
+            "sartene-2a"
+        );
+    }
+}
