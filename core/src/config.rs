@@ -138,13 +138,14 @@ impl Config {
         }
         let smtp_url = pick("SMTP_URL", &file.smtp_url);
         if let Some(url) = &smtp_url
-            && !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
-                return Err(ConfigError::Invalid {
-                    name: "SMTP_URL",
-                    value: url.clone(),
-                    why: "attendu smtp://hôte:port ou smtps://…".into(),
-                });
-            }
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            return Err(ConfigError::Invalid {
+                name: "SMTP_URL",
+                value: url.clone(),
+                why: "attendu smtp://hôte:port ou smtps://…".into(),
+            });
+        }
         let mail_from = pick("PARVIS_MAIL_FROM", &file.mail_from)
             .unwrap_or_else(|| format!("Parvis <ne-pas-repondre@{base_domain}>"));
         Ok(Config {

@@ -138,13 +138,14 @@ fn sqlite_url_with_create(url: &str) -> Result<String, DbError> {
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
     let path = rest.split('?').next().unwrap_or_default();
-    if !path.is_empty() && path != ":memory:"
+    if !path.is_empty()
+        && path != ":memory:"
         && let Some(dir) = Path::new(path)
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir).map_err(|e| DbError::Io(dir.display().to_string(), e))?;
-        }
+    {
+        std::fs::create_dir_all(dir).map_err(|e| DbError::Io(dir.display().to_string(), e))?;
+    }
     Ok(if url.contains("mode=") {
         url.to_string()
     } else if url.contains('?') {

@@ -225,13 +225,14 @@ pub async fn import(
     }
     let current_codes: HashSet<&str> = current.iter().map(|(_, code)| code.as_str()).collect();
     if let Some(wanted) = &wanted
-        && let Some(missing) = wanted.iter().find(|c| !current_codes.contains(**c)) {
-            return Err(ImportError::Entry {
-                index: 0,
-                code: missing.to_string(),
-                reason: "aucune commune actuelle n'a ce code".into(),
-            });
-        }
+        && let Some(missing) = wanted.iter().find(|c| !current_codes.contains(**c))
+    {
+        return Err(ImportError::Entry {
+            index: 0,
+            code: missing.to_string(),
+            reason: "aucune commune actuelle n'a ce code".into(),
+        });
+    }
     if let Some((c, _, parent)) = neighbourhoods
         .iter()
         .find(|(_, _, p)| wanted.is_none() && !current_codes.contains(p.as_str()))

@@ -90,17 +90,18 @@ async fn delete(
 fn load_line(m: &mut dyn Model, ptype: &str, mut rule: Vec<String>) {
     let sec = if ptype.starts_with('g') { "g" } else { "p" };
     if let Some(assertions) = m.get_mut_model().get_mut(sec)
-        && let Some(assertion) = assertions.get_mut(ptype) {
-            // Stored rules are padded to six values; casbin wants exactly its definition's.
-            if sec == "p" && !assertion.tokens.is_empty() {
-                rule.truncate(assertion.tokens.len());
-            } else {
-                while rule.last().is_some_and(String::is_empty) {
-                    rule.pop();
-                }
+        && let Some(assertion) = assertions.get_mut(ptype)
+    {
+        // Stored rules are padded to six values; casbin wants exactly its definition's.
+        if sec == "p" && !assertion.tokens.is_empty() {
+            rule.truncate(assertion.tokens.len());
+        } else {
+            while rule.last().is_some_and(String::is_empty) {
+                rule.pop();
             }
-            assertion.get_mut_policy().insert(rule);
         }
+        assertion.get_mut_policy().insert(rule);
+    }
 }
 
 async fn load_rows(db: &Db) -> Result<Vec<(String, Vec<String>)>, sqlx::Error> {

@@ -38,10 +38,9 @@ async fn home(
         Site::Commune(c) => c.clone(),
     };
     let cacheable = page.viewer.is_none() && page.path == "/";
-    if cacheable
-        && let Some(html) = state.home_cache.get(commune.tenant_id) {
-            return Ok(Html(html).into_response());
-        }
+    if cacheable && let Some(html) = state.home_cache.get(commune.tenant_id) {
+        return Ok(Html(html).into_response());
+    }
     let content = service::home_content(&state.db.tenant(commune.tenant_id)).await?;
     let mut ctx = Context::new();
     ctx.insert("content", &content);

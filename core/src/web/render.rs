@@ -211,9 +211,10 @@ impl Page {
         }
         ctx.insert("viewer", &self.viewer);
         if (self.forms || self.viewer.is_some())
-            && let Some(csrf) = &self.csrf {
-                ctx.insert("csrf_token", csrf.value());
-            }
+            && let Some(csrf) = &self.csrf
+        {
+            ctx.insert("csrf_token", csrf.value());
+        }
         ctx.insert("platform_url", &self.platform_origin(state));
         ctx.insert("current_path", &self.path);
         ctx

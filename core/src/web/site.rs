@@ -206,9 +206,10 @@ impl SiteResolver {
         };
         if let Ok(cache) = self.cache.read()
             && let Some((at, site)) = cache.get(&key)
-                && at.elapsed() < CACHE_TTL {
-                    return Ok(Some(Site::Commune(site.clone())));
-                }
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(Some(Site::Commune(site.clone())));
+        }
         let row = match &kind {
             HostKind::Subdomain(slug) => {
                 sqlx::query(&format!("{SELECT_SITE} WHERE t.slug = $1"))
