@@ -55,7 +55,10 @@ sleep 5
 rss_idle=$(rss_mb "$server_pid")
 
 mkdir -p "$work/www"
+# nginx workers run as www-data: the page and its folders must be readable to them.
+chmod 755 "$work" "$work/www"
 curl -fs -H "Host: paris.$PARVIS_BASE_DOMAIN" "http://127.0.0.1:$port/" -o "$work/www/index.html"
+chmod 644 "$work/www/index.html"
 bytes=$(wc -c <"$work/www/index.html")
 
 nport=$(free_port)
@@ -80,8 +83,12 @@ mkdir -p "$work/tmp"
 "$nginx_bin" -p "$work" -c "$work/nginx.conf" &
 nginx_pid=$!
 for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$nport/" >/dev/null 2>&1 && break; sleep 0.1; done
-cmp -s "$work/www/index.html" <(curl -fs -H "Host: paris.$PARVIS_BASE_DOMAIN" "http://127.0.0.1:$nport/") \
-  || { echo "bench: nginx does not serve the same bytes" >&2; exit 1; }
+curl -fs -H "Host: paris.$PARVIS_BASE_DOMAIN" "http://127.0.0.1:$nport/" -o "$work/nginx.html" || true
+if ! cmp -s "$work/www/index.html" "$work/nginx.html"; then
+  echo "bench: nginx does not serve the same bytes ($(wc -c <"$work/nginx.html") vs $bytes)" >&2
+  cat "$work/nginx-error.log" >&2 || true
+  exit 1
+fi
 
 run_wrk() { # url -> "req/s p99"
   local out

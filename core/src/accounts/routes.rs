@@ -146,8 +146,13 @@ struct SignupForm {
 async fn signup(
     State(state): State<AppState>,
     page: Page,
+    ClientIp(ip): ClientIp,
     Form(form): Form<SignupForm>,
 ) -> AppResult<Response> {
+    // Sign-ups send e-mail: the same limits as logins keep the form from being a mail cannon.
+    if !state.login_limiter.allow(&form.email, ip) {
+        return Err(AppError::TooManyRequests);
+    }
     let input = Signup {
         display_name: &form.display_name,
         email: &form.email,

@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use sqlx::Row as _;
+use tracing::Instrument as _;
 
 use crate::db::Db;
 use crate::error::AppError;
@@ -249,13 +250,25 @@ pub fn request_host(headers: &HeaderMap, uri: &axum::http::Uri) -> Option<String
         .or_else(|| uri.authority().map(|a| a.to_string()))
 }
 
-/// Middleware: resolves the site, or answers the "unknown address" page.
+/// Middleware: resolves the site, or answers the "unknown address" page. The rest of the
+/// request runs in a span naming the tenant, so every log line says which commune it is about.
 pub async fn resolve_site(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let host = request_host(req.headers(), req.uri()).unwrap_or_default();
     match state.sites.resolve(&state.db, &host).await {
         Ok(Some(site)) => {
+            let tenant = match &site {
+                Site::Platform => "-".to_string(),
+                Site::Commune(c) => c.slug.clone(),
+            };
+            let span = tracing::info_span!(
+                "request",
+                request_id = %crate::util::new_id(),
+                tenant = %tenant,
+                method = %req.method(),
+                path = %req.uri().path(),
+            );
             req.extensions_mut().insert(site);
-            next.run(req).await
+            next.run(req).instrument(span).await
         }
         Ok(None) => crate::web::errors::unknown_host_page(&state, &host).into_response(),
         Err(e) => AppError::Internal(e.into()).into_response(),

@@ -1,0 +1,215 @@
+//! The communes registry and tenant provisioning, on both backends, from the real data.
+
+use parvis_core::types::{InseeCode, Slug};
+use parvis_tenants::communes::{self, Progress, Selection, Source};
+use parvis_tenants::provision::{self, ProvisionError};
+use parvis_tests::{TestDb, both_backends};
+use sqlx::Row as _;
+
+fn only(codes: &[&str]) -> anyhow::Result<Selection> {
+    Ok(Selection::Only(
+        codes
+            .iter()
+            .map(|c| InseeCode::parse(c))
+            .collect::<Result<_, _>>()?,
+    ))
+}
+
+async fn count(db: &TestDb, table: &str) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(db.db.pool())
+        .await?)
+}
+
+both_backends!(import_is_faithful_and_idempotent, |backend| async move {
+    let db = TestDb::fresh(backend).await?;
+    let report = communes::import(
+        &db.db,
+        &Source::Embedded,
+        &only(&["75056", "01001", "01015"])?,
+        Progress::Hidden,
+    )
+    .await?;
+    assert_eq!(report.communes, 3);
+    let paris = sqlx::query("SELECT name, population, departement_code, region_code, postal_codes, latitude FROM communes WHERE insee = '75056'")
+        .fetch_one(db.db.pool())
+        .await?;
+    assert_eq!(paris.try_get::<String, _>("name")?, "Paris");
+    assert_eq!(paris.try_get::<i64, _>("population")?, 2_103_778);
+    assert_eq!(paris.try_get::<String, _>("departement_code")?, "75");
+    assert_eq!(paris.try_get::<String, _>("region_code")?, "11");
+    assert!(
+        paris
+            .try_get::<String, _>("postal_codes")?
+            .contains("75116")
+    );
+    let lat: f64 = paris.try_get("latitude")?;
+    assert!((lat - 48.8566).abs() < 0.01, "centre of Paris: {lat}");
+    // Paris's 20 arrondissements are neighbourhoods of Paris, not communes.
+    let arr: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM neighbourhoods WHERE parent_insee = '75056' AND kind = 'arrondissement'")
+        .fetch_one(db.db.pool())
+        .await?;
+    assert_eq!(arr, 20);
+    // A delegated commune sharing its parent's code (Arbignieu in Arboys en Bugey).
+    let delegated: String = sqlx::query_scalar("SELECT name FROM neighbourhoods WHERE parent_insee = '01015' AND kind = 'deleguee' AND code = '01015'")
+        .fetch_one(db.db.pool())
+        .await?;
+    assert_eq!(delegated, "Arbignieu");
+    let abergement: Option<String> =
+        sqlx::query_scalar("SELECT mairie_phone FROM communes WHERE insee = '01001'")
+            .fetch_one(db.db.pool())
+            .await?;
+    assert_eq!(abergement.as_deref(), Some("04 74 24 03 08"));
+
+    let before = (
+        count(&db, "communes").await?,
+        count(&db, "neighbourhoods").await?,
+        count(&db, "epcis").await?,
+    );
+    let again = communes::import(
+        &db.db,
+        &Source::Embedded,
+        &only(&["75056", "01001", "01015"])?,
+        Progress::Hidden,
+    )
+    .await?;
+    assert_eq!(again, report);
+    let after = (
+        count(&db, "communes").await?,
+        count(&db, "neighbourhoods").await?,
+        count(&db, "epcis").await?,
+    );
+    assert_eq!(before, after, "re-import creates nothing");
+    Ok(())
+});
+
+both_backends!(provisioning_rules, |backend| async move {
+    let db = TestDb::fresh(backend).await?;
+    let registry_empty = provision::create_tenant(&db.db, &InseeCode::parse("75056")?, None).await;
+    assert!(matches!(
+        registry_empty,
+        Err(ProvisionError::UnknownInsee {
+            registry_empty: true,
+            ..
+        })
+    ));
+
+    // Two communes named Sainte-Colombe (Hautes-Alpes 05135 and Seine-et-Marne 77404).
+    communes::import(
+        &db.db,
+        &Source::Embedded,
+        &only(&["75056", "05135", "77404"])?,
+        Progress::Hidden,
+    )
+    .await?;
+    let paris = provision::create_tenant(&db.db, &InseeCode::parse("75056")?, None).await?;
+    assert_eq!(paris.slug.as_str(), "paris");
+    assert!(matches!(
+        provision::create_tenant(&db.db, &InseeCode::parse("75056")?, None).await,
+        Err(ProvisionError::AlreadyProvisioned { .. })
+    ));
+    assert!(matches!(
+        provision::create_tenant(&db.db, &InseeCode::parse("99999")?, None).await,
+        Err(ProvisionError::UnknownInsee {
+            registry_empty: false,
+            ..
+        })
+    ));
+    // An arrondissement is a neighbourhood of Paris, not a tenant.
+    let arrondissement = provision::create_tenant(&db.db, &InseeCode::parse("75101")?, None).await;
+    assert!(
+        matches!(arrondissement, Err(ProvisionError::NotACurrentCommune { ref parent, .. }) if parent == "Paris"),
+        "{arrondissement:?}"
+    );
+    let a = provision::create_tenant(&db.db, &InseeCode::parse("05135")?, None).await?;
+    assert_eq!(a.slug.as_str(), "sainte-colombe");
+    let taken = provision::create_tenant(
+        &db.db,
+        &InseeCode::parse("77404")?,
+        Some(Slug::parse("paris")?),
+    )
+    .await;
+    assert!(
+        matches!(taken, Err(ProvisionError::SlugTaken(ref s)) if s == "paris"),
+        "{taken:?}"
+    );
+    let b = provision::create_tenant(&db.db, &InseeCode::parse("77404")?, None).await?;
+    assert_eq!(b.slug.as_str(), "sainte-colombe-77");
+    assert_eq!(provision::count_tenants(&db.db).await?, 3);
+    Ok(())
+});
+
+/// The whole registry, once (SQLite): every current commune provisioned with a unique slug.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_commune_can_be_provisioned() -> anyhow::Result<()> {
+    let db = TestDb::fresh(parvis_tests::Backend::Sqlite).await?;
+    let report =
+        communes::import(&db.db, &Source::Embedded, &Selection::All, Progress::Hidden).await?;
+    assert_eq!(report.communes, 34_969);
+    assert_eq!(report.neighbourhoods, 2_105 + 471 + 45);
+    let total: i64 = sqlx::query_scalar("SELECT SUM(population) FROM communes")
+        .fetch_one(db.db.pool())
+        .await?;
+    assert_eq!(
+        total, 68_952_941,
+        "population of France per the data README"
+    );
+    let done = provision::create_all(&db.db, Progress::Hidden).await?;
+    assert_eq!(done.created, 34_969);
+    let distinct: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT slug) FROM tenants")
+        .fetch_one(db.db.pool())
+        .await?;
+    assert_eq!(distinct, 34_969);
+    // The biggest commune gets the bare name.
+    let saint_denis: String =
+        sqlx::query_scalar("SELECT insee FROM tenants WHERE slug = 'saint-denis'")
+            .fetch_one(db.db.pool())
+            .await?;
+    assert_eq!(
+        saint_denis, "97411",
+        "Saint-Denis de La Réunion is bigger than Saint-Denis (93)"
+    );
+    let again = provision::create_all(&db.db, Progress::Hidden).await?;
+    assert_eq!(again.created, 0);
+    Ok(())
+}
+
+both_backends!(a_corrupt_data_file_writes_nothing, |backend| async move {
+    let db = TestDb::fresh(backend).await?;
+    communes::import(
+        &db.db,
+        &Source::Embedded,
+        &only(&["75056"])?,
+        Progress::Hidden,
+    )
+    .await?;
+    let dir = tempfile::tempdir()?;
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
+    for f in [
+        "departements.json",
+        "regions.json",
+        "epci.json.gz",
+        "communes_sans_geometrie.csv.gz",
+    ] {
+        std::fs::copy(data.join(f), dir.path().join(f))?;
+    }
+    std::fs::write(dir.path().join("communes.json.gz"), b"this is not gzip")?;
+    let err = communes::import(
+        &db.db,
+        &Source::Dir(dir.path().into()),
+        &Selection::All,
+        Progress::Hidden,
+    )
+    .await;
+    let message = format!(
+        "{}",
+        err.err()
+            .ok_or_else(|| anyhow::anyhow!("import should fail"))?
+    );
+    assert!(
+        message.contains("communes.json.gz") && message.contains("gzip"),
+        "{message}"
+    );
+    assert_eq!(count(&db, "communes").await?, 1);
+    Ok(())
+});
