@@ -110,8 +110,10 @@ pub(crate) async fn insert_batched(
     rows: Vec<Vec<V>>,
     bar: &indicatif::ProgressBar,
 ) -> Result<(), sqlx::Error> {
-    // SQLite accepts 32,766 bound parameters per statement; stay well below.
-    let per_batch = (16_000 / columns.len()).max(1);
+    // Binding cost grows faster than linearly with the parameters of one statement (sqlx
+    // resolves `$N` names per parameter on SQLite): ~1,000 parameters per statement is the
+    // sweet spot measured here (whole registry: 10.4 s with 16,000 per statement, 1.0 s with 1,000).
+    let per_batch = (1_000 / columns.len()).max(1);
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let batch: Vec<Vec<V>> = rows.by_ref().take(per_batch).collect();
