@@ -90,9 +90,11 @@ impl Db {
                     if backend == Backend::Sqlite {
                         // WAL lets readers proceed while one writer commits; the busy timeout
                         // queues writers instead of failing them.
+                        // A 64 MB page cache keeps large imports from spilling pages mid-transaction.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
                         )
                         .await?;
                     }
@@ -130,6 +132,19 @@ impl Db {
             db: self.clone(),
             tenant,
         }
+    }
+
+    /// A transaction for platform-wide maintenance across tenants (registry imports). On
+    /// PostgreSQL it opts out of the per-tenant Row-Level Security wall for this transaction
+    /// only; request handlers never use it.
+    pub async fn platform_tx(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT set_config('parvis.platform', 'on', true)")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
     }
 
     /// Closes the pool (waits for connections to be returned).

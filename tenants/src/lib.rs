@@ -3,6 +3,7 @@
 
 pub mod communes;
 mod data;
+pub mod officials;
 pub mod provision;
 
 /// Whether long operations draw a progress bar (CLI) or stay silent (server, tests).

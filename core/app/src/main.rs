@@ -46,6 +46,11 @@ enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// The registry of elected officials (Répertoire national des élus).
+    Officials {
+        #[command(subcommand)]
+        command: OfficialsCommand,
+    },
     /// Accounts.
     User {
         #[command(subcommand)]
@@ -60,6 +65,16 @@ enum CommunesCommand {
         /// Read the data files from this folder instead of the embedded copy.
         #[arg(long)]
         from: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum OfficialsCommand {
+    /// Import an RNE file (municipal councillors or mayors), idempotently.
+    Import {
+        /// The CSV file, as published on data.gouv.fr.
+        #[arg(long)]
+        file: PathBuf,
     },
 }
 
@@ -165,6 +180,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant { command } => tenant(config, command).await,
+        Command::Officials {
+            command: OfficialsCommand::Import { file },
+        } => {
+            let db = open_db(&config).await?;
+            let report = parvis_tenants::officials::import_file(&db, &file, Progress::Bar).await?;
+            for r in report.rejected.iter().take(50) {
+                eprintln!("ligne {} rejetée : {}", r.line, r.reason);
+            }
+            if report.rejected.len() > 50 {
+                eprintln!(
+                    "… et {} autre(s) ligne(s) rejetée(s).",
+                    report.rejected.len() - 50
+                );
+            }
+            println!("{report}");
+            Ok(())
+        }
         Command::User { command } => user(config, command).await,
     }
 }

@@ -131,6 +131,14 @@ both_backends!(tenant_commands_and_their_errors, |backend| async move {
     .await?;
     assert!(!o.status.success(), "tenant role needs --tenant");
 
+    let o = parvis(
+        &db,
+        &["officials", "import", "--file", "/nonexistent/elus.csv"],
+    )
+    .await?;
+    assert!(!o.status.success());
+    assert!(text(&o).contains("lecture impossible"), "{}", text(&o));
+
     // A bad data folder: clear error, nothing changed.
     let bad = tempfile::tempdir()?;
     std::fs::write(bad.path().join("communes.json.gz"), b"not gzip")?;

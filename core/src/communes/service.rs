@@ -27,8 +27,10 @@ pub struct HomeContent {
     pub page: PageContent,
     /// Useful links.
     pub links: Vec<Link>,
-    /// Municipal team.
+    /// Municipal team entered by the commune's admins.
     pub team: Vec<TeamMember>,
+    /// The municipal council from the national registry of elected officials.
+    pub council: Vec<store::Elected>,
     /// The presentation split into paragraphs (blank lines separate them).
     pub paragraphs: Vec<String>,
 }
@@ -48,6 +50,7 @@ pub async fn home_content(db: &TenantDb) -> Result<HomeContent, sqlx::Error> {
         page,
         links: store::links(&mut tx).await?,
         team: store::team(&mut tx).await?,
+        council: store::council(&mut tx).await?,
         paragraphs,
     };
     tx.commit().await?;

@@ -122,6 +122,56 @@ pub async fn links(tx: &mut TenantTx) -> Result<Vec<Link>, sqlx::Error> {
         .collect()
 }
 
+/// An elected official of the commune, from the national registry (RNE).
+#[derive(Debug, Clone, Serialize)]
+pub struct Elected {
+    /// First name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// `M` or `F`, as published (for « conseiller » / « conseillère »).
+    pub sex: Option<String>,
+    /// Functions held (« Maire », « 1er adjoint au maire »), best first; empty for a councillor.
+    pub functions: Vec<String>,
+}
+
+/// The current municipal council from the registry: the mayor first, then deputies by rank,
+/// then councillors by name. (The birth date is never read here.)
+pub async fn council(tx: &mut TenantTx) -> Result<Vec<Elected>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let rows = sqlx::query(
+        "SELECT o.id, o.first_name, o.last_name, o.sex, m.function_label, m.function_rank FROM mandates m \
+         JOIN officials o ON o.tenant_id = m.tenant_id AND o.id = m.official_id \
+         WHERE m.tenant_id = $1 AND m.ended_at IS NULL \
+         ORDER BY m.function_rank, o.last_name, o.first_name",
+    )
+    .bind(tenant)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut order: Vec<String> = Vec::new();
+    let mut by_id: std::collections::HashMap<String, Elected> = std::collections::HashMap::new();
+    for row in rows {
+        let id: String = row.try_get("id")?;
+        let label: String = row.try_get("function_label")?;
+        let entry = by_id.entry(id.clone()).or_insert_with(|| {
+            order.push(id.clone());
+            Elected {
+                first_name: row.try_get("first_name").unwrap_or_default(),
+                last_name: row.try_get("last_name").unwrap_or_default(),
+                sex: row.try_get("sex").unwrap_or_default(),
+                functions: vec![],
+            }
+        });
+        if !label.is_empty() && !entry.functions.contains(&label) {
+            entry.functions.push(label);
+        }
+    }
+    Ok(order
+        .into_iter()
+        .filter_map(|id| by_id.remove(&id))
+        .collect())
+}
+
 /// The municipal team, in order.
 pub async fn team(tx: &mut TenantTx) -> Result<Vec<TeamMember>, sqlx::Error> {
     let tenant = tx.tenant_id();

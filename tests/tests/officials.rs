@@ -1,0 +1,187 @@
+//! The officials registry (RNE): real file formats and their variants, idempotent re-imports,
+//! rejected rows with their line, and the council on the commune page.
+
+use parvis_tenants::Progress;
+use parvis_tenants::officials::{FileKind, import_file};
+use parvis_tests::{TestApp, both_backends};
+
+const HEADER: &str = "Code du département;Libellé du département;Code de la collectivité à statut particulier;Libellé de la collectivité à statut particulier;Code de la commune;Libellé de la commune;Nom de l’élu;Prénom de l’élu;Code sexe;Date de naissance;Code de la catégorie socio-professionnelle;Libellé de la catégorie socio-professionnelle;Date de début du mandat;Libellé de la fonction;Date de début de la fonction;Code nationalité";
+
+fn councillors(rows: &[&str]) -> String {
+    let mut text = String::from("\u{FEFF}");
+    text.push_str(HEADER);
+    for r in rows {
+        text.push('\n');
+        text.push_str(r);
+    }
+    text.push('\n');
+    text
+}
+
+const MAYOR: &str = "1;Ain;;;1001;L'Abergement-Clémenciat;EVALET TAPONAT;Line;F;22/07/1967;74;Anciens cadres;15/03/2026;Maire;23/03/2026;FR";
+const DEPUTY: &str = "01;Ain;;;01001;L'Abergement-Clémenciat;MARTIN;Paul;M;1970-01-02;23;Chefs d'entreprise;2026-03-15;1er adjoint au maire;2026-03-23;FR";
+const DEPUTY_ALSO_DELEGATE: &str = "01;Ain;;;01001;L'Abergement-Clémenciat;MARTIN;Paul;M;02/01/1970;23;Chefs d'entreprise;15/03/2026;Maire délégué;23/03/2026;FR";
+const COUNCILLOR: &str =
+    "01;Ain;;;01001;L'Abergement-Clémenciat;DUPONT;Claire;F;05/05/1980;37;Cadres;15/03/2026;;;FR";
+const BAD_DATE: &str =
+    "01;Ain;;;01001;L'Abergement-Clémenciat;FAUX;Jean;M;31/02/1990;37;Cadres;15/03/2026;;;FR";
+const NOT_SERVED: &str = "75;Paris;;;75056;Paris;GRÉGOIRE;Emmanuel;M;01/01/1977;33;Cadres;15/03/2026;Maire;23/03/2026;FR";
+const BAD_CODE: &str = "01;Ain;;;ABCDE;Nulle part;X;Y;M;01/01/1977;33;Cadres;15/03/2026;;;FR";
+
+both_backends!(
+    rne_import_is_idempotent_and_reports_bad_rows,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        app.commune("01001").await?;
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("elus-conseillers-municipaux-cm.csv");
+        std::fs::write(
+            &file,
+            councillors(&[
+                MAYOR,
+                DEPUTY,
+                DEPUTY_ALSO_DELEGATE,
+                COUNCILLOR,
+                BAD_DATE,
+                NOT_SERVED,
+                BAD_CODE,
+            ]),
+        )?;
+
+        let report = import_file(&app.state.db, &file, Progress::Hidden).await?;
+        assert_eq!(report.kind, Some(FileKind::Councillors));
+        assert_eq!(report.rows, 4);
+        assert_eq!(
+            report.officials, 3,
+            "the deputy who is also maire délégué is one person"
+        );
+        let lines: Vec<(u64, &str)> = report
+            .rejected
+            .iter()
+            .map(|r| (r.line, r.reason.as_str()))
+            .collect();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(lines[0].0, 6);
+        assert!(lines[0].1.contains("31/02/1990"), "{lines:?}");
+        assert_eq!(lines[1].0, 7);
+        assert!(lines[1].1.contains("75056") && lines[1].1.contains("tenant create"));
+        assert_eq!(lines[2].0, 8);
+        assert!(lines[2].1.contains("ABCDE"));
+
+        let slug = "l-abergement-clemenciat";
+        let page = app
+            .client()?
+            .get(app.url(Some(slug), "/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let mayor = page
+            .find("Line EVALET TAPONAT</strong> — Maire")
+            .ok_or_else(|| anyhow::anyhow!("mayor missing: {page}"))?;
+        let deputy = page
+            .find("Paul MARTIN</strong> — 1er adjoint au maire, Maire délégué")
+            .ok_or_else(|| anyhow::anyhow!("deputy missing"))?;
+        let councillor = page
+            .find("Claire DUPONT</strong> — conseillère municipale")
+            .ok_or_else(|| anyhow::anyhow!("councillor missing"))?;
+        assert!(
+            mayor < deputy && deputy < councillor,
+            "mayor, then deputies, then councillors"
+        );
+        assert!(!page.contains("1967"), "birth dates are shown to nobody");
+
+        // Re-import without the councillor: nothing created twice, her mandate ends.
+        std::fs::write(&file, councillors(&[MAYOR, DEPUTY, DEPUTY_ALSO_DELEGATE]))?;
+        let again = import_file(&app.state.db, &file, Progress::Hidden).await?;
+        assert_eq!(again.ended, 1);
+        let officials: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM officials")
+            .fetch_one(&mut *app.state.db.tenant(tenant(&app).await?).begin().await?)
+            .await?;
+        assert_eq!(
+            officials, 3,
+            "officials are kept (their history), nothing duplicated"
+        );
+        let mut tx = app.state.db.tenant(tenant(&app).await?).begin().await?;
+        let current: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM mandates WHERE ended_at IS NULL")
+                .fetch_one(&mut *tx)
+                .await?;
+        assert_eq!(current, 3);
+        drop(tx);
+        // The home page is cached for anonymous visitors for a few seconds; signed-in views are fresh.
+        app.account("voisin@example.org", "mot de passe solide")
+            .await?;
+        let client = app
+            .signed_in(Some(slug), "voisin@example.org", "mot de passe solide")
+            .await?;
+        let page = client
+            .get(app.url(Some(slug), "/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(
+            !page.contains("Claire DUPONT"),
+            "ended mandates leave the page"
+        );
+
+        // A mayors' file (tab-separated, ISO dates, no function column) is recognised as such.
+        let mayors = dir.path().join("elus-maires-mai.csv");
+        std::fs::write(
+            &mayors,
+            "Code du département\tLibellé du département\tCode de la collectivité à statut particulier\tLibellé de la collectivité à statut particulier\tCode de la commune\tLibellé de la commune\tNom de l'élu\tPrénom de l'élu\tCode sexe\tDate de naissance\tCode de la catégorie socio-professionnelle\tLibellé de la catégorie socio-professionnelle\tDate de début du mandat\tDate de début de la fonction\n\
+         01\tAin\t\t\t01001\tL'Abergement-Clémenciat\tEVALET TAPONAT\tLine\tF\t1967-07-22\t74\tAnciens cadres\t2026-03-15\t2026-03-23\n",
+        )?;
+        let report = import_file(&app.state.db, &mayors, Progress::Hidden).await?;
+        assert_eq!(report.kind, Some(FileKind::Mayors));
+        assert_eq!((report.rows, report.officials, report.ended), (1, 1, 0));
+        assert!(report.rejected.is_empty());
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(unusable_files_are_refused_whole, |backend| async move {
+    let app = TestApp::start(backend).await?;
+    app.commune("01001").await?;
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("autre.csv");
+    std::fs::write(&file, "a;b;c\n1;2;3\n")?;
+    let err = import_file(&app.state.db, &file, Progress::Hidden)
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("should fail"))?;
+    assert!(err.to_string().contains("colonnes absentes"), "{err}");
+    std::fs::write(&file, councillors(&[BAD_DATE, BAD_CODE]))?;
+    let err = import_file(&app.state.db, &file, Progress::Hidden)
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("should fail"))?;
+    assert!(err.to_string().contains("aucune ligne importable"), "{err}");
+    let missing = import_file(
+        &app.state.db,
+        &dir.path().join("absent.csv"),
+        Progress::Hidden,
+    )
+    .await;
+    assert!(missing.is_err());
+    let mut tx = app.state.db.tenant(tenant(&app).await?).begin().await?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM officials")
+        .fetch_one(&mut *tx)
+        .await?;
+    assert_eq!(n, 0, "nothing half-written");
+    drop(tx);
+    app.stop().await;
+    Ok(())
+});
+
+async fn tenant(app: &TestApp) -> anyhow::Result<parvis_core::types::TenantId> {
+    let t = parvis_tenants::provision::find_by_insee(
+        &app.state.db,
+        &parvis_core::types::InseeCode::parse("01001")?,
+    )
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("tenant"))?;
+    Ok(t.id)
+}
