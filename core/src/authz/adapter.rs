@@ -43,26 +43,29 @@ fn values(rule: &[String]) -> [String; 6] {
     std::array::from_fn(|i| rule.get(i).cloned().unwrap_or_default())
 }
 
+/// Binds a rule's type and six values, in column order, to `sql` ($1 = ptype, $2… = v0…v5).
+fn rule_query<'q>(
+    sql: &'q str,
+    ptype: &'q str,
+    rule: &[String],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    values(rule)
+        .into_iter()
+        .fold(sqlx::query(sql).bind(ptype), |q, v| q.bind(v))
+}
+
 async fn insert(
     conn: &mut AnyConnection,
     ptype: &str,
     rule: &[String],
 ) -> Result<bool, sqlx::Error> {
-    let v = values(rule);
-    let done = sqlx::query(
-        "INSERT INTO casbin_rules (ptype, v0, v1, v2, v3, v4, v5) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(ptype)
-    .bind(&v[0])
-    .bind(&v[1])
-    .bind(&v[2])
-    .bind(&v[3])
-    .bind(&v[4])
-    .bind(&v[5])
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() > 0)
+    let sql = "INSERT INTO casbin_rules (ptype, v0, v1, v2, v3, v4, v5) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+               ON CONFLICT DO NOTHING";
+    Ok(rule_query(sql, ptype, rule)
+        .execute(conn)
+        .await?
+        .rows_affected()
+        > 0)
 }
 
 async fn delete(
@@ -70,21 +73,13 @@ async fn delete(
     ptype: &str,
     rule: &[String],
 ) -> Result<bool, sqlx::Error> {
-    let v = values(rule);
-    let done = sqlx::query(
-        "DELETE FROM casbin_rules WHERE ptype = $1 AND v0 = $2 AND v1 = $3 AND v2 = $4 \
-         AND v3 = $5 AND v4 = $6 AND v5 = $7",
-    )
-    .bind(ptype)
-    .bind(&v[0])
-    .bind(&v[1])
-    .bind(&v[2])
-    .bind(&v[3])
-    .bind(&v[4])
-    .bind(&v[5])
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() > 0)
+    let sql = "DELETE FROM casbin_rules WHERE ptype = $1 AND v0 = $2 AND v1 = $3 AND v2 = $4 \
+               AND v3 = $5 AND v4 = $6 AND v5 = $7";
+    Ok(rule_query(sql, ptype, rule)
+        .execute(conn)
+        .await?
+        .rows_affected()
+        > 0)
 }
 
 fn load_line(m: &mut dyn Model, ptype: &str, mut rule: Vec<String>) {

@@ -114,60 +114,37 @@ pub struct Permission {
     pub act: &'static str,
 }
 
+impl Permission {
+    /// A permission to do `act` on objects of kind `obj`.
+    pub const fn new(obj: &'static str, act: &'static str) -> Permission {
+        Permission { obj, act }
+    }
+}
+
 /// The permission catalogue. Modules add theirs in later issues.
 pub mod perms {
     use super::Permission;
 
     /// Edit the commune page (presentation, logo, team, links).
-    pub const EDIT_COMMUNE: Permission = Permission {
-        obj: "commune",
-        act: "edit",
-    };
+    pub const EDIT_COMMUNE: Permission = Permission::new("commune", "edit");
     /// Grant and revoke roles in the commune.
-    pub const MANAGE_ROLES: Permission = Permission {
-        obj: "roles",
-        act: "manage",
-    };
+    pub const MANAGE_ROLES: Permission = Permission::new("roles", "manage");
     /// Enable, disable and configure modules.
-    pub const MANAGE_MODULES: Permission = Permission {
-        obj: "modules",
-        act: "manage",
-    };
+    pub const MANAGE_MODULES: Permission = Permission::new("modules", "manage");
     /// Hide and restore content, see the moderation queue.
-    pub const MODERATE: Permission = Permission {
-        obj: "moderation",
-        act: "act",
-    };
+    pub const MODERATE: Permission = Permission::new("moderation", "act");
     /// Publish posts as an official or candidate.
-    pub const PUBLISH_POST: Permission = Permission {
-        obj: "post",
-        act: "publish",
-    };
+    pub const PUBLISH_POST: Permission = Permission::new("post", "publish");
     /// Create polls.
-    pub const CREATE_POLL: Permission = Permission {
-        obj: "poll",
-        act: "create",
-    };
+    pub const CREATE_POLL: Permission = Permission::new("poll", "create");
     /// Comment, react, rate.
-    pub const COMMENT: Permission = Permission {
-        obj: "comment",
-        act: "create",
-    };
+    pub const COMMENT: Permission = Permission::new("comment", "create");
     /// Report a problem or flag content.
-    pub const REPORT: Permission = Permission {
-        obj: "report",
-        act: "create",
-    };
+    pub const REPORT: Permission = Permission::new("report", "create");
     /// Ask to subscribe a commune (a mayor's request).
-    pub const REQUEST_SUBSCRIPTION: Permission = Permission {
-        obj: "subscription",
-        act: "request",
-    };
+    pub const REQUEST_SUBSCRIPTION: Permission = Permission::new("subscription", "request");
     /// Verify subscription requests and provision tenants.
-    pub const VERIFY_SUBSCRIPTIONS: Permission = Permission {
-        obj: "subscription",
-        act: "verify",
-    };
+    pub const VERIFY_SUBSCRIPTIONS: Permission = Permission::new("subscription", "verify");
 }
 
 /// The role templates: (role, permission). Platform admins may do everything.
