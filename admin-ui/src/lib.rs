@@ -1,6 +1,7 @@
 //! The admin back-office: a commune's admins edit its page and grant roles; platform admins
 //! verify the subscription requests mayors file. Server-rendered, no JavaScript required.
 
+mod claims;
 mod commune;
 mod platform;
 mod roles;
@@ -32,6 +33,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "admin/platform.html",
         include_str!("../templates/admin/platform.html"),
     ),
+    (
+        "admin/claims.html",
+        include_str!("../templates/admin/claims.html"),
+    ),
 ];
 
 /// The admin routes (mounted on every host; each handler checks its permission).
@@ -39,6 +44,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin", get(dashboard))
         .merge(commune::routes())
+        .merge(claims::routes())
         .merge(roles::routes())
         .merge(platform::routes())
 }

@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod jobs;
 pub mod mail;
+pub mod officials;
 pub mod platform;
 pub mod server;
 pub mod types;

@@ -129,6 +129,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::communes::routes::routes())
         .merge(crate::accounts::routes::routes())
         .merge(crate::platform::routes::routes())
+        .merge(crate::officials::routes::routes())
         .merge(extra)
         .fallback(errors::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))

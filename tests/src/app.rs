@@ -55,6 +55,14 @@ impl TestApp {
 
     /// Starts the app whose SMTP server fails the first `smtp_failures` messages.
     pub async fn start_with(backend: Backend, smtp_failures: u32) -> Result<TestApp> {
+        // Server logs (errors behind a 500 page) go to the test's output; RUST_LOG tunes them.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sqlx=error")),
+            )
+            .with_test_writer()
+            .try_init();
         let db = TestDb::fresh(backend).await?;
         let smtp = SmtpSink::start(smtp_failures).await?;
         let mut config = Config::with_database(&db.url)?;

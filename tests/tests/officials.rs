@@ -77,13 +77,13 @@ both_backends!(
             .text()
             .await?;
         let mayor = page
-            .find("Line EVALET TAPONAT</strong> — Maire")
+            .find("Line EVALET TAPONAT</strong></a> — Maire")
             .ok_or_else(|| anyhow::anyhow!("mayor missing: {page}"))?;
         let deputy = page
-            .find("Paul MARTIN</strong> — 1er adjoint au maire, Maire délégué")
+            .find("Paul MARTIN</strong></a> — 1er adjoint au maire, Maire délégué")
             .ok_or_else(|| anyhow::anyhow!("deputy missing"))?;
         let councillor = page
-            .find("Claire DUPONT</strong> — conseillère municipale")
+            .find("Claire DUPONT</strong></a> — conseillère municipale")
             .ok_or_else(|| anyhow::anyhow!("councillor missing"))?;
         assert!(
             mayor < deputy && deputy < councillor,
@@ -185,3 +185,211 @@ async fn tenant(app: &TestApp) -> anyhow::Result<parvis_core::types::TenantId> {
     .ok_or_else(|| anyhow::anyhow!("tenant"))?;
     Ok(t.id)
 }
+
+/// The link to an official's profile on the commune page.
+fn profile_link(page: &str, name: &str) -> anyhow::Result<String> {
+    let at = page
+        .find(name)
+        .ok_or_else(|| anyhow::anyhow!("{name} not on the page"))?;
+    let start = page[..at]
+        .rfind("/elus/")
+        .ok_or_else(|| anyhow::anyhow!("no profile link"))?;
+    Ok(page[start..].chars().take_while(|c| *c != '"').collect())
+}
+
+both_backends!(officials_claim_their_profiles, |backend| async move {
+    use parvis_core::authz::{Role, perms};
+    let app = TestApp::start(backend).await?;
+    app.commune("01001").await?;
+    let slug = "l-abergement-clemenciat";
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("cm.csv");
+    std::fs::write(&file, councillors(&[MAYOR, DEPUTY, COUNCILLOR]))?;
+    import_file(&app.state.db, &file, Progress::Hidden).await?;
+    let page = app
+        .client()?
+        .get(app.url(Some(slug), "/"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let claire = profile_link(&page, "Claire DUPONT")?;
+    let line = profile_link(&page, "Line EVALET TAPONAT")?;
+
+    let public = app
+        .client()?
+        .get(app.url(Some(slug), &claire))
+        .send()
+        .await?;
+    assert_eq!(public.status(), 200);
+    let html = public.text().await?;
+    assert!(html.contains("Claire DUPONT") && html.contains("Connectez-vous"));
+    assert!(!html.contains("1980"), "no birth date on a public profile");
+
+    let claimant = app
+        .account("claire@example.org", "mot de passe solide")
+        .await?;
+    let client = app
+        .signed_in(Some(slug), "claire@example.org", "mot de passe solide")
+        .await?;
+    let token = parvis_tests::form_token(&client, &app.url(Some(slug), &claire)).await?;
+    let claim = |path: String, date: &'static str| {
+        let client = client.clone();
+        let token = token.clone();
+        let url = app.url(Some(slug), &format!("{path}/revendiquer"));
+        async move {
+            client
+                .post(url)
+                .form(&[
+                    ("csrf_token", token.as_str()),
+                    ("birth_date", date),
+                    ("message", "C'est moi"),
+                ])
+                .send()
+                .await
+        }
+    };
+    assert_eq!(claim(claire.clone(), "31/02/1980").await?.status(), 400);
+    let sent = claim(claire.clone(), "1980-05-05").await?;
+    assert_eq!(sent.status(), 200);
+    assert!(sent.text().await?.contains("Votre demande est envoyée"));
+    assert_eq!(
+        claim(claire.clone(), "1980-05-05").await?.status(),
+        409,
+        "one pending claim at a time"
+    );
+
+    // The commune's admin sees the claim with the birth-date check, and approves it.
+    let admin = app
+        .account("admin@abergement.test", "mot de passe solide")
+        .await?;
+    app.grant(&admin, Role::TenantAdmin, Some(slug)).await?;
+    let admin_client = app
+        .signed_in(Some(slug), "admin@abergement.test", "mot de passe solide")
+        .await?;
+    let list = admin_client
+        .get(app.url(Some(slug), "/admin/revendications"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        list.contains("Claire DUPONT") && list.contains("conforme au répertoire"),
+        "{list}"
+    );
+    let approve = |list: &str| -> anyhow::Result<String> {
+        let at = list
+            .find("/admin/revendications/")
+            .ok_or_else(|| anyhow::anyhow!("no claim"))?;
+        Ok(list[at..].chars().take_while(|c| *c != '"').collect())
+    };
+    let admin_token = parvis_tests::csrf(&list).ok_or_else(|| anyhow::anyhow!("csrf"))?;
+    let approved = admin_client
+        .post(app.url(Some(slug), &approve(&list)?))
+        .form(&[("csrf_token", admin_token.as_str())])
+        .send()
+        .await?;
+    assert_eq!(approved.status(), 303);
+    let mail = app.smtp.wait_for("claire@example.org", "acceptée").await?;
+    assert!(mail.text.contains(&claire));
+    let domain = parvis_tenants::provision::find_by_insee(
+        &app.state.db,
+        &parvis_core::types::InseeCode::parse("01001")?,
+    )
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("tenant"))?
+    .id
+    .authz_domain();
+    assert!(
+        app.state
+            .authz
+            .can(Some(&claimant), &domain, perms::PUBLISH_POST)
+            .await,
+        "the official may publish"
+    );
+    let html = client
+        .get(app.url(Some(slug), &claire))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        html.contains("c&#x27;est le vôtre") || html.contains("c'est le vôtre"),
+        "{html}"
+    );
+
+    // A mayor's profile: the commune's admin cannot hand it over; a platform admin can.
+    let mayor = app
+        .account("line@example.org", "mot de passe solide")
+        .await?;
+    let mayor_client = app
+        .signed_in(Some(slug), "line@example.org", "mot de passe solide")
+        .await?;
+    let token = parvis_tests::form_token(&mayor_client, &app.url(Some(slug), &line)).await?;
+    let sent = mayor_client
+        .post(app.url(Some(slug), &format!("{line}/revendiquer")))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("birth_date", "22/07/1967"),
+            ("message", ""),
+        ])
+        .send()
+        .await?;
+    assert_eq!(sent.status(), 200);
+    let list = admin_client
+        .get(app.url(Some(slug), "/admin/revendications"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let refused = admin_client
+        .post(app.url(Some(slug), &approve(&list)?))
+        .form(&[("csrf_token", admin_token.as_str())])
+        .send()
+        .await?;
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await?.contains("plateforme"));
+    let root = app
+        .account("root@parvis.test", "mot de passe solide")
+        .await?;
+    app.grant(&root, Role::PlatformAdmin, None).await?;
+    let root_client = app
+        .signed_in(Some(slug), "root@parvis.test", "mot de passe solide")
+        .await?;
+    let list = root_client
+        .get(app.url(Some(slug), "/admin/revendications"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let root_token = parvis_tests::csrf(&list).ok_or_else(|| anyhow::anyhow!("csrf"))?;
+    let ok = root_client
+        .post(app.url(Some(slug), &approve(&list)?))
+        .form(&[("csrf_token", root_token.as_str())])
+        .send()
+        .await?;
+    assert_eq!(ok.status(), 303);
+    assert!(
+        app.state
+            .authz
+            .can(Some(&mayor), &domain, perms::PUBLISH_POST)
+            .await
+    );
+    // Claiming an owned profile is refused.
+    let other = app
+        .signed_in(Some(slug), "admin@abergement.test", "mot de passe solide")
+        .await?;
+    let token = parvis_tests::form_token(&other, &app.url(Some(slug), &claire)).await?;
+    let taken = other
+        .post(app.url(Some(slug), &format!("{claire}/revendiquer")))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("birth_date", "1980-05-05"),
+            ("message", ""),
+        ])
+        .send()
+        .await;
+    assert_eq!(taken?.status(), 409);
+    app.stop().await;
+    Ok(())
+});

@@ -125,6 +125,8 @@ pub async fn links(tx: &mut TenantTx) -> Result<Vec<Link>, sqlx::Error> {
 /// An elected official of the commune, from the national registry (RNE).
 #[derive(Debug, Clone, Serialize)]
 pub struct Elected {
+    /// Registry key (profile page `/elus/<id>`).
+    pub id: String,
     /// First name.
     pub first_name: String,
     /// Family name.
@@ -156,6 +158,7 @@ pub async fn council(tx: &mut TenantTx) -> Result<Vec<Elected>, sqlx::Error> {
         let entry = by_id.entry(id.clone()).or_insert_with(|| {
             order.push(id.clone());
             Elected {
+                id: id.clone(),
                 first_name: row.try_get("first_name").unwrap_or_default(),
                 last_name: row.try_get("last_name").unwrap_or_default(),
                 sex: row.try_get("sex").unwrap_or_default(),

@@ -70,6 +70,14 @@ const CORE_TEMPLATES: &[(&str, &str)] = &[
         "mail/request_decided.txt",
         include_str!("../../templates/mail/request_decided.txt"),
     ),
+    (
+        "mail/claim_decided.txt",
+        include_str!("../../templates/mail/claim_decided.txt"),
+    ),
+    (
+        "officials/profile.html",
+        include_str!("../../templates/officials/profile.html"),
+    ),
 ];
 
 /// The compiled templates.

@@ -1,0 +1,5 @@
+//! Officials' public profiles and the claim of a pre-registered profile by its owner.
+//! (The registry itself is imported by `parvis-tenants`.)
+
+pub mod routes;
+pub mod store;

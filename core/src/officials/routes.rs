@@ -1,0 +1,132 @@
+//! `/elus/<id>`: an official's public profile, and the form with which its owner claims it.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use tera::Context;
+
+use crate::error::{AppError, AppResult};
+use crate::officials::store;
+use crate::util::parse_date;
+use crate::web::{AppState, Page, SignedIn};
+
+/// The routes of this feature.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/elus/{id}", get(profile))
+        .route("/elus/{id}/revendiquer", post(claim))
+}
+
+async fn load(state: &AppState, page: &Page, id: &str) -> AppResult<store::Profile> {
+    let commune = page.site.commune()?;
+    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    let profile = store::profile(&mut tx, id).await?;
+    tx.commit().await?;
+    profile.ok_or_else(|| {
+        AppError::not_found("Cet élu n'est pas (ou plus) au répertoire de la commune.")
+    })
+}
+
+async fn render(
+    state: &AppState,
+    page: Page,
+    profile: &store::Profile,
+    status: StatusCode,
+    error: Option<String>,
+    sent: bool,
+) -> AppResult<Response> {
+    let mut ctx = Context::new();
+    let own = page
+        .viewer
+        .as_ref()
+        .is_some_and(|v| profile.account_id.as_ref() == Some(&v.id));
+    ctx.insert("profile", profile);
+    ctx.insert("own", &own);
+    ctx.insert("error", &error);
+    ctx.insert("sent", &sent);
+    Ok((
+        status,
+        page.with_forms()
+            .render(state, "officials/profile.html", ctx)?,
+    )
+        .into_response())
+}
+
+async fn profile(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let profile = load(&state, &page, &id).await?;
+    render(&state, page, &profile, StatusCode::OK, None, false).await
+}
+
+#[derive(Deserialize)]
+struct ClaimForm {
+    #[serde(default)]
+    birth_date: String,
+    #[serde(default)]
+    message: String,
+}
+
+async fn claim(
+    State(state): State<AppState>,
+    SignedIn(account): SignedIn,
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<ClaimForm>,
+) -> AppResult<Response> {
+    let profile = load(&state, &page, &id).await?;
+    let refuse = |status, message: &str| {
+        render(
+            &state,
+            page.clone(),
+            &profile,
+            status,
+            Some(message.to_string()),
+            false,
+        )
+    };
+    if profile.claimed {
+        return refuse(
+            StatusCode::CONFLICT,
+            "Ce profil a déjà été revendiqué par son titulaire.",
+        )
+        .await;
+    }
+    let birth_date = match parse_date(&form.birth_date) {
+        Ok(d) => d,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                &format!("Date de naissance : {e}."),
+            )
+            .await;
+        }
+    };
+    let message = form.message.trim();
+    if message.chars().count() > 2000 {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "Le message est trop long (2 000 caractères au plus).",
+        )
+        .await;
+    }
+    let commune = page.site.commune()?.clone();
+    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    if store::has_pending(&mut tx, &id, &account.id).await? {
+        drop(tx);
+        return refuse(
+            StatusCode::CONFLICT,
+            "Vous avez déjà une demande en attente pour ce profil.",
+        )
+        .await;
+    }
+    let matches = store::birth_date_matches(&mut tx, &id, &birth_date).await?;
+    store::insert_claim(&mut tx, &id, &account.id, matches, message).await?;
+    tx.commit().await?;
+    render(&state, page, &profile, StatusCode::OK, None, true).await
+}

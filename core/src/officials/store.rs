@@ -1,0 +1,239 @@
+//! SQL for official profiles and claims; every statement is bound to the tenant's transaction.
+
+use serde::Serialize;
+use sqlx::Row as _;
+
+use crate::db::TenantTx;
+use crate::types::AccountId;
+use crate::util::{new_id, now};
+
+/// An official's public profile (never the birth date).
+#[derive(Debug, Clone, Serialize)]
+pub struct Profile {
+    /// Registry key within the commune.
+    pub id: String,
+    /// First name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// Current functions, best first (empty: councillor).
+    pub functions: Vec<String>,
+    /// Whether an account owns the profile.
+    pub claimed: bool,
+    /// The owner, when claimed.
+    #[serde(skip)]
+    pub account_id: Option<AccountId>,
+    /// Whether the official is the mayor (claims then need a platform admin).
+    pub is_mayor: bool,
+}
+
+/// One official of this tenant.
+pub async fn profile(tx: &mut TenantTx, id: &str) -> Result<Option<Profile>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let Some(row) = sqlx::query("SELECT id, first_name, last_name, account_id FROM officials WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let functions: Vec<String> = sqlx::query(
+        "SELECT function_label FROM mandates WHERE tenant_id = $1 AND official_id = $2 AND ended_at IS NULL \
+         AND function_label <> '' ORDER BY function_rank",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|r| r.try_get("function_label"))
+    .collect::<Result<_, _>>()?;
+    let account_id: Option<String> = row.try_get("account_id")?;
+    Ok(Some(Profile {
+        id: row.try_get("id")?,
+        first_name: row.try_get("first_name")?,
+        last_name: row.try_get("last_name")?,
+        is_mayor: functions.iter().any(|f| f == "Maire"),
+        functions,
+        claimed: account_id.is_some(),
+        account_id: account_id.map(AccountId),
+    }))
+}
+
+/// Whether `birth_date` (ISO) is the registry's for this official.
+pub async fn birth_date_matches(
+    tx: &mut TenantTx,
+    official: &str,
+    birth_date: &str,
+) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let row = sqlx::query(
+        "SELECT 1 AS one FROM officials WHERE tenant_id = $1 AND id = $2 AND birth_date = $3",
+    )
+    .bind(tenant)
+    .bind(official)
+    .bind(birth_date)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Whether this account already has a pending claim on this official.
+pub async fn has_pending(
+    tx: &mut TenantTx,
+    official: &str,
+    account: &AccountId,
+) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let row = sqlx::query(
+        "SELECT 1 AS one FROM official_claims WHERE tenant_id = $1 AND official_id = $2 AND account_id = $3 AND status = 'pending'",
+    )
+    .bind(tenant)
+    .bind(official)
+    .bind(&account.0)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Files a claim.
+pub async fn insert_claim(
+    tx: &mut TenantTx,
+    official: &str,
+    account: &AccountId,
+    matches: bool,
+    message: &str,
+) -> Result<String, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO official_claims (tenant_id, id, official_id, account_id, birth_date_matches, message, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(tenant)
+    .bind(&id)
+    .bind(official)
+    .bind(&account.0)
+    .bind(i64::from(matches))
+    .bind(message)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// A claim as the admins review it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Claim {
+    /// Id.
+    pub id: String,
+    /// The official claimed.
+    pub official_id: String,
+    /// Their name.
+    pub official_name: String,
+    /// The claimant.
+    pub account_id: String,
+    /// Claimant's e-mail.
+    pub email: String,
+    /// Claimant's display name.
+    pub display_name: String,
+    /// Whether the birth date given matched the registry.
+    pub birth_date_matches: bool,
+    /// Free message.
+    pub message: String,
+    /// pending, approved, rejected.
+    pub status: String,
+}
+
+const SELECT_CLAIM: &str = "SELECT c.id, c.official_id, o.first_name || ' ' || o.last_name AS official_name, c.account_id, \
+     a.email, a.display_name, c.birth_date_matches, c.message, c.status FROM official_claims c \
+     JOIN officials o ON o.tenant_id = c.tenant_id AND o.id = c.official_id JOIN accounts a ON a.id = c.account_id";
+
+fn claim_from_row(row: &sqlx::any::AnyRow) -> Result<Claim, sqlx::Error> {
+    Ok(Claim {
+        id: row.try_get("id")?,
+        official_id: row.try_get("official_id")?,
+        official_name: row.try_get("official_name")?,
+        account_id: row.try_get("account_id")?,
+        email: row.try_get("email")?,
+        display_name: row.try_get("display_name")?,
+        birth_date_matches: row.try_get::<i64, _>("birth_date_matches")? == 1,
+        message: row.try_get("message")?,
+        status: row.try_get("status")?,
+    })
+}
+
+/// Pending claims, oldest first.
+pub async fn pending_claims(tx: &mut TenantTx) -> Result<Vec<Claim>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let rows = sqlx::query(&format!(
+        "{SELECT_CLAIM} WHERE c.tenant_id = $1 AND c.status = 'pending' ORDER BY c.created_at, c.id"
+    ))
+    .bind(tenant)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(claim_from_row).collect()
+}
+
+/// One claim.
+pub async fn claim(tx: &mut TenantTx, id: &str) -> Result<Option<Claim>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    sqlx::query(&format!(
+        "{SELECT_CLAIM} WHERE c.tenant_id = $1 AND c.id = $2"
+    ))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .as_ref()
+    .map(claim_from_row)
+    .transpose()
+}
+
+/// Decides a pending claim; on approval the account owns the profile and other pending claims
+/// on it are refused. False when it was no longer pending.
+pub async fn decide(
+    tx: &mut TenantTx,
+    claim: &Claim,
+    approve: bool,
+    reason: Option<&str>,
+    by: &AccountId,
+) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let at = now();
+    let done = sqlx::query(
+        "UPDATE official_claims SET status = $1, decision_reason = $2, decided_by = $3, decided_at = $4 \
+         WHERE tenant_id = $5 AND id = $6 AND status = 'pending'",
+    )
+    .bind(if approve { "approved" } else { "rejected" })
+    .bind(reason)
+    .bind(&by.0)
+    .bind(at)
+    .bind(tenant)
+    .bind(&claim.id)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    if approve {
+        sqlx::query("UPDATE officials SET account_id = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(&claim.account_id)
+            .bind(tenant)
+            .bind(&claim.official_id)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(
+            "UPDATE official_claims SET status = 'rejected', decision_reason = 'Profil attribué à une autre demande.', \
+             decided_by = $1, decided_at = $2 WHERE tenant_id = $3 AND official_id = $4 AND status = 'pending'",
+        )
+        .bind(&by.0)
+        .bind(at)
+        .bind(tenant)
+        .bind(&claim.official_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(true)
+}
