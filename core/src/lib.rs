@@ -9,6 +9,7 @@ pub mod communes;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod feed;
 pub mod jobs;
 pub mod mail;
 pub mod officials;

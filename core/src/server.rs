@@ -130,6 +130,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::accounts::routes::routes())
         .merge(crate::platform::routes::routes())
         .merge(crate::officials::routes::routes())
+        .merge(crate::feed::routes::routes())
         .merge(extra)
         .fallback(errors::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))

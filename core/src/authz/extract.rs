@@ -79,6 +79,10 @@ permission!(
     ManageRoles = crate::authz::perms::MANAGE_ROLES
 );
 permission!(
+    /// Publish posts in a commune.
+    PublishPost = crate::authz::perms::PUBLISH_POST
+);
+permission!(
     /// Moderate a commune's content.
     Moderate = crate::authz::perms::MODERATE
 );

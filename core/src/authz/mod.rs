@@ -15,7 +15,8 @@ use casbin::{CoreApi as _, DefaultModel, Enforcer, MgmtApi as _, RbacApi as _};
 use tokio::sync::RwLock;
 
 pub use extract::{
-    Actor, Can, EditCommune, ManageRoles, Moderate, Perm, RequestSubscription, VerifySubscriptions,
+    Actor, Can, EditCommune, ManageRoles, Moderate, Perm, PublishPost, RequestSubscription,
+    VerifySubscriptions,
 };
 
 use crate::db::Db;

@@ -59,6 +59,29 @@ async fn home(
         None => false,
     };
     ctx.insert("can_edit", &can_edit);
+    let domain = commune.tenant_id.authz_domain();
+    let (can_publish, following) = match &page.viewer {
+        Some(v) => (
+            state
+                .authz
+                .can(Some(&v.id), &domain, crate::authz::perms::PUBLISH_POST)
+                .await,
+            crate::feed::store::follows(&state.db, &v.id, commune.tenant_id, "commune", "").await?,
+        ),
+        None => (false, false),
+    };
+    ctx.insert("can_publish", &can_publish);
+    ctx.insert("following", &following);
+    ctx.insert(
+        "followers",
+        &crate::feed::store::followers_of_commune(&state.db, commune.tenant_id).await?,
+    );
+    let posts =
+        crate::feed::store::of_commune(&state.db, commune.tenant_id, None, None, 10).await?;
+    ctx.insert(
+        "posts",
+        &crate::feed::routes::with_author_links(&state, &page, posts),
+    );
     let Html(html) = page.render(&state, "commune/home.html", ctx)?;
     if cacheable {
         let html = axum::body::Bytes::from(html);

@@ -47,6 +47,28 @@ async fn render(
     ctx.insert("own", &own);
     ctx.insert("error", &error);
     ctx.insert("sent", &sent);
+    let commune = page.site.commune()?.clone();
+    let following = match &page.viewer {
+        Some(v) => {
+            crate::feed::store::follows(
+                &state.db,
+                &v.id,
+                commune.tenant_id,
+                "official",
+                &profile.id,
+            )
+            .await?
+        }
+        None => false,
+    };
+    ctx.insert("following", &following);
+    let posts =
+        crate::feed::store::of_commune(&state.db, commune.tenant_id, Some(&profile.id), None, 20)
+            .await?;
+    ctx.insert(
+        "posts",
+        &crate::feed::routes::with_author_links(state, &page, posts),
+    );
     Ok((
         status,
         page.with_forms()

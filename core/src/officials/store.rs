@@ -61,6 +61,24 @@ pub async fn profile(tx: &mut TenantTx, id: &str) -> Result<Option<Profile>, sql
     }))
 }
 
+/// The official profile an account owns in this commune, if any.
+pub async fn owned_by(
+    tx: &mut TenantTx,
+    account: &AccountId,
+) -> Result<Option<Profile>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let id: Option<String> =
+        sqlx::query_scalar("SELECT id FROM officials WHERE tenant_id = $1 AND account_id = $2")
+            .bind(tenant)
+            .bind(&account.0)
+            .fetch_optional(&mut **tx)
+            .await?;
+    match id {
+        Some(id) => profile(tx, &id).await,
+        None => Ok(None),
+    }
+}
+
 /// Whether `birth_date` (ISO) is the registry's for this official.
 pub async fn birth_date_matches(
     tx: &mut TenantTx,

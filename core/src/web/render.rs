@@ -78,6 +78,18 @@ const CORE_TEMPLATES: &[(&str, &str)] = &[
         "officials/profile.html",
         include_str!("../../templates/officials/profile.html"),
     ),
+    (
+        "feed/post.html",
+        include_str!("../../templates/feed/post.html"),
+    ),
+    (
+        "feed/feed.html",
+        include_str!("../../templates/feed/feed.html"),
+    ),
+    (
+        "feed/publish.html",
+        include_str!("../../templates/feed/publish.html"),
+    ),
 ];
 
 /// The compiled templates.
@@ -92,6 +104,8 @@ impl Templates {
         tera.autoescape_on(vec![".html"]);
         tera.add_raw_templates(CORE_TEMPLATES.iter().chain(extra.iter()).copied())?;
         tera.register_filter("thousands", thousands);
+        tera.register_filter("date_fr", date_fr);
+        tera.register_filter("date_iso", date_iso);
         Ok(Templates { tera })
     }
 
@@ -133,6 +147,44 @@ pub fn platform_origin(state: &AppState, host: &str) -> String {
         .unwrap_or_default();
     let scheme = if state.config.https { "https" } else { "http" };
     format!("{scheme}://{}{port}", state.config.base_domain)
+}
+
+fn seconds(value: &tera::Value) -> tera::Result<chrono::DateTime<chrono_tz::Tz>> {
+    let secs = value
+        .as_i64()
+        .ok_or_else(|| tera::Error::msg("date: expected Unix seconds"))?;
+    let utc = chrono::DateTime::from_timestamp(secs, 0)
+        .ok_or_else(|| tera::Error::msg("date: out of range"))?;
+    Ok(utc.with_timezone(&chrono_tz::Europe::Paris))
+}
+
+/// `created_at | date_fr` → « 24 nov. 2026 à 14:05 », in the time of metropolitan France.
+fn date_fr(
+    value: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    const MONTHS: [&str; 12] = [
+        "janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.",
+        "déc.",
+    ];
+    use chrono::{Datelike as _, Timelike as _};
+    let t = seconds(value)?;
+    let month = MONTHS.get(t.month0() as usize).copied().unwrap_or("");
+    Ok(tera::Value::String(format!(
+        "{} {month} {} à {:02}:{:02}",
+        t.day(),
+        t.year(),
+        t.hour(),
+        t.minute()
+    )))
+}
+
+/// `created_at | date_iso` → RFC 3339, for `<time datetime>`.
+fn date_iso(
+    value: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    Ok(tera::Value::String(seconds(value)?.to_rfc3339()))
 }
 
 /// What every page needs from its request.

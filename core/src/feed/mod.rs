@@ -1,0 +1,6 @@
+//! Posts, follows and the news feed. The feed's order is the one users are told about on the
+//! page itself: newest first, from what you follow — nothing ranked, nothing hidden.
+
+pub mod markdown;
+pub mod routes;
+pub mod store;

@@ -1,0 +1,219 @@
+//! SQL for posts and follows.
+
+use serde::Serialize;
+use sqlx::Row as _;
+
+use crate::db::{Db, TenantTx};
+use crate::types::{AccountId, TenantId};
+use crate::util::{new_id, now};
+
+/// Who a post speaks for.
+#[derive(Debug, Clone)]
+pub enum Author {
+    /// The commune (its admins).
+    Commune,
+    /// An official, by registry id.
+    Official(String),
+    /// A candidate.
+    Candidate,
+}
+
+/// A post as pages show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Post {
+    /// Id (UUIDv7, time-ordered).
+    pub id: String,
+    /// Commune slug.
+    pub slug: String,
+    /// Commune name.
+    pub commune: String,
+    /// `commune`, `official` or `candidate`.
+    pub author_kind: String,
+    /// The official's registry id.
+    pub official_id: Option<String>,
+    /// Name shown as author.
+    pub author_name: String,
+    /// Sanitized HTML.
+    pub body_html: String,
+    /// Optional theme.
+    pub theme: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Why the viewer sees it (feed only).
+    pub why: Option<String>,
+    /// Link to the author's profile (set by the page, which knows the host).
+    pub author_url: Option<String>,
+}
+
+/// Publishes a post in the transaction's tenant; returns its id.
+pub async fn insert(
+    tx: &mut TenantTx,
+    account: &AccountId,
+    author: &Author,
+    author_name: &str,
+    body: &str,
+    body_html: &str,
+    theme: Option<&str>,
+) -> Result<String, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let id = new_id();
+    let (kind, official) = match author {
+        Author::Commune => ("commune", None),
+        Author::Official(id) => ("official", Some(id.as_str())),
+        Author::Candidate => ("candidate", None),
+    };
+    sqlx::query(
+        "INSERT INTO posts (tenant_id, id, author_account_id, author_kind, official_id, author_name, body, body_html, theme, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(tenant)
+    .bind(&id)
+    .bind(&account.0)
+    .bind(kind)
+    .bind(official)
+    .bind(author_name)
+    .bind(body)
+    .bind(body_html)
+    .bind(theme)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+const COLUMNS: &str = "p.id, t.slug, c.name AS commune, p.author_kind, p.official_id, p.author_name, p.body_html, \
+     p.theme, p.created_at";
+const FROM: &str =
+    "FROM posts p JOIN tenants t ON t.id = p.tenant_id JOIN communes c ON c.insee = t.insee";
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<Post, sqlx::Error> {
+    Ok(Post {
+        id: row.try_get("id")?,
+        slug: row.try_get("slug")?,
+        commune: row.try_get("commune")?,
+        author_kind: row.try_get("author_kind")?,
+        official_id: row.try_get("official_id")?,
+        author_name: row.try_get("author_name")?,
+        body_html: row.try_get("body_html")?,
+        theme: row.try_get("theme")?,
+        created_at: row.try_get("created_at")?,
+        why: None,
+        author_url: None,
+    })
+}
+
+/// A commune's latest posts, or one official's (`official`), newest first, before `before`.
+pub async fn of_commune(
+    db: &Db,
+    tenant: TenantId,
+    official: Option<&str>,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Post>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} {FROM} WHERE p.tenant_id = $1 AND p.hidden_at IS NULL AND ($2 = '' OR p.official_id = $2) \
+         AND ($3 = '' OR p.id < $3) ORDER BY p.id DESC LIMIT $4"
+    ))
+    .bind(tenant.0)
+    .bind(official.unwrap_or_default())
+    .bind(before.unwrap_or_default())
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The feed of `account`: posts of the communes and officials it follows, newest first,
+/// strictly older than the `before` cursor (so new posts never shift a page).
+pub async fn feed(
+    db: &Db,
+    account: &AccountId,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Post>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS}, (SELECT MIN(f.target_kind) FROM follows f WHERE f.account_id = $1 AND f.tenant_id = p.tenant_id \
+           AND (f.target_kind = 'commune' OR (f.target_kind = 'official' AND f.target_id = p.official_id))) AS why \
+         {FROM} WHERE p.hidden_at IS NULL AND ($2 = '' OR p.id < $2) AND EXISTS (SELECT 1 FROM follows f \
+           WHERE f.account_id = $1 AND f.tenant_id = p.tenant_id \
+           AND (f.target_kind = 'commune' OR (f.target_kind = 'official' AND f.target_id = p.official_id))) \
+         ORDER BY p.id DESC LIMIT $3"
+    ))
+    .bind(&account.0)
+    .bind(before.unwrap_or_default())
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let mut post = from_row(row)?;
+            let why: Option<String> = row.try_get("why")?;
+            post.why = Some(match why.as_deref() {
+                Some("commune") => format!("Vous suivez la commune de {}.", post.commune),
+                _ => format!("Vous suivez {}.", post.author_name),
+            });
+            Ok(post)
+        })
+        .collect()
+}
+
+/// Follows or unfollows; returns whether the account now follows the target.
+pub async fn set_follow(
+    db: &Db,
+    account: &AccountId,
+    tenant: TenantId,
+    kind: &str,
+    target: &str,
+    follow: bool,
+) -> Result<bool, sqlx::Error> {
+    if follow {
+        sqlx::query(
+            "INSERT INTO follows (account_id, tenant_id, target_kind, target_id, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&account.0)
+        .bind(tenant.0)
+        .bind(kind)
+        .bind(target)
+        .bind(now())
+        .execute(db.pool())
+        .await?;
+    } else {
+        sqlx::query("DELETE FROM follows WHERE account_id = $1 AND tenant_id = $2 AND target_kind = $3 AND target_id = $4")
+            .bind(&account.0)
+            .bind(tenant.0)
+            .bind(kind)
+            .bind(target)
+            .execute(db.pool())
+            .await?;
+    }
+    Ok(follow)
+}
+
+/// Whether the account follows the target.
+pub async fn follows(
+    db: &Db,
+    account: &AccountId,
+    tenant: TenantId,
+    kind: &str,
+    target: &str,
+) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query("SELECT 1 AS one FROM follows WHERE account_id = $1 AND tenant_id = $2 AND target_kind = $3 AND target_id = $4")
+        .bind(&account.0)
+        .bind(tenant.0)
+        .bind(kind)
+        .bind(target)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.is_some())
+}
+
+/// How many accounts follow a commune.
+pub async fn followers_of_commune(db: &Db, tenant: TenantId) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM follows WHERE tenant_id = $1 AND target_kind = 'commune'",
+    )
+    .bind(tenant.0)
+    .fetch_one(db.pool())
+    .await
+}

@@ -1,0 +1,269 @@
+//! Posts, follows and the feed: officials and the commune publish, citizens follow across
+//! communes, the feed says why each post is there, pages by a stable cursor, and Atom feeds.
+
+use parvis_core::authz::Role;
+use parvis_tenants::Progress;
+use parvis_tenants::officials::import_file;
+use parvis_tests::{TestApp, both_backends, form_token};
+
+const HEADER: &str = "Code du département;Libellé du département;Code de la collectivité à statut particulier;Libellé de la collectivité à statut particulier;Code de la commune;Libellé de la commune;Nom de l'élu;Prénom de l'élu;Code sexe;Date de naissance;Code de la catégorie socio-professionnelle;Libellé de la catégorie socio-professionnelle;Date de début du mandat;Libellé de la fonction;Date de début de la fonction;Code nationalité";
+
+async fn publish(
+    app: &TestApp,
+    client: &reqwest::Client,
+    slug: &str,
+    body: &str,
+) -> anyhow::Result<reqwest::StatusCode> {
+    let token = form_token(client, &app.url(Some(slug), "/publier")).await?;
+    let r = client
+        .post(app.url(Some(slug), "/publier"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("body", body),
+            ("theme", ""),
+        ])
+        .send()
+        .await?;
+    Ok(r.status())
+}
+
+async fn follow(
+    app: &TestApp,
+    client: &reqwest::Client,
+    slug: &str,
+    target: &str,
+) -> anyhow::Result<()> {
+    let token = form_token(client, &app.url(Some(slug), "/connexion")).await?;
+    let r = client
+        .post(app.url(Some(slug), "/suivre"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("target", target),
+            ("action", "suivre"),
+        ])
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 303, "follow {target}: {}", r.status());
+    Ok(())
+}
+
+both_backends!(
+    citizens_follow_communes_and_officials,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let abergement = app.commune("01001").await?;
+        let paris = app.commune("75056").await?;
+        // Paris's council from the registry; one councillor owns her profile.
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("cm.csv");
+        std::fs::write(
+            &file,
+            format!(
+                "{HEADER}\n75;Paris;;;75056;Paris;LAMBERT;Alice;F;01/02/1975;37;Cadres;15/03/2026;;;FR\n"
+            ),
+        )?;
+        import_file(&app.state.db, &file, Progress::Hidden).await?;
+        let alice = app
+            .account("alice@paris.test", "mot de passe solide")
+            .await?;
+        let mut tx = app.state.db.platform_tx().await?;
+        sqlx::query("UPDATE officials SET account_id = $1")
+            .bind(&alice.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        app.grant(&alice, Role::Official, Some(&paris)).await?;
+        let mayor = app
+            .account("maire@abergement.test", "mot de passe solide")
+            .await?;
+        app.grant(&mayor, Role::TenantAdmin, Some(&abergement))
+            .await?;
+
+        // A citizen may not publish.
+        app.account("cyril@example.org", "mot de passe solide")
+            .await?;
+        let cyril_paris = app
+            .signed_in(Some(&paris), "cyril@example.org", "mot de passe solide")
+            .await?;
+        assert_eq!(
+            cyril_paris
+                .get(app.url(Some(&paris), "/publier"))
+                .send()
+                .await?
+                .status(),
+            403
+        );
+
+        let alice_client = app
+            .signed_in(Some(&paris), "alice@paris.test", "mot de passe solide")
+            .await?;
+        assert_eq!(
+            publish(
+                &app,
+                &alice_client,
+                &paris,
+                "Premier **compte rendu** <script>alert(1)</script>"
+            )
+            .await?,
+            303
+        );
+        let mayor_client = app
+            .signed_in(
+                Some(&abergement),
+                "maire@abergement.test",
+                "mot de passe solide",
+            )
+            .await?;
+        assert_eq!(
+            publish(
+                &app,
+                &mayor_client,
+                &abergement,
+                "La mairie sera fermée lundi."
+            )
+            .await?,
+            303
+        );
+        assert_eq!(publish(&app, &mayor_client, &abergement, "").await?, 400);
+        // The mayor of one commune cannot publish in another.
+        let mayor_in_paris = app
+            .signed_in(Some(&paris), "maire@abergement.test", "mot de passe solide")
+            .await?;
+        assert_eq!(
+            mayor_in_paris
+                .get(app.url(Some(&paris), "/publier"))
+                .send()
+                .await?
+                .status(),
+            403
+        );
+
+        // Cyril follows Alice in Paris and the commune of L'Abergement.
+        let page = cyril_paris
+            .get(app.url(Some(&paris), "/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let at = page
+            .find("/elus/")
+            .ok_or_else(|| anyhow::anyhow!("no official link"))?;
+        let alice_id: String = page[at + 6..]
+            .chars()
+            .take_while(|c| *c != '"' && *c != '#')
+            .collect();
+        follow(&app, &cyril_paris, &paris, &alice_id).await?;
+        let cyril_ab = app
+            .signed_in(
+                Some(&abergement),
+                "cyril@example.org",
+                "mot de passe solide",
+            )
+            .await?;
+        follow(&app, &cyril_ab, &abergement, "commune").await?;
+
+        let feed = cyril_paris
+            .get(app.url(Some(&paris), "/fil"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let fermee = feed
+            .find("La mairie sera fermée lundi.")
+            .ok_or_else(|| anyhow::anyhow!("commune post missing: {feed}"))?;
+        let compte = feed
+            .find("<strong>compte rendu</strong>")
+            .ok_or_else(|| anyhow::anyhow!("official post missing"))?;
+        assert!(fermee < compte, "newest first");
+        assert!(
+            feed.contains("&lt;script&gt;") && !feed.contains("<script>alert"),
+            "HTML in posts is shown as text"
+        );
+        assert!(
+            feed.contains(
+                "Pourquoi je vois ceci ? Vous suivez la commune de L&#x27;Abergement-Clémenciat."
+            ),
+            "{feed}"
+        );
+        assert!(feed.contains("Vous suivez Alice LAMBERT."));
+        assert!(feed.contains("de la plus récente à la plus ancienne"));
+
+        // Paging stays correct while new posts arrive: the second page starts after the cursor.
+        for i in 0..22 {
+            assert_eq!(
+                publish(&app, &mayor_client, &abergement, &format!("Annonce n° {i}")).await?,
+                303
+            );
+        }
+        let first = cyril_ab
+            .get(app.url(Some(&abergement), "/fil"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(first.contains("Annonce n° 21") && !first.contains("Annonce n° 1<"));
+        let next_at = first
+            .find("/fil?avant=")
+            .ok_or_else(|| anyhow::anyhow!("no next page"))?;
+        let next: String = first[next_at..].chars().take_while(|c| *c != '"').collect();
+        assert_eq!(
+            publish(
+                &app,
+                &mayor_client,
+                &abergement,
+                "Annonce arrivée entre deux pages"
+            )
+            .await?,
+            303
+        );
+        let second = cyril_ab
+            .get(app.url(Some(&abergement), &next))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(
+            second.contains("Annonce n° 1<") && second.contains("Annonce n° 0<"),
+            "{second}"
+        );
+        assert!(
+            !second.contains("Annonce n° 2<") && !second.contains("entre deux pages"),
+            "no repeat, no shift"
+        );
+        assert!(
+            second.contains("compte rendu"),
+            "older posts of other sources follow"
+        );
+
+        // Atom feeds of the commune and the official.
+        let atom = app
+            .client()?
+            .get(app.url(Some(&abergement), "/feed.atom"))
+            .send()
+            .await?;
+        assert_eq!(
+            atom.headers()["content-type"],
+            "application/atom+xml; charset=utf-8"
+        );
+        let xml = atom.text().await?;
+        assert!(
+            xml.starts_with("<?xml")
+                && xml.contains("<feed")
+                && xml.contains("Annonce arrivée entre deux pages")
+        );
+        let atom = app
+            .client()?
+            .get(app.url(Some(&paris), &format!("/elus/{alice_id}/feed.atom")))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(atom.contains("Alice LAMBERT") && atom.contains("compte rendu"));
+        assert!(
+            !atom.contains("fermée lundi"),
+            "an official's feed has only their posts"
+        );
+        app.stop().await;
+        Ok(())
+    }
+);
