@@ -30,6 +30,21 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/roles/retirer", post(revoke))
 }
 
+/// Writes the commune's audit log.
+async fn audit(
+    state: &AppState,
+    page: &Page,
+    actor: &AccountId,
+    action: &str,
+    target: &str,
+) -> AppResult<()> {
+    let commune = page.site.commune()?;
+    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    parvis_core::moderation::store::audit(&mut tx, actor, action, target, None).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 async fn render(
     state: &AppState,
     page: Page,
@@ -99,6 +114,7 @@ async fn grant(
             .ok_or_else(|| AppError::bad_request(format!("Aucun compte Parvis n'utilise l'adresse {email}. La personne doit d'abord créer son compte.")))?;
         state.authz.grant(&account.id, role, &domain).await.map_err(|e| AppError::Internal(e.into()))?;
         tracing::info!(by = %actor.account.id, to = %account.id, role = %role, %domain, "role granted");
+        audit(&state, &page, &actor.account.id, "role.grant", &format!("{} {}", account.email, role.as_str())).await?;
         Ok(())
     }
     .await;
@@ -148,5 +164,13 @@ async fn revoke(
         .revoke(&target, role, &domain)
         .await
         .map_err(|e| AppError::Internal(e.into()))?;
+    audit(
+        &state,
+        &page,
+        &actor.account.id,
+        "role.revoke",
+        &format!("{} {}", target.0, role.as_str()),
+    )
+    .await?;
     Ok(Redirect::to("/admin/roles").into_response())
 }

@@ -131,6 +131,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::platform::routes::routes())
         .merge(crate::officials::routes::routes())
         .merge(crate::feed::routes::routes())
+        .merge(crate::moderation::routes::routes())
         .merge(extra)
         .fallback(errors::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))

@@ -83,6 +83,10 @@ permission!(
     PublishPost = crate::authz::perms::PUBLISH_POST
 );
 permission!(
+    /// Flag content or report a problem.
+    Report = crate::authz::perms::REPORT
+);
+permission!(
     /// Moderate a commune's content.
     Moderate = crate::authz::perms::MODERATE
 );

@@ -90,6 +90,10 @@ const CORE_TEMPLATES: &[(&str, &str)] = &[
         "feed/publish.html",
         include_str!("../../templates/feed/publish.html"),
     ),
+    (
+        "moderation/queue.html",
+        include_str!("../../templates/moderation/queue.html"),
+    ),
 ];
 
 /// The compiled templates.

@@ -1,0 +1,149 @@
+//! `/publications/<id>/signaler` (anyone signed in) and `/admin/moderation` (moderators).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use tera::Context;
+
+use crate::authz::{Can, Moderate, Report};
+use crate::error::{AppError, AppResult};
+use crate::moderation::store;
+use crate::web::{AppState, Page};
+
+/// The routes of this feature.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/publications/{id}/signaler", post(flag))
+        .route("/admin/moderation", get(queue))
+        .route("/admin/moderation/{id}/masquer", post(hide))
+        .route("/admin/moderation/{id}/retablir", post(restore))
+}
+
+#[derive(Deserialize)]
+struct ReasonForm {
+    #[serde(default)]
+    reason: String,
+}
+
+fn reason(form: &ReasonForm) -> AppResult<String> {
+    let r = form.reason.trim();
+    if r.chars().count() < 3 || r.chars().count() > 500 {
+        return Err(AppError::bad_request(
+            "Indiquez un motif (3 à 500 caractères).",
+        ));
+    }
+    Ok(r.to_string())
+}
+
+async fn flag(
+    State(state): State<AppState>,
+    Can(actor, _): Can<Report>,
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<ReasonForm>,
+) -> AppResult<Response> {
+    let reason = reason(&form)?;
+    let commune = page.site.commune()?.clone();
+    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    let flagged = store::flag(&mut tx, &id, &actor.account.id, &reason).await?;
+    tx.commit().await?;
+    let mut ctx = Context::new();
+    ctx.insert("title", "Signalement envoyé");
+    ctx.insert(
+        "message",
+        if flagged {
+            "Merci : les modérateurs de la commune vont examiner cette publication."
+        } else {
+            "Vous avez déjà signalé cette publication, ou elle n'est plus visible."
+        },
+    );
+    Ok(page
+        .render(&state, "auth/notice.html", ctx)?
+        .into_response())
+}
+
+async fn render(
+    state: &AppState,
+    page: Page,
+    status: StatusCode,
+    error: Option<String>,
+) -> AppResult<Response> {
+    let commune = page.site.commune()?.clone();
+    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    let queue = store::queue(&mut tx).await?;
+    let log = store::audit_log(&mut tx).await?;
+    tx.commit().await?;
+    let mut ctx = Context::new();
+    ctx.insert("queue", &queue);
+    ctx.insert("log", &log);
+    ctx.insert("error", &error);
+    Ok((
+        status,
+        page.with_forms()
+            .render(state, "moderation/queue.html", ctx)?,
+    )
+        .into_response())
+}
+
+async fn queue(
+    State(state): State<AppState>,
+    _can: Can<Moderate>,
+    page: Page,
+) -> AppResult<Response> {
+    render(&state, page, StatusCode::OK, None).await
+}
+
+async fn decide(
+    state: AppState,
+    actor: crate::authz::Actor,
+    page: Page,
+    id: String,
+    form: ReasonForm,
+    hide: bool,
+) -> AppResult<Response> {
+    let reason = match reason(&form) {
+        Ok(r) => r,
+        Err(e) => return render(&state, page, StatusCode::BAD_REQUEST, Some(e.to_string())).await,
+    };
+    let commune = page.site.commune()?.clone();
+    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    if !store::set_hidden(&mut tx, &id, hide, &reason).await? {
+        return Err(AppError::not_found(
+            "Cette publication n'existe pas dans cette commune.",
+        ));
+    }
+    store::audit(
+        &mut tx,
+        &actor.account.id,
+        if hide { "post.hide" } else { "post.restore" },
+        &id,
+        Some(&reason),
+    )
+    .await?;
+    tx.commit().await?;
+    state.home_cache.invalidate(commune.tenant_id);
+    Ok(Redirect::to("/admin/moderation").into_response())
+}
+
+async fn hide(
+    State(state): State<AppState>,
+    Can(actor, _): Can<Moderate>,
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<ReasonForm>,
+) -> AppResult<Response> {
+    decide(state, actor, page, id, form, true).await
+}
+
+async fn restore(
+    State(state): State<AppState>,
+    Can(actor, _): Can<Moderate>,
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<ReasonForm>,
+) -> AppResult<Response> {
+    decide(state, actor, page, id, form, false).await
+}

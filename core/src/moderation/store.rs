@@ -1,0 +1,185 @@
+//! SQL for flags, hiding and the audit log; every statement is bound to the tenant.
+
+use serde::Serialize;
+use sqlx::Row as _;
+
+use crate::db::TenantTx;
+use crate::types::AccountId;
+use crate::util::{new_id, now};
+
+/// Records an admin or moderator action.
+pub async fn audit(
+    tx: &mut TenantTx,
+    actor: &AccountId,
+    action: &str,
+    target: &str,
+    reason: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant_id();
+    sqlx::query(
+        "INSERT INTO audit_log (tenant_id, id, actor_account_id, action, target, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(tenant)
+    .bind(new_id())
+    .bind(&actor.0)
+    .bind(action)
+    .bind(target)
+    .bind(reason)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Flags a visible post of this tenant; false when there is no such post or the account
+/// already has an open flag on it.
+pub async fn flag(
+    tx: &mut TenantTx,
+    post: &str,
+    account: &AccountId,
+    reason: &str,
+) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let exists = sqlx::query(
+        "SELECT 1 AS one FROM posts WHERE tenant_id = $1 AND id = $2 AND hidden_at IS NULL",
+    )
+    .bind(tenant)
+    .bind(post)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if exists.is_none() {
+        return Ok(false);
+    }
+    let done = sqlx::query(
+        "INSERT INTO flags (tenant_id, id, post_id, account_id, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(new_id())
+    .bind(post)
+    .bind(&account.0)
+    .bind(reason)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A post in the moderation queue.
+#[derive(Debug, Clone, Serialize)]
+pub struct Flagged {
+    /// Post id.
+    pub post_id: String,
+    /// Author shown.
+    pub author_name: String,
+    /// Rendered body.
+    pub body_html: String,
+    /// Open flags.
+    pub flags: i64,
+    /// The flags' reasons, joined.
+    pub reasons: String,
+    /// Whether it is hidden now.
+    pub hidden: bool,
+}
+
+/// Posts with open flags, and hidden posts, most flagged first.
+pub async fn queue(tx: &mut TenantTx) -> Result<Vec<Flagged>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let rows = sqlx::query(
+        "SELECT p.id, p.author_name, p.body_html, p.hidden_at, \
+         (SELECT COUNT(*) FROM flags f WHERE f.tenant_id = p.tenant_id AND f.post_id = p.id AND f.resolved_at IS NULL) AS n \
+         FROM posts p WHERE p.tenant_id = $1 AND (p.hidden_at IS NOT NULL OR EXISTS (SELECT 1 FROM flags f \
+         WHERE f.tenant_id = p.tenant_id AND f.post_id = p.id AND f.resolved_at IS NULL)) ORDER BY n DESC, p.id DESC LIMIT 200",
+    )
+    .bind(tenant)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let post_id: String = row.try_get("id")?;
+        let reasons: Vec<String> = sqlx::query_scalar(
+            "SELECT reason FROM flags WHERE tenant_id = $1 AND post_id = $2 AND resolved_at IS NULL ORDER BY created_at",
+        )
+        .bind(tenant)
+        .bind(&post_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        out.push(Flagged {
+            author_name: row.try_get("author_name")?,
+            body_html: row.try_get("body_html")?,
+            flags: row.try_get("n")?,
+            hidden: row.try_get::<Option<i64>, _>("hidden_at")?.is_some(),
+            reasons: reasons.join(" · "),
+            post_id,
+        });
+    }
+    Ok(out)
+}
+
+/// Hides or restores a post and resolves its open flags; false when the post is unknown here.
+pub async fn set_hidden(
+    tx: &mut TenantTx,
+    post: &str,
+    hide: bool,
+    reason: &str,
+) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let at = now();
+    let done = sqlx::query(
+        "UPDATE posts SET hidden_at = $1, hidden_reason = $2 WHERE tenant_id = $3 AND id = $4",
+    )
+    .bind(hide.then_some(at))
+    .bind(hide.then_some(reason))
+    .bind(tenant)
+    .bind(post)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE flags SET resolved_at = $1 WHERE tenant_id = $2 AND post_id = $3 AND resolved_at IS NULL")
+        .bind(at)
+        .bind(tenant)
+        .bind(post)
+        .execute(&mut **tx)
+        .await?;
+    Ok(true)
+}
+
+/// An audit log entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    /// Who (e-mail).
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub target: String,
+    /// Why.
+    pub reason: Option<String>,
+    /// When (Unix seconds).
+    pub created_at: i64,
+}
+
+/// The latest audit entries.
+pub async fn audit_log(tx: &mut TenantTx) -> Result<Vec<AuditEntry>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let rows = sqlx::query(
+        "SELECT COALESCE(a.email, l.actor_account_id) AS actor, l.action, l.target, l.reason, l.created_at FROM audit_log l \
+         LEFT JOIN accounts a ON a.id = l.actor_account_id WHERE l.tenant_id = $1 ORDER BY l.id DESC LIMIT 100",
+    )
+    .bind(tenant)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(AuditEntry {
+                actor: r.try_get("actor")?,
+                action: r.try_get("action")?,
+                target: r.try_get("target")?,
+                reason: r.try_get("reason")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,189 @@
+//! Moderation: a citizen flags a post, a moderator hides it with a reason (logged), it leaves
+//! every page and feed, and can be restored; only moderators reach the queue.
+
+use parvis_core::authz::Role;
+use parvis_tests::{TestApp, both_backends, form_token};
+
+both_backends!(
+    flagged_posts_are_hidden_and_restored_by_moderators,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let slug = app.commune("01001").await?;
+        let mayor = app
+            .account("maire@abergement.test", "mot de passe solide")
+            .await?;
+        app.grant(&mayor, Role::TenantAdmin, Some(&slug)).await?;
+        let modo = app
+            .account("modo@abergement.test", "mot de passe solide")
+            .await?;
+        app.grant(&modo, Role::Moderator, Some(&slug)).await?;
+        app.account("cyril@example.org", "mot de passe solide")
+            .await?;
+
+        let mayor_client = app
+            .signed_in(Some(&slug), "maire@abergement.test", "mot de passe solide")
+            .await?;
+        let token = form_token(&mayor_client, &app.url(Some(&slug), "/publier")).await?;
+        mayor_client
+            .post(app.url(Some(&slug), "/publier"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("body", "Propos déplacé à masquer"),
+                ("theme", ""),
+            ])
+            .send()
+            .await?;
+
+        let cyril = app
+            .signed_in(Some(&slug), "cyril@example.org", "mot de passe solide")
+            .await?;
+        let page = cyril
+            .get(app.url(Some(&slug), "/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let at = page
+            .find("/publications/")
+            .ok_or_else(|| anyhow::anyhow!("no flag form: {page}"))?;
+        let flag_path: String = page[at..].chars().take_while(|c| *c != '"').collect();
+        let post_id = flag_path
+            .trim_start_matches("/publications/")
+            .trim_end_matches("/signaler")
+            .to_string();
+        let token = parvis_tests::csrf(&page).ok_or_else(|| anyhow::anyhow!("csrf"))?;
+        let short = cyril
+            .post(app.url(Some(&slug), &flag_path))
+            .form(&[("csrf_token", token.as_str()), ("reason", "x")])
+            .send()
+            .await?;
+        assert_eq!(short.status(), 400);
+        let flagged = cyril
+            .post(app.url(Some(&slug), &flag_path))
+            .form(&[("csrf_token", token.as_str()), ("reason", "Insultant")])
+            .send()
+            .await?;
+        assert_eq!(flagged.status(), 200);
+        assert!(flagged.text().await?.contains("Merci"));
+
+        // Citizens and officials cannot reach the queue.
+        assert_eq!(
+            cyril
+                .get(app.url(Some(&slug), "/admin/moderation"))
+                .send()
+                .await?
+                .status(),
+            403
+        );
+
+        let modo_client = app
+            .signed_in(Some(&slug), "modo@abergement.test", "mot de passe solide")
+            .await?;
+        let queue = modo_client
+            .get(app.url(Some(&slug), "/admin/moderation"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(queue.contains("Propos déplacé") && queue.contains("Insultant"));
+        let token = parvis_tests::csrf(&queue).ok_or_else(|| anyhow::anyhow!("csrf"))?;
+        let hide = |path: String, reason: &'static str| {
+            let client = modo_client.clone();
+            let token = token.clone();
+            let url = app.url(Some(&slug), &path);
+            async move {
+                client
+                    .post(url)
+                    .form(&[("csrf_token", token.as_str()), ("reason", reason)])
+                    .send()
+                    .await
+            }
+        };
+        assert_eq!(
+            hide(format!("/admin/moderation/{post_id}/masquer"), "")
+                .await?
+                .status(),
+            400
+        );
+        assert_eq!(
+            hide(
+                format!("/admin/moderation/{post_id}/masquer"),
+                "Propos injurieux"
+            )
+            .await?
+            .status(),
+            303
+        );
+        let page = app
+            .client()?
+            .get(app.url(Some(&slug), "/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(
+            !page.contains("Propos déplacé"),
+            "hidden posts leave the page"
+        );
+        let atom = app
+            .client()?
+            .get(app.url(Some(&slug), "/feed.atom"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(!atom.contains("Propos déplacé"));
+        let queue = modo_client
+            .get(app.url(Some(&slug), "/admin/moderation"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(
+            queue.contains("masquée")
+                && queue.contains("Publication masquée")
+                && queue.contains("Propos injurieux")
+        );
+        assert!(
+            queue.contains("modo@abergement.test"),
+            "the audit log names the moderator"
+        );
+
+        assert_eq!(
+            hide(
+                format!("/admin/moderation/{post_id}/retablir"),
+                "Erreur de modération"
+            )
+            .await?
+            .status(),
+            303
+        );
+        let page = app
+            .client()?
+            .get(app.url(Some(&slug), "/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(page.contains("Propos déplacé"));
+        // Another commune's moderator cannot touch this post.
+        let other = app.commune("69123").await?;
+        let lyon_modo = app.account("modo@lyon.test", "mot de passe solide").await?;
+        app.grant(&lyon_modo, Role::Moderator, Some(&other)).await?;
+        let lyon = app
+            .signed_in(Some(&other), "modo@lyon.test", "mot de passe solide")
+            .await?;
+        let token = form_token(&lyon, &app.url(Some(&other), "/admin/moderation")).await?;
+        let cross = lyon
+            .post(app.url(
+                Some(&other),
+                &format!("/admin/moderation/{post_id}/masquer"),
+            ))
+            .form(&[("csrf_token", token.as_str()), ("reason", "Tentative")])
+            .send()
+            .await?;
+        assert_eq!(cross.status(), 404);
+        app.stop().await;
+        Ok(())
+    }
+);
