@@ -15,6 +15,7 @@ pub mod mail;
 pub mod moderation;
 pub mod officials;
 pub mod platform;
+pub mod privacy;
 pub mod server;
 pub mod types;
 pub mod util;

@@ -132,6 +132,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::officials::routes::routes())
         .merge(crate::feed::routes::routes())
         .merge(crate::moderation::routes::routes())
+        .merge(crate::privacy::routes::routes())
         .merge(extra)
         .fallback(errors::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))

@@ -295,6 +295,18 @@ impl Accounts<'_> {
     }
 }
 
+/// Whether `password` is the account's (to confirm a sensitive action such as deletion).
+pub async fn password_matches(
+    db: &Db,
+    account: &AccountId,
+    password: &str,
+) -> Result<bool, AccountError> {
+    match store::by_id(db, account).await? {
+        Some(row) => Ok(verify_password(password, &row.password_hash).await),
+        None => Ok(false),
+    }
+}
+
 /// Creates a verified account directly (CLI `user create`, demo); `Ok(None)` if the e-mail exists.
 pub async fn create_verified(
     db: &Db,

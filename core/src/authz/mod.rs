@@ -308,6 +308,16 @@ impl Authz {
         roles
     }
 
+    /// Every (role, domain) an account holds, in every domain.
+    pub async fn all_roles_of(&self, account: &AccountId) -> Vec<(Role, String)> {
+        let enforcer = self.enforcer.read().await;
+        enforcer
+            .get_filtered_grouping_policy(0, vec![account.0.clone()])
+            .into_iter()
+            .filter_map(|rule| Some((Role::parse(rule.get(1)?)?, rule.get(2)?.clone())))
+            .collect()
+    }
+
     /// Every (account, role) assignment in `domain`.
     pub async fn assignments(&self, domain: &str) -> Vec<(AccountId, Role)> {
         let enforcer = self.enforcer.read().await;

@@ -94,6 +94,10 @@ const CORE_TEMPLATES: &[(&str, &str)] = &[
         "moderation/queue.html",
         include_str!("../../templates/moderation/queue.html"),
     ),
+    (
+        "privacy/account.html",
+        include_str!("../../templates/privacy/account.html"),
+    ),
 ];
 
 /// The compiled templates.

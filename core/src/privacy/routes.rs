@@ -1,0 +1,108 @@
+//! `/mon-compte`: the account page, the data download and the deletion of the account.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use tera::Context;
+
+use crate::accounts::service::password_matches;
+use crate::error::{AppError, AppResult};
+use crate::privacy::service;
+use crate::web::{AppState, Page, SignedIn, session};
+
+/// The routes of this feature.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/mon-compte", get(account_page))
+        .route("/mon-compte/donnees.json", get(download))
+        .route("/mon-compte/supprimer", post(delete))
+}
+
+async fn render(
+    state: &AppState,
+    page: Page,
+    status: StatusCode,
+    error: Option<&str>,
+) -> AppResult<Response> {
+    let mut ctx = Context::new();
+    ctx.insert("error", &error);
+    Ok((
+        status,
+        page.with_forms()
+            .render(state, "privacy/account.html", ctx)?,
+    )
+        .into_response())
+}
+
+async fn account_page(
+    State(state): State<AppState>,
+    SignedIn(_): SignedIn,
+    page: Page,
+) -> AppResult<Response> {
+    render(&state, page, StatusCode::OK, None).await
+}
+
+async fn download(
+    State(state): State<AppState>,
+    SignedIn(account): SignedIn,
+) -> AppResult<Response> {
+    let data = service::export(&state.db, &state.authz, &account.id).await?;
+    let body = serde_json::to_string_pretty(&data).map_err(|e| AppError::Internal(e.into()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"parvis-mes-donnees.json\"",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct DeleteForm {
+    #[serde(default)]
+    password: String,
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    SignedIn(account): SignedIn,
+    page: Page,
+    headers: HeaderMap,
+    Form(form): Form<DeleteForm>,
+) -> AppResult<Response> {
+    if !password_matches(&state.db, &account.id, &form.password)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?
+    {
+        return render(
+            &state,
+            page,
+            StatusCode::FORBIDDEN,
+            Some("Mot de passe incorrect : votre compte n'a pas été supprimé."),
+        )
+        .await;
+    }
+    service::delete(&state.db, &state.authz, &account.id).await?;
+    let cookie = session::close(&state.db, &headers, state.config.https).await?;
+    let mut ctx = Context::new();
+    ctx.insert("title", "Compte supprimé");
+    ctx.insert(
+        "message",
+        "Votre compte et vos données personnelles sont supprimés. Merci d'avoir participé à la vie publique de votre commune.",
+    );
+    let mut anonymous = page;
+    anonymous.viewer = None;
+    let mut response = anonymous
+        .render(&state, "auth/notice.html", ctx)?
+        .into_response();
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(response)
+}

@@ -1,0 +1,149 @@
+//! Data export and account deletion, free of HTTP.
+
+use serde_json::{Value, json};
+use sqlx::{Column as _, Row as _};
+
+use crate::authz::Authz;
+use crate::db::Db;
+use crate::types::AccountId;
+use crate::util::now;
+
+/// Rows of `sql` (bound to the account) as JSON objects (text, integers and nulls).
+async fn rows(
+    conn: &mut sqlx::AnyConnection,
+    sql: &str,
+    account: &AccountId,
+) -> Result<Vec<Value>, sqlx::Error> {
+    let rows = sqlx::query(sql).bind(&account.0).fetch_all(conn).await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let mut obj = serde_json::Map::new();
+            for (i, col) in row.columns().iter().enumerate() {
+                let v = row
+                    .try_get::<Option<String>, _>(i)
+                    .map(|v| v.map(Value::String).unwrap_or(Value::Null))
+                    .or_else(|_| {
+                        row.try_get::<Option<i64>, _>(i)
+                            .map(|v| v.map(Value::from).unwrap_or(Value::Null))
+                    })
+                    .unwrap_or(Value::Null);
+                obj.insert(col.name().to_string(), v);
+            }
+            Value::Object(obj)
+        })
+        .collect())
+}
+
+/// Everything Parvis holds about an account, as one JSON document. Cross-tenant rows are read
+/// in a platform transaction, always filtered by this account.
+pub async fn export(db: &Db, authz: &Authz, account: &AccountId) -> Result<Value, sqlx::Error> {
+    let mut tx = db.platform_tx().await?;
+    let conn: &mut sqlx::AnyConnection = &mut tx;
+    let profile = rows(
+        conn,
+        "SELECT id, email, display_name, email_verified_at, created_at FROM accounts WHERE id = $1",
+        account,
+    )
+    .await?;
+    let sessions = rows(
+        conn,
+        "SELECT created_at, expires_at FROM sessions WHERE account_id = $1",
+        account,
+    )
+    .await?;
+    let follows = rows(
+        conn,
+        "SELECT t.slug AS commune, f.target_kind, f.target_id, f.created_at FROM follows f JOIN tenants t ON t.id = f.tenant_id \
+         WHERE f.account_id = $1",
+        account,
+    )
+    .await?;
+    let posts = rows(
+        conn,
+        "SELECT t.slug AS commune, p.id, p.author_kind, p.author_name, p.body, p.theme, p.created_at, p.hidden_at \
+         FROM posts p JOIN tenants t ON t.id = p.tenant_id WHERE p.author_account_id = $1",
+        account,
+    )
+    .await?;
+    let claims = rows(
+        conn,
+        "SELECT t.slug AS commune, c.official_id, c.message, c.status, c.decision_reason, c.created_at \
+         FROM official_claims c JOIN tenants t ON t.id = c.tenant_id WHERE c.account_id = $1",
+        account,
+    )
+    .await?;
+    let owned = rows(
+        conn,
+        "SELECT t.slug AS commune, o.id, o.first_name, o.last_name, o.birth_date FROM officials o \
+         JOIN tenants t ON t.id = o.tenant_id WHERE o.account_id = $1",
+        account,
+    )
+    .await?;
+    let flags = rows(
+        conn,
+        "SELECT t.slug AS commune, f.post_id, f.reason, f.created_at FROM flags f JOIN tenants t ON t.id = f.tenant_id \
+         WHERE f.account_id = $1",
+        account,
+    )
+    .await?;
+    let requests = rows(
+        conn,
+        "SELECT insee, requester_name, requester_role, phone, message, status, created_at FROM subscription_requests \
+         WHERE account_id = $1",
+        account,
+    )
+    .await?;
+    tx.commit().await?;
+    let roles: Vec<Value> = authz
+        .all_roles_of(account)
+        .await
+        .into_iter()
+        .map(|(role, domain)| json!({"role": role.as_str(), "domain": domain}))
+        .collect();
+    Ok(json!({
+        "generated_at": now(),
+        "account": profile.into_iter().next(),
+        "sessions": sessions,
+        "roles": roles,
+        "follows": follows,
+        "posts": posts,
+        "official_profiles": owned,
+        "official_claims": claims,
+        "flags": flags,
+        "subscription_requests": requests,
+    }))
+}
+
+/// Deletes an account: personal data erased, publications anonymised, roles removed.
+pub async fn delete(db: &Db, authz: &Authz, account: &AccountId) -> Result<(), sqlx::Error> {
+    let mut tx = db.platform_tx().await?;
+    for sql in [
+        "DELETE FROM sessions WHERE account_id = $1",
+        "DELETE FROM email_tokens WHERE account_id = $1",
+        "DELETE FROM follows WHERE account_id = $1",
+        "DELETE FROM official_claims WHERE account_id = $1",
+        "DELETE FROM flags WHERE account_id = $1",
+        "DELETE FROM subscription_requests WHERE account_id = $1 AND status = 'pending'",
+        "UPDATE officials SET account_id = NULL WHERE account_id = $1",
+        "UPDATE posts SET author_name = 'Compte supprimé' WHERE author_account_id = $1 AND author_kind = 'candidate'",
+    ] {
+        sqlx::query(sql).bind(&account.0).execute(&mut *tx).await?;
+    }
+    sqlx::query(
+        "UPDATE accounts SET email = $1, display_name = 'Compte supprimé', password_hash = '!', email_verified_at = NULL, \
+         deleted_at = $2 WHERE id = $3",
+    )
+    .bind(format!("supprime-{}@invalid", account.0))
+    .bind(now())
+    .bind(&account.0)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    for (role, domain) in authz.all_roles_of(account).await {
+        if let Err(e) = authz.revoke(account, role, &domain).await {
+            tracing::error!(error = %e, "role of a deleted account not revoked");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! GDPR: a citizen downloads all their data, then deletes their account.
+
+use parvis_core::authz::{Role, perms};
+use parvis_tests::{TestApp, both_backends, form_token};
+
+both_backends!(download_then_delete_my_account, |backend| async move {
+    let app = TestApp::start(backend).await?;
+    let slug = app.commune("01001").await?;
+    let id = app
+        .account("zoe@example.org", "mot de passe solide")
+        .await?;
+    app.grant(&id, Role::Candidate, Some(&slug)).await?;
+    let client = app
+        .signed_in(Some(&slug), "zoe@example.org", "mot de passe solide")
+        .await?;
+    let token = form_token(&client, &app.url(Some(&slug), "/publier")).await?;
+    client
+        .post(app.url(Some(&slug), "/publier"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("body", "Mon programme pour la commune"),
+            ("theme", ""),
+        ])
+        .send()
+        .await?;
+    client
+        .post(app.url(Some(&slug), "/suivre"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("target", "commune"),
+            ("action", "suivre"),
+        ])
+        .send()
+        .await?;
+
+    let download = client
+        .get(app.url(Some(&slug), "/mon-compte/donnees.json"))
+        .send()
+        .await?;
+    assert_eq!(download.status(), 200);
+    assert!(
+        download.headers()["content-disposition"]
+            .to_str()?
+            .contains("attachment")
+    );
+    let data: serde_json::Value = download.json().await?;
+    assert_eq!(data["account"]["email"], "zoe@example.org");
+    assert_eq!(data["follows"][0]["commune"], slug.as_str());
+    assert_eq!(data["posts"][0]["body"], "Mon programme pour la commune");
+    assert_eq!(data["roles"][0]["role"], "candidate");
+    // Anonymous visitors have nothing to download.
+    assert_eq!(
+        app.client()?
+            .get(app.url(Some(&slug), "/mon-compte/donnees.json"))
+            .send()
+            .await?
+            .status(),
+        303
+    );
+
+    let token = form_token(&client, &app.url(Some(&slug), "/mon-compte")).await?;
+    let wrong = client
+        .post(app.url(Some(&slug), "/mon-compte/supprimer"))
+        .form(&[("csrf_token", token.as_str()), ("password", "pas le bon")])
+        .send()
+        .await?;
+    assert_eq!(wrong.status(), 403);
+    let deleted = client
+        .post(app.url(Some(&slug), "/mon-compte/supprimer"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("password", "mot de passe solide"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(deleted.status(), 200);
+    assert!(deleted.text().await?.contains("Compte supprimé"));
+
+    // Signed out, cannot sign in again, the e-mail is gone, the post is anonymised, roles removed.
+    let home = client
+        .get(app.url(Some(&slug), "/"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(!home.contains("Se déconnecter"));
+    assert!(
+        app.signed_in(Some(&slug), "zoe@example.org", "mot de passe solide")
+            .await
+            .is_err()
+    );
+    let emails: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE email = 'zoe@example.org'")
+            .fetch_one(app.state.db.pool())
+            .await?;
+    assert_eq!(emails, 0);
+    let follows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM follows")
+        .fetch_one(app.state.db.pool())
+        .await?;
+    assert_eq!(follows, 0);
+    let atom = app
+        .client()?
+        .get(app.url(Some(&slug), "/feed.atom"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        atom.contains("Compte supprimé") && !atom.contains("zoe"),
+        "{atom}"
+    );
+    let domain = parvis_tenants::provision::find_by_insee(
+        &app.state.db,
+        &parvis_core::types::InseeCode::parse("01001")?,
+    )
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("tenant"))?
+    .id
+    .authz_domain();
+    assert!(
+        !app.state
+            .authz
+            .can(Some(&id), &domain, perms::PUBLISH_POST)
+            .await
+    );
+    app.stop().await;
+    Ok(())
+});
