@@ -53,6 +53,10 @@ pub async fn build_state(
     let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from)?;
     let mut handlers: HashMap<&'static str, Arc<dyn JobHandler>> = HashMap::new();
     handlers.insert(MAIL_JOB, Arc::new(mailer));
+    handlers.insert(
+        crate::notifications::FAN_OUT_POST,
+        Arc::new(crate::notifications::FanOut { db: db.clone() }),
+    );
     let jobs = Jobs::new(db.clone(), handlers);
     let authz = Authz::load(db.clone()).await?;
     let communes = crate::communes::search::CommuneIndex::default();
@@ -133,6 +137,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::feed::routes::routes())
         .merge(crate::moderation::routes::routes())
         .merge(crate::privacy::routes::routes())
+        .merge(crate::notifications::routes::routes())
         .merge(extra)
         .fallback(errors::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))

@@ -267,3 +267,92 @@ both_backends!(
         Ok(())
     }
 );
+
+both_backends!(followers_are_notified_of_new_posts, |backend| async move {
+    let app = TestApp::start(backend).await?;
+    let slug = app.commune("01001").await?;
+    let mayor = app
+        .account("maire@abergement.test", "mot de passe solide")
+        .await?;
+    app.grant(&mayor, Role::TenantAdmin, Some(&slug)).await?;
+    app.account("nina@example.org", "mot de passe solide")
+        .await?;
+    app.account("omar@example.org", "mot de passe solide")
+        .await?;
+    let nina = app
+        .signed_in(Some(&slug), "nina@example.org", "mot de passe solide")
+        .await?;
+    follow(&app, &nina, &slug, "commune").await?;
+    let omar = app
+        .signed_in(Some(&slug), "omar@example.org", "mot de passe solide")
+        .await?;
+
+    let mayor_client = app
+        .signed_in(Some(&slug), "maire@abergement.test", "mot de passe solide")
+        .await?;
+    follow(&app, &mayor_client, &slug, "commune").await?;
+    assert_eq!(
+        publish(&app, &mayor_client, &slug, "Fête du village samedi").await?,
+        303
+    );
+
+    // The fan-out is a job: wait for the worker.
+    let mut unread = String::new();
+    for _ in 0..100 {
+        unread = nina
+            .get(app.url(Some(&slug), "/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        if unread.contains("class=\"badge\">1") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        unread.contains("class=\"badge\">1"),
+        "one unread notification: {unread}"
+    );
+    let centre = nina
+        .get(app.url(Some(&slug), "/notifications"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        centre.contains("a publié sur L&#x27;Abergement-Clémenciat") && centre.contains("#post-"),
+        "{centre}"
+    );
+    let token = parvis_tests::csrf(&centre).ok_or_else(|| anyhow::anyhow!("csrf"))?;
+    let read = nina
+        .post(app.url(Some(&slug), "/notifications/lues"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await?;
+    assert_eq!(read.status(), 303);
+    let page = nina
+        .get(app.url(Some(&slug), "/"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(!page.contains("class=\"badge\""), "all read");
+    // Non-followers and the author themself are not notified.
+    let page = omar
+        .get(app.url(Some(&slug), "/notifications"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(page.contains("Aucune notification"));
+    let page = mayor_client
+        .get(app.url(Some(&slug), "/notifications"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(page.contains("Aucune notification"));
+    app.stop().await;
+    Ok(())
+});

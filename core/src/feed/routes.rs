@@ -163,7 +163,7 @@ async fn publish(
     }
     let commune = page.site.commune()?.clone();
     let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
-    store::insert(
+    let post_id = store::insert(
         &mut tx,
         &actor.account.id,
         &author,
@@ -173,7 +173,23 @@ async fn publish(
         theme,
     )
     .await?;
+    let event = crate::notifications::PostPublished {
+        tenant_id: commune.tenant_id.0,
+        official_id: match &author {
+            Author::Official(id) => Some(id.clone()),
+            _ => None,
+        },
+        author_account_id: actor.account.id.0.clone(),
+        title: format!("{name} a publié sur {}", commune.name),
+        link: format!("{}/#post-{post_id}", page.origin),
+        post_id,
+    };
+    state
+        .jobs
+        .enqueue(&mut *tx, crate::notifications::FAN_OUT_POST, &event)
+        .await?;
     tx.commit().await?;
+    state.jobs.notify();
     state.home_cache.invalidate(commune.tenant_id);
     Ok(Redirect::to("/").into_response())
 }

@@ -98,6 +98,10 @@ const CORE_TEMPLATES: &[(&str, &str)] = &[
         "privacy/account.html",
         include_str!("../../templates/privacy/account.html"),
     ),
+    (
+        "notifications/centre.html",
+        include_str!("../../templates/notifications/centre.html"),
+    ),
 ];
 
 /// The compiled templates.

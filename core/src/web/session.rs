@@ -29,6 +29,8 @@ pub struct Account {
     pub email: String,
     /// Name shown to others.
     pub display_name: String,
+    /// Unread notifications.
+    pub unread: i64,
 }
 
 /// Who is asking: an account, or an anonymous visitor.
@@ -131,7 +133,9 @@ pub async fn close_all(db: &Db, account: &AccountId) -> Result<(), sqlx::Error> 
 
 async fn load(db: &Db, token: &str) -> Result<Option<Account>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT a.id, a.email, a.display_name FROM sessions s JOIN accounts a ON a.id = s.account_id \
+        "SELECT a.id, a.email, a.display_name, (SELECT COUNT(*) FROM notifications n \
+         WHERE n.account_id = a.id AND n.read_at IS NULL) AS unread \
+         FROM sessions s JOIN accounts a ON a.id = s.account_id \
          WHERE s.token_hash = $1 AND s.expires_at > $2",
     )
     .bind(token_hash(token))
@@ -143,6 +147,7 @@ async fn load(db: &Db, token: &str) -> Result<Option<Account>, sqlx::Error> {
             id: AccountId(row.try_get("id")?),
             email: row.try_get("email")?,
             display_name: row.try_get("display_name")?,
+            unread: row.try_get("unread")?,
         })
     })
     .transpose()
