@@ -115,6 +115,7 @@ async fn notify(
             if approved { "acceptée" } else { "refusée" }
         ),
         text: state.templates.render("mail/claim_decided.txt", &ctx)?,
+        attachments: vec![],
     };
     state
         .jobs

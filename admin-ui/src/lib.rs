@@ -3,6 +3,7 @@
 
 mod claims;
 mod commune;
+mod modules;
 mod platform;
 mod roles;
 
@@ -37,6 +38,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "admin/claims.html",
         include_str!("../templates/admin/claims.html"),
     ),
+    (
+        "admin/modules.html",
+        include_str!("../templates/admin/modules.html"),
+    ),
 ];
 
 /// The admin routes (mounted on every host; each handler checks its permission).
@@ -46,6 +51,7 @@ pub fn routes() -> Router<AppState> {
         .merge(commune::routes())
         .merge(claims::routes())
         .merge(roles::routes())
+        .merge(modules::routes())
         .merge(platform::routes())
 }
 
@@ -64,6 +70,7 @@ async fn dashboard(State(state): State<AppState>, page: Page) -> AppResult<Respo
                 ("can_edit", perms::EDIT_COMMUNE),
                 ("can_roles", perms::MANAGE_ROLES),
                 ("can_moderate", perms::MODERATE),
+                ("can_modules", perms::MANAGE_MODULES),
             ] {
                 let allowed = state.authz.can(Some(&viewer.id), &domain, perm).await;
                 any |= allowed;

@@ -195,6 +195,7 @@ async fn notify(
             if approved { "acceptée" } else { "refusée" }
         ),
         text: state.templates.render("mail/request_decided.txt", &ctx)?,
+        attachments: vec![],
     };
     state
         .jobs

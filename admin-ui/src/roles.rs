@@ -16,11 +16,12 @@ use serde_json::json;
 use tera::Context;
 
 /// Roles a commune's admins may hand out (platform roles are the platform's).
-const GRANTABLE: [Role; 4] = [
+const GRANTABLE: [Role; 5] = [
     Role::TenantAdmin,
     Role::Moderator,
     Role::Official,
     Role::Candidate,
+    Role::Resident,
 ];
 
 pub fn routes() -> Router<AppState> {

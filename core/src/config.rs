@@ -48,6 +48,8 @@ pub struct Config {
     pub stripe_webhook_secret: Option<String>,
     /// `STRIPE_API_BASE` (billing issue).
     pub stripe_api_base: Option<String>,
+    /// `PARVIS_MODULE_CACHE`: where compiled modules are kept (default `parvis-data/module-cache`).
+    pub module_cache: std::path::PathBuf,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,6 +65,7 @@ struct FileConfig {
     stripe_secret_key: Option<String>,
     stripe_webhook_secret: Option<String>,
     stripe_api_base: Option<String>,
+    module_cache: Option<String>,
 }
 
 impl Config {
@@ -158,6 +161,9 @@ impl Config {
             stripe_secret_key: pick("STRIPE_SECRET_KEY", &file.stripe_secret_key),
             stripe_webhook_secret: pick("STRIPE_WEBHOOK_SECRET", &file.stripe_webhook_secret),
             stripe_api_base: pick("STRIPE_API_BASE", &file.stripe_api_base),
+            module_cache: pick("PARVIS_MODULE_CACHE", &file.module_cache)
+                .unwrap_or_else(|| "parvis-data/module-cache".to_string())
+                .into(),
             base_domain,
         })
     }

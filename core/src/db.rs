@@ -196,7 +196,22 @@ impl TenantDb {
 
     /// Opens a transaction bound to this tenant (on PostgreSQL, Row-Level Security sees only it).
     pub async fn begin(&self) -> Result<TenantTx, sqlx::Error> {
-        let mut tx = self.db.pool.begin().await?;
+        self.begin_inner(false).await
+    }
+
+    /// Like [`TenantDb::begin`], for a transaction that reads then writes: on SQLite it takes
+    /// the write lock at once (`BEGIN IMMEDIATE`), so a concurrent writer makes it wait (busy
+    /// timeout) instead of failing it when it upgrades from reading to writing.
+    pub async fn begin_write(&self) -> Result<TenantTx, sqlx::Error> {
+        self.begin_inner(true).await
+    }
+
+    async fn begin_inner(&self, write: bool) -> Result<TenantTx, sqlx::Error> {
+        let mut tx = if write && self.db.backend == Backend::Sqlite {
+            self.db.pool.begin_with("BEGIN IMMEDIATE").await?
+        } else {
+            self.db.pool.begin().await?
+        };
         if self.db.backend == Backend::Postgres {
             sqlx::query("SELECT set_config('parvis.tenant_id', $1, true)")
                 .bind(self.tenant.0.to_string())

@@ -13,6 +13,7 @@ pub mod feed;
 pub mod jobs;
 pub mod mail;
 pub mod moderation;
+pub mod modules;
 pub mod notifications;
 pub mod officials;
 pub mod platform;

@@ -57,7 +57,13 @@ pub async fn build_state(
         crate::notifications::FAN_OUT_POST,
         Arc::new(crate::notifications::FanOut { db: db.clone() }),
     );
+    handlers.insert(
+        crate::notifications::SEND_NOTICE,
+        Arc::new(crate::notifications::SendNotices { db: db.clone() }),
+    );
     let jobs = Jobs::new(db.clone(), handlers);
+    let modules = crate::modules::registry::ModuleHost::new(&config, Default::default())?;
+    modules.sync(&db).await.context("chargement des modules")?;
     let authz = Authz::load(db.clone()).await?;
     let communes = crate::communes::search::CommuneIndex::default();
     communes.reload(&db).await?;
@@ -69,6 +75,7 @@ pub async fn build_state(
         login_limiter: LoginLimiter::default(),
         communes,
         home_cache: Default::default(),
+        modules,
         metrics: metrics_handle(),
         db,
         config,
@@ -138,6 +145,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::moderation::routes::routes())
         .merge(crate::privacy::routes::routes())
         .merge(crate::notifications::routes::routes())
+        .merge(crate::modules::routes::routes())
         .merge(extra)
         .fallback(errors::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
@@ -167,6 +175,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
 /// Background work of a running host: the job worker and periodic refreshes.
 pub fn spawn_background(state: &AppState) {
     state.jobs.spawn_worker();
+    crate::modules::spawn_background(state);
     let state = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));

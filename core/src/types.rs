@@ -208,3 +208,44 @@ mod tests {
         assert!(Slug::parse("www").is_err());
     }
 }
+
+/// A feature module's id: the URL segment under `/m/` (`polls`, `office-hours`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ModuleId(String);
+
+/// A module id that is not 2–40 lowercase letters, digits and inner dashes.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "identifiant de module invalide : « {0} » (2 à 40 caractères : minuscules, chiffres, tirets)"
+)]
+pub struct InvalidModuleId(pub String);
+
+impl ModuleId {
+    /// Parses an id at the edge (manifest, URL, CLI argument).
+    pub fn parse(raw: &str) -> Result<Self, InvalidModuleId> {
+        let ok = (2..=40).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !raw.starts_with('-')
+            && !raw.ends_with('-')
+            && raw.as_bytes().first().is_some_and(u8::is_ascii_lowercase);
+        if ok {
+            Ok(ModuleId(raw.to_string()))
+        } else {
+            Err(InvalidModuleId(raw.to_string()))
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ModuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}

@@ -68,6 +68,8 @@ impl TestApp {
         let mut config = Config::with_database(&db.url)?;
         config.base_domain = BASE.into();
         config.smtp_url = Some(smtp.url());
+        // Compiled modules are shared by every test (keyed by content and engine).
+        config.module_cache = workspace_dir().join("target/parvis-test-module-cache");
         let (state, app) = parvis::build(config).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -176,6 +178,23 @@ impl TestApp {
         Ok(client)
     }
 
+    /// Installs a module component built by the test command (see [`module_wasm`]).
+    pub async fn install_module(&self, package: &str) -> Result<String> {
+        let wasm = std::fs::read(module_wasm(package)?)?;
+        let manifest = self.state.modules.install(&self.state, &wasm).await?;
+        Ok(manifest.id)
+    }
+
+    /// Switches an installed module on for a commune.
+    pub async fn enable_module(&self, slug: &str, id: &str) -> Result<()> {
+        let slug = parvis_core::types::Slug::parse(slug)?;
+        let tenant = provision::find_by_slug(&self.state.db, &slug)
+            .await?
+            .context("no such tenant")?;
+        parvis_core::modules::service::enable(&self.state, tenant.id, id, None).await?;
+        Ok(())
+    }
+
     /// Stops the server and the SMTP sink.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -184,6 +203,29 @@ impl TestApp {
         self.state.db.close().await;
         self.smtp.stop().await;
     }
+}
+
+/// The workspace root.
+pub fn workspace_dir() -> std::path::PathBuf {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).to_path_buf()
+}
+
+/// The component of module package `package` (e.g. `parvis-module-polls`), built by
+/// `cargo build --profile module --target wasm32-wasip2` (scripts/test does it first).
+pub fn module_wasm(package: &str) -> Result<std::path::PathBuf> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace_dir().join("target"));
+    let path = target
+        .join("wasm32-wasip2/module")
+        .join(format!("{}.wasm", package.replace('-', "_")));
+    anyhow::ensure!(
+        path.exists(),
+        "{} is missing: build the modules first (scripts/test does: cargo build --profile module --target wasm32-wasip2 -p {package})",
+        path.display()
+    );
+    Ok(path)
 }
 
 /// The CSRF token embedded in a page.

@@ -142,9 +142,10 @@ both_backends!(
             assert_eq!(r.status(), 400);
             assert!(r.text().await?.contains(expected), "{expected}");
         }
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
-            .fetch_one(app.state.db.pool())
-            .await?;
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE deleted_at IS NULL")
+                .fetch_one(app.state.db.pool())
+                .await?;
         assert_eq!(count, 0, "nothing written for bad forms");
 
         // A form without its fields at all: a French 400, not a framework message.
@@ -207,7 +208,7 @@ both_backends!(forms_without_csrf_token_are_refused, |backend| async move {
         .send()
         .await?;
     assert_eq!(r.status(), 403);
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE deleted_at IS NULL")
         .fetch_one(app.state.db.pool())
         .await?;
     assert_eq!(count, 0);

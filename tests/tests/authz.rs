@@ -17,15 +17,18 @@ fn matrix() -> Vec<(Role, Permission, bool)> {
         COMMENT,
         REPORT,
         VERIFY_SUBSCRIPTIONS,
+        USE_MODULE_ADMIN,
     ];
     let allowed = |role: Role, p: Permission| -> bool {
         match role {
             Role::PlatformAdmin => true,
             Role::TenantAdmin => p != VERIFY_SUBSCRIPTIONS,
             Role::Moderator => [MODERATE, COMMENT, REPORT].contains(&p),
-            Role::Official => [PUBLISH_POST, CREATE_POLL, COMMENT, REPORT].contains(&p),
+            Role::Official => {
+                [PUBLISH_POST, CREATE_POLL, USE_MODULE_ADMIN, COMMENT, REPORT].contains(&p)
+            }
             Role::Candidate => [PUBLISH_POST, COMMENT, REPORT].contains(&p),
-            Role::Citizen => [COMMENT, REPORT].contains(&p),
+            Role::Resident | Role::Citizen => [COMMENT, REPORT].contains(&p),
         }
     };
     Role::ALL

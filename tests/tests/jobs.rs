@@ -14,6 +14,7 @@ both_backends!(jobs_survive_a_restart, |backend| async move {
             to: "frank@example.org".into(),
             subject: "Avant le redémarrage".into(),
             text: "Bonjour".into(),
+            attachments: vec![],
         };
         state
             .jobs

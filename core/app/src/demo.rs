@@ -93,3 +93,44 @@ async fn seed_content(db: &Db, tenant: TenantId) -> anyhow::Result<()> {
     tx.commit().await?;
     Ok(())
 }
+
+/// Where `scripts/demo` builds the feature modules (`PARVIS_DEMO_MODULES` overrides it).
+pub const DEMO_MODULES_DIR: &str = "target/wasm32-wasip2/module";
+
+/// Installs the feature modules built in `dir` (test-only components excluded) and switches
+/// them on in the demo commune. Returns their names; none if the modules were not built.
+pub async fn install_modules(
+    state: &parvis_core::web::AppState,
+    slug: &str,
+    dir: &std::path::Path,
+) -> anyhow::Result<Vec<String>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(vec![]);
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("parvis_module_") && n.ends_with(".wasm"))
+                && !p.ends_with("parvis_module_hostile.wasm")
+        })
+        .collect();
+    files.sort();
+    let tenant = provision::find_by_slug(&state.db, &parvis_core::types::Slug::parse(slug)?)
+        .await?
+        .context("demo commune")?;
+    let mut names = vec![];
+    for file in files {
+        let wasm = std::fs::read(&file)?;
+        let m = state
+            .modules
+            .install(state, &wasm)
+            .await
+            .with_context(|| format!("module {}", file.display()))?;
+        parvis_core::modules::service::enable(state, tenant.id, &m.id, None).await?;
+        names.push(m.name);
+    }
+    Ok(names)
+}

@@ -56,6 +56,47 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Feature modules (wasm components).
+    Module {
+        #[command(subcommand)]
+        command: ModuleCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModuleCommand {
+    /// Validate a component and serve it as its module's current version (running servers
+    /// pick it up within seconds, without restart).
+    Install {
+        /// The component (`.wasm`, built for wasm32-wasip2).
+        file: PathBuf,
+    },
+    /// List installed modules.
+    List,
+    /// Switch a module on for a commune.
+    Enable {
+        /// Commune slug.
+        #[arg(long)]
+        tenant: String,
+        /// Module id.
+        id: String,
+    },
+    /// Switch a module off for a commune.
+    Disable {
+        /// Commune slug.
+        #[arg(long)]
+        tenant: String,
+        /// Module id.
+        id: String,
+    },
+    /// Let a commune enable a premium module (until billing grants it from a subscription).
+    Entitle {
+        /// Commune slug.
+        #[arg(long)]
+        tenant: String,
+        /// Module id.
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -198,7 +239,75 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User { command } => user(config, command).await,
+        Command::Module { command } => module(config, command).await,
     }
+}
+
+async fn module(config: Config, command: ModuleCommand) -> anyhow::Result<()> {
+    use parvis_core::modules::{service, store};
+    let (state, _) = parvis::build(config).await?;
+    let tenant_of = |slug: String| {
+        let db = state.db.clone();
+        async move {
+            let slug = Slug::parse(&slug)?;
+            provision::find_by_slug(&db, &slug)
+                .await?
+                .with_context(|| format!("aucune commune n'a l'identifiant « {slug} »"))
+        }
+    };
+    match command {
+        ModuleCommand::Install { file } => {
+            let wasm = std::fs::read(&file)
+                .with_context(|| format!("lecture de {} impossible", file.display()))?;
+            let m = state.modules.install(&state, &wasm).await?;
+            println!(
+                "Module {} « {} » version {} installé{}.",
+                m.id,
+                m.name,
+                m.version,
+                if m.premium { " (premium)" } else { "" }
+            );
+        }
+        ModuleCommand::List => {
+            let counts: std::collections::HashMap<String, i64> = store::enabled_counts(&state.db)
+                .await?
+                .into_iter()
+                .collect();
+            let modules = state.modules.all();
+            for m in &modules {
+                println!(
+                    "{:<16} {:<10} {:<28} {:<8} activé dans {} commune(s)",
+                    m.id,
+                    m.manifest.version,
+                    m.manifest.name,
+                    if m.manifest.premium {
+                        "premium"
+                    } else {
+                        "libre"
+                    },
+                    counts.get(m.id.as_str()).copied().unwrap_or(0)
+                );
+            }
+            println!("{} module(s) installé(s).", modules.len());
+        }
+        ModuleCommand::Enable { tenant, id } => {
+            let t = tenant_of(tenant).await?;
+            service::enable(&state, t.id, &id, None).await?;
+            println!("Module {id} activé pour {}.", t.name);
+        }
+        ModuleCommand::Disable { tenant, id } => {
+            let t = tenant_of(tenant).await?;
+            service::disable(&state, t.id, &id, None).await?;
+            println!("Module {id} désactivé pour {}.", t.name);
+        }
+        ModuleCommand::Entitle { tenant, id } => {
+            let t = tenant_of(tenant).await?;
+            let module_id = parvis_core::types::ModuleId::parse(&id)?;
+            service::entitle(&state, t.id, &module_id, "cli", None).await?;
+            println!("{} peut activer le module premium {id}.", t.name);
+        }
+    }
+    Ok(())
 }
 
 async fn tenant(config: Config, command: TenantCommand) -> anyhow::Result<()> {
@@ -302,6 +411,18 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let demo = if demo {
         let d = parvis::demo::prepare(&state.db, &state.authz).await?;
         state.communes.reload(&state.db).await?;
+        let dir = std::env::var_os("PARVIS_DEMO_MODULES")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(parvis::demo::DEMO_MODULES_DIR));
+        let modules = parvis::demo::install_modules(&state, &d.slug, &dir).await?;
+        if modules.is_empty() {
+            println!("Aucun module construit : lancez scripts/demo pour les services (sondages…).");
+        } else {
+            println!(
+                "Services activés dans la commune de démonstration : {}.",
+                modules.join(", ")
+            );
+        }
         Some(d)
     } else {
         None

@@ -16,6 +16,10 @@ async fn parvis(db: &TestDb, args: &[&str]) -> Result<Output> {
         .args(args)
         .env("DATABASE_URL", &db.url)
         .env("PARVIS_BASE_DOMAIN", "parvis.test")
+        .env(
+            "PARVIS_MODULE_CACHE",
+            parvis_tests::app::workspace_dir().join("target/parvis-test-module-cache"),
+        )
         .env_remove("SMTP_URL")
         .output()
         .await?)
@@ -183,3 +187,74 @@ async fn bad_configuration_is_reported() -> Result<()> {
     assert!(text(&o).contains("PARVIS_BIND"));
     Ok(())
 }
+
+both_backends!(
+    a_module_installed_by_the_cli_is_served_without_restart,
+    |backend| async move {
+        let app = parvis_tests::TestApp::start(backend).await?;
+        let paris = app.commune("75056").await?;
+        let dir = tempfile::tempdir()?;
+        let bogus = dir.path().join("pas-un-module.wasm");
+        std::fs::write(&bogus, b"\0asm pas vraiment")?;
+        let o = parvis(&app.db, &["module", "install", &bogus.to_string_lossy()]).await?;
+        assert!(!o.status.success());
+        assert!(
+            text(&o).contains("n'est pas un module Parvis"),
+            "{}",
+            text(&o)
+        );
+
+        let wasm = parvis_tests::app::module_wasm("parvis-module-hostile")?;
+        let wasm = wasm.to_string_lossy();
+        let o = parvis(&app.db, &["module", "install", &wasm]).await?;
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(text(&o).contains("hostile"), "{}", text(&o));
+        let o = parvis(&app.db, &["module", "install", &wasm]).await?;
+        assert!(
+            o.status.success(),
+            "installing twice is harmless: {}",
+            text(&o)
+        );
+        let o = parvis(
+            &app.db,
+            &["module", "enable", "--tenant", &paris, "inconnu"],
+        )
+        .await?;
+        assert!(!o.status.success());
+        assert!(text(&o).contains("aucun module"), "{}", text(&o));
+        let o = parvis(
+            &app.db,
+            &["module", "enable", "--tenant", &paris, "hostile"],
+        )
+        .await?;
+        assert!(o.status.success(), "{}", text(&o));
+
+        // The running server picks the new module up by itself.
+        let client = app.client()?;
+        let started = std::time::Instant::now();
+        loop {
+            let r = client
+                .get(app.url(Some(&paris), "/m/hostile/ping"))
+                .send()
+                .await?;
+            if r.status() == 200 {
+                break;
+            }
+            anyhow::ensure!(
+                started.elapsed() < std::time::Duration::from_secs(8),
+                "the running server did not serve the module: {}",
+                r.status()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let o = parvis(&app.db, &["module", "list"]).await?;
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            text(&o).contains("activé dans 1 commune(s)"),
+            "{}",
+            text(&o)
+        );
+        app.stop().await;
+        Ok(())
+    }
+);

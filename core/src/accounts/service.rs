@@ -140,6 +140,7 @@ fn mail(
         text: templates
             .render(template, ctx)
             .map_err(anyhow::Error::from)?,
+        attachments: vec![],
     })
 }
 

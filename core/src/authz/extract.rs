@@ -98,3 +98,7 @@ permission!(
     /// Verify subscription requests.
     VerifySubscriptions = crate::authz::perms::VERIFY_SUBSCRIPTIONS
 );
+permission!(
+    /// Enable, disable and configure the commune's modules.
+    ManageModules = crate::authz::perms::MANAGE_MODULES
+);

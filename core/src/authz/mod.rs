@@ -15,8 +15,8 @@ use casbin::{CoreApi as _, DefaultModel, Enforcer, MgmtApi as _, RbacApi as _};
 use tokio::sync::RwLock;
 
 pub use extract::{
-    Actor, Can, EditCommune, ManageRoles, Moderate, Perm, PublishPost, Report, RequestSubscription,
-    VerifySubscriptions,
+    Actor, Can, EditCommune, ManageModules, ManageRoles, Moderate, Perm, PublishPost, Report,
+    RequestSubscription, VerifySubscriptions,
 };
 
 use crate::db::Db;
@@ -55,18 +55,21 @@ pub enum Role {
     Official,
     /// A candidate in an election of the commune.
     Candidate,
+    /// A resident whose address the commune verified (polls restricted to residents).
+    Resident,
     /// Any signed-in account (implicit).
     Citizen,
 }
 
 impl Role {
     /// Every role, most powerful first.
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::PlatformAdmin,
         Role::TenantAdmin,
         Role::Moderator,
         Role::Official,
         Role::Candidate,
+        Role::Resident,
         Role::Citizen,
     ];
 
@@ -78,6 +81,7 @@ impl Role {
             Role::Moderator => "moderator",
             Role::Official => "official",
             Role::Candidate => "candidate",
+            Role::Resident => "resident",
             Role::Citizen => "citizen",
         }
     }
@@ -90,6 +94,7 @@ impl Role {
             Role::Moderator => "Modérateur",
             Role::Official => "Élu",
             Role::Candidate => "Candidat",
+            Role::Resident => "Habitant vérifié",
             Role::Citizen => "Citoyen",
         }
     }
@@ -136,6 +141,8 @@ pub mod perms {
     pub const MODERATE: Permission = Permission::new("moderation", "act");
     /// Publish posts as an official or candidate.
     pub const PUBLISH_POST: Permission = Permission::new("post", "publish");
+    /// Use the staff pages of the commune's modules (`/admin/m/…`).
+    pub const USE_MODULE_ADMIN: Permission = Permission::new("module-admin", "use");
     /// Create polls.
     pub const CREATE_POLL: Permission = Permission::new("poll", "create");
     /// Comment, react, rate.
@@ -159,12 +166,14 @@ fn templates() -> Vec<(Role, Permission)> {
         MODERATE,
         PUBLISH_POST,
         CREATE_POLL,
+        USE_MODULE_ADMIN,
     ] {
         t.push((Role::TenantAdmin, p));
     }
     t.push((Role::Moderator, MODERATE));
     t.push((Role::Official, PUBLISH_POST));
     t.push((Role::Official, CREATE_POLL));
+    t.push((Role::Official, USE_MODULE_ADMIN));
     t.push((Role::Candidate, PUBLISH_POST));
     for p in [COMMENT, REPORT, REQUEST_SUBSCRIPTION] {
         t.push((Role::Citizen, p));

@@ -22,6 +22,24 @@ pub trait JobHandler: Send + Sync {
     async fn run(&self, payload: serde_json::Value) -> anyhow::Result<()>;
 }
 
+/// Adds a job without waking the worker: for job handlers, whose worker looks for the next
+/// job as soon as they return.
+pub async fn insert<'c, E>(conn: E, kind: &str, payload: &impl Serialize) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let payload = serde_json::to_string(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let at = now();
+    sqlx::query("INSERT INTO jobs (kind, payload, run_at, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(kind)
+        .bind(payload)
+        .bind(at)
+        .bind(at)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// The queue: enqueue from anywhere, run by [`Jobs::spawn_worker`].
 #[derive(Clone)]
 pub struct Jobs {
@@ -64,16 +82,7 @@ impl Jobs {
     where
         E: sqlx::Executor<'c, Database = sqlx::Any>,
     {
-        let payload =
-            serde_json::to_string(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        let at = now();
-        sqlx::query("INSERT INTO jobs (kind, payload, run_at, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(kind)
-            .bind(payload)
-            .bind(at)
-            .bind(at)
-            .execute(conn)
-            .await?;
+        insert(conn, kind, payload).await?;
         self.wake.notify_one();
         Ok(())
     }

@@ -2,7 +2,10 @@
 //! `mail` job, so a slow or unreachable SMTP server delays it instead of losing it.
 
 use async_trait::async_trait;
-use lettre::message::{Mailbox, header::ContentType};
+use base64::Engine as _;
+use lettre::message::{
+    Attachment as MailAttachment, Mailbox, MultiPart, SinglePart, header::ContentType,
+};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +23,31 @@ pub struct Email {
     pub subject: String,
     /// Plain-text body.
     pub text: String,
+    /// Files attached (an `.ics` invitation, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to an [`Email`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attachment {
+    /// File name shown to the recipient.
+    pub filename: String,
+    /// MIME type, e.g. `text/calendar; method=REQUEST`.
+    pub content_type: String,
+    /// The bytes, base64 (standard alphabet) so the job payload stays JSON text.
+    pub data_base64: String,
+}
+
+impl Attachment {
+    /// An attachment from raw bytes.
+    pub fn new(filename: &str, content_type: &str, data: &[u8]) -> Attachment {
+        Attachment {
+            filename: filename.to_string(),
+            content_type: content_type.to_string(),
+            data_base64: base64::engine::general_purpose::STANDARD.encode(data),
+        }
+    }
 }
 
 /// Sends [`Email`]s.
@@ -57,12 +85,23 @@ impl Mailer {
     /// Sends one message now.
     pub async fn send(&self, email: &Email) -> anyhow::Result<()> {
         let to: Mailbox = email.to.parse()?;
-        let message = Message::builder()
+        let builder = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(&email.subject)
-            .header(ContentType::TEXT_PLAIN)
-            .body(email.text.clone())?;
+            .subject(&email.subject);
+        let message = if email.attachments.is_empty() {
+            builder
+                .header(ContentType::TEXT_PLAIN)
+                .body(email.text.clone())?
+        } else {
+            let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(email.text.clone()));
+            for a in &email.attachments {
+                let data = base64::engine::general_purpose::STANDARD.decode(&a.data_base64)?;
+                let kind = ContentType::parse(&a.content_type)?;
+                parts = parts.singlepart(MailAttachment::new(a.filename.clone()).body(data, kind));
+            }
+            builder.multipart(parts)?
+        };
         match &self.transport {
             Some(transport) => {
                 transport.send(message).await?;

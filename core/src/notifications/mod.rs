@@ -44,3 +44,54 @@ impl JobHandler for FanOut {
         Ok(())
     }
 }
+
+/// Job kind of a notice (the path modules notify through).
+pub const SEND_NOTICE: &str = "notify.send";
+
+/// Who a notice is for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Recipients {
+    /// These accounts.
+    Accounts(Vec<String>),
+    /// Everyone who follows the commune.
+    Followers,
+}
+
+/// A notice to deliver in app and/or by e-mail.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Notice {
+    /// Commune it comes from.
+    pub tenant_id: i64,
+    /// Unique id: a retried job writes nothing twice.
+    pub id: String,
+    /// Who.
+    pub recipients: Recipients,
+    /// What happened (the in-app line and the e-mail subject).
+    pub title: String,
+    /// The e-mail body.
+    pub body: String,
+    /// Absolute link.
+    pub link: String,
+    /// Show it in the notification centre.
+    pub in_app: bool,
+    /// Send it by e-mail (verified addresses only).
+    pub email: bool,
+    /// E-mail attachments.
+    #[serde(default)]
+    pub attachments: Vec<crate::mail::Attachment>,
+}
+
+/// Delivers notices: in-app rows set-based, then one mail job per recipient.
+pub struct SendNotices {
+    /// Storage.
+    pub db: Db,
+}
+
+#[async_trait]
+impl JobHandler for SendNotices {
+    async fn run(&self, payload: serde_json::Value) -> anyhow::Result<()> {
+        let notice: Notice = serde_json::from_value(payload)?;
+        store::deliver_notice(&self.db, &notice).await?;
+        Ok(())
+    }
+}

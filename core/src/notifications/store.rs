@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 use crate::db::Db;
-use crate::notifications::PostPublished;
+use crate::notifications::{Notice, PostPublished, Recipients};
 use crate::types::AccountId;
 use crate::util::now;
 
@@ -71,4 +71,97 @@ pub async fn mark_all_read(db: &Db, account: &AccountId) -> Result<(), sqlx::Err
         .execute(db.pool())
         .await?;
     Ok(())
+}
+
+/// Writes a notice's in-app rows and queues its e-mails, in one transaction (idempotent: a
+/// notice already delivered writes nothing more).
+pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error> {
+    let mut tx = db.pool().begin().await?;
+    let marker = format!("notice:{}", notice.id);
+    // The delivery record makes a retried job a no-op once its transaction committed.
+    let first = sqlx::query(
+        "INSERT INTO notices_delivered (id, tenant_id, delivered_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(&notice.id)
+    .bind(notice.tenant_id)
+    .bind(now())
+    .execute(&mut *tx)
+    .await?;
+    if first.rows_affected() == 0 {
+        return Ok(());
+    }
+    let at = now();
+    let accounts: Vec<String> = match &notice.recipients {
+        Recipients::Followers => sqlx::query_scalar(
+            "SELECT DISTINCT f.account_id FROM follows f JOIN accounts a ON a.id = f.account_id \
+                 WHERE f.tenant_id = $1 AND f.target_kind = 'commune' AND a.deleted_at IS NULL",
+        )
+        .bind(notice.tenant_id)
+        .fetch_all(&mut *tx)
+        .await?,
+        Recipients::Accounts(ids) => ids.clone(),
+    };
+    if notice.in_app {
+        match &notice.recipients {
+            Recipients::Followers => {
+                sqlx::query(
+                    "INSERT INTO notifications (account_id, id, tenant_id, title, link, created_at) \
+                     SELECT DISTINCT f.account_id, $1, $2, $3, $4, $5 FROM follows f \
+                     WHERE f.tenant_id = $2 AND f.target_kind = 'commune' ON CONFLICT DO NOTHING",
+                )
+                .bind(&marker)
+                .bind(notice.tenant_id)
+                .bind(&notice.title)
+                .bind(&notice.link)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Recipients::Accounts(ids) => {
+                for id in ids {
+                    sqlx::query(
+                        "INSERT INTO notifications (account_id, id, tenant_id, title, link, created_at) \
+                         SELECT id, $2, $3, $4, $5, $6 FROM accounts WHERE id = $1 AND deleted_at IS NULL \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(&marker)
+                    .bind(notice.tenant_id)
+                    .bind(&notice.title)
+                    .bind(&notice.link)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+    }
+    if notice.email {
+        for chunk in accounts.chunks(500) {
+            let mut sql = String::from(
+                "SELECT email FROM accounts WHERE email_verified_at IS NOT NULL AND deleted_at IS NULL AND id IN (",
+            );
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${}", i + 1));
+            }
+            sql.push(')');
+            let mut q = sqlx::query_scalar::<_, String>(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for to in q.fetch_all(&mut *tx).await? {
+                let email = crate::mail::Email {
+                    to,
+                    subject: notice.title.clone(),
+                    text: format!("{}\n\n{}\n", notice.body, notice.link),
+                    attachments: notice.attachments.clone(),
+                };
+                crate::jobs::insert(&mut *tx, crate::mail::MAIL_JOB, &email).await?;
+            }
+        }
+    }
+    tx.commit().await
 }

@@ -99,6 +99,10 @@ const CORE_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/privacy/account.html"),
     ),
     (
+        "modules/page.html",
+        include_str!("../../templates/modules/page.html"),
+    ),
+    (
         "notifications/centre.html",
         include_str!("../../templates/notifications/centre.html"),
     ),

@@ -38,6 +38,8 @@ pub struct Inner {
     pub communes: CommuneIndex,
     /// Rendered anonymous commune pages.
     pub home_cache: HomeCache,
+    /// Feature modules (wasm components).
+    pub modules: crate::modules::registry::ModuleHost,
     /// Prometheus renderer for `/metrics`.
     pub metrics: Option<PrometheusHandle>,
 }

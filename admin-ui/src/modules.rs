@@ -1,0 +1,155 @@
+//! `/admin/modules`: a commune's admins choose the services its citizens get — enable or
+//! disable each installed module, fill in its settings, see why the host switched one off.
+//! Premium modules can be enabled once the commune holds an entitlement (billing).
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use parvis_core::authz::{Can, ManageModules};
+use parvis_core::error::AppResult;
+use parvis_core::modules::service::{self, ModuleError};
+use parvis_core::modules::store;
+use parvis_core::web::{AppState, Page};
+use serde_json::json;
+use tera::Context;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/modules", get(list))
+        .route("/admin/modules/{id}/activer", post(enable))
+        .route("/admin/modules/{id}/desactiver", post(disable))
+        .route("/admin/modules/{id}/reglages", post(configure))
+}
+
+async fn render(
+    state: &AppState,
+    page: Page,
+    status: StatusCode,
+    error: Option<String>,
+) -> AppResult<Response> {
+    let commune = page.site.commune()?.clone();
+    let choices = state.modules.tenant(&state.db, commune.tenant_id).await?;
+    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    let mut rows = Vec::new();
+    for m in state.modules.all() {
+        let row = choices.rows.get(m.id.as_str());
+        let settings: serde_json::Value = row
+            .and_then(|r| serde_json::from_str(&r.settings).ok())
+            .unwrap_or_else(|| json!({}));
+        let fields: Vec<_> = m
+            .manifest
+            .settings
+            .iter()
+            .map(|s| {
+                let value = settings
+                    .get(&s.key)
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .unwrap_or_else(|| s.default_value.clone());
+                json!({"key": s.key, "label": s.label, "help": s.help, "kind": s.kind, "value": value})
+            })
+            .collect();
+        let entitled = !m.manifest.premium || store::entitled(&mut tx, &m.id).await?;
+        rows.push(json!({
+            "id": m.id.as_str(),
+            "name": m.manifest.name,
+            "description": m.manifest.description,
+            "version": m.manifest.version,
+            "premium": m.manifest.premium,
+            "entitled": entitled,
+            "enabled": row.is_some_and(|r| r.enabled),
+            "fault_reason": row.and_then(|r| r.fault_reason.clone()),
+            "settings": fields,
+            "admin_entry": m.manifest.nav.iter().any(|n| n.admin),
+        }));
+    }
+    tx.commit().await?;
+    let mut ctx = Context::new();
+    ctx.insert("modules", &rows);
+    ctx.insert("error", &error);
+    Ok((
+        status,
+        page.with_forms().render(state, "admin/modules.html", ctx)?,
+    )
+        .into_response())
+}
+
+async fn list(
+    State(state): State<AppState>,
+    _: Can<ManageModules>,
+    page: Page,
+) -> AppResult<Response> {
+    render(&state, page, StatusCode::OK, None).await
+}
+
+async fn outcome(
+    state: &AppState,
+    page: Page,
+    result: Result<(), ModuleError>,
+) -> AppResult<Response> {
+    match result {
+        Ok(()) => Ok(Redirect::to("/admin/modules").into_response()),
+        Err(ModuleError::Db(e)) => Err(e.into()),
+        Err(e @ ModuleError::Unknown(_)) => {
+            render(state, page, StatusCode::NOT_FOUND, Some(e.to_string())).await
+        }
+        Err(e @ ModuleError::NotEntitled(_)) => {
+            render(
+                state,
+                page,
+                StatusCode::PAYMENT_REQUIRED,
+                Some(e.to_string()),
+            )
+            .await
+        }
+        Err(e @ ModuleError::Setting(..)) => {
+            render(
+                state,
+                page,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(e.to_string()),
+            )
+            .await
+        }
+    }
+}
+
+async fn enable(
+    State(state): State<AppState>,
+    Can(actor, _): Can<ManageModules>,
+    Path(id): Path<String>,
+    page: Page,
+) -> AppResult<Response> {
+    let tenant = page.site.commune()?.tenant_id;
+    let result = service::enable(&state, tenant, &id, Some(&actor.account.id)).await;
+    outcome(&state, page, result).await
+}
+
+async fn disable(
+    State(state): State<AppState>,
+    Can(actor, _): Can<ManageModules>,
+    Path(id): Path<String>,
+    page: Page,
+) -> AppResult<Response> {
+    let tenant = page.site.commune()?.tenant_id;
+    let result = service::disable(&state, tenant, &id, Some(&actor.account.id)).await;
+    outcome(&state, page, result).await
+}
+
+async fn configure(
+    State(state): State<AppState>,
+    Can(actor, _): Can<ManageModules>,
+    Path(id): Path<String>,
+    page: Page,
+    Form(form): Form<HashMap<String, String>>,
+) -> AppResult<Response> {
+    let tenant = page.site.commune()?.tenant_id;
+    let result = service::configure(&state, tenant, &id, &form, &actor.account.id).await;
+    outcome(&state, page, result).await
+}

@@ -1,0 +1,484 @@
+//! One module call: a fresh instance from the pool in a fresh `Store`, bounded in memory,
+//! time and output, whose imports are bound to the request's tenant and the module, and whose
+//! writes form one transaction committed only when the call succeeds.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::db::TenantTx;
+use crate::modules::bindings::parvis::module::types::{Event, Request, Response};
+use crate::modules::engine::CallLimits;
+use crate::modules::registry::LoadedModule;
+use crate::types::{ModuleId, TenantId};
+use crate::web::AppState;
+
+/// What a module declared it needs (`capability` in the WIT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Capability {
+    /// `storage`.
+    Storage,
+    /// `notify`.
+    Notify,
+    /// `feed`.
+    Feed,
+    /// `payments`.
+    Payments,
+    /// Scheduled `tick` events.
+    Tick,
+}
+
+/// Host calls one module call may make (a loop over imports is bounded too).
+const MAX_HOST_CALLS: u32 = 20_000;
+
+/// Everything a call's imports see. The tenant is fixed here by the host.
+pub struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: Limiter,
+    /// The host's state (database, jobs, authorization).
+    pub(crate) app: AppState,
+    /// `None` only while reading a manifest at install time: no import is usable then.
+    pub(crate) tenant: Option<TenantId>,
+    pub(crate) module: ModuleId,
+    pub(crate) capabilities: HashSet<Capability>,
+    /// The call writes: take the write lock when the transaction starts.
+    write: bool,
+    tx: Option<TenantTx>,
+    /// A host-side failure: the call's writes are rolled back whatever it returns.
+    pub(crate) failed: Option<String>,
+    host_calls: u32,
+    /// `scheme://host` of the commune, for absolute links in notifications.
+    pub(crate) origin: String,
+    /// The module's public mount point (`/m/<id>`).
+    pub(crate) mount: String,
+    /// Work to do once the transaction committed.
+    pub(crate) after_commit: AfterCommit,
+}
+
+/// Side effects that wait for the commit.
+#[derive(Debug, Default)]
+pub(crate) struct AfterCommit {
+    /// Jobs were queued: wake the worker.
+    pub wake_jobs: bool,
+    /// A post was published: the commune's cached home page is stale.
+    pub published: bool,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Why an import refuses to work.
+#[derive(Debug)]
+pub(crate) enum Denied {
+    /// The module did not declare this capability.
+    Capability(&'static str),
+    /// No tenant (manifest reading) or too many host calls.
+    Unavailable(String),
+}
+
+impl CallState {
+    /// Checks the capability and the host-call budget, and opens the transaction if needed.
+    pub(crate) async fn tx(&mut self, cap: Capability) -> Result<&mut TenantTx, Denied> {
+        if !self.capabilities.contains(&cap) {
+            return Err(Denied::Capability(match cap {
+                Capability::Storage => "storage",
+                Capability::Notify => "notify",
+                Capability::Feed => "feed",
+                Capability::Payments => "payments",
+                Capability::Tick => "tick",
+            }));
+        }
+        self.host_calls += 1;
+        if self.host_calls > MAX_HOST_CALLS {
+            return Err(Denied::Unavailable(format!(
+                "plus de {MAX_HOST_CALLS} appels à l'hôte dans une seule requête"
+            )));
+        }
+        let Some(tenant) = self.tenant else {
+            return Err(Denied::Unavailable(
+                "aucune commune pendant la lecture du manifeste".into(),
+            ));
+        };
+        if self.tx.is_none() {
+            let db = self.app.db.tenant(tenant);
+            let tx = if self.write {
+                db.begin_write().await
+            } else {
+                db.begin().await
+            };
+            match tx {
+                Ok(tx) => self.tx = Some(tx),
+                Err(e) => {
+                    self.failed = Some(format!("database: {e}"));
+                    return Err(Denied::Unavailable("base de données indisponible".into()));
+                }
+            }
+        }
+        self.tx
+            .as_mut()
+            .ok_or_else(|| Denied::Unavailable("transaction absente".into()))
+    }
+
+    /// Records a database failure: the whole call will be rolled back.
+    pub(crate) fn fail(&mut self, e: &sqlx::Error) -> String {
+        tracing::error!(module = %self.module, error = %e, "module storage failed");
+        self.failed = Some(e.to_string());
+        "base de données indisponible".to_string()
+    }
+}
+
+/// How a call went wrong, for the error page and the fault counter.
+#[derive(Debug, thiserror::Error)]
+pub enum Fault {
+    /// The module ran past its time budget.
+    #[error("le module a dépassé son temps de calcul")]
+    Timeout,
+    /// The module needed more memory than allowed.
+    #[error("le module a dépassé sa mémoire autorisée")]
+    Memory,
+    /// Unbounded recursion.
+    #[error("le module a dépassé sa pile d'appels")]
+    Stack,
+    /// Any other trap (a panic, an unreachable instruction).
+    #[error("le module s'est arrêté sur une erreur : {0}")]
+    Trap(String),
+    /// The response was larger than allowed.
+    #[error("la réponse du module dépasse {0} octets")]
+    TooLarge(usize),
+    /// The host could not serve the call (database, pool exhausted).
+    #[error("le service est momentanément indisponible : {0}")]
+    Host(String),
+}
+
+impl Fault {
+    /// Faults that count against the module (the host's own failures do not).
+    pub fn is_module_fault(&self) -> bool {
+        !matches!(self, Fault::Host(_))
+    }
+
+    fn from_error(e: wasmtime::Error, out_of_memory: bool) -> Fault {
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => Fault::Timeout,
+            Some(Trap::StackOverflow) => Fault::Stack,
+            _ if out_of_memory => Fault::Memory,
+            Some(trap) => Fault::Trap(trap.to_string()),
+            None => Fault::Trap(format!("{e:#}")),
+        }
+    }
+}
+
+/// What the caller knows about the request.
+pub struct CallContext {
+    /// The commune.
+    pub tenant: TenantId,
+    /// `scheme://host` of the commune.
+    pub origin: String,
+    /// The viewer's account id.
+    pub viewer: Option<String>,
+    /// The call may write (not a GET): take the write lock up front.
+    pub write: bool,
+}
+
+fn new_state(
+    app: &AppState,
+    module: &LoadedModule,
+    limits: &CallLimits,
+    ctx: Option<&CallContext>,
+) -> CallState {
+    // No preopened directory, no environment, no arguments, no inherited stdio, no network.
+    let wasi = WasiCtxBuilder::new()
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build();
+    CallState {
+        wasi,
+        table: ResourceTable::new(),
+        limiter: Limiter {
+            memory_bytes: limits.memory_bytes,
+            memory_hit: false,
+        },
+        app: app.clone(),
+        tenant: ctx.map(|c| c.tenant),
+        module: module.id.clone(),
+        capabilities: module.capabilities.clone(),
+        write: ctx.is_some_and(|c| c.write),
+        tx: None,
+        failed: None,
+        host_calls: 0,
+        origin: ctx.map(|c| c.origin.clone()).unwrap_or_default(),
+        mount: format!("/m/{}", module.id),
+        after_commit: AfterCommit::default(),
+    }
+}
+
+fn new_store(
+    app: &AppState,
+    module: &LoadedModule,
+    limits: &CallLimits,
+    ctx: Option<&CallContext>,
+) -> Store<CallState> {
+    let engine = app.modules.engine().engine();
+    let mut store = Store::new(engine, new_state(app, module, limits, ctx));
+    store.limiter(|s| &mut s.limiter);
+    let deadline = Instant::now() + limits.time;
+    store.set_epoch_deadline(1);
+    // Yield to other requests at every tick; trap once the wall-clock budget is spent.
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline {
+            Ok(UpdateDeadline::Interrupt)
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+    store
+}
+
+/// Reads the manifest of a freshly compiled module (no tenant, no import usable).
+pub async fn manifest(
+    app: &AppState,
+    module: &LoadedModule,
+    limits: &CallLimits,
+) -> Result<crate::modules::bindings::parvis::module::types::Manifest, Fault> {
+    let mut store = new_store(app, module, limits, None);
+    let instance = module
+        .pre
+        .instantiate_async(&mut store)
+        .await
+        .map_err(|e| Fault::Trap(format!("{e:#}")))?;
+    instance
+        .parvis_module_guest()
+        .call_describe(&mut store)
+        .await
+        .map_err(|e| Fault::from_error(e, false))
+}
+
+enum Call<'a> {
+    Handle(&'a Request),
+    Event(&'a Event),
+}
+
+enum Outcome {
+    Response(Response),
+    Event(Result<(), String>),
+}
+
+async fn run(
+    app: &AppState,
+    module: &LoadedModule,
+    ctx: &CallContext,
+    call: Call<'_>,
+) -> Result<Outcome, Fault> {
+    let limits = app.modules.limits();
+    let mut store = new_store(app, module, &limits, Some(ctx));
+    let run = async {
+        let instance = module
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| Fault::Host(format!("instanciation : {e:#}")))?;
+        let guest = instance.parvis_module_guest();
+        let outcome = match call {
+            Call::Handle(req) => guest
+                .call_handle(&mut store, req)
+                .await
+                .map(Outcome::Response),
+            Call::Event(ev) => guest
+                .call_on_event(&mut store, ev)
+                .await
+                .map(Outcome::Event),
+        };
+        let oom = store.data().limits_hit();
+        outcome.map_err(|e| Fault::from_error(e, oom))
+    };
+    // A host call that never returns is bounded too (the epoch only interrupts wasm code).
+    let outcome = match tokio::time::timeout(limits.time * 2, run).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(Fault::Timeout),
+    };
+    let state = store.into_data();
+    finish(app, state, outcome, &limits).await
+}
+
+impl CallState {
+    fn limits_hit(&self) -> bool {
+        self.limiter.memory_hit
+    }
+}
+
+/// Caps linear memory (trapping the call, and remembering why) and table growth.
+struct Limiter {
+    memory_bytes: usize,
+    memory_hit: bool,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_bytes {
+            self.memory_hit = true;
+            return Err(wasmtime::Error::msg("module memory limit reached"));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+
+    fn instances(&self) -> usize {
+        16
+    }
+
+    fn tables(&self) -> usize {
+        16
+    }
+
+    fn memories(&self) -> usize {
+        4
+    }
+}
+
+async fn finish(
+    app: &AppState,
+    mut state: CallState,
+    outcome: Result<Outcome, Fault>,
+    limits: &CallLimits,
+) -> Result<Outcome, Fault> {
+    let outcome = outcome.and_then(|o| match o {
+        Outcome::Response(r) => {
+            let size = response_size(&r);
+            if size > limits.response_bytes {
+                Err(Fault::TooLarge(limits.response_bytes))
+            } else {
+                Ok(Outcome::Response(r))
+            }
+        }
+        other => Ok(other),
+    });
+    let succeeded = match &outcome {
+        Ok(Outcome::Response(r)) => r.status < 400,
+        Ok(Outcome::Event(r)) => r.is_ok(),
+        Err(_) => false,
+    };
+    let tx = state.tx.take();
+    if let Some(failure) = state.failed.take() {
+        drop(tx);
+        return Err(Fault::Host(failure));
+    }
+    if let Some(tx) = tx {
+        if succeeded {
+            tx.commit()
+                .await
+                .map_err(|e| Fault::Host(format!("validation de la transaction : {e}")))?;
+            if state.after_commit.wake_jobs {
+                app.jobs.notify();
+            }
+            if state.after_commit.published
+                && let Some(tenant) = state.tenant
+            {
+                app.home_cache.invalidate(tenant);
+            }
+        } else {
+            // Dropping the transaction rolls it back: nothing half-written.
+            drop(tx);
+        }
+    }
+    outcome
+}
+
+fn response_size(r: &Response) -> usize {
+    use crate::modules::bindings::parvis::module::types::Body;
+    let body = match &r.body {
+        Body::Page(p) => p.title.len() + p.html.len(),
+        Body::Json(j) => j.len(),
+        Body::Redirect(to) => to.len(),
+        Body::Download(d) => d.data.len() + d.filename.len() + d.content_type.len(),
+        Body::Empty => 0,
+    };
+    body + r.flash.as_ref().map_or(0, String::len)
+}
+
+/// Serves one request with a module.
+pub async fn handle(
+    app: &AppState,
+    module: &Arc<LoadedModule>,
+    ctx: &CallContext,
+    request: &Request,
+) -> Result<Response, Fault> {
+    let started = Instant::now();
+    let result = run(app, module, ctx, Call::Handle(request)).await;
+    record(app, module, ctx.tenant, &result, started).await;
+    match result {
+        Ok(Outcome::Response(r)) => Ok(r),
+        Ok(Outcome::Event(_)) => Err(Fault::Host("réponse inattendue".into())),
+        Err(f) => Err(f),
+    }
+}
+
+/// Delivers an event to a module in one commune.
+pub async fn event(
+    app: &AppState,
+    module: &Arc<LoadedModule>,
+    tenant: TenantId,
+    origin: String,
+    event: &Event,
+) -> Result<Result<(), String>, Fault> {
+    let ctx = CallContext {
+        tenant,
+        origin,
+        viewer: None,
+        write: true,
+    };
+    let started = Instant::now();
+    let result = run(app, module, &ctx, Call::Event(event)).await;
+    record(app, module, tenant, &result, started).await;
+    match result {
+        Ok(Outcome::Event(r)) => Ok(r),
+        Ok(Outcome::Response(_)) => Err(Fault::Host("réponse inattendue".into())),
+        Err(f) => Err(f),
+    }
+}
+
+async fn record(
+    app: &AppState,
+    module: &Arc<LoadedModule>,
+    tenant: TenantId,
+    result: &Result<Outcome, Fault>,
+    started: Instant,
+) {
+    let id = module.id.to_string();
+    metrics::histogram!("parvis_module_call_seconds", "module" => id.clone())
+        .record(started.elapsed().as_secs_f64());
+    match result {
+        Err(fault) if fault.is_module_fault() => {
+            metrics::counter!("parvis_module_faults_total", "module" => id).increment(1);
+            tracing::warn!(module = %module.id, tenant = %tenant, %fault, "module fault");
+            app.modules.fault(app, tenant, module, fault).await;
+        }
+        Err(fault) => {
+            tracing::error!(module = %module.id, tenant = %tenant, %fault, "module call failed on the host side");
+        }
+        Ok(_) => app.modules.succeeded(tenant, &module.id),
+    }
+}

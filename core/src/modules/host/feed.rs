@@ -1,0 +1,101 @@
+//! `parvis:module/feed`: publishing in the commune's feed, in the commune's name, through the
+//! same path as posts written by people (sanitised markdown, followers notified).
+
+use crate::feed::markdown;
+use crate::feed::store::{self as posts, Author};
+use crate::modules::bindings::parvis::module::feed::{Host, Item};
+use crate::modules::call::{CallState, Capability, Denied};
+use crate::notifications::{FAN_OUT_POST, PostPublished};
+use crate::types::AccountId;
+
+/// The account modules publish as (created by migration 0009; cannot sign in).
+pub const MODULES_ACCOUNT: &str = "parvis-modules";
+/// Longest post body.
+const MAX_BODY: usize = 20_000;
+
+impl Host for CallState {
+    async fn publish(&mut self, item: Item) -> Result<String, String> {
+        let body = item.body_markdown.trim().to_string();
+        if body.is_empty() || body.len() > MAX_BODY {
+            return Err(format!("texte vide ou de plus de {MAX_BODY} octets"));
+        }
+        if let Some(path) = &item.path
+            && (!path.starts_with('/') || path.starts_with("//"))
+        {
+            return Err("le lien doit être un chemin commençant par /".into());
+        }
+        let theme = item
+            .theme
+            .map(|t| t.trim().chars().take(40).collect::<String>())
+            .filter(|t| !t.is_empty());
+        let link = item
+            .path
+            .as_ref()
+            .map(|p| format!("{}{}{p}", self.origin, self.mount));
+        let full = match &link {
+            Some(link) => format!("{body}\n\n[Voir le détail]({link})"),
+            None => body.clone(),
+        };
+        let html = markdown::render(&full);
+        let Some(tenant) = self.tenant else {
+            return Err("aucune commune".into());
+        };
+        let name = sqlx::query_scalar::<_, String>(
+            "SELECT c.name FROM tenants t JOIN communes c ON c.insee = t.insee WHERE t.id = $1",
+        )
+        .bind(tenant.0)
+        .fetch_one(self.app.db.pool())
+        .await
+        .map_err(|e| self.fail(&e))?;
+        let origin = self.origin.clone();
+        let tx = match self.tx(Capability::Feed).await {
+            Ok(tx) => tx,
+            Err(Denied::Capability(c)) => {
+                return Err(format!(
+                    "le module n'a pas déclaré la capacité « {c} » dans son manifeste"
+                ));
+            }
+            Err(Denied::Unavailable(why)) => return Err(why),
+        };
+        let account = AccountId(MODULES_ACCOUNT.to_string());
+        let first_line: String = body
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches('#')
+            .trim()
+            .chars()
+            .take(120)
+            .collect();
+        let written: Result<String, sqlx::Error> = async {
+            let id = posts::insert(
+                tx,
+                &account,
+                &Author::Commune,
+                &name,
+                &full,
+                &html,
+                theme.as_deref(),
+            )
+            .await?;
+            let event = PostPublished {
+                tenant_id: tenant.0,
+                post_id: id.clone(),
+                official_id: None,
+                author_account_id: MODULES_ACCOUNT.to_string(),
+                title: format!("{name} : {first_line}"),
+                link: format!("{origin}/#post-{id}"),
+            };
+            crate::jobs::insert(&mut **tx, FAN_OUT_POST, &event).await?;
+            Ok(id)
+        }
+        .await;
+        let id = match written {
+            Ok(id) => id,
+            Err(e) => return Err(self.fail(&e)),
+        };
+        self.after_commit.wake_jobs = true;
+        self.after_commit.published = true;
+        Ok(id)
+    }
+}

@@ -1,0 +1,9 @@
+//! The host side of each `parvis:module` import, one file per WIT interface.
+
+pub mod feed;
+pub mod notify;
+pub mod payments;
+pub mod runtime;
+pub mod storage;
+
+impl crate::modules::bindings::parvis::module::types::Host for crate::modules::call::CallState {}

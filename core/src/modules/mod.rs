@@ -1,0 +1,91 @@
+//! The module host: feature modules are WebAssembly components of the `parvis:module` WIT
+//! package (`modules/wit/`), installed on a running server, enabled per commune, and served
+//! under `/m/<id>/` inside the commune's layout.
+//!
+//! Layout: [`engine`] (wasmtime, pooling, compile cache), [`registry`] (served versions,
+//! per-commune choices, faults), [`call`] (one bounded call in one transaction), [`host`] (the
+//! imports, one file per WIT interface), [`service`] (enable, disable, configure), [`store`]
+//! (SQL), [`routes`] (HTTP).
+
+pub mod bindings;
+pub mod call;
+pub mod engine;
+pub mod host;
+pub mod registry;
+pub mod routes;
+pub mod service;
+pub mod store;
+
+use std::time::Duration;
+
+use crate::modules::bindings::parvis::module::types::Event;
+use crate::web::AppState;
+
+/// How often a server looks for module versions installed by another process.
+const SYNC_EVERY: Duration = Duration::from_secs(2);
+/// How often modules that asked for it get a `tick` event.
+const TICK_EVERY: Duration = Duration::from_secs(60);
+
+/// Background work: pick up new module versions, and deliver scheduled ticks.
+pub fn spawn_background(state: &AppState) {
+    let app = state.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(SYNC_EVERY);
+        loop {
+            every.tick().await;
+            if let Err(e) = app.modules.sync(&app.db).await {
+                tracing::warn!(error = %e, "module sync failed");
+            }
+        }
+    });
+    let app = state.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(TICK_EVERY);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            tick_all(&app).await;
+        }
+    });
+}
+
+/// Delivers one `tick` to every enabled module that declared the `tick` capability.
+pub async fn tick_all(app: &AppState) {
+    let now = crate::util::now();
+    for module in app.modules.all() {
+        if !module.capabilities.contains(&call::Capability::Tick) {
+            continue;
+        }
+        let tenants = match store::tenants_with(&app.db, module.id.as_str()).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(module = %module.id, error = %e, "tick: communes unavailable");
+                continue;
+            }
+        };
+        for tenant in tenants {
+            let tenant = crate::types::TenantId(tenant);
+            let origin =
+                match sqlx::query_scalar::<_, String>("SELECT slug FROM tenants WHERE id = $1")
+                    .bind(tenant.0)
+                    .fetch_one(app.db.pool())
+                    .await
+                {
+                    Ok(slug) => {
+                        let scheme = if app.config.https { "https" } else { "http" };
+                        format!("{scheme}://{slug}.{}", app.config.base_domain)
+                    }
+                    Err(_) => continue,
+                };
+            match call::event(app, &module, tenant, origin, &Event::Tick(now)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(module = %module.id, tenant = %tenant, error = %e, "tick refused")
+                }
+                Err(f) => {
+                    tracing::warn!(module = %module.id, tenant = %tenant, fault = %f, "tick failed")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! The rules of module management per commune: enable (premium modules need an entitlement),
+//! disable, configure against the manifest's settings, and the host's automatic switch-off
+//! after repeated faults, which tells the commune's admins. Each change is audited.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::authz::Role;
+use crate::modules::registry::{LoadedModule, Manifest};
+use crate::modules::store;
+use crate::notifications::{Notice, Recipients, SEND_NOTICE};
+use crate::types::{AccountId, ModuleId, TenantId};
+use crate::web::AppState;
+
+/// What a management action can fail with (French messages for admins).
+#[derive(Debug, thiserror::Error)]
+pub enum ModuleError {
+    /// No such module is installed.
+    #[error("aucun module « {0} » n'est installé")]
+    Unknown(String),
+    /// Premium, and the commune holds no entitlement.
+    #[error(
+        "le module « {0} » est un module premium : la commune doit y être abonnée avant de l'activer"
+    )]
+    NotEntitled(String),
+    /// A setting's value does not fit its kind.
+    #[error("réglage « {0} » : {1}")]
+    Setting(String, String),
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+fn module(app: &AppState, id: &str) -> Result<Arc<LoadedModule>, ModuleError> {
+    app.modules
+        .get(id)
+        .ok_or_else(|| ModuleError::Unknown(id.to_string()))
+}
+
+/// Switches a module on for a commune (clearing a previous automatic switch-off).
+pub async fn enable(
+    app: &AppState,
+    tenant: TenantId,
+    id: &str,
+    actor: Option<&AccountId>,
+) -> Result<(), ModuleError> {
+    let m = module(app, id)?;
+    let mut tx = app.db.tenant(tenant).begin_write().await?;
+    if m.manifest.premium && !store::entitled(&mut tx, &m.id).await? {
+        return Err(ModuleError::NotEntitled(m.manifest.name.clone()));
+    }
+    store::set_enabled(&mut tx, &m.id, true, None).await?;
+    if let Some(actor) = actor {
+        crate::moderation::store::audit(&mut tx, actor, "module.enable", m.id.as_str(), None)
+            .await?;
+    }
+    tx.commit().await?;
+    changed(app, tenant);
+    Ok(())
+}
+
+/// Switches a module off for a commune (its data is kept).
+pub async fn disable(
+    app: &AppState,
+    tenant: TenantId,
+    id: &str,
+    actor: Option<&AccountId>,
+) -> Result<(), ModuleError> {
+    let m = module(app, id)?;
+    let mut tx = app.db.tenant(tenant).begin_write().await?;
+    store::set_enabled(&mut tx, &m.id, false, None).await?;
+    if let Some(actor) = actor {
+        crate::moderation::store::audit(&mut tx, actor, "module.disable", m.id.as_str(), None)
+            .await?;
+    }
+    tx.commit().await?;
+    changed(app, tenant);
+    Ok(())
+}
+
+/// Validates submitted settings against the manifest and stores them as a JSON object.
+pub async fn configure(
+    app: &AppState,
+    tenant: TenantId,
+    id: &str,
+    form: &HashMap<String, String>,
+    actor: &AccountId,
+) -> Result<(), ModuleError> {
+    let m = module(app, id)?;
+    let settings = settings_from_form(&m.manifest, form)?;
+    let mut tx = app.db.tenant(tenant).begin_write().await?;
+    store::set_settings(&mut tx, &m.id, &settings.to_string()).await?;
+    crate::moderation::store::audit(&mut tx, actor, "module.configure", m.id.as_str(), None)
+        .await?;
+    tx.commit().await?;
+    changed(app, tenant);
+    Ok(())
+}
+
+/// The settings object of a form: each declared key, typed by its kind; unknown keys ignored.
+pub fn settings_from_form(
+    manifest: &Manifest,
+    form: &HashMap<String, String>,
+) -> Result<serde_json::Value, ModuleError> {
+    let mut out = serde_json::Map::new();
+    for spec in &manifest.settings {
+        let raw = form.get(&spec.key).map(|v| v.trim()).unwrap_or("");
+        let value = match spec.kind.as_str() {
+            "boolean" => serde_json::Value::Bool(matches!(raw, "on" | "true" | "1")),
+            "number" => {
+                let raw = if raw.is_empty() {
+                    spec.default_value.as_str()
+                } else {
+                    raw
+                };
+                let n: f64 = raw.replace(',', ".").parse().map_err(|_| {
+                    ModuleError::Setting(spec.label.clone(), "un nombre est attendu".into())
+                })?;
+                serde_json::Number::from_f64(n)
+                    .map(serde_json::Value::Number)
+                    .ok_or_else(|| {
+                        ModuleError::Setting(spec.label.clone(), "nombre invalide".into())
+                    })?
+            }
+            _ => {
+                if raw.chars().count() > 2000 {
+                    return Err(ModuleError::Setting(
+                        spec.label.clone(),
+                        "2 000 caractères au plus".into(),
+                    ));
+                }
+                serde_json::Value::String(raw.to_string())
+            }
+        };
+        out.insert(spec.key.clone(), value);
+    }
+    Ok(serde_json::Value::Object(out))
+}
+
+/// Grants an entitlement to a premium module (`source`: `cli`, later `stripe`).
+pub async fn entitle(
+    app: &AppState,
+    tenant: TenantId,
+    id: &ModuleId,
+    source: &str,
+    expires_at: Option<i64>,
+) -> Result<(), ModuleError> {
+    let mut tx = app.db.tenant(tenant).begin_write().await?;
+    store::grant_entitlement(&mut tx, id, source, expires_at).await?;
+    tx.commit().await?;
+    changed(app, tenant);
+    Ok(())
+}
+
+fn changed(app: &AppState, tenant: TenantId) {
+    app.modules.invalidate(tenant);
+    app.home_cache.invalidate(tenant);
+}
+
+/// Switches a faulty module off for one commune and tells its admins (in app and by e-mail).
+pub async fn disable_after_faults(
+    app: &AppState,
+    tenant: TenantId,
+    module: &LoadedModule,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    let admins: Vec<String> = app
+        .authz
+        .assignments(&tenant.authz_domain())
+        .await
+        .into_iter()
+        .filter(|(_, r)| *r == Role::TenantAdmin)
+        .map(|(a, _)| a.0)
+        .collect();
+    let origin = sqlx::query_scalar::<_, String>("SELECT slug FROM tenants WHERE id = $1")
+        .bind(tenant.0)
+        .fetch_one(app.db.pool())
+        .await
+        .map(|slug| {
+            let scheme = if app.config.https { "https" } else { "http" };
+            format!("{scheme}://{slug}.{}", app.config.base_domain)
+        })?;
+    let mut tx = app.db.tenant(tenant).begin_write().await?;
+    store::set_enabled(&mut tx, &module.id, false, Some(reason)).await?;
+    let notice = Notice {
+        tenant_id: tenant.0,
+        id: crate::util::new_id(),
+        recipients: Recipients::Accounts(admins),
+        title: format!("Module « {} » désactivé", module.manifest.name),
+        body: format!(
+            "Le module « {} » a été désactivé pour votre commune : {reason}.\n\
+             Les autres services de la commune fonctionnent normalement. Vous pouvez le réactiver \
+             depuis l'administration des modules.",
+            module.manifest.name
+        ),
+        link: format!("{origin}/admin/modules"),
+        in_app: true,
+        email: true,
+        attachments: vec![],
+    };
+    crate::jobs::insert(&mut *tx, SEND_NOTICE, &notice).await?;
+    tx.commit().await?;
+    app.jobs.notify();
+    changed(app, tenant);
+    tracing::warn!(module = %module.id, tenant = %tenant, %reason, "module switched off for a commune");
+    Ok(())
+}

@@ -1,0 +1,696 @@
+//! SQL of the module host: installed versions (platform tables), each commune's modules and
+//! entitlements, and the modules' documents, indexes, unique values and counters. Every
+//! tenant-owned statement binds the tenant of its [`TenantTx`] and the calling module's id.
+
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+
+use crate::db::{Db, TenantTx};
+use crate::types::ModuleId;
+use crate::util::now;
+
+/// A module version as stored.
+#[derive(Debug, Clone)]
+pub struct StoredVersion {
+    /// Module id.
+    pub id: String,
+    /// Semantic version.
+    pub version: String,
+    /// SHA-256 of the component.
+    pub sha256: String,
+    /// The manifest, as JSON.
+    pub manifest: String,
+    /// The component.
+    pub wasm: Vec<u8>,
+}
+
+/// Why a version could not be registered.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallConflict {
+    /// The same id and version exist with other bytes.
+    #[error(
+        "la version {version} du module {id} est déjà installée avec un autre contenu : changez le numéro de version"
+    )]
+    DifferentContent {
+        /// Module id.
+        id: String,
+        /// Version.
+        version: String,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Registers a version and makes it the one served. Returns false if this exact version was
+/// already installed (idempotent).
+pub async fn install_version(
+    db: &Db,
+    v: &StoredVersion,
+    name: &str,
+    premium: bool,
+) -> Result<bool, InstallConflict> {
+    let mut tx = db.pool().begin().await?;
+    let existing: Option<String> = sqlx::query_scalar(
+        "SELECT sha256 FROM module_versions WHERE module_id = $1 AND version = $2",
+    )
+    .bind(&v.id)
+    .bind(&v.version)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let fresh = match existing {
+        Some(sha) if sha != v.sha256 => {
+            return Err(InstallConflict::DifferentContent {
+                id: v.id.clone(),
+                version: v.version.clone(),
+            });
+        }
+        Some(_) => false,
+        None => {
+            sqlx::query(
+                "INSERT INTO module_versions (module_id, version, sha256, name, premium, manifest, wasm, installed_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&v.id)
+            .bind(&v.version)
+            .bind(&v.sha256)
+            .bind(name)
+            .bind(i64::from(premium))
+            .bind(&v.manifest)
+            .bind(v.wasm.clone())
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+            true
+        }
+    };
+    let current: Option<String> = sqlx::query_scalar("SELECT version FROM modules WHERE id = $1")
+        .bind(&v.id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if current.as_deref() != Some(v.version.as_str()) {
+        sqlx::query(
+            "INSERT INTO modules (id, version, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
+        )
+        .bind(&v.id)
+        .bind(&v.version)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(fresh || current.as_deref() != Some(v.version.as_str()))
+}
+
+/// `(id, version)` of every served module, by id: changes when a version is installed.
+pub async fn served_versions(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT id, version FROM modules ORDER BY id")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("version")?)))
+        .collect()
+}
+
+/// The served version of one module, with its component.
+pub async fn served_version(db: &Db, id: &str) -> Result<Option<StoredVersion>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT v.module_id, v.version, v.sha256, v.manifest, v.wasm FROM modules m \
+         JOIN module_versions v ON v.module_id = m.id AND v.version = m.version WHERE m.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|r| {
+        Ok(StoredVersion {
+            id: r.try_get("module_id")?,
+            version: r.try_get("version")?,
+            sha256: r.try_get("sha256")?,
+            manifest: r.try_get("manifest")?,
+            wasm: r.try_get("wasm")?,
+        })
+    })
+    .transpose()
+}
+
+/// A commune's choice for one module.
+#[derive(Debug, Clone)]
+pub struct TenantModule {
+    /// Module id.
+    pub module_id: String,
+    /// Switched on.
+    pub enabled: bool,
+    /// Settings, a JSON object.
+    pub settings: String,
+    /// Why the host switched it off, after repeated faults.
+    pub fault_reason: Option<String>,
+}
+
+/// Every module row of the transaction's commune.
+pub async fn tenant_modules(tx: &mut TenantTx) -> Result<Vec<TenantModule>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let rows = sqlx::query(
+        "SELECT module_id, enabled, settings, fault_reason FROM tenant_modules WHERE tenant_id = $1",
+    )
+    .bind(tenant)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TenantModule {
+                module_id: r.try_get("module_id")?,
+                enabled: r.try_get::<i64, _>("enabled")? != 0,
+                settings: r.try_get("settings")?,
+                fault_reason: r.try_get("fault_reason")?,
+            })
+        })
+        .collect()
+}
+
+/// Switches a module on or off for the commune (`fault_reason` when the host does it).
+pub async fn set_enabled(
+    tx: &mut TenantTx,
+    module: &ModuleId,
+    enabled: bool,
+    fault_reason: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant_id();
+    sqlx::query(
+        "INSERT INTO tenant_modules (tenant_id, module_id, enabled, fault_reason, updated_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, module_id) DO UPDATE SET \
+         enabled = excluded.enabled, fault_reason = excluded.fault_reason, updated_at = excluded.updated_at",
+    )
+    .bind(tenant)
+    .bind(module.as_str())
+    .bind(i64::from(enabled))
+    .bind(fault_reason)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Replaces a module's settings for the commune (the row must exist or is created disabled).
+pub async fn set_settings(
+    tx: &mut TenantTx,
+    module: &ModuleId,
+    settings: &str,
+) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant_id();
+    sqlx::query(
+        "INSERT INTO tenant_modules (tenant_id, module_id, enabled, settings, updated_at) \
+         VALUES ($1, $2, 0, $3, $4) ON CONFLICT (tenant_id, module_id) DO UPDATE SET \
+         settings = excluded.settings, updated_at = excluded.updated_at",
+    )
+    .bind(tenant)
+    .bind(module.as_str())
+    .bind(settings)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Whether the commune holds a current entitlement to a premium module.
+pub async fn entitled(tx: &mut TenantTx, module: &ModuleId) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM module_entitlements WHERE tenant_id = $1 AND module_id = $2 \
+         AND (expires_at IS NULL OR expires_at > $3)",
+    )
+    .bind(tenant)
+    .bind(module.as_str())
+    .bind(now())
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Grants (or extends) an entitlement.
+pub async fn grant_entitlement(
+    tx: &mut TenantTx,
+    module: &ModuleId,
+    source: &str,
+    expires_at: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant_id();
+    sqlx::query(
+        "INSERT INTO module_entitlements (tenant_id, module_id, source, granted_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, module_id) DO UPDATE SET \
+         source = excluded.source, granted_at = excluded.granted_at, expires_at = excluded.expires_at",
+    )
+    .bind(tenant)
+    .bind(module.as_str())
+    .bind(source)
+    .bind(now())
+    .bind(expires_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Every commune where a module is enabled, for scheduled ticks (platform-wide read).
+pub async fn tenants_with(db: &Db, module: &str) -> Result<Vec<i64>, sqlx::Error> {
+    let mut tx = db.platform_tx().await?;
+    let ids = sqlx::query_scalar(
+        "SELECT tenant_id FROM tenant_modules WHERE module_id = $1 AND enabled = 1 ORDER BY tenant_id",
+    )
+    .bind(module)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(ids)
+}
+
+/// How many communes enabled each module (for `parvis module list`).
+pub async fn enabled_counts(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let mut tx = db.platform_tx().await?;
+    let rows = sqlx::query(
+        "SELECT module_id, COUNT(*) AS n FROM tenant_modules WHERE enabled = 1 GROUP BY module_id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("module_id")?, r.try_get("n")?)))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Documents, indexes, unique values and counters of one module in one commune.
+
+/// A stored document.
+#[derive(Debug, Clone)]
+pub struct Doc {
+    /// Key in its collection.
+    pub key: String,
+    /// JSON text.
+    pub value: String,
+    /// Write count.
+    pub version: i64,
+    /// Unix ms.
+    pub created_at: i64,
+    /// Unix ms.
+    pub updated_at: i64,
+}
+
+fn doc(r: &AnyRow) -> Result<Doc, sqlx::Error> {
+    Ok(Doc {
+        key: r.try_get("key")?,
+        value: r.try_get("value")?,
+        version: r.try_get("version")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// A name/value pair of an index or a unique constraint.
+pub type Entry = (String, String);
+
+/// Reads one document.
+pub async fn get(
+    tx: &mut TenantTx,
+    module: &ModuleId,
+    collection: &str,
+    key: &str,
+) -> Result<Option<Doc>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let row = sqlx::query(
+        "SELECT key, value, version, created_at, updated_at FROM module_docs \
+         WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key = $4",
+    )
+    .bind(tenant)
+    .bind(module.as_str())
+    .bind(collection)
+    .bind(key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(doc).transpose()
+}
+
+/// What a write ran into.
+#[derive(Debug)]
+pub enum WriteError {
+    /// The key exists (insert), the version moved on (put), or this unique value is taken.
+    Conflict(String),
+    /// Storage failed.
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for WriteError {
+    fn from(e: sqlx::Error) -> Self {
+        WriteError::Db(e)
+    }
+}
+
+/// Writes a document (`create_only`: fail if it exists; `expected`: the version it must have,
+/// 0 = absent), replacing its index entries and unique values. A conflict leaves nothing
+/// written (a savepoint guards the unique values).
+#[allow(clippy::too_many_arguments)]
+pub async fn write(
+    tx: &mut TenantTx,
+    module: &ModuleId,
+    collection: &str,
+    key: &str,
+    value: &str,
+    indexes: &[Entry],
+    unique: &[Entry],
+    create_only: bool,
+    expected: Option<i64>,
+    now_ms: i64,
+) -> Result<Doc, WriteError> {
+    let tenant = tx.tenant_id();
+    let current: Option<(i64, i64)> = if create_only && expected.is_none() {
+        None
+    } else {
+        sqlx::query(
+            "SELECT version, created_at FROM module_docs \
+             WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key = $4",
+        )
+        .bind(tenant)
+        .bind(module.as_str())
+        .bind(collection)
+        .bind(key)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| Ok::<_, sqlx::Error>((r.try_get("version")?, r.try_get("created_at")?)))
+        .transpose()?
+    };
+    if let Some(want) = expected {
+        let have = current.map(|c| c.0).unwrap_or(0);
+        if have != want {
+            return Err(WriteError::Conflict(format!(
+                "version {have} enregistrée, {want} attendue"
+            )));
+        }
+    }
+    if create_only && current.is_some() {
+        return Err(WriteError::Conflict(format!(
+            "la clé « {key} » existe déjà"
+        )));
+    }
+    let guarded = !unique.is_empty();
+    if guarded {
+        sqlx::query("SAVEPOINT module_write")
+            .execute(&mut **tx)
+            .await?;
+    }
+    let result = write_rows(
+        tx, module, collection, key, value, indexes, unique, current, now_ms,
+    )
+    .await;
+    if guarded {
+        let end = if result.is_ok() {
+            "RELEASE SAVEPOINT module_write"
+        } else {
+            "ROLLBACK TO SAVEPOINT module_write"
+        };
+        sqlx::query(end).execute(&mut **tx).await?;
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_rows(
+    tx: &mut TenantTx,
+    module: &ModuleId,
+    collection: &str,
+    key: &str,
+    value: &str,
+    indexes: &[Entry],
+    unique: &[Entry],
+    current: Option<(i64, i64)>,
+    now_ms: i64,
+) -> Result<Doc, WriteError> {
+    let tenant = tx.tenant_id();
+    let m = module.as_str();
+    let (version, created_at) = match current {
+        None => {
+            let done = sqlx::query(
+                "INSERT INTO module_docs (tenant_id, module_id, collection, key, value, version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, 1, $6, $6) ON CONFLICT DO NOTHING",
+            )
+            .bind(tenant)
+            .bind(m)
+            .bind(collection)
+            .bind(key)
+            .bind(value)
+            .bind(now_ms)
+            .execute(&mut **tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(WriteError::Conflict(format!(
+                    "la clé « {key} » existe déjà"
+                )));
+            }
+            (1, now_ms)
+        }
+        Some((version, created_at)) => {
+            sqlx::query(
+                "UPDATE module_docs SET value = $5, version = version + 1, updated_at = $6 \
+                 WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key = $4",
+            )
+            .bind(tenant)
+            .bind(m)
+            .bind(collection)
+            .bind(key)
+            .bind(value)
+            .bind(now_ms)
+            .execute(&mut **tx)
+            .await?;
+            for table in ["module_index", "module_unique"] {
+                sqlx::query(&format!(
+                    "DELETE FROM {table} WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key = $4"
+                ))
+                .bind(tenant)
+                .bind(m)
+                .bind(collection)
+                .bind(key)
+                .execute(&mut **tx)
+                .await?;
+            }
+            (version + 1, created_at)
+        }
+    };
+    if !indexes.is_empty() {
+        let mut sql = String::from(
+            "INSERT INTO module_index (tenant_id, module_id, collection, key, name, value) VALUES ",
+        );
+        for i in 0..indexes.len() {
+            let b = 5 + i * 2;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("($1, $2, $3, $4, ${b}, ${})", b + 1));
+        }
+        sql.push_str(" ON CONFLICT DO NOTHING");
+        let mut q = sqlx::query(&sql)
+            .bind(tenant)
+            .bind(m)
+            .bind(collection)
+            .bind(key);
+        for (name, value) in indexes {
+            q = q.bind(name).bind(value);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    for (name, value) in unique {
+        let done = sqlx::query(
+            "INSERT INTO module_unique (tenant_id, module_id, collection, key, name, value) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(m)
+        .bind(collection)
+        .bind(key)
+        .bind(name)
+        .bind(value)
+        .execute(&mut **tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(WriteError::Conflict(format!(
+                "la valeur « {value} » de « {name} » est déjà prise"
+            )));
+        }
+    }
+    Ok(Doc {
+        key: key.to_string(),
+        value: value.to_string(),
+        version,
+        created_at,
+        updated_at: now_ms,
+    })
+}
+
+/// Deletes a document (its index entries and unique values go with it).
+pub async fn delete(
+    tx: &mut TenantTx,
+    module: &ModuleId,
+    collection: &str,
+    key: &str,
+) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let done = sqlx::query(
+        "DELETE FROM module_docs WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key = $4",
+    )
+    .bind(tenant)
+    .bind(module.as_str())
+    .bind(collection)
+    .bind(key)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// A page query over one collection.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// Collection.
+    pub collection: String,
+    /// Only documents with this index entry.
+    pub index: Option<Entry>,
+    /// Only keys with this prefix.
+    pub prefix: Option<String>,
+    /// Keys after (or before, descending) this one.
+    pub after: Option<String>,
+    /// Page size (the caller bounds it).
+    pub limit: u32,
+    /// Newest keys first.
+    pub descending: bool,
+}
+
+/// One page of documents ordered by key, and the cursor of the next page.
+pub async fn list(
+    tx: &mut TenantTx,
+    module: &ModuleId,
+    q: &ListQuery,
+) -> Result<(Vec<Doc>, Option<String>), sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let (cmp, order) = if q.descending {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
+    let mut sql = String::from(
+        "SELECT d.key, d.value, d.version, d.created_at, d.updated_at FROM module_docs d ",
+    );
+    let mut n = 3;
+    if q.index.is_some() {
+        sql.push_str(
+            "JOIN module_index i ON i.tenant_id = d.tenant_id AND i.module_id = d.module_id \
+             AND i.collection = d.collection AND i.key = d.key AND i.name = $4 AND i.value = $5 ",
+        );
+        n = 5;
+    }
+    sql.push_str("WHERE d.tenant_id = $1 AND d.module_id = $2 AND d.collection = $3");
+    if q.prefix.is_some() {
+        sql.push_str(&format!(
+            " AND substr(d.key, 1, CAST(${} AS INTEGER)) = ${}",
+            n + 1,
+            n + 2
+        ));
+        n += 2;
+    }
+    if q.after.is_some() {
+        sql.push_str(&format!(" AND d.key {cmp} ${}", n + 1));
+        n += 1;
+    }
+    sql.push_str(&format!(" ORDER BY d.key {order} LIMIT ${}", n + 1));
+    let mut query = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(module.as_str())
+        .bind(&q.collection);
+    if let Some((name, value)) = &q.index {
+        query = query.bind(name).bind(value);
+    }
+    if let Some(prefix) = &q.prefix {
+        query = query
+            .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
+            .bind(prefix);
+    }
+    if let Some(after) = &q.after {
+        query = query.bind(after);
+    }
+    query = query.bind(i64::from(q.limit) + 1);
+    let rows = query.fetch_all(&mut **tx).await?;
+    let mut docs = rows.iter().map(doc).collect::<Result<Vec<_>, _>>()?;
+    let next = if docs.len() > q.limit as usize {
+        docs.truncate(q.limit as usize);
+        docs.last().map(|d| d.key.clone())
+    } else {
+        None
+    };
+    Ok((docs, next))
+}
+
+/// Number of documents of a collection, or with one index entry.
+pub async fn count(
+    tx: &mut TenantTx,
+    module: &ModuleId,
+    collection: &str,
+    index: Option<&Entry>,
+) -> Result<i64, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let q = match index {
+        None => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM module_docs WHERE tenant_id = $1 AND module_id = $2 AND collection = $3",
+        )
+        .bind(tenant)
+        .bind(module.as_str())
+        .bind(collection),
+        Some((name, value)) => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM module_index WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 \
+             AND name = $4 AND value = $5",
+        )
+        .bind(tenant)
+        .bind(module.as_str())
+        .bind(collection)
+        .bind(name)
+        .bind(value),
+    };
+    q.fetch_one(&mut **tx).await
+}
+
+/// Adds `delta` to a counter and returns its new value.
+pub async fn incr(
+    tx: &mut TenantTx,
+    module: &ModuleId,
+    name: &str,
+    delta: i64,
+) -> Result<i64, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    sqlx::query_scalar(
+        "INSERT INTO module_counters (tenant_id, module_id, name, value) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (tenant_id, module_id, name) DO UPDATE SET value = module_counters.value + excluded.value \
+         RETURNING value",
+    )
+    .bind(tenant)
+    .bind(module.as_str())
+    .bind(name)
+    .bind(delta)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Counters whose names start with `prefix`.
+pub async fn counters(
+    tx: &mut TenantTx,
+    module: &ModuleId,
+    prefix: &str,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let rows = sqlx::query(
+        "SELECT name, value FROM module_counters WHERE tenant_id = $1 AND module_id = $2 \
+         AND substr(name, 1, CAST($3 AS INTEGER)) = $4 ORDER BY name",
+    )
+    .bind(tenant)
+    .bind(module.as_str())
+    .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
+    .bind(prefix)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("name")?, r.try_get("value")?)))
+        .collect()
+}

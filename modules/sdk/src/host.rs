@@ -1,0 +1,92 @@
+//! Time, ids, randomness, logs, notifications, the commune's feed and payments.
+
+use crate::bindings::parvis::module::{feed, notify, payments, runtime};
+
+pub use feed::Item as FeedItem;
+pub use notify::{Attachment, Audience, Channels, Notification};
+pub use payments::Checkout;
+pub use runtime::Level;
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> i64 {
+    runtime::now_ms()
+}
+
+/// A new unique id that sorts by creation time (UUIDv7 text): a good document key.
+pub fn new_id() -> String {
+    runtime::new_id()
+}
+
+/// Cryptographically secure random bytes (at most 1024).
+pub fn random_bytes(len: u32) -> Vec<u8> {
+    runtime::random_bytes(len)
+}
+
+/// Logs through the host, tagged with the commune and the module.
+pub fn log(level: Level, message: &str) {
+    runtime::log(level, message);
+}
+
+/// Logs at info level.
+pub fn info(message: &str) {
+    log(Level::Info, message);
+}
+
+/// Logs at warning level.
+pub fn warn(message: &str) {
+    log(Level::Warn, message);
+}
+
+/// Logs at error level.
+pub fn error(message: &str) {
+    log(Level::Error, message);
+}
+
+impl Notification {
+    /// An in-app notification linking to `path` (below the module's mount point).
+    pub fn in_app(title: &str, body: &str, path: &str) -> Self {
+        Self {
+            title: title.to_owned(),
+            body: body.to_owned(),
+            path: path.to_owned(),
+            channels: Channels::IN_APP,
+            attachments: Vec::new(),
+        }
+    }
+
+    /// Replaces the channels (e.g. `Channels::IN_APP | Channels::EMAIL`).
+    pub fn channels(mut self, channels: Channels) -> Self {
+        self.channels = channels;
+        self
+    }
+
+    /// Adds an e-mail attachment.
+    pub fn attachment(mut self, filename: &str, content_type: &str, data: Vec<u8>) -> Self {
+        self.attachments.push(Attachment {
+            filename: filename.to_owned(),
+            content_type: content_type.to_owned(),
+            data,
+        });
+        self
+    }
+}
+
+/// Queues a notification; returns how many accounts it reaches.
+pub fn notify(to: &Audience, notification: &Notification) -> Result<u32, String> {
+    notify::send(to, notification)
+}
+
+/// Publishes Markdown in the commune's feed, linking to `path` below the module's mount
+/// point; returns the post id.
+pub fn publish(body_markdown: &str, path: Option<&str>) -> Result<String, String> {
+    feed::publish(&FeedItem {
+        body_markdown: body_markdown.to_owned(),
+        path: path.map(str::to_owned),
+        theme: None,
+    })
+}
+
+/// Creates a checkout session through billing; returns the URL to send the payer to.
+pub fn create_checkout(checkout: &Checkout) -> Result<String, String> {
+    payments::create_checkout(checkout)
+}

@@ -1,0 +1,292 @@
+//! Typed JSON documents and counters over the host's tenant-scoped storage.
+//!
+//! ```ignore
+//! const POLLS: Collection = Collection::new("polls");
+//! POLLS.insert(&id, &poll, Indexes::new().index("status", "open"))?;
+//! let poll: Option<Doc<Poll>> = POLLS.get(&id)?;
+//! let open: Vec<Doc<Poll>> = POLLS.list().index("status", "open").descending().all()?;
+//! ```
+
+use crate::bindings::parvis::module::storage as wit;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt;
+
+/// Why a storage call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// A key or a unique value is already taken, or the expected version moved on.
+    Conflict(String),
+    /// Bad arguments (empty names, oversized values, too many entries).
+    Invalid(String),
+    /// The database failed; the whole call is rolled back.
+    Unavailable(String),
+    /// A stored document is not the JSON the module expects, or a value did not serialise.
+    Json(String),
+}
+
+impl From<wit::Error> for StoreError {
+    fn from(err: wit::Error) -> Self {
+        match err {
+            wit::Error::Conflict(m) => Self::Conflict(m),
+            wit::Error::Invalid(m) => Self::Invalid(m),
+            wit::Error::Unavailable(m) => Self::Unavailable(m),
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Conflict(m) => write!(f, "conflict: {m}"),
+            Self::Invalid(m) => write!(f, "invalid: {m}"),
+            Self::Unavailable(m) => write!(f, "unavailable: {m}"),
+            Self::Json(m) => write!(f, "json: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// A stored document with its value decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Doc<T> {
+    /// The key the module chose.
+    pub key: String,
+    /// The decoded value.
+    pub value: T,
+    /// Starts at 1, grows by one at each write (for optimistic `put`).
+    pub version: u64,
+    /// Creation time, Unix milliseconds.
+    pub created_at: i64,
+    /// Last write time, Unix milliseconds.
+    pub updated_at: i64,
+}
+
+impl<T: DeserializeOwned> Doc<T> {
+    fn decode(collection: &str, doc: wit::Document) -> Result<Self, StoreError> {
+        let value = serde_json::from_str(&doc.value)
+            .map_err(|e| StoreError::Json(format!("{collection}/{}: {e}", doc.key)))?;
+        Ok(Self {
+            key: doc.key,
+            value,
+            version: doc.version,
+            created_at: doc.created_at,
+            updated_at: doc.updated_at,
+        })
+    }
+}
+
+/// The secondary index entries and unique values declared with a write.
+#[derive(Debug, Default, Clone)]
+pub struct Indexes {
+    indexes: Vec<wit::IndexEntry>,
+    unique: Vec<wit::IndexEntry>,
+}
+
+impl Indexes {
+    /// No index entry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a secondary index entry (`list().index(name, value)` finds the document).
+    pub fn index(mut self, name: &str, value: &str) -> Self {
+        self.indexes.push(entry(name, value));
+        self
+    }
+
+    /// Adds a value that must be unique in the collection for its name.
+    pub fn unique(mut self, name: &str, value: &str) -> Self {
+        self.unique.push(entry(name, value));
+        self
+    }
+}
+
+fn entry(name: &str, value: &str) -> wit::IndexEntry {
+    wit::IndexEntry {
+        name: name.to_owned(),
+        value: value.to_owned(),
+    }
+}
+
+/// A named collection of JSON documents.
+#[derive(Debug, Clone, Copy)]
+pub struct Collection<'a> {
+    name: &'a str,
+}
+
+impl<'a> Collection<'a> {
+    /// The collection called `name` (its own namespace per module and per commune).
+    pub const fn new(name: &'a str) -> Self {
+        Self { name }
+    }
+
+    /// The collection's name.
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
+    /// The document at `key`, if any.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<Doc<T>>, StoreError> {
+        wit::get(self.name, key)?
+            .map(|doc| Doc::decode(self.name, doc))
+            .transpose()
+    }
+
+    /// Creates a document; [`StoreError::Conflict`] if the key or a unique value is taken.
+    /// Returns the new version (1).
+    pub fn insert<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        indexes: Indexes,
+    ) -> Result<u64, StoreError> {
+        Ok(wit::insert(&self.write(key, value, indexes)?)?.version)
+    }
+
+    /// Creates or replaces a document. With `expected_version`, [`StoreError::Conflict`] unless
+    /// the stored version is that one (0 = must not exist). Returns the new version.
+    pub fn put<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        indexes: Indexes,
+        expected_version: Option<u64>,
+    ) -> Result<u64, StoreError> {
+        Ok(wit::put(&self.write(key, value, indexes)?, expected_version)?.version)
+    }
+
+    /// Deletes a document with its index entries; false if it did not exist.
+    pub fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(wit::delete(self.name, key)?)
+    }
+
+    /// Number of documents, in all the collection or with one index entry.
+    pub fn count(&self, index: Option<(&str, &str)>) -> Result<u64, StoreError> {
+        let index = index.map(|(name, value)| entry(name, value));
+        Ok(wit::count(self.name, index.as_ref())?)
+    }
+
+    /// A listing to refine (index, prefix, order, limit) then run with [`List::page`] or
+    /// [`List::all`].
+    pub fn list(&self) -> List<'a> {
+        List {
+            collection: self.name,
+            query: wit::Query {
+                collection: self.name.to_owned(),
+                index: None,
+                prefix: None,
+                after: None,
+                limit: MAX_PAGE,
+                descending: false,
+            },
+        }
+    }
+
+    fn write<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        indexes: Indexes,
+    ) -> Result<wit::Write, StoreError> {
+        let value = serde_json::to_string(value)
+            .map_err(|e| StoreError::Json(format!("{}/{key}: {e}", self.name)))?;
+        Ok(wit::Write {
+            collection: self.name.to_owned(),
+            key: key.to_owned(),
+            value,
+            indexes: indexes.indexes,
+            unique: indexes.unique,
+        })
+    }
+}
+
+/// The host's largest page.
+const MAX_PAGE: u32 = 500;
+
+/// One page of a listing.
+#[derive(Debug, Clone)]
+pub struct ListPage<T> {
+    /// The documents of this page, in the listing's order.
+    pub documents: Vec<Doc<T>>,
+    /// The cursor for the next page ([`List::after`]); `None` at the end.
+    pub next: Option<String>,
+}
+
+/// A listing of a collection, built by [`Collection::list`].
+#[derive(Debug, Clone)]
+pub struct List<'a> {
+    collection: &'a str,
+    query: wit::Query,
+}
+
+impl List<'_> {
+    /// Only documents with this index entry (ordered by key within it).
+    pub fn index(mut self, name: &str, value: &str) -> Self {
+        self.query.index = Some(entry(name, value));
+        self
+    }
+
+    /// Only keys starting with `prefix`.
+    pub fn prefix(mut self, prefix: &str) -> Self {
+        self.query.prefix = Some(prefix.to_owned());
+        self
+    }
+
+    /// Continues after this cursor (the `next` of the previous page).
+    pub fn after(mut self, cursor: Option<&str>) -> Self {
+        self.query.after = cursor.map(str::to_owned);
+        self
+    }
+
+    /// At most `limit` documents per page (capped at 500).
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.query.limit = limit.clamp(1, MAX_PAGE);
+        self
+    }
+
+    /// Newest key first (keys from [`crate::host::new_id`] sort by creation time).
+    pub fn descending(mut self) -> Self {
+        self.query.descending = true;
+        self
+    }
+
+    /// Runs the listing for one page.
+    pub fn page<T: DeserializeOwned>(&self) -> Result<ListPage<T>, StoreError> {
+        let page = wit::list(&self.query)?;
+        Ok(ListPage {
+            documents: page
+                .documents
+                .into_iter()
+                .map(|doc| Doc::decode(self.collection, doc))
+                .collect::<Result<_, _>>()?,
+            next: page.next,
+        })
+    }
+
+    /// Runs the listing to its end, page after page.
+    pub fn all<T: DeserializeOwned>(mut self) -> Result<Vec<Doc<T>>, StoreError> {
+        let mut documents = Vec::new();
+        loop {
+            let page = self.page::<T>()?;
+            documents.extend(page.documents);
+            match page.next {
+                Some(next) if self.query.after.as_deref() != Some(next.as_str()) => {
+                    self.query.after = Some(next);
+                }
+                _ => return Ok(documents),
+            }
+        }
+    }
+}
+
+/// Adds `delta` to a named counter (created at 0) and returns its new value.
+pub fn incr(counter: &str, delta: i64) -> Result<i64, StoreError> {
+    Ok(wit::incr(counter, delta)?)
+}
+
+/// The counters whose names start with `prefix`, by name.
+pub fn counters(prefix: &str) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(wit::counters(prefix)?)
+}

@@ -1,0 +1,279 @@
+//! The module host through the real router with real compiled components: hostile modules are
+//! contained (time, memory, stack, output, no WASI rights), a module cannot reach another
+//! commune's data, faults switch a module off for one commune only and tell its admins, and
+//! module pages keep the host's session, CSRF and role checks.
+
+use std::time::{Duration, Instant};
+
+use parvis_core::authz::Role;
+use parvis_tests::{TestApp, both_backends, form_token};
+
+const HOSTILE: &str = "parvis-module-hostile";
+
+async fn two_communes_with_hostile(app: &TestApp) -> anyhow::Result<(String, String)> {
+    let paris = app.commune("75056").await?;
+    let lyon = app.commune("69123").await?;
+    let id = app.install_module(HOSTILE).await?;
+    assert_eq!(id, "hostile");
+    app.enable_module(&paris, "hostile").await?;
+    app.enable_module(&lyon, "hostile").await?;
+    Ok((paris, lyon))
+}
+
+both_backends!(
+    runaway_modules_get_a_french_error_page_and_others_keep_serving,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let (paris, lyon) = two_communes_with_hostile(&app).await?;
+        let client = app.client()?;
+
+        // An infinite loop in Paris while Lyon asks for a page: Lyon is answered at once.
+        let looping = client.get(app.url(Some(&paris), "/m/hostile/loop")).send();
+        let other = async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let started = Instant::now();
+            let r = client
+                .get(app.url(Some(&lyon), "/m/hostile/ping"))
+                .send()
+                .await?;
+            anyhow::Ok((r.status(), r.text().await?, started.elapsed()))
+        };
+        let (looped, other) = tokio::join!(looping, other);
+        let (status, body, took) = other?;
+        assert_eq!(status, 200);
+        assert!(body.contains("pong"), "{body}");
+        assert!(took < Duration::from_millis(1000), "Lyon waited {took:?}");
+        let looped = looped?;
+        assert_eq!(looped.status(), 500);
+        let page = looped.text().await?;
+        assert!(page.contains("temps de calcul"), "{page}");
+        assert!(page.contains("Les autres services de la commune"), "{page}");
+        assert!(
+            page.contains("<html lang=\"fr\">"),
+            "not in the site layout: {page}"
+        );
+
+        for (path, words) in [
+            ("/m/hostile/memory", "mémoire"),
+            ("/m/hostile/recursion", "pile"),
+        ] {
+            let r = client.get(app.url(Some(&lyon), path)).send().await?;
+            assert_eq!(r.status(), 500, "{path}");
+            let page = r.text().await?;
+            assert!(page.contains(words), "{path}: {page}");
+        }
+        // A success in between resets Lyon's count: Lyon keeps the module.
+        let r = client
+            .get(app.url(Some(&lyon), "/m/hostile/ping"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+        for path in ["/m/hostile/huge", "/m/hostile/panic"] {
+            let r = client.get(app.url(Some(&lyon), path)).send().await?;
+            assert_eq!(r.status(), 500, "{path}");
+        }
+        let r = client
+            .get(app.url(Some(&lyon), "/m/hostile/ping"))
+            .send()
+            .await?;
+        assert_eq!(
+            r.status(),
+            200,
+            "Lyon lost the module after non-consecutive faults"
+        );
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(
+    repeated_faults_switch_a_module_off_for_that_commune_only,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let (paris, lyon) = two_communes_with_hostile(&app).await?;
+        let admin = app.account("maire@paris.fr", "mot-de-passe-solide").await?;
+        app.grant(&admin, Role::TenantAdmin, Some(&paris)).await?;
+        let client = app.client()?;
+        for path in ["/m/hostile/panic", "/m/hostile/memory", "/m/hostile/huge"] {
+            let r = client.get(app.url(Some(&paris), path)).send().await?;
+            assert_eq!(r.status(), 500, "{path}");
+        }
+        let r = client
+            .get(app.url(Some(&paris), "/m/hostile/ping"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 503);
+        let page = r.text().await?;
+        assert!(page.contains("momentanément désactivé"), "{page}");
+        let r = client
+            .get(app.url(Some(&lyon), "/m/hostile/ping"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200, "Lyon must not be affected");
+
+        // The admins are told by e-mail and in the app, and see why on the modules page.
+        let mail = app.smtp.wait_for("maire@paris.fr", "désactivé").await?;
+        assert!(mail.text.contains("erreurs consécutives"), "{}", mail.text);
+        let admin_client = app
+            .signed_in(Some(&paris), "maire@paris.fr", "mot-de-passe-solide")
+            .await?;
+        let centre = admin_client
+            .get(app.url(Some(&paris), "/notifications"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(centre.contains("désactivé"), "{centre}");
+        let modules = admin_client
+            .get(app.url(Some(&paris), "/admin/modules"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(modules.contains("erreurs consécutives"), "{modules}");
+
+        // Re-enabling from the admin page brings it back.
+        let token = form_token(&admin_client, &app.url(Some(&paris), "/admin/modules")).await?;
+        let r = admin_client
+            .post(app.url(Some(&paris), "/admin/modules/hostile/activer"))
+            .form(&[("csrf_token", token.as_str())])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+        let r = client
+            .get(app.url(Some(&paris), "/m/hostile/ping"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(
+    a_module_cannot_reach_another_communes_data_or_the_machine,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let (paris, lyon) = two_communes_with_hostile(&app).await?;
+        let client = app.client()?;
+        let r = client
+            .get(app.url(Some(&paris), "/m/hostile/write?value=secret-de-paris"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200, "{}", r.text().await?);
+        let seen_in_paris = client
+            .get(app.url(Some(&paris), "/m/hostile/read"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(seen_in_paris.contains("secret-de-paris"), "{seen_in_paris}");
+        let seen_in_lyon = client
+            .get(app.url(Some(&lyon), "/m/hostile/read"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(
+            !seen_in_lyon.contains("secret-de-paris"),
+            "Lyon saw Paris's data: {seen_in_lyon}"
+        );
+        assert!(
+            !seen_in_lyon.contains("\"hits\""),
+            "Lyon saw Paris's counter: {seen_in_lyon}"
+        );
+
+        let escape: serde_json::Value = client
+            .get(app.url(Some(&lyon), "/m/hostile/escape"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let text = escape.to_string();
+        assert!(!text.contains("root:"), "read /etc/passwd: {text}");
+        assert_eq!(escape["env"], 0, "{text}");
+        assert!(
+            escape["net"]
+                .as_str()
+                .is_some_and(|s| !s.starts_with("connected")),
+            "{text}"
+        );
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(
+    module_pages_keep_the_hosts_session_csrf_and_roles,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let paris = app.commune("75056").await?;
+        let marseille = app.commune("13055").await?;
+        app.install_module(HOSTILE).await?;
+        app.enable_module(&paris, "hostile").await?;
+        let anonymous = app.client()?;
+
+        // Not enabled there, or not installed at all: a French 404 page.
+        let r = anonymous
+            .get(app.url(Some(&marseille), "/m/hostile/ping"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 404);
+        assert!(r.text().await?.contains("pas proposé par cette commune"));
+        let r = anonymous
+            .get(app.url(Some(&paris), "/m/inconnu/"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 404);
+
+        // Forms posted to a module need the host's CSRF token; the module never sees it.
+        let r = anonymous
+            .post(app.url(Some(&paris), "/m/hostile/echo"))
+            .form(&[("texte", "bonjour")])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 403);
+        let token = form_token(&anonymous, &app.url(Some(&paris), "/connexion")).await?;
+        let r = anonymous
+            .post(app.url(Some(&paris), "/m/hostile/echo"))
+            .form(&[("csrf_token", token.as_str()), ("texte", "bonjour <b>")])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+        let echoed = r.text().await?;
+        assert!(echoed.contains("bonjour <b>"), "{echoed}");
+        assert!(!echoed.contains("csrf_token"), "{echoed}");
+
+        // Staff pages: anonymous → login, citizen → 403, official → served.
+        let r = anonymous
+            .get(app.url(Some(&paris), "/admin/m/hostile/ping"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+        assert!(r.headers()["location"].to_str()?.starts_with("/connexion"));
+        app.account("citoyen@example.org", "mot-de-passe-solide")
+            .await?;
+        let citizen = app
+            .signed_in(Some(&paris), "citoyen@example.org", "mot-de-passe-solide")
+            .await?;
+        let r = citizen
+            .get(app.url(Some(&paris), "/admin/m/hostile/ping"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 403);
+        let elu = app
+            .account("elu@example.org", "mot-de-passe-solide")
+            .await?;
+        app.grant(&elu, Role::Official, Some(&paris)).await?;
+        let official = app
+            .signed_in(Some(&paris), "elu@example.org", "mot-de-passe-solide")
+            .await?;
+        let r = official
+            .get(app.url(Some(&paris), "/admin/m/hostile/ping"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+        app.stop().await;
+        Ok(())
+    }
+);
