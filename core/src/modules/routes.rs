@@ -243,6 +243,10 @@ async fn serve(
         Ok(r) => r,
         Err(fault) => return Ok(fault_page(&module, &fault)),
     };
+    if response.status == 401 && account.is_none() {
+        // The host's own sign-in flow, which brings the visitor back here afterwards.
+        return Err(AppError::Unauthenticated);
+    }
     let flash = read_cookie(&headers, FLASH_COOKIE).map(|f| {
         url::form_urlencoded::parse(format!("m={f}").as_bytes())
             .next()

@@ -129,7 +129,7 @@ impl Request {
     /// The hidden CSRF input every posting form must carry.
     pub fn csrf_field(&self) -> String {
         format!(
-            r#"<input type="hidden" name="csrf" value="{}">"#,
+            r#"<input type="hidden" name="csrf_token" value="{}">"#,
             Esc(&self.csrf_token)
         )
     }

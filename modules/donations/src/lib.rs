@@ -1,0 +1,455 @@
+//! Appel au don (premium): a commune runs fundraising campaigns with a goal, a deadline and a
+//! progress bar. A gift goes through a Stripe Checkout session that the host creates (the
+//! module never sees card data); when billing confirms the payment (`payment-succeeded`), the
+//! campaign's total grows, the donor is thanked by e-mail, and listed only if they agreed.
+
+mod money;
+
+use parvis_module_sdk::host::{self, Audience, Channels, Checkout, Notification};
+use parvis_module_sdk::prelude::*;
+use parvis_module_sdk::{Event, Payment};
+use serde::{Deserialize, Serialize};
+
+use money::{euros, parse_euros};
+
+const CAMPAIGNS: Collection = Collection::new("campaigns");
+const PLEDGES: Collection = Collection::new("pledges");
+/// Roles that run campaigns.
+const STAFF: &[&str] = &["tenant-admin", "platform-admin", "official"];
+/// Largest single gift, in cents (10 000 €).
+const MAX_GIFT: u64 = 1_000_000;
+
+/// A campaign.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Campaign {
+    title: String,
+    description: String,
+    goal_cents: u64,
+    /// Last day to give, `YYYY-MM-DD` (inclusive, in France).
+    deadline: String,
+    closed: bool,
+}
+
+/// A gift on its way through checkout, then paid.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Pledge {
+    campaign: String,
+    account: String,
+    name: String,
+    amount_cents: u64,
+    show_name: bool,
+    paid: bool,
+}
+
+struct Donations;
+
+impl Module for Donations {
+    fn manifest() -> Manifest {
+        Manifest::new("donations", "Appel au don", "1.0.0")
+            .description(
+                "Campagnes de dons de la commune : objectif, échéance, barre de progression, \
+                 paiement sécurisé et remerciement des donateurs.",
+            )
+            .premium(true)
+            .capabilities(&[
+                Capability::Storage,
+                Capability::Notify,
+                Capability::Payments,
+            ])
+            .nav("Appels au don", "/", false)
+            .nav("Campagnes de dons", "/", true)
+    }
+
+    fn handle(req: Request) -> Response {
+        if req.admin {
+            Router::new()
+                .get("/", admin_list)
+                .get("/nouvelle", new_form)
+                .post("/nouvelle", create)
+                .post("/{id}/cloturer", close)
+                .handle(&req)
+        } else {
+            Router::new()
+                .get("/", list)
+                .get("/{id}", show)
+                .post("/{id}/donner", give)
+                .get("/{id}/merci", thanks)
+                .handle(&req)
+        }
+    }
+
+    fn on_event(event: Event) -> Result<(), String> {
+        match event {
+            Event::PaymentSucceeded(payment) => paid(&payment),
+            Event::Tick(_) => Ok(()),
+        }
+    }
+}
+
+fn raised(id: &str) -> Result<(u64, u64), Error> {
+    let mut cents = 0;
+    let mut donors = 0;
+    for (name, value) in store::counters(&format!("{id}:"))? {
+        let value = u64::try_from(value).unwrap_or(0);
+        if name.ends_with(":raised") {
+            cents = value;
+        } else if name.ends_with(":donors") {
+            donors = value;
+        }
+    }
+    Ok((cents, donors))
+}
+
+fn progress_html(c: &Campaign, cents: u64, donors: u64) -> String {
+    let pct = if c.goal_cents == 0 {
+        0
+    } else {
+        (cents.saturating_mul(100) / c.goal_cents).min(100)
+    };
+    format!(
+        r#"<p><progress max="100" value="{pct}" aria-label="Avancement de la collecte">{pct} %</progress>
+<strong>{}</strong> collectés sur {} ({pct} %), {donors} don{}.</p>"#,
+        euros(cents),
+        euros(c.goal_cents),
+        if donors > 1 { "s" } else { "" }
+    )
+}
+
+fn open(c: &Campaign, today: &str) -> bool {
+    !c.closed && today <= c.deadline.as_str()
+}
+
+/// Today's date in France, `YYYY-MM-DD` (UTC+1/UTC+2; a campaign's last day ends at midnight
+/// Paris time, give or take the hour of the DST switch).
+fn today() -> String {
+    money::date_of(host::now_ms() / 1000 + 3600)
+}
+
+fn list(req: &Request, _: &Params) -> Result<Response, Error> {
+    let today = today();
+    let mut html = String::from("<h1>Appels au don</h1>\n");
+    let campaigns = CAMPAIGNS.list().descending().all::<Campaign>()?;
+    let open_ones: Vec<_> = campaigns
+        .iter()
+        .filter(|c| open(&c.value, &today))
+        .collect();
+    if open_ones.is_empty() {
+        html.push_str("<p>Aucune collecte en cours.</p>\n");
+    }
+    for c in open_ones {
+        let (cents, donors) = raised(&c.key)?;
+        html.push_str(&format!(
+            "<section class=\"card\"><h2><a href=\"{}\">{}</a></h2>\n{}<p>Jusqu'au {}.</p></section>\n",
+            Esc(&req.link(&format!("/{}", c.key))),
+            Esc(&c.value.title),
+            progress_html(&c.value, cents, donors),
+            Esc(&money::date_fr(&c.value.deadline)),
+        ));
+    }
+    Ok(Response::page("Appels au don", html))
+}
+
+fn show(req: &Request, params: &Params) -> Result<Response, Error> {
+    let id = params.require("id")?;
+    let campaign = CAMPAIGNS.get::<Campaign>(id)?.ok_or(Error::NotFound)?.value;
+    Ok(campaign_page(req, id, &campaign, None)?)
+}
+
+fn campaign_page(
+    req: &Request,
+    id: &str,
+    c: &Campaign,
+    error: Option<&str>,
+) -> Result<Response, Error> {
+    let (cents, donors) = raised(id)?;
+    let mut html = format!(
+        "<h1>{}</h1>\n<p>{}</p>\n{}",
+        Esc(&c.title),
+        Esc(&c.description),
+        progress_html(c, cents, donors)
+    );
+    if open(c, &today()) {
+        html.push_str(&format!(
+            "<p>Collecte ouverte jusqu'au {} inclus.</p>\n",
+            Esc(&money::date_fr(&c.deadline))
+        ));
+        if let Some(error) = error {
+            html.push_str(&format!(
+                "<p class=\"notice error\" role=\"alert\">{}</p>\n",
+                Esc(error)
+            ));
+        }
+        if req.is_signed_in() {
+            html.push_str(&format!(
+                r#"<h2>Faire un don</h2>
+<form method="post" action="{}" class="form">{}
+<label for="montant">Montant en euros</label>
+<input id="montant" name="montant" inputmode="decimal" required aria-describedby="montant-aide">
+<p class="muted" id="montant-aide">De 1 € à 10 000 €. Le paiement se fait sur une page sécurisée de notre prestataire.</p>
+<p><input type="checkbox" id="afficher" name="afficher"> <label for="afficher">Afficher mon nom parmi les donateurs</label></p>
+<button type="submit">Continuer vers le paiement</button>
+</form>
+"#,
+                Esc(&req.link(&format!("/{id}/donner"))),
+                req.csrf_field()
+            ));
+        } else {
+            html.push_str("<p><a href=\"/connexion\">Connectez-vous</a> pour faire un don.</p>\n");
+        }
+    } else {
+        html.push_str("<p>Cette collecte est terminée. Merci à tous les donateurs.</p>\n");
+    }
+    let donors = PLEDGES.list().index("campaign-donor", id).all::<Pledge>()?;
+    let names: Vec<_> = donors
+        .iter()
+        .filter(|p| p.value.show_name)
+        .map(|p| format!("<li>{}</li>", Esc(&p.value.name)))
+        .collect();
+    if !names.is_empty() {
+        html.push_str(&format!(
+            "<h2>Ils ont donné</h2>\n<ul>{}</ul>\n",
+            names.join("")
+        ));
+    }
+    let status = if error.is_some() { 422 } else { 200 };
+    Ok(Response::page(c.title.clone(), html).with_status(status))
+}
+
+fn give(req: &Request, params: &Params) -> Result<Response, Error> {
+    let account = req.require_account()?.to_owned();
+    let id = params.require("id")?;
+    let campaign = CAMPAIGNS.get::<Campaign>(id)?.ok_or(Error::NotFound)?.value;
+    if !open(&campaign, &today()) {
+        return Err(Error::conflict("Cette collecte est terminée."));
+    }
+    let amount = match parse_euros(req.form_value("montant").unwrap_or("")) {
+        Some(cents) if (100..=MAX_GIFT).contains(&cents) => cents,
+        _ => {
+            return campaign_page(
+                req,
+                id,
+                &campaign,
+                Some("Indiquez un montant entre 1 € et 10 000 €, par exemple 20 ou 12,50."),
+            );
+        }
+    };
+    let pledge_id = host::new_id();
+    let pledge = Pledge {
+        campaign: id.to_owned(),
+        account,
+        name: req.display_name().unwrap_or("Donateur").to_owned(),
+        amount_cents: amount,
+        show_name: req.form_value("afficher").is_some(),
+        paid: false,
+    };
+    PLEDGES.insert(&pledge_id, &pledge, Indexes::new().index("campaign", id))?;
+    let checkout = Checkout {
+        amount_cents: amount,
+        currency: "eur".into(),
+        description: format!("Don — {}", campaign.title),
+        reference: pledge_id,
+        success_path: format!("/{id}/merci"),
+        cancel_path: format!("/{id}"),
+    };
+    match host::create_checkout(&checkout) {
+        Ok(url) => Ok(Response::redirect(url)),
+        // Status 503 rolls the pledge back: nothing is recorded for a gift that cannot be paid.
+        Err(why) => Ok(Response::error_page(503, "Paiement indisponible", &why)),
+    }
+}
+
+fn thanks(req: &Request, params: &Params) -> Result<Response, Error> {
+    let id = params.require("id")?;
+    let campaign = CAMPAIGNS.get::<Campaign>(id)?.ok_or(Error::NotFound)?.value;
+    Ok(Response::page(
+        "Merci !",
+        format!(
+            "<h1>Merci pour votre don</h1>\n<p>Votre paiement pour « {} » est en cours de confirmation ; \
+             vous recevrez un e-mail de remerciement dès qu'il sera validé.</p>\n<p><a href=\"{}\">Revenir à la collecte</a></p>\n",
+            Esc(&campaign.title),
+            Esc(&req.link(&format!("/{id}")))
+        ),
+    ))
+}
+
+/// Billing confirmed a payment: count it once, thank the donor.
+fn paid(payment: &Payment) -> Result<(), String> {
+    let Some(doc) = PLEDGES
+        .get::<Pledge>(&payment.reference)
+        .map_err(|e| e.to_string())?
+    else {
+        return Err(format!("promesse de don inconnue : {}", payment.reference));
+    };
+    let mut pledge = doc.value;
+    if pledge.paid {
+        return Ok(());
+    }
+    pledge.paid = true;
+    pledge.amount_cents = payment.amount_cents;
+    let campaign = pledge.campaign.clone();
+    PLEDGES
+        .put(
+            &payment.reference,
+            &pledge,
+            Indexes::new()
+                .index("campaign", &campaign)
+                .index("campaign-donor", &campaign),
+            Some(doc.version),
+        )
+        .map_err(|e| e.to_string())?;
+    let amount = i64::try_from(payment.amount_cents).map_err(|e| e.to_string())?;
+    store::incr(&format!("{campaign}:raised"), amount).map_err(|e| e.to_string())?;
+    store::incr(&format!("{campaign}:donors"), 1).map_err(|e| e.to_string())?;
+    let title = CAMPAIGNS
+        .get::<Campaign>(&campaign)
+        .map_err(|e| e.to_string())?
+        .map(|c| c.value.title)
+        .unwrap_or_default();
+    let thanks = Notification::in_app(
+        &format!("Merci pour votre don à « {title} »"),
+        &format!(
+            "Votre don de {} à la collecte « {title} » a bien été reçu. Merci pour votre générosité.",
+            euros(payment.amount_cents)
+        ),
+        &format!("/{campaign}"),
+    )
+    .channels(Channels::IN_APP | Channels::EMAIL);
+    host::notify(&Audience::Accounts(vec![pledge.account]), &thanks)?;
+    Ok(())
+}
+
+fn admin_list(req: &Request, _: &Params) -> Result<Response, Error> {
+    req.require_any_role(STAFF)?;
+    let mut html = format!(
+        "<h1>Campagnes de dons</h1>\n<p><a href=\"{}\">Lancer une collecte</a></p>\n",
+        Esc(&req.link("/nouvelle"))
+    );
+    let campaigns = CAMPAIGNS.list().descending().all::<Campaign>()?;
+    if campaigns.is_empty() {
+        html.push_str("<p>Aucune campagne pour l'instant.</p>\n");
+    } else {
+        html.push_str("<table><thead><tr><th scope=\"col\">Campagne</th><th scope=\"col\">Collecté</th><th scope=\"col\">Objectif</th><th scope=\"col\">Échéance</th><th scope=\"col\">Action</th></tr></thead><tbody>\n");
+        for c in campaigns {
+            let (cents, _) = raised(&c.key)?;
+            let action = if c.value.closed {
+                "Close".to_string()
+            } else {
+                format!(
+                    "<form method=\"post\" action=\"{}\" class=\"inline\">{}<button type=\"submit\">Clôturer<span class=\"sr-only\"> {}</span></button></form>",
+                    Esc(&req.link(&format!("/{}/cloturer", c.key))),
+                    req.csrf_field(),
+                    Esc(&c.value.title)
+                )
+            };
+            html.push_str(&format!(
+                "<tr><td><a href=\"/m/donations/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{action}</td></tr>\n",
+                Esc(&c.key),
+                Esc(&c.value.title),
+                euros(cents),
+                euros(c.value.goal_cents),
+                Esc(&money::date_fr(&c.value.deadline)),
+            ));
+        }
+        html.push_str("</tbody></table>\n");
+    }
+    Ok(Response::page("Campagnes de dons", html))
+}
+
+fn form_html(req: &Request, errors: &[&str], f: &[(&str, &str)]) -> String {
+    let value = |name: &str| {
+        f.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .unwrap_or("")
+    };
+    let mut html = String::from("<h1>Lancer une collecte</h1>\n");
+    if !errors.is_empty() {
+        html.push_str("<div class=\"notice error\" role=\"alert\"><p>Le formulaire contient des erreurs :</p><ul>");
+        for e in errors {
+            html.push_str(&format!("<li>{}</li>", Esc(e)));
+        }
+        html.push_str("</ul></div>\n");
+    }
+    html.push_str(&format!(
+        r#"<form method="post" action="{}" class="form">{}
+<label for="titre">Titre</label>
+<input id="titre" name="titre" required maxlength="120" value="{}">
+<label for="description">Pour quoi collectez-vous ?</label>
+<textarea id="description" name="description" rows="5" required>{}</textarea>
+<label for="objectif">Objectif en euros</label>
+<input id="objectif" name="objectif" inputmode="decimal" required value="{}">
+<label for="echeance">Dernier jour de la collecte</label>
+<input id="echeance" name="echeance" type="date" required value="{}">
+<button type="submit">Lancer la collecte</button>
+</form>
+"#,
+        Esc(&req.link("/nouvelle")),
+        req.csrf_field(),
+        Esc(value("titre")),
+        Esc(value("description")),
+        Esc(value("objectif")),
+        Esc(value("echeance")),
+    ));
+    html
+}
+
+fn new_form(req: &Request, _: &Params) -> Result<Response, Error> {
+    req.require_any_role(STAFF)?;
+    Ok(Response::page(
+        "Lancer une collecte",
+        form_html(req, &[], &[]),
+    ))
+}
+
+fn create(req: &Request, _: &Params) -> Result<Response, Error> {
+    req.require_any_role(STAFF)?;
+    let title = req.form_value("titre").unwrap_or("").trim();
+    let description = req.form_value("description").unwrap_or("").trim();
+    let goal = parse_euros(req.form_value("objectif").unwrap_or(""));
+    let deadline = req.form_value("echeance").unwrap_or("").trim();
+    let mut errors = vec![];
+    if title.is_empty() || title.chars().count() > 120 {
+        errors.push("Le titre est obligatoire (120 caractères au plus).");
+    }
+    if description.is_empty() || description.chars().count() > 5000 {
+        errors.push("La description est obligatoire (5 000 caractères au plus).");
+    }
+    if !matches!(goal, Some(g) if (100..=100_000_000).contains(&g)) {
+        errors.push("L'objectif doit être un montant entre 1 € et 1 000 000 €.");
+    }
+    if !money::valid_date(deadline) || deadline < today().as_str() {
+        errors.push("L'échéance doit être une date à venir (jj/mm/aaaa).");
+    }
+    if !errors.is_empty() {
+        let fields: Vec<(&str, &str)> = ["titre", "description", "objectif", "echeance"]
+            .iter()
+            .map(|n| (*n, req.form_value(n).unwrap_or("")))
+            .collect();
+        return Ok(
+            Response::page("Lancer une collecte", form_html(req, &errors, &fields))
+                .with_status(422),
+        );
+    }
+    let id = host::new_id();
+    let campaign = Campaign {
+        title: title.to_owned(),
+        description: description.to_owned(),
+        goal_cents: goal.unwrap_or(0),
+        deadline: deadline.to_owned(),
+        closed: false,
+    };
+    CAMPAIGNS.insert(&id, &campaign, Indexes::new())?;
+    Ok(req.redirect("/").with_flash("La collecte est lancée."))
+}
+
+fn close(req: &Request, params: &Params) -> Result<Response, Error> {
+    req.require_any_role(STAFF)?;
+    let id = params.require("id")?;
+    let doc = CAMPAIGNS.get::<Campaign>(id)?.ok_or(Error::NotFound)?;
+    let mut campaign = doc.value;
+    campaign.closed = true;
+    CAMPAIGNS.put(id, &campaign, Indexes::new(), Some(doc.version))?;
+    Ok(req.redirect("/").with_flash("La collecte est close."))
+}
+
+export_module!(Donations);

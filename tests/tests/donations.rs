@@ -1,0 +1,212 @@
+//! The donations module (premium) through the real host: it needs an entitlement, staff run
+//! campaigns, a gift that cannot be paid records nothing, and a payment confirmed by billing
+//! is counted once, thanked by e-mail and listed only with the donor's consent.
+
+use parvis_core::authz::Role;
+use parvis_core::modules::bindings::parvis::module::types::{Event, Payment};
+use parvis_core::modules::{call, service};
+use parvis_core::types::{ModuleId, Slug};
+use parvis_tests::{TestApp, both_backends, form_token};
+
+both_backends!(
+    a_campaign_collects_gifts_confirmed_by_billing,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let paris = app.commune("75056").await?;
+        let tenant = parvis_tenants::provision::find_by_slug(&app.state.db, &Slug::parse(&paris)?)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("paris"))?;
+        assert_eq!(
+            app.install_module("parvis-module-donations").await?,
+            "donations"
+        );
+
+        // Premium: no entitlement, no activation.
+        let refused = service::enable(&app.state, tenant.id, "donations", None).await;
+        assert!(
+            matches!(refused, Err(service::ModuleError::NotEntitled(_))),
+            "{refused:?}"
+        );
+        service::entitle(
+            &app.state,
+            tenant.id,
+            &ModuleId::parse("donations")?,
+            "test",
+            None,
+        )
+        .await?;
+        app.enable_module(&paris, "donations").await?;
+
+        let maire = app.account("maire@paris.fr", "mot-de-passe-solide").await?;
+        app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
+        let admin = app
+            .signed_in(Some(&paris), "maire@paris.fr", "mot-de-passe-solide")
+            .await?;
+        let form = app.url(Some(&paris), "/admin/m/donations/nouvelle");
+        let token = form_token(&admin, &form).await?;
+        let r = admin
+            .post(&form)
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("titre", ""),
+                ("description", "Pour la toiture"),
+                ("objectif", "beaucoup"),
+                ("echeance", "2020-01-01"),
+            ])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 422);
+        let page = r.text().await?;
+        assert!(page.contains("Le titre est obligatoire"), "{page}");
+        assert!(page.contains("objectif doit être un montant"), "{page}");
+        let r = admin
+            .post(&form)
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("titre", "Restaurer l'orgue de Saint-Eustache"),
+                ("description", "Les tuyaux ont 150 ans."),
+                ("objectif", "1 000"),
+                ("echeance", "2099-12-31"),
+            ])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+        let list = admin
+            .get(app.url(Some(&paris), "/admin/m/donations/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let at = list
+            .find("/m/donations/0")
+            .ok_or_else(|| anyhow::anyhow!("no campaign link in {list}"))?;
+        let id: String = list[at + "/m/donations/".len()..]
+            .chars()
+            .take_while(|c| *c != '"')
+            .collect();
+
+        // A citizen tries to give: payment is not configured yet, so nothing is recorded.
+        app.account("claire@example.org", "mot-de-passe-solide")
+            .await?;
+        let claire = app
+            .signed_in(Some(&paris), "claire@example.org", "mot-de-passe-solide")
+            .await?;
+        let campaign_url = app.url(Some(&paris), &format!("/m/donations/{id}"));
+        let page = claire.get(&campaign_url).send().await?.text().await?;
+        assert!(page.contains("<progress"), "{page}");
+        assert!(page.contains("<strong>0 €</strong> collectés"), "{page}");
+        let token = form_token(&claire, &campaign_url).await?;
+        let r = claire
+            .post(format!("{campaign_url}/donner"))
+            .form(&[("csrf_token", token.as_str()), ("montant", "0,5")])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 422);
+        let r = claire
+            .post(format!("{campaign_url}/donner"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("montant", "20"),
+                ("afficher", "on"),
+            ])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 503);
+        assert!(r.text().await?.contains("pas encore configuré"));
+        let mut tx = app.state.db.tenant(tenant.id).begin().await?;
+        let pledges: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM module_docs WHERE tenant_id = $1 AND collection = 'pledges'",
+        )
+        .bind(tenant.id.0)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        assert_eq!(
+            pledges, 0,
+            "a gift that cannot be paid must leave nothing behind"
+        );
+
+        // What a completed checkout leaves: a pledge, then billing's confirmation.
+        let claire_id: String =
+            sqlx::query_scalar("SELECT id FROM accounts WHERE email = 'claire@example.org'")
+                .fetch_one(app.state.db.pool())
+                .await?;
+        let pledge = serde_json::json!({
+            "campaign": id, "account": claire_id, "name": "Claire", "amount_cents": 2000,
+            "show_name": true, "paid": false
+        });
+        let mut tx = app.state.db.tenant(tenant.id).begin().await?;
+        parvis_core::modules::store::write(
+            &mut tx,
+            &ModuleId::parse("donations")?,
+            "pledges",
+            "pledge-1",
+            &pledge.to_string(),
+            &[("campaign".into(), id.clone())],
+            &[],
+            true,
+            None,
+            0,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        tx.commit().await?;
+        let module = app
+            .state
+            .modules
+            .get("donations")
+            .ok_or_else(|| anyhow::anyhow!("donations not loaded"))?;
+        let paid = Event::PaymentSucceeded(Payment {
+            reference: "pledge-1".into(),
+            amount_cents: 2000,
+            currency: "eur".into(),
+            account: Some(claire_id.clone()),
+        });
+        for _ in 0..2 {
+            let outcome = call::event(
+                &app.state,
+                &module,
+                tenant.id,
+                app.url(Some(&paris), ""),
+                &paid,
+            )
+            .await?;
+            assert_eq!(outcome, Ok(()));
+        }
+        let page = claire.get(&campaign_url).send().await?.text().await?;
+        assert!(
+            page.contains("<strong>20 €</strong> collectés"),
+            "counted once: {page}"
+        );
+        assert!(page.contains("1 don."), "{page}");
+        assert!(page.contains("<li>Claire</li>"), "{page}");
+        let mail = app
+            .smtp
+            .wait_for("claire@example.org", "Merci pour votre don")
+            .await?;
+        assert!(mail.text.contains("20 €"), "{}", mail.text);
+
+        // Another commune does not see Paris's campaigns.
+        let lyon = app.commune("69123").await?;
+        let lyon_tenant =
+            parvis_tenants::provision::find_by_slug(&app.state.db, &Slug::parse(&lyon)?)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("lyon"))?;
+        service::entitle(
+            &app.state,
+            lyon_tenant.id,
+            &ModuleId::parse("donations")?,
+            "test",
+            None,
+        )
+        .await?;
+        app.enable_module(&lyon, "donations").await?;
+        let r = claire
+            .get(app.url(Some(&lyon), &format!("/m/donations/{id}")))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 404);
+        app.stop().await;
+        Ok(())
+    }
+);
