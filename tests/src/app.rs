@@ -121,6 +121,15 @@ impl TestApp {
             .build()?)
     }
 
+    /// A client without a cookie jar (benchmarks set each request's cookies themselves).
+    pub fn bare_client(&self) -> Result<reqwest::Client> {
+        Ok(reqwest::Client::builder()
+            .redirect(Policy::none())
+            .dns_resolver(Arc::new(Loopback))
+            .pool_max_idle_per_host(128)
+            .build()?)
+    }
+
     /// A verified account with `password`, created directly.
     pub async fn account(&self, email: &str, password: &str) -> Result<AccountId> {
         parvis_core::accounts::service::create_verified(&self.state.db, email, email, password)

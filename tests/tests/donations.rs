@@ -36,6 +36,17 @@ both_backends!(
         )
         .await?;
         app.enable_module(&paris, "donations").await?;
+        let home = app
+            .client()?
+            .get(app.url(Some(&paris), "/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(
+            home.contains("donations&#x2F;\">Appels au don</a>"),
+            "the commune page lists its services: {home}"
+        );
 
         let maire = app.account("maire@paris.fr", "mot-de-passe-solide").await?;
         app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;

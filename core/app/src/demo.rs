@@ -129,6 +129,11 @@ pub async fn install_modules(
             .install(state, &wasm)
             .await
             .with_context(|| format!("module {}", file.display()))?;
+        if m.premium {
+            // The demo commune tries everything, premium modules included.
+            let id = parvis_core::types::ModuleId::parse(&m.id)?;
+            parvis_core::modules::service::entitle(state, tenant.id, &id, "demo", None).await?;
+        }
         parvis_core::modules::service::enable(state, tenant.id, &m.id, None).await?;
         names.push(m.name);
     }

@@ -76,6 +76,28 @@ async fn home(
         "followers",
         &crate::feed::store::followers_of_commune(&state.db, commune.tenant_id).await?,
     );
+    let choices = state.modules.tenant(&state.db, commune.tenant_id).await?;
+    let services: Vec<_> = state
+        .modules
+        .all()
+        .into_iter()
+        .filter(|m| choices.enabled(m.id.as_str()).is_some())
+        .flat_map(|m| {
+            m.manifest
+                .nav
+                .iter()
+                .filter(|n| !n.admin)
+                .map(|n| {
+                    serde_json::json!({
+                        "label": n.label,
+                        "href": format!("/m/{}{}", m.id, n.path),
+                        "description": m.manifest.description,
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    ctx.insert("services", &services);
     let posts =
         crate::feed::store::of_commune(&state.db, commune.tenant_id, None, None, 10).await?;
     ctx.insert(

@@ -1,0 +1,183 @@
+//! Poll votes sustained on one poll: 64 concurrent voters post ballots to the real server over
+//! loopback (the polls component, the host's transaction per call, the unique constraint), on
+//! SQLite and, when `PARVIS_TEST_PG_URL` is set, PostgreSQL. A share of the voters double-submit
+//! at the same instant; the final tally must equal the accepted votes, one per voter.
+//!
+//! Run: `cargo build --profile module --target wasm32-wasip2 -p parvis-module-polls &&
+//! cargo bench -p parvis-tests --bench poll_votes` (env `VOTERS`, default 20000).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, bail};
+use parvis_core::authz::Role;
+use parvis_core::types::AccountId;
+use parvis_tests::{Backend, TestApp, form_token};
+
+/// Concurrent voters in flight.
+const CONCURRENCY: usize = 64;
+/// Every `DOUBLE`-th voter submits twice at once.
+const DOUBLE: usize = 10;
+
+async fn run(backend: Backend, voters: usize) -> Result<()> {
+    let app = TestApp::start(backend).await?;
+    let paris = app.commune("75056").await?;
+    app.install_module("parvis-module-polls").await?;
+    app.enable_module(&paris, "polls").await?;
+    let maire = app.account("maire@paris.fr", "mot-de-passe-solide").await?;
+    app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
+    let admin = app
+        .signed_in(Some(&paris), "maire@paris.fr", "mot-de-passe-solide")
+        .await?;
+    let form = app.url(Some(&paris), "/admin/m/polls/new");
+    let token = form_token(&admin, &form).await?;
+    let r = admin
+        .post(&form)
+        .form(&[
+            ("csrf_token", token.as_str()),
+            (
+                "question",
+                "Faut-il piétonniser la rue de Rivoli le dimanche ?",
+            ),
+            ("description", ""),
+            ("options", "Oui\nNon\nSans avis"),
+            ("kind", "single"),
+            ("opens_at", ""),
+            ("closes_at", "2099-12-31T23:59"),
+            ("secrecy", "anonymous"),
+            ("audience", "everyone"),
+        ])
+        .send()
+        .await?;
+    if r.status() != 303 {
+        bail!("poll creation answered {}: {}", r.status(), r.text().await?);
+    }
+    let location = r.headers()["location"].to_str()?.to_string();
+    let poll = location
+        .rsplit('/')
+        .next()
+        .context("poll id in the redirect")?
+        .to_string();
+
+    // Voters: accounts and sessions written directly (hashing 20,000 passwords is not the
+    // point); each request carries its own session and CSRF cookies.
+    let started = Instant::now();
+    let mut cookies = Vec::with_capacity(voters);
+    for i in 0..voters {
+        let id = AccountId::generate();
+        sqlx::query(
+            "INSERT INTO accounts (id, email, display_name, password_hash, email_verified_at, created_at) \
+             VALUES ($1, $2, $3, '!', 0, 0)",
+        )
+        .bind(&id.0)
+        .bind(format!("votant{i}@example.org"))
+        .bind(format!("Votant {i}"))
+        .execute(app.state.db.pool())
+        .await?;
+        let session = parvis_core::web::session::open(&app.state.db, &id, false).await?;
+        let session = session
+            .to_str()?
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let csrf = format!("{:032x}{i:08}", i as u128 * 7919 + 1);
+        cookies.push((format!("{session}; parvis_csrf={csrf}"), csrf));
+    }
+    eprintln!(
+        "{backend:?}: {voters} voters ready in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let client = app.bare_client()?;
+    let url = app.url(Some(&paris), &format!("/m/polls/{poll}/vote"));
+    let cookies = Arc::new(cookies);
+    let next = Arc::new(AtomicUsize::new(0));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (client, url, cookies) = (client.clone(), url.clone(), cookies.clone());
+        let (next, accepted, refused) = (next.clone(), accepted.clone(), refused.clone());
+        workers.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((cookie, csrf)) = cookies.get(i) else {
+                    return anyhow::Ok(());
+                };
+                let option = (i % 3).to_string();
+                let send = || {
+                    client
+                        .post(&url)
+                        .header("cookie", cookie)
+                        .form(&[("csrf_token", csrf.as_str()), ("option", option.as_str())])
+                        .send()
+                };
+                let statuses = if i % DOUBLE == 0 {
+                    let (a, b) = tokio::join!(send(), send());
+                    vec![a?.status().as_u16(), b?.status().as_u16()]
+                } else {
+                    vec![send().await?.status().as_u16()]
+                };
+                for status in statuses {
+                    match status {
+                        303 => accepted.fetch_add(1, Ordering::Relaxed),
+                        409 => refused.fetch_add(1, Ordering::Relaxed),
+                        other => bail!("vote answered {other}"),
+                    };
+                }
+            }
+        }));
+    }
+    for w in workers {
+        w.await??;
+    }
+    let elapsed = started.elapsed();
+    let accepted = accepted.load(Ordering::Relaxed);
+    let refused = refused.load(Ordering::Relaxed);
+
+    let csv = admin
+        .get(app.url(
+            Some(&paris),
+            &format!("/admin/m/polls/{poll}/resultats.csv"),
+        ))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let counted: usize = csv
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(1))
+        .filter_map(|n| n.trim().parse::<usize>().ok())
+        .sum();
+    println!(
+        "{backend:?}: {accepted} votes accepted in {:.2} s = {:.0} votes/s with {CONCURRENCY} concurrent voters; \
+         {refused} simultaneous double submissions refused; tally {counted} (target ≥ 5,000/s, tally = accepted = voters)",
+        elapsed.as_secs_f64(),
+        accepted as f64 / elapsed.as_secs_f64()
+    );
+    if counted != accepted || accepted != voters {
+        bail!("tally {counted}, accepted {accepted}, voters {voters}: they must be equal\n{csv}");
+    }
+    app.stop().await;
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let voters: usize = std::env::var("VOTERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(Backend::Sqlite, voters))?;
+    if std::env::var_os("PARVIS_TEST_PG_URL").is_some() {
+        runtime.block_on(run(Backend::Postgres, voters))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,79 @@
+// The polls module in a real browser: the demo commune's admin switches the module off and on
+// again, creates a poll; a citizen votes and sees the results. axe-core checks every page.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bin, checkA11y, launchBrowser, root, startDemo, startSmtpSink } from "./harness.mjs";
+
+test("an admin enables polls and creates a poll; a citizen votes and sees the results", { timeout: 240000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "parvis-polls-"));
+  const mailFile = join(dir, "mail.jsonl");
+  const children = [];
+  let browser;
+  try {
+    const smtpPort = await startSmtpSink(mailFile, children);
+
+    const { communeUrl, env } = await startDemo(dir, smtpPort, children, {
+      PARVIS_DEMO_MODULES: join(root, "target", "wasm32-wasip2", "module"),
+    });
+    execFileSync(bin, ["user", "create", "--email", "lucie@example.org", "--password", "une longue phrase", "--name", "Lucie Habitante"], {
+      cwd: dir,
+      env,
+    });
+
+    browser = await launchBrowser();
+    const at = (path) => new URL(path, communeUrl).href;
+    const signIn = async (page, email, password) => {
+      await page.goto(at("/connexion"));
+      await page.getByLabel("Adresse e-mail").fill(email);
+      await page.getByLabel("Mot de passe").fill(password);
+      await page.getByRole("button", { name: "Se connecter" }).click();
+      await page.getByRole("button", { name: "Se déconnecter" }).waitFor();
+    };
+
+    // The admin switches polls off, then on again, from the back-office.
+    const admin = await (await browser.newContext()).newPage();
+    await signIn(admin, "admin@parvis.localhost", "parvis-demo-2026");
+    await admin.goto(at("/admin/modules"));
+    await checkA11y(admin, "the modules page");
+    await admin.getByRole("button", { name: "Désactiver Sondages" }).click();
+    await admin.getByRole("button", { name: "Activer Sondages" }).click();
+    await admin.getByRole("button", { name: "Désactiver Sondages" }).waitFor();
+
+    // …and creates a poll.
+    await admin.goto(at("/admin/m/polls/new"));
+    await checkA11y(admin, "the new poll form");
+    await admin.getByLabel(/^Question/).fill("Quel nom pour la nouvelle médiathèque ?");
+    await admin.getByLabel(/^Réponses proposées/).fill("Simone Veil\nGisèle Halimi\nLucie Aubrac");
+    await admin.getByLabel(/^Clôture/).fill("2099-06-30T18:00");
+    await admin.getByRole("button", { name: "Créer le sondage" }).click();
+    await admin.getByRole("heading", { name: "Quel nom pour la nouvelle médiathèque ?" }).waitFor();
+    await checkA11y(admin, "the poll's admin page");
+
+    // A citizen finds it, votes, and sees the results.
+    const citizen = await (await browser.newContext()).newPage();
+    await signIn(citizen, "lucie@example.org", "une longue phrase");
+    await citizen.goto(at("/m/polls/"));
+    await checkA11y(citizen, "the polls list");
+    await citizen.getByRole("link", { name: "Quel nom pour la nouvelle médiathèque ?" }).click();
+    await checkA11y(citizen, "the poll page");
+    await citizen.getByLabel("Lucie Aubrac").check();
+    await citizen.getByRole("button", { name: "Voter" }).click();
+    await citizen.getByText("Votre vote a été enregistré").waitFor();
+    const results = await citizen.locator("#results-title").locator("xpath=..").innerText();
+    assert.match(results, /Lucie Aubrac/);
+    assert.match(results, /1 vote/);
+    assert.match(results, /100/);
+    await checkA11y(citizen, "the poll page after voting");
+    // Voting twice is refused.
+    await citizen.goto(citizen.url());
+    assert.equal(await citizen.getByRole("button", { name: "Voter" }).count(), 0);
+  } finally {
+    if (browser) await browser.close();
+    for (const c of children) c.kill("SIGTERM");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
