@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
@@ -58,6 +58,9 @@ pub struct CallState {
     pub(crate) mount: String,
     /// Work to do once the transaction committed.
     pub(crate) after_commit: AfterCommit,
+    /// When the call's time is up. Waiting for the database's write lock does not count
+    /// against the module: the deadline moves by that wait.
+    deadline: Instant,
 }
 
 /// Side effects that wait for the commit.
@@ -112,11 +115,13 @@ impl CallState {
         };
         if self.tx.is_none() {
             let db = self.app.db.tenant(tenant);
+            let waited = Instant::now();
             let tx = if self.write {
                 db.begin_write().await
             } else {
                 db.begin().await
             };
+            self.deadline += waited.elapsed();
             match tx {
                 Ok(tx) => self.tx = Some(tx),
                 Err(e) => {
@@ -220,6 +225,7 @@ fn new_state(
         origin: ctx.map(|c| c.origin.clone()).unwrap_or_default(),
         mount: format!("/m/{}", module.id),
         after_commit: AfterCommit::default(),
+        deadline: Instant::now() + limits.time,
     }
 }
 
@@ -232,11 +238,10 @@ fn new_store(
     let engine = app.modules.engine().engine();
     let mut store = Store::new(engine, new_state(app, module, limits, ctx));
     store.limiter(|s| &mut s.limiter);
-    let deadline = Instant::now() + limits.time;
     store.set_epoch_deadline(1);
     // Yield to other requests at every tick; trap once the wall-clock budget is spent.
-    store.epoch_deadline_callback(move |_| {
-        if Instant::now() >= deadline {
+    store.epoch_deadline_callback(move |ctx| {
+        if Instant::now() >= ctx.data().deadline {
             Ok(UpdateDeadline::Interrupt)
         } else {
             Ok(UpdateDeadline::Yield(1))
@@ -302,8 +307,10 @@ async fn run(
         let oom = store.data().limits_hit();
         outcome.map_err(|e| Fault::from_error(e, oom))
     };
-    // A host call that never returns is bounded too (the epoch only interrupts wasm code).
-    let outcome = match tokio::time::timeout(limits.time * 2, run).await {
+    // A host call that never returns is bounded too (the epoch only interrupts wasm code); the
+    // margin covers a wait for SQLite's write lock (busy timeout 10 s), which is not the
+    // module's fault.
+    let outcome = match tokio::time::timeout(limits.time + Duration::from_secs(15), run).await {
         Ok(outcome) => outcome,
         Err(_) => Err(Fault::Timeout),
     };

@@ -101,11 +101,11 @@ fn raised(id: &str) -> Result<(u64, u64), Error> {
 }
 
 fn progress_html(c: &Campaign, cents: u64, donors: u64) -> String {
-    let pct = if c.goal_cents == 0 {
-        0
-    } else {
-        (cents.saturating_mul(100) / c.goal_cents).min(100)
-    };
+    let pct = cents
+        .saturating_mul(100)
+        .checked_div(c.goal_cents)
+        .unwrap_or(0)
+        .min(100);
     format!(
         r#"<p><progress max="100" value="{pct}" aria-label="Avancement de la collecte">{pct} %</progress>
 <strong>{}</strong> collectés sur {} ({pct} %), {donors} don{}.</p>"#,
@@ -152,7 +152,7 @@ fn list(req: &Request, _: &Params) -> Result<Response, Error> {
 fn show(req: &Request, params: &Params) -> Result<Response, Error> {
     let id = params.require("id")?;
     let campaign = CAMPAIGNS.get::<Campaign>(id)?.ok_or(Error::NotFound)?.value;
-    Ok(campaign_page(req, id, &campaign, None)?)
+    campaign_page(req, id, &campaign, None)
 }
 
 fn campaign_page(

@@ -1,16 +1,23 @@
-//! A module that misbehaves on purpose, for the host's containment tests only (never installed
-//! by the demo): each route tries one way to hurt the host or reach beyond its commune.
+//! A hostile module, used only by the host's tests to prove containment: runaway CPU, memory
+//! and stack, oversized output, panics, attempts to reach the filesystem, environment and
+//! network, and attempts to read storage outside its own scope. Never install it for a commune.
 
 use parvis_module_sdk::prelude::*;
-use serde_json::json;
+use serde_json::{Map, Value, json};
+use std::hint::black_box;
 
-struct Hostile;
+/// The hostile module.
+pub struct Hostile;
 
 impl Module for Hostile {
     fn manifest() -> Manifest {
-        Manifest::new("hostile", "Module hostile (tests)", "1.0.0")
-            .description("Composant de test : boucle, bombe mémoire, récursion, réponse énorme.")
-            .capabilities(&[Capability::Storage])
+        Manifest::new(
+            "hostile",
+            "Module hostile (tests)",
+            env!("CARGO_PKG_VERSION"),
+        )
+        .description("Module de test du confinement des modules. Ne pas activer.")
+        .capabilities(&[Capability::Storage])
     }
 
     fn handle(req: Request) -> Response {
@@ -29,121 +36,128 @@ impl Module for Hostile {
     }
 }
 
+export_module!(Hostile);
+
+/// The tiny fast route of the overhead benchmark.
 fn ping(_: &Request, _: &Params) -> Result<Response, Error> {
-    Ok(Response::json(&json!({"pong": true})))
+    Ok(Response::json_text(r#"{"pong":true}"#.to_owned()))
 }
 
+/// Never returns: only the host's deadline stops it.
 fn spin(_: &Request, _: &Params) -> Result<Response, Error> {
     let mut n: u64 = 0;
     loop {
-        n = std::hint::black_box(n.wrapping_add(1));
+        n = black_box(n.wrapping_add(1));
     }
 }
 
+/// Allocates and touches 1 MiB after another, forever: only the memory cap stops it.
 fn memory(_: &Request, _: &Params) -> Result<Response, Error> {
-    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
     loop {
         let mut chunk = vec![0u8; 1 << 20];
-        chunk[0] = 1;
-        hoard.push(std::hint::black_box(chunk));
+        for byte in chunk.iter_mut().step_by(4096) {
+            *byte = 1;
+        }
+        chunks.push(black_box(chunk));
     }
 }
 
-fn deeper(n: u64) -> u64 {
-    if std::hint::black_box(n) == u64::MAX {
-        return 0;
-    }
-    let below = deeper(std::hint::black_box(n + 1));
-    std::hint::black_box(below.wrapping_add(n))
+/// Recurses without end (not a tail call: it works after the call): only the stack limit
+/// stops it.
+#[allow(unconditional_recursion)]
+fn deeper(depth: u64) -> u64 {
+    let frame = black_box([depth; 16]);
+    let below = deeper(black_box(depth + 1));
+    below.wrapping_add(frame[black_box(depth as usize) % 16])
 }
 
 fn recursion(_: &Request, _: &Params) -> Result<Response, Error> {
-    let depth = deeper(0);
-    Ok(Response::json(&json!({"depth": depth})))
+    let depth = deeper(black_box(0));
+    Ok(Response::json(&json!({ "depth": depth })))
 }
 
+/// An 8 MiB page: the host must cap the output.
 fn huge(_: &Request, _: &Params) -> Result<Response, Error> {
     Ok(Response::page("Énorme", "x".repeat(8 << 20)))
 }
 
 fn panic(_: &Request, _: &Params) -> Result<Response, Error> {
-    let empty: Vec<u8> = std::hint::black_box(Vec::new());
-    // Indexing out of bounds panics: the component traps.
-    Ok(Response::json(
-        &json!({"byte": empty[std::hint::black_box(3)]}),
-    ))
+    panic!("hostile module panics on purpose");
 }
 
+/// Tries the filesystem, the environment and the network; reports what it got.
 fn escape(_: &Request, _: &Params) -> Result<Response, Error> {
-    let fs = match std::fs::read_to_string("/etc/passwd") {
-        Ok(text) => format!("read {} bytes", text.len()),
-        Err(e) => format!("refused: {e}"),
+    let passwd = match std::fs::read_to_string("/etc/passwd") {
+        Ok(text) => format!("read /etc/passwd: {} bytes", text.len()),
+        Err(err) => format!("error: {err}"),
     };
-    let dir = match std::fs::read_dir("/") {
-        Ok(entries) => format!("listed {} entries", entries.count()),
-        Err(e) => format!("refused: {e}"),
+    let root = match std::fs::read_dir("/") {
+        Ok(entries) => format!("listed /: {} entries", entries.count()),
+        Err(err) => format!("error: {err}"),
     };
+    let env = std::env::vars().count();
     let net = match std::net::TcpStream::connect("127.0.0.1:5432") {
-        Ok(_) => "connected".to_string(),
-        Err(e) => format!("refused: {e}"),
+        Ok(_) => "connected to 127.0.0.1:5432".to_owned(),
+        Err(err) => format!("error: {err}"),
     };
     Ok(Response::json(&json!({
-        "fs": fs,
-        "dir": dir,
-        "env": std::env::vars().count(),
+        "fs": passwd,
+        "dir": root,
+        "env": env,
         "net": net,
     })))
 }
 
-fn write(req: &Request, _: &Params) -> Result<Response, Error> {
-    let value = req.query_value("value").unwrap_or("secret");
-    Collection::new("secrets")
-        .put("s", value, Indexes::new().index("kind", "secret"), None)
-        .map_err(|e| Error::bad_request(&e.to_string()))?;
-    store::incr("hits", 1).map_err(|e| Error::bad_request(&e.to_string()))?;
-    Ok(Response::json(&json!({"written": value})))
-}
+const SECRETS: Collection<'static> = Collection::new("secrets");
 
-/// Everything this module can see, trying names that would leak in a careless host.
-fn read(_: &Request, _: &Params) -> Result<Response, Error> {
-    let mut seen = vec![];
-    for collection in ["secrets", "secrets' OR '1'='1", "../secrets", "%", "*"] {
-        if let Ok(docs) = Collection::new(collection)
-            .list()
-            .all::<serde_json::Value>()
-        {
-            seen.extend(
-                docs.into_iter()
-                    .map(|d| json!({"collection": collection, "value": d.value})),
-            );
-        }
-        for prefix in ["", "%", "_"] {
-            if let Ok(docs) = Collection::new(collection)
-                .list()
-                .prefix(prefix)
-                .all::<serde_json::Value>()
-            {
-                seen.extend(docs.into_iter().map(
-                    |d| json!({"collection": collection, "prefix": prefix, "value": d.value}),
-                ));
-            }
-        }
-    }
-    let counters = store::counters("").map_err(|e| Error::bad_request(&e.to_string()))?;
-    let counters: serde_json::Map<String, serde_json::Value> =
-        counters.into_iter().map(|(k, v)| (k, json!(v))).collect();
+/// Stores `?value=` under `secrets/s` and counts the hits.
+fn write(req: &Request, _: &Params) -> Result<Response, Error> {
+    let value = req.query_value("value").unwrap_or_default();
+    let version = SECRETS.put("s", value, Indexes::new(), None)?;
+    let hits = store::incr("hits", 1)?;
     Ok(Response::json(
-        &json!({"documents": seen, "counters": counters}),
+        &json!({ "written": value, "version": version, "hits": hits }),
     ))
 }
 
-fn echo(req: &Request, _: &Params) -> Result<Response, Error> {
-    let fields: serde_json::Map<String, serde_json::Value> = req
-        .form
-        .iter()
-        .map(|f| (f.name.clone(), json!(f.value)))
-        .collect();
-    Ok(Response::json(&json!(fields)))
+/// Every document and counter reachable, including through names that would escape a
+/// naive query (SQL injection, path traversal, LIKE wildcards).
+fn read(_: &Request, _: &Params) -> Result<Response, Error> {
+    let mut out = Map::new();
+    let mut attempt = |label: &str, listing: Result<Vec<Doc<Value>>, StoreError>| {
+        let value = match listing {
+            Ok(docs) => Value::Object(docs.into_iter().map(|d| (d.key, d.value)).collect()),
+            Err(err) => json!({ "error": err.to_string() }),
+        };
+        out.insert(label.to_owned(), value);
+    };
+    attempt("secrets", SECRETS.list().all());
+    attempt("secrets prefix %", SECRETS.list().prefix("%").all());
+    attempt("secrets prefix ''", SECRETS.list().prefix("").all());
+    attempt("secrets prefix _", SECRETS.list().prefix("_").all());
+    for name in ["secrets' OR '1'='1", "../secrets", "%", "*", "_"] {
+        attempt(name, Collection::new(name).list().all());
+    }
+    let counters = match store::counters("") {
+        Ok(counters) => Value::Object(
+            counters
+                .into_iter()
+                .map(|(name, n)| (name, Value::from(n)))
+                .collect(),
+        ),
+        Err(err) => json!({ "error": err.to_string() }),
+    };
+    out.insert("counters".to_owned(), counters);
+    Ok(Response::json(&out))
 }
 
-export_module!(Hostile);
+/// The posted form fields, as a JSON object (the last value of a repeated name wins).
+fn echo(req: &Request, _: &Params) -> Result<Response, Error> {
+    let fields: Map<String, Value> = req
+        .form
+        .iter()
+        .map(|f| (f.name.clone(), Value::from(f.value.as_str())))
+        .collect();
+    Ok(Response::json(&fields))
+}

@@ -117,9 +117,7 @@ impl PollForm {
         if options.len() < OPTIONS_MIN || options.len() > OPTIONS_MAX {
             error(
                 "options",
-                &format!(
-                    "Indiquez entre {OPTIONS_MIN} et {OPTIONS_MAX} réponses, une par ligne."
-                ),
+                &format!("Indiquez entre {OPTIONS_MIN} et {OPTIONS_MAX} réponses, une par ligne."),
             );
         } else if duplicate {
             error("options", "Chaque réponse doit être différente des autres.");

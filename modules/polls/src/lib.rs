@@ -1,1 +1,58 @@
-//! placeholder while the module is written
+//! Sondages: the commune asks a question, signed-in people (or verified residents) answer once,
+//! everyone sees the live results, and the closing publishes them in the commune's feed.
+//!
+//! Layers: `public` and `admin` (routes) → `service` (rules) → `store` (storage layout);
+//! `model`, `form`, `time` and `export` are plain Rust, unit-tested on the host target;
+//! `views` renders the HTML fragments.
+
+mod admin;
+mod export;
+mod form;
+mod model;
+mod public;
+mod service;
+mod store;
+mod time;
+mod views;
+
+use parvis_module_sdk::prelude::*;
+
+/// The polls module.
+pub struct Polls;
+
+impl Module for Polls {
+    fn manifest() -> Manifest {
+        Manifest::new("polls", "Sondages", env!("CARGO_PKG_VERSION"))
+            .description(
+                "Sondages de la commune : une voix par compte, résultats en direct, \
+                 publication des résultats dans le fil à la clôture.",
+            )
+            .capabilities(&[
+                Capability::Storage,
+                Capability::Notify,
+                Capability::Feed,
+                Capability::Tick,
+            ])
+            .nav("Sondages", "/", false)
+            .nav("Sondages", "/", true)
+    }
+
+    fn handle(req: Request) -> Response {
+        if req.admin {
+            admin::router().handle(&req)
+        } else {
+            public::router().handle(&req)
+        }
+    }
+
+    fn on_event(event: Event) -> Result<(), String> {
+        match event {
+            Event::Tick(seconds) => {
+                service::close_due(seconds.saturating_mul(1000)).map_err(|e| e.to_string())
+            }
+            Event::PaymentSucceeded(_) => Ok(()),
+        }
+    }
+}
+
+export_module!(Polls);

@@ -168,11 +168,9 @@ impl Results {
     /// multiple-choice poll the shares add up to more than 100 %.
     pub fn per_mille(&self, option: usize) -> u64 {
         let votes = self.votes.get(option).copied().unwrap_or(0);
-        if self.voters == 0 {
-            0
-        } else {
-            (votes * 1000 + self.voters / 2) / self.voters
-        }
+        (votes * 1000 + self.voters / 2)
+            .checked_div(self.voters)
+            .unwrap_or(0)
     }
 }
 
@@ -239,7 +237,11 @@ mod tests {
         Poll {
             question: "Quel nom pour la médiathèque ?".into(),
             description: String::new(),
-            options: vec!["Victor Hugo".into(), "Simone Veil".into(), "Jean Moulin".into()],
+            options: vec![
+                "Victor Hugo".into(),
+                "Simone Veil".into(),
+                "Jean Moulin".into(),
+            ],
             multiple,
             anonymous,
             audience: Audience::Everyone,

@@ -65,7 +65,12 @@ pub fn has_ballot(key: &str) -> Result<bool, StoreError> {
 }
 
 /// Records one vote: the ballot (a conflict if this account already voted), then the counters.
-pub fn cast(poll_id: &str, key: &str, ballot: &Ballot, choices: &[usize]) -> Result<(), StoreError> {
+pub fn cast(
+    poll_id: &str,
+    key: &str,
+    ballot: &Ballot,
+    choices: &[usize],
+) -> Result<(), StoreError> {
     BALLOTS.insert(key, ballot, Indexes::new().index("poll", poll_id))?;
     for &option in choices {
         store::incr(&Results::option_counter(poll_id, option), 1)?;

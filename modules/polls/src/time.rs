@@ -29,7 +29,9 @@ impl TimeError {
 pub fn parse_local(value: &str) -> Result<i64, TimeError> {
     let (date, time) = value.trim().split_once('T').ok_or(TimeError::Malformed)?;
     let mut date_parts = date.splitn(3, '-').map(str::parse::<u32>);
-    let mut time_parts = time.splitn(3, ':').map(|p| p.split('.').next().unwrap_or(p));
+    let mut time_parts = time
+        .splitn(3, ':')
+        .map(|p| p.split('.').next().unwrap_or(p));
     let (Some(Ok(year)), Some(Ok(month)), Some(Ok(day))) =
         (date_parts.next(), date_parts.next(), date_parts.next())
     else {
@@ -162,7 +164,13 @@ mod tests {
 
     #[test]
     fn refuses_malformed_values() {
-        for bad in ["", "2026-01-15", "2026-13-01T10:00", "2026-02-30T10:00", "hier T10:00"] {
+        for bad in [
+            "",
+            "2026-01-15",
+            "2026-13-01T10:00",
+            "2026-02-30T10:00",
+            "hier T10:00",
+        ] {
             assert_eq!(parse_local(bad), Err(TimeError::Malformed), "{bad}");
         }
         assert_eq!(

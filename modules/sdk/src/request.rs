@@ -1,7 +1,7 @@
 //! Helpers on the incoming [`Request`]: fields, viewer, links.
 
 use crate::html::Esc;
-use crate::{Error, Request, Response};
+use crate::{Commune, Error, Field, Request, Response, Viewer};
 use serde::de::DeserializeOwned;
 
 /// The first value of `name` among `fields`.
@@ -19,6 +19,73 @@ fn all<'a>(fields: &'a [crate::Field], name: &str) -> Vec<&'a str> {
         .filter(|f| f.name == name)
         .map(|f| f.value.as_str())
         .collect()
+}
+
+/// Builders, for unit tests of handlers and views that do not call the host.
+impl Request {
+    /// An anonymous public request (`base` = `/m/test`, empty settings, a fake CSRF token).
+    pub fn new(method: &str, path: &str) -> Self {
+        Self {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: Vec::new(),
+            form: Vec::new(),
+            body: Vec::new(),
+            content_type: None,
+            viewer: Viewer {
+                account: None,
+                display_name: None,
+                roles: Vec::new(),
+            },
+            admin: false,
+            base: "/m/test".to_owned(),
+            csrf_token: "csrf-test".to_owned(),
+            settings: "{}".to_owned(),
+            commune: Commune {
+                name: "Commune de test".to_owned(),
+                slug: "test".to_owned(),
+                population: 0,
+            },
+        }
+    }
+
+    /// Adds a posted form field.
+    pub fn with_form(mut self, name: &str, value: &str) -> Self {
+        self.form.push(Field {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        });
+        self
+    }
+
+    /// Adds a query-string parameter.
+    pub fn with_query(mut self, name: &str, value: &str) -> Self {
+        self.query.push(Field {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        });
+        self
+    }
+
+    /// Signs the viewer in.
+    pub fn signed_in(mut self, account: &str, display_name: &str) -> Self {
+        self.viewer.account = Some(account.to_owned());
+        self.viewer.display_name = Some(display_name.to_owned());
+        self
+    }
+
+    /// Gives the viewer a role in the commune.
+    pub fn with_role(mut self, role: &str) -> Self {
+        self.viewer.roles.push(role.to_owned());
+        self
+    }
+
+    /// Makes it an admin request (mounted under `/admin/m/test`).
+    pub fn as_admin(mut self) -> Self {
+        self.admin = true;
+        self.base = "/admin/m/test".to_owned();
+        self
+    }
 }
 
 impl Request {
