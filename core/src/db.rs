@@ -9,6 +9,7 @@
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::str::FromStr as _;
+use std::sync::Arc;
 use std::sync::Once;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -53,6 +54,9 @@ pub enum DbError {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite has one writer at a time: write transactions queue here, in order and woken at
+    /// once, instead of sleeping in SQLite's busy handler while the lock is held.
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 fn install_drivers() {
@@ -103,7 +107,11 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            writer: Arc::default(),
+        })
     }
 
     /// Applies the pending migrations of this backend.
@@ -207,7 +215,9 @@ impl TenantDb {
     }
 
     async fn begin_inner(&self, write: bool) -> Result<TenantTx, sqlx::Error> {
+        let mut writer = None;
         let mut tx = if write && self.db.backend == Backend::Sqlite {
+            writer = Some(self.db.writer.clone().lock_owned().await);
             self.db.pool.begin_with("BEGIN IMMEDIATE").await?
         } else {
             self.db.pool.begin().await?
@@ -221,6 +231,7 @@ impl TenantDb {
         Ok(TenantTx {
             tx,
             tenant: self.tenant,
+            _writer: writer,
         })
     }
 }
@@ -230,6 +241,8 @@ impl TenantDb {
 pub struct TenantTx {
     tx: Transaction<'static, Any>,
     tenant: TenantId,
+    /// Held until the transaction ends (declared after it, so dropped after the rollback).
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl TenantTx {

@@ -121,8 +121,12 @@ both_backends!(
         );
         assert_eq!(vote(&voters[2], t2, "1").await?, 303);
 
-        // Anonymous visitors see the results and are invited to sign in.
-        let page = app.client()?.get(&poll_url).send().await?.text().await?;
+        // Anonymous visitors see the results and are invited to sign in; module pages may
+        // not run scripts.
+        let r = app.client()?.get(&poll_url).send().await?;
+        let csp = r.headers()["content-security-policy"].to_str()?.to_string();
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        let page = r.text().await?;
         assert!(
             page.contains("3 votants") || page.contains("3 votes"),
             "{page}"

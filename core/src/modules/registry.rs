@@ -140,7 +140,7 @@ pub struct ModuleHost {
     linker: Linker<CallState>,
     limits: CallLimits,
     loaded: RwLock<HashMap<String, Arc<LoadedModule>>>,
-    tenants: RwLock<HashMap<TenantId, (Instant, TenantModules)>>,
+    tenants: RwLock<HashMap<TenantId, (Instant, Arc<TenantModules>)>>,
     faults: Mutex<HashMap<(TenantId, String), u32>>,
     syncing: tokio::sync::Mutex<()>,
 }
@@ -349,7 +349,11 @@ impl ModuleHost {
     }
 
     /// A commune's module choices (cached for a couple of seconds).
-    pub async fn tenant(&self, db: &Db, tenant: TenantId) -> Result<TenantModules, sqlx::Error> {
+    pub async fn tenant(
+        &self,
+        db: &Db,
+        tenant: TenantId,
+    ) -> Result<Arc<TenantModules>, sqlx::Error> {
         if let Ok(map) = self.tenants.read()
             && let Some((at, modules)) = map.get(&tenant)
             && at.elapsed() < TENANT_TTL
@@ -359,9 +363,9 @@ impl ModuleHost {
         let mut tx = db.tenant(tenant).begin().await?;
         let rows = store::tenant_modules(&mut tx).await?;
         tx.commit().await?;
-        let modules = TenantModules {
+        let modules = Arc::new(TenantModules {
             rows: rows.into_iter().map(|r| (r.module_id.clone(), r)).collect(),
-        };
+        });
         if let Ok(mut map) = self.tenants.write() {
             map.insert(tenant, (Instant::now(), modules.clone()));
         }

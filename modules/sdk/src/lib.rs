@@ -11,7 +11,8 @@
 //!   pages), with [`Error`] so handlers can use `?`;
 //! - [`html`]: escaping for `format!`-built fragments;
 //! - [`store`]: typed JSON documents and counters over the host's storage;
-//! - [`host`]: time, ids, randomness, logs, notifications and the commune's feed.
+//! - [`host`]: time, ids, randomness, logs, notifications and the commune's feed;
+//! - [`time`]: Paris time for forms and pages, UTC for machines.
 //!
 //! ```ignore
 //! use parvis_module_sdk::prelude::*;
@@ -60,6 +61,7 @@ mod request;
 mod response;
 mod router;
 pub mod store;
+pub mod time;
 
 pub use bindings::parvis::module::types::{
     Body, Capability, Commune, Download, Event, Field, Manifest, NavEntry, Page, Payment, Request,
