@@ -134,8 +134,32 @@ both_backends!(
             .await?;
         assert!(modules.contains("erreurs consécutives"), "{modules}");
 
-        // Re-enabling from the admin page brings it back.
+        // Settings from the manifest: the form checks each kind, the module gets them as JSON.
         let token = form_token(&admin_client, &app.url(Some(&paris), "/admin/modules")).await?;
+        let r = admin_client
+            .post(app.url(Some(&paris), "/admin/modules/hostile/reglages"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("label", "Salut"),
+                ("limit", "beaucoup"),
+            ])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 422);
+        assert!(r.text().await?.contains("un nombre est attendu"));
+        let r = admin_client
+            .post(app.url(Some(&paris), "/admin/modules/hostile/reglages"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("label", "Salut <b>"),
+                ("limit", "12,5"),
+                ("flag", "on"),
+            ])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+
+        // Re-enabling from the admin page brings it back.
         let r = admin_client
             .post(app.url(Some(&paris), "/admin/modules/hostile/activer"))
             .form(&[("csrf_token", token.as_str())])
@@ -147,6 +171,16 @@ both_backends!(
             .send()
             .await?;
         assert_eq!(r.status(), 200);
+        let settings: serde_json::Value = client
+            .get(app.url(Some(&paris), "/m/hostile/settings"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(
+            settings,
+            serde_json::json!({"label": "Salut <b>", "limit": 12.5, "flag": true})
+        );
         app.stop().await;
         Ok(())
     }

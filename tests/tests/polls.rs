@@ -232,6 +232,30 @@ both_backends!(
             assert_eq!(r.status(), expected, "{email}");
         }
 
+        // The commune's introduction (a module setting) heads the list, escaped.
+        let modules_page = app.url(Some(&paris), "/admin/modules");
+        let token = form_token(&admin, &modules_page).await?;
+        let r = admin
+            .post(app.url(Some(&paris), "/admin/modules/polls/reglages"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("introduction", "Réservé aux habitants <script>"),
+            ])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+        let list = app
+            .client()?
+            .get(app.url(Some(&paris), "/m/polls/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(
+            list.contains("<p class=\"intro\">Réservé aux habitants &lt;script&gt;</p>"),
+            "{list}"
+        );
+
         // A tick after the closing time closes it and publishes once.
         let tenant = parvis_tenants::provision::find_by_slug(&app.state.db, &Slug::parse(&paris)?)
             .await?

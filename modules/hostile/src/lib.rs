@@ -2,6 +2,7 @@
 //! and stack, oversized output, panics, attempts to reach the filesystem, environment and
 //! network, and attempts to read storage outside its own scope. Never install it for a commune.
 
+use parvis_module_sdk::SettingKind;
 use parvis_module_sdk::prelude::*;
 use serde_json::{Map, Value, json};
 use std::hint::black_box;
@@ -18,6 +19,22 @@ impl Module for Hostile {
         )
         .description("Module de test du confinement des modules. Ne pas activer.")
         .capabilities(&[Capability::Storage])
+        // One setting of each kind, so the host's settings form is tested end to end.
+        .setting(
+            "label",
+            "Libellé",
+            "Un texte libre.",
+            SettingKind::Text,
+            "bonjour",
+        )
+        .setting("limit", "Limite", "Un nombre.", SettingKind::Number, "10")
+        .setting(
+            "flag",
+            "Option",
+            "Une case à cocher.",
+            SettingKind::Boolean,
+            "false",
+        )
     }
 
     fn handle(req: Request) -> Response {
@@ -32,11 +49,17 @@ impl Module for Hostile {
             .get("/write", write)
             .get("/read", read)
             .post("/echo", echo)
+            .get("/settings", settings)
             .handle(&req)
     }
 }
 
 export_module!(Hostile);
+
+/// The commune's settings as the host handed them over.
+fn settings(req: &Request, _: &Params) -> Result<Response, Error> {
+    Ok(Response::json_text(req.settings.clone()))
+}
 
 /// The tiny fast route of the overhead benchmark.
 fn ping(_: &Request, _: &Params) -> Result<Response, Error> {

@@ -33,6 +33,13 @@ impl Module for Polls {
                 Capability::Feed,
                 Capability::Tick,
             ])
+            .setting(
+                "introduction",
+                "Texte d'introduction",
+                "Affiché en tête de la liste des sondages (par exemple : qui peut voter, à quoi servent les résultats).",
+                parvis_module_sdk::SettingKind::Text,
+                "",
+            )
             .nav("Sondages", "/", false)
             .nav("Sondages", "/", true)
     }

@@ -31,12 +31,24 @@ pub(crate) fn find(params: &Params) -> Result<Doc<Poll>, Error> {
     store::poll(params.require("id")?)?.ok_or(Error::NotFound)
 }
 
+/// The commune's settings for this module.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Settings {
+    #[serde(default)]
+    introduction: String,
+}
+
 fn index(req: &Request, _: &Params) -> Result<Response, Error> {
     let now = host::now_ms();
-    Ok(Response::page(
-        "Sondages",
-        views::public_index(req, &listed()?, now),
-    ))
+    let mut html = views::public_index(req, &listed()?, now);
+    let settings: Settings = req.settings();
+    let intro = settings.introduction.trim();
+    if !intro.is_empty() {
+        let paragraph = format!("<p class=\"intro\">{}</p>\n", html::escape(intro));
+        let at = html.find("</h1>\n").map_or(0, |i| i + "</h1>\n".len());
+        html.insert_str(at, &paragraph);
+    }
+    Ok(Response::page("Sondages", html))
 }
 
 fn show(req: &Request, params: &Params) -> Result<Response, Error> {
