@@ -116,6 +116,7 @@ async fn notify(
         ),
         text: state.templates.render("mail/claim_decided.txt", &ctx)?,
         attachments: vec![],
+        notice: None,
     };
     state
         .jobs

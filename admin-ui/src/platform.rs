@@ -196,6 +196,7 @@ async fn notify(
         ),
         text: state.templates.render("mail/request_decided.txt", &ctx)?,
         attachments: vec![],
+        notice: None,
     };
     state
         .jobs

@@ -50,6 +50,13 @@ pub struct Config {
     pub stripe_api_base: Option<String>,
     /// `PARVIS_MODULE_CACHE`: where compiled modules are kept (default `parvis-data/module-cache`).
     pub module_cache: std::path::PathBuf,
+    /// `PARVIS_SMS_URL`: the SMS provider's HTTP endpoint; each message is POSTed as JSON
+    /// `{"to": "+336…", "text": "…", "sender": "…"}`. Unset: no text messages.
+    pub sms_url: Option<String>,
+    /// `PARVIS_SMS_TOKEN`: sent as `Authorization: Bearer …` to the SMS provider.
+    pub sms_token: Option<String>,
+    /// `PARVIS_SMS_SENDER`: the sender name shown on phones (default `Parvis`).
+    pub sms_sender: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -66,6 +73,9 @@ struct FileConfig {
     stripe_webhook_secret: Option<String>,
     stripe_api_base: Option<String>,
     module_cache: Option<String>,
+    sms_url: Option<String>,
+    sms_token: Option<String>,
+    sms_sender: Option<String>,
 }
 
 impl Config {
@@ -149,6 +159,16 @@ impl Config {
                 why: "attendu smtp://hôte:port ou smtps://…".into(),
             });
         }
+        let sms_url = pick("PARVIS_SMS_URL", &file.sms_url);
+        if let Some(url) = &sms_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(ConfigError::Invalid {
+                name: "PARVIS_SMS_URL",
+                value: url.clone(),
+                why: "attendu une adresse https://…".into(),
+            });
+        }
         let mail_from = pick("PARVIS_MAIL_FROM", &file.mail_from)
             .unwrap_or_else(|| format!("Parvis <ne-pas-repondre@{base_domain}>"));
         Ok(Config {
@@ -164,6 +184,10 @@ impl Config {
             module_cache: pick("PARVIS_MODULE_CACHE", &file.module_cache)
                 .unwrap_or_else(|| "parvis-data/module-cache".to_string())
                 .into(),
+            sms_url,
+            sms_token: pick("PARVIS_SMS_TOKEN", &file.sms_token),
+            sms_sender: pick("PARVIS_SMS_SENDER", &file.sms_sender)
+                .unwrap_or_else(|| "Parvis".to_string()),
             base_domain,
         })
     }

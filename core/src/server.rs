@@ -52,7 +52,24 @@ pub async fn build_state(
     let templates = Templates::new(extra_templates).context("templates")?;
     let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from)?;
     let mut handlers: HashMap<&'static str, Arc<dyn JobHandler>> = HashMap::new();
-    handlers.insert(MAIL_JOB, Arc::new(mailer));
+    handlers.insert(
+        MAIL_JOB,
+        Arc::new(crate::mail::MailJobs {
+            mailer,
+            db: db.clone(),
+        }),
+    );
+    if let Some(url) = &config.sms_url {
+        handlers.insert(
+            crate::notifications::sms::SMS_JOB,
+            Arc::new(crate::notifications::sms::SmsSender::new(
+                url,
+                config.sms_token.clone(),
+                &config.sms_sender,
+                db.clone(),
+            )?),
+        );
+    }
     handlers.insert(
         crate::notifications::FAN_OUT_POST,
         Arc::new(crate::notifications::FanOut { db: db.clone() }),

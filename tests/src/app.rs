@@ -55,6 +55,15 @@ impl TestApp {
 
     /// Starts the app whose SMTP server fails the first `smtp_failures` messages.
     pub async fn start_with(backend: Backend, smtp_failures: u32) -> Result<TestApp> {
+        Self::start_configured(backend, smtp_failures, |_| {}).await
+    }
+
+    /// Starts the app with a test's own settings on top of the defaults.
+    pub async fn start_configured(
+        backend: Backend,
+        smtp_failures: u32,
+        configure: impl FnOnce(&mut Config),
+    ) -> Result<TestApp> {
         // Server logs (errors behind a 500 page) go to the test's output; RUST_LOG tunes them.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
@@ -70,6 +79,7 @@ impl TestApp {
         config.smtp_url = Some(smtp.url());
         // Compiled modules are shared by every test (keyed by content and engine).
         config.module_cache = workspace_dir().join("target/parvis-test-module-cache");
+        configure(&mut config);
         let (state, app) = parvis::build(config).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;

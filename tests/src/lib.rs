@@ -4,10 +4,12 @@
 
 pub mod app;
 pub mod db;
+pub mod sms;
 pub mod smtp;
 
 pub use app::{BASE, TestApp, csrf, form_token};
 pub use db::{Backend, TestDb};
+pub use sms::{Sms, SmsProvider};
 pub use smtp::{Mail, SmtpSink};
 
 /// Declares one async test per backend: `both_backends!(name, |backend| async move { … })`
@@ -30,4 +32,11 @@ macro_rules! both_backends {
             }
         }
     };
+}
+
+/// A `datetime-local` form value (`2026-12-01T14:30`, UTC) this far from now.
+pub fn datetime_local_in(offset: chrono::Duration) -> String {
+    (chrono::Utc::now() + offset)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string()
 }

@@ -15,6 +15,7 @@ both_backends!(jobs_survive_a_restart, |backend| async move {
             subject: "Avant le redémarrage".into(),
             text: "Bonjour".into(),
             attachments: vec![],
+            notice: None,
         };
         state
             .jobs

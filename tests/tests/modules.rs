@@ -219,6 +219,21 @@ both_backends!(
             "Lyon saw Paris's counter: {seen_in_lyon}"
         );
 
+        // Imports need the capability the manifest declared (this module only asked for storage).
+        let sms: serde_json::Value = client
+            .get(app.url(Some(&lyon), "/m/hostile/sms"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(sms["sent"], false, "{sms}");
+        assert!(
+            sms["refused"]
+                .as_str()
+                .is_some_and(|r| r.contains("notify")),
+            "{sms}"
+        );
+
         let escape: serde_json::Value = client
             .get(app.url(Some(&lyon), "/m/hostile/escape"))
             .send()

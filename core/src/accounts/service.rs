@@ -141,6 +141,7 @@ fn mail(
             .render(template, ctx)
             .map_err(anyhow::Error::from)?,
         attachments: vec![],
+        notice: None,
     })
 }
 

@@ -20,6 +20,11 @@ use crate::util::now;
 pub trait JobHandler: Send + Sync {
     /// Runs the job; an error schedules a retry.
     async fn run(&self, payload: serde_json::Value) -> anyhow::Result<()>;
+
+    /// Called once when the job failed for good (after its last attempt).
+    async fn gave_up(&self, payload: serde_json::Value) {
+        let _ = payload;
+    }
 }
 
 /// Adds a job without waking the worker: for job handlers, whose worker looks for the next
@@ -28,15 +33,32 @@ pub async fn insert<'c, E>(conn: E, kind: &str, payload: &impl Serialize) -> Res
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
+    insert_with_attempts(conn, kind, payload, 8).await
+}
+
+/// Like [`insert`], with its own number of attempts (a text message is not worth retrying
+/// for hours).
+pub async fn insert_with_attempts<'c, E>(
+    conn: E,
+    kind: &str,
+    payload: &impl Serialize,
+    max_attempts: i64,
+) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     let payload = serde_json::to_string(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let at = now();
-    sqlx::query("INSERT INTO jobs (kind, payload, run_at, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(kind)
-        .bind(payload)
-        .bind(at)
-        .bind(at)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO jobs (kind, payload, run_at, created_at, max_attempts) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(kind)
+    .bind(payload)
+    .bind(at)
+    .bind(at)
+    .bind(max_attempts)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -150,6 +172,12 @@ impl Jobs {
                         .await?;
                     metrics::counter!("parvis_jobs_failed_total", "kind" => job.kind.clone())
                         .increment(1);
+                    if let (Some(handler), Ok(payload)) = (
+                        self.handlers.get(job.kind.as_str()),
+                        serde_json::from_str(&job.payload),
+                    ) {
+                        handler.gave_up(payload).await;
+                    }
                 } else {
                     let delay = backoff_secs(job.attempts).min(3600);
                     tracing::warn!(job = job.id, kind = %job.kind, %error, retry_in = delay, "job failed, will retry");

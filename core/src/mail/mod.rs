@@ -26,6 +26,9 @@ pub struct Email {
     /// Files attached (an `.ics` invitation, …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
+    /// The module notice this message delivers, counted in its delivery report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<crate::notifications::deliveries::NoticeRef>,
 }
 
 /// A file attached to an [`Email`].
@@ -118,10 +121,44 @@ impl Mailer {
     }
 }
 
+/// Runs the `mail` jobs, counting notice deliveries.
+pub struct MailJobs {
+    /// The transport.
+    pub mailer: Mailer,
+    /// Where delivery counts go.
+    pub db: crate::db::Db,
+}
+
 #[async_trait]
-impl JobHandler for Mailer {
+impl JobHandler for MailJobs {
     async fn run(&self, payload: serde_json::Value) -> anyhow::Result<()> {
         let email: Email = serde_json::from_value(payload)?;
-        self.send(&email).await
+        self.mailer.send(&email).await?;
+        if let Some(notice) = &email.notice {
+            crate::notifications::deliveries::record(
+                &self.db,
+                notice,
+                crate::notifications::deliveries::Channel::Email,
+                true,
+            )
+            .await;
+        }
+        Ok(())
+    }
+
+    async fn gave_up(&self, payload: serde_json::Value) {
+        if let Ok(Email {
+            notice: Some(notice),
+            ..
+        }) = serde_json::from_value::<Email>(payload)
+        {
+            crate::notifications::deliveries::record(
+                &self.db,
+                &notice,
+                crate::notifications::deliveries::Channel::Email,
+                false,
+            )
+            .await;
+        }
     }
 }

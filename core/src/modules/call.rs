@@ -91,6 +91,11 @@ pub(crate) enum Denied {
 }
 
 impl CallState {
+    /// Whether the module declared this capability.
+    pub(crate) fn declared(&self, cap: Capability) -> bool {
+        self.capabilities.contains(&cap)
+    }
+
     /// Checks the capability and the host-call budget, and opens the transaction if needed.
     pub(crate) async fn tx(&mut self, cap: Capability) -> Result<&mut TenantTx, Denied> {
         if !self.capabilities.contains(&cap) {

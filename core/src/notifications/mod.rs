@@ -1,7 +1,9 @@
 //! In-app notifications: the one path through which the core (and, later, modules) tell
 //! accounts about something. Fan-out to followers is a durable job, set-based in SQL.
 
+pub mod deliveries;
 pub mod routes;
+pub mod sms;
 pub mod store;
 
 use async_trait::async_trait;

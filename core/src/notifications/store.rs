@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 use crate::db::Db;
-use crate::notifications::{Notice, PostPublished, Recipients};
+use crate::notifications::{Notice, PostPublished, Recipients, deliveries};
 use crate::types::AccountId;
 use crate::util::now;
 
@@ -76,7 +76,11 @@ pub async fn mark_all_read(db: &Db, account: &AccountId) -> Result<(), sqlx::Err
 /// Writes a notice's in-app rows and queues its e-mails, in one transaction (idempotent: a
 /// notice already delivered writes nothing more).
 pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool().begin().await?;
+    // A tenant transaction: the delivery counts are the commune's rows (RLS on PostgreSQL).
+    let mut tx = db
+        .tenant(crate::types::TenantId(notice.tenant_id))
+        .begin()
+        .await?;
     let marker = format!("notice:{}", notice.id);
     // The delivery record makes a retried job a no-op once its transaction committed.
     let first = sqlx::query(
@@ -102,24 +106,24 @@ pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error>
         Recipients::Accounts(ids) => ids.clone(),
     };
     if notice.in_app {
-        match &notice.recipients {
-            Recipients::Followers => {
-                sqlx::query(
-                    "INSERT INTO notifications (account_id, id, tenant_id, title, link, created_at) \
+        let written = match &notice.recipients {
+            Recipients::Followers => sqlx::query(
+                "INSERT INTO notifications (account_id, id, tenant_id, title, link, created_at) \
                      SELECT DISTINCT f.account_id, $1, $2, $3, $4, $5 FROM follows f \
                      WHERE f.tenant_id = $2 AND f.target_kind = 'commune' ON CONFLICT DO NOTHING",
-                )
-                .bind(&marker)
-                .bind(notice.tenant_id)
-                .bind(&notice.title)
-                .bind(&notice.link)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-            }
+            )
+            .bind(&marker)
+            .bind(notice.tenant_id)
+            .bind(&notice.title)
+            .bind(&notice.link)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
             Recipients::Accounts(ids) => {
+                let mut written = 0;
                 for id in ids {
-                    sqlx::query(
+                    written += sqlx::query(
                         "INSERT INTO notifications (account_id, id, tenant_id, title, link, created_at) \
                          SELECT id, $2, $3, $4, $5, $6 FROM accounts WHERE id = $1 AND deleted_at IS NULL \
                          ON CONFLICT DO NOTHING",
@@ -131,12 +135,25 @@ pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error>
                     .bind(&notice.link)
                     .bind(at)
                     .execute(&mut *tx)
-                    .await?;
+                    .await?
+                    .rows_affected();
                 }
+                written
             }
-        }
+        };
+        let written = i64::try_from(written).unwrap_or(i64::MAX);
+        deliveries::add(
+            &mut tx,
+            &notice.id,
+            deliveries::Channel::InApp,
+            written,
+            written,
+            0,
+        )
+        .await?;
     }
     if notice.email {
+        let mut queued = 0;
         for chunk in accounts.chunks(500) {
             let mut sql = String::from(
                 "SELECT email FROM accounts WHERE email_verified_at IS NOT NULL AND deleted_at IS NULL AND id IN (",
@@ -158,10 +175,24 @@ pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error>
                     subject: notice.title.clone(),
                     text: format!("{}\n\n{}\n", notice.body, notice.link),
                     attachments: notice.attachments.clone(),
+                    notice: Some(deliveries::NoticeRef {
+                        tenant_id: notice.tenant_id,
+                        notice_id: notice.id.clone(),
+                    }),
                 };
                 crate::jobs::insert(&mut *tx, crate::mail::MAIL_JOB, &email).await?;
+                queued += 1;
             }
         }
+        deliveries::add(
+            &mut tx,
+            &notice.id,
+            deliveries::Channel::Email,
+            queued,
+            0,
+            0,
+        )
+        .await?;
     }
     tx.commit().await
 }

@@ -119,10 +119,10 @@ fn open(c: &Campaign, today: &str) -> bool {
     !c.closed && today <= c.deadline.as_str()
 }
 
-/// Today's date in France, `YYYY-MM-DD` (UTC+1/UTC+2; a campaign's last day ends at midnight
-/// Paris time, give or take the hour of the DST switch).
+/// Today's date in France, `YYYY-MM-DD` (a campaign's last day ends at midnight Paris time).
 fn today() -> String {
-    money::date_of(host::now_ms() / 1000 + 3600)
+    let now = parvis_module_sdk::time::to_input(host::now_ms().div_euclid(1000));
+    now.get(..10).unwrap_or_default().to_owned()
 }
 
 fn list(req: &Request, _: &Params) -> Result<Response, Error> {

@@ -50,11 +50,21 @@ impl Module for Hostile {
             .get("/read", read)
             .post("/echo", echo)
             .get("/settings", settings)
+            .get("/sms", sms)
             .handle(&req)
     }
 }
 
 export_module!(Hostile);
+
+/// Tries to text a number without having declared the `notify` capability.
+fn sms(_: &Request, _: &Params) -> Result<Response, Error> {
+    let outcome = host::send_sms(&["06 12 34 56 78".to_owned()], "Coucou");
+    Ok(Response::json(&json!({
+        "refused": outcome.as_ref().err(),
+        "sent": outcome.is_ok(),
+    })))
+}
 
 /// The commune's settings as the host handed them over.
 fn settings(req: &Request, _: &Params) -> Result<Response, Error> {

@@ -50,7 +50,7 @@ pub struct NewSlot {
 }
 
 /// A field's error: the input's `name` and the French message.
-pub type FieldError = (&'static str, String);
+pub use parvis_module_sdk::html::FieldError;
 
 impl SlotInput {
     /// The posted fields.

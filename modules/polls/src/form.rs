@@ -42,7 +42,7 @@ pub struct NewPoll {
 }
 
 /// A French message attached to a field (by its `name`).
-pub type FieldError = (&'static str, String);
+pub use parvis_module_sdk::html::FieldError;
 
 const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
 

@@ -5,7 +5,7 @@ use crate::model::{Audience, Poll, Results, Status, percent_dot, percent_fr, vot
 use crate::service::Eligibility;
 use crate::time::{format_fr, to_iso_utc};
 use parvis_module_sdk::Request;
-use parvis_module_sdk::html::Esc;
+use parvis_module_sdk::html::{self, Esc, field_error, paragraphs};
 use parvis_module_sdk::store::Doc;
 
 /// A poll with its tally, for listings.
@@ -34,19 +34,6 @@ fn status_word(status: Status) -> &'static str {
         Status::Upcoming => "À venir",
         Status::Closed => "Clos",
     }
-}
-
-/// Plain text with blank lines as paragraphs and single newlines as line breaks.
-fn paragraphs(text: &str) -> String {
-    text.replace("\r\n", "\n")
-        .split("\n\n")
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let lines: Vec<String> = p.lines().map(|l| Esc(l).to_string()).collect();
-            format!("<p>{}</p>\n", lines.join("<br>\n"))
-        })
-        .collect()
 }
 
 fn terms(poll: &Poll) -> String {
@@ -307,27 +294,6 @@ pub fn admin_show(
     html
 }
 
-fn error_of<'a>(errors: &'a [FieldError], field: &str) -> Option<&'a str> {
-    errors
-        .iter()
-        .find(|(f, _)| *f == field)
-        .map(|(_, m)| m.as_str())
-}
-
-/// The error paragraph of a field and the attributes that link the field to it.
-fn field_error(errors: &[FieldError], field: &str) -> (String, String) {
-    match error_of(errors, field) {
-        Some(message) => (
-            format!(
-                "<p id=\"{field}-error\"><strong>{}</strong></p>\n",
-                Esc(message)
-            ),
-            format!(" aria-invalid=\"true\" aria-describedby=\"{field}-error\""),
-        ),
-        None => (String::new(), String::new()),
-    }
-}
-
 fn radios(
     name: &str,
     legend: &str,
@@ -357,18 +323,10 @@ fn radios(
 /// The "new poll" form, empty or re-rendered with its errors.
 pub fn new_form(req: &Request, form: &PollForm, errors: &[FieldError]) -> String {
     let mut html = String::from("<h1>Nouveau sondage</h1>\n");
-    if !errors.is_empty() {
-        html.push_str(
-            "<div role=\"alert\">\n<p><strong>Le sondage n'a pas été créé : corrigez les points suivants.</strong></p>\n<ul>\n",
-        );
-        for (field, message) in errors {
-            html.push_str(&format!(
-                "<li><a href=\"#{field}\">{}</a></li>\n",
-                Esc(message)
-            ));
-        }
-        html.push_str("</ul>\n</div>\n");
-    }
+    html.push_str(&html::error_summary(
+        "Le sondage n'a pas été créé : corrigez les points suivants.",
+        errors,
+    ));
     html.push_str(&format!(
         "<form method=\"post\" action=\"{}\">\n{}\n",
         Esc(&req.link("/new")),

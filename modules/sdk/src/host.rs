@@ -3,7 +3,7 @@
 use crate::bindings::parvis::module::{feed, notify, payments, runtime};
 
 pub use feed::Item as FeedItem;
-pub use notify::{Attachment, Audience, Channels, Notification};
+pub use notify::{Attachment, Audience, Channels, DeliveryReport, Notification, Sent};
 pub use payments::Checkout;
 pub use runtime::Level;
 
@@ -73,7 +73,22 @@ impl Notification {
 
 /// Queues a notification; returns how many accounts it reaches.
 pub fn notify(to: &Audience, notification: &Notification) -> Result<u32, String> {
+    notify::send(to, notification).map(|sent| sent.reach)
+}
+
+/// Queues a notification; returns its notice id (for [`delivery_report`]) and its reach.
+pub fn notify_tracked(to: &Audience, notification: &Notification) -> Result<Sent, String> {
     notify::send(to, notification)
+}
+
+/// Queues a text message to each phone number through the platform's SMS provider.
+pub fn send_sms(numbers: &[String], text: &str) -> Result<Sent, String> {
+    notify::send_sms(numbers, text)
+}
+
+/// What became of a notice this module sent (in app, e-mail, SMS).
+pub fn delivery_report(notice: &str) -> Result<DeliveryReport, String> {
+    notify::report(notice)
 }
 
 /// Publishes Markdown in the commune's feed, linking to `path` below the module's mount

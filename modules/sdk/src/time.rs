@@ -169,6 +169,32 @@ pub fn iso_utc(secs: i64) -> String {
     utc_format(secs, "%Y-%m-%dT%H:%MZ")
 }
 
+/// The same in Unix milliseconds, the unit of the host's `now-ms` clock, for modules that keep
+/// their instants in milliseconds.
+pub mod ms {
+    use super::TimeError;
+
+    /// Parses a `datetime-local` value read as Paris time; returns Unix milliseconds.
+    pub fn parse_local(value: &str) -> Result<i64, TimeError> {
+        super::parse_local(value).map(|secs| secs.saturating_mul(1000))
+    }
+
+    /// The value for a `datetime-local` input (`2026-03-29T14:30`), in Paris time.
+    pub fn to_input(ms: i64) -> String {
+        super::to_input(ms.div_euclid(1000))
+    }
+
+    /// French text in Paris time: `29 mars 2026 à 14 h 30`.
+    pub fn format_fr(ms: i64) -> String {
+        super::format_fr(ms.div_euclid(1000))
+    }
+
+    /// The machine-readable value of a `<time datetime>` attribute (UTC).
+    pub fn iso_utc(ms: i64) -> String {
+        super::iso_utc(ms.div_euclid(1000))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,5 +251,16 @@ mod tests {
             utc_format(SUMMER_NOON_UTC, "%Y%m%dT%H%M%SZ"),
             "20260715T120000Z"
         );
+    }
+
+    #[test]
+    fn milliseconds_round_trip_through_paris_time() {
+        let noon = SUMMER_NOON_UTC * 1000;
+        assert_eq!(ms::parse_local("2026-07-15T14:00"), Ok(noon));
+        assert_eq!(ms::to_input(noon + 59_999), "2026-07-15T14:00");
+        assert_eq!(ms::format_fr(noon), "15 juillet 2026 à 14 h 00");
+        assert_eq!(ms::iso_utc(noon), "2026-07-15T12:00Z");
+        let first = ms::parse_local("2026-08-01T09:05").unwrap_or(0);
+        assert_eq!(ms::format_fr(first), "1er août 2026 à 9 h 05");
     }
 }

@@ -1,11 +1,17 @@
 //! `parvis:module/notify`: notifications through the host's one path (the `notify.send` job:
 //! in-app centre and e-mail), queued in the call's transaction so a rolled-back call notifies
-//! nobody. Web push joins this path when push subscriptions exist (social network issue).
+//! nobody. Text messages go through the platform's SMS provider, one job per number; every
+//! notice has a delivery report. Web push joins this path when push subscriptions exist
+//! (social network issue).
 
 use crate::authz::Role;
 use crate::mail::Attachment;
-use crate::modules::bindings::parvis::module::notify::{Audience, Channels, Host, Notification};
+use crate::modules::bindings::parvis::module::notify::{
+    Audience, Channels, DeliveryReport, Host, Notification, Sent,
+};
 use crate::modules::call::{CallState, Capability, Denied};
+use crate::notifications::deliveries::{self, Channel, NoticeRef};
+use crate::notifications::sms::{self, SMS_ATTEMPTS, SMS_JOB, TextMessage};
 use crate::notifications::{Notice, Recipients, SEND_NOTICE};
 
 /// Accounts named in one notification.
@@ -14,7 +20,7 @@ const MAX_ACCOUNTS: usize = 1000;
 const MAX_ATTACHMENTS: usize = 1 << 20;
 
 impl Host for CallState {
-    async fn send(&mut self, to: Audience, n: Notification) -> Result<u32, String> {
+    async fn send(&mut self, to: Audience, n: Notification) -> Result<Sent, String> {
         let title = n.title.trim().to_string();
         if title.is_empty() || title.chars().count() > 200 {
             return Err("titre vide ou de plus de 200 caractères".into());
@@ -57,9 +63,10 @@ impl Host for CallState {
                 .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
                 .map_err(|e| self.fail(&e))?,
         };
+        let notice_id = crate::util::new_id();
         let notice = Notice {
             tenant_id: tenant.0,
-            id: crate::util::new_id(),
+            id: notice_id.clone(),
             recipients,
             title,
             body: n.body,
@@ -85,6 +92,105 @@ impl Host for CallState {
             return Err(self.fail(&e));
         }
         self.after_commit.wake_jobs = true;
-        Ok(reach)
+        Ok(Sent {
+            notice: notice_id,
+            reach,
+        })
+    }
+
+    async fn send_sms(&mut self, numbers: Vec<String>, text: String) -> Result<Sent, String> {
+        if !self.declared(Capability::Notify) {
+            return Err(
+                "le module n'a pas déclaré la capacité « notify » dans son manifeste".into(),
+            );
+        }
+        if self.app.config.sms_url.is_none() {
+            return Err("Les SMS ne sont pas configurés sur cette plateforme.".into());
+        }
+        let text = text.trim().to_string();
+        if text.is_empty() || text.chars().count() > sms::MAX_TEXT {
+            return Err(format!(
+                "message vide ou de plus de {} caractères",
+                sms::MAX_TEXT
+            ));
+        }
+        if numbers.len() > MAX_ACCOUNTS {
+            return Err(format!("au plus {MAX_ACCOUNTS} numéros par envoi"));
+        }
+        let mut to = Vec::with_capacity(numbers.len());
+        for raw in &numbers {
+            match sms::normalize_fr_mobile(raw) {
+                Some(n) => to.push(n),
+                None => return Err(format!("numéro de mobile invalide : {raw}")),
+            }
+        }
+        to.sort();
+        to.dedup();
+        let Some(tenant) = self.tenant else {
+            return Err("aucune commune".into());
+        };
+        let notice_id = crate::util::new_id();
+        let tx = match self.tx(Capability::Notify).await {
+            Ok(tx) => tx,
+            Err(Denied::Capability(c)) => {
+                return Err(format!(
+                    "le module n'a pas déclaré la capacité « {c} » dans son manifeste"
+                ));
+            }
+            Err(Denied::Unavailable(why)) => return Err(why),
+        };
+        let written: Result<(), sqlx::Error> = async {
+            for number in &to {
+                let message = TextMessage {
+                    notice: NoticeRef {
+                        tenant_id: tenant.0,
+                        notice_id: notice_id.clone(),
+                    },
+                    to: number.clone(),
+                    text: text.clone(),
+                };
+                crate::jobs::insert_with_attempts(&mut **tx, SMS_JOB, &message, SMS_ATTEMPTS)
+                    .await?;
+            }
+            let queued = i64::try_from(to.len()).unwrap_or(i64::MAX);
+            deliveries::add(tx, &notice_id, Channel::Sms, queued, 0, 0).await
+        }
+        .await;
+        if let Err(e) = written {
+            return Err(self.fail(&e));
+        }
+        self.after_commit.wake_jobs = true;
+        Ok(Sent {
+            notice: notice_id,
+            reach: u32::try_from(to.len()).unwrap_or(u32::MAX),
+        })
+    }
+
+    async fn report(&mut self, notice: String) -> Result<DeliveryReport, String> {
+        if notice.is_empty() || notice.len() > 64 {
+            return Err("identifiant d'envoi invalide".into());
+        }
+        let tx = match self.tx(Capability::Notify).await {
+            Ok(tx) => tx,
+            Err(Denied::Capability(c)) => {
+                return Err(format!(
+                    "le module n'a pas déclaré la capacité « {c} » dans son manifeste"
+                ));
+            }
+            Err(Denied::Unavailable(why)) => return Err(why),
+        };
+        let report = match deliveries::report(tx, &notice).await {
+            Ok(r) => r,
+            Err(e) => return Err(self.fail(&e)),
+        };
+        let count = |n: i64| u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+        Ok(DeliveryReport {
+            in_app: count(report.in_app),
+            email_sent: count(report.email_sent),
+            email_failed: count(report.email_failed),
+            sms_sent: count(report.sms_sent),
+            sms_failed: count(report.sms_failed),
+            pending: count(report.pending),
+        })
     }
 }

@@ -1,0 +1,52 @@
+//! Alertes: the commune's admins publish an alert (weather, roadworks, water cut…) with a
+//! severity, a zone and an expiry; it reaches the commune's followers in the app and by e-mail,
+//! and the citizens who registered a mobile number by SMS. Each alert keeps the ids of the
+//! notices it sent, so the admin pages show what was delivered, what failed and what is pending.
+//!
+//! Layers: [`public`] and [`admin`] (routes: parse, authorize, call, render) → [`service`]
+//! (the rules and the host calls) → [`store`] (storage layout). [`model`], [`form`],
+//! [`phone`], [`sms`], [`report`] and [`time`] are plain Rust, unit-tested on the host target;
+//! [`views`] and [`admin_views`] render the HTML fragments.
+
+mod admin;
+mod admin_views;
+mod form;
+mod model;
+mod phone;
+mod public;
+mod report;
+mod service;
+mod sms;
+mod store;
+mod time;
+mod views;
+
+use parvis_module_sdk::prelude::*;
+
+/// The alerts module.
+pub struct Alerts;
+
+impl Module for Alerts {
+    fn manifest() -> Manifest {
+        Manifest::new("alerts", "Alertes", env!("CARGO_PKG_VERSION"))
+            .description(
+                "Alertes de la commune (météo, travaux, circulation, sécurité, santé, eau et \
+                 énergie) : diffusion dans l'application, par e-mail et par SMS aux habitants \
+                 inscrits, avec le suivi de la distribution.",
+            )
+            .premium(false)
+            .capabilities(&[Capability::Storage, Capability::Notify])
+            .nav("Alertes", "/", false)
+            .nav("Alertes", "/", true)
+    }
+
+    fn handle(req: Request) -> Response {
+        if req.admin {
+            admin::router().handle(&req)
+        } else {
+            public::router().handle(&req)
+        }
+    }
+}
+
+export_module!(Alerts);

@@ -1,0 +1,341 @@
+//! Alertes (module `alerts`, free) through the real host and its compiled component, on both
+//! backends: an administrator publishes an alert (a bad form is refused with French messages),
+//! the commune's followers get it in the app and by e-mail, the public page lists it with its
+//! severity in words, the admin page shows its delivery report, lifting it moves it to the
+//! history, and another commune sees nothing. Citizens register a mobile number for SMS alerts;
+//! without an SMS provider the alert is still published and the admin is told why no SMS left.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use parvis_core::authz::Role;
+use parvis_tests::{TestApp, both_backends, form_token};
+
+const PACKAGE: &str = "parvis-module-alerts";
+const ID: &str = "alerts";
+const PASSWORD: &str = "mot-de-passe-solide";
+const ADMIN: &str = "maire@paris.fr";
+
+async fn get(client: &reqwest::Client, url: &str) -> Result<(u16, String)> {
+    let r = client.get(url).send().await?;
+    Ok((r.status().as_u16(), r.text().await?))
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    fields: &[(&str, &str)],
+) -> Result<reqwest::Response> {
+    let token = form_token(client, url).await?;
+    let mut body = vec![("csrf_token", token.as_str())];
+    body.extend_from_slice(fields);
+    Ok(client.post(url).form(&body).send().await?)
+}
+
+/// Paris with the module enabled, and its mayor (tenant admin) signed in.
+async fn paris_with_module(app: &TestApp) -> Result<(String, reqwest::Client)> {
+    let paris = app.commune("75056").await?;
+    assert_eq!(app.install_module(PACKAGE).await?, ID);
+    app.enable_module(&paris, ID).await?;
+    let maire = app.account(ADMIN, PASSWORD).await?;
+    app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
+    let admin = app.signed_in(Some(&paris), ADMIN, PASSWORD).await?;
+    Ok((paris, admin))
+}
+
+async fn citizen(app: &TestApp, slug: &str, email: &str) -> Result<reqwest::Client> {
+    app.account(email, PASSWORD).await?;
+    app.signed_in(Some(slug), email, PASSWORD).await
+}
+
+async fn follow_commune(app: &TestApp, client: &reqwest::Client, slug: &str) -> Result<()> {
+    let token = form_token(client, &app.url(Some(slug), "/connexion")).await?;
+    let r = client
+        .post(app.url(Some(slug), "/suivre"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("target", "commune"),
+            ("action", "suivre"),
+        ])
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 303, "follow: {}", r.status());
+    Ok(())
+}
+
+/// A `datetime-local` value two days ahead (its UTC digits; the module reads them as Paris
+/// time, one or two hours earlier, still well in the future and within 30 days).
+fn in_two_days() -> String {
+    parvis_tests::datetime_local_in(chrono::Duration::days(2))
+}
+
+/// Publishes an alert through the admin form; returns its id.
+async fn publish(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    slug: &str,
+    title: &str,
+    channels: &[&str],
+) -> Result<String> {
+    let expires = in_two_days();
+    let mut fields = vec![
+        ("category", "circulation"),
+        ("severity", "urgence"),
+        ("zone", "Pont Neuf"),
+        ("title", title),
+        (
+            "message",
+            "Le pont est fermé à la circulation.\nDéviation par le pont des Arts.",
+        ),
+        ("expires_at", expires.as_str()),
+    ];
+    fields.extend(channels.iter().map(|c| ("channels", *c)));
+    let r = post(admin, &app.url(Some(slug), "/admin/m/alerts/new"), &fields).await?;
+    anyhow::ensure!(
+        r.status() == 303,
+        "publication: {} {}",
+        r.status(),
+        r.text().await?
+    );
+    let location = r.headers()["location"].to_str()?.to_string();
+    Ok(location.rsplit('/').next().unwrap_or_default().to_string())
+}
+
+/// GETs `url` until `done` holds for the page (up to 10 s); returns the last page.
+async fn wait_until(
+    client: &reqwest::Client,
+    url: &str,
+    what: &str,
+    done: impl Fn(&str) -> bool,
+) -> Result<String> {
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = get(client, url).await?.1;
+        if done(&page) {
+            return Ok(page);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("{what} after 10 s: {page}")
+}
+
+/// The cells of a channel's row in the delivery report: sent, failed, pending.
+fn report_row(html: &str, channel: &str) -> Option<Vec<String>> {
+    let start = format!("<th scope=\"row\">{channel}</th>");
+    let row = &html[html.find(&start)? + start.len()..];
+    let row = &row[..row.find("</tr>")?];
+    Some(
+        row.split("<td>")
+            .skip(1)
+            .map(|cell| cell.trim_end_matches("</td>").to_string())
+            .collect(),
+    )
+}
+
+fn sent(html: &str, channel: &str) -> u32 {
+    report_row(html, channel)
+        .and_then(|cells| cells.first()?.parse().ok())
+        .unwrap_or(0)
+}
+
+both_backends!(
+    followers_get_alerts_in_the_app_and_by_email,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let (paris, admin) = paris_with_module(&app).await?;
+        let follower = citizen(&app, &paris, "suiveuse@example.org").await?;
+        follow_commune(&app, &follower, &paris).await?;
+
+        // A bad form is refused with French messages next to the fields; nothing is published.
+        let new = app.url(Some(&paris), "/admin/m/alerts/new");
+        let r = post(
+            &admin,
+            &new,
+            &[
+                ("category", "circulation"),
+                ("severity", "urgence"),
+                ("title", ""),
+                ("message", "Message"),
+                ("expires_at", "2000-01-01T10:00"),
+                ("channels", "app"),
+            ],
+        )
+        .await?;
+        assert_eq!(r.status(), 422);
+        let page = r.text().await?;
+        assert!(page.contains("aria-invalid=\"true\""), "{page}");
+        assert!(page.contains("Le titre est obligatoire."), "{page}");
+        assert!(page.contains("expiration est déjà passée."), "{page}");
+
+        // Citizens may not publish, nor read the back-office.
+        let (status, _) = get(&follower, &new).await?;
+        assert_eq!(status, 403);
+
+        let title = "Fermeture du pont Neuf";
+        let id = publish(&app, &admin, &paris, title, &["app", "email"]).await?;
+
+        // The follower is told in the app and by e-mail.
+        wait_until(
+            &follower,
+            &app.url(Some(&paris), "/notifications"),
+            "no in-app notification",
+            |page| page.contains(title),
+        )
+        .await?;
+        let mail = app.smtp.wait_for("suiveuse@example.org", title).await?;
+        assert!(mail.subject.contains("Urgence"), "{}", mail.subject);
+        assert!(
+            mail.text.contains("Déviation par le pont des Arts"),
+            "{}",
+            mail.text
+        );
+
+        // Anyone sees it among the current alerts, its severity in words.
+        let visitor = app.client()?;
+        let (status, list) = get(&visitor, &app.url(Some(&paris), "/m/alerts/")).await?;
+        assert_eq!(status, 200);
+        let current = &list[..list.find("Historique").context("history section")?];
+        assert!(current.contains(title), "{list}");
+        assert!(
+            current.contains("<strong class=\"alert-severity\">Urgence</strong>"),
+            "{list}"
+        );
+        let public = app.url(Some(&paris), &format!("/m/alerts/{id}"));
+        let (status, page) = get(&visitor, &public).await?;
+        assert_eq!(status, 200);
+        assert!(
+            page.contains("Zone : Pont Neuf") && page.contains("En vigueur jusqu"),
+            "{page}"
+        );
+
+        // The admin page reports the delivery once the background jobs ran.
+        let detail = app.url(Some(&paris), &format!("/admin/m/alerts/{id}"));
+        let page = wait_until(&admin, &detail, "no e-mail in the report", |page| {
+            sent(page, "E-mail") >= 1
+        })
+        .await?;
+        assert!(sent(&page, "Application") >= 1, "{page}");
+        assert_eq!(
+            report_row(&page, "E-mail").map(|cells| cells[1..].to_vec()),
+            Some(vec!["0".to_string(), "0".to_string()]),
+            "no failure, nothing pending: {page}"
+        );
+        assert!(report_row(&page, "SMS").is_none(), "SMS not chosen: {page}");
+        let (_, list) = get(&admin, &app.url(Some(&paris), "/admin/m/alerts/")).await?;
+        assert!(
+            list.contains(title) && list.contains("<th scope=\"row\">E-mail</th>"),
+            "{list}"
+        );
+
+        // Another commune with the module does not see it.
+        let lyon = app.commune("69123").await?;
+        app.enable_module(&lyon, ID).await?;
+        let (status, _) = get(&visitor, &app.url(Some(&lyon), &format!("/m/alerts/{id}"))).await?;
+        assert_eq!(status, 404);
+        let (_, list) = get(&visitor, &app.url(Some(&lyon), "/m/alerts/")).await?;
+        assert!(!list.contains(title), "{list}");
+        assert!(list.contains("Aucune alerte en cours."), "{list}");
+
+        // Lifting it ends it now: it moves to the history.
+        let token = form_token(&admin, &detail).await?;
+        let r = admin
+            .post(format!("{detail}/lever"))
+            .form(&[("csrf_token", token.as_str())])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+        let (_, list) = get(&visitor, &app.url(Some(&paris), "/m/alerts/")).await?;
+        let history_at = list.find("Historique").context("history section")?;
+        assert!(!list[..history_at].contains(title), "{list}");
+        assert!(list[history_at..].contains(title), "{list}");
+        assert!(list[history_at..].contains("Levée le"), "{list}");
+        let (_, page) = get(&admin, &detail).await?;
+        assert!(!page.contains("/lever"), "already lifted: {page}");
+
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(
+    sms_subscribers_and_an_alert_without_sms_provider,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let (paris, admin) = paris_with_module(&app).await?;
+        let sms_page = app.url(Some(&paris), "/m/alerts/sms");
+
+        // Visitors must sign in first.
+        let (status, page) = get(&app.client()?, &sms_page).await?;
+        assert_ne!(status, 200);
+        assert!(!page.contains("name=\"phone\""), "{page}");
+
+        // A citizen needs a French mobile number and must consent.
+        let alice = citizen(&app, &paris, "alice@example.org").await?;
+        let (status, page) = get(&alice, &sms_page).await?;
+        assert_eq!(status, 200);
+        assert!(
+            page.contains("sert uniquement à vous envoyer les alertes"),
+            "{page}"
+        );
+        let r = post(
+            &alice,
+            &sms_page,
+            &[("phone", "01 23 45 67 89"), ("consent", "oui")],
+        )
+        .await?;
+        assert_eq!(r.status(), 422);
+        assert!(r.text().await?.contains("aria-invalid=\"true\""));
+        let r = post(&alice, &sms_page, &[("phone", "06 12 34 56 78")]).await?;
+        assert_eq!(r.status(), 422, "no consent");
+        let r = post(
+            &alice,
+            &sms_page,
+            &[("phone", "06 12 34 56 78"), ("consent", "oui")],
+        )
+        .await?;
+        assert_eq!(r.status(), 303);
+        let (_, page) = get(&alice, &sms_page).await?;
+        assert!(page.contains("+33 6 12 34 56 78"), "{page}");
+
+        // A number belongs to one account.
+        let bruno = citizen(&app, &paris, "bruno@example.org").await?;
+        let r = post(
+            &bruno,
+            &sms_page,
+            &[("phone", "+33612345678"), ("consent", "oui")],
+        )
+        .await?;
+        assert_eq!(r.status(), 422);
+        assert!(r.text().await?.contains("déjà inscrit"));
+
+        // Without an SMS provider the alert is published and the admin is told why no SMS left.
+        let title = "Alerte canicule";
+        let id = publish(&app, &admin, &paris, title, &["app", "sms"]).await?;
+        let detail = app.url(Some(&paris), &format!("/admin/m/alerts/{id}"));
+        let (status, page) = get(&admin, &detail).await?;
+        assert_eq!(status, 200);
+        assert!(
+            page.contains("<strong>Les SMS n'ont pas pu être envoyés :</strong>"),
+            "{page}"
+        );
+        assert!(report_row(&page, "SMS").is_some(), "{page}");
+        let (_, list) = get(&app.client()?, &app.url(Some(&paris), "/m/alerts/")).await?;
+        assert!(list.contains(title), "{list}");
+
+        // The citizen can delete the number at any time.
+        let r = post(&alice, &format!("{sms_page}/supprimer"), &[]).await?;
+        assert_eq!(r.status(), 303);
+        let (_, page) = get(&alice, &sms_page).await?;
+        assert!(!page.contains("+33 6 12 34 56 78"), "{page}");
+        let r = post(
+            &bruno,
+            &sms_page,
+            &[("phone", "06 12 34 56 78"), ("consent", "oui")],
+        )
+        .await?;
+        assert_eq!(r.status(), 303, "the number is free again");
+
+        app.stop().await;
+        Ok(())
+    }
+);
