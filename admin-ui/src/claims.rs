@@ -35,11 +35,7 @@ async fn render(
     let mut ctx = Context::new();
     ctx.insert("claims", &claims);
     ctx.insert("error", &error);
-    Ok((
-        status,
-        page.with_forms().render(state, "admin/claims.html", ctx)?,
-    )
-        .into_response())
+    page.render_form(state, status, "admin/claims.html", ctx)
 }
 
 async fn list(

@@ -34,11 +34,7 @@ async fn render(
     let mut ctx = Context::new();
     ctx.insert("content", &content);
     ctx.insert("error", &error);
-    Ok((
-        status,
-        page.with_forms().render(state, "admin/commune.html", ctx)?,
-    )
-        .into_response())
+    page.render_form(state, status, "admin/commune.html", ctx)
 }
 
 async fn edit_page(

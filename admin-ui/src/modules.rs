@@ -73,11 +73,7 @@ async fn render(
     let mut ctx = Context::new();
     ctx.insert("modules", &rows);
     ctx.insert("error", &error);
-    Ok((
-        status,
-        page.with_forms().render(state, "admin/modules.html", ctx)?,
-    )
-        .into_response())
+    page.render_form(state, status, "admin/modules.html", ctx)
 }
 
 async fn list(

@@ -71,11 +71,7 @@ async fn render(
     ctx.insert("assignments", &rows);
     ctx.insert("grantable", &grantable);
     ctx.insert("error", &error);
-    Ok((
-        status,
-        page.with_forms().render(state, "admin/roles.html", ctx)?,
-    )
-        .into_response())
+    page.render_form(state, status, "admin/roles.html", ctx)
 }
 
 async fn list(

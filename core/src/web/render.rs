@@ -296,6 +296,18 @@ impl Page {
         ctx
     }
 
+    /// Renders a page with forms at `status` (a form shown again with its error is a 4xx).
+    pub fn render_form(
+        self,
+        state: &AppState,
+        status: axum::http::StatusCode,
+        template: &str,
+        extra: Context,
+    ) -> AppResult<axum::response::Response> {
+        use axum::response::IntoResponse as _;
+        Ok((status, self.with_forms().render(state, template, extra)?).into_response())
+    }
+
     /// Renders `template` with the base context plus `extra`.
     pub fn render(
         &self,
