@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use parvis_core::authz::{Can, ManageModules};
-use parvis_core::error::AppResult;
+use parvis_core::error::{AppError, AppResult};
 use parvis_core::modules::service::{self, ModuleError};
 use parvis_core::modules::store;
 use parvis_core::web::{AppState, Page};
@@ -20,8 +20,7 @@ use tera::Context;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/modules", get(list))
-        .route("/admin/modules/{id}/activer", post(enable))
-        .route("/admin/modules/{id}/desactiver", post(disable))
+        .route("/admin/modules/{id}/{action}", post(switch))
         .route("/admin/modules/{id}/reglages", post(configure))
 }
 
@@ -116,25 +115,25 @@ async fn outcome(
     }
 }
 
-async fn enable(
+/// `POST /admin/modules/{id}/activer` or `/desactiver`.
+async fn switch(
     State(state): State<AppState>,
     Can(actor, _): Can<ManageModules>,
-    Path(id): Path<String>,
+    Path((id, action)): Path<(String, String)>,
     page: Page,
 ) -> AppResult<Response> {
+    let on = match action.as_str() {
+        "activer" => true,
+        "desactiver" => false,
+        _ => return Err(AppError::not_found("Cette page n'existe pas.")),
+    };
     let tenant = page.site.commune()?.tenant_id;
-    let result = service::enable(&state, tenant, &id, Some(&actor.account.id)).await;
-    outcome(&state, page, result).await
-}
-
-async fn disable(
-    State(state): State<AppState>,
-    Can(actor, _): Can<ManageModules>,
-    Path(id): Path<String>,
-    page: Page,
-) -> AppResult<Response> {
-    let tenant = page.site.commune()?.tenant_id;
-    let result = service::disable(&state, tenant, &id, Some(&actor.account.id)).await;
+    let actor = Some(&actor.account.id);
+    let result = if on {
+        service::enable(&state, tenant, &id, actor).await
+    } else {
+        service::disable(&state, tenant, &id, actor).await
+    };
     outcome(&state, page, result).await
 }
 

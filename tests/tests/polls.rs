@@ -184,11 +184,19 @@ both_backends!(
             1,
             "results published once in the feed: {home}"
         );
-        let t = form_token(&voters[2], &poll_url).await;
-        assert!(
-            t.is_err() || vote(&voters[2], t?, "0").await? == 409,
-            "closed"
-        );
+        // A citizen who never voted cannot vote on a closed poll.
+        app.account("dora@example.org", PASSWORD).await?;
+        let late = app
+            .signed_in(Some(&paris), "dora@example.org", PASSWORD)
+            .await?;
+        let t = form_token(&late, &poll_url).await?;
+        let r = late
+            .post(format!("{poll_url}/vote"))
+            .form(&[("csrf_token", t.as_str()), ("option", "0")])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 409, "closed");
+        assert!(r.text().await?.contains("pas ouvert au vote"));
         app.stop().await;
         Ok(())
     }

@@ -194,8 +194,6 @@ pub struct CallContext {
     pub tenant: TenantId,
     /// `scheme://host` of the commune.
     pub origin: String,
-    /// The viewer's account id.
-    pub viewer: Option<String>,
     /// The call may write (not a GET): take the write lock up front.
     pub write: bool,
 }
@@ -459,7 +457,6 @@ pub async fn event(
     let ctx = CallContext {
         tenant,
         origin,
-        viewer: None,
         write: true,
     };
     let started = Instant::now();

@@ -63,20 +63,9 @@ pub async fn tick_all(app: &AppState) {
                 continue;
             }
         };
-        for tenant in tenants {
+        for (tenant, slug) in tenants {
             let tenant = crate::types::TenantId(tenant);
-            let origin =
-                match sqlx::query_scalar::<_, String>("SELECT slug FROM tenants WHERE id = $1")
-                    .bind(tenant.0)
-                    .fetch_one(app.db.pool())
-                    .await
-                {
-                    Ok(slug) => {
-                        let scheme = if app.config.https { "https" } else { "http" };
-                        format!("{scheme}://{slug}.{}", app.config.base_domain)
-                    }
-                    Err(_) => continue,
-                };
+            let origin = service::commune_origin(app, &slug);
             match call::event(app, &module, tenant, origin, &Event::Tick(now)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {

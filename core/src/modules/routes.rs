@@ -2,6 +2,8 @@
 //! the commune's host, with the same session, CSRF protection (the middleware already checked
 //! every form) and role checks as core pages. Module HTML is wrapped in the commune's layout.
 
+use std::collections::HashMap;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, State};
@@ -31,11 +33,11 @@ const MODULE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self
 /// The module routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/m/{id}", any(public_root))
-        .route("/m/{id}/", any(public_root))
+        .route("/m/{id}", any(public))
+        .route("/m/{id}/", any(public))
         .route("/m/{id}/{*rest}", any(public))
-        .route("/admin/m/{id}", any(admin_root))
-        .route("/admin/m/{id}/", any(admin_root))
+        .route("/admin/m/{id}", any(admin))
+        .route("/admin/m/{id}/", any(admin))
         .route("/admin/m/{id}/{*rest}", any(admin))
 }
 
@@ -74,36 +76,29 @@ impl FromRequest<AppState> for Incoming {
     }
 }
 
-async fn public_root(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    incoming: Incoming,
-) -> AppResult<Response> {
-    serve(&state, &id, "/".into(), false, incoming).await
+/// `/m/{id}` or `/m/{id}/{*rest}`: the path below the mount point, `/` when there is none.
+fn below_mount(params: &HashMap<String, String>) -> (String, String) {
+    let id = params.get("id").cloned().unwrap_or_default();
+    let rest = params.get("rest").map(String::as_str).unwrap_or("");
+    (id, format!("/{rest}"))
 }
 
 async fn public(
     State(state): State<AppState>,
-    Path((id, rest)): Path<(String, String)>,
+    Path(params): Path<HashMap<String, String>>,
     incoming: Incoming,
 ) -> AppResult<Response> {
-    serve(&state, &id, format!("/{rest}"), false, incoming).await
-}
-
-async fn admin_root(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    incoming: Incoming,
-) -> AppResult<Response> {
-    serve(&state, &id, "/".into(), true, incoming).await
+    let (id, path) = below_mount(&params);
+    serve(&state, &id, path, false, incoming).await
 }
 
 async fn admin(
     State(state): State<AppState>,
-    Path((id, rest)): Path<(String, String)>,
+    Path(params): Path<HashMap<String, String>>,
     incoming: Incoming,
 ) -> AppResult<Response> {
-    serve(&state, &id, format!("/{rest}"), true, incoming).await
+    let (id, path) = below_mount(&params);
+    serve(&state, &id, path, true, incoming).await
 }
 
 fn fields(raw: &[u8]) -> Vec<Field> {
@@ -236,7 +231,6 @@ async fn serve(
     let ctx = CallContext {
         tenant: commune.tenant_id,
         origin: page.origin.clone(),
-        viewer: account.map(|a| a.id.0.clone()),
         write: !matches!(method, Method::GET | Method::HEAD),
     };
     let response = match call::handle(state, &module, &ctx, &request).await {
@@ -257,7 +251,7 @@ async fn serve(
         state,
         &page,
         &module,
-        &choices_nav(state, &module, admin),
+        &module_nav(&module, admin),
         response,
         flash,
         admin,
@@ -280,7 +274,7 @@ fn fault_page(module: &LoadedModule, fault: &Fault) -> Response {
     )
 }
 
-fn choices_nav(_state: &AppState, module: &LoadedModule, admin: bool) -> serde_json::Value {
+fn module_nav(module: &LoadedModule, admin: bool) -> serde_json::Value {
     let base = if admin {
         format!("/admin/m/{}", module.id)
     } else {

@@ -37,26 +37,15 @@ fn module(app: &AppState, id: &str) -> Result<Arc<LoadedModule>, ModuleError> {
         .ok_or_else(|| ModuleError::Unknown(id.to_string()))
 }
 
-/// Switches a module on for a commune (clearing a previous automatic switch-off).
+/// Switches a module on for a commune (clearing a previous automatic switch-off); a premium
+/// module needs an entitlement.
 pub async fn enable(
     app: &AppState,
     tenant: TenantId,
     id: &str,
     actor: Option<&AccountId>,
 ) -> Result<(), ModuleError> {
-    let m = module(app, id)?;
-    let mut tx = app.db.tenant(tenant).begin_write().await?;
-    if m.manifest.premium && !store::entitled(&mut tx, &m.id).await? {
-        return Err(ModuleError::NotEntitled(m.manifest.name.clone()));
-    }
-    store::set_enabled(&mut tx, &m.id, true, None).await?;
-    if let Some(actor) = actor {
-        crate::moderation::store::audit(&mut tx, actor, "module.enable", m.id.as_str(), None)
-            .await?;
-    }
-    tx.commit().await?;
-    changed(app, tenant);
-    Ok(())
+    switch(app, tenant, id, true, actor).await
 }
 
 /// Switches a module off for a commune (its data is kept).
@@ -66,12 +55,29 @@ pub async fn disable(
     id: &str,
     actor: Option<&AccountId>,
 ) -> Result<(), ModuleError> {
+    switch(app, tenant, id, false, actor).await
+}
+
+async fn switch(
+    app: &AppState,
+    tenant: TenantId,
+    id: &str,
+    on: bool,
+    actor: Option<&AccountId>,
+) -> Result<(), ModuleError> {
     let m = module(app, id)?;
     let mut tx = app.db.tenant(tenant).begin_write().await?;
-    store::set_enabled(&mut tx, &m.id, false, None).await?;
+    if on && m.manifest.premium && !store::entitled(&mut tx, &m.id).await? {
+        return Err(ModuleError::NotEntitled(m.manifest.name.clone()));
+    }
+    store::set_enabled(&mut tx, &m.id, on, None).await?;
     if let Some(actor) = actor {
-        crate::moderation::store::audit(&mut tx, actor, "module.disable", m.id.as_str(), None)
-            .await?;
+        let action = if on {
+            "module.enable"
+        } else {
+            "module.disable"
+        };
+        crate::moderation::store::audit(&mut tx, actor, action, m.id.as_str(), None).await?;
     }
     tx.commit().await?;
     changed(app, tenant);
@@ -172,14 +178,11 @@ pub async fn disable_after_faults(
         .filter(|(_, r)| *r == Role::TenantAdmin)
         .map(|(a, _)| a.0)
         .collect();
-    let origin = sqlx::query_scalar::<_, String>("SELECT slug FROM tenants WHERE id = $1")
+    let slug = sqlx::query_scalar::<_, String>("SELECT slug FROM tenants WHERE id = $1")
         .bind(tenant.0)
         .fetch_one(app.db.pool())
-        .await
-        .map(|slug| {
-            let scheme = if app.config.https { "https" } else { "http" };
-            format!("{scheme}://{slug}.{}", app.config.base_domain)
-        })?;
+        .await?;
+    let origin = commune_origin(app, &slug);
     let mut tx = app.db.tenant(tenant).begin_write().await?;
     store::set_enabled(&mut tx, &module.id, false, Some(reason)).await?;
     let notice = Notice {
@@ -204,4 +207,10 @@ pub async fn disable_after_faults(
     changed(app, tenant);
     tracing::warn!(module = %module.id, tenant = %tenant, %reason, "module switched off for a commune");
     Ok(())
+}
+
+/// `scheme://<slug>.<base domain>`: links in what is sent outside a request (notices, ticks).
+pub fn commune_origin(app: &AppState, slug: &str) -> String {
+    let scheme = if app.config.https { "https" } else { "http" };
+    format!("{scheme}://{slug}.{}", app.config.base_domain)
 }

@@ -250,17 +250,20 @@ pub async fn grant_entitlement(
     Ok(())
 }
 
-/// Every commune where a module is enabled, for scheduled ticks (platform-wide read).
-pub async fn tenants_with(db: &Db, module: &str) -> Result<Vec<i64>, sqlx::Error> {
+/// Every commune (id, slug) where a module is enabled, for scheduled ticks (platform-wide read).
+pub async fn tenants_with(db: &Db, module: &str) -> Result<Vec<(i64, String)>, sqlx::Error> {
     let mut tx = db.platform_tx().await?;
-    let ids = sqlx::query_scalar(
-        "SELECT tenant_id FROM tenant_modules WHERE module_id = $1 AND enabled = 1 ORDER BY tenant_id",
+    let rows = sqlx::query(
+        "SELECT m.tenant_id, t.slug FROM tenant_modules m JOIN tenants t ON t.id = m.tenant_id \
+         WHERE m.module_id = $1 AND m.enabled = 1 ORDER BY m.tenant_id",
     )
     .bind(module)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(ids)
+    rows.iter()
+        .map(|r| Ok((r.try_get("tenant_id")?, r.try_get("slug")?)))
+        .collect()
 }
 
 /// How many communes enabled each module (for `parvis module list`).
