@@ -57,6 +57,15 @@ pub struct Config {
     pub sms_token: Option<String>,
     /// `PARVIS_SMS_SENDER`: the sender name shown on phones (default `Parvis`).
     pub sms_sender: String,
+    /// `PARVIS_VAPID_PRIVATE_KEY`: the web push (VAPID, RFC 8292) P-256 private key, 32 bytes in
+    /// base64url. Unset: one is generated at first start and kept in the database.
+    pub vapid_private_key: Option<String>,
+    /// `PARVIS_VAPID_SUBJECT`: how push services can reach the platform's operator (default
+    /// `mailto:contact@<base_domain>`).
+    pub vapid_subject: String,
+    /// `PARVIS_PUSH_ALLOW_LOOPBACK_HTTP`: accept `http://127.0.0.1…` push endpoints (tests and
+    /// local push services only; real push services are HTTPS).
+    pub push_allow_loopback_http: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -76,6 +85,9 @@ struct FileConfig {
     sms_url: Option<String>,
     sms_token: Option<String>,
     sms_sender: Option<String>,
+    vapid_private_key: Option<String>,
+    vapid_subject: Option<String>,
+    push_allow_loopback_http: Option<bool>,
 }
 
 impl Config {
@@ -169,6 +181,25 @@ impl Config {
                 why: "attendu une adresse https://…".into(),
             });
         }
+        let vapid_private_key = pick("PARVIS_VAPID_PRIVATE_KEY", &file.vapid_private_key);
+        if let Some(key) = &vapid_private_key
+            && crate::notifications::push::vapid::parse_private_key(key).is_none()
+        {
+            return Err(ConfigError::Invalid {
+                name: "PARVIS_VAPID_PRIVATE_KEY",
+                value: "(masquée)".into(),
+                why: "attendu une clé privée P-256 de 32 octets en base64url".into(),
+            });
+        }
+        let vapid_subject = pick("PARVIS_VAPID_SUBJECT", &file.vapid_subject)
+            .unwrap_or_else(|| format!("mailto:contact@{base_domain}"));
+        if !(vapid_subject.starts_with("mailto:") || vapid_subject.starts_with("https://")) {
+            return Err(ConfigError::Invalid {
+                name: "PARVIS_VAPID_SUBJECT",
+                value: vapid_subject,
+                why: "attendu mailto:adresse ou https://…".into(),
+            });
+        }
         let mail_from = pick("PARVIS_MAIL_FROM", &file.mail_from)
             .unwrap_or_else(|| format!("Parvis <ne-pas-repondre@{base_domain}>"));
         Ok(Config {
@@ -188,6 +219,12 @@ impl Config {
             sms_token: pick("PARVIS_SMS_TOKEN", &file.sms_token),
             sms_sender: pick("PARVIS_SMS_SENDER", &file.sms_sender)
                 .unwrap_or_else(|| "Parvis".to_string()),
+            vapid_private_key,
+            vapid_subject,
+            push_allow_loopback_http: flag(
+                "PARVIS_PUSH_ALLOW_LOOPBACK_HTTP",
+                file.push_allow_loopback_http,
+            )?,
             base_domain,
         })
     }

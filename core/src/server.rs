@@ -70,6 +70,17 @@ pub async fn build_state(
             )?),
         );
     }
+    let vapid = crate::notifications::push::vapid::load_or_create(&db, &config)
+        .await
+        .context("clé VAPID des notifications push")?;
+    handlers.insert(
+        crate::notifications::push::PUSH_JOB,
+        Arc::new(crate::notifications::push::sender::PushSender::new(
+            db.clone(),
+            vapid,
+            &config.vapid_subject,
+        )?),
+    );
     handlers.insert(
         crate::notifications::FAN_OUT_POST,
         Arc::new(crate::notifications::FanOut { db: db.clone() }),
@@ -183,6 +194,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/static/parvis.css", get(css))
         .route("/static/search.js", get(search_js))
+        .merge(crate::notifications::push::routes::static_routes())
         .merge(sites)
         .layer(middleware::from_fn(track))
         .layer(DefaultBodyLimit::max(MAX_BODY))

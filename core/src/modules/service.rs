@@ -199,6 +199,8 @@ pub async fn disable_after_faults(
         link: format!("{origin}/admin/modules"),
         in_app: true,
         email: true,
+        push: true,
+        urgency: crate::notifications::push::Urgency::Normal,
         attachments: vec![],
     };
     crate::jobs::insert(&mut *tx, SEND_NOTICE, &notice).await?;

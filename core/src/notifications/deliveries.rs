@@ -1,4 +1,4 @@
-//! What became of each notice: counts per channel (in app, e-mail, SMS), written when a notice
+//! What became of each notice: counts per channel (in app, e-mail, SMS, web push), written when a notice
 //! is queued and by the delivery jobs, read by the module that sent it.
 
 use serde::{Deserialize, Serialize};
@@ -25,6 +25,8 @@ pub enum Channel {
     Email,
     /// Text message.
     Sms,
+    /// Web push, one per subscribed device.
+    Push,
 }
 
 impl Channel {
@@ -33,6 +35,7 @@ impl Channel {
             Channel::InApp => "in-app",
             Channel::Email => "email",
             Channel::Sms => "sms",
+            Channel::Push => "push",
         }
     }
 }
@@ -92,7 +95,13 @@ pub struct Report {
     pub sms_sent: i64,
     /// Text messages given up.
     pub sms_failed: i64,
-    /// Queued, not delivered yet.
+    /// Push messages the push services accepted.
+    pub push_sent: i64,
+    /// Push messages refused (device gone) or given up.
+    pub push_failed: i64,
+    /// Push messages queued, not delivered yet.
+    pub push_pending: i64,
+    /// E-mails and text messages queued, not delivered yet.
     pub pending: i64,
 }
 
@@ -123,6 +132,11 @@ pub async fn report(tx: &mut TenantTx, notice: &str) -> Result<Report, sqlx::Err
                 report.sms_sent += sent;
                 report.sms_failed += failed;
                 report.pending += (queued - sent - failed).max(0);
+            }
+            "push" => {
+                report.push_sent += sent;
+                report.push_failed += failed;
+                report.push_pending += (queued - sent - failed).max(0);
             }
             _ => {}
         }

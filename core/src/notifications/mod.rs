@@ -1,7 +1,10 @@
-//! In-app notifications: the one path through which the core (and, later, modules) tell
-//! accounts about something. Fan-out to followers is a durable job, set-based in SQL.
+//! Notifications: the one path through which the core and the modules tell accounts about
+//! something, in app, by e-mail, by web push to their subscribed devices, and (modules) by SMS.
+//! Fan-out to followers is a durable job, set-based in SQL; each e-mail, push message and SMS
+//! is a durable job of its own.
 
 pub mod deliveries;
+pub mod push;
 pub mod routes;
 pub mod sms;
 pub mod store;
@@ -59,7 +62,7 @@ pub enum Recipients {
     Followers,
 }
 
-/// A notice to deliver in app and/or by e-mail.
+/// A notice to deliver in app, by e-mail and/or by web push.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Notice {
     /// Commune it comes from.
@@ -78,12 +81,19 @@ pub struct Notice {
     pub in_app: bool,
     /// Send it by e-mail (verified addresses only).
     pub email: bool,
+    /// Push it to the recipients' subscribed devices.
+    #[serde(default)]
+    pub push: bool,
+    /// How urgent the push message is.
+    #[serde(default)]
+    pub urgency: push::Urgency,
     /// E-mail attachments.
     #[serde(default)]
     pub attachments: Vec<crate::mail::Attachment>,
 }
 
-/// Delivers notices: in-app rows set-based, then one mail job per recipient.
+/// Delivers notices: in-app rows set-based, then one mail job per recipient and one push job
+/// per subscribed device.
 pub struct SendNotices {
     /// Storage.
     pub db: Db,

@@ -15,6 +15,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/notifications", get(centre))
         .route("/notifications/lues", post(mark_read))
+        .merge(crate::notifications::push::routes::routes())
 }
 
 async fn centre(

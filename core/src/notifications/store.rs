@@ -4,30 +4,37 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 use crate::db::Db;
-use crate::notifications::{Notice, PostPublished, Recipients, deliveries};
+use crate::notifications::{Notice, PostPublished, Recipients, deliveries, push};
 use crate::types::AccountId;
 use crate::util::now;
 
-/// Writes one notification per follower of the post's commune or official (idempotent: a
-/// retried job adds nothing). Returns how many were written.
+/// Writes one notification per follower of the post's commune or official, and queues a push
+/// message to each of their devices, in one transaction (idempotent: a retried job adds
+/// nothing). Returns how many notifications were written.
 pub async fn fan_out_post(db: &Db, event: &PostPublished) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
+    let mut tx = db.pool().begin().await?;
+    let id = format!("post:{}", event.post_id);
+    // RETURNING lists only the rows written now: a retry queues no push twice.
+    let notified: Vec<String> = sqlx::query_scalar(
         "INSERT INTO notifications (account_id, id, tenant_id, title, link, created_at) \
          SELECT DISTINCT f.account_id, $1, $2, $3, $4, $5 FROM follows f \
          WHERE f.tenant_id = $2 AND f.account_id <> $6 \
          AND (f.target_kind = 'commune' OR (f.target_kind = 'official' AND f.target_id = $7)) \
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT DO NOTHING RETURNING account_id",
     )
-    .bind(format!("post:{}", event.post_id))
+    .bind(&id)
     .bind(event.tenant_id)
     .bind(&event.title)
     .bind(&event.link)
     .bind(now())
     .bind(&event.author_account_id)
     .bind(event.official_id.clone().unwrap_or_default())
-    .execute(db.pool())
+    .fetch_all(&mut *tx)
     .await?;
-    Ok(done.rows_affected())
+    let payload = push::Payload::new(&event.title, "", &event.link, &id);
+    push::queue(&mut tx, &notified, None, &payload, push::Urgency::Normal).await?;
+    tx.commit().await?;
+    Ok(u64::try_from(notified.len()).unwrap_or(u64::MAX))
 }
 
 /// A notification as the centre shows it.
@@ -73,7 +80,7 @@ pub async fn mark_all_read(db: &Db, account: &AccountId) -> Result<(), sqlx::Err
     Ok(())
 }
 
-/// Writes a notice's in-app rows and queues its e-mails, in one transaction (idempotent: a
+/// Writes a notice's in-app rows and queues its e-mails and push messages, in one transaction (idempotent: a
 /// notice already delivered writes nothing more).
 pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error> {
     // A tenant transaction: the delivery counts are the commune's rows (RLS on PostgreSQL).
@@ -193,6 +200,22 @@ pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error>
             0,
         )
         .await?;
+    }
+    if notice.push {
+        let payload = push::Payload::new(&notice.title, &notice.body, &notice.link, &marker);
+        let reference = deliveries::NoticeRef {
+            tenant_id: notice.tenant_id,
+            notice_id: notice.id.clone(),
+        };
+        let queued = push::queue(
+            &mut tx,
+            &accounts,
+            Some(&reference),
+            &payload,
+            notice.urgency,
+        )
+        .await?;
+        deliveries::add(&mut tx, &notice.id, deliveries::Channel::Push, queued, 0, 0).await?;
     }
     tx.commit().await
 }

@@ -122,6 +122,7 @@ pub async fn delete(db: &Db, authz: &Authz, account: &AccountId) -> Result<(), s
         "DELETE FROM sessions WHERE account_id = $1",
         "DELETE FROM email_tokens WHERE account_id = $1",
         "DELETE FROM follows WHERE account_id = $1",
+        "DELETE FROM push_subscriptions WHERE account_id = $1",
         "DELETE FROM official_claims WHERE account_id = $1",
         "DELETE FROM flags WHERE account_id = $1",
         "DELETE FROM subscription_requests WHERE account_id = $1 AND status = 'pending'",

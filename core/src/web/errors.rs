@@ -1,5 +1,5 @@
 //! Error pages: every [`crate::error::ErrorPage`] response becomes a French page in the site's
-//! layout, JSON under `/api/`, or a redirect to the login form for anonymous visitors.
+//! layout, JSON under `/api/` and for scripts that send or accept JSON, or a redirect to the login form for anonymous visitors.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -32,6 +32,7 @@ pub async fn render_error_pages(
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "/".into());
     let method = req.method().clone();
+    let json_api = path.starts_with("/api/") || wants_json(req.headers());
     let host = crate::web::site::request_host(req.headers(), req.uri()).unwrap_or_default();
     let response = next.run(req).await;
     let Some(page) = response
@@ -42,7 +43,7 @@ pub async fn render_error_pages(
     else {
         return response;
     };
-    if path.starts_with("/api/") {
+    if json_api {
         let body = json!({"error": {"code": page.code, "message": page.message}});
         return (page.status, axum::Json(body)).into_response();
     }
@@ -83,6 +84,17 @@ pub async fn render_error_pages(
         &ctx,
         response.headers().get(header::RETRY_AFTER).cloned(),
     )
+}
+
+/// A script's request (`fetch` with JSON): it gets its errors as JSON, a 401 included.
+fn wants_json(headers: &axum::http::HeaderMap) -> bool {
+    let says_json = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().starts_with("application/json"))
+    };
+    says_json(header::CONTENT_TYPE) || says_json(header::ACCEPT)
 }
 
 /// Extractor rejections (malformed form, wrong method…) come as plain text in English: they

@@ -106,6 +106,10 @@ const CORE_TEMPLATES: &[(&str, &str)] = &[
         "notifications/centre.html",
         include_str!("../../templates/notifications/centre.html"),
     ),
+    (
+        "notifications/devices.html",
+        include_str!("../../templates/notifications/devices.html"),
+    ),
 ];
 
 /// The compiled templates.

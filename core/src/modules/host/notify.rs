@@ -1,8 +1,8 @@
 //! `parvis:module/notify`: notifications through the host's one path (the `notify.send` job:
 //! in-app centre and e-mail), queued in the call's transaction so a rolled-back call notifies
-//! nobody. Text messages go through the platform's SMS provider, one job per number; every
-//! notice has a delivery report. Web push joins this path when push subscriptions exist
-//! (social network issue).
+//! nobody. Web push goes to every device the recipients subscribed, one job per device; text
+//! messages go through the platform's SMS provider, one job per number; every notice has a
+//! delivery report.
 
 use crate::authz::Role;
 use crate::mail::Attachment;
@@ -11,6 +11,7 @@ use crate::modules::bindings::parvis::module::notify::{
 };
 use crate::modules::call::{CallState, Capability, Denied};
 use crate::notifications::deliveries::{self, Channel, NoticeRef};
+use crate::notifications::push;
 use crate::notifications::sms::{self, SMS_ATTEMPTS, SMS_JOB, TextMessage};
 use crate::notifications::{Notice, Recipients, SEND_NOTICE};
 
@@ -73,6 +74,8 @@ impl Host for CallState {
             link: format!("{}{}{}", self.origin, self.mount, n.path),
             in_app: n.channels.contains(Channels::IN_APP),
             email: n.channels.contains(Channels::EMAIL),
+            push: n.channels.contains(Channels::PUSH),
+            urgency: push::Urgency::Normal,
             attachments: n
                 .attachments
                 .iter()

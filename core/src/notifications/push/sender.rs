@@ -1,0 +1,145 @@
+//! Sends the `push` jobs: the payload encrypted for the device (aes128gcm, RFC 8291), a VAPID
+//! signature (RFC 8292) for the push service's origin, `TTL` and `Urgency` headers. 2xx is a
+//! delivered message; 404/410 mean the device unsubscribed (forgotten, counted as failed);
+//! 429 and 5xx are retried with backoff; any other answer is a failure not worth retrying.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::http::{HeaderValue, StatusCode};
+use web_push_native::{Auth, WebPushBuilder, p256};
+
+use crate::db::Db;
+use crate::jobs::JobHandler;
+use crate::notifications::deliveries::{self, Channel};
+use crate::notifications::push::vapid::{VapidKey, decode_b64url};
+use crate::notifications::push::{PushMessage, store};
+
+/// How long push services keep an undelivered message, and how long the VAPID signature is
+/// valid (RFC 8292 allows at most 24 hours).
+const TTL: Duration = Duration::from_secs(12 * 3600);
+
+/// Sends the `push` jobs.
+pub struct PushSender {
+    client: reqwest::Client,
+    db: Db,
+    key: VapidKey,
+    subject: String,
+}
+
+impl PushSender {
+    /// A sender signing with `key`, giving `subject` (`mailto:…`) as the operator's contact.
+    pub fn new(db: Db, key: VapidKey, subject: &str) -> anyhow::Result<Self> {
+        Ok(PushSender {
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(15))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            db,
+            key,
+            subject: subject.to_string(),
+        })
+    }
+
+    async fn count(&self, message: &PushMessage, ok: bool) {
+        if let Some(notice) = &message.notice {
+            deliveries::record(&self.db, notice, Channel::Push, ok).await;
+        }
+        let outcome = if ok { "sent" } else { "failed" };
+        metrics::counter!("parvis_push_total", "outcome" => outcome).increment(1);
+    }
+
+    /// The encrypted, signed request; `None` if the stored keys are unusable.
+    fn request(
+        &self,
+        sub: &store::Subscription,
+        message: &PushMessage,
+    ) -> Option<axum::http::Request<Vec<u8>>> {
+        let public = decode_b64url(&sub.p256dh)
+            .and_then(|bytes| p256::PublicKey::from_sec1_bytes(&bytes).ok())?;
+        let auth = decode_b64url(&sub.auth).filter(|bytes| bytes.len() == 16)?;
+        let endpoint = url::Url::parse(&sub.endpoint).ok()?;
+        let authorization = self.key.authorization(&endpoint, TTL, &self.subject)?;
+        let body = serde_json::to_vec(&message.payload).ok()?;
+        let mut request = WebPushBuilder::new(
+            endpoint.as_str().parse().ok()?,
+            public,
+            Auth::clone_from_slice(&auth),
+        )
+        .with_valid_duration(TTL)
+        .build(body)
+        .map_err(|e| tracing::warn!(error = %e, "push message not built"))
+        .ok()?;
+        let headers = request.headers_mut();
+        headers.insert(
+            "urgency",
+            HeaderValue::from_static(message.urgency.header()),
+        );
+        headers.insert(
+            axum::http::header::AUTHORIZATION,
+            HeaderValue::from_str(&authorization).ok()?,
+        );
+        Some(request)
+    }
+}
+
+#[async_trait]
+impl JobHandler for PushSender {
+    async fn run(&self, payload: serde_json::Value) -> anyhow::Result<()> {
+        let message: PushMessage = serde_json::from_value(payload)?;
+        let Some(sub) = store::find(&self.db, &message.subscription).await? else {
+            // The device was removed after the notice was queued.
+            self.count(&message, false).await;
+            return Ok(());
+        };
+        let Some(request) = self.request(&sub, &message) else {
+            tracing::warn!(subscription = %sub.id, "push subscription with unusable keys");
+            store::failed(&self.db, &sub.id).await?;
+            self.count(&message, false).await;
+            return Ok(());
+        };
+        let (parts, body) = request.into_parts();
+        let response = self
+            .client
+            .post(sub.endpoint.as_str())
+            .headers(parts.headers)
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status();
+        if status.is_success() {
+            store::succeeded(&self.db, &sub.id).await?;
+            self.count(&message, true).await;
+            return Ok(());
+        }
+        if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+            tracing::info!(subscription = %sub.id, %status, "push subscription gone, removed");
+            store::gone(&self.db, &sub.id).await?;
+            self.count(&message, false).await;
+            return Ok(());
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            anyhow::bail!("push service answered {status}");
+        }
+        let text: String = response
+            .text()
+            .await
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect();
+        tracing::warn!(subscription = %sub.id, %status, body = %text, "push message refused");
+        store::failed(&self.db, &sub.id).await?;
+        self.count(&message, false).await;
+        Ok(())
+    }
+
+    async fn gave_up(&self, payload: serde_json::Value) {
+        if let Ok(message) = serde_json::from_value::<PushMessage>(payload) {
+            if let Err(e) = store::failed(&self.db, &message.subscription).await {
+                tracing::warn!(error = %e, "push failure not recorded");
+            }
+            self.count(&message, false).await;
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! SQL for push subscriptions: account-owned rows, whatever the commune (no tenant column).
+
+use serde::Serialize;
+use sqlx::Row as _;
+
+use crate::db::Db;
+use crate::notifications::push::NewSubscription;
+use crate::types::AccountId;
+use crate::util::{new_id, now};
+
+/// A subscription as the sender needs it.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    /// Id.
+    pub id: String,
+    /// The push service URL.
+    pub endpoint: String,
+    /// The device's public key (base64url).
+    pub p256dh: String,
+    /// The device's secret (base64url).
+    pub auth: String,
+}
+
+/// A device as its owner sees it in the list.
+#[derive(Debug, Clone, Serialize)]
+pub struct Device {
+    /// Id (for removal).
+    pub id: String,
+    /// « Firefox sur Android ».
+    pub label: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Last notification the push service accepted, Unix seconds.
+    pub last_success_at: Option<i64>,
+}
+
+/// Adds the device to the account, or moves it there (a browser signed into another account
+/// re-subscribes with the same endpoint: only whoever holds the endpoint can send it).
+pub async fn upsert(
+    db: &Db,
+    account: &AccountId,
+    s: &NewSubscription,
+) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO push_subscriptions (id, account_id, endpoint, p256dh, auth, user_agent, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (endpoint) DO UPDATE SET \
+         account_id = excluded.account_id, p256dh = excluded.p256dh, auth = excluded.auth, \
+         user_agent = excluded.user_agent, failures = 0 RETURNING id",
+    )
+    .bind(new_id())
+    .bind(&account.0)
+    .bind(&s.endpoint)
+    .bind(&s.p256dh)
+    .bind(&s.auth)
+    .bind(&s.label)
+    .bind(now())
+    .fetch_one(db.pool())
+    .await
+}
+
+/// The account's devices, newest first.
+pub async fn devices(db: &Db, account: &AccountId) -> Result<Vec<Device>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, user_agent, created_at, last_success_at FROM push_subscriptions \
+         WHERE account_id = $1 ORDER BY created_at DESC, id DESC",
+    )
+    .bind(&account.0)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Device {
+                id: r.try_get("id")?,
+                label: r.try_get("user_agent")?,
+                created_at: r.try_get("created_at")?,
+                last_success_at: r.try_get("last_success_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Removes the account's subscription with this endpoint; false if it has none.
+pub async fn remove_endpoint(
+    db: &Db,
+    account: &AccountId,
+    endpoint: &str,
+) -> Result<bool, sqlx::Error> {
+    let done =
+        sqlx::query("DELETE FROM push_subscriptions WHERE endpoint = $1 AND account_id = $2")
+            .bind(endpoint)
+            .bind(&account.0)
+            .execute(db.pool())
+            .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Removes one of the account's devices; false if it is not one of them.
+pub async fn remove(db: &Db, account: &AccountId, id: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM push_subscriptions WHERE id = $1 AND account_id = $2")
+        .bind(id)
+        .bind(&account.0)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The subscription ids of these accounts' devices (deleted accounts excluded).
+pub async fn devices_of(
+    conn: &mut sqlx::AnyConnection,
+    accounts: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
+    let mut ids = Vec::new();
+    for chunk in accounts.chunks(500) {
+        let mut sql = String::from(
+            "SELECT p.id FROM push_subscriptions p JOIN accounts a ON a.id = p.account_id \
+             WHERE a.deleted_at IS NULL AND p.account_id IN (",
+        );
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", i + 1));
+        }
+        sql.push_str(") ORDER BY p.id");
+        let mut q = sqlx::query_scalar::<_, String>(&sql);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        ids.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(ids)
+}
+
+/// One subscription, for the sender.
+pub async fn find(db: &Db, id: &str) -> Result<Option<Subscription>, sqlx::Error> {
+    let row =
+        sqlx::query("SELECT id, endpoint, p256dh, auth FROM push_subscriptions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?;
+    row.map(|r| {
+        Ok(Subscription {
+            id: r.try_get("id")?,
+            endpoint: r.try_get("endpoint")?,
+            p256dh: r.try_get("p256dh")?,
+            auth: r.try_get("auth")?,
+        })
+    })
+    .transpose()
+}
+
+/// The push service accepted a message.
+pub async fn succeeded(db: &Db, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE push_subscriptions SET last_success_at = $1, failures = 0 WHERE id = $2")
+        .bind(now())
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// The push service refused a message or could not be reached, for good.
+pub async fn failed(db: &Db, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE push_subscriptions SET failures = failures + 1 WHERE id = $1")
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// The push service says the subscription is gone (404/410): forget the device.
+pub async fn gone(db: &Db, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM push_subscriptions WHERE id = $1")
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
