@@ -1,8 +1,8 @@
 //! Admin HTML fragments: the list with delivery reports, an alert's page, the "new alert" form.
 
 use crate::form::{
-    AlertForm, CHANNEL_APP, CHANNEL_EMAIL, CHANNEL_SMS, FieldError, MESSAGE_MAX, TITLE_MAX,
-    ZONE_MAX,
+    AlertForm, CHANNEL_APP, CHANNEL_EMAIL, CHANNEL_PUSH, CHANNEL_SMS, FieldError, MESSAGE_MAX,
+    TITLE_MAX, ZONE_MAX,
 };
 use crate::model::{Alert, Category, Severity};
 use crate::report::AlertReport;
@@ -48,10 +48,10 @@ pub fn report_table(alert: &Alert, report: &AlertReport, caption: &str) -> Strin
 /// Who was reached, and what could not be sent.
 fn sending_notes(alert: &Alert) -> String {
     let mut notes = Vec::new();
-    if alert.channels.in_app || alert.channels.email {
+    if alert.channels.to_followers() {
         match &alert.notify_error {
             Some(why) => notes.push(format!(
-                "<strong>La notification dans l'application et par e-mail n'a pas pu être envoyée :</strong> {}",
+                "<strong>La notification aux personnes qui suivent la commune n'a pas pu être envoyée :</strong> {}",
                 Esc(&reason(why))
             )),
             None => notes.push(format!(
@@ -272,6 +272,10 @@ pub fn new_form(req: &Request, form: &AlertForm, errors: &[FieldError]) -> Strin
             "Notification dans l'application (personnes qui suivent la commune)",
         ),
         (CHANNEL_EMAIL, "E-mail (personnes qui suivent la commune)"),
+        (
+            CHANNEL_PUSH,
+            "Notification push (appareils des personnes qui suivent la commune)",
+        ),
         (CHANNEL_SMS, "SMS (numéros inscrits aux alertes par SMS)"),
     ] {
         let checked = if form.has_channel(value) {
@@ -324,6 +328,7 @@ mod tests {
                     in_app: true,
                     email: true,
                     sms: true,
+                    push: false,
                 },
                 created_at: NOW - 1_000,
                 expires_at: NOW + 1_000,

@@ -18,6 +18,7 @@ pub use parvis_module_sdk::html::FieldError;
 pub const CHANNEL_APP: &str = "app";
 pub const CHANNEL_EMAIL: &str = "email";
 pub const CHANNEL_SMS: &str = "sms";
+pub const CHANNEL_PUSH: &str = "push";
 
 /// The form as typed, kept to re-render it with its errors.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -146,11 +147,12 @@ impl AlertForm {
                 }
             }
         };
-        let known = [CHANNEL_APP, CHANNEL_EMAIL, CHANNEL_SMS];
+        let known = [CHANNEL_APP, CHANNEL_EMAIL, CHANNEL_SMS, CHANNEL_PUSH];
         let channels = Channels {
             in_app: self.has_channel(CHANNEL_APP),
             email: self.has_channel(CHANNEL_EMAIL),
             sms: self.has_channel(CHANNEL_SMS),
+            push: self.has_channel(CHANNEL_PUSH),
         };
         if self.channels.iter().any(|c| !known.contains(&c.as_str())) {
             error("channels", "Ce canal de diffusion n'existe pas.");
@@ -271,7 +273,8 @@ mod tests {
             Channels {
                 in_app: true,
                 email: false,
-                sms: true
+                sms: true,
+                push: false,
             }
         );
     }

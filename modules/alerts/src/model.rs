@@ -103,12 +103,20 @@ pub struct Channels {
     pub in_app: bool,
     pub email: bool,
     pub sms: bool,
+    /// Web push to the followers' subscribed devices (absent from alerts stored before it).
+    #[serde(default)]
+    pub push: bool,
 }
 
 impl Channels {
     /// True when at least one channel is chosen.
     pub fn any(self) -> bool {
-        self.in_app || self.email || self.sms
+        self.in_app || self.email || self.sms || self.push
+    }
+
+    /// True when the followers' notice is sent (in app, e-mail and/or push).
+    pub fn to_followers(self) -> bool {
+        self.in_app || self.email || self.push
     }
 }
 
@@ -116,7 +124,7 @@ impl Channels {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum NoticeKind {
-    /// One notice for the in-app centre and the e-mails to the followers.
+    /// One notice for the in-app centre, the e-mails and the push messages to the followers.
     AppEmail,
     /// One batch of text messages (at most 1,000 numbers).
     Sms,
@@ -233,6 +241,7 @@ mod tests {
                 in_app: true,
                 email: true,
                 sms: false,
+                push: false,
             },
             created_at,
             expires_at: created_at + 1_000,

@@ -26,6 +26,7 @@ pub struct Row {
 pub struct AlertReport {
     pub in_app: u32,
     pub email: Tally,
+    pub push: Tally,
     pub sms: Tally,
     /// Notices whose report the host could not give (French, for the admin).
     pub unavailable: Vec<String>,
@@ -33,7 +34,7 @@ pub struct AlertReport {
 
 impl AlertReport {
     /// Adds one notice's counts. The host counts pending e-mails and text messages together;
-    /// each notice carries only one of them, so its kind says which.
+    /// each notice carries only one of them, so its kind says which. Push has its own count.
     pub fn add(&mut self, kind: NoticeKind, report: &DeliveryReport) {
         self.in_app = self.in_app.saturating_add(report.in_app);
         let add = |tally: &mut Tally, sent: u32, failed: u32| {
@@ -42,7 +43,12 @@ impl AlertReport {
             tally.pending = tally.pending.saturating_add(report.pending);
         };
         match kind {
-            NoticeKind::AppEmail => add(&mut self.email, report.email_sent, report.email_failed),
+            NoticeKind::AppEmail => {
+                add(&mut self.email, report.email_sent, report.email_failed);
+                self.push.sent = self.push.sent.saturating_add(report.push_sent);
+                self.push.failed = self.push.failed.saturating_add(report.push_failed);
+                self.push.pending = self.push.pending.saturating_add(report.push_pending);
+            }
             NoticeKind::Sms => add(&mut self.sms, report.sms_sent, report.sms_failed),
         }
     }
@@ -67,6 +73,13 @@ impl AlertReport {
                 counts_failures: true,
             });
         }
+        if channels.push {
+            rows.push(Row {
+                label: "Push",
+                tally: self.push,
+                counts_failures: true,
+            });
+        }
         if channels.sms {
             rows.push(Row {
                 label: "SMS",
@@ -83,6 +96,11 @@ mod tests {
     use super::*;
 
     fn counts(values: [u32; 6]) -> DeliveryReport {
+        counts_with_push(values, [0; 3])
+    }
+
+    fn counts_with_push(values: [u32; 6], push: [u32; 3]) -> DeliveryReport {
+        let [push_sent, push_failed, push_pending] = push;
         let [
             in_app,
             email_sent,
@@ -98,6 +116,9 @@ mod tests {
             sms_sent,
             sms_failed,
             pending,
+            push_sent,
+            push_failed,
+            push_pending,
         }
     }
 
@@ -127,6 +148,24 @@ mod tests {
     }
 
     #[test]
+    fn push_has_its_own_counts() {
+        let mut report = AlertReport::default();
+        report.add(
+            NoticeKind::AppEmail,
+            &counts_with_push([3, 2, 0, 0, 0, 1], [5, 2, 1]),
+        );
+        assert_eq!(report.email.pending, 1);
+        assert_eq!(
+            report.push,
+            Tally {
+                sent: 5,
+                failed: 2,
+                pending: 1
+            }
+        );
+    }
+
+    #[test]
     fn shows_only_the_chosen_channels() {
         let report = AlertReport::default();
         let labels = |channels| -> Vec<&str> {
@@ -136,8 +175,9 @@ mod tests {
             in_app: true,
             email: true,
             sms: true,
+            push: true,
         };
-        assert_eq!(labels(all), ["Application", "E-mail", "SMS"]);
+        assert_eq!(labels(all), ["Application", "E-mail", "Push", "SMS"]);
         let sms_only = Channels {
             sms: true,
             ..Channels::default()

@@ -2,11 +2,12 @@
 //! and the citizens' SMS subscriptions. Every write here is kept only if the request succeeds.
 
 use crate::form::NewAlert;
+use crate::model::Severity;
 use crate::model::{Alert, NoticeKind, NoticeRef, Subscription};
 use crate::report::AlertReport;
 use crate::{sms, store, time};
 use parvis_module_sdk::Error;
-use parvis_module_sdk::host::{self, Audience, Channels, Notification};
+use parvis_module_sdk::host::{self, Audience, Channels, Notification, Urgency};
 use parvis_module_sdk::store::{Doc, StoreError};
 
 /// Who may publish and lift alerts (text messages cost the commune money).
@@ -29,7 +30,7 @@ pub fn notification_title(alert: &Alert) -> String {
     format!("{} : {}", alert.severity.label(), alert.title)
 }
 
-/// The plain text of the e-mail (and of push, later).
+/// The plain text of the e-mail and of the push message.
 fn notification_body(alert: &Alert) -> String {
     format!(
         "{}\n\nGravité : {}\nCatégorie : {}\nZone : {}\nEn vigueur jusqu'au {}.",
@@ -60,7 +61,7 @@ pub fn publish(commune: &str, account: &str, new: NewAlert, now: i64) -> Result<
         notify_error: None,
         sms_error: None,
     };
-    if alert.channels.in_app || alert.channels.email {
+    if alert.channels.to_followers() {
         notify_followers(&id, &mut alert);
     }
     if alert.channels.sms {
@@ -74,7 +75,8 @@ pub fn publish(commune: &str, account: &str, new: NewAlert, now: i64) -> Result<
     })
 }
 
-/// One notice to the commune's followers, in the app and/or by e-mail.
+/// One notice to the commune's followers, in the app, by e-mail and/or by web push (an
+/// emergency wakes their devices).
 fn notify_followers(id: &str, alert: &mut Alert) {
     let mut channels = Channels::empty();
     if alert.channels.in_app {
@@ -83,12 +85,20 @@ fn notify_followers(id: &str, alert: &mut Alert) {
     if alert.channels.email {
         channels = channels | Channels::EMAIL;
     }
+    if alert.channels.push {
+        channels = channels | Channels::PUSH;
+    }
+    let urgency = match alert.severity {
+        Severity::Emergency => Urgency::High,
+        Severity::Vigilance | Severity::Information => Urgency::Normal,
+    };
     let notification = Notification::in_app(
         &notification_title(alert),
         &notification_body(alert),
         &format!("/{id}"),
     )
-    .channels(channels);
+    .channels(channels)
+    .urgency(urgency);
     match host::notify_tracked(&Audience::Followers, &notification) {
         Ok(sent) => alert.notices.push(NoticeRef {
             kind: NoticeKind::AppEmail,

@@ -265,6 +265,7 @@ mod tests {
                     in_app: true,
                     email: true,
                     sms: false,
+                    push: false,
                 },
                 created_at,
                 expires_at: NOW + 3_600_000,

@@ -3,7 +3,7 @@
 use crate::bindings::parvis::module::{feed, notify, payments, runtime};
 
 pub use feed::Item as FeedItem;
-pub use notify::{Attachment, Audience, Channels, DeliveryReport, Notification, Sent};
+pub use notify::{Attachment, Audience, Channels, DeliveryReport, Notification, Sent, Urgency};
 pub use payments::Checkout;
 pub use runtime::Level;
 
@@ -51,7 +51,14 @@ impl Notification {
             path: path.to_owned(),
             channels: Channels::IN_APP,
             attachments: Vec::new(),
+            urgency: Urgency::Normal,
         }
+    }
+
+    /// Sets how soon web push wakes the device (`Urgency::High` for an emergency).
+    pub fn urgency(mut self, urgency: Urgency) -> Self {
+        self.urgency = urgency;
+        self
     }
 
     /// Replaces the channels (e.g. `Channels::IN_APP | Channels::EMAIL`).
@@ -86,7 +93,7 @@ pub fn send_sms(numbers: &[String], text: &str) -> Result<Sent, String> {
     notify::send_sms(numbers, text)
 }
 
-/// What became of a notice this module sent (in app, e-mail, SMS).
+/// What became of a notice this module sent (in app, e-mail, web push, SMS).
 pub fn delivery_report(notice: &str) -> Result<DeliveryReport, String> {
     notify::report(notice)
 }

@@ -7,7 +7,7 @@
 use crate::authz::Role;
 use crate::mail::Attachment;
 use crate::modules::bindings::parvis::module::notify::{
-    Audience, Channels, DeliveryReport, Host, Notification, Sent,
+    Audience, Channels, DeliveryReport, Host, Notification, Sent, Urgency,
 };
 use crate::modules::call::{CallState, Capability, Denied};
 use crate::notifications::deliveries::{self, Channel, NoticeRef};
@@ -75,7 +75,12 @@ impl Host for CallState {
             in_app: n.channels.contains(Channels::IN_APP),
             email: n.channels.contains(Channels::EMAIL),
             push: n.channels.contains(Channels::PUSH),
-            urgency: push::Urgency::Normal,
+            urgency: match n.urgency {
+                Urgency::VeryLow => push::Urgency::VeryLow,
+                Urgency::Low => push::Urgency::Low,
+                Urgency::Normal => push::Urgency::Normal,
+                Urgency::High => push::Urgency::High,
+            },
             attachments: n
                 .attachments
                 .iter()
@@ -194,6 +199,9 @@ impl Host for CallState {
             sms_sent: count(report.sms_sent),
             sms_failed: count(report.sms_failed),
             pending: count(report.pending),
+            push_sent: count(report.push_sent),
+            push_failed: count(report.push_failed),
+            push_pending: count(report.push_pending),
         })
     }
 }
