@@ -265,5 +265,22 @@ mod tests {
                 ..
             })
         ));
+        for (name, value) in [
+            ("PARVIS_VAPID_PRIVATE_KEY", "pas-une-cle"),
+            ("PARVIS_VAPID_SUBJECT", "contact@example.org"),
+        ] {
+            let bad = Config::from_sources(&FileConfig::default(), |n| {
+                (n == name).then(|| value.to_string())
+            });
+            assert!(
+                matches!(bad, Err(ConfigError::Invalid { name: n, .. }) if n == name),
+                "{name}"
+            );
+        }
+        let key = Config::from_sources(&FileConfig::default(), |n| {
+            (n == "PARVIS_VAPID_PRIVATE_KEY")
+                .then(|| "RS0WdYWWo1HajXg3NZR1olzCf31i-ZBGDkFyCs7j1jw".to_string())
+        });
+        assert!(matches!(key, Ok(ref c) if c.vapid_private_key.is_some()));
     }
 }

@@ -4,11 +4,13 @@
 
 pub mod app;
 pub mod db;
+pub mod push;
 pub mod sms;
 pub mod smtp;
 
 pub use app::{BASE, TestApp, csrf, form_token};
 pub use db::{Backend, TestDb};
+pub use push::{PushDevice, PushService, ReceivedPush};
 pub use sms::{Sms, SmsProvider};
 pub use smtp::{Mail, SmtpSink};
 

@@ -1,0 +1,521 @@
+//! Web push through a loopback push service that checks the VAPID signature and decrypts the
+//! messages itself (tests/src/push.rs), on both backends: a citizen subscribes two devices,
+//! an urgent alert from the real alerts component reaches the one still subscribed with
+//! `Urgency: high`, the other's 410 removes it, and the report counts both; a commune's post
+//! pushes through the same path; the subscription API refuses bad input with French JSON
+//! errors and keeps each account's devices its own; the scripts are served as JavaScript.
+//!
+//! No browser test: Chromium's `PushManager.subscribe` needs Google's push service, which
+//! this machine cannot reach; the test plays the browser's part (keys, subscription JSON).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use parvis_core::authz::Role;
+use parvis_tests::{PushDevice, PushService, ReceivedPush, TestApp, both_backends, form_token};
+use serde_json::Value;
+
+const PASSWORD: &str = "mot-de-passe-solide";
+const ADMIN: &str = "maire@paris.fr";
+const FIREFOX_ANDROID: &str =
+    "Mozilla/5.0 (Android 14; Mobile; rv:130.0) Gecko/130.0 Firefox/130.0";
+
+async fn start(backend: parvis_tests::Backend) -> Result<(TestApp, String)> {
+    let app = TestApp::start_configured(backend, 0, |config| {
+        config.push_allow_loopback_http = true;
+    })
+    .await?;
+    let paris = app.commune("75056").await?;
+    Ok((app, paris))
+}
+
+async fn citizen(app: &TestApp, slug: &str, email: &str) -> Result<reqwest::Client> {
+    app.account(email, PASSWORD).await?;
+    app.signed_in(Some(slug), email, PASSWORD).await
+}
+
+async fn follow_commune(app: &TestApp, client: &reqwest::Client, slug: &str) -> Result<()> {
+    let token = form_token(client, &app.url(Some(slug), "/connexion")).await?;
+    let r = client
+        .post(app.url(Some(slug), "/suivre"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("target", "commune"),
+            ("action", "suivre"),
+        ])
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 303, "follow: {}", r.status());
+    Ok(())
+}
+
+/// What the page's script does: a JSON request with the page's CSRF token in a header.
+async fn api(
+    app: &TestApp,
+    client: &reqwest::Client,
+    slug: &str,
+    method: reqwest::Method,
+    body: String,
+) -> Result<(u16, Value)> {
+    let token = form_token(client, &app.url(Some(slug), "/connexion")).await?;
+    let r = client
+        .request(
+            method,
+            app.url(Some(slug), "/notifications/push/abonnement"),
+        )
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .header("x-csrf-token", token)
+        .header("user-agent", FIREFOX_ANDROID)
+        .body(body)
+        .send()
+        .await?;
+    let status = r.status().as_u16();
+    let text = r.text().await?;
+    let json = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).with_context(|| format!("{status}: not JSON: {text}"))?
+    };
+    Ok((status, json))
+}
+
+async fn subscribe(
+    app: &TestApp,
+    client: &reqwest::Client,
+    slug: &str,
+    device: &PushDevice,
+) -> Result<String> {
+    let (status, json) = api(
+        app,
+        client,
+        slug,
+        reqwest::Method::POST,
+        device.subscription_json().to_string(),
+    )
+    .await?;
+    anyhow::ensure!(status == 201, "subscribe {}: {status} {json}", device.name);
+    assert_eq!(json["appareil"], "Firefox sur Android");
+    Ok(json["id"].as_str().context("no id")?.to_string())
+}
+
+/// The platform's public key, as the script reads it; the push service will only accept it.
+async fn expect_platform_key(app: &TestApp, service: &PushService, slug: &str) -> Result<()> {
+    let key: Value = app
+        .client()?
+        .get(app.url(Some(slug), "/notifications/push/cle"))
+        .header("accept", "application/json")
+        .send()
+        .await?
+        .json()
+        .await?;
+    let key = key["cle"].as_str().context("no key")?;
+    assert_eq!(
+        key.len(),
+        87,
+        "an uncompressed P-256 point in base64url: {key}"
+    );
+    service.expect_key(key)
+}
+
+async fn wait_for_pushes(service: &PushService, n: usize) -> Result<Vec<ReceivedPush>> {
+    let started = Instant::now();
+    while service.received().len() < n {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(20),
+            "{} push message(s) of {n} after 20 s; refused: {:?}",
+            service.received().len(),
+            service.refused()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(service.received())
+}
+
+/// The cells of a channel's row in the alert's delivery report: sent, failed, pending.
+fn report_row(html: &str, channel: &str) -> Option<Vec<String>> {
+    let start = format!("<th scope=\"row\">{channel}</th>");
+    let row = &html[html.find(&start)? + start.len()..];
+    let row = &row[..row.find("</tr>")?];
+    Some(
+        row.split("<td>")
+            .skip(1)
+            .map(|cell| cell.trim_end_matches("</td>").to_string())
+            .collect(),
+    )
+}
+
+async fn endpoints(app: &TestApp) -> Result<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT endpoint FROM push_subscriptions ORDER BY endpoint")
+            .fetch_all(app.state.db.pool())
+            .await?,
+    )
+}
+
+both_backends!(
+    an_urgent_alert_is_pushed_and_a_gone_device_is_removed,
+    |backend| async move {
+        let service = PushService::start().await?;
+        let (app, paris) = start(backend).await?;
+        app.install_module("parvis-module-alerts").await?;
+        app.enable_module(&paris, "alerts").await?;
+        expect_platform_key(&app, &service, &paris).await?;
+
+        // Inès follows Paris and subscribes her phone and an old phone the service dropped.
+        let ines = citizen(&app, &paris, "ines@example.org").await?;
+        follow_commune(&app, &ines, &paris).await?;
+        let phone = service.device("telephone")?;
+        let old = service.device("ancien-telephone")?;
+        subscribe(&app, &ines, &paris, &phone).await?;
+        subscribe(&app, &ines, &paris, &old).await?;
+        service.forget("ancien-telephone")?;
+
+        let maire = app.account(ADMIN, PASSWORD).await?;
+        app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
+        let admin = app.signed_in(Some(&paris), ADMIN, PASSWORD).await?;
+        let form = app.url(Some(&paris), "/admin/m/alerts/new");
+        let token = form_token(&admin, &form).await?;
+        let expires = parvis_tests::datetime_local_in(chrono::Duration::days(2));
+        let r = admin
+            .post(&form)
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("category", "meteo"),
+                ("severity", "urgence"),
+                ("zone", ""),
+                ("title", "Crue de la Seine"),
+                ("message", "Les quais bas sont fermés jusqu'à nouvel ordre."),
+                ("expires_at", expires.as_str()),
+                ("channels", "app"),
+                ("channels", "push"),
+            ])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303, "{}", r.text().await?);
+        let detail = r.headers()["location"].to_str()?.to_string();
+        let id = detail.rsplit('/').next().unwrap_or_default().to_string();
+
+        // The push service decrypts what the phone would show.
+        let received = wait_for_pushes(&service, 1).await?;
+        assert_eq!(received.len(), 1, "{received:?}");
+        let push = &received[0];
+        assert_eq!(push.device, "telephone");
+        assert_eq!(push.payload["title"], "Urgence : Crue de la Seine");
+        let body = push.payload["body"].as_str().unwrap_or_default();
+        assert!(body.contains("Les quais bas sont fermés"), "{body}");
+        assert_eq!(
+            push.payload["url"],
+            app.url(Some(&paris), &format!("/m/alerts/{id}"))
+        );
+        assert!(push.payload["tag"].as_str().is_some_and(|t| !t.is_empty()));
+        assert_eq!(push.urgency.as_deref(), Some("high"));
+        assert_eq!(push.ttl, 12 * 3600);
+        assert!(push.expires_in <= 12 * 3600, "exp {}", push.expires_in);
+        assert_eq!(push.subject, app.state.config.vapid_subject);
+        assert!(push.subject.starts_with("mailto:contact@"));
+
+        // The report counts one sent, one failed (gone), nothing pending.
+        let started = Instant::now();
+        loop {
+            let page = admin
+                .get(app.url(Some(&paris), &detail))
+                .send()
+                .await?
+                .text()
+                .await?;
+            let row = report_row(&page, "Push");
+            if row.as_deref() == Some(&["1".into(), "1".into(), "0".into()]) {
+                break;
+            }
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(20),
+                "the report never showed push 1 sent, 1 failed: {row:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // The gone device is forgotten; the phone's last success is shown.
+        assert_eq!(endpoints(&app).await?, vec![phone.endpoint.clone()]);
+        let devices = ines
+            .get(app.url(Some(&paris), "/notifications/appareils"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert_eq!(
+            devices.matches("Firefox sur Android").count(),
+            2,
+            "label and hidden button text"
+        );
+        assert!(!devices.contains("aucune pour l'instant"), "{devices}");
+        assert!(service.refused().is_empty(), "{:?}", service.refused());
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(
+    a_commune_post_is_pushed_to_followers,
+    |backend| async move {
+        let service = PushService::start().await?;
+        let (app, paris) = start(backend).await?;
+        expect_platform_key(&app, &service, &paris).await?;
+        let ines = citizen(&app, &paris, "ines@example.org").await?;
+        follow_commune(&app, &ines, &paris).await?;
+        subscribe(&app, &ines, &paris, &service.device("ordinateur")?).await?;
+        // Someone who does not follow Paris gets nothing.
+        let omar = citizen(&app, &paris, "omar@example.org").await?;
+        subscribe(&app, &omar, &paris, &service.device("omar")?).await?;
+
+        let maire = app.account(ADMIN, PASSWORD).await?;
+        app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
+        let admin = app.signed_in(Some(&paris), ADMIN, PASSWORD).await?;
+        let token = form_token(&admin, &app.url(Some(&paris), "/publier")).await?;
+        let r = admin
+            .post(app.url(Some(&paris), "/publier"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                (
+                    "body",
+                    "La fête de quartier a lieu samedi place de la mairie.",
+                ),
+                ("theme", ""),
+            ])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303, "{}", r.text().await?);
+
+        let received = wait_for_pushes(&service, 1).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let received = if service.received().len() > received.len() {
+            service.received()
+        } else {
+            received
+        };
+        assert_eq!(received.len(), 1, "{received:?}");
+        assert_eq!(received[0].device, "ordinateur");
+        assert_eq!(received[0].urgency.as_deref(), Some("normal"));
+        let url = received[0].payload["url"].as_str().unwrap_or_default();
+        assert!(url.starts_with(&app.url(Some(&paris), "/")), "{url}");
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(a_busy_push_service_is_retried, |backend| async move {
+    let service = PushService::start().await?;
+    let (app, paris) = start(backend).await?;
+    expect_platform_key(&app, &service, &paris).await?;
+    let ines = citizen(&app, &paris, "ines@example.org").await?;
+    follow_commune(&app, &ines, &paris).await?;
+    subscribe(&app, &ines, &paris, &service.device("tablette")?).await?;
+    service.busy("tablette", 2)?;
+
+    let maire = app.account(ADMIN, PASSWORD).await?;
+    app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
+    let admin = app.signed_in(Some(&paris), ADMIN, PASSWORD).await?;
+    let token = form_token(&admin, &app.url(Some(&paris), "/publier")).await?;
+    let r = admin
+        .post(app.url(Some(&paris), "/publier"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("body", "Conseil municipal jeudi à 19 h."),
+            ("theme", ""),
+        ])
+        .send()
+        .await?;
+    assert_eq!(r.status(), 303);
+    // Two 503 answers, retried after 1 s then 2 s, then delivered.
+    let started = Instant::now();
+    let received = wait_for_pushes(&service, 1).await?;
+    assert_eq!(received[0].device, "tablette");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "retried too soon"
+    );
+    let failures: i64 = sqlx::query_scalar("SELECT failures FROM push_subscriptions")
+        .fetch_one(app.state.db.pool())
+        .await?;
+    assert_eq!(failures, 0);
+    app.stop().await;
+    Ok(())
+});
+
+both_backends!(
+    the_vapid_key_is_generated_once_and_kept,
+    |backend| async move {
+        use parvis_core::notifications::push::vapid;
+        let (app, paris) = start(backend).await?;
+        let published: Value = app
+            .client()?
+            .get(app.url(Some(&paris), "/notifications/push/cle"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        // Another server process on the same database reads the same key.
+        let again = vapid::load_or_create(&app.state.db, &app.state.config).await?;
+        assert_eq!(published["cle"], again.public_key());
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM platform_keys")
+            .fetch_one(app.state.db.pool())
+            .await?;
+        assert_eq!(rows, 1);
+        // A configured key wins over the stored one.
+        let mut config = app.state.config.clone();
+        config.vapid_private_key = Some("RS0WdYWWo1HajXg3NZR1olzCf31i-ZBGDkFyCs7j1jw".into());
+        let configured = vapid::load_or_create(&app.state.db, &config).await?;
+        assert_ne!(configured.public_key(), again.public_key());
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(
+    the_subscription_api_refuses_bad_input_in_french_json,
+    |backend| async move {
+        let service = PushService::start().await?;
+        let (app, paris) = start(backend).await?;
+        let alice = citizen(&app, &paris, "alice@example.org").await?;
+        let bob = citizen(&app, &paris, "bob@example.org").await?;
+        let device = service.device("alice")?;
+        let keys = device.subscription_json()["keys"].clone();
+        let post = |client, body: String| api(&app, client, &paris, reqwest::Method::POST, body);
+
+        let refused = |(status, json): (u16, Value), code: &str, words: &str| {
+            assert_eq!(json["error"]["code"], code, "{status} {json}");
+            let message = json["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains(words), "{message}");
+            status
+        };
+        let (status, json) = post(&alice, "{pas du json".into()).await?;
+        assert_eq!(refused((status, json), "bad_request", "JSON valide"), 400);
+        let incomplete = serde_json::json!({"endpoint": device.endpoint}).to_string();
+        assert_eq!(
+            refused(post(&alice, incomplete).await?, "bad_request", "incomplet"),
+            400
+        );
+        let plain_http =
+            serde_json::json!({"endpoint": "http://push.example.org/abc", "keys": keys})
+                .to_string();
+        assert_eq!(
+            refused(post(&alice, plain_http).await?, "bad_request", "https://"),
+            400
+        );
+        let long = serde_json::json!({
+            "endpoint": format!("https://push.example.org/{}", "a".repeat(2000)),
+            "keys": keys,
+        })
+        .to_string();
+        assert_eq!(
+            refused(post(&alice, long).await?, "bad_request", "https://"),
+            400
+        );
+        let bad_key = serde_json::json!({"endpoint": device.endpoint,
+            "keys": {"p256dh": "AAAA", "auth": keys["auth"]}})
+        .to_string();
+        assert_eq!(
+            refused(post(&alice, bad_key).await?, "bad_request", "p256dh"),
+            400
+        );
+        let huge = serde_json::json!({"endpoint": device.endpoint, "keys": keys,
+            "remplissage": "x".repeat(20_000)})
+        .to_string();
+        assert_eq!(
+            refused(post(&alice, huge).await?, "payload_too_large", "volumineux"),
+            413
+        );
+
+        // Without a session: 401 in JSON (the script shows the message), not a login page.
+        let anonymous = app.client()?;
+        let (status, json) = post(&anonymous, device.subscription_json().to_string()).await?;
+        assert_eq!(status, 401);
+        assert_eq!(json["error"]["code"], "unauthenticated");
+        assert!(endpoints(&app).await?.is_empty());
+
+        // Alice's device is hers: Bob can remove it neither by endpoint nor by id.
+        let id = subscribe(&app, &alice, &paris, &device).await?;
+        let by_endpoint = serde_json::json!({"endpoint": device.endpoint}).to_string();
+        let (status, json) = api(
+            &app,
+            &bob,
+            &paris,
+            reqwest::Method::DELETE,
+            by_endpoint.clone(),
+        )
+        .await?;
+        assert_eq!(status, 404, "{json}");
+        assert_eq!(json["error"]["code"], "not_found");
+        let remove = app.url(
+            Some(&paris),
+            &format!("/notifications/appareils/{id}/supprimer"),
+        );
+        let token = form_token(&bob, &app.url(Some(&paris), "/notifications/appareils")).await?;
+        let r = bob
+            .post(&remove)
+            .form(&[("csrf_token", token.as_str())])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 404);
+        assert_eq!(endpoints(&app).await?, vec![device.endpoint.clone()]);
+
+        // Alice removes it from her device list; then unsubscribing again finds nothing.
+        let token = form_token(&alice, &app.url(Some(&paris), "/notifications/appareils")).await?;
+        let r = alice
+            .post(&remove)
+            .form(&[("csrf_token", token.as_str())])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+        assert!(endpoints(&app).await?.is_empty());
+        subscribe(&app, &alice, &paris, &device).await?;
+        let (status, _) = api(
+            &app,
+            &alice,
+            &paris,
+            reqwest::Method::DELETE,
+            by_endpoint.clone(),
+        )
+        .await?;
+        assert_eq!(status, 204);
+        assert!(endpoints(&app).await?.is_empty());
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(the_scripts_are_served_as_javascript, |backend| async move {
+    let (app, paris) = start(backend).await?;
+    let client = app.client()?;
+    let r = client.get(app.url(Some(&paris), "/sw.js")).send().await?;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(r.headers()["service-worker-allowed"], "/");
+    assert!(r.text().await?.contains("showNotification"));
+    let r = client
+        .get(app.url(Some(&paris), "/static/push.js"))
+        .send()
+        .await?;
+    assert_eq!(
+        r.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert!(r.text().await?.contains("pushManager.subscribe"));
+
+    // The notification page loads the script from the site, with no inline script.
+    let ines = citizen(&app, &paris, "ines@example.org").await?;
+    let page = ines
+        .get(app.url(Some(&paris), "/notifications"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(page.contains("<script src=\"/static/push.js\" defer></script>"));
+    assert_eq!(page.matches("<script").count(), 1);
+    assert!(page.contains("Recevoir les notifications sur cet appareil"));
+    assert!(page.contains("Ne plus les recevoir ici"));
+    app.stop().await;
+    Ok(())
+});
