@@ -2,8 +2,10 @@
 //! messages itself (tests/src/push.rs), on both backends: a citizen subscribes two devices,
 //! an urgent alert from the real alerts component reaches the one still subscribed with
 //! `Urgency: high`, the other's 410 removes it, and the report counts both; a commune's post
-//! pushes through the same path; the subscription API refuses bad input with French JSON
-//! errors and keeps each account's devices its own; the scripts are served as JavaScript.
+//! pushes through the same path; a busy push service is retried; the VAPID key is made once;
+//! the subscription API refuses bad input with French JSON errors and keeps each account's
+//! devices its own; devices are in the data export and go with the account; the scripts are
+//! served as JavaScript.
 //!
 //! No browser test: Chromium's `PushManager.subscribe` needs Google's push service, which
 //! this machine cannot reach; the test plays the browser's part (keys, subscription JSON).
@@ -425,6 +427,19 @@ both_backends!(
             413
         );
 
+        // Twenty devices at most per account (each notification goes to all of them).
+        for n in 0..20 {
+            subscribe(&app, &bob, &paris, &service.device(&format!("bob-{n}"))?).await?;
+        }
+        let one_more = service.device("bob-20")?.subscription_json().to_string();
+        assert_eq!(
+            refused(post(&bob, one_more).await?, "conflict", "20 appareils"),
+            409
+        );
+        sqlx::query("DELETE FROM push_subscriptions")
+            .execute(app.state.db.pool())
+            .await?;
+
         // Without a session: 401 in JSON (the script shows the message), not a login page.
         let anonymous = app.client()?;
         let (status, json) = post(&anonymous, device.subscription_json().to_string()).await?;
@@ -519,3 +534,37 @@ both_backends!(the_scripts_are_served_as_javascript, |backend| async move {
     app.stop().await;
     Ok(())
 });
+
+both_backends!(
+    push_devices_are_exported_and_deleted_with_the_account,
+    |backend| async move {
+        let service = PushService::start().await?;
+        let (app, paris) = start(backend).await?;
+        let zoe = citizen(&app, &paris, "zoe@example.org").await?;
+        let device = service.device("zoe")?;
+        subscribe(&app, &zoe, &paris, &device).await?;
+        let data: Value = zoe
+            .get(app.url(Some(&paris), "/mon-compte/donnees.json"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(
+            data["push_devices"][0]["endpoint"],
+            device.endpoint.as_str()
+        );
+        assert_eq!(data["push_devices"][0]["device"], "Firefox sur Android");
+
+        let token = form_token(&zoe, &app.url(Some(&paris), "/mon-compte")).await?;
+        let r = zoe
+            .post(app.url(Some(&paris), "/mon-compte/supprimer"))
+            .form(&[("csrf_token", token.as_str()), ("password", PASSWORD)])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+        assert!(r.text().await?.contains("Compte supprimé"));
+        assert!(endpoints(&app).await?.is_empty());
+        app.stop().await;
+        Ok(())
+    }
+);

@@ -59,6 +59,13 @@ pub async fn export(db: &Db, authz: &Authz, account: &AccountId) -> Result<Value
         account,
     )
     .await?;
+    let push_devices = rows(
+        conn,
+        "SELECT user_agent AS device, endpoint, created_at, last_success_at FROM push_subscriptions \
+         WHERE account_id = $1",
+        account,
+    )
+    .await?;
     let posts = rows(
         conn,
         "SELECT t.slug AS commune, p.id, p.author_kind, p.author_name, p.body, p.theme, p.created_at, p.hidden_at \
@@ -107,6 +114,7 @@ pub async fn export(db: &Db, authz: &Authz, account: &AccountId) -> Result<Value
         "sessions": sessions,
         "roles": roles,
         "follows": follows,
+        "push_devices": push_devices,
         "posts": posts,
         "official_profiles": owned,
         "official_claims": claims,

@@ -17,6 +17,8 @@ use crate::notifications::deliveries::NoticeRef;
 pub const PUSH_JOB: &str = "push";
 /// Attempts per message when the push service is busy or down (1 s, 2 s, 4 s between them).
 pub const PUSH_ATTEMPTS: i64 = 4;
+/// Devices one account may subscribe (each notification is sent to every one of them).
+pub const MAX_DEVICES: i64 = 20;
 /// Longest endpoint URL accepted (real ones are a few hundred characters).
 pub const MAX_ENDPOINT: usize = 1024;
 /// Longest text of a push payload's body: the whole encrypted message must stay under the

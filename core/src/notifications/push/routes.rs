@@ -91,6 +91,20 @@ async fn subscribe(
         .unwrap_or_default();
     let subscription =
         push::parse_subscription(&body, user_agent, state.config.push_allow_loopback_http)?;
+    if !store::has_room(
+        &state.db,
+        &account.id,
+        &subscription.endpoint,
+        push::MAX_DEVICES,
+    )
+    .await?
+    {
+        return Err(AppError::conflict(format!(
+            "Votre compte a déjà {} appareils abonnés aux notifications. Retirez-en un depuis la \
+             liste de vos appareils avant d'en ajouter un autre.",
+            push::MAX_DEVICES
+        )));
+    }
     let id = store::upsert(&state.db, &account.id, &subscription).await?;
     tracing::info!(account = %account.id.0, subscription = %id, "push subscription saved");
     Ok((

@@ -58,6 +58,23 @@ pub async fn upsert(
     .await
 }
 
+/// Whether the account may add this device: it has fewer than `max` others.
+pub async fn has_room(
+    db: &Db,
+    account: &AccountId,
+    endpoint: &str,
+    max: i64,
+) -> Result<bool, sqlx::Error> {
+    let others: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM push_subscriptions WHERE account_id = $1 AND endpoint <> $2",
+    )
+    .bind(&account.0)
+    .bind(endpoint)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(others < max)
+}
+
 /// The account's devices, newest first.
 pub async fn devices(db: &Db, account: &AccountId) -> Result<Vec<Device>, sqlx::Error> {
     let rows = sqlx::query(
