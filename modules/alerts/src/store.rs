@@ -98,7 +98,9 @@ pub fn history(
     now: i64,
     cursor: Option<&str>,
 ) -> Result<(Vec<Doc<Alert>>, Option<String>), StoreError> {
-    let start = stamp(now);
+    // Endings strictly before `now + 1`: an alert ending at `now` (lifted this millisecond) is
+    // no longer current, so it belongs here (keys are `<stamp>-<id>`, above `stamp(now)`).
+    let start = stamp(now.saturating_add(1));
     let page = ENDINGS
         .list()
         .descending()
