@@ -1,5 +1,5 @@
-//! What became of each notice: counts per channel (in app, e-mail, SMS, web push), written when a notice
-//! is queued and by the delivery jobs, read by the module that sent it.
+//! What became of each notice: counts per channel (in app, e-mail, SMS, web push), written
+//! when a notice is queued and by the delivery jobs, read by the module that sent it.
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row as _;

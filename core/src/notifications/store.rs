@@ -80,8 +80,8 @@ pub async fn mark_all_read(db: &Db, account: &AccountId) -> Result<(), sqlx::Err
     Ok(())
 }
 
-/// Writes a notice's in-app rows and queues its e-mails and push messages, in one transaction (idempotent: a
-/// notice already delivered writes nothing more).
+/// Writes a notice's in-app rows and queues its e-mails and push messages, in one transaction
+/// (idempotent: a notice already delivered writes nothing more).
 pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error> {
     // A tenant transaction: the delivery counts are the commune's rows (RLS on PostgreSQL).
     let mut tx = db

@@ -1,5 +1,6 @@
 //! Error pages: every [`crate::error::ErrorPage`] response becomes a French page in the site's
-//! layout, JSON under `/api/` and for scripts that send or accept JSON, or a redirect to the login form for anonymous visitors.
+//! layout, JSON under `/api/` and for scripts that send or accept JSON, or a redirect to the
+//! login form for anonymous visitors.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
