@@ -6,6 +6,7 @@ pub mod app;
 pub mod db;
 pub mod sms;
 pub mod smtp;
+pub mod stripe;
 
 pub use app::{BASE, TestApp, csrf, form_token};
 pub use db::{Backend, TestDb};
