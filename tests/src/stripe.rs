@@ -906,6 +906,18 @@ impl FakeStripe {
         })
     }
 
+    /// Any change Stripe reports on a subscription (metadata, renewal): `customer.subscription.updated`.
+    pub fn touch(&self, sub: &str) -> Result<Value> {
+        self.with(|st| {
+            let s = st
+                .subscriptions
+                .get(sub)
+                .cloned()
+                .context("no such subscription")?;
+            Ok(Self::event(st, "customer.subscription.updated", s, None))
+        })
+    }
+
     /// The subscription ends (cancelled in the portal, or unpaid for good).
     pub fn cancel(&self, sub: &str) -> Result<Vec<Value>> {
         self.with(|st| {

@@ -323,6 +323,21 @@ both_backends!(
             Some(("stripe".into(), None))
         );
         service::enable(&app.state, t, "office-hours", None).await?;
+
+        // A new official population in another tier: the price changes at renewal, unprorated.
+        let mut tx = app.state.db.platform_tx().await?;
+        sqlx::query("UPDATE communes SET population = 3000 WHERE insee = '75056'")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        deliver_all(&app, &stripe.recover(&sub_id)?).await?;
+        let held = stripe.subscription(&sub_id)?;
+        assert_eq!(
+            held["items"]["data"][0]["price"]["lookup_key"],
+            "parvis:office-hours:s3:month"
+        );
+        assert_eq!(held["_proration_behavior"], "none");
+
         deliver_all(&app, &stripe.cancel(&sub_id)?).await?;
         assert!(entitlement(&app, t, "office-hours").await?.is_none());
         assert!(!enabled(&app, t, "office-hours").await?);
