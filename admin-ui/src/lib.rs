@@ -71,6 +71,7 @@ async fn dashboard(State(state): State<AppState>, page: Page) -> AppResult<Respo
                 ("can_roles", perms::MANAGE_ROLES),
                 ("can_moderate", perms::MODERATE),
                 ("can_modules", perms::MANAGE_MODULES),
+                ("can_billing", perms::MANAGE_BILLING),
             ] {
                 let allowed = state.authz.can(Some(&viewer.id), &domain, perm).await;
                 any |= allowed;

@@ -42,12 +42,14 @@ pub struct Config {
     pub https: bool,
     /// `PARVIS_TRUST_PROXY`: take the client address from `X-Forwarded-For` (only behind a proxy).
     pub trust_proxy: bool,
-    /// `STRIPE_SECRET_KEY` (billing issue).
+    /// `STRIPE_SECRET_KEY`: the platform's Stripe key. Unset: no online payment.
     pub stripe_secret_key: Option<String>,
-    /// `STRIPE_WEBHOOK_SECRET` (billing issue).
+    /// `STRIPE_WEBHOOK_SECRET`: signs the webhooks Stripe sends to `/billing/stripe/webhook`.
     pub stripe_webhook_secret: Option<String>,
-    /// `STRIPE_API_BASE` (billing issue).
+    /// `STRIPE_API_BASE`: another Stripe API address (the tests' local Stripe).
     pub stripe_api_base: Option<String>,
+    /// `PARVIS_BILLING_GRID`: the price grid (TOML); default: the grid shipped in `billing/`.
+    pub billing_grid: Option<std::path::PathBuf>,
     /// `PARVIS_MODULE_CACHE`: where compiled modules are kept (default `parvis-data/module-cache`).
     pub module_cache: std::path::PathBuf,
     /// `PARVIS_SMS_URL`: the SMS provider's HTTP endpoint; each message is POSTed as JSON
@@ -81,6 +83,7 @@ struct FileConfig {
     stripe_secret_key: Option<String>,
     stripe_webhook_secret: Option<String>,
     stripe_api_base: Option<String>,
+    billing_grid: Option<String>,
     module_cache: Option<String>,
     sms_url: Option<String>,
     sms_token: Option<String>,
@@ -212,6 +215,7 @@ impl Config {
             stripe_secret_key: pick("STRIPE_SECRET_KEY", &file.stripe_secret_key),
             stripe_webhook_secret: pick("STRIPE_WEBHOOK_SECRET", &file.stripe_webhook_secret),
             stripe_api_base: pick("STRIPE_API_BASE", &file.stripe_api_base),
+            billing_grid: pick("PARVIS_BILLING_GRID", &file.billing_grid).map(Into::into),
             module_cache: pick("PARVIS_MODULE_CACHE", &file.module_cache)
                 .unwrap_or_else(|| "parvis-data/module-cache".to_string())
                 .into(),

@@ -16,6 +16,7 @@ pub mod moderation;
 pub mod modules;
 pub mod notifications;
 pub mod officials;
+pub mod payments;
 pub mod platform;
 pub mod privacy;
 pub mod server;

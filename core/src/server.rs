@@ -105,6 +105,7 @@ pub async fn build_state(
         home_cache: Default::default(),
         modules,
         metrics: metrics_handle(),
+        payments: Default::default(),
         db,
         config,
     }))

@@ -54,7 +54,7 @@ fn config(dir: &std::path::Path) -> Result<Config> {
 
 async fn run() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let (state, _) = parvis::build(config(dir.path())?).await?;
+    let parvis::Built { state, billing, .. } = parvis::build(config(dir.path())?).await?;
     let paris = InseeCode::parse("75056")?;
     communes::import(
         &state.db,
@@ -83,7 +83,7 @@ async fn run() -> Result<()> {
     }
 
     // The module's bytes, served again by a host route.
-    let probe = parvis::app(state.clone());
+    let probe = parvis::app(state.clone(), billing.clone());
     let (status, module_bytes) = body_of(&probe, "/m/hostile/ping").await?;
     anyhow::ensure!(status == 200, "module route answered {status}");
     let same = module_bytes.clone();
@@ -153,7 +153,7 @@ async fn run() -> Result<()> {
 
     // Cold start: a new host over the same database and the warm compile cache.
     let started = Instant::now();
-    let (state, app) = parvis::build(config(dir.path())?).await?;
+    let parvis::Built { state, app, .. } = parvis::build(config(dir.path())?).await?;
     let built = started.elapsed();
     let (status, _) = body_of(&app, "/m/polls/").await?;
     let first = started.elapsed();

@@ -44,6 +44,12 @@ test("an admin enables polls and creates a poll; a citizen votes and sees the re
     await admin.getByRole("button", { name: "Activer Sondages" }).click();
     await admin.getByRole("button", { name: "Désactiver Sondages" }).waitFor();
 
+    // The billing page (no Stripe key in the demo: it says so) is accessible too.
+    await admin.goto(at("/admin/billing"));
+    await admin.getByRole("heading", { name: /Facturation de/ }).waitFor();
+    assert.match(await admin.locator("main").innerText(), /n'est pas configuré sur cette plateforme/);
+    await checkA11y(admin, "the billing page");
+
     // …and creates a poll.
     await admin.goto(at("/admin/m/polls/new"));
     await checkA11y(admin, "the new poll form");

@@ -80,11 +80,15 @@ impl TestApp {
         // Compiled modules are shared by every test (keyed by content and engine).
         config.module_cache = workspace_dir().join("target/parvis-test-module-cache");
         configure(&mut config);
-        let (state, app) = parvis::build(config).await?;
+        let parvis::Built {
+            state,
+            app,
+            billing,
+        } = parvis::build(config).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        parvis_core::server::spawn_background(&state);
+        parvis::spawn_background(&state, billing);
         tokio::spawn(parvis_core::server::serve(listener, app, async {
             let _ = stopped.await;
         }));

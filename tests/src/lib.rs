@@ -7,6 +7,7 @@ pub mod db;
 pub mod push;
 pub mod sms;
 pub mod smtp;
+pub mod stripe;
 
 pub use app::{BASE, TestApp, csrf, form_token};
 pub use db::{Backend, TestDb};

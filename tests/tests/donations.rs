@@ -123,7 +123,7 @@ both_backends!(
             .send()
             .await?;
         assert_eq!(r.status(), 503);
-        assert!(r.text().await?.contains("pas encore configuré"));
+        assert!(r.text().await?.contains("pas configuré"));
         let mut tx = app.state.db.tenant(tenant.id).begin().await?;
         let pledges: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM module_docs WHERE tenant_id = $1 AND collection = 'pledges'",

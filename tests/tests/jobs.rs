@@ -9,7 +9,7 @@ both_backends!(jobs_survive_a_restart, |backend| async move {
     // First process: enqueues a mail and stops before any worker ran.
     {
         let config = Config::with_database(&db.url)?;
-        let (state, _app) = parvis::build(config).await?;
+        let state = parvis::build(config).await?.state;
         let email = Email {
             to: "frank@example.org".into(),
             subject: "Avant le redémarrage".into(),
@@ -27,7 +27,7 @@ both_backends!(jobs_survive_a_restart, |backend| async move {
     let smtp = SmtpSink::start(0).await?;
     let mut config = Config::with_database(&db.url)?;
     config.smtp_url = Some(smtp.url());
-    let (state, _app) = parvis::build(config).await?;
+    let state = parvis::build(config).await?.state;
     parvis_core::server::spawn_background(&state);
     let mail = smtp
         .wait_for("frank@example.org", "Avant le redémarrage")

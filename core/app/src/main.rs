@@ -61,6 +61,27 @@ enum Command {
         #[command(subcommand)]
         command: ModuleCommand,
     },
+    /// Billing of premium modules (price grid, Stripe).
+    Billing {
+        #[command(subcommand)]
+        command: BillingCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BillingCommand {
+    /// Print the price grid (PARVIS_BILLING_GRID, or the one shipped with Parvis).
+    Grid,
+    /// Create or update the Stripe products and prices of the grid (idempotent).
+    Sync,
+    /// Record the Stripe connected account a commune's donations are paid to.
+    Connect {
+        /// Commune slug.
+        #[arg(long)]
+        tenant: String,
+        /// Its connected account (`acct_…`).
+        account: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -240,12 +261,91 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User { command } => user(config, command).await,
         Command::Module { command } => module(config, command).await,
+        Command::Billing { command } => billing(config, command).await,
+    }
+}
+
+async fn billing(config: Config, command: BillingCommand) -> anyhow::Result<()> {
+    use parvis_billing::grid::{Interval, euros};
+    let billing = parvis_billing::Billing::from_config(&config)?;
+    match command {
+        BillingCommand::Grid => {
+            let g = &billing.grid;
+            println!(
+                "Délai de grâce après un échec de paiement : {} jours.",
+                g.grace_days
+            );
+            for offer in &g.offers {
+                println!(
+                    "\n{} ({}) — modules : {}",
+                    offer.name,
+                    offer.id,
+                    offer.modules.join(", ")
+                );
+                for (i, tier) in g.tiers.iter().enumerate() {
+                    println!(
+                        "  {:<28} {:>12} / mois  {:>12} / an",
+                        tier.label,
+                        offer
+                            .price(i, Interval::Month)
+                            .map(euros)
+                            .unwrap_or_default(),
+                        offer
+                            .price(i, Interval::Year)
+                            .map(euros)
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Ok(())
+        }
+        BillingCommand::Sync => {
+            let Some(stripe) = &billing.stripe else {
+                bail!("STRIPE_SECRET_KEY manquant : impossible de publier la grille chez Stripe");
+            };
+            let total = billing.grid.offers.len() * billing.grid.tiers.len() * 2;
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} tarifs créés {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let report = stripe
+                .sync(&billing.grid, |key| {
+                    bar.inc(1);
+                    bar.set_message(key.to_string());
+                })
+                .await?;
+            bar.finish_and_clear();
+            println!(
+                "Stripe à jour : {} produit(s) créé(s), {} mis à jour ; {} tarif(s) créé(s), {} inchangé(s).",
+                report.products_created,
+                report.products_updated,
+                report.prices_created,
+                report.prices_unchanged
+            );
+            Ok(())
+        }
+        BillingCommand::Connect { tenant, account } => {
+            if !account.starts_with("acct_") || account.len() < 8 {
+                bail!("compte connecté « {account} » : attendu un identifiant Stripe acct_…");
+            }
+            let db = open_db(&config).await?;
+            let slug = Slug::parse(&tenant)?;
+            let Some(t) = provision::find_by_slug(&db, &slug).await? else {
+                bail!("commune « {tenant} » inconnue");
+            };
+            let mut tx = db.tenant(t.id).begin_write().await?;
+            parvis_billing::store::set_connected_account(&mut tx, &account).await?;
+            tx.commit().await?;
+            println!("Les dons de {tenant} seront versés sur {account}.");
+            Ok(())
+        }
     }
 }
 
 async fn module(config: Config, command: ModuleCommand) -> anyhow::Result<()> {
     use parvis_core::modules::{service, store};
-    let (state, _) = parvis::build(config).await?;
+    let state = parvis::build(config).await?.state;
     let tenant_of = |slug: String| {
         let db = state.db.clone();
         async move {
@@ -407,7 +507,11 @@ async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let bind = config.bind;
     let base = config.base_domain.clone();
-    let (state, app) = parvis::build(config).await?;
+    let parvis::Built {
+        state,
+        app,
+        billing,
+    } = parvis::build(config).await?;
     let demo = if demo {
         let d = parvis::demo::prepare(&state.db, &state.authz).await?;
         state.communes.reload(&state.db).await?;
@@ -431,7 +535,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("écoute sur {bind} impossible"))?;
     let addr = listener.local_addr()?;
-    server::spawn_background(&state);
+    parvis::spawn_background(&state, billing);
     let port = if addr.port() == 80 {
         String::new()
     } else {

@@ -102,3 +102,7 @@ permission!(
     /// Enable, disable and configure the commune's modules.
     ManageModules = crate::authz::perms::MANAGE_MODULES
 );
+permission!(
+    /// Subscribe the commune to premium modules and manage its payment.
+    ManageBilling = crate::authz::perms::MANAGE_BILLING
+);

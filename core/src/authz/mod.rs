@@ -15,8 +15,8 @@ use casbin::{CoreApi as _, DefaultModel, Enforcer, MgmtApi as _, RbacApi as _};
 use tokio::sync::RwLock;
 
 pub use extract::{
-    Actor, Can, EditCommune, ManageModules, ManageRoles, Moderate, Perm, PublishPost, Report,
-    RequestSubscription, VerifySubscriptions,
+    Actor, Can, EditCommune, ManageBilling, ManageModules, ManageRoles, Moderate, Perm,
+    PublishPost, Report, RequestSubscription, VerifySubscriptions,
 };
 
 use crate::db::Db;
@@ -153,6 +153,8 @@ pub mod perms {
     pub const REQUEST_SUBSCRIPTION: Permission = Permission::new("subscription", "request");
     /// Verify subscription requests and provision tenants.
     pub const VERIFY_SUBSCRIPTIONS: Permission = Permission::new("subscription", "verify");
+    /// Subscribe the commune to premium modules and manage its payment.
+    pub const MANAGE_BILLING: Permission = Permission::new("billing", "manage");
 }
 
 /// The role templates: (role, permission). Platform admins may do everything.
@@ -167,6 +169,7 @@ fn templates() -> Vec<(Role, Permission)> {
         PUBLISH_POST,
         CREATE_POLL,
         USE_MODULE_ADMIN,
+        MANAGE_BILLING,
     ] {
         t.push((Role::TenantAdmin, p));
     }

@@ -70,6 +70,9 @@ pub(crate) struct AfterCommit {
     pub wake_jobs: bool,
     /// A post was published: the commune's cached home page is stale.
     pub published: bool,
+    /// Checkout pages the host created in this call: the only outside addresses the module
+    /// may redirect to.
+    pub checkouts: Vec<String>,
 }
 
 impl WasiView for CallState {
@@ -279,6 +282,8 @@ enum Call<'a> {
 
 enum Outcome {
     Response(Response),
+    /// A response whose writes were kept, with the checkout pages the call created.
+    Handled(Response, Vec<String>),
     Event(Result<(), String>),
 }
 
@@ -322,6 +327,12 @@ async fn run(
 }
 
 impl CallState {
+    /// Time spent waiting on a service outside the module (the payment provider) does not
+    /// count against its deadline, as the database's write lock does not.
+    pub(crate) fn excuse(&mut self, waited: Duration) {
+        self.deadline += waited;
+    }
+
     fn limits_hit(&self) -> bool {
         self.limiter.memory_hit
     }
@@ -387,7 +398,7 @@ async fn finish(
         other => Ok(other),
     });
     let succeeded = match &outcome {
-        Ok(Outcome::Response(r)) => r.status < 400,
+        Ok(Outcome::Response(r) | Outcome::Handled(r, _)) => r.status < 400,
         Ok(Outcome::Event(r)) => r.is_ok(),
         Err(_) => false,
     };
@@ -414,7 +425,16 @@ async fn finish(
             drop(tx);
         }
     }
-    outcome
+    // Checkouts count only if the call's writes (the pledge they pay) were kept.
+    let checkouts = if succeeded {
+        std::mem::take(&mut state.after_commit.checkouts)
+    } else {
+        Vec::new()
+    };
+    outcome.map(|o| match o {
+        Outcome::Response(r) => Outcome::Handled(r, checkouts),
+        other => other,
+    })
 }
 
 fn response_size(r: &Response) -> usize {
@@ -435,12 +455,13 @@ pub async fn handle(
     module: &Arc<LoadedModule>,
     ctx: &CallContext,
     request: &Request,
-) -> Result<Response, Fault> {
+) -> Result<(Response, Vec<String>), Fault> {
     let started = Instant::now();
     let result = run(app, module, ctx, Call::Handle(request)).await;
     record(app, module, ctx.tenant, &result, started).await;
     match result {
-        Ok(Outcome::Response(r)) => Ok(r),
+        Ok(Outcome::Handled(r, checkouts)) => Ok((r, checkouts)),
+        Ok(Outcome::Response(r)) => Ok((r, Vec::new())),
         Ok(Outcome::Event(_)) => Err(Fault::Host("réponse inattendue".into())),
         Err(f) => Err(f),
     }
@@ -464,7 +485,9 @@ pub async fn event(
     record(app, module, tenant, &result, started).await;
     match result {
         Ok(Outcome::Event(r)) => Ok(r),
-        Ok(Outcome::Response(_)) => Err(Fault::Host("réponse inattendue".into())),
+        Ok(Outcome::Response(_) | Outcome::Handled(..)) => {
+            Err(Fault::Host("réponse inattendue".into()))
+        }
         Err(f) => Err(f),
     }
 }

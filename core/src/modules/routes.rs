@@ -233,7 +233,7 @@ async fn serve(
         origin: page.origin.clone(),
         write: !matches!(method, Method::GET | Method::HEAD),
     };
-    let response = match call::handle(state, &module, &ctx, &request).await {
+    let (response, checkouts) = match call::handle(state, &module, &ctx, &request).await {
         Ok(r) => r,
         Err(fault) => return Ok(fault_page(&module, &fault)),
     };
@@ -252,7 +252,7 @@ async fn serve(
         &page,
         &module,
         &module_nav(&module, admin),
-        response,
+        (response, checkouts),
         flash,
         admin,
     )
@@ -296,7 +296,7 @@ fn respond(
     page: &Page,
     module: &LoadedModule,
     nav: &serde_json::Value,
-    response: ModuleResponse,
+    (response, checkouts): (ModuleResponse, Vec<String>),
     flash: Option<String>,
     admin: bool,
 ) -> AppResult<Response> {
@@ -337,7 +337,9 @@ fn respond(
         )
             .into_response(),
         Body::Redirect(to) => {
-            if !to.starts_with('/') || to.starts_with("//") || to.contains('\\') {
+            // Same-site paths, or a checkout page the host itself created in this call.
+            let same_site = to.starts_with('/') && !to.starts_with("//") && !to.contains('\\');
+            if !same_site && !checkouts.contains(&to) {
                 return Err(AppError::Internal(anyhow::anyhow!(
                     "module {} redirected outside the site: {to}",
                     module.id

@@ -158,7 +158,8 @@ pub async fn entitle(
     Ok(())
 }
 
-fn changed(app: &AppState, tenant: TenantId) {
+/// After a commune's modules or entitlements changed: drop what caches them.
+pub fn changed(app: &AppState, tenant: TenantId) {
     app.modules.invalidate(tenant);
     app.home_cache.invalidate(tenant);
 }
@@ -170,14 +171,7 @@ pub async fn disable_after_faults(
     module: &LoadedModule,
     reason: &str,
 ) -> Result<(), sqlx::Error> {
-    let admins: Vec<String> = app
-        .authz
-        .assignments(&tenant.authz_domain())
-        .await
-        .into_iter()
-        .filter(|(_, r)| *r == Role::TenantAdmin)
-        .map(|(a, _)| a.0)
-        .collect();
+    let admins = tenant_admins(app, tenant).await;
     let slug = sqlx::query_scalar::<_, String>("SELECT slug FROM tenants WHERE id = $1")
         .bind(tenant.0)
         .fetch_one(app.db.pool())
@@ -209,6 +203,60 @@ pub async fn disable_after_faults(
     changed(app, tenant);
     tracing::warn!(module = %module.id, tenant = %tenant, %reason, "module switched off for a commune");
     Ok(())
+}
+
+/// The accounts holding the tenant-admin role in a commune.
+pub async fn tenant_admins(app: &AppState, tenant: TenantId) -> Vec<String> {
+    app.authz
+        .assignments(&tenant.authz_domain())
+        .await
+        .into_iter()
+        .filter(|(_, r)| *r == Role::TenantAdmin)
+        .map(|(a, _)| a.0)
+        .collect()
+}
+
+/// Tells a module in a commune that a payment it asked for succeeded (billing calls this from
+/// its webhook). `Ok(Err(..))`: the module refused it (unknown reference).
+pub async fn payment_succeeded(
+    app: &AppState,
+    tenant: TenantId,
+    module: &str,
+    payment: Payment,
+) -> Result<Result<(), String>, String> {
+    let Some(loaded) = app.modules.get(module) else {
+        return Err(format!("module « {module} » non installé"));
+    };
+    let slug = sqlx::query_scalar::<_, String>("SELECT slug FROM tenants WHERE id = $1")
+        .bind(tenant.0)
+        .fetch_one(app.db.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+    let origin = commune_origin(app, &slug);
+    let event = crate::modules::bindings::parvis::module::types::Event::PaymentSucceeded(
+        crate::modules::bindings::parvis::module::types::Payment {
+            reference: payment.reference,
+            amount_cents: payment.amount_cents,
+            currency: payment.currency,
+            account: payment.account,
+        },
+    );
+    crate::modules::call::event(app, &loaded, tenant, origin, &event)
+        .await
+        .map_err(|f| f.to_string())
+}
+
+/// A payment confirmed by the payment service.
+#[derive(Debug, Clone)]
+pub struct Payment {
+    /// The module's reference.
+    pub reference: String,
+    /// Amount paid, in cents.
+    pub amount_cents: u64,
+    /// ISO 4217, lowercase.
+    pub currency: String,
+    /// Who paid (account id), when known.
+    pub account: Option<String>,
 }
 
 /// `scheme://<slug>.<base domain>`: links in what is sent outside a request (notices, ticks).

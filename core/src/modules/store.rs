@@ -227,6 +227,46 @@ pub async fn entitled(tx: &mut TenantTx, module: &ModuleId) -> Result<bool, sqlx
     Ok(found.is_some())
 }
 
+/// The commune's entitlement to a module: who granted it and until when.
+pub async fn entitlement(
+    tx: &mut TenantTx,
+    module: &ModuleId,
+) -> Result<Option<(String, Option<i64>)>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let row = sqlx::query(
+        "SELECT source, expires_at FROM module_entitlements WHERE tenant_id = $1 AND module_id = $2",
+    )
+    .bind(tenant)
+    .bind(module.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+}
+
+/// Withdraws an entitlement.
+pub async fn revoke_entitlement(tx: &mut TenantTx, module: &ModuleId) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant_id();
+    sqlx::query("DELETE FROM module_entitlements WHERE tenant_id = $1 AND module_id = $2")
+        .bind(tenant)
+        .bind(module.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Whether the module is switched on for the commune.
+pub async fn is_enabled(tx: &mut TenantTx, module: &ModuleId) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let on: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM tenant_modules WHERE tenant_id = $1 AND module_id = $2 AND enabled = 1",
+    )
+    .bind(tenant)
+    .bind(module.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(on.is_some())
+}
+
 /// Grants (or extends) an entitlement.
 pub async fn grant_entitlement(
     tx: &mut TenantTx,

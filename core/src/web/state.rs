@@ -42,6 +42,8 @@ pub struct Inner {
     pub modules: crate::modules::registry::ModuleHost,
     /// Prometheus renderer for `/metrics`.
     pub metrics: Option<PrometheusHandle>,
+    /// Online payments (set by billing at start; empty: payment not configured).
+    pub payments: std::sync::OnceLock<Arc<dyn crate::payments::PaymentGateway>>,
 }
 
 impl std::ops::Deref for AppState {

@@ -1,0 +1,46 @@
+//! Online payments for modules (donations): the host asks the platform's billing for a
+//! checkout. `core` defines the door; the billing crate plugs its Stripe implementation in at
+//! start (`AppState::payments`), so a host without billing says payment is not configured.
+
+use std::sync::Arc;
+
+use crate::types::TenantId;
+use crate::web::AppState;
+
+/// What a module asks to be paid.
+#[derive(Debug, Clone)]
+pub struct CheckoutRequest {
+    /// Amount in cents.
+    pub amount_cents: u64,
+    /// ISO 4217, lowercase.
+    pub currency: String,
+    /// Shown to the payer.
+    pub description: String,
+    /// The module's reference, given back when the payment succeeds.
+    pub reference: String,
+    /// Absolute URL after payment.
+    pub success_url: String,
+    /// Absolute URL if the payer gives up.
+    pub cancel_url: String,
+}
+
+/// The platform's payment service.
+#[async_trait::async_trait]
+pub trait PaymentGateway: Send + Sync {
+    /// Creates a checkout paid to the commune; returns the URL to send the payer to, or a
+    /// French message the module can show.
+    async fn checkout(
+        &self,
+        app: &AppState,
+        tenant: TenantId,
+        module: &str,
+        request: CheckoutRequest,
+    ) -> Result<String, String>;
+}
+
+/// Plugs the payment service in (once, at start).
+pub fn install(app: &AppState, gateway: Arc<dyn PaymentGateway>) {
+    if app.payments.set(gateway).is_err() {
+        tracing::warn!("payment service already installed");
+    }
+}

@@ -1,0 +1,55 @@
+-- Billing (premium modules priced by population, through Stripe).
+
+-- Each commune's Stripe customer, and the connected account donations are paid to.
+CREATE TABLE billing_accounts (
+    tenant_id BIGINT PRIMARY KEY REFERENCES tenants(id),
+    customer_id TEXT UNIQUE,
+    connected_account TEXT,
+    updated_at BIGINT NOT NULL
+);
+
+-- The commune's subscriptions as Stripe last described them. `stripe_seen` is the newest
+-- Stripe timestamp applied, so an older event never overwrites a newer state.
+CREATE TABLE billing_subscriptions (
+    tenant_id BIGINT NOT NULL REFERENCES tenants(id),
+    subscription_id TEXT NOT NULL,
+    offer TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    billing_interval TEXT NOT NULL,
+    price_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    current_period_end BIGINT,
+    cancel_at_period_end INTEGER NOT NULL DEFAULT 0,
+    -- Set when a payment failed; cleared when an invoice is paid. Grace runs from here.
+    past_due_since BIGINT,
+    stripe_seen BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, subscription_id)
+);
+
+-- Every webhook event received, once (its id is Stripe's): a replay is acknowledged and ignored.
+-- Platform-level (the apex receives them before the commune is known): no tenant policy.
+CREATE TABLE billing_events (
+    id TEXT PRIMARY KEY,
+    event_type TEXT NOT NULL,
+    created BIGINT NOT NULL,
+    received_at BIGINT NOT NULL,
+    tenant_id BIGINT,
+    outcome TEXT NOT NULL
+);
+
+ALTER TABLE billing_accounts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE billing_accounts FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON billing_accounts
+    USING (tenant_id = NULLIF(current_setting('parvis.tenant_id', true), '')::BIGINT
+           OR current_setting('parvis.platform', true) = 'on')
+    WITH CHECK (tenant_id = NULLIF(current_setting('parvis.tenant_id', true), '')::BIGINT
+           OR current_setting('parvis.platform', true) = 'on');
+
+ALTER TABLE billing_subscriptions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE billing_subscriptions FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON billing_subscriptions
+    USING (tenant_id = NULLIF(current_setting('parvis.tenant_id', true), '')::BIGINT
+           OR current_setting('parvis.platform', true) = 'on')
+    WITH CHECK (tenant_id = NULLIF(current_setting('parvis.tenant_id', true), '')::BIGINT
+           OR current_setting('parvis.platform', true) = 'on');

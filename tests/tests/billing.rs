@@ -1,0 +1,595 @@
+//! Billing through the real router, the real async-stripe client and a local Stripe speaking
+//! Stripe's wire format: the grid published idempotently, a mayor subscribing through Checkout,
+//! signed webhooks applied once and in any order, a failed payment's grace period, modules
+//! switching off with the admins told, forged and stale signatures refused, Stripe's errors
+//! explained, and donations paid on the commune's connected account.
+
+use anyhow::{Context as _, Result};
+use parvis_billing::Billing;
+use parvis_billing::grid::Grid;
+use parvis_billing::stripe::Stripe;
+use parvis_core::authz::Role;
+use parvis_core::modules::{service, store as module_store};
+use parvis_core::types::{ModuleId, Slug, TenantId};
+use parvis_tests::stripe::{FakeStripe, SECRET_KEY, WEBHOOK_SECRET};
+use parvis_tests::{TestApp, both_backends, form_token};
+use serde_json::Value;
+
+const PASSWORD: &str = "mot-de-passe-solide";
+const MAYOR: &str = "maire@paris.fr";
+
+async fn start(backend: parvis_tests::Backend, stripe: &FakeStripe) -> Result<TestApp> {
+    let base = stripe.url();
+    TestApp::start_configured(backend, 0, move |c| {
+        c.stripe_secret_key = Some(SECRET_KEY.into());
+        c.stripe_webhook_secret = Some(WEBHOOK_SECRET.into());
+        c.stripe_api_base = Some(base);
+    })
+    .await
+}
+
+async fn tenant(app: &TestApp, slug: &str) -> Result<TenantId> {
+    Ok(
+        parvis_tenants::provision::find_by_slug(&app.state.db, &Slug::parse(slug)?)
+            .await?
+            .context("no such tenant")?
+            .id,
+    )
+}
+
+/// Paris, its mayor signed in, the premium modules installed.
+async fn paris(app: &TestApp) -> Result<(String, reqwest::Client)> {
+    let paris = app.commune("75056").await?;
+    app.install_module("parvis-module-office-hours").await?;
+    app.install_module("parvis-module-donations").await?;
+    let maire = app.account(MAYOR, PASSWORD).await?;
+    app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
+    let admin = app.signed_in(Some(&paris), MAYOR, PASSWORD).await?;
+    Ok((paris, admin))
+}
+
+async fn publish_grid(stripe: &FakeStripe) -> Result<()> {
+    let client = Stripe::new(SECRET_KEY, Some(&stripe.url()))?;
+    client.sync(&Grid::load(None)?, |_| {}).await?;
+    Ok(())
+}
+
+/// Delivers one event to the apex webhook, signed at `at` with `secret`.
+async fn deliver(app: &TestApp, event: &Value, secret: &str, at: i64) -> Result<(u16, Value)> {
+    let payload = serde_json::to_string(event)?;
+    let r = app
+        .bare_client()?
+        .post(app.url(None, "/billing/stripe/webhook"))
+        .header("stripe-signature", FakeStripe::sign(&payload, secret, at)?)
+        .header("content-type", "application/json")
+        .body(payload)
+        .send()
+        .await?;
+    Ok((r.status().as_u16(), r.json().await?))
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+async fn deliver_all(app: &TestApp, events: &[Value]) -> Result<()> {
+    for e in events {
+        let (status, body) = deliver(app, e, WEBHOOK_SECRET, now()).await?;
+        assert_eq!(status, 200, "{} refused: {body}", e["type"]);
+    }
+    Ok(())
+}
+
+async fn subscribe(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    slug: &str,
+    offer: &str,
+    interval: &str,
+) -> Result<reqwest::Response> {
+    let page = app.url(Some(slug), "/admin/billing");
+    let token = form_token(admin, &page).await?;
+    Ok(admin
+        .post(app.url(Some(slug), "/admin/billing/souscrire"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("offre", offer),
+            ("periodicite", interval),
+        ])
+        .send()
+        .await?)
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn entitlement(
+    app: &TestApp,
+    t: TenantId,
+    module: &str,
+) -> Result<Option<(String, Option<i64>)>> {
+    let mut tx = app.state.db.tenant(t).begin().await?;
+    let e = module_store::entitlement(&mut tx, &ModuleId::parse(module)?).await?;
+    tx.commit().await?;
+    Ok(e)
+}
+
+async fn enabled(app: &TestApp, t: TenantId, module: &str) -> Result<bool> {
+    let mut tx = app.state.db.tenant(t).begin().await?;
+    let on = module_store::is_enabled(&mut tx, &ModuleId::parse(module)?).await?;
+    tx.commit().await?;
+    Ok(on)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_the_grid_twice_changes_nothing() -> Result<()> {
+    let stripe = FakeStripe::start().await?;
+    let client = Stripe::new(SECRET_KEY, Some(&stripe.url()))?;
+    let grid = Grid::load(None)?;
+    let first = client.sync(&grid, |_| {}).await?;
+    assert_eq!(first.products_created, 3);
+    assert_eq!(first.prices_created, 3 * 7 * 2);
+    let again = client.sync(&grid, |_| {}).await?;
+    assert_eq!(again.products_created + again.products_updated, 0);
+    assert_eq!(again.prices_created, 0);
+    assert_eq!(again.prices_unchanged, 42);
+
+    // A new amount is a new Price that takes the lookup key over; the old one keeps existing.
+    let text = parvis_billing::grid::DEFAULT_GRID.replacen("[900, 9000]", "[990, 9900]", 1);
+    let changed = Grid::parse(&text, "test")?;
+    let third = client.sync(&changed, |_| {}).await?;
+    assert_eq!(third.prices_created, 2, "monthly and yearly of one tier");
+    let prices = stripe.prices()?;
+    let holders: Vec<&Value> = prices
+        .iter()
+        .filter(|p| p["lookup_key"] == "parvis:office-hours:s1:month")
+        .collect();
+    assert_eq!(holders.len(), 1);
+    assert_eq!(holders[0]["unit_amount"], 990);
+    assert_eq!(prices.len(), 44);
+    Ok(())
+}
+
+both_backends!(
+    a_mayor_subscribes_and_entitlements_follow_stripe,
+    |backend| async move {
+        let stripe = FakeStripe::start().await?;
+        publish_grid(&stripe).await?;
+        let app = start(backend, &stripe).await?;
+        let (paris, admin) = paris(&app).await?;
+        let t = tenant(&app, &paris).await?;
+
+        // The page shows Paris' tier and its prices; citizens do not get it.
+        let page = admin
+            .get(app.url(Some(&paris), "/admin/billing"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(page.contains("100 000 habitants et plus"), "{page}");
+        assert!(page.contains("<strong>299 €</strong> par mois"), "{page}");
+        assert!(page.contains("14 jours"), "{page}");
+        app.account("claire@example.org", PASSWORD).await?;
+        let claire = app
+            .signed_in(Some(&paris), "claire@example.org", PASSWORD)
+            .await?;
+        let r = claire
+            .get(app.url(Some(&paris), "/admin/billing"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 403);
+
+        // Subscribing sends the mayor to Checkout; nothing is granted before Stripe says paid.
+        let r = subscribe(&app, &admin, &paris, "office-hours", "mensuel").await?;
+        assert_eq!(r.status(), 303);
+        let checkout = location(&r);
+        assert!(
+            checkout.starts_with("https://checkout.stripe.test/"),
+            "{checkout}"
+        );
+        let session = stripe.session_of_url(&checkout)?;
+        assert_eq!(session["mode"], "subscription");
+        assert_eq!(session["metadata"]["parvis_tenant"], t.0.to_string());
+        assert_eq!(session["metadata"]["parvis_tier"], "s7");
+        assert!(entitlement(&app, t, "office-hours").await?.is_none());
+        assert!(
+            service::enable(&app.state, t, "office-hours", None)
+                .await
+                .is_err()
+        );
+
+        // Stripe's events arrive in reverse order: the end state is the same.
+        let mut events = stripe.complete_checkout(&checkout)?;
+        events.reverse();
+        deliver_all(&app, &events).await?;
+        let sub_id = events
+            .iter()
+            .find(|e| e["type"] == "customer.subscription.created")
+            .and_then(|e| e["data"]["object"]["id"].as_str())
+            .context("subscription event")?
+            .to_string();
+        assert_eq!(
+            entitlement(&app, t, "office-hours").await?,
+            Some(("stripe".into(), None))
+        );
+        assert!(entitlement(&app, t, "donations").await?.is_none());
+        service::enable(&app.state, t, "office-hours", None).await?;
+
+        // A replay is acknowledged and ignored; forged, stale or misaddressed ones are refused.
+        let (status, body) = deliver(&app, &events[0], WEBHOOK_SECRET, now()).await?;
+        assert_eq!((status, body["outcome"].as_str()), (200, Some("replayed")));
+        let (status, body) = deliver(&app, &events[0], "whsec_forged", now()).await?;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("bad_signature"))
+        );
+        let (status, body) = deliver(&app, &events[0], WEBHOOK_SECRET, now() - 600).await?;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("stale_signature"))
+        );
+        let r = app
+            .bare_client()?
+            .post(app.url(None, "/billing/stripe/webhook"))
+            .body("{}")
+            .send()
+            .await?;
+        assert_eq!(r.status(), 400, "no signature");
+        let r = app
+            .bare_client()?
+            .post(app.url(Some(&paris), "/billing/stripe/webhook"))
+            .header("stripe-signature", "t=1,v1=00")
+            .body("{}")
+            .send()
+            .await?;
+        assert_eq!(r.status(), 404, "webhooks are for the apex only");
+
+        let page = admin
+            .get(app.url(Some(&paris), "/admin/billing"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(page.contains("<strong>actif</strong>"), "{page}");
+        assert!(page.contains("PARVIS-0001"), "invoices are listed: {page}");
+        let again = subscribe(&app, &admin, &paris, "pack", "annuel").await?;
+        assert_eq!(
+            again.status(),
+            409,
+            "the pack overlaps the running subscription"
+        );
+        assert!(again.text().await?.contains("déjà un abonnement"));
+
+        // The portal link goes to Stripe.
+        let token = form_token(&admin, &app.url(Some(&paris), "/admin/billing")).await?;
+        let r = admin
+            .post(app.url(Some(&paris), "/admin/billing/portail"))
+            .form(&[("csrf_token", token.as_str())])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+        assert!(location(&r).starts_with("https://billing.stripe.test/"));
+
+        // A renewal fails: the module stays on through the grace period…
+        deliver_all(&app, &stripe.fail_renewal(&sub_id)?).await?;
+        let (source, until) = entitlement(&app, t, "office-hours")
+            .await?
+            .context("entitlement kept in grace")?;
+        assert_eq!(source, "stripe");
+        let until = until.context("grace has an end")?;
+        assert!((until - now() - 14 * 86_400).abs() < 120, "{until}");
+        assert!(enabled(&app, t, "office-hours").await?);
+        let page = admin
+            .get(app.url(Some(&paris), "/admin/billing"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(page.contains("Le dernier paiement a échoué"), "{page}");
+        let billing = Billing::from_config(&app.state.config)?;
+        assert_eq!(billing.sweep(&app.state).await?, 0, "grace still running");
+
+        // …then, once it ran out, it switches off and the admins are told by e-mail.
+        let mut tx = app.state.db.platform_tx().await?;
+        sqlx::query("UPDATE billing_subscriptions SET past_due_since = $1 WHERE tenant_id = $2")
+            .bind(now() - 15 * 86_400)
+            .bind(t.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        assert_eq!(billing.sweep(&app.state).await?, 1);
+        assert!(entitlement(&app, t, "office-hours").await?.is_none());
+        assert!(!enabled(&app, t, "office-hours").await?);
+        let mail = app
+            .smtp
+            .wait_for(MAYOR, "Services premium désactivés")
+            .await?;
+        assert!(mail.text.contains("délai de grâce"), "{}", mail.text);
+        let r = claire
+            .get(app.url(Some(&paris), "/m/office-hours/"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 404, "a switched-off module is not served");
+
+        // Paying again brings the right back; cancelling takes it away at once.
+        deliver_all(&app, &stripe.recover(&sub_id)?).await?;
+        assert_eq!(
+            entitlement(&app, t, "office-hours").await?,
+            Some(("stripe".into(), None))
+        );
+        service::enable(&app.state, t, "office-hours", None).await?;
+
+        // A new official population in another tier: the price changes at renewal, unprorated.
+        let mut tx = app.state.db.platform_tx().await?;
+        sqlx::query("UPDATE communes SET population = 3000 WHERE insee = '75056'")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        deliver_all(&app, &stripe.recover(&sub_id)?).await?;
+        let held = stripe.subscription(&sub_id)?;
+        assert_eq!(
+            held["items"]["data"][0]["price"]["lookup_key"],
+            "parvis:office-hours:s3:month"
+        );
+        assert_eq!(held["_proration_behavior"], "none");
+
+        deliver_all(&app, &stripe.cancel(&sub_id)?).await?;
+        assert!(entitlement(&app, t, "office-hours").await?.is_none());
+        assert!(!enabled(&app, t, "office-hours").await?);
+
+        // Another commune's admin sees none of it.
+        let lyon = app.commune("69123").await?;
+        let lyon_admin = app.account("maire@lyon.fr", PASSWORD).await?;
+        app.grant(&lyon_admin, Role::TenantAdmin, Some(&lyon))
+            .await?;
+        let lyon_client = app
+            .signed_in(Some(&lyon), "maire@lyon.fr", PASSWORD)
+            .await?;
+        let r = lyon_client
+            .get(app.url(Some(&paris), "/admin/billing"))
+            .send()
+            .await?;
+        assert_ne!(r.status(), 200);
+        let page = lyon_client
+            .get(app.url(Some(&lyon), "/admin/billing"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(!page.contains("PARVIS-0001"), "{page}");
+        assert!(
+            page.contains("Aucune facture") || !page.contains("Factures"),
+            "{page}"
+        );
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(
+    bad_input_and_stripe_errors_grant_nothing,
+    |backend| async move {
+        let stripe = FakeStripe::start().await?;
+        let app = start(backend, &stripe).await?;
+        let (paris, admin) = paris(&app).await?;
+        let t = tenant(&app, &paris).await?;
+
+        let r = subscribe(&app, &admin, &paris, "jacuzzi", "mensuel").await?;
+        assert_eq!(r.status(), 422);
+        assert!(r.text().await?.contains("Offre inconnue"));
+        let r = subscribe(&app, &admin, &paris, "office-hours", "hebdomadaire").await?;
+        assert_eq!(r.status(), 422);
+        assert!(r.text().await?.contains("Périodicité inconnue"));
+
+        // The grid was never published: the mayor is told, the operators know what to run.
+        let r = subscribe(&app, &admin, &paris, "office-hours", "annuel").await?;
+        assert_eq!(r.status(), 503);
+        assert!(r.text().await?.contains("parvis billing sync"));
+
+        publish_grid(&stripe).await?;
+        // Stripe rate-limits past the retries.
+        for _ in 0..3 {
+            stripe.inject(
+                "/v1/prices",
+                429,
+                "rate_limit_error",
+                "rate_limit",
+                "Too many requests",
+            )?;
+        }
+        let r = subscribe(&app, &admin, &paris, "office-hours", "annuel").await?;
+        assert_eq!(r.status(), 503);
+        assert_eq!(
+            r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+            Some("60")
+        );
+        assert!(r.text().await?.contains("surchargé"));
+        // A refusal from Stripe on the session.
+        stripe.inject(
+            "/v1/checkout/sessions",
+            402,
+            "card_error",
+            "card_declined",
+            "Your card was declined.",
+        )?;
+        let r = subscribe(&app, &admin, &paris, "office-hours", "annuel").await?;
+        assert_eq!(r.status(), 402);
+        assert!(r.text().await?.contains("paiement refusé"));
+        // A transient 500 is retried with the same idempotency key and succeeds.
+        stripe.inject("/v1/checkout/sessions", 500, "api_error", "server", "Oops")?;
+        let r = subscribe(&app, &admin, &paris, "office-hours", "annuel").await?;
+        assert_eq!(r.status(), 303);
+        let customers = stripe
+            .requests()?
+            .iter()
+            .filter(|(m, p, _)| m == "POST" && p == "/v1/customers")
+            .count();
+        assert_eq!(
+            customers, 1,
+            "one Stripe customer per commune, however many attempts"
+        );
+        assert!(entitlement(&app, t, "office-hours").await?.is_none());
+
+        // An event for a customer Parvis does not know changes nothing.
+        let unknown = serde_json::json!({
+            "id": "evt_unknown_customer", "object": "event", "api_version": "2026-09-30.clover",
+            "created": now(), "livemode": false, "pending_webhooks": 1,
+            "request": {"id": null, "idempotency_key": null}, "type": "customer.created",
+            "data": {"object": {"id": "cus_nobody", "object": "customer", "created": now(),
+                "livemode": false}}
+        });
+        let (status, body) = deliver(&app, &unknown, WEBHOOK_SECRET, now()).await?;
+        assert_eq!(
+            (status, body["outcome"].as_str()),
+            (200, Some("ignored")),
+            "{body}"
+        );
+        app.stop().await;
+
+        // Stripe unreachable (nothing listens there): a clear message, nothing granted.
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+            l.local_addr()?
+        };
+        let app = TestApp::start_configured(backend, 0, move |c| {
+            c.stripe_secret_key = Some(SECRET_KEY.into());
+            c.stripe_api_base = Some(format!("http://{closed}/"));
+        })
+        .await?;
+        let (paris, admin) = self::paris(&app).await?;
+        let r = subscribe(&app, &admin, &paris, "office-hours", "mensuel").await?;
+        assert_eq!(r.status(), 502);
+        assert!(r.text().await?.contains("ne répond pas"));
+        app.stop().await;
+
+        // No Stripe key: the page says so and subscribing is refused.
+        let app = TestApp::start(backend).await?;
+        let (paris, admin) = self::paris(&app).await?;
+        let page = admin
+            .get(app.url(Some(&paris), "/admin/billing"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(page.contains("n'est pas configuré"), "{page}");
+        let r = subscribe(&app, &admin, &paris, "office-hours", "mensuel").await?;
+        assert_eq!(r.status(), 503);
+        let r = app
+            .bare_client()?
+            .post(app.url(None, "/billing/stripe/webhook"))
+            .header("stripe-signature", "t=1,v1=00")
+            .body("{}")
+            .send()
+            .await?;
+        assert_eq!(r.status(), 503, "no webhook secret configured");
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(
+    a_gift_is_paid_to_the_commune_and_counted_once,
+    |backend| async move {
+        let stripe = FakeStripe::start().await?;
+        let app = start(backend, &stripe).await?;
+        let (paris, admin) = paris(&app).await?;
+        let t = tenant(&app, &paris).await?;
+        service::entitle(&app.state, t, &ModuleId::parse("donations")?, "test", None).await?;
+        app.enable_module(&paris, "donations").await?;
+        let form = app.url(Some(&paris), "/admin/m/donations/nouvelle");
+        let token = form_token(&admin, &form).await?;
+        let r = admin
+            .post(&form)
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("titre", "Restaurer l'orgue"),
+                ("description", "Les tuyaux ont 150 ans."),
+                ("objectif", "1 000"),
+                ("echeance", "2099-12-31"),
+            ])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+        let list = admin
+            .get(app.url(Some(&paris), "/admin/m/donations/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let at = list.find("/m/donations/0").context("campaign link")?;
+        let id: String = list[at + "/m/donations/".len()..]
+            .chars()
+            .take_while(|c| *c != '"')
+            .collect();
+        app.account("claire@example.org", PASSWORD).await?;
+        let claire = app
+            .signed_in(Some(&paris), "claire@example.org", PASSWORD)
+            .await?;
+        let campaign = app.url(Some(&paris), &format!("/m/donations/{id}"));
+        let give = |amount: &'static str| {
+            let claire = claire.clone();
+            let campaign = campaign.clone();
+            async move {
+                let token = form_token(&claire, &campaign).await?;
+                anyhow::Ok(
+                    claire
+                        .post(format!("{campaign}/donner"))
+                        .form(&[
+                            ("csrf_token", token.as_str()),
+                            ("montant", amount),
+                            ("afficher", "on"),
+                        ])
+                        .send()
+                        .await?,
+                )
+            }
+        };
+
+        // The commune has not connected its payment account yet: nothing is recorded.
+        let r = give("25").await?;
+        assert_eq!(r.status(), 503);
+        assert!(r.text().await?.contains("compte de paiement"));
+
+        let mut tx = app.state.db.tenant(t).begin_write().await?;
+        parvis_billing::store::set_connected_account(&mut tx, "acct_paris_mairie").await?;
+        tx.commit().await?;
+        let r = give("25").await?;
+        assert_eq!(r.status(), 303, "{}", r.text().await?);
+        let checkout = location(&r);
+        assert!(
+            checkout.starts_with("https://checkout.stripe.test/"),
+            "{checkout}"
+        );
+        let session = stripe.session_of_url(&checkout)?;
+        assert_eq!(session["mode"], "payment");
+        assert_eq!(session["amount_total"], 2500);
+        let on_account = stripe.requests()?.iter().any(|(_, p, a)| {
+            p == "/v1/checkout/sessions" && a.as_deref() == Some("acct_paris_mairie")
+        });
+        assert!(
+            on_account,
+            "the session is created on the commune's connected account"
+        );
+
+        let events = stripe.complete_checkout(&checkout)?;
+        assert_eq!(events[0]["account"], "acct_paris_mairie");
+        deliver_all(&app, &events).await?;
+        let (status, body) = deliver(&app, &events[0], WEBHOOK_SECRET, now()).await?;
+        assert_eq!((status, body["outcome"].as_str()), (200, Some("replayed")));
+        let page = claire.get(&campaign).send().await?.text().await?;
+        assert!(
+            page.contains("<strong>25 €</strong> collectés"),
+            "counted once: {page}"
+        );
+        app.smtp
+            .wait_for("claire@example.org", "Merci pour votre don")
+            .await?;
+        app.stop().await;
+        Ok(())
+    }
+);
