@@ -101,6 +101,7 @@ pub async fn build_state(
         authz,
         jobs,
         login_limiter: LoginLimiter::default(),
+        message_limiter: Default::default(),
         communes,
         home_cache: Default::default(),
         modules,
@@ -174,6 +175,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::moderation::routes::routes())
         .merge(crate::privacy::routes::routes())
         .merge(crate::notifications::routes::routes())
+        .merge(crate::messages::routes::routes())
         .merge(crate::modules::routes::routes())
         .merge(extra)
         .fallback(errors::not_found)

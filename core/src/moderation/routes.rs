@@ -20,6 +20,14 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/moderation", get(queue))
         .route("/admin/moderation/{id}/masquer", post(hide))
         .route("/admin/moderation/{id}/retablir", post(restore))
+        .route(
+            "/admin/moderation/messages/{id}/masquer",
+            post(hide_message),
+        )
+        .route(
+            "/admin/moderation/messages/{id}/retablir",
+            post(restore_message),
+        )
 }
 
 #[derive(Deserialize)]
@@ -74,10 +82,12 @@ async fn render(
     let commune = page.site.commune()?.clone();
     let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
     let queue = store::queue(&mut tx).await?;
+    let messages = store::message_queue(&mut tx).await?;
     let log = store::audit_log(&mut tx).await?;
     tx.commit().await?;
     let mut ctx = Context::new();
     ctx.insert("queue", &queue);
+    ctx.insert("messages", &messages);
     ctx.insert("log", &log);
     ctx.insert("error", &error);
     Ok((
@@ -96,11 +106,18 @@ async fn queue(
     render(&state, page, StatusCode::OK, None).await
 }
 
+/// What a moderator decides on.
+#[derive(Clone, Copy)]
+enum Target {
+    Post,
+    Message,
+}
+
 async fn decide(
     state: AppState,
     actor: crate::authz::Actor,
     page: Page,
-    id: String,
+    (target, id): (Target, String),
     form: ReasonForm,
     hide: bool,
 ) -> AppResult<Response> {
@@ -110,19 +127,23 @@ async fn decide(
     };
     let commune = page.site.commune()?.clone();
     let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
-    if !store::set_hidden(&mut tx, &id, hide, &reason).await? {
-        return Err(AppError::not_found(
-            "Cette publication n'existe pas dans cette commune.",
-        ));
+    let found = match target {
+        Target::Post => store::set_hidden(&mut tx, &id, hide, &reason).await?,
+        Target::Message => store::set_message_hidden(&mut tx, &id, hide).await?,
+    };
+    if !found {
+        return Err(AppError::not_found(match target {
+            Target::Post => "Cette publication n'existe pas dans cette commune.",
+            Target::Message => "Ce message n'existe pas dans cette commune.",
+        }));
     }
-    store::audit(
-        &mut tx,
-        &actor.account.id,
-        if hide { "post.hide" } else { "post.restore" },
-        &id,
-        Some(&reason),
-    )
-    .await?;
+    let action = match (target, hide) {
+        (Target::Post, true) => "post.hide",
+        (Target::Post, false) => "post.restore",
+        (Target::Message, true) => "message.hide",
+        (Target::Message, false) => "message.restore",
+    };
+    store::audit(&mut tx, &actor.account.id, action, &id, Some(&reason)).await?;
     tx.commit().await?;
     state.home_cache.invalidate(commune.tenant_id);
     Ok(Redirect::to("/admin/moderation").into_response())
@@ -135,7 +156,7 @@ async fn hide(
     Path(id): Path<String>,
     Form(form): Form<ReasonForm>,
 ) -> AppResult<Response> {
-    decide(state, actor, page, id, form, true).await
+    decide(state, actor, page, (Target::Post, id), form, true).await
 }
 
 async fn restore(
@@ -145,5 +166,25 @@ async fn restore(
     Path(id): Path<String>,
     Form(form): Form<ReasonForm>,
 ) -> AppResult<Response> {
-    decide(state, actor, page, id, form, false).await
+    decide(state, actor, page, (Target::Post, id), form, false).await
+}
+
+async fn hide_message(
+    State(state): State<AppState>,
+    Can(actor, _): Can<Moderate>,
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<ReasonForm>,
+) -> AppResult<Response> {
+    decide(state, actor, page, (Target::Message, id), form, true).await
+}
+
+async fn restore_message(
+    State(state): State<AppState>,
+    Can(actor, _): Can<Moderate>,
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<ReasonForm>,
+) -> AppResult<Response> {
+    decide(state, actor, page, (Target::Message, id), form, false).await
 }

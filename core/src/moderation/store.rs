@@ -183,3 +183,107 @@ pub async fn audit_log(tx: &mut TenantTx) -> Result<Vec<AuditEntry>, sqlx::Error
         })
         .collect()
 }
+
+/// Flags a message of this tenant (its reader reports it); false when there is no such
+/// message or the account already has an open flag on it.
+pub async fn flag_message(
+    tx: &mut TenantTx,
+    message: &str,
+    account: &AccountId,
+    reason: &str,
+) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let done = sqlx::query(
+        "INSERT INTO flags (tenant_id, id, message_id, account_id, reason, created_at) \
+         SELECT $1, $2, m.id, $4, $5, $6 FROM messages m WHERE m.tenant_id = $1 AND m.id = $3 \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(new_id())
+    .bind(message)
+    .bind(&account.0)
+    .bind(reason)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A reported private message in the moderation queue.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlaggedMessage {
+    /// Message id.
+    pub message_id: String,
+    /// Its sender's name.
+    pub author_name: String,
+    /// Plain text.
+    pub body: String,
+    /// Open flags.
+    pub flags: i64,
+    /// The flags' reasons, joined.
+    pub reasons: String,
+    /// Whether it is hidden now.
+    pub hidden: bool,
+}
+
+/// Reported messages with open flags, and hidden ones, most flagged first. Moderators see a
+/// private message only once one of its readers reported it.
+pub async fn message_queue(tx: &mut TenantTx) -> Result<Vec<FlaggedMessage>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let rows = sqlx::query(
+        "SELECT m.id, a.display_name, m.body, m.hidden_at, \
+         (SELECT COUNT(*) FROM flags f WHERE f.tenant_id = m.tenant_id AND f.message_id = m.id AND f.resolved_at IS NULL) AS n \
+         FROM messages m JOIN accounts a ON a.id = m.sender_account_id WHERE m.tenant_id = $1 \
+         AND EXISTS (SELECT 1 FROM flags f WHERE f.tenant_id = m.tenant_id AND f.message_id = m.id \
+         AND (f.resolved_at IS NULL OR m.hidden_at IS NOT NULL)) ORDER BY n DESC, m.id DESC LIMIT 200",
+    )
+    .bind(tenant)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let message_id: String = row.try_get("id")?;
+        let reasons: Vec<String> = sqlx::query_scalar(
+            "SELECT reason FROM flags WHERE tenant_id = $1 AND message_id = $2 AND resolved_at IS NULL ORDER BY created_at",
+        )
+        .bind(tenant)
+        .bind(&message_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        out.push(FlaggedMessage {
+            author_name: row.try_get("display_name")?,
+            body: row.try_get("body")?,
+            flags: row.try_get("n")?,
+            hidden: row.try_get::<Option<i64>, _>("hidden_at")?.is_some(),
+            reasons: reasons.join(" · "),
+            message_id,
+        });
+    }
+    Ok(out)
+}
+
+/// Hides or restores a message and resolves its open flags; false when unknown here.
+pub async fn set_message_hidden(
+    tx: &mut TenantTx,
+    message: &str,
+    hide: bool,
+) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let at = now();
+    let done = sqlx::query("UPDATE messages SET hidden_at = $1 WHERE tenant_id = $2 AND id = $3")
+        .bind(hide.then_some(at))
+        .bind(tenant)
+        .bind(message)
+        .execute(&mut **tx)
+        .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE flags SET resolved_at = $1 WHERE tenant_id = $2 AND message_id = $3 AND resolved_at IS NULL")
+        .bind(at)
+        .bind(tenant)
+        .bind(message)
+        .execute(&mut **tx)
+        .await?;
+    Ok(true)
+}

@@ -1,4 +1,6 @@
-//! Data export and account deletion, free of HTTP.
+//! Data export and account deletion, free of HTTP. Private messages follow the same rule as
+//! posts: the deleted account's messages lose their text (the other side keeps the thread,
+//! signed « Compte supprimé »), and the threads it started lose their subject.
 
 use serde_json::{Value, json};
 use sqlx::{Column as _, Row as _};
@@ -101,6 +103,35 @@ pub async fn export(db: &Db, authz: &Authz, account: &AccountId) -> Result<Value
         account,
     )
     .await?;
+    // Every message of the threads the account takes part in (as citizen or official), and
+    // those it sent for a commune; a message deleted with its author's account has no text.
+    let message_threads = rows(
+        conn,
+        "SELECT t.slug AS commune, th.id, th.subject, th.recipient_kind, th.recipient_name, th.created_at \
+         FROM message_threads th JOIN tenants t ON t.id = th.tenant_id \
+         WHERE th.citizen_account_id = $1 OR th.official_account_id = $1 \
+         OR EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = th.tenant_id AND m.thread_id = th.id AND m.sender_account_id = $1)",
+        account,
+    )
+    .await?;
+    let messages = rows(
+        conn,
+        "SELECT t.slug AS commune, m.thread_id, m.id, m.sender_side, \
+         CASE WHEN m.sender_account_id = $1 THEN 'moi' ELSE 'interlocuteur' END AS sender, m.body, m.created_at \
+         FROM messages m JOIN message_threads th ON th.tenant_id = m.tenant_id AND th.id = m.thread_id \
+         JOIN tenants t ON t.id = m.tenant_id \
+         WHERE th.citizen_account_id = $1 OR th.official_account_id = $1 OR m.sender_account_id = $1 \
+         ORDER BY m.id",
+        account,
+    )
+    .await?;
+    let blocks = rows(
+        conn,
+        "SELECT a.display_name AS blocked, b.created_at FROM account_blocks b JOIN accounts a ON a.id = b.blocked_account_id \
+         WHERE b.blocker_account_id = $1",
+        account,
+    )
+    .await?;
     tx.commit().await?;
     let roles: Vec<Value> = authz
         .all_roles_of(account)
@@ -120,6 +151,9 @@ pub async fn export(db: &Db, authz: &Authz, account: &AccountId) -> Result<Value
         "official_claims": claims,
         "flags": flags,
         "subscription_requests": requests,
+        "message_threads": message_threads,
+        "messages": messages,
+        "blocks": blocks,
     }))
 }
 
@@ -139,6 +173,7 @@ pub async fn delete(db: &Db, authz: &Authz, account: &AccountId) -> Result<(), s
     ] {
         sqlx::query(sql).bind(&account.0).execute(&mut *tx).await?;
     }
+    crate::messages::store::forget_account(&mut *tx, account).await?;
     sqlx::query(
         "UPDATE accounts SET email = $1, display_name = 'Compte supprimé', password_hash = '!', email_verified_at = NULL, \
          deleted_at = $2 WHERE id = $3",

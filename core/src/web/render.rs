@@ -95,6 +95,22 @@ const CORE_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/moderation/queue.html"),
     ),
     (
+        "messages/inbox.html",
+        include_str!("../../templates/messages/inbox.html"),
+    ),
+    (
+        "messages/new.html",
+        include_str!("../../templates/messages/new.html"),
+    ),
+    (
+        "messages/thread.html",
+        include_str!("../../templates/messages/thread.html"),
+    ),
+    (
+        "messages/blocked.html",
+        include_str!("../../templates/messages/blocked.html"),
+    ),
+    (
         "privacy/account.html",
         include_str!("../../templates/privacy/account.html"),
     ),

@@ -34,6 +34,8 @@ pub struct Inner {
     pub jobs: Jobs,
     /// Login attempt limiter.
     pub login_limiter: LoginLimiter,
+    /// Private message limiter (new threads and messages per account).
+    pub message_limiter: crate::messages::limiter::MessageLimiter,
     /// In-memory search over all communes.
     pub communes: CommuneIndex,
     /// Rendered anonymous commune pages.

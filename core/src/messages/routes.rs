@@ -1,0 +1,390 @@
+//! `/messages` (inbox), `/messages/nouveau` (write to an official or the commune),
+//! `/messages/<id>` (a thread, its reply form, report and block), `/messages/bloques`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use tera::Context;
+
+use crate::error::{AppError, AppResult};
+use crate::messages::service::{self, MessageError, Sender};
+use crate::messages::store::{self, Recipient};
+use crate::web::{AppState, Page, SignedIn};
+
+/// The routes of this feature.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/messages", get(inbox))
+        .route("/messages/nouveau", get(new_form).post(start))
+        .route("/messages/bloques", get(blocked))
+        .route("/messages/bloques/retirer", post(unblock))
+        .route("/messages/{id}", get(thread).post(reply))
+        .route("/messages/{id}/signaler", post(report))
+        .route("/messages/{id}/bloquer", post(block))
+}
+
+/// Errors that are not shown inside a form.
+fn page_error(e: MessageError) -> AppError {
+    match e {
+        MessageError::NotFound => AppError::not_found(e.to_string()),
+        MessageError::Blocked | MessageError::Closed | MessageError::Forbidden(_) => {
+            AppError::forbidden(e.to_string())
+        }
+        MessageError::Invalid(m) => AppError::bad_request(m),
+        MessageError::RateLimited(_) => AppError::TooManyRequests,
+        MessageError::Db(e) => e.into(),
+    }
+}
+
+/// A form shown again: 422 for bad input, 429 over a limit; other errors are pages.
+fn form_status(e: &MessageError) -> Option<StatusCode> {
+    match e {
+        MessageError::Invalid(_) => Some(StatusCode::UNPROCESSABLE_ENTITY),
+        MessageError::RateLimited(_) => Some(StatusCode::TOO_MANY_REQUESTS),
+        _ => None,
+    }
+}
+
+async fn inbox(
+    State(state): State<AppState>,
+    SignedIn(account): SignedIn,
+    page: Page,
+) -> AppResult<Response> {
+    let commune = page.site.commune()?.clone();
+    let (threads, unread) = service::inbox(&state, commune.tenant_id, &account.id)
+        .await
+        .map_err(page_error)?;
+    let mut ctx = Context::new();
+    ctx.insert("threads", &threads);
+    ctx.insert("unread", &unread);
+    Ok(page
+        .render(&state, "messages/inbox.html", ctx)?
+        .into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct To {
+    /// An official's registry id; absent: the commune.
+    #[serde(default)]
+    elu: String,
+}
+
+/// Who `to` names in this commune.
+async fn recipient(state: &AppState, page: &Page, to: &To) -> AppResult<Recipient> {
+    let commune = page.site.commune()?;
+    if to.elu.is_empty() {
+        return Ok(Recipient::Commune {
+            name: commune.name.clone(),
+        });
+    }
+    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    let profile = crate::officials::store::profile(&mut tx, &to.elu).await?;
+    tx.commit().await?;
+    let profile = profile.ok_or_else(|| {
+        AppError::not_found("Cet élu n'est pas (ou plus) au répertoire de la commune.")
+    })?;
+    let account = profile.account_id.ok_or_else(|| {
+        AppError::not_found(
+            "Cet élu n'a pas encore de compte sur Parvis : vous pouvez écrire à la mairie.",
+        )
+    })?;
+    Ok(Recipient::Official {
+        official_id: profile.id,
+        account,
+        name: format!("{} {}", profile.first_name, profile.last_name),
+    })
+}
+
+fn recipient_label(to: &Recipient) -> String {
+    match to {
+        Recipient::Official { name, .. } => name.clone(),
+        Recipient::Commune { name } => format!("la mairie de {name}"),
+    }
+}
+
+struct NewForm<'a> {
+    to: &'a To,
+    recipient: &'a Recipient,
+    subject: &'a str,
+    body: &'a str,
+    error: Option<String>,
+}
+
+fn render_new(
+    state: &AppState,
+    page: Page,
+    status: StatusCode,
+    form: NewForm<'_>,
+) -> AppResult<Response> {
+    let mut ctx = Context::new();
+    ctx.insert("elu", &form.to.elu);
+    ctx.insert("recipient", &recipient_label(form.recipient));
+    ctx.insert("subject", form.subject);
+    ctx.insert("body", form.body);
+    ctx.insert("error", &form.error);
+    ctx.insert("max_body", &service::MAX_BODY);
+    page.render_form(state, status, "messages/new.html", ctx)
+}
+
+async fn new_form(
+    State(state): State<AppState>,
+    SignedIn(_): SignedIn,
+    page: Page,
+    Query(to): Query<To>,
+) -> AppResult<Response> {
+    let recipient = recipient(&state, &page, &to).await?;
+    let form = NewForm {
+        to: &to,
+        recipient: &recipient,
+        subject: "",
+        body: "",
+        error: None,
+    };
+    render_new(&state, page, StatusCode::OK, form)
+}
+
+#[derive(Deserialize)]
+struct StartForm {
+    #[serde(default)]
+    elu: String,
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    body: String,
+}
+
+async fn start(
+    State(state): State<AppState>,
+    SignedIn(account): SignedIn,
+    page: Page,
+    Form(form): Form<StartForm>,
+) -> AppResult<Response> {
+    let commune = page.site.commune()?.clone();
+    let to = To { elu: form.elu };
+    let recipient = recipient(&state, &page, &to).await?;
+    let sender = Sender {
+        account: &account.id,
+        name: &account.display_name,
+    };
+    let outcome = service::start(
+        &state,
+        &commune,
+        &page.origin,
+        sender,
+        recipient.clone(),
+        form.subject.trim(),
+        form.body.trim(),
+    )
+    .await;
+    match outcome {
+        Ok(id) => Ok(Redirect::to(&format!("/messages/{id}")).into_response()),
+        Err(e) => match form_status(&e) {
+            Some(status) => render_new(
+                &state,
+                page,
+                status,
+                NewForm {
+                    to: &to,
+                    recipient: &recipient,
+                    subject: &form.subject,
+                    body: &form.body,
+                    error: Some(e.to_string()),
+                },
+            ),
+            None => Err(page_error(e)),
+        },
+    }
+}
+
+async fn render_thread(
+    state: &AppState,
+    page: Page,
+    account: &crate::web::session::Account,
+    id: &str,
+    status: StatusCode,
+    error: Option<String>,
+    body: &str,
+) -> AppResult<Response> {
+    let commune = page.site.commune()?.clone();
+    let opened = service::open(state, commune.tenant_id, &account.id, id)
+        .await
+        .map_err(page_error)?;
+    let blocked_by_me = match &opened.blockable {
+        Some(other) => store::blocked_by_any(&state.db, &[account.id.clone()], other)
+            .await
+            .map_err(AppError::from)?,
+        None => false,
+    };
+    let with = match opened.side {
+        store::Side::Citizen if opened.thread.recipient_kind == "commune" => {
+            format!("la mairie de {}", opened.thread.recipient_name)
+        }
+        store::Side::Citizen => opened.thread.recipient_name.clone(),
+        store::Side::Recipient => opened.thread.citizen_name.clone(),
+    };
+    let mut ctx = Context::new();
+    ctx.insert("thread", &opened.thread);
+    ctx.insert("side", &opened.side);
+    ctx.insert("with", &with);
+    ctx.insert("messages", &opened.messages);
+    ctx.insert("can_block", &opened.blockable.is_some());
+    ctx.insert("blocked_by_me", &blocked_by_me);
+    ctx.insert("error", &error);
+    ctx.insert("body", body);
+    ctx.insert("max_body", &service::MAX_BODY);
+    page.render_form(state, status, "messages/thread.html", ctx)
+}
+
+async fn thread(
+    State(state): State<AppState>,
+    SignedIn(account): SignedIn,
+    page: Page,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    render_thread(&state, page, &account, &id, StatusCode::OK, None, "").await
+}
+
+#[derive(Deserialize)]
+struct ReplyForm {
+    #[serde(default)]
+    body: String,
+}
+
+async fn reply(
+    State(state): State<AppState>,
+    SignedIn(account): SignedIn,
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<ReplyForm>,
+) -> AppResult<Response> {
+    let commune = page.site.commune()?.clone();
+    let sender = Sender {
+        account: &account.id,
+        name: &account.display_name,
+    };
+    let outcome = service::reply(
+        &state,
+        &commune,
+        &page.origin,
+        sender,
+        &id,
+        form.body.trim(),
+    )
+    .await;
+    match outcome {
+        Ok(()) => Ok(Redirect::to(&format!("/messages/{id}#dernier")).into_response()),
+        Err(e) => match form_status(&e) {
+            Some(status) => {
+                render_thread(
+                    &state,
+                    page,
+                    &account,
+                    &id,
+                    status,
+                    Some(e.to_string()),
+                    &form.body,
+                )
+                .await
+            }
+            None => Err(page_error(e)),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct ReportForm {
+    #[serde(default)]
+    message_id: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn report(
+    State(state): State<AppState>,
+    SignedIn(account): SignedIn,
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<ReportForm>,
+) -> AppResult<Response> {
+    let reason = form.reason.trim();
+    if reason.chars().count() < 3 || reason.chars().count() > 500 {
+        return render_thread(
+            &state,
+            page,
+            &account,
+            &id,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("Indiquez le motif du signalement (3 à 500 caractères).".into()),
+            "",
+        )
+        .await;
+    }
+    let commune = page.site.commune()?.clone();
+    let flagged = service::report(
+        &state,
+        commune.tenant_id,
+        &account.id,
+        &id,
+        &form.message_id,
+        reason,
+    )
+    .await
+    .map_err(page_error)?;
+    let mut ctx = Context::new();
+    ctx.insert("title", "Signalement envoyé");
+    ctx.insert(
+        "message",
+        if flagged {
+            "Merci : les modérateurs de la commune vont examiner ce message."
+        } else {
+            "Vous avez déjà signalé ce message."
+        },
+    );
+    Ok(page
+        .render(&state, "auth/notice.html", ctx)?
+        .into_response())
+}
+
+async fn block(
+    State(state): State<AppState>,
+    SignedIn(account): SignedIn,
+    page: Page,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let commune = page.site.commune()?.clone();
+    service::block(&state, commune.tenant_id, &account.id, &id)
+        .await
+        .map_err(page_error)?;
+    Ok(Redirect::to("/messages/bloques").into_response())
+}
+
+async fn blocked(
+    State(state): State<AppState>,
+    SignedIn(account): SignedIn,
+    page: Page,
+) -> AppResult<Response> {
+    let mut ctx = Context::new();
+    ctx.insert("blocked", &store::blocked(&state.db, &account.id).await?);
+    Ok(page
+        .with_forms()
+        .render(&state, "messages/blocked.html", ctx)?
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct UnblockForm {
+    #[serde(default)]
+    account_id: String,
+}
+
+async fn unblock(
+    State(state): State<AppState>,
+    SignedIn(account): SignedIn,
+    Form(form): Form<UnblockForm>,
+) -> AppResult<Response> {
+    store::unblock(&state.db, &account.id, &form.account_id).await?;
+    Ok(Redirect::to("/messages/bloques").into_response())
+}

@@ -1,0 +1,403 @@
+//! SQL for threads, messages and blocks. Threads and messages are tenant rows (through a
+//! [`TenantTx`]); blocks belong to accounts and hold on the whole platform.
+
+use serde::Serialize;
+use sqlx::Row as _;
+
+use crate::db::{Db, TenantTx};
+use crate::types::AccountId;
+use crate::util::{new_id, now};
+
+/// Which side of a thread a message comes from, or an account reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The citizen who started the thread.
+    Citizen,
+    /// The official or the commune.
+    Recipient,
+}
+
+impl Side {
+    fn as_str(self) -> &'static str {
+        match self {
+            Side::Citizen => "citizen",
+            Side::Recipient => "recipient",
+        }
+    }
+
+    /// The other side.
+    pub fn other(self) -> Side {
+        match self {
+            Side::Citizen => Side::Recipient,
+            Side::Recipient => Side::Citizen,
+        }
+    }
+}
+
+/// Who a new thread is addressed to.
+#[derive(Debug, Clone)]
+pub enum Recipient {
+    /// An official, by registry id, read by the account that holds the profile.
+    Official {
+        /// Registry id.
+        official_id: String,
+        /// The account holding the profile.
+        account: AccountId,
+        /// Name shown.
+        name: String,
+    },
+    /// The commune, read and answered by its admins.
+    Commune {
+        /// The commune's name.
+        name: String,
+    },
+}
+
+/// A thread as the inbox and the thread page show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Thread {
+    /// Id (UUIDv7).
+    pub id: String,
+    /// Subject ('' once its citizen deleted their account).
+    pub subject: String,
+    /// `official` or `commune`.
+    pub recipient_kind: String,
+    /// The official's or the commune's name.
+    pub recipient_name: String,
+    /// The citizen's account.
+    #[serde(skip)]
+    pub citizen: AccountId,
+    /// The citizen's name (« Compte supprimé » once deleted).
+    pub citizen_name: String,
+    /// The official's account (official threads).
+    #[serde(skip)]
+    pub official: Option<AccountId>,
+    /// Unread messages on the citizen's side.
+    #[serde(skip)]
+    pub citizen_unread: i64,
+    /// Unread messages on the recipient's side.
+    #[serde(skip)]
+    pub recipient_unread: i64,
+    /// Unix seconds of the latest message.
+    pub last_message_at: i64,
+}
+
+const THREAD_COLUMNS: &str = "t.id, t.subject, t.recipient_kind, t.recipient_name, t.citizen_account_id, \
+     a.display_name AS citizen_name, t.official_account_id, t.citizen_unread, t.recipient_unread, t.last_message_at";
+
+fn thread_from_row(row: &sqlx::any::AnyRow) -> Result<Thread, sqlx::Error> {
+    Ok(Thread {
+        id: row.try_get("id")?,
+        subject: row.try_get("subject")?,
+        recipient_kind: row.try_get("recipient_kind")?,
+        recipient_name: row.try_get("recipient_name")?,
+        citizen: AccountId(row.try_get("citizen_account_id")?),
+        citizen_name: row.try_get("citizen_name")?,
+        official: row
+            .try_get::<Option<String>, _>("official_account_id")?
+            .map(AccountId),
+        citizen_unread: row.try_get("citizen_unread")?,
+        recipient_unread: row.try_get("recipient_unread")?,
+        last_message_at: row.try_get("last_message_at")?,
+    })
+}
+
+/// Starts a thread with its first message; returns the thread's id.
+pub async fn create_thread(
+    tx: &mut TenantTx,
+    citizen: &AccountId,
+    to: &Recipient,
+    subject: &str,
+    body: &str,
+) -> Result<String, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let id = new_id();
+    let (kind, official, official_id, name) = match to {
+        Recipient::Official {
+            official_id,
+            account,
+            name,
+        } => (
+            "official",
+            Some(account.0.as_str()),
+            Some(official_id.as_str()),
+            name,
+        ),
+        Recipient::Commune { name } => ("commune", None, None, name),
+    };
+    let at = now();
+    sqlx::query(
+        "INSERT INTO message_threads (tenant_id, id, citizen_account_id, recipient_kind, official_account_id, official_id, \
+         recipient_name, subject, created_at, last_message_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+    )
+    .bind(tenant)
+    .bind(&id)
+    .bind(&citizen.0)
+    .bind(kind)
+    .bind(official)
+    .bind(official_id)
+    .bind(name.as_str())
+    .bind(subject)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    add_message(tx, &id, citizen, Side::Citizen, body).await?;
+    Ok(id)
+}
+
+/// Adds a message to a thread and counts it unread on the other side; returns its id.
+pub async fn add_message(
+    tx: &mut TenantTx,
+    thread: &str,
+    sender: &AccountId,
+    side: Side,
+    body: &str,
+) -> Result<String, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let id = new_id();
+    let at = now();
+    sqlx::query(
+        "INSERT INTO messages (tenant_id, id, thread_id, sender_account_id, sender_side, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(tenant)
+    .bind(&id)
+    .bind(thread)
+    .bind(&sender.0)
+    .bind(side.as_str())
+    .bind(body)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    let unread = match side {
+        Side::Citizen => "recipient_unread",
+        Side::Recipient => "citizen_unread",
+    };
+    sqlx::query(&format!(
+        "UPDATE message_threads SET last_message_at = $1, {unread} = {unread} + 1 WHERE tenant_id = $2 AND id = $3"
+    ))
+    .bind(at)
+    .bind(tenant)
+    .bind(thread)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// One thread of this tenant.
+pub async fn thread(tx: &mut TenantTx, id: &str) -> Result<Option<Thread>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let row = sqlx::query(&format!(
+        "SELECT {THREAD_COLUMNS} FROM message_threads t JOIN accounts a ON a.id = t.citizen_account_id \
+         WHERE t.tenant_id = $1 AND t.id = $2"
+    ))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(thread_from_row).transpose()
+}
+
+/// The threads `account` takes part in here (as citizen, as official, or as one of the
+/// commune's admins when `admin`), latest activity first.
+pub async fn inbox(
+    tx: &mut TenantTx,
+    account: &AccountId,
+    admin: bool,
+) -> Result<Vec<Thread>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let rows = sqlx::query(&format!(
+        "SELECT {THREAD_COLUMNS} FROM message_threads t JOIN accounts a ON a.id = t.citizen_account_id \
+         WHERE t.tenant_id = $1 AND (t.citizen_account_id = $2 OR t.official_account_id = $2 \
+         OR (t.recipient_kind = 'commune' AND $3 = 1)) ORDER BY t.last_message_at DESC, t.id DESC LIMIT 200"
+    ))
+    .bind(tenant)
+    .bind(&account.0)
+    .bind(i64::from(admin))
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(thread_from_row).collect()
+}
+
+/// Zeroes one side's unread count.
+pub async fn mark_read(tx: &mut TenantTx, thread: &str, side: Side) -> Result<(), sqlx::Error> {
+    let unread = match side {
+        Side::Citizen => "citizen_unread",
+        Side::Recipient => "recipient_unread",
+    };
+    let tenant = tx.tenant_id();
+    sqlx::query(&format!(
+        "UPDATE message_threads SET {unread} = 0 WHERE tenant_id = $1 AND id = $2 AND {unread} <> 0"
+    ))
+    .bind(tenant)
+    .bind(thread)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A message as the thread page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    /// Id.
+    pub id: String,
+    /// Who sent it.
+    pub side: Side,
+    /// Its sender's account.
+    #[serde(skip)]
+    pub sender: AccountId,
+    /// Plain text ('' when deleted).
+    pub body: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Deleted with its author's account.
+    pub deleted: bool,
+    /// Hidden by a moderator.
+    pub hidden: bool,
+}
+
+/// The messages of a thread, oldest first.
+pub async fn messages(tx: &mut TenantTx, thread: &str) -> Result<Vec<Message>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let rows = sqlx::query(
+        "SELECT id, sender_side, sender_account_id, body, created_at, deleted_at, hidden_at FROM messages \
+         WHERE tenant_id = $1 AND thread_id = $2 ORDER BY id",
+    )
+    .bind(tenant)
+    .bind(thread)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let side: String = row.try_get("sender_side")?;
+            Ok(Message {
+                id: row.try_get("id")?,
+                side: if side == "citizen" {
+                    Side::Citizen
+                } else {
+                    Side::Recipient
+                },
+                sender: AccountId(row.try_get("sender_account_id")?),
+                body: row.try_get("body")?,
+                created_at: row.try_get("created_at")?,
+                deleted: row.try_get::<Option<i64>, _>("deleted_at")?.is_some(),
+                hidden: row.try_get::<Option<i64>, _>("hidden_at")?.is_some(),
+            })
+        })
+        .collect()
+}
+
+/// Whether an account was deleted (a closed conversation).
+pub async fn is_deleted(db: &Db, account: &AccountId) -> Result<bool, sqlx::Error> {
+    let deleted: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT deleted_at FROM accounts WHERE id = $1")
+            .bind(&account.0)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(deleted.is_none_or(|d| d.is_some()))
+}
+
+/// Whether any of `blockers` blocked `account`.
+pub async fn blocked_by_any(
+    db: &Db,
+    blockers: &[AccountId],
+    account: &AccountId,
+) -> Result<bool, sqlx::Error> {
+    for blocker in blockers {
+        let row = sqlx::query(
+            "SELECT 1 AS one FROM account_blocks WHERE blocker_account_id = $1 AND blocked_account_id = $2",
+        )
+        .bind(&blocker.0)
+        .bind(&account.0)
+        .fetch_optional(db.pool())
+        .await?;
+        if row.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// `blocker` blocks `blocked` (idempotent).
+pub async fn block(db: &Db, blocker: &AccountId, blocked: &AccountId) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO account_blocks (blocker_account_id, blocked_account_id, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&blocker.0)
+    .bind(&blocked.0)
+    .bind(now())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// `blocker` lifts its block of `blocked`.
+pub async fn unblock(db: &Db, blocker: &AccountId, blocked: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM account_blocks WHERE blocker_account_id = $1 AND blocked_account_id = $2",
+    )
+    .bind(&blocker.0)
+    .bind(blocked)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// An account someone blocked.
+#[derive(Debug, Clone, Serialize)]
+pub struct Blocked {
+    /// Its id (the unblock form's value).
+    pub account_id: String,
+    /// Its name.
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// The accounts `blocker` blocked, latest first.
+pub async fn blocked(db: &Db, blocker: &AccountId) -> Result<Vec<Blocked>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT b.blocked_account_id, a.display_name, b.created_at FROM account_blocks b \
+         JOIN accounts a ON a.id = b.blocked_account_id WHERE b.blocker_account_id = $1 ORDER BY b.created_at DESC",
+    )
+    .bind(&blocker.0)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Blocked {
+                account_id: r.try_get("blocked_account_id")?,
+                name: r.try_get("display_name")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Account deletion (in the deletion's platform transaction): the account's messages lose
+/// their text, the threads it started lose their subject, its blocks go.
+pub async fn forget_account(
+    conn: &mut sqlx::AnyConnection,
+    account: &AccountId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE messages SET body = '', deleted_at = $1 WHERE sender_account_id = $2 AND deleted_at IS NULL",
+    )
+    .bind(now())
+    .bind(&account.0)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE message_threads SET subject = '' WHERE citizen_account_id = $1")
+        .bind(&account.0)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "DELETE FROM account_blocks WHERE blocker_account_id = $1 OR blocked_account_id = $1",
+    )
+    .bind(&account.0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
