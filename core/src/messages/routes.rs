@@ -213,7 +213,7 @@ async fn render_thread(
         .await
         .map_err(page_error)?;
     let blocked_by_me = match &opened.blockable {
-        Some(other) => store::blocked_by_any(&state.db, &[account.id.clone()], other)
+        Some(other) => store::blocked_by_any(&state.db, std::slice::from_ref(&account.id), other)
             .await
             .map_err(AppError::from)?,
         None => false,

@@ -173,7 +173,7 @@ pub async fn delete(db: &Db, authz: &Authz, account: &AccountId) -> Result<(), s
     ] {
         sqlx::query(sql).bind(&account.0).execute(&mut *tx).await?;
     }
-    crate::messages::store::forget_account(&mut *tx, account).await?;
+    crate::messages::store::forget_account(&mut tx, account).await?;
     sqlx::query(
         "UPDATE accounts SET email = $1, display_name = 'Compte supprimé', password_hash = '!', email_verified_at = NULL, \
          deleted_at = $2 WHERE id = $3",
