@@ -78,6 +78,18 @@ test("an admin enables polls and creates a poll; a citizen votes and sees the re
     // Voting twice is refused.
     await citizen.goto(citizen.url());
     assert.equal(await citizen.getByRole("button", { name: "Voter" }).count(), 0);
+
+    // The citizen writes to the town hall; the admin reads it in the inbox.
+    await citizen.goto(at("/messages/nouveau"));
+    await checkA11y(citizen, "the new message form");
+    await citizen.getByLabel("Objet").fill("Horaires de la médiathèque");
+    await citizen.getByLabel("Message", { exact: true }).fill("Bonjour, la médiathèque ouvrira-t-elle le dimanche ?");
+    await citizen.getByRole("button", { name: "Envoyer" }).click();
+    await citizen.getByText("la médiathèque ouvrira-t-elle le dimanche").waitFor();
+    await checkA11y(citizen, "the message thread");
+    await admin.goto(at("/messages"));
+    await admin.getByText("Horaires de la médiathèque").waitFor();
+    await checkA11y(admin, "the town hall's inbox");
   } finally {
     if (browser) await browser.close();
     for (const c of children) c.kill("SIGTERM");

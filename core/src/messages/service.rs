@@ -333,11 +333,13 @@ pub async fn reply(
     body: &str,
 ) -> Result<(), MessageError> {
     let tenant = commune.tenant_id;
-    let mut tx = state.db.tenant(tenant).begin().await?;
+    // One write transaction from the read of the thread to the new message: a block or a
+    // deletion committed meanwhile is seen (SQLite serializes writers; on PostgreSQL the
+    // checks run after the thread row is read in this transaction).
+    let mut tx = state.db.tenant(tenant).begin_write().await?;
     let thread = store::thread(&mut tx, id)
         .await?
         .ok_or(MessageError::NotFound)?;
-    tx.commit().await?;
     let side = side_of(state, tenant, &thread, sender.account)
         .await
         .ok_or(MessageError::NotFound)?;
@@ -358,7 +360,6 @@ pub async fn reply(
     } else {
         thread.subject.as_str()
     };
-    let mut tx = state.db.tenant(tenant).begin_write().await?;
     store::add_message(&mut tx, id, sender.account, side, body).await?;
     let to = readers
         .into_iter()
