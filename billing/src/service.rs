@@ -660,11 +660,7 @@ impl Billing {
         if lost.is_empty() {
             return Ok(None);
         }
-        let slug: String = sqlx::query_scalar("SELECT slug FROM tenants WHERE id = $1")
-            .bind(tenant.0)
-            .fetch_one(&mut **tx)
-            .await?;
-        let origin = modules::commune_origin(app, &slug);
+        let origin = modules::tenant_origin(app, tenant).await?;
         let names: Vec<String> = lost
             .iter()
             .map(|(id, _)| {

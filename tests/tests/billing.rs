@@ -363,8 +363,8 @@ both_backends!(
             .await?;
         assert!(!page.contains("PARVIS-0001"), "{page}");
         assert!(
-            page.contains("Aucune facture") || !page.contains("Factures"),
-            "{page}"
+            !page.contains("<strong>actif</strong>"),
+            "Paris' subscription shows in Lyon: {page}"
         );
         app.stop().await;
         Ok(())

@@ -10,7 +10,7 @@ use tera::Context;
 
 use crate::authz::{Can, Moderate, Report};
 use crate::error::{AppError, AppResult};
-use crate::moderation::store;
+use crate::moderation::store::{self, Target};
 use crate::web::{AppState, Page};
 
 /// The routes of this feature.
@@ -104,13 +104,6 @@ async fn queue(
     page: Page,
 ) -> AppResult<Response> {
     render(&state, page, StatusCode::OK, None).await
-}
-
-/// What a moderator decides on.
-#[derive(Clone, Copy)]
-enum Target {
-    Post,
-    Message,
 }
 
 async fn decide(

@@ -82,6 +82,34 @@ pub struct Flagged {
     pub hidden: bool,
 }
 
+/// What a flag (and a moderator's decision) points at.
+#[derive(Debug, Clone, Copy)]
+pub enum Target {
+    /// A feed post.
+    Post,
+    /// A private message.
+    Message,
+}
+
+/// The open flags' reasons on one post or message, oldest first, joined for the queue.
+async fn open_reasons(tx: &mut TenantTx, target: Target, id: &str) -> Result<String, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let sql = match target {
+        Target::Post => {
+            "SELECT reason FROM flags WHERE tenant_id = $1 AND post_id = $2 AND resolved_at IS NULL ORDER BY created_at"
+        }
+        Target::Message => {
+            "SELECT reason FROM flags WHERE tenant_id = $1 AND message_id = $2 AND resolved_at IS NULL ORDER BY created_at"
+        }
+    };
+    let reasons: Vec<String> = sqlx::query_scalar(sql)
+        .bind(tenant)
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(reasons.join(" · "))
+}
+
 /// Posts with open flags, and hidden posts, most flagged first.
 pub async fn queue(tx: &mut TenantTx) -> Result<Vec<Flagged>, sqlx::Error> {
     let tenant = tx.tenant_id();
@@ -97,19 +125,13 @@ pub async fn queue(tx: &mut TenantTx) -> Result<Vec<Flagged>, sqlx::Error> {
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let post_id: String = row.try_get("id")?;
-        let reasons: Vec<String> = sqlx::query_scalar(
-            "SELECT reason FROM flags WHERE tenant_id = $1 AND post_id = $2 AND resolved_at IS NULL ORDER BY created_at",
-        )
-        .bind(tenant)
-        .bind(&post_id)
-        .fetch_all(&mut **tx)
-        .await?;
+        let reasons = open_reasons(tx, Target::Post, &post_id).await?;
         out.push(Flagged {
             author_name: row.try_get("author_name")?,
             body_html: row.try_get("body_html")?,
             flags: row.try_get("n")?,
             hidden: row.try_get::<Option<i64>, _>("hidden_at")?.is_some(),
-            reasons: reasons.join(" · "),
+            reasons,
             post_id,
         });
     }
@@ -243,19 +265,13 @@ pub async fn message_queue(tx: &mut TenantTx) -> Result<Vec<FlaggedMessage>, sql
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let message_id: String = row.try_get("id")?;
-        let reasons: Vec<String> = sqlx::query_scalar(
-            "SELECT reason FROM flags WHERE tenant_id = $1 AND message_id = $2 AND resolved_at IS NULL ORDER BY created_at",
-        )
-        .bind(tenant)
-        .bind(&message_id)
-        .fetch_all(&mut **tx)
-        .await?;
+        let reasons = open_reasons(tx, Target::Message, &message_id).await?;
         out.push(FlaggedMessage {
             author_name: row.try_get("display_name")?,
             body: row.try_get("body")?,
             flags: row.try_get("n")?,
             hidden: row.try_get::<Option<i64>, _>("hidden_at")?.is_some(),
-            reasons: reasons.join(" · "),
+            reasons,
             message_id,
         });
     }

@@ -172,11 +172,7 @@ pub async fn disable_after_faults(
     reason: &str,
 ) -> Result<(), sqlx::Error> {
     let admins = tenant_admins(app, tenant).await;
-    let slug = sqlx::query_scalar::<_, String>("SELECT slug FROM tenants WHERE id = $1")
-        .bind(tenant.0)
-        .fetch_one(app.db.pool())
-        .await?;
-    let origin = commune_origin(app, &slug);
+    let origin = tenant_origin(app, tenant).await?;
     let mut tx = app.db.tenant(tenant).begin_write().await?;
     store::set_enabled(&mut tx, &module.id, false, Some(reason)).await?;
     let notice = Notice {
@@ -227,12 +223,9 @@ pub async fn payment_succeeded(
     let Some(loaded) = app.modules.get(module) else {
         return Err(format!("module « {module} » non installé"));
     };
-    let slug = sqlx::query_scalar::<_, String>("SELECT slug FROM tenants WHERE id = $1")
-        .bind(tenant.0)
-        .fetch_one(app.db.pool())
+    let origin = tenant_origin(app, tenant)
         .await
         .map_err(|e| e.to_string())?;
-    let origin = commune_origin(app, &slug);
     let event = crate::modules::bindings::parvis::module::types::Event::PaymentSucceeded(
         crate::modules::bindings::parvis::module::types::Payment {
             reference: payment.reference,
@@ -257,6 +250,15 @@ pub struct Payment {
     pub currency: String,
     /// Who paid (account id), when known.
     pub account: Option<String>,
+}
+
+/// The origin of a commune known by its id (a notice or a tick outside any request).
+pub async fn tenant_origin(app: &AppState, tenant: TenantId) -> Result<String, sqlx::Error> {
+    let slug = sqlx::query_scalar::<_, String>("SELECT slug FROM tenants WHERE id = $1")
+        .bind(tenant.0)
+        .fetch_one(app.db.pool())
+        .await?;
+    Ok(commune_origin(app, &slug))
 }
 
 /// `scheme://<slug>.<base domain>`: links in what is sent outside a request (notices, ticks).
