@@ -23,6 +23,9 @@ pub enum Author {
 pub struct Post {
     /// Id (UUIDv7, time-ordered).
     pub id: String,
+    /// Commune (tenant) it belongs to.
+    #[serde(skip)]
+    pub tenant_id: i64,
     /// Commune slug.
     pub slug: String,
     /// Commune name.
@@ -81,14 +84,20 @@ pub async fn insert(
     Ok(id)
 }
 
-const COLUMNS: &str = "p.id, t.slug, c.name AS commune, p.author_kind, p.official_id, p.author_name, p.body_html, \
+const COLUMNS: &str = "p.id, p.tenant_id, t.slug, c.name AS commune, p.author_kind, p.official_id, p.author_name, p.body_html, \
      p.theme, p.created_at";
-const FROM: &str =
-    "FROM posts p JOIN tenants t ON t.id = p.tenant_id JOIN communes c ON c.insee = t.insee";
+/// How a post row reaches its commune's slug and name.
+macro_rules! joins {
+    () => {
+        "JOIN tenants t ON t.id = p.tenant_id JOIN communes c ON c.insee = t.insee"
+    };
+}
+const FROM: &str = concat!("FROM posts p ", joins!());
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<Post, sqlx::Error> {
     Ok(Post {
         id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
         slug: row.try_get("slug")?,
         commune: row.try_get("commune")?,
         author_kind: row.try_get("author_kind")?,
@@ -123,38 +132,123 @@ pub async fn of_commune(
     rows.iter().map(from_row).collect()
 }
 
+/// Sources per feed query: each is one index seek, and a bound keeps the statement small.
+const SOURCES_PER_QUERY: usize = 200;
+
+/// What an account follows that publishes posts, per commune: the whole commune, or some of
+/// its officials.
+#[derive(Default)]
+struct Followed {
+    commune: bool,
+    officials: Vec<String>,
+}
+
 /// The feed of `account`: posts of the communes and officials it follows, newest first,
 /// strictly older than the `before` cursor (so new posts never shift a page).
+///
+/// Each followed source is read through its own index (a commune's posts by `(tenant_id, id)`,
+/// an official's by `(tenant_id, official_id, id)`), at most `limit` posts each, and the
+/// newest `limit` of those make the page: the cost follows what the account follows, not the
+/// size of the table.
 pub async fn feed(
     db: &Db,
     account: &AccountId,
     before: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Post>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS}, (SELECT MIN(f.target_kind) FROM follows f WHERE f.account_id = $1 AND f.tenant_id = p.tenant_id \
-           AND (f.target_kind = 'commune' OR (f.target_kind = 'official' AND f.target_id = p.official_id))) AS why \
-         {FROM} WHERE p.hidden_at IS NULL AND ($2 = '' OR p.id < $2) AND EXISTS (SELECT 1 FROM follows f \
-           WHERE f.account_id = $1 AND f.tenant_id = p.tenant_id \
-           AND (f.target_kind = 'commune' OR (f.target_kind = 'official' AND f.target_id = p.official_id))) \
-         ORDER BY p.id DESC LIMIT $3"
-    ))
+    let rows = sqlx::query(
+        "SELECT tenant_id, target_kind, target_id FROM follows \
+         WHERE account_id = $1 AND target_kind IN ('commune', 'official')",
+    )
     .bind(&account.0)
-    .bind(before.unwrap_or_default())
-    .bind(limit)
     .fetch_all(db.pool())
     .await?;
-    rows.iter()
-        .map(|row| {
-            let mut post = from_row(row)?;
-            let why: Option<String> = row.try_get("why")?;
-            post.why = Some(match why.as_deref() {
-                Some("commune") => format!("Vous suivez la commune de {}.", post.commune),
-                _ => format!("Vous suivez {}.", post.author_name),
-            });
-            Ok(post)
+    let mut followed: std::collections::BTreeMap<i64, Followed> = Default::default();
+    for row in &rows {
+        let source = followed.entry(row.try_get("tenant_id")?).or_default();
+        match row.try_get::<String, _>("target_kind")?.as_str() {
+            "commune" => source.commune = true,
+            _ => source.officials.push(row.try_get("target_id")?),
+        }
+    }
+    // A followed commune already brings its officials' posts.
+    let sources: Vec<(i64, Option<&str>)> = followed
+        .iter()
+        .flat_map(|(tenant, f)| {
+            let officials = f.officials.iter().filter(|_| !f.commune);
+            let officials = officials.map(|o| (*tenant, Some(o.as_str())));
+            f.commune
+                .then_some((*tenant, None))
+                .into_iter()
+                .chain(officials)
         })
-        .collect()
+        .collect();
+    let mut posts = Vec::new();
+    for chunk in sources.chunks(SOURCES_PER_QUERY) {
+        posts.extend(newest_of(db, chunk, before, limit).await?);
+    }
+    posts.sort_by(|a, b| b.id.cmp(&a.id));
+    posts.truncate(usize::try_from(limit).unwrap_or(0));
+    for post in &mut posts {
+        let by_commune = followed.get(&post.tenant_id).is_some_and(|f| f.commune);
+        post.why = Some(if by_commune {
+            format!("Vous suivez la commune de {}.", post.commune)
+        } else {
+            format!("Vous suivez {}.", post.author_name)
+        });
+    }
+    Ok(posts)
+}
+
+/// The newest `limit` visible posts of `sources` (commune, or commune and official) older
+/// than `before`: one `UNION ALL` arm per source, each an ordered index range with a limit.
+async fn newest_of(
+    db: &Db,
+    sources: &[(i64, Option<&str>)],
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Post>, sqlx::Error> {
+    if sources.is_empty() {
+        return Ok(Vec::new());
+    }
+    let older = if before.is_some() { " AND id < $2" } else { "" };
+    let mut next = 3;
+    let arms: Vec<String> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, (_, official))| {
+            let tenant = next;
+            next += 1;
+            let by = match official {
+                Some(_) => {
+                    next += 1;
+                    format!(" AND official_id = ${}", tenant + 1)
+                }
+                None => String::new(),
+            };
+            format!(
+                "SELECT tenant_id, id FROM (SELECT tenant_id, id FROM posts WHERE tenant_id = ${tenant}{by} \
+                 AND hidden_at IS NULL{older} ORDER BY id DESC LIMIT $1) AS a{i}"
+            )
+        })
+        .collect();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM (SELECT tenant_id, id FROM ({}) AS u ORDER BY id DESC LIMIT $1) AS s \
+         JOIN posts p ON p.tenant_id = s.tenant_id AND p.id = s.id {} ORDER BY p.id DESC",
+        arms.join(" UNION ALL "),
+        joins!()
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(limit)
+        .bind(before.unwrap_or_default());
+    for (tenant, official) in sources {
+        query = query.bind(*tenant);
+        if let Some(official) = official {
+            query = query.bind(*official);
+        }
+    }
+    let rows = query.fetch_all(db.pool()).await?;
+    rows.iter().map(from_row).collect()
 }
 
 /// Follows or unfollows; returns whether the account now follows the target.
