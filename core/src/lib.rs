@@ -12,6 +12,7 @@ pub mod error;
 pub mod feed;
 pub mod jobs;
 pub mod mail;
+pub mod media;
 pub mod messages;
 pub mod moderation;
 pub mod modules;

@@ -176,6 +176,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::privacy::routes::routes())
         .merge(crate::notifications::routes::routes())
         .merge(crate::messages::routes::routes())
+        .merge(crate::media::routes::routes())
         .merge(crate::modules::routes::routes())
         .merge(extra)
         .fallback(errors::not_found)
