@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod authz;
+pub mod candidates;
 pub mod communes;
 pub mod config;
 pub mod db;
@@ -21,6 +22,7 @@ pub mod officials;
 pub mod payments;
 pub mod platform;
 pub mod privacy;
+pub mod profiles;
 pub mod server;
 pub mod types;
 pub mod util;

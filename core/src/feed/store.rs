@@ -123,6 +123,25 @@ pub async fn of_commune(
     rows.iter().map(from_row).collect()
 }
 
+/// A candidate's latest posts in a commune (posts published as `candidate`), newest first.
+pub async fn of_candidate(
+    db: &Db,
+    tenant: TenantId,
+    account: &AccountId,
+    limit: i64,
+) -> Result<Vec<Post>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} {FROM} WHERE p.tenant_id = $1 AND p.hidden_at IS NULL AND p.author_kind = 'candidate' \
+         AND p.author_account_id = $2 ORDER BY p.id DESC LIMIT $3"
+    ))
+    .bind(tenant.0)
+    .bind(&account.0)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
 /// The feed of `account`: posts of the communes and officials it follows, newest first,
 /// strictly older than the `before` cursor (so new posts never shift a page).
 pub async fn feed(

@@ -70,7 +70,11 @@ pub fn dimensions(bytes: &[u8]) -> Result<(u32, u32), MediaError> {
         max_side: MAX_INPUT_SIDE,
         megapixels: MAX_INPUT_PIXELS / 1_000_000,
     };
-    let (w, h) = reader(bytes)?
+    // The header alone is read here: no limit applies yet, so a huge declared size is
+    // reported as such rather than as an unreadable file.
+    let mut header = reader(bytes)?;
+    header.no_limits();
+    let (w, h) = header
         .into_dimensions()
         .map_err(|_| MediaError::NotAnImage)?;
     if w == 0 || h == 0 {
