@@ -115,11 +115,11 @@ impl World {
             .text()
             .await?;
         let at = page
-            .find("src=\"/media/")
+            .find("src=\"&#x2F;media&#x2F;")
             .context("no avatar on the settings page")?
             + 5;
         let rest = &page[at..];
-        Ok(rest[..rest.find('"').context("unterminated src")?].to_string())
+        Ok(rest[..rest.find('"').context("unterminated src")?].replace("&#x2F;", "/"))
     }
 }
 
