@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod authz;
+pub mod candidates;
 pub mod communes;
 pub mod config;
 pub mod db;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod feed;
 pub mod jobs;
 pub mod mail;
+pub mod media;
 pub mod messages;
 pub mod moderation;
 pub mod modules;
@@ -20,6 +22,7 @@ pub mod officials;
 pub mod payments;
 pub mod platform;
 pub mod privacy;
+pub mod profiles;
 pub mod server;
 pub mod types;
 pub mod util;

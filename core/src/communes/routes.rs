@@ -98,6 +98,15 @@ async fn home(
         })
         .collect();
     ctx.insert("services", &services);
+    ctx.insert(
+        "candidates",
+        &crate::candidates::service::listed(&state, commune.tenant_id).await?,
+    );
+    let can_stand = match &page.viewer {
+        Some(v) => crate::candidates::service::may_stand(&state, commune.tenant_id, &v.id).await,
+        None => false,
+    };
+    ctx.insert("can_stand", &can_stand);
     let posts =
         crate::feed::store::of_commune(&state.db, commune.tenant_id, None, None, 10).await?;
     ctx.insert(

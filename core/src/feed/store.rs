@@ -132,6 +132,25 @@ pub async fn of_commune(
     rows.iter().map(from_row).collect()
 }
 
+/// A candidate's latest posts in a commune (posts published as `candidate`), newest first.
+pub async fn of_candidate(
+    db: &Db,
+    tenant: TenantId,
+    account: &AccountId,
+    limit: i64,
+) -> Result<Vec<Post>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} {FROM} WHERE p.tenant_id = $1 AND p.hidden_at IS NULL AND p.author_kind = 'candidate' \
+         AND p.author_account_id = $2 ORDER BY p.id DESC LIMIT $3"
+    ))
+    .bind(tenant.0)
+    .bind(&account.0)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
 /// Sources per feed query: each is one index seek, and a bound keeps the statement small.
 const SOURCES_PER_QUERY: usize = 200;
 

@@ -44,6 +44,14 @@ async fn render(
         .as_ref()
         .is_some_and(|v| profile.account_id.as_ref() == Some(&v.id));
     ctx.insert("profile", profile);
+    // A claimed profile shows its holder's account avatar.
+    let avatar = match &profile.account_id {
+        Some(account) => crate::profiles::store::avatar_of(&state.db, account)
+            .await?
+            .map(|(large, _)| large),
+        None => None,
+    };
+    ctx.insert("avatar_url", &avatar);
     ctx.insert("own", &own);
     ctx.insert("error", &error);
     ctx.insert("sent", &sent);

@@ -132,6 +132,36 @@ pub async fn export(db: &Db, authz: &Authz, account: &AccountId) -> Result<Value
         account,
     )
     .await?;
+    let citizen_profile = rows(
+        conn,
+        "SELECT bio, visibility, show_follows, avatar_id, avatar_small_id, updated_at FROM account_profiles \
+         WHERE account_id = $1",
+        account,
+    )
+    .await?;
+    let media = rows(
+        conn,
+        "SELECT '' AS commune, id, purpose, content_type, byte_size, created_at FROM account_media WHERE account_id = $1 \
+         UNION ALL SELECT t.slug AS commune, m.id, m.purpose, m.content_type, m.byte_size, m.created_at \
+         FROM media m JOIN tenants t ON t.id = m.tenant_id WHERE m.account_id = $1",
+        account,
+    )
+    .await?;
+    let citizen_follows = rows(
+        conn,
+        "SELECT f.followed_account_id AS account, a.display_name, f.created_at FROM citizen_follows f \
+         JOIN accounts a ON a.id = f.followed_account_id WHERE f.follower_account_id = $1",
+        account,
+    )
+    .await?;
+    let candidate_profiles = rows(
+        conn,
+        "SELECT t.slug AS commune, c.id, c.election_kind, c.election_date, c.display_name, c.list_name, c.programme, \
+         c.photo_id, c.status, c.withdrawn_reason, c.created_at FROM candidates c JOIN tenants t ON t.id = c.tenant_id \
+         WHERE c.account_id = $1",
+        account,
+    )
+    .await?;
     tx.commit().await?;
     let roles: Vec<Value> = authz
         .all_roles_of(account)
@@ -154,6 +184,10 @@ pub async fn export(db: &Db, authz: &Authz, account: &AccountId) -> Result<Value
         "message_threads": message_threads,
         "messages": messages,
         "blocks": blocks,
+        "citizen_profile": citizen_profile.into_iter().next(),
+        "media": media,
+        "citizen_follows": citizen_follows,
+        "candidate_profiles": candidate_profiles,
     }))
 }
 
@@ -170,10 +204,14 @@ pub async fn delete(db: &Db, authz: &Authz, account: &AccountId) -> Result<(), s
         "DELETE FROM subscription_requests WHERE account_id = $1 AND status = 'pending'",
         "UPDATE officials SET account_id = NULL WHERE account_id = $1",
         "UPDATE posts SET author_name = 'Compte supprimé' WHERE author_account_id = $1 AND author_kind = 'candidate'",
+        "DELETE FROM citizen_follows WHERE follower_account_id = $1 OR followed_account_id = $1",
+        "DELETE FROM account_profiles WHERE account_id = $1",
+        "DELETE FROM account_media WHERE account_id = $1",
     ] {
         sqlx::query(sql).bind(&account.0).execute(&mut *tx).await?;
     }
     crate::messages::store::forget_account(&mut tx, account).await?;
+    crate::candidates::service::forget_account(&mut tx, account).await?;
     sqlx::query(
         "UPDATE accounts SET email = $1, display_name = 'Compte supprimé', password_hash = '!', email_verified_at = NULL, \
          deleted_at = $2 WHERE id = $3",

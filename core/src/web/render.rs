@@ -111,6 +111,26 @@ const CORE_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/messages/blocked.html"),
     ),
     (
+        "profiles/citizen.html",
+        include_str!("../../templates/profiles/citizen.html"),
+    ),
+    (
+        "profiles/settings.html",
+        include_str!("../../templates/profiles/settings.html"),
+    ),
+    (
+        "candidates/new.html",
+        include_str!("../../templates/candidates/new.html"),
+    ),
+    (
+        "candidates/profile.html",
+        include_str!("../../templates/candidates/profile.html"),
+    ),
+    (
+        "candidates/section.html",
+        include_str!("../../templates/candidates/section.html"),
+    ),
+    (
         "privacy/account.html",
         include_str!("../../templates/privacy/account.html"),
     ),

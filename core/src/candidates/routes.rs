@@ -1,0 +1,208 @@
+//! `/candidats/nouveau` (create one's candidate profile, with a photo), `/candidats/<id>` (a
+//! profile, its programme and posts) and `/candidats/<id>/retirer` (an admin withdraws it).
+
+use axum::extract::{Multipart, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use tera::Context;
+
+use crate::authz::{Can, Moderate};
+use crate::candidates::service::{self, CandidateError, MAX_PHOTO_BYTES, Submitted};
+use crate::candidates::store::ELECTIONS;
+use crate::error::{AppError, AppResult};
+use crate::media::upload::{self, body_limit};
+use crate::web::{AppState, Page, SignedIn};
+
+/// The routes of this feature.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/candidats/nouveau",
+            get(new_form)
+                .post(create)
+                .layer(body_limit(MAX_PHOTO_BYTES)),
+        )
+        .route("/candidats/{id}", get(profile))
+        .route("/candidats/{id}/retirer", post(withdraw))
+}
+
+/// Errors that are not shown inside a form.
+fn page_error(e: CandidateError) -> AppError {
+    match e {
+        CandidateError::NotFound => AppError::not_found(e.to_string()),
+        CandidateError::Forbidden(m) => AppError::forbidden(m),
+        CandidateError::Conflict(m) => AppError::conflict(m),
+        CandidateError::Invalid(m) => AppError::bad_request(m),
+        CandidateError::Media(m) => m.into(),
+        CandidateError::Db(e) => e.into(),
+    }
+}
+
+/// The status of a form shown again with its error; `None`: an error page instead.
+fn form_status(e: &CandidateError) -> Option<StatusCode> {
+    match e {
+        CandidateError::Invalid(_) => Some(StatusCode::UNPROCESSABLE_ENTITY),
+        CandidateError::Media(m) => Some(m.status()),
+        CandidateError::Conflict(_) => Some(StatusCode::CONFLICT),
+        _ => None,
+    }
+}
+
+fn render_new(
+    state: &AppState,
+    page: Page,
+    status: StatusCode,
+    form: &upload::Form,
+    error: Option<String>,
+) -> AppResult<Response> {
+    let elections: Vec<serde_json::Value> = ELECTIONS
+        .iter()
+        .map(|(k, l)| serde_json::json!({"kind": k, "label": l}))
+        .collect();
+    let mut ctx = Context::new();
+    ctx.insert("elections", &elections);
+    ctx.insert("election_kind", form.text("election_kind"));
+    ctx.insert("election_date", form.text("election_date"));
+    ctx.insert("list_name", form.text("list_name"));
+    ctx.insert("programme", form.text("programme"));
+    ctx.insert("error", &error);
+    ctx.insert("max_photo", &crate::media::human_size(MAX_PHOTO_BYTES));
+    page.render_form(state, status, "candidates/new.html", ctx)
+}
+
+async fn new_form(
+    State(state): State<AppState>,
+    SignedIn(account): SignedIn,
+    page: Page,
+) -> AppResult<Response> {
+    let commune = page.site.commune()?.clone();
+    if !service::may_stand(&state, commune.tenant_id, &account.id).await {
+        return Err(AppError::forbidden(
+            "Seules les personnes ayant le rôle de candidat·e dans la commune, ou un domicile vérifié par la mairie, peuvent créer un profil de candidat·e.",
+        ));
+    }
+    render_new(&state, page, StatusCode::OK, &upload::Form::default(), None)
+}
+
+async fn create(
+    State(state): State<AppState>,
+    SignedIn(account): SignedIn,
+    page: Page,
+    mut multipart: Multipart,
+) -> AppResult<Response> {
+    let commune = page.site.commune()?.clone();
+    let form = match upload::read(&mut multipart, &[("photo", MAX_PHOTO_BYTES)]).await {
+        Ok(form) => form,
+        Err(e) => {
+            let status = e.status();
+            return render_new(
+                &state,
+                page,
+                status,
+                &upload::Form::default(),
+                Some(e.to_string()),
+            );
+        }
+    };
+    let input = Submitted {
+        election_kind: form.text("election_kind"),
+        election_date: form.text("election_date"),
+        list_name: form.text("list_name"),
+        programme: form.text("programme"),
+        photo: form.files.get("photo").cloned(),
+    };
+    match service::create(
+        &state,
+        commune.tenant_id,
+        &account.id,
+        &account.display_name,
+        input,
+    )
+    .await
+    {
+        Ok(id) => Ok(Redirect::to(&format!("/candidats/{id}")).into_response()),
+        Err(e) => match form_status(&e) {
+            Some(status) => render_new(&state, page, status, &form, Some(e.to_string())),
+            None => Err(page_error(e)),
+        },
+    }
+}
+
+async fn render_profile(
+    state: &AppState,
+    page: Page,
+    id: &str,
+    status: StatusCode,
+    error: Option<String>,
+) -> AppResult<Response> {
+    let commune = page.site.commune()?.clone();
+    let candidate = service::published(state, commune.tenant_id, id)
+        .await
+        .map_err(page_error)?;
+    let can_withdraw = state
+        .authz
+        .can(
+            page.viewer.as_ref().map(|v| &v.id),
+            &commune.tenant_id.authz_domain(),
+            crate::authz::perms::MODERATE,
+        )
+        .await;
+    let posts =
+        crate::feed::store::of_candidate(&state.db, commune.tenant_id, &candidate.account_id, 20)
+            .await?;
+    let mut ctx = Context::new();
+    ctx.insert("candidate", &candidate);
+    ctx.insert("can_withdraw", &can_withdraw);
+    ctx.insert("posts", &posts);
+    ctx.insert("error", &error);
+    page.render_form(state, status, "candidates/profile.html", ctx)
+}
+
+async fn profile(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    render_profile(&state, page, &id, StatusCode::OK, None).await
+}
+
+#[derive(Deserialize)]
+struct WithdrawForm {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn withdraw(
+    State(state): State<AppState>,
+    Can(actor, _): Can<Moderate>,
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<WithdrawForm>,
+) -> AppResult<Response> {
+    let commune = page.site.commune()?.clone();
+    match service::withdraw(
+        &state,
+        commune.tenant_id,
+        &actor.account.id,
+        &id,
+        &form.reason,
+    )
+    .await
+    {
+        Ok(()) => Ok(Redirect::to("/").into_response()),
+        Err(e @ CandidateError::Invalid(_)) => {
+            render_profile(
+                &state,
+                page,
+                &id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(e.to_string()),
+            )
+            .await
+        }
+        Err(e) => Err(page_error(e)),
+    }
+}

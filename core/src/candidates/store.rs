@@ -1,0 +1,190 @@
+//! SQL for candidate profiles; every statement is bound to the tenant's transaction.
+
+use serde::Serialize;
+use sqlx::Row as _;
+
+use crate::db::TenantTx;
+use crate::media::routes::url as media_url;
+use crate::types::AccountId;
+use crate::util::{new_id, now};
+
+/// Elections a candidate profile may be for: (stored kind, label).
+pub const ELECTIONS: &[(&str, &str)] = &[
+    ("municipales", "Élections municipales"),
+    ("municipales-partielles", "Élections municipales partielles"),
+];
+
+/// A candidate profile as pages show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    /// Id.
+    pub id: String,
+    /// The candidate's account.
+    #[serde(skip)]
+    pub account_id: AccountId,
+    /// Stored election kind.
+    pub election_kind: String,
+    /// Its label.
+    pub election_label: String,
+    /// Election day, ISO.
+    pub election_date: String,
+    /// Name shown.
+    pub display_name: String,
+    /// Name of the list.
+    pub list_name: String,
+    /// Programme, markdown source.
+    pub programme: String,
+    /// Programme rendered by the safe markdown renderer.
+    pub programme_html: String,
+    /// `/media/<id>` of the photo.
+    pub photo_url: Option<String>,
+    /// Stored photo id.
+    #[serde(skip)]
+    pub photo_id: Option<String>,
+    /// `published` or `withdrawn`.
+    pub status: String,
+    /// Why an admin withdrew it.
+    pub withdrawn_reason: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// What a new profile holds (already checked).
+pub struct NewCandidate<'a> {
+    /// The candidate's account.
+    pub account: &'a AccountId,
+    /// Election kind.
+    pub election_kind: &'a str,
+    /// ISO date.
+    pub election_date: &'a str,
+    /// Name shown.
+    pub display_name: &'a str,
+    /// List name.
+    pub list_name: &'a str,
+    /// Markdown source.
+    pub programme: &'a str,
+    /// Rendered programme.
+    pub programme_html: &'a str,
+    /// Stored photo.
+    pub photo_id: Option<&'a str>,
+}
+
+const SELECT: &str = "SELECT id, account_id, election_kind, election_date, display_name, list_name, programme, \
+     programme_html, photo_id, status, withdrawn_reason, created_at FROM candidates";
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<Candidate, sqlx::Error> {
+    let kind: String = row.try_get("election_kind")?;
+    let photo_id: Option<String> = row.try_get("photo_id")?;
+    Ok(Candidate {
+        id: row.try_get("id")?,
+        account_id: AccountId(row.try_get("account_id")?),
+        election_label: ELECTIONS
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, l)| l.to_string())
+            .unwrap_or_else(|| kind.clone()),
+        election_kind: kind,
+        election_date: row.try_get("election_date")?,
+        display_name: row.try_get("display_name")?,
+        list_name: row.try_get("list_name")?,
+        programme: row.try_get("programme")?,
+        programme_html: row.try_get("programme_html")?,
+        photo_url: photo_id.as_deref().map(media_url),
+        photo_id,
+        status: row.try_get("status")?,
+        withdrawn_reason: row.try_get("withdrawn_reason")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// Creates a published profile; returns its id.
+pub async fn insert(tx: &mut TenantTx, c: &NewCandidate<'_>) -> Result<String, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO candidates (tenant_id, id, account_id, election_kind, election_date, display_name, list_name, \
+         programme, programme_html, photo_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(tenant)
+    .bind(&id)
+    .bind(&c.account.0)
+    .bind(c.election_kind)
+    .bind(c.election_date)
+    .bind(c.display_name)
+    .bind(c.list_name)
+    .bind(c.programme)
+    .bind(c.programme_html)
+    .bind(c.photo_id)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Whether the account already has a published profile for this election.
+pub async fn has_published(
+    tx: &mut TenantTx,
+    account: &AccountId,
+    kind: &str,
+    date: &str,
+) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    Ok(sqlx::query(
+        "SELECT 1 AS one FROM candidates WHERE tenant_id = $1 AND account_id = $2 AND election_kind = $3 \
+         AND election_date = $4 AND status = 'published'",
+    )
+    .bind(tenant)
+    .bind(&account.0)
+    .bind(kind)
+    .bind(date)
+    .fetch_optional(&mut **tx)
+    .await?
+    .is_some())
+}
+
+/// One profile of this tenant, whatever its status.
+pub async fn get(tx: &mut TenantTx, id: &str) -> Result<Option<Candidate>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    sqlx::query(&format!("{SELECT} WHERE tenant_id = $1 AND id = $2"))
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// The published profiles of this tenant (unordered: the service sorts them).
+pub async fn published(tx: &mut TenantTx) -> Result<Vec<Candidate>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let rows = sqlx::query(&format!(
+        "{SELECT} WHERE tenant_id = $1 AND status = 'published'"
+    ))
+    .bind(tenant)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Withdraws a published profile; false when it was not published.
+pub async fn withdraw(
+    tx: &mut TenantTx,
+    id: &str,
+    reason: &str,
+    by: &AccountId,
+) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let done = sqlx::query(
+        "UPDATE candidates SET status = 'withdrawn', withdrawn_reason = $1, withdrawn_by = $2, withdrawn_at = $3 \
+         WHERE tenant_id = $4 AND id = $5 AND status = 'published'",
+    )
+    .bind(reason)
+    .bind(&by.0)
+    .bind(now())
+    .bind(tenant)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,209 @@
+//! SQL for stored media. Two homes, one shape:
+//! - `account_media`: media an account owns across the platform (its avatar): accounts are
+//!   global, so these rows belong to no tenant and go with the account;
+//! - `media`: media a commune's content owns (a candidate's photo, a post's attachment), keyed
+//!   by `(tenant_id, id)` and reached only through the tenant's transaction (Row-Level Security
+//!   on PostgreSQL).
+//!
+//! Rows are immutable: replacing a file is a new id, so `GET /media/<id>` caches forever.
+
+use sha2::{Digest as _, Sha256};
+use sqlx::Row as _;
+
+use crate::db::TenantTx;
+use crate::types::AccountId;
+use crate::util::{new_id, now};
+
+/// A file to store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewMedia<'a> {
+    /// What it is for (`avatar`, `avatar-small`, `candidate-photo`, `attachment`…).
+    pub purpose: &'a str,
+    /// Who uploaded it.
+    pub account: &'a AccountId,
+    /// MIME type served.
+    pub content_type: &'a str,
+    /// File name offered on download (PDFs), already shown to nobody else.
+    pub filename: Option<&'a str>,
+    /// Pixel size of images.
+    pub size: Option<(u32, u32)>,
+    /// The content (already cleaned or checked).
+    pub bytes: &'a [u8],
+}
+
+impl<'a> NewMedia<'a> {
+    /// A cleaned image.
+    pub fn image(
+        purpose: &'a str,
+        account: &'a AccountId,
+        image: &'a crate::media::image::Cleaned,
+    ) -> NewMedia<'a> {
+        NewMedia {
+            purpose,
+            account,
+            content_type: image.content_type,
+            filename: None,
+            size: Some((image.width, image.height)),
+            bytes: &image.bytes,
+        }
+    }
+}
+
+/// A stored file as served.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// MIME type.
+    pub content_type: String,
+    /// File name for downloads.
+    pub filename: Option<String>,
+    /// SHA-256 of the content, hex (the ETag).
+    pub sha256: String,
+    /// Content.
+    pub bytes: Vec<u8>,
+}
+
+/// Metadata of a stored file (exports, listings).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Meta {
+    /// Id (`/media/<id>`).
+    pub id: String,
+    /// Purpose.
+    pub purpose: String,
+    /// MIME type.
+    pub content_type: String,
+    /// Size in bytes.
+    pub byte_size: i64,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, account_id, purpose, content_type, filename, width, height, byte_size, sha256, bytes, created_at";
+
+fn binds<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    id: &str,
+    m: &NewMedia<'q>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(id.to_string())
+        .bind(&m.account.0)
+        .bind(m.purpose)
+        .bind(m.content_type)
+        .bind(m.filename)
+        .bind(m.size.map(|s| i64::from(s.0)))
+        .bind(m.size.map(|s| i64::from(s.1)))
+        .bind(m.bytes.len() as i64)
+        .bind(hex::encode(Sha256::digest(m.bytes)))
+        .bind(m.bytes.to_vec())
+        .bind(now())
+}
+
+/// Stores an account's media (platform-wide); returns its id.
+pub async fn insert_platform(
+    conn: &mut sqlx::AnyConnection,
+    m: &NewMedia<'_>,
+) -> Result<String, sqlx::Error> {
+    let id = new_id();
+    let sql = format!(
+        "INSERT INTO account_media ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    );
+    binds(sqlx::query(&sql), &id, m).execute(conn).await?;
+    Ok(id)
+}
+
+/// Stores media owned by the transaction's tenant; returns its id.
+pub async fn insert_tenant(tx: &mut TenantTx, m: &NewMedia<'_>) -> Result<String, sqlx::Error> {
+    let id = new_id();
+    let tenant = tx.tenant_id();
+    let sql = format!(
+        "INSERT INTO media (tenant_id, {COLUMNS}) VALUES ($12, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    );
+    binds(sqlx::query(&sql), &id, m)
+        .bind(tenant)
+        .execute(&mut **tx)
+        .await?;
+    Ok(id)
+}
+
+/// Deletes an account's media by id (only if that account owns it).
+pub async fn delete_platform(
+    conn: &mut sqlx::AnyConnection,
+    account: &AccountId,
+    id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM account_media WHERE id = $1 AND account_id = $2")
+        .bind(id)
+        .bind(&account.0)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes the tenant's media by id.
+pub async fn delete_tenant(tx: &mut TenantTx, id: &str) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant_id();
+    sqlx::query("DELETE FROM media WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn stored(row: &sqlx::any::AnyRow) -> Result<Stored, sqlx::Error> {
+    Ok(Stored {
+        content_type: row.try_get("content_type")?,
+        filename: row.try_get("filename")?,
+        sha256: row.try_get("sha256")?,
+        bytes: row.try_get("bytes")?,
+    })
+}
+
+/// An account's media, by id (any host serves it).
+pub async fn platform(pool: &sqlx::AnyPool, id: &str) -> Result<Option<Stored>, sqlx::Error> {
+    sqlx::query("SELECT content_type, filename, sha256, bytes FROM account_media WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(stored)
+        .transpose()
+}
+
+/// The tenant's media, by id (only its own host serves it).
+pub async fn tenant(tx: &mut TenantTx, id: &str) -> Result<Option<Stored>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    sqlx::query(
+        "SELECT content_type, filename, sha256, bytes FROM media WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .as_ref()
+    .map(stored)
+    .transpose()
+}
+
+/// Metadata of every platform media an account owns (its data export).
+pub async fn of_account(
+    conn: &mut sqlx::AnyConnection,
+    account: &AccountId,
+) -> Result<Vec<Meta>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, purpose, content_type, byte_size, created_at FROM account_media WHERE account_id = $1 ORDER BY id",
+    )
+    .bind(&account.0)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Meta {
+                id: r.try_get("id")?,
+                purpose: r.try_get("purpose")?,
+                content_type: r.try_get("content_type")?,
+                byte_size: r.try_get("byte_size")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,77 @@
+//! Reading a multipart form with files, within limits: each file field has its own byte limit,
+//! checked while the chunks arrive (nothing larger is ever held in memory), and the route's
+//! whole body is capped by [`body_limit`] so a client cannot stream forever.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Multipart};
+
+use crate::media::MediaError;
+
+/// Room for the text fields of a form that also carries files.
+const FIELDS_ALLOWANCE: usize = 256 << 10;
+/// Longest text field accepted in a multipart form.
+const MAX_FIELD: usize = 64 << 10;
+
+/// The body limit of a route that takes files of at most `max_files` bytes in total: set it
+/// with `.layer(body_limit(…))` on that route only.
+pub fn body_limit(max_files: usize) -> DefaultBodyLimit {
+    DefaultBodyLimit::max(max_files + FIELDS_ALLOWANCE)
+}
+
+/// A multipart form once read: its text fields and its non-empty files.
+#[derive(Debug, Default)]
+pub struct Form {
+    /// Text fields by name (the last value wins).
+    pub fields: HashMap<String, String>,
+    /// Files by field name; a file input left empty is absent.
+    pub files: HashMap<String, Bytes>,
+}
+
+impl Form {
+    /// A text field, or "".
+    pub fn text(&self, name: &str) -> &str {
+        self.fields
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+}
+
+/// Reads `multipart`; `files` names each file field with its byte limit. Fields not named there
+/// are read as text. A file over its limit, or a body over the route's, is
+/// [`MediaError::TooLarge`].
+pub async fn read(multipart: &mut Multipart, files: &[(&str, usize)]) -> Result<Form, MediaError> {
+    let largest = files.iter().map(|(_, max)| *max).max().unwrap_or(0);
+    let failed = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            MediaError::TooLarge(largest)
+        } else {
+            MediaError::Unreadable
+        }
+    };
+    let mut form = Form::default();
+    while let Some(mut field) = multipart.next_field().await.map_err(failed)? {
+        let name = field.name().unwrap_or_default().to_string();
+        if let Some((_, max)) = files.iter().find(|(n, _)| *n == name) {
+            let mut data = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(failed)? {
+                if data.len() + chunk.len() > *max {
+                    return Err(MediaError::TooLarge(*max));
+                }
+                data.extend_from_slice(&chunk);
+            }
+            if !data.is_empty() {
+                form.files.insert(name, Bytes::from(data));
+            }
+        } else {
+            let text = field.text().await.map_err(failed)?;
+            if text.len() > MAX_FIELD {
+                return Err(MediaError::TooLarge(MAX_FIELD));
+            }
+            form.fields.insert(name, text);
+        }
+    }
+    Ok(form)
+}

@@ -1,0 +1,515 @@
+//! Citizen profiles, privacy settings and citizen follows; candidate profiles (created with a
+//! photo, marked, listed on the commune page in alphabetical order, invisible from another
+//! commune, withdrawn by an admin with a reason); the claimed official's avatar; data export
+//! and account deletion.
+
+use std::io::Cursor;
+
+use anyhow::{Context as _, Result};
+use parvis_core::authz::Role;
+use parvis_tenants::Progress;
+use parvis_tenants::officials::import_file;
+use parvis_tests::{TestApp, both_backends, form_token};
+use reqwest::multipart::{Form, Part};
+
+const HEADER: &str = "Code du département;Libellé du département;Code de la collectivité à statut particulier;Libellé de la collectivité à statut particulier;Code de la commune;Libellé de la commune;Nom de l'élu;Prénom de l'élu;Code sexe;Date de naissance;Code de la catégorie socio-professionnelle;Libellé de la catégorie socio-professionnelle;Date de début du mandat;Libellé de la fonction;Date de début de la fonction;Code nationalité";
+const PASSWORD: &str = "mot de passe solide";
+
+fn png(w: u32, h: u32) -> Result<Vec<u8>> {
+    let img = image::RgbImage::from_pixel(w, h, image::Rgb([200, 30, 30]));
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)?;
+    Ok(out)
+}
+
+/// Paris and Lyon; Cyril and Zoé, citizens; Bob, candidate in Paris; Anne, a resident of
+/// Paris the commune verified; the mayor of Paris (tenant admin).
+struct World {
+    app: TestApp,
+    paris: String,
+    lyon: String,
+    cyril: reqwest::Client,
+    zoe: reqwest::Client,
+    bob: reqwest::Client,
+    anne: reqwest::Client,
+    mayor: reqwest::Client,
+    cyril_id: String,
+}
+
+async fn world(backend: parvis_tests::Backend) -> Result<World> {
+    let app = TestApp::start(backend).await?;
+    let paris = app.commune("75056").await?;
+    let lyon = app.commune("69123").await?;
+    let cyril_id = app.account("cyril@example.org", PASSWORD).await?;
+    app.account("zoe@example.org", PASSWORD).await?;
+    let bob = app.account("bob@example.org", PASSWORD).await?;
+    app.grant(&bob, Role::Candidate, Some(&paris)).await?;
+    let anne = app.account("anne@example.org", PASSWORD).await?;
+    app.grant(&anne, Role::Resident, Some(&paris)).await?;
+    let mayor = app.account("maire@paris.test", PASSWORD).await?;
+    app.grant(&mayor, Role::TenantAdmin, Some(&paris)).await?;
+    let signed = |email: &'static str| {
+        let app = &app;
+        let paris = paris.clone();
+        async move { app.signed_in(Some(&paris), email, PASSWORD).await }
+    };
+    Ok(World {
+        cyril: signed("cyril@example.org").await?,
+        zoe: signed("zoe@example.org").await?,
+        bob: signed("bob@example.org").await?,
+        anne: signed("anne@example.org").await?,
+        mayor: signed("maire@paris.test").await?,
+        cyril_id: cyril_id.0,
+        app,
+        paris,
+        lyon,
+    })
+}
+
+impl World {
+    fn url(&self, path: &str) -> String {
+        self.app.url(Some(&self.paris), path)
+    }
+
+    async fn get(&self, client: &reqwest::Client, path: &str) -> Result<(u16, String)> {
+        let r = client.get(self.url(path)).send().await?;
+        Ok((r.status().as_u16(), r.text().await?))
+    }
+
+    /// Posts `form` (plus a CSRF token); status and body or Location.
+    async fn post(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<(u16, String)> {
+        let token = form_token(client, &self.url("/mon-compte/profil")).await?;
+        let mut fields = vec![("csrf_token", token.as_str())];
+        fields.extend_from_slice(form);
+        let r = client.post(self.url(path)).form(&fields).send().await?;
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_string);
+        Ok((status, location.unwrap_or(r.text().await?)))
+    }
+
+    async fn settings(
+        &self,
+        client: &reqwest::Client,
+        visibility: &str,
+        show: bool,
+    ) -> Result<u16> {
+        let mut form = vec![("bio", "Habitant du quartier."), ("visibility", visibility)];
+        if show {
+            form.push(("show_follows", "1"));
+        }
+        Ok(self.post(client, "/mon-compte/profil", &form).await?.0)
+    }
+
+    /// Creates a candidate profile (multipart); status and Location or page.
+    async fn stand(
+        &self,
+        client: &reqwest::Client,
+        date: &str,
+        list: &str,
+        photo: Option<Vec<u8>>,
+    ) -> Result<(u16, String)> {
+        let token = form_token(client, &self.url("/mon-compte/profil")).await?;
+        let mut form = Form::new()
+            .text("election_kind", "municipales")
+            .text("election_date", date.to_string())
+            .text("list_name", list.to_string())
+            .text(
+                "programme",
+                "**Des pistes cyclables** partout.\n\n<script>alert(1)</script>",
+            );
+        if let Some(bytes) = photo {
+            form = form.part(
+                "photo",
+                Part::bytes(bytes)
+                    .file_name("moi.png")
+                    .mime_str("image/png")?,
+            );
+        }
+        let r = client
+            .post(self.url(&format!("/candidats/nouveau?csrf_token={token}")))
+            .multipart(form)
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_string);
+        Ok((status, location.unwrap_or(r.text().await?)))
+    }
+
+    async fn count(&self, sql: &str) -> Result<i64> {
+        let mut tx = self.app.state.db.platform_tx().await?;
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+}
+
+both_backends!(privacy_settings_and_citizen_follows, |backend| async move {
+    let w = world(backend).await?;
+    let me = format!("/citoyens/{}", w.cyril_id);
+    // Default: signed-in people only.
+    assert_eq!(w.get(&w.zoe, &me).await?.0, 200);
+    assert_eq!(w.get(&w.app.client()?, &me).await?.0, 404);
+
+    // Private: a 404 for everyone else, and nobody can follow.
+    assert_eq!(w.settings(&w.cyril, "private", false).await?, 303);
+    let (status, page) = w.get(&w.zoe, &me).await?;
+    assert_eq!(status, 404);
+    assert!(page.contains("ne le montre pas"), "{page}");
+    let (status, _) = w
+        .post(&w.zoe, &format!("{me}/suivre"), &[("action", "suivre")])
+        .await?;
+    assert_eq!(status, 404);
+    assert_eq!(w.count("SELECT COUNT(*) FROM citizen_follows").await?, 0);
+    let (status, page) = w.get(&w.cyril, &me).await?;
+    assert_eq!(status, 200);
+    assert!(page.contains("Vous seul pouvez le voir"), "{page}");
+
+    // Public: anyone sees it; Zoé follows Cyril, who follows Paris.
+    assert_eq!(w.settings(&w.cyril, "public", false).await?, 303);
+    let (status, page) = w.get(&w.app.client()?, &me).await?;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Habitant du quartier.") && page.contains("0 abonné"),
+        "{page}"
+    );
+    let (status, _) = w
+        .post(&w.zoe, &format!("{me}/suivre"), &[("action", "suivre")])
+        .await?;
+    assert_eq!(status, 303);
+    let (_, page) = w.get(&w.zoe, &me).await?;
+    assert!(
+        page.contains("1 abonné") && page.contains("Ne plus suivre"),
+        "{page}"
+    );
+    assert_eq!(
+        w.post(
+            &w.cyril,
+            "/suivre",
+            &[("target", "commune"), ("action", "suivre")]
+        )
+        .await?
+        .0,
+        303
+    );
+    // Cyril's follows stay hidden until he shows them.
+    assert!(!w.get(&w.zoe, &me).await?.1.contains("Communes suivies"));
+    assert_eq!(w.settings(&w.cyril, "public", true).await?, 303);
+    let (_, page) = w.get(&w.zoe, &me).await?;
+    assert!(
+        page.contains("Communes suivies") && page.contains(">Paris<"),
+        "{page}"
+    );
+    // Zoé shows hers: Cyril is in her list while his profile is visible, not once private.
+    let zoe_id: String = {
+        let mut tx = w.app.state.db.platform_tx().await?;
+        let id = sqlx::query_scalar("SELECT id FROM accounts WHERE email = 'zoe@example.org'")
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        id
+    };
+    assert_eq!(w.settings(&w.zoe, "members", true).await?, 303);
+    let zoe_page = format!("/citoyens/{zoe_id}");
+    assert!(
+        w.get(&w.bob, &zoe_page)
+            .await?
+            .1
+            .contains("cyril@example.org")
+    );
+    assert_eq!(w.settings(&w.cyril, "private", true).await?, 303);
+    assert!(
+        !w.get(&w.bob, &zoe_page)
+            .await?
+            .1
+            .contains("cyril@example.org")
+    );
+    // Bad settings: 422 with the reason.
+    let (status, page) = w
+        .post(
+            &w.cyril,
+            "/mon-compte/profil",
+            &[("bio", ""), ("visibility", "tous")],
+        )
+        .await?;
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("Choisissez qui peut voir votre profil"),
+        "{page}"
+    );
+    let long = "x".repeat(501);
+    let (status, _) = w
+        .post(
+            &w.cyril,
+            "/mon-compte/profil",
+            &[("bio", &long), ("visibility", "public")],
+        )
+        .await?;
+    assert_eq!(status, 422);
+    // The feed still works for both, and unfollowing works.
+    assert_eq!(w.get(&w.zoe, "/fil").await?.0, 200);
+    assert_eq!(w.get(&w.cyril, "/fil").await?.0, 200);
+    let (status, _) = w
+        .post(
+            &w.zoe,
+            &format!("{me}/suivre"),
+            &[("action", "ne-plus-suivre")],
+        )
+        .await?;
+    assert_eq!(status, 303);
+    assert_eq!(w.count("SELECT COUNT(*) FROM citizen_follows").await?, 0);
+    w.app.stop().await;
+    Ok(())
+});
+
+both_backends!(candidate_profiles, |backend| async move {
+    let w = world(backend).await?;
+    // Citizens without the role or a verified address cannot stand.
+    assert_eq!(w.get(&w.zoe, "/candidats/nouveau").await?.0, 403);
+    assert_eq!(
+        w.stand(&w.zoe, "2026-03-15", "Zoé pour tous", None)
+            .await?
+            .0,
+        403
+    );
+    assert_eq!(w.get(&w.bob, "/candidats/nouveau").await?.0, 200);
+    // Bad input is a 422 form with its reason.
+    let (status, page) = w.stand(&w.bob, "le 15 mars", "Paris à vélo", None).await?;
+    assert_eq!(status, 422);
+    assert!(page.contains("Date de l&#x27;élection"), "{page}");
+    let (status, page) = w
+        .stand(
+            &w.bob,
+            "2026-03-15",
+            "Paris à vélo",
+            Some(b"pas une image".to_vec()),
+        )
+        .await?;
+    assert_eq!(status, 422);
+    assert!(page.contains("n&#x27;est pas une image"), "{page}");
+    assert_eq!(w.count("SELECT COUNT(*) FROM candidates").await?, 0);
+    assert_eq!(w.count("SELECT COUNT(*) FROM media").await?, 0);
+
+    let (status, bob_url) = w
+        .stand(&w.bob, "2026-03-15", "Paris à vélo", Some(png(900, 600)?))
+        .await?;
+    assert_eq!(status, 303, "{bob_url}");
+    let (status, anne_url) = w
+        .stand(&w.anne, "15/03/2026", "Paris ensemble", None)
+        .await?;
+    assert_eq!(status, 303, "{anne_url}");
+    // Twice for the same election: refused.
+    assert_eq!(w.stand(&w.bob, "2026-03-15", "Encore", None).await?.0, 409);
+
+    let (status, page) = w.get(&w.app.client()?, &bob_url).await?;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Candidat·e") && page.contains("Paris à vélo"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<strong>Des pistes cyclables</strong>"),
+        "{page}"
+    );
+    assert!(!page.contains("<script>alert"), "{page}");
+    assert!(!page.contains("Retirer le profil"));
+    // The photo is the commune's media: served on its host, not on Lyon's.
+    let at = page.find("src=\"&#x2F;media&#x2F;").context("no photo")? + 5;
+    let photo = page[at..at + page[at..].find('"').context("src")?].replace("&#x2F;", "/");
+    let r = w.app.client()?.get(w.url(&photo)).send().await?;
+    assert_eq!(r.status(), 200);
+    let img = image::load_from_memory(&r.bytes().await?)?;
+    assert_eq!((img.width(), img.height()), (512, 341));
+    let lyon = w.app.client()?;
+    assert_eq!(
+        lyon.get(w.app.url(Some(&w.lyon), &photo))
+            .send()
+            .await?
+            .status(),
+        404
+    );
+    assert_eq!(
+        lyon.get(w.app.url(Some(&w.lyon), &bob_url))
+            .send()
+            .await?
+            .status(),
+        404
+    );
+
+    // The commune page lists them after the municipal team, alphabetically.
+    let (_, home) = w.get(&w.app.client()?, "/").await?;
+    let team = home.find("L'équipe municipale").context("team")?;
+    let section = home.find("Candidat·es aux élections").context("section")?;
+    let anne = home.find("anne@example.org").context("anne listed")?;
+    let bob = home.find("bob@example.org").context("bob listed")?;
+    assert!(team < section && section < anne && anne < bob, "{home}");
+
+    // Withdrawal: admins only, with a reason, in the audit log.
+    let withdraw = format!("{bob_url}/retirer");
+    assert_eq!(
+        w.post(&w.zoe, &withdraw, &[("reason", "Non")]).await?.0,
+        403
+    );
+    let (_, page) = w.get(&w.mayor, &bob_url).await?;
+    assert!(page.contains("Retirer le profil"));
+    let (status, page) = w.post(&w.mayor, &withdraw, &[("reason", "  ")]).await?;
+    assert_eq!(status, 422);
+    assert!(page.contains("Indiquez le motif"), "{page}");
+    let (status, _) = w
+        .post(
+            &w.mayor,
+            &withdraw,
+            &[("reason", "Propos injurieux dans le programme")],
+        )
+        .await?;
+    assert_eq!(status, 303);
+    assert_eq!(w.get(&w.app.client()?, &bob_url).await?.0, 404);
+    let (_, home) = w.get(&w.app.client()?, "/").await?;
+    assert!(!home.contains("bob@example.org") && home.contains("anne@example.org"));
+    assert_eq!(
+            w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'candidate.withdraw' AND reason = 'Propos injurieux dans le programme'")
+                .await?,
+            1
+        );
+    // Withdrawn, Bob may present a new profile.
+    assert_eq!(
+        w.stand(&w.bob, "2026-03-15", "Paris à vélo", None).await?.0,
+        303
+    );
+    w.app.stop().await;
+    Ok(())
+});
+
+both_backends!(
+    claimed_official_shows_the_account_avatar,
+    |backend| async move {
+        let w = world(backend).await?;
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("cm.csv");
+        std::fs::write(
+            &file,
+            format!(
+                "{HEADER}\n75;Paris;;;75056;Paris;LAMBERT;Alice;F;01/02/1975;37;Cadres;15/03/2026;;;FR\n"
+            ),
+        )?;
+        import_file(&w.app.state.db, &file, Progress::Hidden).await?;
+        let mut tx = w.app.state.db.platform_tx().await?;
+        sqlx::query("UPDATE officials SET account_id = $1")
+            .bind(&w.cyril_id)
+            .execute(&mut *tx)
+            .await?;
+        let official: String = sqlx::query_scalar("SELECT id FROM officials")
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let (_, page) = w.get(&w.zoe, &format!("/elus/{official}")).await?;
+        assert!(!page.contains("media&#x2F;"));
+        let token = form_token(&w.cyril, &w.url("/mon-compte/profil")).await?;
+        let r = w
+            .cyril
+            .post(w.url(&format!("/mon-compte/avatar?csrf_token={token}")))
+            .multipart(Form::new().part("avatar", Part::bytes(png(100, 100)?).file_name("a.png")))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+        let (_, page) = w.get(&w.zoe, &format!("/elus/{official}")).await?;
+        assert!(
+            page.contains("class=\"avatar\" src=\"&#x2F;media&#x2F;"),
+            "{page}"
+        );
+        w.app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(export_and_deletion, |backend| async move {
+    let w = world(backend).await?;
+    // Bob: an avatar, a bio, a follow, a candidate profile with a photo.
+    let token = form_token(&w.bob, &w.url("/mon-compte/profil")).await?;
+    let r = w
+        .bob
+        .post(w.url(&format!("/mon-compte/avatar?csrf_token={token}")))
+        .multipart(Form::new().part("avatar", Part::bytes(png(80, 80)?).file_name("a.png")))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 303);
+    assert_eq!(w.settings(&w.bob, "public", true).await?, 303);
+    assert_eq!(w.settings(&w.cyril, "public", false).await?, 303);
+    let cyril = format!("/citoyens/{}/suivre", w.cyril_id);
+    assert_eq!(
+        w.post(&w.bob, &cyril, &[("action", "suivre")]).await?.0,
+        303
+    );
+    let (status, url) = w
+        .stand(&w.bob, "2026-03-15", "Paris à vélo", Some(png(50, 50)?))
+        .await?;
+    assert_eq!(status, 303);
+
+    let data: serde_json::Value = w
+        .bob
+        .get(w.url("/mon-compte/donnees.json"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(data["citizen_profile"]["bio"], "Habitant du quartier.");
+    assert_eq!(data["citizen_profile"]["visibility"], "public");
+    assert_eq!(data["media"].as_array().map(Vec::len), Some(3), "{data}");
+    assert_eq!(
+        data["citizen_follows"][0]["display_name"],
+        "cyril@example.org"
+    );
+    assert_eq!(data["candidate_profiles"][0]["list_name"], "Paris à vélo");
+    let cyril_data: serde_json::Value = w
+        .cyril
+        .get(w.url("/mon-compte/donnees.json"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(
+        cyril_data["candidate_profiles"].as_array().map(Vec::len),
+        Some(0)
+    );
+    assert_eq!(cyril_data["media"].as_array().map(Vec::len), Some(0));
+
+    let token = form_token(&w.bob, &w.url("/mon-compte")).await?;
+    let r = w
+        .bob
+        .post(w.url("/mon-compte/supprimer"))
+        .form(&[("csrf_token", token.as_str()), ("password", PASSWORD)])
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200);
+    for table in [
+        "account_media",
+        "media",
+        "account_profiles WHERE show_follows = 1",
+        "citizen_follows",
+        "candidates",
+    ] {
+        assert_eq!(
+            w.count(&format!("SELECT COUNT(*) FROM {table}")).await?,
+            0,
+            "{table}"
+        );
+    }
+    assert_eq!(w.get(&w.app.client()?, &url).await?.0, 404);
+    let (_, home) = w.get(&w.app.client()?, "/").await?;
+    assert!(!home.contains("Paris à vélo"));
+    w.app.stop().await;
+    Ok(())
+});
