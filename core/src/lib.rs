@@ -20,6 +20,7 @@ pub mod officials;
 pub mod payments;
 pub mod platform;
 pub mod privacy;
+pub mod rate_limit;
 pub mod server;
 pub mod types;
 pub mod util;
