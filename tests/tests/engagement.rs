@@ -253,13 +253,7 @@ both_backends!(
         assert_eq!(status, 422);
         assert!(page.contains("quartier doit compter") && page.contains("Texte gardé"));
         let (status, _) = w
-            .publish(
-                &w.alice,
-                "action",
-                &"Thème inventé".to_string(),
-                "",
-                "Texte",
-            )
+            .publish(&w.alice, "action", "Thème inventé", "", "Texte")
             .await?;
         assert_eq!(status, 422);
         assert_eq!(w.count("SELECT COUNT(*) FROM posts").await?, 2);

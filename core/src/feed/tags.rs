@@ -77,7 +77,7 @@ pub fn quartier(input: &str) -> Result<Option<String>, &'static str> {
         return Ok(None);
     }
     let n = tag.chars().count();
-    if n < 2 || n > MAX_QUARTIER || tag.chars().any(char::is_control) {
+    if !(2..=MAX_QUARTIER).contains(&n) || tag.chars().any(char::is_control) {
         return Err("Le quartier doit compter entre 2 et 60 caractères.");
     }
     Ok(Some(tag))
