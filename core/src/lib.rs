@@ -23,6 +23,7 @@ pub mod payments;
 pub mod platform;
 pub mod privacy;
 pub mod profiles;
+pub mod rate_limit;
 pub mod server;
 pub mod types;
 pub mod util;

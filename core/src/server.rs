@@ -102,6 +102,7 @@ pub async fn build_state(
         jobs,
         login_limiter: LoginLimiter::default(),
         message_limiter: Default::default(),
+        feed_limiter: Default::default(),
         communes,
         home_cache: Default::default(),
         modules,

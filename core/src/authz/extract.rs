@@ -83,6 +83,10 @@ permission!(
     PublishPost = crate::authz::perms::PUBLISH_POST
 );
 permission!(
+    /// Comment on, react to and evaluate posts.
+    Comment = crate::authz::perms::COMMENT
+);
+permission!(
     /// Flag content or report a problem.
     Report = crate::authz::perms::REPORT
 );

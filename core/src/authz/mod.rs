@@ -15,7 +15,7 @@ use casbin::{CoreApi as _, DefaultModel, Enforcer, MgmtApi as _, RbacApi as _};
 use tokio::sync::RwLock;
 
 pub use extract::{
-    Actor, Can, EditCommune, ManageBilling, ManageModules, ManageRoles, Moderate, Perm,
+    Actor, Can, Comment, EditCommune, ManageBilling, ManageModules, ManageRoles, Moderate, Perm,
     PublishPost, Report, RequestSubscription, VerifySubscriptions,
 };
 

@@ -23,6 +23,8 @@ pub fn routes() -> Router<AppState> {
 struct HomeQuery {
     q: Option<String>,
     bienvenue: Option<String>,
+    theme: Option<String>,
+    quartier: Option<String>,
 }
 
 /// `/`: the platform landing on the apex, the commune page on a commune host.
@@ -107,12 +109,16 @@ async fn home(
         None => false,
     };
     ctx.insert("can_stand", &can_stand);
-    let posts =
-        crate::feed::store::of_commune(&state.db, commune.tenant_id, None, None, 10).await?;
-    ctx.insert(
-        "posts",
-        &crate::feed::routes::with_author_links(&state, &page, posts),
-    );
+    let news = crate::feed::routes::commune_news(
+        &state,
+        &page,
+        query.theme.as_deref(),
+        query.quartier.as_deref(),
+    )
+    .await?;
+    ctx.insert("posts", &news.posts);
+    ctx.insert("filter", &news.filter);
+    ctx.insert("themes", news.themes);
     let Html(html) = page.render(&state, "commune/home.html", ctx)?;
     if cacheable {
         let html = axum::body::Bytes::from(html);

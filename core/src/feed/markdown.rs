@@ -31,9 +31,43 @@ pub fn render(source: &str) -> String {
     out
 }
 
+/// The first `max` characters of `source` as plain text (markup dropped), with « … » when cut.
+pub fn excerpt(source: &str, max: usize) -> String {
+    let mut text = String::new();
+    for event in Parser::new_ext(source, Options::ENABLE_STRIKETHROUGH) {
+        match event {
+            Event::Text(t) | Event::Code(t) | Event::Html(t) | Event::InlineHtml(t) => {
+                text.push_str(&t)
+            }
+            // Inline markup ends inside a word; anything else ends one.
+            Event::End(
+                TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough | TagEnd::Link,
+            ) => {}
+            Event::SoftBreak | Event::HardBreak | Event::End(_) => text.push(' '),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let text = words.join(" ");
+    if text.chars().count() <= max {
+        return text;
+    }
+    let cut: String = text.chars().take(max).collect();
+    format!("{}…", cut.trim_end())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::render;
+    use super::{excerpt, render};
+
+    #[test]
+    fn excerpts_are_plain_text() {
+        assert_eq!(
+            excerpt("**Réf**ection de la rue\n\n- A\n- B", 100),
+            "Réfection de la rue A B"
+        );
+        assert_eq!(excerpt("abcdef", 3), "abc…");
+    }
 
     #[test]
     fn markdown_is_safe() {

@@ -7,14 +7,17 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tera::Context;
 
 use crate::authz::{Can, PublishPost, perms};
 use crate::error::{AppError, AppResult};
-use crate::feed::markdown;
-use crate::feed::store::{self, Author, Post};
+use crate::feed::engagement::store as engagement_store;
+use crate::feed::store::{self, Author, NewPost, Post};
+use crate::feed::tags::{self, PostKind};
+use crate::feed::{engagement, markdown};
 use crate::officials::store as officials;
+use crate::types::TenantId;
 use crate::web::{AppState, Page, SignedIn, Site};
 
 /// Posts per page.
@@ -41,16 +44,91 @@ pub fn routes() -> Router<AppState> {
         .route("/suivre", post(follow))
         .route("/feed.atom", get(commune_atom))
         .route("/elus/{id}/feed.atom", get(official_atom))
+        .merge(engagement::routes::routes())
 }
 
-/// Links each official's post to their profile on their commune's site.
+/// Links each post to its own page, its commune's page and (officials) their profile, on
+/// the post's commune's site.
 pub fn with_author_links(state: &AppState, page: &Page, mut posts: Vec<Post>) -> Vec<Post> {
     for p in &mut posts {
+        let origin = page.commune_origin(state, &p.slug);
         if let Some(id) = &p.official_id {
-            p.author_url = Some(format!("{}/elus/{id}", page.commune_origin(state, &p.slug)));
+            p.author_url = Some(format!("{origin}/elus/{id}"));
         }
+        p.url = Some(format!("{origin}/publications/{}", p.id));
+        let filter = |key: &str, value: &str| {
+            let value: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+            format!("{origin}/?{key}={value}#actualites")
+        };
+        p.theme_url = p.theme.as_deref().map(|t| filter("theme", t));
+        p.quartier_url = p.quartier.as_deref().map(|q| filter("quartier", q));
     }
     posts
+}
+
+/// Posts ready for their cards: links, and counts of comments, reactions and evaluations
+/// (one query per commune on the page).
+pub async fn cards(state: &AppState, page: &Page, posts: Vec<Post>) -> AppResult<Vec<Post>> {
+    let mut posts = with_author_links(state, page, posts);
+    let keys: Vec<(TenantId, &str)> = posts.iter().map(|p| (p.tenant_id, p.id.as_str())).collect();
+    let mut counts = engagement_store::summaries(&state.db, &keys).await?;
+    for p in &mut posts {
+        p.engagement = Some(counts.remove(&p.id).unwrap_or_default());
+    }
+    Ok(posts)
+}
+
+/// The news section of a commune's page, filtered by theme and neighbourhood tags.
+#[derive(Serialize)]
+pub struct CommuneNews {
+    /// The posts.
+    pub posts: Vec<Post>,
+    /// The filter applied: `{theme, quartier}` (null when absent).
+    pub filter: serde_json::Value,
+    /// The themes to filter by.
+    pub themes: &'static [&'static str],
+}
+
+/// The latest posts of the page's commune, with `theme` and `quartier` tags when given.
+pub async fn commune_news(
+    state: &AppState,
+    page: &Page,
+    theme: Option<&str>,
+    quartier: Option<&str>,
+) -> AppResult<CommuneNews> {
+    let commune = page.site.commune()?;
+    let theme = theme.map(str::trim).filter(|t| !t.is_empty());
+    let quartier = quartier.and_then(|q| tags::quartier(q).ok().flatten());
+    let filter = store::Filter {
+        theme,
+        quartier: quartier.as_deref(),
+        ..store::Filter::default()
+    };
+    let posts = store::of_commune_where(&state.db, commune.tenant_id, &filter, None, 10).await?;
+    Ok(CommuneNews {
+        posts: cards(state, page, posts).await?,
+        filter: serde_json::json!({"theme": theme, "quartier": quartier}),
+        themes: THEMES,
+    })
+}
+
+/// An official's actions and commitments with their evaluations, for their profile.
+pub async fn official_record(
+    state: &AppState,
+    page: &Page,
+    official: &str,
+) -> AppResult<Vec<store::RecordEntry>> {
+    let commune = page.site.commune()?;
+    let mut entries = store::record(&state.db, commune.tenant_id, official, 50).await?;
+    let keys: Vec<(TenantId, &str)> = entries
+        .iter()
+        .map(|e| (commune.tenant_id, e.id.as_str()))
+        .collect();
+    let mut counts = engagement_store::summaries(&state.db, &keys).await?;
+    for e in &mut entries {
+        e.engagement = Some(counts.remove(&e.id).unwrap_or_default());
+    }
+    Ok(entries)
 }
 
 #[derive(Deserialize)]
@@ -72,7 +150,7 @@ async fn feed(
         "next",
         &more.then(|| posts.last().map(|p| p.id.clone())).flatten(),
     );
-    ctx.insert("posts", &with_author_links(&state, &page, posts));
+    ctx.insert("posts", &cards(&state, &page, posts).await?);
     Ok(page.render(&state, "feed/feed.html", ctx)?.into_response())
 }
 
@@ -110,27 +188,84 @@ async fn author(
     ))
 }
 
+/// The publish form, empty or as submitted.
+#[derive(Deserialize, Serialize, Default)]
+struct PublishForm {
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    theme: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    quartier: String,
+}
+
+fn render_publish(
+    state: &AppState,
+    page: Page,
+    status: StatusCode,
+    name: &str,
+    form: &PublishForm,
+    error: Option<&str>,
+) -> AppResult<Response> {
+    let mut ctx = Context::new();
+    ctx.insert("author_name", name);
+    ctx.insert("themes", THEMES);
+    ctx.insert("kinds", &tags::kind_choices());
+    ctx.insert("form", form);
+    ctx.insert("error", &error);
+    ctx.insert("max_quartier", &tags::MAX_QUARTIER);
+    page.render_form(state, status, "feed/publish.html", ctx)
+}
+
 async fn publish_form(
     State(state): State<AppState>,
     Can(actor, _): Can<PublishPost>,
     page: Page,
 ) -> AppResult<Response> {
     let (_, name) = author(&state, &page, &actor.account).await?;
-    let mut ctx = Context::new();
-    ctx.insert("author_name", &name);
-    ctx.insert("themes", THEMES);
-    Ok(page
-        .with_forms()
-        .render(&state, "feed/publish.html", ctx)?
-        .into_response())
+    render_publish(
+        &state,
+        page,
+        StatusCode::OK,
+        &name,
+        &PublishForm::default(),
+        None,
+    )
 }
 
-#[derive(Deserialize)]
-struct PublishForm {
-    #[serde(default)]
-    body: String,
-    #[serde(default)]
-    theme: String,
+/// What a valid publish form says.
+struct Checked<'a> {
+    body: &'a str,
+    theme: Option<&'a str>,
+    kind: PostKind,
+    quartier: Option<String>,
+}
+
+fn check<'a>(form: &'a PublishForm, author: &Author) -> Result<Checked<'a>, &'static str> {
+    let body = form.body.trim();
+    let theme = Some(form.theme.as_str()).filter(|t| !t.is_empty());
+    if body.is_empty() || body.chars().count() > 5000 {
+        return Err("Le texte doit compter entre 1 et 5 000 caractères.");
+    }
+    if theme.is_some_and(|t| !THEMES.contains(&t)) {
+        return Err("Choisissez un thème dans la liste.");
+    }
+    let kind =
+        PostKind::parse(&form.kind).ok_or("Choisissez un type de publication dans la liste.")?;
+    if kind == PostKind::Action && matches!(author, Author::Candidate) {
+        return Err(
+            "Les actions réalisées sont publiées par les élus et la commune ; un candidat publie des engagements ou des propositions.",
+        );
+    }
+    let quartier = tags::quartier(&form.quartier)?;
+    Ok(Checked {
+        body,
+        theme,
+        kind,
+        quartier,
+    })
 }
 
 async fn publish(
@@ -140,37 +275,31 @@ async fn publish(
     Form(form): Form<PublishForm>,
 ) -> AppResult<Response> {
     let (author, name) = author(&state, &page, &actor.account).await?;
-    let body = form.body.trim();
-    let theme = Some(form.theme.as_str()).filter(|t| !t.is_empty());
-    let error = if body.is_empty() || body.chars().count() > 5000 {
-        Some("Le texte doit compter entre 1 et 5 000 caractères.")
-    } else if theme.is_some_and(|t| !THEMES.contains(&t)) {
-        Some("Choisissez un thème dans la liste.")
-    } else {
-        None
+    let checked = match check(&form, &author) {
+        Ok(c) => c,
+        Err(error) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return render_publish(&state, page, status, &name, &form, Some(error));
+        }
     };
-    if let Some(error) = error {
-        let mut ctx = Context::new();
-        ctx.insert("author_name", &name);
-        ctx.insert("themes", THEMES);
-        ctx.insert("error", error);
-        ctx.insert("body", &form.body);
-        return Ok((
-            StatusCode::BAD_REQUEST,
-            page.with_forms().render(&state, "feed/publish.html", ctx)?,
-        )
-            .into_response());
+    if let Err(refused) = state.feed_limiter.post(&actor.account.id) {
+        let status = StatusCode::TOO_MANY_REQUESTS;
+        return render_publish(&state, page, status, &name, &form, Some(refused.message()));
     }
     let commune = page.site.commune()?.clone();
     let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
-    let post_id = store::insert(
+    let post_id = store::insert_post(
         &mut tx,
-        &actor.account.id,
-        &author,
-        &name,
-        body,
-        &markdown::render(body),
-        theme,
+        &NewPost {
+            account: &actor.account.id,
+            author: &author,
+            author_name: &name,
+            body: checked.body,
+            body_html: &markdown::render(checked.body),
+            theme: checked.theme,
+            kind: checked.kind,
+            quartier: checked.quartier.as_deref(),
+        },
     )
     .await?;
     let event = crate::notifications::PostPublished {
@@ -181,8 +310,8 @@ async fn publish(
         },
         author_account_id: actor.account.id.0.clone(),
         title: format!("{name} a publié sur {}", commune.name),
-        link: format!("{}/#post-{post_id}", page.origin),
-        post_id,
+        link: format!("{}/publications/{post_id}", page.origin),
+        post_id: post_id.clone(),
     };
     state
         .jobs
@@ -191,7 +320,7 @@ async fn publish(
     tx.commit().await?;
     state.jobs.notify();
     state.home_cache.invalidate(commune.tenant_id);
-    Ok(Redirect::to("/").into_response())
+    Ok(Redirect::to(&format!("/publications/{post_id}")).into_response())
 }
 
 #[derive(Deserialize)]
@@ -243,7 +372,14 @@ fn date(secs: i64) -> FixedDateTime {
         .fixed_offset()
 }
 
-fn atom(title: String, self_url: String, site_url: String, posts: &[Post]) -> Response {
+/// An Atom feed of `posts`, each linking to its page on `origin` (the commune's site).
+fn atom(
+    title: String,
+    self_url: String,
+    site_url: String,
+    origin: &str,
+    posts: &[Post],
+) -> Response {
     let mut feed = Feed::default();
     feed.set_title(Text::plain(title));
     feed.set_id(self_url.clone());
@@ -274,7 +410,7 @@ fn atom(title: String, self_url: String, site_url: String, posts: &[Post]) -> Re
                 content.set_value(Some(p.body_html.clone()));
                 entry.set_content(Some(content));
                 let mut link = Link::default();
-                link.set_href(format!("{site_url}#post-{}", p.id));
+                link.set_href(format!("{origin}/publications/{}", p.id));
                 entry.set_links(vec![link]);
                 entry
             })
@@ -294,6 +430,7 @@ async fn commune_atom(State(state): State<AppState>, page: Page) -> AppResult<Re
         format!("{} — Parvis", commune.name),
         format!("{}/feed.atom", page.origin),
         format!("{}/", page.origin),
+        &page.origin,
         &posts,
     ))
 }
@@ -317,6 +454,7 @@ async fn official_atom(
         ),
         format!("{}/elus/{id}/feed.atom", page.origin),
         format!("{}/elus/{id}", page.origin),
+        &page.origin,
         &posts,
     ))
 }

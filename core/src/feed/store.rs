@@ -4,6 +4,8 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 use crate::db::{Db, TenantTx};
+use crate::feed::engagement::store::Summary;
+use crate::feed::tags::PostKind;
 use crate::types::{AccountId, TenantId};
 use crate::util::{new_id, now};
 
@@ -21,11 +23,11 @@ pub enum Author {
 /// A post as pages show it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Post {
+    /// Commune.
+    #[serde(skip)]
+    pub tenant_id: TenantId,
     /// Id (UUIDv7, time-ordered).
     pub id: String,
-    /// Commune (tenant) it belongs to.
-    #[serde(skip)]
-    pub tenant_id: i64,
     /// Commune slug.
     pub slug: String,
     /// Commune name.
@@ -40,15 +42,49 @@ pub struct Post {
     pub body_html: String,
     /// Optional theme.
     pub theme: Option<String>,
+    /// News, action, commitment or proposal.
+    pub kind: PostKind,
+    /// The kind's French label.
+    pub kind_label: &'static str,
+    /// Optional neighbourhood tag.
+    pub quartier: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
     /// Why the viewer sees it (feed only).
     pub why: Option<String>,
     /// Link to the author's profile (set by the page, which knows the host).
     pub author_url: Option<String>,
+    /// Link to the post's own page (set by the page, which knows the host).
+    pub url: Option<String>,
+    /// Its commune's news with the same theme (set by the page).
+    pub theme_url: Option<String>,
+    /// Its commune's news with the same neighbourhood tag (set by the page).
+    pub quartier_url: Option<String>,
+    /// Comments, reactions and evaluations (set by the page, from one query per commune).
+    pub engagement: Option<Summary>,
 }
 
-/// Publishes a post in the transaction's tenant; returns its id.
+/// A new post: who speaks, what it says, what it is and where it belongs.
+pub struct NewPost<'a> {
+    /// The account that writes it.
+    pub account: &'a AccountId,
+    /// Who it speaks for.
+    pub author: &'a Author,
+    /// Name shown as author.
+    pub author_name: &'a str,
+    /// Markdown source.
+    pub body: &'a str,
+    /// Sanitized HTML.
+    pub body_html: &'a str,
+    /// Optional theme.
+    pub theme: Option<&'a str>,
+    /// Its kind.
+    pub kind: PostKind,
+    /// Optional neighbourhood tag (already validated).
+    pub quartier: Option<&'a str>,
+}
+
+/// Publishes a news post in the transaction's tenant (modules publish this way); returns its id.
 pub async fn insert(
     tx: &mut TenantTx,
     account: &AccountId,
@@ -58,34 +94,51 @@ pub async fn insert(
     body_html: &str,
     theme: Option<&str>,
 ) -> Result<String, sqlx::Error> {
+    let post = NewPost {
+        account,
+        author,
+        author_name,
+        body,
+        body_html,
+        theme,
+        kind: PostKind::Actualite,
+        quartier: None,
+    };
+    insert_post(tx, &post).await
+}
+
+/// Publishes a post in the transaction's tenant; returns its id.
+pub async fn insert_post(tx: &mut TenantTx, post: &NewPost<'_>) -> Result<String, sqlx::Error> {
     let tenant = tx.tenant_id();
     let id = new_id();
-    let (kind, official) = match author {
+    let (author_kind, official) = match post.author {
         Author::Commune => ("commune", None),
         Author::Official(id) => ("official", Some(id.as_str())),
         Author::Candidate => ("candidate", None),
     };
     sqlx::query(
-        "INSERT INTO posts (tenant_id, id, author_account_id, author_kind, official_id, author_name, body, body_html, theme, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO posts (tenant_id, id, author_account_id, author_kind, official_id, author_name, body, body_html, theme, \
+         kind, quartier, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(tenant)
     .bind(&id)
-    .bind(&account.0)
-    .bind(kind)
+    .bind(&post.account.0)
+    .bind(author_kind)
     .bind(official)
-    .bind(author_name)
-    .bind(body)
-    .bind(body_html)
-    .bind(theme)
+    .bind(post.author_name)
+    .bind(post.body)
+    .bind(post.body_html)
+    .bind(post.theme)
+    .bind(post.kind.as_str())
+    .bind(post.quartier)
     .bind(now())
     .execute(&mut **tx)
     .await?;
     Ok(id)
 }
 
-const COLUMNS: &str = "p.id, p.tenant_id, t.slug, c.name AS commune, p.author_kind, p.official_id, p.author_name, p.body_html, \
-     p.theme, p.created_at";
+const COLUMNS: &str = "p.tenant_id, p.id, t.slug, c.name AS commune, p.author_kind, p.official_id, p.author_name, p.body_html, \
+     p.theme, p.kind, p.quartier, p.created_at";
 /// How a post row reaches its commune's slug and name.
 macro_rules! joins {
     () => {
@@ -95,9 +148,11 @@ macro_rules! joins {
 const FROM: &str = concat!("FROM posts p ", joins!());
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<Post, sqlx::Error> {
+    let kind: String = row.try_get("kind")?;
+    let kind = PostKind::parse(&kind).unwrap_or(PostKind::Actualite);
     Ok(Post {
+        tenant_id: TenantId(row.try_get("tenant_id")?),
         id: row.try_get("id")?,
-        tenant_id: row.try_get("tenant_id")?,
         slug: row.try_get("slug")?,
         commune: row.try_get("commune")?,
         author_kind: row.try_get("author_kind")?,
@@ -105,9 +160,16 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Post, sqlx::Error> {
         author_name: row.try_get("author_name")?,
         body_html: row.try_get("body_html")?,
         theme: row.try_get("theme")?,
+        kind,
+        kind_label: kind.label(),
+        quartier: row.try_get("quartier")?,
         created_at: row.try_get("created_at")?,
         why: None,
         author_url: None,
+        url: None,
+        theme_url: None,
+        quartier_url: None,
+        engagement: None,
     })
 }
 
@@ -119,17 +181,76 @@ pub async fn of_commune(
     before: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Post>, sqlx::Error> {
+    let filter = Filter {
+        official,
+        ..Filter::default()
+    };
+    of_commune_where(db, tenant, &filter, before, limit).await
+}
+
+/// Which of a commune's posts a list shows; empty parts select everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Filter<'a> {
+    /// One official's posts.
+    pub official: Option<&'a str>,
+    /// Posts with this theme.
+    pub theme: Option<&'a str>,
+    /// Posts with this neighbourhood tag.
+    pub quartier: Option<&'a str>,
+}
+
+/// A commune's latest posts that match `filter`, newest first, before `before`.
+pub async fn of_commune_where(
+    db: &Db,
+    tenant: TenantId,
+    filter: &Filter<'_>,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Post>, sqlx::Error> {
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} {FROM} WHERE p.tenant_id = $1 AND p.hidden_at IS NULL AND ($2 = '' OR p.official_id = $2) \
-         AND ($3 = '' OR p.id < $3) ORDER BY p.id DESC LIMIT $4"
+         AND ($3 = '' OR p.id < $3) AND ($5 = '' OR p.theme = $5) AND ($6 = '' OR p.quartier = $6) \
+         ORDER BY p.id DESC LIMIT $4"
     ))
     .bind(tenant.0)
-    .bind(official.unwrap_or_default())
+    .bind(filter.official.unwrap_or_default())
     .bind(before.unwrap_or_default())
     .bind(limit)
+    .bind(filter.theme.unwrap_or_default())
+    .bind(filter.quartier.unwrap_or_default())
     .fetch_all(db.pool())
     .await?;
     rows.iter().map(from_row).collect()
+}
+
+/// One post of this tenant, with what only its own pages need.
+pub struct OnePost {
+    /// The post.
+    pub post: Post,
+    /// The account that wrote it.
+    pub author_account: AccountId,
+    /// Hidden by a moderator, and why.
+    pub hidden: Option<String>,
+}
+
+/// A post of the transaction's tenant, hidden or not; `None` when it is not one of its posts.
+pub async fn one(tx: &mut TenantTx, id: &str) -> Result<Option<OnePost>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS}, p.author_account_id, p.hidden_at, p.hidden_reason {FROM} WHERE p.tenant_id = $1 AND p.id = $2"
+    ))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let hidden_at: Option<i64> = row.try_get("hidden_at")?;
+    let reason: Option<String> = row.try_get("hidden_reason")?;
+    Ok(Some(OnePost {
+        post: from_row(&row)?,
+        author_account: AccountId(row.try_get("author_account_id")?),
+        hidden: hidden_at.map(|_| reason.unwrap_or_default()),
+    }))
 }
 
 /// A candidate's latest posts in a commune (posts published as `candidate`), newest first.
@@ -209,7 +330,7 @@ pub async fn feed(
     posts.sort_by(|a, b| b.id.cmp(&a.id));
     posts.truncate(usize::try_from(limit).unwrap_or(0));
     for post in &mut posts {
-        let by_commune = followed.get(&post.tenant_id).is_some_and(|f| f.commune);
+        let by_commune = followed.get(&post.tenant_id.0).is_some_and(|f| f.commune);
         post.why = Some(if by_commune {
             format!("Vous suivez la commune de {}.", post.commune)
         } else {
@@ -329,4 +450,50 @@ pub async fn followers_of_commune(db: &Db, tenant: TenantId) -> Result<i64, sqlx
     .bind(tenant.0)
     .fetch_one(db.pool())
     .await
+}
+
+/// An official's action or commitment, as their profile lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordEntry {
+    /// Post id.
+    pub id: String,
+    /// Action or commitment.
+    pub kind_label: &'static str,
+    /// The text's beginning, as plain text.
+    pub excerpt: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Its evaluations (set by the page).
+    pub engagement: Option<Summary>,
+}
+
+/// An official's visible actions and commitments, newest first.
+pub async fn record(
+    db: &Db,
+    tenant: TenantId,
+    official: &str,
+    limit: i64,
+) -> Result<Vec<RecordEntry>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT p.id, p.kind, p.body, p.created_at FROM posts p WHERE p.tenant_id = $1 AND p.official_id = $2 \
+         AND p.hidden_at IS NULL AND p.kind IN ('action', 'engagement') ORDER BY p.id DESC LIMIT $3",
+    )
+    .bind(tenant.0)
+    .bind(official)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let kind: String = row.try_get("kind")?;
+            let body: String = row.try_get("body")?;
+            Ok(RecordEntry {
+                id: row.try_get("id")?,
+                kind_label: PostKind::parse(&kind).unwrap_or(PostKind::Action).label(),
+                excerpt: crate::feed::markdown::excerpt(&body, 160),
+                created_at: row.try_get("created_at")?,
+                engagement: None,
+            })
+        })
+        .collect()
 }

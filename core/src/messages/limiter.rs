@@ -1,9 +1,6 @@
 //! Rate limits against spam (GCRA, per account): new threads per hour, messages per minute.
 
-use std::num::NonZeroU32;
-
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-
+use crate::rate_limit::RateLimit;
 use crate::types::AccountId;
 
 /// New threads an account may start per hour.
@@ -22,16 +19,15 @@ pub enum Refused {
 
 /// The limits of private messages.
 pub struct MessageLimiter {
-    threads: DefaultKeyedRateLimiter<String>,
-    messages: DefaultKeyedRateLimiter<String>,
+    threads: RateLimit<String>,
+    messages: RateLimit<String>,
 }
 
 impl Default for MessageLimiter {
     fn default() -> Self {
-        let n = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
         MessageLimiter {
-            threads: RateLimiter::keyed(Quota::per_hour(n(THREADS_PER_HOUR))),
-            messages: RateLimiter::keyed(Quota::per_minute(n(MESSAGES_PER_MINUTE))),
+            threads: RateLimit::per_hour(THREADS_PER_HOUR),
+            messages: RateLimit::per_minute(MESSAGES_PER_MINUTE),
         }
     }
 }
@@ -39,17 +35,14 @@ impl Default for MessageLimiter {
 impl MessageLimiter {
     /// Records a message (and a new thread when `new_thread`); the refusal when over a limit.
     pub fn allow(&self, account: &AccountId, new_thread: bool) -> Result<(), Refused> {
-        let key = account.0.clone();
-        if new_thread && self.threads.check_key(&key).is_err() {
+        let key = &account.0;
+        if new_thread && !self.threads.check(key) {
             return Err(Refused::Threads);
         }
-        let ok = self.messages.check_key(&key).is_ok();
-        // Keep memory bounded under a flood of distinct keys.
-        for limiter in [&self.threads, &self.messages] {
-            if limiter.len() > 100_000 {
-                limiter.retain_recent();
-            }
+        if self.messages.check(key) {
+            Ok(())
+        } else {
+            Err(Refused::Messages)
         }
-        if ok { Ok(()) } else { Err(Refused::Messages) }
     }
 }

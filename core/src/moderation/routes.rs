@@ -28,6 +28,14 @@ pub fn routes() -> Router<AppState> {
             "/admin/moderation/messages/{id}/retablir",
             post(restore_message),
         )
+        .route(
+            "/admin/moderation/commentaires/{id}/masquer",
+            post(hide_comment),
+        )
+        .route(
+            "/admin/moderation/commentaires/{id}/retablir",
+            post(restore_comment),
+        )
 }
 
 #[derive(Deserialize)]
@@ -83,11 +91,13 @@ async fn render(
     let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
     let queue = store::queue(&mut tx).await?;
     let messages = store::message_queue(&mut tx).await?;
+    let comments = store::comment_queue(&mut tx).await?;
     let log = store::audit_log(&mut tx).await?;
     tx.commit().await?;
     let mut ctx = Context::new();
     ctx.insert("queue", &queue);
     ctx.insert("messages", &messages);
+    ctx.insert("comments", &comments);
     ctx.insert("log", &log);
     ctx.insert("error", &error);
     Ok((
@@ -123,11 +133,13 @@ async fn decide(
     let found = match target {
         Target::Post => store::set_hidden(&mut tx, &id, hide, &reason).await?,
         Target::Message => store::set_message_hidden(&mut tx, &id, hide).await?,
+        Target::Comment => store::set_comment_hidden(&mut tx, &id, hide, &reason).await?,
     };
     if !found {
         return Err(AppError::not_found(match target {
             Target::Post => "Cette publication n'existe pas dans cette commune.",
             Target::Message => "Ce message n'existe pas dans cette commune.",
+            Target::Comment => "Ce commentaire n'existe pas dans cette commune.",
         }));
     }
     let action = match (target, hide) {
@@ -135,6 +147,8 @@ async fn decide(
         (Target::Post, false) => "post.restore",
         (Target::Message, true) => "message.hide",
         (Target::Message, false) => "message.restore",
+        (Target::Comment, true) => "comment.hide",
+        (Target::Comment, false) => "comment.restore",
     };
     store::audit(&mut tx, &actor.account.id, action, &id, Some(&reason)).await?;
     tx.commit().await?;
@@ -180,4 +194,24 @@ async fn restore_message(
     Form(form): Form<ReasonForm>,
 ) -> AppResult<Response> {
     decide(state, actor, page, (Target::Message, id), form, false).await
+}
+
+async fn hide_comment(
+    State(state): State<AppState>,
+    Can(actor, _): Can<Moderate>,
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<ReasonForm>,
+) -> AppResult<Response> {
+    decide(state, actor, page, (Target::Comment, id), form, true).await
+}
+
+async fn restore_comment(
+    State(state): State<AppState>,
+    Can(actor, _): Can<Moderate>,
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<ReasonForm>,
+) -> AppResult<Response> {
+    decide(state, actor, page, (Target::Comment, id), form, false).await
 }

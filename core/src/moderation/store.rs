@@ -89,6 +89,8 @@ pub enum Target {
     Post,
     /// A private message.
     Message,
+    /// A comment on a post.
+    Comment,
 }
 
 /// The open flags' reasons on one post or message, oldest first, joined for the queue.
@@ -100,6 +102,9 @@ async fn open_reasons(tx: &mut TenantTx, target: Target, id: &str) -> Result<Str
         }
         Target::Message => {
             "SELECT reason FROM flags WHERE tenant_id = $1 AND message_id = $2 AND resolved_at IS NULL ORDER BY created_at"
+        }
+        Target::Comment => {
+            "SELECT reason FROM flags WHERE tenant_id = $1 AND comment_id = $2 AND resolved_at IS NULL ORDER BY created_at"
         }
     };
     let reasons: Vec<String> = sqlx::query_scalar(sql)
@@ -299,6 +304,121 @@ pub async fn set_message_hidden(
         .bind(at)
         .bind(tenant)
         .bind(message)
+        .execute(&mut **tx)
+        .await?;
+    Ok(true)
+}
+
+/// Flags a visible comment of `post` in this tenant; `None` when there is no such comment,
+/// `Some(false)` when the account already has an open flag on it.
+pub async fn flag_comment(
+    tx: &mut TenantTx,
+    post: &str,
+    comment: &str,
+    account: &AccountId,
+    reason: &str,
+) -> Result<Option<bool>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let exists = sqlx::query(
+        "SELECT 1 AS one FROM post_comments WHERE tenant_id = $1 AND post_id = $2 AND id = $3 AND hidden_at IS NULL",
+    )
+    .bind(tenant)
+    .bind(post)
+    .bind(comment)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let done = sqlx::query(
+        "INSERT INTO flags (tenant_id, id, comment_id, account_id, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(new_id())
+    .bind(comment)
+    .bind(&account.0)
+    .bind(reason)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(Some(done.rows_affected() == 1))
+}
+
+/// A flagged (or hidden) comment in the moderation queue.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlaggedComment {
+    /// Comment id.
+    pub comment_id: String,
+    /// The post it answers.
+    pub post_id: String,
+    /// Its author's name.
+    pub author_name: String,
+    /// Plain text.
+    pub body: String,
+    /// Open flags.
+    pub flags: i64,
+    /// The flags' reasons, joined.
+    pub reasons: String,
+    /// Whether it is hidden now.
+    pub hidden: bool,
+}
+
+/// Comments with open flags, and hidden ones, most flagged first.
+pub async fn comment_queue(tx: &mut TenantTx) -> Result<Vec<FlaggedComment>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let rows = sqlx::query(
+        "SELECT c.id, c.post_id, a.display_name, c.body, c.hidden_at, \
+         (SELECT COUNT(*) FROM flags f WHERE f.tenant_id = c.tenant_id AND f.comment_id = c.id AND f.resolved_at IS NULL) AS n \
+         FROM post_comments c JOIN accounts a ON a.id = c.author_account_id WHERE c.tenant_id = $1 \
+         AND (c.hidden_at IS NOT NULL OR EXISTS (SELECT 1 FROM flags f WHERE f.tenant_id = c.tenant_id \
+         AND f.comment_id = c.id AND f.resolved_at IS NULL)) ORDER BY n DESC, c.id DESC LIMIT 200",
+    )
+    .bind(tenant)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let comment_id: String = row.try_get("id")?;
+        let reasons = open_reasons(tx, Target::Comment, &comment_id).await?;
+        out.push(FlaggedComment {
+            post_id: row.try_get("post_id")?,
+            author_name: row.try_get("display_name")?,
+            body: row.try_get("body")?,
+            flags: row.try_get("n")?,
+            hidden: row.try_get::<Option<i64>, _>("hidden_at")?.is_some(),
+            reasons,
+            comment_id,
+        });
+    }
+    Ok(out)
+}
+
+/// Hides or restores a comment and resolves its open flags; false when unknown here.
+pub async fn set_comment_hidden(
+    tx: &mut TenantTx,
+    comment: &str,
+    hide: bool,
+    reason: &str,
+) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let at = now();
+    let done = sqlx::query(
+        "UPDATE post_comments SET hidden_at = $1, hidden_reason = $2 WHERE tenant_id = $3 AND id = $4",
+    )
+    .bind(hide.then_some(at))
+    .bind(hide.then_some(reason))
+    .bind(tenant)
+    .bind(comment)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE flags SET resolved_at = $1 WHERE tenant_id = $2 AND comment_id = $3 AND resolved_at IS NULL")
+        .bind(at)
+        .bind(tenant)
+        .bind(comment)
         .execute(&mut **tx)
         .await?;
     Ok(true)

@@ -75,7 +75,11 @@ async fn render(
             .await?;
     ctx.insert(
         "posts",
-        &crate::feed::routes::with_author_links(state, &page, posts),
+        &crate::feed::routes::cards(state, &page, posts).await?,
+    );
+    ctx.insert(
+        "record",
+        &crate::feed::routes::official_record(state, &page, &profile.id).await?,
     );
     Ok((
         status,

@@ -1,6 +1,7 @@
 //! Data export and account deletion, free of HTTP. Private messages follow the same rule as
 //! posts: the deleted account's messages lose their text (the other side keeps the thread,
-//! signed « Compte supprimé »), and the threads it started lose their subject.
+//! signed « Compte supprimé »), and the threads it started lose their subject. Comments keep
+//! their text like posts, signed « Compte supprimé »; reactions and evaluations are removed.
 
 use serde_json::{Value, json};
 use sqlx::{Column as _, Row as _};
@@ -91,7 +92,7 @@ pub async fn export(db: &Db, authz: &Authz, account: &AccountId) -> Result<Value
     .await?;
     let flags = rows(
         conn,
-        "SELECT t.slug AS commune, f.post_id, f.reason, f.created_at FROM flags f JOIN tenants t ON t.id = f.tenant_id \
+        "SELECT t.slug AS commune, f.post_id, f.comment_id, f.reason, f.created_at FROM flags f JOIN tenants t ON t.id = f.tenant_id \
          WHERE f.account_id = $1",
         account,
     )
@@ -122,6 +123,27 @@ pub async fn export(db: &Db, authz: &Authz, account: &AccountId) -> Result<Value
          JOIN tenants t ON t.id = m.tenant_id \
          WHERE th.citizen_account_id = $1 OR th.official_account_id = $1 OR m.sender_account_id = $1 \
          ORDER BY m.id",
+        account,
+    )
+    .await?;
+    let comments = rows(
+        conn,
+        "SELECT t.slug AS commune, c.post_id, c.id, c.body, c.created_at, c.hidden_at FROM post_comments c \
+         JOIN tenants t ON t.id = c.tenant_id WHERE c.author_account_id = $1 ORDER BY c.id",
+        account,
+    )
+    .await?;
+    let reactions = rows(
+        conn,
+        "SELECT t.slug AS commune, r.post_id, r.reaction, r.created_at FROM post_reactions r \
+         JOIN tenants t ON t.id = r.tenant_id WHERE r.account_id = $1",
+        account,
+    )
+    .await?;
+    let evaluations = rows(
+        conn,
+        "SELECT t.slug AS commune, r.post_id, r.value, r.created_at, r.updated_at FROM post_ratings r \
+         JOIN tenants t ON t.id = r.tenant_id WHERE r.account_id = $1",
         account,
     )
     .await?;
@@ -188,6 +210,9 @@ pub async fn export(db: &Db, authz: &Authz, account: &AccountId) -> Result<Value
         "media": media,
         "citizen_follows": citizen_follows,
         "candidate_profiles": candidate_profiles,
+        "comments": comments,
+        "reactions": reactions,
+        "evaluations": evaluations,
     }))
 }
 
@@ -212,6 +237,7 @@ pub async fn delete(db: &Db, authz: &Authz, account: &AccountId) -> Result<(), s
     }
     crate::messages::store::forget_account(&mut tx, account).await?;
     crate::candidates::service::forget_account(&mut tx, account).await?;
+    crate::feed::engagement::store::forget_account(&mut tx, account).await?;
     sqlx::query(
         "UPDATE accounts SET email = $1, display_name = 'Compte supprimé', password_hash = '!', email_verified_at = NULL, \
          deleted_at = $2 WHERE id = $3",

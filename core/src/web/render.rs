@@ -91,6 +91,10 @@ const CORE_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/feed/publish.html"),
     ),
     (
+        "feed/post_page.html",
+        include_str!("../../templates/feed/post_page.html"),
+    ),
+    (
         "moderation/queue.html",
         include_str!("../../templates/moderation/queue.html"),
     ),

@@ -36,6 +36,8 @@ pub struct Inner {
     pub login_limiter: LoginLimiter,
     /// Private message limiter (new threads and messages per account).
     pub message_limiter: crate::messages::limiter::MessageLimiter,
+    /// Feed limiter (posts, comments, reactions and evaluations per account).
+    pub feed_limiter: crate::feed::limiter::FeedLimiter,
     /// In-memory search over all communes.
     pub communes: CommuneIndex,
     /// Rendered anonymous commune pages.

@@ -1,0 +1,355 @@
+//! `/publications/<id>` (a post, its comments, reactions and evaluation) and its forms:
+//! `…/commentaires`, `…/commentaires/<c>/supprimer`, `…/commentaires/<c>/signaler`,
+//! `…/reactions`, `…/evaluation`. Every form works without JavaScript.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::{Deserialize, Serialize};
+use tera::Context;
+
+use crate::authz::{Can, Comment, Report, perms};
+use crate::error::{AppError, AppResult};
+use crate::feed::engagement::service::{self, EngageError, Participant};
+use crate::feed::engagement::store;
+use crate::feed::routes::with_author_links;
+use crate::feed::store as posts;
+use crate::web::{AppState, Page};
+
+/// Comments per page.
+const COMMENTS_PAGE: i64 = 50;
+
+/// The routes of this feature.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/publications/{id}", get(show))
+        .route("/publications/{id}/commentaires", post(add_comment))
+        .route(
+            "/publications/{id}/commentaires/{comment}/supprimer",
+            post(delete_comment),
+        )
+        .route(
+            "/publications/{id}/commentaires/{comment}/signaler",
+            post(flag_comment),
+        )
+        .route("/publications/{id}/reactions", post(react))
+        .route("/publications/{id}/evaluation", post(evaluate))
+}
+
+/// Which form of the page an error belongs to.
+#[derive(Clone, Copy, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Section {
+    Commentaires,
+    Reactions,
+    Evaluation,
+}
+
+/// The page shown again after a refused form: the error next to its form, the text kept.
+struct Retry<'a> {
+    section: Section,
+    error: String,
+    body: &'a str,
+}
+
+/// Errors shown as a page of their own; bad input and limits are shown in the form instead.
+fn page_error(e: EngageError) -> AppError {
+    match e {
+        EngageError::NotFound => AppError::not_found(e.to_string()),
+        EngageError::Forbidden(_) | EngageError::Unverified => AppError::forbidden(e.to_string()),
+        EngageError::Invalid(m) => AppError::bad_request(m),
+        EngageError::RateLimited(_) => AppError::TooManyRequests,
+        EngageError::Db(e) => e.into(),
+    }
+}
+
+/// A comment with what the viewer may do with it.
+#[derive(Serialize)]
+struct CommentView {
+    #[serde(flatten)]
+    comment: store::Comment,
+    /// Written by the viewer (who may delete it).
+    mine: bool,
+    /// Written by the post's author.
+    by_author: bool,
+}
+
+#[derive(Deserialize)]
+struct CommentsQuery {
+    apres: Option<String>,
+}
+
+async fn render(
+    state: &AppState,
+    page: Page,
+    id: &str,
+    after: Option<&str>,
+    status: StatusCode,
+    retry: Option<Retry<'_>>,
+) -> AppResult<Response> {
+    let commune = page.site.commune()?.clone();
+    let viewer = page.viewer.clone();
+    let moderator = match &viewer {
+        Some(v) => {
+            state
+                .authz
+                .can(
+                    Some(&v.id),
+                    &commune.tenant_id.authz_domain(),
+                    perms::MODERATE,
+                )
+                .await
+        }
+        None => false,
+    };
+    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    let one = match posts::one(&mut tx, id).await? {
+        Some(one) if one.hidden.is_none() || moderator => one,
+        _ => return Err(page_error(EngageError::NotFound)),
+    };
+    let mut comments = store::comments(&mut tx, id, after, COMMENTS_PAGE + 1).await?;
+    let mut summary = store::summaries_in(&mut tx, &[id])
+        .await?
+        .remove(id)
+        .unwrap_or_default();
+    let mut my_rating = None;
+    if let Some(v) = &viewer {
+        let (reactions, rating) = store::given_by(&mut tx, id, &v.id).await?;
+        for r in &mut summary.reactions {
+            r.mine = reactions.iter().any(|k| k == r.key);
+        }
+        my_rating = rating;
+    }
+    tx.commit().await?;
+    let more = comments.len() as i64 > COMMENTS_PAGE;
+    comments.truncate(COMMENTS_PAGE as usize);
+    let next = more
+        .then(|| comments.last().map(|c| c.id.clone()))
+        .flatten();
+    let comments: Vec<CommentView> = comments
+        .into_iter()
+        .map(|c| CommentView {
+            mine: viewer.as_ref().is_some_and(|v| v.id == c.author),
+            by_author: c.author == one.author_account,
+            comment: c,
+        })
+        .collect();
+    let is_author = viewer.as_ref().is_some_and(|v| v.id == one.author_account);
+    let evaluable = one.post.kind.evaluable();
+    let post = with_author_links(state, &page, vec![one.post])
+        .into_iter()
+        .next();
+    let mut ctx = Context::new();
+    ctx.insert("post", &post);
+    ctx.insert("single", &true);
+    ctx.insert("hidden_reason", &one.hidden);
+    ctx.insert("summary", &summary);
+    ctx.insert("comments", &comments);
+    ctx.insert("next", &next);
+    ctx.insert("paged", &after.is_some());
+    ctx.insert("evaluable", &evaluable);
+    ctx.insert("can_rate", &(evaluable && !is_author));
+    ctx.insert("my_rating", &my_rating);
+    ctx.insert("notes", &[1, 2, 3, 4, 5]);
+    ctx.insert("max_comment", &service::MAX_COMMENT);
+    if let Some(retry) = retry {
+        ctx.insert("error_at", &retry.section);
+        ctx.insert("error", &retry.error);
+        ctx.insert("body", retry.body);
+    }
+    page.render_form(state, status, "feed/post_page.html", ctx)
+}
+
+async fn show(
+    State(state): State<AppState>,
+    page: Page,
+    Path(id): Path<String>,
+    Query(q): Query<CommentsQuery>,
+) -> AppResult<Response> {
+    let after = q.apres.as_deref().filter(|a| !a.is_empty());
+    render(&state, page, &id, after, StatusCode::OK, None).await
+}
+
+/// The outcome of a form: back to the post's page, or the page again with the error in its
+/// form (422 for bad input, 429 over a limit), or an error page.
+async fn respond(
+    state: &AppState,
+    page: Page,
+    id: &str,
+    outcome: Result<String, EngageError>,
+    section: Section,
+    body: &str,
+) -> AppResult<Response> {
+    let e = match outcome {
+        Ok(to) => return Ok(Redirect::to(&format!("/publications/{id}{to}")).into_response()),
+        Err(e) => e,
+    };
+    let status = if matches!(e, EngageError::Invalid(_)) {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else if matches!(e, EngageError::RateLimited(_)) {
+        StatusCode::TOO_MANY_REQUESTS
+    } else {
+        return Err(page_error(e));
+    };
+    let retry = Retry {
+        section,
+        error: e.to_string(),
+        body,
+    };
+    render(state, page, id, None, status, Some(retry)).await
+}
+
+#[derive(Deserialize)]
+struct CommentForm {
+    #[serde(default)]
+    body: String,
+}
+
+async fn add_comment(
+    State(state): State<AppState>,
+    Can(actor, _): Can<Comment>,
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<CommentForm>,
+) -> AppResult<Response> {
+    let commune = page.site.commune()?.clone();
+    let who = Participant {
+        account: &actor.account.id,
+        name: &actor.account.display_name,
+    };
+    let outcome = service::comment(&state, &commune, &page.origin, who, &id, &form.body)
+        .await
+        .map(|c| format!("#c-{c}"));
+    respond(
+        &state,
+        page,
+        &id,
+        outcome,
+        Section::Commentaires,
+        &form.body,
+    )
+    .await
+}
+
+async fn delete_comment(
+    State(state): State<AppState>,
+    Can(actor, _): Can<Comment>,
+    page: Page,
+    Path((id, comment)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let commune = page.site.commune()?.clone();
+    service::delete_comment(&state, commune.tenant_id, &actor.account.id, &id, &comment)
+        .await
+        .map_err(page_error)?;
+    Ok(Redirect::to(&format!("/publications/{id}#commentaires")).into_response())
+}
+
+#[derive(Deserialize)]
+struct ReasonForm {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn flag_comment(
+    State(state): State<AppState>,
+    Can(actor, _): Can<Report>,
+    page: Page,
+    Path((id, comment)): Path<(String, String)>,
+    Form(form): Form<ReasonForm>,
+) -> AppResult<Response> {
+    let reason = form.reason.trim();
+    if reason.chars().count() < 3 || reason.chars().count() > 500 {
+        let retry = Retry {
+            section: Section::Commentaires,
+            error: "Indiquez le motif du signalement (3 à 500 caractères).".into(),
+            body: "",
+        };
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return render(&state, page, &id, None, status, Some(retry)).await;
+    }
+    let commune = page.site.commune()?.clone();
+    let flagged = service::flag_comment(
+        &state,
+        commune.tenant_id,
+        &actor.account.id,
+        &id,
+        &comment,
+        reason,
+    )
+    .await
+    .map_err(page_error)?;
+    let mut ctx = Context::new();
+    ctx.insert("title", "Signalement envoyé");
+    ctx.insert(
+        "message",
+        if flagged {
+            "Merci : les modérateurs de la commune vont examiner ce commentaire."
+        } else {
+            "Vous avez déjà signalé ce commentaire."
+        },
+    );
+    Ok(page
+        .render(&state, "auth/notice.html", ctx)?
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct ReactionForm {
+    #[serde(default)]
+    reaction: String,
+    /// `1` to give the reaction, `0` to take it back: a double submit changes nothing.
+    #[serde(default)]
+    etat: String,
+}
+
+async fn react(
+    State(state): State<AppState>,
+    Can(actor, _): Can<Comment>,
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<ReactionForm>,
+) -> AppResult<Response> {
+    let commune = page.site.commune()?.clone();
+    let outcome = match form.etat.as_str() {
+        "1" | "0" => service::react(
+            &state,
+            commune.tenant_id,
+            &actor.account.id,
+            &id,
+            &form.reaction,
+            form.etat == "1",
+        )
+        .await
+        .map(|()| "#reactions".to_string()),
+        _ => Err(EngageError::Invalid("Cette réaction n'existe pas.")),
+    };
+    respond(&state, page, &id, outcome, Section::Reactions, "").await
+}
+
+#[derive(Deserialize)]
+struct EvaluationForm {
+    #[serde(default)]
+    note: String,
+}
+
+async fn evaluate(
+    State(state): State<AppState>,
+    Can(actor, _): Can<Comment>,
+    page: Page,
+    Path(id): Path<String>,
+    Form(form): Form<EvaluationForm>,
+) -> AppResult<Response> {
+    let commune = page.site.commune()?.clone();
+    let outcome = service::evaluate(
+        &state,
+        commune.tenant_id,
+        &actor.account.id,
+        &id,
+        &form.note,
+    )
+    .await
+    .map(|()| "#evaluation".to_string());
+    respond(&state, page, &id, outcome, Section::Evaluation, "").await
+}

@@ -1,0 +1,344 @@
+//! SQL for comments, reactions and evaluations. Every statement runs in a [`TenantTx`] and is
+//! bound to its tenant; counts for a page of posts come from one query per commune.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use sqlx::Row as _;
+
+use crate::db::{Db, TenantTx};
+use crate::types::{AccountId, TenantId};
+use crate::util::{new_id, now};
+
+/// The reactions, a small fixed and neutral set: (stored value, French label).
+pub const REACTIONS: [(&str, &str); 3] = [
+    ("utile", "Utile"),
+    ("merci", "Merci"),
+    ("soutien", "Je soutiens"),
+];
+
+/// How many accounts gave one reaction.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReactionCount {
+    /// Stored value (the form's).
+    pub key: &'static str,
+    /// French label.
+    pub label: &'static str,
+    /// Accounts that gave it.
+    pub count: i64,
+    /// Whether the viewer gave it (post page only).
+    pub mine: bool,
+}
+
+/// Comments, reactions and evaluations of one post.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Visible comments.
+    pub comments: i64,
+    /// Each reaction of [`REACTIONS`], in order.
+    pub reactions: Vec<ReactionCount>,
+    /// Evaluations.
+    pub ratings: i64,
+    /// Their average, in French notation (« 4,2 »), when there is one.
+    pub average: Option<String>,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Summary {
+            comments: 0,
+            reactions: REACTIONS
+                .iter()
+                .map(|&(key, label)| ReactionCount {
+                    key,
+                    label,
+                    count: 0,
+                    mine: false,
+                })
+                .collect(),
+            ratings: 0,
+            average: None,
+        }
+    }
+}
+
+fn average(total: i64, count: i64) -> Option<String> {
+    (count > 0).then(|| format!("{:.1}", total as f64 / count as f64).replace('.', ","))
+}
+
+/// `$from, $from+1, …` for `n` values.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The summaries of some posts of the transaction's tenant, in one query.
+pub async fn summaries_in(
+    tx: &mut TenantTx,
+    posts: &[&str],
+) -> Result<HashMap<String, Summary>, sqlx::Error> {
+    let mut out: HashMap<String, Summary> = HashMap::new();
+    if posts.is_empty() {
+        return Ok(out);
+    }
+    let ids = placeholders(2, posts.len());
+    let sql = format!(
+        "SELECT post_id, 'comment' AS k, COUNT(*) AS n, CAST(0 AS BIGINT) AS total FROM post_comments \
+         WHERE tenant_id = $1 AND post_id IN ({ids}) AND hidden_at IS NULL GROUP BY post_id \
+         UNION ALL SELECT post_id, reaction AS k, COUNT(*) AS n, CAST(0 AS BIGINT) AS total FROM post_reactions \
+         WHERE tenant_id = $1 AND post_id IN ({ids}) GROUP BY post_id, reaction \
+         UNION ALL SELECT post_id, 'rating' AS k, COUNT(*) AS n, CAST(SUM(value) AS BIGINT) AS total FROM post_ratings \
+         WHERE tenant_id = $1 AND post_id IN ({ids}) GROUP BY post_id"
+    );
+    let mut query = sqlx::query(&sql).bind(tx.tenant_id());
+    for id in posts {
+        query = query.bind(*id);
+    }
+    let rows = query.fetch_all(&mut **tx).await?;
+    for row in rows {
+        let post: String = row.try_get("post_id")?;
+        let kind: String = row.try_get("k")?;
+        let n: i64 = row.try_get("n")?;
+        let summary = out.entry(post).or_default();
+        match kind.as_str() {
+            "comment" => summary.comments = n,
+            "rating" => {
+                summary.ratings = n;
+                summary.average = average(row.try_get("total")?, n);
+            }
+            reaction => {
+                if let Some(r) = summary.reactions.iter_mut().find(|r| r.key == reaction) {
+                    r.count = n;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The summaries of posts of several communes: one query per commune.
+pub async fn summaries(
+    db: &Db,
+    posts: &[(TenantId, &str)],
+) -> Result<HashMap<String, Summary>, sqlx::Error> {
+    let mut by_tenant: Vec<(TenantId, Vec<&str>)> = Vec::new();
+    for (tenant, id) in posts {
+        match by_tenant.iter_mut().find(|(t, _)| t == tenant) {
+            Some((_, ids)) => ids.push(*id),
+            None => by_tenant.push((*tenant, vec![*id])),
+        }
+    }
+    let mut out = HashMap::new();
+    for (tenant, ids) in by_tenant {
+        let mut tx = db.tenant(tenant).begin().await?;
+        out.extend(summaries_in(&mut tx, &ids).await?);
+        tx.commit().await?;
+    }
+    Ok(out)
+}
+
+/// What the viewer gave a post: its reactions and its evaluation.
+pub async fn given_by(
+    tx: &mut TenantTx,
+    post: &str,
+    account: &AccountId,
+) -> Result<(Vec<String>, Option<i64>), sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let reactions: Vec<String> = sqlx::query_scalar(
+        "SELECT reaction FROM post_reactions WHERE tenant_id = $1 AND post_id = $2 AND account_id = $3",
+    )
+    .bind(tenant)
+    .bind(post)
+    .bind(&account.0)
+    .fetch_all(&mut **tx)
+    .await?;
+    let rating: Option<i64> = sqlx::query_scalar(
+        "SELECT value FROM post_ratings WHERE tenant_id = $1 AND post_id = $2 AND account_id = $3",
+    )
+    .bind(tenant)
+    .bind(post)
+    .bind(&account.0)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok((reactions, rating))
+}
+
+/// A comment as the post page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comment {
+    /// Id (UUIDv7, time-ordered: the cursor of the comment pages).
+    pub id: String,
+    /// Its author's account.
+    #[serde(skip)]
+    pub author: AccountId,
+    /// Its author's name (« Compte supprimé » once the account is deleted).
+    pub author_name: String,
+    /// Plain text, escaped by the template.
+    pub body: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A post's visible comments, oldest first, strictly after the `after` cursor.
+pub async fn comments(
+    tx: &mut TenantTx,
+    post: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Comment>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let rows = sqlx::query(
+        "SELECT c.id, c.author_account_id, a.display_name, c.body, c.created_at FROM post_comments c \
+         JOIN accounts a ON a.id = c.author_account_id \
+         WHERE c.tenant_id = $1 AND c.post_id = $2 AND c.hidden_at IS NULL AND ($3 = '' OR c.id > $3) \
+         ORDER BY c.id LIMIT $4",
+    )
+    .bind(tenant)
+    .bind(post)
+    .bind(after.unwrap_or_default())
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Comment {
+                id: r.try_get("id")?,
+                author: AccountId(r.try_get("author_account_id")?),
+                author_name: r.try_get("display_name")?,
+                body: r.try_get("body")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Adds a comment to a post; returns its id.
+pub async fn add_comment(
+    tx: &mut TenantTx,
+    post: &str,
+    author: &AccountId,
+    body: &str,
+) -> Result<String, sqlx::Error> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO post_comments (tenant_id, id, post_id, author_account_id, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(tx.tenant_id())
+    .bind(&id)
+    .bind(post)
+    .bind(&author.0)
+    .bind(body)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// Deletes a comment of `post` written by `author`; false when there is none.
+pub async fn delete_comment(
+    tx: &mut TenantTx,
+    post: &str,
+    comment: &str,
+    author: &AccountId,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM post_comments WHERE tenant_id = $1 AND post_id = $2 AND id = $3 AND author_account_id = $4",
+    )
+    .bind(tx.tenant_id())
+    .bind(post)
+    .bind(comment)
+    .bind(&author.0)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Gives (`on`) or takes back a reaction; idempotent, so a double submit counts once.
+pub async fn set_reaction(
+    tx: &mut TenantTx,
+    post: &str,
+    account: &AccountId,
+    reaction: &str,
+    on: bool,
+) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant_id();
+    if on {
+        sqlx::query(
+            "INSERT INTO post_reactions (tenant_id, post_id, account_id, reaction, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(post)
+        .bind(&account.0)
+        .bind(reaction)
+        .bind(now())
+        .execute(&mut **tx)
+        .await?;
+    } else {
+        sqlx::query(
+            "DELETE FROM post_reactions WHERE tenant_id = $1 AND post_id = $2 AND account_id = $3 AND reaction = $4",
+        )
+        .bind(tenant)
+        .bind(post)
+        .bind(&account.0)
+        .bind(reaction)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Records or changes the account's evaluation of a post: one row per account and post.
+pub async fn rate(
+    tx: &mut TenantTx,
+    post: &str,
+    account: &AccountId,
+    value: i64,
+) -> Result<(), sqlx::Error> {
+    let at = now();
+    sqlx::query(
+        "INSERT INTO post_ratings (tenant_id, post_id, account_id, value, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5) \
+         ON CONFLICT (tenant_id, post_id, account_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )
+    .bind(tx.tenant_id())
+    .bind(post)
+    .bind(&account.0)
+    .bind(value)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Whether the account may take part: its address is verified and it is not deleted.
+pub async fn is_verified(db: &Db, account: &AccountId) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT 1 AS one FROM accounts WHERE id = $1 AND email_verified_at IS NOT NULL AND deleted_at IS NULL",
+    )
+    .bind(&account.0)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Account deletion (in the deletion's platform transaction): its reactions and evaluations
+/// go (counts drop); its comments stay, signed « Compte supprimé » like its posts.
+pub async fn forget_account(
+    conn: &mut sqlx::AnyConnection,
+    account: &AccountId,
+) -> Result<(), sqlx::Error> {
+    for sql in [
+        "DELETE FROM post_reactions WHERE account_id = $1",
+        "DELETE FROM post_ratings WHERE account_id = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(&account.0)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
