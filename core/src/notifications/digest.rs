@@ -183,7 +183,11 @@ async fn send_period(db: &Db, period: Period, slot: i64) -> anyhow::Result<usize
             link: row.try_get("link")?,
         });
     }
-    let key = UnsubscribeKey::load(&mut tx).await?;
+    let key = if digests.is_empty() {
+        None
+    } else {
+        Some(UnsubscribeKey::load(&mut tx).await?)
+    };
     let mut sent = 0;
     for (account, digest) in &digests {
         for chunk in digest.ids.chunks(500) {
@@ -203,10 +207,10 @@ async fn send_period(db: &Db, period: Period, slot: i64) -> anyhow::Result<usize
             q.execute(&mut *tx).await?;
         }
         // An address not (or no longer) verified gets nothing: its items are dropped.
-        let Some(to) = &digest.email else {
+        let (Some(to), Some(key)) = (&digest.email, &key) else {
             continue;
         };
-        let email = compose(period, &key, account, to, digest)?;
+        let email = compose(period, key, account, to, digest)?;
         crate::jobs::insert(&mut *tx, MAIL_JOB, &email).await?;
         sent += 1;
     }
