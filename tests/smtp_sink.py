@@ -18,6 +18,11 @@ import sys
 from aiosmtpd.controller import Controller
 
 
+def header(msg, name):
+    value = msg.get(name)
+    return None if value is None else str(value)
+
+
 class Sink:
     def __init__(self, out, fail_first):
         self.out = out
@@ -37,6 +42,8 @@ class Sink:
             "to": str(msg.get("to", "")),
             "text": text_part.get_content() if text_part is not None else "",
             "html": html_part.get_content() if html_part is not None else None,
+            "list_unsubscribe": header(msg, "list-unsubscribe"),
+            "list_unsubscribe_post": header(msg, "list-unsubscribe-post"),
             "attachments": [
                 {"filename": part.get_filename(), "content_type": part.get_content_type()}
                 for part in msg.iter_attachments()

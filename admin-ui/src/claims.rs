@@ -113,6 +113,8 @@ async fn notify(
         text: state.templates.render("mail/claim_decided.txt", &ctx)?,
         attachments: vec![],
         notice: None,
+        html: None,
+        list_unsubscribe: None,
     };
     state
         .jobs

@@ -197,6 +197,8 @@ async fn notify(
         text: state.templates.render("mail/request_decided.txt", &ctx)?,
         attachments: vec![],
         notice: None,
+        html: None,
+        list_unsubscribe: None,
     };
     state
         .jobs

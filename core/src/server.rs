@@ -212,6 +212,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
 pub fn spawn_background(state: &AppState) {
     state.jobs.spawn_worker();
     crate::modules::spawn_background(state);
+    crate::notifications::digest::spawn(state.db.clone());
     let state = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));

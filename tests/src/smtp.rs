@@ -19,6 +19,15 @@ pub struct Mail {
     pub subject: String,
     /// Decoded text/plain body.
     pub text: String,
+    /// Decoded text/html body, if any.
+    #[serde(default)]
+    pub html: Option<String>,
+    /// The `List-Unsubscribe` header (RFC 2369), if any.
+    #[serde(default)]
+    pub list_unsubscribe: Option<String>,
+    /// The `List-Unsubscribe-Post` header (RFC 8058), if any.
+    #[serde(default)]
+    pub list_unsubscribe_post: Option<String>,
 }
 
 impl Mail {

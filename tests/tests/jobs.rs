@@ -16,6 +16,8 @@ both_backends!(jobs_survive_a_restart, |backend| async move {
             text: "Bonjour".into(),
             attachments: vec![],
             notice: None,
+            html: None,
+            list_unsubscribe: None,
         };
         state
             .jobs

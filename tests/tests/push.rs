@@ -358,9 +358,11 @@ both_backends!(
         // Another server process on the same database reads the same key.
         let again = vapid::load_or_create(&app.state.db, &app.state.config).await?;
         assert_eq!(published["cle"], again.public_key());
-        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM platform_keys")
-            .fetch_one(app.state.db.pool())
-            .await?;
+        let rows: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM platform_keys WHERE name = 'vapid-private-key'",
+        )
+        .fetch_one(app.state.db.pool())
+        .await?;
         assert_eq!(rows, 1);
         // A configured key wins over the stored one.
         let mut config = app.state.config.clone();

@@ -142,6 +142,8 @@ fn mail(
             .map_err(anyhow::Error::from)?,
         attachments: vec![],
         notice: None,
+        html: None,
+        list_unsubscribe: None,
     })
 }
 

@@ -3,9 +3,8 @@
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use lettre::message::{
-    Attachment as MailAttachment, Mailbox, MultiPart, SinglePart, header::ContentType,
-};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Attachment as MailAttachment, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +22,13 @@ pub struct Email {
     pub subject: String,
     /// Plain-text body.
     pub text: String,
+    /// The same as HTML, sent as an alternative to the text (digests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    /// One-click unsubscribe link (RFC 8058), sent as `List-Unsubscribe` with
+    /// `List-Unsubscribe-Post` on notification e-mails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_unsubscribe: Option<String>,
     /// Files attached (an `.ics` invitation, …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
@@ -88,22 +94,45 @@ impl Mailer {
     /// Sends one message now.
     pub async fn send(&self, email: &Email) -> anyhow::Result<()> {
         let to: Mailbox = email.to.parse()?;
-        let builder = Message::builder()
+        let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(&email.subject);
-        let message = if email.attachments.is_empty() {
-            builder
+        if let Some(link) = &email.list_unsubscribe {
+            builder = builder
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                    format!("<{link}>"),
+                ))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".into(),
+                ));
+        }
+        let message = match (&email.html, email.attachments.is_empty()) {
+            (None, true) => builder
                 .header(ContentType::TEXT_PLAIN)
-                .body(email.text.clone())?
-        } else {
-            let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(email.text.clone()));
-            for a in &email.attachments {
-                let data = base64::engine::general_purpose::STANDARD.decode(&a.data_base64)?;
-                let kind = ContentType::parse(&a.content_type)?;
-                parts = parts.singlepart(MailAttachment::new(a.filename.clone()).body(data, kind));
+                .body(email.text.clone())?,
+            (Some(html), true) => builder.multipart(MultiPart::alternative_plain_html(
+                email.text.clone(),
+                html.clone(),
+            ))?,
+            (html, false) => {
+                let mut parts = match html {
+                    Some(html) => MultiPart::mixed().multipart(MultiPart::alternative_plain_html(
+                        email.text.clone(),
+                        html.clone(),
+                    )),
+                    None => MultiPart::mixed().singlepart(SinglePart::plain(email.text.clone())),
+                };
+                for a in &email.attachments {
+                    let data = base64::engine::general_purpose::STANDARD.decode(&a.data_base64)?;
+                    let kind = ContentType::parse(&a.content_type)?;
+                    parts =
+                        parts.singlepart(MailAttachment::new(a.filename.clone()).body(data, kind));
+                }
+                builder.multipart(parts)?
             }
-            builder.multipart(parts)?
         };
         match &self.transport {
             Some(transport) => {

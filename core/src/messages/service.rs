@@ -445,6 +445,19 @@ pub async fn inbox(
     Ok((entries, total))
 }
 
+/// The viewer's unread messages in this commune (the page header's count).
+pub async fn unread_total(
+    state: &AppState,
+    tenant: TenantId,
+    account: &AccountId,
+) -> Result<i64, sqlx::Error> {
+    let admin = is_admin(state, tenant, account).await;
+    let mut tx = state.db.tenant(tenant).begin().await?;
+    let total = store::unread_total(&mut tx, account, admin).await?;
+    tx.commit().await?;
+    Ok(total)
+}
+
 /// The viewer reports a message of the other side of thread `id` to the commune's
 /// moderators (the same flags and queue as posts); false when already reported.
 pub async fn report(

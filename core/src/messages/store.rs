@@ -220,6 +220,26 @@ pub async fn inbox(
     rows.iter().map(thread_from_row).collect()
 }
 
+/// The account's unread messages in this commune, on every side it reads (one query, for the
+/// page header).
+pub async fn unread_total(
+    tx: &mut TenantTx,
+    account: &AccountId,
+    admin: bool,
+) -> Result<i64, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN citizen_account_id = $2 THEN citizen_unread ELSE recipient_unread END), 0) AS BIGINT) \
+         FROM message_threads WHERE tenant_id = $1 AND (citizen_account_id = $2 OR official_account_id = $2 \
+         OR (recipient_kind = 'commune' AND $3 = 1))",
+    )
+    .bind(tenant)
+    .bind(&account.0)
+    .bind(i64::from(admin))
+    .fetch_one(&mut **tx)
+    .await
+}
+
 /// Zeroes one side's unread count.
 pub async fn mark_read(tx: &mut TenantTx, thread: &str, side: Side) -> Result<(), sqlx::Error> {
     let unread = match side {

@@ -1,9 +1,13 @@
 //! Notifications: the one path through which the core and the modules tell accounts about
 //! something, in app, by e-mail, by web push to their subscribed devices, and (modules) by SMS.
 //! Fan-out to followers is a durable job, set-based in SQL; each e-mail, push message and SMS
-//! is a durable job of its own.
+//! is a durable job of its own. E-mails follow each account's preferences: at once, in a daily
+//! or weekly digest, or never.
 
 pub mod deliveries;
+pub mod digest;
+pub mod email;
+pub mod preferences;
 pub mod push;
 pub mod routes;
 pub mod sms;

@@ -1,13 +1,20 @@
-//! `/notifications`: the notification centre.
+//! `/notifications`: the notification centre; `/notifications/preferences`: when e-mails come
+//! and whether push does; `/desabonnement`: the one-click unsubscribe of every notification
+//! e-mail (no sign-in: its signed token is the authentication, and mail clients POST it
+//! without cookies, RFC 8058).
 
-use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
 use tera::Context;
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
+use crate::notifications::preferences::{self, Preferences, Rhythm, UnsubscribeKey};
 use crate::notifications::store;
+use crate::types::AccountId;
 use crate::web::{AppState, Page, SignedIn};
 
 /// The routes of this feature.
@@ -15,6 +22,11 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/notifications", get(centre))
         .route("/notifications/lues", post(mark_read))
+        .route(
+            "/notifications/preferences",
+            get(preferences_form).post(save_preferences),
+        )
+        .route("/desabonnement", get(unsubscribe_form).post(unsubscribe))
         .merge(crate::notifications::push::routes::routes())
 }
 
@@ -40,4 +52,125 @@ async fn mark_read(
 ) -> AppResult<Response> {
     store::mark_all_read(&state.db, &account.id).await?;
     Ok(Redirect::to("/notifications").into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct Saved {
+    #[serde(default)]
+    enregistre: Option<String>,
+}
+
+fn preferences_context(prefs: &Preferences, error: Option<&str>, saved: bool) -> Context {
+    let mut ctx = Context::new();
+    ctx.insert("rhythm", prefs.rhythm.as_str());
+    ctx.insert("push", &prefs.push);
+    ctx.insert("error", &error);
+    ctx.insert("saved", &saved);
+    ctx
+}
+
+async fn preferences_form(
+    State(state): State<AppState>,
+    SignedIn(account): SignedIn,
+    Query(saved): Query<Saved>,
+    page: Page,
+) -> AppResult<Response> {
+    let prefs = preferences::get(&state.db, &account.id).await?;
+    let ctx = preferences_context(&prefs, None, saved.enregistre.is_some());
+    Ok(page
+        .with_forms()
+        .render(&state, "notifications/preferences.html", ctx)?
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct PreferencesForm {
+    #[serde(default)]
+    rythme: String,
+    /// Present (`oui`) when the box is ticked.
+    #[serde(default)]
+    push: Option<String>,
+}
+
+async fn save_preferences(
+    State(state): State<AppState>,
+    SignedIn(account): SignedIn,
+    page: Page,
+    Form(form): Form<PreferencesForm>,
+) -> AppResult<Response> {
+    let push = form.push.is_some();
+    let Some(rhythm) = Rhythm::parse(form.rythme.trim()) else {
+        let shown = Preferences {
+            rhythm: preferences::get(&state.db, &account.id).await?.rhythm,
+            push,
+        };
+        let ctx = preferences_context(
+            &shown,
+            Some("Choisissez l'un des rythmes proposés pour les e-mails."),
+            false,
+        );
+        return page.render_form(
+            &state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "notifications/preferences.html",
+            ctx,
+        );
+    };
+    preferences::set(&state.db, &account.id, rhythm, Some(push)).await?;
+    Ok(Redirect::to("/notifications/preferences?enregistre=1").into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct Unsubscribe {
+    #[serde(default)]
+    compte: String,
+    #[serde(default)]
+    jeton: String,
+}
+
+/// The account a signed unsubscribe link names; a missing, forged or foreign token is a 400.
+async fn checked(state: &AppState, link: &Unsubscribe) -> AppResult<AccountId> {
+    let mut conn = state.db.pool().acquire().await?;
+    let key = UnsubscribeKey::load(&mut conn).await?;
+    if link.compte.is_empty() || link.compte.len() > 64 || !key.verify(&link.compte, &link.jeton) {
+        return Err(AppError::bad_request(
+            "Ce lien de désabonnement n'est pas valide : il est incomplet ou a été modifié. \
+             Utilisez le lien reçu dans l'e-mail, ou réglez vos notifications depuis votre compte.",
+        ));
+    }
+    Ok(AccountId(link.compte.clone()))
+}
+
+async fn unsubscribe_form(
+    State(state): State<AppState>,
+    Query(link): Query<Unsubscribe>,
+    page: Page,
+) -> AppResult<Response> {
+    checked(&state, &link).await?;
+    let action = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("compte", &link.compte)
+        .append_pair("jeton", &link.jeton)
+        .finish();
+    let mut ctx = Context::new();
+    ctx.insert("action", &format!("/desabonnement?{action}"));
+    ctx.insert("done", &false);
+    Ok(page
+        .render(&state, "notifications/unsubscribe.html", ctx)?
+        .into_response())
+}
+
+/// The confirmation button, and mail clients' one-click POST (whose body,
+/// `List-Unsubscribe=One-Click`, says nothing more than the link).
+async fn unsubscribe(
+    State(state): State<AppState>,
+    Query(link): Query<Unsubscribe>,
+    page: Page,
+) -> AppResult<Response> {
+    let account = checked(&state, &link).await?;
+    preferences::set(&state.db, &account, Rhythm::Jamais, None).await?;
+    let mut ctx = Context::new();
+    ctx.insert("done", &true);
+    Ok(page
+        .render(&state, "notifications/unsubscribe.html", ctx)?
+        .into_response())
 }

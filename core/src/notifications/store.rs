@@ -4,13 +4,16 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 use crate::db::Db;
+use crate::notifications::email::{self, Mailing};
+use crate::notifications::preferences::Kind;
 use crate::notifications::{Notice, PostPublished, Recipients, deliveries, push};
 use crate::types::AccountId;
 use crate::util::now;
 
-/// Writes one notification per follower of the post's commune or official, and queues a push
-/// message to each of their devices, in one transaction (idempotent: a retried job adds
-/// nothing). Returns how many notifications were written.
+/// Writes one notification per follower of the post's commune or official, queues a push
+/// message to each of their devices and their e-mails (now or in a digest, per their
+/// preferences), in one transaction (idempotent: a retried job adds nothing). Returns how many
+/// notifications were written.
 pub async fn fan_out_post(db: &Db, event: &PostPublished) -> Result<u64, sqlx::Error> {
     let mut tx = db.pool().begin().await?;
     let id = format!("post:{}", event.post_id);
@@ -33,6 +36,18 @@ pub async fn fan_out_post(db: &Db, event: &PostPublished) -> Result<u64, sqlx::E
     .await?;
     let payload = push::Payload::new(&event.title, "", &event.link, &id);
     push::queue(&mut tx, &notified, None, &payload, push::Urgency::Normal).await?;
+    let mailing = Mailing {
+        id: &id,
+        tenant_id: event.tenant_id,
+        title: &event.title,
+        body: &event.title,
+        link: &event.link,
+        kind: Kind::Followed,
+        urgent: false,
+        attachments: &[],
+        notice: None,
+    };
+    email::route(&mut tx, &notified, &mailing).await?;
     tx.commit().await?;
     Ok(u64::try_from(notified.len()).unwrap_or(u64::MAX))
 }
@@ -160,42 +175,31 @@ pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error>
         .await?;
     }
     if notice.email {
-        let mut queued = 0;
-        for chunk in accounts.chunks(500) {
-            let mut sql = String::from(
-                "SELECT email FROM accounts WHERE email_verified_at IS NOT NULL AND deleted_at IS NULL AND id IN (",
-            );
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("${}", i + 1));
-            }
-            sql.push(')');
-            let mut q = sqlx::query_scalar::<_, String>(&sql);
-            for id in chunk {
-                q = q.bind(id);
-            }
-            for to in q.fetch_all(&mut *tx).await? {
-                let email = crate::mail::Email {
-                    to,
-                    subject: notice.title.clone(),
-                    text: format!("{}\n\n{}\n", notice.body, notice.link),
-                    attachments: notice.attachments.clone(),
-                    notice: Some(deliveries::NoticeRef {
-                        tenant_id: notice.tenant_id,
-                        notice_id: notice.id.clone(),
-                    }),
-                };
-                crate::jobs::insert(&mut *tx, crate::mail::MAIL_JOB, &email).await?;
-                queued += 1;
-            }
-        }
+        let reference = deliveries::NoticeRef {
+            tenant_id: notice.tenant_id,
+            notice_id: notice.id.clone(),
+        };
+        let mailing = Mailing {
+            id: &marker,
+            tenant_id: notice.tenant_id,
+            title: &notice.title,
+            body: &notice.body,
+            link: &notice.link,
+            kind: match notice.recipients {
+                Recipients::Accounts(_) => Kind::Direct,
+                Recipients::Followers => Kind::Followed,
+            },
+            urgent: notice.urgency == push::Urgency::High,
+            attachments: &notice.attachments,
+            notice: Some(&reference),
+        };
+        // Digest items are not counted: the digest is not this notice's e-mail.
+        let routed = email::route(&mut tx, &accounts, &mailing).await?;
         deliveries::add(
             &mut tx,
             &notice.id,
             deliveries::Channel::Email,
-            queued,
+            routed.now,
             0,
             0,
         )

@@ -184,6 +184,19 @@ pub async fn export(db: &Db, authz: &Authz, account: &AccountId) -> Result<Value
         account,
     )
     .await?;
+    let notification_preferences = rows(
+        conn,
+        "SELECT email_rhythm, push, updated_at FROM notification_preferences WHERE account_id = $1",
+        account,
+    )
+    .await?;
+    let pending_digest = rows(
+        conn,
+        "SELECT t.slug AS commune, d.title, d.link, d.created_at FROM digest_items d \
+         JOIN tenants t ON t.id = d.tenant_id WHERE d.account_id = $1 ORDER BY d.created_at",
+        account,
+    )
+    .await?;
     tx.commit().await?;
     let roles: Vec<Value> = authz
         .all_roles_of(account)
@@ -213,6 +226,11 @@ pub async fn export(db: &Db, authz: &Authz, account: &AccountId) -> Result<Value
         "comments": comments,
         "reactions": reactions,
         "evaluations": evaluations,
+        // No row: the defaults (see /notifications/preferences).
+        "notification_preferences": notification_preferences.into_iter().next().unwrap_or_else(
+            || json!({"email_rhythm": "defaut", "push": 1, "updated_at": null})
+        ),
+        "pending_digest_items": pending_digest,
     }))
 }
 
@@ -224,6 +242,8 @@ pub async fn delete(db: &Db, authz: &Authz, account: &AccountId) -> Result<(), s
         "DELETE FROM email_tokens WHERE account_id = $1",
         "DELETE FROM follows WHERE account_id = $1",
         "DELETE FROM push_subscriptions WHERE account_id = $1",
+        "DELETE FROM notification_preferences WHERE account_id = $1",
+        "DELETE FROM digest_items WHERE account_id = $1",
         "DELETE FROM official_claims WHERE account_id = $1",
         "DELETE FROM flags WHERE account_id = $1",
         "DELETE FROM subscription_requests WHERE account_id = $1 AND status = 'pending'",

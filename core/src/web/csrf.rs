@@ -22,6 +22,9 @@ use crate::web::session::{cookie_header, read_cookie};
 pub const CSRF_COOKIE: &str = "parvis_csrf";
 /// Name of the form field.
 pub const CSRF_FIELD: &str = "csrf_token";
+/// Paths whose POST carries its own signed token instead: the one-click unsubscribe link of
+/// e-mails, which mail clients POST without cookies (RFC 8058).
+const EXEMPT: &[&str] = &["/desabonnement"];
 /// Largest form body checked in memory (uploads are multipart and checked by query).
 const MAX_FORM_BYTES: usize = 1 << 20;
 
@@ -66,7 +69,8 @@ fn refused() -> Response {
 /// Middleware: checks unsafe requests, hands the token to pages, sets the cookie when used.
 pub async fn protect(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let cookie = read_cookie(req.headers(), CSRF_COOKIE).filter(|c| c.len() >= 32);
-    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        && !EXEMPT.contains(&req.uri().path());
     let req = if unsafe_method {
         let Some(expected) = cookie.as_deref() else {
             return refused();

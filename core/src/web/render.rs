@@ -150,6 +150,14 @@ const CORE_TEMPLATES: &[(&str, &str)] = &[
         "notifications/devices.html",
         include_str!("../../templates/notifications/devices.html"),
     ),
+    (
+        "notifications/preferences.html",
+        include_str!("../../templates/notifications/preferences.html"),
+    ),
+    (
+        "notifications/unsubscribe.html",
+        include_str!("../../templates/notifications/unsubscribe.html"),
+    ),
 ];
 
 /// The compiled templates.
@@ -269,9 +277,18 @@ impl FromRequestParts<AppState> for Page {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let site = Site::from_request_parts(parts, state).await?;
-        let Viewer(viewer) = Viewer::from_request_parts(parts, state)
+        let Viewer(mut viewer) = Viewer::from_request_parts(parts, state)
             .await
             .unwrap_or_default();
+        if let (Site::Commune(c), Some(account)) = (&site, viewer.as_mut()) {
+            account.unread_messages =
+                crate::messages::service::unread_total(state, c.tenant_id, &account.id)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "unread messages not counted");
+                        0
+                    });
+        }
         let csrf = parts.extensions.get::<CsrfToken>().cloned();
         let host = request_host(&parts.headers, &parts.uri).unwrap_or_default();
         let scheme = if state.config.https { "https" } else { "http" };

@@ -31,6 +31,8 @@ pub struct Account {
     pub display_name: String,
     /// Unread notifications.
     pub unread: i64,
+    /// Unread private messages in this commune (set on commune sites by [`crate::web::Page`]).
+    pub unread_messages: i64,
 }
 
 /// Who is asking: an account, or an anonymous visitor.
@@ -148,6 +150,7 @@ async fn load(db: &Db, token: &str) -> Result<Option<Account>, sqlx::Error> {
             email: row.try_get("email")?,
             display_name: row.try_get("display_name")?,
             unread: row.try_get("unread")?,
+            unread_messages: 0,
         })
     })
     .transpose()

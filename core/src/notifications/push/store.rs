@@ -121,7 +121,8 @@ pub async fn remove(db: &Db, account: &AccountId, id: &str) -> Result<bool, sqlx
     Ok(done.rows_affected() > 0)
 }
 
-/// The subscription ids of these accounts' devices (deleted accounts excluded).
+/// The subscription ids of these accounts' devices (deleted accounts, and those that turned
+/// web push off in their preferences, excluded).
 pub async fn devices_of(
     conn: &mut sqlx::AnyConnection,
     accounts: &[String],
@@ -130,7 +131,8 @@ pub async fn devices_of(
     for chunk in accounts.chunks(500) {
         let mut sql = String::from(
             "SELECT p.id FROM push_subscriptions p JOIN accounts a ON a.id = p.account_id \
-             WHERE a.deleted_at IS NULL AND p.account_id IN (",
+             WHERE a.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM notification_preferences np \
+             WHERE np.account_id = p.account_id AND np.push = 0) AND p.account_id IN (",
         );
         for i in 0..chunk.len() {
             if i > 0 {

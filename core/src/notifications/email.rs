@@ -1,0 +1,130 @@
+//! Notice e-mails, routed by each recipient's preferences: one e-mail now, an item of the next
+//! digest, or nothing. Only verified addresses of live accounts get mail. Every notification
+//! e-mail carries its one-click unsubscribe link (RFC 8058).
+
+use crate::mail::{Attachment, Email, MAIL_JOB};
+use crate::notifications::deliveries::NoticeRef;
+use crate::notifications::preferences::{self, Kind, Rhythm, Route, UnsubscribeKey};
+use crate::util::now;
+
+/// One notice, as its e-mails need it.
+#[derive(Debug, Clone)]
+pub struct Mailing<'a> {
+    /// The notification's id (`post:<id>`, `notice:<id>`): a digest lists it once.
+    pub id: &'a str,
+    /// Commune it comes from.
+    pub tenant_id: i64,
+    /// Subject of the e-mail, line of the digest.
+    pub title: &'a str,
+    /// Text of the e-mail.
+    pub body: &'a str,
+    /// Absolute link.
+    pub link: &'a str,
+    /// Addressed to the account, or to followers.
+    pub kind: Kind,
+    /// Urgent: skips the digests.
+    pub urgent: bool,
+    /// Files attached (immediate e-mails only).
+    pub attachments: &'a [Attachment],
+    /// The notice whose delivery report counts the e-mails.
+    pub notice: Option<&'a NoticeRef>,
+}
+
+/// How many e-mails were queued now, and how many items wait for a digest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Routed {
+    /// E-mails queued now.
+    pub now: i64,
+    /// Digest items written.
+    pub digest: i64,
+}
+
+/// The footer of every notification e-mail: where to change preferences, how to stop.
+pub fn footer(origin: &str, unsubscribe: &str) -> String {
+    format!(
+        "--\nVous recevez cet e-mail parce que vous avez un compte sur Parvis.\n\
+         Choisir quand recevoir vos notifications : {origin}/notifications/preferences\n\
+         Ne plus recevoir aucun e-mail de notification (en un clic) : {unsubscribe}\n"
+    )
+}
+
+/// Queues the e-mails (or digest items) of `mailing` for `accounts`, in the caller's
+/// transaction.
+pub async fn route(
+    conn: &mut sqlx::AnyConnection,
+    accounts: &[String],
+    mailing: &Mailing<'_>,
+) -> Result<Routed, sqlx::Error> {
+    let mut routed = Routed::default();
+    if accounts.is_empty() {
+        return Ok(routed);
+    }
+    let key = UnsubscribeKey::load(&mut *conn).await?;
+    let origin = preferences::origin_of(mailing.link);
+    if origin.is_none() {
+        tracing::warn!(link = %mailing.link, "notice link is not absolute: e-mails without unsubscribe link");
+    }
+    let at = now();
+    for chunk in accounts.chunks(500) {
+        let mut sql = String::from(
+            "SELECT a.id, a.email, COALESCE(p.email_rhythm, 'defaut') AS rhythm FROM accounts a \
+             LEFT JOIN notification_preferences p ON p.account_id = a.id \
+             WHERE a.email_verified_at IS NOT NULL AND a.deleted_at IS NULL AND a.id IN (",
+        );
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", i + 1));
+        }
+        sql.push(')');
+        let mut q = sqlx::query_as::<_, (String, String, String)>(&sql);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        for (account, to, rhythm) in q.fetch_all(&mut *conn).await? {
+            let rhythm = Rhythm::parse(&rhythm).unwrap_or(Rhythm::Defaut);
+            match preferences::route(rhythm, mailing.kind, mailing.urgent) {
+                Route::None => {}
+                Route::Now => {
+                    let unsubscribe = origin.as_deref().map(|o| (o, key.link(o, &account)));
+                    let mut text = format!("{}\n\n{}\n", mailing.body, mailing.link);
+                    if let Some((origin, link)) = &unsubscribe {
+                        text.push('\n');
+                        text.push_str(&footer(origin, link));
+                    }
+                    let email = Email {
+                        to,
+                        subject: mailing.title.to_string(),
+                        text,
+                        html: None,
+                        list_unsubscribe: unsubscribe.map(|(_, link)| link),
+                        attachments: mailing.attachments.to_vec(),
+                        notice: mailing.notice.cloned(),
+                    };
+                    crate::jobs::insert(&mut *conn, MAIL_JOB, &email).await?;
+                    routed.now += 1;
+                }
+                Route::Digest => {
+                    routed.digest += i64::try_from(
+                        sqlx::query(
+                            "INSERT INTO digest_items (account_id, id, tenant_id, title, link, created_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                        )
+                        .bind(&account)
+                        .bind(mailing.id)
+                        .bind(mailing.tenant_id)
+                        .bind(mailing.title)
+                        .bind(mailing.link)
+                        .bind(at)
+                        .execute(&mut *conn)
+                        .await?
+                        .rows_affected(),
+                    )
+                    .unwrap_or(0);
+                }
+            }
+        }
+    }
+    Ok(routed)
+}
