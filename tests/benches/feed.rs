@@ -119,7 +119,7 @@ async fn posts(app: &TestApp, tenants: &[i64], author: &AccountId, posts: usize)
             let n = BATCH.min(per_commune - start);
             let values: Vec<String> = (0..n)
                 .map(|i| {
-                    let b = 6 * i;
+                    let b = 5 * i;
                     format!(
                         "($1, ${}, $2, ${}, ${}, ${}, $3, $4, NULL, ${})",
                         b + 5,

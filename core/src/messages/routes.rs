@@ -201,7 +201,7 @@ async fn start(
 
 async fn render_thread(
     state: &AppState,
-    page: Page,
+    mut page: Page,
     account: &crate::web::session::Account,
     id: &str,
     status: StatusCode,
@@ -212,6 +212,12 @@ async fn render_thread(
     let opened = service::open(state, commune.tenant_id, &account.id, id)
         .await
         .map_err(page_error)?;
+    // Opening the thread read it: the header counted before that.
+    if let Some(viewer) = page.viewer.as_mut() {
+        viewer.unread_messages = service::unread_total(state, commune.tenant_id, &viewer.id)
+            .await
+            .map_err(AppError::from)?;
+    }
     let blocked_by_me = match &opened.blockable {
         Some(other) => store::blocked_by_any(&state.db, std::slice::from_ref(&account.id), other)
             .await
