@@ -82,6 +82,7 @@ pub async fn route(
         for id in chunk {
             q = q.bind(id);
         }
+        let mut digest = Vec::new();
         for (account, to, rhythm) in q.fetch_all(&mut *conn).await? {
             let rhythm = Rhythm::parse(&rhythm).unwrap_or(Rhythm::Defaut);
             match preferences::route(rhythm, mailing.kind, mailing.urgent) {
@@ -105,25 +106,28 @@ pub async fn route(
                     crate::jobs::insert(&mut *conn, MAIL_JOB, &email).await?;
                     routed.now += 1;
                 }
-                Route::Digest => {
-                    routed.digest += i64::try_from(
-                        sqlx::query(
-                            "INSERT INTO digest_items (account_id, id, tenant_id, title, link, created_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                        )
-                        .bind(&account)
-                        .bind(mailing.id)
-                        .bind(mailing.tenant_id)
-                        .bind(mailing.title)
-                        .bind(mailing.link)
-                        .bind(at)
-                        .execute(&mut *conn)
-                        .await?
-                        .rows_affected(),
-                    )
-                    .unwrap_or(0);
-                }
+                Route::Digest => digest.push(account),
             }
+        }
+        // One statement per chunk: a post to a commune's 100,000 followers is 200 of them.
+        if !digest.is_empty() {
+            let ids: Vec<String> = (0..digest.len()).map(|i| format!("${}", i + 6)).collect();
+            let sql = format!(
+                "INSERT INTO digest_items (account_id, id, tenant_id, title, link, created_at) \
+                 SELECT a.id, $1, $2, $3, $4, $5 FROM accounts a WHERE a.id IN ({}) ON CONFLICT DO NOTHING",
+                ids.join(", ")
+            );
+            let mut q = sqlx::query(&sql)
+                .bind(mailing.id)
+                .bind(mailing.tenant_id)
+                .bind(mailing.title)
+                .bind(mailing.link)
+                .bind(at);
+            for account in &digest {
+                q = q.bind(account);
+            }
+            routed.digest +=
+                i64::try_from(q.execute(&mut *conn).await?.rows_affected()).unwrap_or(0);
         }
     }
     Ok(routed)
