@@ -142,6 +142,17 @@ impl Db {
         }
     }
 
+    /// A transaction on platform tables that reads, then writes. On SQLite it takes the write
+    /// lock at `BEGIN IMMEDIATE`, where the busy timeout queues it behind other writers; a
+    /// plain (deferred) transaction would fail its first write with "database is locked" if
+    /// another writer committed after its first read.
+    pub async fn begin_immediate(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// A transaction for platform-wide maintenance across tenants (registry imports). On
     /// PostgreSQL it opts out of the per-tenant Row-Level Security wall for this transaction
     /// only; request handlers never use it.

@@ -50,7 +50,7 @@ pub async fn install_version(
     name: &str,
     premium: bool,
 ) -> Result<bool, InstallConflict> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_immediate().await?;
     let existing: Option<String> = sqlx::query_scalar(
         "SELECT sha256 FROM module_versions WHERE module_id = $1 AND version = $2",
     )

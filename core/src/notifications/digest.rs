@@ -133,7 +133,7 @@ struct Digest {
 }
 
 async fn send_period(db: &Db, period: Period, slot: i64) -> anyhow::Result<usize> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_immediate().await?;
     // The claim comes first: a concurrent run waits here, then finds the period taken.
     let claimed = sqlx::query(
         "INSERT INTO digest_runs (rhythm, slot, started_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
