@@ -130,12 +130,7 @@ async fn decide(
     };
     let commune = page.site.commune()?.clone();
     let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
-    let found = match target {
-        Target::Post => store::set_hidden(&mut tx, &id, hide, &reason).await?,
-        Target::Message => store::set_message_hidden(&mut tx, &id, hide).await?,
-        Target::Comment => store::set_comment_hidden(&mut tx, &id, hide, &reason).await?,
-    };
-    if !found {
+    if !store::set_hidden(&mut tx, target, &id, hide, &reason).await? {
         return Err(AppError::not_found(match target {
             Target::Post => "Cette publication n'existe pas dans cette commune.",
             Target::Message => "Ce message n'existe pas dans cette commune.",

@@ -93,21 +93,78 @@ pub enum Target {
     Comment,
 }
 
+impl Target {
+    /// The table of what is flagged.
+    fn table(self) -> &'static str {
+        match self {
+            Target::Post => "posts",
+            Target::Message => "messages",
+            Target::Comment => "post_comments",
+        }
+    }
+
+    /// The column of `flags` that points at it.
+    fn flag_column(self) -> &'static str {
+        match self {
+            Target::Post => "post_id",
+            Target::Message => "message_id",
+            Target::Comment => "comment_id",
+        }
+    }
+}
+
+/// Hides or restores a post, message or comment and resolves its open flags; false when it
+/// is unknown here. Posts and comments keep the reason (shown to moderators); a message is
+/// seen only by its two sides, and the reason stays in the audit log.
+pub async fn set_hidden(
+    tx: &mut TenantTx,
+    target: Target,
+    id: &str,
+    hide: bool,
+    reason: &str,
+) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let at = now();
+    let with_reason = !matches!(target, Target::Message);
+    let sql = format!(
+        "UPDATE {} SET hidden_at = $1{} WHERE tenant_id = $2 AND id = $3",
+        target.table(),
+        if with_reason {
+            ", hidden_reason = $4"
+        } else {
+            ""
+        }
+    );
+    let mut update = sqlx::query(&sql)
+        .bind(hide.then_some(at))
+        .bind(tenant)
+        .bind(id);
+    if with_reason {
+        update = update.bind(hide.then_some(reason));
+    }
+    if update.execute(&mut **tx).await?.rows_affected() != 1 {
+        return Ok(false);
+    }
+    sqlx::query(&format!(
+        "UPDATE flags SET resolved_at = $1 WHERE tenant_id = $2 AND {} = $3 AND resolved_at IS NULL",
+        target.flag_column()
+    ))
+    .bind(at)
+    .bind(tenant)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(true)
+}
+
 /// The open flags' reasons on one post or message, oldest first, joined for the queue.
 async fn open_reasons(tx: &mut TenantTx, target: Target, id: &str) -> Result<String, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let sql = match target {
-        Target::Post => {
-            "SELECT reason FROM flags WHERE tenant_id = $1 AND post_id = $2 AND resolved_at IS NULL ORDER BY created_at"
-        }
-        Target::Message => {
-            "SELECT reason FROM flags WHERE tenant_id = $1 AND message_id = $2 AND resolved_at IS NULL ORDER BY created_at"
-        }
-        Target::Comment => {
-            "SELECT reason FROM flags WHERE tenant_id = $1 AND comment_id = $2 AND resolved_at IS NULL ORDER BY created_at"
-        }
-    };
-    let reasons: Vec<String> = sqlx::query_scalar(sql)
+    let sql = format!(
+        "SELECT reason FROM flags WHERE tenant_id = $1 AND {} = $2 AND resolved_at IS NULL ORDER BY created_at",
+        target.flag_column()
+    );
+    let reasons: Vec<String> = sqlx::query_scalar(&sql)
         .bind(tenant)
         .bind(id)
         .fetch_all(&mut **tx)
@@ -141,36 +198,6 @@ pub async fn queue(tx: &mut TenantTx) -> Result<Vec<Flagged>, sqlx::Error> {
         });
     }
     Ok(out)
-}
-
-/// Hides or restores a post and resolves its open flags; false when the post is unknown here.
-pub async fn set_hidden(
-    tx: &mut TenantTx,
-    post: &str,
-    hide: bool,
-    reason: &str,
-) -> Result<bool, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let at = now();
-    let done = sqlx::query(
-        "UPDATE posts SET hidden_at = $1, hidden_reason = $2 WHERE tenant_id = $3 AND id = $4",
-    )
-    .bind(hide.then_some(at))
-    .bind(hide.then_some(reason))
-    .bind(tenant)
-    .bind(post)
-    .execute(&mut **tx)
-    .await?;
-    if done.rows_affected() != 1 {
-        return Ok(false);
-    }
-    sqlx::query("UPDATE flags SET resolved_at = $1 WHERE tenant_id = $2 AND post_id = $3 AND resolved_at IS NULL")
-        .bind(at)
-        .bind(tenant)
-        .bind(post)
-        .execute(&mut **tx)
-        .await?;
-    Ok(true)
 }
 
 /// An audit log entry.
@@ -283,32 +310,6 @@ pub async fn message_queue(tx: &mut TenantTx) -> Result<Vec<FlaggedMessage>, sql
     Ok(out)
 }
 
-/// Hides or restores a message and resolves its open flags; false when unknown here.
-pub async fn set_message_hidden(
-    tx: &mut TenantTx,
-    message: &str,
-    hide: bool,
-) -> Result<bool, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let at = now();
-    let done = sqlx::query("UPDATE messages SET hidden_at = $1 WHERE tenant_id = $2 AND id = $3")
-        .bind(hide.then_some(at))
-        .bind(tenant)
-        .bind(message)
-        .execute(&mut **tx)
-        .await?;
-    if done.rows_affected() != 1 {
-        return Ok(false);
-    }
-    sqlx::query("UPDATE flags SET resolved_at = $1 WHERE tenant_id = $2 AND message_id = $3 AND resolved_at IS NULL")
-        .bind(at)
-        .bind(tenant)
-        .bind(message)
-        .execute(&mut **tx)
-        .await?;
-    Ok(true)
-}
-
 /// Flags a visible comment of `post` in this tenant; `None` when there is no such comment,
 /// `Some(false)` when the account already has an open flag on it.
 pub async fn flag_comment(
@@ -392,34 +393,4 @@ pub async fn comment_queue(tx: &mut TenantTx) -> Result<Vec<FlaggedComment>, sql
         });
     }
     Ok(out)
-}
-
-/// Hides or restores a comment and resolves its open flags; false when unknown here.
-pub async fn set_comment_hidden(
-    tx: &mut TenantTx,
-    comment: &str,
-    hide: bool,
-    reason: &str,
-) -> Result<bool, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let at = now();
-    let done = sqlx::query(
-        "UPDATE post_comments SET hidden_at = $1, hidden_reason = $2 WHERE tenant_id = $3 AND id = $4",
-    )
-    .bind(hide.then_some(at))
-    .bind(hide.then_some(reason))
-    .bind(tenant)
-    .bind(comment)
-    .execute(&mut **tx)
-    .await?;
-    if done.rows_affected() != 1 {
-        return Ok(false);
-    }
-    sqlx::query("UPDATE flags SET resolved_at = $1 WHERE tenant_id = $2 AND comment_id = $3 AND resolved_at IS NULL")
-        .bind(at)
-        .bind(tenant)
-        .bind(comment)
-        .execute(&mut **tx)
-        .await?;
-    Ok(true)
 }
