@@ -172,6 +172,14 @@ impl Db {
     }
 }
 
+/// `$from, $from+1, …` for `n` bound values (an `IN (…)` list).
+pub fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Makes `sqlite://path` create its file (and folder) when missing.
 fn sqlite_url_with_create(url: &str) -> Result<String, DbError> {
     let rest = url

@@ -1,10 +1,12 @@
-//! Uploaded media through avatars: a real PNG and a real JPEG are cleaned, resized and served
-//! with the right headers on every host; a text file named .png, an oversized upload, an empty
-//! one and a decompression bomb are refused with a French message and nothing stored.
+//! Uploaded media through avatars and post attachments: a real PNG and a real JPEG are cleaned,
+//! resized and served with the right headers on the right hosts, PDFs are offered as downloads;
+//! a text file named .png, a fake PDF, an oversized upload, an empty one, an image without its
+//! description and a decompression bomb are refused with a French message and nothing stored.
 
 use std::io::Cursor;
 
 use anyhow::{Context as _, Result};
+use parvis_core::authz::Role;
 use parvis_tests::{TestApp, both_backends, form_token};
 use reqwest::multipart::{Form, Part};
 
@@ -254,6 +256,268 @@ both_backends!(
         ] {
             let r = w.app.client()?.get(w.url(path)).send().await?;
             assert_eq!(r.status(), 404, "{path}");
+        }
+        w.app.stop().await;
+        Ok(())
+    }
+);
+
+/// A small but whole PDF document (header, one empty page, cross-reference, trailer).
+fn pdf() -> Vec<u8> {
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n\
+2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n\
+3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >> endobj\n\
+xref\n0 4\n0000000000 65535 f \n0000000009 00000 n \n0000000058 00000 n \n0000000115 00000 n \n\
+trailer << /Size 4 /Root 1 0 R >>\nstartxref\n186\n%%EOF\n"
+        .to_vec()
+}
+
+/// A page's HTML with its escaped slashes restored, to search for links.
+fn unescaped(html: &str) -> String {
+    html.replace("&#x2F;", "/").replace("&#x27;", "'")
+}
+
+/// Every `src`/`href` value of `html` containing `/media/`, in document order.
+fn media_links(html: &str) -> Vec<String> {
+    let html = unescaped(html);
+    let mut found = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        for (at, _) in html.match_indices(attr) {
+            let rest = &html[at + attr.len()..];
+            let value = &rest[..rest.find('"').unwrap_or(0)];
+            if value.contains("/media/") {
+                found.push((at, value.to_string()));
+            }
+        }
+    }
+    found.sort();
+    found.into_iter().map(|(_, link)| link).collect()
+}
+
+impl World {
+    /// The mayor of Paris, signed in.
+    async fn mayor(&self) -> Result<reqwest::Client> {
+        let maire = self.app.account("maire@paris.fr", PASSWORD).await?;
+        self.app
+            .grant(&maire, Role::TenantAdmin, Some(&self.paris))
+            .await?;
+        self.app
+            .signed_in(Some(&self.paris), "maire@paris.fr", PASSWORD)
+            .await
+    }
+
+    /// Publishes `form` (multipart) as `client`; status and body (or Location).
+    async fn publish(&self, client: &reqwest::Client, form: Form) -> Result<(u16, String)> {
+        let token = form_token(client, &self.url("/publier")).await?;
+        let form = form
+            .text("body", "Compte rendu du conseil municipal du 24 novembre.")
+            .text("kind", "actualite")
+            .text("theme", "Conseil municipal");
+        let r = client
+            .post(self.url(&format!("/publier?csrf_token={token}")))
+            .multipart(form)
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_string);
+        Ok((status, location.unwrap_or(r.text().await?)))
+    }
+}
+
+fn file(bytes: Vec<u8>, name: &str, mime: &str) -> Result<Part> {
+    Ok(Part::bytes(bytes)
+        .file_name(name.to_string())
+        .mime_str(mime)?)
+}
+
+both_backends!(posts_carry_images_and_documents, |backend| async move {
+    let w = world(backend).await?;
+    let maire = w.mayor().await?;
+    let form = Form::new()
+        .part(
+            "image_1",
+            file(
+                picture(2400, 1200, image::ImageFormat::Png)?,
+                "plan.png",
+                "image/png",
+            )?,
+        )
+        .text("alt_1", "Plan du futur jardin partagé, rue des Lilas")
+        .part(
+            "image_2",
+            file(
+                picture(300, 500, image::ImageFormat::Jpeg)?,
+                "photo.jpg",
+                "image/jpeg",
+            )?,
+        )
+        .text("alt_2", "Les élus devant la mairie")
+        .part("document_1", file(pdf(), "cr.pdf", "application/pdf")?)
+        .text("document_title_1", "Compte rendu du conseil");
+    let (status, location) = w.publish(&maire, form).await?;
+    assert_eq!(status, 303, "{location}");
+    assert!(location.starts_with("/publications/"), "{location}");
+
+    // The post page: card-size images with their descriptions, the document by its title.
+    let page = w.cyril.get(w.url(&location)).send().await?.text().await?;
+    let text = unescaped(&page);
+    assert!(
+        text.contains(
+            "alt=\"Plan du futur jardin partagé, rue des Lilas\" width=\"640\" height=\"320\""
+        ),
+        "{text}"
+    );
+    assert!(text.contains("alt=\"Les élus devant la mairie\" width=\"300\" height=\"500\""));
+    assert!(text.contains(">Compte rendu du conseil</a> <span class=\"muted\">(PDF, 1 Ko)</span>"));
+    let links = media_links(&page);
+    // Image 1: link to the reading size, card image; image 2 likewise; then the PDF.
+    assert_eq!(links.len(), 5, "{links:?}");
+    let origin = w.url("");
+    assert!(links.iter().all(|l| l.starts_with(&origin)), "{links:?}");
+
+    let get = |url: String| {
+        let client = w.app.client();
+        async move { Ok::<_, anyhow::Error>(client?.get(url).send().await?) }
+    };
+    // Reading size: at most 1,600 px, re-encoded as JPEG.
+    let large = get(links[0].clone()).await?;
+    assert_eq!(large.headers()["content-type"], "image/jpeg");
+    let img = image::load_from_memory(&large.bytes().await?)?;
+    assert_eq!((img.width(), img.height()), (1600, 800));
+    let card = image::load_from_memory(&get(links[1].clone()).await?.bytes().await?)?;
+    assert_eq!((card.width(), card.height()), (640, 320));
+    // The PDF, as sent, offered as a download under its title.
+    let doc = get(links[4].clone()).await?;
+    assert_eq!(doc.headers()["content-type"], "application/pdf");
+    assert!(
+        doc.headers()["content-disposition"]
+            .to_str()?
+            .starts_with("attachment; filename=\"Compte rendu du conseil.pdf\"")
+    );
+    assert_eq!(doc.bytes().await?.as_ref(), pdf().as_slice());
+
+    // Another commune's host does not serve Paris's files.
+    let path = links[0].trim_start_matches(&origin).to_string();
+    let r = get(w.app.url(Some(&w.lyon), &path)).await?;
+    assert_eq!(r.status(), 404);
+
+    // A follower's feed shows the cards with Paris's links.
+    let token = form_token(&w.cyril, &w.url("/")).await?;
+    let r = w
+        .cyril
+        .post(w.url("/suivre"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("target", "commune"),
+            ("action", "suivre"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(r.status(), 303);
+    let feed = w.cyril.get(w.url("/fil")).send().await?.text().await?;
+    assert_eq!(media_links(&feed), links, "{feed}");
+    // And so does the commune's page.
+    let home = w.cyril.get(w.url("/")).send().await?.text().await?;
+    assert_eq!(media_links(&home), links);
+
+    // The files are in the uploader's data export.
+    let export: serde_json::Value = maire
+        .get(w.url("/mon-compte/donnees.json"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let purposes: Vec<&str> = export["media"]
+        .as_array()
+        .context("media in the export")?
+        .iter()
+        .filter_map(|m| m["purpose"].as_str())
+        .collect();
+    assert_eq!(
+        purposes.iter().filter(|p| p.starts_with("post-")).count(),
+        5,
+        "{purposes:?}"
+    );
+    w.app.stop().await;
+    Ok(())
+});
+
+both_backends!(
+    bad_attachments_leave_no_post_and_no_file,
+    |backend| async move {
+        let w = world(backend).await?;
+        let maire = w.mayor().await?;
+        let png = || picture(200, 100, image::ImageFormat::Png);
+        let cases: Vec<(Form, u16, &str)> = vec![
+            (
+                Form::new().part("image_1", file(png()?, "a.png", "image/png")?),
+                422,
+                "Décrivez l'image 1",
+            ),
+            (
+                Form::new()
+                    .part(
+                        "image_2",
+                        file(b"pas une image".to_vec(), "b.png", "image/png")?,
+                    )
+                    .text("alt_2", "Une image"),
+                422,
+                "Image 2 : Ce fichier n'est pas une image lisible",
+            ),
+            (
+                Form::new()
+                    .part("image_1", file(bomb()?, "bombe.png", "image/png")?)
+                    .text("alt_1", "Une bombe"),
+                422,
+                "L'image est trop grande",
+            ),
+            (
+                Form::new()
+                    .part("image_1", file(png()?, "a.png", "image/png")?)
+                    .text("alt_1", "Un plan")
+                    .part(
+                        "document_1",
+                        file(b"%PDF-1.4 tronque".to_vec(), "c.pdf", "application/pdf")?,
+                    )
+                    .text("document_title_1", "Budget"),
+                422,
+                "Document 1 : Ce fichier n'est pas un document PDF valide",
+            ),
+            (
+                Form::new()
+                    .part("document_2", file(pdf(), "d.pdf", "application/pdf")?)
+                    .text("document_title_2", ""),
+                422,
+                "Donnez un titre au document 2",
+            ),
+            (
+                Form::new()
+                    .part(
+                        "image_3",
+                        file(vec![0x89; (8 << 20) + 1], "e.png", "image/png")?,
+                    )
+                    .text("alt_3", "Trop lourde"),
+                413,
+                "trop volumineux (8 Mo au plus)",
+            ),
+        ];
+        for (form, status, message) in cases {
+            let (got, page) = w.publish(&maire, form).await?;
+            assert_eq!(got, status, "{message}: {page}");
+            let page = unescaped(&page);
+            assert!(page.contains(message), "{message}: {page}");
+            if status == 422 {
+                // The text is kept for another try.
+                assert!(page.contains("Compte rendu du conseil municipal du 24 novembre."));
+            }
+        }
+        for table in ["posts", "media", "post_attachments"] {
+            let n = w.count(&format!("SELECT COUNT(*) FROM {table}")).await?;
+            assert_eq!(n, 0, "{table}");
         }
         w.app.stop().await;
         Ok(())

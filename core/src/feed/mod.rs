@@ -2,6 +2,7 @@
 //! page itself: newest first, from what you follow — nothing ranked, nothing hidden. Posts
 //! carry a kind and tags; citizens comment, react and evaluate them ([`engagement`]).
 
+pub mod attachments;
 pub mod engagement;
 pub mod limiter;
 pub mod markdown;

@@ -2,7 +2,7 @@
 //! `/elus/<id>/feed.atom` (an official).
 
 use atom_syndication::{Content, Entry, Feed, FixedDateTime, Link, Person, Text};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -15,7 +15,8 @@ use crate::error::{AppError, AppResult};
 use crate::feed::engagement::store as engagement_store;
 use crate::feed::store::{self, Author, NewPost, Post};
 use crate::feed::tags::{self, PostKind};
-use crate::feed::{engagement, markdown};
+use crate::feed::{attachments, engagement, markdown};
+use crate::media::{human_size, upload};
 use crate::officials::store as officials;
 use crate::types::TenantId;
 use crate::web::{AppState, Page, SignedIn, Site};
@@ -40,7 +41,12 @@ pub const THEMES: &[&str] = &[
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/fil", get(feed))
-        .route("/publier", get(publish_form).post(publish))
+        .route(
+            "/publier",
+            get(publish_form)
+                .post(publish)
+                .layer(upload::body_limit(attachments::MAX_TOTAL_BYTES)),
+        )
         .route("/suivre", post(follow))
         .route("/feed.atom", get(commune_atom))
         .route("/elus/{id}/feed.atom", get(official_atom))
@@ -60,22 +66,28 @@ pub fn with_author_links(state: &AppState, page: &Page, mut posts: Vec<Post>) ->
             let value: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
             format!("{origin}/?{key}={value}#actualites")
         };
+        for a in &mut p.attachments {
+            a.link(&origin);
+        }
         p.theme_url = p.theme.as_deref().map(|t| filter("theme", t));
         p.quartier_url = p.quartier.as_deref().map(|q| filter("quartier", q));
     }
     posts
 }
 
-/// Posts ready for their cards: links, and counts of comments, reactions and evaluations
-/// (one query per commune on the page).
-pub async fn cards(state: &AppState, page: &Page, posts: Vec<Post>) -> AppResult<Vec<Post>> {
-    let mut posts = with_author_links(state, page, posts);
+/// Posts ready for their cards: links, attachments, and counts of comments, reactions and
+/// evaluations (one query each for the whole page, run side by side).
+pub async fn cards(state: &AppState, page: &Page, mut posts: Vec<Post>) -> AppResult<Vec<Post>> {
     let keys: Vec<(TenantId, &str)> = posts.iter().map(|p| (p.tenant_id, p.id.as_str())).collect();
-    let mut counts = engagement_store::summaries(&state.db, &keys).await?;
+    let (mut counts, mut files) = tokio::try_join!(
+        engagement_store::summaries(&state.db, &keys),
+        attachments::of_posts(&state.db, &keys),
+    )?;
     for p in &mut posts {
         p.engagement = Some(counts.remove(&p.id).unwrap_or_default());
+        p.attachments = files.remove(&p.id).unwrap_or_default();
     }
-    Ok(posts)
+    Ok(with_author_links(state, page, posts))
 }
 
 /// The news section of a commune's page, filtered by theme and neighbourhood tags.
@@ -188,17 +200,39 @@ async fn author(
     ))
 }
 
-/// The publish form, empty or as submitted.
-#[derive(Deserialize, Serialize, Default)]
+/// The publish form, empty or as submitted (its files are not sent back: the browser cannot
+/// preselect them).
+#[derive(Serialize, Default)]
 struct PublishForm {
-    #[serde(default)]
     body: String,
-    #[serde(default)]
     theme: String,
-    #[serde(default)]
     kind: String,
-    #[serde(default)]
     quartier: String,
+    /// Text alternatives of the image slots, then titles of the document slots.
+    alt: Vec<String>,
+    document_title: Vec<String>,
+}
+
+impl PublishForm {
+    fn from_upload(form: &upload::Form) -> PublishForm {
+        let text = |name: &str| form.text(name).to_string();
+        PublishForm {
+            body: text("body"),
+            theme: text("theme"),
+            kind: text("kind"),
+            quartier: text("quartier"),
+            alt: (1..=attachments::MAX_IMAGES)
+                .map(|i| text(&format!("alt_{i}")))
+                .collect(),
+            document_title: (1..=attachments::MAX_DOCUMENTS)
+                .map(|i| text(&format!("document_title_{i}")))
+                .collect(),
+        }
+    }
+
+    fn empty() -> PublishForm {
+        PublishForm::from_upload(&upload::Form::default())
+    }
 }
 
 fn render_publish(
@@ -216,6 +250,12 @@ fn render_publish(
     ctx.insert("form", form);
     ctx.insert("error", &error);
     ctx.insert("max_quartier", &tags::MAX_QUARTIER);
+    ctx.insert("max_label", &attachments::MAX_LABEL);
+    ctx.insert("image_size", &human_size(attachments::MAX_IMAGE_BYTES));
+    ctx.insert(
+        "document_size",
+        &human_size(attachments::MAX_DOCUMENT_BYTES),
+    );
     page.render_form(state, status, "feed/publish.html", ctx)
 }
 
@@ -230,7 +270,7 @@ async fn publish_form(
         page,
         StatusCode::OK,
         &name,
-        &PublishForm::default(),
+        &PublishForm::empty(),
         None,
     )
 }
@@ -272,20 +312,39 @@ async fn publish(
     State(state): State<AppState>,
     Can(actor, _): Can<PublishPost>,
     page: Page,
-    Form(form): Form<PublishForm>,
+    req: Request,
 ) -> AppResult<Response> {
+    let fields = attachments::file_fields();
+    let fields: Vec<(&str, usize)> = fields.iter().map(|(n, max)| (n.as_str(), *max)).collect();
+    let upload = upload::read_any(req, &state, &fields).await;
     let (author, name) = author(&state, &page, &actor.account).await?;
-    let checked = match check(&form, &author) {
-        Ok(c) => c,
-        Err(error) => {
-            let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return render_publish(&state, page, status, &name, &form, Some(error));
+    let upload = match upload {
+        Ok(upload) => upload,
+        Err(e) => {
+            let status = e.status();
+            let form = PublishForm::empty();
+            return render_publish(&state, page, status, &name, &form, Some(&e.to_string()));
         }
     };
+    let form = PublishForm::from_upload(&upload);
+    let refuse = |page: Page, status: StatusCode, error: &str| {
+        render_publish(&state, page, status, &name, &form, Some(error))
+    };
+    let checked = match check(&form, &author) {
+        Ok(c) => c,
+        Err(error) => return refuse(page, StatusCode::UNPROCESSABLE_ENTITY, error),
+    };
+    let submitted = match attachments::Submitted::from_form(&upload) {
+        Ok(s) => s,
+        Err(e) => return refuse(page, e.status(), &e.to_string()),
+    };
     if let Err(refused) = state.feed_limiter.post(&actor.account.id) {
-        let status = StatusCode::TOO_MANY_REQUESTS;
-        return render_publish(&state, page, status, &name, &form, Some(refused.message()));
+        return refuse(page, StatusCode::TOO_MANY_REQUESTS, refused.message());
     }
+    let files = match submitted.prepare().await {
+        Ok(files) => files,
+        Err(e) => return refuse(page, e.status(), &e.to_string()),
+    };
     let commune = page.site.commune()?.clone();
     let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
     let post_id = store::insert_post(
@@ -302,6 +361,7 @@ async fn publish(
         },
     )
     .await?;
+    attachments::insert(&mut tx, &post_id, &actor.account.id, &files).await?;
     let event = crate::notifications::PostPublished {
         tenant_id: commune.tenant_id.0,
         official_id: match &author {

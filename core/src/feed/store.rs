@@ -4,6 +4,7 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 use crate::db::{Db, TenantTx};
+use crate::feed::attachments::Attachment;
 use crate::feed::engagement::store::Summary;
 use crate::feed::tags::PostKind;
 use crate::types::{AccountId, TenantId};
@@ -60,8 +61,10 @@ pub struct Post {
     pub theme_url: Option<String>,
     /// Its commune's news with the same neighbourhood tag (set by the page).
     pub quartier_url: Option<String>,
-    /// Comments, reactions and evaluations (set by the page, from one query per commune).
+    /// Comments, reactions and evaluations (set by the page).
     pub engagement: Option<Summary>,
+    /// Images and documents, in their author's order (set by the page).
+    pub attachments: Vec<Attachment>,
 }
 
 /// A new post: who speaks, what it says, what it is and where it belongs.
@@ -170,6 +173,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Post, sqlx::Error> {
         theme_url: None,
         quartier_url: None,
         engagement: None,
+        attachments: Vec::new(),
     })
 }
 

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Multipart};
+use axum::extract::{DefaultBodyLimit, FromRequest as _, Multipart, Request};
+use axum::http::header;
 
 use crate::media::MediaError;
 
@@ -74,4 +75,32 @@ pub async fn read(multipart: &mut Multipart, files: &[(&str, usize)]) -> Result<
         }
     }
     Ok(form)
+}
+
+/// Reads a form posted either as `multipart/form-data` (with its files, see [`read`]) or as
+/// `application/x-www-form-urlencoded` (the same form without files, as scripts send it).
+pub async fn read_any<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    files: &[(&str, usize)],
+) -> Result<Form, MediaError> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if multipart {
+        let mut body = Multipart::from_request(req, state)
+            .await
+            .map_err(|_| MediaError::Unreadable)?;
+        read(&mut body, files).await
+    } else {
+        let axum::Form(fields) = axum::Form::<HashMap<String, String>>::from_request(req, state)
+            .await
+            .map_err(|_| MediaError::Unreadable)?;
+        Ok(Form {
+            fields,
+            files: HashMap::new(),
+        })
+    }
 }

@@ -12,6 +12,7 @@ use tera::Context;
 
 use crate::authz::{Can, Comment, Report, perms};
 use crate::error::{AppError, AppResult};
+use crate::feed::attachments;
 use crate::feed::engagement::service::{self, EngageError, Participant};
 use crate::feed::engagement::store;
 use crate::feed::routes::with_author_links;
@@ -105,10 +106,14 @@ async fn render(
         None => false,
     };
     let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
-    let one = match posts::one(&mut tx, id).await? {
+    let mut one = match posts::one(&mut tx, id).await? {
         Some(one) if one.hidden.is_none() || moderator => one,
         _ => return Err(page_error(EngageError::NotFound)),
     };
+    one.post.attachments = attachments::of_posts_in(&mut tx, &[id])
+        .await?
+        .remove(id)
+        .unwrap_or_default();
     let mut comments = store::comments(&mut tx, id, after, COMMENTS_PAGE + 1).await?;
     let mut summary = store::summaries_in(&mut tx, &[id])
         .await?

@@ -1,12 +1,13 @@
 //! SQL for comments, reactions and evaluations. Every statement runs in a [`TenantTx`] and is
-//! bound to its tenant; counts for a page of posts come from one query per commune.
+//! bound to its tenant, except the counts of a page of posts from several communes, which are
+//! public and come from one query.
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 use sqlx::Row as _;
 
-use crate::db::{Db, TenantTx};
+use crate::db::{Db, TenantTx, placeholders};
 use crate::types::{AccountId, TenantId};
 use crate::util::{new_id, now};
 
@@ -66,37 +67,63 @@ fn average(total: i64, count: i64) -> Option<String> {
     (count > 0).then(|| format!("{:.1}", total as f64 / count as f64).replace('.', ","))
 }
 
-/// `$from, $from+1, …` for `n` values.
-fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The summaries of some posts of the transaction's tenant, in one query.
 pub async fn summaries_in(
     tx: &mut TenantTx,
+    posts: &[&str],
+) -> Result<HashMap<String, Summary>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    count(tx, &[TenantId(tenant)], posts).await
+}
+
+/// The summaries of posts of several communes (a feed page), in one query. Posts are public
+/// and so are their counts: this reads across communes (PostgreSQL's `public_read` policies
+/// of migration 0017) and selects nothing but counts.
+pub async fn summaries(
+    db: &Db,
+    posts: &[(TenantId, &str)],
+) -> Result<HashMap<String, Summary>, sqlx::Error> {
+    if posts.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut tenants: Vec<TenantId> = posts.iter().map(|(t, _)| *t).collect();
+    tenants.sort_unstable_by_key(|t| t.0);
+    tenants.dedup();
+    let ids: Vec<&str> = posts.iter().map(|(_, id)| *id).collect();
+    let mut conn = db.pool().acquire().await?;
+    count(&mut conn, &tenants, &ids).await
+}
+
+/// Counts for `posts` of `tenants` (post ids are unique across communes; the tenants keep each
+/// lookup on the `(tenant_id, post_id)` indexes).
+async fn count(
+    conn: &mut sqlx::AnyConnection,
+    tenants: &[TenantId],
     posts: &[&str],
 ) -> Result<HashMap<String, Summary>, sqlx::Error> {
     let mut out: HashMap<String, Summary> = HashMap::new();
     if posts.is_empty() {
         return Ok(out);
     }
-    let ids = placeholders(2, posts.len());
+    let t = placeholders(1, tenants.len());
+    let ids = placeholders(tenants.len() + 1, posts.len());
+    let scope = format!("tenant_id IN ({t}) AND post_id IN ({ids})");
     let sql = format!(
         "SELECT post_id, 'comment' AS k, COUNT(*) AS n, CAST(0 AS BIGINT) AS total FROM post_comments \
-         WHERE tenant_id = $1 AND post_id IN ({ids}) AND hidden_at IS NULL GROUP BY post_id \
+         WHERE {scope} AND hidden_at IS NULL GROUP BY post_id \
          UNION ALL SELECT post_id, reaction AS k, COUNT(*) AS n, CAST(0 AS BIGINT) AS total FROM post_reactions \
-         WHERE tenant_id = $1 AND post_id IN ({ids}) GROUP BY post_id, reaction \
+         WHERE {scope} GROUP BY post_id, reaction \
          UNION ALL SELECT post_id, 'rating' AS k, COUNT(*) AS n, CAST(SUM(value) AS BIGINT) AS total FROM post_ratings \
-         WHERE tenant_id = $1 AND post_id IN ({ids}) GROUP BY post_id"
+         WHERE {scope} GROUP BY post_id"
     );
-    let mut query = sqlx::query(&sql).bind(tx.tenant_id());
+    let mut query = sqlx::query(&sql);
+    for tenant in tenants {
+        query = query.bind(tenant.0);
+    }
     for id in posts {
         query = query.bind(*id);
     }
-    let rows = query.fetch_all(&mut **tx).await?;
+    let rows = query.fetch_all(conn).await?;
     for row in rows {
         let post: String = row.try_get("post_id")?;
         let kind: String = row.try_get("k")?;
@@ -114,27 +141,6 @@ pub async fn summaries_in(
                 }
             }
         }
-    }
-    Ok(out)
-}
-
-/// The summaries of posts of several communes: one query per commune.
-pub async fn summaries(
-    db: &Db,
-    posts: &[(TenantId, &str)],
-) -> Result<HashMap<String, Summary>, sqlx::Error> {
-    let mut by_tenant: Vec<(TenantId, Vec<&str>)> = Vec::new();
-    for (tenant, id) in posts {
-        match by_tenant.iter_mut().find(|(t, _)| t == tenant) {
-            Some((_, ids)) => ids.push(*id),
-            None => by_tenant.push((*tenant, vec![*id])),
-        }
-    }
-    let mut out = HashMap::new();
-    for (tenant, ids) in by_tenant {
-        let mut tx = db.tenant(tenant).begin().await?;
-        out.extend(summaries_in(&mut tx, &ids).await?);
-        tx.commit().await?;
     }
     Ok(out)
 }
