@@ -203,6 +203,10 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .route("/static/search.js", get(search_js))
         .merge(crate::notifications::push::routes::static_routes())
         .merge(sites)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::web::security::headers,
+        ))
         .layer(middleware::from_fn(track))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)

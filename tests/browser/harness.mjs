@@ -13,7 +13,7 @@ import { chromium } from "playwright-core";
 export const here = dirname(fileURLToPath(import.meta.url));
 export const root = join(here, "..", "..");
 const require = createRequire(import.meta.url);
-const axePath = require.resolve("axe-core/axe.min.js");
+const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 export const bin = process.env.PARVIS_BIN || join(root, "target", "debug", "parvis");
 export const python = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 
@@ -60,8 +60,23 @@ export async function waitForMail(file, to, subject, ms = 30000) {
   throw new Error(`no mail to ${to} (${subject}) after ${ms} ms`);
 }
 
+/** A page in a fresh browser context that records what its Content-Security-Policy blocked. */
+export async function newPage(browser) {
+  const page = await (await browser.newContext()).newPage();
+  page.cspViolations = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error" && msg.text().includes("Content Security Policy")) {
+      page.cspViolations.push(`${page.url()}: ${msg.text()}`);
+    }
+  });
+  return page;
+}
+
+/** axe-core finds no violation on the page, and the page's CSP blocked nothing so far. */
 export async function checkA11y(page, label) {
-  await page.addScriptTag({ path: axePath });
+  // Pages forbid inline scripts: axe is evaluated through the DevTools protocol, which the
+  // Content-Security-Policy does not govern (a <script> tag would be refused).
+  await page.evaluate(axeSource);
   const result = await page.evaluate(() =>
     // eslint-disable-next-line no-undef
     axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] } }),
@@ -70,6 +85,7 @@ export async function checkA11y(page, label) {
     (v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => n.target.join(" ")).join("\n    ")}`,
   );
   assert.deepEqual(problems, [], `axe-core violations on ${label}:\n${problems.join("\n")}`);
+  assert.deepEqual(page.cspViolations ?? [], [], `Content-Security-Policy violations up to ${label}`);
 }
 
 

@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bin, checkA11y, launchBrowser, startDemo, startSmtpSink, waitForMail } from "./harness.mjs";
+import { bin, checkA11y, launchBrowser, newPage, startDemo, startSmtpSink, waitForMail } from "./harness.mjs";
 
 const RNE_HEADER =
   "Code du département;Libellé du département;Code de la collectivité à statut particulier;Libellé de la collectivité à statut particulier;Code de la commune;Libellé de la commune;Nom de l’élu;Prénom de l’élu;Code sexe;Date de naissance;Code de la catégorie socio-professionnelle;Libellé de la catégorie socio-professionnelle;Date de début du mandat;Libellé de la fonction;Date de début de la fonction;Code nationalité";
@@ -45,7 +45,7 @@ test("a citizen signs up, follows the mayor, reads and comments a post, writes, 
     };
 
     // The mayor claims the profile from the commune page; the platform admin approves.
-    const mayor = await (await browser.newContext()).newPage();
+    const mayor = await newPage(browser);
     await signIn(mayor, "sophie@example.org", "une longue phrase");
     await mayor.goto(communeUrl);
     await mayor.locator("main").getByRole("link", { name: "Sophie EXEMPLE", exact: true }).click();
@@ -55,7 +55,7 @@ test("a citizen signs up, follows the mayor, reads and comments a post, writes, 
     await mayor.getByRole("button", { name: "Revendiquer ce profil" }).click();
     await mayor.getByText("Votre demande est envoyée").waitFor();
 
-    const admin = await (await browser.newContext()).newPage();
+    const admin = await newPage(browser);
     await signIn(admin, "admin@parvis.localhost", "parvis-demo-2026");
     await admin.goto(at("/admin/revendications"));
     await checkA11y(admin, "the claims to review");
@@ -64,7 +64,7 @@ test("a citizen signs up, follows the mayor, reads and comments a post, writes, 
     await mayor.getByText("c'est le vôtre").waitFor();
 
     // A citizen signs up and confirms the address.
-    const citizen = await (await browser.newContext()).newPage();
+    const citizen = await newPage(browser);
     await citizen.goto(at("/inscription"));
     const email = `habitant-${Date.now()}@example.org`;
     await citizen.getByLabel("Nom affiché").fill("Hugo Habitant");

@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bin, checkA11y, launchBrowser, root, startDemo, startSmtpSink } from "./harness.mjs";
+import { bin, checkA11y, launchBrowser, newPage, root, startDemo, startSmtpSink } from "./harness.mjs";
 
 test("an admin enables polls and creates a poll; a citizen votes and sees the results", { timeout: 240000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "parvis-polls-"));
@@ -36,7 +36,7 @@ test("an admin enables polls and creates a poll; a citizen votes and sees the re
 
     // The admin switches polls off, then on again, from the back-office.
     // axe-core is injected as an inline script, which module pages' CSP forbids (on purpose).
-    const admin = await (await browser.newContext({ bypassCSP: true })).newPage();
+    const admin = await newPage(browser);
     await signIn(admin, "admin@parvis.localhost", "parvis-demo-2026");
     await admin.goto(at("/admin/modules"));
     await checkA11y(admin, "the modules page");
@@ -61,7 +61,7 @@ test("an admin enables polls and creates a poll; a citizen votes and sees the re
     await checkA11y(admin, "the poll's admin page");
 
     // A citizen finds it, votes, and sees the results.
-    const citizen = await (await browser.newContext({ bypassCSP: true })).newPage();
+    const citizen = await newPage(browser);
     await signIn(citizen, "lucie@example.org", "une longue phrase");
     await citizen.goto(at("/m/polls/"));
     await checkA11y(citizen, "the polls list");

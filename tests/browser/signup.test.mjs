@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkA11y, launchBrowser, startDemo, startSmtpSink, waitForMail } from "./harness.mjs";
+import { checkA11y, launchBrowser, newPage, startDemo, startSmtpSink, waitForMail } from "./harness.mjs";
 
 test("a citizen signs up, confirms the e-mail and lands on the commune page", { timeout: 240000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "parvis-browser-"));
@@ -19,7 +19,7 @@ test("a citizen signs up, confirms the e-mail and lands on the commune page", { 
     const apexUrl = `http://parvis.localhost:${port}/`;
 
     browser = await launchBrowser();
-    const page = await browser.newPage();
+    const page = await newPage(browser);
 
     await page.goto(apexUrl);
     assert.match(await page.locator("h1").innerText(), /parvis de votre mairie/i);

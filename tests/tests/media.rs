@@ -363,7 +363,16 @@ both_backends!(posts_carry_images_and_documents, |backend| async move {
     assert!(location.starts_with("/publications/"), "{location}");
 
     // The post page: card-size images with their descriptions, the document by its title.
-    let page = w.cyril.get(w.url(&location)).send().await?.text().await?;
+    // Core pages run only their own scripts and show images of the communes' sites.
+    let r = w.cyril.get(w.url(&location)).send().await?;
+    let csp = r.headers()["content-security-policy"].to_str()?.to_string();
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    assert!(
+        csp.contains("img-src 'self' http://*.parvis.test:"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe"), "{csp}");
+    let page = r.text().await?;
     let text = unescaped(&page);
     assert!(
         text.contains(
@@ -386,6 +395,11 @@ both_backends!(posts_carry_images_and_documents, |backend| async move {
     // Reading size: at most 1,600 px, re-encoded as JPEG.
     let large = get(links[0].clone()).await?;
     assert_eq!(large.headers()["content-type"], "image/jpeg");
+    assert!(
+        large.headers()["content-security-policy"]
+            .to_str()?
+            .contains("sandbox")
+    );
     let img = image::load_from_memory(&large.bytes().await?)?;
     assert_eq!((img.width(), img.height()), (1600, 800));
     let card = image::load_from_memory(&get(links[1].clone()).await?.bytes().await?)?;

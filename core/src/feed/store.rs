@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::Row as _;
 
-use crate::db::{Db, TenantTx};
+use crate::db::{Backend, Db, TenantTx};
 use crate::feed::attachments::Attachment;
 use crate::feed::engagement::store::Summary;
 use crate::feed::tags::PostKind;
@@ -391,7 +391,22 @@ async fn newest_of(
             query = query.bind(*official);
         }
     }
-    let rows = query.fetch_all(db.pool()).await?;
+    let rows = if db.backend() == Backend::Postgres {
+        // PostgreSQL would plan this many-armed statement afresh at every execution (a custom
+        // plan per set of values, 5 to 9 ms for 50 sources, most of a feed page's time). Each
+        // arm is an index range whatever the values, so the generic plan, made once per
+        // connection and kept with the prepared statement, is as good. `SET LOCAL` ends with
+        // the transaction, even if this request is cancelled.
+        let mut tx = db.pool().begin().await?;
+        sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
+            .execute(&mut *tx)
+            .await?;
+        let rows = query.fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        rows
+    } else {
+        query.fetch_all(db.pool()).await?
+    };
     rows.iter().map(from_row).collect()
 }
 

@@ -5,6 +5,7 @@ pub mod csrf;
 pub mod errors;
 pub mod health;
 pub mod render;
+pub mod security;
 pub mod session;
 pub mod site;
 pub mod state;
