@@ -737,3 +737,25 @@ pub async fn counters(
         .map(|r| Ok((r.try_get("name")?, r.try_get("value")?)))
         .collect()
 }
+
+/// Where modules are installed: every (commune id, commune slug, module id) with a row, the
+/// module switched on or off (a switched-off module keeps its data), by slug then module.
+pub async fn installations(
+    conn: &mut sqlx::AnyConnection,
+) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT m.tenant_id, t.slug, m.module_id FROM tenant_modules m JOIN tenants t ON t.id = m.tenant_id \
+         ORDER BY t.slug, m.module_id",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("tenant_id")?,
+                r.try_get("slug")?,
+                r.try_get("module_id")?,
+            ))
+        })
+        .collect()
+}

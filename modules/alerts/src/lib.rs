@@ -47,6 +47,28 @@ impl Module for Alerts {
             public::router().handle(&req)
         }
     }
+
+    /// The account's SMS subscription (its phone number and consent).
+    fn export_account(account: &str) -> Result<Vec<PersonalRecord>, Error> {
+        let Some(sub) = store::subscription_of(account)? else {
+            return Ok(Vec::new());
+        };
+        Ok(vec![personal::record(
+            "inscription aux alertes par SMS",
+            &serde_json::json!({
+                "numero": sub.key,
+                "consentement_le": parvis_module_sdk::time::ms::iso_utc(sub.value.consented_at),
+            }),
+        )?])
+    }
+
+    /// Forgets the account's phone number.
+    fn account_deleted(account: &str) -> Result<(), Error> {
+        if let Some(sub) = store::subscription_of(account)? {
+            store::delete_subscription(&sub.key)?;
+        }
+        Ok(())
+    }
 }
 
 export_module!(Alerts);
