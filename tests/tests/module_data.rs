@@ -1,5 +1,5 @@
 //! Personal data kept by modules, through the real router and the real compiled components:
-//! a citizen's ballots, booking and pledge are in their data export, commune by commune and
+//! a citizen's ballots, booking, pledge and SMS number are in their data export, commune by commune and
 //! never another commune's; deleting the account erases or anonymises them through durable
 //! jobs (the seat is free again, the vote still counts, unsigned, the gift stays in the total
 //! without the name), and nobody else's data moves; a module that fails is marked unavailable
@@ -202,7 +202,7 @@ both_backends!(
         .await?;
         let paris = app.commune("75056").await?;
         let lyon = app.commune("69123").await?;
-        for package in ["polls", "office-hours", "donations"] {
+        for package in ["polls", "office-hours", "donations", "alerts"] {
             app.install_module(&format!("parvis-module-{package}"))
                 .await?;
         }
@@ -224,6 +224,7 @@ both_backends!(
                 app.enable_module(slug, id).await?;
             }
         }
+        app.enable_module(&paris, "alerts").await?;
         let maire = app.account("maire@paris.fr", PASSWORD).await?;
         app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
         app.grant(&maire, Role::TenantAdmin, Some(&lyon)).await?;
@@ -327,6 +328,15 @@ both_backends!(
         vote(&app, &alice, &paris, &named, "0").await?;
         vote(&app, &alice, &paris, &secret, "1").await?;
         vote(&app, &bruno, &paris, &named, "1").await?;
+        let sms = app.url(Some(&paris), "/m/alerts/sms");
+        let r = post_form(
+            &alice,
+            &sms,
+            &sms,
+            &[("phone", "06 12 34 56 78"), ("consent", "oui")],
+        )
+        .await?;
+        assert_eq!(r.status(), 303, "{}", r.text().await?);
         let alice_lyon = app
             .signed_in(Some(&lyon), "alice@example.org", PASSWORD)
             .await?;
@@ -421,6 +431,25 @@ both_backends!(
         assert!(
             section(&data, &lyon, "office-hours").is_none(),
             "nothing kept in Lyon: {data:#}"
+        );
+        let phone = records(&data, &paris, "alerts");
+        assert_eq!(phone.len(), 1, "{data:#}");
+        assert_eq!(phone[0]["data"]["numero"], "+33612345678");
+        // The mayor's export lists what she published for each commune.
+        let mayor = export(&app, &staff, &paris).await?;
+        let created: Vec<&Value> = records(&mayor, &paris, "polls");
+        assert_eq!(created.len(), 2, "{mayor:#}");
+        assert!(
+            created.iter().all(|r| r["kind"] == "sondage créé"),
+            "{mayor:#}"
+        );
+        assert_eq!(
+            records(&mayor, &lyon, "polls")[0]["data"]["sondage"],
+            "Végétaliser la place Bellecour ?"
+        );
+        assert_eq!(
+            records(&mayor, &paris, "office-hours")[0]["kind"],
+            "permanence publiée"
         );
         let bruno_before = export(&app, &bruno, &paris).await?;
         let bruno_votes = records(&bruno_before, &paris, "polls");

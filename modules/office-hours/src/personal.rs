@@ -1,13 +1,14 @@
 //! An account's bookings: exported with their slot, and forgotten with the account (each
 //! booking is deleted and its seat freed for someone else; nobody is notified, there is no
-//! one left to tell).
+//! one left to tell). The slots an official published are exported too, and stay the
+//! commune's after the account is deleted, as officials' posts do.
 
 use crate::model::{BookingStatus, Venue};
 use crate::{service, store, time};
 use parvis_module_sdk::prelude::*;
 use serde_json::json;
 
-/// Every booking of the account in this commune, with its slot.
+/// Every booking of the account in this commune, with its slot, and the slots it published.
 pub fn export(account: &str) -> Result<Vec<PersonalRecord>, Error> {
     let mut out = Vec::new();
     for booking in store::bookings_of_account(account)? {
@@ -37,6 +38,16 @@ pub fn export(account: &str) -> Result<Vec<PersonalRecord>, Error> {
                     BookingStatus::Confirmed => "confirmée",
                     BookingStatus::SlotCancelled => "permanence annulée",
                 },
+            }),
+        )?);
+    }
+    for slot in store::slots_of_host(account)? {
+        out.push(personal::record(
+            "permanence publiée",
+            &json!({
+                "permanence": slot.value.topic,
+                "debut": time::iso_utc(slot.value.starts_at),
+                "nom_affiche": slot.value.host_name,
             }),
         )?);
     }

@@ -14,10 +14,19 @@ use serde_json::json;
 /// Shown in the voters' list in place of a deleted account's name.
 pub const DELETED: &str = "Compte supprimé";
 
-/// Every ballot of the account in this commune.
+/// Every ballot of the account in this commune, and the polls it created.
 pub fn export(account: &str) -> Result<Vec<PersonalRecord>, Error> {
     let mut out = Vec::new();
     for poll in store::all_polls()? {
+        if poll.value.created_by == account {
+            out.push(personal::record(
+                "sondage créé",
+                &json!({
+                    "sondage": poll.value.question,
+                    "ouvert_le": to_iso_utc(poll.value.opens_at),
+                }),
+            )?);
+        }
         let Some(ballot) = store::ballot(&poll.value.ballot_key(&poll.key, account))? else {
             continue;
         };
@@ -54,7 +63,8 @@ pub fn export(account: &str) -> Result<Vec<PersonalRecord>, Error> {
 
 /// Forgets the account: its named ballots stay counted and listed, signed « Compte supprimé »
 /// under a key that no longer holds the account; its anonymous participations are deleted
-/// (the tally keeps the vote). Idempotent: a second run finds no ballot of the account.
+/// (the tally keeps the vote). The polls it created stay the commune's, as officials' posts do.
+/// Idempotent: a second run finds no ballot of the account.
 pub fn forget(account: &str) -> Result<(), Error> {
     for poll in store::all_polls()? {
         let key = poll.value.ballot_key(&poll.key, account);
