@@ -703,6 +703,21 @@ both_backends!(
             .tenant(tenant(&app, &paris).await?)
             .begin_write()
             .await?;
+        // It had stored something there.
+        parvis_core::modules::store::write(
+            &mut tx,
+            &ModuleId::parse("ancien")?,
+            "notes",
+            "n1",
+            "{}",
+            &[],
+            &[],
+            true,
+            None,
+            0,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         parvis_core::modules::store::set_enabled(&mut tx, &ModuleId::parse("ancien")?, false, None)
             .await?;
         tx.commit().await?;

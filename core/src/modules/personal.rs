@@ -2,8 +2,8 @@
 //! section of an account's data export, and the erasure that follows an account's deletion.
 //!
 //! Each module is asked in each commune where it is installed (switched on or off: a
-//! switched-off module keeps its data), in a call bound to that commune, so a module only
-//! ever sees and answers for one commune at a time. A module that fails is marked unavailable
+//! switched-off module keeps its data) and has stored something, in a call bound to that
+//! commune, so a module only ever sees and answers for one commune at a time. A module that fails is marked unavailable
 //! in the export, which still goes out. The erasure is one durable job per commune and module,
 //! queued in the transaction that deletes the account: it cannot be lost, and a module that
 //! fails is retried with backoff without holding the deletion back.
@@ -36,7 +36,7 @@ const UNAVAILABLE: &str = "Ce module n'a pas pu fournir vos données pour le mom
 pub async fn export(app: &AppState, account: &AccountId) -> Result<Value, sqlx::Error> {
     let installations = {
         let mut tx = app.db.platform_tx().await?;
-        let rows = store::installations(&mut tx).await?;
+        let rows = store::installations_with_data(&mut tx).await?;
         tx.commit().await?;
         rows
     };
@@ -106,12 +106,12 @@ struct AccountDeleted {
 }
 
 /// Queues, in the transaction that deletes the account, one `account-deleted` job per commune
-/// and module installed there. Returns how many.
+/// and module that keeps something there. Returns how many.
 pub async fn queue_account_deleted(
     conn: &mut sqlx::AnyConnection,
     account: &AccountId,
 ) -> Result<usize, sqlx::Error> {
-    let installations = store::installations(&mut *conn).await?;
+    let installations = store::installations_with_data(&mut *conn).await?;
     for (tenant, _, module) in &installations {
         let job = AccountDeleted {
             tenant_id: *tenant,
