@@ -89,13 +89,18 @@ pub async fn build_state(
         crate::notifications::SEND_NOTICE,
         Arc::new(crate::notifications::SendNotices { db: db.clone() }),
     );
+    let late_state = crate::web::state::LateState::default();
+    handlers.insert(
+        crate::modules::personal::ACCOUNT_DELETED,
+        crate::modules::personal::EraseAccountData::new(late_state.clone()),
+    );
     let jobs = Jobs::new(db.clone(), handlers);
     let modules = crate::modules::registry::ModuleHost::new(&config, Default::default())?;
     modules.sync(&db).await.context("chargement des modules")?;
     let authz = Authz::load(db.clone()).await?;
     let communes = crate::communes::search::CommuneIndex::default();
     communes.reload(&db).await?;
-    Ok(AppState::new(Inner {
+    let state = AppState::new(Inner {
         sites: SiteResolver::new(&config.base_domain),
         templates,
         authz,
@@ -110,7 +115,9 @@ pub async fn build_state(
         payments: Default::default(),
         db,
         config,
-    }))
+    });
+    late_state.set(&state);
+    Ok(state)
 }
 
 /// Hides the password of a database URL in messages.

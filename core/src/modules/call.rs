@@ -11,7 +11,7 @@ use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::db::TenantTx;
-use crate::modules::bindings::parvis::module::types::{Event, Request, Response};
+use crate::modules::bindings::parvis::module::types::{Event, PersonalRecord, Request, Response};
 use crate::modules::engine::CallLimits;
 use crate::modules::registry::LoadedModule;
 use crate::types::{ModuleId, TenantId};
@@ -278,6 +278,8 @@ pub async fn manifest(
 enum Call<'a> {
     Handle(&'a Request),
     Event(&'a Event),
+    /// `export-account`: read-only, its writes are always rolled back.
+    ExportAccount(&'a str),
 }
 
 enum Outcome {
@@ -285,6 +287,7 @@ enum Outcome {
     /// A response whose writes were kept, with the checkout pages the call created.
     Handled(Response, Vec<String>),
     Event(Result<(), String>),
+    Export(Result<Vec<PersonalRecord>, String>),
 }
 
 async fn run(
@@ -311,6 +314,10 @@ async fn run(
                 .call_on_event(&mut store, ev)
                 .await
                 .map(Outcome::Event),
+            Call::ExportAccount(account) => guest
+                .call_export_account(&mut store, account)
+                .await
+                .map(Outcome::Export),
         };
         let oom = store.data().limits_hit();
         outcome.map_err(|e| Fault::from_error(e, oom))
@@ -395,12 +402,22 @@ async fn finish(
                 Ok(Outcome::Response(r))
             }
         }
+        Outcome::Export(Ok(records))
+            if records
+                .iter()
+                .map(|r| r.kind.len() + r.data.len())
+                .sum::<usize>()
+                > limits.response_bytes =>
+        {
+            Err(Fault::TooLarge(limits.response_bytes))
+        }
         other => Ok(other),
     });
     let succeeded = match &outcome {
         Ok(Outcome::Response(r) | Outcome::Handled(r, _)) => r.status < 400,
         Ok(Outcome::Event(r)) => r.is_ok(),
-        Err(_) => false,
+        // An export only reads: whatever it wrote is rolled back.
+        Ok(Outcome::Export(_)) | Err(_) => false,
     };
     let tx = state.tx.take();
     if let Some(failure) = state.failed.take() {
@@ -462,7 +479,7 @@ pub async fn handle(
     match result {
         Ok(Outcome::Handled(r, checkouts)) => Ok((r, checkouts)),
         Ok(Outcome::Response(r)) => Ok((r, Vec::new())),
-        Ok(Outcome::Event(_)) => Err(Fault::Host("réponse inattendue".into())),
+        Ok(Outcome::Event(_) | Outcome::Export(_)) => Err(Fault::Host("réponse inattendue".into())),
         Err(f) => Err(f),
     }
 }
@@ -485,7 +502,33 @@ pub async fn event(
     record(app, module, tenant, &result, started).await;
     match result {
         Ok(Outcome::Event(r)) => Ok(r),
-        Ok(Outcome::Response(_) | Outcome::Handled(..)) => {
+        Ok(Outcome::Response(_) | Outcome::Handled(..) | Outcome::Export(_)) => {
+            Err(Fault::Host("réponse inattendue".into()))
+        }
+        Err(f) => Err(f),
+    }
+}
+
+/// Asks a module in one commune for everything it keeps about an account (`export-account`),
+/// in a read-only call. `Ok(Err(..))`: the module could not say.
+pub async fn export_account(
+    app: &AppState,
+    module: &Arc<LoadedModule>,
+    tenant: TenantId,
+    origin: String,
+    account: &str,
+) -> Result<Result<Vec<PersonalRecord>, String>, Fault> {
+    let ctx = CallContext {
+        tenant,
+        origin,
+        write: false,
+    };
+    let started = Instant::now();
+    let result = run(app, module, &ctx, Call::ExportAccount(account)).await;
+    record(app, module, tenant, &result, started).await;
+    match result {
+        Ok(Outcome::Export(r)) => Ok(r),
+        Ok(Outcome::Response(_) | Outcome::Handled(..) | Outcome::Event(_)) => {
             Err(Fault::Host("réponse inattendue".into()))
         }
         Err(f) => Err(f),

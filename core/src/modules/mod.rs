@@ -4,13 +4,14 @@
 //!
 //! Layout: [`engine`] (wasmtime, pooling, compile cache), [`registry`] (served versions,
 //! per-commune choices, faults), [`call`] (one bounded call in one transaction), [`host`] (the
-//! imports, one file per WIT interface), [`service`] (enable, disable, configure), [`store`]
-//! (SQL), [`routes`] (HTTP).
+//! imports, one file per WIT interface), [`service`] (enable, disable, configure), [`personal`]
+//! (what modules keep about an account: export and erasure), [`store`] (SQL), [`routes`] (HTTP).
 
 pub mod bindings;
 pub mod call;
 pub mod engine;
 pub mod host;
+pub mod personal;
 pub mod registry;
 pub mod routes;
 pub mod service;

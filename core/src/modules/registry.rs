@@ -2,16 +2,16 @@
 //! once, then mapped from the cache), picked up without restart when `parvis module install`
 //! registers a new one; each commune's enabled modules, cached briefly; and fault counting.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker};
 
 use crate::db::Db;
 use crate::modules::bindings::parvis::module::types::{Capability as WitCapability, SettingKind};
-use crate::modules::bindings::{Module, ModulePre};
+use crate::modules::bindings::{CONTRACT_PACKAGE, Module, ModulePre, SUPPORTED_CONTRACTS};
 use crate::modules::call::{self, CallState, Capability, Fault};
 use crate::modules::engine::{CallLimits, ModuleEngine, sha256_hex};
 use crate::modules::store::{self, StoredVersion, TenantModule};
@@ -107,8 +107,19 @@ pub struct LoadedModule {
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
     /// Not a component of the `parvis:module` world.
-    #[error("ce fichier n'est pas un module Parvis (composant parvis:module@0.1.0) : {0}")]
+    #[error("ce fichier n'est pas un module Parvis (composant du contrat parvis:module) : {0}")]
     Invalid(String),
+    /// Built against a version of the contract this host does not run.
+    #[error(
+        "ce module a été construit pour le contrat parvis:module@{found}, que ce serveur ne prend pas en charge \
+         (version prise en charge : {supported}) ; reconstruisez-le avec le SDK de cette version"
+    )]
+    UnsupportedContract {
+        /// The version the component imports or exports.
+        found: String,
+        /// The versions this host runs.
+        supported: String,
+    },
     /// The manifest is wrong.
     #[error("manifeste du module invalide : {0}")]
     Manifest(String),
@@ -140,6 +151,8 @@ pub struct ModuleHost {
     linker: Linker<CallState>,
     limits: CallLimits,
     loaded: RwLock<HashMap<String, Arc<LoadedModule>>>,
+    /// Stored versions (by SHA-256) this host cannot run: not tried again at each sync.
+    unloadable: Mutex<HashSet<String>>,
     tenants: RwLock<HashMap<TenantId, (Instant, Arc<TenantModules>)>>,
     faults: Mutex<HashMap<(TenantId, String), u32>>,
     syncing: tokio::sync::Mutex<()>,
@@ -160,6 +173,7 @@ impl ModuleHost {
             linker,
             limits,
             loaded: RwLock::default(),
+            unloadable: Mutex::default(),
             tenants: RwLock::default(),
             faults: Mutex::default(),
             syncing: tokio::sync::Mutex::new(()),
@@ -197,11 +211,24 @@ impl ModuleHost {
             .engine
             .load(sha256, wasm)
             .map_err(|e| InstallError::Invalid(format!("{e:#}")))?;
+        self.check_contract(&component)?;
         let pre = self
             .linker
             .instantiate_pre(&component)
             .map_err(|e| InstallError::Invalid(format!("{e:#}")))?;
         ModulePre::new(pre).map_err(|e| InstallError::Invalid(format!("{e:#}")))
+    }
+
+    /// Refuses a component built against a contract version this host does not run, before
+    /// the linker's less readable type errors.
+    fn check_contract(&self, component: &Component) -> Result<(), InstallError> {
+        let ty = component.component_type();
+        let engine = self.engine.engine();
+        let names = ty
+            .imports(engine)
+            .map(|(name, _)| name)
+            .chain(ty.exports(engine).map(|(name, _)| name));
+        check_contract(names)
     }
 
     fn loaded_from(
@@ -324,6 +351,13 @@ impl ModuleHost {
             let Some(stored) = store::served_version(db, &id).await? else {
                 continue;
             };
+            if self
+                .unloadable
+                .lock()
+                .is_ok_and(|u| u.contains(&stored.sha256))
+            {
+                continue;
+            }
             let manifest: Manifest = serde_json::from_str(&stored.manifest)?;
             let module_id = ModuleId::parse(&stored.id)?;
             let engine = self.engine.clone();
@@ -333,11 +367,26 @@ impl ModuleHost {
             let component = tokio::task::spawn_blocking(move || engine.load(&sha, &wasm))
                 .await?
                 .map_err(|e| anyhow::anyhow!("module {id}: {e:#}"))?;
-            let pre = self
-                .linker
-                .instantiate_pre(&component)
-                .and_then(ModulePre::new)
-                .map_err(|e| anyhow::anyhow!("module {id}: {e:#}"))?;
+            // A version registered for another contract (before this host was upgraded) is
+            // not served, and does not stop the others from loading.
+            let pre = match self
+                .check_contract(&component)
+                .map_err(anyhow::Error::from)
+                .and_then(|()| {
+                    self.linker
+                        .instantiate_pre(&component)
+                        .and_then(ModulePre::new)
+                        .map_err(|e| anyhow::anyhow!("{e:#}"))
+                }) {
+                Ok(pre) => pre,
+                Err(e) => {
+                    tracing::error!(module = %id, %version, error = %e, "module not served: this host cannot run it");
+                    if let Ok(mut u) = self.unloadable.lock() {
+                        u.insert(stored.sha256);
+                    }
+                    continue;
+                }
+            };
             let loaded = self.loaded_from(module_id, manifest, stored.sha256, pre);
             if let Ok(mut map) = self.loaded.write() {
                 map.insert(id.clone(), Arc::new(loaded));
@@ -421,6 +470,32 @@ impl ModuleHost {
     }
 }
 
+/// Checks the versions of the `parvis:module` interfaces a component imports and exports
+/// (`parvis:module/guest@0.2.0`): each must be one this host runs, and there must be some.
+fn check_contract<'a>(names: impl Iterator<Item = &'a str>) -> Result<(), InstallError> {
+    let prefix = format!("{CONTRACT_PACKAGE}/");
+    let versions: BTreeSet<&str> = names
+        .filter_map(|name| name.strip_prefix(prefix.as_str()))
+        .map(|rest| rest.split_once('@').map_or("", |(_, version)| version))
+        .collect();
+    if versions.is_empty() {
+        return Err(InstallError::Invalid(format!(
+            "il n'importe ni n'exporte aucune interface {CONTRACT_PACKAGE}"
+        )));
+    }
+    match versions.iter().find(|v| !SUPPORTED_CONTRACTS.contains(v)) {
+        Some(found) => Err(InstallError::UnsupportedContract {
+            found: if found.is_empty() {
+                "(sans version)".to_string()
+            } else {
+                (*found).to_string()
+            },
+            supported: SUPPORTED_CONTRACTS.join(", "),
+        }),
+        None => Ok(()),
+    }
+}
+
 fn validate(m: &Manifest) -> Result<(), InstallError> {
     let bad = |why: &str| Err(InstallError::Manifest(why.to_string()));
     if m.name.is_empty() || m.name.chars().count() > 80 {
@@ -445,4 +520,38 @@ fn validate(m: &Manifest) -> Result<(), InstallError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_supported_contract_is_accepted() {
+        assert!(
+            check_contract(
+                [
+                    "wasi:io/streams@0.2.6",
+                    "parvis:module/storage@0.2.0",
+                    "parvis:module/guest@0.2.0",
+                ]
+                .into_iter()
+            )
+            .is_ok()
+        );
+        let old = check_contract(
+            ["parvis:module/storage@0.1.0", "parvis:module/guest@0.1.0"].into_iter(),
+        );
+        let message = old.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("parvis:module@0.1.0"), "{message}");
+        assert!(message.contains("prise en charge : 0.2.0"), "{message}");
+        assert!(matches!(
+            check_contract(["wasi:cli/run@0.2.6"].into_iter()),
+            Err(InstallError::Invalid(_))
+        ));
+        assert!(matches!(
+            check_contract(["parvis:module/guest"].into_iter()),
+            Err(InstallError::UnsupportedContract { .. })
+        ));
+    }
 }

@@ -737,3 +737,28 @@ pub async fn counters(
         .map(|r| Ok((r.try_get("name")?, r.try_get("value")?)))
         .collect()
 }
+
+/// Where modules keep something: every (commune id, commune slug, module id) of a module
+/// installed in a commune (switched on or off: a switched-off module keeps its data) that has
+/// a document or a counter there, by slug then module. Each test is one primary-key probe.
+pub async fn installations_with_data(
+    conn: &mut sqlx::AnyConnection,
+) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT m.tenant_id, t.slug, m.module_id FROM tenant_modules m JOIN tenants t ON t.id = m.tenant_id \
+         WHERE EXISTS (SELECT 1 FROM module_docs d WHERE d.tenant_id = m.tenant_id AND d.module_id = m.module_id) \
+         OR EXISTS (SELECT 1 FROM module_counters c WHERE c.tenant_id = m.tenant_id AND c.module_id = m.module_id) \
+         ORDER BY t.slug, m.module_id",
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("tenant_id")?,
+                r.try_get("slug")?,
+                r.try_get("module_id")?,
+            ))
+        })
+        .collect()
+}

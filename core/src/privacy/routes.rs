@@ -49,7 +49,7 @@ async fn download(
     State(state): State<AppState>,
     SignedIn(account): SignedIn,
 ) -> AppResult<Response> {
-    let data = service::export(&state.db, &state.authz, &account.id).await?;
+    let data = service::export_with_modules(&state, &account.id).await?;
     let body = serde_json::to_string_pretty(&data).map_err(|e| AppError::Internal(e.into()))?;
     Ok((
         [
@@ -91,6 +91,7 @@ async fn delete(
         .await;
     }
     service::delete(&state.db, &state.authz, &account.id).await?;
+    state.jobs.notify();
     let cookie = session::close(&state.db, &headers, state.config.https).await?;
     let mut ctx = Context::new();
     ctx.insert("title", "Compte supprimé");

@@ -234,7 +234,18 @@ pub async fn export(db: &Db, authz: &Authz, account: &AccountId) -> Result<Value
     }))
 }
 
-/// Deletes an account: personal data erased, publications anonymised, roles removed.
+/// [`export`], with what each module keeps about the account (`modules`).
+pub async fn export_with_modules(
+    app: &crate::web::AppState,
+    account: &AccountId,
+) -> Result<Value, sqlx::Error> {
+    let mut data = export(&app.db, &app.authz, account).await?;
+    data["modules"] = crate::modules::personal::export(app, account).await?;
+    Ok(data)
+}
+
+/// Deletes an account: personal data erased, publications anonymised, roles removed; modules
+/// are told by jobs queued in the same transaction (wake the queue after).
 pub async fn delete(db: &Db, authz: &Authz, account: &AccountId) -> Result<(), sqlx::Error> {
     let mut tx = db.platform_tx().await?;
     for sql in [
@@ -258,6 +269,8 @@ pub async fn delete(db: &Db, authz: &Authz, account: &AccountId) -> Result<(), s
     crate::messages::store::forget_account(&mut tx, account).await?;
     crate::candidates::service::forget_account(&mut tx, account).await?;
     crate::feed::engagement::store::forget_account(&mut tx, account).await?;
+    // Modules erase what they keep from a durable job each, queued with the deletion.
+    crate::modules::personal::queue_account_deleted(&mut tx, account).await?;
     sqlx::query(
         "UPDATE accounts SET email = $1, display_name = 'Compte supprimé', password_hash = '!', email_verified_at = NULL, \
          deleted_at = $2 WHERE id = $3",

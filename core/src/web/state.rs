@@ -1,6 +1,6 @@
 //! Application state: everything a handler may need, cheap to clone.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 use metrics_exporter_prometheus::PrometheusHandle;
 
@@ -61,5 +61,23 @@ impl AppState {
     /// Wraps the parts.
     pub fn new(inner: Inner) -> AppState {
         AppState(Arc::new(inner))
+    }
+}
+
+/// The state, for a job handler built before it (the state owns the job queue, which owns the
+/// handlers): set once the state exists, and held weakly so that it is not kept alive by its
+/// own queue.
+#[derive(Clone, Default)]
+pub struct LateState(Arc<OnceLock<Weak<Inner>>>);
+
+impl LateState {
+    /// Hands the state over (once).
+    pub fn set(&self, state: &AppState) {
+        let _ = self.0.set(Arc::downgrade(&state.0));
+    }
+
+    /// The state, if set and still running.
+    pub fn get(&self) -> Option<AppState> {
+        self.0.get().and_then(Weak::upgrade).map(AppState)
     }
 }

@@ -47,6 +47,40 @@ impl Module for Alerts {
             public::router().handle(&req)
         }
     }
+
+    /// The account's SMS subscription (its phone number and consent), and the alerts it
+    /// published for the commune.
+    fn export_account(account: &str) -> Result<Vec<PersonalRecord>, Error> {
+        let mut out = Vec::new();
+        if let Some(sub) = store::subscription_of(account)? {
+            out.push(personal::record(
+                "inscription aux alertes par SMS",
+                &serde_json::json!({
+                    "numero": sub.key,
+                    "consentement_le": parvis_module_sdk::time::ms::iso_utc(sub.value.consented_at),
+                }),
+            )?);
+        }
+        for alert in store::published_by(account)? {
+            out.push(personal::record(
+                "alerte publiée",
+                &serde_json::json!({
+                    "titre": alert.value.title,
+                    "publiee_le": parvis_module_sdk::time::ms::iso_utc(alert.value.created_at),
+                }),
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// Forgets the account's phone number. The alerts it published stay the commune's, as
+    /// officials' posts do.
+    fn account_deleted(account: &str) -> Result<(), Error> {
+        if let Some(sub) = store::subscription_of(account)? {
+            store::delete_subscription(&sub.key)?;
+        }
+        Ok(())
+    }
 }
 
 export_module!(Alerts);

@@ -125,6 +125,16 @@ pub fn newest(cursor: Option<&str>) -> Result<(Vec<Doc<Alert>>, Option<String>),
     Ok((page.documents, page.next))
 }
 
+/// The alerts an account published, oldest first (every alert is read: they are few).
+pub fn published_by(account: &str) -> Result<Vec<Doc<Alert>>, StoreError> {
+    Ok(ALERTS
+        .list()
+        .all::<Alert>()?
+        .into_iter()
+        .filter(|a| a.value.created_by == account)
+        .collect())
+}
+
 /// The SMS subscription of an account, if any.
 pub fn subscription_of(account: &str) -> Result<Option<Doc<Subscription>>, StoreError> {
     Ok(SMS

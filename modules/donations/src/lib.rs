@@ -81,8 +81,16 @@ impl Module for Donations {
     fn on_event(event: Event) -> Result<(), String> {
         match event {
             Event::PaymentSucceeded(payment) => paid(&payment),
-            Event::Tick(_) => Ok(()),
+            _ => Ok(()),
         }
+    }
+
+    fn export_account(account: &str) -> Result<Vec<PersonalRecord>, Error> {
+        pledges_of(account)
+    }
+
+    fn account_deleted(account: &str) -> Result<(), Error> {
+        forget_donor(account)
     }
 }
 
@@ -242,7 +250,7 @@ fn give(req: &Request, params: &Params) -> Result<Response, Error> {
         show_name: req.form_value("afficher").is_some(),
         paid: false,
     };
-    PLEDGES.insert(&pledge_id, &pledge, Indexes::new().index("campaign", id))?;
+    PLEDGES.insert(&pledge_id, &pledge, pledge_indexes(&pledge))?;
     let checkout = Checkout {
         amount_cents: amount,
         currency: "eur".into(),
@@ -291,9 +299,7 @@ fn paid(payment: &Payment) -> Result<(), String> {
         .put(
             &payment.reference,
             &pledge,
-            Indexes::new()
-                .index("campaign", &campaign)
-                .index("campaign-donor", &campaign),
+            pledge_indexes(&pledge),
             Some(doc.version),
         )
         .map_err(|e| e.to_string())?;
@@ -314,7 +320,67 @@ fn paid(payment: &Payment) -> Result<(), String> {
         &format!("/{campaign}"),
     )
     .channels(Channels::IN_APP | Channels::EMAIL);
-    host::notify(&Audience::Accounts(vec![pledge.account]), &thanks)?;
+    // A pledge whose donor deleted their account before the payment came is counted, and
+    // nobody is left to thank.
+    if !pledge.account.is_empty() {
+        host::notify(&Audience::Accounts(vec![pledge.account]), &thanks)?;
+    }
+    Ok(())
+}
+
+/// Index entries of a pledge: its campaign, its campaign's donors once paid, and its donor's
+/// account (export and erasure), while it has one.
+fn pledge_indexes(pledge: &Pledge) -> Indexes {
+    let mut indexes = Indexes::new().index("campaign", &pledge.campaign);
+    if pledge.paid {
+        indexes = indexes.index("campaign-donor", &pledge.campaign);
+    }
+    if !pledge.account.is_empty() {
+        indexes = indexes.index("account", &pledge.account);
+    }
+    indexes
+}
+
+/// The account's pledges, paid or not, with their campaign.
+fn pledges_of(account: &str) -> Result<Vec<PersonalRecord>, Error> {
+    let mut out = Vec::new();
+    for doc in PLEDGES.list().index("account", account).all::<Pledge>()? {
+        let p = &doc.value;
+        let campaign = CAMPAIGNS
+            .get::<Campaign>(&p.campaign)?
+            .map(|c| c.value.title)
+            .unwrap_or_default();
+        out.push(personal::record(
+            "promesse de don",
+            &serde_json::json!({
+                "collecte": campaign,
+                "montant": euros(p.amount_cents),
+                "paye": p.paid,
+                "nom": p.name,
+                "nom_affiche_publiquement": p.show_name,
+                "date": parvis_module_sdk::time::ms::iso_utc(doc.created_at),
+            }),
+        )?);
+    }
+    Ok(out)
+}
+
+/// Anonymises the account's pledges: the amounts stay in the campaigns' totals (and a payment
+/// still on its way is counted), the name and the account go, and the name leaves the public
+/// list of donors. Idempotent: anonymised pledges are no longer indexed by the account.
+fn forget_donor(account: &str) -> Result<(), Error> {
+    for doc in PLEDGES.list().index("account", account).all::<Pledge>()? {
+        let mut pledge = doc.value;
+        pledge.account = String::new();
+        pledge.name = "Donateur".to_owned();
+        pledge.show_name = false;
+        PLEDGES.put(
+            &doc.key,
+            &pledge,
+            pledge_indexes(&pledge),
+            Some(doc.version),
+        )?;
+    }
     Ok(())
 }
 

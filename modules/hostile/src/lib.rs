@@ -53,6 +53,31 @@ impl Module for Hostile {
             .get("/sms", sms)
             .handle(&req)
     }
+
+    /// Every secret it can reach, whoever asks: the host must have scoped them to the
+    /// commune. A secret `panne` makes it panic, so the tests see the export survive it.
+    fn export_account(account: &str) -> Result<Vec<PersonalRecord>, Error> {
+        let secrets = SECRETS.list().all::<Value>()?;
+        if secrets.iter().any(|d| d.value == "panne") {
+            panic!("hostile module fails the export on purpose");
+        }
+        secrets
+            .iter()
+            .map(|d| personal::record("secret", &json!({ "account": account, "value": d.value })))
+            .collect()
+    }
+
+    /// Refuses while a secret is `panne` (the host must retry later), then drops the secrets.
+    fn account_deleted(_: &str) -> Result<(), Error> {
+        let secrets = SECRETS.list().all::<Value>()?;
+        if secrets.iter().any(|d| d.value == "panne") {
+            return Err(Error::Internal("panne volontaire".into()));
+        }
+        for d in secrets {
+            SECRETS.delete(&d.key)?;
+        }
+        Ok(())
+    }
 }
 
 export_module!(Hostile);

@@ -4,7 +4,8 @@
 //!
 //! Layout: [`public`] and [`admin`] (handlers: parse, authorize, call, render), [`views`] and
 //! [`admin_views`] (HTML), [`service`] (the rules), [`store`] (storage layout), [`model`],
-//! [`form`] (checked input), [`time`] (Europe/Paris), [`ics`] (calendar files).
+//! [`form`] (checked input), [`time`] (Europe/Paris), [`ics`] (calendar files), [`personal`]
+//! (an account's bookings, exported and forgotten).
 
 use parvis_module_sdk::prelude::*;
 
@@ -13,6 +14,7 @@ mod admin_views;
 mod form;
 mod ics;
 mod model;
+mod personal;
 mod public;
 mod service;
 mod store;
@@ -53,8 +55,16 @@ impl Module for OfficeHours {
             Event::Tick(now) => service::send_reminders(now)
                 .map(drop)
                 .map_err(|e| e.to_string()),
-            Event::PaymentSucceeded(_) => Ok(()),
+            _ => Ok(()),
         }
+    }
+
+    fn export_account(account: &str) -> Result<Vec<PersonalRecord>, Error> {
+        personal::export(account)
+    }
+
+    fn account_deleted(account: &str) -> Result<(), Error> {
+        personal::forget(account)
     }
 }
 

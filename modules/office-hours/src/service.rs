@@ -132,7 +132,7 @@ pub fn book(
 }
 
 /// Frees a booking's seat and reminder and deletes it.
-fn release(booking: &Doc<Booking>) -> Result<(), StoreError> {
+pub fn release(booking: &Doc<Booking>) -> Result<(), StoreError> {
     store::free_seat(&booking.value.slot, booking.value.seat)?;
     store::delete_reminder(&booking.value.slot, &booking.key)?;
     store::delete_booking(&booking.key)

@@ -55,6 +55,16 @@ pub fn slots_before(stamp: &str, limit: u32) -> Result<Vec<Doc<Slot>>, StoreErro
         .documents)
 }
 
+/// The slots an account published, soonest first (every slot is read).
+pub fn slots_of_host(account: &str) -> Result<Vec<Doc<Slot>>, StoreError> {
+    Ok(SLOTS
+        .list()
+        .all::<Slot>()?
+        .into_iter()
+        .filter(|s| s.value.host_account == account)
+        .collect())
+}
+
 /// Seats taken in a slot.
 pub fn seats_taken(slot: &str) -> Result<u64, StoreError> {
     SEATS.count(Some(("slot", slot)))

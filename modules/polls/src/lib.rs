@@ -2,13 +2,14 @@
 //! everyone sees the live results, and the closing publishes them in the commune's feed.
 //!
 //! Layers: `public` and `admin` (routes) → `service` (rules) → `store` (storage layout);
-//! `model`, `form`, `time` and `export` are plain Rust, unit-tested on the host target;
+//! `personal` exports and forgets an account's ballots; `model`, `form`, `time` and `export` are plain Rust, unit-tested on the host target;
 //! `views` renders the HTML fragments.
 
 mod admin;
 mod export;
 mod form;
 mod model;
+mod personal;
 mod public;
 mod service;
 mod store;
@@ -57,8 +58,16 @@ impl Module for Polls {
             Event::Tick(seconds) => {
                 service::close_due(seconds.saturating_mul(1000)).map_err(|e| e.to_string())
             }
-            Event::PaymentSucceeded(_) => Ok(()),
+            _ => Ok(()),
         }
+    }
+
+    fn export_account(account: &str) -> Result<Vec<PersonalRecord>, Error> {
+        personal::export(account)
+    }
+
+    fn account_deleted(account: &str) -> Result<(), Error> {
+        personal::forget(account)
     }
 }
 

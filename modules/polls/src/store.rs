@@ -83,3 +83,22 @@ pub fn cast(
 pub fn ballots(poll_id: &str) -> Result<Vec<Doc<Ballot>>, StoreError> {
     BALLOTS.list().index("poll", poll_id).all()
 }
+
+/// The ballot at `key`, if any.
+pub fn ballot(key: &str) -> Result<Option<Doc<Ballot>>, StoreError> {
+    BALLOTS.get(key)
+}
+
+/// Replaces the ballot at `key` by `ballot` under `new_key` (same poll), or only deletes it
+/// with `None`. The counters, which hold the tally, are left alone.
+pub fn replace_ballot(
+    poll_id: &str,
+    key: &str,
+    new: Option<(&str, &Ballot)>,
+) -> Result<(), StoreError> {
+    BALLOTS.delete(key)?;
+    if let Some((new_key, ballot)) = new {
+        BALLOTS.insert(new_key, ballot, Indexes::new().index("poll", poll_id))?;
+    }
+    Ok(())
+}

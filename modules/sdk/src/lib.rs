@@ -1,7 +1,7 @@
 //! Guest SDK for Parvis feature modules.
 //!
 //! A module is a WebAssembly component (`wasm32-wasip2`) that implements the `parvis:module`
-//! WIT world (`modules/wit/v0.1.0/`). This crate holds the generated bindings and a small,
+//! WIT world (`modules/wit/v0.2.0/`). This crate holds the generated bindings and a small,
 //! pleasant API on top of them, so that no module hand-writes bindings:
 //!
 //! - [`Module`] and [`export_module!`]: what a module implements and how it is exported;
@@ -12,7 +12,8 @@
 //! - [`html`]: escaping for `format!`-built fragments;
 //! - [`store`]: typed JSON documents and counters over the host's storage;
 //! - [`host`]: time, ids, randomness, logs, notifications and the commune's feed;
-//! - [`time`]: Paris time for forms and pages, UTC for machines.
+//! - [`time`]: Paris time for forms and pages, UTC for machines;
+//! - [`personal`]: the records of an account's data export.
 //!
 //! ```ignore
 //! use parvis_module_sdk::prelude::*;
@@ -25,6 +26,13 @@
 //!     }
 //!     fn handle(req: Request) -> Response {
 //!         Router::new().get("/", index).handle(&req)
+//!     }
+//!     // Keeps nothing about anyone.
+//!     fn export_account(_: &str) -> Result<Vec<PersonalRecord>, Error> {
+//!         Ok(Vec::new())
+//!     }
+//!     fn account_deleted(_: &str) -> Result<(), Error> {
+//!         Ok(())
 //!     }
 //! }
 //!
@@ -48,7 +56,7 @@
 pub mod bindings {
     wit_bindgen::generate!({
         world: "module",
-        path: "../wit/v0.1.0",
+        path: "../wit/v0.2.0",
         pub_export_macro: true,
         default_bindings_module: "parvis_module_sdk::bindings",
     });
@@ -57,6 +65,7 @@ pub mod bindings {
 pub mod host;
 pub mod html;
 mod manifest;
+pub mod personal;
 mod request;
 mod response;
 mod router;
@@ -64,8 +73,8 @@ pub mod store;
 pub mod time;
 
 pub use bindings::parvis::module::types::{
-    Body, Capability, Commune, Download, Event, Field, Manifest, NavEntry, Page, Payment, Request,
-    Response, Setting, SettingKind, Viewer,
+    Body, Capability, Commune, Download, Event, Field, Manifest, NavEntry, Page, Payment,
+    PersonalRecord, Request, Response, Setting, SettingKind, Viewer,
 };
 pub use response::Error;
 pub use router::{Handler, Params, Router};
@@ -79,10 +88,21 @@ pub trait Module {
     fn handle(req: Request) -> Response;
 
     /// Reacts to an event (scheduled tick, payment). `Err` rolls the call back.
+    /// `Event::AccountDeleted` goes to [`Module::account_deleted`] instead.
     fn on_event(event: Event) -> Result<(), String> {
         let _ = event;
         Ok(())
     }
+
+    /// Everything the module keeps about `account` in this commune, for the account's data
+    /// export (build the records with [`personal::record`]). The call is read-only: anything
+    /// written is rolled back. A module that keeps nothing about anyone returns an empty list;
+    /// there is no default so that every module answers the question.
+    fn export_account(account: &str) -> Result<Vec<PersonalRecord>, Error>;
+
+    /// `account` was deleted: erase or anonymise what the module keeps about it in this
+    /// commune. `Err` rolls the call back and the host retries later, so it must be idempotent.
+    fn account_deleted(account: &str) -> Result<(), Error>;
 }
 
 /// Exports a type implementing [`Module`] as the component's `guest` interface.
@@ -99,7 +119,22 @@ macro_rules! export_module {
                 <$ty as $crate::Module>::handle(req)
             }
             fn on_event(e: $crate::Event) -> ::core::result::Result<(), ::std::string::String> {
-                <$ty as $crate::Module>::on_event(e)
+                match e {
+                    $crate::Event::AccountDeleted(account) => {
+                        <$ty as $crate::Module>::account_deleted(&account)
+                            .map_err(|e| ::std::string::ToString::to_string(&e))
+                    }
+                    other => <$ty as $crate::Module>::on_event(other),
+                }
+            }
+            fn export_account(
+                account: ::std::string::String,
+            ) -> ::core::result::Result<
+                ::std::vec::Vec<$crate::PersonalRecord>,
+                ::std::string::String,
+            > {
+                <$ty as $crate::Module>::export_account(&account)
+                    .map_err(|e| ::std::string::ToString::to_string(&e))
             }
         }
         // The generated exports are `extern "C"` FFI shims.
@@ -116,7 +151,7 @@ pub mod prelude {
     pub use crate::html::{self, Esc, escape};
     pub use crate::store::{self, Collection, Doc, Indexes, StoreError};
     pub use crate::{
-        Capability, Error, Event, Manifest, Module, Params, Request, Response, Router, Viewer,
-        export_module, host,
+        Capability, Error, Event, Manifest, Module, Params, PersonalRecord, Request, Response,
+        Router, Viewer, export_module, host, personal,
     };
 }

@@ -1,0 +1,171 @@
+//! Personal data that modules keep (ballots, bookings, pledges, phone numbers): the `modules`
+//! section of an account's data export, and the erasure that follows an account's deletion.
+//!
+//! Each module is asked in each commune where it is installed (switched on or off: a
+//! switched-off module keeps its data) and has stored something, in a call bound to that
+//! commune, so a module only ever sees and answers for one commune at a time. A module that fails is marked unavailable
+//! in the export, which still goes out. The erasure is one durable job per commune and module,
+//! queued in the transaction that deletes the account: it cannot be lost, and a module that
+//! fails is retried with backoff without holding the deletion back.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::jobs::JobHandler;
+use crate::modules::bindings::parvis::module::types::Event;
+use crate::modules::call::{self, Capability};
+use crate::modules::{service, store};
+use crate::types::{AccountId, TenantId};
+use crate::web::AppState;
+use crate::web::state::LateState;
+
+/// Job kind: tell one module in one commune that an account was deleted.
+pub const ACCOUNT_DELETED: &str = "module.account_deleted";
+/// Attempts before the erasure job is given up (backoff doubles up to an hour: about a day).
+const ERASE_ATTEMPTS: i64 = 30;
+
+/// What the module could not give, in the export.
+const UNAVAILABLE: &str = "Ce module n'a pas pu fournir vos données pour le moment ; \
+    téléchargez à nouveau l'export plus tard.";
+
+/// The `modules` section of the export: for each commune and module that keeps something
+/// about the account, its records; a module that failed is listed as unavailable.
+pub async fn export(app: &AppState, account: &AccountId) -> Result<Value, sqlx::Error> {
+    let installations = {
+        let mut tx = app.db.platform_tx().await?;
+        let rows = store::installations_with_data(&mut tx).await?;
+        tx.commit().await?;
+        rows
+    };
+    let mut out = Vec::new();
+    for (tenant, slug, id) in installations {
+        let Some(module) = app.modules.get(&id) else {
+            // Installed and not served by this host (an unsupported contract version).
+            out.push(unavailable(&slug, &id, &id));
+            continue;
+        };
+        // Without storage a module keeps nothing.
+        if !module.capabilities.contains(&Capability::Storage) {
+            continue;
+        }
+        let origin = service::commune_origin(app, &slug);
+        let answer = call::export_account(app, &module, TenantId(tenant), origin, &account.0).await;
+        let records = match answer {
+            Ok(Ok(records)) => records
+                .into_iter()
+                .map(|r| {
+                    serde_json::from_str::<Value>(&r.data)
+                        .ok()
+                        .filter(Value::is_object)
+                        .map(|data| json!({"kind": r.kind, "data": data}))
+                })
+                .collect::<Option<Vec<_>>>(),
+            Ok(Err(e)) => {
+                tracing::warn!(module = %id, commune = %slug, error = %e, "module export refused");
+                None
+            }
+            Err(fault) => {
+                tracing::warn!(module = %id, commune = %slug, %fault, "module export failed");
+                None
+            }
+        };
+        match records {
+            Some(records) if records.is_empty() => {}
+            Some(records) => out.push(json!({
+                "commune": slug,
+                "module": id,
+                "name": module.manifest.name,
+                "status": "ok",
+                "records": records,
+            })),
+            None => out.push(unavailable(&slug, &id, &module.manifest.name)),
+        }
+    }
+    Ok(Value::Array(out))
+}
+
+fn unavailable(commune: &str, id: &str, name: &str) -> Value {
+    json!({
+        "commune": commune,
+        "module": id,
+        "name": name,
+        "status": "indisponible",
+        "message": UNAVAILABLE,
+    })
+}
+
+/// One erasure: a module, a commune, an account.
+#[derive(Debug, Serialize, Deserialize)]
+struct AccountDeleted {
+    tenant_id: i64,
+    module: String,
+    account: String,
+}
+
+/// Queues, in the transaction that deletes the account, one `account-deleted` job per commune
+/// and module that keeps something there. Returns how many.
+pub async fn queue_account_deleted(
+    conn: &mut sqlx::AnyConnection,
+    account: &AccountId,
+) -> Result<usize, sqlx::Error> {
+    let installations = store::installations_with_data(&mut *conn).await?;
+    for (tenant, _, module) in &installations {
+        let job = AccountDeleted {
+            tenant_id: *tenant,
+            module: module.clone(),
+            account: account.0.clone(),
+        };
+        crate::jobs::insert_with_attempts(&mut *conn, ACCOUNT_DELETED, &job, ERASE_ATTEMPTS)
+            .await?;
+    }
+    Ok(installations.len())
+}
+
+/// Runs the erasure jobs: the module gets `account-deleted` in its commune; a refusal, a
+/// fault or a module not served yet is an error, retried later by the queue.
+pub struct EraseAccountData {
+    state: LateState,
+}
+
+impl EraseAccountData {
+    /// The handler, given the state once it exists.
+    pub fn new(state: LateState) -> Arc<EraseAccountData> {
+        Arc::new(EraseAccountData { state })
+    }
+}
+
+#[async_trait]
+impl JobHandler for EraseAccountData {
+    async fn run(&self, payload: Value) -> anyhow::Result<()> {
+        let job: AccountDeleted = serde_json::from_value(payload)?;
+        let app = self
+            .state
+            .get()
+            .ok_or_else(|| anyhow::anyhow!("server state not ready"))?;
+        let module = app
+            .modules
+            .get(&job.module)
+            .ok_or_else(|| anyhow::anyhow!("module {} not served here", job.module))?;
+        let tenant = TenantId(job.tenant_id);
+        let origin = service::tenant_origin(&app, tenant).await?;
+        let event = Event::AccountDeleted(job.account);
+        match call::event(&app, &module, tenant, origin, &event).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(anyhow::anyhow!(
+                "module {} refused account-deleted in commune {tenant}: {e}",
+                job.module
+            )),
+            Err(fault) => Err(anyhow::anyhow!(
+                "module {} failed account-deleted in commune {tenant}: {fault}",
+                job.module
+            )),
+        }
+    }
+
+    async fn gave_up(&self, payload: Value) {
+        tracing::error!(%payload, "a module never erased a deleted account's data: run the job again by hand");
+    }
+}
