@@ -43,3 +43,15 @@ pub fn datetime_local_in(offset: chrono::Duration) -> String {
         .format("%Y-%m-%dT%H:%M")
         .to_string()
 }
+
+/// A form submission's outcome: its status, and where it redirects (`Location`) or, when it
+/// does not, the page it answered.
+pub async fn outcome(r: reqwest::Response) -> anyhow::Result<(u16, String)> {
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .map(str::to_string);
+    Ok((status, location.unwrap_or(r.text().await?)))
+}

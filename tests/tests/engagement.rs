@@ -93,18 +93,14 @@ impl World {
         let token = form_token(client, &self.app.url(Some(slug), "/connexion")).await?;
         let mut fields = vec![("csrf_token", token.as_str())];
         fields.extend_from_slice(form);
-        let r = client
-            .post(self.app.url(Some(slug), path))
-            .form(&fields)
-            .send()
-            .await?;
-        let status = r.status().as_u16();
-        let location = r
-            .headers()
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .map(str::to_string);
-        Ok((status, location.unwrap_or(r.text().await?)))
+        parvis_tests::outcome(
+            client
+                .post(self.app.url(Some(slug), path))
+                .form(&fields)
+                .send()
+                .await?,
+        )
+        .await
     }
 
     async fn post(

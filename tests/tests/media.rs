@@ -85,19 +85,14 @@ impl World {
                 .file_name(name.to_string())
                 .mime_str(mime)?,
         );
-        let r = self
-            .cyril
-            .post(self.url(&format!("/mon-compte/avatar?csrf_token={token}")))
-            .multipart(form)
-            .send()
-            .await?;
-        let status = r.status().as_u16();
-        let location = r
-            .headers()
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .map(str::to_string);
-        Ok((status, location.unwrap_or(r.text().await?)))
+        parvis_tests::outcome(
+            self.cyril
+                .post(self.url(&format!("/mon-compte/avatar?csrf_token={token}")))
+                .multipart(form)
+                .send()
+                .await?,
+        )
+        .await
     }
 
     async fn count(&self, sql: &str) -> Result<i64> {
@@ -313,18 +308,14 @@ impl World {
             .text("body", "Compte rendu du conseil municipal du 24 novembre.")
             .text("kind", "actualite")
             .text("theme", "Conseil municipal");
-        let r = client
-            .post(self.url(&format!("/publier?csrf_token={token}")))
-            .multipart(form)
-            .send()
-            .await?;
-        let status = r.status().as_u16();
-        let location = r
-            .headers()
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .map(str::to_string);
-        Ok((status, location.unwrap_or(r.text().await?)))
+        parvis_tests::outcome(
+            client
+                .post(self.url(&format!("/publier?csrf_token={token}")))
+                .multipart(form)
+                .send()
+                .await?,
+        )
+        .await
     }
 }
 

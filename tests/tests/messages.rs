@@ -88,23 +88,19 @@ impl World {
         body: &str,
     ) -> Result<(u16, String)> {
         let token = form_token(client, &self.url(&format!("/messages/nouveau?elu={elu}"))).await?;
-        let r = client
-            .post(self.url("/messages/nouveau"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("elu", elu),
-                ("subject", subject),
-                ("body", body),
-            ])
-            .send()
-            .await?;
-        let status = r.status().as_u16();
-        let location = r
-            .headers()
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .map(str::to_string);
-        Ok((status, location.unwrap_or(r.text().await?)))
+        parvis_tests::outcome(
+            client
+                .post(self.url("/messages/nouveau"))
+                .form(&[
+                    ("csrf_token", token.as_str()),
+                    ("elu", elu),
+                    ("subject", subject),
+                    ("body", body),
+                ])
+                .send()
+                .await?,
+        )
+        .await
     }
 
     /// Starts a thread that must succeed; its id.

@@ -135,18 +135,14 @@ impl World {
                     .mime_str("image/png")?,
             );
         }
-        let r = client
-            .post(self.url(&format!("/candidats/nouveau?csrf_token={token}")))
-            .multipart(form)
-            .send()
-            .await?;
-        let status = r.status().as_u16();
-        let location = r
-            .headers()
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .map(str::to_string);
-        Ok((status, location.unwrap_or(r.text().await?)))
+        parvis_tests::outcome(
+            client
+                .post(self.url(&format!("/candidats/nouveau?csrf_token={token}")))
+                .multipart(form)
+                .send()
+                .await?,
+        )
+        .await
     }
 
     async fn count(&self, sql: &str) -> Result<i64> {

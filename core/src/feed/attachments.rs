@@ -11,6 +11,7 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 use crate::db::{Db, TenantTx};
+use crate::feed::store::PostScope;
 use crate::media::image::{Cleaned, Fit, clean_blocking};
 use crate::media::store::{self as media, NewMedia};
 use crate::media::upload::Form;
@@ -279,8 +280,8 @@ pub async fn of_posts_in(
     tx: &mut TenantTx,
     posts: &[&str],
 ) -> Result<HashMap<String, Vec<Attachment>>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    load(tx, &[TenantId(tenant)], posts).await
+    let scope = PostScope::within(tx.tenant_id(), posts);
+    load(tx, &scope).await
 }
 
 /// The attachments of posts of several communes (a feed page), by post id, in one query: like
@@ -289,39 +290,27 @@ pub async fn of_posts(
     db: &Db,
     posts: &[(TenantId, &str)],
 ) -> Result<HashMap<String, Vec<Attachment>>, sqlx::Error> {
-    if posts.is_empty() {
+    let scope = PostScope::of(posts);
+    if scope.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut tenants: Vec<TenantId> = posts.iter().map(|(t, _)| *t).collect();
-    tenants.sort_unstable_by_key(|t| t.0);
-    tenants.dedup();
-    let ids: Vec<&str> = posts.iter().map(|(_, id)| *id).collect();
-    let mut conn = db.pool().acquire().await?;
-    load(&mut conn, &tenants, &ids).await
+    load(&mut *db.pool().acquire().await?, &scope).await
 }
 
 async fn load(
     conn: &mut sqlx::AnyConnection,
-    tenants: &[TenantId],
-    posts: &[&str],
+    scope: &PostScope<'_>,
 ) -> Result<HashMap<String, Vec<Attachment>>, sqlx::Error> {
     let mut out: HashMap<String, Vec<Attachment>> = HashMap::new();
-    if posts.is_empty() {
+    if scope.is_empty() {
         return Ok(out);
     }
     let sql = format!(
         "SELECT post_id, kind, media_id, thumb_id, width, height, label, byte_size FROM post_attachments \
-         WHERE tenant_id IN ({}) AND post_id IN ({}) ORDER BY post_id, position",
-        crate::db::placeholders(1, tenants.len()),
-        crate::db::placeholders(tenants.len() + 1, posts.len()),
+         WHERE {} ORDER BY post_id, position",
+        scope.sql()
     );
-    let mut query = sqlx::query(&sql);
-    for tenant in tenants {
-        query = query.bind(tenant.0);
-    }
-    for id in posts {
-        query = query.bind(*id);
-    }
+    let query = scope.bind(sqlx::query(&sql));
     for row in query.fetch_all(conn).await? {
         let media_id: String = row.try_get("media_id")?;
         let thumb_id: Option<String> = row.try_get("thumb_id")?;

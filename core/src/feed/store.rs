@@ -67,6 +67,67 @@ pub struct Post {
     pub attachments: Vec<Attachment>,
 }
 
+/// Some posts of one or several communes, as the scope of a query on their comments,
+/// reactions or attachments: `tenant_id IN (…) AND post_id IN (…)`. Post ids are unique across
+/// communes; the tenants keep each lookup on a `(tenant_id, post_id)` index.
+#[derive(Debug, Default)]
+pub struct PostScope<'a> {
+    tenants: Vec<i64>,
+    posts: Vec<&'a str>,
+}
+
+impl<'a> PostScope<'a> {
+    /// Posts of several communes (a feed page).
+    pub fn of(posts: &[(TenantId, &'a str)]) -> PostScope<'a> {
+        let mut tenants: Vec<i64> = posts.iter().map(|(t, _)| t.0).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        PostScope {
+            tenants,
+            posts: posts.iter().map(|(_, id)| *id).collect(),
+        }
+    }
+
+    /// Posts of one commune.
+    pub fn within(tenant: i64, posts: &[&'a str]) -> PostScope<'a> {
+        PostScope {
+            tenants: vec![tenant],
+            posts: posts.to_vec(),
+        }
+    }
+
+    /// No post at all: nothing to ask.
+    pub fn is_empty(&self) -> bool {
+        self.posts.is_empty()
+    }
+
+    /// The condition, numbering its parameters from `$1`.
+    pub fn sql(&self) -> String {
+        format!(
+            "tenant_id IN ({}) AND post_id IN ({})",
+            crate::db::placeholders(1, self.tenants.len()),
+            crate::db::placeholders(self.tenants.len() + 1, self.posts.len())
+        )
+    }
+
+    /// Binds the condition's parameters, in [`PostScope::sql`]'s order.
+    pub fn bind<'q>(
+        &self,
+        mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>
+    where
+        'a: 'q,
+    {
+        for tenant in &self.tenants {
+            query = query.bind(*tenant);
+        }
+        for id in &self.posts {
+            query = query.bind(*id);
+        }
+        query
+    }
+}
+
 /// A new post: who speaks, what it says, what it is and where it belongs.
 pub struct NewPost<'a> {
     /// The account that writes it.

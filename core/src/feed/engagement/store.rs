@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 use sqlx::Row as _;
 
-use crate::db::{Db, TenantTx, placeholders};
+use crate::db::{Db, TenantTx};
+use crate::feed::store::PostScope;
 use crate::types::{AccountId, TenantId};
 use crate::util::{new_id, now};
 
@@ -72,8 +73,8 @@ pub async fn summaries_in(
     tx: &mut TenantTx,
     posts: &[&str],
 ) -> Result<HashMap<String, Summary>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    count(tx, &[TenantId(tenant)], posts).await
+    let scope = PostScope::within(tx.tenant_id(), posts);
+    count(tx, &scope).await
 }
 
 /// The summaries of posts of several communes (a feed page), in one query. Posts are public
@@ -83,46 +84,32 @@ pub async fn summaries(
     db: &Db,
     posts: &[(TenantId, &str)],
 ) -> Result<HashMap<String, Summary>, sqlx::Error> {
-    if posts.is_empty() {
+    let scope = PostScope::of(posts);
+    if scope.is_empty() {
         return Ok(HashMap::new());
     }
-    let mut tenants: Vec<TenantId> = posts.iter().map(|(t, _)| *t).collect();
-    tenants.sort_unstable_by_key(|t| t.0);
-    tenants.dedup();
-    let ids: Vec<&str> = posts.iter().map(|(_, id)| *id).collect();
-    let mut conn = db.pool().acquire().await?;
-    count(&mut conn, &tenants, &ids).await
+    count(&mut *db.pool().acquire().await?, &scope).await
 }
 
-/// Counts for `posts` of `tenants` (post ids are unique across communes; the tenants keep each
-/// lookup on the `(tenant_id, post_id)` indexes).
+/// Counts for the posts of `scope`.
 async fn count(
     conn: &mut sqlx::AnyConnection,
-    tenants: &[TenantId],
-    posts: &[&str],
+    scope: &PostScope<'_>,
 ) -> Result<HashMap<String, Summary>, sqlx::Error> {
     let mut out: HashMap<String, Summary> = HashMap::new();
-    if posts.is_empty() {
+    if scope.is_empty() {
         return Ok(out);
     }
-    let t = placeholders(1, tenants.len());
-    let ids = placeholders(tenants.len() + 1, posts.len());
-    let scope = format!("tenant_id IN ({t}) AND post_id IN ({ids})");
+    let scope_sql = scope.sql();
     let sql = format!(
         "SELECT post_id, 'comment' AS k, COUNT(*) AS n, CAST(0 AS BIGINT) AS total FROM post_comments \
-         WHERE {scope} AND hidden_at IS NULL GROUP BY post_id \
+         WHERE {scope_sql} AND hidden_at IS NULL GROUP BY post_id \
          UNION ALL SELECT post_id, reaction AS k, COUNT(*) AS n, CAST(0 AS BIGINT) AS total FROM post_reactions \
-         WHERE {scope} GROUP BY post_id, reaction \
+         WHERE {scope_sql} GROUP BY post_id, reaction \
          UNION ALL SELECT post_id, 'rating' AS k, COUNT(*) AS n, CAST(SUM(value) AS BIGINT) AS total FROM post_ratings \
-         WHERE {scope} GROUP BY post_id"
+         WHERE {scope_sql} GROUP BY post_id"
     );
-    let mut query = sqlx::query(&sql);
-    for tenant in tenants {
-        query = query.bind(tenant.0);
-    }
-    for id in posts {
-        query = query.bind(*id);
-    }
+    let query = scope.bind(sqlx::query(&sql));
     let rows = query.fetch_all(conn).await?;
     for row in rows {
         let post: String = row.try_get("post_id")?;
