@@ -175,6 +175,16 @@ fn filename(title: &str) -> String {
     format!("{}.pdf", stem.trim().trim_end_matches(".pdf"))
 }
 
+/// One `post_attachments` row.
+struct Row<'a> {
+    kind: &'a str,
+    media: &'a str,
+    /// The card-size image and its size (images only).
+    thumb: Option<(&'a str, u32, u32)>,
+    label: &'a str,
+    byte_size: usize,
+}
+
 /// Stores the attachments of a new post in its transaction, images first, in form order.
 pub async fn insert(
     tx: &mut TenantTx,
@@ -182,10 +192,7 @@ pub async fn insert(
     account: &AccountId,
     prepared: &Prepared,
 ) -> Result<(), sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let mut position: i64 = 0;
-    let sql = "INSERT INTO post_attachments (tenant_id, post_id, position, kind, media_id, thumb_id, width, height, label, byte_size) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+    let mut rows = Vec::new();
     for image in &prepared.images {
         let large =
             media::insert_tenant(tx, &NewMedia::image("post-image", account, &image.large)).await?;
@@ -194,49 +201,55 @@ pub async fn insert(
             &NewMedia::image("post-image-card", account, &image.thumb),
         )
         .await?;
-        position += 1;
-        sqlx::query(sql)
-            .bind(tenant)
-            .bind(post)
-            .bind(position)
-            .bind("image")
-            .bind(&large)
-            .bind(Some(thumb))
-            .bind(Some(i64::from(image.thumb.width)))
-            .bind(Some(i64::from(image.thumb.height)))
-            .bind(&image.alt)
-            .bind(image.large.bytes.len() as i64)
-            .execute(&mut **tx)
-            .await?;
+        rows.push((large, Some(thumb), image));
     }
+    let mut documents = Vec::new();
     for (bytes, title) in &prepared.documents {
         let name = filename(title);
-        let id = media::insert_tenant(
-            tx,
-            &NewMedia {
-                purpose: "post-document",
-                account,
-                content_type: "application/pdf",
-                filename: Some(&name),
-                size: None,
-                bytes,
-            },
+        let new = NewMedia {
+            purpose: "post-document",
+            account,
+            content_type: "application/pdf",
+            filename: Some(&name),
+            size: None,
+            bytes,
+        };
+        documents.push((media::insert_tenant(tx, &new).await?, title, bytes.len()));
+    }
+    let images = rows.iter().map(|(large, thumb, image)| Row {
+        kind: "image",
+        media: large,
+        thumb: thumb
+            .as_deref()
+            .map(|id| (id, image.thumb.width, image.thumb.height)),
+        label: &image.alt,
+        byte_size: image.large.bytes.len(),
+    });
+    let documents = documents.iter().map(|(id, title, size)| Row {
+        kind: "document",
+        media: id,
+        thumb: None,
+        label: title,
+        byte_size: *size,
+    });
+    let tenant = tx.tenant_id();
+    for (position, row) in (1i64..).zip(images.chain(documents)) {
+        sqlx::query(
+            "INSERT INTO post_attachments (tenant_id, post_id, position, kind, media_id, thumb_id, width, height, label, byte_size) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
+        .bind(tenant)
+        .bind(post)
+        .bind(position)
+        .bind(row.kind)
+        .bind(row.media)
+        .bind(row.thumb.map(|t| t.0))
+        .bind(row.thumb.map(|t| i64::from(t.1)))
+        .bind(row.thumb.map(|t| i64::from(t.2)))
+        .bind(row.label)
+        .bind(row.byte_size as i64)
+        .execute(&mut **tx)
         .await?;
-        position += 1;
-        sqlx::query(sql)
-            .bind(tenant)
-            .bind(post)
-            .bind(position)
-            .bind("document")
-            .bind(&id)
-            .bind(None::<String>)
-            .bind(None::<i64>)
-            .bind(None::<i64>)
-            .bind(title)
-            .bind(bytes.len() as i64)
-            .execute(&mut **tx)
-            .await?;
     }
     Ok(())
 }
