@@ -166,6 +166,11 @@ impl Db {
         Ok(tx)
     }
 
+    /// Whether [`Db::close`] was called: background loops end then.
+    pub fn is_closed(&self) -> bool {
+        self.pool.is_closed()
+    }
+
     /// Closes the pool (waits for connections to be returned).
     pub async fn close(&self) {
         self.pool.close().await;

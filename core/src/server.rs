@@ -228,7 +228,7 @@ pub fn spawn_background(state: &AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         tick.tick().await;
-        loop {
+        while !state.db.is_closed() {
             tick.tick().await;
             if let Err(e) = state.communes.reload(&state.db).await {
                 tracing::warn!(error = %e, "commune index refresh failed");

@@ -216,7 +216,7 @@ impl Jobs {
     pub fn spawn_worker(&self) -> tokio::task::JoinHandle<()> {
         let jobs = self.clone();
         tokio::spawn(async move {
-            loop {
+            while !jobs.db.is_closed() {
                 match jobs.run_one().await {
                     Ok(true) => continue,
                     Ok(false) => {}

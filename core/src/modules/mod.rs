@@ -32,7 +32,7 @@ pub fn spawn_background(state: &AppState) {
     let app = state.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(SYNC_EVERY);
-        loop {
+        while !app.db.is_closed() {
             every.tick().await;
             if let Err(e) = app.modules.sync(&app.db).await {
                 tracing::warn!(error = %e, "module sync failed");
@@ -43,7 +43,7 @@ pub fn spawn_background(state: &AppState) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(TICK_EVERY);
         every.tick().await;
-        loop {
+        while !app.db.is_closed() {
             every.tick().await;
             tick_all(&app).await;
         }

@@ -321,7 +321,7 @@ fn compose(
 pub fn spawn(db: Db) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
-        loop {
+        while !db.is_closed() {
             tick.tick().await;
             if let Err(e) = run_due(&db, now()).await {
                 tracing::warn!(error = %e, "digests not sent");
