@@ -310,9 +310,9 @@ impl Billing {
                     .create_customer(commune_name, Some(email), tenant.0)
                     .await?;
                 let mut tx = app.db.tenant(tenant).begin_write().await?;
-                store::set_customer(&mut tx, &c).await?;
+                let kept = store::set_customer(&mut tx, &c).await?;
                 tx.commit().await?;
-                c
+                kept
             }
         };
         let mut metadata = HashMap::new();

@@ -57,12 +57,13 @@ pub async fn account(tx: &mut TenantTx) -> Result<Account, sqlx::Error> {
     })
 }
 
-/// Records the commune's Stripe customer.
-pub async fn set_customer(tx: &mut TenantTx, customer: &str) -> Result<(), sqlx::Error> {
+/// Records the commune's Stripe customer unless it has one already; returns the one it has.
+pub async fn set_customer(tx: &mut TenantTx, customer: &str) -> Result<String, sqlx::Error> {
     let tenant = tx.tenant_id();
     sqlx::query(
         "INSERT INTO billing_accounts (tenant_id, customer_id, updated_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (tenant_id) DO UPDATE SET customer_id = excluded.customer_id, \
+         ON CONFLICT (tenant_id) DO UPDATE SET \
+         customer_id = COALESCE(billing_accounts.customer_id, excluded.customer_id), \
          updated_at = excluded.updated_at",
     )
     .bind(tenant)
@@ -70,7 +71,10 @@ pub async fn set_customer(tx: &mut TenantTx, customer: &str) -> Result<(), sqlx:
     .bind(now())
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    sqlx::query_scalar("SELECT customer_id FROM billing_accounts WHERE tenant_id = $1")
+        .bind(tenant)
+        .fetch_one(&mut **tx)
+        .await
 }
 
 /// Records the connected account donations are paid to.

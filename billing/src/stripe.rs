@@ -7,7 +7,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use stripe::{Client, ClientBuilder, RequestStrategy, StripeError, StripeRequest as _};
+use sha2::{Digest as _, Sha256};
+use stripe::{
+    Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest as _,
+};
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
 use stripe_billing::invoice::ListInvoice;
 use stripe_billing::subscription::{
@@ -298,7 +301,20 @@ impl Stripe {
         if let Some(email) = email {
             req = req.email(email);
         }
-        Ok(req.send(&self.client).await?.id.to_string())
+        // A double submission, or two admins at once, must not make the commune two customers:
+        // Stripe answers a repeated key with the customer it made the first time.
+        let key = format!(
+            "parvis-customer-{tenant}-{}",
+            &hex::encode(Sha256::digest(email.unwrap_or_default().as_bytes()))[..16]
+        );
+        let key = IdempotencyKey::new(key).map_err(|e| StripeFailure::Refused(e.to_string()))?;
+        Ok(req
+            .customize()
+            .request_strategy(RequestStrategy::Idempotent(key))
+            .send(&self.client)
+            .await?
+            .id
+            .to_string())
     }
 
     /// A Checkout session in subscription mode; returns its URL.

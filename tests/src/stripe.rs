@@ -735,6 +735,11 @@ impl FakeStripe {
         })
     }
 
+    /// How many customers exist.
+    pub fn customers(&self) -> Result<usize> {
+        self.with(|st| Ok(st.customers.len()))
+    }
+
     /// Every API request so far: (method, path, Stripe-Account).
     pub fn requests(&self) -> Result<Vec<(String, String, Option<String>)>> {
         self.with(|st| Ok(st.log.clone()))

@@ -185,9 +185,19 @@ both_backends!(
         assert_eq!(r.status(), 403);
 
         // Subscribing sends the mayor to Checkout; nothing is granted before Stripe says paid.
-        let r = subscribe(&app, &admin, &paris, "office-hours", "mensuel").await?;
-        assert_eq!(r.status(), 303);
+        // A double click makes two sessions for one and the same customer.
+        let (r, again) = tokio::join!(
+            subscribe(&app, &admin, &paris, "office-hours", "mensuel"),
+            subscribe(&app, &admin, &paris, "office-hours", "mensuel")
+        );
+        let (r, again) = (r?, again?);
+        assert_eq!((r.status().as_u16(), again.status().as_u16()), (303, 303));
+        assert_eq!(stripe.customers()?, 1);
         let checkout = location(&r);
+        assert_eq!(
+            stripe.session_of_url(&location(&again))?["customer"],
+            stripe.session_of_url(&checkout)?["customer"]
+        );
         assert!(
             checkout.starts_with("https://checkout.stripe.test/"),
             "{checkout}"
