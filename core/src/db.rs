@@ -89,6 +89,10 @@ impl Db {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
             })
+            // A SQLite connection is a file handle in this process: it cannot go stale, and
+            // pinging it at every checkout costs a round trip to its thread, inside the write
+            // lock for writers. A PostgreSQL connection can die with its server: keep checking.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
