@@ -1,5 +1,7 @@
 //! SQL for flags, hiding and the audit log; every statement is bound to the tenant.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use sqlx::Row as _;
 
@@ -157,19 +159,29 @@ pub async fn set_hidden(
     Ok(true)
 }
 
-/// The open flags' reasons on one post or message, oldest first, joined for the queue.
-async fn open_reasons(tx: &mut TenantTx, target: Target, id: &str) -> Result<String, sqlx::Error> {
+/// The open flags' reasons on every post, message or comment of the tenant (by target), oldest
+/// first and joined for the queue: one query for the whole queue.
+async fn open_reasons(
+    tx: &mut TenantTx,
+    target: Target,
+) -> Result<HashMap<String, String>, sqlx::Error> {
     let tenant = tx.tenant_id();
+    let column = target.flag_column();
     let sql = format!(
-        "SELECT reason FROM flags WHERE tenant_id = $1 AND {} = $2 AND resolved_at IS NULL ORDER BY created_at",
-        target.flag_column()
+        "SELECT {column} AS target, reason FROM flags WHERE tenant_id = $1 AND {column} IS NOT NULL \
+         AND resolved_at IS NULL ORDER BY created_at"
     );
-    let reasons: Vec<String> = sqlx::query_scalar(&sql)
-        .bind(tenant)
-        .bind(id)
-        .fetch_all(&mut **tx)
-        .await?;
-    Ok(reasons.join(" · "))
+    let rows = sqlx::query(&sql).bind(tenant).fetch_all(&mut **tx).await?;
+    let mut out: HashMap<String, String> = HashMap::new();
+    for row in rows {
+        let reason: String = row.try_get("reason")?;
+        let joined = out.entry(row.try_get("target")?).or_default();
+        if !joined.is_empty() {
+            joined.push_str(" · ");
+        }
+        joined.push_str(&reason);
+    }
+    Ok(out)
 }
 
 /// Posts with open flags, and hidden posts, most flagged first.
@@ -184,10 +196,11 @@ pub async fn queue(tx: &mut TenantTx) -> Result<Vec<Flagged>, sqlx::Error> {
     .bind(tenant)
     .fetch_all(&mut **tx)
     .await?;
+    let mut reasons = open_reasons(tx, Target::Post).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let post_id: String = row.try_get("id")?;
-        let reasons = open_reasons(tx, Target::Post, &post_id).await?;
+        let reasons = reasons.remove(&post_id).unwrap_or_default();
         out.push(Flagged {
             author_name: row.try_get("author_name")?,
             body_html: row.try_get("body_html")?,
@@ -294,10 +307,11 @@ pub async fn message_queue(tx: &mut TenantTx) -> Result<Vec<FlaggedMessage>, sql
     .bind(tenant)
     .fetch_all(&mut **tx)
     .await?;
+    let mut reasons = open_reasons(tx, Target::Message).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let message_id: String = row.try_get("id")?;
-        let reasons = open_reasons(tx, Target::Message, &message_id).await?;
+        let reasons = reasons.remove(&message_id).unwrap_or_default();
         out.push(FlaggedMessage {
             author_name: row.try_get("display_name")?,
             body: row.try_get("body")?,
@@ -378,10 +392,11 @@ pub async fn comment_queue(tx: &mut TenantTx) -> Result<Vec<FlaggedComment>, sql
     .bind(tenant)
     .fetch_all(&mut **tx)
     .await?;
+    let mut reasons = open_reasons(tx, Target::Comment).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let comment_id: String = row.try_get("id")?;
-        let reasons = open_reasons(tx, Target::Comment, &comment_id).await?;
+        let reasons = reasons.remove(&comment_id).unwrap_or_default();
         out.push(FlaggedComment {
             post_id: row.try_get("post_id")?,
             author_name: row.try_get("display_name")?,
