@@ -133,6 +133,16 @@ struct Digest {
 }
 
 async fn send_period(db: &Db, period: Period, slot: i64) -> anyhow::Result<usize> {
+    // The loop asks every minute; once the slot is taken, a read answers without the write
+    // lock.
+    let taken = sqlx::query("SELECT 1 AS one FROM digest_runs WHERE rhythm = $1 AND slot = $2")
+        .bind(period.as_str())
+        .bind(slot)
+        .fetch_optional(db.pool())
+        .await?;
+    if taken.is_some() {
+        return Ok(0);
+    }
     let mut tx = db.begin_immediate().await?;
     // The claim comes first: a concurrent run waits here, then finds the period taken.
     let claimed = sqlx::query(
