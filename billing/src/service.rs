@@ -3,7 +3,8 @@
 //! period after a failed payment, then the modules switch off and the admins are told.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use parvis_core::db::TenantTx;
 use parvis_core::modules::service as modules;
@@ -29,7 +30,14 @@ pub struct Billing {
     pub stripe: Option<Stripe>,
     /// `STRIPE_WEBHOOK_SECRET`.
     pub webhook_secret: Option<String>,
+    /// Each commune's invoices as Stripe last listed them: the billing page does not call
+    /// Stripe at every view. A webhook about the commune's subscription or invoices drops
+    /// its entry; entries also expire after [`INVOICES_TTL`].
+    invoices: Mutex<HashMap<TenantId, (Instant, Vec<crate::stripe::InvoiceInfo>)>>,
 }
+
+/// How long a commune's invoice list is reused without a webhook saying it changed.
+const INVOICES_TTL: Duration = Duration::from_secs(300);
 
 /// Why a billing action did not happen (the message is for the mayor).
 #[derive(Debug, thiserror::Error)]
@@ -190,6 +198,7 @@ impl Billing {
             grid,
             stripe,
             webhook_secret: config.stripe_webhook_secret.clone(),
+            invoices: Mutex::default(),
         })
     }
 
@@ -354,12 +363,29 @@ impl Billing {
         tenant: TenantId,
     ) -> Result<Vec<crate::stripe::InvoiceInfo>, BillingError> {
         let stripe = self.stripe()?;
+        if let Ok(cache) = self.invoices.lock()
+            && let Some((at, list)) = cache.get(&tenant)
+            && at.elapsed() < INVOICES_TTL
+        {
+            return Ok(list.clone());
+        }
         let mut tx = app.db.tenant(tenant).begin().await?;
         let account = store::account(&mut tx).await?;
         tx.commit().await?;
-        match account.customer_id {
-            Some(c) => Ok(stripe.invoices(&c).await?),
-            None => Ok(Vec::new()),
+        let list = match account.customer_id {
+            Some(c) => stripe.invoices(&c).await?,
+            None => Vec::new(),
+        };
+        if let Ok(mut cache) = self.invoices.lock() {
+            cache.insert(tenant, (Instant::now(), list.clone()));
+        }
+        Ok(list)
+    }
+
+    /// Forgets a commune's invoice list (a webhook said its billing changed).
+    fn invoices_changed(&self, tenant: TenantId) {
+        if let Ok(mut cache) = self.invoices.lock() {
+            cache.remove(&tenant);
         }
     }
 
@@ -453,6 +479,7 @@ impl Billing {
         let Some(tenant) = store::tenant_of_customer(&app.db, &state.customer).await? else {
             return self.ignore(app, meta, None, "client Stripe inconnu").await;
         };
+        self.invoices_changed(TenantId(tenant));
         if state
             .metadata
             .get("parvis_tenant")

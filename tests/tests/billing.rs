@@ -267,6 +267,24 @@ both_backends!(
             .await?;
         assert!(page.contains("<strong>actif</strong>"), "{page}");
         assert!(page.contains("PARVIS-0001"), "invoices are listed: {page}");
+        // Viewed again: the list comes from the host's cache, not from another Stripe call.
+        let listings = || -> Result<usize> {
+            Ok(stripe
+                .requests()?
+                .iter()
+                .filter(|(method, path, _)| method == "GET" && path.starts_with("/v1/invoices"))
+                .count())
+        };
+        let before = listings()?;
+        assert!(before >= 1);
+        let page = admin
+            .get(app.url(Some(&paris), "/admin/billing"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(page.contains("PARVIS-0001"));
+        assert_eq!(listings()?, before);
         let again = subscribe(&app, &admin, &paris, "pack", "annuel").await?;
         assert_eq!(
             again.status(),
