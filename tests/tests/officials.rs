@@ -292,6 +292,18 @@ both_backends!(officials_claim_their_profiles, |backend| async move {
     assert_eq!(approved.status(), 303);
     let mail = app.smtp.wait_for("claire@example.org", "acceptée").await?;
     assert!(mail.text.contains(&claire));
+    // It came through the notification path: unsubscribe link, and in the centre too.
+    assert!(mail.text.contains("/desabonnement?"), "{}", mail.text);
+    let centre = client
+        .get(app.url(Some(slug), "/notifications"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        centre.contains("Votre demande de profil d&#x27;élu : acceptée"),
+        "{centre}"
+    );
     let domain = parvis_tenants::provision::find_by_insee(
         &app.state.db,
         &parvis_core::types::InseeCode::parse("01001")?,
