@@ -5,6 +5,7 @@
 pub mod app;
 pub mod db;
 pub mod push;
+pub mod rne;
 pub mod sms;
 pub mod smtp;
 pub mod stripe;

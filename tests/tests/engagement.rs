@@ -4,11 +4,8 @@
 
 use anyhow::{Context as _, Result};
 use parvis_core::authz::Role;
-use parvis_tenants::Progress;
-use parvis_tenants::officials::import_file;
 use parvis_tests::{TestApp, both_backends, form_token};
 
-const HEADER: &str = "Code du département;Libellé du département;Code de la collectivité à statut particulier;Libellé de la collectivité à statut particulier;Code de la commune;Libellé de la commune;Nom de l'élu;Prénom de l'élu;Code sexe;Date de naissance;Code de la catégorie socio-professionnelle;Libellé de la catégorie socio-professionnelle;Date de début du mandat;Libellé de la fonction;Date de début de la fonction;Code nationalité";
 const PASSWORD: &str = "mot de passe solide";
 
 /// Paris with Alice, a councillor who holds her profile, a mayor (tenant admin and so
@@ -28,25 +25,9 @@ async fn world(backend: parvis_tests::Backend) -> Result<World> {
     let app = TestApp::start(backend).await?;
     let paris = app.commune("75056").await?;
     let abergement = app.commune("01001").await?;
-    let dir = tempfile::tempdir()?;
-    let file = dir.path().join("cm.csv");
-    std::fs::write(
-        &file,
-        format!(
-            "{HEADER}\n75;Paris;;;75056;Paris;LAMBERT;Alice;F;01/02/1975;37;Cadres;15/03/2026;;;FR\n"
-        ),
-    )?;
-    import_file(&app.state.db, &file, Progress::Hidden).await?;
+    parvis_tests::rne::import(&app, &[parvis_tests::rne::ALICE_LAMBERT]).await?;
     let alice = app.account("alice@paris.test", PASSWORD).await?;
-    let mut tx = app.state.db.platform_tx().await?;
-    sqlx::query("UPDATE officials SET account_id = $1")
-        .bind(&alice.0)
-        .execute(&mut *tx)
-        .await?;
-    let alice_id: String = sqlx::query_scalar("SELECT id FROM officials")
-        .fetch_one(&mut *tx)
-        .await?;
-    tx.commit().await?;
+    let alice_id = parvis_tests::rne::give_profile(&app, "LAMBERT", &alice).await?;
     app.grant(&alice, Role::Official, Some(&paris)).await?;
     let mayor = app.account("maire@paris.test", PASSWORD).await?;
     app.grant(&mayor, Role::TenantAdmin, Some(&paris)).await?;

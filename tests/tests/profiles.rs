@@ -7,12 +7,9 @@ use std::io::Cursor;
 
 use anyhow::{Context as _, Result};
 use parvis_core::authz::Role;
-use parvis_tenants::Progress;
-use parvis_tenants::officials::import_file;
 use parvis_tests::{TestApp, both_backends, form_token};
 use reqwest::multipart::{Form, Part};
 
-const HEADER: &str = "Code du département;Libellé du département;Code de la collectivité à statut particulier;Libellé de la collectivité à statut particulier;Code de la commune;Libellé de la commune;Nom de l'élu;Prénom de l'élu;Code sexe;Date de naissance;Code de la catégorie socio-professionnelle;Libellé de la catégorie socio-professionnelle;Date de début du mandat;Libellé de la fonction;Date de début de la fonction;Code nationalité";
 const PASSWORD: &str = "mot de passe solide";
 
 fn png(w: u32, h: u32) -> Result<Vec<u8>> {
@@ -87,14 +84,7 @@ impl World {
         let token = form_token(client, &self.url("/mon-compte/profil")).await?;
         let mut fields = vec![("csrf_token", token.as_str())];
         fields.extend_from_slice(form);
-        let r = client.post(self.url(path)).form(&fields).send().await?;
-        let status = r.status().as_u16();
-        let location = r
-            .headers()
-            .get("location")
-            .and_then(|l| l.to_str().ok())
-            .map(str::to_string);
-        Ok((status, location.unwrap_or(r.text().await?)))
+        parvis_tests::outcome(client.post(self.url(path)).form(&fields).send().await?).await
     }
 
     async fn settings(
@@ -393,24 +383,9 @@ both_backends!(
     claimed_official_shows_the_account_avatar,
     |backend| async move {
         let w = world(backend).await?;
-        let dir = tempfile::tempdir()?;
-        let file = dir.path().join("cm.csv");
-        std::fs::write(
-            &file,
-            format!(
-                "{HEADER}\n75;Paris;;;75056;Paris;LAMBERT;Alice;F;01/02/1975;37;Cadres;15/03/2026;;;FR\n"
-            ),
-        )?;
-        import_file(&w.app.state.db, &file, Progress::Hidden).await?;
-        let mut tx = w.app.state.db.platform_tx().await?;
-        sqlx::query("UPDATE officials SET account_id = $1")
-            .bind(&w.cyril_id)
-            .execute(&mut *tx)
-            .await?;
-        let official: String = sqlx::query_scalar("SELECT id FROM officials")
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        parvis_tests::rne::import(&w.app, &[parvis_tests::rne::ALICE_LAMBERT]).await?;
+        let cyril = parvis_core::types::AccountId(w.cyril_id.clone());
+        let official = parvis_tests::rne::give_profile(&w.app, "LAMBERT", &cyril).await?;
         let (_, page) = w.get(&w.zoe, &format!("/elus/{official}")).await?;
         assert!(!page.contains("media&#x2F;"));
         let token = form_token(&w.cyril, &w.url("/mon-compte/profil")).await?;
