@@ -509,7 +509,7 @@ impl Billing {
         let tenant_id = TenantId(tenant);
         let mut tx = app.db.tenant(tenant_id).begin_write().await?;
         if !store::record_event(
-            &mut *tx,
+            tx.conn(),
             meta.id,
             meta.kind,
             meta.created,
@@ -716,7 +716,7 @@ impl Billing {
             urgency: parvis_core::notifications::push::Urgency::Normal,
             attachments: vec![],
         };
-        parvis_core::jobs::insert(&mut **tx, SEND_NOTICE, &notice).await?;
+        parvis_core::jobs::insert(tx.conn(), SEND_NOTICE, &notice).await?;
         Ok(Some(origin))
     }
 

@@ -46,7 +46,7 @@ pub async fn account(tx: &mut TenantTx) -> Result<Account, sqlx::Error> {
         "SELECT customer_id, connected_account FROM billing_accounts WHERE tenant_id = $1",
     )
     .bind(tenant)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     Ok(match row {
         Some(r) => Account {
@@ -69,11 +69,11 @@ pub async fn set_customer(tx: &mut TenantTx, customer: &str) -> Result<String, s
     .bind(tenant)
     .bind(customer)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     sqlx::query_scalar("SELECT customer_id FROM billing_accounts WHERE tenant_id = $1")
         .bind(tenant)
-        .fetch_one(&mut **tx)
+        .fetch_one(tx.conn())
         .await
 }
 
@@ -88,7 +88,7 @@ pub async fn set_connected_account(tx: &mut TenantTx, account: &str) -> Result<(
     .bind(tenant)
     .bind(account)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -126,7 +126,7 @@ pub async fn subscriptions(tx: &mut TenantTx) -> Result<Vec<SubscriptionRow>, sq
          FROM billing_subscriptions WHERE tenant_id = $1 ORDER BY stripe_seen DESC",
     )
     .bind(tenant)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx.conn())
     .await?;
     rows.into_iter()
         .map(|r| {
@@ -176,7 +176,7 @@ pub async fn put_subscription(tx: &mut TenantTx, s: &SubscriptionRow) -> Result<
     .bind(s.past_due_since)
     .bind(s.stripe_seen)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(done.rows_affected() > 0)
 }

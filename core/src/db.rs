@@ -5,20 +5,24 @@
 //! are reached through [`Db::pool`]; tenant-owned tables only through a [`TenantTx`], which
 //! carries the tenant resolved from the request and, on PostgreSQL, sets it for Row-Level
 //! Security so a query that forgets its `tenant_id` filter still sees nothing of other tenants.
+//! On SQLite, a tenant's write transaction runs on the one writer connection ([`writer`]).
 
-use std::ops::{Deref, DerefMut};
+mod direct;
+
 use std::path::Path;
 use std::str::FromStr as _;
 use std::sync::Arc;
 use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{
-    Any, AnyConnection, AnyPool, ConnectOptions as _, Connection as _, Executor as _, Transaction,
-};
+use sqlx::{Any, AnyPool, ConnectOptions as _, Connection as _, Executor as _, Transaction};
+use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
 
 use crate::types::TenantId;
+use direct::DirectConn;
+pub use direct::TxConn;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -47,6 +51,9 @@ pub enum DbError {
     /// The SQLite directory could not be created.
     #[error("impossible de créer le dossier de la base de données {0} : {1}")]
     Io(String, std::io::Error),
+    /// The SQLite writer connection could not be opened.
+    #[error("impossible d'ouvrir la base de données {0} en écriture : {1}")]
+    Writer(String, rusqlite::Error),
 }
 
 /// A handle on the database, cheap to clone.
@@ -55,9 +62,17 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     /// SQLite has one writer at a time: write transactions queue here, in order and woken at
-    /// once, instead of sleeping in SQLite's busy handler while the lock is held.
-    writer: Arc<tokio::sync::Mutex<()>>,
+    /// once, instead of sleeping in SQLite's busy handler while the lock is held. The mutex
+    /// owns the writer connection (none on PostgreSQL or an in-memory SQLite database).
+    writer: Arc<Mutex<Option<DirectConn>>>,
+    /// Direct read-only connections for [`Db::reader`] (SQLite files only).
+    readers: Arc<[Arc<Mutex<DirectConn>>]>,
+    next_reader: Arc<AtomicUsize>,
 }
+
+/// Direct readers of an SQLite file: one is held only while its statement runs, so no more
+/// are busy at once than there are async workers.
+const DIRECT_READERS: usize = 4;
 
 fn install_drivers() {
     static ONCE: Once = Once::new();
@@ -78,6 +93,10 @@ impl Db {
         let url = match backend {
             Backend::Sqlite => sqlite_url_with_create(url)?,
             Backend::Postgres => url.to_string(),
+        };
+        let file = match backend {
+            Backend::Sqlite => sqlite_file(&url).map(str::to_string),
+            Backend::Postgres => None,
         };
         // Bulk imports run statements of thousands of rows: log them (and anything slow) at
         // debug level only, or one import would flood the logs with its SQL text.
@@ -111,10 +130,25 @@ impl Db {
             })
             .connect_with(options)
             .await?;
+        // The pool's first connection created the file and switched it to WAL.
+        let writer = match &file {
+            Some(path) => {
+                Some(DirectConn::writer(path).map_err(|e| DbError::Writer(path.clone(), e))?)
+            }
+            None => None,
+        };
         Ok(Db {
             pool,
             backend,
-            writer: Arc::default(),
+            writer: Arc::new(Mutex::new(writer)),
+            readers: match &file {
+                Some(path) => (0..DIRECT_READERS)
+                    .map(|_| Ok(Arc::new(Mutex::new(DirectConn::reader(path)?))))
+                    .collect::<Result<_, rusqlite::Error>>()
+                    .map_err(|e| DbError::Writer(path.clone(), e))?,
+                None => Arc::new([]),
+            },
+            next_reader: Arc::default(),
         })
     }
 
@@ -136,6 +170,24 @@ impl Db {
     /// Tenant-owned tables go through [`Db::tenant`].
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// A connection for a short read of platform tables on the path of every request (the
+    /// session): on an SQLite file, a direct read-only connection, with no round trip to a
+    /// connection thread per statement; otherwise one of the pool.
+    pub async fn reader(&self) -> Result<Reader, sqlx::Error> {
+        if self.readers.is_empty() {
+            return Ok(Reader::Pool(self.pool.acquire().await?));
+        }
+        for reader in self.readers.iter() {
+            if let Ok(conn) = reader.clone().try_lock_owned() {
+                return Ok(Reader::Direct(conn));
+            }
+        }
+        // All busy (more workers than readers): queue on them in turn.
+        let turn = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        let reader = self.readers[turn].clone();
+        Ok(Reader::Direct(reader.lock_owned().await))
     }
 
     /// A handle scoped to one tenant: the only way to reach tenant-owned rows.
@@ -175,9 +227,10 @@ impl Db {
         self.pool.is_closed()
     }
 
-    /// Closes the pool (waits for connections to be returned).
+    /// Closes the pool (waits for connections to be returned) and the writer connection.
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.lock().await.take();
     }
 }
 
@@ -189,14 +242,19 @@ pub fn placeholders(from: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// Makes `sqlite://path` create its file (and folder) when missing.
-fn sqlite_url_with_create(url: &str) -> Result<String, DbError> {
+/// The file of a `sqlite:` URL; `None` for an in-memory database.
+fn sqlite_file(url: &str) -> Option<&str> {
     let rest = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
     let path = rest.split('?').next().unwrap_or_default();
-    if !path.is_empty()
-        && path != ":memory:"
+    let memory = path.is_empty() || path == ":memory:" || url.contains("mode=memory");
+    (!memory).then_some(path)
+}
+
+/// Makes `sqlite://path` create its file (and folder) when missing.
+fn sqlite_url_with_create(url: &str) -> Result<String, DbError> {
+    if let Some(path) = sqlite_file(url)
         && let Some(dir) = Path::new(path)
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -243,34 +301,123 @@ impl TenantDb {
     }
 
     async fn begin_inner(&self, write: bool) -> Result<TenantTx, sqlx::Error> {
-        let mut writer = None;
-        let mut tx = if write && self.db.backend == Backend::Sqlite {
-            writer = Some(self.db.writer.clone().lock_owned().await);
-            self.db.pool.begin_with("BEGIN IMMEDIATE").await?
-        } else {
-            self.db.pool.begin().await?
-        };
+        let tenant = self.tenant;
+        if write && self.db.backend == Backend::Sqlite {
+            let guard = self.db.writer.clone().lock_owned().await;
+            let guard = match OwnedMutexGuard::try_map(guard, Option::as_mut) {
+                Ok(mut writer) => {
+                    writer.begin().await?;
+                    let tx = WriterTx {
+                        writer,
+                        pool: self.db.pool.clone(),
+                        open: true,
+                    };
+                    return Ok(TenantTx {
+                        inner: Inner::Writer(tx),
+                        tenant,
+                    });
+                }
+                Err(guard) => guard,
+            };
+            // An in-memory database has no writer connection: the pool's, under the mutex.
+            let tx = self.db.pool.begin_with("BEGIN IMMEDIATE").await?;
+            return Ok(TenantTx {
+                inner: Inner::Pool {
+                    tx,
+                    _writer: Some(guard),
+                },
+                tenant,
+            });
+        }
+        let mut tx = self.db.pool.begin().await?;
         if self.db.backend == Backend::Postgres {
             sqlx::query("SELECT set_config('parvis.tenant_id', $1, true)")
-                .bind(self.tenant.0.to_string())
+                .bind(tenant.0.to_string())
                 .execute(&mut *tx)
                 .await?;
         }
         Ok(TenantTx {
-            tx,
-            tenant: self.tenant,
-            _writer: writer,
+            inner: Inner::Pool { tx, _writer: None },
+            tenant,
         })
     }
 }
 
-/// A transaction on tenant-owned rows; dereferences to the connection for sqlx queries.
+/// A connection from [`Db::reader`].
+pub enum Reader {
+    /// One of the pool.
+    Pool(sqlx::pool::PoolConnection<Any>),
+    /// A direct SQLite reader, free again when dropped.
+    Direct(OwnedMutexGuard<DirectConn>),
+}
+
+/// Anything a sequence of queries can run on: a connection, a transaction of the pool, a
+/// tenant's transaction. `conn()` lends the executor for one query.
+pub trait Conn: Send {
+    /// The executor, for one query.
+    fn conn(&mut self) -> TxConn<'_>;
+}
+
+impl Conn for sqlx::AnyConnection {
+    fn conn(&mut self) -> TxConn<'_> {
+        TxConn::Pool(self)
+    }
+}
+
+impl Conn for Transaction<'_, Any> {
+    fn conn(&mut self) -> TxConn<'_> {
+        TxConn::Pool(self)
+    }
+}
+
+impl Conn for Reader {
+    fn conn(&mut self) -> TxConn<'_> {
+        match self {
+            Reader::Pool(conn) => TxConn::Pool(conn),
+            Reader::Direct(conn) => TxConn::Direct(conn),
+        }
+    }
+}
+
+impl Conn for TenantTx {
+    fn conn(&mut self) -> TxConn<'_> {
+        TenantTx::conn(self)
+    }
+}
+
+/// A transaction on tenant-owned rows; [`TenantTx::conn`] is the executor for sqlx queries.
 /// Dropped without [`TenantTx::commit`], it rolls back: nothing is half-written.
 pub struct TenantTx {
-    tx: Transaction<'static, Any>,
+    inner: Inner,
     tenant: TenantId,
-    /// Held until the transaction ends (declared after it, so dropped after the rollback).
-    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+enum Inner {
+    /// On a pooled connection (PostgreSQL, SQLite reads).
+    Pool {
+        tx: Transaction<'static, Any>,
+        /// Held until the transaction ends (declared after it, so dropped after the rollback).
+        _writer: Option<OwnedMutexGuard<Option<DirectConn>>>,
+    },
+    /// On SQLite's writer connection.
+    Writer(WriterTx),
+}
+
+/// A write transaction on SQLite's writer: holding the writer is holding the write lock.
+struct WriterTx {
+    writer: OwnedMappedMutexGuard<Option<DirectConn>, DirectConn>,
+    /// Where the write-ahead log is checkpointed from, beside the writer.
+    pool: AnyPool,
+    /// Not committed yet: dropping rolls back.
+    open: bool,
+}
+
+impl Drop for WriterTx {
+    fn drop(&mut self) {
+        if self.open {
+            self.writer.rollback();
+        }
+    }
 }
 
 impl TenantTx {
@@ -279,22 +426,38 @@ impl TenantTx {
         self.tenant.0
     }
 
+    /// The connection, to run a sqlx query in this transaction: `.fetch_one(tx.conn())`.
+    pub fn conn(&mut self) -> TxConn<'_> {
+        match &mut self.inner {
+            Inner::Pool { tx, .. } => TxConn::Pool(tx),
+            Inner::Writer(w) => TxConn::Direct(&mut w.writer),
+        }
+    }
+
     /// Commits the transaction.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
-    }
-}
-
-impl Deref for TenantTx {
-    type Target = AnyConnection;
-    fn deref(&self) -> &AnyConnection {
-        &self.tx
-    }
-}
-
-impl DerefMut for TenantTx {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.tx
+        match self.inner {
+            Inner::Pool { tx, .. } => tx.commit().await,
+            Inner::Writer(mut w) => {
+                // A failed commit leaves `open` set: the drop rolls back what is left.
+                let checkpoint = w.writer.commit()?;
+                w.open = false;
+                if checkpoint {
+                    // A passive checkpoint copies committed pages back into the database
+                    // without taking the write lock, on a pooled connection's thread.
+                    let pool = w.pool.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                            .execute(&pool)
+                            .await
+                        {
+                            tracing::debug!(error = %e, "checkpoint skipped");
+                        }
+                    });
+                }
+                Ok(())
+            }
+        }
     }
 }
 

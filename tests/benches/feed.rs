@@ -164,7 +164,7 @@ async fn posts(app: &TestApp, tenants: &[i64], author: &AccountId, posts: usize)
                     .bind(name)
                     .bind(at);
             }
-            q.execute(&mut *tx).await?;
+            q.execute(tx.conn()).await?;
         }
         tx.commit().await?;
     }

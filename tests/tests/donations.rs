@@ -129,7 +129,7 @@ both_backends!(
             "SELECT COUNT(*) FROM module_docs WHERE tenant_id = $1 AND collection = 'pledges'",
         )
         .bind(tenant.id.0)
-        .fetch_one(&mut *tx)
+        .fetch_one(tx.conn())
         .await?;
         tx.commit().await?;
         assert_eq!(

@@ -95,9 +95,11 @@ both_backends!(
         std::fs::write(&file, councillors(&[MAYOR, DEPUTY, DEPUTY_ALSO_DELEGATE]))?;
         let again = import_file(&app.state.db, &file, Progress::Hidden).await?;
         assert_eq!(again.ended, 1);
+        let mut tx = app.state.db.tenant(tenant(&app).await?).begin().await?;
         let officials: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM officials")
-            .fetch_one(&mut *app.state.db.tenant(tenant(&app).await?).begin().await?)
+            .fetch_one(tx.conn())
             .await?;
+        drop(tx);
         assert_eq!(
             officials, 3,
             "officials are kept (their history), nothing duplicated"
@@ -105,7 +107,7 @@ both_backends!(
         let mut tx = app.state.db.tenant(tenant(&app).await?).begin().await?;
         let current: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM mandates WHERE ended_at IS NULL")
-                .fetch_one(&mut *tx)
+                .fetch_one(tx.conn())
                 .await?;
         assert_eq!(current, 3);
         drop(tx);
@@ -168,7 +170,7 @@ both_backends!(unusable_files_are_refused_whole, |backend| async move {
     assert!(missing.is_err());
     let mut tx = app.state.db.tenant(tenant(&app).await?).begin().await?;
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM officials")
-        .fetch_one(&mut *tx)
+        .fetch_one(tx.conn())
         .await?;
     assert_eq!(n, 0, "nothing half-written");
     drop(tx);

@@ -221,13 +221,13 @@ async fn postgres_row_level_security_fails_closed() -> anyhow::Result<()> {
     // Tenant set: a query that "forgets" its filter still sees only that tenant.
     let mut tx = app.state.db.tenant(TenantId(ids[0])).begin().await?;
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM commune_links")
-        .fetch_one(&mut *tx)
+        .fetch_one(tx.conn())
         .await?;
     assert_eq!(n, 1);
     // Writing another tenant's row is refused by the policy's WITH CHECK.
     let forged = sqlx::query("INSERT INTO commune_links (tenant_id, id, label, url, position) VALUES ($1, 'x', 'x', 'https://x.org/', 9)")
         .bind(ids[1])
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await;
     assert!(forged.is_err(), "RLS refuses a row of another tenant");
     drop(tx);

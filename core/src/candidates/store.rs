@@ -116,7 +116,7 @@ pub async fn insert(tx: &mut TenantTx, c: &NewCandidate<'_>) -> Result<String, s
     .bind(c.programme_html)
     .bind(c.photo_id)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(id)
 }
@@ -137,7 +137,7 @@ pub async fn has_published(
     .bind(&account.0)
     .bind(kind)
     .bind(date)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?
     .is_some())
 }
@@ -148,7 +148,7 @@ pub async fn get(tx: &mut TenantTx, id: &str) -> Result<Option<Candidate>, sqlx:
     sqlx::query(&format!("{SELECT} WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(tx.conn())
         .await?
         .as_ref()
         .map(from_row)
@@ -162,7 +162,7 @@ pub async fn published(tx: &mut TenantTx) -> Result<Vec<Candidate>, sqlx::Error>
         "{SELECT} WHERE tenant_id = $1 AND status = 'published'"
     ))
     .bind(tenant)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx.conn())
     .await?;
     rows.iter().map(from_row).collect()
 }
@@ -184,7 +184,7 @@ pub async fn withdraw(
     .bind(now())
     .bind(tenant)
     .bind(id)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -47,7 +47,7 @@ pub async fn page(tx: &mut TenantTx) -> Result<PageContent, sqlx::Error> {
          FROM commune_pages WHERE tenant_id = $1",
     )
     .bind(tenant)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     Ok(match row {
         Some(row) => PageContent {
@@ -69,7 +69,7 @@ pub async fn set_presentation(tx: &mut TenantTx, text: &str) -> Result<(), sqlx:
     .bind(tenant)
     .bind(text)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -84,7 +84,7 @@ pub async fn set_logo(tx: &mut TenantTx, png: Vec<u8>) -> Result<(), sqlx::Error
     .bind(tenant)
     .bind(png)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -96,7 +96,7 @@ pub async fn logo(tx: &mut TenantTx) -> Result<Option<(Vec<u8>, String)>, sqlx::
         "SELECT logo, logo_mime FROM commune_pages WHERE tenant_id = $1 AND logo IS NOT NULL",
     )
     .bind(tenant)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     row.map(|r| Ok((r.try_get("logo")?, r.try_get("logo_mime")?)))
         .transpose()
@@ -109,7 +109,7 @@ pub async fn links(tx: &mut TenantTx) -> Result<Vec<Link>, sqlx::Error> {
         "SELECT id, label, url FROM commune_links WHERE tenant_id = $1 ORDER BY position, id",
     )
     .bind(tenant)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx.conn())
     .await?;
     rows.iter()
         .map(|r| {
@@ -148,7 +148,7 @@ pub async fn council(tx: &mut TenantTx) -> Result<Vec<Elected>, sqlx::Error> {
          ORDER BY m.function_rank, o.last_name, o.first_name",
     )
     .bind(tenant)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx.conn())
     .await?;
     let mut order: Vec<String> = Vec::new();
     let mut by_id: std::collections::HashMap<String, Elected> = std::collections::HashMap::new();
@@ -182,7 +182,7 @@ pub async fn team(tx: &mut TenantTx) -> Result<Vec<TeamMember>, sqlx::Error> {
         "SELECT id, name, role_label FROM team_members WHERE tenant_id = $1 ORDER BY position, id",
     )
     .bind(tenant)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx.conn())
     .await?;
     rows.iter()
         .map(|r| {
@@ -201,7 +201,7 @@ async fn next_position(tx: &mut TenantTx, table: &str) -> Result<i64, sqlx::Erro
         "SELECT COALESCE(MAX(position), 0) + 1 AS p FROM {table} WHERE tenant_id = $1"
     ))
     .bind(tenant)
-    .fetch_one(&mut **tx)
+    .fetch_one(tx.conn())
     .await?;
     row.try_get("p")
 }
@@ -217,7 +217,7 @@ pub async fn add_link(tx: &mut TenantTx, label: &str, url: &str) -> Result<Strin
         .bind(label)
         .bind(url)
         .bind(position)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     Ok(id)
 }
@@ -237,7 +237,7 @@ pub async fn add_member(
         .bind(name)
         .bind(role_label)
         .bind(position)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     Ok(id)
 }
@@ -248,7 +248,7 @@ pub async fn remove_link(tx: &mut TenantTx, id: &str) -> Result<bool, sqlx::Erro
     let done = sqlx::query("DELETE FROM commune_links WHERE tenant_id = $1 AND id = $2")
         .bind(tenant)
         .bind(id)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -259,7 +259,7 @@ pub async fn remove_member(tx: &mut TenantTx, id: &str) -> Result<bool, sqlx::Er
     let done = sqlx::query("DELETE FROM team_members WHERE tenant_id = $1 AND id = $2")
         .bind(tenant)
         .bind(id)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     Ok(done.rows_affected() == 1)
 }

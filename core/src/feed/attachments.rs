@@ -248,7 +248,7 @@ pub async fn insert(
         .bind(row.thumb.map(|t| i64::from(t.2)))
         .bind(row.label)
         .bind(row.byte_size as i64)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     }
     Ok(())
@@ -294,7 +294,7 @@ pub async fn of_posts_in(
     posts: &[&str],
 ) -> Result<HashMap<String, Vec<Attachment>>, sqlx::Error> {
     let scope = PostScope::within(tx.tenant_id(), posts);
-    load(tx, &scope).await
+    load(tx.conn(), &scope).await
 }
 
 /// The attachments of posts of several communes (a feed page), by post id, in one query: like
@@ -311,7 +311,7 @@ pub async fn of_posts(
 }
 
 async fn load(
-    conn: &mut sqlx::AnyConnection,
+    conn: impl sqlx::Executor<'_, Database = sqlx::Any>,
     scope: &PostScope<'_>,
 ) -> Result<HashMap<String, Vec<Attachment>>, sqlx::Error> {
     let mut out: HashMap<String, Vec<Attachment>> = HashMap::new();

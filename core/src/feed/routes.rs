@@ -375,7 +375,7 @@ async fn publish(
     };
     state
         .jobs
-        .enqueue(&mut *tx, crate::notifications::FAN_OUT_POST, &event)
+        .enqueue(tx.conn(), crate::notifications::FAN_OUT_POST, &event)
         .await?;
     tx.commit().await?;
     state.jobs.notify();

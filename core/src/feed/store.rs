@@ -196,7 +196,7 @@ pub async fn insert_post(tx: &mut TenantTx, post: &NewPost<'_>) -> Result<String
     .bind(post.kind.as_str())
     .bind(post.quartier)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(id)
 }
@@ -306,7 +306,7 @@ pub async fn one(tx: &mut TenantTx, id: &str) -> Result<Option<OnePost>, sqlx::E
     ))
     .bind(tenant)
     .bind(id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     let Some(row) = row else { return Ok(None) };
     let hidden_at: Option<i64> = row.try_get("hidden_at")?;

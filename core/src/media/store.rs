@@ -119,7 +119,7 @@ pub async fn insert_tenant(tx: &mut TenantTx, m: &NewMedia<'_>) -> Result<String
     );
     binds(sqlx::query(&sql), &id, m)
         .bind(tenant)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     Ok(id)
 }
@@ -144,7 +144,7 @@ pub async fn delete_tenant(tx: &mut TenantTx, id: &str) -> Result<(), sqlx::Erro
     sqlx::query("DELETE FROM media WHERE tenant_id = $1 AND id = $2")
         .bind(tenant)
         .bind(id)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     Ok(())
 }
@@ -177,7 +177,7 @@ pub async fn tenant(tx: &mut TenantTx, id: &str) -> Result<Option<Stored>, sqlx:
     )
     .bind(tenant)
     .bind(id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?
     .as_ref()
     .map(stored)

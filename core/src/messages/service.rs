@@ -179,7 +179,7 @@ async fn notify(
         urgency: crate::notifications::push::Urgency::Normal,
         attachments: vec![],
     };
-    crate::jobs::insert(&mut **tx, SEND_NOTICE, &notice).await
+    crate::jobs::insert(tx.conn(), SEND_NOTICE, &notice).await
 }
 
 /// Starts a thread from `citizen` to `to`; returns its id. `origin` is the commune site's

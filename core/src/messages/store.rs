@@ -140,7 +140,7 @@ pub async fn create_thread(
     .bind(name.as_str())
     .bind(subject)
     .bind(at)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     add_message(tx, &id, citizen, Side::Citizen, body).await?;
     Ok(id)
@@ -168,7 +168,7 @@ pub async fn add_message(
     .bind(side.as_str())
     .bind(body)
     .bind(at)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     let unread = match side {
         Side::Citizen => "recipient_unread",
@@ -180,7 +180,7 @@ pub async fn add_message(
     .bind(at)
     .bind(tenant)
     .bind(thread)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(id)
 }
@@ -194,7 +194,7 @@ pub async fn thread(tx: &mut TenantTx, id: &str) -> Result<Option<Thread>, sqlx:
     ))
     .bind(tenant)
     .bind(id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     row.as_ref().map(thread_from_row).transpose()
 }
@@ -215,7 +215,7 @@ pub async fn inbox(
     .bind(tenant)
     .bind(&account.0)
     .bind(i64::from(admin))
-    .fetch_all(&mut **tx)
+    .fetch_all(tx.conn())
     .await?;
     rows.iter().map(thread_from_row).collect()
 }
@@ -236,7 +236,7 @@ pub async fn unread_total(
     .bind(tenant)
     .bind(&account.0)
     .bind(i64::from(admin))
-    .fetch_one(&mut **tx)
+    .fetch_one(tx.conn())
     .await
 }
 
@@ -252,7 +252,7 @@ pub async fn mark_read(tx: &mut TenantTx, thread: &str, side: Side) -> Result<()
     ))
     .bind(tenant)
     .bind(thread)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -286,7 +286,7 @@ pub async fn messages(tx: &mut TenantTx, thread: &str) -> Result<Vec<Message>, s
     )
     .bind(tenant)
     .bind(thread)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx.conn())
     .await?;
     rows.iter()
         .map(|row| {

@@ -28,7 +28,7 @@ pub async fn audit(
     .bind(target)
     .bind(reason)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -47,7 +47,7 @@ pub async fn flag(
     )
     .bind(tenant)
     .bind(post)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     if exists.is_none() {
         return Ok(false);
@@ -62,7 +62,7 @@ pub async fn flag(
     .bind(&account.0)
     .bind(reason)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -144,7 +144,7 @@ pub async fn set_hidden(
     if with_reason {
         update = update.bind(hide.then_some(reason));
     }
-    if update.execute(&mut **tx).await?.rows_affected() != 1 {
+    if update.execute(tx.conn()).await?.rows_affected() != 1 {
         return Ok(false);
     }
     sqlx::query(&format!(
@@ -154,7 +154,7 @@ pub async fn set_hidden(
     .bind(at)
     .bind(tenant)
     .bind(id)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(true)
 }
@@ -171,7 +171,7 @@ async fn open_reasons(
         "SELECT {column} AS target, reason FROM flags WHERE tenant_id = $1 AND {column} IS NOT NULL \
          AND resolved_at IS NULL ORDER BY created_at"
     );
-    let rows = sqlx::query(&sql).bind(tenant).fetch_all(&mut **tx).await?;
+    let rows = sqlx::query(&sql).bind(tenant).fetch_all(tx.conn()).await?;
     let mut out: HashMap<String, String> = HashMap::new();
     for row in rows {
         let reason: String = row.try_get("reason")?;
@@ -194,7 +194,7 @@ pub async fn queue(tx: &mut TenantTx) -> Result<Vec<Flagged>, sqlx::Error> {
          WHERE f.tenant_id = p.tenant_id AND f.post_id = p.id AND f.resolved_at IS NULL)) ORDER BY n DESC, p.id DESC LIMIT 200",
     )
     .bind(tenant)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx.conn())
     .await?;
     let mut reasons = open_reasons(tx, Target::Post).await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -236,7 +236,7 @@ pub async fn audit_log(tx: &mut TenantTx) -> Result<Vec<AuditEntry>, sqlx::Error
          LEFT JOIN accounts a ON a.id = l.actor_account_id WHERE l.tenant_id = $1 ORDER BY l.id DESC LIMIT 100",
     )
     .bind(tenant)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx.conn())
     .await?;
     rows.iter()
         .map(|r| {
@@ -271,7 +271,7 @@ pub async fn flag_message(
     .bind(&account.0)
     .bind(reason)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -305,7 +305,7 @@ pub async fn message_queue(tx: &mut TenantTx) -> Result<Vec<FlaggedMessage>, sql
          AND (f.resolved_at IS NULL OR m.hidden_at IS NOT NULL)) ORDER BY n DESC, m.id DESC LIMIT 200",
     )
     .bind(tenant)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx.conn())
     .await?;
     let mut reasons = open_reasons(tx, Target::Message).await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -340,7 +340,7 @@ pub async fn flag_comment(
     .bind(tenant)
     .bind(post)
     .bind(comment)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     if exists.is_none() {
         return Ok(None);
@@ -355,7 +355,7 @@ pub async fn flag_comment(
     .bind(&account.0)
     .bind(reason)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(Some(done.rows_affected() == 1))
 }
@@ -390,7 +390,7 @@ pub async fn comment_queue(tx: &mut TenantTx) -> Result<Vec<FlaggedComment>, sql
          AND f.comment_id = c.id AND f.resolved_at IS NULL)) ORDER BY n DESC, c.id DESC LIMIT 200",
     )
     .bind(tenant)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx.conn())
     .await?;
     let mut reasons = open_reasons(tx, Target::Comment).await?;
     let mut out = Vec::with_capacity(rows.len());

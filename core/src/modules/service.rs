@@ -193,7 +193,7 @@ pub async fn disable_after_faults(
         urgency: crate::notifications::push::Urgency::Normal,
         attachments: vec![],
     };
-    crate::jobs::insert(&mut *tx, SEND_NOTICE, &notice).await?;
+    crate::jobs::insert(tx.conn(), SEND_NOTICE, &notice).await?;
     tx.commit().await?;
     app.jobs.notify();
     changed(app, tenant);

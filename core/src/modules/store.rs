@@ -154,7 +154,7 @@ pub async fn tenant_modules(tx: &mut TenantTx) -> Result<Vec<TenantModule>, sqlx
         "SELECT module_id, enabled, settings, fault_reason FROM tenant_modules WHERE tenant_id = $1",
     )
     .bind(tenant)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx.conn())
     .await?;
     rows.iter()
         .map(|r| {
@@ -186,7 +186,7 @@ pub async fn set_enabled(
     .bind(i64::from(enabled))
     .bind(fault_reason)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -207,7 +207,7 @@ pub async fn set_settings(
     .bind(module.as_str())
     .bind(settings)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -222,7 +222,7 @@ pub async fn entitled(tx: &mut TenantTx, module: &ModuleId) -> Result<bool, sqlx
     .bind(tenant)
     .bind(module.as_str())
     .bind(now())
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     Ok(found.is_some())
 }
@@ -238,7 +238,7 @@ pub async fn entitlement(
     )
     .bind(tenant)
     .bind(module.as_str())
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
 }
@@ -249,7 +249,7 @@ pub async fn revoke_entitlement(tx: &mut TenantTx, module: &ModuleId) -> Result<
     sqlx::query("DELETE FROM module_entitlements WHERE tenant_id = $1 AND module_id = $2")
         .bind(tenant)
         .bind(module.as_str())
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     Ok(())
 }
@@ -262,7 +262,7 @@ pub async fn is_enabled(tx: &mut TenantTx, module: &ModuleId) -> Result<bool, sq
     )
     .bind(tenant)
     .bind(module.as_str())
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     Ok(on.is_some())
 }
@@ -285,7 +285,7 @@ pub async fn grant_entitlement(
     .bind(source)
     .bind(now())
     .bind(expires_at)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -367,7 +367,7 @@ pub async fn get(
     .bind(module.as_str())
     .bind(collection)
     .bind(key)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     row.as_ref().map(doc).transpose()
 }
@@ -415,7 +415,7 @@ pub async fn write(
         .bind(module.as_str())
         .bind(collection)
         .bind(key)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(tx.conn())
         .await?
         .map(|r| Ok::<_, sqlx::Error>((r.try_get("version")?, r.try_get("created_at")?)))
         .transpose()?
@@ -436,7 +436,7 @@ pub async fn write(
     let guarded = !unique.is_empty();
     if guarded {
         sqlx::query("SAVEPOINT module_write")
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
     }
     let result = write_rows(
@@ -449,7 +449,7 @@ pub async fn write(
         } else {
             "ROLLBACK TO SAVEPOINT module_write"
         };
-        sqlx::query(end).execute(&mut **tx).await?;
+        sqlx::query(end).execute(tx.conn()).await?;
     }
     result
 }
@@ -480,7 +480,7 @@ async fn write_rows(
             .bind(key)
             .bind(value)
             .bind(now_ms)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
             if done.rows_affected() == 0 {
                 return Err(WriteError::Conflict(format!(
@@ -500,7 +500,7 @@ async fn write_rows(
             .bind(key)
             .bind(value)
             .bind(now_ms)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
             for table in ["module_index", "module_unique"] {
                 sqlx::query(&format!(
@@ -510,7 +510,7 @@ async fn write_rows(
                 .bind(m)
                 .bind(collection)
                 .bind(key)
-                .execute(&mut **tx)
+                .execute(tx.conn())
                 .await?;
             }
             (version + 1, created_at)
@@ -536,7 +536,7 @@ async fn write_rows(
         for (name, value) in indexes {
             q = q.bind(name).bind(value);
         }
-        q.execute(&mut **tx).await?;
+        q.execute(tx.conn()).await?;
     }
     for (name, value) in unique {
         let done = sqlx::query(
@@ -549,7 +549,7 @@ async fn write_rows(
         .bind(key)
         .bind(name)
         .bind(value)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
         if done.rows_affected() == 0 {
             return Err(WriteError::Conflict(format!(
@@ -581,7 +581,7 @@ pub async fn delete(
     .bind(module.as_str())
     .bind(collection)
     .bind(key)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(done.rows_affected() > 0)
 }
@@ -656,7 +656,7 @@ pub async fn list(
         query = query.bind(after);
     }
     query = query.bind(i64::from(q.limit) + 1);
-    let rows = query.fetch_all(&mut **tx).await?;
+    let rows = query.fetch_all(tx.conn()).await?;
     let mut docs = rows.iter().map(doc).collect::<Result<Vec<_>, _>>()?;
     let next = if docs.len() > q.limit as usize {
         docs.truncate(q.limit as usize);
@@ -692,7 +692,7 @@ pub async fn count(
         .bind(name)
         .bind(value),
     };
-    q.fetch_one(&mut **tx).await
+    q.fetch_one(tx.conn()).await
 }
 
 /// Adds `delta` to a counter and returns its new value.
@@ -712,7 +712,7 @@ pub async fn incr(
     .bind(module.as_str())
     .bind(name)
     .bind(delta)
-    .fetch_one(&mut **tx)
+    .fetch_one(tx.conn())
     .await
 }
 
@@ -731,7 +731,7 @@ pub async fn counters(
     .bind(module.as_str())
     .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
     .bind(prefix)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx.conn())
     .await?;
     rows.iter()
         .map(|r| Ok((r.try_get("name")?, r.try_get("value")?)))

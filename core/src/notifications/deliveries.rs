@@ -63,7 +63,7 @@ pub async fn add(
     .bind(queued)
     .bind(sent)
     .bind(failed)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -113,7 +113,7 @@ pub async fn report(tx: &mut TenantTx, notice: &str) -> Result<Report, sqlx::Err
     )
     .bind(tenant)
     .bind(notice)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx.conn())
     .await?;
     let mut report = Report::default();
     for row in rows {

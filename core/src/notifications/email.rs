@@ -2,6 +2,7 @@
 //! digest, or nothing. Only verified addresses of live accounts get mail. Every notification
 //! e-mail carries its one-click unsubscribe link (RFC 8058).
 
+use crate::db::Conn;
 use crate::mail::{Attachment, Email, MAIL_JOB};
 use crate::notifications::deliveries::NoticeRef;
 use crate::notifications::preferences::{self, Kind, Rhythm, Route, UnsubscribeKey};
@@ -51,7 +52,7 @@ pub fn footer(origin: &str, unsubscribe: &str) -> String {
 /// Queues the e-mails (or digest items) of `mailing` for `accounts`, in the caller's
 /// transaction.
 pub async fn route(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut (impl Conn + ?Sized),
     accounts: &[String],
     mailing: &Mailing<'_>,
 ) -> Result<Routed, sqlx::Error> {
@@ -59,7 +60,7 @@ pub async fn route(
     if accounts.is_empty() {
         return Ok(routed);
     }
-    let key = UnsubscribeKey::load(&mut *conn).await?;
+    let key = UnsubscribeKey::load(conn).await?;
     let origin = preferences::origin_of(mailing.link);
     if origin.is_none() {
         tracing::warn!(link = %mailing.link, "notice link is not absolute: e-mails without unsubscribe link");
@@ -83,7 +84,7 @@ pub async fn route(
             q = q.bind(id);
         }
         let mut digest = Vec::new();
-        for (account, to, rhythm) in q.fetch_all(&mut *conn).await? {
+        for (account, to, rhythm) in q.fetch_all(conn.conn()).await? {
             let rhythm = Rhythm::parse(&rhythm).unwrap_or(Rhythm::Defaut);
             match preferences::route(rhythm, mailing.kind, mailing.urgent) {
                 Route::None => {}
@@ -103,7 +104,7 @@ pub async fn route(
                         attachments: mailing.attachments.to_vec(),
                         notice: mailing.notice.cloned(),
                     };
-                    crate::jobs::insert(&mut *conn, MAIL_JOB, &email).await?;
+                    crate::jobs::insert(conn.conn(), MAIL_JOB, &email).await?;
                     routed.now += 1;
                 }
                 Route::Digest => digest.push(account),
@@ -127,7 +128,7 @@ pub async fn route(
                 q = q.bind(account);
             }
             routed.digest +=
-                i64::try_from(q.execute(&mut *conn).await?.rows_affected()).unwrap_or(0);
+                i64::try_from(q.execute(conn.conn()).await?.rows_affected()).unwrap_or(0);
         }
     }
     Ok(routed)

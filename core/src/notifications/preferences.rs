@@ -9,6 +9,7 @@ use serde::Serialize;
 use sha2::Sha256;
 use sqlx::Row as _;
 
+use crate::db::Conn;
 use crate::db::Db;
 use crate::types::AccountId;
 use crate::util::{now, random_token};
@@ -182,11 +183,11 @@ impl std::fmt::Debug for UnsubscribeKey {
 impl UnsubscribeKey {
     /// The stored key, created on first use (concurrent first uses agree: the first insert
     /// wins and everyone reads it back).
-    pub async fn load(conn: &mut sqlx::AnyConnection) -> Result<UnsubscribeKey, sqlx::Error> {
+    pub async fn load(conn: &mut (impl Conn + ?Sized)) -> Result<UnsubscribeKey, sqlx::Error> {
         let select = "SELECT value FROM platform_keys WHERE name = $1";
         let stored: Option<String> = sqlx::query_scalar(select)
             .bind(KEY_ROW)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(conn.conn())
             .await?;
         let text = match stored {
             Some(text) => text,
@@ -197,11 +198,11 @@ impl UnsubscribeKey {
                 .bind(KEY_ROW)
                 .bind(random_token())
                 .bind(now())
-                .execute(&mut *conn)
+                .execute(conn.conn())
                 .await?;
                 sqlx::query_scalar(select)
                     .bind(KEY_ROW)
-                    .fetch_one(&mut *conn)
+                    .fetch_one(conn.conn())
                     .await?
             }
         };

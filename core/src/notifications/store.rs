@@ -111,7 +111,7 @@ pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error>
     .bind(&notice.id)
     .bind(notice.tenant_id)
     .bind(now())
-    .execute(&mut *tx)
+    .execute(tx.conn())
     .await?;
     if first.rows_affected() == 0 {
         return Ok(());
@@ -123,7 +123,7 @@ pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error>
                  WHERE f.tenant_id = $1 AND f.target_kind = 'commune' AND a.deleted_at IS NULL",
         )
         .bind(notice.tenant_id)
-        .fetch_all(&mut *tx)
+        .fetch_all(tx.conn())
         .await?,
         Recipients::Accounts(ids) => ids.clone(),
     };
@@ -139,7 +139,7 @@ pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error>
             .bind(&notice.title)
             .bind(&notice.link)
             .bind(at)
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?
             .rows_affected(),
             Recipients::Accounts(ids) => {
@@ -156,7 +156,7 @@ pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error>
                     .bind(&notice.title)
                     .bind(&notice.link)
                     .bind(at)
-                    .execute(&mut *tx)
+                    .execute(tx.conn())
                     .await?
                     .rows_affected();
                 }

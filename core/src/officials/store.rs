@@ -33,7 +33,7 @@ pub async fn profile(tx: &mut TenantTx, id: &str) -> Result<Option<Profile>, sql
     let Some(row) = sqlx::query("SELECT id, first_name, last_name, account_id FROM officials WHERE tenant_id = $1 AND id = $2")
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(tx.conn())
         .await?
     else {
         return Ok(None);
@@ -44,7 +44,7 @@ pub async fn profile(tx: &mut TenantTx, id: &str) -> Result<Option<Profile>, sql
     )
     .bind(tenant)
     .bind(id)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx.conn())
     .await?
     .iter()
     .map(|r| r.try_get("function_label"))
@@ -71,7 +71,7 @@ pub async fn owned_by(
         sqlx::query_scalar("SELECT id FROM officials WHERE tenant_id = $1 AND account_id = $2")
             .bind(tenant)
             .bind(&account.0)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(tx.conn())
             .await?;
     match id {
         Some(id) => profile(tx, &id).await,
@@ -92,7 +92,7 @@ pub async fn birth_date_matches(
     .bind(tenant)
     .bind(official)
     .bind(birth_date)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     Ok(row.is_some())
 }
@@ -110,7 +110,7 @@ pub async fn has_pending(
     .bind(tenant)
     .bind(official)
     .bind(&account.0)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     Ok(row.is_some())
 }
@@ -136,7 +136,7 @@ pub async fn insert_claim(
     .bind(i64::from(matches))
     .bind(message)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(id)
 }
@@ -189,7 +189,7 @@ pub async fn pending_claims(tx: &mut TenantTx) -> Result<Vec<Claim>, sqlx::Error
         "{SELECT_CLAIM} WHERE c.tenant_id = $1 AND c.status = 'pending' ORDER BY c.created_at, c.id"
     ))
     .bind(tenant)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx.conn())
     .await?;
     rows.iter().map(claim_from_row).collect()
 }
@@ -202,7 +202,7 @@ pub async fn claim(tx: &mut TenantTx, id: &str) -> Result<Option<Claim>, sqlx::E
     ))
     .bind(tenant)
     .bind(id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?
     .as_ref()
     .map(claim_from_row)
@@ -230,7 +230,7 @@ pub async fn decide(
     .bind(at)
     .bind(tenant)
     .bind(&claim.id)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     if done.rows_affected() != 1 {
         return Ok(false);
@@ -240,7 +240,7 @@ pub async fn decide(
             .bind(&claim.account_id)
             .bind(tenant)
             .bind(&claim.official_id)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
         sqlx::query(
             "UPDATE official_claims SET status = 'rejected', decision_reason = 'Profil attribué à une autre demande.', \
@@ -250,7 +250,7 @@ pub async fn decide(
         .bind(at)
         .bind(tenant)
         .bind(&claim.official_id)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     }
     Ok(true)

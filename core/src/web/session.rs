@@ -9,7 +9,7 @@ use cookie::{Cookie, SameSite};
 use serde::Serialize;
 use sqlx::Row as _;
 
-use crate::db::Db;
+use crate::db::{Conn as _, Db};
 use crate::error::AppError;
 use crate::types::AccountId;
 use crate::util::{now, random_token, token_hash};
@@ -133,6 +133,7 @@ pub async fn close_all(db: &Db, account: &AccountId) -> Result<(), sqlx::Error> 
     Ok(())
 }
 
+/// Every request with a session cookie comes here: a direct reader on SQLite.
 async fn load(db: &Db, token: &str) -> Result<Option<Account>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT a.id, a.email, a.display_name, (SELECT COUNT(*) FROM notifications n \
@@ -142,7 +143,7 @@ async fn load(db: &Db, token: &str) -> Result<Option<Account>, sqlx::Error> {
     )
     .bind(token_hash(token))
     .bind(now())
-    .fetch_optional(db.pool())
+    .fetch_optional(db.reader().await?.conn())
     .await?;
     row.map(|row| {
         Ok(Account {

@@ -116,7 +116,7 @@ pub async fn comment(
             urgency: crate::notifications::push::Urgency::Normal,
             attachments: vec![],
         };
-        crate::jobs::insert(&mut *tx, SEND_NOTICE, &notice).await?;
+        crate::jobs::insert(tx.conn(), SEND_NOTICE, &notice).await?;
     }
     tx.commit().await?;
     state.jobs.notify();

@@ -74,7 +74,7 @@ pub async fn summaries_in(
     posts: &[&str],
 ) -> Result<HashMap<String, Summary>, sqlx::Error> {
     let scope = PostScope::within(tx.tenant_id(), posts);
-    count(tx, &scope).await
+    count(tx.conn(), &scope).await
 }
 
 /// The summaries of posts of several communes (a feed page), in one query. Posts are public
@@ -93,7 +93,7 @@ pub async fn summaries(
 
 /// Counts for the posts of `scope`.
 async fn count(
-    conn: &mut sqlx::AnyConnection,
+    conn: impl sqlx::Executor<'_, Database = sqlx::Any>,
     scope: &PostScope<'_>,
 ) -> Result<HashMap<String, Summary>, sqlx::Error> {
     let mut out: HashMap<String, Summary> = HashMap::new();
@@ -145,7 +145,7 @@ pub async fn given_by(
     .bind(tenant)
     .bind(post)
     .bind(&account.0)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx.conn())
     .await?;
     let rating: Option<i64> = sqlx::query_scalar(
         "SELECT value FROM post_ratings WHERE tenant_id = $1 AND post_id = $2 AND account_id = $3",
@@ -153,7 +153,7 @@ pub async fn given_by(
     .bind(tenant)
     .bind(post)
     .bind(&account.0)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     Ok((reactions, rating))
 }
@@ -192,7 +192,7 @@ pub async fn comments(
     .bind(post)
     .bind(after.unwrap_or_default())
     .bind(limit)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx.conn())
     .await?;
     rows.iter()
         .map(|r| {
@@ -225,7 +225,7 @@ pub async fn add_comment(
     .bind(&author.0)
     .bind(body)
     .bind(now())
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(id)
 }
@@ -244,7 +244,7 @@ pub async fn delete_comment(
     .bind(post)
     .bind(comment)
     .bind(&author.0)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -268,7 +268,7 @@ pub async fn set_reaction(
         .bind(&account.0)
         .bind(reaction)
         .bind(now())
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     } else {
         sqlx::query(
@@ -278,7 +278,7 @@ pub async fn set_reaction(
         .bind(post)
         .bind(&account.0)
         .bind(reaction)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     }
     Ok(())
@@ -302,7 +302,7 @@ pub async fn rate(
     .bind(&account.0)
     .bind(value)
     .bind(at)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }

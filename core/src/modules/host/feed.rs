@@ -86,7 +86,7 @@ impl Host for CallState {
                 title: format!("{name} : {first_line}"),
                 link: format!("{origin}/#post-{id}"),
             };
-            crate::jobs::insert(&mut **tx, FAN_OUT_POST, &event).await?;
+            crate::jobs::insert(tx.conn(), FAN_OUT_POST, &event).await?;
             Ok(id)
         }
         .await;

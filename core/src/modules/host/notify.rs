@@ -96,7 +96,7 @@ impl Host for CallState {
             }
             Err(Denied::Unavailable(why)) => return Err(why),
         };
-        if let Err(e) = crate::jobs::insert(&mut **tx, SEND_NOTICE, &notice).await {
+        if let Err(e) = crate::jobs::insert(tx.conn(), SEND_NOTICE, &notice).await {
             return Err(self.fail(&e));
         }
         self.after_commit.wake_jobs = true;
@@ -157,7 +157,7 @@ impl Host for CallState {
                     to: number.clone(),
                     text: text.clone(),
                 };
-                crate::jobs::insert_with_attempts(&mut **tx, SMS_JOB, &message, SMS_ATTEMPTS)
+                crate::jobs::insert_with_attempts(tx.conn(), SMS_JOB, &message, SMS_ATTEMPTS)
                     .await?;
             }
             let queued = i64::try_from(to.len()).unwrap_or(i64::MAX);

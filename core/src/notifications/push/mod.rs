@@ -10,6 +10,7 @@ pub mod vapid;
 use serde::{Deserialize, Serialize};
 use web_push_native::p256;
 
+use crate::db::Conn;
 use crate::error::AppError;
 use crate::notifications::deliveries::NoticeRef;
 
@@ -116,21 +117,21 @@ pub struct PushMessage {
 /// Queues one push job per device of these accounts (deleted accounts excluded) in the
 /// caller's transaction; returns how many.
 pub async fn queue(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut (impl Conn + ?Sized),
     accounts: &[String],
     notice: Option<&NoticeRef>,
     payload: &Payload,
     urgency: Urgency,
 ) -> Result<i64, sqlx::Error> {
     let mut queued = 0;
-    for subscription in store::devices_of(&mut *conn, accounts).await? {
+    for subscription in store::devices_of(conn, accounts).await? {
         let message = PushMessage {
             notice: notice.cloned(),
             subscription,
             payload: payload.clone(),
             urgency,
         };
-        crate::jobs::insert_with_attempts(&mut *conn, PUSH_JOB, &message, PUSH_ATTEMPTS).await?;
+        crate::jobs::insert_with_attempts(conn.conn(), PUSH_JOB, &message, PUSH_ATTEMPTS).await?;
         queued += 1;
     }
     Ok(queued)

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use sqlx::Row as _;
 
+use crate::db::Conn;
 use crate::db::Db;
 use crate::notifications::push::NewSubscription;
 use crate::types::AccountId;
@@ -124,7 +125,7 @@ pub async fn remove(db: &Db, account: &AccountId, id: &str) -> Result<bool, sqlx
 /// The subscription ids of these accounts' devices (deleted accounts, and those that turned
 /// web push off in their preferences, excluded).
 pub async fn devices_of(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut (impl Conn + ?Sized),
     accounts: &[String],
 ) -> Result<Vec<String>, sqlx::Error> {
     let mut ids = Vec::new();
@@ -145,7 +146,7 @@ pub async fn devices_of(
         for id in chunk {
             q = q.bind(id);
         }
-        ids.extend(q.fetch_all(&mut *conn).await?);
+        ids.extend(q.fetch_all(conn.conn()).await?);
     }
     Ok(ids)
 }

@@ -1,0 +1,392 @@
+//! SQLite connections used directly, in the calling task.
+//!
+//! Through sqlx, every SQLite statement is a round trip to the connection's own thread: two
+//! thread wake-ups, 80–95 µs on a small VM. Two places cannot afford it:
+//! - **The writer.** SQLite lets one connection write at a time, so the time a write
+//!   transaction holds the lock bounds the write throughput of the whole server; a poll vote
+//!   is eight statements. Write transactions of tenants run on one direct connection, owned by
+//!   the [`Db`]'s writer mutex (holding the mutex is holding the write lock).
+//! - **The session lookup** that every request makes, on a few direct read-only connections.
+//!
+//! A direct connection is opened with rusqlite on the same SQLite library as sqlx-sqlite, and a
+//! statement on it costs what SQLite takes to run it. Only short statements belong here: they
+//! run on an async worker.
+//!
+//! Queries keep their sqlx form: [`TxConn`] is an `Executor<Database = Any>`, so the same
+//! `sqlx::query(..).bind(..).fetch_optional(tx.conn())` runs on a pooled connection or here,
+//! with `$N` parameters bound as sqlx-sqlite binds them and rows handed back as `AnyRow`s.
+//!
+//! [`Db`]: crate::db::Db
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_core::future::BoxFuture;
+use futures_core::stream::BoxStream;
+use futures_util::{FutureExt as _, StreamExt as _, stream};
+use rusqlite::ffi;
+use rusqlite::types::{Value, ValueRef};
+use sqlx::any::{AnyQueryResult, AnyRow, AnyTypeInfo, AnyTypeInfoKind, AnyValue};
+use sqlx::error::{DatabaseError, ErrorKind};
+use sqlx::{Any, AnyConnection, Either, Execute, Executor};
+use sqlx_core::any::{AnyColumn, AnyValueKind};
+use sqlx_core::describe::Describe;
+use sqlx_core::ext::ustr::UStr;
+
+/// Statements kept prepared on the writer (module storage builds a few shapes per call).
+const STATEMENT_CACHE: usize = 256;
+/// How long `BEGIN IMMEDIATE` waits for a writer outside this process's mutex (a pooled
+/// connection's autocommit write) before giving up, as the pool's busy timeout does.
+const BUSY_WAIT: Duration = Duration::from_secs(10);
+/// Commits between two nudges to checkpoint the write-ahead log (see [`DirectConn::commit`]).
+const CHECKPOINT_EVERY: u32 = 256;
+
+/// A direct connection: the writer, owned by the [`Db`](crate::db::Db)'s writer mutex, or a
+/// reader of its small pool.
+#[derive(Debug)]
+pub struct DirectConn {
+    conn: rusqlite::Connection,
+    commits: u32,
+}
+
+impl DirectConn {
+    /// Opens the writer on the database file made by the pool (which set WAL mode).
+    pub(crate) fn writer(path: &str) -> Result<DirectConn, rusqlite::Error> {
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // No busy handler: it would sleep on an async worker; `begin` waits asynchronously.
+        // No automatic checkpoint either: it would copy pages and sync on an async worker
+        // inside the lock; a pooled connection does it beside the writer (`commit`).
+        conn.execute_batch(
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+             PRAGMA busy_timeout = 0; PRAGMA wal_autocheckpoint = 0; \
+             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+        )?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(DirectConn { conn, commits: 0 })
+    }
+
+    /// Opens a read-only connection. In WAL mode a reader never waits for the writer; the
+    /// short busy timeout covers the rare moment SQLite rebuilds its shared index.
+    pub(crate) fn reader(path: &str) -> Result<DirectConn, rusqlite::Error> {
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.execute_batch("PRAGMA busy_timeout = 100; PRAGMA query_only = 1;")?;
+        conn.set_prepared_statement_cache_capacity(32);
+        Ok(DirectConn { conn, commits: 0 })
+    }
+
+    /// `BEGIN IMMEDIATE`: takes SQLite's write lock, waiting (without blocking the worker)
+    /// while a connection outside the writer mutex holds it.
+    pub(crate) async fn begin(&mut self) -> Result<(), sqlx::Error> {
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            match self.execute("BEGIN IMMEDIATE") {
+                Ok(_) => return Ok(()),
+                Err(e) if is_busy(&e) && started.elapsed() < BUSY_WAIT => {
+                    attempt += 1;
+                    if attempt < 4 {
+                        tokio::task::yield_now().await;
+                    } else {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+                Err(e) => return Err(sql_error(e)),
+            }
+        }
+    }
+
+    /// Commits. Returns true every [`CHECKPOINT_EVERY`] commits: time to copy the log back.
+    pub(crate) fn commit(&mut self) -> Result<bool, sqlx::Error> {
+        self.execute("COMMIT").map_err(sql_error)?;
+        self.commits = self.commits.wrapping_add(1);
+        Ok(self.commits.is_multiple_of(CHECKPOINT_EVERY))
+    }
+
+    /// Rolls back whatever is open (after a failed commit too). Errors are logged: there is
+    /// no caller left to tell, and SQLite ends the transaction anyway when it cannot go on.
+    pub(crate) fn rollback(&mut self) {
+        if !self.conn.is_autocommit()
+            && let Err(e) = self.execute("ROLLBACK")
+        {
+            tracing::error!(error = %e, "rollback on the SQLite writer failed");
+        }
+    }
+
+    fn execute(&self, sql: &str) -> Result<usize, rusqlite::Error> {
+        self.conn.prepare_cached(sql)?.execute([])
+    }
+
+    /// Runs one statement: its rows (at most `limit`) and the rows it changed.
+    fn run<'q, E>(
+        &mut self,
+        mut query: E,
+        limit: Option<usize>,
+    ) -> Result<(Vec<AnyRow>, u64), sqlx::Error>
+    where
+        E: Execute<'q, Any>,
+    {
+        let arguments = query
+            .take_arguments()
+            .map_err(sqlx::Error::Encode)?
+            .map(|a| a.values.0)
+            .unwrap_or_default();
+        let sql = query.sql();
+        // Every statement goes through the cache; one-off shapes are the first evicted.
+        let mut stmt = self.conn.prepare_cached(sql).map_err(sql_error)?;
+        let mut positional = 0;
+        for i in 1..=stmt.parameter_count() {
+            // `$N` names the N-th argument, as sqlx-sqlite binds them; `?` takes the next.
+            let n = match stmt.parameter_name(i) {
+                Some(name) => name
+                    .strip_prefix('$')
+                    .or_else(|| name.strip_prefix('?'))
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .ok_or_else(|| {
+                        sqlx::Error::Protocol(format!("unsupported SQL parameter: {name}"))
+                    })?,
+                None => {
+                    positional += 1;
+                    positional
+                }
+            };
+            // An argument not given is NULL (as sqlx-sqlite does); bind it explicitly so a
+            // cached statement cannot keep the previous call's value.
+            let value = arguments.get(n.wrapping_sub(1)).map_or(Value::Null, to_sql);
+            stmt.raw_bind_parameter(i, value).map_err(sql_error)?;
+        }
+        let names: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+        let readonly = stmt.readonly();
+        let mut rows = Vec::new();
+        {
+            let mut cursor = stmt.raw_query();
+            let columns: Vec<AnyColumn> = names
+                .iter()
+                .enumerate()
+                .map(|(ordinal, name)| AnyColumn {
+                    ordinal,
+                    name: UStr::new(name),
+                    type_info: AnyTypeInfo {
+                        kind: AnyTypeInfoKind::Null,
+                    },
+                })
+                .collect();
+            let index: Arc<sqlx_core::HashMap<UStr, usize>> = Arc::new(
+                names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, name)| (UStr::new(name), i))
+                    .collect(),
+            );
+            while let Some(row) = cursor.next().map_err(sql_error)? {
+                if limit.is_some_and(|l| rows.len() >= l) {
+                    // A read stops there; a write (`INSERT … RETURNING` of several rows) is
+                    // stepped to its end, or it would not write them all.
+                    if readonly {
+                        break;
+                    }
+                    continue;
+                }
+                let values = (0..columns.len())
+                    .map(|i| row.get_ref(i).map(from_sql).map_err(sql_error))
+                    .collect::<Result<Vec<_>, _>>()?;
+                rows.push(AnyRow {
+                    column_names: index.clone(),
+                    columns: columns.clone(),
+                    values,
+                });
+            }
+        }
+        let changed = if readonly { 0 } else { self.conn.changes() };
+        Ok((rows, changed))
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(ffi::ErrorCode::DatabaseBusy)
+}
+
+fn to_sql(value: &AnyValueKind<'_>) -> Value {
+    match value {
+        AnyValueKind::Bool(b) => Value::Integer(i64::from(*b)),
+        AnyValueKind::SmallInt(i) => Value::Integer(i64::from(*i)),
+        AnyValueKind::Integer(i) => Value::Integer(i64::from(*i)),
+        AnyValueKind::BigInt(i) => Value::Integer(*i),
+        AnyValueKind::Real(f) => Value::Real(f64::from(*f)),
+        AnyValueKind::Double(f) => Value::Real(*f),
+        AnyValueKind::Text(t) => Value::Text(t.to_string()),
+        AnyValueKind::Blob(b) => Value::Blob(b.to_vec()),
+        // `Null`, and kinds a later sqlx may add.
+        _ => Value::Null,
+    }
+}
+
+/// The value as sqlx-sqlite's `Any` rows give it: SQLite's storage class of the value.
+fn from_sql(value: ValueRef<'_>) -> AnyValue {
+    let kind = match value {
+        ValueRef::Null => AnyValueKind::Null(AnyTypeInfoKind::Null),
+        ValueRef::Integer(i) => AnyValueKind::BigInt(i),
+        ValueRef::Real(f) => AnyValueKind::Double(f),
+        ValueRef::Text(t) => {
+            AnyValueKind::Text(Cow::Owned(String::from_utf8_lossy(t).into_owned()))
+        }
+        ValueRef::Blob(b) => AnyValueKind::Blob(Cow::Owned(b.to_vec())),
+    };
+    AnyValue { kind }
+}
+
+/// An SQLite error from the writer, seen by callers as sqlx-sqlite's would be.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct DirectError {
+    message: String,
+    code: Option<i32>,
+}
+
+fn sql_error(e: rusqlite::Error) -> sqlx::Error {
+    let code = match &e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.extended_code),
+        _ => None,
+    };
+    sqlx::Error::Database(Box::new(DirectError {
+        message: e.to_string(),
+        code,
+    }))
+}
+
+impl DatabaseError for DirectError {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn code(&self) -> Option<Cow<'_, str>> {
+        self.code.map(|c| Cow::Owned(c.to_string()))
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> ErrorKind {
+        match self.code {
+            Some(ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => {
+                ErrorKind::UniqueViolation
+            }
+            Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => ErrorKind::ForeignKeyViolation,
+            Some(ffi::SQLITE_CONSTRAINT_NOTNULL) => ErrorKind::NotNullViolation,
+            Some(ffi::SQLITE_CONSTRAINT_CHECK) => ErrorKind::CheckViolation,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+/// The connection of a [`TenantTx`](crate::db::TenantTx), for sqlx queries: a pooled
+/// connection, or SQLite's writer.
+#[derive(Debug)]
+pub enum TxConn<'c> {
+    /// A connection of the pool (PostgreSQL; SQLite reads).
+    Pool(&'c mut AnyConnection),
+    /// SQLite's writer, held by this transaction.
+    Direct(&'c mut DirectConn),
+}
+
+impl<'c> Executor<'c> for TxConn<'c> {
+    type Database = Any;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxStream<'e, Result<Either<AnyQueryResult, AnyRow>, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        match self {
+            TxConn::Pool(conn) => conn.fetch_many(query),
+            TxConn::Direct(writer) => stream::once(async move {
+                let items: Vec<Result<Either<AnyQueryResult, AnyRow>, sqlx::Error>> =
+                    match writer.run(query, None) {
+                        Ok((rows, changed)) => rows
+                            .into_iter()
+                            .map(|r| Ok(Either::Right(r)))
+                            .chain(std::iter::once(Ok(Either::Left(AnyQueryResult {
+                                rows_affected: changed,
+                                last_insert_id: None,
+                            }))))
+                            .collect(),
+                        Err(e) => vec![Err(e)],
+                    };
+                stream::iter(items)
+            })
+            .flatten()
+            .boxed(),
+        }
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        match self {
+            TxConn::Pool(conn) => conn.fetch_optional(query),
+            TxConn::Direct(writer) => async move {
+                writer
+                    .run(query, Some(1))
+                    .map(|(rows, _)| rows.into_iter().next())
+            }
+            .boxed(),
+        }
+    }
+
+    fn prepare_with<'e, 'q: 'e>(
+        self,
+        sql: &'q str,
+        parameters: &'e [AnyTypeInfo],
+    ) -> BoxFuture<'e, Result<sqlx::any::AnyStatement<'q>, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        match self {
+            TxConn::Pool(conn) => conn.prepare_with(sql, parameters),
+            TxConn::Direct(_) => async {
+                Err(sqlx::Error::Protocol(
+                    "the SQLite writer prepares its statements itself".into(),
+                ))
+            }
+            .boxed(),
+        }
+    }
+
+    fn describe<'e, 'q: 'e>(self, sql: &'q str) -> BoxFuture<'e, Result<Describe<Any>, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        match self {
+            TxConn::Pool(conn) => conn.describe(sql),
+            TxConn::Direct(_) => async {
+                Err(sqlx::Error::Protocol(
+                    "the SQLite writer does not describe statements".into(),
+                ))
+            }
+            .boxed(),
+        }
+    }
+}
