@@ -28,3 +28,9 @@ pub mod server;
 pub mod types;
 pub mod util;
 pub mod web;
+
+/// The allocator of every program built on the host (the server, its tests and benchmarks):
+/// requests allocate many small short-lived objects from both workers at once, which mimalloc
+/// serves from per-thread pages where glibc's malloc contends.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
 use wasmtime::component::Component;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances: the granularity of call deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -69,7 +69,10 @@ fn config(limits: &CallLimits, pooling: bool) -> Config {
             // Keep the first pages of a reused slot mapped (zeroed, not unmapped): faster
             // reinstantiation (measured here: 53 → 42 µs per instance with 2 MiB).
             .linear_memory_keep_resident(2 << 20)
-            .table_keep_resident(64 << 10);
+            .table_keep_resident(64 << 10)
+            // Where the kernel can say which of those pages a call dirtied (Linux ≥ 6.7),
+            // reset only those instead of all 2 MiB at every call.
+            .pagemap_scan(Enabled::Auto);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     config

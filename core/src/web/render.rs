@@ -2,6 +2,7 @@
 //! same base context (site, viewer, CSRF token when the page has forms).
 
 use axum::extract::{FromRequestParts, OriginalUri};
+use axum::http::Method;
 use axum::http::request::Parts;
 use axum::response::Html;
 use serde_json::json;
@@ -280,7 +281,10 @@ impl FromRequestParts<AppState> for Page {
         let Viewer(mut viewer) = Viewer::from_request_parts(parts, state)
             .await
             .unwrap_or_default();
-        if let (Site::Commune(c), Some(account)) = (&site, viewer.as_mut()) {
+        // The badge of unread messages is for pages that show it: a form submission answers
+        // with a redirect (and the page it leads to counts), so it is not counted for it.
+        let shows_page = matches!(parts.method, Method::GET | Method::HEAD);
+        if let (Site::Commune(c), Some(account), true) = (&site, viewer.as_mut(), shows_page) {
             account.unread_messages =
                 crate::messages::service::unread_total(state, c.tenant_id, &account.id)
                     .await
