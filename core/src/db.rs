@@ -21,8 +21,8 @@ use sqlx::{Any, AnyPool, ConnectOptions as _, Connection as _, Executor as _, Tr
 use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
 
 use crate::types::TenantId;
-use direct::DirectConn;
 pub use direct::TxConn;
+use direct::{DirectConn, GroupOutcome};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -68,6 +68,8 @@ pub struct Db {
     /// Direct read-only connections for [`Db::reader`] (SQLite files only).
     readers: Arc<[Arc<Mutex<DirectConn>>]>,
     next_reader: Arc<AtomicUsize>,
+    /// Writers waiting for the writer mutex (see [`direct`](self::direct)'s group commit).
+    waiting_writers: Arc<AtomicUsize>,
 }
 
 /// Direct readers of an SQLite file: one is held only while its statement runs, so no more
@@ -149,6 +151,7 @@ impl Db {
                 None => Arc::new([]),
             },
             next_reader: Arc::default(),
+            waiting_writers: Arc::default(),
         })
     }
 
@@ -229,8 +232,13 @@ impl Db {
 
     /// Closes the pool (waits for connections to be returned) and the writer connection.
     pub async fn close(&self) {
+        let mut writer = self.writer.lock().await;
+        if let Some(writer) = writer.as_mut() {
+            writer.finish_group();
+        }
+        writer.take();
+        drop(writer);
         self.pool.close().await;
-        self.writer.lock().await.take();
     }
 }
 
@@ -303,15 +311,20 @@ impl TenantDb {
     async fn begin_inner(&self, write: bool) -> Result<TenantTx, sqlx::Error> {
         let tenant = self.tenant;
         if write && self.db.backend == Backend::Sqlite {
+            let waiting = Waiting::new(&self.db.waiting_writers);
             let guard = self.db.writer.clone().lock_owned().await;
+            drop(waiting);
             let guard = match OwnedMutexGuard::try_map(guard, Option::as_mut) {
-                Ok(mut writer) => {
-                    writer.begin().await?;
-                    let tx = WriterTx {
+                Ok(writer) => {
+                    let mut tx = WriterTx {
                         writer,
+                        mutex: self.db.writer.clone(),
+                        waiting: self.db.waiting_writers.clone(),
                         pool: self.db.pool.clone(),
                         open: true,
                     };
+                    // On failure the drop ends the turn (and an empty group).
+                    tx.writer.begin_member().await?;
                     return Ok(TenantTx {
                         inner: Inner::Writer(tx),
                         tenant,
@@ -403,20 +416,108 @@ enum Inner {
     Writer(WriterTx),
 }
 
-/// A write transaction on SQLite's writer: holding the writer is holding the write lock.
+/// A write transaction on SQLite's writer, a member of its group commit
+/// ([`direct`](self::direct)): holding the writer is holding the write lock.
 struct WriterTx {
     writer: OwnedMappedMutexGuard<Option<DirectConn>, DirectConn>,
+    /// The writer's mutex, to end a group its last member left open.
+    mutex: Arc<Mutex<Option<DirectConn>>>,
+    /// Writers waiting for the mutex: the group stays open for them.
+    waiting: Arc<AtomicUsize>,
     /// Where the write-ahead log is checkpointed from, beside the writer.
     pool: AnyPool,
     /// Not committed yet: dropping rolls back.
     open: bool,
 }
 
+impl WriterTx {
+    /// Gives the writer up: commits the group unless a waiting writer continues it.
+    fn end_turn(&mut self) -> GroupOutcome {
+        let (outcome, checkpoint) = self
+            .writer
+            .end_turn(self.waiting.load(Ordering::Acquire) > 0);
+        if checkpoint {
+            checkpoint_beside(&self.pool);
+        }
+        outcome
+    }
+}
+
 impl Drop for WriterTx {
     fn drop(&mut self) {
         if self.open {
-            self.writer.rollback();
+            self.writer.rollback_member();
+            self.end_turn();
         }
+    }
+}
+
+/// A passive checkpoint copies committed pages from the log back into the database without
+/// taking the write lock, on a pooled connection's thread.
+fn checkpoint_beside(pool: &AnyPool) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let pool = pool.clone();
+    runtime.spawn(async move {
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::debug!(error = %e, "checkpoint skipped");
+        }
+    });
+}
+
+/// How long a member waits for its group to end before ending it itself (the writer it was
+/// handed to went away, its request cancelled while waiting).
+const GROUP_RESCUE: std::time::Duration = std::time::Duration::from_millis(20);
+
+async fn group_outcome(
+    mut outcome: tokio::sync::watch::Receiver<GroupOutcome>,
+    mutex: Arc<Mutex<Option<DirectConn>>>,
+    pool: AnyPool,
+) -> Result<(), Arc<str>> {
+    loop {
+        // The value is copied out at once: the channel's read guard cannot cross an await.
+        let ended = tokio::time::timeout(GROUP_RESCUE, async {
+            outcome
+                .wait_for(Option::is_some)
+                .await
+                .map(|v| (*v).clone())
+        })
+        .await;
+        match ended {
+            Ok(Ok(ended)) => {
+                return ended.unwrap_or_else(|| Err("transaction groupée sans issue".into()));
+            }
+            Ok(Err(_)) => return Err("le rédacteur SQLite a été fermé".into()),
+            Err(_) => {
+                // Holding the mutex, no member is running: whatever group is open can end.
+                let mut writer = mutex.lock().await;
+                if let Some(writer) = writer.as_mut()
+                    && writer.finish_group()
+                {
+                    checkpoint_beside(&pool);
+                }
+            }
+        }
+    }
+}
+
+/// Counts a writer waiting for the mutex, until it gets it or gives up.
+struct Waiting(Arc<AtomicUsize>);
+
+impl Waiting {
+    fn new(count: &Arc<AtomicUsize>) -> Waiting {
+        count.fetch_add(1, Ordering::AcqRel);
+        Waiting(count.clone())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -439,23 +540,17 @@ impl TenantTx {
         match self.inner {
             Inner::Pool { tx, .. } => tx.commit().await,
             Inner::Writer(mut w) => {
-                // A failed commit leaves `open` set: the drop rolls back what is left.
-                let checkpoint = w.writer.commit()?;
+                // A failed release leaves `open` set: the drop rolls this member back.
+                let receiver = w.writer.release_member()?;
                 w.open = false;
-                if checkpoint {
-                    // A passive checkpoint copies committed pages back into the database
-                    // without taking the write lock, on a pooled connection's thread.
-                    let pool = w.pool.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                            .execute(&pool)
-                            .await
-                        {
-                            tracing::debug!(error = %e, "checkpoint skipped");
-                        }
-                    });
-                }
-                Ok(())
+                let ended = w.end_turn();
+                let (mutex, pool) = (w.mutex.clone(), w.pool.clone());
+                drop(w);
+                let outcome = match ended {
+                    Some(outcome) => outcome,
+                    None => group_outcome(receiver, mutex, pool).await,
+                };
+                outcome.map_err(direct::group_failed)
             }
         }
     }
