@@ -342,13 +342,20 @@ impl TenantDb {
                 tenant,
             });
         }
-        let mut tx = self.db.pool.begin().await?;
-        if self.db.backend == Backend::Postgres {
-            sqlx::query("SELECT set_config('parvis.tenant_id', $1, true)")
-                .bind(tenant.0.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
+        let tx = match self.db.backend {
+            // The tenant is set in the same round trip as the BEGIN (simple query protocol,
+            // two statements); it is an integer, so formatting it in cannot inject anything.
+            Backend::Postgres => {
+                self.db
+                    .pool
+                    .begin_with(format!(
+                        "BEGIN; SELECT set_config('parvis.tenant_id', '{}', true)",
+                        tenant.0
+                    ))
+                    .await?
+            }
+            Backend::Sqlite => self.db.pool.begin().await?,
+        };
         Ok(TenantTx {
             inner: Inner::Pool { tx, _writer: None },
             tenant,

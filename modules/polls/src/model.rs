@@ -127,15 +127,29 @@ pub struct Results {
     pub votes: Vec<u64>,
 }
 
+/// Each count is spread over this many counters, chosen by ballot: two votes at once then
+/// rarely update the same row, which a database locks until the vote's commit (PostgreSQL
+/// serialized every vote of a poll on its one voters counter).
+pub const COUNTER_SHARDS: u64 = 8;
+
 impl Results {
-    /// Counter names: `<poll>:voters` and `<poll>:option:<index>`.
-    pub fn voters_counter(poll_id: &str) -> String {
-        format!("{poll_id}:voters")
+    /// Counter names: `<poll>:voters:<shard>` and `<poll>:option:<index>:<shard>` (polls
+    /// counted before sharding have `<poll>:voters` and `<poll>:option:<index>`; both add up).
+    pub fn voters_counter(poll_id: &str, shard: u64) -> String {
+        format!("{poll_id}:voters:{shard}")
     }
 
-    /// The counter of one option.
-    pub fn option_counter(poll_id: &str, option: usize) -> String {
-        format!("{poll_id}:option:{option}")
+    /// The counter of one option, in one shard.
+    pub fn option_counter(poll_id: &str, option: usize, shard: u64) -> String {
+        format!("{poll_id}:option:{option}:{shard}")
+    }
+
+    /// The shard of a ballot key (FNV-1a: stable across versions, unlike std's hasher).
+    pub fn shard(ballot_key: &str) -> u64 {
+        let hash = ballot_key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        hash % COUNTER_SHARDS
     }
 
     /// Reads the tally from the counters of `poll_id` (as listed by prefix `<poll>:`).
@@ -147,18 +161,18 @@ impl Results {
         let prefix = format!("{poll_id}:");
         for (name, value) in counters {
             let value = u64::try_from(*value).unwrap_or(0);
-            match name.strip_prefix(&prefix) {
-                Some("voters") => results.voters = value,
-                Some(rest) => {
-                    if let Some(slot) = rest
-                        .strip_prefix("option:")
-                        .and_then(|i| i.parse::<usize>().ok())
-                        .and_then(|i| results.votes.get_mut(i))
-                    {
-                        *slot = value;
-                    }
-                }
-                None => {}
+            let Some(rest) = name.strip_prefix(&prefix) else {
+                continue;
+            };
+            if rest == "voters" || rest.strip_prefix("voters:").is_some() {
+                results.voters += value;
+            } else if let Some(slot) = rest
+                .strip_prefix("option:")
+                .and_then(|i| i.split(':').next())
+                .and_then(|i| i.parse::<usize>().ok())
+                .and_then(|i| results.votes.get_mut(i))
+            {
+                *slot += value;
             }
         }
         results
@@ -304,11 +318,14 @@ mod tests {
     #[test]
     fn reads_counters_and_computes_shares() {
         let counters = vec![
-            ("p1:option:0".to_owned(), 2),
-            ("p1:option:2".to_owned(), 1),
-            ("p1:option:9".to_owned(), 5),
-            ("p1:voters".to_owned(), 3),
-            ("p10:voters".to_owned(), 99),
+            ("p1:option:0".to_owned(), 1),
+            ("p1:option:0:3".to_owned(), 1),
+            ("p1:option:2:7".to_owned(), 1),
+            ("p1:option:9:0".to_owned(), 5),
+            ("p1:voters".to_owned(), 1),
+            ("p1:voters:3".to_owned(), 1),
+            ("p1:voters:7".to_owned(), 1),
+            ("p10:voters:0".to_owned(), 99),
         ];
         let r = Results::from_counters("p1", 3, &counters);
         assert_eq!(r.voters, 3);

@@ -72,10 +72,11 @@ pub fn cast(
     choices: &[usize],
 ) -> Result<(), StoreError> {
     BALLOTS.insert(key, ballot, Indexes::new().index("poll", poll_id))?;
+    let shard = Results::shard(key);
     for &option in choices {
-        store::incr(&Results::option_counter(poll_id, option), 1)?;
+        store::incr(&Results::option_counter(poll_id, option, shard), 1)?;
     }
-    store::incr(&Results::voters_counter(poll_id), 1)?;
+    store::incr(&Results::voters_counter(poll_id, shard), 1)?;
     Ok(())
 }
 
