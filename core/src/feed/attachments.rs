@@ -328,7 +328,7 @@ async fn load(
         let media_id: String = row.try_get("media_id")?;
         let thumb_id: Option<String> = row.try_get("thumb_id")?;
         let bytes: i64 = row.try_get("byte_size")?;
-        let mut attachment = Attachment {
+        let attachment = Attachment {
             kind: row.try_get("kind")?,
             url: String::new(),
             thumb_url: None,
@@ -339,7 +339,6 @@ async fn load(
             media_id,
             thumb_id,
         };
-        attachment.link("");
         out.entry(row.try_get("post_id")?)
             .or_default()
             .push(attachment);

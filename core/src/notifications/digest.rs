@@ -203,12 +203,7 @@ async fn send_period(db: &Db, period: Period, slot: i64) -> anyhow::Result<usize
         for chunk in digest.ids.chunks(500) {
             let mut sql =
                 String::from("DELETE FROM digest_items WHERE account_id = $1 AND id IN (");
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("${}", i + 2));
-            }
+            sql.push_str(&crate::db::placeholders(2, chunk.len()));
             sql.push(')');
             let mut q = sqlx::query(&sql).bind(account);
             for id in chunk {

@@ -72,12 +72,7 @@ pub async fn route(
              LEFT JOIN notification_preferences p ON p.account_id = a.id \
              WHERE a.email_verified_at IS NOT NULL AND a.deleted_at IS NULL AND a.id IN (",
         );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", i + 1));
-        }
+        sql.push_str(&crate::db::placeholders(1, chunk.len()));
         sql.push(')');
         let mut q = sqlx::query_as::<_, (String, String, String)>(&sql);
         for id in chunk {
@@ -112,11 +107,10 @@ pub async fn route(
         }
         // One statement per chunk: a post to a commune's 100,000 followers is 200 of them.
         if !digest.is_empty() {
-            let ids: Vec<String> = (0..digest.len()).map(|i| format!("${}", i + 6)).collect();
             let sql = format!(
                 "INSERT INTO digest_items (account_id, id, tenant_id, title, link, created_at) \
                  SELECT a.id, $1, $2, $3, $4, $5 FROM accounts a WHERE a.id IN ({}) ON CONFLICT DO NOTHING",
-                ids.join(", ")
+                crate::db::placeholders(6, digest.len())
             );
             let mut q = sqlx::query(&sql)
                 .bind(mailing.id)

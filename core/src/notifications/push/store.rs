@@ -135,12 +135,7 @@ pub async fn devices_of(
              WHERE a.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM notification_preferences np \
              WHERE np.account_id = p.account_id AND np.push = 0) AND p.account_id IN (",
         );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", i + 1));
-        }
+        sql.push_str(&crate::db::placeholders(1, chunk.len()));
         sql.push_str(") ORDER BY p.id");
         let mut q = sqlx::query_scalar::<_, String>(&sql);
         for id in chunk {
