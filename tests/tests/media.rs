@@ -72,6 +72,20 @@ async fn world(backend: parvis_tests::Backend) -> Result<World> {
 }
 
 impl World {
+    /// Hides (`masquer`) or restores (`retablir`) a post as a moderator; the status.
+    async fn moderate(&self, moderator: &reqwest::Client, post: &str, action: &str) -> Result<u16> {
+        let token = form_token(moderator, &self.url("/admin/moderation")).await?;
+        let r = moderator
+            .post(self.url(&format!("/admin/moderation/{post}/{action}")))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("reason", "Photo d'un mineur"),
+            ])
+            .send()
+            .await?;
+        Ok(r.status().as_u16())
+    }
+
     fn url(&self, path: &str) -> String {
         self.app.url(Some(&self.paris), path)
     }
@@ -447,6 +461,22 @@ both_backends!(posts_carry_images_and_documents, |backend| async move {
         5,
         "{purposes:?}"
     );
+
+    // Hidden by moderation, the post takes its files along: nobody gets them but the
+    // commune's moderators, and no cache keeps them; restored, they are public again.
+    let post = location.trim_start_matches("/publications/");
+    assert_eq!(w.moderate(&maire, post, "masquer").await?, 303);
+    for link in &links {
+        assert_eq!(get(link.clone()).await?.status(), 404, "{link}");
+        let r = maire.get(link).send().await?;
+        assert_eq!(r.status(), 200, "{link}");
+        assert_eq!(r.headers()["cache-control"], "private, no-store");
+    }
+    assert_eq!(w.cyril.get(&links[0]).send().await?.status(), 404);
+    assert_eq!(w.moderate(&maire, post, "retablir").await?, 303);
+    let r = get(links[0].clone()).await?;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["cache-control"].to_str()?.starts_with("public"));
     w.app.stop().await;
     Ok(())
 });

@@ -363,6 +363,12 @@ both_backends!(candidate_profiles, |backend| async move {
         .await?;
     assert_eq!(status, 303);
     assert_eq!(w.get(&w.app.client()?, &bob_url).await?.0, 404);
+    // The photo goes with the profile, except for the commune's moderators (uncached).
+    let r = w.app.client()?.get(w.url(&photo)).send().await?;
+    assert_eq!(r.status(), 404);
+    let r = w.mayor.get(w.url(&photo)).send().await?;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "private, no-store");
     let (_, home) = w.get(&w.app.client()?, "/").await?;
     assert!(!home.contains("bob@example.org") && home.contains("anne@example.org"));
     assert_eq!(

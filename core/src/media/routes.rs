@@ -1,6 +1,7 @@
 //! `GET /media/<id>`: a stored file. An account's media (avatars) is served on every host; a
 //! commune's media only on that commune's host (another host answers 404). Files never change
-//! under an id, so they are cached for a year and revalidated by ETag; the headers keep a
+//! under an id, so they are cached for a year and revalidated by ETag (except the files of a
+//! hidden post or a withdrawn candidacy, which only the commune's moderators get, uncached); the headers keep a
 //! browser from guessing another type (`nosniff`), from running anything in them (a sandboxing
 //! CSP), and PDFs are downloads, never shown inline.
 
@@ -10,8 +11,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::authz::perms;
 use crate::error::{AppError, AppResult};
 use crate::media::store::{self, Stored};
+use crate::web::session::Viewer;
 use crate::web::{AppState, Site};
 
 /// The routes of this feature.
@@ -31,6 +34,7 @@ fn gone() -> AppError {
 async fn serve(
     State(state): State<AppState>,
     site: Site,
+    Viewer(viewer): Viewer,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
@@ -46,6 +50,24 @@ async fn serve(
         tx.commit().await?;
     }
     let file = found.ok_or_else(gone)?;
+    if file.withheld {
+        let moderator = match (&site, &viewer) {
+            (Site::Commune(c), Some(account)) => {
+                state
+                    .authz
+                    .can(
+                        Some(&account.id),
+                        &c.tenant_id.authz_domain(),
+                        perms::MODERATE,
+                    )
+                    .await
+            }
+            _ => false,
+        };
+        if !moderator {
+            return Err(gone());
+        }
+    }
     Ok(respond(file, &headers))
 }
 
@@ -90,7 +112,12 @@ fn respond(file: Stored, headers: &HeaderMap) -> Response {
     set(
         h,
         header::CACHE_CONTROL,
-        "public, max-age=31536000, immutable",
+        // A withheld file reaches only moderators: no cache keeps it.
+        if file.withheld {
+            "private, no-store"
+        } else {
+            "public, max-age=31536000, immutable"
+        },
     );
     set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(

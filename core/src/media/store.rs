@@ -60,6 +60,9 @@ pub struct Stored {
     pub sha256: String,
     /// Content.
     pub bytes: Vec<u8>,
+    /// Withheld from the public: a file of a hidden post, or a withdrawn candidate's photo.
+    /// The commune's moderators still see it (they review what they hid).
+    pub withheld: bool,
 }
 
 /// Metadata of a stored file (exports, listings).
@@ -155,12 +158,15 @@ fn stored(row: &sqlx::any::AnyRow) -> Result<Stored, sqlx::Error> {
         filename: row.try_get("filename")?,
         sha256: row.try_get("sha256")?,
         bytes: row.try_get("bytes")?,
+        withheld: row.try_get::<i64, _>("withheld")? != 0,
     })
 }
 
 /// An account's media, by id (any host serves it).
 pub async fn platform(pool: &sqlx::AnyPool, id: &str) -> Result<Option<Stored>, sqlx::Error> {
-    sqlx::query("SELECT content_type, filename, sha256, bytes FROM account_media WHERE id = $1")
+    sqlx::query(
+        "SELECT content_type, filename, sha256, bytes, 0 AS withheld FROM account_media WHERE id = $1",
+    )
         .bind(id)
         .fetch_optional(pool)
         .await?
@@ -172,8 +178,20 @@ pub async fn platform(pool: &sqlx::AnyPool, id: &str) -> Result<Option<Stored>, 
 /// The tenant's media, by id (only its own host serves it).
 pub async fn tenant(tx: &mut TenantTx, id: &str) -> Result<Option<Stored>, sqlx::Error> {
     let tenant = tx.tenant_id();
+    // Each test is an index probe (migration 0018): the file's attachments to a hidden post,
+    // and a withdrawn candidacy showing it as photo.
     sqlx::query(
-        "SELECT content_type, filename, sha256, bytes FROM media WHERE tenant_id = $1 AND id = $2",
+        "SELECT m.content_type, m.filename, m.sha256, m.bytes, \
+         CASE WHEN EXISTS (SELECT 1 FROM post_attachments a JOIN posts p \
+                 ON p.tenant_id = a.tenant_id AND p.id = a.post_id \
+                 WHERE a.tenant_id = m.tenant_id AND a.media_id = m.id AND p.hidden_at IS NOT NULL) \
+           OR EXISTS (SELECT 1 FROM post_attachments a JOIN posts p \
+                 ON p.tenant_id = a.tenant_id AND p.id = a.post_id \
+                 WHERE a.tenant_id = m.tenant_id AND a.thumb_id = m.id AND p.hidden_at IS NOT NULL) \
+           OR EXISTS (SELECT 1 FROM candidates c \
+                 WHERE c.tenant_id = m.tenant_id AND c.photo_id = m.id AND c.status = 'withdrawn') \
+         THEN 1 ELSE 0 END AS withheld \
+         FROM media m WHERE m.tenant_id = $1 AND m.id = $2",
     )
     .bind(tenant)
     .bind(id)
