@@ -5,7 +5,8 @@
 //! are reached through [`Db::pool`]; tenant-owned tables only through a [`TenantTx`], which
 //! carries the tenant resolved from the request and, on PostgreSQL, sets it for Row-Level
 //! Security so a query that forgets its `tenant_id` filter still sees nothing of other tenants.
-//! On SQLite, a tenant's write transaction runs on the one writer connection ([`writer`]).
+//! On SQLite, tenants' write transactions and the session lookup run on direct connections
+//! (`db/direct.rs`), with their commits grouped.
 
 mod direct;
 
@@ -301,9 +302,10 @@ impl TenantDb {
         self.begin_inner(false).await
     }
 
-    /// Like [`TenantDb::begin`], for a transaction that reads then writes: on SQLite it takes
-    /// the write lock at once (`BEGIN IMMEDIATE`), so a concurrent writer makes it wait (busy
-    /// timeout) instead of failing it when it upgrades from reading to writing.
+    /// Like [`TenantDb::begin`], for a transaction that reads then writes. On SQLite it takes
+    /// the writer at once, so concurrent writers queue for it instead of failing when they
+    /// upgrade from reading to writing; its commit may be grouped with theirs
+    /// (`db/direct.rs`), and returns once it is durable either way.
     pub async fn begin_write(&self) -> Result<TenantTx, sqlx::Error> {
         self.begin_inner(true).await
     }
