@@ -51,15 +51,12 @@ async fn serve(
     }
     let file = found.ok_or_else(gone)?;
     if file.withheld {
-        let moderator = match (&site, &viewer) {
-            (Site::Commune(c), Some(account)) => {
-                state
-                    .authz
-                    .can(
-                        Some(&account.id),
-                        &c.tenant_id.authz_domain(),
-                        perms::MODERATE,
-                    )
+        // Only the commune's moderators, who review what they hid, still see it.
+        let moderator = match &site {
+            Site::Commune(c) => {
+                let viewer = viewer.as_ref().map(|v| &v.id);
+                (state.authz)
+                    .can(viewer, &c.tenant_id.authz_domain(), perms::MODERATE)
                     .await
             }
             _ => false,

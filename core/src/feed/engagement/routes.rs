@@ -92,19 +92,13 @@ async fn render(
 ) -> AppResult<Response> {
     let commune = page.site.commune()?.clone();
     let viewer = page.viewer.clone();
-    let moderator = match &viewer {
-        Some(v) => {
-            state
-                .authz
-                .can(
-                    Some(&v.id),
-                    &commune.tenant_id.authz_domain(),
-                    perms::MODERATE,
-                )
-                .await
-        }
-        None => false,
-    };
+    let moderator = (state.authz)
+        .can(
+            viewer.as_ref().map(|v| &v.id),
+            &commune.tenant_id.authz_domain(),
+            perms::MODERATE,
+        )
+        .await;
     let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
     let mut one = match posts::one(&mut tx, id).await? {
         Some(one) if one.hidden.is_none() || moderator => one,
