@@ -243,6 +243,17 @@ impl Db {
     }
 }
 
+/// Whether SQLite refused a statement for a lock another connection holds (`SQLITE_BUSY` or
+/// `SQLITE_LOCKED`, extended codes included: a read transaction that starts writing after
+/// another connection committed gets `SQLITE_BUSY_SNAPSHOT` at once). Only meaningful on
+/// SQLite: PostgreSQL's codes are not numbers of this kind.
+pub fn is_sqlite_busy(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+}
+
 /// `$from, $from+1, …` for `n` bound values (an `IN (…)` list).
 pub fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)

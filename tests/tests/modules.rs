@@ -328,3 +328,33 @@ both_backends!(
         Ok(())
     }
 );
+
+both_backends!(
+    a_get_that_writes_after_another_commit_is_still_served,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let (paris, _) = two_communes_with_hostile(&app).await?;
+        let client = app.client()?;
+        let url = |query: &str| app.url(Some(&paris), &format!("/m/hostile/write?{query}"));
+        // A slow GET reads, then writes 400 ms later; meanwhile a quick one writes and commits.
+        // On SQLite the slow one's snapshot is then stale, and SQLite refuses its write: the
+        // host runs it again as a writer instead of failing it.
+        let slow = tokio::spawn(client.get(url("value=lent&wait_ms=400")).send());
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let quick = client.get(url("value=rapide")).send().await?;
+        assert_eq!(quick.status(), 200);
+        let (status, body) = parvis_tests::outcome(slow.await??).await?;
+        assert_eq!(status, 200, "{body}");
+        let written: serde_json::Value = serde_json::from_str(&body)?;
+        assert_eq!(written["hits"], 2, "each request counted once: {body}");
+        let read: serde_json::Value = client
+            .get(app.url(Some(&paris), "/m/hostile/read"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(read["secrets"]["s"], "lent", "the slow write came last");
+        app.stop().await;
+        Ok(())
+    }
+);

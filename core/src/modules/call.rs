@@ -51,6 +51,9 @@ pub struct CallState {
     tx: Option<TenantTx>,
     /// A host-side failure: the call's writes are rolled back whatever it returns.
     pub(crate) failed: Option<String>,
+    /// A read call (a GET) began to write and SQLite refused it, because another connection
+    /// committed since the call's first read: it is run again as a writer (see [`run`]).
+    read_call_wrote_late: bool,
     host_calls: u32,
     /// `scheme://host` of the commune, for absolute links in notifications.
     pub(crate) origin: String,
@@ -145,7 +148,15 @@ impl CallState {
 
     /// Records a database failure: the whole call will be rolled back.
     pub(crate) fn fail(&mut self, e: &sqlx::Error) -> String {
-        tracing::error!(module = %self.module, error = %e, "module storage failed");
+        if !self.write
+            && self.app.db.backend() == crate::db::Backend::Sqlite
+            && crate::db::is_sqlite_busy(e)
+        {
+            tracing::debug!(module = %self.module, error = %e, "read call wrote after a commit: run again as a writer");
+            self.read_call_wrote_late = true;
+        } else {
+            tracing::error!(module = %self.module, error = %e, "module storage failed");
+        }
         self.failed = Some(e.to_string());
         "base de données indisponible".to_string()
     }
@@ -227,6 +238,7 @@ fn new_state(
         write: ctx.is_some_and(|c| c.write),
         tx: None,
         failed: None,
+        read_call_wrote_late: false,
         host_calls: 0,
         origin: ctx.map(|c| c.origin.clone()).unwrap_or_default(),
         mount: format!("/m/{}", module.id),
@@ -275,6 +287,7 @@ pub async fn manifest(
         .map_err(|e| Fault::from_error(e, false))
 }
 
+#[derive(Clone, Copy)]
 enum Call<'a> {
     Handle(&'a Request),
     Event(&'a Event),
@@ -296,6 +309,28 @@ async fn run(
     ctx: &CallContext,
     call: Call<'_>,
 ) -> Result<Outcome, Fault> {
+    let (outcome, wrote_late) = run_once(app, module, ctx, call).await;
+    if !wrote_late {
+        return outcome;
+    }
+    // Nothing of the first run was kept (its transaction rolled back, its side effects wait
+    // for a commit): run it again from the start, holding the writer this time. Modules
+    // should write on POST only, but a GET that writes must not fail for a race it cannot see.
+    let writer = CallContext {
+        tenant: ctx.tenant,
+        origin: ctx.origin.clone(),
+        write: true,
+    };
+    run_once(app, module, &writer, call).await.0
+}
+
+/// One run of a call; `true` when a read call should be run again as a writer.
+async fn run_once(
+    app: &AppState,
+    module: &LoadedModule,
+    ctx: &CallContext,
+    call: Call<'_>,
+) -> (Result<Outcome, Fault>, bool) {
     let limits = app.modules.limits();
     let mut store = new_store(app, module, &limits, Some(ctx));
     let run = async {
@@ -330,7 +365,8 @@ async fn run(
         Err(_) => Err(Fault::Timeout),
     };
     let state = store.into_data();
-    finish(app, state, outcome, &limits).await
+    let wrote_late = state.read_call_wrote_late;
+    (finish(app, state, outcome, &limits).await, wrote_late)
 }
 
 impl CallState {

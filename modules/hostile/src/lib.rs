@@ -170,8 +170,22 @@ fn escape(_: &Request, _: &Params) -> Result<Response, Error> {
 const SECRETS: Collection<'static> = Collection::new("secrets");
 
 /// Stores `?value=` under `secrets/s` and counts the hits.
+/// Writes a secret. With `wait_ms`, it reads first and waits that long before writing, so a
+/// test can commit something else in between.
 fn write(req: &Request, _: &Params) -> Result<Response, Error> {
     let value = req.query_value("value").unwrap_or_default();
+    if let Some(wait) = req
+        .query_value("wait_ms")
+        .and_then(|w| w.parse::<i64>().ok())
+    {
+        SECRETS.list().all::<Value>()?;
+        let until = parvis_module_sdk::host::now_ms().saturating_add(wait);
+        while parvis_module_sdk::host::now_ms() < until {
+            for n in 0..10_000_u32 {
+                black_box(n);
+            }
+        }
+    }
     let version = SECRETS.put("s", value, Indexes::new(), None)?;
     let hits = store::incr("hits", 1)?;
     Ok(Response::json(
