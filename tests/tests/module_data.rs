@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use parvis_core::authz::Role;
-use parvis_core::types::{ModuleId, Slug, TenantId};
+use parvis_core::types::{AccountId, ModuleId, Slug, TenantId};
 use parvis_tests::stripe::{FakeStripe, SECRET_KEY, WEBHOOK_SECRET};
 use parvis_tests::{TestApp, both_backends, form_token};
 use serde_json::Value;
@@ -582,6 +582,12 @@ both_backends!(
 
         // The deletion succeeds anyway; Lyon is erased, Paris's job keeps failing and is retried
         // until the module works again.
+        let (mayor, mayor_client) = citizen(&app, &paris, "maire@example.org").await?;
+        app.grant(&AccountId(mayor), Role::TenantAdmin, Some(&paris))
+            .await?;
+        let (lyon_mayor, lyon_client) = citizen(&app, &lyon, "maire-lyon@example.org").await?;
+        app.grant(&AccountId(lyon_mayor), Role::TenantAdmin, Some(&lyon))
+            .await?;
         delete_account(&app, &zoe, &paris).await?;
         wait_until("Lyon erased, Paris failing", || async {
             Ok(erasure_jobs(&app, "hostile").await? == (1, 1))
@@ -594,11 +600,76 @@ both_backends!(
         };
         assert_eq!(read(lyon.clone()).await?["secrets"], serde_json::json!({}));
         assert_eq!(read(paris.clone()).await?["secrets"]["s"], "panne");
+
+        // Its last attempt fails too: the queue gives the job up, and Paris's admins (only
+        // theirs) are told that the data was not erased.
+        sqlx::query(
+            "UPDATE jobs SET attempts = max_attempts - 1, run_at = 0 \
+             WHERE kind = 'module.account_deleted' AND done_at IS NULL",
+        )
+        .execute(app.state.db.pool())
+        .await?;
+        app.state.jobs.notify();
+        let job_failed = || async {
+            anyhow::Ok(
+                parvis_core::jobs::failed(&app.state.db, Some("module.account_deleted"), 10)
+                    .await?,
+            )
+        };
+        wait_until("Paris's erasure given up", || async {
+            Ok(job_failed().await?.len() == 1)
+        })
+        .await?;
+        let given_up = job_failed().await?;
+        assert!(
+            given_up[0]
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("hostile")),
+            "{given_up:?}"
+        );
+        let told = "non effacées par « ";
+        let centre = |client: &reqwest::Client, slug: &str| {
+            let request = client.get(app.url(Some(slug), "/notifications"));
+            async move { anyhow::Ok(request.send().await?.text().await?) }
+        };
+        wait_until("Paris's admins told", || async {
+            Ok(centre(&mayor_client, &paris).await?.contains(told))
+        })
+        .await?;
+        let lyon_centre = centre(&lyon_client, &lyon).await?;
+        assert!(!lyon_centre.contains(told), "{lyon_centre}");
+        assert_eq!(read(paris.clone()).await?["secrets"]["s"], "panne");
+
+        // The operators put it back in the queue: a job that did not fail is refused and
+        // nothing is put back; then the job is retried again until the module works.
+        let unknown = parvis_core::jobs::retry_failed(
+            &app.state.db,
+            parvis_core::jobs::Retry::Ids(&[given_up[0].id, given_up[0].id + 1000]),
+        )
+        .await;
+        assert!(
+            unknown
+                .as_ref()
+                .err()
+                .is_some_and(|e| e.to_string().contains("rien n'a été relancé")),
+            "{unknown:?}"
+        );
+        assert_eq!(job_failed().await?.len(), 1, "half a retry was committed");
+        let put_back = parvis_core::jobs::retry_failed(
+            &app.state.db,
+            parvis_core::jobs::Retry::Ids(&[given_up[0].id]),
+        )
+        .await?;
+        assert_eq!(put_back, 1);
+        assert!(job_failed().await?.is_empty());
+        app.state.jobs.notify();
         let r = anonymous
             .get(app.url(Some(&paris), "/m/hostile/write?value=repare"))
             .send()
             .await?;
-        assert_eq!(r.status(), 200);
+        let (status, body) = parvis_tests::outcome(r).await?;
+        assert_eq!(status, 200, "{body}");
         wait_until("Paris erased on a retry", || async {
             Ok(erasure_jobs(&app, "hostile").await? == (2, 0))
         })

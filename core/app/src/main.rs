@@ -66,6 +66,34 @@ enum Command {
         #[command(subcommand)]
         command: BillingCommand,
     },
+    /// The job queue (mail, push, module erasures…): see and retry the jobs that failed.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// List the jobs that failed for good, the latest first.
+    Failed {
+        /// Only jobs of this kind (e.g. module.account_deleted).
+        #[arg(long)]
+        kind: Option<String>,
+        /// How many to show.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Put failed jobs back in the queue, with a fresh set of attempts (once their cause is
+    /// fixed); a running server takes them within a second.
+    Retry {
+        /// The jobs' numbers (as `jobs failed` lists them); all or none are put back.
+        #[arg(required_unless_present = "kind", conflicts_with = "kind")]
+        ids: Vec<i64>,
+        /// Every failed job of this kind instead.
+        #[arg(long)]
+        kind: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -262,7 +290,45 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { command } => user(config, command).await,
         Command::Module { command } => module(config, command).await,
         Command::Billing { command } => billing(config, command).await,
+        Command::Jobs { command } => jobs(config, command).await,
     }
+}
+
+async fn jobs(config: Config, command: JobsCommand) -> anyhow::Result<()> {
+    use parvis_core::jobs::{self, Retry};
+    let db = open_db(&config).await?;
+    match command {
+        JobsCommand::Failed { kind, limit } => {
+            let failed = jobs::failed(&db, kind.as_deref(), limit.clamp(1, 10_000)).await?;
+            for job in &failed {
+                let when = chrono::DateTime::from_timestamp(job.failed_at, 0)
+                    .map(|t| {
+                        t.with_timezone(&chrono_tz::Europe::Paris)
+                            .format("%d/%m/%Y %H:%M")
+                            .to_string()
+                    })
+                    .unwrap_or_default();
+                println!(
+                    "n° {:<8} {:<26} {when}  {} tentative(s)  {}",
+                    job.id,
+                    job.kind,
+                    job.attempts,
+                    job.last_error.as_deref().unwrap_or("")
+                );
+            }
+            println!("{} tâche(s) en échec.", failed.len());
+        }
+        JobsCommand::Retry { ids, kind } => {
+            let which = match &kind {
+                Some(kind) => Retry::Kind(kind),
+                None => Retry::Ids(&ids),
+            };
+            let count = jobs::retry_failed(&db, which).await?;
+            println!("{count} tâche(s) remise(s) en file.");
+        }
+    }
+    db.close().await;
+    Ok(())
 }
 
 async fn billing(config: Config, command: BillingCommand) -> anyhow::Result<()> {

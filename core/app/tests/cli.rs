@@ -258,3 +258,85 @@ both_backends!(
         Ok(())
     }
 );
+
+both_backends!(failed_jobs_are_listed_and_put_back, |backend| async move {
+    let db = TestDb::fresh(backend).await?;
+    let o = parvis(&db, &["jobs", "failed"]).await?;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("0 tâche(s) en échec."), "{}", text(&o));
+
+    // Two jobs given up, one still pending.
+    for (kind, failed_at) in [
+        ("mail.send", Some(1_764_000_000_i64)),
+        ("module.account_deleted", Some(1_764_000_600)),
+        ("mail.send", None),
+    ] {
+        sqlx::query(
+            "INSERT INTO jobs (kind, payload, run_at, attempts, max_attempts, last_error, failed_at, created_at) \
+             VALUES ($1, '{}', 0, 8, 8, 'smtp: connexion refusée', $2, 0)",
+        )
+        .bind(kind)
+        .bind(failed_at)
+        .execute(db.db.pool())
+        .await?;
+    }
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM jobs ORDER BY id")
+        .fetch_all(db.db.pool())
+        .await?;
+    let o = parvis(&db, &["jobs", "failed"]).await?;
+    let listed = text(&o);
+    assert!(listed.contains("2 tâche(s) en échec."), "{listed}");
+    assert!(listed.contains("smtp: connexion refusée"), "{listed}");
+    // Latest first, in Paris time.
+    let erasure = listed
+        .find("module.account_deleted")
+        .context(listed.clone())?;
+    let mail = listed.find("mail.send").context(listed.clone())?;
+    assert!(erasure < mail, "{listed}");
+    assert!(listed.contains("24/11/2025 17:00"), "{listed}");
+    let o = parvis(&db, &["jobs", "failed", "--kind", "mail.send"]).await?;
+    assert!(text(&o).contains("1 tâche(s) en échec."), "{}", text(&o));
+
+    // Naming a job that did not fail (the pending one) puts back none.
+    let (mail_id, pending_id) = (ids[0].to_string(), ids[2].to_string());
+    let o = parvis(&db, &["jobs", "retry", &mail_id, &pending_id]).await?;
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains(&format!(
+            "la tâche n° {pending_id} n'existe pas ou n'a pas échoué"
+        )),
+        "{}",
+        text(&o)
+    );
+    let o = parvis(&db, &["jobs", "retry"]).await?;
+    assert!(!o.status.success(), "a retry of nothing: {}", text(&o));
+    let o = parvis(&db, &["jobs", "retry", "pas-un-numero"]).await?;
+    assert!(!o.status.success());
+    let still: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE failed_at IS NOT NULL")
+        .fetch_one(db.db.pool())
+        .await?;
+    assert_eq!(still, 2);
+
+    let o = parvis(&db, &["jobs", "retry", &mail_id]).await?;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("1 tâche(s) remise(s) en file."),
+        "{}",
+        text(&o)
+    );
+    let (attempts, failed_at): (i64, Option<i64>) =
+        sqlx::query_as("SELECT attempts, failed_at FROM jobs WHERE id = $1")
+            .bind(ids[0])
+            .fetch_one(db.db.pool())
+            .await?;
+    assert_eq!((attempts, failed_at), (0, None));
+    let o = parvis(&db, &["jobs", "retry", "--kind", "module.account_deleted"]).await?;
+    assert!(
+        text(&o).contains("1 tâche(s) remise(s) en file."),
+        "{}",
+        text(&o)
+    );
+    let o = parvis(&db, &["jobs", "failed"]).await?;
+    assert!(text(&o).contains("0 tâche(s) en échec."), "{}", text(&o));
+    Ok(())
+});

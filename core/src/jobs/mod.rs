@@ -62,6 +62,103 @@ where
     Ok(())
 }
 
+/// A job that failed for good (after its last attempt), as `parvis jobs failed` lists it.
+#[derive(Debug, Clone)]
+pub struct FailedJob {
+    /// Its number.
+    pub id: i64,
+    /// Its kind (`mail.send`, `module.account_deleted`…).
+    pub kind: String,
+    /// Attempts made.
+    pub attempts: i64,
+    /// When it was given up (Unix seconds).
+    pub failed_at: i64,
+    /// The error of its last attempt.
+    pub last_error: Option<String>,
+}
+
+/// Jobs that failed for good, the latest first; of one kind when `kind` is given.
+pub async fn failed(
+    db: &Db,
+    kind: Option<&str>,
+    limit: i64,
+) -> Result<Vec<FailedJob>, sqlx::Error> {
+    let of_kind = if kind.is_some() { "AND kind = $2" } else { "" };
+    let sql = format!(
+        "SELECT id, kind, attempts, failed_at, last_error FROM jobs \
+         WHERE failed_at IS NOT NULL {of_kind} ORDER BY failed_at DESC, id DESC LIMIT $1"
+    );
+    let mut query = sqlx::query(&sql).bind(limit);
+    if let Some(kind) = kind {
+        query = query.bind(kind);
+    }
+    let rows = query.fetch_all(db.pool()).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(FailedJob {
+                id: row.try_get("id")?,
+                kind: row.try_get("kind")?,
+                attempts: row.try_get("attempts")?,
+                failed_at: row.try_get("failed_at")?,
+                last_error: row.try_get("last_error")?,
+            })
+        })
+        .collect()
+}
+
+/// Which failed jobs to put back in the queue.
+#[derive(Debug, Clone, Copy)]
+pub enum Retry<'a> {
+    /// These, each of which must have failed (else nothing is retried).
+    Ids(&'a [i64]),
+    /// Every failed job of this kind.
+    Kind(&'a str),
+}
+
+/// Why failed jobs were not put back.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    /// A job named is unknown, pending or done.
+    #[error("la tâche n° {0} n'existe pas ou n'a pas échoué : rien n'a été relancé")]
+    NotFailed(i64),
+    /// The database.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Puts failed jobs back in the queue with a fresh set of attempts, due now (once what made
+/// them fail is fixed: a module repaired, a mail server back). All or none of the ones named.
+/// A running server's worker takes them within a second. Returns how many were put back.
+pub async fn retry_failed(db: &Db, which: Retry<'_>) -> Result<u64, RetryError> {
+    const PUT_BACK: &str = "UPDATE jobs SET failed_at = NULL, attempts = 0, run_at = $1, locked_until = NULL \
+                            WHERE failed_at IS NOT NULL";
+    let at = now();
+    let mut tx = db.pool().begin().await?;
+    let count = match which {
+        Retry::Ids(ids) => {
+            for &id in ids {
+                let done = sqlx::query(&format!("{PUT_BACK} AND id = $2"))
+                    .bind(at)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(RetryError::NotFailed(id));
+                }
+            }
+            ids.len() as u64
+        }
+        Retry::Kind(kind) => sqlx::query(&format!("{PUT_BACK} AND kind = $2"))
+            .bind(at)
+            .bind(kind)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
+    };
+    tx.commit().await?;
+    Ok(count)
+}
+
 /// The queue: enqueue from anywhere, run by [`Jobs::spawn_worker`].
 #[derive(Clone)]
 pub struct Jobs {

@@ -165,7 +165,37 @@ impl JobHandler for EraseAccountData {
         }
     }
 
+    /// The data stays where the module keeps it: the commune's admins, who answer for it, are
+    /// told; the platform's operators, who can repair the module, find the job in the log and
+    /// put it back with `parvis jobs retry`.
     async fn gave_up(&self, payload: Value) {
-        tracing::error!(%payload, "a module never erased a deleted account's data: run the job again by hand");
+        tracing::error!(%payload, "a module never erased a deleted account's data: fix the module, then `parvis jobs retry --kind {ACCOUNT_DELETED}`");
+        let (Some(app), Ok(job)) = (
+            self.state.get(),
+            serde_json::from_value::<AccountDeleted>(payload),
+        ) else {
+            return;
+        };
+        let name = app
+            .modules
+            .get(&job.module)
+            .map_or_else(|| job.module.clone(), |m| m.manifest.name.clone());
+        let told = service::tell_admins(
+            &app,
+            TenantId(job.tenant_id),
+            format!("Données d'un compte supprimé non effacées par « {name} »"),
+            format!(
+                "Un habitant a supprimé son compte, mais le module « {name} » n'a pas effacé ce \
+                 qu'il gardait de lui dans votre commune, malgré {ERASE_ATTEMPTS} tentatives sur \
+                 plusieurs jours. Ces données restent en l'état tant que le module ne les efface pas.\n\
+                 L'équipe qui exploite la plateforme a l'incident dans son journal et relancera \
+                 l'effacement une fois le module réparé. Si ce délai ne convient pas, vous pouvez \
+                 désactiver le module depuis l'administration des modules."
+            ),
+        )
+        .await;
+        if let Err(e) = told {
+            tracing::error!(error = %e, "the commune's admins were not told of the failed erasure");
+        }
     }
 }

@@ -171,34 +171,66 @@ pub async fn disable_after_faults(
     module: &LoadedModule,
     reason: &str,
 ) -> Result<(), sqlx::Error> {
-    let admins = tenant_admins(app, tenant).await;
     let origin = tenant_origin(app, tenant).await?;
-    let mut tx = app.db.tenant(tenant).begin_write().await?;
-    store::set_enabled(&mut tx, &module.id, false, Some(reason)).await?;
-    let notice = Notice {
-        tenant_id: tenant.0,
-        id: crate::util::new_id(),
-        recipients: Recipients::Accounts(admins),
-        title: format!("Module « {} » désactivé", module.manifest.name),
-        body: format!(
+    let notice = admins_notice(
+        app,
+        tenant,
+        format!("Module « {} » désactivé", module.manifest.name),
+        format!(
             "Le module « {} » a été désactivé pour votre commune : {reason}.\n\
              Les autres services de la commune fonctionnent normalement. Vous pouvez le réactiver \
              depuis l'administration des modules.",
             module.manifest.name
         ),
-        link: format!("{origin}/admin/modules"),
-        in_app: true,
-        email: true,
-        push: true,
-        urgency: crate::notifications::push::Urgency::Normal,
-        attachments: vec![],
-    };
+        format!("{origin}/admin/modules"),
+    )
+    .await;
+    let mut tx = app.db.tenant(tenant).begin_write().await?;
+    store::set_enabled(&mut tx, &module.id, false, Some(reason)).await?;
     crate::jobs::insert(tx.conn(), SEND_NOTICE, &notice).await?;
     tx.commit().await?;
     app.jobs.notify();
     changed(app, tenant);
     tracing::warn!(module = %module.id, tenant = %tenant, %reason, "module switched off for a commune");
     Ok(())
+}
+
+/// Tells a commune's admins about its modules, in app, by e-mail and by push.
+pub async fn tell_admins(
+    app: &AppState,
+    tenant: TenantId,
+    title: String,
+    body: String,
+) -> Result<(), sqlx::Error> {
+    let origin = tenant_origin(app, tenant).await?;
+    let notice = admins_notice(app, tenant, title, body, format!("{origin}/admin/modules")).await;
+    let mut tx = app.db.tenant(tenant).begin_write().await?;
+    crate::jobs::insert(tx.conn(), SEND_NOTICE, &notice).await?;
+    tx.commit().await?;
+    app.jobs.notify();
+    Ok(())
+}
+
+async fn admins_notice(
+    app: &AppState,
+    tenant: TenantId,
+    title: String,
+    body: String,
+    link: String,
+) -> Notice {
+    Notice {
+        tenant_id: tenant.0,
+        id: crate::util::new_id(),
+        recipients: Recipients::Accounts(tenant_admins(app, tenant).await),
+        title,
+        body,
+        link,
+        in_app: true,
+        email: true,
+        push: true,
+        urgency: crate::notifications::push::Urgency::Normal,
+        attachments: vec![],
+    }
 }
 
 /// The accounts holding the tenant-admin role in a commune.
