@@ -8,11 +8,9 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use parvis_core::authz::{Actor, Can, ManageRoles, PLATFORM_DOMAIN, Role, perms};
 use parvis_core::error::{AppError, AppResult};
-use parvis_core::notifications::push::Urgency;
-use parvis_core::notifications::{Notice, Recipients, SEND_NOTICE};
+use parvis_core::notifications::{Notice, SEND_NOTICE};
 use parvis_core::officials::store;
 use parvis_core::types::AccountId;
-use parvis_core::util::new_id;
 use parvis_core::web::{AppState, Page};
 use serde::Deserialize;
 use tera::Context;
@@ -107,22 +105,16 @@ async fn notify(
     ctx.insert("reason", &reason);
     // Through the one notification path: in the claimant's notification centre too, by
     // e-mail as their preferences say, with the unsubscribe link.
-    let notice = Notice {
-        tenant_id: commune.tenant_id.0,
-        id: new_id(),
-        recipients: Recipients::Accounts(vec![claim.account_id.clone()]),
-        title: format!(
+    let notice = Notice::to_accounts(
+        commune.tenant_id,
+        vec![claim.account_id.clone()],
+        format!(
             "Votre demande de profil d'élu : {}",
             if approved { "acceptée" } else { "refusée" }
         ),
-        body: state.templates.render("mail/claim_decided.txt", &ctx)?,
-        link: format!("{}/elus/{}", page.origin, profile.id),
-        in_app: true,
-        email: true,
-        push: true,
-        urgency: Urgency::Normal,
-        attachments: vec![],
-    };
+        state.templates.render("mail/claim_decided.txt", &ctx)?,
+        format!("{}/elus/{}", page.origin, profile.id),
+    );
     state
         .jobs
         .enqueue(state.db.pool(), SEND_NOTICE, &notice)

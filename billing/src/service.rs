@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use parvis_core::db::TenantTx;
 use parvis_core::modules::service as modules;
 use parvis_core::modules::store as module_store;
-use parvis_core::notifications::{Notice, Recipients, SEND_NOTICE};
+use parvis_core::notifications::{Notice, SEND_NOTICE};
 use parvis_core::payments::{CheckoutRequest, PaymentGateway};
 use parvis_core::types::{ModuleId, TenantId};
-use parvis_core::util::{new_id, now};
+use parvis_core::util::now;
 use parvis_core::web::AppState;
 use stripe_shared::CheckoutSessionMode;
 use stripe_webhook::{EventObject, Webhook, WebhookError as SignatureError};
@@ -698,24 +698,18 @@ impl Billing {
             })
             .collect();
         let reason = &lost[0].1;
-        let notice = Notice {
-            tenant_id: tenant.0,
-            id: new_id(),
-            recipients: Recipients::Accounts(modules::tenant_admins(app, tenant).await),
-            title: format!("Services premium désactivés : {}", names.join(", ")),
-            body: format!(
+        let notice = Notice::to_accounts(
+            tenant,
+            modules::tenant_admins(app, tenant).await,
+            format!("Services premium désactivés : {}", names.join(", ")),
+            format!(
                 "Les services suivants ont été désactivés pour votre commune, car {reason} : {}.\n\
                  Vos données sont conservées. Pour les rétablir, réglez le paiement ou souscrivez \
                  à nouveau depuis la page de facturation.",
                 names.join(", ")
             ),
-            link: format!("{origin}/admin/billing"),
-            in_app: true,
-            email: true,
-            push: true,
-            urgency: parvis_core::notifications::push::Urgency::Normal,
-            attachments: vec![],
-        };
+            format!("{origin}/admin/billing"),
+        );
         parvis_core::jobs::insert(tx.conn(), SEND_NOTICE, &notice).await?;
         Ok(Some(origin))
     }

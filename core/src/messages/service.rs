@@ -13,9 +13,8 @@ use crate::authz::Role;
 use crate::db::Db;
 use crate::messages::limiter::Refused;
 use crate::messages::store::{self, Recipient, Side, Thread};
-use crate::notifications::{Notice, Recipients, SEND_NOTICE};
+use crate::notifications::{Notice, SEND_NOTICE};
 use crate::types::{AccountId, TenantId};
-use crate::util::new_id;
 use crate::web::{AppState, CommuneSite};
 
 /// Longest message, in characters.
@@ -163,22 +162,16 @@ async fn notify(
         return Ok(());
     }
     // The e-mail says who wrote and about what, never the text itself: e-mail is not private.
-    let notice = Notice {
-        tenant_id: commune.tenant_id.0,
-        id: new_id(),
-        recipients: Recipients::Accounts(to.into_iter().map(|a| a.0).collect()),
-        title: format!("Nouveau message de {from}"),
-        body: format!(
+    let notice = Notice::to_accounts(
+        commune.tenant_id,
+        to.into_iter().map(|a| a.0).collect(),
+        format!("Nouveau message de {from}"),
+        format!(
             "{from} vous a écrit sur Parvis ({}) : « {subject} ».\nLisez le message et répondez sur la plateforme :",
             commune.name
         ),
         link,
-        in_app: true,
-        email: true,
-        push: true,
-        urgency: crate::notifications::push::Urgency::Normal,
-        attachments: vec![],
-    };
+    );
     crate::jobs::insert(tx.conn(), SEND_NOTICE, &notice).await
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::authz::Role;
 use crate::modules::registry::{LoadedModule, Manifest};
 use crate::modules::store;
-use crate::notifications::{Notice, Recipients, SEND_NOTICE};
+use crate::notifications::{Notice, SEND_NOTICE};
 use crate::types::{AccountId, ModuleId, TenantId};
 use crate::web::AppState;
 
@@ -172,9 +172,9 @@ pub async fn disable_after_faults(
     reason: &str,
 ) -> Result<(), sqlx::Error> {
     let origin = tenant_origin(app, tenant).await?;
-    let notice = admins_notice(
-        app,
+    let notice = Notice::to_accounts(
         tenant,
+        tenant_admins(app, tenant).await,
         format!("Module « {} » désactivé", module.manifest.name),
         format!(
             "Le module « {} » a été désactivé pour votre commune : {reason}.\n\
@@ -183,8 +183,7 @@ pub async fn disable_after_faults(
             module.manifest.name
         ),
         format!("{origin}/admin/modules"),
-    )
-    .await;
+    );
     let mut tx = app.db.tenant(tenant).begin_write().await?;
     store::set_enabled(&mut tx, &module.id, false, Some(reason)).await?;
     crate::jobs::insert(tx.conn(), SEND_NOTICE, &notice).await?;
@@ -203,34 +202,19 @@ pub async fn tell_admins(
     body: String,
 ) -> Result<(), sqlx::Error> {
     let origin = tenant_origin(app, tenant).await?;
-    let notice = admins_notice(app, tenant, title, body, format!("{origin}/admin/modules")).await;
+    let admins = tenant_admins(app, tenant).await;
+    let notice = Notice::to_accounts(
+        tenant,
+        admins,
+        title,
+        body,
+        format!("{origin}/admin/modules"),
+    );
     let mut tx = app.db.tenant(tenant).begin_write().await?;
     crate::jobs::insert(tx.conn(), SEND_NOTICE, &notice).await?;
     tx.commit().await?;
     app.jobs.notify();
     Ok(())
-}
-
-async fn admins_notice(
-    app: &AppState,
-    tenant: TenantId,
-    title: String,
-    body: String,
-    link: String,
-) -> Notice {
-    Notice {
-        tenant_id: tenant.0,
-        id: crate::util::new_id(),
-        recipients: Recipients::Accounts(tenant_admins(app, tenant).await),
-        title,
-        body,
-        link,
-        in_app: true,
-        email: true,
-        push: true,
-        urgency: crate::notifications::push::Urgency::Normal,
-        attachments: vec![],
-    }
 }
 
 /// The accounts holding the tenant-admin role in a commune.

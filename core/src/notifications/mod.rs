@@ -96,6 +96,32 @@ pub struct Notice {
     pub attachments: Vec<crate::mail::Attachment>,
 }
 
+impl Notice {
+    /// A notice to these accounts in app, by e-mail and by push, at normal urgency, without
+    /// attachments: what most notices are (change the fields for the others).
+    pub fn to_accounts(
+        tenant: crate::types::TenantId,
+        accounts: Vec<String>,
+        title: String,
+        body: String,
+        link: String,
+    ) -> Notice {
+        Notice {
+            tenant_id: tenant.0,
+            id: crate::util::new_id(),
+            recipients: Recipients::Accounts(accounts),
+            title,
+            body,
+            link,
+            in_app: true,
+            email: true,
+            push: true,
+            urgency: push::Urgency::Normal,
+            attachments: vec![],
+        }
+    }
+}
+
 /// Delivers notices: in-app rows set-based, then one mail job per recipient and one push job
 /// per subscribed device.
 pub struct SendNotices {

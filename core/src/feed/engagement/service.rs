@@ -10,9 +10,8 @@
 use crate::feed::engagement::store::{self, REACTIONS};
 use crate::feed::limiter::Refused;
 use crate::feed::store::{self as posts, OnePost};
-use crate::notifications::{Notice, Recipients, SEND_NOTICE};
+use crate::notifications::{Notice, SEND_NOTICE};
 use crate::types::{AccountId, TenantId};
-use crate::util::new_id;
 use crate::web::{AppState, CommuneSite};
 
 /// Longest comment, in characters.
@@ -100,21 +99,20 @@ pub async fn comment(
     let id = store::add_comment(&mut tx, post, who.account, body).await?;
     let author = &target.author_account;
     if author != who.account && store::is_verified(&state.db, author).await? {
+        // In the notification centre only: comments are too frequent for mail and push.
         let notice = Notice {
-            tenant_id: commune.tenant_id.0,
-            id: new_id(),
-            recipients: Recipients::Accounts(vec![author.0.clone()]),
-            title: format!("{} a commenté votre publication", who.name),
-            body: format!(
-                "{} a commenté votre publication sur Parvis ({}).",
-                who.name, commune.name
-            ),
-            link: format!("{origin}/publications/{post}#c-{id}"),
-            in_app: true,
             email: false,
             push: false,
-            urgency: crate::notifications::push::Urgency::Normal,
-            attachments: vec![],
+            ..Notice::to_accounts(
+                commune.tenant_id,
+                vec![author.0.clone()],
+                format!("{} a commenté votre publication", who.name),
+                format!(
+                    "{} a commenté votre publication sur Parvis ({}).",
+                    who.name, commune.name
+                ),
+                format!("{origin}/publications/{post}#c-{id}"),
+            )
         };
         crate::jobs::insert(tx.conn(), SEND_NOTICE, &notice).await?;
     }
