@@ -60,11 +60,22 @@ pub async fn account(tx: &mut TenantTx) -> Result<Account, sqlx::Error> {
 /// Records the commune's Stripe customer unless it has one already; returns the one it has.
 pub async fn set_customer(tx: &mut TenantTx, customer: &str) -> Result<String, sqlx::Error> {
     let tenant = tx.tenant_id();
+    // Not one `INSERT … ON CONFLICT (tenant_id) DO UPDATE`: on PostgreSQL, two of them racing
+    // for a commune (a double click; Stripe gives both the same customer) fail on the
+    // customer_id index, which is not their arbiter. A conflict on any index does nothing here,
+    // and the update fills an existing row only where it has no customer yet.
     sqlx::query(
         "INSERT INTO billing_accounts (tenant_id, customer_id, updated_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (tenant_id) DO UPDATE SET \
-         customer_id = COALESCE(billing_accounts.customer_id, excluded.customer_id), \
-         updated_at = excluded.updated_at",
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(customer)
+    .bind(now())
+    .execute(tx.conn())
+    .await?;
+    sqlx::query(
+        "UPDATE billing_accounts SET customer_id = COALESCE(customer_id, $2), updated_at = $3 \
+         WHERE tenant_id = $1",
     )
     .bind(tenant)
     .bind(customer)
