@@ -217,7 +217,21 @@ impl Db {
     /// PostgreSQL it opts out of the per-tenant Row-Level Security wall for this transaction
     /// only; request handlers never use it.
     pub async fn platform_tx(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let tx = self.pool.begin().await?;
+        self.across_tenants(tx).await
+    }
+
+    /// Like [`Db::platform_tx`], for maintenance that reads, then writes (an import): on
+    /// SQLite it takes the write lock at once, as [`Db::begin_immediate`] does.
+    pub async fn platform_write_tx(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        let tx = self.begin_immediate().await?;
+        self.across_tenants(tx).await
+    }
+
+    async fn across_tenants(
+        &self,
+        mut tx: Transaction<'static, Any>,
+    ) -> Result<Transaction<'static, Any>, sqlx::Error> {
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT set_config('parvis.platform', 'on', true)")
                 .execute(&mut *tx)

@@ -269,7 +269,7 @@ pub async fn import(
 
     let bar = progress.bar((current.len() + neighbourhoods.len()) as u64, "communes");
     let hidden = indicatif::ProgressBar::hidden();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_immediate().await?;
 
     let cols = ["code", "name"];
     let rows = registry

@@ -174,7 +174,7 @@ pub async fn create_tenant(
     insee: &InseeCode,
     slug: Option<Slug>,
 ) -> Result<Tenant, ProvisionError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_immediate().await?;
     let commune = sqlx::query("SELECT name, departement_code FROM communes WHERE insee = $1")
         .bind(insee.as_str())
         .fetch_optional(&mut *tx)
@@ -258,7 +258,7 @@ pub async fn create_tenant(
 
 /// Provisions every commune not yet a tenant, in one transaction.
 pub async fn create_all(db: &Db, progress: Progress) -> Result<ProvisionReport, ProvisionError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_immediate().await?;
     let mut taken: HashSet<String> = HashSet::new();
     for row in sqlx::query("SELECT slug FROM tenants")
         .fetch_all(&mut *tx)

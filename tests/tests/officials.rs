@@ -407,3 +407,44 @@ both_backends!(officials_claim_their_profiles, |backend| async move {
     app.stop().await;
     Ok(())
 });
+
+/// While the server's writer holds SQLite's write lock (a request writing), an import on the
+/// same file waits for it. A deferred transaction that reads, then writes, would be refused at
+/// its first write, at once, with « database is locked »: the busy timeout does not apply to a
+/// read transaction that upgrades. That is how a CLI import beside a running server failed.
+#[tokio::test]
+async fn an_import_waits_for_the_writer_instead_of_failing() -> anyhow::Result<()> {
+    let app = TestApp::start(parvis_tests::Backend::Sqlite).await?;
+    app.commune("75056").await?;
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("elus-conseillers-municipaux-cm.csv");
+    std::fs::write(
+        &file,
+        councillors(&[
+            "75;Paris;;;75056;Paris;LAMBERT;Alice;F;01/02/1975;37;Cadres;15/03/2026;;;FR",
+        ]),
+    )?;
+    let tenant: i64 = sqlx::query_scalar("SELECT id FROM tenants WHERE insee = '75056'")
+        .fetch_one(app.state.db.pool())
+        .await?;
+    let held = (app.state.db)
+        .tenant(parvis_core::types::TenantId(tenant))
+        .begin_write()
+        .await?;
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        held.commit().await
+    };
+    let (report, released) =
+        tokio::join!(import_file(&app.state.db, &file, Progress::Hidden), release);
+    released?;
+    let report = report?;
+    assert!(report.rejected.is_empty(), "{report}");
+    let imported: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM officials WHERE last_name = 'LAMBERT'")
+            .fetch_one(app.state.db.pool())
+            .await?;
+    assert_eq!(imported, 1);
+    app.stop().await;
+    Ok(())
+}

@@ -172,7 +172,7 @@ impl Accounts<'_> {
         check_password(form.password)?;
         let hash = hash_password(form.password).await?;
         let id = AccountId::generate();
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_immediate().await?;
         let mut ctx = Context::new();
         ctx.insert("name", &display_name);
         ctx.insert("site_name", site_name);
@@ -206,7 +206,7 @@ impl Accounts<'_> {
 
     /// Consumes a verification link; returns the account to sign in.
     pub async fn verify(&self, token: &str) -> Result<AccountId, AccountError> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_immediate().await?;
         let id = store::consume_token(&mut tx, token, "verify")
             .await?
             .ok_or(AccountError::BadToken)?;
@@ -233,7 +233,7 @@ impl Accounts<'_> {
         }
         if account.email_verified_at.is_none() {
             let token = random_token();
-            let mut tx = self.db.pool().begin().await?;
+            let mut tx = self.db.begin_immediate().await?;
             store::insert_token(&mut tx, &token, &account.id, "verify", VERIFY_TTL).await?;
             let mut ctx = Context::new();
             ctx.insert("name", &account.display_name);
@@ -261,7 +261,7 @@ impl Accounts<'_> {
             return Ok(());
         };
         let token = random_token();
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_immediate().await?;
         store::insert_token(&mut tx, &token, &account.id, "reset", RESET_TTL).await?;
         let mut ctx = Context::new();
         ctx.insert("name", &account.display_name);
@@ -283,7 +283,7 @@ impl Accounts<'_> {
     pub async fn reset(&self, token: &str, password: &str) -> Result<AccountId, AccountError> {
         check_password(password)?;
         let hash = hash_password(password).await?;
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_immediate().await?;
         let id = store::consume_token(&mut tx, token, "reset")
             .await?
             .ok_or(AccountError::BadToken)?;

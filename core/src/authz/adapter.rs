@@ -146,7 +146,7 @@ impl Adapter for DbAdapter {
     }
 
     async fn save_policy(&mut self, m: &mut dyn Model) -> casbin::Result<()> {
-        let mut tx = self.db.pool().begin().await.map_err(err)?;
+        let mut tx = self.db.begin_immediate().await.map_err(err)?;
         sqlx::query("DELETE FROM casbin_rules")
             .execute(&mut *tx)
             .await
@@ -191,7 +191,7 @@ impl Adapter for DbAdapter {
         ptype: &str,
         rules: Vec<Vec<String>>,
     ) -> casbin::Result<bool> {
-        let mut tx = self.db.pool().begin().await.map_err(err)?;
+        let mut tx = self.db.begin_immediate().await.map_err(err)?;
         for rule in &rules {
             insert(&mut tx, ptype, rule).await.map_err(err)?;
         }
@@ -215,7 +215,7 @@ impl Adapter for DbAdapter {
         ptype: &str,
         rules: Vec<Vec<String>>,
     ) -> casbin::Result<bool> {
-        let mut tx = self.db.pool().begin().await.map_err(err)?;
+        let mut tx = self.db.begin_immediate().await.map_err(err)?;
         for rule in &rules {
             delete(&mut tx, ptype, rule).await.map_err(err)?;
         }

@@ -133,7 +133,7 @@ pub async fn retry_failed(db: &Db, which: Retry<'_>) -> Result<u64, RetryError> 
     const PUT_BACK: &str = "UPDATE jobs SET failed_at = NULL, attempts = 0, run_at = $1, locked_until = NULL \
                             WHERE failed_at IS NOT NULL";
     let at = now();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_immediate().await?;
     let count = match which {
         Retry::Ids(ids) => {
             for &id in ids {

@@ -137,7 +137,7 @@ pub async fn set(
     rhythm: Rhythm,
     push: Option<bool>,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_immediate().await?;
     let push_sql = if push.is_some() {
         "excluded.push"
     } else {

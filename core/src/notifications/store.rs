@@ -15,7 +15,7 @@ use crate::util::now;
 /// preferences), in one transaction (idempotent: a retried job adds nothing). Returns how many
 /// notifications were written.
 pub async fn fan_out_post(db: &Db, event: &PostPublished) -> Result<u64, sqlx::Error> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_immediate().await?;
     let id = format!("post:{}", event.post_id);
     // RETURNING lists only the rows written now: a retry queues no push twice.
     let notified: Vec<String> = sqlx::query_scalar(

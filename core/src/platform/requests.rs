@@ -119,7 +119,7 @@ pub async fn create(
             None => format!("Aucune commune n'a le code INSEE {insee}."),
         }));
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_immediate().await?;
     let duplicate = sqlx::query(
         "SELECT 1 AS one FROM subscription_requests WHERE insee = $1 AND account_id = $2 AND status = 'pending'",
     )

@@ -1,5 +1,5 @@
 //! Writing parsed RNE rows: officials and mandates per commune tenant, in one platform
-//! transaction (it spans every tenant, so on PostgreSQL it opts in with `platform_tx`).
+//! transaction (it spans every tenant, so on PostgreSQL it opts in with `platform_write_tx`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -96,7 +96,7 @@ pub async fn import_rows(
     mut rejected: Vec<Rejected>,
     progress: Progress,
 ) -> Result<OfficialsReport, ImportError> {
-    let mut tx = db.platform_tx().await?;
+    let mut tx = db.platform_write_tx().await?;
     let mut tenants: HashMap<String, i64> = HashMap::new();
     for row in sqlx::query("SELECT id, insee FROM tenants")
         .fetch_all(&mut *tx)
