@@ -56,7 +56,7 @@ async fn decide(
     reason: Option<&str>,
 ) -> AppResult<(store::Claim, store::Profile)> {
     let commune = page.site.commune()?.clone();
-    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    let mut tx = state.db.tenant(commune.tenant_id).begin_write().await?;
     let claim = store::claim(&mut tx, id)
         .await?
         .ok_or_else(|| AppError::not_found("Cette demande n'existe pas."))?;

@@ -51,7 +51,7 @@ where
     F: AsyncFnOnce(&mut parvis_core::db::TenantTx) -> AppResult<()>,
 {
     let commune = page.site.commune()?.clone();
-    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    let mut tx = state.db.tenant(commune.tenant_id).begin_write().await?;
     match edit(&mut tx).await {
         Ok(()) => {
             tx.commit().await?;

@@ -40,7 +40,7 @@ async fn audit(
     target: &str,
 ) -> AppResult<()> {
     let commune = page.site.commune()?;
-    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    let mut tx = state.db.tenant(commune.tenant_id).begin_write().await?;
     parvis_core::moderation::store::audit(&mut tx, actor, action, target, None).await?;
     tx.commit().await?;
     Ok(())

@@ -346,7 +346,7 @@ async fn publish(
         Err(e) => return refuse(page, e.status(), &e.to_string()),
     };
     let commune = page.site.commune()?.clone();
-    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    let mut tx = state.db.tenant(commune.tenant_id).begin_write().await?;
     let post_id = store::insert_post(
         &mut tx,
         &NewPost {

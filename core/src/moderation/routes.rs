@@ -63,7 +63,7 @@ async fn flag(
 ) -> AppResult<Response> {
     let reason = reason(&form)?;
     let commune = page.site.commune()?.clone();
-    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    let mut tx = state.db.tenant(commune.tenant_id).begin_write().await?;
     let flagged = store::flag(&mut tx, &id, &actor.account.id, &reason).await?;
     tx.commit().await?;
     let mut ctx = Context::new();
@@ -129,7 +129,7 @@ async fn decide(
         Err(e) => return render(&state, page, StatusCode::BAD_REQUEST, Some(e.to_string())).await,
     };
     let commune = page.site.commune()?.clone();
-    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    let mut tx = state.db.tenant(commune.tenant_id).begin_write().await?;
     if !store::set_hidden(&mut tx, target, &id, hide, &reason).await? {
         return Err(AppError::not_found(match target {
             Target::Post => "Cette publication n'existe pas dans cette commune.",

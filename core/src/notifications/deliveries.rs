@@ -71,7 +71,7 @@ pub async fn add(
 /// Records one delivery outcome from a job (its own transaction).
 pub async fn record(db: &Db, notice: &NoticeRef, channel: Channel, ok: bool) {
     let outcome = async {
-        let mut tx = db.tenant(TenantId(notice.tenant_id)).begin().await?;
+        let mut tx = db.tenant(TenantId(notice.tenant_id)).begin_write().await?;
         let (sent, failed) = if ok { (1, 0) } else { (0, 1) };
         add(&mut tx, &notice.notice_id, channel, 0, sent, failed).await?;
         tx.commit().await

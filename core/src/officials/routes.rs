@@ -150,7 +150,7 @@ async fn claim(
         .await;
     }
     let commune = page.site.commune()?.clone();
-    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    let mut tx = state.db.tenant(commune.tenant_id).begin_write().await?;
     if store::has_pending(&mut tx, &id, &account.id).await? {
         drop(tx);
         return refuse(
