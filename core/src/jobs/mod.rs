@@ -135,8 +135,12 @@ pub async fn retry_failed(db: &Db, which: Retry<'_>) -> Result<u64, RetryError> 
     let at = now();
     let mut tx = db.begin_immediate().await?;
     let count = match which {
-        Retry::Ids(ids) => {
-            for &id in ids {
+        Retry::Ids(named) => {
+            // A number named twice is one job.
+            let mut ids = named.to_vec();
+            ids.sort_unstable();
+            ids.dedup();
+            for &id in &ids {
                 let done = sqlx::query(&format!("{PUT_BACK} AND id = $2"))
                     .bind(at)
                     .bind(id)
@@ -176,7 +180,7 @@ struct Claimed {
     max_attempts: i64,
 }
 
-/// Seconds to wait before retry number `attempts` (1 s, 2 s, 4 s… capped at one hour).
+/// Seconds to wait before retry number `attempts` (1 s, 2 s, 4 s… capped at 2,048 s, 34 min).
 pub fn backoff_secs(attempts: i64) -> i64 {
     1i64 << attempts.clamp(1, 12).saturating_sub(1)
 }

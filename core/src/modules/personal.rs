@@ -24,7 +24,8 @@ use crate::web::state::LateState;
 
 /// Job kind: tell one module in one commune that an account was deleted.
 pub const ACCOUNT_DELETED: &str = "module.account_deleted";
-/// Attempts before the erasure job is given up (backoff doubles up to an hour: about a day).
+/// Attempts before the erasure job is given up (the backoff doubles up to 34 minutes: about
+/// eleven hours in all).
 const ERASE_ATTEMPTS: i64 = 30;
 
 /// What the module could not give, in the export.
@@ -186,8 +187,8 @@ impl JobHandler for EraseAccountData {
             format!("Données d'un compte supprimé non effacées par « {name} »"),
             format!(
                 "Un habitant a supprimé son compte, mais le module « {name} » n'a pas effacé ce \
-                 qu'il gardait de lui dans votre commune, malgré {ERASE_ATTEMPTS} tentatives sur \
-                 plusieurs jours. Ces données restent en l'état tant que le module ne les efface pas.\n\
+                 qu'il gardait de lui dans votre commune, malgré {ERASE_ATTEMPTS} tentatives en une \
+                 dizaine d'heures. Ces données restent en l'état tant que le module ne les efface pas.\n\
                  L'équipe qui exploite la plateforme a l'incident dans son journal et relancera \
                  l'effacement une fois le module réparé. Si ce délai ne convient pas, vous pouvez \
                  désactiver le module depuis l'administration des modules."
