@@ -280,7 +280,7 @@ impl Jobs {
                         handler.gave_up(payload).await;
                     }
                 } else {
-                    let delay = backoff_secs(job.attempts).min(3600);
+                    let delay = backoff_secs(job.attempts);
                     tracing::warn!(job = job.id, kind = %job.kind, %error, retry_in = delay, "job failed, will retry");
                     sqlx::query("UPDATE jobs SET run_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3")
                         .bind(at + delay)

@@ -210,11 +210,7 @@ pub async fn tell_admins(
         body,
         format!("{origin}/admin/modules"),
     );
-    let mut tx = app.db.tenant(tenant).begin_write().await?;
-    crate::jobs::insert(tx.conn(), SEND_NOTICE, &notice).await?;
-    tx.commit().await?;
-    app.jobs.notify();
-    Ok(())
+    app.jobs.enqueue(app.db.pool(), SEND_NOTICE, &notice).await
 }
 
 /// The accounts holding the tenant-admin role in a commune.
