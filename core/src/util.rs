@@ -90,3 +90,77 @@ mod tests {
         assert_eq!(super::search_key("L'Haÿ-les-Roses "), "l hay les roses");
     }
 }
+
+/// The same-origin path a redirect target leads to, as a browser would resolve it, or `None`
+/// when it would leave the site. The target is parsed with the WHATWG URL rules browsers use
+/// (tabs and newlines dropped, `\` read as `/`, `%09` kept as data), against a placeholder
+/// origin: anything that changes the origin (`//evil`, `/\t/evil`, `https:evil`, `\\evil`) is
+/// refused, and what is returned is the normalised path, query and fragment (so no CR/LF or
+/// control character reaches a `Location` header).
+pub fn same_origin_path(target: &str) -> Option<String> {
+    // Only a path is a same-site target; an absolute URL naming our own host is not needed.
+    if !target.starts_with('/') {
+        return None;
+    }
+    let base = url::Url::parse("http://same-origin.invalid/").ok()?;
+    let resolved = base.join(target).ok()?;
+    if resolved.origin() != base.origin() {
+        return None;
+    }
+    let mut out = resolved.path().to_string();
+    if let Some(q) = resolved.query() {
+        out.push('?');
+        out.push_str(q);
+    }
+    if let Some(f) = resolved.fragment() {
+        out.push('#');
+        out.push_str(f);
+    }
+    // `/%2F%2Fevil` stays a path on this site, but a second resolution (a proxy that decodes,
+    // a module that re-joins it) must not turn it into `//evil`.
+    if out.starts_with("//") || out.starts_with("/\\") {
+        return None;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod same_origin_tests {
+    use super::same_origin_path;
+
+    #[test]
+    fn keeps_paths_of_this_site() {
+        assert_eq!(same_origin_path("/fil?page=2#x").as_deref(), Some("/fil?page=2#x"));
+        assert_eq!(same_origin_path("/m/polls/3").as_deref(), Some("/m/polls/3"));
+        // Dot segments are resolved as the browser will.
+        assert_eq!(same_origin_path("/a/../b").as_deref(), Some("/b"));
+    }
+
+    #[test]
+    fn refuses_what_leaves_the_site() {
+        for bad in [
+            "//evil.example/x",
+            "/\t/evil.example/phish",
+            "/\n/evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "https://evil.example/",
+            "https:evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            "",
+            "/\r\n/evil.example",
+        ] {
+            assert_eq!(same_origin_path(bad), None, "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn encoded_tabs_stay_data_and_no_control_character_survives() {
+        // `%09` is not decoded by the browser: it is a path segment, on this site.
+        let p = same_origin_path("/%09/evil.example/phish");
+        assert_eq!(p.as_deref(), Some("/%09/evil.example/phish"));
+        let p = same_origin_path("/a\r\nSet-Cookie: x=1").unwrap_or_default();
+        assert!(!p.contains('\r') && !p.contains('\n'), "{p:?}");
+    }
+}
