@@ -9,6 +9,7 @@
 //! (`db/direct.rs`), with their commits grouped.
 
 mod direct;
+pub mod wal;
 
 use std::path::Path;
 use std::str::FromStr as _;
@@ -127,6 +128,11 @@ impl Db {
                              PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
                         )
                         .await?;
+                        // A restarted log is cut back to this size (`db/wal.rs`).
+                        conn.execute(
+                            format!("PRAGMA journal_size_limit = {}", wal::WAL_LIMIT).as_str(),
+                        )
+                        .await?;
                     }
                     Ok(())
                 })
@@ -140,10 +146,14 @@ impl Db {
             }
             None => None,
         };
+        let writer = Arc::new(Mutex::new(writer));
+        if let Some(path) = &file {
+            wal::watch(Arc::downgrade(&writer), path);
+        }
         Ok(Db {
             pool,
             backend,
-            writer: Arc::new(Mutex::new(writer)),
+            writer,
             readers: match &file {
                 Some(path) => (0..DIRECT_READERS)
                     .map(|_| Ok(Arc::new(Mutex::new(DirectConn::reader(path)?))))
@@ -467,9 +477,12 @@ struct WriterTx {
 impl WriterTx {
     /// Gives the writer up: commits the group unless a waiting writer continues it.
     fn end_turn(&mut self) -> GroupOutcome {
-        let (outcome, checkpoint) = self
-            .writer
-            .end_turn(self.waiting.load(Ordering::Acquire) > 0);
+        self.end_turn_keeping_open(self.waiting.load(Ordering::Acquire) > 0)
+    }
+
+    /// Gives the writer up, leaving the group open for a waiting writer only if `keep_open`.
+    fn end_turn_keeping_open(&mut self, keep_open: bool) -> GroupOutcome {
+        let (outcome, checkpoint) = self.writer.end_turn(keep_open);
         if checkpoint {
             checkpoint_beside(&self.pool);
         }
@@ -481,7 +494,13 @@ impl Drop for WriterTx {
     fn drop(&mut self) {
         if self.open {
             self.writer.rollback_member();
-            self.end_turn();
+            // This transaction may have read the group's uncommitted work (its twin's ballot)
+            // and its caller answers as soon as it is dropped: commit that work now rather
+            // than leave it to a later member, so the answer never outlives a crash's loss.
+            // (`TenantTx::rollback` waits for the group instead and keeps it open.)
+            if let Some(Err(e)) = self.end_turn_keeping_open(false) {
+                tracing::error!(error = %e, "the group a rolled back transaction read from failed to commit");
+            }
         }
     }
 }
@@ -577,6 +596,33 @@ impl TenantTx {
                 // A failed release leaves `open` set: the drop rolls this member back.
                 let receiver = w.writer.release_member()?;
                 w.open = false;
+                let ended = w.end_turn();
+                let (mutex, pool) = (w.mutex.clone(), w.pool.clone());
+                drop(w);
+                let outcome = match ended {
+                    Some(outcome) => outcome,
+                    None => group_outcome(receiver, mutex, pool).await,
+                };
+                outcome.map_err(direct::group_failed)
+            }
+        }
+    }
+}
+
+impl TenantTx {
+    /// Rolls the transaction back, and returns once whatever it read is durable: on SQLite's
+    /// writer it may have read the uncommitted work of its group (see `db/direct.rs`), so it
+    /// waits for that group's commit, as a committing member does. An error means that work
+    /// was lost: an answer based on it (« déjà fait ») must not be given.
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self.inner {
+            Inner::Pool { tx, .. } => tx.rollback().await,
+            Inner::Writer(mut w) => {
+                w.writer.rollback_member();
+                w.open = false;
+                let Some(receiver) = w.writer.group_outcome() else {
+                    return Ok(());
+                };
                 let ended = w.end_turn();
                 let (mutex, pool) = (w.mutex.clone(), w.pool.clone());
                 drop(w);

@@ -137,6 +137,295 @@ both_backends!(a_writer_leaving_hangs_no_one, |backend| async move {
     Ok(())
 });
 
+async fn has_link(tx: &mut parvis_core::db::TenantTx, id: &str) -> Result<bool> {
+    let tenant = tx.tenant_id();
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM commune_links WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant)
+            .bind(id)
+            .fetch_one(tx.conn())
+            .await?;
+    Ok(n > 0)
+}
+
+/// How a refused transaction ends: dropped (a handler returning early) or rolled back.
+#[derive(Clone, Copy, PartialEq)]
+enum Refusal {
+    Dropped,
+    RolledBack,
+}
+
+/// Issue 13, defect 13: « Vous avez déjà voté » for a vote that was then lost. On SQLite, A's
+/// ballot waits in an open group commit (B and C queue for the writer); B reads it, refuses
+/// its twin submission and answers. Whatever B read must be committed before B's answer
+/// leaves, whatever the answer: else a crash right then loses A's ballot and B's voter, told
+/// « déjà voté », never retries.
+async fn a_refusal_waits_for_what_it_read(how: Refusal) -> Result<()> {
+    let app = TestApp::start(parvis_tests::Backend::Sqlite).await?;
+    let paris = tenant_of(&app.state.db, &app.commune("75056").await?).await?;
+    let db = app.state.db.clone();
+    let paris_db = db.tenant(paris);
+
+    // Queue A, B and C for the writer, in this order, behind a holder that gives it up.
+    let holder = paris_db.begin_write().await?;
+    let mut a = Box::pin(paris_db.begin_write());
+    let mut b = Box::pin(paris_db.begin_write());
+    let mut c = Box::pin(paris_db.begin_write());
+    for queued in [&mut a, &mut b, &mut c] {
+        ensure!(poll_once(queued).await.is_pending(), "the writer was free");
+    }
+    drop(holder);
+
+    // A writes its ballot and commits: B and C wait, so its group stays open for them.
+    let mut a = a.await?;
+    insert_link(&mut a, "bulletin").await?;
+    let mut commit_a = Box::pin(a.commit());
+    ensure!(
+        poll_once(&mut commit_a).await.is_pending(),
+        "A's group was not left open for B and C: the test proves nothing"
+    );
+
+    // B reads A's ballot from the open group and refuses.
+    let mut b = b.await?;
+    ensure!(
+        has_link(&mut b, "bulletin").await?,
+        "B does not see A's ballot"
+    );
+    match how {
+        Refusal::Dropped => drop(b),
+        Refusal::RolledBack => {
+            let mut rollback = Box::pin(b.rollback());
+            ensure!(
+                poll_once(&mut rollback).await.is_pending(),
+                "B's rollback returned before A's ballot was committed"
+            );
+            assert!(
+                links(&db, paris).await?.is_empty(),
+                "the group is still open"
+            );
+            // C takes its turn and leaves: the group commits, and only then B returns.
+            let c_tx = tokio::time::timeout(Duration::from_secs(5), c.as_mut())
+                .await
+                .context("C never got the writer")??;
+            drop(c_tx);
+            tokio::time::timeout(Duration::from_secs(5), rollback)
+                .await
+                .context("B's rollback hangs")??;
+        }
+    }
+
+    // B's answer is out: A's ballot must be committed, seen by any other connection.
+    assert_eq!(
+        links(&db, paris).await?,
+        ["bulletin"],
+        "B answered before the ballot it read was committed"
+    );
+    if how == Refusal::Dropped {
+        drop(tokio::time::timeout(Duration::from_secs(5), c).await??);
+    }
+    tokio::time::timeout(Duration::from_secs(5), commit_a)
+        .await
+        .context("A's commit hangs")??;
+    assert_eq!(links(&db, paris).await?, ["bulletin"]);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_refusal_commits_the_group_it_read_from() -> Result<()> {
+    a_refusal_waits_for_what_it_read(Refusal::Dropped).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolled_back_refusal_waits_for_the_group_it_read_from() -> Result<()> {
+    a_refusal_waits_for_what_it_read(Refusal::RolledBack).await
+}
+
+/// Issue 13, part of 15: the SQLite write-ahead log grew to 46 MB beside a 40 MB database
+/// after a vote storm. While readers hold it, no checkpoint can empty the log; once the storm
+/// is over it must come back under its limit by itself, and restarted logs are cut back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_write_ahead_log_is_emptied_after_a_storm() -> Result<()> {
+    use parvis_core::db::wal::{WAL_LIMIT, WAL_WATCH};
+    let app = TestApp::start(parvis_tests::Backend::Sqlite).await?;
+    let paris = tenant_of(&app.state.db, &app.commune("75056").await?).await?;
+    let db = app.state.db.clone();
+    let file = app.db.url.trim_start_matches("sqlite://");
+    let wal = format!("{}-wal", file.split('?').next().unwrap_or(file));
+    let size = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+
+    // A reader keeps its snapshot through the storm, as a busy server's readers do.
+    let mut reader = db.tenant(paris).begin().await?;
+    links_in(&mut reader).await?;
+    // 320 commits of 64 KB each: some 20 MB through the log.
+    let label = "x".repeat(64 << 10);
+    for i in 0..320 {
+        let mut tx = db.tenant(paris).begin_write().await?;
+        let tenant = tx.tenant_id();
+        sqlx::query(
+            "INSERT INTO commune_links (tenant_id, id, label, url, position) VALUES ($1, $2, $3, 'https://example.org/', 0)",
+        )
+        .bind(tenant)
+        .bind(format!("lien-{i:03}"))
+        .bind(&label)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+    }
+    let grown = size();
+    ensure!(
+        grown > 2 * WAL_LIMIT,
+        "the storm left a log of {grown} bytes only: the test proves nothing"
+    );
+    reader.commit().await?;
+
+    // The storm is over: within a few looks the log is back under its limit.
+    let deadline = std::time::Instant::now() + WAL_WATCH * 5;
+    while size() > WAL_LIMIT {
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the log is still {} bytes ({grown} after the storm), limit {WAL_LIMIT}",
+            size()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(links(&db, paris).await?.len(), 320, "nothing was lost");
+    Ok(())
+}
+
+/// Where the crash test's child process writes (set only in that child).
+const CRASH_CHILD_DB: &str = "PARVIS_CRASH_CHILD_DB";
+
+/// The crash test's child: a storm of twin ballots on the database its parent names. Each
+/// voter submits twice at once; the first in writes its ballot (« 303 »), the second finds it
+/// and refuses (« 409 »). Each answer is printed once its transaction has ended, as a server
+/// sends it, until the parent kills the process. Without that variable, nothing to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_child() -> Result<()> {
+    let Ok(url) = std::env::var(CRASH_CHILD_DB) else {
+        return Ok(());
+    };
+    let db = Db::connect(&url).await?;
+    let tenant = TenantId(std::env::var("PARVIS_CRASH_CHILD_TENANT")?.parse()?);
+    let mut round = 0u64;
+    loop {
+        let mut voters = Vec::new();
+        for voter in 0..128 {
+            let id = format!("bulletin-{round:04}-{voter:03}");
+            for _twin in 0..2 {
+                let (db, id) = (db.clone(), id.clone());
+                voters.push(tokio::spawn(async move {
+                    let mut tx = db.tenant(tenant).begin_write().await?;
+                    if has_link(&mut tx, &id).await? {
+                        drop(tx);
+                        println!("409 {id}");
+                    } else {
+                        insert_link(&mut tx, &id).await?;
+                        tx.commit().await?;
+                        println!("303 {id}");
+                    }
+                    anyhow::Ok(())
+                }));
+            }
+        }
+        for v in voters {
+            v.await??;
+        }
+        round += 1;
+    }
+}
+
+/// Issue 13, defect 13 under a crash: a process storms twin ballots, and is killed (`kill -9`)
+/// right after it answered a refusal. After the restart, every ballot answered with a 303 or
+/// a 409 is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_answer_outlives_a_kill() -> Result<()> {
+    use tokio::io::AsyncBufReadExt as _;
+    let app = TestApp::start(parvis_tests::Backend::Sqlite).await?;
+    let paris = tenant_of(&app.state.db, &app.commune("75056").await?).await?;
+    // The app stays up (its folder holds the file), idle: the child process writes.
+    let url = app.db.url.clone();
+    let mut answered = std::collections::BTreeSet::new();
+    let (mut accepted, mut refused) = (0, 0);
+    for run in 0..4 {
+        let mut child = tokio::process::Command::new(std::env::current_exe()?)
+            .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+            .env(CRASH_CHILD_DB, &url)
+            .env("PARVIS_CRASH_CHILD_TENANT", paris.0.to_string())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        // Killed after a number of refusals that changes from run to run.
+        let mut refusals_left = 50 + run * 137;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let line = tokio::time::timeout_at(deadline, lines.next_line())
+                .await
+                .context("the storm does not answer")??
+                .context("the storm ended by itself")?;
+            match answer(&line) {
+                Some(("409", id)) => {
+                    answered.insert(id.to_string());
+                    refused += 1;
+                    refusals_left -= 1;
+                    if refusals_left == 0 {
+                        child.start_kill()?;
+                        break;
+                    }
+                }
+                Some((_, id)) => {
+                    answered.insert(id.to_string());
+                    accepted += 1;
+                }
+                None => {}
+            }
+        }
+        // Answers already written before the kill still count.
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some((_, id)) = answer(&line) {
+                answered.insert(id.to_string());
+            }
+        }
+        child.wait().await?;
+    }
+    ensure!(
+        refused > 0 && accepted > 0,
+        "no storm: {accepted} accepted, {refused} refused"
+    );
+
+    // The restart: every ballot answered is there.
+    let db = Db::connect(&url).await?;
+    let kept: std::collections::BTreeSet<String> = links(&db, paris).await?.into_iter().collect();
+    let lost: Vec<&String> = answered.difference(&kept).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} answered ballots lost after kill -9: {lost:?}",
+        lost.len(),
+        answered.len()
+    );
+    db.close().await;
+    app.stop().await;
+    Ok(())
+}
+
+/// An answer line of the crash test's child: its code and ballot.
+fn answer(line: &str) -> Option<(&str, &str)> {
+    line.split_once(' ')
+        .filter(|(code, id)| matches!(*code, "303" | "409") && id.starts_with("bulletin-"))
+}
+
+async fn links_in(tx: &mut parvis_core::db::TenantTx) -> Result<i64> {
+    let tenant = tx.tenant_id();
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM commune_links WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_one(tx.conn())
+            .await?,
+    )
+}
+
 /// Polls a future once (to put it in a queue without letting it go further).
 async fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
     std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *f).poll(cx))).await

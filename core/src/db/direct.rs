@@ -55,6 +55,20 @@ pub(crate) type GroupOutcome = Option<Result<(), Arc<str>>>;
 /// for the writer releases its savepoint and hands the open transaction over; the last one
 /// (no one waiting, or the group full or old) commits for all. Each member learns the outcome
 /// here before it answers: nothing is reported written before it is committed.
+///
+/// **Isolation.** Members run one after another on the one writer connection, each in its own
+/// savepoint: writes are serialized, in the order members take the writer. A member sees the
+/// work of the members before it in its group *before that work is committed*: within a
+/// group, reads are uncommitted reads. Connections other than the writer (the pool, the
+/// direct readers) see only committed groups. So no member's result may leave before its
+/// group's `COMMIT` returned, whatever that result is: a member that commits waits for the
+/// group's outcome; one that rolls back (a refusal that read a twin's ballot, « Vous avez déjà
+/// voté ») waits for it too through [`TenantTx::rollback`](crate::db::TenantTx::rollback), and
+/// one simply dropped commits the open group itself before the drop returns, so that a refusal
+/// is never sent for work a crash would then lose. A group whose commit fails fails all of its
+/// members that wait for it. Durability is SQLite's with `synchronous = NORMAL` in WAL mode: a
+/// committed group survives the process being killed (`kill -9`); a power cut may undo the
+/// last groups, all of a group or none of it.
 #[derive(Debug)]
 struct Group {
     members: usize,
@@ -86,6 +100,11 @@ impl DirectConn {
              PRAGMA busy_timeout = 0; PRAGMA wal_autocheckpoint = 0; \
              PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
         )?;
+        // A restarted log is cut back to this size (`db/wal.rs`).
+        conn.execute_batch(&format!(
+            "PRAGMA journal_size_limit = {};",
+            super::wal::WAL_LIMIT
+        ))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(DirectConn {
             conn,
@@ -141,6 +160,12 @@ impl DirectConn {
         Ok(group.outcome.subscribe())
     }
 
+    /// The outcome of the open group, for a member that leaves it without adding to it (a
+    /// rollback) but may have read its other members' work.
+    pub(crate) fn group_outcome(&self) -> Option<tokio::sync::watch::Receiver<GroupOutcome>> {
+        self.group.as_ref().map(|g| g.outcome.subscribe())
+    }
+
     /// Undoes a member's work; the group's other members are not affected.
     pub(crate) fn rollback_member(&mut self) {
         if self.conn.is_autocommit() {
@@ -154,17 +179,19 @@ impl DirectConn {
     }
 
     /// The writer changes hands: commits the group unless another writer is waiting to add
-    /// to it (and it is neither full nor old). Returns the outcome if the group ended, and
-    /// whether it is time to checkpoint the log.
+    /// to it (and it is neither full nor old). Returns the outcome if the group ended (a
+    /// group left with no member's work is rolled back, and that is a success), and whether
+    /// it is time to checkpoint the log.
     pub(crate) fn end_turn(&mut self, others_waiting: bool) -> (GroupOutcome, bool) {
         let Some(group) = &self.group else {
             return (None, false);
         };
         if group.members == 0 {
             // Nothing to keep (the only transaction rolled back): end it, release the lock.
+            // No one else's work was in it, so what was read had been committed already.
             self.rollback();
             self.group = None;
-            return (None, false);
+            return (Some(Ok(())), false);
         }
         if others_waiting && group.members < GROUP_MEMBERS && group.opened.elapsed() < GROUP_AGE {
             return (None, false);
@@ -179,6 +206,25 @@ impl DirectConn {
         self.end_group(outcome.clone());
         self.commits = self.commits.wrapping_add(1);
         (Some(outcome), self.commits.is_multiple_of(CHECKPOINT_EVERY))
+    }
+
+    /// Commits whatever group is open, then copies the whole log into the database and empties
+    /// it, waiting at most `readers` for readers still in the log (see `db/wal.rs`). Blocking:
+    /// call it off the async workers. True when the log was emptied.
+    pub(crate) fn checkpoint_truncate(
+        &mut self,
+        readers: Duration,
+    ) -> Result<bool, rusqlite::Error> {
+        self.finish_group();
+        self.conn.busy_timeout(readers)?;
+        let busy = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                row.get::<_, i64>(0)
+            });
+        // The writer never sleeps in SQLite's busy handler otherwise (see `writer`).
+        self.conn.busy_timeout(Duration::ZERO)?;
+        Ok(busy? == 0)
     }
 
     /// Ends whatever group is open (a member waited too long for it, or the database
