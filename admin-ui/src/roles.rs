@@ -1,7 +1,7 @@
 //! `/admin/roles`: a commune's admins grant and revoke roles (admin, moderator, official,
 //! candidate) to accounts, by e-mail.
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -9,6 +9,7 @@ use axum::{Form, Router};
 use parvis_core::accounts::{service::normalize_email, store as accounts};
 use parvis_core::authz::{Can, ManageRoles, Role};
 use parvis_core::error::{AppError, AppResult};
+use parvis_core::officials::store as officials;
 use parvis_core::types::AccountId;
 use parvis_core::web::{AppState, Page};
 use serde::Deserialize;
@@ -52,6 +53,17 @@ async fn render(
     status: StatusCode,
     error: Option<String>,
 ) -> AppResult<Response> {
+    render_with(state, page, status, error, Vec::new()).await
+}
+
+/// The page; `detached` names the profiles a revocation has just taken back.
+async fn render_with(
+    state: &AppState,
+    page: Page,
+    status: StatusCode,
+    error: Option<String>,
+    detached: Vec<String>,
+) -> AppResult<Response> {
     let commune = page.site.commune()?.clone();
     let mut rows = Vec::new();
     for (account, role) in state
@@ -71,6 +83,7 @@ async fn render(
     ctx.insert("assignments", &rows);
     ctx.insert("grantable", &grantable);
     ctx.insert("error", &error);
+    ctx.insert("detached", &detached);
     page.render_form(state, status, "admin/roles.html", ctx)
 }
 
@@ -78,8 +91,28 @@ async fn list(
     State(state): State<AppState>,
     _can: Can<ManageRoles>,
     page: Page,
+    RawQuery(query): RawQuery,
 ) -> AppResult<Response> {
-    render(&state, page, StatusCode::OK, None).await
+    // `?detache=<id>` after a revocation: the names are read back from the registry (only
+    // profiles of this commune that are unclaimed now), never taken from the link.
+    let ids: Vec<String> = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .filter(|(key, _)| key == "detache")
+        .map(|(_, id)| id.into_owned())
+        .filter(|id| id.len() <= 64)
+        .take(10)
+        .collect();
+    let mut detached = Vec::new();
+    if !ids.is_empty() {
+        let commune = page.site.commune()?.clone();
+        let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+        for id in &ids {
+            if let Some(name) = officials::unclaimed_name(&mut tx, id).await? {
+                detached.push(name);
+            }
+        }
+        tx.commit().await?;
+    }
+    render_with(&state, page, StatusCode::OK, None, detached).await
 }
 
 fn grantable(role: &str) -> AppResult<Role> {
@@ -156,18 +189,50 @@ async fn revoke(
             return render(&state, page, StatusCode::CONFLICT, Some("Vous êtes le dernier administrateur de la commune : nommez-en un autre avant de vous retirer ce rôle.".into())).await;
         }
     }
+    // The profile goes with the role, in the transaction that writes the audit log, before
+    // the role itself: a failure in between leaves a role without a profile, never the
+    // reverse (an account receiving what citizens write to an official it no longer is).
+    let commune = page.site.commune()?.clone();
+    let mut tx = state.db.tenant(commune.tenant_id).begin_write().await?;
+    let detached = if role == Role::Official {
+        officials::detach_account(&mut tx, &target).await?
+    } else {
+        Vec::new()
+    };
+    parvis_core::moderation::store::audit(
+        &mut tx,
+        &actor.account.id,
+        "role.revoke",
+        &format!("{} {}", target.0, role.as_str()),
+        None,
+    )
+    .await?;
+    for profile in &detached {
+        parvis_core::moderation::store::audit(
+            &mut tx,
+            &actor.account.id,
+            "official.detach",
+            &profile.id,
+            Some(&format!(
+                "Profil d'élu de {} détaché du compte {} (rôle d'élu retiré) : il est de nouveau à revendiquer.",
+                profile.name, target.0
+            )),
+        )
+        .await?;
+    }
+    tx.commit().await?;
     state
         .authz
         .revoke(&target, role, &domain)
         .await
         .map_err(|e| AppError::Internal(e.into()))?;
-    audit(
-        &state,
-        &page,
-        &actor.account.id,
-        "role.revoke",
-        &format!("{} {}", target.0, role.as_str()),
-    )
-    .await?;
+    if !detached.is_empty() {
+        state.home_cache.invalidate(commune.tenant_id);
+        tracing::info!(by = %actor.account.id, account = %target, profiles = detached.len(), "official profiles detached");
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(detached.iter().map(|d| ("detache", d.id.as_str())))
+            .finish();
+        return Ok(Redirect::to(&format!("/admin/roles?{query}")).into_response());
+    }
     Ok(Redirect::to("/admin/roles").into_response())
 }

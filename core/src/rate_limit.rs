@@ -34,6 +34,18 @@ impl<K: Hash + Eq + Clone> RateLimit<K> {
         }
     }
 
+    /// `n` events a day per key (one more every `24 h / n`, in bursts of up to `n`).
+    pub fn per_day(n: u32) -> Self {
+        let n = at_least_one(n);
+        let every = std::time::Duration::from_secs(24 * 3600 / u64::from(n.get()));
+        let quota = Quota::with_period(every)
+            .unwrap_or_else(|| Quota::per_hour(NonZeroU32::MIN))
+            .allow_burst(n);
+        RateLimit {
+            limiter: RateLimiter::keyed(quota),
+        }
+    }
+
     /// Records an event for `key`; false when it is over the limit (and then not counted).
     pub fn check(&self, key: &K) -> bool {
         let ok = self.limiter.check_key(key).is_ok();

@@ -79,6 +79,7 @@ pub async fn build_state(
             db.clone(),
             vapid,
             &config.vapid_subject,
+            config.push_allow_loopback_http,
         )?),
     );
     handlers.insert(
@@ -108,6 +109,7 @@ pub async fn build_state(
         login_limiter: LoginLimiter::default(),
         message_limiter: Default::default(),
         feed_limiter: Default::default(),
+        claim_limiter: Default::default(),
         communes,
         home_cache: Default::default(),
         modules,

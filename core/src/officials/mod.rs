@@ -1,5 +1,6 @@
 //! Officials' public profiles and the claim of a pre-registered profile by its owner.
 //! (The registry itself is imported by `parvis-tenants`.)
 
+pub mod limiter;
 pub mod routes;
 pub mod store;

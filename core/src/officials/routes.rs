@@ -8,6 +8,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 use tera::Context;
 
+use crate::accounts::routes::ClientIp;
 use crate::error::{AppError, AppResult};
 use crate::officials::store;
 use crate::util::parse_date;
@@ -109,6 +110,7 @@ struct ClaimForm {
 async fn claim(
     State(state): State<AppState>,
     SignedIn(account): SignedIn,
+    ClientIp(client): ClientIp,
     page: Page,
     Path(id): Path<String>,
     Form(form): Form<ClaimForm>,
@@ -156,6 +158,15 @@ async fn claim(
         return refuse(
             StatusCode::CONFLICT,
             "Vous avez déjà une demande en attente pour ce profil.",
+        )
+        .await;
+    }
+    if !state.claim_limiter.check(&account.id, client) {
+        drop(tx);
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Vous avez déposé trop de demandes de profil d'élu aujourd'hui : réessayez demain. \
+             Chaque demande est vérifiée par une personne.",
         )
         .await;
     }

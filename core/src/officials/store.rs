@@ -255,3 +255,53 @@ pub async fn decide(
     }
     Ok(true)
 }
+
+/// A profile taken back from the account that held it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Detached {
+    /// The official's registry id.
+    pub id: String,
+    /// « Prénom Nom ».
+    pub name: String,
+}
+
+/// Takes back every profile `account` holds in this commune (its official role was taken
+/// away): they are unclaimed again, claimable anew, and messages to them no longer reach it.
+pub async fn detach_account(
+    tx: &mut TenantTx,
+    account: &AccountId,
+) -> Result<Vec<Detached>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let rows = sqlx::query(
+        "UPDATE officials SET account_id = NULL WHERE tenant_id = $1 AND account_id = $2 \
+         RETURNING id, first_name || ' ' || last_name AS name",
+    )
+    .bind(tenant)
+    .bind(&account.0)
+    .fetch_all(tx.conn())
+    .await?;
+    let mut detached = rows
+        .iter()
+        .map(|r| {
+            Ok(Detached {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    detached.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(detached)
+}
+
+/// The name of an unclaimed profile (to confirm a detachment to the admin), if it is one.
+pub async fn unclaimed_name(tx: &mut TenantTx, id: &str) -> Result<Option<String>, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    sqlx::query_scalar(
+        "SELECT first_name || ' ' || last_name FROM officials \
+         WHERE tenant_id = $1 AND id = $2 AND account_id IS NULL",
+    )
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(tx.conn())
+    .await
+}

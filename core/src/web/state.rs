@@ -38,6 +38,8 @@ pub struct Inner {
     pub message_limiter: crate::messages::limiter::MessageLimiter,
     /// Feed limiter (posts, comments, reactions and evaluations per account).
     pub feed_limiter: crate::feed::limiter::FeedLimiter,
+    /// Claims of officials' profiles filed per account and per address.
+    pub claim_limiter: crate::officials::limiter::ClaimLimiter,
     /// In-memory search over all communes.
     pub communes: CommuneIndex,
     /// Rendered anonymous commune pages.

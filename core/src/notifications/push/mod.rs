@@ -2,6 +2,7 @@
 //! an account subscribed, and one durable job per device and notification. Whatever notifies
 //! an account (a module's notice, a followed commune's post) pushes through [`queue`].
 
+pub mod endpoint;
 pub mod routes;
 pub mod sender;
 pub mod store;
@@ -179,6 +180,16 @@ pub enum InvalidSubscription {
         "L'adresse du service de notification doit être une adresse https:// valide d'au plus {MAX_ENDPOINT} caractères."
     )]
     Endpoint,
+    /// Not HTTPS on port 443, the push services' port.
+    #[error(
+        "L'adresse du service de notification doit être une adresse https:// sur le port 443, celui des services de notification."
+    )]
+    Port,
+    /// The host name does not resolve, or resolves to an address of a private network.
+    #[error(
+        "L'adresse du service de notification ne désigne pas un service public joignable : elle est refusée."
+    )]
+    Unreachable,
     /// The public key is not a P-256 point.
     #[error("La clé « p256dh » de l'abonnement n'est pas une clé publique P-256 valide.")]
     PublicKey,
@@ -229,31 +240,12 @@ pub fn parse_subscription(
     })
 }
 
-/// An HTTPS URL with a host name (push services are named hosts: an IP literal or `localhost`
-/// would let an account make the platform POST to its own network).
+/// The endpoint, canonical, if its form is acceptable (see [`endpoint::check_url`]).
 fn check_endpoint(text: &str, allow_loopback_http: bool) -> Result<String, InvalidSubscription> {
-    if text.len() > MAX_ENDPOINT {
-        return Err(InvalidSubscription::Endpoint);
-    }
-    let url = url::Url::parse(text).map_err(|_| InvalidSubscription::Endpoint)?;
-    if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
-        return Err(InvalidSubscription::Endpoint);
-    }
-    let loopback = matches!(
-        url.host(),
-        Some(url::Host::Ipv4(ip)) if ip.is_loopback()
-    ) || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
-    let accepted = match (url.scheme(), url.host()) {
-        (_, _) if loopback => allow_loopback_http,
-        ("https", Some(url::Host::Domain(host))) => {
-            host.contains('.') && !host.eq_ignore_ascii_case("localhost")
-        }
-        _ => false,
+    let policy = endpoint::EndpointPolicy {
+        allow_loopback: allow_loopback_http,
     };
-    if !accepted {
-        return Err(InvalidSubscription::Endpoint);
-    }
-    Ok(url.to_string())
+    Ok(endpoint::check_url(text, policy)?.to_string())
 }
 
 /// « Firefox sur Android »: enough to recognise a device in the list, no more.
@@ -325,8 +317,11 @@ mod tests {
             check(br#"{"endpoint": "https://push.example/x"}"#),
             Some(InvalidSubscription::Incomplete)
         );
+        assert_eq!(
+            check(&json("http://push.example/x", KEY, auth)),
+            Some(InvalidSubscription::Port)
+        );
         for endpoint in [
-            "http://push.example/x",
             "https://127.0.0.1/x",
             "https://10.0.0.1/x",
             "https://localhost/x",

@@ -91,6 +91,12 @@ async fn subscribe(
         .unwrap_or_default();
     let subscription =
         push::parse_subscription(&body, user_agent, state.config.push_allow_loopback_http)?;
+    let policy = push::endpoint::EndpointPolicy {
+        allow_loopback: state.config.push_allow_loopback_http,
+    };
+    let url = url::Url::parse(&subscription.endpoint)
+        .map_err(|_| AppError::from(push::InvalidSubscription::Endpoint))?;
+    push::endpoint::check_addresses(&url, policy).await?;
     if !store::has_room(
         &state.db,
         &account.id,
@@ -105,7 +111,16 @@ async fn subscribe(
             push::MAX_DEVICES
         )));
     }
-    let id = store::upsert(&state.db, &account.id, &subscription).await?;
+    let Some(id) = store::upsert(&state.db, &account.id, &subscription).await? else {
+        // Another account's device, and the request does not hold its keys: the same answer
+        // whether the endpoint exists or not would be a lie the page cannot act on, and the
+        // endpoint is a secret of the browser that holds it, so saying so reveals nothing.
+        return Err(AppError::conflict(
+            "Cet appareil est déjà abonné aux notifications d'un autre compte, avec d'autres \
+             clés : il n'a pas été transféré. Désabonnez-le depuis ce navigateur, puis \
+             réessayez.",
+        ));
+    };
     tracing::info!(account = %account.id.0, subscription = %id, "push subscription saved");
     Ok((
         StatusCode::CREATED,

@@ -12,6 +12,7 @@ use web_push_native::{Auth, WebPushBuilder, p256};
 use crate::db::Db;
 use crate::jobs::JobHandler;
 use crate::notifications::deliveries::{self, Channel};
+use crate::notifications::push::endpoint::{EndpointPolicy, PublicResolver, check_url};
 use crate::notifications::push::vapid::{VapidKey, decode_b64url};
 use crate::notifications::push::{PushMessage, store};
 
@@ -25,19 +26,33 @@ pub struct PushSender {
     db: Db,
     key: VapidKey,
     subject: String,
+    policy: EndpointPolicy,
 }
 
 impl PushSender {
-    /// A sender signing with `key`, giving `subject` (`mailto:…`) as the operator's contact.
-    pub fn new(db: Db, key: VapidKey, subject: &str) -> anyhow::Result<Self> {
+    /// A sender signing with `key`, giving `subject` (`mailto:…`) as the operator's contact;
+    /// `allow_loopback_http` lets it reach a local push service (tests).
+    pub fn new(
+        db: Db,
+        key: VapidKey,
+        subject: &str,
+        allow_loopback_http: bool,
+    ) -> anyhow::Result<Self> {
+        let policy = EndpointPolicy {
+            allow_loopback: allow_loopback_http,
+        };
         Ok(PushSender {
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(15))
                 .redirect(reqwest::redirect::Policy::none())
+                // Every name is resolved here, and only public addresses are connected to.
+                .dns_resolver(PublicResolver::shared(policy))
+                .no_proxy()
                 .build()?,
             db,
             key,
             subject: subject.to_string(),
+            policy,
         })
     }
 
@@ -92,6 +107,14 @@ impl JobHandler for PushSender {
             self.count(&message, false).await;
             return Ok(());
         };
+        // Stored before the rules of `endpoint` (or by hand): checked again before each send;
+        // the resolver checks the addresses of names.
+        if check_url(&sub.endpoint, self.policy).is_err() {
+            tracing::warn!(subscription = %sub.id, "push endpoint refused by the endpoint rules");
+            store::failed(&self.db, &sub.id).await?;
+            self.count(&message, false).await;
+            return Ok(());
+        }
         let Some(request) = self.request(&sub, &message) else {
             tracing::warn!(subscription = %sub.id, "push subscription with unusable keys");
             store::failed(&self.db, &sub.id).await?;

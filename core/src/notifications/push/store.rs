@@ -35,18 +35,24 @@ pub struct Device {
     pub last_success_at: Option<i64>,
 }
 
-/// Adds the device to the account, or moves it there (a browser signed into another account
-/// re-subscribes with the same endpoint: only whoever holds the endpoint can send it).
+/// Adds the device to the account, or updates it; `None` when the endpoint is another
+/// account's device and the keys differ. A browser signed into another account re-subscribes
+/// with the same endpoint *and the same keys* (they belong to the browser's subscription, not
+/// to the person): that moves the device, since the browser is now the other person's. Someone
+/// who only knows the endpoint (a capability URL) cannot move it with keys of their own.
 pub async fn upsert(
     db: &Db,
     account: &AccountId,
     s: &NewSubscription,
-) -> Result<String, sqlx::Error> {
+) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO push_subscriptions (id, account_id, endpoint, p256dh, auth, user_agent, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (endpoint) DO UPDATE SET \
          account_id = excluded.account_id, p256dh = excluded.p256dh, auth = excluded.auth, \
-         user_agent = excluded.user_agent, failures = 0 RETURNING id",
+         user_agent = excluded.user_agent, failures = 0 \
+         WHERE push_subscriptions.account_id = excluded.account_id \
+         OR (push_subscriptions.p256dh = excluded.p256dh AND push_subscriptions.auth = excluded.auth) \
+         RETURNING id",
     )
     .bind(new_id())
     .bind(&account.0)
@@ -55,7 +61,7 @@ pub async fn upsert(
     .bind(&s.auth)
     .bind(&s.label)
     .bind(now())
-    .fetch_one(db.pool())
+    .fetch_optional(db.pool())
     .await
 }
 
