@@ -1,5 +1,5 @@
 //! A loopback SMS provider for tests: accepts the JSON messages the host POSTs, records them,
-//! and refuses (HTTP 503) every number ending in `99`, like a provider rejecting a number.
+//! and refuses (HTTP 503) the numbers it is told to, like a provider rejecting a number.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -21,7 +21,13 @@ pub struct Sms {
     pub sender: String,
 }
 
-type Inbox = Arc<Mutex<Vec<Sms>>>;
+#[derive(Default)]
+struct Shared {
+    received: Vec<Sms>,
+    refused: Vec<String>,
+}
+
+type Inbox = Arc<Mutex<Shared>>;
 
 /// The running provider.
 pub struct SmsProvider {
@@ -45,12 +51,13 @@ async fn receive(
     if !authorized {
         return StatusCode::UNAUTHORIZED;
     }
-    if sms.to.ends_with("99") {
+    let Ok(mut inbox) = inbox.lock() else {
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    };
+    if inbox.refused.contains(&sms.to) {
         return StatusCode::SERVICE_UNAVAILABLE;
     }
-    if let Ok(mut inbox) = inbox.lock() {
-        inbox.push(sms);
-    }
+    inbox.received.push(sms);
     StatusCode::ACCEPTED
 }
 
@@ -74,6 +81,54 @@ impl SmsProvider {
 
     /// The messages accepted so far.
     pub fn messages(&self) -> Vec<Sms> {
-        self.inbox.lock().map(|m| m.clone()).unwrap_or_default()
+        self.inbox
+            .lock()
+            .map(|m| m.received.clone())
+            .unwrap_or_default()
+    }
+
+    /// From now on, answers 503 for this E.164 number.
+    pub fn refuse(&self, number: &str) {
+        if let Ok(mut inbox) = self.inbox.lock() {
+            inbox.refused.push(number.to_string());
+        }
+    }
+
+    /// The messages sent to this number so far.
+    pub fn messages_to(&self, number: &str) -> Vec<Sms> {
+        self.messages()
+            .into_iter()
+            .filter(|m| m.to == number)
+            .collect()
+    }
+
+    /// The confirmation code in the latest message to this number (its first six-digit
+    /// word), waiting up to 20 s for it to arrive.
+    pub async fn code_for(&self, number: &str, previous: usize) -> Result<String> {
+        let started = std::time::Instant::now();
+        loop {
+            let codes: Vec<String> = self
+                .messages_to(number)
+                .iter()
+                .filter_map(|m| {
+                    m.text
+                        .split_whitespace()
+                        .find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
+                        .map(str::to_string)
+                })
+                .collect();
+            if codes.len() > previous {
+                return codes
+                    .last()
+                    .cloned()
+                    .ok_or_else(|| anyhow::anyhow!("no code"));
+            }
+            anyhow::ensure!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "no new code reached {number}: {:?}",
+                self.messages()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 }

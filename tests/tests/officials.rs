@@ -448,3 +448,212 @@ async fn an_import_waits_for_the_writer_instead_of_failing() -> anyhow::Result<(
     app.stop().await;
     Ok(())
 }
+
+// Issue 13, defect 6: taking the official role away used to leave the profile attached, and
+// the account kept receiving what citizens wrote to the official. Now the profile is detached
+// with the role (claimable again), the admin is told which one, and the audit log says so.
+both_backends!(
+    revoking_the_official_role_detaches_the_profile,
+    |backend| async move {
+        use parvis_core::authz::Role;
+        const PW: &str = "mot de passe solide";
+        let app = TestApp::start(backend).await?;
+        let paris = app.commune("75056").await?;
+        parvis_tests::rne::import(&app, &[parvis_tests::rne::ALICE_LAMBERT]).await?;
+        let alice = app.account("alice@paris.test", PW).await?;
+        let elu = parvis_tests::rne::give_profile(&app, "LAMBERT", &alice).await?;
+        app.grant(&alice, Role::Official, Some(&paris)).await?;
+        let mayor = app.account("maire@paris.test", PW).await?;
+        app.grant(&mayor, Role::TenantAdmin, Some(&paris)).await?;
+        let admin = app.signed_in(Some(&paris), "maire@paris.test", PW).await?;
+        app.account("cyril@example.org", PW).await?;
+        let cyril = app.signed_in(Some(&paris), "cyril@example.org", PW).await?;
+        let alice_client = app.signed_in(Some(&paris), "alice@paris.test", PW).await?;
+        let write = |subject: &'static str| {
+            let cyril = cyril.clone();
+            let elu = elu.clone();
+            let form = app.url(Some(&paris), "/messages");
+            let post = app.url(Some(&paris), "/messages/nouveau");
+            async move {
+                let token = parvis_tests::form_token(&cyril, &form).await?;
+                let r = cyril
+                    .post(post)
+                    .form(&[
+                        ("csrf_token", token.as_str()),
+                        ("elu", elu.as_str()),
+                        ("subject", subject),
+                        ("body", "Bonjour, une question sur la voirie."),
+                    ])
+                    .send()
+                    .await?;
+                parvis_tests::outcome(r).await
+            }
+        };
+        let (status, _) = write("Avant le retrait").await?;
+        assert_eq!(
+            status, 303,
+            "the official receives messages while she holds the role"
+        );
+
+        let token =
+            parvis_tests::form_token(&admin, &app.url(Some(&paris), "/admin/roles")).await?;
+        let r = admin
+            .post(app.url(Some(&paris), "/admin/roles/retirer"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("account_id", alice.0.as_str()),
+                ("role", "official"),
+            ])
+            .send()
+            .await?;
+        let (status, location) = parvis_tests::outcome(r).await?;
+        assert_eq!(status, 303, "{location}");
+        let page = admin
+            .get(app.url(Some(&paris), &location))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(
+            page.contains("le profil de Alice LAMBERT a été détaché de ce compte"),
+            "{page}"
+        );
+        let journal = admin
+            .get(app.url(Some(&paris), "/admin/moderation"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(
+            journal.contains("official.detach")
+                && journal.contains("Alice LAMBERT détaché du compte"),
+            "{journal}"
+        );
+
+        // A citizen writing to the official now reaches no one: the old account gets nothing.
+        let r = cyril
+            .get(app.url(Some(&paris), &format!("/messages/nouveau?elu={elu}")))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 404);
+        assert!(r.text().await?.contains("pas encore de compte"));
+        let (status, body) = write("Après le retrait").await?;
+        assert_eq!(status, 404, "{body}");
+        assert!(body.contains("pas encore de compte"), "{body}");
+        let inbox = alice_client
+            .get(app.url(Some(&paris), "/messages"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(inbox.contains("Avant le retrait"), "{inbox}");
+        assert!(!inbox.contains("Après le retrait"), "{inbox}");
+
+        // The profile is unclaimed again, and its holder can claim it anew.
+        let profile = app.url(Some(&paris), &format!("/elus/{elu}"));
+        let token = parvis_tests::form_token(&alice_client, &profile).await?;
+        let r = alice_client
+            .post(format!("{profile}/revendiquer"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("birth_date", "01/02/1975"),
+                ("message", "C'est toujours moi"),
+            ])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+        assert!(r.text().await?.contains("Votre demande est envoyée"));
+        app.stop().await;
+        Ok(())
+    }
+);
+
+// Issue 13, « also seen »: claims had no limit; each one is an admin's identity check.
+both_backends!(
+    claims_are_limited_per_account_and_address,
+    |backend| async move {
+        const PW: &str = "mot de passe solide";
+        let app = TestApp::start(backend).await?;
+        let paris = app.commune("75056").await?;
+        let rows: Vec<String> = (0..14)
+            .map(|n| {
+                format!(
+                    "75;Paris;;;75056;Paris;NOM{n:02};Prénom;F;01/02/1975;37;Cadres;15/03/2026;;;FR"
+                )
+            })
+            .collect();
+        let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+        parvis_tests::rne::import(&app, &rows).await?;
+        let page = app
+            .client()?
+            .get(app.url(Some(&paris), "/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let mut profiles = Vec::new();
+        for n in 0..14 {
+            profiles.push(profile_link(&page, &format!("Prénom NOM{n:02}"))?);
+        }
+        let claim = |client: reqwest::Client, path: String| {
+            let url = app.url(Some(&paris), &path);
+            async move {
+                let token = parvis_tests::form_token(&client, &url).await?;
+                let r = client
+                    .post(format!("{url}/revendiquer"))
+                    .form(&[
+                        ("csrf_token", token.as_str()),
+                        ("birth_date", "01/01/1990"),
+                        ("message", "C'est moi"),
+                    ])
+                    .send()
+                    .await?;
+                anyhow::Ok((r.status().as_u16(), r.text().await?))
+            }
+        };
+        // One account: three claims a day, then a clear refusal.
+        app.account("zoe@example.org", PW).await?;
+        let zoe = app.signed_in(Some(&paris), "zoe@example.org", PW).await?;
+        for path in &profiles[0..3] {
+            let (status, body) = claim(zoe.clone(), path.clone()).await?;
+            assert_eq!(status, 200, "{body}");
+        }
+        let (status, body) = claim(zoe.clone(), profiles[3].clone()).await?;
+        assert_eq!(status, 429);
+        assert!(body.contains("trop de demandes de profil"), "{body}");
+
+        // One address: ten a day whatever the accounts (3 used above, 7 more by fresh accounts).
+        let mut filed = 3;
+        let mut n = 3;
+        let mut account = 0;
+        while filed < 10 {
+            let email = format!("voisin{account}@example.org");
+            account += 1;
+            app.account(&email, PW).await?;
+            let client = app.signed_in(Some(&paris), &email, PW).await?;
+            for _ in 0..3 {
+                if filed == 10 {
+                    break;
+                }
+                let (status, body) = claim(client.clone(), profiles[n].clone()).await?;
+                assert_eq!(status, 200, "{body}");
+                filed += 1;
+                n += 1;
+            }
+        }
+        app.account("nouveau@example.org", PW).await?;
+        let fresh = app
+            .signed_in(Some(&paris), "nouveau@example.org", PW)
+            .await?;
+        let (status, _) = claim(fresh, profiles[n].clone()).await?;
+        assert_eq!(status, 429, "the address is over its limit");
+        let mut tx = app.state.db.platform_tx().await?;
+        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM official_claims")
+            .fetch_one(&mut *tx)
+            .await?;
+        drop(tx);
+        assert_eq!(pending, 10);
+        app.stop().await;
+        Ok(())
+    }
+);

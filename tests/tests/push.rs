@@ -570,3 +570,175 @@ both_backends!(
         Ok(())
     }
 );
+
+async fn owner_of(app: &TestApp, endpoint: &str) -> Result<String> {
+    Ok(sqlx::query_scalar(
+        "SELECT a.email FROM push_subscriptions p JOIN accounts a ON a.id = p.account_id \
+         WHERE p.endpoint = $1",
+    )
+    .bind(endpoint)
+    .fetch_one(app.state.db.pool())
+    .await?)
+}
+
+// Issue 13, defect 10: posting another account's endpoint with one's own keys moved the
+// device. The endpoint is the browser's secret: only the same subscription (same keys, as a
+// browser re-subscribing after a change of user sends) moves it.
+both_backends!(
+    a_device_is_not_taken_over_by_posting_its_endpoint,
+    |backend| async move {
+        let service = PushService::start().await?;
+        let (app, paris) = start(backend).await?;
+        let alice = citizen(&app, &paris, "alice@example.org").await?;
+        let bob = citizen(&app, &paris, "bob@example.org").await?;
+        let phone = service.device("alice-phone")?;
+        subscribe(&app, &alice, &paris, &phone).await?;
+
+        // Bob posts Alice's endpoint with keys of his own: refused, the device stays hers.
+        let mut forged = service.device("bob-keys")?.subscription_json();
+        forged["endpoint"] = serde_json::json!(phone.endpoint);
+        let (status, json) = api(
+            &app,
+            &bob,
+            &paris,
+            reqwest::Method::POST,
+            forged.to_string(),
+        )
+        .await?;
+        assert_eq!(status, 409, "{json}");
+        assert_eq!(json["error"]["code"], "conflict");
+        assert!(
+            json["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("autre compte"),
+            "{json}"
+        );
+        assert_eq!(owner_of(&app, &phone.endpoint).await?, "alice@example.org");
+        let stored: String =
+            sqlx::query_scalar("SELECT p256dh FROM push_subscriptions WHERE endpoint = $1")
+                .bind(&phone.endpoint)
+                .fetch_one(app.state.db.pool())
+                .await?;
+        assert_eq!(
+            stored,
+            phone.subscription_json()["keys"]["p256dh"]
+                .as_str()
+                .unwrap_or_default(),
+            "Alice's keys are kept"
+        );
+
+        // The same browser, now signed into Bob's account, re-subscribes with the same
+        // subscription (same endpoint, same keys): the device is his from now on.
+        subscribe(&app, &bob, &paris, &phone).await?;
+        assert_eq!(owner_of(&app, &phone.endpoint).await?, "bob@example.org");
+        let devices = alice
+            .get(app.url(Some(&paris), "/notifications/appareils"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(!devices.contains("Firefox sur Android"), "{devices}");
+        app.stop().await;
+        Ok(())
+    }
+);
+
+// Issue 13, defect 12: endpoints naming internal hosts were accepted. Only HTTPS on port 443
+// to a name that resolves to public addresses is; the refusals are clear French JSON.
+both_backends!(
+    push_endpoints_naming_internal_hosts_are_refused,
+    |backend| async move {
+        let service = PushService::start().await?;
+        let (app, paris) = start(backend).await?;
+        let alice = citizen(&app, &paris, "alice@example.org").await?;
+        let keys = service.device("alice")?.subscription_json()["keys"].clone();
+        for (endpoint, words) in [
+            ("https://redis.internal.corp:6379/x", "port 443"),
+            ("https://push.example.org:8443/x", "port 443"),
+            ("https://localhost./x", "https://"),
+            ("https://localhost/x", "https://"),
+            ("https://api.localhost/x", "https://"),
+            ("https://10.0.0.1/x", "https://"),
+            ("https://[fd00::1]/x", "https://"),
+            ("https://169.254.169.254/latest/meta-data", "https://"),
+            // Does not resolve (as an internal name seen from outside): not a public service.
+            ("https://redis.internal.corp/x", "service public"),
+            ("https://push.invalid./x", "service public"),
+        ] {
+            let body = serde_json::json!({"endpoint": endpoint, "keys": keys}).to_string();
+            let (status, json) = api(&app, &alice, &paris, reqwest::Method::POST, body).await?;
+            assert_eq!(status, 400, "{endpoint}: {json}");
+            assert_eq!(json["error"]["code"], "bad_request", "{endpoint}");
+            let message = json["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains(words), "{endpoint}: {message}");
+        }
+        assert!(endpoints(&app).await?.is_empty());
+        app.stop().await;
+        Ok(())
+    }
+);
+
+// Issue 13, defect 12, at send time: a device stored before the rules (or whose name now
+// resolves elsewhere) pointing at an internal address gets no request from the platform.
+both_backends!(
+    nothing_is_sent_to_a_stored_internal_endpoint,
+    |backend| async move {
+        let service = PushService::start().await?;
+        // Production rules: no loopback exception.
+        let app = TestApp::start(backend).await?;
+        let paris = app.commune("75056").await?;
+        expect_platform_key(&app, &service, &paris).await?;
+        let ines = citizen(&app, &paris, "ines@example.org").await?;
+        follow_commune(&app, &ines, &paris).await?;
+        let device = service.device("interne")?;
+        let json = device.subscription_json();
+        let ines_id: String =
+            sqlx::query_scalar("SELECT id FROM accounts WHERE email = 'ines@example.org'")
+                .fetch_one(app.state.db.pool())
+                .await?;
+        sqlx::query(
+            "INSERT INTO push_subscriptions (id, account_id, endpoint, p256dh, auth, user_agent, created_at) \
+             VALUES ('ancien', $1, $2, $3, $4, 'Navigateur', 0)",
+        )
+        .bind(&ines_id)
+        .bind(&device.endpoint)
+        .bind(json["keys"]["p256dh"].as_str().unwrap_or_default())
+        .bind(json["keys"]["auth"].as_str().unwrap_or_default())
+        .execute(app.state.db.pool())
+        .await?;
+
+        let maire = app.account(ADMIN, PASSWORD).await?;
+        app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
+        let admin = app.signed_in(Some(&paris), ADMIN, PASSWORD).await?;
+        let token = form_token(&admin, &app.url(Some(&paris), "/publier")).await?;
+        let r = admin
+            .post(app.url(Some(&paris), "/publier"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("body", "Conseil municipal jeudi à 19 h."),
+                ("theme", ""),
+            ])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+        let started = Instant::now();
+        loop {
+            let failures: i64 =
+                sqlx::query_scalar("SELECT failures FROM push_subscriptions WHERE id = 'ancien'")
+                    .fetch_one(app.state.db.pool())
+                    .await?;
+            if failures == 1 {
+                break;
+            }
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(20),
+                "the push job never ended"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(service.received().is_empty(), "{:?}", service.received());
+        app.stop().await;
+        Ok(())
+    }
+);

@@ -19,6 +19,7 @@ mod service;
 mod sms;
 mod store;
 mod time;
+mod verify;
 mod views;
 
 use parvis_module_sdk::prelude::*;
@@ -61,6 +62,15 @@ impl Module for Alerts {
                 }),
             )?);
         }
+        if let Some(pending) = store::pending_of(account)? {
+            out.push(personal::record(
+                "numéro en attente de confirmation pour les alertes par SMS",
+                &serde_json::json!({
+                    "numero": pending.number,
+                    "consentement_le": parvis_module_sdk::time::ms::iso_utc(pending.consented_at),
+                }),
+            )?);
+        }
         for alert in store::published_by(account)? {
             out.push(personal::record(
                 "alerte publiée",
@@ -76,9 +86,8 @@ impl Module for Alerts {
     /// Forgets the account's phone number. The alerts it published stay the commune's, as
     /// officials' posts do.
     fn account_deleted(account: &str) -> Result<(), Error> {
-        if let Some(sub) = store::subscription_of(account)? {
-            store::delete_subscription(&sub.key)?;
-        }
+        service::unsubscribe(account)?;
+        store::delete_send_log(&format!("a:{account}"))?;
         Ok(())
     }
 }

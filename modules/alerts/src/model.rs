@@ -218,6 +218,10 @@ pub struct Subscription {
     pub account: String,
     /// When the citizen ticked the consent box (Unix milliseconds).
     pub consented_at: i64,
+    /// When the citizen entered the code sent to the number (Unix milliseconds). Numbers
+    /// registered before codes existed have none: they receive nothing until confirmed.
+    #[serde(default)]
+    pub verified_at: Option<i64>,
 }
 
 /// True for an id made by the host's `new-id` (a UUID's text), so a forged path segment is a 404

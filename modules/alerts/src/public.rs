@@ -3,8 +3,8 @@
 
 use crate::form::{FieldError, SmsForm};
 use crate::model::{current_order, is_id};
-use crate::service::{self, SubscribeError, Subscribed};
-use crate::{store, views};
+use crate::service::{self, CodeRequest, Confirmation};
+use crate::{phone, store, verify, views};
 use parvis_module_sdk::prelude::*;
 
 /// The routes a visitor reaches.
@@ -13,6 +13,7 @@ pub fn router() -> Router {
         .get("/", index)
         .get("/sms", sms_page)
         .post("/sms", subscribe)
+        .post("/sms/code", confirm)
         .post("/sms/supprimer", unsubscribe)
         .get("/{id}", show)
 }
@@ -53,10 +54,23 @@ fn render_sms(
     form: &SmsForm,
     errors: &[FieldError],
 ) -> Result<Response, Error> {
-    let subscribed = store::subscription_of(account)?.map(|doc| doc.key);
+    let confirmed = service::confirmed_number(account)?;
+    let now = host::now_ms();
+    // A code that can no longer be entered is not shown as pending.
+    let pending = store::pending_of(account)?
+        .filter(|p| now < p.expires_at && p.attempts < verify::MAX_ATTEMPTS)
+        .map(|p| p.number);
     Ok(Response::page(
         "Alertes par SMS",
-        views::sms_page(req, subscribed.as_deref(), form, errors),
+        views::sms_page(
+            req,
+            views::SmsState {
+                confirmed: confirmed.as_deref(),
+                pending: pending.as_deref(),
+            },
+            form,
+            errors,
+        ),
     ))
 }
 
@@ -65,35 +79,64 @@ fn sms_page(req: &Request, _: &Params) -> Result<Response, Error> {
     render_sms(req, account, &SmsForm::default(), &[])
 }
 
+/// Sends a code to the number typed; the number is registered only once the code is entered.
 fn subscribe(req: &Request, _: &Params) -> Result<Response, Error> {
     let account = req.require_account()?;
     let form = SmsForm::from_request(req);
-    let refused = |errors: Vec<FieldError>| -> Result<Response, Error> {
-        Ok(render_sms(req, account, &form, &errors)?.with_status(422))
+    let refused = |errors: Vec<FieldError>, status: u16| -> Result<Response, Error> {
+        Ok(render_sms(req, account, &form, &errors)?.with_status(status))
     };
     let number = match form.validate() {
         Ok(number) => number,
-        Err(errors) => return refused(errors),
+        Err(errors) => return refused(errors, 422),
     };
-    match service::subscribe(account, &number, host::now_ms()) {
-        Ok(done) => {
-            let message = match done {
-                Subscribed::New => {
-                    "Votre numéro est enregistré : vous recevrez les alertes de la commune par SMS."
-                }
-                Subscribed::Replaced => {
-                    "Votre nouveau numéro est enregistré ; l'ancien a été supprimé."
-                }
-                Subscribed::Unchanged => "Ce numéro était déjà enregistré.",
-            };
-            Ok(req.redirect("/sms").with_flash(message))
-        }
-        Err(SubscribeError::Taken) => refused(vec![(
-            "phone",
-            "Ce numéro est déjà inscrit aux alertes de la commune par un autre compte.".into(),
-        )]),
-        Err(SubscribeError::Other(err)) => Err(err),
+    match service::request_code(&req.commune.name, account, &number, host::now_ms())? {
+        CodeRequest::Sent => Ok(req.redirect("/sms").with_flash(format!(
+            "Un code de confirmation a été envoyé par SMS au {}. Saisissez-le ci-dessous : \
+             le numéro ne recevra les alertes qu'une fois confirmé.",
+            phone::display(&number)
+        ))),
+        CodeRequest::Unchanged => Ok(req
+            .redirect("/sms")
+            .with_flash("Ce numéro est déjà confirmé : il reçoit les alertes.")),
+        CodeRequest::TooMany => refused(
+            vec![(
+                "phone",
+                "Trop de codes ont été demandés aujourd'hui pour votre compte ou pour ce numéro. \
+                 Réessayez demain."
+                    .into(),
+            )],
+            429,
+        ),
+        CodeRequest::Unavailable(_) => refused(
+            vec![(
+                "phone",
+                "L'envoi de SMS n'est pas disponible pour le moment : votre numéro n'a pas pu \
+                 être vérifié. Réessayez plus tard."
+                    .into(),
+            )],
+            503,
+        ),
     }
+}
+
+/// Checks the code entered. A wrong code answers with a redirection, not an error status, so
+/// that the attempt it used is recorded (an error rolls the module's writes back).
+fn confirm(req: &Request, _: &Params) -> Result<Response, Error> {
+    let account = req.require_account()?;
+    let code = req.form_value("code").unwrap_or_default();
+    let message = match service::confirm(account, code, host::now_ms())? {
+        Confirmation::Confirmed => {
+            "Votre numéro est confirmé : vous recevrez les alertes de la commune par SMS."
+        }
+        Confirmation::Wrong => {
+            "Ce code n'est pas le bon. Vérifiez le SMS reçu et saisissez ses six chiffres."
+        }
+        Confirmation::Void => {
+            "Ce code n'est plus valable (expiré ou trop d'essais) : demandez-en un nouveau."
+        }
+    };
+    Ok(req.redirect("/sms").with_flash(message))
 }
 
 fn unsubscribe(req: &Request, _: &Params) -> Result<Response, Error> {

@@ -5,7 +5,7 @@ use crate::form::NewAlert;
 use crate::model::Severity;
 use crate::model::{Alert, NoticeKind, NoticeRef, Subscription};
 use crate::report::AlertReport;
-use crate::{sms, store, time};
+use crate::{sms, store, time, verify};
 use parvis_module_sdk::Error;
 use parvis_module_sdk::host::{self, Audience, Channels, Notification, Urgency};
 use parvis_module_sdk::store::{Doc, StoreError};
@@ -166,56 +166,117 @@ pub fn report(alert: &Alert) -> AlertReport {
     report
 }
 
-/// What a subscription did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Subscribed {
-    New,
-    /// The account's previous number was replaced.
-    Replaced,
-    /// The account had registered this very number.
+/// The account's confirmed number, if any (a number registered before codes existed is not).
+pub fn confirmed_number(account: &str) -> Result<Option<String>, StoreError> {
+    Ok(store::subscription_of(account)?
+        .filter(|doc| doc.value.verified_at.is_some())
+        .map(|doc| doc.key))
+}
+
+/// What asking for a code did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeRequest {
+    /// A code is on its way to the number.
+    Sent,
+    /// The account's confirmed number already is this one.
     Unchanged,
+    /// Too many codes today for this account or this number (the same answer for both: the
+    /// page must not tell whether someone else asked for this number).
+    TooMany,
+    /// The host could not send the SMS (no provider, …): nothing was recorded.
+    Unavailable(String),
 }
 
-/// Why a subscription was refused.
-#[derive(Debug)]
-pub enum SubscribeError {
-    /// Another account registered this number.
-    Taken,
-    Other(Error),
-}
-
-impl From<StoreError> for SubscribeError {
-    fn from(err: StoreError) -> Self {
-        Self::Other(err.into())
+/// Sends a code to `number` for `account` to confirm it. Nothing else changes: the account's
+/// confirmed number (if any) keeps receiving alerts until the new one is confirmed, and no
+/// one else's registration is looked at.
+pub fn request_code(
+    commune: &str,
+    account: &str,
+    number: &str,
+    now: i64,
+) -> Result<CodeRequest, StoreError> {
+    if confirmed_number(account)?.as_deref() == Some(number) {
+        return Ok(CodeRequest::Unchanged);
     }
-}
-
-/// Registers the account's number (replacing its previous one).
-pub fn subscribe(account: &str, number: &str, now: i64) -> Result<Subscribed, SubscribeError> {
-    let previous = store::subscription_of(account)?;
-    if let Some(doc) = &previous {
-        if doc.key == number {
-            return Ok(Subscribed::Unchanged);
-        }
-        store::delete_subscription(&doc.key)?;
+    let account_key = format!("a:{account}");
+    let number_key = format!("n:{number}");
+    let (account_log, account_room) =
+        store::send_log(&account_key)?.room(now, verify::SENDS_PER_ACCOUNT_PER_DAY);
+    let (number_log, number_room) =
+        store::send_log(&number_key)?.room(now, verify::SENDS_PER_NUMBER_PER_DAY);
+    if !account_room || !number_room {
+        return Ok(CodeRequest::TooMany);
     }
-    let subscription = Subscription {
-        account: account.to_owned(),
+    let code = verify::code_from(&host::random_bytes(8));
+    if let Err(why) = host::send_sms(&[number.to_owned()], &verify::text(commune, &code)) {
+        host::warn(&format!("SMS code not sent: {why}"));
+        return Ok(CodeRequest::Unavailable(why));
+    }
+    for (key, mut log) in [(account_key, account_log), (number_key, number_log)] {
+        log.times.push(now);
+        store::put_send_log(&key, &log)?;
+    }
+    let pending = verify::Pending {
+        number: number.to_owned(),
+        code,
         consented_at: now,
+        expires_at: now + verify::CODE_TTL_MS,
+        attempts: 0,
     };
-    match store::insert_subscription(number, &subscription) {
-        // The number is someone else's (the account's own was deleted above).
-        Err(StoreError::Conflict(_)) => Err(SubscribeError::Taken),
-        Err(err) => Err(err.into()),
-        Ok(()) if previous.is_some() => Ok(Subscribed::Replaced),
-        Ok(()) => Ok(Subscribed::New),
+    store::put_pending(account, &pending)?;
+    Ok(CodeRequest::Sent)
+}
+
+/// What entering a code did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirmation {
+    /// The number is confirmed and receives the alerts.
+    Confirmed,
+    /// Wrong code (counted).
+    Wrong,
+    /// No code pending, expired, or out of attempts.
+    Void,
+}
+
+/// Checks the code the account entered; on success the number is the account's: its previous
+/// number is forgotten, and so is any registration of this number by another account (whoever
+/// holds the phone now has proved it; numbers are reassigned, and a family's phone needs one
+/// SMS per alert, not one per account).
+pub fn confirm(account: &str, entered: &str, now: i64) -> Result<Confirmation, StoreError> {
+    let Some(pending) = store::pending_of(account)? else {
+        return Ok(Confirmation::Void);
+    };
+    match verify::check(&pending, entered, now) {
+        verify::Check::Void => Ok(Confirmation::Void),
+        verify::Check::Wrong(after) => {
+            store::put_pending(account, &after)?;
+            Ok(Confirmation::Wrong)
+        }
+        verify::Check::Confirmed => {
+            store::delete_pending(account)?;
+            if let Some(previous) = store::subscription_of(account)? {
+                store::delete_subscription(&previous.key)?;
+            }
+            if store::subscription_at(&pending.number)?.is_some() {
+                store::delete_subscription(&pending.number)?;
+            }
+            let subscription = Subscription {
+                account: account.to_owned(),
+                consented_at: pending.consented_at,
+                verified_at: Some(now),
+            };
+            store::insert_subscription(&pending.number, &subscription)?;
+            Ok(Confirmation::Confirmed)
+        }
     }
 }
 
-/// Forgets the account's number; false if it had none.
+/// Forgets the account's number, and the one it was confirming; false if it had none.
 pub fn unsubscribe(account: &str) -> Result<bool, StoreError> {
+    let pending = store::delete_pending(account)?;
     match store::subscription_of(account)? {
         Some(doc) => store::delete_subscription(&doc.key),
-        None => Ok(false),
+        None => Ok(pending),
     }
 }

@@ -7,14 +7,21 @@
 //!   Lifting an alert moves its ending key;
 //! - `sms`: one [`Subscription`] per key, the normalised number (`+33612345678`), so a number
 //!   is registered once; index and unique value `account`, so an account has one number.
+//!   Only numbers confirmed by a code (`verified_at`) receive alerts;
+//! - `sms-pending`: one [`Pending`] per key, the account: a number waiting for its code;
+//! - `sms-sends`: one [`SendLog`] per key, `a:<account>` or `n:<number>`: the codes sent in the
+//!   last day, to limit them.
 
 use crate::model::{Alert, Subscription};
+use crate::verify::{Pending, SendLog};
 use parvis_module_sdk::prelude::*;
 use serde::{Deserialize, Serialize};
 
 const ALERTS: Collection = Collection::new("alerts");
 const ENDINGS: Collection = Collection::new("endings");
 const SMS: Collection = Collection::new("sms");
+const SMS_PENDING: Collection = Collection::new("sms-pending");
+const SMS_SENDS: Collection = Collection::new("sms-sends");
 
 /// How many past alerts a page of the history shows.
 pub const HISTORY_PAGE: u32 = 20;
@@ -165,14 +172,55 @@ pub fn delete_subscription(number: &str) -> Result<bool, StoreError> {
     SMS.delete(number)
 }
 
-/// Every registered number.
+/// Every confirmed number.
 pub fn sms_numbers() -> Result<Vec<String>, StoreError> {
     Ok(SMS
         .list()
         .all::<Subscription>()?
         .into_iter()
+        .filter(|doc| doc.value.verified_at.is_some())
         .map(|doc| doc.key)
         .collect())
+}
+
+/// The subscription stored under a number, whoever's it is.
+pub fn subscription_at(number: &str) -> Result<Option<Doc<Subscription>>, StoreError> {
+    SMS.get(number)
+}
+
+/// The number an account is confirming, if any.
+pub fn pending_of(account: &str) -> Result<Option<Pending>, StoreError> {
+    Ok(SMS_PENDING.get::<Pending>(account)?.map(|doc| doc.value))
+}
+
+/// Records (or replaces) the number an account is confirming.
+pub fn put_pending(account: &str, pending: &Pending) -> Result<(), StoreError> {
+    SMS_PENDING
+        .put(account, pending, Indexes::new(), None)
+        .map(drop)
+}
+
+/// Forgets the number an account was confirming.
+pub fn delete_pending(account: &str) -> Result<bool, StoreError> {
+    SMS_PENDING.delete(account)
+}
+
+/// The codes sent under this key (`a:<account>`, `n:<number>`).
+pub fn send_log(key: &str) -> Result<SendLog, StoreError> {
+    Ok(SMS_SENDS
+        .get::<SendLog>(key)?
+        .map(|doc| doc.value)
+        .unwrap_or_default())
+}
+
+/// Forgets the codes sent under this key.
+pub fn delete_send_log(key: &str) -> Result<bool, StoreError> {
+    SMS_SENDS.delete(key)
+}
+
+/// Replaces the codes sent under this key.
+pub fn put_send_log(key: &str, log: &SendLog) -> Result<(), StoreError> {
+    SMS_SENDS.put(key, log, Indexes::new(), None).map(drop)
 }
 
 #[cfg(test)]

@@ -180,10 +180,18 @@ pub fn show(req: &Request, doc: &Doc<Alert>, now: i64) -> String {
     )
 }
 
-/// The SMS page: the current subscription, its removal, and the form to register a number.
+/// What the account has registered: a confirmed number, and one waiting for its code.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SmsState<'a> {
+    pub confirmed: Option<&'a str>,
+    pub pending: Option<&'a str>,
+}
+
+/// The SMS page: the confirmed number and its removal, the code form for a pending number,
+/// and the form to register a number.
 pub fn sms_page(
     req: &Request,
-    subscribed: Option<&str>,
+    state: SmsState<'_>,
     form: &SmsForm,
     errors: &[FieldError],
 ) -> String {
@@ -197,21 +205,38 @@ pub fn sms_page(
         Esc(&req.link("/")),
         Esc(&req.commune.name),
     );
-    let action = match subscribed {
-        Some(number) => {
-            html.push_str(&format!(
-                "<section aria-labelledby=\"subscription-title\">\n\
-                 <h2 id=\"subscription-title\">Votre inscription</h2>\n\
-                 <p>Vous recevez les alertes par SMS au <strong>{}</strong>.</p>\n\
-                 <form method=\"post\" action=\"{}\">\n{}\n\
-                 <p><button type=\"submit\">Supprimer mon numéro</button></p>\n</form>\n</section>\n",
-                Esc(&phone::display(number)),
-                Esc(&req.link("/sms/supprimer")),
-                req.csrf_field(),
-            ));
-            "Changer de numéro"
-        }
-        None => "S'inscrire",
+    if let Some(number) = state.confirmed {
+        html.push_str(&format!(
+            "<section aria-labelledby=\"subscription-title\">\n\
+             <h2 id=\"subscription-title\">Votre inscription</h2>\n\
+             <p>Vous recevez les alertes par SMS au <strong>{}</strong>.</p>\n\
+             <form method=\"post\" action=\"{}\">\n{}\n\
+             <p><button type=\"submit\">Supprimer mon numéro</button></p>\n</form>\n</section>\n",
+            Esc(&phone::display(number)),
+            Esc(&req.link("/sms/supprimer")),
+            req.csrf_field(),
+        ));
+    }
+    if let Some(number) = state.pending {
+        html.push_str(&format!(
+            "<section aria-labelledby=\"code-title\">\n\
+             <h2 id=\"code-title\">Confirmer votre numéro</h2>\n\
+             <p>Un code à six chiffres a été envoyé par SMS au <strong>{}</strong>. Ce numéro ne \
+             recevra les alertes qu'une fois le code saisi (il est valable 15 minutes).</p>\n\
+             <form method=\"post\" action=\"{}\">\n{}\n\
+             <p><label for=\"code\">Code reçu par SMS</label><br>\n\
+             <input type=\"text\" id=\"code\" name=\"code\" inputmode=\"numeric\" \
+             autocomplete=\"one-time-code\" pattern=\"[0-9 ]*\" maxlength=\"10\" size=\"8\" required></p>\n\
+             <p><button type=\"submit\">Confirmer</button></p>\n</form>\n</section>\n",
+            Esc(&phone::display(number)),
+            Esc(&req.link("/sms/code")),
+            req.csrf_field(),
+        ));
+    }
+    let action = match (state.confirmed, state.pending) {
+        (_, Some(_)) => "Recevoir un code pour un autre numéro",
+        (Some(_), None) => "Changer de numéro",
+        (None, None) => "S'inscrire",
     };
     html.push_str(&format!(
         "<section aria-labelledby=\"form-title\">\n<h2 id=\"form-title\">{action}</h2>\n"
@@ -237,6 +262,7 @@ pub fn sms_page(
          {consent_error}<p><input type=\"checkbox\" id=\"consent\" name=\"consent\" value=\"oui\" \
          required{checked}{consent_attrs}> <label for=\"consent\">J'accepte de recevoir par SMS les \
          alertes de la commune à ce numéro, dans les conditions décrites ci-dessus.</label></p>\n\
+         <p>Un code de confirmation vous sera envoyé par SMS à ce numéro.</p>\n\
          <p><button type=\"submit\">{action}</button></p>\n</form>\n</section>\n",
         Esc(&req.link("/sms")),
         req.csrf_field(),
@@ -314,7 +340,7 @@ mod tests {
     #[test]
     fn sms_page_asks_consent_and_shows_the_subscription() {
         let req = Request::new("GET", "/sms").signed_in("acc", "Alice");
-        let html = sms_page(&req, None, &SmsForm::default(), &[]);
+        let html = sms_page(&req, SmsState::default(), &SmsForm::default(), &[]);
         assert!(
             html.contains("name=\"consent\" value=\"oui\" required aria-describedby=\"data-use\">")
         );
@@ -325,7 +351,13 @@ mod tests {
             phone: "01\"".into(),
             consent: true,
         };
-        let html = sms_page(&req, Some("+33612345678"), &form, &errors);
+        let state = SmsState {
+            confirmed: Some("+33612345678"),
+            pending: Some("+33798765432"),
+        };
+        let html = sms_page(&req, state, &form, &errors);
+        assert!(html.contains("au <strong>+33 7 98 76 54 32</strong>. Ce numéro ne"));
+        assert!(html.contains("action=\"/m/test/sms/code\""));
         assert!(html.contains("<strong>+33 6 12 34 56 78</strong>"));
         assert!(html.contains("action=\"/m/test/sms/supprimer\""));
         assert!(
