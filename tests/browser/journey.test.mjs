@@ -75,6 +75,7 @@ test("a citizen signs up, follows the mayor, reads and comments a post, writes, 
     const link = mail.text.split(/\s+/).find((w) => w.includes("/verification?token="));
     assert.ok(link, `no verification link in: ${mail.text}`);
     await citizen.goto(link);
+    await citizen.getByRole("button", { name: "Confirmer mon adresse" }).click();
     await citizen.getByRole("button", { name: "Se déconnecter" }).waitFor();
 
     // …follows the mayor.

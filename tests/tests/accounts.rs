@@ -45,7 +45,19 @@ both_backends!(signup_verify_login_logout, |backend| async move {
         "link on the commune host: {link}"
     );
 
-    let verified = client.get(&link).send().await?;
+    // The link shows the address and a button; the button (a POST with this visitor's CSRF
+    // token) confirms it and signs in.
+    let confirm = client.get(&link).send().await?;
+    assert_eq!(confirm.status(), 200);
+    let html = confirm.text().await?;
+    assert!(html.contains("alice@example.org"), "{html}");
+    let csrf = parvis_tests::csrf(&html).ok_or_else(|| anyhow::anyhow!("no csrf: {html}"))?;
+    let token = link.split("token=").nth(1).unwrap_or_default().to_string();
+    let verified = client
+        .post(app.url(Some(slug), "/verification"))
+        .form(&[("csrf_token", csrf.as_str()), ("token", token.as_str())])
+        .send()
+        .await?;
     assert_eq!(verified.status(), 303);
     assert_eq!(verified.headers()["location"], "/?bienvenue=1");
     let home = client
@@ -62,6 +74,12 @@ both_backends!(signup_verify_login_logout, |backend| async move {
 
     // A verification link works once.
     let again = client.get(&link).send().await?;
+    assert_eq!(again.status(), 400);
+    let again = client
+        .post(app.url(Some(slug), "/verification"))
+        .form(&[("csrf_token", csrf.as_str()), ("token", token.as_str())])
+        .send()
+        .await?;
     assert_eq!(again.status(), 400);
 
     // Logout, then login with the password.
@@ -360,12 +378,219 @@ both_backends!(
             .await?;
         let mail = app.smtp.wait_for("eva@example.org", "Confirmez").await?;
         assert!(mail.link("/verification").is_some());
-        let row: (i64, Option<i64>) =
-            sqlx::query_as("SELECT attempts, done_at FROM jobs WHERE kind = 'mail'")
+        // The job is marked done just after the SMTP server took the message: wait for it.
+        let mut row: (i64, Option<i64>) = (0, None);
+        for _ in 0..100 {
+            row = sqlx::query_as("SELECT attempts, done_at FROM jobs WHERE kind = 'mail'")
                 .fetch_one(app.state.db.pool())
                 .await?;
+            if row.1.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         assert_eq!(row.0, 3, "two failures then success");
         assert!(row.1.is_some());
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(sign_in_never_redirects_off_site, |backend| async move {
+    // Issue 13, defect 2: `next` is followed only as a same-site path, read as the browser
+    // reads it (a tab, a backslash or a scheme-relative URL would leave the site).
+    let app = TestApp::start(backend).await?;
+    for (i, next) in [
+        "/%09/evil.example/phish",
+        "/\t/evil.example/phish",
+        "//evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "https:evil.example",
+        "https://evil.example/",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // One account per attempt: each sign-in counts against its address's budget.
+        let email = format!("erin{i}@example.org");
+        app.account(&email, "le bon mot de passe").await?;
+        let client = app.client()?;
+        let token = form_token(&client, &app.url(None, "/connexion")).await?;
+        let r = client
+            .post(app.url(None, "/connexion"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("email", email.as_str()),
+                ("password", "le bon mot de passe"),
+                ("next", next),
+            ])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303, "{next:?}");
+        let location = r.headers()["location"].to_str()?.to_string();
+        // What the browser will follow, resolved against this site's page.
+        let followed = reqwest::Url::parse(&app.url(None, "/connexion"))?.join(&location)?;
+        assert_eq!(
+            followed.host_str(),
+            Some(parvis_tests::BASE),
+            "{next:?} led to {location:?}"
+        );
+        assert!(
+            location.starts_with('/') && !location.starts_with("//"),
+            "{next:?} led to {location:?}"
+        );
+    }
+    app.stop().await;
+    Ok(())
+});
+
+both_backends!(
+    padded_addresses_share_one_login_budget,
+    |backend| async move {
+        // Issue 13, defect 3: the limit keys on the address as accounts match it, so spaces,
+        // tabs and capitals give no fresh guesses.
+        let app = TestApp::start(backend).await?;
+        app.account("victim@example.org", "le bon mot de passe")
+            .await?;
+        let client = app.client()?;
+        let token = form_token(&client, &app.url(None, "/connexion")).await?;
+        let variants = [
+            "victim@example.org",
+            "   victim@example.org\t",
+            "VICTIM@example.org",
+            " Victim@Example.Org ",
+            "\tvictim@example.org",
+            "victim@example.org   ",
+        ];
+        let mut statuses = vec![];
+        for email in variants {
+            let r = client
+                .post(app.url(None, "/connexion"))
+                .form(&[
+                    ("csrf_token", token.as_str()),
+                    ("email", email),
+                    ("password", "mauvais essai"),
+                ])
+                .send()
+                .await?;
+            statuses.push(r.status().as_u16());
+        }
+        assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(
+    padded_reset_requests_queue_at_most_the_limit,
+    |backend| async move {
+        // Issue 13, defect 3: 18 padded variants of one address once queued 18 reset e-mails.
+        let app = TestApp::start(backend).await?;
+        app.account("target@example.org", "le bon mot de passe")
+            .await?;
+        let client = app.client()?;
+        let token = form_token(&client, &app.url(None, "/mot-de-passe-oublie")).await?;
+        let mut statuses = vec![];
+        for i in 0..18 {
+            let padded = format!(
+                "{}{}{}",
+                " ".repeat(i),
+                if i % 2 == 0 {
+                    "target@example.org"
+                } else {
+                    "Target@Example.ORG"
+                },
+                "\t".repeat(i % 3)
+            );
+            let r = client
+                .post(app.url(None, "/mot-de-passe-oublie"))
+                .form(&[("csrf_token", token.as_str()), ("email", padded.as_str())])
+                .send()
+                .await?;
+            statuses.push(r.status().as_u16());
+        }
+        assert_eq!(&statuses[..5], &[200; 5], "{statuses:?}");
+        assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+        app.smtp
+            .wait_for("target@example.org", "Réinitialisez")
+            .await?;
+        // Leave the queue time to send anything else it holds.
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let sent = app
+            .smtp
+            .messages()?
+            .into_iter()
+            .filter(|m| m.rcpt_tos.iter().any(|r| r == "target@example.org"))
+            .count();
+        assert_eq!(sent, 5, "reset e-mails sent for one address");
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(
+    a_verification_link_signs_nobody_in_by_itself,
+    |backend| async move {
+        // Issue 13: `GET /verification?token=` signed the visitor into the token's owner, so a
+        // link or an image planted by an attacker signed the victim into the attacker's account
+        // (login CSRF). Opening the link now changes nothing; only its form does.
+        let app = TestApp::start(backend).await?;
+        let attacker = app.client()?;
+        let token = form_token(&attacker, &app.url(None, "/inscription")).await?;
+        attacker
+            .post(app.url(None, "/inscription"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("display_name", "Mallory"),
+                ("email", "mallory@example.org"),
+                ("password", "une phrase de passe"),
+            ])
+            .send()
+            .await?;
+        let mail = app
+            .smtp
+            .wait_for("mallory@example.org", "Confirmez")
+            .await?;
+        let link = mail
+            .link("/verification?token=")
+            .ok_or_else(|| anyhow::anyhow!("no link in {}", mail.text))?;
+        let secret = link.split("token=").nth(1).unwrap_or_default().to_string();
+
+        // The victim's browser follows the link (or loads it as an image): no session.
+        let victim = app.client()?;
+        let opened = victim.get(&link).send().await?;
+        assert_eq!(opened.status(), 200);
+        assert!(
+            opened
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .all(|c| !c.to_str().unwrap_or_default().starts_with("parvis_session")),
+            "a GET opened a session"
+        );
+        let home = victim.get(app.url(None, "/")).send().await?.text().await?;
+        assert!(!home.contains("Se déconnecter"), "the link alone signs in");
+
+        // A cross-site form cannot carry the victim's CSRF token: refused.
+        let forged = victim
+            .post(app.url(None, "/verification"))
+            .form(&[("token", secret.as_str())])
+            .send()
+            .await?;
+        assert_eq!(forged.status(), 403);
+        let home = victim.get(app.url(None, "/")).send().await?.text().await?;
+        assert!(!home.contains("Se déconnecter"), "a forged POST signs in");
+
+        // The owner confirms with the button.
+        let page = attacker.get(&link).send().await?.text().await?;
+        let csrf = parvis_tests::csrf(&page).ok_or_else(|| anyhow::anyhow!("no csrf"))?;
+        let done = attacker
+            .post(app.url(None, "/verification"))
+            .form(&[("csrf_token", csrf.as_str()), ("token", secret.as_str())])
+            .send()
+            .await?;
+        assert_eq!(done.status(), 303);
         app.stop().await;
         Ok(())
     }

@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use crate::accounts::service::email_identity;
 use crate::rate_limit::RateLimit;
 
 /// Limits guessing: 5 attempts a minute per address, 20 per IP.
@@ -20,9 +21,10 @@ impl Default for LoginLimiter {
 }
 
 impl LoginLimiter {
-    /// Records an attempt; false when over the limit.
+    /// Records an attempt; false when over the limit. The address is keyed as accounts match
+    /// it ([`email_identity`]): padding or case gives no fresh budget.
     pub fn allow(&self, email: &str, ip: Option<IpAddr>) -> bool {
-        let email_ok = self.by_email.check(&email.to_ascii_lowercase());
+        let email_ok = self.by_email.check(&email_identity(email));
         let ip_ok = ip.is_none_or(|ip| self.by_ip.check(&ip));
         email_ok && ip_ok
     }

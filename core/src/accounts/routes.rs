@@ -21,7 +21,7 @@ use crate::web::{AppState, Page, Site};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/inscription", get(signup_form).post(signup))
-        .route("/verification", get(verify))
+        .route("/verification", get(verify_form).post(verify))
         .route("/connexion", get(login_form).post(login))
         .route("/deconnexion", post(logout))
         .route("/mot-de-passe-oublie", get(forgot_form).post(forgot))
@@ -96,12 +96,10 @@ fn site_name(site: &Site) -> String {
     }
 }
 
-/// Only same-site paths are followed after login.
+/// Only same-site paths are followed after login, normalised as the browser will read them.
 fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/".to_string(),
-    }
+    next.and_then(crate::util::same_origin_path)
+        .unwrap_or_else(|| "/".to_string())
 }
 
 fn redirect_with_cookie(to: &str, cookie: axum::http::HeaderValue) -> Response {
@@ -188,12 +186,41 @@ struct TokenQuery {
     token: String,
 }
 
-async fn verify(
+/// The link of the verification e-mail shows the address and a button: a GET never signs
+/// anyone in, so a link (or an image) planted by someone else cannot sign a visitor into the
+/// sender's account (login CSRF); the POST carries this visitor's CSRF token.
+async fn verify_form(
     State(state): State<AppState>,
     page: Page,
     Query(q): Query<TokenQuery>,
 ) -> AppResult<Response> {
-    match accounts(&state).verify(&q.token).await {
+    match accounts(&state).verification_email(&q.token).await {
+        Ok(email) => {
+            let mut ctx = Context::new();
+            ctx.insert("email", &email);
+            ctx.insert("token", &q.token);
+            Ok(page
+                .with_forms()
+                .render(&state, "auth/verify.html", ctx)?
+                .into_response())
+        }
+        Err(AccountError::BadToken) => notice(
+            &page,
+            &state,
+            StatusCode::BAD_REQUEST,
+            "Lien invalide",
+            &AccountError::BadToken.to_string(),
+        ),
+        Err(e) => Err(AppError::Internal(anyhow::anyhow!(e))),
+    }
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    page: Page,
+    Form(form): Form<TokenQuery>,
+) -> AppResult<Response> {
+    match accounts(&state).verify(&form.token).await {
         Ok(id) => {
             let cookie = session::open(&state.db, &id, state.config.https).await?;
             Ok(redirect_with_cookie("/?bienvenue=1", cookie))

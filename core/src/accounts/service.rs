@@ -53,9 +53,15 @@ pub struct Signup<'a> {
     pub password: &'a str,
 }
 
-/// Normalises and checks an e-mail address.
+/// The identity an e-mail address stands for: what accounts are stored and matched under, and
+/// what every per-address limit keys on, so that `"  Victim@X.fr\t"` is `victim@x.fr` for both.
+pub fn email_identity(raw: &str) -> String {
+    raw.trim().to_lowercase()
+}
+
+/// Normalises (see [`email_identity`]) and checks an e-mail address.
 pub fn normalize_email(raw: &str) -> Result<String, AccountError> {
-    let email = raw.trim().to_lowercase();
+    let email = email_identity(raw);
     let valid = email.len() <= 254
         && email.parse::<lettre::Address>().is_ok()
         && email
@@ -204,7 +210,19 @@ impl Accounts<'_> {
         Ok(())
     }
 
-    /// Consumes a verification link; returns the account to sign in.
+    /// The address a verification link would confirm, without consuming it (the link only
+    /// shows a confirmation form: opening it, or a mail scanner prefetching it, changes nothing).
+    pub async fn verification_email(&self, token: &str) -> Result<String, AccountError> {
+        let id = store::token_account(self.db, token, "verify")
+            .await?
+            .ok_or(AccountError::BadToken)?;
+        let account = store::by_id(self.db, &id)
+            .await?
+            .ok_or(AccountError::BadToken)?;
+        Ok(account.email)
+    }
+
+    /// Consumes a verification link (confirmed by a form POST); returns the account to sign in.
     pub async fn verify(&self, token: &str) -> Result<AccountId, AccountError> {
         let mut tx = self.db.begin_immediate().await?;
         let id = store::consume_token(&mut tx, token, "verify")

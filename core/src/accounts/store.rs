@@ -116,6 +116,24 @@ pub async fn consume_token(
         .transpose()
 }
 
+/// The account of a currently valid token (without consuming it).
+pub async fn token_account(
+    db: &Db,
+    token: &str,
+    purpose: &str,
+) -> Result<Option<AccountId>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT account_id FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+    )
+    .bind(token_hash(token))
+    .bind(purpose)
+    .bind(now())
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|r| r.try_get::<String, _>("account_id").map(AccountId))
+        .transpose()
+}
+
 /// Whether a token is currently valid (without consuming it).
 pub async fn token_is_valid(db: &Db, token: &str, purpose: &str) -> Result<bool, sqlx::Error> {
     let row = sqlx::query(
