@@ -769,3 +769,142 @@ both_backends!(
         Ok(())
     }
 );
+
+/// A 120×80 PNG.
+fn png() -> Result<Vec<u8>> {
+    let img = image::RgbImage::from_fn(120, 80, |x, y| image::Rgb([x as u8, y as u8, 90]));
+    let mut out = Vec::new();
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)?;
+    Ok(out)
+}
+
+/// Rows of `sql` (one `$1` post id) seen by the application's own role with `parvis.tenant_id`
+/// set to `tenant` (or unset), as a query that forgot its tenant would see them.
+async fn seen_from(
+    w: &World,
+    tenant: Option<i64>,
+    sql: &str,
+    post: &str,
+) -> Result<Vec<(String, i64, i64)>> {
+    let mut tx = w.app.state.db.pool().begin().await?;
+    if let Some(tenant) = tenant {
+        sqlx::query("SELECT set_config('parvis.tenant_id', $1, true)")
+            .bind(tenant.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(sql).bind(post).fetch_all(&mut *tx).await?;
+    tx.rollback().await?;
+    Ok(rows)
+}
+
+/// Issue 13, defect 8: PostgreSQL's `public_read` policies let any commune, or a query with no
+/// commune at all, read every comment, reaction and evaluation (who, which value) and the
+/// attachments of hidden posts. Only counts may cross communes, and pages still show them.
+both_backends!(only_counts_cross_communes, |backend| async move {
+    let w = world(backend).await?;
+    let token = form_token(&w.alice, &w.url("/publier")).await?;
+    let form = reqwest::multipart::Form::new()
+        .text("body", "Bancs installés place du Marché")
+        .text("kind", "action")
+        .part(
+            "image_1",
+            reqwest::multipart::Part::bytes(png()?)
+                .file_name("bancs.png")
+                .mime_str("image/png")?,
+        )
+        .text("alt_1", "Trois bancs neufs sur la place");
+    let (status, location) = parvis_tests::outcome(
+        w.alice
+            .post(w.url(&format!("/publier?csrf_token={token}")))
+            .multipart(form)
+            .send()
+            .await?,
+    )
+    .await?;
+    assert_eq!(status, 303, "{location}");
+    let action = location.trim_start_matches("/publications/").to_string();
+    assert_eq!(w.comment(&w.cyril, &action, "Enfin !").await?.0, 303);
+    assert_eq!(w.react(&w.cyril, &action, "utile", true).await?.0, 303);
+    assert_eq!(w.react(&w.zoe, &action, "utile", true).await?.0, 303);
+    assert_eq!(w.rate(&w.zoe, &action, "4").await?.0, 303);
+
+    // Pages still show the counts, from the query that spans communes.
+    let (_, home) = w.get(&w.app.client()?, "/").await?;
+    assert!(
+        home.contains("1 commentaire")
+            && home.contains("Utile : 2")
+            && home.contains("Note : 4,0/5 (1 évaluation)")
+            && home.contains("Trois bancs neufs sur la place"),
+        "{home}"
+    );
+
+    if backend == parvis_tests::Backend::Postgres {
+        let tenant = |slug: String| {
+            let db = w.app.state.db.clone();
+            async move {
+                anyhow::Ok(
+                    sqlx::query_scalar::<_, i64>("SELECT id FROM tenants WHERE slug = $1")
+                        .bind(slug)
+                        .fetch_one(db.pool())
+                        .await?,
+                )
+            }
+        };
+        let paris = tenant(w.paris.clone()).await?;
+        let elsewhere = tenant(w.abergement.clone()).await?;
+        let rows = [
+            "SELECT author_account_id, 0::BIGINT, created_at FROM post_comments WHERE post_id = $1",
+            "SELECT account_id, 0::BIGINT, created_at FROM post_reactions WHERE post_id = $1",
+            "SELECT account_id, value, created_at FROM post_ratings WHERE post_id = $1",
+        ];
+        let counts = &format!(
+            "SELECT kind, n, total FROM post_engagement_counts({paris}, $1) ORDER BY kind"
+        );
+        let attachments =
+            "SELECT label, position, byte_size FROM post_attachments WHERE post_id = $1";
+        let expected: Vec<(String, i64, i64)> = vec![
+            ("comment".into(), 1, 0),
+            ("rating".into(), 1, 4),
+            ("utile".into(), 2, 0),
+        ];
+        for from in [Some(elsewhere), None] {
+            for sql in rows {
+                let seen = seen_from(&w, from, sql, &action).await?;
+                assert!(seen.is_empty(), "from {from:?}, {sql}: {seen:?}");
+            }
+            assert_eq!(seen_from(&w, from, counts, &action).await?, expected);
+            // A published post's attachments are public, like the post.
+            assert_eq!(seen_from(&w, from, attachments, &action).await?.len(), 1);
+        }
+        // Its own commune still reads its rows.
+        for sql in rows {
+            assert!(!seen_from(&w, Some(paris), sql, &action).await?.is_empty());
+        }
+
+        // Once the post is hidden, nothing of it crosses communes, not even counts.
+        let (status, _) = w
+            .post(
+                &w.mayor,
+                &format!("/admin/moderation/{action}/masquer"),
+                &[("reason", "Doublon")],
+            )
+            .await?;
+        assert_eq!(status, 303);
+        for from in [Some(elsewhere), None] {
+            let seen = seen_from(&w, from, attachments, &action).await?;
+            assert!(seen.is_empty(), "from {from:?}: {seen:?}");
+            let counted = seen_from(&w, from, counts, &action).await?;
+            assert!(counted.iter().all(|(_, n, _)| *n == 0), "{counted:?}");
+        }
+        assert_eq!(
+            seen_from(&w, Some(paris), attachments, &action)
+                .await?
+                .len(),
+            1
+        );
+    }
+    w.app.stop().await;
+    Ok(())
+});

@@ -294,11 +294,12 @@ pub async fn of_posts_in(
     posts: &[&str],
 ) -> Result<HashMap<String, Vec<Attachment>>, sqlx::Error> {
     let scope = PostScope::within(tx.tenant_id(), posts);
-    load(tx.conn(), &scope).await
+    load(tx.conn(), &scope, "").await
 }
 
-/// The attachments of posts of several communes (a feed page), by post id, in one query: like
-/// the posts they belong to, they are public (PostgreSQL's `public_read` policy, migration 0017).
+/// The attachments of published posts of several communes (a feed page), by post id, in one
+/// query: like the posts they belong to, they are public while the post is published
+/// (PostgreSQL's `published_read` policy, migration 0019); a hidden post's stay its commune's.
 pub async fn of_posts(
     db: &Db,
     posts: &[(TenantId, &str)],
@@ -307,20 +308,25 @@ pub async fn of_posts(
     if scope.is_empty() {
         return Ok(HashMap::new());
     }
-    load(&mut *db.pool().acquire().await?, &scope).await
+    // The policy already filters on PostgreSQL; SQLite has none, so the query says it too.
+    let published = " AND EXISTS (SELECT 1 FROM posts p WHERE p.tenant_id = a.tenant_id \
+                     AND p.id = a.post_id AND p.hidden_at IS NULL)";
+    load(&mut *db.pool().acquire().await?, &scope, published).await
 }
 
+/// Attachments of the posts of `scope`, with `extra` conditions on `a`, the attachment.
 async fn load(
     conn: impl sqlx::Executor<'_, Database = sqlx::Any>,
     scope: &PostScope<'_>,
+    extra: &str,
 ) -> Result<HashMap<String, Vec<Attachment>>, sqlx::Error> {
     let mut out: HashMap<String, Vec<Attachment>> = HashMap::new();
     if scope.is_empty() {
         return Ok(out);
     }
     let sql = format!(
-        "SELECT post_id, kind, media_id, thumb_id, width, height, label, byte_size FROM post_attachments \
-         WHERE {} ORDER BY post_id, position",
+        "SELECT post_id, kind, media_id, thumb_id, width, height, label, byte_size FROM post_attachments a \
+         WHERE {}{extra} ORDER BY post_id, position",
         scope.sql()
     );
     let query = scope.bind(sqlx::query(&sql));

@@ -1,13 +1,13 @@
 //! SQL for comments, reactions and evaluations. Every statement runs in a [`TenantTx`] and is
 //! bound to its tenant, except the counts of a page of posts from several communes, which are
-//! public and come from one query.
+//! public and come from one query that returns nothing but counts.
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 use sqlx::Row as _;
 
-use crate::db::{Db, TenantTx};
+use crate::db::{Backend, Db, TenantTx};
 use crate::feed::store::PostScope;
 use crate::types::{AccountId, TenantId};
 use crate::util::{new_id, now};
@@ -74,43 +74,77 @@ pub async fn summaries_in(
     posts: &[&str],
 ) -> Result<HashMap<String, Summary>, sqlx::Error> {
     let scope = PostScope::within(tx.tenant_id(), posts);
-    count(tx.conn(), &scope).await
+    if scope.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = count_sql(&scope, "");
+    let rows = scope.bind(sqlx::query(&sql)).fetch_all(tx.conn()).await?;
+    fold(rows)
 }
 
-/// The summaries of posts of several communes (a feed page), in one query. Posts are public
-/// and so are their counts: this reads across communes (PostgreSQL's `public_read` policies
-/// of migration 0017) and selects nothing but counts.
+/// The summaries of published posts of several communes (a feed page), in one query; a
+/// hidden post counts nothing here. Only counts cross communes: on PostgreSQL they come from
+/// `post_engagement_counts` (migration 0019), which returns nothing else, while the rows
+/// themselves (who reacted, who gave which note, comments) stay behind each commune's wall.
 pub async fn summaries(
     db: &Db,
     posts: &[(TenantId, &str)],
 ) -> Result<HashMap<String, Summary>, sqlx::Error> {
-    let scope = PostScope::of(posts);
-    if scope.is_empty() {
+    if posts.is_empty() {
         return Ok(HashMap::new());
     }
-    count(&mut *db.pool().acquire().await?, &scope).await
+    let rows = match db.backend() {
+        Backend::Postgres => {
+            let values = (0..posts.len())
+                .map(|i| {
+                    format!(
+                        "(CAST(${} AS BIGINT), CAST(${} AS TEXT))",
+                        2 * i + 1,
+                        2 * i + 2
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT v.post_id, c.kind AS k, c.n, c.total FROM (VALUES {values}) AS v(tenant_id, post_id) \
+                 CROSS JOIN LATERAL post_engagement_counts(v.tenant_id, v.post_id) c"
+            );
+            let mut query = sqlx::query(&sql);
+            for (tenant, post) in posts {
+                query = query.bind(tenant.0).bind(*post);
+            }
+            query.fetch_all(db.pool()).await?
+        }
+        // No Row-Level Security on SQLite: the same counts, of published posts only.
+        Backend::Sqlite => {
+            let scope = PostScope::of(posts);
+            let sql = count_sql(&scope, PUBLISHED);
+            scope.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?
+        }
+    };
+    fold(rows)
 }
 
-/// Counts for the posts of `scope`.
-async fn count(
-    conn: impl sqlx::Executor<'_, Database = sqlx::Any>,
-    scope: &PostScope<'_>,
-) -> Result<HashMap<String, Summary>, sqlx::Error> {
-    let mut out: HashMap<String, Summary> = HashMap::new();
-    if scope.is_empty() {
-        return Ok(out);
-    }
+/// Restricts a count to the rows of published posts (`t` is the counted table).
+const PUBLISHED: &str = " AND EXISTS (SELECT 1 FROM posts p WHERE p.tenant_id = t.tenant_id \
+                          AND p.id = t.post_id AND p.hidden_at IS NULL)";
+
+/// Counts for the posts of `scope`, with `extra` conditions on each counted table `t`.
+fn count_sql(scope: &PostScope<'_>, extra: &str) -> String {
     let scope_sql = scope.sql();
-    let sql = format!(
-        "SELECT post_id, 'comment' AS k, COUNT(*) AS n, CAST(0 AS BIGINT) AS total FROM post_comments \
-         WHERE {scope_sql} AND hidden_at IS NULL GROUP BY post_id \
-         UNION ALL SELECT post_id, reaction AS k, COUNT(*) AS n, CAST(0 AS BIGINT) AS total FROM post_reactions \
-         WHERE {scope_sql} GROUP BY post_id, reaction \
-         UNION ALL SELECT post_id, 'rating' AS k, COUNT(*) AS n, CAST(SUM(value) AS BIGINT) AS total FROM post_ratings \
-         WHERE {scope_sql} GROUP BY post_id"
-    );
-    let query = scope.bind(sqlx::query(&sql));
-    let rows = query.fetch_all(conn).await?;
+    format!(
+        "SELECT post_id, 'comment' AS k, COUNT(*) AS n, CAST(0 AS BIGINT) AS total FROM post_comments t \
+         WHERE {scope_sql} AND hidden_at IS NULL{extra} GROUP BY post_id \
+         UNION ALL SELECT post_id, reaction AS k, COUNT(*) AS n, CAST(0 AS BIGINT) AS total FROM post_reactions t \
+         WHERE {scope_sql}{extra} GROUP BY post_id, reaction \
+         UNION ALL SELECT post_id, 'rating' AS k, COUNT(*) AS n, CAST(SUM(value) AS BIGINT) AS total FROM post_ratings t \
+         WHERE {scope_sql}{extra} GROUP BY post_id"
+    )
+}
+
+/// Summaries from rows of `(post_id, k, n, total)`.
+fn fold(rows: Vec<sqlx::any::AnyRow>) -> Result<HashMap<String, Summary>, sqlx::Error> {
+    let mut out: HashMap<String, Summary> = HashMap::new();
     for row in rows {
         let post: String = row.try_get("post_id")?;
         let kind: String = row.try_get("k")?;
