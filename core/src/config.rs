@@ -40,6 +40,18 @@ pub struct Config {
     pub mail_from: String,
     /// `PARVIS_HTTPS`: the public site is served over HTTPS (cookies get `Secure`).
     pub https: bool,
+    /// `PARVIS_PUBLIC_PORT`: the port of every absolute link (pages, e-mails, redirects between
+    /// sites), left out when it is the scheme's default. Default: 443 with `PARVIS_HTTPS` (a
+    /// proxy in front), otherwise the port of `PARVIS_BIND`. Links never take the port (or the
+    /// name) of a request's `Host` header: a cached page would hand it to every visitor.
+    pub public_port: u16,
+    /// `PARVIS_METRICS_TOKEN`: `GET /metrics` answers only with `Authorization: Bearer <token>`.
+    /// Unset (and no `PARVIS_METRICS_BIND`): there is no `/metrics` (404).
+    pub metrics_token: Option<String>,
+    /// `PARVIS_METRICS_BIND`: a separate listening address (e.g. `127.0.0.1:9090`) serving only
+    /// `/metrics`, for a Prometheus scraper on a private network. The token, when set, is
+    /// required there too.
+    pub metrics_bind: Option<SocketAddr>,
     /// `PARVIS_TRUST_PROXY`: take the client address from `X-Forwarded-For` (only behind a proxy).
     pub trust_proxy: bool,
     /// `STRIPE_SECRET_KEY`: the platform's Stripe key. Unset: no online payment.
@@ -79,6 +91,9 @@ struct FileConfig {
     smtp_url: Option<String>,
     mail_from: Option<String>,
     https: Option<bool>,
+    public_port: Option<u16>,
+    metrics_token: Option<String>,
+    metrics_bind: Option<String>,
     trust_proxy: Option<bool>,
     stripe_secret_key: Option<String>,
     stripe_webhook_secret: Option<String>,
@@ -142,11 +157,48 @@ impl Config {
         }
         let bind_text =
             pick("PARVIS_BIND", &file.bind).unwrap_or_else(|| "127.0.0.1:8080".to_string());
-        let bind = bind_text.parse().map_err(|_| ConfigError::Invalid {
+        let bind: SocketAddr = bind_text.parse().map_err(|_| ConfigError::Invalid {
             name: "PARVIS_BIND",
             value: bind_text.clone(),
             why: "attendu une adresse et un port, par exemple 127.0.0.1:8080".into(),
         })?;
+        let https = flag("PARVIS_HTTPS", file.https)?;
+        let public_port = match env("PARVIS_PUBLIC_PORT").filter(|v| !v.is_empty()) {
+            Some(v) => match v.trim().parse::<u16>() {
+                Ok(port) if port != 0 => port,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "PARVIS_PUBLIC_PORT",
+                        value: v,
+                        why: "attendu un numéro de port, par exemple 443".into(),
+                    });
+                }
+            },
+            None => file
+                .public_port
+                .unwrap_or(if https { 443 } else { bind.port() }),
+        };
+        let metrics_token = pick("PARVIS_METRICS_TOKEN", &file.metrics_token);
+        if let Some(token) = &metrics_token
+            && (token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(ConfigError::Invalid {
+                name: "PARVIS_METRICS_TOKEN",
+                value: "(masqué)".into(),
+                why: "attendu au moins 16 caractères imprimables, sans espace".into(),
+            });
+        }
+        let metrics_bind = match pick("PARVIS_METRICS_BIND", &file.metrics_bind) {
+            None => None,
+            Some(text) => Some(
+                text.parse::<SocketAddr>()
+                    .map_err(|_| ConfigError::Invalid {
+                        name: "PARVIS_METRICS_BIND",
+                        value: text.clone(),
+                        why: "attendu une adresse et un port, par exemple 127.0.0.1:9090".into(),
+                    })?,
+            ),
+        };
         let base_domain = pick("PARVIS_BASE_DOMAIN", &file.base_domain)
             .unwrap_or_else(|| "parvis.localhost".to_string())
             .to_ascii_lowercase();
@@ -210,7 +262,10 @@ impl Config {
             bind,
             smtp_url,
             mail_from,
-            https: flag("PARVIS_HTTPS", file.https)?,
+            https,
+            public_port,
+            metrics_token,
+            metrics_bind,
             trust_proxy: flag("PARVIS_TRUST_PROXY", file.trust_proxy)?,
             stripe_secret_key: pick("STRIPE_SECRET_KEY", &file.stripe_secret_key),
             stripe_webhook_secret: pick("STRIPE_WEBHOOK_SECRET", &file.stripe_webhook_secret),
@@ -231,6 +286,27 @@ impl Config {
             )?,
             base_domain,
         })
+    }
+
+    /// `scheme://host[:port]` of a public link to `host`: scheme and port from configuration.
+    pub fn public_origin(&self, host: &str) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        let default_port = if self.https { 443 } else { 80 };
+        if self.public_port == default_port {
+            format!("{scheme}://{host}")
+        } else {
+            format!("{scheme}://{host}:{}", self.public_port)
+        }
+    }
+
+    /// The platform's origin (`scheme://<base domain>[:port]`).
+    pub fn platform_origin(&self) -> String {
+        self.public_origin(&self.base_domain)
+    }
+
+    /// The origin of a commune's site (`scheme://<slug>.<base domain>[:port]`).
+    pub fn commune_origin(&self, slug: &str) -> String {
+        self.public_origin(&format!("{slug}.{}", self.base_domain))
     }
 
     /// The defaults, with the given database: for tests and tools.
@@ -281,10 +357,55 @@ mod tests {
                 "{name}"
             );
         }
+        for (name, value) in [
+            ("PARVIS_PUBLIC_PORT", "huit"),
+            ("PARVIS_METRICS_BIND", "partout"),
+            ("PARVIS_METRICS_TOKEN", "court"),
+        ] {
+            let bad = Config::from_sources(&FileConfig::default(), |n| {
+                (n == name).then(|| value.to_string())
+            });
+            assert!(
+                matches!(bad, Err(ConfigError::Invalid { name: n, .. }) if n == name),
+                "{name}"
+            );
+        }
         let key = Config::from_sources(&FileConfig::default(), |n| {
             (n == "PARVIS_VAPID_PRIVATE_KEY")
                 .then(|| "RS0WdYWWo1HajXg3NZR1olzCf31i-ZBGDkFyCs7j1jw".to_string())
         });
         assert!(matches!(key, Ok(ref c) if c.vapid_private_key.is_some()));
+    }
+
+    #[test]
+    fn public_links_take_the_configured_port() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |n: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == n)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let dev = Config::from_sources(&FileConfig::default(), env(&[]));
+        assert!(
+            matches!(dev, Ok(ref c) if c.commune_origin("annecy") == "http://annecy.parvis.localhost:8080")
+        );
+        let prod = Config::from_sources(
+            &FileConfig::default(),
+            env(&[
+                ("PARVIS_HTTPS", "true"),
+                ("PARVIS_BASE_DOMAIN", "parvis.fr"),
+            ]),
+        );
+        assert!(matches!(prod, Ok(ref c) if c.platform_origin() == "https://parvis.fr"));
+        let port = Config::from_sources(
+            &FileConfig::default(),
+            env(&[
+                ("PARVIS_BIND", "0.0.0.0:80"),
+                ("PARVIS_PUBLIC_PORT", "8443"),
+            ]),
+        );
+        assert!(matches!(port, Ok(ref c) if c.platform_origin() == "http://parvis.localhost:8443"));
     }
 }

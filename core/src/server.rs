@@ -109,6 +109,7 @@ pub async fn build_state(
         login_limiter: LoginLimiter::default(),
         message_limiter: Default::default(),
         feed_limiter: Default::default(),
+        subscription_limiter: Default::default(),
         claim_limiter: Default::default(),
         communes,
         home_cache: Default::default(),
@@ -218,6 +219,13 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         ))
         .layer(middleware::from_fn(track))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// The router of `PARVIS_METRICS_BIND`: only `/metrics`, for a scraper on a private network.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(health::private_metrics))
         .with_state(state)
 }
 

@@ -79,14 +79,16 @@ impl TestApp {
         config.smtp_url = Some(smtp.url());
         // Compiled modules are shared by every test (keyed by content and engine).
         config.module_cache = workspace_dir().join("target/parvis-test-module-cache");
+        // Links carry the port the tests reach the server on (as `PARVIS_PUBLIC_PORT` would).
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        config.public_port = addr.port();
         configure(&mut config);
         let parvis::Built {
             state,
             app,
             billing,
         } = parvis::build(config).await?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         parvis::spawn_background(&state, billing);
         tokio::spawn(parvis_core::server::serve(listener, app, async {

@@ -353,3 +353,56 @@ both_backends!(
         Ok(())
     }
 );
+
+both_backends!(
+    subscription_requests_are_rate_limited_per_account,
+    |backend| async move {
+        // Issue 13: subscription requests had no limit; each one costs a platform admin a call.
+        let app = TestApp::start(backend).await?;
+        let codes = ["01001", "01002", "01004", "01005", "01006", "01007"];
+        parvis_tenants::communes::import(
+            &app.state.db,
+            &parvis_tenants::communes::Source::Embedded,
+            &parvis_tenants::communes::Selection::Only(
+                codes
+                    .iter()
+                    .map(|c| parvis_core::types::InseeCode::parse(c))
+                    .collect::<Result<_, _>>()?,
+            ),
+            parvis_tenants::communes::Progress::Hidden,
+        )
+        .await?;
+        app.account("agent@mairie.test", "mot de passe solide")
+            .await?;
+        let client = app
+            .signed_in(None, "agent@mairie.test", "mot de passe solide")
+            .await?;
+        let token = form_token(&client, &app.url(None, "/inscrire-ma-commune")).await?;
+        let mut statuses = vec![];
+        let mut last = String::new();
+        for insee in codes {
+            let r = client
+                .post(app.url(None, "/inscrire-ma-commune"))
+                .form(&[
+                    ("csrf_token", token.as_str()),
+                    ("insee", insee),
+                    ("requester_name", "Agnès Agent"),
+                    ("requester_role", "Agent de la mairie"),
+                    ("phone", "04 74 00 00 00"),
+                    ("message", ""),
+                ])
+                .send()
+                .await?;
+            statuses.push(r.status().as_u16());
+            last = r.text().await?;
+        }
+        assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
+        assert!(last.contains("demandes dans l"), "{last}");
+        let filed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM subscription_requests")
+            .fetch_one(app.state.db.pool())
+            .await?;
+        assert_eq!(filed, 5);
+        app.stop().await;
+        Ok(())
+    }
+);

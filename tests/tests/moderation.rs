@@ -187,3 +187,77 @@ both_backends!(
         Ok(())
     }
 );
+
+both_backends!(
+    moderators_never_see_e_mail_addresses_in_the_audit_log,
+    |backend| async move {
+        // Issue 13: the audit log named admins (and the accounts they granted roles to) by
+        // their e-mail address, and moderators read it.
+        let app = TestApp::start(backend).await?;
+        let slug = app.commune("01001").await?;
+        let create = |email: &'static str, name: &'static str| {
+            let db = app.state.db.clone();
+            async move {
+                parvis_core::accounts::service::create_verified(
+                    &db,
+                    email,
+                    name,
+                    "mot de passe solide",
+                )
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("{email} exists"))
+            }
+        };
+        let mayor = create("maire.prive@abergement.test", "Martine Maire").await?;
+        app.grant(&mayor, Role::TenantAdmin, Some(&slug)).await?;
+        create("modo.prive@abergement.test", "Marc Modérateur").await?;
+
+        let admin = app
+            .signed_in(
+                Some(&slug),
+                "maire.prive@abergement.test",
+                "mot de passe solide",
+            )
+            .await?;
+        let token = form_token(&admin, &app.url(Some(&slug), "/admin/roles")).await?;
+        let granted = admin
+            .post(app.url(Some(&slug), "/admin/roles"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("email", "modo.prive@abergement.test"),
+                ("role", "moderator"),
+            ])
+            .send()
+            .await?;
+        assert_eq!(granted.status(), 303);
+
+        let modo = app
+            .signed_in(
+                Some(&slug),
+                "modo.prive@abergement.test",
+                "mot de passe solide",
+            )
+            .await?;
+        let queue = modo
+            .get(app.url(Some(&slug), "/admin/moderation"))
+            .send()
+            .await?;
+        assert_eq!(queue.status(), 200);
+        let queue = queue.text().await?;
+        assert!(queue.contains("Rôle attribué"), "{queue}");
+        assert!(
+            queue.contains("Martine Maire") && queue.contains("Marc Modérateur"),
+            "people are named by their display name: {queue}"
+        );
+        assert!(
+            !queue.contains("maire.prive@"),
+            "the admin's address is shown"
+        );
+        assert!(
+            !queue.contains("modo.prive@"),
+            "the grantee's address is shown"
+        );
+        app.stop().await;
+        Ok(())
+    }
+);

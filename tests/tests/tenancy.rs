@@ -70,7 +70,47 @@ both_backends!(malformed_hosts_get_a_404_page, |backend| async move {
             .await?;
         assert_eq!(response.status(), 200, "healthz on {host}");
     }
-    let metrics = client.get(app.url(None, "/metrics")).send().await?;
+    // Without a configured token there is no public /metrics (issue 13, defect 11).
+    for host in [None, Some("paris")] {
+        let metrics = client.get(app.url(host, "/metrics")).send().await?;
+        assert_eq!(metrics.status(), 404, "/metrics on {host:?}");
+        assert!(!metrics.text().await?.contains("parvis_http_requests_total"));
+    }
+    app.stop().await;
+    Ok(())
+});
+
+const METRICS_TOKEN: &str = "jeton-de-test-des-metriques";
+
+both_backends!(metrics_answer_only_to_the_operator, |backend| async move {
+    // Issue 13, defect 11: per-route traffic, module faults and throttling were public.
+    let app = TestApp::start_configured(backend, 0, |c| {
+        c.metrics_token = Some(METRICS_TOKEN.into());
+    })
+    .await?;
+    app.commune("75056").await?;
+    let client = app.client()?;
+    client.get(app.url(Some("paris"), "/")).send().await?;
+    for host in [None, Some("paris")] {
+        let anonymous = client.get(app.url(host, "/metrics")).send().await?;
+        assert_eq!(anonymous.status(), 401, "anonymous /metrics on {host:?}");
+        assert_eq!(
+            anonymous.headers()["www-authenticate"],
+            "Bearer realm=\"metrics\""
+        );
+        assert!(!anonymous.text().await?.contains("parvis_http"));
+        let wrong = client
+            .get(app.url(host, "/metrics"))
+            .bearer_auth("jeton-de-test-des-metriquez")
+            .send()
+            .await?;
+        assert_eq!(wrong.status(), 401);
+    }
+    let metrics = client
+        .get(app.url(None, "/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await?;
     assert_eq!(metrics.status(), 200);
     assert!(
         metrics.headers()["content-type"]
@@ -79,9 +119,103 @@ both_backends!(malformed_hosts_get_a_404_page, |backend| async move {
     );
     let text = metrics.text().await?;
     assert!(text.contains("parvis_http_requests_total"), "{text}");
+
+    // PARVIS_METRICS_BIND: a listener of its own, serving /metrics and nothing else.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let private = listener.local_addr()?;
+    tokio::spawn(parvis_core::server::serve(
+        listener,
+        parvis_core::server::metrics_router(app.state.clone()),
+        std::future::pending(),
+    ));
+    let at = |path: &str| format!("http://{private}{path}");
+    assert_eq!(client.get(at("/metrics")).send().await?.status(), 401);
+    let scraped = client
+        .get(at("/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await?;
+    assert_eq!(scraped.status(), 200);
+    assert!(scraped.text().await?.contains("parvis_http_requests_total"));
+    assert_eq!(client.get(at("/")).send().await?.status(), 404);
     app.stop().await;
     Ok(())
 });
+
+both_backends!(
+    links_come_from_configuration_not_the_host_header,
+    |backend| async move {
+        // Issue 13, defect 9: one `GET /` with `Host: paris.parvis.test:6666` made every visitor
+        // of the next seconds get links to port 6666 (the page is cached).
+        let app = TestApp::start(backend).await?;
+        app.commune("75056").await?;
+        let client = app.client()?;
+        let direct = format!("http://127.0.0.1:{}", app.addr.port());
+        for host in ["paris.parvis.test:6666", "parvis.test:6666"] {
+            let poisoned = client
+                .get(format!("{direct}/"))
+                .header("host", host)
+                .send()
+                .await?;
+            assert_eq!(poisoned.status(), 200, "{host}");
+            let csp = poisoned.headers()["content-security-policy"]
+                .to_str()?
+                .to_string();
+            assert!(!csp.contains("6666"), "{csp}");
+            assert!(!poisoned.text().await?.contains(":6666"), "{host}");
+        }
+        let page = client
+            .get(app.url(Some("paris"), "/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(page.contains("<h1>Paris</h1>"));
+        assert!(
+            !page.contains(":6666"),
+            "the next visitor got the attacker's port"
+        );
+        assert!(
+            page.contains(&format!("parvis.test:{}", app.addr.port())),
+            "links carry the configured port"
+        );
+
+        // E-mailed links too: a reset link asked through another port keeps the configured one.
+        app.account("paul@example.org", "mot de passe solide")
+            .await?;
+        let html = client
+            .get(format!("{direct}/mot-de-passe-oublie"))
+            .header("host", "paris.parvis.test:6666")
+            .send()
+            .await?
+            .text()
+            .await?;
+        let token = parvis_tests::csrf(&html).ok_or_else(|| anyhow::anyhow!("no csrf: {html}"))?;
+        let r = client
+            .post(format!("{direct}/mot-de-passe-oublie"))
+            .header("host", "paris.parvis.test:6666")
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("email", "paul@example.org"),
+            ])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+        let mail = app
+            .smtp
+            .wait_for("paul@example.org", "Réinitialisez")
+            .await?;
+        let link = mail
+            .link("/reinitialiser?token=")
+            .ok_or_else(|| anyhow::anyhow!("no link in {}", mail.text))?;
+        assert!(
+            link.starts_with(&app.url(Some("paris"), "/reinitialiser")),
+            "{link}"
+        );
+        app.stop().await;
+        Ok(())
+    }
+);
 
 both_backends!(
     an_admin_of_one_commune_cannot_touch_another,

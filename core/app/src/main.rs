@@ -572,7 +572,6 @@ async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let bind = config.bind;
-    let base = config.base_domain.clone();
     let parvis::Built {
         state,
         app,
@@ -601,18 +600,24 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("écoute sur {bind} impossible"))?;
     let addr = listener.local_addr()?;
+    if let Some(metrics_bind) = state.config.metrics_bind {
+        let metrics = tokio::net::TcpListener::bind(metrics_bind)
+            .await
+            .with_context(|| format!("écoute des métriques sur {metrics_bind} impossible"))?;
+        println!("Métriques Prometheus : http://{metrics_bind}/metrics");
+        tokio::spawn(server::serve(
+            metrics,
+            server::metrics_router(state.clone()),
+            shutdown_signal(),
+        ));
+    }
     parvis::spawn_background(&state, billing);
-    let port = if addr.port() == 80 {
-        String::new()
-    } else {
-        format!(":{}", addr.port())
-    };
     println!("Parvis écoute sur {addr}.");
-    println!("Plateforme : http://{base}{port}/");
+    println!("Plateforme : {}/", state.config.platform_origin());
     if let Some(d) = demo {
         println!(
-            "Commune de démonstration : http://{}.{base}{port}/  (administrateur : {} / {})",
-            d.slug,
+            "Commune de démonstration : {}/  (administrateur : {} / {})",
+            state.config.commune_origin(&d.slug),
             parvis::demo::DEMO_ADMIN_EMAIL,
             parvis::demo::DEMO_ADMIN_PASSWORD
         );

@@ -213,10 +213,12 @@ pub async fn queue(tx: &mut TenantTx) -> Result<Vec<Flagged>, sqlx::Error> {
     Ok(out)
 }
 
-/// An audit log entry.
+/// An audit log entry, as moderators and admins of the commune see it: people are named by
+/// their display name, never by their e-mail address (moderators are not shown admins' or
+/// members' addresses).
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEntry {
-    /// Who (e-mail).
+    /// Who (display name).
     pub actor: String,
     /// What.
     pub action: String,
@@ -228,27 +230,56 @@ pub struct AuditEntry {
     pub created_at: i64,
 }
 
+/// Shown for an account that no longer exists.
+const GONE: &str = "compte supprimé";
+
 /// The latest audit entries.
 pub async fn audit_log(tx: &mut TenantTx) -> Result<Vec<AuditEntry>, sqlx::Error> {
     let tenant = tx.tenant_id();
     let rows = sqlx::query(
-        "SELECT COALESCE(a.email, l.actor_account_id) AS actor, l.action, l.target, l.reason, l.created_at FROM audit_log l \
+        "SELECT a.display_name AS actor, l.action, l.target, l.reason, l.created_at FROM audit_log l \
          LEFT JOIN accounts a ON a.id = l.actor_account_id WHERE l.tenant_id = $1 ORDER BY l.id DESC LIMIT 100",
     )
     .bind(tenant)
     .fetch_all(tx.conn())
     .await?;
-    rows.iter()
+    let mut entries = rows
+        .iter()
         .map(|r| {
             Ok(AuditEntry {
-                actor: r.try_get("actor")?,
+                actor: r
+                    .try_get::<Option<String>, _>("actor")?
+                    .unwrap_or_else(|| GONE.to_string()),
                 action: r.try_get("action")?,
                 target: r.try_get("target")?,
                 reason: r.try_get("reason")?,
                 created_at: r.try_get("created_at")?,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    // Role changes name their account (`<account id or e-mail> <role>`): show its name instead.
+    let mut names: HashMap<String, String> = HashMap::new();
+    for entry in entries.iter_mut().filter(|e| e.action.starts_with("role.")) {
+        let (who, role) = entry
+            .target
+            .split_once(' ')
+            .map_or((entry.target.clone(), String::new()), |(w, r)| {
+                (w.to_string(), r.to_string())
+            });
+        if !names.contains_key(&who) {
+            let name = sqlx::query_scalar::<_, String>(
+                "SELECT display_name FROM accounts WHERE id = $1 OR email = $1",
+            )
+            .bind(&who)
+            .fetch_optional(tx.conn())
+            .await?
+            .unwrap_or_else(|| GONE.to_string());
+            names.insert(who.clone(), name);
+        }
+        let name = names.get(&who).map_or(GONE, String::as_str);
+        entry.target = format!("{name} {role}").trim_end().to_string();
+    }
+    Ok(entries)
 }
 
 /// Flags a message of this tenant (its reader reports it); false when there is no such

@@ -6,8 +6,37 @@ use sqlx::Row as _;
 
 use crate::db::Db;
 use crate::error::AppError;
+use crate::rate_limit::RateLimit;
 use crate::types::{AccountId, InseeCode};
 use crate::util::{new_id, now};
+
+/// Requests an account may file per hour: a mayor files one, a town-hall agent a few; each one
+/// costs a platform admin a verification call.
+pub const REQUESTS_PER_HOUR: u32 = 5;
+
+/// Limits the requests filed per account.
+pub struct RequestLimiter {
+    per_account: RateLimit<AccountId>,
+}
+
+impl Default for RequestLimiter {
+    fn default() -> Self {
+        RequestLimiter {
+            per_account: RateLimit::per_hour(REQUESTS_PER_HOUR),
+        }
+    }
+}
+
+impl RequestLimiter {
+    /// Records a filing attempt; a 429 error when the account is over its limit.
+    pub fn check(&self, account: &AccountId) -> Result<(), AppError> {
+        if self.per_account.check(account) {
+            Ok(())
+        } else {
+            Err(AppError::TooManyRequests)
+        }
+    }
+}
 
 /// The functions a requester may hold.
 pub const REQUESTER_ROLES: &[&str] = &[

@@ -138,18 +138,23 @@ async fn subscribe(
     Form(form): Form<SubscribeForm>,
 ) -> AppResult<Response> {
     platform_only(&page)?;
-    let result = requests::create(
-        &state.db,
-        &actor.account.id,
-        NewRequest {
-            insee: &form.insee,
-            requester_name: &form.requester_name,
-            requester_role: &form.requester_role,
-            phone: &form.phone,
-            message: &form.message,
-        },
-    )
-    .await;
+    let result = match state.subscription_limiter.check(&actor.account.id) {
+        Ok(()) => {
+            requests::create(
+                &state.db,
+                &actor.account.id,
+                NewRequest {
+                    insee: &form.insee,
+                    requester_name: &form.requester_name,
+                    requester_role: &form.requester_role,
+                    phone: &form.phone,
+                    message: &form.message,
+                },
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
     let mut ctx = Context::new();
     match result {
         Ok(_) => {
@@ -164,9 +169,16 @@ async fn subscribe(
                 .render(&state, "auth/notice.html", ctx)?
                 .into_response())
         }
-        Err(e @ (AppError::BadRequest(_) | AppError::Conflict(_))) => {
+        Err(e @ (AppError::BadRequest(_) | AppError::Conflict(_) | AppError::TooManyRequests)) => {
             let status = e.status();
-            ctx.insert("error", &e.to_string());
+            let message = match e {
+                AppError::TooManyRequests => format!(
+                    "Vous avez envoyé {} demandes dans l'heure : réessayez plus tard, ou écrivez-nous.",
+                    requests::REQUESTS_PER_HOUR
+                ),
+                e => e.to_string(),
+            };
+            ctx.insert("error", &message);
             ctx.insert("roles", REQUESTER_ROLES);
             ctx.insert("insee", &form.insee);
             ctx.insert(

@@ -34,7 +34,6 @@ pub async fn render_error_pages(
         .unwrap_or_else(|| "/".into());
     let method = req.method().clone();
     let json_api = path.starts_with("/api/") || wants_json(req.headers());
-    let host = crate::web::site::request_host(req.headers(), req.uri()).unwrap_or_default();
     let response = next.run(req).await;
     let Some(page) = response
         .extensions()
@@ -75,10 +74,7 @@ pub async fn render_error_pages(
     ctx.insert("status", &page.status.as_u16());
     ctx.insert("message", &page.message);
     ctx.insert("title", title(page.status));
-    ctx.insert(
-        "platform_url",
-        &crate::web::render::platform_origin(&state, &host),
-    );
+    ctx.insert("platform_url", &crate::web::render::platform_origin(&state));
     html_with_status(
         &state,
         page.status,
@@ -184,10 +180,7 @@ pub fn unknown_host_page(state: &AppState, host: &str) -> Response {
             host.chars().take(100).collect::<String>()
         ),
     );
-    ctx.insert(
-        "platform_url",
-        &crate::web::render::platform_origin(state, host),
-    );
+    ctx.insert("platform_url", &crate::web::render::platform_origin(state));
     html_with_status(state, StatusCode::NOT_FOUND, &ctx, None)
 }
 

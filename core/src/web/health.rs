@@ -1,9 +1,11 @@
-//! `GET /healthz` (any host) and `GET /metrics` (Prometheus text).
+//! `GET /healthz` (any host) and `GET /metrics` (Prometheus text, for the operator only: behind
+//! `PARVIS_METRICS_TOKEN` on the public listener, or on its own `PARVIS_METRICS_BIND`).
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
+use crate::util::token_hash;
 use crate::web::AppState;
 
 /// 200 when the database answers, 503 otherwise.
@@ -15,8 +17,47 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// `GET /metrics` on the public listener: it exists only when a token is configured, and
+/// answers only to that bearer token (per-route traffic and module faults are not public).
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match &state.config.metrics_token {
+        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+        Some(token) => guarded(&state, token, &headers),
+    }
+}
+
+/// `GET /metrics` on `PARVIS_METRICS_BIND`: the token, when one is configured, is required
+/// there too; otherwise the private address is the protection.
+pub async fn private_metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match &state.config.metrics_token {
+        None => exposition(&state),
+        Some(token) => guarded(&state, token, &headers),
+    }
+}
+
+fn guarded(state: &AppState, token: &str, headers: &HeaderMap) -> Response {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    // Hashes compared, not the secrets: the time taken says nothing about the token.
+    if given.is_some_and(|given| token_hash(given) == token_hash(token)) {
+        return exposition(state);
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"metrics\""),
+        )],
+        "unauthorized",
+    )
+        .into_response()
+}
+
 /// Prometheus exposition format.
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+fn exposition(state: &AppState) -> Response {
     let body = state
         .metrics
         .as_ref()
@@ -29,4 +70,5 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         body,
     )
+        .into_response()
 }

@@ -56,6 +56,10 @@ const CORE_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/auth/notice.html"),
     ),
     (
+        "auth/verify.html",
+        include_str!("../../templates/auth/verify.html"),
+    ),
+    (
         "mail/verify.txt",
         include_str!("../../templates/mail/verify.txt"),
     ),
@@ -206,16 +210,32 @@ fn thousands(
     Ok(tera::Value::String(out))
 }
 
-/// The platform's origin (`scheme://base[:port]`), keeping the port of `host` (a Host header
-/// or an origin), so links work behind the same port in development.
-pub fn platform_origin(state: &AppState, host: &str) -> String {
-    let port = host
-        .rsplit_once(':')
-        .filter(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-        .map(|(_, p)| format!(":{p}"))
-        .unwrap_or_default();
-    let scheme = if state.config.https { "https" } else { "http" };
-    format!("{scheme}://{}{port}", state.config.base_domain)
+/// The platform's origin (`scheme://base[:port]`), from configuration only: a request's Host
+/// header never shapes a link (pages are cached and e-mailed; see `PARVIS_PUBLIC_PORT`).
+pub fn platform_origin(state: &AppState) -> String {
+    state.config.platform_origin()
+}
+
+/// The origin of the site a request resolved to, from configuration: the platform's, or the
+/// commune's under the name it was reached by (its subdomain or its custom domain, both
+/// checked by the resolver), with the configured scheme and port.
+fn site_origin(state: &AppState, site: &Site, host: &str) -> String {
+    match site {
+        Site::Platform => state.config.platform_origin(),
+        Site::Commune(c) => {
+            let host = host.trim().to_ascii_lowercase();
+            let name = host
+                .rsplit_once(':')
+                .map_or(host.as_str(), |(name, _)| name);
+            let name = name.strip_suffix('.').unwrap_or(name);
+            let own_subdomain = format!("{}.{}", c.slug, state.config.base_domain);
+            if name == own_subdomain || name.is_empty() {
+                state.config.commune_origin(&c.slug)
+            } else {
+                state.config.public_origin(name)
+            }
+        }
+    }
 }
 
 fn seconds(value: &tera::Value) -> tera::Result<chrono::DateTime<chrono_tz::Tz>> {
@@ -264,7 +284,7 @@ pub struct Page {
     /// The signed-in account, if any.
     pub viewer: Option<Account>,
     csrf: Option<CsrfToken>,
-    /// `scheme://host[:port]` of this request, for absolute links (e-mails).
+    /// `scheme://host[:port]` of this site, for absolute links (e-mails), from configuration.
     pub origin: String,
     /// Path and query of this request.
     pub path: String,
@@ -295,7 +315,7 @@ impl FromRequestParts<AppState> for Page {
         }
         let csrf = parts.extensions.get::<CsrfToken>().cloned();
         let host = request_host(&parts.headers, &parts.uri).unwrap_or_default();
-        let scheme = if state.config.https { "https" } else { "http" };
+        let origin = site_origin(state, &site, &host);
         let uri = parts
             .extensions
             .get::<OriginalUri>()
@@ -309,7 +329,7 @@ impl FromRequestParts<AppState> for Page {
             site,
             viewer,
             csrf,
-            origin: format!("{scheme}://{host}"),
+            origin,
             path,
             forms: false,
         })
@@ -323,16 +343,14 @@ impl Page {
         self
     }
 
-    /// The platform's origin (`scheme://base[:port]`), seen from this request.
+    /// The platform's origin (`scheme://base[:port]`), from configuration.
     pub fn platform_origin(&self, state: &AppState) -> String {
-        platform_origin(state, &self.origin)
+        state.config.platform_origin()
     }
 
-    /// The origin of a commune's site, seen from this request.
+    /// The origin of a commune's site, from configuration.
     pub fn commune_origin(&self, state: &AppState, slug: &str) -> String {
-        let platform = self.platform_origin(state);
-        let (scheme, rest) = platform.split_once("://").unwrap_or(("http", &platform));
-        format!("{scheme}://{slug}.{rest}")
+        state.config.commune_origin(slug)
     }
 
     /// The base context of every page.

@@ -23,16 +23,10 @@ fn policy(communes: &str) -> String {
 /// Middleware: adds the core policy when the response has none, and `nosniff`, a referrer
 /// policy that never sends paths to other sites, everywhere.
 pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
     let mut response = next.run(req).await;
     let headers = response.headers_mut();
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
-        let platform = platform_origin(&state, &host);
+        let platform = platform_origin(&state);
         let (scheme, rest) = platform.split_once("://").unwrap_or(("http", &platform));
         if let Ok(value) = HeaderValue::from_str(&policy(&format!("{scheme}://*.{rest}"))) {
             headers.insert(header::CONTENT_SECURITY_POLICY, value);

@@ -38,6 +38,8 @@ pub struct Inner {
     pub message_limiter: crate::messages::limiter::MessageLimiter,
     /// Feed limiter (posts, comments, reactions and evaluations per account).
     pub feed_limiter: crate::feed::limiter::FeedLimiter,
+    /// Subscription requests filed per account (each one is a platform admin's phone call).
+    pub subscription_limiter: crate::platform::requests::RequestLimiter,
     /// Claims of officials' profiles filed per account and per address.
     pub claim_limiter: crate::officials::limiter::ClaimLimiter,
     /// In-memory search over all communes.
