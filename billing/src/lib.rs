@@ -7,5 +7,6 @@ pub mod routes;
 pub mod service;
 pub mod store;
 pub mod stripe;
+pub mod webhook;
 
 pub use service::Billing;

@@ -279,15 +279,8 @@ async fn receive(
             "En-tête Stripe-Signature absent.",
         );
     };
-    let Ok(payload) = std::str::from_utf8(&body) else {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            "bad_payload",
-            "Corps de requête non UTF-8.",
-        );
-    };
     let started = std::time::Instant::now();
-    let result = billing.webhook(&state, payload, signature).await;
+    let result = billing.webhook(&state, &body, signature).await;
     metrics::histogram!("parvis_billing_webhook_seconds").record(started.elapsed().as_secs_f64());
     match result {
         Ok(outcome) => {

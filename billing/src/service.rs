@@ -15,11 +15,11 @@ use parvis_core::types::{ModuleId, TenantId};
 use parvis_core::util::now;
 use parvis_core::web::AppState;
 use stripe_shared::CheckoutSessionMode;
-use stripe_webhook::{EventObject, Webhook, WebhookError as SignatureError};
 
 use crate::grid::{Grid, Interval, lookup_key, parse_lookup_key};
 use crate::store::{self, SubscriptionRow};
 use crate::stripe::{Stripe, StripeFailure, SubscriptionState};
+use crate::webhook::{self as envelope, EnvelopeError, Subject};
 
 /// Billing as configured on this platform.
 #[derive(Debug)]
@@ -389,59 +389,50 @@ impl Billing {
         }
     }
 
-    /// Verifies and applies one webhook delivery.
+    /// Verifies and applies one webhook delivery: the signature on the raw bytes, then only
+    /// the envelope; what is acted on is re-read from Stripe. A correctly signed event Parvis
+    /// does not act on (another type, unknown fields or enum values) is recorded and
+    /// acknowledged, so Stripe stops retrying it.
     pub async fn webhook(
         &self,
         app: &AppState,
-        payload: &str,
+        payload: &[u8],
         signature: &str,
     ) -> Result<WebhookOutcome, WebhookError> {
         let secret = self
             .webhook_secret
             .as_deref()
             .ok_or(WebhookError::NotConfigured)?;
-        let event = Webhook::construct_event(payload, signature, secret).map_err(|e| match e {
-            SignatureError::BadSignature
-            | SignatureError::BadHeader(_)
-            | SignatureError::BadKey => WebhookError::BadSignature,
-            SignatureError::BadTimestamp(_) => WebhookError::Stale,
-            other => WebhookError::Unreadable(other.to_string()),
+        let event = envelope::open(payload, signature, secret, now()).map_err(|e| match e {
+            EnvelopeError::BadSignature => WebhookError::BadSignature,
+            EnvelopeError::Stale => WebhookError::Stale,
+            EnvelopeError::Unreadable(why) => WebhookError::Unreadable(why),
         })?;
-        let id = event.id.as_str().to_string();
-        let kind = event.type_.as_str().to_string();
-        if store::event_seen(&app.db, &id).await? {
+        if store::event_seen(&app.db, &event.id).await? {
             return Ok(WebhookOutcome::Replayed);
         }
         let meta = EventMeta {
-            id: &id,
-            kind: &kind,
+            id: &event.id,
+            kind: &event.kind,
             created: event.created,
         };
-        let subscription = match &event.data.object {
-            EventObject::CheckoutSessionCompleted(s) => match s.mode {
-                CheckoutSessionMode::Subscription => {
-                    s.subscription.as_ref().map(|x| x.id().to_string())
-                }
-                CheckoutSessionMode::Payment => {
+        match event.subject() {
+            Subject::Subscription(sub) => self.refresh_subscription(app, &meta, &sub).await,
+            Subject::PaymentSession { session } => {
+                let Some(account) = event.account.as_deref() else {
                     return self
-                        .donation_paid(app, &meta, event.account.as_deref(), s)
+                        .ignore(app, &meta, None, "paiement hors compte connecté")
                         .await;
+                };
+                let stripe = self.stripe.as_ref().ok_or(WebhookError::NotConfigured)?;
+                let session = stripe.checkout_session(&session, account).await?;
+                if !matches!(session.mode, CheckoutSessionMode::Payment) {
+                    return self.ignore(app, &meta, None, "session sans paiement").await;
                 }
-                _ => None,
-            },
-            EventObject::CustomerSubscriptionCreated(s)
-            | EventObject::CustomerSubscriptionUpdated(s)
-            | EventObject::CustomerSubscriptionDeleted(s) => Some(s.id.to_string()),
-            EventObject::InvoicePaid(i) | EventObject::InvoicePaymentFailed(i) => i
-                .parent
-                .as_ref()
-                .and_then(|p| p.subscription_details.as_ref())
-                .map(|d| d.subscription.id().to_string()),
-            _ => None,
-        };
-        match subscription {
-            Some(sub) => self.refresh_subscription(app, &meta, &sub).await,
-            None => {
+                self.donation_paid(app, &meta, Some(account), &session)
+                    .await
+            }
+            Subject::Nothing => {
                 self.ignore(app, &meta, None, "événement sans abonnement Parvis")
                     .await
             }

@@ -20,6 +20,7 @@ use stripe_billing::subscription::{
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
     CreateCheckoutSessionPaymentIntentData, CreateCheckoutSessionSubscriptionData, ProductData,
+    RetrieveCheckoutSession,
 };
 use stripe_core::customer::CreateCustomer;
 use stripe_product::price::{
@@ -444,6 +445,21 @@ impl Stripe {
             cancel_at_period_end: sub.cancel_at_period_end,
             metadata: sub.metadata,
         })
+    }
+
+    /// A Checkout session on a connected account, as Stripe holds it now (a donation's
+    /// webhook re-reads it rather than trusting the event's copy).
+    pub async fn checkout_session(
+        &self,
+        id: &str,
+        account: &str,
+    ) -> Result<stripe_shared::CheckoutSession> {
+        let account: stripe::AccountId = account.into();
+        Ok(RetrieveCheckoutSession::new(id)
+            .customize()
+            .account_id(account)
+            .send(&self.client)
+            .await?)
     }
 
     /// Moves a subscription to another price from its next period (no proration): a commune

@@ -565,6 +565,26 @@ async fn create_session(
     Json(public).into_response()
 }
 
+/// A Checkout session, seen from the account it was created on (`Stripe-Account`).
+async fn get_session(
+    State(s): State<Shared>,
+    method: Method,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(r) = gate(&s, &method, "/v1/checkout/sessions", &headers) {
+        return r;
+    }
+    let account = headers.get("stripe-account").and_then(|v| v.to_str().ok());
+    let st = locked!(s);
+    match st.sessions.get(&id) {
+        Some(session) if session["_account"].as_str() == account => {
+            Json(strip_private(session)).into_response()
+        }
+        _ => no_such("checkout.session", &id),
+    }
+}
+
 /// Drops the fake's own bookkeeping fields (`_…`) before answering.
 fn strip_private(v: &Value) -> Value {
     match v {
@@ -689,6 +709,7 @@ impl FakeStripe {
             .route("/v1/prices", get(list_prices).post(create_price))
             .route("/v1/customers", post(create_customer))
             .route("/v1/checkout/sessions", post(create_session))
+            .route("/v1/checkout/sessions/{id}", get(get_session))
             .route("/v1/billing_portal/sessions", post(create_portal))
             .route(
                 "/v1/subscriptions/{id}",

@@ -621,3 +621,137 @@ both_backends!(
         Ok(())
     }
 );
+
+/// How many times an event id is recorded (applied or acknowledged).
+async fn recorded(app: &TestApp, id: &str) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM billing_events WHERE id = $1")
+            .bind(id)
+            .fetch_one(app.state.db.pool())
+            .await?,
+    )
+}
+
+/// Delivers raw bytes signed with `header`.
+async fn deliver_raw(app: &TestApp, body: Vec<u8>, header: &str) -> Result<(u16, Value)> {
+    let r = app
+        .bare_client()?
+        .post(app.url(None, "/billing/stripe/webhook"))
+        .header("stripe-signature", header)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await?;
+    Ok((r.status().as_u16(), r.json().await?))
+}
+
+both_backends!(
+    events_parvis_does_not_know_are_acknowledged_and_known_ones_still_applied,
+    |backend| async move {
+        let stripe = FakeStripe::start().await?;
+        publish_grid(&stripe).await?;
+        let app = start(backend, &stripe).await?;
+        let (paris, admin) = paris(&app).await?;
+        let t = tenant(&app, &paris).await?;
+        let r = subscribe(&app, &admin, &paris, "office-hours", "mensuel").await?;
+        let events = stripe.complete_checkout(&location(&r))?;
+        deliver_all(&app, &events).await?;
+        let sub = events
+            .iter()
+            .find(|e| e["type"] == "customer.subscription.created")
+            .and_then(|e| e["data"]["object"]["id"].as_str())
+            .context("subscription event")?
+            .to_string();
+        assert!(entitlement(&app, t, "office-hours").await?.is_some());
+
+        // A type Stripe added after this client was written: 200, recorded once, twice = replay.
+        let novel = serde_json::json!({
+            "id": "evt_from_the_future", "object": "event", "api_version": "2099-01-01.future",
+            "created": now(), "livemode": false, "pending_webhooks": 1,
+            "request": {"id": null, "idempotency_key": null},
+            "type": "treasury.teleportation.completed",
+            "data": {"object": {"id": "tp_1", "object": "teleportation", "speed": "warp"}}
+        });
+        let (status, body) = deliver(&app, &novel, WEBHOOK_SECRET, now()).await?;
+        assert_eq!(
+            (status, body["outcome"].as_str()),
+            (200, Some("ignored")),
+            "{body}"
+        );
+        let (status, body) = deliver(&app, &novel, WEBHOOK_SECRET, now()).await?;
+        assert_eq!(
+            (status, body["outcome"].as_str()),
+            (200, Some("replayed")),
+            "{body}"
+        );
+        assert_eq!(recorded(&app, "evt_from_the_future").await?, 1);
+
+        // A known type whose object has fields and enum values the typed client does not
+        // know: acknowledged, and acted on (the subscription is re-read from Stripe).
+        let mut cancelled = stripe.cancel(&sub)?.remove(0);
+        let object = &mut cancelled["data"]["object"];
+        object["status"] = "suspended_by_regulator".into();
+        object["collection_method"] = "barter".into();
+        object["billing_mode"]["type"] = "quantum".into();
+        object["a_field_from_2099"] = serde_json::json!({"nested": [1, 2, 3]});
+        cancelled["data"]["previous_attributes"] = serde_json::json!({"status": "dormant"});
+        let (status, body) = deliver(&app, &cancelled, WEBHOOK_SECRET, now()).await?;
+        assert_eq!(
+            (status, body["outcome"].as_str()),
+            (200, Some("applied")),
+            "{body}"
+        );
+        assert!(
+            body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("canceled")),
+            "Stripe's own state is applied, not the event's copy: {body}"
+        );
+        assert!(entitlement(&app, t, "office-hours").await?.is_none());
+
+        // Refused: the signature is checked on the raw bytes, and its time too.
+        let payload = serde_json::to_vec(&novel)?;
+        let header = FakeStripe::sign(std::str::from_utf8(&payload)?, WEBHOOK_SECRET, now())?;
+        let mut tampered = payload.clone();
+        tampered.push(b' ');
+        let (status, body) = deliver_raw(&app, tampered, &header).await?;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("bad_signature"))
+        );
+        let (status, body) = deliver_raw(&app, payload.clone(), "t=abc,v1=zz").await?;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("bad_signature"))
+        );
+        let stale = FakeStripe::sign(std::str::from_utf8(&payload)?, WEBHOOK_SECRET, now() - 301)?;
+        let (status, body) = deliver_raw(&app, payload.clone(), &stale).await?;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("stale_signature"))
+        );
+        let future = FakeStripe::sign(std::str::from_utf8(&payload)?, WEBHOOK_SECRET, now() + 900)?;
+        let (status, body) = deliver_raw(&app, payload, &future).await?;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("stale_signature"))
+        );
+        // Correctly signed bytes that are not an event at all.
+        let junk = b"\xff\xfe not json".to_vec();
+        let header = {
+            use hmac::Mac as _;
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes())?;
+            let t = now();
+            mac.update(format!("{t}.").as_bytes());
+            mac.update(&junk);
+            format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+        };
+        let (status, body) = deliver_raw(&app, junk, &header).await?;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("bad_event"))
+        );
+        app.stop().await;
+        Ok(())
+    }
+);
