@@ -96,8 +96,23 @@ both_backends!(
         let admin = app.account("maire@paris.fr", "mot-de-passe-solide").await?;
         app.grant(&admin, Role::TenantAdmin, Some(&paris)).await?;
         let client = app.client()?;
-        for path in ["/m/hostile/panic", "/m/hostile/memory", "/m/hostile/huge"] {
-            let r = client.get(app.url(Some(&paris), path)).send().await?;
+        // The module fails for several people: an anonymous visitor and two citizens.
+        app.account("alice@example.org", "mot-de-passe-solide")
+            .await?;
+        app.account("bruno@example.org", "mot-de-passe-solide")
+            .await?;
+        let alice = app
+            .signed_in(Some(&paris), "alice@example.org", "mot-de-passe-solide")
+            .await?;
+        let bruno = app
+            .signed_in(Some(&paris), "bruno@example.org", "mot-de-passe-solide")
+            .await?;
+        for (who, path) in [
+            (&client, "/m/hostile/panic"),
+            (&alice, "/m/hostile/memory"),
+            (&bruno, "/m/hostile/huge"),
+        ] {
+            let r = who.get(app.url(Some(&paris), path)).send().await?;
             assert_eq!(r.status(), 500, "{path}");
         }
         let r = client
@@ -354,6 +369,167 @@ both_backends!(
             .json()
             .await?;
         assert_eq!(read["secrets"]["s"], "lent", "the slow write came last");
+        app.stop().await;
+        Ok(())
+    }
+);
+
+/// The admins of Paris got no e-mail about a module switched off.
+fn no_switch_off_mail(app: &TestApp) -> anyhow::Result<()> {
+    let mails = app.smtp.messages()?;
+    let told: Vec<&str> = mails
+        .iter()
+        .map(|m| m.subject.as_str())
+        .filter(|s| s.contains("désactivé"))
+        .collect();
+    anyhow::ensure!(told.is_empty(), "admins told: {told:?}");
+    Ok(())
+}
+
+both_backends!(
+    oversized_input_is_refused_by_the_host_and_cannot_switch_a_module_off,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let paris = app.commune("75056").await?;
+        assert_eq!(app.install_module("parvis-module-polls").await?, "polls");
+        app.enable_module(&paris, "polls").await?;
+        let maire = app.account("maire@paris.fr", "mot-de-passe-solide").await?;
+        app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
+        let anonymous = app.client()?;
+        let token = form_token(&anonymous, &app.url(Some(&paris), "/connexion")).await?;
+
+        // About two million empty fields (4 MB), the token in the query so the CSRF check
+        // does not read the body: refused by the host, three times, before any module runs.
+        let flood = "a&".repeat(2_000_000);
+        for _ in 0..3 {
+            let r = anonymous
+                .post(app.url(Some(&paris), &format!("/m/polls/x?csrf_token={token}")))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(flood.clone())
+                .send()
+                .await?;
+            assert_eq!(r.status(), 413);
+            let page = r.text().await?;
+            assert!(page.contains("Kio"), "{page}");
+            assert!(page.contains("<html lang=\"fr\">"), "{page}");
+        }
+        // Under the body limit, too many fields or too large a field are refused as well;
+        // an API caller gets JSON.
+        let r = anonymous
+            .post(app.url(Some(&paris), "/m/polls/x"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("telephone", &"0".repeat(200_000)),
+            ])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 413);
+        let many: Vec<(String, String)> = std::iter::once(("csrf_token".into(), token.clone()))
+            .chain((0..1000).map(|i| (format!("f{i}"), String::new())))
+            .collect();
+        let r = anonymous
+            .post(app.url(Some(&paris), "/m/polls/x"))
+            .header("accept", "application/json")
+            .form(&many)
+            .send()
+            .await?;
+        assert_eq!(r.status(), 400);
+        let json: serde_json::Value = r.json().await?;
+        assert_eq!(json["error"]["code"], "bad_request", "{json}");
+        let r = anonymous
+            .get(app.url(Some(&paris), &format!("/m/polls/?q={}", "x".repeat(10_000))))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 400);
+
+        // The module is still on and answers; its admins were told nothing.
+        let r = anonymous
+            .get(app.url(Some(&paris), "/m/polls/"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200, "polls was switched off");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        no_switch_off_mail(&app)?;
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(
+    one_client_alone_cannot_switch_a_module_off,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let (paris, _) = two_communes_with_hostile(&app).await?;
+        let maire = app.account("maire@paris.fr", "mot-de-passe-solide").await?;
+        app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
+        let attacker = app.client()?;
+        for _ in 0..5 {
+            for path in ["/m/hostile/panic", "/m/hostile/memory"] {
+                let r = attacker.get(app.url(Some(&paris), path)).send().await?;
+                assert_eq!(r.status(), 500, "{path}");
+            }
+        }
+        let r = app
+            .client()?
+            .get(app.url(Some(&paris), "/m/hostile/ping"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200, "one client switched the module off");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        no_switch_off_mail(&app)?;
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(
+    calls_past_the_pool_wait_for_an_instance_then_are_shed_with_retry_after,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let (paris, _) = two_communes_with_hostile(&app).await?;
+        let client = app.client()?;
+        let ping = app.url(Some(&paris), "/m/hostile/ping");
+        let looping = app.url(Some(&paris), "/m/hostile/loop");
+
+        // Two instances, a generous wait: two runaway calls hold both, eight pings queue
+        // behind them and are all served once the loops hit their (short) deadline.
+        app.state
+            .modules
+            .set_time_budget(Duration::from_millis(400));
+        app.state.modules.set_admission(2, Duration::from_secs(10));
+        let get = |url: &String| {
+            let request = client.get(url.clone());
+            tokio::spawn(async move { anyhow::Ok(request.send().await?.status().as_u16()) })
+        };
+        let loops: Vec<_> = (0..2).map(|_| get(&looping)).collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let pings: Vec<_> = (0..8).map(|_| get(&ping)).collect();
+        for l in loops {
+            assert_eq!(l.await??, 500);
+        }
+        for p in pings {
+            assert_eq!(p.await??, 200, "a queued call was not served");
+        }
+
+        // One instance, a short wait: while a loop holds it, a ping is shed with 503,
+        // `Retry-After` and a French page, and the module is not blamed.
+        app.state
+            .modules
+            .set_admission(1, Duration::from_millis(100));
+        let held = client.get(&looping).send();
+        let shed = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            client.get(&ping).send().await
+        };
+        let (held, shed) = tokio::join!(held, shed);
+        assert_eq!(held?.status(), 500);
+        let shed = shed?;
+        assert_eq!(shed.status(), 503);
+        assert_eq!(shed.headers()["retry-after"], "5");
+        let page = shed.text().await?;
+        assert!(page.contains("beaucoup de demandes"), "{page}");
+        let r = client.get(&ping).send().await?;
+        assert_eq!(r.status(), 200, "the module is still on");
         app.stop().await;
         Ok(())
     }

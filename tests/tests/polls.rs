@@ -307,3 +307,79 @@ both_backends!(
         Ok(())
     }
 );
+
+both_backends!(
+    a_large_voters_export_gets_the_time_its_size_needs,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let paris = app.commune("75056").await?;
+        let tenant = parvis_tenants::provision::find_by_slug(&app.state.db, &Slug::parse(&paris)?)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("paris"))?;
+        assert_eq!(app.install_module("parvis-module-polls").await?, "polls");
+        app.enable_module(&paris, "polls").await?;
+        let elu = app.account("elu@paris.fr", PASSWORD).await?;
+        app.grant(&elu, Role::Official, Some(&paris)).await?;
+        let official = app
+            .signed_in(Some(&paris), "elu@paris.fr", PASSWORD)
+            .await?;
+        let mut fields = poll_fields("Quel nom pour la médiathèque ?", "everyone");
+        for f in &mut fields {
+            if f.0 == "secrecy" {
+                f.1 = "named";
+            }
+        }
+        let poll = create_poll(&app, &official, &paris, &fields).await?;
+
+        // 3,000 named ballots, as a vote storm leaves them.
+        const VOTERS: usize = 3000;
+        let polls = parvis_core::types::ModuleId::parse("polls")?;
+        let mut tx = app.state.db.tenant(tenant.id).begin_write().await?;
+        for i in 0..VOTERS {
+            let ballot = serde_json::json!({"voter": format!("Votant {i}"), "choices": [i % 3]});
+            parvis_core::modules::store::write(
+                &mut tx,
+                &polls,
+                "ballots",
+                &format!("{poll}:acct-{i:05}"),
+                &ballot.to_string(),
+                &[("poll".into(), poll.clone())],
+                &[],
+                true,
+                None,
+                0,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        }
+        tx.commit().await?;
+
+        // A loaded server leaves a module a fraction of its budget; here the budget itself is
+        // cut to 30 ms so the test sees what a storm does to a 2 s one. The export is served
+        // in full: the database's time and the rows it reads extend its budget.
+        app.state
+            .modules
+            .set_time_budget(std::time::Duration::from_millis(30));
+        let r = official
+            .get(app.url(Some(&paris), &format!("/admin/m/polls/{poll}/votants.csv")))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+        let csv = r.text().await?;
+        assert_eq!(
+            csv.lines().count(),
+            VOTERS + 1,
+            "header and one row per voter"
+        );
+        assert!(csv.contains("Votant 2999,"), "the last row is there");
+
+        // Pages that read little fit the short budget too.
+        let r = official
+            .get(app.url(Some(&paris), "/m/polls/"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200, "ordinary pages fit the short budget");
+        app.stop().await;
+        Ok(())
+    }
+);

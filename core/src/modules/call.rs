@@ -34,6 +34,14 @@ pub enum Capability {
 
 /// Host calls one module call may make (a loop over imports is bounded too).
 const MAX_HOST_CALLS: u32 = 20_000;
+/// The most a call's deadline moves for the database's time and for the documents it read
+/// (see [`CallState::read_documents`]): an export of a large poll gets the time its size
+/// needs, and no call runs unbounded.
+pub const MAX_EXTRA_TIME: Duration = Duration::from_secs(20);
+/// Compute time granted per document a call reads from storage: turning a page of 500
+/// documents into CSV or HTML is the module's work, but it grows with the data, not with a
+/// bug. The 2 s budget then bounds what a module does beyond its data.
+const TIME_PER_DOCUMENT: Duration = Duration::from_micros(500);
 
 /// Everything a call's imports see. The tenant is fixed here by the host.
 pub struct CallState {
@@ -64,6 +72,11 @@ pub struct CallState {
     /// When the call's time is up. Waiting for the database's write lock does not count
     /// against the module: the deadline moves by that wait.
     deadline: Instant,
+    /// How far the deadline moved for database time and documents read (at most
+    /// [`MAX_EXTRA_TIME`]).
+    extra: Duration,
+    /// Who caused the call, when someone outside did.
+    pub(crate) client: Option<ClientKey>,
 }
 
 /// Side effects that wait for the commit.
@@ -180,15 +193,20 @@ pub enum Fault {
     /// The response was larger than allowed.
     #[error("la réponse du module dépasse {0} octets")]
     TooLarge(usize),
-    /// The host could not serve the call (database, pool exhausted).
+    /// The host could not serve the call (database, instantiation).
     #[error("le service est momentanément indisponible : {0}")]
     Host(String),
+    /// Every instance was busy for longer than the host lets a call wait: the call was shed
+    /// before it started (not the module's fault; answered 503 with `Retry-After`).
+    #[error("le service est très sollicité en ce moment")]
+    Overloaded,
 }
 
 impl Fault {
-    /// Faults that count against the module (the host's own failures do not).
+    /// Faults that count against the module (the host's own failures and load shedding do
+    /// not). Requests the host refused for their size never reach the module at all.
     pub fn is_module_fault(&self) -> bool {
-        !matches!(self, Fault::Host(_))
+        !matches!(self, Fault::Host(_) | Fault::Overloaded)
     }
 
     fn from_error(e: wasmtime::Error, out_of_memory: bool) -> Fault {
@@ -210,6 +228,48 @@ pub struct CallContext {
     pub origin: String,
     /// The call may write (not a GET): take the write lock up front.
     pub write: bool,
+    /// Who caused the call (see [`ClientKey`]); `None` for the host's own calls (events,
+    /// ticks).
+    pub client: Option<ClientKey>,
+}
+
+/// The normalised identity of whoever caused a call: a signed-in account, or else the
+/// client's address (an IPv6 address by its /64, which one subscriber usually holds whole).
+/// Fault counting and the per-client limits of host imports key on it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientKey(String);
+
+impl ClientKey {
+    /// A signed-in account.
+    pub fn account(id: &str) -> ClientKey {
+        ClientKey(format!("account:{id}"))
+    }
+
+    /// An anonymous client, by address.
+    pub fn address(ip: std::net::IpAddr) -> ClientKey {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => std::net::IpAddr::V4(v4),
+                None => {
+                    let s = v6.segments();
+                    std::net::IpAddr::V6(std::net::Ipv6Addr::new(
+                        s[0], s[1], s[2], s[3], 0, 0, 0, 0,
+                    ))
+                }
+            },
+            v4 => v4,
+        };
+        ClientKey(format!("ip:{ip}"))
+    }
+
+    /// The account if signed in, else the address; `None` when neither is known.
+    pub fn of(account: Option<&str>, ip: Option<std::net::IpAddr>) -> Option<ClientKey> {
+        match (account, ip) {
+            (Some(a), _) => Some(ClientKey::account(a)),
+            (None, Some(ip)) => Some(ClientKey::address(ip)),
+            (None, None) => None,
+        }
+    }
 }
 
 fn new_state(
@@ -244,6 +304,8 @@ fn new_state(
         mount: format!("/m/{}", module.id),
         after_commit: AfterCommit::default(),
         deadline: Instant::now() + limits.time,
+        extra: Duration::ZERO,
+        client: ctx.and_then(|c| c.client.clone()),
     }
 }
 
@@ -274,6 +336,9 @@ pub async fn manifest(
     module: &LoadedModule,
     limits: &CallLimits,
 ) -> Result<crate::modules::bindings::parvis::module::types::Manifest, Fault> {
+    let Some(_slot) = app.modules.admit().await else {
+        return Err(Fault::Overloaded);
+    };
     let mut store = new_store(app, module, limits, None);
     let instance = module
         .pre
@@ -320,6 +385,7 @@ async fn run(
         tenant: ctx.tenant,
         origin: ctx.origin.clone(),
         write: true,
+        client: ctx.client.clone(),
     };
     run_once(app, module, &writer, call).await.0
 }
@@ -332,6 +398,11 @@ async fn run_once(
     call: Call<'_>,
 ) -> (Result<Outcome, Fault>, bool) {
     let limits = app.modules.limits();
+    // Wait (a bounded time) for one of the pool's instances rather than fail at its limit;
+    // the permit is held until the instance is dropped with the store.
+    let Some(_slot) = app.modules.admit().await else {
+        return (Err(Fault::Overloaded), false);
+    };
     let mut store = new_store(app, module, &limits, Some(ctx));
     let run = async {
         let instance = module
@@ -358,9 +429,10 @@ async fn run_once(
         outcome.map_err(|e| Fault::from_error(e, oom))
     };
     // A host call that never returns is bounded too (the epoch only interrupts wasm code); the
-    // margin covers a wait for SQLite's write lock (busy timeout 10 s), which is not the
-    // module's fault.
-    let outcome = match tokio::time::timeout(limits.time + Duration::from_secs(15), run).await {
+    // margin covers the deadline's moves for database time and a wait for SQLite's write lock
+    // (busy timeout 10 s), which are not the module's fault.
+    let outer = limits.time + MAX_EXTRA_TIME + Duration::from_secs(15);
+    let outcome = match tokio::time::timeout(outer, run).await {
         Ok(outcome) => outcome,
         Err(_) => Err(Fault::Timeout),
     };
@@ -374,6 +446,17 @@ impl CallState {
     /// count against its deadline, as the database's write lock does not.
     pub(crate) fn excuse(&mut self, waited: Duration) {
         self.deadline += waited;
+    }
+
+    /// A storage call took `waited` and returned `documents`: the database's time is not the
+    /// module's, and each document read earns [`TIME_PER_DOCUMENT`] to process it, within
+    /// [`MAX_EXTRA_TIME`] per call. So an export's budget fits its size.
+    pub(crate) fn read_documents(&mut self, waited: Duration, documents: usize) {
+        let per_doc =
+            TIME_PER_DOCUMENT.saturating_mul(u32::try_from(documents).unwrap_or(u32::MAX));
+        let grant = (waited + per_doc).min(MAX_EXTRA_TIME.saturating_sub(self.extra));
+        self.extra += grant;
+        self.deadline += grant;
     }
 
     fn limits_hit(&self) -> bool {
@@ -511,7 +594,7 @@ pub async fn handle(
 ) -> Result<(Response, Vec<String>), Fault> {
     let started = Instant::now();
     let result = run(app, module, ctx, Call::Handle(request)).await;
-    record(app, module, ctx.tenant, &result, started).await;
+    record(app, module, ctx, &result, started).await;
     match result {
         Ok(Outcome::Handled(r, checkouts)) => Ok((r, checkouts)),
         Ok(Outcome::Response(r)) => Ok((r, Vec::new())),
@@ -532,10 +615,11 @@ pub async fn event(
         tenant,
         origin,
         write: true,
+        client: None,
     };
     let started = Instant::now();
     let result = run(app, module, &ctx, Call::Event(event)).await;
-    record(app, module, tenant, &result, started).await;
+    record(app, module, &ctx, &result, started).await;
     match result {
         Ok(Outcome::Event(r)) => Ok(r),
         Ok(Outcome::Response(_) | Outcome::Handled(..) | Outcome::Export(_)) => {
@@ -558,10 +642,11 @@ pub async fn export_account(
         tenant,
         origin,
         write: false,
+        client: Some(ClientKey::account(account)),
     };
     let started = Instant::now();
     let result = run(app, module, &ctx, Call::ExportAccount(account)).await;
-    record(app, module, tenant, &result, started).await;
+    record(app, module, &ctx, &result, started).await;
     match result {
         Ok(Outcome::Export(r)) => Ok(r),
         Ok(Outcome::Response(_) | Outcome::Handled(..) | Outcome::Event(_)) => {
@@ -574,10 +659,11 @@ pub async fn export_account(
 async fn record(
     app: &AppState,
     module: &Arc<LoadedModule>,
-    tenant: TenantId,
+    ctx: &CallContext,
     result: &Result<Outcome, Fault>,
     started: Instant,
 ) {
+    let tenant = ctx.tenant;
     let id = module.id.to_string();
     metrics::histogram!("parvis_module_call_seconds", "module" => id.clone())
         .record(started.elapsed().as_secs_f64());
@@ -585,8 +671,12 @@ async fn record(
         Err(fault) if fault.is_module_fault() => {
             metrics::counter!("parvis_module_faults_total", "module" => id).increment(1);
             tracing::warn!(module = %module.id, tenant = %tenant, %fault, "module fault");
-            app.modules.fault(app, tenant, module, fault).await;
+            app.modules
+                .fault(app, tenant, module, ctx.client.as_ref(), fault)
+                .await;
         }
+        // Counted and logged once per interval by the admission (not one line per request).
+        Err(Fault::Overloaded) => {}
         Err(fault) => {
             tracing::error!(module = %module.id, tenant = %tenant, %fault, "module call failed on the host side");
         }

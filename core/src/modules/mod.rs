@@ -3,7 +3,8 @@
 //! under `/m/<id>/` inside the commune's layout.
 //!
 //! Layout: [`engine`] (wasmtime, pooling, compile cache), [`registry`] (served versions,
-//! per-commune choices, faults), [`call`] (one bounded call in one transaction), [`host`] (the
+//! per-commune choices, faults, admission), [`input`] (what a request may hand a module),
+//! [`call`] (one bounded call in one transaction), [`host`] (the
 //! imports, one file per WIT interface), [`service`] (enable, disable, configure), [`personal`]
 //! (what modules keep about an account: export and erasure), [`store`] (SQL), [`routes`] (HTTP).
 
@@ -11,6 +12,7 @@ pub mod bindings;
 pub mod call;
 pub mod engine;
 pub mod host;
+pub mod input;
 pub mod personal;
 pub mod registry;
 pub mod routes;

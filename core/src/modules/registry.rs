@@ -12,14 +12,29 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use crate::db::Db;
 use crate::modules::bindings::parvis::module::types::{Capability as WitCapability, SettingKind};
 use crate::modules::bindings::{CONTRACT_PACKAGE, Module, ModulePre, SUPPORTED_CONTRACTS};
-use crate::modules::call::{self, CallState, Capability, Fault};
+use crate::modules::call::{self, CallState, Capability, ClientKey, Fault};
 use crate::modules::engine::{CallLimits, ModuleEngine, sha256_hex};
 use crate::modules::store::{self, StoredVersion, TenantModule};
 use crate::types::{ModuleId, TenantId};
 use crate::web::AppState;
 
-/// Consecutive faults after which a module is switched off for a commune.
+/// Consecutive faults after which a module is switched off for a commune…
 pub const FAULT_LIMIT: u32 = 3;
+/// …when they came from at least this many distinct clients (accounts, or addresses of
+/// anonymous visitors; each of the host's own calls counts as one): one client alone cannot
+/// switch a module off for everyone.
+pub const FAULT_CLIENTS: usize = 2;
+/// …within this long of the first of them.
+pub const FAULT_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// How long a call waits for a free instance before it is shed with a 503.
+pub const ADMISSION_WAIT: Duration = Duration::from_secs(5);
+/// Overload is logged at most once per this interval, with the count of calls shed.
+const OVERLOAD_LOG_EVERY: Duration = Duration::from_secs(10);
+/// Account data exports per account and hour: each one is a module call per commune holding
+/// the account's data.
+const EXPORTS_PER_HOUR: u32 = 6;
+/// Checkout sessions one client may have created per commune and hour, all modules together.
+const CHECKOUTS_PER_HOUR: u32 = 10;
 /// How long a commune's module choices are cached (changes made here invalidate at once).
 const TENANT_TTL: Duration = Duration::from_secs(2);
 
@@ -149,13 +164,55 @@ impl TenantModules {
 pub struct ModuleHost {
     engine: ModuleEngine,
     linker: Linker<CallState>,
-    limits: CallLimits,
+    limits: RwLock<CallLimits>,
     loaded: RwLock<HashMap<String, Arc<LoadedModule>>>,
     /// Stored versions (by SHA-256) this host cannot run: not tried again at each sync.
     unloadable: Mutex<HashSet<String>>,
     tenants: RwLock<HashMap<TenantId, (Instant, Arc<TenantModules>)>>,
-    faults: Mutex<HashMap<(TenantId, String), u32>>,
+    faults: Mutex<HashMap<(TenantId, String), FaultRun>>,
     syncing: tokio::sync::Mutex<()>,
+    admission: RwLock<Admission>,
+    overload: Mutex<OverloadLog>,
+    /// Account data exports, by account.
+    pub(crate) export_limit: crate::rate_limit::RateLimit<String>,
+    /// Checkout sessions, by commune and client.
+    pub(crate) checkout_limit: crate::rate_limit::RateLimit<(TenantId, ClientKey)>,
+}
+
+/// Faults in a row of one module in one commune.
+struct FaultRun {
+    count: u32,
+    since: Instant,
+    /// Distinct clients seen (at most [`FAULT_CLIENTS`] are kept: enough to decide).
+    clients: Vec<Option<ClientKey>>,
+}
+
+impl FaultRun {
+    fn distinct_clients(&self) -> usize {
+        self.clients.len()
+    }
+
+    fn add(&mut self, client: Option<&ClientKey>) {
+        self.count += 1;
+        // The host's own calls (`None`) are each a distinct witness: no outsider chose them.
+        let seen = client.is_some() && self.clients.iter().any(|c| c.as_ref() == client);
+        if !seen && self.clients.len() < FAULT_CLIENTS {
+            self.clients.push(client.cloned());
+        }
+    }
+}
+
+/// Calls running at once are bounded by the instance pool: a call waits up to `wait` for a
+/// slot, then is shed.
+struct Admission {
+    slots: Arc<tokio::sync::Semaphore>,
+    wait: Duration,
+}
+
+#[derive(Default)]
+struct OverloadLog {
+    shed: u64,
+    logged: Option<Instant>,
 }
 
 impl ModuleHost {
@@ -171,13 +228,70 @@ impl ModuleHost {
         Ok(ModuleHost {
             engine,
             linker,
-            limits,
+            limits: RwLock::new(limits),
             loaded: RwLock::default(),
             unloadable: Mutex::default(),
             tenants: RwLock::default(),
             faults: Mutex::default(),
             syncing: tokio::sync::Mutex::new(()),
+            admission: RwLock::new(Admission {
+                slots: Arc::new(tokio::sync::Semaphore::new(
+                    crate::modules::engine::POOL_INSTANCES as usize,
+                )),
+                wait: ADMISSION_WAIT,
+            }),
+            overload: Mutex::default(),
+            export_limit: crate::rate_limit::RateLimit::per_hour(EXPORTS_PER_HOUR),
+            checkout_limit: crate::rate_limit::RateLimit::per_hour(CHECKOUTS_PER_HOUR),
         })
+    }
+
+    /// A slot for one call (an instance of the pool), waiting at most the admission wait;
+    /// `None` when the host is overloaded (the call is shed, and counted in the overload log).
+    pub(crate) async fn admit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let (slots, wait) = match self.admission.read() {
+            Ok(a) => (a.slots.clone(), a.wait),
+            Err(_) => return None,
+        };
+        if let Ok(Ok(permit)) = tokio::time::timeout(wait, slots.acquire_owned()).await {
+            return Some(permit);
+        }
+        metrics::counter!("parvis_module_calls_shed_total").increment(1);
+        if let Ok(mut log) = self.overload.lock() {
+            log.shed += 1;
+            if log
+                .logged
+                .is_none_or(|at| at.elapsed() >= OVERLOAD_LOG_EVERY)
+            {
+                tracing::warn!(
+                    shed = log.shed,
+                    waited_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    "module host overloaded: calls shed with 503 since the last report"
+                );
+                log.shed = 0;
+                log.logged = Some(Instant::now());
+            }
+        }
+        None
+    }
+
+    /// Sets how many module calls run at once (at most the pool's instances) and how long a
+    /// call waits for a slot: tests and benchmarks use it to show shedding on a small scale.
+    pub fn set_admission(&self, slots: usize, wait: Duration) {
+        let slots = slots.clamp(1, crate::modules::engine::POOL_INSTANCES as usize);
+        if let Ok(mut a) = self.admission.write() {
+            *a = Admission {
+                slots: Arc::new(tokio::sync::Semaphore::new(slots)),
+                wait,
+            };
+        }
+    }
+
+    /// Sets each call's time budget (tests show on a small scale what a loaded server sees).
+    pub fn set_time_budget(&self, time: Duration) {
+        if let Ok(mut limits) = self.limits.write() {
+            limits.time = time;
+        }
     }
 
     /// The engine.
@@ -187,7 +301,7 @@ impl ModuleHost {
 
     /// Bounds on each call.
     pub fn limits(&self) -> CallLimits {
-        self.limits
+        self.limits.read().map(|l| *l).unwrap_or_default()
     }
 
     /// A served module by id.
@@ -276,7 +390,7 @@ impl ModuleHost {
             capabilities: HashSet::new(),
             pre: pre.clone(),
         };
-        let raw = call::manifest(app, &probe, &self.limits)
+        let raw = call::manifest(app, &probe, &self.limits())
             .await
             .map_err(|e| InstallError::Manifest(e.to_string()))?;
         let id = ModuleId::parse(&raw.id).map_err(|e| InstallError::Manifest(e.to_string()))?;
@@ -317,6 +431,16 @@ impl ModuleHost {
                 })
                 .collect(),
         };
+        let mut manifest = manifest;
+        for n in &mut manifest.nav {
+            // Menus link to `<mount><path>`: the path is read as the browser will, on this site.
+            n.path = crate::util::same_origin_path(&n.path).ok_or_else(|| {
+                InstallError::Manifest(format!(
+                    "le chemin de navigation « {} » n'est pas un chemin de ce site commençant par /",
+                    n.path
+                ))
+            })?;
+        }
         validate(&manifest)?;
         let stored = StoredVersion {
             id: manifest.id.clone(),
@@ -436,31 +560,48 @@ impl ModuleHost {
         }
     }
 
-    /// Counts a fault; at [`FAULT_LIMIT`] in a row the module is switched off for this commune
-    /// and its admins are told. Other communes are not affected.
+    /// Counts a fault caused by `client` (`None`: the host's own call). The module is switched
+    /// off for this commune, and its admins told, after [`FAULT_LIMIT`] faults in a row within
+    /// [`FAULT_WINDOW`] from at least [`FAULT_CLIENTS`] distinct clients. Other communes are
+    /// not affected.
     pub(crate) async fn fault(
         &self,
         app: &AppState,
         tenant: TenantId,
         module: &Arc<LoadedModule>,
+        client: Option<&ClientKey>,
         fault: &Fault,
     ) {
-        let count = match self.faults.lock() {
+        let trips = match self.faults.lock() {
             Ok(mut faults) => {
-                let n = faults.entry((tenant, module.id.to_string())).or_insert(0);
-                *n += 1;
-                *n
+                let run = faults
+                    .entry((tenant, module.id.to_string()))
+                    .or_insert_with(|| FaultRun {
+                        count: 0,
+                        since: Instant::now(),
+                        clients: Vec::new(),
+                    });
+                if run.since.elapsed() > FAULT_WINDOW {
+                    *run = FaultRun {
+                        count: 0,
+                        since: Instant::now(),
+                        clients: Vec::new(),
+                    };
+                }
+                run.add(client);
+                run.count >= FAULT_LIMIT && run.distinct_clients() >= FAULT_CLIENTS
             }
             Err(_) => return,
         };
-        if count < FAULT_LIMIT {
+        if !trips {
             return;
         }
         if let Ok(mut faults) = self.faults.lock() {
             faults.remove(&(tenant, module.id.to_string()));
         }
         let reason = format!(
-            "désactivé automatiquement après {FAULT_LIMIT} erreurs consécutives (dernière : {fault})"
+            "désactivé automatiquement après {FAULT_LIMIT} erreurs consécutives, rencontrées par \
+             plusieurs visiteurs (dernière : {fault})"
         );
         if let Err(e) =
             crate::modules::service::disable_after_faults(app, tenant, module, &reason).await

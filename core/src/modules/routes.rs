@@ -13,14 +13,16 @@ use axum::routing::any;
 use serde_json::json;
 use tera::Context;
 
+use crate::accounts::routes::ClientIp;
 use crate::authz::perms;
 use crate::error::{AppError, AppResult, ErrorPage};
 use crate::modules::bindings::parvis::module::types::{
-    Body, Commune, Field, Request, Response as ModuleResponse, Viewer,
+    Body, Commune, Request, Response as ModuleResponse, Viewer,
 };
-use crate::modules::call::{self, CallContext, Fault};
+use crate::modules::call::{self, CallContext, ClientKey, Fault};
+use crate::modules::input::{self, InputError};
 use crate::modules::registry::LoadedModule;
-use crate::web::csrf::{CSRF_FIELD, CsrfToken};
+use crate::web::csrf::CsrfToken;
 use crate::web::session::{cookie_header, read_cookie};
 use crate::web::{AppState, Page};
 
@@ -41,14 +43,16 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/m/{id}/{*rest}", any(admin))
 }
 
-/// What every module request carries besides its path.
+/// What every module request carries besides its path. The body is read up to
+/// [`input::MAX_BODY`]; past it the request is refused before any module is called.
 struct Incoming {
     page: Page,
     csrf: CsrfToken,
     method: Method,
     headers: HeaderMap,
     query: Option<String>,
-    body: Bytes,
+    client: Option<std::net::IpAddr>,
+    body: Result<Bytes, InputError>,
 }
 
 impl FromRequest<AppState> for Incoming {
@@ -58,19 +62,18 @@ impl FromRequest<AppState> for Incoming {
         let (mut parts, body) = req.into_parts();
         let page = Page::from_request_parts(&mut parts, state).await?;
         let csrf = CsrfToken::from_request_parts(&mut parts, state).await?;
+        let Ok(ClientIp(client)) = ClientIp::from_request_parts(&mut parts, state).await;
         let query = parts.uri.query().map(str::to_string);
         let method = parts.method.clone();
         let headers = parts.headers.clone();
-        let req = axum::extract::Request::from_parts(parts, body);
-        let body = Bytes::from_request(req, state).await.map_err(|_| {
-            AppError::bad_request("Le contenu envoyé est trop volumineux ou illisible.")
-        })?;
+        let body = read_body(body).await?;
         Ok(Incoming {
             page,
             csrf,
             method,
             headers,
             query,
+            client,
             body,
         })
     }
@@ -101,14 +104,38 @@ async fn admin(
     serve(&state, &id, path, true, incoming).await
 }
 
-fn fields(raw: &[u8]) -> Vec<Field> {
-    url::form_urlencoded::parse(raw)
-        .filter(|(name, _)| name != CSRF_FIELD)
-        .map(|(name, value)| Field {
-            name: name.into_owned(),
-            value: value.into_owned(),
-        })
-        .collect()
+/// Past this many bytes a module request's body is not even read to its end: the connection
+/// is dropped.
+const DRAIN_LIMIT: usize = 8 << 20;
+
+/// Reads a module request's body, keeping at most [`input::MAX_BODY`] bytes. The rest of a
+/// larger body is read and dropped (up to [`DRAIN_LIMIT`]), so the client hears the host's 413
+/// instead of a reset connection, without the host holding it in memory.
+async fn read_body(body: axum::body::Body) -> AppResult<Result<Bytes, InputError>> {
+    use futures_util::StreamExt as _;
+    let unreadable = || AppError::bad_request("Le contenu envoyé est illisible ou incomplet.");
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| unreadable())?;
+        seen = seen.saturating_add(chunk.len());
+        if seen > DRAIN_LIMIT {
+            return Err(AppError::TooLarge(input::body_too_large().to_string()));
+        }
+        if seen <= input::MAX_BODY {
+            kept.extend_from_slice(&chunk);
+        }
+    }
+    if seen > input::MAX_BODY {
+        return Ok(Err(input::body_too_large()));
+    }
+    Ok(Ok(Bytes::from(kept)))
+}
+
+/// The host's refusal of a request past its input bounds: the module is not called.
+fn refused(e: &InputError) -> Response {
+    module_error(e.status(), e.code(), e.to_string())
 }
 
 /// A French error page for one module, leaving the rest of the site alone.
@@ -136,6 +163,7 @@ async fn serve(
         method,
         headers,
         query,
+        client,
         body,
     } = incoming;
     let commune = page.site.commune()?.clone();
@@ -203,11 +231,22 @@ async fn serve(
     } else {
         format!("/m/{id}")
     };
+    // Bounded before the call: what one client sends cannot exhaust the module.
+    let bounded = input::path(&path).and_then(|()| {
+        let query = input::query(query.as_deref())?;
+        let body = body?;
+        let form = if is_form { input::form(&body)? } else { vec![] };
+        Ok((query, form, body))
+    });
+    let (query, form, body) = match bounded {
+        Ok(b) => b,
+        Err(e) => return Ok(refused(&e)),
+    };
     let request = Request {
         method: method.as_str().to_string(),
         path,
-        query: fields(query.as_deref().unwrap_or("").as_bytes()),
-        form: if is_form { fields(&body) } else { vec![] },
+        query,
+        form,
         body: if is_form { vec![] } else { body.to_vec() },
         content_type,
         viewer: Viewer {
@@ -232,6 +271,7 @@ async fn serve(
         tenant: commune.tenant_id,
         origin: page.origin.clone(),
         write: !matches!(method, Method::GET | Method::HEAD),
+        client: ClientKey::of(account.map(|a| a.id.0.as_str()), client),
     };
     let (response, checkouts) = match call::handle(state, &module, &ctx, &request).await {
         Ok(r) => r,
@@ -258,8 +298,25 @@ async fn serve(
     )
 }
 
+/// Seconds a client is asked to wait after its call was shed.
+const RETRY_AFTER_SECS: u32 = 5;
+
 fn fault_page(module: &LoadedModule, fault: &Fault) -> Response {
     let (status, code) = match fault {
+        Fault::Overloaded => {
+            let mut r = module_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "module_overloaded",
+                format!(
+                    "Le service « {} » reçoit beaucoup de demandes en ce moment. Réessayez dans \
+                     quelques secondes : rien n'a été enregistré.",
+                    module.manifest.name
+                ),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            return r;
+        }
         Fault::Host(_) => (StatusCode::SERVICE_UNAVAILABLE, "module_unavailable"),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "module_fault"),
     };
@@ -337,14 +394,18 @@ fn respond(
         )
             .into_response(),
         Body::Redirect(to) => {
-            // Same-site paths, or a checkout page the host itself created in this call.
-            let same_site = to.starts_with('/') && !to.starts_with("//") && !to.contains('\\');
-            if !same_site && !checkouts.contains(&to) {
-                return Err(AppError::Internal(anyhow::anyhow!(
-                    "module {} redirected outside the site: {to}",
-                    module.id
-                )));
-            }
+            // Same-site paths (normalised as the browser will read them), or a checkout page
+            // the host itself created in this call.
+            let to = match crate::util::same_origin_path(&to) {
+                Some(path) => path,
+                None if checkouts.contains(&to) => to,
+                None => {
+                    return Err(AppError::Internal(anyhow::anyhow!(
+                        "module {} redirected outside the site: {to:?}",
+                        module.id
+                    )));
+                }
+            };
             let location = HeaderValue::from_str(&to).map_err(|_| {
                 AppError::Internal(anyhow::anyhow!("module {} gave a bad redirect", module.id))
             })?;

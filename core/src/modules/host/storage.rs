@@ -3,6 +3,8 @@
 use crate::modules::bindings::parvis::module::storage::{
     Document, Error, Host, IndexEntry, Page, Query, Write,
 };
+use std::time::Instant;
+
 use crate::modules::call::{CallState, Capability, Denied};
 use crate::modules::store::{self, ListQuery, WriteError};
 
@@ -86,7 +88,8 @@ impl CallState {
         let module = self.module.clone();
         let now_ms = crate::modules::host::runtime::now_ms();
         let tx = self.tx(Capability::Storage).await.map_err(denied)?;
-        match store::write(
+        let started = Instant::now();
+        let written = store::write(
             tx,
             &module,
             &w.collection,
@@ -98,8 +101,9 @@ impl CallState {
             expected,
             now_ms,
         )
-        .await
-        {
+        .await;
+        self.read_documents(started.elapsed(), 0);
+        match written {
             Ok(doc) => Ok(document(doc)),
             Err(WriteError::Conflict(why)) => Err(Error::Conflict(why)),
             Err(WriteError::Db(e)) => Err(Error::Unavailable(self.fail(&e))),
@@ -113,7 +117,10 @@ impl Host for CallState {
         check_name("clé", &key)?;
         let module = self.module.clone();
         let tx = self.tx(Capability::Storage).await.map_err(denied)?;
-        match store::get(tx, &module, &collection, &key).await {
+        let started = Instant::now();
+        let doc = store::get(tx, &module, &collection, &key).await;
+        self.read_documents(started.elapsed(), 1);
+        match doc {
             Ok(doc) => Ok(doc.map(document)),
             Err(e) => Err(Error::Unavailable(self.fail(&e))),
         }
@@ -168,7 +175,11 @@ impl Host for CallState {
         };
         let module = self.module.clone();
         let tx = self.tx(Capability::Storage).await.map_err(denied)?;
-        match store::list(tx, &module, &query).await {
+        let started = Instant::now();
+        let page = store::list(tx, &module, &query).await;
+        let read = page.as_ref().map_or(0, |(docs, _)| docs.len());
+        self.read_documents(started.elapsed(), read);
+        match page {
             Ok((docs, next)) => Ok(Page {
                 documents: docs.into_iter().map(document).collect(),
                 next,
@@ -185,7 +196,10 @@ impl Host for CallState {
             .and_then(|mut v| v.pop());
         let module = self.module.clone();
         let tx = self.tx(Capability::Storage).await.map_err(denied)?;
-        match store::count(tx, &module, &collection, index.as_ref()).await {
+        let started = Instant::now();
+        let n = store::count(tx, &module, &collection, index.as_ref()).await;
+        self.read_documents(started.elapsed(), 0);
+        match n {
             Ok(n) => Ok(u64::try_from(n).unwrap_or(0)),
             Err(e) => Err(Error::Unavailable(self.fail(&e))),
         }
@@ -209,7 +223,10 @@ impl Host for CallState {
         }
         let module = self.module.clone();
         let tx = self.tx(Capability::Storage).await.map_err(denied)?;
-        match store::counters(tx, &module, &prefix).await {
+        let started = Instant::now();
+        let counters = store::counters(tx, &module, &prefix).await;
+        self.read_documents(started.elapsed(), counters.as_ref().map_or(0, Vec::len));
+        match counters {
             Ok(v) => Ok(v),
             Err(e) => Err(Error::Unavailable(self.fail(&e))),
         }
