@@ -221,3 +221,108 @@ both_backends!(
         Ok(())
     }
 );
+
+both_backends!(
+    one_donor_cannot_open_checkouts_without_limit,
+    |backend| async move {
+        let stripe = parvis_tests::stripe::FakeStripe::start().await?;
+        let base = stripe.url();
+        let app = TestApp::start_configured(backend, 0, move |c| {
+            c.stripe_secret_key = Some(parvis_tests::stripe::SECRET_KEY.into());
+            c.stripe_webhook_secret = Some(parvis_tests::stripe::WEBHOOK_SECRET.into());
+            c.stripe_api_base = Some(base);
+        })
+        .await?;
+        let paris = app.commune("75056").await?;
+        let tenant = parvis_tenants::provision::find_by_slug(&app.state.db, &Slug::parse(&paris)?)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("paris"))?;
+        app.install_module("parvis-module-donations").await?;
+        service::entitle(
+            &app.state,
+            tenant.id,
+            &ModuleId::parse("donations")?,
+            "test",
+            None,
+        )
+        .await?;
+        app.enable_module(&paris, "donations").await?;
+        let mut tx = app.state.db.tenant(tenant.id).begin_write().await?;
+        parvis_billing::store::set_connected_account(&mut tx, "acct_paris_mairie").await?;
+        tx.commit().await?;
+        let maire = app.account("maire@paris.fr", "mot-de-passe-solide").await?;
+        app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
+        let admin = app
+            .signed_in(Some(&paris), "maire@paris.fr", "mot-de-passe-solide")
+            .await?;
+        let form = app.url(Some(&paris), "/admin/m/donations/nouvelle");
+        let token = form_token(&admin, &form).await?;
+        let r = admin
+            .post(&form)
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("titre", "Restaurer l'orgue"),
+                ("description", "Les tuyaux ont 150 ans."),
+                ("objectif", "1 000"),
+                ("echeance", "2099-12-31"),
+            ])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+        let list = admin
+            .get(app.url(Some(&paris), "/admin/m/donations/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let at = list
+            .find("/m/donations/0")
+            .ok_or_else(|| anyhow::anyhow!("no campaign link in {list}"))?;
+        let id: String = list[at + "/m/donations/".len()..]
+            .chars()
+            .take_while(|c| *c != '"')
+            .collect();
+
+        app.account("claire@example.org", "mot-de-passe-solide")
+            .await?;
+        let claire = app
+            .signed_in(Some(&paris), "claire@example.org", "mot-de-passe-solide")
+            .await?;
+        let campaign = app.url(Some(&paris), &format!("/m/donations/{id}"));
+        let token = form_token(&claire, &campaign).await?;
+        let mut statuses = Vec::new();
+        for _ in 0..8 {
+            let r = claire
+                .post(format!("{campaign}/donner"))
+                .form(&[("csrf_token", token.as_str()), ("montant", "10")])
+                .send()
+                .await?;
+            statuses.push(r.status().as_u16());
+            if r.status() == 429 {
+                let page = r.text().await?;
+                assert!(page.contains("Trop de dons commencés"), "{page}");
+            }
+        }
+        assert_eq!(statuses, [303, 303, 303, 303, 303, 429, 429, 429]);
+        let sessions = stripe
+            .requests()?
+            .iter()
+            .filter(|(method, path, _)| method == "POST" && path == "/v1/checkout/sessions")
+            .count();
+        assert_eq!(
+            sessions, 5,
+            "one checkout session per accepted gift, no more"
+        );
+        let mut tx = app.state.db.tenant(tenant.id).begin().await?;
+        let pledges: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM module_docs WHERE tenant_id = $1 AND collection = 'pledges'",
+        )
+        .bind(tenant.id.0)
+        .fetch_one(tx.conn())
+        .await?;
+        tx.commit().await?;
+        assert_eq!(pledges, 5, "a refused gift leaves no pledge");
+        app.stop().await;
+        Ok(())
+    }
+);

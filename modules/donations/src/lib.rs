@@ -18,6 +18,9 @@ const PLEDGES: Collection = Collection::new("pledges");
 const STAFF: &[&str] = &["tenant-admin", "platform-admin", "official"];
 /// Largest single gift, in cents (10 000 €).
 const MAX_GIFT: u64 = 1_000_000;
+/// Gifts one account may start and leave unpaid in an hour: each opens a checkout session at
+/// the payment provider and leaves a pledge behind (the host also bounds checkouts per client).
+const STARTED_PER_HOUR: u32 = 5;
 
 /// A campaign.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -241,6 +244,14 @@ fn give(req: &Request, params: &Params) -> Result<Response, Error> {
             );
         }
     };
+    if unpaid_this_hour(&account)? >= STARTED_PER_HOUR {
+        return Ok(Response::error_page(
+            429,
+            "Trop de dons commencés",
+            "Vous avez commencé plusieurs dons sans les régler dans l'heure : terminez l'un \
+             d'eux ou réessayez plus tard.",
+        ));
+    }
     let pledge_id = host::new_id();
     let pledge = Pledge {
         campaign: id.to_owned(),
@@ -264,6 +275,24 @@ fn give(req: &Request, params: &Params) -> Result<Response, Error> {
         // Status 503 rolls the pledge back: nothing is recorded for a gift that cannot be paid.
         Err(why) => Ok(Response::error_page(503, "Paiement indisponible", &why)),
     }
+}
+
+/// The account's pledges started in the last hour and not paid (pledge keys are `new-id`s, so
+/// the newest come first in descending order: one short page says it).
+fn unpaid_this_hour(account: &str) -> Result<u32, Error> {
+    let hour_ago = host::now_ms() - 3_600_000;
+    let recent = PLEDGES
+        .list()
+        .index("account", account)
+        .descending()
+        .limit(STARTED_PER_HOUR)
+        .page::<Pledge>()?;
+    let unpaid = recent
+        .documents
+        .iter()
+        .filter(|d| d.created_at > hour_ago && !d.value.paid)
+        .count();
+    Ok(u32::try_from(unpaid).unwrap_or(u32::MAX))
 }
 
 fn thanks(req: &Request, params: &Params) -> Result<Response, Error> {

@@ -19,21 +19,25 @@ impl Host for CallState {
         if body.is_empty() || body.len() > MAX_BODY {
             return Err(format!("texte vide ou de plus de {MAX_BODY} octets"));
         }
-        if let Some(path) = &item.path
-            && (!path.starts_with('/') || path.starts_with("//"))
-        {
-            return Err("le lien doit être un chemin commençant par /".into());
-        }
+        // One rule for every path a module names: the browser's reading of it, on this site.
+        let path = match item.path.as_deref().map(crate::util::same_origin_path) {
+            None => None,
+            Some(Some(path)) => Some(path),
+            Some(None) => {
+                return Err("le lien doit être un chemin de ce site commençant par /".into());
+            }
+        };
         let theme = item
             .theme
             .map(|t| t.trim().chars().take(40).collect::<String>())
             .filter(|t| !t.is_empty());
-        let link = item
-            .path
+        let link = path
             .as_ref()
             .map(|p| format!("{}{}{p}", self.origin, self.mount));
+        // `<…>`: the normalised link has `<`, `>` and spaces percent-encoded, so a `)` in it
+        // cannot end the destination and start a link of the module's making.
         let full = match &link {
-            Some(link) => format!("{body}\n\n[Voir le détail]({link})"),
+            Some(link) => format!("{body}\n\n[Voir le détail](<{link}>)"),
             None => body.clone(),
         };
         let html = markdown::render(&full);

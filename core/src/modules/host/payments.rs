@@ -23,21 +23,38 @@ impl Host for CallState {
         if c.amount_cents > MAX_AMOUNT_CENTS {
             return Err("montant supérieur à 10 000 € : un tel don se fait hors ligne".into());
         }
-        let path_ok = |p: &str| p.starts_with('/') && !p.starts_with("//") && !p.contains('\\');
-        if !path_ok(&c.success_path) || !path_ok(&c.cancel_path) {
-            return Err("les chemins de retour doivent commencer par « / »".into());
-        }
+        // The return pages are paths of this site, normalised as the browser will read them.
+        let (Some(success_path), Some(cancel_path)) = (
+            crate::util::same_origin_path(&c.success_path),
+            crate::util::same_origin_path(&c.cancel_path),
+        ) else {
+            return Err("les chemins de retour doivent être des chemins de ce site".into());
+        };
         let (Some(tenant), Some(gateway)) = (self.tenant, self.app.payments.get().cloned()) else {
             return Err("Le paiement en ligne n'est pas configuré sur cette plateforme.".into());
         };
+        // Each checkout is a session at the payment provider: one client opens a bounded
+        // number per commune, whatever the module (a refused call records nothing).
+        if let Some(client) = &self.client
+            && !self
+                .app
+                .modules
+                .checkout_limit
+                .check(&(tenant, client.clone()))
+        {
+            return Err(
+                "Vous avez commencé trop de paiements en peu de temps : réessayez dans une heure."
+                    .into(),
+            );
+        }
         let base = format!("{}{}", self.origin, self.mount);
         let request = CheckoutRequest {
             amount_cents: c.amount_cents,
             currency: c.currency,
             description: c.description,
             reference: c.reference,
-            success_url: format!("{base}{}", c.success_path),
-            cancel_url: format!("{base}{}", c.cancel_path),
+            success_url: format!("{base}{success_path}"),
+            cancel_url: format!("{base}{cancel_path}"),
         };
         let app = self.app.clone();
         let module = self.module.to_string();
