@@ -126,3 +126,42 @@ both_backends!(download_then_delete_my_account, |backend| async move {
     app.stop().await;
     Ok(())
 });
+
+both_backends!(
+    data_downloads_are_limited_per_account,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let slug = app.commune("01001").await?;
+        app.account("zoe@example.org", "mot de passe solide")
+            .await?;
+        app.account("yann@example.org", "mot de passe solide")
+            .await?;
+        let zoe = app
+            .signed_in(Some(&slug), "zoe@example.org", "mot de passe solide")
+            .await?;
+        let url = app.url(Some(&slug), "/mon-compte/donnees.json");
+        // Each download asks every module of every commune holding data: a few an hour.
+        for _ in 0..6 {
+            assert_eq!(zoe.get(&url).send().await?.status(), 200);
+        }
+        let r = zoe.get(&url).send().await?;
+        assert_eq!(r.status(), 429);
+        assert_eq!(r.headers()["retry-after"], "3600");
+        assert!(r.text().await?.contains("Réessayez dans une heure"));
+        // From a script, the refusal is JSON; another account is not affected.
+        let r = zoe
+            .get(&url)
+            .header("accept", "application/json")
+            .send()
+            .await?;
+        assert_eq!(r.status(), 429);
+        let body: serde_json::Value = r.json().await?;
+        assert_eq!(body["error"]["code"], "too_many_requests", "{body}");
+        let yann = app
+            .signed_in(Some(&slug), "yann@example.org", "mot de passe solide")
+            .await?;
+        assert_eq!(yann.get(&url).send().await?.status(), 200);
+        app.stop().await;
+        Ok(())
+    }
+);

@@ -1,7 +1,7 @@
 //! `/mon-compte`: the account page, the data download and the deletion of the account.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -9,7 +9,7 @@ use serde::Deserialize;
 use tera::Context;
 
 use crate::accounts::service::password_matches;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorPage};
 use crate::privacy::service;
 use crate::web::{AppState, Page, SignedIn, session};
 
@@ -49,6 +49,23 @@ async fn download(
     State(state): State<AppState>,
     SignedIn(account): SignedIn,
 ) -> AppResult<Response> {
+    // Each download asks every module of every commune that holds data: a few an hour are
+    // plenty for a person, and no account can keep the module host busy with them.
+    if !state.modules.export_limit.check(&account.id.0) {
+        let message = "Vous avez déjà téléchargé vos données plusieurs fois cette heure-ci. \
+                       Réessayez dans une heure."
+            .to_string();
+        let mut response = (StatusCode::TOO_MANY_REQUESTS, message.clone()).into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
+        response.extensions_mut().insert(ErrorPage {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "too_many_requests",
+            message,
+        });
+        return Ok(response);
+    }
     let data = service::export_with_modules(&state, &account.id).await?;
     let body = serde_json::to_string_pretty(&data).map_err(|e| AppError::Internal(e.into()))?;
     Ok((
