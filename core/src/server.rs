@@ -193,6 +193,9 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::modules::routes::routes())
         .merge(extra)
         .fallback(errors::not_found)
+        .layer(middleware::from_fn(
+            crate::web::path_guard::refuse_control_characters,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -4,6 +4,7 @@
 pub mod csrf;
 pub mod errors;
 pub mod health;
+pub mod path_guard;
 pub mod render;
 pub mod security;
 pub mod session;
