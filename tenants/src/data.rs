@@ -39,10 +39,15 @@ fn read(source: &Source, name: &'static str) -> Result<Vec<u8>, ImportError> {
             })?
         }
     };
+    gunzip(name, raw)
+}
+
+/// Gunzips `raw` when `name` ends in `.gz`.
+fn gunzip(name: &str, raw: Vec<u8>) -> Result<Vec<u8>, ImportError> {
     if !name.ends_with(".gz") {
         return Ok(raw);
     }
-    let mut out = Vec::with_capacity(raw.len() * 8);
+    let mut out = Vec::with_capacity(raw.len().saturating_mul(8));
     GzDecoder::new(raw.as_slice())
         .read_to_end(&mut out)
         .map_err(|e| ImportError::File {
@@ -56,8 +61,11 @@ fn json<T: for<'de> Deserialize<'de>>(
     source: &Source,
     name: &'static str,
 ) -> Result<T, ImportError> {
-    let bytes = read(source, name)?;
-    serde_json::from_slice(&bytes).map_err(|e| ImportError::File {
+    parse_json(name, &read(source, name)?)
+}
+
+fn parse_json<T: for<'de> Deserialize<'de>>(name: &str, bytes: &[u8]) -> Result<T, ImportError> {
+    serde_json::from_slice(bytes).map_err(|e| ImportError::File {
         file: name.into(),
         reason: format!(
             "JSON invalide, ligne {} colonne {} : {e}",
@@ -66,6 +74,30 @@ fn json<T: for<'de> Deserialize<'de>>(
         ),
     })
 }
+
+/// Parses one file of the registry as it would be read from a folder (gunzipped first when
+/// its name says so), and says how many entries it holds. The fuzz targets call it; an
+/// unknown name is an error.
+#[doc(hidden)]
+pub fn parse_file(name: &str, raw: &[u8]) -> Result<usize, ImportError> {
+    let bytes = gunzip(name, raw.to_vec())?;
+    Ok(match name {
+        COMMUNES => parse_json::<Vec<RawCommune>>(name, &bytes)?.len(),
+        DEPARTEMENTS | REGIONS => parse_json::<Vec<RawArea>>(name, &bytes)?.len(),
+        EPCI => parse_json::<Vec<RawEpci>>(name, &bytes)?.len(),
+        MAIRIES => parse_mairies(&bytes)?.len(),
+        other => {
+            return Err(ImportError::File {
+                file: other.into(),
+                reason: "fichier inconnu".into(),
+            });
+        }
+    })
+}
+
+/// The names of the registry's files, in the order [`parse_file`] knows them.
+#[doc(hidden)]
+pub const FILES: [&str; 5] = [COMMUNES, DEPARTEMENTS, REGIONS, EPCI, MAIRIES];
 
 /// An entry of `communes.json`.
 #[derive(Debug, Deserialize)]
@@ -137,8 +169,11 @@ fn field(record: &csv::StringRecord, i: Option<usize>) -> Option<String> {
 }
 
 fn mairies(source: &Source) -> Result<HashMap<String, Mairie>, ImportError> {
-    let bytes = read(source, MAIRIES)?;
-    let mut reader = csv::ReaderBuilder::new().from_reader(bytes.as_slice());
+    parse_mairies(&read(source, MAIRIES)?)
+}
+
+fn parse_mairies(bytes: &[u8]) -> Result<HashMap<String, Mairie>, ImportError> {
+    let mut reader = csv::ReaderBuilder::new().from_reader(bytes);
     let headers = reader
         .headers()
         .map_err(|e| ImportError::File {

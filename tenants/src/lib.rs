@@ -2,7 +2,8 @@
 //! (one commune → one tenant on its own subdomain).
 
 pub mod communes;
-mod data;
+#[doc(hidden)]
+pub mod data;
 pub mod officials;
 pub mod provision;
 
