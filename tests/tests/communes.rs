@@ -213,3 +213,93 @@ both_backends!(a_corrupt_data_file_writes_nothing, |backend| async move {
     assert_eq!(count(&db, "communes").await?, 1);
     Ok(())
 });
+
+/// Issue 13, defect 4: a 60 KB `q` cost 1.25 s of CPU per request (the scan built a 60 KB
+/// string for every one of the 35,000 communes), and six at once held `/healthz` for 4.5 s.
+/// Now a query longer than a commune name is refused at once with a French message, by the
+/// page, the apex's `?q=`, and the API; the index itself reads only the first 100 characters;
+/// and six huge queries at once leave `/healthz` answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_search_is_refused_at_once_and_stalls_nobody() -> anyhow::Result<()> {
+    use parvis_core::communes::search::MAX_QUERY_CHARS;
+    use std::time::{Duration, Instant};
+
+    let app = parvis_tests::TestApp::start(parvis_tests::Backend::Sqlite).await?;
+    communes::import(
+        &app.state.db,
+        &Source::Embedded,
+        &Selection::All,
+        Progress::Hidden,
+    )
+    .await?;
+    app.state.communes.reload(&app.state.db).await?;
+    let client = app.client()?;
+    let huge = "saint-".repeat(10_000);
+
+    // The index: a huge query reads as its first 100 characters, and a long query still finds.
+    let started = Instant::now();
+    assert!(app.state.communes.search(&huge, 20).is_empty());
+    let cut: String = huge.chars().take(MAX_QUERY_CHARS).collect();
+    assert!(
+        started.elapsed() < Duration::from_millis(300),
+        "searching 60 KB took {:?}",
+        started.elapsed()
+    );
+    assert!(app.state.communes.search(&cut, 20).is_empty());
+    let long_name = "Saint-Remy-en-Bouzemont-Saint-Genest-et-Isson";
+    let hits = app.state.communes.search(long_name, 20);
+    assert_eq!(hits.first().map(|h| h.insee.as_str()), Some("51513"));
+
+    for path in ["/communes/recherche?q=", "/?q=", "/api/v1/communes?q="] {
+        let started = Instant::now();
+        let r = client
+            .get(format!("{}{huge}", app.url(None, path)))
+            .send()
+            .await?;
+        let elapsed = started.elapsed();
+        assert_eq!(r.status(), 400, "{path}");
+        let body = r.text().await?;
+        assert!(
+            body.contains("La recherche est limitée à 100 caractères"),
+            "{path}: {body}"
+        );
+        assert!(elapsed < Duration::from_millis(500), "{path}: {elapsed:?}");
+    }
+    // Exactly 100 characters is still a search.
+    let r = client
+        .get(app.url(None, &format!("/api/v1/communes?q={}", "a".repeat(100))))
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200);
+
+    // Six huge searches at once, over and over, while someone else checks `/healthz`.
+    let attackers: Vec<_> = (0..6)
+        .map(|_| {
+            let client = client.clone();
+            let url = format!("{}{huge}", app.url(None, "/communes/recherche?q="));
+            tokio::spawn(async move {
+                for _ in 0..10 {
+                    let _ = client.get(&url).send().await;
+                }
+            })
+        })
+        .collect();
+    let mut times = Vec::new();
+    for _ in 0..20 {
+        let started = Instant::now();
+        let r = client.get(app.url(None, "/healthz")).send().await?;
+        assert_eq!(r.status(), 200);
+        times.push(started.elapsed());
+    }
+    for a in attackers {
+        a.await?;
+    }
+    times.sort();
+    let worst = times[times.len() - 1];
+    assert!(
+        worst < Duration::from_millis(500),
+        "/healthz took {worst:?}"
+    );
+    app.stop().await;
+    Ok(())
+}

@@ -1,5 +1,9 @@
 //! In-memory search over all ~35,000 communes, by name or postal code, fast enough to answer
 //! as you type (a linear scan of folded names takes well under a millisecond).
+//!
+//! The cost of one search is bounded whatever a client sends: the query is cut to
+//! [`MAX_QUERY_CHARS`] (pages refuse longer ones first, see [`check_query`]), the scan allocates
+//! nothing per commune, and at most `limit` hits are kept per rank.
 
 use std::sync::RwLock;
 
@@ -7,7 +11,28 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 use crate::db::Db;
+use crate::error::AppError;
 use crate::util::search_key;
+
+/// Longest query searched, in characters. The longest commune name has 45
+/// (« Saint-Remy-en-Bouzemont-Saint-Genest-et-Isson »); the search box says `maxlength="100"`.
+pub const MAX_QUERY_CHARS: usize = 100;
+
+/// Refuses a query longer than [`MAX_QUERY_CHARS`], with the message pages and the API show.
+pub fn check_query(query: &str) -> Result<(), AppError> {
+    // Counting stops at the limit: a huge query costs no more than a long one.
+    if query.chars().nth(MAX_QUERY_CHARS).is_some() {
+        return Err(AppError::bad_request(format!(
+            "La recherche est limitée à {MAX_QUERY_CHARS} caractères : \
+             tapez le début du nom de la commune ou son code postal."
+        )));
+    }
+    Ok(())
+}
+
+/// Ranks of a hit, best first: the whole name, its beginning, the beginning of one of its
+/// words (or, for digits: a postal code, an INSEE code).
+const RANKS: usize = 3;
 
 /// One searchable commune.
 #[derive(Debug, Clone, Serialize)]
@@ -64,10 +89,12 @@ impl CommuneIndex {
     }
 
     /// Communes whose name starts with (or has a word starting with) `query`, or whose postal
-    /// or INSEE code starts with it; best matches first, then by population.
+    /// or INSEE code starts with it; best matches first, then by population. Only the first
+    /// [`MAX_QUERY_CHARS`] characters of `query` are read.
     pub fn search(&self, query: &str, limit: usize) -> Vec<CommuneHit> {
-        let q = search_key(query);
-        if q.is_empty() {
+        let query: String = query.chars().take(MAX_QUERY_CHARS).collect();
+        let q = search_key(&query);
+        if q.is_empty() || limit == 0 {
             return vec![];
         }
         let Ok(entries) = self.entries.read() else {
@@ -75,7 +102,10 @@ impl CommuneIndex {
         };
         let digits = q.bytes().all(|b| b.is_ascii_digit() || b == b' ');
         let q_compact: String = q.chars().filter(|c| *c != ' ').collect();
-        let mut ranked: Vec<(u8, usize)> = Vec::new();
+        let word = format!(" {q}");
+        // Entries are by population, descending: filling each rank in scan order keeps that
+        // order within a rank.
+        let mut ranked: [Vec<usize>; RANKS] = Default::default();
         for (i, e) in entries.iter().enumerate() {
             let rank = if digits {
                 if e.postal_codes.split(' ').any(|p| p.starts_with(&q_compact)) {
@@ -89,21 +119,22 @@ impl CommuneIndex {
                 Some(0)
             } else if e.key.starts_with(&q) {
                 Some(1)
-            } else if e.key.contains(&format!(" {q}")) {
+            } else if e.key.contains(&word) {
                 Some(2)
             } else {
                 None
             };
-            if let Some(rank) = rank {
-                ranked.push((rank, i));
+            if let Some(rank) = rank
+                && ranked[rank].len() < limit
+            {
+                ranked[rank].push(i);
             }
         }
-        // Entries are already by population, descending: a stable sort keeps that order per rank.
-        ranked.sort_by_key(|(rank, _)| *rank);
         ranked
             .into_iter()
+            .flatten()
             .take(limit)
-            .map(|(_, i)| entries[i].clone())
+            .map(|i| entries[i].clone())
             .collect()
     }
 

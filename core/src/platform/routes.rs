@@ -47,6 +47,7 @@ fn results_context(state: &AppState, page: &Page, q: &str) -> Context {
 /// The platform landing: commune search (works without JavaScript; enhanced as you type).
 pub fn landing(state: &AppState, page: &Page, q: Option<&str>) -> AppResult<Response> {
     let q = q.unwrap_or_default().trim();
+    crate::communes::search::check_query(q)?;
     let mut ctx = results_context(state, page, q);
     ctx.insert("communes_count", &state.communes.len());
     Ok(page
@@ -65,6 +66,7 @@ async fn search_fragment(
     page: Page,
     Query(q): Query<SearchQuery>,
 ) -> AppResult<Response> {
+    crate::communes::search::check_query(q.q.trim())?;
     let ctx = results_context(&state, &page, q.q.trim());
     Ok(Html(
         state
@@ -78,11 +80,7 @@ async fn search_api(
     State(state): State<AppState>,
     Query(q): Query<SearchQuery>,
 ) -> AppResult<Response> {
-    if q.q.chars().count() > 100 {
-        return Err(AppError::bad_request(
-            "La recherche est limitée à 100 caractères.",
-        ));
-    }
+    crate::communes::search::check_query(&q.q)?;
     let hits = state.communes.search(&q.q, SEARCH_LIMIT);
     Ok(Json(json!({"communes": hits})).into_response())
 }
