@@ -120,10 +120,16 @@ pub fn clean_logo(bytes: &[u8]) -> Result<Vec<u8>, AppError> {
     if !matches!(reader.format(), Some(ImageFormat::Png | ImageFormat::Jpeg)) {
         return Err(not_image());
     }
+    // The declared size is checked from the header before any pixel is decoded, with the
+    // bounds of every other upload (issue 13: a small PNG may declare 40 megapixels).
+    crate::media::image::dimensions(bytes)?;
     let mut limits = Limits::default();
-    limits.max_image_width = Some(8192);
-    limits.max_image_height = Some(8192);
-    limits.max_alloc = Some(256 << 20);
+    limits.max_image_width = Some(crate::media::image::MAX_INPUT_SIDE);
+    limits.max_image_height = Some(crate::media::image::MAX_INPUT_SIDE);
+    limits.max_alloc = Some(
+        crate::media::image::MAX_INPUT_PIXELS * crate::media::image::MAX_DECODED_BYTES_PER_PIXEL
+            + (32 << 20),
+    );
     reader.limits(limits);
     let image = reader.decode().map_err(|_| not_image())?;
     let image = if image.width() > LOGO_BOX || image.height() > LOGO_BOX {

@@ -7,16 +7,26 @@
 //! position, camera serials), trailing payloads and polyglot files are gone.
 
 use std::io::Cursor;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use image::codecs::jpeg::JpegEncoder;
-use image::{DynamicImage, ImageDecoder as _, ImageFormat, ImageReader, Limits, RgbImage};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
+use tokio::sync::Semaphore;
 
 use crate::media::MediaError;
 
 /// Longest side accepted on input.
-pub const MAX_INPUT_SIDE: u32 = 10_000;
-/// Largest area accepted on input (40 megapixels: any phone photo, no bomb).
-pub const MAX_INPUT_PIXELS: u64 = 40_000_000;
+pub const MAX_INPUT_SIDE: u32 = 8_192;
+/// Largest area accepted on input: 24 megapixels, a 6000 × 4000 camera photo (phones give 12).
+/// The decoded image is the only large buffer of a cleaning (every output is cut from it at its
+/// own small size), so this, times [`MAX_DECODED_BYTES_PER_PIXEL`], bounds its memory: 96 MB.
+pub const MAX_INPUT_PIXELS: u64 = 24_000_000;
+/// Bytes per pixel of the largest decoded image accepted (8-bit RGBA); a 16-bit image is
+/// accepted when its decoded size fits the same budget.
+pub const MAX_DECODED_BYTES_PER_PIXEL: u64 = 4;
+/// How long an upload waits for its turn to be decoded before it is refused as « busy ».
+const QUEUE_WAIT: Duration = Duration::from_secs(20);
 /// JPEG quality of what is stored.
 const QUALITY: u8 = 85;
 
@@ -42,13 +52,11 @@ pub struct Cleaned {
     pub height: u32,
 }
 
-fn limits() -> Limits {
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_INPUT_SIDE);
-    limits.max_image_height = Some(MAX_INPUT_SIDE);
-    // RGBA at the largest area, plus the decoder's own buffers.
-    limits.max_alloc = Some(MAX_INPUT_PIXELS * 4 + (64 << 20));
-    limits
+fn too_many() -> MediaError {
+    MediaError::TooManyPixels {
+        max_side: MAX_INPUT_SIDE,
+        megapixels: MAX_INPUT_PIXELS / 1_000_000,
+    }
 }
 
 fn reader(bytes: &[u8]) -> Result<ImageReader<Cursor<&[u8]>>, MediaError> {
@@ -63,41 +71,39 @@ fn reader(bytes: &[u8]) -> Result<ImageReader<Cursor<&[u8]>>, MediaError> {
     }
 }
 
-/// The declared size of an image, read from its header only; refuses what is not an image of
-/// an accepted format and what is too large to decode safely.
-pub fn dimensions(bytes: &[u8]) -> Result<(u32, u32), MediaError> {
-    let too_many = MediaError::TooManyPixels {
-        max_side: MAX_INPUT_SIDE,
-        megapixels: MAX_INPUT_PIXELS / 1_000_000,
-    };
-    // The header alone is read here: no limit applies yet, so a huge declared size is
-    // reported as such rather than as an unreadable file.
+/// A decoder of `bytes` that has read the header only, once its declared size passed the
+/// limits: no pixel is decoded, and nothing the size of the image is allocated, before that.
+fn open(bytes: &[u8]) -> Result<impl ImageDecoder + '_, MediaError> {
     let mut header = reader(bytes)?;
-    header.no_limits();
-    let (w, h) = header
-        .into_dimensions()
-        .map_err(|_| MediaError::NotAnImage)?;
+    // No size limit yet, so that a huge declared size is reported as such rather than as an
+    // unreadable file; the default allocation limit still bounds the header's own chunks.
+    header.limits(Limits::default());
+    let mut decoder = header.into_decoder().map_err(|_| MediaError::NotAnImage)?;
+    let (w, h) = decoder.dimensions();
     if w == 0 || h == 0 {
         return Err(MediaError::NotAnImage);
     }
-    if w > MAX_INPUT_SIDE || h > MAX_INPUT_SIDE || u64::from(w) * u64::from(h) > MAX_INPUT_PIXELS {
-        return Err(too_many);
+    let pixels = u64::from(w) * u64::from(h);
+    if w > MAX_INPUT_SIDE
+        || h > MAX_INPUT_SIDE
+        || pixels > MAX_INPUT_PIXELS
+        || decoder.total_bytes() > MAX_INPUT_PIXELS * MAX_DECODED_BYTES_PER_PIXEL
+    {
+        return Err(too_many());
     }
-    Ok((w, h))
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_INPUT_SIDE);
+    limits.max_image_height = Some(MAX_INPUT_SIDE);
+    // The image's own buffer, plus the decoder's working buffers.
+    limits.max_alloc = Some(MAX_INPUT_PIXELS * MAX_DECODED_BYTES_PER_PIXEL + (32 << 20));
+    decoder.set_limits(limits).map_err(|_| too_many())?;
+    Ok(decoder)
 }
 
-/// Decodes `bytes` (after [`dimensions`] accepted them), upright.
-fn decode(bytes: &[u8]) -> Result<DynamicImage, MediaError> {
-    dimensions(bytes)?;
-    let mut reader = reader(bytes)?;
-    reader.limits(limits());
-    let mut decoder = reader.into_decoder().map_err(|_| MediaError::NotAnImage)?;
-    let orientation = decoder.orientation().ok();
-    let mut image = DynamicImage::from_decoder(decoder).map_err(|_| MediaError::NotAnImage)?;
-    if let Some(o) = orientation {
-        image.apply_orientation(o);
-    }
-    Ok(image)
+/// The declared size of an image, read from its header only; refuses what is not an image of
+/// an accepted format and what is too large to decode safely.
+pub fn dimensions(bytes: &[u8]) -> Result<(u32, u32), MediaError> {
+    Ok(open(bytes)?.dimensions())
 }
 
 /// Transparent pixels over white (JPEG has no alpha channel).
@@ -113,19 +119,32 @@ fn flatten(image: &DynamicImage) -> RgbImage {
     })
 }
 
+/// One output size of `image`. Scaling down averages areas straight into the output
+/// (`thumbnail`): no buffer larger than the output is made, whatever the input's size.
 fn cut(image: &DynamicImage, fit: Fit) -> DynamicImage {
+    let (w, h) = (image.width(), image.height());
     match fit {
-        Fit::Within(side) if image.width() > side || image.height() > side => {
-            image.resize(side, side, image::imageops::FilterType::Lanczos3)
-        }
+        Fit::Within(side) if w > side || h > side => image.thumbnail(side, side),
         Fit::Within(_) => image.clone(),
         Fit::Square(side) => {
-            let s = image.width().min(image.height());
-            let square = image.crop_imm((image.width() - s) / 2, (image.height() - s) / 2, s, s);
-            if s == side {
-                square
+            let s = w.min(h);
+            if s <= side {
+                let square = image.crop_imm((w - s) / 2, (h - s) / 2, s, s);
+                if s == side {
+                    square
+                } else {
+                    square.resize_exact(side, side, image::imageops::FilterType::Lanczos3)
+                }
             } else {
-                square.resize_exact(side, side, image::imageops::FilterType::Lanczos3)
+                // Scale the short side to `side`, then take the centred square.
+                let scale = |n: u32| {
+                    let scaled = u64::from(n) * u64::from(side) / u64::from(s);
+                    u32::try_from(scaled).unwrap_or(side).max(side)
+                };
+                let (sw, sh) = (scale(w), scale(h));
+                image
+                    .thumbnail_exact(sw, sh)
+                    .crop_imm((sw - side) / 2, (sh - side) / 2, side, side)
             }
         }
     }
@@ -145,21 +164,54 @@ fn encode(image: &DynamicImage) -> Result<Cleaned, MediaError> {
     })
 }
 
-/// Decodes an uploaded image once and returns one cleaned JPEG per `fits` entry, in order.
+/// Decodes an uploaded image once and returns one cleaned JPEG per `fits` entry, in order,
+/// each turned upright (EXIF orientation). Turning the small outputs rather than the decoded
+/// image gives the same pictures (a centred square, a square box) without a second full copy.
 /// CPU-bound: call it through [`clean_blocking`] from async code.
 pub fn clean(bytes: &[u8], fits: &[Fit]) -> Result<Vec<Cleaned>, MediaError> {
-    let image = decode(bytes)?;
-    fits.iter().map(|&fit| encode(&cut(&image, fit))).collect()
+    let mut decoder = open(bytes)?;
+    let orientation = decoder.orientation().ok();
+    let image = DynamicImage::from_decoder(decoder).map_err(|_| MediaError::NotAnImage)?;
+    fits.iter()
+        .map(|&fit| {
+            let mut out = cut(&image, fit);
+            if let Some(o) = orientation {
+                out.apply_orientation(o);
+            }
+            encode(&out)
+        })
+        .collect()
 }
 
-/// [`clean`] on the blocking thread pool, so decoding never stalls the server's workers.
+/// Image cleanings running at once in this process: one per core. Each holds at most one
+/// decoded image (see [`MAX_INPUT_PIXELS`]), so this bounds the memory images take, and keeps
+/// cores free for everything else while a burst of uploads waits its turn.
+static IMAGE_WORK: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Arc::new(Semaphore::new(cores.clamp(1, 8)))
+});
+
+/// [`clean`] on the blocking thread pool, so decoding never stalls the server's workers, and
+/// at most one cleaning per core at a time (others wait their turn, up to 20 s, then get
+/// [`MediaError::Busy`]). The turn is held by the work itself: a client that gives up does not
+/// free it while its image is still being decoded.
 pub async fn clean_blocking(
     bytes: axum::body::Bytes,
     fits: Vec<Fit>,
 ) -> Result<Vec<Cleaned>, MediaError> {
-    tokio::task::spawn_blocking(move || clean(&bytes, &fits))
+    // Refuse what the header already refuses without waiting for a turn.
+    dimensions(&bytes)?;
+    let turn = tokio::time::timeout(QUEUE_WAIT, Arc::clone(&IMAGE_WORK).acquire_owned())
         .await
-        .map_err(|_| MediaError::NotAnImage)?
+        .map_err(|_| MediaError::Busy)?
+        .map_err(|_| MediaError::Busy)?;
+    tokio::task::spawn_blocking(move || {
+        let cleaned = clean(&bytes, &fits);
+        drop(turn);
+        cleaned
+    })
+    .await
+    .map_err(|_| MediaError::NotAnImage)?
 }
 
 #[cfg(test)]

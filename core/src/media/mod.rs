@@ -10,9 +10,15 @@
 //!    or [`store::insert_tenant`] (media a commune's content owns) stores it; `GET /media/<id>`
 //!    serves it ([`routes`]).
 //!
-//! Failures are [`MediaError`]s with a French message and their status (422, 413).
+//! Image work is bounded three ways (issue 13): the declared size is checked from the header
+//! before any pixel is decoded ([`image::MAX_INPUT_PIXELS`]), cleanings run one per core off the
+//! async workers ([`image::clean_blocking`]), and each account may upload only so many files
+//! ([`limiter`]).
+//!
+//! Failures are [`MediaError`]s with a French message and their status (422, 413, 429, 503).
 
 pub mod image;
+pub mod limiter;
 pub mod pdf;
 pub mod routes;
 pub mod store;
@@ -48,14 +54,25 @@ pub enum MediaError {
     /// The multipart body could not be read.
     #[error("Le fichier envoyé est illisible. Réessayez.")]
     Unreadable,
+    /// The account sent too many files lately (see [`limiter`]).
+    #[error(
+        "Vous avez envoyé beaucoup de fichiers en peu de temps. Patientez quelques minutes avant d'en envoyer d'autres."
+    )]
+    TooManyUploads,
+    /// Every image worker stayed busy while this upload waited its turn.
+    #[error("Le serveur traite beaucoup d'images en ce moment. Réessayez dans une minute.")]
+    Busy,
 }
 
 impl MediaError {
-    /// The HTTP status of this refusal: 413 for sizes in bytes, 422 otherwise.
+    /// The HTTP status of this refusal: 413 for sizes in bytes, 429 for too many uploads,
+    /// 503 when busy, 422 otherwise.
     pub fn status(&self) -> StatusCode {
         match self {
             MediaError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             MediaError::Unreadable => StatusCode::BAD_REQUEST,
+            MediaError::TooManyUploads => StatusCode::TOO_MANY_REQUESTS,
+            MediaError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
@@ -65,6 +82,9 @@ impl From<MediaError> for crate::error::AppError {
     fn from(e: MediaError) -> Self {
         match e {
             MediaError::TooLarge(_) => crate::error::AppError::TooLarge(e.to_string()),
+            MediaError::TooManyUploads | MediaError::Busy => {
+                crate::error::AppError::TooManyRequests
+            }
             other => crate::error::AppError::bad_request(other.to_string()),
         }
     }
