@@ -340,3 +340,158 @@ both_backends!(followers_are_notified_of_new_posts, |backend| async move {
     app.stop().await;
     Ok(())
 });
+
+/// « Also seen » in issue 13: following had no cap, and a `/fil` page cost one query per 200
+/// followed sources. Now an account follows at most 1,000 communes and 1,000 officials (a
+/// French message says so at the cap, 409), unfollowing frees a place, and the feed of an
+/// account at the cap is one statement that still shows what it follows, with why.
+both_backends!(
+    following_is_capped_and_a_full_feed_still_reads,
+    |backend| async move {
+        use parvis_core::feed::store::{MAX_FOLLOWED_COMMUNES, MAX_FOLLOWED_OFFICIALS};
+        use parvis_tenants::communes::{self, Progress, Selection, Source};
+
+        let app = TestApp::start(backend).await?;
+        let paris = app.commune("75056").await?;
+        let lyon = app.commune("69123").await?;
+        parvis_tests::rne::import(&app, &[parvis_tests::rne::ALICE_LAMBERT]).await?;
+        let mayor = app
+            .account("maire@lyon.test", "mot de passe solide")
+            .await?;
+        app.grant(&mayor, Role::TenantAdmin, Some(&lyon)).await?;
+        let cyril = app
+            .account("cyril@example.org", "mot de passe solide")
+            .await?;
+        let client = app
+            .signed_in(Some(&paris), "cyril@example.org", "mot de passe solide")
+            .await?;
+
+        // Cyril already follows 999 other communes (served, so that follows may point at them)
+        // and 1,000 officials of Paris.
+        communes::import(
+            &app.state.db,
+            &Source::Embedded,
+            &Selection::All,
+            Progress::Hidden,
+        )
+        .await?;
+        let mut tx = app.state.db.platform_tx().await?;
+        sqlx::query(
+            "INSERT INTO tenants (insee, slug, status, created_at) \
+         SELECT insee, 'x' || insee, 'active', 0 FROM communes \
+         WHERE insee NOT IN (SELECT insee FROM tenants) ORDER BY insee LIMIT $1",
+        )
+        .bind(MAX_FOLLOWED_COMMUNES - 1)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO follows (account_id, tenant_id, target_kind, target_id, created_at) \
+         SELECT $1, id, 'commune', '', 0 FROM tenants WHERE slug LIKE 'x%'",
+        )
+        .bind(&cyril.0)
+        .execute(&mut *tx)
+        .await?;
+        let paris_id: i64 = sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
+            .bind(&paris)
+            .fetch_one(&mut *tx)
+            .await?;
+        for i in 0..MAX_FOLLOWED_OFFICIALS {
+            sqlx::query(
+                "INSERT INTO follows (account_id, tenant_id, target_kind, target_id, created_at) \
+             VALUES ($1, $2, 'official', $3, 0)",
+            )
+            .bind(&cyril.0)
+            .bind(paris_id)
+            .bind(format!("ancien-elu-{i}"))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let alice: String =
+            sqlx::query_scalar("SELECT id FROM officials WHERE last_name = 'LAMBERT'")
+                .fetch_one(&mut *tx)
+                .await?;
+        let already: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM follows WHERE account_id = $1 AND target_kind = 'commune'",
+        )
+        .bind(&cyril.0)
+        .fetch_one(&mut *tx)
+        .await?;
+        assert_eq!(already, MAX_FOLLOWED_COMMUNES - 1);
+        tx.commit().await?;
+
+        // Sessions are per host: Cyril signs in on Lyon's site too.
+        let in_lyon = app
+            .signed_in(Some(&lyon), "cyril@example.org", "mot de passe solide")
+            .await?;
+        let act = |slug: String, target: String, action: &'static str| {
+            let app = &app;
+            let client = if slug == lyon { &in_lyon } else { &client };
+            async move {
+                let token = form_token(client, &app.url(Some(&slug), "/connexion")).await?;
+                let r = client
+                    .post(app.url(Some(&slug), "/suivre"))
+                    .form(&[
+                        ("csrf_token", token.as_str()),
+                        ("target", target.as_str()),
+                        ("action", action),
+                    ])
+                    .send()
+                    .await?;
+                parvis_tests::outcome(r).await
+            }
+        };
+        // The 1,000th commune is followed; the 1,001st is refused.
+        let followed = act(lyon.clone(), "commune".into(), "suivre").await?;
+        assert_eq!(followed, (303, "/".to_string()));
+        let (status, page) = act(paris.clone(), "commune".into(), "suivre").await?;
+        assert_eq!(status, 409, "{page}");
+        assert!(
+            page.contains("Vous suivez déjà 1000 communes : c&#x27;est le maximum"),
+            "{page}"
+        );
+        // So is the 1,001st official.
+        let (status, page) = act(paris.clone(), alice.clone(), "suivre").await?;
+        assert_eq!(status, 409, "{page}");
+        assert!(page.contains("Vous suivez déjà 1000 élus"), "{page}");
+        // Following again what one follows is not refused.
+        let again = act(lyon.clone(), "commune".into(), "suivre").await?;
+        assert_eq!(again, (303, "/".to_string()));
+
+        // The feed of a full account shows Lyon's news, and says why.
+        let mayor_client = app
+            .signed_in(Some(&lyon), "maire@lyon.test", "mot de passe solide")
+            .await?;
+        for i in 0..3 {
+            let body = format!("Conseil municipal n° {i}");
+            assert_eq!(publish(&app, &mayor_client, &lyon, &body).await?, 303);
+        }
+        let started = std::time::Instant::now();
+        let page = client
+            .get(app.url(Some(&paris), "/fil"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let took = started.elapsed();
+        for i in 0..3 {
+            assert!(
+                page.contains(&format!("Conseil municipal n° {i}")),
+                "{page}"
+            );
+        }
+        assert!(page.contains("Vous suivez la commune de Lyon."), "{page}");
+        assert!(
+            took < std::time::Duration::from_secs(2),
+            "/fil took {took:?}"
+        );
+
+        // Unfollowing frees a place.
+        let unfollowed = act(lyon.clone(), "commune".into(), "ne-plus-suivre").await?;
+        assert_eq!(unfollowed, (303, "/".to_string()));
+        let followed = act(paris.clone(), "commune".into(), "suivre").await?;
+        assert_eq!(followed, (303, "/".to_string()));
+        let _ = cyril;
+        app.stop().await;
+        Ok(())
+    }
+);

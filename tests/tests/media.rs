@@ -40,9 +40,14 @@ fn crc32(bytes: &[u8]) -> u32 {
 /// A small, valid PNG whose header claims 100 000 × 100 000 pixels (with a correct CRC): a
 /// decoder that trusted it would allocate 40 GB.
 fn bomb() -> Result<Vec<u8>> {
+    declaring(100_000, 100_000)
+}
+
+/// A small PNG (an 8 × 8 picture) whose header declares `w` × `h` pixels, with a correct CRC.
+fn declaring(w: u32, h: u32) -> Result<Vec<u8>> {
     let mut png = picture(8, 8, image::ImageFormat::Png)?;
-    png[16..20].copy_from_slice(&100_000u32.to_be_bytes());
-    png[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+    png[16..20].copy_from_slice(&w.to_be_bytes());
+    png[20..24].copy_from_slice(&h.to_be_bytes());
     let crc = crc32(&png[12..29]);
     png[29..33].copy_from_slice(&crc.to_be_bytes());
     Ok(png)
@@ -554,6 +559,108 @@ both_backends!(
             let n = w.count(&format!("SELECT COUNT(*) FROM {table}")).await?;
             assert_eq!(n, 0, "{table}");
         }
+        w.app.stop().await;
+        Ok(())
+    }
+);
+
+/// Issue 13, defect 5: a 170 KB PNG declaring 6300 × 6300 (40 megapixels, just under the old
+/// bound) was decoded: ~300 MB and 14 s each, 2.3 GB for six at once. Now the declared size is
+/// refused from the header with a French message before any pixel is decoded, and one account
+/// sending uploads in a burst gets a 429 after six.
+both_backends!(
+    huge_declared_images_and_upload_floods_are_refused,
+    |backend| async move {
+        use std::time::{Duration, Instant};
+        let w = world(backend).await?;
+        let started = Instant::now();
+        let bomb = |i: u32| {
+            let w = &w;
+            async move {
+                let png = declaring(6300, 6300)?;
+                w.upload(&format!("grand{i}.png"), "image/png", png).await
+            }
+        };
+        // Six at once, as in the report.
+        let (a, b, c, d, e, f) = tokio::join!(bomb(0), bomb(1), bomb(2), bomb(3), bomb(4), bomb(5));
+        for outcome in [a, b, c, d, e, f] {
+            let (status, page) = outcome?;
+            assert_eq!(status, 422, "{page}");
+            assert!(
+                page.contains("L&#x27;image est trop grande (8192 pixels de côté et 24 millions de pixels au plus)"),
+                "{page}"
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "six refusals took {:?}",
+            started.elapsed()
+        );
+
+        // The seventh upload within the minute is refused before it is read.
+        let (status, page) = w
+            .upload(
+                "portrait.png",
+                "image/png",
+                picture(60, 60, image::ImageFormat::Png)?,
+            )
+            .await?;
+        assert_eq!(status, 429, "{page}");
+        assert!(
+            page.contains("Vous avez envoyé beaucoup de fichiers en peu de temps"),
+            "{page}"
+        );
+        assert_eq!(w.count("SELECT COUNT(*) FROM account_media").await?, 0);
+
+        // Another account is not affected: its avatar goes through.
+        w.app.account("dina@example.org", PASSWORD).await?;
+        let dina = w
+            .app
+            .signed_in(Some(&w.paris), "dina@example.org", PASSWORD)
+            .await?;
+        let token = form_token(&dina, &w.url("/mon-compte/profil")).await?;
+        let form = Form::new().part(
+            "avatar",
+            file(
+                picture(60, 60, image::ImageFormat::Png)?,
+                "d.png",
+                "image/png",
+            )?,
+        );
+        let r = dina
+            .post(w.url(&format!("/mon-compte/avatar?csrf_token={token}")))
+            .multipart(form)
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+
+        // Posts with files count too: the mayor's seventh post with an image is refused, and
+        // a post without a file still goes through.
+        let maire = w.mayor().await?;
+        for i in 0..7 {
+            let form = Form::new()
+                .part(
+                    "image_1",
+                    file(
+                        picture(40, 30, image::ImageFormat::Png)?,
+                        "p.png",
+                        "image/png",
+                    )?,
+                )
+                .text("alt_1", "Le plan du quartier");
+            let (status, page) = w.publish(&maire, form).await?;
+            if i < 6 {
+                assert_eq!(status, 303, "post {i}: {page}");
+            } else {
+                assert_eq!(status, 429, "{page}");
+                assert!(
+                    unescaped(&page).contains("Vous avez envoyé beaucoup de fichiers"),
+                    "{page}"
+                );
+            }
+        }
+        let (status, _) = w.publish(&maire, Form::new()).await?;
+        assert_eq!(status, 303);
         w.app.stop().await;
         Ok(())
     }

@@ -490,3 +490,74 @@ both_backends!(export_and_deletion, |backend| async move {
     w.app.stop().await;
     Ok(())
 });
+
+/// « Also seen » in issue 13: following had no cap. An account follows at most 5,000
+/// citizens: the next follow is refused with a French message (409), unfollowing frees a place.
+both_backends!(citizen_follows_are_capped, |backend| async move {
+    use parvis_core::profiles::store::MAX_FOLLOWED_CITIZENS;
+    let w = world(backend).await?;
+    let me = format!("/citoyens/{}", w.cyril_id);
+    // Zoé already follows 5,000 citizens (written directly, in batches).
+    let mut tx = w.app.state.db.platform_tx().await?;
+    let zoe: String = sqlx::query_scalar("SELECT id FROM accounts WHERE email = 'zoe@example.org'")
+        .fetch_one(&mut *tx)
+        .await?;
+    let ids: Vec<String> = (0..MAX_FOLLOWED_CITIZENS)
+        .map(|_| parvis_core::types::AccountId::generate().0)
+        .collect();
+    for (c, chunk) in ids.chunks(500).enumerate() {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("(${}, ${}, 'x', '!', 0, 0)", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let sql = format!(
+            "INSERT INTO accounts (id, email, display_name, password_hash, email_verified_at, created_at) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (i, id) in chunk.iter().enumerate() {
+            q = q.bind(id).bind(format!("suivi{}@example.org", c * 500 + i));
+        }
+        q.execute(&mut *tx).await?;
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("($1, ${}, 0)", i + 2))
+            .collect();
+        let sql = format!(
+            "INSERT INTO citizen_follows (follower_account_id, followed_account_id, created_at) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(&zoe);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+
+    let (status, page) = w
+        .post(&w.zoe, &format!("{me}/suivre"), &[("action", "suivre")])
+        .await?;
+    assert_eq!(status, 409, "{page}");
+    assert!(
+        page.contains("Vous suivez déjà 5000 personnes : c&#x27;est le maximum"),
+        "{page}"
+    );
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM citizen_follows WHERE followed_account_id IN (SELECT id FROM accounts WHERE email = 'cyril@example.org')")
+            .await?,
+        0
+    );
+    let (status, _) = w
+        .post(
+            &w.zoe,
+            &format!("/citoyens/{}/suivre", ids[0]),
+            &[("action", "ne-plus-suivre")],
+        )
+        .await?;
+    assert_eq!(status, 303);
+    let (status, _) = w
+        .post(&w.zoe, &format!("{me}/suivre"), &[("action", "suivre")])
+        .await?;
+    assert_eq!(status, 303);
+    w.app.stop().await;
+    Ok(())
+});

@@ -338,6 +338,11 @@ async fn publish(
         Ok(s) => s,
         Err(e) => return refuse(page, e.status(), &e.to_string()),
     };
+    if !upload.files.is_empty()
+        && let Err(e) = crate::media::limiter::uploads().allow(&actor.account.id)
+    {
+        return refuse(page, e.status(), &e.to_string());
+    }
     if let Err(refused) = state.feed_limiter.post(&actor.account.id) {
         return refuse(page, StatusCode::TOO_MANY_REQUESTS, refused.message());
     }
@@ -422,7 +427,21 @@ async fn follow(
             format!("/elus/{}", form.target),
         )
     };
-    store::set_follow(&state.db, &account.id, commune.tenant_id, kind, &target, on).await?;
+    let following =
+        store::set_follow(&state.db, &account.id, commune.tenant_id, kind, &target, on).await?;
+    if on && !following {
+        return Err(AppError::Conflict(if kind == "commune" {
+            format!(
+                "Vous suivez déjà {} communes : c'est le maximum. Cessez d'en suivre une pour en suivre une autre.",
+                store::MAX_FOLLOWED_COMMUNES
+            )
+        } else {
+            format!(
+                "Vous suivez déjà {} élus : c'est le maximum. Cessez d'en suivre un pour en suivre un autre.",
+                store::MAX_FOLLOWED_OFFICIALS
+            )
+        }));
+    }
     Ok(Redirect::to(&back).into_response())
 }
 

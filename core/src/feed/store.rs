@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sqlx::Row as _;
 
-use crate::db::{Backend, Db, TenantTx};
+use crate::db::{Db, TenantTx};
 use crate::feed::attachments::Attachment;
 use crate::feed::engagement::store::Summary;
 use crate::feed::tags::PostKind;
@@ -337,141 +337,91 @@ pub async fn of_candidate(
     rows.iter().map(from_row).collect()
 }
 
-/// Sources per feed query: each is one index seek, and a bound keeps the statement small.
-const SOURCES_PER_QUERY: usize = 200;
-
-/// What an account follows that publishes posts, per commune: the whole commune, or some of
-/// its officials.
-#[derive(Default)]
-struct Followed {
-    commune: bool,
-    officials: Vec<String>,
-}
+/// Communes one account may follow. Enough to follow every commune of the largest
+/// département (Pas-de-Calais, 890), and a bound on what a feed page reads: each followed
+/// source costs the page one short index range (see [`feed`]).
+pub const MAX_FOLLOWED_COMMUNES: i64 = 1_000;
+/// Officials one account may follow one by one (in communes it does not follow whole), for
+/// the same reason.
+pub const MAX_FOLLOWED_OFFICIALS: i64 = 1_000;
 
 /// The feed of `account`: posts of the communes and officials it follows, newest first,
 /// strictly older than the `before` cursor (so new posts never shift a page).
 ///
-/// Each followed source is read through its own index (a commune's posts by `(tenant_id, id)`,
-/// an official's by `(tenant_id, official_id, id)`), at most `limit` posts each, and the
-/// newest `limit` of those make the page: the cost follows what the account follows, not the
-/// size of the table.
+/// One statement, whatever the account follows: for each followed source (a commune, or an
+/// official of a commune not followed whole) the id of its `limit`-th newest post is found by
+/// one index seek (`floor`; a commune's posts by `(tenant_id, id)`, an official's by
+/// `(tenant_id, official_id, id)`), then each source's posts from that floor are one index
+/// range of at most `limit` rows, and the newest `limit` of those make the page. The cost
+/// follows what the account follows (capped by [`MAX_FOLLOWED_COMMUNES`] and
+/// [`MAX_FOLLOWED_OFFICIALS`]), never the size of the table.
 pub async fn feed(
     db: &Db,
     account: &AccountId,
     before: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Post>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT tenant_id, target_kind, target_id FROM follows \
-         WHERE account_id = $1 AND target_kind IN ('commune', 'official')",
-    )
-    .bind(&account.0)
-    .fetch_all(db.pool())
-    .await?;
-    let mut followed: std::collections::BTreeMap<i64, Followed> = Default::default();
-    for row in &rows {
-        let source = followed.entry(row.try_get("tenant_id")?).or_default();
-        match row.try_get::<String, _>("target_kind")?.as_str() {
-            "commune" => source.commune = true,
-            _ => source.officials.push(row.try_get("target_id")?),
-        }
-    }
-    // A followed commune already brings its officials' posts.
-    let sources: Vec<(i64, Option<&str>)> = followed
-        .iter()
-        .flat_map(|(tenant, f)| {
-            let officials = f.officials.iter().filter(|_| !f.commune);
-            let officials = officials.map(|o| (*tenant, Some(o.as_str())));
-            f.commune
-                .then_some((*tenant, None))
-                .into_iter()
-                .chain(officials)
-        })
-        .collect();
-    let mut posts = Vec::new();
-    for chunk in sources.chunks(SOURCES_PER_QUERY) {
-        posts.extend(newest_of(db, chunk, before, limit).await?);
-    }
-    posts.sort_by(|a, b| b.id.cmp(&a.id));
-    posts.truncate(usize::try_from(limit).unwrap_or(0));
-    for post in &mut posts {
-        let by_commune = followed.get(&post.tenant_id.0).is_some_and(|f| f.commune);
-        post.why = Some(if by_commune {
-            format!("Vous suivez la commune de {}.", post.commune)
-        } else {
-            format!("Vous suivez {}.", post.author_name)
-        });
-    }
-    Ok(posts)
-}
-
-/// The newest `limit` visible posts of `sources` (commune, or commune and official) older
-/// than `before`: one `UNION ALL` arm per source, each an ordered index range with a limit.
-async fn newest_of(
-    db: &Db,
-    sources: &[(i64, Option<&str>)],
-    before: Option<&str>,
-    limit: i64,
-) -> Result<Vec<Post>, sqlx::Error> {
-    if sources.is_empty() {
+    if limit <= 0 {
         return Ok(Vec::new());
     }
-    let older = if before.is_some() { " AND id < $2" } else { "" };
-    let mut next = 3;
-    let arms: Vec<String> = sources
-        .iter()
-        .enumerate()
-        .map(|(i, (_, official))| {
-            let tenant = next;
-            next += 1;
-            let by = match official {
-                Some(_) => {
-                    next += 1;
-                    format!(" AND official_id = ${}", tenant + 1)
-                }
-                None => String::new(),
-            };
-            format!(
-                "SELECT tenant_id, id FROM (SELECT tenant_id, id FROM posts WHERE tenant_id = ${tenant}{by} \
-                 AND hidden_at IS NULL{older} ORDER BY id DESC LIMIT $1) AS a{i}"
-            )
-        })
-        .collect();
+    let older = |alias: &str| {
+        if before.is_some() {
+            format!(" AND {alias}.id < $2")
+        } else {
+            String::new()
+        }
+    };
+    let (older_q, older_p) = (older("q"), older("p"));
     let sql = format!(
-        "SELECT {COLUMNS} FROM (SELECT tenant_id, id FROM ({}) AS u ORDER BY id DESC LIMIT $1) AS s \
-         JOIN posts p ON p.tenant_id = s.tenant_id AND p.id = s.id {} ORDER BY p.id DESC",
-        arms.join(" UNION ALL "),
+        "WITH sources AS MATERIALIZED ( \
+           SELECT f.tenant_id, CASE WHEN f.target_kind = 'commune' THEN '' ELSE f.target_id END AS official \
+           FROM follows f WHERE f.account_id = $1 AND (f.target_kind = 'commune' \
+             OR (f.target_kind = 'official' AND NOT EXISTS (SELECT 1 FROM follows g \
+                 WHERE g.account_id = $1 AND g.tenant_id = f.tenant_id AND g.target_kind = 'commune'))) \
+         ), bounds AS MATERIALIZED ( \
+           SELECT tenant_id, official, CASE WHEN official = '' \
+             THEN (SELECT q.id FROM posts q WHERE q.tenant_id = sources.tenant_id AND q.hidden_at IS NULL{older_q} \
+                   ORDER BY q.id DESC LIMIT 1 OFFSET $4) \
+             ELSE (SELECT q.id FROM posts q WHERE q.tenant_id = sources.tenant_id AND q.official_id = sources.official \
+                   AND q.hidden_at IS NULL{older_q} ORDER BY q.id DESC LIMIT 1 OFFSET $4) \
+             END AS floor FROM sources \
+         ) \
+         SELECT {COLUMNS}, s.by_commune FROM ( \
+           SELECT p.tenant_id, p.id, 1 AS by_commune FROM bounds b JOIN posts p ON p.tenant_id = b.tenant_id \
+             WHERE b.official = '' AND p.hidden_at IS NULL AND p.id >= COALESCE(b.floor, ''){older_p} \
+           UNION ALL \
+           SELECT p.tenant_id, p.id, 0 AS by_commune FROM bounds b JOIN posts p ON p.tenant_id = b.tenant_id \
+             AND p.official_id = b.official \
+             WHERE b.official <> '' AND p.hidden_at IS NULL AND p.id >= COALESCE(b.floor, ''){older_p} \
+           ORDER BY id DESC LIMIT $3 \
+         ) AS s JOIN posts p ON p.tenant_id = s.tenant_id AND p.id = s.id {} ORDER BY p.id DESC",
         joins!()
     );
-    let mut query = sqlx::query(&sql)
+    let rows = sqlx::query(&sql)
+        .bind(&account.0)
+        .bind(before.unwrap_or_default())
         .bind(limit)
-        .bind(before.unwrap_or_default());
-    for (tenant, official) in sources {
-        query = query.bind(*tenant);
-        if let Some(official) = official {
-            query = query.bind(*official);
-        }
-    }
-    let rows = if db.backend() == Backend::Postgres {
-        // PostgreSQL would plan this many-armed statement afresh at every execution (a custom
-        // plan per set of values, 5 to 9 ms for 50 sources, most of a feed page's time). Each
-        // arm is an index range whatever the values, so the generic plan, made once per
-        // connection and kept with the prepared statement, is as good. `SET LOCAL` ends with
-        // the transaction, even if this request is cancelled.
-        let mut tx = db.pool().begin().await?;
-        sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
-            .execute(&mut *tx)
-            .await?;
-        let rows = query.fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        rows
-    } else {
-        query.fetch_all(db.pool()).await?
-    };
-    rows.iter().map(from_row).collect()
+        .bind(limit - 1)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let mut post = from_row(row)?;
+            let by_commune = row.try_get::<i64, _>("by_commune")? != 0;
+            post.why = Some(if by_commune {
+                format!("Vous suivez la commune de {}.", post.commune)
+            } else {
+                format!("Vous suivez {}.", post.author_name)
+            });
+            Ok(post)
+        })
+        .collect()
 }
 
-/// Follows or unfollows; returns whether the account now follows the target.
+/// Follows or unfollows; returns whether the account now follows the target. A new follow
+/// beyond the account's cap for its kind ([`MAX_FOLLOWED_COMMUNES`],
+/// [`MAX_FOLLOWED_OFFICIALS`]) is not recorded (and `false` is returned); the count and the
+/// insert are one statement.
 pub async fn set_follow(
     db: &Db,
     account: &AccountId,
@@ -481,8 +431,15 @@ pub async fn set_follow(
     follow: bool,
 ) -> Result<bool, sqlx::Error> {
     if follow {
-        sqlx::query(
-            "INSERT INTO follows (account_id, tenant_id, target_kind, target_id, created_at) VALUES ($1, $2, $3, $4, $5) \
+        let cap = if kind == "commune" {
+            MAX_FOLLOWED_COMMUNES
+        } else {
+            MAX_FOLLOWED_OFFICIALS
+        };
+        let done = sqlx::query(
+            "INSERT INTO follows (account_id, tenant_id, target_kind, target_id, created_at) \
+             SELECT $1, $2, $3, $4, $5 \
+             WHERE (SELECT COUNT(*) FROM follows WHERE account_id = $1 AND target_kind = $3) < $6 \
              ON CONFLICT DO NOTHING",
         )
         .bind(&account.0)
@@ -490,8 +447,13 @@ pub async fn set_follow(
         .bind(kind)
         .bind(target)
         .bind(now())
+        .bind(cap)
         .execute(db.pool())
         .await?;
+        if done.rows_affected() == 0 {
+            // Either already followed (fine) or the cap is reached.
+            return follows(db, account, tenant, kind, target).await;
+        }
     } else {
         sqlx::query("DELETE FROM follows WHERE account_id = $1 AND tenant_id = $2 AND target_kind = $3 AND target_id = $4")
             .bind(&account.0)

@@ -116,7 +116,13 @@ async fn follow(
             ));
         }
     }
-    store::set_citizen_follow(&state.db, &account.id, &id, on).await?;
+    let following = store::set_citizen_follow(&state.db, &account.id, &id, on).await?;
+    if on && !following {
+        return Err(AppError::Conflict(format!(
+            "Vous suivez déjà {} personnes : c'est le maximum. Cessez d'en suivre une pour en suivre une autre.",
+            store::MAX_FOLLOWED_CITIZENS
+        )));
+    }
     Ok(Redirect::to(&format!("/citoyens/{id}")).into_response())
 }
 
@@ -185,6 +191,10 @@ async fn upload_avatar(
     page: Page,
     mut multipart: Multipart,
 ) -> AppResult<Response> {
+    // Counted before the body is read: a flood is refused without any image work.
+    if let Err(e) = crate::media::limiter::uploads().allow(&account.id) {
+        return refused(&state, page, e.into()).await;
+    }
     let form = match upload::read(&mut multipart, &[("avatar", MAX_AVATAR_BYTES)]).await {
         Ok(form) => form,
         Err(e) => return refused(&state, page, e.into()).await,

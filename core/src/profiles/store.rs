@@ -220,26 +220,47 @@ pub async fn followed_citizens(db: &Db, account: &str) -> Result<Vec<Card>, sqlx
         .collect()
 }
 
-/// Follows or unfollows a citizen.
+/// Citizens one account may follow: the bound social networks settled on (Twitter's first
+/// cap was 5,000), far above anyone's real circle, and it keeps a profile's « suit » list and
+/// the follows table bounded per account.
+pub const MAX_FOLLOWED_CITIZENS: i64 = 5_000;
+
+/// Follows or unfollows a citizen; returns whether `follower` now follows them. A new follow
+/// beyond [`MAX_FOLLOWED_CITIZENS`] is not recorded (`false`); the count and the insert are one
+/// statement.
 pub async fn set_citizen_follow(
     db: &Db,
     follower: &AccountId,
     followed: &str,
     on: bool,
-) -> Result<(), sqlx::Error> {
-    let q = if on {
-        "INSERT INTO citizen_follows (follower_account_id, followed_account_id, created_at) VALUES ($1, $2, $3) \
-         ON CONFLICT DO NOTHING"
-    } else {
-        "DELETE FROM citizen_follows WHERE follower_account_id = $1 AND followed_account_id = $2 AND $3 >= 0"
-    };
-    sqlx::query(q)
+) -> Result<bool, sqlx::Error> {
+    if !on {
+        sqlx::query(
+            "DELETE FROM citizen_follows WHERE follower_account_id = $1 AND followed_account_id = $2",
+        )
         .bind(&follower.0)
         .bind(followed)
-        .bind(now())
         .execute(db.pool())
         .await?;
-    Ok(())
+        return Ok(false);
+    }
+    let done = sqlx::query(
+        "INSERT INTO citizen_follows (follower_account_id, followed_account_id, created_at) \
+         SELECT $1, $2, $3 \
+         WHERE (SELECT COUNT(*) FROM citizen_follows WHERE follower_account_id = $1) < $4 \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&follower.0)
+    .bind(followed)
+    .bind(now())
+    .bind(MAX_FOLLOWED_CITIZENS)
+    .execute(db.pool())
+    .await?;
+    if done.rows_affected() == 0 {
+        // Either already followed (fine) or the cap is reached.
+        return follows_citizen(db, follower, followed).await;
+    }
+    Ok(true)
 }
 
 /// Whether `follower` follows the citizen `followed`.
