@@ -166,8 +166,10 @@ mod tests {
         allow_loopback: false,
     };
 
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
     #[test]
-    fn only_public_addresses() {
+    fn only_public_addresses() -> TestResult {
         for bad in [
             "127.0.0.1",
             "10.1.2.3",
@@ -186,23 +188,24 @@ mod tests {
             "::ffff:10.0.0.1",
             "::ffff:127.0.0.1",
         ] {
-            let ip: IpAddr = bad.parse().unwrap();
+            let ip: IpAddr = bad.parse()?;
             assert!(!allowed_address(ip, STRICT), "{bad}");
         }
         for good in ["142.250.74.110", "2a00:1450:4007:80a::200a"] {
-            let ip: IpAddr = good.parse().unwrap();
+            let ip: IpAddr = good.parse()?;
             assert!(allowed_address(ip, STRICT), "{good}");
         }
         let tests = EndpointPolicy {
             allow_loopback: true,
         };
-        assert!(allowed_address("127.0.0.1".parse().unwrap(), tests));
-        assert!(!allowed_address("10.0.0.1".parse().unwrap(), tests));
+        assert!(allowed_address("127.0.0.1".parse()?, tests));
+        assert!(!allowed_address("10.0.0.1".parse()?, tests));
+        Ok(())
     }
 
     #[test]
-    fn only_https_on_443_to_a_name() {
-        let ok = check_url("https://fcm.googleapis.com./fcm/send/x", STRICT).unwrap();
+    fn only_https_on_443_to_a_name() -> TestResult {
+        let ok = check_url("https://fcm.googleapis.com./fcm/send/x", STRICT)?;
         assert_eq!(ok.as_str(), "https://fcm.googleapis.com/fcm/send/x");
         assert!(
             check_url(
@@ -227,18 +230,20 @@ mod tests {
         ] {
             assert_eq!(check_url(bad, STRICT).err(), Some(why), "{bad}");
         }
+        Ok(())
     }
 
     #[tokio::test]
-    async fn the_resolver_drops_loopback_names() {
+    async fn the_resolver_drops_loopback_names() -> TestResult {
         use reqwest::dns::Resolve as _;
         let resolver = PublicResolver { policy: STRICT };
-        let name: reqwest::dns::Name = "localhost".parse().unwrap();
+        let name: reqwest::dns::Name = "localhost".parse().map_err(|_| "name")?;
         assert!(resolver.resolve(name).await.is_err());
-        let url = url::Url::parse("https://localhost/x").unwrap();
+        let url = url::Url::parse("https://localhost/x")?;
         assert_eq!(
             check_addresses(&url, STRICT).await,
             Err(InvalidSubscription::Unreachable)
         );
+        Ok(())
     }
 }
