@@ -400,6 +400,19 @@ both_backends!(sign_in_never_redirects_off_site, |backend| async move {
     // Issue 13, defect 2: `next` is followed only as a same-site path, read as the browser
     // reads it (a tab, a backslash or a scheme-relative URL would leave the site).
     let app = TestApp::start(backend).await?;
+    // The attack as reported: a link to the login page whose `next` decodes to `/\t/evil…`;
+    // the form must not carry it on.
+    let form = app
+        .client()?
+        .get(app.url(None, "/connexion?next=/%09/evil.example/phish"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        form.contains(r#"name="next""#) && !form.contains("evil.example"),
+        "{form}"
+    );
     for (i, next) in [
         "/%09/evil.example/phish",
         "/\t/evil.example/phish",
