@@ -317,16 +317,18 @@ mod tests {
             check(br#"{"endpoint": "https://push.example/x"}"#),
             Some(InvalidSubscription::Incomplete)
         );
-        assert_eq!(
-            check(&json("http://push.example/x", KEY, auth)),
-            Some(InvalidSubscription::Port)
-        );
+        for endpoint in ["http://push.example/x", "ftp://push.example/x"] {
+            assert_eq!(
+                check(&json(endpoint, KEY, auth)),
+                Some(InvalidSubscription::Port),
+                "{endpoint}"
+            );
+        }
         for endpoint in [
             "https://127.0.0.1/x",
             "https://10.0.0.1/x",
             "https://localhost/x",
             "https://user:pw@push.example/x",
-            "ftp://push.example/x",
         ] {
             assert_eq!(
                 check(&json(endpoint, KEY, auth)),
