@@ -799,9 +799,9 @@ async fn seen_from(
     Ok(rows)
 }
 
-/// Issue 13, defect 8: PostgreSQL's `public_read` policies let any commune, or a query with no
-/// commune at all, read every comment, reaction and evaluation (who, which value) and the
-/// attachments of hidden posts. Only counts may cross communes, and pages still show them.
+// Issue 13, defect 8: PostgreSQL's `public_read` policies let any commune, or a query with no
+// commune at all, read every comment, reaction and evaluation (who, which value) and the
+// attachments of hidden posts. Only counts may cross communes, and pages still show them.
 both_backends!(only_counts_cross_communes, |backend| async move {
     let w = world(backend).await?;
     let token = form_token(&w.alice, &w.url("/publier")).await?;
