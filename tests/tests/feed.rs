@@ -341,10 +341,10 @@ both_backends!(followers_are_notified_of_new_posts, |backend| async move {
     Ok(())
 });
 
-/// « Also seen » in issue 13: following had no cap, and a `/fil` page cost one query per 200
-/// followed sources. Now an account follows at most 1,000 communes and 1,000 officials (a
-/// French message says so at the cap, 409), unfollowing frees a place, and the feed of an
-/// account at the cap is one statement that still shows what it follows, with why.
+// « Also seen » in issue 13: following had no cap, and a `/fil` page cost one query per 200
+// followed sources. Now an account follows at most 1,000 communes and 1,000 officials (a
+// French message says so at the cap, 409), unfollowing frees a place, and the feed of an
+// account at the cap is one statement that still shows what it follows, with why.
 both_backends!(
     following_is_capped_and_a_full_feed_still_reads,
     |backend| async move {

@@ -491,8 +491,8 @@ both_backends!(export_and_deletion, |backend| async move {
     Ok(())
 });
 
-/// « Also seen » in issue 13: following had no cap. An account follows at most 5,000
-/// citizens: the next follow is refused with a French message (409), unfollowing frees a place.
+// « Also seen » in issue 13: following had no cap. An account follows at most 5,000
+// citizens: the next follow is refused with a French message (409), unfollowing frees a place.
 both_backends!(citizen_follows_are_capped, |backend| async move {
     use parvis_core::profiles::store::MAX_FOLLOWED_CITIZENS;
     let w = world(backend).await?;
