@@ -273,8 +273,8 @@ pub async fn tenant_origin(app: &AppState, tenant: TenantId) -> Result<String, s
     Ok(commune_origin(app, &slug))
 }
 
-/// `scheme://<slug>.<base domain>`: links in what is sent outside a request (notices, ticks).
+/// `scheme://<slug>.<base domain>[:port]`: links in what is sent outside a request (notices,
+/// ticks), from configuration like every other link (`PARVIS_PUBLIC_PORT`).
 pub fn commune_origin(app: &AppState, slug: &str) -> String {
-    let scheme = if app.config.https { "https" } else { "http" };
-    format!("{scheme}://{slug}.{}", app.config.base_domain)
+    app.config.commune_origin(slug)
 }
