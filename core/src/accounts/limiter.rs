@@ -29,3 +29,27 @@ impl LoginLimiter {
         email_ok && ip_ok
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::LoginLimiter;
+
+    #[test]
+    fn padded_and_capitalised_addresses_share_one_budget() {
+        let limiter = LoginLimiter::default();
+        for email in [
+            "victim@x.fr",
+            "  victim@x.fr\t",
+            "VICTIM@X.FR",
+            "\u{a0}Victim@x.fr ",
+            "victim@x.fr\n",
+        ] {
+            assert!(limiter.allow(email, None), "{email:?}");
+        }
+        assert!(!limiter.allow(" victim@x.FR ", None), "a sixth attempt");
+        assert!(
+            limiter.allow("other@x.fr", None),
+            "addresses are independent"
+        );
+    }
+}
