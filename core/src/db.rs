@@ -6,7 +6,10 @@
 //! carries the tenant resolved from the request and, on PostgreSQL, sets it for Row-Level
 //! Security so a query that forgets its `tenant_id` filter still sees nothing of other tenants.
 //! On SQLite, tenants' write transactions and the session lookup run on direct connections
-//! (`db/direct.rs`), with their commits grouped.
+//! (`db/direct.rs`), with their commits grouped: a member of a group reads its group's work
+//! before it is committed, so no member answers, committed or rolled back, before its group's
+//! commit is durable (the isolation is stated on `direct::Group`). The write-ahead log is kept
+//! under a bound by `db/wal.rs`.
 
 mod direct;
 pub mod wal;
