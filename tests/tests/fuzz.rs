@@ -70,7 +70,7 @@ fn at(data: &[u8], i: usize) -> usize {
 /// Reads `data` as an input: either raw bytes (first byte even), or a seed picked by the second
 /// byte and changed by the instructions that follow, four bytes each.
 fn input<'a>(seeds: &[Vec<u8>], data: &'a [u8]) -> Cow<'a, [u8]> {
-    if seeds.is_empty() || data.len() < 2 || data[0] % 2 == 0 {
+    if seeds.is_empty() || data.len() < 2 || data[0].is_multiple_of(2) {
         return Cow::Borrowed(data.get(1..).unwrap_or_default());
     }
     let mut out = seeds[at(data, 1) % seeds.len()].clone();
