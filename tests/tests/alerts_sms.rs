@@ -279,18 +279,24 @@ both_backends!(
         );
 
         // An alert reaches the confirmed number only, once.
-        let before = provider.messages().len();
+        // (Bob's codes are sent by jobs too: only the alert's messages are counted.)
+        let alert_messages = || -> Vec<parvis_tests::Sms> {
+            provider
+                .messages()
+                .into_iter()
+                .filter(|m| m.text.contains("Crue de la Seine"))
+                .collect()
+        };
         publish_sms(&app, &paris, &admin, "Crue de la Seine").await?;
         let started = std::time::Instant::now();
-        while provider.messages().len() == before {
+        while alert_messages().is_empty() {
             anyhow::ensure!(started.elapsed() < Duration::from_secs(20), "no alert sent");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let alerts: Vec<_> = provider.messages()[before..].to_vec();
+        let alerts = alert_messages();
         assert_eq!(alerts.len(), 1, "{alerts:?}");
         assert_eq!(alerts[0].to, INES);
-        assert!(alerts[0].text.contains("Crue de la Seine"));
 
         // Codes per number: Inès's number got 3 today (Mallory, Inès, Bob): a 4th is refused,
         // with the same words whoever asks.
