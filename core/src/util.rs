@@ -130,8 +130,14 @@ mod same_origin_tests {
 
     #[test]
     fn keeps_paths_of_this_site() {
-        assert_eq!(same_origin_path("/fil?page=2#x").as_deref(), Some("/fil?page=2#x"));
-        assert_eq!(same_origin_path("/m/polls/3").as_deref(), Some("/m/polls/3"));
+        assert_eq!(
+            same_origin_path("/fil?page=2#x").as_deref(),
+            Some("/fil?page=2#x")
+        );
+        assert_eq!(
+            same_origin_path("/m/polls/3").as_deref(),
+            Some("/m/polls/3")
+        );
         // Dot segments are resolved as the browser will.
         assert_eq!(same_origin_path("/a/../b").as_deref(), Some("/b"));
     }
