@@ -91,6 +91,20 @@ mod tests {
     }
 }
 
+/// The network one client holds, which every per-address limit keys on: an IPv4 address (also
+/// when written IPv4-mapped), or an IPv6 /64 (one subscriber's network: any address in it is
+/// theirs to use, so counting addresses one by one would give them 2^64 budgets).
+pub fn client_network(ip: std::net::IpAddr) -> std::net::IpAddr {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+    }
+}
+
 /// The same-origin path a redirect target leads to, as a browser would resolve it, or `None`
 /// when it would leave the site. The target is parsed with the WHATWG URL rules browsers use
 /// (tabs and newlines dropped, `\` read as `/`, `%09` kept as data), against a placeholder
@@ -122,6 +136,30 @@ pub fn same_origin_path(target: &str) -> Option<String> {
         return None;
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod client_network_tests {
+    use super::client_network;
+
+    #[test]
+    fn one_subscriber_network_is_one_client() {
+        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1"
+            .parse()
+            .unwrap_or(std::net::IpAddr::from([0; 4]));
+        let b: std::net::IpAddr = "2001:db8:1:2:bbbb::9"
+            .parse()
+            .unwrap_or(std::net::IpAddr::from([0; 4]));
+        let c: std::net::IpAddr = "2001:db8:1:3::1"
+            .parse()
+            .unwrap_or(std::net::IpAddr::from([0; 4]));
+        assert_eq!(client_network(a), client_network(b));
+        assert_ne!(client_network(a), client_network(c));
+        let mapped: std::net::IpAddr = "::ffff:192.0.2.7"
+            .parse()
+            .unwrap_or(std::net::IpAddr::from([0; 4]));
+        assert_eq!(client_network(mapped).to_string(), "192.0.2.7");
+    }
 }
 
 #[cfg(test)]

@@ -36,7 +36,8 @@ fn accounts(state: &AppState) -> Accounts<'_> {
     }
 }
 
-/// The client's IP (from `X-Forwarded-For` only when `PARVIS_TRUST_PROXY` is set).
+/// The client's network, as every per-address limit keys on it ([`crate::util::client_network`]:
+/// an IPv6 address by its /64), from `X-Forwarded-For` only when `PARVIS_TRUST_PROXY` is set.
 pub struct ClientIp(pub Option<IpAddr>);
 
 impl FromRequestParts<AppState> for ClientIp {
@@ -51,7 +52,8 @@ impl FromRequestParts<AppState> for ClientIp {
                 .get("x-forwarded-for")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.rsplit(',').next())
-                .and_then(|ip| ip.trim().parse().ok());
+                .and_then(|ip| ip.trim().parse().ok())
+                .map(crate::util::client_network);
             if forwarded.is_some() {
                 return Ok(ClientIp(forwarded));
             }
@@ -60,7 +62,7 @@ impl FromRequestParts<AppState> for ClientIp {
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
+                .map(|c| crate::util::client_network(c.0.ip())),
         ))
     }
 }

@@ -247,18 +247,7 @@ impl ClientKey {
 
     /// An anonymous client, by address.
     pub fn address(ip: std::net::IpAddr) -> ClientKey {
-        let ip = match ip {
-            std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => std::net::IpAddr::V4(v4),
-                None => {
-                    let s = v6.segments();
-                    std::net::IpAddr::V6(std::net::Ipv6Addr::new(
-                        s[0], s[1], s[2], s[3], 0, 0, 0, 0,
-                    ))
-                }
-            },
-            v4 => v4,
-        };
+        let ip = crate::util::client_network(ip);
         ClientKey(format!("ip:{ip}"))
     }
 

@@ -34,21 +34,6 @@ impl ClaimLimiter {
     /// its address's.
     pub fn check(&self, account: &AccountId, address: Option<IpAddr>) -> bool {
         self.per_account.check(account)
-            && address.is_none_or(|ip| self.per_address.check(&network_of(ip)))
-    }
-}
-
-/// The address as one client holds it: an IPv4 address (also when IPv4-mapped), or an IPv6
-/// /64 (one subscriber's network: any address in it is theirs to use).
-fn network_of(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let bits = u128::from(v6) & !((1u128 << 64) - 1);
-                IpAddr::V6(bits.into())
-            }
-        },
+            && address.is_none_or(|ip| self.per_address.check(&crate::util::client_network(ip)))
     }
 }
