@@ -546,8 +546,13 @@ async fn finish(
                 app.home_cache.invalidate(tenant);
             }
         } else {
-            // Dropping the transaction rolls it back: nothing half-written.
-            drop(tx);
+            // Rolled back: nothing half-written. The rollback returns once whatever the call
+            // read is durable (on SQLite it may have read its commit group's uncommitted work),
+            // so a refusal such as « déjà voté » is only sent for a ballot that is kept; it
+            // waits for the group instead of cutting it short, as a drop would.
+            tx.rollback()
+                .await
+                .map_err(|e| Fault::Host(format!("annulation de la transaction : {e}")))?;
         }
     }
     // Checkouts count only if the call's writes (the pledge they pay) were kept.
