@@ -612,6 +612,31 @@ both_backends!(
         );
         assert_eq!(w.count("SELECT COUNT(*) FROM account_media").await?, 0);
 
+        // A candidate's photo is an upload like the others: the same account is refused
+        // there too, before its photo is read.
+        let token = form_token(&w.cyril, &w.url("/mon-compte/profil")).await?;
+        let form = Form::new().text("list_name", "Paris ensemble").part(
+            "photo",
+            file(
+                picture(60, 60, image::ImageFormat::Png)?,
+                "c.png",
+                "image/png",
+            )?,
+        );
+        let (status, page) = parvis_tests::outcome(
+            w.cyril
+                .post(w.url(&format!("/candidats/nouveau?csrf_token={token}")))
+                .multipart(form)
+                .send()
+                .await?,
+        )
+        .await?;
+        assert_eq!(status, 429, "{page}");
+        assert!(
+            unescaped(&page).contains("Vous avez envoyé beaucoup de fichiers"),
+            "{page}"
+        );
+
         // Another account is not affected: its avatar goes through.
         w.app.account("dina@example.org", PASSWORD).await?;
         let dina = w

@@ -94,6 +94,18 @@ async fn create(
     mut multipart: Multipart,
 ) -> AppResult<Response> {
     let commune = page.site.commune()?.clone();
+    // Counted before the body is read, as avatars and post files are: a flood is refused
+    // without any image work.
+    if let Err(e) = crate::media::limiter::uploads().allow(&account.id) {
+        let status = e.status();
+        return render_new(
+            &state,
+            page,
+            status,
+            &upload::Form::default(),
+            Some(e.to_string()),
+        );
+    }
     let form = match upload::read(&mut multipart, &[("photo", MAX_PHOTO_BYTES)]).await {
         Ok(form) => form,
         Err(e) => {
