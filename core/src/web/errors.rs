@@ -45,7 +45,12 @@ pub async fn render_error_pages(
     };
     if json_api {
         let body = json!({"error": {"code": page.code, "message": page.message}});
-        return (page.status, axum::Json(body)).into_response();
+        let mut json = (page.status, axum::Json(body)).into_response();
+        // A script told to come back later (429, 503) is told when, as a page is.
+        if let Some(v) = response.headers().get(header::RETRY_AFTER) {
+            json.headers_mut().insert(header::RETRY_AFTER, v.clone());
+        }
+        return json;
     }
     if page.status == StatusCode::UNAUTHORIZED {
         let next_path = if method == Method::GET {
