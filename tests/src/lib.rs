@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod db;
+pub mod donations;
 pub mod push;
 pub mod rne;
 pub mod sms;

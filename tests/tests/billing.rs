@@ -529,31 +529,8 @@ both_backends!(
         let t = tenant(&app, &paris).await?;
         service::entitle(&app.state, t, &ModuleId::parse("donations")?, "test", None).await?;
         app.enable_module(&paris, "donations").await?;
-        let form = app.url(Some(&paris), "/admin/m/donations/nouvelle");
-        let token = form_token(&admin, &form).await?;
-        let r = admin
-            .post(&form)
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("titre", "Restaurer l'orgue"),
-                ("description", "Les tuyaux ont 150 ans."),
-                ("objectif", "1 000"),
-                ("echeance", "2099-12-31"),
-            ])
-            .send()
+        let id = parvis_tests::donations::open_campaign(&app, &admin, &paris, "Restaurer l'orgue")
             .await?;
-        assert_eq!(r.status(), 303);
-        let list = admin
-            .get(app.url(Some(&paris), "/admin/m/donations/"))
-            .send()
-            .await?
-            .text()
-            .await?;
-        let at = list.find("/m/donations/0").context("campaign link")?;
-        let id: String = list[at + "/m/donations/".len()..]
-            .chars()
-            .take_while(|c| *c != '"')
-            .collect();
         app.account("claire@example.org", PASSWORD).await?;
         let claire = app
             .signed_in(Some(&paris), "claire@example.org", PASSWORD)

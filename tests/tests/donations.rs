@@ -70,31 +70,13 @@ both_backends!(
         let page = r.text().await?;
         assert!(page.contains("Le titre est obligatoire"), "{page}");
         assert!(page.contains("objectif doit être un montant"), "{page}");
-        let r = admin
-            .post(&form)
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("titre", "Restaurer l'orgue de Saint-Eustache"),
-                ("description", "Les tuyaux ont 150 ans."),
-                ("objectif", "1 000"),
-                ("echeance", "2099-12-31"),
-            ])
-            .send()
-            .await?;
-        assert_eq!(r.status(), 303);
-        let list = admin
-            .get(app.url(Some(&paris), "/admin/m/donations/"))
-            .send()
-            .await?
-            .text()
-            .await?;
-        let at = list
-            .find("/m/donations/0")
-            .ok_or_else(|| anyhow::anyhow!("no campaign link in {list}"))?;
-        let id: String = list[at + "/m/donations/".len()..]
-            .chars()
-            .take_while(|c| *c != '"')
-            .collect();
+        let id = parvis_tests::donations::open_campaign(
+            &app,
+            &admin,
+            &paris,
+            "Restaurer l'orgue de Saint-Eustache",
+        )
+        .await?;
 
         // A citizen tries to give: payment is not configured yet, so nothing is recorded.
         app.account("claire@example.org", "mot-de-passe-solide")
@@ -255,33 +237,8 @@ both_backends!(
         let admin = app
             .signed_in(Some(&paris), "maire@paris.fr", "mot-de-passe-solide")
             .await?;
-        let form = app.url(Some(&paris), "/admin/m/donations/nouvelle");
-        let token = form_token(&admin, &form).await?;
-        let r = admin
-            .post(&form)
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("titre", "Restaurer l'orgue"),
-                ("description", "Les tuyaux ont 150 ans."),
-                ("objectif", "1 000"),
-                ("echeance", "2099-12-31"),
-            ])
-            .send()
+        let id = parvis_tests::donations::open_campaign(&app, &admin, &paris, "Restaurer l'orgue")
             .await?;
-        assert_eq!(r.status(), 303);
-        let list = admin
-            .get(app.url(Some(&paris), "/admin/m/donations/"))
-            .send()
-            .await?
-            .text()
-            .await?;
-        let at = list
-            .find("/m/donations/0")
-            .ok_or_else(|| anyhow::anyhow!("no campaign link in {list}"))?;
-        let id: String = list[at + "/m/donations/".len()..]
-            .chars()
-            .take_while(|c| *c != '"')
-            .collect();
 
         app.account("claire@example.org", "mot-de-passe-solide")
             .await?;

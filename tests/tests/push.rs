@@ -120,6 +120,25 @@ async fn expect_platform_key(app: &TestApp, service: &PushService, slug: &str) -
     service.expect_key(key)
 }
 
+/// The commune's mayor (an admin) publishes `body` in the commune's feed.
+async fn mayor_publishes(app: &TestApp, slug: &str, body: &str) -> Result<()> {
+    let maire = app.account(ADMIN, PASSWORD).await?;
+    app.grant(&maire, Role::TenantAdmin, Some(slug)).await?;
+    let admin = app.signed_in(Some(slug), ADMIN, PASSWORD).await?;
+    let token = form_token(&admin, &app.url(Some(slug), "/publier")).await?;
+    let r = admin
+        .post(app.url(Some(slug), "/publier"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("body", body),
+            ("theme", ""),
+        ])
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 303, "not published: {}", r.text().await?);
+    Ok(())
+}
+
 async fn wait_for_pushes(service: &PushService, n: usize) -> Result<Vec<ReceivedPush>> {
     let started = Instant::now();
     while service.received().len() < n {
@@ -269,23 +288,12 @@ both_backends!(
         let omar = citizen(&app, &paris, "omar@example.org").await?;
         subscribe(&app, &omar, &paris, &service.device("omar")?).await?;
 
-        let maire = app.account(ADMIN, PASSWORD).await?;
-        app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
-        let admin = app.signed_in(Some(&paris), ADMIN, PASSWORD).await?;
-        let token = form_token(&admin, &app.url(Some(&paris), "/publier")).await?;
-        let r = admin
-            .post(app.url(Some(&paris), "/publier"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                (
-                    "body",
-                    "La fête de quartier a lieu samedi place de la mairie.",
-                ),
-                ("theme", ""),
-            ])
-            .send()
-            .await?;
-        assert_eq!(r.status(), 303, "{}", r.text().await?);
+        mayor_publishes(
+            &app,
+            &paris,
+            "La fête de quartier a lieu samedi place de la mairie.",
+        )
+        .await?;
 
         let received = wait_for_pushes(&service, 1).await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -313,20 +321,7 @@ both_backends!(a_busy_push_service_is_retried, |backend| async move {
     subscribe(&app, &ines, &paris, &service.device("tablette")?).await?;
     service.busy("tablette", 2)?;
 
-    let maire = app.account(ADMIN, PASSWORD).await?;
-    app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
-    let admin = app.signed_in(Some(&paris), ADMIN, PASSWORD).await?;
-    let token = form_token(&admin, &app.url(Some(&paris), "/publier")).await?;
-    let r = admin
-        .post(app.url(Some(&paris), "/publier"))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("body", "Conseil municipal jeudi à 19 h."),
-            ("theme", ""),
-        ])
-        .send()
-        .await?;
-    assert_eq!(r.status(), 303);
+    mayor_publishes(&app, &paris, "Conseil municipal jeudi à 19 h.").await?;
     // Two 503 answers, retried after 1 s then 2 s, then delivered.
     let started = Instant::now();
     let received = wait_for_pushes(&service, 1).await?;
@@ -708,20 +703,7 @@ both_backends!(
         .execute(app.state.db.pool())
         .await?;
 
-        let maire = app.account(ADMIN, PASSWORD).await?;
-        app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
-        let admin = app.signed_in(Some(&paris), ADMIN, PASSWORD).await?;
-        let token = form_token(&admin, &app.url(Some(&paris), "/publier")).await?;
-        let r = admin
-            .post(app.url(Some(&paris), "/publier"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("body", "Conseil municipal jeudi à 19 h."),
-                ("theme", ""),
-            ])
-            .send()
-            .await?;
-        assert_eq!(r.status(), 303);
+        mayor_publishes(&app, &paris, "Conseil municipal jeudi à 19 h.").await?;
         let started = Instant::now();
         loop {
             let failures: i64 =
