@@ -155,7 +155,11 @@ both_backends!(
             .send()
             .await?;
         assert_eq!(r.status(), 429);
-        assert_eq!(r.headers()["retry-after"], "3600", "a script is told when to retry");
+        assert_eq!(
+            r.headers()["retry-after"],
+            "3600",
+            "a script is told when to retry"
+        );
         let body: serde_json::Value = r.json().await?;
         assert_eq!(body["error"]["code"], "too_many_requests", "{body}");
         let yann = app
