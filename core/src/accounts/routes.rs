@@ -206,14 +206,22 @@ async fn verify_form(
                 .render(&state, "auth/verify.html", ctx)?
                 .into_response())
         }
-        Err(AccountError::BadToken) => notice(
-            &page,
-            &state,
+        Err(e) => verification_failed(&page, &state, e),
+    }
+}
+
+/// A verification link that is unknown, used or expired gets a French page (400); anything else
+/// is the server's fault.
+fn verification_failed(page: &Page, state: &AppState, err: AccountError) -> AppResult<Response> {
+    match err {
+        AccountError::BadToken => notice(
+            page,
+            state,
             StatusCode::BAD_REQUEST,
             "Lien invalide",
             &AccountError::BadToken.to_string(),
         ),
-        Err(e) => Err(AppError::Internal(anyhow::anyhow!(e))),
+        e => Err(AppError::Internal(anyhow::anyhow!(e))),
     }
 }
 
@@ -227,14 +235,7 @@ async fn verify(
             let cookie = session::open(&state.db, &id, state.config.https).await?;
             Ok(redirect_with_cookie("/?bienvenue=1", cookie))
         }
-        Err(AccountError::BadToken) => notice(
-            &page,
-            &state,
-            StatusCode::BAD_REQUEST,
-            "Lien invalide",
-            &AccountError::BadToken.to_string(),
-        ),
-        Err(e) => Err(AppError::Internal(anyhow::anyhow!(e))),
+        Err(e) => verification_failed(&page, &state, e),
     }
 }
 
