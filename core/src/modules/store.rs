@@ -377,6 +377,9 @@ pub async fn get(
 pub enum WriteError {
     /// The key exists (insert), the version moved on (put), or this unique value is taken.
     Conflict(String),
+    /// The write would grow the module's storage by this much, more than the room it was
+    /// given: nothing was written.
+    Quota(Footprint),
     /// Storage failed.
     Db(sqlx::Error),
 }
@@ -388,8 +391,10 @@ impl From<sqlx::Error> for WriteError {
 }
 
 /// Writes a document (`create_only`: fail if it exists; `expected`: the version it must have,
-/// 0 = absent), replacing its index entries and unique values. A conflict leaves nothing
-/// written (a savepoint guards the unique values).
+/// 0 = absent), replacing its index entries and unique values, and returns it with the change
+/// in the module's storage (see [`doc_size`]). A write that would grow the storage by more
+/// than `room` is refused with [`WriteError::Quota`] before anything is written. A conflict
+/// leaves nothing written (a savepoint guards the unique values).
 #[allow(clippy::too_many_arguments)]
 pub async fn write(
     tx: &mut TenantTx,
@@ -402,24 +407,40 @@ pub async fn write(
     create_only: bool,
     expected: Option<i64>,
     now_ms: i64,
-) -> Result<Doc, WriteError> {
+    room: Footprint,
+) -> Result<(Doc, Footprint), WriteError> {
     let tenant = tx.tenant_id();
-    let current: Option<(i64, i64)> = if create_only && expected.is_none() {
+    // The stored document's version, creation time and size with its entries.
+    let current: Option<(i64, i64, i64)> = if create_only && expected.is_none() {
         None
     } else {
-        sqlx::query(
-            "SELECT version, created_at FROM module_docs \
-             WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key = $4",
-        )
+        sqlx::query(&format!(
+            "SELECT d.version, d.created_at, {SIZE_OF_DOC} AS size FROM module_docs d \
+             WHERE d.tenant_id = $1 AND d.module_id = $2 AND d.collection = $3 AND d.key = $4"
+        ))
         .bind(tenant)
         .bind(module.as_str())
         .bind(collection)
         .bind(key)
         .fetch_optional(tx.conn())
         .await?
-        .map(|r| Ok::<_, sqlx::Error>((r.try_get("version")?, r.try_get("created_at")?)))
+        .map(|r| {
+            Ok::<_, sqlx::Error>((
+                r.try_get("version")?,
+                r.try_get("created_at")?,
+                r.try_get("size")?,
+            ))
+        })
         .transpose()?
     };
+    let change = Footprint {
+        bytes: doc_size(collection, key, value, indexes, unique) - current.map_or(0, |c| c.2),
+        documents: i64::from(current.is_none()),
+    };
+    if change.bytes > room.bytes.max(0) || change.documents > room.documents.max(0) {
+        return Err(WriteError::Quota(change));
+    }
+    let current = current.map(|c| (c.0, c.1));
     if let Some(want) = expected {
         let have = current.map(|c| c.0).unwrap_or(0);
         if have != want {
@@ -451,7 +472,7 @@ pub async fn write(
         };
         sqlx::query(end).execute(tx.conn()).await?;
     }
-    result
+    result.map(|doc| (doc, change))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -566,14 +587,28 @@ async fn write_rows(
     })
 }
 
-/// Deletes a document (its index entries and unique values go with it).
+/// Deletes a document (its index entries and unique values go with it); returns the space
+/// given back (negative), or `None` if there was no such document.
 pub async fn delete(
     tx: &mut TenantTx,
     module: &ModuleId,
     collection: &str,
     key: &str,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Option<Footprint>, sqlx::Error> {
     let tenant = tx.tenant_id();
+    let size: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT {SIZE_OF_DOC} FROM module_docs d \
+         WHERE d.tenant_id = $1 AND d.module_id = $2 AND d.collection = $3 AND d.key = $4"
+    ))
+    .bind(tenant)
+    .bind(module.as_str())
+    .bind(collection)
+    .bind(key)
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(size) = size else {
+        return Ok(None);
+    };
     let done = sqlx::query(
         "DELETE FROM module_docs WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key = $4",
     )
@@ -583,7 +618,10 @@ pub async fn delete(
     .bind(key)
     .execute(tx.conn())
     .await?;
-    Ok(done.rows_affected() > 0)
+    Ok((done.rows_affected() > 0).then_some(Footprint {
+        bytes: -size,
+        documents: -1,
+    }))
 }
 
 /// A page query over one collection.
@@ -695,25 +733,60 @@ pub async fn count(
     q.fetch_one(tx.conn()).await
 }
 
-/// Adds `delta` to a counter and returns its new value.
+/// Adds `delta` to a counter and returns its new value, with the growth of the module's
+/// storage (a new counter: [`counter_size`]). Creating a counter that needs more than
+/// `room_bytes` is refused with [`WriteError::Quota`].
+///
+/// An existing counter is one UPDATE (a vote's path). Otherwise the insert tells whether this
+/// call created it: if another transaction created it meanwhile, PostgreSQL's insert waits for
+/// it and does nothing, and the update is run again; so the count stays exact.
 pub async fn incr(
     tx: &mut TenantTx,
     module: &ModuleId,
     name: &str,
     delta: i64,
-) -> Result<i64, sqlx::Error> {
+    room_bytes: i64,
+) -> Result<(i64, Footprint), WriteError> {
     let tenant = tx.tenant_id();
-    sqlx::query_scalar(
+    let update = async |tx: &mut TenantTx| {
+        sqlx::query_scalar::<_, i64>(
+            "UPDATE module_counters SET value = value + $4 \
+             WHERE tenant_id = $1 AND module_id = $2 AND name = $3 RETURNING value",
+        )
+        .bind(tenant)
+        .bind(module.as_str())
+        .bind(name)
+        .bind(delta)
+        .fetch_optional(tx.conn())
+        .await
+    };
+    if let Some(value) = update(tx).await? {
+        return Ok((value, Footprint::default()));
+    }
+    let grows = Footprint {
+        bytes: counter_size(name),
+        documents: 0,
+    };
+    if grows.bytes > room_bytes {
+        return Err(WriteError::Quota(grows));
+    }
+    let created = sqlx::query(
         "INSERT INTO module_counters (tenant_id, module_id, name, value) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (tenant_id, module_id, name) DO UPDATE SET value = module_counters.value + excluded.value \
-         RETURNING value",
+         ON CONFLICT (tenant_id, module_id, name) DO NOTHING",
     )
     .bind(tenant)
     .bind(module.as_str())
     .bind(name)
     .bind(delta)
-    .fetch_one(tx.conn())
-    .await
+    .execute(tx.conn())
+    .await?;
+    if created.rows_affected() > 0 {
+        return Ok((delta, grows));
+    }
+    match update(tx).await? {
+        Some(value) => Ok((value, Footprint::default())),
+        None => Err(WriteError::Db(sqlx::Error::RowNotFound)),
+    }
 }
 
 /// Counters whose names start with `prefix`.
@@ -761,4 +834,255 @@ pub async fn installations_with_data(
             ))
         })
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage quota of one module in one commune.
+
+/// Bytes a document counts for beyond its collection, key and value (its row's version,
+/// times and keys), so that a million empty documents are not free.
+pub const DOC_OVERHEAD: i64 = 64;
+/// Bytes an index entry or a unique value counts for beyond its collection, key, name and
+/// value.
+pub const ENTRY_OVERHEAD: i64 = 32;
+/// Bytes a counter counts for beyond its name (its value included).
+pub const COUNTER_OVERHEAD: i64 = 32;
+/// Default storage quota of a module in a commune, in bytes (64 Mio): documents, index
+/// entries, unique values and counters, as [`doc_size`] and [`counter_size`] count them. A
+/// commune's own figure in `module_storage_quotas` replaces it.
+pub const DEFAULT_MAX_BYTES: i64 = 64 << 20;
+/// Default quota of a module in a commune, in documents.
+pub const DEFAULT_MAX_DOCUMENTS: i64 = 100_000;
+/// Rows a (commune, module) usage is spread over: each call adds its change to one at random,
+/// so concurrent calls rarely wait for each other's row lock (PostgreSQL).
+pub const USAGE_SHARDS: i64 = 8;
+
+/// The size of a stored document with its index entries and unique values, in SQL over the
+/// document row `d` (the same figures as [`doc_size`]).
+const SIZE_OF_DOC: &str = "CAST(64 + octet_length(d.collection) + octet_length(d.key) + octet_length(d.value) \
+     + COALESCE((SELECT SUM(32 + octet_length(i.collection) + octet_length(i.key) + octet_length(i.name) + octet_length(i.value)) \
+        FROM module_index i WHERE i.tenant_id = d.tenant_id AND i.module_id = d.module_id \
+        AND i.collection = d.collection AND i.key = d.key), 0) \
+     + COALESCE((SELECT SUM(32 + octet_length(u.collection) + octet_length(u.key) + octet_length(u.name) + octet_length(u.value)) \
+        FROM module_unique u WHERE u.tenant_id = d.tenant_id AND u.module_id = d.module_id \
+        AND u.collection = d.collection AND u.key = d.key), 0) AS BIGINT)";
+
+/// A quantity of storage, or a change in it (negative: space given back).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// Bytes, as [`doc_size`] and [`counter_size`] count them.
+    pub bytes: i64,
+    /// Documents.
+    pub documents: i64,
+}
+
+impl std::ops::AddAssign for Footprint {
+    fn add_assign(&mut self, other: Footprint) {
+        self.bytes = self.bytes.saturating_add(other.bytes);
+        self.documents = self.documents.saturating_add(other.documents);
+    }
+}
+
+fn len(text: &str) -> i64 {
+    i64::try_from(text.len()).unwrap_or(i64::MAX)
+}
+
+/// Bytes a document counts for: [`DOC_OVERHEAD`] + its collection, key and value, and
+/// [`ENTRY_OVERHEAD`] + collection, key, name and value for each index entry and unique value
+/// (UTF-8 bytes). Index entries must be distinct (a repeated one is stored once).
+pub fn doc_size(
+    collection: &str,
+    key: &str,
+    value: &str,
+    indexes: &[Entry],
+    unique: &[Entry],
+) -> i64 {
+    let entry = |(name, value): &Entry| {
+        ENTRY_OVERHEAD + len(collection) + len(key) + len(name) + len(value)
+    };
+    indexes.iter().chain(unique).map(entry).fold(
+        DOC_OVERHEAD + len(collection) + len(key) + len(value),
+        i64::saturating_add,
+    )
+}
+
+/// Bytes a counter counts for: [`COUNTER_OVERHEAD`] + its name.
+pub fn counter_size(name: &str) -> i64 {
+    COUNTER_OVERHEAD + len(name)
+}
+
+/// What a module keeps in a commune, and its quota there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageUsage {
+    /// Bytes used (documents, index entries, unique values and counters).
+    pub bytes: i64,
+    /// Documents stored.
+    pub documents: i64,
+    /// The quota in bytes.
+    pub max_bytes: i64,
+    /// The quota in documents.
+    pub max_documents: i64,
+}
+
+/// The usage and quota of a module in the transaction's commune, for the admin's page.
+pub async fn usage(tx: &mut TenantTx, module: &str) -> Result<StorageUsage, sqlx::Error> {
+    Ok(usage_and_notice(tx, module).await?.0)
+}
+
+/// The usage and quota of a module in the transaction's commune, and whether its admins were
+/// told that it is nearly full (one query: the sum of the usage shards and the quota row).
+pub async fn usage_and_notice(
+    tx: &mut TenantTx,
+    module: &str,
+) -> Result<(StorageUsage, bool), sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE((SELECT SUM(bytes) FROM module_storage_usage s \
+                  WHERE s.tenant_id = $1 AND s.module_id = $2), 0) AS BIGINT) AS bytes, \
+                CAST(COALESCE((SELECT SUM(documents) FROM module_storage_usage s \
+                  WHERE s.tenant_id = $1 AND s.module_id = $2), 0) AS BIGINT) AS documents, \
+                (SELECT max_bytes FROM module_storage_quotas q WHERE q.tenant_id = $1 AND q.module_id = $2) AS max_bytes, \
+                (SELECT max_documents FROM module_storage_quotas q WHERE q.tenant_id = $1 AND q.module_id = $2) AS max_documents, \
+                (SELECT near_limit_at FROM module_storage_quotas q WHERE q.tenant_id = $1 AND q.module_id = $2) AS near_limit_at",
+    )
+    .bind(tenant)
+    .bind(module)
+    .fetch_one(tx.conn())
+    .await?;
+    let usage = StorageUsage {
+        bytes: row.try_get("bytes")?,
+        documents: row.try_get("documents")?,
+        max_bytes: row
+            .try_get::<Option<i64>, _>("max_bytes")?
+            .unwrap_or(DEFAULT_MAX_BYTES),
+        max_documents: row
+            .try_get::<Option<i64>, _>("max_documents")?
+            .unwrap_or(DEFAULT_MAX_DOCUMENTS),
+    };
+    let noticed = row.try_get::<Option<i64>, _>("near_limit_at")?.is_some();
+    Ok((usage, noticed))
+}
+
+/// Adds a call's change to one usage shard, in the call's transaction (just before it
+/// commits, so the shard's row lock is held for the commit only).
+pub async fn add_usage(
+    tx: &mut TenantTx,
+    module: &ModuleId,
+    shard: i64,
+    change: Footprint,
+) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant_id();
+    sqlx::query(
+        "INSERT INTO module_storage_usage (tenant_id, module_id, shard, bytes, documents) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, module_id, shard) DO UPDATE SET \
+         bytes = module_storage_usage.bytes + excluded.bytes, \
+         documents = module_storage_usage.documents + excluded.documents",
+    )
+    .bind(tenant)
+    .bind(module.as_str())
+    .bind(shard.rem_euclid(USAGE_SHARDS))
+    .bind(change.bytes)
+    .bind(change.documents)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Sets a commune's own quota for a module (`None`: the default).
+pub async fn set_quota(
+    tx: &mut TenantTx,
+    module: &str,
+    max_bytes: Option<i64>,
+    max_documents: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant_id();
+    sqlx::query(
+        "INSERT INTO module_storage_quotas (tenant_id, module_id, max_bytes, max_documents) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, module_id) DO UPDATE SET \
+         max_bytes = excluded.max_bytes, max_documents = excluded.max_documents",
+    )
+    .bind(tenant)
+    .bind(module)
+    .bind(max_bytes)
+    .bind(max_documents)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Records that the admins are told the module's storage is nearly full; false if they
+/// already were (a concurrent call that crossed the line too waits for this row and finds it
+/// set): one notice per crossing.
+pub async fn mark_near_limit(
+    tx: &mut TenantTx,
+    module: &ModuleId,
+    now_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let done = sqlx::query(
+        "INSERT INTO module_storage_quotas (tenant_id, module_id, near_limit_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (tenant_id, module_id) DO UPDATE SET near_limit_at = excluded.near_limit_at \
+         WHERE module_storage_quotas.near_limit_at IS NULL",
+    )
+    .bind(tenant)
+    .bind(module.as_str())
+    .bind(now_ms)
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Forgets the near-limit notice, once usage fell back well below: the next crossing is told.
+pub async fn clear_near_limit(tx: &mut TenantTx, module: &ModuleId) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant_id();
+    sqlx::query(
+        "UPDATE module_storage_quotas SET near_limit_at = NULL WHERE tenant_id = $1 AND module_id = $2",
+    )
+    .bind(tenant)
+    .bind(module.as_str())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// What a module keeps in the transaction's commune, counted from its rows (as the migration
+/// that introduced the usage counted it): the usage shards must always sum to this.
+pub async fn recount(tx: &mut TenantTx, module: &str) -> Result<Footprint, sqlx::Error> {
+    let tenant = tx.tenant_id();
+    let row = sqlx::query(&format!(
+        "SELECT CAST(COALESCE((SELECT SUM({SIZE_OF_DOC}) FROM module_docs d \
+                  WHERE d.tenant_id = $1 AND d.module_id = $2), 0) AS BIGINT) AS docs, \
+                CAST((SELECT COUNT(*) FROM module_docs d WHERE d.tenant_id = $1 AND d.module_id = $2) AS BIGINT) AS documents, \
+                CAST(COALESCE((SELECT SUM({COUNTER_OVERHEAD} + octet_length(c.name)) FROM module_counters c \
+                  WHERE c.tenant_id = $1 AND c.module_id = $2), 0) AS BIGINT) AS counters"
+    ))
+    .bind(tenant)
+    .bind(module)
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(Footprint {
+        bytes: row.try_get::<i64, _>("docs")? + row.try_get::<i64, _>("counters")?,
+        documents: row.try_get("documents")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sql_and_rust_sizes_use_the_same_overheads() {
+        assert!(SIZE_OF_DOC.starts_with(&format!("CAST({DOC_OVERHEAD} + ")));
+        assert_eq!(
+            SIZE_OF_DOC
+                .matches(&format!("SUM({ENTRY_OVERHEAD} + "))
+                .count(),
+            2
+        );
+        let entries = [("statut".to_string(), "ouvert".to_string())];
+        assert_eq!(
+            doc_size("c", "clé", "\"é\"", &entries, &[]),
+            DOC_OVERHEAD + 1 + 4 + 4 + ENTRY_OVERHEAD + 1 + 4 + 6 + 6
+        );
+    }
 }

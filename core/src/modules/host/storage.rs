@@ -5,8 +5,9 @@ use crate::modules::bindings::parvis::module::storage::{
 };
 use std::time::Instant;
 
+use crate::db::TenantTx;
 use crate::modules::call::{CallState, Capability, Denied};
-use crate::modules::store::{self, ListQuery, WriteError};
+use crate::modules::store::{self, Footprint, ListQuery, StorageUsage, WriteError};
 
 /// Longest collection, key, index name or index value.
 const MAX_NAME: usize = 256;
@@ -18,6 +19,66 @@ const MAX_INDEXES: usize = 16;
 const MAX_UNIQUE: usize = 8;
 /// Largest page.
 const MAX_PAGE: u32 = 500;
+/// Bytes one call may write (each document written counts its whole size with its entries,
+/// each counter it touches its [`store::counter_size`]), so one call cannot spend much of the
+/// quota, and concurrent calls cannot overshoot it by much, before being stopped: 4 Mio.
+pub const MAX_CALL_BYTES: i64 = 4 << 20;
+/// Documents one call may write (insert or put).
+pub const MAX_CALL_DOCUMENTS: i64 = 1_000;
+/// Share of the quota (bytes or documents), in percent, past which the commune's admins are
+/// told the module's storage is nearly full: once, until usage falls below
+/// [`NEAR_LIMIT_RESET_PERCENT`].
+pub const NEAR_LIMIT_PERCENT: i64 = 80;
+/// Share of the quota below which a new crossing of [`NEAR_LIMIT_PERCENT`] is told again.
+pub const NEAR_LIMIT_RESET_PERCENT: i64 = 70;
+
+/// A call's storage accounting, kept in its [`CallState`].
+#[derive(Debug, Default)]
+pub(crate) struct CallStorage {
+    /// Usage and quota read at the call's first write, and whether the admins were told it
+    /// is nearly full.
+    base: Option<(StorageUsage, bool)>,
+    /// The call's net change, added to the usage just before it commits.
+    change: Footprint,
+    /// What the call wrote, for [`MAX_CALL_BYTES`] and [`MAX_CALL_DOCUMENTS`].
+    written: Footprint,
+}
+
+/// The usage and quota read at the call's first write (`known` afterwards), and how much the
+/// module's storage may still grow in this call: the quota less that usage and the call's own
+/// `change`.
+async fn base_and_room(
+    tx: &mut TenantTx,
+    module: &str,
+    known: Option<(StorageUsage, bool)>,
+    change: Footprint,
+) -> Result<((StorageUsage, bool), Footprint), sqlx::Error> {
+    let base = match known {
+        Some(base) => base,
+        None => store::usage_and_notice(tx, module).await?,
+    };
+    let room = Footprint {
+        bytes: base.0.max_bytes - base.0.bytes - change.bytes,
+        documents: base.0.max_documents - base.0.documents - change.documents,
+    };
+    Ok((base, room))
+}
+
+/// A size for people: « 64 Mio », « 9,8 Mio », « 512 Kio ».
+fn mib(bytes: i64) -> String {
+    if bytes % (1 << 20) == 0 {
+        format!("{} Mio", bytes >> 20)
+    } else if bytes < 1 << 20 {
+        format!("{} Kio", (bytes + 512) >> 10)
+    } else {
+        let tenths = (bytes * 10 + (1 << 19)) >> 20;
+        format!("{},{} Mio", tenths / 10, tenths % 10)
+    }
+}
+
+fn over(percent: i64, used: i64, max: i64) -> bool {
+    max > 0 && used.saturating_mul(100) >= max.saturating_mul(percent)
+}
 
 fn denied(d: Denied) -> Error {
     match d {
@@ -82,32 +143,176 @@ impl CallState {
         if serde_json::from_str::<serde_json::Value>(&w.value).is_err() {
             return Err(Error::Invalid("le document doit être du JSON".into()));
         }
-        let indexes = entries("index", &w.indexes, MAX_INDEXES)?;
+        let mut indexes = entries("index", &w.indexes, MAX_INDEXES)?;
+        // A repeated entry is stored once: counted once.
+        indexes.sort();
+        indexes.dedup();
         let unique = entries("unicité", &w.unique, MAX_UNIQUE)?;
         let expected = expected.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
+        self.within_call_bounds(Footprint {
+            bytes: store::doc_size(&w.collection, &w.key, &w.value, &indexes, &unique),
+            documents: 1,
+        })?;
         let module = self.module.clone();
         let now_ms = crate::modules::host::runtime::now_ms();
+        let (known, change) = (self.storage.base, self.storage.change);
         let tx = self.tx(Capability::Storage).await.map_err(denied)?;
         let started = Instant::now();
-        let written = store::write(
-            tx,
-            &module,
-            &w.collection,
-            &w.key,
-            &w.value,
-            &indexes,
-            &unique,
-            create_only,
-            expected,
-            now_ms,
-        )
-        .await;
+        let (base, written) = match base_and_room(tx, module.as_str(), known, change).await {
+            Ok((base, room)) => (
+                Some(base),
+                store::write(
+                    tx,
+                    &module,
+                    &w.collection,
+                    &w.key,
+                    &w.value,
+                    &indexes,
+                    &unique,
+                    create_only,
+                    expected,
+                    now_ms,
+                    room,
+                )
+                .await,
+            ),
+            Err(e) => (None, Err(WriteError::Db(e))),
+        };
+        self.storage.base = base.or(self.storage.base);
         self.read_documents(started.elapsed(), 0);
         match written {
-            Ok(doc) => Ok(document(doc)),
+            Ok((doc, change)) => {
+                self.storage.change += change;
+                self.storage.written += Footprint {
+                    bytes: store::doc_size(&w.collection, &w.key, &w.value, &indexes, &unique),
+                    documents: 1,
+                };
+                Ok(document(doc))
+            }
             Err(WriteError::Conflict(why)) => Err(Error::Conflict(why)),
+            Err(WriteError::Quota(change)) => Err(self.quota_reached(change)),
             Err(WriteError::Db(e)) => Err(Error::Unavailable(self.fail(&e))),
         }
+    }
+
+    /// Refuses a write that would take the call past [`MAX_CALL_BYTES`] or
+    /// [`MAX_CALL_DOCUMENTS`]: nothing of it is written; what the call wrote before stays
+    /// (kept if the call succeeds).
+    fn within_call_bounds(&self, write: Footprint) -> Result<(), Error> {
+        let after = Footprint {
+            bytes: self.storage.written.bytes.saturating_add(write.bytes),
+            documents: self
+                .storage
+                .written
+                .documents
+                .saturating_add(write.documents),
+        };
+        if after.bytes > MAX_CALL_BYTES {
+            return Err(Error::Invalid(format!(
+                "volume d'écriture atteint : au plus {} écrits par requête",
+                mib(MAX_CALL_BYTES)
+            )));
+        }
+        if after.documents > MAX_CALL_DOCUMENTS {
+            return Err(Error::Invalid(format!(
+                "volume d'écriture atteint : au plus {MAX_CALL_DOCUMENTS} documents écrits par requête"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The error a module gets when a write would take it past its quota.
+    fn quota_reached(&self, change: Footprint) -> Error {
+        let Some((usage, _)) = &self.storage.base else {
+            return Error::Invalid("quota de stockage atteint".into());
+        };
+        let documents_now = usage.documents + self.storage.change.documents;
+        if change.documents > 0 && documents_now + change.documents > usage.max_documents {
+            Error::Invalid(format!(
+                "quota de stockage atteint : {} documents pour ce module dans cette commune",
+                usage.max_documents
+            ))
+        } else {
+            Error::Invalid(format!(
+                "quota de stockage atteint : {} pour ce module dans cette commune",
+                mib(usage.max_bytes)
+            ))
+        }
+    }
+
+    /// Adds the call's change to the module's usage in its transaction, just before the
+    /// commit, and tells the commune's admins (in app and by e-mail, once per crossing) when
+    /// the call took usage past [`NEAR_LIMIT_PERCENT`] of the quota. Called only for a call
+    /// whose writes are kept.
+    pub(crate) async fn settle_storage(&mut self, tx: &mut TenantTx) -> Result<(), sqlx::Error> {
+        let change = self.storage.change;
+        let (usage, noticed) = match self.storage.base {
+            Some(base) => base,
+            // Only deletes (no write read the usage): read it now, for the notice's reset.
+            None if change != Footprint::default() => {
+                store::usage_and_notice(tx, self.module.as_str()).await?
+            }
+            None => return Ok(()),
+        };
+        if change != Footprint::default() {
+            let shard = i64::from(rand::random::<u8>());
+            store::add_usage(tx, &self.module, shard, change).await?;
+        }
+        let bytes = usage.bytes + change.bytes;
+        let documents = usage.documents + change.documents;
+        let near = over(NEAR_LIMIT_PERCENT, bytes, usage.max_bytes)
+            || over(NEAR_LIMIT_PERCENT, documents, usage.max_documents);
+        let well_below = !over(NEAR_LIMIT_RESET_PERCENT, bytes, usage.max_bytes)
+            && !over(NEAR_LIMIT_RESET_PERCENT, documents, usage.max_documents);
+        if noticed && well_below {
+            store::clear_near_limit(tx, &self.module).await?;
+        } else if !noticed
+            && near
+            && change.bytes.max(change.documents) > 0
+            && store::mark_near_limit(tx, &self.module, crate::util::now()).await?
+        {
+            self.tell_near_limit(tx, bytes, documents, &usage).await?;
+        }
+        Ok(())
+    }
+
+    async fn tell_near_limit(
+        &mut self,
+        tx: &mut TenantTx,
+        bytes: i64,
+        documents: i64,
+        usage: &StorageUsage,
+    ) -> Result<(), sqlx::Error> {
+        let Some(tenant) = self.tenant else {
+            return Ok(());
+        };
+        let name = self
+            .app
+            .modules
+            .get(self.module.as_str())
+            .map_or_else(|| self.module.to_string(), |m| m.manifest.name.clone());
+        let percent = |used: i64, max: i64| used.saturating_mul(100) / max.max(1);
+        let notice = crate::notifications::Notice::to_accounts(
+            tenant,
+            crate::modules::service::tenant_admins(&self.app, tenant).await,
+            format!("Module « {name} » : stockage presque plein"),
+            format!(
+                "Le module « {name} » occupe {} sur {} ({} %) et {documents} documents sur {} \
+                 ({} %) dans votre commune. Une fois la limite atteinte, il ne pourra plus rien \
+                 enregistrer : faites-y du tri, ou demandez une limite plus haute à \
+                 l'administrateur de la plateforme.",
+                mib(bytes),
+                mib(usage.max_bytes),
+                percent(bytes, usage.max_bytes),
+                usage.max_documents,
+                percent(documents, usage.max_documents),
+            ),
+            format!("{}/admin/modules", self.origin),
+        );
+        crate::jobs::insert(tx.conn(), crate::notifications::SEND_NOTICE, &notice).await?;
+        self.after_commit.wake_jobs = true;
+        tracing::warn!(module = %self.module, tenant = %tenant, bytes, documents, "module storage nearly full: admins told");
+        Ok(())
     }
 }
 
@@ -140,7 +345,11 @@ impl Host for CallState {
         let module = self.module.clone();
         let tx = self.tx(Capability::Storage).await.map_err(denied)?;
         match store::delete(tx, &module, &collection, &key).await {
-            Ok(found) => Ok(found),
+            Ok(Some(freed)) => {
+                self.storage.change += freed;
+                Ok(true)
+            }
+            Ok(None) => Ok(false),
             Err(e) => Err(Error::Unavailable(self.fail(&e))),
         }
     }
@@ -207,11 +416,31 @@ impl Host for CallState {
 
     async fn incr(&mut self, counter: String, delta: i64) -> Result<i64, Error> {
         check_name("compteur", &counter)?;
+        let touched = Footprint {
+            bytes: store::counter_size(&counter),
+            documents: 0,
+        };
+        self.within_call_bounds(touched)?;
         let module = self.module.clone();
+        let (known, change) = (self.storage.base, self.storage.change);
         let tx = self.tx(Capability::Storage).await.map_err(denied)?;
-        match store::incr(tx, &module, &counter, delta).await {
-            Ok(v) => Ok(v),
-            Err(e) => Err(Error::Unavailable(self.fail(&e))),
+        let (base, done) = match base_and_room(tx, module.as_str(), known, change).await {
+            Ok((base, room)) => (
+                Some(base),
+                store::incr(tx, &module, &counter, delta, room.bytes).await,
+            ),
+            Err(e) => (None, Err(WriteError::Db(e))),
+        };
+        self.storage.base = base.or(self.storage.base);
+        match done {
+            Ok((v, change)) => {
+                self.storage.change += change;
+                self.storage.written += touched;
+                Ok(v)
+            }
+            Err(WriteError::Quota(change)) => Err(self.quota_reached(change)),
+            Err(WriteError::Conflict(why)) => Err(Error::Conflict(why)),
+            Err(WriteError::Db(e)) => Err(Error::Unavailable(self.fail(&e))),
         }
     }
 
