@@ -77,6 +77,8 @@ pub struct CallState {
     extra: Duration,
     /// Who caused the call, when someone outside did.
     pub(crate) client: Option<ClientKey>,
+    /// What the call wrote to storage, against the quota (see `host::storage`).
+    pub(crate) storage: crate::modules::host::storage::CallStorage,
 }
 
 /// Side effects that wait for the commit.
@@ -295,6 +297,7 @@ fn new_state(
         deadline: Instant::now() + limits.time,
         extra: Duration::ZERO,
         client: ctx.and_then(|c| c.client.clone()),
+        storage: Default::default(),
     }
 }
 
@@ -532,8 +535,13 @@ async fn finish(
         drop(tx);
         return Err(Fault::Host(failure));
     }
-    if let Some(tx) = tx {
+    if let Some(mut tx) = tx {
         if succeeded {
+            // The call's storage change joins its writes (and the quota notice), in its tx.
+            state
+                .settle_storage(&mut tx)
+                .await
+                .map_err(|e| Fault::Host(format!("quota de stockage : {e}")))?;
             tx.commit()
                 .await
                 .map_err(|e| Fault::Host(format!("validation de la transaction : {e}")))?;
