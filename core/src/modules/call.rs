@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
@@ -13,7 +14,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use crate::db::TenantTx;
 use crate::modules::bindings::parvis::module::types::{Event, PersonalRecord, Request, Response};
 use crate::modules::engine::CallLimits;
-use crate::modules::registry::LoadedModule;
+use crate::modules::registry::{Admitted, LoadedModule, MemoryBudget, TenantGates};
 use crate::types::{ModuleId, TenantId};
 use crate::web::AppState;
 
@@ -32,12 +33,29 @@ pub enum Capability {
     Tick,
 }
 
-/// Host calls one module call may make (a loop over imports is bounded too).
-const MAX_HOST_CALLS: u32 = 20_000;
+/// Host calls one module call may make, every import counted (storage, notify, feed,
+/// payments, and the runtime's `now-ms`, `new-id`, `random-bytes`, `log`). Past it, an import
+/// that can answer an error answers « plus de 20000 appels à l'hôte dans une seule requête »;
+/// one that cannot (the runtime's) ends the call with [`Fault::HostCalls`].
+pub const MAX_HOST_CALLS: u32 = 20_000;
 /// The most a call's deadline moves for the database's time and for the documents it read
 /// (see [`CallState::read_documents`]): an export of a large poll gets the time its size
-/// needs, and no call runs unbounded.
-pub const MAX_EXTRA_TIME: Duration = Duration::from_secs(20);
+/// needs, and no call runs unbounded. It does not cover waits the host caused (see
+/// [`MAX_EXCUSED_WAIT`]), which are bounded on their own.
+pub const MAX_EXTRA_TIME: Duration = Duration::from_secs(10);
+/// The longest a call waits for what others hold: a database connection or transaction slot
+/// of its commune, SQLite's writer. Past it the call is shed as [`Fault::Overloaded`] (503,
+/// `Retry-After`, not charged to the module). The wait does not count against the deadline.
+pub const HOST_WAIT: Duration = Duration::from_secs(5);
+/// The longest a call waits for the payment provider at one checkout (not counted against
+/// the deadline); past it the checkout fails with an error the module is told.
+pub const PROVIDER_WAIT: Duration = Duration::from_secs(10);
+/// All excused waits of one call together ([`HOST_WAIT`], [`PROVIDER_WAIT`]): with the
+/// budget and [`MAX_EXTRA_TIME`], no call lives longer than `time + 10 s + 10 s`.
+pub const MAX_EXCUSED_WAIT: Duration = Duration::from_secs(10);
+/// A call holding SQLite's single writer holds the whole server's writes: from the moment it
+/// takes it, its deadline never moves past this (or its own budget, if longer).
+pub const MAX_WRITER_HOLD: Duration = Duration::from_secs(5);
 /// Compute time granted per document a call reads from storage: turning a page of 500
 /// documents into CSV or HTML is the module's work, but it grows with the data, not with a
 /// bug. The 2 s budget then bounds what a module does beyond its data.
@@ -63,15 +81,28 @@ pub struct CallState {
     /// committed since the call's first read: it is run again as a writer (see [`run`]).
     read_call_wrote_late: bool,
     host_calls: u32,
+    /// Why the host ended the call early (it is cut at once, and answered with this fault).
+    cut: Option<Fault>,
+    /// Checkout sessions asked of the payment provider in this call.
+    pub(crate) checkouts_asked: u32,
+    /// Waits excused so far (at most [`MAX_EXCUSED_WAIT`]).
+    excused: Duration,
+    /// The commune's gates: database transactions, SQLite writers.
+    gates: Option<Arc<TenantGates>>,
+    /// The database permits of the open transaction (released after it ends: declared after
+    /// `tx`, so dropped after it).
+    db_permits: Vec<tokio::sync::OwnedSemaphorePermit>,
+    /// Holding SQLite's writer: the deadline stays before this (see [`MAX_WRITER_HOLD`]).
+    writer_hold_until: Option<Instant>,
     /// `scheme://host` of the commune, for absolute links in notifications.
     pub(crate) origin: String,
     /// The module's public mount point (`/m/<id>`).
     pub(crate) mount: String,
     /// Work to do once the transaction committed.
     pub(crate) after_commit: AfterCommit,
-    /// When the call's time is up. Waiting for the database's write lock does not count
-    /// against the module: the deadline moves by that wait.
-    deadline: Instant,
+    /// When the call's time is up, watched by the epoch callback (in wasm code) and by the
+    /// runner (in host and WASI calls). Only waits the host caused move it, each bounded.
+    deadline: Arc<Deadline>,
     /// How far the deadline moved for database time and documents read (at most
     /// [`MAX_EXTRA_TIME`]).
     extra: Duration,
@@ -119,6 +150,7 @@ impl CallState {
 
     /// Checks the capability and the host-call budget, and opens the transaction if needed.
     pub(crate) async fn tx(&mut self, cap: Capability) -> Result<&mut TenantTx, Denied> {
+        self.count_host_call()?;
         if !self.capabilities.contains(&cap) {
             return Err(Denied::Capability(match cap {
                 Capability::Storage => "storage",
@@ -128,37 +160,123 @@ impl CallState {
                 Capability::Tick => "tick",
             }));
         }
-        self.host_calls += 1;
-        if self.host_calls > MAX_HOST_CALLS {
-            return Err(Denied::Unavailable(format!(
-                "plus de {MAX_HOST_CALLS} appels à l'hôte dans une seule requête"
-            )));
-        }
         let Some(tenant) = self.tenant else {
             return Err(Denied::Unavailable(
                 "aucune commune pendant la lecture du manifeste".into(),
             ));
         };
         if self.tx.is_none() {
-            let db = self.app.db.tenant(tenant);
-            let waited = Instant::now();
-            let tx = if self.write {
-                db.begin_write().await
-            } else {
-                db.begin().await
+            let db = self.app.db.clone();
+            let sqlite_writer = self.write && db.backend() == crate::db::Backend::Sqlite;
+            let write = self.write;
+            let gates = self.gates.clone();
+            // The commune's share of the database first (one SQLite writer queued per
+            // commune; a few transactions on PostgreSQL, within the modules' share of the
+            // pool), then the transaction: waits for others, excused and bounded.
+            let open = async move {
+                let mut permits = Vec::new();
+                if let Some(g) = gates {
+                    if sqlite_writer {
+                        permits.push(g.writers.clone().acquire_owned().await.ok()?);
+                    } else {
+                        permits.push(g.database.clone().acquire_owned().await.ok()?);
+                        permits.push(g.all_database.clone().acquire_owned().await.ok()?);
+                    }
+                }
+                let db = db.tenant(tenant);
+                let tx = if write {
+                    db.begin_write().await
+                } else {
+                    db.begin().await
+                };
+                Some((permits, tx))
             };
-            self.deadline += waited.elapsed();
-            match tx {
-                Ok(tx) => self.tx = Some(tx),
-                Err(e) => {
+            match self.excused_wait(HOST_WAIT, open).await {
+                Some(Some((permits, Ok(tx)))) => {
+                    self.tx = Some(tx);
+                    self.db_permits = permits;
+                    if sqlite_writer {
+                        let hold = Instant::now() + MAX_WRITER_HOLD;
+                        let until = hold.max(self.deadline.at());
+                        self.writer_hold_until = Some(until);
+                    }
+                }
+                Some(Some((_, Err(e)))) => {
                     self.failed = Some(format!("database: {e}"));
                     return Err(Denied::Unavailable("base de données indisponible".into()));
+                }
+                Some(None) | None => {
+                    self.shed(Fault::Overloaded);
+                    return Err(Denied::Unavailable(
+                        "service très sollicité : réessayez dans quelques secondes".into(),
+                    ));
                 }
             }
         }
         self.tx
             .as_mut()
             .ok_or_else(|| Denied::Unavailable("transaction absente".into()))
+    }
+
+    /// Counts one host call against [`MAX_HOST_CALLS`].
+    pub(crate) fn count_host_call(&mut self) -> Result<(), Denied> {
+        self.host_calls = self.host_calls.saturating_add(1);
+        if self.host_calls > MAX_HOST_CALLS {
+            return Err(Denied::Unavailable(format!(
+                "plus de {MAX_HOST_CALLS} appels à l'hôte dans une seule requête"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Counts a call of an import that cannot answer an error (the runtime's): past
+    /// [`MAX_HOST_CALLS`] the call is ended with [`Fault::HostCalls`].
+    pub(crate) fn count_runtime_call(&mut self) {
+        if self.count_host_call().is_err() && self.cut.is_none() {
+            self.cut = Some(Fault::HostCalls(MAX_HOST_CALLS));
+            self.deadline.expire();
+        }
+    }
+
+    /// Ends the call at once with `fault` (its writes rolled back).
+    pub(crate) fn shed(&mut self, fault: Fault) {
+        if self.cut.is_none() {
+            self.cut = Some(fault);
+        }
+        self.deadline.expire();
+    }
+
+    /// Waits for `wait`, something others hold (the database, the payment provider), at
+    /// most `bound` and within what is left of [`MAX_EXCUSED_WAIT`]: the wait does not count
+    /// against the deadline. `None` when it took longer (the caller decides what that means).
+    /// While the call holds SQLite's writer, the wait also ends at [`MAX_WRITER_HOLD`].
+    pub(crate) async fn excused_wait<F: std::future::Future>(
+        &mut self,
+        bound: Duration,
+        wait: F,
+    ) -> Option<F::Output> {
+        let mut bound = bound.min(MAX_EXCUSED_WAIT.saturating_sub(self.excused));
+        let started = Instant::now();
+        let cap = self.writer_hold_until;
+        if let Some(until) = cap {
+            bound = bound.min(until.saturating_duration_since(started));
+        }
+        self.deadline.extend(bound);
+        let out = tokio::time::timeout(bound, wait).await.ok();
+        let waited = started.elapsed().min(bound);
+        self.deadline.shorten(bound.saturating_sub(waited));
+        self.excused += waited;
+        self.keep_writer_hold();
+        out
+    }
+
+    /// Keeps the deadline within [`MAX_WRITER_HOLD`] while the call holds SQLite's writer.
+    fn keep_writer_hold(&self) {
+        if let Some(until) = self.writer_hold_until
+            && self.deadline.at() > until
+        {
+            self.deadline.set(until);
+        }
     }
 
     /// Records a database failure: the whole call will be rolled back.
@@ -198,10 +316,22 @@ pub enum Fault {
     /// The host could not serve the call (database, instantiation).
     #[error("le service est momentanément indisponible : {0}")]
     Host(String),
-    /// Every instance was busy for longer than the host lets a call wait: the call was shed
-    /// before it started (not the module's fault; answered 503 with `Retry-After`).
+    /// Every instance was busy for longer than the host lets a call wait, or what the call
+    /// waited for (the database, SQLite's writer, the memory of all communes' modules) was
+    /// held by others past [`HOST_WAIT`]: the call was shed (not the module's fault; answered
+    /// 503 with `Retry-After`, its writes rolled back).
     #[error("le service est très sollicité en ce moment")]
     Overloaded,
+    /// The module made more host calls than [`MAX_HOST_CALLS`] through imports that cannot
+    /// refuse (`now-ms`, `new-id`, `random-bytes`, `log`).
+    #[error("le module a dépassé {0} appels à l'hôte dans une seule requête")]
+    HostCalls(u32),
+    /// A status HTTP does not allow a module to send (valid: 200 to 599).
+    #[error("le module a répondu avec un code HTTP invalide ({0})")]
+    Status(u16),
+    /// The host refused the response (see [`handle_checked`]).
+    #[error("la réponse du module a été refusée : {0}")]
+    Refused(String),
 }
 
 impl Fault {
@@ -211,11 +341,12 @@ impl Fault {
         !matches!(self, Fault::Host(_) | Fault::Overloaded)
     }
 
-    fn from_error(e: wasmtime::Error, out_of_memory: bool) -> Fault {
+    fn from_error(e: wasmtime::Error, memory: Option<MemoryHit>) -> Fault {
         match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => Fault::Timeout,
             Some(Trap::StackOverflow) => Fault::Stack,
-            _ if out_of_memory => Fault::Memory,
+            _ if memory == Some(MemoryHit::Module) => Fault::Memory,
+            _ if memory == Some(MemoryHit::Host) => Fault::Overloaded,
             Some(trap) => Fault::Trap(trap.to_string()),
             None => Fault::Trap(format!("{e:#}")),
         }
@@ -268,6 +399,7 @@ fn new_state(
     module: &LoadedModule,
     limits: &CallLimits,
     ctx: Option<&CallContext>,
+    gates: Option<Arc<TenantGates>>,
 ) -> CallState {
     // No preopened directory, no environment, no arguments, no inherited stdio, no network.
     let wasi = WasiCtxBuilder::new()
@@ -280,7 +412,10 @@ fn new_state(
         table: ResourceTable::new(),
         limiter: Limiter {
             memory_bytes: limits.memory_bytes,
-            memory_hit: false,
+            hit: None,
+            budget: app.modules.memory.clone(),
+            tenant: gates.clone(),
+            reserved: 0,
         },
         app: app.clone(),
         tenant: ctx.map(|c| c.tenant),
@@ -291,10 +426,16 @@ fn new_state(
         failed: None,
         read_call_wrote_late: false,
         host_calls: 0,
+        cut: None,
+        checkouts_asked: 0,
+        excused: Duration::ZERO,
+        gates,
+        db_permits: Vec::new(),
+        writer_hold_until: None,
         origin: ctx.map(|c| c.origin.clone()).unwrap_or_default(),
         mount: format!("/m/{}", module.id),
         after_commit: AfterCommit::default(),
-        deadline: Instant::now() + limits.time,
+        deadline: Deadline::new(limits.time),
         extra: Duration::ZERO,
         client: ctx.and_then(|c| c.client.clone()),
         storage: Default::default(),
@@ -306,14 +447,15 @@ fn new_store(
     module: &LoadedModule,
     limits: &CallLimits,
     ctx: Option<&CallContext>,
+    gates: Option<Arc<TenantGates>>,
 ) -> Store<CallState> {
     let engine = app.modules.engine().engine();
-    let mut store = Store::new(engine, new_state(app, module, limits, ctx));
+    let mut store = Store::new(engine, new_state(app, module, limits, ctx, gates));
     store.limiter(|s| &mut s.limiter);
     store.set_epoch_deadline(1);
     // Yield to other requests at every tick; trap once the wall-clock budget is spent.
     store.epoch_deadline_callback(move |ctx| {
-        if Instant::now() >= ctx.data().deadline {
+        if Instant::now() >= ctx.data().deadline.at() {
             Ok(UpdateDeadline::Interrupt)
         } else {
             Ok(UpdateDeadline::Yield(1))
@@ -328,10 +470,10 @@ pub async fn manifest(
     module: &LoadedModule,
     limits: &CallLimits,
 ) -> Result<crate::modules::bindings::parvis::module::types::Manifest, Fault> {
-    let Some(_slot) = app.modules.admit().await else {
+    let Some(_slot) = app.modules.admit(app.db.backend(), None, false).await else {
         return Err(Fault::Overloaded);
     };
-    let mut store = new_store(app, module, limits, None);
+    let mut store = new_store(app, module, limits, None, None);
     let instance = module
         .pre
         .instantiate_async(&mut store)
@@ -341,12 +483,16 @@ pub async fn manifest(
         .parvis_module_guest()
         .call_describe(&mut store)
         .await
-        .map_err(|e| Fault::from_error(e, false))
+        .map_err(|e| Fault::from_error(e, None))
 }
+
+/// A check of a module's response by the route that serves it (e.g. its redirect target):
+/// `Err` turns the answer into an error page, and the call's writes are rolled back.
+pub type Accept = dyn Fn(&Response, &[String]) -> Result<(), String> + Send + Sync;
 
 #[derive(Clone, Copy)]
 enum Call<'a> {
-    Handle(&'a Request),
+    Handle(&'a Request, Option<&'a Accept>),
     Event(&'a Event),
     /// `export-account`: read-only, its writes are always rolled back.
     ExportAccount(&'a str),
@@ -392,19 +538,30 @@ async fn run_once(
     let limits = app.modules.limits();
     // Wait (a bounded time) for one of the pool's instances rather than fail at its limit;
     // the permit is held until the instance is dropped with the store.
-    let Some(_slot) = app.modules.admit().await else {
+    let request = ctx.client.is_some();
+    let Some(admitted) = app
+        .modules
+        .admit(app.db.backend(), Some(ctx.tenant), request)
+        .await
+    else {
         return (Err(Fault::Overloaded), false);
     };
-    let mut store = new_store(app, module, &limits, Some(ctx));
+    let Admitted { ref gates, .. } = admitted;
+    let mut store = new_store(app, module, &limits, Some(ctx), gates.clone());
+    let deadline = store.data().deadline.clone();
     let run = async {
         let instance = module
             .pre
             .instantiate_async(&mut store)
             .await
-            .map_err(|e| Fault::Host(format!("instanciation : {e:#}")))?;
+            .map_err(|e| match store.data().limiter.hit {
+                // Its commune's memory share was full (the module's), or everyone's (shed).
+                Some(hit) => Fault::from_error(e, Some(hit)),
+                None => Fault::Host(format!("instanciation : {e:#}")),
+            })?;
         let guest = instance.parvis_module_guest();
         let outcome = match call {
-            Call::Handle(req) => guest
+            Call::Handle(req, _) => guest
                 .call_handle(&mut store, req)
                 .await
                 .map(Outcome::Response),
@@ -417,29 +574,101 @@ async fn run_once(
                 .await
                 .map(Outcome::Export),
         };
-        let oom = store.data().limits_hit();
-        outcome.map_err(|e| Fault::from_error(e, oom))
+        let hit = store.data().limiter.hit;
+        outcome.map_err(|e| Fault::from_error(e, hit))
     };
-    // A host call that never returns is bounded too (the epoch only interrupts wasm code); the
-    // margin covers the deadline's moves for database time and a wait for SQLite's write lock
-    // (busy timeout 10 s), which are not the module's fault.
-    let outer = limits.time + MAX_EXTRA_TIME + Duration::from_secs(15);
-    let outcome = match tokio::time::timeout(outer, run).await {
-        Ok(outcome) => outcome,
-        Err(_) => Err(Fault::Timeout),
+    // The epoch interrupts wasm code at the deadline; a host call or a WASI call (a sleep, a
+    // poll) that blocks past it is cut here, its future dropped with the store's borrow.
+    let outcome = tokio::select! {
+        outcome = run => outcome,
+        () = deadline.passed() => Err(Fault::Timeout),
     };
-    let state = store.into_data();
+    let mut state = store.into_data();
+    // The host ended the call (shed, or past the host-call budget): that is the answer,
+    // whatever the module returned after.
+    let outcome = match state.cut.take() {
+        Some(cut) => Err(cut),
+        None => outcome,
+    };
     let wrote_late = state.read_call_wrote_late;
-    (finish(app, state, outcome, &limits).await, wrote_late)
+    let accept = match call {
+        Call::Handle(_, accept) => accept,
+        _ => None,
+    };
+    let outcome = finish(app, state, outcome, &limits, accept).await;
+    drop(admitted);
+    (outcome, wrote_late)
+}
+
+/// When a call's time is up: `start` plus a number of nanoseconds the call's own imports
+/// move (shared with the runner that watches it).
+pub(crate) struct Deadline {
+    start: Instant,
+    nanos: AtomicU64,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Deadline {
+    fn new(budget: Duration) -> Arc<Deadline> {
+        Arc::new(Deadline {
+            start: Instant::now(),
+            nanos: AtomicU64::new(nanos(budget)),
+        })
+    }
+
+    /// When the time is up.
+    pub(crate) fn at(&self) -> Instant {
+        self.start + Duration::from_nanos(self.nanos.load(Ordering::Relaxed))
+    }
+
+    fn set(&self, at: Instant) {
+        self.nanos.store(
+            nanos(at.saturating_duration_since(self.start)),
+            Ordering::Relaxed,
+        );
+    }
+
+    fn extend(&self, by: Duration) {
+        let by = nanos(by);
+        let _ = self
+            .nanos
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_add(by))
+            });
+    }
+
+    fn shorten(&self, by: Duration) {
+        let by = nanos(by);
+        let _ = self
+            .nanos
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(by))
+            });
+    }
+
+    fn expire(&self) {
+        self.nanos.store(0, Ordering::Relaxed);
+    }
+
+    /// Resolves once the (possibly moved) deadline has passed.
+    async fn passed(&self) {
+        loop {
+            let now = Instant::now();
+            let at = self.at();
+            if now >= at {
+                return;
+            }
+            // Look again at least every few ticks: the deadline may have moved earlier.
+            let next = at.min(now + crate::modules::engine::EPOCH_TICK * 5);
+            tokio::time::sleep_until(next.into()).await;
+        }
+    }
 }
 
 impl CallState {
-    /// Time spent waiting on a service outside the module (the payment provider) does not
-    /// count against its deadline, as the database's write lock does not.
-    pub(crate) fn excuse(&mut self, waited: Duration) {
-        self.deadline += waited;
-    }
-
     /// A storage call took `waited` and returned `documents`: the database's time is not the
     /// module's, and each document read earns [`TIME_PER_DOCUMENT`] to process it, within
     /// [`MAX_EXTRA_TIME`] per call. So an export's budget fits its size.
@@ -448,31 +677,68 @@ impl CallState {
             TIME_PER_DOCUMENT.saturating_mul(u32::try_from(documents).unwrap_or(u32::MAX));
         let grant = (waited + per_doc).min(MAX_EXTRA_TIME.saturating_sub(self.extra));
         self.extra += grant;
-        self.deadline += grant;
-    }
-
-    fn limits_hit(&self) -> bool {
-        self.limiter.memory_hit
+        self.deadline.extend(grant);
+        self.keep_writer_hold();
     }
 }
 
-/// Caps linear memory (trapping the call, and remembering why) and table growth.
+/// Which memory budget a call ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MemoryHit {
+    /// The instance's own limit, or its commune's share: the module's fault.
+    Module,
+    /// All communes' modules together: the call is shed, not charged.
+    Host,
+}
+
+/// Caps linear memory (trapping the call, and remembering why) and table growth. Memory is
+/// counted against the instance's limit, its commune's share of live instances' memory, and
+/// all communes' together; what an instance holds is released when its store drops.
 struct Limiter {
     memory_bytes: usize,
-    memory_hit: bool,
+    hit: Option<MemoryHit>,
+    budget: Arc<MemoryBudget>,
+    tenant: Option<Arc<TenantGates>>,
+    /// Bytes this instance added to the budgets.
+    reserved: usize,
+}
+
+/// Adds `bytes` to `used` unless that passes `limit`.
+fn reserve(used: &AtomicUsize, bytes: usize, limit: usize) -> bool {
+    used.fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
+        u.checked_add(bytes).filter(|n| *n <= limit)
+    })
+    .is_ok()
 }
 
 impl ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.memory_bytes {
-            self.memory_hit = true;
+            self.hit = Some(MemoryHit::Module);
             return Err(wasmtime::Error::msg("module memory limit reached"));
         }
+        let more = desired.saturating_sub(current);
+        if let Some(tenant) = &self.tenant {
+            let share = self.budget.per_tenant.load(Ordering::Relaxed);
+            if !reserve(&tenant.memory, more, share) {
+                self.hit = Some(MemoryHit::Module);
+                return Err(wasmtime::Error::msg("commune memory share reached"));
+            }
+        }
+        let total = self.budget.total.load(Ordering::Relaxed);
+        if !reserve(&self.budget.used, more, total) {
+            if let Some(tenant) = &self.tenant {
+                tenant.memory.fetch_sub(more, Ordering::AcqRel);
+            }
+            self.hit = Some(MemoryHit::Host);
+            return Err(wasmtime::Error::msg("module host memory budget reached"));
+        }
+        self.reserved += more;
         Ok(true)
     }
 
@@ -498,17 +764,37 @@ impl ResourceLimiter for Limiter {
     }
 }
 
+impl Drop for Limiter {
+    fn drop(&mut self) {
+        self.budget.used.fetch_sub(self.reserved, Ordering::AcqRel);
+        if let Some(tenant) = &self.tenant {
+            tenant.memory.fetch_sub(self.reserved, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Statuses a module may answer with: HTTP's, less the informational ones (the host cannot
+/// speak them for a module).
+pub const VALID_STATUSES: std::ops::RangeInclusive<u16> = 200..=599;
+
 async fn finish(
     app: &AppState,
     mut state: CallState,
     outcome: Result<Outcome, Fault>,
     limits: &CallLimits,
+    accept: Option<&Accept>,
 ) -> Result<Outcome, Fault> {
     let outcome = outcome.and_then(|o| match o {
         Outcome::Response(r) => {
             let size = response_size(&r);
             if size > limits.response_bytes {
                 Err(Fault::TooLarge(limits.response_bytes))
+            } else if !VALID_STATUSES.contains(&r.status) {
+                Err(Fault::Status(r.status))
+            } else if let Some(Err(why)) =
+                accept.map(|accept| accept(&r, &state.after_commit.checkouts))
+            {
+                Err(Fault::Refused(why))
             } else {
                 Ok(Outcome::Response(r))
             }
@@ -594,8 +880,21 @@ pub async fn handle(
     ctx: &CallContext,
     request: &Request,
 ) -> Result<(Response, Vec<String>), Fault> {
+    handle_checked(app, module, ctx, request, None).await
+}
+
+/// Serves one request with a module, `accept` checking its response (and the checkout pages
+/// the call created) before the call's writes are committed: a response the route would
+/// refuse is [`Fault::Refused`], and nothing the call wrote is kept.
+pub async fn handle_checked(
+    app: &AppState,
+    module: &Arc<LoadedModule>,
+    ctx: &CallContext,
+    request: &Request,
+    accept: Option<&Accept>,
+) -> Result<(Response, Vec<String>), Fault> {
     let started = Instant::now();
-    let result = run(app, module, ctx, Call::Handle(request)).await;
+    let result = run(app, module, ctx, Call::Handle(request, accept)).await;
     record(app, module, ctx, &result, started).await;
     match result {
         Ok(Outcome::Handled(r, checkouts)) => Ok((r, checkouts)),

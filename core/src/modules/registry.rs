@@ -28,6 +28,29 @@ pub const FAULT_CLIENTS: usize = 2;
 pub const FAULT_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// How long a call waits for a free instance before it is shed with a 503.
 pub const ADMISSION_WAIT: Duration = Duration::from_secs(5);
+/// Instance slots one commune's calls may hold at once (of [`POOL_INSTANCES`]): a commune
+/// flooded with slow requests waits, and is shed, alone; the others are still admitted.
+///
+/// [`POOL_INSTANCES`]: crate::modules::engine::POOL_INSTANCES
+pub const TENANT_SLOTS: usize = 64;
+/// One slot in this many is kept for the host's own calls (ticks, payment events), which
+/// requests cannot take: a flood of requests does not stop every commune's ticks.
+pub const HOST_RESERVED_SLOTS_DIVISOR: usize = 16;
+/// Database transactions one commune's module calls may hold at once (PostgreSQL; SQLite
+/// readers): logins and other communes always find connections in the pool.
+pub const TENANT_DB_TRANSACTIONS: usize = 4;
+/// Database transactions all module calls together may hold at once, per backend: the rest of
+/// the pool (16 connections on PostgreSQL, 8 SQLite readers) stays for the host's own pages.
+pub const MODULE_DB_TRANSACTIONS_POSTGRES: usize = 12;
+/// See [`MODULE_DB_TRANSACTIONS_POSTGRES`].
+pub const MODULE_DB_TRANSACTIONS_SQLITE: usize = 6;
+/// Module calls of one commune that may hold or queue for SQLite's single writer at once: one
+/// commune's writes wait behind each other, not in front of every other commune's.
+pub const TENANT_SQLITE_WRITERS: usize = 1;
+/// Linear memory all live module instances may hold together.
+pub const MEMORY_TOTAL: usize = 1 << 30;
+/// Linear memory the live instances of one commune may hold together.
+pub const MEMORY_PER_TENANT: usize = 256 << 20;
 /// Overload is logged at most once per this interval, with the count of calls shed.
 const OVERLOAD_LOG_EVERY: Duration = Duration::from_secs(10);
 /// Account data exports per account and hour: each one is a module call per commune holding
@@ -173,6 +196,8 @@ pub struct ModuleHost {
     syncing: tokio::sync::Mutex<()>,
     admission: RwLock<Admission>,
     overload: Mutex<OverloadLog>,
+    /// Linear memory of live instances, against [`MEMORY_TOTAL`] and [`MEMORY_PER_TENANT`].
+    pub(crate) memory: Arc<MemoryBudget>,
     /// Account data exports, by account.
     pub(crate) export_limit: crate::rate_limit::RateLimit<String>,
     /// Checkout sessions, by commune and client.
@@ -203,10 +228,63 @@ impl FaultRun {
 }
 
 /// Calls running at once are bounded by the instance pool: a call waits up to `wait` for a
-/// slot, then is shed.
+/// slot, then is shed. Requests take one of `requests` (the pool less the host's reserve) and
+/// one of their commune's [`TenantGates::slots`] first.
 struct Admission {
     slots: Arc<tokio::sync::Semaphore>,
+    requests: Arc<tokio::sync::Semaphore>,
     wait: Duration,
+    /// Per commune: slots, database transactions, SQLite writers (see [`TenantGates`]).
+    tenant_slots: usize,
+    /// Module transactions of all communes together (sized for the backend at first use).
+    database: Option<Arc<tokio::sync::Semaphore>>,
+    gates: HashMap<TenantId, Arc<TenantGates>>,
+}
+
+impl Admission {
+    fn new(slots: usize, wait: Duration, tenant_slots: usize) -> Admission {
+        let reserved = slots / HOST_RESERVED_SLOTS_DIVISOR;
+        Admission {
+            slots: Arc::new(tokio::sync::Semaphore::new(slots)),
+            requests: Arc::new(tokio::sync::Semaphore::new(
+                slots.saturating_sub(reserved).max(1),
+            )),
+            wait,
+            tenant_slots: tenant_slots.clamp(1, slots),
+            database: None,
+            gates: HashMap::new(),
+        }
+    }
+}
+
+/// What one commune's module calls may hold at once, whatever the module.
+pub(crate) struct TenantGates {
+    /// Instance slots ([`TENANT_SLOTS`]).
+    slots: Arc<tokio::sync::Semaphore>,
+    /// Database transactions ([`TENANT_DB_TRANSACTIONS`]).
+    pub(crate) database: Arc<tokio::sync::Semaphore>,
+    /// Module transactions of all communes (shared by every commune's gates).
+    pub(crate) all_database: Arc<tokio::sync::Semaphore>,
+    /// SQLite writers held or queued ([`TENANT_SQLITE_WRITERS`]).
+    pub(crate) writers: Arc<tokio::sync::Semaphore>,
+    /// Linear memory of the commune's live instances, in bytes.
+    pub(crate) memory: std::sync::atomic::AtomicUsize,
+}
+
+/// Linear memory of all live module instances, and the budgets (see [`MEMORY_TOTAL`]).
+pub(crate) struct MemoryBudget {
+    pub(crate) used: std::sync::atomic::AtomicUsize,
+    pub(crate) total: std::sync::atomic::AtomicUsize,
+    pub(crate) per_tenant: std::sync::atomic::AtomicUsize,
+}
+
+/// A call's admission: its instance slot (and its commune's), released with the store.
+pub(crate) struct Admitted {
+    _slot: tokio::sync::OwnedSemaphorePermit,
+    _request: Option<tokio::sync::OwnedSemaphorePermit>,
+    _tenant: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// The commune's gates (database, writer, memory), for the call.
+    pub(crate) gates: Option<Arc<TenantGates>>,
 }
 
 #[derive(Default)]
@@ -234,11 +312,15 @@ impl ModuleHost {
             tenants: RwLock::default(),
             faults: Mutex::default(),
             syncing: tokio::sync::Mutex::new(()),
-            admission: RwLock::new(Admission {
-                slots: Arc::new(tokio::sync::Semaphore::new(
-                    crate::modules::engine::POOL_INSTANCES as usize,
-                )),
-                wait: ADMISSION_WAIT,
+            admission: RwLock::new(Admission::new(
+                crate::modules::engine::POOL_INSTANCES as usize,
+                ADMISSION_WAIT,
+                TENANT_SLOTS,
+            )),
+            memory: Arc::new(MemoryBudget {
+                used: std::sync::atomic::AtomicUsize::new(0),
+                total: std::sync::atomic::AtomicUsize::new(MEMORY_TOTAL),
+                per_tenant: std::sync::atomic::AtomicUsize::new(MEMORY_PER_TENANT),
             }),
             overload: Mutex::default(),
             export_limit: crate::rate_limit::RateLimit::per_hour(EXPORTS_PER_HOUR),
@@ -246,15 +328,70 @@ impl ModuleHost {
         })
     }
 
+    /// The gates of one commune (created at its first call).
+    fn gates(&self, backend: crate::db::Backend, tenant: TenantId) -> Option<Arc<TenantGates>> {
+        let mut a = self.admission.write().ok()?;
+        let all_database = a
+            .database
+            .get_or_insert_with(|| {
+                Arc::new(tokio::sync::Semaphore::new(match backend {
+                    crate::db::Backend::Postgres => MODULE_DB_TRANSACTIONS_POSTGRES,
+                    crate::db::Backend::Sqlite => MODULE_DB_TRANSACTIONS_SQLITE,
+                }))
+            })
+            .clone();
+        let slots = a.tenant_slots;
+        Some(
+            a.gates
+                .entry(tenant)
+                .or_insert_with(|| {
+                    Arc::new(TenantGates {
+                        slots: Arc::new(tokio::sync::Semaphore::new(slots)),
+                        database: Arc::new(tokio::sync::Semaphore::new(TENANT_DB_TRANSACTIONS)),
+                        all_database,
+                        writers: Arc::new(tokio::sync::Semaphore::new(TENANT_SQLITE_WRITERS)),
+                        memory: std::sync::atomic::AtomicUsize::new(0),
+                    })
+                })
+                .clone(),
+        )
+    }
+
     /// A slot for one call (an instance of the pool), waiting at most the admission wait;
     /// `None` when the host is overloaded (the call is shed, and counted in the overload log).
-    pub(crate) async fn admit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        let (slots, wait) = match self.admission.read() {
-            Ok(a) => (a.slots.clone(), a.wait),
+    /// A request (`request`: someone outside caused it) first takes one of its commune's
+    /// [`TENANT_SLOTS`] and one of the slots not kept for the host's own calls, so a commune
+    /// over its share waits and is shed alone.
+    pub(crate) async fn admit(
+        &self,
+        backend: crate::db::Backend,
+        tenant: Option<TenantId>,
+        request: bool,
+    ) -> Option<Admitted> {
+        let (slots, requests, wait) = match self.admission.read() {
+            Ok(a) => (a.slots.clone(), a.requests.clone(), a.wait),
             Err(_) => return None,
         };
-        if let Ok(Ok(permit)) = tokio::time::timeout(wait, slots.acquire_owned()).await {
-            return Some(permit);
+        let gates = tenant.and_then(|t| self.gates(backend, t));
+        let acquire = async {
+            let tenant = match (&gates, request) {
+                (Some(g), true) => Some(g.slots.clone().acquire_owned().await.ok()?),
+                _ => None,
+            };
+            let request = match request {
+                true => Some(requests.acquire_owned().await.ok()?),
+                false => None,
+            };
+            let slot = slots.acquire_owned().await.ok()?;
+            Some((slot, request, tenant))
+        };
+        if let Ok(Some((slot, request, tenant))) = tokio::time::timeout(wait, acquire).await {
+            return Some(Admitted {
+                _slot: slot,
+                _request: request,
+                _tenant: tenant,
+                gates,
+            });
         }
         metrics::counter!("parvis_module_calls_shed_total").increment(1);
         if let Ok(mut log) = self.overload.lock() {
@@ -277,14 +414,26 @@ impl ModuleHost {
 
     /// Sets how many module calls run at once (at most the pool's instances) and how long a
     /// call waits for a slot: tests and benchmarks use it to show shedding on a small scale.
+    /// A commune's share stays [`TENANT_SLOTS`], within `slots`.
     pub fn set_admission(&self, slots: usize, wait: Duration) {
+        self.set_shares(slots, wait, TENANT_SLOTS);
+    }
+
+    /// Like [`set_admission`](Self::set_admission), with each commune's share of the slots
+    /// (tests show fairness between communes on a small scale).
+    pub fn set_shares(&self, slots: usize, wait: Duration, tenant_slots: usize) {
         let slots = slots.clamp(1, crate::modules::engine::POOL_INSTANCES as usize);
         if let Ok(mut a) = self.admission.write() {
-            *a = Admission {
-                slots: Arc::new(tokio::sync::Semaphore::new(slots)),
-                wait,
-            };
+            *a = Admission::new(slots, wait, tenant_slots);
         }
+    }
+
+    /// Sets the memory budgets of live instances: all together, and per commune (tests show
+    /// on a small scale what [`MEMORY_TOTAL`] and [`MEMORY_PER_TENANT`] do).
+    pub fn set_memory_budget(&self, total: usize, per_tenant: usize) {
+        use std::sync::atomic::Ordering;
+        self.memory.total.store(total, Ordering::Relaxed);
+        self.memory.per_tenant.store(per_tenant, Ordering::Relaxed);
     }
 
     /// Sets each call's time budget (tests show on a small scale what a loaded server sees).

@@ -9,13 +9,19 @@ use crate::payments::CheckoutRequest;
 
 /// Largest single payment a module may ask for (10,000 €).
 const MAX_AMOUNT_CENTS: u64 = 1_000_000;
+/// Checkout sessions one call may ask the payment provider for: a page opens one.
+pub const MAX_CHECKOUTS_PER_CALL: u32 = 3;
 
 impl Host for CallState {
     async fn create_checkout(&mut self, c: Checkout) -> Result<String, String> {
-        if let Err(Denied::Capability(cap)) = self.tx(Capability::Payments).await {
-            return Err(format!(
-                "le module n'a pas déclaré la capacité « {cap} » dans son manifeste"
-            ));
+        match self.tx(Capability::Payments).await {
+            Ok(_) => {}
+            Err(Denied::Capability(cap)) => {
+                return Err(format!(
+                    "le module n'a pas déclaré la capacité « {cap} » dans son manifeste"
+                ));
+            }
+            Err(Denied::Unavailable(why)) => return Err(why),
         }
         if c.amount_cents == 0 || c.currency != "eur" {
             return Err("montant nul ou devise autre que l'euro".into());
@@ -33,6 +39,11 @@ impl Host for CallState {
         let (Some(tenant), Some(gateway)) = (self.tenant, self.app.payments.get().cloned()) else {
             return Err("Le paiement en ligne n'est pas configuré sur cette plateforme.".into());
         };
+        if self.checkouts_asked >= MAX_CHECKOUTS_PER_CALL {
+            return Err(format!(
+                "au plus {MAX_CHECKOUTS_PER_CALL} paiements peuvent être ouverts dans une seule requête"
+            ));
+        }
         // Each checkout is a session at the payment provider: one client opens a bounded
         // number per commune, whatever the module (a refused call records nothing).
         if let Some(client) = &self.client
@@ -58,9 +69,18 @@ impl Host for CallState {
         };
         let app = self.app.clone();
         let module = self.module.to_string();
-        let started = std::time::Instant::now();
-        let url = gateway.checkout(&app, tenant, &module, request).await;
-        self.excuse(started.elapsed());
+        self.checkouts_asked += 1;
+        // The provider's time is not the module's: excused, and bounded.
+        let asked = async move { gateway.checkout(&app, tenant, &module, request).await };
+        let Some(url) = self
+            .excused_wait(crate::modules::call::PROVIDER_WAIT, asked)
+            .await
+        else {
+            return Err(
+                "le service de paiement n'a pas répondu à temps : réessayez dans quelques instants"
+                    .into(),
+            );
+        };
         let url = url?;
         self.after_commit.checkouts.push(url.clone());
         Ok(url)

@@ -1,5 +1,5 @@
 //! `parvis:module/runtime`: time, ids, randomness and logs, with the commune and module in
-//! every log line.
+//! every log line. Each call counts against the call's host-call budget.
 
 use rand::RngCore as _;
 
@@ -19,20 +19,24 @@ const MAX_LOG: usize = 2048;
 
 impl Host for CallState {
     async fn now_ms(&mut self) -> i64 {
+        self.count_runtime_call();
         now_ms()
     }
 
     async fn new_id(&mut self) -> String {
+        self.count_runtime_call();
         crate::util::new_id()
     }
 
     async fn random_bytes(&mut self, len: u32) -> Vec<u8> {
+        self.count_runtime_call();
         let mut bytes = vec![0u8; len.min(1024) as usize];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         bytes
     }
 
     async fn log(&mut self, level: Level, message: String) {
+        self.count_runtime_call();
         let mut message = message;
         if message.len() > MAX_LOG {
             let mut end = MAX_LOG;
