@@ -13,6 +13,7 @@ pub mod call;
 pub mod engine;
 pub mod host;
 pub mod input;
+pub mod install;
 pub mod personal;
 pub mod registry;
 pub mod routes;

@@ -118,17 +118,6 @@ fn capability_name(c: WitCapability) -> (&'static str, Capability) {
     }
 }
 
-fn parse_capability(name: &str) -> Option<Capability> {
-    Some(match name {
-        "storage" => Capability::Storage,
-        "notify" => Capability::Notify,
-        "feed" => Capability::Feed,
-        "payments" => Capability::Payments,
-        "tick" => Capability::Tick,
-        _ => return None,
-    })
-}
-
 /// A compiled module version, ready to instantiate.
 pub struct LoadedModule {
     /// Id.
@@ -164,6 +153,9 @@ pub enum InstallError {
     /// Same version, other bytes.
     #[error(transparent)]
     Conflict(#[from] store::InstallConflict),
+    /// The id is another component's and the operator did not ask to replace it.
+    #[error(transparent)]
+    AlreadyInstalled(Box<crate::modules::install::AlreadyInstalled>),
     /// Storage failed.
     #[error(transparent)]
     Db(#[from] sqlx::Error),
@@ -500,12 +492,10 @@ impl ModuleHost {
         manifest: Manifest,
         sha256: String,
         pre: ModulePre<CallState>,
+        granted: &BTreeSet<String>,
     ) -> LoadedModule {
-        let capabilities = manifest
-            .capabilities
-            .iter()
-            .filter_map(|c| parse_capability(c))
-            .collect();
+        // Only what it declares and a platform admin granted (see `install`).
+        let capabilities = crate::modules::install::effective(&manifest, granted);
         LoadedModule {
             id,
             manifest,
@@ -515,11 +505,26 @@ impl ModuleHost {
         }
     }
 
+    /// [`install_with`] without replacing: a component whose id is already installed (other
+    /// bytes) is refused.
+    ///
+    /// [`install_with`]: ModuleHost::install_with
+    pub async fn install(&self, app: &AppState, wasm: &[u8]) -> Result<Manifest, InstallError> {
+        Ok(self.install_with(app, wasm, false).await?.manifest)
+    }
+
     /// Validates a component (compiles it, reads its manifest), registers it as the served
     /// version of its module, and serves it here at once. Other servers pick it up by [`sync`].
+    /// A component claiming an installed id replaces it only if `replace`; capabilities it
+    /// adds then wait for a grant (see [`crate::modules::install`]).
     ///
     /// [`sync`]: ModuleHost::sync
-    pub async fn install(&self, app: &AppState, wasm: &[u8]) -> Result<Manifest, InstallError> {
+    pub async fn install_with(
+        &self,
+        app: &AppState,
+        wasm: &[u8],
+        replace: bool,
+    ) -> Result<crate::modules::install::Installed, InstallError> {
         let sha256 = sha256_hex(wasm);
         let pre = self.prepare(&sha256, wasm)?;
         let probe = LoadedModule {
@@ -599,12 +604,13 @@ impl ModuleHost {
                 .map_err(|e| InstallError::Manifest(e.to_string()))?,
             wasm: wasm.to_vec(),
         };
-        store::install_version(&app.db, &stored, &manifest.name, manifest.premium).await?;
-        let loaded = self.loaded_from(id, manifest.clone(), sha256, pre);
+        let installed =
+            crate::modules::install::register(&app.db, &stored, &manifest, replace).await?;
+        let loaded = self.loaded_from(id, manifest.clone(), sha256, pre, &installed.granted);
         if let Ok(mut map) = self.loaded.write() {
             map.insert(manifest.id.clone(), Arc::new(loaded));
         }
-        Ok(manifest)
+        Ok(installed)
     }
 
     /// Loads every version the database says to serve that is not loaded yet (at start, then
@@ -612,13 +618,28 @@ impl ModuleHost {
     pub async fn sync(&self, db: &Db) -> anyhow::Result<usize> {
         let _one_at_a_time = self.syncing.lock().await;
         let served = store::served_versions(db).await?;
+        let grants = crate::modules::install::granted_all(db).await?;
+        let none = BTreeSet::new();
         let mut changed = 0;
         for (id, version) in served {
+            let granted = grants.get(&id).unwrap_or(&none);
             let current = self.get(&id);
-            if current
-                .as_ref()
-                .is_some_and(|m| m.manifest.version == version)
-            {
+            if let Some(m) = current.filter(|m| m.manifest.version == version) {
+                // The same version: only its grants may have changed (`parvis module grant`).
+                if !m.grants_match(granted) {
+                    let loaded = self.loaded_from(
+                        m.id.clone(),
+                        m.manifest.clone(),
+                        m.sha256.clone(),
+                        m.pre.clone(),
+                        granted,
+                    );
+                    if let Ok(mut map) = self.loaded.write() {
+                        map.insert(id.clone(), Arc::new(loaded));
+                    }
+                    tracing::info!(module = %id, %version, "module grants applied");
+                    changed += 1;
+                }
                 continue;
             }
             let Some(stored) = store::served_version(db, &id).await? else {
@@ -660,7 +681,7 @@ impl ModuleHost {
                     continue;
                 }
             };
-            let loaded = self.loaded_from(module_id, manifest, stored.sha256, pre);
+            let loaded = self.loaded_from(module_id, manifest, stored.sha256, pre, granted);
             if let Ok(mut map) = self.loaded.write() {
                 map.insert(id.clone(), Arc::new(loaded));
             }
