@@ -108,6 +108,8 @@ pub struct CallState {
     extra: Duration,
     /// Who caused the call, when someone outside did.
     pub(crate) client: Option<ClientKey>,
+    /// What the call sent so far (notices, posts), for the per-call volume limits.
+    pub(crate) volumes: crate::modules::quota::CallVolumes,
     /// What the call wrote to storage, against the quota (see `host::storage`).
     pub(crate) storage: crate::modules::host::storage::CallStorage,
 }
@@ -438,6 +440,7 @@ fn new_state(
         deadline: Deadline::new(limits.time),
         extra: Duration::ZERO,
         client: ctx.and_then(|c| c.client.clone()),
+        volumes: Default::default(),
         storage: Default::default(),
     }
 }

@@ -15,6 +15,7 @@ pub mod host;
 pub mod input;
 pub mod install;
 pub mod personal;
+pub mod quota;
 pub mod registry;
 pub mod routes;
 pub mod service;

@@ -5,12 +5,13 @@ use crate::feed::markdown;
 use crate::feed::store::{self as posts, Author};
 use crate::modules::bindings::parvis::module::feed::{Host, Item};
 use crate::modules::call::{CallState, Capability, Denied};
+use crate::modules::quota::{self, Volume};
 use crate::notifications::{FAN_OUT_POST, PostPublished};
 use crate::types::AccountId;
 
 /// The account modules publish as (created by migration 0009; cannot sign in).
 pub const MODULES_ACCOUNT: &str = "parvis-modules";
-/// Longest post body.
+/// Longest post body, in bytes.
 const MAX_BODY: usize = 20_000;
 
 impl Host for CallState {
@@ -19,6 +20,7 @@ impl Host for CallState {
         if body.is_empty() || body.len() > MAX_BODY {
             return Err(format!("texte vide ou de plus de {MAX_BODY} octets"));
         }
+        self.volumes.check_post()?;
         // One rule for every path a module names: the browser's reading of it, on this site.
         let path = match item.path.as_deref().map(crate::util::same_origin_path) {
             None => None,
@@ -52,6 +54,8 @@ impl Host for CallState {
         .await
         .map_err(|e| self.fail(&e))?;
         let origin = self.origin.clone();
+        let backend = self.app.db.backend();
+        let module = self.module.to_string();
         let tx = match self.tx(Capability::Feed).await {
             Ok(tx) => tx,
             Err(Denied::Capability(c)) => {
@@ -71,7 +75,10 @@ impl Host for CallState {
             .chars()
             .take(120)
             .collect();
-        let written: Result<String, sqlx::Error> = async {
+        let written: Result<Result<String, String>, sqlx::Error> = async {
+            if let Err(why) = quota::charge(tx, backend, &module, Volume::Posts, 1).await? {
+                return Ok(Err(why));
+            }
             let id = posts::insert(
                 tx,
                 &account,
@@ -91,13 +98,15 @@ impl Host for CallState {
                 link: format!("{origin}/#post-{id}"),
             };
             crate::jobs::insert(tx.conn(), FAN_OUT_POST, &event).await?;
-            Ok(id)
+            Ok(Ok(id))
         }
         .await;
         let id = match written {
-            Ok(id) => id,
+            Ok(Ok(id)) => id,
+            Ok(Err(why)) => return Err(why),
             Err(e) => return Err(self.fail(&e)),
         };
+        self.volumes.add_post();
         self.after_commit.wake_jobs = true;
         self.after_commit.published = true;
         Ok(id)

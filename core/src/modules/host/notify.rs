@@ -10,6 +10,7 @@ use crate::modules::bindings::parvis::module::notify::{
     Audience, Channels, DeliveryReport, Host, Notification, Sent, Urgency,
 };
 use crate::modules::call::{CallState, Capability, Denied};
+use crate::modules::quota::{self, MAX_NOTICE_BODY_CHARS, Volume};
 use crate::notifications::deliveries::{self, Channel, NoticeRef};
 use crate::notifications::push;
 use crate::notifications::sms::{self, SMS_ATTEMPTS, SMS_JOB, TextMessage};
@@ -19,6 +20,20 @@ use crate::notifications::{Notice, Recipients, SEND_NOTICE};
 const MAX_ACCOUNTS: usize = 1000;
 /// Total size of the attachments.
 const MAX_ATTACHMENTS: usize = 1 << 20;
+
+/// The refusal of a notice naming accounts the commune does not know.
+fn strangers_refused(strangers: usize, named: usize) -> String {
+    let (verb, linked) = if strangers > 1 {
+        ("ne sont pas liés", "abonnés, ni titulaires")
+    } else {
+        ("n'est pas lié", "abonné, ni titulaire")
+    };
+    format!(
+        "notification refusée : {strangers} des {named} comptes destinataires {verb} à cette \
+         commune (ni {linked} d'un de ses rôles, ni utilisateur{s} de ce module ici)",
+        s = if strangers > 1 { "s" } else { "" }
+    )
+}
 
 impl Host for CallState {
     async fn send(&mut self, to: Audience, n: Notification) -> Result<Sent, String> {
@@ -30,31 +45,53 @@ impl Host for CallState {
         let Some(path) = crate::util::same_origin_path(&n.path) else {
             return Err("le lien doit être un chemin de ce site commençant par /".into());
         };
+        // Bounded before anything is copied, stored or logged.
+        if n.body.chars().count() > MAX_NOTICE_BODY_CHARS {
+            return Err(format!(
+                "texte de plus de {} caractères",
+                quota::thousands(i64::try_from(MAX_NOTICE_BODY_CHARS).unwrap_or(i64::MAX))
+            ));
+        }
+        if n.attachments.len() > quota::MAX_ATTACHMENTS {
+            return Err(format!(
+                "au plus {} pièces jointes par notification",
+                quota::MAX_ATTACHMENTS
+            ));
+        }
         if n.attachments.iter().map(|a| a.data.len()).sum::<usize>() > MAX_ATTACHMENTS {
             return Err("pièces jointes de plus de 1 Mio".into());
         }
         let Some(tenant) = self.tenant else {
             return Err("aucune commune".into());
         };
+        let followers = matches!(to, Audience::Followers);
+        self.volumes.check_notice(followers)?;
+        // Who holds a role in the commune: linked to it whatever else they do.
+        let assignments = self.app.authz.assignments(&tenant.authz_domain()).await;
+        // Named accounts are checked against the commune (a role's holders are in it).
+        let mut named = false;
         let recipients = match to {
             Audience::Accounts(ids) if ids.len() > MAX_ACCOUNTS => {
                 return Err(format!("au plus {MAX_ACCOUNTS} comptes par notification"));
             }
-            Audience::Accounts(ids) => Recipients::Accounts(ids),
+            Audience::Accounts(mut ids) => {
+                ids.sort();
+                ids.dedup();
+                named = true;
+                Recipients::Accounts(ids)
+            }
             Audience::Followers => Recipients::Followers,
             Audience::Role(name) => {
                 let Some(role) = Role::parse(&name) else {
                     return Err(format!("rôle inconnu : {name}"));
                 };
-                let ids = self
-                    .app
-                    .authz
-                    .assignments(&tenant.authz_domain())
-                    .await
-                    .into_iter()
+                let mut ids: Vec<String> = assignments
+                    .iter()
                     .filter(|(_, r)| *r == role)
-                    .map(|(a, _)| a.0)
+                    .map(|(a, _)| a.0.clone())
                     .collect();
+                ids.sort();
+                ids.dedup();
                 Recipients::Accounts(ids)
             }
         };
@@ -88,6 +125,8 @@ impl Host for CallState {
                 .map(|a| Attachment::new(&a.filename, &a.content_type, &a.data))
                 .collect(),
         };
+        let backend = self.app.db.backend();
+        let module = self.module.to_string();
         let tx = match self.tx(Capability::Notify).await {
             Ok(tx) => tx,
             Err(Denied::Capability(c)) => {
@@ -97,9 +136,41 @@ impl Host for CallState {
             }
             Err(Denied::Unavailable(why)) => return Err(why),
         };
-        if let Err(e) = crate::jobs::insert(tx.conn(), SEND_NOTICE, &notice).await {
-            return Err(self.fail(&e));
+        let role_holders: std::collections::HashSet<String> =
+            assignments.into_iter().map(|(a, _)| a.0).collect();
+        let queued: Result<Result<(), String>, sqlx::Error> = async {
+            if let Recipients::Accounts(ids) = &notice.recipients {
+                if named {
+                    let strangers = quota::unlinked(tx, &module, ids, &role_holders).await?;
+                    if strangers > 0 {
+                        return Ok(Err(strangers_refused(strangers, ids.len())));
+                    }
+                }
+                if let Err(why) = quota::check_recipients(tx, backend, &module, ids).await? {
+                    return Ok(Err(why));
+                }
+                let amount = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+                if let Err(why) =
+                    quota::charge(tx, backend, &module, Volume::NoticeRecipients, amount).await?
+                {
+                    return Ok(Err(why));
+                }
+                quota::record_recipients(tx, &module, ids).await?;
+            } else if let Err(why) =
+                quota::charge(tx, backend, &module, Volume::FollowerNotices, 1).await?
+            {
+                return Ok(Err(why));
+            }
+            crate::jobs::insert(tx.conn(), SEND_NOTICE, &notice).await?;
+            Ok(Ok(()))
         }
+        .await;
+        match queued {
+            Ok(Ok(())) => {}
+            Ok(Err(why)) => return Err(why),
+            Err(e) => return Err(self.fail(&e)),
+        }
+        self.volumes.add_notice(followers);
         self.after_commit.wake_jobs = true;
         Ok(Sent {
             notice: notice_id,
@@ -139,6 +210,8 @@ impl Host for CallState {
             return Err("aucune commune".into());
         };
         let notice_id = crate::util::new_id();
+        let backend = self.app.db.backend();
+        let module = self.module.to_string();
         let tx = match self.tx(Capability::Notify).await {
             Ok(tx) => tx,
             Err(Denied::Capability(c)) => {
@@ -148,7 +221,11 @@ impl Host for CallState {
             }
             Err(Denied::Unavailable(why)) => return Err(why),
         };
-        let written: Result<(), sqlx::Error> = async {
+        let amount = i64::try_from(to.len()).unwrap_or(i64::MAX);
+        let written: Result<Result<(), String>, sqlx::Error> = async {
+            if let Err(why) = quota::charge(tx, backend, &module, Volume::Sms, amount).await? {
+                return Ok(Err(why));
+            }
             for number in &to {
                 let message = TextMessage {
                     notice: NoticeRef {
@@ -161,12 +238,14 @@ impl Host for CallState {
                 crate::jobs::insert_with_attempts(tx.conn(), SMS_JOB, &message, SMS_ATTEMPTS)
                     .await?;
             }
-            let queued = i64::try_from(to.len()).unwrap_or(i64::MAX);
-            deliveries::add(tx, &notice_id, Channel::Sms, queued, 0, 0).await
+            deliveries::add(tx, &notice_id, Channel::Sms, amount, 0, 0).await?;
+            Ok(Ok(()))
         }
         .await;
-        if let Err(e) = written {
-            return Err(self.fail(&e));
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(why)) => return Err(why),
+            Err(e) => return Err(self.fail(&e)),
         }
         self.after_commit.wake_jobs = true;
         Ok(Sent {
