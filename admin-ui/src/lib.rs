@@ -6,6 +6,7 @@ mod commune;
 mod modules;
 mod platform;
 mod roles;
+mod usage;
 
 use axum::Router;
 use axum::extract::State;
@@ -42,6 +43,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "admin/modules.html",
         include_str!("../templates/admin/modules.html"),
     ),
+    ("admin/usage.html", include_str!("../templates/admin/usage.html")),
 ];
 
 /// The admin routes (mounted on every host; each handler checks its permission).
@@ -52,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .merge(claims::routes())
         .merge(roles::routes())
         .merge(modules::routes())
+        .merge(usage::routes())
         .merge(platform::routes())
 }
 

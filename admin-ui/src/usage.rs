@@ -1,0 +1,138 @@
+//! `/admin/modules/usage` (« Consommation des modules »): what each module enabled in the
+//! commune sent over the last 24 hours (notices, SMS, posts) and what it stores, against the
+//! limits the host enforces (`parvis_core::modules::quota`, `store::usage`), so the commune's
+//! admins see a module near its limits before it is refused.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use parvis_core::authz::{Can, ManageModules};
+use parvis_core::error::AppResult;
+use parvis_core::modules::{quota, store};
+use parvis_core::web::{AppState, Page};
+use serde::Serialize;
+use tera::Context;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/admin/modules/usage", get(usage))
+}
+
+/// One figure against its limit, as the page shows it.
+#[derive(Debug, Serialize)]
+struct Figure {
+    label: &'static str,
+    used: i64,
+    limit: i64,
+    /// `12 345`.
+    used_text: String,
+    limit_text: String,
+    /// Rounded percentage of the limit, at most 100.
+    percent: i64,
+}
+
+impl Figure {
+    fn new(label: &'static str, used: i64, limit: i64) -> Figure {
+        Figure {
+            label,
+            used,
+            limit,
+            used_text: quota::thousands(used),
+            limit_text: quota::thousands(limit),
+            percent: if limit > 0 {
+                (used.saturating_mul(100) / limit).clamp(0, 100)
+            } else {
+                0
+            },
+        }
+    }
+}
+
+/// Bytes in the unit a mayor reads (Kio, Mio, Gio).
+fn bytes_text(bytes: i64) -> String {
+    const UNITS: [&str; 4] = ["octets", "Kio", "Mio", "Gio"];
+    let mut value = bytes.max(0) as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{} octets", quota::thousands(bytes.max(0)))
+    } else {
+        format!("{value:.1} {}", UNITS[unit]).replace('.', ",")
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct ModuleUsage {
+    id: String,
+    name: String,
+    sent: Vec<Figure>,
+    storage: Vec<Figure>,
+}
+
+async fn usage(
+    State(state): State<AppState>,
+    _: Can<ManageModules>,
+    page: Page,
+) -> AppResult<Response> {
+    let commune = page.site.commune()?.clone();
+    let choices = state.modules.tenant(&state.db, commune.tenant_id).await?;
+    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    let mut modules = Vec::new();
+    let mut all = state.modules.all();
+    all.sort_by(|a, b| a.manifest.name.cmp(&b.manifest.name));
+    for m in all {
+        if !choices.rows.get(m.id.as_str()).is_some_and(|r| r.enabled) {
+            continue;
+        }
+        let sent = quota::usage(&mut tx, m.id.as_str()).await?;
+        let stored = store::usage(&mut tx, m.id.as_str()).await?;
+        let mut bytes = Figure::new("Espace de stockage", stored.bytes, stored.max_bytes);
+        bytes.used_text = bytes_text(stored.bytes);
+        bytes.limit_text = bytes_text(stored.max_bytes);
+        modules.push(ModuleUsage {
+            id: m.id.to_string(),
+            name: m.manifest.name.clone(),
+            sent: vec![
+                Figure::new(
+                    "Notifications à tous les abonnés",
+                    sent.follower_notices.used,
+                    sent.follower_notices.limit,
+                ),
+                Figure::new(
+                    "Destinataires de notifications nominatives",
+                    sent.notice_recipients.used,
+                    sent.notice_recipients.limit,
+                ),
+                Figure::new("SMS envoyés", sent.sms.used, sent.sms.limit),
+                Figure::new(
+                    "Publications dans le fil",
+                    sent.posts.used,
+                    sent.posts.limit,
+                ),
+            ],
+            storage: vec![
+                bytes,
+                Figure::new("Documents", stored.documents, stored.max_documents),
+            ],
+        });
+    }
+    tx.commit().await?;
+    let mut ctx = Context::new();
+    ctx.insert("modules", &modules);
+    ctx.insert("per_account_per_hour", &quota::NOTICES_PER_ACCOUNT_PER_HOUR);
+    page.render_form(&state, StatusCode::OK, "admin/usage.html", ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bytes_read_in_french() {
+        assert_eq!(super::bytes_text(512), "512 octets");
+        assert_eq!(super::bytes_text(1536), "1,5 Kio");
+        assert_eq!(super::bytes_text(50 << 20), "50,0 Mio");
+    }
+}
