@@ -23,14 +23,43 @@ use crate::modules::call::{self, CallContext, ClientKey, Fault};
 use crate::modules::input::{self, InputError};
 use crate::modules::registry::LoadedModule;
 use crate::web::csrf::CsrfToken;
+use crate::web::security::{ModulePage, SANDBOX_POLICY};
 use crate::web::session::{cookie_header, read_cookie};
 use crate::web::{AppState, Page};
 
 /// Cookie carrying a module's one-time message across its redirect.
 const FLASH_COOKIE: &str = "parvis_flash";
-/// Script and framing rules for module pages: a module's HTML cannot run scripts.
-const MODULE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// Tags module HTML may not carry: `<meta>` (a refresh takes the browser off-site, other
+/// `http-equiv` values change the page's rules) and `<base>` (it rebases every link): `<meta`
+/// becomes `<x-meta`, an unknown element the browser ignores (see [`neutralise_tags`]).
+const NEUTRALISED_TAGS: [&str; 2] = ["meta", "base"];
+/// What a neutralised tag's name gets in front of it.
+const NEUTRALISED_PREFIX: &str = "x-";
+/// Types a module may serve a download as (after `;` only a `charset` is kept, on text).
+/// Anything else (JavaScript, HTML, SVG, XML, wasm…) goes out as [`OCTET_STREAM`]: a module
+/// download is never an executable type on the commune's origin.
+const DOWNLOAD_TYPES: [&str; 14] = [
+    "text/csv",
+    "text/calendar",
+    "text/plain",
+    "application/json",
+    "application/pdf",
+    "application/zip",
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "image/gif",
+];
+/// The type of a download whose declared type is not in [`DOWNLOAD_TYPES`].
+const OCTET_STREAM: &str = "application/octet-stream";
+/// The longest download file name kept (in bytes, ASCII only).
+const MAX_FILENAME: usize = 100;
+/// The file name of a download whose own name keeps nothing.
+const DEFAULT_FILENAME: &str = "export";
 
 /// The module routes.
 pub fn routes() -> Router<AppState> {
@@ -273,7 +302,8 @@ async fn serve(
         write: !matches!(method, Method::GET | Method::HEAD),
         client: ClientKey::of(account.map(|a| a.id.0.as_str()), client),
     };
-    let (response, checkouts) = match call::handle(state, &module, &ctx, &request).await {
+    let checked = call::handle_checked(state, &module, &ctx, &request, Some(&acceptable)).await;
+    let (response, checkouts) = match checked {
         Ok(r) => r,
         Err(fault) => return Ok(fault_page(&module, &fault)),
     };
@@ -369,7 +399,7 @@ fn respond(
         Body::Page(p) => {
             let mut ctx = Context::new();
             ctx.insert("title", &p.title);
-            ctx.insert("module_html", &p.html);
+            ctx.insert("module_html", &neutralise_tags(&p.html));
             ctx.insert("module_name", &module.manifest.name);
             ctx.insert("module_nav", nav);
             ctx.insert("module_admin", &admin);
@@ -379,10 +409,8 @@ fn respond(
                 .with_forms()
                 .render(state, "modules/page.html", ctx)?;
             let mut r = (status, Html(html.0)).into_response();
-            r.headers_mut().insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(MODULE_CSP),
-            );
+            // The module policy (see `web::security`): scripts only from the host's static path.
+            r.extensions_mut().insert(ModulePage);
             if flash.is_some() {
                 r.headers_mut().append(
                     header::SET_COOKIE,
@@ -393,26 +421,28 @@ fn respond(
         }
         Body::Json(j) => (
             status,
-            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            [
+                (header::CONTENT_TYPE, "application/json; charset=utf-8"),
+                (header::CONTENT_SECURITY_POLICY, SANDBOX_POLICY),
+            ],
             j,
         )
             .into_response(),
         Body::Redirect(to) => {
-            // Same-site paths (normalised as the browser will read them), or a checkout page
-            // the host itself created in this call.
-            let to = match crate::util::same_origin_path(&to) {
-                Some(path) => path,
-                None if checkouts.contains(&to) => to,
-                None => {
-                    return Err(AppError::Internal(anyhow::anyhow!(
-                        "module {} redirected outside the site: {to:?}",
-                        module.id
-                    )));
-                }
+            // The call already refused (and rolled back) any other target, see `acceptable`:
+            // this is the last line of defence, one short log line and no Location.
+            let Some(location) = redirect_target(&to, &checkouts) else {
+                tracing::warn!(module = %module.id, target = %shorten(&to), "module redirect refused");
+                return Ok(module_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "module_fault",
+                    format!(
+                        "Le service « {} » a voulu vous envoyer hors du site : la redirection \
+                         a été refusée.",
+                        module.manifest.name
+                    ),
+                ));
             };
-            let location = HeaderValue::from_str(&to).map_err(|_| {
-                AppError::Internal(anyhow::anyhow!("module {} gave a bad redirect", module.id))
-            })?;
             let status = if status.is_redirection() {
                 status
             } else {
@@ -430,26 +460,24 @@ fn respond(
             r
         }
         Body::Download(d) => {
-            let filename: String = d
-                .filename
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-                .collect();
-            let filename = if filename.is_empty() {
-                "export".to_string()
-            } else {
-                filename
-            };
-            let content_type = HeaderValue::from_str(&d.content_type)
-                .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-            let disposition =
-                HeaderValue::from_str(&format!("attachment; filename=\"{filename}\""))
-                    .unwrap_or(HeaderValue::from_static("attachment"));
+            // Always a file to save, of a type that runs nothing, rendered (if a browser
+            // insists) in a sandbox that loads nothing.
+            let content_type = HeaderValue::from_str(&download_type(&d.content_type))
+                .unwrap_or(HeaderValue::from_static(OCTET_STREAM));
+            let disposition = HeaderValue::from_str(&format!(
+                "attachment; filename=\"{}\"",
+                download_filename(&d.filename)
+            ))
+            .unwrap_or(HeaderValue::from_static("attachment"));
             (
                 status,
                 [
                     (header::CONTENT_TYPE, content_type),
                     (header::CONTENT_DISPOSITION, disposition),
+                    (
+                        header::CONTENT_SECURITY_POLICY,
+                        HeaderValue::from_static(SANDBOX_POLICY),
+                    ),
                 ],
                 d.data,
             )
@@ -458,8 +486,193 @@ fn respond(
         Body::Empty => status.into_response(),
     };
     out.headers_mut().insert(
-        "x-content-type-options",
+        header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
     Ok(out)
+}
+
+/// `Err(why)` when the host will not send a module's answer as it is. The call checks it
+/// before it commits (see [`call::handle_checked`]), so an answer the host turns into an
+/// error keeps none of the call's writes. `checkouts` are the payment pages the call
+/// created.
+fn acceptable(response: &ModuleResponse, checkouts: &[String]) -> Result<(), String> {
+    match &response.body {
+        Body::Redirect(to) if redirect_target(to, checkouts).is_none() => {
+            Err(format!("redirection hors du site (« {} »)", shorten(to)))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Where a module's redirect may lead: a path of this site (normalised as the browser will
+/// read it, see `util::same_origin_path`), or a checkout page the host itself created in this
+/// call. `None`: anywhere else (`//evil`, `/\t/evil`, `https:evil`…).
+fn redirect_target(to: &str, checkouts: &[String]) -> Option<HeaderValue> {
+    let target = match crate::util::same_origin_path(to) {
+        Some(path) => path,
+        None if checkouts.iter().any(|c| c == to) => to.to_string(),
+        None => return None,
+    };
+    HeaderValue::from_str(&target).ok()
+}
+
+/// At most this many characters of a refused target reach a log line or an error page.
+const SHOWN_TARGET: usize = 80;
+
+/// A module-controlled string for one log line: escaped, and cut at [`SHOWN_TARGET`].
+fn shorten(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(SHOWN_TARGET)
+        .flat_map(char::escape_debug)
+        .collect();
+    if text.chars().nth(SHOWN_TARGET).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// Module HTML with every `<meta` and `<base` tag renamed (see [`NEUTRALISED_TAGS`]). Tag
+/// names are ASCII case-insensitive and follow `<` immediately, so any `<` followed by one
+/// of them (whatever comes next, and wherever it stands: an attribute value, a comment) gets
+/// [`NEUTRALISED_PREFIX`] after it. Only text is inserted, never a `<`, so no new tag can
+/// form from the pieces.
+fn neutralise_tags(html: &str) -> String {
+    let bytes = html.as_bytes();
+    let mut out = String::with_capacity(html.len());
+    let mut kept = 0;
+    for (at, _) in html.match_indices('<') {
+        let name = bytes.get(at + 1..at + 5).unwrap_or_default();
+        if NEUTRALISED_TAGS
+            .iter()
+            .any(|t| name.eq_ignore_ascii_case(t.as_bytes()))
+        {
+            // `<` is one byte: `at + 1` is a character boundary.
+            out.push_str(html.get(kept..at + 1).unwrap_or_default());
+            out.push_str(NEUTRALISED_PREFIX);
+            kept = at + 1;
+        }
+    }
+    out.push_str(html.get(kept..).unwrap_or_default());
+    out
+}
+
+/// The type a download is served as: its declared type when [`DOWNLOAD_TYPES`] has it
+/// (lowercased, with its `charset` on text), [`OCTET_STREAM`] otherwise.
+fn download_type(declared: &str) -> String {
+    let mut parts = declared.split(';');
+    let essence = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+    if !DOWNLOAD_TYPES.contains(&essence.as_str()) {
+        return OCTET_STREAM.to_string();
+    }
+    let textual = essence.starts_with("text/") || essence == "application/json";
+    let charset = parts
+        .filter_map(|p| p.split_once('='))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("charset"))
+        .map(|(_, value)| value.trim().trim_matches('"'))
+        .filter(|c| {
+            !c.is_empty()
+                && c.len() <= 40
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+        });
+    match charset {
+        Some(charset) if textual => format!("{essence}; charset={charset}"),
+        _ => essence,
+    }
+}
+
+/// A download's file name for `Content-Disposition`: ASCII letters, digits, `.`, `-` and `_`
+/// only (no path, no quote, no control character), not starting with a dot, at most
+/// [`MAX_FILENAME`] bytes; [`DEFAULT_FILENAME`] when nothing is left.
+fn download_filename(given: &str) -> String {
+    let name: String = given
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .skip_while(|c| *c == '.')
+        .take(MAX_FILENAME)
+        .collect();
+    if name.is_empty() {
+        DEFAULT_FILENAME.to_string()
+    } else {
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_and_base_tags_are_renamed_wherever_they_stand() {
+        let html = "<p>a</p><META HTTP-EQUIV=refresh content=\"0;url=//evil\"><meta\nx>\
+                    <BaSe href=//evil/><me<meta>ta http-equiv=refresh><metadata>é<meta";
+        let out = neutralise_tags(html);
+        assert_eq!(
+            out,
+            "<p>a</p><x-META HTTP-EQUIV=refresh content=\"0;url=//evil\"><x-meta\nx>\
+             <x-BaSe href=//evil/><me<x-meta>ta http-equiv=refresh><x-metadata>é<x-meta"
+        );
+        let lower = out.to_ascii_lowercase();
+        assert!(
+            !lower.contains("<meta") && !lower.contains("<base"),
+            "{out}"
+        );
+        assert_eq!(neutralise_tags("<p>é</p><b>x</b>"), "<p>é</p><b>x</b>");
+    }
+
+    #[test]
+    fn downloads_are_never_executable_types() {
+        for t in [
+            "text/javascript",
+            "application/javascript",
+            "text/html",
+            "TEXT/HTML; charset=utf-8",
+            "image/svg+xml",
+            "application/xml",
+            "text/xml",
+            "application/wasm",
+            "application/xhtml+xml",
+            "",
+            "text/csv\r\nx: y",
+        ] {
+            assert_eq!(download_type(t), OCTET_STREAM, "{t:?}");
+        }
+        assert_eq!(
+            download_type("Text/CSV; charset=UTF-8"),
+            "text/csv; charset=UTF-8"
+        );
+        assert_eq!(download_type("image/png; charset=utf-8"), "image/png");
+        assert_eq!(
+            download_type("text/calendar; charset=\"x\r\ny: z\""),
+            "text/calendar"
+        );
+        assert_eq!(download_filename("../../.htaccess"), "htaccess");
+        assert_eq!(download_filename("a\"; b.js"), "ab.js");
+        assert_eq!(download_filename("///"), DEFAULT_FILENAME);
+        assert_eq!(download_filename(&"x".repeat(500)).len(), MAX_FILENAME);
+    }
+
+    #[test]
+    fn only_same_site_redirects_are_answered() {
+        let checkout = "https://checkout.stripe.com/c/pay/1".to_string();
+        for bad in [
+            "/\t/evil.example/",
+            "//evil.example/",
+            "/\\evil.example",
+            "https://evil.example/",
+            "javascript:alert(1)",
+        ] {
+            assert!(
+                redirect_target(bad, std::slice::from_ref(&checkout)).is_none(),
+                "{bad:?}"
+            );
+        }
+        assert!(redirect_target(&checkout, std::slice::from_ref(&checkout)).is_some());
+        assert!(redirect_target(&checkout, &[]).is_none());
+        assert!(redirect_target("/m/polls/3", &[]).is_some());
+        let long = format!("//evil/{}", "\n".repeat(10_000));
+        assert!(shorten(&long).len() < 3 * SHOWN_TARGET);
+    }
 }
