@@ -1,6 +1,8 @@
 //! `/admin/modules`: a commune's admins choose the services its citizens get — enable or
 //! disable each installed module, fill in its settings, see why the host switched one off.
-//! Premium modules can be enabled once the commune holds an entitlement (billing).
+//! Premium modules can be enabled once the commune holds an entitlement (billing). Each
+//! module's capabilities are listed in plain words, those waiting for the platform's approval
+//! marked: the host refuses them until a platform admin grants them.
 
 use std::collections::HashMap;
 
@@ -12,7 +14,7 @@ use axum::{Form, Router};
 use parvis_core::authz::{Can, ManageModules};
 use parvis_core::error::{AppError, AppResult};
 use parvis_core::modules::service::{self, ModuleError};
-use parvis_core::modules::store;
+use parvis_core::modules::{install, store};
 use parvis_core::web::{AppState, Page};
 use serde_json::json;
 use tera::Context;
@@ -55,6 +57,18 @@ async fn render(
             })
             .collect();
         let entitled = !m.manifest.premium || store::entitled(&mut tx, &m.id).await?;
+        let capabilities: Vec<_> = m
+            .manifest
+            .capabilities
+            .iter()
+            .map(|c| {
+                json!({
+                    "name": c,
+                    "words": install::capability_words(c).unwrap_or(c),
+                    "pending": !m.is_granted(c),
+                })
+            })
+            .collect();
         rows.push(json!({
             "id": m.id.as_str(),
             "name": m.manifest.name,
@@ -66,6 +80,7 @@ async fn render(
             "fault_reason": row.and_then(|r| r.fault_reason.clone()),
             "settings": fields,
             "admin_entry": m.manifest.nav.iter().any(|n| n.admin),
+            "capabilities": capabilities,
         }));
     }
     tx.commit().await?;

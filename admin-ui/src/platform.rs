@@ -1,5 +1,7 @@
 //! Platform back-office (apex `/admin`): verify the subscription requests. Approving provisions
-//! the commune if needed and makes the requester its admin; both outcomes are mailed.
+//! the commune if needed and makes the requester its admin; both outcomes are mailed. The same
+//! page lists the module capabilities waiting for the platform's approval (a replacement's
+//! new capabilities, issue 14), each with a button to grant it.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -9,6 +11,7 @@ use axum::{Form, Router};
 use parvis_core::authz::{Can, Role, VerifySubscriptions, perms};
 use parvis_core::error::{AppError, AppResult};
 use parvis_core::mail::{Email, MAIL_JOB};
+use parvis_core::modules::install;
 use parvis_core::platform::requests;
 use parvis_core::types::{AccountId, InseeCode, TenantId};
 use parvis_core::web::session::Account;
@@ -21,6 +24,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/demandes/{id}/approuver", post(approve))
         .route("/admin/demandes/{id}/refuser", post(reject))
+        .route("/admin/capacites/{id}/{capability}", post(grant))
 }
 
 /// The list of pending requests (the apex `/admin` page).
@@ -50,6 +54,24 @@ async fn render(
     }
     let mut ctx = Context::new();
     ctx.insert("pending", &requests::list(&state.db, "pending").await?);
+    let grants: Vec<_> = install::pending_all(&state.db)
+        .await?
+        .into_iter()
+        .map(|(module, capability)| {
+            let name = state
+                .modules
+                .get(&module)
+                .map(|m| format!("{} {}", m.manifest.name, m.manifest.version))
+                .unwrap_or_default();
+            serde_json::json!({
+                "module": module,
+                "name": name,
+                "capability": capability,
+                "words": install::capability_words(&capability).unwrap_or_default(),
+            })
+        })
+        .collect();
+    ctx.insert("pending_grants", &grants);
     ctx.insert("error", &error);
     Ok((
         status,
@@ -126,6 +148,37 @@ async fn approve(
     state.sites.invalidate();
     let link = format!("{}/admin/commune", page.commune_origin(&state, &slug));
     notify(&state, &request, true, None, &link).await?;
+    Ok(Redirect::to("/admin").into_response())
+}
+
+/// `POST /admin/capacites/{id}/{capability}`: a platform admin lets a module use a capability
+/// waiting for approval; this server applies it at once, the others at their next sync.
+async fn grant(
+    State(state): State<AppState>,
+    Can(actor, _): Can<VerifySubscriptions>,
+    page: Page,
+    Path((id, capability)): Path<(String, String)>,
+) -> AppResult<Response> {
+    apex_only(&page)?;
+    if let Err(e) = install::set_grant(&state.db, &id, &capability, true, &actor.account.id.0).await
+    {
+        return match e {
+            install::GrantError::Db(e) => Err(e.into()),
+            e => {
+                render(
+                    &state,
+                    &page,
+                    &actor.account,
+                    StatusCode::NOT_FOUND,
+                    Some(e.to_string()),
+                )
+                .await
+            }
+        };
+    }
+    if let Err(e) = state.modules.sync(&state.db).await {
+        tracing::warn!(error = %e, "module sync after a grant failed (the next one applies it)");
+    }
     Ok(Redirect::to("/admin").into_response())
 }
 

@@ -97,6 +97,14 @@ async fn seed_content(db: &Db, tenant: TenantId) -> anyhow::Result<()> {
 /// Where `scripts/demo` builds the feature modules (`PARVIS_DEMO_MODULES` overrides it).
 pub const DEMO_MODULES_DIR: &str = "target/wasm32-wasip2/module";
 
+/// Components built only for the host's tests: never installed in the demo (the impostor
+/// claims the polls id).
+const TEST_ONLY_MODULES: [&str; 3] = [
+    "parvis_module_hostile.wasm",
+    "parvis_module_assailant.wasm",
+    "parvis_module_impostor.wasm",
+];
+
 /// Installs the feature modules built in `dir` (test-only components excluded) and switches
 /// them on in the demo commune. Returns their names; none if the modules were not built.
 pub async fn install_modules(
@@ -114,7 +122,7 @@ pub async fn install_modules(
             p.file_name()
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| n.starts_with("parvis_module_") && n.ends_with(".wasm"))
-                && !p.ends_with("parvis_module_hostile.wasm")
+                && !TEST_ONLY_MODULES.iter().any(|t| p.ends_with(t))
         })
         .collect();
     files.sort();

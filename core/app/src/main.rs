@@ -119,9 +119,29 @@ enum ModuleCommand {
     Install {
         /// The component (`.wasm`, built for wasm32-wasip2).
         file: PathBuf,
+        /// Replace the installed module of the same id by this component, whoever wrote it
+        /// (an upgrade, or a rollback to an older version). Capabilities it adds stay off
+        /// until `parvis module grant`.
+        #[arg(long)]
+        replace: bool,
     },
-    /// List installed modules.
+    /// List installed modules, with their capabilities (those waiting for a grant marked).
     List,
+    /// Let a module use a capability it declares that waits for the platform's approval
+    /// (running servers apply it within seconds).
+    Grant {
+        /// Module id.
+        id: String,
+        /// Capability: storage, notify, feed, payments or tick.
+        capability: String,
+    },
+    /// Withdraw a capability from a module (the host then refuses it as undeclared).
+    Revoke {
+        /// Module id.
+        id: String,
+        /// Capability: storage, notify, feed, payments or tick.
+        capability: String,
+    },
     /// Switch a module on for a commune.
     Enable {
         /// Commune slug.
@@ -409,8 +429,70 @@ async fn billing(config: Config, command: BillingCommand) -> anyhow::Result<()> 
     }
 }
 
+/// What `parvis module install` did, for the operator: the module, what it replaced (name,
+/// version, capabilities added and removed) and the capabilities waiting for a grant.
+fn install_report(installed: &parvis_core::modules::install::Installed) -> String {
+    use std::fmt::Write as _;
+    let m = &installed.manifest;
+    let list = |caps: &[String]| {
+        if caps.is_empty() {
+            "aucune".to_string()
+        } else {
+            caps.join(", ")
+        }
+    };
+    let premium = if m.premium { " (premium)" } else { "" };
+    let mut out = String::new();
+    match &installed.previous {
+        _ if installed.unchanged => {
+            let _ = writeln!(
+                out,
+                "Module {} « {} » version {} déjà installé à l'identique : rien n'a changé.",
+                m.id, m.name, m.version
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "Module {} « {} » version {} installé{premium}.",
+                m.id, m.name, m.version
+            );
+            let _ = writeln!(out, "Capacités accordées : {}.", list(&m.capabilities));
+        }
+        Some(before) => {
+            let _ = writeln!(
+                out,
+                "Module {} remplacé : « {} » version {} → « {} » version {}{premium}.",
+                m.id, before.name, before.version, m.name, m.version
+            );
+            if before.name != m.name {
+                let _ = writeln!(out, "Attention : le nom a changé.");
+            }
+            if installed.downgrade {
+                let _ = writeln!(out, "Attention : retour à une version antérieure.");
+            }
+            let _ = writeln!(out, "Capacités ajoutées : {}.", list(&installed.added));
+            let _ = writeln!(out, "Capacités retirées : {}.", list(&installed.removed));
+        }
+    }
+    if !installed.pending.is_empty() {
+        let _ = writeln!(
+            out,
+            "En attente d'autorisation (refusées par l'hôte d'ici là) : {}. Pour les accorder : {}",
+            list(&installed.pending),
+            installed
+                .pending
+                .iter()
+                .map(|c| format!("parvis module grant {} {c}", m.id))
+                .collect::<Vec<_>>()
+                .join(" ; ")
+        );
+    }
+    out
+}
+
 async fn module(config: Config, command: ModuleCommand) -> anyhow::Result<()> {
-    use parvis_core::modules::{service, store};
+    use parvis_core::modules::{install, service, store};
     let state = parvis::build(config).await?.state;
     let tenant_of = |slug: String| {
         let db = state.db.clone();
@@ -422,17 +504,11 @@ async fn module(config: Config, command: ModuleCommand) -> anyhow::Result<()> {
         }
     };
     match command {
-        ModuleCommand::Install { file } => {
+        ModuleCommand::Install { file, replace } => {
             let wasm = std::fs::read(&file)
                 .with_context(|| format!("lecture de {} impossible", file.display()))?;
-            let m = state.modules.install(&state, &wasm).await?;
-            println!(
-                "Module {} « {} » version {} installé{}.",
-                m.id,
-                m.name,
-                m.version,
-                if m.premium { " (premium)" } else { "" }
-            );
+            let installed = state.modules.install_with(&state, &wasm, replace).await?;
+            print!("{}", install_report(&installed));
         }
         ModuleCommand::List => {
             let counts: std::collections::HashMap<String, i64> = store::enabled_counts(&state.db)
@@ -453,6 +529,27 @@ async fn module(config: Config, command: ModuleCommand) -> anyhow::Result<()> {
                     },
                     counts.get(m.id.as_str()).copied().unwrap_or(0)
                 );
+                let capabilities: Vec<String> = m
+                    .manifest
+                    .capabilities
+                    .iter()
+                    .map(|c| {
+                        if m.is_granted(c) {
+                            c.clone()
+                        } else {
+                            format!("{c} (en attente d'autorisation)")
+                        }
+                    })
+                    .collect();
+                println!(
+                    "{:<16} capacités : {}",
+                    "",
+                    if capabilities.is_empty() {
+                        "aucune".to_string()
+                    } else {
+                        capabilities.join(", ")
+                    }
+                );
             }
             println!("{} module(s) installé(s).", modules.len());
         }
@@ -465,6 +562,25 @@ async fn module(config: Config, command: ModuleCommand) -> anyhow::Result<()> {
             let t = tenant_of(tenant).await?;
             service::disable(&state, t.id, &id, None).await?;
             println!("Module {id} désactivé pour {}.", t.name);
+        }
+        ModuleCommand::Grant { id, capability } => {
+            let changed = install::set_grant(&state.db, &id, &capability, true, "cli").await?;
+            println!(
+                "{} : le module {id} peut utiliser la capacité {capability} ({}).",
+                if changed {
+                    "Autorisé"
+                } else {
+                    "Déjà autorisé"
+                },
+                install::capability_words(&capability).unwrap_or_default()
+            );
+        }
+        ModuleCommand::Revoke { id, capability } => {
+            let changed = install::set_grant(&state.db, &id, &capability, false, "cli").await?;
+            println!(
+                "{} : le module {id} ne peut plus utiliser la capacité {capability}.",
+                if changed { "Retiré" } else { "Déjà retiré" }
+            );
         }
         ModuleCommand::Entitle { tenant, id } => {
             let t = tenant_of(tenant).await?;
