@@ -56,6 +56,11 @@ pub const MAX_EXCUSED_WAIT: Duration = Duration::from_secs(10);
 /// A call holding SQLite's single writer holds the whole server's writes: from the moment it
 /// takes it, its deadline never moves past this (or its own budget, if longer).
 pub const MAX_WRITER_HOLD: Duration = Duration::from_secs(5);
+/// A call cut at its deadline while one database operation had been running this long is
+/// taken to have waited for others (SQLite's lock held by another commune's writer, a slow
+/// database): it is shed as [`Fault::Overloaded`], not charged to the module. A module that
+/// loops over quick operations is cut as [`Fault::Timeout`].
+pub const BLOCKED_IN_DATABASE: Duration = Duration::from_millis(500);
 /// Compute time granted per document a call reads from storage: turning a page of 500
 /// documents into CSV or HTML is the module's work, but it grows with the data, not with a
 /// bug. The 2 s budget then bounds what a module does beyond its data.
@@ -153,6 +158,7 @@ impl CallState {
     /// Checks the capability and the host-call budget, and opens the transaction if needed.
     pub(crate) async fn tx(&mut self, cap: Capability) -> Result<&mut TenantTx, Denied> {
         self.count_host_call()?;
+        self.deadline.enter_database();
         if !self.capabilities.contains(&cap) {
             return Err(Denied::Capability(match cap {
                 Capability::Storage => "storage",
@@ -458,6 +464,8 @@ fn new_store(
     store.set_epoch_deadline(1);
     // Yield to other requests at every tick; trap once the wall-clock budget is spent.
     store.epoch_deadline_callback(move |ctx| {
+        // Back in wasm code: no database operation is running.
+        ctx.data().deadline.left_database();
         if Instant::now() >= ctx.data().deadline.at() {
             Ok(UpdateDeadline::Interrupt)
         } else {
@@ -584,7 +592,11 @@ async fn run_once(
     // poll) that blocks past it is cut here, its future dropped with the store's borrow.
     let outcome = tokio::select! {
         outcome = run => outcome,
-        () = deadline.passed() => Err(Fault::Timeout),
+        () = deadline.passed() => Err(if deadline.blocked_in_database() {
+            Fault::Overloaded
+        } else {
+            Fault::Timeout
+        }),
     };
     let mut state = store.into_data();
     // The host ended the call (shed, or past the host-call budget): that is the answer,
@@ -608,6 +620,9 @@ async fn run_once(
 pub(crate) struct Deadline {
     start: Instant,
     nanos: AtomicU64,
+    /// When the running database operation began (nanoseconds after `start`, plus one; 0:
+    /// none). Set as an import opens its transaction, cleared when wasm code runs again.
+    database_since: AtomicU64,
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -619,7 +634,28 @@ impl Deadline {
         Arc::new(Deadline {
             start: Instant::now(),
             nanos: AtomicU64::new(nanos(budget)),
+            database_since: AtomicU64::new(0),
         })
+    }
+
+    fn enter_database(&self) {
+        let since = nanos(self.start.elapsed()).saturating_add(1);
+        self.database_since.store(since, Ordering::Relaxed);
+    }
+
+    fn left_database(&self) {
+        self.database_since.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether a database operation has been running for [`BLOCKED_IN_DATABASE`].
+    fn blocked_in_database(&self) -> bool {
+        match self.database_since.load(Ordering::Relaxed) {
+            0 => false,
+            since => {
+                let began = Duration::from_nanos(since - 1);
+                self.start.elapsed().saturating_sub(began) >= BLOCKED_IN_DATABASE
+            }
+        }
     }
 
     /// When the time is up.
@@ -678,6 +714,7 @@ impl CallState {
     pub(crate) fn read_documents(&mut self, waited: Duration, documents: usize) {
         let per_doc =
             TIME_PER_DOCUMENT.saturating_mul(u32::try_from(documents).unwrap_or(u32::MAX));
+        self.deadline.left_database();
         let grant = (waited + per_doc).min(MAX_EXTRA_TIME.saturating_sub(self.extra));
         self.extra += grant;
         self.deadline.extend(grant);
