@@ -12,8 +12,10 @@
 //! under a bound by `db/wal.rs`.
 
 mod direct;
+mod turn;
 pub mod wal;
 
+use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::str::FromStr as _;
 use std::sync::Arc;
@@ -22,12 +24,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyPool, ConnectOptions as _, Connection as _, Executor as _, Transaction};
+use sqlx::{
+    Any, AnyConnection, AnyPool, ConnectOptions as _, Connection as _, Executor as _, Transaction,
+};
 use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
 
 use crate::types::TenantId;
 pub use direct::TxConn;
 use direct::{DirectConn, GroupOutcome};
+pub use turn::Key as WriterKey;
+use turn::{Key, Turn, Turns};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -66,20 +72,29 @@ pub enum DbError {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
-    /// SQLite has one writer at a time: write transactions queue here, in order and woken at
-    /// once, instead of sleeping in SQLite's busy handler while the lock is held. The mutex
-    /// owns the writer connection (none on PostgreSQL or an in-memory SQLite database).
+    /// SQLite has one writer at a time: the mutex owns the writer connection (none on
+    /// PostgreSQL or an in-memory SQLite database). Only the holder of a turn of `turns`
+    /// locks it, so it is never contended.
     writer: Arc<Mutex<Option<DirectConn>>>,
+    /// Every writer of the process (tenants' write transactions, pooled platform writes, the
+    /// log's checkpoints) waits here for its turn at SQLite's lock, fairly between communes
+    /// (`db/turn.rs`), instead of sleeping in SQLite's busy handler. Writers waiting here keep
+    /// a group commit open (see [`direct`](self::direct)).
+    turns: Arc<Turns>,
     /// Direct read-only connections for [`Db::reader`] (SQLite files only).
     readers: Arc<[Arc<Mutex<DirectConn>>]>,
     next_reader: Arc<AtomicUsize>,
-    /// Writers waiting for the writer mutex (see [`direct`](self::direct)'s group commit).
-    waiting_writers: Arc<AtomicUsize>,
 }
 
 /// Direct readers of an SQLite file: one is held only while its statement runs, so no more
 /// are busy at once than there are async workers.
 const DIRECT_READERS: usize = 4;
+
+/// Longest a platform write on the pool ([`Db::write_turn`], [`Db::begin_immediate`]) waits
+/// for its turn at SQLite's writer before failing with « database is locked », as SQLite's
+/// busy timeout (10 s) made it fail before. With turns shared fairly between communes it waits
+/// for one turn of each commune with writers waiting, far less than this.
+pub const PLATFORM_TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn install_drivers() {
     static ONCE: Once = Once::new();
@@ -150,13 +165,15 @@ impl Db {
             None => None,
         };
         let writer = Arc::new(Mutex::new(writer));
+        let turns = Arc::new(Turns::default());
         if let Some(path) = &file {
-            wal::watch(Arc::downgrade(&writer), path);
+            wal::watch(Arc::downgrade(&writer), Arc::downgrade(&turns), path);
         }
         Ok(Db {
             pool,
             backend,
             writer,
+            turns,
             readers: match &file {
                 Some(path) => (0..DIRECT_READERS)
                     .map(|_| Ok(Arc::new(Mutex::new(DirectConn::reader(path)?))))
@@ -165,7 +182,6 @@ impl Db {
                 None => Arc::new([]),
             },
             next_reader: Arc::default(),
-            waiting_writers: Arc::default(),
         })
     }
 
@@ -215,15 +231,55 @@ impl Db {
         }
     }
 
-    /// A transaction on platform tables that reads, then writes. On SQLite it takes the write
-    /// lock at `BEGIN IMMEDIATE`, where the busy timeout queues it behind other writers; a
-    /// plain (deferred) transaction would fail its first write with "database is locked" if
-    /// another writer committed after its first read.
-    pub async fn begin_immediate(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    /// A transaction on platform tables that reads, then writes. On SQLite it waits for a
+    /// platform turn at the writer ([`Db::write_turn`]), holds it until the transaction ends,
+    /// and takes the write lock at `BEGIN IMMEDIATE`; a plain (deferred) transaction would fail
+    /// its first write with "database is locked" if another writer committed after its first
+    /// read. Its holder must not wait for another turn meanwhile (a tenant's
+    /// [`TenantDb::begin_write`], [`Db::write_turn`]): it would wait for itself.
+    pub async fn begin_immediate(&self) -> Result<PlatformTx, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => {
+                let turn = self.write_turn().await?;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(PlatformTx { tx, _turn: turn })
+            }
+            Backend::Postgres => Ok(PlatformTx {
+                tx: self.pool.begin().await?,
+                _turn: WriteTurn(None),
+            }),
         }
+    }
+
+    /// A turn at SQLite's writer for a write on the pool (an autocommit statement on platform
+    /// tables, such as a session's): hold it around the statement, so the write queues with
+    /// every other writer of the process, fairly, instead of polling in SQLite's busy handler
+    /// (which a commune taking the writer back to back starves). Any group commit the writer
+    /// left open is committed first, so SQLite's lock is free for the pool while the turn is
+    /// held. Nothing on PostgreSQL. The holder must not wait for another turn meanwhile.
+    ///
+    /// Waits at most [`PLATFORM_TURN_WAIT`], then fails as SQLite's busy timeout did
+    /// (« database is locked »): a platform write that holds a lock (the roles' enforcer)
+    /// while a writer holding its turn waits for that lock must not wait forever.
+    pub async fn write_turn(&self) -> Result<WriteTurn, sqlx::Error> {
+        if self.backend != Backend::Sqlite {
+            return Ok(WriteTurn(None));
+        }
+        let turn = tokio::time::timeout(PLATFORM_TURN_WAIT, self.turns.take(Key::Platform))
+            .await
+            .map_err(|_| direct::busy_error())?;
+        let mut guard = self.writer.clone().lock_owned().await;
+        if let Some(writer) = guard.as_mut()
+            && writer.finish_group()
+        {
+            checkpoint_beside(&self.pool);
+        }
+        Ok(WriteTurn(Some((guard, turn))))
+    }
+
+    /// Writers waiting for their turn at SQLite's writer now (0 on PostgreSQL).
+    pub fn writers_waiting(&self) -> usize {
+        self.turns.waiting()
     }
 
     /// A transaction for platform-wide maintenance across tenants (registry imports). On
@@ -236,21 +292,27 @@ impl Db {
 
     /// Like [`Db::platform_tx`], for maintenance that reads, then writes (an import): on
     /// SQLite it takes the write lock at once, as [`Db::begin_immediate`] does.
-    pub async fn platform_write_tx(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
-        let tx = self.begin_immediate().await?;
-        self.across_tenants(tx).await
+    pub async fn platform_write_tx(&self) -> Result<PlatformTx, sqlx::Error> {
+        let mut tx = self.begin_immediate().await?;
+        self.opt_out_of_rls(&mut tx).await?;
+        Ok(tx)
     }
 
     async fn across_tenants(
         &self,
         mut tx: Transaction<'static, Any>,
     ) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        self.opt_out_of_rls(&mut tx).await?;
+        Ok(tx)
+    }
+
+    async fn opt_out_of_rls(&self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT set_config('parvis.platform', 'on', true)")
-                .execute(&mut *tx)
+                .execute(conn)
                 .await?;
         }
-        Ok(tx)
+        Ok(())
     }
 
     /// Whether [`Db::close`] was called: background loops end then.
@@ -260,6 +322,7 @@ impl Db {
 
     /// Closes the pool (waits for connections to be returned) and the writer connection.
     pub async fn close(&self) {
+        let _turn = self.turns.take(Key::Platform).await;
         let mut writer = self.writer.lock().await;
         if let Some(writer) = writer.as_mut() {
             writer.finish_group();
@@ -267,6 +330,60 @@ impl Db {
         writer.take();
         drop(writer);
         self.pool.close().await;
+    }
+}
+
+/// A turn at SQLite's writer for writes on the pool, from [`Db::write_turn`]; the next writer's
+/// when dropped.
+pub struct WriteTurn(Option<(OwnedMutexGuard<Option<DirectConn>>, Turn)>);
+
+impl std::fmt::Debug for WriteTurn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "WriteTurn(held)"
+        } else {
+            "WriteTurn(none)"
+        })
+    }
+}
+
+/// A transaction on platform tables from [`Db::begin_immediate`]: the pool's transaction, and on
+/// SQLite the writer's turn, held until it ends. Used as the transaction it wraps (`&mut *tx`
+/// is its connection).
+pub struct PlatformTx {
+    tx: Transaction<'static, Any>,
+    /// Declared after the transaction: the turn passes on once it has ended.
+    _turn: WriteTurn,
+}
+
+impl PlatformTx {
+    /// Commits the transaction, then passes the turn on.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    /// Rolls the transaction back, then passes the turn on (dropping it rolls back too).
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl Deref for PlatformTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for PlatformTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+}
+
+impl Conn for PlatformTx {
+    fn conn(&mut self) -> TxConn<'_> {
+        TxConn::Pool(&mut self.tx)
     }
 }
 
@@ -351,17 +468,17 @@ impl TenantDb {
     async fn begin_inner(&self, write: bool) -> Result<TenantTx, sqlx::Error> {
         let tenant = self.tenant;
         if write && self.db.backend == Backend::Sqlite {
-            let waiting = Waiting::new(&self.db.waiting_writers);
+            let turn = self.db.turns.take(Key::Tenant(tenant)).await;
             let guard = self.db.writer.clone().lock_owned().await;
-            drop(waiting);
             let guard = match OwnedMutexGuard::try_map(guard, Option::as_mut) {
                 Ok(writer) => {
                     let mut tx = WriterTx {
                         writer,
                         mutex: self.db.writer.clone(),
-                        waiting: self.db.waiting_writers.clone(),
+                        turns: self.db.turns.clone(),
                         pool: self.db.pool.clone(),
                         open: true,
+                        _turn: turn,
                     };
                     // On failure the drop ends the turn (and an empty group).
                     tx.writer.begin_member().await?;
@@ -377,7 +494,7 @@ impl TenantDb {
             return Ok(TenantTx {
                 inner: Inner::Pool {
                     tx,
-                    _writer: Some(guard),
+                    _writer: Some((guard, turn)),
                 },
                 tenant,
             });
@@ -457,7 +574,7 @@ enum Inner {
     Pool {
         tx: Transaction<'static, Any>,
         /// Held until the transaction ends (declared after it, so dropped after the rollback).
-        _writer: Option<OwnedMutexGuard<Option<DirectConn>>>,
+        _writer: Option<(OwnedMutexGuard<Option<DirectConn>>, Turn)>,
     },
     /// On SQLite's writer connection.
     Writer(WriterTx),
@@ -469,18 +586,20 @@ struct WriterTx {
     writer: OwnedMappedMutexGuard<Option<DirectConn>, DirectConn>,
     /// The writer's mutex, to end a group its last member left open.
     mutex: Arc<Mutex<Option<DirectConn>>>,
-    /// Writers waiting for the mutex: the group stays open for them.
-    waiting: Arc<AtomicUsize>,
+    /// Writers waiting for their turn: the group stays open for them.
+    turns: Arc<Turns>,
     /// Where the write-ahead log is checkpointed from, beside the writer.
     pool: AnyPool,
     /// Not committed yet: dropping rolls back.
     open: bool,
+    /// This writer's turn; declared last, so it passes on once the writer is unlocked.
+    _turn: Turn,
 }
 
 impl WriterTx {
     /// Gives the writer up: commits the group unless a waiting writer continues it.
     fn end_turn(&mut self) -> GroupOutcome {
-        self.end_turn_keeping_open(self.waiting.load(Ordering::Acquire) > 0)
+        self.end_turn_keeping_open(self.turns.waiting() > 0)
     }
 
     /// Gives the writer up, leaving the group open for a waiting writer only if `keep_open`.
@@ -532,6 +651,7 @@ const GROUP_RESCUE: std::time::Duration = std::time::Duration::from_millis(20);
 async fn group_outcome(
     mut outcome: tokio::sync::watch::Receiver<GroupOutcome>,
     mutex: Arc<Mutex<Option<DirectConn>>>,
+    turns: Arc<Turns>,
     pool: AnyPool,
 ) -> Result<(), Arc<str>> {
     loop {
@@ -549,7 +669,8 @@ async fn group_outcome(
             }
             Ok(Err(_)) => return Err("le rédacteur SQLite a été fermé".into()),
             Err(_) => {
-                // Holding the mutex, no member is running: whatever group is open can end.
+                // Holding a turn, no member is running: whatever group is open can end.
+                let _turn = turns.take(Key::Platform).await;
                 let mut writer = mutex.lock().await;
                 if let Some(writer) = writer.as_mut()
                     && writer.finish_group()
@@ -558,22 +679,6 @@ async fn group_outcome(
                 }
             }
         }
-    }
-}
-
-/// Counts a writer waiting for the mutex, until it gets it or gives up.
-struct Waiting(Arc<AtomicUsize>);
-
-impl Waiting {
-    fn new(count: &Arc<AtomicUsize>) -> Waiting {
-        count.fetch_add(1, Ordering::AcqRel);
-        Waiting(count.clone())
-    }
-}
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -600,11 +705,11 @@ impl TenantTx {
                 let receiver = w.writer.release_member()?;
                 w.open = false;
                 let ended = w.end_turn();
-                let (mutex, pool) = (w.mutex.clone(), w.pool.clone());
+                let (mutex, turns, pool) = (w.mutex.clone(), w.turns.clone(), w.pool.clone());
                 drop(w);
                 let outcome = match ended {
                     Some(outcome) => outcome,
-                    None => group_outcome(receiver, mutex, pool).await,
+                    None => group_outcome(receiver, mutex, turns, pool).await,
                 };
                 outcome.map_err(direct::group_failed)
             }
@@ -627,11 +732,11 @@ impl TenantTx {
                     return Ok(());
                 };
                 let ended = w.end_turn();
-                let (mutex, pool) = (w.mutex.clone(), w.pool.clone());
+                let (mutex, turns, pool) = (w.mutex.clone(), w.turns.clone(), w.pool.clone());
                 drop(w);
                 let outcome = match ended {
                     Some(outcome) => outcome,
-                    None => group_outcome(receiver, mutex, pool).await,
+                    None => group_outcome(receiver, mutex, turns, pool).await,
                 };
                 outcome.map_err(direct::group_failed)
             }

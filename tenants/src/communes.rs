@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use parvis_core::db::Db;
 use parvis_core::types::InseeCode;
 use parvis_core::util::search_key;
-use sqlx::{Any, Transaction};
 
 pub use crate::Progress;
 use crate::data::{self, RawCommune};
@@ -103,7 +102,7 @@ pub(crate) enum V {
 
 /// Inserts `rows` in batches of multi-row INSERTs; `on_conflict` is the upsert clause.
 pub(crate) async fn insert_batched(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut sqlx::AnyConnection,
     table: &str,
     columns: &[&str],
     on_conflict: &str,
@@ -152,7 +151,7 @@ pub(crate) async fn insert_batched(
                 };
             }
         }
-        query.execute(&mut **tx).await?;
+        query.execute(&mut *tx).await?;
         bar.inc(count);
     }
     Ok(())

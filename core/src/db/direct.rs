@@ -404,6 +404,14 @@ pub struct DirectError {
     code: Option<i32>,
 }
 
+/// « database is locked », as SQLite reports it: a writer waited too long for its turn.
+pub(crate) fn busy_error() -> sqlx::Error {
+    sqlx::Error::Database(Box::new(DirectError {
+        message: "database is locked (no turn at the SQLite writer in time)".to_string(),
+        code: Some(ffi::SQLITE_BUSY),
+    }))
+}
+
 /// A group commit that failed, for each of its members.
 pub(crate) fn group_failed(message: Arc<str>) -> sqlx::Error {
     sqlx::Error::Database(Box::new(DirectError {

@@ -7,18 +7,19 @@
 //! vote storm, issue 13), and SQLite never shrinks the file on its own. So:
 //! - `journal_size_limit` ([`WAL_LIMIT`]) cuts the file back whenever the log restarts;
 //! - a watcher looks at the file's size every [`WAL_WATCH`]: past the limit, or no longer
-//!   growing (the storm is over), it takes the writer (queued like any write transaction, so
+//!   growing (the storm is over), it takes the writer (a turn like any write transaction's, so
 //!   no group is open) and runs `wal_checkpoint(TRUNCATE)`, which copies everything back and
 //!   empties the file. It waits at most [`READERS_WAIT`] for readers to leave the log, off the
 //!   async workers; if they do not, the next look tries again.
 
 use std::path::{Path, PathBuf};
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use tokio::sync::Mutex;
 
 use super::direct::DirectConn;
+use super::turn::{Key, Turns};
 
 /// Size the log is cut back to, and past which it is checkpointed to empty (bytes).
 pub const WAL_LIMIT: u64 = 4 << 20;
@@ -29,7 +30,7 @@ const READERS_WAIT: Duration = Duration::from_millis(50);
 
 /// Starts the watcher of the log of `file`. It ends with the database: when every handle is
 /// gone, or [`Db::close`](super::Db::close) took the writer away.
-pub(crate) fn watch(writer: Weak<Mutex<Option<DirectConn>>>, file: &str) {
+pub(crate) fn watch(writer: Weak<Mutex<Option<DirectConn>>>, turns: Weak<Turns>, file: &str) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
@@ -49,10 +50,14 @@ pub(crate) fn watch(writer: Weak<Mutex<Option<DirectConn>>>, file: &str) {
                 }
                 continue;
             }
-            let Some(writer) = writer.upgrade() else {
+            let (Some(writer), Some(turns)) = (writer.upgrade(), turns.upgrade()) else {
                 return;
             };
-            let mut guard = writer.lock_owned().await;
+            // Queued like any writer, fairly: the platform's turn.
+            let turn = Turns::take(&turns, Key::Platform).await;
+            drop(turns);
+            let mut guard = Arc::clone(&writer).lock_owned().await;
+            drop(writer);
             if guard.is_none() {
                 return;
             }
@@ -60,6 +65,7 @@ pub(crate) fn watch(writer: Weak<Mutex<Option<DirectConn>>>, file: &str) {
                 guard.as_mut().map(|w| w.checkpoint_truncate(READERS_WAIT))
             })
             .await;
+            drop(turn);
             match done {
                 Ok(Some(Ok(true))) => last = log_size(&wal).await,
                 Ok(Some(Ok(false))) => {

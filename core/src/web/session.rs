@@ -92,6 +92,8 @@ pub fn cookie_header(name: &str, value: &str, max_age_secs: i64, secure: bool) -
 pub async fn open(db: &Db, account: &AccountId, secure: bool) -> Result<HeaderValue, sqlx::Error> {
     let token = random_token();
     let at = now();
+    // Queued with every writer, fairly (a commune hogging SQLite's writer cannot starve logins).
+    let _turn = db.write_turn().await?;
     sqlx::query(
         "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
     )
@@ -116,6 +118,7 @@ pub async fn close(
     secure: bool,
 ) -> Result<HeaderValue, sqlx::Error> {
     if let Some(token) = read_cookie(headers, SESSION_COOKIE) {
+        let _turn = db.write_turn().await?;
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash(&token))
             .execute(db.pool())
@@ -126,6 +129,7 @@ pub async fn close(
 
 /// Ends every session of an account (after a password reset).
 pub async fn close_all(db: &Db, account: &AccountId) -> Result<(), sqlx::Error> {
+    let _turn = db.write_turn().await?;
     sqlx::query("DELETE FROM sessions WHERE account_id = $1")
         .bind(&account.0)
         .execute(db.pool())

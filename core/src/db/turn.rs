@@ -1,0 +1,229 @@
+//! Turns at SQLite's one writer, shared fairly between communes.
+//!
+//! SQLite lets one connection write at a time. Every writer of the process waits here for its
+//! turn, instead of sleeping in SQLite's busy handler: the busy handler polls with growing
+//! sleeps, so while one commune's writers take the lock back to back a pooled writer (a login's
+//! session) almost never finds it free and fails after the busy timeout (« database is
+//! locked »). Here a turn is handed over directly from one writer to the next.
+//!
+//! The order is fair per commune: waiters queue by [`Key`] (a tenant, or the platform, which
+//! counts as one more tenant), and turns go round-robin among the keys that have waiters, FIFO
+//! within a key. A commune with 200 writers queued delays another commune's single writer by
+//! one turn, not 200. How long one turn may last is bounded by whoever holds it (a module call
+//! is bounded by its deadline).
+//!
+//! A task holding a turn must never wait for another turn: it would wait for itself.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+use crate::types::TenantId;
+
+/// Whose queue a writer waits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Key {
+    /// Platform tables (sessions, accounts, jobs, …), and the log's checkpoints.
+    Platform,
+    /// One commune's tenant-owned rows.
+    Tenant(TenantId),
+}
+
+/// The queue of writers, shared by every handle of one database.
+#[derive(Debug, Default)]
+pub(crate) struct Turns {
+    state: Mutex<State>,
+    /// Writers waiting for a turn (read without the lock by the group commit).
+    waiting: AtomicUsize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// The writer whose turn it is (it may not have woken up yet).
+    holder: Option<u64>,
+    next_id: u64,
+    /// Keys with waiters, in the order they will be served.
+    ring: VecDeque<Key>,
+    /// The waiters of each key, in arrival order.
+    queues: HashMap<Key, VecDeque<(u64, Arc<Notify>)>>,
+}
+
+impl Turns {
+    /// Writers waiting for a turn now.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Acquire)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state is consistent after every statement: a panic elsewhere cannot break it.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits for the turn of a writer of `key`. Cancel-safe: a waiter dropped before its turn
+    /// leaves the queue, and one dropped as its turn came passes it on.
+    pub(crate) async fn take(self: &Arc<Self>, key: Key) -> Turn {
+        let (id, notify) = {
+            let mut state = self.lock();
+            let id = state.next_id;
+            state.next_id = state.next_id.wrapping_add(1);
+            if state.holder.is_none() && state.ring.is_empty() {
+                state.holder = Some(id);
+                return Turn {
+                    turns: self.clone(),
+                };
+            }
+            let notify = Arc::new(Notify::new());
+            let queue = state.queues.entry(key).or_default();
+            queue.push_back((id, notify.clone()));
+            if queue.len() == 1 {
+                state.ring.push_back(key);
+            }
+            self.waiting.fetch_add(1, Ordering::AcqRel);
+            (id, notify)
+        };
+        let pending = Pending {
+            turns: self,
+            id,
+            key,
+        };
+        loop {
+            notify.notified().await;
+            if self.lock().holder == Some(id) {
+                std::mem::forget(pending);
+                return Turn {
+                    turns: self.clone(),
+                };
+            }
+        }
+    }
+
+    /// Ends the current turn: the next key in the ring gets it, for its oldest waiter.
+    fn pass(&self, state: &mut State) {
+        state.holder = None;
+        while let Some(key) = state.ring.pop_front() {
+            let Some(queue) = state.queues.get_mut(&key) else {
+                continue;
+            };
+            let Some((id, notify)) = queue.pop_front() else {
+                state.queues.remove(&key);
+                continue;
+            };
+            if queue.is_empty() {
+                state.queues.remove(&key);
+            } else {
+                state.ring.push_back(key);
+            }
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            state.holder = Some(id);
+            // A stored permit: the waiter gets it even if it is not polling yet.
+            notify.notify_one();
+            return;
+        }
+    }
+}
+
+/// A writer's turn: SQLite's lock is this writer's to take until it is dropped.
+#[derive(Debug)]
+pub(crate) struct Turn {
+    turns: Arc<Turns>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let mut state = self.turns.lock();
+        self.turns.pass(&mut state);
+    }
+}
+
+/// A writer still in the queue; dropped (its request cancelled), it leaves.
+struct Pending<'a> {
+    turns: &'a Arc<Turns>,
+    id: u64,
+    key: Key,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        let mut state = self.turns.lock();
+        if state.holder == Some(self.id) {
+            // Its turn came as it left: hand it on.
+            self.turns.pass(&mut state);
+            return;
+        }
+        let Some(queue) = state.queues.get_mut(&self.key) else {
+            return;
+        };
+        let before = queue.len();
+        queue.retain(|(id, _)| *id != self.id);
+        if queue.len() < before {
+            self.turns.waiting.fetch_sub(1, Ordering::AcqRel);
+        }
+        if queue.is_empty() {
+            state.queues.remove(&self.key);
+            let key = self.key;
+            state.ring.retain(|k| *k != key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Paris queues five writers, then Lyon one: Lyon's comes second, not sixth.
+    #[tokio::test]
+    async fn round_robin_between_keys() {
+        let turns = Arc::new(Turns::default());
+        let first = turns.take(Key::Tenant(TenantId(1))).await;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for (i, tenant) in [1, 1, 1, 1, 1, 2].into_iter().enumerate() {
+            let (queue, order) = (turns.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                let _turn = queue.take(Key::Tenant(TenantId(tenant))).await;
+                order.lock().unwrap_or_else(|e| e.into_inner()).push(i);
+            }));
+            // Queue them in this order.
+            while turns.waiting() < i + 1 {
+                tokio::task::yield_now().await;
+            }
+        }
+        drop(first);
+        for task in tasks {
+            assert!(task.await.is_ok());
+        }
+        let order = order.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        assert_eq!(order, vec![0, 5, 1, 2, 3, 4]);
+        assert_eq!(turns.waiting(), 0);
+    }
+
+    /// A waiter that gives up leaves the queue; the turn still reaches the next one.
+    #[tokio::test]
+    async fn cancelled_waiters_leave() {
+        let turns = Arc::new(Turns::default());
+        let first = turns.take(Key::Platform).await;
+        let cancelled = {
+            let turns = turns.clone();
+            tokio::spawn(async move {
+                let _turn = turns.take(Key::Tenant(TenantId(1))).await;
+            })
+        };
+        while turns.waiting() < 1 {
+            tokio::task::yield_now().await;
+        }
+        cancelled.abort();
+        let _ = cancelled.await;
+        assert_eq!(turns.waiting(), 0);
+        drop(first);
+        let again = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            turns.take(Key::Tenant(TenantId(2))),
+        )
+        .await;
+        assert!(again.is_ok());
+    }
+}
