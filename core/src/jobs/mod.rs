@@ -1,10 +1,19 @@
 //! A durable job queue in the database (mail and other slow work). Jobs survive restarts; a
 //! failed job is retried with exponential backoff, then kept as failed with its last error.
-//! Claiming is one atomic UPDATE, with `FOR UPDATE SKIP LOCKED` on PostgreSQL so several
-//! workers never take the same job.
+//!
+//! The queue is fair between communes (issue 14): each job carries the commune it works for
+//! (read from its payload when it is queued; none for platform work), [`WORKERS`] jobs run at
+//! once, the workers serve the communes with due jobs in turn (platform work taking its turn as
+//! one more), and no commune has more than [`TENANT_RUNNING_CAP`] of them running. A commune
+//! that queued 50,000 e-mails is served as fast as before when alone, and another commune's
+//! e-mail waits at most for one claim, not for the backlog. Claiming is one atomic UPDATE, with
+//! `FOR UPDATE SKIP LOCKED` on PostgreSQL so several workers never take the same job.
+//!
+//! Finished jobs do not stay forever: a periodic sweep deletes done jobs after
+//! [`DONE_RETENTION_SECS`] and failed ones after [`FAILED_RETENTION_SECS`], in short batches.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,6 +23,27 @@ use tokio::sync::Notify;
 
 use crate::db::{Backend, Db};
 use crate::util::now;
+
+/// Jobs that run at once in one process.
+pub const WORKERS: usize = 4;
+/// Jobs of one commune (or of the platform) that run at once in one process: a commune's slow
+/// jobs (a notice fanned out to thousands, text messages sent one by one) leave the other
+/// workers to the other communes.
+pub const TENANT_RUNNING_CAP: usize = 2;
+/// Done jobs are deleted this long after they ran (7 days).
+pub const DONE_RETENTION_SECS: i64 = 7 * 24 * 3600;
+/// Failed jobs are kept this long for `parvis jobs failed` and `parvis jobs retry` (30 days).
+pub const FAILED_RETENTION_SECS: i64 = 30 * 24 * 3600;
+/// How often the worker sweeps finished jobs (seconds).
+pub const SWEEP_EVERY_SECS: u64 = 60;
+/// Rows deleted per statement of a sweep: a short write, so the SQLite writer is never held long.
+pub const SWEEP_BATCH: i64 = 1_000;
+/// Statements per sweep at most (20,000 rows a minute); a larger backlog waits for the next.
+pub const SWEEP_MAX_BATCHES: usize = 20;
+/// Communes looked at per claim at most before the worker yields and comes back.
+const CLAIM_PROBES: usize = 64;
+/// How long a claimed job is reserved to its worker (a worker that died lets it go after that).
+const LOCK_SECS: i64 = 300;
 
 /// Does one kind of job.
 #[async_trait]
@@ -47,19 +77,39 @@ pub async fn insert_with_attempts<'c, E>(
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
-    let payload = serde_json::to_string(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let payload = serde_json::to_value(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let tenant = tenant_of(&payload);
+    let payload = payload.to_string();
     let at = now();
     sqlx::query(
-        "INSERT INTO jobs (kind, payload, run_at, created_at, max_attempts) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO jobs (kind, payload, run_at, created_at, max_attempts, tenant_id) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(kind)
     .bind(payload)
     .bind(at)
     .bind(at)
     .bind(max_attempts)
+    .bind(tenant)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The commune a job works for, from its payload: its own `tenant_id` (a notice, a post's
+/// fan-out, a module's erasure), else the one of the notice it delivers (`notice.tenant_id`: an
+/// e-mail, a push message or a text message of a notice). `None`: platform work (account
+/// e-mails, digests), served in its own turn.
+pub fn tenant_of(payload: &serde_json::Value) -> Option<i64> {
+    payload
+        .get("tenant_id")
+        .and_then(serde_json::Value::as_i64)
+        .or_else(|| {
+            payload
+                .get("notice")
+                .and_then(|notice| notice.get("tenant_id"))
+                .and_then(serde_json::Value::as_i64)
+        })
 }
 
 /// A job that failed for good (after its last attempt), as `parvis jobs failed` lists it.
@@ -163,12 +213,32 @@ pub async fn retry_failed(db: &Db, which: Retry<'_>) -> Result<u64, RetryError> 
     Ok(count)
 }
 
+/// Whose turn it is: the platform's work, then each commune with pending jobs by increasing
+/// id, then the platform again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Turn {
+    /// Jobs of no commune.
+    Platform,
+    /// Jobs of this commune.
+    Tenant(i64),
+}
+
+impl Turn {
+    fn of(tenant: Option<i64>) -> Turn {
+        tenant.map_or(Turn::Platform, Turn::Tenant)
+    }
+}
+
 /// The queue: enqueue from anywhere, run by [`Jobs::spawn_worker`].
 #[derive(Clone)]
 pub struct Jobs {
     db: Db,
     wake: Arc<Notify>,
     handlers: Arc<HashMap<&'static str, Arc<dyn JobHandler>>>,
+    /// The turn last served; held while claiming, so this process's workers claim one at a time.
+    cursor: Arc<tokio::sync::Mutex<Turn>>,
+    /// Jobs running now, per turn.
+    running: Arc<Mutex<HashMap<Turn, usize>>>,
 }
 
 /// A claimed job.
@@ -180,9 +250,82 @@ struct Claimed {
     max_attempts: i64,
 }
 
+/// What a claim found.
+enum Claim {
+    /// A job, counted as running for its turn until the slot is dropped.
+    Job(Claimed, RunningSlot),
+    /// Nothing due (or only for communes at their cap).
+    Idle,
+    /// Not every commune was looked at: claim again at once.
+    Unfinished,
+}
+
+/// One running job of a turn; dropping it frees the place.
+struct RunningSlot {
+    running: Arc<Mutex<HashMap<Turn, usize>>>,
+    turn: Turn,
+}
+
+impl Drop for RunningSlot {
+    fn drop(&mut self) {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = running.get_mut(&self.turn) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                running.remove(&self.turn);
+            }
+        }
+    }
+}
+
 /// Seconds to wait before retry number `attempts` (1 s, 2 s, 4 s… capped at 2,048 s, 34 min).
 pub fn backoff_secs(attempts: i64) -> i64 {
     1i64 << attempts.clamp(1, 12).saturating_sub(1)
+}
+
+/// What a sweep deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Done jobs older than [`DONE_RETENTION_SECS`].
+    pub done: u64,
+    /// Failed jobs older than [`FAILED_RETENTION_SECS`].
+    pub failed: u64,
+}
+
+/// Deletes finished jobs past their retention, as of `at` (Unix seconds): at most
+/// [`SWEEP_MAX_BATCHES`] statements of [`SWEEP_BATCH`] rows, each its own short write.
+pub async fn sweep(db: &Db, at: i64) -> Result<Swept, sqlx::Error> {
+    let mut swept = Swept::default();
+    let mut batches = 0;
+    for (column, before, count) in [
+        ("done_at", at - DONE_RETENTION_SECS, &mut swept.done),
+        ("failed_at", at - FAILED_RETENTION_SECS, &mut swept.failed),
+    ] {
+        let sql = format!(
+            "DELETE FROM jobs WHERE id IN \
+             (SELECT id FROM jobs WHERE {column} IS NOT NULL AND {column} < $1 LIMIT $2)"
+        );
+        while batches < SWEEP_MAX_BATCHES {
+            batches += 1;
+            let deleted = {
+                // A turn at SQLite's writer per batch: other writers go in between.
+                let _turn = db.write_turn().await;
+                sqlx::query(&sql)
+                    .bind(before)
+                    .bind(SWEEP_BATCH)
+                    .execute(db.pool())
+                    .await?
+                    .rows_affected()
+            };
+            *count += deleted;
+            if deleted < u64::try_from(SWEEP_BATCH).unwrap_or(u64::MAX) {
+                break;
+            }
+            // Let other writers in between two batches.
+            tokio::task::yield_now().await;
+        }
+    }
+    Ok(swept)
 }
 
 impl Jobs {
@@ -192,6 +335,8 @@ impl Jobs {
             db,
             wake: Arc::new(Notify::new()),
             handlers: Arc::new(handlers),
+            cursor: Arc::new(tokio::sync::Mutex::new(Turn::Platform)),
+            running: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -215,28 +360,61 @@ impl Jobs {
         self.wake.notify_one();
     }
 
-    async fn claim(&self) -> Result<Option<Claimed>, sqlx::Error> {
-        let at = now();
-        let pick = match self.db.backend() {
-            Backend::Sqlite => {
-                "SELECT id FROM jobs WHERE done_at IS NULL AND failed_at IS NULL \
-                 AND run_at <= $1 AND (locked_until IS NULL OR locked_until < $1) ORDER BY run_at, id LIMIT 1"
+    /// The turn after `turn` that has pending jobs (due or not): the next commune by id, else
+    /// the platform.
+    async fn next_turn(&self, turn: Turn) -> Result<Turn, sqlx::Error> {
+        const PENDING: &str = "done_at IS NULL AND failed_at IS NULL";
+        let next: Option<i64> = match turn {
+            Turn::Platform => {
+                sqlx::query_scalar(&format!(
+                    "SELECT tenant_id FROM jobs WHERE {PENDING} AND tenant_id IS NOT NULL \
+                     ORDER BY tenant_id LIMIT 1"
+                ))
+                .fetch_optional(self.db.pool())
+                .await?
             }
-            Backend::Postgres => {
-                "SELECT id FROM jobs WHERE done_at IS NULL AND failed_at IS NULL \
-                 AND run_at <= $1 AND (locked_until IS NULL OR locked_until < $1) ORDER BY run_at, id LIMIT 1 \
-                 FOR UPDATE SKIP LOCKED"
+            Turn::Tenant(after) => {
+                sqlx::query_scalar(&format!(
+                    "SELECT tenant_id FROM jobs WHERE {PENDING} AND tenant_id > $1 \
+                     ORDER BY tenant_id LIMIT 1"
+                ))
+                .bind(after)
+                .fetch_optional(self.db.pool())
+                .await?
             }
         };
+        Ok(Turn::of(next))
+    }
+
+    /// Claims the oldest due job of `turn`, if any.
+    async fn claim_of(&self, turn: Turn) -> Result<Option<Claimed>, sqlx::Error> {
+        let at = now();
+        let whose = match turn {
+            Turn::Platform => "tenant_id IS NULL",
+            Turn::Tenant(_) => "tenant_id = $3",
+        };
+        let skip_locked = match self.db.backend() {
+            Backend::Sqlite => "",
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        };
+        // The outer test repeats the lock check: a job is never taken twice, whatever the
+        // isolation of the sub-select.
         let sql = format!(
-            "UPDATE jobs SET locked_until = $2, attempts = attempts + 1 WHERE id = ({pick}) \
+            "UPDATE jobs SET locked_until = $2, attempts = attempts + 1 WHERE id = (\
+             SELECT id FROM jobs WHERE done_at IS NULL AND failed_at IS NULL AND {whose} \
+             AND run_at <= $1 AND (locked_until IS NULL OR locked_until < $1) \
+             ORDER BY run_at, id LIMIT 1 {skip_locked}) \
+             AND (locked_until IS NULL OR locked_until < $1) \
              RETURNING id, kind, payload, attempts, max_attempts"
         );
-        let row = sqlx::query(&sql)
-            .bind(at)
-            .bind(at + 300)
-            .fetch_optional(self.db.pool())
-            .await?;
+        let mut query = sqlx::query(&sql).bind(at).bind(at + LOCK_SECS);
+        if let Turn::Tenant(tenant) = turn {
+            query = query.bind(tenant);
+        }
+        let row = {
+            let _turn = self.db.write_turn().await;
+            query.fetch_optional(self.db.pool()).await?
+        };
         row.map(|row| {
             Ok(Claimed {
                 id: row.try_get("id")?,
@@ -249,58 +427,124 @@ impl Jobs {
         .transpose()
     }
 
+    fn running_of(&self, turn: Turn) -> usize {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.get(&turn).copied().unwrap_or(0)
+    }
+
+    /// Claims a due job of the next turn after the last one served that has one and is below
+    /// its cap, going round once at most.
+    async fn claim(&self) -> Result<Claim, sqlx::Error> {
+        let mut cursor = self.cursor.lock().await;
+        let start = *cursor;
+        let mut turn = start;
+        let mut wrapped = false;
+        for _ in 0..CLAIM_PROBES {
+            turn = self.next_turn(turn).await?;
+            if turn == Turn::Platform {
+                if wrapped {
+                    // Every turn was looked at (the platform's twice when it started there).
+                    return Ok(Claim::Idle);
+                }
+                wrapped = true;
+            }
+            if self.running_of(turn) < TENANT_RUNNING_CAP
+                && let Some(job) = self.claim_of(turn).await?
+            {
+                *cursor = turn;
+                let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+                *running.entry(turn).or_insert(0) += 1;
+                let slot = RunningSlot {
+                    running: self.running.clone(),
+                    turn,
+                };
+                return Ok(Claim::Job(job, slot));
+            }
+            if wrapped && turn >= start {
+                return Ok(Claim::Idle);
+            }
+        }
+        // Many communes with nothing due: carry on from here next time.
+        *cursor = turn;
+        Ok(Claim::Unfinished)
+    }
+
+    /// Records a job's outcome: done, retried later, or failed for good (then its handler's
+    /// `gave_up` runs, after the write, out of the writer's turn).
     async fn finish(&self, job: &Claimed, outcome: anyhow::Result<()>) -> Result<(), sqlx::Error> {
         let at = now();
-        match outcome {
-            Ok(()) => {
-                sqlx::query("UPDATE jobs SET done_at = $1, locked_until = NULL, last_error = NULL WHERE id = $2")
+        let (query, counter, gave_up) = match outcome {
+            Ok(()) => (
+                sqlx::query(
+                    "UPDATE jobs SET done_at = $1, locked_until = NULL, last_error = NULL WHERE id = $2",
+                )
+                .bind(at)
+                .bind(job.id),
+                "parvis_jobs_done_total",
+                false,
+            ),
+            Err(e) if job.attempts >= job.max_attempts => {
+                let error = format!("{e:#}");
+                tracing::error!(job = job.id, kind = %job.kind, %error, "job failed for good");
+                (
+                    sqlx::query(
+                        "UPDATE jobs SET failed_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3",
+                    )
                     .bind(at)
-                    .bind(job.id)
-                    .execute(self.db.pool())
-                    .await?;
-                metrics::counter!("parvis_jobs_done_total", "kind" => job.kind.clone())
-                    .increment(1);
+                    .bind(error)
+                    .bind(job.id),
+                    "parvis_jobs_failed_total",
+                    true,
+                )
             }
             Err(e) => {
                 let error = format!("{e:#}");
-                if job.attempts >= job.max_attempts {
-                    tracing::error!(job = job.id, kind = %job.kind, %error, "job failed for good");
-                    sqlx::query("UPDATE jobs SET failed_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3")
-                        .bind(at)
-                        .bind(error)
-                        .bind(job.id)
-                        .execute(self.db.pool())
-                        .await?;
-                    metrics::counter!("parvis_jobs_failed_total", "kind" => job.kind.clone())
-                        .increment(1);
-                    if let (Some(handler), Ok(payload)) = (
-                        self.handlers.get(job.kind.as_str()),
-                        serde_json::from_str(&job.payload),
-                    ) {
-                        handler.gave_up(payload).await;
-                    }
-                } else {
-                    let delay = backoff_secs(job.attempts);
-                    tracing::warn!(job = job.id, kind = %job.kind, %error, retry_in = delay, "job failed, will retry");
-                    sqlx::query("UPDATE jobs SET run_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3")
-                        .bind(at + delay)
-                        .bind(error)
-                        .bind(job.id)
-                        .execute(self.db.pool())
-                        .await?;
-                    metrics::counter!("parvis_jobs_retried_total", "kind" => job.kind.clone())
-                        .increment(1);
-                }
+                let delay = backoff_secs(job.attempts);
+                tracing::warn!(job = job.id, kind = %job.kind, %error, retry_in = delay, "job failed, will retry");
+                (
+                    sqlx::query(
+                        "UPDATE jobs SET run_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3",
+                    )
+                    .bind(at + delay)
+                    .bind(error)
+                    .bind(job.id),
+                    "parvis_jobs_retried_total",
+                    false,
+                )
             }
+        };
+        {
+            let _turn = self.db.write_turn().await;
+            query.execute(self.db.pool()).await?;
+        }
+        metrics::counter!(counter, "kind" => job.kind.clone()).increment(1);
+        if gave_up
+            && let (Some(handler), Ok(payload)) = (
+                self.handlers.get(job.kind.as_str()),
+                serde_json::from_str(&job.payload),
+            )
+        {
+            handler.gave_up(payload).await;
         }
         Ok(())
     }
 
-    /// Runs one pending job, if any is due. Returns whether one ran.
+    /// Runs one pending job, if any is due, taking turns between communes. Returns whether one
+    /// ran.
     pub async fn run_one(&self) -> Result<bool, sqlx::Error> {
-        let Some(job) = self.claim().await? else {
-            return Ok(false);
-        };
+        loop {
+            match self.claim().await? {
+                Claim::Job(job, slot) => {
+                    self.run(job, slot).await?;
+                    return Ok(true);
+                }
+                Claim::Idle => return Ok(false),
+                Claim::Unfinished => continue,
+            }
+        }
+    }
+
+    async fn run(&self, job: Claimed, slot: RunningSlot) -> Result<(), sqlx::Error> {
         let outcome = match (
             self.handlers.get(job.kind.as_str()),
             serde_json::from_str(&job.payload),
@@ -309,22 +553,65 @@ impl Jobs {
             (None, _) => Err(anyhow::anyhow!("no handler for job kind {}", job.kind)),
             (_, Err(e)) => Err(anyhow::anyhow!("bad payload: {e}")),
         };
-        self.finish(&job, outcome).await?;
-        Ok(true)
+        let finished = self.finish(&job, outcome).await;
+        drop(slot);
+        finished
     }
 
-    /// Starts the worker loop on the runtime; it polls every second and wakes on enqueue.
+    /// One worker: claims and runs jobs while there are; polls every second and wakes on
+    /// enqueue.
+    async fn work(self) {
+        while !self.db.is_closed() {
+            match self.claim().await {
+                Ok(Claim::Job(job, slot)) => {
+                    // More of this turn may be due: another idle worker comes to take its
+                    // second place (not once it is full, or idle workers would spin on it).
+                    if self.running_of(slot.turn) < TENANT_RUNNING_CAP {
+                        self.wake.notify_one();
+                    }
+                    if let Err(e) = self.run(job, slot).await {
+                        tracing::error!(error = %e, "job queue unavailable");
+                    }
+                    continue;
+                }
+                Ok(Claim::Unfinished) => continue,
+                Ok(Claim::Idle) => {}
+                Err(e) => tracing::error!(error = %e, "job queue unavailable"),
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await;
+        }
+    }
+
+    /// Starts [`WORKERS`] workers and the sweep of finished jobs on the runtime; the handle
+    /// ends (and aborting it stops them) when the database is closed.
     pub fn spawn_worker(&self) -> tokio::task::JoinHandle<()> {
         let jobs = self.clone();
         tokio::spawn(async move {
-            while !jobs.db.is_closed() {
-                match jobs.run_one().await {
-                    Ok(true) => continue,
-                    Ok(false) => {}
-                    Err(e) => tracing::error!(error = %e, "job queue unavailable"),
-                }
-                let _ = tokio::time::timeout(Duration::from_secs(1), jobs.wake.notified()).await;
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..WORKERS {
+                tasks.spawn(jobs.clone().work());
             }
+            let db = jobs.db.clone();
+            tasks.spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(SWEEP_EVERY_SECS));
+                // The first sweep a minute after the start, not in the middle of it.
+                tick.tick().await;
+                while !db.is_closed() {
+                    tick.tick().await;
+                    match sweep(&db, now()).await {
+                        Ok(swept) if swept.done + swept.failed > 0 => {
+                            tracing::info!(
+                                done = swept.done,
+                                failed = swept.failed,
+                                "finished jobs swept"
+                            );
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "finished jobs not swept"),
+                    }
+                }
+            });
+            while tasks.join_next().await.is_some() {}
         })
     }
 }
@@ -337,5 +624,22 @@ mod tests {
         assert_eq!(super::backoff_secs(2), 2);
         assert_eq!(super::backoff_secs(5), 16);
         assert_eq!(super::backoff_secs(40), 2048);
+    }
+
+    #[test]
+    fn a_job_is_of_the_commune_of_its_payload_or_of_its_notice() {
+        use serde_json::json;
+        assert_eq!(
+            super::tenant_of(&json!({ "tenant_id": 7, "id": "n" })),
+            Some(7)
+        );
+        let mail = json!({ "to": "a@b.fr", "notice": { "tenant_id": 9, "notice_id": "n" } });
+        assert_eq!(super::tenant_of(&mail), Some(9));
+        assert_eq!(
+            super::tenant_of(&json!({ "to": "a@b.fr", "notice": null })),
+            None
+        );
+        assert_eq!(super::tenant_of(&json!({ "tenant_id": "7" })), None);
+        assert_eq!(super::tenant_of(&json!([1, 2])), None);
     }
 }
