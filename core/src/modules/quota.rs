@@ -331,20 +331,18 @@ pub async fn record_recipients(
     Ok(())
 }
 
-/// How many of `accounts` (distinct) are linked to the commune by nothing: they follow nothing
-/// in it (the commune or one of its officials), hold none of its roles (`role_holders`), and
-/// never acted in this module there (see [`note_contact`]). Deleted accounts are unlinked.
+/// How many of `accounts` (distinct) are linked to the commune by nothing: they are not in
+/// `known` (the commune's role holders, the account acting in the call), follow nothing in it
+/// (the commune or one of its officials), and never acted in this module there (see
+/// [`note_contact`]). Deleted accounts are unlinked.
 pub async fn unlinked(
     tx: &mut TenantTx,
     module: &str,
     accounts: &[String],
-    role_holders: &std::collections::HashSet<String>,
+    known: &std::collections::HashSet<String>,
 ) -> Result<usize, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let rest: Vec<&String> = accounts
-        .iter()
-        .filter(|a| !role_holders.contains(*a))
-        .collect();
+    let rest: Vec<&String> = accounts.iter().filter(|a| !known.contains(*a)).collect();
     let mut linked = 0usize;
     for chunk in rest.chunks(500) {
         let sql = format!(

@@ -9,7 +9,7 @@ use crate::mail::Attachment;
 use crate::modules::bindings::parvis::module::notify::{
     Audience, Channels, DeliveryReport, Host, Notification, Sent, Urgency,
 };
-use crate::modules::call::{CallState, Capability, Denied};
+use crate::modules::call::{CallState, Capability, ClientKey, Denied};
 use crate::modules::quota::{self, MAX_NOTICE_BODY_CHARS, Volume};
 use crate::notifications::deliveries::{self, Channel, NoticeRef};
 use crate::notifications::push;
@@ -127,6 +127,7 @@ impl Host for CallState {
         };
         let backend = self.app.db.backend();
         let module = self.module.to_string();
+        let caller = self.client.clone();
         let tx = match self.tx(Capability::Notify).await {
             Ok(tx) => tx,
             Err(Denied::Capability(c)) => {
@@ -136,12 +137,21 @@ impl Host for CallState {
             }
             Err(Denied::Unavailable(why)) => return Err(why),
         };
-        let role_holders: std::collections::HashSet<String> =
+        // Linked whatever else they do: the commune's role holders, and whoever is acting in
+        // the module right now (a booking confirmed to the one who books).
+        let mut known: std::collections::HashSet<String> =
             assignments.into_iter().map(|(a, _)| a.0).collect();
+        if let (Some(client), Recipients::Accounts(ids)) = (&caller, &notice.recipients) {
+            known.extend(
+                ids.iter()
+                    .filter(|id| *client == ClientKey::account(id))
+                    .cloned(),
+            );
+        }
         let queued: Result<Result<(), String>, sqlx::Error> = async {
             if let Recipients::Accounts(ids) = &notice.recipients {
                 if named {
-                    let strangers = quota::unlinked(tx, &module, ids, &role_holders).await?;
+                    let strangers = quota::unlinked(tx, &module, ids, &known).await?;
                     if strangers > 0 {
                         return Ok(Err(strangers_refused(strangers, ids.len())));
                     }
