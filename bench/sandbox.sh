@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fairness between communes (issue 14): Lyon's p50/p99 (sign-in GET+POST, a module GET, the
-# commune home page) at rest, then while Paris's module misbehaves in each way the hostile and
+# Fairness between communes (issue 14): Lyon's p50/p99 (sign-in GET+POST, a module GET, a module
+# GET that writes, the commune home page) at rest, then while Paris's module misbehaves in each way the hostile and
 # assailant modules offer (the writer held in a loop, CPU loops, memory bombs, storage fill,
 # floods of notices, e-mails, SMS and posts, …; a route the assailant does not have yet is
 # skipped), with each figure's ratio to the at-rest one of the same run. On the release binary
@@ -47,20 +47,16 @@ run() { # backend database-url
   echo "== $backend: provisioning Paris and Lyon, $accounts Lyon accounts, hostile and assailant" >&2
   "$bin" migrate >/dev/null
   "$bin" communes import >/dev/null
-  "$bin" tenant create 75056 >/dev/null
-  "$bin" tenant create 69123 >/dev/null
-  local slugs paris lyon
-  slugs=$("$bin" tenant list --limit 0)
-  paris=$(grep -oE '\bparis\b' <<<"$slugs" | head -n 1)
-  lyon=$(grep -oE '\blyon\b' <<<"$slugs" | head -n 1)
-  [ -n "$paris" ] && [ -n "$lyon" ] || { echo "bench: slugs not found in: $slugs" >&2; exit 1; }
+  "$bin" tenant create --insee 75056 --slug paris >/dev/null
+  "$bin" tenant create --insee 69123 --slug lyon >/dev/null
+  local paris=paris lyon=lyon
   for module in hostile assailant; do
     "$bin" module install "$wasm/parvis_module_$module.wasm" >/dev/null
-    "$bin" module enable "$paris" "$module" >/dev/null
-    "$bin" module enable "$lyon" "$module" >/dev/null
+    "$bin" module enable --tenant "$paris" "$module" >/dev/null
+    "$bin" module enable --tenant "$lyon" "$module" >/dev/null
   done
   for i in $(seq 0 $((accounts - 1))); do
-    "$bin" user create "habitant$i@lyon.fr" --password "$password" >/dev/null
+    "$bin" user create --email "habitant$i@lyon.fr" --password "$password" >/dev/null
   done
 
   local port

@@ -6,6 +6,7 @@ switched back on (a fault may have switched it off), `clients` threads ask Paris
 again as soon as answered, and Lyon's probes measure, one after another:
   - sign-in: GET /connexion then POST /connexion (a real account, a session written);
   - module: GET /m/hostile/ping (a module call);
+  - write: GET /m/hostile/write (a module call that writes to the module's storage);
   - home: GET / (the commune's home page).
 Prints p50/p99 per probe, and their ratio to the at-rest figures of the same run.
 
@@ -13,6 +14,7 @@ Usage: sandbox_load.py BIN PORT BASE_DOMAIN PARIS LYON ACCOUNTS PASSWORD SECONDS
 """
 
 import http.client
+import os
 import re
 import subprocess
 import sys
@@ -50,6 +52,12 @@ SCENARIOS = [
 ]
 
 
+# SANDBOX_SCENARIOS=1,3: only those (numbered from 1 as listed), for a quick look.
+if os.environ.get("SANDBOX_SCENARIOS"):
+    SCENARIOS = [SCENARIOS[int(i) - 1]
+                 for i in os.environ["SANDBOX_SCENARIOS"].split(",")]
+
+
 def route_exists(module, route):
     path = route.split("?")[0]
     sources = ROOT / "modules" / module / "src"
@@ -72,8 +80,8 @@ def request(c, method, host, path, headers=None, body=None):
 
 class Probe:
     def __init__(self):
-        self.times = {"sign-in": [], "module": [], "home": []}
-        self.failures = {"sign-in": 0, "module": 0, "home": 0}
+        self.times = {"sign-in": [], "module": [], "write": [], "home": []}
+        self.failures = {k: 0 for k in self.times}
         self.login_index = 0
 
     def timed(self, kind, fn):
@@ -122,6 +130,8 @@ class Probe:
             if self.login_index < ACCOUNTS:
                 self.timed("sign-in", lambda: self.sign_in(scenario))
             self.timed("module", lambda: request(c, "GET", LYON, "/m/hostile/ping")[0] == 200)
+            self.timed("write", lambda: request(
+                c, "GET", LYON, "/m/hostile/write?value=lyon")[0] == 200)
             self.timed("home", lambda: request(c, "GET", LYON, "/")[0] == 200)
         c.close()
 
@@ -156,7 +166,7 @@ def attack(method, path, stop, statuses, lock):
 
 
 def enable(module):
-    subprocess.run([BIN, "module", "enable", PARIS, module], check=False,
+    subprocess.run([BIN, "module", "enable", "--tenant", PARIS, module], check=False,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
