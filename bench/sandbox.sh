@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Fairness between communes (issue 14): Lyon's p50/p99 (sign-in GET+POST, a module GET, a module
-# GET that writes, the commune home page) at rest, then while Paris's module misbehaves in each
-# way the hostile and assailant modules offer (the writer held in a loop, CPU loops, memory
-# bombs, storage fill, floods of notices, e-mails, SMS and posts, …; a route the assailant does
-# not have yet is skipped), with each figure's ratio to the at-rest one of the same run. On the release binary
-# over loopback, on a fresh SQLite database, and on PostgreSQL too when PARVIS_BENCH_PG_URL is
-# set (a server URL: a scratch database is created there and dropped).
+# Fairness between communes (issue 14): Lyon's p50/p99 (sign-in GET+POST, a module GET, a
+# module GET that writes, the commune home page) at rest, then while Paris's module misbehaves
+# in each way the hostile and assailant modules offer (the writer held in a loop, CPU loops,
+# memory bombs, storage fill, floods of notices, e-mails, SMS and posts, …; a route the
+# assailant does not have yet is skipped), with each figure's ratio to the at-rest one of the
+# same run. On the release binary over loopback, on a fresh SQLite database, and on PostgreSQL
+# too when PARVIS_BENCH_PG_URL is set (a server URL: a scratch database is created and dropped).
 # Usage: bench/sandbox.sh [seconds per scenario, default 12]
 set -euo pipefail
 cd "$(dirname "$0")/.."
