@@ -209,6 +209,71 @@ both_backends!(
     }
 );
 
+both_backends!(
+    a_posts_e_mails_take_their_communes_turn,
+    |backend| async move {
+        // A post's e-mails to followers carry no notice: they once went to the platform's turn,
+        // so a commune publishing in a loop delayed every password reset.
+        let app = TestApp::start(backend).await?;
+        let paris = app.commune("75056").await?;
+        let paris_id = tenant_id(&app, &paris).await?;
+        let ines = app
+            .account("ines@example.org", "mot de passe d'Inès")
+            .await?;
+        let client = app
+            .signed_in(Some(&paris), "ines@example.org", "mot de passe d'Inès")
+            .await?;
+        let token = form_token(&client, &app.url(Some(&paris), "/connexion")).await?;
+        let r = client
+            .post(app.url(Some(&paris), "/suivre"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("target", "commune"),
+                ("action", "suivre"),
+            ])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+        sqlx::query(
+            "INSERT INTO notification_preferences (account_id, email_rhythm, push, updated_at) \
+             VALUES ($1, 'immediat', 1, 0)",
+        )
+        .bind(&ines.0)
+        .execute(app.state.db.pool())
+        .await?;
+
+        let maire = app
+            .account("maire@paris.example", "mot de passe du maire")
+            .await?;
+        app.grant(&maire, parvis_core::authz::Role::TenantAdmin, Some(&paris))
+            .await?;
+        let admin = app
+            .signed_in(Some(&paris), "maire@paris.example", "mot de passe du maire")
+            .await?;
+        let token = form_token(&admin, &app.url(Some(&paris), "/publier")).await?;
+        let r = admin
+            .post(app.url(Some(&paris), "/publier"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("body", "Marché de Noël samedi sur le parvis."),
+                ("theme", ""),
+            ])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+        app.smtp.wait_for("ines@example.org", "").await?;
+        let mails: Vec<Option<i64>> = sqlx::query_scalar(
+            "SELECT tenant_id FROM jobs WHERE kind = $1 AND payload LIKE '%ines@example.org%'",
+        )
+        .bind(MAIL_JOB)
+        .fetch_all(app.state.db.pool())
+        .await?;
+        assert_eq!(mails, [Some(paris_id)]);
+        app.stop().await;
+        Ok(())
+    }
+);
+
 /// An SMS provider that takes `delay` to answer each message (accepting it then), as a
 /// provider that hangs does; returns its URL.
 async fn slow_sms_provider(delay: Duration) -> anyhow::Result<String> {

@@ -57,13 +57,17 @@ pub trait JobHandler: Send + Sync {
     }
 }
 
+/// Attempts of a job unless its kind says otherwise (the backoff doubles up to 34 minutes:
+/// about an hour and a quarter in all).
+pub const ATTEMPTS: i64 = 8;
+
 /// Adds a job without waking the worker: for job handlers, whose worker looks for the next
-/// job as soon as they return.
+/// job as soon as they return. Its commune is read from the payload ([`tenant_of`]).
 pub async fn insert<'c, E>(conn: E, kind: &str, payload: &impl Serialize) -> Result<(), sqlx::Error>
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
-    insert_with_attempts(conn, kind, payload, 8).await
+    insert_with_attempts(conn, kind, payload, ATTEMPTS).await
 }
 
 /// Like [`insert`], with its own number of attempts (a text message is not worth retrying
@@ -77,8 +81,24 @@ pub async fn insert_with_attempts<'c, E>(
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
+    insert_for(conn, None, kind, payload, max_attempts).await
+}
+
+/// Like [`insert_with_attempts`], for a job of commune `tenant` whose payload does not say so
+/// (an e-mail or a push message of a post to the commune's followers): it takes the
+/// commune's turn in the queue, not the platform's. `None`: read from the payload.
+pub async fn insert_for<'c, E>(
+    conn: E,
+    tenant: Option<i64>,
+    kind: &str,
+    payload: &impl Serialize,
+    max_attempts: i64,
+) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
     let payload = serde_json::to_value(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let tenant = tenant_of(&payload);
+    let tenant = tenant.or_else(|| tenant_of(&payload));
     let payload = payload.to_string();
     let at = now();
     sqlx::query(

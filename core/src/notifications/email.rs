@@ -99,7 +99,16 @@ pub async fn route(
                         attachments: mailing.attachments.to_vec(),
                         notice: mailing.notice.cloned(),
                     };
-                    crate::jobs::insert(conn.conn(), MAIL_JOB, &email).await?;
+                    // The commune's turn in the queue, also for a post's e-mails (no notice).
+                    let tenant = Some(mailing.tenant_id);
+                    crate::jobs::insert_for(
+                        conn.conn(),
+                        tenant,
+                        MAIL_JOB,
+                        &email,
+                        crate::jobs::ATTEMPTS,
+                    )
+                    .await?;
                     routed.now += 1;
                 }
                 Route::Digest => digest.push(account),

@@ -35,7 +35,15 @@ pub async fn fan_out_post(db: &Db, event: &PostPublished) -> Result<u64, sqlx::E
     .fetch_all(&mut *tx)
     .await?;
     let payload = push::Payload::new(&event.title, "", &event.link, &id);
-    push::queue(&mut tx, &notified, None, &payload, push::Urgency::Normal).await?;
+    push::queue(
+        &mut tx,
+        event.tenant_id,
+        &notified,
+        None,
+        &payload,
+        push::Urgency::Normal,
+    )
+    .await?;
     let mailing = Mailing {
         id: &id,
         tenant_id: event.tenant_id,
@@ -213,6 +221,7 @@ pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error>
         };
         let queued = push::queue(
             &mut tx,
+            notice.tenant_id,
             &accounts,
             Some(&reference),
             &payload,

@@ -116,9 +116,10 @@ pub struct PushMessage {
 }
 
 /// Queues one push job per device of these accounts (deleted accounts excluded) in the
-/// caller's transaction; returns how many.
+/// caller's transaction, in the queue's turn of commune `tenant`; returns how many.
 pub async fn queue(
     conn: &mut (impl Conn + ?Sized),
+    tenant: i64,
     accounts: &[String],
     notice: Option<&NoticeRef>,
     payload: &Payload,
@@ -132,7 +133,8 @@ pub async fn queue(
             payload: payload.clone(),
             urgency,
         };
-        crate::jobs::insert_with_attempts(conn.conn(), PUSH_JOB, &message, PUSH_ATTEMPTS).await?;
+        crate::jobs::insert_for(conn.conn(), Some(tenant), PUSH_JOB, &message, PUSH_ATTEMPTS)
+            .await?;
         queued += 1;
     }
     Ok(queued)
