@@ -104,15 +104,23 @@ fn posts(req: &Request, _: &Params) -> Result<Response, Error> {
     Ok(outcome(sent, u64::from(sent), refused))
 }
 
-/// `?kind=notice|post&mib=`: one notice (in app and by e-mail, to the followers) or one post
-/// whose body is `mib` MiB (20 by default).
+/// `?kind=notice|post&mib=&chars=&account=`: one notice (in app and by e-mail, to the
+/// followers or to `account`) or one post whose body is `mib` MiB (20 by default) or `chars`
+/// characters.
 fn body(req: &Request, _: &Params) -> Result<Response, Error> {
-    let size = usize::try_from(count(req, "mib", 20)).unwrap_or(20) << 20;
+    let size = match req.query_value("chars") {
+        Some(_) => usize::try_from(count(req, "chars", 0)).unwrap_or(0),
+        None => usize::try_from(count(req, "mib", 20)).unwrap_or(20) << 20,
+    };
     let text = "A".repeat(size);
+    let audience = match req.query_value("account") {
+        Some(account) => Audience::Accounts(vec![account.to_owned()]),
+        None => Audience::Followers,
+    };
     let result = match req.query_value("kind") {
         Some("post") => host::publish(&text, None).map(|_| 1),
         _ => host::notify(
-            &Audience::Followers,
+            &audience,
             &Notification::in_app("Gros message", &text, "/")
                 .channels(Channels::IN_APP | Channels::EMAIL),
         ),
