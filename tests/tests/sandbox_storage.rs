@@ -5,7 +5,7 @@
 //! is not affected. The `assailant` module attacks through the real router on both backends.
 
 use parvis_core::authz::Role;
-use parvis_core::modules::host::storage::{MAX_CALL_BYTES, MAX_CALL_DOCUMENTS};
+use parvis_core::modules::host::storage::{MAX_CALL_BYTES, MAX_CALL_DOCUMENTS, SERIAL_CALL_BYTES};
 use parvis_core::modules::store::{self, DEFAULT_MAX_BYTES, DEFAULT_MAX_DOCUMENTS, StorageUsage};
 use parvis_core::types::{Slug, TenantId};
 use parvis_tests::{Backend, TestApp, both_backends};
@@ -71,6 +71,35 @@ impl Scene {
             status,
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         ))
+    }
+
+    /// The same attack `n` times at once; each answer's status and JSON.
+    async fn attack_at_once(
+        &self,
+        slug: &str,
+        path: &str,
+        n: usize,
+    ) -> anyhow::Result<Vec<(u16, Value)>> {
+        let client = self.app.client()?;
+        let url = self.app.url(Some(slug), &format!("/m/assailant{path}"));
+        let mut calls = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let (client, url) = (client.clone(), url.clone());
+            calls.spawn(async move {
+                let r = client.get(url).send().await?;
+                let status = r.status().as_u16();
+                let text = r.text().await?;
+                anyhow::Ok((
+                    status,
+                    serde_json::from_str(&text).unwrap_or(Value::String(text)),
+                ))
+            });
+        }
+        let mut answers = Vec::new();
+        while let Some(answer) = calls.join_next().await {
+            answers.push(answer??);
+        }
+        Ok(answers)
     }
 
     /// The assailant's usage in a commune, checked against a count of its rows.
@@ -255,6 +284,7 @@ both_backends!(
         // The database grew by about the quota (the 434 Mo one call wrote before, the 2 Go of
         // six calls, are gone): under 3 times the quota, WAL included.
         let grown = s.database_bytes().await?.saturating_sub(before);
+        eprintln!("{backend:?}: the database grew by {grown} bytes");
         assert!(grown < 30 << 20, "the database grew by {grown} bytes");
 
         // Lyon's quota is its own: its assailant writes as usual.
@@ -388,6 +418,46 @@ both_backends!(
         tx.commit().await?;
         assert_eq!(s.usage(s.paris_id).await?, paris);
         assert_eq!(s.usage(s.lyon_id).await?, lyon);
+        s.app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(
+    concurrent_calls_stay_exact_and_near_the_quota,
+    |backend| async move {
+        let s = scene(backend).await?;
+        s.set_quota(s.paris_id, Some(10 << 20), None).await?;
+
+        // Six calls at once fill as fast as they can.
+        let mut total = 0;
+        for (status, v) in s.attack_at_once(&s.paris, "/storage/fill", 6).await? {
+            assert_eq!(status, 200, "{v}");
+            total += written(&v);
+        }
+        let usage = s.usage(s.paris_id).await?;
+        assert_eq!(usage.documents, i64::try_from(total)?);
+        // SQLite's writing calls run one at a time: the quota holds exactly. On PostgreSQL a
+        // call takes its turn once it writes more than 256 Kio (at once, with documents this
+        // large) or nears the quota: each may add at most that much beyond it.
+        let bound = match backend {
+            Backend::Sqlite => 10 << 20,
+            Backend::Postgres => (10 << 20) + 5 * SERIAL_CALL_BYTES,
+        };
+        eprintln!("{backend:?}: six calls at once stored {usage:?}");
+        assert!(usage.bytes <= bound, "{usage:?}");
+        let (_, v) = s.attack(&s.paris, "/storage/fill").await?;
+        assert_eq!(written(&v), 0, "{v}");
+
+        // Sixteen calls create the same counter at once: it is counted once.
+        let votes = s
+            .attack_at_once(&s.lyon, "/storage/counters?count=1&name=votes", 16)
+            .await?;
+        for (status, v) in votes {
+            assert_eq!(status, 200, "{v}");
+        }
+        let usage = s.usage(s.lyon_id).await?;
+        assert_eq!(usage.bytes, store::counter_size("votes"));
         s.app.stop().await;
         Ok(())
     }

@@ -963,6 +963,29 @@ pub async fn usage_and_notice(
     Ok((usage, noticed))
 }
 
+/// Takes the (commune, module) quota row's lock until the transaction ends (PostgreSQL;
+/// creating the row if needed), so the module's writing calls in this commune run one after
+/// the other: each then reads the usage its predecessor committed.
+pub async fn lock_quota(tx: &mut TenantTx, module: &str) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant_id();
+    sqlx::query(
+        "INSERT INTO module_storage_quotas (tenant_id, module_id) VALUES ($1, $2) \
+         ON CONFLICT (tenant_id, module_id) DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(module)
+    .execute(tx.conn())
+    .await?;
+    sqlx::query(
+        "SELECT 1 FROM module_storage_quotas WHERE tenant_id = $1 AND module_id = $2 FOR UPDATE",
+    )
+    .bind(tenant)
+    .bind(module)
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(())
+}
+
 /// Adds a call's change to one usage shard, in the call's transaction (just before it
 /// commits, so the shard's row lock is held for the commit only).
 pub async fn add_usage(

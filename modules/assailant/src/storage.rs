@@ -24,9 +24,26 @@ fn number(req: &Request, name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// `?size=` bytes of JSON (a string of `x`), as a document value.
+/// `?size=` bytes of JSON, as a document value: a string of random hexadecimal digits, which
+/// neither SQLite nor PostgreSQL's compression can shrink much (a disk fills as fast as it can).
 fn filler(size: u64) -> String {
-    "x".repeat(usize::try_from(size.saturating_sub(2)).unwrap_or(0))
+    let digits = usize::try_from(size.saturating_sub(2)).unwrap_or(0);
+    // xorshift64, seeded by the host (whose random bytes come 1 Kio per call at most).
+    let mut state = host::random_bytes(8)
+        .iter()
+        .fold(0x9e37_79b9_7f4a_7c15_u64, |s, &b| {
+            s.rotate_left(8) ^ u64::from(b)
+        })
+        | 1;
+    let mut text = String::with_capacity(digits + 16);
+    while text.len() < digits {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        text.push_str(&format!("{state:016x}"));
+    }
+    text.truncate(digits);
+    text
 }
 
 /// The answer: what was written, why it stopped, and `?status=` (200 by default: the host then
@@ -71,14 +88,18 @@ fn fill(req: &Request, _: &Params) -> Result<Response, Error> {
 }
 
 /// Creates `?count=` counters (default: until refused) with long names starting with
-/// `?prefix=`.
+/// `?prefix=`, or increments counter `?name=` that many times.
 fn counters(req: &Request, _: &Params) -> Result<Response, Error> {
     let count = number(req, "count", u64::MAX);
     let prefix = req.query_value("prefix").unwrap_or("c");
+    let fixed = req.query_value("name");
     let pad = "c".repeat(200);
     let mut written = 0_u64;
     while written < count {
-        let name = format!("{prefix}-{pad}-{}", host::new_id());
+        let name = match fixed {
+            Some(name) => name.to_owned(),
+            None => format!("{prefix}-{pad}-{}", host::new_id()),
+        };
         if let Err(e) = store::incr(&name, 1) {
             return Ok(answer(req, written, 0, Some(e)));
         }

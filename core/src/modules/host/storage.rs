@@ -33,7 +33,7 @@ pub const NEAR_LIMIT_PERCENT: i64 = 80;
 pub const NEAR_LIMIT_RESET_PERCENT: i64 = 70;
 
 /// A call's storage accounting, kept in its [`CallState`].
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct CallStorage {
     /// Usage and quota read at the call's first write, and whether the admins were told it
     /// is nearly full.
@@ -42,26 +42,70 @@ pub(crate) struct CallStorage {
     change: Footprint,
     /// What the call wrote, for [`MAX_CALL_BYTES`] and [`MAX_CALL_DOCUMENTS`].
     written: Footprint,
+    /// The call holds the quota row's lock (see [`base_and_room`]).
+    locked: bool,
 }
 
-/// The usage and quota read at the call's first write (`known` afterwards), and how much the
-/// module's storage may still grow in this call: the quota less that usage and the call's own
-/// `change`.
+/// The share of the quota (bytes or documents), in percent, past which a module's writing
+/// calls in a commune take turns on PostgreSQL (see [`base_and_room`]).
+pub const SERIAL_PERCENT: i64 = 75;
+/// Bytes a call writes side by side with the module's other calls on PostgreSQL before it
+/// takes its turn (see [`base_and_room`]): a vote never gets there, a flood at once.
+pub const SERIAL_CALL_BYTES: i64 = 256 << 10;
+/// Documents a call writes side by side with the module's other calls before taking its turn.
+pub const SERIAL_CALL_DOCUMENTS: i64 = 100;
+
+/// The usage and quota read at the call's first write (kept in `storage` afterwards), and how
+/// much the module's storage may still grow in this call: the quota less that usage and the
+/// call's own change. `write` is the write about to be checked.
+///
+/// Concurrent calls each check against the usage they read, so together they could overshoot
+/// the quota by what they write side by side. SQLite runs writing transactions one at a time:
+/// there the quota holds exactly. On PostgreSQL (`serial`), a call takes the quota row's lock
+/// (until it commits) and reads the usage again once it is past [`SERIAL_PERCENT`] of the
+/// quota, or past [`SERIAL_CALL_BYTES`] or [`SERIAL_CALL_DOCUMENTS`] written: large writers
+/// and calls near the limit take turns, each reading what the one before committed, so the
+/// quota is overshot by at most that much per concurrent call; small writers (64 voters at
+/// once, far from the limit) run side by side.
 async fn base_and_room(
     tx: &mut TenantTx,
     module: &str,
-    known: Option<(StorageUsage, bool)>,
-    change: Footprint,
-) -> Result<((StorageUsage, bool), Footprint), sqlx::Error> {
-    let base = match known {
+    mut storage: CallStorage,
+    write: Footprint,
+    serial: bool,
+) -> Result<(CallStorage, Footprint), sqlx::Error> {
+    let mut base = match storage.base {
         Some(base) => base,
         None => store::usage_and_notice(tx, module).await?,
     };
-    let room = Footprint {
-        bytes: base.0.max_bytes - base.0.bytes - change.bytes,
-        documents: base.0.max_documents - base.0.documents - change.documents,
+    let after = |base: &StorageUsage, part: fn(&Footprint) -> i64, max: i64| {
+        over(
+            SERIAL_PERCENT,
+            part(&Footprint {
+                bytes: base.bytes,
+                documents: base.documents,
+            }) + part(&storage.change)
+                + part(&write),
+            max,
+        )
     };
-    Ok((base, room))
+    let turn = serial
+        && !storage.locked
+        && (storage.written.bytes + write.bytes > SERIAL_CALL_BYTES
+            || storage.written.documents + write.documents > SERIAL_CALL_DOCUMENTS
+            || after(&base.0, |f| f.bytes, base.0.max_bytes)
+            || after(&base.0, |f| f.documents, base.0.max_documents));
+    if turn {
+        store::lock_quota(tx, module).await?;
+        base = store::usage_and_notice(tx, module).await?;
+        storage.locked = true;
+    }
+    storage.base = Some(base);
+    let room = Footprint {
+        bytes: base.0.max_bytes - base.0.bytes - storage.change.bytes,
+        documents: base.0.max_documents - base.0.documents - storage.change.documents,
+    };
+    Ok((storage, room))
 }
 
 /// A size for people: « 64 Mio », « 9,8 Mio », « 512 Kio ».
@@ -149,16 +193,19 @@ impl CallState {
         indexes.dedup();
         let unique = entries("unicité", &w.unique, MAX_UNIQUE)?;
         let expected = expected.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
-        self.within_call_bounds(Footprint {
+        let size = Footprint {
             bytes: store::doc_size(&w.collection, &w.key, &w.value, &indexes, &unique),
             documents: 1,
-        })?;
+        };
+        self.within_call_bounds(size)?;
         let module = self.module.clone();
         let now_ms = crate::modules::host::runtime::now_ms();
-        let (known, change) = (self.storage.base, self.storage.change);
+        let snapshot = self.storage;
+        let serial = self.app.db.backend() == crate::db::Backend::Postgres;
         let tx = self.tx(Capability::Storage).await.map_err(denied)?;
         let started = Instant::now();
-        let (base, written) = match base_and_room(tx, module.as_str(), known, change).await {
+        let (base, written) = match base_and_room(tx, module.as_str(), snapshot, size, serial).await
+        {
             Ok((base, room)) => (
                 Some(base),
                 store::write(
@@ -178,15 +225,14 @@ impl CallState {
             ),
             Err(e) => (None, Err(WriteError::Db(e))),
         };
-        self.storage.base = base.or(self.storage.base);
+        if let Some(read) = base {
+            (self.storage.base, self.storage.locked) = (read.base, read.locked);
+        }
         self.read_documents(started.elapsed(), 0);
         match written {
             Ok((doc, change)) => {
                 self.storage.change += change;
-                self.storage.written += Footprint {
-                    bytes: store::doc_size(&w.collection, &w.key, &w.value, &indexes, &unique),
-                    documents: 1,
-                };
+                self.storage.written += size;
                 Ok(document(doc))
             }
             Err(WriteError::Conflict(why)) => Err(Error::Conflict(why)),
@@ -422,16 +468,20 @@ impl Host for CallState {
         };
         self.within_call_bounds(touched)?;
         let module = self.module.clone();
-        let (known, change) = (self.storage.base, self.storage.change);
+        let snapshot = self.storage;
+        let serial = self.app.db.backend() == crate::db::Backend::Postgres;
         let tx = self.tx(Capability::Storage).await.map_err(denied)?;
-        let (base, done) = match base_and_room(tx, module.as_str(), known, change).await {
+        let (base, done) = match base_and_room(tx, module.as_str(), snapshot, touched, serial).await
+        {
             Ok((base, room)) => (
                 Some(base),
                 store::incr(tx, &module, &counter, delta, room.bytes).await,
             ),
             Err(e) => (None, Err(WriteError::Db(e))),
         };
-        self.storage.base = base.or(self.storage.base);
+        if let Some(read) = base {
+            (self.storage.base, self.storage.locked) = (read.base, read.locked);
+        }
         match done {
             Ok((v, change)) => {
                 self.storage.change += change;
