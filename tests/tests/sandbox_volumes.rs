@@ -13,7 +13,7 @@ use parvis_core::authz::Role;
 use parvis_core::modules::quota;
 use parvis_core::types::{AccountId, Slug, TenantId};
 use parvis_tests::sms::SMS_TOKEN;
-use parvis_tests::{SmsProvider, TestApp, both_backends};
+use parvis_tests::{SmsProvider, TestApp, both_backends, form_token};
 use serde_json::Value;
 
 const ASSAILANT: &str = "parvis-module-assailant";
@@ -295,6 +295,26 @@ both_backends!(
             .filter(|m| m.rcpt_tos.iter().any(|r| r == "paul-0@example.org"))
             .count();
         assert_eq!(to_paul, 1, "only Lyon's notice reached Paul");
+
+        // Once Paul acts in Paris's module (a form he posts, signed in), it may answer him.
+        let client = app
+            .signed_in(Some(&s.paris), "paul-0@example.org", PASSWORD)
+            .await?;
+        let token = form_token(&client, &app.url(Some(&s.paris), "/connexion")).await?;
+        let r = client
+            .post(app.url(Some(&s.paris), "/m/assailant/volumes/hello"))
+            .form(&[("csrf_token", token.as_str())])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+        let answer = attack(
+            &app,
+            &s.paris,
+            &format!("notices?to=accounts&account={}", paul.0),
+        )
+        .await?;
+        assert_eq!(sent(&answer), 1, "{answer}");
+        settles_at(1, || notices_of(&app, s.paris_id, &paul)).await?;
         app.stop().await;
         Ok(())
     }

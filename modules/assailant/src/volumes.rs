@@ -15,6 +15,12 @@ pub fn routes(router: Router) -> Router {
         .get("/volumes/sms", sms)
         .get("/volumes/posts", posts)
         .get("/volumes/body", body)
+        .post("/volumes/hello", hello)
+}
+
+/// A form anyone signed in may post: acting in the module links the account to it.
+fn hello(req: &Request, _: &Params) -> Result<Response, Error> {
+    Ok(Response::json(&json!({ "account": req.account() })))
 }
 
 /// `n` from the query, at most `max` (the attack sizes are the test's to choose).
