@@ -476,6 +476,7 @@ impl TenantDb {
                         writer,
                         mutex: self.db.writer.clone(),
                         turns: self.db.turns.clone(),
+                        key: Key::Tenant(tenant),
                         pool: self.db.pool.clone(),
                         open: true,
                         _turn: turn,
@@ -588,6 +589,10 @@ struct WriterTx {
     mutex: Arc<Mutex<Option<DirectConn>>>,
     /// Writers waiting for their turn: the group stays open for them.
     turns: Arc<Turns>,
+    /// Whose turn this is: a member left waiting for its group's outcome queues there again to
+    /// end the group itself (behind its own commune's writers, who would continue the group,
+    /// rather than cutting the group short on a turn of its own).
+    key: Key,
     /// Where the write-ahead log is checkpointed from, beside the writer.
     pool: AnyPool,
     /// Not committed yet: dropping rolls back.
@@ -651,7 +656,7 @@ const GROUP_RESCUE: std::time::Duration = std::time::Duration::from_millis(20);
 async fn group_outcome(
     mut outcome: tokio::sync::watch::Receiver<GroupOutcome>,
     mutex: Arc<Mutex<Option<DirectConn>>>,
-    turns: Arc<Turns>,
+    (turns, key): (Arc<Turns>, Key),
     pool: AnyPool,
 ) -> Result<(), Arc<str>> {
     loop {
@@ -670,7 +675,7 @@ async fn group_outcome(
             Ok(Err(_)) => return Err("le rédacteur SQLite a été fermé".into()),
             Err(_) => {
                 // Holding a turn, no member is running: whatever group is open can end.
-                let _turn = turns.take(Key::Platform).await;
+                let _turn = turns.take(key).await;
                 let mut writer = mutex.lock().await;
                 if let Some(writer) = writer.as_mut()
                     && writer.finish_group()
@@ -705,7 +710,8 @@ impl TenantTx {
                 let receiver = w.writer.release_member()?;
                 w.open = false;
                 let ended = w.end_turn();
-                let (mutex, turns, pool) = (w.mutex.clone(), w.turns.clone(), w.pool.clone());
+                let (mutex, turns, pool) =
+                    (w.mutex.clone(), (w.turns.clone(), w.key), w.pool.clone());
                 drop(w);
                 let outcome = match ended {
                     Some(outcome) => outcome,
@@ -732,7 +738,8 @@ impl TenantTx {
                     return Ok(());
                 };
                 let ended = w.end_turn();
-                let (mutex, turns, pool) = (w.mutex.clone(), w.turns.clone(), w.pool.clone());
+                let (mutex, turns, pool) =
+                    (w.mutex.clone(), (w.turns.clone(), w.key), w.pool.clone());
                 drop(w);
                 let outcome = match ended {
                     Some(outcome) => outcome,
