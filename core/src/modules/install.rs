@@ -53,6 +53,9 @@ pub const CAPABILITIES: [(&str, Capability, &str); 5] = [
     ),
 ];
 
+/// PostgreSQL advisory lock key serialising installs (any fixed number unused elsewhere).
+const INSTALL_LOCK: i64 = 0x7061_7276_6973_4d49;
+
 /// Who is recorded as granting the capabilities of a first install.
 pub const GRANTED_BY_INSTALL: &str = "install";
 
@@ -196,6 +199,14 @@ pub(crate) async fn register(
     replace: bool,
 ) -> Result<Installed, InstallError> {
     let mut tx = db.begin_immediate().await?;
+    if db.backend() == crate::db::Backend::Postgres {
+        // Two installs at once see the same current version: one waits for the other (SQLite's
+        // immediate transaction already does this).
+        sqlx::query("SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock($1)) AS held")
+            .bind(INSTALL_LOCK)
+            .execute(&mut *tx)
+            .await?;
+    }
     let same_version: Option<String> = sqlx::query_scalar(
         "SELECT sha256 FROM module_versions WHERE module_id = $1 AND version = $2",
     )
