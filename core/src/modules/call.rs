@@ -33,11 +33,14 @@ pub enum Capability {
     Tick,
 }
 
-/// Host calls one module call may make, every import counted (storage, notify, feed,
-/// payments, and the runtime's `now-ms`, `new-id`, `random-bytes`, `log`). Past it, an import
-/// that can answer an error answers « plus de 20000 appels à l'hôte dans une seule requête »;
-/// one that cannot (the runtime's) ends the call with [`Fault::HostCalls`].
+/// Host calls one module call may make through the imports that reach the database or the
+/// outside (storage, notify, feed, payments). Past it they answer « plus de 20000 appels à
+/// l'hôte dans une seule requête ».
 pub const MAX_HOST_CALLS: u32 = 20_000;
+/// Calls of the runtime's cheap imports (`now-ms`, `new-id`, `random-bytes`, `log`) one
+/// module call may make: they cannot answer an error, so past it the call ends with
+/// [`Fault::HostCalls`]. Polling `now-ms` in a busy loop for a few hundred milliseconds fits.
+pub const MAX_RUNTIME_CALLS: u32 = 100_000;
 /// The most a call's deadline moves for the database's time and for the documents it read
 /// (see [`CallState::read_documents`]): an export of a large poll gets the time its size
 /// needs, and no call runs unbounded. It does not cover waits the host caused (see
@@ -88,6 +91,8 @@ pub struct CallState {
     host_calls: u32,
     /// Why the host ended the call early (it is cut at once, and answered with this fault).
     cut: Option<Fault>,
+    /// Calls of the runtime's imports (see [`MAX_RUNTIME_CALLS`]).
+    runtime_calls: u32,
     /// Checkout sessions asked of the payment provider in this call.
     pub(crate) checkouts_asked: u32,
     /// Waits excused so far (at most [`MAX_EXCUSED_WAIT`]).
@@ -238,10 +243,11 @@ impl CallState {
     }
 
     /// Counts a call of an import that cannot answer an error (the runtime's): past
-    /// [`MAX_HOST_CALLS`] the call is ended with [`Fault::HostCalls`].
+    /// [`MAX_RUNTIME_CALLS`] the call is ended with [`Fault::HostCalls`].
     pub(crate) fn count_runtime_call(&mut self) {
-        if self.count_host_call().is_err() && self.cut.is_none() {
-            self.cut = Some(Fault::HostCalls(MAX_HOST_CALLS));
+        self.runtime_calls = self.runtime_calls.saturating_add(1);
+        if self.runtime_calls > MAX_RUNTIME_CALLS && self.cut.is_none() {
+            self.cut = Some(Fault::HostCalls(MAX_RUNTIME_CALLS));
             self.deadline.expire();
         }
     }
@@ -330,7 +336,7 @@ pub enum Fault {
     /// 503 with `Retry-After`, its writes rolled back).
     #[error("le service est très sollicité en ce moment")]
     Overloaded,
-    /// The module made more host calls than [`MAX_HOST_CALLS`] through imports that cannot
+    /// The module made more than [`MAX_RUNTIME_CALLS`] calls of the imports that cannot
     /// refuse (`now-ms`, `new-id`, `random-bytes`, `log`).
     #[error("le module a dépassé {0} appels à l'hôte dans une seule requête")]
     HostCalls(u32),
@@ -436,6 +442,7 @@ fn new_state(
         host_calls: 0,
         cut: None,
         checkouts_asked: 0,
+        runtime_calls: 0,
         excused: Duration::ZERO,
         gates,
         db_permits: Vec::new(),
