@@ -97,7 +97,7 @@ both_backends!(
         let csp = header(&r, "content-security-policy");
         assert_eq!(
             directive(&csp, "script-src"),
-            [static_path.clone()],
+            std::slice::from_ref(&static_path),
             "{csp}"
         );
         assert_eq!(
@@ -121,7 +121,7 @@ both_backends!(
         let core_csp = header(&home, "content-security-policy");
         assert_eq!(
             directive(&core_csp, "script-src"),
-            [static_path.clone()],
+            std::slice::from_ref(&static_path),
             "{core_csp}"
         );
         assert_eq!(directive(&core_csp, "base-uri"), ["'none'"], "{core_csp}");
