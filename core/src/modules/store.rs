@@ -372,6 +372,46 @@ pub async fn get(
     row.as_ref().map(doc).transpose()
 }
 
+/// Writes a document for the host itself, outside a module call (no quota, no per-call
+/// bound; the change is added to the module's usage at once, so the usage stays exact). Module
+/// calls write through [`write_within`].
+#[allow(clippy::too_many_arguments)]
+pub async fn write(
+    tx: &mut TenantTx,
+    module: &ModuleId,
+    collection: &str,
+    key: &str,
+    value: &str,
+    indexes: &[Entry],
+    unique: &[Entry],
+    create_only: bool,
+    expected: Option<i64>,
+    now_ms: i64,
+) -> Result<Doc, WriteError> {
+    let unbounded = Footprint {
+        bytes: i64::MAX,
+        documents: i64::MAX,
+    };
+    let (doc, change) = write_within(
+        tx,
+        module,
+        collection,
+        key,
+        value,
+        indexes,
+        unique,
+        create_only,
+        expected,
+        now_ms,
+        unbounded,
+    )
+    .await?;
+    if change != Footprint::default() {
+        add_usage(tx, module, 0, change).await?;
+    }
+    Ok(doc)
+}
+
 /// What a write ran into.
 #[derive(Debug)]
 pub enum WriteError {
@@ -396,7 +436,7 @@ impl From<sqlx::Error> for WriteError {
 /// than `room` is refused with [`WriteError::Quota`] before anything is written. A conflict
 /// leaves nothing written (a savepoint guards the unique values).
 #[allow(clippy::too_many_arguments)]
-pub async fn write(
+pub async fn write_within(
     tx: &mut TenantTx,
     module: &ModuleId,
     collection: &str,

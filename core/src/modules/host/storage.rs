@@ -208,7 +208,7 @@ impl CallState {
         {
             Ok((base, room)) => (
                 Some(base),
-                store::write(
+                store::write_within(
                     tx,
                     &module,
                     &w.collection,
