@@ -654,6 +654,17 @@ impl Deadline {
         self.database_since.store(0, Ordering::Relaxed);
     }
 
+    /// Whether a database operation is running, begun less than `bound` ago.
+    fn in_database_for_less_than(&self, bound: Duration) -> bool {
+        match self.database_since.load(Ordering::Relaxed) {
+            0 => false,
+            since => {
+                let began = Duration::from_nanos(since - 1);
+                self.start.elapsed().saturating_sub(began) < bound
+            }
+        }
+    }
+
     /// Whether a database operation has been running for [`BLOCKED_IN_DATABASE`].
     fn blocked_in_database(&self) -> bool {
         match self.database_since.load(Ordering::Relaxed) {
@@ -699,13 +710,19 @@ impl Deadline {
         self.nanos.store(0, Ordering::Relaxed);
     }
 
-    /// Resolves once the (possibly moved) deadline has passed.
+    /// Resolves once the (possibly moved) deadline has passed. A database operation running
+    /// then may finish (its time is granted by [`CallState::read_documents`]), for at most
+    /// [`HOST_WAIT`] from its start.
     async fn passed(&self) {
         loop {
             let now = Instant::now();
             let at = self.at();
             if now >= at {
-                return;
+                if !self.in_database_for_less_than(HOST_WAIT) {
+                    return;
+                }
+                tokio::time::sleep(crate::modules::engine::EPOCH_TICK).await;
+                continue;
             }
             // Look again at least every few ticks: the deadline may have moved earlier.
             let next = at.min(now + crate::modules::engine::EPOCH_TICK * 5);
