@@ -149,6 +149,15 @@ both_backends!(
             .modules
             .get("donations")
             .ok_or_else(|| anyhow::anyhow!("donations not loaded"))?;
+        // What Claire's pledge form records when she posts it (the pledge above is written
+        // directly): she acted in the module, so it may thank her.
+        parvis_core::modules::quota::note_contact(
+            &app.state.db,
+            tenant.id,
+            "donations",
+            &claire_id,
+        )
+        .await;
         let paid = Event::PaymentSucceeded(Payment {
             reference: "pledge-1".into(),
             amount_cents: 2000,

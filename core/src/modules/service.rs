@@ -238,6 +238,10 @@ pub async fn payment_succeeded(
     let origin = tenant_origin(app, tenant)
         .await
         .map_err(|e| e.to_string())?;
+    // Billing confirmed this account paid through the module here: the module may thank it.
+    if let Some(account) = &payment.account {
+        crate::modules::quota::note_contact(&app.db, tenant, module, account).await;
+    }
     let event = crate::modules::bindings::parvis::module::types::Event::PaymentSucceeded(
         crate::modules::bindings::parvis::module::types::Payment {
             reference: payment.reference,
