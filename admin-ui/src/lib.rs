@@ -43,7 +43,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "admin/modules.html",
         include_str!("../templates/admin/modules.html"),
     ),
-    ("admin/usage.html", include_str!("../templates/admin/usage.html")),
+    (
+        "admin/usage.html",
+        include_str!("../templates/admin/usage.html"),
+    ),
 ];
 
 /// The admin routes (mounted on every host; each handler checks its permission).
