@@ -209,3 +209,67 @@ async fn lyon_signs_in_and_writes_while_paris_holds_the_writer() -> Result<()> {
     );
     Ok(())
 }
+
+/// One call cannot hold the server's writer for its whole budget: whatever its budget, a call
+/// that took SQLite's writer is cut [`parvis_core::modules::call::MAX_WRITER_HOLD`] after,
+/// its writes rolled back, and a Lyon sign-in behind it waits about that long, not the
+/// budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_call_holds_the_writer_one_second_at_most() -> Result<()> {
+    let app = Arc::new(TestApp::start(Backend::Sqlite).await?);
+    let paris = app.commune("75056").await?;
+    let lyon = app.commune("69123").await?;
+    app.install_module(ASSAILANT).await?;
+    app.enable_module(&paris, "assailant").await?;
+    let password = "mot-de-passe-solide";
+    app.account("habitant@lyon.fr", password).await?;
+    // A budget far longer than the hold, so only the hold can cut the call.
+    app.state.modules.set_time_budget(Duration::from_secs(8));
+
+    let client = app.client()?;
+    let token = form_token(&client, &app.url(Some(&paris), "/connexion")).await?;
+    let url = app.url(
+        Some(&paris),
+        "/m/assailant/runtime/hold-write?ms=6000&value=trop-long",
+    );
+    let started = Instant::now();
+    let held = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let r = client
+                .post(&url)
+                .form(&[("csrf_token", token.as_str())])
+                .send()
+                .await?;
+            anyhow::Ok((r.status().as_u16(), started.elapsed()))
+        })
+    };
+    // Lyon signs in while Paris's call holds the writer.
+    while app.state.db.writers_waiting() == 0 && started.elapsed() < Duration::from_millis(300) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, lyon_took) = login(&app, &lyon, "habitant@lyon.fr", password).await?;
+    assert_eq!(status, 303, "Lyon's sign-in failed");
+    let (paris_status, paris_took) = held.await??;
+    assert!(
+        paris_status >= 500,
+        "a call holding the writer 6 s answered {paris_status}"
+    );
+    assert!(
+        paris_took < Duration::from_millis(2500),
+        "Paris's call held on for {paris_took:?} (budget 8 s, hold 1 s)"
+    );
+    assert!(
+        lyon_took < Duration::from_millis(2500),
+        "Lyon's sign-in waited {lyon_took:?} behind one call"
+    );
+    let kept = client
+        .get(app.url(Some(&paris), "/m/assailant/runtime/mark?value=trop-long"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(kept.contains("\"kept\":false"), "{kept}");
+    eprintln!("hold cut after {paris_took:?}; Lyon's sign-in took {lyon_took:?}");
+    Ok(())
+}

@@ -57,8 +57,12 @@ pub const PROVIDER_WAIT: Duration = Duration::from_secs(10);
 /// budget and [`MAX_EXTRA_TIME`], no call lives longer than `time + 10 s + 10 s`.
 pub const MAX_EXCUSED_WAIT: Duration = Duration::from_secs(10);
 /// A call holding SQLite's single writer holds the whole server's writes: from the moment it
-/// takes it, its deadline never moves past this (or its own budget, if longer).
-pub const MAX_WRITER_HOLD: Duration = Duration::from_secs(5);
+/// takes it, its deadline never moves past this, nor past its own budget. Every other
+/// commune's writes (sign-ins included) wait behind it, so this is what one misbehaving
+/// module can cost them per turn (`bench/sandbox.sh`: a Paris call writing then spinning
+/// until its 2 s deadline kept Lyon's sign-ins at p99 4 s). A vote, a form or an erasure of
+/// a commune's data takes milliseconds of it.
+pub const MAX_WRITER_HOLD: Duration = Duration::from_secs(1);
 /// A call cut at its deadline while one database operation had been running this long is
 /// taken to have waited for others (SQLite's lock held by another commune's writer, a slow
 /// database): it is shed as [`Fault::Overloaded`], not charged to the module. A module that
@@ -209,9 +213,9 @@ impl CallState {
                     self.tx = Some(tx);
                     self.db_permits = permits;
                     if sqlite_writer {
-                        let hold = Instant::now() + MAX_WRITER_HOLD;
-                        let until = hold.max(self.deadline.at());
+                        let until = (Instant::now() + MAX_WRITER_HOLD).min(self.deadline.at());
                         self.writer_hold_until = Some(until);
+                        self.keep_writer_hold();
                     }
                 }
                 Some(Some((_, Err(e)))) => {
