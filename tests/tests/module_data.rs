@@ -403,6 +403,19 @@ both_backends!(
         // Alice's export: each commune's records, and only that commune's.
         let data = export(&app, &alice, &paris).await?;
         assert_eq!(data["account"]["email"], "alice@example.org");
+        // The modules she used, where (they may notify her there): polls in Paris and Lyon.
+        let used = data["modules_used"].as_array().cloned().unwrap_or_default();
+        for (commune, module) in [
+            (&paris, "polls"),
+            (&lyon, "polls"),
+            (&paris, "office-hours"),
+        ] {
+            assert!(
+                used.iter()
+                    .any(|u| u["commune"] == commune.as_str() && u["module"] == module),
+                "{module} in {commune} missing from {used:#?}"
+            );
+        }
         let votes = records(&data, &paris, "polls");
         assert_eq!(votes.len(), 2, "{data:#}");
         let ballot = votes
@@ -491,6 +504,19 @@ both_backends!(
             module_rows_mentioning(&app, &alice_id).await?,
             0,
             "the modules still hold Alice's account"
+        );
+        // Across communes (on PostgreSQL, row-level security hides every commune's rows from
+        // a plain pool connection).
+        let mut tx = app.state.db.platform_tx().await?;
+        let contacts: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM module_contacts WHERE account_id = $1")
+                .bind(&alice_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        drop(tx);
+        assert_eq!(
+            contacts, 0,
+            "the host still links Alice to the modules she used"
         );
 
         // The seat is free for Bruno; the gift still counts, without her name; her vote still

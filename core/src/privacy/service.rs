@@ -104,6 +104,15 @@ pub async fn export(db: &Db, authz: &Authz, account: &AccountId) -> Result<Value
         account,
     )
     .await?;
+    // Which modules of which communes the account used (a signed-in form that wrote): the
+    // modules may notify it there (`modules::quota`).
+    let modules_used = rows(
+        conn,
+        "SELECT t.slug AS commune, c.module_id AS module, c.seen_at FROM module_contacts c \
+         JOIN tenants t ON t.id = c.tenant_id WHERE c.account_id = $1",
+        account,
+    )
+    .await?;
     // Every message of the threads the account takes part in (as citizen or official), and
     // those it sent for a commune; a message deleted with its author's account has no text.
     let message_threads = rows(
@@ -216,6 +225,7 @@ pub async fn export(db: &Db, authz: &Authz, account: &AccountId) -> Result<Value
         "official_claims": claims,
         "flags": flags,
         "subscription_requests": requests,
+        "modules_used": modules_used,
         "message_threads": message_threads,
         "messages": messages,
         "blocks": blocks,
@@ -263,6 +273,8 @@ pub async fn delete(db: &Db, authz: &Authz, account: &AccountId) -> Result<(), s
         "DELETE FROM citizen_follows WHERE follower_account_id = $1 OR followed_account_id = $1",
         "DELETE FROM account_profiles WHERE account_id = $1",
         "DELETE FROM account_media WHERE account_id = $1",
+        "DELETE FROM module_contacts WHERE account_id = $1",
+        "DELETE FROM module_notice_recipients WHERE account_id = $1",
     ] {
         sqlx::query(sql).bind(&account.0).execute(&mut *tx).await?;
     }
