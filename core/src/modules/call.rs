@@ -396,6 +396,11 @@ impl ClientKey {
         ClientKey(format!("account:{id}"))
     }
 
+    /// The account, when the client is a signed-in one.
+    pub fn account_id(&self) -> Option<&str> {
+        self.0.strip_prefix("account:")
+    }
+
     /// An anonymous client, by address.
     pub fn address(ip: std::net::IpAddr) -> ClientKey {
         let ip = crate::util::client_network(ip);
@@ -896,6 +901,17 @@ async fn finish(
                 .settle_storage(&mut tx)
                 .await
                 .map_err(|e| Fault::Host(format!("quota de stockage : {e}")))?;
+            // Whoever acted here (a signed-in request that wrote) may hear from the module
+            // later (see `quota::unlinked`): noted in the call's own transaction, not in one
+            // of its own after it (a second commit per vote halved the vote throughput).
+            if state.write
+                && matches!(&outcome, Ok(Outcome::Response(_)))
+                && let Some(account) = state.client.as_ref().and_then(ClientKey::account_id)
+            {
+                crate::modules::quota::note_contact_in(&mut tx, state.module.as_str(), account)
+                    .await
+                    .map_err(|e| Fault::Host(format!("contact du module : {e}")))?;
+            }
             tx.commit()
                 .await
                 .map_err(|e| Fault::Host(format!("validation de la transaction : {e}")))?;

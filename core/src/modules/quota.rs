@@ -361,6 +361,27 @@ pub async fn unlinked(
     Ok(rest.len().saturating_sub(linked))
 }
 
+/// Within a call's transaction: the signed-in account acting in this successful write call is
+/// linked to the module in its commune (kept or rolled back with the call's writes).
+pub async fn note_contact_in(
+    tx: &mut TenantTx,
+    module: &str,
+    account: &str,
+) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant_id();
+    sqlx::query(
+        "INSERT INTO module_contacts (tenant_id, module_id, account_id, seen_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(module)
+    .bind(account)
+    .bind(now())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
 /// Remembers that a signed-in account acted in a module of a commune (a call that wrote and
 /// succeeded): the module may notify it afterwards (a booking confirmed, a donor thanked).
 /// Reads first, so only the first contact writes. Failures are logged, never shown.

@@ -307,10 +307,6 @@ async fn serve(
         Ok(r) => r,
         Err(fault) => return Ok(fault_page(&module, &fault)),
     };
-    // Whoever acted here may hear from the module later (see `quota::unlinked`).
-    if let Some(a) = account.filter(|_| ctx.write && response.status < 400) {
-        crate::modules::quota::note_contact(&state.db, commune.tenant_id, id, &a.id.0).await;
-    }
     if response.status == 401 && account.is_none() {
         // The host's own sign-in flow, which brings the visitor back here afterwards.
         return Err(AppError::Unauthenticated);

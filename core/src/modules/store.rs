@@ -893,9 +893,9 @@ pub const COUNTER_OVERHEAD: i64 = 32;
 pub const DEFAULT_MAX_BYTES: i64 = 64 << 20;
 /// Default quota of a module in a commune, in documents.
 pub const DEFAULT_MAX_DOCUMENTS: i64 = 100_000;
-/// Rows a (commune, module) usage is spread over: each call adds its change to one at random,
-/// so concurrent calls rarely wait for each other's row lock (PostgreSQL).
-pub const USAGE_SHARDS: i64 = 8;
+/// Rows a (commune, module) usage is spread over: each call adds its change to the next one in
+/// turn, so concurrent calls rarely wait for each other's row lock (PostgreSQL).
+pub const USAGE_SHARDS: i64 = 16;
 
 /// The size of a stored document with its index entries and unique values, in SQL over the
 /// document row `d` (the same figures as [`doc_size`]).

@@ -18,9 +18,13 @@ pub fn routes(router: Router) -> Router {
         .post("/volumes/hello", hello)
 }
 
-/// A form anyone signed in may post: acting in the module links the account to it.
+/// A form anyone signed in may post: acting in the module (a request that wrote) links the
+/// account to it.
 fn hello(req: &Request, _: &Params) -> Result<Response, Error> {
-    Ok(Response::json(&json!({ "account": req.account() })))
+    let visits = store::incr("hello", 1)?;
+    Ok(Response::json(
+        &json!({ "account": req.account(), "visits": visits }),
+    ))
 }
 
 /// `n` from the query, at most `max` (the attack sizes are the test's to choose).
