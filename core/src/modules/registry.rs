@@ -36,16 +36,27 @@ pub const TENANT_SLOTS: usize = 64;
 /// One slot in this many is kept for the host's own calls (ticks, payment events), which
 /// requests cannot take: a flood of requests does not stop every commune's ticks.
 pub const HOST_RESERVED_SLOTS_DIVISOR: usize = 16;
-/// Database transactions one commune's module calls may hold at once (PostgreSQL; SQLite
-/// readers): logins and other communes always find connections in the pool.
-pub const TENANT_DB_TRANSACTIONS: usize = 4;
+/// Database transactions one commune's module calls may hold at once on PostgreSQL: two
+/// thirds of the modules' share, so a busy commune keeps its throughput (64 voters on one
+/// poll) while logins and other communes always find connections in the pool. At 4, the poll
+/// vote benchmark fell from 968 to 469 votes/s.
+pub const TENANT_DB_TRANSACTIONS: usize = 8;
+/// The same on SQLite, for reads (writes queue for the writer, see
+/// [`TENANT_SQLITE_WRITERS`]): 4 of the modules' 6 readers, so another commune's module
+/// always finds one.
+pub const TENANT_DB_READS_SQLITE: usize = 4;
 /// Database transactions all module calls together may hold at once, per backend: the rest of
 /// the pool (16 connections on PostgreSQL, 8 SQLite readers) stays for the host's own pages.
 pub const MODULE_DB_TRANSACTIONS_POSTGRES: usize = 12;
 /// See [`MODULE_DB_TRANSACTIONS_POSTGRES`].
 pub const MODULE_DB_TRANSACTIONS_SQLITE: usize = 6;
-/// Module calls of one commune that may hold or queue for SQLite's single writer at once: one
-/// commune's writes wait behind each other, not in front of every other commune's.
+/// Module calls of one commune that may hold or queue for SQLite's single writer at once. One:
+/// a commune's writes wait behind each other, and between two of them another commune's
+/// module call that began as a read and then wrote (it upgrades on a pooled connection, in
+/// SQLite's busy handler) finds the lock free. At 4 or 16, Paris's calls queued back to back
+/// and such a Lyon call waited more than 3.5 s (`sandbox_runtime::lyon_is_never_charged…`);
+/// the price is group commit within one commune (the poll vote benchmark, 64 voters on one
+/// poll: 3,372 → about 2,000 votes/s, see the closing note of issue 14).
 pub const TENANT_SQLITE_WRITERS: usize = 1;
 /// Linear memory all live module instances may hold together.
 pub const MEMORY_TOTAL: usize = 1 << 30;
@@ -253,7 +264,7 @@ impl Admission {
 pub(crate) struct TenantGates {
     /// Instance slots ([`TENANT_SLOTS`]).
     slots: Arc<tokio::sync::Semaphore>,
-    /// Database transactions ([`TENANT_DB_TRANSACTIONS`]).
+    /// Database transactions ([`TENANT_DB_TRANSACTIONS`], [`TENANT_DB_READS_SQLITE`]).
     pub(crate) database: Arc<tokio::sync::Semaphore>,
     /// Module transactions of all communes (shared by every commune's gates).
     pub(crate) all_database: Arc<tokio::sync::Semaphore>,
@@ -339,7 +350,10 @@ impl ModuleHost {
                 .or_insert_with(|| {
                     Arc::new(TenantGates {
                         slots: Arc::new(tokio::sync::Semaphore::new(slots)),
-                        database: Arc::new(tokio::sync::Semaphore::new(TENANT_DB_TRANSACTIONS)),
+                        database: Arc::new(tokio::sync::Semaphore::new(match backend {
+                            crate::db::Backend::Postgres => TENANT_DB_TRANSACTIONS,
+                            crate::db::Backend::Sqlite => TENANT_DB_READS_SQLITE,
+                        })),
                         all_database,
                         writers: Arc::new(tokio::sync::Semaphore::new(TENANT_SQLITE_WRITERS)),
                         memory: std::sync::atomic::AtomicUsize::new(0),
