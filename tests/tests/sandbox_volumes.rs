@@ -518,6 +518,20 @@ both_backends!(
                 ))
             }
         };
+        // The admins find the page from the modules page.
+        let admin = app
+            .signed_in(Some(&s.paris), "maire@paris.example", PASSWORD)
+            .await?;
+        let modules = admin
+            .get(app.url(Some(&s.paris), "/admin/modules"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(
+            modules.contains("href=\"/admin/modules/usage\""),
+            "no link to the usage page: {modules}"
+        );
         let (status, html) = page(s.paris.clone(), "maire@paris.example").await?;
         assert_eq!(status, 200, "{html}");
         assert!(html.contains("<h1>Consommation des modules</h1>"), "{html}");
