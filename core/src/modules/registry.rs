@@ -333,6 +333,11 @@ impl ModuleHost {
 
     /// The gates of one commune (created at its first call).
     fn gates(&self, backend: crate::db::Backend, tenant: TenantId) -> Option<Arc<TenantGates>> {
+        // Every module call passes here: the shared lock finds a known commune's gates, and
+        // only a commune's first call takes the exclusive one to create them.
+        if let Some(gates) = self.admission.read().ok()?.gates.get(&tenant) {
+            return Some(gates.clone());
+        }
         let mut a = self.admission.write().ok()?;
         let all_database = a
             .database
