@@ -329,7 +329,7 @@ pub async fn sweep(db: &Db, at: i64) -> Result<Swept, sqlx::Error> {
             batches += 1;
             let deleted = {
                 // A turn at SQLite's writer per batch: other writers go in between.
-                let _turn = db.write_turn().await;
+                let _turn = db.write_turn().await?;
                 sqlx::query(&sql)
                     .bind(before)
                     .bind(SWEEP_BATCH)
@@ -380,25 +380,28 @@ impl Jobs {
         self.wake.notify_one();
     }
 
-    /// The turn after `turn` that has pending jobs (due or not): the next commune by id, else
-    /// the platform.
+    /// The turn after `turn` that has due jobs: the next commune by id, else the platform.
+    /// Communes whose jobs only wait for a retry are skipped, so an idle worker takes no
+    /// writer turn for a claim that cannot find anything.
     async fn next_turn(&self, turn: Turn) -> Result<Turn, sqlx::Error> {
         const PENDING: &str = "done_at IS NULL AND failed_at IS NULL";
         let next: Option<i64> = match turn {
             Turn::Platform => {
                 sqlx::query_scalar(&format!(
                     "SELECT tenant_id FROM jobs WHERE {PENDING} AND tenant_id IS NOT NULL \
-                     ORDER BY tenant_id LIMIT 1"
+                     AND run_at <= $1 ORDER BY tenant_id LIMIT 1"
                 ))
+                .bind(now())
                 .fetch_optional(self.db.pool())
                 .await?
             }
             Turn::Tenant(after) => {
                 sqlx::query_scalar(&format!(
                     "SELECT tenant_id FROM jobs WHERE {PENDING} AND tenant_id > $1 \
-                     ORDER BY tenant_id LIMIT 1"
+                     AND run_at <= $2 ORDER BY tenant_id LIMIT 1"
                 ))
                 .bind(after)
+                .bind(now())
                 .fetch_optional(self.db.pool())
                 .await?
             }
@@ -432,7 +435,7 @@ impl Jobs {
             query = query.bind(tenant);
         }
         let row = {
-            let _turn = self.db.write_turn().await;
+            let _turn = self.db.write_turn().await?;
             query.fetch_optional(self.db.pool()).await?
         };
         row.map(|row| {
@@ -534,7 +537,7 @@ impl Jobs {
             }
         };
         {
-            let _turn = self.db.write_turn().await;
+            let _turn = self.db.write_turn().await?;
             query.execute(self.db.pool()).await?;
         }
         metrics::counter!(counter, "kind" => job.kind.clone()).increment(1);
