@@ -495,7 +495,7 @@ mod tests {
     fn versions_compare_as_numbers() {
         assert!(semver("0.10.0") > semver("0.9.9"));
         assert!(semver("9.9.9") > semver("0.1.0"));
-        assert!(semver("1.0.0") == semver("1.0.0"));
+        assert!(semver("1.2.10") > semver("1.2.9"));
     }
 
     #[test]

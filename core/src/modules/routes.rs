@@ -539,11 +539,11 @@ fn neutralise_tags(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut kept = 0;
     for (at, _) in html.match_indices('<') {
-        let name = bytes.get(at + 1..at + 5).unwrap_or_default();
-        if NEUTRALISED_TAGS
-            .iter()
-            .any(|t| name.eq_ignore_ascii_case(t.as_bytes()))
-        {
+        if NEUTRALISED_TAGS.iter().any(|t| {
+            bytes
+                .get(at + 1..at + 1 + t.len())
+                .is_some_and(|name| name.eq_ignore_ascii_case(t.as_bytes()))
+        }) {
             // `<` is one byte: `at + 1` is a character boundary.
             out.push_str(html.get(kept..at + 1).unwrap_or_default());
             out.push_str(NEUTRALISED_PREFIX);
