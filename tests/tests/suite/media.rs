@@ -703,7 +703,7 @@ both_backends!(
 /// core runs. Measured with the kernel's high-water mark: `VmHWM` is reset to the current
 /// resident size (`echo 5 > /proc/self/clear_refs`) once the test's own images are built,
 /// then read after the uploads. Slow in a debug build, hence ignored by default:
-/// `cargo nextest run -p parvis-tests --test media --run-ignored only peak_memory`.
+/// `cargo nextest run -p parvis-tests --test suite --run-ignored only media::peak_memory`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn peak_memory_with_six_maximum_uploads() -> Result<()> {

@@ -424,7 +424,7 @@ fn image_upload() {
         };
         assert!(w <= media_image::MAX_INPUT_SIDE && h <= media_image::MAX_INPUT_SIDE);
         assert!(u64::from(w) * u64::from(h) <= media_image::MAX_INPUT_PIXELS);
-        // Large declared images are the decode-bounds tests' business (tests/tests/media.rs):
+        // Large declared images are the decode-bounds tests' business (tests/tests/suite/media.rs):
         // here, many small ones per second.
         if u64::from(w) * u64::from(h) > 1 << 20 {
             return;

@@ -1,0 +1,4 @@
+//! The command-line tests, one test binary (each binary links the whole host).
+
+mod cli;
+mod module_install_cli;
