@@ -38,30 +38,14 @@ impl Figure {
             label,
             used,
             limit,
-            used_text: quota::thousands(used),
-            limit_text: quota::thousands(limit),
+            used_text: parvis_core::util::thousands(used),
+            limit_text: parvis_core::util::thousands(limit),
             percent: if limit > 0 {
                 (used.saturating_mul(100) / limit).clamp(0, 100)
             } else {
                 0
             },
         }
-    }
-}
-
-/// Bytes in the unit a mayor reads (Kio, Mio, Gio).
-fn bytes_text(bytes: i64) -> String {
-    const UNITS: [&str; 4] = ["octets", "Kio", "Mio", "Gio"];
-    let mut value = bytes.max(0) as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{} octets", quota::thousands(bytes.max(0)))
-    } else {
-        format!("{value:.1} {}", UNITS[unit]).replace('.', ",")
     }
 }
 
@@ -91,8 +75,8 @@ async fn usage(
         let sent = quota::usage(&mut tx, m.id.as_str()).await?;
         let stored = store::usage(&mut tx, m.id.as_str()).await?;
         let mut bytes = Figure::new("Espace de stockage", stored.bytes, stored.max_bytes);
-        bytes.used_text = bytes_text(stored.bytes);
-        bytes.limit_text = bytes_text(stored.max_bytes);
+        bytes.used_text = parvis_core::util::size_text(stored.bytes);
+        bytes.limit_text = parvis_core::util::size_text(stored.max_bytes);
         modules.push(ModuleUsage {
             id: m.id.to_string(),
             name: m.manifest.name.clone(),
@@ -125,14 +109,4 @@ async fn usage(
     ctx.insert("modules", &modules);
     ctx.insert("per_account_per_hour", &quota::NOTICES_PER_ACCOUNT_PER_HOUR);
     page.render_form(&state, StatusCode::OK, "admin/usage.html", ctx)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn bytes_read_in_french() {
-        assert_eq!(super::bytes_text(512), "512 octets");
-        assert_eq!(super::bytes_text(1536), "1,5 Kio");
-        assert_eq!(super::bytes_text(50 << 20), "50,0 Mio");
-    }
 }

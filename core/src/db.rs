@@ -479,6 +479,7 @@ impl TenantDb {
                         key: Key::Tenant(tenant),
                         pool: self.db.pool.clone(),
                         open: true,
+                        began: std::time::Instant::now(),
                         _turn: turn,
                     };
                     // On failure the drop ends the turn (and an empty group).
@@ -597,14 +598,18 @@ struct WriterTx {
     pool: AnyPool,
     /// Not committed yet: dropping rolls back.
     open: bool,
+    /// When the turn began, for [`Turns::note_hold`].
+    began: std::time::Instant,
     /// This writer's turn; declared last, so it passes on once the writer is unlocked.
     _turn: Turn,
 }
 
 impl WriterTx {
-    /// Gives the writer up: commits the group unless a waiting writer continues it.
+    /// Gives the writer up: commits the group unless a waiting writer continues it (one
+    /// whose commune has not held the writer long lately, see [`Turns::next_may_join`]).
     fn end_turn(&mut self) -> GroupOutcome {
-        self.end_turn_keeping_open(self.turns.waiting() > 0)
+        self.turns.note_hold(self.key, self.began.elapsed());
+        self.end_turn_keeping_open(self.turns.next_may_join())
     }
 
     /// Gives the writer up, leaving the group open for a waiting writer only if `keep_open`.
@@ -620,6 +625,7 @@ impl WriterTx {
 impl Drop for WriterTx {
     fn drop(&mut self) {
         if self.open {
+            self.turns.note_hold(self.key, self.began.elapsed());
             self.writer.rollback_member();
             // This transaction may have read the group's uncommitted work (its twin's ballot)
             // and its caller answers as soon as it is dropped: commit that work now rather
@@ -735,6 +741,7 @@ impl TenantTx {
                 w.writer.rollback_member();
                 w.open = false;
                 let Some(receiver) = w.writer.group_outcome() else {
+                    w.turns.note_hold(w.key, w.began.elapsed());
                     return Ok(());
                 };
                 let ended = w.end_turn();

@@ -82,8 +82,59 @@ pub fn parse_date(raw: &str) -> Result<String, String> {
     ))
 }
 
+/// `12 345`: thousands grouped as French writes them, with a narrow no-break space.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() * 2);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push('\u{202F}');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A size for people, in the units French software writes: « 900 octets », « 512 Kio »,
+/// « 64 Mio », « 9,8 Mio », « 1,5 Gio » (a whole number of the unit shows no decimal).
+pub fn size_text(bytes: i64) -> String {
+    const UNITS: [&str; 3] = ["Kio", "Mio", "Gio"];
+    let bytes = bytes.max(0);
+    if bytes < 1 << 10 {
+        return format!("{} octets", thousands(bytes));
+    }
+    let mut unit = 0;
+    while unit + 1 < UNITS.len() && bytes >= 1 << (10 * (unit + 2)) {
+        unit += 1;
+    }
+    let scale = 1i64 << (10 * (unit + 1));
+    let tenths = (bytes * 10 + scale / 2) / scale;
+    if tenths % 10 == 0 {
+        format!("{} {}", thousands(tenths / 10), UNITS[unit])
+    } else {
+        format!("{},{} {}", thousands(tenths / 10), tenths % 10, UNITS[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn french_numbers_and_sizes() {
+        use super::{size_text, thousands};
+        assert_eq!(thousands(5), "5");
+        assert_eq!(thousands(1_000), "1\u{202F}000");
+        assert_eq!(thousands(12_345_678), "12\u{202F}345\u{202F}678");
+        assert_eq!(thousands(-2_000), "-2\u{202F}000");
+        assert_eq!(size_text(900), "900 octets");
+        assert_eq!(size_text(512 << 10), "512 Kio");
+        assert_eq!(size_text(64 << 20), "64 Mio");
+        assert_eq!(size_text(10_276_044), "9,8 Mio");
+        assert_eq!(size_text(3 << 29), "1,5 Gio");
+    }
+
     #[test]
     fn search_keys() {
         assert_eq!(super::search_key("Saint-Étienne"), "saint etienne");

@@ -13,14 +13,29 @@
 //! is bounded by its deadline).
 //!
 //! A task holding a turn must never wait for another turn: it would wait for itself.
+//!
+//! The queue also tells the group commit (`db/direct.rs`) whether the next writer may join
+//! the open group: a member's answer waits for its group's commit, so a quick writer is never
+//! handed over to a writer of a key that recently held the writer long ([`SLOW_HOLD`]): one
+//! commune's slow module calls would otherwise hold up another commune's quick ones.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
 use crate::types::TenantId;
+
+/// A turn held longer than this marks its key slow: its writers start groups of their own.
+/// A poll vote holds the writer well under a millisecond; a module call may hold it up to
+/// `MAX_WRITER_HOLD` (1 s).
+pub(crate) const SLOW_HOLD: Duration = Duration::from_millis(50);
+/// How long a key stays slow after its last slow turn.
+const SLOW_FOR: Duration = Duration::from_secs(10);
+/// Slow keys remembered before the expired ones are swept.
+const SLOW_SWEEP: usize = 1024;
 
 /// Whose queue a writer waits in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,12 +63,47 @@ struct State {
     ring: VecDeque<Key>,
     /// The waiters of each key, in arrival order.
     queues: HashMap<Key, VecDeque<(u64, Arc<Notify>)>>,
+    /// Keys whose writers held a turn longer than [`SLOW_HOLD`], until when they count as slow.
+    slow: HashMap<Key, Instant>,
 }
 
 impl Turns {
     /// Writers waiting for a turn now.
     pub(crate) fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Acquire)
+    }
+
+    /// Whether a writer is waiting and the next one served may join an open group commit:
+    /// its key has not held the writer long lately.
+    pub(crate) fn next_may_join(&self) -> bool {
+        if self.waiting() == 0 {
+            return false;
+        }
+        let mut state = self.lock();
+        let Some(&next) = state.ring.front() else {
+            return false;
+        };
+        match state.slow.get(&next) {
+            Some(&until) if until > Instant::now() => false,
+            Some(_) => {
+                state.slow.remove(&next);
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// Notes how long a writer of `key` held its turn.
+    pub(crate) fn note_hold(&self, key: Key, held: Duration) {
+        if held <= SLOW_HOLD {
+            return;
+        }
+        let now = Instant::now();
+        let mut state = self.lock();
+        if state.slow.len() >= SLOW_SWEEP {
+            state.slow.retain(|_, until| *until > now);
+        }
+        state.slow.insert(key, now + SLOW_FOR);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -199,6 +249,37 @@ mod tests {
         let order = order.lock().unwrap_or_else(|e| e.into_inner()).clone();
         assert_eq!(order, vec![0, 5, 1, 2, 3, 4]);
         assert_eq!(turns.waiting(), 0);
+    }
+
+    /// After a long turn of Paris, a writer handing over the writer does not keep its group
+    /// open for Paris's next writer; Lyon's still may join.
+    #[tokio::test]
+    async fn slow_keys_do_not_join_groups() {
+        let turns = Arc::new(Turns::default());
+        let (paris, lyon) = (Key::Tenant(TenantId(1)), Key::Tenant(TenantId(2)));
+        turns.note_hold(paris, SLOW_HOLD * 2);
+        turns.note_hold(lyon, SLOW_HOLD / 2);
+        let first = turns.take(Key::Platform).await;
+        assert!(!turns.next_may_join(), "no one waits");
+        let waiter = |key| {
+            let turns = turns.clone();
+            tokio::spawn(async move { drop(turns.take(key).await) })
+        };
+        let paris_waits = waiter(paris);
+        while turns.waiting() < 1 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!turns.next_may_join(), "Paris held the writer long");
+        drop(first);
+        assert!(paris_waits.await.is_ok());
+        let first = turns.take(Key::Platform).await;
+        let lyon_waits = waiter(lyon);
+        while turns.waiting() < 1 {
+            tokio::task::yield_now().await;
+        }
+        assert!(turns.next_may_join(), "Lyon's turns are short");
+        drop(first);
+        assert!(lyon_waits.await.is_ok());
     }
 
     /// A waiter that gives up leaves the queue; the turn still reaches the next one.

@@ -97,6 +97,8 @@ pub struct CallState {
     cut: Option<Fault>,
     /// Calls of the runtime's imports (see [`MAX_RUNTIME_CALLS`]).
     runtime_calls: u32,
+    /// Log lines the module wrote in this call (see `host::runtime::MAX_LOG_LINES`).
+    pub(crate) log_lines: u32,
     /// Checkout sessions asked of the payment provider in this call.
     pub(crate) checkouts_asked: u32,
     /// Waits excused so far (at most [`MAX_EXCUSED_WAIT`]).
@@ -167,7 +169,6 @@ impl CallState {
     /// Checks the capability and the host-call budget, and opens the transaction if needed.
     pub(crate) async fn tx(&mut self, cap: Capability) -> Result<&mut TenantTx, Denied> {
         self.count_host_call()?;
-        self.deadline.enter_database();
         if !self.capabilities.contains(&cap) {
             return Err(Denied::Capability(match cap {
                 Capability::Storage => "storage",
@@ -182,6 +183,7 @@ impl CallState {
                 "aucune commune pendant la lecture du manifeste".into(),
             ));
         };
+        self.deadline.enter_database();
         if self.tx.is_none() {
             let db = self.app.db.clone();
             let sqlite_writer = self.write && db.backend() == crate::db::Backend::Sqlite;
@@ -233,6 +235,27 @@ impl CallState {
         self.tx
             .as_mut()
             .ok_or_else(|| Denied::Unavailable("transaction absente".into()))
+    }
+
+    /// [`CallState::tx`] for an import that writes. On SQLite, a call that began as a read
+    /// holds a deferred transaction on a pooled connection: its first write would upgrade it
+    /// in SQLite's busy handler, outside the writers' fair queue (`db::turn`), and wait there
+    /// for as long as other communes keep the writer. Instead the call ends here, nothing of
+    /// it kept, and [`run`] runs it again from the start as a writer, in the queue.
+    pub(crate) async fn write_tx(&mut self, cap: Capability) -> Result<&mut TenantTx, Denied> {
+        if !self.write
+            && self.tenant.is_some()
+            && self.capabilities.contains(&cap)
+            && self.app.db.backend() == crate::db::Backend::Sqlite
+        {
+            self.count_host_call()?;
+            self.read_call_wrote_late = true;
+            self.shed(Fault::Overloaded);
+            return Err(Denied::Unavailable(
+                "écriture pendant une lecture : la requête reprend en écriture".into(),
+            ));
+        }
+        self.tx(cap).await
     }
 
     /// Counts one host call against [`MAX_HOST_CALLS`].
@@ -452,6 +475,7 @@ fn new_state(
         cut: None,
         checkouts_asked: 0,
         runtime_calls: 0,
+        log_lines: 0,
         excused: Duration::ZERO,
         gates,
         db_permits: Vec::new(),
@@ -663,6 +687,14 @@ impl Deadline {
         self.database_since.store(0, Ordering::Relaxed);
     }
 
+    /// Marks the end of an import's database work when dropped, whichever way the import
+    /// returns: a module that slept in WASI right after an import (refused or not) would
+    /// otherwise still count as waiting for the database, and its time-out as an overload
+    /// rather than its own fault.
+    pub(crate) fn leaving_database(self: &Arc<Self>) -> LeavingDatabase {
+        LeavingDatabase(self.clone())
+    }
+
     /// Whether a database operation is running, begun less than `bound` ago.
     fn in_database_for_less_than(&self, bound: Duration) -> bool {
         match self.database_since.load(Ordering::Relaxed) {
@@ -740,7 +772,21 @@ impl Deadline {
     }
 }
 
+/// See [`Deadline::leaving_database`].
+pub(crate) struct LeavingDatabase(Arc<Deadline>);
+
+impl Drop for LeavingDatabase {
+    fn drop(&mut self) {
+        self.0.left_database();
+    }
+}
+
 impl CallState {
+    /// Held by an import that may use the database: see [`Deadline::leaving_database`].
+    pub(crate) fn leaving_database(&self) -> LeavingDatabase {
+        self.deadline.leaving_database()
+    }
+
     /// A storage call took `waited` and returned `documents`: the database's time is not the
     /// module's, and each document read earns [`TIME_PER_DOCUMENT`] to process it, within
     /// [`MAX_EXTRA_TIME`] per call. So an export's budget fits its size.

@@ -98,19 +98,6 @@ impl Volume {
     }
 }
 
-/// `12 345`: thousands grouped as French writes them.
-pub fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(' ');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
-}
-
 impl CallVolumes {
     /// Checks the per-call limits of one more notice (to the followers or not).
     pub fn check_notice(&self, followers: bool) -> Result<(), String> {
@@ -221,11 +208,14 @@ pub async fn charge(
         let left = (limit - so_far).max(0);
         let mut why = format!(
             "limite atteinte : {} {} par jour pour ce module dans cette commune",
-            thousands(limit),
+            crate::util::thousands(limit),
             volume.what()
         );
         if left > 0 {
-            why.push_str(&format!(" (reste {} aujourd'hui)", thousands(left)));
+            why.push_str(&format!(
+                " (reste {} aujourd'hui)",
+                crate::util::thousands(left)
+            ));
         }
         return Ok(Err(why));
     }
@@ -290,7 +280,7 @@ pub async fn check_recipients(
         return Ok(Err(format!(
             "limite atteinte : {NOTICES_PER_ACCOUNT_PER_HOUR} notifications par heure pour un \
              même compte ({} destinataire{} l'{} atteinte)",
-            thousands(i64::try_from(full).unwrap_or(i64::MAX)),
+            crate::util::thousands(i64::try_from(full).unwrap_or(i64::MAX)),
             if full > 1 { "s" } else { "" },
             if full > 1 { "ont" } else { "a" },
         )));
@@ -461,14 +451,6 @@ pub async fn usage(tx: &mut TenantTx, module: &str) -> Result<Usage, sqlx::Error
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn thousands_are_grouped() {
-        assert_eq!(thousands(5), "5");
-        assert_eq!(thousands(1_000), "1 000");
-        assert_eq!(thousands(12_345_678), "12 345 678");
-        assert_eq!(thousands(-2_000), "-2 000");
-    }
 
     #[test]
     fn per_call_limits() {

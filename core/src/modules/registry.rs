@@ -50,14 +50,13 @@ pub const TENANT_DB_READS_SQLITE: usize = 4;
 pub const MODULE_DB_TRANSACTIONS_POSTGRES: usize = 12;
 /// See [`MODULE_DB_TRANSACTIONS_POSTGRES`].
 pub const MODULE_DB_TRANSACTIONS_SQLITE: usize = 6;
-/// Module calls of one commune that may hold or queue for SQLite's single writer at once. One:
-/// a commune's writes wait behind each other, and between two of them another commune's
-/// module call that began as a read and then wrote (it upgrades on a pooled connection, in
-/// SQLite's busy handler) finds the lock free. At 4 or 16, Paris's calls queued back to back
-/// and such a Lyon call waited more than 3.5 s (`sandbox_runtime::lyon_is_never_charged…`);
-/// the price is group commit within one commune (the poll vote benchmark, 64 voters on one
-/// poll: 3,372 → about 2,000 votes/s, see the closing note of issue 14).
-pub const TENANT_SQLITE_WRITERS: usize = 1;
+/// Module calls of one commune that may hold or queue for SQLite's single writer at once.
+/// The writers' queue is fair between communes (`db::turn`), and a call that began as a read
+/// no longer upgrades outside it (see `CallState::write_tx`), so a commune's queued writers
+/// delay another commune by one turn, not by their number. Queued writers of one commune are
+/// what the group commit joins (`db/direct.rs`): at 1, the poll vote benchmark fell from
+/// 2,439 to 1,576 votes/s.
+pub const TENANT_SQLITE_WRITERS: usize = 16;
 /// Linear memory all live module instances may hold together.
 pub const MEMORY_TOTAL: usize = 1 << 30;
 /// Linear memory the live instances of one commune may hold together.

@@ -188,7 +188,7 @@ impl Templates {
     }
 }
 
-/// `12345 | thousands` → `12 345` (French digit grouping, with a narrow no-break space).
+/// `12345 | thousands` → `12 345` (see [`crate::util::thousands`]).
 fn thousands(
     value: &tera::Value,
     _: &std::collections::HashMap<String, tera::Value>,
@@ -196,18 +196,7 @@ fn thousands(
     let n = value
         .as_i64()
         .ok_or_else(|| tera::Error::msg("thousands: expected an integer"))?;
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push('\u{202F}');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        out.insert(0, '-');
-    }
-    Ok(tera::Value::String(out))
+    Ok(tera::Value::String(crate::util::thousands(n)))
 }
 
 /// The platform's origin (`scheme://base[:port]`), from configuration only: a request's Host

@@ -22,6 +22,7 @@ pub fn routes(router: Router) -> Router {
         .get("/runtime/memory", memory)
         .get("/runtime/hold-db", hold_db)
         .post("/runtime/hold-write", hold_write)
+        .get("/runtime/log", log)
 }
 
 fn query_u64(req: &Request, name: &str, default: u64) -> u64 {
@@ -85,6 +86,15 @@ fn clock(req: &Request, _: &Params) -> Result<Response, Error> {
 /// Sleeps `?ms=` in WASI (`std::thread::sleep`: a monotonic-clock poll).
 fn sleep(req: &Request, _: &Params) -> Result<Response, Error> {
     let ms = query_u64(req, "ms", 30_000);
+    // `?after=refused-import`: first an import the host refuses (a checkout of 0 €), so the
+    // sleep starts right after the host had the call in its database work.
+    if req.query_value("after") == Some("refused-import") {
+        let free = Checkout {
+            amount_cents: 0,
+            ..checkout(0)
+        };
+        let _ = black_box(host::create_checkout(&free));
+    }
     std::thread::sleep(std::time::Duration::from_millis(ms));
     Ok(Response::json(&json!({ "slept_ms": ms })))
 }
@@ -147,4 +157,14 @@ fn hold_write(req: &Request, _: &Params) -> Result<Response, Error> {
     MARKS.put(value, value, Indexes::new(), None)?;
     std::thread::sleep(std::time::Duration::from_millis(ms));
     Ok(Response::json(&json!({ "written": value, "held_ms": ms })))
+}
+
+/// Writes `?lines=` log lines of 2 KiB (the longest the host keeps), as fast as it can.
+fn log(req: &Request, _: &Params) -> Result<Response, Error> {
+    let lines = query_u64(req, "lines", 10_000);
+    let line = "journal ".repeat(256);
+    for i in 0..lines {
+        host::info(&format!("{i} {line}"));
+    }
+    Ok(Response::json(&json!({ "lines": lines })))
 }

@@ -338,14 +338,14 @@ both_backends!(
         assert_eq!(flood["reach"], 4_900, "{flood}");
         assert_eq!(
             flood["refused"],
-            "limite atteinte : 5 000 SMS par jour pour ce module dans cette commune \
+            "limite atteinte : 5\u{202F}000 SMS par jour pour ce module dans cette commune \
              (reste 100 aujourd'hui)"
         );
         let rest = attack(&app, &s.paris, "sms?calls=2&numbers=100&from=9000").await?;
         assert_eq!(sent(&rest), 1, "{rest}");
         assert_eq!(
             rest["refused"],
-            "limite atteinte : 5 000 SMS par jour pour ce module dans cette commune"
+            "limite atteinte : 5\u{202F}000 SMS par jour pour ce module dans cette commune"
         );
         let lyon = attack(&app, &s.lyon, "sms?calls=1&numbers=10").await?;
         assert_eq!(sent(&lyon), 1, "{lyon}");
@@ -451,9 +451,12 @@ both_backends!(
         let huge = format!("body?kind=notice&account={}", fan.0);
         let notice = attack(&app, &s.paris, &huge).await?;
         assert_eq!(sent(&notice), 0, "{notice}");
-        assert_eq!(notice["refused"], "texte de plus de 10 000 caractères");
+        assert_eq!(
+            notice["refused"],
+            "texte de plus de 10\u{202F}000 caractères"
+        );
         let over = attack(&app, &s.paris, &format!("{huge}&chars=10001")).await?;
-        assert_eq!(over["refused"], "texte de plus de 10 000 caractères");
+        assert_eq!(over["refused"], "texte de plus de 10\u{202F}000 caractères");
         let post = attack(&app, &s.paris, "body?kind=post").await?;
         assert_eq!(sent(&post), 0, "{post}");
         assert_eq!(post["refused"], "texte vide ou de plus de 20000 octets");

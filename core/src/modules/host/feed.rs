@@ -16,6 +16,7 @@ const MAX_BODY: usize = 20_000;
 
 impl Host for CallState {
     async fn publish(&mut self, item: Item) -> Result<String, String> {
+        let _leaving = self.leaving_database();
         let body = item.body_markdown.trim().to_string();
         if body.is_empty() || body.len() > MAX_BODY {
             return Err(format!("texte vide ou de plus de {MAX_BODY} octets"));
@@ -56,7 +57,7 @@ impl Host for CallState {
         let origin = self.origin.clone();
         let backend = self.app.db.backend();
         let module = self.module.to_string();
-        let tx = match self.tx(Capability::Feed).await {
+        let tx = match self.write_tx(Capability::Feed).await {
             Ok(tx) => tx,
             Err(Denied::Capability(c)) => {
                 return Err(format!(

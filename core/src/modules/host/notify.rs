@@ -37,6 +37,7 @@ fn strangers_refused(strangers: usize, named: usize) -> String {
 
 impl Host for CallState {
     async fn send(&mut self, to: Audience, n: Notification) -> Result<Sent, String> {
+        let _leaving = self.leaving_database();
         let title = n.title.trim().to_string();
         if title.is_empty() || title.chars().count() > 200 {
             return Err("titre vide ou de plus de 200 caractères".into());
@@ -49,7 +50,7 @@ impl Host for CallState {
         if n.body.chars().count() > MAX_NOTICE_BODY_CHARS {
             return Err(format!(
                 "texte de plus de {} caractères",
-                quota::thousands(i64::try_from(MAX_NOTICE_BODY_CHARS).unwrap_or(i64::MAX))
+                crate::util::thousands(i64::try_from(MAX_NOTICE_BODY_CHARS).unwrap_or(i64::MAX))
             ));
         }
         if n.attachments.len() > quota::MAX_ATTACHMENTS {
@@ -128,7 +129,7 @@ impl Host for CallState {
         let backend = self.app.db.backend();
         let module = self.module.to_string();
         let caller = self.client.clone();
-        let tx = match self.tx(Capability::Notify).await {
+        let tx = match self.write_tx(Capability::Notify).await {
             Ok(tx) => tx,
             Err(Denied::Capability(c)) => {
                 return Err(format!(
@@ -189,6 +190,7 @@ impl Host for CallState {
     }
 
     async fn send_sms(&mut self, numbers: Vec<String>, text: String) -> Result<Sent, String> {
+        let _leaving = self.leaving_database();
         if !self.declared(Capability::Notify) {
             return Err(
                 "le module n'a pas déclaré la capacité « notify » dans son manifeste".into(),
@@ -222,7 +224,7 @@ impl Host for CallState {
         let notice_id = crate::util::new_id();
         let backend = self.app.db.backend();
         let module = self.module.to_string();
-        let tx = match self.tx(Capability::Notify).await {
+        let tx = match self.write_tx(Capability::Notify).await {
             Ok(tx) => tx,
             Err(Denied::Capability(c)) => {
                 return Err(format!(
@@ -265,6 +267,7 @@ impl Host for CallState {
     }
 
     async fn report(&mut self, notice: String) -> Result<DeliveryReport, String> {
+        let _leaving = self.leaving_database();
         if notice.is_empty() || notice.len() > 64 {
             return Err("identifiant d'envoi invalide".into());
         }

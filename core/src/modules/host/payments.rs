@@ -14,6 +14,7 @@ pub const MAX_CHECKOUTS_PER_CALL: u32 = 3;
 
 impl Host for CallState {
     async fn create_checkout(&mut self, c: Checkout) -> Result<String, String> {
+        let _leaving = self.leaving_database();
         match self.tx(Capability::Payments).await {
             Ok(_) => {}
             Err(Denied::Capability(cap)) => {

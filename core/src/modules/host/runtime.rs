@@ -16,6 +16,9 @@ pub(crate) fn now_ms() -> i64 {
 
 /// Longest log line kept from a module.
 const MAX_LOG: usize = 2048;
+/// Log lines kept from one call: past them, one line says the rest was dropped. The runtime
+/// budget alone would let one call write 100,000 lines of 2 KiB to the host's log.
+pub(crate) const MAX_LOG_LINES: u32 = 100;
 
 impl Host for CallState {
     async fn now_ms(&mut self) -> i64 {
@@ -37,6 +40,15 @@ impl Host for CallState {
 
     async fn log(&mut self, level: Level, message: String) {
         self.count_runtime_call();
+        self.log_lines = self.log_lines.saturating_add(1);
+        if self.log_lines > MAX_LOG_LINES {
+            if self.log_lines == MAX_LOG_LINES + 1 {
+                tracing::warn!(target: "parvis::module", module = self.module.as_str(),
+                    tenant = self.tenant.map(|t| t.0).unwrap_or_default(),
+                    "plus de {MAX_LOG_LINES} lignes de journal dans une requête : les suivantes sont ignorées");
+            }
+            return;
+        }
         let mut message = message;
         if message.len() > MAX_LOG {
             let mut end = MAX_LOG;

@@ -108,18 +108,6 @@ async fn base_and_room(
     Ok((storage, room))
 }
 
-/// A size for people: « 64 Mio », « 9,8 Mio », « 512 Kio ».
-fn mib(bytes: i64) -> String {
-    if bytes % (1 << 20) == 0 {
-        format!("{} Mio", bytes >> 20)
-    } else if bytes < 1 << 20 {
-        format!("{} Kio", (bytes + 512) >> 10)
-    } else {
-        let tenths = (bytes * 10 + (1 << 19)) >> 20;
-        format!("{},{} Mio", tenths / 10, tenths % 10)
-    }
-}
-
 fn over(percent: i64, used: i64, max: i64) -> bool {
     max > 0 && used.saturating_mul(100) >= max.saturating_mul(percent)
 }
@@ -176,6 +164,7 @@ impl CallState {
         create_only: bool,
         expected: Option<u64>,
     ) -> Result<Document, Error> {
+        let _leaving = self.leaving_database();
         check_name("collection", &w.collection)?;
         check_name("clé", &w.key)?;
         if w.value.len() > MAX_VALUE {
@@ -202,7 +191,7 @@ impl CallState {
         let now_ms = crate::modules::host::runtime::now_ms();
         let snapshot = self.storage;
         let serial = self.app.db.backend() == crate::db::Backend::Postgres;
-        let tx = self.tx(Capability::Storage).await.map_err(denied)?;
+        let tx = self.write_tx(Capability::Storage).await.map_err(denied)?;
         let started = Instant::now();
         let (base, written) = match base_and_room(tx, module.as_str(), snapshot, size, serial).await
         {
@@ -256,7 +245,7 @@ impl CallState {
         if after.bytes > MAX_CALL_BYTES {
             return Err(Error::Invalid(format!(
                 "volume d'écriture atteint : au plus {} écrits par requête",
-                mib(MAX_CALL_BYTES)
+                crate::util::size_text(MAX_CALL_BYTES)
             )));
         }
         if after.documents > MAX_CALL_DOCUMENTS {
@@ -281,7 +270,7 @@ impl CallState {
         } else {
             Error::Invalid(format!(
                 "quota de stockage atteint : {} pour ce module dans cette commune",
-                mib(usage.max_bytes)
+                crate::util::size_text(usage.max_bytes)
             ))
         }
     }
@@ -350,8 +339,8 @@ impl CallState {
                  ({} %) dans votre commune. Une fois la limite atteinte, il ne pourra plus rien \
                  enregistrer : faites-y du tri, ou demandez une limite plus haute à \
                  l'administrateur de la plateforme.",
-                mib(bytes),
-                mib(usage.max_bytes),
+                crate::util::size_text(bytes),
+                crate::util::size_text(usage.max_bytes),
                 percent(bytes, usage.max_bytes),
                 usage.max_documents,
                 percent(documents, usage.max_documents),
@@ -367,6 +356,7 @@ impl CallState {
 
 impl Host for CallState {
     async fn get(&mut self, collection: String, key: String) -> Result<Option<Document>, Error> {
+        let _leaving = self.leaving_database();
         check_name("collection", &collection)?;
         check_name("clé", &key)?;
         let module = self.module.clone();
@@ -389,10 +379,11 @@ impl Host for CallState {
     }
 
     async fn delete(&mut self, collection: String, key: String) -> Result<bool, Error> {
+        let _leaving = self.leaving_database();
         check_name("collection", &collection)?;
         check_name("clé", &key)?;
         let module = self.module.clone();
-        let tx = self.tx(Capability::Storage).await.map_err(denied)?;
+        let tx = self.write_tx(Capability::Storage).await.map_err(denied)?;
         match store::delete(tx, &module, &collection, &key).await {
             Ok(Some(freed)) => {
                 self.storage.change += freed;
@@ -404,6 +395,7 @@ impl Host for CallState {
     }
 
     async fn list(&mut self, q: Query) -> Result<Page, Error> {
+        let _leaving = self.leaving_database();
         check_name("collection", &q.collection)?;
         if q.limit == 0 || q.limit > MAX_PAGE {
             return Err(Error::Invalid(format!("taille de page : 1 à {MAX_PAGE}")));
@@ -447,6 +439,7 @@ impl Host for CallState {
     }
 
     async fn count(&mut self, collection: String, index: Option<IndexEntry>) -> Result<u64, Error> {
+        let _leaving = self.leaving_database();
         check_name("collection", &collection)?;
         let index = index
             .map(|e| entries("index", std::slice::from_ref(&e), 1))
@@ -464,6 +457,7 @@ impl Host for CallState {
     }
 
     async fn incr(&mut self, counter: String, delta: i64) -> Result<i64, Error> {
+        let _leaving = self.leaving_database();
         check_name("compteur", &counter)?;
         let touched = Footprint {
             bytes: store::counter_size(&counter),
@@ -473,7 +467,7 @@ impl Host for CallState {
         let module = self.module.clone();
         let snapshot = self.storage;
         let serial = self.app.db.backend() == crate::db::Backend::Postgres;
-        let tx = self.tx(Capability::Storage).await.map_err(denied)?;
+        let tx = self.write_tx(Capability::Storage).await.map_err(denied)?;
         let (base, done) = match base_and_room(tx, module.as_str(), snapshot, touched, serial).await
         {
             Ok((base, room)) => (
@@ -498,6 +492,7 @@ impl Host for CallState {
     }
 
     async fn counters(&mut self, prefix: String) -> Result<Vec<(String, i64)>, Error> {
+        let _leaving = self.leaving_database();
         if prefix.len() > MAX_NAME {
             return Err(Error::Invalid(format!(
                 "préfixe de plus de {MAX_NAME} octets"
