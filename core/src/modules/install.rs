@@ -141,8 +141,6 @@ pub struct Previous {
     pub name: String,
     /// Its version.
     pub version: String,
-    /// The capabilities it declared.
-    pub capabilities: Vec<String>,
 }
 
 /// What an install did.
@@ -289,7 +287,6 @@ pub(crate) async fn register(
             installed.previous = Some(Previous {
                 name: before.name.clone(),
                 version: before.version.clone(),
-                capabilities: before_caps,
             });
         }
         None => {}

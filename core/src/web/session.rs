@@ -127,16 +127,6 @@ pub async fn close(
     Ok(cookie_header(SESSION_COOKIE, "", 0, secure))
 }
 
-/// Ends every session of an account (after a password reset).
-pub async fn close_all(db: &Db, account: &AccountId) -> Result<(), sqlx::Error> {
-    let _turn = db.write_turn().await?;
-    sqlx::query("DELETE FROM sessions WHERE account_id = $1")
-        .bind(&account.0)
-        .execute(db.pool())
-        .await?;
-    Ok(())
-}
-
 /// Every request with a session cookie comes here: a direct reader on SQLite.
 async fn load(db: &Db, token: &str) -> Result<Option<Account>, sqlx::Error> {
     let row = sqlx::query(
