@@ -359,7 +359,7 @@ async fn no_answer_outlives_a_kill() -> Result<()> {
     for run in 0..4 {
         let mut child = tokio::process::Command::new(std::env::current_exe()?)
             .args([
-                "crash_child",
+                "write_transactions::crash_child",
                 "--exact",
                 "--ignored",
                 "--nocapture",
