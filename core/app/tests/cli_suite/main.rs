@@ -1,4 +1,5 @@
 //! The command-line tests, one test binary (each binary links the whole host).
 
 mod cli;
+mod demo;
 mod module_install_cli;
