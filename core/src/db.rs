@@ -12,6 +12,7 @@
 //! under a bound by `db/wal.rs`.
 
 mod direct;
+pub mod ownership;
 mod turn;
 pub mod wal;
 

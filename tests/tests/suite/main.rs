@@ -35,5 +35,6 @@ mod sandbox_storage;
 mod sandbox_volumes;
 mod sandbox_web;
 mod sandbox_writer;
+mod table_ownership;
 mod tenancy;
 mod write_transactions;
