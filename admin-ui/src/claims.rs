@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use parvis_core::authz::{Actor, Can, ManageRoles, PLATFORM_DOMAIN, Role, perms};
 use parvis_core::error::{AppError, AppResult};
-use parvis_core::notifications::{Notice, SEND_NOTICE};
+use parvis_core::notifications::Notice;
 use parvis_core::officials::store;
 use parvis_core::types::AccountId;
 use parvis_core::web::{AppState, Page};
@@ -115,10 +115,7 @@ async fn notify(
         state.templates.render("mail/claim_decided.txt", &ctx)?,
         format!("{}/elus/{}", page.origin, profile.id),
     );
-    state
-        .jobs
-        .enqueue(state.db.pool(), SEND_NOTICE, &notice)
-        .await?;
+    state.jobs.enqueue(state.db.pool(), &notice).await?;
     state.jobs.notify();
     Ok(())
 }

@@ -10,7 +10,7 @@ use axum::routing::post;
 use axum::{Form, Router};
 use parvis_core::authz::{Can, Role, VerifySubscriptions, perms};
 use parvis_core::error::{AppError, AppResult};
-use parvis_core::mail::{Email, MAIL_JOB};
+use parvis_core::mail::Email;
 use parvis_core::modules::install;
 use parvis_core::platform::requests;
 use parvis_core::types::{AccountId, InseeCode, TenantId};
@@ -253,9 +253,6 @@ async fn notify(
         html: None,
         list_unsubscribe: None,
     };
-    state
-        .jobs
-        .enqueue(state.db.pool(), MAIL_JOB, &email)
-        .await?;
+    state.jobs.enqueue(state.db.pool(), &email).await?;
     Ok(())
 }

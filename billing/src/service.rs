@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use parvis_core::db::TenantTx;
 use parvis_core::modules::service as modules;
 use parvis_core::modules::store as module_store;
-use parvis_core::notifications::{Notice, SEND_NOTICE};
+use parvis_core::notifications::Notice;
 use parvis_core::payments::{CheckoutRequest, PaymentGateway};
 use parvis_core::types::{ModuleId, TenantId};
 use parvis_core::util::now;
@@ -701,7 +701,7 @@ impl Billing {
             ),
             format!("{origin}/admin/billing"),
         );
-        parvis_core::jobs::insert(tx.conn(), SEND_NOTICE, &notice).await?;
+        parvis_core::jobs::push(tx.conn(), &notice).await?;
         Ok(Some(origin))
     }
 

@@ -1,6 +1,5 @@
 //! Assembling the host: state from configuration, the router with its layers, and serving.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -18,8 +17,8 @@ use crate::accounts::LoginLimiter;
 use crate::authz::Authz;
 use crate::config::Config;
 use crate::db::Db;
-use crate::jobs::{JobHandler, Jobs};
-use crate::mail::{MAIL_JOB, Mailer};
+use crate::jobs::{Handlers, Jobs};
+use crate::mail::Mailer;
 use crate::web::render::Templates;
 use crate::web::site::SiteResolver;
 use crate::web::state::Inner;
@@ -51,48 +50,40 @@ pub async fn build_state(
     db.migrate().await?;
     let templates = Templates::new(extra_templates).context("templates")?;
     let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from)?;
-    let mut handlers: HashMap<&'static str, Arc<dyn JobHandler>> = HashMap::new();
-    handlers.insert(
-        MAIL_JOB,
-        Arc::new(crate::mail::MailJobs {
-            mailer,
-            db: db.clone(),
-        }),
-    );
+    let mut handlers = Handlers::default();
+    handlers.add::<crate::mail::Email>(Arc::new(crate::mail::MailJobs {
+        mailer,
+        db: db.clone(),
+    }));
     if let Some(url) = &config.sms_url {
-        handlers.insert(
-            crate::notifications::sms::SMS_JOB,
-            Arc::new(crate::notifications::sms::SmsSender::new(
+        handlers.add::<crate::notifications::sms::TextMessage>(Arc::new(
+            crate::notifications::sms::SmsSender::new(
                 url,
                 config.sms_token.clone(),
                 &config.sms_sender,
                 db.clone(),
-            )?),
-        );
+            )?,
+        ));
     }
     let vapid = crate::notifications::push::vapid::load_or_create(&db, &config)
         .await
         .context("clé VAPID des notifications push")?;
-    handlers.insert(
-        crate::notifications::push::PUSH_JOB,
-        Arc::new(crate::notifications::push::sender::PushSender::new(
+    handlers.add::<crate::notifications::push::PushMessage>(Arc::new(
+        crate::notifications::push::sender::PushSender::new(
             db.clone(),
             vapid,
             &config.vapid_subject,
             config.push_allow_loopback_http,
-        )?),
-    );
-    handlers.insert(
-        crate::notifications::FAN_OUT_POST,
-        Arc::new(crate::notifications::FanOut { db: db.clone() }),
-    );
-    handlers.insert(
-        crate::notifications::SEND_NOTICE,
-        Arc::new(crate::notifications::SendNotices { db: db.clone() }),
-    );
+        )?,
+    ));
+    handlers.add::<crate::notifications::PostPublished>(Arc::new(crate::notifications::FanOut {
+        db: db.clone(),
+    }));
+    handlers.add::<crate::notifications::Notice>(Arc::new(crate::notifications::SendNotices {
+        db: db.clone(),
+    }));
     let late_state = crate::web::state::LateState::default();
-    handlers.insert(
-        crate::modules::personal::ACCOUNT_DELETED,
+    handlers.add::<crate::modules::personal::AccountDeleted>(
         crate::modules::personal::EraseAccountData::new(late_state.clone()),
     );
     let jobs = Jobs::new(db.clone(), handlers);

@@ -9,7 +9,7 @@ use tera::Context;
 use crate::accounts::store;
 use crate::db::Db;
 use crate::jobs::Jobs;
-use crate::mail::{Email, MAIL_JOB};
+use crate::mail::Email;
 use crate::types::AccountId;
 use crate::util::{now, random_token};
 use crate::web::render::Templates;
@@ -204,7 +204,7 @@ impl Accounts<'_> {
                 &ctx,
             )?
         };
-        self.jobs.enqueue(&mut *tx, MAIL_JOB, &message).await?;
+        self.jobs.enqueue(&mut *tx, &message).await?;
         tx.commit().await?;
         self.jobs.notify();
         Ok(())
@@ -264,7 +264,7 @@ impl Accounts<'_> {
                 "Confirmez votre adresse e-mail sur Parvis",
                 &ctx,
             )?;
-            self.jobs.enqueue(&mut *tx, MAIL_JOB, &message).await?;
+            self.jobs.enqueue(&mut *tx, &message).await?;
             tx.commit().await?;
             self.jobs.notify();
             return Err(AccountError::Unverified);
@@ -291,7 +291,7 @@ impl Accounts<'_> {
             "Réinitialisez votre mot de passe Parvis",
             &ctx,
         )?;
-        self.jobs.enqueue(&mut *tx, MAIL_JOB, &message).await?;
+        self.jobs.enqueue(&mut *tx, &message).await?;
         tx.commit().await?;
         self.jobs.notify();
         Ok(())

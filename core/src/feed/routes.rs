@@ -378,10 +378,7 @@ async fn publish(
         link: format!("{}/publications/{post_id}", page.origin),
         post_id: post_id.clone(),
     };
-    state
-        .jobs
-        .enqueue(tx.conn(), crate::notifications::FAN_OUT_POST, &event)
-        .await?;
+    state.jobs.enqueue(tx.conn(), &event).await?;
     tx.commit().await?;
     state.jobs.notify();
     state.home_cache.invalidate(commune.tenant_id);

@@ -18,10 +18,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use sqlx::Row as _;
 use tokio::sync::Notify;
 
 use crate::db::{Backend, Db};
+use crate::types::TenantId;
 use crate::util::now;
 
 /// Jobs that run at once in one process.
@@ -45,91 +47,126 @@ const CLAIM_PROBES: usize = 64;
 /// How long a claimed job is reserved to its worker (a worker that died lets it go after that).
 const LOCK_SECS: i64 = 300;
 
-/// Does one kind of job.
+/// A kind of job: its payload type, with its kind as a constant. A job is queued as a value of
+/// its type ([`push`], [`Jobs::enqueue`]) and reaches the handler registered for that type
+/// ([`Handlers::add`]) as the same type: a kind and a payload cannot disagree.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The kind, as stored in `jobs.kind` (and named by `parvis jobs retry --kind`).
+    const KIND: &'static str;
+    /// Attempts before it is given up (the backoff doubles from one second).
+    const ATTEMPTS: i64 = ATTEMPTS;
+
+    /// The commune this job works for: it takes that commune's turn in the queue. `None`:
+    /// platform work (account e-mails, digests), served in its own turn.
+    fn tenant(&self) -> Option<TenantId>;
+}
+
+/// Does the jobs of one type.
 #[async_trait]
-pub trait JobHandler: Send + Sync {
+pub trait Handler<J: Job>: Send + Sync + 'static {
     /// Runs the job; an error schedules a retry.
-    async fn run(&self, payload: serde_json::Value) -> anyhow::Result<()>;
+    async fn run(&self, job: J) -> anyhow::Result<()>;
 
     /// Called once when the job failed for good (after its last attempt).
-    async fn gave_up(&self, payload: serde_json::Value) {
-        let _ = payload;
+    async fn gave_up(&self, job: J) {
+        let _ = job;
     }
 }
 
-/// Attempts of a job unless its kind says otherwise (the backoff doubles up to 34 minutes:
+/// The handlers of a queue, one per job type.
+#[derive(Default)]
+pub struct Handlers(HashMap<&'static str, Arc<dyn Erased>>);
+
+impl Handlers {
+    /// Registers the handler of the jobs of type `J` (a second one for the same type
+    /// replaces the first).
+    pub fn add<J: Job>(&mut self, handler: Arc<dyn Handler<J>>) -> &mut Handlers {
+        self.0.insert(
+            J::KIND,
+            Arc::new(Typed::<J> {
+                handler,
+                kind: std::marker::PhantomData,
+            }),
+        );
+        self
+    }
+}
+
+/// Why a job did not succeed.
+enum Failure {
+    /// The handler failed: retried until its last attempt.
+    Failed(anyhow::Error),
+    /// The job cannot run at all (no handler, a payload its type does not read): given up at
+    /// once, kept for `parvis jobs failed` instead of being retried for an hour.
+    Broken(anyhow::Error),
+}
+
+/// A handler behind the queue, which stores payloads as text.
+#[async_trait]
+trait Erased: Send + Sync {
+    async fn run(&self, payload: &str) -> Result<(), Failure>;
+    async fn gave_up(&self, payload: &str);
+}
+
+struct Typed<J: Job> {
+    handler: Arc<dyn Handler<J>>,
+    kind: std::marker::PhantomData<fn() -> J>,
+}
+
+#[async_trait]
+impl<J: Job> Erased for Typed<J> {
+    async fn run(&self, payload: &str) -> Result<(), Failure> {
+        let job: J = serde_json::from_str(payload)
+            .map_err(|e| Failure::Broken(anyhow::anyhow!("payload of {}: {e}", J::KIND)))?;
+        self.handler.run(job).await.map_err(Failure::Failed)
+    }
+
+    async fn gave_up(&self, payload: &str) {
+        if let Ok(job) = serde_json::from_str::<J>(payload) {
+            self.handler.gave_up(job).await;
+        }
+    }
+}
+
+/// Attempts of a job unless its type says otherwise (the backoff doubles up to 34 minutes:
 /// about an hour and a quarter in all).
 pub const ATTEMPTS: i64 = 8;
 
 /// Adds a job without waking the worker: for job handlers, whose worker looks for the next
-/// job as soon as they return. Its commune is read from the payload ([`tenant_of`]).
-pub async fn insert<'c, E>(conn: E, kind: &str, payload: &impl Serialize) -> Result<(), sqlx::Error>
+/// job as soon as they return, and for transactions that wake it after their commit.
+pub async fn push<'c, E, J: Job>(conn: E, job: &J) -> Result<(), sqlx::Error>
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
-    insert_with_attempts(conn, kind, payload, ATTEMPTS).await
+    push_for(conn, job.tenant(), job).await
 }
 
-/// Like [`insert`], with its own number of attempts (a text message is not worth retrying
-/// for hours).
-pub async fn insert_with_attempts<'c, E>(
+/// Like [`push`], for a job of commune `tenant` whose payload does not know it (an e-mail or a
+/// push message of a post to the commune's followers): it takes that commune's turn in the
+/// queue, not the platform's.
+pub async fn push_for<'c, E, J: Job>(
     conn: E,
-    kind: &str,
-    payload: &impl Serialize,
-    max_attempts: i64,
+    tenant: Option<TenantId>,
+    job: &J,
 ) -> Result<(), sqlx::Error>
 where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
-    insert_for(conn, None, kind, payload, max_attempts).await
-}
-
-/// Like [`insert_with_attempts`], for a job of commune `tenant` whose payload does not say so
-/// (an e-mail or a push message of a post to the commune's followers): it takes the
-/// commune's turn in the queue, not the platform's. `None`: read from the payload.
-pub async fn insert_for<'c, E>(
-    conn: E,
-    tenant: Option<i64>,
-    kind: &str,
-    payload: &impl Serialize,
-    max_attempts: i64,
-) -> Result<(), sqlx::Error>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
-{
-    let payload = serde_json::to_value(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let tenant = tenant.or_else(|| tenant_of(&payload));
-    let payload = payload.to_string();
+    let payload = serde_json::to_string(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let at = now();
     sqlx::query(
         "INSERT INTO jobs (kind, payload, run_at, created_at, max_attempts, tenant_id) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(kind)
+    .bind(J::KIND)
     .bind(payload)
     .bind(at)
     .bind(at)
-    .bind(max_attempts)
-    .bind(tenant)
+    .bind(J::ATTEMPTS)
+    .bind(tenant.map(|t| t.0))
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// The commune a job works for, from its payload: its own `tenant_id` (a notice, a post's
-/// fan-out, a module's erasure), else the one of the notice it delivers (`notice.tenant_id`: an
-/// e-mail, a push message or a text message of a notice). `None`: platform work (account
-/// e-mails, digests), served in its own turn.
-pub fn tenant_of(payload: &serde_json::Value) -> Option<i64> {
-    payload
-        .get("tenant_id")
-        .and_then(serde_json::Value::as_i64)
-        .or_else(|| {
-            payload
-                .get("notice")
-                .and_then(|notice| notice.get("tenant_id"))
-                .and_then(serde_json::Value::as_i64)
-        })
 }
 
 /// A job that failed for good (after its last attempt), as `parvis jobs failed` lists it.
@@ -254,7 +291,7 @@ impl Turn {
 pub struct Jobs {
     db: Db,
     wake: Arc<Notify>,
-    handlers: Arc<HashMap<&'static str, Arc<dyn JobHandler>>>,
+    handlers: Arc<Handlers>,
     /// The turn last served; held while claiming, so this process's workers claim one at a time.
     cursor: Arc<tokio::sync::Mutex<Turn>>,
     /// Jobs running now, per turn.
@@ -349,8 +386,8 @@ pub async fn sweep(db: &Db, at: i64) -> Result<Swept, sqlx::Error> {
 }
 
 impl Jobs {
-    /// A queue with the given handlers by kind.
-    pub fn new(db: Db, handlers: HashMap<&'static str, Arc<dyn JobHandler>>) -> Jobs {
+    /// A queue with the given handlers.
+    pub fn new(db: Db, handlers: Handlers) -> Jobs {
         Jobs {
             db,
             wake: Arc::new(Notify::new()),
@@ -361,16 +398,11 @@ impl Jobs {
     }
 
     /// Adds a job, to run as soon as a worker is free.
-    pub async fn enqueue<'c, E>(
-        &self,
-        conn: E,
-        kind: &str,
-        payload: &impl Serialize,
-    ) -> Result<(), sqlx::Error>
+    pub async fn enqueue<'c, E, J: Job>(&self, conn: E, job: &J) -> Result<(), sqlx::Error>
     where
         E: sqlx::Executor<'c, Database = sqlx::Any>,
     {
-        insert(conn, kind, payload).await?;
+        push(conn, job).await?;
         self.wake.notify_one();
         Ok(())
     }
@@ -494,8 +526,13 @@ impl Jobs {
 
     /// Records a job's outcome: done, retried later, or failed for good (then its handler's
     /// `gave_up` runs, after the write, out of the writer's turn).
-    async fn finish(&self, job: &Claimed, outcome: anyhow::Result<()>) -> Result<(), sqlx::Error> {
+    async fn finish(&self, job: &Claimed, outcome: Result<(), Failure>) -> Result<(), sqlx::Error> {
         let at = now();
+        // `(error, last)`: a broken job is not worth another attempt.
+        let outcome = outcome.map_err(|failure| match failure {
+            Failure::Broken(e) => (e, true),
+            Failure::Failed(e) => (e, job.attempts >= job.max_attempts),
+        });
         let (query, counter, gave_up) = match outcome {
             Ok(()) => (
                 sqlx::query(
@@ -506,7 +543,7 @@ impl Jobs {
                 "parvis_jobs_done_total",
                 false,
             ),
-            Err(e) if job.attempts >= job.max_attempts => {
+            Err((e, true)) => {
                 let error = format!("{e:#}");
                 tracing::error!(job = job.id, kind = %job.kind, %error, "job failed for good");
                 (
@@ -520,7 +557,7 @@ impl Jobs {
                     true,
                 )
             }
-            Err(e) => {
+            Err((e, false)) => {
                 let error = format!("{e:#}");
                 let delay = backoff_secs(job.attempts);
                 tracing::warn!(job = job.id, kind = %job.kind, %error, retry_in = delay, "job failed, will retry");
@@ -541,13 +578,8 @@ impl Jobs {
             query.execute(self.db.pool()).await?;
         }
         metrics::counter!(counter, "kind" => job.kind.clone()).increment(1);
-        if gave_up
-            && let (Some(handler), Ok(payload)) = (
-                self.handlers.get(job.kind.as_str()),
-                serde_json::from_str(&job.payload),
-            )
-        {
-            handler.gave_up(payload).await;
+        if gave_up && let Some(handler) = self.handlers.0.get(job.kind.as_str()) {
+            handler.gave_up(&job.payload).await;
         }
         Ok(())
     }
@@ -568,13 +600,14 @@ impl Jobs {
     }
 
     async fn run(&self, job: Claimed, slot: RunningSlot) -> Result<(), sqlx::Error> {
-        let outcome = match (
-            self.handlers.get(job.kind.as_str()),
-            serde_json::from_str(&job.payload),
-        ) {
-            (Some(handler), Ok(payload)) => handler.run(payload).await,
-            (None, _) => Err(anyhow::anyhow!("no handler for job kind {}", job.kind)),
-            (_, Err(e)) => Err(anyhow::anyhow!("bad payload: {e}")),
+        let outcome = match self.handlers.0.get(job.kind.as_str()) {
+            Some(handler) => handler.run(&job.payload).await,
+            // A kind this server does not run (text messages without a provider): retried, in
+            // case the next start has it.
+            None => Err(Failure::Failed(anyhow::anyhow!(
+                "no handler for job kind {}",
+                job.kind
+            ))),
         };
         let finished = self.finish(&job, outcome).await;
         drop(slot);
@@ -651,18 +684,34 @@ mod tests {
 
     #[test]
     fn a_job_is_of_the_commune_of_its_payload_or_of_its_notice() {
-        use serde_json::json;
+        use super::Job as _;
+        use crate::types::TenantId;
+        let mut mail = crate::mail::Email {
+            to: "a@b.fr".into(),
+            subject: "Objet".into(),
+            text: "Texte".into(),
+            html: None,
+            list_unsubscribe: None,
+            attachments: vec![],
+            notice: Some(crate::notifications::deliveries::NoticeRef {
+                tenant_id: 9,
+                notice_id: "n".into(),
+            }),
+        };
+        assert_eq!(mail.tenant(), Some(TenantId(9)));
+        mail.notice = None;
         assert_eq!(
-            super::tenant_of(&json!({ "tenant_id": 7, "id": "n" })),
-            Some(7)
+            mail.tenant(),
+            None,
+            "an account's own e-mail is platform work"
         );
-        let mail = json!({ "to": "a@b.fr", "notice": { "tenant_id": 9, "notice_id": "n" } });
-        assert_eq!(super::tenant_of(&mail), Some(9));
-        assert_eq!(
-            super::tenant_of(&json!({ "to": "a@b.fr", "notice": null })),
-            None
+        let notice = crate::notifications::Notice::to_accounts(
+            TenantId(7),
+            vec![],
+            "Titre".into(),
+            "Texte".into(),
+            "https://x.fr/".into(),
         );
-        assert_eq!(super::tenant_of(&json!({ "tenant_id": "7" })), None);
-        assert_eq!(super::tenant_of(&json!([1, 2])), None);
+        assert_eq!(notice.tenant(), Some(TenantId(7)));
     }
 }

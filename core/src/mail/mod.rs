@@ -8,7 +8,8 @@ use lettre::message::{Attachment as MailAttachment, Mailbox, MultiPart, SinglePa
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
-use crate::jobs::JobHandler;
+use crate::jobs::{Handler, Job};
+use crate::types::TenantId;
 
 /// Job kind of outgoing mail.
 pub const MAIL_JOB: &str = "mail";
@@ -158,10 +159,18 @@ pub struct MailJobs {
     pub db: crate::db::Db,
 }
 
+impl Job for Email {
+    const KIND: &'static str = MAIL_JOB;
+
+    /// The commune of the notice it delivers; an account's own e-mail is platform work.
+    fn tenant(&self) -> Option<TenantId> {
+        self.notice.as_ref().map(|n| TenantId(n.tenant_id))
+    }
+}
+
 #[async_trait]
-impl JobHandler for MailJobs {
-    async fn run(&self, payload: serde_json::Value) -> anyhow::Result<()> {
-        let email: Email = serde_json::from_value(payload)?;
+impl Handler<Email> for MailJobs {
+    async fn run(&self, email: Email) -> anyhow::Result<()> {
         self.mailer.send(&email).await?;
         if let Some(notice) = &email.notice {
             crate::notifications::deliveries::record(
@@ -175,12 +184,8 @@ impl JobHandler for MailJobs {
         Ok(())
     }
 
-    async fn gave_up(&self, payload: serde_json::Value) {
-        if let Ok(Email {
-            notice: Some(notice),
-            ..
-        }) = serde_json::from_value::<Email>(payload)
-        {
+    async fn gave_up(&self, email: Email) {
+        if let Some(notice) = email.notice {
             crate::notifications::deliveries::record(
                 &self.db,
                 &notice,

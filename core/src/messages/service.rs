@@ -13,7 +13,7 @@ use crate::authz::Role;
 use crate::db::Db;
 use crate::messages::limiter::Refused;
 use crate::messages::store::{self, Recipient, Side, Thread};
-use crate::notifications::{Notice, SEND_NOTICE};
+use crate::notifications::Notice;
 use crate::types::{AccountId, TenantId};
 use crate::web::{AppState, CommuneSite};
 
@@ -172,7 +172,7 @@ async fn notify(
         ),
         link,
     );
-    crate::jobs::insert(tx.conn(), SEND_NOTICE, &notice).await
+    crate::jobs::push(tx.conn(), &notice).await
 }
 
 /// Starts a thread from `citizen` to `to`; returns its id. `origin` is the commune site's

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::jobs::JobHandler;
+use crate::jobs::{Handler, Job};
 use crate::modules::bindings::parvis::module::types::Event;
 use crate::modules::call::{self, Capability};
 use crate::modules::{service, store};
@@ -100,7 +100,7 @@ fn unavailable(commune: &str, id: &str, name: &str) -> Value {
 
 /// One erasure: a module, a commune, an account.
 #[derive(Debug, Serialize, Deserialize)]
-struct AccountDeleted {
+pub struct AccountDeleted {
     tenant_id: i64,
     module: String,
     account: String,
@@ -119,8 +119,7 @@ pub async fn queue_account_deleted(
             module: module.clone(),
             account: account.0.clone(),
         };
-        crate::jobs::insert_with_attempts(&mut *conn, ACCOUNT_DELETED, &job, ERASE_ATTEMPTS)
-            .await?;
+        crate::jobs::push(&mut *conn, &job).await?;
     }
     Ok(installations.len())
 }
@@ -138,10 +137,18 @@ impl EraseAccountData {
     }
 }
 
+impl Job for AccountDeleted {
+    const KIND: &'static str = ACCOUNT_DELETED;
+    const ATTEMPTS: i64 = ERASE_ATTEMPTS;
+
+    fn tenant(&self) -> Option<TenantId> {
+        Some(TenantId(self.tenant_id))
+    }
+}
+
 #[async_trait]
-impl JobHandler for EraseAccountData {
-    async fn run(&self, payload: Value) -> anyhow::Result<()> {
-        let job: AccountDeleted = serde_json::from_value(payload)?;
+impl Handler<AccountDeleted> for EraseAccountData {
+    async fn run(&self, job: AccountDeleted) -> anyhow::Result<()> {
         let app = self
             .state
             .get()
@@ -169,12 +176,9 @@ impl JobHandler for EraseAccountData {
     /// The data stays where the module keeps it: the commune's admins, who answer for it, are
     /// told; the platform's operators, who can repair the module, find the job in the log and
     /// put it back with `parvis jobs retry`.
-    async fn gave_up(&self, payload: Value) {
-        tracing::error!(%payload, "a module never erased a deleted account's data: fix the module, then `parvis jobs retry --kind {ACCOUNT_DELETED}`");
-        let (Some(app), Ok(job)) = (
-            self.state.get(),
-            serde_json::from_value::<AccountDeleted>(payload),
-        ) else {
+    async fn gave_up(&self, job: AccountDeleted) {
+        tracing::error!(module = %job.module, tenant = job.tenant_id, "a module never erased a deleted account's data: fix the module, then `parvis jobs retry --kind {ACCOUNT_DELETED}`");
+        let Some(app) = self.state.get() else {
             return;
         };
         let name = app

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::authz::Role;
 use crate::modules::registry::{LoadedModule, Manifest};
 use crate::modules::store;
-use crate::notifications::{Notice, SEND_NOTICE};
+use crate::notifications::Notice;
 use crate::types::{AccountId, ModuleId, TenantId};
 use crate::web::AppState;
 
@@ -186,7 +186,7 @@ pub async fn disable_after_faults(
     );
     let mut tx = app.db.tenant(tenant).begin_write().await?;
     store::set_enabled(&mut tx, &module.id, false, Some(reason)).await?;
-    crate::jobs::insert(tx.conn(), SEND_NOTICE, &notice).await?;
+    crate::jobs::push(tx.conn(), &notice).await?;
     tx.commit().await?;
     app.jobs.notify();
     changed(app, tenant);
@@ -210,7 +210,7 @@ pub async fn tell_admins(
         body,
         format!("{origin}/admin/modules"),
     );
-    app.jobs.enqueue(app.db.pool(), SEND_NOTICE, &notice).await
+    app.jobs.enqueue(app.db.pool(), &notice).await
 }
 
 /// The accounts holding the tenant-admin role in a commune.

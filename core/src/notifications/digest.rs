@@ -15,7 +15,7 @@ use sqlx::Row as _;
 use tera::{Context, Tera};
 
 use crate::db::Db;
-use crate::mail::{Email, MAIL_JOB};
+use crate::mail::Email;
 use crate::notifications::email::footer;
 use crate::notifications::preferences::{self, UnsubscribeKey};
 use crate::util::now;
@@ -216,7 +216,7 @@ async fn send_period(db: &Db, period: Period, slot: i64) -> anyhow::Result<usize
             continue;
         };
         let email = compose(period, key, account, to, digest)?;
-        crate::jobs::insert(&mut *tx, MAIL_JOB, &email).await?;
+        crate::jobs::push(&mut *tx, &email).await?;
         sent += 1;
     }
     sqlx::query("UPDATE digest_runs SET digests = $1 WHERE rhythm = $2 AND slot = $3")

@@ -3,7 +3,7 @@
 //! e-mail carries its one-click unsubscribe link (RFC 8058).
 
 use crate::db::Conn;
-use crate::mail::{Attachment, Email, MAIL_JOB};
+use crate::mail::{Attachment, Email};
 use crate::notifications::deliveries::NoticeRef;
 use crate::notifications::preferences::{self, Kind, Rhythm, Route, UnsubscribeKey};
 use crate::util::now;
@@ -100,15 +100,8 @@ pub async fn route(
                         notice: mailing.notice.cloned(),
                     };
                     // The commune's turn in the queue, also for a post's e-mails (no notice).
-                    let tenant = Some(mailing.tenant_id);
-                    crate::jobs::insert_for(
-                        conn.conn(),
-                        tenant,
-                        MAIL_JOB,
-                        &email,
-                        crate::jobs::ATTEMPTS,
-                    )
-                    .await?;
+                    let tenant = Some(crate::types::TenantId(mailing.tenant_id));
+                    crate::jobs::push_for(conn.conn(), tenant, &email).await?;
                     routed.now += 1;
                 }
                 Route::Digest => digest.push(account),

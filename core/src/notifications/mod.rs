@@ -17,7 +17,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::db::Db;
-use crate::jobs::JobHandler;
+use crate::jobs::{Handler, Job};
+use crate::types::TenantId;
 
 /// Job kind of a new post's fan-out.
 pub const FAN_OUT_POST: &str = "notify.post";
@@ -45,10 +46,17 @@ pub struct FanOut {
     pub db: Db,
 }
 
+impl Job for PostPublished {
+    const KIND: &'static str = FAN_OUT_POST;
+
+    fn tenant(&self) -> Option<TenantId> {
+        Some(TenantId(self.tenant_id))
+    }
+}
+
 #[async_trait]
-impl JobHandler for FanOut {
-    async fn run(&self, payload: serde_json::Value) -> anyhow::Result<()> {
-        let event: PostPublished = serde_json::from_value(payload)?;
+impl Handler<PostPublished> for FanOut {
+    async fn run(&self, event: PostPublished) -> anyhow::Result<()> {
         store::fan_out_post(&self.db, &event).await?;
         Ok(())
     }
@@ -129,10 +137,17 @@ pub struct SendNotices {
     pub db: Db,
 }
 
+impl Job for Notice {
+    const KIND: &'static str = SEND_NOTICE;
+
+    fn tenant(&self) -> Option<TenantId> {
+        Some(TenantId(self.tenant_id))
+    }
+}
+
 #[async_trait]
-impl JobHandler for SendNotices {
-    async fn run(&self, payload: serde_json::Value) -> anyhow::Result<()> {
-        let notice: Notice = serde_json::from_value(payload)?;
+impl Handler<Notice> for SendNotices {
+    async fn run(&self, notice: Notice) -> anyhow::Result<()> {
         store::deliver_notice(&self.db, &notice).await?;
         Ok(())
     }

@@ -6,8 +6,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::db::Db;
-use crate::jobs::JobHandler;
+use crate::jobs::{Handler, Job};
 use crate::notifications::deliveries::{self, Channel, NoticeRef};
+use crate::types::TenantId;
 
 /// Job kind of a text message.
 pub const SMS_JOB: &str = "sms";
@@ -73,10 +74,18 @@ impl SmsSender {
     }
 }
 
+impl Job for TextMessage {
+    const KIND: &'static str = SMS_JOB;
+    const ATTEMPTS: i64 = SMS_ATTEMPTS;
+
+    fn tenant(&self) -> Option<TenantId> {
+        Some(TenantId(self.notice.tenant_id))
+    }
+}
+
 #[async_trait]
-impl JobHandler for SmsSender {
-    async fn run(&self, payload: serde_json::Value) -> anyhow::Result<()> {
-        let message: TextMessage = serde_json::from_value(payload)?;
+impl Handler<TextMessage> for SmsSender {
+    async fn run(&self, message: TextMessage) -> anyhow::Result<()> {
         let mut request = self.client.post(&self.url).json(&serde_json::json!({
             "to": message.to,
             "text": message.text,
@@ -102,10 +111,8 @@ impl JobHandler for SmsSender {
         Ok(())
     }
 
-    async fn gave_up(&self, payload: serde_json::Value) {
-        if let Ok(message) = serde_json::from_value::<TextMessage>(payload) {
-            deliveries::record(&self.db, &message.notice, Channel::Sms, false).await;
-        }
+    async fn gave_up(&self, message: TextMessage) {
+        deliveries::record(&self.db, &message.notice, Channel::Sms, false).await;
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use parvis_core::authz::Role;
 use parvis_core::notifications::digest::{self, Period};
-use parvis_core::notifications::{Notice, Recipients, SEND_NOTICE, push::Urgency};
+use parvis_core::notifications::{Notice, Recipients, push::Urgency};
 use parvis_core::types::AccountId;
 use parvis_tests::{Mail, TestApp, both_backends, form_token};
 
@@ -113,7 +113,7 @@ impl World {
         self.app
             .state
             .jobs
-            .enqueue(self.app.state.db.pool(), SEND_NOTICE, &notice)
+            .enqueue(self.app.state.db.pool(), &notice)
             .await?;
         Ok(())
     }

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use parvis_core::jobs;
 use parvis_core::mail::{Email, MAIL_JOB};
 use parvis_core::notifications::deliveries::NoticeRef;
-use parvis_core::notifications::sms::{SMS_ATTEMPTS, SMS_JOB, TextMessage};
+use parvis_core::notifications::sms::TextMessage;
 use parvis_tests::{TestApp, both_backends, form_token};
 
 /// How long another commune's e-mail may wait behind a flood (the stated figure: one poll of
@@ -84,7 +84,6 @@ async fn lyon_mail_latency(app: &TestApp, lyon: i64, n: usize) -> anyhow::Result
         .jobs
         .enqueue(
             app.state.db.pool(),
-            MAIL_JOB,
             &notice_mail(lyon, "habitant@lyon.example", &subject),
         )
         .await?;
@@ -110,7 +109,7 @@ both_backends!(
         let mut tx = app.state.db.pool().begin().await?;
         for i in 0..5_000 {
             let mail = notice_mail(paris_id, "maire@paris.example", &format!("Alerte n° {i}"));
-            jobs::insert(&mut *tx, MAIL_JOB, &mail).await?;
+            jobs::push(&mut *tx, &mail).await?;
         }
         tx.commit().await?;
         app.state.jobs.notify();
@@ -316,8 +315,7 @@ both_backends!(
                 to: format!("+336000000{i:02}"),
                 text: "Cliquez ici".into(),
             };
-            jobs::insert_with_attempts(app.state.db.pool(), SMS_JOB, &message, SMS_ATTEMPTS)
-                .await?;
+            jobs::push(app.state.db.pool(), &message).await?;
         }
         app.state.jobs.notify();
         // Give every worker the time to take a Paris message if it may.

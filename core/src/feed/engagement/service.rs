@@ -10,7 +10,7 @@
 use crate::feed::engagement::store::{self, REACTIONS};
 use crate::feed::limiter::Refused;
 use crate::feed::store::{self as posts, OnePost};
-use crate::notifications::{Notice, SEND_NOTICE};
+use crate::notifications::Notice;
 use crate::types::{AccountId, TenantId};
 use crate::web::{AppState, CommuneSite};
 
@@ -114,7 +114,7 @@ pub async fn comment(
                 format!("{origin}/publications/{post}#c-{id}"),
             )
         };
-        crate::jobs::insert(tx.conn(), SEND_NOTICE, &notice).await?;
+        crate::jobs::push(tx.conn(), &notice).await?;
     }
     tx.commit().await?;
     state.jobs.notify();

@@ -6,7 +6,7 @@ use crate::feed::store::{self as posts, Author};
 use crate::modules::bindings::parvis::module::feed::{Host, Item};
 use crate::modules::call::{CallState, Capability, Denied};
 use crate::modules::quota::{self, Volume};
-use crate::notifications::{FAN_OUT_POST, PostPublished};
+use crate::notifications::PostPublished;
 use crate::types::AccountId;
 
 /// The account modules publish as (created by migration 0009; cannot sign in).
@@ -98,7 +98,7 @@ impl Host for CallState {
                 title: format!("{name} : {first_line}"),
                 link: format!("{origin}/#post-{id}"),
             };
-            crate::jobs::insert(tx.conn(), FAN_OUT_POST, &event).await?;
+            crate::jobs::push(tx.conn(), &event).await?;
             Ok(Ok(id))
         }
         .await;

@@ -13,8 +13,8 @@ use crate::modules::call::{CallState, Capability, ClientKey, Denied};
 use crate::modules::quota::{self, MAX_NOTICE_BODY_CHARS, Volume};
 use crate::notifications::deliveries::{self, Channel, NoticeRef};
 use crate::notifications::push;
-use crate::notifications::sms::{self, SMS_ATTEMPTS, SMS_JOB, TextMessage};
-use crate::notifications::{Notice, Recipients, SEND_NOTICE};
+use crate::notifications::sms::{self, TextMessage};
+use crate::notifications::{Notice, Recipients};
 
 /// Accounts named in one notification.
 const MAX_ACCOUNTS: usize = 1000;
@@ -172,7 +172,7 @@ impl Host for CallState {
             {
                 return Ok(Err(why));
             }
-            crate::jobs::insert(tx.conn(), SEND_NOTICE, &notice).await?;
+            crate::jobs::push(tx.conn(), &notice).await?;
             Ok(Ok(()))
         }
         .await;
@@ -247,8 +247,7 @@ impl Host for CallState {
                     to: number.clone(),
                     text: text.clone(),
                 };
-                crate::jobs::insert_with_attempts(tx.conn(), SMS_JOB, &message, SMS_ATTEMPTS)
-                    .await?;
+                crate::jobs::push(tx.conn(), &message).await?;
             }
             deliveries::add(tx, &notice_id, Channel::Sms, amount, 0, 0).await?;
             Ok(Ok(()))

@@ -347,7 +347,7 @@ impl CallState {
             ),
             format!("{}/admin/modules", self.origin),
         );
-        crate::jobs::insert(tx.conn(), crate::notifications::SEND_NOTICE, &notice).await?;
+        crate::jobs::push(tx.conn(), &notice).await?;
         self.after_commit.wake_jobs = true;
         tracing::warn!(module = %self.module, tenant = %tenant, bytes, documents, "module storage nearly full: admins told");
         Ok(())

@@ -8,6 +8,7 @@ pub mod sender;
 pub mod store;
 pub mod vapid;
 
+use crate::types::TenantId;
 use serde::{Deserialize, Serialize};
 use web_push_native::p256;
 
@@ -115,6 +116,17 @@ pub struct PushMessage {
     pub urgency: Urgency,
 }
 
+impl crate::jobs::Job for PushMessage {
+    const KIND: &'static str = PUSH_JOB;
+    const ATTEMPTS: i64 = PUSH_ATTEMPTS;
+
+    /// The commune of its notice; a post's push messages are queued for their commune
+    /// ([`crate::jobs::push_for`]).
+    fn tenant(&self) -> Option<TenantId> {
+        self.notice.as_ref().map(|n| TenantId(n.tenant_id))
+    }
+}
+
 /// Queues one push job per device of these accounts (deleted accounts excluded) in the
 /// caller's transaction, in the queue's turn of commune `tenant`; returns how many.
 pub async fn queue(
@@ -133,8 +145,7 @@ pub async fn queue(
             payload: payload.clone(),
             urgency,
         };
-        crate::jobs::insert_for(conn.conn(), Some(tenant), PUSH_JOB, &message, PUSH_ATTEMPTS)
-            .await?;
+        crate::jobs::push_for(conn.conn(), Some(TenantId(tenant)), &message).await?;
         queued += 1;
     }
     Ok(queued)

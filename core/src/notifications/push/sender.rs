@@ -10,7 +10,7 @@ use axum::http::{HeaderValue, StatusCode};
 use web_push_native::{Auth, WebPushBuilder, p256};
 
 use crate::db::Db;
-use crate::jobs::JobHandler;
+use crate::jobs::Handler;
 use crate::notifications::deliveries::{self, Channel};
 use crate::notifications::push::endpoint::{EndpointPolicy, PublicResolver, check_url};
 use crate::notifications::push::vapid::{VapidKey, decode_b64url};
@@ -99,9 +99,8 @@ impl PushSender {
 }
 
 #[async_trait]
-impl JobHandler for PushSender {
-    async fn run(&self, payload: serde_json::Value) -> anyhow::Result<()> {
-        let message: PushMessage = serde_json::from_value(payload)?;
+impl Handler<PushMessage> for PushSender {
+    async fn run(&self, message: PushMessage) -> anyhow::Result<()> {
         let Some(sub) = store::find(&self.db, &message.subscription).await? else {
             // The device was removed after the notice was queued.
             self.count(&message, false).await;
@@ -157,12 +156,10 @@ impl JobHandler for PushSender {
         Ok(())
     }
 
-    async fn gave_up(&self, payload: serde_json::Value) {
-        if let Ok(message) = serde_json::from_value::<PushMessage>(payload) {
-            if let Err(e) = store::failed(&self.db, &message.subscription).await {
-                tracing::warn!(error = %e, "push failure not recorded");
-            }
-            self.count(&message, false).await;
+    async fn gave_up(&self, message: PushMessage) {
+        if let Err(e) = store::failed(&self.db, &message.subscription).await {
+            tracing::warn!(error = %e, "push failure not recorded");
         }
+        self.count(&message, false).await;
     }
 }
