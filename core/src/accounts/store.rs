@@ -172,3 +172,53 @@ pub async fn set_password(
         .await?;
     Ok(())
 }
+
+/// What this feature keeps about a person (see [`crate::privacy::personal`]).
+pub struct Personal;
+
+#[async_trait::async_trait]
+impl crate::privacy::personal::PersonalData for Personal {
+    fn tables(&self) -> &'static [&'static str] {
+        &["accounts", "sessions", "email_tokens"]
+    }
+
+    async fn export(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &crate::types::AccountId,
+        out: &mut crate::privacy::personal::Export,
+    ) -> Result<(), sqlx::Error> {
+        out.first(
+            conn,
+            "account",
+            "SELECT id, email, display_name, email_verified_at, created_at FROM accounts WHERE id = $1",
+            account,
+            serde_json::Value::Null,
+        )
+        .await?;
+        out.rows(
+            conn,
+            "sessions",
+            "SELECT created_at, expires_at FROM sessions WHERE account_id = $1",
+            account,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn erase(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &crate::types::AccountId,
+    ) -> Result<(), sqlx::Error> {
+        crate::privacy::personal::erase_with(
+            conn,
+            account,
+            &[
+                "DELETE FROM sessions WHERE account_id = $1",
+                "DELETE FROM email_tokens WHERE account_id = $1",
+            ],
+        )
+        .await
+    }
+}

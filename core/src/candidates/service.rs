@@ -208,3 +208,45 @@ pub async fn forget_account(
     }
     Ok(())
 }
+
+/// What this feature keeps about a person (see [`crate::privacy::personal`]).
+pub struct Personal;
+
+#[async_trait::async_trait]
+impl crate::privacy::personal::PersonalData for Personal {
+    fn tables(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    async fn export(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &crate::types::AccountId,
+        out: &mut crate::privacy::personal::Export,
+    ) -> Result<(), sqlx::Error> {
+        out.rows(
+            conn,
+            "candidate_profiles",
+            "SELECT t.slug AS commune, c.id, c.election_kind, c.election_date, c.display_name, c.list_name, c.programme, \
+             c.photo_id, c.status, c.withdrawn_reason, c.created_at FROM candidates c JOIN tenants t ON t.id = c.tenant_id \
+             WHERE c.account_id = $1",
+            account,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn erase(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &crate::types::AccountId,
+    ) -> Result<(), sqlx::Error> {
+        crate::privacy::personal::erase_with(
+            conn,
+            account,
+            &["UPDATE posts SET author_name = 'Compte supprimé' WHERE author_account_id = $1 AND author_kind = 'candidate'"],
+        )
+        .await?;
+        forget_account(conn, account).await
+    }
+}

@@ -539,3 +539,51 @@ pub async fn record(
         })
         .collect()
 }
+
+/// What this feature keeps about a person (see [`crate::privacy::personal`]).
+pub struct Personal;
+
+#[async_trait::async_trait]
+impl crate::privacy::personal::PersonalData for Personal {
+    fn tables(&self) -> &'static [&'static str] {
+        &["follows"]
+    }
+
+    async fn export(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &crate::types::AccountId,
+        out: &mut crate::privacy::personal::Export,
+    ) -> Result<(), sqlx::Error> {
+        out.rows(
+            conn,
+            "follows",
+            "SELECT t.slug AS commune, f.target_kind, f.target_id, f.created_at FROM follows f JOIN tenants t ON t.id = f.tenant_id \
+             WHERE f.account_id = $1",
+            account,
+        )
+        .await?;
+        out.rows(
+            conn,
+            "posts",
+            "SELECT t.slug AS commune, p.id, p.author_kind, p.author_name, p.body, p.theme, p.created_at, p.hidden_at \
+             FROM posts p JOIN tenants t ON t.id = p.tenant_id WHERE p.author_account_id = $1",
+            account,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn erase(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &crate::types::AccountId,
+    ) -> Result<(), sqlx::Error> {
+        crate::privacy::personal::erase_with(
+            conn,
+            account,
+            &["DELETE FROM follows WHERE account_id = $1"],
+        )
+        .await
+    }
+}

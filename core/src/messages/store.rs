@@ -421,3 +421,63 @@ pub async fn forget_account(
     .await?;
     Ok(())
 }
+
+/// What this feature keeps about a person (see [`crate::privacy::personal`]).
+pub struct Personal;
+
+#[async_trait::async_trait]
+impl crate::privacy::personal::PersonalData for Personal {
+    fn tables(&self) -> &'static [&'static str] {
+        &["account_blocks"]
+    }
+
+    async fn export(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &crate::types::AccountId,
+        out: &mut crate::privacy::personal::Export,
+    ) -> Result<(), sqlx::Error> {
+        // Every message of the threads the account takes part in (as citizen or official),
+        // and those it sent for a commune; a message deleted with its author's account has no
+        // text.
+        out.rows(
+            conn,
+            "message_threads",
+            "SELECT t.slug AS commune, th.id, th.subject, th.recipient_kind, th.recipient_name, th.created_at \
+             FROM message_threads th JOIN tenants t ON t.id = th.tenant_id \
+             WHERE th.citizen_account_id = $1 OR th.official_account_id = $1 \
+             OR EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = th.tenant_id AND m.thread_id = th.id AND m.sender_account_id = $1)",
+            account,
+        )
+        .await?;
+        out.rows(
+            conn,
+            "messages",
+            "SELECT t.slug AS commune, m.thread_id, m.id, m.sender_side, \
+             CASE WHEN m.sender_account_id = $1 THEN 'moi' ELSE 'interlocuteur' END AS sender, m.body, m.created_at \
+             FROM messages m JOIN message_threads th ON th.tenant_id = m.tenant_id AND th.id = m.thread_id \
+             JOIN tenants t ON t.id = m.tenant_id \
+             WHERE th.citizen_account_id = $1 OR th.official_account_id = $1 OR m.sender_account_id = $1 \
+             ORDER BY m.id",
+            account,
+        )
+        .await?;
+        out.rows(
+            conn,
+            "blocks",
+            "SELECT a.display_name AS blocked, b.created_at FROM account_blocks b JOIN accounts a ON a.id = b.blocked_account_id \
+             WHERE b.blocker_account_id = $1",
+            account,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn erase(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &crate::types::AccountId,
+    ) -> Result<(), sqlx::Error> {
+        forget_account(conn, account).await
+    }
+}

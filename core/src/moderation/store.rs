@@ -440,3 +440,43 @@ pub async fn comment_queue(tx: &mut TenantTx) -> Result<Vec<FlaggedComment>, sql
     }
     Ok(out)
 }
+
+/// What this feature keeps about a person (see [`crate::privacy::personal`]).
+pub struct Personal;
+
+#[async_trait::async_trait]
+impl crate::privacy::personal::PersonalData for Personal {
+    fn tables(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    async fn export(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &crate::types::AccountId,
+        out: &mut crate::privacy::personal::Export,
+    ) -> Result<(), sqlx::Error> {
+        out.rows(
+            conn,
+            "flags",
+            "SELECT t.slug AS commune, f.post_id, f.comment_id, f.reason, f.created_at FROM flags f JOIN tenants t ON t.id = f.tenant_id \
+             WHERE f.account_id = $1",
+            account,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn erase(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &crate::types::AccountId,
+    ) -> Result<(), sqlx::Error> {
+        crate::privacy::personal::erase_with(
+            conn,
+            account,
+            &["DELETE FROM flags WHERE account_id = $1"],
+        )
+        .await
+    }
+}

@@ -204,3 +204,50 @@ impl Handler<AccountDeleted> for EraseAccountData {
         }
     }
 }
+
+/// What this feature keeps about a person (see [`crate::privacy::personal`]).
+pub struct Personal;
+
+#[async_trait::async_trait]
+impl crate::privacy::personal::PersonalData for Personal {
+    fn tables(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    async fn export(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &crate::types::AccountId,
+        out: &mut crate::privacy::personal::Export,
+    ) -> Result<(), sqlx::Error> {
+        // Which modules of which communes the account used (a signed-in form that wrote): the
+        // modules may notify it there (`modules::quota`).
+        out.rows(
+            conn,
+            "modules_used",
+            "SELECT t.slug AS commune, c.module_id AS module, c.seen_at FROM module_contacts c \
+             JOIN tenants t ON t.id = c.tenant_id WHERE c.account_id = $1",
+            account,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn erase(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &crate::types::AccountId,
+    ) -> Result<(), sqlx::Error> {
+        crate::privacy::personal::erase_with(
+            conn,
+            account,
+            &[
+                "DELETE FROM module_contacts WHERE account_id = $1",
+                "DELETE FROM module_notice_recipients WHERE account_id = $1",
+            ],
+        )
+        .await?;
+        // Modules erase what they keep from a durable job each, queued with the deletion.
+        queue_account_deleted(conn, account).await.map(|_| ())
+    }
+}

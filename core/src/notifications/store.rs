@@ -232,3 +232,78 @@ pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error>
     }
     tx.commit().await
 }
+
+/// What this feature keeps about a person (see [`crate::privacy::personal`]).
+pub struct Personal;
+
+#[async_trait::async_trait]
+impl crate::privacy::personal::PersonalData for Personal {
+    fn tables(&self) -> &'static [&'static str] {
+        &[
+            "notifications",
+            "push_subscriptions",
+            "notification_preferences",
+            "digest_items",
+        ]
+    }
+
+    async fn export(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &crate::types::AccountId,
+        out: &mut crate::privacy::personal::Export,
+    ) -> Result<(), sqlx::Error> {
+        out.rows(
+            conn,
+            "notifications",
+            "SELECT t.slug AS commune, n.title, n.link, n.created_at, n.read_at FROM notifications n \
+             JOIN tenants t ON t.id = n.tenant_id WHERE n.account_id = $1 ORDER BY n.created_at",
+            account,
+        )
+        .await?;
+        out.rows(
+            conn,
+            "push_devices",
+            "SELECT user_agent AS device, endpoint, created_at, last_success_at FROM push_subscriptions \
+             WHERE account_id = $1",
+            account,
+        )
+        .await?;
+        // No row: the defaults (see /notifications/preferences).
+        out.first(
+            conn,
+            "notification_preferences",
+            "SELECT email_rhythm, push, updated_at FROM notification_preferences WHERE account_id = $1",
+            account,
+            serde_json::json!({"email_rhythm": "defaut", "push": 1, "updated_at": null}),
+        )
+        .await?;
+        out.rows(
+            conn,
+            "pending_digest_items",
+            "SELECT t.slug AS commune, d.title, d.link, d.created_at FROM digest_items d \
+             JOIN tenants t ON t.id = d.tenant_id WHERE d.account_id = $1 ORDER BY d.created_at",
+            account,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn erase(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &crate::types::AccountId,
+    ) -> Result<(), sqlx::Error> {
+        crate::privacy::personal::erase_with(
+            conn,
+            account,
+            &[
+                "DELETE FROM notifications WHERE account_id = $1",
+                "DELETE FROM push_subscriptions WHERE account_id = $1",
+                "DELETE FROM notification_preferences WHERE account_id = $1",
+                "DELETE FROM digest_items WHERE account_id = $1",
+            ],
+        )
+        .await
+    }
+}

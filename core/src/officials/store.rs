@@ -305,3 +305,54 @@ pub async fn unclaimed_name(tx: &mut TenantTx, id: &str) -> Result<Option<String
     .fetch_optional(tx.conn())
     .await
 }
+
+/// What this feature keeps about a person (see [`crate::privacy::personal`]).
+pub struct Personal;
+
+#[async_trait::async_trait]
+impl crate::privacy::personal::PersonalData for Personal {
+    fn tables(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    async fn export(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &crate::types::AccountId,
+        out: &mut crate::privacy::personal::Export,
+    ) -> Result<(), sqlx::Error> {
+        out.rows(
+            conn,
+            "official_profiles",
+            "SELECT t.slug AS commune, o.id, o.first_name, o.last_name, o.birth_date FROM officials o \
+             JOIN tenants t ON t.id = o.tenant_id WHERE o.account_id = $1",
+            account,
+        )
+        .await?;
+        out.rows(
+            conn,
+            "official_claims",
+            "SELECT t.slug AS commune, c.official_id, c.message, c.status, c.decision_reason, c.created_at \
+             FROM official_claims c JOIN tenants t ON t.id = c.tenant_id WHERE c.account_id = $1",
+            account,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn erase(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &crate::types::AccountId,
+    ) -> Result<(), sqlx::Error> {
+        crate::privacy::personal::erase_with(
+            conn,
+            account,
+            &[
+                "DELETE FROM official_claims WHERE account_id = $1",
+                "UPDATE officials SET account_id = NULL WHERE account_id = $1",
+            ],
+        )
+        .await
+    }
+}

@@ -3,5 +3,6 @@
 //! anonymises what was published; posts made for a commune or as an official stay, under the
 //! public office's name, since they are public acts.
 
+pub mod personal;
 pub mod routes;
 pub mod service;

@@ -289,3 +289,65 @@ pub async fn followers_of_citizen(db: &Db, account: &str) -> Result<i64, sqlx::E
     .fetch_one(db.pool())
     .await
 }
+
+/// What this feature keeps about a person (see [`crate::privacy::personal`]).
+pub struct Personal;
+
+#[async_trait::async_trait]
+impl crate::privacy::personal::PersonalData for Personal {
+    fn tables(&self) -> &'static [&'static str] {
+        &["account_profiles", "account_media", "citizen_follows"]
+    }
+
+    async fn export(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &crate::types::AccountId,
+        out: &mut crate::privacy::personal::Export,
+    ) -> Result<(), sqlx::Error> {
+        out.first(
+            conn,
+            "citizen_profile",
+            "SELECT bio, visibility, show_follows, avatar_id, avatar_small_id, updated_at FROM account_profiles \
+             WHERE account_id = $1",
+            account,
+            serde_json::Value::Null,
+        )
+        .await?;
+        out.rows(
+            conn,
+            "media",
+            "SELECT '' AS commune, id, purpose, content_type, byte_size, created_at FROM account_media WHERE account_id = $1 \
+             UNION ALL SELECT t.slug AS commune, m.id, m.purpose, m.content_type, m.byte_size, m.created_at \
+             FROM media m JOIN tenants t ON t.id = m.tenant_id WHERE m.account_id = $1",
+            account,
+        )
+        .await?;
+        out.rows(
+            conn,
+            "citizen_follows",
+            "SELECT f.followed_account_id AS account, a.display_name, f.created_at FROM citizen_follows f \
+             JOIN accounts a ON a.id = f.followed_account_id WHERE f.follower_account_id = $1",
+            account,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn erase(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &crate::types::AccountId,
+    ) -> Result<(), sqlx::Error> {
+        crate::privacy::personal::erase_with(
+            conn,
+            account,
+            &[
+                "DELETE FROM citizen_follows WHERE follower_account_id = $1 OR followed_account_id = $1",
+                "DELETE FROM account_profiles WHERE account_id = $1",
+                "DELETE FROM account_media WHERE account_id = $1",
+            ],
+        )
+        .await
+    }
+}

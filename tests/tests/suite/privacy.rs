@@ -33,6 +33,23 @@ both_backends!(download_then_delete_my_account, |backend| async move {
         .send()
         .await?;
 
+    // A notification she received, exported, then erased with her account.
+    let tenant = parvis_tenants::provision::find_by_insee(
+        &app.state.db,
+        &parvis_core::types::InseeCode::parse("01001")?,
+    )
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("tenant"))?
+    .id;
+    sqlx::query(
+        "INSERT INTO notifications (account_id, id, tenant_id, title, link, created_at) \
+         VALUES ($1, 'n1', $2, 'Réponse de la mairie', '/messages', 0)",
+    )
+    .bind(&id.0)
+    .bind(tenant.0)
+    .execute(app.state.db.pool())
+    .await?;
+
     let download = client
         .get(app.url(Some(&slug), "/mon-compte/donnees.json"))
         .send()
@@ -48,6 +65,7 @@ both_backends!(download_then_delete_my_account, |backend| async move {
     assert_eq!(data["follows"][0]["commune"], slug.as_str());
     assert_eq!(data["posts"][0]["body"], "Mon programme pour la commune");
     assert_eq!(data["roles"][0]["role"], "candidate");
+    assert_eq!(data["notifications"][0]["title"], "Réponse de la mairie");
     // Anonymous visitors have nothing to download.
     assert_eq!(
         app.client()?
@@ -98,6 +116,12 @@ both_backends!(download_then_delete_my_account, |backend| async move {
         .fetch_one(app.state.db.pool())
         .await?;
     assert_eq!(follows, 0);
+    let notifications: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM notifications WHERE account_id = $1")
+            .bind(&id.0)
+            .fetch_one(app.state.db.pool())
+            .await?;
+    assert_eq!(notifications, 0, "her notifications are erased");
     let atom = app
         .client()?
         .get(app.url(Some(&slug), "/feed.atom"))

@@ -369,3 +369,54 @@ pub async fn forget_account(
     }
     Ok(())
 }
+
+/// What this feature keeps about a person (see [`crate::privacy::personal`]).
+pub struct Personal;
+
+#[async_trait::async_trait]
+impl crate::privacy::personal::PersonalData for Personal {
+    fn tables(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    async fn export(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &crate::types::AccountId,
+        out: &mut crate::privacy::personal::Export,
+    ) -> Result<(), sqlx::Error> {
+        out.rows(
+            conn,
+            "comments",
+            "SELECT t.slug AS commune, c.post_id, c.id, c.body, c.created_at, c.hidden_at FROM post_comments c \
+             JOIN tenants t ON t.id = c.tenant_id WHERE c.author_account_id = $1 ORDER BY c.id",
+            account,
+        )
+        .await?;
+        out.rows(
+            conn,
+            "reactions",
+            "SELECT t.slug AS commune, r.post_id, r.reaction, r.created_at FROM post_reactions r \
+             JOIN tenants t ON t.id = r.tenant_id WHERE r.account_id = $1",
+            account,
+        )
+        .await?;
+        out.rows(
+            conn,
+            "evaluations",
+            "SELECT t.slug AS commune, r.post_id, r.value, r.created_at, r.updated_at FROM post_ratings r \
+             JOIN tenants t ON t.id = r.tenant_id WHERE r.account_id = $1",
+            account,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn erase(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        account: &crate::types::AccountId,
+    ) -> Result<(), sqlx::Error> {
+        forget_account(conn, account).await
+    }
+}
