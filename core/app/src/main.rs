@@ -434,13 +434,7 @@ async fn billing(config: Config, command: BillingCommand) -> anyhow::Result<()> 
 fn install_report(installed: &parvis_core::modules::install::Installed) -> String {
     use std::fmt::Write as _;
     let m = &installed.manifest;
-    let list = |caps: &[String]| {
-        if caps.is_empty() {
-            "aucune".to_string()
-        } else {
-            caps.join(", ")
-        }
-    };
+    let list = parvis_core::modules::install::capability_list;
     let premium = if m.premium { " (premium)" } else { "" };
     let mut out = String::new();
     match &installed.previous {
@@ -544,11 +538,7 @@ async fn module(config: Config, command: ModuleCommand) -> anyhow::Result<()> {
                 println!(
                     "{:<16} capacités : {}",
                     "",
-                    if capabilities.is_empty() {
-                        "aucune".to_string()
-                    } else {
-                        capabilities.join(", ")
-                    }
+                    parvis_core::modules::install::capability_list(&capabilities)
                 );
             }
             println!("{} module(s) installé(s).", modules.len());

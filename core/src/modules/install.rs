@@ -164,7 +164,8 @@ pub struct Installed {
     pub granted: BTreeSet<String>,
 }
 
-fn list(caps: &[String]) -> String {
+/// Capabilities as an operator reads them: `storage, notify`, or « aucune ».
+pub fn capability_list(caps: &[String]) -> String {
     if caps.is_empty() {
         "aucune".to_string()
     } else {
@@ -268,7 +269,7 @@ pub(crate) async fn register(
                 installed_version: before.version.clone(),
                 name: manifest.name.clone(),
                 version: manifest.version.clone(),
-                capabilities: list(&declared),
+                capabilities: capability_list(&declared),
             })));
         }
         Some((_, before)) => {
@@ -447,7 +448,7 @@ pub async fn set_grant(
             Some(_) => GrantError::NotDeclared {
                 id: id.to_string(),
                 capability: capability_name.to_string(),
-                declared: list(&declared),
+                declared: capability_list(&declared),
             },
         });
     };

@@ -391,16 +391,7 @@ pub async fn note_contact(db: &Db, tenant: TenantId, module: &str, account: &str
             return Ok(());
         }
         let mut tx = db.tenant(tenant).begin_write().await?;
-        sqlx::query(
-            "INSERT INTO module_contacts (tenant_id, module_id, account_id, seen_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        )
-        .bind(tenant.0)
-        .bind(module)
-        .bind(account)
-        .bind(now())
-        .execute(tx.conn())
-        .await?;
+        note_contact_in(&mut tx, module, account).await?;
         tx.commit().await
     }
     .await;
