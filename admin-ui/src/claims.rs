@@ -10,8 +10,9 @@ use parvis_core::authz::{Actor, Can, ManageRoles, PLATFORM_DOMAIN, Role, perms};
 use parvis_core::error::{AppError, AppResult};
 use parvis_core::notifications::Notice;
 use parvis_core::officials::store;
+use parvis_core::state::AppState;
 use parvis_core::types::AccountId;
-use parvis_core::web::{AppState, Page};
+use parvis_core::web::Page;
 use serde::Deserialize;
 use tera::Context;
 

@@ -8,7 +8,8 @@ use axum::{Form, Router};
 use parvis_core::authz::{Can, EditCommune};
 use parvis_core::communes::{service, store};
 use parvis_core::error::{AppError, AppResult};
-use parvis_core::web::{AppState, Page};
+use parvis_core::state::AppState;
+use parvis_core::web::Page;
 use serde::Deserialize;
 use tera::Context;
 

@@ -14,7 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use parvis_core::authz::perms;
 use parvis_core::error::{AppError, AppResult};
-use parvis_core::web::{AppState, Page, Site};
+use parvis_core::state::AppState;
+use parvis_core::web::{Page, Site};
 use tera::Context;
 
 /// The admin templates, compiled into the host's template set.

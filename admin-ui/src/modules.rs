@@ -15,7 +15,8 @@ use parvis_core::authz::{Can, ManageModules};
 use parvis_core::error::{AppError, AppResult};
 use parvis_core::modules::service::{self, ModuleError};
 use parvis_core::modules::{install, store};
-use parvis_core::web::{AppState, Page};
+use parvis_core::state::AppState;
+use parvis_core::web::Page;
 use serde_json::json;
 use tera::Context;
 
@@ -145,9 +146,9 @@ async fn switch(
     let tenant = page.site.commune()?.tenant_id;
     let actor = Some(&actor.account.id);
     let result = if on {
-        service::enable(&state, tenant, &id, actor).await
+        service::enable(&state.modules, tenant, &id, actor).await
     } else {
-        service::disable(&state, tenant, &id, actor).await
+        service::disable(&state.modules, tenant, &id, actor).await
     };
     outcome(&state, page, result).await
 }
@@ -160,6 +161,6 @@ async fn configure(
     Form(form): Form<HashMap<String, String>>,
 ) -> AppResult<Response> {
     let tenant = page.site.commune()?.tenant_id;
-    let result = service::configure(&state, tenant, &id, &form, &actor.account.id).await;
+    let result = service::configure(&state.modules, tenant, &id, &form, &actor.account.id).await;
     outcome(&state, page, result).await
 }

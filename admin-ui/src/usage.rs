@@ -11,7 +11,8 @@ use axum::routing::get;
 use parvis_core::authz::{Can, ManageModules};
 use parvis_core::error::AppResult;
 use parvis_core::modules::{quota, store};
-use parvis_core::web::{AppState, Page};
+use parvis_core::state::AppState;
+use parvis_core::web::Page;
 use serde::Serialize;
 use tera::Context;
 

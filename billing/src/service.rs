@@ -11,9 +11,9 @@ use parvis_core::modules::service as modules;
 use parvis_core::modules::store as module_store;
 use parvis_core::notifications::Notice;
 use parvis_core::payments::{CheckoutRequest, PaymentGateway};
+use parvis_core::state::AppState;
 use parvis_core::types::{ModuleId, TenantId};
 use parvis_core::util::now;
-use parvis_core::web::AppState;
 use stripe_shared::CheckoutSessionMode;
 
 use crate::grid::{Grid, Interval, lookup_key, parse_lookup_key};
@@ -541,7 +541,7 @@ impl Billing {
         let lost = self.reconcile(&mut tx).await?;
         let origin = self.announce_losses(app, &mut tx, tenant_id, &lost).await?;
         tx.commit().await?;
-        modules::changed(app, tenant_id);
+        modules::changed(&app.modules, tenant_id);
         if origin.is_some() {
             app.jobs.notify();
         }
@@ -678,7 +678,7 @@ impl Billing {
         if lost.is_empty() {
             return Ok(None);
         }
-        let origin = modules::tenant_origin(app, tenant).await?;
+        let origin = modules::tenant_origin(&app.modules, tenant).await?;
         let names: Vec<String> = lost
             .iter()
             .map(|(id, _)| {
@@ -691,7 +691,7 @@ impl Billing {
         let reason = &lost[0].1;
         let notice = Notice::to_accounts(
             tenant,
-            modules::tenant_admins(app, tenant).await,
+            modules::tenant_admins(&app.authz, tenant).await,
             format!("Services premium désactivés : {}", names.join(", ")),
             format!(
                 "Les services suivants ont été désactivés pour votre commune, car {reason} : {}.\n\
@@ -717,7 +717,7 @@ impl Billing {
             tx.commit().await?;
             if !lost.is_empty() {
                 changed += 1;
-                modules::changed(app, tenant);
+                modules::changed(&app.modules, tenant);
             }
             if notified.is_some() {
                 app.jobs.notify();
@@ -779,7 +779,7 @@ impl Billing {
                 .unwrap_or_else(|| "eur".into()),
             account: None,
         };
-        match modules::payment_succeeded(app, TenantId(tenant), module, payment).await {
+        match modules::payment_succeeded(&app.modules, TenantId(tenant), module, payment).await {
             // The module counts a payment once, so a crash before recording is harmless.
             Ok(Ok(())) => {
                 let mut tx = app.db.platform_tx().await?;
@@ -812,18 +812,13 @@ struct EventMeta<'a> {
 impl PaymentGateway for Billing {
     async fn checkout(
         &self,
-        app: &AppState,
-        tenant: TenantId,
+        commune: &parvis_core::db::TenantDb,
         module: &str,
         request: CheckoutRequest,
     ) -> Result<String, String> {
         let stripe = self.stripe().map_err(|e| e.to_string())?;
-        let mut tx = app
-            .db
-            .tenant(tenant)
-            .begin()
-            .await
-            .map_err(|e| e.to_string())?;
+        let tenant = commune.tenant_id();
+        let mut tx = commune.begin().await.map_err(|e| e.to_string())?;
         let account = store::account(&mut tx).await.map_err(|e| e.to_string())?;
         drop(tx);
         let Some(connected) = account.connected_account else {

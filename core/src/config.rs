@@ -288,15 +288,18 @@ impl Config {
         })
     }
 
+    /// How public links are written: scheme, port and base domain.
+    pub fn origins(&self) -> Origins {
+        Origins {
+            https: self.https,
+            public_port: self.public_port,
+            base_domain: self.base_domain.clone(),
+        }
+    }
+
     /// `scheme://host[:port]` of a public link to `host`: scheme and port from configuration.
     pub fn public_origin(&self, host: &str) -> String {
-        let scheme = if self.https { "https" } else { "http" };
-        let default_port = if self.https { 443 } else { 80 };
-        if self.public_port == default_port {
-            format!("{scheme}://{host}")
-        } else {
-            format!("{scheme}://{host}:{}", self.public_port)
-        }
+        public_origin(self.https, self.public_port, host)
     }
 
     /// The platform's origin (`scheme://<base domain>[:port]`).
@@ -314,6 +317,36 @@ impl Config {
         Self::from_sources(&FileConfig::default(), |name| {
             (name == "DATABASE_URL").then(|| database_url.to_string())
         })
+    }
+}
+
+/// The part of the configuration public links are made of, for code that needs no more of it
+/// (the module host).
+#[derive(Debug, Clone)]
+pub struct Origins {
+    https: bool,
+    public_port: u16,
+    base_domain: String,
+}
+
+impl Origins {
+    /// The origin of a commune's site (`scheme://<slug>.<base domain>[:port]`).
+    pub fn commune(&self, slug: &str) -> String {
+        public_origin(
+            self.https,
+            self.public_port,
+            &format!("{slug}.{}", self.base_domain),
+        )
+    }
+}
+
+fn public_origin(https: bool, port: u16, host: &str) -> String {
+    let scheme = if https { "https" } else { "http" };
+    let default_port = if https { 443 } else { 80 };
+    if port == default_port {
+        format!("{scheme}://{host}")
+    } else {
+        format!("{scheme}://{host}:{port}")
     }
 }
 

@@ -25,6 +25,7 @@ pub mod privacy;
 pub mod profiles;
 pub mod rate_limit;
 pub mod server;
+pub mod state;
 pub mod types;
 pub mod util;
 pub mod web;

@@ -1,11 +1,11 @@
 //! Online payments for modules (donations): the host asks the platform's billing for a
 //! checkout. `core` defines the door; the billing crate plugs its Stripe implementation in at
-//! start (`AppState::payments`), so a host without billing says payment is not configured.
+//! start (`modules::services::Payments`), so a host without billing says payment is not configured.
 
 use std::sync::Arc;
 
-use crate::types::TenantId;
-use crate::web::AppState;
+use crate::db::TenantDb;
+use crate::modules::services::Payments;
 
 /// What a module asks to be paid.
 #[derive(Debug, Clone)]
@@ -31,16 +31,15 @@ pub trait PaymentGateway: Send + Sync {
     /// French message the module can show.
     async fn checkout(
         &self,
-        app: &AppState,
-        tenant: TenantId,
+        commune: &TenantDb,
         module: &str,
         request: CheckoutRequest,
     ) -> Result<String, String>;
 }
 
 /// Plugs the payment service in (once, at start).
-pub fn install(app: &AppState, gateway: Arc<dyn PaymentGateway>) {
-    if app.payments.set(gateway).is_err() {
+pub fn install(payments: &Payments, gateway: Arc<dyn PaymentGateway>) {
+    if payments.set(gateway).is_err() {
         tracing::warn!("payment service already installed");
     }
 }

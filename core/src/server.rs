@@ -19,10 +19,11 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::jobs::{Handlers, Jobs};
 use crate::mail::Mailer;
+use crate::state::AppState;
+use crate::state::Inner;
 use crate::web::render::Templates;
 use crate::web::site::SiteResolver;
-use crate::web::state::Inner;
-use crate::web::{AppState, csrf, errors, health, session, site};
+use crate::web::{csrf, errors, health, session, site};
 
 /// Largest request body (logo uploads are 2 MB; forms far less).
 const MAX_BODY: usize = 4 << 20;
@@ -82,14 +83,30 @@ pub async fn build_state(
     handlers.add::<crate::notifications::Notice>(Arc::new(crate::notifications::SendNotices {
         db: db.clone(),
     }));
-    let late_state = crate::web::state::LateState::default();
-    handlers.add::<crate::modules::personal::AccountDeleted>(
-        crate::modules::personal::EraseAccountData::new(late_state.clone()),
+    // The module host is built before the job queue whose erasure handler calls modules; it
+    // reaches only the host services (and wakes the queue through its wake-up).
+    let authz = Arc::new(Authz::load(db.clone()).await?);
+    let home_cache = Arc::new(crate::communes::service::HomeCache::default());
+    let payments = crate::modules::services::Payments::default();
+    let wake_jobs = Arc::new(tokio::sync::Notify::new());
+    let services = crate::modules::services::HostServices::new(
+        &config,
+        db.clone(),
+        authz.clone(),
+        wake_jobs.clone(),
+        home_cache.clone(),
+        payments.clone(),
     );
-    let jobs = Jobs::new(db.clone(), handlers);
-    let modules = crate::modules::registry::ModuleHost::new(&config, Default::default())?;
+    let modules = Arc::new(crate::modules::registry::ModuleHost::new(
+        &config,
+        Default::default(),
+        services,
+    )?);
     modules.sync(&db).await.context("chargement des modules")?;
-    let authz = Authz::load(db.clone()).await?;
+    handlers.add::<crate::modules::personal::AccountDeleted>(
+        crate::modules::personal::EraseAccountData::new(modules.clone()),
+    );
+    let jobs = Jobs::new(db.clone(), handlers, wake_jobs);
     let communes = crate::communes::search::CommuneIndex::default();
     communes.reload(&db).await?;
     let state = AppState::new(Inner {
@@ -103,14 +120,13 @@ pub async fn build_state(
         subscription_limiter: Default::default(),
         claim_limiter: Default::default(),
         communes,
-        home_cache: Default::default(),
+        home_cache,
         modules,
         metrics: metrics_handle(),
-        payments: Default::default(),
+        payments,
         db,
         config,
     });
-    late_state.set(&state);
     Ok(state)
 }
 
@@ -226,7 +242,7 @@ pub fn metrics_router(state: AppState) -> Router {
 /// Background work of a running host: the job worker and periodic refreshes.
 pub fn spawn_background(state: &AppState) {
     state.jobs.spawn_worker();
-    crate::modules::spawn_background(state);
+    crate::modules::spawn_background(&state.modules);
     crate::notifications::digest::spawn(state.db.clone());
     let state = state.clone();
     tokio::spawn(async move {

@@ -66,7 +66,7 @@ async fn run() -> Result<()> {
     parvis_tenants::provision::create_tenant(&state.db, &paris, None).await?;
     for package in ["parvis-module-polls", "parvis-module-hostile"] {
         let wasm = std::fs::read(parvis_tests::app::module_wasm(package)?)?;
-        let m = state.modules.install(&state, &wasm).await?;
+        let m = state.modules.install(&wasm).await?;
         println!(
             "installed {} {} ({} KB component)",
             m.id,
@@ -79,7 +79,7 @@ async fn run() -> Result<()> {
         )
         .await?
         .context("paris")?;
-        parvis_core::modules::service::enable(&state, tenant.id, &m.id, None).await?;
+        parvis_core::modules::service::enable(&state.modules, tenant.id, &m.id, None).await?;
     }
 
     // The module's bytes, served again by a host route.

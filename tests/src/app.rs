@@ -6,8 +6,8 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use parvis_core::authz::Role;
 use parvis_core::config::Config;
+use parvis_core::state::AppState;
 use parvis_core::types::{AccountId, InseeCode};
-use parvis_core::web::AppState;
 use parvis_tenants::communes::{self, Progress, Selection, Source};
 use parvis_tenants::provision;
 use reqwest::redirect::Policy;
@@ -206,7 +206,7 @@ impl TestApp {
     /// Installs a module component built by the test command (see [`module_wasm`]).
     pub async fn install_module(&self, package: &str) -> Result<String> {
         let wasm = std::fs::read(module_wasm(package)?)?;
-        let manifest = self.state.modules.install(&self.state, &wasm).await?;
+        let manifest = self.state.modules.install(&wasm).await?;
         Ok(manifest.id)
     }
 
@@ -216,7 +216,7 @@ impl TestApp {
         let tenant = provision::find_by_slug(&self.state.db, &slug)
             .await?
             .context("no such tenant")?;
-        parvis_core::modules::service::enable(&self.state, tenant.id, id, None).await?;
+        parvis_core::modules::service::enable(&self.state.modules, tenant.id, id, None).await?;
         Ok(())
     }
 

@@ -29,8 +29,8 @@ use parvis_core::modules::bindings::parvis::module::types::{
     Body, Commune, Field, Request, Viewer,
 };
 use parvis_core::modules::call::{self, CallContext, ClientKey};
+use parvis_core::state::AppState;
 use parvis_core::types::{AccountId, InseeCode, TenantId};
-use parvis_core::web::AppState;
 use parvis_tenants::communes::{self, Progress, Selection, Source};
 use parvis_tenants::officials;
 use parvis_tenants::provision::{self, ProvisionError, Tenant};
@@ -298,7 +298,7 @@ pub async fn install_modules(
         let wasm = std::fs::read(&file)?;
         let m = state
             .modules
-            .install(state, &wasm)
+            .install(&wasm)
             .await
             .with_context(|| format!("module {}", file.display()))?;
         let first_time = state
@@ -310,9 +310,10 @@ pub async fn install_modules(
         if m.premium {
             // The demo commune tries everything, premium modules included.
             let id = parvis_core::types::ModuleId::parse(&m.id)?;
-            parvis_core::modules::service::entitle(state, tenant.id, &id, "demo", None).await?;
+            parvis_core::modules::service::entitle(&state.modules, tenant.id, &id, "demo", None)
+                .await?;
         }
-        parvis_core::modules::service::enable(state, tenant.id, &m.id, None).await?;
+        parvis_core::modules::service::enable(&state.modules, tenant.id, &m.id, None).await?;
         if first_time {
             replays.push((m.id.clone(), m.name.clone()));
         }
@@ -517,7 +518,7 @@ async fn replay(state: &AppState, tenant: &Tenant, id: &str, file: &Path) -> any
             write: method != "GET",
             client: Some(ClientKey::account(&actor.id.0)),
         };
-        let (response, _) = call::handle(state, &module, &ctx, &request)
+        let (response, _) = call::handle(&state.modules, &module, &ctx, &request)
             .await
             .map_err(|f| anyhow::anyhow!("étape {n} ({method} {base}{path})\u{a0}: {f}"))?;
         if response.status >= 400 {

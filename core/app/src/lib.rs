@@ -9,7 +9,7 @@ use axum::Router;
 use parvis_billing::Billing;
 use parvis_core::config::Config;
 use parvis_core::server;
-use parvis_core::web::AppState;
+use parvis_core::state::AppState;
 
 /// A built application.
 pub struct Built {
@@ -30,7 +30,7 @@ pub async fn build(config: Config) -> anyhow::Result<Built> {
     ]
     .concat();
     let state = server::build_state(config, &templates).await?;
-    parvis_core::payments::install(&state, billing.clone());
+    parvis_core::payments::install(&state.payments, billing.clone());
     let app = app(state.clone(), billing.clone());
     Ok(Built {
         state,

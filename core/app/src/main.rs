@@ -501,7 +501,7 @@ async fn module(config: Config, command: ModuleCommand) -> anyhow::Result<()> {
         ModuleCommand::Install { file, replace } => {
             let wasm = std::fs::read(&file)
                 .with_context(|| format!("lecture de {} impossible", file.display()))?;
-            let installed = state.modules.install_with(&state, &wasm, replace).await?;
+            let installed = state.modules.install_with(&wasm, replace).await?;
             print!("{}", install_report(&installed));
         }
         ModuleCommand::List => {
@@ -545,12 +545,12 @@ async fn module(config: Config, command: ModuleCommand) -> anyhow::Result<()> {
         }
         ModuleCommand::Enable { tenant, id } => {
             let t = tenant_of(tenant).await?;
-            service::enable(&state, t.id, &id, None).await?;
+            service::enable(&state.modules, t.id, &id, None).await?;
             println!("Module {id} activé pour {}.", t.name);
         }
         ModuleCommand::Disable { tenant, id } => {
             let t = tenant_of(tenant).await?;
-            service::disable(&state, t.id, &id, None).await?;
+            service::disable(&state.modules, t.id, &id, None).await?;
             println!("Module {id} désactivé pour {}.", t.name);
         }
         ModuleCommand::Grant { id, capability } => {
@@ -575,7 +575,7 @@ async fn module(config: Config, command: ModuleCommand) -> anyhow::Result<()> {
         ModuleCommand::Entitle { tenant, id } => {
             let t = tenant_of(tenant).await?;
             let module_id = parvis_core::types::ModuleId::parse(&id)?;
-            service::entitle(&state, t.id, &module_id, "cli", None).await?;
+            service::entitle(&state.modules, t.id, &module_id, "cli", None).await?;
             println!("{} peut activer le module premium {id}.", t.name);
         }
     }

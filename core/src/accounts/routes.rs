@@ -14,8 +14,9 @@ use tera::Context;
 
 use crate::accounts::service::{AccountError, Accounts, Signup};
 use crate::error::{AppError, AppResult};
+use crate::state::AppState;
 use crate::web::session;
-use crate::web::{AppState, Page, Site};
+use crate::web::{Page, Site};
 
 /// The routes of this feature.
 pub fn routes() -> Router<AppState> {

@@ -8,8 +8,9 @@ use axum::http::request::Parts;
 
 use crate::authz::Permission;
 use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::Site;
 use crate::web::session::{Account, Viewer};
-use crate::web::{AppState, Site};
 
 /// A permission known at compile time, for `Can<P>`.
 pub trait Perm: Send + Sync {

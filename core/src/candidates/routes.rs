@@ -14,7 +14,8 @@ use crate::candidates::service::{self, CandidateError, MAX_PHOTO_BYTES, Submitte
 use crate::candidates::store::ELECTIONS;
 use crate::error::{AppError, AppResult};
 use crate::media::upload::{self, body_limit};
-use crate::web::{AppState, Page, SignedIn};
+use crate::state::AppState;
+use crate::web::{Page, SignedIn};
 
 /// The routes of this feature.
 pub fn routes() -> Router<AppState> {

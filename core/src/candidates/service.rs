@@ -8,8 +8,8 @@ use crate::candidates::store::{self, Candidate, ELECTIONS, NewCandidate};
 use crate::media::MediaError;
 use crate::media::image::{Fit, clean_blocking};
 use crate::media::store::{self as media, NewMedia};
+use crate::state::AppState;
 use crate::types::{AccountId, TenantId};
-use crate::web::AppState;
 
 /// Largest photo upload accepted.
 pub const MAX_PHOTO_BYTES: usize = 5 << 20;

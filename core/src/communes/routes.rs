@@ -10,7 +10,8 @@ use tera::Context;
 
 use crate::communes::{service, store};
 use crate::error::{AppError, AppResult};
-use crate::web::{AppState, Page, Site};
+use crate::state::AppState;
+use crate::web::{Page, Site};
 
 /// The routes of this feature.
 pub fn routes() -> Router<AppState> {

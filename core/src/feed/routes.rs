@@ -18,8 +18,9 @@ use crate::feed::tags::{self, PostKind};
 use crate::feed::{attachments, engagement, markdown};
 use crate::media::{human_size, upload};
 use crate::officials::store as officials;
+use crate::state::AppState;
 use crate::types::TenantId;
-use crate::web::{AppState, Page, SignedIn, Site};
+use crate::web::{Page, SignedIn, Site};
 
 /// Posts per page.
 const PAGE: i64 = 20;

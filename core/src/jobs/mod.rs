@@ -386,11 +386,12 @@ pub async fn sweep(db: &Db, at: i64) -> Result<Swept, sqlx::Error> {
 }
 
 impl Jobs {
-    /// A queue with the given handlers.
-    pub fn new(db: Db, handlers: Handlers) -> Jobs {
+    /// A queue with the given handlers; `wake` wakes its workers (shared with whoever
+    /// queues jobs in a transaction of its own, such as the module host).
+    pub fn new(db: Db, handlers: Handlers, wake: Arc<Notify>) -> Jobs {
         Jobs {
             db,
-            wake: Arc::new(Notify::new()),
+            wake,
             handlers: Arc::new(handlers),
             cursor: Arc::new(tokio::sync::Mutex::new(Turn::Platform)),
             running: Arc::new(Mutex::new(HashMap::new())),

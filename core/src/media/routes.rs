@@ -14,8 +14,9 @@ use axum::routing::get;
 use crate::authz::perms;
 use crate::error::{AppError, AppResult};
 use crate::media::store::{self, Stored};
+use crate::state::AppState;
+use crate::web::Site;
 use crate::web::session::Viewer;
-use crate::web::{AppState, Site};
 
 /// The routes of this feature.
 pub fn routes() -> Router<AppState> {

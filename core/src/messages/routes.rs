@@ -12,7 +12,8 @@ use tera::Context;
 use crate::error::{AppError, AppResult};
 use crate::messages::service::{self, MessageError, Sender};
 use crate::messages::store::{self, Recipient};
-use crate::web::{AppState, Page, SignedIn};
+use crate::state::AppState;
+use crate::web::{Page, SignedIn};
 
 /// The routes of this feature.
 pub fn routes() -> Router<AppState> {

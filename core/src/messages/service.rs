@@ -14,8 +14,9 @@ use crate::db::Db;
 use crate::messages::limiter::Refused;
 use crate::messages::store::{self, Recipient, Side, Thread};
 use crate::notifications::Notice;
+use crate::state::AppState;
 use crate::types::{AccountId, TenantId};
-use crate::web::{AppState, CommuneSite};
+use crate::web::CommuneSite;
 
 /// Longest message, in characters.
 pub const MAX_BODY: usize = 5000;

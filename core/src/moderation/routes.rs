@@ -11,7 +11,8 @@ use tera::Context;
 use crate::authz::{Can, Moderate, Report};
 use crate::error::{AppError, AppResult};
 use crate::moderation::store::{self, Target};
-use crate::web::{AppState, Page};
+use crate::state::AppState;
+use crate::web::Page;
 
 /// The routes of this feature.
 pub fn routes() -> Router<AppState> {

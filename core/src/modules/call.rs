@@ -11,12 +11,12 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::db::TenantTx;
+use crate::db::{TenantDb, TenantTx};
 use crate::modules::bindings::parvis::module::types::{Event, PersonalRecord, Request, Response};
 use crate::modules::engine::CallLimits;
-use crate::modules::registry::{Admitted, LoadedModule, MemoryBudget, TenantGates};
+use crate::modules::registry::{Admitted, LoadedModule, MemoryBudget, ModuleHost, TenantGates};
+use crate::modules::services::HostServices;
 use crate::types::{ModuleId, TenantId};
-use crate::web::AppState;
 
 /// What a module declared it needs (`capability` in the WIT).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,11 +78,16 @@ pub struct CallState {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: Limiter,
-    /// The host's state (database, jobs, authorization).
-    pub(crate) app: AppState,
-    /// `None` only while reading a manifest at install time: no import is usable then.
-    pub(crate) tenant: Option<TenantId>,
+    /// What the call may reach of the host.
+    pub(crate) services: HostServices,
+    /// The commune's database: `None` only while reading a manifest at install time, when no
+    /// import is usable.
+    tenant: Option<TenantDb>,
     pub(crate) module: ModuleId,
+    /// The module's name, for what the host tells people about it.
+    pub(crate) module_name: String,
+    /// Checkout sessions, by commune and client (the host's limiter, shared by every call).
+    pub(crate) checkout_limit: Arc<crate::rate_limit::RateLimit<(TenantId, ClientKey)>>,
     pub(crate) capabilities: HashSet<Capability>,
     /// The call writes: take the write lock when the transaction starts.
     write: bool,
@@ -161,6 +166,11 @@ pub(crate) enum Denied {
 }
 
 impl CallState {
+    /// The commune the call serves (`None` while reading a manifest).
+    pub(crate) fn tenant(&self) -> Option<TenantId> {
+        self.tenant.as_ref().map(TenantDb::tenant_id)
+    }
+
     /// Whether the module declared this capability.
     pub(crate) fn declared(&self, cap: Capability) -> bool {
         self.capabilities.contains(&cap)
@@ -178,14 +188,13 @@ impl CallState {
                 Capability::Tick => "tick",
             }));
         }
-        let Some(tenant) = self.tenant else {
+        let Some(db) = self.tenant.clone() else {
             return Err(Denied::Unavailable(
                 "aucune commune pendant la lecture du manifeste".into(),
             ));
         };
         self.deadline.enter_database();
         if self.tx.is_none() {
-            let db = self.app.db.clone();
             let sqlite_writer = self.write && db.backend() == crate::db::Backend::Sqlite;
             let write = self.write;
             let gates = self.gates.clone();
@@ -202,7 +211,6 @@ impl CallState {
                         permits.push(g.all_database.clone().acquire_owned().await.ok()?);
                     }
                 }
-                let db = db.tenant(tenant);
                 let tx = if write {
                     db.begin_write().await
                 } else {
@@ -246,7 +254,7 @@ impl CallState {
         if !self.write
             && self.tenant.is_some()
             && self.capabilities.contains(&cap)
-            && self.app.db.backend() == crate::db::Backend::Sqlite
+            && self.services.db().backend() == crate::db::Backend::Sqlite
         {
             self.count_host_call()?;
             self.read_call_wrote_late = true;
@@ -323,7 +331,7 @@ impl CallState {
     /// Records a database failure: the whole call will be rolled back.
     pub(crate) fn fail(&mut self, e: &sqlx::Error) -> String {
         if !self.write
-            && self.app.db.backend() == crate::db::Backend::Sqlite
+            && self.services.db().backend() == crate::db::Backend::Sqlite
             && crate::db::is_sqlite_busy(e)
         {
             tracing::debug!(module = %self.module, error = %e, "read call wrote after a commit: run again as a writer");
@@ -441,7 +449,7 @@ impl ClientKey {
 }
 
 fn new_state(
-    app: &AppState,
+    host: &ModuleHost,
     module: &LoadedModule,
     limits: &CallLimits,
     ctx: Option<&CallContext>,
@@ -459,13 +467,15 @@ fn new_state(
         limiter: Limiter {
             memory_bytes: limits.memory_bytes,
             hit: None,
-            budget: app.modules.memory.clone(),
+            budget: host.memory.clone(),
             tenant: gates.clone(),
             reserved: 0,
         },
-        app: app.clone(),
-        tenant: ctx.map(|c| c.tenant),
+        services: host.services().clone(),
+        tenant: ctx.map(|c| host.services().tenant(c.tenant)),
         module: module.id.clone(),
+        module_name: module.manifest.name.clone(),
+        checkout_limit: host.checkout_limit.clone(),
         capabilities: module.capabilities.clone(),
         write: ctx.is_some_and(|c| c.write),
         tx: None,
@@ -492,14 +502,14 @@ fn new_state(
 }
 
 fn new_store(
-    app: &AppState,
+    host: &ModuleHost,
     module: &LoadedModule,
     limits: &CallLimits,
     ctx: Option<&CallContext>,
     gates: Option<Arc<TenantGates>>,
 ) -> Store<CallState> {
-    let engine = app.modules.engine().engine();
-    let mut store = Store::new(engine, new_state(app, module, limits, ctx, gates));
+    let engine = host.engine().engine();
+    let mut store = Store::new(engine, new_state(host, module, limits, ctx, gates));
     store.limiter(|s| &mut s.limiter);
     store.set_epoch_deadline(1);
     // Yield to other requests at every tick; trap once the wall-clock budget is spent.
@@ -517,14 +527,17 @@ fn new_store(
 
 /// Reads the manifest of a freshly compiled module (no tenant, no import usable).
 pub async fn manifest(
-    app: &AppState,
+    host: &ModuleHost,
     module: &LoadedModule,
     limits: &CallLimits,
 ) -> Result<crate::modules::bindings::parvis::module::types::Manifest, Fault> {
-    let Some(_slot) = app.modules.admit(app.db.backend(), None, false).await else {
+    let Some(_slot) = host
+        .admit(host.services().db().backend(), None, false)
+        .await
+    else {
         return Err(Fault::Overloaded);
     };
-    let mut store = new_store(app, module, limits, None, None);
+    let mut store = new_store(host, module, limits, None, None);
     let instance = module
         .pre
         .instantiate_async(&mut store)
@@ -558,12 +571,12 @@ enum Outcome {
 }
 
 async fn run(
-    app: &AppState,
+    host: &ModuleHost,
     module: &LoadedModule,
     ctx: &CallContext,
     call: Call<'_>,
 ) -> Result<Outcome, Fault> {
-    let (outcome, wrote_late) = run_once(app, module, ctx, call).await;
+    let (outcome, wrote_late) = run_once(host, module, ctx, call).await;
     if !wrote_late {
         return outcome;
     }
@@ -576,29 +589,28 @@ async fn run(
         write: true,
         client: ctx.client.clone(),
     };
-    run_once(app, module, &writer, call).await.0
+    run_once(host, module, &writer, call).await.0
 }
 
 /// One run of a call; `true` when a read call should be run again as a writer.
 async fn run_once(
-    app: &AppState,
+    host: &ModuleHost,
     module: &LoadedModule,
     ctx: &CallContext,
     call: Call<'_>,
 ) -> (Result<Outcome, Fault>, bool) {
-    let limits = app.modules.limits();
+    let limits = host.limits();
     // Wait (a bounded time) for one of the pool's instances rather than fail at its limit;
     // the permit is held until the instance is dropped with the store.
     let request = ctx.client.is_some();
-    let Some(admitted) = app
-        .modules
-        .admit(app.db.backend(), Some(ctx.tenant), request)
+    let Some(admitted) = host
+        .admit(host.services().db().backend(), Some(ctx.tenant), request)
         .await
     else {
         return (Err(Fault::Overloaded), false);
     };
     let Admitted { ref gates, .. } = admitted;
-    let mut store = new_store(app, module, &limits, Some(ctx), gates.clone());
+    let mut store = new_store(host, module, &limits, Some(ctx), gates.clone());
     let deadline = store.data().deadline.clone();
     let run = async {
         let instance = module
@@ -650,7 +662,7 @@ async fn run_once(
         Call::Handle(_, accept) => accept,
         _ => None,
     };
-    let outcome = finish(app, state, outcome, &limits, accept).await;
+    let outcome = finish(host, state, outcome, &limits, accept).await;
     drop(admitted);
     (outcome, wrote_late)
 }
@@ -897,7 +909,7 @@ impl Drop for Limiter {
 pub const VALID_STATUSES: std::ops::RangeInclusive<u16> = 200..=599;
 
 async fn finish(
-    app: &AppState,
+    host: &ModuleHost,
     mut state: CallState,
     outcome: Result<Outcome, Fault>,
     limits: &CallLimits,
@@ -962,12 +974,12 @@ async fn finish(
                 .await
                 .map_err(|e| Fault::Host(format!("validation de la transaction : {e}")))?;
             if state.after_commit.wake_jobs {
-                app.jobs.notify();
+                host.services().wake_jobs();
             }
             if state.after_commit.published
-                && let Some(tenant) = state.tenant
+                && let Some(tenant) = state.tenant()
             {
-                app.home_cache.invalidate(tenant);
+                host.services().home_changed(tenant);
             }
         } else {
             // Rolled back: nothing half-written. The rollback returns once whatever the call
@@ -1005,27 +1017,27 @@ fn response_size(r: &Response) -> usize {
 
 /// Serves one request with a module.
 pub async fn handle(
-    app: &AppState,
+    host: &ModuleHost,
     module: &Arc<LoadedModule>,
     ctx: &CallContext,
     request: &Request,
 ) -> Result<(Response, Vec<String>), Fault> {
-    handle_checked(app, module, ctx, request, None).await
+    handle_checked(host, module, ctx, request, None).await
 }
 
 /// Serves one request with a module, `accept` checking its response (and the checkout pages
 /// the call created) before the call's writes are committed: a response the route would
 /// refuse is [`Fault::Refused`], and nothing the call wrote is kept.
 pub async fn handle_checked(
-    app: &AppState,
+    host: &ModuleHost,
     module: &Arc<LoadedModule>,
     ctx: &CallContext,
     request: &Request,
     accept: Option<&Accept>,
 ) -> Result<(Response, Vec<String>), Fault> {
     let started = Instant::now();
-    let result = run(app, module, ctx, Call::Handle(request, accept)).await;
-    record(app, module, ctx, &result, started).await;
+    let result = run(host, module, ctx, Call::Handle(request, accept)).await;
+    record(host, module, ctx, &result, started).await;
     match result {
         Ok(Outcome::Handled(r, checkouts)) => Ok((r, checkouts)),
         Ok(Outcome::Response(r)) => Ok((r, Vec::new())),
@@ -1036,7 +1048,7 @@ pub async fn handle_checked(
 
 /// Delivers an event to a module in one commune.
 pub async fn event(
-    app: &AppState,
+    host: &ModuleHost,
     module: &Arc<LoadedModule>,
     tenant: TenantId,
     origin: String,
@@ -1049,8 +1061,8 @@ pub async fn event(
         client: None,
     };
     let started = Instant::now();
-    let result = run(app, module, &ctx, Call::Event(event)).await;
-    record(app, module, &ctx, &result, started).await;
+    let result = run(host, module, &ctx, Call::Event(event)).await;
+    record(host, module, &ctx, &result, started).await;
     match result {
         Ok(Outcome::Event(r)) => Ok(r),
         Ok(Outcome::Response(_) | Outcome::Handled(..) | Outcome::Export(_)) => {
@@ -1063,7 +1075,7 @@ pub async fn event(
 /// Asks a module in one commune for everything it keeps about an account (`export-account`),
 /// in a read-only call. `Ok(Err(..))`: the module could not say.
 pub async fn export_account(
-    app: &AppState,
+    host: &ModuleHost,
     module: &Arc<LoadedModule>,
     tenant: TenantId,
     origin: String,
@@ -1076,8 +1088,8 @@ pub async fn export_account(
         client: Some(ClientKey::account(account)),
     };
     let started = Instant::now();
-    let result = run(app, module, &ctx, Call::ExportAccount(account)).await;
-    record(app, module, &ctx, &result, started).await;
+    let result = run(host, module, &ctx, Call::ExportAccount(account)).await;
+    record(host, module, &ctx, &result, started).await;
     match result {
         Ok(Outcome::Export(r)) => Ok(r),
         Ok(Outcome::Response(_) | Outcome::Handled(..) | Outcome::Event(_)) => {
@@ -1088,7 +1100,7 @@ pub async fn export_account(
 }
 
 async fn record(
-    app: &AppState,
+    host: &ModuleHost,
     module: &Arc<LoadedModule>,
     ctx: &CallContext,
     result: &Result<Outcome, Fault>,
@@ -1102,15 +1114,13 @@ async fn record(
         Err(fault) if fault.is_module_fault() => {
             metrics::counter!("parvis_module_faults_total", "module" => id).increment(1);
             tracing::warn!(module = %module.id, tenant = %tenant, %fault, "module fault");
-            app.modules
-                .fault(app, tenant, module, ctx.client.as_ref(), fault)
-                .await;
+            host.fault(tenant, module, ctx.client.as_ref(), fault).await;
         }
         // Counted and logged once per interval by the admission (not one line per request).
         Err(Fault::Overloaded) => {}
         Err(fault) => {
             tracing::error!(module = %module.id, tenant = %tenant, %fault, "module call failed on the host side");
         }
-        Ok(_) => app.modules.succeeded(tenant, &module.id),
+        Ok(_) => host.succeeded(tenant, &module.id),
     }
 }

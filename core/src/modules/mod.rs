@@ -19,12 +19,14 @@ pub mod quota;
 pub mod registry;
 pub mod routes;
 pub mod service;
+pub mod services;
 pub mod store;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::modules::bindings::parvis::module::types::Event;
-use crate::web::AppState;
+use crate::modules::registry::ModuleHost;
 
 /// How often a server looks for module versions installed by another process.
 const SYNC_EVERY: Duration = Duration::from_secs(2);
@@ -32,36 +34,37 @@ const SYNC_EVERY: Duration = Duration::from_secs(2);
 const TICK_EVERY: Duration = Duration::from_secs(60);
 
 /// Background work: pick up new module versions, and deliver scheduled ticks.
-pub fn spawn_background(state: &AppState) {
-    let app = state.clone();
+pub fn spawn_background(host: &Arc<ModuleHost>) {
+    let modules = host.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(SYNC_EVERY);
-        while !app.db.is_closed() {
+        let db = modules.services().db();
+        while !db.is_closed() {
             every.tick().await;
-            if let Err(e) = app.modules.sync(&app.db).await {
+            if let Err(e) = modules.sync(db).await {
                 tracing::warn!(error = %e, "module sync failed");
             }
         }
     });
-    let app = state.clone();
+    let modules = host.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(TICK_EVERY);
         every.tick().await;
-        while !app.db.is_closed() {
+        while !modules.services().db().is_closed() {
             every.tick().await;
-            tick_all(&app).await;
+            tick_all(&modules).await;
         }
     });
 }
 
 /// Delivers one `tick` to every enabled module that declared the `tick` capability.
-pub async fn tick_all(app: &AppState) {
+pub async fn tick_all(host: &ModuleHost) {
     let now = crate::util::now();
-    for module in app.modules.all() {
+    for module in host.all() {
         if !module.capabilities.contains(&call::Capability::Tick) {
             continue;
         }
-        let tenants = match store::tenants_with(&app.db, module.id.as_str()).await {
+        let tenants = match store::tenants_with(host.services().db(), module.id.as_str()).await {
             Ok(t) => t,
             Err(e) => {
                 tracing::warn!(module = %module.id, error = %e, "tick: communes unavailable");
@@ -70,8 +73,8 @@ pub async fn tick_all(app: &AppState) {
         };
         for (tenant, slug) in tenants {
             let tenant = crate::types::TenantId(tenant);
-            let origin = service::commune_origin(app, &slug);
-            match call::event(app, &module, tenant, origin, &Event::Tick(now)).await {
+            let origin = service::commune_origin(host, &slug);
+            match call::event(host, &module, tenant, origin, &Event::Tick(now)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
                     tracing::warn!(module = %module.id, tenant = %tenant, error = %e, "tick refused")

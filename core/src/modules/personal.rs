@@ -17,10 +17,9 @@ use serde_json::{Value, json};
 use crate::jobs::{Handler, Job};
 use crate::modules::bindings::parvis::module::types::Event;
 use crate::modules::call::{self, Capability};
+use crate::modules::registry::ModuleHost;
 use crate::modules::{service, store};
 use crate::types::{AccountId, TenantId};
-use crate::web::AppState;
-use crate::web::state::LateState;
 
 /// Job kind: tell one module in one commune that an account was deleted.
 pub const ACCOUNT_DELETED: &str = "module.account_deleted";
@@ -34,16 +33,16 @@ const UNAVAILABLE: &str = "Ce module n'a pas pu fournir vos données pour le mom
 
 /// The `modules` section of the export: for each commune and module that keeps something
 /// about the account, its records; a module that failed is listed as unavailable.
-pub async fn export(app: &AppState, account: &AccountId) -> Result<Value, sqlx::Error> {
+pub async fn export(host: &ModuleHost, account: &AccountId) -> Result<Value, sqlx::Error> {
     let installations = {
-        let mut tx = app.db.platform_tx().await?;
+        let mut tx = host.services().db().platform_tx().await?;
         let rows = store::installations_with_data(&mut tx).await?;
         tx.commit().await?;
         rows
     };
     let mut out = Vec::new();
     for (tenant, slug, id) in installations {
-        let Some(module) = app.modules.get(&id) else {
+        let Some(module) = host.get(&id) else {
             // Installed and not served by this host (an unsupported contract version).
             out.push(unavailable(&slug, &id, &id));
             continue;
@@ -52,8 +51,9 @@ pub async fn export(app: &AppState, account: &AccountId) -> Result<Value, sqlx::
         if !module.capabilities.contains(&Capability::Storage) {
             continue;
         }
-        let origin = service::commune_origin(app, &slug);
-        let answer = call::export_account(app, &module, TenantId(tenant), origin, &account.0).await;
+        let origin = service::commune_origin(host, &slug);
+        let answer =
+            call::export_account(host, &module, TenantId(tenant), origin, &account.0).await;
         let records = match answer {
             Ok(Ok(records)) => records
                 .into_iter()
@@ -127,13 +127,13 @@ pub async fn queue_account_deleted(
 /// Runs the erasure jobs: the module gets `account-deleted` in its commune; a refusal, a
 /// fault or a module not served yet is an error, retried later by the queue.
 pub struct EraseAccountData {
-    state: LateState,
+    modules: Arc<ModuleHost>,
 }
 
 impl EraseAccountData {
-    /// The handler, given the state once it exists.
-    pub fn new(state: LateState) -> Arc<EraseAccountData> {
-        Arc::new(EraseAccountData { state })
+    /// The handler, calling modules on `modules`.
+    pub fn new(modules: Arc<ModuleHost>) -> Arc<EraseAccountData> {
+        Arc::new(EraseAccountData { modules })
     }
 }
 
@@ -149,18 +149,14 @@ impl Job for AccountDeleted {
 #[async_trait]
 impl Handler<AccountDeleted> for EraseAccountData {
     async fn run(&self, job: AccountDeleted) -> anyhow::Result<()> {
-        let app = self
-            .state
-            .get()
-            .ok_or_else(|| anyhow::anyhow!("server state not ready"))?;
-        let module = app
-            .modules
+        let host = &self.modules;
+        let module = host
             .get(&job.module)
             .ok_or_else(|| anyhow::anyhow!("module {} not served here", job.module))?;
         let tenant = TenantId(job.tenant_id);
-        let origin = service::tenant_origin(&app, tenant).await?;
+        let origin = service::tenant_origin(host, tenant).await?;
         let event = Event::AccountDeleted(job.account);
-        match call::event(&app, &module, tenant, origin, &event).await {
+        match call::event(host, &module, tenant, origin, &event).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(anyhow::anyhow!(
                 "module {} refused account-deleted in commune {tenant}: {e}",
@@ -178,15 +174,12 @@ impl Handler<AccountDeleted> for EraseAccountData {
     /// put it back with `parvis jobs retry`.
     async fn gave_up(&self, job: AccountDeleted) {
         tracing::error!(module = %job.module, tenant = job.tenant_id, "a module never erased a deleted account's data: fix the module, then `parvis jobs retry --kind {ACCOUNT_DELETED}`");
-        let Some(app) = self.state.get() else {
-            return;
-        };
-        let name = app
-            .modules
+        let host = &self.modules;
+        let name = host
             .get(&job.module)
             .map_or_else(|| job.module.clone(), |m| m.manifest.name.clone());
         let told = service::tell_admins(
-            &app,
+            host,
             TenantId(job.tenant_id),
             format!("Données d'un compte supprimé non effacées par « {name} »"),
             format!(

@@ -14,9 +14,9 @@ use crate::modules::bindings::parvis::module::types::{Capability as WitCapabilit
 use crate::modules::bindings::{CONTRACT_PACKAGE, Module, ModulePre, SUPPORTED_CONTRACTS};
 use crate::modules::call::{self, CallState, Capability, ClientKey, Fault};
 use crate::modules::engine::{CallLimits, ModuleEngine, sha256_hex};
+use crate::modules::services::HostServices;
 use crate::modules::store::{self, StoredVersion, TenantModule};
 use crate::types::{ModuleId, TenantId};
-use crate::web::AppState;
 
 /// Consecutive faults after which a module is switched off for a commune…
 pub const FAULT_LIMIT: u32 = 3;
@@ -203,7 +203,9 @@ pub struct ModuleHost {
     /// Account data exports, by account.
     pub(crate) export_limit: crate::rate_limit::RateLimit<String>,
     /// Checkout sessions, by commune and client.
-    pub(crate) checkout_limit: crate::rate_limit::RateLimit<(TenantId, ClientKey)>,
+    pub(crate) checkout_limit: Arc<crate::rate_limit::RateLimit<(TenantId, ClientKey)>>,
+    /// What calls may reach of the host.
+    services: HostServices,
 }
 
 /// Faults in a row of one module in one commune.
@@ -297,7 +299,11 @@ struct OverloadLog {
 
 impl ModuleHost {
     /// The engine and the linker of the `module` world (WASI linked with no rights).
-    pub fn new(config: &crate::config::Config, limits: CallLimits) -> anyhow::Result<ModuleHost> {
+    pub fn new(
+        config: &crate::config::Config,
+        limits: CallLimits,
+        services: HostServices,
+    ) -> anyhow::Result<ModuleHost> {
         let engine = ModuleEngine::new(&config.module_cache, &limits)
             .map_err(|e| anyhow::anyhow!("moteur wasm : {e:#}"))?;
         let mut linker = Linker::new(engine.engine());
@@ -326,8 +332,14 @@ impl ModuleHost {
             }),
             overload: Mutex::default(),
             export_limit: crate::rate_limit::RateLimit::per_hour(EXPORTS_PER_HOUR),
-            checkout_limit: crate::rate_limit::RateLimit::per_hour(CHECKOUTS_PER_HOUR),
+            checkout_limit: Arc::new(crate::rate_limit::RateLimit::per_hour(CHECKOUTS_PER_HOUR)),
+            services,
         })
+    }
+
+    /// What calls may reach of the host.
+    pub fn services(&self) -> &HostServices {
+        &self.services
     }
 
     /// The gates of one commune (created at its first call).
@@ -527,8 +539,8 @@ impl ModuleHost {
     /// bytes) is refused.
     ///
     /// [`install_with`]: ModuleHost::install_with
-    pub async fn install(&self, app: &AppState, wasm: &[u8]) -> Result<Manifest, InstallError> {
-        Ok(self.install_with(app, wasm, false).await?.manifest)
+    pub async fn install(&self, wasm: &[u8]) -> Result<Manifest, InstallError> {
+        Ok(self.install_with(wasm, false).await?.manifest)
     }
 
     /// Validates a component (compiles it, reads its manifest), registers it as the served
@@ -539,7 +551,6 @@ impl ModuleHost {
     /// [`sync`]: ModuleHost::sync
     pub async fn install_with(
         &self,
-        app: &AppState,
         wasm: &[u8],
         replace: bool,
     ) -> Result<crate::modules::install::Installed, InstallError> {
@@ -562,7 +573,7 @@ impl ModuleHost {
             capabilities: HashSet::new(),
             pre: pre.clone(),
         };
-        let raw = call::manifest(app, &probe, &self.limits())
+        let raw = call::manifest(self, &probe, &self.limits())
             .await
             .map_err(|e| InstallError::Manifest(e.to_string()))?;
         let id = ModuleId::parse(&raw.id).map_err(|e| InstallError::Manifest(e.to_string()))?;
@@ -623,7 +634,8 @@ impl ModuleHost {
             wasm: wasm.to_vec(),
         };
         let installed =
-            crate::modules::install::register(&app.db, &stored, &manifest, replace).await?;
+            crate::modules::install::register(self.services.db(), &stored, &manifest, replace)
+                .await?;
         let loaded = self.loaded_from(id, manifest.clone(), sha256, pre, &installed.granted);
         if let Ok(mut map) = self.loaded.write() {
             map.insert(manifest.id.clone(), Arc::new(loaded));
@@ -754,7 +766,6 @@ impl ModuleHost {
     /// not affected.
     pub(crate) async fn fault(
         &self,
-        app: &AppState,
         tenant: TenantId,
         module: &Arc<LoadedModule>,
         client: Option<&ClientKey>,
@@ -792,7 +803,7 @@ impl ModuleHost {
              plusieurs visiteurs (dernière : {fault})"
         );
         if let Err(e) =
-            crate::modules::service::disable_after_faults(app, tenant, module, &reason).await
+            crate::modules::service::disable_after_faults(self, tenant, module, &reason).await
         {
             tracing::error!(module = %module.id, tenant = %tenant, error = %e, "could not disable a faulty module");
         }

@@ -22,10 +22,11 @@ use crate::modules::bindings::parvis::module::types::{
 use crate::modules::call::{self, CallContext, ClientKey, Fault};
 use crate::modules::input::{self, InputError};
 use crate::modules::registry::LoadedModule;
+use crate::state::AppState;
+use crate::web::Page;
 use crate::web::csrf::CsrfToken;
 use crate::web::security::{ModulePage, SANDBOX_POLICY};
 use crate::web::session::{cookie_header, read_cookie};
-use crate::web::{AppState, Page};
 
 /// Cookie carrying a module's one-time message across its redirect.
 const FLASH_COOKIE: &str = "parvis_flash";
@@ -302,7 +303,8 @@ async fn serve(
         write: !matches!(method, Method::GET | Method::HEAD),
         client: ClientKey::of(account.map(|a| a.id.0.as_str()), client),
     };
-    let checked = call::handle_checked(state, &module, &ctx, &request, Some(&acceptable)).await;
+    let checked =
+        call::handle_checked(&state.modules, &module, &ctx, &request, Some(&acceptable)).await;
     let (response, checkouts) = match checked {
         Ok(r) => r,
         Err(fault) => return Ok(fault_page(&module, &fault)),

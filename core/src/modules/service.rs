@@ -5,12 +5,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::authz::Authz;
 use crate::authz::Role;
+use crate::modules::registry::ModuleHost;
 use crate::modules::registry::{LoadedModule, Manifest};
 use crate::modules::store;
 use crate::notifications::Notice;
 use crate::types::{AccountId, ModuleId, TenantId};
-use crate::web::AppState;
 
 /// What a management action can fail with (French messages for admins).
 #[derive(Debug, thiserror::Error)]
@@ -31,42 +32,41 @@ pub enum ModuleError {
     Db(#[from] sqlx::Error),
 }
 
-fn module(app: &AppState, id: &str) -> Result<Arc<LoadedModule>, ModuleError> {
-    app.modules
-        .get(id)
+fn module(host: &ModuleHost, id: &str) -> Result<Arc<LoadedModule>, ModuleError> {
+    host.get(id)
         .ok_or_else(|| ModuleError::Unknown(id.to_string()))
 }
 
 /// Switches a module on for a commune (clearing a previous automatic switch-off); a premium
 /// module needs an entitlement.
 pub async fn enable(
-    app: &AppState,
+    host: &ModuleHost,
     tenant: TenantId,
     id: &str,
     actor: Option<&AccountId>,
 ) -> Result<(), ModuleError> {
-    switch(app, tenant, id, true, actor).await
+    switch(host, tenant, id, true, actor).await
 }
 
 /// Switches a module off for a commune (its data is kept).
 pub async fn disable(
-    app: &AppState,
+    host: &ModuleHost,
     tenant: TenantId,
     id: &str,
     actor: Option<&AccountId>,
 ) -> Result<(), ModuleError> {
-    switch(app, tenant, id, false, actor).await
+    switch(host, tenant, id, false, actor).await
 }
 
 async fn switch(
-    app: &AppState,
+    host: &ModuleHost,
     tenant: TenantId,
     id: &str,
     on: bool,
     actor: Option<&AccountId>,
 ) -> Result<(), ModuleError> {
-    let m = module(app, id)?;
-    let mut tx = app.db.tenant(tenant).begin_write().await?;
+    let m = module(host, id)?;
+    let mut tx = host.services().db().tenant(tenant).begin_write().await?;
     if on && m.manifest.premium && !store::entitled(&mut tx, &m.id).await? {
         return Err(ModuleError::NotEntitled(m.manifest.name.clone()));
     }
@@ -80,26 +80,26 @@ async fn switch(
         crate::moderation::store::audit(&mut tx, actor, action, m.id.as_str(), None).await?;
     }
     tx.commit().await?;
-    changed(app, tenant);
+    changed(host, tenant);
     Ok(())
 }
 
 /// Validates submitted settings against the manifest and stores them as a JSON object.
 pub async fn configure(
-    app: &AppState,
+    host: &ModuleHost,
     tenant: TenantId,
     id: &str,
     form: &HashMap<String, String>,
     actor: &AccountId,
 ) -> Result<(), ModuleError> {
-    let m = module(app, id)?;
+    let m = module(host, id)?;
     let settings = settings_from_form(&m.manifest, form)?;
-    let mut tx = app.db.tenant(tenant).begin_write().await?;
+    let mut tx = host.services().db().tenant(tenant).begin_write().await?;
     store::set_settings(&mut tx, &m.id, &settings.to_string()).await?;
     crate::moderation::store::audit(&mut tx, actor, "module.configure", m.id.as_str(), None)
         .await?;
     tx.commit().await?;
-    changed(app, tenant);
+    changed(host, tenant);
     Ok(())
 }
 
@@ -145,36 +145,36 @@ pub fn settings_from_form(
 
 /// Grants an entitlement to a premium module (`source`: `cli`, later `stripe`).
 pub async fn entitle(
-    app: &AppState,
+    host: &ModuleHost,
     tenant: TenantId,
     id: &ModuleId,
     source: &str,
     expires_at: Option<i64>,
 ) -> Result<(), ModuleError> {
-    let mut tx = app.db.tenant(tenant).begin_write().await?;
+    let mut tx = host.services().db().tenant(tenant).begin_write().await?;
     store::grant_entitlement(&mut tx, id, source, expires_at).await?;
     tx.commit().await?;
-    changed(app, tenant);
+    changed(host, tenant);
     Ok(())
 }
 
 /// After a commune's modules or entitlements changed: drop what caches them.
-pub fn changed(app: &AppState, tenant: TenantId) {
-    app.modules.invalidate(tenant);
-    app.home_cache.invalidate(tenant);
+pub fn changed(host: &ModuleHost, tenant: TenantId) {
+    host.invalidate(tenant);
+    host.services().home_changed(tenant);
 }
 
 /// Switches a faulty module off for one commune and tells its admins (in app and by e-mail).
 pub async fn disable_after_faults(
-    app: &AppState,
+    host: &ModuleHost,
     tenant: TenantId,
     module: &LoadedModule,
     reason: &str,
 ) -> Result<(), sqlx::Error> {
-    let origin = tenant_origin(app, tenant).await?;
+    let origin = tenant_origin(host, tenant).await?;
     let notice = Notice::to_accounts(
         tenant,
-        tenant_admins(app, tenant).await,
+        tenant_admins(host.services().authz(), tenant).await,
         format!("Module « {} » désactivé", module.manifest.name),
         format!(
             "Le module « {} » a été désactivé pour votre commune : {reason}.\n\
@@ -184,25 +184,25 @@ pub async fn disable_after_faults(
         ),
         format!("{origin}/admin/modules"),
     );
-    let mut tx = app.db.tenant(tenant).begin_write().await?;
+    let mut tx = host.services().db().tenant(tenant).begin_write().await?;
     store::set_enabled(&mut tx, &module.id, false, Some(reason)).await?;
     crate::jobs::push(tx.conn(), &notice).await?;
     tx.commit().await?;
-    app.jobs.notify();
-    changed(app, tenant);
+    host.services().wake_jobs();
+    changed(host, tenant);
     tracing::warn!(module = %module.id, tenant = %tenant, %reason, "module switched off for a commune");
     Ok(())
 }
 
 /// Tells a commune's admins about its modules, in app, by e-mail and by push.
 pub async fn tell_admins(
-    app: &AppState,
+    host: &ModuleHost,
     tenant: TenantId,
     title: String,
     body: String,
 ) -> Result<(), sqlx::Error> {
-    let origin = tenant_origin(app, tenant).await?;
-    let admins = tenant_admins(app, tenant).await;
+    let origin = tenant_origin(host, tenant).await?;
+    let admins = tenant_admins(host.services().authz(), tenant).await;
     let notice = Notice::to_accounts(
         tenant,
         admins,
@@ -210,12 +210,14 @@ pub async fn tell_admins(
         body,
         format!("{origin}/admin/modules"),
     );
-    app.jobs.enqueue(app.db.pool(), &notice).await
+    crate::jobs::push(host.services().db().pool(), &notice).await?;
+    host.services().wake_jobs();
+    Ok(())
 }
 
 /// The accounts holding the tenant-admin role in a commune.
-pub async fn tenant_admins(app: &AppState, tenant: TenantId) -> Vec<String> {
-    app.authz
+pub async fn tenant_admins(authz: &Authz, tenant: TenantId) -> Vec<String> {
+    authz
         .assignments(&tenant.authz_domain())
         .await
         .into_iter()
@@ -227,20 +229,20 @@ pub async fn tenant_admins(app: &AppState, tenant: TenantId) -> Vec<String> {
 /// Tells a module in a commune that a payment it asked for succeeded (billing calls this from
 /// its webhook). `Ok(Err(..))`: the module refused it (unknown reference).
 pub async fn payment_succeeded(
-    app: &AppState,
+    host: &ModuleHost,
     tenant: TenantId,
     module: &str,
     payment: Payment,
 ) -> Result<Result<(), String>, String> {
-    let Some(loaded) = app.modules.get(module) else {
+    let Some(loaded) = host.get(module) else {
         return Err(format!("module « {module} » non installé"));
     };
-    let origin = tenant_origin(app, tenant)
+    let origin = tenant_origin(host, tenant)
         .await
         .map_err(|e| e.to_string())?;
     // Billing confirmed this account paid through the module here: the module may thank it.
     if let Some(account) = &payment.account {
-        crate::modules::quota::note_contact(&app.db, tenant, module, account).await;
+        crate::modules::quota::note_contact(host.services().db(), tenant, module, account).await;
     }
     let event = crate::modules::bindings::parvis::module::types::Event::PaymentSucceeded(
         crate::modules::bindings::parvis::module::types::Payment {
@@ -250,7 +252,7 @@ pub async fn payment_succeeded(
             account: payment.account,
         },
     );
-    crate::modules::call::event(app, &loaded, tenant, origin, &event)
+    crate::modules::call::event(host, &loaded, tenant, origin, &event)
         .await
         .map_err(|f| f.to_string())
 }
@@ -269,16 +271,16 @@ pub struct Payment {
 }
 
 /// The origin of a commune known by its id (a notice or a tick outside any request).
-pub async fn tenant_origin(app: &AppState, tenant: TenantId) -> Result<String, sqlx::Error> {
+pub async fn tenant_origin(host: &ModuleHost, tenant: TenantId) -> Result<String, sqlx::Error> {
     let slug = sqlx::query_scalar::<_, String>("SELECT slug FROM tenants WHERE id = $1")
         .bind(tenant.0)
-        .fetch_one(app.db.pool())
+        .fetch_one(host.services().db().pool())
         .await?;
-    Ok(commune_origin(app, &slug))
+    Ok(commune_origin(host, &slug))
 }
 
 /// `scheme://<slug>.<base domain>[:port]`: links in what is sent outside a request (notices,
 /// ticks), from configuration like every other link (`PARVIS_PUBLIC_PORT`).
-pub fn commune_origin(app: &AppState, slug: &str) -> String {
-    app.config.commune_origin(slug)
+pub fn commune_origin(host: &ModuleHost, slug: &str) -> String {
+    host.services().commune_origin(slug)
 }

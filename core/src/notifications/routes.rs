@@ -14,8 +14,9 @@ use tera::Context;
 use crate::error::{AppError, AppResult};
 use crate::notifications::preferences::{self, Preferences, Rhythm, UnsubscribeKey};
 use crate::notifications::store;
+use crate::state::AppState;
 use crate::types::AccountId;
-use crate::web::{AppState, Page, SignedIn};
+use crate::web::{Page, SignedIn};
 
 /// The routes of this feature.
 pub fn routes() -> Router<AppState> {

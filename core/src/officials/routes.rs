@@ -11,8 +11,9 @@ use tera::Context;
 use crate::accounts::routes::ClientIp;
 use crate::error::{AppError, AppResult};
 use crate::officials::store;
+use crate::state::AppState;
 use crate::util::parse_date;
-use crate::web::{AppState, Page, SignedIn};
+use crate::web::{Page, SignedIn};
 
 /// The routes of this feature.
 pub fn routes() -> Router<AppState> {

@@ -13,7 +13,8 @@ use tera::Context;
 use crate::authz::{Can, RequestSubscription};
 use crate::error::{AppError, AppResult};
 use crate::platform::requests::{self, NewRequest, REQUESTER_ROLES};
-use crate::web::{AppState, Page, Site};
+use crate::state::AppState;
+use crate::web::{Page, Site};
 
 /// The routes of this feature.
 pub fn routes() -> Router<AppState> {

@@ -11,7 +11,8 @@ use tera::Context;
 use crate::accounts::service::password_matches;
 use crate::error::{AppError, AppResult, ErrorPage};
 use crate::privacy::service;
-use crate::web::{AppState, Page, SignedIn, session};
+use crate::state::AppState;
+use crate::web::{Page, SignedIn, session};
 
 /// The routes of this feature.
 pub fn routes() -> Router<AppState> {

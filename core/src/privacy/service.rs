@@ -36,11 +36,11 @@ pub async fn export(db: &Db, authz: &Authz, account: &AccountId) -> Result<Value
 
 /// [`export`], with what each module keeps about the account (`modules`).
 pub async fn export_with_modules(
-    app: &crate::web::AppState,
+    app: &crate::state::AppState,
     account: &AccountId,
 ) -> Result<Value, sqlx::Error> {
     let mut data = export(&app.db, &app.authz, account).await?;
-    data["modules"] = crate::modules::personal::export(app, account).await?;
+    data["modules"] = crate::modules::personal::export(&app.modules, account).await?;
     Ok(data)
 }
 

@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq as _;
 
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::util::random_token;
-use crate::web::AppState;
 use crate::web::session::{cookie_header, read_cookie};
 
 /// Name of the CSRF cookie and form field.

@@ -10,7 +10,7 @@ use serde_json::json;
 use tera::Context;
 
 use crate::error::{AppError, ErrorPage};
-use crate::web::AppState;
+use crate::state::AppState;
 use crate::web::session::Viewer;
 use crate::web::site::Site;
 

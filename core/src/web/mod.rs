@@ -9,9 +9,7 @@ pub mod render;
 pub mod security;
 pub mod session;
 pub mod site;
-pub mod state;
 
 pub use render::Page;
 pub use session::{SignedIn, Viewer};
 pub use site::{CommuneSite, Site};
-pub use state::AppState;

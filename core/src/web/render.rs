@@ -9,7 +9,7 @@ use serde_json::json;
 use tera::{Context, Tera};
 
 use crate::error::{AppError, AppResult};
-use crate::web::AppState;
+use crate::state::AppState;
 use crate::web::csrf::CsrfToken;
 use crate::web::session::{Account, Viewer};
 use crate::web::site::{Site, request_host};

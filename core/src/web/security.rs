@@ -14,7 +14,7 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::web::AppState;
+use crate::state::AppState;
 use crate::web::render::platform_origin;
 
 /// The path below which the host serves its own scripts (`/static/search.js`,

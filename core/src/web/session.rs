@@ -11,9 +11,9 @@ use sqlx::Row as _;
 
 use crate::db::{Conn as _, Db};
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::types::AccountId;
 use crate::util::{now, random_token, token_hash};
-use crate::web::AppState;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "parvis_session";

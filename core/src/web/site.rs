@@ -17,8 +17,8 @@ use tracing::Instrument as _;
 
 use crate::db::Db;
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::types::{Slug, TenantId};
-use crate::web::AppState;
 
 /// A commune served as a tenant, as pages need it.
 #[derive(Debug, Clone, Serialize)]

@@ -208,7 +208,7 @@ both_backends!(
         assert_eq!(session["metadata"]["parvis_tier"], "s7");
         assert!(entitlement(&app, t, "office-hours").await?.is_none());
         assert!(
-            service::enable(&app.state, t, "office-hours", None)
+            service::enable(&app.state.modules, t, "office-hours", None)
                 .await
                 .is_err()
         );
@@ -228,7 +228,7 @@ both_backends!(
             Some(("stripe".into(), None))
         );
         assert!(entitlement(&app, t, "donations").await?.is_none());
-        service::enable(&app.state, t, "office-hours", None).await?;
+        service::enable(&app.state.modules, t, "office-hours", None).await?;
 
         // A replay is acknowledged and ignored; forged, stale or misaddressed ones are refused.
         let (status, body) = deliver(&app, &events[0], WEBHOOK_SECRET, now()).await?;
@@ -350,7 +350,7 @@ both_backends!(
             entitlement(&app, t, "office-hours").await?,
             Some(("stripe".into(), None))
         );
-        service::enable(&app.state, t, "office-hours", None).await?;
+        service::enable(&app.state.modules, t, "office-hours", None).await?;
 
         // A new official population in another tier: the price changes at renewal, unprorated.
         let mut tx = app.state.db.platform_tx().await?;
@@ -527,7 +527,14 @@ both_backends!(
         let app = start(backend, &stripe).await?;
         let (paris, admin) = paris(&app).await?;
         let t = tenant(&app, &paris).await?;
-        service::entitle(&app.state, t, &ModuleId::parse("donations")?, "test", None).await?;
+        service::entitle(
+            &app.state.modules,
+            t,
+            &ModuleId::parse("donations")?,
+            "test",
+            None,
+        )
+        .await?;
         app.enable_module(&paris, "donations").await?;
         let id = parvis_tests::donations::open_campaign(&app, &admin, &paris, "Restaurer l'orgue")
             .await?;

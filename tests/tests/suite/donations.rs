@@ -22,13 +22,13 @@ both_backends!(
         );
 
         // Premium: no entitlement, no activation.
-        let refused = service::enable(&app.state, tenant.id, "donations", None).await;
+        let refused = service::enable(&app.state.modules, tenant.id, "donations", None).await;
         assert!(
             matches!(refused, Err(service::ModuleError::NotEntitled(_))),
             "{refused:?}"
         );
         service::entitle(
-            &app.state,
+            &app.state.modules,
             tenant.id,
             &ModuleId::parse("donations")?,
             "test",
@@ -166,7 +166,7 @@ both_backends!(
         });
         for _ in 0..2 {
             let outcome = call::event(
-                &app.state,
+                &app.state.modules,
                 &module,
                 tenant.id,
                 app.url(Some(&paris), ""),
@@ -195,7 +195,7 @@ both_backends!(
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("lyon"))?;
         service::entitle(
-            &app.state,
+            &app.state.modules,
             lyon_tenant.id,
             &ModuleId::parse("donations")?,
             "test",
@@ -230,7 +230,7 @@ both_backends!(
             .ok_or_else(|| anyhow::anyhow!("paris"))?;
         app.install_module("parvis-module-donations").await?;
         service::entitle(
-            &app.state,
+            &app.state.modules,
             tenant.id,
             &ModuleId::parse("donations")?,
             "test",

@@ -215,7 +215,7 @@ both_backends!(
         for t in [tp, tl] {
             for premium in ["office-hours", "donations"] {
                 parvis_core::modules::service::entitle(
-                    &app.state,
+                    &app.state.modules,
                     t,
                     &ModuleId::parse(premium)?,
                     "test",
@@ -755,7 +755,7 @@ both_backends!(
         let refused = app
             .state
             .modules
-            .install(&app.state, &component_for_contract("0.1.0"))
+            .install(&component_for_contract("0.1.0"))
             .await;
         let message = refused.err().map(|e| e.to_string()).context("installed")?;
         assert!(message.contains("parvis:module@0.1.0"), "{message}");
@@ -775,7 +775,7 @@ both_backends!(
         let message = app
             .state
             .modules
-            .install(&app.state, &component_for_contract("0.2.0"))
+            .install(&component_for_contract("0.2.0"))
             .await
             .err()
             .map(|e| e.to_string())

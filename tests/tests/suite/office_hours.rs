@@ -28,8 +28,14 @@ async fn tenant(app: &TestApp, slug: &str) -> Result<TenantId> {
 /// A premium module: enabling it needs the commune's entitlement first.
 async fn entitle_and_enable(app: &TestApp, slug: &str) -> Result<()> {
     let id = ModuleId::parse(ID)?;
-    parvis_core::modules::service::entitle(&app.state, tenant(app, slug).await?, &id, "test", None)
-        .await?;
+    parvis_core::modules::service::entitle(
+        &app.state.modules,
+        tenant(app, slug).await?,
+        &id,
+        "test",
+        None,
+    )
+    .await?;
     app.enable_module(slug, ID).await
 }
 
@@ -229,7 +235,7 @@ fn sink_records() -> Vec<serde_json::Value> {
 async fn tick(app: &TestApp, slug: &str, at: i64) -> Result<()> {
     let module = app.state.modules.get(ID).context("module not loaded")?;
     let outcome = parvis_core::modules::call::event(
-        &app.state,
+        &app.state.modules,
         &module,
         tenant(app, slug).await?,
         app.url(Some(slug), ""),

@@ -279,7 +279,7 @@ both_backends!(
         let far_future = 4_102_444_800 + 86_400; // after 2099-12-31
         for _ in 0..2 {
             let outcome = call::event(
-                &app.state,
+                &app.state.modules,
                 &module,
                 tenant.id,
                 app.url(Some(&paris), ""),

@@ -111,11 +111,7 @@ both_backends!(
 
         // The impostor without --replace: refused, naming both, registering nothing.
         let wasm = std::fs::read(module_wasm(IMPOSTOR)?)?;
-        let refused = app
-            .state
-            .modules
-            .install_with(&app.state, &wasm, false)
-            .await;
+        let refused = app.state.modules.install_with(&wasm, false).await;
         let Err(e @ InstallError::AlreadyInstalled(_)) = refused else {
             anyhow::bail!("the impostor was not refused: {refused:?}");
         };
@@ -133,7 +129,7 @@ both_backends!(
         }
         // The same through `install` (what every caller without the flag uses).
         assert!(matches!(
-            app.state.modules.install(&app.state, &wasm).await,
+            app.state.modules.install(&wasm).await,
             Err(InstallError::AlreadyInstalled(_))
         ));
         let versions: i64 =
@@ -167,11 +163,7 @@ both_backends!(
 
         // With --replace (the operator's explicit choice): installed, the change spelled out,
         // and `payments` is not granted.
-        let installed = app
-            .state
-            .modules
-            .install_with(&app.state, &wasm, true)
-            .await?;
+        let installed = app.state.modules.install_with(&wasm, true).await?;
         let before = installed.previous.as_ref().context("a replacement")?;
         assert_eq!(
             (before.name.as_str(), before.version.as_str()),
@@ -212,7 +204,11 @@ both_backends!(
         assert!(!page.contains("Agir chaque minute"), "{page}");
 
         // A restarted server still refuses it: the grant is in the database, not in memory.
-        let restarted = ModuleHost::new(&app.state.config, Default::default())?;
+        let restarted = ModuleHost::new(
+            &app.state.config,
+            Default::default(),
+            app.state.modules.services().clone(),
+        )?;
         restarted.sync(&app.state.db).await?;
         let reloaded = restarted.get("polls").context("reloaded")?;
         assert_eq!(reloaded.manifest.version, "9.9.9");
@@ -289,7 +285,11 @@ both_backends!(
             "{page}"
         );
         assert!(!page.contains("en attente de l"), "{page}");
-        let restarted = ModuleHost::new(&app.state.config, Default::default())?;
+        let restarted = ModuleHost::new(
+            &app.state.config,
+            Default::default(),
+            app.state.modules.services().clone(),
+        )?;
         restarted.sync(&app.state.db).await?;
         let reloaded = restarted.get("polls").context("reloaded")?;
         assert!(reloaded.is_granted("payments"));
@@ -298,24 +298,16 @@ both_backends!(
         // capabilities it adds back (notify, feed, tick) wait for a grant again.
         let polls = std::fs::read(module_wasm("parvis-module-polls")?)?;
         assert!(matches!(
-            app.state.modules.install(&app.state, &polls).await,
+            app.state.modules.install(&polls).await,
             Err(InstallError::AlreadyInstalled(_))
         ));
-        let back = app
-            .state
-            .modules
-            .install_with(&app.state, &polls, true)
-            .await?;
+        let back = app.state.modules.install_with(&polls, true).await?;
         assert!(back.downgrade);
         assert_eq!(back.added, ["notify", "feed", "tick"]);
         assert_eq!(back.removed, ["payments"]);
         assert_eq!(back.pending, ["notify", "feed", "tick"]);
         // The same component again changes nothing and needs no flag.
-        let again = app
-            .state
-            .modules
-            .install_with(&app.state, &polls, false)
-            .await?;
+        let again = app.state.modules.install_with(&polls, false).await?;
         assert!(again.unchanged && again.previous.is_none());
         app.stop().await;
         Ok(())

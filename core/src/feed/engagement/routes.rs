@@ -17,7 +17,8 @@ use crate::feed::engagement::service::{self, EngageError, Participant};
 use crate::feed::engagement::store;
 use crate::feed::routes::with_author_links;
 use crate::feed::store as posts;
-use crate::web::{AppState, Page};
+use crate::state::AppState;
+use crate::web::Page;
 
 /// Comments per page.
 const COMMENTS_PAGE: i64 = 50;

@@ -11,8 +11,9 @@ use crate::feed::engagement::store::{self, REACTIONS};
 use crate::feed::limiter::Refused;
 use crate::feed::store::{self as posts, OnePost};
 use crate::notifications::Notice;
+use crate::state::AppState;
 use crate::types::{AccountId, TenantId};
-use crate::web::{AppState, CommuneSite};
+use crate::web::CommuneSite;
 
 /// Longest comment, in characters.
 pub const MAX_COMMENT: usize = 2000;

@@ -44,18 +44,11 @@ impl Host for CallState {
             None => body.clone(),
         };
         let html = markdown::render(&full);
-        let Some(tenant) = self.tenant else {
+        let Some(tenant) = self.tenant() else {
             return Err("aucune commune".into());
         };
-        let name = sqlx::query_scalar::<_, String>(
-            "SELECT c.name FROM tenants t JOIN communes c ON c.insee = t.insee WHERE t.id = $1",
-        )
-        .bind(tenant.0)
-        .fetch_one(self.app.db.pool())
-        .await
-        .map_err(|e| self.fail(&e))?;
         let origin = self.origin.clone();
-        let backend = self.app.db.backend();
+        let backend = self.services.db().backend();
         let module = self.module.to_string();
         let tx = match self.write_tx(Capability::Feed).await {
             Ok(tx) => tx,
@@ -77,6 +70,12 @@ impl Host for CallState {
             .take(120)
             .collect();
         let written: Result<Result<String, String>, sqlx::Error> = async {
+            let name = sqlx::query_scalar::<_, String>(
+                "SELECT c.name FROM tenants t JOIN communes c ON c.insee = t.insee WHERE t.id = $1",
+            )
+            .bind(tx.tenant_id())
+            .fetch_one(tx.conn())
+            .await?;
             if let Err(why) = quota::charge(tx, backend, &module, Volume::Posts, 1).await? {
                 return Ok(Err(why));
             }

@@ -62,13 +62,17 @@ impl Host for CallState {
         if n.attachments.iter().map(|a| a.data.len()).sum::<usize>() > MAX_ATTACHMENTS {
             return Err("pièces jointes de plus de 1 Mio".into());
         }
-        let Some(tenant) = self.tenant else {
+        let Some(tenant) = self.tenant() else {
             return Err("aucune commune".into());
         };
         let followers = matches!(to, Audience::Followers);
         self.volumes.check_notice(followers)?;
         // Who holds a role in the commune: linked to it whatever else they do.
-        let assignments = self.app.authz.assignments(&tenant.authz_domain()).await;
+        let assignments = self
+            .services
+            .authz()
+            .assignments(&tenant.authz_domain())
+            .await;
         // Named accounts are checked against the commune (a role's holders are in it).
         let mut named = false;
         let recipients = match to {
@@ -98,10 +102,12 @@ impl Host for CallState {
         };
         let reach = match &recipients {
             Recipients::Accounts(ids) => u32::try_from(ids.len()).unwrap_or(u32::MAX),
-            Recipients::Followers => crate::feed::store::followers_of_commune(&self.app.db, tenant)
-                .await
-                .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
-                .map_err(|e| self.fail(&e))?,
+            Recipients::Followers => {
+                crate::feed::store::followers_of_commune(self.services.db(), tenant)
+                    .await
+                    .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+                    .map_err(|e| self.fail(&e))?
+            }
         };
         let notice_id = crate::util::new_id();
         let notice = Notice {
@@ -126,7 +132,7 @@ impl Host for CallState {
                 .map(|a| Attachment::new(&a.filename, &a.content_type, &a.data))
                 .collect(),
         };
-        let backend = self.app.db.backend();
+        let backend = self.services.db().backend();
         let module = self.module.to_string();
         let caller = self.client.clone();
         let tx = match self.write_tx(Capability::Notify).await {
@@ -196,7 +202,7 @@ impl Host for CallState {
                 "le module n'a pas déclaré la capacité « notify » dans son manifeste".into(),
             );
         }
-        if self.app.config.sms_url.is_none() {
+        if !self.services.sms_configured() {
             return Err("Les SMS ne sont pas configurés sur cette plateforme.".into());
         }
         let text = text.trim().to_string();
@@ -218,11 +224,11 @@ impl Host for CallState {
         }
         to.sort();
         to.dedup();
-        let Some(tenant) = self.tenant else {
+        let Some(tenant) = self.tenant() else {
             return Err("aucune commune".into());
         };
         let notice_id = crate::util::new_id();
-        let backend = self.app.db.backend();
+        let backend = self.services.db().backend();
         let module = self.module.to_string();
         let tx = match self.write_tx(Capability::Notify).await {
             Ok(tx) => tx,

@@ -37,7 +37,7 @@ impl Host for CallState {
         ) else {
             return Err("les chemins de retour doivent être des chemins de ce site".into());
         };
-        let (Some(tenant), Some(gateway)) = (self.tenant, self.app.payments.get().cloned()) else {
+        let (Some(tenant), Some(gateway)) = (self.tenant(), self.services.payments()) else {
             return Err("Le paiement en ligne n'est pas configuré sur cette plateforme.".into());
         };
         if self.checkouts_asked >= MAX_CHECKOUTS_PER_CALL {
@@ -48,11 +48,7 @@ impl Host for CallState {
         // Each checkout is a session at the payment provider: one client opens a bounded
         // number per commune, whatever the module (a refused call records nothing).
         if let Some(client) = &self.client
-            && !self
-                .app
-                .modules
-                .checkout_limit
-                .check(&(tenant, client.clone()))
+            && !self.checkout_limit.check(&(tenant, client.clone()))
         {
             return Err(
                 "Vous avez commencé trop de paiements en peu de temps : réessayez dans une heure."
@@ -68,11 +64,11 @@ impl Host for CallState {
             success_url: format!("{base}{success_path}"),
             cancel_url: format!("{base}{cancel_path}"),
         };
-        let app = self.app.clone();
+        let commune = self.services.tenant(tenant);
         let module = self.module.to_string();
         self.checkouts_asked += 1;
         // The provider's time is not the module's: excused, and bounded.
-        let asked = async move { gateway.checkout(&app, tenant, &module, request).await };
+        let asked = async move { gateway.checkout(&commune, &module, request).await };
         let Some(url) = self
             .excused_wait(crate::modules::call::PROVIDER_WAIT, asked)
             .await

@@ -190,7 +190,7 @@ impl CallState {
         let module = self.module.clone();
         let now_ms = crate::modules::host::runtime::now_ms();
         let snapshot = self.storage;
-        let serial = self.app.db.backend() == crate::db::Backend::Postgres;
+        let serial = self.services.db().backend() == crate::db::Backend::Postgres;
         let tx = self.write_tx(Capability::Storage).await.map_err(denied)?;
         let started = Instant::now();
         let (base, written) = match base_and_room(tx, module.as_str(), snapshot, size, serial).await
@@ -321,18 +321,14 @@ impl CallState {
         documents: i64,
         usage: &StorageUsage,
     ) -> Result<(), sqlx::Error> {
-        let Some(tenant) = self.tenant else {
+        let Some(tenant) = self.tenant() else {
             return Ok(());
         };
-        let name = self
-            .app
-            .modules
-            .get(self.module.as_str())
-            .map_or_else(|| self.module.to_string(), |m| m.manifest.name.clone());
+        let name = self.module_name.clone();
         let percent = |used: i64, max: i64| used.saturating_mul(100) / max.max(1);
         let notice = crate::notifications::Notice::to_accounts(
             tenant,
-            crate::modules::service::tenant_admins(&self.app, tenant).await,
+            crate::modules::service::tenant_admins(self.services.authz(), tenant).await,
             format!("Module « {name} » : stockage presque plein"),
             format!(
                 "Le module « {name} » occupe {} sur {} ({} %) et {documents} documents sur {} \
@@ -466,7 +462,7 @@ impl Host for CallState {
         self.within_call_bounds(touched)?;
         let module = self.module.clone();
         let snapshot = self.storage;
-        let serial = self.app.db.backend() == crate::db::Backend::Postgres;
+        let serial = self.services.db().backend() == crate::db::Backend::Postgres;
         let tx = self.write_tx(Capability::Storage).await.map_err(denied)?;
         let (base, done) = match base_and_room(tx, module.as_str(), snapshot, touched, serial).await
         {

@@ -14,7 +14,8 @@ use tera::Context;
 
 use crate::error::{AppError, AppResult};
 use crate::notifications::push::{self, store, vapid};
-use crate::web::{AppState, Page, SignedIn};
+use crate::state::AppState;
+use crate::web::{Page, SignedIn};
 
 /// Largest subscription request (a real one is under 1 KiB).
 const MAX_REQUEST: usize = 8 * 1024;

@@ -1,0 +1,90 @@
+//! Application state: every part a handler may need, cheap to clone.
+//!
+//! It lives above the features (it holds their limiters and caches); the HTTP layer (`web`)
+//! sees only what it needs of it, through `web::WebState`, and module calls only the
+//! host services (`modules::services`). Handlers that need one part take it as a sub-state
+//! (`State<Db>`, axum's `FromRef`).
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::accounts::LoginLimiter;
+use crate::authz::Authz;
+use crate::communes::search::CommuneIndex;
+use crate::communes::service::HomeCache;
+use crate::config::Config;
+use crate::db::Db;
+use crate::jobs::Jobs;
+use crate::modules::registry::ModuleHost;
+use crate::modules::services::Payments;
+use crate::web::render::Templates;
+use crate::web::site::SiteResolver;
+
+/// Shared state of the running host.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The parts of [`AppState`].
+pub struct Inner {
+    /// Validated configuration.
+    pub config: Config,
+    /// Storage.
+    pub db: Db,
+    /// Page templates.
+    pub templates: Templates,
+    /// Host → tenant resolution, with its cache.
+    pub sites: SiteResolver,
+    /// casbin enforcer.
+    pub authz: Arc<Authz>,
+    /// Durable job queue.
+    pub jobs: Jobs,
+    /// Login attempt limiter.
+    pub login_limiter: LoginLimiter,
+    /// Private message limiter (new threads and messages per account).
+    pub message_limiter: crate::messages::limiter::MessageLimiter,
+    /// Feed limiter (posts, comments, reactions and evaluations per account).
+    pub feed_limiter: crate::feed::limiter::FeedLimiter,
+    /// Subscription requests filed per account (each one is a platform admin's phone call).
+    pub subscription_limiter: crate::platform::requests::RequestLimiter,
+    /// Claims of officials' profiles filed per account and per address.
+    pub claim_limiter: crate::officials::limiter::ClaimLimiter,
+    /// In-memory search over all communes.
+    pub communes: CommuneIndex,
+    /// Rendered anonymous commune pages.
+    pub home_cache: Arc<HomeCache>,
+    /// Feature modules (wasm components).
+    pub modules: Arc<ModuleHost>,
+    /// Prometheus renderer for `/metrics`.
+    pub metrics: Option<PrometheusHandle>,
+    /// Online payments (set by billing at start; empty: payment not configured).
+    pub payments: Payments,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Wraps the parts.
+    pub fn new(inner: Inner) -> AppState {
+        AppState(Arc::new(inner))
+    }
+}
+
+impl FromRef<AppState> for Db {
+    fn from_ref(state: &AppState) -> Db {
+        state.db.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<ModuleHost> {
+    fn from_ref(state: &AppState) -> Arc<ModuleHost> {
+        state.modules.clone()
+    }
+}
