@@ -54,8 +54,10 @@ fn script(_: &Request, _: &Params) -> Result<Response, Error> {
 fn page(req: &Request, _: &Params) -> Result<Response, Error> {
     let js = req.link("/web/js");
     let victim = req.query_value("victim").unwrap_or("polls");
-    let query = format!("?victim={}", escape(victim));
-    let html = format!(
+    let query = format!("?victim={}", victim.render().into_string());
+    // Raw on purpose: the attack is the markup itself (upper-case tags, an attribute split over
+    // two lines) that a template would never write; the host must neutralise it as it is.
+    let html = PreEscaped(format!(
         r#"<h1>Page de l'assaillant</h1>
 <script src="{js}{query}"></script>
 <script src="/static/..%2F..{js}"></script>
@@ -69,8 +71,8 @@ http-equiv="refresh" content="2;url={OFF_SITE}newline">
 <p><a id="relative" href="relative">Un lien relatif</a></p>
 <form method="post" action="{action}">{csrf}<button>Envoyer</button></form>"#,
         action = req.link("/web/redirect"),
-        csrf = req.csrf_field(),
-    );
+        csrf = req.csrf_field().into_string(),
+    ));
     Ok(Response::page("Assaillant", html))
 }
 

@@ -111,19 +111,22 @@ fn raised(id: &str) -> Result<(u64, u64), Error> {
     Ok((cents, donors))
 }
 
-fn progress_html(c: &Campaign, cents: u64, donors: u64) -> String {
+fn progress(c: &Campaign, cents: u64, donors: u64) -> Markup {
     let pct = cents
         .saturating_mul(100)
         .checked_div(c.goal_cents)
         .unwrap_or(0)
         .min(100);
-    format!(
-        r#"<p><progress max="100" value="{pct}" aria-label="Avancement de la collecte">{pct} %</progress>
-<strong>{}</strong> collectés sur {} ({pct} %), {donors} don{}.</p>"#,
-        euros(cents),
-        euros(c.goal_cents),
-        if donors > 1 { "s" } else { "" }
-    )
+    html! {
+        p {
+            progress max="100" value=(pct) aria-label="Avancement de la collecte" { (pct) " %" }
+            " "
+            strong { (euros(cents)) }
+            " collectés sur " (euros(c.goal_cents)) " (" (pct) " %), " (donors) " don"
+            @if donors > 1 { "s" }
+            "."
+        }
+    }
 }
 
 fn open(c: &Campaign, today: &str) -> bool {
@@ -138,26 +141,27 @@ fn today() -> String {
 
 fn list(req: &Request, _: &Params) -> Result<Response, Error> {
     let today = today();
-    let mut html = String::from("<h1>Appels au don</h1>\n");
     let campaigns = CAMPAIGNS.list().descending().all::<Campaign>()?;
-    let open_ones: Vec<_> = campaigns
-        .iter()
-        .filter(|c| open(&c.value, &today))
-        .collect();
-    if open_ones.is_empty() {
-        html.push_str("<p>Aucune collecte en cours.</p>\n");
+    let mut open_ones = Vec::new();
+    for c in campaigns.iter().filter(|c| open(&c.value, &today)) {
+        open_ones.push((c, raised(&c.key)?));
     }
-    for c in open_ones {
-        let (cents, donors) = raised(&c.key)?;
-        html.push_str(&format!(
-            "<section class=\"card\"><h2><a href=\"{}\">{}</a></h2>\n{}<p>Jusqu'au {}.</p></section>\n",
-            Esc(&req.link(&format!("/{}", c.key))),
-            Esc(&c.value.title),
-            progress_html(&c.value, cents, donors),
-            Esc(&money::date_fr(&c.value.deadline)),
-        ));
-    }
-    Ok(Response::page("Appels au don", html))
+    Ok(Response::page(
+        "Appels au don",
+        html! {
+            h1 { "Appels au don" }
+            @if open_ones.is_empty() {
+                p { "Aucune collecte en cours." }
+            }
+            @for (c, (cents, donors)) in open_ones {
+                section class="card" {
+                    h2 { a href=(req.link(&format!("/{}", c.key))) { (c.value.title) } }
+                    (progress(&c.value, cents, donors))
+                    p { "Jusqu'au " (money::date_fr(&c.value.deadline)) "." }
+                }
+            }
+        },
+    ))
 }
 
 fn show(req: &Request, params: &Params) -> Result<Response, Error> {
@@ -173,55 +177,54 @@ fn campaign_page(
     error: Option<&str>,
 ) -> Result<Response, Error> {
     let (cents, donors) = raised(id)?;
-    let mut html = format!(
-        "<h1>{}</h1>\n<p>{}</p>\n{}",
-        Esc(&c.title),
-        Esc(&c.description),
-        progress_html(c, cents, donors)
-    );
-    if open(c, &today()) {
-        html.push_str(&format!(
-            "<p>Collecte ouverte jusqu'au {} inclus.</p>\n",
-            Esc(&money::date_fr(&c.deadline))
-        ));
-        if let Some(error) = error {
-            html.push_str(&format!(
-                "<p class=\"notice error\" role=\"alert\">{}</p>\n",
-                Esc(error)
-            ));
-        }
-        if req.is_signed_in() {
-            html.push_str(&format!(
-                r#"<h2>Faire un don</h2>
-<form method="post" action="{}" class="form">{}
-<label for="montant">Montant en euros</label>
-<input id="montant" name="montant" inputmode="decimal" required aria-describedby="montant-aide">
-<p class="muted" id="montant-aide">De 1 € à 10 000 €. Le paiement se fait sur une page sécurisée de notre prestataire.</p>
-<p><input type="checkbox" id="afficher" name="afficher"> <label for="afficher">Afficher mon nom parmi les donateurs</label></p>
-<button type="submit">Continuer vers le paiement</button>
-</form>
-"#,
-                Esc(&req.link(&format!("/{id}/donner"))),
-                req.csrf_field()
-            ));
-        } else {
-            html.push_str("<p><a href=\"/connexion\">Connectez-vous</a> pour faire un don.</p>\n");
-        }
-    } else {
-        html.push_str("<p>Cette collecte est terminée. Merci à tous les donateurs.</p>\n");
-    }
-    let donors = PLEDGES.list().index("campaign-donor", id).all::<Pledge>()?;
-    let names: Vec<_> = donors
+    let pledges = PLEDGES.list().index("campaign-donor", id).all::<Pledge>()?;
+    let names: Vec<&str> = pledges
         .iter()
         .filter(|p| p.value.show_name)
-        .map(|p| format!("<li>{}</li>", Esc(&p.value.name)))
+        .map(|p| p.value.name.as_str())
         .collect();
-    if !names.is_empty() {
-        html.push_str(&format!(
-            "<h2>Ils ont donné</h2>\n<ul>{}</ul>\n",
-            names.join("")
-        ));
-    }
+    let html = html! {
+        h1 { (c.title) }
+        p { (c.description) }
+        (progress(c, cents, donors))
+        @if open(c, &today()) {
+            p { "Collecte ouverte jusqu'au " (money::date_fr(&c.deadline)) " inclus." }
+            @if let Some(error) = error {
+                p class="notice error" role="alert" { (error) }
+            }
+            @if req.is_signed_in() {
+                h2 { "Faire un don" }
+                form method="post" action=(req.link(&format!("/{id}/donner"))) class="form" {
+                    (req.csrf_field())
+                    label for="montant" { "Montant en euros" }
+                    input id="montant" name="montant" inputmode="decimal" required
+                        aria-describedby="montant-aide";
+                    p class="muted" id="montant-aide" {
+                        "De 1 € à 10 000 €. Le paiement se fait sur une page sécurisée de notre \
+                         prestataire."
+                    }
+                    p {
+                        input type="checkbox" id="afficher" name="afficher";
+                        " "
+                        label for="afficher" { "Afficher mon nom parmi les donateurs" }
+                    }
+                    button type="submit" { "Continuer vers le paiement" }
+                }
+            } @else {
+                p { a href="/connexion" { "Connectez-vous" } " pour faire un don." }
+            }
+        } @else {
+            p { "Cette collecte est terminée. Merci à tous les donateurs." }
+        }
+        @if !names.is_empty() {
+            h2 { "Ils ont donné" }
+            ul {
+                @for name in names {
+                    li { (name) }
+                }
+            }
+        }
+    };
     let status = if error.is_some() { 422 } else { 200 };
     Ok(Response::page(c.title.clone(), html).with_status(status))
 }
@@ -300,12 +303,14 @@ fn thanks(req: &Request, params: &Params) -> Result<Response, Error> {
     let campaign = CAMPAIGNS.get::<Campaign>(id)?.ok_or(Error::NotFound)?.value;
     Ok(Response::page(
         "Merci !",
-        format!(
-            "<h1>Merci pour votre don</h1>\n<p>Votre paiement pour « {} » est en cours de confirmation ; \
-             vous recevrez un e-mail de remerciement dès qu'il sera validé.</p>\n<p><a href=\"{}\">Revenir à la collecte</a></p>\n",
-            Esc(&campaign.title),
-            Esc(&req.link(&format!("/{id}")))
-        ),
+        html! {
+            h1 { "Merci pour votre don" }
+            p {
+                "Votre paiement pour « " (campaign.title) " » est en cours de confirmation ; \
+                 vous recevrez un e-mail de remerciement dès qu'il sera validé."
+            }
+            p { a href=(req.link(&format!("/{id}"))) { "Revenir à la collecte" } }
+        },
     ))
 }
 
@@ -415,77 +420,95 @@ fn forget_donor(account: &str) -> Result<(), Error> {
 
 fn admin_list(req: &Request, _: &Params) -> Result<Response, Error> {
     req.require_any_role(STAFF)?;
-    let mut html = format!(
-        "<h1>Campagnes de dons</h1>\n<p><a href=\"{}\">Lancer une collecte</a></p>\n",
-        Esc(&req.link("/nouvelle"))
-    );
-    let campaigns = CAMPAIGNS.list().descending().all::<Campaign>()?;
-    if campaigns.is_empty() {
-        html.push_str("<p>Aucune campagne pour l'instant.</p>\n");
-    } else {
-        html.push_str("<table><thead><tr><th scope=\"col\">Campagne</th><th scope=\"col\">Collecté</th><th scope=\"col\">Objectif</th><th scope=\"col\">Échéance</th><th scope=\"col\">Action</th></tr></thead><tbody>\n");
-        for c in campaigns {
-            let (cents, _) = raised(&c.key)?;
-            let action = if c.value.closed {
-                "Close".to_string()
-            } else {
-                format!(
-                    "<form method=\"post\" action=\"{}\" class=\"inline\">{}<button type=\"submit\">Clôturer<span class=\"sr-only\"> {}</span></button></form>",
-                    Esc(&req.link(&format!("/{}/cloturer", c.key))),
-                    req.csrf_field(),
-                    Esc(&c.value.title)
-                )
-            };
-            html.push_str(&format!(
-                "<tr><td><a href=\"/m/donations/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{action}</td></tr>\n",
-                Esc(&c.key),
-                Esc(&c.value.title),
-                euros(cents),
-                euros(c.value.goal_cents),
-                Esc(&money::date_fr(&c.value.deadline)),
-            ));
-        }
-        html.push_str("</tbody></table>\n");
+    let mut campaigns = Vec::new();
+    for c in CAMPAIGNS.list().descending().all::<Campaign>()? {
+        let (cents, _) = raised(&c.key)?;
+        campaigns.push((c, cents));
     }
-    Ok(Response::page("Campagnes de dons", html))
+    Ok(Response::page(
+        "Campagnes de dons",
+        html! {
+            h1 { "Campagnes de dons" }
+            p { a href=(req.link("/nouvelle")) { "Lancer une collecte" } }
+            @if campaigns.is_empty() {
+                p { "Aucune campagne pour l'instant." }
+            } @else {
+                table {
+                    thead {
+                        tr {
+                            th scope="col" { "Campagne" }
+                            th scope="col" { "Collecté" }
+                            th scope="col" { "Objectif" }
+                            th scope="col" { "Échéance" }
+                            th scope="col" { "Action" }
+                        }
+                    }
+                    tbody {
+                        @for (c, cents) in &campaigns {
+                            tr {
+                                td { a href={ "/m/donations/" (c.key) } { (c.value.title) } }
+                                td { (euros(*cents)) }
+                                td { (euros(c.value.goal_cents)) }
+                                td { (money::date_fr(&c.value.deadline)) }
+                                td {
+                                    @if c.value.closed {
+                                        "Close"
+                                    } @else {
+                                        form method="post"
+                                            action=(req.link(&format!("/{}/cloturer", c.key)))
+                                            class="inline" {
+                                            (req.csrf_field())
+                                            button type="submit" {
+                                                "Clôturer"
+                                                span class="sr-only" { " " (c.value.title) }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    ))
 }
 
-fn form_html(req: &Request, errors: &[&str], f: &[(&str, &str)]) -> String {
+fn form_html(req: &Request, errors: &[&str], f: &[(&str, &str)]) -> Markup {
     let value = |name: &str| {
         f.iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| *v)
             .unwrap_or("")
     };
-    let mut html = String::from("<h1>Lancer une collecte</h1>\n");
-    if !errors.is_empty() {
-        html.push_str("<div class=\"notice error\" role=\"alert\"><p>Le formulaire contient des erreurs :</p><ul>");
-        for e in errors {
-            html.push_str(&format!("<li>{}</li>", Esc(e)));
+    html! {
+        h1 { "Lancer une collecte" }
+        @if !errors.is_empty() {
+            div class="notice error" role="alert" {
+                p { "Le formulaire contient des erreurs :" }
+                ul {
+                    @for e in errors {
+                        li { (e) }
+                    }
+                }
+            }
         }
-        html.push_str("</ul></div>\n");
+        form method="post" action=(req.link("/nouvelle")) class="form" {
+            (req.csrf_field())
+            label for="titre" { "Titre" }
+            input id="titre" name="titre" required maxlength="120" value=(value("titre"));
+            label for="description" { "Pour quoi collectez-vous ?" }
+            textarea id="description" name="description" rows="5" required {
+                (value("description"))
+            }
+            label for="objectif" { "Objectif en euros" }
+            input id="objectif" name="objectif" inputmode="decimal" required
+                value=(value("objectif"));
+            label for="echeance" { "Dernier jour de la collecte" }
+            input id="echeance" name="echeance" type="date" required value=(value("echeance"));
+            button type="submit" { "Lancer la collecte" }
+        }
     }
-    html.push_str(&format!(
-        r#"<form method="post" action="{}" class="form">{}
-<label for="titre">Titre</label>
-<input id="titre" name="titre" required maxlength="120" value="{}">
-<label for="description">Pour quoi collectez-vous ?</label>
-<textarea id="description" name="description" rows="5" required>{}</textarea>
-<label for="objectif">Objectif en euros</label>
-<input id="objectif" name="objectif" inputmode="decimal" required value="{}">
-<label for="echeance">Dernier jour de la collecte</label>
-<input id="echeance" name="echeance" type="date" required value="{}">
-<button type="submit">Lancer la collecte</button>
-</form>
-"#,
-        Esc(&req.link("/nouvelle")),
-        req.csrf_field(),
-        Esc(value("titre")),
-        Esc(value("description")),
-        Esc(value("objectif")),
-        Esc(value("echeance")),
-    ));
-    html
 }
 
 fn new_form(req: &Request, _: &Params) -> Result<Response, Error> {

@@ -137,7 +137,7 @@ fn recursion(_: &Request, _: &Params) -> Result<Response, Error> {
 
 /// An 8 MiB page: the host must cap the output.
 fn huge(_: &Request, _: &Params) -> Result<Response, Error> {
-    Ok(Response::page("Énorme", "x".repeat(8 << 20)))
+    Ok(Response::page("Énorme", "x".repeat(8 << 20).render()))
 }
 
 fn panic(_: &Request, _: &Params) -> Result<Response, Error> {

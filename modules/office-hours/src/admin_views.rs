@@ -1,11 +1,11 @@
-//! HTML for officials: the agenda and the slot form.
+//! HTML for officials: the agenda and the slot form, as maud templates.
 
 use crate::form::{FieldError, SlotInput};
 use crate::model::{Booking, BookingStatus, MAX_CAPACITY, Slot};
 use crate::time;
 use crate::views::{hours_text, venue_html, when_html};
+use parvis_module_sdk::html::error_of;
 use parvis_module_sdk::prelude::*;
-use std::fmt::Write as _;
 
 /// A slot with every booking made for it.
 pub struct AgendaEntry {
@@ -26,135 +26,132 @@ impl AgendaEntry {
 
 /// The official's agenda: upcoming slots with who booked and why, past slots folded.
 pub fn agenda(req: &Request, upcoming: &[AgendaEntry], past: &[AgendaEntry]) -> Response {
-    let mut html = format!(
-        "<h1>Agenda des permanences</h1>\n<p><a class=\"button\" href=\"{}\">Publier un créneau</a></p>\n\
-         <h2>Créneaux à venir</h2>\n",
-        Esc(&req.link("/new"))
-    );
-    if upcoming.is_empty() {
-        html.push_str("<p>Aucun créneau à venir.</p>\n");
-    }
-    for entry in upcoming {
-        html.push_str(&upcoming_entry(req, entry));
-    }
-    html.push_str("<h2>Créneaux passés</h2>\n");
-    if past.is_empty() {
-        html.push_str("<p>Aucun créneau passé.</p>\n");
-    } else {
-        let _ = writeln!(
-            html,
-            "<details>\n<summary>Afficher les {} derniers créneaux passés</summary>\n<table>\n\
-             <caption>Créneaux passés, du plus récent au plus ancien</caption>\n<thead><tr>\
-             <th scope=\"col\">Date</th><th scope=\"col\">Thème</th><th scope=\"col\">Lieu</th>\
-             <th scope=\"col\">Réservations</th></tr></thead>\n<tbody>",
-            past.len()
-        );
-        for entry in past {
-            let s = &entry.slot.value;
-            let bookings = if s.cancelled {
-                "Annulé".to_owned()
-            } else if entry.bookings.is_empty() {
-                "Aucune".to_owned()
-            } else {
-                let items: String = entry
-                    .bookings
-                    .iter()
-                    .map(|b| {
-                        format!(
-                            "<li>{} : {}</li>",
-                            Esc(&b.value.name),
-                            Esc(&b.value.subject)
-                        )
-                    })
-                    .collect();
-                format!("<ul>{items}</ul>")
-            };
-            let _ = writeln!(
-                html,
-                "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{bookings}</td></tr>",
-                when_html(s.starts_at),
-                Esc(&s.topic),
-                venue_html(s, true),
-            );
+    let html = html! {
+        h1 { "Agenda des permanences" }
+        p { a class="button" href=(req.link("/new")) { "Publier un créneau" } }
+        h2 { "Créneaux à venir" }
+        @if upcoming.is_empty() {
+            p { "Aucun créneau à venir." }
         }
-        html.push_str("</tbody>\n</table>\n</details>\n");
-    }
+        @for entry in upcoming {
+            (upcoming_entry(req, entry))
+        }
+        h2 { "Créneaux passés" }
+        @if past.is_empty() {
+            p { "Aucun créneau passé." }
+        } @else {
+            details {
+                summary { "Afficher les " (past.len()) " derniers créneaux passés" }
+                table {
+                    caption { "Créneaux passés, du plus récent au plus ancien" }
+                    thead {
+                        tr {
+                            th scope="col" { "Date" }
+                            th scope="col" { "Thème" }
+                            th scope="col" { "Lieu" }
+                            th scope="col" { "Réservations" }
+                        }
+                    }
+                    tbody {
+                        @for entry in past {
+                            @let s = &entry.slot.value;
+                            tr {
+                                th scope="row" { (when_html(s.starts_at)) }
+                                td { (s.topic) }
+                                td { (venue_html(s, true)) }
+                                td {
+                                    @if s.cancelled {
+                                        "Annulé"
+                                    } @else if entry.bookings.is_empty() {
+                                        "Aucune"
+                                    } @else {
+                                        ul {
+                                            @for b in &entry.bookings {
+                                                li { (b.value.name) " : " (b.value.subject) }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
     Response::page("Agenda des permanences", html)
 }
 
-fn upcoming_entry(req: &Request, entry: &AgendaEntry) -> String {
+fn upcoming_entry(req: &Request, entry: &AgendaEntry) -> Markup {
     let slot = &entry.slot;
     let s = &slot.value;
     let id = format!("creneau-{}", slot.key);
-    let mut html = format!(
-        "<section class=\"card\" aria-labelledby=\"{id}\">\n<h3 id=\"{id}\">{} — {}</h3>\n\
-         <p>{} ({} minutes) · {} · Tenue par {}</p>\n",
-        when_html(s.starts_at),
-        Esc(&s.topic),
-        Esc(&hours_text(s)),
-        s.duration_min,
-        venue_html(s, true),
-        Esc(&s.host_name),
-    );
-    if s.cancelled {
-        let _ = writeln!(
-            html,
-            "<p><strong>Créneau annulé.</strong>{}</p>",
-            s.cancel_reason
-                .as_deref()
-                .map(|r| format!(" Motif : {}", Esc(r)))
-                .unwrap_or_default()
-        );
-    } else {
-        let _ = writeln!(
-            html,
-            "<p>{} réservation(s) sur {} place(s).</p>",
-            entry.confirmed(),
-            s.capacity
-        );
-    }
-    if entry.bookings.is_empty() {
-        html.push_str("<p>Aucune réservation pour l'instant.</p>\n");
-    } else {
-        let caption = if s.cancelled {
-            "Personnes inscrites, prévenues de l'annulation"
-        } else {
-            "Réservations"
-        };
-        let _ = writeln!(
-            html,
-            "<table>\n<caption>{caption}</caption>\n<thead><tr><th scope=\"col\">Personne</th>\
-             <th scope=\"col\">Objet de la demande</th><th scope=\"col\">Réservé le</th></tr></thead>\n<tbody>"
-        );
-        for booking in &entry.bookings {
-            let b = &booking.value;
-            let _ = writeln!(
-                html,
-                "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td></tr>",
-                Esc(&b.name),
-                Esc(&b.subject),
-                Esc(&time::short_fr(b.booked_at)),
-            );
+    let motif = format!("motif-{}", slot.key);
+    html! {
+        section class="card" aria-labelledby=(id) {
+            h3 id=(id) { (when_html(s.starts_at)) " — " (s.topic) }
+            p {
+                (hours_text(s)) " (" (s.duration_min) " minutes) · " (venue_html(s, true))
+                " · Tenue par " (s.host_name)
+            }
+            @if s.cancelled {
+                p {
+                    strong { "Créneau annulé." }
+                    @if let Some(reason) = &s.cancel_reason {
+                        " Motif : " (reason)
+                    }
+                }
+            } @else {
+                p { (entry.confirmed()) " réservation(s) sur " (s.capacity) " place(s)." }
+            }
+            @if entry.bookings.is_empty() {
+                p { "Aucune réservation pour l'instant." }
+            } @else {
+                table {
+                    caption {
+                        @if s.cancelled {
+                            "Personnes inscrites, prévenues de l'annulation"
+                        } @else {
+                            "Réservations"
+                        }
+                    }
+                    thead {
+                        tr {
+                            th scope="col" { "Personne" }
+                            th scope="col" { "Objet de la demande" }
+                            th scope="col" { "Réservé le" }
+                        }
+                    }
+                    tbody {
+                        @for booking in &entry.bookings {
+                            @let b = &booking.value;
+                            tr {
+                                th scope="row" { (b.name) }
+                                td { (b.subject) }
+                                td { (time::short_fr(b.booked_at)) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if !s.cancelled {
+                form class="form" method="post"
+                    action=(req.link(&format!("/{}/cancel", slot.key))) {
+                    (req.csrf_field())
+                    label for=(motif) { "Motif de l'annulation (facultatif)" }
+                    input type="text" id=(motif) name="motif" maxlength="300"
+                        aria-describedby={ (motif) "-aide" };
+                    p id={ (motif) "-aide" } class="hint" {
+                        "Transmis par e-mail aux personnes inscrites."
+                    }
+                    button type="submit" class="danger" {
+                        "Annuler ce créneau"
+                        span class="sr-only" { " du " (time::when_fr(s.starts_at)) }
+                    }
+                }
+            }
         }
-        html.push_str("</tbody>\n</table>\n");
     }
-    if !s.cancelled {
-        let _ = writeln!(
-            html,
-            "<form class=\"form\" method=\"post\" action=\"{}\">\n{}\n\
-             <label for=\"motif-{key}\">Motif de l'annulation (facultatif)</label>\n\
-             <input type=\"text\" id=\"motif-{key}\" name=\"motif\" maxlength=\"300\" \
-             aria-describedby=\"motif-{key}-aide\">\n\
-             <p id=\"motif-{key}-aide\" class=\"hint\">Transmis par e-mail aux personnes inscrites.</p>\n\
-             <button type=\"submit\" class=\"danger\">Annuler ce créneau<span class=\"sr-only\"> du {}</span></button>\n</form>",
-            Esc(&req.link(&format!("/{}/cancel", slot.key))),
-            req.csrf_field(),
-            Esc(&time::when_fr(s.starts_at)),
-            key = Esc(&slot.key),
-        );
-    }
-    html.push_str("</section>\n");
-    html
 }
 
 /// The label, hint and error of one input, and the attributes tying them to it.
@@ -166,180 +163,129 @@ struct Field<'a> {
 }
 
 impl Field<'_> {
-    /// The label, then the error, then the input (built with the returned attributes), then the
-    /// hint.
-    fn render(&self, input: impl FnOnce(&str) -> String) -> String {
-        let mut described = Vec::new();
-        if self.hint.is_some() {
-            described.push(format!("{}-aide", self.name));
+    /// `aria-describedby`: the hint's id, then the error's.
+    fn described_by(&self) -> Option<String> {
+        let ids: Vec<String> = [
+            self.hint.map(|_| format!("{}-aide", self.name)),
+            self.error.map(|_| format!("{}-erreur", self.name)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!ids.is_empty()).then(|| ids.join(" "))
+    }
+
+    /// `aria-invalid`: `"true"` when the field is refused.
+    fn invalid(&self) -> Option<&'static str> {
+        self.error.map(|_| "true")
+    }
+
+    /// The label, then the error, then the input (which carries `id`, `name`,
+    /// [`Self::described_by`] and [`Self::invalid`]), then the hint.
+    fn render(&self, input: Markup) -> Markup {
+        html! {
+            label for=(self.name) { (self.label) }
+            @if let Some(error) = self.error {
+                p id={ (self.name) "-erreur" } class="notice error" { (error) }
+            }
+            (input)
+            @if let Some(hint) = self.hint {
+                p id={ (self.name) "-aide" } class="hint" { (hint) }
+            }
         }
-        if self.error.is_some() {
-            described.push(format!("{}-erreur", self.name));
-        }
-        let mut attrs = format!(" id=\"{0}\" name=\"{0}\"", self.name);
-        if !described.is_empty() {
-            let _ = write!(attrs, " aria-describedby=\"{}\"", described.join(" "));
-        }
-        if self.error.is_some() {
-            attrs.push_str(" aria-invalid=\"true\"");
-        }
-        let mut html = format!("<label for=\"{}\">{}</label>\n", self.name, self.label);
-        if let Some(error) = self.error {
-            let _ = writeln!(
-                html,
-                "<p id=\"{}-erreur\" class=\"notice error\">{}</p>",
-                self.name,
-                Esc(error)
-            );
-        }
-        html.push_str(&input(&attrs));
-        html.push('\n');
-        if let Some(hint) = self.hint {
-            let _ = writeln!(
-                html,
-                "<p id=\"{}-aide\" class=\"hint\">{hint}</p>",
-                self.name
-            );
-        }
-        html
     }
 }
 
 /// The form to publish a slot, with its errors when re-rendered (the caller sets 422).
 pub fn slot_form(req: &Request, input: &SlotInput, errors: &[FieldError]) -> Response {
-    let error = |name: &str| {
-        errors
-            .iter()
-            .find(|(field, _)| *field == name)
-            .map(|(_, message)| message.as_str())
+    let field = |name: &'static str, label: &'static str, hint: Option<&'static str>| Field {
+        name,
+        label,
+        hint,
+        error: error_of(errors, name),
     };
-    let mut html = String::from("<h1>Publier un créneau de permanence</h1>\n");
-    if !errors.is_empty() {
-        html.push_str(
-            "<div class=\"notice error\" role=\"alert\" aria-labelledby=\"erreurs-titre\">\n\
-             <h2 id=\"erreurs-titre\">Le créneau n'a pas été publié : corrigez les champs suivants.</h2>\n<ul>\n",
-        );
-        for (field, message) in errors {
-            let _ = writeln!(html, "<li><a href=\"#{field}\">{}</a></li>", Esc(message));
+    let start = field("debut", "Date et heure de début", Some("Heure de Paris."));
+    let duration = field("duree", "Durée (en minutes)", None);
+    let place = field(
+        "lieu",
+        "Lieu",
+        Some("Par exemple : Mairie, salle du conseil."),
+    );
+    let link = field(
+        "lien",
+        "Lien de visioconférence",
+        Some("Une adresse commençant par https://, envoyée aux seules personnes inscrites."),
+    );
+    let capacity = field("capacite", "Nombre de places", Some("De 1 à 50 personnes."));
+    let topic = field(
+        "sujet",
+        "Thème",
+        Some("Par exemple : Urbanisme et permis de construire."),
+    );
+    let description = field("description", "Description (facultatif)", None);
+    let html = html! {
+        h1 { "Publier un créneau de permanence" }
+        @if !errors.is_empty() {
+            div class="notice error" role="alert" aria-labelledby="erreurs-titre" {
+                h2 id="erreurs-titre" {
+                    "Le créneau n'a pas été publié : corrigez les champs suivants."
+                }
+                ul {
+                    @for (name, message) in errors {
+                        li { a href={ "#" (name) } { (message) } }
+                    }
+                }
+            }
         }
-        html.push_str("</ul>\n</div>\n");
-    }
-    let _ = writeln!(
-        html,
-        "<form class=\"form\" method=\"post\" action=\"{}\">\n{}",
-        Esc(&req.link("/new")),
-        req.csrf_field()
-    );
-    html.push_str("<fieldset>\n<legend>Quand ?</legend>\n");
-    html.push_str(
-        &Field {
-            name: "debut",
-            label: "Date et heure de début",
-            hint: Some("Heure de Paris."),
-            error: error("debut"),
+        form class="form" method="post" action=(req.link("/new")) {
+            (req.csrf_field())
+            fieldset {
+                legend { "Quand ?" }
+                (start.render(html! {
+                    input type="datetime-local" id=(start.name) name=(start.name)
+                        aria-describedby=[start.described_by()] aria-invalid=[start.invalid()]
+                        value=(input.start) required;
+                }))
+                (duration.render(html! {
+                    input type="number" id=(duration.name) name=(duration.name)
+                        aria-describedby=[duration.described_by()]
+                        aria-invalid=[duration.invalid()]
+                        value=(input.duration) min="5" max="480" step="5" required;
+                }))
+            }
+            fieldset {
+                legend { "Où ?" }
+                p class="hint" { "Indiquez un lieu ou un lien de visioconférence, pas les deux." }
+                (place.render(html! {
+                    input type="text" id=(place.name) name=(place.name)
+                        aria-describedby=[place.described_by()] aria-invalid=[place.invalid()]
+                        value=(input.place) maxlength="300";
+                }))
+                (link.render(html! {
+                    input type="url" id=(link.name) name=(link.name)
+                        aria-describedby=[link.described_by()] aria-invalid=[link.invalid()]
+                        value=(input.link) maxlength="300" pattern="https://.+";
+                }))
+            }
+            (capacity.render(html! {
+                input type="number" id=(capacity.name) name=(capacity.name)
+                    aria-describedby=[capacity.described_by()] aria-invalid=[capacity.invalid()]
+                    value=(input.capacity) min="1" max=(MAX_CAPACITY) required;
+            }))
+            (topic.render(html! {
+                input type="text" id=(topic.name) name=(topic.name)
+                    aria-describedby=[topic.described_by()] aria-invalid=[topic.invalid()]
+                    value=(input.topic) maxlength="150" required;
+            }))
+            (description.render(html! {
+                textarea id=(description.name) name=(description.name)
+                    aria-describedby=[description.described_by()]
+                    aria-invalid=[description.invalid()]
+                    rows="5" maxlength="2000" { (input.description) }
+            }))
+            button type="submit" { "Publier le créneau" }
         }
-        .render(|a| {
-            format!(
-                "<input type=\"datetime-local\"{a} value=\"{}\" required>",
-                Esc(&input.start)
-            )
-        }),
-    );
-    html.push_str(
-        &Field {
-            name: "duree",
-            label: "Durée (en minutes)",
-            hint: None,
-            error: error("duree"),
-        }
-        .render(|a| {
-            format!(
-                "<input type=\"number\"{a} value=\"{}\" min=\"5\" max=\"480\" step=\"5\" required>",
-                Esc(&input.duration)
-            )
-        }),
-    );
-    html.push_str("</fieldset>\n<fieldset>\n<legend>Où ?</legend>\n");
-    html.push_str(
-        "<p class=\"hint\">Indiquez un lieu ou un lien de visioconférence, pas les deux.</p>\n",
-    );
-    html.push_str(
-        &Field {
-            name: "lieu",
-            label: "Lieu",
-            hint: Some("Par exemple : Mairie, salle du conseil."),
-            error: error("lieu"),
-        }
-        .render(|a| {
-            format!(
-                "<input type=\"text\"{a} value=\"{}\" maxlength=\"300\">",
-                Esc(&input.place)
-            )
-        }),
-    );
-    html.push_str(
-        &Field {
-            name: "lien",
-            label: "Lien de visioconférence",
-            hint: Some(
-                "Une adresse commençant par https://, envoyée aux seules personnes inscrites.",
-            ),
-            error: error("lien"),
-        }
-        .render(|a| {
-            format!(
-                "<input type=\"url\"{a} value=\"{}\" maxlength=\"300\" pattern=\"https://.+\">",
-                Esc(&input.link)
-            )
-        }),
-    );
-    html.push_str("</fieldset>\n");
-    html.push_str(
-        &Field {
-            name: "capacite",
-            label: "Nombre de places",
-            hint: Some("De 1 à 50 personnes."),
-            error: error("capacite"),
-        }
-        .render(|a| {
-            format!(
-                "<input type=\"number\"{a} value=\"{}\" min=\"1\" max=\"{MAX_CAPACITY}\" required>",
-                Esc(&input.capacity)
-            )
-        }),
-    );
-    html.push_str(
-        &Field {
-            name: "sujet",
-            label: "Thème",
-            hint: Some("Par exemple : Urbanisme et permis de construire."),
-            error: error("sujet"),
-        }
-        .render(|a| {
-            format!(
-                "<input type=\"text\"{a} value=\"{}\" maxlength=\"150\" required>",
-                Esc(&input.topic)
-            )
-        }),
-    );
-    html.push_str(
-        &Field {
-            name: "description",
-            label: "Description (facultatif)",
-            hint: None,
-            error: error("description"),
-        }
-        .render(|a| {
-            format!(
-                "<textarea{a} rows=\"5\" maxlength=\"2000\">{}</textarea>",
-                Esc(&input.description)
-            )
-        }),
-    );
-    let _ = writeln!(
-        html,
-        "<button type=\"submit\">Publier le créneau</button>\n</form>\n<p><a href=\"{}\">Retour à l'agenda</a></p>",
-        Esc(&req.link("/"))
-    );
+        p { a href=(req.link("/")) { "Retour à l'agenda" } }
+    };
     Response::page("Publier un créneau de permanence", html)
 }

@@ -40,15 +40,12 @@ struct Settings {
 
 fn index(req: &Request, _: &Params) -> Result<Response, Error> {
     let now = host::now_ms();
-    let mut html = views::public_index(req, &listed()?, now);
     let settings: Settings = req.settings();
-    let intro = settings.introduction.trim();
-    if !intro.is_empty() {
-        let paragraph = format!("<p class=\"intro\">{}</p>\n", html::escape(intro));
-        let at = html.find("</h1>\n").map_or(0, |i| i + "</h1>\n".len());
-        html.insert_str(at, &paragraph);
-    }
-    Ok(Response::page("Sondages", html))
+    let intro = Some(settings.introduction.trim()).filter(|intro| !intro.is_empty());
+    Ok(Response::page(
+        "Sondages",
+        views::public_index(req, &listed()?, now, intro),
+    ))
 }
 
 fn show(req: &Request, params: &Params) -> Result<Response, Error> {

@@ -1,56 +1,48 @@
-//! HTML escaping for fragments built with `format!`.
+//! HTML for module pages, written with maud's [`html!`] templates.
 //!
-//! Every value that did not come from the module's own literals goes through [`escape`] (or
-//! [`Esc`] inside `format!`), in text and in double-quoted attributes alike.
+//! Every value spliced into a template, `(value)` in text or `attr=(value)` in an attribute, is
+//! escaped by the template itself, never by hand: `&`, `<`, `>` and `"` become entities and
+//! attributes are always double-quoted, so text can close neither an element nor an attribute.
+//! Raw markup is [`PreEscaped`]: the rare exception, visible where it is used, with a comment
+//! saying why. A page is a [`Markup`] ([`crate::Response::page`] takes nothing else).
+//!
+//! ```ignore
+//! let page = html! {
+//!     h1 { (poll.question) }
+//!     (paragraphs(&poll.description))
+//!     form method="post" action=(req.link("/vote")) {
+//!         (req.csrf_field())
+//!         button type="submit" { "Voter" }
+//!     }
+//! };
+//! ```
+//!
+//! maud writes no whitespace between elements: a space a reader must see between two inline
+//! elements (a radio button and its label) is written as a literal `" "`. `'` is left as it is
+//! (attributes are double-quoted), so text reads `l'heure`, not `l&#39;heure`.
+//!
+//! A module that writes templates also depends on `maud` itself (`maud.workspace = true`):
+//! [`html!`]'s expansion names the `maud` crate, so the re-export alone does not compile.
 
-use std::fmt;
-
-/// Escapes `&`, `<`, `>`, `"` and `'`, so the text is safe in element content and in quoted
-/// attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
-    // Writing into a String cannot fail.
-    let _ = fmt::Write::write_fmt(&mut out, format_args!("{}", Esc(text)));
-    out
-}
-
-/// Displays its text escaped, without an intermediate allocation:
-/// `format!("<p>{}</p>", Esc(&name))`.
-#[derive(Debug, Clone, Copy)]
-pub struct Esc<'a>(pub &'a str);
-
-impl fmt::Display for Esc<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut rest = self.0;
-        while let Some(i) = rest.find(['&', '<', '>', '"', '\'']) {
-            f.write_str(&rest[..i])?;
-            f.write_str(match rest.as_bytes()[i] {
-                b'&' => "&amp;",
-                b'<' => "&lt;",
-                b'>' => "&gt;",
-                b'"' => "&quot;",
-                _ => "&#39;",
-            })?;
-            rest = &rest[i + 1..];
-        }
-        f.write_str(rest)
-    }
-}
+pub use maud::{Markup, PreEscaped, Render, html};
 
 /// A form field's error: the field's `name`/`id` and the French message.
 pub type FieldError = (&'static str, String);
 
-/// Plain text with blank lines as paragraphs and single newlines as line breaks, escaped.
-pub fn paragraphs(text: &str) -> String {
-    text.replace("\r\n", "\n")
-        .split("\n\n")
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let lines: Vec<String> = p.lines().map(escape).collect();
-            format!("<p>{}</p>\n", lines.join("<br>\n"))
-        })
-        .collect()
+/// Plain text with blank lines as paragraphs and single newlines as line breaks.
+pub fn paragraphs(text: &str) -> Markup {
+    let text = text.replace("\r\n", "\n");
+    let paragraphs = text.split("\n\n").map(str::trim).filter(|p| !p.is_empty());
+    html! {
+        @for paragraph in paragraphs {
+            p {
+                @for (i, line) in paragraph.lines().enumerate() {
+                    @if i > 0 { br; }
+                    (line)
+                }
+            }
+        }
+    }
 }
 
 /// The message of `field`'s error, if any.
@@ -61,39 +53,73 @@ pub fn error_of<'a>(errors: &'a [FieldError], field: &str) -> Option<&'a str> {
         .map(|(_, m)| m.as_str())
 }
 
-/// The error paragraph of a field and the attributes that tie the field to it
-/// (`aria-invalid`, `aria-describedby`); two empty strings when the field is fine.
-pub fn field_error(errors: &[FieldError], field: &str) -> (String, String) {
-    match error_of(errors, field) {
-        Some(message) => (
-            format!(
-                "<p id=\"{field}-error\"><strong>{}</strong></p>\n",
-                Esc(message)
-            ),
-            format!(" aria-invalid=\"true\" aria-describedby=\"{field}-error\""),
-        ),
-        None => (String::new(), String::new()),
+/// What a form says about one of its fields: its error, if any, and the attributes that tie
+/// the field to it.
+///
+/// ```ignore
+/// let question = field(errors, "question");
+/// html! {
+///     (question.error())
+///     input id="question" name="question" value=(form.question)
+///         aria-invalid=[question.invalid()] aria-describedby=[question.error_id()];
+/// }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct FieldStatus<'a> {
+    name: &'a str,
+    message: Option<&'a str>,
+}
+
+/// The status of the field named `name` among a form's `errors`.
+pub fn field<'a>(errors: &'a [FieldError], name: &'a str) -> FieldStatus<'a> {
+    FieldStatus {
+        name,
+        message: error_of(errors, name),
+    }
+}
+
+impl FieldStatus<'_> {
+    /// The French message, when the field is refused.
+    pub fn message(&self) -> Option<&str> {
+        self.message
+    }
+
+    /// The error paragraph (`<p id="{name}-error">`) to show next to the field; nothing when
+    /// the field is fine.
+    pub fn error(&self) -> Markup {
+        html! {
+            @if let Some(message) = self.message {
+                p id=(format!("{}-error", self.name)) { strong { (message) } }
+            }
+        }
+    }
+
+    /// `aria-invalid`'s value: `"true"` when the field is refused.
+    pub fn invalid(&self) -> Option<&'static str> {
+        self.message.map(|_| "true")
+    }
+
+    /// The id of the error paragraph, for `aria-describedby`, when the field is refused.
+    pub fn error_id(&self) -> Option<String> {
+        self.message.map(|_| format!("{}-error", self.name))
     }
 }
 
 /// The list of errors at the top of a form (announced to screen readers), each linking to its
-/// field; empty when there is none.
-pub fn error_summary(intro: &str, errors: &[FieldError]) -> String {
-    if errors.is_empty() {
-        return String::new();
+/// field; nothing when there is none.
+pub fn error_summary(intro: &str, errors: &[FieldError]) -> Markup {
+    html! {
+        @if !errors.is_empty() {
+            div role="alert" {
+                p { strong { (intro) } }
+                ul {
+                    @for (field, message) in errors {
+                        li { a href=(format!("#{field}")) { (message) } }
+                    }
+                }
+            }
+        }
     }
-    let mut html = format!(
-        "<div role=\"alert\">\n<p><strong>{}</strong></p>\n<ul>\n",
-        Esc(intro)
-    );
-    for (field, message) in errors {
-        html.push_str(&format!(
-            "<li><a href=\"#{field}\">{}</a></li>\n",
-            Esc(message)
-        ));
-    }
-    html.push_str("</ul>\n</div>\n");
-    html
 }
 
 #[cfg(test)]
@@ -101,12 +127,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_markup_and_quotes() {
+    fn spliced_text_is_escaped_in_text_and_attributes() {
+        let hostile = r#"<a href="x">Tom & 'Jerry'</a>"#;
+        let page = html! { p title=(hostile) { (hostile) } }.into_string();
         assert_eq!(
-            escape(r#"<a href="x">Tom & 'Jerry'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;Tom &amp; &#39;Jerry&#39;&lt;/a&gt;"
+            page,
+            "<p title=\"&lt;a href=&quot;x&quot;&gt;Tom &amp; 'Jerry'&lt;/a&gt;\">\
+             &lt;a href=&quot;x&quot;&gt;Tom &amp; 'Jerry'&lt;/a&gt;</p>"
         );
-        assert_eq!(escape("Élection — à venir"), "Élection — à venir");
-        assert_eq!(format!("{}", Esc("")), "");
+        assert_eq!(
+            html! { ("Élection — à venir") }.into_string(),
+            "Élection — à venir"
+        );
+    }
+
+    #[test]
+    fn paragraphs_keep_line_breaks_and_escape() {
+        assert_eq!(
+            paragraphs("Ligne <1>\r\nLigne 2\n\n\n  Autre  \n\n").into_string(),
+            "<p>Ligne &lt;1&gt;<br>Ligne 2</p><p>Autre</p>"
+        );
+        assert_eq!(paragraphs(" \n\n ").into_string(), "");
+    }
+
+    #[test]
+    fn field_errors_tie_the_field_to_its_message() {
+        let errors = vec![("title", "Trop <long>.".to_owned())];
+        let title = field(&errors, "title");
+        assert_eq!(
+            title.error().into_string(),
+            "<p id=\"title-error\"><strong>Trop &lt;long&gt;.</strong></p>"
+        );
+        let input = html! {
+            input id="title" aria-invalid=[title.invalid()] aria-describedby=[title.error_id()];
+        };
+        assert_eq!(
+            input.into_string(),
+            "<input id=\"title\" aria-invalid=\"true\" aria-describedby=\"title-error\">"
+        );
+        let zone = field(&errors, "zone");
+        assert_eq!(zone.error().into_string(), "");
+        assert_eq!((zone.invalid(), zone.error_id()), (None, None));
+        assert_eq!(
+            error_summary("À corriger :", &errors).into_string(),
+            "<div role=\"alert\"><p><strong>À corriger :</strong></p><ul>\
+             <li><a href=\"#title\">Trop &lt;long&gt;.</a></li></ul></div>"
+        );
+        assert_eq!(error_summary("À corriger :", &[]).into_string(), "");
     }
 }

@@ -9,7 +9,9 @@
 //! - [`Request`] helpers (form and query fields, viewer roles, links, CSRF field) and
 //!   [`Response`] builders (pages, redirects with a flash, JSON, CSV downloads, French error
 //!   pages), with [`Error`] so handlers can use `?`;
-//! - [`html`]: escaping for `format!`-built fragments;
+//! - [`html`]: pages as maud templates ([`html!`](html::html) escapes every value it splices;
+//!   raw markup is the visible exception, [`PreEscaped`](html::PreEscaped)), paragraphs of
+//!   plain text and form errors;
 //! - [`store`]: typed JSON documents and counters over the host's storage;
 //! - [`host`]: time, ids, randomness, logs, notifications and the commune's feed;
 //! - [`time`]: Paris time for forms and pages, UTC for machines;
@@ -38,7 +40,7 @@
 //!
 //! fn index(req: &Request, _: &Params) -> Result<Response, Error> {
 //!     let who = req.viewer.display_name.as_deref().unwrap_or("inconnu");
-//!     Ok(Response::page("Bonjour", format!("<p>Bonjour {}</p>", html::escape(who))))
+//!     Ok(Response::page("Bonjour", html! { p { "Bonjour " (who) } }))
 //! }
 //!
 //! export_module!(Hello);
@@ -148,7 +150,7 @@ macro_rules! export_module {
 
 /// Everything a module usually needs, in one `use`.
 pub mod prelude {
-    pub use crate::html::{self, Esc, escape};
+    pub use crate::html::{self, Markup, PreEscaped, Render, html};
     pub use crate::store::{self, Collection, Doc, Indexes, StoreError};
     pub use crate::{
         Capability, Error, Event, Manifest, Module, Params, PersonalRecord, Request, Response,

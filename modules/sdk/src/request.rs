@@ -1,6 +1,6 @@
 //! Helpers on the incoming [`Request`]: fields, viewer, links.
 
-use crate::html::Esc;
+use crate::html::{Markup, html};
 use crate::{Commune, Error, Field, Request, Response, Viewer};
 use serde::de::DeserializeOwned;
 
@@ -194,10 +194,7 @@ impl Request {
     }
 
     /// The hidden CSRF input every posting form must carry.
-    pub fn csrf_field(&self) -> String {
-        format!(
-            r#"<input type="hidden" name="csrf_token" value="{}">"#,
-            Esc(&self.csrf_token)
-        )
+    pub fn csrf_field(&self) -> Markup {
+        html! { input type="hidden" name="csrf_token" value=(self.csrf_token); }
     }
 }

@@ -1,18 +1,20 @@
 //! [`Response`] builders and the handler [`Error`] type.
 
-use crate::html::Esc;
+use crate::html::{Markup, html};
 use crate::store::StoreError;
 use crate::{Body, Download, Page, Response};
 use serde::Serialize;
 
 impl Response {
-    /// A 200 HTML fragment the host wraps in the commune's layout.
-    pub fn page(title: impl Into<String>, html: impl Into<String>) -> Self {
+    /// A 200 HTML fragment the host wraps in the commune's layout, built with
+    /// [`html!`](crate::html::html) (raw markup must say so with
+    /// [`PreEscaped`](crate::html::PreEscaped)).
+    pub fn page(title: impl Into<String>, html: Markup) -> Self {
         Self {
             status: 200,
             body: Body::Page(Page {
                 title: title.into(),
-                html: html.into(),
+                html: html.into_string(),
             }),
             flash: None,
         }
@@ -72,11 +74,14 @@ impl Response {
         }
     }
 
-    /// An error page: a heading, one paragraph (escaped) and the given status.
+    /// An error page: a heading, one paragraph and the given status.
     pub fn error_page(status: u16, title: &str, message: &str) -> Self {
         Self::page(
             title,
-            format!("<h1>{}</h1>\n<p>{}</p>\n", Esc(title), Esc(message)),
+            html! {
+                h1 { (title) }
+                p { (message) }
+            },
         )
         .with_status(status)
     }
@@ -169,8 +174,13 @@ impl Error {
             Self::Forbidden => Response::forbidden(),
             Self::SignInRequired => Response::page(
                 "Connexion requise",
-                "<h1>Connexion requise</h1>\n<p>Cette page demande d'être connecté. \
-                 <a href=\"/connexion\">Se connecter</a></p>\n",
+                html! {
+                    h1 { "Connexion requise" }
+                    p {
+                        "Cette page demande d'être connecté. "
+                        a href="/connexion" { "Se connecter" }
+                    }
+                },
             )
             .with_status(401),
             Self::MethodNotAllowed => Response::error_page(
