@@ -273,7 +273,7 @@ both_backends!(
         assert_eq!(r.status(), 422);
         let page = r.text().await?;
         for message in [
-            "Indiquez la date et l&#39;heure de début.",
+            "Indiquez la date et l'heure de début.",
             "Le lien de visioconférence doit commencer par https://.",
             "Le nombre de places doit être compris entre 1 et 50.",
         ] {
@@ -321,7 +321,7 @@ both_backends!(
         assert!(
             r.text()
                 .await?
-                .contains("Indiquez l&#39;objet de votre demande.")
+                .contains("Indiquez l'objet de votre demande.")
         );
 
         let r = book(&app, &camille, &paris, &slot, "Extension de ma véranda").await?;
