@@ -316,7 +316,7 @@ impl Billing {
             Some(c) => c,
             None => {
                 let c = stripe
-                    .create_customer(commune_name, Some(email), tenant.0)
+                    .create_customer(commune_name, Some(email), tenant.get())
                     .await?;
                 let mut tx = app.db.tenant(tenant).begin_write().await?;
                 let kept = store::set_customer(&mut tx, &c).await?;
@@ -325,7 +325,7 @@ impl Billing {
             }
         };
         let mut metadata = HashMap::new();
-        metadata.insert("parvis_tenant".to_string(), tenant.0.to_string());
+        metadata.insert("parvis_tenant".to_string(), tenant.to_string());
         metadata.insert("parvis_offer".to_string(), offer.id.clone());
         metadata.insert("parvis_tier".to_string(), tier.id.clone());
         Ok(stripe
@@ -443,7 +443,7 @@ impl Billing {
         &self,
         app: &AppState,
         meta: &EventMeta<'_>,
-        tenant: Option<i64>,
+        tenant: Option<TenantId>,
         why: &str,
     ) -> Result<WebhookOutcome, WebhookError> {
         let mut tx = app.db.platform_tx().await?;
@@ -470,7 +470,7 @@ impl Billing {
         let Some(tenant) = store::tenant_of_customer(&app.db, &state.customer).await? else {
             return self.ignore(app, meta, None, "client Stripe inconnu").await;
         };
-        self.invoices_changed(TenantId(tenant));
+        self.invoices_changed(tenant);
         if state
             .metadata
             .get("parvis_tenant")
@@ -478,7 +478,7 @@ impl Billing {
         {
             tracing::warn!(
                 subscription = id,
-                tenant,
+                tenant = %tenant,
                 "subscription metadata names another commune"
             );
             return self
@@ -497,7 +497,7 @@ impl Billing {
                 .ignore(app, meta, Some(tenant), "tarif hors de la grille")
                 .await;
         };
-        let tenant_id = TenantId(tenant);
+        let tenant_id = tenant;
         let mut tx = app.db.tenant(tenant_id).begin_write().await?;
         if !store::record_event(
             tx.conn(),
@@ -568,7 +568,7 @@ impl Billing {
         let population: Option<i64> = match sqlx::query_scalar(
             "SELECT c.population FROM tenants t JOIN communes c ON c.insee = t.insee WHERE t.id = $1",
         )
-        .bind(tenant.0)
+        .bind(tenant)
         .fetch_optional(app.db.pool())
         .await
         {
@@ -710,7 +710,6 @@ impl Billing {
     pub async fn sweep(&self, app: &AppState) -> Result<usize, sqlx::Error> {
         let mut changed = 0;
         for tenant in store::tenants_in_arrears(&app.db).await? {
-            let tenant = TenantId(tenant);
             let mut tx = app.db.tenant(tenant).begin_write().await?;
             let lost = self.reconcile(&mut tx).await?;
             let notified = self.announce_losses(app, &mut tx, tenant, &lost).await?;
@@ -779,7 +778,7 @@ impl Billing {
                 .unwrap_or_else(|| "eur".into()),
             account: None,
         };
-        match modules::payment_succeeded(&app.modules, TenantId(tenant), module, payment).await {
+        match modules::payment_succeeded(&app.modules, tenant, module, payment).await {
             // The module counts a payment once, so a crash before recording is harmless.
             Ok(Ok(())) => {
                 let mut tx = app.db.platform_tx().await?;
@@ -829,7 +828,7 @@ impl PaymentGateway for Billing {
             );
         };
         let mut metadata = HashMap::new();
-        metadata.insert("parvis_tenant".to_string(), tenant.0.to_string());
+        metadata.insert("parvis_tenant".to_string(), tenant.to_string());
         metadata.insert("parvis_module".to_string(), module.to_string());
         metadata.insert("parvis_reference".to_string(), request.reference.clone());
         stripe

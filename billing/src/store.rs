@@ -2,6 +2,7 @@
 //! Stripe last described them, and the webhook events already applied.
 
 use parvis_core::db::{Db, TenantTx};
+use parvis_core::types::TenantId;
 use parvis_core::util::now;
 use sqlx::Row as _;
 
@@ -105,7 +106,7 @@ pub async fn set_connected_account(tx: &mut TenantTx, account: &str) -> Result<(
 }
 
 /// The commune a Stripe customer belongs to (the webhook's first question; platform-wide read).
-pub async fn tenant_of_customer(db: &Db, customer: &str) -> Result<Option<i64>, sqlx::Error> {
+pub async fn tenant_of_customer(db: &Db, customer: &str) -> Result<Option<TenantId>, sqlx::Error> {
     let mut tx = db.platform_tx().await?;
     let tenant =
         sqlx::query_scalar("SELECT tenant_id FROM billing_accounts WHERE customer_id = $1")
@@ -117,7 +118,7 @@ pub async fn tenant_of_customer(db: &Db, customer: &str) -> Result<Option<i64>, 
 }
 
 /// The commune a connected account belongs to.
-pub async fn tenant_of_account(db: &Db, account: &str) -> Result<Option<i64>, sqlx::Error> {
+pub async fn tenant_of_account(db: &Db, account: &str) -> Result<Option<TenantId>, sqlx::Error> {
     let mut tx = db.platform_tx().await?;
     let tenant =
         sqlx::query_scalar("SELECT tenant_id FROM billing_accounts WHERE connected_account = $1")
@@ -208,7 +209,7 @@ pub async fn record_event<'c, E>(
     id: &str,
     event_type: &str,
     created: i64,
-    tenant: Option<i64>,
+    tenant: Option<TenantId>,
     outcome: &str,
 ) -> Result<bool, sqlx::Error>
 where
@@ -230,7 +231,7 @@ where
 }
 
 /// Communes with a subscription in payment trouble (their grace may run out).
-pub async fn tenants_in_arrears(db: &Db) -> Result<Vec<i64>, sqlx::Error> {
+pub async fn tenants_in_arrears(db: &Db) -> Result<Vec<TenantId>, sqlx::Error> {
     let mut tx = db.platform_tx().await?;
     let ids = sqlx::query_scalar(
         "SELECT DISTINCT tenant_id FROM billing_subscriptions \

@@ -225,6 +225,15 @@ impl Db {
     }
 
     /// A handle scoped to one tenant: the only way to reach tenant-owned rows.
+    /// The tenant of that number, if it exists: a number read from outside (a payment
+    /// provider's metadata, a command line) becomes a [`TenantId`] only here.
+    pub async fn confirm_tenant(&self, raw: i64) -> Result<Option<TenantId>, sqlx::Error> {
+        sqlx::query_scalar::<_, TenantId>("SELECT id FROM tenants WHERE id = $1")
+            .bind(raw)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
     pub fn tenant(&self, tenant: TenantId) -> TenantDb {
         TenantDb {
             db: self.clone(),
@@ -510,7 +519,7 @@ impl TenantDb {
                     .pool
                     .begin_with(format!(
                         "BEGIN; SELECT set_config('parvis.tenant_id', '{}', true)",
-                        tenant.0
+                        tenant.get()
                     ))
                     .await?
             }
@@ -696,8 +705,8 @@ async fn group_outcome(
 
 impl TenantTx {
     /// The tenant this transaction is bound to; bind it as `tenant_id` in every statement.
-    pub fn tenant_id(&self) -> i64 {
-        self.tenant.0
+    pub fn tenant_id(&self) -> TenantId {
+        self.tenant
     }
 
     /// The connection, to run a sqlx query in this transaction: `.fetch_one(tx.conn())`.

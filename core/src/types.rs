@@ -5,11 +5,30 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// Primary key of a tenant (one commune). Every tenant-owned row carries it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// Its inside is private: a `TenantId` comes from the database (a column decodes as one, and a
+/// statement binds one as is), from a payload the host stored itself (a queued job), or from
+/// [`Db::confirm_tenant`](crate::db::Db::confirm_tenant) for a number read from outside. Code
+/// cannot make one up from an integer at hand.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type,
+)]
 #[serde(transparent)]
-pub struct TenantId(pub i64);
+#[sqlx(transparent)]
+pub struct TenantId(i64);
 
 impl TenantId {
+    /// The number, for a log line, a URL or a setting (never to make another `TenantId`).
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    /// A tenant id for the crate's unit tests, which have no database.
+    #[cfg(test)]
+    pub(crate) const fn for_tests(raw: i64) -> TenantId {
+        TenantId(raw)
+    }
+
     /// The casbin domain this tenant's role assignments live in.
     pub fn authz_domain(self) -> String {
         format!("tenant:{}", self.0)

@@ -100,7 +100,7 @@ const SELECT: &str = "SELECT t.id, t.insee, t.slug, t.status, t.custom_domain, c
 fn from_row(row: &sqlx::any::AnyRow) -> Result<Tenant, sqlx::Error> {
     let decode = |e: String| sqlx::Error::Decode(e.into());
     Ok(Tenant {
-        id: TenantId(row.try_get("id")?),
+        id: row.try_get("id")?,
         insee: InseeCode::parse(&row.try_get::<String, _>("insee")?)
             .map_err(|e| decode(e.to_string()))?,
         slug: Slug::parse(&row.try_get::<String, _>("slug")?).map_err(|e| decode(e.to_string()))?,
@@ -248,7 +248,7 @@ pub async fn create_tenant(
             sqlx::Error::Database(d) if d.is_unique_violation() => ProvisionError::SlugTaken(slug.to_string()),
             _ => ProvisionError::Db(e),
         })?;
-    let id = TenantId(row.try_get("id")?);
+    let id = row.try_get("id")?;
     tx.commit().await?;
     find_by_insee(db, insee)
         .await?

@@ -75,7 +75,7 @@ async fn accounts(app: &TestApp, prefix: &str, n: usize) -> Result<Vec<AccountId
 }
 
 /// Follows written directly: `(account, tenant, kind, target)`.
-async fn follows(app: &TestApp, rows: &[(&AccountId, i64, &str, String)]) -> Result<()> {
+async fn follows(app: &TestApp, rows: &[(&AccountId, TenantId, &str, String)]) -> Result<()> {
     let mut tx = app.state.db.pool().begin().await?;
     for chunk in rows.chunks(BATCH) {
         let values: Vec<String> = (0..chunk.len())
@@ -106,7 +106,12 @@ async fn follows(app: &TestApp, rows: &[(&AccountId, i64, &str, String)]) -> Res
 /// `posts` posts over the communes, half by the commune and half by one of its officials,
 /// their ids (UUIDv7) and dates spread over the past year; each commune's rows are written
 /// in one transaction of that commune.
-async fn posts(app: &TestApp, tenants: &[i64], author: &AccountId, posts: usize) -> Result<()> {
+async fn posts(
+    app: &TestApp,
+    tenants: &[TenantId],
+    author: &AccountId,
+    posts: usize,
+) -> Result<()> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
     let now = parvis_core::util::now();
     let per_commune = posts / tenants.len();
@@ -114,7 +119,7 @@ async fn posts(app: &TestApp, tenants: &[i64], author: &AccountId, posts: usize)
                 salle du conseil, avec un temps d'échange. Venez nombreux !";
     let html = format!("<p>{body}</p>");
     for &tenant in tenants {
-        let mut tx = app.state.db.tenant(TenantId(tenant)).begin().await?;
+        let mut tx = app.state.db.tenant(tenant).begin().await?;
         for start in (0..per_commune).step_by(BATCH) {
             let n = BATCH.min(per_commune - start);
             let values: Vec<String> = (0..n)
@@ -204,7 +209,7 @@ async fn run(backend: Backend, total_posts: usize, followers: usize) -> Result<(
     let mut tenants = Vec::new();
     for insee in COMMUNES {
         let slug = app.commune(insee).await?;
-        let id: i64 = sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
+        let id: TenantId = sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
             .bind(&slug)
             .fetch_one(app.state.db.pool())
             .await?;
@@ -219,7 +224,7 @@ async fn run(backend: Backend, total_posts: usize, followers: usize) -> Result<(
     // The reader follows 10 communes and 40 officials of the 10 others.
     let reader = accounts(&app, "lectrice", 1).await?;
     let reader = reader.first().context("the reader")?;
-    let mut rows: Vec<(&AccountId, i64, &str, String)> = Vec::new();
+    let mut rows: Vec<(&AccountId, TenantId, &str, String)> = Vec::new();
     for &tenant in &tenants[..10] {
         rows.push((reader, tenant, "commune", String::new()));
     }

@@ -121,7 +121,7 @@ async fn import_council(db: &Db, tenant: &Tenant) -> anyhow::Result<()> {
     let others: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM mandates WHERE tenant_id <> $1 AND ended_at IS NULL",
     )
-    .bind(tenant.id.0)
+    .bind(tenant.id)
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -228,13 +228,13 @@ mod tests {
     #[tokio::test]
     async fn round_robin_between_keys() {
         let turns = Arc::new(Turns::default());
-        let first = turns.take(Key::Tenant(TenantId(1))).await;
+        let first = turns.take(Key::Tenant(TenantId::for_tests(1))).await;
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
         for (i, tenant) in [1, 1, 1, 1, 1, 2].into_iter().enumerate() {
             let (queue, order) = (turns.clone(), order.clone());
             tasks.push(tokio::spawn(async move {
-                let _turn = queue.take(Key::Tenant(TenantId(tenant))).await;
+                let _turn = queue.take(Key::Tenant(TenantId::for_tests(tenant))).await;
                 order.lock().unwrap_or_else(|e| e.into_inner()).push(i);
             }));
             // Queue them in this order.
@@ -256,7 +256,10 @@ mod tests {
     #[tokio::test]
     async fn slow_keys_do_not_join_groups() {
         let turns = Arc::new(Turns::default());
-        let (paris, lyon) = (Key::Tenant(TenantId(1)), Key::Tenant(TenantId(2)));
+        let (paris, lyon) = (
+            Key::Tenant(TenantId::for_tests(1)),
+            Key::Tenant(TenantId::for_tests(2)),
+        );
         turns.note_hold(paris, SLOW_HOLD * 2);
         turns.note_hold(lyon, SLOW_HOLD / 2);
         let first = turns.take(Key::Platform).await;
@@ -290,7 +293,7 @@ mod tests {
         let cancelled = {
             let turns = turns.clone();
             tokio::spawn(async move {
-                let _turn = turns.take(Key::Tenant(TenantId(1))).await;
+                let _turn = turns.take(Key::Tenant(TenantId::for_tests(1))).await;
             })
         };
         while turns.waiting() < 1 {
@@ -302,7 +305,7 @@ mod tests {
         drop(first);
         let again = tokio::time::timeout(
             std::time::Duration::from_secs(1),
-            turns.take(Key::Tenant(TenantId(2))),
+            turns.take(Key::Tenant(TenantId::for_tests(2))),
         )
         .await;
         assert!(again.is_ok());

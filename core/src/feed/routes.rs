@@ -369,7 +369,7 @@ async fn publish(
     .await?;
     attachments::insert(&mut tx, &post_id, &actor.account.id, &files).await?;
     let event = crate::notifications::PostPublished {
-        tenant_id: commune.tenant_id.0,
+        tenant_id: commune.tenant_id,
         official_id: match &author {
             Author::Official(id) => Some(id.clone()),
             _ => None,

@@ -72,14 +72,14 @@ pub struct Post {
 /// communes; the tenants keep each lookup on a `(tenant_id, post_id)` index.
 #[derive(Debug, Default)]
 pub struct PostScope<'a> {
-    tenants: Vec<i64>,
+    tenants: Vec<TenantId>,
     posts: Vec<&'a str>,
 }
 
 impl<'a> PostScope<'a> {
     /// Posts of several communes (a feed page).
     pub fn of(posts: &[(TenantId, &'a str)]) -> PostScope<'a> {
-        let mut tenants: Vec<i64> = posts.iter().map(|(t, _)| t.0).collect();
+        let mut tenants: Vec<TenantId> = posts.iter().map(|(t, _)| *t).collect();
         tenants.sort_unstable();
         tenants.dedup();
         PostScope {
@@ -89,7 +89,7 @@ impl<'a> PostScope<'a> {
     }
 
     /// Posts of one commune.
-    pub fn within(tenant: i64, posts: &[&'a str]) -> PostScope<'a> {
+    pub fn within(tenant: TenantId, posts: &[&'a str]) -> PostScope<'a> {
         PostScope {
             tenants: vec![tenant],
             posts: posts.to_vec(),
@@ -215,7 +215,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Post, sqlx::Error> {
     let kind: String = row.try_get("kind")?;
     let kind = PostKind::parse(&kind).unwrap_or(PostKind::Actualite);
     Ok(Post {
-        tenant_id: TenantId(row.try_get("tenant_id")?),
+        tenant_id: row.try_get("tenant_id")?,
         id: row.try_get("id")?,
         slug: row.try_get("slug")?,
         commune: row.try_get("commune")?,
@@ -277,7 +277,7 @@ pub async fn of_commune_where(
          AND ($3 = '' OR p.id < $3) AND ($5 = '' OR p.theme = $5) AND ($6 = '' OR p.quartier = $6) \
          ORDER BY p.id DESC LIMIT $4"
     ))
-    .bind(tenant.0)
+    .bind(tenant)
     .bind(filter.official.unwrap_or_default())
     .bind(before.unwrap_or_default())
     .bind(limit)
@@ -329,7 +329,7 @@ pub async fn of_candidate(
         "SELECT {COLUMNS} {FROM} WHERE p.tenant_id = $1 AND p.hidden_at IS NULL AND p.author_kind = 'candidate' \
          AND p.author_account_id = $2 ORDER BY p.id DESC LIMIT $3"
     ))
-    .bind(tenant.0)
+    .bind(tenant)
     .bind(&account.0)
     .bind(limit)
     .fetch_all(db.pool())
@@ -443,7 +443,7 @@ pub async fn set_follow(
              ON CONFLICT DO NOTHING",
         )
         .bind(&account.0)
-        .bind(tenant.0)
+        .bind(tenant)
         .bind(kind)
         .bind(target)
         .bind(now())
@@ -457,7 +457,7 @@ pub async fn set_follow(
     } else {
         sqlx::query("DELETE FROM follows WHERE account_id = $1 AND tenant_id = $2 AND target_kind = $3 AND target_id = $4")
             .bind(&account.0)
-            .bind(tenant.0)
+            .bind(tenant)
             .bind(kind)
             .bind(target)
             .execute(db.pool())
@@ -476,7 +476,7 @@ pub async fn follows(
 ) -> Result<bool, sqlx::Error> {
     let row = sqlx::query("SELECT 1 AS one FROM follows WHERE account_id = $1 AND tenant_id = $2 AND target_kind = $3 AND target_id = $4")
         .bind(&account.0)
-        .bind(tenant.0)
+        .bind(tenant)
         .bind(kind)
         .bind(target)
         .fetch_optional(db.pool())
@@ -489,7 +489,7 @@ pub async fn followers_of_commune(db: &Db, tenant: TenantId) -> Result<i64, sqlx
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM follows WHERE tenant_id = $1 AND target_kind = 'commune'",
     )
-    .bind(tenant.0)
+    .bind(tenant)
     .fetch_one(db.pool())
     .await
 }
@@ -520,7 +520,7 @@ pub async fn record(
         "SELECT p.id, p.kind, p.body, p.created_at FROM posts p WHERE p.tenant_id = $1 AND p.official_id = $2 \
          AND p.hidden_at IS NULL AND p.kind IN ('action', 'engagement') ORDER BY p.id DESC LIMIT $3",
     )
-    .bind(tenant.0)
+    .bind(tenant)
     .bind(official)
     .bind(limit)
     .fetch_all(db.pool())

@@ -163,7 +163,7 @@ where
     .bind(at)
     .bind(at)
     .bind(J::ATTEMPTS)
-    .bind(tenant.map(|t| t.0))
+    .bind(tenant)
     .execute(conn)
     .await?;
     Ok(())
@@ -695,11 +695,11 @@ mod tests {
             list_unsubscribe: None,
             attachments: vec![],
             notice: Some(crate::notifications::deliveries::NoticeRef {
-                tenant_id: 9,
+                tenant_id: TenantId::for_tests(9),
                 notice_id: "n".into(),
             }),
         };
-        assert_eq!(mail.tenant(), Some(TenantId(9)));
+        assert_eq!(mail.tenant(), Some(TenantId::for_tests(9)));
         mail.notice = None;
         assert_eq!(
             mail.tenant(),
@@ -707,12 +707,12 @@ mod tests {
             "an account's own e-mail is platform work"
         );
         let notice = crate::notifications::Notice::to_accounts(
-            TenantId(7),
+            TenantId::for_tests(7),
             vec![],
             "Titre".into(),
             "Texte".into(),
             "https://x.fr/".into(),
         );
-        assert_eq!(notice.tenant(), Some(TenantId(7)));
+        assert_eq!(notice.tenant(), Some(TenantId::for_tests(7)));
     }
 }

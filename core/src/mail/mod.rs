@@ -164,7 +164,7 @@ impl Job for Email {
 
     /// The commune of the notice it delivers; an account's own e-mail is platform work.
     fn tenant(&self) -> Option<TenantId> {
-        self.notice.as_ref().map(|n| TenantId(n.tenant_id))
+        self.notice.as_ref().map(|n| n.tenant_id)
     }
 }
 

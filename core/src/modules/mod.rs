@@ -72,7 +72,6 @@ pub async fn tick_all(host: &ModuleHost) {
             }
         };
         for (tenant, slug) in tenants {
-            let tenant = crate::types::TenantId(tenant);
             let origin = service::commune_origin(host, &slug);
             match call::event(host, &module, tenant, origin, &Event::Tick(now)).await {
                 Ok(Ok(())) => {}

@@ -52,8 +52,7 @@ pub async fn export(host: &ModuleHost, account: &AccountId) -> Result<Value, sql
             continue;
         }
         let origin = service::commune_origin(host, &slug);
-        let answer =
-            call::export_account(host, &module, TenantId(tenant), origin, &account.0).await;
+        let answer = call::export_account(host, &module, tenant, origin, &account.0).await;
         let records = match answer {
             Ok(Ok(records)) => records
                 .into_iter()
@@ -101,7 +100,7 @@ fn unavailable(commune: &str, id: &str, name: &str) -> Value {
 /// One erasure: a module, a commune, an account.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct AccountDeleted {
-    tenant_id: i64,
+    tenant_id: crate::types::TenantId,
     module: String,
     account: String,
 }
@@ -142,7 +141,7 @@ impl Job for AccountDeleted {
     const ATTEMPTS: i64 = ERASE_ATTEMPTS;
 
     fn tenant(&self) -> Option<TenantId> {
-        Some(TenantId(self.tenant_id))
+        Some(self.tenant_id)
     }
 }
 
@@ -153,7 +152,7 @@ impl Handler<AccountDeleted> for EraseAccountData {
         let module = host
             .get(&job.module)
             .ok_or_else(|| anyhow::anyhow!("module {} not served here", job.module))?;
-        let tenant = TenantId(job.tenant_id);
+        let tenant = job.tenant_id;
         let origin = service::tenant_origin(host, tenant).await?;
         let event = Event::AccountDeleted(job.account);
         match call::event(host, &module, tenant, origin, &event).await {
@@ -173,14 +172,14 @@ impl Handler<AccountDeleted> for EraseAccountData {
     /// told; the platform's operators, who can repair the module, find the job in the log and
     /// put it back with `parvis jobs retry`.
     async fn gave_up(&self, job: AccountDeleted) {
-        tracing::error!(module = %job.module, tenant = job.tenant_id, "a module never erased a deleted account's data: fix the module, then `parvis jobs retry --kind {ACCOUNT_DELETED}`");
+        tracing::error!(module = %job.module, tenant = %job.tenant_id, "a module never erased a deleted account's data: fix the module, then `parvis jobs retry --kind {ACCOUNT_DELETED}`");
         let host = &self.modules;
         let name = host
             .get(&job.module)
             .map_or_else(|| job.module.clone(), |m| m.manifest.name.clone());
         let told = service::tell_admins(
             host,
-            TenantId(job.tenant_id),
+            job.tenant_id,
             format!("Données d'un compte supprimé non effacées par « {name} »"),
             format!(
                 "Un habitant a supprimé son compte, mais le module « {name} » n'a pas effacé ce \

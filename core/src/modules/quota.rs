@@ -381,7 +381,7 @@ pub async fn note_contact(db: &Db, tenant: TenantId, module: &str, account: &str
         let known = sqlx::query_scalar::<_, i64>(
             "SELECT COUNT(*) FROM module_contacts WHERE tenant_id = $1 AND module_id = $2 AND account_id = $3",
         )
-        .bind(tenant.0)
+        .bind(tenant)
         .bind(module)
         .bind(account)
         .fetch_one(tx.conn())

@@ -273,7 +273,7 @@ pub struct Payment {
 /// The origin of a commune known by its id (a notice or a tick outside any request).
 pub async fn tenant_origin(host: &ModuleHost, tenant: TenantId) -> Result<String, sqlx::Error> {
     let slug = sqlx::query_scalar::<_, String>("SELECT slug FROM tenants WHERE id = $1")
-        .bind(tenant.0)
+        .bind(tenant)
         .fetch_one(host.services().db().pool())
         .await?;
     Ok(commune_origin(host, &slug))

@@ -291,7 +291,10 @@ pub async fn grant_entitlement(
 }
 
 /// Every commune (id, slug) where a module is enabled, for scheduled ticks (platform-wide read).
-pub async fn tenants_with(db: &Db, module: &str) -> Result<Vec<(i64, String)>, sqlx::Error> {
+pub async fn tenants_with(
+    db: &Db,
+    module: &str,
+) -> Result<Vec<(crate::types::TenantId, String)>, sqlx::Error> {
     let mut tx = db.platform_tx().await?;
     let rows = sqlx::query(
         "SELECT m.tenant_id, t.slug FROM tenant_modules m JOIN tenants t ON t.id = m.tenant_id \
@@ -856,7 +859,7 @@ pub async fn counters(
 /// a document or a counter there, by slug then module. Each test is one primary-key probe.
 pub async fn installations_with_data(
     conn: &mut sqlx::AnyConnection,
-) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+) -> Result<Vec<(crate::types::TenantId, String, String)>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT m.tenant_id, t.slug, m.module_id FROM tenant_modules m JOIN tenants t ON t.id = m.tenant_id \
          WHERE EXISTS (SELECT 1 FROM module_docs d WHERE d.tenant_id = m.tenant_id AND d.module_id = m.module_id) \

@@ -5,13 +5,12 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row as _;
 
 use crate::db::{Db, TenantTx};
-use crate::types::TenantId;
 
 /// The notice a delivery belongs to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NoticeRef {
     /// Commune.
-    pub tenant_id: i64,
+    pub tenant_id: crate::types::TenantId,
     /// Notice id.
     pub notice_id: String,
 }
@@ -71,7 +70,7 @@ pub async fn add(
 /// Records one delivery outcome from a job (its own transaction).
 pub async fn record(db: &Db, notice: &NoticeRef, channel: Channel, ok: bool) {
     let outcome = async {
-        let mut tx = db.tenant(TenantId(notice.tenant_id)).begin_write().await?;
+        let mut tx = db.tenant(notice.tenant_id).begin_write().await?;
         let (sent, failed) = if ok { (1, 0) } else { (0, 1) };
         add(&mut tx, &notice.notice_id, channel, 0, sent, failed).await?;
         tx.commit().await

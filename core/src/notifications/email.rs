@@ -14,7 +14,7 @@ pub struct Mailing<'a> {
     /// The notification's id (`post:<id>`, `notice:<id>`): a digest lists it once.
     pub id: &'a str,
     /// Commune it comes from.
-    pub tenant_id: i64,
+    pub tenant_id: crate::types::TenantId,
     /// Subject of the e-mail, line of the digest.
     pub title: &'a str,
     /// Text of the e-mail.
@@ -100,7 +100,7 @@ pub async fn route(
                         notice: mailing.notice.cloned(),
                     };
                     // The commune's turn in the queue, also for a post's e-mails (no notice).
-                    let tenant = Some(crate::types::TenantId(mailing.tenant_id));
+                    let tenant = Some(mailing.tenant_id);
                     crate::jobs::push_for(conn.conn(), tenant, &email).await?;
                     routed.now += 1;
                 }

@@ -27,7 +27,7 @@ pub const FAN_OUT_POST: &str = "notify.post";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PostPublished {
     /// Commune.
-    pub tenant_id: i64,
+    pub tenant_id: crate::types::TenantId,
     /// The post.
     pub post_id: String,
     /// The official who wrote it, if any.
@@ -50,7 +50,7 @@ impl Job for PostPublished {
     const KIND: &'static str = FAN_OUT_POST;
 
     fn tenant(&self) -> Option<TenantId> {
-        Some(TenantId(self.tenant_id))
+        Some(self.tenant_id)
     }
 }
 
@@ -78,7 +78,7 @@ pub enum Recipients {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Notice {
     /// Commune it comes from.
-    pub tenant_id: i64,
+    pub tenant_id: crate::types::TenantId,
     /// Unique id: a retried job writes nothing twice.
     pub id: String,
     /// Who.
@@ -115,7 +115,7 @@ impl Notice {
         link: String,
     ) -> Notice {
         Notice {
-            tenant_id: tenant.0,
+            tenant_id: tenant,
             id: crate::util::new_id(),
             recipients: Recipients::Accounts(accounts),
             title,
@@ -141,7 +141,7 @@ impl Job for Notice {
     const KIND: &'static str = SEND_NOTICE;
 
     fn tenant(&self) -> Option<TenantId> {
-        Some(TenantId(self.tenant_id))
+        Some(self.tenant_id)
     }
 }
 

@@ -79,7 +79,7 @@ impl Job for TextMessage {
     const ATTEMPTS: i64 = SMS_ATTEMPTS;
 
     fn tenant(&self) -> Option<TenantId> {
-        Some(TenantId(self.notice.tenant_id))
+        Some(self.notice.tenant_id)
     }
 }
 

@@ -107,10 +107,7 @@ pub async fn mark_all_read(db: &Db, account: &AccountId) -> Result<(), sqlx::Err
 /// (idempotent: a notice already delivered writes nothing more).
 pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error> {
     // A tenant transaction: the delivery counts are the commune's rows (RLS on PostgreSQL).
-    let mut tx = db
-        .tenant(crate::types::TenantId(notice.tenant_id))
-        .begin()
-        .await?;
+    let mut tx = db.tenant(notice.tenant_id).begin().await?;
     let marker = format!("notice:{}", notice.id);
     // The delivery record makes a retried job a no-op once its transaction committed.
     let first = sqlx::query(

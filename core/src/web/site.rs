@@ -159,7 +159,7 @@ const SELECT_SITE: &str = "SELECT t.id, t.insee, t.slug, t.status, c.name, c.pop
 
 fn site_from_row(row: &sqlx::any::AnyRow) -> Result<CommuneSite, sqlx::Error> {
     Ok(CommuneSite {
-        tenant_id: TenantId(row.try_get("id")?),
+        tenant_id: row.try_get("id")?,
         insee: row.try_get("insee")?,
         slug: row.try_get("slug")?,
         status: row.try_get("status")?,

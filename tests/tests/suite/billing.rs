@@ -204,7 +204,7 @@ both_backends!(
         );
         let session = stripe.session_of_url(&checkout)?;
         assert_eq!(session["mode"], "subscription");
-        assert_eq!(session["metadata"]["parvis_tenant"], t.0.to_string());
+        assert_eq!(session["metadata"]["parvis_tenant"], t.to_string());
         assert_eq!(session["metadata"]["parvis_tier"], "s7");
         assert!(entitlement(&app, t, "office-hours").await?.is_none());
         assert!(
@@ -326,7 +326,7 @@ both_backends!(
         let mut tx = app.state.db.platform_tx().await?;
         sqlx::query("UPDATE billing_subscriptions SET past_due_since = $1 WHERE tenant_id = $2")
             .bind(now() - 15 * 86_400)
-            .bind(t.0)
+            .bind(t)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

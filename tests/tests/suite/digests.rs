@@ -19,7 +19,7 @@ const PASSWORD: &str = "mot de passe solide";
 struct World {
     app: TestApp,
     paris: String,
-    tenant: i64,
+    tenant: parvis_core::types::TenantId,
     mayor: reqwest::Client,
 }
 
@@ -30,8 +30,7 @@ async fn world(backend: parvis_tests::Backend) -> Result<World> {
     let tenant = parvis_tenants::provision::find_by_slug(&app.state.db, &slug)
         .await?
         .context("paris")?
-        .id
-        .0;
+        .id;
     let mayor = app.account("maire@paris.test", PASSWORD).await?;
     app.grant(&mayor, Role::TenantAdmin, Some(&paris)).await?;
     let mayor = app

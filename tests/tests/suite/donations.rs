@@ -110,7 +110,7 @@ both_backends!(
         let pledges: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM module_docs WHERE tenant_id = $1 AND collection = 'pledges'",
         )
-        .bind(tenant.id.0)
+        .bind(tenant.id)
         .fetch_one(tx.conn())
         .await?;
         tx.commit().await?;
@@ -283,7 +283,7 @@ both_backends!(
         let pledges: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM module_docs WHERE tenant_id = $1 AND collection = 'pledges'",
         )
-        .bind(tenant.id.0)
+        .bind(tenant.id)
         .fetch_one(tx.conn())
         .await?;
         tx.commit().await?;

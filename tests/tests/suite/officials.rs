@@ -424,13 +424,11 @@ async fn an_import_waits_for_the_writer_instead_of_failing() -> anyhow::Result<(
             "75;Paris;;;75056;Paris;LAMBERT;Alice;F;01/02/1975;37;Cadres;15/03/2026;;;FR",
         ]),
     )?;
-    let tenant: i64 = sqlx::query_scalar("SELECT id FROM tenants WHERE insee = '75056'")
-        .fetch_one(app.state.db.pool())
-        .await?;
-    let held = (app.state.db)
-        .tenant(parvis_core::types::TenantId(tenant))
-        .begin_write()
-        .await?;
+    let tenant: parvis_core::types::TenantId =
+        sqlx::query_scalar("SELECT id FROM tenants WHERE insee = '75056'")
+            .fetch_one(app.state.db.pool())
+            .await?;
+    let held = (app.state.db).tenant(tenant).begin_write().await?;
     let release = async {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         held.commit().await

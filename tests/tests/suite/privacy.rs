@@ -46,7 +46,7 @@ both_backends!(download_then_delete_my_account, |backend| async move {
          VALUES ($1, 'n1', $2, 'Réponse de la mairie', '/messages', 0)",
     )
     .bind(&id.0)
-    .bind(tenant.0)
+    .bind(tenant)
     .execute(app.state.db.pool())
     .await?;
 

@@ -16,19 +16,18 @@ use parvis_tests::{TestApp, both_backends, form_token};
 /// an idle worker, 1 s, plus sending).
 const LATENCY_BOUND: Duration = Duration::from_secs(2);
 
-async fn tenant_id(app: &TestApp, slug: &str) -> anyhow::Result<i64> {
+async fn tenant_id(app: &TestApp, slug: &str) -> anyhow::Result<parvis_core::types::TenantId> {
     let slug = parvis_core::types::Slug::parse(slug)?;
     Ok(
         parvis_tenants::provision::find_by_slug(&app.state.db, &slug)
             .await?
             .context("no such tenant")?
-            .id
-            .0,
+            .id,
     )
 }
 
 /// An e-mail of a notice of `tenant`, as a module's `notify` queues one per recipient.
-fn notice_mail(tenant: i64, to: &str, subject: &str) -> Email {
+fn notice_mail(tenant: parvis_core::types::TenantId, to: &str, subject: &str) -> Email {
     Email {
         to: to.into(),
         subject: subject.into(),
@@ -43,7 +42,7 @@ fn notice_mail(tenant: i64, to: &str, subject: &str) -> Email {
     }
 }
 
-async fn pending_of(app: &TestApp, tenant: i64) -> anyhow::Result<i64> {
+async fn pending_of(app: &TestApp, tenant: parvis_core::types::TenantId) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(
         "SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND done_at IS NULL AND failed_at IS NULL",
     )
@@ -54,7 +53,7 @@ async fn pending_of(app: &TestApp, tenant: i64) -> anyhow::Result<i64> {
 
 /// Queues `n` e-mails of a Paris notice to its admin in one statement (the flood of issue 14),
 /// due now.
-async fn flood(app: &TestApp, tenant: i64, n: i64) -> anyhow::Result<()> {
+async fn flood(app: &TestApp, tenant: parvis_core::types::TenantId, n: i64) -> anyhow::Result<()> {
     let payload = serde_json::to_string(&notice_mail(
         tenant,
         "maire@paris.example",
@@ -77,7 +76,11 @@ async fn flood(app: &TestApp, tenant: i64, n: i64) -> anyhow::Result<()> {
 }
 
 /// Queues one Lyon notice e-mail and returns how long it took to reach the SMTP server.
-async fn lyon_mail_latency(app: &TestApp, lyon: i64, n: usize) -> anyhow::Result<Duration> {
+async fn lyon_mail_latency(
+    app: &TestApp,
+    lyon: parvis_core::types::TenantId,
+    n: usize,
+) -> anyhow::Result<Duration> {
     let subject = format!("Conseil municipal de Lyon n° {n}");
     let started = Instant::now();
     app.state
@@ -261,7 +264,7 @@ both_backends!(
             .await?;
         assert_eq!(r.status(), 303);
         app.smtp.wait_for("ines@example.org", "").await?;
-        let mails: Vec<Option<i64>> = sqlx::query_scalar(
+        let mails: Vec<Option<parvis_core::types::TenantId>> = sqlx::query_scalar(
             "SELECT tenant_id FROM jobs WHERE kind = $1 AND payload LIKE '%ines@example.org%'",
         )
         .bind(MAIL_JOB)

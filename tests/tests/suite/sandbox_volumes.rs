@@ -84,7 +84,7 @@ async fn attack(app: &TestApp, slug: &str, path: &str) -> anyhow::Result<Value> 
 async fn count(app: &TestApp, tenant: TenantId, sql: &str, arg: &str) -> anyhow::Result<i64> {
     let mut tx = app.state.db.tenant(tenant).begin().await?;
     let n = sqlx::query_scalar::<_, i64>(sql)
-        .bind(tenant.0)
+        .bind(tenant)
         .bind(arg)
         .fetch_one(tx.conn())
         .await?;

@@ -331,19 +331,18 @@ both_backends!(
 /// nothing, and with one tenant set it sees only that tenant's rows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_row_level_security_fails_closed() -> anyhow::Result<()> {
-    use parvis_core::types::TenantId;
     use sqlx::Row as _;
     let app = TestApp::start(parvis_tests::Backend::Postgres).await?;
     app.commune("75056").await?;
     app.commune("69123").await?;
-    let ids: Vec<i64> = sqlx::query("SELECT id FROM tenants ORDER BY id")
+    let ids: Vec<parvis_core::types::TenantId> = sqlx::query("SELECT id FROM tenants ORDER BY id")
         .fetch_all(app.state.db.pool())
         .await?
         .iter()
         .map(|r| r.try_get("id"))
         .collect::<Result<_, _>>()?;
     for id in &ids {
-        let mut tx = app.state.db.tenant(TenantId(*id)).begin().await?;
+        let mut tx = app.state.db.tenant(*id).begin().await?;
         parvis_core::communes::store::add_link(&mut tx, "Lien", "https://example.org/").await?;
         tx.commit().await?;
     }
@@ -353,7 +352,7 @@ async fn postgres_row_level_security_fails_closed() -> anyhow::Result<()> {
         .await?;
     assert_eq!(n, 0, "no tenant set: nothing visible");
     // Tenant set: a query that "forgets" its filter still sees only that tenant.
-    let mut tx = app.state.db.tenant(TenantId(ids[0])).begin().await?;
+    let mut tx = app.state.db.tenant(ids[0]).begin().await?;
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM commune_links")
         .fetch_one(tx.conn())
         .await?;

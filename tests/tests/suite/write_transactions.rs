@@ -13,11 +13,10 @@ use parvis_core::types::TenantId;
 use parvis_tests::{TestApp, both_backends};
 
 async fn tenant_of(db: &Db, slug: &str) -> Result<TenantId> {
-    let id: i64 = sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
+    Ok(sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
         .bind(slug)
         .fetch_one(db.pool())
-        .await?;
-    Ok(TenantId(id))
+        .await?)
 }
 
 async fn insert_link(tx: &mut parvis_core::db::TenantTx, id: &str) -> Result<(), sqlx::Error> {
@@ -36,7 +35,7 @@ async fn links(db: &Db, tenant: TenantId) -> Result<Vec<String>> {
     let mut tx = db.tenant(tenant).begin().await?;
     let ids: Vec<String> =
         sqlx::query_scalar("SELECT id FROM commune_links WHERE tenant_id = $1 ORDER BY id")
-            .bind(tenant.0)
+            .bind(tenant)
             .fetch_all(tx.conn())
             .await?;
     tx.commit().await?;
@@ -310,7 +309,8 @@ async fn crash_child() -> Result<()> {
         return Ok(());
     };
     let db = Db::connect(&url).await?;
-    let tenant = TenantId(std::env::var("PARVIS_CRASH_CHILD_TENANT")?.parse()?);
+    let raw: i64 = std::env::var("PARVIS_CRASH_CHILD_TENANT")?.parse()?;
+    let tenant = db.confirm_tenant(raw).await?.context("no such commune")?;
     let die_after: usize = std::env::var("PARVIS_CRASH_CHILD_REFUSALS")?.parse()?;
     let run = std::env::var("PARVIS_CRASH_CHILD_RUN")?;
     let mut round = 0u64;
@@ -366,7 +366,7 @@ async fn no_answer_outlives_a_kill() -> Result<()> {
                 "--test-threads=1",
             ])
             .env(CRASH_CHILD_DB, &url)
-            .env("PARVIS_CRASH_CHILD_TENANT", paris.0.to_string())
+            .env("PARVIS_CRASH_CHILD_TENANT", paris.to_string())
             // It dies after a number of refusals that changes from run to run.
             .env("PARVIS_CRASH_CHILD_REFUSALS", (50 + run * 137).to_string())
             .env("PARVIS_CRASH_CHILD_RUN", run.to_string())

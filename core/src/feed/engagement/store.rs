@@ -111,7 +111,7 @@ pub async fn summaries(
             );
             let mut query = sqlx::query(&sql);
             for (tenant, post) in posts {
-                query = query.bind(tenant.0).bind(*post);
+                query = query.bind(tenant).bind(*post);
             }
             query.fetch_all(db.pool()).await?
         }

@@ -90,7 +90,7 @@ impl Host for CallState {
             )
             .await?;
             let event = PostPublished {
-                tenant_id: tenant.0,
+                tenant_id: tenant,
                 post_id: id.clone(),
                 official_id: None,
                 author_account_id: MODULES_ACCOUNT.to_string(),

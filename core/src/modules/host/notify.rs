@@ -111,7 +111,7 @@ impl Host for CallState {
         };
         let notice_id = crate::util::new_id();
         let notice = Notice {
-            tenant_id: tenant.0,
+            tenant_id: tenant,
             id: notice_id.clone(),
             recipients,
             title,
@@ -247,7 +247,7 @@ impl Host for CallState {
             for number in &to {
                 let message = TextMessage {
                     notice: NoticeRef {
-                        tenant_id: tenant.0,
+                        tenant_id: tenant,
                         notice_id: notice_id.clone(),
                     },
                     to: number.clone(),

@@ -44,7 +44,7 @@ impl Host for CallState {
         if self.log_lines > MAX_LOG_LINES {
             if self.log_lines == MAX_LOG_LINES + 1 {
                 tracing::warn!(target: "parvis::module", module = self.module.as_str(),
-                    tenant = self.tenant().map(|t| t.0).unwrap_or_default(),
+                    tenant = self.tenant().map(crate::types::TenantId::get).unwrap_or_default(),
                     "plus de {MAX_LOG_LINES} lignes de journal dans une requête : les suivantes sont ignorées");
             }
             return;
@@ -57,7 +57,10 @@ impl Host for CallState {
             }
             message.truncate(end);
         }
-        let tenant = self.tenant().map(|t| t.0).unwrap_or_default();
+        let tenant = self
+            .tenant()
+            .map(crate::types::TenantId::get)
+            .unwrap_or_default();
         let module = self.module.as_str();
         match level {
             Level::Debug => tracing::debug!(target: "parvis::module", module, tenant, "{message}"),

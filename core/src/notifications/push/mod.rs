@@ -123,7 +123,7 @@ impl crate::jobs::Job for PushMessage {
     /// The commune of its notice; a post's push messages are queued for their commune
     /// ([`crate::jobs::push_for`]).
     fn tenant(&self) -> Option<TenantId> {
-        self.notice.as_ref().map(|n| TenantId(n.tenant_id))
+        self.notice.as_ref().map(|n| n.tenant_id)
     }
 }
 
@@ -131,7 +131,7 @@ impl crate::jobs::Job for PushMessage {
 /// caller's transaction, in the queue's turn of commune `tenant`; returns how many.
 pub async fn queue(
     conn: &mut (impl Conn + ?Sized),
-    tenant: i64,
+    tenant: TenantId,
     accounts: &[String],
     notice: Option<&NoticeRef>,
     payload: &Payload,
@@ -145,7 +145,7 @@ pub async fn queue(
             payload: payload.clone(),
             urgency,
         };
-        crate::jobs::push_for(conn.conn(), Some(TenantId(tenant)), &message).await?;
+        crate::jobs::push_for(conn.conn(), Some(tenant), &message).await?;
         queued += 1;
     }
     Ok(queued)
