@@ -303,11 +303,6 @@ impl Page {
         self
     }
 
-    /// The platform's origin (`scheme://base[:port]`), from configuration.
-    pub fn platform_origin(&self, state: &AppState) -> String {
-        state.config.platform_origin()
-    }
-
     /// The origin of a commune's site, from configuration.
     pub fn commune_origin(&self, state: &AppState, slug: &str) -> String {
         state.config.commune_origin(slug)
@@ -324,7 +319,7 @@ impl Page {
             Some(&self.site),
             self.viewer.as_ref(),
             csrf_token,
-            state.config.platform_origin(),
+            platform_origin(state),
         )
     }
 
