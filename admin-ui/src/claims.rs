@@ -12,9 +12,9 @@ use parvis_core::notifications::Notice;
 use parvis_core::officials::store;
 use parvis_core::state::AppState;
 use parvis_core::types::AccountId;
+use parvis_core::web::render::Template;
 use parvis_core::web::Page;
-use serde::Deserialize;
-use tera::Context;
+use serde::{Deserialize, Serialize};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -33,10 +33,32 @@ async fn render(
     let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
     let claims = store::pending_claims(&mut tx).await?;
     tx.commit().await?;
-    let mut ctx = Context::new();
-    ctx.insert("claims", &claims);
-    ctx.insert("error", &error);
-    page.render_form(state, status, "admin/claims.html", ctx)
+    page.render_form(state, status, &Claims { claims, error })
+}
+
+/// `admin/claims.html`: the claims waiting for a decision.
+#[derive(Serialize)]
+struct Claims {
+    claims: Vec<store::Claim>,
+    error: Option<String>,
+}
+
+impl Template for Claims {
+    const NAME: &'static str = "admin/claims.html";
+}
+
+/// `mail/claim_decided.txt`: the claimant learns the decision.
+#[derive(Serialize)]
+struct ClaimDecided<'a> {
+    name: &'a str,
+    official: String,
+    commune: &'a str,
+    approved: bool,
+    reason: Option<&'a str>,
+}
+
+impl Template for ClaimDecided<'_> {
+    const NAME: &'static str = "mail/claim_decided.txt";
 }
 
 async fn list(
@@ -95,15 +117,13 @@ async fn notify(
     reason: Option<&str>,
 ) -> AppResult<()> {
     let commune = page.site.commune()?;
-    let mut ctx = Context::new();
-    ctx.insert("name", &claim.display_name);
-    ctx.insert(
-        "official",
-        &format!("{} {}", profile.first_name, profile.last_name),
-    );
-    ctx.insert("commune", &commune.name);
-    ctx.insert("approved", &approved);
-    ctx.insert("reason", &reason);
+    let text = ClaimDecided {
+        name: &claim.display_name,
+        official: format!("{} {}", profile.first_name, profile.last_name),
+        commune: &commune.name,
+        approved,
+        reason,
+    };
     // Through the one notification path: in the claimant's notification centre too, by
     // e-mail as their preferences say, with the unsubscribe link.
     let notice = Notice::to_accounts(
@@ -113,7 +133,7 @@ async fn notify(
             "Votre demande de profil d'élu : {}",
             if approved { "acceptée" } else { "refusée" }
         ),
-        state.templates.render("mail/claim_decided.txt", &ctx)?,
+        state.templates.render(&text)?,
         format!("{}/elus/{}", page.origin, profile.id),
     );
     state.jobs.enqueue(state.db.pool(), &notice).await?;

@@ -8,10 +8,10 @@ use axum::{Form, Router};
 use parvis_core::authz::{Can, EditCommune};
 use parvis_core::communes::{service, store};
 use parvis_core::error::{AppError, AppResult};
+use parvis_core::web::render::Template;
 use parvis_core::state::AppState;
 use parvis_core::web::Page;
-use serde::Deserialize;
-use tera::Context;
+use serde::{Deserialize, Serialize};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -32,10 +32,18 @@ async fn render(
 ) -> AppResult<Response> {
     let commune = page.site.commune()?.clone();
     let content = service::home_content(&state.db.tenant(commune.tenant_id)).await?;
-    let mut ctx = Context::new();
-    ctx.insert("content", &content);
-    ctx.insert("error", &error);
-    page.render_form(state, status, "admin/commune.html", ctx)
+    page.render_form(state, status, &Edit { content, error })
+}
+
+/// `admin/commune.html`: the commune page's editor.
+#[derive(Serialize)]
+struct Edit {
+    content: service::HomeContent,
+    error: Option<String>,
+}
+
+impl Template for Edit {
+    const NAME: &'static str = "admin/commune.html";
 }
 
 async fn edit_page(

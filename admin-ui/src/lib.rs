@@ -12,43 +12,36 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use parvis_core::authz::perms;
+use parvis_core::authz::{Permission, perms};
 use parvis_core::error::{AppError, AppResult};
+use parvis_core::web::render::Template;
 use parvis_core::state::AppState;
 use parvis_core::web::{Page, Site};
-use tera::Context;
+use serde::Serialize;
 
-/// The admin templates, compiled into the host's template set.
-pub const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "admin/dashboard.html",
-        include_str!("../templates/admin/dashboard.html"),
-    ),
-    (
-        "admin/commune.html",
-        include_str!("../templates/admin/commune.html"),
-    ),
-    (
-        "admin/roles.html",
-        include_str!("../templates/admin/roles.html"),
-    ),
-    (
-        "admin/platform.html",
-        include_str!("../templates/admin/platform.html"),
-    ),
-    (
-        "admin/claims.html",
-        include_str!("../templates/admin/claims.html"),
-    ),
-    (
-        "admin/modules.html",
-        include_str!("../templates/admin/modules.html"),
-    ),
-    (
-        "admin/usage.html",
-        include_str!("../templates/admin/usage.html"),
-    ),
-];
+/// The admin templates (`admin/…`), compiled into the host's one template engine.
+pub static TEMPLATES: include_dir::Dir<'static> =
+    include_dir::include_dir!("$CARGO_MANIFEST_DIR/templates");
+
+/// `admin/dashboard.html`: a commune's back-office, the parts the viewer may use.
+#[derive(Serialize)]
+struct Dashboard {
+    can_edit: bool,
+    can_roles: bool,
+    can_moderate: bool,
+    can_modules: bool,
+    can_billing: bool,
+}
+
+impl Template for Dashboard {
+    const NAME: &'static str = "admin/dashboard.html";
+}
+
+impl Dashboard {
+    fn any(&self) -> bool {
+        self.can_edit || self.can_roles || self.can_moderate || self.can_modules || self.can_billing
+    }
+}
 
 /// The admin routes (mounted on every host; each handler checks its permission).
 pub fn routes() -> Router<AppState> {
@@ -71,27 +64,21 @@ async fn dashboard(State(state): State<AppState>, page: Page) -> AppResult<Respo
         Site::Platform => platform::requests_page(&state, &page, &viewer).await,
         Site::Commune(c) => {
             let domain = c.tenant_id.authz_domain();
-            let mut ctx = Context::new();
-            let mut any = false;
-            for (name, perm) in [
-                ("can_edit", perms::EDIT_COMMUNE),
-                ("can_roles", perms::MANAGE_ROLES),
-                ("can_moderate", perms::MODERATE),
-                ("can_modules", perms::MANAGE_MODULES),
-                ("can_billing", perms::MANAGE_BILLING),
-            ] {
-                let allowed = state.authz.can(Some(&viewer.id), &domain, perm).await;
-                any |= allowed;
-                ctx.insert(name, &allowed);
-            }
-            if !any {
+            let can =
+                async |perm: Permission| state.authz.can(Some(&viewer.id), &domain, perm).await;
+            let dashboard = Dashboard {
+                can_edit: can(perms::EDIT_COMMUNE).await,
+                can_roles: can(perms::MANAGE_ROLES).await,
+                can_moderate: can(perms::MODERATE).await,
+                can_modules: can(perms::MANAGE_MODULES).await,
+                can_billing: can(perms::MANAGE_BILLING).await,
+            };
+            if !dashboard.any() {
                 return Err(AppError::forbidden(
                     "Cet espace est réservé aux administrateurs et modérateurs de la commune.",
                 ));
             }
-            Ok(page
-                .render(&state, "admin/dashboard.html", ctx)?
-                .into_response())
+            Ok(page.render(&state, &dashboard)?.into_response())
         }
     }
 }

@@ -15,10 +15,11 @@ use parvis_core::authz::{Can, ManageModules};
 use parvis_core::error::{AppError, AppResult};
 use parvis_core::modules::service::{self, ModuleError};
 use parvis_core::modules::{install, store};
+use parvis_core::web::render::Template;
 use parvis_core::state::AppState;
 use parvis_core::web::Page;
+use serde::Serialize;
 use serde_json::json;
-use tera::Context;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -42,7 +43,7 @@ async fn render(
         let settings: serde_json::Value = row
             .and_then(|r| serde_json::from_str(&r.settings).ok())
             .unwrap_or_else(|| json!({}));
-        let fields: Vec<_> = m
+        let fields = m
             .manifest
             .settings
             .iter()
@@ -54,41 +55,94 @@ async fn render(
                         other => other.to_string(),
                     })
                     .unwrap_or_else(|| s.default_value.clone());
-                json!({"key": s.key, "label": s.label, "help": s.help, "kind": s.kind, "value": value})
+                SettingField {
+                    key: s.key.clone(),
+                    label: s.label.clone(),
+                    help: s.help.clone(),
+                    kind: s.kind.clone(),
+                    value,
+                }
             })
             .collect();
         let entitled = !m.manifest.premium || store::entitled(&mut tx, &m.id).await?;
-        let capabilities: Vec<_> = m
+        let capabilities = m
             .manifest
             .capabilities
             .iter()
-            .map(|c| {
-                json!({
-                    "name": c,
-                    "words": install::capability_words(c).unwrap_or(c),
-                    "pending": !m.is_granted(c),
-                })
+            .map(|c| Capability {
+                name: c.clone(),
+                words: install::capability_words(c).unwrap_or(c).to_string(),
+                pending: !m.is_granted(c),
             })
             .collect();
-        rows.push(json!({
-            "id": m.id.as_str(),
-            "name": m.manifest.name,
-            "description": m.manifest.description,
-            "version": m.manifest.version,
-            "premium": m.manifest.premium,
-            "entitled": entitled,
-            "enabled": row.is_some_and(|r| r.enabled),
-            "fault_reason": row.and_then(|r| r.fault_reason.clone()),
-            "settings": fields,
-            "admin_entry": m.manifest.nav.iter().any(|n| n.admin),
-            "capabilities": capabilities,
-        }));
+        rows.push(ModuleRow {
+            id: m.id.as_str().to_string(),
+            name: m.manifest.name.clone(),
+            description: m.manifest.description.clone(),
+            version: m.manifest.version.clone(),
+            premium: m.manifest.premium,
+            entitled,
+            enabled: row.is_some_and(|r| r.enabled),
+            fault_reason: row.and_then(|r| r.fault_reason.clone()),
+            settings: fields,
+            admin_entry: m.manifest.nav.iter().any(|n| n.admin),
+            capabilities,
+        });
     }
     tx.commit().await?;
-    let mut ctx = Context::new();
-    ctx.insert("modules", &rows);
-    ctx.insert("error", &error);
-    page.render_form(state, status, "admin/modules.html", ctx)
+    let modules = Modules {
+        modules: rows,
+        error,
+    };
+    page.render_form(state, status, &modules)
+}
+
+/// `admin/modules.html`: every installed module, its state, settings and capabilities.
+#[derive(Serialize)]
+struct Modules {
+    modules: Vec<ModuleRow>,
+    error: Option<String>,
+}
+
+impl Template for Modules {
+    const NAME: &'static str = "admin/modules.html";
+}
+
+#[derive(Serialize)]
+struct ModuleRow {
+    id: String,
+    name: String,
+    description: String,
+    version: String,
+    premium: bool,
+    /// Free, or paid for.
+    entitled: bool,
+    enabled: bool,
+    /// Why the host switched it off.
+    fault_reason: Option<String>,
+    settings: Vec<SettingField>,
+    /// It has admin pages.
+    admin_entry: bool,
+    capabilities: Vec<Capability>,
+}
+
+/// A setting of the module's manifest, with the commune's value.
+#[derive(Serialize)]
+struct SettingField {
+    key: String,
+    label: String,
+    help: String,
+    kind: String,
+    value: String,
+}
+
+#[derive(Serialize)]
+struct Capability {
+    name: String,
+    /// In plain words.
+    words: String,
+    /// Waiting for a platform admin's grant.
+    pending: bool,
 }
 
 async fn list(

@@ -15,11 +15,11 @@ use parvis_core::modules::install;
 use parvis_core::platform::requests;
 use parvis_core::state::AppState;
 use parvis_core::types::{AccountId, InseeCode, TenantId};
+use parvis_core::web::render::Template;
 use parvis_core::web::session::Account;
 use parvis_core::web::{Page, Site};
 use parvis_tenants::provision::{self, ProvisionError};
-use serde::Deserialize;
-use tera::Context;
+use serde::{Deserialize, Serialize};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -53,9 +53,8 @@ async fn render(
             "Cet espace est réservé aux administrateurs de la plateforme.",
         ));
     }
-    let mut ctx = Context::new();
-    ctx.insert("pending", &requests::list(&state.db, "pending").await?);
-    let grants: Vec<_> = install::pending_all(&state.db)
+    let pending = requests::list(&state.db, "pending").await?;
+    let pending_grants = install::pending_all(&state.db)
         .await?
         .into_iter()
         .map(|(module, capability)| {
@@ -64,23 +63,58 @@ async fn render(
                 .get(&module)
                 .map(|m| format!("{} {}", m.manifest.name, m.manifest.version))
                 .unwrap_or_default();
-            serde_json::json!({
-                "module": module,
-                "name": name,
-                "capability": capability,
-                "words": install::capability_words(&capability).unwrap_or_default(),
-            })
+            PendingGrant {
+                words: install::capability_words(&capability).unwrap_or_default(),
+                module,
+                name,
+                capability,
+            }
         })
         .collect();
-    ctx.insert("pending_grants", &grants);
-    ctx.insert("error", &error);
-    Ok((
-        status,
-        page.clone()
-            .with_forms()
-            .render(state, "admin/platform.html", ctx)?,
-    )
-        .into_response())
+    let requests = Requests {
+        pending,
+        pending_grants,
+        error,
+    };
+    page.clone().render_form(state, status, &requests)
+}
+
+/// `admin/platform.html`: the subscription requests and the capability grants waiting.
+#[derive(Serialize)]
+struct Requests {
+    pending: Vec<requests::SubscriptionRequest>,
+    pending_grants: Vec<PendingGrant>,
+    error: Option<String>,
+}
+
+impl Template for Requests {
+    const NAME: &'static str = "admin/platform.html";
+}
+
+/// A capability a module asks for, waiting for a platform admin.
+#[derive(Serialize)]
+struct PendingGrant {
+    module: String,
+    /// The module's name and version.
+    name: String,
+    capability: String,
+    /// What the capability lets the module do, in French.
+    words: &'static str,
+}
+
+/// `mail/request_decided.txt`: the requester learns the decision.
+#[derive(Serialize)]
+struct RequestDecided<'a> {
+    name: &'a str,
+    commune: &'a str,
+    approved: bool,
+    reason: Option<&'a str>,
+    /// The commune's site, once open.
+    link: &'a str,
+}
+
+impl Template for RequestDecided<'_> {
+    const NAME: &'static str = "mail/request_decided.txt";
 }
 
 fn apex_only(page: &Page) -> AppResult<()> {
@@ -235,12 +269,13 @@ async fn notify(
     reason: Option<&str>,
     link: &str,
 ) -> AppResult<()> {
-    let mut ctx = Context::new();
-    ctx.insert("name", &request.requester_name);
-    ctx.insert("commune", &request.commune_name);
-    ctx.insert("approved", &approved);
-    ctx.insert("reason", &reason);
-    ctx.insert("link", link);
+    let text = RequestDecided {
+        name: &request.requester_name,
+        commune: &request.commune_name,
+        approved,
+        reason,
+        link,
+    };
     let email = Email {
         to: request.account_email.clone(),
         subject: format!(
@@ -248,7 +283,7 @@ async fn notify(
             request.commune_name,
             if approved { "acceptée" } else { "refusée" }
         ),
-        text: state.templates.render("mail/request_decided.txt", &ctx)?,
+        text: state.templates.render(&text)?,
         attachments: vec![],
         notice: None,
         html: None,

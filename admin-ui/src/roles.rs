@@ -12,10 +12,9 @@ use parvis_core::error::{AppError, AppResult};
 use parvis_core::officials::store as officials;
 use parvis_core::state::AppState;
 use parvis_core::types::AccountId;
+use parvis_core::web::render::Template;
 use parvis_core::web::Page;
-use serde::Deserialize;
-use serde_json::json;
-use tera::Context;
+use serde::{Deserialize, Serialize};
 
 /// Roles a commune's admins may hand out (platform roles are the platform's).
 const GRANTABLE: [Role; 5] = [
@@ -73,19 +72,58 @@ async fn render_with(
         .await
     {
         if let Some(a) = accounts::by_id(&state.db, &account).await? {
-            rows.push(json!({"account_id": a.id, "email": a.email, "name": a.display_name, "role": role.as_str(), "label": role.label()}));
+            rows.push(Assignment {
+                account_id: a.id,
+                email: a.email,
+                name: a.display_name,
+                role: role.as_str(),
+                label: role.label(),
+            });
         }
     }
-    let grantable: Vec<_> = GRANTABLE
-        .iter()
-        .map(|r| json!({"id": r.as_str(), "label": r.label()}))
-        .collect();
-    let mut ctx = Context::new();
-    ctx.insert("assignments", &rows);
-    ctx.insert("grantable", &grantable);
-    ctx.insert("error", &error);
-    ctx.insert("detached", &detached);
-    page.render_form(state, status, "admin/roles.html", ctx)
+    let roles = Roles {
+        assignments: rows,
+        grantable: GRANTABLE
+            .iter()
+            .map(|r| Grantable {
+                id: r.as_str(),
+                label: r.label(),
+            })
+            .collect(),
+        error,
+        detached,
+    };
+    page.render_form(state, status, &roles)
+}
+
+/// `admin/roles.html`: who holds which role in the commune, and the form to grant one.
+#[derive(Serialize)]
+struct Roles {
+    assignments: Vec<Assignment>,
+    grantable: Vec<Grantable>,
+    error: Option<String>,
+    /// The officials' profiles a revocation just took back.
+    detached: Vec<String>,
+}
+
+impl Template for Roles {
+    const NAME: &'static str = "admin/roles.html";
+}
+
+#[derive(Serialize)]
+struct Assignment {
+    account_id: AccountId,
+    email: String,
+    name: String,
+    role: &'static str,
+    label: &'static str,
+}
+
+/// A role the commune's admins may grant.
+#[derive(Serialize)]
+struct Grantable {
+    id: &'static str,
+    label: &'static str,
 }
 
 async fn list(

@@ -11,10 +11,10 @@ use axum::routing::get;
 use parvis_core::authz::{Can, ManageModules};
 use parvis_core::error::AppResult;
 use parvis_core::modules::{quota, store};
+use parvis_core::web::render::Template;
 use parvis_core::state::AppState;
 use parvis_core::web::Page;
 use serde::Serialize;
-use tera::Context;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/admin/modules/usage", get(usage))
@@ -56,6 +56,18 @@ struct ModuleUsage {
     name: String,
     sent: Vec<Figure>,
     storage: Vec<Figure>,
+}
+
+/// `admin/usage.html`.
+#[derive(Debug, Serialize)]
+struct Usage {
+    modules: Vec<ModuleUsage>,
+    /// Notices one account may get from a module in an hour.
+    per_account_per_hour: i64,
+}
+
+impl Template for Usage {
+    const NAME: &'static str = "admin/usage.html";
 }
 
 async fn usage(
@@ -106,8 +118,9 @@ async fn usage(
         });
     }
     tx.commit().await?;
-    let mut ctx = Context::new();
-    ctx.insert("modules", &modules);
-    ctx.insert("per_account_per_hour", &quota::NOTICES_PER_ACCOUNT_PER_HOUR);
-    page.render_form(&state, StatusCode::OK, "admin/usage.html", ctx)
+    let usage = Usage {
+        modules,
+        per_account_per_hour: quota::NOTICES_PER_ACCOUNT_PER_HOUR,
+    };
+    page.render_form(&state, StatusCode::OK, &usage)
 }

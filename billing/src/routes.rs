@@ -11,21 +11,19 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Json, Router};
 use parvis_core::authz::{Can, ManageBilling};
 use parvis_core::error::{AppError, AppResult};
+use parvis_core::web::render::Template;
+use parvis_core::web::site::{Site, request_host};
 use parvis_core::state::AppState;
 use parvis_core::web::Page;
-use parvis_core::web::site::{Site, request_host};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tera::Context;
 
-use crate::service::{Billing, BillingError, Subscriber, WebhookError, WebhookOutcome};
+use crate::service::{Billing, BillingError, OfferView, Subscriber, WebhookError, WebhookOutcome};
 use crate::stripe::StripeFailure;
 
-/// The billing template, compiled into the host's template set.
-pub const TEMPLATES: &[(&str, &str)] = &[(
-    "admin/billing.html",
-    include_str!("../templates/admin/billing.html"),
-)];
+/// The billing template (`admin/billing.html`), compiled into the host's one template engine.
+pub static TEMPLATES: include_dir::Dir<'static> =
+    include_dir::include_dir!("$CARGO_MANIFEST_DIR/templates");
 
 /// Largest webhook body accepted (Stripe events are a few kilobytes).
 const MAX_EVENT_BYTES: usize = 256 << 10;
@@ -101,32 +99,68 @@ async fn render(
     } else {
         (Vec::new(), None)
     };
-    let invoices: Vec<_> = invoices
+    let invoices = invoices
         .into_iter()
-        .map(|i| {
-            json!({
-                "number": i.number,
-                "created": i.created,
-                "amount_due": crate::grid::euros(i.amount_due),
-                "amount_paid": crate::grid::euros(i.amount_paid),
-                "status": invoice_status(&i.status),
-                "url": i.url,
-            })
+        .map(|i| Invoice {
+            amount_due: crate::grid::euros(i.amount_due),
+            amount_paid: crate::grid::euros(i.amount_paid),
+            status: invoice_status(&i.status),
+            number: i.number,
+            created: i.created,
+            url: i.url,
         })
         .collect();
-    let mut ctx = Context::new();
-    ctx.insert("population", &population);
-    ctx.insert("tier", &tier.label);
-    ctx.insert("offers", &offers);
-    ctx.insert("configured", &configured);
-    ctx.insert("has_customer", &account.customer_id.is_some());
-    ctx.insert("donations_account", &account.connected_account.is_some());
-    ctx.insert("invoices", &invoices);
-    ctx.insert("invoices_error", &invoices_error);
-    ctx.insert("grace_days", &billing.grid.grace_days);
-    ctx.insert("error", &error);
-    ctx.insert("notice", &notice);
-    page.render_form(state, status, "admin/billing.html", ctx)
+    let billing_page = BillingPage {
+        population,
+        tier: &tier.label,
+        offers,
+        configured,
+        has_customer: account.customer_id.is_some(),
+        donations_account: account.connected_account.is_some(),
+        invoices,
+        invoices_error,
+        grace_days: billing.grid.grace_days,
+        error,
+        notice,
+    };
+    page.render_form(state, status, &billing_page)
+}
+
+/// `admin/billing.html`: the commune's offers, subscription and invoices.
+#[derive(Serialize)]
+struct BillingPage<'a> {
+    population: u64,
+    /// The population tier's name.
+    tier: &'a str,
+    offers: Vec<OfferView>,
+    /// Stripe is configured.
+    configured: bool,
+    has_customer: bool,
+    /// A Stripe Connect account receives the commune's donations.
+    donations_account: bool,
+    invoices: Vec<Invoice>,
+    invoices_error: Option<String>,
+    grace_days: u32,
+    error: Option<String>,
+    /// Back from Stripe's checkout.
+    notice: Option<&'a str>,
+}
+
+impl Template for BillingPage<'_> {
+    const NAME: &'static str = "admin/billing.html";
+}
+
+/// An invoice as the page lists it.
+#[derive(Serialize)]
+struct Invoice {
+    number: String,
+    /// Unix seconds.
+    created: i64,
+    amount_due: String,
+    amount_paid: String,
+    /// In French.
+    status: &'static str,
+    url: Option<String>,
 }
 
 fn invoice_status(status: &str) -> &'static str {

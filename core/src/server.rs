@@ -40,10 +40,10 @@ fn metrics_handle() -> Option<PrometheusHandle> {
 }
 
 /// Connects, migrates, loads policies and the commune index, and wires the job handlers.
-/// `extra_templates` are the admin back-office's.
+/// `extra_templates` are the admin back-office's and billing's folders.
 pub async fn build_state(
     config: Config,
-    extra_templates: &[(&str, &str)],
+    extra_templates: &[&include_dir::Dir<'_>],
 ) -> anyhow::Result<AppState> {
     let db = Db::connect(&config.database_url)
         .await
@@ -243,7 +243,7 @@ pub fn metrics_router(state: AppState) -> Router {
 pub fn spawn_background(state: &AppState) {
     state.jobs.spawn_worker();
     crate::modules::spawn_background(&state.modules);
-    crate::notifications::digest::spawn(state.db.clone());
+    crate::notifications::digest::spawn(state.db.clone(), state.templates.clone());
     let state = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));

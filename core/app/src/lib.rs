@@ -25,10 +25,9 @@ pub struct Built {
 pub async fn build(config: Config) -> anyhow::Result<Built> {
     let billing = Arc::new(Billing::from_config(&config)?);
     let templates = [
-        parvis_admin_ui::TEMPLATES,
-        parvis_billing::routes::TEMPLATES,
-    ]
-    .concat();
+        &parvis_admin_ui::TEMPLATES,
+        &parvis_billing::routes::TEMPLATES,
+    ];
     let state = server::build_state(config, &templates).await?;
     parvis_core::payments::install(&state.payments, billing.clone());
     let app = app(state.clone(), billing.clone());

@@ -9,11 +9,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use serde::Deserialize;
-use tera::Context;
+use serde::{Deserialize, Serialize};
 
 use crate::accounts::service::{AccountError, Accounts, Signup};
 use crate::error::{AppError, AppResult};
+use crate::web::render::{Notice, Template};
 use crate::state::AppState;
 use crate::web::session;
 use crate::web::{Page, Site};
@@ -68,13 +68,13 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
-/// Maps account errors to a re-rendered form (400) or an error page.
-fn form_error(
+/// Maps account errors to a re-rendered form (400), `form` filled with the error's message,
+/// or an error page.
+fn form_error<T: Template>(
     page: &Page,
     state: &AppState,
-    template: &str,
     err: AccountError,
-    mut ctx: Context,
+    form: impl FnOnce(String) -> T,
 ) -> AppResult<Response> {
     let status = match &err {
         AccountError::Db(_) | AccountError::Other(_) => {
@@ -84,12 +84,66 @@ fn form_error(
         AccountError::Unverified => StatusCode::FORBIDDEN,
         _ => StatusCode::BAD_REQUEST,
     };
-    ctx.insert("error", &err.to_string());
-    Ok((
-        status,
-        page.clone().with_forms().render(state, template, ctx)?,
-    )
-        .into_response())
+    page.clone()
+        .render_form(state, status, &form(err.to_string()))
+}
+
+/// `auth/signup.html`: the sign-up form, empty or as submitted.
+#[derive(Serialize, Default)]
+struct SignupPage<'a> {
+    display_name: &'a str,
+    email: &'a str,
+    error: Option<String>,
+}
+
+impl Template for SignupPage<'_> {
+    const NAME: &'static str = "auth/signup.html";
+}
+
+/// `auth/verify.html`: the address a verification link confirms, and its button.
+#[derive(Serialize)]
+struct VerifyPage<'a> {
+    email: &'a str,
+    token: &'a str,
+}
+
+impl Template for VerifyPage<'_> {
+    const NAME: &'static str = "auth/verify.html";
+}
+
+/// `auth/login.html`.
+#[derive(Serialize)]
+struct LoginPage<'a> {
+    email: &'a str,
+    /// Where to go once signed in (a same-site path).
+    next: &'a str,
+    error: Option<String>,
+}
+
+impl Template for LoginPage<'_> {
+    const NAME: &'static str = "auth/login.html";
+}
+
+/// `auth/forgot.html`: asks for a reset link.
+#[derive(Serialize, Default)]
+struct ForgotPage<'a> {
+    email: &'a str,
+    error: Option<String>,
+}
+
+impl Template for ForgotPage<'_> {
+    const NAME: &'static str = "auth/forgot.html";
+}
+
+/// `auth/reset.html`: a new password, from a reset link.
+#[derive(Serialize)]
+struct ResetPage<'a> {
+    token: &'a str,
+    error: Option<String>,
+}
+
+impl Template for ResetPage<'_> {
+    const NAME: &'static str = "auth/reset.html";
 }
 
 fn site_name(site: &Site) -> String {
@@ -118,10 +172,7 @@ fn notice(
     title: &str,
     message: &str,
 ) -> AppResult<Response> {
-    let mut ctx = Context::new();
-    ctx.insert("title", title);
-    ctx.insert("message", message);
-    Ok((status, page.render(state, "auth/notice.html", ctx)?).into_response())
+    Ok((status, page.render(state, &Notice { title, message })?).into_response())
 }
 
 async fn signup_form(State(state): State<AppState>, page: Page) -> AppResult<Response> {
@@ -130,7 +181,7 @@ async fn signup_form(State(state): State<AppState>, page: Page) -> AppResult<Res
     }
     Ok(page
         .with_forms()
-        .render(&state, "auth/signup.html", Context::new())?
+        .render(&state, &SignupPage::default())?
         .into_response())
 }
 
@@ -174,12 +225,11 @@ async fn signup(
                 form.email.trim()
             ),
         ),
-        Err(err) => {
-            let mut ctx = Context::new();
-            ctx.insert("display_name", &form.display_name);
-            ctx.insert("email", &form.email);
-            form_error(&page, &state, "auth/signup.html", err, ctx)
-        }
+        Err(err) => form_error(&page, &state, err, |error| SignupPage {
+            display_name: &form.display_name,
+            email: &form.email,
+            error: Some(error),
+        }),
     }
 }
 
@@ -199,13 +249,11 @@ async fn verify_form(
 ) -> AppResult<Response> {
     match accounts(&state).verification_email(&q.token).await {
         Ok(email) => {
-            let mut ctx = Context::new();
-            ctx.insert("email", &email);
-            ctx.insert("token", &q.token);
-            Ok(page
-                .with_forms()
-                .render(&state, "auth/verify.html", ctx)?
-                .into_response())
+            let verify = VerifyPage {
+                email: &email,
+                token: &q.token,
+            };
+            Ok(page.with_forms().render(&state, &verify)?.into_response())
         }
         Err(e) => verification_failed(&page, &state, e),
     }
@@ -250,12 +298,12 @@ async fn login_form(
     page: Page,
     Query(q): Query<NextQuery>,
 ) -> AppResult<Response> {
-    let mut ctx = Context::new();
-    ctx.insert("next", &safe_next(q.next.as_deref()));
-    Ok(page
-        .with_forms()
-        .render(&state, "auth/login.html", ctx)?
-        .into_response())
+    let login = LoginPage {
+        email: "",
+        next: &safe_next(q.next.as_deref()),
+        error: None,
+    };
+    Ok(page.with_forms().render(&state, &login)?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -291,12 +339,11 @@ async fn login(
             let cookie = session::open(&state.db, &id, state.config.https).await?;
             Ok(redirect_with_cookie(&next, cookie))
         }
-        Err(err) => {
-            let mut ctx = Context::new();
-            ctx.insert("email", &form.email);
-            ctx.insert("next", &next);
-            form_error(&page, &state, "auth/login.html", err, ctx)
-        }
+        Err(err) => form_error(&page, &state, err, |error| LoginPage {
+            email: &form.email,
+            next: &next,
+            error: Some(error),
+        }),
     }
 }
 
@@ -308,7 +355,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> AppResult<
 async fn forgot_form(State(state): State<AppState>, page: Page) -> AppResult<Response> {
     Ok(page
         .with_forms()
-        .render(&state, "auth/forgot.html", Context::new())?
+        .render(&state, &ForgotPage::default())?
         .into_response())
 }
 
@@ -339,11 +386,10 @@ async fn forgot(
             "Si un compte existe pour cette adresse, vous allez recevoir un lien pour choisir un \
              nouveau mot de passe. Il est valable une heure.",
         ),
-        Err(err) => {
-            let mut ctx = Context::new();
-            ctx.insert("email", &form.email);
-            form_error(&page, &state, "auth/forgot.html", err, ctx)
-        }
+        Err(err) => form_error(&page, &state, err, |error| ForgotPage {
+            email: &form.email,
+            error: Some(error),
+        }),
     }
 }
 
@@ -361,12 +407,11 @@ async fn reset_form(
             &AccountError::BadToken.to_string(),
         );
     }
-    let mut ctx = Context::new();
-    ctx.insert("token", &q.token);
-    Ok(page
-        .with_forms()
-        .render(&state, "auth/reset.html", ctx)?
-        .into_response())
+    let reset = ResetPage {
+        token: &q.token,
+        error: None,
+    };
+    Ok(page.with_forms().render(&state, &reset)?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -387,10 +432,9 @@ async fn reset(
             let cookie = session::open(&state.db, &id, state.config.https).await?;
             Ok(redirect_with_cookie("/", cookie))
         }
-        Err(err) => {
-            let mut ctx = Context::new();
-            ctx.insert("token", &form.token);
-            form_error(&page, &state, "auth/reset.html", err, ctx)
-        }
+        Err(err) => form_error(&page, &state, err, |error| ResetPage {
+            token: &form.token,
+            error: Some(error),
+        }),
     }
 }

@@ -4,7 +4,8 @@ use argon2::Argon2;
 use argon2::password_hash::{
     PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString, rand_core::OsRng,
 };
-use tera::Context;
+
+use serde::Serialize;
 
 use crate::accounts::store;
 use crate::db::Db;
@@ -12,7 +13,7 @@ use crate::jobs::Jobs;
 use crate::mail::Email;
 use crate::types::AccountId;
 use crate::util::{now, random_token};
-use crate::web::render::Templates;
+use crate::web::render::{Template, Templates};
 
 /// Verification links last 48 hours; reset links one hour.
 const VERIFY_TTL: i64 = 48 * 3600;
@@ -133,19 +134,52 @@ async fn verify_password(password: &str, hash: &str) -> bool {
     .unwrap_or(false)
 }
 
-fn mail(
+/// `mail/verify.txt`: the link that confirms an address.
+#[derive(Serialize)]
+struct VerifyMail<'a> {
+    name: &'a str,
+    /// Where the account was created (the commune, or Parvis).
+    site_name: &'a str,
+    link: String,
+}
+
+impl Template for VerifyMail<'_> {
+    const NAME: &'static str = "mail/verify.txt";
+}
+
+/// `mail/already_registered.txt`: a sign-up with an address that has an account.
+#[derive(Serialize)]
+struct AlreadyRegisteredMail<'a> {
+    name: &'a str,
+    login_link: String,
+    reset_link: String,
+}
+
+impl Template for AlreadyRegisteredMail<'_> {
+    const NAME: &'static str = "mail/already_registered.txt";
+}
+
+/// `mail/reset.txt`: the link that sets a new password.
+#[derive(Serialize)]
+struct ResetMail<'a> {
+    name: &'a str,
+    link: String,
+}
+
+impl Template for ResetMail<'_> {
+    const NAME: &'static str = "mail/reset.txt";
+}
+
+fn mail<T: Template>(
     templates: &Templates,
-    template: &str,
     to: &str,
     subject: &str,
-    ctx: &Context,
+    text: &T,
 ) -> Result<Email, AccountError> {
     Ok(Email {
         to: to.to_string(),
         subject: subject.to_string(),
-        text: templates
-            .render(template, ctx)
-            .map_err(anyhow::Error::from)?,
+        text: templates.render(text).map_err(anyhow::Error::from)?,
         attachments: vec![],
         notice: None,
         html: None,
@@ -179,29 +213,31 @@ impl Accounts<'_> {
         let hash = hash_password(form.password).await?;
         let id = AccountId::generate();
         let mut tx = self.db.begin_immediate().await?;
-        let mut ctx = Context::new();
-        ctx.insert("name", &display_name);
-        ctx.insert("site_name", site_name);
         let message = if store::insert(&mut tx, &id, &email, &display_name, &hash, None).await? {
             let token = random_token();
             store::insert_token(&mut tx, &token, &id, "verify", VERIFY_TTL).await?;
-            ctx.insert("link", &format!("{origin}/verification?token={token}"));
+            let text = VerifyMail {
+                name: &display_name,
+                site_name,
+                link: format!("{origin}/verification?token={token}"),
+            };
             mail(
                 self.templates,
-                "mail/verify.txt",
                 &email,
                 "Confirmez votre adresse e-mail sur Parvis",
-                &ctx,
+                &text,
             )?
         } else {
-            ctx.insert("login_link", &format!("{origin}/connexion"));
-            ctx.insert("reset_link", &format!("{origin}/mot-de-passe-oublie"));
+            let text = AlreadyRegisteredMail {
+                name: &display_name,
+                login_link: format!("{origin}/connexion"),
+                reset_link: format!("{origin}/mot-de-passe-oublie"),
+            };
             mail(
                 self.templates,
-                "mail/already_registered.txt",
                 &email,
                 "Vous avez déjà un compte Parvis",
-                &ctx,
+                &text,
             )?
         };
         self.jobs.enqueue(&mut *tx, &message).await?;
@@ -253,16 +289,16 @@ impl Accounts<'_> {
             let token = random_token();
             let mut tx = self.db.begin_immediate().await?;
             store::insert_token(&mut tx, &token, &account.id, "verify", VERIFY_TTL).await?;
-            let mut ctx = Context::new();
-            ctx.insert("name", &account.display_name);
-            ctx.insert("site_name", "Parvis");
-            ctx.insert("link", &format!("{origin}/verification?token={token}"));
+            let text = VerifyMail {
+                name: &account.display_name,
+                site_name: "Parvis",
+                link: format!("{origin}/verification?token={token}"),
+            };
             let message = mail(
                 self.templates,
-                "mail/verify.txt",
                 &email,
                 "Confirmez votre adresse e-mail sur Parvis",
-                &ctx,
+                &text,
             )?;
             self.jobs.enqueue(&mut *tx, &message).await?;
             tx.commit().await?;
@@ -281,15 +317,15 @@ impl Accounts<'_> {
         let token = random_token();
         let mut tx = self.db.begin_immediate().await?;
         store::insert_token(&mut tx, &token, &account.id, "reset", RESET_TTL).await?;
-        let mut ctx = Context::new();
-        ctx.insert("name", &account.display_name);
-        ctx.insert("link", &format!("{origin}/reinitialiser?token={token}"));
+        let text = ResetMail {
+            name: &account.display_name,
+            link: format!("{origin}/reinitialiser?token={token}"),
+        };
         let message = mail(
             self.templates,
-            "mail/reset.txt",
             &email,
             "Réinitialisez votre mot de passe Parvis",
-            &ctx,
+            &text,
         )?;
         self.jobs.enqueue(&mut *tx, &message).await?;
         tx.commit().await?;

@@ -6,14 +6,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use serde::Deserialize;
-use tera::Context;
+use serde::{Deserialize, Serialize};
 
 use crate::authz::{Can, Moderate};
 use crate::candidates::service::{self, CandidateError, MAX_PHOTO_BYTES, Submitted};
-use crate::candidates::store::ELECTIONS;
+use crate::candidates::store::{Candidate, ELECTIONS};
 use crate::error::{AppError, AppResult};
+use crate::feed::store::Post;
 use crate::media::upload::{self, body_limit};
+use crate::web::render::Template;
 use crate::state::AppState;
 use crate::web::{Page, SignedIn};
 
@@ -59,19 +60,41 @@ fn render_new(
     form: &upload::Form,
     error: Option<String>,
 ) -> AppResult<Response> {
-    let elections: Vec<serde_json::Value> = ELECTIONS
-        .iter()
-        .map(|(k, l)| serde_json::json!({"kind": k, "label": l}))
-        .collect();
-    let mut ctx = Context::new();
-    ctx.insert("elections", &elections);
-    ctx.insert("election_kind", form.text("election_kind"));
-    ctx.insert("election_date", form.text("election_date"));
-    ctx.insert("list_name", form.text("list_name"));
-    ctx.insert("programme", form.text("programme"));
-    ctx.insert("error", &error);
-    ctx.insert("max_photo", &crate::media::human_size(MAX_PHOTO_BYTES));
-    page.render_form(state, status, "candidates/new.html", ctx)
+    let new = New {
+        elections: ELECTIONS
+            .iter()
+            .map(|&(kind, label)| Election { kind, label })
+            .collect(),
+        election_kind: form.text("election_kind"),
+        election_date: form.text("election_date"),
+        list_name: form.text("list_name"),
+        programme: form.text("programme"),
+        error,
+        max_photo: crate::media::human_size(MAX_PHOTO_BYTES),
+    };
+    page.render_form(state, status, &new)
+}
+
+/// `candidates/new.html`: the candidate profile form, empty or as submitted.
+#[derive(Serialize)]
+struct New<'a> {
+    elections: Vec<Election>,
+    election_kind: &'a str,
+    election_date: &'a str,
+    list_name: &'a str,
+    programme: &'a str,
+    error: Option<String>,
+    max_photo: String,
+}
+
+impl Template for New<'_> {
+    const NAME: &'static str = "candidates/new.html";
+}
+
+#[derive(Serialize)]
+struct Election {
+    kind: &'static str,
+    label: &'static str,
 }
 
 async fn new_form(
@@ -166,12 +189,26 @@ async fn render_profile(
     let posts =
         crate::feed::store::of_candidate(&state.db, commune.tenant_id, &candidate.account_id, 20)
             .await?;
-    let mut ctx = Context::new();
-    ctx.insert("candidate", &candidate);
-    ctx.insert("can_withdraw", &can_withdraw);
-    ctx.insert("posts", &posts);
-    ctx.insert("error", &error);
-    page.render_form(state, status, "candidates/profile.html", ctx)
+    let profile = Profile {
+        candidate,
+        can_withdraw,
+        posts,
+        error,
+    };
+    page.render_form(state, status, &profile)
+}
+
+/// `candidates/profile.html`: a candidate's profile, programme and posts.
+#[derive(Serialize)]
+struct Profile {
+    candidate: Candidate,
+    can_withdraw: bool,
+    posts: Vec<Post>,
+    error: Option<String>,
+}
+
+impl Template for Profile {
+    const NAME: &'static str = "candidates/profile.html";
 }
 
 async fn profile(

@@ -5,11 +5,12 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use serde::Deserialize;
-use tera::Context;
+use serde::{Deserialize, Serialize};
 
 use crate::communes::{service, store};
 use crate::error::{AppError, AppResult};
+use crate::feed::routes::CommuneNews;
+use crate::web::render::Template;
 use crate::state::AppState;
 use crate::web::{Page, Site};
 
@@ -45,9 +46,6 @@ async fn home(
         return Ok(Html(html).into_response());
     }
     let content = service::home_content(&state.db.tenant(commune.tenant_id)).await?;
-    let mut ctx = Context::new();
-    ctx.insert("content", &content);
-    ctx.insert("welcome", &query.bienvenue.is_some());
     let can_edit = match &page.viewer {
         Some(v) => {
             state
@@ -61,7 +59,6 @@ async fn home(
         }
         None => false,
     };
-    ctx.insert("can_edit", &can_edit);
     let domain = commune.tenant_id.authz_domain();
     let (can_publish, following) = match &page.viewer {
         Some(v) => (
@@ -73,14 +70,9 @@ async fn home(
         ),
         None => (false, false),
     };
-    ctx.insert("can_publish", &can_publish);
-    ctx.insert("following", &following);
-    ctx.insert(
-        "followers",
-        &crate::feed::store::followers_of_commune(&state.db, commune.tenant_id).await?,
-    );
+    let followers = crate::feed::store::followers_of_commune(&state.db, commune.tenant_id).await?;
     let choices = state.modules.tenant(&state.db, commune.tenant_id).await?;
-    let services: Vec<_> = state
+    let services = state
         .modules
         .all()
         .into_iter()
@@ -90,26 +82,19 @@ async fn home(
                 .nav
                 .iter()
                 .filter(|n| !n.admin)
-                .map(|n| {
-                    serde_json::json!({
-                        "label": n.label,
-                        "href": format!("/m/{}{}", m.id, n.path),
-                        "description": m.manifest.description,
-                    })
+                .map(|n| Service {
+                    label: n.label.clone(),
+                    href: format!("/m/{}{}", m.id, n.path),
+                    description: m.manifest.description.clone(),
                 })
                 .collect::<Vec<_>>()
         })
         .collect();
-    ctx.insert("services", &services);
-    ctx.insert(
-        "candidates",
-        &crate::candidates::service::listed(&state, commune.tenant_id).await?,
-    );
+    let candidates = crate::candidates::service::listed(&state, commune.tenant_id).await?;
     let can_stand = match &page.viewer {
         Some(v) => crate::candidates::service::may_stand(&state, commune.tenant_id, &v.id).await,
         None => false,
     };
-    ctx.insert("can_stand", &can_stand);
     let news = crate::feed::routes::commune_news(
         &state,
         &page,
@@ -117,16 +102,54 @@ async fn home(
         query.quartier.as_deref(),
     )
     .await?;
-    ctx.insert("posts", &news.posts);
-    ctx.insert("filter", &news.filter);
-    ctx.insert("themes", news.themes);
-    let Html(html) = page.render(&state, "commune/home.html", ctx)?;
+    let home = Home {
+        content,
+        welcome: query.bienvenue.is_some(),
+        can_edit,
+        can_publish,
+        following,
+        followers,
+        services,
+        candidates,
+        can_stand,
+        news,
+    };
+    let Html(html) = page.render(&state, &home)?;
     if cacheable {
         let html = axum::body::Bytes::from(html);
         state.home_cache.put(commune.tenant_id, html.clone());
         return Ok(Html(html).into_response());
     }
     Ok(Html(html).into_response())
+}
+
+/// `commune/home.html`: the commune's page (and its candidates, `candidates/section.html`).
+#[derive(Serialize)]
+struct Home {
+    content: service::HomeContent,
+    /// Just signed up here (`?bienvenue`).
+    welcome: bool,
+    can_edit: bool,
+    can_publish: bool,
+    following: bool,
+    followers: i64,
+    services: Vec<Service>,
+    candidates: Vec<crate::candidates::store::Candidate>,
+    can_stand: bool,
+    #[serde(flatten)]
+    news: CommuneNews,
+}
+
+impl Template for Home {
+    const NAME: &'static str = "commune/home.html";
+}
+
+/// A module's public page, listed among the commune's services.
+#[derive(Serialize)]
+struct Service {
+    label: String,
+    href: String,
+    description: String,
 }
 
 async fn logo(State(state): State<AppState>, site: Site) -> AppResult<Response> {

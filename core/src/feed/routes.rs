@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::{Deserialize, Serialize};
-use tera::Context;
 
 use crate::authz::{Can, PublishPost, perms};
 use crate::error::{AppError, AppResult};
@@ -20,6 +19,7 @@ use crate::media::{human_size, upload};
 use crate::officials::store as officials;
 use crate::state::AppState;
 use crate::types::TenantId;
+use crate::web::render::Template;
 use crate::web::{Page, SignedIn, Site};
 
 /// Posts per page.
@@ -96,10 +96,19 @@ pub async fn cards(state: &AppState, page: &Page, mut posts: Vec<Post>) -> AppRe
 pub struct CommuneNews {
     /// The posts.
     pub posts: Vec<Post>,
-    /// The filter applied: `{theme, quartier}` (null when absent).
-    pub filter: serde_json::Value,
+    /// The filter applied.
+    pub filter: NewsFilter,
     /// The themes to filter by.
     pub themes: &'static [&'static str],
+}
+
+/// The tags a commune's news are filtered by (none: all the news).
+#[derive(Serialize)]
+pub struct NewsFilter {
+    /// One of [`THEMES`].
+    pub theme: Option<String>,
+    /// A neighbourhood, as posts are tagged.
+    pub quartier: Option<String>,
 }
 
 /// The latest posts of the page's commune, with `theme` and `quartier` tags when given.
@@ -120,7 +129,10 @@ pub async fn commune_news(
     let posts = store::of_commune_where(&state.db, commune.tenant_id, &filter, None, 10).await?;
     Ok(CommuneNews {
         posts: cards(state, page, posts).await?,
-        filter: serde_json::json!({"theme": theme, "quartier": quartier}),
+        filter: NewsFilter {
+            theme: theme.map(str::to_string),
+            quartier,
+        },
         themes: THEMES,
     })
 }
@@ -158,13 +170,24 @@ async fn feed(
     let mut posts = store::feed(&state.db, &account.id, q.avant.as_deref(), PAGE + 1).await?;
     let more = posts.len() as i64 > PAGE;
     posts.truncate(PAGE as usize);
-    let mut ctx = Context::new();
-    ctx.insert(
-        "next",
-        &more.then(|| posts.last().map(|p| p.id.clone())).flatten(),
-    );
-    ctx.insert("posts", &cards(&state, &page, posts).await?);
-    Ok(page.render(&state, "feed/feed.html", ctx)?.into_response())
+    let next = more.then(|| posts.last().map(|p| p.id.clone())).flatten();
+    let feed = FeedPage {
+        posts: cards(&state, &page, posts).await?,
+        next,
+    };
+    Ok(page.render(&state, &feed)?.into_response())
+}
+
+/// `feed/feed.html`: one's feed, a page of it.
+#[derive(Serialize)]
+struct FeedPage {
+    posts: Vec<Post>,
+    /// The last post's id when there are older ones.
+    next: Option<String>,
+}
+
+impl Template for FeedPage {
+    const NAME: &'static str = "feed/feed.html";
 }
 
 /// Who the actor publishes as in this commune: their official profile if they own one,
@@ -244,20 +267,36 @@ fn render_publish(
     form: &PublishForm,
     error: Option<&str>,
 ) -> AppResult<Response> {
-    let mut ctx = Context::new();
-    ctx.insert("author_name", name);
-    ctx.insert("themes", THEMES);
-    ctx.insert("kinds", &tags::kind_choices());
-    ctx.insert("form", form);
-    ctx.insert("error", &error);
-    ctx.insert("max_quartier", &tags::MAX_QUARTIER);
-    ctx.insert("max_label", &attachments::MAX_LABEL);
-    ctx.insert("image_size", &human_size(attachments::MAX_IMAGE_BYTES));
-    ctx.insert(
-        "document_size",
-        &human_size(attachments::MAX_DOCUMENT_BYTES),
-    );
-    page.render_form(state, status, "feed/publish.html", ctx)
+    let publish = Publish {
+        author_name: name,
+        themes: THEMES,
+        kinds: tags::kind_choices(),
+        form,
+        error,
+        max_quartier: tags::MAX_QUARTIER,
+        max_label: attachments::MAX_LABEL,
+        image_size: human_size(attachments::MAX_IMAGE_BYTES),
+        document_size: human_size(attachments::MAX_DOCUMENT_BYTES),
+    };
+    page.render_form(state, status, &publish)
+}
+
+/// `feed/publish.html`: the publish form.
+#[derive(Serialize)]
+struct Publish<'a> {
+    author_name: &'a str,
+    themes: &'static [&'static str],
+    kinds: Vec<tags::KindChoice>,
+    form: &'a PublishForm,
+    error: Option<&'a str>,
+    max_quartier: usize,
+    max_label: usize,
+    image_size: String,
+    document_size: String,
+}
+
+impl Template for Publish<'_> {
+    const NAME: &'static str = "feed/publish.html";
 }
 
 async fn publish_form(

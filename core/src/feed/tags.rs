@@ -62,11 +62,23 @@ impl PostKind {
     }
 }
 
-/// The kinds as forms list them: `{value, label}`.
-pub fn kind_choices() -> Vec<serde_json::Value> {
+/// A kind as forms list it.
+#[derive(Serialize)]
+pub struct KindChoice {
+    /// What the form sends.
+    pub value: &'static str,
+    /// What the reader sees.
+    pub label: &'static str,
+}
+
+/// The kinds as forms list them.
+pub fn kind_choices() -> Vec<KindChoice> {
     PostKind::ALL
         .iter()
-        .map(|k| serde_json::json!({"value": k.as_str(), "label": k.label()}))
+        .map(|k| KindChoice {
+            value: k.as_str(),
+            label: k.label(),
+        })
         .collect()
 }
 

@@ -6,12 +6,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use serde::Deserialize;
-use tera::Context;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, AppResult};
 use crate::messages::service::{self, MessageError, Sender};
 use crate::messages::store::{self, Recipient};
+use crate::web::render::{Notice, Template};
 use crate::state::AppState;
 use crate::web::{Page, SignedIn};
 
@@ -58,12 +58,20 @@ async fn inbox(
     let (threads, unread) = service::inbox(&state, commune.tenant_id, &account.id)
         .await
         .map_err(page_error)?;
-    let mut ctx = Context::new();
-    ctx.insert("threads", &threads);
-    ctx.insert("unread", &unread);
     Ok(page
-        .render(&state, "messages/inbox.html", ctx)?
+        .render(&state, &Inbox { threads, unread })?
         .into_response())
+}
+
+/// `messages/inbox.html`: one's threads in this commune.
+#[derive(Serialize)]
+struct Inbox {
+    threads: Vec<service::InboxEntry>,
+    unread: i64,
+}
+
+impl Template for Inbox {
+    const NAME: &'static str = "messages/inbox.html";
 }
 
 #[derive(Deserialize, Default)]
@@ -106,6 +114,7 @@ fn recipient_label(to: &Recipient) -> String {
     }
 }
 
+/// A new thread's form, empty or as submitted.
 struct NewForm<'a> {
     to: &'a To,
     recipient: &'a Recipient,
@@ -114,20 +123,37 @@ struct NewForm<'a> {
     error: Option<String>,
 }
 
+/// `messages/new.html`.
+#[derive(Serialize)]
+struct New<'a> {
+    /// The official written to (empty: the commune).
+    elu: &'a str,
+    recipient: String,
+    subject: &'a str,
+    body: &'a str,
+    error: Option<String>,
+    max_body: usize,
+}
+
+impl Template for New<'_> {
+    const NAME: &'static str = "messages/new.html";
+}
+
 fn render_new(
     state: &AppState,
     page: Page,
     status: StatusCode,
     form: NewForm<'_>,
 ) -> AppResult<Response> {
-    let mut ctx = Context::new();
-    ctx.insert("elu", &form.to.elu);
-    ctx.insert("recipient", &recipient_label(form.recipient));
-    ctx.insert("subject", form.subject);
-    ctx.insert("body", form.body);
-    ctx.insert("error", &form.error);
-    ctx.insert("max_body", &service::MAX_BODY);
-    page.render_form(state, status, "messages/new.html", ctx)
+    let new = New {
+        elu: &form.to.elu,
+        recipient: recipient_label(form.recipient),
+        subject: form.subject,
+        body: form.body,
+        error: form.error,
+        max_body: service::MAX_BODY,
+    };
+    page.render_form(state, status, &new)
 }
 
 async fn new_form(
@@ -232,17 +258,38 @@ async fn render_thread(
         store::Side::Citizen => opened.thread.recipient_name.clone(),
         store::Side::Recipient => opened.thread.citizen_name.clone(),
     };
-    let mut ctx = Context::new();
-    ctx.insert("thread", &opened.thread);
-    ctx.insert("side", &opened.side);
-    ctx.insert("with", &with);
-    ctx.insert("messages", &opened.messages);
-    ctx.insert("can_block", &opened.blockable.is_some());
-    ctx.insert("blocked_by_me", &blocked_by_me);
-    ctx.insert("error", &error);
-    ctx.insert("body", body);
-    ctx.insert("max_body", &service::MAX_BODY);
-    page.render_form(state, status, "messages/thread.html", ctx)
+    let thread = ThreadPage {
+        can_block: opened.blockable.is_some(),
+        thread: opened.thread,
+        side: opened.side,
+        with,
+        messages: opened.messages,
+        blocked_by_me,
+        error,
+        body,
+        max_body: service::MAX_BODY,
+    };
+    page.render_form(state, status, &thread)
+}
+
+/// `messages/thread.html`: a thread, its reply form, report and block buttons.
+#[derive(Serialize)]
+struct ThreadPage<'a> {
+    thread: store::Thread,
+    side: store::Side,
+    /// The other side, as the viewer names it.
+    with: String,
+    messages: Vec<service::MessageView>,
+    can_block: bool,
+    blocked_by_me: bool,
+    error: Option<String>,
+    /// The reply as submitted.
+    body: &'a str,
+    max_body: usize,
+}
+
+impl Template for ThreadPage<'_> {
+    const NAME: &'static str = "messages/thread.html";
 }
 
 async fn thread(
@@ -340,19 +387,15 @@ async fn report(
     )
     .await
     .map_err(page_error)?;
-    let mut ctx = Context::new();
-    ctx.insert("title", "Signalement envoyé");
-    ctx.insert(
-        "message",
-        if flagged {
+    let notice = Notice {
+        title: "Signalement envoyé",
+        message: if flagged {
             "Merci : les modérateurs de la commune vont examiner ce message."
         } else {
             "Vous avez déjà signalé ce message."
         },
-    );
-    Ok(page
-        .render(&state, "auth/notice.html", ctx)?
-        .into_response())
+    };
+    Ok(page.render(&state, &notice)?.into_response())
 }
 
 async fn block(
@@ -373,12 +416,20 @@ async fn blocked(
     SignedIn(account): SignedIn,
     page: Page,
 ) -> AppResult<Response> {
-    let mut ctx = Context::new();
-    ctx.insert("blocked", &store::blocked(&state.db, &account.id).await?);
-    Ok(page
-        .with_forms()
-        .render(&state, "messages/blocked.html", ctx)?
-        .into_response())
+    let blocked = BlockedPage {
+        blocked: store::blocked(&state.db, &account.id).await?,
+    };
+    Ok(page.with_forms().render(&state, &blocked)?.into_response())
+}
+
+/// `messages/blocked.html`: the accounts one blocked.
+#[derive(Serialize)]
+struct BlockedPage {
+    blocked: Vec<store::Blocked>,
+}
+
+impl Template for BlockedPage {
+    const NAME: &'static str = "messages/blocked.html";
 }
 
 #[derive(Deserialize)]

@@ -261,7 +261,7 @@ pub struct MessageView {
 
 /// Plain text as HTML: escaped, line breaks kept.
 fn text_html(body: &str) -> String {
-    tera::escape_html(&body.replace('\r', "")).replace('\n', "<br>\n")
+    crate::web::render::escape_html(&body.replace('\r', "")).replace('\n', "<br>\n")
 }
 
 /// Loads a thread for `account` (not one of its sides: not found) and marks it read.

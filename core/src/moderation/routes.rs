@@ -5,12 +5,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use serde::Deserialize;
-use tera::Context;
+use serde::{Deserialize, Serialize};
 
 use crate::authz::{Can, Moderate, Report};
 use crate::error::{AppError, AppResult};
 use crate::moderation::store::{self, Target};
+use crate::web::render::{Notice, Template};
 use crate::state::AppState;
 use crate::web::Page;
 
@@ -67,19 +67,29 @@ async fn flag(
     let mut tx = state.db.tenant(commune.tenant_id).begin_write().await?;
     let flagged = store::flag(&mut tx, &id, &actor.account.id, &reason).await?;
     tx.commit().await?;
-    let mut ctx = Context::new();
-    ctx.insert("title", "Signalement envoyé");
-    ctx.insert(
-        "message",
-        if flagged {
+    let notice = Notice {
+        title: "Signalement envoyé",
+        message: if flagged {
             "Merci : les modérateurs de la commune vont examiner cette publication."
         } else {
             "Vous avez déjà signalé cette publication, ou elle n'est plus visible."
         },
-    );
-    Ok(page
-        .render(&state, "auth/notice.html", ctx)?
-        .into_response())
+    };
+    Ok(page.render(&state, &notice)?.into_response())
+}
+
+/// `moderation/queue.html`: what was flagged, and what moderators did.
+#[derive(Serialize)]
+struct Queue {
+    queue: Vec<store::Flagged>,
+    messages: Vec<store::FlaggedMessage>,
+    comments: Vec<store::FlaggedComment>,
+    log: Vec<store::AuditEntry>,
+    error: Option<String>,
+}
+
+impl Template for Queue {
+    const NAME: &'static str = "moderation/queue.html";
 }
 
 async fn render(
@@ -90,23 +100,15 @@ async fn render(
 ) -> AppResult<Response> {
     let commune = page.site.commune()?.clone();
     let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
-    let queue = store::queue(&mut tx).await?;
-    let messages = store::message_queue(&mut tx).await?;
-    let comments = store::comment_queue(&mut tx).await?;
-    let log = store::audit_log(&mut tx).await?;
+    let queue = Queue {
+        queue: store::queue(&mut tx).await?,
+        messages: store::message_queue(&mut tx).await?,
+        comments: store::comment_queue(&mut tx).await?,
+        log: store::audit_log(&mut tx).await?,
+        error,
+    };
     tx.commit().await?;
-    let mut ctx = Context::new();
-    ctx.insert("queue", &queue);
-    ctx.insert("messages", &messages);
-    ctx.insert("comments", &comments);
-    ctx.insert("log", &log);
-    ctx.insert("error", &error);
-    Ok((
-        status,
-        page.with_forms()
-            .render(state, "moderation/queue.html", ctx)?,
-    )
-        .into_response())
+    page.render_form(state, status, &queue)
 }
 
 async fn queue(

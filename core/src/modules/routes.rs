@@ -10,8 +10,6 @@ use axum::extract::{FromRequest, FromRequestParts, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::any;
-use serde_json::json;
-use tera::Context;
 
 use crate::accounts::routes::ClientIp;
 use crate::authz::perms;
@@ -25,6 +23,7 @@ use crate::modules::registry::LoadedModule;
 use crate::state::AppState;
 use crate::web::Page;
 use crate::web::csrf::CsrfToken;
+use crate::web::render::Template;
 use crate::web::security::{ModulePage, SANDBOX_POLICY};
 use crate::web::session::{cookie_header, read_cookie};
 
@@ -363,28 +362,54 @@ fn fault_page(module: &LoadedModule, fault: &Fault) -> Response {
     )
 }
 
-fn module_nav(module: &LoadedModule, admin: bool) -> serde_json::Value {
+/// A link of a module's menu.
+#[derive(serde::Serialize)]
+struct NavLink {
+    label: String,
+    href: String,
+}
+
+fn module_nav(module: &LoadedModule, admin: bool) -> Vec<NavLink> {
     let base = if admin {
         format!("/admin/m/{}", module.id)
     } else {
         format!("/m/{}", module.id)
     };
-    json!(
-        module
-            .manifest
-            .nav
-            .iter()
-            .filter(|n| n.admin == admin)
-            .map(|n| json!({"label": n.label, "href": format!("{base}{}", n.path)}))
-            .collect::<Vec<_>>()
-    )
+    module
+        .manifest
+        .nav
+        .iter()
+        .filter(|n| n.admin == admin)
+        .map(|n| NavLink {
+            label: n.label.clone(),
+            href: format!("{base}{}", n.path),
+        })
+        .collect()
+}
+
+/// `modules/page.html`: a module's page in the commune's layout, with its menu.
+#[derive(serde::Serialize)]
+struct ModulePageContent<'a> {
+    title: &'a str,
+    /// The module's HTML, its tags neutralised ([`neutralise_tags`]).
+    module_html: String,
+    module_name: &'a str,
+    module_nav: &'a [NavLink],
+    /// Under `/admin/m/…`.
+    module_admin: bool,
+    /// The module's one-time message, after its redirect.
+    flash: Option<&'a str>,
+}
+
+impl Template for ModulePageContent<'_> {
+    const NAME: &'static str = "modules/page.html";
 }
 
 fn respond(
     state: &AppState,
     page: &Page,
     module: &LoadedModule,
-    nav: &serde_json::Value,
+    nav: &[NavLink],
     (response, checkouts): (ModuleResponse, Vec<String>),
     flash: Option<String>,
     admin: bool,
@@ -395,17 +420,15 @@ fn respond(
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut out = match response.body {
         Body::Page(p) => {
-            let mut ctx = Context::new();
-            ctx.insert("title", &p.title);
-            ctx.insert("module_html", &neutralise_tags(&p.html));
-            ctx.insert("module_name", &module.manifest.name);
-            ctx.insert("module_nav", nav);
-            ctx.insert("module_admin", &admin);
-            ctx.insert("flash", &flash);
-            let html = page
-                .clone()
-                .with_forms()
-                .render(state, "modules/page.html", ctx)?;
+            let content = ModulePageContent {
+                title: &p.title,
+                module_html: neutralise_tags(&p.html),
+                module_name: &module.manifest.name,
+                module_nav: nav,
+                module_admin: admin,
+                flash: flash.as_deref(),
+            };
+            let html = page.clone().with_forms().render(state, &content)?;
             let mut r = (status, Html(html.0)).into_response();
             // The module policy (see `web::security`): scripts only from the host's static path.
             r.extensions_mut().insert(ModulePage);

@@ -5,20 +5,19 @@
 //! The scheduler is given « now », so tests drive it without waiting for 08:00.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{Datelike as _, NaiveDate, NaiveTime, TimeZone as _};
 use chrono_tz::Europe::Paris;
 use serde::Serialize;
 use sqlx::Row as _;
-use tera::{Context, Tera};
 
 use crate::db::Db;
 use crate::mail::Email;
 use crate::notifications::email::footer;
 use crate::notifications::preferences::{self, UnsubscribeKey};
 use crate::util::now;
+use crate::web::render::{Template, Templates};
 
 /// Items listed in one digest; the rest are counted and left to the notification centre.
 const MAX_LISTED: usize = 50;
@@ -107,10 +106,10 @@ fn slot_on(day: NaiveDate) -> i64 {
 /// Sends the digests due at `at`: for each period whose latest slot was not sent yet, one
 /// e-mail per account listing its items written before that slot. Returns how many digests
 /// were queued.
-pub async fn run_due(db: &Db, at: i64) -> anyhow::Result<usize> {
+pub async fn run_due(db: &Db, templates: &Templates, at: i64) -> anyhow::Result<usize> {
     let mut queued = 0;
     for period in Period::ALL {
-        queued += send_period(db, period, period.latest_slot(at)).await?;
+        queued += send_period(db, templates, period, period.latest_slot(at)).await?;
     }
     Ok(queued)
 }
@@ -132,7 +131,12 @@ struct Digest {
     ids: Vec<String>,
 }
 
-async fn send_period(db: &Db, period: Period, slot: i64) -> anyhow::Result<usize> {
+async fn send_period(
+    db: &Db,
+    templates: &Templates,
+    period: Period,
+    slot: i64,
+) -> anyhow::Result<usize> {
     // The loop asks every minute; once the slot is taken, a read answers without the write
     // lock.
     let taken = sqlx::query("SELECT 1 AS one FROM digest_runs WHERE rhythm = $1 AND slot = $2")
@@ -215,7 +219,7 @@ async fn send_period(db: &Db, period: Period, slot: i64) -> anyhow::Result<usize
         let (Some(to), Some(key)) = (&digest.email, &key) else {
             continue;
         };
-        let email = compose(period, key, account, to, digest)?;
+        let email = compose(templates, period, key, account, to, digest)?;
         crate::jobs::push(&mut *tx, &email).await?;
         sent += 1;
     }
@@ -237,47 +241,35 @@ async fn send_period(db: &Db, period: Period, slot: i64) -> anyhow::Result<usize
     Ok(sent)
 }
 
-/// The digest templates (text and HTML), compiled once.
-fn templates() -> anyhow::Result<&'static Tera> {
-    static TERA: OnceLock<Result<Tera, String>> = OnceLock::new();
-    TERA.get_or_init(|| {
-        let mut tera = Tera::default();
-        tera.autoescape_on(vec![".html"]);
-        tera.set_escape_fn(escape_html);
-        tera.add_raw_templates([
-            (
-                "mail/digest.txt",
-                include_str!("../../templates/mail/digest.txt"),
-            ),
-            (
-                "mail/digest.html",
-                include_str!("../../templates/mail/digest.html"),
-            ),
-        ])
-        .map(|()| tera)
-        .map_err(|e| format!("{e:#}"))
-    })
-    .as_ref()
-    .map_err(|e| anyhow::anyhow!("digest templates: {e}"))
+/// `mail/digest.txt`: one account's digest.
+#[derive(Serialize)]
+struct DigestMail<'a> {
+    name: &'a str,
+    count: usize,
+    items: &'a [Item],
+    /// Items not listed (past [`MAX_LISTED`]).
+    more: usize,
+    weekly: bool,
+    origin: &'a str,
+    unsubscribe: &'a str,
+    footer: String,
 }
 
-/// HTML escaping without tera's `/` → `&#x2F;`, which some mail clients show in links.
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+impl Template for DigestMail<'_> {
+    const NAME: &'static str = "mail/digest.txt";
+}
+
+/// `mail/digest.html`: the same digest, as HTML.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct DigestHtml<'a>(&'a DigestMail<'a>);
+
+impl Template for DigestHtml<'_> {
+    const NAME: &'static str = "mail/digest.html";
 }
 
 fn compose(
+    templates: &Templates,
     period: Period,
     key: &UnsubscribeKey,
     account: &str,
@@ -291,16 +283,16 @@ fn compose(
         .find_map(|i| preferences::origin_of(&i.link))
         .unwrap_or_default();
     let unsubscribe = key.link(&origin, account);
-    let mut ctx = Context::new();
-    ctx.insert("name", &digest.name);
-    ctx.insert("count", &count);
-    ctx.insert("items", &digest.items[..count.min(MAX_LISTED)]);
-    ctx.insert("more", &count.saturating_sub(MAX_LISTED));
-    ctx.insert("weekly", &(period == Period::Weekly));
-    ctx.insert("origin", &origin);
-    ctx.insert("unsubscribe", &unsubscribe);
-    ctx.insert("footer", &footer(&origin, &unsubscribe));
-    let tera = templates()?;
+    let mail = DigestMail {
+        name: &digest.name,
+        count,
+        items: &digest.items[..count.min(MAX_LISTED)],
+        more: count.saturating_sub(MAX_LISTED),
+        weekly: period == Period::Weekly,
+        origin: &origin,
+        unsubscribe: &unsubscribe,
+        footer: footer(&origin, &unsubscribe),
+    };
     let noun = if count > 1 {
         "nouveautés"
     } else {
@@ -313,8 +305,8 @@ fn compose(
     Ok(Email {
         to: to.to_string(),
         subject,
-        text: tera.render("mail/digest.txt", &ctx)?,
-        html: Some(tera.render("mail/digest.html", &ctx)?),
+        text: templates.render(&mail)?,
+        html: Some(templates.render(&DigestHtml(&mail))?),
         list_unsubscribe: Some(unsubscribe),
         attachments: vec![],
         notice: None,
@@ -323,12 +315,12 @@ fn compose(
 
 /// Runs [`run_due`] every minute (the first time at start, catching up a slot missed while
 /// the server was down).
-pub fn spawn(db: Db) {
+pub fn spawn(db: Db, templates: Templates) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         while !db.is_closed() {
             tick.tick().await;
-            if let Err(e) = run_due(&db, now()).await {
+            if let Err(e) = run_due(&db, &templates, now()).await {
                 tracing::warn!(error = %e, "digests not sent");
             }
         }
@@ -387,15 +379,6 @@ mod tests {
         assert_eq!(
             Period::Weekly.next_slot(paris(2026, 11, 30, 8, 0)),
             paris(2026, 12, 7, 8, 0)
-        );
-    }
-
-    #[test]
-    fn templates_compile() {
-        assert!(templates().is_ok(), "{:?}", templates().err());
-        assert_eq!(
-            escape_html("<a href=\"https://x/?a=1&b='2'\">"),
-            "&lt;a href=&quot;https://x/?a=1&amp;b=&#39;2&#39;&quot;&gt;"
         );
     }
 }

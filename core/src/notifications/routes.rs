@@ -8,14 +8,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use serde::Deserialize;
-use tera::Context;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, AppResult};
 use crate::notifications::preferences::{self, Preferences, Rhythm, UnsubscribeKey};
 use crate::notifications::store;
 use crate::state::AppState;
 use crate::types::AccountId;
+use crate::web::render::Template;
 use crate::web::{Page, SignedIn};
 
 /// The routes of this feature.
@@ -36,15 +36,20 @@ async fn centre(
     SignedIn(account): SignedIn,
     page: Page,
 ) -> AppResult<Response> {
-    let mut ctx = Context::new();
-    ctx.insert(
-        "notifications",
-        &store::latest(&state.db, &account.id).await?,
-    );
-    Ok(page
-        .with_forms()
-        .render(&state, "notifications/centre.html", ctx)?
-        .into_response())
+    let centre = Centre {
+        notifications: store::latest(&state.db, &account.id).await?,
+    };
+    Ok(page.with_forms().render(&state, &centre)?.into_response())
+}
+
+/// `notifications/centre.html`: the latest notifications.
+#[derive(Serialize)]
+struct Centre {
+    notifications: Vec<store::Notification>,
+}
+
+impl Template for Centre {
+    const NAME: &'static str = "notifications/centre.html";
 }
 
 async fn mark_read(
@@ -61,13 +66,29 @@ struct Saved {
     enregistre: Option<String>,
 }
 
-fn preferences_context(prefs: &Preferences, error: Option<&str>, saved: bool) -> Context {
-    let mut ctx = Context::new();
-    ctx.insert("rhythm", prefs.rhythm.as_str());
-    ctx.insert("push", &prefs.push);
-    ctx.insert("error", &error);
-    ctx.insert("saved", &saved);
-    ctx
+/// `notifications/preferences.html`: when e-mails come, and whether push does.
+#[derive(Serialize)]
+struct PreferencesPage<'a> {
+    rhythm: &'static str,
+    push: bool,
+    error: Option<&'a str>,
+    /// Just saved (`?enregistre=1`).
+    saved: bool,
+}
+
+impl Template for PreferencesPage<'_> {
+    const NAME: &'static str = "notifications/preferences.html";
+}
+
+impl<'a> PreferencesPage<'a> {
+    fn new(prefs: &Preferences, error: Option<&'a str>, saved: bool) -> Self {
+        PreferencesPage {
+            rhythm: prefs.rhythm.as_str(),
+            push: prefs.push,
+            error,
+            saved,
+        }
+    }
 }
 
 async fn preferences_form(
@@ -77,11 +98,8 @@ async fn preferences_form(
     page: Page,
 ) -> AppResult<Response> {
     let prefs = preferences::get(&state.db, &account.id).await?;
-    let ctx = preferences_context(&prefs, None, saved.enregistre.is_some());
-    Ok(page
-        .with_forms()
-        .render(&state, "notifications/preferences.html", ctx)?
-        .into_response())
+    let form = PreferencesPage::new(&prefs, None, saved.enregistre.is_some());
+    Ok(page.with_forms().render(&state, &form)?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -105,17 +123,12 @@ async fn save_preferences(
             rhythm: preferences::get(&state.db, &account.id).await?.rhythm,
             push,
         };
-        let ctx = preferences_context(
+        let again = PreferencesPage::new(
             &shown,
             Some("Choisissez l'un des rythmes proposés pour les e-mails."),
             false,
         );
-        return page.render_form(
-            &state,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "notifications/preferences.html",
-            ctx,
-        );
+        return page.render_form(&state, StatusCode::UNPROCESSABLE_ENTITY, &again);
     };
     preferences::set(&state.db, &account.id, rhythm, Some(push)).await?;
     Ok(Redirect::to("/notifications/preferences?enregistre=1").into_response())
@@ -152,12 +165,23 @@ async fn unsubscribe_form(
         .append_pair("compte", &link.compte)
         .append_pair("jeton", &link.jeton)
         .finish();
-    let mut ctx = Context::new();
-    ctx.insert("action", &format!("/desabonnement?{action}"));
-    ctx.insert("done", &false);
-    Ok(page
-        .render(&state, "notifications/unsubscribe.html", ctx)?
-        .into_response())
+    let confirm = UnsubscribePage {
+        done: false,
+        action: Some(format!("/desabonnement?{action}")),
+    };
+    Ok(page.render(&state, &confirm)?.into_response())
+}
+
+/// `notifications/unsubscribe.html`: the confirmation button, or that it is done.
+#[derive(Serialize)]
+struct UnsubscribePage {
+    done: bool,
+    /// Where the button posts (not done yet).
+    action: Option<String>,
+}
+
+impl Template for UnsubscribePage {
+    const NAME: &'static str = "notifications/unsubscribe.html";
 }
 
 /// The confirmation button, and mail clients' one-click POST (whose body,
@@ -169,9 +193,9 @@ async fn unsubscribe(
 ) -> AppResult<Response> {
     let account = checked(&state, &link).await?;
     preferences::set(&state.db, &account, Rhythm::Jamais, None).await?;
-    let mut ctx = Context::new();
-    ctx.insert("done", &true);
-    Ok(page
-        .render(&state, "notifications/unsubscribe.html", ctx)?
-        .into_response())
+    let done = UnsubscribePage {
+        done: true,
+        action: None,
+    };
+    Ok(page.render(&state, &done)?.into_response())
 }

@@ -2,17 +2,18 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use serde::Deserialize;
-use tera::Context;
+use serde::{Deserialize, Serialize};
 
 use crate::accounts::routes::ClientIp;
 use crate::error::{AppError, AppResult};
+use crate::feed::store::Post;
 use crate::officials::store;
 use crate::state::AppState;
 use crate::util::parse_date;
+use crate::web::render::Template;
 use crate::web::{Page, SignedIn};
 
 /// The routes of this feature.
@@ -40,23 +41,17 @@ async fn render(
     error: Option<String>,
     sent: bool,
 ) -> AppResult<Response> {
-    let mut ctx = Context::new();
     let own = page
         .viewer
         .as_ref()
         .is_some_and(|v| profile.account_id.as_ref() == Some(&v.id));
-    ctx.insert("profile", profile);
     // A claimed profile shows its holder's account avatar.
-    let avatar = match &profile.account_id {
+    let avatar_url = match &profile.account_id {
         Some(account) => crate::profiles::store::avatar_of(&state.db, account)
             .await?
             .map(|(large, _)| large),
         None => None,
     };
-    ctx.insert("avatar_url", &avatar);
-    ctx.insert("own", &own);
-    ctx.insert("error", &error);
-    ctx.insert("sent", &sent);
     let commune = page.site.commune()?.clone();
     let following = match &page.viewer {
         Some(v) => {
@@ -71,24 +66,40 @@ async fn render(
         }
         None => false,
     };
-    ctx.insert("following", &following);
     let posts =
         crate::feed::store::of_commune(&state.db, commune.tenant_id, Some(&profile.id), None, 20)
             .await?;
-    ctx.insert(
-        "posts",
-        &crate::feed::routes::cards(state, &page, posts).await?,
-    );
-    ctx.insert(
-        "record",
-        &crate::feed::routes::official_record(state, &page, &profile.id).await?,
-    );
-    Ok((
-        status,
-        page.with_forms()
-            .render(state, "officials/profile.html", ctx)?,
-    )
-        .into_response())
+    let official = Official {
+        profile,
+        avatar_url,
+        own,
+        error,
+        sent,
+        following,
+        posts: crate::feed::routes::cards(state, &page, posts).await?,
+        record: crate::feed::routes::official_record(state, &page, &profile.id).await?,
+    };
+    page.render_form(state, status, &official)
+}
+
+/// `officials/profile.html`: an official's profile, posts and record, and the claim form.
+#[derive(Serialize)]
+struct Official<'a> {
+    profile: &'a store::Profile,
+    /// The holder's avatar, once claimed.
+    avatar_url: Option<String>,
+    /// The viewer holds this profile.
+    own: bool,
+    error: Option<String>,
+    /// A claim was just filed.
+    sent: bool,
+    following: bool,
+    posts: Vec<Post>,
+    record: Vec<crate::feed::store::RecordEntry>,
+}
+
+impl Template for Official<'_> {
+    const NAME: &'static str = "officials/profile.html";
 }
 
 async fn profile(

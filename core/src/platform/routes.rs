@@ -6,13 +6,14 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tera::Context;
 
 use crate::authz::{Can, RequestSubscription};
+use crate::communes::search::CommuneHit;
 use crate::error::{AppError, AppResult};
 use crate::platform::requests::{self, NewRequest, REQUESTER_ROLES};
+use crate::web::render::{Notice, Template};
 use crate::state::AppState;
 use crate::web::{Page, Site};
 
@@ -27,33 +28,83 @@ pub fn routes() -> Router<AppState> {
 
 const SEARCH_LIMIT: usize = 20;
 
-fn results_context(state: &AppState, page: &Page, q: &str) -> Context {
-    let hits = state.communes.search(q, SEARCH_LIMIT);
-    let hits: Vec<_> = hits
+/// `platform/search_results.html`: the communes matching a search (alone, as the search box
+/// fetches it while typing, or in the landing page).
+#[derive(Serialize)]
+struct SearchResults<'a> {
+    q: &'a str,
+    hits: Vec<Hit>,
+}
+
+impl Template for SearchResults<'_> {
+    const NAME: &'static str = "platform/search_results.html";
+}
+
+/// One commune found, with its site's address when it is served.
+#[derive(Serialize)]
+struct Hit {
+    hit: CommuneHit,
+    url: Option<String>,
+}
+
+/// `platform/landing.html`.
+#[derive(Serialize)]
+struct Landing<'a> {
+    #[serde(flatten)]
+    results: SearchResults<'a>,
+    communes_count: usize,
+}
+
+impl Template for Landing<'_> {
+    const NAME: &'static str = "platform/landing.html";
+}
+
+/// `platform/subscribe.html`: the form, empty or shown again with its error.
+#[derive(Serialize)]
+struct Subscribe<'a> {
+    roles: &'static [&'static str],
+    insee: &'a str,
+    error: Option<String>,
+    form: Option<&'a SubscribeForm>,
+}
+
+impl Template for Subscribe<'_> {
+    const NAME: &'static str = "platform/subscribe.html";
+}
+
+/// `about.html`.
+#[derive(Serialize)]
+struct About {}
+
+impl Template for About {
+    const NAME: &'static str = "about.html";
+}
+
+fn search_results<'a>(state: &AppState, page: &Page, q: &'a str) -> SearchResults<'a> {
+    let hits = state
+        .communes
+        .search(q, SEARCH_LIMIT)
         .into_iter()
-        .map(|h| {
-            let url = h
+        .map(|hit| {
+            let url = hit
                 .slug
                 .as_ref()
                 .map(|s| format!("{}/", page.commune_origin(state, s)));
-            json!({"hit": h, "url": url})
+            Hit { hit, url }
         })
         .collect();
-    let mut ctx = Context::new();
-    ctx.insert("q", q);
-    ctx.insert("hits", &hits);
-    ctx
+    SearchResults { q, hits }
 }
 
 /// The platform landing: commune search (works without JavaScript; enhanced as you type).
 pub fn landing(state: &AppState, page: &Page, q: Option<&str>) -> AppResult<Response> {
     let q = q.unwrap_or_default().trim();
     crate::communes::search::check_query(q)?;
-    let mut ctx = results_context(state, page, q);
-    ctx.insert("communes_count", &state.communes.len());
-    Ok(page
-        .render(state, "platform/landing.html", ctx)?
-        .into_response())
+    let landing = Landing {
+        results: search_results(state, page, q),
+        communes_count: state.communes.len(),
+    };
+    Ok(page.render(state, &landing)?.into_response())
 }
 
 #[derive(Deserialize)]
@@ -68,13 +119,8 @@ async fn search_fragment(
     Query(q): Query<SearchQuery>,
 ) -> AppResult<Response> {
     crate::communes::search::check_query(q.q.trim())?;
-    let ctx = results_context(&state, &page, q.q.trim());
-    Ok(Html(
-        state
-            .templates
-            .render("platform/search_results.html", &ctx)?,
-    )
-    .into_response())
+    let results = search_results(&state, &page, q.q.trim());
+    Ok(Html(state.templates.render(&results)?).into_response())
 }
 
 async fn search_api(
@@ -107,16 +153,16 @@ async fn subscribe_form(
     Query(q): Query<SubscribeQuery>,
 ) -> AppResult<Response> {
     platform_only(&page)?;
-    let mut ctx = Context::new();
-    ctx.insert("roles", REQUESTER_ROLES);
-    ctx.insert("insee", &q.insee.unwrap_or_default());
-    Ok(page
-        .with_forms()
-        .render(&state, "platform/subscribe.html", ctx)?
-        .into_response())
+    let form = Subscribe {
+        roles: REQUESTER_ROLES,
+        insee: q.insee.as_deref().unwrap_or_default(),
+        error: None,
+        form: None,
+    };
+    Ok(page.with_forms().render(&state, &form)?.into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 struct SubscribeForm {
     #[serde(default)]
     insee: String,
@@ -154,19 +200,16 @@ async fn subscribe(
         }
         Err(e) => Err(e),
     };
-    let mut ctx = Context::new();
     match result {
         Ok(_) => {
-            ctx.insert("title", "Demande envoyée");
-            ctx.insert(
-                "message",
-                "Merci ! Un administrateur de la plateforme va vérifier votre fonction (nous \
-                 pourrons vous rappeler au numéro indiqué). Vous recevrez un e-mail dès que la \
-                 commune sera ouverte et que vous en serez administrateur.",
-            );
-            Ok(page
-                .render(&state, "auth/notice.html", ctx)?
-                .into_response())
+            let notice = Notice {
+                title: "Demande envoyée",
+                message: "Merci ! Un administrateur de la plateforme va vérifier votre fonction \
+                          (nous pourrons vous rappeler au numéro indiqué). Vous recevrez un \
+                          e-mail dès que la commune sera ouverte et que vous en serez \
+                          administrateur.",
+            };
+            Ok(page.render(&state, &notice)?.into_response())
         }
         Err(e @ (AppError::BadRequest(_) | AppError::Conflict(_) | AppError::TooManyRequests)) => {
             let status = e.status();
@@ -177,31 +220,18 @@ async fn subscribe(
                 ),
                 e => e.to_string(),
             };
-            ctx.insert("error", &message);
-            ctx.insert("roles", REQUESTER_ROLES);
-            ctx.insert("insee", &form.insee);
-            ctx.insert(
-                "form",
-                &json!({
-                    "requester_name": form.requester_name, "requester_role": form.requester_role,
-                    "phone": form.phone, "message": form.message,
-                }),
-            );
-            Ok((
-                status,
-                page.with_forms()
-                    .render(&state, "platform/subscribe.html", ctx)?,
-            )
-                .into_response())
+            let again = Subscribe {
+                roles: REQUESTER_ROLES,
+                insee: &form.insee,
+                error: Some(message),
+                form: Some(&form),
+            };
+            page.render_form(&state, status, &again)
         }
         Err(e) => Err(e),
     }
 }
 
 async fn about(State(state): State<AppState>, page: Page) -> AppResult<Response> {
-    Ok((
-        StatusCode::OK,
-        page.render(&state, "about.html", Context::new())?,
-    )
-        .into_response())
+    Ok((StatusCode::OK, page.render(&state, &About {})?).into_response())
 }

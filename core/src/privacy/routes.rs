@@ -5,12 +5,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use serde::Deserialize;
-use tera::Context;
+use serde::{Deserialize, Serialize};
 
 use crate::accounts::service::password_matches;
 use crate::error::{AppError, AppResult, ErrorPage};
 use crate::privacy::service;
+use crate::web::render::{Notice, Template};
 use crate::state::AppState;
 use crate::web::{Page, SignedIn, session};
 
@@ -22,20 +22,23 @@ pub fn routes() -> Router<AppState> {
         .route("/mon-compte/supprimer", post(delete))
 }
 
+/// `privacy/account.html`: one's data, its export, and the account's deletion.
+#[derive(Serialize)]
+struct AccountPage<'a> {
+    error: Option<&'a str>,
+}
+
+impl Template for AccountPage<'_> {
+    const NAME: &'static str = "privacy/account.html";
+}
+
 async fn render(
     state: &AppState,
     page: Page,
     status: StatusCode,
     error: Option<&str>,
 ) -> AppResult<Response> {
-    let mut ctx = Context::new();
-    ctx.insert("error", &error);
-    Ok((
-        status,
-        page.with_forms()
-            .render(state, "privacy/account.html", ctx)?,
-    )
-        .into_response())
+    page.render_form(state, status, &AccountPage { error })
 }
 
 async fn account_page(
@@ -111,17 +114,13 @@ async fn delete(
     service::delete(&state.db, &state.authz, &account.id).await?;
     state.jobs.notify();
     let cookie = session::close(&state.db, &headers, state.config.https).await?;
-    let mut ctx = Context::new();
-    ctx.insert("title", "Compte supprimé");
-    ctx.insert(
-        "message",
-        "Votre compte et vos données personnelles sont supprimés. Merci d'avoir participé à la vie publique de votre commune.",
-    );
+    let notice = Notice {
+        title: "Compte supprimé",
+        message: "Votre compte et vos données personnelles sont supprimés. Merci d'avoir participé à la vie publique de votre commune.",
+    };
     let mut anonymous = page;
     anonymous.viewer = None;
-    let mut response = anonymous
-        .render(&state, "auth/notice.html", ctx)?
-        .into_response();
+    let mut response = anonymous.render(&state, &notice)?.into_response();
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
 }

@@ -7,13 +7,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use serde::Deserialize;
-use tera::Context;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, AppResult};
 use crate::media::upload::{self, body_limit};
 use crate::profiles::service::{self, MAX_AVATAR_BYTES, ProfileError};
 use crate::profiles::store;
+use crate::web::render::Template;
 use crate::state::AppState;
 use crate::web::{Page, SignedIn};
 
@@ -52,41 +52,67 @@ async fn profile(
     let profile = visible(&state, &page, &id).await?;
     let viewer = page.viewer.as_ref().map(|v| &v.id);
     let own = viewer.is_some_and(|v| v.0 == profile.id);
-    let mut ctx = Context::new();
-    if profile.show_follows || own {
-        let citizens: Vec<store::Card> = store::followed_citizens(&state.db, &profile.id)
+    let follows = if profile.show_follows || own {
+        let followed_citizens = store::followed_citizens(&state.db, &profile.id)
             .await?
             .into_iter()
             .filter(|c| service::can_see_card(c, viewer))
             .collect();
-        let communes: Vec<serde_json::Value> = store::followed_communes(&state.db, &profile.id)
+        let followed_communes = store::followed_communes(&state.db, &profile.id)
             .await?
             .into_iter()
-            .map(|c| {
-                serde_json::json!({
-                    "name": c.name,
-                    "url": format!("{}/", page.commune_origin(&state, &c.slug)),
-                })
+            .map(|c| FollowedCommune {
+                url: format!("{}/", page.commune_origin(&state, &c.slug)),
+                name: c.name,
             })
             .collect();
-        ctx.insert("followed_citizens", &citizens);
-        ctx.insert("followed_communes", &communes);
-    }
+        Some(Follows {
+            followed_citizens,
+            followed_communes,
+        })
+    } else {
+        None
+    };
     let following = match viewer {
         Some(v) if !own => store::follows_citizen(&state.db, v, &profile.id).await?,
         _ => false,
     };
-    ctx.insert(
-        "followers",
-        &store::followers_of_citizen(&state.db, &profile.id).await?,
-    );
-    ctx.insert("profile", &profile);
-    ctx.insert("own", &own);
-    ctx.insert("following", &following);
-    Ok(page
-        .with_forms()
-        .render(&state, "profiles/citizen.html", ctx)?
-        .into_response())
+    let citizen = Citizen {
+        followers: store::followers_of_citizen(&state.db, &profile.id).await?,
+        profile,
+        own,
+        following,
+        follows,
+    };
+    Ok(page.with_forms().render(&state, &citizen)?.into_response())
+}
+
+/// `profiles/citizen.html`: a citizen's public profile.
+#[derive(Serialize)]
+struct Citizen {
+    profile: store::Profile,
+    own: bool,
+    following: bool,
+    followers: i64,
+    /// Whom the citizen follows, when shown (absent: the page says nothing of it).
+    #[serde(flatten)]
+    follows: Option<Follows>,
+}
+
+impl Template for Citizen {
+    const NAME: &'static str = "profiles/citizen.html";
+}
+
+#[derive(Serialize)]
+struct Follows {
+    followed_citizens: Vec<store::Card>,
+    followed_communes: Vec<FollowedCommune>,
+}
+
+#[derive(Serialize)]
+struct FollowedCommune {
+    name: String,
+    url: String,
 }
 
 #[derive(Deserialize)]
@@ -137,12 +163,26 @@ async fn render_settings(
     let profile = store::profile(&state.db, &viewer.id.0)
         .await?
         .ok_or(AppError::Unauthenticated)?;
-    let mut ctx = Context::new();
-    ctx.insert("profile", &profile);
-    ctx.insert("error", &error);
-    ctx.insert("max_bio", &service::MAX_BIO);
-    ctx.insert("max_avatar", &crate::media::human_size(MAX_AVATAR_BYTES));
-    page.render_form(state, status, "profiles/settings.html", ctx)
+    let settings = Settings {
+        profile,
+        error,
+        max_bio: service::MAX_BIO,
+        max_avatar: crate::media::human_size(MAX_AVATAR_BYTES),
+    };
+    page.render_form(state, status, &settings)
+}
+
+/// `profiles/settings.html`: one's bio, privacy settings and avatar.
+#[derive(Serialize)]
+struct Settings {
+    profile: store::Profile,
+    error: Option<String>,
+    max_bio: usize,
+    max_avatar: String,
+}
+
+impl Template for Settings {
+    const NAME: &'static str = "profiles/settings.html";
 }
 
 async fn settings(

@@ -7,10 +7,10 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::json;
-use tera::Context;
 
 use crate::error::{AppError, ErrorPage};
 use crate::state::AppState;
+use crate::web::render::{Layout, Template, platform_origin};
 use crate::web::session::Viewer;
 use crate::web::site::Site;
 
@@ -64,26 +64,22 @@ pub async fn render_error_pages(
         );
         return Redirect::to(&target).into_response();
     }
-    let mut ctx = Context::new();
-    match &site {
-        Some(Site::Commune(c)) => {
-            ctx.insert(
-                "site",
-                &json!({"kind": "commune", "name": c.name, "slug": c.slug}),
-            );
-            ctx.insert("commune", c.as_ref());
-        }
-        _ => ctx.insert("site", &json!({"kind": "platform", "name": "Parvis"})),
-    }
-    ctx.insert("viewer", &viewer.0);
-    ctx.insert("status", &page.status.as_u16());
-    ctx.insert("message", &page.message);
-    ctx.insert("title", title(page.status));
-    ctx.insert("platform_url", &crate::web::render::platform_origin(&state));
+    let site = site.unwrap_or(Site::Platform);
+    let layout = Layout::new(
+        Some(&site),
+        viewer.0.as_ref(),
+        None,
+        platform_origin(&state),
+    );
+    let content = ErrorContent {
+        title: title(page.status),
+        message: &page.message,
+    };
     html_with_status(
         &state,
         page.status,
-        &ctx,
+        &layout,
+        &content,
         response.headers().get(header::RETRY_AFTER).cloned(),
     )
 }
@@ -136,6 +132,17 @@ fn framework_rejection(response: &Response) -> Option<ErrorPage> {
     })
 }
 
+/// `error.html`: what went wrong, in the site's layout.
+#[derive(serde::Serialize)]
+struct ErrorContent<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+impl Template for ErrorContent<'_> {
+    const NAME: &'static str = "error.html";
+}
+
 fn title(status: StatusCode) -> &'static str {
     match status.as_u16() {
         400 => "Demande incorrecte",
@@ -152,10 +159,11 @@ fn title(status: StatusCode) -> &'static str {
 fn html_with_status(
     state: &AppState,
     status: StatusCode,
-    ctx: &Context,
+    layout: &Layout<'_>,
+    content: &ErrorContent<'_>,
     retry_after: Option<HeaderValue>,
 ) -> Response {
-    match state.templates.render("error.html", ctx) {
+    match state.templates.render_page(layout, content) {
         Ok(html) => {
             let mut response = (status, Html(html)).into_response();
             if let Some(v) = retry_after {
@@ -172,21 +180,17 @@ fn html_with_status(
 
 /// The page for a host that is no commune of this platform (or a malformed Host header).
 pub fn unknown_host_page(state: &AppState, host: &str) -> Response {
-    let mut ctx = Context::new();
-    ctx.insert("site", &json!({"kind": "none", "name": "Parvis"}));
-    ctx.insert("viewer", &Option::<()>::None);
-    ctx.insert("status", &404);
-    ctx.insert("title", "Adresse inconnue");
-    ctx.insert(
-        "message",
-        &format!(
-            "Aucune commune n'est servie à l'adresse « {} ». Vérifiez l'adresse, ou cherchez \
-             votre commune depuis l'accueil de la plateforme.",
-            host.chars().take(100).collect::<String>()
-        ),
+    let message = format!(
+        "Aucune commune n'est servie à l'adresse « {} ». Vérifiez l'adresse, ou cherchez \
+         votre commune depuis l'accueil de la plateforme.",
+        host.chars().take(100).collect::<String>()
     );
-    ctx.insert("platform_url", &crate::web::render::platform_origin(state));
-    html_with_status(state, StatusCode::NOT_FOUND, &ctx, None)
+    let content = ErrorContent {
+        title: "Adresse inconnue",
+        message: &message,
+    };
+    let layout = Layout::new(None, None, None, platform_origin(state));
+    html_with_status(state, StatusCode::NOT_FOUND, &layout, &content, None)
 }
 
 /// Fallback for unknown paths.

@@ -1,191 +1,162 @@
-//! Page rendering with tera: templates are compiled into the binary, and every page gets the
-//! same base context (site, viewer, CSRF token when the page has forms).
+//! Page rendering with tera, one engine for the whole host. Templates are files in folders
+//! embedded at compile time (`core/templates/`, and the admin back-office's and billing's),
+//! each registered by its path in its folder: a file added there needs no code to be found.
+//! Each template is filled by one typed context, a `Serialize` struct implementing
+//! [`Template`]; pages get the layout's part ([`Layout`]: site, viewer, CSRF token) built here
+//! once and composed in.
+
+use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::Method;
 use axum::http::request::Parts;
 use axum::response::Html;
-use serde_json::json;
+use include_dir::{Dir, include_dir};
+use serde::Serialize;
 use tera::{Context, Tera};
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::web::csrf::CsrfToken;
 use crate::web::session::{Account, Viewer};
-use crate::web::site::{Site, request_host};
+use crate::web::site::{CommuneSite, Site, request_host};
 
-/// Core templates, embedded so the binary runs anywhere.
-const CORE_TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("../../templates/base.html")),
-    ("error.html", include_str!("../../templates/error.html")),
-    ("about.html", include_str!("../../templates/about.html")),
-    (
-        "platform/landing.html",
-        include_str!("../../templates/platform/landing.html"),
-    ),
-    (
-        "platform/search_results.html",
-        include_str!("../../templates/platform/search_results.html"),
-    ),
-    (
-        "platform/subscribe.html",
-        include_str!("../../templates/platform/subscribe.html"),
-    ),
-    (
-        "commune/home.html",
-        include_str!("../../templates/commune/home.html"),
-    ),
-    (
-        "auth/signup.html",
-        include_str!("../../templates/auth/signup.html"),
-    ),
-    (
-        "auth/login.html",
-        include_str!("../../templates/auth/login.html"),
-    ),
-    (
-        "auth/forgot.html",
-        include_str!("../../templates/auth/forgot.html"),
-    ),
-    (
-        "auth/reset.html",
-        include_str!("../../templates/auth/reset.html"),
-    ),
-    (
-        "auth/notice.html",
-        include_str!("../../templates/auth/notice.html"),
-    ),
-    (
-        "auth/verify.html",
-        include_str!("../../templates/auth/verify.html"),
-    ),
-    (
-        "mail/verify.txt",
-        include_str!("../../templates/mail/verify.txt"),
-    ),
-    (
-        "mail/reset.txt",
-        include_str!("../../templates/mail/reset.txt"),
-    ),
-    (
-        "mail/already_registered.txt",
-        include_str!("../../templates/mail/already_registered.txt"),
-    ),
-    (
-        "mail/request_decided.txt",
-        include_str!("../../templates/mail/request_decided.txt"),
-    ),
-    (
-        "mail/claim_decided.txt",
-        include_str!("../../templates/mail/claim_decided.txt"),
-    ),
-    (
-        "officials/profile.html",
-        include_str!("../../templates/officials/profile.html"),
-    ),
-    (
-        "feed/post.html",
-        include_str!("../../templates/feed/post.html"),
-    ),
-    (
-        "feed/feed.html",
-        include_str!("../../templates/feed/feed.html"),
-    ),
-    (
-        "feed/publish.html",
-        include_str!("../../templates/feed/publish.html"),
-    ),
-    (
-        "feed/post_page.html",
-        include_str!("../../templates/feed/post_page.html"),
-    ),
-    (
-        "moderation/queue.html",
-        include_str!("../../templates/moderation/queue.html"),
-    ),
-    (
-        "messages/inbox.html",
-        include_str!("../../templates/messages/inbox.html"),
-    ),
-    (
-        "messages/new.html",
-        include_str!("../../templates/messages/new.html"),
-    ),
-    (
-        "messages/thread.html",
-        include_str!("../../templates/messages/thread.html"),
-    ),
-    (
-        "messages/blocked.html",
-        include_str!("../../templates/messages/blocked.html"),
-    ),
-    (
-        "profiles/citizen.html",
-        include_str!("../../templates/profiles/citizen.html"),
-    ),
-    (
-        "profiles/settings.html",
-        include_str!("../../templates/profiles/settings.html"),
-    ),
-    (
-        "candidates/new.html",
-        include_str!("../../templates/candidates/new.html"),
-    ),
-    (
-        "candidates/profile.html",
-        include_str!("../../templates/candidates/profile.html"),
-    ),
-    (
-        "candidates/section.html",
-        include_str!("../../templates/candidates/section.html"),
-    ),
-    (
-        "privacy/account.html",
-        include_str!("../../templates/privacy/account.html"),
-    ),
-    (
-        "modules/page.html",
-        include_str!("../../templates/modules/page.html"),
-    ),
-    (
-        "notifications/centre.html",
-        include_str!("../../templates/notifications/centre.html"),
-    ),
-    (
-        "notifications/devices.html",
-        include_str!("../../templates/notifications/devices.html"),
-    ),
-    (
-        "notifications/preferences.html",
-        include_str!("../../templates/notifications/preferences.html"),
-    ),
-    (
-        "notifications/unsubscribe.html",
-        include_str!("../../templates/notifications/unsubscribe.html"),
-    ),
-];
+/// The core's templates, embedded so the binary runs anywhere (`build.rs` rebuilds the crate
+/// when a file is added to the folder).
+pub static CORE_TEMPLATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 
-/// The compiled templates.
+/// A template's context: the fields its template reads, tied to the template it fills.
+/// A page renders through [`Page::render`] (which adds the [`Layout`]), an e-mail or a
+/// fragment through [`Templates::render`].
+pub trait Template: Serialize {
+    /// The template's path in its folder (`feed/feed.html`).
+    const NAME: &'static str;
+}
+
+/// `auth/notice.html`: a page that only says something (a request sent, a link mailed).
+#[derive(Serialize)]
+pub struct Notice<'a> {
+    /// Heading and title.
+    pub title: &'a str,
+    /// What happened.
+    pub message: &'a str,
+}
+
+impl Template for Notice<'_> {
+    const NAME: &'static str = "auth/notice.html";
+}
+
+/// The one template engine (cloning shares it).
+#[derive(Clone)]
 pub struct Templates {
-    tera: Tera,
+    tera: Arc<Tera>,
 }
 
 impl Templates {
-    /// Compiles the core templates plus `extra` ones (the admin back-office's).
-    pub fn new(extra: &[(&str, &str)]) -> Result<Templates, tera::Error> {
+    /// Compiles every file of the core's folder plus `extra` folders (the admin back-office's,
+    /// billing's). A template that does not parse fails here, at start-up.
+    pub fn new(extra: &[&Dir<'_>]) -> Result<Templates, tera::Error> {
+        let mut files = Vec::new();
+        for dir in std::iter::once(&CORE_TEMPLATES).chain(extra.iter().copied()) {
+            collect(dir, &mut files)?;
+        }
         let mut tera = Tera::default();
         tera.autoescape_on(vec![".html"]);
-        tera.add_raw_templates(CORE_TEMPLATES.iter().chain(extra.iter()).copied())?;
+        tera.set_escape_fn(escape_html);
+        // `escape` (`{{ body | escape | linebreaksbr | safe }}`) follows the same rule.
+        tera.register_filter("escape", escape_filter);
+        tera.add_raw_templates(files)?;
         tera.register_filter("thousands", thousands);
         tera.register_filter("date_fr", date_fr);
         tera.register_filter("date_iso", date_iso);
-        Ok(Templates { tera })
+        Ok(Templates {
+            tera: Arc::new(tera),
+        })
     }
 
-    /// Renders one template.
-    pub fn render(&self, name: &str, ctx: &Context) -> Result<String, tera::Error> {
-        self.tera.render(name, ctx)
+    /// Renders a template with its context alone (an e-mail, a fragment).
+    pub fn render<T: Template>(&self, context: &T) -> Result<String, tera::Error> {
+        self.tera
+            .render(T::NAME, &Context::from_serialize(context)?)
     }
+
+    /// Renders a page: its context composed with the layout's.
+    pub fn render_page<T: Template>(
+        &self,
+        layout: &Layout<'_>,
+        page: &T,
+    ) -> Result<String, tera::Error> {
+        #[derive(Serialize)]
+        struct WithLayout<'a, T> {
+            #[serde(flatten)]
+            layout: &'a Layout<'a>,
+            #[serde(flatten)]
+            page: &'a T,
+        }
+        let context = Context::from_serialize(WithLayout { layout, page })?;
+        self.tera.render(T::NAME, &context)
+    }
+
+    /// The names of every registered template.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tera.get_template_names()
+    }
+}
+
+/// Every file under `dir`, as (path in the folder, text). Dot files (an editor's) are left out.
+fn collect<'a>(dir: &'a Dir<'a>, out: &mut Vec<(&'a str, &'a str)>) -> Result<(), tera::Error> {
+    for file in dir.files() {
+        let path = file.path();
+        let name = path
+            .to_str()
+            .ok_or_else(|| tera::Error::msg(format!("{}: name not UTF-8", path.display())))?;
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            continue;
+        }
+        let text = file
+            .contents_utf8()
+            .ok_or_else(|| tera::Error::msg(format!("{name}: not UTF-8")))?;
+        out.push((name, text));
+    }
+    for sub in dir.dirs() {
+        collect(sub, out)?;
+    }
+    Ok(())
+}
+
+/// HTML escaping, for every template and for text the host turns into HTML itself (message
+/// bodies): `&`, `<`, `>`, `"` and `'`. Unlike tera's default, `/` is left alone: it ends
+/// nothing in HTML text or in a quoted attribute (the only places our templates put values;
+/// `<` is escaped, so no `</script>` either). Escaping it as `&#x2F;` was OWASP's old advice
+/// for unquoted attributes, and it made every link's `href` read `&#x2F;publications&#x2F;…`
+/// in pages and in mail clients that show the source.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `{{ text | escape }}` with [`escape_html`].
+fn escape_filter(
+    value: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    let text = value
+        .as_str()
+        .ok_or_else(|| tera::Error::msg("escape: expected a string"))?;
+    Ok(tera::Value::String(escape_html(text)))
 }
 
 /// `12345 | thousands` → `12 345` (see [`crate::util::thousands`]).
@@ -332,63 +303,180 @@ impl Page {
         self
     }
 
-    /// The platform's origin (`scheme://base[:port]`), from configuration.
-    pub fn platform_origin(&self, state: &AppState) -> String {
-        state.config.platform_origin()
-    }
-
     /// The origin of a commune's site, from configuration.
     pub fn commune_origin(&self, state: &AppState, slug: &str) -> String {
         state.config.commune_origin(slug)
     }
 
-    /// The base context of every page.
-    pub fn context(&self, state: &AppState) -> Context {
-        let mut ctx = Context::new();
-        match &self.site {
-            Site::Platform => {
-                ctx.insert("site", &json!({"kind": "platform", "name": "Parvis"}));
-            }
-            Site::Commune(c) => {
-                ctx.insert(
-                    "site",
-                    &json!({"kind": "commune", "name": c.name, "slug": c.slug}),
-                );
-                ctx.insert("commune", c.as_ref());
-            }
-        }
-        ctx.insert("viewer", &self.viewer);
-        if (self.forms || self.viewer.is_some())
-            && let Some(csrf) = &self.csrf
-        {
-            ctx.insert("csrf_token", csrf.value());
-        }
-        ctx.insert("platform_url", &self.platform_origin(state));
-        ctx.insert("current_path", &self.path);
-        ctx
+    /// The layout's part of this page's context.
+    pub fn layout(&self, state: &AppState) -> Layout<'_> {
+        let csrf_token = self
+            .csrf
+            .as_ref()
+            .filter(|_| self.forms || self.viewer.is_some())
+            .map(CsrfToken::value);
+        Layout::new(
+            Some(&self.site),
+            self.viewer.as_ref(),
+            csrf_token,
+            platform_origin(state),
+        )
     }
 
     /// Renders a page with forms at `status` (a form shown again with its error is a 4xx).
-    pub fn render_form(
+    pub fn render_form<T: Template>(
         self,
         state: &AppState,
         status: axum::http::StatusCode,
-        template: &str,
-        extra: Context,
+        page: &T,
     ) -> AppResult<axum::response::Response> {
         use axum::response::IntoResponse as _;
-        Ok((status, self.with_forms().render(state, template, extra)?).into_response())
+        Ok((status, self.with_forms().render(state, page)?).into_response())
     }
 
-    /// Renders `template` with the base context plus `extra`.
-    pub fn render(
-        &self,
-        state: &AppState,
-        template: &str,
-        extra: Context,
-    ) -> AppResult<Html<String>> {
-        let mut ctx = self.context(state);
-        ctx.extend(extra);
-        Ok(Html(state.templates.render(template, &ctx)?))
+    /// Renders `page`'s template with its context and the layout's.
+    pub fn render<T: Template>(&self, state: &AppState, page: &T) -> AppResult<Html<String>> {
+        Ok(Html(
+            state.templates.render_page(&self.layout(state), page)?,
+        ))
+    }
+}
+
+/// What the layout (`base.html`) reads, in every page's context: built here only.
+#[derive(Serialize)]
+pub struct Layout<'a> {
+    site: SiteView<'a>,
+    /// The commune of a commune's site (pages read `commune.name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commune: Option<&'a CommuneSite>,
+    viewer: Option<&'a Account>,
+    /// Only on pages with forms, or for a signed-in viewer (the sign-out button).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf_token: Option<&'a str>,
+    platform_url: String,
+}
+
+/// The site, as the layout names it.
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum SiteView<'a> {
+    Platform {
+        name: &'static str,
+    },
+    Commune {
+        name: &'a str,
+        slug: &'a str,
+    },
+    /// A host that is no site of this platform (its « adresse inconnue » page).
+    None {
+        name: &'static str,
+    },
+}
+
+impl<'a> Layout<'a> {
+    /// The layout of a page on `site` (`None`: a host that is no site of this platform).
+    pub fn new(
+        site: Option<&'a Site>,
+        viewer: Option<&'a Account>,
+        csrf_token: Option<&'a str>,
+        platform_url: String,
+    ) -> Layout<'a> {
+        let (site, commune) = match site {
+            Some(Site::Platform) => (SiteView::Platform { name: "Parvis" }, None),
+            Some(Site::Commune(c)) => (
+                SiteView::Commune {
+                    name: &c.name,
+                    slug: &c.slug,
+                },
+                Some(c.as_ref()),
+            ),
+            None => (SiteView::None { name: "Parvis" }, None),
+        };
+        Layout {
+            site,
+            commune,
+            viewer,
+            csrf_token,
+            platform_url,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use include_dir::{DirEntry, File};
+
+    use super::*;
+
+    /// A folder of one test template.
+    const fn folder(entries: &'static [DirEntry<'static>]) -> Dir<'static> {
+        Dir::new("", entries)
+    }
+
+    static ESCAPES: Dir<'static> = folder(&[DirEntry::File(File::new(
+        "test/escapes.html",
+        b"{{ text }}|{{ text | escape | linebreaksbr | safe }}|<a href=\"{{ href }}\">",
+    ))]);
+
+    #[derive(Serialize)]
+    struct Escapes<'a> {
+        text: &'a str,
+        href: &'a str,
+    }
+
+    impl Template for Escapes<'_> {
+        const NAME: &'static str = "test/escapes.html";
+    }
+
+    #[test]
+    fn every_file_of_the_folders_is_registered_by_its_path() {
+        let templates = Templates::new(&[&ESCAPES]).map_err(|e| format!("{e:?}"));
+        let templates = templates.as_ref().map_err(String::as_str);
+        let names: Vec<&str> = templates.map(|t| t.names().collect()).unwrap_or_default();
+        for name in [
+            "base.html",
+            "auth/notice.html",
+            "mail/digest.html",
+            "test/escapes.html",
+        ] {
+            assert!(names.contains(&name), "{name} missing from {names:?}");
+        }
+    }
+
+    #[test]
+    fn a_template_that_does_not_parse_fails_at_start() {
+        static BROKEN: Dir<'static> = folder(&[DirEntry::File(File::new(
+            "test/broken.html",
+            b"{% if %}never closed",
+        ))]);
+        let err = Templates::new(&[&BROKEN]).err().map(|e| format!("{e:?}"));
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("test/broken.html")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn one_escaping_rule_for_values_and_the_escape_filter() {
+        assert_eq!(
+            escape_html("<a href=\"https://x/?a=1&b='2'\">"),
+            "&lt;a href=&quot;https://x/?a=1&amp;b=&#x27;2&#x27;&quot;&gt;"
+        );
+        let html = Templates::new(&[&ESCAPES]).and_then(|t| {
+            t.render(&Escapes {
+                text: "<b>Oui</b> & \"non\"\nl'un/l'autre",
+                href: "/publications/1?a=1&b=2",
+            })
+        });
+        assert_eq!(
+            html.map_err(|e| format!("{e:?}")),
+            Ok(
+                "&lt;b&gt;Oui&lt;/b&gt; &amp; &quot;non&quot;\nl&#x27;un/l&#x27;autre|\
+                &lt;b&gt;Oui&lt;/b&gt; &amp; &quot;non&quot;<br>l&#x27;un/l&#x27;autre|\
+                <a href=\"/publications/1?a=1&amp;b=2\">"
+                    .to_string()
+            )
+        );
     }
 }

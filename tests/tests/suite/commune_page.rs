@@ -86,7 +86,7 @@ both_backends!(admins_edit_the_commune_page, |backend| async move {
         .await?;
     assert!(page.contains("<p>Premier paragraphe.</p>"));
     assert!(
-        page.contains("Second &lt;b&gt;paragraphe&lt;&#x2F;b&gt;."),
+        page.contains("Second &lt;b&gt;paragraphe&lt;/b&gt;."),
         "HTML is escaped"
     );
     assert!(page.contains("<strong>Line Evalet-Taponat</strong> — Maire"));

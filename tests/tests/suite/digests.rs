@@ -474,14 +474,23 @@ both_backends!(digests_go_once_per_period, |backend| async move {
     let now = parvis_core::util::now();
     let day = Period::Daily.next_slot(now);
     let monday = Period::Weekly.next_slot(now);
-    assert_eq!(digest::run_due(&w.app.state.db, now).await?, 0);
-    assert_eq!(digest::run_due(&w.app.state.db, day - 60).await?, 0);
+    assert_eq!(
+        digest::run_due(&w.app.state.db, &w.app.state.templates, now).await?,
+        0
+    );
+    assert_eq!(
+        digest::run_due(&w.app.state.db, &w.app.state.templates, day - 60).await?,
+        0
+    );
     let (a, b) = tokio::join!(
-        digest::run_due(&w.app.state.db, day + 30),
-        digest::run_due(&w.app.state.db, day + 30)
+        digest::run_due(&w.app.state.db, &w.app.state.templates, day + 30),
+        digest::run_due(&w.app.state.db, &w.app.state.templates, day + 30)
     );
     assert_eq!(a? + b?, if monday == day { 3 } else { 2 });
-    assert_eq!(digest::run_due(&w.app.state.db, day + 3600).await?, 0);
+    assert_eq!(
+        digest::run_due(&w.app.state.db, &w.app.state.templates, day + 3600).await?,
+        0
+    );
     w.settle().await?;
 
     let mails = w.mails("quentin@example.org")?;
@@ -517,10 +526,19 @@ both_backends!(digests_go_once_per_period, |backend| async move {
     if monday != day {
         assert!(w.mails("wanda@example.org")?.is_empty());
         assert_eq!(w.pending_items(&weekly).await?, 2);
-        assert_eq!(digest::run_due(&w.app.state.db, monday - 60).await?, 0);
-        assert_eq!(digest::run_due(&w.app.state.db, monday + 60).await?, 1);
+        assert_eq!(
+            digest::run_due(&w.app.state.db, &w.app.state.templates, monday - 60).await?,
+            0
+        );
+        assert_eq!(
+            digest::run_due(&w.app.state.db, &w.app.state.templates, monday + 60).await?,
+            1
+        );
     }
-    assert_eq!(digest::run_due(&w.app.state.db, monday + 120).await?, 0);
+    assert_eq!(
+        digest::run_due(&w.app.state.db, &w.app.state.templates, monday + 120).await?,
+        0
+    );
     assert_eq!(w.pending_items(&weekly).await?, 0);
     w.settle().await?;
     let mails = w.mails("wanda@example.org")?;
@@ -532,7 +550,12 @@ both_backends!(digests_go_once_per_period, |backend| async move {
     assert!(mails[0].text.contains("Cette semaine"), "{}", mails[0].text);
     // The next days, with nothing new, nothing goes.
     assert_eq!(
-        digest::run_due(&w.app.state.db, monday + 86_400 + 60).await?,
+        digest::run_due(
+            &w.app.state.db,
+            &w.app.state.templates,
+            monday + 86_400 + 60
+        )
+        .await?,
         0
     );
     w.settle().await?;

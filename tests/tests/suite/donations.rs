@@ -44,7 +44,7 @@ both_backends!(
             .text()
             .await?;
         assert!(
-            home.contains("donations&#x2F;\">Appels au don</a>"),
+            home.contains("/m/donations/\">Appels au don</a>"),
             "the commune page lists its services: {home}"
         );
 

@@ -36,5 +36,6 @@ mod sandbox_volumes;
 mod sandbox_web;
 mod sandbox_writer;
 mod table_ownership;
+mod templates;
 mod tenancy;
 mod write_transactions;

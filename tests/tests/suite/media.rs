@@ -131,11 +131,11 @@ impl World {
             .text()
             .await?;
         let at = page
-            .find("src=\"&#x2F;media&#x2F;")
+            .find("src=\"/media/")
             .context("no avatar on the settings page")?
             + 5;
         let rest = &page[at..];
-        Ok(rest[..rest.find('"').context("unterminated src")?].replace("&#x2F;", "/"))
+        Ok(rest[..rest.find('"').context("unterminated src")?].to_string())
     }
 }
 
@@ -286,9 +286,9 @@ trailer << /Size 4 /Root 1 0 R >>\nstartxref\n186\n%%EOF\n"
         .to_vec()
 }
 
-/// A page's HTML with its escaped slashes restored, to search for links.
+/// A page's HTML with its escaped apostrophes restored, to search for links.
 fn unescaped(html: &str) -> String {
-    html.replace("&#x2F;", "/").replace("&#x27;", "'")
+    html.replace("&#x27;", "'")
 }
 
 /// Every `src`/`href` value of `html` containing `/media/`, in document order.

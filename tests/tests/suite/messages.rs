@@ -206,8 +206,7 @@ both_backends!(
         let (status, page) = w.get(&w.alice, &format!("/messages/{to_alice}")).await?;
         assert_eq!(status, 200);
         assert!(
-            page.contains("Bonjour,<br>\n&lt;b&gt;Quand&lt;&#x2F;b&gt; finissent")
-                || page.contains("Bonjour,<br>\n&lt;b&gt;Quand&lt;/b&gt; finissent"),
+            page.contains("Bonjour,<br>\n&lt;b&gt;Quand&lt;/b&gt; finissent"),
             "{page}"
         );
         assert!(!page.contains("<b>Quand"));
@@ -248,7 +247,7 @@ both_backends!(
         let (_, centre) = w.get(&w.cyril, "/notifications").await?;
         assert!(
             centre.contains("Nouveau message de Alice LAMBERT")
-                && centre.contains(&format!("messages&#x2F;{to_alice}")),
+                && centre.contains(&format!("/messages/{to_alice}")),
             "{centre}"
         );
         let (_, page) = w.get(&w.cyril, &format!("/messages/{to_mairie}")).await?;

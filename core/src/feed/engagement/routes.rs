@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::{Deserialize, Serialize};
-use tera::Context;
 
 use crate::authz::{Can, Comment, Report, perms};
 use crate::error::{AppError, AppResult};
@@ -17,6 +16,7 @@ use crate::feed::engagement::service::{self, EngageError, Participant};
 use crate::feed::engagement::store;
 use crate::feed::routes::with_author_links;
 use crate::feed::store as posts;
+use crate::web::render::{Notice, Template};
 use crate::state::AppState;
 use crate::web::Page;
 
@@ -50,10 +50,39 @@ enum Section {
 }
 
 /// The page shown again after a refused form: the error next to its form, the text kept.
+#[derive(Serialize)]
 struct Retry<'a> {
+    #[serde(rename = "error_at")]
     section: Section,
     error: String,
     body: &'a str,
+}
+
+/// `feed/post_page.html`: a post, its reactions, evaluation and comments.
+#[derive(Serialize)]
+struct PostPage<'a> {
+    post: Option<posts::Post>,
+    /// The card is the page's own (`feed/post.html` leaves out its counts).
+    single: bool,
+    /// Why moderators hid it (moderators still see it).
+    hidden_reason: Option<String>,
+    summary: store::Summary,
+    comments: Vec<CommentView>,
+    /// The last comment's id when there are more.
+    next: Option<String>,
+    /// Not the first page of comments.
+    paged: bool,
+    evaluable: bool,
+    can_rate: bool,
+    my_rating: Option<i64>,
+    notes: [i64; 5],
+    max_comment: usize,
+    #[serde(flatten)]
+    retry: Option<Retry<'a>>,
+}
+
+impl Template for PostPage<'_> {
+    const NAME: &'static str = "feed/post_page.html";
 }
 
 /// Errors shown as a page of their own; bad input and limits are shown in the form instead.
@@ -141,25 +170,22 @@ async fn render(
     let post = with_author_links(state, &page, vec![one.post])
         .into_iter()
         .next();
-    let mut ctx = Context::new();
-    ctx.insert("post", &post);
-    ctx.insert("single", &true);
-    ctx.insert("hidden_reason", &one.hidden);
-    ctx.insert("summary", &summary);
-    ctx.insert("comments", &comments);
-    ctx.insert("next", &next);
-    ctx.insert("paged", &after.is_some());
-    ctx.insert("evaluable", &evaluable);
-    ctx.insert("can_rate", &(evaluable && !is_author));
-    ctx.insert("my_rating", &my_rating);
-    ctx.insert("notes", &[1, 2, 3, 4, 5]);
-    ctx.insert("max_comment", &service::MAX_COMMENT);
-    if let Some(retry) = retry {
-        ctx.insert("error_at", &retry.section);
-        ctx.insert("error", &retry.error);
-        ctx.insert("body", retry.body);
-    }
-    page.render_form(state, status, "feed/post_page.html", ctx)
+    let post_page = PostPage {
+        post,
+        single: true,
+        hidden_reason: one.hidden,
+        summary,
+        comments,
+        next,
+        paged: after.is_some(),
+        evaluable,
+        can_rate: evaluable && !is_author,
+        my_rating,
+        notes: [1, 2, 3, 4, 5],
+        max_comment: service::MAX_COMMENT,
+        retry,
+    };
+    page.render_form(state, status, &post_page)
 }
 
 async fn show(
@@ -280,19 +306,15 @@ async fn flag_comment(
     )
     .await
     .map_err(page_error)?;
-    let mut ctx = Context::new();
-    ctx.insert("title", "Signalement envoyé");
-    ctx.insert(
-        "message",
-        if flagged {
+    let notice = Notice {
+        title: "Signalement envoyé",
+        message: if flagged {
             "Merci : les modérateurs de la commune vont examiner ce commentaire."
         } else {
             "Vous avez déjà signalé ce commentaire."
         },
-    );
-    Ok(page
-        .render(&state, "auth/notice.html", ctx)?
-        .into_response())
+    };
+    Ok(page.render(&state, &notice)?.into_response())
 }
 
 #[derive(Deserialize)]

@@ -8,12 +8,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tera::Context;
 
 use crate::error::{AppError, AppResult};
 use crate::notifications::push::{self, store, vapid};
+use crate::web::render::Template;
 use crate::state::AppState;
 use crate::web::{Page, SignedIn};
 
@@ -156,12 +156,20 @@ async fn devices(
     SignedIn(account): SignedIn,
     page: Page,
 ) -> AppResult<Response> {
-    let mut ctx = Context::new();
-    ctx.insert("devices", &store::devices(&state.db, &account.id).await?);
-    Ok(page
-        .with_forms()
-        .render(&state, "notifications/devices.html", ctx)?
-        .into_response())
+    let devices = Devices {
+        devices: store::devices(&state.db, &account.id).await?,
+    };
+    Ok(page.with_forms().render(&state, &devices)?.into_response())
+}
+
+/// `notifications/devices.html`: the devices push reaches.
+#[derive(Serialize)]
+struct Devices {
+    devices: Vec<store::Device>,
+}
+
+impl Template for Devices {
+    const NAME: &'static str = "notifications/devices.html";
 }
 
 async fn remove_device(

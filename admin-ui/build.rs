@@ -1,0 +1,7 @@
+//! Rebuilds the crate when a file is added to its `templates/` folder: `include_dir!` embeds
+//! the folder, but on stable Rust a macro cannot ask to be re-run for a new file (only edits of
+//! files it read are noticed).
+
+fn main() {
+    println!("cargo::rerun-if-changed=templates");
+}
