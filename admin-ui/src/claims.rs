@@ -12,8 +12,8 @@ use parvis_core::notifications::Notice;
 use parvis_core::officials::store;
 use parvis_core::state::AppState;
 use parvis_core::types::AccountId;
-use parvis_core::web::render::Template;
 use parvis_core::web::Page;
+use parvis_core::web::render::Template;
 use serde::{Deserialize, Serialize};
 
 pub fn routes() -> Router<AppState> {

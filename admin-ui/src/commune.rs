@@ -8,9 +8,9 @@ use axum::{Form, Router};
 use parvis_core::authz::{Can, EditCommune};
 use parvis_core::communes::{service, store};
 use parvis_core::error::{AppError, AppResult};
-use parvis_core::web::render::Template;
 use parvis_core::state::AppState;
 use parvis_core::web::Page;
+use parvis_core::web::render::Template;
 use serde::{Deserialize, Serialize};
 
 pub fn routes() -> Router<AppState> {

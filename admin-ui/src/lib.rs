@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use parvis_core::authz::{Permission, perms};
 use parvis_core::error::{AppError, AppResult};
-use parvis_core::web::render::Template;
 use parvis_core::state::AppState;
+use parvis_core::web::render::Template;
 use parvis_core::web::{Page, Site};
 use serde::Serialize;
 

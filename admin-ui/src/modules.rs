@@ -15,9 +15,9 @@ use parvis_core::authz::{Can, ManageModules};
 use parvis_core::error::{AppError, AppResult};
 use parvis_core::modules::service::{self, ModuleError};
 use parvis_core::modules::{install, store};
-use parvis_core::web::render::Template;
 use parvis_core::state::AppState;
 use parvis_core::web::Page;
+use parvis_core::web::render::Template;
 use serde::Serialize;
 use serde_json::json;
 

@@ -12,8 +12,8 @@ use parvis_core::error::{AppError, AppResult};
 use parvis_core::officials::store as officials;
 use parvis_core::state::AppState;
 use parvis_core::types::AccountId;
-use parvis_core::web::render::Template;
 use parvis_core::web::Page;
+use parvis_core::web::render::Template;
 use serde::{Deserialize, Serialize};
 
 /// Roles a commune's admins may hand out (platform roles are the platform's).

@@ -11,9 +11,9 @@ use axum::routing::get;
 use parvis_core::authz::{Can, ManageModules};
 use parvis_core::error::AppResult;
 use parvis_core::modules::{quota, store};
-use parvis_core::web::render::Template;
 use parvis_core::state::AppState;
 use parvis_core::web::Page;
+use parvis_core::web::render::Template;
 use serde::Serialize;
 
 pub fn routes() -> Router<AppState> {

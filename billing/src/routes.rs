@@ -11,10 +11,10 @@ use axum::routing::{get, post};
 use axum::{Extension, Form, Json, Router};
 use parvis_core::authz::{Can, ManageBilling};
 use parvis_core::error::{AppError, AppResult};
-use parvis_core::web::render::Template;
-use parvis_core::web::site::{Site, request_host};
 use parvis_core::state::AppState;
 use parvis_core::web::Page;
+use parvis_core::web::render::Template;
+use parvis_core::web::site::{Site, request_host};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 

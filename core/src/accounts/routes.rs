@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::service::{AccountError, Accounts, Signup};
 use crate::error::{AppError, AppResult};
-use crate::web::render::{Notice, Template};
 use crate::state::AppState;
+use crate::web::render::{Notice, Template};
 use crate::web::session;
 use crate::web::{Page, Site};
 

@@ -14,8 +14,8 @@ use crate::candidates::store::{Candidate, ELECTIONS};
 use crate::error::{AppError, AppResult};
 use crate::feed::store::Post;
 use crate::media::upload::{self, body_limit};
-use crate::web::render::Template;
 use crate::state::AppState;
+use crate::web::render::Template;
 use crate::web::{Page, SignedIn};
 
 /// The routes of this feature.

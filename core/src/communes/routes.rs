@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::communes::{service, store};
 use crate::error::{AppError, AppResult};
 use crate::feed::routes::CommuneNews;
-use crate::web::render::Template;
 use crate::state::AppState;
+use crate::web::render::Template;
 use crate::web::{Page, Site};
 
 /// The routes of this feature.

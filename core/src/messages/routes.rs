@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{AppError, AppResult};
 use crate::messages::service::{self, MessageError, Sender};
 use crate::messages::store::{self, Recipient};
-use crate::web::render::{Notice, Template};
 use crate::state::AppState;
+use crate::web::render::{Notice, Template};
 use crate::web::{Page, SignedIn};
 
 /// The routes of this feature.

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::authz::{Can, Moderate, Report};
 use crate::error::{AppError, AppResult};
 use crate::moderation::store::{self, Target};
-use crate::web::render::{Notice, Template};
 use crate::state::AppState;
 use crate::web::Page;
+use crate::web::render::{Notice, Template};
 
 /// The routes of this feature.
 pub fn routes() -> Router<AppState> {

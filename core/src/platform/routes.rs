@@ -13,8 +13,8 @@ use crate::authz::{Can, RequestSubscription};
 use crate::communes::search::CommuneHit;
 use crate::error::{AppError, AppResult};
 use crate::platform::requests::{self, NewRequest, REQUESTER_ROLES};
-use crate::web::render::{Notice, Template};
 use crate::state::AppState;
+use crate::web::render::{Notice, Template};
 use crate::web::{Page, Site};
 
 /// The routes of this feature.

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::accounts::service::password_matches;
 use crate::error::{AppError, AppResult, ErrorPage};
 use crate::privacy::service;
-use crate::web::render::{Notice, Template};
 use crate::state::AppState;
+use crate::web::render::{Notice, Template};
 use crate::web::{Page, SignedIn, session};
 
 /// The routes of this feature.

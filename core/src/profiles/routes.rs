@@ -13,8 +13,8 @@ use crate::error::{AppError, AppResult};
 use crate::media::upload::{self, body_limit};
 use crate::profiles::service::{self, MAX_AVATAR_BYTES, ProfileError};
 use crate::profiles::store;
-use crate::web::render::Template;
 use crate::state::AppState;
+use crate::web::render::Template;
 use crate::web::{Page, SignedIn};
 
 /// The routes of this feature.

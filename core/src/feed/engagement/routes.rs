@@ -16,9 +16,9 @@ use crate::feed::engagement::service::{self, EngageError, Participant};
 use crate::feed::engagement::store;
 use crate::feed::routes::with_author_links;
 use crate::feed::store as posts;
-use crate::web::render::{Notice, Template};
 use crate::state::AppState;
 use crate::web::Page;
+use crate::web::render::{Notice, Template};
 
 /// Comments per page.
 const COMMENTS_PAGE: i64 = 50;

@@ -13,8 +13,8 @@ use serde_json::json;
 
 use crate::error::{AppError, AppResult};
 use crate::notifications::push::{self, store, vapid};
-use crate::web::render::Template;
 use crate::state::AppState;
+use crate::web::render::Template;
 use crate::web::{Page, SignedIn};
 
 /// Largest subscription request (a real one is under 1 KiB).
