@@ -136,7 +136,7 @@ async fn notify(
         state.templates.render(&text)?,
         format!("{}/elus/{}", page.origin, profile.id),
     );
-    state.jobs.enqueue(state.db.pool(), &notice).await?;
+    state.jobs.enqueue(state.db.platform(), &notice).await?;
     state.jobs.notify();
     Ok(())
 }

@@ -289,6 +289,6 @@ async fn notify(
         html: None,
         list_unsubscribe: None,
     };
-    state.jobs.enqueue(state.db.pool(), &email).await?;
+    state.jobs.enqueue(state.db.platform(), &email).await?;
     Ok(())
 }

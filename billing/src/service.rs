@@ -569,7 +569,7 @@ impl Billing {
             "SELECT c.population FROM tenants t JOIN communes c ON c.insee = t.insee WHERE t.id = $1",
         )
         .bind(tenant)
-        .fetch_optional(app.db.pool())
+        .fetch_optional(app.db.platform())
         .await
         {
             Ok(p) => p.flatten(),

@@ -197,7 +197,7 @@ pub async fn put_subscription(tx: &mut TenantTx, s: &SubscriptionRow) -> Result<
 pub async fn event_seen(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
     let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM billing_events WHERE id = $1")
         .bind(id)
-        .fetch_optional(db.pool())
+        .fetch_optional(db.platform())
         .await?;
     Ok(found.is_some())
 }

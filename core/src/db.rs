@@ -200,9 +200,12 @@ impl Db {
         self.backend
     }
 
-    /// The pool, for platform tables only (communes, tenants, accounts, sessions, jobs).
-    /// Tenant-owned tables go through [`Db::tenant`].
-    pub fn pool(&self) -> &AnyPool {
+    /// The platform's handle: statements on platform- and account-owned tables (communes,
+    /// tenants, accounts, sessions, follows, jobs: `db/ownership.rs` says which), outside any
+    /// tenant. Tenant-owned tables go through [`Db::tenant`]; on PostgreSQL their rows are
+    /// invisible here (Row-Level Security, no tenant set), and a statement that needs every
+    /// commune's rows says so with [`Db::platform_tx`].
+    pub fn platform(&self) -> &AnyPool {
         &self.pool
     }
 

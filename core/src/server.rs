@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath, Request};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +23,7 @@ use crate::state::AppState;
 use crate::state::Inner;
 use crate::web::render::Templates;
 use crate::web::site::SiteResolver;
-use crate::web::{csrf, errors, health, session, site};
+use crate::web::{Web, csrf, errors, health, session, site};
 
 /// Largest request body (logo uploads are 2 MB; forms far less).
 const MAX_BODY: usize = 4 << 20;
@@ -109,8 +109,13 @@ pub async fn build_state(
     let jobs = Jobs::new(db.clone(), handlers, wake_jobs);
     let communes = crate::communes::search::CommuneIndex::default();
     communes.reload(&db).await?;
+    let header = Arc::new(crate::messages::service::UnreadMessages {
+        authz: authz.clone(),
+        db: db.clone(),
+    });
     let state = AppState::new(Inner {
-        sites: SiteResolver::new(&config.base_domain),
+        sites: Arc::new(SiteResolver::new(&config.base_domain)),
+        header,
         templates,
         authz,
         jobs,
@@ -125,7 +130,7 @@ pub async fn build_state(
         metrics: metrics_handle(),
         payments,
         db,
-        config,
+        config: Arc::new(config),
     });
     Ok(state)
 }
@@ -184,6 +189,8 @@ async fn track(req: Request, next: Next) -> Response {
 
 /// The whole router: core pages plus `extra` (admin back-office, later modules and billing).
 pub fn router(state: AppState, extra: Router<AppState>) -> Router {
+    // The HTTP layer's middlewares see only their part of the state.
+    let web = Web::from_ref(&state);
     let sites = Router::new()
         .merge(crate::communes::routes::routes())
         .merge(crate::accounts::routes::routes())
@@ -203,17 +210,17 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .layer(middleware::from_fn(
             crate::web::path_guard::refuse_control_characters,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
+        .layer(middleware::from_fn_with_state(web.clone(), csrf::protect))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            web.clone(),
             errors::render_error_pages,
         ))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            web.clone(),
             session::load_viewer,
         ))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            web.clone(),
             site::resolve_site,
         ));
     Router::new()
@@ -224,7 +231,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::notifications::push::routes::static_routes())
         .merge(sites)
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            web,
             crate::web::security::headers,
         ))
         .layer(middleware::from_fn(track))
@@ -236,7 +243,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(health::private_metrics))
-        .with_state(state)
+        .with_state(Web::from_ref(&state))
 }
 
 /// Background work of a running host: the job worker and periodic refreshes.
@@ -258,7 +265,7 @@ pub fn spawn_background(state: &AppState) {
             }
             let _ = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
                 .bind(crate::util::now())
-                .execute(state.db.pool())
+                .execute(state.db.platform())
                 .await;
         }
     });

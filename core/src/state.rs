@@ -30,13 +30,13 @@ pub struct AppState(Arc<Inner>);
 /// The parts of [`AppState`].
 pub struct Inner {
     /// Validated configuration.
-    pub config: Config,
+    pub config: Arc<Config>,
     /// Storage.
     pub db: Db,
     /// Page templates.
     pub templates: Templates,
     /// Host → tenant resolution, with its cache.
-    pub sites: SiteResolver,
+    pub sites: Arc<SiteResolver>,
     /// casbin enforcer.
     pub authz: Arc<Authz>,
     /// Durable job queue.
@@ -59,6 +59,8 @@ pub struct Inner {
     pub modules: Arc<ModuleHost>,
     /// Prometheus renderer for `/metrics`.
     pub metrics: Option<PrometheusHandle>,
+    /// What the header counts for a signed-in person (unread messages).
+    pub header: Arc<dyn crate::web::HeaderCounts>,
     /// Online payments (set by billing at start; empty: payment not configured).
     pub payments: Payments,
 }
@@ -74,6 +76,19 @@ impl AppState {
     /// Wraps the parts.
     pub fn new(inner: Inner) -> AppState {
         AppState(Arc::new(inner))
+    }
+}
+
+impl FromRef<AppState> for crate::web::Web {
+    fn from_ref(state: &AppState) -> crate::web::Web {
+        crate::web::Web {
+            config: state.config.clone(),
+            db: state.db.clone(),
+            templates: state.templates.clone(),
+            sites: state.sites.clone(),
+            metrics: state.metrics.clone(),
+            header: state.header.clone(),
+        }
     }
 }
 

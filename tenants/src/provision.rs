@@ -116,7 +116,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Tenant, sqlx::Error> {
 pub async fn find_by_insee(db: &Db, insee: &InseeCode) -> Result<Option<Tenant>, sqlx::Error> {
     sqlx::query(&format!("{SELECT} WHERE t.insee = $1"))
         .bind(insee.as_str())
-        .fetch_optional(db.pool())
+        .fetch_optional(db.platform())
         .await?
         .as_ref()
         .map(from_row)
@@ -127,7 +127,7 @@ pub async fn find_by_insee(db: &Db, insee: &InseeCode) -> Result<Option<Tenant>,
 pub async fn find_by_slug(db: &Db, slug: &Slug) -> Result<Option<Tenant>, sqlx::Error> {
     sqlx::query(&format!("{SELECT} WHERE t.slug = $1"))
         .bind(slug.as_str())
-        .fetch_optional(db.pool())
+        .fetch_optional(db.platform())
         .await?
         .as_ref()
         .map(from_row)
@@ -141,7 +141,7 @@ pub async fn list_tenants(db: &Db, limit: i64, offset: i64) -> Result<Vec<Tenant
     ))
     .bind(limit.clamp(0, 100_000))
     .bind(offset.max(0))
-    .fetch_all(db.pool())
+    .fetch_all(db.platform())
     .await?;
     rows.iter().map(from_row).collect()
 }
@@ -149,7 +149,7 @@ pub async fn list_tenants(db: &Db, limit: i64, offset: i64) -> Result<Vec<Tenant
 /// How many tenants exist.
 pub async fn count_tenants(db: &Db) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM tenants")
-        .fetch_one(db.pool())
+        .fetch_one(db.platform())
         .await
 }
 

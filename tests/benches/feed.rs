@@ -44,7 +44,7 @@ fn ms(d: Duration) -> f64 {
 /// Verified accounts written directly (hashing 100,000 passwords is not the point).
 async fn accounts(app: &TestApp, prefix: &str, n: usize) -> Result<Vec<AccountId>> {
     let ids: Vec<AccountId> = (0..n).map(|_| AccountId::generate()).collect();
-    let mut tx = app.state.db.pool().begin().await?;
+    let mut tx = app.state.db.platform().begin().await?;
     for (c, chunk) in ids.chunks(BATCH).enumerate() {
         let values: Vec<String> = (0..chunk.len())
             .map(|i| {
@@ -76,7 +76,7 @@ async fn accounts(app: &TestApp, prefix: &str, n: usize) -> Result<Vec<AccountId
 
 /// Follows written directly: `(account, tenant, kind, target)`.
 async fn follows(app: &TestApp, rows: &[(&AccountId, TenantId, &str, String)]) -> Result<()> {
-    let mut tx = app.state.db.pool().begin().await?;
+    let mut tx = app.state.db.platform().begin().await?;
     for chunk in rows.chunks(BATCH) {
         let values: Vec<String> = (0..chunk.len())
             .map(|i| {
@@ -211,7 +211,7 @@ async fn run(backend: Backend, total_posts: usize, followers: usize) -> Result<(
         let slug = app.commune(insee).await?;
         let id: TenantId = sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
             .bind(&slug)
-            .fetch_one(app.state.db.pool())
+            .fetch_one(app.state.db.platform())
             .await?;
         slugs.push(slug);
         tenants.push(id);
@@ -247,7 +247,9 @@ async fn run(backend: Backend, total_posts: usize, followers: usize) -> Result<(
     );
     follows(&app, &rows).await?;
     if backend == Backend::Postgres {
-        sqlx::query("ANALYZE").execute(app.state.db.pool()).await?;
+        sqlx::query("ANALYZE")
+            .execute(app.state.db.platform())
+            .await?;
     }
     let seeded = started.elapsed();
     println!(
@@ -319,7 +321,7 @@ async fn run(backend: Backend, total_posts: usize, followers: usize) -> Result<(
             "SELECT COUNT(*) FROM notifications WHERE tenant_id = $1 AND id LIKE 'post:%'",
         )
         .bind(tenants[0])
-        .fetch_one(app.state.db.pool())
+        .fetch_one(app.state.db.platform())
         .await?;
         if n >= expected {
             break;

@@ -73,7 +73,7 @@ async fn run(backend: Backend, voters: usize) -> Result<()> {
         .bind(&id.0)
         .bind(format!("votant{i}@example.org"))
         .bind(format!("Votant {i}"))
-        .execute(app.state.db.pool())
+        .execute(app.state.db.platform())
         .await?;
         let session = parvis_core::web::session::open(&app.state.db, &id, false).await?;
         let session = session

@@ -43,7 +43,7 @@ impl TestDb {
                 let name = format!("parvis_test_{}", uuid::Uuid::now_v7().simple());
                 let admin_db = Db::connect(&admin).await?;
                 sqlx::query(&format!("CREATE DATABASE {name}"))
-                    .execute(admin_db.pool())
+                    .execute(admin_db.platform())
                     .await
                     .context("CREATE DATABASE on the test server")?;
                 admin_db.close().await;

@@ -62,7 +62,7 @@ pub struct Demo {
 /// posts, and creates the demo admin. Idempotent: a second start changes nothing.
 pub async fn prepare(db: &Db, authz: &Authz) -> anyhow::Result<Demo> {
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM communes")
-        .fetch_one(db.pool())
+        .fetch_one(db.platform())
         .await?;
     if count == 0 {
         eprintln!("Import du registre des communes (première exécution)…");

@@ -377,7 +377,7 @@ pub async fn create_verified(
     check_password(password)?;
     let hash = hash_password(password).await?;
     let id = AccountId::generate();
-    let mut conn = db.pool().acquire().await?;
+    let mut conn = db.platform().acquire().await?;
     Ok(
         store::insert(&mut conn, &id, &email, &display_name, &hash, Some(now()))
             .await?

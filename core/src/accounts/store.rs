@@ -37,7 +37,7 @@ const SELECT: &str =
 pub async fn by_email(db: &Db, email: &str) -> Result<Option<AccountRow>, sqlx::Error> {
     sqlx::query(&format!("{SELECT} WHERE email = $1"))
         .bind(email)
-        .fetch_optional(db.pool())
+        .fetch_optional(db.platform())
         .await?
         .as_ref()
         .map(row_to_account)
@@ -48,7 +48,7 @@ pub async fn by_email(db: &Db, email: &str) -> Result<Option<AccountRow>, sqlx::
 pub async fn by_id(db: &Db, id: &AccountId) -> Result<Option<AccountRow>, sqlx::Error> {
     sqlx::query(&format!("{SELECT} WHERE id = $1"))
         .bind(&id.0)
-        .fetch_optional(db.pool())
+        .fetch_optional(db.platform())
         .await?
         .as_ref()
         .map(row_to_account)
@@ -128,7 +128,7 @@ pub async fn token_account(
     .bind(token_hash(token))
     .bind(purpose)
     .bind(now())
-    .fetch_optional(db.pool())
+    .fetch_optional(db.platform())
     .await?;
     row.map(|r| r.try_get::<String, _>("account_id").map(AccountId))
         .transpose()
@@ -142,7 +142,7 @@ pub async fn token_is_valid(db: &Db, token: &str, purpose: &str) -> Result<bool,
     .bind(token_hash(token))
     .bind(purpose)
     .bind(now())
-    .fetch_optional(db.pool())
+    .fetch_optional(db.platform())
     .await?;
     Ok(row.is_some())
 }

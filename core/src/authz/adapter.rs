@@ -31,7 +31,7 @@ fn err(e: sqlx::Error) -> casbin::Error {
 /// A cheap fingerprint of the rules table, to notice changes made by another process.
 pub async fn rules_version(db: &Db) -> Result<i64, sqlx::Error> {
     let row = sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS m FROM casbin_rules")
-        .fetch_one(db.pool())
+        .fetch_one(db.platform())
         .await?;
     let n: i64 = row.try_get("n")?;
     let m: i64 = row.try_get("m")?;
@@ -101,7 +101,7 @@ fn load_line(m: &mut dyn Model, ptype: &str, mut rule: Vec<String>) {
 
 async fn load_rows(db: &Db) -> Result<Vec<(String, Vec<String>)>, sqlx::Error> {
     let rows = sqlx::query("SELECT ptype, v0, v1, v2, v3, v4, v5 FROM casbin_rules ORDER BY id")
-        .fetch_all(db.pool())
+        .fetch_all(db.platform())
         .await?;
     rows.into_iter()
         .map(|row| {
@@ -165,7 +165,7 @@ impl Adapter for DbAdapter {
 
     async fn clear_policy(&mut self) -> casbin::Result<()> {
         sqlx::query("DELETE FROM casbin_rules")
-            .execute(self.db.pool())
+            .execute(self.db.platform())
             .await
             .map_err(err)?;
         Ok(())
@@ -181,7 +181,7 @@ impl Adapter for DbAdapter {
         ptype: &str,
         rule: Vec<String>,
     ) -> casbin::Result<bool> {
-        let mut conn = self.db.pool().acquire().await.map_err(err)?;
+        let mut conn = self.db.platform().acquire().await.map_err(err)?;
         insert(&mut conn, ptype, &rule).await.map_err(err)
     }
 
@@ -205,7 +205,7 @@ impl Adapter for DbAdapter {
         ptype: &str,
         rule: Vec<String>,
     ) -> casbin::Result<bool> {
-        let mut conn = self.db.pool().acquire().await.map_err(err)?;
+        let mut conn = self.db.platform().acquire().await.map_err(err)?;
         delete(&mut conn, ptype, &rule).await.map_err(err)
     }
 
@@ -247,7 +247,7 @@ impl Adapter for DbAdapter {
         for b in &binds {
             query = query.bind(b);
         }
-        let done = query.execute(self.db.pool()).await.map_err(err)?;
+        let done = query.execute(self.db.platform()).await.map_err(err)?;
         Ok(done.rows_affected() > 0)
     }
 }

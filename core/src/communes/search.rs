@@ -67,7 +67,7 @@ impl CommuneIndex {
              FROM communes c LEFT JOIN tenants t ON t.insee = c.insee AND t.status = 'active' \
              ORDER BY c.population DESC",
         )
-        .fetch_all(db.pool())
+        .fetch_all(db.platform())
         .await?;
         let mut entries = Vec::with_capacity(rows.len());
         for row in rows {

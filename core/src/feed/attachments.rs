@@ -311,7 +311,7 @@ pub async fn of_posts(
     // The policy already filters on PostgreSQL; SQLite has none, so the query says it too.
     let published = " AND EXISTS (SELECT 1 FROM posts p WHERE p.tenant_id = a.tenant_id \
                      AND p.id = a.post_id AND p.hidden_at IS NULL)";
-    load(&mut *db.pool().acquire().await?, &scope, published).await
+    load(&mut *db.platform().acquire().await?, &scope, published).await
 }
 
 /// Attachments of the posts of `scope`, with `extra` conditions on `a`, the attachment.

@@ -283,7 +283,7 @@ pub async fn of_commune_where(
     .bind(limit)
     .bind(filter.theme.unwrap_or_default())
     .bind(filter.quartier.unwrap_or_default())
-    .fetch_all(db.pool())
+    .fetch_all(db.platform())
     .await?;
     rows.iter().map(from_row).collect()
 }
@@ -332,7 +332,7 @@ pub async fn of_candidate(
     .bind(tenant)
     .bind(&account.0)
     .bind(limit)
-    .fetch_all(db.pool())
+    .fetch_all(db.platform())
     .await?;
     rows.iter().map(from_row).collect()
 }
@@ -402,7 +402,7 @@ pub async fn feed(
         .bind(before.unwrap_or_default())
         .bind(limit)
         .bind(limit - 1)
-        .fetch_all(db.pool())
+        .fetch_all(db.platform())
         .await?;
     rows.iter()
         .map(|row| {
@@ -448,7 +448,7 @@ pub async fn set_follow(
         .bind(target)
         .bind(now())
         .bind(cap)
-        .execute(db.pool())
+        .execute(db.platform())
         .await?;
         if done.rows_affected() == 0 {
             // Either already followed (fine) or the cap is reached.
@@ -460,7 +460,7 @@ pub async fn set_follow(
             .bind(tenant)
             .bind(kind)
             .bind(target)
-            .execute(db.pool())
+            .execute(db.platform())
             .await?;
     }
     Ok(follow)
@@ -479,7 +479,7 @@ pub async fn follows(
         .bind(tenant)
         .bind(kind)
         .bind(target)
-        .fetch_optional(db.pool())
+        .fetch_optional(db.platform())
         .await?;
     Ok(row.is_some())
 }
@@ -490,7 +490,7 @@ pub async fn followers_of_commune(db: &Db, tenant: TenantId) -> Result<i64, sqlx
         "SELECT COUNT(*) FROM follows WHERE tenant_id = $1 AND target_kind = 'commune'",
     )
     .bind(tenant)
-    .fetch_one(db.pool())
+    .fetch_one(db.platform())
     .await
 }
 
@@ -523,7 +523,7 @@ pub async fn record(
     .bind(tenant)
     .bind(official)
     .bind(limit)
-    .fetch_all(db.pool())
+    .fetch_all(db.platform())
     .await?;
     rows.iter()
         .map(|row| {

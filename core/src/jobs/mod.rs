@@ -199,7 +199,7 @@ pub async fn failed(
     if let Some(kind) = kind {
         query = query.bind(kind);
     }
-    let rows = query.fetch_all(db.pool()).await?;
+    let rows = query.fetch_all(db.platform()).await?;
     rows.iter()
         .map(|row| {
             Ok(FailedJob {
@@ -370,7 +370,7 @@ pub async fn sweep(db: &Db, at: i64) -> Result<Swept, sqlx::Error> {
                 sqlx::query(&sql)
                     .bind(before)
                     .bind(SWEEP_BATCH)
-                    .execute(db.pool())
+                    .execute(db.platform())
                     .await?
                     .rows_affected()
             };
@@ -425,7 +425,7 @@ impl Jobs {
                      AND run_at <= $1 ORDER BY tenant_id LIMIT 1"
                 ))
                 .bind(now())
-                .fetch_optional(self.db.pool())
+                .fetch_optional(self.db.platform())
                 .await?
             }
             Turn::Tenant(after) => {
@@ -435,7 +435,7 @@ impl Jobs {
                 ))
                 .bind(after)
                 .bind(now())
-                .fetch_optional(self.db.pool())
+                .fetch_optional(self.db.platform())
                 .await?
             }
         };
@@ -469,7 +469,7 @@ impl Jobs {
         }
         let row = {
             let _turn = self.db.write_turn().await?;
-            query.fetch_optional(self.db.pool()).await?
+            query.fetch_optional(self.db.platform()).await?
         };
         row.map(|row| {
             Ok(Claimed {
@@ -576,7 +576,7 @@ impl Jobs {
         };
         {
             let _turn = self.db.write_turn().await?;
-            query.execute(self.db.pool()).await?;
+            query.execute(self.db.platform()).await?;
         }
         metrics::counter!(counter, "kind" => job.kind.clone()).increment(1);
         if gave_up && let Some(handler) = self.handlers.0.get(job.kind.as_str()) {

@@ -42,7 +42,7 @@ async fn serve(
     if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
         return Err(gone());
     }
-    let mut found = store::platform(state.db.pool(), &id).await?;
+    let mut found = store::platform(state.db.platform(), &id).await?;
     if found.is_none()
         && let Site::Commune(c) = &site
     {

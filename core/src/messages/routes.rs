@@ -241,9 +241,10 @@ async fn render_thread(
         .map_err(page_error)?;
     // Opening the thread read it: the header counted before that.
     if let Some(viewer) = page.viewer.as_mut() {
-        viewer.unread_messages = service::unread_total(state, commune.tenant_id, &viewer.id)
-            .await
-            .map_err(AppError::from)?;
+        viewer.unread_messages =
+            service::unread_total(&state.authz, &state.db, commune.tenant_id, &viewer.id)
+                .await
+                .map_err(AppError::from)?;
     }
     let blocked_by_me = match &opened.blockable {
         Some(other) => store::blocked_by_any(&state.db, std::slice::from_ref(&account.id), other)

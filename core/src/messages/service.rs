@@ -55,9 +55,8 @@ pub enum MessageError {
 }
 
 /// Whether `account` is one of the commune's admins (who share its side).
-pub async fn is_admin(state: &AppState, tenant: TenantId, account: &AccountId) -> bool {
-    state
-        .authz
+pub async fn is_admin(authz: &crate::authz::Authz, tenant: TenantId, account: &AccountId) -> bool {
+    authz
         .roles_of(account, &tenant.authz_domain())
         .await
         .contains(&Role::TenantAdmin)
@@ -85,7 +84,7 @@ pub async fn side_of(
     if &thread.citizen == account {
         Some(Side::Citizen)
     } else if thread.official.as_ref() == Some(account)
-        || (thread.recipient_kind == "commune" && is_admin(state, tenant, account).await)
+        || (thread.recipient_kind == "commune" && is_admin(&state.authz, tenant, account).await)
     {
         Some(Side::Recipient)
     } else {
@@ -198,7 +197,7 @@ pub async fn start(
             vec![account.clone()]
         }
         Recipient::Commune { .. } => {
-            if is_admin(state, tenant, citizen.account).await {
+            if is_admin(&state.authz, tenant, citizen.account).await {
                 return Err(MessageError::Forbidden(
                     "Vous administrez cette commune : les messages à la mairie vous arrivent déjà.",
                 ));
@@ -408,7 +407,7 @@ pub async fn inbox(
     tenant: TenantId,
     account: &AccountId,
 ) -> Result<(Vec<InboxEntry>, i64), MessageError> {
-    let admin = is_admin(state, tenant, account).await;
+    let admin = is_admin(&state.authz, tenant, account).await;
     let mut tx = state.db.tenant(tenant).begin().await?;
     let threads = store::inbox(&mut tx, account, admin).await?;
     tx.commit().await?;
@@ -441,15 +440,34 @@ pub async fn inbox(
 
 /// The viewer's unread messages in this commune (the page header's count).
 pub async fn unread_total(
-    state: &AppState,
+    authz: &crate::authz::Authz,
+    db: &crate::db::Db,
     tenant: TenantId,
     account: &AccountId,
 ) -> Result<i64, sqlx::Error> {
-    let admin = is_admin(state, tenant, account).await;
-    let mut tx = state.db.tenant(tenant).begin().await?;
+    let admin = is_admin(authz, tenant, account).await;
+    let mut tx = db.tenant(tenant).begin().await?;
     let total = store::unread_total(&mut tx, account, admin).await?;
     tx.commit().await?;
     Ok(total)
+}
+
+/// The header's count of unread messages (see [`crate::web::HeaderCounts`]).
+pub struct UnreadMessages {
+    /// Role assignments (a commune's admins read the commune's side of threads).
+    pub authz: std::sync::Arc<crate::authz::Authz>,
+    /// Storage.
+    pub db: crate::db::Db,
+}
+
+impl crate::web::HeaderCounts for UnreadMessages {
+    fn unread_messages<'a>(
+        &'a self,
+        tenant: TenantId,
+        account: &'a AccountId,
+    ) -> futures_util::future::BoxFuture<'a, Result<i64, sqlx::Error>> {
+        Box::pin(unread_total(&self.authz, &self.db, tenant, account))
+    }
 }
 
 /// The viewer reports a message of the other side of thread `id` to the commune's

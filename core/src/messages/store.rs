@@ -313,7 +313,7 @@ pub async fn is_deleted(db: &Db, account: &AccountId) -> Result<bool, sqlx::Erro
     let deleted: Option<Option<i64>> =
         sqlx::query_scalar("SELECT deleted_at FROM accounts WHERE id = $1")
             .bind(&account.0)
-            .fetch_optional(db.pool())
+            .fetch_optional(db.platform())
             .await?;
     Ok(deleted.is_none_or(|d| d.is_some()))
 }
@@ -330,7 +330,7 @@ pub async fn blocked_by_any(
         )
         .bind(&blocker.0)
         .bind(&account.0)
-        .fetch_optional(db.pool())
+        .fetch_optional(db.platform())
         .await?;
         if row.is_some() {
             return Ok(true);
@@ -348,7 +348,7 @@ pub async fn block(db: &Db, blocker: &AccountId, blocked: &AccountId) -> Result<
     .bind(&blocker.0)
     .bind(&blocked.0)
     .bind(now())
-    .execute(db.pool())
+    .execute(db.platform())
     .await?;
     Ok(())
 }
@@ -360,7 +360,7 @@ pub async fn unblock(db: &Db, blocker: &AccountId, blocked: &str) -> Result<(), 
     )
     .bind(&blocker.0)
     .bind(blocked)
-    .execute(db.pool())
+    .execute(db.platform())
     .await?;
     Ok(())
 }
@@ -383,7 +383,7 @@ pub async fn blocked(db: &Db, blocker: &AccountId) -> Result<Vec<Blocked>, sqlx:
          JOIN accounts a ON a.id = b.blocked_account_id WHERE b.blocker_account_id = $1 ORDER BY b.created_at DESC",
     )
     .bind(&blocker.0)
-    .fetch_all(db.pool())
+    .fetch_all(db.platform())
     .await?;
     rows.iter()
         .map(|r| {

@@ -363,7 +363,7 @@ pub async fn granted(db: &Db, id: &str) -> Result<BTreeSet<String>, sqlx::Error>
     let rows =
         sqlx::query("SELECT capability FROM module_grants WHERE module_id = $1 AND granted = 1")
             .bind(id)
-            .fetch_all(db.pool())
+            .fetch_all(db.platform())
             .await?;
     rows.iter().map(|r| r.try_get("capability")).collect()
 }
@@ -373,7 +373,7 @@ pub async fn granted(db: &Db, id: &str) -> Result<BTreeSet<String>, sqlx::Error>
 /// [`sync`]: crate::modules::registry::ModuleHost::sync
 pub async fn granted_all(db: &Db) -> Result<HashMap<String, BTreeSet<String>>, sqlx::Error> {
     let rows = sqlx::query("SELECT module_id, capability FROM module_grants WHERE granted = 1")
-        .fetch_all(db.pool())
+        .fetch_all(db.platform())
         .await?;
     let mut all: HashMap<String, BTreeSet<String>> = HashMap::new();
     for r in &rows {
@@ -478,7 +478,7 @@ pub async fn pending_all(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> 
         "SELECT module_id, capability FROM module_grants WHERE granted = 0 \
          ORDER BY module_id, capability",
     )
-    .fetch_all(db.pool())
+    .fetch_all(db.platform())
     .await?;
     rows.iter()
         .map(|r| Ok((r.try_get("module_id")?, r.try_get("capability")?)))

@@ -210,7 +210,7 @@ pub async fn tell_admins(
         body,
         format!("{origin}/admin/modules"),
     );
-    crate::jobs::push(host.services().db().pool(), &notice).await?;
+    crate::jobs::push(host.services().db().platform(), &notice).await?;
     host.services().wake_jobs();
     Ok(())
 }
@@ -274,7 +274,7 @@ pub struct Payment {
 pub async fn tenant_origin(host: &ModuleHost, tenant: TenantId) -> Result<String, sqlx::Error> {
     let slug = sqlx::query_scalar::<_, String>("SELECT slug FROM tenants WHERE id = $1")
         .bind(tenant)
-        .fetch_one(host.services().db().pool())
+        .fetch_one(host.services().db().platform())
         .await?;
     Ok(commune_origin(host, &slug))
 }

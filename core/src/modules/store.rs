@@ -106,7 +106,7 @@ pub async fn install_version(
 /// `(id, version)` of every served module, by id: changes when a version is installed.
 pub async fn served_versions(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
     let rows = sqlx::query("SELECT id, version FROM modules ORDER BY id")
-        .fetch_all(db.pool())
+        .fetch_all(db.platform())
         .await?;
     rows.iter()
         .map(|r| Ok((r.try_get("id")?, r.try_get("version")?)))
@@ -120,7 +120,7 @@ pub async fn served_version(db: &Db, id: &str) -> Result<Option<StoredVersion>, 
          JOIN module_versions v ON v.module_id = m.id AND v.version = m.version WHERE m.id = $1",
     )
     .bind(id)
-    .fetch_optional(db.pool())
+    .fetch_optional(db.platform())
     .await?;
     row.map(|r| {
         Ok(StoredVersion {

@@ -142,7 +142,7 @@ async fn send_period(
     let taken = sqlx::query("SELECT 1 AS one FROM digest_runs WHERE rhythm = $1 AND slot = $2")
         .bind(period.as_str())
         .bind(slot)
-        .fetch_optional(db.pool())
+        .fetch_optional(db.platform())
         .await?;
     if taken.is_some() {
         return Ok(0);

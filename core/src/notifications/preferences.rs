@@ -117,7 +117,7 @@ pub async fn get(db: &Db, account: &AccountId) -> Result<Preferences, sqlx::Erro
         "SELECT email_rhythm, push FROM notification_preferences WHERE account_id = $1",
     )
     .bind(&account.0)
-    .fetch_optional(db.pool())
+    .fetch_optional(db.platform())
     .await?;
     let Some(row) = row else {
         return Ok(Preferences::default());

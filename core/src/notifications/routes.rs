@@ -144,7 +144,7 @@ struct Unsubscribe {
 
 /// The account a signed unsubscribe link names; a missing, forged or foreign token is a 400.
 async fn checked(state: &AppState, link: &Unsubscribe) -> AppResult<AccountId> {
-    let mut conn = state.db.pool().acquire().await?;
+    let mut conn = state.db.platform().acquire().await?;
     let key = UnsubscribeKey::load(&mut *conn).await?;
     if link.compte.is_empty() || link.compte.len() > 64 || !key.verify(&link.compte, &link.jeton) {
         return Err(AppError::bad_request(

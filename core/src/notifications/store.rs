@@ -79,7 +79,7 @@ pub async fn latest(db: &Db, account: &AccountId) -> Result<Vec<Notification>, s
         "SELECT title, link, created_at, read_at FROM notifications WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT 50",
     )
     .bind(&account.0)
-    .fetch_all(db.pool())
+    .fetch_all(db.platform())
     .await?;
     rows.iter()
         .map(|r| {
@@ -98,7 +98,7 @@ pub async fn mark_all_read(db: &Db, account: &AccountId) -> Result<(), sqlx::Err
     sqlx::query("UPDATE notifications SET read_at = $1 WHERE account_id = $2 AND read_at IS NULL")
         .bind(now())
         .bind(&account.0)
-        .execute(db.pool())
+        .execute(db.platform())
         .await?;
     Ok(())
 }

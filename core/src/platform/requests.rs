@@ -133,12 +133,12 @@ pub async fn create(
     }
     let known = sqlx::query("SELECT 1 AS one FROM communes WHERE insee = $1")
         .bind(insee.as_str())
-        .fetch_optional(db.pool())
+        .fetch_optional(db.platform())
         .await?;
     if known.is_none() {
         let parent = sqlx::query("SELECT c.name FROM neighbourhoods n JOIN communes c ON c.insee = n.parent_insee WHERE n.code = $1")
             .bind(insee.as_str())
-            .fetch_optional(db.pool())
+            .fetch_optional(db.platform())
             .await?;
         return Err(AppError::bad_request(match parent {
             Some(row) => format!(
@@ -208,7 +208,7 @@ pub async fn list(db: &Db, status: &str) -> Result<Vec<SubscriptionRequest>, sql
         "{SELECT} WHERE r.status = $1 ORDER BY r.created_at, r.id LIMIT 500"
     ))
     .bind(status)
-    .fetch_all(db.pool())
+    .fetch_all(db.platform())
     .await?;
     rows.iter().map(from_row).collect()
 }
@@ -217,7 +217,7 @@ pub async fn list(db: &Db, status: &str) -> Result<Vec<SubscriptionRequest>, sql
 pub async fn get(db: &Db, id: &str) -> Result<Option<SubscriptionRequest>, sqlx::Error> {
     sqlx::query(&format!("{SELECT} WHERE r.id = $1"))
         .bind(id)
-        .fetch_optional(db.pool())
+        .fetch_optional(db.platform())
         .await?
         .as_ref()
         .map(from_row)
@@ -241,7 +241,7 @@ pub async fn decide(
     .bind(&by.0)
     .bind(now())
     .bind(id)
-    .execute(db.pool())
+    .execute(db.platform())
     .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -70,7 +70,7 @@ pub async fn profile(db: &Db, account: &str) -> Result<Option<Profile>, sqlx::Er
          WHERE a.id = $1 AND a.deleted_at IS NULL",
     )
     .bind(account)
-    .fetch_optional(db.pool())
+    .fetch_optional(db.platform())
     .await?;
     let Some(row) = row else { return Ok(None) };
     let large: Option<String> = row.try_get("avatar_id")?;
@@ -106,7 +106,7 @@ pub async fn save_settings(
     .bind(visibility.as_str())
     .bind(i64::from(show_follows))
     .bind(now())
-    .execute(db.pool())
+    .execute(db.platform())
     .await?;
     Ok(())
 }
@@ -141,7 +141,7 @@ pub async fn avatar_of(
          WHERE p.account_id = $1 AND a.deleted_at IS NULL",
     )
     .bind(&account.0)
-    .fetch_optional(db.pool())
+    .fetch_optional(db.platform())
     .await?;
     let Some(row) = row else { return Ok(None) };
     let large: Option<String> = row.try_get("avatar_id")?;
@@ -170,7 +170,7 @@ pub async fn followed_communes(
          WHERE f.account_id = $1 AND f.target_kind = 'commune' AND t.status = 'active' ORDER BY c.name",
     )
     .bind(account)
-    .fetch_all(db.pool())
+    .fetch_all(db.platform())
     .await?;
     rows.iter()
         .map(|r| {
@@ -204,7 +204,7 @@ pub async fn followed_citizens(db: &Db, account: &str) -> Result<Vec<Card>, sqlx
          WHERE f.follower_account_id = $1 AND a.deleted_at IS NULL ORDER BY a.display_name, a.id",
     )
     .bind(account)
-    .fetch_all(db.pool())
+    .fetch_all(db.platform())
     .await?;
     rows.iter()
         .map(|r| {
@@ -240,7 +240,7 @@ pub async fn set_citizen_follow(
         )
         .bind(&follower.0)
         .bind(followed)
-        .execute(db.pool())
+        .execute(db.platform())
         .await?;
         return Ok(false);
     }
@@ -254,7 +254,7 @@ pub async fn set_citizen_follow(
     .bind(followed)
     .bind(now())
     .bind(MAX_FOLLOWED_CITIZENS)
-    .execute(db.pool())
+    .execute(db.platform())
     .await?;
     if done.rows_affected() == 0 {
         // Either already followed (fine) or the cap is reached.
@@ -274,7 +274,7 @@ pub async fn follows_citizen(
     )
     .bind(&follower.0)
     .bind(followed)
-    .fetch_optional(db.pool())
+    .fetch_optional(db.platform())
     .await?
     .is_some())
 }
@@ -286,7 +286,7 @@ pub async fn followers_of_citizen(db: &Db, account: &str) -> Result<i64, sqlx::E
          WHERE f.followed_account_id = $1 AND a.deleted_at IS NULL",
     )
     .bind(account)
-    .fetch_one(db.pool())
+    .fetch_one(db.platform())
     .await
 }
 

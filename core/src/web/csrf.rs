@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq as _;
 
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::util::random_token;
+use crate::web::Web;
 use crate::web::session::{cookie_header, read_cookie};
 
 /// Name of the CSRF cookie and form field.
@@ -67,7 +67,7 @@ fn refused() -> Response {
 }
 
 /// Middleware: checks unsafe requests, hands the token to pages, sets the cookie when used.
-pub async fn protect(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn protect(State(state): State<Web>, req: Request, next: Next) -> Response {
     let cookie = read_cookie(req.headers(), CSRF_COOKIE).filter(|c| c.len() >= 32);
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
         && !EXEMPT.contains(&req.uri().path());

@@ -9,17 +9,13 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::json;
 
 use crate::error::{AppError, ErrorPage};
-use crate::state::AppState;
+use crate::web::Web;
 use crate::web::render::{Layout, Template, platform_origin};
 use crate::web::session::Viewer;
 use crate::web::site::Site;
 
 /// Middleware: renders error pages (runs inside site resolution and viewer loading).
-pub async fn render_error_pages(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub async fn render_error_pages(State(state): State<Web>, req: Request, next: Next) -> Response {
     let site = req.extensions().get::<Site>().cloned();
     let viewer = req
         .extensions()
@@ -157,7 +153,7 @@ fn title(status: StatusCode) -> &'static str {
 }
 
 fn html_with_status(
-    state: &AppState,
+    state: &Web,
     status: StatusCode,
     layout: &Layout<'_>,
     content: &ErrorContent<'_>,
@@ -179,7 +175,7 @@ fn html_with_status(
 }
 
 /// The page for a host that is no commune of this platform (or a malformed Host header).
-pub fn unknown_host_page(state: &AppState, host: &str) -> Response {
+pub fn unknown_host_page(state: &Web, host: &str) -> Response {
     let message = format!(
         "Aucune commune n'est servie à l'adresse « {} ». Vérifiez l'adresse, ou cherchez \
          votre commune depuis l'accueil de la plateforme.",

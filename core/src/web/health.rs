@@ -5,11 +5,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::state::AppState;
 use crate::util::token_hash;
+use crate::web::Web;
 
 /// 200 when the database answers, 503 otherwise.
-pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn healthz(State(state): State<Web>) -> impl IntoResponse {
     if crate::db::ping(&state.db).await {
         (StatusCode::OK, "ok")
     } else {
@@ -19,7 +19,7 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 
 /// `GET /metrics` on the public listener: it exists only when a token is configured, and
 /// answers only to that bearer token (per-route traffic and module faults are not public).
-pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn metrics(State(state): State<Web>, headers: HeaderMap) -> Response {
     match &state.config.metrics_token {
         None => (StatusCode::NOT_FOUND, "not found").into_response(),
         Some(token) => guarded(&state, token, &headers),
@@ -28,14 +28,14 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
 
 /// `GET /metrics` on `PARVIS_METRICS_BIND`: the token, when one is configured, is required
 /// there too; otherwise the private address is the protection.
-pub async fn private_metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn private_metrics(State(state): State<Web>, headers: HeaderMap) -> Response {
     match &state.config.metrics_token {
         None => exposition(&state),
         Some(token) => guarded(&state, token, &headers),
     }
 }
 
-fn guarded(state: &AppState, token: &str, headers: &HeaderMap) -> Response {
+fn guarded(state: &Web, token: &str, headers: &HeaderMap) -> Response {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -57,7 +57,7 @@ fn guarded(state: &AppState, token: &str, headers: &HeaderMap) -> Response {
 }
 
 /// Prometheus exposition format.
-fn exposition(state: &AppState) -> Response {
+fn exposition(state: &Web) -> Response {
     let body = state
         .metrics
         .as_ref()

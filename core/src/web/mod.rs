@@ -1,5 +1,9 @@
-//! The HTTP layer shared by every feature: application state, site (tenant) resolution,
-//! sessions, CSRF, page rendering, error pages, health and metrics.
+//! The HTTP layer shared by every feature: site (tenant) resolution, sessions, CSRF, page
+//! rendering, error pages, health and metrics.
+//!
+//! It names no feature: it sees of the application's state only [`Web`], handed out by the
+//! state through axum's `FromRef`, and learns what the header counts (unread messages)
+//! through [`HeaderCounts`], which the feature that owns the count implements.
 
 pub mod csrf;
 pub mod errors;
@@ -10,6 +14,43 @@ pub mod security;
 pub mod session;
 pub mod site;
 
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::types::{AccountId, TenantId};
+
 pub use render::Page;
 pub use session::{SignedIn, Viewer};
 pub use site::{CommuneSite, Site};
+
+/// The part of the application's state the HTTP layer needs (cheap to clone: handles).
+#[derive(Clone)]
+pub struct Web {
+    /// Validated configuration.
+    pub config: Arc<Config>,
+    /// Storage (sessions, site resolution, health).
+    pub db: Db,
+    /// Page templates.
+    pub templates: render::Templates,
+    /// Host → site resolution, with its cache.
+    pub sites: Arc<site::SiteResolver>,
+    /// Prometheus renderer for `/metrics`.
+    pub metrics: Option<PrometheusHandle>,
+    /// What the header counts for a signed-in person.
+    pub header: Arc<dyn HeaderCounts>,
+}
+
+/// What the header of a commune's page counts for a signed-in person, from the feature that
+/// owns it.
+pub trait HeaderCounts: Send + Sync {
+    /// Unread messages of `account` in commune `tenant`.
+    fn unread_messages<'a>(
+        &'a self,
+        tenant: TenantId,
+        account: &'a AccountId,
+    ) -> BoxFuture<'a, Result<i64, sqlx::Error>>;
+}

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, OriginalUri};
+use axum::extract::{FromRef, FromRequestParts, OriginalUri};
 use axum::http::Method;
 use axum::http::request::Parts;
 use axum::response::Html;
@@ -16,7 +16,7 @@ use serde::Serialize;
 use tera::{Context, Tera};
 
 use crate::error::{AppError, AppResult};
-use crate::state::AppState;
+use crate::web::Web;
 use crate::web::csrf::CsrfToken;
 use crate::web::session::{Account, Viewer};
 use crate::web::site::{CommuneSite, Site, request_host};
@@ -172,14 +172,14 @@ fn thousands(
 
 /// The platform's origin (`scheme://base[:port]`), from configuration only: a request's Host
 /// header never shapes a link (pages are cached and e-mailed; see `PARVIS_PUBLIC_PORT`).
-pub fn platform_origin(state: &AppState) -> String {
+pub fn platform_origin(state: &Web) -> String {
     state.config.platform_origin()
 }
 
 /// The origin of the site a request resolved to, from configuration: the platform's, or the
 /// commune's under the name it was reached by (its subdomain or its custom domain, both
 /// checked by the resolver), with the configured scheme and port.
-fn site_origin(state: &AppState, site: &Site, host: &str) -> String {
+fn site_origin(state: &Web, site: &Site, host: &str) -> String {
     match site {
         Site::Platform => state.config.platform_origin(),
         Site::Commune(c) => {
@@ -251,12 +251,13 @@ pub struct Page {
     forms: bool,
 }
 
-impl FromRequestParts<AppState> for Page {
+impl<S> FromRequestParts<S> for Page
+where
+    S: Send + Sync,
+    Web: FromRef<S>,
+{
     type Rejection = AppError;
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let site = Site::from_request_parts(parts, state).await?;
         let Viewer(mut viewer) = Viewer::from_request_parts(parts, state)
             .await
@@ -265,17 +266,18 @@ impl FromRequestParts<AppState> for Page {
         // with a redirect (and the page it leads to counts), so it is not counted for it.
         let shows_page = matches!(parts.method, Method::GET | Method::HEAD);
         if let (Site::Commune(c), Some(account), true) = (&site, viewer.as_mut(), shows_page) {
-            account.unread_messages =
-                crate::messages::service::unread_total(state, c.tenant_id, &account.id)
-                    .await
-                    .unwrap_or_else(|e| {
-                        tracing::warn!(error = %e, "unread messages not counted");
-                        0
-                    });
+            account.unread_messages = Web::from_ref(state)
+                .header
+                .unread_messages(c.tenant_id, &account.id)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "unread messages not counted");
+                    0
+                });
         }
         let csrf = parts.extensions.get::<CsrfToken>().cloned();
         let host = request_host(&parts.headers, &parts.uri).unwrap_or_default();
-        let origin = site_origin(state, &site, &host);
+        let origin = site_origin(&Web::from_ref(state), &site, &host);
         let uri = parts
             .extensions
             .get::<OriginalUri>()
@@ -304,12 +306,18 @@ impl Page {
     }
 
     /// The origin of a commune's site, from configuration.
-    pub fn commune_origin(&self, state: &AppState, slug: &str) -> String {
-        state.config.commune_origin(slug)
+    pub fn commune_origin<S>(&self, state: &S, slug: &str) -> String
+    where
+        Web: FromRef<S>,
+    {
+        Web::from_ref(state).config.commune_origin(slug)
     }
 
     /// The layout's part of this page's context.
-    pub fn layout(&self, state: &AppState) -> Layout<'_> {
+    pub fn layout<S>(&self, state: &S) -> Layout<'_>
+    where
+        Web: FromRef<S>,
+    {
         let csrf_token = self
             .csrf
             .as_ref()
@@ -319,25 +327,32 @@ impl Page {
             Some(&self.site),
             self.viewer.as_ref(),
             csrf_token,
-            platform_origin(state),
+            platform_origin(&Web::from_ref(state)),
         )
     }
 
     /// Renders a page with forms at `status` (a form shown again with its error is a 4xx).
-    pub fn render_form<T: Template>(
+    pub fn render_form<S, T: Template>(
         self,
-        state: &AppState,
+        state: &S,
         status: axum::http::StatusCode,
         page: &T,
-    ) -> AppResult<axum::response::Response> {
+    ) -> AppResult<axum::response::Response>
+    where
+        Web: FromRef<S>,
+    {
         use axum::response::IntoResponse as _;
         Ok((status, self.with_forms().render(state, page)?).into_response())
     }
 
     /// Renders `page`'s template with its context and the layout's.
-    pub fn render<T: Template>(&self, state: &AppState, page: &T) -> AppResult<Html<String>> {
+    pub fn render<S, T: Template>(&self, state: &S, page: &T) -> AppResult<Html<String>>
+    where
+        Web: FromRef<S>,
+    {
+        let web = Web::from_ref(state);
         Ok(Html(
-            state.templates.render_page(&self.layout(state), page)?,
+            web.templates.render_page(&self.layout::<Web>(&web), page)?,
         ))
     }
 }

@@ -14,7 +14,7 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::state::AppState;
+use crate::web::Web;
 use crate::web::render::platform_origin;
 
 /// The path below which the host serves its own scripts (`/static/search.js`,
@@ -78,7 +78,7 @@ fn sources(site: Option<&str>) -> (String, String) {
 /// The origin the browser reached, for the policy's paths: the host name of the request
 /// (normalised; `None` when it is not a plain DNS name), with the scheme and port from
 /// configuration, so a forged port in a Host header never reaches a header.
-fn site_origin(state: &AppState, req: &Request) -> Option<String> {
+fn site_origin(state: &Web, req: &Request) -> Option<String> {
     let host = crate::web::site::request_host(req.headers(), req.uri())?;
     let host = host.trim().to_ascii_lowercase();
     let name = match host.rsplit_once(':') {
@@ -100,7 +100,7 @@ fn site_origin(state: &AppState, req: &Request) -> Option<String> {
 /// Middleware: adds the core policy (or the module policy to a [`ModulePage`]) when the
 /// response has none, and `nosniff`, a referrer policy that never sends paths to other
 /// sites, everywhere.
-pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn headers(State(state): State<Web>, req: Request, next: Next) -> Response {
     let site = site_origin(&state, &req);
     let mut response = next.run(req).await;
     let module_page = response.extensions().get::<ModulePage>().is_some();

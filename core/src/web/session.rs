@@ -11,9 +11,9 @@ use sqlx::Row as _;
 
 use crate::db::{Conn as _, Db};
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::types::AccountId;
 use crate::util::{now, random_token, token_hash};
+use crate::web::Web;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "parvis_session";
@@ -101,7 +101,7 @@ pub async fn open(db: &Db, account: &AccountId, secure: bool) -> Result<HeaderVa
     .bind(&account.0)
     .bind(at)
     .bind(at + SESSION_TTL_SECS)
-    .execute(db.pool())
+    .execute(db.platform())
     .await?;
     Ok(cookie_header(
         SESSION_COOKIE,
@@ -121,7 +121,7 @@ pub async fn close(
         let _turn = db.write_turn().await?;
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash(&token))
-            .execute(db.pool())
+            .execute(db.platform())
             .await?;
     }
     Ok(cookie_header(SESSION_COOKIE, "", 0, secure))
@@ -152,7 +152,7 @@ async fn load(db: &Db, token: &str) -> Result<Option<Account>, sqlx::Error> {
 }
 
 /// Middleware: puts the [`Viewer`] in the request.
-pub async fn load_viewer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn load_viewer(State(state): State<Web>, mut req: Request, next: Next) -> Response {
     let viewer = match read_cookie(req.headers(), SESSION_COOKIE) {
         Some(token) => match load(&state.db, &token).await {
             Ok(account) => Viewer(account),

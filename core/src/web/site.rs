@@ -17,8 +17,8 @@ use tracing::Instrument as _;
 
 use crate::db::Db;
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::types::{Slug, TenantId};
+use crate::web::Web;
 
 /// A commune served as a tenant, as pages need it.
 #[derive(Debug, Clone, Serialize)]
@@ -215,13 +215,13 @@ impl SiteResolver {
             HostKind::Subdomain(slug) => {
                 sqlx::query(&format!("{SELECT_SITE} WHERE t.slug = $1"))
                     .bind(slug.as_str())
-                    .fetch_optional(db.pool())
+                    .fetch_optional(db.platform())
                     .await?
             }
             HostKind::Custom(domain) => {
                 sqlx::query(&format!("{SELECT_SITE} WHERE t.custom_domain = $1"))
                     .bind(domain)
-                    .fetch_optional(db.pool())
+                    .fetch_optional(db.platform())
                     .await?
             }
             HostKind::Apex => None,
@@ -252,7 +252,7 @@ pub fn request_host(headers: &HeaderMap, uri: &axum::http::Uri) -> Option<String
 
 /// Middleware: resolves the site, or answers the "unknown address" page. The rest of the
 /// request runs in a span naming the tenant, so every log line says which commune it is about.
-pub async fn resolve_site(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn resolve_site(State(state): State<Web>, mut req: Request, next: Next) -> Response {
     let host = request_host(req.headers(), req.uri()).unwrap_or_default();
     match state.sites.resolve(&state.db, &host).await {
         Ok(Some(site)) => {

@@ -162,7 +162,7 @@ both_backends!(
         }
         let count: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE deleted_at IS NULL")
-                .fetch_one(app.state.db.pool())
+                .fetch_one(app.state.db.platform())
                 .await?;
         assert_eq!(count, 0, "nothing written for bad forms");
 
@@ -227,7 +227,7 @@ both_backends!(forms_without_csrf_token_are_refused, |backend| async move {
         .await?;
     assert_eq!(r.status(), 403);
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE deleted_at IS NULL")
-        .fetch_one(app.state.db.pool())
+        .fetch_one(app.state.db.platform())
         .await?;
     assert_eq!(count, 0);
     app.stop().await;
@@ -382,7 +382,7 @@ both_backends!(
         let mut row: (i64, Option<i64>) = (0, None);
         for _ in 0..100 {
             row = sqlx::query_as("SELECT attempts, done_at FROM jobs WHERE kind = 'mail'")
-                .fetch_one(app.state.db.pool())
+                .fetch_one(app.state.db.platform())
                 .await?;
             if row.1.is_some() {
                 break;

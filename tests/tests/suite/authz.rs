@@ -399,7 +399,7 @@ both_backends!(
         assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
         assert!(last.contains("demandes dans l"), "{last}");
         let filed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM subscription_requests")
-            .fetch_one(app.state.db.pool())
+            .fetch_one(app.state.db.platform())
             .await?;
         assert_eq!(filed, 5);
         app.stop().await;

@@ -611,7 +611,7 @@ async fn recorded(app: &TestApp, id: &str) -> Result<i64> {
     Ok(
         sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM billing_events WHERE id = $1")
             .bind(id)
-            .fetch_one(app.state.db.pool())
+            .fetch_one(app.state.db.platform())
             .await?,
     )
 }

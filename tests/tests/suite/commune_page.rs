@@ -142,7 +142,7 @@ both_backends!(a_commune_on_its_custom_domain, |backend| async move {
     sqlx::query(
         "UPDATE tenants SET custom_domain = 'mairie-abergement.example' WHERE insee = '01001'",
     )
-    .execute(app.state.db.pool())
+    .execute(app.state.db.platform())
     .await?;
     let page = app
         .client()?

@@ -17,7 +17,7 @@ fn only(codes: &[&str]) -> anyhow::Result<Selection> {
 
 async fn count(db: &TestDb, table: &str) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-        .fetch_one(db.db.pool())
+        .fetch_one(db.db.platform())
         .await?)
 }
 
@@ -32,7 +32,7 @@ both_backends!(import_is_faithful_and_idempotent, |backend| async move {
     .await?;
     assert_eq!(report.communes, 3);
     let paris = sqlx::query("SELECT name, population, departement_code, region_code, postal_codes, latitude FROM communes WHERE insee = '75056'")
-        .fetch_one(db.db.pool())
+        .fetch_one(db.db.platform())
         .await?;
     assert_eq!(paris.try_get::<String, _>("name")?, "Paris");
     assert_eq!(paris.try_get::<i64, _>("population")?, 2_103_778);
@@ -47,17 +47,17 @@ both_backends!(import_is_faithful_and_idempotent, |backend| async move {
     assert!((lat - 48.8566).abs() < 0.01, "centre of Paris: {lat}");
     // Paris's 20 arrondissements are neighbourhoods of Paris, not communes.
     let arr: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM neighbourhoods WHERE parent_insee = '75056' AND kind = 'arrondissement'")
-        .fetch_one(db.db.pool())
+        .fetch_one(db.db.platform())
         .await?;
     assert_eq!(arr, 20);
     // A delegated commune sharing its parent's code (Arbignieu in Arboys en Bugey).
     let delegated: String = sqlx::query_scalar("SELECT name FROM neighbourhoods WHERE parent_insee = '01015' AND kind = 'deleguee' AND code = '01015'")
-        .fetch_one(db.db.pool())
+        .fetch_one(db.db.platform())
         .await?;
     assert_eq!(delegated, "Arbignieu");
     let abergement: Option<String> =
         sqlx::query_scalar("SELECT mairie_phone FROM communes WHERE insee = '01001'")
-            .fetch_one(db.db.pool())
+            .fetch_one(db.db.platform())
             .await?;
     assert_eq!(abergement.as_deref(), Some("04 74 24 03 08"));
 
@@ -148,7 +148,7 @@ async fn every_commune_can_be_provisioned() -> anyhow::Result<()> {
     assert_eq!(report.communes, 34_969);
     assert_eq!(report.neighbourhoods, 2_105 + 471 + 45);
     let total: i64 = sqlx::query_scalar("SELECT SUM(population) FROM communes")
-        .fetch_one(db.db.pool())
+        .fetch_one(db.db.platform())
         .await?;
     assert_eq!(
         total, 68_952_941,
@@ -157,13 +157,13 @@ async fn every_commune_can_be_provisioned() -> anyhow::Result<()> {
     let done = provision::create_all(&db.db, Progress::Hidden).await?;
     assert_eq!(done.created, 34_969);
     let distinct: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT slug) FROM tenants")
-        .fetch_one(db.db.pool())
+        .fetch_one(db.db.platform())
         .await?;
     assert_eq!(distinct, 34_969);
     // The biggest commune gets the bare name.
     let saint_denis: String =
         sqlx::query_scalar("SELECT insee FROM tenants WHERE slug = 'saint-denis'")
-            .fetch_one(db.db.pool())
+            .fetch_one(db.db.platform())
             .await?;
     assert_eq!(
         saint_denis, "97411",

@@ -112,7 +112,7 @@ impl World {
         self.app
             .state
             .jobs
-            .enqueue(self.app.state.db.pool(), &notice)
+            .enqueue(self.app.state.db.platform(), &notice)
             .await?;
         Ok(())
     }
@@ -141,7 +141,7 @@ impl World {
             let pending: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM jobs WHERE done_at IS NULL AND failed_at IS NULL",
             )
-            .fetch_one(self.app.state.db.pool())
+            .fetch_one(self.app.state.db.platform())
             .await?;
             if pending == 0 {
                 return Ok(());
@@ -168,7 +168,7 @@ impl World {
         Ok(
             sqlx::query_scalar("SELECT COUNT(*) FROM digest_items WHERE account_id = $1")
                 .bind(&account.0)
-                .fetch_one(self.app.state.db.pool())
+                .fetch_one(self.app.state.db.platform())
                 .await?,
         )
     }
@@ -287,7 +287,7 @@ both_backends!(
         let (unverified, _) = w.citizen("ugo@example.org", Some("immediat")).await?;
         sqlx::query("UPDATE accounts SET email_verified_at = NULL WHERE id = $1")
             .bind(&unverified.0)
-            .execute(w.app.state.db.pool())
+            .execute(w.app.state.db.platform())
             .await?;
         let everyone: Vec<String> = [&immediate, &default, &daily, &never, &unverified]
             .iter()
@@ -414,7 +414,7 @@ both_backends!(
         )
         .bind(&immediate.0)
         .bind("Après le désabonnement")
-        .fetch_one(w.app.state.db.pool())
+        .fetch_one(w.app.state.db.platform())
         .await?;
         assert_eq!(centre, 1);
         w.app.stop().await;
@@ -640,7 +640,7 @@ both_backends!(
             "SELECT COUNT(*) FROM notification_preferences WHERE account_id = $1",
         )
         .bind(&cyril.0)
-        .fetch_one(w.app.state.db.pool())
+        .fetch_one(w.app.state.db.platform())
         .await?;
         assert_eq!(prefs, 0);
         w.app.stop().await;

@@ -122,7 +122,7 @@ both_backends!(
         // What a completed checkout leaves: a pledge, then billing's confirmation.
         let claire_id: String =
             sqlx::query_scalar("SELECT id FROM accounts WHERE email = 'claire@example.org'")
-                .fetch_one(app.state.db.pool())
+                .fetch_one(app.state.db.platform())
                 .await?;
         let pledge = serde_json::json!({
             "campaign": id, "account": claire_id, "name": "Claire", "amount_cents": 2000,

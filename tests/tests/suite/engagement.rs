@@ -787,7 +787,7 @@ async fn seen_from(
     sql: &str,
     post: &str,
 ) -> Result<Vec<(String, i64, i64)>> {
-    let mut tx = w.app.state.db.pool().begin().await?;
+    let mut tx = w.app.state.db.platform().begin().await?;
     if let Some(tenant) = tenant {
         sqlx::query("SELECT set_config('parvis.tenant_id', $1, true)")
             .bind(tenant.to_string())
@@ -847,7 +847,7 @@ both_backends!(only_counts_cross_communes, |backend| async move {
                 anyhow::Ok(
                     sqlx::query_scalar::<_, i64>("SELECT id FROM tenants WHERE slug = $1")
                         .bind(slug)
-                        .fetch_one(db.pool())
+                        .fetch_one(db.platform())
                         .await?,
                 )
             }

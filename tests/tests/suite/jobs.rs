@@ -20,7 +20,7 @@ both_backends!(jobs_survive_a_restart, |backend| async move {
             html: None,
             list_unsubscribe: None,
         };
-        state.jobs.enqueue(state.db.pool(), &email).await?;
+        state.jobs.enqueue(state.db.platform(), &email).await?;
         state.db.close().await;
     }
     // Second process on the same database, with SMTP reachable: the mail goes out.
@@ -54,7 +54,7 @@ both_backends!(
         )
         .bind(MAIL_JOB)
         .bind(r#"{"to": 42}"#)
-        .execute(state.db.pool())
+        .execute(state.db.platform())
         .await?;
         assert!(state.jobs.run_one().await?, "the job was claimed");
         let failed = jobs::failed(&state.db, Some(MAIL_JOB), 10).await?;

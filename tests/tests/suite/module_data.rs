@@ -141,14 +141,14 @@ async fn erasure_jobs(app: &TestApp, module: &str) -> Result<(i64, i64)> {
         "SELECT COUNT(*) FROM jobs WHERE kind = 'module.account_deleted' AND payload LIKE $1 AND done_at IS NOT NULL",
     )
     .bind(&pattern)
-    .fetch_one(app.state.db.pool())
+    .fetch_one(app.state.db.platform())
     .await?;
     let failing: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM jobs WHERE kind = 'module.account_deleted' AND payload LIKE $1 \
          AND done_at IS NULL AND last_error IS NOT NULL",
     )
     .bind(&pattern)
-    .fetch_one(app.state.db.pool())
+    .fetch_one(app.state.db.platform())
     .await?;
     Ok((done, failing))
 }
@@ -493,7 +493,7 @@ both_backends!(
             let pending: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM jobs WHERE kind = 'module.account_deleted' AND done_at IS NULL",
             )
-            .fetch_one(app.state.db.pool())
+            .fetch_one(app.state.db.platform())
             .await?;
             Ok(pending == 0)
         })
@@ -647,7 +647,7 @@ both_backends!(
             "UPDATE jobs SET attempts = max_attempts - 1, run_at = 0 \
              WHERE kind = 'module.account_deleted' AND done_at IS NULL",
         )
-        .execute(app.state.db.pool())
+        .execute(app.state.db.platform())
         .await?;
         app.state.jobs.notify();
         let job_failed = || async {
@@ -765,7 +765,7 @@ both_backends!(
         );
         // Nothing registered.
         let versions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM module_versions")
-            .fetch_one(app.state.db.pool())
+            .fetch_one(app.state.db.platform())
             .await?;
         assert_eq!(versions, 0);
         assert!(app.state.modules.all().is_empty());

@@ -426,7 +426,7 @@ async fn an_import_waits_for_the_writer_instead_of_failing() -> anyhow::Result<(
     )?;
     let tenant: parvis_core::types::TenantId =
         sqlx::query_scalar("SELECT id FROM tenants WHERE insee = '75056'")
-            .fetch_one(app.state.db.pool())
+            .fetch_one(app.state.db.platform())
             .await?;
     let held = (app.state.db).tenant(tenant).begin_write().await?;
     let release = async {
@@ -440,7 +440,7 @@ async fn an_import_waits_for_the_writer_instead_of_failing() -> anyhow::Result<(
     assert!(report.rejected.is_empty(), "{report}");
     let imported: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM officials WHERE last_name = 'LAMBERT'")
-            .fetch_one(app.state.db.pool())
+            .fetch_one(app.state.db.platform())
             .await?;
     assert_eq!(imported, 1);
     app.stop().await;

@@ -47,7 +47,7 @@ both_backends!(download_then_delete_my_account, |backend| async move {
     )
     .bind(&id.0)
     .bind(tenant)
-    .execute(app.state.db.pool())
+    .execute(app.state.db.platform())
     .await?;
 
     let download = client
@@ -109,17 +109,17 @@ both_backends!(download_then_delete_my_account, |backend| async move {
     );
     let emails: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE email = 'zoe@example.org'")
-            .fetch_one(app.state.db.pool())
+            .fetch_one(app.state.db.platform())
             .await?;
     assert_eq!(emails, 0);
     let follows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM follows")
-        .fetch_one(app.state.db.pool())
+        .fetch_one(app.state.db.platform())
         .await?;
     assert_eq!(follows, 0);
     let notifications: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM notifications WHERE account_id = $1")
             .bind(&id.0)
-            .fetch_one(app.state.db.pool())
+            .fetch_one(app.state.db.platform())
             .await?;
     assert_eq!(notifications, 0, "her notifications are erased");
     let atom = app

@@ -169,7 +169,7 @@ fn report_row(html: &str, channel: &str) -> Option<Vec<String>> {
 async fn endpoints(app: &TestApp) -> Result<Vec<String>> {
     Ok(
         sqlx::query_scalar("SELECT endpoint FROM push_subscriptions ORDER BY endpoint")
-            .fetch_all(app.state.db.pool())
+            .fetch_all(app.state.db.platform())
             .await?,
     )
 }
@@ -331,7 +331,7 @@ both_backends!(a_busy_push_service_is_retried, |backend| async move {
         "retried too soon"
     );
     let failures: i64 = sqlx::query_scalar("SELECT failures FROM push_subscriptions")
-        .fetch_one(app.state.db.pool())
+        .fetch_one(app.state.db.platform())
         .await?;
     assert_eq!(failures, 0);
     app.stop().await;
@@ -356,11 +356,11 @@ both_backends!(
         let rows: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM platform_keys WHERE name = 'vapid-private-key'",
         )
-        .fetch_one(app.state.db.pool())
+        .fetch_one(app.state.db.platform())
         .await?;
         assert_eq!(rows, 1);
         // A configured key wins over the stored one.
-        let mut config = app.state.config.clone();
+        let mut config = (*app.state.config).clone();
         config.vapid_private_key = Some("RS0WdYWWo1HajXg3NZR1olzCf31i-ZBGDkFyCs7j1jw".into());
         let configured = vapid::load_or_create(&app.state.db, &config).await?;
         assert_ne!(configured.public_key(), again.public_key());
@@ -434,7 +434,7 @@ both_backends!(
             409
         );
         sqlx::query("DELETE FROM push_subscriptions")
-            .execute(app.state.db.pool())
+            .execute(app.state.db.platform())
             .await?;
 
         // Without a session: 401 in JSON (the script shows the message), not a login page.
@@ -572,7 +572,7 @@ async fn owner_of(app: &TestApp, endpoint: &str) -> Result<String> {
          WHERE p.endpoint = $1",
     )
     .bind(endpoint)
-    .fetch_one(app.state.db.pool())
+    .fetch_one(app.state.db.platform())
     .await?)
 }
 
@@ -613,7 +613,7 @@ both_backends!(
         let stored: String =
             sqlx::query_scalar("SELECT p256dh FROM push_subscriptions WHERE endpoint = $1")
                 .bind(&phone.endpoint)
-                .fetch_one(app.state.db.pool())
+                .fetch_one(app.state.db.platform())
                 .await?;
         assert_eq!(
             stored,
@@ -690,7 +690,7 @@ both_backends!(
         let json = device.subscription_json();
         let ines_id: String =
             sqlx::query_scalar("SELECT id FROM accounts WHERE email = 'ines@example.org'")
-                .fetch_one(app.state.db.pool())
+                .fetch_one(app.state.db.platform())
                 .await?;
         sqlx::query(
             "INSERT INTO push_subscriptions (id, account_id, endpoint, p256dh, auth, user_agent, created_at) \
@@ -700,7 +700,7 @@ both_backends!(
         .bind(&device.endpoint)
         .bind(json["keys"]["p256dh"].as_str().unwrap_or_default())
         .bind(json["keys"]["auth"].as_str().unwrap_or_default())
-        .execute(app.state.db.pool())
+        .execute(app.state.db.platform())
         .await?;
 
         mayor_publishes(&app, &paris, "Conseil municipal jeudi à 19 h.").await?;
@@ -708,7 +708,7 @@ both_backends!(
         loop {
             let failures: i64 =
                 sqlx::query_scalar("SELECT failures FROM push_subscriptions WHERE id = 'ancien'")
-                    .fetch_one(app.state.db.pool())
+                    .fetch_one(app.state.db.platform())
                     .await?;
             if failures == 1 {
                 break;

@@ -134,7 +134,7 @@ both_backends!(
         ));
         let versions: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM module_versions WHERE module_id = 'polls'")
-                .fetch_one(app.state.db.pool())
+                .fetch_one(app.state.db.platform())
                 .await?;
         assert_eq!(versions, 1, "nothing registered");
         // A server syncing from the database still serves the real polls, vote included.

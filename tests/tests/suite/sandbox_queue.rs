@@ -47,7 +47,7 @@ async fn pending_of(app: &TestApp, tenant: parvis_core::types::TenantId) -> anyh
         "SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND done_at IS NULL AND failed_at IS NULL",
     )
     .bind(tenant)
-    .fetch_one(app.state.db.pool())
+    .fetch_one(app.state.db.platform())
     .await?)
 }
 
@@ -69,7 +69,7 @@ async fn flood(app: &TestApp, tenant: parvis_core::types::TenantId, n: i64) -> a
     .bind(parvis_core::util::now())
     .bind(tenant)
     .bind(n)
-    .execute(app.state.db.pool())
+    .execute(app.state.db.platform())
     .await?;
     app.state.jobs.notify();
     Ok(())
@@ -86,7 +86,7 @@ async fn lyon_mail_latency(
     app.state
         .jobs
         .enqueue(
-            app.state.db.pool(),
+            app.state.db.platform(),
             &notice_mail(lyon, "habitant@lyon.example", &subject),
         )
         .await?;
@@ -109,7 +109,7 @@ both_backends!(
 
         // Paris floods its admin: 5,000 e-mails queued the way the host queues them (the
         // commune is read from the notice each one belongs to).
-        let mut tx = app.state.db.pool().begin().await?;
+        let mut tx = app.state.db.platform().begin().await?;
         for i in 0..5_000 {
             let mail = notice_mail(paris_id, "maire@paris.example", &format!("Alerte n° {i}"));
             jobs::push(&mut *tx, &mail).await?;
@@ -157,18 +157,18 @@ both_backends!(
         // Each job carries its commune: Paris's 5,000, Lyon's one; the reset is platform work.
         let lyon_jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE tenant_id = $1")
             .bind(lyon_id)
-            .fetch_one(app.state.db.pool())
+            .fetch_one(app.state.db.platform())
             .await?;
         assert_eq!(lyon_jobs, 1);
         let paris_jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE tenant_id = $1")
             .bind(paris_id)
-            .fetch_one(app.state.db.pool())
+            .fetch_one(app.state.db.platform())
             .await?;
         assert_eq!(paris_jobs, 5_000);
         let platform: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM jobs WHERE tenant_id IS NULL AND payload LIKE '%lea@example.org%'",
         )
-        .fetch_one(app.state.db.pool())
+        .fetch_one(app.state.db.platform())
         .await?;
         assert_eq!(platform, 1);
         app.stop().await;
@@ -241,7 +241,7 @@ both_backends!(
              VALUES ($1, 'immediat', 1, 0)",
         )
         .bind(&ines.0)
-        .execute(app.state.db.pool())
+        .execute(app.state.db.platform())
         .await?;
 
         let maire = app
@@ -268,7 +268,7 @@ both_backends!(
             "SELECT tenant_id FROM jobs WHERE kind = $1 AND payload LIKE '%ines@example.org%'",
         )
         .bind(MAIL_JOB)
-        .fetch_all(app.state.db.pool())
+        .fetch_all(app.state.db.platform())
         .await?;
         assert_eq!(mails, [Some(paris_id)]);
         app.stop().await;
@@ -318,7 +318,7 @@ both_backends!(
                 to: format!("+336000000{i:02}"),
                 text: "Cliquez ici".into(),
             };
-            jobs::push(app.state.db.pool(), &message).await?;
+            jobs::push(app.state.db.platform(), &message).await?;
         }
         app.state.jobs.notify();
         // Give every worker the time to take a Paris message if it may.
@@ -328,7 +328,7 @@ both_backends!(
              AND done_at IS NULL AND failed_at IS NULL",
         )
         .bind(paris_id)
-        .fetch_one(app.state.db.pool())
+        .fetch_one(app.state.db.platform())
         .await?;
         assert_eq!(running, i64::try_from(jobs::TENANT_RUNNING_CAP)?);
 
@@ -368,7 +368,7 @@ both_backends!(
             .bind(at - 40 * day)
             .bind(done_at)
             .bind(failed_at)
-            .execute(db.pool())
+            .execute(db.platform())
             .await?;
         }
         // And 2,500 done long ago: more than one batch.
@@ -378,7 +378,7 @@ both_backends!(
              SELECT 'test.old', '{}', $1, $1, $1 FROM n",
         )
         .bind(at - 100 * day)
-        .execute(db.pool())
+        .execute(db.platform())
         .await?;
 
         let swept = jobs::sweep(db, at).await?;
@@ -390,7 +390,7 @@ both_backends!(
             }
         );
         let mut left: Vec<String> = sqlx::query_scalar("SELECT payload FROM jobs")
-            .fetch_all(db.pool())
+            .fetch_all(db.platform())
             .await?;
         left.sort();
         assert_eq!(
@@ -423,7 +423,7 @@ both_backends!(a_sweep_is_bounded, |backend| async move {
     )
     .bind(at - 100 * 24 * 3600)
     .bind(limit + 10)
-    .execute(db.pool())
+    .execute(db.platform())
     .await?;
     let first = jobs::sweep(db, at).await?;
     assert_eq!(first.done, u64::try_from(limit)?);

@@ -175,7 +175,7 @@ impl Scene {
                     "SELECT CAST(pg_total_relation_size('module_docs') + pg_total_relation_size('module_index') \
                      + pg_total_relation_size('module_counters') AS BIGINT)",
                 )
-                .fetch_one(self.app.state.db.pool())
+                .fetch_one(self.app.state.db.platform())
                 .await?;
                 Ok(u64::try_from(n)?)
             }

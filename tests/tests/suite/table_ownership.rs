@@ -86,7 +86,7 @@ async fn schema(db: &TestDb, backend: Backend) -> anyhow::Result<BTreeMap<String
                  FROM sqlite_master m WHERE m.type = 'table' \
                  AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND m.name <> '_sqlx_migrations'",
             )
-            .fetch_all(db.db.pool())
+            .fetch_all(db.db.platform())
             .await?;
             for row in rows {
                 let tenant_id: i64 = row.try_get("tenant_id")?;
@@ -116,7 +116,7 @@ async fn schema(db: &TestDb, backend: Backend) -> anyhow::Result<BTreeMap<String
                    AND t.table_name <> '_sqlx_migrations'",
             )
             .bind(TENANT_POLICY)
-            .fetch_all(db.db.pool())
+            .fetch_all(db.db.platform())
             .await?;
             for row in rows {
                 let cmd: Option<String> = row.try_get("cmd")?;
@@ -254,7 +254,7 @@ both_backends!(
 // table loses its policy, its forcing, its RLS, or gets another policy.
 both_backends!(each_check_catches_its_mistake, |backend| async move {
     let db = TestDb::fresh(backend).await?;
-    let pool = db.db.pool();
+    let pool = db.db.platform();
     sqlx::query("CREATE TABLE stray (tenant_id BIGINT NOT NULL)")
         .execute(pool)
         .await?;
@@ -349,7 +349,7 @@ async fn shape(db: &TestDb, backend: Backend) -> anyhow::Result<(Columns, BTreeS
         ),
     };
     let mut shape = Columns::new();
-    for row in sqlx::query(columns).fetch_all(db.db.pool()).await? {
+    for row in sqlx::query(columns).fetch_all(db.db.platform()).await? {
         let declared: String = row.try_get("type")?;
         let nullable: i32 = row.try_get("nullable")?;
         shape.insert(
@@ -358,7 +358,7 @@ async fn shape(db: &TestDb, backend: Backend) -> anyhow::Result<(Columns, BTreeS
         );
     }
     let indexes = sqlx::query_scalar(indexes)
-        .fetch_all(db.db.pool())
+        .fetch_all(db.db.platform())
         .await?
         .into_iter()
         .collect();

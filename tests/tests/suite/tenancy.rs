@@ -336,7 +336,7 @@ async fn postgres_row_level_security_fails_closed() -> anyhow::Result<()> {
     app.commune("75056").await?;
     app.commune("69123").await?;
     let ids: Vec<parvis_core::types::TenantId> = sqlx::query("SELECT id FROM tenants ORDER BY id")
-        .fetch_all(app.state.db.pool())
+        .fetch_all(app.state.db.platform())
         .await?
         .iter()
         .map(|r| r.try_get("id"))
@@ -348,7 +348,7 @@ async fn postgres_row_level_security_fails_closed() -> anyhow::Result<()> {
     }
     // Plain pool connection, no tenant set: RLS hides every row, even with no WHERE clause.
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM commune_links")
-        .fetch_one(app.state.db.pool())
+        .fetch_one(app.state.db.platform())
         .await?;
     assert_eq!(n, 0, "no tenant set: nothing visible");
     // Tenant set: a query that "forgets" its filter still sees only that tenant.

@@ -15,7 +15,7 @@ use parvis_tests::{TestApp, both_backends};
 async fn tenant_of(db: &Db, slug: &str) -> Result<TenantId> {
     Ok(sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
         .bind(slug)
-        .fetch_one(db.pool())
+        .fetch_one(db.platform())
         .await?)
 }
 

@@ -147,7 +147,7 @@ both_backends!(tenant_commands_and_their_errors, |backend| async move {
     let bad = tempfile::tempdir()?;
     std::fs::write(bad.path().join("communes.json.gz"), b"not gzip")?;
     let before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM communes")
-        .fetch_one(db.db.pool())
+        .fetch_one(db.db.platform())
         .await?;
     let o = parvis(
         &db,
@@ -161,7 +161,7 @@ both_backends!(tenant_commands_and_their_errors, |backend| async move {
     .await?;
     assert!(!o.status.success());
     let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM communes")
-        .fetch_one(db.db.pool())
+        .fetch_one(db.db.platform())
         .await?;
     assert_eq!(before, after);
 
@@ -277,11 +277,11 @@ both_backends!(failed_jobs_are_listed_and_put_back, |backend| async move {
         )
         .bind(kind)
         .bind(failed_at)
-        .execute(db.db.pool())
+        .execute(db.db.platform())
         .await?;
     }
     let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM jobs ORDER BY id")
-        .fetch_all(db.db.pool())
+        .fetch_all(db.db.platform())
         .await?;
     let o = parvis(&db, &["jobs", "failed"]).await?;
     let listed = text(&o);
@@ -313,7 +313,7 @@ both_backends!(failed_jobs_are_listed_and_put_back, |backend| async move {
     let o = parvis(&db, &["jobs", "retry", "pas-un-numero"]).await?;
     assert!(!o.status.success());
     let still: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE failed_at IS NOT NULL")
-        .fetch_one(db.db.pool())
+        .fetch_one(db.db.platform())
         .await?;
     assert_eq!(still, 2);
 
@@ -328,7 +328,7 @@ both_backends!(failed_jobs_are_listed_and_put_back, |backend| async move {
     let (attempts, failed_at): (i64, Option<i64>) =
         sqlx::query_as("SELECT attempts, failed_at FROM jobs WHERE id = $1")
             .bind(ids[0])
-            .fetch_one(db.db.pool())
+            .fetch_one(db.db.platform())
             .await?;
     assert_eq!((attempts, failed_at), (0, None));
     let o = parvis(&db, &["jobs", "retry", "--kind", "module.account_deleted"]).await?;

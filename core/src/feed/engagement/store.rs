@@ -113,13 +113,16 @@ pub async fn summaries(
             for (tenant, post) in posts {
                 query = query.bind(tenant).bind(*post);
             }
-            query.fetch_all(db.pool()).await?
+            query.fetch_all(db.platform()).await?
         }
         // No Row-Level Security on SQLite: the same counts, of published posts only.
         Backend::Sqlite => {
             let scope = PostScope::of(posts);
             let sql = count_sql(&scope, PUBLISHED);
-            scope.bind(sqlx::query(&sql)).fetch_all(db.pool()).await?
+            scope
+                .bind(sqlx::query(&sql))
+                .fetch_all(db.platform())
+                .await?
         }
     };
     fold(rows)
@@ -347,7 +350,7 @@ pub async fn is_verified(db: &Db, account: &AccountId) -> Result<bool, sqlx::Err
         "SELECT 1 AS one FROM accounts WHERE id = $1 AND email_verified_at IS NOT NULL AND deleted_at IS NULL",
     )
     .bind(&account.0)
-    .fetch_optional(db.pool())
+    .fetch_optional(db.platform())
     .await?;
     Ok(row.is_some())
 }

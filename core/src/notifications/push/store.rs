@@ -61,7 +61,7 @@ pub async fn upsert(
     .bind(&s.auth)
     .bind(&s.label)
     .bind(now())
-    .fetch_optional(db.pool())
+    .fetch_optional(db.platform())
     .await
 }
 
@@ -77,7 +77,7 @@ pub async fn has_room(
     )
     .bind(&account.0)
     .bind(endpoint)
-    .fetch_one(db.pool())
+    .fetch_one(db.platform())
     .await?;
     Ok(others < max)
 }
@@ -89,7 +89,7 @@ pub async fn devices(db: &Db, account: &AccountId) -> Result<Vec<Device>, sqlx::
          WHERE account_id = $1 ORDER BY created_at DESC, id DESC",
     )
     .bind(&account.0)
-    .fetch_all(db.pool())
+    .fetch_all(db.platform())
     .await?;
     rows.iter()
         .map(|r| {
@@ -113,7 +113,7 @@ pub async fn remove_endpoint(
         sqlx::query("DELETE FROM push_subscriptions WHERE endpoint = $1 AND account_id = $2")
             .bind(endpoint)
             .bind(&account.0)
-            .execute(db.pool())
+            .execute(db.platform())
             .await?;
     Ok(done.rows_affected() > 0)
 }
@@ -123,7 +123,7 @@ pub async fn remove(db: &Db, account: &AccountId, id: &str) -> Result<bool, sqlx
     let done = sqlx::query("DELETE FROM push_subscriptions WHERE id = $1 AND account_id = $2")
         .bind(id)
         .bind(&account.0)
-        .execute(db.pool())
+        .execute(db.platform())
         .await?;
     Ok(done.rows_affected() > 0)
 }
@@ -157,7 +157,7 @@ pub async fn find(db: &Db, id: &str) -> Result<Option<Subscription>, sqlx::Error
     let row =
         sqlx::query("SELECT id, endpoint, p256dh, auth FROM push_subscriptions WHERE id = $1")
             .bind(id)
-            .fetch_optional(db.pool())
+            .fetch_optional(db.platform())
             .await?;
     row.map(|r| {
         Ok(Subscription {
@@ -175,7 +175,7 @@ pub async fn succeeded(db: &Db, id: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE push_subscriptions SET last_success_at = $1, failures = 0 WHERE id = $2")
         .bind(now())
         .bind(id)
-        .execute(db.pool())
+        .execute(db.platform())
         .await?;
     Ok(())
 }
@@ -184,7 +184,7 @@ pub async fn succeeded(db: &Db, id: &str) -> Result<(), sqlx::Error> {
 pub async fn failed(db: &Db, id: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE push_subscriptions SET failures = failures + 1 WHERE id = $1")
         .bind(id)
-        .execute(db.pool())
+        .execute(db.platform())
         .await?;
     Ok(())
 }
@@ -193,7 +193,7 @@ pub async fn failed(db: &Db, id: &str) -> Result<(), sqlx::Error> {
 pub async fn gone(db: &Db, id: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM push_subscriptions WHERE id = $1")
         .bind(id)
-        .execute(db.pool())
+        .execute(db.platform())
         .await?;
     Ok(())
 }

@@ -104,7 +104,7 @@ pub async fn load_or_create(db: &Db, config: &Config) -> Result<VapidKey, PushEr
     .bind(KEY_ROW)
     .bind(generated)
     .bind(now())
-    .execute(db.pool())
+    .execute(db.platform())
     .await?;
     tracing::info!("web push: VAPID key generated and stored");
     stored(db).await?.ok_or(PushError::BadKey)
@@ -114,7 +114,7 @@ async fn stored(db: &Db) -> Result<Option<VapidKey>, PushError> {
     let value: Option<String> =
         sqlx::query_scalar("SELECT value FROM platform_keys WHERE name = $1")
             .bind(KEY_ROW)
-            .fetch_optional(db.pool())
+            .fetch_optional(db.platform())
             .await?;
     match value {
         None => Ok(None),
