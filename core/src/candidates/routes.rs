@@ -16,7 +16,7 @@ use crate::feed::store::Post;
 use crate::media::upload::{self, body_limit};
 use crate::state::AppState;
 use crate::web::render::Template;
-use crate::web::{Page, SignedIn};
+use crate::web::{Page, SignedIn, Tenant};
 
 /// The routes of this feature.
 pub fn routes() -> Router<AppState> {
@@ -114,10 +114,10 @@ async fn new_form(
 async fn create(
     State(state): State<AppState>,
     SignedIn(account): SignedIn,
+    tenant: Tenant,
     page: Page,
     mut multipart: Multipart,
 ) -> AppResult<Response> {
-    let commune = page.site.commune()?.clone();
     // Counted before the body is read, as avatars and post files are: a flood is refused
     // without any image work.
     if let Err(e) = crate::media::limiter::uploads().allow(&account.id) {
@@ -150,15 +150,7 @@ async fn create(
         programme: form.text("programme"),
         photo: form.files.get("photo").cloned(),
     };
-    match service::create(
-        &state,
-        commune.tenant_id,
-        &account.id,
-        &account.display_name,
-        input,
-    )
-    .await
-    {
+    match service::create(&state, &tenant, &account.id, &account.display_name, input).await {
         Ok(id) => Ok(Redirect::to(&format!("/candidats/{id}")).into_response()),
         Err(e) => match form_status(&e) {
             Some(status) => render_new(&state, page, status, &form, Some(e.to_string())),
@@ -174,21 +166,18 @@ async fn render_profile(
     status: StatusCode,
     error: Option<String>,
 ) -> AppResult<Response> {
-    let commune = page.site.commune()?.clone();
-    let candidate = service::published(state, commune.tenant_id, id)
-        .await
-        .map_err(page_error)?;
+    let tenant = Tenant::new(page.site.commune()?.clone(), &state.db);
+    let candidate = service::published(&tenant, id).await.map_err(page_error)?;
     let can_withdraw = state
         .authz
         .can(
             page.viewer.as_ref().map(|v| &v.id),
-            &commune.tenant_id.authz_domain(),
+            &tenant.tenant_id.authz_domain(),
             crate::authz::perms::MODERATE,
         )
         .await;
     let posts =
-        crate::feed::store::of_candidate(&state.db, commune.tenant_id, &candidate.account_id, 20)
-            .await?;
+        crate::feed::store::of_candidate(&state.db, tenant.id(), &candidate.account_id, 20).await?;
     let profile = Profile {
         candidate,
         can_withdraw,
@@ -228,20 +217,12 @@ struct WithdrawForm {
 async fn withdraw(
     State(state): State<AppState>,
     Can(actor, _): Can<Moderate>,
+    tenant: Tenant,
     page: Page,
     Path(id): Path<String>,
     Form(form): Form<WithdrawForm>,
 ) -> AppResult<Response> {
-    let commune = page.site.commune()?.clone();
-    match service::withdraw(
-        &state,
-        commune.tenant_id,
-        &actor.account.id,
-        &id,
-        &form.reason,
-    )
-    .await
-    {
+    match service::withdraw(&state, &tenant, &actor.account.id, &id, &form.reason).await {
         Ok(()) => Ok(Redirect::to("/").into_response()),
         Err(e @ CandidateError::Invalid(_)) => {
             render_profile(

@@ -10,6 +10,7 @@ use crate::media::image::{Fit, clean_blocking};
 use crate::media::store::{self as media, NewMedia};
 use crate::state::AppState;
 use crate::types::{AccountId, TenantId};
+use crate::web::Tenant;
 
 /// Largest photo upload accepted.
 pub const MAX_PHOTO_BYTES: usize = 5 << 20;
@@ -66,12 +67,12 @@ pub struct Submitted<'a> {
 /// is cleaned first; the photo and the profile are written in one transaction.
 pub async fn create(
     state: &AppState,
-    tenant: TenantId,
+    tenant: &Tenant,
     account: &AccountId,
     display_name: &str,
     input: Submitted<'_>,
 ) -> Result<String, CandidateError> {
-    if !may_stand(state, tenant, account).await {
+    if !may_stand(state, tenant.id(), account).await {
         return Err(CandidateError::Forbidden(
             "Seules les personnes ayant le rôle de candidat·e dans la commune, ou un domicile vérifié par la mairie, peuvent créer un profil de candidat·e."
                 .into(),
@@ -107,7 +108,7 @@ pub async fn create(
         }
         None => None,
     };
-    let mut tx = state.db.tenant(tenant).begin_write().await?;
+    let mut tx = tenant.db().begin_write().await?;
     if store::has_published(&mut tx, account, input.election_kind, &date).await? {
         return Err(CandidateError::Conflict(
             "Vous avez déjà un profil de candidat·e pour cette élection.".into(),
@@ -134,14 +135,14 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    state.home_cache.invalidate(tenant);
+    state.home_cache.invalidate(tenant.id());
     Ok(id)
 }
 
 /// The published profiles of a commune in a neutral order: alphabetical by name (accents and
 /// case ignored), never by date, popularity or list.
-pub async fn listed(state: &AppState, tenant: TenantId) -> Result<Vec<Candidate>, sqlx::Error> {
-    let mut tx = state.db.tenant(tenant).begin().await?;
+pub async fn listed(tenant: &Tenant) -> Result<Vec<Candidate>, sqlx::Error> {
+    let mut tx = tenant.db().begin().await?;
     let mut all = store::published(&mut tx).await?;
     tx.commit().await?;
     all.sort_by_cached_key(|c| {
@@ -154,12 +155,8 @@ pub async fn listed(state: &AppState, tenant: TenantId) -> Result<Vec<Candidate>
 }
 
 /// A published profile of this commune.
-pub async fn published(
-    state: &AppState,
-    tenant: TenantId,
-    id: &str,
-) -> Result<Candidate, CandidateError> {
-    let mut tx = state.db.tenant(tenant).begin().await?;
+pub async fn published(tenant: &Tenant, id: &str) -> Result<Candidate, CandidateError> {
+    let mut tx = tenant.db().begin().await?;
     let found = store::get(&mut tx, id).await?;
     tx.commit().await?;
     found
@@ -170,7 +167,7 @@ pub async fn published(
 /// Withdraws a published profile with a reason, recorded in the commune's audit log.
 pub async fn withdraw(
     state: &AppState,
-    tenant: TenantId,
+    tenant: &Tenant,
     admin: &AccountId,
     id: &str,
     reason: &str,
@@ -181,13 +178,13 @@ pub async fn withdraw(
             "Indiquez le motif du retrait (500 caractères au plus).".into(),
         ));
     }
-    let mut tx = state.db.tenant(tenant).begin_write().await?;
+    let mut tx = tenant.db().begin_write().await?;
     if !store::withdraw(&mut tx, id, reason, admin).await? {
         return Err(CandidateError::NotFound);
     }
     crate::moderation::store::audit(&mut tx, admin, "candidate.withdraw", id, Some(reason)).await?;
     tx.commit().await?;
-    state.home_cache.invalidate(tenant);
+    state.home_cache.invalidate(tenant.id());
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use crate::error::{AppError, AppResult};
 use crate::feed::routes::CommuneNews;
 use crate::state::AppState;
 use crate::web::render::Template;
-use crate::web::{Page, Site};
+use crate::web::{Page, Site, Tenant};
 
 /// The routes of this feature.
 pub fn routes() -> Router<AppState> {
@@ -90,7 +90,8 @@ async fn home(
                 .collect::<Vec<_>>()
         })
         .collect();
-    let candidates = crate::candidates::service::listed(&state, commune.tenant_id).await?;
+    let candidates =
+        crate::candidates::service::listed(&Tenant::new(commune.clone(), &state.db)).await?;
     let can_stand = match &page.viewer {
         Some(v) => crate::candidates::service::may_stand(&state, commune.tenant_id, &v.id).await,
         None => false,

@@ -13,7 +13,7 @@ use crate::messages::service::{self, MessageError, Sender};
 use crate::messages::store::{self, Recipient};
 use crate::state::AppState;
 use crate::web::render::{Notice, Template};
-use crate::web::{Page, SignedIn};
+use crate::web::{Page, SignedIn, Tenant};
 
 /// The routes of this feature.
 pub fn routes() -> Router<AppState> {
@@ -52,10 +52,10 @@ fn form_status(e: &MessageError) -> Option<StatusCode> {
 async fn inbox(
     State(state): State<AppState>,
     SignedIn(account): SignedIn,
+    tenant: Tenant,
     page: Page,
 ) -> AppResult<Response> {
-    let commune = page.site.commune()?.clone();
-    let (threads, unread) = service::inbox(&state, commune.tenant_id, &account.id)
+    let (threads, unread) = service::inbox(&state, &tenant, &account.id)
         .await
         .map_err(page_error)?;
     Ok(page
@@ -186,10 +186,10 @@ struct StartForm {
 async fn start(
     State(state): State<AppState>,
     SignedIn(account): SignedIn,
+    tenant: Tenant,
     page: Page,
     Form(form): Form<StartForm>,
 ) -> AppResult<Response> {
-    let commune = page.site.commune()?.clone();
     let to = To { elu: form.elu };
     let recipient = recipient(&state, &page, &to).await?;
     let sender = Sender {
@@ -198,7 +198,7 @@ async fn start(
     };
     let outcome = service::start(
         &state,
-        &commune,
+        &tenant,
         &page.origin,
         sender,
         recipient.clone(),
@@ -235,14 +235,14 @@ async fn render_thread(
     error: Option<String>,
     body: &str,
 ) -> AppResult<Response> {
-    let commune = page.site.commune()?.clone();
-    let opened = service::open(state, commune.tenant_id, &account.id, id)
+    let tenant = Tenant::new(page.site.commune()?.clone(), &state.db);
+    let opened = service::open(state, &tenant, &account.id, id)
         .await
         .map_err(page_error)?;
     // Opening the thread read it: the header counted before that.
     if let Some(viewer) = page.viewer.as_mut() {
         viewer.unread_messages =
-            service::unread_total(&state.authz, &state.db, commune.tenant_id, &viewer.id)
+            service::unread_total(&state.authz, &state.db, tenant.id(), &viewer.id)
                 .await
                 .map_err(AppError::from)?;
     }
@@ -311,24 +311,17 @@ struct ReplyForm {
 async fn reply(
     State(state): State<AppState>,
     SignedIn(account): SignedIn,
+    tenant: Tenant,
     page: Page,
     Path(id): Path<String>,
     Form(form): Form<ReplyForm>,
 ) -> AppResult<Response> {
-    let commune = page.site.commune()?.clone();
     let sender = Sender {
         account: &account.id,
         name: &account.display_name,
     };
-    let outcome = service::reply(
-        &state,
-        &commune,
-        &page.origin,
-        sender,
-        &id,
-        form.body.trim(),
-    )
-    .await;
+    let outcome =
+        service::reply(&state, &tenant, &page.origin, sender, &id, form.body.trim()).await;
     match outcome {
         Ok(()) => Ok(Redirect::to(&format!("/messages/{id}#dernier")).into_response()),
         Err(e) => match form_status(&e) {
@@ -360,6 +353,7 @@ struct ReportForm {
 async fn report(
     State(state): State<AppState>,
     SignedIn(account): SignedIn,
+    tenant: Tenant,
     page: Page,
     Path(id): Path<String>,
     Form(form): Form<ReportForm>,
@@ -377,17 +371,9 @@ async fn report(
         )
         .await;
     }
-    let commune = page.site.commune()?.clone();
-    let flagged = service::report(
-        &state,
-        commune.tenant_id,
-        &account.id,
-        &id,
-        &form.message_id,
-        reason,
-    )
-    .await
-    .map_err(page_error)?;
+    let flagged = service::report(&state, &tenant, &account.id, &id, &form.message_id, reason)
+        .await
+        .map_err(page_error)?;
     let notice = Notice {
         title: "Signalement envoyé",
         message: if flagged {
@@ -402,11 +388,10 @@ async fn report(
 async fn block(
     State(state): State<AppState>,
     SignedIn(account): SignedIn,
-    page: Page,
+    tenant: Tenant,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let commune = page.site.commune()?.clone();
-    service::block(&state, commune.tenant_id, &account.id, &id)
+    service::block(&state, &tenant, &account.id, &id)
         .await
         .map_err(page_error)?;
     Ok(Redirect::to("/messages/bloques").into_response())

@@ -16,7 +16,7 @@ use crate::messages::store::{self, Recipient, Side, Thread};
 use crate::notifications::Notice;
 use crate::state::AppState;
 use crate::types::{AccountId, TenantId};
-use crate::web::CommuneSite;
+use crate::web::{CommuneSite, Tenant};
 
 /// Longest message, in characters.
 pub const MAX_BODY: usize = 5000;
@@ -179,14 +179,13 @@ async fn notify(
 /// origin, for the notice's link.
 pub async fn start(
     state: &AppState,
-    commune: &CommuneSite,
+    tenant: &Tenant,
     origin: &str,
     citizen: Sender<'_>,
     to: Recipient,
     subject: &str,
     body: &str,
 ) -> Result<String, MessageError> {
-    let tenant = commune.tenant_id;
     let readers = match &to {
         Recipient::Official { account, .. } => {
             if account == citizen.account {
@@ -197,12 +196,12 @@ pub async fn start(
             vec![account.clone()]
         }
         Recipient::Commune { .. } => {
-            if is_admin(&state.authz, tenant, citizen.account).await {
+            if is_admin(&state.authz, tenant.id(), citizen.account).await {
                 return Err(MessageError::Forbidden(
                     "Vous administrez cette commune : les messages à la mairie vous arrivent déjà.",
                 ));
             }
-            admins(state, tenant).await
+            admins(state, tenant.id()).await
         }
     };
     validate(Some(subject), body)?;
@@ -211,11 +210,11 @@ pub async fn start(
         .message_limiter
         .allow(citizen.account, true)
         .map_err(MessageError::RateLimited)?;
-    let mut tx = state.db.tenant(tenant).begin_write().await?;
+    let mut tx = tenant.db().begin_write().await?;
     let id = store::create_thread(&mut tx, citizen.account, &to, subject, body).await?;
     notify(
         &mut tx,
-        commune,
+        tenant,
         readers,
         citizen.name,
         subject,
@@ -266,15 +265,15 @@ fn text_html(body: &str) -> String {
 /// Loads a thread for `account` (not one of its sides: not found) and marks it read.
 pub async fn open(
     state: &AppState,
-    tenant: TenantId,
+    tenant: &Tenant,
     account: &AccountId,
     id: &str,
 ) -> Result<Opened, MessageError> {
-    let mut tx = state.db.tenant(tenant).begin_write().await?;
+    let mut tx = tenant.db().begin_write().await?;
     let thread = store::thread(&mut tx, id)
         .await?
         .ok_or(MessageError::NotFound)?;
-    let side = side_of(state, tenant, &thread, account)
+    let side = side_of(state, tenant.id(), &thread, account)
         .await
         .ok_or(MessageError::NotFound)?;
     store::mark_read(&mut tx, id, side).await?;
@@ -319,25 +318,24 @@ pub async fn open(
 /// Adds `sender`'s reply to thread `id`.
 pub async fn reply(
     state: &AppState,
-    commune: &CommuneSite,
+    tenant: &Tenant,
     origin: &str,
     sender: Sender<'_>,
     id: &str,
     body: &str,
 ) -> Result<(), MessageError> {
-    let tenant = commune.tenant_id;
     // One write transaction from the read of the thread to the new message: a block or a
     // deletion committed meanwhile is seen (SQLite serializes writers; on PostgreSQL the
     // checks run after the thread row is read in this transaction).
-    let mut tx = state.db.tenant(tenant).begin_write().await?;
+    let mut tx = tenant.db().begin_write().await?;
     let thread = store::thread(&mut tx, id)
         .await?
         .ok_or(MessageError::NotFound)?;
-    let side = side_of(state, tenant, &thread, sender.account)
+    let side = side_of(state, tenant.id(), &thread, sender.account)
         .await
         .ok_or(MessageError::NotFound)?;
     validate(None, body)?;
-    let readers = readers(state, tenant, &thread, side.other()).await;
+    let readers = readers(state, tenant.id(), &thread, side.other()).await;
     may_write(&state.db, &readers, sender.account).await?;
     state
         .message_limiter
@@ -360,7 +358,7 @@ pub async fn reply(
         .collect();
     notify(
         &mut tx,
-        commune,
+        tenant,
         to,
         &from,
         subject,
@@ -375,7 +373,7 @@ pub async fn reply(
 /// The viewer blocks the other side's account of thread `id` (an official or the citizen).
 pub async fn block(
     state: &AppState,
-    tenant: TenantId,
+    tenant: &Tenant,
     account: &AccountId,
     id: &str,
 ) -> Result<(), MessageError> {
@@ -404,11 +402,11 @@ pub struct InboxEntry {
 /// The viewer's threads here, latest first, and their total unread.
 pub async fn inbox(
     state: &AppState,
-    tenant: TenantId,
+    tenant: &Tenant,
     account: &AccountId,
 ) -> Result<(Vec<InboxEntry>, i64), MessageError> {
-    let admin = is_admin(&state.authz, tenant, account).await;
-    let mut tx = state.db.tenant(tenant).begin().await?;
+    let admin = is_admin(&state.authz, tenant.id(), account).await;
+    let mut tx = tenant.db().begin().await?;
     let threads = store::inbox(&mut tx, account, admin).await?;
     tx.commit().await?;
     let entries: Vec<InboxEntry> = threads
@@ -474,17 +472,17 @@ impl crate::web::HeaderCounts for UnreadMessages {
 /// moderators (the same flags and queue as posts); false when already reported.
 pub async fn report(
     state: &AppState,
-    tenant: TenantId,
+    tenant: &Tenant,
     account: &AccountId,
     id: &str,
     message: &str,
     reason: &str,
 ) -> Result<bool, MessageError> {
-    let mut tx = state.db.tenant(tenant).begin_write().await?;
+    let mut tx = tenant.db().begin_write().await?;
     let thread = store::thread(&mut tx, id)
         .await?
         .ok_or(MessageError::NotFound)?;
-    let side = side_of(state, tenant, &thread, account)
+    let side = side_of(state, tenant.id(), &thread, account)
         .await
         .ok_or(MessageError::NotFound)?;
     let reportable = store::messages(&mut tx, id)

@@ -25,7 +25,7 @@ use crate::types::{AccountId, TenantId};
 
 pub use render::Page;
 pub use session::{SignedIn, Viewer};
-pub use site::{CommuneSite, Site};
+pub use site::{CommuneSite, Site, Tenant};
 
 /// The part of the application's state the HTTP layer needs (cheap to clone: handles).
 #[derive(Clone)]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRef, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
@@ -15,7 +15,7 @@ use serde::Serialize;
 use sqlx::Row as _;
 use tracing::Instrument as _;
 
-use crate::db::Db;
+use crate::db::{Db, TenantDb};
 use crate::error::AppError;
 use crate::types::{Slug, TenantId};
 use crate::web::Web;
@@ -100,6 +100,62 @@ impl<S: Send + Sync> FromRequestParts<S> for Site {
 }
 
 /// What the resolver concluded from a Host header.
+/// The commune a request is for, with the database seen from it: the tenant handle. Services
+/// take it rather than a bare id, so the transactions they open are bound to the commune the
+/// request's host resolved to (on PostgreSQL, Row-Level Security sees only it), and a
+/// handler cannot hand them another one by mistake. Its extractor refuses a platform page
+/// with a 404, as [`Site::commune`] does.
+#[derive(Clone)]
+pub struct Tenant {
+    site: Arc<CommuneSite>,
+    db: TenantDb,
+}
+
+impl Tenant {
+    /// The handle of a resolved commune.
+    pub fn new(site: Arc<CommuneSite>, db: &Db) -> Tenant {
+        Tenant {
+            db: db.tenant(site.tenant_id),
+            site,
+        }
+    }
+
+    /// The commune's id (for a log line, a job, a cache key).
+    pub fn id(&self) -> TenantId {
+        self.site.tenant_id
+    }
+
+    /// The commune as its site shows it.
+    pub fn site(&self) -> &Arc<CommuneSite> {
+        &self.site
+    }
+
+    /// The database seen from this commune.
+    pub fn db(&self) -> &TenantDb {
+        &self.db
+    }
+}
+
+impl std::ops::Deref for Tenant {
+    type Target = CommuneSite;
+    fn deref(&self) -> &CommuneSite {
+        &self.site
+    }
+}
+
+impl<S> FromRequestParts<S> for Tenant
+where
+    S: Send + Sync,
+    Web: FromRef<S>,
+{
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let site = Site::from_request_parts(parts, state).await?;
+        let commune = site.commune()?;
+        Ok(Tenant::new(commune.clone(), &Web::from_ref(state).db))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum HostKind {
     Apex,

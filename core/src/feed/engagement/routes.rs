@@ -17,8 +17,8 @@ use crate::feed::engagement::store;
 use crate::feed::routes::with_author_links;
 use crate::feed::store as posts;
 use crate::state::AppState;
-use crate::web::Page;
 use crate::web::render::{Notice, Template};
+use crate::web::{Page, Tenant};
 
 /// Comments per page.
 const COMMENTS_PAGE: i64 = 50;
@@ -236,16 +236,16 @@ struct CommentForm {
 async fn add_comment(
     State(state): State<AppState>,
     Can(actor, _): Can<Comment>,
+    tenant: Tenant,
     page: Page,
     Path(id): Path<String>,
     Form(form): Form<CommentForm>,
 ) -> AppResult<Response> {
-    let commune = page.site.commune()?.clone();
     let who = Participant {
         account: &actor.account.id,
         name: &actor.account.display_name,
     };
-    let outcome = service::comment(&state, &commune, &page.origin, who, &id, &form.body)
+    let outcome = service::comment(&state, &tenant, &page.origin, who, &id, &form.body)
         .await
         .map(|c| format!("#c-{c}"));
     respond(
@@ -262,11 +262,10 @@ async fn add_comment(
 async fn delete_comment(
     State(state): State<AppState>,
     Can(actor, _): Can<Comment>,
-    page: Page,
+    tenant: Tenant,
     Path((id, comment)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let commune = page.site.commune()?.clone();
-    service::delete_comment(&state, commune.tenant_id, &actor.account.id, &id, &comment)
+    service::delete_comment(&state, &tenant, &actor.account.id, &id, &comment)
         .await
         .map_err(page_error)?;
     Ok(Redirect::to(&format!("/publications/{id}#commentaires")).into_response())
@@ -281,6 +280,7 @@ struct ReasonForm {
 async fn flag_comment(
     State(state): State<AppState>,
     Can(actor, _): Can<Report>,
+    tenant: Tenant,
     page: Page,
     Path((id, comment)): Path<(String, String)>,
     Form(form): Form<ReasonForm>,
@@ -295,17 +295,9 @@ async fn flag_comment(
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         return render(&state, page, &id, None, status, Some(retry)).await;
     }
-    let commune = page.site.commune()?.clone();
-    let flagged = service::flag_comment(
-        &state,
-        commune.tenant_id,
-        &actor.account.id,
-        &id,
-        &comment,
-        reason,
-    )
-    .await
-    .map_err(page_error)?;
+    let flagged = service::flag_comment(&tenant, &actor.account.id, &id, &comment, reason)
+        .await
+        .map_err(page_error)?;
     let notice = Notice {
         title: "Signalement envoyé",
         message: if flagged {
@@ -329,15 +321,15 @@ struct ReactionForm {
 async fn react(
     State(state): State<AppState>,
     Can(actor, _): Can<Comment>,
+    tenant: Tenant,
     page: Page,
     Path(id): Path<String>,
     Form(form): Form<ReactionForm>,
 ) -> AppResult<Response> {
-    let commune = page.site.commune()?.clone();
     let outcome = match form.etat.as_str() {
         "1" | "0" => service::react(
             &state,
-            commune.tenant_id,
+            &tenant,
             &actor.account.id,
             &id,
             &form.reaction,
@@ -359,19 +351,13 @@ struct EvaluationForm {
 async fn evaluate(
     State(state): State<AppState>,
     Can(actor, _): Can<Comment>,
+    tenant: Tenant,
     page: Page,
     Path(id): Path<String>,
     Form(form): Form<EvaluationForm>,
 ) -> AppResult<Response> {
-    let commune = page.site.commune()?.clone();
-    let outcome = service::evaluate(
-        &state,
-        commune.tenant_id,
-        &actor.account.id,
-        &id,
-        &form.note,
-    )
-    .await
-    .map(|()| "#evaluation".to_string());
+    let outcome = service::evaluate(&state, &tenant, &actor.account.id, &id, &form.note)
+        .await
+        .map(|()| "#evaluation".to_string());
     respond(&state, page, &id, outcome, Section::Evaluation, "").await
 }

@@ -12,8 +12,8 @@ use crate::feed::limiter::Refused;
 use crate::feed::store::{self as posts, OnePost};
 use crate::notifications::Notice;
 use crate::state::AppState;
-use crate::types::{AccountId, TenantId};
-use crate::web::CommuneSite;
+use crate::types::AccountId;
+use crate::web::Tenant;
 
 /// Longest comment, in characters.
 pub const MAX_COMMENT: usize = 2000;
@@ -83,13 +83,13 @@ pub fn validate_comment(body: &str) -> Result<&str, EngageError> {
 /// the notice's link.
 pub async fn comment(
     state: &AppState,
-    commune: &CommuneSite,
+    tenant: &Tenant,
     origin: &str,
     who: Participant<'_>,
     post: &str,
     body: &str,
 ) -> Result<String, EngageError> {
-    let mut tx = state.db.tenant(commune.tenant_id).begin_write().await?;
+    let mut tx = tenant.db().begin_write().await?;
     let target = visible(&mut tx, post).await?;
     verified(state, who.account).await?;
     let body = validate_comment(body)?;
@@ -105,12 +105,12 @@ pub async fn comment(
             email: false,
             push: false,
             ..Notice::to_accounts(
-                commune.tenant_id,
+                tenant.id(),
                 vec![author.0.clone()],
                 format!("{} a commenté votre publication", who.name),
                 format!(
                     "{} a commenté votre publication sur Parvis ({}).",
-                    who.name, commune.name
+                    who.name, tenant.name
                 ),
                 format!("{origin}/publications/{post}#c-{id}"),
             )
@@ -119,37 +119,37 @@ pub async fn comment(
     }
     tx.commit().await?;
     state.jobs.notify();
-    state.home_cache.invalidate(commune.tenant_id);
+    state.home_cache.invalidate(tenant.id());
     Ok(id)
 }
 
 /// `who` deletes their own comment on `post`.
 pub async fn delete_comment(
     state: &AppState,
-    tenant: TenantId,
+    tenant: &Tenant,
     who: &AccountId,
     post: &str,
     comment: &str,
 ) -> Result<(), EngageError> {
-    let mut tx = state.db.tenant(tenant).begin_write().await?;
+    let mut tx = tenant.db().begin_write().await?;
     if !store::delete_comment(&mut tx, post, comment, who).await? {
         return Err(EngageError::NotFound);
     }
     tx.commit().await?;
-    state.home_cache.invalidate(tenant);
+    state.home_cache.invalidate(tenant.id());
     Ok(())
 }
 
 /// Gives (`on`) or takes back one of the [`REACTIONS`].
 pub async fn react(
     state: &AppState,
-    tenant: TenantId,
+    tenant: &Tenant,
     who: &AccountId,
     post: &str,
     reaction: &str,
     on: bool,
 ) -> Result<(), EngageError> {
-    let mut tx = state.db.tenant(tenant).begin_write().await?;
+    let mut tx = tenant.db().begin_write().await?;
     visible(&mut tx, post).await?;
     verified(state, who).await?;
     if !REACTIONS.iter().any(|(key, _)| *key == reaction) {
@@ -161,7 +161,7 @@ pub async fn react(
         .map_err(EngageError::RateLimited)?;
     store::set_reaction(&mut tx, post, who, reaction, on).await?;
     tx.commit().await?;
-    state.home_cache.invalidate(tenant);
+    state.home_cache.invalidate(tenant.id());
     Ok(())
 }
 
@@ -169,12 +169,12 @@ pub async fn react(
 /// proposal.
 pub async fn evaluate(
     state: &AppState,
-    tenant: TenantId,
+    tenant: &Tenant,
     who: &AccountId,
     post: &str,
     note: &str,
 ) -> Result<(), EngageError> {
-    let mut tx = state.db.tenant(tenant).begin_write().await?;
+    let mut tx = tenant.db().begin_write().await?;
     let target = visible(&mut tx, post).await?;
     verified(state, who).await?;
     if !target.post.kind.evaluable() {
@@ -197,21 +197,20 @@ pub async fn evaluate(
         .map_err(EngageError::RateLimited)?;
     store::rate(&mut tx, post, who, value).await?;
     tx.commit().await?;
-    state.home_cache.invalidate(tenant);
+    state.home_cache.invalidate(tenant.id());
     Ok(())
 }
 
 /// `who` reports a visible comment of `post` to the commune's moderators; false when already
 /// reported.
 pub async fn flag_comment(
-    state: &AppState,
-    tenant: TenantId,
+    tenant: &Tenant,
     who: &AccountId,
     post: &str,
     comment: &str,
     reason: &str,
 ) -> Result<bool, EngageError> {
-    let mut tx = state.db.tenant(tenant).begin_write().await?;
+    let mut tx = tenant.db().begin_write().await?;
     visible(&mut tx, post).await?;
     let flagged =
         crate::moderation::store::flag_comment(&mut tx, post, comment, who, reason).await?;
