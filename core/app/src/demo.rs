@@ -24,7 +24,7 @@ use parvis_core::authz::{Authz, PLATFORM_DOMAIN, Role, perms};
 use parvis_core::communes::store;
 use parvis_core::db::Db;
 use parvis_core::feed::store::{Author, NewPost, insert_post};
-use parvis_core::feed::{markdown, routes::THEMES, tags};
+use parvis_core::feed::{markdown, service::THEMES, tags};
 use parvis_core::modules::bindings::parvis::module::types::{
     Body, Commune, Field, Request, Viewer,
 };

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::communes::{service, store};
 use crate::error::{AppError, AppResult};
-use crate::feed::routes::CommuneNews;
+use crate::feed::service::CommuneNews;
 use crate::state::AppState;
 use crate::web::render::Template;
 use crate::web::{Page, Site, Tenant};
@@ -96,9 +96,9 @@ async fn home(
         Some(v) => crate::candidates::service::may_stand(&state, commune.tenant_id, &v.id).await,
         None => false,
     };
-    let news = crate::feed::routes::commune_news(
+    let news = crate::feed::service::commune_news(
         &state,
-        &page,
+        &Tenant::new(commune.clone(), &state.db),
         query.theme.as_deref(),
         query.quartier.as_deref(),
     )

@@ -7,5 +7,6 @@ pub mod engagement;
 pub mod limiter;
 pub mod markdown;
 pub mod routes;
+pub mod service;
 pub mod store;
 pub mod tags;

@@ -9,35 +9,17 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::authz::{Can, PublishPost, perms};
+use crate::authz::{Can, PublishPost};
 use crate::error::{AppError, AppResult};
-use crate::feed::engagement::store as engagement_store;
-use crate::feed::store::{self, Author, NewPost, Post};
-use crate::feed::tags::{self, PostKind};
-use crate::feed::{attachments, engagement, markdown};
+use crate::feed::store::{self, Author, Post};
+use crate::feed::{attachments, engagement, service, tags};
 use crate::media::{human_size, upload};
-use crate::officials::store as officials;
 use crate::state::AppState;
-use crate::types::TenantId;
 use crate::web::render::Template;
-use crate::web::{Page, SignedIn, Site};
+use crate::web::{Page, SignedIn, Tenant};
 
 /// Posts per page.
 const PAGE: i64 = 20;
-/// Themes a post may carry (the commune's usual sections).
-pub const THEMES: &[&str] = &[
-    "Travaux et voirie",
-    "Écoles et jeunesse",
-    "Culture et sport",
-    "Environnement",
-    "Solidarité",
-    "Sécurité",
-    "Urbanisme",
-    "Budget",
-    "Vie associative",
-    "Conseil municipal",
-];
-
 /// The routes of this feature.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -52,108 +34,6 @@ pub fn routes() -> Router<AppState> {
         .route("/feed.atom", get(commune_atom))
         .route("/elus/{id}/feed.atom", get(official_atom))
         .merge(engagement::routes::routes())
-}
-
-/// Links each post to its own page, its commune's page and (officials) their profile, on
-/// the post's commune's site.
-pub fn with_author_links(state: &AppState, page: &Page, mut posts: Vec<Post>) -> Vec<Post> {
-    for p in &mut posts {
-        let origin = page.commune_origin(state, &p.slug);
-        if let Some(id) = &p.official_id {
-            p.author_url = Some(format!("{origin}/elus/{id}"));
-        }
-        p.url = Some(format!("{origin}/publications/{}", p.id));
-        let filter = |key: &str, value: &str| {
-            let value: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
-            format!("{origin}/?{key}={value}#actualites")
-        };
-        for a in &mut p.attachments {
-            a.link(&origin);
-        }
-        p.theme_url = p.theme.as_deref().map(|t| filter("theme", t));
-        p.quartier_url = p.quartier.as_deref().map(|q| filter("quartier", q));
-    }
-    posts
-}
-
-/// Posts ready for their cards: links, attachments, and counts of comments, reactions and
-/// evaluations (one query each for the whole page, run side by side).
-pub async fn cards(state: &AppState, page: &Page, mut posts: Vec<Post>) -> AppResult<Vec<Post>> {
-    let keys: Vec<(TenantId, &str)> = posts.iter().map(|p| (p.tenant_id, p.id.as_str())).collect();
-    let (mut counts, mut files) = tokio::try_join!(
-        engagement_store::summaries(&state.db, &keys),
-        attachments::of_posts(&state.db, &keys),
-    )?;
-    for p in &mut posts {
-        p.engagement = Some(counts.remove(&p.id).unwrap_or_default());
-        p.attachments = files.remove(&p.id).unwrap_or_default();
-    }
-    Ok(with_author_links(state, page, posts))
-}
-
-/// The news section of a commune's page, filtered by theme and neighbourhood tags.
-#[derive(Serialize)]
-pub struct CommuneNews {
-    /// The posts.
-    pub posts: Vec<Post>,
-    /// The filter applied.
-    pub filter: NewsFilter,
-    /// The themes to filter by.
-    pub themes: &'static [&'static str],
-}
-
-/// The tags a commune's news are filtered by (none: all the news).
-#[derive(Serialize)]
-pub struct NewsFilter {
-    /// One of [`THEMES`].
-    pub theme: Option<String>,
-    /// A neighbourhood, as posts are tagged.
-    pub quartier: Option<String>,
-}
-
-/// The latest posts of the page's commune, with `theme` and `quartier` tags when given.
-pub async fn commune_news(
-    state: &AppState,
-    page: &Page,
-    theme: Option<&str>,
-    quartier: Option<&str>,
-) -> AppResult<CommuneNews> {
-    let commune = page.site.commune()?;
-    let theme = theme.map(str::trim).filter(|t| !t.is_empty());
-    let quartier = quartier.and_then(|q| tags::quartier(q).ok().flatten());
-    let filter = store::Filter {
-        theme,
-        quartier: quartier.as_deref(),
-        ..store::Filter::default()
-    };
-    let posts = store::of_commune_where(&state.db, commune.tenant_id, &filter, None, 10).await?;
-    Ok(CommuneNews {
-        posts: cards(state, page, posts).await?,
-        filter: NewsFilter {
-            theme: theme.map(str::to_string),
-            quartier,
-        },
-        themes: THEMES,
-    })
-}
-
-/// An official's actions and commitments with their evaluations, for their profile.
-pub async fn official_record(
-    state: &AppState,
-    page: &Page,
-    official: &str,
-) -> AppResult<Vec<store::RecordEntry>> {
-    let commune = page.site.commune()?;
-    let mut entries = store::record(&state.db, commune.tenant_id, official, 50).await?;
-    let keys: Vec<(TenantId, &str)> = entries
-        .iter()
-        .map(|e| (commune.tenant_id, e.id.as_str()))
-        .collect();
-    let mut counts = engagement_store::summaries(&state.db, &keys).await?;
-    for e in &mut entries {
-        e.engagement = Some(counts.remove(&e.id).unwrap_or_default());
-    }
-    Ok(entries)
 }
 
 #[derive(Deserialize)]
@@ -172,7 +52,7 @@ async fn feed(
     posts.truncate(PAGE as usize);
     let next = more.then(|| posts.last().map(|p| p.id.clone())).flatten();
     let feed = FeedPage {
-        posts: cards(&state, &page, posts).await?,
+        posts: service::cards(&state.db, &state.config, posts).await?,
         next,
     };
     Ok(page.render(&state, &feed)?.into_response())
@@ -197,31 +77,8 @@ async fn author(
     page: &Page,
     account: &crate::web::session::Account,
 ) -> AppResult<(Author, String)> {
-    let commune = page.site.commune()?.clone();
-    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
-    let own = officials::owned_by(&mut tx, &account.id).await?;
-    tx.commit().await?;
-    if let Some(p) = own {
-        return Ok((
-            Author::Official(p.id.clone()),
-            format!("{} {}", p.first_name, p.last_name),
-        ));
-    }
-    if state
-        .authz
-        .can(
-            Some(&account.id),
-            &commune.tenant_id.authz_domain(),
-            perms::EDIT_COMMUNE,
-        )
-        .await
-    {
-        return Ok((Author::Commune, commune.name.clone()));
-    }
-    Ok((
-        Author::Candidate,
-        format!("{} (candidat)", account.display_name),
-    ))
+    let tenant = Tenant::new(page.site.commune()?.clone(), &state.db);
+    Ok(service::author_of(state, &tenant, &account.id, &account.display_name).await?)
 }
 
 /// The publish form, empty or as submitted (its files are not sent back: the browser cannot
@@ -269,7 +126,7 @@ fn render_publish(
 ) -> AppResult<Response> {
     let publish = Publish {
         author_name: name,
-        themes: THEMES,
+        themes: service::THEMES,
         kinds: tags::kind_choices(),
         form,
         error,
@@ -315,39 +172,6 @@ async fn publish_form(
     )
 }
 
-/// What a valid publish form says.
-struct Checked<'a> {
-    body: &'a str,
-    theme: Option<&'a str>,
-    kind: PostKind,
-    quartier: Option<String>,
-}
-
-fn check<'a>(form: &'a PublishForm, author: &Author) -> Result<Checked<'a>, &'static str> {
-    let body = form.body.trim();
-    let theme = Some(form.theme.as_str()).filter(|t| !t.is_empty());
-    if body.is_empty() || body.chars().count() > 5000 {
-        return Err("Le texte doit compter entre 1 et 5 000 caractères.");
-    }
-    if theme.is_some_and(|t| !THEMES.contains(&t)) {
-        return Err("Choisissez un thème dans la liste.");
-    }
-    let kind =
-        PostKind::parse(&form.kind).ok_or("Choisissez un type de publication dans la liste.")?;
-    if kind == PostKind::Action && matches!(author, Author::Candidate) {
-        return Err(
-            "Les actions réalisées sont publiées par les élus et la commune ; un candidat publie des engagements ou des propositions.",
-        );
-    }
-    let quartier = tags::quartier(&form.quartier)?;
-    Ok(Checked {
-        body,
-        theme,
-        kind,
-        quartier,
-    })
-}
-
 async fn publish(
     State(state): State<AppState>,
     Can(actor, _): Can<PublishPost>,
@@ -370,7 +194,13 @@ async fn publish(
     let refuse = |page: Page, status: StatusCode, error: &str| {
         render_publish(&state, page, status, &name, &form, Some(error))
     };
-    let checked = match check(&form, &author) {
+    let draft = service::Draft {
+        body: &form.body,
+        theme: &form.theme,
+        kind: &form.kind,
+        quartier: &form.quartier,
+    };
+    let checked = match service::check(&draft, &author) {
         Ok(c) => c,
         Err(error) => return refuse(page, StatusCode::UNPROCESSABLE_ENTITY, error),
     };
@@ -390,38 +220,16 @@ async fn publish(
         Ok(files) => files,
         Err(e) => return refuse(page, e.status(), &e.to_string()),
     };
-    let commune = page.site.commune()?.clone();
-    let mut tx = state.db.tenant(commune.tenant_id).begin_write().await?;
-    let post_id = store::insert_post(
-        &mut tx,
-        &NewPost {
-            account: &actor.account.id,
-            author: &author,
-            author_name: &name,
-            body: checked.body,
-            body_html: &markdown::render(checked.body),
-            theme: checked.theme,
-            kind: checked.kind,
-            quartier: checked.quartier.as_deref(),
-        },
-    )
-    .await?;
-    attachments::insert(&mut tx, &post_id, &actor.account.id, &files).await?;
-    let event = crate::notifications::PostPublished {
-        tenant_id: commune.tenant_id,
-        official_id: match &author {
-            Author::Official(id) => Some(id.clone()),
-            _ => None,
-        },
-        author_account_id: actor.account.id.0.clone(),
-        title: format!("{name} a publié sur {}", commune.name),
-        link: format!("{}/publications/{post_id}", page.origin),
-        post_id: post_id.clone(),
+    let tenant = Tenant::new(page.site.commune()?.clone(), &state.db);
+    let publication = service::Publication {
+        account: &actor.account.id,
+        author: &author,
+        name: &name,
+        post: checked,
+        files: &files,
+        origin: &page.origin,
     };
-    state.jobs.enqueue(tx.conn(), &event).await?;
-    tx.commit().await?;
-    state.jobs.notify();
-    state.home_cache.invalidate(commune.tenant_id);
+    let post_id = service::publish(&state, &tenant, publication).await?;
     Ok(Redirect::to(&format!("/publications/{post_id}")).into_response())
 }
 
@@ -438,48 +246,28 @@ struct FollowForm {
 async fn follow(
     State(state): State<AppState>,
     SignedIn(account): SignedIn,
-    site: Site,
+    tenant: Tenant,
     Form(form): Form<FollowForm>,
 ) -> AppResult<Response> {
-    let commune = site.commune()?.clone();
     let on = match form.action.as_str() {
         "suivre" => true,
         "ne-plus-suivre" => false,
         _ => return Err(AppError::bad_request("Action inconnue.")),
     };
-    let (kind, target, back) = if form.target == "commune" {
-        ("commune", String::new(), "/".to_string())
+    let (what, back) = if form.target == "commune" {
+        (service::Followed::Commune, "/".to_string())
     } else {
-        let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
-        let exists = officials::profile(&mut tx, &form.target).await?.is_some();
-        tx.commit().await?;
-        if !exists {
-            return Err(AppError::not_found(
-                "Cet élu n'est pas (ou plus) au répertoire de la commune.",
-            ));
-        }
         (
-            "official",
-            form.target.clone(),
+            service::Followed::Official(&form.target),
             format!("/elus/{}", form.target),
         )
     };
-    let following =
-        store::set_follow(&state.db, &account.id, commune.tenant_id, kind, &target, on).await?;
-    if on && !following {
-        return Err(AppError::Conflict(if kind == "commune" {
-            format!(
-                "Vous suivez déjà {} communes : c'est le maximum. Cessez d'en suivre une pour en suivre une autre.",
-                store::MAX_FOLLOWED_COMMUNES
-            )
-        } else {
-            format!(
-                "Vous suivez déjà {} élus : c'est le maximum. Cessez d'en suivre un pour en suivre un autre.",
-                store::MAX_FOLLOWED_OFFICIALS
-            )
-        }));
+    match service::follow(&state, &tenant, &account.id, what, on).await {
+        Ok(()) => Ok(Redirect::to(&back).into_response()),
+        Err(e @ service::FollowError::UnknownOfficial) => Err(AppError::not_found(e.to_string())),
+        Err(service::FollowError::TooMany(message)) => Err(AppError::Conflict(message)),
+        Err(service::FollowError::Db(e)) => Err(e.into()),
     }
-    Ok(Redirect::to(&back).into_response())
 }
 
 fn date(secs: i64) -> FixedDateTime {
@@ -558,7 +346,7 @@ async fn official_atom(
 ) -> AppResult<Response> {
     let commune = page.site.commune()?.clone();
     let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
-    let profile = officials::profile(&mut tx, &id)
+    let profile = crate::officials::store::profile(&mut tx, &id)
         .await?
         .ok_or_else(|| AppError::not_found("Cet élu n'est pas au répertoire."))?;
     tx.commit().await?;

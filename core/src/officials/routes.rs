@@ -14,7 +14,7 @@ use crate::officials::store;
 use crate::state::AppState;
 use crate::util::parse_date;
 use crate::web::render::Template;
-use crate::web::{Page, SignedIn};
+use crate::web::{Page, SignedIn, Tenant};
 
 /// The routes of this feature.
 pub fn routes() -> Router<AppState> {
@@ -76,8 +76,13 @@ async fn render(
         error,
         sent,
         following,
-        posts: crate::feed::routes::cards(state, &page, posts).await?,
-        record: crate::feed::routes::official_record(state, &page, &profile.id).await?,
+        posts: crate::feed::service::cards(&state.db, &state.config, posts).await?,
+        record: crate::feed::service::official_record(
+            &state.db,
+            &Tenant::new(commune.clone(), &state.db),
+            &profile.id,
+        )
+        .await?,
     };
     page.render_form(state, status, &official)
 }

@@ -14,7 +14,7 @@ use crate::error::{AppError, AppResult};
 use crate::feed::attachments;
 use crate::feed::engagement::service::{self, EngageError, Participant};
 use crate::feed::engagement::store;
-use crate::feed::routes::with_author_links;
+use crate::feed::service::with_author_links;
 use crate::feed::store as posts;
 use crate::state::AppState;
 use crate::web::render::{Notice, Template};
@@ -167,7 +167,7 @@ async fn render(
         .collect();
     let is_author = viewer.as_ref().is_some_and(|v| v.id == one.author_account);
     let evaluable = one.post.kind.evaluable();
-    let post = with_author_links(state, &page, vec![one.post])
+    let post = with_author_links(&state.config, vec![one.post])
         .into_iter()
         .next();
     let post_page = PostPage {

@@ -1,0 +1,332 @@
+//! The feed's rules, with no HTTP types: who a post is published as, what a post must be,
+//! publishing one (its announcement to followers queued in the same transaction), following
+//! a commune or an official, and the cards of a list of posts (links, attachments, counts).
+//! The routes (`feed/routes.rs`), the commune's page and the officials' pages call these.
+
+use serde::Serialize;
+
+use crate::authz::perms;
+use crate::config::Config;
+use crate::db::Db;
+use crate::feed::engagement::store as engagement_store;
+use crate::feed::store::{self, Author, NewPost, Post};
+use crate::feed::tags::{self, PostKind};
+use crate::feed::{attachments, markdown};
+use crate::officials::store as officials;
+use crate::state::AppState;
+use crate::types::{AccountId, TenantId};
+use crate::web::Tenant;
+
+/// Themes a post may carry (the commune's usual sections).
+pub const THEMES: &[&str] = &[
+    "Travaux et voirie",
+    "Écoles et jeunesse",
+    "Culture et sport",
+    "Environnement",
+    "Solidarité",
+    "Sécurité",
+    "Urbanisme",
+    "Budget",
+    "Vie associative",
+    "Conseil municipal",
+];
+
+/// Who `account` publishes as in this commune, and the name shown: the official whose profile
+/// it holds, else the commune if it may edit the commune's page, else a candidate.
+pub async fn author_of(
+    state: &AppState,
+    tenant: &Tenant,
+    account: &AccountId,
+    display_name: &str,
+) -> Result<(Author, String), sqlx::Error> {
+    let mut tx = tenant.db().begin().await?;
+    let own = officials::owned_by(&mut tx, account).await?;
+    tx.commit().await?;
+    if let Some(p) = own {
+        return Ok((
+            Author::Official(p.id.clone()),
+            format!("{} {}", p.first_name, p.last_name),
+        ));
+    }
+    if state
+        .authz
+        .can(
+            Some(account),
+            &tenant.id().authz_domain(),
+            perms::EDIT_COMMUNE,
+        )
+        .await
+    {
+        return Ok((Author::Commune, tenant.name.clone()));
+    }
+    Ok((Author::Candidate, format!("{display_name} (candidat)")))
+}
+
+/// A post as submitted, before it is checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Draft<'a> {
+    /// The text (Markdown).
+    pub body: &'a str,
+    /// One of [`THEMES`], or empty.
+    pub theme: &'a str,
+    /// A [`PostKind`], as the form names it.
+    pub kind: &'a str,
+    /// A neighbourhood tag, or empty.
+    pub quartier: &'a str,
+}
+
+/// What a valid draft says.
+#[derive(Debug)]
+pub struct Checked<'a> {
+    body: &'a str,
+    theme: Option<&'a str>,
+    kind: PostKind,
+    quartier: Option<String>,
+}
+
+/// Checks a draft for `author`; the error is the French message to show with the form.
+pub fn check<'a>(draft: &Draft<'a>, author: &Author) -> Result<Checked<'a>, &'static str> {
+    let body = draft.body.trim();
+    let theme = Some(draft.theme).filter(|t| !t.is_empty());
+    if body.is_empty() || body.chars().count() > 5000 {
+        return Err("Le texte doit compter entre 1 et 5 000 caractères.");
+    }
+    if theme.is_some_and(|t| !THEMES.contains(&t)) {
+        return Err("Choisissez un thème dans la liste.");
+    }
+    let kind =
+        PostKind::parse(draft.kind).ok_or("Choisissez un type de publication dans la liste.")?;
+    if kind == PostKind::Action && matches!(author, Author::Candidate) {
+        return Err(
+            "Les actions réalisées sont publiées par les élus et la commune ; un candidat publie des engagements ou des propositions.",
+        );
+    }
+    let quartier = tags::quartier(draft.quartier)?;
+    Ok(Checked {
+        body,
+        theme,
+        kind,
+        quartier,
+    })
+}
+
+/// A checked post, ready to publish.
+pub struct Publication<'a> {
+    /// The account publishing.
+    pub account: &'a AccountId,
+    /// Who it publishes as, and the name shown.
+    pub author: &'a Author,
+    /// The name shown.
+    pub name: &'a str,
+    /// The post.
+    pub post: Checked<'a>,
+    /// Its images and documents, already re-encoded.
+    pub files: &'a attachments::Prepared,
+    /// The commune site's origin, for the announcement's link.
+    pub origin: &'a str,
+}
+
+/// Publishes a post with its attachments, and queues its announcement to the followers in the
+/// same transaction; returns the post's id.
+pub async fn publish(
+    state: &AppState,
+    tenant: &Tenant,
+    p: Publication<'_>,
+) -> Result<String, sqlx::Error> {
+    let mut tx = tenant.db().begin_write().await?;
+    let post_id = store::insert_post(
+        &mut tx,
+        &NewPost {
+            account: p.account,
+            author: p.author,
+            author_name: p.name,
+            body: p.post.body,
+            body_html: &markdown::render(p.post.body),
+            theme: p.post.theme,
+            kind: p.post.kind,
+            quartier: p.post.quartier.as_deref(),
+        },
+    )
+    .await?;
+    attachments::insert(&mut tx, &post_id, p.account, p.files).await?;
+    let event = crate::notifications::PostPublished {
+        tenant_id: tenant.id(),
+        official_id: match p.author {
+            Author::Official(id) => Some(id.clone()),
+            _ => None,
+        },
+        author_account_id: p.account.0.clone(),
+        title: format!("{} a publié sur {}", p.name, tenant.name),
+        link: format!("{}/publications/{post_id}", p.origin),
+        post_id: post_id.clone(),
+    };
+    crate::jobs::push(tx.conn(), &event).await?;
+    tx.commit().await?;
+    state.jobs.notify();
+    state.home_cache.invalidate(tenant.id());
+    Ok(post_id)
+}
+
+/// What a person follows in a commune.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Followed<'a> {
+    /// The commune itself.
+    Commune,
+    /// One of its officials, by registry id.
+    Official(&'a str),
+}
+
+/// Why following failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FollowError {
+    /// The official is not (or no longer) in the commune's directory.
+    #[error("Cet élu n'est pas (ou plus) au répertoire de la commune.")]
+    UnknownOfficial,
+    /// The account follows as many as it may.
+    #[error("{0}")]
+    TooMany(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Starts (`on`) or stops following `what` in this commune.
+pub async fn follow(
+    state: &AppState,
+    tenant: &Tenant,
+    account: &AccountId,
+    what: Followed<'_>,
+    on: bool,
+) -> Result<(), FollowError> {
+    let (kind, target) = match what {
+        Followed::Commune => ("commune", ""),
+        Followed::Official(id) => {
+            let mut tx = tenant.db().begin().await?;
+            let exists = officials::profile(&mut tx, id).await?.is_some();
+            tx.commit().await?;
+            if !exists {
+                return Err(FollowError::UnknownOfficial);
+            }
+            ("official", id)
+        }
+    };
+    let following = store::set_follow(&state.db, account, tenant.id(), kind, target, on).await?;
+    if on && !following {
+        return Err(FollowError::TooMany(if kind == "commune" {
+            format!(
+                "Vous suivez déjà {} communes : c'est le maximum. Cessez d'en suivre une pour en suivre une autre.",
+                store::MAX_FOLLOWED_COMMUNES
+            )
+        } else {
+            format!(
+                "Vous suivez déjà {} élus : c'est le maximum. Cessez d'en suivre un pour en suivre un autre.",
+                store::MAX_FOLLOWED_OFFICIALS
+            )
+        }));
+    }
+    Ok(())
+}
+
+/// Links each post to its own page, its commune's page and (officials) their profile, on
+/// the post's commune's site (origins from configuration).
+pub fn with_author_links(config: &Config, mut posts: Vec<Post>) -> Vec<Post> {
+    for p in &mut posts {
+        let origin = config.commune_origin(&p.slug);
+        if let Some(id) = &p.official_id {
+            p.author_url = Some(format!("{origin}/elus/{id}"));
+        }
+        p.url = Some(format!("{origin}/publications/{}", p.id));
+        let filter = |key: &str, value: &str| {
+            let value: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+            format!("{origin}/?{key}={value}#actualites")
+        };
+        for a in &mut p.attachments {
+            a.link(&origin);
+        }
+        p.theme_url = p.theme.as_deref().map(|t| filter("theme", t));
+        p.quartier_url = p.quartier.as_deref().map(|q| filter("quartier", q));
+    }
+    posts
+}
+
+/// Posts ready for their cards: links, attachments, and counts of comments, reactions and
+/// evaluations (one query each for the whole page, run side by side).
+pub async fn cards(
+    db: &Db,
+    config: &Config,
+    mut posts: Vec<Post>,
+) -> Result<Vec<Post>, sqlx::Error> {
+    let keys: Vec<(TenantId, &str)> = posts.iter().map(|p| (p.tenant_id, p.id.as_str())).collect();
+    let (mut counts, mut files) = tokio::try_join!(
+        engagement_store::summaries(db, &keys),
+        attachments::of_posts(db, &keys),
+    )?;
+    for p in &mut posts {
+        p.engagement = Some(counts.remove(&p.id).unwrap_or_default());
+        p.attachments = files.remove(&p.id).unwrap_or_default();
+    }
+    Ok(with_author_links(config, posts))
+}
+
+/// The news section of a commune's page, filtered by theme and neighbourhood tags.
+#[derive(Serialize)]
+pub struct CommuneNews {
+    /// The posts.
+    pub posts: Vec<Post>,
+    /// The filter applied.
+    pub filter: NewsFilter,
+    /// The themes to filter by.
+    pub themes: &'static [&'static str],
+}
+
+/// The tags a commune's news are filtered by (none: all the news).
+#[derive(Serialize)]
+pub struct NewsFilter {
+    /// One of [`THEMES`].
+    pub theme: Option<String>,
+    /// A neighbourhood, as posts are tagged.
+    pub quartier: Option<String>,
+}
+
+/// The latest posts of a commune, with `theme` and `quartier` tags when given.
+pub async fn commune_news(
+    state: &AppState,
+    tenant: &Tenant,
+    theme: Option<&str>,
+    quartier: Option<&str>,
+) -> Result<CommuneNews, sqlx::Error> {
+    let theme = theme.map(str::trim).filter(|t| !t.is_empty());
+    let quartier = quartier.and_then(|q| tags::quartier(q).ok().flatten());
+    let filter = store::Filter {
+        theme,
+        quartier: quartier.as_deref(),
+        ..store::Filter::default()
+    };
+    let posts = store::of_commune_where(&state.db, tenant.id(), &filter, None, 10).await?;
+    Ok(CommuneNews {
+        posts: cards(&state.db, &state.config, posts).await?,
+        filter: NewsFilter {
+            theme: theme.map(str::to_string),
+            quartier,
+        },
+        themes: THEMES,
+    })
+}
+
+/// An official's actions and commitments with their evaluations, for their profile.
+pub async fn official_record(
+    db: &Db,
+    tenant: &Tenant,
+    official: &str,
+) -> Result<Vec<store::RecordEntry>, sqlx::Error> {
+    let mut entries = store::record(db, tenant.id(), official, 50).await?;
+    let keys: Vec<(TenantId, &str)> = entries
+        .iter()
+        .map(|e| (tenant.id(), e.id.as_str()))
+        .collect();
+    let mut counts = engagement_store::summaries(db, &keys).await?;
+    for e in &mut entries {
+        e.engagement = Some(counts.remove(&e.id).unwrap_or_default());
+    }
+    Ok(entries)
+}
