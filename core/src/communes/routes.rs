@@ -153,9 +153,8 @@ struct Service {
     description: String,
 }
 
-async fn logo(State(state): State<AppState>, site: Site) -> AppResult<Response> {
-    let commune = site.commune()?;
-    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+async fn logo(tenant: Tenant) -> AppResult<Response> {
+    let mut tx = tenant.db().begin().await?;
     let logo = store::logo(&mut tx).await?;
     tx.commit().await?;
     let (bytes, mime) =

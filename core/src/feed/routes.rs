@@ -341,20 +341,20 @@ async fn commune_atom(State(state): State<AppState>, page: Page) -> AppResult<Re
 
 async fn official_atom(
     State(state): State<AppState>,
+    tenant: Tenant,
     page: Page,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let commune = page.site.commune()?.clone();
-    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    let mut tx = tenant.db().begin().await?;
     let profile = crate::officials::store::profile(&mut tx, &id)
         .await?
         .ok_or_else(|| AppError::not_found("Cet élu n'est pas au répertoire."))?;
     tx.commit().await?;
-    let posts = store::of_commune(&state.db, commune.tenant_id, Some(&id), None, 50).await?;
+    let posts = store::of_commune(&state.db, tenant.id(), Some(&id), None, 50).await?;
     Ok(atom(
         format!(
             "{} {} ({}) — Parvis",
-            profile.first_name, profile.last_name, commune.name
+            profile.first_name, profile.last_name, tenant.name
         ),
         format!("{}/elus/{id}/feed.atom", page.origin),
         format!("{}/elus/{id}", page.origin),

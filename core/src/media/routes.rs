@@ -15,8 +15,8 @@ use crate::authz::perms;
 use crate::error::{AppError, AppResult};
 use crate::media::store::{self, Stored};
 use crate::state::AppState;
-use crate::web::Site;
 use crate::web::session::Viewer;
+use crate::web::{Site, Tenant};
 
 /// The routes of this feature.
 pub fn routes() -> Router<AppState> {
@@ -46,7 +46,7 @@ async fn serve(
     if found.is_none()
         && let Site::Commune(c) = &site
     {
-        let mut tx = state.db.tenant(c.tenant_id).begin().await?;
+        let mut tx = Tenant::new(c.clone(), &state.db).db().begin().await?;
         found = store::tenant(&mut tx, &id).await?;
         tx.commit().await?;
     }

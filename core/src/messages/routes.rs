@@ -83,13 +83,13 @@ struct To {
 
 /// Who `to` names in this commune.
 async fn recipient(state: &AppState, page: &Page, to: &To) -> AppResult<Recipient> {
-    let commune = page.site.commune()?;
+    let tenant = Tenant::new(page.site.commune()?.clone(), &state.db);
     if to.elu.is_empty() {
         return Ok(Recipient::Commune {
-            name: commune.name.clone(),
+            name: tenant.name.clone(),
         });
     }
-    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    let mut tx = tenant.db().begin().await?;
     let profile = crate::officials::store::profile(&mut tx, &to.elu).await?;
     tx.commit().await?;
     let profile = profile.ok_or_else(|| {

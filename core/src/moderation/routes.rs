@@ -11,8 +11,8 @@ use crate::authz::{Can, Moderate, Report};
 use crate::error::{AppError, AppResult};
 use crate::moderation::store::{self, Target};
 use crate::state::AppState;
-use crate::web::Page;
 use crate::web::render::{Notice, Template};
+use crate::web::{Page, Tenant};
 
 /// The routes of this feature.
 pub fn routes() -> Router<AppState> {
@@ -58,13 +58,13 @@ fn reason(form: &ReasonForm) -> AppResult<String> {
 async fn flag(
     State(state): State<AppState>,
     Can(actor, _): Can<Report>,
+    tenant: Tenant,
     page: Page,
     Path(id): Path<String>,
     Form(form): Form<ReasonForm>,
 ) -> AppResult<Response> {
     let reason = reason(&form)?;
-    let commune = page.site.commune()?.clone();
-    let mut tx = state.db.tenant(commune.tenant_id).begin_write().await?;
+    let mut tx = tenant.db().begin_write().await?;
     let flagged = store::flag(&mut tx, &id, &actor.account.id, &reason).await?;
     tx.commit().await?;
     let notice = Notice {
@@ -98,8 +98,8 @@ async fn render(
     status: StatusCode,
     error: Option<String>,
 ) -> AppResult<Response> {
-    let commune = page.site.commune()?.clone();
-    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    let tenant = Tenant::new(page.site.commune()?.clone(), &state.db);
+    let mut tx = tenant.db().begin().await?;
     let queue = Queue {
         queue: store::queue(&mut tx).await?,
         messages: store::message_queue(&mut tx).await?,
@@ -131,8 +131,8 @@ async fn decide(
         Ok(r) => r,
         Err(e) => return render(&state, page, StatusCode::BAD_REQUEST, Some(e.to_string())).await,
     };
-    let commune = page.site.commune()?.clone();
-    let mut tx = state.db.tenant(commune.tenant_id).begin_write().await?;
+    let tenant = Tenant::new(page.site.commune()?.clone(), &state.db);
+    let mut tx = tenant.db().begin_write().await?;
     if !store::set_hidden(&mut tx, target, &id, hide, &reason).await? {
         return Err(AppError::not_found(match target {
             Target::Post => "Cette publication n'existe pas dans cette commune.",
@@ -150,7 +150,7 @@ async fn decide(
     };
     store::audit(&mut tx, &actor.account.id, action, &id, Some(&reason)).await?;
     tx.commit().await?;
-    state.home_cache.invalidate(commune.tenant_id);
+    state.home_cache.invalidate(tenant.id());
     Ok(Redirect::to("/admin/moderation").into_response())
 }
 

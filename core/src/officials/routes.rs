@@ -24,8 +24,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn load(state: &AppState, page: &Page, id: &str) -> AppResult<store::Profile> {
-    let commune = page.site.commune()?;
-    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    let tenant = Tenant::new(page.site.commune()?.clone(), &state.db);
+    let mut tx = tenant.db().begin().await?;
     let profile = store::profile(&mut tx, id).await?;
     tx.commit().await?;
     profile.ok_or_else(|| {
@@ -128,6 +128,7 @@ async fn claim(
     State(state): State<AppState>,
     SignedIn(account): SignedIn,
     ClientIp(client): ClientIp,
+    tenant: Tenant,
     page: Page,
     Path(id): Path<String>,
     Form(form): Form<ClaimForm>,
@@ -168,8 +169,7 @@ async fn claim(
         )
         .await;
     }
-    let commune = page.site.commune()?.clone();
-    let mut tx = state.db.tenant(commune.tenant_id).begin_write().await?;
+    let mut tx = tenant.db().begin_write().await?;
     if store::has_pending(&mut tx, &id, &account.id).await? {
         drop(tx);
         return refuse(

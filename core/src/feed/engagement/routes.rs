@@ -120,16 +120,16 @@ async fn render(
     status: StatusCode,
     retry: Option<Retry<'_>>,
 ) -> AppResult<Response> {
-    let commune = page.site.commune()?.clone();
+    let tenant = Tenant::new(page.site.commune()?.clone(), &state.db);
     let viewer = page.viewer.clone();
     let moderator = (state.authz)
         .can(
             viewer.as_ref().map(|v| &v.id),
-            &commune.tenant_id.authz_domain(),
+            &tenant.id().authz_domain(),
             perms::MODERATE,
         )
         .await;
-    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
+    let mut tx = tenant.db().begin().await?;
     let mut one = match posts::one(&mut tx, id).await? {
         Some(one) if one.hidden.is_none() || moderator => one,
         _ => return Err(page_error(EngageError::NotFound)),
