@@ -7,9 +7,9 @@ use crate::form::{
 };
 use crate::model::{Alert, Category, Severity};
 use crate::report::AlertReport;
-use crate::views::{facts, framed, reason, status_line, time};
+use crate::views::{alert_card, facts, framed, reason, status_line};
 use parvis_module_sdk::Request;
-use parvis_module_sdk::html::{Markup, error_summary, field, html, paragraphs};
+use parvis_module_sdk::html::{Markup, error_summary, field, html, table_head};
 use parvis_module_sdk::store::Doc;
 
 /// An alert with its delivery report, for the list.
@@ -19,15 +19,7 @@ pub type Reported = (Doc<Alert>, AlertReport);
 pub fn report_table(alert: &Alert, report: &AlertReport, caption: &str) -> Markup {
     html! {
         table {
-            caption { (caption) }
-            thead {
-                tr {
-                    th scope="col" { "Canal" }
-                    th scope="col" { "Envoyés" }
-                    th scope="col" { "Échecs" }
-                    th scope="col" { "En attente" }
-                }
-            }
+            (table_head(Some(caption), &["Canal", "Envoyés", "Échecs", "En attente"]))
             tbody {
                 @for row in report.rows(alert.channels) {
                     tr {
@@ -138,16 +130,7 @@ pub fn show(
     let alert = &doc.value;
     let public = req.base.strip_prefix("/admin").unwrap_or(&req.base);
     html! {
-        p { a href=(req.link("/")) { "Toutes les alertes" } }
-        (framed(alert.severity, html! {
-            h1 { (alert.title) }
-            p {
-                (facts(alert)) br;
-                (status_line(alert, now)) br;
-                "Publiée le " (time(alert.created_at))
-            }
-            (paragraphs(&alert.message))
-        }))
+        (alert_card(req, alert, now))
         p { a href={ (public.trim_end_matches('/')) "/" (doc.key) } { "Voir la page publique" } }
         section aria-labelledby="delivery-title" {
             h2 id="delivery-title" { "Diffusion" }

@@ -152,9 +152,9 @@ pub fn index(
     }
 }
 
-/// The public page of an alert.
-pub fn show(req: &Request, doc: &Doc<Alert>, now: i64) -> Markup {
-    let alert = &doc.value;
+/// An alert's page head, public and in the back-office: the way back to the list, then the
+/// alert framed in its severity's colour with its facts, its status and its message.
+pub fn alert_card(req: &Request, alert: &Alert, now: i64) -> Markup {
     html! {
         p { a href=(req.link("/")) { "Toutes les alertes" } }
         (framed(alert.severity, html! {
@@ -166,6 +166,14 @@ pub fn show(req: &Request, doc: &Doc<Alert>, now: i64) -> Markup {
             }
             (paragraphs(&alert.message))
         }))
+    }
+}
+
+/// The public page of an alert.
+pub fn show(req: &Request, doc: &Doc<Alert>, now: i64) -> Markup {
+    let alert = &doc.value;
+    html! {
+        (alert_card(req, alert, now))
         p { a href=(req.link("/sms")) { "Recevoir les alertes par SMS" } }
     }
 }

@@ -434,15 +434,7 @@ fn admin_list(req: &Request, _: &Params) -> Result<Response, Error> {
                 p { "Aucune campagne pour l'instant." }
             } @else {
                 table {
-                    thead {
-                        tr {
-                            th scope="col" { "Campagne" }
-                            th scope="col" { "Collecté" }
-                            th scope="col" { "Objectif" }
-                            th scope="col" { "Échéance" }
-                            th scope="col" { "Action" }
-                        }
-                    }
+                    (table_head(None, &["Campagne", "Collecté", "Objectif", "Échéance", "Action"]))
                     tbody {
                         @for (c, cents) in &campaigns {
                             tr {

@@ -43,15 +43,7 @@ pub fn agenda(req: &Request, upcoming: &[AgendaEntry], past: &[AgendaEntry]) -> 
             details {
                 summary { "Afficher les " (past.len()) " derniers créneaux passés" }
                 table {
-                    caption { "Créneaux passés, du plus récent au plus ancien" }
-                    thead {
-                        tr {
-                            th scope="col" { "Date" }
-                            th scope="col" { "Thème" }
-                            th scope="col" { "Lieu" }
-                            th scope="col" { "Réservations" }
-                        }
-                    }
+                    (table_head(Some("Créneaux passés, du plus récent au plus ancien"), &["Date", "Thème", "Lieu", "Réservations"]))
                     tbody {
                         @for entry in past {
                             @let s = &entry.slot.value;
@@ -115,13 +107,7 @@ fn upcoming_entry(req: &Request, entry: &AgendaEntry) -> Markup {
                             "Réservations"
                         }
                     }
-                    thead {
-                        tr {
-                            th scope="col" { "Personne" }
-                            th scope="col" { "Objet de la demande" }
-                            th scope="col" { "Réservé le" }
-                        }
-                    }
+                    (table_head(None, &["Personne", "Objet de la demande", "Réservé le"]))
                     tbody {
                         @for booking in &entry.bookings {
                             @let b = &booking.value;

@@ -64,16 +64,7 @@ pub fn index(req: &Request, slots: &[(Doc<Slot>, u32)]) -> Response {
             p { "Aucun créneau n'est proposé pour le moment." }
         } @else {
             table {
-                caption { "Prochains créneaux" }
-                thead {
-                    tr {
-                        th scope="col" { "Date" }
-                        th scope="col" { "Horaire" }
-                        th scope="col" { "Thème" }
-                        th scope="col" { "Lieu" }
-                        th scope="col" { "Places restantes" }
-                    }
-                }
+                (table_head(Some("Prochains créneaux"), &["Date", "Horaire", "Thème", "Lieu", "Places restantes"]))
                 tbody {
                     @for (slot, left) in slots {
                         @let s = &slot.value;
@@ -202,16 +193,7 @@ pub fn my_bookings(req: &Request, upcoming: &[BookingRow], past: &[BookingRow]) 
             p { "Vous n'avez aucun rendez-vous à venir." }
         } @else {
             table {
-                caption { "Vos rendez-vous à venir" }
-                thead {
-                    tr {
-                        th scope="col" { "Date" }
-                        th scope="col" { "Thème" }
-                        th scope="col" { "Lieu" }
-                        th scope="col" { "Objet" }
-                        th scope="col" { "Actions" }
-                    }
-                }
+                (table_head(Some("Vos rendez-vous à venir"), &["Date", "Thème", "Lieu", "Objet", "Actions"]))
                 tbody {
                     @for (booking, slot) in upcoming {
                         @let confirmed = booking.value.status == BookingStatus::Confirmed;

@@ -6,7 +6,7 @@ use crate::model::{Audience, Poll, Results, Status, percent_dot, percent_fr, vot
 use crate::service::Eligibility;
 use crate::time::{format_fr, to_iso_utc};
 use parvis_module_sdk::Request;
-use parvis_module_sdk::html::{Markup, error_summary, field, html, paragraphs};
+use parvis_module_sdk::html::{Markup, error_summary, field, html, paragraphs, table_head};
 use parvis_module_sdk::store::Doc;
 
 /// A poll with its tally, for listings.
@@ -229,16 +229,7 @@ pub fn admin_index(req: &Request, polls: &[Listed], now: i64, can_manage: bool) 
             p { "Aucun sondage pour le moment." }
         } @else {
             table {
-                caption { "Tous les sondages, du plus récent au plus ancien" }
-                thead {
-                    tr {
-                        th scope="col" { "Question" }
-                        th scope="col" { "Statut" }
-                        th scope="col" { "Ouverture" }
-                        th scope="col" { "Clôture" }
-                        th scope="col" { "Votants" }
-                    }
-                }
+                (table_head(Some("Tous les sondages, du plus récent au plus ancien"), &["Question", "Statut", "Ouverture", "Clôture", "Votants"]))
                 tbody {
                     @for (doc, results) in polls {
                         @let poll = &doc.value;

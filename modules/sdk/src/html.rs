@@ -45,6 +45,23 @@ pub fn paragraphs(text: &str) -> Markup {
     }
 }
 
+/// A table's caption (when given) and its row of column headers, as every list of a module
+/// page starts: `table { (table_head(Some("Prochains créneaux"), &["Date", "Lieu"])) tbody { … } }`.
+pub fn table_head(caption: Option<&str>, columns: &[&str]) -> Markup {
+    html! {
+        @if let Some(caption) = caption {
+            caption { (caption) }
+        }
+        thead {
+            tr {
+                @for column in columns {
+                    th scope="col" { (column) }
+                }
+            }
+        }
+    }
+}
+
 /// The message of `field`'s error, if any.
 pub fn error_of<'a>(errors: &'a [FieldError], field: &str) -> Option<&'a str> {
     errors

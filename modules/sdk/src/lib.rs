@@ -150,7 +150,7 @@ macro_rules! export_module {
 
 /// Everything a module usually needs, in one `use`.
 pub mod prelude {
-    pub use crate::html::{self, Markup, PreEscaped, Render, html};
+    pub use crate::html::{self, Markup, PreEscaped, Render, html, table_head};
     pub use crate::store::{self, Collection, Doc, Indexes, StoreError};
     pub use crate::{
         Capability, Error, Event, Manifest, Module, Params, PersonalRecord, Request, Response,
