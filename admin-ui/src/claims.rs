@@ -1,19 +1,19 @@
 //! `/admin/revendications`: a commune's admins review the claims of officials' profiles.
-//! A mayor's profile is only handed over by a platform admin.
+//! A mayor's profile is only handed over by a platform admin. The rules are the officials
+//! service's (`officials::service`); this page words its refusals and tells the claimant.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use parvis_core::authz::{Actor, Can, ManageRoles, PLATFORM_DOMAIN, Role, perms};
+use parvis_core::authz::{Can, ManageRoles};
 use parvis_core::error::{AppError, AppResult};
 use parvis_core::notifications::Notice;
-use parvis_core::officials::store;
+use parvis_core::officials::service::{self, Claim, ClaimError, Decision, Profile};
 use parvis_core::state::AppState;
-use parvis_core::types::AccountId;
-use parvis_core::web::Page;
 use parvis_core::web::render::Template;
+use parvis_core::web::{Page, Tenant};
 use serde::{Deserialize, Serialize};
 
 pub fn routes() -> Router<AppState> {
@@ -26,20 +26,18 @@ pub fn routes() -> Router<AppState> {
 async fn render(
     state: &AppState,
     page: Page,
+    tenant: &Tenant,
     status: StatusCode,
     error: Option<String>,
 ) -> AppResult<Response> {
-    let commune = page.site.commune()?.clone();
-    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
-    let claims = store::pending_claims(&mut tx).await?;
-    tx.commit().await?;
+    let claims = service::pending_claims(tenant).await?;
     page.render_form(state, status, &Claims { claims, error })
 }
 
 /// `admin/claims.html`: the claims waiting for a decision.
 #[derive(Serialize)]
 struct Claims {
-    claims: Vec<store::Claim>,
+    claims: Vec<Claim>,
     error: Option<String>,
 }
 
@@ -65,69 +63,75 @@ async fn list(
     State(state): State<AppState>,
     _can: Can<ManageRoles>,
     page: Page,
+    tenant: Tenant,
 ) -> AppResult<Response> {
-    render(&state, page, StatusCode::OK, None).await
+    render(&state, page, &tenant, StatusCode::OK, None).await
 }
 
-/// Decides a claim in the tenant's transaction; returns it and the official's profile.
+/// A refused decision as the page shows it.
+fn refusal(e: ClaimError) -> AppError {
+    match e {
+        ClaimError::UnknownClaim => AppError::not_found("Cette demande n'existe pas."),
+        ClaimError::UnknownOfficial => AppError::not_found("Cet élu n'est plus au répertoire."),
+        ClaimError::MayorNeedsPlatform => AppError::forbidden(
+            "Le profil d'un maire n'est attribué qu'après vérification par l'équipe de la plateforme.",
+        ),
+        ClaimError::ReasonMissing => AppError::bad_request(
+            "Indiquez le motif du refus (5 caractères au moins) : il est envoyé au demandeur.",
+        ),
+        ClaimError::AlreadyDecided => AppError::conflict("Cette demande a déjà été traitée."),
+        ClaimError::Authz(e) => AppError::Internal(e.into()),
+        ClaimError::Db(e) => e.into(),
+    }
+}
+
+/// Decides the claim, tells the claimant, and returns to the list; a refusal the admin can
+/// act on is shown on the list.
 async fn decide(
     state: &AppState,
-    actor: &Actor,
-    page: &Page,
+    actor: &parvis_core::authz::Actor,
+    page: Page,
+    tenant: Tenant,
     id: &str,
-    approve: bool,
-    reason: Option<&str>,
-) -> AppResult<(store::Claim, store::Profile)> {
-    let commune = page.site.commune()?.clone();
-    let mut tx = state.db.tenant(commune.tenant_id).begin_write().await?;
-    let claim = store::claim(&mut tx, id)
-        .await?
-        .ok_or_else(|| AppError::not_found("Cette demande n'existe pas."))?;
-    let profile = store::profile(&mut tx, &claim.official_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("Cet élu n'est plus au répertoire."))?;
-    if approve
-        && profile.is_mayor
-        && !state
-            .authz
-            .can(
-                Some(&actor.account.id),
-                PLATFORM_DOMAIN,
-                perms::VERIFY_SUBSCRIPTIONS,
-            )
-            .await
-    {
-        return Err(AppError::forbidden(
-            "Le profil d'un maire n'est attribué qu'après vérification par l'équipe de la plateforme.",
-        ));
-    }
-    if !store::decide(&mut tx, &claim, approve, reason, &actor.account.id).await? {
-        return Err(AppError::conflict("Cette demande a déjà été traitée."));
-    }
-    tx.commit().await?;
-    Ok((claim, profile))
+    decision: Decision<'_>,
+) -> AppResult<Response> {
+    let (claim, profile) =
+        match service::decide_claim(state, &tenant, &actor.account.id, id, decision).await {
+            Ok(decided) => decided,
+            Err(e) => match refusal(e) {
+                e @ (AppError::BadRequest(_) | AppError::Forbidden(_) | AppError::Conflict(_)) => {
+                    return render(state, page, &tenant, e.status(), Some(e.to_string())).await;
+                }
+                e => return Err(e),
+            },
+        };
+    notify(state, &page, &tenant, &claim, &profile, decision).await?;
+    Ok(Redirect::to("/admin/revendications").into_response())
 }
 
 async fn notify(
     state: &AppState,
     page: &Page,
-    claim: &store::Claim,
-    profile: &store::Profile,
-    approved: bool,
-    reason: Option<&str>,
+    tenant: &Tenant,
+    claim: &Claim,
+    profile: &Profile,
+    decision: Decision<'_>,
 ) -> AppResult<()> {
-    let commune = page.site.commune()?;
+    let (approved, reason) = match decision {
+        Decision::Approve => (true, None),
+        Decision::Reject { reason } => (false, Some(reason.trim())),
+    };
     let text = ClaimDecided {
         name: &claim.display_name,
         official: format!("{} {}", profile.first_name, profile.last_name),
-        commune: &commune.name,
+        commune: &tenant.name,
         approved,
         reason,
     };
     // Through the one notification path: in the claimant's notification centre too, by
     // e-mail as their preferences say, with the unsubscribe link.
     let notice = Notice::to_accounts(
-        commune.tenant_id,
+        tenant.id(),
         vec![claim.account_id.clone()],
         format!(
             "Votre demande de profil d'élu : {}",
@@ -146,27 +150,9 @@ async fn approve(
     Can(actor, _): Can<ManageRoles>,
     page: Page,
     Path(id): Path<String>,
+    tenant: Tenant,
 ) -> AppResult<Response> {
-    let (claim, profile) = match decide(&state, &actor, &page, &id, true, None).await {
-        Ok(done) => done,
-        Err(e @ (AppError::Forbidden(_) | AppError::Conflict(_))) => {
-            return render(&state, page, e.status(), Some(e.to_string())).await;
-        }
-        Err(e) => return Err(e),
-    };
-    let domain = page.site.authz_domain();
-    state
-        .authz
-        .grant(
-            &AccountId(claim.account_id.clone()),
-            Role::Official,
-            &domain,
-        )
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?;
-    state.home_cache.invalidate(page.site.commune()?.tenant_id);
-    notify(&state, &page, &claim, &profile, true, None).await?;
-    Ok(Redirect::to("/admin/revendications").into_response())
+    decide(&state, &actor, page, tenant, &id, Decision::Approve).await
 }
 
 #[derive(Deserialize)]
@@ -180,28 +166,11 @@ async fn reject(
     Can(actor, _): Can<ManageRoles>,
     page: Page,
     Path(id): Path<String>,
+    tenant: Tenant,
     Form(form): Form<RejectForm>,
 ) -> AppResult<Response> {
-    let reason = form.reason.trim().to_string();
-    if reason.chars().count() < 5 {
-        return render(
-            &state,
-            page,
-            StatusCode::BAD_REQUEST,
-            Some(
-                "Indiquez le motif du refus (5 caractères au moins) : il est envoyé au demandeur."
-                    .into(),
-            ),
-        )
-        .await;
-    }
-    let (claim, profile) = match decide(&state, &actor, &page, &id, false, Some(&reason)).await {
-        Ok(done) => done,
-        Err(e @ AppError::Conflict(_)) => {
-            return render(&state, page, e.status(), Some(e.to_string())).await;
-        }
-        Err(e) => return Err(e),
+    let decision = Decision::Reject {
+        reason: &form.reason,
     };
-    notify(&state, &page, &claim, &profile, false, Some(&reason)).await?;
-    Ok(Redirect::to("/admin/revendications").into_response())
+    decide(&state, &actor, page, tenant, &id, decision).await
 }

@@ -1,4 +1,6 @@
-//! `/admin/commune`: presentation, logo, municipal team and useful links.
+//! `/admin/commune`: presentation, logo, municipal team and useful links. The edits are the
+//! communes service's (`communes::service`): each handler reads its form, calls it, and shows
+//! the form again with the reason when an edit is refused.
 
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
@@ -6,11 +8,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use parvis_core::authz::{Can, EditCommune};
-use parvis_core::communes::{service, store};
+use parvis_core::communes::service::{self, EditError};
 use parvis_core::error::{AppError, AppResult};
 use parvis_core::state::AppState;
-use parvis_core::web::Page;
 use parvis_core::web::render::Template;
+use parvis_core::web::{Page, Tenant};
 use serde::{Deserialize, Serialize};
 
 pub fn routes() -> Router<AppState> {
@@ -27,11 +29,11 @@ pub fn routes() -> Router<AppState> {
 async fn render(
     state: &AppState,
     page: Page,
+    tenant: &Tenant,
     status: StatusCode,
     error: Option<String>,
 ) -> AppResult<Response> {
-    let commune = page.site.commune()?.clone();
-    let content = service::home_content(&state.db.tenant(commune.tenant_id)).await?;
+    let content = service::home_content(tenant.db()).await?;
     page.render_form(state, status, &Edit { content, error })
 }
 
@@ -50,26 +52,33 @@ async fn edit_page(
     State(state): State<AppState>,
     _can: Can<EditCommune>,
     page: Page,
+    tenant: Tenant,
 ) -> AppResult<Response> {
-    render(&state, page, StatusCode::OK, None).await
+    render(&state, page, &tenant, StatusCode::OK, None).await
 }
 
-/// Runs an edit in the tenant's transaction, then returns to the form (or shows its error).
-async fn apply<F>(state: &AppState, page: Page, edit: F) -> AppResult<Response>
-where
-    F: AsyncFnOnce(&mut parvis_core::db::TenantTx) -> AppResult<()>,
-{
-    let commune = page.site.commune()?.clone();
-    let mut tx = state.db.tenant(commune.tenant_id).begin_write().await?;
-    match edit(&mut tx).await {
-        Ok(()) => {
-            tx.commit().await?;
-            state.home_cache.invalidate(commune.tenant_id);
-            Ok(Redirect::to("/admin/commune").into_response())
-        }
+/// A refused edit as the page shows it.
+fn refusal(e: EditError) -> AppError {
+    match e {
+        EditError::Invalid(message) => AppError::BadRequest(message),
+        e @ EditError::LogoTooLarge => AppError::TooLarge(e.to_string()),
+        EditError::Media(e) => e.into(),
+        EditError::Encode(e) => AppError::Internal(e.into()),
+        EditError::Db(e) => e.into(),
+    }
+}
+
+/// Back to the form after an edit, or the form again with the reason it was refused.
+async fn outcome(
+    state: &AppState,
+    page: Page,
+    tenant: &Tenant,
+    result: AppResult<()>,
+) -> AppResult<Response> {
+    match result {
+        Ok(()) => Ok(Redirect::to("/admin/commune").into_response()),
         Err(e @ (AppError::BadRequest(_) | AppError::TooLarge(_) | AppError::NotFound(_))) => {
-            drop(tx);
-            render(state, page, e.status(), Some(e.to_string())).await
+            render(state, page, tenant, e.status(), Some(e.to_string())).await
         }
         Err(e) => Err(e),
     }
@@ -85,20 +94,20 @@ async fn save_presentation(
     State(state): State<AppState>,
     _can: Can<EditCommune>,
     page: Page,
+    tenant: Tenant,
     Form(form): Form<PresentationForm>,
 ) -> AppResult<Response> {
-    apply(&state, page, async |tx| {
-        let text = service::check_presentation(&form.presentation)?;
-        store::set_presentation(tx, &text).await?;
-        Ok(())
-    })
-    .await
+    let result = service::set_presentation(&state.home_cache, &tenant, &form.presentation)
+        .await
+        .map_err(refusal);
+    outcome(&state, page, &tenant, result).await
 }
 
 async fn upload_logo(
     State(state): State<AppState>,
     _can: Can<EditCommune>,
     page: Page,
+    tenant: Tenant,
     mut multipart: Multipart,
 ) -> AppResult<Response> {
     let mut bytes = None;
@@ -113,15 +122,13 @@ async fn upload_logo(
             bytes = Some(data);
         }
     }
-    apply(&state, page, async |tx| {
-        let bytes = bytes
-            .filter(|b| !b.is_empty())
-            .ok_or_else(|| AppError::bad_request("Choisissez une image."))?;
-        let png = service::clean_logo(&bytes)?;
-        store::set_logo(tx, png).await?;
-        Ok(())
-    })
-    .await
+    let result = match bytes.filter(|b| !b.is_empty()) {
+        Some(bytes) => service::set_logo(&state.home_cache, &tenant, &bytes)
+            .await
+            .map_err(refusal),
+        None => Err(AppError::bad_request("Choisissez une image.")),
+    };
+    outcome(&state, page, &tenant, result).await
 }
 
 #[derive(Deserialize)]
@@ -136,14 +143,14 @@ async fn add_link(
     State(state): State<AppState>,
     _can: Can<EditCommune>,
     page: Page,
+    tenant: Tenant,
     Form(form): Form<LinkForm>,
 ) -> AppResult<Response> {
-    apply(&state, page, async |tx| {
-        let (label, url) = service::check_link(&form.label, &form.url)?;
-        store::add_link(tx, &label, &url).await?;
-        Ok(())
-    })
-    .await
+    let result = service::add_link(&state.home_cache, &tenant, &form.label, &form.url)
+        .await
+        .map(drop)
+        .map_err(refusal);
+    outcome(&state, page, &tenant, result).await
 }
 
 async fn remove_link(
@@ -151,15 +158,13 @@ async fn remove_link(
     _can: Can<EditCommune>,
     page: Page,
     Path(id): Path<String>,
+    tenant: Tenant,
 ) -> AppResult<Response> {
-    apply(&state, page, async |tx| {
-        if store::remove_link(tx, &id).await? {
-            Ok(())
-        } else {
-            Err(AppError::not_found("Ce lien n'existe pas (ou plus)."))
-        }
-    })
-    .await
+    let result = match service::remove_link(&state.home_cache, &tenant, &id).await? {
+        true => Ok(()),
+        false => Err(AppError::not_found("Ce lien n'existe pas (ou plus).")),
+    };
+    outcome(&state, page, &tenant, result).await
 }
 
 #[derive(Deserialize)]
@@ -174,14 +179,14 @@ async fn add_member(
     State(state): State<AppState>,
     _can: Can<EditCommune>,
     page: Page,
+    tenant: Tenant,
     Form(form): Form<MemberForm>,
 ) -> AppResult<Response> {
-    apply(&state, page, async |tx| {
-        let (name, role) = service::check_member(&form.name, &form.role_label)?;
-        store::add_member(tx, &name, &role).await?;
-        Ok(())
-    })
-    .await
+    let result = service::add_member(&state.home_cache, &tenant, &form.name, &form.role_label)
+        .await
+        .map(drop)
+        .map_err(refusal);
+    outcome(&state, page, &tenant, result).await
 }
 
 async fn remove_member(
@@ -189,15 +194,13 @@ async fn remove_member(
     _can: Can<EditCommune>,
     page: Page,
     Path(id): Path<String>,
+    tenant: Tenant,
 ) -> AppResult<Response> {
-    apply(&state, page, async |tx| {
-        if store::remove_member(tx, &id).await? {
-            Ok(())
-        } else {
-            Err(AppError::not_found(
-                "Cette personne n'est pas (ou plus) dans l'équipe.",
-            ))
-        }
-    })
-    .await
+    let result = match service::remove_member(&state.home_cache, &tenant, &id).await? {
+        true => Ok(()),
+        false => Err(AppError::not_found(
+            "Cette personne n'est pas (ou plus) dans l'équipe.",
+        )),
+    };
+    outcome(&state, page, &tenant, result).await
 }

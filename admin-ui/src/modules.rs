@@ -13,11 +13,11 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use parvis_core::authz::{Can, ManageModules};
 use parvis_core::error::{AppError, AppResult};
-use parvis_core::modules::service::{self, ModuleError};
-use parvis_core::modules::{install, store};
+use parvis_core::modules::install;
+use parvis_core::modules::service::{self, ModuleError, Offered};
 use parvis_core::state::AppState;
-use parvis_core::web::Page;
 use parvis_core::web::render::Template;
+use parvis_core::web::{Page, Tenant};
 use serde::Serialize;
 use serde_json::json;
 
@@ -31,65 +31,70 @@ pub fn routes() -> Router<AppState> {
 async fn render(
     state: &AppState,
     page: Page,
+    tenant: &Tenant,
     status: StatusCode,
     error: Option<String>,
 ) -> AppResult<Response> {
-    let commune = page.site.commune()?.clone();
-    let choices = state.modules.tenant(&state.db, commune.tenant_id).await?;
-    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
-    let mut rows = Vec::new();
-    for m in state.modules.all() {
-        let row = choices.rows.get(m.id.as_str());
-        let settings: serde_json::Value = row
-            .and_then(|r| serde_json::from_str(&r.settings).ok())
-            .unwrap_or_else(|| json!({}));
-        let fields = m
-            .manifest
-            .settings
-            .iter()
-            .map(|s| {
-                let value = settings
-                    .get(&s.key)
-                    .map(|v| match v {
-                        serde_json::Value::String(s) => s.clone(),
-                        other => other.to_string(),
+    let rows = service::offered(&state.modules, tenant)
+        .await?
+        .into_iter()
+        .map(
+            |Offered {
+                 module: m,
+                 choice,
+                 entitled,
+             }| {
+                let settings: serde_json::Value = choice
+                    .as_ref()
+                    .and_then(|r| serde_json::from_str(&r.settings).ok())
+                    .unwrap_or_else(|| json!({}));
+                let fields = m
+                    .manifest
+                    .settings
+                    .iter()
+                    .map(|s| {
+                        let value = settings
+                            .get(&s.key)
+                            .map(|v| match v {
+                                serde_json::Value::String(s) => s.clone(),
+                                other => other.to_string(),
+                            })
+                            .unwrap_or_else(|| s.default_value.clone());
+                        SettingField {
+                            key: s.key.clone(),
+                            label: s.label.clone(),
+                            help: s.help.clone(),
+                            kind: s.kind.clone(),
+                            value,
+                        }
                     })
-                    .unwrap_or_else(|| s.default_value.clone());
-                SettingField {
-                    key: s.key.clone(),
-                    label: s.label.clone(),
-                    help: s.help.clone(),
-                    kind: s.kind.clone(),
-                    value,
+                    .collect();
+                let capabilities = m
+                    .manifest
+                    .capabilities
+                    .iter()
+                    .map(|c| Capability {
+                        name: c.clone(),
+                        words: install::capability_words(c).unwrap_or(c).to_string(),
+                        pending: !m.is_granted(c),
+                    })
+                    .collect();
+                ModuleRow {
+                    id: m.id.as_str().to_string(),
+                    name: m.manifest.name.clone(),
+                    description: m.manifest.description.clone(),
+                    version: m.manifest.version.clone(),
+                    premium: m.manifest.premium,
+                    entitled,
+                    enabled: choice.as_ref().is_some_and(|r| r.enabled),
+                    fault_reason: choice.and_then(|r| r.fault_reason),
+                    settings: fields,
+                    admin_entry: m.manifest.nav.iter().any(|n| n.admin),
+                    capabilities,
                 }
-            })
-            .collect();
-        let entitled = !m.manifest.premium || store::entitled(&mut tx, &m.id).await?;
-        let capabilities = m
-            .manifest
-            .capabilities
-            .iter()
-            .map(|c| Capability {
-                name: c.clone(),
-                words: install::capability_words(c).unwrap_or(c).to_string(),
-                pending: !m.is_granted(c),
-            })
-            .collect();
-        rows.push(ModuleRow {
-            id: m.id.as_str().to_string(),
-            name: m.manifest.name.clone(),
-            description: m.manifest.description.clone(),
-            version: m.manifest.version.clone(),
-            premium: m.manifest.premium,
-            entitled,
-            enabled: row.is_some_and(|r| r.enabled),
-            fault_reason: row.and_then(|r| r.fault_reason.clone()),
-            settings: fields,
-            admin_entry: m.manifest.nav.iter().any(|n| n.admin),
-            capabilities,
-        });
-    }
-    tx.commit().await?;
+            },
+        )
+        .collect();
     let modules = Modules {
         modules: rows,
         error,
@@ -149,40 +154,25 @@ async fn list(
     State(state): State<AppState>,
     _: Can<ManageModules>,
     page: Page,
+    tenant: Tenant,
 ) -> AppResult<Response> {
-    render(&state, page, StatusCode::OK, None).await
+    render(&state, page, &tenant, StatusCode::OK, None).await
 }
 
 async fn outcome(
     state: &AppState,
     page: Page,
+    tenant: &Tenant,
     result: Result<(), ModuleError>,
 ) -> AppResult<Response> {
-    match result {
-        Ok(()) => Ok(Redirect::to("/admin/modules").into_response()),
-        Err(ModuleError::Db(e)) => Err(e.into()),
-        Err(e @ ModuleError::Unknown(_)) => {
-            render(state, page, StatusCode::NOT_FOUND, Some(e.to_string())).await
-        }
-        Err(e @ ModuleError::NotEntitled(_)) => {
-            render(
-                state,
-                page,
-                StatusCode::PAYMENT_REQUIRED,
-                Some(e.to_string()),
-            )
-            .await
-        }
-        Err(e @ ModuleError::Setting(..)) => {
-            render(
-                state,
-                page,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(e.to_string()),
-            )
-            .await
-        }
-    }
+    let (status, e) = match result {
+        Ok(()) => return Ok(Redirect::to("/admin/modules").into_response()),
+        Err(ModuleError::Db(e)) => return Err(e.into()),
+        Err(e @ ModuleError::Unknown(_)) => (StatusCode::NOT_FOUND, e),
+        Err(e @ ModuleError::NotEntitled(_)) => (StatusCode::PAYMENT_REQUIRED, e),
+        Err(e @ ModuleError::Setting(..)) => (StatusCode::UNPROCESSABLE_ENTITY, e),
+    };
+    render(state, page, tenant, status, Some(e.to_string())).await
 }
 
 /// `POST /admin/modules/{id}/activer` or `/desactiver`.
@@ -191,20 +181,20 @@ async fn switch(
     Can(actor, _): Can<ManageModules>,
     Path((id, action)): Path<(String, String)>,
     page: Page,
+    tenant: Tenant,
 ) -> AppResult<Response> {
     let on = match action.as_str() {
         "activer" => true,
         "desactiver" => false,
         _ => return Err(AppError::not_found("Cette page n'existe pas.")),
     };
-    let tenant = page.site.commune()?.tenant_id;
     let actor = Some(&actor.account.id);
     let result = if on {
-        service::enable(&state.modules, tenant, &id, actor).await
+        service::enable(&state.modules, tenant.id(), &id, actor).await
     } else {
-        service::disable(&state.modules, tenant, &id, actor).await
+        service::disable(&state.modules, tenant.id(), &id, actor).await
     };
-    outcome(&state, page, result).await
+    outcome(&state, page, &tenant, result).await
 }
 
 async fn configure(
@@ -212,9 +202,10 @@ async fn configure(
     Can(actor, _): Can<ManageModules>,
     Path(id): Path<String>,
     page: Page,
+    tenant: Tenant,
     Form(form): Form<HashMap<String, String>>,
 ) -> AppResult<Response> {
-    let tenant = page.site.commune()?.tenant_id;
-    let result = service::configure(&state.modules, tenant, &id, &form, &actor.account.id).await;
-    outcome(&state, page, result).await
+    let result =
+        service::configure(&state.modules, tenant.id(), &id, &form, &actor.account.id).await;
+    outcome(&state, page, &tenant, result).await
 }

@@ -1,6 +1,6 @@
 //! `/admin/modules/usage` (« Consommation des modules »): what each module enabled in the
 //! commune sent over the last 24 hours (notices, SMS, posts) and what it stores, against the
-//! limits the host enforces (`parvis_core::modules::quota`, `store::usage`), so the commune's
+//! limits the host enforces (`parvis_core::modules::service::consumption`), so the commune's
 //! admins see a module near its limits before it is refused.
 
 use axum::Router;
@@ -10,10 +10,10 @@ use axum::response::Response;
 use axum::routing::get;
 use parvis_core::authz::{Can, ManageModules};
 use parvis_core::error::AppResult;
-use parvis_core::modules::{quota, store};
+use parvis_core::modules::{quota, service};
 use parvis_core::state::AppState;
-use parvis_core::web::Page;
 use parvis_core::web::render::Template;
+use parvis_core::web::{Page, Tenant};
 use serde::Serialize;
 
 pub fn routes() -> Router<AppState> {
@@ -74,50 +74,44 @@ async fn usage(
     State(state): State<AppState>,
     _: Can<ManageModules>,
     page: Page,
+    tenant: Tenant,
 ) -> AppResult<Response> {
-    let commune = page.site.commune()?.clone();
-    let choices = state.modules.tenant(&state.db, commune.tenant_id).await?;
-    let mut tx = state.db.tenant(commune.tenant_id).begin().await?;
-    let mut modules = Vec::new();
-    let mut all = state.modules.all();
-    all.sort_by(|a, b| a.manifest.name.cmp(&b.manifest.name));
-    for m in all {
-        if !choices.rows.get(m.id.as_str()).is_some_and(|r| r.enabled) {
-            continue;
-        }
-        let sent = quota::usage(&mut tx, m.id.as_str()).await?;
-        let stored = store::usage(&mut tx, m.id.as_str()).await?;
-        let mut bytes = Figure::new("Espace de stockage", stored.bytes, stored.max_bytes);
-        bytes.used_text = parvis_core::util::size_text(stored.bytes);
-        bytes.limit_text = parvis_core::util::size_text(stored.max_bytes);
-        modules.push(ModuleUsage {
-            id: m.id.to_string(),
-            name: m.manifest.name.clone(),
-            sent: vec![
-                Figure::new(
-                    "Notifications à tous les abonnés",
-                    sent.follower_notices.used,
-                    sent.follower_notices.limit,
-                ),
-                Figure::new(
-                    "Destinataires de notifications nominatives",
-                    sent.notice_recipients.used,
-                    sent.notice_recipients.limit,
-                ),
-                Figure::new("SMS envoyés", sent.sms.used, sent.sms.limit),
-                Figure::new(
-                    "Publications dans le fil",
-                    sent.posts.used,
-                    sent.posts.limit,
-                ),
-            ],
-            storage: vec![
-                bytes,
-                Figure::new("Documents", stored.documents, stored.max_documents),
-            ],
-        });
-    }
-    tx.commit().await?;
+    let modules = service::consumption(&state.modules, &tenant)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let (sent, stored) = (c.sent, c.stored);
+            let mut bytes = Figure::new("Espace de stockage", stored.bytes, stored.max_bytes);
+            bytes.used_text = parvis_core::util::size_text(stored.bytes);
+            bytes.limit_text = parvis_core::util::size_text(stored.max_bytes);
+            ModuleUsage {
+                id: c.module.id.to_string(),
+                name: c.module.manifest.name.clone(),
+                sent: vec![
+                    Figure::new(
+                        "Notifications à tous les abonnés",
+                        sent.follower_notices.used,
+                        sent.follower_notices.limit,
+                    ),
+                    Figure::new(
+                        "Destinataires de notifications nominatives",
+                        sent.notice_recipients.used,
+                        sent.notice_recipients.limit,
+                    ),
+                    Figure::new("SMS envoyés", sent.sms.used, sent.sms.limit),
+                    Figure::new(
+                        "Publications dans le fil",
+                        sent.posts.used,
+                        sent.posts.limit,
+                    ),
+                ],
+                storage: vec![
+                    bytes,
+                    Figure::new("Documents", stored.documents, stored.max_documents),
+                ],
+            }
+        })
+        .collect();
     let usage = Usage {
         modules,
         per_account_per_hour: quota::NOTICES_PER_ACCOUNT_PER_HOUR,

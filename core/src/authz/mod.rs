@@ -4,9 +4,11 @@
 //! Permissions (`p` rules) are role templates shared by every tenant; only role assignments
 //! (`g` rules) are per tenant, which keeps `enforce` cheap with 35,000 tenants. Every signed-in
 //! account is implicitly a citizen everywhere. Handlers check through one extractor, [`Can`].
+//! What a commune's admins may grant and revoke, and what goes with a role, is [`service`].
 
 pub mod adapter;
 mod extract;
+pub mod service;
 
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};

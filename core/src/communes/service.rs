@@ -1,5 +1,6 @@
-//! Rules of the commune page: what a valid edit is, how a logo is cleaned, and the rendered
-//! page cache that keeps anonymous home pages fast.
+//! Rules of the commune page: what a valid edit is, how a logo is cleaned, the edits its
+//! admins make (each in one transaction of the commune, then the cached page is dropped), and
+//! the rendered page cache that keeps anonymous home pages fast.
 
 use std::collections::HashMap;
 use std::io::Cursor;
@@ -11,14 +12,35 @@ use std::time::{Duration, Instant};
 use image::{ImageFormat, ImageReader, Limits};
 
 use crate::communes::store::{self, Link, PageContent, TeamMember};
-use crate::db::TenantDb;
-use crate::error::AppError;
+use crate::db::{TenantDb, TenantTx};
+use crate::media::MediaError;
 use crate::types::TenantId;
+use crate::web::Tenant;
 
 /// Largest logo upload accepted.
 pub const MAX_LOGO_BYTES: usize = 2 << 20;
 /// Logos are scaled down to fit this box.
 const LOGO_BOX: u32 = 512;
+
+/// Why an edit of the commune page fails; a refusal's message says, in French, how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    /// The input is wrong.
+    #[error("{0}")]
+    Invalid(String),
+    /// The logo is larger than [`MAX_LOGO_BYTES`].
+    #[error("Le logo ne doit pas dépasser 2 Mo.")]
+    LogoTooLarge,
+    /// The logo's header was refused before any pixel was decoded.
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    /// The cleaned logo could not be encoded.
+    #[error(transparent)]
+    Encode(image::ImageError),
+    /// Storage failed.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
 
 /// Everything the home page shows from the tenant's own rows.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -58,48 +80,48 @@ pub async fn home_content(db: &TenantDb) -> Result<HomeContent, sqlx::Error> {
 }
 
 /// Checks a presentation text.
-pub fn check_presentation(text: &str) -> Result<String, AppError> {
+pub fn check_presentation(text: &str) -> Result<String, EditError> {
     let text = text.replace("\r\n", "\n");
     if text.chars().count() > 20_000 {
-        return Err(AppError::bad_request(
-            "La présentation est trop longue (20 000 caractères au plus).",
+        return Err(EditError::Invalid(
+            "La présentation est trop longue (20 000 caractères au plus).".into(),
         ));
     }
     Ok(text.trim().to_string())
 }
 
 /// Checks a link (label and absolute http(s) URL).
-pub fn check_link(label: &str, url: &str) -> Result<(String, String), AppError> {
+pub fn check_link(label: &str, url: &str) -> Result<(String, String), EditError> {
     let label = label.trim();
     if label.is_empty() || label.chars().count() > 120 {
-        return Err(AppError::bad_request(
-            "Le libellé du lien doit compter entre 1 et 120 caractères.",
+        return Err(EditError::Invalid(
+            "Le libellé du lien doit compter entre 1 et 120 caractères.".into(),
         ));
     }
     let parsed = url::Url::parse(url.trim()).map_err(|_| {
-        AppError::bad_request(format!(
+        EditError::Invalid(format!(
             "« {} » n'est pas une adresse web valide (https://…).",
             url.trim()
         ))
     })?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(AppError::bad_request(
-            "Un lien doit commencer par https:// ou http://.",
+        return Err(EditError::Invalid(
+            "Un lien doit commencer par https:// ou http://.".into(),
         ));
     }
     Ok((label.to_string(), parsed.to_string()))
 }
 
 /// Checks a team member.
-pub fn check_member(name: &str, role_label: &str) -> Result<(String, String), AppError> {
+pub fn check_member(name: &str, role_label: &str) -> Result<(String, String), EditError> {
     let (name, role) = (name.trim(), role_label.trim());
     if name.is_empty()
         || name.chars().count() > 120
         || role.is_empty()
         || role.chars().count() > 120
     {
-        return Err(AppError::bad_request(
-            "Le nom et la fonction doivent compter chacun entre 1 et 120 caractères.",
+        return Err(EditError::Invalid(
+            "Le nom et la fonction doivent compter chacun entre 1 et 120 caractères.".into(),
         ));
     }
     Ok((name.to_string(), role.to_string()))
@@ -107,13 +129,12 @@ pub fn check_member(name: &str, role_label: &str) -> Result<(String, String), Ap
 
 /// Decodes an uploaded image (PNG or JPEG), scales it into a 512 px box and re-encodes it as
 /// PNG: what is stored is never the uploaded bytes (no metadata, no polyglot files).
-pub fn clean_logo(bytes: &[u8]) -> Result<Vec<u8>, AppError> {
+pub fn clean_logo(bytes: &[u8]) -> Result<Vec<u8>, EditError> {
     if bytes.len() > MAX_LOGO_BYTES {
-        return Err(AppError::TooLarge(
-            "Le logo ne doit pas dépasser 2 Mo.".into(),
-        ));
+        return Err(EditError::LogoTooLarge);
     }
-    let not_image = || AppError::bad_request("Ce fichier n'est pas une image PNG ou JPEG lisible.");
+    let not_image =
+        || EditError::Invalid("Ce fichier n'est pas une image PNG ou JPEG lisible.".into());
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|_| not_image())?;
@@ -140,8 +161,90 @@ pub fn clean_logo(bytes: &[u8]) -> Result<Vec<u8>, AppError> {
     let mut out = Vec::new();
     image
         .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
-        .map_err(|e| AppError::Internal(e.into()))?;
+        .map_err(EditError::Encode)?;
     Ok(out)
+}
+
+/// Runs one edit of the page in a write transaction of the commune; once committed, the
+/// cached page is dropped so that visitors see the edit at once.
+async fn edit<T>(
+    cache: &HomeCache,
+    tenant: &Tenant,
+    edit: impl AsyncFnOnce(&mut TenantTx) -> Result<T, sqlx::Error>,
+) -> Result<T, sqlx::Error> {
+    let mut tx = tenant.db().begin_write().await?;
+    let done = edit(&mut tx).await?;
+    tx.commit().await?;
+    cache.invalidate(tenant.id());
+    Ok(done)
+}
+
+/// Replaces the commune's presentation (checked by [`check_presentation`]).
+pub async fn set_presentation(
+    cache: &HomeCache,
+    tenant: &Tenant,
+    text: &str,
+) -> Result<(), EditError> {
+    let text = check_presentation(text)?;
+    edit(cache, tenant, async |tx| {
+        store::set_presentation(tx, &text).await
+    })
+    .await?;
+    Ok(())
+}
+
+/// Replaces the commune's logo with the uploaded image, cleaned by [`clean_logo`] before the
+/// transaction opens.
+pub async fn set_logo(cache: &HomeCache, tenant: &Tenant, upload: &[u8]) -> Result<(), EditError> {
+    let png = clean_logo(upload)?;
+    edit(cache, tenant, async |tx| store::set_logo(tx, png).await).await?;
+    Ok(())
+}
+
+/// Appends a useful link (checked by [`check_link`]); returns its id.
+pub async fn add_link(
+    cache: &HomeCache,
+    tenant: &Tenant,
+    label: &str,
+    url: &str,
+) -> Result<String, EditError> {
+    let (label, url) = check_link(label, url)?;
+    Ok(edit(cache, tenant, async |tx| {
+        store::add_link(tx, &label, &url).await
+    })
+    .await?)
+}
+
+/// Removes a useful link; false when the commune has no such link (nothing changed).
+pub async fn remove_link(
+    cache: &HomeCache,
+    tenant: &Tenant,
+    id: &str,
+) -> Result<bool, sqlx::Error> {
+    edit(cache, tenant, async |tx| store::remove_link(tx, id).await).await
+}
+
+/// Appends a member of the municipal team (checked by [`check_member`]); returns their id.
+pub async fn add_member(
+    cache: &HomeCache,
+    tenant: &Tenant,
+    name: &str,
+    role_label: &str,
+) -> Result<String, EditError> {
+    let (name, role) = check_member(name, role_label)?;
+    Ok(edit(cache, tenant, async |tx| {
+        store::add_member(tx, &name, &role).await
+    })
+    .await?)
+}
+
+/// Removes a member of the municipal team; false when the commune has no such member.
+pub async fn remove_member(
+    cache: &HomeCache,
+    tenant: &Tenant,
+    id: &str,
+) -> Result<bool, sqlx::Error> {
+    edit(cache, tenant, async |tx| store::remove_member(tx, id).await).await
 }
 
 /// Rendered anonymous home pages, per tenant, for a few seconds: a commune page read by many

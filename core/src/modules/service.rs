@@ -1,17 +1,21 @@
 //! The rules of module management per commune: enable (premium modules need an entitlement),
 //! disable, configure against the manifest's settings, and the host's automatic switch-off
-//! after repeated faults, which tells the commune's admins. Each change is audited.
+//! after repeated faults, which tells the commune's admins. Each change is audited. What the
+//! commune's admins see of their modules (each one's state and entitlement, and what each one
+//! sent and stores against its limits) is read here too.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::authz::Authz;
 use crate::authz::Role;
+use crate::modules::quota;
 use crate::modules::registry::ModuleHost;
 use crate::modules::registry::{LoadedModule, Manifest};
-use crate::modules::store;
+use crate::modules::store::{self, StorageUsage, TenantModule};
 use crate::notifications::Notice;
 use crate::types::{AccountId, ModuleId, TenantId};
+use crate::web::Tenant;
 
 /// What a management action can fail with (French messages for admins).
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +145,69 @@ pub fn settings_from_form(
         out.insert(spec.key.clone(), value);
     }
     Ok(serde_json::Value::Object(out))
+}
+
+/// An installed module as a commune's admins see it.
+pub struct Offered {
+    /// The module.
+    pub module: Arc<LoadedModule>,
+    /// The commune's choice (switched on or off, settings, why the host switched it off);
+    /// none if the commune never touched it.
+    pub choice: Option<TenantModule>,
+    /// Free, or the commune holds a current entitlement to it.
+    pub entitled: bool,
+}
+
+/// Every installed module with the commune's choice and entitlement, in the host's order.
+pub async fn offered(host: &ModuleHost, tenant: &Tenant) -> Result<Vec<Offered>, sqlx::Error> {
+    let choices = host.tenant(host.services().db(), tenant.id()).await?;
+    let mut tx = tenant.db().begin().await?;
+    let mut offered = Vec::new();
+    for module in host.all() {
+        let entitled = !module.manifest.premium || store::entitled(&mut tx, &module.id).await?;
+        offered.push(Offered {
+            choice: choices.rows.get(module.id.as_str()).cloned(),
+            entitled,
+            module,
+        });
+    }
+    tx.commit().await?;
+    Ok(offered)
+}
+
+/// What a module enabled in a commune sent over the last 24 hours and what it stores there,
+/// each against the limits the host enforces.
+pub struct Consumption {
+    /// The module.
+    pub module: Arc<LoadedModule>,
+    /// Notices, text messages and posts over the last 24 hours ([`quota`]).
+    pub sent: quota::Usage,
+    /// Its storage and quota.
+    pub stored: StorageUsage,
+}
+
+/// The consumption of every module the commune has switched on, by module name.
+pub async fn consumption(
+    host: &ModuleHost,
+    tenant: &Tenant,
+) -> Result<Vec<Consumption>, sqlx::Error> {
+    let choices = host.tenant(host.services().db(), tenant.id()).await?;
+    let mut modules = host.all();
+    modules.sort_by(|a, b| a.manifest.name.cmp(&b.manifest.name));
+    let mut tx = tenant.db().begin().await?;
+    let mut consumption = Vec::new();
+    for module in modules {
+        if choices.enabled(module.id.as_str()).is_none() {
+            continue;
+        }
+        consumption.push(Consumption {
+            sent: quota::usage(&mut tx, module.id.as_str()).await?,
+            stored: store::usage(&mut tx, module.id.as_str()).await?,
+            module,
+        });
+    }
+    tx.commit().await?;
+    Ok(consumption)
 }
 
 /// Grants an entitlement to a premium module (`source`: `cli`, later `stripe`).

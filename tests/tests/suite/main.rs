@@ -16,6 +16,7 @@ mod engagement;
 mod feed;
 mod fuzz;
 mod jobs;
+mod layers;
 mod media;
 mod messages;
 mod moderation;
