@@ -2,12 +2,12 @@
 //! Stripe last described them, and the webhook events already applied.
 
 use parvis_core::db::{Db, TenantTx};
+use parvis_core::rows::Flag;
 use parvis_core::types::TenantId;
 use parvis_core::util::now;
-use sqlx::Row as _;
 
 /// A commune's Stripe identities.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct Account {
     /// `cus_…` once the commune subscribed.
     pub customer_id: Option<String>,
@@ -16,7 +16,7 @@ pub struct Account {
 }
 
 /// A subscription row.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct SubscriptionRow {
     /// `sub_…`.
     pub subscription_id: String,
@@ -25,6 +25,7 @@ pub struct SubscriptionRow {
     /// The tier it is billed at.
     pub tier: String,
     /// `month` or `year`.
+    #[sqlx(rename = "billing_interval")]
     pub interval: String,
     /// `price_…`.
     pub price_id: String,
@@ -33,6 +34,7 @@ pub struct SubscriptionRow {
     /// End of the paid period.
     pub current_period_end: Option<i64>,
     /// Ends at the period's end.
+    #[sqlx(try_from = "Flag")]
     pub cancel_at_period_end: bool,
     /// When a payment first failed (grace starts there).
     pub past_due_since: Option<i64>,
@@ -43,19 +45,13 @@ pub struct SubscriptionRow {
 /// The commune's account row (empty when it never subscribed).
 pub async fn account(tx: &mut TenantTx) -> Result<Account, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let row = sqlx::query(
+    let account: Option<Account> = sqlx::query_as(
         "SELECT customer_id, connected_account FROM billing_accounts WHERE tenant_id = $1",
     )
     .bind(tenant)
     .fetch_optional(tx.conn())
     .await?;
-    Ok(match row {
-        Some(r) => Account {
-            customer_id: r.try_get(0)?,
-            connected_account: r.try_get(1)?,
-        },
-        None => Account::default(),
-    })
+    Ok(account.unwrap_or_default())
 }
 
 /// Records the commune's Stripe customer unless it has one already; returns the one it has.
@@ -132,30 +128,14 @@ pub async fn tenant_of_account(db: &Db, account: &str) -> Result<Option<TenantId
 /// The commune's subscriptions, newest first.
 pub async fn subscriptions(tx: &mut TenantTx) -> Result<Vec<SubscriptionRow>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT subscription_id, offer, tier, billing_interval, price_id, status, \
          current_period_end, cancel_at_period_end, past_due_since, stripe_seen \
          FROM billing_subscriptions WHERE tenant_id = $1 ORDER BY stripe_seen DESC",
     )
     .bind(tenant)
     .fetch_all(tx.conn())
-    .await?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(SubscriptionRow {
-                subscription_id: r.try_get(0)?,
-                offer: r.try_get(1)?,
-                tier: r.try_get(2)?,
-                interval: r.try_get(3)?,
-                price_id: r.try_get(4)?,
-                status: r.try_get(5)?,
-                current_period_end: r.try_get(6)?,
-                cancel_at_period_end: r.try_get::<i32, _>(7)? != 0,
-                past_due_since: r.try_get(8)?,
-                stripe_seen: r.try_get(9)?,
-            })
-        })
-        .collect()
+    .await
 }
 
 /// Writes a subscription's state unless a newer one was already applied. Returns whether it

@@ -24,6 +24,7 @@ pub mod platform;
 pub mod privacy;
 pub mod profiles;
 pub mod rate_limit;
+pub mod rows;
 pub mod server;
 pub mod state;
 pub mod types;

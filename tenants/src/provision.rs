@@ -8,19 +8,20 @@ use std::fmt;
 use parvis_core::db::Db;
 use parvis_core::types::{InseeCode, Slug, TenantId};
 use parvis_core::util::now;
-use sqlx::Row as _;
 
 use crate::Progress;
 use crate::communes::{V, insert_batched};
 
 /// A provisioned commune.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Tenant {
     /// Key of every tenant-owned row.
     pub id: TenantId,
     /// INSEE code.
+    #[sqlx(try_from = "String")]
     pub insee: InseeCode,
     /// Subdomain.
+    #[sqlx(try_from = "String")]
     pub slug: Slug,
     /// Official name.
     pub name: String,
@@ -97,53 +98,31 @@ impl fmt::Display for ProvisionReport {
 const SELECT: &str = "SELECT t.id, t.insee, t.slug, t.status, t.custom_domain, c.name, c.population, c.departement_code \
      FROM tenants t JOIN communes c ON c.insee = t.insee";
 
-fn from_row(row: &sqlx::any::AnyRow) -> Result<Tenant, sqlx::Error> {
-    let decode = |e: String| sqlx::Error::Decode(e.into());
-    Ok(Tenant {
-        id: row.try_get("id")?,
-        insee: InseeCode::parse(&row.try_get::<String, _>("insee")?)
-            .map_err(|e| decode(e.to_string()))?,
-        slug: Slug::parse(&row.try_get::<String, _>("slug")?).map_err(|e| decode(e.to_string()))?,
-        name: row.try_get("name")?,
-        population: row.try_get("population")?,
-        departement_code: row.try_get("departement_code")?,
-        status: row.try_get("status")?,
-        custom_domain: row.try_get("custom_domain")?,
-    })
-}
-
 /// The tenant of a commune.
 pub async fn find_by_insee(db: &Db, insee: &InseeCode) -> Result<Option<Tenant>, sqlx::Error> {
-    sqlx::query(&format!("{SELECT} WHERE t.insee = $1"))
+    sqlx::query_as(&format!("{SELECT} WHERE t.insee = $1"))
         .bind(insee.as_str())
         .fetch_optional(db.platform())
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+        .await
 }
 
 /// The tenant served at a slug.
 pub async fn find_by_slug(db: &Db, slug: &Slug) -> Result<Option<Tenant>, sqlx::Error> {
-    sqlx::query(&format!("{SELECT} WHERE t.slug = $1"))
+    sqlx::query_as(&format!("{SELECT} WHERE t.slug = $1"))
         .bind(slug.as_str())
         .fetch_optional(db.platform())
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+        .await
 }
 
 /// Tenants, biggest communes first.
 pub async fn list_tenants(db: &Db, limit: i64, offset: i64) -> Result<Vec<Tenant>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "{SELECT} ORDER BY COALESCE(c.population, -1) DESC, t.insee LIMIT $1 OFFSET $2"
     ))
     .bind(limit.clamp(0, 100_000))
     .bind(offset.max(0))
     .fetch_all(db.platform())
-    .await?;
-    rows.iter().map(from_row).collect()
+    .await
 }
 
 /// How many tenants exist.
@@ -175,24 +154,25 @@ pub async fn create_tenant(
     slug: Option<Slug>,
 ) -> Result<Tenant, ProvisionError> {
     let mut tx = db.begin_immediate().await?;
-    let commune = sqlx::query("SELECT name, departement_code FROM communes WHERE insee = $1")
-        .bind(insee.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some(commune) = commune else {
-        let neighbourhood = sqlx::query(
+    let commune: Option<(String, String)> =
+        sqlx::query_as("SELECT name, departement_code FROM communes WHERE insee = $1")
+            .bind(insee.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((name, departement)) = commune else {
+        let neighbourhood: Option<(String, String, String)> = sqlx::query_as(
             "SELECT n.name, n.parent_insee, c.name AS parent FROM neighbourhoods n JOIN communes c ON c.insee = n.parent_insee \
              WHERE n.code = $1 AND n.parent_insee <> $1",
         )
         .bind(insee.as_str())
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(n) = neighbourhood {
+        if let Some((name, parent_insee, parent)) = neighbourhood {
             return Err(ProvisionError::NotACurrentCommune {
                 code: insee.to_string(),
-                name: n.try_get("name")?,
-                parent: n.try_get("parent")?,
-                parent_insee: n.try_get("parent_insee")?,
+                name,
+                parent,
+                parent_insee,
             });
         }
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM communes")
@@ -203,28 +183,25 @@ pub async fn create_tenant(
             registry_empty: count == 0,
         });
     };
-    let name: String = commune.try_get("name")?;
-    let departement: String = commune.try_get("departement_code")?;
-    if let Some(row) = sqlx::query("SELECT slug FROM tenants WHERE insee = $1")
+    if let Some(slug) = sqlx::query_scalar("SELECT slug FROM tenants WHERE insee = $1")
         .bind(insee.as_str())
         .fetch_optional(&mut *tx)
         .await?
     {
         return Err(ProvisionError::AlreadyProvisioned {
             insee: insee.to_string(),
-            slug: row.try_get("slug")?,
+            slug,
         });
     }
-    let mut taken = HashSet::new();
     let candidates = [Slug::from_name(&name).as_str().to_string()];
-    let rows = sqlx::query("SELECT slug FROM tenants WHERE slug = $1 OR slug LIKE $2")
-        .bind(&candidates[0])
-        .bind(format!("{}-%", candidates[0]))
-        .fetch_all(&mut *tx)
-        .await?;
-    for row in rows {
-        taken.insert(row.try_get::<String, _>("slug")?);
-    }
+    let taken: HashSet<String> =
+        sqlx::query_scalar("SELECT slug FROM tenants WHERE slug = $1 OR slug LIKE $2")
+            .bind(&candidates[0])
+            .bind(format!("{}-%", candidates[0]))
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
     let slug = match slug {
         Some(s) => {
             let used = sqlx::query("SELECT 1 AS one FROM tenants WHERE slug = $1")
@@ -238,7 +215,7 @@ pub async fn create_tenant(
         }
         None => pick_slug(&name, &departement, insee.as_str(), |s| taken.contains(s)),
     };
-    let row = sqlx::query("INSERT INTO tenants (insee, slug, status, created_at) VALUES ($1, $2, 'active', $3) RETURNING id")
+    let id: TenantId = sqlx::query_scalar("INSERT INTO tenants (insee, slug, status, created_at) VALUES ($1, $2, 'active', $3) RETURNING id")
         .bind(insee.as_str())
         .bind(slug.as_str())
         .bind(now())
@@ -248,7 +225,6 @@ pub async fn create_tenant(
             sqlx::Error::Database(d) if d.is_unique_violation() => ProvisionError::SlugTaken(slug.to_string()),
             _ => ProvisionError::Db(e),
         })?;
-    let id = row.try_get("id")?;
     tx.commit().await?;
     find_by_insee(db, insee)
         .await?
@@ -259,15 +235,13 @@ pub async fn create_tenant(
 /// Provisions every commune not yet a tenant, in one transaction.
 pub async fn create_all(db: &Db, progress: Progress) -> Result<ProvisionReport, ProvisionError> {
     let mut tx = db.begin_immediate().await?;
-    let mut taken: HashSet<String> = HashSet::new();
-    for row in sqlx::query("SELECT slug FROM tenants")
+    let mut taken: HashSet<String> = sqlx::query_scalar("SELECT slug FROM tenants")
         .fetch_all(&mut *tx)
         .await?
-    {
-        taken.insert(row.try_get("slug")?);
-    }
+        .into_iter()
+        .collect();
     let existing = taken.len();
-    let rows = sqlx::query(
+    let communes: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT c.insee, c.name, c.departement_code FROM communes c \
          WHERE NOT EXISTS (SELECT 1 FROM tenants t WHERE t.insee = c.insee) \
          ORDER BY COALESCE(c.population, -1) DESC, c.insee",
@@ -275,11 +249,8 @@ pub async fn create_all(db: &Db, progress: Progress) -> Result<ProvisionReport, 
     .fetch_all(&mut *tx)
     .await?;
     let at = now();
-    let mut values = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let insee: String = row.try_get("insee")?;
-        let name: String = row.try_get("name")?;
-        let departement: String = row.try_get("departement_code")?;
+    let mut values = Vec::with_capacity(communes.len());
+    for (insee, name, departement) in communes {
         let slug = pick_slug(&name, &departement, &insee, |s| taken.contains(s));
         taken.insert(slug.to_string());
         values.push(vec![

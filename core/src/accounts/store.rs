@@ -1,12 +1,13 @@
 //! SQL for accounts and e-mail tokens (platform tables: accounts are global).
 
-use sqlx::{AnyConnection, Row as _};
+use sqlx::AnyConnection;
 
 use crate::db::Db;
 use crate::types::AccountId;
 use crate::util::{now, token_hash};
 
 /// An account row with its password hash.
+#[derive(sqlx::FromRow)]
 pub struct AccountRow {
     /// Id.
     pub id: AccountId,
@@ -20,39 +21,23 @@ pub struct AccountRow {
     pub email_verified_at: Option<i64>,
 }
 
-fn row_to_account(row: &sqlx::any::AnyRow) -> Result<AccountRow, sqlx::Error> {
-    Ok(AccountRow {
-        id: AccountId(row.try_get("id")?),
-        email: row.try_get("email")?,
-        display_name: row.try_get("display_name")?,
-        password_hash: row.try_get("password_hash")?,
-        email_verified_at: row.try_get("email_verified_at")?,
-    })
-}
-
 const SELECT: &str =
     "SELECT id, email, display_name, password_hash, email_verified_at FROM accounts";
 
 /// Finds an account by e-mail (lowercase).
 pub async fn by_email(db: &Db, email: &str) -> Result<Option<AccountRow>, sqlx::Error> {
-    sqlx::query(&format!("{SELECT} WHERE email = $1"))
+    sqlx::query_as(&format!("{SELECT} WHERE email = $1"))
         .bind(email)
         .fetch_optional(db.platform())
-        .await?
-        .as_ref()
-        .map(row_to_account)
-        .transpose()
+        .await
 }
 
 /// Finds an account by id.
 pub async fn by_id(db: &Db, id: &AccountId) -> Result<Option<AccountRow>, sqlx::Error> {
-    sqlx::query(&format!("{SELECT} WHERE id = $1"))
+    sqlx::query_as(&format!("{SELECT} WHERE id = $1"))
         .bind(&id.0)
         .fetch_optional(db.platform())
-        .await?
-        .as_ref()
-        .map(row_to_account)
-        .transpose()
+        .await
 }
 
 /// Inserts an account; `Ok(false)` when the e-mail is taken.
@@ -103,7 +88,7 @@ pub async fn consume_token(
     token: &str,
     purpose: &str,
 ) -> Result<Option<AccountId>, sqlx::Error> {
-    let row = sqlx::query(
+    sqlx::query_scalar(
         "UPDATE email_tokens SET used_at = $1 WHERE token_hash = $2 AND purpose = $3 \
          AND used_at IS NULL AND expires_at > $1 RETURNING account_id",
     )
@@ -111,9 +96,7 @@ pub async fn consume_token(
     .bind(token_hash(token))
     .bind(purpose)
     .fetch_optional(conn)
-    .await?;
-    row.map(|r| r.try_get::<String, _>("account_id").map(AccountId))
-        .transpose()
+    .await
 }
 
 /// The account of a currently valid token (without consuming it).
@@ -122,16 +105,14 @@ pub async fn token_account(
     token: &str,
     purpose: &str,
 ) -> Result<Option<AccountId>, sqlx::Error> {
-    let row = sqlx::query(
+    sqlx::query_scalar(
         "SELECT account_id FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
     )
     .bind(token_hash(token))
     .bind(purpose)
     .bind(now())
     .fetch_optional(db.platform())
-    .await?;
-    row.map(|r| r.try_get::<String, _>("account_id").map(AccountId))
-        .transpose()
+    .await
 }
 
 /// Whether a token is currently valid (without consuming it).

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use casbin::error::AdapterError;
 use casbin::{Adapter, Filter, Model};
-use sqlx::{AnyConnection, Row as _};
+use sqlx::AnyConnection;
 
 use crate::db::Db;
 
@@ -30,11 +30,10 @@ fn err(e: sqlx::Error) -> casbin::Error {
 
 /// A cheap fingerprint of the rules table, to notice changes made by another process.
 pub async fn rules_version(db: &Db) -> Result<i64, sqlx::Error> {
-    let row = sqlx::query("SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS m FROM casbin_rules")
-        .fetch_one(db.platform())
-        .await?;
-    let n: i64 = row.try_get("n")?;
-    let m: i64 = row.try_get("m")?;
+    let (n, m): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS m FROM casbin_rules")
+            .fetch_one(db.platform())
+            .await?;
     Ok(n * 1_000_000_007 + m)
 }
 
@@ -99,20 +98,27 @@ fn load_line(m: &mut dyn Model, ptype: &str, mut rule: Vec<String>) {
     }
 }
 
+/// A stored rule: its type and its values, padded to six with ''.
+#[derive(sqlx::FromRow)]
+struct StoredRule {
+    ptype: String,
+    v0: String,
+    v1: String,
+    v2: String,
+    v3: String,
+    v4: String,
+    v5: String,
+}
+
 async fn load_rows(db: &Db) -> Result<Vec<(String, Vec<String>)>, sqlx::Error> {
-    let rows = sqlx::query("SELECT ptype, v0, v1, v2, v3, v4, v5 FROM casbin_rules ORDER BY id")
-        .fetch_all(db.platform())
-        .await?;
-    rows.into_iter()
-        .map(|row| {
-            let ptype: String = row.try_get("ptype")?;
-            let mut rule = Vec::with_capacity(6);
-            for col in ["v0", "v1", "v2", "v3", "v4", "v5"] {
-                rule.push(row.try_get::<String, _>(col)?);
-            }
-            Ok((ptype, rule))
-        })
-        .collect()
+    let rules: Vec<StoredRule> =
+        sqlx::query_as("SELECT ptype, v0, v1, v2, v3, v4, v5 FROM casbin_rules ORDER BY id")
+            .fetch_all(db.platform())
+            .await?;
+    Ok(rules
+        .into_iter()
+        .map(|r| (r.ptype, vec![r.v0, r.v1, r.v2, r.v3, r.v4, r.v5]))
+        .collect())
 }
 
 #[async_trait]

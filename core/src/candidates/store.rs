@@ -1,10 +1,9 @@
 //! SQL for candidate profiles; every statement is bound to the tenant's transaction.
 
 use serde::Serialize;
-use sqlx::Row as _;
 
 use crate::db::TenantTx;
-use crate::media::routes::url as media_url;
+use crate::media::routes::MediaUrl;
 use crate::types::AccountId;
 use crate::util::{new_id, now};
 
@@ -15,7 +14,7 @@ pub const ELECTIONS: &[(&str, &str)] = &[
 ];
 
 /// A candidate profile as pages show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Candidate {
     /// Id.
     pub id: String,
@@ -25,6 +24,7 @@ pub struct Candidate {
     /// Stored election kind.
     pub election_kind: String,
     /// Its label.
+    #[sqlx(rename = "election_kind", try_from = "ElectionLabel")]
     pub election_label: String,
     /// Election day, ISO.
     pub election_date: String,
@@ -37,6 +37,7 @@ pub struct Candidate {
     /// Programme rendered by the safe markdown renderer.
     pub programme_html: String,
     /// `/media/<id>` of the photo.
+    #[sqlx(rename = "photo_id", try_from = "MediaUrl")]
     pub photo_url: Option<String>,
     /// Stored photo id.
     #[serde(skip)]
@@ -72,29 +73,19 @@ pub struct NewCandidate<'a> {
 const SELECT: &str = "SELECT id, account_id, election_kind, election_date, display_name, list_name, programme, \
      programme_html, photo_id, status, withdrawn_reason, created_at FROM candidates";
 
-fn from_row(row: &sqlx::any::AnyRow) -> Result<Candidate, sqlx::Error> {
-    let kind: String = row.try_get("election_kind")?;
-    let photo_id: Option<String> = row.try_get("photo_id")?;
-    Ok(Candidate {
-        id: row.try_get("id")?,
-        account_id: AccountId(row.try_get("account_id")?),
-        election_label: ELECTIONS
+/// A stored election kind read as its label from [`ELECTIONS`] (an unknown kind is shown as
+/// stored): [`Candidate`]'s `election_label` reads `election_kind` through it.
+#[derive(Debug, Clone, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct ElectionLabel(String);
+
+impl From<ElectionLabel> for String {
+    fn from(kind: ElectionLabel) -> String {
+        ELECTIONS
             .iter()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, l)| l.to_string())
-            .unwrap_or_else(|| kind.clone()),
-        election_kind: kind,
-        election_date: row.try_get("election_date")?,
-        display_name: row.try_get("display_name")?,
-        list_name: row.try_get("list_name")?,
-        programme: row.try_get("programme")?,
-        programme_html: row.try_get("programme_html")?,
-        photo_url: photo_id.as_deref().map(media_url),
-        photo_id,
-        status: row.try_get("status")?,
-        withdrawn_reason: row.try_get("withdrawn_reason")?,
-        created_at: row.try_get("created_at")?,
-    })
+            .find(|(k, _)| *k == kind.0)
+            .map_or(kind.0, |(_, l)| l.to_string())
+    }
 }
 
 /// Creates a published profile; returns its id.
@@ -145,26 +136,22 @@ pub async fn has_published(
 /// One profile of this tenant, whatever its status.
 pub async fn get(tx: &mut TenantTx, id: &str) -> Result<Option<Candidate>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    sqlx::query(&format!("{SELECT} WHERE tenant_id = $1 AND id = $2"))
+    sqlx::query_as(&format!("{SELECT} WHERE tenant_id = $1 AND id = $2"))
         .bind(tenant)
         .bind(id)
         .fetch_optional(tx.conn())
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+        .await
 }
 
 /// The published profiles of this tenant (unordered: the service sorts them).
 pub async fn published(tx: &mut TenantTx) -> Result<Vec<Candidate>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let rows = sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "{SELECT} WHERE tenant_id = $1 AND status = 'published'"
     ))
     .bind(tenant)
     .fetch_all(tx.conn())
-    .await?;
-    rows.iter().map(from_row).collect()
+    .await
 }
 
 /// Withdraws a published profile; false when it was not published.

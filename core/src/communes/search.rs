@@ -8,7 +8,6 @@
 use std::sync::RwLock;
 
 use serde::Serialize;
-use sqlx::Row as _;
 
 use crate::db::Db;
 use crate::error::AppError;
@@ -35,7 +34,7 @@ pub fn check_query(query: &str) -> Result<(), AppError> {
 const RANKS: usize = 3;
 
 /// One searchable commune.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct CommuneHit {
     /// INSEE code.
     pub insee: String,
@@ -50,6 +49,7 @@ pub struct CommuneHit {
     /// Tenant slug when the commune is served.
     pub slug: Option<String>,
     #[serde(skip)]
+    #[sqlx(rename = "search_key")]
     key: String,
 }
 
@@ -62,25 +62,13 @@ pub struct CommuneIndex {
 impl CommuneIndex {
     /// (Re)loads every current commune from the registry.
     pub async fn reload(&self, db: &Db) -> Result<usize, sqlx::Error> {
-        let rows = sqlx::query(
+        let entries: Vec<CommuneHit> = sqlx::query_as(
             "SELECT c.insee, c.name, c.departement_code, c.population, c.postal_codes, c.search_key, t.slug \
              FROM communes c LEFT JOIN tenants t ON t.insee = c.insee AND t.status = 'active' \
              ORDER BY c.population DESC",
         )
         .fetch_all(db.platform())
         .await?;
-        let mut entries = Vec::with_capacity(rows.len());
-        for row in rows {
-            entries.push(CommuneHit {
-                insee: row.try_get("insee")?,
-                name: row.try_get("name")?,
-                departement_code: row.try_get("departement_code")?,
-                population: row.try_get("population")?,
-                postal_codes: row.try_get("postal_codes")?,
-                key: row.try_get("search_key")?,
-                slug: row.try_get("slug")?,
-            });
-        }
         let n = entries.len();
         if let Ok(mut guard) = self.entries.write() {
             *guard = entries;

@@ -1,24 +1,25 @@
 //! SQL for the commune page. Every statement takes a [`TenantTx`] and filters on its tenant.
 
 use serde::Serialize;
-use sqlx::Row as _;
 
 use crate::db::TenantTx;
+use crate::rows::Flag;
 use crate::util::{new_id, now};
 
 /// Editable content of the commune page.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, sqlx::FromRow)]
 pub struct PageContent {
     /// Presentation text (plain text, paragraphs separated by blank lines).
     pub presentation: String,
     /// Whether a logo / coat of arms was uploaded.
+    #[sqlx(try_from = "Flag")]
     pub has_logo: bool,
     /// Last edit (Unix seconds).
     pub updated_at: i64,
 }
 
 /// A useful link.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Link {
     /// Id.
     pub id: String,
@@ -29,7 +30,7 @@ pub struct Link {
 }
 
 /// A member of the municipal team.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct TeamMember {
     /// Id.
     pub id: String,
@@ -42,21 +43,14 @@ pub struct TeamMember {
 /// The page content (defaults when the tenant has none yet).
 pub async fn page(tx: &mut TenantTx) -> Result<PageContent, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let row = sqlx::query(
+    let page: Option<PageContent> = sqlx::query_as(
         "SELECT presentation, CAST(CASE WHEN logo IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_logo, updated_at \
          FROM commune_pages WHERE tenant_id = $1",
     )
     .bind(tenant)
     .fetch_optional(tx.conn())
     .await?;
-    Ok(match row {
-        Some(row) => PageContent {
-            presentation: row.try_get("presentation")?,
-            has_logo: row.try_get::<i64, _>("has_logo")? == 1,
-            updated_at: row.try_get("updated_at")?,
-        },
-        None => PageContent::default(),
-    })
+    Ok(page.unwrap_or_default())
 }
 
 /// Replaces the presentation.
@@ -92,38 +86,27 @@ pub async fn set_logo(tx: &mut TenantTx, png: Vec<u8>) -> Result<(), sqlx::Error
 /// The logo bytes and type.
 pub async fn logo(tx: &mut TenantTx) -> Result<Option<(Vec<u8>, String)>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let row = sqlx::query(
+    sqlx::query_as(
         "SELECT logo, logo_mime FROM commune_pages WHERE tenant_id = $1 AND logo IS NOT NULL",
     )
     .bind(tenant)
     .fetch_optional(tx.conn())
-    .await?;
-    row.map(|r| Ok((r.try_get("logo")?, r.try_get("logo_mime")?)))
-        .transpose()
+    .await
 }
 
 /// Useful links, in order.
 pub async fn links(tx: &mut TenantTx) -> Result<Vec<Link>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT id, label, url FROM commune_links WHERE tenant_id = $1 ORDER BY position, id",
     )
     .bind(tenant)
     .fetch_all(tx.conn())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Link {
-                id: r.try_get("id")?,
-                label: r.try_get("label")?,
-                url: r.try_get("url")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 /// An elected official of the commune, from the national registry (RNE).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Elected {
     /// Registry key (profile page `/elus/<id>`).
     pub id: String,
@@ -133,15 +116,26 @@ pub struct Elected {
     pub last_name: String,
     /// `M` or `F`, as published (for « conseiller » / « conseillère »).
     pub sex: Option<String>,
-    /// Functions held (« Maire », « 1er adjoint au maire »), best first; empty for a councillor.
+    /// Functions held (« Maire », « 1er adjoint au maire »), best first; empty for a councillor
+    /// (one row per mandate: gathered after the rows).
+    #[sqlx(skip)]
     pub functions: Vec<String>,
+}
+
+/// One current mandate of the council: the official, and the function it is for ('' for a
+/// councillor).
+#[derive(sqlx::FromRow)]
+struct Mandate {
+    #[sqlx(flatten)]
+    official: Elected,
+    function_label: String,
 }
 
 /// The current municipal council from the registry: the mayor first, then deputies by rank,
 /// then councillors by name. (The birth date is never read here.)
 pub async fn council(tx: &mut TenantTx) -> Result<Vec<Elected>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let rows = sqlx::query(
+    let mandates: Vec<Mandate> = sqlx::query_as(
         "SELECT o.id, o.first_name, o.last_name, o.sex, m.function_label, m.function_rank FROM mandates m \
          JOIN officials o ON o.tenant_id = m.tenant_id AND o.id = m.official_id \
          WHERE m.tenant_id = $1 AND m.ended_at IS NULL \
@@ -152,18 +146,14 @@ pub async fn council(tx: &mut TenantTx) -> Result<Vec<Elected>, sqlx::Error> {
     .await?;
     let mut order: Vec<String> = Vec::new();
     let mut by_id: std::collections::HashMap<String, Elected> = std::collections::HashMap::new();
-    for row in rows {
-        let id: String = row.try_get("id")?;
-        let label: String = row.try_get("function_label")?;
-        let entry = by_id.entry(id.clone()).or_insert_with(|| {
-            order.push(id.clone());
-            Elected {
-                id: id.clone(),
-                first_name: row.try_get("first_name").unwrap_or_default(),
-                last_name: row.try_get("last_name").unwrap_or_default(),
-                sex: row.try_get("sex").unwrap_or_default(),
-                functions: vec![],
-            }
+    for Mandate {
+        official,
+        function_label: label,
+    } in mandates
+    {
+        let entry = by_id.entry(official.id.clone()).or_insert_with(|| {
+            order.push(official.id.clone());
+            official
         });
         if !label.is_empty() && !entry.functions.contains(&label) {
             entry.functions.push(label);
@@ -178,32 +168,22 @@ pub async fn council(tx: &mut TenantTx) -> Result<Vec<Elected>, sqlx::Error> {
 /// The municipal team, in order.
 pub async fn team(tx: &mut TenantTx) -> Result<Vec<TeamMember>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT id, name, role_label FROM team_members WHERE tenant_id = $1 ORDER BY position, id",
     )
     .bind(tenant)
     .fetch_all(tx.conn())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(TeamMember {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                role_label: r.try_get("role_label")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 async fn next_position(tx: &mut TenantTx, table: &str) -> Result<i64, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let row = sqlx::query(&format!(
+    sqlx::query_scalar(&format!(
         "SELECT COALESCE(MAX(position), 0) + 1 AS p FROM {table} WHERE tenant_id = $1"
     ))
     .bind(tenant)
     .fetch_one(tx.conn())
-    .await?;
-    row.try_get("p")
+    .await
 }
 
 /// Appends a link.

@@ -8,14 +8,13 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use serde::Serialize;
-use sqlx::Row as _;
 
 use crate::db::{Db, TenantTx};
 use crate::feed::store::PostScope;
 use crate::media::image::{Cleaned, Fit, clean_blocking};
 use crate::media::store::{self as media, NewMedia};
 use crate::media::upload::Form;
-use crate::media::{MediaError, human_size, pdf};
+use crate::media::{HumanSize, MediaError, pdf};
 use crate::types::{AccountId, TenantId};
 
 /// Images a post may carry.
@@ -255,13 +254,15 @@ pub async fn insert(
 }
 
 /// One attachment as cards and post pages show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Attachment {
     /// `image` or `document`.
     pub kind: String,
     /// The image at reading size, or the PDF (set by the page, which knows the host).
+    #[sqlx(skip)]
     pub url: String,
-    /// The image at card size.
+    /// The image at card size (set with `url`).
+    #[sqlx(skip)]
     pub thumb_url: Option<String>,
     /// Card size, for the `width`/`height` attributes.
     pub width: Option<i64>,
@@ -270,6 +271,7 @@ pub struct Attachment {
     /// Text alternative or title.
     pub label: String,
     /// « 1,2 Mo ».
+    #[sqlx(rename = "byte_size", try_from = "HumanSize")]
     pub size: String,
     #[serde(skip)]
     media_id: String,
@@ -329,27 +331,23 @@ async fn load(
          WHERE {}{extra} ORDER BY post_id, position",
         scope.sql()
     );
-    let query = scope.bind(sqlx::query(&sql));
-    for row in query.fetch_all(conn).await? {
-        let media_id: String = row.try_get("media_id")?;
-        let thumb_id: Option<String> = row.try_get("thumb_id")?;
-        let bytes: i64 = row.try_get("byte_size")?;
-        let attachment = Attachment {
-            kind: row.try_get("kind")?,
-            url: String::new(),
-            thumb_url: None,
-            width: row.try_get("width")?,
-            height: row.try_get("height")?,
-            label: row.try_get("label")?,
-            size: human_size(usize::try_from(bytes).unwrap_or_default()),
-            media_id,
-            thumb_id,
-        };
-        out.entry(row.try_get("post_id")?)
-            .or_default()
-            .push(attachment);
+    let query = scope.bind(sqlx::query_as::<_, OfPost>(&sql));
+    for OfPost {
+        post_id,
+        attachment,
+    } in query.fetch_all(conn).await?
+    {
+        out.entry(post_id).or_default().push(attachment);
     }
     Ok(out)
+}
+
+/// An attachment row with the post it belongs to.
+#[derive(sqlx::FromRow)]
+struct OfPost {
+    post_id: String,
+    #[sqlx(flatten)]
+    attachment: Attachment,
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
 //! SQL for posts and follows.
 
 use serde::Serialize;
-use sqlx::Row as _;
 
 use crate::db::{Db, TenantTx};
 use crate::feed::attachments::Attachment;
 use crate::feed::engagement::store::Summary;
-use crate::feed::tags::PostKind;
+use crate::feed::tags::{KindLabel, PostKind};
+use crate::rows::Flag;
 use crate::types::{AccountId, TenantId};
 use crate::util::{new_id, now};
 
@@ -22,7 +22,7 @@ pub enum Author {
 }
 
 /// A post as pages show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Post {
     /// Commune.
     #[serde(skip)]
@@ -44,26 +44,35 @@ pub struct Post {
     /// Optional theme.
     pub theme: Option<String>,
     /// News, action, commitment or proposal.
+    #[sqlx(try_from = "String")]
     pub kind: PostKind,
     /// The kind's French label.
+    #[sqlx(rename = "kind", try_from = "KindLabel")]
     pub kind_label: &'static str,
     /// Optional neighbourhood tag.
     pub quartier: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
     /// Why the viewer sees it (feed only).
+    #[sqlx(skip)]
     pub why: Option<String>,
     /// Link to the author's profile (set by the page, which knows the host).
+    #[sqlx(skip)]
     pub author_url: Option<String>,
     /// Link to the post's own page (set by the page, which knows the host).
+    #[sqlx(skip)]
     pub url: Option<String>,
     /// Its commune's news with the same theme (set by the page).
+    #[sqlx(skip)]
     pub theme_url: Option<String>,
     /// Its commune's news with the same neighbourhood tag (set by the page).
+    #[sqlx(skip)]
     pub quartier_url: Option<String>,
     /// Comments, reactions and evaluations (set by the page).
+    #[sqlx(skip)]
     pub engagement: Option<Summary>,
     /// Images and documents, in their author's order (set by the page).
+    #[sqlx(skip)]
     pub attachments: Vec<Attachment>,
 }
 
@@ -110,11 +119,12 @@ impl<'a> PostScope<'a> {
         )
     }
 
-    /// Binds the condition's parameters, in [`PostScope::sql`]'s order.
-    pub fn bind<'q>(
+    /// Binds the condition's parameters, in [`PostScope::sql`]'s order, to a query whose rows
+    /// are read as `O`.
+    pub fn bind<'q, O>(
         &self,
-        mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>
+        mut query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>
     where
         'a: 'q,
     {
@@ -211,33 +221,6 @@ macro_rules! joins {
 }
 const FROM: &str = concat!("FROM posts p ", joins!());
 
-fn from_row(row: &sqlx::any::AnyRow) -> Result<Post, sqlx::Error> {
-    let kind: String = row.try_get("kind")?;
-    let kind = PostKind::parse(&kind).unwrap_or(PostKind::Actualite);
-    Ok(Post {
-        tenant_id: row.try_get("tenant_id")?,
-        id: row.try_get("id")?,
-        slug: row.try_get("slug")?,
-        commune: row.try_get("commune")?,
-        author_kind: row.try_get("author_kind")?,
-        official_id: row.try_get("official_id")?,
-        author_name: row.try_get("author_name")?,
-        body_html: row.try_get("body_html")?,
-        theme: row.try_get("theme")?,
-        kind,
-        kind_label: kind.label(),
-        quartier: row.try_get("quartier")?,
-        created_at: row.try_get("created_at")?,
-        why: None,
-        author_url: None,
-        url: None,
-        theme_url: None,
-        quartier_url: None,
-        engagement: None,
-        attachments: Vec::new(),
-    })
-}
-
 /// A commune's latest posts, or one official's (`official`), newest first, before `before`.
 pub async fn of_commune(
     db: &Db,
@@ -272,7 +255,7 @@ pub async fn of_commune_where(
     before: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Post>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "SELECT {COLUMNS} {FROM} WHERE p.tenant_id = $1 AND p.hidden_at IS NULL AND ($2 = '' OR p.official_id = $2) \
          AND ($3 = '' OR p.id < $3) AND ($5 = '' OR p.theme = $5) AND ($6 = '' OR p.quartier = $6) \
          ORDER BY p.id DESC LIMIT $4"
@@ -284,38 +267,34 @@ pub async fn of_commune_where(
     .bind(filter.theme.unwrap_or_default())
     .bind(filter.quartier.unwrap_or_default())
     .fetch_all(db.platform())
-    .await?;
-    rows.iter().map(from_row).collect()
+    .await
 }
 
 /// One post of this tenant, with what only its own pages need.
+#[derive(sqlx::FromRow)]
 pub struct OnePost {
     /// The post.
+    #[sqlx(flatten)]
     pub post: Post,
     /// The account that wrote it.
+    #[sqlx(rename = "author_account_id")]
     pub author_account: AccountId,
-    /// Hidden by a moderator, and why.
+    /// Hidden by a moderator, and why ('' when no reason was given).
     pub hidden: Option<String>,
 }
 
 /// A post of the transaction's tenant, hidden or not; `None` when it is not one of its posts.
 pub async fn one(tx: &mut TenantTx, id: &str) -> Result<Option<OnePost>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS}, p.author_account_id, p.hidden_at, p.hidden_reason {FROM} WHERE p.tenant_id = $1 AND p.id = $2"
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, p.author_account_id, \
+         CASE WHEN p.hidden_at IS NULL THEN NULL ELSE COALESCE(p.hidden_reason, '') END AS hidden \
+         {FROM} WHERE p.tenant_id = $1 AND p.id = $2"
     ))
     .bind(tenant)
     .bind(id)
     .fetch_optional(tx.conn())
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let hidden_at: Option<i64> = row.try_get("hidden_at")?;
-    let reason: Option<String> = row.try_get("hidden_reason")?;
-    Ok(Some(OnePost {
-        post: from_row(&row)?,
-        author_account: AccountId(row.try_get("author_account_id")?),
-        hidden: hidden_at.map(|_| reason.unwrap_or_default()),
-    }))
+    .await
 }
 
 /// A candidate's latest posts in a commune (posts published as `candidate`), newest first.
@@ -325,7 +304,7 @@ pub async fn of_candidate(
     account: &AccountId,
     limit: i64,
 ) -> Result<Vec<Post>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "SELECT {COLUMNS} {FROM} WHERE p.tenant_id = $1 AND p.hidden_at IS NULL AND p.author_kind = 'candidate' \
          AND p.author_account_id = $2 ORDER BY p.id DESC LIMIT $3"
     ))
@@ -333,8 +312,7 @@ pub async fn of_candidate(
     .bind(&account.0)
     .bind(limit)
     .fetch_all(db.platform())
-    .await?;
-    rows.iter().map(from_row).collect()
+    .await
 }
 
 /// Communes one account may follow. Enough to follow every commune of the largest
@@ -397,25 +375,39 @@ pub async fn feed(
          ) AS s JOIN posts p ON p.tenant_id = s.tenant_id AND p.id = s.id {} ORDER BY p.id DESC",
         joins!()
     );
-    let rows = sqlx::query(&sql)
+    let rows: Vec<FeedRow> = sqlx::query_as(&sql)
         .bind(&account.0)
         .bind(before.unwrap_or_default())
         .bind(limit)
         .bind(limit - 1)
         .fetch_all(db.platform())
         .await?;
-    rows.iter()
-        .map(|row| {
-            let mut post = from_row(row)?;
-            let by_commune = row.try_get::<i64, _>("by_commune")? != 0;
-            post.why = Some(if by_commune {
-                format!("Vous suivez la commune de {}.", post.commune)
-            } else {
-                format!("Vous suivez {}.", post.author_name)
-            });
-            Ok(post)
-        })
-        .collect()
+    Ok(rows
+        .into_iter()
+        .map(
+            |FeedRow {
+                 mut post,
+                 by_commune,
+             }| {
+                post.why = Some(if by_commune {
+                    format!("Vous suivez la commune de {}.", post.commune)
+                } else {
+                    format!("Vous suivez {}.", post.author_name)
+                });
+                post
+            },
+        )
+        .collect())
+}
+
+/// A post of the feed, and whether it is there because its commune is followed (rather
+/// than its official).
+#[derive(sqlx::FromRow)]
+struct FeedRow {
+    #[sqlx(flatten)]
+    post: Post,
+    #[sqlx(try_from = "Flag")]
+    by_commune: bool,
 }
 
 /// Follows or unfollows; returns whether the account now follows the target. A new follow
@@ -516,7 +508,7 @@ pub async fn record(
     official: &str,
     limit: i64,
 ) -> Result<Vec<RecordEntry>, sqlx::Error> {
-    let rows = sqlx::query(
+    let posts: Vec<RecordPost> = sqlx::query_as(
         "SELECT p.id, p.kind, p.body, p.created_at FROM posts p WHERE p.tenant_id = $1 AND p.official_id = $2 \
          AND p.hidden_at IS NULL AND p.kind IN ('action', 'engagement') ORDER BY p.id DESC LIMIT $3",
     )
@@ -525,19 +517,26 @@ pub async fn record(
     .bind(limit)
     .fetch_all(db.platform())
     .await?;
-    rows.iter()
-        .map(|row| {
-            let kind: String = row.try_get("kind")?;
-            let body: String = row.try_get("body")?;
-            Ok(RecordEntry {
-                id: row.try_get("id")?,
-                kind_label: PostKind::parse(&kind).unwrap_or(PostKind::Action).label(),
-                excerpt: crate::feed::markdown::excerpt(&body, 160),
-                created_at: row.try_get("created_at")?,
-                engagement: None,
-            })
+    Ok(posts
+        .into_iter()
+        .map(|post| RecordEntry {
+            id: post.id,
+            kind_label: post.kind_label,
+            excerpt: crate::feed::markdown::excerpt(&post.body, 160),
+            created_at: post.created_at,
+            engagement: None,
         })
-        .collect()
+        .collect())
+}
+
+/// An action or a commitment as [`record`] reads it.
+#[derive(sqlx::FromRow)]
+struct RecordPost {
+    id: String,
+    #[sqlx(rename = "kind", try_from = "KindLabel")]
+    kind_label: &'static str,
+    body: String,
+    created_at: i64,
 }
 
 /// What this feature keeps about a person (see [`crate::privacy::personal`]).

@@ -62,6 +62,27 @@ impl PostKind {
     }
 }
 
+/// A stored kind (the column's CHECK admits only the four values).
+impl TryFrom<String> for PostKind {
+    type Error = String;
+    fn try_from(stored: String) -> Result<PostKind, String> {
+        PostKind::parse(&stored).ok_or_else(|| format!("unknown post kind « {stored} »"))
+    }
+}
+
+/// A stored kind read as its label: a row struct's `kind_label` field reads the `kind` column
+/// with `#[sqlx(rename = "kind", try_from = "KindLabel")]`.
+#[derive(Debug, Clone, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct KindLabel(String);
+
+impl TryFrom<KindLabel> for &'static str {
+    type Error = String;
+    fn try_from(stored: KindLabel) -> Result<&'static str, String> {
+        PostKind::try_from(stored.0).map(PostKind::label)
+    }
+}
+
 /// A kind as forms list it.
 #[derive(Serialize)]
 pub struct KindChoice {

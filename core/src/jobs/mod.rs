@@ -19,7 +19,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::Row as _;
 use tokio::sync::Notify;
 
 use crate::db::{Backend, Db};
@@ -170,7 +169,7 @@ where
 }
 
 /// A job that failed for good (after its last attempt), as `parvis jobs failed` lists it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct FailedJob {
     /// Its number.
     pub id: i64,
@@ -195,22 +194,11 @@ pub async fn failed(
         "SELECT id, kind, attempts, failed_at, last_error FROM jobs \
          WHERE failed_at IS NOT NULL {of_kind} ORDER BY failed_at DESC, id DESC LIMIT $1"
     );
-    let mut query = sqlx::query(&sql).bind(limit);
+    let mut query = sqlx::query_as(&sql).bind(limit);
     if let Some(kind) = kind {
         query = query.bind(kind);
     }
-    let rows = query.fetch_all(db.platform()).await?;
-    rows.iter()
-        .map(|row| {
-            Ok(FailedJob {
-                id: row.try_get("id")?,
-                kind: row.try_get("kind")?,
-                attempts: row.try_get("attempts")?,
-                failed_at: row.try_get("failed_at")?,
-                last_error: row.try_get("last_error")?,
-            })
-        })
-        .collect()
+    query.fetch_all(db.platform()).await
 }
 
 /// Which failed jobs to put back in the queue.
@@ -299,6 +287,7 @@ pub struct Jobs {
 }
 
 /// A claimed job.
+#[derive(sqlx::FromRow)]
 struct Claimed {
     id: i64,
     kind: String,
@@ -463,24 +452,12 @@ impl Jobs {
              AND (locked_until IS NULL OR locked_until < $1) \
              RETURNING id, kind, payload, attempts, max_attempts"
         );
-        let mut query = sqlx::query(&sql).bind(at).bind(at + LOCK_SECS);
+        let mut query = sqlx::query_as(&sql).bind(at).bind(at + LOCK_SECS);
         if let Turn::Tenant(tenant) = turn {
             query = query.bind(tenant);
         }
-        let row = {
-            let _turn = self.db.write_turn().await?;
-            query.fetch_optional(self.db.platform()).await?
-        };
-        row.map(|row| {
-            Ok(Claimed {
-                id: row.try_get("id")?,
-                kind: row.try_get("kind")?,
-                payload: row.try_get("payload")?,
-                attempts: row.try_get("attempts")?,
-                max_attempts: row.try_get("max_attempts")?,
-            })
-        })
-        .transpose()
+        let _turn = self.db.write_turn().await?;
+        query.fetch_optional(self.db.platform()).await
     }
 
     fn running_of(&self, turn: Turn) -> usize {

@@ -101,6 +101,18 @@ pub fn human_size(bytes: usize) -> String {
     }
 }
 
+/// A byte count column read as [`human_size`]: a row struct's `size` field reads `byte_size`
+/// with `#[sqlx(rename = "byte_size", try_from = "HumanSize")]`.
+#[derive(Debug, Clone, Copy, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct HumanSize(i64);
+
+impl From<HumanSize> for String {
+    fn from(bytes: HumanSize) -> String {
+        human_size(usize::try_from(bytes.0).unwrap_or_default())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -28,6 +28,18 @@ pub fn url(id: &str) -> String {
     format!("/media/{id}")
 }
 
+/// A nullable media id column read as the path of its file: a row struct's `photo_url` field
+/// reads `photo_id` with `#[sqlx(rename = "photo_id", try_from = "MediaUrl")]`.
+#[derive(Debug, Clone, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct MediaUrl(Option<String>);
+
+impl From<MediaUrl> for Option<String> {
+    fn from(id: MediaUrl) -> Option<String> {
+        id.0.as_deref().map(url)
+    }
+}
+
 fn gone() -> AppError {
     AppError::not_found("Ce fichier n'existe pas (ou plus).")
 }

@@ -8,9 +8,9 @@
 //! Rows are immutable: replacing a file is a new id, so `GET /media/<id>` caches forever.
 
 use sha2::{Digest as _, Sha256};
-use sqlx::Row as _;
 
 use crate::db::TenantTx;
+use crate::rows::Flag;
 use crate::types::AccountId;
 use crate::util::{new_id, now};
 
@@ -50,7 +50,7 @@ impl<'a> NewMedia<'a> {
 }
 
 /// A stored file as served.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Stored {
     /// MIME type.
     pub content_type: String,
@@ -62,11 +62,12 @@ pub struct Stored {
     pub bytes: Vec<u8>,
     /// Withheld from the public: a file of a hidden post, or a withdrawn candidate's photo.
     /// The commune's moderators still see it (they review what they hid).
+    #[sqlx(try_from = "Flag")]
     pub withheld: bool,
 }
 
 /// Metadata of a stored file (exports, listings).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct Meta {
     /// Id (`/media/<id>`).
     pub id: String,
@@ -152,27 +153,14 @@ pub async fn delete_tenant(tx: &mut TenantTx, id: &str) -> Result<(), sqlx::Erro
     Ok(())
 }
 
-fn stored(row: &sqlx::any::AnyRow) -> Result<Stored, sqlx::Error> {
-    Ok(Stored {
-        content_type: row.try_get("content_type")?,
-        filename: row.try_get("filename")?,
-        sha256: row.try_get("sha256")?,
-        bytes: row.try_get("bytes")?,
-        withheld: row.try_get::<i64, _>("withheld")? != 0,
-    })
-}
-
 /// An account's media, by id (any host serves it).
 pub async fn platform(pool: &sqlx::AnyPool, id: &str) -> Result<Option<Stored>, sqlx::Error> {
-    sqlx::query(
+    sqlx::query_as(
         "SELECT content_type, filename, sha256, bytes, 0 AS withheld FROM account_media WHERE id = $1",
     )
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .as_ref()
-        .map(stored)
-        .transpose()
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// The tenant's media, by id (only its own host serves it).
@@ -180,7 +168,7 @@ pub async fn tenant(tx: &mut TenantTx, id: &str) -> Result<Option<Stored>, sqlx:
     let tenant = tx.tenant_id();
     // Each test is an index probe (migration 0018): the file's attachments to a hidden post,
     // and a withdrawn candidacy showing it as photo.
-    sqlx::query(
+    sqlx::query_as(
         "SELECT m.content_type, m.filename, m.sha256, m.bytes, \
          CASE WHEN EXISTS (SELECT 1 FROM post_attachments a JOIN posts p \
                  ON p.tenant_id = a.tenant_id AND p.id = a.post_id \
@@ -196,10 +184,7 @@ pub async fn tenant(tx: &mut TenantTx, id: &str) -> Result<Option<Stored>, sqlx:
     .bind(tenant)
     .bind(id)
     .fetch_optional(tx.conn())
-    .await?
-    .as_ref()
-    .map(stored)
-    .transpose()
+    .await
 }
 
 /// Metadata of every platform media an account owns (its data export).
@@ -207,21 +192,10 @@ pub async fn of_account(
     conn: &mut sqlx::AnyConnection,
     account: &AccountId,
 ) -> Result<Vec<Meta>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT id, purpose, content_type, byte_size, created_at FROM account_media WHERE account_id = $1 ORDER BY id",
     )
     .bind(&account.0)
     .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Meta {
-                id: r.try_get("id")?,
-                purpose: r.try_get("purpose")?,
-                content_type: r.try_get("content_type")?,
-                byte_size: r.try_get("byte_size")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+    .await
 }

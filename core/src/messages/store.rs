@@ -2,9 +2,9 @@
 //! [`TenantTx`]); blocks belong to accounts and hold on the whole platform.
 
 use serde::Serialize;
-use sqlx::Row as _;
 
 use crate::db::{Db, TenantTx};
+use crate::rows::IsSet;
 use crate::types::AccountId;
 use crate::util::{new_id, now};
 
@@ -35,6 +35,17 @@ impl Side {
     }
 }
 
+/// A stored `sender_side` (the column's CHECK admits only `citizen` and `recipient`).
+impl TryFrom<String> for Side {
+    type Error = String;
+    fn try_from(stored: String) -> Result<Side, String> {
+        [Side::Citizen, Side::Recipient]
+            .into_iter()
+            .find(|side| side.as_str() == stored)
+            .ok_or_else(|| format!("unknown message side « {stored} »"))
+    }
+}
+
 /// Who a new thread is addressed to.
 #[derive(Debug, Clone)]
 pub enum Recipient {
@@ -55,7 +66,7 @@ pub enum Recipient {
 }
 
 /// A thread as the inbox and the thread page show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Thread {
     /// Id (UUIDv7).
     pub id: String,
@@ -67,11 +78,13 @@ pub struct Thread {
     pub recipient_name: String,
     /// The citizen's account.
     #[serde(skip)]
+    #[sqlx(rename = "citizen_account_id")]
     pub citizen: AccountId,
     /// The citizen's name (« Compte supprimé » once deleted).
     pub citizen_name: String,
     /// The official's account (official threads).
     #[serde(skip)]
+    #[sqlx(rename = "official_account_id")]
     pub official: Option<AccountId>,
     /// Unread messages on the citizen's side.
     #[serde(skip)]
@@ -85,23 +98,6 @@ pub struct Thread {
 
 const THREAD_COLUMNS: &str = "t.id, t.subject, t.recipient_kind, t.recipient_name, t.citizen_account_id, \
      a.display_name AS citizen_name, t.official_account_id, t.citizen_unread, t.recipient_unread, t.last_message_at";
-
-fn thread_from_row(row: &sqlx::any::AnyRow) -> Result<Thread, sqlx::Error> {
-    Ok(Thread {
-        id: row.try_get("id")?,
-        subject: row.try_get("subject")?,
-        recipient_kind: row.try_get("recipient_kind")?,
-        recipient_name: row.try_get("recipient_name")?,
-        citizen: AccountId(row.try_get("citizen_account_id")?),
-        citizen_name: row.try_get("citizen_name")?,
-        official: row
-            .try_get::<Option<String>, _>("official_account_id")?
-            .map(AccountId),
-        citizen_unread: row.try_get("citizen_unread")?,
-        recipient_unread: row.try_get("recipient_unread")?,
-        last_message_at: row.try_get("last_message_at")?,
-    })
-}
 
 /// Starts a thread with its first message; returns the thread's id.
 pub async fn create_thread(
@@ -188,15 +184,14 @@ pub async fn add_message(
 /// One thread of this tenant.
 pub async fn thread(tx: &mut TenantTx, id: &str) -> Result<Option<Thread>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let row = sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "SELECT {THREAD_COLUMNS} FROM message_threads t JOIN accounts a ON a.id = t.citizen_account_id \
          WHERE t.tenant_id = $1 AND t.id = $2"
     ))
     .bind(tenant)
     .bind(id)
     .fetch_optional(tx.conn())
-    .await?;
-    row.as_ref().map(thread_from_row).transpose()
+    .await
 }
 
 /// The threads `account` takes part in here (as citizen, as official, or as one of the
@@ -207,7 +202,7 @@ pub async fn inbox(
     admin: bool,
 ) -> Result<Vec<Thread>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let rows = sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "SELECT {THREAD_COLUMNS} FROM message_threads t JOIN accounts a ON a.id = t.citizen_account_id \
          WHERE t.tenant_id = $1 AND (t.citizen_account_id = $2 OR t.official_account_id = $2 \
          OR (t.recipient_kind = 'commune' AND $3 = 1)) ORDER BY t.last_message_at DESC, t.id DESC LIMIT 200"
@@ -216,8 +211,7 @@ pub async fn inbox(
     .bind(&account.0)
     .bind(i64::from(admin))
     .fetch_all(tx.conn())
-    .await?;
-    rows.iter().map(thread_from_row).collect()
+    .await
 }
 
 /// The account's unread messages in this commune, on every side it reads (one query, for the
@@ -258,54 +252,40 @@ pub async fn mark_read(tx: &mut TenantTx, thread: &str, side: Side) -> Result<()
 }
 
 /// A message as the thread page shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Message {
     /// Id.
     pub id: String,
     /// Who sent it.
+    #[sqlx(rename = "sender_side", try_from = "String")]
     pub side: Side,
     /// Its sender's account.
     #[serde(skip)]
+    #[sqlx(rename = "sender_account_id")]
     pub sender: AccountId,
     /// Plain text ('' when deleted).
     pub body: String,
     /// Unix seconds.
     pub created_at: i64,
     /// Deleted with its author's account.
+    #[sqlx(rename = "deleted_at", try_from = "IsSet")]
     pub deleted: bool,
     /// Hidden by a moderator.
+    #[sqlx(rename = "hidden_at", try_from = "IsSet")]
     pub hidden: bool,
 }
 
 /// The messages of a thread, oldest first.
 pub async fn messages(tx: &mut TenantTx, thread: &str) -> Result<Vec<Message>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT id, sender_side, sender_account_id, body, created_at, deleted_at, hidden_at FROM messages \
          WHERE tenant_id = $1 AND thread_id = $2 ORDER BY id",
     )
     .bind(tenant)
     .bind(thread)
     .fetch_all(tx.conn())
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let side: String = row.try_get("sender_side")?;
-            Ok(Message {
-                id: row.try_get("id")?,
-                side: if side == "citizen" {
-                    Side::Citizen
-                } else {
-                    Side::Recipient
-                },
-                sender: AccountId(row.try_get("sender_account_id")?),
-                body: row.try_get("body")?,
-                created_at: row.try_get("created_at")?,
-                deleted: row.try_get::<Option<i64>, _>("deleted_at")?.is_some(),
-                hidden: row.try_get::<Option<i64>, _>("hidden_at")?.is_some(),
-            })
-        })
-        .collect()
+    .await
 }
 
 /// Whether an account was deleted (a closed conversation).
@@ -366,11 +346,13 @@ pub async fn unblock(db: &Db, blocker: &AccountId, blocked: &str) -> Result<(), 
 }
 
 /// An account someone blocked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Blocked {
     /// Its id (the unblock form's value).
+    #[sqlx(rename = "blocked_account_id")]
     pub account_id: String,
     /// Its name.
+    #[sqlx(rename = "display_name")]
     pub name: String,
     /// Unix seconds.
     pub created_at: i64,
@@ -378,22 +360,13 @@ pub struct Blocked {
 
 /// The accounts `blocker` blocked, latest first.
 pub async fn blocked(db: &Db, blocker: &AccountId) -> Result<Vec<Blocked>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT b.blocked_account_id, a.display_name, b.created_at FROM account_blocks b \
          JOIN accounts a ON a.id = b.blocked_account_id WHERE b.blocker_account_id = $1 ORDER BY b.created_at DESC",
     )
     .bind(&blocker.0)
     .fetch_all(db.platform())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Blocked {
-                account_id: r.try_get("blocked_account_id")?,
-                name: r.try_get("display_name")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 /// Account deletion (in the deletion's platform transaction): the account's messages lose

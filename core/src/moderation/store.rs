@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use sqlx::Row as _;
 
 use crate::db::TenantTx;
+use crate::rows::IsSet;
 use crate::types::AccountId;
 use crate::util::{new_id, now};
 
@@ -68,19 +68,23 @@ pub async fn flag(
 }
 
 /// A post in the moderation queue.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Flagged {
     /// Post id.
+    #[sqlx(rename = "id")]
     pub post_id: String,
     /// Author shown.
     pub author_name: String,
     /// Rendered body.
     pub body_html: String,
     /// Open flags.
+    #[sqlx(rename = "n")]
     pub flags: i64,
     /// The flags' reasons, joined.
+    #[sqlx(skip)]
     pub reasons: String,
     /// Whether it is hidden now.
+    #[sqlx(rename = "hidden_at", try_from = "IsSet")]
     pub hidden: bool,
 }
 
@@ -171,11 +175,13 @@ async fn open_reasons(
         "SELECT {column} AS target, reason FROM flags WHERE tenant_id = $1 AND {column} IS NOT NULL \
          AND resolved_at IS NULL ORDER BY created_at"
     );
-    let rows = sqlx::query(&sql).bind(tenant).fetch_all(tx.conn()).await?;
+    let rows: Vec<(String, String)> = sqlx::query_as(&sql)
+        .bind(tenant)
+        .fetch_all(tx.conn())
+        .await?;
     let mut out: HashMap<String, String> = HashMap::new();
-    for row in rows {
-        let reason: String = row.try_get("reason")?;
-        let joined = out.entry(row.try_get("target")?).or_default();
+    for (target, reason) in rows {
+        let joined = out.entry(target).or_default();
         if !joined.is_empty() {
             joined.push_str(" · ");
         }
@@ -187,7 +193,7 @@ async fn open_reasons(
 /// Posts with open flags, and hidden posts, most flagged first.
 pub async fn queue(tx: &mut TenantTx) -> Result<Vec<Flagged>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let rows = sqlx::query(
+    let mut queue: Vec<Flagged> = sqlx::query_as(
         "SELECT p.id, p.author_name, p.body_html, p.hidden_at, \
          (SELECT COUNT(*) FROM flags f WHERE f.tenant_id = p.tenant_id AND f.post_id = p.id AND f.resolved_at IS NULL) AS n \
          FROM posts p WHERE p.tenant_id = $1 AND (p.hidden_at IS NOT NULL OR EXISTS (SELECT 1 FROM flags f \
@@ -197,28 +203,18 @@ pub async fn queue(tx: &mut TenantTx) -> Result<Vec<Flagged>, sqlx::Error> {
     .fetch_all(tx.conn())
     .await?;
     let mut reasons = open_reasons(tx, Target::Post).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let post_id: String = row.try_get("id")?;
-        let reasons = reasons.remove(&post_id).unwrap_or_default();
-        out.push(Flagged {
-            author_name: row.try_get("author_name")?,
-            body_html: row.try_get("body_html")?,
-            flags: row.try_get("n")?,
-            hidden: row.try_get::<Option<i64>, _>("hidden_at")?.is_some(),
-            reasons,
-            post_id,
-        });
+    for post in &mut queue {
+        post.reasons = reasons.remove(&post.post_id).unwrap_or_default();
     }
-    Ok(out)
+    Ok(queue)
 }
 
 /// An audit log entry, as moderators and admins of the commune see it: people are named by
 /// their display name, never by their e-mail address (moderators are not shown admins' or
 /// members' addresses).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct AuditEntry {
-    /// Who (display name).
+    /// Who (display name, or [`GONE`]).
     pub actor: String,
     /// What.
     pub action: String,
@@ -236,27 +232,14 @@ const GONE: &str = "compte supprimé";
 /// The latest audit entries.
 pub async fn audit_log(tx: &mut TenantTx) -> Result<Vec<AuditEntry>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let rows = sqlx::query(
-        "SELECT a.display_name AS actor, l.action, l.target, l.reason, l.created_at FROM audit_log l \
+    let mut entries: Vec<AuditEntry> = sqlx::query_as(
+        "SELECT COALESCE(a.display_name, $2) AS actor, l.action, l.target, l.reason, l.created_at FROM audit_log l \
          LEFT JOIN accounts a ON a.id = l.actor_account_id WHERE l.tenant_id = $1 ORDER BY l.id DESC LIMIT 100",
     )
     .bind(tenant)
+    .bind(GONE)
     .fetch_all(tx.conn())
     .await?;
-    let mut entries = rows
-        .iter()
-        .map(|r| {
-            Ok(AuditEntry {
-                actor: r
-                    .try_get::<Option<String>, _>("actor")?
-                    .unwrap_or_else(|| GONE.to_string()),
-                action: r.try_get("action")?,
-                target: r.try_get("target")?,
-                reason: r.try_get("reason")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
     // Role changes name their account (`<account id or e-mail> <role>`): show its name instead.
     let mut names: HashMap<String, String> = HashMap::new();
     for entry in entries.iter_mut().filter(|e| e.action.starts_with("role.")) {
@@ -308,19 +291,24 @@ pub async fn flag_message(
 }
 
 /// A reported private message in the moderation queue.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct FlaggedMessage {
     /// Message id.
+    #[sqlx(rename = "id")]
     pub message_id: String,
     /// Its sender's name.
+    #[sqlx(rename = "display_name")]
     pub author_name: String,
     /// Plain text.
     pub body: String,
     /// Open flags.
+    #[sqlx(rename = "n")]
     pub flags: i64,
     /// The flags' reasons, joined.
+    #[sqlx(skip)]
     pub reasons: String,
     /// Whether it is hidden now.
+    #[sqlx(rename = "hidden_at", try_from = "IsSet")]
     pub hidden: bool,
 }
 
@@ -328,7 +316,7 @@ pub struct FlaggedMessage {
 /// private message only once one of its readers reported it.
 pub async fn message_queue(tx: &mut TenantTx) -> Result<Vec<FlaggedMessage>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let rows = sqlx::query(
+    let mut queue: Vec<FlaggedMessage> = sqlx::query_as(
         "SELECT m.id, a.display_name, m.body, m.hidden_at, \
          (SELECT COUNT(*) FROM flags f WHERE f.tenant_id = m.tenant_id AND f.message_id = m.id AND f.resolved_at IS NULL) AS n \
          FROM messages m JOIN accounts a ON a.id = m.sender_account_id WHERE m.tenant_id = $1 \
@@ -339,20 +327,10 @@ pub async fn message_queue(tx: &mut TenantTx) -> Result<Vec<FlaggedMessage>, sql
     .fetch_all(tx.conn())
     .await?;
     let mut reasons = open_reasons(tx, Target::Message).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let message_id: String = row.try_get("id")?;
-        let reasons = reasons.remove(&message_id).unwrap_or_default();
-        out.push(FlaggedMessage {
-            author_name: row.try_get("display_name")?,
-            body: row.try_get("body")?,
-            flags: row.try_get("n")?,
-            hidden: row.try_get::<Option<i64>, _>("hidden_at")?.is_some(),
-            reasons,
-            message_id,
-        });
+    for message in &mut queue {
+        message.reasons = reasons.remove(&message.message_id).unwrap_or_default();
     }
-    Ok(out)
+    Ok(queue)
 }
 
 /// Flags a visible comment of `post` in this tenant; `None` when there is no such comment,
@@ -392,28 +370,33 @@ pub async fn flag_comment(
 }
 
 /// A flagged (or hidden) comment in the moderation queue.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct FlaggedComment {
     /// Comment id.
+    #[sqlx(rename = "id")]
     pub comment_id: String,
     /// The post it answers.
     pub post_id: String,
     /// Its author's name.
+    #[sqlx(rename = "display_name")]
     pub author_name: String,
     /// Plain text.
     pub body: String,
     /// Open flags.
+    #[sqlx(rename = "n")]
     pub flags: i64,
     /// The flags' reasons, joined.
+    #[sqlx(skip)]
     pub reasons: String,
     /// Whether it is hidden now.
+    #[sqlx(rename = "hidden_at", try_from = "IsSet")]
     pub hidden: bool,
 }
 
 /// Comments with open flags, and hidden ones, most flagged first.
 pub async fn comment_queue(tx: &mut TenantTx) -> Result<Vec<FlaggedComment>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let rows = sqlx::query(
+    let mut queue: Vec<FlaggedComment> = sqlx::query_as(
         "SELECT c.id, c.post_id, a.display_name, c.body, c.hidden_at, \
          (SELECT COUNT(*) FROM flags f WHERE f.tenant_id = c.tenant_id AND f.comment_id = c.id AND f.resolved_at IS NULL) AS n \
          FROM post_comments c JOIN accounts a ON a.id = c.author_account_id WHERE c.tenant_id = $1 \
@@ -424,21 +407,10 @@ pub async fn comment_queue(tx: &mut TenantTx) -> Result<Vec<FlaggedComment>, sql
     .fetch_all(tx.conn())
     .await?;
     let mut reasons = open_reasons(tx, Target::Comment).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let comment_id: String = row.try_get("id")?;
-        let reasons = reasons.remove(&comment_id).unwrap_or_default();
-        out.push(FlaggedComment {
-            post_id: row.try_get("post_id")?,
-            author_name: row.try_get("display_name")?,
-            body: row.try_get("body")?,
-            flags: row.try_get("n")?,
-            hidden: row.try_get::<Option<i64>, _>("hidden_at")?.is_some(),
-            reasons,
-            comment_id,
-        });
+    for comment in &mut queue {
+        comment.reasons = reasons.remove(&comment.comment_id).unwrap_or_default();
     }
-    Ok(out)
+    Ok(queue)
 }
 
 /// What this feature keeps about a person (see [`crate::privacy::personal`]).

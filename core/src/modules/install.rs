@@ -15,8 +15,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use sqlx::Row as _;
-
 use crate::db::Db;
 use crate::modules::call::Capability;
 use crate::modules::registry::{InstallError, LoadedModule, Manifest};
@@ -220,7 +218,7 @@ pub(crate) async fn register(
         }
         .into());
     }
-    let current = sqlx::query(
+    let current: Option<(String, String)> = sqlx::query_as(
         "SELECT v.sha256, v.manifest FROM modules m \
          JOIN module_versions v ON v.module_id = m.id AND v.version = m.version WHERE m.id = $1",
     )
@@ -228,9 +226,7 @@ pub(crate) async fn register(
     .fetch_optional(&mut *tx)
     .await?;
     let current = match current {
-        Some(row) => {
-            let sha: String = row.try_get("sha256")?;
-            let json: String = row.try_get("manifest")?;
+        Some((sha, json)) => {
             let installed: Manifest = serde_json::from_str(&json).map_err(|e| {
                 InstallError::Manifest(format!("version installée illisible : {e}"))
             })?;
@@ -341,16 +337,14 @@ pub(crate) async fn register(
         .execute(&mut *tx)
         .await?;
     }
-    let rows =
-        sqlx::query("SELECT capability FROM module_grants WHERE module_id = $1 AND granted = 1")
-            .bind(&v.id)
-            .fetch_all(&mut *tx)
-            .await?;
+    let granted: Vec<String> = sqlx::query_scalar(
+        "SELECT capability FROM module_grants WHERE module_id = $1 AND granted = 1",
+    )
+    .bind(&v.id)
+    .fetch_all(&mut *tx)
+    .await?;
     tx.commit().await?;
-    installed.granted = rows
-        .iter()
-        .map(|r| r.try_get::<String, _>("capability"))
-        .collect::<Result<_, _>>()?;
+    installed.granted = granted.into_iter().collect();
     installed.pending = declared
         .into_iter()
         .filter(|c| !installed.granted.contains(c))
@@ -360,26 +354,26 @@ pub(crate) async fn register(
 
 /// The granted capabilities of one module.
 pub async fn granted(db: &Db, id: &str) -> Result<BTreeSet<String>, sqlx::Error> {
-    let rows =
-        sqlx::query("SELECT capability FROM module_grants WHERE module_id = $1 AND granted = 1")
-            .bind(id)
-            .fetch_all(db.platform())
-            .await?;
-    rows.iter().map(|r| r.try_get("capability")).collect()
+    let granted: Vec<String> = sqlx::query_scalar(
+        "SELECT capability FROM module_grants WHERE module_id = $1 AND granted = 1",
+    )
+    .bind(id)
+    .fetch_all(db.platform())
+    .await?;
+    Ok(granted.into_iter().collect())
 }
 
 /// The granted capabilities of every module, by module id (what [`sync`] applies).
 ///
 /// [`sync`]: crate::modules::registry::ModuleHost::sync
 pub async fn granted_all(db: &Db) -> Result<HashMap<String, BTreeSet<String>>, sqlx::Error> {
-    let rows = sqlx::query("SELECT module_id, capability FROM module_grants WHERE granted = 1")
-        .fetch_all(db.platform())
-        .await?;
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT module_id, capability FROM module_grants WHERE granted = 1")
+            .fetch_all(db.platform())
+            .await?;
     let mut all: HashMap<String, BTreeSet<String>> = HashMap::new();
-    for r in &rows {
-        all.entry(r.try_get("module_id")?)
-            .or_default()
-            .insert(r.try_get("capability")?);
+    for (module_id, capability) in rows {
+        all.entry(module_id).or_default().insert(capability);
     }
     Ok(all)
 }
@@ -474,15 +468,12 @@ pub async fn set_grant(
 
 /// Every capability waiting for a grant: `(module id, capability)`, by module.
 pub async fn pending_all(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT module_id, capability FROM module_grants WHERE granted = 0 \
          ORDER BY module_id, capability",
     )
     .fetch_all(db.platform())
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("module_id")?, r.try_get("capability")?)))
-        .collect()
+    .await
 }
 
 #[cfg(test)]

@@ -2,17 +2,16 @@
 //! entitlements, and the modules' documents, indexes, unique values and counters. Every
 //! tenant-owned statement binds the tenant of its [`TenantTx`] and the calling module's id.
 
-use sqlx::Row as _;
-use sqlx::any::AnyRow;
-
 use crate::db::{Db, TenantTx};
+use crate::rows::Flag;
 use crate::types::ModuleId;
 use crate::util::now;
 
 /// A module version as stored.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredVersion {
     /// Module id.
+    #[sqlx(rename = "module_id")]
     pub id: String,
     /// Semantic version.
     pub version: String,
@@ -105,41 +104,29 @@ pub async fn install_version(
 
 /// `(id, version)` of every served module, by id: changes when a version is installed.
 pub async fn served_versions(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
-    let rows = sqlx::query("SELECT id, version FROM modules ORDER BY id")
+    sqlx::query_as("SELECT id, version FROM modules ORDER BY id")
         .fetch_all(db.platform())
-        .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("version")?)))
-        .collect()
+        .await
 }
 
 /// The served version of one module, with its component.
 pub async fn served_version(db: &Db, id: &str) -> Result<Option<StoredVersion>, sqlx::Error> {
-    let row = sqlx::query(
+    sqlx::query_as(
         "SELECT v.module_id, v.version, v.sha256, v.manifest, v.wasm FROM modules m \
          JOIN module_versions v ON v.module_id = m.id AND v.version = m.version WHERE m.id = $1",
     )
     .bind(id)
     .fetch_optional(db.platform())
-    .await?;
-    row.map(|r| {
-        Ok(StoredVersion {
-            id: r.try_get("module_id")?,
-            version: r.try_get("version")?,
-            sha256: r.try_get("sha256")?,
-            manifest: r.try_get("manifest")?,
-            wasm: r.try_get("wasm")?,
-        })
-    })
-    .transpose()
+    .await
 }
 
 /// A commune's choice for one module.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TenantModule {
     /// Module id.
     pub module_id: String,
     /// Switched on.
+    #[sqlx(try_from = "Flag")]
     pub enabled: bool,
     /// Settings, a JSON object.
     pub settings: String,
@@ -150,22 +137,12 @@ pub struct TenantModule {
 /// Every module row of the transaction's commune.
 pub async fn tenant_modules(tx: &mut TenantTx) -> Result<Vec<TenantModule>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT module_id, enabled, settings, fault_reason FROM tenant_modules WHERE tenant_id = $1",
     )
     .bind(tenant)
     .fetch_all(tx.conn())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(TenantModule {
-                module_id: r.try_get("module_id")?,
-                enabled: r.try_get::<i64, _>("enabled")? != 0,
-                settings: r.try_get("settings")?,
-                fault_reason: r.try_get("fault_reason")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 /// Switches a module on or off for the commune (`fault_reason` when the host does it).
@@ -233,14 +210,13 @@ pub async fn entitlement(
     module: &ModuleId,
 ) -> Result<Option<(String, Option<i64>)>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let row = sqlx::query(
+    sqlx::query_as(
         "SELECT source, expires_at FROM module_entitlements WHERE tenant_id = $1 AND module_id = $2",
     )
     .bind(tenant)
     .bind(module.as_str())
     .fetch_optional(tx.conn())
-    .await?;
-    row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    .await
 }
 
 /// Withdraws an entitlement.
@@ -296,7 +272,7 @@ pub async fn tenants_with(
     module: &str,
 ) -> Result<Vec<(crate::types::TenantId, String)>, sqlx::Error> {
     let mut tx = db.platform_tx().await?;
-    let rows = sqlx::query(
+    let rows = sqlx::query_as(
         "SELECT m.tenant_id, t.slug FROM tenant_modules m JOIN tenants t ON t.id = m.tenant_id \
          WHERE m.module_id = $1 AND m.enabled = 1 ORDER BY m.tenant_id",
     )
@@ -304,30 +280,26 @@ pub async fn tenants_with(
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("tenant_id")?, r.try_get("slug")?)))
-        .collect()
+    Ok(rows)
 }
 
 /// How many communes enabled each module (for `parvis module list`).
 pub async fn enabled_counts(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
     let mut tx = db.platform_tx().await?;
-    let rows = sqlx::query(
+    let rows = sqlx::query_as(
         "SELECT module_id, COUNT(*) AS n FROM tenant_modules WHERE enabled = 1 GROUP BY module_id",
     )
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("module_id")?, r.try_get("n")?)))
-        .collect()
+    Ok(rows)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Documents, indexes, unique values and counters of one module in one commune.
 
 /// A stored document.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Doc {
     /// Key in its collection.
     pub key: String,
@@ -341,16 +313,6 @@ pub struct Doc {
     pub updated_at: i64,
 }
 
-fn doc(r: &AnyRow) -> Result<Doc, sqlx::Error> {
-    Ok(Doc {
-        key: r.try_get("key")?,
-        value: r.try_get("value")?,
-        version: r.try_get("version")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
-
 /// A name/value pair of an index or a unique constraint.
 pub type Entry = (String, String);
 
@@ -362,7 +324,7 @@ pub async fn get(
     key: &str,
 ) -> Result<Option<Doc>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let row = sqlx::query(
+    sqlx::query_as(
         "SELECT key, value, version, created_at, updated_at FROM module_docs \
          WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key = $4",
     )
@@ -371,8 +333,7 @@ pub async fn get(
     .bind(collection)
     .bind(key)
     .fetch_optional(tx.conn())
-    .await?;
-    row.as_ref().map(doc).transpose()
+    .await
 }
 
 /// Writes a document for the host itself, outside a module call (no quota, no per-call
@@ -457,7 +418,7 @@ pub async fn write_within(
     let current: Option<(i64, i64, i64)> = if create_only && expected.is_none() {
         None
     } else {
-        sqlx::query(&format!(
+        sqlx::query_as(&format!(
             "SELECT d.version, d.created_at, {SIZE_OF_DOC} AS size FROM module_docs d \
              WHERE d.tenant_id = $1 AND d.module_id = $2 AND d.collection = $3 AND d.key = $4"
         ))
@@ -467,14 +428,6 @@ pub async fn write_within(
         .bind(key)
         .fetch_optional(tx.conn())
         .await?
-        .map(|r| {
-            Ok::<_, sqlx::Error>((
-                r.try_get("version")?,
-                r.try_get("created_at")?,
-                r.try_get("size")?,
-            ))
-        })
-        .transpose()?
     };
     let change = Footprint {
         bytes: doc_size(collection, key, value, indexes, unique) - current.map_or(0, |c| c.2),
@@ -721,7 +674,7 @@ pub async fn list(
         n += 1;
     }
     sql.push_str(&format!(" ORDER BY d.key {order} LIMIT ${}", n + 1));
-    let mut query = sqlx::query(&sql)
+    let mut query = sqlx::query_as::<_, Doc>(&sql)
         .bind(tenant)
         .bind(module.as_str())
         .bind(&q.collection);
@@ -737,8 +690,7 @@ pub async fn list(
         query = query.bind(after);
     }
     query = query.bind(i64::from(q.limit) + 1);
-    let rows = query.fetch_all(tx.conn()).await?;
-    let mut docs = rows.iter().map(doc).collect::<Result<Vec<_>, _>>()?;
+    let mut docs = query.fetch_all(tx.conn()).await?;
     let next = if docs.len() > q.limit as usize {
         docs.truncate(q.limit as usize);
         docs.last().map(|d| d.key.clone())
@@ -839,7 +791,7 @@ pub async fn counters(
     prefix: &str,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT name, value FROM module_counters WHERE tenant_id = $1 AND module_id = $2 \
          AND substr(name, 1, CAST($3 AS INTEGER)) = $4 ORDER BY name",
     )
@@ -848,10 +800,7 @@ pub async fn counters(
     .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
     .bind(prefix)
     .fetch_all(tx.conn())
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("name")?, r.try_get("value")?)))
-        .collect()
+    .await
 }
 
 /// Where modules keep something: every (commune id, commune slug, module id) of a module
@@ -860,23 +809,14 @@ pub async fn counters(
 pub async fn installations_with_data(
     conn: &mut sqlx::AnyConnection,
 ) -> Result<Vec<(crate::types::TenantId, String, String)>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT m.tenant_id, t.slug, m.module_id FROM tenant_modules m JOIN tenants t ON t.id = m.tenant_id \
          WHERE EXISTS (SELECT 1 FROM module_docs d WHERE d.tenant_id = m.tenant_id AND d.module_id = m.module_id) \
          OR EXISTS (SELECT 1 FROM module_counters c WHERE c.tenant_id = m.tenant_id AND c.module_id = m.module_id) \
          ORDER BY t.slug, m.module_id",
     )
     .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("tenant_id")?,
-                r.try_get("slug")?,
-                r.try_get("module_id")?,
-            ))
-        })
-        .collect()
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -979,7 +919,7 @@ pub async fn usage_and_notice(
     module: &str,
 ) -> Result<(StorageUsage, bool), sqlx::Error> {
     let tenant = tx.tenant_id();
-    let row = sqlx::query(
+    let row: QuotaRow = sqlx::query_as(
         "SELECT CAST(COALESCE((SELECT SUM(bytes) FROM module_storage_usage s \
                   WHERE s.tenant_id = $1 AND s.module_id = $2), 0) AS BIGINT) AS bytes, \
                 CAST(COALESCE((SELECT SUM(documents) FROM module_storage_usage s \
@@ -993,17 +933,24 @@ pub async fn usage_and_notice(
     .fetch_one(tx.conn())
     .await?;
     let usage = StorageUsage {
-        bytes: row.try_get("bytes")?,
-        documents: row.try_get("documents")?,
-        max_bytes: row
-            .try_get::<Option<i64>, _>("max_bytes")?
-            .unwrap_or(DEFAULT_MAX_BYTES),
-        max_documents: row
-            .try_get::<Option<i64>, _>("max_documents")?
-            .unwrap_or(DEFAULT_MAX_DOCUMENTS),
+        bytes: row.bytes,
+        documents: row.documents,
+        max_bytes: row.max_bytes.unwrap_or(DEFAULT_MAX_BYTES),
+        max_documents: row.max_documents.unwrap_or(DEFAULT_MAX_DOCUMENTS),
     };
-    let noticed = row.try_get::<Option<i64>, _>("near_limit_at")?.is_some();
-    Ok((usage, noticed))
+    Ok((usage, row.near_limit))
+}
+
+/// The sums of a (commune, module)'s usage shards and its quota row, as
+/// [`usage_and_notice`] reads them (a commune without its own figures has no quota row).
+#[derive(sqlx::FromRow)]
+struct QuotaRow {
+    bytes: i64,
+    documents: i64,
+    max_bytes: Option<i64>,
+    max_documents: Option<i64>,
+    #[sqlx(rename = "near_limit_at", try_from = "crate::rows::IsSet")]
+    near_limit: bool,
 }
 
 /// Takes the (commune, module) quota row's lock until the transaction ends (PostgreSQL;
@@ -1115,7 +1062,7 @@ pub async fn clear_near_limit(tx: &mut TenantTx, module: &ModuleId) -> Result<()
 /// that introduced the usage counted it): the usage shards must always sum to this.
 pub async fn recount(tx: &mut TenantTx, module: &str) -> Result<Footprint, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let row = sqlx::query(&format!(
+    let (docs, documents, counters): (i64, i64, i64) = sqlx::query_as(&format!(
         "SELECT CAST(COALESCE((SELECT SUM({SIZE_OF_DOC}) FROM module_docs d \
                   WHERE d.tenant_id = $1 AND d.module_id = $2), 0) AS BIGINT) AS docs, \
                 CAST((SELECT COUNT(*) FROM module_docs d WHERE d.tenant_id = $1 AND d.module_id = $2) AS BIGINT) AS documents, \
@@ -1127,8 +1074,8 @@ pub async fn recount(tx: &mut TenantTx, module: &str) -> Result<Footprint, sqlx:
     .fetch_one(tx.conn())
     .await?;
     Ok(Footprint {
-        bytes: row.try_get::<i64, _>("docs")? + row.try_get::<i64, _>("counters")?,
-        documents: row.try_get("documents")?,
+        bytes: docs + counters,
+        documents,
     })
 }
 

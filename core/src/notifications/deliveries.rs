@@ -2,7 +2,6 @@
 //! when a notice is queued and by the delivery jobs, read by the module that sent it.
 
 use serde::{Deserialize, Serialize};
-use sqlx::Row as _;
 
 use crate::db::{Db, TenantTx};
 
@@ -104,10 +103,19 @@ pub struct Report {
     pub pending: i64,
 }
 
+/// One channel's row of a notice's deliveries.
+#[derive(sqlx::FromRow)]
+struct ChannelCounts {
+    channel: String,
+    queued: i64,
+    sent: i64,
+    failed: i64,
+}
+
 /// The counts of one notice in the transaction's commune.
 pub async fn report(tx: &mut TenantTx, notice: &str) -> Result<Report, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let rows = sqlx::query(
+    let rows: Vec<ChannelCounts> = sqlx::query_as(
         "SELECT channel, queued, sent, failed FROM notice_deliveries WHERE tenant_id = $1 AND notice_id = $2",
     )
     .bind(tenant)
@@ -115,11 +123,13 @@ pub async fn report(tx: &mut TenantTx, notice: &str) -> Result<Report, sqlx::Err
     .fetch_all(tx.conn())
     .await?;
     let mut report = Report::default();
-    for row in rows {
-        let channel: String = row.try_get("channel")?;
-        let queued: i64 = row.try_get("queued")?;
-        let sent: i64 = row.try_get("sent")?;
-        let failed: i64 = row.try_get("failed")?;
+    for ChannelCounts {
+        channel,
+        queued,
+        sent,
+        failed,
+    } in rows
+    {
         match channel.as_str() {
             "in-app" => report.in_app += sent,
             "email" => {

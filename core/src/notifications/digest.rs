@@ -10,7 +10,6 @@ use std::time::Duration;
 use chrono::{Datelike as _, NaiveDate, NaiveTime, TimeZone as _};
 use chrono_tz::Europe::Paris;
 use serde::Serialize;
-use sqlx::Row as _;
 
 use crate::db::Db;
 use crate::mail::Email;
@@ -115,11 +114,23 @@ pub async fn run_due(db: &Db, templates: &Templates, at: i64) -> anyhow::Result<
 }
 
 /// One line of a digest.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 struct Item {
     commune: String,
     title: String,
     link: String,
+}
+
+/// A waiting item with its account: the address a digest goes to (none when unverified or
+/// deleted) and the name it greets.
+#[derive(sqlx::FromRow)]
+struct Waiting {
+    account_id: String,
+    id: String,
+    email: Option<String>,
+    display_name: String,
+    #[sqlx(flatten)]
+    item: Item,
 }
 
 /// One account's digest.
@@ -168,7 +179,7 @@ async fn send_period(
     )
     .execute(&mut *tx)
     .await?;
-    let rows = sqlx::query(&format!(
+    let waiting: Vec<Waiting> = sqlx::query_as(&format!(
         "SELECT d.account_id, d.id, d.title, d.link, c.name AS commune, a.display_name, \
          CASE WHEN a.email_verified_at IS NOT NULL AND a.deleted_at IS NULL THEN a.email END AS email \
          FROM digest_items d JOIN accounts a ON a.id = d.account_id \
@@ -182,20 +193,22 @@ async fn send_period(
     .fetch_all(&mut *tx)
     .await?;
     let mut digests: BTreeMap<String, Digest> = BTreeMap::new();
-    for row in &rows {
-        let account: String = row.try_get("account_id")?;
-        let digest = digests.entry(account).or_insert_with(|| Digest {
-            email: row.try_get("email").ok().flatten(),
-            name: row.try_get("display_name").unwrap_or_default(),
+    for Waiting {
+        account_id,
+        id,
+        email,
+        display_name,
+        item,
+    } in waiting
+    {
+        let digest = digests.entry(account_id).or_insert_with(|| Digest {
+            email,
+            name: display_name,
             items: Vec::new(),
             ids: Vec::new(),
         });
-        digest.ids.push(row.try_get("id")?);
-        digest.items.push(Item {
-            commune: row.try_get("commune")?,
-            title: row.try_get("title")?,
-            link: row.try_get("link")?,
-        });
+        digest.ids.push(id);
+        digest.items.push(item);
     }
     let key = if digests.is_empty() {
         None

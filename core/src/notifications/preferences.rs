@@ -7,10 +7,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac as _};
 use serde::Serialize;
 use sha2::Sha256;
-use sqlx::Row as _;
 
 use crate::db::Conn;
 use crate::db::Db;
+use crate::rows::Flag;
 use crate::types::AccountId;
 use crate::util::{now, random_token};
 
@@ -58,6 +58,14 @@ impl Rhythm {
     }
 }
 
+/// A stored rhythm (the column's CHECK admits only the five values).
+impl TryFrom<String> for Rhythm {
+    type Error = String;
+    fn try_from(stored: String) -> Result<Rhythm, String> {
+        Rhythm::parse(&stored).ok_or_else(|| format!("unknown e-mail rhythm « {stored} »"))
+    }
+}
+
 /// What becomes of one notice's e-mail for one account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -94,11 +102,13 @@ pub fn route(rhythm: Rhythm, kind: Kind, urgent: bool) -> Route {
 }
 
 /// An account's choices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Preferences {
     /// E-mail rhythm.
+    #[sqlx(rename = "email_rhythm", try_from = "String")]
     pub rhythm: Rhythm,
     /// Web push to the account's devices.
+    #[sqlx(try_from = "Flag")]
     pub push: bool,
 }
 
@@ -113,19 +123,13 @@ impl Default for Preferences {
 
 /// The account's preferences (the defaults when it never chose).
 pub async fn get(db: &Db, account: &AccountId) -> Result<Preferences, sqlx::Error> {
-    let row = sqlx::query(
+    let chosen: Option<Preferences> = sqlx::query_as(
         "SELECT email_rhythm, push FROM notification_preferences WHERE account_id = $1",
     )
     .bind(&account.0)
     .fetch_optional(db.platform())
     .await?;
-    let Some(row) = row else {
-        return Ok(Preferences::default());
-    };
-    Ok(Preferences {
-        rhythm: Rhythm::parse(&row.try_get::<String, _>("email_rhythm")?).unwrap_or(Rhythm::Defaut),
-        push: row.try_get::<i64, _>("push")? != 0,
-    })
+    Ok(chosen.unwrap_or_default())
 }
 
 /// Saves the account's preferences; with « jamais », its pending digest items go too. `push`

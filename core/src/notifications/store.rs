@@ -1,7 +1,6 @@
 //! SQL for notifications (account-owned rows, each carrying the tenant it comes from).
 
 use serde::Serialize;
-use sqlx::Row as _;
 
 use crate::db::Db;
 use crate::notifications::email::{self, Mailing};
@@ -61,7 +60,7 @@ pub async fn fan_out_post(db: &Db, event: &PostPublished) -> Result<u64, sqlx::E
 }
 
 /// A notification as the centre shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Notification {
     /// What happened.
     pub title: String,
@@ -70,27 +69,18 @@ pub struct Notification {
     /// Unix seconds.
     pub created_at: i64,
     /// Whether it was read.
+    #[sqlx(rename = "read_at", try_from = "crate::rows::IsSet")]
     pub read: bool,
 }
 
 /// The latest notifications of an account.
 pub async fn latest(db: &Db, account: &AccountId) -> Result<Vec<Notification>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT title, link, created_at, read_at FROM notifications WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT 50",
     )
     .bind(&account.0)
     .fetch_all(db.platform())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Notification {
-                title: r.try_get("title")?,
-                link: r.try_get("link")?,
-                created_at: r.try_get("created_at")?,
-                read: r.try_get::<Option<i64>, _>("read_at")?.is_some(),
-            })
-        })
-        .collect()
+    .await
 }
 
 /// Marks every notification of the account as read.

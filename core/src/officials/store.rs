@@ -1,14 +1,14 @@
 //! SQL for official profiles and claims; every statement is bound to the tenant's transaction.
 
 use serde::Serialize;
-use sqlx::Row as _;
 
 use crate::db::TenantTx;
+use crate::rows::Flag;
 use crate::types::AccountId;
 use crate::util::{new_id, now};
 
 /// An official's public profile (never the birth date).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Profile {
     /// Registry key within the commune.
     pub id: String,
@@ -16,21 +16,25 @@ pub struct Profile {
     pub first_name: String,
     /// Family name.
     pub last_name: String,
-    /// Current functions, best first (empty: councillor).
+    /// Current functions, best first (empty: councillor; from the mandates, after the row).
+    #[sqlx(skip)]
     pub functions: Vec<String>,
-    /// Whether an account owns the profile.
+    /// Whether an account owns the profile (set with `account_id`).
+    #[sqlx(skip)]
     pub claimed: bool,
     /// The owner, when claimed.
     #[serde(skip)]
     pub account_id: Option<AccountId>,
-    /// Whether the official is the mayor (claims then need a platform admin).
+    /// Whether the official is the mayor (claims then need a platform admin; set with
+    /// `functions`).
+    #[sqlx(skip)]
     pub is_mayor: bool,
 }
 
 /// One official of this tenant.
 pub async fn profile(tx: &mut TenantTx, id: &str) -> Result<Option<Profile>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let Some(row) = sqlx::query("SELECT id, first_name, last_name, account_id FROM officials WHERE tenant_id = $1 AND id = $2")
+    let Some(mut profile) = sqlx::query_as::<_, Profile>("SELECT id, first_name, last_name, account_id FROM officials WHERE tenant_id = $1 AND id = $2")
         .bind(tenant)
         .bind(id)
         .fetch_optional(tx.conn())
@@ -38,27 +42,17 @@ pub async fn profile(tx: &mut TenantTx, id: &str) -> Result<Option<Profile>, sql
     else {
         return Ok(None);
     };
-    let functions: Vec<String> = sqlx::query(
+    profile.functions = sqlx::query_scalar(
         "SELECT function_label FROM mandates WHERE tenant_id = $1 AND official_id = $2 AND ended_at IS NULL \
          AND function_label <> '' ORDER BY function_rank",
     )
     .bind(tenant)
     .bind(id)
     .fetch_all(tx.conn())
-    .await?
-    .iter()
-    .map(|r| r.try_get("function_label"))
-    .collect::<Result<_, _>>()?;
-    let account_id: Option<String> = row.try_get("account_id")?;
-    Ok(Some(Profile {
-        id: row.try_get("id")?,
-        first_name: row.try_get("first_name")?,
-        last_name: row.try_get("last_name")?,
-        is_mayor: functions.iter().any(|f| f == "Maire"),
-        functions,
-        claimed: account_id.is_some(),
-        account_id: account_id.map(AccountId),
-    }))
+    .await?;
+    profile.is_mayor = profile.functions.iter().any(|f| f == "Maire");
+    profile.claimed = profile.account_id.is_some();
+    Ok(Some(profile))
 }
 
 /// The official profile an account owns in this commune, if any.
@@ -142,7 +136,7 @@ pub async fn insert_claim(
 }
 
 /// A claim as the admins review it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Claim {
     /// Id.
     pub id: String,
@@ -157,6 +151,7 @@ pub struct Claim {
     /// Claimant's display name.
     pub display_name: String,
     /// Whether the birth date given matched the registry.
+    #[sqlx(try_from = "Flag")]
     pub birth_date_matches: bool,
     /// Free message.
     pub message: String,
@@ -168,45 +163,27 @@ const SELECT_CLAIM: &str = "SELECT c.id, c.official_id, o.first_name || ' ' || o
      a.email, a.display_name, c.birth_date_matches, c.message, c.status FROM official_claims c \
      JOIN officials o ON o.tenant_id = c.tenant_id AND o.id = c.official_id JOIN accounts a ON a.id = c.account_id";
 
-fn claim_from_row(row: &sqlx::any::AnyRow) -> Result<Claim, sqlx::Error> {
-    Ok(Claim {
-        id: row.try_get("id")?,
-        official_id: row.try_get("official_id")?,
-        official_name: row.try_get("official_name")?,
-        account_id: row.try_get("account_id")?,
-        email: row.try_get("email")?,
-        display_name: row.try_get("display_name")?,
-        birth_date_matches: row.try_get::<i64, _>("birth_date_matches")? == 1,
-        message: row.try_get("message")?,
-        status: row.try_get("status")?,
-    })
-}
-
 /// Pending claims, oldest first.
 pub async fn pending_claims(tx: &mut TenantTx) -> Result<Vec<Claim>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let rows = sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "{SELECT_CLAIM} WHERE c.tenant_id = $1 AND c.status = 'pending' ORDER BY c.created_at, c.id"
     ))
     .bind(tenant)
     .fetch_all(tx.conn())
-    .await?;
-    rows.iter().map(claim_from_row).collect()
+    .await
 }
 
 /// One claim.
 pub async fn claim(tx: &mut TenantTx, id: &str) -> Result<Option<Claim>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "{SELECT_CLAIM} WHERE c.tenant_id = $1 AND c.id = $2"
     ))
     .bind(tenant)
     .bind(id)
     .fetch_optional(tx.conn())
-    .await?
-    .as_ref()
-    .map(claim_from_row)
-    .transpose()
+    .await
 }
 
 /// Decides a pending claim; on approval the account owns the profile and other pending claims
@@ -257,7 +234,7 @@ pub async fn decide(
 }
 
 /// A profile taken back from the account that held it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Detached {
     /// The official's registry id.
     pub id: String,
@@ -272,7 +249,7 @@ pub async fn detach_account(
     account: &AccountId,
 ) -> Result<Vec<Detached>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let rows = sqlx::query(
+    let mut detached: Vec<Detached> = sqlx::query_as(
         "UPDATE officials SET account_id = NULL WHERE tenant_id = $1 AND account_id = $2 \
          RETURNING id, first_name || ' ' || last_name AS name",
     )
@@ -280,15 +257,6 @@ pub async fn detach_account(
     .bind(&account.0)
     .fetch_all(tx.conn())
     .await?;
-    let mut detached = rows
-        .iter()
-        .map(|r| {
-            Ok(Detached {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
     detached.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(detached)
 }

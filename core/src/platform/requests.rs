@@ -2,7 +2,6 @@
 //! the person and approves (the requester becomes the tenant's admin) or refuses with a reason.
 
 use serde::Serialize;
-use sqlx::Row as _;
 
 use crate::db::Db;
 use crate::error::AppError;
@@ -48,7 +47,7 @@ pub const REQUESTER_ROLES: &[&str] = &[
 ];
 
 /// A request, as the admin pages show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct SubscriptionRequest {
     /// Id.
     pub id: String,
@@ -136,14 +135,13 @@ pub async fn create(
         .fetch_optional(db.platform())
         .await?;
     if known.is_none() {
-        let parent = sqlx::query("SELECT c.name FROM neighbourhoods n JOIN communes c ON c.insee = n.parent_insee WHERE n.code = $1")
+        let parent: Option<String> = sqlx::query_scalar("SELECT c.name FROM neighbourhoods n JOIN communes c ON c.insee = n.parent_insee WHERE n.code = $1")
             .bind(insee.as_str())
             .fetch_optional(db.platform())
             .await?;
         return Err(AppError::bad_request(match parent {
-            Some(row) => format!(
-                "Le code {insee} désigne une commune déléguée ou un arrondissement de {} : inscrivez cette commune.",
-                row.try_get::<String, _>("name")?
+            Some(parent) => format!(
+                "Le code {insee} désigne une commune déléguée ou un arrondissement de {parent} : inscrivez cette commune."
             ),
             None => format!("Aucune commune n'a le code INSEE {insee}."),
         }));
@@ -184,44 +182,22 @@ const SELECT: &str = "SELECT r.id, r.insee, c.name AS commune_name, c.population
      r.requester_name, r.requester_role, r.phone, r.message, r.status, r.decision_reason, r.created_at \
      FROM subscription_requests r JOIN communes c ON c.insee = r.insee JOIN accounts a ON a.id = r.account_id";
 
-fn from_row(row: &sqlx::any::AnyRow) -> Result<SubscriptionRequest, sqlx::Error> {
-    Ok(SubscriptionRequest {
-        id: row.try_get("id")?,
-        insee: row.try_get("insee")?,
-        commune_name: row.try_get("commune_name")?,
-        population: row.try_get("population")?,
-        account_id: row.try_get("account_id")?,
-        account_email: row.try_get("account_email")?,
-        requester_name: row.try_get("requester_name")?,
-        requester_role: row.try_get("requester_role")?,
-        phone: row.try_get("phone")?,
-        message: row.try_get("message")?,
-        status: row.try_get("status")?,
-        decision_reason: row.try_get("decision_reason")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
 /// Requests by status, oldest first.
 pub async fn list(db: &Db, status: &str) -> Result<Vec<SubscriptionRequest>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "{SELECT} WHERE r.status = $1 ORDER BY r.created_at, r.id LIMIT 500"
     ))
     .bind(status)
     .fetch_all(db.platform())
-    .await?;
-    rows.iter().map(from_row).collect()
+    .await
 }
 
 /// One request.
 pub async fn get(db: &Db, id: &str) -> Result<Option<SubscriptionRequest>, sqlx::Error> {
-    sqlx::query(&format!("{SELECT} WHERE r.id = $1"))
+    sqlx::query_as(&format!("{SELECT} WHERE r.id = $1"))
         .bind(id)
         .fetch_optional(db.platform())
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+        .await
 }
 
 /// Records a decision on a pending request; false when it was not pending any more.

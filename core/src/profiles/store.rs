@@ -2,10 +2,10 @@
 //! global). Every statement names the account it is about.
 
 use serde::Serialize;
-use sqlx::Row as _;
 
 use crate::db::Db;
-use crate::media::routes::url as media_url;
+use crate::media::routes::{MediaUrl, url as media_url};
+use crate::rows::Flag;
 use crate::types::AccountId;
 use crate::util::now;
 
@@ -39,8 +39,16 @@ impl Visibility {
     }
 }
 
+/// A stored visibility (the column's CHECK admits only the three names).
+impl TryFrom<String> for Visibility {
+    type Error = String;
+    fn try_from(stored: String) -> Result<Visibility, String> {
+        Visibility::parse(&stored).ok_or_else(|| format!("unknown profile visibility « {stored} »"))
+    }
+}
+
 /// A citizen's profile as pages show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Profile {
     /// Account id.
     pub id: String,
@@ -49,21 +57,41 @@ pub struct Profile {
     /// Short presentation, plain text.
     pub bio: String,
     /// Who may see it.
+    #[sqlx(try_from = "String")]
     pub visibility: Visibility,
     /// Whether the follows are shown on it.
+    #[sqlx(try_from = "Flag")]
     pub show_follows: bool,
     /// `/media/<id>` of the 256 px avatar.
+    #[sqlx(rename = "avatar_id", try_from = "MediaUrl")]
     pub avatar_url: Option<String>,
     /// `/media/<id>` of the 64 px avatar.
+    #[sqlx(rename = "avatar_small_id", try_from = "MediaUrl")]
     pub avatar_small_url: Option<String>,
     /// Stored avatar ids (large, small), to replace them.
     #[serde(skip)]
+    #[sqlx(flatten, try_from = "AvatarIds")]
     pub avatar_ids: Option<(String, String)>,
+}
+
+/// The avatar columns of a profile row; an avatar is both files or none.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AvatarIds {
+    /// The 256 px file.
+    pub avatar_id: Option<String>,
+    /// The 64 px file.
+    pub avatar_small_id: Option<String>,
+}
+
+impl From<AvatarIds> for Option<(String, String)> {
+    fn from(ids: AvatarIds) -> Option<(String, String)> {
+        ids.avatar_id.zip(ids.avatar_small_id)
+    }
 }
 
 /// The profile of a live account (deleted accounts have none).
 pub async fn profile(db: &Db, account: &str) -> Result<Option<Profile>, sqlx::Error> {
-    let row = sqlx::query(
+    sqlx::query_as(
         "SELECT a.id, a.display_name, COALESCE(p.bio, '') AS bio, COALESCE(p.visibility, 'members') AS visibility, \
          COALESCE(p.show_follows, 0) AS show_follows, p.avatar_id, p.avatar_small_id \
          FROM accounts a LEFT JOIN account_profiles p ON p.account_id = a.id \
@@ -71,21 +99,7 @@ pub async fn profile(db: &Db, account: &str) -> Result<Option<Profile>, sqlx::Er
     )
     .bind(account)
     .fetch_optional(db.platform())
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let large: Option<String> = row.try_get("avatar_id")?;
-    let small: Option<String> = row.try_get("avatar_small_id")?;
-    let visibility: String = row.try_get("visibility")?;
-    Ok(Some(Profile {
-        id: row.try_get("id")?,
-        display_name: row.try_get("display_name")?,
-        bio: row.try_get("bio")?,
-        visibility: Visibility::parse(&visibility).unwrap_or(Visibility::Members),
-        show_follows: row.try_get::<i64, _>("show_follows")? == 1,
-        avatar_url: large.as_deref().map(media_url),
-        avatar_small_url: small.as_deref().map(media_url),
-        avatar_ids: large.zip(small),
-    }))
+    .await
 }
 
 /// Saves the text and privacy settings of a profile.
@@ -136,23 +150,20 @@ pub async fn avatar_of(
     db: &Db,
     account: &AccountId,
 ) -> Result<Option<(String, String)>, sqlx::Error> {
-    let row = sqlx::query(
+    let ids: Option<AvatarIds> = sqlx::query_as(
         "SELECT p.avatar_id, p.avatar_small_id FROM account_profiles p JOIN accounts a ON a.id = p.account_id \
          WHERE p.account_id = $1 AND a.deleted_at IS NULL",
     )
     .bind(&account.0)
     .fetch_optional(db.platform())
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    let large: Option<String> = row.try_get("avatar_id")?;
-    let small: Option<String> = row.try_get("avatar_small_id")?;
-    Ok(large
-        .zip(small)
-        .map(|(l, s)| (media_url(&l), media_url(&s))))
+    Ok(ids
+        .and_then(Option::from)
+        .map(|(l, s): (String, String)| (media_url(&l), media_url(&s))))
 }
 
 /// A commune an account follows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct FollowedCommune {
     /// Subdomain label.
     pub slug: String,
@@ -165,39 +176,33 @@ pub async fn followed_communes(
     db: &Db,
     account: &str,
 ) -> Result<Vec<FollowedCommune>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT t.slug, c.name FROM follows f JOIN tenants t ON t.id = f.tenant_id JOIN communes c ON c.insee = t.insee \
          WHERE f.account_id = $1 AND f.target_kind = 'commune' AND t.status = 'active' ORDER BY c.name",
     )
     .bind(account)
     .fetch_all(db.platform())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(FollowedCommune {
-                slug: r.try_get("slug")?,
-                name: r.try_get("name")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 /// A citizen in a list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Card {
     /// Account id.
     pub id: String,
     /// Name.
     pub display_name: String,
     /// Who may see their profile.
+    #[sqlx(try_from = "String")]
     pub visibility: Visibility,
     /// 64 px avatar.
+    #[sqlx(rename = "avatar_small_id", try_from = "MediaUrl")]
     pub avatar_small_url: Option<String>,
 }
 
 /// The citizens an account follows, by name (the caller filters by visibility).
 pub async fn followed_citizens(db: &Db, account: &str) -> Result<Vec<Card>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT a.id, a.display_name, COALESCE(p.visibility, 'members') AS visibility, p.avatar_small_id \
          FROM citizen_follows f JOIN accounts a ON a.id = f.followed_account_id \
          LEFT JOIN account_profiles p ON p.account_id = a.id \
@@ -205,19 +210,7 @@ pub async fn followed_citizens(db: &Db, account: &str) -> Result<Vec<Card>, sqlx
     )
     .bind(account)
     .fetch_all(db.platform())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let visibility: String = r.try_get("visibility")?;
-            let small: Option<String> = r.try_get("avatar_small_id")?;
-            Ok(Card {
-                id: r.try_get("id")?,
-                display_name: r.try_get("display_name")?,
-                visibility: Visibility::parse(&visibility).unwrap_or(Visibility::Private),
-                avatar_small_url: small.as_deref().map(media_url),
-            })
-        })
-        .collect()
+    .await
 }
 
 /// Citizens one account may follow: the bound social networks settled on (Twitter's first

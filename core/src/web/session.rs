@@ -7,7 +7,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 use cookie::{Cookie, SameSite};
 use serde::Serialize;
-use sqlx::Row as _;
 
 use crate::db::{Conn as _, Db};
 use crate::error::AppError;
@@ -21,7 +20,7 @@ pub const SESSION_COOKIE: &str = "parvis_session";
 pub const SESSION_TTL_SECS: i64 = 30 * 24 * 3600;
 
 /// The signed-in account, as pages need it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Account {
     /// Global account id.
     pub id: AccountId,
@@ -32,6 +31,7 @@ pub struct Account {
     /// Unread notifications.
     pub unread: i64,
     /// Unread private messages in this commune (set on commune sites by [`crate::web::Page`]).
+    #[sqlx(skip)]
     pub unread_messages: i64,
 }
 
@@ -129,7 +129,7 @@ pub async fn close(
 
 /// Every request with a session cookie comes here: a direct reader on SQLite.
 async fn load(db: &Db, token: &str) -> Result<Option<Account>, sqlx::Error> {
-    let row = sqlx::query(
+    sqlx::query_as(
         "SELECT a.id, a.email, a.display_name, (SELECT COUNT(*) FROM notifications n \
          WHERE n.account_id = a.id AND n.read_at IS NULL) AS unread \
          FROM sessions s JOIN accounts a ON a.id = s.account_id \
@@ -138,17 +138,7 @@ async fn load(db: &Db, token: &str) -> Result<Option<Account>, sqlx::Error> {
     .bind(token_hash(token))
     .bind(now())
     .fetch_optional(db.reader().await?.conn())
-    .await?;
-    row.map(|row| {
-        Ok(Account {
-            id: AccountId(row.try_get("id")?),
-            email: row.try_get("email")?,
-            display_name: row.try_get("display_name")?,
-            unread: row.try_get("unread")?,
-            unread_messages: 0,
-        })
-    })
-    .transpose()
+    .await
 }
 
 /// Middleware: puts the [`Viewer`] in the request.

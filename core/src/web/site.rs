@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use sqlx::Row as _;
 use tracing::Instrument as _;
 
 use crate::db::{Db, TenantDb};
@@ -21,9 +20,10 @@ use crate::types::{Slug, TenantId};
 use crate::web::Web;
 
 /// A commune served as a tenant, as pages need it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct CommuneSite {
     /// Tenant key.
+    #[sqlx(rename = "id")]
     pub tenant_id: TenantId,
     /// INSEE code.
     pub insee: String,
@@ -213,28 +213,6 @@ const SELECT_SITE: &str = "SELECT t.id, t.insee, t.slug, t.status, c.name, c.pop
      LEFT JOIN regions r ON r.code = c.region_code \
      LEFT JOIN epcis e ON e.siren = c.epci_siren";
 
-fn site_from_row(row: &sqlx::any::AnyRow) -> Result<CommuneSite, sqlx::Error> {
-    Ok(CommuneSite {
-        tenant_id: row.try_get("id")?,
-        insee: row.try_get("insee")?,
-        slug: row.try_get("slug")?,
-        status: row.try_get("status")?,
-        name: row.try_get("name")?,
-        population: row.try_get("population")?,
-        departement_code: row.try_get("departement_code")?,
-        departement_name: row.try_get("departement_name")?,
-        region_name: row.try_get("region_name")?,
-        epci_name: row.try_get("epci_name")?,
-        postal_codes: row.try_get("postal_codes")?,
-        latitude: row.try_get("latitude")?,
-        longitude: row.try_get("longitude")?,
-        mairie_address: row.try_get("mairie_address")?,
-        mairie_phone: row.try_get("mairie_phone")?,
-        mairie_email: row.try_get("mairie_email")?,
-        mairie_website: row.try_get("mairie_website")?,
-    })
-}
-
 impl SiteResolver {
     /// A resolver for `<slug>.<base_domain>` hosts.
     pub fn new(base_domain: &str) -> SiteResolver {
@@ -267,23 +245,24 @@ impl SiteResolver {
         {
             return Ok(Some(Site::Commune(site.clone())));
         }
-        let row = match &kind {
+        let site: Option<CommuneSite> = match &kind {
             HostKind::Subdomain(slug) => {
-                sqlx::query(&format!("{SELECT_SITE} WHERE t.slug = $1"))
+                sqlx::query_as(&format!("{SELECT_SITE} WHERE t.slug = $1"))
                     .bind(slug.as_str())
                     .fetch_optional(db.platform())
                     .await?
             }
             HostKind::Custom(domain) => {
-                sqlx::query(&format!("{SELECT_SITE} WHERE t.custom_domain = $1"))
+                sqlx::query_as(&format!("{SELECT_SITE} WHERE t.custom_domain = $1"))
                     .bind(domain)
                     .fetch_optional(db.platform())
                     .await?
             }
             HostKind::Apex => None,
         };
-        let Some(row) = row else { return Ok(None) };
-        let site = Arc::new(site_from_row(&row)?);
+        let Some(site) = site.map(Arc::new) else {
+            return Ok(None);
+        };
         if site.status != "active" {
             return Ok(None);
         }

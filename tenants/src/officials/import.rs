@@ -8,7 +8,6 @@ use std::path::Path;
 use parvis_core::db::Db;
 use parvis_core::util::now;
 use sha2::{Digest as _, Sha256};
-use sqlx::Row as _;
 
 use crate::Progress;
 use crate::communes::{V, insert_batched};
@@ -97,13 +96,12 @@ pub async fn import_rows(
     progress: Progress,
 ) -> Result<OfficialsReport, ImportError> {
     let mut tx = db.platform_write_tx().await?;
-    let mut tenants: HashMap<String, i64> = HashMap::new();
-    for row in sqlx::query("SELECT id, insee FROM tenants")
-        .fetch_all(&mut *tx)
-        .await?
-    {
-        tenants.insert(row.try_get("insee")?, row.try_get("id")?);
-    }
+    let tenants: HashMap<String, i64> =
+        sqlx::query_as::<_, (String, i64)>("SELECT insee, id FROM tenants")
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
     // Strictly after the previous import, even within the same second.
     let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seen_at), 0) FROM mandates")
         .fetch_one(&mut *tx)

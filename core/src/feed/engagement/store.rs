@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use sqlx::Row as _;
 
 use crate::db::{Backend, Db, TenantTx};
 use crate::feed::store::PostScope;
@@ -78,8 +77,11 @@ pub async fn summaries_in(
         return Ok(HashMap::new());
     }
     let sql = count_sql(&scope, "");
-    let rows = scope.bind(sqlx::query(&sql)).fetch_all(tx.conn()).await?;
-    fold(rows)
+    let rows = scope
+        .bind(sqlx::query_as(&sql))
+        .fetch_all(tx.conn())
+        .await?;
+    Ok(fold(rows))
 }
 
 /// The summaries of published posts of several communes (a feed page), in one query; a
@@ -109,7 +111,7 @@ pub async fn summaries(
                 "SELECT v.post_id, c.kind AS k, c.n, c.total FROM (VALUES {values}) AS v(tenant_id, post_id) \
                  CROSS JOIN LATERAL post_engagement_counts(v.tenant_id, v.post_id) c"
             );
-            let mut query = sqlx::query(&sql);
+            let mut query = sqlx::query_as(&sql);
             for (tenant, post) in posts {
                 query = query.bind(tenant).bind(*post);
             }
@@ -120,12 +122,12 @@ pub async fn summaries(
             let scope = PostScope::of(posts);
             let sql = count_sql(&scope, PUBLISHED);
             scope
-                .bind(sqlx::query(&sql))
+                .bind(sqlx::query_as(&sql))
                 .fetch_all(db.platform())
                 .await?
         }
     };
-    fold(rows)
+    Ok(fold(rows))
 }
 
 /// Restricts a count to the rows of published posts (`t` is the counted table).
@@ -145,19 +147,33 @@ fn count_sql(scope: &PostScope<'_>, extra: &str) -> String {
     )
 }
 
-/// Summaries from rows of `(post_id, k, n, total)`.
-fn fold(rows: Vec<sqlx::any::AnyRow>) -> Result<HashMap<String, Summary>, sqlx::Error> {
+/// One count of a post, as both backends' count queries return it: its visible comments
+/// (`k` = `comment`), the accounts that gave one reaction (`k` = the reaction), or its
+/// evaluations (`k` = `rating`, with the sum of their values in `total`; 0 otherwise).
+#[derive(sqlx::FromRow)]
+struct Count {
+    post_id: String,
+    k: String,
+    n: i64,
+    total: i64,
+}
+
+/// Summaries from counts.
+fn fold(counts: Vec<Count>) -> HashMap<String, Summary> {
     let mut out: HashMap<String, Summary> = HashMap::new();
-    for row in rows {
-        let post: String = row.try_get("post_id")?;
-        let kind: String = row.try_get("k")?;
-        let n: i64 = row.try_get("n")?;
-        let summary = out.entry(post).or_default();
-        match kind.as_str() {
+    for Count {
+        post_id,
+        k,
+        n,
+        total,
+    } in counts
+    {
+        let summary = out.entry(post_id).or_default();
+        match k.as_str() {
             "comment" => summary.comments = n,
             "rating" => {
                 summary.ratings = n;
-                summary.average = average(row.try_get("total")?, n);
+                summary.average = average(total, n);
             }
             reaction => {
                 if let Some(r) = summary.reactions.iter_mut().find(|r| r.key == reaction) {
@@ -166,7 +182,7 @@ fn fold(rows: Vec<sqlx::any::AnyRow>) -> Result<HashMap<String, Summary>, sqlx::
             }
         }
     }
-    Ok(out)
+    out
 }
 
 /// What the viewer gave a post: its reactions and its evaluation.
@@ -196,14 +212,16 @@ pub async fn given_by(
 }
 
 /// A comment as the post page shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Comment {
     /// Id (UUIDv7, time-ordered: the cursor of the comment pages).
     pub id: String,
     /// Its author's account.
     #[serde(skip)]
+    #[sqlx(rename = "author_account_id")]
     pub author: AccountId,
     /// Its author's name (« Compte supprimé » once the account is deleted).
+    #[sqlx(rename = "display_name")]
     pub author_name: String,
     /// Plain text, escaped by the template.
     pub body: String,
@@ -219,7 +237,7 @@ pub async fn comments(
     limit: i64,
 ) -> Result<Vec<Comment>, sqlx::Error> {
     let tenant = tx.tenant_id();
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT c.id, c.author_account_id, a.display_name, c.body, c.created_at FROM post_comments c \
          JOIN accounts a ON a.id = c.author_account_id \
          WHERE c.tenant_id = $1 AND c.post_id = $2 AND c.hidden_at IS NULL AND ($3 = '' OR c.id > $3) \
@@ -230,18 +248,7 @@ pub async fn comments(
     .bind(after.unwrap_or_default())
     .bind(limit)
     .fetch_all(tx.conn())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Comment {
-                id: r.try_get("id")?,
-                author: AccountId(r.try_get("author_account_id")?),
-                author_name: r.try_get("display_name")?,
-                body: r.try_get("body")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 /// Adds a comment to a post; returns its id.

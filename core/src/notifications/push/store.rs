@@ -1,7 +1,6 @@
 //! SQL for push subscriptions: account-owned rows, whatever the commune (no tenant column).
 
 use serde::Serialize;
-use sqlx::Row as _;
 
 use crate::db::Conn;
 use crate::db::Db;
@@ -10,7 +9,7 @@ use crate::types::AccountId;
 use crate::util::{new_id, now};
 
 /// A subscription as the sender needs it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Subscription {
     /// Id.
     pub id: String,
@@ -23,11 +22,12 @@ pub struct Subscription {
 }
 
 /// A device as its owner sees it in the list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Device {
     /// Id (for removal).
     pub id: String,
     /// « Firefox sur Android ».
+    #[sqlx(rename = "user_agent")]
     pub label: String,
     /// Unix seconds.
     pub created_at: i64,
@@ -84,23 +84,13 @@ pub async fn has_room(
 
 /// The account's devices, newest first.
 pub async fn devices(db: &Db, account: &AccountId) -> Result<Vec<Device>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT id, user_agent, created_at, last_success_at FROM push_subscriptions \
          WHERE account_id = $1 ORDER BY created_at DESC, id DESC",
     )
     .bind(&account.0)
     .fetch_all(db.platform())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Device {
-                id: r.try_get("id")?,
-                label: r.try_get("user_agent")?,
-                created_at: r.try_get("created_at")?,
-                last_success_at: r.try_get("last_success_at")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 /// Removes the account's subscription with this endpoint; false if it has none.
@@ -154,20 +144,10 @@ pub async fn devices_of(
 
 /// One subscription, for the sender.
 pub async fn find(db: &Db, id: &str) -> Result<Option<Subscription>, sqlx::Error> {
-    let row =
-        sqlx::query("SELECT id, endpoint, p256dh, auth FROM push_subscriptions WHERE id = $1")
-            .bind(id)
-            .fetch_optional(db.platform())
-            .await?;
-    row.map(|r| {
-        Ok(Subscription {
-            id: r.try_get("id")?,
-            endpoint: r.try_get("endpoint")?,
-            p256dh: r.try_get("p256dh")?,
-            auth: r.try_get("auth")?,
-        })
-    })
-    .transpose()
+    sqlx::query_as("SELECT id, endpoint, p256dh, auth FROM push_subscriptions WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.platform())
+        .await
 }
 
 /// The push service accepted a message.

@@ -1,0 +1,28 @@
+//! Column shapes shared by the row structs that derive `sqlx::FromRow`: a field of a Rust type
+//! that no column decodes as directly reads one of these and converts it, with
+//! `#[sqlx(try_from = "…")]`.
+
+/// An integer column holding a yes/no: both backends store flags as `INTEGER` 0 or 1 (neither
+/// schema uses PostgreSQL's `BOOLEAN`, so one query reads the same on both). A `bool` field
+/// reads it with `#[sqlx(try_from = "Flag")]`.
+#[derive(Debug, Clone, Copy, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct Flag(i64);
+
+impl From<Flag> for bool {
+    fn from(flag: Flag) -> bool {
+        flag.0 != 0
+    }
+}
+
+/// A nullable time column read as whether it is set: a `hidden: bool` field reads
+/// `hidden_at` with `#[sqlx(rename = "hidden_at", try_from = "IsSet")]`.
+#[derive(Debug, Clone, Copy, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct IsSet(Option<i64>);
+
+impl From<IsSet> for bool {
+    fn from(at: IsSet) -> bool {
+        at.0.is_some()
+    }
+}
