@@ -3,7 +3,7 @@
 //! no transaction of its own; the transaction, the rules, the audit and the cache invalidation
 //! around a change are the service's, where the core's own routes find them too.
 
-use crate::templates::{root, sources};
+use crate::templates::{root, shown, sources};
 
 /// What `admin-ui` must not write: `(what, why)`.
 const REFUSED: [(&str, &str); 4] = [
@@ -30,11 +30,7 @@ fn the_back_office_goes_through_services() {
     let mut found = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap_or_default();
-        let shown = file
-            .strip_prefix(root())
-            .unwrap_or(file)
-            .display()
-            .to_string();
+        let shown = shown(file);
         for (n, line) in text.lines().enumerate() {
             // Comments may speak of stores; code may not reach them.
             if line.trim_start().starts_with("//") {

@@ -17,6 +17,14 @@ pub(crate) fn root() -> PathBuf {
 }
 
 /// Every `.rs` file under `dir`.
+/// A source file's path as a failure names it: from the workspace's root.
+pub(crate) fn shown(file: &Path) -> String {
+    file.strip_prefix(root())
+        .unwrap_or(file)
+        .display()
+        .to_string()
+}
+
 pub(crate) fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -125,11 +133,7 @@ fn the_host_has_one_template_engine() {
     let mut built = Vec::new();
     for file in files.iter().filter(|f| **f != this) {
         let text = std::fs::read_to_string(file).unwrap_or_default();
-        let shown = file
-            .strip_prefix(root())
-            .unwrap_or(file)
-            .display()
-            .to_string();
+        let shown = shown(file);
         for constructor in [
             "Tera::default(",
             "Tera::new(",
