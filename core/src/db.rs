@@ -227,9 +227,8 @@ impl Db {
         Ok(Reader::Direct(reader.lock_owned().await))
     }
 
-    /// A handle scoped to one tenant: the only way to reach tenant-owned rows.
-    /// The tenant of that number, if it exists: a number read from outside (a payment
-    /// provider's metadata, a command line) becomes a [`TenantId`] only here.
+    /// The tenant of that number, if it exists: a number read from outside the database (an
+    /// environment variable, a command line) becomes a [`TenantId`] only here.
     pub async fn confirm_tenant(&self, raw: i64) -> Result<Option<TenantId>, sqlx::Error> {
         sqlx::query_scalar::<_, TenantId>("SELECT id FROM tenants WHERE id = $1")
             .bind(raw)
@@ -237,6 +236,7 @@ impl Db {
             .await
     }
 
+    /// A handle scoped to one tenant: the only way to reach tenant-owned rows.
     pub fn tenant(&self, tenant: TenantId) -> TenantDb {
         TenantDb {
             db: self.clone(),

@@ -1,9 +1,9 @@
 //! Application state: every part a handler may need, cheap to clone.
 //!
 //! It lives above the features (it holds their limiters and caches); the HTTP layer (`web`)
-//! sees only what it needs of it, through `web::WebState`, and module calls only the
-//! host services (`modules::services`). Handlers that need one part take it as a sub-state
-//! (`State<Db>`, axum's `FromRef`).
+//! sees only what it needs of it, `web::Web`, handed out through axum's `FromRef` (its
+//! middlewares take `State<Web>`, its extractors read it from any state that gives one), and
+//! module calls only the host services (`modules::services`).
 
 use std::sync::Arc;
 
@@ -89,17 +89,5 @@ impl FromRef<AppState> for crate::web::Web {
             metrics: state.metrics.clone(),
             header: state.header.clone(),
         }
-    }
-}
-
-impl FromRef<AppState> for Db {
-    fn from_ref(state: &AppState) -> Db {
-        state.db.clone()
-    }
-}
-
-impl FromRef<AppState> for Arc<ModuleHost> {
-    fn from_ref(state: &AppState) -> Arc<ModuleHost> {
-        state.modules.clone()
     }
 }

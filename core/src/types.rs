@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 ///
 /// Its inside is private: a `TenantId` comes from the database (a column decodes as one, and a
 /// statement binds one as is), from a payload the host stored itself (a queued job), or from
-/// [`Db::confirm_tenant`](crate::db::Db::confirm_tenant) for a number read from outside. Code
-/// cannot make one up from an integer at hand.
+/// [`Db::confirm_tenant`](crate::db::Db::confirm_tenant) for a number read from outside the
+/// database. Code cannot make one up from an integer at hand.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type,
 )]

@@ -258,6 +258,7 @@ where
 {
     type Rejection = AppError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let web = Web::from_ref(state);
         let site = Site::from_request_parts(parts, state).await?;
         let Viewer(mut viewer) = Viewer::from_request_parts(parts, state)
             .await
@@ -266,7 +267,7 @@ where
         // with a redirect (and the page it leads to counts), so it is not counted for it.
         let shows_page = matches!(parts.method, Method::GET | Method::HEAD);
         if let (Site::Commune(c), Some(account), true) = (&site, viewer.as_mut(), shows_page) {
-            account.unread_messages = Web::from_ref(state)
+            account.unread_messages = web
                 .header
                 .unread_messages(c.tenant_id, &account.id)
                 .await
@@ -277,7 +278,7 @@ where
         }
         let csrf = parts.extensions.get::<CsrfToken>().cloned();
         let host = request_host(&parts.headers, &parts.uri).unwrap_or_default();
-        let origin = site_origin(&Web::from_ref(state), &site, &host);
+        let origin = site_origin(&web, &site, &host);
         let uri = parts
             .extensions
             .get::<OriginalUri>()
@@ -314,10 +315,7 @@ impl Page {
     }
 
     /// The layout's part of this page's context.
-    pub fn layout<S>(&self, state: &S) -> Layout<'_>
-    where
-        Web: FromRef<S>,
-    {
+    fn layout(&self, web: &Web) -> Layout<'_> {
         let csrf_token = self
             .csrf
             .as_ref()
@@ -327,7 +325,7 @@ impl Page {
             Some(&self.site),
             self.viewer.as_ref(),
             csrf_token,
-            platform_origin(&Web::from_ref(state)),
+            platform_origin(web),
         )
     }
 
@@ -351,9 +349,7 @@ impl Page {
         Web: FromRef<S>,
     {
         let web = Web::from_ref(state);
-        Ok(Html(
-            web.templates.render_page(&self.layout::<Web>(&web), page)?,
-        ))
+        Ok(Html(web.templates.render_page(&self.layout(&web), page)?))
     }
 }
 
