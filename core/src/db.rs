@@ -2,17 +2,23 @@
 //!
 //! Queries are written once in portable SQL (`$1…$n` placeholders, BIGINT/TEXT/DOUBLE/BLOB
 //! columns) and run through sqlx's `Any` driver. Platform tables (communes, tenants, accounts)
-//! are reached through [`Db::pool`]; tenant-owned tables only through a [`TenantTx`], which
-//! carries the tenant resolved from the request and, on PostgreSQL, sets it for Row-Level
-//! Security so a query that forgets its `tenant_id` filter still sees nothing of other tenants.
-//! On SQLite, tenants' write transactions and the session lookup run on direct connections
-//! (`db/direct.rs`), with their commits grouped: a member of a group reads its group's work
-//! before it is committed, so no member answers, committed or rolled back, before its group's
-//! commit is durable (the isolation is stated on `direct::Group`). The write-ahead log is kept
+//! are reached through [`Db::platform`]; tenant-owned tables only through a [`TenantTx`] or a
+//! [`GroupTx`], which carry the tenant resolved from the request and, on PostgreSQL, set it for
+//! Row-Level Security so a query that forgets its `tenant_id` filter still sees nothing of other
+//! tenants.
+//!
+//! The hot path (a module's call: a poll vote; the session lookup of every request) goes
+//! through the narrow statement API of [`sql`]. On an SQLite file it runs on direct
+//! connections in the calling task (`db/direct.rs`), a module call's writes on the writer
+//! connection with their commits grouped: a member of a group reads its group's work before it
+//! is committed, so no member answers, committed or rolled back, before its group's commit is
+//! durable (the isolation is stated on `direct::Group`). Every other write takes its turn at
+//! the same writer (`db/turn.rs`) and runs on a pooled connection. The write-ahead log is kept
 //! under a bound by `db/wal.rs`.
 
 mod direct;
 pub mod ownership;
+pub mod sql;
 mod turn;
 pub mod wal;
 
@@ -31,8 +37,8 @@ use sqlx::{
 use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
 
 use crate::types::TenantId;
-pub use direct::TxConn;
 use direct::{DirectConn, GroupOutcome};
+pub use sql::{Sql, TenantSql};
 pub use turn::Key as WriterKey;
 use turn::{Key, Turn, Turns};
 
@@ -278,16 +284,22 @@ impl Db {
         if self.backend != Backend::Sqlite {
             return Ok(WriteTurn(None));
         }
-        let turn = tokio::time::timeout(PLATFORM_TURN_WAIT, self.turns.take(Key::Platform))
+        tokio::time::timeout(PLATFORM_TURN_WAIT, self.turn(Key::Platform))
             .await
-            .map_err(|_| direct::busy_error())?;
+            .map_err(|_| direct::busy_error())
+    }
+
+    /// The turn of `key` at SQLite's writer, for writes on the pool: any group commit left
+    /// open is committed first, so SQLite's lock is free while the turn is held.
+    async fn turn(&self, key: Key) -> WriteTurn {
+        let turn = self.turns.take(key).await;
         let mut guard = self.writer.clone().lock_owned().await;
         if let Some(writer) = guard.as_mut()
             && writer.finish_group()
         {
             checkpoint_beside(&self.pool);
         }
-        Ok(WriteTurn(Some((guard, turn))))
+        WriteTurn(Some((guard, turn)))
     }
 
     /// Writers waiting for their turn at SQLite's writer now (0 on PostgreSQL).
@@ -395,8 +407,14 @@ impl DerefMut for PlatformTx {
 }
 
 impl Conn for PlatformTx {
-    fn conn(&mut self) -> TxConn<'_> {
-        TxConn::Pool(&mut self.tx)
+    fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+}
+
+impl Sql for PlatformTx {
+    fn sql(&mut self) -> sql::Target<'_> {
+        sql::Target::Conn(&mut self.tx)
     }
 }
 
@@ -465,55 +483,27 @@ impl TenantDb {
         self.db.backend
     }
 
-    /// Opens a transaction bound to this tenant (on PostgreSQL, Row-Level Security sees only it).
-    pub async fn begin(&self) -> Result<TenantTx, sqlx::Error> {
-        self.begin_inner(false).await
-    }
-
-    /// Like [`TenantDb::begin`], for a transaction that reads then writes. On SQLite it takes
-    /// the writer at once, so concurrent writers queue for it instead of failing when they
-    /// upgrade from reading to writing; its commit may be grouped with theirs
-    /// (`db/direct.rs`), and returns once it is durable either way.
+    /// Like [`TenantDb::begin`], for a transaction that reads then writes. On SQLite it waits
+    /// for the tenant's turn at the writer (`db/turn.rs`) and holds it, so concurrent writers
+    /// queue instead of failing when they upgrade from reading to writing; its statements run
+    /// on a pooled connection.
     pub async fn begin_write(&self) -> Result<TenantTx, sqlx::Error> {
-        self.begin_inner(true).await
-    }
-
-    async fn begin_inner(&self, write: bool) -> Result<TenantTx, sqlx::Error> {
         let tenant = self.tenant;
-        if write && self.db.backend == Backend::Sqlite {
-            let turn = self.db.turns.take(Key::Tenant(tenant)).await;
-            let guard = self.db.writer.clone().lock_owned().await;
-            let guard = match OwnedMutexGuard::try_map(guard, Option::as_mut) {
-                Ok(writer) => {
-                    let mut tx = WriterTx {
-                        writer,
-                        mutex: self.db.writer.clone(),
-                        turns: self.db.turns.clone(),
-                        key: Key::Tenant(tenant),
-                        pool: self.db.pool.clone(),
-                        open: true,
-                        began: std::time::Instant::now(),
-                        _turn: turn,
-                    };
-                    // On failure the drop ends the turn (and an empty group).
-                    tx.writer.begin_member().await?;
-                    return Ok(TenantTx {
-                        inner: Inner::Writer(tx),
-                        tenant,
-                    });
-                }
-                Err(guard) => guard,
-            };
-            // An in-memory database has no writer connection: the pool's, under the mutex.
+        if self.db.backend == Backend::Sqlite {
+            let turn = self.db.turn(Key::Tenant(tenant)).await;
             let tx = self.db.pool.begin_with("BEGIN IMMEDIATE").await?;
             return Ok(TenantTx {
-                inner: Inner::Pool {
-                    tx,
-                    _writer: Some((guard, turn)),
-                },
+                tx,
+                _turn: turn,
                 tenant,
             });
         }
+        self.begin().await
+    }
+
+    /// Opens a transaction bound to this tenant (on PostgreSQL, Row-Level Security sees only it).
+    pub async fn begin(&self) -> Result<TenantTx, sqlx::Error> {
+        let tenant = self.tenant;
         let tx = match self.db.backend {
             // The tenant is set in the same round trip as the BEGIN (simple query protocol,
             // two statements); it is an integer, so formatting it in cannot inject anything.
@@ -529,9 +519,42 @@ impl TenantDb {
             Backend::Sqlite => self.db.pool.begin().await?,
         };
         Ok(TenantTx {
-            inner: Inner::Pool { tx, _writer: None },
+            tx,
+            _turn: WriteTurn(None),
             tenant,
         })
+    }
+
+    /// A write transaction on the hot path (a module's call), whose statements go through
+    /// [`sql`]: on an SQLite file it runs on the writer connection itself, in the calling task,
+    /// and its commit may be grouped with other writers' (`db/direct.rs`), returning once it is
+    /// durable either way; elsewhere it is [`TenantDb::begin_write`]'s transaction.
+    pub async fn begin_group(&self) -> Result<GroupTx, sqlx::Error> {
+        let tenant = self.tenant;
+        if self.db.backend == Backend::Sqlite {
+            let turn = self.db.turns.take(Key::Tenant(tenant)).await;
+            let guard = self.db.writer.clone().lock_owned().await;
+            if let Ok(writer) = OwnedMutexGuard::try_map(guard, Option::as_mut) {
+                let mut tx = WriterTx {
+                    writer,
+                    mutex: self.db.writer.clone(),
+                    turns: self.db.turns.clone(),
+                    key: Key::Tenant(tenant),
+                    pool: self.db.pool.clone(),
+                    open: true,
+                    began: std::time::Instant::now(),
+                    _turn: turn,
+                };
+                // On failure the drop ends the turn (and an empty group).
+                tx.writer.begin_member().await?;
+                return Ok(GroupTx {
+                    inner: GroupInner::Writer(tx),
+                    tenant,
+                });
+            }
+            // An in-memory database has no writer connection: the pool's, in its turn.
+        }
+        Ok(self.begin_write().await?.into())
     }
 }
 
@@ -543,56 +566,123 @@ pub enum Reader {
     Direct(OwnedMutexGuard<DirectConn>),
 }
 
-/// Anything a sequence of queries can run on: a connection, a transaction of the pool, a
-/// tenant's transaction. `conn()` lends the executor for one query.
+/// Anything a sequence of sqlx queries can run on: a connection, a transaction of the pool, a
+/// tenant's transaction. `conn()` lends the connection for one query.
 pub trait Conn: Send {
-    /// The executor, for one query.
-    fn conn(&mut self) -> TxConn<'_>;
+    /// The connection, for one query.
+    fn conn(&mut self) -> &mut AnyConnection;
 }
 
 impl Conn for sqlx::AnyConnection {
-    fn conn(&mut self) -> TxConn<'_> {
-        TxConn::Pool(self)
+    fn conn(&mut self) -> &mut AnyConnection {
+        self
     }
 }
 
 impl Conn for Transaction<'_, Any> {
-    fn conn(&mut self) -> TxConn<'_> {
-        TxConn::Pool(self)
+    fn conn(&mut self) -> &mut AnyConnection {
+        self
     }
 }
 
-impl Conn for Reader {
-    fn conn(&mut self) -> TxConn<'_> {
+impl Sql for Reader {
+    fn sql(&mut self) -> sql::Target<'_> {
         match self {
-            Reader::Pool(conn) => TxConn::Pool(conn),
-            Reader::Direct(conn) => TxConn::Direct(conn),
+            Reader::Pool(conn) => sql::Target::Conn(conn),
+            Reader::Direct(conn) => sql::Target::Direct(conn),
         }
     }
 }
 
 impl Conn for TenantTx {
-    fn conn(&mut self) -> TxConn<'_> {
+    fn conn(&mut self) -> &mut AnyConnection {
         TenantTx::conn(self)
     }
 }
 
-/// A transaction on tenant-owned rows; [`TenantTx::conn`] is the executor for sqlx queries.
-/// Dropped without [`TenantTx::commit`], it rolls back: nothing is half-written.
+impl Sql for TenantTx {
+    fn sql(&mut self) -> sql::Target<'_> {
+        sql::Target::Conn(&mut self.tx)
+    }
+}
+
+impl TenantSql for TenantTx {
+    fn tenant_id(&self) -> TenantId {
+        self.tenant
+    }
+}
+
+/// A transaction on tenant-owned rows, on a pooled connection; [`TenantTx::conn`] is the
+/// connection for sqlx queries, [`Sql::sql`] the target of [`sql`]'s. Dropped without
+/// [`TenantTx::commit`], it rolls back: nothing is half-written.
 pub struct TenantTx {
-    inner: Inner,
+    tx: Transaction<'static, Any>,
+    /// On SQLite, a writing transaction's turn at the writer, held until it ends (declared
+    /// after the transaction, so dropped after the rollback).
+    _turn: WriteTurn,
     tenant: TenantId,
 }
 
-enum Inner {
-    /// On a pooled connection (PostgreSQL, SQLite reads).
-    Pool {
-        tx: Transaction<'static, Any>,
-        /// Held until the transaction ends (declared after it, so dropped after the rollback).
-        _writer: Option<(OwnedMutexGuard<Option<DirectConn>>, Turn)>,
-    },
+impl TenantTx {
+    /// The tenant this transaction is bound to; bind it as `tenant_id` in every statement
+    /// (the [`TenantSql::scoped`] statements bind it as `$1`).
+    pub fn tenant_id(&self) -> TenantId {
+        self.tenant
+    }
+
+    /// The connection, to run a sqlx query in this transaction: `.fetch_one(tx.conn())`.
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    /// Commits the transaction.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    /// Rolls the transaction back.
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+/// A tenant's write transaction on the hot path, from [`TenantDb::begin_group`] (or a
+/// [`TenantTx`] made into one): its statements go through [`sql`] ([`Sql::sql`]). Dropped
+/// without [`GroupTx::commit`], it rolls back.
+pub struct GroupTx {
+    inner: GroupInner,
+    tenant: TenantId,
+}
+
+enum GroupInner {
+    /// A transaction of the pool (PostgreSQL, an in-memory SQLite database, reads).
+    Pool(TenantTx),
     /// On SQLite's writer connection.
     Writer(WriterTx),
+}
+
+impl From<TenantTx> for GroupTx {
+    fn from(tx: TenantTx) -> GroupTx {
+        GroupTx {
+            tenant: tx.tenant,
+            inner: GroupInner::Pool(tx),
+        }
+    }
+}
+
+impl Sql for GroupTx {
+    fn sql(&mut self) -> sql::Target<'_> {
+        match &mut self.inner {
+            GroupInner::Pool(tx) => tx.sql(),
+            GroupInner::Writer(w) => sql::Target::Direct(&mut w.writer),
+        }
+    }
+}
+
+impl TenantSql for GroupTx {
+    fn tenant_id(&self) -> TenantId {
+        self.tenant
+    }
 }
 
 /// A write transaction on SQLite's writer, a member of its group commit
@@ -706,25 +796,17 @@ async fn group_outcome(
     }
 }
 
-impl TenantTx {
-    /// The tenant this transaction is bound to; bind it as `tenant_id` in every statement.
+impl GroupTx {
+    /// The tenant this transaction is bound to.
     pub fn tenant_id(&self) -> TenantId {
         self.tenant
     }
 
-    /// The connection, to run a sqlx query in this transaction: `.fetch_one(tx.conn())`.
-    pub fn conn(&mut self) -> TxConn<'_> {
-        match &mut self.inner {
-            Inner::Pool { tx, .. } => TxConn::Pool(tx),
-            Inner::Writer(w) => TxConn::Direct(&mut w.writer),
-        }
-    }
-
-    /// Commits the transaction.
+    /// Commits the transaction; on SQLite's writer, returns once its group is committed.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self.inner {
-            Inner::Pool { tx, .. } => tx.commit().await,
-            Inner::Writer(mut w) => {
+            GroupInner::Pool(tx) => tx.commit().await,
+            GroupInner::Writer(mut w) => {
                 // A failed release leaves `open` set: the drop rolls this member back.
                 let receiver = w.writer.release_member()?;
                 w.open = false;
@@ -740,17 +822,15 @@ impl TenantTx {
             }
         }
     }
-}
 
-impl TenantTx {
     /// Rolls the transaction back, and returns once whatever it read is durable: on SQLite's
     /// writer it may have read the uncommitted work of its group (see `db/direct.rs`), so it
     /// waits for that group's commit, as a committing member does. An error means that work
     /// was lost: an answer based on it (« déjà fait ») must not be given.
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         match self.inner {
-            Inner::Pool { tx, .. } => tx.rollback().await,
-            Inner::Writer(mut w) => {
+            GroupInner::Pool(tx) => tx.rollback().await,
+            GroupInner::Writer(mut w) => {
                 w.writer.rollback_member();
                 w.open = false;
                 let Some(receiver) = w.writer.group_outcome() else {

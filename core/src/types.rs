@@ -17,6 +17,12 @@ use serde::{Deserialize, Serialize};
 #[sqlx(transparent)]
 pub struct TenantId(i64);
 
+impl rusqlite::types::FromSql for TenantId {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        i64::column_result(value).map(TenantId)
+    }
+}
+
 impl TenantId {
     /// The number, for a log line, a URL or a setting (never to make another `TenantId`).
     pub fn get(self) -> i64 {
@@ -47,6 +53,12 @@ impl fmt::Display for TenantId {
 #[serde(transparent)]
 #[sqlx(transparent)]
 pub struct AccountId(pub String);
+
+impl rusqlite::types::FromSql for AccountId {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        String::column_result(value).map(AccountId)
+    }
+}
 
 impl AccountId {
     /// A fresh, time-ordered identifier.

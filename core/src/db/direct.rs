@@ -12,9 +12,9 @@
 //! statement on it costs what SQLite takes to run it. Only short statements belong here: they
 //! run on an async worker.
 //!
-//! Queries keep their sqlx form: [`TxConn`] is an `Executor<Database = Any>`, so the same
-//! `sqlx::query(..).bind(..).fetch_optional(tx.conn())` runs on a pooled connection or here,
-//! with `$N` parameters bound as sqlx-sqlite binds them and rows handed back as `AnyRow`s.
+//! Statements reach a direct connection through the narrow API of `db/sql.rs` (Parvis's own
+//! arguments and rows), with `$N` parameters bound as sqlx-sqlite binds them: the same
+//! `sql::query(..).bind(..).fetch_optional(tx.sql())` runs on a pooled connection or here.
 //!
 //! [`Db`]: crate::db::Db
 
@@ -22,17 +22,11 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_core::future::BoxFuture;
-use futures_core::stream::BoxStream;
-use futures_util::{FutureExt as _, StreamExt as _, stream};
 use rusqlite::ffi;
 use rusqlite::types::{Value, ValueRef};
-use sqlx::any::{AnyQueryResult, AnyRow, AnyTypeInfo, AnyTypeInfoKind, AnyValue};
 use sqlx::error::{DatabaseError, ErrorKind};
-use sqlx::{Any, AnyConnection, Either, Execute, Executor};
-use sqlx_core::any::{AnyColumn, AnyValueKind};
-use sqlx_core::describe::Describe;
-use sqlx_core::ext::ustr::UStr;
+
+use super::sql::{Arg, Row};
 
 /// Statements kept prepared on the writer (module storage builds a few shapes per call).
 const STATEMENT_CACHE: usize = 256;
@@ -278,21 +272,14 @@ impl DirectConn {
         self.conn.prepare_cached(sql)?.execute([])
     }
 
-    /// Runs one statement: its rows (at most `limit`) and the rows it changed.
-    fn run<'q, E>(
+    /// Runs one statement: its rows (at most `limit`; a write is stepped to its end whatever
+    /// the limit) and the rows it changed.
+    pub(crate) fn run(
         &mut self,
-        mut query: E,
+        sql: &str,
+        args: &[Arg],
         limit: Option<usize>,
-    ) -> Result<(Vec<AnyRow>, u64), sqlx::Error>
-    where
-        E: Execute<'q, Any>,
-    {
-        let arguments = query
-            .take_arguments()
-            .map_err(sqlx::Error::Encode)?
-            .map(|a| a.values.0)
-            .unwrap_or_default();
-        let sql = query.sql();
+    ) -> Result<(Vec<Row>, u64), sqlx::Error> {
         // Every statement goes through the cache; one-off shapes are the first evicted.
         let mut stmt = self.conn.prepare_cached(sql).map_err(sql_error)?;
         let mut positional = 0;
@@ -313,32 +300,14 @@ impl DirectConn {
             };
             // An argument not given is NULL (as sqlx-sqlite does); bind it explicitly so a
             // cached statement cannot keep the previous call's value.
-            let value = arguments.get(n.wrapping_sub(1)).map_or(Value::Null, to_sql);
+            let value = args.get(n.wrapping_sub(1)).map_or(Value::Null, to_sql);
             stmt.raw_bind_parameter(i, value).map_err(sql_error)?;
         }
-        let names: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+        let columns: Arc<[String]> = stmt.column_names().into_iter().map(String::from).collect();
         let readonly = stmt.readonly();
         let mut rows = Vec::new();
         {
             let mut cursor = stmt.raw_query();
-            let columns: Vec<AnyColumn> = names
-                .iter()
-                .enumerate()
-                .map(|(ordinal, name)| AnyColumn {
-                    ordinal,
-                    name: UStr::new(name),
-                    type_info: AnyTypeInfo {
-                        kind: AnyTypeInfoKind::Null,
-                    },
-                })
-                .collect();
-            let index: Arc<sqlx_core::HashMap<UStr, usize>> = Arc::new(
-                names
-                    .iter()
-                    .enumerate()
-                    .map(|(i, name)| (UStr::new(name), i))
-                    .collect(),
-            );
             while let Some(row) = cursor.next().map_err(sql_error)? {
                 if limit.is_some_and(|l| rows.len() >= l) {
                     // A read stops there; a write (`INSERT … RETURNING` of several rows) is
@@ -349,13 +318,9 @@ impl DirectConn {
                     continue;
                 }
                 let values = (0..columns.len())
-                    .map(|i| row.get_ref(i).map(from_sql).map_err(sql_error))
+                    .map(|i| row.get_ref(i).map(owned).map_err(sql_error))
                     .collect::<Result<Vec<_>, _>>()?;
-                rows.push(AnyRow {
-                    column_names: index.clone(),
-                    columns: columns.clone(),
-                    values,
-                });
+                rows.push(Row::new(columns.clone(), values));
             }
         }
         let changed = if readonly { 0 } else { self.conn.changes() };
@@ -367,33 +332,25 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     e.sqlite_error_code() == Some(ffi::ErrorCode::DatabaseBusy)
 }
 
-fn to_sql(value: &AnyValueKind<'_>) -> Value {
+/// A value as stored, owned. Text that is not UTF-8 (which SQLite does not check) is read
+/// lossily rather than panicking as rusqlite's own conversion does.
+fn owned(value: ValueRef<'_>) -> Value {
     match value {
-        AnyValueKind::Bool(b) => Value::Integer(i64::from(*b)),
-        AnyValueKind::SmallInt(i) => Value::Integer(i64::from(*i)),
-        AnyValueKind::Integer(i) => Value::Integer(i64::from(*i)),
-        AnyValueKind::BigInt(i) => Value::Integer(*i),
-        AnyValueKind::Real(f) => Value::Real(f64::from(*f)),
-        AnyValueKind::Double(f) => Value::Real(*f),
-        AnyValueKind::Text(t) => Value::Text(t.to_string()),
-        AnyValueKind::Blob(b) => Value::Blob(b.to_vec()),
-        // `Null`, and kinds a later sqlx may add.
-        _ => Value::Null,
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
     }
 }
 
-/// The value as sqlx-sqlite's `Any` rows give it: SQLite's storage class of the value.
-fn from_sql(value: ValueRef<'_>) -> AnyValue {
-    let kind = match value {
-        ValueRef::Null => AnyValueKind::Null(AnyTypeInfoKind::Null),
-        ValueRef::Integer(i) => AnyValueKind::BigInt(i),
-        ValueRef::Real(f) => AnyValueKind::Double(f),
-        ValueRef::Text(t) => {
-            AnyValueKind::Text(Cow::Owned(String::from_utf8_lossy(t).into_owned()))
-        }
-        ValueRef::Blob(b) => AnyValueKind::Blob(Cow::Owned(b.to_vec())),
-    };
-    AnyValue { kind }
+fn to_sql(arg: &Arg) -> Value {
+    match arg {
+        Arg::Int(v) => v.map_or(Value::Null, Value::Integer),
+        Arg::Real(v) => v.map_or(Value::Null, Value::Real),
+        Arg::Text(v) => v.clone().map_or(Value::Null, Value::Text),
+        Arg::Blob(v) => v.clone().map_or(Value::Null, Value::Blob),
+    }
 }
 
 /// An SQLite error from the writer, seen by callers as sqlx-sqlite's would be.
@@ -461,103 +418,6 @@ impl DatabaseError for DirectError {
             Some(ffi::SQLITE_CONSTRAINT_NOTNULL) => ErrorKind::NotNullViolation,
             Some(ffi::SQLITE_CONSTRAINT_CHECK) => ErrorKind::CheckViolation,
             _ => ErrorKind::Other,
-        }
-    }
-}
-
-/// The connection of a [`TenantTx`](crate::db::TenantTx), for sqlx queries: a pooled
-/// connection, or SQLite's writer.
-#[derive(Debug)]
-pub enum TxConn<'c> {
-    /// A connection of the pool (PostgreSQL; SQLite reads).
-    Pool(&'c mut AnyConnection),
-    /// SQLite's writer, held by this transaction.
-    Direct(&'c mut DirectConn),
-}
-
-impl<'c> Executor<'c> for TxConn<'c> {
-    type Database = Any;
-
-    fn fetch_many<'e, 'q: 'e, E>(
-        self,
-        query: E,
-    ) -> BoxStream<'e, Result<Either<AnyQueryResult, AnyRow>, sqlx::Error>>
-    where
-        'c: 'e,
-        E: 'q + Execute<'q, Any>,
-    {
-        match self {
-            TxConn::Pool(conn) => conn.fetch_many(query),
-            TxConn::Direct(writer) => stream::once(async move {
-                let items: Vec<Result<Either<AnyQueryResult, AnyRow>, sqlx::Error>> =
-                    match writer.run(query, None) {
-                        Ok((rows, changed)) => rows
-                            .into_iter()
-                            .map(|r| Ok(Either::Right(r)))
-                            .chain(std::iter::once(Ok(Either::Left(AnyQueryResult {
-                                rows_affected: changed,
-                                last_insert_id: None,
-                            }))))
-                            .collect(),
-                        Err(e) => vec![Err(e)],
-                    };
-                stream::iter(items)
-            })
-            .flatten()
-            .boxed(),
-        }
-    }
-
-    fn fetch_optional<'e, 'q: 'e, E>(
-        self,
-        query: E,
-    ) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
-    where
-        'c: 'e,
-        E: 'q + Execute<'q, Any>,
-    {
-        match self {
-            TxConn::Pool(conn) => conn.fetch_optional(query),
-            TxConn::Direct(writer) => async move {
-                writer
-                    .run(query, Some(1))
-                    .map(|(rows, _)| rows.into_iter().next())
-            }
-            .boxed(),
-        }
-    }
-
-    fn prepare_with<'e, 'q: 'e>(
-        self,
-        sql: &'q str,
-        parameters: &'e [AnyTypeInfo],
-    ) -> BoxFuture<'e, Result<sqlx::any::AnyStatement<'q>, sqlx::Error>>
-    where
-        'c: 'e,
-    {
-        match self {
-            TxConn::Pool(conn) => conn.prepare_with(sql, parameters),
-            TxConn::Direct(_) => async {
-                Err(sqlx::Error::Protocol(
-                    "the SQLite writer prepares its statements itself".into(),
-                ))
-            }
-            .boxed(),
-        }
-    }
-
-    fn describe<'e, 'q: 'e>(self, sql: &'q str) -> BoxFuture<'e, Result<Describe<Any>, sqlx::Error>>
-    where
-        'c: 'e,
-    {
-        match self {
-            TxConn::Pool(conn) => conn.describe(sql),
-            TxConn::Direct(_) => async {
-                Err(sqlx::Error::Protocol(
-                    "the SQLite writer does not describe statements".into(),
-                ))
-            }
-            .boxed(),
         }
     }
 }

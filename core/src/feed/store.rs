@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::db::{Db, TenantTx};
+use crate::db::{Db, TenantSql, TenantTx};
 use crate::feed::attachments::Attachment;
 use crate::feed::engagement::store::Summary;
 use crate::feed::tags::{KindLabel, PostKind};
@@ -160,7 +160,7 @@ pub struct NewPost<'a> {
 
 /// Publishes a news post in the transaction's tenant (modules publish this way); returns its id.
 pub async fn insert(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     account: &AccountId,
     author: &Author,
     author_name: &str,
@@ -182,19 +182,20 @@ pub async fn insert(
 }
 
 /// Publishes a post in the transaction's tenant; returns its id.
-pub async fn insert_post(tx: &mut TenantTx, post: &NewPost<'_>) -> Result<String, sqlx::Error> {
-    let tenant = tx.tenant_id();
+pub async fn insert_post(
+    tx: &mut impl TenantSql,
+    post: &NewPost<'_>,
+) -> Result<String, sqlx::Error> {
     let id = new_id();
     let (author_kind, official) = match post.author {
         Author::Commune => ("commune", None),
         Author::Official(id) => ("official", Some(id.as_str())),
         Author::Candidate => ("candidate", None),
     };
-    sqlx::query(
+    tx.scoped(
         "INSERT INTO posts (tenant_id, id, author_account_id, author_kind, official_id, author_name, body, body_html, theme, \
          kind, quartier, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
-    .bind(tenant)
     .bind(&id)
     .bind(&post.account.0)
     .bind(author_kind)
@@ -206,7 +207,7 @@ pub async fn insert_post(tx: &mut TenantTx, post: &NewPost<'_>) -> Result<String
     .bind(post.kind.as_str())
     .bind(post.quartier)
     .bind(now())
-    .execute(tx.conn())
+    .execute(tx.sql())
     .await?;
     Ok(id)
 }

@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
-use crate::db::{Backend, Db};
+use crate::db::{Backend, Db, sql};
 use crate::types::TenantId;
 use crate::util::now;
 
@@ -133,27 +133,24 @@ pub const ATTEMPTS: i64 = 8;
 
 /// Adds a job without waking the worker: for job handlers, whose worker looks for the next
 /// job as soon as they return, and for transactions that wake it after their commit.
-pub async fn push<'c, E, J: Job>(conn: E, job: &J) -> Result<(), sqlx::Error>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
-{
+pub async fn push<'c, J: Job>(
+    conn: impl Into<sql::Target<'c>>,
+    job: &J,
+) -> Result<(), sqlx::Error> {
     push_for(conn, job.tenant(), job).await
 }
 
 /// Like [`push`], for a job of commune `tenant` whose payload does not know it (an e-mail or a
 /// push message of a post to the commune's followers): it takes that commune's turn in the
 /// queue, not the platform's.
-pub async fn push_for<'c, E, J: Job>(
-    conn: E,
+pub async fn push_for<'c, J: Job>(
+    conn: impl Into<sql::Target<'c>>,
     tenant: Option<TenantId>,
     job: &J,
-) -> Result<(), sqlx::Error>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
-{
+) -> Result<(), sqlx::Error> {
     let payload = serde_json::to_string(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let at = now();
-    sqlx::query(
+    sql::query(
         "INSERT INTO jobs (kind, payload, run_at, created_at, max_attempts, tenant_id) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -388,10 +385,11 @@ impl Jobs {
     }
 
     /// Adds a job, to run as soon as a worker is free.
-    pub async fn enqueue<'c, E, J: Job>(&self, conn: E, job: &J) -> Result<(), sqlx::Error>
-    where
-        E: sqlx::Executor<'c, Database = sqlx::Any>,
-    {
+    pub async fn enqueue<'c, J: Job>(
+        &self,
+        conn: impl Into<sql::Target<'c>>,
+        job: &J,
+    ) -> Result<(), sqlx::Error> {
         push(conn, job).await?;
         self.wake.notify_one();
         Ok(())

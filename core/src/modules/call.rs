@@ -11,7 +11,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::db::{TenantDb, TenantTx};
+use crate::db::{GroupTx, TenantDb};
 use crate::modules::bindings::parvis::module::types::{Event, PersonalRecord, Request, Response};
 use crate::modules::engine::CallLimits;
 use crate::modules::registry::{Admitted, LoadedModule, MemoryBudget, ModuleHost, TenantGates};
@@ -91,7 +91,7 @@ pub struct CallState {
     pub(crate) capabilities: HashSet<Capability>,
     /// The call writes: take the write lock when the transaction starts.
     write: bool,
-    tx: Option<TenantTx>,
+    tx: Option<GroupTx>,
     /// A host-side failure: the call's writes are rolled back whatever it returns.
     pub(crate) failed: Option<String>,
     /// A read call (a GET) began to write and SQLite refused it, because another connection
@@ -177,7 +177,7 @@ impl CallState {
     }
 
     /// Checks the capability and the host-call budget, and opens the transaction if needed.
-    pub(crate) async fn tx(&mut self, cap: Capability) -> Result<&mut TenantTx, Denied> {
+    pub(crate) async fn tx(&mut self, cap: Capability) -> Result<&mut GroupTx, Denied> {
         self.count_host_call()?;
         if !self.capabilities.contains(&cap) {
             return Err(Denied::Capability(match cap {
@@ -212,9 +212,9 @@ impl CallState {
                     }
                 }
                 let tx = if write {
-                    db.begin_write().await
+                    db.begin_group().await
                 } else {
-                    db.begin().await
+                    db.begin().await.map(GroupTx::from)
                 };
                 Some((permits, tx))
             };
@@ -250,7 +250,7 @@ impl CallState {
     /// in SQLite's busy handler, outside the writers' fair queue (`db::turn`), and wait there
     /// for as long as other communes keep the writer. Instead the call ends here, nothing of
     /// it kept, and [`run`] runs it again from the start as a writer, in the queue.
-    pub(crate) async fn write_tx(&mut self, cap: Capability) -> Result<&mut TenantTx, Denied> {
+    pub(crate) async fn write_tx(&mut self, cap: Capability) -> Result<&mut GroupTx, Denied> {
         if !self.write
             && self.tenant.is_some()
             && self.capabilities.contains(&cap)

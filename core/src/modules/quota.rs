@@ -10,7 +10,7 @@
 //!
 //! Refusals are French sentences returned to the module as `Err(String)`.
 
-use crate::db::{Backend, Db, TenantTx};
+use crate::db::{Backend, Db, TenantSql, sql};
 use crate::types::TenantId;
 use crate::util::now;
 
@@ -152,7 +152,7 @@ fn lock_key(parts: &[&str]) -> i64 {
 
 /// Serialises the check-and-count of one (commune, module, kind) until the transaction ends.
 async fn lock(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     backend: Backend,
     module: &str,
     kind: &str,
@@ -161,40 +161,36 @@ async fn lock(
         let tenant = tx.tenant_id().to_string();
         let key = lock_key(&["parvis.volumes", &tenant, module, kind]);
         // `COUNT(*)` around it: the lock function returns `void`, which has no decoder.
-        sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock($1)) AS held",
-        )
-        .bind(key)
-        .fetch_one(tx.conn())
-        .await?;
+        sql::query_scalar::<i64>("SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock($1)) AS held")
+            .bind(key)
+            .fetch_one(tx.sql())
+            .await?;
     }
     Ok(())
 }
 
 /// What was counted of `volume` in the last 24 hours.
 async fn used(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     module: &str,
     volume: Volume,
     since: i64,
 ) -> Result<i64, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query_scalar::<_, i64>(
+    tx.scoped_scalar::<i64>(
         "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM module_volumes \
          WHERE tenant_id = $1 AND module_id = $2 AND kind = $3 AND at > $4",
     )
-    .bind(tenant)
     .bind(module)
     .bind(volume.kind())
     .bind(since)
-    .fetch_one(tx.conn())
+    .fetch_one(tx.sql())
     .await
 }
 
 /// Counts `amount` of `volume` in the call's transaction, or says why not: `Ok(Err(..))` is
 /// the refusal for the module.
 pub async fn charge(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     backend: Backend,
     module: &str,
     volume: Volume,
@@ -219,25 +215,22 @@ pub async fn charge(
         }
         return Ok(Err(why));
     }
-    let tenant = tx.tenant_id();
-    sqlx::query(
+    tx.scoped(
         "DELETE FROM module_volumes WHERE tenant_id = $1 AND module_id = $2 AND kind = $3 AND at < $4",
     )
-    .bind(tenant)
     .bind(module)
     .bind(volume.kind())
     .bind(at - KEEP)
-    .execute(tx.conn())
+    .execute(tx.sql())
     .await?;
-    sqlx::query(
+    tx.scoped(
         "INSERT INTO module_volumes (tenant_id, module_id, kind, amount, at) VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(tenant)
     .bind(module)
     .bind(volume.kind())
     .bind(amount)
     .bind(at)
-    .execute(tx.conn())
+    .execute(tx.sql())
     .await?;
     Ok(Ok(()))
 }
@@ -247,7 +240,7 @@ pub async fn charge(
 /// saying how many. Holds the lock until the transaction ends: count them with
 /// [`record_recipients`] in the same transaction.
 pub async fn check_recipients(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     backend: Backend,
     module: &str,
     accounts: &[String],
@@ -256,7 +249,6 @@ pub async fn check_recipients(
         return Ok(Ok(()));
     }
     lock(tx, backend, module, "recipients").await?;
-    let tenant = tx.tenant_id();
     let at = now();
     let mut full = 0usize;
     for chunk in accounts.chunks(500) {
@@ -266,15 +258,15 @@ pub async fn check_recipients(
              GROUP BY account_id HAVING COUNT(*) >= $4) AS full_accounts",
             crate::db::placeholders(5, chunk.len())
         );
-        let mut q = sqlx::query_scalar::<_, i64>(&sql)
-            .bind(tenant)
+        let mut q = tx
+            .scoped_scalar::<i64>(&sql)
             .bind(module)
             .bind(at - HOUR)
             .bind(NOTICES_PER_ACCOUNT_PER_HOUR);
         for id in chunk {
             q = q.bind(id);
         }
-        full += usize::try_from(q.fetch_one(tx.conn()).await?).unwrap_or(0);
+        full += usize::try_from(q.fetch_one(tx.sql()).await?).unwrap_or(0);
     }
     if full > 0 {
         return Ok(Err(format!(
@@ -290,19 +282,17 @@ pub async fn check_recipients(
 
 /// Counts one notice for each of `accounts`, after [`check_recipients`].
 pub async fn record_recipients(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     module: &str,
     accounts: &[String],
 ) -> Result<(), sqlx::Error> {
-    let tenant = tx.tenant_id();
     let at = now();
-    sqlx::query(
+    tx.scoped(
         "DELETE FROM module_notice_recipients WHERE tenant_id = $1 AND module_id = $2 AND at < $3",
     )
-    .bind(tenant)
     .bind(module)
     .bind(at - HOUR)
-    .execute(tx.conn())
+    .execute(tx.sql())
     .await?;
     for chunk in accounts.chunks(200) {
         let values: Vec<String> = (0..chunk.len())
@@ -312,11 +302,11 @@ pub async fn record_recipients(
             "INSERT INTO module_notice_recipients (tenant_id, module_id, account_id, at) VALUES {}",
             values.join(", ")
         );
-        let mut q = sqlx::query(&sql).bind(tenant).bind(module).bind(at);
+        let mut q = tx.scoped(&sql).bind(module).bind(at);
         for id in chunk {
             q = q.bind(id);
         }
-        q.execute(tx.conn()).await?;
+        q.execute(tx.sql()).await?;
     }
     Ok(())
 }
@@ -326,12 +316,11 @@ pub async fn record_recipients(
 /// (the commune or one of its officials), and never acted in this module there (see
 /// [`note_contact`]). Deleted accounts are unlinked.
 pub async fn unlinked(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     module: &str,
     accounts: &[String],
     known: &std::collections::HashSet<String>,
 ) -> Result<usize, sqlx::Error> {
-    let tenant = tx.tenant_id();
     let rest: Vec<&String> = accounts.iter().filter(|a| !known.contains(*a)).collect();
     let mut linked = 0usize;
     for chunk in rest.chunks(500) {
@@ -342,11 +331,11 @@ pub async fn unlinked(
              AND c.module_id = $2 AND c.account_id = a.id))",
             crate::db::placeholders(3, chunk.len())
         );
-        let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(tenant).bind(module);
+        let mut q = tx.scoped_scalar::<i64>(&sql).bind(module);
         for id in chunk {
             q = q.bind(*id);
         }
-        linked += usize::try_from(q.fetch_one(tx.conn()).await?).unwrap_or(0);
+        linked += usize::try_from(q.fetch_one(tx.sql()).await?).unwrap_or(0);
     }
     Ok(rest.len().saturating_sub(linked))
 }
@@ -354,20 +343,18 @@ pub async fn unlinked(
 /// Within a call's transaction: the signed-in account acting in this successful write call is
 /// linked to the module in its commune (kept or rolled back with the call's writes).
 pub async fn note_contact_in(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     module: &str,
     account: &str,
 ) -> Result<(), sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query(
+    tx.scoped(
         "INSERT INTO module_contacts (tenant_id, module_id, account_id, seen_at) \
          VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
     )
-    .bind(tenant)
     .bind(module)
     .bind(account)
     .bind(now())
-    .execute(tx.conn())
+    .execute(tx.sql())
     .await?;
     Ok(())
 }
@@ -423,7 +410,7 @@ pub struct Usage {
 }
 
 /// The module's volumes in the transaction's commune over the last 24 hours.
-pub async fn usage(tx: &mut TenantTx, module: &str) -> Result<Usage, sqlx::Error> {
+pub async fn usage(tx: &mut impl TenantSql, module: &str) -> Result<Usage, sqlx::Error> {
     let since = now() - DAY;
     let mut of = async |volume: Volume| -> Result<VolumeUsage, sqlx::Error> {
         Ok(VolumeUsage {

@@ -1,9 +1,10 @@
 //! SQL of the module host: installed versions (platform tables), each commune's modules and
 //! entitlements, and the modules' documents, indexes, unique values and counters. Every
-//! tenant-owned statement binds the tenant of its [`TenantTx`] and the calling module's id.
+//! tenant-owned statement is scoped by its transaction ([`TenantSql::scoped`] binds the tenant
+//! as `$1`) and binds the calling module's id. They are written in the narrow API of
+//! [`crate::db::sql`]: a module's call runs them on SQLite's writer in its own task.
 
-use crate::db::{Db, TenantTx};
-use crate::rows::Flag;
+use crate::db::{Db, TenantSql, sql};
 use crate::types::ModuleId;
 use crate::util::now;
 
@@ -121,12 +122,11 @@ pub async fn served_version(db: &Db, id: &str) -> Result<Option<StoredVersion>, 
 }
 
 /// A commune's choice for one module.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct TenantModule {
     /// Module id.
     pub module_id: String,
     /// Switched on.
-    #[sqlx(try_from = "Flag")]
     pub enabled: bool,
     /// Settings, a JSON object.
     pub settings: String,
@@ -134,134 +134,134 @@ pub struct TenantModule {
     pub fault_reason: Option<String>,
 }
 
+impl sql::FromRow for TenantModule {
+    fn from_row(row: &sql::Row) -> Result<Self, sqlx::Error> {
+        Ok(TenantModule {
+            module_id: row.get("module_id")?,
+            enabled: row.get("enabled")?,
+            settings: row.get("settings")?,
+            fault_reason: row.get("fault_reason")?,
+        })
+    }
+}
+
 /// Every module row of the transaction's commune.
-pub async fn tenant_modules(tx: &mut TenantTx) -> Result<Vec<TenantModule>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query_as(
+pub async fn tenant_modules(tx: &mut impl TenantSql) -> Result<Vec<TenantModule>, sqlx::Error> {
+    tx.scoped_as(
         "SELECT module_id, enabled, settings, fault_reason FROM tenant_modules WHERE tenant_id = $1",
     )
-    .bind(tenant)
-    .fetch_all(tx.conn())
+    .fetch_all(tx.sql())
     .await
 }
 
 /// Switches a module on or off for the commune (`fault_reason` when the host does it).
 pub async fn set_enabled(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     module: &ModuleId,
     enabled: bool,
     fault_reason: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query(
+    tx.scoped(
         "INSERT INTO tenant_modules (tenant_id, module_id, enabled, fault_reason, updated_at) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, module_id) DO UPDATE SET \
          enabled = excluded.enabled, fault_reason = excluded.fault_reason, updated_at = excluded.updated_at",
     )
-    .bind(tenant)
     .bind(module.as_str())
     .bind(i64::from(enabled))
     .bind(fault_reason)
     .bind(now())
-    .execute(tx.conn())
+    .execute(tx.sql())
     .await?;
     Ok(())
 }
 
 /// Replaces a module's settings for the commune (the row must exist or is created disabled).
 pub async fn set_settings(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     module: &ModuleId,
     settings: &str,
 ) -> Result<(), sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query(
+    tx.scoped(
         "INSERT INTO tenant_modules (tenant_id, module_id, enabled, settings, updated_at) \
          VALUES ($1, $2, 0, $3, $4) ON CONFLICT (tenant_id, module_id) DO UPDATE SET \
          settings = excluded.settings, updated_at = excluded.updated_at",
     )
-    .bind(tenant)
     .bind(module.as_str())
     .bind(settings)
     .bind(now())
-    .execute(tx.conn())
+    .execute(tx.sql())
     .await?;
     Ok(())
 }
 
 /// Whether the commune holds a current entitlement to a premium module.
-pub async fn entitled(tx: &mut TenantTx, module: &ModuleId) -> Result<bool, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM module_entitlements WHERE tenant_id = $1 AND module_id = $2 \
+pub async fn entitled(tx: &mut impl TenantSql, module: &ModuleId) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = tx
+        .scoped_scalar(
+            "SELECT 1 FROM module_entitlements WHERE tenant_id = $1 AND module_id = $2 \
          AND (expires_at IS NULL OR expires_at > $3)",
-    )
-    .bind(tenant)
-    .bind(module.as_str())
-    .bind(now())
-    .fetch_optional(tx.conn())
-    .await?;
+        )
+        .bind(module.as_str())
+        .bind(now())
+        .fetch_optional(tx.sql())
+        .await?;
     Ok(found.is_some())
 }
 
 /// The commune's entitlement to a module: who granted it and until when.
 pub async fn entitlement(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     module: &ModuleId,
 ) -> Result<Option<(String, Option<i64>)>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query_as(
+    tx.scoped_as(
         "SELECT source, expires_at FROM module_entitlements WHERE tenant_id = $1 AND module_id = $2",
     )
-    .bind(tenant)
     .bind(module.as_str())
-    .fetch_optional(tx.conn())
+    .fetch_optional(tx.sql())
     .await
 }
 
 /// Withdraws an entitlement.
-pub async fn revoke_entitlement(tx: &mut TenantTx, module: &ModuleId) -> Result<(), sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query("DELETE FROM module_entitlements WHERE tenant_id = $1 AND module_id = $2")
-        .bind(tenant)
+pub async fn revoke_entitlement(
+    tx: &mut impl TenantSql,
+    module: &ModuleId,
+) -> Result<(), sqlx::Error> {
+    tx.scoped("DELETE FROM module_entitlements WHERE tenant_id = $1 AND module_id = $2")
         .bind(module.as_str())
-        .execute(tx.conn())
+        .execute(tx.sql())
         .await?;
     Ok(())
 }
 
 /// Whether the module is switched on for the commune.
-pub async fn is_enabled(tx: &mut TenantTx, module: &ModuleId) -> Result<bool, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let on: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM tenant_modules WHERE tenant_id = $1 AND module_id = $2 AND enabled = 1",
-    )
-    .bind(tenant)
-    .bind(module.as_str())
-    .fetch_optional(tx.conn())
-    .await?;
+pub async fn is_enabled(tx: &mut impl TenantSql, module: &ModuleId) -> Result<bool, sqlx::Error> {
+    let on: Option<i64> = tx
+        .scoped_scalar(
+            "SELECT 1 FROM tenant_modules WHERE tenant_id = $1 AND module_id = $2 AND enabled = 1",
+        )
+        .bind(module.as_str())
+        .fetch_optional(tx.sql())
+        .await?;
     Ok(on.is_some())
 }
 
 /// Grants (or extends) an entitlement.
 pub async fn grant_entitlement(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     module: &ModuleId,
     source: &str,
     expires_at: Option<i64>,
 ) -> Result<(), sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query(
+    tx.scoped(
         "INSERT INTO module_entitlements (tenant_id, module_id, source, granted_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, module_id) DO UPDATE SET \
          source = excluded.source, granted_at = excluded.granted_at, expires_at = excluded.expires_at",
     )
-    .bind(tenant)
     .bind(module.as_str())
     .bind(source)
     .bind(now())
     .bind(expires_at)
-    .execute(tx.conn())
+    .execute(tx.sql())
     .await?;
     Ok(())
 }
@@ -299,7 +299,7 @@ pub async fn enabled_counts(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> 
 // Documents, indexes, unique values and counters of one module in one commune.
 
 /// A stored document.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Doc {
     /// Key in its collection.
     pub key: String,
@@ -313,26 +313,36 @@ pub struct Doc {
     pub updated_at: i64,
 }
 
+impl sql::FromRow for Doc {
+    fn from_row(row: &sql::Row) -> Result<Self, sqlx::Error> {
+        Ok(Doc {
+            key: row.get("key")?,
+            value: row.get("value")?,
+            version: row.get("version")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
+    }
+}
+
 /// A name/value pair of an index or a unique constraint.
 pub type Entry = (String, String);
 
 /// Reads one document.
 pub async fn get(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     module: &ModuleId,
     collection: &str,
     key: &str,
 ) -> Result<Option<Doc>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query_as(
+    tx.scoped_as(
         "SELECT key, value, version, created_at, updated_at FROM module_docs \
          WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key = $4",
     )
-    .bind(tenant)
     .bind(module.as_str())
     .bind(collection)
     .bind(key)
-    .fetch_optional(tx.conn())
+    .fetch_optional(tx.sql())
     .await
 }
 
@@ -341,7 +351,7 @@ pub async fn get(
 /// calls write through [`write_within`].
 #[allow(clippy::too_many_arguments)]
 pub async fn write(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     module: &ModuleId,
     collection: &str,
     key: &str,
@@ -401,7 +411,7 @@ impl From<sqlx::Error> for WriteError {
 /// leaves nothing written (a savepoint guards the unique values).
 #[allow(clippy::too_many_arguments)]
 pub async fn write_within(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     module: &ModuleId,
     collection: &str,
     key: &str,
@@ -413,20 +423,18 @@ pub async fn write_within(
     now_ms: i64,
     room: Footprint,
 ) -> Result<(Doc, Footprint), WriteError> {
-    let tenant = tx.tenant_id();
     // The stored document's version, creation time and size with its entries.
     let current: Option<(i64, i64, i64)> = if create_only && expected.is_none() {
         None
     } else {
-        sqlx::query_as(&format!(
+        tx.scoped_as(&format!(
             "SELECT d.version, d.created_at, {SIZE_OF_DOC} AS size FROM module_docs d \
              WHERE d.tenant_id = $1 AND d.module_id = $2 AND d.collection = $3 AND d.key = $4"
         ))
-        .bind(tenant)
         .bind(module.as_str())
         .bind(collection)
         .bind(key)
-        .fetch_optional(tx.conn())
+        .fetch_optional(tx.sql())
         .await?
     };
     let change = Footprint {
@@ -452,8 +460,8 @@ pub async fn write_within(
     }
     let guarded = !unique.is_empty();
     if guarded {
-        sqlx::query("SAVEPOINT module_write")
-            .execute(tx.conn())
+        sql::query("SAVEPOINT module_write")
+            .execute(tx.sql())
             .await?;
     }
     let result = write_rows(
@@ -466,14 +474,14 @@ pub async fn write_within(
         } else {
             "ROLLBACK TO SAVEPOINT module_write"
         };
-        sqlx::query(end).execute(tx.conn()).await?;
+        sql::query(end).execute(tx.sql()).await?;
     }
     result.map(|doc| (doc, change))
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn write_rows(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     module: &ModuleId,
     collection: &str,
     key: &str,
@@ -483,21 +491,19 @@ async fn write_rows(
     current: Option<(i64, i64)>,
     now_ms: i64,
 ) -> Result<Doc, WriteError> {
-    let tenant = tx.tenant_id();
     let m = module.as_str();
     let (version, created_at) = match current {
         None => {
-            let done = sqlx::query(
+            let done = tx.scoped(
                 "INSERT INTO module_docs (tenant_id, module_id, collection, key, value, version, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, 1, $6, $6) ON CONFLICT DO NOTHING",
             )
-            .bind(tenant)
             .bind(m)
             .bind(collection)
             .bind(key)
             .bind(value)
             .bind(now_ms)
-            .execute(tx.conn())
+            .execute(tx.sql())
             .await?;
             if done.rows_affected() == 0 {
                 return Err(WriteError::Conflict(format!(
@@ -507,27 +513,25 @@ async fn write_rows(
             (1, now_ms)
         }
         Some((version, created_at)) => {
-            sqlx::query(
+            tx.scoped(
                 "UPDATE module_docs SET value = $5, version = version + 1, updated_at = $6 \
                  WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key = $4",
             )
-            .bind(tenant)
             .bind(m)
             .bind(collection)
             .bind(key)
             .bind(value)
             .bind(now_ms)
-            .execute(tx.conn())
+            .execute(tx.sql())
             .await?;
             for table in ["module_index", "module_unique"] {
-                sqlx::query(&format!(
+                tx.scoped(&format!(
                     "DELETE FROM {table} WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key = $4"
                 ))
-                .bind(tenant)
                 .bind(m)
                 .bind(collection)
                 .bind(key)
-                .execute(tx.conn())
+                .execute(tx.sql())
                 .await?;
             }
             (version + 1, created_at)
@@ -545,29 +549,25 @@ async fn write_rows(
             sql.push_str(&format!("($1, $2, $3, $4, ${b}, ${})", b + 1));
         }
         sql.push_str(" ON CONFLICT DO NOTHING");
-        let mut q = sqlx::query(&sql)
-            .bind(tenant)
-            .bind(m)
-            .bind(collection)
-            .bind(key);
+        let mut q = tx.scoped(&sql).bind(m).bind(collection).bind(key);
         for (name, value) in indexes {
             q = q.bind(name).bind(value);
         }
-        q.execute(tx.conn()).await?;
+        q.execute(tx.sql()).await?;
     }
     for (name, value) in unique {
-        let done = sqlx::query(
-            "INSERT INTO module_unique (tenant_id, module_id, collection, key, name, value) \
+        let done = tx
+            .scoped(
+                "INSERT INTO module_unique (tenant_id, module_id, collection, key, name, value) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-        )
-        .bind(tenant)
-        .bind(m)
-        .bind(collection)
-        .bind(key)
-        .bind(name)
-        .bind(value)
-        .execute(tx.conn())
-        .await?;
+            )
+            .bind(m)
+            .bind(collection)
+            .bind(key)
+            .bind(name)
+            .bind(value)
+            .execute(tx.sql())
+            .await?;
         if done.rows_affected() == 0 {
             return Err(WriteError::Conflict(format!(
                 "la valeur « {value} » de « {name} » est déjà prise"
@@ -586,33 +586,31 @@ async fn write_rows(
 /// Deletes a document (its index entries and unique values go with it); returns the space
 /// given back (negative), or `None` if there was no such document.
 pub async fn delete(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     module: &ModuleId,
     collection: &str,
     key: &str,
 ) -> Result<Option<Footprint>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let size: Option<i64> = sqlx::query_scalar(&format!(
-        "SELECT {SIZE_OF_DOC} FROM module_docs d \
+    let size: Option<i64> = tx
+        .scoped_scalar(&format!(
+            "SELECT {SIZE_OF_DOC} FROM module_docs d \
          WHERE d.tenant_id = $1 AND d.module_id = $2 AND d.collection = $3 AND d.key = $4"
-    ))
-    .bind(tenant)
-    .bind(module.as_str())
-    .bind(collection)
-    .bind(key)
-    .fetch_optional(tx.conn())
-    .await?;
+        ))
+        .bind(module.as_str())
+        .bind(collection)
+        .bind(key)
+        .fetch_optional(tx.sql())
+        .await?;
     let Some(size) = size else {
         return Ok(None);
     };
-    let done = sqlx::query(
+    let done = tx.scoped(
         "DELETE FROM module_docs WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key = $4",
     )
-    .bind(tenant)
     .bind(module.as_str())
     .bind(collection)
     .bind(key)
-    .execute(tx.conn())
+    .execute(tx.sql())
     .await?;
     Ok((done.rows_affected() > 0).then_some(Footprint {
         bytes: -size,
@@ -639,11 +637,10 @@ pub struct ListQuery {
 
 /// One page of documents ordered by key, and the cursor of the next page.
 pub async fn list(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     module: &ModuleId,
     q: &ListQuery,
 ) -> Result<(Vec<Doc>, Option<String>), sqlx::Error> {
-    let tenant = tx.tenant_id();
     let (cmp, order) = if q.descending {
         ("<", "DESC")
     } else {
@@ -674,8 +671,8 @@ pub async fn list(
         n += 1;
     }
     sql.push_str(&format!(" ORDER BY d.key {order} LIMIT ${}", n + 1));
-    let mut query = sqlx::query_as::<_, Doc>(&sql)
-        .bind(tenant)
+    let mut query = tx
+        .scoped_as::<Doc>(&sql)
         .bind(module.as_str())
         .bind(&q.collection);
     if let Some((name, value)) = &q.index {
@@ -690,7 +687,7 @@ pub async fn list(
         query = query.bind(after);
     }
     query = query.bind(i64::from(q.limit) + 1);
-    let mut docs = query.fetch_all(tx.conn()).await?;
+    let mut docs = query.fetch_all(tx.sql()).await?;
     let next = if docs.len() > q.limit as usize {
         docs.truncate(q.limit as usize);
         docs.last().map(|d| d.key.clone())
@@ -702,30 +699,27 @@ pub async fn list(
 
 /// Number of documents of a collection, or with one index entry.
 pub async fn count(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     module: &ModuleId,
     collection: &str,
     index: Option<&Entry>,
 ) -> Result<i64, sqlx::Error> {
-    let tenant = tx.tenant_id();
     let q = match index {
-        None => sqlx::query_scalar(
+        None => tx.scoped_scalar(
             "SELECT COUNT(*) FROM module_docs WHERE tenant_id = $1 AND module_id = $2 AND collection = $3",
         )
-        .bind(tenant)
         .bind(module.as_str())
         .bind(collection),
-        Some((name, value)) => sqlx::query_scalar(
+        Some((name, value)) => tx.scoped_scalar(
             "SELECT COUNT(*) FROM module_index WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 \
              AND name = $4 AND value = $5",
         )
-        .bind(tenant)
         .bind(module.as_str())
         .bind(collection)
         .bind(name)
         .bind(value),
     };
-    q.fetch_one(tx.conn()).await
+    q.fetch_one(tx.sql()).await
 }
 
 /// Adds `delta` to a counter and returns its new value, with the growth of the module's
@@ -735,24 +729,22 @@ pub async fn count(
 /// An existing counter is one UPDATE (a vote's path). Otherwise the insert tells whether this
 /// call created it: if another transaction created it meanwhile, PostgreSQL's insert waits for
 /// it and does nothing, and the update is run again; so the count stays exact.
-pub async fn incr(
-    tx: &mut TenantTx,
+pub async fn incr<T: TenantSql>(
+    tx: &mut T,
     module: &ModuleId,
     name: &str,
     delta: i64,
     room_bytes: i64,
 ) -> Result<(i64, Footprint), WriteError> {
-    let tenant = tx.tenant_id();
-    let update = async |tx: &mut TenantTx| {
-        sqlx::query_scalar::<_, i64>(
+    let update = async |tx: &mut T| {
+        tx.scoped_scalar::<i64>(
             "UPDATE module_counters SET value = value + $4 \
              WHERE tenant_id = $1 AND module_id = $2 AND name = $3 RETURNING value",
         )
-        .bind(tenant)
         .bind(module.as_str())
         .bind(name)
         .bind(delta)
-        .fetch_optional(tx.conn())
+        .fetch_optional(tx.sql())
         .await
     };
     if let Some(value) = update(tx).await? {
@@ -765,15 +757,14 @@ pub async fn incr(
     if grows.bytes > room_bytes {
         return Err(WriteError::Quota(grows));
     }
-    let created = sqlx::query(
+    let created = tx.scoped(
         "INSERT INTO module_counters (tenant_id, module_id, name, value) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (tenant_id, module_id, name) DO NOTHING",
     )
-    .bind(tenant)
     .bind(module.as_str())
     .bind(name)
     .bind(delta)
-    .execute(tx.conn())
+    .execute(tx.sql())
     .await?;
     if created.rows_affected() > 0 {
         return Ok((delta, grows));
@@ -786,20 +777,18 @@ pub async fn incr(
 
 /// Counters whose names start with `prefix`.
 pub async fn counters(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     module: &ModuleId,
     prefix: &str,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query_as(
+    tx.scoped_as(
         "SELECT name, value FROM module_counters WHERE tenant_id = $1 AND module_id = $2 \
          AND substr(name, 1, CAST($3 AS INTEGER)) = $4 ORDER BY name",
     )
-    .bind(tenant)
     .bind(module.as_str())
     .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
     .bind(prefix)
-    .fetch_all(tx.conn())
+    .fetch_all(tx.sql())
     .await
 }
 
@@ -908,18 +897,17 @@ pub struct StorageUsage {
 }
 
 /// The usage and quota of a module in the transaction's commune, for the admin's page.
-pub async fn usage(tx: &mut TenantTx, module: &str) -> Result<StorageUsage, sqlx::Error> {
+pub async fn usage(tx: &mut impl TenantSql, module: &str) -> Result<StorageUsage, sqlx::Error> {
     Ok(usage_and_notice(tx, module).await?.0)
 }
 
 /// The usage and quota of a module in the transaction's commune, and whether its admins were
 /// told that it is nearly full (one query: the sum of the usage shards and the quota row).
 pub async fn usage_and_notice(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     module: &str,
 ) -> Result<(StorageUsage, bool), sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let row: QuotaRow = sqlx::query_as(
+    let row: QuotaRow = tx.scoped_as(
         "SELECT CAST(COALESCE((SELECT SUM(bytes) FROM module_storage_usage s \
                   WHERE s.tenant_id = $1 AND s.module_id = $2), 0) AS BIGINT) AS bytes, \
                 CAST(COALESCE((SELECT SUM(documents) FROM module_storage_usage s \
@@ -928,9 +916,8 @@ pub async fn usage_and_notice(
                 (SELECT max_documents FROM module_storage_quotas q WHERE q.tenant_id = $1 AND q.module_id = $2) AS max_documents, \
                 (SELECT near_limit_at FROM module_storage_quotas q WHERE q.tenant_id = $1 AND q.module_id = $2) AS near_limit_at",
     )
-    .bind(tenant)
     .bind(module)
-    .fetch_one(tx.conn())
+    .fetch_one(tx.sql())
     .await?;
     let usage = StorageUsage {
         bytes: row.bytes,
@@ -943,35 +930,42 @@ pub async fn usage_and_notice(
 
 /// The sums of a (commune, module)'s usage shards and its quota row, as
 /// [`usage_and_notice`] reads them (a commune without its own figures has no quota row).
-#[derive(sqlx::FromRow)]
 struct QuotaRow {
     bytes: i64,
     documents: i64,
     max_bytes: Option<i64>,
     max_documents: Option<i64>,
-    #[sqlx(rename = "near_limit_at", try_from = "crate::rows::IsSet")]
     near_limit: bool,
+}
+
+impl sql::FromRow for QuotaRow {
+    fn from_row(row: &sql::Row) -> Result<Self, sqlx::Error> {
+        Ok(QuotaRow {
+            bytes: row.get("bytes")?,
+            documents: row.get("documents")?,
+            max_bytes: row.get("max_bytes")?,
+            max_documents: row.get("max_documents")?,
+            near_limit: row.get::<Option<i64>>("near_limit_at")?.is_some(),
+        })
+    }
 }
 
 /// Takes the (commune, module) quota row's lock until the transaction ends (PostgreSQL;
 /// creating the row if needed), so the module's writing calls in this commune run one after
 /// the other: each then reads the usage its predecessor committed.
-pub async fn lock_quota(tx: &mut TenantTx, module: &str) -> Result<(), sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query(
+pub async fn lock_quota(tx: &mut impl TenantSql, module: &str) -> Result<(), sqlx::Error> {
+    tx.scoped(
         "INSERT INTO module_storage_quotas (tenant_id, module_id) VALUES ($1, $2) \
          ON CONFLICT (tenant_id, module_id) DO NOTHING",
     )
-    .bind(tenant)
     .bind(module)
-    .execute(tx.conn())
+    .execute(tx.sql())
     .await?;
-    sqlx::query(
+    tx.scoped(
         "SELECT 1 FROM module_storage_quotas WHERE tenant_id = $1 AND module_id = $2 FOR UPDATE",
     )
-    .bind(tenant)
     .bind(module)
-    .fetch_optional(tx.conn())
+    .fetch_optional(tx.sql())
     .await?;
     Ok(())
 }
@@ -979,46 +973,42 @@ pub async fn lock_quota(tx: &mut TenantTx, module: &str) -> Result<(), sqlx::Err
 /// Adds a call's change to one usage shard, in the call's transaction (just before it
 /// commits, so the shard's row lock is held for the commit only).
 pub async fn add_usage(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     module: &ModuleId,
     shard: i64,
     change: Footprint,
 ) -> Result<(), sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query(
+    tx.scoped(
         "INSERT INTO module_storage_usage (tenant_id, module_id, shard, bytes, documents) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, module_id, shard) DO UPDATE SET \
          bytes = module_storage_usage.bytes + excluded.bytes, \
          documents = module_storage_usage.documents + excluded.documents",
     )
-    .bind(tenant)
     .bind(module.as_str())
     .bind(shard.rem_euclid(USAGE_SHARDS))
     .bind(change.bytes)
     .bind(change.documents)
-    .execute(tx.conn())
+    .execute(tx.sql())
     .await?;
     Ok(())
 }
 
 /// Sets a commune's own quota for a module (`None`: the default).
 pub async fn set_quota(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     module: &str,
     max_bytes: Option<i64>,
     max_documents: Option<i64>,
 ) -> Result<(), sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query(
+    tx.scoped(
         "INSERT INTO module_storage_quotas (tenant_id, module_id, max_bytes, max_documents) \
          VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, module_id) DO UPDATE SET \
          max_bytes = excluded.max_bytes, max_documents = excluded.max_documents",
     )
-    .bind(tenant)
     .bind(module)
     .bind(max_bytes)
     .bind(max_documents)
-    .execute(tx.conn())
+    .execute(tx.sql())
     .await?;
     Ok(())
 }
@@ -1027,51 +1017,48 @@ pub async fn set_quota(
 /// already were (a concurrent call that crossed the line too waits for this row and finds it
 /// set): one notice per crossing.
 pub async fn mark_near_limit(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     module: &ModuleId,
     now_ms: i64,
 ) -> Result<bool, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let done = sqlx::query(
+    let done = tx.scoped(
         "INSERT INTO module_storage_quotas (tenant_id, module_id, near_limit_at) VALUES ($1, $2, $3) \
          ON CONFLICT (tenant_id, module_id) DO UPDATE SET near_limit_at = excluded.near_limit_at \
          WHERE module_storage_quotas.near_limit_at IS NULL",
     )
-    .bind(tenant)
     .bind(module.as_str())
     .bind(now_ms)
-    .execute(tx.conn())
+    .execute(tx.sql())
     .await?;
     Ok(done.rows_affected() > 0)
 }
 
 /// Forgets the near-limit notice, once usage fell back well below: the next crossing is told.
-pub async fn clear_near_limit(tx: &mut TenantTx, module: &ModuleId) -> Result<(), sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query(
+pub async fn clear_near_limit(
+    tx: &mut impl TenantSql,
+    module: &ModuleId,
+) -> Result<(), sqlx::Error> {
+    tx.scoped(
         "UPDATE module_storage_quotas SET near_limit_at = NULL WHERE tenant_id = $1 AND module_id = $2",
     )
-    .bind(tenant)
     .bind(module.as_str())
-    .execute(tx.conn())
+    .execute(tx.sql())
     .await?;
     Ok(())
 }
 
 /// What a module keeps in the transaction's commune, counted from its rows (as the migration
 /// that introduced the usage counted it): the usage shards must always sum to this.
-pub async fn recount(tx: &mut TenantTx, module: &str) -> Result<Footprint, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let (docs, documents, counters): (i64, i64, i64) = sqlx::query_as(&format!(
+pub async fn recount(tx: &mut impl TenantSql, module: &str) -> Result<Footprint, sqlx::Error> {
+    let (docs, documents, counters): (i64, i64, i64) = tx.scoped_as(&format!(
         "SELECT CAST(COALESCE((SELECT SUM({SIZE_OF_DOC}) FROM module_docs d \
                   WHERE d.tenant_id = $1 AND d.module_id = $2), 0) AS BIGINT) AS docs, \
                 CAST((SELECT COUNT(*) FROM module_docs d WHERE d.tenant_id = $1 AND d.module_id = $2) AS BIGINT) AS documents, \
                 CAST(COALESCE((SELECT SUM({COUNTER_OVERHEAD} + octet_length(c.name)) FROM module_counters c \
                   WHERE c.tenant_id = $1 AND c.module_id = $2), 0) AS BIGINT) AS counters"
     ))
-    .bind(tenant)
     .bind(module)
-    .fetch_one(tx.conn())
+    .fetch_one(tx.sql())
     .await?;
     Ok(Footprint {
         bytes: docs + counters,

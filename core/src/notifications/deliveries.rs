@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Db, TenantTx};
+use crate::db::{Db, TenantSql, sql};
 
 /// The notice a delivery belongs to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,28 +40,26 @@ impl Channel {
 
 /// Adds to a notice's counts for one channel, in the given tenant transaction.
 pub async fn add(
-    tx: &mut TenantTx,
+    tx: &mut impl TenantSql,
     notice: &str,
     channel: Channel,
     queued: i64,
     sent: i64,
     failed: i64,
 ) -> Result<(), sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query(
+    tx.scoped(
         "INSERT INTO notice_deliveries (tenant_id, notice_id, channel, queued, sent, failed) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, notice_id, channel) DO UPDATE SET \
          queued = notice_deliveries.queued + excluded.queued, \
          sent = notice_deliveries.sent + excluded.sent, \
          failed = notice_deliveries.failed + excluded.failed",
     )
-    .bind(tenant)
     .bind(notice)
     .bind(channel.as_str())
     .bind(queued)
     .bind(sent)
     .bind(failed)
-    .execute(tx.conn())
+    .execute(tx.sql())
     .await?;
     Ok(())
 }
@@ -104,7 +102,6 @@ pub struct Report {
 }
 
 /// One channel's row of a notice's deliveries.
-#[derive(sqlx::FromRow)]
 struct ChannelCounts {
     channel: String,
     queued: i64,
@@ -112,15 +109,24 @@ struct ChannelCounts {
     failed: i64,
 }
 
+impl sql::FromRow for ChannelCounts {
+    fn from_row(row: &sql::Row) -> Result<Self, sqlx::Error> {
+        Ok(ChannelCounts {
+            channel: row.get("channel")?,
+            queued: row.get("queued")?,
+            sent: row.get("sent")?,
+            failed: row.get("failed")?,
+        })
+    }
+}
+
 /// The counts of one notice in the transaction's commune.
-pub async fn report(tx: &mut TenantTx, notice: &str) -> Result<Report, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let rows: Vec<ChannelCounts> = sqlx::query_as(
+pub async fn report(tx: &mut impl TenantSql, notice: &str) -> Result<Report, sqlx::Error> {
+    let rows: Vec<ChannelCounts> = tx.scoped_as(
         "SELECT channel, queued, sent, failed FROM notice_deliveries WHERE tenant_id = $1 AND notice_id = $2",
     )
-    .bind(tenant)
     .bind(notice)
-    .fetch_all(tx.conn())
+    .fetch_all(tx.sql())
     .await?;
     let mut report = Report::default();
     for ChannelCounts {

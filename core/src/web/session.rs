@@ -8,7 +8,7 @@ use axum::response::Response;
 use cookie::{Cookie, SameSite};
 use serde::Serialize;
 
-use crate::db::{Conn as _, Db};
+use crate::db::{Db, Sql as _, sql};
 use crate::error::AppError;
 use crate::types::AccountId;
 use crate::util::{now, random_token, token_hash};
@@ -20,7 +20,7 @@ pub const SESSION_COOKIE: &str = "parvis_session";
 pub const SESSION_TTL_SECS: i64 = 30 * 24 * 3600;
 
 /// The signed-in account, as pages need it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Account {
     /// Global account id.
     pub id: AccountId,
@@ -31,8 +31,19 @@ pub struct Account {
     /// Unread notifications.
     pub unread: i64,
     /// Unread private messages in this commune (set on commune sites by [`crate::web::Page`]).
-    #[sqlx(skip)]
     pub unread_messages: i64,
+}
+
+impl sql::FromRow for Account {
+    fn from_row(row: &sql::Row) -> Result<Self, sqlx::Error> {
+        Ok(Account {
+            id: row.get("id")?,
+            email: row.get("email")?,
+            display_name: row.get("display_name")?,
+            unread: row.get("unread")?,
+            unread_messages: 0,
+        })
+    }
 }
 
 /// Who is asking: an account, or an anonymous visitor.
@@ -129,7 +140,7 @@ pub async fn close(
 
 /// Every request with a session cookie comes here: a direct reader on SQLite.
 async fn load(db: &Db, token: &str) -> Result<Option<Account>, sqlx::Error> {
-    sqlx::query_as(
+    sql::query_as::<Account>(
         "SELECT a.id, a.email, a.display_name, (SELECT COUNT(*) FROM notifications n \
          WHERE n.account_id = a.id AND n.read_at IS NULL) AS unread \
          FROM sessions s JOIN accounts a ON a.id = s.account_id \
@@ -137,7 +148,7 @@ async fn load(db: &Db, token: &str) -> Result<Option<Account>, sqlx::Error> {
     )
     .bind(token_hash(token))
     .bind(now())
-    .fetch_optional(db.reader().await?.conn())
+    .fetch_optional(db.reader().await?.sql())
     .await
 }
 

@@ -1,14 +1,15 @@
-//! Tenants' write transactions. On SQLite they run on the direct writer and are committed in
-//! groups (core/src/db/direct.rs): whatever the grouping, each transaction keeps its own
-//! outcome, a commit that returned is visible to every reader, and a writer that goes away
-//! while waiting for its turn leaves no one hanging.
+//! Tenants' write transactions on the hot path (`TenantDb::begin_group`, a module's call). On
+//! SQLite they run on the direct writer and are committed in groups (core/src/db/direct.rs):
+//! whatever the grouping, each transaction keeps its own outcome, a commit that returned is
+//! visible to every reader, and a writer that goes away while waiting for its turn leaves no
+//! one hanging.
 
 use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
-use parvis_core::db::Db;
+use parvis_core::db::{Db, Sql as _, TenantSql};
 use parvis_core::types::TenantId;
 use parvis_tests::{TestApp, both_backends};
 
@@ -19,14 +20,12 @@ async fn tenant_of(db: &Db, slug: &str) -> Result<TenantId> {
         .await?)
 }
 
-async fn insert_link(tx: &mut parvis_core::db::TenantTx, id: &str) -> Result<(), sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query(
+async fn insert_link(tx: &mut impl TenantSql, id: &str) -> Result<(), sqlx::Error> {
+    tx.scoped(
         "INSERT INTO commune_links (tenant_id, id, label, url, position) VALUES ($1, $2, $2, 'https://example.org/', 0)",
     )
-    .bind(tenant)
     .bind(id)
-    .execute(tx.conn())
+    .execute(tx.sql())
     .await?;
     Ok(())
 }
@@ -57,7 +56,7 @@ both_backends!(
             let tenant = if i % 2 == 0 { paris } else { lyon };
             writers.push(tokio::spawn(async move {
                 let id = format!("lien-{i:03}");
-                let mut tx = db.tenant(tenant).begin_write().await?;
+                let mut tx = db.tenant(tenant).begin_group().await?;
                 insert_link(&mut tx, &id).await?;
                 match i % 3 {
                     0 => {
@@ -99,10 +98,10 @@ both_backends!(a_writer_leaving_hangs_no_one, |backend| async move {
     // 1. A holds the writer and B waits for it. A commits: on SQLite it sees B waiting and
     // hands its open group over instead of committing. B then goes away without ever
     // running (a cancelled request): nobody is left to commit A's group but A itself.
-    let mut a = db.tenant(paris).begin_write().await?;
+    let mut a = db.tenant(paris).begin_group().await?;
     insert_link(&mut a, "lien-a").await?;
     let paris_db = db.tenant(paris);
-    let mut b = Box::pin(paris_db.begin_write());
+    let mut b = Box::pin(paris_db.begin_group());
     let _ = poll_once(&mut b).await;
     let mut commit_a = Box::pin(a.commit());
     let first = poll_once(&mut commit_a).await;
@@ -119,7 +118,7 @@ both_backends!(a_writer_leaving_hangs_no_one, |backend| async move {
     // 2. C holds the writer when its task is cancelled: its work goes, the writer is free.
     let queued = db.clone();
     let c = tokio::spawn(async move {
-        let mut tx = queued.tenant(paris).begin_write().await?;
+        let mut tx = queued.tenant(paris).begin_group().await?;
         insert_link(&mut tx, "lien-c").await?;
         tokio::time::sleep(Duration::from_secs(60)).await;
         tx.commit().await?;
@@ -127,7 +126,7 @@ both_backends!(a_writer_leaving_hangs_no_one, |backend| async move {
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
     c.abort();
-    let mut d = tokio::time::timeout(Duration::from_secs(5), paris_db.begin_write())
+    let mut d = tokio::time::timeout(Duration::from_secs(5), paris_db.begin_group())
         .await
         .context("the writer stays taken after C was cancelled")??;
     insert_link(&mut d, "lien-d").await?;
@@ -136,14 +135,12 @@ both_backends!(a_writer_leaving_hangs_no_one, |backend| async move {
     Ok(())
 });
 
-async fn has_link(tx: &mut parvis_core::db::TenantTx, id: &str) -> Result<bool> {
-    let tenant = tx.tenant_id();
-    let n: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM commune_links WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant)
-            .bind(id)
-            .fetch_one(tx.conn())
-            .await?;
+async fn has_link(tx: &mut impl TenantSql, id: &str) -> Result<bool> {
+    let n: i64 = tx
+        .scoped_scalar("SELECT COUNT(*) FROM commune_links WHERE tenant_id = $1 AND id = $2")
+        .bind(id)
+        .fetch_one(tx.sql())
+        .await?;
     Ok(n > 0)
 }
 
@@ -166,10 +163,10 @@ async fn a_refusal_waits_for_what_it_read(how: Refusal) -> Result<()> {
     let paris_db = db.tenant(paris);
 
     // Queue A, B and C for the writer, in this order, behind a holder that gives it up.
-    let holder = paris_db.begin_write().await?;
-    let mut a = Box::pin(paris_db.begin_write());
-    let mut b = Box::pin(paris_db.begin_write());
-    let mut c = Box::pin(paris_db.begin_write());
+    let holder = paris_db.begin_group().await?;
+    let mut a = Box::pin(paris_db.begin_group());
+    let mut b = Box::pin(paris_db.begin_group());
+    let mut c = Box::pin(paris_db.begin_group());
     for queued in [&mut a, &mut b, &mut c] {
         ensure!(poll_once(queued).await.is_pending(), "the writer was free");
     }
@@ -258,15 +255,13 @@ async fn the_write_ahead_log_is_emptied_after_a_storm() -> Result<()> {
     // 320 commits of 64 KB each: some 20 MB through the log.
     let label = "x".repeat(64 << 10);
     for i in 0..320 {
-        let mut tx = db.tenant(paris).begin_write().await?;
-        let tenant = tx.tenant_id();
-        sqlx::query(
+        let mut tx = db.tenant(paris).begin_group().await?;
+        tx.scoped(
             "INSERT INTO commune_links (tenant_id, id, label, url, position) VALUES ($1, $2, $3, 'https://example.org/', 0)",
         )
-        .bind(tenant)
         .bind(format!("lien-{i:03}"))
         .bind(&label)
-        .execute(tx.conn())
+        .execute(tx.sql())
         .await?;
         tx.commit().await?;
     }
@@ -321,7 +316,7 @@ async fn crash_child() -> Result<()> {
             for _twin in 0..2 {
                 let (db, id) = (db.clone(), id.clone());
                 voters.push(tokio::spawn(async move {
-                    let mut tx = db.tenant(tenant).begin_write().await?;
+                    let mut tx = db.tenant(tenant).begin_group().await?;
                     if has_link(&mut tx, &id).await? {
                         drop(tx);
                         println!("409 {id}");
@@ -439,4 +434,40 @@ async fn links_in(tx: &mut parvis_core::db::TenantTx) -> Result<i64> {
 /// Polls a future once (to put it in a queue without letting it go further).
 async fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
     std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *f).poll(cx))).await
+}
+
+/// A module's call (`begin_group`) and any other write of the same commune (`begin_write`, on a
+/// pooled connection) share the writer: a group left open for the pooled writer is committed
+/// when that writer takes its turn, before its first statement, so neither waits for the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_writer_commits_the_group_it_follows() -> Result<()> {
+    let app = TestApp::start(parvis_tests::Backend::Sqlite).await?;
+    let paris = tenant_of(&app.state.db, &app.commune("75056").await?).await?;
+    let db = app.state.db.clone();
+    let paris_db = db.tenant(paris);
+
+    let mut a = paris_db.begin_group().await?;
+    insert_link(&mut a, "bulletin").await?;
+    let mut b = Box::pin(paris_db.begin_write());
+    ensure!(poll_once(&mut b).await.is_pending(), "the writer was free");
+    let mut commit_a = Box::pin(a.commit());
+    ensure!(
+        poll_once(&mut commit_a).await.is_pending(),
+        "A's group was not left open for B: the test proves nothing"
+    );
+    let mut b = tokio::time::timeout(Duration::from_secs(5), b)
+        .await
+        .context("B never got the writer")??;
+    tokio::time::timeout(Duration::from_secs(5), commit_a)
+        .await
+        .context("A's commit hangs behind B")??;
+    assert_eq!(
+        links(&db, paris).await?,
+        ["bulletin"],
+        "A's group was committed"
+    );
+    insert_link(&mut b, "lien-b").await?;
+    b.commit().await?;
+    assert_eq!(links(&db, paris).await?, ["bulletin", "lien-b"]);
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! `parvis:module/feed`: publishing in the commune's feed, in the commune's name, through the
 //! same path as posts written by people (sanitised markdown, followers notified).
 
+use crate::db::{Sql as _, sql};
 use crate::feed::markdown;
 use crate::feed::store::{self as posts, Author};
 use crate::modules::bindings::parvis::module::feed::{Host, Item};
@@ -70,11 +71,11 @@ impl Host for CallState {
             .take(120)
             .collect();
         let written: Result<Result<String, String>, sqlx::Error> = async {
-            let name = sqlx::query_scalar::<_, String>(
+            let name = sql::query_scalar::<String>(
                 "SELECT c.name FROM tenants t JOIN communes c ON c.insee = t.insee WHERE t.id = $1",
             )
             .bind(tx.tenant_id())
-            .fetch_one(tx.conn())
+            .fetch_one(tx.sql())
             .await?;
             if let Err(why) = quota::charge(tx, backend, &module, Volume::Posts, 1).await? {
                 return Ok(Err(why));
@@ -97,7 +98,7 @@ impl Host for CallState {
                 title: format!("{name} : {first_line}"),
                 link: format!("{origin}/#post-{id}"),
             };
-            crate::jobs::push(tx.conn(), &event).await?;
+            crate::jobs::push(tx.sql(), &event).await?;
             Ok(Ok(id))
         }
         .await;

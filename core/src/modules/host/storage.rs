@@ -5,7 +5,7 @@ use crate::modules::bindings::parvis::module::storage::{
 };
 use std::time::Instant;
 
-use crate::db::TenantTx;
+use crate::db::{GroupTx, Sql as _};
 use crate::modules::call::{CallState, Capability, Denied};
 use crate::modules::store::{self, Footprint, ListQuery, StorageUsage, WriteError};
 
@@ -68,7 +68,7 @@ pub const SERIAL_CALL_DOCUMENTS: i64 = 100;
 /// quota is overshot by at most that much per concurrent call; small writers (64 voters at
 /// once, far from the limit) run side by side.
 async fn base_and_room(
-    tx: &mut TenantTx,
+    tx: &mut GroupTx,
     module: &str,
     mut storage: CallStorage,
     write: Footprint,
@@ -279,7 +279,7 @@ impl CallState {
     /// commit, and tells the commune's admins (in app and by e-mail, once per crossing) when
     /// the call took usage past [`NEAR_LIMIT_PERCENT`] of the quota. Called only for a call
     /// whose writes are kept.
-    pub(crate) async fn settle_storage(&mut self, tx: &mut TenantTx) -> Result<(), sqlx::Error> {
+    pub(crate) async fn settle_storage(&mut self, tx: &mut GroupTx) -> Result<(), sqlx::Error> {
         let change = self.storage.change;
         let (usage, noticed) = match self.storage.base {
             Some(base) => base,
@@ -316,7 +316,7 @@ impl CallState {
 
     async fn tell_near_limit(
         &mut self,
-        tx: &mut TenantTx,
+        tx: &mut GroupTx,
         bytes: i64,
         documents: i64,
         usage: &StorageUsage,
@@ -343,7 +343,7 @@ impl CallState {
             ),
             format!("{}/admin/modules", self.origin),
         );
-        crate::jobs::push(tx.conn(), &notice).await?;
+        crate::jobs::push(tx.sql(), &notice).await?;
         self.after_commit.wake_jobs = true;
         tracing::warn!(module = %self.module, tenant = %tenant, bytes, documents, "module storage nearly full: admins told");
         Ok(())
