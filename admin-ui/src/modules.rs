@@ -190,9 +190,9 @@ async fn switch(
     };
     let actor = Some(&actor.account.id);
     let result = if on {
-        service::enable(&state.modules, tenant.id(), &id, actor).await
+        service::enable(&state.modules, tenant.db(), &id, actor).await
     } else {
-        service::disable(&state.modules, tenant.id(), &id, actor).await
+        service::disable(&state.modules, tenant.db(), &id, actor).await
     };
     outcome(&state, page, &tenant, result).await
 }
@@ -206,6 +206,6 @@ async fn configure(
     Form(form): Form<HashMap<String, String>>,
 ) -> AppResult<Response> {
     let result =
-        service::configure(&state.modules, tenant.id(), &id, &form, &actor.account.id).await;
+        service::configure(&state.modules, tenant.db(), &id, &form, &actor.account.id).await;
     outcome(&state, page, &tenant, result).await
 }

@@ -79,7 +79,13 @@ async fn run() -> Result<()> {
         )
         .await?
         .context("paris")?;
-        parvis_core::modules::service::enable(&state.modules, tenant.id, &m.id, None).await?;
+        parvis_core::modules::service::enable(
+            &state.modules,
+            &state.db.tenant(tenant.id),
+            &m.id,
+            None,
+        )
+        .await?;
     }
 
     // The module's bytes, served again by a host route.

@@ -216,7 +216,13 @@ impl TestApp {
         let tenant = provision::find_by_slug(&self.state.db, &slug)
             .await?
             .context("no such tenant")?;
-        parvis_core::modules::service::enable(&self.state.modules, tenant.id, id, None).await?;
+        parvis_core::modules::service::enable(
+            &self.state.modules,
+            &self.state.db.tenant(tenant.id),
+            id,
+            None,
+        )
+        .await?;
         Ok(())
     }
 

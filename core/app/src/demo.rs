@@ -310,10 +310,22 @@ pub async fn install_modules(
         if m.premium {
             // The demo commune tries everything, premium modules included.
             let id = parvis_core::types::ModuleId::parse(&m.id)?;
-            parvis_core::modules::service::entitle(&state.modules, tenant.id, &id, "demo", None)
-                .await?;
+            parvis_core::modules::service::entitle(
+                &state.modules,
+                &state.db.tenant(tenant.id),
+                &id,
+                "demo",
+                None,
+            )
+            .await?;
         }
-        parvis_core::modules::service::enable(&state.modules, tenant.id, &m.id, None).await?;
+        parvis_core::modules::service::enable(
+            &state.modules,
+            &state.db.tenant(tenant.id),
+            &m.id,
+            None,
+        )
+        .await?;
         if first_time {
             replays.push((m.id.clone(), m.name.clone()));
         }

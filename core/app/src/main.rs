@@ -545,12 +545,12 @@ async fn module(config: Config, command: ModuleCommand) -> anyhow::Result<()> {
         }
         ModuleCommand::Enable { tenant, id } => {
             let t = tenant_of(tenant).await?;
-            service::enable(&state.modules, t.id, &id, None).await?;
+            service::enable(&state.modules, &state.db.tenant(t.id), &id, None).await?;
             println!("Module {id} activé pour {}.", t.name);
         }
         ModuleCommand::Disable { tenant, id } => {
             let t = tenant_of(tenant).await?;
-            service::disable(&state.modules, t.id, &id, None).await?;
+            service::disable(&state.modules, &state.db.tenant(t.id), &id, None).await?;
             println!("Module {id} désactivé pour {}.", t.name);
         }
         ModuleCommand::Grant { id, capability } => {
@@ -575,7 +575,14 @@ async fn module(config: Config, command: ModuleCommand) -> anyhow::Result<()> {
         ModuleCommand::Entitle { tenant, id } => {
             let t = tenant_of(tenant).await?;
             let module_id = parvis_core::types::ModuleId::parse(&id)?;
-            service::entitle(&state.modules, t.id, &module_id, "cli", None).await?;
+            service::entitle(
+                &state.modules,
+                &state.db.tenant(t.id),
+                &module_id,
+                "cli",
+                None,
+            )
+            .await?;
             println!("{} peut activer le module premium {id}.", t.name);
         }
     }

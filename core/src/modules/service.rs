@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::authz::Authz;
 use crate::authz::Role;
+use crate::db::TenantDb;
 use crate::modules::quota;
 use crate::modules::registry::ModuleHost;
 use crate::modules::registry::{LoadedModule, Manifest};
@@ -45,7 +46,7 @@ fn module(host: &ModuleHost, id: &str) -> Result<Arc<LoadedModule>, ModuleError>
 /// module needs an entitlement.
 pub async fn enable(
     host: &ModuleHost,
-    tenant: TenantId,
+    tenant: &TenantDb,
     id: &str,
     actor: Option<&AccountId>,
 ) -> Result<(), ModuleError> {
@@ -55,7 +56,7 @@ pub async fn enable(
 /// Switches a module off for a commune (its data is kept).
 pub async fn disable(
     host: &ModuleHost,
-    tenant: TenantId,
+    tenant: &TenantDb,
     id: &str,
     actor: Option<&AccountId>,
 ) -> Result<(), ModuleError> {
@@ -64,13 +65,13 @@ pub async fn disable(
 
 async fn switch(
     host: &ModuleHost,
-    tenant: TenantId,
+    tenant: &TenantDb,
     id: &str,
     on: bool,
     actor: Option<&AccountId>,
 ) -> Result<(), ModuleError> {
     let m = module(host, id)?;
-    let mut tx = host.services().db().tenant(tenant).begin_write().await?;
+    let mut tx = tenant.begin_write().await?;
     if on && m.manifest.premium && !store::entitled(&mut tx, &m.id).await? {
         return Err(ModuleError::NotEntitled(m.manifest.name.clone()));
     }
@@ -84,26 +85,26 @@ async fn switch(
         crate::moderation::store::audit(&mut tx, actor, action, m.id.as_str(), None).await?;
     }
     tx.commit().await?;
-    changed(host, tenant);
+    changed(host, tenant.tenant_id());
     Ok(())
 }
 
 /// Validates submitted settings against the manifest and stores them as a JSON object.
 pub async fn configure(
     host: &ModuleHost,
-    tenant: TenantId,
+    tenant: &TenantDb,
     id: &str,
     form: &HashMap<String, String>,
     actor: &AccountId,
 ) -> Result<(), ModuleError> {
     let m = module(host, id)?;
     let settings = settings_from_form(&m.manifest, form)?;
-    let mut tx = host.services().db().tenant(tenant).begin_write().await?;
+    let mut tx = tenant.begin_write().await?;
     store::set_settings(&mut tx, &m.id, &settings.to_string()).await?;
     crate::moderation::store::audit(&mut tx, actor, "module.configure", m.id.as_str(), None)
         .await?;
     tx.commit().await?;
-    changed(host, tenant);
+    changed(host, tenant.tenant_id());
     Ok(())
 }
 
@@ -213,15 +214,15 @@ pub async fn consumption(
 /// Grants an entitlement to a premium module (`source`: `cli`, later `stripe`).
 pub async fn entitle(
     host: &ModuleHost,
-    tenant: TenantId,
+    tenant: &TenantDb,
     id: &ModuleId,
     source: &str,
     expires_at: Option<i64>,
 ) -> Result<(), ModuleError> {
-    let mut tx = host.services().db().tenant(tenant).begin_write().await?;
+    let mut tx = tenant.begin_write().await?;
     store::grant_entitlement(&mut tx, id, source, expires_at).await?;
     tx.commit().await?;
-    changed(host, tenant);
+    changed(host, tenant.tenant_id());
     Ok(())
 }
 

@@ -208,9 +208,14 @@ both_backends!(
         assert_eq!(session["metadata"]["parvis_tier"], "s7");
         assert!(entitlement(&app, t, "office-hours").await?.is_none());
         assert!(
-            service::enable(&app.state.modules, t, "office-hours", None)
-                .await
-                .is_err()
+            service::enable(
+                &app.state.modules,
+                &app.state.db.tenant(t),
+                "office-hours",
+                None
+            )
+            .await
+            .is_err()
         );
 
         // Stripe's events arrive in reverse order: the end state is the same.
@@ -228,7 +233,13 @@ both_backends!(
             Some(("stripe".into(), None))
         );
         assert!(entitlement(&app, t, "donations").await?.is_none());
-        service::enable(&app.state.modules, t, "office-hours", None).await?;
+        service::enable(
+            &app.state.modules,
+            &app.state.db.tenant(t),
+            "office-hours",
+            None,
+        )
+        .await?;
 
         // A replay is acknowledged and ignored; forged, stale or misaddressed ones are refused.
         let (status, body) = deliver(&app, &events[0], WEBHOOK_SECRET, now()).await?;
@@ -350,7 +361,13 @@ both_backends!(
             entitlement(&app, t, "office-hours").await?,
             Some(("stripe".into(), None))
         );
-        service::enable(&app.state.modules, t, "office-hours", None).await?;
+        service::enable(
+            &app.state.modules,
+            &app.state.db.tenant(t),
+            "office-hours",
+            None,
+        )
+        .await?;
 
         // A new official population in another tier: the price changes at renewal, unprorated.
         let mut tx = app.state.db.platform_tx().await?;
@@ -529,7 +546,7 @@ both_backends!(
         let t = tenant(&app, &paris).await?;
         service::entitle(
             &app.state.modules,
-            t,
+            &app.state.db.tenant(t),
             &ModuleId::parse("donations")?,
             "test",
             None,

@@ -22,14 +22,20 @@ both_backends!(
         );
 
         // Premium: no entitlement, no activation.
-        let refused = service::enable(&app.state.modules, tenant.id, "donations", None).await;
+        let refused = service::enable(
+            &app.state.modules,
+            &app.state.db.tenant(tenant.id),
+            "donations",
+            None,
+        )
+        .await;
         assert!(
             matches!(refused, Err(service::ModuleError::NotEntitled(_))),
             "{refused:?}"
         );
         service::entitle(
             &app.state.modules,
-            tenant.id,
+            &app.state.db.tenant(tenant.id),
             &ModuleId::parse("donations")?,
             "test",
             None,
@@ -196,7 +202,7 @@ both_backends!(
                 .ok_or_else(|| anyhow::anyhow!("lyon"))?;
         service::entitle(
             &app.state.modules,
-            lyon_tenant.id,
+            &app.state.db.tenant(lyon_tenant.id),
             &ModuleId::parse("donations")?,
             "test",
             None,
@@ -231,7 +237,7 @@ both_backends!(
         app.install_module("parvis-module-donations").await?;
         service::entitle(
             &app.state.modules,
-            tenant.id,
+            &app.state.db.tenant(tenant.id),
             &ModuleId::parse("donations")?,
             "test",
             None,

@@ -216,7 +216,7 @@ both_backends!(
             for premium in ["office-hours", "donations"] {
                 parvis_core::modules::service::entitle(
                     &app.state.modules,
-                    t,
+                    &app.state.db.tenant(t),
                     &ModuleId::parse(premium)?,
                     "test",
                     None,

@@ -30,7 +30,7 @@ async fn entitle_and_enable(app: &TestApp, slug: &str) -> Result<()> {
     let id = ModuleId::parse(ID)?;
     parvis_core::modules::service::entitle(
         &app.state.modules,
-        tenant(app, slug).await?,
+        &app.state.db.tenant(tenant(app, slug).await?),
         &id,
         "test",
         None,
