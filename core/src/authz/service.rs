@@ -6,7 +6,7 @@
 use crate::accounts::service::{AccountError, normalize_email};
 use crate::accounts::store as accounts;
 use crate::authz::{AuthzError, Role};
-use crate::moderation::store::audit;
+use crate::moderation::service::audit;
 use crate::officials::service::Detached;
 use crate::officials::store as officials;
 use crate::state::AppState;

@@ -182,7 +182,8 @@ pub async fn withdraw(
     if !store::withdraw(&mut tx, id, reason, admin).await? {
         return Err(CandidateError::NotFound);
     }
-    crate::moderation::store::audit(&mut tx, admin, "candidate.withdraw", id, Some(reason)).await?;
+    crate::moderation::service::audit(&mut tx, admin, "candidate.withdraw", id, Some(reason))
+        .await?;
     tx.commit().await?;
     state.home_cache.invalidate(tenant.id());
     Ok(())

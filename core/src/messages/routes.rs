@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{AppError, AppResult};
 use crate::messages::service::{self, MessageError, Sender};
 use crate::messages::store::{self, Recipient};
+use crate::moderation::service::Reason;
 use crate::state::AppState;
 use crate::web::render::{Notice, Template};
 use crate::web::{Page, SignedIn, Tenant};
@@ -358,8 +359,7 @@ async fn report(
     Path(id): Path<String>,
     Form(form): Form<ReportForm>,
 ) -> AppResult<Response> {
-    let reason = form.reason.trim();
-    if reason.chars().count() < 3 || reason.chars().count() > 500 {
+    let Ok(reason) = Reason::parse(&form.reason) else {
         return render_thread(
             &state,
             page,
@@ -370,8 +370,8 @@ async fn report(
             "",
         )
         .await;
-    }
-    let flagged = service::report(&state, &tenant, &account.id, &id, &form.message_id, reason)
+    };
+    let flagged = service::report(&state, &tenant, &account.id, &id, &form.message_id, &reason)
         .await
         .map_err(page_error)?;
     let notice = Notice {

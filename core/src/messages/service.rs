@@ -13,6 +13,7 @@ use crate::authz::Role;
 use crate::db::Db;
 use crate::messages::limiter::Refused;
 use crate::messages::store::{self, Recipient, Side, Thread};
+use crate::moderation::service::{self as moderation, Reason};
 use crate::notifications::Notice;
 use crate::state::AppState;
 use crate::types::{AccountId, TenantId};
@@ -476,7 +477,7 @@ pub async fn report(
     account: &AccountId,
     id: &str,
     message: &str,
-    reason: &str,
+    reason: &Reason,
 ) -> Result<bool, MessageError> {
     let mut tx = tenant.db().begin_write().await?;
     let thread = store::thread(&mut tx, id)
@@ -492,7 +493,7 @@ pub async fn report(
     if !reportable {
         return Err(MessageError::NotFound);
     }
-    let flagged = crate::moderation::store::flag_message(&mut tx, message, account, reason).await?;
+    let flagged = moderation::flag_message(&mut tx, message, account, reason).await?;
     tx.commit().await?;
     Ok(flagged)
 }

@@ -2,4 +2,5 @@
 //! a reason; every decision goes to the commune's audit log.
 
 pub mod routes;
+pub mod service;
 pub mod store;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::authz::{Can, Moderate, Report};
 use crate::error::{AppError, AppResult};
-use crate::moderation::store::{self, Target};
+use crate::moderation::service::{self, DecisionError, Reason, Target};
 use crate::state::AppState;
 use crate::web::render::{Notice, Template};
 use crate::web::{Page, Tenant};
@@ -45,14 +45,8 @@ struct ReasonForm {
     reason: String,
 }
 
-fn reason(form: &ReasonForm) -> AppResult<String> {
-    let r = form.reason.trim();
-    if r.chars().count() < 3 || r.chars().count() > 500 {
-        return Err(AppError::bad_request(
-            "Indiquez un motif (3 à 500 caractères).",
-        ));
-    }
-    Ok(r.to_string())
+fn reason(form: &ReasonForm) -> AppResult<Reason> {
+    Reason::parse(&form.reason).map_err(|e| AppError::bad_request(e.to_string()))
 }
 
 async fn flag(
@@ -64,9 +58,7 @@ async fn flag(
     Form(form): Form<ReasonForm>,
 ) -> AppResult<Response> {
     let reason = reason(&form)?;
-    let mut tx = tenant.db().begin_write().await?;
-    let flagged = store::flag(&mut tx, &id, &actor.account.id, &reason).await?;
-    tx.commit().await?;
+    let flagged = service::flag_post(&tenant, &id, &actor.account.id, &reason).await?;
     let notice = Notice {
         title: "Signalement envoyé",
         message: if flagged {
@@ -81,10 +73,10 @@ async fn flag(
 /// `moderation/queue.html`: what was flagged, and what moderators did.
 #[derive(Serialize)]
 struct Queue {
-    queue: Vec<store::Flagged>,
-    messages: Vec<store::FlaggedMessage>,
-    comments: Vec<store::FlaggedComment>,
-    log: Vec<store::AuditEntry>,
+    queue: Vec<service::Flagged>,
+    messages: Vec<service::FlaggedMessage>,
+    comments: Vec<service::FlaggedComment>,
+    log: Vec<service::AuditEntry>,
     error: Option<String>,
 }
 
@@ -99,15 +91,14 @@ async fn render(
     error: Option<String>,
 ) -> AppResult<Response> {
     let tenant = Tenant::new(page.site.commune()?.clone(), &state.db);
-    let mut tx = tenant.db().begin().await?;
+    let queues = service::queues(&tenant).await?;
     let queue = Queue {
-        queue: store::queue(&mut tx).await?,
-        messages: store::message_queue(&mut tx).await?,
-        comments: store::comment_queue(&mut tx).await?,
-        log: store::audit_log(&mut tx).await?,
+        queue: queues.posts,
+        messages: queues.messages,
+        comments: queues.comments,
+        log: queues.log,
         error,
     };
-    tx.commit().await?;
     page.render_form(state, status, &queue)
 }
 
@@ -132,24 +123,11 @@ async fn decide(
         Err(e) => return render(&state, page, StatusCode::BAD_REQUEST, Some(e.to_string())).await,
     };
     let tenant = Tenant::new(page.site.commune()?.clone(), &state.db);
-    let mut tx = tenant.db().begin_write().await?;
-    if !store::set_hidden(&mut tx, target, &id, hide, &reason).await? {
-        return Err(AppError::not_found(match target {
-            Target::Post => "Cette publication n'existe pas dans cette commune.",
-            Target::Message => "Ce message n'existe pas dans cette commune.",
-            Target::Comment => "Ce commentaire n'existe pas dans cette commune.",
-        }));
+    match service::decide(&tenant, &actor.account.id, (target, &id), hide, &reason).await {
+        Ok(()) => {}
+        Err(e @ DecisionError::NotFound(_)) => return Err(AppError::not_found(e.to_string())),
+        Err(DecisionError::Db(e)) => return Err(e.into()),
     }
-    let action = match (target, hide) {
-        (Target::Post, true) => "post.hide",
-        (Target::Post, false) => "post.restore",
-        (Target::Message, true) => "message.hide",
-        (Target::Message, false) => "message.restore",
-        (Target::Comment, true) => "comment.hide",
-        (Target::Comment, false) => "comment.restore",
-    };
-    store::audit(&mut tx, &actor.account.id, action, &id, Some(&reason)).await?;
-    tx.commit().await?;
     state.home_cache.invalidate(tenant.id());
     Ok(Redirect::to("/admin/moderation").into_response())
 }

@@ -82,7 +82,7 @@ async fn switch(
         } else {
             "module.disable"
         };
-        crate::moderation::store::audit(&mut tx, actor, action, m.id.as_str(), None).await?;
+        crate::moderation::service::audit(&mut tx, actor, action, m.id.as_str(), None).await?;
     }
     tx.commit().await?;
     changed(host, tenant.tenant_id());
@@ -101,7 +101,7 @@ pub async fn configure(
     let settings = settings_from_form(&m.manifest, form)?;
     let mut tx = tenant.begin_write().await?;
     store::set_settings(&mut tx, &m.id, &settings.to_string()).await?;
-    crate::moderation::store::audit(&mut tx, actor, "module.configure", m.id.as_str(), None)
+    crate::moderation::service::audit(&mut tx, actor, "module.configure", m.id.as_str(), None)
         .await?;
     tx.commit().await?;
     changed(host, tenant.tenant_id());

@@ -16,6 +16,7 @@ use crate::feed::engagement::service::{self, EngageError, Participant};
 use crate::feed::engagement::store;
 use crate::feed::service::with_author_links;
 use crate::feed::store as posts;
+use crate::moderation::service::Reason;
 use crate::state::AppState;
 use crate::web::render::{Notice, Template};
 use crate::web::{Page, Tenant};
@@ -285,8 +286,7 @@ async fn flag_comment(
     Path((id, comment)): Path<(String, String)>,
     Form(form): Form<ReasonForm>,
 ) -> AppResult<Response> {
-    let reason = form.reason.trim();
-    if reason.chars().count() < 3 || reason.chars().count() > 500 {
+    let Ok(reason) = Reason::parse(&form.reason) else {
         let retry = Retry {
             section: Section::Commentaires,
             error: "Indiquez le motif du signalement (3 à 500 caractères).".into(),
@@ -294,8 +294,8 @@ async fn flag_comment(
         };
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         return render(&state, page, &id, None, status, Some(retry)).await;
-    }
-    let flagged = service::flag_comment(&tenant, &actor.account.id, &id, &comment, reason)
+    };
+    let flagged = service::flag_comment(&tenant, &actor.account.id, &id, &comment, &reason)
         .await
         .map_err(page_error)?;
     let notice = Notice {

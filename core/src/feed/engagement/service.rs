@@ -10,6 +10,7 @@
 use crate::feed::engagement::store::{self, REACTIONS};
 use crate::feed::limiter::Refused;
 use crate::feed::store::{self as posts, OnePost};
+use crate::moderation::service::{self as moderation, Reason};
 use crate::notifications::Notice;
 use crate::state::AppState;
 use crate::types::AccountId;
@@ -208,12 +209,11 @@ pub async fn flag_comment(
     who: &AccountId,
     post: &str,
     comment: &str,
-    reason: &str,
+    reason: &Reason,
 ) -> Result<bool, EngageError> {
     let mut tx = tenant.db().begin_write().await?;
     visible(&mut tx, post).await?;
-    let flagged =
-        crate::moderation::store::flag_comment(&mut tx, post, comment, who, reason).await?;
+    let flagged = moderation::flag_comment(&mut tx, post, comment, who, reason).await?;
     let Some(flagged) = flagged else {
         return Err(EngageError::NotFound);
     };
