@@ -4,8 +4,9 @@
 //! thread wake-ups, 80–95 µs on a small VM. Two places cannot afford it:
 //! - **The writer.** SQLite lets one connection write at a time, so the time a write
 //!   transaction holds the lock bounds the write throughput of the whole server; a poll vote
-//!   is eight statements. Write transactions of tenants run on one direct connection, owned by
-//!   the [`Db`]'s writer mutex (holding the mutex is holding the write lock).
+//!   is eight statements. Module calls' write transactions (`GroupTx`) run on one direct
+//!   connection, owned by the [`Db`]'s writer mutex (holding the mutex is holding the write
+//!   lock); other writers take the mutex with their turn and write on a pooled connection.
 //! - **The session lookup** that every request makes, on a few direct read-only connections.
 //!
 //! A direct connection is opened with rusqlite on the same SQLite library as sqlx-sqlite, and a
