@@ -708,6 +708,26 @@ struct WriterTx {
 }
 
 impl WriterTx {
+    /// Gives the writer up, then waits for the outcome of the group this member leaves (ended
+    /// now, or later by the member it was handed to).
+    async fn leave(
+        mut self,
+        receiver: tokio::sync::watch::Receiver<GroupOutcome>,
+    ) -> Result<(), sqlx::Error> {
+        let ended = self.end_turn();
+        let (mutex, turns, pool) = (
+            self.mutex.clone(),
+            (self.turns.clone(), self.key),
+            self.pool.clone(),
+        );
+        drop(self);
+        let outcome = match ended {
+            Some(outcome) => outcome,
+            None => group_outcome(receiver, mutex, turns, pool).await,
+        };
+        outcome.map_err(direct::group_failed)
+    }
+
     /// Gives the writer up: commits the group unless a waiting writer continues it (one
     /// whose commune has not held the writer long lately, see [`Turns::next_may_join`]).
     fn end_turn(&mut self) -> GroupOutcome {
@@ -810,15 +830,7 @@ impl GroupTx {
                 // A failed release leaves `open` set: the drop rolls this member back.
                 let receiver = w.writer.release_member()?;
                 w.open = false;
-                let ended = w.end_turn();
-                let (mutex, turns, pool) =
-                    (w.mutex.clone(), (w.turns.clone(), w.key), w.pool.clone());
-                drop(w);
-                let outcome = match ended {
-                    Some(outcome) => outcome,
-                    None => group_outcome(receiver, mutex, turns, pool).await,
-                };
-                outcome.map_err(direct::group_failed)
+                w.leave(receiver).await
             }
         }
     }
@@ -837,15 +849,7 @@ impl GroupTx {
                     w.turns.note_hold(w.key, w.began.elapsed());
                     return Ok(());
                 };
-                let ended = w.end_turn();
-                let (mutex, turns, pool) =
-                    (w.mutex.clone(), (w.turns.clone(), w.key), w.pool.clone());
-                drop(w);
-                let outcome = match ended {
-                    Some(outcome) => outcome,
-                    None => group_outcome(receiver, mutex, turns, pool).await,
-                };
-                outcome.map_err(direct::group_failed)
+                w.leave(receiver).await
             }
         }
     }

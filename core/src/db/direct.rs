@@ -278,9 +278,10 @@ impl DirectConn {
     pub(crate) fn run(
         &mut self,
         sql: &str,
-        args: &[Arg],
+        args: Vec<Arg>,
         limit: Option<usize>,
     ) -> Result<(Vec<Row>, u64), sqlx::Error> {
+        let args: Vec<Value> = args.into_iter().map(into_value).collect();
         // Every statement goes through the cache; one-off shapes are the first evicted.
         let mut stmt = self.conn.prepare_cached(sql).map_err(sql_error)?;
         let mut positional = 0;
@@ -301,7 +302,7 @@ impl DirectConn {
             };
             // An argument not given is NULL (as sqlx-sqlite does); bind it explicitly so a
             // cached statement cannot keep the previous call's value.
-            let value = args.get(n.wrapping_sub(1)).map_or(Value::Null, to_sql);
+            let value = args.get(n.wrapping_sub(1)).unwrap_or(&Value::Null);
             stmt.raw_bind_parameter(i, value).map_err(sql_error)?;
         }
         let columns: Arc<[String]> = stmt.column_names().into_iter().map(String::from).collect();
@@ -345,12 +346,13 @@ fn owned(value: ValueRef<'_>) -> Value {
     }
 }
 
-fn to_sql(arg: &Arg) -> Value {
+/// The argument as SQLite binds it, moved (text and bytes are not copied again).
+fn into_value(arg: Arg) -> Value {
     match arg {
         Arg::Int(v) => v.map_or(Value::Null, Value::Integer),
         Arg::Real(v) => v.map_or(Value::Null, Value::Real),
-        Arg::Text(v) => v.clone().map_or(Value::Null, Value::Text),
-        Arg::Blob(v) => v.clone().map_or(Value::Null, Value::Blob),
+        Arg::Text(v) => v.map_or(Value::Null, Value::Text),
+        Arg::Blob(v) => v.map_or(Value::Null, Value::Blob),
     }
 }
 

@@ -297,7 +297,7 @@ impl<'q, T, R: Read<T>> Query<'q, T, R> {
         let rows_affected = match on.into() {
             Target::Pool(pool) => self.sqlx().execute(pool).await?.rows_affected(),
             Target::Conn(conn) => self.sqlx().execute(conn).await?.rows_affected(),
-            Target::Direct(conn) => conn.run(self.sql, &self.args, Some(0))?.1,
+            Target::Direct(conn) => conn.run(self.sql, self.args, Some(0))?.1,
         };
         Ok(Done { rows_affected })
     }
@@ -311,7 +311,7 @@ impl<'q, T, R: Read<T>> Query<'q, T, R> {
             Target::Pool(pool) => self.sqlx().fetch_optional(pool).await?.map(from_any),
             Target::Conn(conn) => self.sqlx().fetch_optional(conn).await?.map(from_any),
             Target::Direct(conn) => conn
-                .run(self.sql, &self.args, Some(1))?
+                .run(self.sql, self.args, Some(1))?
                 .0
                 .into_iter()
                 .next()
@@ -332,7 +332,7 @@ impl<'q, T, R: Read<T>> Query<'q, T, R> {
         let rows = match on.into() {
             Target::Pool(pool) => from_any_rows(self.sqlx().fetch_all(pool).await?)?,
             Target::Conn(conn) => from_any_rows(self.sqlx().fetch_all(conn).await?)?,
-            Target::Direct(conn) => conn.run(self.sql, &self.args, None)?.0,
+            Target::Direct(conn) => conn.run(self.sql, self.args, None)?.0,
         };
         rows.iter().map(R::read).collect()
     }
