@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use parvis_core::db::TenantTx;
+use parvis_core::db::{TenantSql, TenantTx, sql};
 use parvis_core::modules::service as modules;
 use parvis_core::modules::store as module_store;
 use parvis_core::notifications::Notice;
@@ -500,7 +500,7 @@ impl Billing {
         let tenant_id = tenant;
         let mut tx = app.db.tenant(tenant_id).begin_write().await?;
         if !store::record_event(
-            tx.conn(),
+            tx.platform(),
             meta.id,
             meta.kind,
             meta.created,
@@ -565,7 +565,7 @@ impl Billing {
         let Some((offer, tier, interval)) = parse_lookup_key(&price.lookup_key) else {
             return;
         };
-        let population: Option<i64> = match sqlx::query_scalar(
+        let population: Option<i64> = match sql::query_scalar(
             "SELECT c.population FROM tenants t JOIN communes c ON c.insee = t.insee WHERE t.id = $1",
         )
         .bind(tenant)
@@ -701,7 +701,7 @@ impl Billing {
             ),
             format!("{origin}/admin/billing"),
         );
-        parvis_core::jobs::push(tx.conn(), &notice).await?;
+        parvis_core::jobs::push(tx.platform(), &notice).await?;
         Ok(Some(origin))
     }
 

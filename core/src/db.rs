@@ -406,12 +406,6 @@ impl DerefMut for PlatformTx {
     }
 }
 
-impl Conn for PlatformTx {
-    fn conn(&mut self) -> &mut AnyConnection {
-        &mut self.tx
-    }
-}
-
 impl Sql for PlatformTx {
     fn sql(&mut self) -> sql::Target<'_> {
         sql::Target::Conn(&mut self.tx)
@@ -566,25 +560,6 @@ pub enum Reader {
     Direct(OwnedMutexGuard<DirectConn>),
 }
 
-/// Anything a sequence of sqlx queries can run on: a connection, a transaction of the pool, a
-/// tenant's transaction. `conn()` lends the connection for one query.
-pub trait Conn: Send {
-    /// The connection, for one query.
-    fn conn(&mut self) -> &mut AnyConnection;
-}
-
-impl Conn for sqlx::AnyConnection {
-    fn conn(&mut self) -> &mut AnyConnection {
-        self
-    }
-}
-
-impl Conn for Transaction<'_, Any> {
-    fn conn(&mut self) -> &mut AnyConnection {
-        self
-    }
-}
-
 impl Sql for Reader {
     fn sql(&mut self) -> sql::Target<'_> {
         match self {
@@ -594,14 +569,8 @@ impl Sql for Reader {
     }
 }
 
-impl Conn for TenantTx {
-    fn conn(&mut self) -> &mut AnyConnection {
-        TenantTx::conn(self)
-    }
-}
-
-impl Sql for TenantTx {
-    fn sql(&mut self) -> sql::Target<'_> {
+impl sql::sealed::Lend for TenantTx {
+    fn lend(&mut self) -> sql::Target<'_> {
         sql::Target::Conn(&mut self.tx)
     }
 }
@@ -612,9 +581,9 @@ impl TenantSql for TenantTx {
     }
 }
 
-/// A transaction on tenant-owned rows, on a pooled connection; [`TenantTx::conn`] is the
-/// connection for sqlx queries, [`Sql::sql`] the target of [`sql`]'s. Dropped without
-/// [`TenantTx::commit`], it rolls back: nothing is half-written.
+/// A transaction on tenant-owned rows, on a pooled connection. Its statements are
+/// [`TenantSql::scoped`]: they bind its tenant. Dropped without [`TenantTx::commit`], it rolls
+/// back: nothing is half-written.
 pub struct TenantTx {
     tx: Transaction<'static, Any>,
     /// On SQLite, a writing transaction's turn at the writer, held until it ends (declared
@@ -624,15 +593,10 @@ pub struct TenantTx {
 }
 
 impl TenantTx {
-    /// The tenant this transaction is bound to; bind it as `tenant_id` in every statement
-    /// (the [`TenantSql::scoped`] statements bind it as `$1`).
+    /// The tenant this transaction is bound to ([`TenantSql::scoped`] statements bind it as
+    /// `$1`).
     pub fn tenant_id(&self) -> TenantId {
         self.tenant
-    }
-
-    /// The connection, to run a sqlx query in this transaction: `.fetch_one(tx.conn())`.
-    pub fn conn(&mut self) -> &mut AnyConnection {
-        &mut self.tx
     }
 
     /// Commits the transaction.
@@ -647,8 +611,8 @@ impl TenantTx {
 }
 
 /// A tenant's write transaction on the hot path, from [`TenantDb::begin_group`] (or a
-/// [`TenantTx`] made into one): its statements go through [`sql`] ([`Sql::sql`]). Dropped
-/// without [`GroupTx::commit`], it rolls back.
+/// [`TenantTx`] made into one): its statements are [`TenantSql::scoped`], like a
+/// [`TenantTx`]'s. Dropped without [`GroupTx::commit`], it rolls back.
 pub struct GroupTx {
     inner: GroupInner,
     tenant: TenantId,
@@ -670,10 +634,10 @@ impl From<TenantTx> for GroupTx {
     }
 }
 
-impl Sql for GroupTx {
-    fn sql(&mut self) -> sql::Target<'_> {
+impl sql::sealed::Lend for GroupTx {
+    fn lend(&mut self) -> sql::Target<'_> {
         match &mut self.inner {
-            GroupInner::Pool(tx) => tx.sql(),
+            GroupInner::Pool(tx) => sql::sealed::Lend::lend(tx),
             GroupInner::Writer(w) => sql::Target::Direct(&mut w.writer),
         }
     }

@@ -3,6 +3,9 @@
 //!
 //! Features are laid out as folders with the same layers (`routes.rs` → service → `store.rs`).
 
+// `#[derive(Row)]` names the row trait as `::parvis_core::db::sql`, here as in other crates.
+extern crate self as parvis_core;
+
 pub mod accounts;
 pub mod authz;
 pub mod candidates;

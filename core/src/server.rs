@@ -263,7 +263,7 @@ pub fn spawn_background(state: &AppState) {
             if let Err(e) = state.authz.refresh().await {
                 tracing::warn!(error = %e, "authorization refresh failed");
             }
-            let _ = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            let _ = crate::db::sql::query("DELETE FROM sessions WHERE expires_at < $1")
                 .bind(crate::util::now())
                 .execute(state.db.platform())
                 .await;

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::PathBuf;
 
-use parvis_core::db::Db;
+use parvis_core::db::{Db, sql};
 use parvis_core::types::InseeCode;
 use parvis_core::util::search_key;
 
@@ -141,7 +141,7 @@ pub(crate) async fn insert_batched(
         sql.push(' ');
         sql.push_str(on_conflict);
         let count = batch.len() as u64;
-        let mut query = sqlx::query(&sql);
+        let mut query = sql::query(&sql);
         for row in batch {
             for value in row {
                 query = match value {
@@ -384,13 +384,13 @@ pub async fn import(
     // Neighbourhoods are replaced wholesale for the imported communes.
     match &wanted {
         None => {
-            sqlx::query("DELETE FROM neighbourhoods")
+            sql::query("DELETE FROM neighbourhoods")
                 .execute(&mut *tx)
                 .await?;
         }
         Some(codes) => {
             for code in codes {
-                sqlx::query("DELETE FROM neighbourhoods WHERE parent_insee = $1")
+                sql::query("DELETE FROM neighbourhoods WHERE parent_insee = $1")
                     .bind(*code)
                     .execute(&mut *tx)
                     .await?;

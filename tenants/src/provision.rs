@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use parvis_core::db::Db;
+use parvis_core::db::{Db, sql};
 use parvis_core::types::{InseeCode, Slug, TenantId};
 use parvis_core::util::now;
 
@@ -13,15 +13,15 @@ use crate::Progress;
 use crate::communes::{V, insert_batched};
 
 /// A provisioned commune.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sql::Row)]
 pub struct Tenant {
     /// Key of every tenant-owned row.
     pub id: TenantId,
     /// INSEE code.
-    #[sqlx(try_from = "String")]
+    #[row(try_from = "String")]
     pub insee: InseeCode,
     /// Subdomain.
-    #[sqlx(try_from = "String")]
+    #[row(try_from = "String")]
     pub slug: Slug,
     /// Official name.
     pub name: String,
@@ -100,7 +100,7 @@ const SELECT: &str = "SELECT t.id, t.insee, t.slug, t.status, t.custom_domain, c
 
 /// The tenant of a commune.
 pub async fn find_by_insee(db: &Db, insee: &InseeCode) -> Result<Option<Tenant>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} WHERE t.insee = $1"))
+    sql::query_as(&format!("{SELECT} WHERE t.insee = $1"))
         .bind(insee.as_str())
         .fetch_optional(db.platform())
         .await
@@ -108,7 +108,7 @@ pub async fn find_by_insee(db: &Db, insee: &InseeCode) -> Result<Option<Tenant>,
 
 /// The tenant served at a slug.
 pub async fn find_by_slug(db: &Db, slug: &Slug) -> Result<Option<Tenant>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} WHERE t.slug = $1"))
+    sql::query_as(&format!("{SELECT} WHERE t.slug = $1"))
         .bind(slug.as_str())
         .fetch_optional(db.platform())
         .await
@@ -116,7 +116,7 @@ pub async fn find_by_slug(db: &Db, slug: &Slug) -> Result<Option<Tenant>, sqlx::
 
 /// Tenants, biggest communes first.
 pub async fn list_tenants(db: &Db, limit: i64, offset: i64) -> Result<Vec<Tenant>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sql::query_as(&format!(
         "{SELECT} ORDER BY COALESCE(c.population, -1) DESC, t.insee LIMIT $1 OFFSET $2"
     ))
     .bind(limit.clamp(0, 100_000))
@@ -127,7 +127,7 @@ pub async fn list_tenants(db: &Db, limit: i64, offset: i64) -> Result<Vec<Tenant
 
 /// How many tenants exist.
 pub async fn count_tenants(db: &Db) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM tenants")
+    sql::query_scalar("SELECT COUNT(*) FROM tenants")
         .fetch_one(db.platform())
         .await
 }
@@ -155,12 +155,12 @@ pub async fn create_tenant(
 ) -> Result<Tenant, ProvisionError> {
     let mut tx = db.begin_immediate().await?;
     let commune: Option<(String, String)> =
-        sqlx::query_as("SELECT name, departement_code FROM communes WHERE insee = $1")
+        sql::query_as("SELECT name, departement_code FROM communes WHERE insee = $1")
             .bind(insee.as_str())
             .fetch_optional(&mut *tx)
             .await?;
     let Some((name, departement)) = commune else {
-        let neighbourhood: Option<(String, String, String)> = sqlx::query_as(
+        let neighbourhood: Option<(String, String, String)> = sql::query_as(
             "SELECT n.name, n.parent_insee, c.name AS parent FROM neighbourhoods n JOIN communes c ON c.insee = n.parent_insee \
              WHERE n.code = $1 AND n.parent_insee <> $1",
         )
@@ -175,7 +175,7 @@ pub async fn create_tenant(
                 parent_insee,
             });
         }
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM communes")
+        let count: i64 = sql::query_scalar("SELECT COUNT(*) FROM communes")
             .fetch_one(&mut *tx)
             .await?;
         return Err(ProvisionError::UnknownInsee {
@@ -183,7 +183,7 @@ pub async fn create_tenant(
             registry_empty: count == 0,
         });
     };
-    if let Some(slug) = sqlx::query_scalar("SELECT slug FROM tenants WHERE insee = $1")
+    if let Some(slug) = sql::query_scalar("SELECT slug FROM tenants WHERE insee = $1")
         .bind(insee.as_str())
         .fetch_optional(&mut *tx)
         .await?
@@ -195,7 +195,7 @@ pub async fn create_tenant(
     }
     let candidates = [Slug::from_name(&name).as_str().to_string()];
     let taken: HashSet<String> =
-        sqlx::query_scalar("SELECT slug FROM tenants WHERE slug = $1 OR slug LIKE $2")
+        sql::query_scalar("SELECT slug FROM tenants WHERE slug = $1 OR slug LIKE $2")
             .bind(&candidates[0])
             .bind(format!("{}-%", candidates[0]))
             .fetch_all(&mut *tx)
@@ -204,7 +204,7 @@ pub async fn create_tenant(
             .collect();
     let slug = match slug {
         Some(s) => {
-            let used = sqlx::query("SELECT 1 AS one FROM tenants WHERE slug = $1")
+            let used = sql::query("SELECT 1 AS one FROM tenants WHERE slug = $1")
                 .bind(s.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -215,7 +215,7 @@ pub async fn create_tenant(
         }
         None => pick_slug(&name, &departement, insee.as_str(), |s| taken.contains(s)),
     };
-    let id: TenantId = sqlx::query_scalar("INSERT INTO tenants (insee, slug, status, created_at) VALUES ($1, $2, 'active', $3) RETURNING id")
+    let id: TenantId = sql::query_scalar("INSERT INTO tenants (insee, slug, status, created_at) VALUES ($1, $2, 'active', $3) RETURNING id")
         .bind(insee.as_str())
         .bind(slug.as_str())
         .bind(now())
@@ -235,13 +235,13 @@ pub async fn create_tenant(
 /// Provisions every commune not yet a tenant, in one transaction.
 pub async fn create_all(db: &Db, progress: Progress) -> Result<ProvisionReport, ProvisionError> {
     let mut tx = db.begin_immediate().await?;
-    let mut taken: HashSet<String> = sqlx::query_scalar("SELECT slug FROM tenants")
+    let mut taken: HashSet<String> = sql::query_scalar("SELECT slug FROM tenants")
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
         .collect();
     let existing = taken.len();
-    let communes: Vec<(String, String, String)> = sqlx::query_as(
+    let communes: Vec<(String, String, String)> = sql::query_as(
         "SELECT c.insee, c.name, c.departement_code FROM communes c \
          WHERE NOT EXISTS (SELECT 1 FROM tenants t WHERE t.insee = c.insee) \
          ORDER BY COALESCE(c.population, -1) DESC, c.insee",

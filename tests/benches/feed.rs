@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use parvis_core::authz::Role;
+use parvis_core::db::TenantSql as _;
 use parvis_core::types::{AccountId, TenantId};
 use parvis_tests::{Backend, TestApp, form_token};
 use rand::{Rng as _, SeedableRng as _};
@@ -139,11 +140,7 @@ async fn posts(
                 "INSERT INTO posts (tenant_id, id, author_account_id, author_kind, official_id, author_name, body, body_html, theme, created_at) VALUES {}",
                 values.join(", ")
             );
-            let mut q = sqlx::query(&sql)
-                .bind(tenant)
-                .bind(&author.0)
-                .bind(body)
-                .bind(&html);
+            let mut q = tx.scoped(&sql).bind(&author.0).bind(body).bind(&html);
             for _ in 0..n {
                 let at = now - rng.gen_range(60..YEAR);
                 let millis = u64::try_from(at)? * 1000 + rng.gen_range(0..1000);
@@ -169,7 +166,7 @@ async fn posts(
                     .bind(name)
                     .bind(at);
             }
-            q.execute(tx.conn()).await?;
+            q.execute(&mut tx).await?;
         }
         tx.commit().await?;
     }

@@ -22,7 +22,7 @@ use parvis_core::accounts::service::create_verified;
 use parvis_core::accounts::store as accounts;
 use parvis_core::authz::{Authz, PLATFORM_DOMAIN, Role, perms};
 use parvis_core::communes::store;
-use parvis_core::db::Db;
+use parvis_core::db::{Db, TenantSql, sql};
 use parvis_core::feed::store::{Author, NewPost, insert_post};
 use parvis_core::feed::{markdown, service::THEMES, tags};
 use parvis_core::modules::bindings::parvis::module::types::{
@@ -61,7 +61,7 @@ pub struct Demo {
 /// Imports the registry if empty, provisions the demo commune with its council and sample
 /// posts, and creates the demo admin. Idempotent: a second start changes nothing.
 pub async fn prepare(db: &Db, authz: &Authz) -> anyhow::Result<Demo> {
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM communes")
+    let count: i64 = sql::query_scalar("SELECT COUNT(*) FROM communes")
         .fetch_one(db.platform())
         .await?;
     if count == 0 {
@@ -118,7 +118,7 @@ async fn import_council(db: &Db, tenant: &Tenant) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut tx = db.platform_write_tx().await?;
-    let others: i64 = sqlx::query_scalar(
+    let others: i64 = sql::query_scalar(
         "SELECT COUNT(*) FROM mandates WHERE tenant_id <> $1 AND ended_at IS NULL",
     )
     .bind(tenant.id)
@@ -223,11 +223,10 @@ async fn seed_posts(db: &Db, tenant: &Tenant, admin: &AccountId) -> anyhow::Resu
         )
         .await?;
         // The store dates a post when it is written; a sample post is dated in the past.
-        sqlx::query("UPDATE posts SET created_at = $1 WHERE tenant_id = $2 AND id = $3")
+        tx.scoped("UPDATE posts SET created_at = $2 WHERE tenant_id = $1 AND id = $3")
             .bind(at.min(now))
-            .bind(tx.tenant_id())
             .bind(&id)
-            .execute(tx.conn())
+            .execute(&mut tx)
             .await?;
     }
     tx.commit().await?;

@@ -8,7 +8,7 @@ use argon2::password_hash::{
 use serde::Serialize;
 
 use crate::accounts::store;
-use crate::db::Db;
+use crate::db::{Db, sql};
 use crate::jobs::Jobs;
 use crate::mail::Email;
 use crate::types::AccountId;
@@ -344,9 +344,9 @@ impl Accounts<'_> {
         store::set_password(&mut tx, &id, &hash).await?;
         // Receiving the link proves the address too.
         store::mark_verified(&mut tx, &id).await?;
-        sqlx::query("DELETE FROM sessions WHERE account_id = $1")
+        sql::query("DELETE FROM sessions WHERE account_id = $1")
             .bind(&id.0)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
         Ok(id)

@@ -2,12 +2,12 @@
 
 use sqlx::AnyConnection;
 
-use crate::db::Db;
+use crate::db::{Db, sql};
 use crate::types::AccountId;
 use crate::util::{now, token_hash};
 
 /// An account row with its password hash.
-#[derive(sqlx::FromRow)]
+#[derive(sql::Row)]
 pub struct AccountRow {
     /// Id.
     pub id: AccountId,
@@ -26,7 +26,7 @@ const SELECT: &str =
 
 /// Finds an account by e-mail (lowercase).
 pub async fn by_email(db: &Db, email: &str) -> Result<Option<AccountRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} WHERE email = $1"))
+    sql::query_as(&format!("{SELECT} WHERE email = $1"))
         .bind(email)
         .fetch_optional(db.platform())
         .await
@@ -34,7 +34,7 @@ pub async fn by_email(db: &Db, email: &str) -> Result<Option<AccountRow>, sqlx::
 
 /// Finds an account by id.
 pub async fn by_id(db: &Db, id: &AccountId) -> Result<Option<AccountRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} WHERE id = $1"))
+    sql::query_as(&format!("{SELECT} WHERE id = $1"))
         .bind(&id.0)
         .fetch_optional(db.platform())
         .await
@@ -49,7 +49,7 @@ pub async fn insert(
     password_hash: &str,
     verified_at: Option<i64>,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sql::query(
         "INSERT INTO accounts (id, email, display_name, password_hash, email_verified_at, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING",
     )
@@ -59,7 +59,7 @@ pub async fn insert(
     .bind(password_hash)
     .bind(verified_at)
     .bind(now())
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -72,12 +72,12 @@ pub async fn insert_token(
     purpose: &str,
     ttl_secs: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO email_tokens (token_hash, account_id, purpose, expires_at) VALUES ($1, $2, $3, $4)")
+    sql::query("INSERT INTO email_tokens (token_hash, account_id, purpose, expires_at) VALUES ($1, $2, $3, $4)")
         .bind(token_hash(token))
         .bind(&account.0)
         .bind(purpose)
         .bind(now() + ttl_secs)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
@@ -88,14 +88,14 @@ pub async fn consume_token(
     token: &str,
     purpose: &str,
 ) -> Result<Option<AccountId>, sqlx::Error> {
-    sqlx::query_scalar(
+    sql::query_scalar(
         "UPDATE email_tokens SET used_at = $1 WHERE token_hash = $2 AND purpose = $3 \
          AND used_at IS NULL AND expires_at > $1 RETURNING account_id",
     )
     .bind(now())
     .bind(token_hash(token))
     .bind(purpose)
-    .fetch_optional(conn)
+    .fetch_optional(&mut *conn)
     .await
 }
 
@@ -105,7 +105,7 @@ pub async fn token_account(
     token: &str,
     purpose: &str,
 ) -> Result<Option<AccountId>, sqlx::Error> {
-    sqlx::query_scalar(
+    sql::query_scalar(
         "SELECT account_id FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
     )
     .bind(token_hash(token))
@@ -117,7 +117,7 @@ pub async fn token_account(
 
 /// Whether a token is currently valid (without consuming it).
 pub async fn token_is_valid(db: &Db, token: &str, purpose: &str) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query(
+    let row = sql::query(
         "SELECT 1 AS ok FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
     )
     .bind(token_hash(token))
@@ -130,12 +130,12 @@ pub async fn token_is_valid(db: &Db, token: &str, purpose: &str) -> Result<bool,
 
 /// Marks the address verified.
 pub async fn mark_verified(conn: &mut AnyConnection, id: &AccountId) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sql::query(
         "UPDATE accounts SET email_verified_at = COALESCE(email_verified_at, $1) WHERE id = $2",
     )
     .bind(now())
     .bind(&id.0)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -146,10 +146,10 @@ pub async fn set_password(
     id: &AccountId,
     hash: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+    sql::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
         .bind(hash)
         .bind(&id.0)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }

@@ -4,9 +4,8 @@
 use async_trait::async_trait;
 use casbin::error::AdapterError;
 use casbin::{Adapter, Filter, Model};
-use sqlx::AnyConnection;
 
-use crate::db::Db;
+use crate::db::{Db, sql};
 
 /// The adapter; rules are written through immediately (auto-save).
 pub struct DbAdapter {
@@ -31,7 +30,7 @@ fn err(e: sqlx::Error) -> casbin::Error {
 /// A cheap fingerprint of the rules table, to notice changes made by another process.
 pub async fn rules_version(db: &Db) -> Result<i64, sqlx::Error> {
     let (n, m): (i64, i64) =
-        sqlx::query_as("SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS m FROM casbin_rules")
+        sql::query_as("SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS m FROM casbin_rules")
             .fetch_one(db.platform())
             .await?;
     Ok(n * 1_000_000_007 + m)
@@ -42,40 +41,36 @@ fn values(rule: &[String]) -> [String; 6] {
     std::array::from_fn(|i| rule.get(i).cloned().unwrap_or_default())
 }
 
-/// Binds a rule's type and six values, in column order, to `sql` ($1 = ptype, $2… = v0…v5).
-fn rule_query<'q>(
-    sql: &'q str,
-    ptype: &'q str,
-    rule: &[String],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+/// Binds a rule's type and six values, in column order, to `statement` ($1 = ptype, $2… = v0…v5).
+fn rule_query<'q>(statement: &'q str, ptype: &str, rule: &[String]) -> sql::Query<'q, sql::Row> {
     values(rule)
         .into_iter()
-        .fold(sqlx::query(sql).bind(ptype), |q, v| q.bind(v))
+        .fold(sql::query(statement).bind(ptype), |q, v| q.bind(v))
 }
 
 async fn insert(
-    conn: &mut AnyConnection,
+    on: &mut (impl sql::Sql + ?Sized),
     ptype: &str,
     rule: &[String],
 ) -> Result<bool, sqlx::Error> {
     let sql = "INSERT INTO casbin_rules (ptype, v0, v1, v2, v3, v4, v5) VALUES ($1, $2, $3, $4, $5, $6, $7) \
                ON CONFLICT DO NOTHING";
     Ok(rule_query(sql, ptype, rule)
-        .execute(conn)
+        .execute(&mut *on)
         .await?
         .rows_affected()
         > 0)
 }
 
 async fn delete(
-    conn: &mut AnyConnection,
+    on: &mut (impl sql::Sql + ?Sized),
     ptype: &str,
     rule: &[String],
 ) -> Result<bool, sqlx::Error> {
     let sql = "DELETE FROM casbin_rules WHERE ptype = $1 AND v0 = $2 AND v1 = $3 AND v2 = $4 \
                AND v3 = $5 AND v4 = $6 AND v5 = $7";
     Ok(rule_query(sql, ptype, rule)
-        .execute(conn)
+        .execute(&mut *on)
         .await?
         .rows_affected()
         > 0)
@@ -99,7 +94,7 @@ fn load_line(m: &mut dyn Model, ptype: &str, mut rule: Vec<String>) {
 }
 
 /// A stored rule: its type and its values, padded to six with ''.
-#[derive(sqlx::FromRow)]
+#[derive(sql::Row)]
 struct StoredRule {
     ptype: String,
     v0: String,
@@ -112,7 +107,7 @@ struct StoredRule {
 
 async fn load_rows(db: &Db) -> Result<Vec<(String, Vec<String>)>, sqlx::Error> {
     let rules: Vec<StoredRule> =
-        sqlx::query_as("SELECT ptype, v0, v1, v2, v3, v4, v5 FROM casbin_rules ORDER BY id")
+        sql::query_as("SELECT ptype, v0, v1, v2, v3, v4, v5 FROM casbin_rules ORDER BY id")
             .fetch_all(db.platform())
             .await?;
     Ok(rules
@@ -153,7 +148,7 @@ impl Adapter for DbAdapter {
 
     async fn save_policy(&mut self, m: &mut dyn Model) -> casbin::Result<()> {
         let mut tx = self.db.begin_immediate().await.map_err(err)?;
-        sqlx::query("DELETE FROM casbin_rules")
+        sql::query("DELETE FROM casbin_rules")
             .execute(&mut *tx)
             .await
             .map_err(err)?;
@@ -170,7 +165,7 @@ impl Adapter for DbAdapter {
     }
 
     async fn clear_policy(&mut self) -> casbin::Result<()> {
-        sqlx::query("DELETE FROM casbin_rules")
+        sql::query("DELETE FROM casbin_rules")
             .execute(self.db.platform())
             .await
             .map_err(err)?;
@@ -188,7 +183,7 @@ impl Adapter for DbAdapter {
         rule: Vec<String>,
     ) -> casbin::Result<bool> {
         let mut conn = self.db.platform().acquire().await.map_err(err)?;
-        insert(&mut conn, ptype, &rule).await.map_err(err)
+        insert(&mut *conn, ptype, &rule).await.map_err(err)
     }
 
     async fn add_policies(
@@ -212,7 +207,7 @@ impl Adapter for DbAdapter {
         rule: Vec<String>,
     ) -> casbin::Result<bool> {
         let mut conn = self.db.platform().acquire().await.map_err(err)?;
-        delete(&mut conn, ptype, &rule).await.map_err(err)
+        delete(&mut *conn, ptype, &rule).await.map_err(err)
     }
 
     async fn remove_policies(
@@ -249,7 +244,7 @@ impl Adapter for DbAdapter {
                 sql.push_str(&format!(" AND v{column} = ${}", binds.len()));
             }
         }
-        let mut query = sqlx::query(&sql);
+        let mut query = sql::query(&sql);
         for b in &binds {
             query = query.bind(b);
         }

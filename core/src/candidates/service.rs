@@ -5,6 +5,7 @@ use axum::body::Bytes;
 
 use crate::authz::Role;
 use crate::candidates::store::{self, Candidate, ELECTIONS, NewCandidate};
+use crate::db::sql;
 use crate::media::MediaError;
 use crate::media::image::{Fit, clean_blocking};
 use crate::media::store::{self as media, NewMedia};
@@ -195,11 +196,11 @@ pub async fn forget_account(
     conn: &mut sqlx::AnyConnection,
     account: &AccountId,
 ) -> Result<(), sqlx::Error> {
-    for sql in [
+    for statement in [
         "DELETE FROM candidates WHERE account_id = $1",
         "DELETE FROM media WHERE account_id = $1 AND purpose = 'candidate-photo'",
     ] {
-        sqlx::query(sql)
+        sql::query(statement)
             .bind(&account.0)
             .execute(&mut *conn)
             .await?;

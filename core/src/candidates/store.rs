@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::db::TenantTx;
+use crate::db::{TenantSql, TenantTx, sql};
 use crate::media::routes::MediaUrl;
 use crate::types::AccountId;
 use crate::util::{new_id, now};
@@ -14,7 +14,7 @@ pub const ELECTIONS: &[(&str, &str)] = &[
 ];
 
 /// A candidate profile as pages show it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct Candidate {
     /// Id.
     pub id: String,
@@ -24,7 +24,7 @@ pub struct Candidate {
     /// Stored election kind.
     pub election_kind: String,
     /// Its label.
-    #[sqlx(rename = "election_kind", try_from = "ElectionLabel")]
+    #[row(rename = "election_kind", try_from = "ElectionLabel")]
     pub election_label: String,
     /// Election day, ISO.
     pub election_date: String,
@@ -37,7 +37,7 @@ pub struct Candidate {
     /// Programme rendered by the safe markdown renderer.
     pub programme_html: String,
     /// `/media/<id>` of the photo.
-    #[sqlx(rename = "photo_id", try_from = "MediaUrl")]
+    #[row(rename = "photo_id", try_from = "MediaUrl")]
     pub photo_url: Option<String>,
     /// Stored photo id.
     #[serde(skip)]
@@ -75,9 +75,10 @@ const SELECT: &str = "SELECT id, account_id, election_kind, election_date, displ
 
 /// A stored election kind read as its label from [`ELECTIONS`] (an unknown kind is shown as
 /// stored): [`Candidate`]'s `election_label` reads `election_kind` through it.
-#[derive(Debug, Clone, sqlx::Type)]
-#[sqlx(transparent)]
+#[derive(Debug, Clone)]
 pub struct ElectionLabel(String);
+
+sql::transparent!(ElectionLabel(String));
 
 impl From<ElectionLabel> for String {
     fn from(kind: ElectionLabel) -> String {
@@ -90,13 +91,11 @@ impl From<ElectionLabel> for String {
 
 /// Creates a published profile; returns its id.
 pub async fn insert(tx: &mut TenantTx, c: &NewCandidate<'_>) -> Result<String, sqlx::Error> {
-    let tenant = tx.tenant_id();
     let id = new_id();
-    sqlx::query(
+    tx.scoped(
         "INSERT INTO candidates (tenant_id, id, account_id, election_kind, election_date, display_name, list_name, \
          programme, programme_html, photo_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
-    .bind(tenant)
     .bind(&id)
     .bind(&c.account.0)
     .bind(c.election_kind)
@@ -107,7 +106,7 @@ pub async fn insert(tx: &mut TenantTx, c: &NewCandidate<'_>) -> Result<String, s
     .bind(c.programme_html)
     .bind(c.photo_id)
     .bind(now())
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     Ok(id)
 }
@@ -119,38 +118,33 @@ pub async fn has_published(
     kind: &str,
     date: &str,
 ) -> Result<bool, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    Ok(sqlx::query(
-        "SELECT 1 AS one FROM candidates WHERE tenant_id = $1 AND account_id = $2 AND election_kind = $3 \
-         AND election_date = $4 AND status = 'published'",
-    )
-    .bind(tenant)
-    .bind(&account.0)
-    .bind(kind)
-    .bind(date)
-    .fetch_optional(tx.conn())
-    .await?
-    .is_some())
+    Ok(tx
+        .scoped(
+            "SELECT 1 AS one FROM candidates WHERE tenant_id = $1 AND account_id = $2 AND election_kind = $3 \
+             AND election_date = $4 AND status = 'published'",
+        )
+        .bind(&account.0)
+        .bind(kind)
+        .bind(date)
+        .fetch_optional(tx)
+        .await?
+        .is_some())
 }
 
 /// One profile of this tenant, whatever its status.
 pub async fn get(tx: &mut TenantTx, id: &str) -> Result<Option<Candidate>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query_as(&format!("{SELECT} WHERE tenant_id = $1 AND id = $2"))
-        .bind(tenant)
+    tx.scoped_as(&format!("{SELECT} WHERE tenant_id = $1 AND id = $2"))
         .bind(id)
-        .fetch_optional(tx.conn())
+        .fetch_optional(tx)
         .await
 }
 
 /// The published profiles of this tenant (unordered: the service sorts them).
 pub async fn published(tx: &mut TenantTx) -> Result<Vec<Candidate>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query_as(&format!(
+    tx.scoped_as(&format!(
         "{SELECT} WHERE tenant_id = $1 AND status = 'published'"
     ))
-    .bind(tenant)
-    .fetch_all(tx.conn())
+    .fetch_all(tx)
     .await
 }
 
@@ -161,17 +155,16 @@ pub async fn withdraw(
     reason: &str,
     by: &AccountId,
 ) -> Result<bool, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let done = sqlx::query(
-        "UPDATE candidates SET status = 'withdrawn', withdrawn_reason = $1, withdrawn_by = $2, withdrawn_at = $3 \
-         WHERE tenant_id = $4 AND id = $5 AND status = 'published'",
-    )
-    .bind(reason)
-    .bind(&by.0)
-    .bind(now())
-    .bind(tenant)
-    .bind(id)
-    .execute(tx.conn())
-    .await?;
+    let done = tx
+        .scoped(
+            "UPDATE candidates SET status = 'withdrawn', withdrawn_reason = $2, withdrawn_by = $3, withdrawn_at = $4 \
+             WHERE tenant_id = $1 AND id = $5 AND status = 'published'",
+        )
+        .bind(reason)
+        .bind(&by.0)
+        .bind(now())
+        .bind(id)
+        .execute(tx)
+        .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -9,7 +9,7 @@ use std::sync::RwLock;
 
 use serde::Serialize;
 
-use crate::db::Db;
+use crate::db::{Db, sql};
 use crate::error::AppError;
 use crate::util::search_key;
 
@@ -34,7 +34,7 @@ pub fn check_query(query: &str) -> Result<(), AppError> {
 const RANKS: usize = 3;
 
 /// One searchable commune.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct CommuneHit {
     /// INSEE code.
     pub insee: String,
@@ -49,7 +49,7 @@ pub struct CommuneHit {
     /// Tenant slug when the commune is served.
     pub slug: Option<String>,
     #[serde(skip)]
-    #[sqlx(rename = "search_key")]
+    #[row(rename = "search_key")]
     key: String,
 }
 
@@ -62,7 +62,7 @@ pub struct CommuneIndex {
 impl CommuneIndex {
     /// (Re)loads every current commune from the registry.
     pub async fn reload(&self, db: &Db) -> Result<usize, sqlx::Error> {
-        let entries: Vec<CommuneHit> = sqlx::query_as(
+        let entries: Vec<CommuneHit> = sql::query_as(
             "SELECT c.insee, c.name, c.departement_code, c.population, c.postal_codes, c.search_key, t.slug \
              FROM communes c LEFT JOIN tenants t ON t.insee = c.insee AND t.status = 'active' \
              ORDER BY c.population DESC",

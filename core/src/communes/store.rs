@@ -2,24 +2,24 @@
 
 use serde::Serialize;
 
-use crate::db::TenantTx;
+use crate::db::{TenantSql, TenantTx, sql};
 use crate::rows::Flag;
 use crate::util::{new_id, now};
 
 /// Editable content of the commune page.
-#[derive(Debug, Clone, Serialize, Default, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Default, sql::Row)]
 pub struct PageContent {
     /// Presentation text (plain text, paragraphs separated by blank lines).
     pub presentation: String,
     /// Whether a logo / coat of arms was uploaded.
-    #[sqlx(try_from = "Flag")]
+    #[row(try_from = "Flag")]
     pub has_logo: bool,
     /// Last edit (Unix seconds).
     pub updated_at: i64,
 }
 
 /// A useful link.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct Link {
     /// Id.
     pub id: String,
@@ -30,7 +30,7 @@ pub struct Link {
 }
 
 /// A member of the municipal team.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct TeamMember {
     /// Id.
     pub id: String,
@@ -42,71 +42,61 @@ pub struct TeamMember {
 
 /// The page content (defaults when the tenant has none yet).
 pub async fn page(tx: &mut TenantTx) -> Result<PageContent, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let page: Option<PageContent> = sqlx::query_as(
+    let page: Option<PageContent> = tx.scoped_as(
         "SELECT presentation, CAST(CASE WHEN logo IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_logo, updated_at \
          FROM commune_pages WHERE tenant_id = $1",
     )
-    .bind(tenant)
-    .fetch_optional(tx.conn())
+    .fetch_optional(tx)
     .await?;
     Ok(page.unwrap_or_default())
 }
 
 /// Replaces the presentation.
 pub async fn set_presentation(tx: &mut TenantTx, text: &str) -> Result<(), sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query(
+    tx.scoped(
         "INSERT INTO commune_pages (tenant_id, presentation, updated_at) VALUES ($1, $2, $3) \
          ON CONFLICT (tenant_id) DO UPDATE SET presentation = excluded.presentation, updated_at = excluded.updated_at",
     )
-    .bind(tenant)
     .bind(text)
     .bind(now())
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     Ok(())
 }
 
 /// Stores the logo (already re-encoded as PNG).
 pub async fn set_logo(tx: &mut TenantTx, png: Vec<u8>) -> Result<(), sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query(
+    tx.scoped(
         "INSERT INTO commune_pages (tenant_id, presentation, logo, logo_mime, updated_at) VALUES ($1, '', $2, 'image/png', $3) \
          ON CONFLICT (tenant_id) DO UPDATE SET logo = excluded.logo, logo_mime = excluded.logo_mime, updated_at = excluded.updated_at",
     )
-    .bind(tenant)
     .bind(png)
     .bind(now())
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     Ok(())
 }
 
 /// The logo bytes and type.
 pub async fn logo(tx: &mut TenantTx) -> Result<Option<(Vec<u8>, String)>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query_as(
+    tx.scoped_as(
         "SELECT logo, logo_mime FROM commune_pages WHERE tenant_id = $1 AND logo IS NOT NULL",
     )
-    .bind(tenant)
-    .fetch_optional(tx.conn())
+    .fetch_optional(tx)
     .await
 }
 
 /// Useful links, in order.
 pub async fn links(tx: &mut TenantTx) -> Result<Vec<Link>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query_as(
+    tx.scoped_as(
         "SELECT id, label, url FROM commune_links WHERE tenant_id = $1 ORDER BY position, id",
     )
-    .bind(tenant)
-    .fetch_all(tx.conn())
+    .fetch_all(tx)
     .await
 }
 
 /// An elected official of the commune, from the national registry (RNE).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct Elected {
     /// Registry key (profile page `/elus/<id>`).
     pub id: String,
@@ -118,15 +108,15 @@ pub struct Elected {
     pub sex: Option<String>,
     /// Functions held (« Maire », « 1er adjoint au maire »), best first; empty for a councillor
     /// (one row per mandate: gathered after the rows).
-    #[sqlx(skip)]
+    #[row(skip)]
     pub functions: Vec<String>,
 }
 
 /// One current mandate of the council: the official, and the function it is for ('' for a
 /// councillor).
-#[derive(sqlx::FromRow)]
+#[derive(sql::Row)]
 struct Mandate {
-    #[sqlx(flatten)]
+    #[row(flatten)]
     official: Elected,
     function_label: String,
 }
@@ -134,15 +124,13 @@ struct Mandate {
 /// The current municipal council from the registry: the mayor first, then deputies by rank,
 /// then councillors by name. (The birth date is never read here.)
 pub async fn council(tx: &mut TenantTx) -> Result<Vec<Elected>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let mandates: Vec<Mandate> = sqlx::query_as(
+    let mandates: Vec<Mandate> = tx.scoped_as(
         "SELECT o.id, o.first_name, o.last_name, o.sex, m.function_label, m.function_rank FROM mandates m \
          JOIN officials o ON o.tenant_id = m.tenant_id AND o.id = m.official_id \
          WHERE m.tenant_id = $1 AND m.ended_at IS NULL \
          ORDER BY m.function_rank, o.last_name, o.first_name",
     )
-    .bind(tenant)
-    .fetch_all(tx.conn())
+    .fetch_all(tx)
     .await?;
     let mut order: Vec<String> = Vec::new();
     let mut by_id: std::collections::HashMap<String, Elected> = std::collections::HashMap::new();
@@ -167,37 +155,31 @@ pub async fn council(tx: &mut TenantTx) -> Result<Vec<Elected>, sqlx::Error> {
 
 /// The municipal team, in order.
 pub async fn team(tx: &mut TenantTx) -> Result<Vec<TeamMember>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query_as(
+    tx.scoped_as(
         "SELECT id, name, role_label FROM team_members WHERE tenant_id = $1 ORDER BY position, id",
     )
-    .bind(tenant)
-    .fetch_all(tx.conn())
+    .fetch_all(tx)
     .await
 }
 
 async fn next_position(tx: &mut TenantTx, table: &str) -> Result<i64, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query_scalar(&format!(
+    tx.scoped_scalar(&format!(
         "SELECT COALESCE(MAX(position), 0) + 1 AS p FROM {table} WHERE tenant_id = $1"
     ))
-    .bind(tenant)
-    .fetch_one(tx.conn())
+    .fetch_one(tx)
     .await
 }
 
 /// Appends a link.
 pub async fn add_link(tx: &mut TenantTx, label: &str, url: &str) -> Result<String, sqlx::Error> {
-    let tenant = tx.tenant_id();
     let position = next_position(tx, "commune_links").await?;
     let id = new_id();
-    sqlx::query("INSERT INTO commune_links (tenant_id, id, label, url, position) VALUES ($1, $2, $3, $4, $5)")
-        .bind(tenant)
+    tx.scoped("INSERT INTO commune_links (tenant_id, id, label, url, position) VALUES ($1, $2, $3, $4, $5)")
         .bind(&id)
         .bind(label)
         .bind(url)
         .bind(position)
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
     Ok(id)
 }
@@ -208,38 +190,34 @@ pub async fn add_member(
     name: &str,
     role_label: &str,
 ) -> Result<String, sqlx::Error> {
-    let tenant = tx.tenant_id();
     let position = next_position(tx, "team_members").await?;
     let id = new_id();
-    sqlx::query("INSERT INTO team_members (tenant_id, id, name, role_label, position) VALUES ($1, $2, $3, $4, $5)")
-        .bind(tenant)
+    tx.scoped("INSERT INTO team_members (tenant_id, id, name, role_label, position) VALUES ($1, $2, $3, $4, $5)")
         .bind(&id)
         .bind(name)
         .bind(role_label)
         .bind(position)
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
     Ok(id)
 }
 
 /// Removes a link; false when this tenant has no such link.
 pub async fn remove_link(tx: &mut TenantTx, id: &str) -> Result<bool, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let done = sqlx::query("DELETE FROM commune_links WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant)
+    let done = tx
+        .scoped("DELETE FROM commune_links WHERE tenant_id = $1 AND id = $2")
         .bind(id)
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Removes a team member; false when this tenant has no such member.
 pub async fn remove_member(tx: &mut TenantTx, id: &str) -> Result<bool, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let done = sqlx::query("DELETE FROM team_members WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant)
+    let done = tx
+        .scoped("DELETE FROM team_members WHERE tenant_id = $1 AND id = $2")
         .bind(id)
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -15,12 +15,15 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use rusqlite::types::{FromSql, Value, ValueRef};
+pub use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, Value, ValueRef};
 use sqlx::any::{AnyArguments, AnyRow, AnyTypeInfoKind};
 use sqlx::{Any, AnyConnection, AnyPool, Column as _, Row as _, ValueRef as _};
 
 use super::direct::DirectConn;
 use crate::types::{AccountId, ModuleId, TenantId};
+
+pub use parvis_derive::Row;
+pub use sqlx::Error;
 
 /// A statement's argument, typed even when NULL (PostgreSQL types its parameters).
 #[derive(Debug, Clone, PartialEq)]
@@ -180,6 +183,38 @@ tuple_row!(A 0);
 tuple_row!(A 0, B 1);
 tuple_row!(A 0, B 1, C 2);
 tuple_row!(A 0, B 1, C 2, D 3);
+tuple_row!(A 0, B 1, C 2, D 3, E 4);
+tuple_row!(A 0, B 1, C 2, D 3, E 4, F 5);
+tuple_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+tuple_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+
+/// A column read as `F` and converted into a field's type (`#[row(try_from = "F")]`).
+pub fn convert<F, T>(from: F, column: &str) -> Result<T, sqlx::Error>
+where
+    T: TryFrom<F>,
+    T::Error: std::fmt::Display,
+{
+    T::try_from(from).map_err(|e| sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: e.to_string().into(),
+    })
+}
+
+/// Implements [`FromSql`] for a newtype over a type that has it (a column shape such as
+/// `crate::rows::Flag`): `sql::transparent!(Flag(i64));`.
+#[macro_export]
+macro_rules! transparent_column {
+    ($($name:ident($inner:ty)),+ $(,)?) => {$(
+        impl $crate::db::sql::FromSql for $name {
+            fn column_result(
+                value: $crate::db::sql::ValueRef<'_>,
+            ) -> $crate::db::sql::FromSqlResult<Self> {
+                <$inner as $crate::db::sql::FromSql>::column_result(value).map($name)
+            }
+        }
+    )+};
+}
+pub use transparent_column as transparent;
 
 /// How a row is read into a statement's item: [`Whole`] rows, or their [`First`] column.
 pub trait Read<T> {
@@ -221,18 +256,6 @@ pub enum Target<'c> {
 impl<'c> From<&'c AnyPool> for Target<'c> {
     fn from(pool: &'c AnyPool) -> Self {
         Target::Pool(pool)
-    }
-}
-
-impl<'c> From<&'c mut AnyConnection> for Target<'c> {
-    fn from(conn: &'c mut AnyConnection) -> Self {
-        Target::Conn(conn)
-    }
-}
-
-impl<'c> From<&'c mut sqlx::Transaction<'_, Any>> for Target<'c> {
-    fn from(tx: &'c mut sqlx::Transaction<'_, Any>) -> Self {
-        Target::Conn(tx)
     }
 }
 
@@ -366,6 +389,25 @@ fn from_any_rows(rows: Vec<AnyRow>) -> Result<Vec<Row>, sqlx::Error> {
     rows.iter().map(|r| Row::from_any(r, &columns)).collect()
 }
 
+/// A statement that arguments bind to, scoped or not: helpers that bind the same columns for
+/// several statements take any of them.
+pub trait Bind: Sized {
+    /// Binds the next `$N`.
+    fn bind(self, value: impl Param) -> Self;
+}
+
+impl<T, R: Read<T>> Bind for Query<'_, T, R> {
+    fn bind(self, value: impl Param) -> Self {
+        Query::bind(self, value)
+    }
+}
+
+impl<T, R: Read<T>> Bind for TenantQuery<'_, T, R> {
+    fn bind(self, value: impl Param) -> Self {
+        TenantQuery::bind(self, value)
+    }
+}
+
 /// Anything with a connection a statement of this API can run on.
 pub trait Sql: Send {
     /// The target for one statement.
@@ -384,26 +426,106 @@ impl Sql for sqlx::Transaction<'_, Any> {
     }
 }
 
-/// A transaction bound to one tenant, on this API: a [`TenantTx`](super::TenantTx) or a
-/// [`GroupTx`](super::GroupTx). Functions that run inside a module's call take one.
-pub trait TenantSql: Sql {
+impl Sql for Target<'_> {
+    fn sql(&mut self) -> Target<'_> {
+        match self {
+            Target::Pool(pool) => Target::Pool(pool),
+            Target::Conn(conn) => Target::Conn(conn),
+            Target::Direct(conn) => Target::Direct(conn),
+        }
+    }
+}
+
+impl<'c, S: Sql + ?Sized> From<&'c mut S> for Target<'c> {
+    fn from(on: &'c mut S) -> Self {
+        on.sql()
+    }
+}
+
+pub(crate) mod sealed {
+    /// Lends a tenant's transaction to the statements of [`super::TenantQuery`]; not reachable
+    /// outside the crate, so nothing else runs on a tenant's transaction unscoped.
+    pub trait Lend: Send {
+        /// The target for one statement.
+        fn lend(&mut self) -> super::Target<'_>;
+    }
+}
+
+/// A transaction bound to one tenant: a [`TenantTx`](super::TenantTx) or a
+/// [`GroupTx`](super::GroupTx). Its statements are [`TenantQuery`]s, made by
+/// [`TenantSql::scoped`] (which binds the tenant as `$1`), so a statement on tenant rows cannot
+/// be written without its tenant: an unscoped [`Query`] does not run on it. Statements on
+/// platform and account tables in the same transaction (an account's name, a job, an e-mail
+/// queued) go through [`TenantSql::platform`], the visible exception.
+pub trait TenantSql: sealed::Lend {
     /// The tenant the transaction is bound to.
     fn tenant_id(&self) -> TenantId;
 
     /// A statement scoped to the transaction's tenant: `$1` is bound to it, the statement's
-    /// own arguments start at `$2`.
-    fn scoped<'q>(&self, sql: &'q str) -> Query<'q, Row> {
-        query(sql).bind(self.tenant_id())
+    /// own arguments start at `$2`. On SQLite, a statement that does not use `$1` fails (one
+    /// argument too many): a forgotten `tenant_id = $1` does not pass the tests.
+    fn scoped<'q>(&self, sql: &'q str) -> TenantQuery<'q, Row> {
+        TenantQuery(query(sql).bind(self.tenant_id()))
     }
 
     /// [`TenantSql::scoped`], read into `T`.
-    fn scoped_as<'q, T: FromRow>(&self, sql: &'q str) -> Query<'q, T> {
-        query_as(sql).bind(self.tenant_id())
+    fn scoped_as<'q, T: FromRow>(&self, sql: &'q str) -> TenantQuery<'q, T> {
+        TenantQuery(query_as(sql).bind(self.tenant_id()))
     }
 
     /// [`TenantSql::scoped`], its first column read as `T`.
-    fn scoped_scalar<'q, T: FromSql>(&self, sql: &'q str) -> Query<'q, T, First> {
-        query_scalar(sql).bind(self.tenant_id())
+    fn scoped_scalar<'q, T: FromSql>(&self, sql: &'q str) -> TenantQuery<'q, T, First> {
+        TenantQuery(query_scalar(sql).bind(self.tenant_id()))
+    }
+
+    /// A statement on the transaction itself, which touches no table (`SAVEPOINT …`, an
+    /// advisory lock): nothing is bound.
+    fn control<'q>(&self, sql: &'q str) -> TenantQuery<'q, Row> {
+        TenantQuery(query(sql))
+    }
+
+    /// [`TenantSql::control`], its first column read as `T`.
+    fn control_scalar<'q, T: FromSql>(&self, sql: &'q str) -> TenantQuery<'q, T, First> {
+        TenantQuery(query_scalar(sql))
+    }
+
+    /// The transaction, for statements on platform- or account-owned tables that must commit
+    /// with the tenant's rows (`sql::query(..).execute(tx.platform())`): never for a table of
+    /// `db::ownership`'s tenant-owned list.
+    fn platform(&mut self) -> Target<'_> {
+        self.lend()
+    }
+}
+
+/// A statement of a tenant's transaction ([`TenantSql::scoped`]): its `$1` is the tenant.
+#[must_use = "a statement does nothing until it is executed or fetched"]
+#[derive(Debug)]
+pub struct TenantQuery<'q, T, R = Whole>(Query<'q, T, R>);
+
+impl<'q, T, R: Read<T>> TenantQuery<'q, T, R> {
+    /// Binds the next `$N` (from `$2`).
+    pub fn bind(self, value: impl Param) -> Self {
+        TenantQuery(self.0.bind(value))
+    }
+
+    /// Runs the statement in the tenant's transaction; its rows, if any, are discarded.
+    pub async fn execute(self, tx: &mut impl TenantSql) -> Result<Done, sqlx::Error> {
+        self.0.execute(tx.lend()).await
+    }
+
+    /// The first row, or None.
+    pub async fn fetch_optional(self, tx: &mut impl TenantSql) -> Result<Option<T>, sqlx::Error> {
+        self.0.fetch_optional(tx.lend()).await
+    }
+
+    /// The first row; `RowNotFound` if there is none.
+    pub async fn fetch_one(self, tx: &mut impl TenantSql) -> Result<T, sqlx::Error> {
+        self.0.fetch_one(tx.lend()).await
+    }
+
+    /// Every row.
+    pub async fn fetch_all(self, tx: &mut impl TenantSql) -> Result<Vec<T>, sqlx::Error> {
+        self.0.fetch_all(tx.lend()).await
     }
 }
 
@@ -440,6 +562,76 @@ mod tests {
         assert_eq!(
             <(i64, String)>::from_row(&row).ok(),
             Some((1, "a".to_string()))
+        );
+    }
+
+    /// A column shape read through `try_from`.
+    #[derive(Debug)]
+    struct Flag(i64);
+    crate::db::sql::transparent!(Flag(i64));
+    impl From<Flag> for bool {
+        fn from(flag: Flag) -> bool {
+            flag.0 != 0
+        }
+    }
+
+    #[derive(Debug, PartialEq, super::Row)]
+    struct Inner {
+        t: String,
+    }
+
+    #[derive(Debug, PartialEq, super::Row)]
+    struct Outer {
+        #[row(rename = "n")]
+        count: i64,
+        #[row(try_from = "Flag", rename = "n")]
+        on: bool,
+        #[row(flatten)]
+        inner: Inner,
+        #[row(skip)]
+        later: Vec<String>,
+        z: Option<i64>,
+    }
+
+    #[derive(Debug, super::Row)]
+    struct Strict {
+        #[row(try_from = "String")]
+        #[allow(dead_code)]
+        kind: Kind,
+    }
+
+    #[derive(Debug)]
+    struct Kind;
+    impl TryFrom<String> for Kind {
+        type Error = String;
+        fn try_from(s: String) -> Result<Kind, String> {
+            Err(format!("type inconnu : {s}"))
+        }
+    }
+
+    #[test]
+    fn rows_derive_by_name_with_renames_conversions_and_flattening() {
+        let row = Row::new(
+            Arc::from(vec!["n".to_string(), "t".to_string(), "z".to_string()]),
+            vec![Value::Integer(2), Value::Text("a".into()), Value::Null],
+        );
+        assert_eq!(
+            Outer::from_row(&row).ok(),
+            Some(Outer {
+                count: 2,
+                on: true,
+                inner: Inner { t: "a".into() },
+                later: Vec::new(),
+                z: None,
+            })
+        );
+        let refused = Strict::from_row(&Row::new(
+            Arc::from(vec!["kind".to_string()]),
+            vec![Value::Text("x".into())],
+        ));
+        assert!(
+            matches!(&refused, Err(sqlx::Error::ColumnDecode { index, .. }) if index == "kind"),
+            "{refused:?}"
         );
     }
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use serde::Serialize;
 
-use crate::db::{Db, TenantTx};
+use crate::db::{Db, TenantSql, TenantTx, sql};
 use crate::feed::store::PostScope;
 use crate::media::image::{Cleaned, Fit, clean_blocking};
 use crate::media::store::{self as media, NewMedia};
@@ -231,13 +231,11 @@ pub async fn insert(
         label: title,
         byte_size: *size,
     });
-    let tenant = tx.tenant_id();
     for (position, row) in (1i64..).zip(images.chain(documents)) {
-        sqlx::query(
+        tx.scoped(
             "INSERT INTO post_attachments (tenant_id, post_id, position, kind, media_id, thumb_id, width, height, label, byte_size) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind(tenant)
         .bind(post)
         .bind(position)
         .bind(row.kind)
@@ -247,22 +245,22 @@ pub async fn insert(
         .bind(row.thumb.map(|t| i64::from(t.2)))
         .bind(row.label)
         .bind(row.byte_size as i64)
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
     }
     Ok(())
 }
 
 /// One attachment as cards and post pages show it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct Attachment {
     /// `image` or `document`.
     pub kind: String,
     /// The image at reading size, or the PDF (set by the page, which knows the host).
-    #[sqlx(skip)]
+    #[row(skip)]
     pub url: String,
     /// The image at card size (set with `url`).
-    #[sqlx(skip)]
+    #[row(skip)]
     pub thumb_url: Option<String>,
     /// Card size, for the `width`/`height` attributes.
     pub width: Option<i64>,
@@ -271,7 +269,7 @@ pub struct Attachment {
     /// Text alternative or title.
     pub label: String,
     /// « 1,2 Mo ».
-    #[sqlx(rename = "byte_size", try_from = "HumanSize")]
+    #[row(rename = "byte_size", try_from = "HumanSize")]
     pub size: String,
     #[serde(skip)]
     media_id: String,
@@ -296,7 +294,15 @@ pub async fn of_posts_in(
     posts: &[&str],
 ) -> Result<HashMap<String, Vec<Attachment>>, sqlx::Error> {
     let scope = PostScope::within(tx.tenant_id(), posts);
-    load(tx.conn(), &scope, "").await
+    if scope.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = select(&scope, "");
+    let rows = scope
+        .bind_scoped(tx.scoped_as::<OfPost>(&sql))
+        .fetch_all(tx)
+        .await?;
+    Ok(by_post(rows))
 }
 
 /// The attachments of published posts of several communes (a feed page), by post id, in one
@@ -313,40 +319,42 @@ pub async fn of_posts(
     // The policy already filters on PostgreSQL; SQLite has none, so the query says it too.
     let published = " AND EXISTS (SELECT 1 FROM posts p WHERE p.tenant_id = a.tenant_id \
                      AND p.id = a.post_id AND p.hidden_at IS NULL)";
-    load(&mut *db.platform().acquire().await?, &scope, published).await
+    let sql = select(&scope, published);
+    let rows = scope
+        .bind(sql::query_as::<OfPost>(&sql))
+        .fetch_all(db.platform())
+        .await?;
+    Ok(by_post(rows))
 }
 
-/// Attachments of the posts of `scope`, with `extra` conditions on `a`, the attachment.
-async fn load(
-    conn: impl sqlx::Executor<'_, Database = sqlx::Any>,
-    scope: &PostScope<'_>,
-    extra: &str,
-) -> Result<HashMap<String, Vec<Attachment>>, sqlx::Error> {
-    let mut out: HashMap<String, Vec<Attachment>> = HashMap::new();
-    if scope.is_empty() {
-        return Ok(out);
-    }
-    let sql = format!(
+/// The statement reading the attachments of the posts of `scope`, with `extra` conditions on
+/// `a`, the attachment.
+fn select(scope: &PostScope<'_>, extra: &str) -> String {
+    format!(
         "SELECT post_id, kind, media_id, thumb_id, width, height, label, byte_size FROM post_attachments a \
          WHERE {}{extra} ORDER BY post_id, position",
         scope.sql()
-    );
-    let query = scope.bind(sqlx::query_as::<_, OfPost>(&sql));
+    )
+}
+
+/// Attachment rows grouped by post, in their order.
+fn by_post(rows: Vec<OfPost>) -> HashMap<String, Vec<Attachment>> {
+    let mut out: HashMap<String, Vec<Attachment>> = HashMap::new();
     for OfPost {
         post_id,
         attachment,
-    } in query.fetch_all(conn).await?
+    } in rows
     {
         out.entry(post_id).or_default().push(attachment);
     }
-    Ok(out)
+    out
 }
 
 /// An attachment row with the post it belongs to.
-#[derive(sqlx::FromRow)]
+#[derive(sql::Row)]
 struct OfPost {
     post_id: String,
-    #[sqlx(flatten)]
+    #[row(flatten)]
     attachment: Attachment,
 }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::authz::perms;
 use crate::config::Config;
-use crate::db::Db;
+use crate::db::{Db, TenantSql};
 use crate::feed::engagement::store as engagement_store;
 use crate::feed::store::{self, Author, NewPost, Post};
 use crate::feed::tags::{self, PostKind};
@@ -160,7 +160,7 @@ pub async fn publish(
         link: format!("{}/publications/{post_id}", p.origin),
         post_id: post_id.clone(),
     };
-    crate::jobs::push(tx.conn(), &event).await?;
+    crate::jobs::push(tx.platform(), &event).await?;
     tx.commit().await?;
     state.jobs.notify();
     state.home_cache.invalidate(tenant.id());

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::db::sql::{self, TenantQuery};
 use crate::db::{Db, TenantSql, TenantTx};
 use crate::feed::attachments::Attachment;
 use crate::feed::engagement::store::Summary;
@@ -22,7 +23,7 @@ pub enum Author {
 }
 
 /// A post as pages show it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct Post {
     /// Commune.
     #[serde(skip)]
@@ -44,35 +45,35 @@ pub struct Post {
     /// Optional theme.
     pub theme: Option<String>,
     /// News, action, commitment or proposal.
-    #[sqlx(try_from = "String")]
+    #[row(try_from = "String")]
     pub kind: PostKind,
     /// The kind's French label.
-    #[sqlx(rename = "kind", try_from = "KindLabel")]
+    #[row(rename = "kind", try_from = "KindLabel")]
     pub kind_label: &'static str,
     /// Optional neighbourhood tag.
     pub quartier: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
     /// Why the viewer sees it (feed only).
-    #[sqlx(skip)]
+    #[row(skip)]
     pub why: Option<String>,
     /// Link to the author's profile (set by the page, which knows the host).
-    #[sqlx(skip)]
+    #[row(skip)]
     pub author_url: Option<String>,
     /// Link to the post's own page (set by the page, which knows the host).
-    #[sqlx(skip)]
+    #[row(skip)]
     pub url: Option<String>,
     /// Its commune's news with the same theme (set by the page).
-    #[sqlx(skip)]
+    #[row(skip)]
     pub theme_url: Option<String>,
     /// Its commune's news with the same neighbourhood tag (set by the page).
-    #[sqlx(skip)]
+    #[row(skip)]
     pub quartier_url: Option<String>,
     /// Comments, reactions and evaluations (set by the page).
-    #[sqlx(skip)]
+    #[row(skip)]
     pub engagement: Option<Summary>,
     /// Images and documents, in their author's order (set by the page).
-    #[sqlx(skip)]
+    #[row(skip)]
     pub attachments: Vec<Attachment>,
 }
 
@@ -119,18 +120,29 @@ impl<'a> PostScope<'a> {
         )
     }
 
-    /// Binds the condition's parameters, in [`PostScope::sql`]'s order, to a query whose rows
-    /// are read as `O`.
-    pub fn bind<'q, O>(
+    /// Binds the condition's parameters, in [`PostScope::sql`]'s order, to a statement on the
+    /// pool or a platform connection.
+    pub fn bind<'q, T, R: sql::Read<T>>(
         &self,
-        mut query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
-    ) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>
-    where
-        'a: 'q,
-    {
+        mut query: sql::Query<'q, T, R>,
+    ) -> sql::Query<'q, T, R> {
         for tenant in &self.tenants {
             query = query.bind(*tenant);
         }
+        for id in &self.posts {
+            query = query.bind(*id);
+        }
+        query
+    }
+
+    /// Binds the condition's posts to a statement of a tenant's transaction
+    /// ([`TenantSql::scoped`], which binds the tenant as `$1`): for a scope
+    /// [`within`](PostScope::within) the transaction's tenant, whose one tenant is `$1` in
+    /// [`PostScope::sql`]'s order.
+    pub fn bind_scoped<'q, T, R: sql::Read<T>>(
+        &self,
+        mut query: TenantQuery<'q, T, R>,
+    ) -> TenantQuery<'q, T, R> {
         for id in &self.posts {
             query = query.bind(*id);
         }
@@ -207,7 +219,7 @@ pub async fn insert_post(
     .bind(post.kind.as_str())
     .bind(post.quartier)
     .bind(now())
-    .execute(tx.sql())
+    .execute(tx)
     .await?;
     Ok(id)
 }
@@ -256,7 +268,7 @@ pub async fn of_commune_where(
     before: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Post>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sql::query_as(&format!(
         "SELECT {COLUMNS} {FROM} WHERE p.tenant_id = $1 AND p.hidden_at IS NULL AND ($2 = '' OR p.official_id = $2) \
          AND ($3 = '' OR p.id < $3) AND ($5 = '' OR p.theme = $5) AND ($6 = '' OR p.quartier = $6) \
          ORDER BY p.id DESC LIMIT $4"
@@ -272,13 +284,13 @@ pub async fn of_commune_where(
 }
 
 /// One post of this tenant, with what only its own pages need.
-#[derive(sqlx::FromRow)]
+#[derive(sql::Row)]
 pub struct OnePost {
     /// The post.
-    #[sqlx(flatten)]
+    #[row(flatten)]
     pub post: Post,
     /// The account that wrote it.
-    #[sqlx(rename = "author_account_id")]
+    #[row(rename = "author_account_id")]
     pub author_account: AccountId,
     /// Hidden by a moderator, and why ('' when no reason was given).
     pub hidden: Option<String>,
@@ -286,15 +298,13 @@ pub struct OnePost {
 
 /// A post of the transaction's tenant, hidden or not; `None` when it is not one of its posts.
 pub async fn one(tx: &mut TenantTx, id: &str) -> Result<Option<OnePost>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query_as(&format!(
+    tx.scoped_as(&format!(
         "SELECT {COLUMNS}, p.author_account_id, \
          CASE WHEN p.hidden_at IS NULL THEN NULL ELSE COALESCE(p.hidden_reason, '') END AS hidden \
          {FROM} WHERE p.tenant_id = $1 AND p.id = $2"
     ))
-    .bind(tenant)
     .bind(id)
-    .fetch_optional(tx.conn())
+    .fetch_optional(tx)
     .await
 }
 
@@ -305,7 +315,7 @@ pub async fn of_candidate(
     account: &AccountId,
     limit: i64,
 ) -> Result<Vec<Post>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sql::query_as(&format!(
         "SELECT {COLUMNS} {FROM} WHERE p.tenant_id = $1 AND p.hidden_at IS NULL AND p.author_kind = 'candidate' \
          AND p.author_account_id = $2 ORDER BY p.id DESC LIMIT $3"
     ))
@@ -376,7 +386,7 @@ pub async fn feed(
          ) AS s JOIN posts p ON p.tenant_id = s.tenant_id AND p.id = s.id {} ORDER BY p.id DESC",
         joins!()
     );
-    let rows: Vec<FeedRow> = sqlx::query_as(&sql)
+    let rows: Vec<FeedRow> = sql::query_as(&sql)
         .bind(&account.0)
         .bind(before.unwrap_or_default())
         .bind(limit)
@@ -403,11 +413,11 @@ pub async fn feed(
 
 /// A post of the feed, and whether it is there because its commune is followed (rather
 /// than its official).
-#[derive(sqlx::FromRow)]
+#[derive(sql::Row)]
 struct FeedRow {
-    #[sqlx(flatten)]
+    #[row(flatten)]
     post: Post,
-    #[sqlx(try_from = "Flag")]
+    #[row(try_from = "Flag")]
     by_commune: bool,
 }
 
@@ -429,7 +439,7 @@ pub async fn set_follow(
         } else {
             MAX_FOLLOWED_OFFICIALS
         };
-        let done = sqlx::query(
+        let done = sql::query(
             "INSERT INTO follows (account_id, tenant_id, target_kind, target_id, created_at) \
              SELECT $1, $2, $3, $4, $5 \
              WHERE (SELECT COUNT(*) FROM follows WHERE account_id = $1 AND target_kind = $3) < $6 \
@@ -448,7 +458,7 @@ pub async fn set_follow(
             return follows(db, account, tenant, kind, target).await;
         }
     } else {
-        sqlx::query("DELETE FROM follows WHERE account_id = $1 AND tenant_id = $2 AND target_kind = $3 AND target_id = $4")
+        sql::query("DELETE FROM follows WHERE account_id = $1 AND tenant_id = $2 AND target_kind = $3 AND target_id = $4")
             .bind(&account.0)
             .bind(tenant)
             .bind(kind)
@@ -467,7 +477,7 @@ pub async fn follows(
     kind: &str,
     target: &str,
 ) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query("SELECT 1 AS one FROM follows WHERE account_id = $1 AND tenant_id = $2 AND target_kind = $3 AND target_id = $4")
+    let row = sql::query("SELECT 1 AS one FROM follows WHERE account_id = $1 AND tenant_id = $2 AND target_kind = $3 AND target_id = $4")
         .bind(&account.0)
         .bind(tenant)
         .bind(kind)
@@ -479,7 +489,7 @@ pub async fn follows(
 
 /// How many accounts follow a commune.
 pub async fn followers_of_commune(db: &Db, tenant: TenantId) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    sql::query_scalar(
         "SELECT COUNT(*) FROM follows WHERE tenant_id = $1 AND target_kind = 'commune'",
     )
     .bind(tenant)
@@ -509,7 +519,7 @@ pub async fn record(
     official: &str,
     limit: i64,
 ) -> Result<Vec<RecordEntry>, sqlx::Error> {
-    let posts: Vec<RecordPost> = sqlx::query_as(
+    let posts: Vec<RecordPost> = sql::query_as(
         "SELECT p.id, p.kind, p.body, p.created_at FROM posts p WHERE p.tenant_id = $1 AND p.official_id = $2 \
          AND p.hidden_at IS NULL AND p.kind IN ('action', 'engagement') ORDER BY p.id DESC LIMIT $3",
     )
@@ -531,10 +541,10 @@ pub async fn record(
 }
 
 /// An action or a commitment as [`record`] reads it.
-#[derive(sqlx::FromRow)]
+#[derive(sql::Row)]
 struct RecordPost {
     id: String,
-    #[sqlx(rename = "kind", try_from = "KindLabel")]
+    #[row(rename = "kind", try_from = "KindLabel")]
     kind_label: &'static str,
     body: String,
     created_at: i64,

@@ -71,10 +71,11 @@ impl TryFrom<String> for PostKind {
 }
 
 /// A stored kind read as its label: a row struct's `kind_label` field reads the `kind` column
-/// with `#[sqlx(rename = "kind", try_from = "KindLabel")]`.
-#[derive(Debug, Clone, sqlx::Type)]
-#[sqlx(transparent)]
+/// with `#[row(rename = "kind", try_from = "KindLabel")]`.
+#[derive(Debug, Clone)]
 pub struct KindLabel(String);
+
+crate::db::sql::transparent!(KindLabel(String));
 
 impl TryFrom<KindLabel> for &'static str {
     type Error = String;

@@ -166,7 +166,7 @@ pub async fn push_for<'c, J: Job>(
 }
 
 /// A job that failed for good (after its last attempt), as `parvis jobs failed` lists it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sql::Row)]
 pub struct FailedJob {
     /// Its number.
     pub id: i64,
@@ -191,7 +191,7 @@ pub async fn failed(
         "SELECT id, kind, attempts, failed_at, last_error FROM jobs \
          WHERE failed_at IS NOT NULL {of_kind} ORDER BY failed_at DESC, id DESC LIMIT $1"
     );
-    let mut query = sqlx::query_as(&sql).bind(limit);
+    let mut query = sql::query_as(&sql).bind(limit);
     if let Some(kind) = kind {
         query = query.bind(kind);
     }
@@ -233,7 +233,7 @@ pub async fn retry_failed(db: &Db, which: Retry<'_>) -> Result<u64, RetryError> 
             ids.sort_unstable();
             ids.dedup();
             for &id in &ids {
-                let done = sqlx::query(&format!("{PUT_BACK} AND id = $2"))
+                let done = sql::query(&format!("{PUT_BACK} AND id = $2"))
                     .bind(at)
                     .bind(id)
                     .execute(&mut *tx)
@@ -244,7 +244,7 @@ pub async fn retry_failed(db: &Db, which: Retry<'_>) -> Result<u64, RetryError> 
             }
             ids.len() as u64
         }
-        Retry::Kind(kind) => sqlx::query(&format!("{PUT_BACK} AND kind = $2"))
+        Retry::Kind(kind) => sql::query(&format!("{PUT_BACK} AND kind = $2"))
             .bind(at)
             .bind(kind)
             .execute(&mut *tx)
@@ -284,7 +284,7 @@ pub struct Jobs {
 }
 
 /// A claimed job.
-#[derive(sqlx::FromRow)]
+#[derive(sql::Row)]
 struct Claimed {
     id: i64,
     kind: String,
@@ -353,7 +353,7 @@ pub async fn sweep(db: &Db, at: i64) -> Result<Swept, sqlx::Error> {
             let deleted = {
                 // A turn at SQLite's writer per batch: other writers go in between.
                 let _turn = db.write_turn().await?;
-                sqlx::query(&sql)
+                sql::query(&sql)
                     .bind(before)
                     .bind(SWEEP_BATCH)
                     .execute(db.platform())
@@ -407,7 +407,7 @@ impl Jobs {
         const PENDING: &str = "done_at IS NULL AND failed_at IS NULL";
         let next: Option<i64> = match turn {
             Turn::Platform => {
-                sqlx::query_scalar(&format!(
+                sql::query_scalar(&format!(
                     "SELECT tenant_id FROM jobs WHERE {PENDING} AND tenant_id IS NOT NULL \
                      AND run_at <= $1 ORDER BY tenant_id LIMIT 1"
                 ))
@@ -416,7 +416,7 @@ impl Jobs {
                 .await?
             }
             Turn::Tenant(after) => {
-                sqlx::query_scalar(&format!(
+                sql::query_scalar(&format!(
                     "SELECT tenant_id FROM jobs WHERE {PENDING} AND tenant_id > $1 \
                      AND run_at <= $2 ORDER BY tenant_id LIMIT 1"
                 ))
@@ -450,7 +450,7 @@ impl Jobs {
              AND (locked_until IS NULL OR locked_until < $1) \
              RETURNING id, kind, payload, attempts, max_attempts"
         );
-        let mut query = sqlx::query_as(&sql).bind(at).bind(at + LOCK_SECS);
+        let mut query = sql::query_as(&sql).bind(at).bind(at + LOCK_SECS);
         if let Turn::Tenant(tenant) = turn {
             query = query.bind(tenant);
         }
@@ -511,7 +511,7 @@ impl Jobs {
         });
         let (query, counter, gave_up) = match outcome {
             Ok(()) => (
-                sqlx::query(
+                sql::query(
                     "UPDATE jobs SET done_at = $1, locked_until = NULL, last_error = NULL WHERE id = $2",
                 )
                 .bind(at)
@@ -523,7 +523,7 @@ impl Jobs {
                 let error = format!("{e:#}");
                 tracing::error!(job = job.id, kind = %job.kind, %error, "job failed for good");
                 (
-                    sqlx::query(
+                    sql::query(
                         "UPDATE jobs SET failed_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3",
                     )
                     .bind(at)
@@ -538,7 +538,7 @@ impl Jobs {
                 let delay = backoff_secs(job.attempts);
                 tracing::warn!(job = job.id, kind = %job.kind, %error, retry_in = delay, "job failed, will retry");
                 (
-                    sqlx::query(
+                    sql::query(
                         "UPDATE jobs SET run_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3",
                     )
                     .bind(at + delay)

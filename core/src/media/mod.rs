@@ -102,10 +102,11 @@ pub fn human_size(bytes: usize) -> String {
 }
 
 /// A byte count column read as [`human_size`]: a row struct's `size` field reads `byte_size`
-/// with `#[sqlx(rename = "byte_size", try_from = "HumanSize")]`.
-#[derive(Debug, Clone, Copy, sqlx::Type)]
-#[sqlx(transparent)]
+/// with `#[row(rename = "byte_size", try_from = "HumanSize")]`.
+#[derive(Debug, Clone, Copy)]
 pub struct HumanSize(i64);
+
+crate::db::sql::transparent!(HumanSize(i64));
 
 impl From<HumanSize> for String {
     fn from(bytes: HumanSize) -> String {

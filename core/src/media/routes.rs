@@ -29,10 +29,11 @@ pub fn url(id: &str) -> String {
 }
 
 /// A nullable media id column read as the path of its file: a row struct's `photo_url` field
-/// reads `photo_id` with `#[sqlx(rename = "photo_id", try_from = "MediaUrl")]`.
-#[derive(Debug, Clone, sqlx::Type)]
-#[sqlx(transparent)]
+/// reads `photo_id` with `#[row(rename = "photo_id", try_from = "MediaUrl")]`.
+#[derive(Debug, Clone)]
 pub struct MediaUrl(Option<String>);
+
+crate::db::sql::transparent!(MediaUrl(Option<String>));
 
 impl From<MediaUrl> for Option<String> {
     fn from(id: MediaUrl) -> Option<String> {

@@ -9,7 +9,7 @@
 
 use sha2::{Digest as _, Sha256};
 
-use crate::db::TenantTx;
+use crate::db::{TenantSql, TenantTx, sql};
 use crate::rows::Flag;
 use crate::types::AccountId;
 use crate::util::{new_id, now};
@@ -50,7 +50,7 @@ impl<'a> NewMedia<'a> {
 }
 
 /// A stored file as served.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sql::Row)]
 pub struct Stored {
     /// MIME type.
     pub content_type: String,
@@ -62,12 +62,12 @@ pub struct Stored {
     pub bytes: Vec<u8>,
     /// Withheld from the public: a file of a hidden post, or a withdrawn candidate's photo.
     /// The commune's moderators still see it (they review what they hid).
-    #[sqlx(try_from = "Flag")]
+    #[row(try_from = "Flag")]
     pub withheld: bool,
 }
 
 /// Metadata of a stored file (exports, listings).
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sql::Row)]
 pub struct Meta {
     /// Id (`/media/<id>`).
     pub id: String,
@@ -83,11 +83,7 @@ pub struct Meta {
 
 const COLUMNS: &str = "id, account_id, purpose, content_type, filename, width, height, byte_size, sha256, bytes, created_at";
 
-fn binds<'q>(
-    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    id: &str,
-    m: &NewMedia<'q>,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+fn binds<Q: sql::Bind>(q: Q, id: &str, m: &NewMedia<'_>) -> Q {
     q.bind(id.to_string())
         .bind(&m.account.0)
         .bind(m.purpose)
@@ -110,21 +106,17 @@ pub async fn insert_platform(
     let sql = format!(
         "INSERT INTO account_media ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     );
-    binds(sqlx::query(&sql), &id, m).execute(conn).await?;
+    binds(sql::query(&sql), &id, m).execute(conn).await?;
     Ok(id)
 }
 
 /// Stores media owned by the transaction's tenant; returns its id.
 pub async fn insert_tenant(tx: &mut TenantTx, m: &NewMedia<'_>) -> Result<String, sqlx::Error> {
     let id = new_id();
-    let tenant = tx.tenant_id();
     let sql = format!(
-        "INSERT INTO media (tenant_id, {COLUMNS}) VALUES ($12, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        "INSERT INTO media (tenant_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     );
-    binds(sqlx::query(&sql), &id, m)
-        .bind(tenant)
-        .execute(tx.conn())
-        .await?;
+    binds(tx.scoped(&sql), &id, m).execute(tx).await?;
     Ok(id)
 }
 
@@ -134,7 +126,7 @@ pub async fn delete_platform(
     account: &AccountId,
     id: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM account_media WHERE id = $1 AND account_id = $2")
+    sql::query("DELETE FROM account_media WHERE id = $1 AND account_id = $2")
         .bind(id)
         .bind(&account.0)
         .execute(conn)
@@ -144,18 +136,16 @@ pub async fn delete_platform(
 
 /// Deletes the tenant's media by id.
 pub async fn delete_tenant(tx: &mut TenantTx, id: &str) -> Result<(), sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query("DELETE FROM media WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant)
+    tx.scoped("DELETE FROM media WHERE tenant_id = $1 AND id = $2")
         .bind(id)
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
     Ok(())
 }
 
 /// An account's media, by id (any host serves it).
 pub async fn platform(pool: &sqlx::AnyPool, id: &str) -> Result<Option<Stored>, sqlx::Error> {
-    sqlx::query_as(
+    sql::query_as(
         "SELECT content_type, filename, sha256, bytes, 0 AS withheld FROM account_media WHERE id = $1",
     )
     .bind(id)
@@ -165,10 +155,9 @@ pub async fn platform(pool: &sqlx::AnyPool, id: &str) -> Result<Option<Stored>, 
 
 /// The tenant's media, by id (only its own host serves it).
 pub async fn tenant(tx: &mut TenantTx, id: &str) -> Result<Option<Stored>, sqlx::Error> {
-    let tenant = tx.tenant_id();
     // Each test is an index probe (migration 0018): the file's attachments to a hidden post,
     // and a withdrawn candidacy showing it as photo.
-    sqlx::query_as(
+    tx.scoped_as(
         "SELECT m.content_type, m.filename, m.sha256, m.bytes, \
          CASE WHEN EXISTS (SELECT 1 FROM post_attachments a JOIN posts p \
                  ON p.tenant_id = a.tenant_id AND p.id = a.post_id \
@@ -181,9 +170,8 @@ pub async fn tenant(tx: &mut TenantTx, id: &str) -> Result<Option<Stored>, sqlx:
          THEN 1 ELSE 0 END AS withheld \
          FROM media m WHERE m.tenant_id = $1 AND m.id = $2",
     )
-    .bind(tenant)
     .bind(id)
-    .fetch_optional(tx.conn())
+    .fetch_optional(tx)
     .await
 }
 
@@ -192,7 +180,7 @@ pub async fn of_account(
     conn: &mut sqlx::AnyConnection,
     account: &AccountId,
 ) -> Result<Vec<Meta>, sqlx::Error> {
-    sqlx::query_as(
+    sql::query_as(
         "SELECT id, purpose, content_type, byte_size, created_at FROM account_media WHERE account_id = $1 ORDER BY id",
     )
     .bind(&account.0)

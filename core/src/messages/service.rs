@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use crate::authz::Role;
-use crate::db::Db;
+use crate::db::{Db, TenantSql};
 use crate::messages::limiter::Refused;
 use crate::messages::store::{self, Recipient, Side, Thread};
 use crate::moderation::service::{self as moderation, Reason};
@@ -173,7 +173,7 @@ async fn notify(
         ),
         link,
     );
-    crate::jobs::push(tx.conn(), &notice).await
+    crate::jobs::push(tx.platform(), &notice).await
 }
 
 /// Starts a thread from `citizen` to `to`; returns its id. `origin` is the commune site's

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::db::{Db, TenantTx};
+use crate::db::{Db, TenantSql, TenantTx, sql};
 use crate::rows::IsSet;
 use crate::types::AccountId;
 use crate::util::{new_id, now};
@@ -66,7 +66,7 @@ pub enum Recipient {
 }
 
 /// A thread as the inbox and the thread page show it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct Thread {
     /// Id (UUIDv7).
     pub id: String,
@@ -78,13 +78,13 @@ pub struct Thread {
     pub recipient_name: String,
     /// The citizen's account.
     #[serde(skip)]
-    #[sqlx(rename = "citizen_account_id")]
+    #[row(rename = "citizen_account_id")]
     pub citizen: AccountId,
     /// The citizen's name (« Compte supprimé » once deleted).
     pub citizen_name: String,
     /// The official's account (official threads).
     #[serde(skip)]
-    #[sqlx(rename = "official_account_id")]
+    #[row(rename = "official_account_id")]
     pub official: Option<AccountId>,
     /// Unread messages on the citizen's side.
     #[serde(skip)]
@@ -107,7 +107,6 @@ pub async fn create_thread(
     subject: &str,
     body: &str,
 ) -> Result<String, sqlx::Error> {
-    let tenant = tx.tenant_id();
     let id = new_id();
     let (kind, official, official_id, name) = match to {
         Recipient::Official {
@@ -123,11 +122,10 @@ pub async fn create_thread(
         Recipient::Commune { name } => ("commune", None, None, name),
     };
     let at = now();
-    sqlx::query(
+    tx.scoped(
         "INSERT INTO message_threads (tenant_id, id, citizen_account_id, recipient_kind, official_account_id, official_id, \
          recipient_name, subject, created_at, last_message_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
     )
-    .bind(tenant)
     .bind(&id)
     .bind(&citizen.0)
     .bind(kind)
@@ -136,7 +134,7 @@ pub async fn create_thread(
     .bind(name.as_str())
     .bind(subject)
     .bind(at)
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     add_message(tx, &id, citizen, Side::Citizen, body).await?;
     Ok(id)
@@ -150,47 +148,42 @@ pub async fn add_message(
     side: Side,
     body: &str,
 ) -> Result<String, sqlx::Error> {
-    let tenant = tx.tenant_id();
     let id = new_id();
     let at = now();
-    sqlx::query(
+    tx.scoped(
         "INSERT INTO messages (tenant_id, id, thread_id, sender_account_id, sender_side, body, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
-    .bind(tenant)
     .bind(&id)
     .bind(thread)
     .bind(&sender.0)
     .bind(side.as_str())
     .bind(body)
     .bind(at)
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     let unread = match side {
         Side::Citizen => "recipient_unread",
         Side::Recipient => "citizen_unread",
     };
-    sqlx::query(&format!(
-        "UPDATE message_threads SET last_message_at = $1, {unread} = {unread} + 1 WHERE tenant_id = $2 AND id = $3"
+    tx.scoped(&format!(
+        "UPDATE message_threads SET last_message_at = $2, {unread} = {unread} + 1 WHERE tenant_id = $1 AND id = $3"
     ))
     .bind(at)
-    .bind(tenant)
     .bind(thread)
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     Ok(id)
 }
 
 /// One thread of this tenant.
 pub async fn thread(tx: &mut TenantTx, id: &str) -> Result<Option<Thread>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query_as(&format!(
+    tx.scoped_as(&format!(
         "SELECT {THREAD_COLUMNS} FROM message_threads t JOIN accounts a ON a.id = t.citizen_account_id \
          WHERE t.tenant_id = $1 AND t.id = $2"
     ))
-    .bind(tenant)
     .bind(id)
-    .fetch_optional(tx.conn())
+    .fetch_optional(tx)
     .await
 }
 
@@ -201,16 +194,14 @@ pub async fn inbox(
     account: &AccountId,
     admin: bool,
 ) -> Result<Vec<Thread>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query_as(&format!(
+    tx.scoped_as(&format!(
         "SELECT {THREAD_COLUMNS} FROM message_threads t JOIN accounts a ON a.id = t.citizen_account_id \
          WHERE t.tenant_id = $1 AND (t.citizen_account_id = $2 OR t.official_account_id = $2 \
          OR (t.recipient_kind = 'commune' AND $3 = 1)) ORDER BY t.last_message_at DESC, t.id DESC LIMIT 200"
     ))
-    .bind(tenant)
     .bind(&account.0)
     .bind(i64::from(admin))
-    .fetch_all(tx.conn())
+    .fetch_all(tx)
     .await
 }
 
@@ -221,16 +212,14 @@ pub async fn unread_total(
     account: &AccountId,
     admin: bool,
 ) -> Result<i64, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query_scalar(
+    tx.scoped_scalar(
         "SELECT CAST(COALESCE(SUM(CASE WHEN citizen_account_id = $2 THEN citizen_unread ELSE recipient_unread END), 0) AS BIGINT) \
          FROM message_threads WHERE tenant_id = $1 AND (citizen_account_id = $2 OR official_account_id = $2 \
          OR (recipient_kind = 'commune' AND $3 = 1))",
     )
-    .bind(tenant)
     .bind(&account.0)
     .bind(i64::from(admin))
-    .fetch_one(tx.conn())
+    .fetch_one(tx)
     .await
 }
 
@@ -240,58 +229,54 @@ pub async fn mark_read(tx: &mut TenantTx, thread: &str, side: Side) -> Result<()
         Side::Citizen => "citizen_unread",
         Side::Recipient => "recipient_unread",
     };
-    let tenant = tx.tenant_id();
-    sqlx::query(&format!(
+    tx.scoped(&format!(
         "UPDATE message_threads SET {unread} = 0 WHERE tenant_id = $1 AND id = $2 AND {unread} <> 0"
     ))
-    .bind(tenant)
     .bind(thread)
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     Ok(())
 }
 
 /// A message as the thread page shows it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct Message {
     /// Id.
     pub id: String,
     /// Who sent it.
-    #[sqlx(rename = "sender_side", try_from = "String")]
+    #[row(rename = "sender_side", try_from = "String")]
     pub side: Side,
     /// Its sender's account.
     #[serde(skip)]
-    #[sqlx(rename = "sender_account_id")]
+    #[row(rename = "sender_account_id")]
     pub sender: AccountId,
     /// Plain text ('' when deleted).
     pub body: String,
     /// Unix seconds.
     pub created_at: i64,
     /// Deleted with its author's account.
-    #[sqlx(rename = "deleted_at", try_from = "IsSet")]
+    #[row(rename = "deleted_at", try_from = "IsSet")]
     pub deleted: bool,
     /// Hidden by a moderator.
-    #[sqlx(rename = "hidden_at", try_from = "IsSet")]
+    #[row(rename = "hidden_at", try_from = "IsSet")]
     pub hidden: bool,
 }
 
 /// The messages of a thread, oldest first.
 pub async fn messages(tx: &mut TenantTx, thread: &str) -> Result<Vec<Message>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query_as(
+    tx.scoped_as(
         "SELECT id, sender_side, sender_account_id, body, created_at, deleted_at, hidden_at FROM messages \
          WHERE tenant_id = $1 AND thread_id = $2 ORDER BY id",
     )
-    .bind(tenant)
     .bind(thread)
-    .fetch_all(tx.conn())
+    .fetch_all(tx)
     .await
 }
 
 /// Whether an account was deleted (a closed conversation).
 pub async fn is_deleted(db: &Db, account: &AccountId) -> Result<bool, sqlx::Error> {
     let deleted: Option<Option<i64>> =
-        sqlx::query_scalar("SELECT deleted_at FROM accounts WHERE id = $1")
+        sql::query_scalar("SELECT deleted_at FROM accounts WHERE id = $1")
             .bind(&account.0)
             .fetch_optional(db.platform())
             .await?;
@@ -305,7 +290,7 @@ pub async fn blocked_by_any(
     account: &AccountId,
 ) -> Result<bool, sqlx::Error> {
     for blocker in blockers {
-        let row = sqlx::query(
+        let row = sql::query(
             "SELECT 1 AS one FROM account_blocks WHERE blocker_account_id = $1 AND blocked_account_id = $2",
         )
         .bind(&blocker.0)
@@ -321,7 +306,7 @@ pub async fn blocked_by_any(
 
 /// `blocker` blocks `blocked` (idempotent).
 pub async fn block(db: &Db, blocker: &AccountId, blocked: &AccountId) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sql::query(
         "INSERT INTO account_blocks (blocker_account_id, blocked_account_id, created_at) VALUES ($1, $2, $3) \
          ON CONFLICT DO NOTHING",
     )
@@ -335,7 +320,7 @@ pub async fn block(db: &Db, blocker: &AccountId, blocked: &AccountId) -> Result<
 
 /// `blocker` lifts its block of `blocked`.
 pub async fn unblock(db: &Db, blocker: &AccountId, blocked: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sql::query(
         "DELETE FROM account_blocks WHERE blocker_account_id = $1 AND blocked_account_id = $2",
     )
     .bind(&blocker.0)
@@ -346,13 +331,13 @@ pub async fn unblock(db: &Db, blocker: &AccountId, blocked: &str) -> Result<(), 
 }
 
 /// An account someone blocked.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct Blocked {
     /// Its id (the unblock form's value).
-    #[sqlx(rename = "blocked_account_id")]
+    #[row(rename = "blocked_account_id")]
     pub account_id: String,
     /// Its name.
-    #[sqlx(rename = "display_name")]
+    #[row(rename = "display_name")]
     pub name: String,
     /// Unix seconds.
     pub created_at: i64,
@@ -360,7 +345,7 @@ pub struct Blocked {
 
 /// The accounts `blocker` blocked, latest first.
 pub async fn blocked(db: &Db, blocker: &AccountId) -> Result<Vec<Blocked>, sqlx::Error> {
-    sqlx::query_as(
+    sql::query_as(
         "SELECT b.blocked_account_id, a.display_name, b.created_at FROM account_blocks b \
          JOIN accounts a ON a.id = b.blocked_account_id WHERE b.blocker_account_id = $1 ORDER BY b.created_at DESC",
     )
@@ -375,18 +360,18 @@ pub async fn forget_account(
     conn: &mut sqlx::AnyConnection,
     account: &AccountId,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sql::query(
         "UPDATE messages SET body = '', deleted_at = $1 WHERE sender_account_id = $2 AND deleted_at IS NULL",
     )
     .bind(now())
     .bind(&account.0)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("UPDATE message_threads SET subject = '' WHERE citizen_account_id = $1")
+    sql::query("UPDATE message_threads SET subject = '' WHERE citizen_account_id = $1")
         .bind(&account.0)
         .execute(&mut *conn)
         .await?;
-    sqlx::query(
+    sql::query(
         "DELETE FROM account_blocks WHERE blocker_account_id = $1 OR blocked_account_id = $1",
     )
     .bind(&account.0)

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::db::TenantTx;
+use crate::db::{TenantSql, TenantTx, sql};
 use crate::rows::IsSet;
 use crate::types::AccountId;
 use crate::util::{new_id, now};
@@ -17,18 +17,16 @@ pub async fn audit(
     target: &str,
     reason: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query(
+    tx.scoped(
         "INSERT INTO audit_log (tenant_id, id, actor_account_id, action, target, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
-    .bind(tenant)
     .bind(new_id())
     .bind(&actor.0)
     .bind(action)
     .bind(target)
     .bind(reason)
     .bind(now())
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     Ok(())
 }
@@ -41,50 +39,47 @@ pub async fn flag(
     account: &AccountId,
     reason: &str,
 ) -> Result<bool, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let exists = sqlx::query(
-        "SELECT 1 AS one FROM posts WHERE tenant_id = $1 AND id = $2 AND hidden_at IS NULL",
-    )
-    .bind(tenant)
-    .bind(post)
-    .fetch_optional(tx.conn())
-    .await?;
+    let exists = tx
+        .scoped("SELECT 1 AS one FROM posts WHERE tenant_id = $1 AND id = $2 AND hidden_at IS NULL")
+        .bind(post)
+        .fetch_optional(tx)
+        .await?;
     if exists.is_none() {
         return Ok(false);
     }
-    let done = sqlx::query(
-        "INSERT INTO flags (tenant_id, id, post_id, account_id, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(tenant)
-    .bind(new_id())
-    .bind(post)
-    .bind(&account.0)
-    .bind(reason)
-    .bind(now())
-    .execute(tx.conn())
+    let done = tx
+        .scoped(
+            "INSERT INTO flags (tenant_id, id, post_id, account_id, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(new_id())
+        .bind(post)
+        .bind(&account.0)
+        .bind(reason)
+        .bind(now())
+        .execute(tx)
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// A post in the moderation queue.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct Flagged {
     /// Post id.
-    #[sqlx(rename = "id")]
+    #[row(rename = "id")]
     pub post_id: String,
     /// Author shown.
     pub author_name: String,
     /// Rendered body.
     pub body_html: String,
     /// Open flags.
-    #[sqlx(rename = "n")]
+    #[row(rename = "n")]
     pub flags: i64,
     /// The flags' reasons, joined.
-    #[sqlx(skip)]
+    #[row(skip)]
     pub reasons: String,
     /// Whether it is hidden now.
-    #[sqlx(rename = "hidden_at", try_from = "IsSet")]
+    #[row(rename = "hidden_at", try_from = "IsSet")]
     pub hidden: bool,
 }
 
@@ -129,11 +124,10 @@ pub async fn set_hidden(
     hide: bool,
     reason: &str,
 ) -> Result<bool, sqlx::Error> {
-    let tenant = tx.tenant_id();
     let at = now();
     let with_reason = !matches!(target, Target::Message);
     let sql = format!(
-        "UPDATE {} SET hidden_at = $1{} WHERE tenant_id = $2 AND id = $3",
+        "UPDATE {} SET hidden_at = $2{} WHERE tenant_id = $1 AND id = $3",
         target.table(),
         if with_reason {
             ", hidden_reason = $4"
@@ -141,24 +135,20 @@ pub async fn set_hidden(
             ""
         }
     );
-    let mut update = sqlx::query(&sql)
-        .bind(hide.then_some(at))
-        .bind(tenant)
-        .bind(id);
+    let mut update = tx.scoped(&sql).bind(hide.then_some(at)).bind(id);
     if with_reason {
         update = update.bind(hide.then_some(reason));
     }
-    if update.execute(tx.conn()).await?.rows_affected() != 1 {
+    if update.execute(tx).await?.rows_affected() != 1 {
         return Ok(false);
     }
-    sqlx::query(&format!(
-        "UPDATE flags SET resolved_at = $1 WHERE tenant_id = $2 AND {} = $3 AND resolved_at IS NULL",
+    tx.scoped(&format!(
+        "UPDATE flags SET resolved_at = $2 WHERE tenant_id = $1 AND {} = $3 AND resolved_at IS NULL",
         target.flag_column()
     ))
     .bind(at)
-    .bind(tenant)
     .bind(id)
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     Ok(true)
 }
@@ -169,16 +159,12 @@ async fn open_reasons(
     tx: &mut TenantTx,
     target: Target,
 ) -> Result<HashMap<String, String>, sqlx::Error> {
-    let tenant = tx.tenant_id();
     let column = target.flag_column();
     let sql = format!(
         "SELECT {column} AS target, reason FROM flags WHERE tenant_id = $1 AND {column} IS NOT NULL \
          AND resolved_at IS NULL ORDER BY created_at"
     );
-    let rows: Vec<(String, String)> = sqlx::query_as(&sql)
-        .bind(tenant)
-        .fetch_all(tx.conn())
-        .await?;
+    let rows: Vec<(String, String)> = tx.scoped_as(&sql).fetch_all(tx).await?;
     let mut out: HashMap<String, String> = HashMap::new();
     for (target, reason) in rows {
         let joined = out.entry(target).or_default();
@@ -192,15 +178,14 @@ async fn open_reasons(
 
 /// Posts with open flags, and hidden posts, most flagged first.
 pub async fn queue(tx: &mut TenantTx) -> Result<Vec<Flagged>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let mut queue: Vec<Flagged> = sqlx::query_as(
+    let mut queue: Vec<Flagged> = tx
+        .scoped_as(
         "SELECT p.id, p.author_name, p.body_html, p.hidden_at, \
          (SELECT COUNT(*) FROM flags f WHERE f.tenant_id = p.tenant_id AND f.post_id = p.id AND f.resolved_at IS NULL) AS n \
          FROM posts p WHERE p.tenant_id = $1 AND (p.hidden_at IS NOT NULL OR EXISTS (SELECT 1 FROM flags f \
          WHERE f.tenant_id = p.tenant_id AND f.post_id = p.id AND f.resolved_at IS NULL)) ORDER BY n DESC, p.id DESC LIMIT 200",
     )
-    .bind(tenant)
-    .fetch_all(tx.conn())
+    .fetch_all(tx)
     .await?;
     let mut reasons = open_reasons(tx, Target::Post).await?;
     for post in &mut queue {
@@ -212,7 +197,7 @@ pub async fn queue(tx: &mut TenantTx) -> Result<Vec<Flagged>, sqlx::Error> {
 /// An audit log entry, as moderators and admins of the commune see it: people are named by
 /// their display name, never by their e-mail address (moderators are not shown admins' or
 /// members' addresses).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct AuditEntry {
     /// Who (display name, or [`GONE`]).
     pub actor: String,
@@ -231,14 +216,13 @@ const GONE: &str = "compte supprimé";
 
 /// The latest audit entries.
 pub async fn audit_log(tx: &mut TenantTx) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let mut entries: Vec<AuditEntry> = sqlx::query_as(
+    let mut entries: Vec<AuditEntry> = tx
+        .scoped_as(
         "SELECT COALESCE(a.display_name, $2) AS actor, l.action, l.target, l.reason, l.created_at FROM audit_log l \
          LEFT JOIN accounts a ON a.id = l.actor_account_id WHERE l.tenant_id = $1 ORDER BY l.id DESC LIMIT 100",
     )
-    .bind(tenant)
     .bind(GONE)
-    .fetch_all(tx.conn())
+    .fetch_all(tx)
     .await?;
     // Role changes name their account (`<account id or e-mail> <role>`): show its name instead.
     let mut names: HashMap<String, String> = HashMap::new();
@@ -250,11 +234,11 @@ pub async fn audit_log(tx: &mut TenantTx) -> Result<Vec<AuditEntry>, sqlx::Error
                 (w.to_string(), r.to_string())
             });
         if !names.contains_key(&who) {
-            let name = sqlx::query_scalar::<_, String>(
+            let name = sql::query_scalar::<String>(
                 "SELECT display_name FROM accounts WHERE id = $1 OR email = $1",
             )
             .bind(&who)
-            .fetch_optional(tx.conn())
+            .fetch_optional(tx.platform())
             .await?
             .unwrap_or_else(|| GONE.to_string());
             names.insert(who.clone(), name);
@@ -273,58 +257,56 @@ pub async fn flag_message(
     account: &AccountId,
     reason: &str,
 ) -> Result<bool, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let done = sqlx::query(
-        "INSERT INTO flags (tenant_id, id, message_id, account_id, reason, created_at) \
-         SELECT $1, $2, m.id, $4, $5, $6 FROM messages m WHERE m.tenant_id = $1 AND m.id = $3 \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(tenant)
-    .bind(new_id())
-    .bind(message)
-    .bind(&account.0)
-    .bind(reason)
-    .bind(now())
-    .execute(tx.conn())
-    .await?;
+    let done = tx
+        .scoped(
+            "INSERT INTO flags (tenant_id, id, message_id, account_id, reason, created_at) \
+             SELECT $1, $2, m.id, $4, $5, $6 FROM messages m WHERE m.tenant_id = $1 AND m.id = $3 \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(new_id())
+        .bind(message)
+        .bind(&account.0)
+        .bind(reason)
+        .bind(now())
+        .execute(tx)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// A reported private message in the moderation queue.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct FlaggedMessage {
     /// Message id.
-    #[sqlx(rename = "id")]
+    #[row(rename = "id")]
     pub message_id: String,
     /// Its sender's name.
-    #[sqlx(rename = "display_name")]
+    #[row(rename = "display_name")]
     pub author_name: String,
     /// Plain text.
     pub body: String,
     /// Open flags.
-    #[sqlx(rename = "n")]
+    #[row(rename = "n")]
     pub flags: i64,
     /// The flags' reasons, joined.
-    #[sqlx(skip)]
+    #[row(skip)]
     pub reasons: String,
     /// Whether it is hidden now.
-    #[sqlx(rename = "hidden_at", try_from = "IsSet")]
+    #[row(rename = "hidden_at", try_from = "IsSet")]
     pub hidden: bool,
 }
 
 /// Reported messages with open flags, and hidden ones, most flagged first. Moderators see a
 /// private message only once one of its readers reported it.
 pub async fn message_queue(tx: &mut TenantTx) -> Result<Vec<FlaggedMessage>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let mut queue: Vec<FlaggedMessage> = sqlx::query_as(
+    let mut queue: Vec<FlaggedMessage> = tx
+        .scoped_as(
         "SELECT m.id, a.display_name, m.body, m.hidden_at, \
          (SELECT COUNT(*) FROM flags f WHERE f.tenant_id = m.tenant_id AND f.message_id = m.id AND f.resolved_at IS NULL) AS n \
          FROM messages m JOIN accounts a ON a.id = m.sender_account_id WHERE m.tenant_id = $1 \
          AND EXISTS (SELECT 1 FROM flags f WHERE f.tenant_id = m.tenant_id AND f.message_id = m.id \
          AND (f.resolved_at IS NULL OR m.hidden_at IS NOT NULL)) ORDER BY n DESC, m.id DESC LIMIT 200",
     )
-    .bind(tenant)
-    .fetch_all(tx.conn())
+    .fetch_all(tx)
     .await?;
     let mut reasons = open_reasons(tx, Target::Message).await?;
     for message in &mut queue {
@@ -342,69 +324,67 @@ pub async fn flag_comment(
     account: &AccountId,
     reason: &str,
 ) -> Result<Option<bool>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let exists = sqlx::query(
-        "SELECT 1 AS one FROM post_comments WHERE tenant_id = $1 AND post_id = $2 AND id = $3 AND hidden_at IS NULL",
-    )
-    .bind(tenant)
-    .bind(post)
-    .bind(comment)
-    .fetch_optional(tx.conn())
+    let exists = tx
+        .scoped(
+            "SELECT 1 AS one FROM post_comments WHERE tenant_id = $1 AND post_id = $2 AND id = $3 AND hidden_at IS NULL",
+        )
+        .bind(post)
+        .bind(comment)
+        .fetch_optional(tx)
     .await?;
     if exists.is_none() {
         return Ok(None);
     }
-    let done = sqlx::query(
-        "INSERT INTO flags (tenant_id, id, comment_id, account_id, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(tenant)
-    .bind(new_id())
-    .bind(comment)
-    .bind(&account.0)
-    .bind(reason)
-    .bind(now())
-    .execute(tx.conn())
+    let done = tx
+        .scoped(
+            "INSERT INTO flags (tenant_id, id, comment_id, account_id, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(new_id())
+        .bind(comment)
+        .bind(&account.0)
+        .bind(reason)
+        .bind(now())
+        .execute(tx)
     .await?;
     Ok(Some(done.rows_affected() == 1))
 }
 
 /// A flagged (or hidden) comment in the moderation queue.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct FlaggedComment {
     /// Comment id.
-    #[sqlx(rename = "id")]
+    #[row(rename = "id")]
     pub comment_id: String,
     /// The post it answers.
     pub post_id: String,
     /// Its author's name.
-    #[sqlx(rename = "display_name")]
+    #[row(rename = "display_name")]
     pub author_name: String,
     /// Plain text.
     pub body: String,
     /// Open flags.
-    #[sqlx(rename = "n")]
+    #[row(rename = "n")]
     pub flags: i64,
     /// The flags' reasons, joined.
-    #[sqlx(skip)]
+    #[row(skip)]
     pub reasons: String,
     /// Whether it is hidden now.
-    #[sqlx(rename = "hidden_at", try_from = "IsSet")]
+    #[row(rename = "hidden_at", try_from = "IsSet")]
     pub hidden: bool,
 }
 
 /// Comments with open flags, and hidden ones, most flagged first.
 pub async fn comment_queue(tx: &mut TenantTx) -> Result<Vec<FlaggedComment>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let mut queue: Vec<FlaggedComment> = sqlx::query_as(
+    let mut queue: Vec<FlaggedComment> = tx
+        .scoped_as(
         "SELECT c.id, c.post_id, a.display_name, c.body, c.hidden_at, \
          (SELECT COUNT(*) FROM flags f WHERE f.tenant_id = c.tenant_id AND f.comment_id = c.id AND f.resolved_at IS NULL) AS n \
          FROM post_comments c JOIN accounts a ON a.id = c.author_account_id WHERE c.tenant_id = $1 \
          AND (c.hidden_at IS NOT NULL OR EXISTS (SELECT 1 FROM flags f WHERE f.tenant_id = c.tenant_id \
          AND f.comment_id = c.id AND f.resolved_at IS NULL)) ORDER BY n DESC, c.id DESC LIMIT 200",
     )
-    .bind(tenant)
-    .fetch_all(tx.conn())
+    .fetch_all(tx)
     .await?;
     let mut reasons = open_reasons(tx, Target::Comment).await?;
     for comment in &mut queue {

@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::db::Db;
+use crate::db::{Db, sql};
 use crate::modules::call::Capability;
 use crate::modules::registry::{InstallError, LoadedModule, Manifest};
 use crate::modules::store::{InstallConflict, StoredVersion};
@@ -199,12 +199,12 @@ pub(crate) async fn register(
     if db.backend() == crate::db::Backend::Postgres {
         // Two installs at once see the same current version: one waits for the other (SQLite's
         // immediate transaction already does this).
-        sqlx::query("SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock($1)) AS held")
+        sql::query("SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock($1)) AS held")
             .bind(INSTALL_LOCK)
             .execute(&mut *tx)
             .await?;
     }
-    let same_version: Option<String> = sqlx::query_scalar(
+    let same_version: Option<String> = sql::query_scalar(
         "SELECT sha256 FROM module_versions WHERE module_id = $1 AND version = $2",
     )
     .bind(&v.id)
@@ -218,7 +218,7 @@ pub(crate) async fn register(
         }
         .into());
     }
-    let current: Option<(String, String)> = sqlx::query_as(
+    let current: Option<(String, String)> = sql::query_as(
         "SELECT v.sha256, v.manifest FROM modules m \
          JOIN module_versions v ON v.module_id = m.id AND v.version = m.version WHERE m.id = $1",
     )
@@ -289,7 +289,7 @@ pub(crate) async fn register(
         None => {}
     }
     if same_version.is_none() {
-        sqlx::query(
+        sql::query(
             "INSERT INTO module_versions (module_id, version, sha256, name, premium, manifest, wasm, installed_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
@@ -304,7 +304,7 @@ pub(crate) async fn register(
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query(
+    sql::query(
         "INSERT INTO modules (id, version, updated_at) VALUES ($1, $2, $3) \
          ON CONFLICT (id) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
     )
@@ -318,14 +318,14 @@ pub(crate) async fn register(
     // adds the new ones, not granted.
     let first = current.is_none();
     for cap in &installed.removed {
-        sqlx::query("DELETE FROM module_grants WHERE module_id = $1 AND capability = $2")
+        sql::query("DELETE FROM module_grants WHERE module_id = $1 AND capability = $2")
             .bind(&v.id)
             .bind(cap)
             .execute(&mut *tx)
             .await?;
     }
     for cap in &declared {
-        sqlx::query(
+        sql::query(
             "INSERT INTO module_grants (module_id, capability, granted, granted_by, updated_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (module_id, capability) DO NOTHING",
         )
@@ -337,7 +337,7 @@ pub(crate) async fn register(
         .execute(&mut *tx)
         .await?;
     }
-    let granted: Vec<String> = sqlx::query_scalar(
+    let granted: Vec<String> = sql::query_scalar(
         "SELECT capability FROM module_grants WHERE module_id = $1 AND granted = 1",
     )
     .bind(&v.id)
@@ -354,7 +354,7 @@ pub(crate) async fn register(
 
 /// The granted capabilities of one module.
 pub async fn granted(db: &Db, id: &str) -> Result<BTreeSet<String>, sqlx::Error> {
-    let granted: Vec<String> = sqlx::query_scalar(
+    let granted: Vec<String> = sql::query_scalar(
         "SELECT capability FROM module_grants WHERE module_id = $1 AND granted = 1",
     )
     .bind(id)
@@ -368,7 +368,7 @@ pub async fn granted(db: &Db, id: &str) -> Result<BTreeSet<String>, sqlx::Error>
 /// [`sync`]: crate::modules::registry::ModuleHost::sync
 pub async fn granted_all(db: &Db) -> Result<HashMap<String, BTreeSet<String>>, sqlx::Error> {
     let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT module_id, capability FROM module_grants WHERE granted = 1")
+        sql::query_as("SELECT module_id, capability FROM module_grants WHERE granted = 1")
             .fetch_all(db.platform())
             .await?;
     let mut all: HashMap<String, BTreeSet<String>> = HashMap::new();
@@ -420,7 +420,7 @@ pub async fn set_grant(
         return Err(GrantError::UnknownCapability(capability_name.to_string()));
     }
     let mut tx = db.begin_immediate().await?;
-    let known: Option<i64> = sqlx::query_scalar(
+    let known: Option<i64> = sql::query_scalar(
         "SELECT granted FROM module_grants WHERE module_id = $1 AND capability = $2",
     )
     .bind(id)
@@ -429,11 +429,11 @@ pub async fn set_grant(
     .await?;
     let Some(was) = known else {
         let declared: Vec<String> =
-            sqlx::query_scalar("SELECT capability FROM module_grants WHERE module_id = $1")
+            sql::query_scalar("SELECT capability FROM module_grants WHERE module_id = $1")
                 .bind(id)
                 .fetch_all(&mut *tx)
                 .await?;
-        let installed: Option<String> = sqlx::query_scalar("SELECT id FROM modules WHERE id = $1")
+        let installed: Option<String> = sql::query_scalar("SELECT id FROM modules WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
@@ -450,7 +450,7 @@ pub async fn set_grant(
         tx.commit().await?;
         return Ok(false);
     }
-    sqlx::query(
+    sql::query(
         "UPDATE module_grants SET granted = $3, granted_by = $4, updated_at = $5 \
          WHERE module_id = $1 AND capability = $2",
     )
@@ -468,7 +468,7 @@ pub async fn set_grant(
 
 /// Every capability waiting for a grant: `(module id, capability)`, by module.
 pub async fn pending_all(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
-    sqlx::query_as(
+    sql::query_as(
         "SELECT module_id, capability FROM module_grants WHERE granted = 0 \
          ORDER BY module_id, capability",
     )

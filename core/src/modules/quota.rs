@@ -10,7 +10,7 @@
 //!
 //! Refusals are French sentences returned to the module as `Err(String)`.
 
-use crate::db::{Backend, Db, TenantSql, sql};
+use crate::db::{Backend, Db, TenantSql};
 use crate::types::TenantId;
 use crate::util::now;
 
@@ -161,9 +161,9 @@ async fn lock(
         let tenant = tx.tenant_id().to_string();
         let key = lock_key(&["parvis.volumes", &tenant, module, kind]);
         // `COUNT(*)` around it: the lock function returns `void`, which has no decoder.
-        sql::query_scalar::<i64>("SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock($1)) AS held")
+        tx.control_scalar::<i64>("SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock($1)) AS held")
             .bind(key)
-            .fetch_one(tx.sql())
+            .fetch_one(tx)
             .await?;
     }
     Ok(())
@@ -183,7 +183,7 @@ async fn used(
     .bind(module)
     .bind(volume.kind())
     .bind(since)
-    .fetch_one(tx.sql())
+    .fetch_one(tx)
     .await
 }
 
@@ -221,7 +221,7 @@ pub async fn charge(
     .bind(module)
     .bind(volume.kind())
     .bind(at - KEEP)
-    .execute(tx.sql())
+    .execute(tx)
     .await?;
     tx.scoped(
         "INSERT INTO module_volumes (tenant_id, module_id, kind, amount, at) VALUES ($1, $2, $3, $4, $5)",
@@ -230,7 +230,7 @@ pub async fn charge(
     .bind(volume.kind())
     .bind(amount)
     .bind(at)
-    .execute(tx.sql())
+    .execute(tx)
     .await?;
     Ok(Ok(()))
 }
@@ -266,7 +266,7 @@ pub async fn check_recipients(
         for id in chunk {
             q = q.bind(id);
         }
-        full += usize::try_from(q.fetch_one(tx.sql()).await?).unwrap_or(0);
+        full += usize::try_from(q.fetch_one(tx).await?).unwrap_or(0);
     }
     if full > 0 {
         return Ok(Err(format!(
@@ -292,7 +292,7 @@ pub async fn record_recipients(
     )
     .bind(module)
     .bind(at - HOUR)
-    .execute(tx.sql())
+    .execute(tx)
     .await?;
     for chunk in accounts.chunks(200) {
         let values: Vec<String> = (0..chunk.len())
@@ -306,7 +306,7 @@ pub async fn record_recipients(
         for id in chunk {
             q = q.bind(id);
         }
-        q.execute(tx.sql()).await?;
+        q.execute(tx).await?;
     }
     Ok(())
 }
@@ -335,7 +335,7 @@ pub async fn unlinked(
         for id in chunk {
             q = q.bind(*id);
         }
-        linked += usize::try_from(q.fetch_one(tx.sql()).await?).unwrap_or(0);
+        linked += usize::try_from(q.fetch_one(tx).await?).unwrap_or(0);
     }
     Ok(rest.len().saturating_sub(linked))
 }
@@ -354,7 +354,7 @@ pub async fn note_contact_in(
     .bind(module)
     .bind(account)
     .bind(now())
-    .execute(tx.sql())
+    .execute(tx)
     .await?;
     Ok(())
 }
@@ -365,14 +365,14 @@ pub async fn note_contact_in(
 pub async fn note_contact(db: &Db, tenant: TenantId, module: &str, account: &str) {
     let result: Result<(), sqlx::Error> = async {
         let mut tx = db.tenant(tenant).begin().await?;
-        let known = sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM module_contacts WHERE tenant_id = $1 AND module_id = $2 AND account_id = $3",
-        )
-        .bind(tenant)
-        .bind(module)
-        .bind(account)
-        .fetch_one(tx.conn())
-        .await?;
+        let known = tx
+            .scoped_scalar::<i64>(
+                "SELECT COUNT(*) FROM module_contacts WHERE tenant_id = $1 AND module_id = $2 AND account_id = $3",
+            )
+            .bind(module)
+            .bind(account)
+            .fetch_one(&mut tx)
+            .await?;
         tx.rollback().await?;
         if known > 0 {
             return Ok(());

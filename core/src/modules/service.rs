@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::authz::Authz;
 use crate::authz::Role;
-use crate::db::TenantDb;
+use crate::db::{TenantDb, TenantSql, sql};
 use crate::modules::quota;
 use crate::modules::registry::ModuleHost;
 use crate::modules::registry::{LoadedModule, Manifest};
@@ -254,7 +254,7 @@ pub async fn disable_after_faults(
     );
     let mut tx = host.services().db().tenant(tenant).begin_write().await?;
     store::set_enabled(&mut tx, &module.id, false, Some(reason)).await?;
-    crate::jobs::push(tx.conn(), &notice).await?;
+    crate::jobs::push(tx.platform(), &notice).await?;
     tx.commit().await?;
     host.services().wake_jobs();
     changed(host, tenant);
@@ -340,7 +340,7 @@ pub struct Payment {
 
 /// The origin of a commune known by its id (a notice or a tick outside any request).
 pub async fn tenant_origin(host: &ModuleHost, tenant: TenantId) -> Result<String, sqlx::Error> {
-    let slug = sqlx::query_scalar::<_, String>("SELECT slug FROM tenants WHERE id = $1")
+    let slug = sql::query_scalar::<String>("SELECT slug FROM tenants WHERE id = $1")
         .bind(tenant)
         .fetch_one(host.services().db().platform())
         .await?;

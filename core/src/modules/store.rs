@@ -9,10 +9,10 @@ use crate::types::ModuleId;
 use crate::util::now;
 
 /// A module version as stored.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sql::Row)]
 pub struct StoredVersion {
     /// Module id.
-    #[sqlx(rename = "module_id")]
+    #[row(rename = "module_id")]
     pub id: String,
     /// Semantic version.
     pub version: String,
@@ -51,7 +51,7 @@ pub async fn install_version(
     premium: bool,
 ) -> Result<bool, InstallConflict> {
     let mut tx = db.begin_immediate().await?;
-    let existing: Option<String> = sqlx::query_scalar(
+    let existing: Option<String> = sql::query_scalar(
         "SELECT sha256 FROM module_versions WHERE module_id = $1 AND version = $2",
     )
     .bind(&v.id)
@@ -67,7 +67,7 @@ pub async fn install_version(
         }
         Some(_) => false,
         None => {
-            sqlx::query(
+            sql::query(
                 "INSERT INTO module_versions (module_id, version, sha256, name, premium, manifest, wasm, installed_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
@@ -84,12 +84,12 @@ pub async fn install_version(
             true
         }
     };
-    let current: Option<String> = sqlx::query_scalar("SELECT version FROM modules WHERE id = $1")
+    let current: Option<String> = sql::query_scalar("SELECT version FROM modules WHERE id = $1")
         .bind(&v.id)
         .fetch_optional(&mut *tx)
         .await?;
     if current.as_deref() != Some(v.version.as_str()) {
-        sqlx::query(
+        sql::query(
             "INSERT INTO modules (id, version, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (id) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
         )
@@ -105,14 +105,14 @@ pub async fn install_version(
 
 /// `(id, version)` of every served module, by id: changes when a version is installed.
 pub async fn served_versions(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT id, version FROM modules ORDER BY id")
+    sql::query_as("SELECT id, version FROM modules ORDER BY id")
         .fetch_all(db.platform())
         .await
 }
 
 /// The served version of one module, with its component.
 pub async fn served_version(db: &Db, id: &str) -> Result<Option<StoredVersion>, sqlx::Error> {
-    sqlx::query_as(
+    sql::query_as(
         "SELECT v.module_id, v.version, v.sha256, v.manifest, v.wasm FROM modules m \
          JOIN module_versions v ON v.module_id = m.id AND v.version = m.version WHERE m.id = $1",
     )
@@ -150,7 +150,7 @@ pub async fn tenant_modules(tx: &mut impl TenantSql) -> Result<Vec<TenantModule>
     tx.scoped_as(
         "SELECT module_id, enabled, settings, fault_reason FROM tenant_modules WHERE tenant_id = $1",
     )
-    .fetch_all(tx.sql())
+    .fetch_all(tx)
     .await
 }
 
@@ -170,7 +170,7 @@ pub async fn set_enabled(
     .bind(i64::from(enabled))
     .bind(fault_reason)
     .bind(now())
-    .execute(tx.sql())
+    .execute(tx)
     .await?;
     Ok(())
 }
@@ -189,7 +189,7 @@ pub async fn set_settings(
     .bind(module.as_str())
     .bind(settings)
     .bind(now())
-    .execute(tx.sql())
+    .execute(tx)
     .await?;
     Ok(())
 }
@@ -203,7 +203,7 @@ pub async fn entitled(tx: &mut impl TenantSql, module: &ModuleId) -> Result<bool
         )
         .bind(module.as_str())
         .bind(now())
-        .fetch_optional(tx.sql())
+        .fetch_optional(tx)
         .await?;
     Ok(found.is_some())
 }
@@ -217,7 +217,7 @@ pub async fn entitlement(
         "SELECT source, expires_at FROM module_entitlements WHERE tenant_id = $1 AND module_id = $2",
     )
     .bind(module.as_str())
-    .fetch_optional(tx.sql())
+    .fetch_optional(tx)
     .await
 }
 
@@ -228,7 +228,7 @@ pub async fn revoke_entitlement(
 ) -> Result<(), sqlx::Error> {
     tx.scoped("DELETE FROM module_entitlements WHERE tenant_id = $1 AND module_id = $2")
         .bind(module.as_str())
-        .execute(tx.sql())
+        .execute(tx)
         .await?;
     Ok(())
 }
@@ -240,7 +240,7 @@ pub async fn is_enabled(tx: &mut impl TenantSql, module: &ModuleId) -> Result<bo
             "SELECT 1 FROM tenant_modules WHERE tenant_id = $1 AND module_id = $2 AND enabled = 1",
         )
         .bind(module.as_str())
-        .fetch_optional(tx.sql())
+        .fetch_optional(tx)
         .await?;
     Ok(on.is_some())
 }
@@ -261,7 +261,7 @@ pub async fn grant_entitlement(
     .bind(source)
     .bind(now())
     .bind(expires_at)
-    .execute(tx.sql())
+    .execute(tx)
     .await?;
     Ok(())
 }
@@ -272,7 +272,7 @@ pub async fn tenants_with(
     module: &str,
 ) -> Result<Vec<(crate::types::TenantId, String)>, sqlx::Error> {
     let mut tx = db.platform_tx().await?;
-    let rows = sqlx::query_as(
+    let rows = sql::query_as(
         "SELECT m.tenant_id, t.slug FROM tenant_modules m JOIN tenants t ON t.id = m.tenant_id \
          WHERE m.module_id = $1 AND m.enabled = 1 ORDER BY m.tenant_id",
     )
@@ -286,7 +286,7 @@ pub async fn tenants_with(
 /// How many communes enabled each module (for `parvis module list`).
 pub async fn enabled_counts(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
     let mut tx = db.platform_tx().await?;
-    let rows = sqlx::query_as(
+    let rows = sql::query_as(
         "SELECT module_id, COUNT(*) AS n FROM tenant_modules WHERE enabled = 1 GROUP BY module_id",
     )
     .fetch_all(&mut *tx)
@@ -342,7 +342,7 @@ pub async fn get(
     .bind(module.as_str())
     .bind(collection)
     .bind(key)
-    .fetch_optional(tx.sql())
+    .fetch_optional(tx)
     .await
 }
 
@@ -434,7 +434,7 @@ pub async fn write_within(
         .bind(module.as_str())
         .bind(collection)
         .bind(key)
-        .fetch_optional(tx.sql())
+        .fetch_optional(tx)
         .await?
     };
     let change = Footprint {
@@ -460,9 +460,7 @@ pub async fn write_within(
     }
     let guarded = !unique.is_empty();
     if guarded {
-        sql::query("SAVEPOINT module_write")
-            .execute(tx.sql())
-            .await?;
+        tx.control("SAVEPOINT module_write").execute(tx).await?;
     }
     let result = write_rows(
         tx, module, collection, key, value, indexes, unique, current, now_ms,
@@ -474,7 +472,7 @@ pub async fn write_within(
         } else {
             "ROLLBACK TO SAVEPOINT module_write"
         };
-        sql::query(end).execute(tx.sql()).await?;
+        tx.control(end).execute(tx).await?;
     }
     result.map(|doc| (doc, change))
 }
@@ -503,7 +501,7 @@ async fn write_rows(
             .bind(key)
             .bind(value)
             .bind(now_ms)
-            .execute(tx.sql())
+            .execute(tx)
             .await?;
             if done.rows_affected() == 0 {
                 return Err(WriteError::Conflict(format!(
@@ -522,7 +520,7 @@ async fn write_rows(
             .bind(key)
             .bind(value)
             .bind(now_ms)
-            .execute(tx.sql())
+            .execute(tx)
             .await?;
             for table in ["module_index", "module_unique"] {
                 tx.scoped(&format!(
@@ -531,7 +529,7 @@ async fn write_rows(
                 .bind(m)
                 .bind(collection)
                 .bind(key)
-                .execute(tx.sql())
+                .execute(tx)
                 .await?;
             }
             (version + 1, created_at)
@@ -553,7 +551,7 @@ async fn write_rows(
         for (name, value) in indexes {
             q = q.bind(name).bind(value);
         }
-        q.execute(tx.sql()).await?;
+        q.execute(tx).await?;
     }
     for (name, value) in unique {
         let done = tx
@@ -566,7 +564,7 @@ async fn write_rows(
             .bind(key)
             .bind(name)
             .bind(value)
-            .execute(tx.sql())
+            .execute(tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(WriteError::Conflict(format!(
@@ -599,7 +597,7 @@ pub async fn delete(
         .bind(module.as_str())
         .bind(collection)
         .bind(key)
-        .fetch_optional(tx.sql())
+        .fetch_optional(tx)
         .await?;
     let Some(size) = size else {
         return Ok(None);
@@ -610,7 +608,7 @@ pub async fn delete(
     .bind(module.as_str())
     .bind(collection)
     .bind(key)
-    .execute(tx.sql())
+    .execute(tx)
     .await?;
     Ok((done.rows_affected() > 0).then_some(Footprint {
         bytes: -size,
@@ -687,7 +685,7 @@ pub async fn list(
         query = query.bind(after);
     }
     query = query.bind(i64::from(q.limit) + 1);
-    let mut docs = query.fetch_all(tx.sql()).await?;
+    let mut docs = query.fetch_all(tx).await?;
     let next = if docs.len() > q.limit as usize {
         docs.truncate(q.limit as usize);
         docs.last().map(|d| d.key.clone())
@@ -719,7 +717,7 @@ pub async fn count(
         .bind(name)
         .bind(value),
     };
-    q.fetch_one(tx.sql()).await
+    q.fetch_one(tx).await
 }
 
 /// Adds `delta` to a counter and returns its new value, with the growth of the module's
@@ -744,7 +742,7 @@ pub async fn incr<T: TenantSql>(
         .bind(module.as_str())
         .bind(name)
         .bind(delta)
-        .fetch_optional(tx.sql())
+        .fetch_optional(tx)
         .await
     };
     if let Some(value) = update(tx).await? {
@@ -764,7 +762,7 @@ pub async fn incr<T: TenantSql>(
     .bind(module.as_str())
     .bind(name)
     .bind(delta)
-    .execute(tx.sql())
+    .execute(tx)
     .await?;
     if created.rows_affected() > 0 {
         return Ok((delta, grows));
@@ -788,7 +786,7 @@ pub async fn counters(
     .bind(module.as_str())
     .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
     .bind(prefix)
-    .fetch_all(tx.sql())
+    .fetch_all(tx)
     .await
 }
 
@@ -798,7 +796,7 @@ pub async fn counters(
 pub async fn installations_with_data(
     conn: &mut sqlx::AnyConnection,
 ) -> Result<Vec<(crate::types::TenantId, String, String)>, sqlx::Error> {
-    sqlx::query_as(
+    sql::query_as(
         "SELECT m.tenant_id, t.slug, m.module_id FROM tenant_modules m JOIN tenants t ON t.id = m.tenant_id \
          WHERE EXISTS (SELECT 1 FROM module_docs d WHERE d.tenant_id = m.tenant_id AND d.module_id = m.module_id) \
          OR EXISTS (SELECT 1 FROM module_counters c WHERE c.tenant_id = m.tenant_id AND c.module_id = m.module_id) \
@@ -917,7 +915,7 @@ pub async fn usage_and_notice(
                 (SELECT near_limit_at FROM module_storage_quotas q WHERE q.tenant_id = $1 AND q.module_id = $2) AS near_limit_at",
     )
     .bind(module)
-    .fetch_one(tx.sql())
+    .fetch_one(tx)
     .await?;
     let usage = StorageUsage {
         bytes: row.bytes,
@@ -959,13 +957,13 @@ pub async fn lock_quota(tx: &mut impl TenantSql, module: &str) -> Result<(), sql
          ON CONFLICT (tenant_id, module_id) DO NOTHING",
     )
     .bind(module)
-    .execute(tx.sql())
+    .execute(tx)
     .await?;
     tx.scoped(
         "SELECT 1 FROM module_storage_quotas WHERE tenant_id = $1 AND module_id = $2 FOR UPDATE",
     )
     .bind(module)
-    .fetch_optional(tx.sql())
+    .fetch_optional(tx)
     .await?;
     Ok(())
 }
@@ -988,7 +986,7 @@ pub async fn add_usage(
     .bind(shard.rem_euclid(USAGE_SHARDS))
     .bind(change.bytes)
     .bind(change.documents)
-    .execute(tx.sql())
+    .execute(tx)
     .await?;
     Ok(())
 }
@@ -1008,7 +1006,7 @@ pub async fn set_quota(
     .bind(module)
     .bind(max_bytes)
     .bind(max_documents)
-    .execute(tx.sql())
+    .execute(tx)
     .await?;
     Ok(())
 }
@@ -1028,7 +1026,7 @@ pub async fn mark_near_limit(
     )
     .bind(module.as_str())
     .bind(now_ms)
-    .execute(tx.sql())
+    .execute(tx)
     .await?;
     Ok(done.rows_affected() > 0)
 }
@@ -1042,7 +1040,7 @@ pub async fn clear_near_limit(
         "UPDATE module_storage_quotas SET near_limit_at = NULL WHERE tenant_id = $1 AND module_id = $2",
     )
     .bind(module.as_str())
-    .execute(tx.sql())
+    .execute(tx)
     .await?;
     Ok(())
 }
@@ -1058,7 +1056,7 @@ pub async fn recount(tx: &mut impl TenantSql, module: &str) -> Result<Footprint,
                   WHERE c.tenant_id = $1 AND c.module_id = $2), 0) AS BIGINT) AS counters"
     ))
     .bind(module)
-    .fetch_one(tx.sql())
+    .fetch_one(tx)
     .await?;
     Ok(Footprint {
         bytes: docs + counters,

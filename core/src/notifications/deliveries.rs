@@ -59,7 +59,7 @@ pub async fn add(
     .bind(queued)
     .bind(sent)
     .bind(failed)
-    .execute(tx.sql())
+    .execute(tx)
     .await?;
     Ok(())
 }
@@ -126,7 +126,7 @@ pub async fn report(tx: &mut impl TenantSql, notice: &str) -> Result<Report, sql
         "SELECT channel, queued, sent, failed FROM notice_deliveries WHERE tenant_id = $1 AND notice_id = $2",
     )
     .bind(notice)
-    .fetch_all(tx.sql())
+    .fetch_all(tx)
     .await?;
     let mut report = Report::default();
     for ChannelCounts {

@@ -11,7 +11,7 @@ use chrono::{Datelike as _, NaiveDate, NaiveTime, TimeZone as _};
 use chrono_tz::Europe::Paris;
 use serde::Serialize;
 
-use crate::db::Db;
+use crate::db::{Db, sql};
 use crate::mail::Email;
 use crate::notifications::email::footer;
 use crate::notifications::preferences::{self, UnsubscribeKey};
@@ -114,7 +114,7 @@ pub async fn run_due(db: &Db, templates: &Templates, at: i64) -> anyhow::Result<
 }
 
 /// One line of a digest.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 struct Item {
     commune: String,
     title: String,
@@ -123,13 +123,13 @@ struct Item {
 
 /// A waiting item with its account: the address a digest goes to (none when unverified or
 /// deleted) and the name it greets.
-#[derive(sqlx::FromRow)]
+#[derive(sql::Row)]
 struct Waiting {
     account_id: String,
     id: String,
     email: Option<String>,
     display_name: String,
-    #[sqlx(flatten)]
+    #[row(flatten)]
     item: Item,
 }
 
@@ -150,7 +150,7 @@ async fn send_period(
 ) -> anyhow::Result<usize> {
     // The loop asks every minute; once the slot is taken, a read answers without the write
     // lock.
-    let taken = sqlx::query("SELECT 1 AS one FROM digest_runs WHERE rhythm = $1 AND slot = $2")
+    let taken = sql::query("SELECT 1 AS one FROM digest_runs WHERE rhythm = $1 AND slot = $2")
         .bind(period.as_str())
         .bind(slot)
         .fetch_optional(db.platform())
@@ -160,7 +160,7 @@ async fn send_period(
     }
     let mut tx = db.begin_immediate().await?;
     // The claim comes first: a concurrent run waits here, then finds the period taken.
-    let claimed = sqlx::query(
+    let claimed = sql::query(
         "INSERT INTO digest_runs (rhythm, slot, started_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )
     .bind(period.as_str())
@@ -173,13 +173,13 @@ async fn send_period(
         return Ok(0);
     }
     // Accounts that chose « jamais » keep nothing waiting.
-    sqlx::query(
+    sql::query(
         "DELETE FROM digest_items WHERE account_id IN \
          (SELECT account_id FROM notification_preferences WHERE email_rhythm = 'jamais')",
     )
     .execute(&mut *tx)
     .await?;
-    let waiting: Vec<Waiting> = sqlx::query_as(&format!(
+    let waiting: Vec<Waiting> = sql::query_as(&format!(
         "SELECT d.account_id, d.id, d.title, d.link, c.name AS commune, a.display_name, \
          CASE WHEN a.email_verified_at IS NOT NULL AND a.deleted_at IS NULL THEN a.email END AS email \
          FROM digest_items d JOIN accounts a ON a.id = d.account_id \
@@ -222,7 +222,7 @@ async fn send_period(
                 String::from("DELETE FROM digest_items WHERE account_id = $1 AND id IN (");
             sql.push_str(&crate::db::placeholders(2, chunk.len()));
             sql.push(')');
-            let mut q = sqlx::query(&sql).bind(account);
+            let mut q = sql::query(&sql).bind(account);
             for id in chunk {
                 q = q.bind(id);
             }
@@ -236,7 +236,7 @@ async fn send_period(
         crate::jobs::push(&mut *tx, &email).await?;
         sent += 1;
     }
-    sqlx::query("UPDATE digest_runs SET digests = $1 WHERE rhythm = $2 AND slot = $3")
+    sql::query("UPDATE digest_runs SET digests = $1 WHERE rhythm = $2 AND slot = $3")
         .bind(i64::try_from(sent).unwrap_or(i64::MAX))
         .bind(period.as_str())
         .bind(slot)

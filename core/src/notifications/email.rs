@@ -2,7 +2,7 @@
 //! digest, or nothing. Only verified addresses of live accounts get mail. Every notification
 //! e-mail carries its one-click unsubscribe link (RFC 8058).
 
-use crate::db::Conn;
+use crate::db::sql;
 use crate::mail::{Attachment, Email};
 use crate::notifications::deliveries::NoticeRef;
 use crate::notifications::preferences::{self, Kind, Rhythm, Route, UnsubscribeKey};
@@ -52,7 +52,7 @@ pub fn footer(origin: &str, unsubscribe: &str) -> String {
 /// Queues the e-mails (or digest items) of `mailing` for `accounts`, in the caller's
 /// transaction.
 pub async fn route(
-    conn: &mut (impl Conn + ?Sized),
+    on: &mut (impl sql::Sql + ?Sized),
     accounts: &[String],
     mailing: &Mailing<'_>,
 ) -> Result<Routed, sqlx::Error> {
@@ -60,7 +60,7 @@ pub async fn route(
     if accounts.is_empty() {
         return Ok(routed);
     }
-    let key = UnsubscribeKey::load(conn).await?;
+    let key = UnsubscribeKey::load(&mut *on).await?;
     let origin = preferences::origin_of(mailing.link);
     if origin.is_none() {
         tracing::warn!(link = %mailing.link, "notice link is not absolute: e-mails without unsubscribe link");
@@ -74,12 +74,12 @@ pub async fn route(
         );
         sql.push_str(&crate::db::placeholders(1, chunk.len()));
         sql.push(')');
-        let mut q = sqlx::query_as::<_, (String, String, String)>(&sql);
+        let mut q = sql::query_as::<(String, String, String)>(&sql);
         for id in chunk {
             q = q.bind(id);
         }
         let mut digest = Vec::new();
-        for (account, to, rhythm) in q.fetch_all(conn.conn()).await? {
+        for (account, to, rhythm) in q.fetch_all(&mut *on).await? {
             let rhythm = Rhythm::parse(&rhythm).unwrap_or(Rhythm::Defaut);
             match preferences::route(rhythm, mailing.kind, mailing.urgent) {
                 Route::None => {}
@@ -101,7 +101,7 @@ pub async fn route(
                     };
                     // The commune's turn in the queue, also for a post's e-mails (no notice).
                     let tenant = Some(mailing.tenant_id);
-                    crate::jobs::push_for(conn.conn(), tenant, &email).await?;
+                    crate::jobs::push_for(&mut *on, tenant, &email).await?;
                     routed.now += 1;
                 }
                 Route::Digest => digest.push(account),
@@ -114,7 +114,7 @@ pub async fn route(
                  SELECT a.id, $1, $2, $3, $4, $5 FROM accounts a WHERE a.id IN ({}) ON CONFLICT DO NOTHING",
                 crate::db::placeholders(6, digest.len())
             );
-            let mut q = sqlx::query(&sql)
+            let mut q = sql::query(&sql)
                 .bind(mailing.id)
                 .bind(mailing.tenant_id)
                 .bind(mailing.title)
@@ -123,8 +123,7 @@ pub async fn route(
             for account in &digest {
                 q = q.bind(account);
             }
-            routed.digest +=
-                i64::try_from(q.execute(conn.conn()).await?.rows_affected()).unwrap_or(0);
+            routed.digest += i64::try_from(q.execute(&mut *on).await?.rows_affected()).unwrap_or(0);
         }
     }
     Ok(routed)

@@ -8,8 +8,7 @@ use hmac::{Hmac, Mac as _};
 use serde::Serialize;
 use sha2::Sha256;
 
-use crate::db::Conn;
-use crate::db::Db;
+use crate::db::{Db, sql};
 use crate::rows::Flag;
 use crate::types::AccountId;
 use crate::util::{now, random_token};
@@ -102,13 +101,13 @@ pub fn route(rhythm: Rhythm, kind: Kind, urgent: bool) -> Route {
 }
 
 /// An account's choices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sql::Row)]
 pub struct Preferences {
     /// E-mail rhythm.
-    #[sqlx(rename = "email_rhythm", try_from = "String")]
+    #[row(rename = "email_rhythm", try_from = "String")]
     pub rhythm: Rhythm,
     /// Web push to the account's devices.
-    #[sqlx(try_from = "Flag")]
+    #[row(try_from = "Flag")]
     pub push: bool,
 }
 
@@ -123,7 +122,7 @@ impl Default for Preferences {
 
 /// The account's preferences (the defaults when it never chose).
 pub async fn get(db: &Db, account: &AccountId) -> Result<Preferences, sqlx::Error> {
-    let chosen: Option<Preferences> = sqlx::query_as(
+    let chosen: Option<Preferences> = sql::query_as(
         "SELECT email_rhythm, push FROM notification_preferences WHERE account_id = $1",
     )
     .bind(&account.0)
@@ -147,7 +146,7 @@ pub async fn set(
     } else {
         "notification_preferences.push"
     };
-    let written = sqlx::query(&format!(
+    let written = sql::query(&format!(
         "INSERT INTO notification_preferences (account_id, email_rhythm, push, updated_at) \
          SELECT id, $2, $3, $4 FROM accounts WHERE id = $1 AND deleted_at IS NULL \
          ON CONFLICT (account_id) DO UPDATE SET email_rhythm = excluded.email_rhythm, \
@@ -161,7 +160,7 @@ pub async fn set(
     .await?
     .rows_affected();
     if rhythm == Rhythm::Jamais {
-        sqlx::query("DELETE FROM digest_items WHERE account_id = $1")
+        sql::query("DELETE FROM digest_items WHERE account_id = $1")
             .bind(&account.0)
             .execute(&mut *tx)
             .await?;
@@ -187,26 +186,26 @@ impl std::fmt::Debug for UnsubscribeKey {
 impl UnsubscribeKey {
     /// The stored key, created on first use (concurrent first uses agree: the first insert
     /// wins and everyone reads it back).
-    pub async fn load(conn: &mut (impl Conn + ?Sized)) -> Result<UnsubscribeKey, sqlx::Error> {
+    pub async fn load(on: &mut (impl sql::Sql + ?Sized)) -> Result<UnsubscribeKey, sqlx::Error> {
         let select = "SELECT value FROM platform_keys WHERE name = $1";
-        let stored: Option<String> = sqlx::query_scalar(select)
+        let stored: Option<String> = sql::query_scalar(select)
             .bind(KEY_ROW)
-            .fetch_optional(conn.conn())
+            .fetch_optional(&mut *on)
             .await?;
         let text = match stored {
             Some(text) => text,
             None => {
-                sqlx::query(
+                sql::query(
                     "INSERT INTO platform_keys (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                 )
                 .bind(KEY_ROW)
                 .bind(random_token())
                 .bind(now())
-                .execute(conn.conn())
+                .execute(&mut *on)
                 .await?;
-                sqlx::query_scalar(select)
+                sql::query_scalar(select)
                     .bind(KEY_ROW)
-                    .fetch_one(conn.conn())
+                    .fetch_one(&mut *on)
                     .await?
             }
         };

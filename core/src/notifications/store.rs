@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::db::Db;
+use crate::db::{Db, TenantSql, sql};
 use crate::notifications::email::{self, Mailing};
 use crate::notifications::preferences::Kind;
 use crate::notifications::{Notice, PostPublished, Recipients, deliveries, push};
@@ -17,7 +17,7 @@ pub async fn fan_out_post(db: &Db, event: &PostPublished) -> Result<u64, sqlx::E
     let mut tx = db.begin_immediate().await?;
     let id = format!("post:{}", event.post_id);
     // RETURNING lists only the rows written now: a retry queues no push twice.
-    let notified: Vec<String> = sqlx::query_scalar(
+    let notified: Vec<String> = sql::query_scalar(
         "INSERT INTO notifications (account_id, id, tenant_id, title, link, created_at) \
          SELECT DISTINCT f.account_id, $1, $2, $3, $4, $5 FROM follows f \
          WHERE f.tenant_id = $2 AND f.account_id <> $6 \
@@ -60,7 +60,7 @@ pub async fn fan_out_post(db: &Db, event: &PostPublished) -> Result<u64, sqlx::E
 }
 
 /// A notification as the centre shows it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct Notification {
     /// What happened.
     pub title: String,
@@ -69,13 +69,13 @@ pub struct Notification {
     /// Unix seconds.
     pub created_at: i64,
     /// Whether it was read.
-    #[sqlx(rename = "read_at", try_from = "crate::rows::IsSet")]
+    #[row(rename = "read_at", try_from = "crate::rows::IsSet")]
     pub read: bool,
 }
 
 /// The latest notifications of an account.
 pub async fn latest(db: &Db, account: &AccountId) -> Result<Vec<Notification>, sqlx::Error> {
-    sqlx::query_as(
+    sql::query_as(
         "SELECT title, link, created_at, read_at FROM notifications WHERE account_id = $1 ORDER BY created_at DESC, id DESC LIMIT 50",
     )
     .bind(&account.0)
@@ -85,7 +85,7 @@ pub async fn latest(db: &Db, account: &AccountId) -> Result<Vec<Notification>, s
 
 /// Marks every notification of the account as read.
 pub async fn mark_all_read(db: &Db, account: &AccountId) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE notifications SET read_at = $1 WHERE account_id = $2 AND read_at IS NULL")
+    sql::query("UPDATE notifications SET read_at = $1 WHERE account_id = $2 AND read_at IS NULL")
         .bind(now())
         .bind(&account.0)
         .execute(db.platform())
@@ -100,31 +100,31 @@ pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error>
     let mut tx = db.tenant(notice.tenant_id).begin().await?;
     let marker = format!("notice:{}", notice.id);
     // The delivery record makes a retried job a no-op once its transaction committed.
-    let first = sqlx::query(
-        "INSERT INTO notices_delivered (id, tenant_id, delivered_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(&notice.id)
-    .bind(notice.tenant_id)
-    .bind(now())
-    .execute(tx.conn())
-    .await?;
+    let first = tx
+        .scoped(
+            "INSERT INTO notices_delivered (id, tenant_id, delivered_at) VALUES ($2, $1, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(&notice.id)
+        .bind(now())
+        .execute(&mut tx)
+        .await?;
     if first.rows_affected() == 0 {
         return Ok(());
     }
     let at = now();
     let accounts: Vec<String> = match &notice.recipients {
-        Recipients::Followers => sqlx::query_scalar(
+        Recipients::Followers => sql::query_scalar(
             "SELECT DISTINCT f.account_id FROM follows f JOIN accounts a ON a.id = f.account_id \
                  WHERE f.tenant_id = $1 AND f.target_kind = 'commune' AND a.deleted_at IS NULL",
         )
         .bind(notice.tenant_id)
-        .fetch_all(tx.conn())
+        .fetch_all(tx.platform())
         .await?,
         Recipients::Accounts(ids) => ids.clone(),
     };
     if notice.in_app {
         let written = match &notice.recipients {
-            Recipients::Followers => sqlx::query(
+            Recipients::Followers => sql::query(
                 "INSERT INTO notifications (account_id, id, tenant_id, title, link, created_at) \
                      SELECT DISTINCT f.account_id, $1, $2, $3, $4, $5 FROM follows f \
                      WHERE f.tenant_id = $2 AND f.target_kind = 'commune' ON CONFLICT DO NOTHING",
@@ -134,13 +134,13 @@ pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error>
             .bind(&notice.title)
             .bind(&notice.link)
             .bind(at)
-            .execute(tx.conn())
+            .execute(tx.platform())
             .await?
             .rows_affected(),
             Recipients::Accounts(ids) => {
                 let mut written = 0;
                 for id in ids {
-                    written += sqlx::query(
+                    written += sql::query(
                         "INSERT INTO notifications (account_id, id, tenant_id, title, link, created_at) \
                          SELECT id, $2, $3, $4, $5, $6 FROM accounts WHERE id = $1 AND deleted_at IS NULL \
                          ON CONFLICT DO NOTHING",
@@ -151,7 +151,7 @@ pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error>
                     .bind(&notice.title)
                     .bind(&notice.link)
                     .bind(at)
-                    .execute(tx.conn())
+                    .execute(tx.platform())
                     .await?
                     .rows_affected();
                 }
@@ -189,7 +189,7 @@ pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error>
             notice: Some(&reference),
         };
         // Digest items are not counted: the digest is not this notice's e-mail.
-        let routed = email::route(&mut tx, &accounts, &mailing).await?;
+        let routed = email::route(&mut tx.platform(), &accounts, &mailing).await?;
         deliveries::add(
             &mut tx,
             &notice.id,
@@ -207,7 +207,7 @@ pub async fn deliver_notice(db: &Db, notice: &Notice) -> Result<(), sqlx::Error>
             notice_id: notice.id.clone(),
         };
         let queued = push::queue(
-            &mut tx,
+            &mut tx.platform(),
             notice.tenant_id,
             &accounts,
             Some(&reference),

@@ -2,13 +2,13 @@
 
 use serde::Serialize;
 
-use crate::db::TenantTx;
+use crate::db::{TenantSql, TenantTx, sql};
 use crate::rows::Flag;
 use crate::types::AccountId;
 use crate::util::{new_id, now};
 
 /// An official's public profile (never the birth date).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct Profile {
     /// Registry key within the commune.
     pub id: String,
@@ -17,39 +17,40 @@ pub struct Profile {
     /// Family name.
     pub last_name: String,
     /// Current functions, best first (empty: councillor; from the mandates, after the row).
-    #[sqlx(skip)]
+    #[row(skip)]
     pub functions: Vec<String>,
     /// Whether an account owns the profile (set with `account_id`).
-    #[sqlx(skip)]
+    #[row(skip)]
     pub claimed: bool,
     /// The owner, when claimed.
     #[serde(skip)]
     pub account_id: Option<AccountId>,
     /// Whether the official is the mayor (claims then need a platform admin; set with
     /// `functions`).
-    #[sqlx(skip)]
+    #[row(skip)]
     pub is_mayor: bool,
 }
 
 /// One official of this tenant.
 pub async fn profile(tx: &mut TenantTx, id: &str) -> Result<Option<Profile>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let Some(mut profile) = sqlx::query_as::<_, Profile>("SELECT id, first_name, last_name, account_id FROM officials WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant)
+    let Some(mut profile) = tx
+        .scoped_as::<Profile>(
+            "SELECT id, first_name, last_name, account_id FROM officials WHERE tenant_id = $1 AND id = $2",
+        )
         .bind(id)
-        .fetch_optional(tx.conn())
+        .fetch_optional(tx)
         .await?
     else {
         return Ok(None);
     };
-    profile.functions = sqlx::query_scalar(
-        "SELECT function_label FROM mandates WHERE tenant_id = $1 AND official_id = $2 AND ended_at IS NULL \
-         AND function_label <> '' ORDER BY function_rank",
-    )
-    .bind(tenant)
-    .bind(id)
-    .fetch_all(tx.conn())
-    .await?;
+    profile.functions = tx
+        .scoped_scalar(
+            "SELECT function_label FROM mandates WHERE tenant_id = $1 AND official_id = $2 AND ended_at IS NULL \
+             AND function_label <> '' ORDER BY function_rank",
+        )
+        .bind(id)
+        .fetch_all(tx)
+        .await?;
     profile.is_mayor = profile.functions.iter().any(|f| f == "Maire");
     profile.claimed = profile.account_id.is_some();
     Ok(Some(profile))
@@ -60,13 +61,11 @@ pub async fn owned_by(
     tx: &mut TenantTx,
     account: &AccountId,
 ) -> Result<Option<Profile>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let id: Option<String> =
-        sqlx::query_scalar("SELECT id FROM officials WHERE tenant_id = $1 AND account_id = $2")
-            .bind(tenant)
-            .bind(&account.0)
-            .fetch_optional(tx.conn())
-            .await?;
+    let id: Option<String> = tx
+        .scoped_scalar("SELECT id FROM officials WHERE tenant_id = $1 AND account_id = $2")
+        .bind(&account.0)
+        .fetch_optional(tx)
+        .await?;
     match id {
         Some(id) => profile(tx, &id).await,
         None => Ok(None),
@@ -79,15 +78,14 @@ pub async fn birth_date_matches(
     official: &str,
     birth_date: &str,
 ) -> Result<bool, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let row = sqlx::query(
-        "SELECT 1 AS one FROM officials WHERE tenant_id = $1 AND id = $2 AND birth_date = $3",
-    )
-    .bind(tenant)
-    .bind(official)
-    .bind(birth_date)
-    .fetch_optional(tx.conn())
-    .await?;
+    let row = tx
+        .scoped(
+            "SELECT 1 AS one FROM officials WHERE tenant_id = $1 AND id = $2 AND birth_date = $3",
+        )
+        .bind(official)
+        .bind(birth_date)
+        .fetch_optional(tx)
+        .await?;
     Ok(row.is_some())
 }
 
@@ -97,15 +95,14 @@ pub async fn has_pending(
     official: &str,
     account: &AccountId,
 ) -> Result<bool, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let row = sqlx::query(
-        "SELECT 1 AS one FROM official_claims WHERE tenant_id = $1 AND official_id = $2 AND account_id = $3 AND status = 'pending'",
-    )
-    .bind(tenant)
-    .bind(official)
-    .bind(&account.0)
-    .fetch_optional(tx.conn())
-    .await?;
+    let row = tx
+        .scoped(
+            "SELECT 1 AS one FROM official_claims WHERE tenant_id = $1 AND official_id = $2 AND account_id = $3 AND status = 'pending'",
+        )
+        .bind(official)
+        .bind(&account.0)
+        .fetch_optional(tx)
+        .await?;
     Ok(row.is_some())
 }
 
@@ -117,26 +114,24 @@ pub async fn insert_claim(
     matches: bool,
     message: &str,
 ) -> Result<String, sqlx::Error> {
-    let tenant = tx.tenant_id();
     let id = new_id();
-    sqlx::query(
+    tx.scoped(
         "INSERT INTO official_claims (tenant_id, id, official_id, account_id, birth_date_matches, message, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
-    .bind(tenant)
     .bind(&id)
     .bind(official)
     .bind(&account.0)
     .bind(i64::from(matches))
     .bind(message)
     .bind(now())
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     Ok(id)
 }
 
 /// A claim as the admins review it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct Claim {
     /// Id.
     pub id: String,
@@ -151,7 +146,7 @@ pub struct Claim {
     /// Claimant's display name.
     pub display_name: String,
     /// Whether the birth date given matched the registry.
-    #[sqlx(try_from = "Flag")]
+    #[row(try_from = "Flag")]
     pub birth_date_matches: bool,
     /// Free message.
     pub message: String,
@@ -165,24 +160,20 @@ const SELECT_CLAIM: &str = "SELECT c.id, c.official_id, o.first_name || ' ' || o
 
 /// Pending claims, oldest first.
 pub async fn pending_claims(tx: &mut TenantTx) -> Result<Vec<Claim>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query_as(&format!(
+    tx.scoped_as(&format!(
         "{SELECT_CLAIM} WHERE c.tenant_id = $1 AND c.status = 'pending' ORDER BY c.created_at, c.id"
     ))
-    .bind(tenant)
-    .fetch_all(tx.conn())
+    .fetch_all(tx)
     .await
 }
 
 /// One claim.
 pub async fn claim(tx: &mut TenantTx, id: &str) -> Result<Option<Claim>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query_as(&format!(
+    tx.scoped_as(&format!(
         "{SELECT_CLAIM} WHERE c.tenant_id = $1 AND c.id = $2"
     ))
-    .bind(tenant)
     .bind(id)
-    .fetch_optional(tx.conn())
+    .fetch_optional(tx)
     .await
 }
 
@@ -195,46 +186,43 @@ pub async fn decide(
     reason: Option<&str>,
     by: &AccountId,
 ) -> Result<bool, sqlx::Error> {
-    let tenant = tx.tenant_id();
     let at = now();
-    let done = sqlx::query(
-        "UPDATE official_claims SET status = $1, decision_reason = $2, decided_by = $3, decided_at = $4 \
-         WHERE tenant_id = $5 AND id = $6 AND status = 'pending'",
-    )
-    .bind(if approve { "approved" } else { "rejected" })
-    .bind(reason)
-    .bind(&by.0)
-    .bind(at)
-    .bind(tenant)
-    .bind(&claim.id)
-    .execute(tx.conn())
-    .await?;
+    let done = tx
+        .scoped(
+            "UPDATE official_claims SET status = $2, decision_reason = $3, decided_by = $4, decided_at = $5 \
+             WHERE tenant_id = $1 AND id = $6 AND status = 'pending'",
+        )
+        .bind(if approve { "approved" } else { "rejected" })
+        .bind(reason)
+        .bind(&by.0)
+        .bind(at)
+        .bind(&claim.id)
+        .execute(tx)
+        .await?;
     if done.rows_affected() != 1 {
         return Ok(false);
     }
     if approve {
-        sqlx::query("UPDATE officials SET account_id = $1 WHERE tenant_id = $2 AND id = $3")
+        tx.scoped("UPDATE officials SET account_id = $2 WHERE tenant_id = $1 AND id = $3")
             .bind(&claim.account_id)
-            .bind(tenant)
             .bind(&claim.official_id)
-            .execute(tx.conn())
+            .execute(tx)
             .await?;
-        sqlx::query(
+        tx.scoped(
             "UPDATE official_claims SET status = 'rejected', decision_reason = 'Profil attribué à une autre demande.', \
-             decided_by = $1, decided_at = $2 WHERE tenant_id = $3 AND official_id = $4 AND status = 'pending'",
+             decided_by = $2, decided_at = $3 WHERE tenant_id = $1 AND official_id = $4 AND status = 'pending'",
         )
         .bind(&by.0)
         .bind(at)
-        .bind(tenant)
         .bind(&claim.official_id)
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
     }
     Ok(true)
 }
 
 /// A profile taken back from the account that held it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct Detached {
     /// The official's registry id.
     pub id: String,
@@ -248,29 +236,26 @@ pub async fn detach_account(
     tx: &mut TenantTx,
     account: &AccountId,
 ) -> Result<Vec<Detached>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let mut detached: Vec<Detached> = sqlx::query_as(
-        "UPDATE officials SET account_id = NULL WHERE tenant_id = $1 AND account_id = $2 \
-         RETURNING id, first_name || ' ' || last_name AS name",
-    )
-    .bind(tenant)
-    .bind(&account.0)
-    .fetch_all(tx.conn())
-    .await?;
+    let mut detached: Vec<Detached> = tx
+        .scoped_as(
+            "UPDATE officials SET account_id = NULL WHERE tenant_id = $1 AND account_id = $2 \
+             RETURNING id, first_name || ' ' || last_name AS name",
+        )
+        .bind(&account.0)
+        .fetch_all(tx)
+        .await?;
     detached.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(detached)
 }
 
 /// The name of an unclaimed profile (to confirm a detachment to the admin), if it is one.
 pub async fn unclaimed_name(tx: &mut TenantTx, id: &str) -> Result<Option<String>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query_scalar(
+    tx.scoped_scalar(
         "SELECT first_name || ' ' || last_name FROM officials \
          WHERE tenant_id = $1 AND id = $2 AND account_id IS NULL",
     )
-    .bind(tenant)
     .bind(id)
-    .fetch_optional(tx.conn())
+    .fetch_optional(tx)
     .await
 }
 

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::db::Db;
+use crate::db::{Db, sql};
 use crate::error::AppError;
 use crate::rate_limit::RateLimit;
 use crate::types::{AccountId, InseeCode};
@@ -47,7 +47,7 @@ pub const REQUESTER_ROLES: &[&str] = &[
 ];
 
 /// A request, as the admin pages show it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct SubscriptionRequest {
     /// Id.
     pub id: String,
@@ -130,12 +130,12 @@ pub async fn create(
             "Le message est trop long (2 000 caractères au plus).",
         ));
     }
-    let known = sqlx::query("SELECT 1 AS one FROM communes WHERE insee = $1")
+    let known = sql::query("SELECT 1 AS one FROM communes WHERE insee = $1")
         .bind(insee.as_str())
         .fetch_optional(db.platform())
         .await?;
     if known.is_none() {
-        let parent: Option<String> = sqlx::query_scalar("SELECT c.name FROM neighbourhoods n JOIN communes c ON c.insee = n.parent_insee WHERE n.code = $1")
+        let parent: Option<String> = sql::query_scalar("SELECT c.name FROM neighbourhoods n JOIN communes c ON c.insee = n.parent_insee WHERE n.code = $1")
             .bind(insee.as_str())
             .fetch_optional(db.platform())
             .await?;
@@ -147,12 +147,12 @@ pub async fn create(
         }));
     }
     let mut tx = db.begin_immediate().await?;
-    let duplicate = sqlx::query(
+    let duplicate = sql::query(
         "SELECT 1 AS one FROM subscription_requests WHERE insee = $1 AND account_id = $2 AND status = 'pending'",
     )
     .bind(insee.as_str())
     .bind(&account.0)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut tx)
     .await?;
     if duplicate.is_some() {
         return Err(AppError::conflict(
@@ -160,7 +160,7 @@ pub async fn create(
         ));
     }
     let id = new_id();
-    sqlx::query(
+    sql::query(
         "INSERT INTO subscription_requests (id, insee, account_id, requester_name, requester_role, phone, message, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -172,7 +172,7 @@ pub async fn create(
     .bind(&phone)
     .bind(message)
     .bind(now())
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
     tx.commit().await?;
     Ok(id)
@@ -184,7 +184,7 @@ const SELECT: &str = "SELECT r.id, r.insee, c.name AS commune_name, c.population
 
 /// Requests by status, oldest first.
 pub async fn list(db: &Db, status: &str) -> Result<Vec<SubscriptionRequest>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    sql::query_as(&format!(
         "{SELECT} WHERE r.status = $1 ORDER BY r.created_at, r.id LIMIT 500"
     ))
     .bind(status)
@@ -194,7 +194,7 @@ pub async fn list(db: &Db, status: &str) -> Result<Vec<SubscriptionRequest>, sql
 
 /// One request.
 pub async fn get(db: &Db, id: &str) -> Result<Option<SubscriptionRequest>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} WHERE r.id = $1"))
+    sql::query_as(&format!("{SELECT} WHERE r.id = $1"))
         .bind(id)
         .fetch_optional(db.platform())
         .await
@@ -208,7 +208,7 @@ pub async fn decide(
     reason: Option<&str>,
     by: &AccountId,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sql::query(
         "UPDATE subscription_requests SET status = $1, decision_reason = $2, decided_by = $3, decided_at = $4 \
          WHERE id = $5 AND status = 'pending'",
     )

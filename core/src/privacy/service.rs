@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::personal;
 
 use crate::authz::Authz;
-use crate::db::Db;
+use crate::db::{Db, sql};
 use crate::types::AccountId;
 use crate::util::now;
 
@@ -53,7 +53,7 @@ pub async fn delete(db: &Db, authz: &Authz, account: &AccountId) -> Result<(), s
     }
     // Last, the account itself: no name, no address, no password; its id stays for what was
     // published under a public office.
-    sqlx::query(
+    sql::query(
         "UPDATE accounts SET email = $1, display_name = 'Compte supprimé', password_hash = '!', email_verified_at = NULL, \
          deleted_at = $2 WHERE id = $3",
     )

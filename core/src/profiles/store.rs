@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::db::Db;
+use crate::db::{Db, sql};
 use crate::media::routes::{MediaUrl, url as media_url};
 use crate::rows::Flag;
 use crate::types::AccountId;
@@ -48,7 +48,7 @@ impl TryFrom<String> for Visibility {
 }
 
 /// A citizen's profile as pages show it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct Profile {
     /// Account id.
     pub id: String,
@@ -57,25 +57,25 @@ pub struct Profile {
     /// Short presentation, plain text.
     pub bio: String,
     /// Who may see it.
-    #[sqlx(try_from = "String")]
+    #[row(try_from = "String")]
     pub visibility: Visibility,
     /// Whether the follows are shown on it.
-    #[sqlx(try_from = "Flag")]
+    #[row(try_from = "Flag")]
     pub show_follows: bool,
     /// `/media/<id>` of the 256 px avatar.
-    #[sqlx(rename = "avatar_id", try_from = "MediaUrl")]
+    #[row(rename = "avatar_id", try_from = "MediaUrl")]
     pub avatar_url: Option<String>,
     /// `/media/<id>` of the 64 px avatar.
-    #[sqlx(rename = "avatar_small_id", try_from = "MediaUrl")]
+    #[row(rename = "avatar_small_id", try_from = "MediaUrl")]
     pub avatar_small_url: Option<String>,
     /// Stored avatar ids (large, small), to replace them.
     #[serde(skip)]
-    #[sqlx(flatten, try_from = "AvatarIds")]
+    #[row(flatten, try_from = "AvatarIds")]
     pub avatar_ids: Option<(String, String)>,
 }
 
 /// The avatar columns of a profile row; an avatar is both files or none.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sql::Row)]
 pub struct AvatarIds {
     /// The 256 px file.
     pub avatar_id: Option<String>,
@@ -91,7 +91,7 @@ impl From<AvatarIds> for Option<(String, String)> {
 
 /// The profile of a live account (deleted accounts have none).
 pub async fn profile(db: &Db, account: &str) -> Result<Option<Profile>, sqlx::Error> {
-    sqlx::query_as(
+    sql::query_as(
         "SELECT a.id, a.display_name, COALESCE(p.bio, '') AS bio, COALESCE(p.visibility, 'members') AS visibility, \
          COALESCE(p.show_follows, 0) AS show_follows, p.avatar_id, p.avatar_small_id \
          FROM accounts a LEFT JOIN account_profiles p ON p.account_id = a.id \
@@ -110,7 +110,7 @@ pub async fn save_settings(
     visibility: Visibility,
     show_follows: bool,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sql::query(
         "INSERT INTO account_profiles (account_id, bio, visibility, show_follows, updated_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (account_id) DO UPDATE SET bio = excluded.bio, visibility = excluded.visibility, \
          show_follows = excluded.show_follows, updated_at = excluded.updated_at",
@@ -131,7 +131,7 @@ pub async fn set_avatar(
     account: &AccountId,
     ids: Option<(&str, &str)>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sql::query(
         "INSERT INTO account_profiles (account_id, avatar_id, avatar_small_id, updated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (account_id) DO UPDATE SET avatar_id = excluded.avatar_id, \
          avatar_small_id = excluded.avatar_small_id, updated_at = excluded.updated_at",
@@ -140,7 +140,7 @@ pub async fn set_avatar(
     .bind(ids.map(|i| i.0))
     .bind(ids.map(|i| i.1))
     .bind(now())
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -150,7 +150,7 @@ pub async fn avatar_of(
     db: &Db,
     account: &AccountId,
 ) -> Result<Option<(String, String)>, sqlx::Error> {
-    let ids: Option<AvatarIds> = sqlx::query_as(
+    let ids: Option<AvatarIds> = sql::query_as(
         "SELECT p.avatar_id, p.avatar_small_id FROM account_profiles p JOIN accounts a ON a.id = p.account_id \
          WHERE p.account_id = $1 AND a.deleted_at IS NULL",
     )
@@ -163,7 +163,7 @@ pub async fn avatar_of(
 }
 
 /// A commune an account follows.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct FollowedCommune {
     /// Subdomain label.
     pub slug: String,
@@ -176,7 +176,7 @@ pub async fn followed_communes(
     db: &Db,
     account: &str,
 ) -> Result<Vec<FollowedCommune>, sqlx::Error> {
-    sqlx::query_as(
+    sql::query_as(
         "SELECT t.slug, c.name FROM follows f JOIN tenants t ON t.id = f.tenant_id JOIN communes c ON c.insee = t.insee \
          WHERE f.account_id = $1 AND f.target_kind = 'commune' AND t.status = 'active' ORDER BY c.name",
     )
@@ -186,23 +186,23 @@ pub async fn followed_communes(
 }
 
 /// A citizen in a list.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct Card {
     /// Account id.
     pub id: String,
     /// Name.
     pub display_name: String,
     /// Who may see their profile.
-    #[sqlx(try_from = "String")]
+    #[row(try_from = "String")]
     pub visibility: Visibility,
     /// 64 px avatar.
-    #[sqlx(rename = "avatar_small_id", try_from = "MediaUrl")]
+    #[row(rename = "avatar_small_id", try_from = "MediaUrl")]
     pub avatar_small_url: Option<String>,
 }
 
 /// The citizens an account follows, by name (the caller filters by visibility).
 pub async fn followed_citizens(db: &Db, account: &str) -> Result<Vec<Card>, sqlx::Error> {
-    sqlx::query_as(
+    sql::query_as(
         "SELECT a.id, a.display_name, COALESCE(p.visibility, 'members') AS visibility, p.avatar_small_id \
          FROM citizen_follows f JOIN accounts a ON a.id = f.followed_account_id \
          LEFT JOIN account_profiles p ON p.account_id = a.id \
@@ -228,7 +228,7 @@ pub async fn set_citizen_follow(
     on: bool,
 ) -> Result<bool, sqlx::Error> {
     if !on {
-        sqlx::query(
+        sql::query(
             "DELETE FROM citizen_follows WHERE follower_account_id = $1 AND followed_account_id = $2",
         )
         .bind(&follower.0)
@@ -237,7 +237,7 @@ pub async fn set_citizen_follow(
         .await?;
         return Ok(false);
     }
-    let done = sqlx::query(
+    let done = sql::query(
         "INSERT INTO citizen_follows (follower_account_id, followed_account_id, created_at) \
          SELECT $1, $2, $3 \
          WHERE (SELECT COUNT(*) FROM citizen_follows WHERE follower_account_id = $1) < $4 \
@@ -262,7 +262,7 @@ pub async fn follows_citizen(
     follower: &AccountId,
     followed: &str,
 ) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query(
+    Ok(sql::query(
         "SELECT 1 AS one FROM citizen_follows WHERE follower_account_id = $1 AND followed_account_id = $2",
     )
     .bind(&follower.0)
@@ -274,7 +274,7 @@ pub async fn follows_citizen(
 
 /// How many live accounts follow a citizen.
 pub async fn followers_of_citizen(db: &Db, account: &str) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    sql::query_scalar(
         "SELECT COUNT(*) FROM citizen_follows f JOIN accounts a ON a.id = f.follower_account_id \
          WHERE f.followed_account_id = $1 AND a.deleted_at IS NULL",
     )

@@ -105,7 +105,7 @@ pub async fn open(db: &Db, account: &AccountId, secure: bool) -> Result<HeaderVa
     let at = now();
     // Queued with every writer, fairly (a commune hogging SQLite's writer cannot starve logins).
     let _turn = db.write_turn().await?;
-    sqlx::query(
+    sql::query(
         "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(token_hash(&token))
@@ -130,7 +130,7 @@ pub async fn close(
 ) -> Result<HeaderValue, sqlx::Error> {
     if let Some(token) = read_cookie(headers, SESSION_COOKIE) {
         let _turn = db.write_turn().await?;
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        sql::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash(&token))
             .execute(db.platform())
             .await?;

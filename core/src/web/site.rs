@@ -14,16 +14,16 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tracing::Instrument as _;
 
-use crate::db::{Db, TenantDb};
+use crate::db::{Db, TenantDb, sql};
 use crate::error::AppError;
 use crate::types::{Slug, TenantId};
 use crate::web::Web;
 
 /// A commune served as a tenant, as pages need it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct CommuneSite {
     /// Tenant key.
-    #[sqlx(rename = "id")]
+    #[row(rename = "id")]
     pub tenant_id: TenantId,
     /// INSEE code.
     pub insee: String,
@@ -247,13 +247,13 @@ impl SiteResolver {
         }
         let site: Option<CommuneSite> = match &kind {
             HostKind::Subdomain(slug) => {
-                sqlx::query_as(&format!("{SELECT_SITE} WHERE t.slug = $1"))
+                sql::query_as(&format!("{SELECT_SITE} WHERE t.slug = $1"))
                     .bind(slug.as_str())
                     .fetch_optional(db.platform())
                     .await?
             }
             HostKind::Custom(domain) => {
-                sqlx::query_as(&format!("{SELECT_SITE} WHERE t.custom_domain = $1"))
+                sql::query_as(&format!("{SELECT_SITE} WHERE t.custom_domain = $1"))
                     .bind(domain)
                     .fetch_optional(db.platform())
                     .await?

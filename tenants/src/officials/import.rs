@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
-use parvis_core::db::Db;
+use parvis_core::db::{Db, sql};
 use parvis_core::util::now;
 use sha2::{Digest as _, Sha256};
 
@@ -97,13 +97,13 @@ pub async fn import_rows(
 ) -> Result<OfficialsReport, ImportError> {
     let mut tx = db.platform_write_tx().await?;
     let tenants: HashMap<String, i64> =
-        sqlx::query_as::<_, (String, i64)>("SELECT insee, id FROM tenants")
+        sql::query_as::<(String, i64)>("SELECT insee, id FROM tenants")
             .fetch_all(&mut *tx)
             .await?
             .into_iter()
             .collect();
     // Strictly after the previous import, even within the same second.
-    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seen_at), 0) FROM mandates")
+    let last: i64 = sql::query_scalar("SELECT COALESCE(MAX(seen_at), 0) FROM mandates")
         .fetch_one(&mut *tx)
         .await?;
     let run = now().max(last + 1);
@@ -193,7 +193,7 @@ pub async fn import_rows(
     )
     .await?;
     // The RNE files are national: what this kind of file no longer lists has ended.
-    let ended = sqlx::query(
+    let ended = sql::query(
         "UPDATE mandates SET ended_at = $1 WHERE source = $2 AND seen_at < $1 AND ended_at IS NULL",
     )
     .bind(run)

@@ -3,6 +3,7 @@
 //! is counted once, thanked by e-mail and listed only with the donor's consent.
 
 use parvis_core::authz::Role;
+use parvis_core::db::TenantSql as _;
 use parvis_core::modules::bindings::parvis::module::types::{Event, Payment};
 use parvis_core::modules::{call, service};
 use parvis_core::types::{ModuleId, Slug};
@@ -113,12 +114,12 @@ both_backends!(
         assert_eq!(r.status(), 503);
         assert!(r.text().await?.contains("pas configuré"));
         let mut tx = app.state.db.tenant(tenant.id).begin().await?;
-        let pledges: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM module_docs WHERE tenant_id = $1 AND collection = 'pledges'",
-        )
-        .bind(tenant.id)
-        .fetch_one(tx.conn())
-        .await?;
+        let pledges: i64 = tx
+            .scoped_scalar(
+                "SELECT COUNT(*) FROM module_docs WHERE tenant_id = $1 AND collection = 'pledges'",
+            )
+            .fetch_one(&mut tx)
+            .await?;
         tx.commit().await?;
         assert_eq!(
             pledges, 0,
@@ -286,12 +287,12 @@ both_backends!(
             "one checkout session per accepted gift, no more"
         );
         let mut tx = app.state.db.tenant(tenant.id).begin().await?;
-        let pledges: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM module_docs WHERE tenant_id = $1 AND collection = 'pledges'",
-        )
-        .bind(tenant.id)
-        .fetch_one(tx.conn())
-        .await?;
+        let pledges: i64 = tx
+            .scoped_scalar(
+                "SELECT COUNT(*) FROM module_docs WHERE tenant_id = $1 AND collection = 'pledges'",
+            )
+            .fetch_one(&mut tx)
+            .await?;
         tx.commit().await?;
         assert_eq!(pledges, 5, "a refused gift leaves no pledge");
         app.stop().await;

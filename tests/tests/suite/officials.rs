@@ -1,6 +1,7 @@
 //! The officials registry (RNE): real file formats and their variants, idempotent re-imports,
 //! rejected rows with their line, and the council on the commune page.
 
+use parvis_core::db::TenantSql as _;
 use parvis_tenants::Progress;
 use parvis_tenants::officials::{FileKind, import_file};
 use parvis_tests::{TestApp, both_backends};
@@ -96,8 +97,9 @@ both_backends!(
         let again = import_file(&app.state.db, &file, Progress::Hidden).await?;
         assert_eq!(again.ended, 1);
         let mut tx = app.state.db.tenant(tenant(&app).await?).begin().await?;
-        let officials: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM officials")
-            .fetch_one(tx.conn())
+        let officials: i64 = tx
+            .scoped_scalar("SELECT COUNT(*) FROM officials WHERE tenant_id = $1")
+            .fetch_one(&mut tx)
             .await?;
         drop(tx);
         assert_eq!(
@@ -105,10 +107,12 @@ both_backends!(
             "officials are kept (their history), nothing duplicated"
         );
         let mut tx = app.state.db.tenant(tenant(&app).await?).begin().await?;
-        let current: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM mandates WHERE ended_at IS NULL")
-                .fetch_one(tx.conn())
-                .await?;
+        let current: i64 = tx
+            .scoped_scalar(
+                "SELECT COUNT(*) FROM mandates WHERE tenant_id = $1 AND ended_at IS NULL",
+            )
+            .fetch_one(&mut tx)
+            .await?;
         assert_eq!(current, 3);
         drop(tx);
         // The home page is cached for anonymous visitors for a few seconds; signed-in views are fresh.
@@ -169,8 +173,9 @@ both_backends!(unusable_files_are_refused_whole, |backend| async move {
     .await;
     assert!(missing.is_err());
     let mut tx = app.state.db.tenant(tenant(&app).await?).begin().await?;
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM officials")
-        .fetch_one(tx.conn())
+    let n: i64 = tx
+        .scoped_scalar("SELECT COUNT(*) FROM officials WHERE tenant_id = $1")
+        .fetch_one(&mut tx)
         .await?;
     assert_eq!(n, 0, "nothing half-written");
     drop(tx);

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parvis_core::authz::Role;
+use parvis_core::db::TenantSql as _;
 use parvis_core::modules::quota;
 use parvis_core::types::{AccountId, Slug, TenantId};
 use parvis_tests::sms::SMS_TOKEN;
@@ -83,10 +84,10 @@ async fn attack(app: &TestApp, slug: &str, path: &str) -> anyhow::Result<Value> 
 /// One count in a commune's rows (`$1` is the tenant, `$2` the argument).
 async fn count(app: &TestApp, tenant: TenantId, sql: &str, arg: &str) -> anyhow::Result<i64> {
     let mut tx = app.state.db.tenant(tenant).begin().await?;
-    let n = sqlx::query_scalar::<_, i64>(sql)
-        .bind(tenant)
+    let n = tx
+        .scoped_scalar::<i64>(sql)
         .bind(arg)
-        .fetch_one(tx.conn())
+        .fetch_one(&mut tx)
         .await?;
     tx.commit().await?;
     Ok(n)

@@ -2,6 +2,7 @@
 //! apex, unknown or malformed hosts get a 404 page, and no tenant sees another's rows.
 
 use parvis_core::authz::Role;
+use parvis_core::db::{TenantSql as _, sql};
 use parvis_tests::{TestApp, both_backends, form_token};
 
 both_backends!(hosts_resolve_to_their_site, |backend| async move {
@@ -351,16 +352,17 @@ async fn postgres_row_level_security_fails_closed() -> anyhow::Result<()> {
         .fetch_one(app.state.db.platform())
         .await?;
     assert_eq!(n, 0, "no tenant set: nothing visible");
-    // Tenant set: a query that "forgets" its filter still sees only that tenant.
+    // Tenant set: a query that "forgets" its filter still sees only that tenant. (A tenant's
+    // statements are `scoped`; `platform()` is the escape hatch, taken here on purpose.)
     let mut tx = app.state.db.tenant(ids[0]).begin().await?;
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM commune_links")
-        .fetch_one(tx.conn())
+    let n: i64 = sql::query_scalar("SELECT COUNT(*) FROM commune_links")
+        .fetch_one(tx.platform())
         .await?;
     assert_eq!(n, 1);
     // Writing another tenant's row is refused by the policy's WITH CHECK.
-    let forged = sqlx::query("INSERT INTO commune_links (tenant_id, id, label, url, position) VALUES ($1, 'x', 'x', 'https://x.org/', 9)")
+    let forged = sql::query("INSERT INTO commune_links (tenant_id, id, label, url, position) VALUES ($1, 'x', 'x', 'https://x.org/', 9)")
         .bind(ids[1])
-        .execute(tx.conn())
+        .execute(tx.platform())
         .await;
     assert!(forged.is_err(), "RLS refuses a row of another tenant");
     drop(tx);

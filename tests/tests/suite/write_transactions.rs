@@ -9,7 +9,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
-use parvis_core::db::{Db, Sql as _, TenantSql};
+use parvis_core::db::{Db, TenantSql};
 use parvis_core::types::TenantId;
 use parvis_tests::{TestApp, both_backends};
 
@@ -25,18 +25,17 @@ async fn insert_link(tx: &mut impl TenantSql, id: &str) -> Result<(), sqlx::Erro
         "INSERT INTO commune_links (tenant_id, id, label, url, position) VALUES ($1, $2, $2, 'https://example.org/', 0)",
     )
     .bind(id)
-    .execute(tx.sql())
+    .execute(tx)
     .await?;
     Ok(())
 }
 
 async fn links(db: &Db, tenant: TenantId) -> Result<Vec<String>> {
     let mut tx = db.tenant(tenant).begin().await?;
-    let ids: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM commune_links WHERE tenant_id = $1 ORDER BY id")
-            .bind(tenant)
-            .fetch_all(tx.conn())
-            .await?;
+    let ids: Vec<String> = tx
+        .scoped_scalar("SELECT id FROM commune_links WHERE tenant_id = $1 ORDER BY id")
+        .fetch_all(&mut tx)
+        .await?;
     tx.commit().await?;
     Ok(ids)
 }
@@ -139,7 +138,7 @@ async fn has_link(tx: &mut impl TenantSql, id: &str) -> Result<bool> {
     let n: i64 = tx
         .scoped_scalar("SELECT COUNT(*) FROM commune_links WHERE tenant_id = $1 AND id = $2")
         .bind(id)
-        .fetch_one(tx.sql())
+        .fetch_one(tx)
         .await?;
     Ok(n > 0)
 }
@@ -261,7 +260,7 @@ async fn the_write_ahead_log_is_emptied_after_a_storm() -> Result<()> {
         )
         .bind(format!("lien-{i:03}"))
         .bind(&label)
-        .execute(tx.sql())
+        .execute(&mut tx)
         .await?;
         tx.commit().await?;
     }
@@ -422,13 +421,10 @@ fn answer(line: &str) -> Option<(&str, &str)> {
 }
 
 async fn links_in(tx: &mut parvis_core::db::TenantTx) -> Result<i64> {
-    let tenant = tx.tenant_id();
-    Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM commune_links WHERE tenant_id = $1")
-            .bind(tenant)
-            .fetch_one(tx.conn())
-            .await?,
-    )
+    Ok(tx
+        .scoped_scalar("SELECT COUNT(*) FROM commune_links WHERE tenant_id = $1")
+        .fetch_one(tx)
+        .await?)
 }
 
 /// Polls a future once (to put it in a queue without letting it go further).

@@ -7,6 +7,7 @@
 //!   post, changeable, and only on actions, commitments and proposals — never one's own post.
 //! - The post's author is told of each new comment in app, except of their own.
 
+use crate::db::TenantSql;
 use crate::feed::engagement::store::{self, REACTIONS};
 use crate::feed::limiter::Refused;
 use crate::feed::store::{self as posts, OnePost};
@@ -116,7 +117,7 @@ pub async fn comment(
                 format!("{origin}/publications/{post}#c-{id}"),
             )
         };
-        crate::jobs::push(tx.conn(), &notice).await?;
+        crate::jobs::push(tx.platform(), &notice).await?;
     }
     tx.commit().await?;
     state.jobs.notify();

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::db::{Backend, Db, TenantTx};
+use crate::db::{Backend, Db, TenantSql, TenantTx, sql};
 use crate::feed::store::PostScope;
 use crate::types::{AccountId, TenantId};
 use crate::util::{new_id, now};
@@ -77,10 +77,7 @@ pub async fn summaries_in(
         return Ok(HashMap::new());
     }
     let sql = count_sql(&scope, "");
-    let rows = scope
-        .bind(sqlx::query_as(&sql))
-        .fetch_all(tx.conn())
-        .await?;
+    let rows = scope.bind_scoped(tx.scoped_as(&sql)).fetch_all(tx).await?;
     Ok(fold(rows))
 }
 
@@ -111,7 +108,7 @@ pub async fn summaries(
                 "SELECT v.post_id, c.kind AS k, c.n, c.total FROM (VALUES {values}) AS v(tenant_id, post_id) \
                  CROSS JOIN LATERAL post_engagement_counts(v.tenant_id, v.post_id) c"
             );
-            let mut query = sqlx::query_as(&sql);
+            let mut query = sql::query_as(&sql);
             for (tenant, post) in posts {
                 query = query.bind(tenant).bind(*post);
             }
@@ -122,7 +119,7 @@ pub async fn summaries(
             let scope = PostScope::of(posts);
             let sql = count_sql(&scope, PUBLISHED);
             scope
-                .bind(sqlx::query_as(&sql))
+                .bind(sql::query_as(&sql))
                 .fetch_all(db.platform())
                 .await?
         }
@@ -150,7 +147,7 @@ fn count_sql(scope: &PostScope<'_>, extra: &str) -> String {
 /// One count of a post, as both backends' count queries return it: its visible comments
 /// (`k` = `comment`), the accounts that gave one reaction (`k` = the reaction), or its
 /// evaluations (`k` = `rating`, with the sum of their values in `total`; 0 otherwise).
-#[derive(sqlx::FromRow)]
+#[derive(sql::Row)]
 struct Count {
     post_id: String,
     k: String,
@@ -191,37 +188,36 @@ pub async fn given_by(
     post: &str,
     account: &AccountId,
 ) -> Result<(Vec<String>, Option<i64>), sqlx::Error> {
-    let tenant = tx.tenant_id();
-    let reactions: Vec<String> = sqlx::query_scalar(
-        "SELECT reaction FROM post_reactions WHERE tenant_id = $1 AND post_id = $2 AND account_id = $3",
-    )
-    .bind(tenant)
-    .bind(post)
-    .bind(&account.0)
-    .fetch_all(tx.conn())
-    .await?;
-    let rating: Option<i64> = sqlx::query_scalar(
-        "SELECT value FROM post_ratings WHERE tenant_id = $1 AND post_id = $2 AND account_id = $3",
-    )
-    .bind(tenant)
-    .bind(post)
-    .bind(&account.0)
-    .fetch_optional(tx.conn())
-    .await?;
+    let reactions: Vec<String> = tx
+        .scoped_scalar(
+            "SELECT reaction FROM post_reactions WHERE tenant_id = $1 AND post_id = $2 AND account_id = $3",
+        )
+        .bind(post)
+        .bind(&account.0)
+        .fetch_all(tx)
+        .await?;
+    let rating: Option<i64> = tx
+        .scoped_scalar(
+            "SELECT value FROM post_ratings WHERE tenant_id = $1 AND post_id = $2 AND account_id = $3",
+        )
+        .bind(post)
+        .bind(&account.0)
+        .fetch_optional(tx)
+        .await?;
     Ok((reactions, rating))
 }
 
 /// A comment as the post page shows it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct Comment {
     /// Id (UUIDv7, time-ordered: the cursor of the comment pages).
     pub id: String,
     /// Its author's account.
     #[serde(skip)]
-    #[sqlx(rename = "author_account_id")]
+    #[row(rename = "author_account_id")]
     pub author: AccountId,
     /// Its author's name (« Compte supprimé » once the account is deleted).
-    #[sqlx(rename = "display_name")]
+    #[row(rename = "display_name")]
     pub author_name: String,
     /// Plain text, escaped by the template.
     pub body: String,
@@ -236,18 +232,16 @@ pub async fn comments(
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Comment>, sqlx::Error> {
-    let tenant = tx.tenant_id();
-    sqlx::query_as(
+    tx.scoped_as(
         "SELECT c.id, c.author_account_id, a.display_name, c.body, c.created_at FROM post_comments c \
          JOIN accounts a ON a.id = c.author_account_id \
          WHERE c.tenant_id = $1 AND c.post_id = $2 AND c.hidden_at IS NULL AND ($3 = '' OR c.id > $3) \
          ORDER BY c.id LIMIT $4",
     )
-    .bind(tenant)
     .bind(post)
     .bind(after.unwrap_or_default())
     .bind(limit)
-    .fetch_all(tx.conn())
+    .fetch_all(tx)
     .await
 }
 
@@ -259,17 +253,16 @@ pub async fn add_comment(
     body: &str,
 ) -> Result<String, sqlx::Error> {
     let id = new_id();
-    sqlx::query(
+    tx.scoped(
         "INSERT INTO post_comments (tenant_id, id, post_id, author_account_id, body, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(tx.tenant_id())
     .bind(&id)
     .bind(post)
     .bind(&author.0)
     .bind(body)
     .bind(now())
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     Ok(id)
 }
@@ -281,15 +274,15 @@ pub async fn delete_comment(
     comment: &str,
     author: &AccountId,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "DELETE FROM post_comments WHERE tenant_id = $1 AND post_id = $2 AND id = $3 AND author_account_id = $4",
-    )
-    .bind(tx.tenant_id())
-    .bind(post)
-    .bind(comment)
-    .bind(&author.0)
-    .execute(tx.conn())
-    .await?;
+    let done = tx
+        .scoped(
+            "DELETE FROM post_comments WHERE tenant_id = $1 AND post_id = $2 AND id = $3 AND author_account_id = $4",
+        )
+        .bind(post)
+        .bind(comment)
+        .bind(&author.0)
+        .execute(tx)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -301,28 +294,25 @@ pub async fn set_reaction(
     reaction: &str,
     on: bool,
 ) -> Result<(), sqlx::Error> {
-    let tenant = tx.tenant_id();
     if on {
-        sqlx::query(
+        tx.scoped(
             "INSERT INTO post_reactions (tenant_id, post_id, account_id, reaction, created_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
         )
-        .bind(tenant)
         .bind(post)
         .bind(&account.0)
         .bind(reaction)
         .bind(now())
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
     } else {
-        sqlx::query(
+        tx.scoped(
             "DELETE FROM post_reactions WHERE tenant_id = $1 AND post_id = $2 AND account_id = $3 AND reaction = $4",
         )
-        .bind(tenant)
         .bind(post)
         .bind(&account.0)
         .bind(reaction)
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
     }
     Ok(())
@@ -336,24 +326,23 @@ pub async fn rate(
     value: i64,
 ) -> Result<(), sqlx::Error> {
     let at = now();
-    sqlx::query(
+    tx.scoped(
         "INSERT INTO post_ratings (tenant_id, post_id, account_id, value, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $5) \
          ON CONFLICT (tenant_id, post_id, account_id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
     )
-    .bind(tx.tenant_id())
     .bind(post)
     .bind(&account.0)
     .bind(value)
     .bind(at)
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     Ok(())
 }
 
 /// Whether the account may take part: its address is verified and it is not deleted.
 pub async fn is_verified(db: &Db, account: &AccountId) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query(
+    let row = sql::query(
         "SELECT 1 AS one FROM accounts WHERE id = $1 AND email_verified_at IS NOT NULL AND deleted_at IS NULL",
     )
     .bind(&account.0)
@@ -368,11 +357,11 @@ pub async fn forget_account(
     conn: &mut sqlx::AnyConnection,
     account: &AccountId,
 ) -> Result<(), sqlx::Error> {
-    for sql in [
+    for statement in [
         "DELETE FROM post_reactions WHERE account_id = $1",
         "DELETE FROM post_ratings WHERE account_id = $1",
     ] {
-        sqlx::query(sql)
+        sql::query(statement)
             .bind(&account.0)
             .execute(&mut *conn)
             .await?;

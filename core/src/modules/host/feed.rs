@@ -1,7 +1,7 @@
 //! `parvis:module/feed`: publishing in the commune's feed, in the commune's name, through the
 //! same path as posts written by people (sanitised markdown, followers notified).
 
-use crate::db::{Sql as _, sql};
+use crate::db::{TenantSql as _, sql};
 use crate::feed::markdown;
 use crate::feed::store::{self as posts, Author};
 use crate::modules::bindings::parvis::module::feed::{Host, Item};
@@ -75,7 +75,7 @@ impl Host for CallState {
                 "SELECT c.name FROM tenants t JOIN communes c ON c.insee = t.insee WHERE t.id = $1",
             )
             .bind(tx.tenant_id())
-            .fetch_one(tx.sql())
+            .fetch_one(tx.platform())
             .await?;
             if let Err(why) = quota::charge(tx, backend, &module, Volume::Posts, 1).await? {
                 return Ok(Err(why));
@@ -98,7 +98,7 @@ impl Host for CallState {
                 title: format!("{name} : {first_line}"),
                 link: format!("{origin}/#post-{id}"),
             };
-            crate::jobs::push(tx.sql(), &event).await?;
+            crate::jobs::push(tx.platform(), &event).await?;
             Ok(Ok(id))
         }
         .await;

@@ -5,7 +5,7 @@
 //! delivery report.
 
 use crate::authz::Role;
-use crate::db::Sql as _;
+use crate::db::TenantSql as _;
 use crate::mail::Attachment;
 use crate::modules::bindings::parvis::module::notify::{
     Audience, Channels, DeliveryReport, Host, Notification, Sent, Urgency,
@@ -179,7 +179,7 @@ impl Host for CallState {
             {
                 return Ok(Err(why));
             }
-            crate::jobs::push(tx.sql(), &notice).await?;
+            crate::jobs::push(tx.platform(), &notice).await?;
             Ok(Ok(()))
         }
         .await;
@@ -254,7 +254,7 @@ impl Host for CallState {
                     to: number.clone(),
                     text: text.clone(),
                 };
-                crate::jobs::push(tx.sql(), &message).await?;
+                crate::jobs::push(tx.platform(), &message).await?;
             }
             deliveries::add(tx, &notice_id, Channel::Sms, amount, 0, 0).await?;
             Ok(Ok(()))

@@ -5,7 +5,7 @@ use crate::modules::bindings::parvis::module::storage::{
 };
 use std::time::Instant;
 
-use crate::db::{GroupTx, Sql as _};
+use crate::db::{GroupTx, TenantSql as _};
 use crate::modules::call::{CallState, Capability, Denied};
 use crate::modules::store::{self, Footprint, ListQuery, StorageUsage, WriteError};
 
@@ -343,7 +343,7 @@ impl CallState {
             ),
             format!("{}/admin/modules", self.origin),
         );
-        crate::jobs::push(tx.sql(), &notice).await?;
+        crate::jobs::push(tx.platform(), &notice).await?;
         self.after_commit.wake_jobs = true;
         tracing::warn!(module = %self.module, tenant = %tenant, bytes, documents, "module storage nearly full: admins told");
         Ok(())

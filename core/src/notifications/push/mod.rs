@@ -12,7 +12,7 @@ use crate::types::TenantId;
 use serde::{Deserialize, Serialize};
 use web_push_native::p256;
 
-use crate::db::Conn;
+use crate::db::sql;
 use crate::error::AppError;
 use crate::notifications::deliveries::NoticeRef;
 
@@ -130,7 +130,7 @@ impl crate::jobs::Job for PushMessage {
 /// Queues one push job per device of these accounts (deleted accounts excluded) in the
 /// caller's transaction, in the queue's turn of commune `tenant`; returns how many.
 pub async fn queue(
-    conn: &mut (impl Conn + ?Sized),
+    on: &mut (impl sql::Sql + ?Sized),
     tenant: TenantId,
     accounts: &[String],
     notice: Option<&NoticeRef>,
@@ -138,14 +138,14 @@ pub async fn queue(
     urgency: Urgency,
 ) -> Result<i64, sqlx::Error> {
     let mut queued = 0;
-    for subscription in store::devices_of(conn, accounts).await? {
+    for subscription in store::devices_of(&mut *on, accounts).await? {
         let message = PushMessage {
             notice: notice.cloned(),
             subscription,
             payload: payload.clone(),
             urgency,
         };
-        crate::jobs::push_for(conn.conn(), Some(tenant), &message).await?;
+        crate::jobs::push_for(&mut *on, Some(tenant), &message).await?;
         queued += 1;
     }
     Ok(queued)

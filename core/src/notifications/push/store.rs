@@ -2,14 +2,13 @@
 
 use serde::Serialize;
 
-use crate::db::Conn;
-use crate::db::Db;
+use crate::db::{Db, sql};
 use crate::notifications::push::NewSubscription;
 use crate::types::AccountId;
 use crate::util::{new_id, now};
 
 /// A subscription as the sender needs it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sql::Row)]
 pub struct Subscription {
     /// Id.
     pub id: String,
@@ -22,12 +21,12 @@ pub struct Subscription {
 }
 
 /// A device as its owner sees it in the list.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sql::Row)]
 pub struct Device {
     /// Id (for removal).
     pub id: String,
     /// « Firefox sur Android ».
-    #[sqlx(rename = "user_agent")]
+    #[row(rename = "user_agent")]
     pub label: String,
     /// Unix seconds.
     pub created_at: i64,
@@ -45,7 +44,7 @@ pub async fn upsert(
     account: &AccountId,
     s: &NewSubscription,
 ) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
+    sql::query_scalar(
         "INSERT INTO push_subscriptions (id, account_id, endpoint, p256dh, auth, user_agent, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (endpoint) DO UPDATE SET \
          account_id = excluded.account_id, p256dh = excluded.p256dh, auth = excluded.auth, \
@@ -72,7 +71,7 @@ pub async fn has_room(
     endpoint: &str,
     max: i64,
 ) -> Result<bool, sqlx::Error> {
-    let others: i64 = sqlx::query_scalar(
+    let others: i64 = sql::query_scalar(
         "SELECT COUNT(*) FROM push_subscriptions WHERE account_id = $1 AND endpoint <> $2",
     )
     .bind(&account.0)
@@ -84,7 +83,7 @@ pub async fn has_room(
 
 /// The account's devices, newest first.
 pub async fn devices(db: &Db, account: &AccountId) -> Result<Vec<Device>, sqlx::Error> {
-    sqlx::query_as(
+    sql::query_as(
         "SELECT id, user_agent, created_at, last_success_at FROM push_subscriptions \
          WHERE account_id = $1 ORDER BY created_at DESC, id DESC",
     )
@@ -99,18 +98,17 @@ pub async fn remove_endpoint(
     account: &AccountId,
     endpoint: &str,
 ) -> Result<bool, sqlx::Error> {
-    let done =
-        sqlx::query("DELETE FROM push_subscriptions WHERE endpoint = $1 AND account_id = $2")
-            .bind(endpoint)
-            .bind(&account.0)
-            .execute(db.platform())
-            .await?;
+    let done = sql::query("DELETE FROM push_subscriptions WHERE endpoint = $1 AND account_id = $2")
+        .bind(endpoint)
+        .bind(&account.0)
+        .execute(db.platform())
+        .await?;
     Ok(done.rows_affected() > 0)
 }
 
 /// Removes one of the account's devices; false if it is not one of them.
 pub async fn remove(db: &Db, account: &AccountId, id: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM push_subscriptions WHERE id = $1 AND account_id = $2")
+    let done = sql::query("DELETE FROM push_subscriptions WHERE id = $1 AND account_id = $2")
         .bind(id)
         .bind(&account.0)
         .execute(db.platform())
@@ -121,7 +119,7 @@ pub async fn remove(db: &Db, account: &AccountId, id: &str) -> Result<bool, sqlx
 /// The subscription ids of these accounts' devices (deleted accounts, and those that turned
 /// web push off in their preferences, excluded).
 pub async fn devices_of(
-    conn: &mut (impl Conn + ?Sized),
+    on: &mut (impl sql::Sql + ?Sized),
     accounts: &[String],
 ) -> Result<Vec<String>, sqlx::Error> {
     let mut ids = Vec::new();
@@ -133,18 +131,18 @@ pub async fn devices_of(
         );
         sql.push_str(&crate::db::placeholders(1, chunk.len()));
         sql.push_str(") ORDER BY p.id");
-        let mut q = sqlx::query_scalar::<_, String>(&sql);
+        let mut q = sql::query_scalar::<String>(&sql);
         for id in chunk {
             q = q.bind(id);
         }
-        ids.extend(q.fetch_all(conn.conn()).await?);
+        ids.extend(q.fetch_all(&mut *on).await?);
     }
     Ok(ids)
 }
 
 /// One subscription, for the sender.
 pub async fn find(db: &Db, id: &str) -> Result<Option<Subscription>, sqlx::Error> {
-    sqlx::query_as("SELECT id, endpoint, p256dh, auth FROM push_subscriptions WHERE id = $1")
+    sql::query_as("SELECT id, endpoint, p256dh, auth FROM push_subscriptions WHERE id = $1")
         .bind(id)
         .fetch_optional(db.platform())
         .await
@@ -152,7 +150,7 @@ pub async fn find(db: &Db, id: &str) -> Result<Option<Subscription>, sqlx::Error
 
 /// The push service accepted a message.
 pub async fn succeeded(db: &Db, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE push_subscriptions SET last_success_at = $1, failures = 0 WHERE id = $2")
+    sql::query("UPDATE push_subscriptions SET last_success_at = $1, failures = 0 WHERE id = $2")
         .bind(now())
         .bind(id)
         .execute(db.platform())
@@ -162,7 +160,7 @@ pub async fn succeeded(db: &Db, id: &str) -> Result<(), sqlx::Error> {
 
 /// The push service refused a message or could not be reached, for good.
 pub async fn failed(db: &Db, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE push_subscriptions SET failures = failures + 1 WHERE id = $1")
+    sql::query("UPDATE push_subscriptions SET failures = failures + 1 WHERE id = $1")
         .bind(id)
         .execute(db.platform())
         .await?;
@@ -171,7 +169,7 @@ pub async fn failed(db: &Db, id: &str) -> Result<(), sqlx::Error> {
 
 /// The push service says the subscription is gone (404/410): forget the device.
 pub async fn gone(db: &Db, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM push_subscriptions WHERE id = $1")
+    sql::query("DELETE FROM push_subscriptions WHERE id = $1")
         .bind(id)
         .execute(db.platform())
         .await?;

@@ -12,7 +12,7 @@ use web_push_native::jwt_simple::algorithms::{
 use web_push_native::jwt_simple::claims::Claims;
 
 use crate::config::Config;
-use crate::db::Db;
+use crate::db::{Db, sql};
 use crate::notifications::push::PushError;
 use crate::util::now;
 
@@ -98,7 +98,7 @@ pub async fn load_or_create(db: &Db, config: &Config) -> Result<VapidKey, PushEr
         return Ok(key);
     }
     let generated = URL_SAFE_NO_PAD.encode(ES256KeyPair::generate().to_bytes());
-    sqlx::query(
+    sql::query(
         "INSERT INTO platform_keys (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
     )
     .bind(KEY_ROW)
@@ -112,7 +112,7 @@ pub async fn load_or_create(db: &Db, config: &Config) -> Result<VapidKey, PushEr
 
 async fn stored(db: &Db) -> Result<Option<VapidKey>, PushError> {
     let value: Option<String> =
-        sqlx::query_scalar("SELECT value FROM platform_keys WHERE name = $1")
+        sql::query_scalar("SELECT value FROM platform_keys WHERE name = $1")
             .bind(KEY_ROW)
             .fetch_optional(db.platform())
             .await?;
