@@ -97,6 +97,7 @@ async fn run(backend: Backend, voters: usize) -> Result<()> {
     let accepted = Arc::new(AtomicUsize::new(0));
     let refused = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
+    let cpu_before = process_cpu_seconds();
     let mut workers = Vec::new();
     for _ in 0..CONCURRENCY {
         let (client, url, cookies) = (client.clone(), url.clone(), cookies.clone());
@@ -135,6 +136,9 @@ async fn run(backend: Backend, voters: usize) -> Result<()> {
         w.await??;
     }
     let elapsed = started.elapsed();
+    let cpu = process_cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     let accepted = accepted.load(Ordering::Relaxed);
     let refused = refused.load(Ordering::Relaxed);
 
@@ -159,11 +163,30 @@ async fn run(backend: Backend, voters: usize) -> Result<()> {
         elapsed.as_secs_f64(),
         accepted as f64 / elapsed.as_secs_f64()
     );
+    if let Some(cpu) = cpu {
+        // Less noisy than the rate on a shared machine: what each vote cost in CPU time
+        // (server and in-process client together).
+        println!(
+            "{backend:?}: {:.0} µs of CPU per accepted vote ({cpu:.2} s of CPU in {:.2} s)",
+            cpu * 1e6 / accepted.max(1) as f64,
+            elapsed.as_secs_f64()
+        );
+    }
     if counted != accepted || accepted != voters {
         bail!("tally {counted}, accepted {accepted}, voters {voters}: they must be equal\n{csv}");
     }
     app.stop().await;
     Ok(())
+}
+
+/// User + system CPU time of this process so far, from /proc (Linux), in seconds.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux this runs on.
+    Some(ticks / 100.0)
 }
 
 fn main() -> Result<()> {
