@@ -10,8 +10,7 @@
 //!
 //! Refusals are French sentences returned to the module as `Err(String)`.
 
-use crate::db::{Backend, Db, TenantSql};
-use crate::types::TenantId;
+use crate::db::{Backend, TenantDb, TenantSql};
 use crate::util::now;
 
 /// Notices (`notify.send`, any audience) one call may send.
@@ -362,9 +361,9 @@ pub async fn note_contact_in(
 /// Remembers that a signed-in account acted in a module of a commune (a call that wrote and
 /// succeeded): the module may notify it afterwards (a booking confirmed, a donor thanked).
 /// Reads first, so only the first contact writes. Failures are logged, never shown.
-pub async fn note_contact(db: &Db, tenant: TenantId, module: &str, account: &str) {
+pub async fn note_contact(tenant: &TenantDb, module: &str, account: &str) {
     let result: Result<(), sqlx::Error> = async {
-        let mut tx = db.tenant(tenant).begin().await?;
+        let mut tx = tenant.begin().await?;
         let known = tx
             .scoped_scalar::<i64>(
                 "SELECT COUNT(*) FROM module_contacts WHERE tenant_id = $1 AND module_id = $2 AND account_id = $3",
@@ -377,13 +376,13 @@ pub async fn note_contact(db: &Db, tenant: TenantId, module: &str, account: &str
         if known > 0 {
             return Ok(());
         }
-        let mut tx = db.tenant(tenant).begin_write().await?;
+        let mut tx = tenant.begin_write().await?;
         note_contact_in(&mut tx, module, account).await?;
         tx.commit().await
     }
     .await;
     if let Err(e) = result {
-        tracing::warn!(module, tenant = %tenant, error = %e, "module contact not recorded");
+        tracing::warn!(module, tenant = %tenant.tenant_id(), error = %e, "module contact not recorded");
     }
 }
 

@@ -310,7 +310,7 @@ pub async fn payment_succeeded(
         .map_err(|e| e.to_string())?;
     // Billing confirmed this account paid through the module here: the module may thank it.
     if let Some(account) = &payment.account {
-        crate::modules::quota::note_contact(host.services().db(), tenant, module, account).await;
+        crate::modules::quota::note_contact(&host.services().tenant(tenant), module, account).await;
     }
     let event = crate::modules::bindings::parvis::module::types::Event::PaymentSucceeded(
         crate::modules::bindings::parvis::module::types::Payment {

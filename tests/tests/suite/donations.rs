@@ -159,8 +159,7 @@ both_backends!(
         // What Claire's pledge form records when she posts it (the pledge above is written
         // directly): she acted in the module, so it may thank her.
         parvis_core::modules::quota::note_contact(
-            &app.state.db,
-            tenant.id,
+            &app.state.db.tenant(tenant.id),
             "donations",
             &claire_id,
         )
