@@ -45,12 +45,14 @@ impl fmt::Display for OfficialsReport {
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// The file itself is unusable.
-    #[error("{file} : {source}")]
+    /// (The cause is part of the message, not a `source`: a chain printer such as anyhow's
+    /// `{:#}` would print it twice.)
+    #[error("{file} : {cause}")]
     File {
         /// Path.
         file: String,
         /// Cause.
-        source: FileError,
+        cause: FileError,
     },
     /// No row could be imported.
     #[error("aucune ligne importable ({0} ligne(s) rejetée(s))")]
@@ -78,9 +80,9 @@ pub async fn import_file(
     path: &Path,
     progress: Progress,
 ) -> Result<OfficialsReport, ImportError> {
-    let file_error = |source| ImportError::File {
+    let file_error = |cause| ImportError::File {
         file: path.display().to_string(),
-        source,
+        cause,
     };
     let file = std::fs::File::open(path).map_err(|e| file_error(FileError::Io(e)))?;
     let (kind, rows, rejected) = parse::parse(std::io::BufReader::new(file)).map_err(file_error)?;

@@ -62,9 +62,9 @@ pub struct Rejected {
 /// The file cannot be read at all.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    /// Unreadable.
+    /// Unreadable (the cause is in the message, not a `source`, so it is printed once).
     #[error("lecture impossible : {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     /// Not UTF-8.
     #[error("le fichier n'est pas en UTF-8 (ligne {0})")]
     Encoding(u64),
@@ -169,7 +169,7 @@ fn separator(first_line: &str) -> u8 {
 /// Parses a whole file; rows that are wrong are returned separately with their line.
 pub fn parse(mut input: impl Read) -> Result<(FileKind, Vec<Row>, Vec<Rejected>), FileError> {
     let mut bytes = Vec::new();
-    input.read_to_end(&mut bytes)?;
+    input.read_to_end(&mut bytes).map_err(FileError::Io)?;
     let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     let first_line = text.split(|b| *b == b'\n').next().ok_or(FileError::Empty)?;
     let first_line = std::str::from_utf8(first_line).map_err(|_| FileError::Encoding(1))?;
