@@ -25,6 +25,48 @@ async fn parvis(db: &TestDb, args: &[&str]) -> Result<Output> {
         .await?)
 }
 
+/// Asserts the command refused its input the way `parvis` documents it: exit code 1 (not a
+/// panic's 101, not a signal) and a French `erreur : …` line on stderr that says `why`.
+#[track_caller]
+fn refused(o: &Output, why: &str) {
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "expected a refusal (exit 1): {}",
+        text(o)
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "a panic, not a refusal: {stderr}"
+    );
+    let message = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("erreur : "))
+        .unwrap_or_else(|| panic!("no « erreur : » line on stderr: {stderr}"));
+    assert!(
+        message.contains(why),
+        "the refusal does not say « {why} »: {message}"
+    );
+}
+
+/// Asserts the command line itself was refused by its parser (clap): exit code 2 and clap's
+/// `error:` line naming `what`, before any work was done.
+#[track_caller]
+fn usage_refused(o: &Output, what: &str) {
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "expected a usage error (exit 2): {}",
+        text(o)
+    );
+    assert!(
+        stderr.starts_with("error:") && stderr.contains(what),
+        "no usage error naming {what}: {stderr}"
+    );
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -37,7 +79,7 @@ both_backends!(tenant_commands_and_their_errors, |backend| async move {
     let db = TestDb::fresh(backend).await?;
     // Before the registry is imported, a commune cannot be provisioned.
     let o = parvis(&db, &["tenant", "create", "--insee", "75056"]).await?;
-    assert!(!o.status.success());
+    refused(&o, "lancez d'abord `parvis communes import`");
     assert!(text(&o).contains("communes import"), "{}", text(&o));
 
     let o = parvis(&db, &["communes", "import"]).await?;
@@ -46,24 +88,27 @@ both_backends!(tenant_commands_and_their_errors, |backend| async move {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("paris.parvis.test"));
     let o = parvis(&db, &["tenant", "create", "--insee", "75056"]).await?;
-    assert!(!o.status.success(), "twice is refused");
+    refused(&o, "la commune 75056 est déjà ouverte");
     let o = parvis(&db, &["tenant", "create", "--insee", "99999"]).await?;
-    assert!(!o.status.success());
+    refused(&o, "aucune commune n'a le code INSEE 99999");
     let o = parvis(&db, &["tenant", "create", "--insee", "pas-un-code"]).await?;
-    assert!(!o.status.success());
+    refused(&o, "« pas-un-code » n'est pas un code INSEE");
     assert!(text(&o).contains("n'est pas un code INSEE"));
     let o = parvis(
         &db,
         &["tenant", "create", "--insee", "69123", "--slug", "paris"],
     )
     .await?;
-    assert!(!o.status.success(), "duplicate slug refused: {}", text(&o));
+    refused(&o, "l'identifiant « paris » est déjà utilisé");
     let o = parvis(
         &db,
         &["tenant", "create", "--insee", "69123", "--slug", "Lyon!"],
     )
     .await?;
-    assert!(!o.status.success());
+    refused(
+        &o,
+        "« Lyon! » n'est pas un identifiant de sous-domaine valide",
+    );
 
     let o = parvis(&db, &["tenant", "list"]).await?;
     assert!(o.status.success());
@@ -102,7 +147,7 @@ both_backends!(tenant_commands_and_their_errors, |backend| async move {
         ],
     )
     .await?;
-    assert!(!o.status.success());
+    refused(&o, "Le nom affiché doit compter entre 2 et 80 caractères.");
     let o = parvis(
         &db,
         &[
@@ -117,7 +162,7 @@ both_backends!(tenant_commands_and_their_errors, |backend| async move {
         ],
     )
     .await?;
-    assert!(!o.status.success());
+    refused(&o, "rôle inconnu « emperor »");
     assert!(text(&o).contains("rôle inconnu"));
     let o = parvis(
         &db,
@@ -133,15 +178,19 @@ both_backends!(tenant_commands_and_their_errors, |backend| async move {
         ],
     )
     .await?;
-    assert!(!o.status.success(), "tenant role needs --tenant");
+    refused(&o, "ajoutez --tenant SLUG");
 
     let o = parvis(
         &db,
         &["officials", "import", "--file", "/nonexistent/elus.csv"],
     )
     .await?;
-    assert!(!o.status.success());
-    assert!(text(&o).contains("lecture impossible"), "{}", text(&o));
+    refused(
+        &o,
+        "/nonexistent/elus.csv : lecture impossible : No such file",
+    );
+    // The cause is said once (it was printed three times through the error chain).
+    assert_eq!(text(&o).matches("No such file").count(), 1, "{}", text(&o));
 
     // A bad data folder: clear error, nothing changed.
     let bad = tempfile::tempdir()?;
@@ -159,7 +208,7 @@ both_backends!(tenant_commands_and_their_errors, |backend| async move {
         ],
     )
     .await?;
-    assert!(!o.status.success());
+    refused(&o, "regions.json");
     let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM communes")
         .fetch_one(db.db.platform())
         .await?;
@@ -175,7 +224,7 @@ async fn bad_configuration_is_reported() -> Result<()> {
         .env("DATABASE_URL", "mysql://nope")
         .output()
         .await?;
-    assert!(!o.status.success());
+    refused(&o, "DATABASE_URL = « mysql://nope »");
     assert!(text(&o).contains("DATABASE_URL"), "{}", text(&o));
     let o = tokio::process::Command::new(binary()?)
         .args(["migrate"])
@@ -183,7 +232,7 @@ async fn bad_configuration_is_reported() -> Result<()> {
         .env("DATABASE_URL", "sqlite::memory:")
         .output()
         .await?;
-    assert!(!o.status.success());
+    refused(&o, "PARVIS_BIND = « nowhere »");
     assert!(text(&o).contains("PARVIS_BIND"));
     Ok(())
 }
@@ -197,7 +246,7 @@ both_backends!(
         let bogus = dir.path().join("pas-un-module.wasm");
         std::fs::write(&bogus, b"\0asm pas vraiment")?;
         let o = parvis(&app.db, &["module", "install", &bogus.to_string_lossy()]).await?;
-        assert!(!o.status.success());
+        refused(&o, "n'est pas un module Parvis");
         assert!(
             text(&o).contains("n'est pas un module Parvis"),
             "{}",
@@ -220,7 +269,7 @@ both_backends!(
             &["module", "enable", "--tenant", &paris, "inconnu"],
         )
         .await?;
-        assert!(!o.status.success());
+        refused(&o, "aucun module « inconnu » n'est installé");
         assert!(text(&o).contains("aucun module"), "{}", text(&o));
         let o = parvis(
             &app.db,
@@ -300,7 +349,7 @@ both_backends!(failed_jobs_are_listed_and_put_back, |backend| async move {
     // Naming a job that did not fail (the pending one) puts back none.
     let (mail_id, pending_id) = (ids[0].to_string(), ids[2].to_string());
     let o = parvis(&db, &["jobs", "retry", &mail_id, &pending_id]).await?;
-    assert!(!o.status.success());
+    refused(&o, "n'existe pas ou n'a pas échoué");
     assert!(
         text(&o).contains(&format!(
             "la tâche n° {pending_id} n'existe pas ou n'a pas échoué"
@@ -309,9 +358,9 @@ both_backends!(failed_jobs_are_listed_and_put_back, |backend| async move {
         text(&o)
     );
     let o = parvis(&db, &["jobs", "retry"]).await?;
-    assert!(!o.status.success(), "a retry of nothing: {}", text(&o));
+    usage_refused(&o, "required arguments were not provided");
     let o = parvis(&db, &["jobs", "retry", "pas-un-numero"]).await?;
-    assert!(!o.status.success());
+    usage_refused(&o, "invalid value 'pas-un-numero'");
     let still: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE failed_at IS NOT NULL")
         .fetch_one(db.db.platform())
         .await?;
