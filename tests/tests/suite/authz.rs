@@ -159,8 +159,13 @@ both_backends!(
                 .send()
                 .await?;
             assert_eq!(roles.status() == 200, can_roles, "{email} /admin/roles");
-            let platform = client.get(app.url(None, "/admin")).send().await?;
-            assert_ne!(platform.status(), 200, "{email} is no platform admin");
+            // Signed in on the platform's own host (the session cookie is per host), the
+            // platform's back office is refused as such, not merely sent to sign in.
+            let apex = app.signed_in(None, email, "mot de passe solide").await?;
+            let platform = apex.get(app.url(None, "/admin")).send().await?;
+            assert_eq!(platform.status(), 403, "{email} is no platform admin");
+            let refusal = platform.text().await?;
+            assert!(refusal.contains("Accès refusé"), "{email}: {refusal}");
         }
 
         // The tenant admin grants the moderator role by e-mail; the moderator then reaches /admin.

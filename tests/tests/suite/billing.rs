@@ -395,11 +395,19 @@ both_backends!(
         let lyon_client = app
             .signed_in(Some(&lyon), "maire@lyon.fr", PASSWORD)
             .await?;
-        let r = lyon_client
+        // Signed in on Paris's host too (the session cookie is per host), Lyon's admin is
+        // refused as such, not merely sent to sign in.
+        let lyon_at_paris = app
+            .signed_in(Some(&paris), "maire@lyon.fr", PASSWORD)
+            .await?;
+        let r = lyon_at_paris
             .get(app.url(Some(&paris), "/admin/billing"))
             .send()
             .await?;
-        assert_ne!(r.status(), 200);
+        assert_eq!(r.status(), 403);
+        let refusal = r.text().await?;
+        assert!(refusal.contains("pas les droits"), "{refusal}");
+        assert!(!refusal.contains(&sub_id), "{refusal}");
         let page = lyon_client
             .get(app.url(Some(&lyon), "/admin/billing"))
             .send()
