@@ -491,10 +491,14 @@ mod tests {
         closed.value.closed_at = Some(NOW - 10);
         let html =
             public_index(&req, &[(open, tally()), (closed, tally())], NOW, None).into_string();
-        let en_cours = html.find("En cours</h2>").unwrap_or(usize::MAX);
-        let a_venir = html.find("Aucun sondage à venir.").unwrap_or(0);
-        assert!(en_cours < html.find("/m/test/p1").unwrap_or(0));
-        assert!(a_venir < html.find("/m/test/p0").unwrap_or(0));
+        let at = |needle: &str| {
+            html.find(needle)
+                .unwrap_or_else(|| panic!("« {needle} » is missing: {html}"))
+        };
+        // En cours (the open poll), then « à venir » (none), then the closed poll.
+        assert!(at("En cours</h2>") < at("/m/test/p1"));
+        assert!(at("/m/test/p1") < at("Aucun sondage à venir."));
+        assert!(at("Aucun sondage à venir.") < at("/m/test/p0"));
     }
 
     #[test]
