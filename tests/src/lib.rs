@@ -5,6 +5,7 @@
 pub mod app;
 pub mod db;
 pub mod donations;
+pub mod html;
 pub mod push;
 pub mod rne;
 pub mod sms;

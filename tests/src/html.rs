@@ -1,0 +1,41 @@
+//! Pages read as HTML: a check looks at one place of a page (a table's rows, an element's
+//! text), so text found elsewhere on the page (the header names the signed-in account, every
+//! anonymous page links to /connexion) cannot make it pass.
+
+use anyhow::{Context as _, Result, anyhow};
+use scraper::{ElementRef, Html, Selector};
+
+fn selector(css: &str) -> Result<Selector> {
+    Selector::parse(css).map_err(|e| anyhow!("bad selector « {css} »: {e}"))
+}
+
+fn text_of(element: ElementRef<'_>) -> String {
+    element
+        .text()
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The text of each cell of each body row of the first table matching `table` (CSS), with
+/// whitespace collapsed. Fails when no table matches.
+pub fn table_rows(page: &str, table: &str) -> Result<Vec<Vec<String>>> {
+    let doc = Html::parse_document(page);
+    let found = doc
+        .select(&selector(table)?)
+        .next()
+        .with_context(|| format!("no table « {table} » in the page:\n{page}"))?;
+    let rows = selector("tbody tr")?;
+    let cells = selector("td, th")?;
+    Ok(found
+        .select(&rows)
+        .map(|row| row.select(&cells).map(text_of).collect())
+        .collect())
+}
+
+/// The text of every element matching `css`, whitespace collapsed.
+pub fn texts(page: &str, css: &str) -> Result<Vec<String>> {
+    let doc = Html::parse_document(page);
+    Ok(doc.select(&selector(css)?).map(text_of).collect())
+}
