@@ -87,6 +87,18 @@ both_backends!(
             .await?;
         assert!(queue.contains("Propos déplacé") && queue.contains("Insultant"));
         let token = parvis_tests::csrf(&queue).ok_or_else(|| anyhow::anyhow!("csrf"))?;
+        // Before it is hidden, the post is on the commune's page and in its Atom feed (so
+        // their absence below says something).
+        let anonymous = app.client()?;
+        for path in ["/", "/feed.atom"] {
+            let before = anonymous
+                .get(app.url(Some(&slug), path))
+                .send()
+                .await?
+                .text()
+                .await?;
+            assert!(before.contains("Propos déplacé"), "{path}: {before}");
+        }
         let hide = |path: String, reason: &'static str| {
             let client = modo_client.clone();
             let token = token.clone();
@@ -144,9 +156,17 @@ both_backends!(
                 && queue.contains("Publication masquée")
                 && queue.contains("Propos injurieux")
         );
+        // The audit log's own row names the moderator (the page header names them anyway).
+        let log = parvis_tests::html::table_rows(&queue, "table")?;
         assert!(
-            queue.contains("modo@abergement.test"),
-            "the audit log names the moderator"
+            log.iter().any(
+                |row| row.get(1).map(String::as_str) == Some("modo@abergement.test")
+                    && row
+                        .get(2)
+                        .is_some_and(|a| a.starts_with("Publication masquée"))
+                    && row.get(3).map(String::as_str) == Some("Propos injurieux")
+            ),
+            "the audit log names the moderator: {log:?}"
         );
 
         assert_eq!(
