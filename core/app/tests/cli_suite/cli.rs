@@ -25,46 +25,40 @@ async fn parvis(db: &TestDb, args: &[&str]) -> Result<Output> {
         .await?)
 }
 
-/// Asserts the command refused its input the way `parvis` documents it: exit code 1 (not a
-/// panic's 101, not a signal) and a French `erreur : …` line on stderr that says `why`.
+/// Asserts the command ended with exit code `code` (not a panic's 101, not a signal) and a
+/// stderr line starting with `prefix` that says `why`.
 #[track_caller]
-fn refused(o: &Output, why: &str) {
+fn exits_with(o: &Output, code: i32, prefix: &str, why: &str) {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(
         o.status.code(),
-        Some(1),
-        "expected a refusal (exit 1): {}",
+        Some(code),
+        "expected exit {code}: {}",
         text(o)
     );
-    assert!(
-        !stderr.contains("panicked"),
-        "a panic, not a refusal: {stderr}"
-    );
+    assert!(!stderr.contains("panicked"), "a panic: {stderr}");
     let message = stderr
         .lines()
-        .find_map(|l| l.strip_prefix("erreur : "))
-        .unwrap_or_else(|| panic!("no « erreur : » line on stderr: {stderr}"));
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no « {prefix} » line on stderr: {stderr}"));
     assert!(
         message.contains(why),
-        "the refusal does not say « {why} »: {message}"
+        "stderr does not say « {why} »: {message}"
     );
 }
 
-/// Asserts the command line itself was refused by its parser (clap): exit code 2 and clap's
-/// `error:` line naming `what`, before any work was done.
+/// The command refused its input the way `parvis` documents it: exit code 1 and a French
+/// `erreur : …` line that says `why`.
+#[track_caller]
+fn refused(o: &Output, why: &str) {
+    exits_with(o, 1, "erreur : ", why);
+}
+
+/// The command line itself was refused by its parser (clap), before any work: exit code 2 and
+/// clap's `error:` line naming `what`.
 #[track_caller]
 fn usage_refused(o: &Output, what: &str) {
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "expected a usage error (exit 2): {}",
-        text(o)
-    );
-    assert!(
-        stderr.starts_with("error:") && stderr.contains(what),
-        "no usage error naming {what}: {stderr}"
-    );
+    exits_with(o, 2, "error: ", what);
 }
 
 fn text(o: &Output) -> String {
@@ -80,7 +74,6 @@ both_backends!(tenant_commands_and_their_errors, |backend| async move {
     // Before the registry is imported, a commune cannot be provisioned.
     let o = parvis(&db, &["tenant", "create", "--insee", "75056"]).await?;
     refused(&o, "lancez d'abord `parvis communes import`");
-    assert!(text(&o).contains("communes import"), "{}", text(&o));
 
     let o = parvis(&db, &["communes", "import"]).await?;
     assert!(o.status.success(), "{}", text(&o));
@@ -93,7 +86,6 @@ both_backends!(tenant_commands_and_their_errors, |backend| async move {
     refused(&o, "aucune commune n'a le code INSEE 99999");
     let o = parvis(&db, &["tenant", "create", "--insee", "pas-un-code"]).await?;
     refused(&o, "« pas-un-code » n'est pas un code INSEE");
-    assert!(text(&o).contains("n'est pas un code INSEE"));
     let o = parvis(
         &db,
         &["tenant", "create", "--insee", "69123", "--slug", "paris"],
@@ -163,7 +155,6 @@ both_backends!(tenant_commands_and_their_errors, |backend| async move {
     )
     .await?;
     refused(&o, "rôle inconnu « emperor »");
-    assert!(text(&o).contains("rôle inconnu"));
     let o = parvis(
         &db,
         &[
@@ -225,7 +216,6 @@ async fn bad_configuration_is_reported() -> Result<()> {
         .output()
         .await?;
     refused(&o, "DATABASE_URL = « mysql://nope »");
-    assert!(text(&o).contains("DATABASE_URL"), "{}", text(&o));
     let o = tokio::process::Command::new(binary()?)
         .args(["migrate"])
         .env("PARVIS_BIND", "nowhere")
@@ -233,7 +223,6 @@ async fn bad_configuration_is_reported() -> Result<()> {
         .output()
         .await?;
     refused(&o, "PARVIS_BIND = « nowhere »");
-    assert!(text(&o).contains("PARVIS_BIND"));
     Ok(())
 }
 
@@ -247,11 +236,6 @@ both_backends!(
         std::fs::write(&bogus, b"\0asm pas vraiment")?;
         let o = parvis(&app.db, &["module", "install", &bogus.to_string_lossy()]).await?;
         refused(&o, "n'est pas un module Parvis");
-        assert!(
-            text(&o).contains("n'est pas un module Parvis"),
-            "{}",
-            text(&o)
-        );
 
         let wasm = parvis_tests::app::module_wasm("parvis-module-hostile")?;
         let wasm = wasm.to_string_lossy();
@@ -270,7 +254,6 @@ both_backends!(
         )
         .await?;
         refused(&o, "aucun module « inconnu » n'est installé");
-        assert!(text(&o).contains("aucun module"), "{}", text(&o));
         let o = parvis(
             &app.db,
             &["module", "enable", "--tenant", &paris, "hostile"],
@@ -349,13 +332,9 @@ both_backends!(failed_jobs_are_listed_and_put_back, |backend| async move {
     // Naming a job that did not fail (the pending one) puts back none.
     let (mail_id, pending_id) = (ids[0].to_string(), ids[2].to_string());
     let o = parvis(&db, &["jobs", "retry", &mail_id, &pending_id]).await?;
-    refused(&o, "n'existe pas ou n'a pas échoué");
-    assert!(
-        text(&o).contains(&format!(
-            "la tâche n° {pending_id} n'existe pas ou n'a pas échoué"
-        )),
-        "{}",
-        text(&o)
+    refused(
+        &o,
+        &format!("la tâche n° {pending_id} n'existe pas ou n'a pas échoué"),
     );
     let o = parvis(&db, &["jobs", "retry"]).await?;
     usage_refused(&o, "required arguments were not provided");
