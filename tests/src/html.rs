@@ -33,9 +33,3 @@ pub fn table_rows(page: &str, table: &str) -> Result<Vec<Vec<String>>> {
         .map(|row| row.select(&cells).map(text_of).collect())
         .collect())
 }
-
-/// The text of every element matching `css`, whitespace collapsed.
-pub fn texts(page: &str, css: &str) -> Result<Vec<String>> {
-    let doc = Html::parse_document(page);
-    Ok(doc.select(&selector(css)?).map(text_of).collect())
-}
