@@ -93,9 +93,9 @@ pub struct Db {
     next_reader: Arc<AtomicUsize>,
 }
 
-/// Direct readers of an SQLite file: one is held only while its statement runs, so no more
-/// are busy at once than there are async workers.
-const DIRECT_READERS: usize = 4;
+/// Direct readers of an SQLite file. One is held while its statement runs ([`Db::reader`]) or
+/// its read transaction is open ([`TenantDb::read`]); when none is free, the pool serves.
+const DIRECT_READERS: usize = 8;
 
 /// Longest a platform write on the pool ([`Db::write_turn`], [`Db::begin_immediate`]) waits
 /// for its turn at SQLite's writer before failing with « database is locked », as SQLite's
@@ -219,18 +219,27 @@ impl Db {
     /// session): on an SQLite file, a direct read-only connection, with no round trip to a
     /// connection thread per statement; otherwise one of the pool.
     pub async fn reader(&self) -> Result<Reader, sqlx::Error> {
+        match self.free_reader() {
+            Some(conn) => Ok(Reader::Direct(conn)),
+            None => Ok(Reader::Pool(self.pool.acquire().await?)),
+        }
+    }
+
+    /// A direct reader nobody holds, if any. Never waits for one: a task in a read
+    /// transaction ([`TenantDb::read`]) may ask for another connection, and waiting for a
+    /// reader held by a task that waits in turn could wait forever; the pool serves instead.
+    fn free_reader(&self) -> Option<OwnedMutexGuard<DirectConn>> {
         if self.readers.is_empty() {
-            return Ok(Reader::Pool(self.pool.acquire().await?));
+            return None;
         }
-        for reader in self.readers.iter() {
-            if let Ok(conn) = reader.clone().try_lock_owned() {
-                return Ok(Reader::Direct(conn));
-            }
-        }
-        // All busy (more workers than readers): queue on them in turn.
-        let turn = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
-        let reader = self.readers[turn].clone();
-        Ok(Reader::Direct(reader.lock_owned().await))
+        // Start from a different reader each time, so that their page caches all stay warm.
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        (0..self.readers.len()).find_map(|i| {
+            self.readers[(start + i) % self.readers.len()]
+                .clone()
+                .try_lock_owned()
+                .ok()
+        })
     }
 
     /// The tenant of that number, if it exists: a number read from outside the database (an
@@ -487,9 +496,27 @@ impl TenantDb {
             let turn = self.db.turn(Key::Tenant(tenant)).await;
             let tx = self.db.pool.begin_with("BEGIN IMMEDIATE").await?;
             return Ok(TenantTx {
-                tx,
+                tx: TxConn::Pool(tx),
                 _turn: turn,
                 tenant,
+            });
+        }
+        self.begin().await
+    }
+
+    /// A transaction that only reads (a page's content), bound to this tenant. On an SQLite
+    /// file it runs on a direct reader in the calling task when one is free: a page's dozen
+    /// statements cost what SQLite takes to run them, not two thread wake-ups each through the
+    /// pool (`perf` put half of a signed-in page's CPU in those wake-ups). A statement that
+    /// writes fails on it (the reader is read-only): writers use [`TenantDb::begin_write`].
+    /// Elsewhere, or with every reader busy, it is [`TenantDb::begin`]'s transaction.
+    pub async fn read(&self) -> Result<TenantTx, sqlx::Error> {
+        if let Some(mut conn) = self.db.free_reader() {
+            conn.begin_read()?;
+            return Ok(TenantTx {
+                tx: TxConn::Read(ReadTx(conn)),
+                _turn: WriteTurn(None),
+                tenant: self.tenant,
             });
         }
         self.begin().await
@@ -513,7 +540,7 @@ impl TenantDb {
             Backend::Sqlite => self.db.pool.begin().await?,
         };
         Ok(TenantTx {
-            tx,
+            tx: TxConn::Pool(tx),
             _turn: WriteTurn(None),
             tenant,
         })
@@ -571,7 +598,10 @@ impl Sql for Reader {
 
 impl sql::sealed::Lend for TenantTx {
     fn lend(&mut self) -> sql::Target<'_> {
-        sql::Target::Conn(&mut self.tx)
+        match &mut self.tx {
+            TxConn::Pool(tx) => sql::Target::Conn(tx),
+            TxConn::Read(read) => sql::Target::Direct(&mut read.0),
+        }
     }
 }
 
@@ -585,7 +615,7 @@ impl TenantSql for TenantTx {
 /// [`TenantSql::scoped`]: they bind its tenant. Dropped without [`TenantTx::commit`], it rolls
 /// back: nothing is half-written.
 pub struct TenantTx {
-    tx: Transaction<'static, Any>,
+    tx: TxConn,
     /// On SQLite, a writing transaction's turn at the writer, held until it ends (declared
     /// after the transaction, so dropped after the rollback).
     _turn: WriteTurn,
@@ -601,12 +631,42 @@ impl TenantTx {
 
     /// Commits the transaction.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+        match self.tx {
+            TxConn::Pool(tx) => tx.commit().await,
+            // A read has nothing to commit: its end releases the snapshot.
+            TxConn::Read(read) => {
+                drop(read);
+                Ok(())
+            }
+        }
     }
 
     /// Rolls the transaction back.
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.tx.rollback().await
+        match self.tx {
+            TxConn::Pool(tx) => tx.rollback().await,
+            TxConn::Read(read) => {
+                drop(read);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Where a [`TenantTx`] runs.
+enum TxConn {
+    /// A pooled connection's transaction.
+    Pool(Transaction<'static, Any>),
+    /// A read transaction on a direct SQLite reader ([`TenantDb::read`]).
+    Read(ReadTx),
+}
+
+/// A direct reader in a read transaction, ended when dropped.
+struct ReadTx(OwnedMutexGuard<DirectConn>);
+
+impl Drop for ReadTx {
+    fn drop(&mut self) {
+        self.0.end_read();
     }
 }
 

@@ -143,7 +143,7 @@ pub async fn create(
 /// The published profiles of a commune in a neutral order: alphabetical by name (accents and
 /// case ignored), never by date, popularity or list.
 pub async fn listed(tenant: &Tenant) -> Result<Vec<Candidate>, sqlx::Error> {
-    let mut tx = tenant.db().begin().await?;
+    let mut tx = tenant.db().read().await?;
     let mut all = store::published(&mut tx).await?;
     tx.commit().await?;
     all.sort_by_cached_key(|c| {
@@ -157,7 +157,7 @@ pub async fn listed(tenant: &Tenant) -> Result<Vec<Candidate>, sqlx::Error> {
 
 /// A published profile of this commune.
 pub async fn published(tenant: &Tenant, id: &str) -> Result<Candidate, CandidateError> {
-    let mut tx = tenant.db().begin().await?;
+    let mut tx = tenant.db().read().await?;
     let found = store::get(&mut tx, id).await?;
     tx.commit().await?;
     found

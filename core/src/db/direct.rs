@@ -124,6 +124,22 @@ impl DirectConn {
         })
     }
 
+    /// Opens a read transaction on a reader: its statements see one snapshot of the
+    /// committed database (SQLite takes it at the first read).
+    pub(crate) fn begin_read(&mut self) -> Result<(), sqlx::Error> {
+        self.execute("BEGIN").map(drop).map_err(sql_error)
+    }
+
+    /// Ends a reader's transaction, releasing its snapshot (a reader left in a transaction
+    /// would keep the write-ahead log from being checkpointed past it).
+    pub(crate) fn end_read(&mut self) {
+        if !self.conn.is_autocommit()
+            && let Err(e) = self.execute("ROLLBACK")
+        {
+            tracing::error!(error = %e, "ending a read on an SQLite reader failed");
+        }
+    }
+
     /// Starts a write transaction: a savepoint in the open group, or in a new one.
     pub(crate) async fn begin_member(&mut self) -> Result<(), sqlx::Error> {
         if self.group.is_some() && self.conn.is_autocommit() {

@@ -4,6 +4,7 @@
 //! post's transaction opens; the files are stored as tenant media in that same transaction, so
 //! a refused file leaves neither a post nor a stray file behind.
 
+use crate::db::Sql as _;
 use std::collections::HashMap;
 
 use axum::body::Bytes;
@@ -322,7 +323,7 @@ pub async fn of_posts(
     let sql = select(&scope, published);
     let rows = scope
         .bind(sql::query_as::<OfPost>(&sql))
-        .fetch_all(db.platform())
+        .fetch_all(db.reader().await?.sql())
         .await?;
     Ok(by_post(rows))
 }

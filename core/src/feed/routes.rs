@@ -345,7 +345,7 @@ async fn official_atom(
     page: Page,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let mut tx = tenant.db().begin().await?;
+    let mut tx = tenant.db().read().await?;
     let profile = crate::officials::store::profile(&mut tx, &id)
         .await?
         .ok_or_else(|| AppError::not_found("Cet élu n'est pas au répertoire."))?;

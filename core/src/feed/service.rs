@@ -39,7 +39,7 @@ pub async fn author_of(
     account: &AccountId,
     display_name: &str,
 ) -> Result<(Author, String), sqlx::Error> {
-    let mut tx = tenant.db().begin().await?;
+    let mut tx = tenant.db().read().await?;
     let own = officials::owned_by(&mut tx, account).await?;
     tx.commit().await?;
     if let Some(p) = own {
@@ -201,7 +201,7 @@ pub async fn follow(
     let (kind, target) = match what {
         Followed::Commune => ("commune", ""),
         Followed::Official(id) => {
-            let mut tx = tenant.db().begin().await?;
+            let mut tx = tenant.db().read().await?;
             let exists = officials::profile(&mut tx, id).await?.is_some();
             tx.commit().await?;
             if !exists {

@@ -1,5 +1,6 @@
 //! SQL for posts and follows.
 
+use crate::db::Sql as _;
 use serde::Serialize;
 
 use crate::db::sql::{self, TenantQuery};
@@ -279,7 +280,7 @@ pub async fn of_commune_where(
     .bind(limit)
     .bind(filter.theme.unwrap_or_default())
     .bind(filter.quartier.unwrap_or_default())
-    .fetch_all(db.platform())
+    .fetch_all(db.reader().await?.sql())
     .await
 }
 
@@ -322,7 +323,7 @@ pub async fn of_candidate(
     .bind(tenant)
     .bind(&account.0)
     .bind(limit)
-    .fetch_all(db.platform())
+    .fetch_all(db.reader().await?.sql())
     .await
 }
 
@@ -391,7 +392,7 @@ pub async fn feed(
         .bind(before.unwrap_or_default())
         .bind(limit)
         .bind(limit - 1)
-        .fetch_all(db.platform())
+        .fetch_all(db.reader().await?.sql())
         .await?;
     Ok(rows
         .into_iter()
@@ -482,7 +483,7 @@ pub async fn follows(
         .bind(tenant)
         .bind(kind)
         .bind(target)
-        .fetch_optional(db.platform())
+        .fetch_optional(db.reader().await?.sql())
         .await?;
     Ok(row.is_some())
 }
@@ -493,7 +494,7 @@ pub async fn followers_of_commune(db: &Db, tenant: TenantId) -> Result<i64, sqlx
         "SELECT COUNT(*) FROM follows WHERE tenant_id = $1 AND target_kind = 'commune'",
     )
     .bind(tenant)
-    .fetch_one(db.platform())
+    .fetch_one(db.reader().await?.sql())
     .await
 }
 
@@ -526,7 +527,7 @@ pub async fn record(
     .bind(tenant)
     .bind(official)
     .bind(limit)
-    .fetch_all(db.platform())
+    .fetch_all(db.reader().await?.sql())
     .await?;
     Ok(posts
         .into_iter()

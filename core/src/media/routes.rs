@@ -59,7 +59,7 @@ async fn serve(
     if found.is_none()
         && let Site::Commune(c) = &site
     {
-        let mut tx = Tenant::new(c.clone(), &state.db).db().begin().await?;
+        let mut tx = Tenant::new(c.clone(), &state.db).db().read().await?;
         found = store::tenant(&mut tx, &id).await?;
         tx.commit().await?;
     }

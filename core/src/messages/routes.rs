@@ -90,7 +90,7 @@ async fn recipient(state: &AppState, page: &Page, to: &To) -> AppResult<Recipien
             name: tenant.name.clone(),
         });
     }
-    let mut tx = tenant.db().begin().await?;
+    let mut tx = tenant.db().read().await?;
     let profile = crate::officials::store::profile(&mut tx, &to.elu).await?;
     tx.commit().await?;
     let profile = profile.ok_or_else(|| {

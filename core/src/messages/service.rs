@@ -407,7 +407,7 @@ pub async fn inbox(
     account: &AccountId,
 ) -> Result<(Vec<InboxEntry>, i64), MessageError> {
     let admin = is_admin(&state.authz, tenant.id(), account).await;
-    let mut tx = tenant.db().begin().await?;
+    let mut tx = tenant.db().read().await?;
     let threads = store::inbox(&mut tx, account, admin).await?;
     tx.commit().await?;
     let entries: Vec<InboxEntry> = threads
@@ -445,7 +445,7 @@ pub async fn unread_total(
     account: &AccountId,
 ) -> Result<i64, sqlx::Error> {
     let admin = is_admin(authz, tenant, account).await;
-    let mut tx = db.tenant(tenant).begin().await?;
+    let mut tx = db.tenant(tenant).read().await?;
     let total = store::unread_total(&mut tx, account, admin).await?;
     tx.commit().await?;
     Ok(total)

@@ -92,7 +92,7 @@ pub struct Queues {
 
 /// The commune's moderation queues.
 pub async fn queues(tenant: &Tenant) -> Result<Queues, sqlx::Error> {
-    let mut tx = tenant.db().begin().await?;
+    let mut tx = tenant.db().read().await?;
     let queues = Queues {
         posts: store::queue(&mut tx).await?,
         messages: store::message_queue(&mut tx).await?,

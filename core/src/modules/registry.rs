@@ -733,7 +733,7 @@ impl ModuleHost {
         {
             return Ok(modules.clone());
         }
-        let mut tx = db.tenant(tenant).begin().await?;
+        let mut tx = db.tenant(tenant).read().await?;
         let rows = store::tenant_modules(&mut tx).await?;
         tx.commit().await?;
         let modules = Arc::new(TenantModules {

@@ -162,7 +162,7 @@ pub struct Offered {
 /// Every installed module with the commune's choice and entitlement, in the host's order.
 pub async fn offered(host: &ModuleHost, tenant: &Tenant) -> Result<Vec<Offered>, sqlx::Error> {
     let choices = host.tenant(host.services().db(), tenant.id()).await?;
-    let mut tx = tenant.db().begin().await?;
+    let mut tx = tenant.db().read().await?;
     let mut offered = Vec::new();
     for module in host.all() {
         let entitled = !module.manifest.premium || store::entitled(&mut tx, &module.id).await?;
@@ -195,7 +195,7 @@ pub async fn consumption(
     let choices = host.tenant(host.services().db(), tenant.id()).await?;
     let mut modules = host.all();
     modules.sort_by(|a, b| a.manifest.name.cmp(&b.manifest.name));
-    let mut tx = tenant.db().begin().await?;
+    let mut tx = tenant.db().read().await?;
     let mut consumption = Vec::new();
     for module in modules {
         if choices.enabled(module.id.as_str()).is_none() {

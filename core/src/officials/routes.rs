@@ -25,7 +25,7 @@ pub fn routes() -> Router<AppState> {
 
 async fn load(state: &AppState, page: &Page, id: &str) -> AppResult<store::Profile> {
     let tenant = Tenant::new(page.site.commune()?.clone(), &state.db);
-    let mut tx = tenant.db().begin().await?;
+    let mut tx = tenant.db().read().await?;
     let profile = store::profile(&mut tx, id).await?;
     tx.commit().await?;
     profile.ok_or_else(|| {

@@ -54,7 +54,7 @@ pub enum Decision<'a> {
 
 /// The commune's claims waiting for a decision, oldest first.
 pub async fn pending_claims(tenant: &Tenant) -> Result<Vec<Claim>, sqlx::Error> {
-    let mut tx = tenant.db().begin().await?;
+    let mut tx = tenant.db().read().await?;
     let claims = store::pending_claims(&mut tx).await?;
     tx.commit().await?;
     Ok(claims)
@@ -122,7 +122,7 @@ pub async fn unclaimed_names(tenant: &Tenant, ids: &[String]) -> Result<Vec<Stri
     if ids.is_empty() {
         return Ok(names);
     }
-    let mut tx = tenant.db().begin().await?;
+    let mut tx = tenant.db().read().await?;
     for id in ids {
         if let Some(name) = store::unclaimed_name(&mut tx, id).await? {
             names.push(name);

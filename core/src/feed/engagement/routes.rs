@@ -130,7 +130,7 @@ async fn render(
             perms::MODERATE,
         )
         .await;
-    let mut tx = tenant.db().begin().await?;
+    let mut tx = tenant.db().read().await?;
     let mut one = match posts::one(&mut tx, id).await? {
         Some(one) if one.hidden.is_none() || moderator => one,
         _ => return Err(page_error(EngageError::NotFound)),

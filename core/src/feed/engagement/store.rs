@@ -2,6 +2,7 @@
 //! bound to its tenant, except the counts of a page of posts from several communes, which are
 //! public and come from one query that returns nothing but counts.
 
+use crate::db::Sql as _;
 use std::collections::HashMap;
 
 use serde::Serialize;
@@ -112,7 +113,7 @@ pub async fn summaries(
             for (tenant, post) in posts {
                 query = query.bind(tenant).bind(*post);
             }
-            query.fetch_all(db.platform()).await?
+            query.fetch_all(db.reader().await?.sql()).await?
         }
         // No Row-Level Security on SQLite: the same counts, of published posts only.
         Backend::Sqlite => {
@@ -120,7 +121,7 @@ pub async fn summaries(
             let sql = count_sql(&scope, PUBLISHED);
             scope
                 .bind(sql::query_as(&sql))
-                .fetch_all(db.platform())
+                .fetch_all(db.reader().await?.sql())
                 .await?
         }
     };
@@ -346,7 +347,7 @@ pub async fn is_verified(db: &Db, account: &AccountId) -> Result<bool, sqlx::Err
         "SELECT 1 AS one FROM accounts WHERE id = $1 AND email_verified_at IS NOT NULL AND deleted_at IS NULL",
     )
     .bind(&account.0)
-    .fetch_optional(db.platform())
+    .fetch_optional(db.reader().await?.sql())
     .await?;
     Ok(row.is_some())
 }
