@@ -1,7 +1,7 @@
 //! `GET /` on a commune host (the commune page) and `GET /logo`.
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{FromRef as _, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -46,6 +46,17 @@ async fn home(
         return Ok(Html(html).into_response());
     }
     let content = service::home_content(&state.db.tenant(commune.tenant_id)).await?;
+    let part = match state.home_cache.part(commune.tenant_id, &content) {
+        Some(part) => part,
+        None => {
+            let html = crate::web::Web::from_ref(&state)
+                .templates
+                .render(&service::PublicSections { content: &content })?;
+            let part = std::sync::Arc::new(service::PublicPart { content, html });
+            state.home_cache.put_part(commune.tenant_id, part.clone());
+            part
+        }
+    };
     let can_edit = match &page.viewer {
         Some(v) => {
             state
@@ -104,7 +115,9 @@ async fn home(
     )
     .await?;
     let home = Home {
-        content,
+        has_logo: part.content.page.has_logo,
+        links: &part.content.links,
+        public_html: &part.html,
         welcome: query.bienvenue.is_some(),
         can_edit,
         can_publish,
@@ -126,8 +139,11 @@ async fn home(
 
 /// `commune/home.html`: the commune's page (and its candidates, `candidates/section.html`).
 #[derive(Serialize)]
-struct Home {
-    content: service::HomeContent,
+struct Home<'a> {
+    has_logo: bool,
+    links: &'a [crate::communes::store::Link],
+    /// The presentation and the team, the same for every visitor ([`service::PublicPart`]).
+    public_html: &'a str,
     /// Just signed up here (`?bienvenue`).
     welcome: bool,
     can_edit: bool,
@@ -141,7 +157,7 @@ struct Home {
     news: CommuneNews,
 }
 
-impl Template for Home {
+impl Template for Home<'_> {
     const NAME: &'static str = "commune/home.html";
 }
 
@@ -154,7 +170,7 @@ struct Service {
 }
 
 async fn logo(tenant: Tenant) -> AppResult<Response> {
-    let mut tx = tenant.db().begin().await?;
+    let mut tx = tenant.db().read().await?;
     let logo = store::logo(&mut tx).await?;
     tx.commit().await?;
     let (bytes, mime) =

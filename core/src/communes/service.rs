@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::Cursor;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use axum::body::Bytes;
 use std::time::{Duration, Instant};
@@ -16,6 +16,7 @@ use crate::db::{TenantDb, TenantTx};
 use crate::media::MediaError;
 use crate::types::TenantId;
 use crate::web::Tenant;
+use crate::web::render::Template;
 
 /// Largest logo upload accepted.
 pub const MAX_LOGO_BYTES: usize = 2 << 20;
@@ -43,7 +44,7 @@ pub enum EditError {
 }
 
 /// Everything the home page shows from the tenant's own rows.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct HomeContent {
     /// Presentation and logo flag.
     pub page: PageContent,
@@ -59,7 +60,7 @@ pub struct HomeContent {
 
 /// Reads the home page content in one tenant transaction.
 pub async fn home_content(db: &TenantDb) -> Result<HomeContent, sqlx::Error> {
-    let mut tx = db.begin().await?;
+    let mut tx = db.read().await?;
     let page = store::page(&mut tx).await?;
     let paragraphs = page
         .presentation
@@ -252,6 +253,32 @@ pub async fn remove_member(
 #[derive(Default)]
 pub struct HomeCache {
     pages: RwLock<HashMap<TenantId, (Instant, Bytes)>>,
+    parts: RwLock<HashMap<TenantId, (Instant, Arc<PublicPart>)>>,
+}
+
+/// The presentation and municipal team of a commune's page as last rendered
+/// (`commune/home_public.html`, whose context has no viewer, so nothing of one person can be
+/// kept in it), with the content it was rendered from. A page reads the content at every
+/// request and reuses the HTML only when the content is the same, so it is never stale (an
+/// officials import from the command line changes nothing in this process's memory): what is
+/// saved is the rendering of the council, the largest part of the page.
+#[derive(Debug)]
+pub struct PublicPart {
+    /// The content, for the sections rendered with each page.
+    pub content: HomeContent,
+    /// `commune/home_public.html`, rendered.
+    pub html: String,
+}
+
+/// `commune/home_public.html`: the presentation and the municipal team.
+#[derive(serde::Serialize)]
+pub struct PublicSections<'a> {
+    /// The commune's content.
+    pub content: &'a HomeContent,
+}
+
+impl Template for PublicSections<'_> {
+    const NAME: &'static str = "commune/home_public.html";
 }
 
 const HOME_TTL: Duration = Duration::from_secs(10);
@@ -274,10 +301,31 @@ impl HomeCache {
         }
     }
 
-    /// Drops a tenant's page after an edit.
+    /// The presentation and team last rendered for `content`, if it is the same content.
+    pub fn part(&self, tenant: TenantId, content: &HomeContent) -> Option<Arc<PublicPart>> {
+        let parts = self.parts.read().ok()?;
+        let (_, part) = parts.get(&tenant)?;
+        (part.content == *content).then(|| part.clone())
+    }
+
+    /// Keeps a rendering of the presentation and team (the communes seen in the last minute,
+    /// when there are many).
+    pub fn put_part(&self, tenant: TenantId, part: Arc<PublicPart>) {
+        if let Ok(mut parts) = self.parts.write() {
+            if parts.len() > 10_000 {
+                parts.retain(|_, (at, _)| at.elapsed() < Duration::from_secs(60));
+            }
+            parts.insert(tenant, (Instant::now(), part));
+        }
+    }
+
+    /// Drops a tenant's page (and its presentation and team) after an edit.
     pub fn invalidate(&self, tenant: TenantId) {
         if let Ok(mut pages) = self.pages.write() {
             pages.remove(&tenant);
+        }
+        if let Ok(mut parts) = self.parts.write() {
+            parts.remove(&tenant);
         }
     }
 }

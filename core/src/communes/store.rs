@@ -7,7 +7,7 @@ use crate::rows::Flag;
 use crate::util::{new_id, now};
 
 /// Editable content of the commune page.
-#[derive(Debug, Clone, Serialize, Default, sql::Row)]
+#[derive(Debug, Clone, Serialize, Default, PartialEq, sql::Row)]
 pub struct PageContent {
     /// Presentation text (plain text, paragraphs separated by blank lines).
     pub presentation: String,
@@ -19,7 +19,7 @@ pub struct PageContent {
 }
 
 /// A useful link.
-#[derive(Debug, Clone, Serialize, sql::Row)]
+#[derive(Debug, Clone, Serialize, PartialEq, sql::Row)]
 pub struct Link {
     /// Id.
     pub id: String,
@@ -30,7 +30,7 @@ pub struct Link {
 }
 
 /// A member of the municipal team.
-#[derive(Debug, Clone, Serialize, sql::Row)]
+#[derive(Debug, Clone, Serialize, PartialEq, sql::Row)]
 pub struct TeamMember {
     /// Id.
     pub id: String,
@@ -96,7 +96,7 @@ pub async fn links(tx: &mut TenantTx) -> Result<Vec<Link>, sqlx::Error> {
 }
 
 /// An elected official of the commune, from the national registry (RNE).
-#[derive(Debug, Clone, Serialize, sql::Row)]
+#[derive(Debug, Clone, Serialize, PartialEq, sql::Row)]
 pub struct Elected {
     /// Registry key (profile page `/elus/<id>`).
     pub id: String,
