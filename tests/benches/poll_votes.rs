@@ -1,7 +1,10 @@
 //! Poll votes sustained on one poll: 64 concurrent voters post ballots to the real server over
 //! loopback (the polls component, the host's transaction per call, the unique constraint), on
 //! SQLite and, when `PARVIS_TEST_PG_URL` is set, PostgreSQL. A share of the voters double-submit
-//! at the same instant; the final tally must equal the accepted votes, one per voter.
+//! at the same instant; the final tally must equal the accepted votes, one per voter. The rate
+//! counts accepted votes only. Beside it, the rate of bare SQLite write transactions measured
+//! in the same run, since absolute figures move with the machine. The client runs in this
+//! process, on the server's runtime: `bench/load.sh` measures pages from outside.
 //!
 //! Run: `cargo build --profile module --target wasm32-wasip2 -p parvis-module-polls &&
 //! cargo bench -p parvis-tests --bench poll_votes` (env `VOTERS`, default 20000).
@@ -176,7 +179,39 @@ async fn run(backend: Backend, voters: usize) -> Result<()> {
         bail!("tally {counted}, accepted {accepted}, voters {voters}: they must be equal\n{csv}");
     }
     app.stop().await;
+    if backend == Backend::Sqlite {
+        // The reference of the same run: what SQLite alone sustains on this disk, one bare
+        // write transaction after another, each committed on its own.
+        let bare = tokio::task::spawn_blocking(move || bare_commits(voters)).await??;
+        println!(
+            "{backend:?}: bare write transactions on an SQLite file here: {bare:.0}/s; votes / bare = {:.2} (target ≥ 1: a vote, with its session, module call and group commit, costs no more of the disk than one bare commit)",
+            accepted as f64 / elapsed.as_secs_f64() / bare
+        );
+    }
     Ok(())
+}
+
+/// Bare write transactions per second on an SQLite file in WAL mode with the host's settings
+/// (`synchronous = NORMAL`): `BEGIN IMMEDIATE`, one ballot-sized row under a unique index,
+/// `COMMIT`, `n` times.
+fn bare_commits(n: usize) -> Result<f64> {
+    let dir = tempfile::tempdir()?;
+    let conn = rusqlite::Connection::open(dir.path().join("bare.db"))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+         CREATE TABLE ballots (poll TEXT NOT NULL, voter TEXT NOT NULL, choice INTEGER NOT NULL, \
+         PRIMARY KEY (poll, voter));",
+    )?;
+    let started = Instant::now();
+    for i in 0..n {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        conn.execute(
+            "INSERT INTO ballots (poll, voter, choice) VALUES ('p', ?1, ?2)",
+            rusqlite::params![format!("votant{i}"), (i % 3) as i64],
+        )?;
+        conn.execute_batch("COMMIT")?;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
 /// User + system CPU time of this process so far, from /proc (Linux), in seconds.
