@@ -4,6 +4,11 @@
 Every message received is appended to --out as one JSON line with its decoded subject and
 text body, so tests can read what a user would find in their mailbox. --fail-first N answers
 "451 temporary failure" to the first N messages, to exercise retries.
+
+The listening socket is bound here, once, and kept: --port 0 takes a port the kernel picks
+(printed as "LISTENING <port>"), so no other process can take it between choosing and binding.
+--reuse-port binds with SO_REUSEPORT, for a test that holds the port reserved itself (bound,
+not listening) so that a sink it stops can be started again on the same port.
 """
 
 import argparse
@@ -11,11 +16,12 @@ import asyncio
 import email
 import email.policy
 import json
+import os
 import signal
 import socket
 import sys
 
-from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 
 def header(msg, name):
@@ -49,35 +55,59 @@ class Sink:
                 for part in msg.iter_attachments()
             ],
         }
-        with open(self.out, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        # One write(2) of the whole line on an O_APPEND descriptor, before answering 250: a
+        # reader sees whole lines (and may see the last one still being written, which it
+        # leaves until its newline is there), and the line is there once the sender hears OK.
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        fd = os.open(self.out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            written = os.write(fd, line)
+            while written < len(line):
+                written += os.write(fd, line[written:])
+        finally:
+            os.close(fd)
         return "250 OK"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def listening_socket(port, reuse_port):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--reuse-port", action="store_true")
     parser.add_argument("--out", required=True)
     parser.add_argument("--fail-first", type=int, default=0)
     args = parser.parse_args()
-    port = args.port or free_port()
-    controller = Controller(Sink(args.out, args.fail_first), hostname="127.0.0.1", port=port)
-    controller.start()
-    print(f"LISTENING {port}", flush=True)
+    sock = listening_socket(args.port, args.reuse_port)
+    port = sock.getsockname()[1]
+    handler = Sink(args.out, args.fail_first)
     loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    # A fixed host name: aiosmtpd would otherwise resolve this machine's name for each session.
+    server = loop.run_until_complete(
+        loop.create_server(
+            lambda: SMTP(handler, hostname="parvis-test-sink", enable_SMTPUTF8=True, loop=loop),
+            sock=sock,
+        )
+    )
+    print(f"LISTENING {port}", flush=True)
     stop = loop.create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
     try:
         loop.run_until_complete(stop)
     finally:
-        controller.stop()
+        server.close()
+        loop.run_until_complete(server.wait_closed())
     return 0
 
 

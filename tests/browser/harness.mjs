@@ -1,5 +1,10 @@
-// Shared by the browser tests: a real SMTP sink process, the real `parvis` binary on a free
-// port, headless Chromium with the flags this machine needs, and axe-core checks.
+// Shared by the browser tests: a real SMTP sink process, the real `parvis` binary, headless
+// Chromium with the flags this machine needs, and axe-core checks.
+//
+// No port is chosen free and bound later (another process could take it in between): the sink
+// binds port 0 and prints the port it got; `parvis serve` binds port 0 and prints its address;
+// and the port the browser and the links use is a listener this process binds (port 0) before
+// starting Parvis, keeps, and relays to Parvis's port byte for byte.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -17,27 +22,29 @@ const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 export const bin = process.env.PARVIS_BIN || join(root, "target", "debug", "parvis");
 export const python = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
-
 /** Resolves with the first stdout line matching `re` (its match), or rejects after `ms`. */
 export function waitForLine(child, re, ms, what) {
+  return waitForLines(child, [re], ms, what).then(([m]) => m);
+}
+
+/** Resolves with the first stdout line matching each of `res` (their matches, in that order),
+ * read by one reader of the child's output, or rejects after `ms`. */
+export function waitForLines(child, res, ms, what) {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: nothing matching ${re} after ${ms} ms`)), ms);
+    const found = res.map(() => null);
+    const timer = setTimeout(
+      () => reject(new Error(`${what}: nothing matching ${res.filter((_, i) => !found[i]).join(", ")} after ${ms} ms`)),
+      ms,
+    );
     const rl = createInterface({ input: child.stdout });
     rl.on("line", (line) => {
-      const m = line.match(re);
-      if (m) {
+      res.forEach((re, i) => {
+        const m = found[i] ? null : line.match(re);
+        if (m) found[i] = m;
+      });
+      if (found.every(Boolean)) {
         clearTimeout(timer);
-        resolve(m);
+        resolve(found);
       }
     });
     child.on("exit", (code) => {
@@ -47,14 +54,60 @@ export function waitForLine(child, re, ms, what) {
   });
 }
 
+/** A listener on a port the kernel picks, kept by this process, whose connections go to the
+ * port `target` resolves with (connections made before are held until then). Its `kill()`
+ * closes it and every connection, like a child's. */
+async function relay(target) {
+  const sockets = new Set();
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.on("close", () => sockets.delete(client));
+    client.on("error", () => client.destroy());
+    target.then(
+      (port) => {
+        const upstream = net.connect(port, "127.0.0.1");
+        sockets.add(upstream);
+        upstream.on("close", () => {
+          sockets.delete(upstream);
+          client.destroy();
+        });
+        upstream.on("error", () => client.destroy());
+        client.on("close", () => upstream.destroy());
+        client.pipe(upstream);
+        upstream.pipe(client);
+      },
+      () => client.destroy(),
+    );
+  });
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  return {
+    port: server.address().port,
+    kill() {
+      server.close();
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+/** The messages in the sink's file: whole lines only (the last one may still be written). */
+export function readMails(file) {
+  if (!existsSync(file)) return [];
+  const text = readFileSync(file, "utf8");
+  return text
+    .slice(0, text.lastIndexOf("\n") + 1)
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+}
+
 export async function waitForMail(file, to, subject, ms = 30000) {
   const started = Date.now();
   while (Date.now() - started < ms) {
-    if (existsSync(file)) {
-      const mails = readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
-      const mail = mails.find((m) => m.rcpt_tos.includes(to) && m.subject.includes(subject));
-      if (mail) return mail;
-    }
+    const mail = readMails(file).find((m) => m.rcpt_tos.includes(to) && m.subject.includes(subject));
+    if (mail) return mail;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`no mail to ${to} (${subject}) after ${ms} ms`);
@@ -99,13 +152,21 @@ export async function startSmtpSink(mailFile, children) {
   return smtpPort;
 }
 
-/** Runs `parvis serve --demo` in `dir`; resolves with { communeUrl, port, env }. */
+/** Runs `parvis serve --demo` in `dir`; resolves with { communeUrl, port, env }: `port` is
+ * the public port (links and the browser use it), relayed to the port Parvis bound. */
 export async function startDemo(dir, smtpPort, children, extraEnv = {}) {
-  const port = await freePort();
+  let bound;
+  const parvisPort = new Promise((resolve, reject) => (bound = { resolve, reject }));
+  // Connections wait on it; when none came, its failure is the one startDemo throws.
+  parvisPort.catch(() => {});
+  const front = await relay(parvisPort);
+  children.push(front);
+  const port = front.port;
   const env = {
     ...process.env,
     DATABASE_URL: `sqlite://${join(dir, "parvis.db")}`,
-    PARVIS_BIND: `127.0.0.1:${port}`,
+    PARVIS_BIND: "127.0.0.1:0",
+    PARVIS_PUBLIC_PORT: String(port),
     PARVIS_BASE_DOMAIN: "parvis.localhost",
     SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
     RUST_LOG: "warn",
@@ -113,8 +174,20 @@ export async function startDemo(dir, smtpPort, children, extraEnv = {}) {
   };
   const server = spawn(bin, ["serve", "--demo"], { cwd: dir, env, stdio: ["ignore", "pipe", "inherit"] });
   children.push(server);
-  const [, communeUrl] = await waitForLine(server, /(http:\/\/[a-z0-9-]+\.parvis\.localhost:\d+\/)/, 180000, "parvis serve --demo");
-  return { communeUrl, port, env };
+  try {
+    const [[, listening], [, communeUrl]] = await waitForLines(
+      server,
+      [/^Parvis écoute sur 127\.0\.0\.1:(\d+)\.$/, /(http:\/\/[a-z0-9-]+\.parvis\.localhost:\d+\/)/],
+      180000,
+      "parvis serve --demo",
+    );
+    bound.resolve(Number(listening));
+    assert.equal(new URL(communeUrl).port, String(port), `the commune's links use the public port ${port}`);
+    return { communeUrl, port, env };
+  } catch (e) {
+    bound.reject(e);
+    throw e;
+  }
 }
 
 /** Headless Chromium, resolving *.parvis.localhost to loopback, without background networking. */

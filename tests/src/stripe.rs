@@ -223,9 +223,12 @@ fn gate(s: &Shared, method: &Method, path: &str, headers: &HeaderMap) -> Option<
 }
 
 /// Replays a POST answered before under the same `Idempotency-Key`.
-fn replay(s: &Shared, headers: &HeaderMap) -> Option<Response> {
+///
+/// A handler checks for a replay, makes its object and [`remember`]s the answer under one hold
+/// of the state's lock: two requests sent at once with one key (a retry racing the original)
+/// get one object between them, as from Stripe, not one each.
+fn replay(st: &Inner, headers: &HeaderMap) -> Option<Response> {
     let key = headers.get("idempotency-key")?.to_str().ok()?;
-    let st = s.lock().ok()?;
     let (status, body) = st.idempotent.get(key)?;
     let status = StatusCode::from_u16(*status).ok()?;
     let mut r = (status, Json(body.clone())).into_response();
@@ -236,10 +239,9 @@ fn replay(s: &Shared, headers: &HeaderMap) -> Option<Response> {
     Some(r)
 }
 
-fn remember(s: &Shared, headers: &HeaderMap, body: &Value) {
-    if let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok())
-        && let Ok(mut st) = s.lock()
-    {
+/// Keeps the answer to a POST for the replays of its `Idempotency-Key` (see [`replay`]).
+fn remember(st: &mut Inner, headers: &HeaderMap, body: &Value) {
+    if let Some(key) = headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
         st.idempotent.insert(key.to_string(), (200, body.clone()));
     }
 }
@@ -278,14 +280,14 @@ async fn create_product(
     if let Some(r) = gate(&s, &method, "/v1/products", &headers) {
         return r;
     }
-    if let Some(r) = replay(&s, &headers) {
+    let mut st = locked!(s);
+    if let Some(r) = replay(&st, &headers) {
         return r;
     }
     let f = Form::parse(&body);
     let Some(name) = f.get("name") else {
         return missing("name");
     };
-    let mut st = locked!(s);
     let id = match f.get("id") {
         Some(id) => id.to_string(),
         None => st.id("prod"),
@@ -309,8 +311,7 @@ async fn create_product(
         "url": null,
     });
     st.products.insert(id, p.clone());
-    drop(st);
-    remember(&s, &headers, &p);
+    remember(&mut st, &headers, &p);
     Json(p).into_response()
 }
 
@@ -391,7 +392,8 @@ async fn create_price(
     if let Some(r) = gate(&s, &method, "/v1/prices", &headers) {
         return r;
     }
-    if let Some(r) = replay(&s, &headers) {
+    let mut st = locked!(s);
+    if let Some(r) = replay(&st, &headers) {
         return r;
     }
     let f = Form::parse(&body);
@@ -401,7 +403,6 @@ async fn create_price(
     let Some(amount) = f.get("unit_amount").and_then(|a| a.parse::<i64>().ok()) else {
         return missing("unit_amount");
     };
-    let mut st = locked!(s);
     if !st.products.contains_key(product) {
         return no_such("product", product);
     }
@@ -439,8 +440,7 @@ async fn create_price(
         "custom_unit_amount": null,
     });
     st.prices.push(p.clone());
-    drop(st);
-    remember(&s, &headers, &p);
+    remember(&mut st, &headers, &p);
     Json(p).into_response()
 }
 
@@ -453,11 +453,11 @@ async fn create_customer(
     if let Some(r) = gate(&s, &method, "/v1/customers", &headers) {
         return r;
     }
-    if let Some(r) = replay(&s, &headers) {
+    let mut st = locked!(s);
+    if let Some(r) = replay(&st, &headers) {
         return r;
     }
     let f = Form::parse(&body);
-    let mut st = locked!(s);
     let id = st.id("cus");
     let c = json!({
         "id": id, "object": "customer", "created": now(), "livemode": false,
@@ -467,8 +467,7 @@ async fn create_customer(
         "tax_exempt": "none",
     });
     st.customers.insert(id, c.clone());
-    drop(st);
-    remember(&s, &headers, &c);
+    remember(&mut st, &headers, &c);
     Json(c).into_response()
 }
 
@@ -481,7 +480,8 @@ async fn create_session(
     if let Some(r) = gate(&s, &method, "/v1/checkout/sessions", &headers) {
         return r;
     }
-    if let Some(r) = replay(&s, &headers) {
+    let mut st = locked!(s);
+    if let Some(r) = replay(&st, &headers) {
         return r;
     }
     let account = headers
@@ -495,7 +495,6 @@ async fn create_session(
     let (Some(success), Some(cancel)) = (f.get("success_url"), f.get("cancel_url")) else {
         return missing("success_url");
     };
-    let mut st = locked!(s);
     let (amount, currency) = match mode {
         "subscription" => {
             let Some(price_id) = f.get("line_items[0][price]") else {
@@ -559,9 +558,8 @@ async fn create_session(
         "_account": account,
     });
     st.sessions.insert(id, session.clone());
-    drop(st);
     let public = strip_private(&session);
-    remember(&s, &headers, &public);
+    remember(&mut st, &headers, &public);
     Json(public).into_response()
 }
 

@@ -1,7 +1,10 @@
 //! Accounts through the real router and a real SMTP server: sign-up, e-mail verification,
 //! login, logout, password reset, CSRF, rate limiting, and clear errors for bad forms.
 
-use parvis_tests::{TestApp, both_backends, form_token};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use parvis_tests::{TestApp, both_backends, expect_page, form_token};
 
 both_backends!(signup_verify_login_logout, |backend| async move {
     let app = TestApp::start(backend).await?;
@@ -33,7 +36,7 @@ both_backends!(signup_verify_login_logout, |backend| async move {
         ])
         .send()
         .await?;
-    assert_eq!(early.status(), 403);
+    expect_page(early, 403, "nous venons de vous renvoyer le lien").await?;
 
     let mail = app.smtp.wait_for("alice@example.org", "Confirmez").await?;
     assert!(mail.text.contains("Alice Martin"));
@@ -74,13 +77,13 @@ both_backends!(signup_verify_login_logout, |backend| async move {
 
     // A verification link works once.
     let again = client.get(&link).send().await?;
-    assert_eq!(again.status(), 400);
+    expect_page(again, 400, "déjà utilisé ou expiré").await?;
     let again = client
         .post(app.url(Some(slug), "/verification"))
         .form(&[("csrf_token", csrf.as_str()), ("token", token.as_str())])
         .send()
         .await?;
-    assert_eq!(again.status(), 400);
+    expect_page(again, 400, "déjà utilisé ou expiré").await?;
 
     // Logout, then login with the password.
     let token = form_token(&client, &app.url(Some(slug), "/")).await?;
@@ -173,7 +176,9 @@ both_backends!(
             .body(format!("csrf_token={token}&display_name=%ZZ"))
             .send()
             .await?;
-        assert_eq!(r.status(), 400);
+        let page = expect_page(r, 400, "n'est pas une adresse e-mail valide").await?;
+        assert!(page.contains("<html lang=\"fr\">"), "{page}");
+        assert!(!page.contains("deserialize"), "{page}");
 
         app.account("bob@example.org", "mot de passe de bob")
             .await?;
@@ -187,7 +192,13 @@ both_backends!(
             ])
             .send()
             .await?;
-        assert_eq!(r.status(), 200, "same answer as a new account");
+        // The page a new address gets, naming the address: nothing tells it is taken.
+        let page = expect_page(r, 200, "Vérifiez votre boîte mail").await?;
+        assert!(
+            parvis_tests::html::text(&page)
+                .contains("Nous avons envoyé un lien de confirmation à bob@example.org."),
+            "{page}"
+        );
         let mail = app
             .smtp
             .wait_for("bob@example.org", "déjà un compte")
@@ -225,7 +236,7 @@ both_backends!(forms_without_csrf_token_are_refused, |backend| async move {
         ])
         .send()
         .await?;
-    assert_eq!(r.status(), 403);
+    expect_page(r, 403, "Ce formulaire a expiré").await?;
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE deleted_at IS NULL")
         .fetch_one(app.state.db.platform())
         .await?;
@@ -319,7 +330,7 @@ both_backends!(password_reset_by_email, |backend| async move {
         ])
         .send()
         .await?;
-    assert_eq!(short.status(), 400);
+    expect_page(short, 400, "au moins 10 caractères").await?;
     let done = client
         .post(app.url(None, "/reinitialiser"))
         .form(&[
@@ -347,7 +358,7 @@ both_backends!(password_reset_by_email, |backend| async move {
         .await?;
     // The link is single-use.
     let again = client.get(&link).send().await?;
-    assert_eq!(again.status(), 400);
+    expect_page(again, 400, "Lien invalide").await?;
     let none = app
         .smtp
         .messages()?
@@ -359,38 +370,99 @@ both_backends!(password_reset_by_email, |backend| async move {
     Ok(())
 });
 
+/// The mail job to `to`: (attempts, last error, done at).
+async fn mail_job(app: &TestApp, to: &str) -> anyhow::Result<(i64, Option<String>, Option<i64>)> {
+    let rows: Vec<(i64, Option<String>, Option<i64>)> = sqlx::query_as(
+        "SELECT attempts, last_error, done_at FROM jobs WHERE kind = 'mail' AND payload LIKE $1",
+    )
+    .bind(format!("%\"{to}\"%"))
+    .fetch_all(app.state.db.platform())
+    .await?;
+    anyhow::ensure!(rows.len() == 1, "mail jobs to {to}: {rows:?}");
+    rows.into_iter().next().context("no mail job")
+}
+
+/// Waits (up to 20 s) until the mail job to `to` is in a state `done` accepts; returns it.
+async fn wait_for_job(
+    app: &TestApp,
+    to: &str,
+    what: &str,
+    done: impl Fn(&(i64, Option<String>, Option<i64>)) -> bool,
+) -> anyhow::Result<(i64, Option<String>, Option<i64>)> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let job = mail_job(app, to).await?;
+        if done(&job) {
+            return Ok(job);
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the mail job to {to} is not {what} after 20 s: {job:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn sign_up(app: &TestApp, name: &str, email: &str) -> anyhow::Result<()> {
+    let client = app.client()?;
+    let token = form_token(&client, &app.url(None, "/inscription")).await?;
+    let r = client
+        .post(app.url(None, "/inscription"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("display_name", name),
+            ("email", email),
+            ("password", "une phrase de passe"),
+        ])
+        .send()
+        .await?;
+    expect_page(r, 200, "Vérifiez votre boîte mail").await?;
+    Ok(())
+}
+
 both_backends!(
     mail_survives_smtp_failures_and_restarts,
     |backend| async move {
         // The SMTP server refuses the first two messages: the job is retried with backoff.
-        let app = TestApp::start_with(backend, 2).await?;
-        let client = app.client()?;
-        let token = form_token(&client, &app.url(None, "/inscription")).await?;
-        client
-            .post(app.url(None, "/inscription"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("display_name", "Eva"),
-                ("email", "eva@example.org"),
-                ("password", "une phrase de passe"),
-            ])
-            .send()
-            .await?;
+        let mut app = TestApp::start_with(backend, 2).await?;
+        sign_up(&app, "Eva", "eva@example.org").await?;
         let mail = app.smtp.wait_for("eva@example.org", "Confirmez").await?;
         assert!(mail.link("/verification").is_some());
         // The job is marked done just after the SMTP server took the message: wait for it.
-        let mut row: (i64, Option<i64>) = (0, None);
-        for _ in 0..100 {
-            row = sqlx::query_as("SELECT attempts, done_at FROM jobs WHERE kind = 'mail'")
-                .fetch_one(app.state.db.platform())
-                .await?;
-            if row.1.is_some() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        assert_eq!(row.0, 3, "two failures then success");
-        assert!(row.1.is_some());
+        let (attempts, _, _) =
+            wait_for_job(&app, "eva@example.org", "done", |j| j.2.is_some()).await?;
+        assert_eq!(attempts, 3, "two failures then success");
+
+        // The SMTP server goes down: its process is stopped, its port refuses connections.
+        // A sign-up's mail waits in the queue, tried and retried, and goes out once the server
+        // is started again on the same port.
+        let sink = app.smtp.pid().context("the sink runs")?;
+        app.smtp.stop_process().await?;
+        assert!(
+            !std::path::Path::new(&format!("/proc/{sink}")).exists(),
+            "the sink process {sink} is still there"
+        );
+        assert!(
+            tokio::net::TcpStream::connect(("127.0.0.1", app.smtp.port))
+                .await
+                .is_err(),
+            "something still answers on the SMTP port"
+        );
+        sign_up(&app, "Yves", "yves@example.org").await?;
+        let (_, error, _) = wait_for_job(&app, "yves@example.org", "tried", |j| {
+            j.0 >= 1 && j.1.is_some()
+        })
+        .await?;
+        let (_, _, done) = mail_job(&app, "yves@example.org").await?;
+        assert_eq!(done, None, "sent while the server was down? {error:?}");
+        app.smtp.restart().await?;
+        let mail = app.smtp.wait_for("yves@example.org", "Confirmez").await?;
+        assert!(mail.link("/verification").is_some());
+        let (attempts, _, _) =
+            wait_for_job(&app, "yves@example.org", "done", |j| j.2.is_some()).await?;
+        assert!(attempts >= 2, "sent at the first attempt: {attempts}");
+        // The mailbox kept what the first run of the server received.
+        app.smtp.wait_for("eva@example.org", "Confirmez").await?;
         app.stop().await;
         Ok(())
     }
@@ -528,8 +600,8 @@ both_backends!(
         app.smtp
             .wait_for("target@example.org", "Réinitialisez")
             .await?;
-        // Leave the queue time to send anything else it holds.
-        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        // Whatever else the requests queued has been sent once the queue is idle.
+        app.settle_jobs().await?;
         let sent = app
             .smtp
             .messages()?

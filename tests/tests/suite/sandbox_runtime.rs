@@ -146,6 +146,13 @@ both_backends!(
         // A 400 ms budget shows on a small scale what the 2 s one does.
         let budget = Duration::from_millis(400);
         app.state.modules.set_time_budget(budget);
+        // What says the deadline cut a call is its fault page (« temps de calcul »: not the
+        // host-call budget, not a database wait shed as an overload), and that it came after
+        // the budget. The upper bound only tells a cut at the deadline from what ended these
+        // calls before (the 30 s sleep itself, an outer 37 s, a database wait of 5 s more): with
+        // a spinning module on one of 2 cores shared with other tests, a cut can come seconds
+        // late without anything being wrong.
+        let late = budget + Duration::from_millis(2500);
 
         // A WASI sleep of 30 s is cut at the deadline (it used to run until an outer 37 s).
         let started = Instant::now();
@@ -158,10 +165,7 @@ both_backends!(
         assert_fault_page(status, &page);
         assert!(page.contains("temps de calcul"), "{page}");
         assert!(elapsed >= budget, "cut before its budget: {elapsed:?}");
-        assert!(
-            elapsed < budget + Duration::from_millis(600),
-            "cut late: {elapsed:?}"
-        );
+        assert!(elapsed < late, "cut late: {elapsed:?}");
 
         // The same sleep right after an import the host refused: still the module's time, cut
         // at its deadline and charged to it (it used to count as waiting for the database,
@@ -178,10 +182,8 @@ both_backends!(
         let (status, page) = (r.status().as_u16(), text(r.text().await?));
         assert_fault_page(status, &page);
         assert!(page.contains("temps de calcul"), "{page}");
-        assert!(
-            elapsed < budget + Duration::from_millis(600),
-            "cut late: {elapsed:?}"
-        );
+        assert!(elapsed >= budget, "cut before its budget: {elapsed:?}");
+        assert!(elapsed < late, "cut late: {elapsed:?}");
 
         // A GET that writes, then loops over host calls without end: cut at the deadline too,
         // and its write is not kept.
@@ -196,11 +198,9 @@ both_backends!(
         let elapsed = started.elapsed();
         let (status, page) = (r.status().as_u16(), text(r.text().await?));
         assert_fault_page(status, &page);
+        assert!(page.contains("temps de calcul"), "{page}");
         assert!(elapsed >= budget, "cut before its budget: {elapsed:?}");
-        assert!(
-            elapsed < budget + Duration::from_millis(800),
-            "cut late: {elapsed:?}"
-        );
+        assert!(elapsed < late, "cut late: {elapsed:?}");
         assert!(!kept(&app, &client, &paris, "spun").await?);
 
         // A short sleep fits, and Lyon is served meanwhile.
@@ -510,7 +510,8 @@ both_backends!(
             still_enabled(&app, &lyon).await?,
             "Lyon's module switched off"
         );
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // A switch-off would have queued the admins' e-mail: it is sent once the queue is idle.
+        app.settle_jobs().await?;
         let told: Vec<String> = app
             .smtp
             .messages()?
