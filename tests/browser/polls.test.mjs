@@ -40,9 +40,24 @@ test("an admin enables polls and creates a poll; a citizen votes and sees the re
     await signIn(admin, "admin@parvis.localhost", "parvis-demo-2026");
     await admin.goto(at("/admin/modules"));
     await checkA11y(admin, "the modules page");
+    // Each switch is checked where citizens meet it: off, the polls page is the « not
+    // offered » page; on again, it is served.
+    const visitor = await newPage(browser);
+    const pollsPage = async () => {
+      const response = await visitor.goto(at("/m/polls/"));
+      return { status: response.status(), text: await visitor.locator("body").innerText() };
+    };
+    assert.equal((await pollsPage()).status, 200, "polls are on in the demo");
     await admin.getByRole("button", { name: "Désactiver Sondages" }).click();
+    await admin.getByRole("button", { name: "Activer Sondages" }).waitFor();
+    const off = await pollsPage();
+    assert.equal(off.status, 404, off.text);
+    assert.match(off.text, /Le service « Sondages » n'est pas proposé par cette commune\./);
     await admin.getByRole("button", { name: "Activer Sondages" }).click();
     await admin.getByRole("button", { name: "Désactiver Sondages" }).waitFor();
+    const on = await pollsPage();
+    assert.equal(on.status, 200, on.text);
+    assert.match(on.text, /Sondages/);
 
     // The billing page (no Stripe key in the demo: it says so) is accessible too.
     await admin.goto(at("/admin/billing"));
@@ -75,8 +90,10 @@ test("an admin enables polls and creates a poll; a citizen votes and sees the re
     assert.match(results, /Lucie Aubrac : 1 voix \(100,0 %\)/);
     assert.match(results, /Simone Veil : 0 voix/);
     await checkA11y(citizen, "the poll page after voting");
-    // Voting twice is refused.
+    // Voting twice is refused: back on the poll, it says so, shows the results, offers no ballot.
     await citizen.goto(citizen.url());
+    await citizen.getByText("Vous avez voté à ce sondage.").waitFor();
+    assert.match(await citizen.locator("#results-title").locator("xpath=..").innerText(), /1 votant/);
     assert.equal(await citizen.getByRole("button", { name: "Voter" }).count(), 0);
 
     // The citizen writes to the town hall; the admin reads it in the inbox.

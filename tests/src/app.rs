@@ -32,6 +32,15 @@ impl reqwest::dns::Resolve for Loopback {
     }
 }
 
+/// Which background work of `parvis serve` a test app runs.
+enum Background {
+    /// All of it, as `parvis serve` does.
+    All,
+    /// The job workers and the module host's sync, not the digest scheduler: the test drives
+    /// the digests with its own clock.
+    AllButDigests,
+}
+
 /// A running Parvis.
 pub struct TestApp {
     /// Which backend.
@@ -64,6 +73,24 @@ impl TestApp {
         smtp_failures: u32,
         configure: impl FnOnce(&mut Config),
     ) -> Result<TestApp> {
+        Self::launch(backend, smtp_failures, configure, Background::All).await
+    }
+
+    /// Starts the app without the digest scheduler: the test sends the digests itself, at
+    /// instants it chooses (`notifications::digest::run_due`). The scheduler runs on the real
+    /// clock: at start it claims the current slots (so a test's call in them finds nothing to
+    /// do, whatever exists), and when 08:00 Paris time passes during a test it sends the
+    /// digests the test is about to look for.
+    pub async fn start_without_digest_scheduler(backend: Backend) -> Result<TestApp> {
+        Self::launch(backend, 0, |_| {}, Background::AllButDigests).await
+    }
+
+    async fn launch(
+        backend: Backend,
+        smtp_failures: u32,
+        configure: impl FnOnce(&mut Config),
+        background: Background,
+    ) -> Result<TestApp> {
         // Server logs (errors behind a 500 page) go to the test's output; RUST_LOG tunes them.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
@@ -90,7 +117,18 @@ impl TestApp {
             billing,
         } = parvis::build(config).await?;
         let (stop, stopped) = oneshot::channel::<()>();
-        parvis::spawn_background(&state, billing);
+        match background {
+            Background::All => parvis::spawn_background(&state, billing),
+            Background::AllButDigests => {
+                // What such a test needs of `parvis::spawn_background`: the job workers and
+                // the module host's sync. Not the digest loop; nor the minute's refresh of the
+                // communes index and roles, nor billing's sweep (each a minute after start:
+                // the test does not use them).
+                drop(billing);
+                state.jobs.spawn_worker();
+                parvis_core::modules::spawn_background(&state.modules);
+            }
+        }
         tokio::spawn(parvis_core::server::serve(listener, app, async {
             let _ = stopped.await;
         }));
@@ -146,11 +184,49 @@ impl TestApp {
             .build()?)
     }
 
-    /// A verified account with `password`, created directly.
+    /// A verified account with `password`, created directly. Its display name is
+    /// [`display_name`]`(email)`, not the address: pages name people by it, and a check for a
+    /// name must not pass because the address is on the page for another reason.
     pub async fn account(&self, email: &str, password: &str) -> Result<AccountId> {
-        parvis_core::accounts::service::create_verified(&self.state.db, email, email, password)
+        self.account_named(email, &display_name(email), password)
+            .await
+    }
+
+    /// A verified account with its own display name.
+    pub async fn account_named(
+        &self,
+        email: &str,
+        name: &str,
+        password: &str,
+    ) -> Result<AccountId> {
+        parvis_core::accounts::service::create_verified(&self.state.db, email, name, password)
             .await?
-            .context("account exists")
+            .with_context(|| format!("an account exists for {email}"))
+    }
+
+    /// Waits (up to 30 s) until the job queue has nothing left to run: no job waiting, running
+    /// or due for a retry. Every e-mail, push, text message and notice the actions so far
+    /// caused has then been delivered (or given up), so a check that one did not go can be
+    /// made without a fixed sleep.
+    pub async fn settle_jobs(&self) -> Result<()> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let pending: Vec<(String, Option<String>)> = sqlx::query_as(
+                "SELECT kind, last_error FROM jobs WHERE done_at IS NULL AND failed_at IS NULL",
+            )
+            .fetch_all(self.state.db.platform())
+            .await?;
+            if pending.is_empty() {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "jobs still pending after 30 s (kind, last error): {pending:?}"
+            );
+            // Wake the workers rather than wait for their one-second poll.
+            self.state.jobs.notify();
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     /// Grants a role in a commune (by slug) or on the platform (`None`).
@@ -234,6 +310,26 @@ impl TestApp {
         self.state.db.close().await;
         self.smtp.stop().await;
     }
+}
+
+/// The display name [`TestApp::account`] gives `email`: its local part and the first label
+/// of its domain, as words with a capital (`maire.prive@paris.test` → « Maire Prive Paris »).
+pub fn display_name(email: &str) -> String {
+    let (local, domain) = email.split_once('@').unwrap_or((email, ""));
+    let domain = domain.split('.').next().unwrap_or_default();
+    local
+        .split(['.', '-', '_', '+'])
+        .chain(std::iter::once(domain))
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The workspace root.

@@ -33,3 +33,26 @@ pub fn table_rows(page: &str, table: &str) -> Result<Vec<Vec<String>>> {
         .map(|row| row.select(&cells).map(text_of).collect())
         .collect())
 }
+
+/// The text a reader sees of the whole page (tags gone, entities decoded, whitespace
+/// collapsed).
+pub fn text(page: &str) -> String {
+    let doc = Html::parse_document(page);
+    text_of(doc.root_element())
+}
+
+/// The text of each element matching `css`, in page order, whitespace collapsed (none
+/// matching: empty).
+pub fn texts(page: &str, css: &str) -> Result<Vec<String>> {
+    let doc = Html::parse_document(page);
+    Ok(doc.select(&selector(css)?).map(text_of).collect())
+}
+
+/// The value of `attribute` on each element matching `css` that has it, in page order.
+pub fn attrs(page: &str, css: &str, attribute: &str) -> Result<Vec<String>> {
+    let doc = Html::parse_document(page);
+    Ok(doc
+        .select(&selector(css)?)
+        .filter_map(|e| e.value().attr(attribute).map(str::to_string))
+        .collect())
+}

@@ -12,7 +12,7 @@ pub mod sms;
 pub mod smtp;
 pub mod stripe;
 
-pub use app::{BASE, TestApp, csrf, form_token};
+pub use app::{BASE, TestApp, csrf, display_name, form_token};
 pub use db::{Backend, TestDb};
 pub use push::{PushDevice, PushService, ReceivedPush};
 pub use sms::{Sms, SmsProvider};
@@ -57,4 +57,64 @@ pub async fn outcome(r: reqwest::Response) -> anyhow::Result<(u16, String)> {
         .and_then(|l| l.to_str().ok())
         .map(str::to_string);
     Ok((status, location.unwrap_or(r.text().await?)))
+}
+
+/// Checks that `r` answered `status` with a page that says `says` (in its HTML, or in its text
+/// once tags and entities are read), and returns the page. A status alone is not a check: a
+/// 500, a redirect to sign in or another refusal would pass for the one expected.
+pub async fn expect_page(r: reqwest::Response, status: u16, says: &str) -> anyhow::Result<String> {
+    let url = r.url().to_string();
+    let got = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .map(str::to_string);
+    let page = r.text().await?;
+    anyhow::ensure!(
+        got == status,
+        "{url}: expected {status}, got {got}{}: {page}",
+        location.map(|l| format!(" to {l}")).unwrap_or_default()
+    );
+    anyhow::ensure!(
+        page.contains(says) || html::text(&page).contains(says),
+        "{url} ({status}) does not say « {says} »: {page}"
+    );
+    Ok(page)
+}
+
+/// Checks that `r` redirects (303) to a path starting with `to`, follows it with `client`
+/// and checks that the page it lands on answers 200 and says `says`; returns that page.
+pub async fn expect_redirect(
+    client: &reqwest::Client,
+    r: reqwest::Response,
+    to: &str,
+    says: &str,
+) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    let from = r.url().clone();
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .map(str::to_string);
+    let Some(location) = location.filter(|_| status == 303) else {
+        anyhow::bail!(
+            "{from}: expected a redirect (303) to {to}, got {status}: {}",
+            r.text().await?
+        );
+    };
+    let target = from
+        .join(&location)
+        .with_context(|| format!("{from}: bad Location « {location} »"))?;
+    let path = match target.query() {
+        Some(q) => format!("{}?{q}", target.path()),
+        None => target.path().to_string(),
+    };
+    anyhow::ensure!(
+        path.starts_with(to) || location.starts_with(to),
+        "{from}: redirects to {location}, not {to}"
+    );
+    expect_page(client.get(target.as_str()).send().await?, 200, says).await
 }

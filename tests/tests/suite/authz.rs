@@ -2,7 +2,7 @@
 //! database, and through the HTTP routes that exist today.
 
 use parvis_core::authz::{PLATFORM_DOMAIN, Permission, Role, perms};
-use parvis_tests::{TestApp, both_backends, form_token};
+use parvis_tests::{TestApp, both_backends, expect_page, expect_redirect, form_token};
 
 /// (role, permission, allowed) in a commune, for every role of DESIGN.md.
 fn matrix() -> Vec<(Role, Permission, bool)> {
@@ -168,7 +168,13 @@ both_backends!(
             assert!(refusal.contains("Accès refusé"), "{email}: {refusal}");
         }
 
-        // The tenant admin grants the moderator role by e-mail; the moderator then reaches /admin.
+        // The tenant admin grants the moderator role by e-mail: the citizen, refused the
+        // moderation queue before, then reaches it, and the roles page lists the grant.
+        let citizen = app
+            .signed_in(Some("paris"), "citoyen@example.org", "mot de passe solide")
+            .await?;
+        let queue = app.url(Some("paris"), "/admin/moderation");
+        expect_page(citizen.get(&queue).send().await?, 403, "pas les droits").await?;
         let admin = app
             .signed_in(Some("paris"), "admin@example.org", "mot de passe solide")
             .await?;
@@ -178,19 +184,32 @@ both_backends!(
             .form(&[
                 ("csrf_token", token.as_str()),
                 ("email", "citoyen@example.org"),
-                ("role", "official"),
+                ("role", "moderator"),
             ])
             .send()
             .await?;
-        assert_eq!(granted.status(), 303);
-        let page = admin
-            .get(app.url(Some("paris"), "/admin/roles"))
-            .send()
-            .await?
-            .text()
-            .await?;
-        assert!(page.contains("citoyen@example.org"));
-        // Platform roles cannot be handed out by a commune.
+        let page = expect_redirect(&admin, granted, "/admin/roles", "Rôles dans Paris").await?;
+        let citoyen = format!(
+            "{} (citoyen@example.org)",
+            parvis_tests::display_name("citoyen@example.org")
+        );
+        let holds = |page: &str, label: &str| -> anyhow::Result<bool> {
+            Ok(parvis_tests::html::table_rows(page, "table")?
+                .iter()
+                .any(|row| {
+                    row.first() == Some(&citoyen) && row.get(1).map(String::as_str) == Some(label)
+                }))
+        };
+        assert!(holds(&page, "Modérateur")?, "{page}");
+        expect_page(
+            citizen.get(&queue).send().await?,
+            200,
+            "Modération de Paris",
+        )
+        .await?;
+
+        // Platform roles cannot be handed out by a commune: refused with the form's message,
+        // and nothing granted.
         let refused = admin
             .post(app.url(Some("paris"), "/admin/roles"))
             .form(&[
@@ -200,7 +219,17 @@ both_backends!(
             ])
             .send()
             .await?;
-        assert_eq!(refused.status(), 400);
+        let page = expect_page(refused, 400, "Choisissez un rôle dans la liste.").await?;
+        assert!(!holds(&page, "Administrateur de la plateforme")?, "{page}");
+        let apex = app
+            .signed_in(None, "citoyen@example.org", "mot de passe solide")
+            .await?;
+        expect_page(
+            apex.get(app.url(None, "/admin")).send().await?,
+            403,
+            "Accès refusé",
+        )
+        .await?;
         app.stop().await;
         Ok(())
     }

@@ -1,12 +1,11 @@
 //! Notification preferences and e-mail digests: each account chooses when notification e-mails
 //! come (at once, a daily or weekly digest, never) and whether push does; notices that wait
-//! are sent once per period by the scheduler, driven here at chosen instants; every e-mail
+//! are sent once per period by the scheduler, driven here at chosen instants (the app runs
+//! without its real-clock digest loop, which would claim the slots first); every e-mail
 //! unsubscribes in one click without signing in; the header counts unread notifications and
 //! messages; the data export and account deletion cover the new rows.
 
-use std::time::{Duration, Instant};
-
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use parvis_core::authz::Role;
 use parvis_core::notifications::digest::{self, Period};
 use parvis_core::notifications::{Notice, Recipients, push::Urgency};
@@ -24,7 +23,9 @@ struct World {
 }
 
 async fn world(backend: parvis_tests::Backend) -> Result<World> {
-    let app = TestApp::start(backend).await?;
+    // The digests go when the test says: no loop on the real clock claims a slot first (at
+    // start, or when 08:00 Paris time passes during the test).
+    let app = TestApp::start_without_digest_scheduler(backend).await?;
     let paris = app.commune("75056").await?;
     let slug = parvis_core::types::Slug::parse(&paris)?;
     let tenant = parvis_tenants::provision::find_by_slug(&app.state.db, &slug)
@@ -136,21 +137,21 @@ impl World {
 
     /// Waits until the job queue has nothing left to run (fan-outs, notices, e-mails).
     async fn settle(&self) -> Result<()> {
-        let started = Instant::now();
-        loop {
-            let pending: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM jobs WHERE done_at IS NULL AND failed_at IS NULL",
-            )
-            .fetch_one(self.app.state.db.platform())
-            .await?;
-            if pending == 0 {
-                return Ok(());
-            }
-            if started.elapsed() > Duration::from_secs(30) {
-                bail!("{pending} jobs still pending after 30 s");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.app.settle_jobs().await
+    }
+
+    /// Sends the digests due at `at` (Unix seconds), as the scheduler would at that instant.
+    async fn digests_at(&self, at: i64) -> Result<usize> {
+        digest::run_due(&self.app.state.db, &self.app.state.templates, at).await
+    }
+
+    /// The digest periods claimed so far: (rhythm, slot).
+    async fn claimed_slots(&self) -> Result<Vec<(String, i64)>> {
+        Ok(
+            sqlx::query_as("SELECT rhythm, slot FROM digest_runs ORDER BY slot, rhythm")
+                .fetch_all(self.app.state.db.platform())
+                .await?,
+        )
     }
 
     /// Every e-mail `to` received so far.
@@ -271,7 +272,11 @@ both_backends!(preferences_are_saved_and_checked, |backend| async move {
         .get(w.url("/notifications/preferences"))
         .send()
         .await?;
-    assert!(r.status().is_redirection(), "{}", r.status());
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"],
+        "/connexion?next=%2Fnotifications%2Fpreferences"
+    );
     w.app.stop().await;
     Ok(())
 });
@@ -468,29 +473,31 @@ both_backends!(digests_go_once_per_period, |backend| async move {
     assert_eq!(w.pending_items(&weekly).await?, 2);
     assert_eq!(w.pending_items(&never).await?, 0);
 
-    // Before 08:00 nothing goes; at the daily slot, one digest each for the daily reader and
-    // the default one (and the weekly reader's, when that 08:00 is a Monday), and only once
-    // even when two workers run it at the same time.
+    // No scheduler ran: every slot is still the test's to send.
+    assert_eq!(w.claimed_slots().await?, []);
+
+    // Just before the next 08:00, the slots due are the previous ones: they are sent (claimed)
+    // but carry nothing written after them. At the daily slot, one digest each for the daily
+    // reader and the default one (and the weekly reader's, when that 08:00 is a Monday), and
+    // only once even when two workers run it at the same time.
     let now = parvis_core::util::now();
     let day = Period::Daily.next_slot(now);
     let monday = Period::Weekly.next_slot(now);
+    assert_eq!(w.digests_at(day - 60).await?, 0);
+    let mut before = vec![
+        ("quotidien".to_string(), Period::Daily.latest_slot(now)),
+        ("hebdomadaire".to_string(), Period::Weekly.latest_slot(now)),
+    ];
+    before.sort_by_key(|(rhythm, slot)| (*slot, rhythm.clone()));
     assert_eq!(
-        digest::run_due(&w.app.state.db, &w.app.state.templates, now).await?,
-        0
+        w.claimed_slots().await?,
+        before,
+        "the slots before 08:00 were sent, empty"
     );
-    assert_eq!(
-        digest::run_due(&w.app.state.db, &w.app.state.templates, day - 60).await?,
-        0
-    );
-    let (a, b) = tokio::join!(
-        digest::run_due(&w.app.state.db, &w.app.state.templates, day + 30),
-        digest::run_due(&w.app.state.db, &w.app.state.templates, day + 30)
-    );
+    assert_eq!(w.pending_items(&daily).await?, 3);
+    let (a, b) = tokio::join!(w.digests_at(day + 30), w.digests_at(day + 30));
     assert_eq!(a? + b?, if monday == day { 3 } else { 2 });
-    assert_eq!(
-        digest::run_due(&w.app.state.db, &w.app.state.templates, day + 3600).await?,
-        0
-    );
+    assert_eq!(w.digests_at(day + 3600).await?, 0);
     w.settle().await?;
 
     let mails = w.mails("quentin@example.org")?;
@@ -526,19 +533,11 @@ both_backends!(digests_go_once_per_period, |backend| async move {
     if monday != day {
         assert!(w.mails("wanda@example.org")?.is_empty());
         assert_eq!(w.pending_items(&weekly).await?, 2);
-        assert_eq!(
-            digest::run_due(&w.app.state.db, &w.app.state.templates, monday - 60).await?,
-            0
-        );
-        assert_eq!(
-            digest::run_due(&w.app.state.db, &w.app.state.templates, monday + 60).await?,
-            1
-        );
+        assert_eq!(w.digests_at(monday - 60).await?, 0);
+        assert_eq!(w.pending_items(&weekly).await?, 2, "sent before Monday");
+        assert_eq!(w.digests_at(monday + 60).await?, 1);
     }
-    assert_eq!(
-        digest::run_due(&w.app.state.db, &w.app.state.templates, monday + 120).await?,
-        0
-    );
+    assert_eq!(w.digests_at(monday + 120).await?, 0);
     assert_eq!(w.pending_items(&weekly).await?, 0);
     w.settle().await?;
     let mails = w.mails("wanda@example.org")?;
@@ -549,15 +548,7 @@ both_backends!(digests_go_once_per_period, |backend| async move {
     );
     assert!(mails[0].text.contains("Cette semaine"), "{}", mails[0].text);
     // The next days, with nothing new, nothing goes.
-    assert_eq!(
-        digest::run_due(
-            &w.app.state.db,
-            &w.app.state.templates,
-            monday + 86_400 + 60
-        )
-        .await?,
-        0
-    );
+    assert_eq!(w.digests_at(monday + 86_400 + 60).await?, 0);
     w.settle().await?;
     assert_eq!(w.mails("quentin@example.org")?.len(), 1);
     assert_eq!(w.mails("denis@example.org")?.len(), 1);
@@ -630,11 +621,12 @@ both_backends!(
             .form(&[("csrf_token", token.as_str()), ("password", PASSWORD)])
             .send()
             .await?;
-        assert!(
-            r.status().is_redirection() || r.status() == 200,
-            "{}",
-            r.status()
-        );
+        parvis_tests::expect_page(
+            r,
+            200,
+            "Votre compte et vos données personnelles sont supprimés",
+        )
+        .await?;
         assert_eq!(w.pending_items(&cyril).await?, 0);
         let prefs: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM notification_preferences WHERE account_id = $1",

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use parvis_core::authz::Role;
-use parvis_tests::{TestApp, both_backends, form_token};
+use parvis_tests::{TestApp, both_backends, expect_page, form_token};
 
 const HOSTILE: &str = "parvis-module-hostile";
 
@@ -28,22 +28,44 @@ both_backends!(
         let client = app.client()?;
 
         // An infinite loop in Paris while Lyon asks for a page: Lyon is answered at once.
-        let looping = client.get(app.url(Some(&paris), "/m/hostile/loop")).send();
-        let other = async {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            let started = Instant::now();
+        // Each commune gets one instance at a time and a short wait for it, so a ping of
+        // Paris's shed with 503 shows the loop is running before Lyon asks.
+        app.state.modules.set_shares(
+            parvis_core::modules::engine::POOL_INSTANCES as usize,
+            Duration::from_millis(100),
+            1,
+        );
+        let looping = tokio::spawn(client.get(app.url(Some(&paris), "/m/hostile/loop")).send());
+        let started = Instant::now();
+        loop {
             let r = client
-                .get(app.url(Some(&lyon), "/m/hostile/ping"))
+                .get(app.url(Some(&paris), "/m/hostile/ping"))
                 .send()
                 .await?;
-            anyhow::Ok((r.status(), r.text().await?, started.elapsed()))
-        };
-        let (looped, other) = tokio::join!(looping, other);
-        let (status, body, took) = other?;
-        assert_eq!(status, 200);
+            if r.status() == 503 {
+                break;
+            }
+            assert_eq!(r.status(), 200, "{}", r.text().await?);
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(10),
+                "Paris's loop never held its instance"
+            );
+        }
+        let started = Instant::now();
+        let r = client
+            .get(app.url(Some(&lyon), "/m/hostile/ping"))
+            .send()
+            .await?;
+        let took = started.elapsed();
+        assert_eq!(r.status(), 200);
+        let body = r.text().await?;
         assert!(body.contains("pong"), "{body}");
         assert!(took < Duration::from_millis(1000), "Lyon waited {took:?}");
-        let looped = looped?;
+        assert!(
+            !looping.is_finished(),
+            "Lyon was answered after the loop ended"
+        );
+        let looped = looping.await??;
         assert_eq!(looped.status(), 500);
         let page = looped.text().await?;
         assert!(page.contains("temps de calcul"), "{page}");
@@ -207,31 +229,64 @@ both_backends!(
         let app = TestApp::start(backend).await?;
         let (paris, lyon) = two_communes_with_hostile(&app).await?;
         let client = app.client()?;
-        let r = client
-            .get(app.url(Some(&paris), "/m/hostile/write?value=secret-de-paris"))
-            .send()
-            .await?;
-        assert_eq!(r.status(), 200, "{}", r.text().await?);
-        let seen_in_paris = client
-            .get(app.url(Some(&paris), "/m/hostile/read"))
-            .send()
-            .await?
-            .text()
-            .await?;
-        assert!(seen_in_paris.contains("secret-de-paris"), "{seen_in_paris}");
-        let seen_in_lyon = client
-            .get(app.url(Some(&lyon), "/m/hostile/read"))
-            .send()
-            .await?
-            .text()
-            .await?;
-        assert!(
-            !seen_in_lyon.contains("secret-de-paris"),
-            "Lyon saw Paris's data: {seen_in_lyon}"
+        // What the module reads in a commune: every listing it tries (its own collection,
+        // wildcards, other names) and its counters, as JSON.
+        let read = |slug: &str| {
+            let request = client.get(app.url(Some(slug), "/m/hostile/read"));
+            async move {
+                let r = request.send().await?;
+                let status = r.status();
+                let body = r.text().await?;
+                anyhow::ensure!(status == 200, "read: {status}: {body}");
+                let json: serde_json::Value = serde_json::from_str(&body)?;
+                anyhow::Ok(json)
+            }
+        };
+        let write = |slug: &str, value: &str| {
+            let request =
+                client.get(app.url(Some(slug), &format!("/m/hostile/write?value={value}")));
+            async move {
+                let r = request.send().await?;
+                let status = r.status();
+                let body = r.text().await?;
+                anyhow::ensure!(status == 200, "write: {status}: {body}");
+                anyhow::Ok(())
+            }
+        };
+        write(&paris, "secret-de-paris").await?;
+        let seen_in_paris = read(&paris).await?;
+        assert_eq!(
+            seen_in_paris["secrets"],
+            serde_json::json!({"s": "secret-de-paris"})
+        );
+        assert_eq!(seen_in_paris["counters"], serde_json::json!({"hits": 1}));
+        // Lyon's module reads nothing of Paris's, by any name: no document, no counter.
+        let seen_in_lyon = read(&lyon).await?;
+        assert_eq!(
+            seen_in_lyon["secrets"],
+            serde_json::json!({}),
+            "{seen_in_lyon}"
+        );
+        assert_eq!(
+            seen_in_lyon["counters"],
+            serde_json::json!({}),
+            "{seen_in_lyon}"
         );
         assert!(
-            !seen_in_lyon.contains("\"hits\""),
-            "Lyon saw Paris's counter: {seen_in_lyon}"
+            !seen_in_lyon.to_string().contains("secret-de-paris"),
+            "Lyon saw Paris's data: {seen_in_lyon}"
+        );
+        // …and its own only, once it writes.
+        write(&lyon, "secret-de-lyon").await?;
+        let seen_in_lyon = read(&lyon).await?;
+        assert_eq!(
+            seen_in_lyon["secrets"],
+            serde_json::json!({"s": "secret-de-lyon"})
+        );
+        assert_eq!(seen_in_lyon["counters"], serde_json::json!({"hits": 1}));
+        assert_eq!(
+            read(&paris).await?["secrets"],
+            serde_json::json!({"s": "secret-de-paris"})
         );
 
         // Imports need the capability the manifest declared (this module only asked for storage).
@@ -284,13 +339,17 @@ both_backends!(
             .get(app.url(Some(&marseille), "/m/hostile/ping"))
             .send()
             .await?;
-        assert_eq!(r.status(), 404);
-        assert!(r.text().await?.contains("pas proposé par cette commune"));
+        expect_page(
+            r,
+            404,
+            "Le service « Module hostile (tests) » n'est pas proposé par cette commune.",
+        )
+        .await?;
         let r = anonymous
             .get(app.url(Some(&paris), "/m/inconnu/"))
             .send()
             .await?;
-        assert_eq!(r.status(), 404);
+        expect_page(r, 404, "Ce service n'existe pas sur ce site.").await?;
 
         // Forms posted to a module need the host's CSRF token; the module never sees it.
         let r = anonymous
@@ -298,7 +357,7 @@ both_backends!(
             .form(&[("texte", "bonjour")])
             .send()
             .await?;
-        assert_eq!(r.status(), 403);
+        expect_page(r, 403, "Ce formulaire a expiré ou ne vient pas de ce site.").await?;
         let token = form_token(&anonymous, &app.url(Some(&paris), "/connexion")).await?;
         let r = anonymous
             .post(app.url(Some(&paris), "/m/hostile/echo"))
@@ -326,7 +385,12 @@ both_backends!(
             .get(app.url(Some(&paris), "/admin/m/hostile/ping"))
             .send()
             .await?;
-        assert_eq!(r.status(), 403);
+        expect_page(
+            r,
+            403,
+            "Cette page est réservée aux élus et aux administrateurs de la commune.",
+        )
+        .await?;
         let elu = app
             .account("elu@example.org", "mot-de-passe-solide")
             .await?;
@@ -338,7 +402,7 @@ both_backends!(
             .get(app.url(Some(&paris), "/admin/m/hostile/ping"))
             .send()
             .await?;
-        assert_eq!(r.status(), 200);
+        expect_page(r, 200, "pong").await?;
         app.stop().await;
         Ok(())
     }
@@ -374,8 +438,10 @@ both_backends!(
     }
 );
 
-/// The admins of Paris got no e-mail about a module switched off.
-fn no_switch_off_mail(app: &TestApp) -> anyhow::Result<()> {
+/// The admins of Paris got no e-mail about a module switched off: once every job the requests
+/// caused has run (a switch-off queues its notice before the faulting request is answered).
+async fn no_switch_off_mail(app: &TestApp) -> anyhow::Result<()> {
+    app.settle_jobs().await?;
     let mails = app.smtp.messages()?;
     let told: Vec<&str> = mails
         .iter()
@@ -423,7 +489,7 @@ both_backends!(
             ])
             .send()
             .await?;
-        assert_eq!(r.status(), 413);
+        expect_page(r, 413, "Un champ du formulaire dépasse").await?;
         let many: Vec<(String, String)> = std::iter::once(("csrf_token".into(), token.clone()))
             .chain((0..1000).map(|i| (format!("f{i}"), String::new())))
             .collect();
@@ -436,20 +502,25 @@ both_backends!(
         assert_eq!(r.status(), 400);
         let json: serde_json::Value = r.json().await?;
         assert_eq!(json["error"]["code"], "bad_request", "{json}");
+        assert!(
+            json["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("trop de champs")),
+            "{json}"
+        );
         let r = anonymous
             .get(app.url(Some(&paris), &format!("/m/polls/?q={}", "x".repeat(10_000))))
             .send()
             .await?;
-        assert_eq!(r.status(), 400);
+        expect_page(r, 400, "Cette adresse est trop longue.").await?;
 
         // The module is still on and answers; its admins were told nothing.
         let r = anonymous
             .get(app.url(Some(&paris), "/m/polls/"))
             .send()
             .await?;
-        assert_eq!(r.status(), 200, "polls was switched off");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        no_switch_off_mail(&app)?;
+        expect_page(r, 200, "Sondages").await?;
+        no_switch_off_mail(&app).await?;
         app.stop().await;
         Ok(())
     }
@@ -475,8 +546,7 @@ both_backends!(
             .send()
             .await?;
         assert_eq!(r.status(), 200, "one client switched the module off");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        no_switch_off_mail(&app)?;
+        no_switch_off_mail(&app).await?;
         app.stop().await;
         Ok(())
     }
@@ -516,14 +586,19 @@ both_backends!(
         app.state
             .modules
             .set_admission(1, Duration::from_millis(100));
-        let held = client.get(&looping).send();
-        let shed = async {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            client.get(&ping).send().await
+        let held = tokio::spawn(client.get(&looping).send());
+        // Pings are served until the loop holds the instance, then shed.
+        let shed = loop {
+            let r = client.get(&ping).send().await?;
+            if r.status() != 200 {
+                break r;
+            }
+            anyhow::ensure!(
+                !held.is_finished(),
+                "no ping was shed while the loop held the only instance"
+            );
         };
-        let (held, shed) = tokio::join!(held, shed);
-        assert_eq!(held?.status(), 500);
-        let shed = shed?;
+        assert_eq!(held.await??.status(), 500);
         assert_eq!(shed.status(), 503);
         assert_eq!(shed.headers()["retry-after"], "5");
         let page = shed.text().await?;

@@ -14,7 +14,7 @@ both_backends!(download_then_delete_my_account, |backend| async move {
         .signed_in(Some(&slug), "zoe@example.org", "mot de passe solide")
         .await?;
     let token = form_token(&client, &app.url(Some(&slug), "/publier")).await?;
-    client
+    let published = client
         .post(app.url(Some(&slug), "/publier"))
         .form(&[
             ("csrf_token", token.as_str()),
@@ -23,7 +23,8 @@ both_backends!(download_then_delete_my_account, |backend| async move {
         ])
         .send()
         .await?;
-    client
+    assert_eq!(published.status(), 303, "{}", published.text().await?);
+    let followed = client
         .post(app.url(Some(&slug), "/suivre"))
         .form(&[
             ("csrf_token", token.as_str()),
@@ -32,6 +33,20 @@ both_backends!(download_then_delete_my_account, |backend| async move {
         ])
         .send()
         .await?;
+    assert_eq!(followed.status(), 303, "{}", followed.text().await?);
+    // Her post is signed with her name in the commune's feed (until she goes).
+    let zoe = parvis_tests::display_name("zoe@example.org");
+    let atom = |app: &TestApp| {
+        let request = app
+            .client()
+            .map(|c| c.get(app.url(Some(&slug), "/feed.atom")));
+        async move { anyhow::Ok(request?.send().await?.text().await?) }
+    };
+    let before = atom(&app).await?;
+    assert!(
+        before.contains("Mon programme pour la commune") && before.contains(&zoe),
+        "{before}"
+    );
 
     // A notification she received, exported, then erased with her account.
     let tenant = parvis_tenants::provision::find_by_insee(
@@ -82,7 +97,7 @@ both_backends!(download_then_delete_my_account, |backend| async move {
         .form(&[("csrf_token", token.as_str()), ("password", "pas le bon")])
         .send()
         .await?;
-    assert_eq!(wrong.status(), 403);
+    parvis_tests::expect_page(wrong, 403, "Mot de passe incorrect").await?;
     let deleted = client
         .post(app.url(Some(&slug), "/mon-compte/supprimer"))
         .form(&[
@@ -91,8 +106,12 @@ both_backends!(download_then_delete_my_account, |backend| async move {
         ])
         .send()
         .await?;
-    assert_eq!(deleted.status(), 200);
-    assert!(deleted.text().await?.contains("Compte supprimé"));
+    parvis_tests::expect_page(
+        deleted,
+        200,
+        "Votre compte et vos données personnelles sont supprimés",
+    )
+    .await?;
 
     // Signed out, cannot sign in again, the e-mail is gone, the post is anonymised, roles removed.
     let home = client
@@ -122,16 +141,13 @@ both_backends!(download_then_delete_my_account, |backend| async move {
             .fetch_one(app.state.db.platform())
             .await?;
     assert_eq!(notifications, 0, "her notifications are erased");
-    let atom = app
-        .client()?
-        .get(app.url(Some(&slug), "/feed.atom"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let after = atom(&app).await?;
     assert!(
-        atom.contains("Compte supprimé") && !atom.contains("zoe"),
-        "{atom}"
+        after.contains("Mon programme pour la commune")
+            && after.contains("Compte supprimé")
+            && !after.contains(&zoe)
+            && !after.contains("zoe@"),
+        "{after}"
     );
     let domain = parvis_tenants::provision::find_by_insee(
         &app.state.db,

@@ -7,7 +7,7 @@ use std::io::Cursor;
 
 use anyhow::{Context as _, Result};
 use parvis_core::authz::Role;
-use parvis_tests::{TestApp, both_backends, form_token};
+use parvis_tests::{TestApp, both_backends, display_name, expect_page, form_token, html};
 use reqwest::multipart::{Form, Part};
 
 const PASSWORD: &str = "mot de passe solide";
@@ -147,8 +147,13 @@ both_backends!(privacy_settings_and_citizen_follows, |backend| async move {
     let w = world(backend).await?;
     let me = format!("/citoyens/{}", w.cyril_id);
     // Default: signed-in people only.
-    assert_eq!(w.get(&w.zoe, &me).await?.0, 200);
-    assert_eq!(w.get(&w.app.client()?, &me).await?.0, 404);
+    let cyril = display_name("cyril@example.org");
+    let (status, page) = w.get(&w.zoe, &me).await?;
+    assert_eq!(status, 200);
+    assert_eq!(html::texts(&page, "h1")?, [cyril.as_str()], "{page}");
+    let (status, page) = w.get(&w.app.client()?, &me).await?;
+    assert_eq!(status, 404);
+    assert!(page.contains("ne le montre pas"), "{page}");
 
     // Private: a 404 for everyone else, and nobody can follow.
     assert_eq!(w.settings(&w.cyril, "private", false).await?, 303);
@@ -210,19 +215,16 @@ both_backends!(privacy_settings_and_citizen_follows, |backend| async move {
     };
     assert_eq!(w.settings(&w.zoe, "members", true).await?, 303);
     let zoe_page = format!("/citoyens/{zoe_id}");
-    assert!(
-        w.get(&w.bob, &zoe_page)
-            .await?
-            .1
-            .contains("cyril@example.org")
-    );
+    let followed = |page: &str| html::texts(page, "#citoyens-suivis ~ ul li");
+    let (status, page) = w.get(&w.bob, &zoe_page).await?;
+    assert_eq!(status, 200);
+    assert_eq!(followed(&page)?, [cyril.as_str()], "{page}");
     assert_eq!(w.settings(&w.cyril, "private", true).await?, 303);
-    assert!(
-        !w.get(&w.bob, &zoe_page)
-            .await?
-            .1
-            .contains("cyril@example.org")
-    );
+    let (status, page) = w.get(&w.bob, &zoe_page).await?;
+    assert_eq!(status, 200);
+    assert!(page.contains("Citoyen·nes suivi·es"), "{page}");
+    assert_eq!(followed(&page)?, Vec::<String>::new(), "{page}");
+    assert!(!page.contains(&cyril), "{page}");
     // Bad settings: 422 with the reason.
     let (status, page) = w
         .post(
@@ -246,8 +248,11 @@ both_backends!(privacy_settings_and_citizen_follows, |backend| async move {
         .await?;
     assert_eq!(status, 422);
     // The feed still works for both, and unfollowing works.
-    assert_eq!(w.get(&w.zoe, "/fil").await?.0, 200);
-    assert_eq!(w.get(&w.cyril, "/fil").await?.0, 200);
+    for who in [&w.zoe, &w.cyril] {
+        let (status, page) = w.get(who, "/fil").await?;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(html::texts(&page, "h1")?, ["Mon fil"], "{page}");
+    }
     let (status, _) = w
         .post(
             &w.zoe,
@@ -339,8 +344,12 @@ both_backends!(candidate_profiles, |backend| async move {
     let (_, home) = w.get(&w.app.client()?, "/").await?;
     let team = home.find("L'équipe municipale").context("team")?;
     let section = home.find("Candidat·es aux élections").context("section")?;
-    let anne = home.find("anne@example.org").context("anne listed")?;
-    let bob = home.find("bob@example.org").context("bob listed")?;
+    let anne = home
+        .find(&display_name("anne@example.org"))
+        .context("anne listed")?;
+    let bob = home
+        .find(&display_name("bob@example.org"))
+        .context("bob listed")?;
     assert!(team < section && section < anne && anne < bob, "{home}");
 
     // Withdrawal: admins only, with a reason, in the audit log.
@@ -369,8 +378,13 @@ both_backends!(candidate_profiles, |backend| async move {
     let r = w.mayor.get(w.url(&photo)).send().await?;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "private, no-store");
-    let (_, home) = w.get(&w.app.client()?, "/").await?;
-    assert!(!home.contains("bob@example.org") && home.contains("anne@example.org"));
+    let (status, home) = w.get(&w.app.client()?, "/").await?;
+    assert_eq!(status, 200);
+    assert!(
+        !home.contains(&display_name("bob@example.org"))
+            && home.contains(&display_name("anne@example.org")),
+        "{home}"
+    );
     assert_eq!(
             w.count("SELECT COUNT(*) FROM audit_log WHERE action = 'candidate.withdraw' AND reason = 'Propos injurieux dans le programme'")
                 .await?,
@@ -444,7 +458,7 @@ both_backends!(export_and_deletion, |backend| async move {
     assert_eq!(data["media"].as_array().map(Vec::len), Some(3), "{data}");
     assert_eq!(
         data["citizen_follows"][0]["display_name"],
-        "cyril@example.org"
+        display_name("cyril@example.org")
     );
     assert_eq!(data["candidate_profiles"][0]["list_name"], "Paris à vélo");
     let cyril_data: serde_json::Value = w
@@ -467,7 +481,12 @@ both_backends!(export_and_deletion, |backend| async move {
         .form(&[("csrf_token", token.as_str()), ("password", PASSWORD)])
         .send()
         .await?;
-    assert_eq!(r.status(), 200);
+    expect_page(
+        r,
+        200,
+        "Votre compte et vos données personnelles sont supprimés",
+    )
+    .await?;
     for table in [
         "account_media",
         "media",

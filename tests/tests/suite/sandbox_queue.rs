@@ -321,16 +321,33 @@ both_backends!(
             jobs::push(app.state.db.platform(), &message).await?;
         }
         app.state.jobs.notify();
-        // Give every worker the time to take a Paris message if it may.
-        tokio::time::sleep(Duration::from_millis(1_500)).await;
-        let running: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND locked_until IS NOT NULL \
-             AND done_at IS NULL AND failed_at IS NULL",
-        )
-        .bind(paris_id)
-        .fetch_one(app.state.db.platform())
-        .await?;
-        assert_eq!(running, i64::try_from(jobs::TENANT_RUNNING_CAP)?);
+        // The workers take Paris's messages up to the cap…
+        let cap = i64::try_from(jobs::TENANT_RUNNING_CAP)?;
+        let running = || async {
+            anyhow::Ok(
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT COUNT(*) FROM jobs WHERE tenant_id = $1 AND locked_until IS NOT NULL \
+                     AND done_at IS NULL AND failed_at IS NULL",
+                )
+                .bind(paris_id)
+                .fetch_one(app.state.db.platform())
+                .await?,
+            )
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while running().await? < cap {
+            anyhow::ensure!(
+                std::time::Instant::now() < deadline,
+                "the workers never took {cap} of Paris's messages"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // …and no further: a claim made now, as any idle worker's, finds nothing it may run.
+        assert!(
+            !app.state.jobs.run_one().await?,
+            "a third of Paris's messages was taken past the cap"
+        );
+        assert_eq!(running().await?, cap);
 
         let latency = lyon_mail_latency(&app, lyon_id, 1).await?;
         println!("{backend:?}: Lyon e-mail {latency:?} while Paris's text messages hang");

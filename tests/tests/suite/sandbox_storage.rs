@@ -302,7 +302,7 @@ both_backends!(
             mail.text
         );
         assert!(mail.text.contains("sur 10 Mio"), "{}", mail.text);
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        s.app.settle_jobs().await?;
         assert_eq!(s.notices()?, 1);
         s.app.stop().await;
         Ok(())
@@ -376,7 +376,7 @@ both_backends!(
 
         // One notice per crossing, not per write: bytes, then (after falling back to nothing)
         // documents, then counters' bytes.
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        s.app.settle_jobs().await?;
         assert_eq!(s.notices()?, 3);
         s.app.stop().await;
         Ok(())

@@ -105,29 +105,16 @@ async fn notices_of(app: &TestApp, tenant: TenantId, account: &AccountId) -> any
     .await
 }
 
-/// Waits until `probe` gives `expected` (the job worker delivers), then checks that nothing
-/// more arrives for a while: the bound is what was produced, not what was queued so far.
-async fn settles_at<F, Fut>(expected: i64, mut probe: F) -> anyhow::Result<()>
+/// Checks that `probe` gives `expected` once every job the calls so far caused has run (the
+/// job worker delivers): the bound is what was produced, not what was queued so far.
+async fn settles_at<F, Fut>(app: &TestApp, expected: i64, mut probe: F) -> anyhow::Result<()>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<i64>>,
 {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let n = probe().await?;
-        anyhow::ensure!(n <= expected, "{n} produced, bound {expected}");
-        if n == expected {
-            break;
-        }
-        anyhow::ensure!(Instant::now() < deadline, "only {n} of {expected} produced");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.settle_jobs().await?;
     let n = probe().await?;
-    anyhow::ensure!(
-        n == expected,
-        "{n} produced after settling, bound {expected}"
-    );
+    anyhow::ensure!(n == expected, "{n} produced once settled, bound {expected}");
     Ok(())
 }
 
@@ -168,9 +155,9 @@ both_backends!(
         assert_eq!(lyon["refused"], Value::Null);
 
         for fan in &fans {
-            settles_at(20, || notices_of(&app, s.paris_id, fan)).await?;
+            settles_at(&app, 20, || notices_of(&app, s.paris_id, fan)).await?;
         }
-        settles_at(1, || notices_of(&app, s.lyon_id, &lyon_fans[0])).await?;
+        settles_at(&app, 1, || notices_of(&app, s.lyon_id, &lyon_fans[0])).await?;
         app.stop().await;
         Ok(())
     }
@@ -222,9 +209,9 @@ both_backends!(
                 )?)
             }
         };
-        settles_at(10, mails_to("maire@paris.example")).await?;
-        settles_at(1, mails_to("maire@lyon.example")).await?;
-        settles_at(10, || notices_of(&app, s.paris_id, &maire)).await?;
+        settles_at(&app, 10, mails_to("maire@paris.example")).await?;
+        settles_at(&app, 1, mails_to("maire@lyon.example")).await?;
+        settles_at(&app, 10, || notices_of(&app, s.paris_id, &maire)).await?;
         app.stop().await;
         Ok(())
     }
@@ -287,7 +274,7 @@ both_backends!(
             .wait_for("fan-paris-0@example.org", "Alerte")
             .await?;
         app.smtp.wait_for("paul-0@example.org", "Alerte").await?;
-        settles_at(1, || notices_of(&app, s.lyon_id, &paul)).await?;
+        settles_at(&app, 1, || notices_of(&app, s.lyon_id, &paul)).await?;
         assert_eq!(notices_of(&app, s.paris_id, &paul).await?, 0);
         let to_paul = app
             .smtp
@@ -315,7 +302,7 @@ both_backends!(
         )
         .await?;
         assert_eq!(sent(&answer), 1, "{answer}");
-        settles_at(1, || notices_of(&app, s.paris_id, &paul)).await?;
+        settles_at(&app, 1, || notices_of(&app, s.paris_id, &paul)).await?;
         app.stop().await;
         Ok(())
     }
@@ -465,7 +452,7 @@ both_backends!(
         // The longest body allowed goes through, e-mail (logged) included.
         let longest = attack(&app, &s.paris, &format!("{huge}&chars=10000")).await?;
         assert_eq!(sent(&longest), 1, "{longest}");
-        settles_at(1, || notices_of(&app, s.paris_id, &fan)).await?;
+        settles_at(&app, 1, || notices_of(&app, s.paris_id, &fan)).await?;
         let logged = Instant::now() + Duration::from_secs(20);
         while LONGEST_LOG_LINE.load(Ordering::Relaxed) < 10_000 && Instant::now() < logged {
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -282,7 +282,7 @@ both_backends!(
         // Paris's link ids are not reachable from Lyon's admin even for a Lyon admin.
         app.grant(&mayor, Role::TenantAdmin, Some("lyon")).await?;
         let token = form_token(&paris, &app.url(Some("paris"), "/admin/commune")).await?;
-        paris
+        let added = paris
             .post(app.url(Some("paris"), "/admin/commune/liens"))
             .form(&[
                 ("csrf_token", token.as_str()),
@@ -291,6 +291,7 @@ both_backends!(
             ])
             .send()
             .await?;
+        assert_eq!(added.status(), 303, "{}", added.text().await?);
         let admin_html = paris
             .get(app.url(Some("paris"), "/admin/commune"))
             .send()

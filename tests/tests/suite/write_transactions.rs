@@ -97,13 +97,19 @@ both_backends!(a_writer_leaving_hangs_no_one, |backend| async move {
     // 1. A holds the writer and B waits for it. A commits: on SQLite it sees B waiting and
     // hands its open group over instead of committing. B then goes away without ever
     // running (a cancelled request): nobody is left to commit A's group but A itself.
+    let sqlite = backend == parvis_tests::Backend::Sqlite;
     let mut a = db.tenant(paris).begin_group().await?;
     insert_link(&mut a, "lien-a").await?;
     let paris_db = db.tenant(paris);
     let mut b = Box::pin(paris_db.begin_group());
-    let _ = poll_once(&mut b).await;
+    let waiting = poll_once(&mut b).await.is_pending();
+    ensure!(!sqlite || waiting, "B did not wait for the writer A holds");
     let mut commit_a = Box::pin(a.commit());
     let first = poll_once(&mut commit_a).await;
+    ensure!(
+        !sqlite || first.is_pending(),
+        "A committed at once instead of handing its group to B: the test proves nothing"
+    );
     drop(b);
     let committed = match first {
         // PostgreSQL has no writer to wait for: the commit may end at once.
@@ -115,15 +121,21 @@ both_backends!(a_writer_leaving_hangs_no_one, |backend| async move {
     committed?;
 
     // 2. C holds the writer when its task is cancelled: its work goes, the writer is free.
+    // C says when it holds the writer (its row written), then waits for a commit that never
+    // comes.
     let queued = db.clone();
+    let (holding, held) = tokio::sync::oneshot::channel();
     let c = tokio::spawn(async move {
         let mut tx = queued.tenant(paris).begin_group().await?;
         insert_link(&mut tx, "lien-c").await?;
-        tokio::time::sleep(Duration::from_secs(60)).await;
+        let _ = holding.send(());
+        std::future::pending::<()>().await;
         tx.commit().await?;
         anyhow::Ok(())
     });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::time::timeout(Duration::from_secs(5), held)
+        .await
+        .context("C never got the writer")??;
     c.abort();
     let mut d = tokio::time::timeout(Duration::from_secs(5), paris_db.begin_group())
         .await

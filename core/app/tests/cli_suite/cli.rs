@@ -77,9 +77,18 @@ both_backends!(tenant_commands_and_their_errors, |backend| async move {
 
     let o = parvis(&db, &["communes", "import"]).await?;
     assert!(o.status.success(), "{}", text(&o));
+    let communes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM communes")
+        .fetch_one(db.db.platform())
+        .await?;
+    assert!(communes > 34_000, "{communes} communes imported");
     let o = parvis(&db, &["tenant", "create", "--insee", "75056"]).await?;
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("paris.parvis.test"));
+    let paris =
+        parvis_tenants::provision::find_by_slug(&db.db, &parvis_core::types::Slug::parse("paris")?)
+            .await?
+            .context("tenant create left no commune « paris »")?;
+    assert_eq!(paris.insee.as_str(), "75056");
     let o = parvis(&db, &["tenant", "create", "--insee", "75056"]).await?;
     refused(&o, "la commune 75056 est déjà ouverte");
     let o = parvis(&db, &["tenant", "create", "--insee", "99999"]).await?;
@@ -127,6 +136,37 @@ both_backends!(tenant_commands_and_their_errors, |backend| async move {
     )
     .await?;
     assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("Compte maire@paris.test créé.")
+            && text(&o).contains("Rôle tenant-admin attribué."),
+        "{}",
+        text(&o)
+    );
+    // A verified account, named after its address, whose password opens it, admin of Paris
+    // (the rules as a server loads them from the database) and of nowhere else.
+    let maire = parvis_core::accounts::store::by_email(&db.db, "maire@paris.test")
+        .await?
+        .context("user create left no account")?;
+    assert_eq!(maire.display_name, "maire");
+    assert!(maire.email_verified_at.is_some(), "not verified");
+    assert!(
+        parvis_core::accounts::service::password_matches(&db.db, &maire.id, "mot de passe solide")
+            .await?
+    );
+    let authz = parvis_core::authz::Authz::load(db.db.clone()).await?;
+    let manage = parvis_core::authz::perms::MANAGE_ROLES;
+    assert!(
+        authz
+            .can(Some(&maire.id), &paris.id.authz_domain(), manage)
+            .await,
+        "the new account is no admin of Paris"
+    );
+    assert!(
+        !authz
+            .can(Some(&maire.id), parvis_core::authz::PLATFORM_DOMAIN, manage)
+            .await,
+        "a commune's admin became a platform admin"
+    );
     let o = parvis(
         &db,
         &[
@@ -170,6 +210,15 @@ both_backends!(tenant_commands_and_their_errors, |backend| async move {
     )
     .await?;
     refused(&o, "ajoutez --tenant SLUG");
+    // The refused accounts were not created.
+    for email in ["x@paris.test", "y@paris.test", "z@paris.test"] {
+        assert!(
+            parvis_core::accounts::store::by_email(&db.db, email)
+                .await?
+                .is_none(),
+            "{email} was created by a refused command"
+        );
+    }
 
     let o = parvis(
         &db,
