@@ -4,6 +4,7 @@
 
 mod abuse;
 mod accounts;
+mod admin_actions;
 mod alerts;
 mod alerts_sms;
 mod authz;
@@ -11,6 +12,7 @@ mod billing;
 mod commune_page;
 mod communes;
 mod digests;
+mod donation_pages;
 mod donations;
 mod engagement;
 mod feed;
@@ -28,7 +30,10 @@ mod path_ids;
 mod polls;
 mod privacy;
 mod profiles;
+mod proxy;
+mod public_pages;
 mod push;
+mod push_csrf;
 mod sandbox_install;
 mod sandbox_queue;
 mod sandbox_runtime;

@@ -1,0 +1,207 @@
+//! Platform pages no test reached (issue 16): the JSON search API (`GET /api/v1/communes`)
+//! that scripts and other sites call, « Comment fonctionne Parvis » (`/a-propos`), linked from
+//! every page's footer, and the way back to the page a visitor asked for once signed in.
+
+use anyhow::{Context as _, Result};
+use parvis_tests::{TestApp, both_backends, form_token};
+use serde_json::Value;
+
+use parvis_tests::html::{attrs, texts};
+
+/// `GET /api/v1/communes?q=…` (the query already URL-encoded): status, content type, JSON.
+async fn search(app: &TestApp, q: &str) -> Result<(u16, String, Value)> {
+    let r = app
+        .client()?
+        .get(app.url(None, &format!("/api/v1/communes?q={q}")))
+        .send()
+        .await?;
+    let status = r.status().as_u16();
+    let kind = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let text = r.text().await?;
+    let json = serde_json::from_str(&text).with_context(|| format!("not JSON: {text}"))?;
+    Ok((status, kind, json))
+}
+
+/// The communes of an answer.
+fn hits(json: &Value) -> Result<&Vec<Value>> {
+    json["communes"]
+        .as_array()
+        .with_context(|| format!("no communes list: {json}"))
+}
+
+both_backends!(the_communes_api_answers_in_json, |backend| async move {
+    let app = TestApp::start(backend).await?;
+    parvis_tenants::communes::import(
+        &app.state.db,
+        &parvis_tenants::communes::Source::Embedded,
+        &parvis_tenants::communes::Selection::All,
+        parvis_tenants::communes::Progress::Hidden,
+    )
+    .await?;
+    let lyon = app.commune("69123").await?;
+
+    // A served commune: its registry data and its slug.
+    let (status, kind, json) = search(&app, "lyon").await?;
+    assert_eq!(status, 200);
+    assert!(kind.starts_with("application/json"), "{kind}");
+    let first = hits(&json)?.first().context("Lyon not found")?;
+    assert_eq!(first["insee"], "69123");
+    assert_eq!(first["name"], "Lyon");
+    assert_eq!(first["departement_code"], "69");
+    assert_eq!(first["slug"], lyon.as_str());
+    assert!(
+        first["population"].as_i64().unwrap_or(0) > 500_000,
+        "{first}"
+    );
+    let postal = first["postal_codes"].as_str().unwrap_or_default();
+    assert!(postal.split(' ').any(|p| p == "69001"), "{first}");
+
+    // Accents and capitals do not matter; a commune that is not served has no slug.
+    let (_, _, json) = search(&app, "AMB%C3%89RIEU-EN").await?;
+    let first = hits(&json)?.first().context("Ambérieu not found")?;
+    assert_eq!(
+        (&first["insee"], &first["name"], &first["slug"]),
+        (
+            &Value::from("01004"),
+            &Value::from("Ambérieu-en-Bugey"),
+            &Value::Null
+        )
+    );
+    // A postal code finds its communes, and only them.
+    let (_, _, json) = search(&app, "01500").await?;
+    let found = hits(&json)?;
+    assert!(found.iter().any(|c| c["insee"] == "01004"), "{json}");
+    assert!(
+        found.iter().all(|c| c["postal_codes"]
+            .as_str()
+            .unwrap_or_default()
+            .split(' ')
+            .any(|p| p.starts_with("01500"))),
+        "{json}"
+    );
+    // At most 20 answers, the most populous first.
+    let (_, _, json) = search(&app, "saint").await?;
+    let found = hits(&json)?;
+    assert_eq!(found.len(), 20, "{json}");
+    let populations: Vec<i64> = found
+        .iter()
+        .map(|c| c["population"].as_i64().unwrap_or(0))
+        .collect();
+    assert!(
+        populations.windows(2).all(|w| w[0] >= w[1]),
+        "{populations:?}"
+    );
+    // Nothing asked, nothing found; too long a query is refused in JSON, in French.
+    let (status, _, json) = search(&app, "").await?;
+    assert_eq!((status, hits(&json)?.len()), (200, 0));
+    let (status, kind, json) = search(&app, &"a".repeat(101)).await?;
+    assert_eq!(status, 400);
+    assert!(kind.starts_with("application/json"), "{kind}");
+    assert_eq!(json["error"]["code"], "bad_request");
+    assert_eq!(
+        json["error"]["message"],
+        "La recherche est limitée à 100 caractères : tapez le début du nom de la commune ou son code postal."
+    );
+    app.stop().await;
+    Ok(())
+});
+
+both_backends!(
+    the_about_page_is_linked_from_every_site,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let lyon = app.commune("69123").await?;
+        let client = app.client()?;
+        let about = app.url(None, "/a-propos");
+        for home in [app.url(None, "/"), app.url(Some(&lyon), "/")] {
+            let page = client.get(&home).send().await?.text().await?;
+            let footer = attrs(&page, "footer a", "href")?;
+            assert!(footer.contains(&about), "{home}: {footer:?}");
+        }
+        let r = client.get(&about).send().await?;
+        assert_eq!(r.status(), 200);
+        let page = r.text().await?;
+        assert_eq!(
+            texts(&page, "title")?,
+            ["Comment fonctionne Parvis — Parvis"]
+        );
+        assert_eq!(texts(&page, "main h1")?, ["Comment fonctionne Parvis"]);
+        assert_eq!(
+            texts(&page, "main h2")?,
+            [
+                "Une plateforme neutre",
+                "L'ordre du fil d'actualité",
+                "Vos données",
+                "Les données publiques"
+            ]
+        );
+        assert!(
+            texts(&page, "main p")?
+                .iter()
+                .any(|p| p.contains("de la plus récente à la plus ancienne")),
+            "{page}"
+        );
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(
+    signing_in_leads_back_to_the_page_asked_for,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let lyon = app.commune("69123").await?;
+        app.account("alice@example.org", "une phrase de passe")
+            .await?;
+        let client = app.client()?;
+        // A page for signed-in people sends a visitor to the login form, remembering where.
+        let r = client
+            .get(app.url(Some(&lyon), "/notifications?page=2"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+        let login = r.headers()["location"].to_str()?.to_string();
+        assert_eq!(login, "/connexion?next=%2Fnotifications%3Fpage%3D2");
+        let form = client
+            .get(app.url(Some(&lyon), &login))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let next = attrs(&form, "input[name=next]", "value")?;
+        assert_eq!(next, ["/notifications?page=2"]);
+        let token = form_token(&client, &app.url(Some(&lyon), &login)).await?;
+        let r = client
+            .post(app.url(Some(&lyon), "/connexion"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("email", "alice@example.org"),
+                ("password", "une phrase de passe"),
+                ("next", next[0].as_str()),
+            ])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.headers()["location"], "/notifications?page=2");
+        // A `next` that would leave the site, carried by a link to the form, is dropped there.
+        let form = app
+            .client()?
+            .get(app.url(Some(&lyon), "/connexion?next=%2F%5Cevil.example%2F"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let next = attrs(&form, "input[name=next]", "value")?;
+        assert!(
+            next.iter().all(|n| !n.contains("evil")),
+            "the form carries {next:?}"
+        );
+        app.stop().await;
+        Ok(())
+    }
+);
