@@ -80,6 +80,11 @@ pub struct Config {
     /// `PARVIS_PUSH_ALLOW_LOOPBACK_HTTP`: accept `http://127.0.0.1…` push endpoints (tests and
     /// local push services only; real push services are HTTPS).
     pub push_allow_loopback_http: bool,
+    /// How many times slower the per-account and per-address limits (logins, messages,
+    /// comments, uploads…) refill than their stated rate: 1, always, in service. Tests set it
+    /// high, so that a request a limit refused stays refused however slowly the test runs (a
+    /// comment limit gives one back every 12 s). Not read from the environment or the file.
+    pub rate_limit_slowdown: u32,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -284,6 +289,7 @@ impl Config {
                 "PARVIS_PUSH_ALLOW_LOOPBACK_HTTP",
                 file.push_allow_loopback_http,
             )?,
+            rate_limit_slowdown: 1,
             base_domain,
         })
     }

@@ -45,6 +45,7 @@ pub async fn build_state(
     config: Config,
     extra_templates: &[&include_dir::Dir<'_>],
 ) -> anyhow::Result<AppState> {
+    crate::rate_limit::set_slowdown(config.rate_limit_slowdown);
     let db = Db::connect(&config.database_url)
         .await
         .with_context(|| format!("connexion à la base {}", redact(&config.database_url)))?;
