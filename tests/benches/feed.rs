@@ -1,6 +1,7 @@
 //! Feed figures for the closing note, on the release build over loopback:
-//! - the feed page (`/fil`) of a citizen following 50 sources (10 communes and 40 officials of
-//!   other communes), with 1,000,000 posts in the database spread over 20 communes and a year,
+//! - the feed page (`/fil`) of 20 citizens, each following 50 sources (10 communes and 40
+//!   officials of other communes, a different selection each; the views rotate between them, so
+//!   no request is the same as the one before), with 1,000,000 posts in the database spread over 20 communes and a year,
 //!   while one commune has 100,000 followers: p50 and p99 over sequential requests, the first
 //!   page and pages further down (following the "older posts" cursor); beside it, in the same
 //!   run, the health route (no database) as the floor of what any request costs here;
@@ -26,6 +27,8 @@ const COMMUNES: [&str; 20] = [
 ];
 /// Officials who publish, per commune.
 const OFFICIALS: usize = 40;
+/// Readers whose feeds the views rotate between.
+const READERS: usize = 20;
 /// Rows per INSERT statement.
 const BATCH: usize = 500;
 /// Sequential requests per measured page kind.
@@ -173,11 +176,16 @@ async fn posts(
     Ok(())
 }
 
-/// Sequential GETs of `urls` (cycled) with the reader's cookie: sorted latencies.
-async fn views(client: &reqwest::Client, cookie: &str, urls: &[String]) -> Result<Vec<Duration>> {
+/// Sequential GETs of `urls` with the readers' `cookies` (both cycled): sorted latencies.
+async fn views(
+    client: &reqwest::Client,
+    cookies: &[String],
+    urls: &[String],
+) -> Result<Vec<Duration>> {
     let mut times = Vec::with_capacity(VIEWS);
     for i in 0..VIEWS {
         let url = &urls[i % urls.len()];
+        let cookie = &cookies[i % cookies.len()];
         let started = Instant::now();
         let r = client.get(url).header("cookie", cookie).send().await?;
         let status = r.status();
@@ -218,24 +226,30 @@ async fn run(backend: Backend, total_posts: usize, followers: usize) -> Result<(
         .await?;
     posts(&app, &tenants, &maire, total_posts).await?;
 
-    // The reader follows 10 communes and 40 officials of the 10 others.
-    let reader = accounts(&app, "lectrice", 1).await?;
-    let reader = reader.first().context("the reader")?;
+    // Readers, each following 10 communes and 40 officials of the 10 others, a different
+    // selection each (reader r starts at commune r): the views rotate between them, so no two
+    // consecutive requests ask for the same page.
+    let readers = accounts(&app, "lectrice", READERS).await?;
     let mut rows: Vec<(&AccountId, TenantId, &str, String)> = Vec::new();
-    for &tenant in &tenants[..10] {
-        rows.push((reader, tenant, "commune", String::new()));
-    }
-    for (i, &tenant) in tenants[10..].iter().enumerate() {
-        for k in 0..4 {
-            rows.push((
-                reader,
-                tenant,
-                "official",
-                format!("bench-{tenant}-{}", i + k),
-            ));
+    for (r, reader) in readers.iter().enumerate() {
+        let order: Vec<TenantId> = (0..tenants.len())
+            .map(|j| tenants[(r + j) % tenants.len()])
+            .collect();
+        for &tenant in &order[..10] {
+            rows.push((reader, tenant, "commune", String::new()));
+        }
+        for (i, &tenant) in order[10..].iter().enumerate() {
+            for k in 0..4 {
+                rows.push((
+                    reader,
+                    tenant,
+                    "official",
+                    format!("bench-{tenant}-{}", (r + i + k) % OFFICIALS),
+                ));
+            }
         }
     }
-    // The followers of the first commune (the reader among them).
+    // The followers of the first commune (the readers among them).
     let crowd = accounts(&app, "habitant", followers).await?;
     rows.extend(
         crowd
@@ -256,23 +270,28 @@ async fn run(backend: Backend, total_posts: usize, followers: usize) -> Result<(
         seeded.as_secs_f64()
     );
 
-    let session = parvis_core::web::session::open(&app.state.db, reader, false).await?;
-    let cookie = session
-        .to_str()?
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let mut cookies = Vec::with_capacity(readers.len());
+    for reader in &readers {
+        let session = parvis_core::web::session::open(&app.state.db, reader, false).await?;
+        cookies.push(
+            session
+                .to_str()?
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
     let client = app.bare_client()?;
-    let health = views(&client, &cookie, &[app.url(None, "/healthz")]).await?;
+    let health = views(&client, &cookies, &[app.url(None, "/healthz")]).await?;
     let first = app.url(Some(&slugs[0]), "/fil");
-    let front = views(&client, &cookie, std::slice::from_ref(&first)).await?;
+    let front = views(&client, &cookies, std::slice::from_ref(&first)).await?;
     // Ten pages down, by the cursor each page links to.
     let mut deep = vec![first.clone()];
     for _ in 0..10 {
         let page = client
             .get(deep.last().context("a page")?)
-            .header("cookie", &cookie)
+            .header("cookie", &cookies[0])
             .send()
             .await?
             .text()
@@ -283,7 +302,8 @@ async fn run(backend: Backend, total_posts: usize, followers: usize) -> Result<(
         let end = page[at..].find('"').context("end of the link")?;
         deep.push(app.url(Some(&slugs[0]), &page[at..at + end].replace("&amp;", "&")));
     }
-    let paged = views(&client, &cookie, &deep[1..]).await?;
+    // The first reader's pages, by the cursor each links to.
+    let paged = views(&client, &cookies[..1], &deep[1..]).await?;
     report(backend, "health route (floor)", &health);
     report(backend, "feed, first page", &front);
     report(backend, "feed, pages 2 to 11", &paged);
