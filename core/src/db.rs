@@ -269,11 +269,11 @@ impl Db {
         match self.backend {
             Backend::Sqlite => {
                 let turn = self.write_turn().await?;
-                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                let tx = begin_pooled(&self.pool, Some("BEGIN IMMEDIATE".into())).await?;
                 Ok(PlatformTx { tx, _turn: turn })
             }
             Backend::Postgres => Ok(PlatformTx {
-                tx: self.pool.begin().await?,
+                tx: begin_pooled(&self.pool, None).await?,
                 _turn: WriteTurn(None),
             }),
         }
@@ -320,7 +320,7 @@ impl Db {
     /// PostgreSQL it opts out of the per-tenant Row-Level Security wall for this transaction
     /// only; request handlers never use it.
     pub async fn platform_tx(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
-        let tx = self.pool.begin().await?;
+        let tx = begin_pooled(&self.pool, None).await?;
         self.across_tenants(tx).await
     }
 
@@ -494,7 +494,7 @@ impl TenantDb {
         let tenant = self.tenant;
         if self.db.backend == Backend::Sqlite {
             let turn = self.db.turn(Key::Tenant(tenant)).await;
-            let tx = self.db.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let tx = begin_pooled(&self.db.pool, Some("BEGIN IMMEDIATE".into())).await?;
             return Ok(TenantTx {
                 tx: TxConn::Pool(tx),
                 _turn: turn,
@@ -529,15 +529,16 @@ impl TenantDb {
             // The tenant is set in the same round trip as the BEGIN (simple query protocol,
             // two statements); it is an integer, so formatting it in cannot inject anything.
             Backend::Postgres => {
-                self.db
-                    .pool
-                    .begin_with(format!(
+                begin_pooled(
+                    &self.db.pool,
+                    Some(format!(
                         "BEGIN; SELECT set_config('parvis.tenant_id', '{}', true)",
                         tenant.get()
-                    ))
-                    .await?
+                    )),
+                )
+                .await?
             }
-            Backend::Sqlite => self.db.pool.begin().await?,
+            Backend::Sqlite => begin_pooled(&self.db.pool, None).await?,
         };
         Ok(TenantTx {
             tx: TxConn::Pool(tx),
@@ -577,6 +578,29 @@ impl TenantDb {
         }
         Ok(self.begin_write().await?.into())
     }
+}
+
+/// Opens a transaction of the pool (`begin`: the statement, `BEGIN` by default) in a task of
+/// its own, and hands it over. sqlx's `begin` is not cancel-safe: a request dropped while it
+/// runs (its client went away, as a load tool does when it stops) could leave the connection
+/// inside the transaction, back in the pool, with nothing to end it; on SQLite, after a
+/// `BEGIN IMMEDIATE`, it held the write lock for good and every writer of the platform waited
+/// (« database is locked »), found by `bench/load.sh`. In its own task the `begin` always
+/// completes, and a transaction no one waits for any more is dropped there, which rolls it
+/// back.
+async fn begin_pooled(
+    pool: &AnyPool,
+    statement: Option<String>,
+) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        match statement {
+            Some(statement) => pool.begin_with(statement).await,
+            None => pool.begin().await,
+        }
+    })
+    .await
+    .map_err(|e| sqlx::Error::Protocol(format!("a transaction's BEGIN failed: {e}")))?
 }
 
 /// A connection from [`Db::reader`].

@@ -9,6 +9,7 @@ mod alerts;
 mod alerts_sms;
 mod authz;
 mod billing;
+mod cancelled_begin;
 mod commune_page;
 mod communes;
 mod digests;
