@@ -235,6 +235,7 @@ mix_vs_nginx() { # label
   wrk -t2 -c"$connections" -d3s -s "$root/bench/mix.lua" "http://127.0.0.1:$port/" >/dev/null
   local a b
   a=$(run_wrk "http://127.0.0.1:$port/" -s "$root/bench/mix.lua")
+  [ -z "${PARVIS_BENCH_DEBUG:-}" ] || wrk -t2 -c"$connections" -d3s --latency -s "$root/bench/mix.lua" "http://127.0.0.1:$port/" >&2
   b=$(PARVIS_MIX_NGINX=1 run_wrk "http://127.0.0.1:$nport/" -s "$root/bench/mix.lua")
   read -r pr p50 p99 perr <<<"$a"
   read -r nr n50 n99 _ <<<"$b"
