@@ -16,6 +16,7 @@
 #  4. idle resident memory with every commune provisioned (target ≤ 300 MB).
 # With PARVIS_BENCH_PG_URL (a PostgreSQL server URL whose user may create databases), the
 # signed-in pages and the mix run again on PostgreSQL, in a database made and dropped here.
+# PARVIS_BENCH_DEBUG=1 prints a third run of the mix in full (errors, latency spread).
 # Usage: bench/load.sh [seconds per wrk run, default 10]
 set -euo pipefail
 cd "$(dirname "$0")/.."
