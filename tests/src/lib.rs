@@ -47,15 +47,39 @@ pub fn datetime_local_in(offset: chrono::Duration) -> String {
         .to_string()
 }
 
+/// Where `r` redirects (its `Location` header), if it does.
+fn location(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .map(str::to_string)
+}
+
+/// A JSON answer: its status and body (`null` when the body is empty); fails, saying the
+/// status and the body, when the body is not JSON.
+pub async fn json_outcome(r: reqwest::Response) -> anyhow::Result<(u16, serde_json::Value)> {
+    use anyhow::Context as _;
+    let status = r.status().as_u16();
+    let text = r.text().await?;
+    let json = if text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).with_context(|| format!("{status}: not JSON: {text}"))?
+    };
+    Ok((status, json))
+}
+
+/// Whether `page` says `says`, in its HTML or in its text once tags and entities are read
+/// (an apostrophe is `&#x27;` in the HTML).
+fn page_says(page: &str, says: &str) -> bool {
+    page.contains(says) || html::text(page).contains(says)
+}
+
 /// A form submission's outcome: its status, and where it redirects (`Location`) or, when it
 /// does not, the page it answered.
 pub async fn outcome(r: reqwest::Response) -> anyhow::Result<(u16, String)> {
     let status = r.status().as_u16();
-    let location = r
-        .headers()
-        .get("location")
-        .and_then(|l| l.to_str().ok())
-        .map(str::to_string);
+    let location = location(&r);
     Ok((status, location.unwrap_or(r.text().await?)))
 }
 
@@ -65,11 +89,7 @@ pub async fn outcome(r: reqwest::Response) -> anyhow::Result<(u16, String)> {
 pub async fn expect_page(r: reqwest::Response, status: u16, says: &str) -> anyhow::Result<String> {
     let url = r.url().to_string();
     let got = r.status().as_u16();
-    let location = r
-        .headers()
-        .get("location")
-        .and_then(|l| l.to_str().ok())
-        .map(str::to_string);
+    let location = location(&r);
     let page = r.text().await?;
     anyhow::ensure!(
         got == status,
@@ -77,7 +97,7 @@ pub async fn expect_page(r: reqwest::Response, status: u16, says: &str) -> anyho
         location.map(|l| format!(" to {l}")).unwrap_or_default()
     );
     anyhow::ensure!(
-        page.contains(says) || html::text(&page).contains(says),
+        page_says(&page, says),
         "{url} ({status}) does not say « {says} »: {page}"
     );
     Ok(page)
@@ -94,11 +114,7 @@ pub async fn expect_redirect(
     use anyhow::Context as _;
     let from = r.url().clone();
     let status = r.status().as_u16();
-    let location = r
-        .headers()
-        .get("location")
-        .and_then(|l| l.to_str().ok())
-        .map(str::to_string);
+    let location = location(&r);
     let Some(location) = location.filter(|_| status == 303) else {
         anyhow::bail!(
             "{from}: expected a redirect (303) to {to}, got {status}: {}",

@@ -728,6 +728,17 @@ impl FakeStripe {
         format!("http://{}/", self.addr)
     }
 
+    /// A test app on `backend` whose payments go through this fake, with the keys it expects.
+    pub async fn app(&self, backend: crate::Backend) -> Result<crate::TestApp> {
+        let base = self.url();
+        crate::TestApp::start_configured(backend, 0, move |c| {
+            c.stripe_secret_key = Some(SECRET_KEY.into());
+            c.stripe_webhook_secret = Some(WEBHOOK_SECRET.into());
+            c.stripe_api_base = Some(base);
+        })
+        .await
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T>) -> Result<T> {
         let mut st = self.state.lock().map_err(|_| anyhow!("state poisoned"))?;
         f(&mut st)

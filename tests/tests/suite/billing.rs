@@ -601,16 +601,7 @@ both_backends!(
         let stripe = FakeStripe::start().await?;
         let app = start(backend, &stripe).await?;
         let (paris, admin) = paris(&app).await?;
-        let t = tenant(&app, &paris).await?;
-        service::entitle(
-            &app.state.modules,
-            &app.state.db.tenant(t),
-            &ModuleId::parse("donations")?,
-            "test",
-            None,
-        )
-        .await?;
-        app.enable_module(&paris, "donations").await?;
+        let t = parvis_tests::donations::turn_on(&app, &paris).await?;
         let id = parvis_tests::donations::open_campaign(&app, &admin, &paris, "Restaurer l'orgue")
             .await?;
         app.account("claire@example.org", PASSWORD).await?;

@@ -6,10 +6,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use parvis_core::authz::Role;
-use parvis_core::modules::service;
-use parvis_core::types::{ModuleId, Slug};
-use parvis_tests::stripe::{FakeStripe, SECRET_KEY, WEBHOOK_SECRET};
+use parvis_tests::stripe::{FakeStripe, WEBHOOK_SECRET};
 use parvis_tests::{TestApp, both_backends, form_token};
 
 use parvis_tests::html::{attrs, texts};
@@ -44,40 +41,15 @@ fn checkouts(stripe: &FakeStripe) -> Result<Vec<Option<String>>> {
         .collect())
 }
 
-/// Paris with the donations module on, payments to its connected account, its mayor signed in.
+/// Paris collecting donations (tests/src/donations.rs), paid to its connected account.
 async fn paris_collects(
     backend: parvis_tests::Backend,
 ) -> Result<(TestApp, FakeStripe, String, reqwest::Client)> {
-    let stripe = FakeStripe::start().await?;
-    let base = stripe.url();
-    let app = TestApp::start_configured(backend, 0, move |c| {
-        c.stripe_secret_key = Some(SECRET_KEY.into());
-        c.stripe_webhook_secret = Some(WEBHOOK_SECRET.into());
-        c.stripe_api_base = Some(base);
-    })
-    .await?;
-    let paris = app.commune("75056").await?;
-    let tenant = parvis_tenants::provision::find_by_slug(&app.state.db, &Slug::parse(&paris)?)
-        .await?
-        .context("paris")?;
-    app.install_module("parvis-module-donations").await?;
-    service::entitle(
-        &app.state.modules,
-        &app.state.db.tenant(tenant.id),
-        &ModuleId::parse("donations")?,
-        "test",
-        None,
-    )
-    .await?;
-    app.enable_module(&paris, "donations").await?;
-    let mut tx = app.state.db.tenant(tenant.id).begin_write().await?;
+    let (app, stripe, paris, tenant, mayor) =
+        parvis_tests::donations::paris_collects(backend).await?;
+    let mut tx = app.state.db.tenant(tenant).begin_write().await?;
     parvis_billing::store::set_connected_account(&mut tx, "acct_paris_mairie").await?;
     tx.commit().await?;
-    let maire = app.account("maire@paris.fr", PASSWORD).await?;
-    app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
-    let mayor = app
-        .signed_in(Some(&paris), "maire@paris.fr", PASSWORD)
-        .await?;
     Ok((app, stripe, paris, mayor))
 }
 

@@ -34,15 +34,7 @@ both_backends!(
             matches!(refused, Err(service::ModuleError::NotEntitled(_))),
             "{refused:?}"
         );
-        service::entitle(
-            &app.state.modules,
-            &app.state.db.tenant(tenant.id),
-            &ModuleId::parse("donations")?,
-            "test",
-            None,
-        )
-        .await?;
-        app.enable_module(&paris, "donations").await?;
+        parvis_tests::donations::turn_on(&app, &paris).await?;
         let home = app
             .client()?
             .get(app.url(Some(&paris), "/"))
@@ -203,19 +195,7 @@ both_backends!(
 
         // Another commune does not see Paris's campaigns.
         let lyon = app.commune("69123").await?;
-        let lyon_tenant =
-            parvis_tenants::provision::find_by_slug(&app.state.db, &Slug::parse(&lyon)?)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("lyon"))?;
-        service::entitle(
-            &app.state.modules,
-            &app.state.db.tenant(lyon_tenant.id),
-            &ModuleId::parse("donations")?,
-            "test",
-            None,
-        )
-        .await?;
-        app.enable_module(&lyon, "donations").await?;
+        parvis_tests::donations::turn_on(&app, &lyon).await?;
         let r = claire
             .get(app.url(Some(&lyon), &format!("/m/donations/{id}")))
             .send()
@@ -229,36 +209,11 @@ both_backends!(
 both_backends!(
     one_donor_cannot_open_checkouts_without_limit,
     |backend| async move {
-        let stripe = parvis_tests::stripe::FakeStripe::start().await?;
-        let base = stripe.url();
-        let app = TestApp::start_configured(backend, 0, move |c| {
-            c.stripe_secret_key = Some(parvis_tests::stripe::SECRET_KEY.into());
-            c.stripe_webhook_secret = Some(parvis_tests::stripe::WEBHOOK_SECRET.into());
-            c.stripe_api_base = Some(base);
-        })
-        .await?;
-        let paris = app.commune("75056").await?;
-        let tenant = parvis_tenants::provision::find_by_slug(&app.state.db, &Slug::parse(&paris)?)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("paris"))?;
-        app.install_module("parvis-module-donations").await?;
-        service::entitle(
-            &app.state.modules,
-            &app.state.db.tenant(tenant.id),
-            &ModuleId::parse("donations")?,
-            "test",
-            None,
-        )
-        .await?;
-        app.enable_module(&paris, "donations").await?;
-        let mut tx = app.state.db.tenant(tenant.id).begin_write().await?;
+        let (app, stripe, paris, tenant, admin) =
+            parvis_tests::donations::paris_collects(backend).await?;
+        let mut tx = app.state.db.tenant(tenant).begin_write().await?;
         parvis_billing::store::set_connected_account(&mut tx, "acct_paris_mairie").await?;
         tx.commit().await?;
-        let maire = app.account("maire@paris.fr", "mot-de-passe-solide").await?;
-        app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
-        let admin = app
-            .signed_in(Some(&paris), "maire@paris.fr", "mot-de-passe-solide")
-            .await?;
         let id = parvis_tests::donations::open_campaign(&app, &admin, &paris, "Restaurer l'orgue")
             .await?;
 
@@ -292,7 +247,7 @@ both_backends!(
             sessions, 5,
             "one checkout session per accepted gift, no more"
         );
-        let mut tx = app.state.db.tenant(tenant.id).begin().await?;
+        let mut tx = app.state.db.tenant(tenant).begin().await?;
         let pledges: i64 = tx
             .scoped_scalar(
                 "SELECT COUNT(*) FROM module_docs WHERE tenant_id = $1 AND collection = 'pledges'",

@@ -72,14 +72,7 @@ async fn api(
         .body(body)
         .send()
         .await?;
-    let status = r.status().as_u16();
-    let text = r.text().await?;
-    let json = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).with_context(|| format!("{status}: not JSON: {text}"))?
-    };
-    Ok((status, json))
+    parvis_tests::json_outcome(r).await
 }
 
 async fn subscribe(

@@ -3,7 +3,7 @@
 //! that header, or with another one, subscribing and unsubscribing are refused in French JSON
 //! and change nothing; with it, both are done.
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use parvis_tests::{PushService, TestApp, both_backends, form_token};
 use serde_json::{Value, json};
 
@@ -44,14 +44,7 @@ async fn call(
         request = request.header("x-csrf-token", token);
     }
     let r = request.send().await?;
-    let status = r.status().as_u16();
-    let text = r.text().await?;
-    let json = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).with_context(|| format!("{status}: not JSON: {text}"))?
-    };
-    Ok((status, json))
+    parvis_tests::json_outcome(r).await
 }
 
 /// The refusal of a request without the page's token.

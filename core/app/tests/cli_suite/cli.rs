@@ -2,9 +2,12 @@
 
 use std::path::PathBuf;
 use std::process::Output;
+use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use parvis_tests::{TestDb, both_backends};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
+use tokio::process::Child;
 
 /// The binary of this package, built by cargo for its integration tests.
 fn binary() -> Result<PathBuf> {
@@ -28,7 +31,7 @@ async fn parvis(db: &TestDb, args: &[&str]) -> Result<Output> {
 /// Asserts the command ended with exit code `code` (not a panic's 101, not a signal) and a
 /// stderr line starting with `prefix` that says `why`.
 #[track_caller]
-fn exits_with(o: &Output, code: i32, prefix: &str, why: &str) {
+pub(crate) fn exits_with(o: &Output, code: i32, prefix: &str, why: &str) {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(
         o.status.code(),
@@ -50,7 +53,7 @@ fn exits_with(o: &Output, code: i32, prefix: &str, why: &str) {
 /// The command refused its input the way `parvis` documents it: exit code 1 and a French
 /// `erreur : …` line that says `why`.
 #[track_caller]
-fn refused(o: &Output, why: &str) {
+pub(crate) fn refused(o: &Output, why: &str) {
     exits_with(o, 1, "erreur : ", why);
 }
 
@@ -61,12 +64,58 @@ fn usage_refused(o: &Output, what: &str) {
     exits_with(o, 2, "error: ", what);
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// Reads what a just started `parvis serve` (stdout and stderr piped) prints, line by line,
+/// until `up` says a line shows it is ready, within `timeout`: what it printed by then and
+/// the `ip:port` of its « Parvis écoute sur … » line. The rest of its output is drained, so
+/// its pipes do not fill up. If it does not get there, it is killed and the error carries
+/// what it printed on both streams.
+pub(crate) async fn wait_until_serving(
+    child: &mut Child,
+    what: &str,
+    timeout: Duration,
+    mut up: impl FnMut(&str) -> bool,
+) -> Result<(String, String)> {
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut stderr = child.stderr.take().context("stderr")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let mut output = String::new();
+    let (mut addr, mut ready) = (None, false);
+    let read = async {
+        while let Some(line) = lines.next_line().await? {
+            output.push_str(&line);
+            output.push('\n');
+            if let Some(a) = line.strip_prefix("Parvis écoute sur ") {
+                addr = Some(a.trim_end_matches('.').to_string());
+            }
+            if up(&line) {
+                ready = true;
+                break;
+            }
+        }
+        anyhow::Ok(())
+    };
+    let finished = tokio::time::timeout(timeout, read).await;
+    let (Ok(Ok(())), true, Some(addr)) = (finished, ready, addr) else {
+        let _ = child.start_kill();
+        let mut errors = String::new();
+        let _ =
+            tokio::time::timeout(Duration::from_secs(5), stderr.read_to_string(&mut errors)).await;
+        bail!("{what} did not start:\n{output}\n{errors}");
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    tokio::spawn(async move {
+        let mut sink = Vec::new();
+        let _ = stderr.read_to_end(&mut sink).await;
+    });
+    Ok((output, addr))
 }
 
 both_backends!(tenant_commands_and_their_errors, |backend| async move {

@@ -11,10 +11,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use parvis_core::db::Db;
-use parvis_tests::stripe::{FakeStripe, SECRET_KEY, WEBHOOK_SECRET};
+use parvis_tests::stripe::{FakeStripe, SECRET_KEY};
 use parvis_tests::{Backend, TestApp, TestDb, both_backends, form_token};
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::process::{Child, Command};
+
+use crate::cli::{exits_with, refused, text, wait_until_serving};
 
 /// Every variable `Config` reads: the tests set the ones they mean, nothing leaks in.
 const SETTINGS: [&str; 22] = [
@@ -76,10 +78,6 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn text(o: &Output) -> String {
-    format!("{}{}", stdout(o), String::from_utf8_lossy(&o.stderr))
-}
-
 /// The command succeeded (exit 0) and printed `line` as one of its lines.
 #[track_caller]
 fn printed(o: &Output, line: &str) {
@@ -91,26 +89,26 @@ fn printed(o: &Output, line: &str) {
     );
 }
 
-/// Exit code `code` (not a panic's 101) and a stderr line starting with `prefix` that says `why`.
-#[track_caller]
-fn exits_with(o: &Output, code: i32, prefix: &str, why: &str) {
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(code), "{}", text(o));
-    assert!(!stderr.contains("panicked"), "a panic: {stderr}");
-    let message = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix(prefix))
-        .unwrap_or_else(|| panic!("no « {prefix} » line on stderr: {stderr}"));
-    assert!(
-        message.contains(why),
-        "stderr does not say « {why} »: {message}"
+/// `parvis tenant create --insee 69123 --slug ville-de-lyon` (Lyon in the registry), and
+/// what it says it did.
+async fn open_lyon(database_url: &str) -> Result<()> {
+    let o = parvis(
+        database_url,
+        &[
+            "tenant",
+            "create",
+            "--insee",
+            "69123",
+            "--slug",
+            "ville-de-lyon",
+        ],
+    )
+    .await?;
+    printed(
+        &o,
+        "Commune Lyon (69123) ouverte : http://ville-de-lyon.parvis.test/",
     );
-}
-
-/// Refused the way `parvis` documents it: exit 1, `erreur : …` saying `why`.
-#[track_caller]
-fn refused(o: &Output, why: &str) {
-    exits_with(o, 1, "erreur : ", why);
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -373,13 +371,7 @@ async fn billing_sync_publishes_the_grid_at_stripe_once() -> Result<()> {
 /// the local Stripe; the campaign's address.
 async fn paris_with_a_campaign(backend: Backend) -> Result<(TestApp, FakeStripe, String, String)> {
     let stripe = FakeStripe::start().await?;
-    let base = stripe.url();
-    let app = TestApp::start_configured(backend, 0, move |c| {
-        c.stripe_secret_key = Some(SECRET_KEY.into());
-        c.stripe_webhook_secret = Some(WEBHOOK_SECRET.into());
-        c.stripe_api_base = Some(base);
-    })
-    .await?;
+    let app = stripe.app(backend).await?;
     let paris = app.commune("75056").await?;
     app.install_module("parvis-module-donations").await?;
     let o = parvis(
@@ -586,22 +578,7 @@ both_backends!(tenant_create_all_and_with_a_slug, |backend| async move {
     assert!(text(&o).contains("--insee"), "{}", text(&o));
     let o = parvis(&db.url, &["tenant", "create", "--all", "--insee", "69123"]).await?;
     exits_with(&o, 2, "error: ", "cannot be used with");
-    let o = parvis(
-        &db.url,
-        &[
-            "tenant",
-            "create",
-            "--insee",
-            "69123",
-            "--slug",
-            "ville-de-lyon",
-        ],
-    )
-    .await?;
-    printed(
-        &o,
-        "Commune Lyon (69123) ouverte : http://ville-de-lyon.parvis.test/",
-    );
+    open_lyon(&db.url).await?;
 
     let o = parvis(&db.url, &["tenant", "create", "--all"]).await?;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -720,37 +697,11 @@ async fn serve(dir: &Path, env: &[(&str, &str)]) -> Result<Served> {
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let mut stderr = child.stderr.take().context("stderr")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let mut output = String::new();
-    let mut addr = None;
-    let read = async {
-        while let Some(line) = lines.next_line().await? {
-            output.push_str(&line);
-            output.push('\n');
-            if let Some(a) = line.strip_prefix("Parvis écoute sur ") {
-                addr = Some(a.trim_end_matches('.').to_string());
-            }
-            if line.starts_with("Plateforme : ") {
-                break;
-            }
-        }
-        anyhow::Ok(())
-    };
-    let finished = tokio::time::timeout(Duration::from_secs(120), read).await;
-    let (Ok(Ok(())), Some(addr)) = (finished, addr) else {
-        let _ = child.start_kill();
-        let mut errors = String::new();
-        let _ =
-            tokio::time::timeout(Duration::from_secs(5), stderr.read_to_string(&mut errors)).await;
-        bail!("serve did not start:\n{output}\n{errors}");
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    tokio::spawn(async move {
-        let mut sink = Vec::new();
-        let _ = stderr.read_to_end(&mut sink).await;
-    });
+    let (output, addr) =
+        wait_until_serving(&mut child, "serve", Duration::from_secs(120), |line| {
+            line.starts_with("Plateforme : ")
+        })
+        .await?;
     Ok(Served {
         child,
         addr,
@@ -901,19 +852,7 @@ both_backends!(serve_answers_then_stops_on_sigterm, |backend| async move {
         parvis_tenants::communes::Progress::Hidden,
     )
     .await?;
-    let o = parvis(
-        &db.url,
-        &[
-            "tenant",
-            "create",
-            "--insee",
-            "69123",
-            "--slug",
-            "ville-de-lyon",
-        ],
-    )
-    .await?;
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    open_lyon(&db.url).await?;
     let dir = tempfile::tempdir()?;
     let served = serve(
         dir.path(),

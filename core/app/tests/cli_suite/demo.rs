@@ -6,9 +6,11 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use anyhow::{Context as _, Result};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::process::{Child, Command};
+
+use crate::cli::wait_until_serving;
 
 /// The first start imports every commune of France (debug build).
 const START_TIMEOUT: Duration = Duration::from_secs(600);
@@ -45,39 +47,16 @@ async fn start(db_url: &str) -> Result<Demo> {
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let mut stderr = child.stderr.take().context("stderr")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let mut output = String::new();
-    let (mut addr, mut host) = (None, None);
-    let read = async {
-        while let Some(line) = lines.next_line().await? {
-            output.push_str(&line);
-            output.push('\n');
-            if let Some(a) = line.strip_prefix("Parvis écoute sur ") {
-                addr = Some(a.trim_end_matches('.').to_string());
-            }
-            if let Some(url) = line.strip_prefix("Commune de démonstration : http://") {
-                host = url.split([':', '/']).next().map(str::to_string);
-                break;
-            }
-        }
-        anyhow::Ok(())
-    };
-    let finished = tokio::time::timeout(START_TIMEOUT, read).await;
-    let (Ok(Ok(())), Some(addr), Some(host)) = (finished, addr, host) else {
-        let _ = child.start_kill();
-        let mut errors = String::new();
-        let _ =
-            tokio::time::timeout(Duration::from_secs(5), stderr.read_to_string(&mut errors)).await;
-        bail!("serve --demo did not start:\n{output}\n{errors}");
-    };
-    // The rest of its output is not read: keep the pipe from filling up.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    tokio::spawn(async move {
-        let mut sink = Vec::new();
-        let _ = stderr.read_to_end(&mut sink).await;
-    });
+    let mut host = None;
+    let (output, addr) = wait_until_serving(&mut child, "serve --demo", START_TIMEOUT, |line| {
+        let Some(url) = line.strip_prefix("Commune de démonstration : http://") else {
+            return false;
+        };
+        host = url.split([':', '/']).next().map(str::to_string);
+        true
+    })
+    .await?;
+    let host = host.with_context(|| format!("no demo commune's host:\n{output}"))?;
     Ok(Demo {
         child,
         addr,
