@@ -157,7 +157,21 @@ print(f"    ratio parvis/nginx {ratio:.2f}   [{target}]")
 PY
 }
 
-# One page, warmed up, then parvis and nginx twice each, interleaved; the better of each pair.
+# Two runs' "req/s p50 p99 errors" as one: the mean rate, the worse latencies, all errors.
+both_runs() {
+  python3 - "$@" <<'PY'
+import sys, re
+def ms(v):
+    m = re.match(r"([\d.]+)(us|ms|s)", v); x = float(m.group(1))
+    return x / 1000 if m.group(2) == "us" else x * 1000 if m.group(2) == "s" else x
+runs = [r.split() for r in sys.argv[1:]]
+rps = sum(float(r[0]) for r in runs) / len(runs)
+p50 = max(runs, key=lambda r: ms(r[1]))[1]; p99 = max(runs, key=lambda r: ms(r[2]))[2]
+print(rps, p50, p99, sum(int(r[3]) for r in runs))
+PY
+}
+
+# One page, warmed up, then parvis and nginx twice each, interleaved.
 page_vs_nginx() { # label host path cookie target
   local label=$1 host=$2 path=$3 cookie=$4 target=$5 file
   pages=$((pages + 1))
@@ -176,27 +190,8 @@ page_vs_nginx() { # label host path cookie target
   c=$(run_wrk "http://127.0.0.1:$port$path" "${headers[@]}")
   d=$(run_wrk "http://127.0.0.1:$nport/$file")
   # Both runs are kept in the figures: req/s is their mean, latencies the worse of the two.
-  read -r pr p50 p99 perr < <(python3 - "$a" "$c" <<'PY'
-import sys, re
-def ms(v):
-    m = re.match(r"([\d.]+)(us|ms|s)", v); x = float(m.group(1))
-    return x / 1000 if m.group(2) == "us" else x * 1000 if m.group(2) == "s" else x
-runs = [r.split() for r in sys.argv[1:]]
-rps = sum(float(r[0]) for r in runs) / len(runs)
-p50 = max(runs, key=lambda r: ms(r[1]))[1]; p99 = max(runs, key=lambda r: ms(r[2]))[2]
-print(rps, p50, p99, sum(int(r[3]) for r in runs))
-PY
-)
-  read -r nr n50 n99 _ < <(python3 - "$b" "$d" <<'PY'
-import sys, re
-def ms(v):
-    m = re.match(r"([\d.]+)(us|ms|s)", v); x = float(m.group(1))
-    return x / 1000 if m.group(2) == "us" else x * 1000 if m.group(2) == "s" else x
-runs = [r.split() for r in sys.argv[1:]]
-rps = sum(float(r[0]) for r in runs) / len(runs)
-print(rps, max(runs, key=lambda r: ms(r[1]))[1], max(runs, key=lambda r: ms(r[2]))[2], 0)
-PY
-)
+  read -r pr p50 p99 perr < <(both_runs "$a" "$c")
+  read -r nr n50 n99 _ < <(both_runs "$b" "$d")
   row "$label" "$(wc -c <"$work/www/$file")" "$pr" "$p50" "$p99" "$nr" "$n50" "$n99" "$perr" "$target"
 }
 
