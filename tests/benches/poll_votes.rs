@@ -184,7 +184,7 @@ async fn run(backend: Backend, voters: usize) -> Result<()> {
         // write transaction after another, each committed on its own.
         let bare = tokio::task::spawn_blocking(move || bare_commits(voters)).await??;
         println!(
-            "{backend:?}: bare write transactions on an SQLite file here: {bare:.0}/s; votes / bare = {:.2} (target ≥ 1: a vote, with its session, module call and group commit, costs no more of the disk than one bare commit)",
+            "{backend:?}: bare write transactions on an SQLite file here: {bare:.0}/s; votes / bare = {:.3} (target ≥ 0.12: the 5,000 votes/s target against the ~43,000 bare commits/s of the machine it was set on)",
             accepted as f64 / elapsed.as_secs_f64() / bare
         );
     }
