@@ -178,6 +178,11 @@ impl TestApp {
             .build()?)
     }
 
+    /// The text of `url` as a visitor who is not signed in sees it (whatever its status).
+    pub async fn anonymous_page(&self, url: impl reqwest::IntoUrl) -> Result<String> {
+        Ok(self.client()?.get(url).send().await?.text().await?)
+    }
+
     /// A client without a cookie jar (benchmarks set each request's cookies themselves).
     pub fn bare_client(&self) -> Result<reqwest::Client> {
         Ok(reqwest::Client::builder()

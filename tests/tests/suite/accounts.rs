@@ -475,11 +475,7 @@ both_backends!(sign_in_never_redirects_off_site, |backend| async move {
     // The attack as reported: a link to the login page whose `next` decodes to `/\t/evil…`;
     // the form must not carry it on.
     let form = app
-        .client()?
-        .get(app.url(None, "/connexion?next=/%09/evil.example/phish"))
-        .send()
-        .await?
-        .text()
+        .anonymous_page(app.url(None, "/connexion?next=/%09/evil.example/phish"))
         .await?;
     assert!(
         form.contains(r#"name="next""#) && !form.contains("evil.example"),

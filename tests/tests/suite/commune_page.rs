@@ -77,13 +77,7 @@ both_backends!(admins_edit_the_commune_page, |backend| async move {
     .await?;
     assert_eq!(bad.status(), 400);
 
-    let page = app
-        .client()?
-        .get(app.url(Some(slug), "/"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let page = app.anonymous_page(app.url(Some(slug), "/")).await?;
     assert!(page.contains("<p>Premier paragraphe.</p>"));
     assert!(
         page.contains("Second &lt;b&gt;paragraphe&lt;/b&gt;."),

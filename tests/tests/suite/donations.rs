@@ -35,13 +35,7 @@ both_backends!(
             "{refused:?}"
         );
         parvis_tests::donations::turn_on(&app, &paris).await?;
-        let home = app
-            .client()?
-            .get(app.url(Some(&paris), "/"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let home = app.anonymous_page(app.url(Some(&paris), "/")).await?;
         assert!(
             home.contains("/m/donations/\">Appels au don</a>"),
             "the commune page lists its services: {home}"

@@ -127,23 +127,13 @@ both_backends!(
             .status(),
             303
         );
-        let page = app
-            .client()?
-            .get(app.url(Some(&slug), "/"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let page = app.anonymous_page(app.url(Some(&slug), "/")).await?;
         assert!(
             !page.contains("Propos déplacé"),
             "hidden posts leave the page"
         );
         let atom = app
-            .client()?
-            .get(app.url(Some(&slug), "/feed.atom"))
-            .send()
-            .await?
-            .text()
+            .anonymous_page(app.url(Some(&slug), "/feed.atom"))
             .await?;
         assert!(!atom.contains("Propos déplacé"));
         let queue = modo_client
@@ -178,13 +168,7 @@ both_backends!(
             .status(),
             303
         );
-        let page = app
-            .client()?
-            .get(app.url(Some(&slug), "/"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let page = app.anonymous_page(app.url(Some(&slug), "/")).await?;
         assert!(page.contains("Propos déplacé"));
         // Another commune's moderator cannot touch this post.
         let other = app.commune("69123").await?;

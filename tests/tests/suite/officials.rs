@@ -70,13 +70,7 @@ both_backends!(
         assert!(lines[2].1.contains("ABCDE"));
 
         let slug = "l-abergement-clemenciat";
-        let page = app
-            .client()?
-            .get(app.url(Some(slug), "/"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let page = app.anonymous_page(app.url(Some(slug), "/")).await?;
         let mayor = page
             .find("Line EVALET TAPONAT</strong></a> — Maire")
             .ok_or_else(|| anyhow::anyhow!("mayor missing: {page}"))?;
@@ -213,13 +207,7 @@ both_backends!(officials_claim_their_profiles, |backend| async move {
     let file = dir.path().join("cm.csv");
     std::fs::write(&file, councillors(&[MAYOR, DEPUTY, COUNCILLOR]))?;
     import_file(&app.state.db, &file, Progress::Hidden).await?;
-    let page = app
-        .client()?
-        .get(app.url(Some(slug), "/"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let page = app.anonymous_page(app.url(Some(slug), "/")).await?;
     let claire = profile_link(&page, "Claire DUPONT")?;
     let line = profile_link(&page, "Line EVALET TAPONAT")?;
 
@@ -587,13 +575,7 @@ both_backends!(
             .collect();
         let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
         parvis_tests::rne::import(&app, &rows).await?;
-        let page = app
-            .client()?
-            .get(app.url(Some(&paris), "/"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let page = app.anonymous_page(app.url(Some(&paris), "/")).await?;
         let mut profiles = Vec::new();
         for n in 0..14 {
             profiles.push(profile_link(&page, &format!("Prénom NOM{n:02}"))?);

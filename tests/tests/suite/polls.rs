@@ -187,13 +187,7 @@ both_backends!(
             )
             .await?;
         }
-        let home = app
-            .client()?
-            .get(app.url(Some(&paris), "/"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let home = app.anonymous_page(app.url(Some(&paris), "/")).await?;
         assert_eq!(
             home.matches("Faut-il piétonniser la rue de Rivoli").count(),
             1,
@@ -268,11 +262,7 @@ both_backends!(
             .await?;
         assert_eq!(r.status(), 303);
         let list = app
-            .client()?
-            .get(app.url(Some(&paris), "/m/polls/"))
-            .send()
-            .await?
-            .text()
+            .anonymous_page(app.url(Some(&paris), "/m/polls/"))
             .await?;
         assert!(
             list.contains("<p class=\"intro\">Réservé aux habitants &lt;script&gt;</p>"),
@@ -300,13 +290,7 @@ both_backends!(
             .await?;
             assert_eq!(outcome, Ok(()));
         }
-        let home = app
-            .client()?
-            .get(app.url(Some(&paris), "/"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let home = app.anonymous_page(app.url(Some(&paris), "/")).await?;
         assert_eq!(home.matches("Horaires de la piscine").count(), 1, "{home}");
 
         // Another commune sees nothing of it.

@@ -177,24 +177,12 @@ both_backends!(
             .await?;
         assert_eq!(texts(&home, "header a.who")?.len(), 1, "signed in: {home}");
         // Links between sites name the public origin: https, no port.
-        let page = app
-            .client()?
-            .get(app.url(Some(&lyon), "/"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let page = app.anonymous_page(app.url(Some(&lyon), "/")).await?;
         assert!(
             attrs(&page, "footer a", "href")?.contains(&"https://parvis.test/a-propos".to_string()),
             "{page}"
         );
-        let page = app
-            .client()?
-            .get(app.url(None, "/?q=lyon"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let page = app.anonymous_page(app.url(None, "/?q=lyon")).await?;
         assert!(
             attrs(&page, "a", "href")?.contains(&"https://lyon.parvis.test/".to_string()),
             "{page}"
@@ -211,13 +199,7 @@ both_backends!(
             !csrf.iter().chain(&session).any(|a| a == "secure"),
             "{csrf:?} {session:?}"
         );
-        let page = app
-            .client()?
-            .get(app.url(None, "/"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let page = app.anonymous_page(app.url(None, "/")).await?;
         assert!(
             attrs(&page, "footer a", "href")?.contains(&app.url(None, "/a-propos")),
             "{page}"

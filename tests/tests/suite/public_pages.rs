@@ -190,11 +190,7 @@ both_backends!(
         assert_eq!(r.headers()["location"], "/notifications?page=2");
         // A `next` that would leave the site, carried by a link to the form, is dropped there.
         let form = app
-            .client()?
-            .get(app.url(Some(&lyon), "/connexion?next=%2F%5Cevil.example%2F"))
-            .send()
-            .await?
-            .text()
+            .anonymous_page(app.url(Some(&lyon), "/connexion?next=%2F%5Cevil.example%2F"))
             .await?;
         let next = attrs(&form, "input[name=next]", "value")?;
         assert!(

@@ -242,13 +242,7 @@ both_backends!(
             .send()
             .await?;
         assert_eq!(saved.status(), 303);
-        let html = app
-            .client()?
-            .get(app.url(Some("paris"), "/"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let html = app.anonymous_page(app.url(Some("paris"), "/")).await?;
         assert!(html.contains("Bienvenue à Paris, ville lumière."));
 
         // The same account on Lyon's host: signed in there too, but not Lyon's admin.
@@ -267,13 +261,7 @@ both_backends!(
             .send()
             .await?;
         assert_eq!(refused.status(), 403);
-        let html = app
-            .client()?
-            .get(app.url(Some("lyon"), "/"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let html = app.anonymous_page(app.url(Some("lyon"), "/")).await?;
         assert!(
             !html.contains("Piraté") && !html.contains("ville lumière"),
             "Lyon's page untouched"
@@ -316,13 +304,7 @@ both_backends!(
             .send()
             .await?;
         assert_eq!(cross.status(), 404, "Lyon cannot delete Paris's link");
-        let html = app
-            .client()?
-            .get(app.url(Some("paris"), "/"))
-            .send()
-            .await?
-            .text()
-            .await?;
+        let html = app.anonymous_page(app.url(Some("paris"), "/")).await?;
         assert!(html.contains("Mairie de Paris"));
         app.stop().await;
         Ok(())
