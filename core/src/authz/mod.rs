@@ -197,7 +197,15 @@ pub struct Authz {
     db: Db,
     /// Fingerprint of the rules table when last loaded, to pick up changes made by the CLI.
     loaded_version: AtomicI64,
+    /// Decisions already taken (account, domain, object, action), emptied whenever the rules
+    /// change: a page asks the same few questions for the same person at every request, and
+    /// casbin evaluates its matcher each time. Filled only under the enforcer's read lock and
+    /// emptied under its write lock, so a decision never outlives the rules it came from.
+    decisions: std::sync::Mutex<std::collections::HashMap<String, bool>>,
 }
+
+/// Decisions kept at most (then they are all forgotten at once).
+const DECISIONS_KEPT: usize = 100_000;
 
 impl Authz {
     /// Loads the policies and makes sure the role templates exist.
@@ -230,6 +238,7 @@ impl Authz {
         let authz = Authz {
             enforcer: RwLock::new(enforcer),
             loaded_version: AtomicI64::new(0),
+            decisions: Default::default(),
             db,
         };
         authz
@@ -248,7 +257,10 @@ impl Authz {
             return Ok(());
         };
         if version != self.loaded_version.load(Ordering::Relaxed) {
-            self.enforcer.write().await.load_policy().await?;
+            let mut enforcer = self.enforcer.write().await;
+            let loaded = enforcer.load_policy().await;
+            self.forget_decisions();
+            loaded?;
             self.loaded_version.store(version, Ordering::Relaxed);
         }
         Ok(())
@@ -259,7 +271,19 @@ impl Authz {
         let Some(account) = account else {
             return false;
         };
+        let key = format!(
+            "{}\u{0}{domain}\u{0}{}\u{0}{}",
+            account.0, perm.obj, perm.act
+        );
         let enforcer = self.enforcer.read().await;
+        if let Some(known) = self
+            .decisions
+            .lock()
+            .ok()
+            .and_then(|d| d.get(&key).copied())
+        {
+            return known;
+        }
         let ask = |sub: &str| {
             enforcer
                 .enforce((sub, domain, perm.obj, perm.act))
@@ -268,7 +292,22 @@ impl Authz {
                     false
                 })
         };
-        ask(&account.0) || ask(Role::Citizen.as_str())
+        let allowed = ask(&account.0) || ask(Role::Citizen.as_str());
+        if let Ok(mut decisions) = self.decisions.lock() {
+            if decisions.len() >= DECISIONS_KEPT {
+                decisions.clear();
+            }
+            decisions.insert(key, allowed);
+        }
+        drop(enforcer);
+        allowed
+    }
+
+    /// Forgets every decision (the caller holds the enforcer's write lock).
+    fn forget_decisions(&self) {
+        if let Ok(mut decisions) = self.decisions.lock() {
+            decisions.clear();
+        }
     }
 
     /// Gives `role` to `account` in `domain` (idempotent).
@@ -281,7 +320,10 @@ impl Authz {
         let mut enforcer = self.enforcer.write().await;
         let added = enforcer
             .add_grouping_policy(vec![account.0.clone(), role.as_str().into(), domain.into()])
-            .await?;
+            .await;
+        // Even a failed change may have changed the rules in memory.
+        self.forget_decisions();
+        let added = added?;
         drop(enforcer);
         self.bump_version().await;
         Ok(added)
@@ -297,7 +339,10 @@ impl Authz {
         let mut enforcer = self.enforcer.write().await;
         let removed = enforcer
             .remove_grouping_policy(vec![account.0.clone(), role.as_str().into(), domain.into()])
-            .await?;
+            .await;
+        // Even a failed change may have changed the rules in memory.
+        self.forget_decisions();
+        let removed = removed?;
         drop(enforcer);
         self.bump_version().await;
         Ok(removed)
