@@ -127,6 +127,9 @@ pub async fn build_state(
         claim_limiter: Default::default(),
         communes,
         home_cache,
+        cards: Arc::new(crate::web::shared::Versioned::new(
+            crate::feed::service::CARDS_KEPT,
+        )),
         modules,
         metrics: metrics_handle(),
         payments,

@@ -53,8 +53,10 @@ pub struct Inner {
     pub claim_limiter: crate::officials::limiter::ClaimLimiter,
     /// In-memory search over all communes.
     pub communes: CommuneIndex,
-    /// Rendered anonymous commune pages.
+    /// Rendered anonymous commune pages, and what signed-in ones share.
     pub home_cache: Arc<HomeCache>,
+    /// Posts' cards as everyone sees them, kept while their commune's version is the same.
+    pub cards: Arc<crate::feed::service::CardCache>,
     /// Feature modules (wasm components).
     pub modules: Arc<ModuleHost>,
     /// Prometheus renderer for `/metrics`.

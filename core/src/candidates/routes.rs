@@ -12,7 +12,7 @@ use crate::authz::{Can, Moderate};
 use crate::candidates::service::{self, CandidateError, MAX_PHOTO_BYTES, Submitted};
 use crate::candidates::store::{Candidate, ELECTIONS};
 use crate::error::{AppError, AppResult};
-use crate::feed::store::Post;
+use crate::feed::service::Card;
 use crate::media::upload::{self, body_limit};
 use crate::state::AppState;
 use crate::web::render::Template;
@@ -178,6 +178,7 @@ async fn render_profile(
         .await;
     let posts =
         crate::feed::store::of_candidate(&state.db, tenant.id(), &candidate.account_id, 20).await?;
+    let posts = crate::feed::service::cards(state, posts).await?;
     let profile = Profile {
         candidate,
         can_withdraw,
@@ -192,7 +193,7 @@ async fn render_profile(
 struct Profile {
     candidate: Candidate,
     can_withdraw: bool,
-    posts: Vec<Post>,
+    posts: Vec<Card>,
     error: Option<String>,
 }
 

@@ -1,7 +1,7 @@
 //! `GET /` on a commune host (the commune page) and `GET /logo`.
 
 use axum::Router;
-use axum::extract::{FromRef as _, Query, State};
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::communes::{service, store};
 use crate::error::{AppError, AppResult};
-use crate::feed::service::CommuneNews;
 use crate::state::AppState;
 use crate::web::render::Template;
 use crate::web::{Page, Site, Tenant};
@@ -45,44 +44,35 @@ async fn home(
     if cacheable && let Some(html) = state.home_cache.get(commune.tenant_id) {
         return Ok(Html(html).into_response());
     }
-    let content = service::home_content(&state.db.tenant(commune.tenant_id)).await?;
-    let part = match state.home_cache.part(commune.tenant_id, &content) {
-        Some(part) => part,
+    let tenant_id = commune.tenant_id;
+    let (version, following) =
+        service::home_state(&state.db, tenant_id, page.viewer.as_ref().map(|v| &v.id)).await?;
+    let shared = match state.home_cache.shared(tenant_id, version) {
+        Some(shared) => shared,
         None => {
-            let html = crate::web::Web::from_ref(&state)
-                .templates
-                .render(&service::PublicSections { content: &content })?;
-            let part = std::sync::Arc::new(service::PublicPart { content, html });
-            state.home_cache.put_part(commune.tenant_id, part.clone());
-            part
+            let shared = std::sync::Arc::new(home_shared(&state, &commune).await?);
+            state
+                .home_cache
+                .put_shared(tenant_id, version, shared.clone());
+            shared
         }
     };
-    let can_edit = match &page.viewer {
-        Some(v) => {
+    let domain = tenant_id.authz_domain();
+    let (can_edit, can_publish, can_stand) = match &page.viewer {
+        Some(v) => (
             state
                 .authz
-                .can(
-                    Some(&v.id),
-                    &commune.tenant_id.authz_domain(),
-                    crate::authz::perms::EDIT_COMMUNE,
-                )
-                .await
-        }
-        None => false,
-    };
-    let domain = commune.tenant_id.authz_domain();
-    let (can_publish, following) = match &page.viewer {
-        Some(v) => (
+                .can(Some(&v.id), &domain, crate::authz::perms::EDIT_COMMUNE)
+                .await,
             state
                 .authz
                 .can(Some(&v.id), &domain, crate::authz::perms::PUBLISH_POST)
                 .await,
-            crate::feed::store::follows(&state.db, &v.id, commune.tenant_id, "commune", "").await?,
+            crate::candidates::service::may_stand(&state, tenant_id, &v.id).await,
         ),
-        None => (false, false),
+        None => (false, false, false),
     };
-    let followers = crate::feed::store::followers_of_commune(&state.db, commune.tenant_id).await?;
-    let choices = state.modules.tenant(&state.db, commune.tenant_id).await?;
+    let choices = state.modules.tenant(&state.db, tenant_id).await?;
     let services = state
         .modules
         .all()
@@ -101,32 +91,33 @@ async fn home(
                 .collect::<Vec<_>>()
         })
         .collect();
-    let candidates =
-        crate::candidates::service::listed(&Tenant::new(commune.clone(), &state.db)).await?;
-    let can_stand = match &page.viewer {
-        Some(v) => crate::candidates::service::may_stand(&state, commune.tenant_id, &v.id).await,
-        None => false,
+    // The news as everyone sees them, unless filtered by a theme or a neighbourhood.
+    let filtered = [&query.theme, &query.quartier]
+        .iter()
+        .any(|f| f.as_deref().is_some_and(|f| !f.trim().is_empty()));
+    let filtered_news = if filtered {
+        let news = crate::feed::service::commune_news(
+            &state,
+            &Tenant::new(commune.clone(), &state.db),
+            query.theme.as_deref(),
+            query.quartier.as_deref(),
+        )
+        .await?;
+        Some(state.templates.render(&news)?)
+    } else {
+        None
     };
-    let news = crate::feed::service::commune_news(
-        &state,
-        &Tenant::new(commune.clone(), &state.db),
-        query.theme.as_deref(),
-        query.quartier.as_deref(),
-    )
-    .await?;
     let home = Home {
-        has_logo: part.content.page.has_logo,
-        links: &part.content.links,
-        public_html: &part.html,
+        head_html: &shared.head_html,
+        news_html: filtered_news.as_deref().unwrap_or(&shared.news_html),
+        public_html: &shared.public_html,
         welcome: query.bienvenue.is_some(),
         can_edit,
         can_publish,
-        following,
-        followers,
-        services,
-        candidates,
         can_stand,
-        news,
+        following,
+        followers: shared.followers,
+        services,
     };
     let Html(html) = page.render(&state, &home)?;
     if cacheable {
@@ -137,24 +128,52 @@ async fn home(
     Ok(Html(html).into_response())
 }
 
-/// `commune/home.html`: the commune's page (and its candidates, `candidates/section.html`).
+/// What the commune's page shows everyone, read and rendered now (the version it is kept at
+/// was read before).
+async fn home_shared(
+    state: &AppState,
+    commune: &std::sync::Arc<crate::web::site::CommuneSite>,
+) -> AppResult<service::HomeShared> {
+    let tenant = Tenant::new(commune.clone(), &state.db);
+    let (content, followers, candidates, news) = tokio::try_join!(
+        async {
+            Ok::<_, AppError>(service::home_content(&state.db.tenant(commune.tenant_id)).await?)
+        },
+        async { Ok(crate::feed::store::followers_of_commune(&state.db, commune.tenant_id).await?) },
+        async { Ok(crate::candidates::service::listed(&tenant).await?) },
+        crate::feed::service::commune_news(state, &tenant, None, None),
+    )?;
+    let templates = &state.templates;
+    Ok(service::HomeShared {
+        head_html: templates.render(&service::HomeHead {
+            commune,
+            has_logo: content.page.has_logo,
+        })?,
+        news_html: templates.render(&news)?,
+        public_html: templates.render(&service::PublicSections {
+            commune,
+            content: &content,
+            candidates: &candidates,
+        })?,
+        followers,
+    })
+}
+
+/// `commune/home.html`: the commune's page around what it shows everyone
+/// ([`service::HomeShared`]): the viewer's actions and the commune's online services.
 #[derive(Serialize)]
 struct Home<'a> {
-    has_logo: bool,
-    links: &'a [crate::communes::store::Link],
-    /// The presentation and the team, the same for every visitor ([`service::PublicPart`]).
+    head_html: &'a str,
+    news_html: &'a str,
     public_html: &'a str,
     /// Just signed up here (`?bienvenue`).
     welcome: bool,
     can_edit: bool,
     can_publish: bool,
+    can_stand: bool,
     following: bool,
     followers: i64,
     services: Vec<Service>,
-    candidates: Vec<crate::candidates::store::Candidate>,
-    can_stand: bool,
-    #[serde(flatten)]
-    news: CommuneNews,
 }
 
 impl Template for Home<'_> {

@@ -12,11 +12,13 @@ use std::time::{Duration, Instant};
 use image::{ImageFormat, ImageReader, Limits};
 
 use crate::communes::store::{self, Link, PageContent, TeamMember};
-use crate::db::{TenantDb, TenantTx};
+use crate::db::{Db, Sql as _, TenantDb, TenantTx, sql};
 use crate::media::MediaError;
-use crate::types::TenantId;
+use crate::types::{AccountId, TenantId};
 use crate::web::Tenant;
 use crate::web::render::Template;
+use crate::web::shared::Versioned;
+use crate::web::site::CommuneSite;
 
 /// Largest logo upload accepted.
 pub const MAX_LOGO_BYTES: usize = 2 << 20;
@@ -78,6 +80,25 @@ pub async fn home_content(db: &TenantDb) -> Result<HomeContent, sqlx::Error> {
     };
     tx.commit().await?;
     Ok(content)
+}
+
+/// The commune's version ([`crate::web::shared`]) and whether `viewer` follows the commune:
+/// what its page reads at each request, in one statement.
+pub async fn home_state(
+    db: &Db,
+    tenant: TenantId,
+    viewer: Option<&AccountId>,
+) -> Result<(i64, bool), sqlx::Error> {
+    let (version, following): (i64, i64) = sql::query_as(
+        "SELECT COALESCE((SELECT version FROM tenant_versions WHERE tenant_id = $1), 0) AS version, \
+         CAST(CASE WHEN EXISTS (SELECT 1 FROM follows WHERE account_id = $2 AND tenant_id = $1 \
+         AND target_kind = 'commune' AND target_id = '') THEN 1 ELSE 0 END AS BIGINT) AS following",
+    )
+    .bind(tenant)
+    .bind(viewer.map_or("", |v| v.0.as_str()))
+    .fetch_one(db.reader().await?.sql())
+    .await?;
+    Ok((version, following == 1))
 }
 
 /// Checks a presentation text.
@@ -248,33 +269,64 @@ pub async fn remove_member(
     edit(cache, tenant, async |tx| store::remove_member(tx, id).await).await
 }
 
-/// Rendered anonymous home pages, per tenant, for a few seconds: a commune page read by many
-/// visitors costs one render. Edits invalidate their tenant's entry at once.
-#[derive(Default)]
+/// A commune's page, kept: rendered for anonymous visitors for a few seconds (a page read by
+/// many costs one render; edits drop it at once), and what its page shows everyone, at its
+/// commune's version ([`crate::web::shared`]), for the pages rendered for each person.
 pub struct HomeCache {
     pages: RwLock<HashMap<TenantId, (Instant, Bytes)>>,
-    parts: RwLock<HashMap<TenantId, (Instant, Arc<PublicPart>)>>,
+    shared: Versioned<TenantId, HomeShared>,
 }
 
-/// The presentation and municipal team of a commune's page as last rendered
-/// (`commune/home_public.html`, whose context has no viewer, so nothing of one person can be
-/// kept in it), with the content it was rendered from. A page reads the content at every
-/// request and reuses the HTML only when the content is the same, so it is never stale (an
-/// officials import from the command line changes nothing in this process's memory): what is
-/// saved is the rendering of the council, the largest part of the page.
+impl Default for HomeCache {
+    fn default() -> Self {
+        HomeCache {
+            pages: RwLock::default(),
+            shared: Versioned::new(SHARED_KEPT),
+        }
+    }
+}
+
+/// How many communes' shared parts are kept (about 40 KB each).
+const SHARED_KEPT: usize = 2_000;
+
+/// What a commune's page shows everyone, rendered at one version of the commune from contexts
+/// with no viewer in them: its top, its latest news (unfiltered), and its presentation, team,
+/// candidates, town hall and links; and its number of followers.
 #[derive(Debug)]
-pub struct PublicPart {
-    /// The content, for the sections rendered with each page.
-    pub content: HomeContent,
+pub struct HomeShared {
+    /// `commune/home_head.html`, rendered.
+    pub head_html: String,
+    /// `commune/home_news.html` with the latest news, rendered.
+    pub news_html: String,
     /// `commune/home_public.html`, rendered.
-    pub html: String,
+    pub public_html: String,
+    /// Accounts following the commune.
+    pub followers: i64,
 }
 
-/// `commune/home_public.html`: the presentation and the municipal team.
+/// `commune/home_head.html`: the commune's name, figures and logo.
+#[derive(serde::Serialize)]
+pub struct HomeHead<'a> {
+    /// The commune.
+    pub commune: &'a CommuneSite,
+    /// Whether it has a logo.
+    pub has_logo: bool,
+}
+
+impl Template for HomeHead<'_> {
+    const NAME: &'static str = "commune/home_head.html";
+}
+
+/// `commune/home_public.html`: the presentation, the municipal team, the candidates, the town
+/// hall and the useful links.
 #[derive(serde::Serialize)]
 pub struct PublicSections<'a> {
+    /// The commune.
+    pub commune: &'a CommuneSite,
     /// The commune's content.
     pub content: &'a HomeContent,
+    /// Published candidates, by name.
+    pub candidates: &'a [crate::candidates::store::Candidate],
 }
 
 impl Template for PublicSections<'_> {
@@ -301,31 +353,20 @@ impl HomeCache {
         }
     }
 
-    /// The presentation and team last rendered for `content`, if it is the same content.
-    pub fn part(&self, tenant: TenantId, content: &HomeContent) -> Option<Arc<PublicPart>> {
-        let parts = self.parts.read().ok()?;
-        let (_, part) = parts.get(&tenant)?;
-        (part.content == *content).then(|| part.clone())
+    /// What the commune's page shows everyone, if kept at `version`.
+    pub fn shared(&self, tenant: TenantId, version: i64) -> Option<Arc<HomeShared>> {
+        self.shared.get(&tenant, version)
     }
 
-    /// Keeps a rendering of the presentation and team (the communes seen in the last minute,
-    /// when there are many).
-    pub fn put_part(&self, tenant: TenantId, part: Arc<PublicPart>) {
-        if let Ok(mut parts) = self.parts.write() {
-            if parts.len() > 10_000 {
-                parts.retain(|_, (at, _)| at.elapsed() < Duration::from_secs(60));
-            }
-            parts.insert(tenant, (Instant::now(), part));
-        }
+    /// Keeps what the commune's page shows everyone, read at `version` or later.
+    pub fn put_shared(&self, tenant: TenantId, version: i64, shared: Arc<HomeShared>) {
+        self.shared.put(tenant, version, shared);
     }
 
-    /// Drops a tenant's page (and its presentation and team) after an edit.
+    /// Drops a tenant's anonymous page after an edit (its shared part goes with the version).
     pub fn invalidate(&self, tenant: TenantId) {
         if let Ok(mut pages) = self.pages.write() {
             pages.remove(&tenant);
-        }
-        if let Ok(mut parts) = self.parts.write() {
-            parts.remove(&tenant);
         }
     }
 }

@@ -157,6 +157,11 @@ pub const TABLES: &[Table] = &[
     tenant("module_volumes"),
     tenant("module_notice_recipients"),
     tenant("module_contacts"),
+    // Each commune's version, raised by triggers (0025).
+    platform("tenant_versions").because(
+        "read before any tenant transaction, by every page that keeps what it shares between \
+         people in memory (`web/shared.rs`), and raised by triggers in every commune's writes",
+    ),
 ];
 
 /// The owner of a table, `None` if the list does not declare it.

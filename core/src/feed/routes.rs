@@ -52,7 +52,7 @@ async fn feed(
     posts.truncate(PAGE as usize);
     let next = more.then(|| posts.last().map(|p| p.id.clone())).flatten();
     let feed = FeedPage {
-        posts: service::cards(&state.db, &state.config, posts).await?,
+        posts: service::cards(&state, posts).await?,
         next,
     };
     Ok(page.render(&state, &feed)?.into_response())
@@ -61,7 +61,7 @@ async fn feed(
 /// `feed/feed.html`: one's feed, a page of it.
 #[derive(Serialize)]
 struct FeedPage {
-    posts: Vec<Post>,
+    posts: Vec<service::Card>,
     /// The last post's id when there are older ones.
     next: Option<String>,
 }

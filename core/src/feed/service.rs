@@ -3,11 +3,14 @@
 //! a commune or an official, and the cards of a list of posts (links, attachments, counts).
 //! The routes (`feed/routes.rs`), the commune's page and the officials' pages call these.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::authz::perms;
 use crate::config::Config;
 use crate::db::{Db, TenantSql};
+use crate::error::AppResult;
 use crate::feed::engagement::store as engagement_store;
 use crate::feed::store::{self, Author, NewPost, Post};
 use crate::feed::tags::{self, PostKind};
@@ -16,6 +19,8 @@ use crate::officials::store as officials;
 use crate::state::AppState;
 use crate::types::{AccountId, TenantId};
 use crate::web::Tenant;
+use crate::web::render::Template;
+use crate::web::shared::Versioned;
 
 /// Themes a post may carry (the commune's usual sections).
 pub const THEMES: &[&str] = &[
@@ -249,13 +254,16 @@ pub fn with_author_links(config: &Config, mut posts: Vec<Post>) -> Vec<Post> {
     posts
 }
 
-/// Posts ready for their cards: links, attachments, and counts of comments, reactions and
-/// evaluations (one query each for the whole page, run side by side).
-pub async fn cards(
+/// Posts with what their cards show: links, attachments, and counts of comments, reactions
+/// and evaluations (one query each for the whole list, run side by side).
+pub async fn with_card_details(
     db: &Db,
     config: &Config,
     mut posts: Vec<Post>,
 ) -> Result<Vec<Post>, sqlx::Error> {
+    if posts.is_empty() {
+        return Ok(posts);
+    }
     let keys: Vec<(TenantId, &str)> = posts.iter().map(|p| (p.tenant_id, p.id.as_str())).collect();
     let (mut counts, mut files) = tokio::try_join!(
         engagement_store::summaries(db, &keys),
@@ -268,15 +276,96 @@ pub async fn cards(
     Ok(with_author_links(config, posts))
 }
 
+/// Posts' cards as everyone sees them (`feed/post_head.html`), by post id, kept while their
+/// commune's version is the same ([`crate::web::shared`]).
+pub type CardCache = Versioned<String, str>;
+
+/// How many cards are kept (about 2 KB each).
+pub const CARDS_KEPT: usize = 20_000;
+
+/// A post's card on a list: the part everyone sees, rendered once per version of its commune,
+/// and what `feed/post_tail.html` adds for the viewer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Card {
+    /// Post id.
+    pub id: String,
+    /// Its commune's slug (the form to flag it is offered on its commune's site).
+    pub slug: String,
+    /// Name shown as author.
+    pub author_name: String,
+    /// Why the viewer sees it (feed only).
+    pub why: Option<String>,
+    /// `feed/post_head.html`, rendered.
+    #[serde(serialize_with = "as_str")]
+    pub head: Arc<str>,
+}
+
+fn as_str<S: serde::Serializer>(text: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(text)
+}
+
+/// `feed/post_head.html`: a card's part that is the same for everyone.
+#[derive(Serialize)]
+struct CardHead<'a> {
+    post: &'a Post,
+    single: bool,
+}
+
+impl Template for CardHead<'_> {
+    const NAME: &'static str = "feed/post_head.html";
+}
+
+/// The cards of a list of posts, in its order: those kept at their commune's version are
+/// reused; the others get their details (two queries for all of them) and are rendered.
+pub async fn cards(state: &AppState, posts: Vec<Post>) -> AppResult<Vec<Card>> {
+    let mut heads: Vec<Option<Arc<str>>> = posts
+        .iter()
+        .map(|p| state.cards.get(&p.id, p.version))
+        .collect();
+    let missing: Vec<Post> = posts
+        .iter()
+        .zip(&heads)
+        .filter(|(_, head)| head.is_none())
+        .map(|(p, _)| p.clone())
+        .collect();
+    let mut rendered = std::collections::HashMap::new();
+    for post in with_card_details(&state.db, &state.config, missing).await? {
+        let head: Arc<str> = Arc::from(state.templates.render(&CardHead {
+            post: &post,
+            single: false,
+        })?);
+        state.cards.put(post.id.clone(), post.version, head.clone());
+        rendered.insert(post.id, head);
+    }
+    Ok(posts
+        .into_iter()
+        .zip(heads.iter_mut())
+        .filter_map(|(p, head)| {
+            let head = head.take().or_else(|| rendered.get(&p.id).cloned())?;
+            Some(Card {
+                id: p.id,
+                slug: p.slug,
+                author_name: p.author_name,
+                why: p.why,
+                head,
+            })
+        })
+        .collect())
+}
+
 /// The news section of a commune's page, filtered by theme and neighbourhood tags.
 #[derive(Serialize)]
 pub struct CommuneNews {
-    /// The posts.
-    pub posts: Vec<Post>,
+    /// The posts' cards.
+    pub posts: Vec<Card>,
     /// The filter applied.
     pub filter: NewsFilter,
     /// The themes to filter by.
     pub themes: &'static [&'static str],
+}
+
+impl Template for CommuneNews {
+    const NAME: &'static str = "commune/home_news.html";
 }
 
 /// The tags a commune's news are filtered by (none: all the news).
@@ -294,7 +383,7 @@ pub async fn commune_news(
     tenant: &Tenant,
     theme: Option<&str>,
     quartier: Option<&str>,
-) -> Result<CommuneNews, sqlx::Error> {
+) -> AppResult<CommuneNews> {
     let theme = theme.map(str::trim).filter(|t| !t.is_empty());
     let quartier = quartier.and_then(|q| tags::quartier(q).ok().flatten());
     let filter = store::Filter {
@@ -304,7 +393,7 @@ pub async fn commune_news(
     };
     let posts = store::of_commune_where(&state.db, tenant.id(), &filter, None, 10).await?;
     Ok(CommuneNews {
-        posts: cards(&state.db, &state.config, posts).await?,
+        posts: cards(state, posts).await?,
         filter: NewsFilter {
             theme: theme.map(str::to_string),
             quartier,

@@ -55,6 +55,10 @@ pub struct Post {
     pub quartier: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
+    /// Its commune's version when it was read (`web/shared.rs`): its card, kept rendered, is
+    /// reused while the version is the same.
+    #[serde(skip)]
+    pub version: i64,
     /// Why the viewer sees it (feed only).
     #[row(skip)]
     pub why: Option<String>,
@@ -226,11 +230,12 @@ pub async fn insert_post(
 }
 
 const COLUMNS: &str = "p.tenant_id, p.id, t.slug, c.name AS commune, p.author_kind, p.official_id, p.author_name, p.body_html, \
-     p.theme, p.kind, p.quartier, p.created_at";
-/// How a post row reaches its commune's slug and name.
+     p.theme, p.kind, p.quartier, p.created_at, COALESCE(v.version, 0) AS version";
+/// How a post row reaches its commune's slug, name and version (migration 0025).
 macro_rules! joins {
     () => {
-        "JOIN tenants t ON t.id = p.tenant_id JOIN communes c ON c.insee = t.insee"
+        "JOIN tenants t ON t.id = p.tenant_id JOIN communes c ON c.insee = t.insee \
+         LEFT JOIN tenant_versions v ON v.tenant_id = p.tenant_id"
     };
 }
 const FROM: &str = concat!("FROM posts p ", joins!());

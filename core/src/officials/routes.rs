@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::routes::ClientIp;
 use crate::error::{AppError, AppResult};
-use crate::feed::store::Post;
+use crate::feed::service::Card;
 use crate::officials::store;
 use crate::state::AppState;
 use crate::util::parse_date;
@@ -76,7 +76,7 @@ async fn render(
         error,
         sent,
         following,
-        posts: crate::feed::service::cards(&state.db, &state.config, posts).await?,
+        posts: crate::feed::service::cards(state, posts).await?,
         record: crate::feed::service::official_record(
             &state.db,
             &Tenant::new(commune.clone(), &state.db),
@@ -99,7 +99,7 @@ struct Official<'a> {
     /// A claim was just filed.
     sent: bool,
     following: bool,
-    posts: Vec<Post>,
+    posts: Vec<Card>,
     record: Vec<crate::feed::store::RecordEntry>,
 }
 

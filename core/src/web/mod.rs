@@ -12,6 +12,7 @@ pub mod path_guard;
 pub mod render;
 pub mod security;
 pub mod session;
+pub mod shared;
 pub mod site;
 
 use std::sync::Arc;

@@ -42,6 +42,7 @@ mod sandbox_storage;
 mod sandbox_volumes;
 mod sandbox_web;
 mod sandbox_writer;
+mod shared_parts;
 mod table_ownership;
 mod templates;
 mod tenancy;

@@ -38,16 +38,21 @@ both_backends!(
         let cyril = app
             .signed_in(Some(&slug), "cyril@example.org", "mot de passe solide")
             .await?;
-        let page = cyril
+        // A card on the commune's page links to the post's own page, where the form is.
+        let home = cyril
             .get(app.url(Some(&slug), "/"))
             .send()
             .await?
             .text()
             .await?;
-        let at = page
-            .find("/publications/")
+        let link = parvis_tests::html::attrs(&home, ".post .engagement a", "href")?
+            .into_iter()
+            .find(|href| href.ends_with("#signaler"))
+            .ok_or_else(|| anyhow::anyhow!("no link to flag the post: {home}"))?;
+        let page = cyril.get(&link).send().await?.text().await?;
+        let flag_path = parvis_tests::html::attrs(&page, "#signaler form", "action")?
+            .pop()
             .ok_or_else(|| anyhow::anyhow!("no flag form: {page}"))?;
-        let flag_path: String = page[at..].chars().take_while(|c| *c != '"').collect();
         let post_id = flag_path
             .trim_start_matches("/publications/")
             .trim_end_matches("/signaler")
