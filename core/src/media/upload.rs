@@ -42,7 +42,9 @@ impl Form {
 
 /// Reads `multipart`; `files` names each file field with its byte limit. Fields not named there
 /// are read as text. A file over its limit, or a body over the route's, is
-/// [`MediaError::TooLarge`].
+/// [`MediaError::TooLarge`]. Past a field's limit the rest of the body is still read and dropped
+/// (the route's body limit bounds it), so the client hears the 413 rather than a connection
+/// reset while it is still sending.
 pub async fn read(multipart: &mut Multipart, files: &[(&str, usize)]) -> Result<Form, MediaError> {
     let largest = files.iter().map(|(_, max)| *max).max().unwrap_or(0);
     let failed = |e: axum::extract::multipart::MultipartError| {
@@ -53,28 +55,43 @@ pub async fn read(multipart: &mut Multipart, files: &[(&str, usize)]) -> Result<
         }
     };
     let mut form = Form::default();
+    let mut refused: Option<usize> = None;
     while let Some(mut field) = multipart.next_field().await.map_err(failed)? {
+        if refused.is_some() {
+            while field.chunk().await.map_err(failed)?.is_some() {}
+            continue;
+        }
         let name = field.name().unwrap_or_default().to_string();
-        if let Some((_, max)) = files.iter().find(|(n, _)| *n == name) {
-            let mut data = Vec::new();
-            while let Some(chunk) = field.chunk().await.map_err(failed)? {
-                if data.len() + chunk.len() > *max {
-                    return Err(MediaError::TooLarge(*max));
-                }
-                data.extend_from_slice(&chunk);
+        let max = files
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, max)| *max);
+        let mut data = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(failed)? {
+            let limit = max.unwrap_or(MAX_FIELD);
+            if refused.is_some() || data.len() + chunk.len() > limit {
+                refused = Some(limit);
+                continue;
             }
+            data.extend_from_slice(&chunk);
+        }
+        if refused.is_some() {
+            continue;
+        }
+        if max.is_some() {
             if !data.is_empty() {
                 form.files.insert(name, Bytes::from(data));
             }
         } else {
-            let text = field.text().await.map_err(failed)?;
-            if text.len() > MAX_FIELD {
-                return Err(MediaError::TooLarge(MAX_FIELD));
-            }
-            form.fields.insert(name, text);
+            form
+                .fields
+                .insert(name, String::from_utf8_lossy(&data).into_owned());
         }
     }
-    Ok(form)
+    match refused {
+        Some(limit) => Err(MediaError::TooLarge(limit)),
+        None => Ok(form),
+    }
 }
 
 /// Reads a form posted either as `multipart/form-data` (with its files, see [`read`]) or as
