@@ -110,10 +110,10 @@ pub async fn build_state(
     let jobs = Jobs::new(db.clone(), handlers, wake_jobs);
     let communes = crate::communes::search::CommuneIndex::default();
     communes.reload(&db).await?;
-    let header = Arc::new(crate::messages::service::UnreadMessages {
-        authz: authz.clone(),
-        db: db.clone(),
-    });
+    let header = Arc::new(crate::messages::service::UnreadMessages::new(
+        authz.clone(),
+        db.clone(),
+    ));
     let state = AppState::new(Inner {
         sites: Arc::new(SiteResolver::new(&config.base_domain)),
         header,
@@ -129,6 +129,9 @@ pub async fn build_state(
         home_cache,
         cards: Arc::new(crate::web::shared::Versioned::new(
             crate::feed::service::CARDS_KEPT,
+        )),
+        feeds: Arc::new(crate::web::shared::Versioned::new(
+            crate::feed::service::FEEDS_KEPT,
         )),
         modules,
         metrics: metrics_handle(),

@@ -57,6 +57,8 @@ pub struct Inner {
     pub home_cache: Arc<HomeCache>,
     /// Posts' cards as everyone sees them, kept while their commune's version is the same.
     pub cards: Arc<crate::feed::service::CardCache>,
+    /// Pages of each person's feed, kept for them while what it is made of is the same.
+    pub feeds: Arc<crate::feed::service::FeedCache>,
     /// Feature modules (wasm components).
     pub modules: Arc<ModuleHost>,
     /// Prometheus renderer for `/metrics`.

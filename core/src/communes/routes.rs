@@ -45,8 +45,15 @@ async fn home(
         return Ok(Html(html).into_response());
     }
     let tenant_id = commune.tenant_id;
-    let (version, following) =
-        service::home_state(&state.db, tenant_id, page.viewer.as_ref().map(|v| &v.id)).await?;
+    // Signed in, the session's statement read them (a signed-in request on a commune's site
+    // always has `here`); a visitor's page reads the version.
+    let (version, following) = match page.viewer.as_ref().and_then(|v| v.here) {
+        Some(here) => (here.version, here.following),
+        None => (
+            crate::web::shared::tenant_version(&state.db, tenant_id).await?,
+            false,
+        ),
+    };
     let shared = match state.home_cache.shared(tenant_id, version) {
         Some(shared) => shared,
         None => {

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use image::{ImageFormat, ImageReader, Limits};
 
 use crate::communes::store::{self, Link, PageContent, TeamMember};
-use crate::db::{Db, Sql as _, TenantDb, TenantTx, sql};
+use crate::db::{TenantDb, TenantTx};
 use crate::media::MediaError;
-use crate::types::{AccountId, TenantId};
+use crate::types::TenantId;
 use crate::web::Tenant;
 use crate::web::render::Template;
 use crate::web::shared::Versioned;
@@ -80,25 +80,6 @@ pub async fn home_content(db: &TenantDb) -> Result<HomeContent, sqlx::Error> {
     };
     tx.commit().await?;
     Ok(content)
-}
-
-/// The commune's version ([`crate::web::shared`]) and whether `viewer` follows the commune:
-/// what its page reads at each request, in one statement.
-pub async fn home_state(
-    db: &Db,
-    tenant: TenantId,
-    viewer: Option<&AccountId>,
-) -> Result<(i64, bool), sqlx::Error> {
-    let (version, following): (i64, i64) = sql::query_as(
-        "SELECT COALESCE((SELECT version FROM tenant_versions WHERE tenant_id = $1), 0) AS version, \
-         CAST(CASE WHEN EXISTS (SELECT 1 FROM follows WHERE account_id = $2 AND tenant_id = $1 \
-         AND target_kind = 'commune' AND target_id = '') THEN 1 ELSE 0 END AS BIGINT) AS following",
-    )
-    .bind(tenant)
-    .bind(viewer.map_or("", |v| v.0.as_str()))
-    .fetch_one(db.reader().await?.sql())
-    .await?;
-    Ok((version, following == 1))
 }
 
 /// Checks a presentation text.

@@ -47,26 +47,40 @@ async fn feed(
     page: Page,
     Query(q): Query<FeedQuery>,
 ) -> AppResult<Response> {
-    let mut posts = store::feed(&state.db, &account.id, q.avant.as_deref(), PAGE + 1).await?;
-    let more = posts.len() as i64 > PAGE;
-    posts.truncate(PAGE as usize);
-    let next = more.then(|| posts.last().map(|p| p.id.clone())).flatten();
-    let feed = FeedPage {
-        posts: service::cards(&state, posts).await?,
-        next,
+    let stamp = store::feed_stamp(&state.db, &account.id).await?;
+    let key = (account.id.clone(), q.avant.clone());
+    let kept = match state.feeds.get(&key, stamp) {
+        Some(kept) => kept,
+        None => {
+            let mut posts =
+                store::feed(&state.db, &account.id, q.avant.as_deref(), PAGE + 1).await?;
+            let more = posts.len() as i64 > PAGE;
+            posts.truncate(PAGE as usize);
+            let next = more.then(|| posts.last().map(|p| p.id.clone())).flatten();
+            let kept = std::sync::Arc::new(service::FeedPage {
+                cards: service::cards(&state, posts).await?,
+                next,
+            });
+            state.feeds.replace(key, stamp, kept.clone());
+            kept
+        }
+    };
+    let feed = FeedTemplate {
+        posts: &kept.cards,
+        next: kept.next.as_deref(),
     };
     Ok(page.render(&state, &feed)?.into_response())
 }
 
 /// `feed/feed.html`: one's feed, a page of it.
 #[derive(Serialize)]
-struct FeedPage {
-    posts: Vec<service::Card>,
+struct FeedTemplate<'a> {
+    posts: &'a [service::Card],
     /// The last post's id when there are older ones.
-    next: Option<String>,
+    next: Option<&'a str>,
 }
 
-impl Template for FeedPage {
+impl Template for FeedTemplate<'_> {
     const NAME: &'static str = "feed/feed.html";
 }
 

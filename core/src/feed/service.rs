@@ -283,6 +283,23 @@ pub type CardCache = Versioned<String, str>;
 /// How many cards are kept (about 2 KB each).
 pub const CARDS_KEPT: usize = 20_000;
 
+/// A page of one person's feed, kept for that person alone (keyed by their account and the
+/// page's cursor) while the fingerprint of what the feed is made of is the same
+/// ([`store::feed_stamp`]): what they follow and the versions of those communes.
+#[derive(Debug)]
+pub struct FeedPage {
+    /// The posts' cards, with why the person sees each.
+    pub cards: Vec<Card>,
+    /// The last post's id when there are older ones.
+    pub next: Option<String>,
+}
+
+/// Pages of feeds, by account and cursor.
+pub type FeedCache = Versioned<(AccountId, Option<String>), FeedPage>;
+
+/// How many pages of feeds are kept (about 20 cards each, the cards themselves shared).
+pub const FEEDS_KEPT: usize = 10_000;
+
 /// A post's card on a list: the part everyone sees, rendered once per version of its commune,
 /// and what `feed/post_tail.html` adds for the viewer.
 #[derive(Debug, Clone, Serialize)]

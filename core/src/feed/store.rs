@@ -417,6 +417,24 @@ pub async fn feed(
         .collect())
 }
 
+/// A fingerprint of what `account`'s feed is made of: what it follows and the versions of the
+/// communes it follows ([`crate::web::shared`]). Two reads with the same fingerprint give the
+/// same feed, so a page of it can be reused while the fingerprint stays the same.
+pub async fn feed_stamp(db: &Db, account: &AccountId) -> Result<i64, sqlx::Error> {
+    use std::hash::{Hash as _, Hasher as _};
+    let sources: Vec<(TenantId, String, String, i64)> = sql::query_as(
+        "SELECT f.tenant_id, f.target_kind, f.target_id, COALESCE(v.version, 0) AS version \
+         FROM follows f LEFT JOIN tenant_versions v ON v.tenant_id = f.tenant_id \
+         WHERE f.account_id = $1 ORDER BY f.tenant_id, f.target_kind, f.target_id",
+    )
+    .bind(&account.0)
+    .fetch_all(db.reader().await?.sql())
+    .await?;
+    let mut hasher = std::hash::DefaultHasher::new();
+    sources.hash(&mut hasher);
+    Ok(hasher.finish() as i64)
+}
+
 /// A post of the feed, and whether it is there because its commune is followed (rather
 /// than its official).
 #[derive(sql::Row)]

@@ -62,10 +62,7 @@ pub async fn read(multipart: &mut Multipart, files: &[(&str, usize)]) -> Result<
             continue;
         }
         let name = field.name().unwrap_or_default().to_string();
-        let max = files
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, max)| *max);
+        let max = files.iter().find(|(n, _)| *n == name).map(|(_, max)| *max);
         let mut data = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(failed)? {
             let limit = max.unwrap_or(MAX_FIELD);
@@ -83,8 +80,7 @@ pub async fn read(multipart: &mut Multipart, files: &[(&str, usize)]) -> Result<
                 form.files.insert(name, Bytes::from(data));
             }
         } else {
-            form
-                .fields
+            form.fields
                 .insert(name, String::from_utf8_lossy(&data).into_owned());
         }
     }

@@ -451,12 +451,53 @@ pub async fn unread_total(
     Ok(total)
 }
 
-/// The header's count of unread messages (see [`crate::web::HeaderCounts`]).
+/// The header's count of unread messages (see [`crate::web::HeaderCounts`]): kept per person
+/// and commune at the version of the commune's messages it was counted at (migration 0026
+/// raises it at every write to a thread), so a page recounts only when a thread moved.
 pub struct UnreadMessages {
     /// Role assignments (a commune's admins read the commune's side of threads).
     pub authz: std::sync::Arc<crate::authz::Authz>,
     /// Storage.
     pub db: crate::db::Db,
+    /// Counts by commune, account and whether it was counted as an admin.
+    pub kept: crate::web::shared::Versioned<(TenantId, AccountId, bool), i64>,
+}
+
+/// How many people's counts are kept (a few dozen bytes each).
+pub const UNREAD_KEPT: usize = 50_000;
+
+impl UnreadMessages {
+    /// Counts kept for at most [`UNREAD_KEPT`] people.
+    pub fn new(authz: std::sync::Arc<crate::authz::Authz>, db: crate::db::Db) -> Self {
+        UnreadMessages {
+            authz,
+            db,
+            kept: crate::web::shared::Versioned::new(UNREAD_KEPT),
+        }
+    }
+
+    async fn count(
+        &self,
+        tenant: TenantId,
+        account: &AccountId,
+        messages: Option<i64>,
+    ) -> Result<i64, sqlx::Error> {
+        let admin = is_admin(&self.authz, tenant, account).await;
+        let Some(version) = messages else {
+            return unread_total(&self.authz, &self.db, tenant, account).await;
+        };
+        let key = (tenant, account.clone(), admin);
+        if let Some(total) = self.kept.get(&key, version) {
+            return Ok(*total);
+        }
+        let mut tx = self.db.tenant(tenant).read().await?;
+        let total = store::unread_total(&mut tx, account, admin).await?;
+        tx.commit().await?;
+        // Counted after `version` was read: as new as it, or newer (then the next page,
+        // reading a newer version, counts again).
+        self.kept.put(key, version, std::sync::Arc::new(total));
+        Ok(total)
+    }
 }
 
 impl crate::web::HeaderCounts for UnreadMessages {
@@ -464,8 +505,9 @@ impl crate::web::HeaderCounts for UnreadMessages {
         &'a self,
         tenant: TenantId,
         account: &'a AccountId,
+        messages: Option<i64>,
     ) -> futures_util::future::BoxFuture<'a, Result<i64, sqlx::Error>> {
-        Box::pin(unread_total(&self.authz, &self.db, tenant, account))
+        Box::pin(self.count(tenant, account, messages))
     }
 }
 

@@ -48,10 +48,13 @@ pub struct Web {
 /// What the header of a commune's page counts for a signed-in person, from the feature that
 /// owns it.
 pub trait HeaderCounts: Send + Sync {
-    /// Unread messages of `account` in commune `tenant`.
+    /// Unread messages of `account` in commune `tenant`, whose messages were at version
+    /// `messages` when the request's session was read (a count kept at that version may be
+    /// reused; `None`: count them).
     fn unread_messages<'a>(
         &'a self,
         tenant: TenantId,
         account: &'a AccountId,
+        messages: Option<i64>,
     ) -> BoxFuture<'a, Result<i64, sqlx::Error>>;
 }

@@ -276,7 +276,11 @@ where
         if let (Site::Commune(c), Some(account), true) = (&site, viewer.as_mut(), shows_page) {
             account.unread_messages = web
                 .header
-                .unread_messages(c.tenant_id, &account.id)
+                .unread_messages(
+                    c.tenant_id,
+                    &account.id,
+                    account.here.map(|here| here.messages),
+                )
                 .await
                 .unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "unread messages not counted");

@@ -10,9 +10,10 @@ use serde::Serialize;
 
 use crate::db::{Db, Sql as _, sql};
 use crate::error::AppError;
-use crate::types::AccountId;
+use crate::types::{AccountId, TenantId};
 use crate::util::{now, random_token, token_hash};
 use crate::web::Web;
+use crate::web::site::Site;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "parvis_session";
@@ -32,6 +33,23 @@ pub struct Account {
     pub unread: i64,
     /// Unread private messages in this commune (set on commune sites by [`crate::web::Page`]).
     pub unread_messages: i64,
+    /// On a commune's site, what the session's statement read of the commune.
+    #[serde(skip)]
+    pub here: Option<Here>,
+}
+
+/// What a signed-in request reads of its commune in the same statement as its session: the
+/// versions that what is kept in memory is checked against ([`crate::web::shared`]), and
+/// whether the person follows the commune. A signed-in page then needs no other statement for
+/// what it did not change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Here {
+    /// The commune's version (what its pages are made of; 0 before the first write).
+    pub version: i64,
+    /// The version of the commune's private messages (migration 0026).
+    pub messages: i64,
+    /// Whether the person follows the commune.
+    pub following: bool,
 }
 
 impl sql::FromRow for Account {
@@ -42,6 +60,11 @@ impl sql::FromRow for Account {
             display_name: row.get("display_name")?,
             unread: row.get("unread")?,
             unread_messages: 0,
+            here: Some(Here {
+                version: row.get("version")?,
+                messages: row.get("messages")?,
+                following: row.get::<i64>("following")? == 1,
+            }),
         })
     }
 }
@@ -138,24 +161,43 @@ pub async fn close(
     Ok(cookie_header(SESSION_COOKIE, "", 0, secure))
 }
 
-/// Every request with a session cookie comes here: a direct reader on SQLite.
-async fn load(db: &Db, token: &str) -> Result<Option<Account>, sqlx::Error> {
-    sql::query_as::<Account>(
+/// Every request with a session cookie comes here: a direct reader on SQLite. On a commune's
+/// site (`tenant`) the same statement reads what [`Here`] holds.
+async fn load(
+    db: &Db,
+    token: &str,
+    tenant: Option<TenantId>,
+) -> Result<Option<Account>, sqlx::Error> {
+    let account = sql::query_as::<Account>(
         "SELECT a.id, a.email, a.display_name, (SELECT COUNT(*) FROM notifications n \
-         WHERE n.account_id = a.id AND n.read_at IS NULL) AS unread \
+         WHERE n.account_id = a.id AND n.read_at IS NULL) AS unread, \
+         COALESCE(v.version, 0) AS version, COALESCE(v.messages, 0) AS messages, \
+         CAST(CASE WHEN EXISTS (SELECT 1 FROM follows f WHERE f.account_id = a.id \
+         AND f.tenant_id = $3 AND f.target_kind = 'commune' AND f.target_id = '') \
+         THEN 1 ELSE 0 END AS BIGINT) AS following \
          FROM sessions s JOIN accounts a ON a.id = s.account_id \
+         LEFT JOIN tenant_versions v ON v.tenant_id = $3 \
          WHERE s.token_hash = $1 AND s.expires_at > $2",
     )
     .bind(token_hash(token))
     .bind(now())
+    .bind(tenant)
     .fetch_optional(db.reader().await?.sql())
-    .await
+    .await?;
+    Ok(account.map(|account| Account {
+        here: account.here.filter(|_| tenant.is_some()),
+        ..account
+    }))
 }
 
 /// Middleware: puts the [`Viewer`] in the request.
 pub async fn load_viewer(State(state): State<Web>, mut req: Request, next: Next) -> Response {
+    let tenant = match req.extensions().get::<Site>() {
+        Some(Site::Commune(c)) => Some(c.tenant_id),
+        _ => None,
+    };
     let viewer = match read_cookie(req.headers(), SESSION_COOKIE) {
-        Some(token) => match load(&state.db, &token).await {
+        Some(token) => match load(&state.db, &token, tenant).await {
             Ok(account) => Viewer(account),
             Err(e) => {
                 tracing::error!(error = %e, "session lookup failed");

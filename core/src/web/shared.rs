@@ -3,7 +3,8 @@
 //! Every commune has a version that the database raises itself at each write to a table its
 //! pages are made of (migration 0025: triggers on posts, their attachments, comments,
 //! reactions and ratings, follows, the commune's page, links and team, officials, mandates,
-//! candidates). A page reads it (one row by primary key) and reuses what it rendered at the same
+//! candidates). A signed-in page reads it in its session's statement ([`crate::web::session::Here`]),
+//! a visitor's page on its own (one row by primary key), and reuses what it rendered at the same
 //! version: a post's card, the sections of a commune's page. A write from any path — a route, a
 //! module, the command line, another process on the same database — shows at the next request.
 //!
@@ -65,6 +66,14 @@ impl<K: Hash + Eq, V: ?Sized> Versioned<K, V> {
             return;
         }
         entries.insert(key, (version, value));
+    }
+
+    /// Keeps `value`, read at a stamp that is not a version (a fingerprint of several): it
+    /// replaces whatever was kept for `key`.
+    pub fn replace(&self, key: K, stamp: i64, value: Arc<V>) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.insert(key, (stamp, value));
+        }
     }
 
     /// How many values are kept.

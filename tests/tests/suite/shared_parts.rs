@@ -1,7 +1,8 @@
 //! What signed-in pages share between people (`core/src/web/shared.rs`): a commune's page and
 //! posts' cards are kept rendered at their commune's version, which the database raises at each
-//! write (migration 0025). A write that goes around the host's code shows at the next request;
-//! nothing of one person (their forms, their token, why they see a post) reaches another's page.
+//! write (migration 0025; 0026 versions private messages for the header's count). A write that
+//! goes around the host's code shows at the next request; nothing of one person (their forms,
+//! their token, why they see a post) reaches another's page.
 
 use parvis_core::authz::Role;
 use parvis_tests::{TestApp, both_backends, csrf, form_token, html};
@@ -16,6 +17,10 @@ async fn write_around(app: &TestApp, sql: &str, post: &str) -> anyhow::Result<()
     anyhow::ensure!(done.rows_affected() == 1, "{sql}: no row changed");
     tx.commit().await?;
     Ok(())
+}
+
+async fn token_of(client: &reqwest::Client, url: &str) -> anyhow::Result<String> {
+    csrf(&page(client, url).await?).ok_or_else(|| anyhow::anyhow!("{url}: no token"))
 }
 
 async fn page(client: &reqwest::Client, url: &str) -> anyhow::Result<String> {
@@ -162,11 +167,62 @@ both_backends!(
         // A post hidden by a moderator leaves everyone's page at once.
         write_around(&app, "UPDATE posts SET hidden_at = 1 WHERE id = $1", &post).await?;
         assert!(!page(&zoe, &home).await?.contains("Le marché"));
-        assert!(
-            !page(&zoe, &app.url(Some(&slug), "/fil"))
-                .await?
-                .contains("Le marché")
-        );
+        let feed = app.url(Some(&slug), "/fil");
+        assert!(!page(&zoe, &feed).await?.contains("Le marché"));
+        // A page of the feed is kept for its reader while what it is made of is the same: a new
+        // post shows, and so does no longer following.
+        let token = form_token(&mayor, &app.url(Some(&slug), "/publier")).await?;
+        let published = mayor
+            .post(app.url(Some(&slug), "/publier"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("body", "Conseil municipal jeudi à 19 h."),
+                ("theme", ""),
+            ])
+            .send()
+            .await?;
+        assert_eq!(published.status(), 303);
+        assert!(page(&zoe, &feed).await?.contains("Conseil municipal jeudi"));
+        let unfollowed = zoe
+            .post(app.url(Some(&slug), "/suivre"))
+            .form(&[
+                ("csrf_token", token_of(&zoe, &home).await?.as_str()),
+                ("target", "commune"),
+                ("action", "ne-plus-suivre"),
+            ])
+            .send()
+            .await?;
+        assert_eq!(unfollowed.status(), 303);
+        assert!(page(&zoe, &feed).await?.contains("Votre fil est vide"));
+
+        // The header's count of unread messages is kept per person at the version of the
+        // commune's messages: a message shows in the mayor's count at once, and so does a
+        // thread read around the host's code.
+        let badge = "Messages <span class=\"badge\">1";
+        assert!(!page(&mayor, &home).await?.contains(badge));
+        let token = form_token(&cyril, &app.url(Some(&slug), "/messages/nouveau")).await?;
+        let sent = cyril
+            .post(app.url(Some(&slug), "/messages/nouveau"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("elu", ""),
+                ("subject", "Éclairage public"),
+                ("body", "Le lampadaire de ma rue est éteint."),
+            ])
+            .send()
+            .await?;
+        assert_eq!(sent.status(), 303);
+        let mayor_page = page(&mayor, &home).await?;
+        assert!(mayor_page.contains(badge), "{mayor_page}");
+        assert!(!page(&cyril, &home).await?.contains(badge));
+        write_around(
+            &app,
+            "UPDATE message_threads SET recipient_unread = 0 WHERE citizen_account_id = \
+             (SELECT id FROM accounts WHERE email = $1)",
+            "cyril@example.org",
+        )
+        .await?;
+        assert!(!page(&mayor, &home).await?.contains(badge));
         app.stop().await;
         Ok(())
     }
