@@ -275,6 +275,14 @@ pub(crate) struct TenantGates {
     pub(crate) memory: std::sync::atomic::AtomicUsize,
 }
 
+/// How many module transactions one commune's calls may hold at once on `backend`.
+pub fn tenant_transactions(backend: crate::db::Backend) -> usize {
+    match backend {
+        crate::db::Backend::Postgres => TENANT_DB_TRANSACTIONS,
+        crate::db::Backend::Sqlite => TENANT_DB_READS_SQLITE,
+    }
+}
+
 /// Linear memory of all live module instances, and the budgets (see [`MEMORY_TOTAL`]).
 pub(crate) struct MemoryBudget {
     pub(crate) used: std::sync::atomic::AtomicUsize,
@@ -366,10 +374,9 @@ impl ModuleHost {
                 .or_insert_with(|| {
                     Arc::new(TenantGates {
                         slots: Arc::new(tokio::sync::Semaphore::new(slots)),
-                        database: Arc::new(tokio::sync::Semaphore::new(match backend {
-                            crate::db::Backend::Postgres => TENANT_DB_TRANSACTIONS,
-                            crate::db::Backend::Sqlite => TENANT_DB_READS_SQLITE,
-                        })),
+                        database: Arc::new(tokio::sync::Semaphore::new(tenant_transactions(
+                            backend,
+                        ))),
                         all_database,
                         writers: Arc::new(tokio::sync::Semaphore::new(TENANT_SQLITE_WRITERS)),
                         memory: std::sync::atomic::AtomicUsize::new(0),
@@ -456,6 +463,34 @@ impl ModuleHost {
         use std::sync::atomic::Ordering;
         self.memory.total.store(total, Ordering::Relaxed);
         self.memory.per_tenant.store(per_tenant, Ordering::Relaxed);
+    }
+
+    /// Linear memory the live instances hold now: `tenant`'s, or every commune's (`None`).
+    /// What a test waits on before it checks that a commune past its share is refused.
+    pub fn memory_in_use(&self, tenant: Option<TenantId>) -> usize {
+        use std::sync::atomic::Ordering;
+        match tenant {
+            None => self.memory.used.load(Ordering::Acquire),
+            Some(tenant) => self
+                .admission
+                .read()
+                .ok()
+                .and_then(|a| a.gates.get(&tenant).cloned())
+                .map_or(0, |gates| gates.memory.load(Ordering::Acquire)),
+        }
+    }
+
+    /// Module transactions `tenant`'s calls hold now (what a test waits on before it checks
+    /// that another commune still finds connections).
+    pub fn transactions_in_use(&self, backend: crate::db::Backend, tenant: TenantId) -> usize {
+        let limit = tenant_transactions(backend);
+        self.admission
+            .read()
+            .ok()
+            .and_then(|a| a.gates.get(&tenant).cloned())
+            .map_or(0, |gates| {
+                limit.saturating_sub(gates.database.available_permits())
+            })
     }
 
     /// Sets each call's time budget (tests show on a small scale what a loaded server sees).

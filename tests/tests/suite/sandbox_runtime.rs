@@ -29,6 +29,17 @@ async fn tenant_id(app: &TestApp, slug: &str) -> anyhow::Result<parvis_core::typ
     Ok(tenant.id)
 }
 
+/// Waits (10 s at most) until `ready` holds: what the host reports, never a fixed sleep, decides
+/// that a flood is under way before a test checks what it does to others.
+async fn until(what: &str, ready: impl Fn() -> bool) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !ready() {
+        anyhow::ensure!(Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
 /// Whether the assailant is still switched on for a commune (read from the database).
 async fn still_enabled(app: &TestApp, slug: &str) -> anyhow::Result<bool> {
     let tenant = tenant_id(app, slug).await?;
@@ -275,7 +286,11 @@ both_backends!(
         let calls: Vec<_> = (0..6)
             .map(|_| tokio::spawn(client.get(url.clone()).send()))
             .collect();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        let paris_id = tenant_id(&app, &paris).await?;
+        until("Paris's instances hold 30 MiB", || {
+            app.state.modules.memory_in_use(Some(paris_id)) >= 30 << 20
+        })
+        .await?;
         // Meanwhile Lyon is served at once.
         let started = Instant::now();
         let r = client
@@ -317,7 +332,10 @@ both_backends!(
                 ))
                 .send(),
         );
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        until("30 MiB are held", || {
+            app.state.modules.memory_in_use(None) >= 30 << 20
+        })
+        .await?;
         let r = client
             .get(app.url(Some(&lyon), "/m/assailant/runtime/memory?mib=30&hold_ms=0"))
             .send()
@@ -395,7 +413,15 @@ both_backends!(
         let flood: Vec<_> = (0..20)
             .map(|_| tokio::spawn(client.get(slow.clone()).send()))
             .collect();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        let paris_id = tenant_id(&app, &paris).await?;
+        let limit = parvis_core::modules::registry::tenant_transactions(app.state.db.backend());
+        until("Paris's calls hold all their transactions", || {
+            app.state
+                .modules
+                .transactions_in_use(app.state.db.backend(), paris_id)
+                >= limit
+        })
+        .await?;
         // Lyon's module reads, and the host's own pages, find connections at once.
         let mut slowest = Duration::ZERO;
         for _ in 0..10 {
