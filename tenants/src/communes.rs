@@ -344,6 +344,7 @@ pub async fn import(
         "mairie_phone",
         "mairie_email",
         "mairie_website",
+        "name_kind",
     ];
     let rows = current
         .iter()
@@ -368,6 +369,7 @@ pub async fn import(
                 V::T(m.phone),
                 V::T(m.email),
                 V::T(m.website),
+                V::I(c.name_kind),
             ]
         })
         .collect();

@@ -111,6 +111,9 @@ pub struct RawCommune {
     #[serde(rename = "codesPostaux", default)]
     pub postal_codes: Vec<String>,
     pub population: Option<i64>,
+    /// How the name joins a sentence (INSEE's TNCC: « d'Annecy », « du Havre »).
+    #[serde(rename = "typeLiaison")]
+    pub name_kind: Option<i64>,
     /// Parent of a delegated or associated commune.
     #[serde(rename = "chefLieu")]
     pub chef_lieu: Option<String>,

@@ -35,6 +35,8 @@ pub struct Post {
     pub slug: String,
     /// Commune name.
     pub commune: String,
+    /// How the commune's name joins a sentence ([`crate::communes::names`]).
+    pub commune_kind: Option<i64>,
     /// `commune`, `official` or `candidate`.
     pub author_kind: String,
     /// The official's registry id.
@@ -229,7 +231,7 @@ pub async fn insert_post(
     Ok(id)
 }
 
-const COLUMNS: &str = "p.tenant_id, p.id, t.slug, c.name AS commune, p.author_kind, p.official_id, p.author_name, p.body_html, \
+const COLUMNS: &str = "p.tenant_id, p.id, t.slug, c.name AS commune, c.name_kind AS commune_kind, p.author_kind, p.official_id, p.author_name, p.body_html, \
      p.theme, p.kind, p.quartier, p.created_at, COALESCE(v.version, 0) AS version";
 /// How a post row reaches its commune's slug, name and version (migration 0025).
 macro_rules! joins {
@@ -407,7 +409,10 @@ pub async fn feed(
                  by_commune,
              }| {
                 post.why = Some(if by_commune {
-                    format!("Vous suivez la commune de {}.", post.commune)
+                    format!(
+                        "Vous suivez la commune {}.",
+                        crate::communes::names::of(&post.commune, post.commune_kind)
+                    )
                 } else {
                     format!("Vous suivez {}.", post.author_name)
                 });

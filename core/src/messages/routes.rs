@@ -255,7 +255,11 @@ async fn render_thread(
     };
     let with = match opened.side {
         store::Side::Citizen if opened.thread.recipient_kind == "commune" => {
-            format!("la mairie de {}", opened.thread.recipient_name)
+            let kind = tenant.site().name_kind;
+            format!(
+                "la mairie {}",
+                crate::communes::names::of(&opened.thread.recipient_name, kind)
+            )
         }
         store::Side::Citizen => opened.thread.recipient_name.clone(),
         store::Side::Recipient => opened.thread.citizen_name.clone(),

@@ -67,6 +67,12 @@ impl Templates {
         tera.register_filter("escape", escape_filter);
         tera.add_raw_templates(files)?;
         tera.register_filter("thousands", thousands);
+        tera.register_filter("de", |v: &tera::Value, _: &_| {
+            joined(v, crate::communes::names::of)
+        });
+        tera.register_filter("a", |v: &tera::Value, _: &_| {
+            joined(v, crate::communes::names::at)
+        });
         tera.register_filter("date_fr", date_fr);
         tera.register_filter("date_iso", date_iso);
         Ok(Templates {
@@ -167,6 +173,23 @@ fn escape_filter(
 }
 
 /// `12345 | thousands` → `12 345` (see [`crate::util::thousands`]).
+/// `{{ commune | de }}` (« d'Annecy », « du Havre ») and `{{ commune | a }}` (« au Havre »):
+/// a commune (its `name` and `name_kind`), or a bare name (the article and first letter decide).
+fn joined(value: &tera::Value, join: fn(&str, Option<i64>) -> String) -> tera::Result<tera::Value> {
+    let (name, kind) = match value {
+        tera::Value::String(name) => (name.as_str(), None),
+        tera::Value::Object(commune) => (
+            commune
+                .get("name")
+                .and_then(tera::Value::as_str)
+                .ok_or_else(|| tera::Error::msg("de, a: a commune without a name"))?,
+            commune.get("name_kind").and_then(tera::Value::as_i64),
+        ),
+        _ => return Err(tera::Error::msg("de, a: expected a commune or its name")),
+    };
+    Ok(tera::Value::String(join(name, kind)))
+}
+
 fn thousands(
     value: &tera::Value,
     _: &std::collections::HashMap<String, tera::Value>,

@@ -31,6 +31,9 @@ pub struct CommuneSite {
     pub slug: String,
     /// Official name, with its article.
     pub name: String,
+    /// How the name joins a sentence (the registry's `typeLiaison`; see
+    /// [`crate::communes::names`]). Templates write `{{ commune | de }}`, `{{ commune | a }}`.
+    pub name_kind: Option<i64>,
     /// Population municipale (INSEE), when known.
     pub population: Option<i64>,
     /// Département code and name.
@@ -204,7 +207,7 @@ pub struct SiteResolver {
     cache: RwLock<HashMap<String, (Instant, Arc<CommuneSite>)>>,
 }
 
-const SELECT_SITE: &str = "SELECT t.id, t.insee, t.slug, t.status, c.name, c.population, \
+const SELECT_SITE: &str = "SELECT t.id, t.insee, t.slug, t.status, c.name, c.name_kind, c.population, \
      c.departement_code, d.name AS departement_name, r.name AS region_name, e.name AS epci_name, \
      c.postal_codes, c.latitude, c.longitude, c.mairie_address, c.mairie_phone, c.mairie_email, \
      c.mairie_website \

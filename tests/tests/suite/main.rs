@@ -17,6 +17,7 @@ mod donation_pages;
 mod donations;
 mod engagement;
 mod feed;
+mod french;
 mod fuzz;
 mod jobs;
 mod layers;
