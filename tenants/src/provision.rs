@@ -48,14 +48,14 @@ pub enum ProvisionError {
     },
     /// The code is a neighbourhood of another commune.
     #[error(
-        "le code {code} désigne {name}, quartier ou commune déléguée de {parent} ({parent_insee}) : c'est cette commune qui peut être ouverte"
+        "le code {code} désigne {name}, quartier ou commune déléguée {parent} ({parent_insee}) : c'est cette commune qui peut être ouverte"
     )]
     NotACurrentCommune {
         /// The code asked for.
         code: String,
         /// Its name.
         name: String,
-        /// The parent commune's name.
+        /// The parent commune's name, after « de » (« d'Annecy », « du Havre »).
         parent: String,
         /// The parent's code.
         parent_insee: String,
@@ -160,18 +160,18 @@ pub async fn create_tenant(
             .fetch_optional(&mut *tx)
             .await?;
     let Some((name, departement)) = commune else {
-        let neighbourhood: Option<(String, String, String)> = sql::query_as(
-            "SELECT n.name, n.parent_insee, c.name AS parent FROM neighbourhoods n JOIN communes c ON c.insee = n.parent_insee \
+        let neighbourhood: Option<(String, String, String, Option<i64>)> = sql::query_as(
+            "SELECT n.name, n.parent_insee, c.name AS parent, c.name_kind FROM neighbourhoods n JOIN communes c ON c.insee = n.parent_insee \
              WHERE n.code = $1 AND n.parent_insee <> $1",
         )
         .bind(insee.as_str())
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some((name, parent_insee, parent)) = neighbourhood {
+        if let Some((name, parent_insee, parent, kind)) = neighbourhood {
             return Err(ProvisionError::NotACurrentCommune {
                 code: insee.to_string(),
                 name,
-                parent,
+                parent: parvis_core::communes::names::of(&parent, kind),
                 parent_insee,
             });
         }

@@ -135,13 +135,14 @@ pub async fn create(
         .fetch_optional(db.platform())
         .await?;
     if known.is_none() {
-        let parent: Option<String> = sql::query_scalar("SELECT c.name FROM neighbourhoods n JOIN communes c ON c.insee = n.parent_insee WHERE n.code = $1")
+        let parent: Option<(String, Option<i64>)> = sql::query_as("SELECT c.name, c.name_kind FROM neighbourhoods n JOIN communes c ON c.insee = n.parent_insee WHERE n.code = $1")
             .bind(insee.as_str())
             .fetch_optional(db.platform())
             .await?;
         return Err(AppError::bad_request(match parent {
-            Some(parent) => format!(
-                "Le code {insee} désigne une commune déléguée ou un arrondissement de {parent} : inscrivez cette commune."
+            Some((parent, kind)) => format!(
+                "Le code {insee} désigne une commune déléguée ou un arrondissement {} : inscrivez cette commune.",
+                crate::communes::names::of(&parent, kind)
             ),
             None => format!("Aucune commune n'a le code INSEE {insee}."),
         }));

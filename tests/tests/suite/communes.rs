@@ -98,7 +98,7 @@ both_backends!(provisioning_rules, |backend| async move {
     communes::import(
         &db.db,
         &Source::Embedded,
-        &only(&["75056", "05135", "77404"])?,
+        &only(&["75056", "05135", "77404", "74010"])?,
         Progress::Hidden,
     )
     .await?;
@@ -118,8 +118,17 @@ both_backends!(provisioning_rules, |backend| async move {
     // An arrondissement is a neighbourhood of Paris, not a tenant.
     let arrondissement = provision::create_tenant(&db.db, &InseeCode::parse("75101")?, None).await;
     assert!(
-        matches!(arrondissement, Err(ProvisionError::NotACurrentCommune { ref parent, .. }) if parent == "Paris"),
+        matches!(arrondissement, Err(ProvisionError::NotACurrentCommune { ref parent, .. }) if parent == "de Paris"),
         "{arrondissement:?}"
+    );
+    // The message names the parent as a French sentence does: « commune déléguée d'Annecy ».
+    let deleguee = provision::create_tenant(&db.db, &InseeCode::parse("74093")?, None).await;
+    let message = deleguee.as_ref().map_err(ToString::to_string).err();
+    assert!(
+        message
+            .as_deref()
+            .is_some_and(|m| m.contains("commune déléguée d'Annecy (74010)")),
+        "{deleguee:?}"
     );
     let a = provision::create_tenant(&db.db, &InseeCode::parse("05135")?, None).await?;
     assert_eq!(a.slug.as_str(), "sainte-colombe");
