@@ -82,6 +82,12 @@ test("an admin enables polls and creates a poll; a citizen votes and sees the re
     await checkA11y(citizen, "the polls list");
     await citizen.getByRole("link", { name: "Quel nom pour la nouvelle médiathèque ?" }).click();
     await checkA11y(citizen, "the poll page");
+    // A choice is a small box beside its label, not a field across the page (issue 17).
+    const choice = await citizen.getByLabel("Lucie Aubrac").boundingBox();
+    const label = await citizen.locator("label", { hasText: "Lucie Aubrac" }).boundingBox();
+    assert.ok(choice.width < 30, `radio ${choice.width}px wide`);
+    assert.ok(label.x > choice.x && label.x - (choice.x + choice.width) < 20, "label beside its radio");
+    assert.ok(Math.abs(label.y + label.height / 2 - (choice.y + choice.height / 2)) < 12, "on the same line");
     await citizen.getByLabel("Lucie Aubrac").check();
     await citizen.getByRole("button", { name: "Voter" }).click();
     await citizen.getByText("Votre vote a été enregistré").waitFor();
