@@ -108,7 +108,7 @@ pub async fn build_state(
         crate::modules::personal::EraseAccountData::new(modules.clone()),
     );
     let jobs = Jobs::new(db.clone(), handlers, wake_jobs);
-    let communes = crate::communes::search::CommuneIndex::default();
+    let communes = Arc::new(crate::communes::search::CommuneIndex::default());
     communes.reload(&db).await?;
     let header = Arc::new(crate::messages::service::UnreadMessages::new(
         authz.clone(),

@@ -52,7 +52,7 @@ pub struct Inner {
     /// Claims of officials' profiles filed per account and per address.
     pub claim_limiter: crate::officials::limiter::ClaimLimiter,
     /// In-memory search over all communes.
-    pub communes: CommuneIndex,
+    pub communes: Arc<CommuneIndex>,
     /// Rendered anonymous commune pages, and what signed-in ones share.
     pub home_cache: Arc<HomeCache>,
     /// Posts' cards as everyone sees them, kept while their commune's version is the same.
@@ -92,6 +92,7 @@ impl FromRef<AppState> for crate::web::Web {
             sites: state.sites.clone(),
             metrics: state.metrics.clone(),
             header: state.header.clone(),
+            communes: state.communes.clone(),
         }
     }
 }

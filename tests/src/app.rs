@@ -145,16 +145,28 @@ impl TestApp {
         })
     }
 
-    /// Imports a commune from the real registry and provisions it; returns its slug.
-    pub async fn commune(&self, insee: &str) -> Result<String> {
-        let code = InseeCode::parse(insee)?;
+    /// Imports communes from the real registry without opening them (their addresses invite
+    /// their mayors to ask).
+    pub async fn registry(&self, insee: &[&str]) -> Result<()> {
+        let codes = insee
+            .iter()
+            .map(|c| InseeCode::parse(c))
+            .collect::<Result<Vec<_>, _>>()?;
         communes::import(
             &self.state.db,
             &Source::Embedded,
-            &Selection::Only(vec![code.clone()]),
+            &Selection::Only(codes),
             Progress::Hidden,
         )
         .await?;
+        self.state.communes.reload(&self.state.db).await?;
+        Ok(())
+    }
+
+    /// Imports a commune from the real registry and provisions it; returns its slug.
+    pub async fn commune(&self, insee: &str) -> Result<String> {
+        let code = InseeCode::parse(insee)?;
+        self.registry(&[insee]).await?;
         let tenant = provision::create_tenant(&self.state.db, &code, None).await?;
         self.state.communes.reload(&self.state.db).await?;
         Ok(tenant.slug.to_string())

@@ -48,6 +48,8 @@ pub struct CommuneHit {
     pub postal_codes: String,
     /// Tenant slug when the commune is served.
     pub slug: Option<String>,
+    /// How the name joins a sentence: INSEE's `typeLiaison` ([`crate::communes::names`]).
+    pub name_kind: Option<i64>,
     #[serde(skip)]
     #[row(rename = "search_key")]
     key: String,
@@ -63,7 +65,7 @@ impl CommuneIndex {
     /// (Re)loads every current commune from the registry.
     pub async fn reload(&self, db: &Db) -> Result<usize, sqlx::Error> {
         let entries: Vec<CommuneHit> = sql::query_as(
-            "SELECT c.insee, c.name, c.departement_code, c.population, c.postal_codes, c.search_key, t.slug \
+            "SELECT c.insee, c.name, c.name_kind, c.departement_code, c.population, c.postal_codes, c.search_key, t.slug \
              FROM communes c LEFT JOIN tenants t ON t.insee = c.insee AND t.status = 'active' \
              ORDER BY c.population DESC",
         )
@@ -123,6 +125,21 @@ impl CommuneIndex {
             .flatten()
             .take(limit)
             .map(|i| entries[i].clone())
+            .collect()
+    }
+
+    /// The communes not yet served whose name gives `slug` (« sainte-colombe »: several),
+    /// most populous first: who an address like `annecy.<domain>` was meant for.
+    pub fn unopened_by_slug(&self, slug: &str) -> Vec<CommuneHit> {
+        let key = slug.replace('-', " ");
+        let Ok(entries) = self.entries.read() else {
+            return vec![];
+        };
+        entries
+            .iter()
+            .filter(|e| e.slug.is_none() && e.key == key)
+            .take(5)
+            .cloned()
             .collect()
     }
 

@@ -174,8 +174,36 @@ fn html_with_status(
     }
 }
 
-/// The page for a host that is no commune of this platform (or a malformed Host header).
+/// `platform/not_open.html`: the address of a commune that has not opened its space yet.
+#[derive(serde::Serialize)]
+struct NotOpen<'a> {
+    communes: &'a [crate::communes::search::CommuneHit],
+}
+
+impl Template for NotOpen<'_> {
+    const NAME: &'static str = "platform/not_open.html";
+}
+
+/// The page for a host that is no commune of this platform (or a malformed Host header). The
+/// address of a commune of the registry that has not opened yet (`annecy.<domain>`) says so,
+/// and invites its mayor to ask for it.
 pub fn unknown_host_page(state: &Web, host: &str) -> Response {
+    let layout = Layout::new(None, None, None, platform_origin(state));
+    let communes = crate::web::site::subdomain_of(host, &state.config.base_domain)
+        .map(|slug| state.communes.unopened_by_slug(slug.as_str()))
+        .unwrap_or_default();
+    if !communes.is_empty() {
+        let page = NotOpen {
+            communes: &communes,
+        };
+        return match state.templates.render_page(&layout, &page) {
+            Ok(html) => (StatusCode::NOT_FOUND, Html(html)).into_response(),
+            Err(e) => {
+                tracing::error!(error = ?e, "error page failed to render");
+                (StatusCode::NOT_FOUND, "Commune pas encore ouverte").into_response()
+            }
+        };
+    }
     let message = format!(
         "Aucune commune n'est servie à l'adresse « {} ». Vérifiez l'adresse, ou cherchez \
          votre commune depuis l'accueil de la plateforme.",
@@ -185,7 +213,6 @@ pub fn unknown_host_page(state: &Web, host: &str) -> Response {
         title: "Adresse inconnue",
         message: &message,
     };
-    let layout = Layout::new(None, None, None, platform_origin(state));
     html_with_status(state, StatusCode::NOT_FOUND, &layout, &content, None)
 }
 

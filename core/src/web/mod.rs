@@ -43,6 +43,8 @@ pub struct Web {
     pub metrics: Option<PrometheusHandle>,
     /// What the header counts for a signed-in person.
     pub header: Arc<dyn HeaderCounts>,
+    /// Every commune of the registry (a commune not yet opened is named on its address).
+    pub communes: Arc<crate::communes::search::CommuneIndex>,
 }
 
 /// What the header of a commune's page counts for a signed-in person, from the feature that

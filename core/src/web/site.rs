@@ -166,6 +166,14 @@ enum HostKind {
     Custom(String),
 }
 
+/// The label of `host` when it is a subdomain of `base_domain` (served or not).
+pub fn subdomain_of(host: &str, base_domain: &str) -> Option<Slug> {
+    match classify(host, base_domain)? {
+        HostKind::Subdomain(slug) => Some(slug),
+        HostKind::Apex | HostKind::Custom(_) => None,
+    }
+}
+
 /// Normalises and classifies a Host header value; `None` when malformed.
 fn classify(host: &str, base_domain: &str) -> Option<HostKind> {
     let host = host.trim().to_ascii_lowercase();

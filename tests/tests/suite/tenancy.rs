@@ -36,6 +36,34 @@ both_backends!(hosts_resolve_to_their_site, |backend| async move {
     assert!(html.contains("est servie à l"), "clear French 404: {html}");
     assert!(!html.contains("<h1>Paris</h1>"));
 
+    // The address of a commune that has not opened yet says so and invites its mayor; a
+    // name several communes share lists each of them.
+    app.registry(&["76351", "05135", "77404"]).await?;
+    let havre = client.get(app.url(Some("le-havre"), "/")).send().await?;
+    assert_eq!(havre.status(), 404);
+    let html = havre.text().await?;
+    assert_eq!(
+        parvis_tests::html::texts(&html, "h1")?,
+        vec!["Le Havre n'est pas encore sur Parvis".to_string()]
+    );
+    assert!(
+        parvis_tests::html::texts(&html, "main p")?
+            .iter()
+            .any(|p| p.starts_with("La commune du Havre (76) n'a pas encore ouvert son espace")),
+        "{html}"
+    );
+    assert_eq!(
+        parvis_tests::html::attrs(&html, "main a.button", "href")?,
+        vec![app.url(None, "/inscrire-ma-commune?insee=76351")]
+    );
+    let colombe = client
+        .get(app.url(Some("sainte-colombe"), "/"))
+        .send()
+        .await?;
+    assert_eq!(colombe.status(), 404);
+    let links = parvis_tests::html::attrs(&colombe.text().await?, "main a.button", "href")?;
+    assert_eq!(links.len(), 2, "{links:?}");
+
     // Two labels deep, or another domain entirely: never a tenant.
     let deep = client.get(app.url(Some("www.paris"), "/")).send().await?;
     assert_eq!(deep.status(), 404);
