@@ -143,6 +143,7 @@ pub async fn council(tx: &mut TenantTx) -> Result<Vec<Elected>, sqlx::Error> {
             order.push(official.id.clone());
             official
         });
+        let label = crate::officials::titles::function_title(&label, entry.sex.as_deref());
         if !label.is_empty() && !entry.functions.contains(&label) {
             entry.functions.push(label);
         }

@@ -5,3 +5,4 @@ pub mod limiter;
 pub mod routes;
 pub mod service;
 pub mod store;
+pub mod titles;

@@ -16,7 +16,11 @@ pub struct Profile {
     pub first_name: String,
     /// Family name.
     pub last_name: String,
-    /// Current functions, best first (empty: councillor; from the mandates, after the row).
+    /// As the registry codes it: `F` or `M`.
+    #[serde(skip)]
+    pub sex: Option<String>,
+    /// Current functions, best first, as pages say them (« 2e adjointe au maire »; empty:
+    /// councillor; from the mandates, after the row).
     #[row(skip)]
     pub functions: Vec<String>,
     /// Whether an account owns the profile (set with `account_id`).
@@ -35,7 +39,7 @@ pub struct Profile {
 pub async fn profile(tx: &mut TenantTx, id: &str) -> Result<Option<Profile>, sqlx::Error> {
     let Some(mut profile) = tx
         .scoped_as::<Profile>(
-            "SELECT id, first_name, last_name, account_id FROM officials WHERE tenant_id = $1 AND id = $2",
+            "SELECT id, first_name, last_name, sex, account_id FROM officials WHERE tenant_id = $1 AND id = $2",
         )
         .bind(id)
         .fetch_optional(tx)
@@ -43,7 +47,7 @@ pub async fn profile(tx: &mut TenantTx, id: &str) -> Result<Option<Profile>, sql
     else {
         return Ok(None);
     };
-    profile.functions = tx
+    let labels: Vec<String> = tx
         .scoped_scalar(
             "SELECT function_label FROM mandates WHERE tenant_id = $1 AND official_id = $2 AND ended_at IS NULL \
              AND function_label <> '' ORDER BY function_rank",
@@ -51,6 +55,10 @@ pub async fn profile(tx: &mut TenantTx, id: &str) -> Result<Option<Profile>, sql
         .bind(id)
         .fetch_all(tx)
         .await?;
+    profile.functions = labels
+        .iter()
+        .map(|label| crate::officials::titles::function_title(label, profile.sex.as_deref()))
+        .collect();
     profile.is_mayor = profile.functions.iter().any(|f| f == "Maire");
     profile.claimed = profile.account_id.is_some();
     Ok(Some(profile))

@@ -142,6 +142,45 @@ both_backends!(
     }
 );
 
+// Issue 17: the registry writes « 2ème adjoint au maire » and « Maire délégué » whoever holds
+// the function; pages say « 2e adjointe au maire », « Maire déléguée ».
+const SECOND_DEPUTY: &str = "01;Ain;;;01001;L'Abergement-Clémenciat;BERNARD;Sophie;F;03/03/1975;23;Cadres;15/03/2026;2ème adjoint au maire;23/03/2026;FR";
+const SECOND_DEPUTY_DELEGATE: &str = "01;Ain;;;01001;L'Abergement-Clémenciat;BERNARD;Sophie;F;03/03/1975;23;Cadres;15/03/2026;Maire délégué;23/03/2026;FR";
+
+both_backends!(functions_agree_with_the_official, |backend| async move {
+    let app = TestApp::start(backend).await?;
+    let slug = app.commune("01001").await?;
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("elus-conseillers-municipaux-cm.csv");
+    std::fs::write(
+        &file,
+        councillors(&[MAYOR, SECOND_DEPUTY, SECOND_DEPUTY_DELEGATE]),
+    )?;
+    import_file(&app.state.db, &file, Progress::Hidden).await?;
+    let page = app.anonymous_page(app.url(Some(&slug), "/")).await?;
+    let council = parvis_tests::html::texts(&page, "ul.team li")?;
+    assert!(
+        council
+            .iter()
+            .any(|line| line == "Sophie BERNARD — 2e adjointe au maire, Maire déléguée"),
+        "{council:?}"
+    );
+    let profile = parvis_tests::html::attrs(&page, "a[href^='/elus/']", "href")?
+        .into_iter()
+        .find(|href| page.contains(&format!("<a href=\"{href}\"><strong>Sophie BERNARD")))
+        .ok_or_else(|| anyhow::anyhow!("no link to her profile: {page}"))?;
+    let profile = app.anonymous_page(app.url(Some(&slug), &profile)).await?;
+    assert_eq!(
+        parvis_tests::html::texts(&profile, ".facts")?
+            .first()
+            .map(|t| t.starts_with("2e adjointe au maire, Maire déléguée")),
+        Some(true),
+        "{profile}"
+    );
+    app.stop().await;
+    Ok(())
+});
+
 both_backends!(unusable_files_are_refused_whole, |backend| async move {
     let app = TestApp::start(backend).await?;
     app.commune("01001").await?;
