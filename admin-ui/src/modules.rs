@@ -175,19 +175,47 @@ async fn outcome(
     render(state, page, tenant, status, Some(e.to_string())).await
 }
 
-/// `POST /admin/modules/{id}/activer` or `/desactiver`.
+/// `admin/module_disable.html`: what switching a module off does, before it is done.
+#[derive(Serialize)]
+struct ConfirmDisable<'a> {
+    id: &'a str,
+    name: &'a str,
+}
+
+impl Template for ConfirmDisable<'_> {
+    const NAME: &'static str = "admin/module_disable.html";
+}
+
+/// `POST /admin/modules/{id}/activer` or `/desactiver`. Switching off asks first (a page
+/// saying what stops for the citizens and that the data stay), and is done only with
+/// `confirme=oui`: one click on the list cannot cut a service in the middle of a poll.
 async fn switch(
     State(state): State<AppState>,
     Can(actor, _): Can<ManageModules>,
     Path((id, action)): Path<(String, String)>,
     page: Page,
     tenant: Tenant,
+    Form(form): Form<HashMap<String, String>>,
 ) -> AppResult<Response> {
     let on = match action.as_str() {
         "activer" => true,
         "desactiver" => false,
         _ => return Err(AppError::not_found("Cette page n'existe pas.")),
     };
+    if !on && form.get("confirme").map(String::as_str) != Some("oui") {
+        let module = state
+            .modules
+            .get(&id)
+            .ok_or_else(|| AppError::not_found("Ce module n'est pas installé."))?;
+        return page.render_form(
+            &state,
+            StatusCode::OK,
+            &ConfirmDisable {
+                id: &id,
+                name: &module.manifest.name,
+            },
+        );
+    }
     let actor = Some(&actor.account.id);
     let result = if on {
         service::enable(&state.modules, tenant.db(), &id, actor).await

@@ -49,6 +49,11 @@ test("an admin enables polls and creates a poll; a citizen votes and sees the re
     };
     assert.equal((await pollsPage()).status, 200, "polls are on in the demo");
     await admin.getByRole("button", { name: "Désactiver Sondages" }).click();
+    // Switching a service off asks first, and says the data stay.
+    await admin.getByRole("heading", { name: "Désactiver « Sondages » ?" }).waitFor();
+    await checkA11y(admin, "confirming a module switched off");
+    assert.equal((await pollsPage()).status, 200, "not switched off before the confirmation");
+    await admin.getByRole("button", { name: "Oui, désactiver Sondages" }).click();
     await admin.getByRole("button", { name: "Activer Sondages" }).waitFor();
     const off = await pollsPage();
     assert.equal(off.status, 404, off.text);

@@ -218,6 +218,33 @@ both_backends!(
             settings,
             serde_json::json!({"label": "Salut <b>", "limit": 12.5, "flag": true})
         );
+
+        // Switching it off asks first: the service runs until the admin confirms.
+        let off = app.url(Some(&paris), "/admin/modules/hostile/desactiver");
+        let r = admin_client
+            .post(&off)
+            .form(&[("csrf_token", token.as_str())])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+        let confirm = r.text().await?;
+        assert_eq!(
+            parvis_tests::html::attrs(&confirm, "form input[name=confirme]", "value")?,
+            vec!["oui".to_string()]
+        );
+        let ping = || client.get(app.url(Some(&paris), "/m/hostile/ping")).send();
+        assert_eq!(
+            ping().await?.status(),
+            200,
+            "still on before the confirmation"
+        );
+        let r = admin_client
+            .post(&off)
+            .form(&[("csrf_token", token.as_str()), ("confirme", "oui")])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+        assert_eq!(ping().await?.status(), 404, "off once confirmed");
         app.stop().await;
         Ok(())
     }
