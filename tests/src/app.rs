@@ -172,6 +172,43 @@ impl TestApp {
         Ok(tenant.slug.to_string())
     }
 
+    /// `client` follows commune `slug` through its page's form (`POST /suivre`).
+    pub async fn follow_commune(&self, client: &reqwest::Client, slug: &str) -> Result<()> {
+        let token = form_token(client, &self.url(Some(slug), "/connexion")).await?;
+        let r = client
+            .post(self.url(Some(slug), "/suivre"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("target", "commune"),
+                ("action", "suivre"),
+            ])
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 303, "follow {slug}: {}", r.status());
+        Ok(())
+    }
+
+    /// `client` publishes `body` in commune `slug` through the form (`POST /publier`).
+    pub async fn publish(&self, client: &reqwest::Client, slug: &str, body: &str) -> Result<()> {
+        let token = form_token(client, &self.url(Some(slug), "/publier")).await?;
+        let r = client
+            .post(self.url(Some(slug), "/publier"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("body", body),
+                ("theme", ""),
+            ])
+            .send()
+            .await?;
+        let status = r.status();
+        anyhow::ensure!(
+            status == 303,
+            "publish in {slug}: {status}: {}",
+            r.text().await?
+        );
+        Ok(())
+    }
+
     /// `http://<label.>parvis.test:<port><path>`; `None` = the apex.
     pub fn url(&self, slug: Option<&str>, path: &str) -> String {
         let host = match slug {

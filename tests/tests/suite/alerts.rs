@@ -49,21 +49,6 @@ async fn citizen(app: &TestApp, slug: &str, email: &str) -> Result<reqwest::Clie
     app.signed_in(Some(slug), email, PASSWORD).await
 }
 
-async fn follow_commune(app: &TestApp, client: &reqwest::Client, slug: &str) -> Result<()> {
-    let token = form_token(client, &app.url(Some(slug), "/connexion")).await?;
-    let r = client
-        .post(app.url(Some(slug), "/suivre"))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("target", "commune"),
-            ("action", "suivre"),
-        ])
-        .send()
-        .await?;
-    anyhow::ensure!(r.status() == 303, "follow: {}", r.status());
-    Ok(())
-}
-
 /// A `datetime-local` value two days ahead (its UTC digits; the module reads them as Paris
 /// time, one or two hours earlier, still well in the future and within 30 days).
 fn in_two_days() -> String {
@@ -145,7 +130,7 @@ both_backends!(
         let app = TestApp::start(backend).await?;
         let (paris, admin) = paris_with_module(&app).await?;
         let follower = citizen(&app, &paris, "suiveuse@example.org").await?;
-        follow_commune(&app, &follower, &paris).await?;
+        app.follow_commune(&follower, &paris).await?;
 
         // A bad form is refused with French messages next to the fields; nothing is published.
         let new = app.url(Some(&paris), "/admin/m/alerts/new");

@@ -62,17 +62,7 @@ impl World {
             .app
             .signed_in(Some(&self.paris), email, PASSWORD)
             .await?;
-        let token = form_token(&client, &self.url("/notifications")).await?;
-        let r = client
-            .post(self.url("/suivre"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("target", "commune"),
-                ("action", "suivre"),
-            ])
-            .send()
-            .await?;
-        anyhow::ensure!(r.status() == 303, "follow: {}", r.status());
+        self.app.follow_commune(&client, &self.paris).await?;
         if let Some(rhythm) = rhythm {
             let status = self.choose(&client, rhythm, true).await?;
             anyhow::ensure!(status == 303, "preferences: {status}");

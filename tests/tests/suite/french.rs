@@ -3,7 +3,7 @@
 //! never « de Annecy » or « de Le Havre ».
 
 use parvis_core::authz::Role;
-use parvis_tests::{TestApp, both_backends, form_token, html};
+use parvis_tests::{TestApp, both_backends, html};
 
 const PASSWORD: &str = "mot de passe solide";
 
@@ -64,28 +64,13 @@ both_backends!(
         assert_eq!(text(&admin, "h1")?, "Administration du Havre");
 
         // Why a post is in one's feed.
-        let token = form_token(&ines, &app.url(Some(&annecy), "/")).await?;
-        let followed = ines
-            .post(app.url(Some(&annecy), "/suivre"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("target", "commune"),
-                ("action", "suivre"),
-            ])
-            .send()
-            .await?;
-        assert_eq!(followed.status(), 303);
-        let token = form_token(&mayor, &app.url(Some(&annecy), "/publier")).await?;
-        let published = mayor
-            .post(app.url(Some(&annecy), "/publier"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("body", "Fermeture du pont des Amours pour travaux."),
-                ("theme", ""),
-            ])
-            .send()
-            .await?;
-        assert_eq!(published.status(), 303);
+        app.follow_commune(&ines, &annecy).await?;
+        app.publish(
+            &mayor,
+            &annecy,
+            "Fermeture du pont des Amours pour travaux.",
+        )
+        .await?;
         let feed = get(&ines, app.url(Some(&annecy), "/fil")).await?;
         assert_eq!(
             html::texts(&feed, ".post .why")?,

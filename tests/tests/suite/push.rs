@@ -36,21 +36,6 @@ async fn citizen(app: &TestApp, slug: &str, email: &str) -> Result<reqwest::Clie
     app.signed_in(Some(slug), email, PASSWORD).await
 }
 
-async fn follow_commune(app: &TestApp, client: &reqwest::Client, slug: &str) -> Result<()> {
-    let token = form_token(client, &app.url(Some(slug), "/connexion")).await?;
-    let r = client
-        .post(app.url(Some(slug), "/suivre"))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("target", "commune"),
-            ("action", "suivre"),
-        ])
-        .send()
-        .await?;
-    anyhow::ensure!(r.status() == 303, "follow: {}", r.status());
-    Ok(())
-}
-
 /// What the page's script does: a JSON request with the page's CSRF token in a header.
 async fn api(
     app: &TestApp,
@@ -118,18 +103,7 @@ async fn mayor_publishes(app: &TestApp, slug: &str, body: &str) -> Result<()> {
     let maire = app.account(ADMIN, PASSWORD).await?;
     app.grant(&maire, Role::TenantAdmin, Some(slug)).await?;
     let admin = app.signed_in(Some(slug), ADMIN, PASSWORD).await?;
-    let token = form_token(&admin, &app.url(Some(slug), "/publier")).await?;
-    let r = admin
-        .post(app.url(Some(slug), "/publier"))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("body", body),
-            ("theme", ""),
-        ])
-        .send()
-        .await?;
-    anyhow::ensure!(r.status() == 303, "not published: {}", r.text().await?);
-    Ok(())
+    app.publish(&admin, slug, body).await
 }
 
 async fn wait_for_pushes(service: &PushService, n: usize) -> Result<Vec<ReceivedPush>> {
@@ -178,7 +152,7 @@ both_backends!(
 
         // Inès follows Paris and subscribes her phone and an old phone the service dropped.
         let ines = citizen(&app, &paris, "ines@example.org").await?;
-        follow_commune(&app, &ines, &paris).await?;
+        app.follow_commune(&ines, &paris).await?;
         let phone = service.device("telephone")?;
         let old = service.device("ancien-telephone")?;
         subscribe(&app, &ines, &paris, &phone).await?;
@@ -275,7 +249,7 @@ both_backends!(
         let (app, paris) = start(backend).await?;
         expect_platform_key(&app, &service, &paris).await?;
         let ines = citizen(&app, &paris, "ines@example.org").await?;
-        follow_commune(&app, &ines, &paris).await?;
+        app.follow_commune(&ines, &paris).await?;
         subscribe(&app, &ines, &paris, &service.device("ordinateur")?).await?;
         // Someone who does not follow Paris gets nothing.
         let omar = citizen(&app, &paris, "omar@example.org").await?;
@@ -307,7 +281,7 @@ both_backends!(a_busy_push_service_is_retried, |backend| async move {
     let (app, paris) = start(backend).await?;
     expect_platform_key(&app, &service, &paris).await?;
     let ines = citizen(&app, &paris, "ines@example.org").await?;
-    follow_commune(&app, &ines, &paris).await?;
+    app.follow_commune(&ines, &paris).await?;
     subscribe(&app, &ines, &paris, &service.device("tablette")?).await?;
     service.busy("tablette", 2)?;
 
@@ -675,7 +649,7 @@ both_backends!(
         let paris = app.commune("75056").await?;
         expect_platform_key(&app, &service, &paris).await?;
         let ines = citizen(&app, &paris, "ines@example.org").await?;
-        follow_commune(&app, &ines, &paris).await?;
+        app.follow_commune(&ines, &paris).await?;
         let device = service.device("interne")?;
         let json = device.subscription_json();
         let ines_id: String =

@@ -225,17 +225,7 @@ both_backends!(
         let client = app
             .signed_in(Some(&paris), "ines@example.org", "mot de passe d'Inès")
             .await?;
-        let token = form_token(&client, &app.url(Some(&paris), "/connexion")).await?;
-        let r = client
-            .post(app.url(Some(&paris), "/suivre"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("target", "commune"),
-                ("action", "suivre"),
-            ])
-            .send()
-            .await?;
-        assert_eq!(r.status(), 303);
+        app.follow_commune(&client, &paris).await?;
         sqlx::query(
             "INSERT INTO notification_preferences (account_id, email_rhythm, push, updated_at) \
              VALUES ($1, 'immediat', 1, 0)",

@@ -49,17 +49,8 @@ both_backends!(
             .signed_in(Some(&slug), "zoe@example.org", PASSWORD)
             .await?;
 
-        let token = form_token(&mayor, &app.url(Some(&slug), "/publier")).await?;
-        let published = mayor
-            .post(app.url(Some(&slug), "/publier"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("body", "Le marché se tient place de la mairie."),
-                ("theme", ""),
-            ])
-            .send()
+        app.publish(&mayor, &slug, "Le marché se tient place de la mairie.")
             .await?;
-        assert_eq!(published.status(), 303);
 
         // Each person's page carries their own token, and the cards none: the form to flag a
         // post is on its own page, where the card's link leads.
@@ -127,16 +118,7 @@ both_backends!(
             .send()
             .await?;
         assert_eq!(reacted.status(), 303);
-        let followed = zoe
-            .post(app.url(Some(&slug), "/suivre"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("target", "commune"),
-                ("action", "suivre"),
-            ])
-            .send()
-            .await?;
-        assert_eq!(followed.status(), 303);
+        app.follow_commune(&zoe, &slug).await?;
         let cyril_page = page(&cyril, &home).await?;
         assert_eq!(
             html::texts(&cyril_page, ".post .engagement")?
@@ -171,17 +153,8 @@ both_backends!(
         assert!(!page(&zoe, &feed).await?.contains("Le marché"));
         // A page of the feed is kept for its reader while what it is made of is the same: a new
         // post shows, and so does no longer following.
-        let token = form_token(&mayor, &app.url(Some(&slug), "/publier")).await?;
-        let published = mayor
-            .post(app.url(Some(&slug), "/publier"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("body", "Conseil municipal jeudi à 19 h."),
-                ("theme", ""),
-            ])
-            .send()
+        app.publish(&mayor, &slug, "Conseil municipal jeudi à 19 h.")
             .await?;
-        assert_eq!(published.status(), 303);
         assert!(page(&zoe, &feed).await?.contains("Conseil municipal jeudi"));
         let unfollowed = zoe
             .post(app.url(Some(&slug), "/suivre"))
