@@ -389,12 +389,27 @@ async fn report(
     Ok(page.render(&state, &notice)?.into_response())
 }
 
+#[derive(Deserialize)]
+struct BlockForm {
+    /// The form's box « Je veux bloquer … », checked: `oui`.
+    #[serde(default)]
+    confirme: String,
+}
+
+/// Blocks the other side of thread `id`, once the person ticked the box that says so: one
+/// click on the button alone blocks no one.
 async fn block(
     State(state): State<AppState>,
     SignedIn(account): SignedIn,
     tenant: Tenant,
     Path(id): Path<String>,
+    Form(form): Form<BlockForm>,
 ) -> AppResult<Response> {
+    if form.confirme != "oui" {
+        return Err(AppError::bad_request(
+            "Cochez la case « Je veux bloquer cette personne » pour confirmer le blocage.",
+        ));
+    }
     service::block(&state, &tenant, &account.id, &id)
         .await
         .map_err(page_error)?;

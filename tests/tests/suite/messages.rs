@@ -315,9 +315,20 @@ both_backends!(blocks_reports_limits_and_bad_input, |backend| async move {
     );
     assert!(!queue.contains("Curieuse"));
 
-    // Block: Alice blocks Cyril; his reply and any new thread to her are refused, nothing written.
-    let (status, _) = w
+    // Block: the button alone blocks no one (the box says so first)…
+    let (status, page) = w
         .post(&w.alice, &format!("/messages/{thread}/bloquer"), &[])
+        .await?;
+    assert_eq!(status, 400);
+    assert!(page.contains("pour confirmer le blocage"), "{page}");
+    assert_eq!(w.count("SELECT COUNT(*) FROM account_blocks").await?, 0);
+    // …then Alice blocks Cyril; his reply and any new thread to her are refused, nothing written.
+    let (status, _) = w
+        .post(
+            &w.alice,
+            &format!("/messages/{thread}/bloquer"),
+            &[("confirme", "oui")],
+        )
         .await?;
     assert_eq!(status, 303);
     let before = w.count("SELECT COUNT(*) FROM messages").await?;
@@ -403,7 +414,11 @@ both_backends!(
         assert!(!page.contains("Texte privé"));
         assert_eq!(w.reply(&w.zoe, &thread, "Intrusion").await?, 404);
         let (status, _) = w
-            .post(&w.zoe, &format!("/messages/{thread}/bloquer"), &[])
+            .post(
+                &w.zoe,
+                &format!("/messages/{thread}/bloquer"),
+                &[("confirme", "oui")],
+            )
             .await?;
         assert_eq!(status, 404);
         let (_, inbox) = w.get(&w.zoe, "/messages").await?;
