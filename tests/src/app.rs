@@ -190,16 +190,7 @@ impl TestApp {
 
     /// `client` publishes `body` in commune `slug` through the form (`POST /publier`).
     pub async fn publish(&self, client: &reqwest::Client, slug: &str, body: &str) -> Result<()> {
-        let token = form_token(client, &self.url(Some(slug), "/publier")).await?;
-        let r = client
-            .post(self.url(Some(slug), "/publier"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("body", body),
-                ("theme", ""),
-            ])
-            .send()
-            .await?;
+        let r = self.post_publish(client, slug, body).await?;
         let status = r.status();
         anyhow::ensure!(
             status == 303,
@@ -207,6 +198,25 @@ impl TestApp {
             r.text().await?
         );
         Ok(())
+    }
+
+    /// The answer to `client` posting `body` to commune `slug`'s publishing form, whatever it is.
+    pub async fn post_publish(
+        &self,
+        client: &reqwest::Client,
+        slug: &str,
+        body: &str,
+    ) -> Result<reqwest::Response> {
+        let token = form_token(client, &self.url(Some(slug), "/publier")).await?;
+        Ok(client
+            .post(self.url(Some(slug), "/publier"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("body", body),
+                ("theme", ""),
+            ])
+            .send()
+            .await?)
     }
 
     /// `http://<label.>parvis.test:<port><path>`; `None` = the apex.

@@ -110,19 +110,7 @@ impl World {
 
     /// The mayor publishes a post for the commune (announced to its followers).
     async fn publish(&self, body: &str) -> Result<()> {
-        let token = form_token(&self.mayor, &self.url("/publier")).await?;
-        let r = self
-            .mayor
-            .post(self.url("/publier"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("body", body),
-                ("theme", ""),
-            ])
-            .send()
-            .await?;
-        anyhow::ensure!(r.status() == 303, "publish: {}", r.status());
-        Ok(())
+        self.app.publish(&self.mayor, &self.paris, body).await
     }
 
     /// Waits until the job queue has nothing left to run (fan-outs, notices, e-mails).

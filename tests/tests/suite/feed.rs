@@ -10,17 +10,7 @@ async fn publish(
     slug: &str,
     body: &str,
 ) -> anyhow::Result<reqwest::StatusCode> {
-    let token = form_token(client, &app.url(Some(slug), "/publier")).await?;
-    let r = client
-        .post(app.url(Some(slug), "/publier"))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("body", body),
-            ("theme", ""),
-        ])
-        .send()
-        .await?;
-    Ok(r.status())
+    Ok(app.post_publish(client, slug, body).await?.status())
 }
 
 async fn follow(

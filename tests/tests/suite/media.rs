@@ -436,18 +436,7 @@ both_backends!(posts_carry_images_and_documents, |backend| async move {
     assert_eq!(r.status(), 404);
 
     // A follower's feed shows the cards with Paris's links.
-    let token = form_token(&w.cyril, &w.url("/")).await?;
-    let r = w
-        .cyril
-        .post(w.url("/suivre"))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("target", "commune"),
-            ("action", "suivre"),
-        ])
-        .send()
-        .await?;
-    assert_eq!(r.status(), 303);
+    w.app.follow_commune(&w.cyril, &w.paris).await?;
     let feed = w.cyril.get(w.url("/fil")).send().await?.text().await?;
     assert_eq!(media_links(&feed), links, "{feed}");
     // And so does the commune's page.

@@ -13,27 +13,9 @@ both_backends!(download_then_delete_my_account, |backend| async move {
     let client = app
         .signed_in(Some(&slug), "zoe@example.org", "mot de passe solide")
         .await?;
-    let token = form_token(&client, &app.url(Some(&slug), "/publier")).await?;
-    let published = client
-        .post(app.url(Some(&slug), "/publier"))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("body", "Mon programme pour la commune"),
-            ("theme", ""),
-        ])
-        .send()
+    app.publish(&client, &slug, "Mon programme pour la commune")
         .await?;
-    assert_eq!(published.status(), 303, "{}", published.text().await?);
-    let followed = client
-        .post(app.url(Some(&slug), "/suivre"))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("target", "commune"),
-            ("action", "suivre"),
-        ])
-        .send()
-        .await?;
-    assert_eq!(followed.status(), 303, "{}", followed.text().await?);
+    app.follow_commune(&client, &slug).await?;
     // Her post is signed with her name in the commune's feed (until she goes).
     let zoe = parvis_tests::display_name("zoe@example.org");
     let atom = |app: &TestApp| {
