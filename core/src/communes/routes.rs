@@ -11,6 +11,7 @@ use crate::communes::{service, store};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::web::render::Template;
+use crate::web::shared::Kept;
 use crate::web::{Page, Site, Tenant};
 
 /// The routes of this feature.
@@ -110,13 +111,13 @@ async fn home(
             query.quartier.as_deref(),
         )
         .await?;
-        Some(state.templates.render(&news)?)
+        Some(Kept::from(state.templates.render(&news)?))
     } else {
         None
     };
     let home = Home {
         head_html: &shared.head_html,
-        news_html: filtered_news.as_deref().unwrap_or(&shared.news_html),
+        news_html: filtered_news.as_ref().unwrap_or(&shared.news_html),
         public_html: &shared.public_html,
         welcome: query.bienvenue.is_some(),
         can_edit,
@@ -128,7 +129,6 @@ async fn home(
     };
     let Html(html) = page.render(&state, &home)?;
     if cacheable {
-        let html = axum::body::Bytes::from(html);
         state.home_cache.put(commune.tenant_id, html.clone());
         return Ok(Html(html).into_response());
     }
@@ -152,16 +152,16 @@ async fn home_shared(
     )?;
     let templates = &state.templates;
     Ok(service::HomeShared {
-        head_html: templates.render(&service::HomeHead {
+        head_html: Kept::from(templates.render(&service::HomeHead {
             commune,
             has_logo: content.page.has_logo,
-        })?,
-        news_html: templates.render(&news)?,
-        public_html: templates.render(&service::PublicSections {
+        })?),
+        news_html: Kept::from(templates.render(&news)?),
+        public_html: Kept::from(templates.render(&service::PublicSections {
             commune,
             content: &content,
             candidates: &candidates,
-        })?,
+        })?),
         followers,
     })
 }
@@ -170,9 +170,9 @@ async fn home_shared(
 /// ([`service::HomeShared`]): the viewer's actions and the commune's online services.
 #[derive(Serialize)]
 struct Home<'a> {
-    head_html: &'a str,
-    news_html: &'a str,
-    public_html: &'a str,
+    head_html: &'a Kept,
+    news_html: &'a Kept,
+    public_html: &'a Kept,
     /// Just signed up here (`?bienvenue`).
     welcome: bool,
     can_edit: bool,

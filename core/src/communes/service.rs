@@ -17,7 +17,7 @@ use crate::media::MediaError;
 use crate::types::TenantId;
 use crate::web::Tenant;
 use crate::web::render::Template;
-use crate::web::shared::Versioned;
+use crate::web::shared::{Kept, Versioned};
 use crate::web::site::CommuneSite;
 
 /// Largest logo upload accepted.
@@ -276,11 +276,11 @@ const SHARED_KEPT: usize = 2_000;
 #[derive(Debug)]
 pub struct HomeShared {
     /// `commune/home_head.html`, rendered.
-    pub head_html: String,
+    pub head_html: Kept,
     /// `commune/home_news.html` with the latest news, rendered.
-    pub news_html: String,
+    pub news_html: Kept,
     /// `commune/home_public.html`, rendered.
-    pub public_html: String,
+    pub public_html: Kept,
     /// Accounts following the commune.
     pub followers: i64,
 }

@@ -313,12 +313,7 @@ pub struct Card {
     /// Why the viewer sees it (feed only).
     pub why: Option<String>,
     /// `feed/post_head.html`, rendered.
-    #[serde(serialize_with = "as_str")]
-    pub head: Arc<str>,
-}
-
-fn as_str<S: serde::Serializer>(text: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(text)
+    pub head: crate::web::shared::Kept,
 }
 
 /// `feed/post_head.html`: a card's part that is the same for everyone.
@@ -364,7 +359,7 @@ pub async fn cards(state: &AppState, posts: Vec<Post>) -> AppResult<Vec<Card>> {
                 slug: p.slug,
                 author_name: p.author_name,
                 why: p.why,
-                head,
+                head: crate::web::shared::Kept(head),
             })
         })
         .collect())

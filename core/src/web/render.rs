@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{FromRef, FromRequestParts, OriginalUri};
 use axum::http::Method;
 use axum::http::request::Parts;
@@ -86,12 +87,14 @@ impl Templates {
             .render(T::NAME, &Context::from_serialize(context)?)
     }
 
-    /// Renders a page: its context composed with the layout's.
+    /// Renders a page: its context composed with the layout's, the HTML it keeps
+    /// ([`crate::web::shared::Kept`]) spliced in. The bytes are UTF-8: tera writes the
+    /// template's text and the context's strings, and the parts are `str`.
     pub fn render_page<T: Template>(
         &self,
         layout: &Layout<'_>,
         page: &T,
-    ) -> Result<String, tera::Error> {
+    ) -> Result<Bytes, tera::Error> {
         #[derive(Serialize)]
         struct WithLayout<'a, T> {
             #[serde(flatten)]
@@ -99,8 +102,11 @@ impl Templates {
             #[serde(flatten)]
             page: &'a T,
         }
-        let context = Context::from_serialize(WithLayout { layout, page })?;
-        self.tera.render(T::NAME, &context)
+        let html = crate::web::shared::splice(
+            || Context::from_serialize(WithLayout { layout, page }),
+            |context, out| self.tera.render_to(T::NAME, context, out),
+        )?;
+        Ok(Bytes::from(html))
     }
 
     /// The names of every registered template.
@@ -378,7 +384,7 @@ impl Page {
     }
 
     /// Renders `page`'s template with its context and the layout's.
-    pub fn render<S, T: Template>(&self, state: &S, page: &T) -> AppResult<Html<String>>
+    pub fn render<S, T: Template>(&self, state: &S, page: &T) -> AppResult<Html<Bytes>>
     where
         Web: FromRef<S>,
     {

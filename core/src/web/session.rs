@@ -104,7 +104,7 @@ pub fn read_cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| Cookie::split_parse(v.to_string()))
+        .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
         .find(|c| c.name() == name)
         .map(|c| c.value().to_string())
