@@ -85,6 +85,27 @@ pub struct Config {
     /// high, so that a request a limit refused stays refused however slowly the test runs (a
     /// comment limit gives one back every 12 s). Not read from the environment or the file.
     pub rate_limit_slowdown: u32,
+    /// Who runs this instance, for its legal notice, privacy policy and accessibility
+    /// statement (`/mentions-legales`, `/confidentialite`, `/accessibilite`).
+    pub legal: Legal,
+}
+
+/// The operator of an instance, as French law asks a site to name it (LCEN art. 6, RGPD
+/// art. 13, RGAA's accessibility statement). Each is free text; a missing one is shown as not
+/// given, so an instance that forgot one says so rather than inventing it.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Legal {
+    /// `PARVIS_OPERATOR`: the publisher (a company, an association, a collectivity).
+    pub operator: Option<String>,
+    /// `PARVIS_OPERATOR_ADDRESS`: its postal address.
+    pub address: Option<String>,
+    /// `PARVIS_PUBLICATION_DIRECTOR`: the director of publication.
+    pub director: Option<String>,
+    /// `PARVIS_HOSTING`: the host's name, address and telephone.
+    pub hosting: Option<String>,
+    /// `PARVIS_CONTACT_EMAIL`: where people write about their data, accessibility or the
+    /// legal notice (default `contact@<base_domain>`).
+    pub contact: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -111,6 +132,11 @@ struct FileConfig {
     vapid_private_key: Option<String>,
     vapid_subject: Option<String>,
     push_allow_loopback_http: Option<bool>,
+    operator: Option<String>,
+    operator_address: Option<String>,
+    publication_director: Option<String>,
+    hosting: Option<String>,
+    contact_email: Option<String>,
 }
 
 impl Config {
@@ -260,6 +286,22 @@ impl Config {
                 why: "attendu mailto:adresse ou https://…".into(),
             });
         }
+        let contact = pick("PARVIS_CONTACT_EMAIL", &file.contact_email)
+            .unwrap_or_else(|| format!("contact@{base_domain}"));
+        if contact.contains(char::is_whitespace) || contact.split('@').count() != 2 {
+            return Err(ConfigError::Invalid {
+                name: "PARVIS_CONTACT_EMAIL",
+                value: contact,
+                why: "attendu une adresse e-mail, par exemple contact@exemple.fr".into(),
+            });
+        }
+        let legal = Legal {
+            operator: pick("PARVIS_OPERATOR", &file.operator),
+            address: pick("PARVIS_OPERATOR_ADDRESS", &file.operator_address),
+            director: pick("PARVIS_PUBLICATION_DIRECTOR", &file.publication_director),
+            hosting: pick("PARVIS_HOSTING", &file.hosting),
+            contact,
+        };
         let mail_from = pick("PARVIS_MAIL_FROM", &file.mail_from)
             .unwrap_or_else(|| format!("Parvis <ne-pas-repondre@{base_domain}>"));
         Ok(Config {
@@ -290,6 +332,7 @@ impl Config {
                 file.push_allow_loopback_http,
             )?,
             rate_limit_slowdown: 1,
+            legal,
             base_domain,
         })
     }
@@ -414,6 +457,37 @@ mod tests {
                 .then(|| "RS0WdYWWo1HajXg3NZR1olzCf31i-ZBGDkFyCs7j1jw".to_string())
         });
         assert!(matches!(key, Ok(ref c) if c.vapid_private_key.is_some()));
+    }
+
+    #[test]
+    fn the_operator_named_by_the_legal_pages() {
+        let c = Config::from_sources(&FileConfig::default(), |_| None);
+        assert!(matches!(c, Ok(ref c)
+            if c.legal.contact == "contact@parvis.localhost" && c.legal.operator.is_none()));
+        let file = FileConfig {
+            operator: Some("Commune de Lyon".into()),
+            ..FileConfig::default()
+        };
+        let c = Config::from_sources(&file, |n| {
+            (n == "PARVIS_CONTACT_EMAIL").then(|| "dpo@lyon.fr".to_string())
+        });
+        assert!(matches!(c, Ok(ref c)
+            if c.legal.contact == "dpo@lyon.fr" && c.legal.operator.as_deref() == Some("Commune de Lyon")));
+        for bad in ["dpo", "d p o@lyon.fr", "a@b@c"] {
+            let c = Config::from_sources(&FileConfig::default(), |n| {
+                (n == "PARVIS_CONTACT_EMAIL").then(|| bad.to_string())
+            });
+            assert!(
+                matches!(
+                    c,
+                    Err(ConfigError::Invalid {
+                        name: "PARVIS_CONTACT_EMAIL",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

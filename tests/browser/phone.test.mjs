@@ -5,12 +5,14 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { launchBrowser, root, startDemo, startSmtpSink } from "./harness.mjs";
+import { checkA11y, launchBrowser, root, startDemo, startSmtpSink } from "./harness.mjs";
 
 const PHONE = { width: 390, height: 844 };
+// The legal pages, also checked with axe-core (they are mostly text and tables).
+const LEGAL = ["/mentions-legales", "/confidentialite", "/conditions", "/accessibilite"];
 // Besides these, every module page the commune's home page links to.
 const PAGES = {
-  visitor: ["/", "/connexion", "/inscription"],
+  visitor: ["/", "/connexion", "/inscription", ...LEGAL],
   citizen: ["/", "/fil", "/notifications", "/messages", "/mon-compte"],
   admin: ["/", "/fil", "/admin", "/admin/moderation", "/admin/modules"],
 };
@@ -46,6 +48,7 @@ test("no page is wider than a 390 px phone, signed in or not", { timeout: 240000
       for (const path of [...paths, ...new Set(modules)]) {
         const response = await page.goto(at(path));
         assert.ok(response.ok(), `${who} ${path}: ${response.status()}`);
+        if (LEGAL.includes(path)) await checkA11y(page, path);
         const width = await page.evaluate(() => document.documentElement.scrollWidth);
         if (width > PHONE.width) {
           const culprits = await page.evaluate((limit) =>

@@ -24,6 +24,19 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/communes", get(search_api))
         .route("/inscrire-ma-commune", get(subscribe_form).post(subscribe))
         .route("/a-propos", get(about))
+        .route(
+            "/mentions-legales",
+            get(|s, p| legal(s, p, LegalKind::Mentions)),
+        )
+        .route(
+            "/confidentialite",
+            get(|s, p| legal(s, p, LegalKind::Privacy)),
+        )
+        .route(
+            "/accessibilite",
+            get(|s, p| legal(s, p, LegalKind::Accessibility)),
+        )
+        .route("/conditions", get(|s, p| legal(s, p, LegalKind::Terms)))
 }
 
 const SEARCH_LIMIT: usize = 20;
@@ -234,4 +247,82 @@ async fn subscribe(
 
 async fn about(State(state): State<AppState>, page: Page) -> AppResult<Response> {
     Ok((StatusCode::OK, page.render(&state, &About {})?).into_response())
+}
+
+/// The legal pages every host serves, the same on the platform and on each commune's site
+/// (a commune's adds who answers for what its town hall publishes).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LegalKind {
+    Mentions,
+    Privacy,
+    Accessibility,
+    Terms,
+}
+
+/// Each legal page: (kind, what `legal/page.html` includes, path, title).
+const LEGAL_PAGES: [(LegalKind, &str, &str, &str); 4] = [
+    (
+        LegalKind::Mentions,
+        "mentions",
+        "/mentions-legales",
+        "Mentions légales",
+    ),
+    (
+        LegalKind::Privacy,
+        "confidentialite",
+        "/confidentialite",
+        "Politique de confidentialité",
+    ),
+    (
+        LegalKind::Accessibility,
+        "accessibilite",
+        "/accessibilite",
+        "Accessibilité : non conforme",
+    ),
+    (
+        LegalKind::Terms,
+        "conditions",
+        "/conditions",
+        "Conditions d’utilisation",
+    ),
+];
+
+/// A link to another legal page.
+#[derive(Serialize)]
+struct LegalLink {
+    href: &'static str,
+    title: &'static str,
+}
+
+/// `legal/page.html`: one legal page, with the instance's operator.
+#[derive(Serialize)]
+struct LegalPage<'a> {
+    page: &'static str,
+    title: &'static str,
+    legal: &'a crate::config::Legal,
+    others: Vec<LegalLink>,
+}
+
+impl Template for LegalPage<'_> {
+    const NAME: &'static str = "legal/page.html";
+}
+
+async fn legal(State(state): State<AppState>, page: Page, kind: LegalKind) -> AppResult<Response> {
+    let mut this = None;
+    let mut others = Vec::new();
+    for (k, name, href, title) in LEGAL_PAGES {
+        if k == kind {
+            this = Some((name, title));
+        } else {
+            others.push(LegalLink { href, title });
+        }
+    }
+    let (name, title) = this.ok_or_else(|| AppError::not_found("Page introuvable."))?;
+    let context = LegalPage {
+        page: name,
+        title,
+        legal: &state.config.legal,
+        others,
+    };
+    Ok(page.render(&state, &context)?.into_response())
 }

@@ -1,12 +1,13 @@
 //! Platform pages no test reached (issue 16): the JSON search API (`GET /api/v1/communes`)
 //! that scripts and other sites call, « Comment fonctionne Parvis » (`/a-propos`), linked from
-//! every page's footer, and the way back to the page a visitor asked for once signed in.
+//! every page's footer, the legal pages (notice, privacy, terms, accessibility statement), and
+//! the way back to the page a visitor asked for once signed in.
 
 use anyhow::{Context as _, Result};
 use parvis_tests::{TestApp, both_backends, form_token};
 use serde_json::Value;
 
-use parvis_tests::html::{attrs, texts};
+use parvis_tests::html::{attrs, text, texts};
 
 /// `GET /api/v1/communes?q=…` (the query already URL-encoded): status, content type, JSON.
 async fn search(app: &TestApp, q: &str) -> Result<(u16, String, Value)> {
@@ -197,6 +198,97 @@ both_backends!(
             next.iter().all(|n| !n.contains("evil")),
             "the form carries {next:?}"
         );
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(
+    every_site_links_its_legal_pages_naming_the_operator,
+    |backend| async move {
+        let app = TestApp::start_configured(backend, 0, |config| {
+            config.legal.operator = Some("Association Parvis pour la démocratie locale".into());
+            config.legal.hosting = Some("Hébergeur Exemple, 1 rue du Port, 13002 Marseille".into());
+            config.legal.contact = "dpo@parvis.test".into();
+        })
+        .await?;
+        let lyon = app.commune("69123").await?;
+        let client = app.client()?;
+        let pages = [
+            ("/mentions-legales", "Mentions légales"),
+            ("/confidentialite", "Politique de confidentialité"),
+            ("/accessibilite", "Accessibilité : non conforme"),
+            ("/conditions", "Conditions d’utilisation"),
+        ];
+        for site in [None, Some(lyon.as_str())] {
+            let home = client.get(app.url(site, "/")).send().await?.text().await?;
+            let footer = attrs(&home, "footer a", "href")?;
+            for (path, title) in pages {
+                assert!(
+                    footer.iter().any(|href| href == path),
+                    "{site:?} {path}: {footer:?}"
+                );
+                let r = client.get(app.url(site, path)).send().await?;
+                assert_eq!(r.status(), 200, "{site:?} {path}");
+                let page = r.text().await?;
+                assert_eq!(texts(&page, "main h1")?, [title], "{site:?} {path}");
+                // Each page links to the three others.
+                let others: Vec<String> = attrs(&page, "main p.muted a", "href")?;
+                assert_eq!(others.len(), 3, "{path}: {others:?}");
+                assert!(
+                    !others.iter().any(|href| href.ends_with(path)),
+                    "{path}: {others:?}"
+                );
+                let mailto = attrs(&page, "main a[href^='mailto:']", "href")?;
+                if path != "/conditions" {
+                    assert!(
+                        mailto.contains(&"mailto:dpo@parvis.test".to_string()),
+                        "{path}: {mailto:?}"
+                    );
+                }
+            }
+        }
+        let notice = |site| {
+            let url = app.url(site, "/mentions-legales");
+            let client = client.clone();
+            async move { Ok::<_, anyhow::Error>(client.get(url).send().await?.text().await?) }
+        };
+        let platform = notice(None).await?;
+        let body = texts(&platform, "main p")?.join("\n");
+        assert!(
+            body.contains("édité par Association Parvis pour la démocratie locale"),
+            "{body}"
+        );
+        assert!(
+            body.contains("Hébergeur Exemple, 1 rue du Port, 13002 Marseille"),
+            "{body}"
+        );
+        // Not given: said so, not invented.
+        assert!(
+            body.contains("publication : (non renseigné par l’exploitant)"),
+            "{body}"
+        );
+        // On a commune's site, the town hall answers for what it publishes.
+        assert!(
+            !texts(&platform, "main h2")?
+                .iter()
+                .any(|h| h.contains("mairie"))
+        );
+        let lyon_notice = notice(Some(lyon.as_str())).await?;
+        assert!(
+            texts(&lyon_notice, "main h2")?
+                .contains(&"Ce que publie la mairie de Lyon".to_string()),
+            "{lyon_notice}"
+        );
+        // The accessibility statement says where to turn when a complaint gets no answer.
+        let a11y = client
+            .get(app.url(None, "/accessibilite"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(text(&a11y).contains("Défenseur des droits"));
+        assert!(text(&a11y).contains("non conforme"));
         app.stop().await;
         Ok(())
     }
