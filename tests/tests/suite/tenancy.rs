@@ -3,6 +3,7 @@
 
 use parvis_core::authz::Role;
 use parvis_core::db::{TenantSql as _, sql};
+use parvis_tests::html::attrs;
 use parvis_tests::{TestApp, both_backends, form_token};
 
 both_backends!(hosts_resolve_to_their_site, |backend| async move {
@@ -88,7 +89,21 @@ both_backends!(malformed_hosts_get_a_404_page, |backend| async move {
             .send()
             .await?;
         assert_eq!(response.status(), 404, "host {host:?}");
-        assert!(response.text().await?.contains("Adresse inconnue"));
+        let page = response.text().await?;
+        assert!(page.contains("Adresse inconnue"));
+        // Its links lead to the platform, not back to the unknown host.
+        let links = attrs(&page, "header a, footer a", "href")?;
+        assert!(links.contains(&app.url(None, "/connexion")), "{links:?}");
+        assert!(
+            links.contains(&app.url(None, "/mentions-legales")),
+            "{links:?}"
+        );
+        assert!(
+            links
+                .iter()
+                .all(|href| href.starts_with(&app.url(None, "/")) || href == "#contenu"),
+            "{links:?}"
+        );
     }
     // healthz answers on any host, even an unknown one.
     for host in ["nowhere.example", "paris.parvis.test", "parvis.test"] {
