@@ -184,7 +184,17 @@ impl TestApp {
             ])
             .send()
             .await?;
-        anyhow::ensure!(r.status() == 303, "follow {slug}: {}", r.status());
+        // A visitor is sent to the sign-in form with a 303 too: that is no follow.
+        let to = r
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or_default();
+        anyhow::ensure!(
+            r.status() == 303 && !to.contains("/connexion"),
+            "follow {slug}: {} to {to}",
+            r.status()
+        );
         Ok(())
     }
 
