@@ -3,6 +3,7 @@
 
 mod claims;
 mod commune;
+mod dashboard;
 mod modules;
 mod platform;
 mod roles;
@@ -31,6 +32,8 @@ struct Dashboard {
     can_moderate: bool,
     can_modules: bool,
     can_billing: bool,
+    /// The commune's figures and its followers chart.
+    activity: dashboard::Activity,
 }
 
 impl Template for Dashboard {
@@ -66,18 +69,21 @@ async fn dashboard(State(state): State<AppState>, page: Page) -> AppResult<Respo
             let domain = c.tenant_id.authz_domain();
             let can =
                 async |perm: Permission| state.authz.can(Some(&viewer.id), &domain, perm).await;
-            let dashboard = Dashboard {
+            let mut dashboard = Dashboard {
                 can_edit: can(perms::EDIT_COMMUNE).await,
                 can_roles: can(perms::MANAGE_ROLES).await,
                 can_moderate: can(perms::MODERATE).await,
                 can_modules: can(perms::MANAGE_MODULES).await,
                 can_billing: can(perms::MANAGE_BILLING).await,
+                activity: dashboard::Activity::default(),
             };
             if !dashboard.any() {
                 return Err(AppError::forbidden(
                     "Cet espace est réservé aux administrateurs et modérateurs de la commune.",
                 ));
             }
+            dashboard.activity =
+                dashboard::activity(&state.db, c.tenant_id, parvis_core::util::now()).await?;
             Ok(page.render(&state, &dashboard)?.into_response())
         }
     }

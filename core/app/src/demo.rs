@@ -84,6 +84,7 @@ pub async fn prepare(db: &Db, authz: &Authz) -> anyhow::Result<Demo> {
     if fresh {
         seed_page(db, tenant.id).await?;
         seed_posts(db, &tenant, &admin).await?;
+        seed_followers(db, tenant.id).await?;
     }
     authz
         .grant(&admin, Role::PlatformAdmin, PLATFORM_DOMAIN)
@@ -231,6 +232,40 @@ async fn seed_posts(db: &Db, tenant: &Tenant, admin: &AccountId) -> anyhow::Resu
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// How many demo citizens follow the demo commune from the start.
+const FOLLOWING_CITIZENS: u32 = 8;
+
+/// The first demo citizens follow the commune, having joined over the last ten weeks (its
+/// admin's chart of new followers has something to show).
+async fn seed_followers(db: &Db, tenant: TenantId) -> anyhow::Result<()> {
+    let now = parvis_core::util::now();
+    for n in 1..=FOLLOWING_CITIZENS {
+        let (email, name) = citizen(n);
+        let id = demo_account(db, &email, &name).await?;
+        parvis_core::feed::store::set_follow(db, &id, tenant, "commune", "", true).await?;
+        // The store dates a follow when it is written; these are dated in the past.
+        let _turn = db.write_turn().await?;
+        sql::query(
+            "UPDATE follows SET created_at = $1 WHERE account_id = $2 AND tenant_id = $3 \
+             AND target_kind = 'commune'",
+        )
+        .bind(now - i64::from(n) * 9 * 24 * 3600)
+        .bind(&id.0)
+        .bind(tenant)
+        .execute(db.platform())
+        .await?;
+    }
+    Ok(())
+}
+
+/// Demo citizen `n`'s e-mail and name.
+fn citizen(n: u32) -> (String, String) {
+    (
+        format!("habitant-{n}@parvis.localhost"),
+        format!("Habitant de démonstration {n}"),
+    )
 }
 
 /// The day in Paris `days` days from the Unix time `now`.
@@ -421,10 +456,7 @@ async fn actor(state: &AppState, tenant: &Tenant, who: &str) -> anyhow::Result<A
             .with_context(|| {
                 format!("«\u{a0}{who}\u{a0}»\u{a0}: une étape est jouée par «\u{a0}admin\u{a0}» ou «\u{a0}habitant-1\u{a0}» à «\u{a0}habitant-{MAX_CITIZENS}\u{a0}»")
             })?;
-        (
-            format!("habitant-{n}@parvis.localhost"),
-            format!("Habitant de démonstration {n}"),
-        )
+        citizen(n)
     };
     let id = demo_account(&state.db, &email, &name).await?;
     let roles = state

@@ -626,3 +626,36 @@ impl crate::privacy::personal::PersonalData for Personal {
         .await
     }
 }
+
+/// How many of a commune's followers began following it in each of the last `weeks` weeks
+/// before `now` (Unix seconds), oldest week first. Those who left since are not counted.
+pub async fn commune_followers_by_week(
+    db: &Db,
+    tenant: TenantId,
+    now: i64,
+    weeks: usize,
+) -> Result<Vec<i64>, sqlx::Error> {
+    const WEEK: i64 = 7 * 24 * 3600;
+    let span = i64::try_from(weeks).unwrap_or(0);
+    let rows: Vec<(i64, i64)> = sql::query_as(
+        "SELECT CAST(($2 - created_at) / 604800 AS BIGINT) AS ago, COUNT(*) AS n FROM follows \
+         WHERE tenant_id = $1 AND target_kind = 'commune' AND created_at > $3 AND created_at <= $2 \
+         GROUP BY ago",
+    )
+    .bind(tenant)
+    .bind(now)
+    .bind(now - span * WEEK)
+    .fetch_all(db.reader().await?.sql())
+    .await?;
+    let mut counts = vec![0; weeks];
+    for (ago, n) in rows {
+        if let Some(slot) = usize::try_from(ago)
+            .ok()
+            .and_then(|ago| weeks.checked_sub(ago + 1))
+            .and_then(|at| counts.get_mut(at))
+        {
+            *slot = n;
+        }
+    }
+    Ok(counts)
+}

@@ -75,6 +75,7 @@ impl Templates {
             joined(v, crate::communes::names::at)
         });
         tera.register_filter("date_fr", date_fr);
+        tera.register_filter("day_fr", day_fr);
         tera.register_filter("date_iso", date_iso);
         Ok(Templates {
             tera: Arc::new(tera),
@@ -244,14 +245,27 @@ fn seconds(value: &tera::Value) -> tera::Result<chrono::DateTime<chrono_tz::Tz>>
 }
 
 /// `created_at | date_fr` → « 24 nov. 2026 à 14:05 », in the time of metropolitan France.
+/// Months as French writes them short.
+const MONTHS: [&str; 12] = [
+    "janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.",
+    "déc.",
+];
+
+/// `at | day_fr` → « 7 sept. »: a day, short (a chart's axis).
+fn day_fr(
+    value: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    use chrono::Datelike as _;
+    let t = seconds(value)?;
+    let month = MONTHS.get(t.month0() as usize).copied().unwrap_or("");
+    Ok(tera::Value::String(format!("{} {month}", t.day())))
+}
+
 fn date_fr(
     value: &tera::Value,
     _: &std::collections::HashMap<String, tera::Value>,
 ) -> tera::Result<tera::Value> {
-    const MONTHS: [&str; 12] = [
-        "janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.",
-        "déc.",
-    ];
     use chrono::{Datelike as _, Timelike as _};
     let t = seconds(value)?;
     let month = MONTHS.get(t.month0() as usize).copied().unwrap_or("");

@@ -5,6 +5,7 @@
 mod abuse;
 mod accounts;
 mod admin_actions;
+mod admin_dashboard;
 mod alerts;
 mod alerts_sms;
 mod authz;
