@@ -3,7 +3,6 @@
 
 mod claims;
 mod commune;
-mod dashboard;
 mod modules;
 mod platform;
 mod roles;
@@ -14,6 +13,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use parvis_core::authz::{Permission, perms};
+use parvis_core::communes::activity;
 use parvis_core::error::{AppError, AppResult};
 use parvis_core::state::AppState;
 use parvis_core::web::render::Template;
@@ -33,7 +33,7 @@ struct Dashboard {
     can_modules: bool,
     can_billing: bool,
     /// The commune's figures and its followers chart.
-    activity: dashboard::Activity,
+    activity: activity::Activity,
 }
 
 impl Template for Dashboard {
@@ -75,7 +75,7 @@ async fn dashboard(State(state): State<AppState>, page: Page) -> AppResult<Respo
                 can_moderate: can(perms::MODERATE).await,
                 can_modules: can(perms::MANAGE_MODULES).await,
                 can_billing: can(perms::MANAGE_BILLING).await,
-                activity: dashboard::Activity::default(),
+                activity: activity::Activity::default(),
             };
             if !dashboard.any() {
                 return Err(AppError::forbidden(
@@ -83,7 +83,7 @@ async fn dashboard(State(state): State<AppState>, page: Page) -> AppResult<Respo
                 ));
             }
             dashboard.activity =
-                dashboard::activity(&state.db, c.tenant_id, parvis_core::util::now()).await?;
+                activity::of(&state.db, c.tenant_id, parvis_core::util::now()).await?;
             Ok(page.render(&state, &dashboard)?.into_response())
         }
     }

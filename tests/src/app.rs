@@ -198,6 +198,31 @@ impl TestApp {
         Ok(())
     }
 
+    /// The form to flag the newest post on commune `slug`'s page, as `client` finds it: a
+    /// card links to the post's own page, where the form is. Returns its action and token.
+    pub async fn flag_form(
+        &self,
+        client: &reqwest::Client,
+        slug: &str,
+    ) -> Result<(String, String)> {
+        let home = client
+            .get(self.url(Some(slug), "/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let link = crate::html::attrs(&home, ".post .engagement a", "href")?
+            .into_iter()
+            .find(|href| href.ends_with("#signaler"))
+            .ok_or_else(|| anyhow::anyhow!("no link to flag a post: {home}"))?;
+        let page = client.get(&link).send().await?.text().await?;
+        let action = crate::html::attrs(&page, "#signaler form", "action")?
+            .pop()
+            .ok_or_else(|| anyhow::anyhow!("no flag form: {page}"))?;
+        let token = csrf(&page).ok_or_else(|| anyhow::anyhow!("no token: {page}"))?;
+        Ok((action, token))
+    }
+
     /// `client` publishes `body` in commune `slug` through the form (`POST /publier`).
     pub async fn publish(&self, client: &reqwest::Client, slug: &str, body: &str) -> Result<()> {
         let r = self.post_publish(client, slug, body).await?;

@@ -1,6 +1,7 @@
 //! The commune: its home page (presentation, logo, municipal team, useful links) and the
 //! search over every commune of France.
 
+pub mod activity;
 pub mod names;
 pub mod routes;
 pub mod search;

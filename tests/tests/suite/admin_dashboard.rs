@@ -4,7 +4,7 @@
 
 use parvis_core::authz::Role;
 use parvis_tests::html::{attrs, texts};
-use parvis_tests::{TestApp, both_backends, csrf};
+use parvis_tests::{TestApp, both_backends};
 
 const PASSWORD: &str = "mot de passe solide";
 
@@ -71,21 +71,7 @@ both_backends!(
         let ines = app
             .signed_in(Some(&annecy), "ines@example.org", PASSWORD)
             .await?;
-        let home = ines
-            .get(app.url(Some(&annecy), "/"))
-            .send()
-            .await?
-            .text()
-            .await?;
-        let link = attrs(&home, ".post .engagement a", "href")?
-            .into_iter()
-            .find(|href| href.ends_with("#signaler"))
-            .ok_or_else(|| anyhow::anyhow!("no link to flag: {home}"))?;
-        let post = ines.get(&link).send().await?.text().await?;
-        let action = attrs(&post, "#signaler form", "action")?
-            .pop()
-            .ok_or_else(|| anyhow::anyhow!("no flag form"))?;
-        let token = csrf(&post).ok_or_else(|| anyhow::anyhow!("csrf"))?;
+        let (action, token) = app.flag_form(&ines, &annecy).await?;
         let flagged = ines
             .post(app.url(Some(&annecy), &action))
             .form(&[("csrf_token", token.as_str()), ("reason", "Hors sujet")])

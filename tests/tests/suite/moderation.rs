@@ -39,25 +39,11 @@ both_backends!(
             .signed_in(Some(&slug), "cyril@example.org", "mot de passe solide")
             .await?;
         // A card on the commune's page links to the post's own page, where the form is.
-        let home = cyril
-            .get(app.url(Some(&slug), "/"))
-            .send()
-            .await?
-            .text()
-            .await?;
-        let link = parvis_tests::html::attrs(&home, ".post .engagement a", "href")?
-            .into_iter()
-            .find(|href| href.ends_with("#signaler"))
-            .ok_or_else(|| anyhow::anyhow!("no link to flag the post: {home}"))?;
-        let page = cyril.get(&link).send().await?.text().await?;
-        let flag_path = parvis_tests::html::attrs(&page, "#signaler form", "action")?
-            .pop()
-            .ok_or_else(|| anyhow::anyhow!("no flag form: {page}"))?;
+        let (flag_path, token) = app.flag_form(&cyril, &slug).await?;
         let post_id = flag_path
             .trim_start_matches("/publications/")
             .trim_end_matches("/signaler")
             .to_string();
-        let token = parvis_tests::csrf(&page).ok_or_else(|| anyhow::anyhow!("csrf"))?;
         let short = cyril
             .post(app.url(Some(&slug), &flag_path))
             .form(&[("csrf_token", token.as_str()), ("reason", "x")])

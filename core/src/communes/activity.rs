@@ -1,10 +1,9 @@
-//! `/admin` on a commune's site: what needs doing today (flags to review, claims to verify),
-//! the commune's figures, and its new followers week by week as a chart (an SVG drawn here,
-//! with its figures in a table beside it: no script, readable by screen readers).
+//! A commune's activity, for its back-office home (`admin-ui`, `/admin`): what needs doing
+//! today (flags to review, claims to verify), its figures, and its new followers week by week
+//! laid out as a chart's bars (the page draws them as SVG, with the figures in a table).
 
-use parvis_core::db::{Db, TenantSql as _};
-use parvis_core::error::AppResult;
-use parvis_core::types::TenantId;
+use crate::db::{Db, TenantSql as _};
+use crate::types::TenantId;
 use serde::Serialize;
 
 /// Weeks the followers chart spans.
@@ -50,10 +49,9 @@ pub struct Week {
 }
 
 /// Reads the figures as of `now` (Unix seconds).
-pub async fn activity(db: &Db, tenant: TenantId, now: i64) -> AppResult<Activity> {
-    let followers = parvis_core::feed::store::followers_of_commune(db, tenant).await?;
-    let by_week =
-        parvis_core::feed::store::commune_followers_by_week(db, tenant, now, WEEKS).await?;
+pub async fn of(db: &Db, tenant: TenantId, now: i64) -> Result<Activity, sqlx::Error> {
+    let followers = crate::feed::store::followers_of_commune(db, tenant).await?;
+    let by_week = crate::feed::store::commune_followers_by_week(db, tenant, now, WEEKS).await?;
     let mut tx = db.tenant(tenant).read().await?;
     let posts_30_days = tx
         .scoped_scalar::<i64>(
