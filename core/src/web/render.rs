@@ -179,7 +179,6 @@ fn escape_filter(
     Ok(tera::Value::String(escape_html(text)))
 }
 
-/// `12345 | thousands` → `12 345` (see [`crate::util::thousands`]).
 /// `{{ commune | de }}` (« d'Annecy », « du Havre ») and `{{ commune | a }}` (« au Havre »):
 /// a commune (its `name` and `name_kind`), or a bare name (the article and first letter decide).
 fn joined(value: &tera::Value, join: fn(&str, Option<i64>) -> String) -> tera::Result<tera::Value> {
@@ -197,6 +196,7 @@ fn joined(value: &tera::Value, join: fn(&str, Option<i64>) -> String) -> tera::R
     Ok(tera::Value::String(join(name, kind)))
 }
 
+/// `12345 | thousands` → `12 345` (see [`crate::util::thousands`]).
 fn thousands(
     value: &tera::Value,
     _: &std::collections::HashMap<String, tera::Value>,
@@ -244,7 +244,6 @@ fn seconds(value: &tera::Value) -> tera::Result<chrono::DateTime<chrono_tz::Tz>>
     Ok(utc.with_timezone(&chrono_tz::Europe::Paris))
 }
 
-/// `created_at | date_fr` → « 24 nov. 2026 à 14:05 », in the time of metropolitan France.
 /// Months as French writes them short.
 const MONTHS: [&str; 12] = [
     "janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.",
@@ -262,6 +261,7 @@ fn day_fr(
     Ok(tera::Value::String(format!("{} {month}", t.day())))
 }
 
+/// `created_at | date_fr` → « 24 nov. 2026 à 14:05 », in the time of metropolitan France.
 fn date_fr(
     value: &tera::Value,
     _: &std::collections::HashMap<String, tera::Value>,

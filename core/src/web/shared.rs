@@ -104,13 +104,6 @@ impl From<String> for Kept {
     }
 }
 
-impl std::ops::Deref for Kept {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
 /// The marker's word: 43 URL-safe characters, none of which HTML escaping changes.
 static MARK: LazyLock<String> = LazyLock::new(crate::util::random_token);
 
