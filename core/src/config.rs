@@ -286,15 +286,18 @@ impl Config {
                 why: "attendu mailto:adresse ou https://…".into(),
             });
         }
-        let contact = pick("PARVIS_CONTACT_EMAIL", &file.contact_email)
-            .unwrap_or_else(|| format!("contact@{base_domain}"));
-        if contact.contains(char::is_whitespace) || contact.split('@').count() != 2 {
-            return Err(ConfigError::Invalid {
-                name: "PARVIS_CONTACT_EMAIL",
-                value: contact,
-                why: "attendu une adresse e-mail, par exemple contact@exemple.fr".into(),
-            });
-        }
+        // A given address follows the accounts' own rule, so the legal pages never show one
+        // a person could not have signed up with; the default is the base domain's.
+        let contact = match pick("PARVIS_CONTACT_EMAIL", &file.contact_email) {
+            Some(given) => crate::accounts::service::normalize_email(&given).map_err(|_| {
+                ConfigError::Invalid {
+                    name: "PARVIS_CONTACT_EMAIL",
+                    value: given.clone(),
+                    why: "attendu une adresse e-mail, par exemple contact@exemple.fr".into(),
+                }
+            })?,
+            None => format!("contact@{base_domain}"),
+        };
         let legal = Legal {
             operator: pick("PARVIS_OPERATOR", &file.operator),
             address: pick("PARVIS_OPERATOR_ADDRESS", &file.operator_address),
