@@ -19,24 +19,14 @@ use crate::web::{Page, Site};
 
 /// The routes of this feature.
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    let router = Router::new()
         .route("/communes/recherche", get(search_fragment))
         .route("/api/v1/communes", get(search_api))
         .route("/inscrire-ma-commune", get(subscribe_form).post(subscribe))
-        .route("/a-propos", get(about))
-        .route(
-            "/mentions-legales",
-            get(|s, p| legal(s, p, LegalKind::Mentions)),
-        )
-        .route(
-            "/confidentialite",
-            get(|s, p| legal(s, p, LegalKind::Privacy)),
-        )
-        .route(
-            "/accessibilite",
-            get(|s, p| legal(s, p, LegalKind::Accessibility)),
-        )
-        .route("/conditions", get(|s, p| legal(s, p, LegalKind::Terms)))
+        .route("/a-propos", get(about));
+    LEGAL_PAGES.iter().fold(router, |router, legal_page| {
+        router.route(legal_page.href, get(|s, p| legal(s, p, legal_page)))
+    })
 }
 
 const SEARCH_LIMIT: usize = 20;
@@ -249,80 +239,63 @@ async fn about(State(state): State<AppState>, page: Page) -> AppResult<Response>
     Ok((StatusCode::OK, page.render(&state, &About {})?).into_response())
 }
 
-/// The legal pages every host serves, the same on the platform and on each commune's site
-/// (a commune's adds who answers for what its town hall publishes).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum LegalKind {
-    Mentions,
-    Privacy,
-    Accessibility,
-    Terms,
-}
-
-/// Each legal page: (kind, what `legal/page.html` includes, path, title).
-const LEGAL_PAGES: [(LegalKind, &str, &str, &str); 4] = [
-    (
-        LegalKind::Mentions,
-        "mentions",
-        "/mentions-legales",
-        "Mentions légales",
-    ),
-    (
-        LegalKind::Privacy,
-        "confidentialite",
-        "/confidentialite",
-        "Politique de confidentialité",
-    ),
-    (
-        LegalKind::Accessibility,
-        "accessibilite",
-        "/accessibilite",
-        "Accessibilité : non conforme",
-    ),
-    (
-        LegalKind::Terms,
-        "conditions",
-        "/conditions",
-        "Conditions d’utilisation",
-    ),
-];
-
-/// A link to another legal page.
+/// A legal page every host serves, the same on the platform and on each commune's site (a
+/// commune's notice adds who answers for what its town hall publishes).
 #[derive(Serialize)]
 struct LegalLink {
+    /// What `legal/page.html` includes.
+    #[serde(skip)]
+    name: &'static str,
     href: &'static str,
     title: &'static str,
 }
 
-/// `legal/page.html`: one legal page, with the instance's operator.
+const LEGAL_PAGES: [LegalLink; 4] = [
+    LegalLink {
+        name: "mentions",
+        href: "/mentions-legales",
+        title: "Mentions légales",
+    },
+    LegalLink {
+        name: "confidentialite",
+        href: "/confidentialite",
+        title: "Politique de confidentialité",
+    },
+    LegalLink {
+        name: "accessibilite",
+        href: "/accessibilite",
+        title: "Accessibilité : non conforme",
+    },
+    LegalLink {
+        name: "conditions",
+        href: "/conditions",
+        title: "Conditions d’utilisation",
+    },
+];
+
+/// `legal/page.html`: one legal page, with the instance's operator and links to the others.
 #[derive(Serialize)]
 struct LegalPage<'a> {
     page: &'static str,
     title: &'static str,
     legal: &'a crate::config::Legal,
-    others: Vec<LegalLink>,
+    others: Vec<&'static LegalLink>,
 }
 
 impl Template for LegalPage<'_> {
     const NAME: &'static str = "legal/page.html";
 }
 
-async fn legal(State(state): State<AppState>, page: Page, kind: LegalKind) -> AppResult<Response> {
-    let mut this = None;
-    let mut others = Vec::new();
-    for (k, name, href, title) in LEGAL_PAGES {
-        if k == kind {
-            this = Some((name, title));
-        } else {
-            others.push(LegalLink { href, title });
-        }
-    }
-    let (name, title) = this.ok_or_else(|| AppError::not_found("Page introuvable."))?;
+async fn legal(
+    State(state): State<AppState>,
+    page: Page,
+    this: &'static LegalLink,
+) -> AppResult<Response> {
     let context = LegalPage {
-        page: name,
-        title,
+        page: this.name,
+        title: this.title,
         legal: &state.config.legal,
-        others,
+        others: LEGAL_PAGES.iter().filter(|p| p.href != this.href).collect(),
     };
     Ok(page.render(&state, &context)?.into_response())
 }
