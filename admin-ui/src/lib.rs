@@ -40,12 +40,6 @@ impl Template for Dashboard {
     const NAME: &'static str = "admin/dashboard.html";
 }
 
-impl Dashboard {
-    fn any(&self) -> bool {
-        self.can_edit || self.can_roles || self.can_moderate || self.can_modules || self.can_billing
-    }
-}
-
 /// The admin routes (mounted on every host; each handler checks its permission).
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -69,21 +63,26 @@ async fn dashboard(State(state): State<AppState>, page: Page) -> AppResult<Respo
             let domain = c.tenant_id.authz_domain();
             let can =
                 async |perm: Permission| state.authz.can(Some(&viewer.id), &domain, perm).await;
-            let mut dashboard = Dashboard {
-                can_edit: can(perms::EDIT_COMMUNE).await,
-                can_roles: can(perms::MANAGE_ROLES).await,
-                can_moderate: can(perms::MODERATE).await,
-                can_modules: can(perms::MANAGE_MODULES).await,
-                can_billing: can(perms::MANAGE_BILLING).await,
-                activity: activity::Activity::default(),
-            };
-            if !dashboard.any() {
+            let (can_edit, can_roles, can_moderate, can_modules, can_billing) = (
+                can(perms::EDIT_COMMUNE).await,
+                can(perms::MANAGE_ROLES).await,
+                can(perms::MODERATE).await,
+                can(perms::MANAGE_MODULES).await,
+                can(perms::MANAGE_BILLING).await,
+            );
+            if !(can_edit || can_roles || can_moderate || can_modules || can_billing) {
                 return Err(AppError::forbidden(
                     "Cet espace est réservé aux administrateurs et modérateurs de la commune.",
                 ));
             }
-            dashboard.activity =
-                activity::of(&state.db, c.tenant_id, parvis_core::util::now()).await?;
+            let dashboard = Dashboard {
+                can_edit,
+                can_roles,
+                can_moderate,
+                can_modules,
+                can_billing,
+                activity: activity::of(&state.db, c.tenant_id, parvis_core::util::now()).await?,
+            };
             Ok(page.render(&state, &dashboard)?.into_response())
         }
     }

@@ -15,7 +15,7 @@ const GAP: i64 = 8;
 const HEIGHT: i64 = 100;
 
 /// The commune's figures.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Serialize)]
 pub struct Activity {
     /// Accounts following the commune.
     pub followers: i64,
@@ -31,6 +31,10 @@ pub struct Activity {
     pub no_new_followers: bool,
     /// The chart's width in SVG units.
     pub chart_width: i64,
+    /// A bar's width in SVG units.
+    pub bar_width: i64,
+    /// The tallest bar's height (the baseline's place), in SVG units.
+    pub bars_height: i64,
     /// The chart's height in SVG units (bars and their labels).
     pub chart_height: i64,
 }
@@ -98,6 +102,8 @@ pub async fn of(db: &Db, tenant: TenantId, now: i64) -> Result<Activity, sqlx::E
         weeks,
         no_new_followers,
         chart_width: WEEKS as i64 * (BAR + GAP) - GAP,
+        bar_width: BAR,
+        bars_height: HEIGHT,
         chart_height: HEIGHT + 20,
     })
 }

@@ -137,7 +137,8 @@ both_backends!(
                 .contains(&"Rien n'attend de décision aujourd'hui.".to_string())
         );
 
-        // Once the moderator dismisses the flag, nothing is left to do in Annecy.
+        // Once the flag is resolved (as a moderator's decision leaves it), nothing is left to
+        // do in Annecy.
         let mut tx = app.state.db.platform_tx().await?;
         sqlx::query("UPDATE flags SET resolved_at = 1")
             .execute(&mut *tx)
