@@ -16,6 +16,7 @@
 //! the same writer (`db/turn.rs`) and runs on a pooled connection. The write-ahead log is kept
 //! under a bound by `db/wal.rs`.
 
+pub mod changes;
 mod direct;
 pub mod ownership;
 pub mod sql;
@@ -26,8 +27,8 @@ use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::str::FromStr as _;
 use std::sync::Arc;
-use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Once, OnceLock};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
@@ -37,6 +38,7 @@ use sqlx::{
 use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
 
 use crate::types::TenantId;
+use changes::Changes;
 use direct::{DirectConn, GroupOutcome};
 pub use sql::{Sql, TenantSql};
 pub use turn::Key as WriterKey;
@@ -91,6 +93,8 @@ pub struct Db {
     /// Direct read-only connections for [`Db::reader`] (SQLite files only).
     readers: Arc<[Arc<Mutex<DirectConn>>]>,
     next_reader: Arc<AtomicUsize>,
+    /// What PostgreSQL says changed, once [`Db::listen_for_changes`] started listening.
+    changes: Arc<OnceLock<Arc<Changes>>>,
 }
 
 /// Direct readers of an SQLite file. One is held while its statement runs ([`Db::reader`]) or
@@ -189,6 +193,7 @@ impl Db {
                 None => Arc::new([]),
             },
             next_reader: Arc::default(),
+            changes: Arc::default(),
         })
     }
 
@@ -206,12 +211,35 @@ impl Db {
         self.backend
     }
 
+    /// On PostgreSQL, starts listening to the notices of what changed (migration 0028), so
+    /// that the server may keep what its requests read ([`changes`]). Once per handle and its
+    /// clones; nothing on SQLite, whose reads cost no round trip.
+    pub fn listen_for_changes(&self, url: &str) {
+        if self.backend == Backend::Postgres {
+            self.changes.get_or_init(|| Changes::listen(url));
+        }
+    }
+
+    /// What PostgreSQL said changed, while listening ([`Db::listen_for_changes`]).
+    pub fn changes(&self) -> Option<&Changes> {
+        self.changes.get().map(|c| &**c)
+    }
+
+    /// Waits until this process was told of every write committed so far ([`Changes::sync`]);
+    /// nothing when not listening.
+    pub async fn sync_changes(&self) {
+        if let Some(changes) = self.changes() {
+            changes.sync(&self.pool).await;
+        }
+    }
+
     /// The platform's handle: statements on platform- and account-owned tables (communes,
     /// tenants, accounts, sessions, follows, jobs: `db/ownership.rs` says which), outside any
     /// tenant. Tenant-owned tables go through [`Db::tenant`]; on PostgreSQL their rows are
     /// invisible here (Row-Level Security, no tenant set), and a statement that needs every
     /// commune's rows says so with [`Db::platform_tx`].
     pub fn platform(&self) -> &AnyPool {
+        changes::note_write();
         &self.pool
     }
 
@@ -253,6 +281,7 @@ impl Db {
 
     /// A handle scoped to one tenant: the only way to reach tenant-owned rows.
     pub fn tenant(&self, tenant: TenantId) -> TenantDb {
+        changes::note_write();
         TenantDb {
             db: self.clone(),
             tenant,
@@ -266,6 +295,7 @@ impl Db {
     /// read. Its holder must not wait for another turn meanwhile (a tenant's
     /// [`TenantDb::begin_write`], [`Db::write_turn`]): it would wait for itself.
     pub async fn begin_immediate(&self) -> Result<PlatformTx, sqlx::Error> {
+        changes::note_write();
         match self.backend {
             Backend::Sqlite => {
                 let turn = self.write_turn().await?;
@@ -320,6 +350,7 @@ impl Db {
     /// PostgreSQL it opts out of the per-tenant Row-Level Security wall for this transaction
     /// only; request handlers never use it.
     pub async fn platform_tx(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        changes::note_write();
         let tx = begin_pooled(&self.pool, None).await?;
         self.across_tenants(tx).await
     }

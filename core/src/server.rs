@@ -50,6 +50,7 @@ pub async fn build_state(
         .await
         .with_context(|| format!("connexion à la base {}", redact(&config.database_url)))?;
     db.migrate().await?;
+    db.listen_for_changes(&config.database_url);
     let templates = Templates::new(extra_templates).context("templates")?;
     let mailer = Mailer::new(config.smtp_url.as_deref(), &config.mail_from)?;
     let mut handlers = Handlers::default();
@@ -136,6 +137,8 @@ pub async fn build_state(
         modules,
         metrics: metrics_handle(),
         payments,
+        sessions: Default::default(),
+        fingerprints: Default::default(),
         db,
         config: Arc::new(config),
     });

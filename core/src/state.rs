@@ -59,6 +59,8 @@ pub struct Inner {
     pub cards: Arc<crate::feed::service::CardCache>,
     /// Pages of each person's feed, kept for them while what it is made of is the same.
     pub feeds: Arc<crate::feed::service::FeedCache>,
+    /// What each person's feed is made of, kept while it holds (PostgreSQL).
+    pub fingerprints: Arc<crate::feed::store::Fingerprints>,
     /// Feature modules (wasm components).
     pub modules: Arc<ModuleHost>,
     /// Prometheus renderer for `/metrics`.
@@ -67,6 +69,8 @@ pub struct Inner {
     pub header: Arc<dyn crate::web::HeaderCounts>,
     /// Online payments (set by billing at start; empty: payment not configured).
     pub payments: Payments,
+    /// What session statements read, kept while it holds (PostgreSQL).
+    pub sessions: Arc<crate::web::session::Sessions>,
 }
 
 impl std::ops::Deref for AppState {
@@ -93,6 +97,7 @@ impl FromRef<AppState> for crate::web::Web {
             metrics: state.metrics.clone(),
             header: state.header.clone(),
             communes: state.communes.clone(),
+            sessions: state.sessions.clone(),
         }
     }
 }

@@ -319,6 +319,8 @@ impl TestApp {
             .fetch_all(self.state.db.platform())
             .await?;
             if pending.is_empty() {
+                // And this process was told of what they wrote (PostgreSQL's change notices).
+                self.state.db.sync_changes().await;
                 return Ok(());
             }
             anyhow::ensure!(
@@ -401,6 +403,7 @@ impl TestApp {
             None,
         )
         .await?;
+        self.state.db.sync_changes().await;
         Ok(())
     }
 

@@ -47,7 +47,7 @@ async fn feed(
     page: Page,
     Query(q): Query<FeedQuery>,
 ) -> AppResult<Response> {
-    let stamp = store::feed_stamp(&state.db, &account.id).await?;
+    let stamp = store::feed_stamp(&state.db, &state.fingerprints, &account.id).await?;
     let key = (account.id.clone(), q.avant.clone());
     let kept = match state.feeds.get(&key, stamp) {
         Some(kept) => kept,

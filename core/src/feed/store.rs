@@ -3,6 +3,7 @@
 use crate::db::Sql as _;
 use serde::Serialize;
 
+use crate::db::changes::Kept;
 use crate::db::sql::{self, TenantQuery};
 use crate::db::{Db, TenantSql, TenantTx};
 use crate::feed::attachments::Attachment;
@@ -422,11 +423,44 @@ pub async fn feed(
         .collect())
 }
 
+/// Fingerprints of feeds kept at most (one per reader).
+const FINGERPRINTS_KEPT: usize = 65_536;
+
+/// Feeds' fingerprints ([`feed_stamp`]) kept on PostgreSQL while the database's change notices
+/// say what they were made of has not changed ([`crate::db::changes`]): what the reader follows
+/// (the notices of their account) and those communes' versions. A page of a feed kept for its
+/// reader then asks the database nothing. Empty on SQLite, where the read is in the process.
+pub struct Fingerprints(Kept<AccountId, Fingerprint>);
+
+/// A feed's fingerprint and the communes it was read from (their versions are in it).
+#[derive(Clone)]
+struct Fingerprint(i64, Vec<TenantId>);
+
+impl Default for Fingerprints {
+    fn default() -> Self {
+        Fingerprints(Kept::new(FINGERPRINTS_KEPT))
+    }
+}
+
 /// A fingerprint of what `account`'s feed is made of: what it follows and the versions of the
 /// communes it follows ([`crate::web::shared`]). Two reads with the same fingerprint give the
 /// same feed, so a page of it can be reused while the fingerprint stays the same.
-pub async fn feed_stamp(db: &Db, account: &AccountId) -> Result<i64, sqlx::Error> {
+pub async fn feed_stamp(
+    db: &Db,
+    kept: &Fingerprints,
+    account: &AccountId,
+) -> Result<i64, sqlx::Error> {
     use std::hash::{Hash as _, Hasher as _};
+    let changes = db.changes();
+    if let Some(changes) = changes
+        && let Some(f) = kept
+            .0
+            .get(account, |f, stamp| changes.fresh(stamp, &account.0, &f.1))
+    {
+        return Ok(f.0);
+    }
+    // Stamped before the statement begins: a change it does not see is told after the stamp.
+    let stamp = changes.and_then(|c| c.stamp());
     let sources: Vec<(TenantId, String, String, i64)> = sql::query_as(
         "SELECT f.tenant_id, f.target_kind, f.target_id, COALESCE(v.version, 0) AS version \
          FROM follows f LEFT JOIN tenant_versions v ON v.tenant_id = f.tenant_id \
@@ -437,7 +471,14 @@ pub async fn feed_stamp(db: &Db, account: &AccountId) -> Result<i64, sqlx::Error
     .await?;
     let mut hasher = std::hash::DefaultHasher::new();
     sources.hash(&mut hasher);
-    Ok(hasher.finish() as i64)
+    let value = hasher.finish() as i64;
+    if let Some(stamp) = stamp {
+        let mut tenants: Vec<TenantId> = sources.iter().map(|s| s.0).collect();
+        tenants.dedup();
+        kept.0
+            .put(account.clone(), Fingerprint(value, tenants), stamp);
+    }
+    Ok(value)
 }
 
 /// A post of the feed, and whether it is there because its commune is followed (rather

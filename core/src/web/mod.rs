@@ -45,6 +45,8 @@ pub struct Web {
     pub header: Arc<dyn HeaderCounts>,
     /// Every commune of the registry (a commune not yet opened is named on its address).
     pub communes: Arc<crate::communes::search::CommuneIndex>,
+    /// What session statements read, kept while it holds (PostgreSQL).
+    pub sessions: Arc<session::Sessions>,
 }
 
 /// What the header of a commune's page counts for a signed-in person, from the feature that

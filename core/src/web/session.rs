@@ -8,7 +8,7 @@ use axum::response::Response;
 use cookie::{Cookie, SameSite};
 use serde::Serialize;
 
-use crate::db::{Db, Sql as _, sql};
+use crate::db::{Db, Sql as _, changes, sql};
 use crate::error::AppError;
 use crate::types::{AccountId, TenantId};
 use crate::util::{now, random_token, token_hash};
@@ -161,15 +161,68 @@ pub async fn close(
     Ok(cookie_header(SESSION_COOKIE, "", 0, secure))
 }
 
-/// Every request with a session cookie comes here: a direct reader on SQLite. On a commune's
-/// site (`tenant`) the same statement reads what [`Here`] holds.
+/// A row of the session statement: the account and when its session ends.
+#[derive(Clone)]
+struct Loaded {
+    account: Account,
+    expires_at: i64,
+}
+
+impl sql::FromRow for Loaded {
+    fn from_row(row: &sql::Row) -> Result<Self, sqlx::Error> {
+        Ok(Loaded {
+            account: Account::from_row(row)?,
+            expires_at: row.get("expires_at")?,
+        })
+    }
+}
+
+/// Sessions kept between requests: at most this many (token, commune) pairs.
+const KEPT_SESSIONS: usize = 65_536;
+
+/// What session statements read, kept on PostgreSQL while the database's change notices say it
+/// still holds ([`crate::db::changes`]): a signed-in page that changes nothing then asks the
+/// database nothing. Keyed by the token's hash and the commune, so one person's entry is only
+/// ever found by a request carrying their token. Empty on SQLite, where the statement is read in
+/// the process.
+pub struct Sessions(changes::Kept<(String, Option<TenantId>), Loaded>);
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions(changes::Kept::new(KEPT_SESSIONS))
+    }
+}
+
+impl Sessions {
+    fn get(&self, key: &(String, Option<TenantId>), db: &Db, at: i64) -> Option<Account> {
+        let changes = db.changes()?;
+        let kept = self.0.get(key, |l, stamp| {
+            changes.fresh(stamp, &l.account.id.0, key.1.as_slice())
+        })?;
+        (kept.expires_at > at).then_some(kept.account)
+    }
+}
+
+/// Every request with a session cookie comes here: a direct reader on SQLite; on PostgreSQL,
+/// what [`Sessions`] kept while it holds. On a commune's site (`tenant`) the same statement
+/// reads what [`Here`] holds.
 async fn load(
     db: &Db,
+    sessions: &Sessions,
     token: &str,
     tenant: Option<TenantId>,
 ) -> Result<Option<Account>, sqlx::Error> {
-    let account = sql::query_as::<Account>(
-        "SELECT a.id, a.email, a.display_name, (SELECT COUNT(*) FROM notifications n \
+    let key = (token_hash(token), tenant);
+    let at = now();
+    if let Some(account) = sessions.get(&key, db, at) {
+        metrics::counter!("parvis_session_reads_total", "from" => "kept").increment(1);
+        return Ok(Some(account));
+    }
+    metrics::counter!("parvis_session_reads_total", "from" => "database").increment(1);
+    // Stamped before the statement begins: a change it does not see is told after the stamp.
+    let stamp = db.changes().and_then(|c| c.stamp());
+    let loaded = sql::query_as::<Loaded>(
+        "SELECT a.id, a.email, a.display_name, s.expires_at, (SELECT COUNT(*) FROM notifications n \
          WHERE n.account_id = a.id AND n.read_at IS NULL) AS unread, \
          COALESCE(v.version, 0) AS version, COALESCE(v.messages, 0) AS messages, \
          CAST(CASE WHEN EXISTS (SELECT 1 FROM follows f WHERE f.account_id = a.id \
@@ -179,25 +232,31 @@ async fn load(
          LEFT JOIN tenant_versions v ON v.tenant_id = $3 \
          WHERE s.token_hash = $1 AND s.expires_at > $2",
     )
-    .bind(token_hash(token))
-    .bind(now())
+    .bind(&key.0)
+    .bind(at)
     .bind(tenant)
     .fetch_optional(db.reader().await?.sql())
     .await?;
-    Ok(account.map(|account| Account {
-        here: account.here.filter(|_| tenant.is_some()),
-        ..account
-    }))
+    let Some(mut loaded) = loaded else {
+        return Ok(None);
+    };
+    loaded.account.here = loaded.account.here.filter(|_| tenant.is_some());
+    if let Some(stamp) = stamp {
+        sessions.0.put(key, loaded.clone(), stamp);
+    }
+    Ok(Some(loaded.account))
 }
 
-/// Middleware: puts the [`Viewer`] in the request.
+/// Middleware: puts the [`Viewer`] in the request. A signed-in request that may have written
+/// waits, before it answers, until this process was told of its writes
+/// ([`Db::sync_changes`]): the person's next page shows them, whatever it kept.
 pub async fn load_viewer(State(state): State<Web>, mut req: Request, next: Next) -> Response {
     let tenant = match req.extensions().get::<Site>() {
         Some(Site::Commune(c)) => Some(c.tenant_id),
         _ => None,
     };
     let viewer = match read_cookie(req.headers(), SESSION_COOKIE) {
-        Some(token) => match load(&state.db, &token, tenant).await {
+        Some(token) => match load(&state.db, &state.sessions, &token, tenant).await {
             Ok(account) => Viewer(account),
             Err(e) => {
                 tracing::error!(error = %e, "session lookup failed");
@@ -206,6 +265,16 @@ pub async fn load_viewer(State(state): State<Web>, mut req: Request, next: Next)
         },
         None => Viewer(None),
     };
+    let signed_in = viewer.0.is_some();
     req.extensions_mut().insert(viewer);
-    next.run(req).await
+    if !signed_in || state.db.changes().is_none() {
+        return next.run(req).await;
+    }
+    // A module's writes run in tasks of their own: a request other than a read syncs anyway.
+    let unsafe_method = !req.method().is_safe();
+    let (response, may_have_written) = changes::watching(next.run(req)).await;
+    if unsafe_method || may_have_written {
+        state.db.sync_changes().await;
+    }
+    response
 }

@@ -21,6 +21,7 @@ mod feed;
 mod french;
 mod fuzz;
 mod jobs;
+mod kept_sessions;
 mod layers;
 mod media;
 mod messages;

@@ -1,7 +1,8 @@
 //! What signed-in pages share between people (`core/src/web/shared.rs`): a commune's page and
 //! posts' cards are kept rendered at their commune's version, which the database raises at each
 //! write (migration 0025; 0026 versions private messages for the header's count). A write that
-//! goes around the host's code shows at the next request; nothing of one person (their forms,
+//! goes around the host's code shows at the next request (on PostgreSQL, once the process was
+//! told of it by the change notices of migration 0028); nothing of one person (their forms,
 //! their token, why they see a post) reaches another's page.
 
 use parvis_core::authz::Role;
@@ -16,6 +17,9 @@ async fn write_around(app: &TestApp, sql: &str, post: &str) -> anyhow::Result<()
     let done = sqlx::query(sql).bind(post).execute(&mut *tx).await?;
     anyhow::ensure!(done.rows_affected() == 1, "{sql}: no row changed");
     tx.commit().await?;
+    // As another process's write: this one is told of it by PostgreSQL's change notices
+    // (`db/changes.rs`), a moment later; the pages below are read once it was told.
+    app.state.db.sync_changes().await;
     Ok(())
 }
 
