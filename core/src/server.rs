@@ -205,6 +205,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::communes::routes::routes())
         .merge(crate::accounts::routes::routes())
         .merge(crate::platform::routes::routes())
+        .merge(crate::platform::app::routes())
         .merge(crate::officials::routes::routes())
         .merge(crate::feed::routes::routes())
         .merge(crate::moderation::routes::routes())
@@ -239,6 +240,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .route("/static/parvis.css", get(css))
         .route("/static/search.js", get(search_js))
         .merge(crate::notifications::push::routes::static_routes())
+        .merge(crate::platform::app::static_routes())
         .merge(sites)
         .layer(middleware::from_fn_with_state(
             web,

@@ -1,13 +1,47 @@
 // Parvis service worker: shows the web push notifications the platform sends (JSON with
-// title, body, url and tag) and opens their page when they are clicked.
+// title, body, url and tag) and opens their page when they are clicked; when the network is
+// gone, shows the site's offline page instead of the browser's error.
+// It keeps only that page, the style sheet and the icons, fetched without cookies: nothing of
+// anyone's account is stored on the device. Every other request goes to the network as is.
 "use strict";
 
-self.addEventListener("install", function () {
-  self.skipWaiting();
+var KEPT = "parvis-hors-ligne-1";
+var OFFLINE = "/hors-ligne";
+var KEEP = [OFFLINE, "/static/parvis.css", "/static/icone-192.png"];
+
+self.addEventListener("install", function (event) {
+  event.waitUntil(
+    caches.open(KEPT).then(function (cache) {
+      return cache.addAll(KEEP.map(function (path) {
+        return new Request(path, { credentials: "omit", cache: "no-cache" });
+      }));
+    }).then(function () { return self.skipWaiting(); })
+  );
 });
 
 self.addEventListener("activate", function (event) {
-  event.waitUntil(self.clients.claim());
+  event.waitUntil(
+    caches.keys().then(function (names) {
+      return Promise.all(names.filter(function (n) {
+        return n.indexOf("parvis-") === 0 && n !== KEPT;
+      }).map(function (n) { return caches.delete(n); }));
+    }).then(function () { return self.clients.claim(); })
+  );
+});
+
+self.addEventListener("fetch", function (event) {
+  var request = event.request;
+  if (request.method !== "GET") return;
+  var path = new URL(request.url).pathname;
+  if (request.mode === "navigate") {
+    event.respondWith(fetch(request).catch(function () {
+      return caches.match(OFFLINE, { cacheName: KEPT });
+    }));
+  } else if (path !== OFFLINE && KEEP.indexOf(path) !== -1) {
+    event.respondWith(fetch(request).catch(function () {
+      return caches.match(path, { cacheName: KEPT });
+    }));
+  }
 });
 
 self.addEventListener("push", function (event) {

@@ -293,3 +293,66 @@ both_backends!(
         Ok(())
     }
 );
+
+both_backends!(
+    each_site_installs_as_an_app_named_after_it,
+    |backend| async move {
+        // Issue 17: a commune on a phone's home screen, like the municipal apps.
+        let app = TestApp::start(backend).await?;
+        let annecy = app.commune("74010").await?;
+        let client = app.client()?;
+        for (host, name, short) in [
+            (Some(annecy.as_str()), "Annecy — Parvis", "Annecy"),
+            (None, "Parvis", "Parvis"),
+        ] {
+            let page = client.get(app.url(host, "/")).send().await?.text().await?;
+            assert_eq!(
+                attrs(&page, "link[rel=manifest]", "href")?,
+                vec!["/manifest.webmanifest"],
+                "{host:?}"
+            );
+            let r = client
+                .get(app.url(host, "/manifest.webmanifest"))
+                .send()
+                .await?;
+            assert_eq!(r.status(), 200);
+            assert_eq!(r.headers()["content-type"], "application/manifest+json");
+            let manifest: Value = r.json().await?;
+            assert_eq!(manifest["name"], name);
+            assert_eq!(manifest["short_name"], short);
+            assert_eq!(manifest["start_url"], "/");
+            let icons = manifest["icons"].as_array().context("icons")?;
+            assert_eq!(icons.len(), 3);
+            for icon in icons {
+                let src = icon["src"].as_str().context("src")?;
+                let r = client.get(app.url(host, src)).send().await?;
+                assert_eq!(r.status(), 200, "{src}");
+                assert_eq!(r.headers()["content-type"], "image/png");
+                let png = image::load_from_memory(&r.bytes().await?)?;
+                assert_eq!(
+                    format!("{}x{}", png.width(), png.height()),
+                    icon["sizes"].as_str().context("sizes")?
+                );
+            }
+            // The page the service worker keeps for when the network is gone.
+            let offline = client.get(app.url(host, "/hors-ligne")).send().await?;
+            assert_eq!(offline.status(), 200);
+            let offline = offline.text().await?;
+            assert_eq!(texts(&offline, "h1")?, vec!["Vous êtes hors ligne"]);
+        }
+        let manifest: Value = client
+            .get(app.url(Some(&annecy), "/manifest.webmanifest"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert!(
+            manifest["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("d'Annecy")),
+            "{manifest}"
+        );
+        app.stop().await;
+        Ok(())
+    }
+);
