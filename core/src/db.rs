@@ -93,7 +93,7 @@ pub struct Db {
     /// Direct read-only connections for [`Db::reader`] (SQLite files only).
     readers: Arc<[Arc<Mutex<DirectConn>>]>,
     next_reader: Arc<AtomicUsize>,
-    /// What PostgreSQL says changed, once [`Db::listen_for_changes`] started listening.
+    /// What the database says changed, once [`Db::listen_for_changes`] started following it.
     changes: Arc<OnceLock<Arc<Changes>>>,
 }
 
@@ -211,16 +211,30 @@ impl Db {
         self.backend
     }
 
-    /// On PostgreSQL, starts listening to the notices of what changed (migration 0028), so
-    /// that the server may keep what its requests read ([`changes`]). Once per handle and its
-    /// clones; nothing on SQLite, whose reads cost no round trip.
+    /// Starts following what changes in the database (PostgreSQL's notices of migration 0028,
+    /// an SQLite file's version), so that the server may keep what its requests read
+    /// ([`changes`]). Once per handle and its clones; nothing for an in-memory SQLite database,
+    /// which no one else can change.
     pub fn listen_for_changes(&self, url: &str) {
-        if self.backend == Backend::Postgres {
-            self.changes.get_or_init(|| Changes::listen(url));
+        match self.backend {
+            Backend::Postgres => {
+                self.changes.get_or_init(|| Changes::listen(url));
+            }
+            Backend::Sqlite => {
+                let Some(path) = sqlite_file(url) else {
+                    return;
+                };
+                match Changes::watch_file(path) {
+                    Ok(changes) => {
+                        let _ = self.changes.set(changes);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "{path}: changes not watched"),
+                }
+            }
         }
     }
 
-    /// What PostgreSQL said changed, while listening ([`Db::listen_for_changes`]).
+    /// What the database said changed, once followed ([`Db::listen_for_changes`]).
     pub fn changes(&self) -> Option<&Changes> {
         self.changes.get().map(|c| &**c)
     }

@@ -59,7 +59,7 @@ pub struct Inner {
     pub cards: Arc<crate::feed::service::CardCache>,
     /// Pages of each person's feed, kept for them while what it is made of is the same.
     pub feeds: Arc<crate::feed::service::FeedCache>,
-    /// What each person's feed is made of, kept while it holds (PostgreSQL).
+    /// What each person's feed is made of, kept while it holds.
     pub fingerprints: Arc<crate::feed::store::Fingerprints>,
     /// Feature modules (wasm components).
     pub modules: Arc<ModuleHost>,
@@ -69,7 +69,7 @@ pub struct Inner {
     pub header: Arc<dyn crate::web::HeaderCounts>,
     /// Online payments (set by billing at start; empty: payment not configured).
     pub payments: Payments,
-    /// What session statements read, kept while it holds (PostgreSQL).
+    /// What session statements read, kept while it holds.
     pub sessions: Arc<crate::web::session::Sessions>,
 }
 

@@ -6,7 +6,7 @@
 --   `a:<account id>`  sessions, accounts, notifications, follows
 --   `t:<tenant id>`   tenant_versions (raised by the triggers of 0025 and 0026)
 -- Notices are sent at commit, in commit order, and identical ones of a transaction are sent once.
--- SQLite needs none of it: its session statement is read in the process, with no round trip.
+-- SQLite has no notices: a connection watches the file's `data_version` instead (changes.rs).
 
 CREATE FUNCTION parvis_notice_accounts() RETURNS trigger
 LANGUAGE plpgsql

@@ -1,5 +1,5 @@
-//! What PostgreSQL says has changed, so that what a process keeps of the database can be
-//! trusted without asking it again.
+//! What the database says has changed, so that what a process keeps of it can be trusted
+//! without asking it again.
 //!
 //! The triggers of migration 0028 send a notice on the channel [`CHANNEL`] at each commit that
 //! touches what a request reads with its session: `a:<account id>` or `t:<tenant id>`. One
@@ -17,6 +17,12 @@
 //! Nothing is trusted while the listener is not connected: a notice sent meanwhile is lost, so
 //! a reconnection raises the floor below which everything kept is void. The bookkeeping is
 //! bounded: past [`MAX_KEYS`] remembered changes, it starts again from a raised floor.
+//!
+//! **SQLite** has no notices, and any process may write its file (the command line while the
+//! server runs). A connection of its own watches `PRAGMA data_version`, which moves at every
+//! commit made by any other connection, in this process or another ([`Changes::watch_file`]):
+//! checked every [`FILE_CHECK`] and at each [`Changes::sync`], a move voids everything kept.
+//! Coarser than notices (any write voids all), and exact for read-your-writes all the same.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -43,6 +49,27 @@ const SYNC_WAIT: Duration = Duration::from_secs(2);
 
 /// How often the listener checks that its [`Changes`] is still wanted while no notice comes.
 const IDLE_CHECK: Duration = Duration::from_secs(5);
+
+/// How often an SQLite file's version is checked for another connection's commit: the longest
+/// a write made without a sync (a background job, another process) takes to show.
+pub const FILE_CHECK: Duration = Duration::from_millis(20);
+
+/// Where changes are learnt.
+enum Source {
+    /// PostgreSQL's notices, heard by the listener ([`run`]).
+    Notices,
+    /// An SQLite file's `data_version`, on a connection of its own, and the last one seen.
+    File(Mutex<(rusqlite::Connection, i64)>),
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Source::Notices => "Notices",
+            Source::File(_) => "File",
+        })
+    }
+}
 
 tokio::task_local! {
     /// Whether the request running in this task may have written ([`watching`]).
@@ -79,6 +106,7 @@ pub struct Changes {
     next_sync: AtomicU64,
     /// Tells this process's sync notices from other processes'.
     nonce: String,
+    source: Source,
 }
 
 #[derive(Debug, Default)]
@@ -120,8 +148,9 @@ fn parse(payload: &str) -> Option<Notice<'_>> {
 }
 
 impl Changes {
-    fn new() -> Changes {
+    fn new(source: Source) -> Changes {
         Changes {
+            source,
             live: AtomicBool::new(false),
             seq: AtomicU64::new(0),
             book: Mutex::new(Book::default()),
@@ -134,9 +163,57 @@ impl Changes {
     /// Starts listening on `url`'s database in the background, until the returned handle and
     /// its clones are dropped. Nothing is [`fresh`](Changes::fresh) before the first connection.
     pub fn listen(url: &str) -> Arc<Changes> {
-        let changes = Arc::new(Changes::new());
+        let changes = Arc::new(Changes::new(Source::Notices));
         tokio::spawn(run(url.to_string(), Arc::downgrade(&changes)));
         changes
+    }
+
+    /// Starts watching the SQLite file at `path` for other connections' commits, until the
+    /// returned handle and its clones are dropped.
+    pub fn watch_file(path: &str) -> Result<Arc<Changes>, rusqlite::Error> {
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.execute_batch("PRAGMA busy_timeout = 100; PRAGMA query_only = 1;")?;
+        let version = data_version(&conn)?;
+        let changes = Arc::new(Changes::new(Source::File(Mutex::new((conn, version)))));
+        changes.connected();
+        let watched = Arc::downgrade(&changes);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(FILE_CHECK);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                match watched.upgrade() {
+                    Some(changes) => changes.check_file(),
+                    None => return,
+                }
+            }
+        });
+        Ok(changes)
+    }
+
+    /// Voids everything kept if the file's version moved since the last check; trusts nothing
+    /// while it cannot be read.
+    fn check_file(&self) {
+        let Source::File(watch) = &self.source else {
+            return;
+        };
+        let Ok(mut watch) = watch.lock() else {
+            return;
+        };
+        match data_version(&watch.0) {
+            Ok(version) if version == watch.1 && self.live.load(Ordering::SeqCst) => {}
+            Ok(version) => {
+                watch.1 = version;
+                self.connected();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "data_version unreadable: nothing kept is trusted");
+                self.disconnected();
+            }
+        }
     }
 
     /// The stamp of a read about to begin, or `None` while nothing can be trusted.
@@ -165,6 +242,10 @@ impl Changes {
     /// then reflects every write committed so far, its own included. Costs a round trip and
     /// the notice's way back; does nothing while not listening (nothing is kept then).
     pub async fn sync(&self, pool: &sqlx::AnyPool) {
+        if let Source::File(_) = self.source {
+            self.check_file();
+            return;
+        }
         if !self.live.load(Ordering::SeqCst) {
             return;
         }
@@ -236,6 +317,10 @@ impl Changes {
     fn disconnected(&self) {
         self.live.store(false, Ordering::SeqCst);
     }
+}
+
+fn data_version(conn: &rusqlite::Connection) -> Result<i64, rusqlite::Error> {
+    conn.query_row("PRAGMA data_version", [], |row| row.get(0))
 }
 
 /// Values read from the database, kept while the change notices say they hold, each with the
@@ -360,7 +445,7 @@ mod tests {
 
     #[test]
     fn a_read_holds_until_a_notice_about_it_is_handled_after_its_stamp() {
-        let c = Changes::new();
+        let c = Changes::new(Source::Notices);
         assert_eq!(c.stamp(), None, "nothing is trusted before listening");
         c.connected();
         let stamp = c.stamp().unwrap_or_default();
@@ -380,7 +465,7 @@ mod tests {
 
     #[test]
     fn a_lost_connection_voids_everything_read_before_it() {
-        let c = Changes::new();
+        let c = Changes::new(Source::Notices);
         c.connected();
         let stamp = c.stamp().unwrap_or_default();
         c.disconnected();
@@ -394,7 +479,7 @@ mod tests {
 
     #[test]
     fn the_book_is_bounded_and_starts_again_from_a_floor() {
-        let c = Changes::new();
+        let c = Changes::new(Source::Notices);
         c.connected();
         let stamp = c.stamp().unwrap_or_default();
         for i in 0..MAX_KEYS as i64 + 1 {
@@ -407,7 +492,7 @@ mod tests {
 
     #[test]
     fn only_this_process_sync_notices_count() {
-        let c = Changes::new();
+        let c = Changes::new(Source::Notices);
         c.handle(Notice::Sync("someone-else", 5));
         assert_eq!(*c.synced.borrow(), 0);
         let nonce = c.nonce.clone();

@@ -426,10 +426,10 @@ pub async fn feed(
 /// Fingerprints of feeds kept at most (one per reader).
 const FINGERPRINTS_KEPT: usize = 65_536;
 
-/// Feeds' fingerprints ([`feed_stamp`]) kept on PostgreSQL while the database's change notices
-/// say what they were made of has not changed ([`crate::db::changes`]): what the reader follows
-/// (the notices of their account) and those communes' versions. A page of a feed kept for its
-/// reader then asks the database nothing. Empty on SQLite, where the read is in the process.
+/// Feeds' fingerprints ([`feed_stamp`]) kept while the database says what they were made of has
+/// not changed ([`crate::db::changes`]): what the reader follows (their account's changes) and
+/// those communes' versions. A page of a feed kept for its reader then asks the database
+/// nothing.
 pub struct Fingerprints(Kept<AccountId, Fingerprint>);
 
 /// A feed's fingerprint and the communes it was read from (their versions are in it).

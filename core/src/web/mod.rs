@@ -45,7 +45,7 @@ pub struct Web {
     pub header: Arc<dyn HeaderCounts>,
     /// Every commune of the registry (a commune not yet opened is named on its address).
     pub communes: Arc<crate::communes::search::CommuneIndex>,
-    /// What session statements read, kept while it holds (PostgreSQL).
+    /// What session statements read, kept while it holds.
     pub sessions: Arc<session::Sessions>,
 }
 

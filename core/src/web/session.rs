@@ -180,11 +180,10 @@ impl sql::FromRow for Loaded {
 /// Sessions kept between requests: at most this many (token, commune) pairs.
 const KEPT_SESSIONS: usize = 65_536;
 
-/// What session statements read, kept on PostgreSQL while the database's change notices say it
-/// still holds ([`crate::db::changes`]): a signed-in page that changes nothing then asks the
-/// database nothing. Keyed by the token's hash and the commune, so one person's entry is only
-/// ever found by a request carrying their token. Empty on SQLite, where the statement is read in
-/// the process.
+/// What session statements read, kept while the database says nothing it read changed
+/// ([`crate::db::changes`]): a signed-in page that changes nothing then asks the database
+/// nothing. Keyed by the token's hash and the commune, so one person's entry is only ever found
+/// by a request carrying their token.
 pub struct Sessions(changes::Kept<(String, Option<TenantId>), Loaded>);
 
 impl Default for Sessions {
@@ -203,8 +202,8 @@ impl Sessions {
     }
 }
 
-/// Every request with a session cookie comes here: a direct reader on SQLite; on PostgreSQL,
-/// what [`Sessions`] kept while it holds. On a commune's site (`tenant`) the same statement
+/// Every request with a session cookie comes here: what [`Sessions`] kept while it holds, or
+/// the statement (on a direct reader on SQLite). On a commune's site (`tenant`) the same statement
 /// reads what [`Here`] holds.
 async fn load(
     db: &Db,
