@@ -322,7 +322,11 @@ async fn serve(
         state,
         &page,
         &module,
-        &module_nav(&module, admin),
+        &module_nav(
+            &module,
+            admin,
+            page.path.split('?').next().unwrap_or_default(),
+        ),
         (response, checkouts),
         flash,
         admin,
@@ -362,29 +366,76 @@ fn fault_page(module: &LoadedModule, fault: &Fault) -> Response {
     )
 }
 
-/// A link of a module's menu.
+/// A link of a module's menu; `current` on the page it leads to.
 #[derive(serde::Serialize)]
 struct NavLink {
     label: String,
     href: String,
+    current: bool,
 }
 
-fn module_nav(module: &LoadedModule, admin: bool) -> Vec<NavLink> {
-    let base = if admin {
+/// Where a module's pages start: `/m/<id>` or, in the back-office, `/admin/m/<id>`.
+fn module_root(module: &LoadedModule, admin: bool) -> String {
+    if admin {
         format!("/admin/m/{}", module.id)
     } else {
         format!("/m/{}", module.id)
-    };
+    }
+}
+
+fn module_nav(module: &LoadedModule, admin: bool, path: &str) -> Vec<NavLink> {
+    let base = module_root(module, admin);
     module
         .manifest
         .nav
         .iter()
         .filter(|n| n.admin == admin)
-        .map(|n| NavLink {
-            label: n.label.clone(),
-            href: format!("{base}{}", n.path),
+        .map(|n| {
+            let href = format!("{base}{}", n.path);
+            NavLink {
+                current: href == path,
+                label: n.label.clone(),
+                href,
+            }
         })
         .collect()
+}
+
+/// The trail above a module's page (`ui::trail`): the commune's home, the back-office in it,
+/// the module's first page unless this is it, then this page, named once.
+#[derive(serde::Serialize)]
+struct Trail<'a> {
+    hrefs: Vec<String>,
+    labels: Vec<&'a str>,
+    here: &'a str,
+}
+
+impl<'a> Trail<'a> {
+    fn of(module: &'a LoadedModule, admin: bool, path: &str, title: &'a str) -> Trail<'a> {
+        let mut hrefs = vec!["/".to_string()];
+        let mut labels = vec!["Accueil"];
+        if admin {
+            hrefs.push("/admin".into());
+            labels.push("Administration");
+        }
+        let root = module_root(module, admin);
+        let name = module.manifest.name.as_str();
+        let at_root = path.trim_end_matches('/') == root;
+        if at_root || title == name {
+            return Trail {
+                hrefs,
+                labels,
+                here: name,
+            };
+        }
+        hrefs.push(format!("{root}/"));
+        labels.push(name);
+        Trail {
+            hrefs,
+            labels,
+            here: title,
+        }
+    }
 }
 
 /// `modules/page.html`: a module's page in the commune's layout, with its menu.
@@ -395,8 +446,7 @@ struct ModulePageContent<'a> {
     module_html: String,
     module_name: &'a str,
     module_nav: &'a [NavLink],
-    /// Under `/admin/m/…`.
-    module_admin: bool,
+    trail: Trail<'a>,
     /// The module's one-time message, after its redirect.
     flash: Option<&'a str>,
 }
@@ -425,7 +475,12 @@ fn respond(
                 module_html: neutralise_tags(&p.html),
                 module_name: &module.manifest.name,
                 module_nav: nav,
-                module_admin: admin,
+                trail: Trail::of(
+                    module,
+                    admin,
+                    page.path.split('?').next().unwrap_or_default(),
+                    &p.title,
+                ),
                 flash: flash.as_deref(),
             };
             let html = page.clone().with_forms().render(state, &content)?;

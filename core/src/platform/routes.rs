@@ -23,7 +23,8 @@ pub fn routes() -> Router<AppState> {
         .route("/communes/recherche", get(search_fragment))
         .route("/api/v1/communes", get(search_api))
         .route("/inscrire-ma-commune", get(subscribe_form).post(subscribe))
-        .route("/a-propos", get(about));
+        .route("/a-propos", get(about))
+        .route("/composants", get(components));
     LEGAL_PAGES.iter().fold(router, |router, legal_page| {
         router.route(legal_page.href, get(|s, p| legal(s, p, legal_page)))
     })
@@ -237,6 +238,138 @@ async fn subscribe(
 
 async fn about(State(state): State<AppState>, page: Page) -> AppResult<Response> {
     Ok((StatusCode::OK, page.render(&state, &About {})?).into_response())
+}
+
+/// A component of the design system's living page, by its anchor.
+#[derive(Serialize)]
+struct Section {
+    id: &'static str,
+    name: &'static str,
+}
+
+/// The living page's components, in its order (`components.html` shows each by its `id`).
+const SECTIONS: [Section; 13] = [
+    Section {
+        id: "couleurs",
+        name: "Couleurs",
+    },
+    Section {
+        id: "boutons",
+        name: "Boutons",
+    },
+    Section {
+        id: "champs",
+        name: "Champs de formulaire",
+    },
+    Section {
+        id: "choix",
+        name: "Boutons radio et cases à cocher",
+    },
+    Section {
+        id: "cartes",
+        name: "Cartes",
+    },
+    Section {
+        id: "messages",
+        name: "Messages",
+    },
+    Section {
+        id: "alertes",
+        name: "Alertes par gravité",
+    },
+    Section {
+        id: "ariane",
+        name: "Fil d'Ariane",
+    },
+    Section {
+        id: "onglets",
+        name: "Onglets",
+    },
+    Section {
+        id: "tableaux",
+        name: "Tableaux",
+    },
+    Section {
+        id: "graphiques",
+        name: "Graphiques",
+    },
+    Section {
+        id: "vide",
+        name: "États vides",
+    },
+    Section {
+        id: "confirmations",
+        name: "Confirmations",
+    },
+];
+
+/// A colour of the style sheet: its variable's name (without `--`) and what it is for.
+#[derive(Serialize)]
+struct Colour {
+    name: &'static str,
+    role: &'static str,
+}
+
+const COLOURS: [Colour; 10] = [
+    Colour {
+        name: "ink",
+        role: "le texte",
+    },
+    Colour {
+        name: "muted",
+        role: "le texte secondaire",
+    },
+    Colour {
+        name: "accent",
+        role: "les liens et l'action principale",
+    },
+    Colour {
+        name: "bg",
+        role: "le fond",
+    },
+    Colour {
+        name: "soft",
+        role: "le fond des cartes et de l'en-tête",
+    },
+    Colour {
+        name: "line",
+        role: "les séparations",
+    },
+    Colour {
+        name: "info",
+        role: "une information",
+    },
+    Colour {
+        name: "warn",
+        role: "une vigilance",
+    },
+    Colour {
+        name: "err",
+        role: "une erreur, une urgence, ce qui détruit",
+    },
+    Colour {
+        name: "ok",
+        role: "une réussite",
+    },
+];
+
+/// `components.html`: the design system's living page.
+#[derive(Serialize)]
+struct Components {
+    sections: &'static [Section],
+    colours: &'static [Colour],
+}
+
+impl Template for Components {
+    const NAME: &'static str = "components.html";
+}
+
+async fn components(State(state): State<AppState>, page: Page) -> AppResult<Response> {
+    let content = Components {
+        sections: &SECTIONS,
+        colours: &COLOURS,
+    };
+    Ok((StatusCode::OK, page.render(&state, &content)?).into_response())
 }
 
 /// A legal page every host serves, the same on the platform and on each commune's site (a

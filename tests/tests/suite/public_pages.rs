@@ -138,7 +138,8 @@ both_backends!(
                 "Une plateforme neutre",
                 "L'ordre du fil d'actualité",
                 "Vos données",
-                "Les données publiques"
+                "Les données publiques",
+                "Pour les développeurs"
             ]
         );
         assert!(
@@ -147,6 +148,7 @@ both_backends!(
                 .any(|p| p.contains("de la plus récente à la plus ancienne")),
             "{page}"
         );
+        assert!(attrs(&page, "main a", "href")?.contains(&"/composants".to_string()));
         app.stop().await;
         Ok(())
     }
@@ -352,6 +354,66 @@ both_backends!(
                 .is_some_and(|d| d.contains("d'Annecy")),
             "{manifest}"
         );
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(
+    the_design_system_shows_every_component_with_its_markup,
+    |backend| async move {
+        // Issue 17: the living page of the components core pages and modules share.
+        let app = TestApp::start(backend).await?;
+        let lyon = app.commune("69123").await?;
+        let client = app.client()?;
+        for host in [None, Some(lyon.as_str())] {
+            let r = client.get(app.url(host, "/composants")).send().await?;
+            assert_eq!(r.status(), 200);
+            let page = r.text().await?;
+            assert_eq!(texts(&page, "main h1")?, ["Composants de Parvis"]);
+            let sections = texts(&page, "main h2")?;
+            assert_eq!(sections.len(), 13, "{sections:?}");
+            // Every entry of the contents leads to its section.
+            for anchor in attrs(&page, "nav[aria-label='Sommaire des composants'] a", "href")? {
+                let id = anchor.trim_start_matches('#');
+                assert_eq!(
+                    attrs(&page, &format!("h2#{id}"), "id")?.len(),
+                    1,
+                    "{anchor}"
+                );
+            }
+            // Each component is there, as it looks and as its markup.
+            for (css, markup) in [
+                (
+                    ".sample nav.trail [aria-current=page]",
+                    "class=&quot;trail&quot;",
+                ),
+                (
+                    ".sample nav.tabs a[aria-current=page]",
+                    "class=&quot;tabs&quot;",
+                ),
+                (".sample .empty a.button", "class=&quot;empty&quot;"),
+                (
+                    ".sample .alert.alert-urgence .alert-severity",
+                    "alert-urgence",
+                ),
+                (".sample p.notice.error[role=alert]", "notice error"),
+                (
+                    ".sample fieldset.choices legend",
+                    "class=&quot;choices&quot;",
+                ),
+                (".sample table caption", "&lt;caption&gt;"),
+                (".sample figure.chart svg[role=img]", "role=&quot;img&quot;"),
+                (".sample [aria-invalid=true]", "aria-invalid"),
+                (".sample .confirm button.danger", "class=&quot;danger&quot;"),
+            ] {
+                // `texts` has one entry per element found, empty text or not.
+                assert!(!texts(&page, css)?.is_empty(), "{css}");
+                assert!(page.contains(markup), "the markup of {css}");
+            }
+            // The page is its own first example: its trail leads home.
+            assert_eq!(attrs(&page, "main > nav.trail a", "href")?, ["/"]);
+        }
         app.stop().await;
         Ok(())
     }
