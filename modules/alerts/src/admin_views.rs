@@ -9,7 +9,7 @@ use crate::model::{Alert, Category, Severity};
 use crate::report::AlertReport;
 use crate::views::{alert_card, facts, framed, reason, status_line};
 use parvis_module_sdk::Request;
-use parvis_module_sdk::html::{Markup, error_summary, field, html, table_head};
+use parvis_module_sdk::html::{Markup, empty, error_summary, field, html, table_head};
 use parvis_module_sdk::store::Doc;
 
 /// An alert with its delivery report, for the list.
@@ -99,7 +99,7 @@ pub fn index(
             p { a href=(req.link("/new")) { "Publier une alerte" } }
         }
         @if alerts.is_empty() {
-            p { "Aucune alerte pour le moment." }
+            (empty("Aucune alerte pour le moment."))
         }
         @for (doc, report) in alerts {
             @let alert = &doc.value;

@@ -6,7 +6,7 @@ use crate::model::{Alert, Severity};
 use crate::phone;
 use crate::time::{format_fr, iso_utc};
 use parvis_module_sdk::Request;
-use parvis_module_sdk::html::{Markup, error_summary, field, html, paragraphs};
+use parvis_module_sdk::html::{Markup, empty, error_summary, field, html, paragraphs};
 use parvis_module_sdk::store::Doc;
 
 /// A `<time>` element in French, Paris time.
@@ -14,23 +14,12 @@ pub fn time(ms: i64) -> Markup {
     html! { time datetime=(iso_utc(ms)) { (format_fr(ms)) } }
 }
 
-/// The colour that repeats the severity's label (never shown alone).
-fn colour(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Information => "#1f4e8c",
-        Severity::Vigilance => "#8a5a00",
-        Severity::Emergency => "#a4161a",
-    }
-}
-
-/// An alert's frame: an `<article>` with a left border in the severity's colour.
+/// An alert's frame: an `<article>` with a left border in the severity's colour, from the
+/// host's design system (`.alert-information`, `.alert-vigilance`, `.alert-urgence`; see
+/// `/composants`): the colour only repeats the severity written inside.
 pub fn framed(severity: Severity, content: Markup) -> Markup {
     html! {
-        article class={ "alert alert-" (severity.value()) }
-            style={
-                "border-left:.4rem solid " (colour(severity))
-                ";padding-left:.75rem;margin:0 0 1.25rem"
-            } {
+        article class={ "alert alert-" (severity.value()) } {
             (content)
         }
     }
@@ -120,7 +109,7 @@ pub fn index(
                 section aria-labelledby="current-title" {
                     h2 id="current-title" { "Alertes en cours" }
                     @if current.is_empty() {
-                        p { "Aucune alerte en cours." }
+                        (empty("Aucune alerte en cours."))
                     }
                     @for doc in current {
                         (current_item(req, doc, now))
@@ -134,7 +123,7 @@ pub fn index(
         section aria-labelledby="history-title" {
             h2 id="history-title" { "Historique" }
             @if history.is_empty() {
-                p { "Aucune alerte passée." }
+                (empty("Aucune alerte passée."))
             } @else {
                 ul {
                     @for doc in history {

@@ -151,7 +151,7 @@ fn list(req: &Request, _: &Params) -> Result<Response, Error> {
         html! {
             h1 { "Appels au don" }
             @if open_ones.is_empty() {
-                p { "Aucune collecte en cours." }
+                (html::empty("Aucune collecte en cours."))
             }
             @for (c, (cents, donors)) in open_ones {
                 section class="card" {

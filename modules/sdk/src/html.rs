@@ -193,3 +193,54 @@ mod tests {
         assert_eq!(error_summary("À corriger :", &[]).into_string(), "");
     }
 }
+
+/// The host's design system (`/composants` on any Parvis site): its classes are in the
+/// host's style sheet, which every module page loads; these write its components' markup, so
+/// a module's page looks like the host's.
+///
+/// Nothing to show yet, said plainly: `empty("Aucune alerte en cours.")`.
+pub fn empty(text: &str) -> Markup {
+    html! { div class="empty" { p { (text) } } }
+}
+
+/// How a [`notice`] reads: an information, a success, an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Something to know (`role="status"`).
+    Info,
+    /// An action went well (`role="status"`).
+    Ok,
+    /// An action failed (`role="alert"`, read at once by screen readers).
+    Error,
+}
+
+/// The result of an action, at the top of the page that follows it.
+pub fn notice(tone: Tone, text: &str) -> Markup {
+    let (class, role) = match tone {
+        Tone::Info => ("notice", "status"),
+        Tone::Ok => ("notice ok", "status"),
+        Tone::Error => ("notice error", "alert"),
+    };
+    html! { p class=(class) role=(role) { (text) } }
+}
+
+#[cfg(test)]
+mod design_system_tests {
+    use super::*;
+
+    #[test]
+    fn components_write_the_host_classes_and_escape_their_text() {
+        assert_eq!(
+            empty("Aucun <b>sondage</b>.").into_string(),
+            "<div class=\"empty\"><p>Aucun &lt;b&gt;sondage&lt;/b&gt;.</p></div>"
+        );
+        assert_eq!(
+            notice(Tone::Error, "Échec.").into_string(),
+            "<p class=\"notice error\" role=\"alert\">Échec.</p>"
+        );
+        assert_eq!(
+            notice(Tone::Ok, "Fait.").into_string(),
+            "<p class=\"notice ok\" role=\"status\">Fait.</p>"
+        );
+    }
+}
