@@ -261,7 +261,8 @@ fn day_fr(
     Ok(tera::Value::String(format!("{} {month}", t.day())))
 }
 
-/// `created_at | date_fr` → « 24 nov. 2026 à 14:05 », in the time of metropolitan France.
+/// `created_at | date_fr` → « 24 nov. 2026 à 14 h 05 », in the time of metropolitan France (the
+/// hour written as French typography has it, with no-break spaces, as the modules' SDK does).
 fn date_fr(
     value: &tera::Value,
     _: &std::collections::HashMap<String, tera::Value>,
@@ -270,7 +271,7 @@ fn date_fr(
     let t = seconds(value)?;
     let month = MONTHS.get(t.month0() as usize).copied().unwrap_or("");
     Ok(tera::Value::String(format!(
-        "{} {month} {} à {:02}:{:02}",
+        "{} {month} {} à {}\u{a0}h\u{a0}{:02}",
         t.day(),
         t.year(),
         t.hour(),

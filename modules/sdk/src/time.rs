@@ -129,10 +129,11 @@ pub fn date_fr(secs: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The hour in French, Paris time: `9 h 05`.
+/// The hour in French, Paris time: `9 h 05`, with no-break spaces (a line never ends between
+/// the hour and its minutes).
 pub fn hour_fr(secs: i64) -> String {
     paris(secs)
-        .map(|t| format!("{} h {:02}", t.hour(), t.minute()))
+        .map(|t| format!("{}\u{a0}h\u{a0}{:02}", t.hour(), t.minute()))
         .unwrap_or_default()
 }
 
@@ -153,7 +154,7 @@ pub fn short_fr(secs: i64) -> String {
     paris(secs)
         .map(|t| {
             format!(
-                "{:02}/{:02}/{} {} h {:02}",
+                "{:02}/{:02}/{} {}\u{a0}h\u{a0}{:02}",
                 t.day(),
                 t.month(),
                 t.year(),
@@ -241,10 +242,16 @@ mod tests {
 
     #[test]
     fn formats_in_french_and_for_machines() {
-        assert_eq!(when_fr(WINTER_NOON_UTC), "jeudi 15 janvier 2026 à 13 h 00");
-        assert_eq!(format_fr(SUMMER_NOON_UTC), "15 juillet 2026 à 14 h 00");
+        assert_eq!(
+            when_fr(WINTER_NOON_UTC),
+            "jeudi 15 janvier 2026 à 13\u{a0}h\u{a0}00"
+        );
+        assert_eq!(
+            format_fr(SUMMER_NOON_UTC),
+            "15 juillet 2026 à 14\u{a0}h\u{a0}00"
+        );
         assert_eq!(date_fr(1_772_323_200), "dimanche 1er mars 2026");
-        assert_eq!(short_fr(SUMMER_NOON_UTC), "15/07/2026 14 h 00");
+        assert_eq!(short_fr(SUMMER_NOON_UTC), "15/07/2026 14\u{a0}h\u{a0}00");
         assert_eq!(to_input(SUMMER_NOON_UTC), "2026-07-15T14:00");
         assert_eq!(iso_utc(SUMMER_NOON_UTC), "2026-07-15T12:00Z");
         assert_eq!(
@@ -258,9 +265,9 @@ mod tests {
         let noon = SUMMER_NOON_UTC * 1000;
         assert_eq!(ms::parse_local("2026-07-15T14:00"), Ok(noon));
         assert_eq!(ms::to_input(noon + 59_999), "2026-07-15T14:00");
-        assert_eq!(ms::format_fr(noon), "15 juillet 2026 à 14 h 00");
+        assert_eq!(ms::format_fr(noon), "15 juillet 2026 à 14\u{a0}h\u{a0}00");
         assert_eq!(ms::iso_utc(noon), "2026-07-15T12:00Z");
         let first = ms::parse_local("2026-08-01T09:05").unwrap_or(0);
-        assert_eq!(ms::format_fr(first), "1er août 2026 à 9 h 05");
+        assert_eq!(ms::format_fr(first), "1er août 2026 à 9\u{a0}h\u{a0}05");
     }
 }
