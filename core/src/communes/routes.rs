@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::communes::{service, store};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::types::TenantId;
 use crate::web::render::Template;
 use crate::web::shared::Kept;
 use crate::web::{Page, Site, Tenant};
@@ -19,6 +20,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/logo", get(logo))
+        .route("/services", get(services))
 }
 
 #[derive(Deserialize)]
@@ -80,25 +82,7 @@ async fn home(
         ),
         None => (false, false, false),
     };
-    let choices = state.modules.tenant(&state.db, tenant_id).await?;
-    let services = state
-        .modules
-        .all()
-        .into_iter()
-        .filter(|m| choices.enabled(m.id.as_str()).is_some())
-        .flat_map(|m| {
-            m.manifest
-                .nav
-                .iter()
-                .filter(|n| !n.admin)
-                .map(|n| Service {
-                    label: n.label.clone(),
-                    href: format!("/m/{}{}", m.id, n.path),
-                    description: m.manifest.description.clone(),
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let services = services_of(&state, tenant_id).await?;
     // The news as everyone sees them, unless filtered by a theme or a neighbourhood.
     let filtered = [&query.theme, &query.quartier]
         .iter()
@@ -193,6 +177,48 @@ struct Service {
     label: String,
     href: String,
     description: String,
+}
+
+/// The public pages of the modules `tenant` has switched on, in the host's order.
+async fn services_of(state: &AppState, tenant: TenantId) -> AppResult<Vec<Service>> {
+    let choices = state.modules.tenant(&state.db, tenant).await?;
+    Ok(state
+        .modules
+        .all()
+        .into_iter()
+        .filter(|m| choices.enabled(m.id.as_str()).is_some())
+        .flat_map(|m| {
+            m.manifest
+                .nav
+                .iter()
+                .filter(|n| !n.admin)
+                .map(|n| Service {
+                    label: n.label.clone(),
+                    href: format!("/m/{}{}", m.id, n.path),
+                    description: m.manifest.description.clone(),
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect())
+}
+
+/// `commune/services.html`: every online service of the commune, linked from every page's
+/// header, or an empty state saying there is none yet.
+#[derive(Serialize)]
+struct Services {
+    services: Vec<Service>,
+}
+
+impl Template for Services {
+    const NAME: &'static str = "commune/services.html";
+}
+
+async fn services(State(state): State<AppState>, page: Page) -> AppResult<Response> {
+    let commune = page.site.commune()?;
+    let content = Services {
+        services: services_of(&state, commune.tenant_id).await?,
+    };
+    Ok(page.render(&state, &content)?.into_response())
 }
 
 async fn logo(tenant: Tenant) -> AppResult<Response> {

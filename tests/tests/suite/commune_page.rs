@@ -161,3 +161,68 @@ both_backends!(a_commune_on_its_custom_domain, |backend| async move {
     app.stop().await;
     Ok(())
 });
+
+both_backends!(
+    every_commune_page_leads_to_its_services,
+    |backend| async move {
+        // Issue 17: the header never linked to the commune's services.
+        let app = TestApp::start(backend).await?;
+        let paris = app.commune("75056").await?;
+        let client = app.client()?;
+        for path in ["/", "/connexion", "/a-propos"] {
+            let page = client
+                .get(app.url(Some(&paris), path))
+                .send()
+                .await?
+                .text()
+                .await?;
+            assert!(
+                parvis_tests::html::attrs(&page, "header nav a", "href")?
+                    .contains(&"/services".to_string()),
+                "{path}"
+            );
+        }
+        // The platform has no services of its own: no such link there.
+        let platform = client.get(app.url(None, "/")).send().await?.text().await?;
+        assert!(
+            !parvis_tests::html::attrs(&platform, "header nav a", "href")?
+                .contains(&"/services".to_string())
+        );
+
+        // None switched on yet: said plainly, with the way back.
+        let r = client
+            .get(app.url(Some(&paris), "/services"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+        let page = r.text().await?;
+        assert_eq!(
+            parvis_tests::html::texts(&page, "main h1")?,
+            ["Services en ligne de Paris"]
+        );
+        assert!(
+            page.contains("ne propose pas encore de service en ligne"),
+            "{page}"
+        );
+
+        // Switched on: listed, each linking to its page.
+        let polls = app.install_module("parvis-module-polls").await?;
+        app.enable_module(&paris, &polls).await?;
+        let page = client
+            .get(app.url(Some(&paris), "/services"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert_eq!(
+            parvis_tests::html::attrs(&page, "main ul.services a", "href")?,
+            ["/m/polls/"]
+        );
+        assert!(!page.contains("ne propose pas encore"));
+        // The platform's host has no such page.
+        let r = client.get(app.url(None, "/services")).send().await?;
+        assert_eq!(r.status(), 404);
+        app.stop().await;
+        Ok(())
+    }
+);

@@ -71,10 +71,10 @@ fn contexts() -> BTreeMap<String, Vec<String>> {
     named
 }
 
-/// The templates a template's text extends or includes.
+/// The templates a template's text extends, includes or imports (macros: `ui.html`).
 fn parts(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for tag in ["{% extends \"", "{% include \""] {
+    for tag in ["{% extends \"", "{% include \"", "{% import \""] {
         for (at, _) in text.match_indices(tag) {
             if let Some((name, _)) = text[at + tag.len()..].split_once('"') {
                 out.push(name.to_string());
@@ -119,7 +119,7 @@ fn every_template_is_filled_by_one_typed_context() -> anyhow::Result<()> {
     let orphans: Vec<_> = all.difference(&reached).collect();
     assert!(
         orphans.is_empty(),
-        "templates no typed context fills (nor extends nor includes): {orphans:?}"
+        "templates no typed context fills (nor extends, includes or imports): {orphans:?}"
     );
     Ok(())
 }
