@@ -139,6 +139,7 @@ pub async fn build_state(
         payments,
         sessions: Default::default(),
         fingerprints: Default::default(),
+        now: Default::default(),
         db,
         config: Arc::new(config),
     });

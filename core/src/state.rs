@@ -61,6 +61,8 @@ pub struct Inner {
     pub feeds: Arc<crate::feed::service::FeedCache>,
     /// What each person's feed is made of, kept while it holds.
     pub fingerprints: Arc<crate::feed::store::Fingerprints>,
+    /// What is happening now in each commune, as its modules tell it.
+    pub now: Arc<crate::modules::now::NowCache>,
     /// Feature modules (wasm components).
     pub modules: Arc<ModuleHost>,
     /// Prometheus renderer for `/metrics`.

@@ -83,6 +83,7 @@ async fn home(
         None => (false, false, false),
     };
     let services = services_of(&state, tenant_id).await?;
+    let now = crate::modules::now::happening(&state, &commune, &page.origin).await;
     // The news as everyone sees them, unless filtered by a theme or a neighbourhood.
     let filtered = [&query.theme, &query.quartier]
         .iter()
@@ -110,6 +111,7 @@ async fn home(
         following,
         followers: shared.followers,
         services,
+        now: &now,
     };
     let Html(html) = page.render(&state, &home)?;
     if cacheable {
@@ -165,6 +167,8 @@ struct Home<'a> {
     following: bool,
     followers: i64,
     services: Vec<Service>,
+    /// What is happening now, as the commune's modules tell it (alerts first).
+    now: &'a [crate::modules::now::Card],
 }
 
 impl Template for Home<'_> {

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod host;
 pub mod input;
 pub mod install;
+pub mod now;
 pub mod personal;
 pub mod quota;
 pub mod registry;

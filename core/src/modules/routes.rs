@@ -196,6 +196,10 @@ async fn serve(
         body,
     } = incoming;
     let commune = page.site.commune()?.clone();
+    // Only the host asks these paths (`modules::now`).
+    if path.starts_with(crate::modules::now::RESERVED_PREFIX) {
+        return Err(AppError::not_found("Cette page n'existe pas."));
+    }
     let Some(module) = state.modules.get(id) else {
         return Err(AppError::not_found("Ce service n'existe pas sur ce site."));
     };
@@ -308,6 +312,10 @@ async fn serve(
         Ok(r) => r,
         Err(fault) => return Ok(fault_page(&module, &fault)),
     };
+    if ctx.write && response.status < 400 {
+        // What it wrote may be happening now (an alert published): the home page asks again.
+        state.now.forget(commune.tenant_id);
+    }
     if response.status == 401 && account.is_none() {
         // The host's own sign-in flow, which brings the visitor back here afterwards.
         return Err(AppError::Unauthenticated);

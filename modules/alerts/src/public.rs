@@ -2,20 +2,47 @@
 //! citizen's SMS subscription.
 
 use crate::form::{FieldError, SmsForm};
-use crate::model::{current_order, is_id};
+use crate::model::{Severity, current_order, is_id};
 use crate::service::{self, CodeRequest, Confirmation};
 use crate::{phone, store, verify, views};
+use parvis_module_sdk::now;
 use parvis_module_sdk::prelude::*;
 
 /// The routes a visitor reaches.
 pub fn router() -> Router {
     Router::new()
+        .get(now::PATH, happening)
         .get("/", index)
         .get("/sms", sms_page)
         .post("/sms", subscribe)
         .post("/sms/code", confirm)
         .post("/sms/supprimer", unsubscribe)
         .get("/{id}", show)
+}
+
+/// The alerts in force, for the commune's home page (`now`): the gravest first, each until it
+/// ends.
+fn happening(_: &Request, _: &Params) -> Result<Response, Error> {
+    let now_ms = host::now_ms();
+    let cards: Vec<now::Card> = store::current(now_ms)?
+        .into_iter()
+        .map(|doc| {
+            let alert = doc.value;
+            now::Card::new(&alert.title, &format!("/{}", doc.key))
+                .summary(&format!(
+                    "{} · {}",
+                    alert.category.label(),
+                    alert.zone_label()
+                ))
+                .severity(match alert.severity {
+                    Severity::Information => now::Severity::Information,
+                    Severity::Vigilance => now::Severity::Vigilance,
+                    Severity::Emergency => now::Severity::Urgence,
+                })
+                .until(alert.expires_at)
+        })
+        .collect();
+    Ok(now::answer(&cards))
 }
 
 fn index(req: &Request, _: &Params) -> Result<Response, Error> {

@@ -5,14 +5,31 @@ use crate::{store, views};
 use parvis_module_sdk::prelude::*;
 use parvis_module_sdk::store::Doc;
 
-use crate::model::Poll;
+use crate::model::{Poll, Status};
+use parvis_module_sdk::now;
 
 /// The routes a visitor reaches.
 pub fn router() -> Router {
     Router::new()
+        .get(now::PATH, happening)
         .get("/", index)
         .get("/{id}", show)
         .post("/{id}/vote", vote)
+}
+
+/// The polls open now, for the commune's home page (`now`): each until it closes.
+fn happening(_: &Request, _: &Params) -> Result<Response, Error> {
+    let at = host::now_ms();
+    let cards: Vec<now::Card> = store::active_polls()?
+        .into_iter()
+        .filter(|doc| doc.value.status(at) == Status::Open)
+        .map(|doc| {
+            now::Card::new(&doc.value.question, &format!("/{}", doc.key))
+                .summary("Sondage ouvert : donnez votre avis.")
+                .until(doc.value.closes_at)
+        })
+        .collect();
+    Ok(now::answer(&cards))
 }
 
 /// Every poll with its tally, newest first.

@@ -67,6 +67,7 @@ pub mod bindings {
 pub mod host;
 pub mod html;
 mod manifest;
+pub mod now;
 pub mod personal;
 mod request;
 mod response;

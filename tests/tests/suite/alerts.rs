@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use parvis_core::authz::Role;
-use parvis_tests::{TestApp, both_backends, form_token};
+use parvis_tests::{TestApp, both_backends, form_token, html};
 
 const PACKAGE: &str = "parvis-module-alerts";
 const ID: &str = "alerts";
@@ -313,6 +313,58 @@ both_backends!(
             "{page}"
         );
 
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(
+    an_alert_in_force_leads_the_commune_home_page,
+    |backend| async move {
+        // Issue 17: an active alert showed neither on the commune's home page nor in the feed.
+        let app = TestApp::start(backend).await?;
+        let (paris, admin) = paris_with_module(&app).await?;
+        let reader = citizen(&app, &paris, "lea@example.org").await?;
+        let home = app.url(Some(&paris), "/");
+        let (_, page) = get(&reader, &home).await?;
+        assert!(
+            !page.contains("En ce moment"),
+            "nothing happening yet: {page}"
+        );
+
+        let title = "Pont Neuf fermé";
+        let id = publish(&app, &admin, &paris, title, &["app"]).await?;
+        let (_, page) = get(&reader, &home).await?;
+        let cards = html::texts(&page, "section.now article.alert-urgence")?;
+        assert_eq!(cards.len(), 1, "{page}");
+        assert!(cards[0].starts_with("Urgence · Alertes"), "{cards:?}");
+        assert!(cards[0].contains(title), "{cards:?}");
+        assert!(cards[0].contains("Circulation · Pont Neuf"), "{cards:?}");
+        assert!(cards[0].contains("Jusqu'au"), "{cards:?}");
+        assert_eq!(
+            html::attrs(&page, "section.now h3 a", "href")?,
+            [format!("/m/alerts/{id}")]
+        );
+
+        // The host asks that path itself; a visitor cannot.
+        let (status, _) = get(
+            &reader,
+            &app.url(Some(&paris), "/m/alerts/_parvis/maintenant"),
+        )
+        .await?;
+        assert_eq!(status, 404);
+
+        // Lifted, it leaves the home page at once.
+        let detail = app.url(Some(&paris), &format!("/admin/m/alerts/{id}"));
+        let token = form_token(&admin, &detail).await?;
+        let r = admin
+            .post(format!("{detail}/lever"))
+            .form(&[("csrf_token", token.as_str())])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+        let (_, page) = get(&reader, &home).await?;
+        assert!(!page.contains("En ce moment"), "{page}");
         app.stop().await;
         Ok(())
     }

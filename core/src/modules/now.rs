@@ -1,0 +1,302 @@
+//! What is happening now in a commune, as its modules tell it: an alert in force, an open
+//! poll… shown as cards at the top of the commune's home page, in the host's design.
+//!
+//! No new function in the contract: the host asks each module the commune switched on with a
+//! plain anonymous `GET` of [`NOW_PATH`] (a path no visitor can reach: the public routes answer
+//! 404 below `/_parvis/`), and a module with something to show answers JSON
+//! `{"cards": [{"title", "summary", "path", "severity", "until"}]}` (see `modules/README.md`);
+//! any other answer (a 404 from a module that does not know the path) is nothing to show. The
+//! cards are data, never HTML: the host writes them, escaped, with its own components.
+//!
+//! Kept per commune for [`KEPT_FOR`], or until a card's `until` passes, or until a write
+//! through a module of that commune (an alert published shows on the home page at once).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::modules::bindings::parvis::module::types::{Body, Commune, Request, Viewer};
+use crate::modules::call::{self, CallContext};
+use crate::state::AppState;
+use crate::types::TenantId;
+use crate::web::site::CommuneSite;
+
+/// The path the host asks; reserved: never forwarded from a visitor.
+pub const NOW_PATH: &str = "/_parvis/maintenant";
+
+/// The prefix of paths only the host asks.
+pub const RESERVED_PREFIX: &str = "/_parvis/";
+
+/// How long a commune's cards are kept at most.
+pub const KEPT_FOR: Duration = Duration::from_secs(30);
+
+/// Cards one module may show at once; more are dropped.
+const MAX_CARDS: usize = 5;
+/// Longest title and summary kept, in characters.
+const MAX_TITLE: usize = 160;
+const MAX_SUMMARY: usize = 300;
+
+/// One thing happening now, as the home page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Card {
+    /// The module's name (« Alertes », « Sondages »).
+    pub module: String,
+    pub title: String,
+    pub summary: Option<String>,
+    /// Where it leads: a page of the module (`/m/<id>/…`).
+    pub href: String,
+    /// `information`, `vigilance` or `urgence` for an alert; none otherwise.
+    pub severity: Option<&'static str>,
+    /// The severity in words, always written beside its colour.
+    pub severity_label: Option<&'static str>,
+    /// Until when, in milliseconds since the epoch.
+    pub until: Option<i64>,
+    /// The same in seconds, for the templates' `date_fr`.
+    pub until_secs: Option<i64>,
+}
+
+/// A module's answer.
+#[derive(Deserialize)]
+struct Answer {
+    cards: Vec<Given>,
+}
+
+#[derive(Deserialize)]
+struct Given {
+    title: String,
+    #[serde(default)]
+    summary: Option<String>,
+    path: String,
+    #[serde(default)]
+    severity: Option<String>,
+    #[serde(default)]
+    until: Option<i64>,
+}
+
+fn bounded(text: &str, max: usize) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// A module's answer as cards: bounded, each leading below the module, past ones dropped.
+fn cards_of(module_id: &str, module_name: &str, json: &str, now: i64) -> Vec<Card> {
+    let Ok(answer) = serde_json::from_str::<Answer>(json) else {
+        return Vec::new();
+    };
+    answer
+        .cards
+        .into_iter()
+        .filter(|c| c.until.is_none_or(|u| u > now))
+        .filter(|c| {
+            c.path.starts_with('/') && !c.path.starts_with("//") && !c.title.trim().is_empty()
+        })
+        .take(MAX_CARDS)
+        .map(|c| Card {
+            module: module_name.to_string(),
+            title: bounded(&c.title, MAX_TITLE),
+            summary: c
+                .summary
+                .map(|s| bounded(&s, MAX_SUMMARY))
+                .filter(|s| !s.is_empty()),
+            href: format!("/m/{module_id}{}", c.path),
+            severity: match c.severity.as_deref() {
+                Some("urgence") => Some("urgence"),
+                Some("vigilance") => Some("vigilance"),
+                Some("information") => Some("information"),
+                _ => None,
+            },
+            severity_label: match c.severity.as_deref() {
+                Some("urgence") => Some("Urgence"),
+                Some("vigilance") => Some("Vigilance"),
+                Some("information") => Some("Information"),
+                _ => None,
+            },
+            until: c.until,
+            until_secs: c.until.map(|u| u / 1000),
+        })
+        .collect()
+}
+
+/// Alerts first, the gravest first; then the rest, what ends soonest first.
+fn order(cards: &mut [Card]) {
+    let rank = |c: &Card| match c.severity {
+        Some("urgence") => 0,
+        Some("vigilance") => 1,
+        Some(_) => 2,
+        None => 3,
+    };
+    cards.sort_by_key(|c| (rank(c), c.until.unwrap_or(i64::MAX)));
+}
+
+/// A commune's cards, shared by the pages that show them.
+pub type Cards = std::sync::Arc<Vec<Card>>;
+
+/// Each commune's cards, with when they were asked.
+#[derive(Default)]
+pub struct NowCache {
+    kept: Mutex<HashMap<TenantId, (Instant, Cards)>>,
+}
+
+impl NowCache {
+    /// Forgets a commune's cards (a module of it wrote).
+    pub fn forget(&self, tenant: TenantId) {
+        if let Ok(mut kept) = self.kept.lock() {
+            kept.remove(&tenant);
+        }
+    }
+
+    fn get(&self, tenant: TenantId, now: i64) -> Option<Cards> {
+        let kept = self.kept.lock().ok()?;
+        let (at, cards) = kept.get(&tenant)?;
+        let fresh =
+            at.elapsed() < KEPT_FOR && cards.iter().all(|c| c.until.is_none_or(|u| u > now));
+        fresh.then(|| cards.clone())
+    }
+
+    fn put(&self, tenant: TenantId, cards: Cards) {
+        if let Ok(mut kept) = self.kept.lock() {
+            // Bounded by the communes that have a home page asked: at most every commune.
+            kept.insert(tenant, (Instant::now(), cards));
+        }
+    }
+}
+
+/// What is happening now in `commune`, from its modules (kept, see the module's doc). A
+/// module that fails to answer shows nothing; the home page never fails for it.
+pub async fn happening(state: &AppState, commune: &CommuneSite, origin: &str) -> Cards {
+    let now = crate::util::now().saturating_mul(1000);
+    if let Some(cards) = state.now.get(commune.tenant_id, now) {
+        return cards;
+    }
+    let mut cards = Vec::new();
+    if let Ok(choices) = state.modules.tenant(&state.db, commune.tenant_id).await {
+        for module in state.modules.all() {
+            let Some(choice) = choices.enabled(module.id.as_str()) else {
+                continue;
+            };
+            let request = Request {
+                method: "GET".into(),
+                path: NOW_PATH.into(),
+                query: vec![],
+                form: vec![],
+                body: vec![],
+                content_type: None,
+                viewer: Viewer {
+                    account: None,
+                    display_name: None,
+                    roles: vec![],
+                },
+                admin: false,
+                base: format!("/m/{}", module.id),
+                csrf_token: String::new(),
+                settings: choice.settings.clone(),
+                commune: Commune {
+                    name: commune.name.clone(),
+                    slug: commune.slug.clone(),
+                    population: commune
+                        .population
+                        .and_then(|p| u64::try_from(p).ok())
+                        .unwrap_or(0),
+                },
+            };
+            let ctx = CallContext {
+                tenant: commune.tenant_id,
+                origin: origin.to_string(),
+                write: false,
+                client: None,
+            };
+            match call::handle_checked(&state.modules, &module, &ctx, &request, None).await {
+                Ok((response, _)) if response.status == 200 => {
+                    if let Body::Json(json) = response.body {
+                        cards.extend(cards_of(
+                            module.id.as_str(),
+                            &module.manifest.name,
+                            &json,
+                            now,
+                        ));
+                    }
+                }
+                Ok(_) => {}
+                Err(fault) => {
+                    tracing::warn!(module = %module.id, %fault, "what is happening now: no answer");
+                }
+            }
+        }
+    }
+    order(&mut cards);
+    let cards = std::sync::Arc::new(cards);
+    state.now.put(commune.tenant_id, cards.clone());
+    cards
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_become_bounded_cards_leading_below_their_module() {
+        let json = r#"{"cards": [
+            {"title": "Eau non potable", "summary": "Quartier nord", "path": "/abc", "severity": "urgence", "until": 2000},
+            {"title": "Passée", "path": "/old", "until": 500},
+            {"title": "Ailleurs", "path": "https://example.org/"},
+            {"title": "Ailleurs aussi", "path": "//example.org/"},
+            {"title": "  ", "path": "/vide"},
+            {"title": "Inconnue", "path": "/x", "severity": "rouge"}
+        ]}"#;
+        let cards = cards_of("alerts", "Alertes", json, 1000);
+        assert_eq!(cards.len(), 2, "{cards:?}");
+        assert_eq!(cards[0].href, "/m/alerts/abc");
+        assert_eq!(cards[0].severity, Some("urgence"));
+        assert_eq!(cards[1].severity, None, "an unknown severity is none");
+        assert!(
+            cards_of("a", "A", "<html>", 0).is_empty(),
+            "not JSON: nothing"
+        );
+        let long = format!(
+            r#"{{"cards": [{{"title": "{}", "path": "/"}}]}}"#,
+            "é".repeat(500)
+        );
+        assert_eq!(
+            cards_of("a", "A", &long, 0)[0].title.chars().count(),
+            MAX_TITLE + 1
+        );
+    }
+
+    #[test]
+    fn alerts_come_first_the_gravest_first() {
+        let card = |severity, until| Card {
+            module: String::new(),
+            title: String::new(),
+            summary: None,
+            href: String::new(),
+            severity,
+            severity_label: None,
+            until,
+            until_secs: None,
+        };
+        let mut cards = vec![
+            card(None, Some(5)),
+            card(Some("information"), None),
+            card(Some("urgence"), Some(9)),
+            card(None, Some(3)),
+            card(Some("vigilance"), None),
+        ];
+        order(&mut cards);
+        let seen: Vec<_> = cards.iter().map(|c| (c.severity, c.until)).collect();
+        assert_eq!(
+            seen,
+            vec![
+                (Some("urgence"), Some(9)),
+                (Some("vigilance"), None),
+                (Some("information"), None),
+                (None, Some(3)),
+                (None, Some(5)),
+            ]
+        );
+    }
+}
