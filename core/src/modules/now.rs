@@ -9,7 +9,8 @@
 //! cards are data, never HTML: the host writes them, escaped, with its own components.
 //!
 //! Kept per commune for [`KEPT_FOR`], or until a card's `until` passes, or until a write
-//! through a module of that commune (an alert published shows on the home page at once).
+//! through a module of that commune (an alert published shows on the home page at once);
+//! asked again in the background ([`NowCache`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -136,43 +137,151 @@ fn order(cards: &mut [Card]) {
 /// A commune's cards, shared by the pages that show them.
 pub type Cards = std::sync::Arc<Vec<Card>>;
 
-/// Each commune's cards, with when they were asked.
+/// The longest a home page waits for its commune's modules when it has no cards at all yet
+/// (the first view, or right after a write); past it the page shows none, and the next one the
+/// cards the modules gave meanwhile.
+pub const FIRST_WAIT: Duration = Duration::from_millis(300);
+
+/// Each commune's cards, with when they were asked, and whether they are being asked again.
+/// A page never waits for a module past [`FIRST_WAIT`]: stale cards are shown while fresh ones
+/// are asked in the background, one asking per commune at a time, so a module that spins on
+/// the path costs its own budget, not the home page's visitors.
 #[derive(Default)]
 pub struct NowCache {
-    kept: Mutex<HashMap<TenantId, (Instant, Cards)>>,
+    kept: Mutex<HashMap<TenantId, Entry>>,
+}
+
+struct Entry {
+    /// Raised by [`NowCache::forget`]: an asking begun before it brings stale cards.
+    generation: u64,
+    asked_at: Option<Instant>,
+    cards: Cards,
+    /// Told when the asking under way ends.
+    asking: Option<std::sync::Arc<tokio::sync::Notify>>,
+}
+
+/// What a page does about its commune's cards.
+enum Plan {
+    /// Fresh: shown as they are.
+    Show(Cards),
+    /// Shown as they are while someone asks again (`Some`: this page starts it, at that
+    /// generation).
+    Stale(Cards, Option<u64>),
+    /// None yet: wait for the asking (`Some`: this page starts it, at that generation).
+    Wait(std::sync::Arc<tokio::sync::Notify>, Option<u64>),
 }
 
 impl NowCache {
     /// Forgets a commune's cards (a module of it wrote).
     pub fn forget(&self, tenant: TenantId) {
-        if let Ok(mut kept) = self.kept.lock() {
-            kept.remove(&tenant);
+        if let Ok(mut kept) = self.kept.lock()
+            && let Some(entry) = kept.get_mut(&tenant)
+        {
+            entry.generation += 1;
+            entry.asked_at = None;
+            entry.cards = Cards::default();
         }
     }
 
-    fn get(&self, tenant: TenantId, now: i64) -> Option<Cards> {
-        let kept = self.kept.lock().ok()?;
-        let (at, cards) = kept.get(&tenant)?;
-        let fresh =
-            at.elapsed() < KEPT_FOR && cards.iter().all(|c| c.until.is_none_or(|u| u > now));
-        fresh.then(|| cards.clone())
+    fn plan(&self, tenant: TenantId, now: i64) -> Plan {
+        let Ok(mut kept) = self.kept.lock() else {
+            return Plan::Show(Cards::default());
+        };
+        let entry = kept.entry(tenant).or_insert_with(|| Entry {
+            generation: 0,
+            asked_at: None,
+            cards: Cards::default(),
+            asking: None,
+        });
+        let current = entry.cards.iter().all(|c| c.until.is_none_or(|u| u > now));
+        let fresh = entry.asked_at.is_some_and(|at| at.elapsed() < KEPT_FOR) && current;
+        if fresh {
+            return Plan::Show(entry.cards.clone());
+        }
+        let visible = std::sync::Arc::new(
+            entry
+                .cards
+                .iter()
+                .filter(|c| c.until.is_none_or(|u| u > now))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        let (asking, starts) = match &entry.asking {
+            Some(n) => (n.clone(), false),
+            None => {
+                let n = std::sync::Arc::new(tokio::sync::Notify::new());
+                entry.asking = Some(n.clone());
+                (n, true)
+            }
+        };
+        let start = starts.then_some(entry.generation);
+        if entry.asked_at.is_none() {
+            Plan::Wait(asking, start)
+        } else {
+            Plan::Stale(visible, start)
+        }
     }
 
-    fn put(&self, tenant: TenantId, cards: Cards) {
-        if let Ok(mut kept) = self.kept.lock() {
-            // Bounded by the communes that have a home page asked: at most every commune.
-            kept.insert(tenant, (Instant::now(), cards));
+    /// Keeps what an asking begun at `generation` brought, unless a write came since.
+    fn put(&self, tenant: TenantId, cards: Cards, generation: u64) {
+        if let Ok(mut kept) = self.kept.lock()
+            && let Some(entry) = kept.get_mut(&tenant)
+        {
+            if entry.generation == generation {
+                entry.asked_at = Some(Instant::now());
+                entry.cards = cards;
+            }
+            if let Some(asking) = entry.asking.take() {
+                asking.notify_waiters();
+            }
+        }
+    }
+
+    fn cards(&self, tenant: TenantId) -> Cards {
+        self.kept
+            .lock()
+            .ok()
+            .and_then(|kept| kept.get(&tenant).map(|e| e.cards.clone()))
+            .unwrap_or_default()
+    }
+}
+
+/// What is happening now in `commune`, from its modules (kept, see [`NowCache`]). A module
+/// that fails to answer shows nothing; the home page never fails or waits long for it.
+pub async fn happening(state: &AppState, commune: &CommuneSite, origin: &str) -> Cards {
+    let now = crate::util::now().saturating_mul(1000);
+    match state.now.plan(commune.tenant_id, now) {
+        Plan::Show(cards) => cards,
+        Plan::Stale(cards, start) => {
+            if let Some(generation) = start {
+                spawn_asking(state, commune, origin, generation);
+            }
+            cards
+        }
+        Plan::Wait(asking, start) => {
+            let told = asking.notified();
+            tokio::pin!(told);
+            told.as_mut().enable();
+            if let Some(generation) = start {
+                spawn_asking(state, commune, origin, generation);
+            }
+            let _ = tokio::time::timeout(FIRST_WAIT, told).await;
+            state.now.cards(commune.tenant_id)
         }
     }
 }
 
-/// What is happening now in `commune`, from its modules (kept, see the module's doc). A
-/// module that fails to answer shows nothing; the home page never fails for it.
-pub async fn happening(state: &AppState, commune: &CommuneSite, origin: &str) -> Cards {
+fn spawn_asking(state: &AppState, commune: &CommuneSite, origin: &str, generation: u64) {
+    let (state, commune, origin) = (state.clone(), commune.clone(), origin.to_string());
+    tokio::spawn(async move {
+        let cards = ask(&state, &commune, &origin).await;
+        state.now.put(commune.tenant_id, cards, generation);
+    });
+}
+
+/// Asks every module `commune` switched on, in turn.
+async fn ask(state: &AppState, commune: &CommuneSite, origin: &str) -> Cards {
     let now = crate::util::now().saturating_mul(1000);
-    if let Some(cards) = state.now.get(commune.tenant_id, now) {
-        return cards;
-    }
     let mut cards = Vec::new();
     if let Ok(choices) = state.modules.tenant(&state.db, commune.tenant_id).await {
         for module in state.modules.all() {
@@ -229,9 +338,7 @@ pub async fn happening(state: &AppState, commune: &CommuneSite, origin: &str) ->
         }
     }
     order(&mut cards);
-    let cards = std::sync::Arc::new(cards);
-    state.now.put(commune.tenant_id, cards.clone());
-    cards
+    std::sync::Arc::new(cards)
 }
 
 #[cfg(test)]
@@ -265,6 +372,40 @@ mod tests {
             cards_of("a", "A", &long, 0)[0].title.chars().count(),
             MAX_TITLE + 1
         );
+    }
+
+    #[test]
+    fn a_write_during_an_asking_keeps_its_stale_cards_out() {
+        let cache = NowCache::default();
+        let paris = TenantId::for_tests(1);
+        let Plan::Wait(_, Some(first)) = cache.plan(paris, 0) else {
+            panic!("the first page waits and starts the asking");
+        };
+        assert!(
+            matches!(cache.plan(paris, 0), Plan::Wait(_, None)),
+            "one asking at a time"
+        );
+        cache.forget(paris);
+        let card = Card {
+            module: "Alertes".into(),
+            title: "Avant".into(),
+            summary: None,
+            href: "/m/alerts/a".into(),
+            severity: None,
+            severity_label: None,
+            until: None,
+            until_secs: None,
+        };
+        cache.put(paris, std::sync::Arc::new(vec![card.clone()]), first);
+        assert!(
+            cache.cards(paris).is_empty(),
+            "begun before the write: not kept"
+        );
+        let Plan::Wait(_, Some(second)) = cache.plan(paris, 0) else {
+            panic!("asked again");
+        };
+        cache.put(paris, std::sync::Arc::new(vec![card]), second);
+        assert!(matches!(cache.plan(paris, 0), Plan::Show(c) if c.len() == 1));
     }
 
     #[test]
