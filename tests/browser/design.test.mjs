@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkA11y, launchBrowser, root, startDemo, startSmtpSink } from "./harness.mjs";
+import { checkA11y, launchBrowser, newPage, root, startDemo, startSmtpSink } from "./harness.mjs";
 
 test("the components page and module pages hold in light and dark mode, phone and desktop", { timeout: 240000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "parvis-design-"));
@@ -20,12 +20,7 @@ test("the components page and module pages hold in light and dark mode, phone an
     const at = (path) => new URL(path, communeUrl).href;
     browser = await launchBrowser();
     for (const [width, colorScheme] of [[320, "light"], [390, "dark"], [1280, "light"], [1280, "dark"]]) {
-      const context = await browser.newContext({ viewport: { width, height: 900 }, colorScheme });
-      const page = await context.newPage();
-      page.cspViolations = [];
-      page.on("console", (m) => {
-        if (m.type() === "error" && m.text().includes("Content Security Policy")) page.cspViolations.push(m.text());
-      });
+      const page = await newPage(browser, { viewport: { width, height: 900 }, colorScheme });
       for (const path of ["/composants", "/", "/m/polls/", "/m/alerts/"]) {
         const response = await page.goto(at(path));
         assert.equal(response.status(), 200, path);
@@ -50,7 +45,7 @@ test("the components page and module pages hold in light and dark mode, phone an
       assert.equal(await page.locator("footer.bottom").isVisible(), false, "no footer on paper");
       assert.equal(await page.locator("main h1").isVisible(), true);
       await page.emulateMedia({ media: "screen" });
-      await context.close();
+      await page.context().close();
     }
   } finally {
     await browser?.close();

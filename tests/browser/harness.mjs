@@ -113,9 +113,10 @@ export async function waitForMail(file, to, subject, ms = 30000) {
   throw new Error(`no mail to ${to} (${subject}) after ${ms} ms`);
 }
 
-/** A page in a fresh browser context that records what its Content-Security-Policy blocked. */
-export async function newPage(browser) {
-  const page = await (await browser.newContext()).newPage();
+/** A page in a fresh browser context (with `options`: viewport, colorScheme…) that records
+ * what its Content-Security-Policy blocked. */
+export async function newPage(browser, options = {}) {
+  const page = await (await browser.newContext(options)).newPage();
   page.cspViolations = [];
   page.on("console", (msg) => {
     if (msg.type() === "error" && msg.text().includes("Content Security Policy")) {

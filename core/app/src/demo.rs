@@ -25,9 +25,7 @@ use parvis_core::communes::store;
 use parvis_core::db::{Db, TenantSql, sql};
 use parvis_core::feed::store::{Author, NewPost, insert_post};
 use parvis_core::feed::{markdown, service::THEMES, tags};
-use parvis_core::modules::bindings::parvis::module::types::{
-    Body, Commune, Field, Request, Viewer,
-};
+use parvis_core::modules::bindings::parvis::module::types::{Body, Field, Request, Viewer};
 use parvis_core::modules::call::{self, CallContext, ClientKey};
 use parvis_core::state::AppState;
 use parvis_core::types::{AccountId, InseeCode, TenantId};
@@ -546,14 +544,7 @@ async fn replay(state: &AppState, tenant: &Tenant, id: &str, file: &Path) -> any
             base: base.clone(),
             csrf_token: String::new(),
             settings: settings.clone(),
-            commune: Commune {
-                name: tenant.name.clone(),
-                slug: tenant.slug.to_string(),
-                population: tenant
-                    .population
-                    .and_then(|p| u64::try_from(p).ok())
-                    .unwrap_or(0),
-            },
+            commune: call::commune_of(&tenant.name, tenant.slug.as_str(), tenant.population),
         };
         let ctx = CallContext {
             tenant: tenant.id,

@@ -12,7 +12,9 @@ use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::db::{GroupTx, TenantDb};
-use crate::modules::bindings::parvis::module::types::{Event, PersonalRecord, Request, Response};
+use crate::modules::bindings::parvis::module::types::{
+    Commune, Event, PersonalRecord, Request, Response,
+};
 use crate::modules::engine::CallLimits;
 use crate::modules::registry::{Admitted, LoadedModule, MemoryBudget, ModuleHost, TenantGates};
 use crate::modules::services::HostServices;
@@ -413,6 +415,16 @@ pub struct CallContext {
     /// Who caused the call (see [`ClientKey`]); `None` for the host's own calls (events,
     /// ticks).
     pub client: Option<ClientKey>,
+}
+
+/// The commune as a module's request names it (a population the registry does not give, or
+/// cannot be one, is 0).
+pub fn commune_of(name: &str, slug: &str, population: Option<i64>) -> Commune {
+    Commune {
+        name: name.to_string(),
+        slug: slug.to_string(),
+        population: population.and_then(|p| u64::try_from(p).ok()).unwrap_or(0),
+    }
 }
 
 /// The normalised identity of whoever caused a call: a signed-in account, or else the

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::modules::bindings::parvis::module::types::{Body, Commune, Request, Viewer};
+use crate::modules::bindings::parvis::module::types::{Body, Request, Viewer};
 use crate::modules::call::{self, CallContext};
 use crate::state::AppState;
 use crate::types::TenantId;
@@ -304,14 +304,7 @@ async fn ask(state: &AppState, commune: &CommuneSite, origin: &str) -> Cards {
                 base: format!("/m/{}", module.id),
                 csrf_token: String::new(),
                 settings: choice.settings.clone(),
-                commune: Commune {
-                    name: commune.name.clone(),
-                    slug: commune.slug.clone(),
-                    population: commune
-                        .population
-                        .and_then(|p| u64::try_from(p).ok())
-                        .unwrap_or(0),
-                },
+                commune: call::commune_of(&commune.name, &commune.slug, commune.population),
             };
             let ctx = CallContext {
                 tenant: commune.tenant_id,

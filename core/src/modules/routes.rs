@@ -15,7 +15,7 @@ use crate::accounts::routes::ClientIp;
 use crate::authz::perms;
 use crate::error::{AppError, AppResult, ErrorPage};
 use crate::modules::bindings::parvis::module::types::{
-    Body, Commune, Request, Response as ModuleResponse, Viewer,
+    Body, Request, Response as ModuleResponse, Viewer,
 };
 use crate::modules::call::{self, CallContext, ClientKey, Fault};
 use crate::modules::input::{self, InputError};
@@ -291,14 +291,7 @@ async fn serve(
         base: base.clone(),
         csrf_token: csrf.value().to_string(),
         settings: choice.settings.clone(),
-        commune: Commune {
-            name: commune.name.clone(),
-            slug: commune.slug.clone(),
-            population: commune
-                .population
-                .and_then(|p| u64::try_from(p).ok())
-                .unwrap_or(0),
-        },
+        commune: call::commune_of(&commune.name, &commune.slug, commune.population),
     };
     let ctx = CallContext {
         tenant: commune.tenant_id,

@@ -28,6 +28,22 @@ async fn session_reads(app: &TestApp) -> anyhow::Result<(u64, u64)> {
     Ok((count("kept"), count("database")))
 }
 
+/// A server with metrics, Paris, and Alice signed in there.
+async fn alice_in_paris(
+    backend: Backend,
+) -> anyhow::Result<(TestApp, parvis_core::types::AccountId, reqwest::Client)> {
+    let app = TestApp::start_configured(backend, 0, |c| {
+        c.metrics_token = Some(TOKEN.into());
+    })
+    .await?;
+    app.commune("75056").await?;
+    let alice = app.account("alice@paris.test", "motdepasse-alice").await?;
+    let client = app
+        .signed_in(Some("paris"), "alice@paris.test", "motdepasse-alice")
+        .await?;
+    Ok((app, alice, client))
+}
+
 async fn home(app: &TestApp, client: &reqwest::Client) -> anyhow::Result<String> {
     expect_page(
         client.get(app.url(Some("paris"), "/")).send().await?,
@@ -40,15 +56,7 @@ async fn home(app: &TestApp, client: &reqwest::Client) -> anyhow::Result<String>
 both_backends!(
     kept_sessions_follow_every_change_made_anywhere,
     |backend| async move {
-        let app = TestApp::start_configured(backend, 0, |c| {
-            c.metrics_token = Some(TOKEN.into());
-        })
-        .await?;
-        app.commune("75056").await?;
-        let alice = app.account("alice@paris.test", "motdepasse-alice").await?;
-        let client = app
-            .signed_in(Some("paris"), "alice@paris.test", "motdepasse-alice")
-            .await?;
+        let (app, alice, client) = alice_in_paris(backend).await?;
         home(&app, &client).await?;
         // The same page again comes from what was kept (a background write, such as the digest
         // scheduler's at start, may void it once on SQLite, where any write voids all).
@@ -130,15 +138,7 @@ async fn listener_pid(app: &TestApp, not: Option<i32>) -> anyhow::Result<i32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_listener_is_replaced_and_nothing_stale_is_shown_meanwhile() -> anyhow::Result<()> {
-    let app = TestApp::start_configured(Backend::Postgres, 0, |c| {
-        c.metrics_token = Some(TOKEN.into());
-    })
-    .await?;
-    app.commune("75056").await?;
-    let alice = app.account("alice@paris.test", "motdepasse-alice").await?;
-    let client = app
-        .signed_in(Some("paris"), "alice@paris.test", "motdepasse-alice")
-        .await?;
+    let (app, alice, client) = alice_in_paris(Backend::Postgres).await?;
     home(&app, &client).await?;
     let first = listener_pid(&app, None).await?;
 
