@@ -105,6 +105,7 @@ pub async fn build_state(
         services,
     )?);
     modules.sync(&db).await.context("chargement des modules")?;
+    modules.start_warming();
     handlers.add::<crate::modules::personal::AccountDeleted>(
         crate::modules::personal::EraseAccountData::new(modules.clone()),
     );

@@ -120,6 +120,7 @@ async fn run() -> Result<()> {
         body_of(&app, "/bench/memes-octets").await?;
         body_of(&app, "/m/hostile/ping").await?;
     }
+    let (found_before, missed_before) = state.modules.instances_made_ahead();
     let mut host = Vec::with_capacity(rounds);
     let mut module = Vec::with_capacity(rounds);
     for _ in 0..rounds {
@@ -127,9 +128,16 @@ async fn run() -> Result<()> {
         body_of(&app, "/bench/memes-octets").await?;
         host.push(t.elapsed());
         let t = Instant::now();
-        body_of(&app, "/m/hostile/ping").await?;
+        let (status, bytes) = body_of(&app, "/m/hostile/ping").await?;
         module.push(t.elapsed());
+        // Every figure is of the module's own answer, never of an error page.
+        anyhow::ensure!(
+            status == 200 && bytes == module_bytes,
+            "module route answered {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
     }
+    let (found, missed) = state.modules.instances_made_ahead();
     host.sort();
     module.sort();
     let (h50, m50) = (percentile(&host, 0.5), percentile(&module, 0.5));
@@ -154,6 +162,11 @@ async fn run() -> Result<()> {
         "  module route / host route (medians): {:.2}× (target ≤ 2×); difference {:.1} µs",
         micros(m50) / micros(h50).max(0.001),
         micros(m50) - micros(h50)
+    );
+    println!(
+        "  calls that found their instance made ahead: {} of {}",
+        found - found_before,
+        found - found_before + missed - missed_before
     );
     drop(app);
     drop(probe);

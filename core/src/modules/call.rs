@@ -460,12 +460,12 @@ impl ClientKey {
     }
 }
 
-fn new_state(
+/// A call's state before it is bound to a call (see [`bind`]): no commune, no import usable.
+/// What a warm instance (see `modules::warm`) is made with.
+pub(crate) fn new_state(
     host: &ModuleHost,
     module: &LoadedModule,
     limits: &CallLimits,
-    ctx: Option<&CallContext>,
-    gates: Option<Arc<TenantGates>>,
 ) -> CallState {
     // No preopened directory, no environment, no arguments, no inherited stdio, no network.
     let wasi = WasiCtxBuilder::new()
@@ -480,16 +480,16 @@ fn new_state(
             memory_bytes: limits.memory_bytes,
             hit: None,
             budget: host.memory.clone(),
-            tenant: gates.clone(),
+            tenant: None,
             reserved: 0,
         },
         services: host.services().clone(),
-        tenant: ctx.map(|c| host.services().tenant(c.tenant)),
+        tenant: None,
         module: module.id.clone(),
         module_name: module.manifest.name.clone(),
         checkout_limit: host.checkout_limit.clone(),
         capabilities: module.capabilities.clone(),
-        write: ctx.is_some_and(|c| c.write),
+        write: false,
         tx: None,
         failed: None,
         read_call_wrote_late: false,
@@ -499,29 +499,66 @@ fn new_state(
         runtime_calls: 0,
         log_lines: 0,
         excused: Duration::ZERO,
-        gates,
+        gates: None,
         db_permits: Vec::new(),
         writer_hold_until: None,
-        origin: ctx.map(|c| c.origin.clone()).unwrap_or_default(),
+        origin: String::new(),
         mount: format!("/m/{}", module.id),
         after_commit: AfterCommit::default(),
         deadline: Deadline::new(limits.time),
         extra: Duration::ZERO,
-        client: ctx.and_then(|c| c.client.clone()),
+        client: None,
         volumes: Default::default(),
         storage: Default::default(),
     }
 }
 
-fn new_store(
+impl CallState {
+    /// Whether growing its memory was refused (by any budget).
+    pub(crate) fn memory_refused(&self) -> bool {
+        self.limiter.hit.is_some()
+    }
+}
+
+/// Binds a store to its call: the commune its imports reach, reader or writer, who caused
+/// it, and a deadline counted from now. What the instance's memory already holds joins the
+/// commune's share; `false` when that share is full (the call is the module's memory fault,
+/// as if the instance had grown past it).
+fn bind(
+    store: &mut Store<CallState>,
+    host: &ModuleHost,
+    limits: &CallLimits,
+    ctx: &CallContext,
+    gates: Option<Arc<TenantGates>>,
+) -> bool {
+    let state = store.data_mut();
+    if let Some(g) = &gates {
+        let held = state.limiter.reserved;
+        let share = state.limiter.budget.per_tenant.load(Ordering::Relaxed);
+        if held > 0 && !reserve(&g.memory, held, share) {
+            state.limiter.hit = Some(MemoryHit::Module);
+            return false;
+        }
+    }
+    state.limiter.tenant = gates.clone();
+    state.gates = gates;
+    state.tenant = Some(host.services().tenant(ctx.tenant));
+    state.write = ctx.write;
+    state.origin = ctx.origin.clone();
+    state.client = ctx.client.clone();
+    state.deadline = Deadline::new(limits.time);
+    store.set_epoch_deadline(1);
+    true
+}
+
+/// A store of `module`'s, not yet bound to a call.
+pub(crate) fn new_store(
     host: &ModuleHost,
     module: &LoadedModule,
     limits: &CallLimits,
-    ctx: Option<&CallContext>,
-    gates: Option<Arc<TenantGates>>,
 ) -> Store<CallState> {
     let engine = host.engine().engine();
-    let mut store = Store::new(engine, new_state(host, module, limits, ctx, gates));
+    let mut store = Store::new(engine, new_state(host, module, limits));
     store.limiter(|s| &mut s.limiter);
     store.set_epoch_deadline(1);
     // Yield to other requests at every tick; trap once the wall-clock budget is spent.
@@ -537,6 +574,14 @@ fn new_store(
     store
 }
 
+/// Takes a finished call's state out of its store, leaving the store what it needs to be
+/// dropped later (its memory stays counted until then: the limiter stays with it).
+fn detach(store: &mut Store<CallState>, spent: CallState) -> CallState {
+    let mut state = std::mem::replace(store.data_mut(), spent);
+    std::mem::swap(&mut state.limiter, &mut store.data_mut().limiter);
+    state
+}
+
 /// Reads the manifest of a freshly compiled module (no tenant, no import usable).
 pub async fn manifest(
     host: &ModuleHost,
@@ -549,7 +594,7 @@ pub async fn manifest(
     else {
         return Err(Fault::Overloaded);
     };
-    let mut store = new_store(host, module, limits, None, None);
+    let mut store = new_store(host, module, limits);
     let instance = module
         .pre
         .instantiate_async(&mut store)
@@ -584,7 +629,7 @@ enum Outcome {
 
 async fn run(
     host: &ModuleHost,
-    module: &LoadedModule,
+    module: &Arc<LoadedModule>,
     ctx: &CallContext,
     call: Call<'_>,
 ) -> Result<Outcome, Fault> {
@@ -607,7 +652,7 @@ async fn run(
 /// One run of a call; `true` when a read call should be run again as a writer.
 async fn run_once(
     host: &ModuleHost,
-    module: &LoadedModule,
+    module: &Arc<LoadedModule>,
     ctx: &CallContext,
     call: Call<'_>,
 ) -> (Result<Outcome, Fault>, bool) {
@@ -622,18 +667,30 @@ async fn run_once(
         return (Err(Fault::Overloaded), false);
     };
     let Admitted { ref gates, .. } = admitted;
-    let mut store = new_store(host, module, &limits, Some(ctx), gates.clone());
+    // An instance made ahead of the request when there is one (never used before: one
+    // instance per call, as ever), else a new one now; the next is made in the background.
+    let (mut store, ready) = match host.warm.take(module) {
+        Some(w) => (w.store, Some(w.instance)),
+        None => (new_store(host, module, &limits), None),
+    };
+    let bound = bind(&mut store, host, &limits, ctx, gates.clone());
     let deadline = store.data().deadline.clone();
     let run = async {
-        let instance = module
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| match store.data().limiter.hit {
-                // Its commune's memory share was full (the module's), or everyone's (shed).
-                Some(hit) => Fault::from_error(e, Some(hit)),
-                None => Fault::Host(format!("instanciation : {e:#}")),
-            })?;
+        if !bound {
+            return Err(Fault::Memory);
+        }
+        let instance = match ready {
+            Some(instance) => instance,
+            None => module
+                .pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(|e| match store.data().limiter.hit {
+                    // Its commune's memory share was full (the module's), or everyone's (shed).
+                    Some(hit) => Fault::from_error(e, Some(hit)),
+                    None => Fault::Host(format!("instanciation : {e:#}")),
+                })?,
+        };
         let guest = instance.parvis_module_guest();
         let outcome = match call {
             Call::Handle(req, _) => guest
@@ -662,7 +719,9 @@ async fn run_once(
             Fault::Timeout
         }),
     };
-    let mut state = store.into_data();
+    // The instance is freed in the background (resetting its memory is the slowest part of
+    // a small call), its pool slot and admission held until it is.
+    let mut state = detach(&mut store, new_state(host, module, &limits));
     // The host ended the call (shed, or past the host-call budget): that is the answer,
     // whatever the module returned after.
     let outcome = match state.cut.take() {
@@ -675,7 +734,7 @@ async fn run_once(
         _ => None,
     };
     let outcome = finish(host, state, outcome, &limits, accept).await;
-    drop(admitted);
+    host.warm.done(store, admitted, module);
     (outcome, wrote_late)
 }
 
@@ -837,7 +896,7 @@ enum MemoryHit {
 /// Caps linear memory (trapping the call, and remembering why) and table growth. Memory is
 /// counted against the instance's limit, its commune's share of live instances' memory, and
 /// all communes' together; what an instance holds is released when its store drops.
-struct Limiter {
+pub(crate) struct Limiter {
     memory_bytes: usize,
     hit: Option<MemoryHit>,
     budget: Arc<MemoryBudget>,

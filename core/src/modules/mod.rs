@@ -22,6 +22,7 @@ pub mod routes;
 pub mod service;
 pub mod services;
 pub mod store;
+pub mod warm;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -33,6 +33,10 @@ pub const ADMISSION_WAIT: Duration = Duration::from_secs(5);
 ///
 /// [`POOL_INSTANCES`]: crate::modules::engine::POOL_INSTANCES
 pub const TENANT_SLOTS: usize = 64;
+/// Calls that run at once, at most: the pool's instances less those made ahead of their
+/// calls (`modules::warm`), so a call never finds the pool empty.
+pub const CALL_SLOTS: usize =
+    crate::modules::engine::POOL_INSTANCES as usize - crate::modules::warm::WARM_MAX;
 /// One slot in this many is kept for the host's own calls (ticks, payment events), which
 /// requests cannot take: a flood of requests does not stop every commune's ticks.
 pub const HOST_RESERVED_SLOTS_DIVISOR: usize = 16;
@@ -206,6 +210,8 @@ pub struct ModuleHost {
     pub(crate) checkout_limit: Arc<crate::rate_limit::RateLimit<(TenantId, ClientKey)>>,
     /// What calls may reach of the host.
     services: HostServices,
+    /// Instances made ahead of their calls, and stores freed after them.
+    pub(crate) warm: crate::modules::warm::Warm,
 }
 
 /// Faults in a row of one module in one commune.
@@ -328,11 +334,7 @@ impl ModuleHost {
             tenants: RwLock::default(),
             faults: Mutex::default(),
             syncing: tokio::sync::Mutex::new(()),
-            admission: RwLock::new(Admission::new(
-                crate::modules::engine::POOL_INSTANCES as usize,
-                ADMISSION_WAIT,
-                TENANT_SLOTS,
-            )),
+            admission: RwLock::new(Admission::new(CALL_SLOTS, ADMISSION_WAIT, TENANT_SLOTS)),
             memory: Arc::new(MemoryBudget {
                 used: std::sync::atomic::AtomicUsize::new(0),
                 total: std::sync::atomic::AtomicUsize::new(MEMORY_TOTAL),
@@ -342,6 +344,7 @@ impl ModuleHost {
             export_limit: crate::rate_limit::RateLimit::per_hour(EXPORTS_PER_HOUR),
             checkout_limit: Arc::new(crate::rate_limit::RateLimit::per_hour(CHECKOUTS_PER_HOUR)),
             services,
+            warm: crate::modules::warm::Warm::new(),
         })
     }
 
@@ -451,10 +454,11 @@ impl ModuleHost {
     /// Like [`set_admission`](Self::set_admission), with each commune's share of the slots
     /// (tests show fairness between communes on a small scale).
     pub fn set_shares(&self, slots: usize, wait: Duration, tenant_slots: usize) {
-        let slots = slots.clamp(1, crate::modules::engine::POOL_INSTANCES as usize);
+        let slots = slots.clamp(1, CALL_SLOTS);
         if let Ok(mut a) = self.admission.write() {
             *a = Admission::new(slots, wait, tenant_slots);
         }
+        self.warm.clear();
     }
 
     /// Sets the memory budgets of live instances: all together, and per commune (tests show
@@ -463,6 +467,7 @@ impl ModuleHost {
         use std::sync::atomic::Ordering;
         self.memory.total.store(total, Ordering::Relaxed);
         self.memory.per_tenant.store(per_tenant, Ordering::Relaxed);
+        self.warm.clear();
     }
 
     /// Linear memory the live instances hold now: `tenant`'s, or every commune's (`None`).
@@ -498,6 +503,20 @@ impl ModuleHost {
         if let Ok(mut limits) = self.limits.write() {
             limits.time = time;
         }
+    }
+
+    /// Calls so far that found an instance made ahead, and calls that made their own.
+    pub fn instances_made_ahead(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering;
+        (
+            self.warm.found.load(Ordering::Relaxed),
+            self.warm.missed.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Starts making instances ahead of their calls (see `modules::warm`).
+    pub fn start_warming(self: &Arc<Self>) {
+        crate::modules::warm::Warm::start(self);
     }
 
     /// The engine.

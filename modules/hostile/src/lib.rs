@@ -49,6 +49,7 @@ impl Module for Hostile {
             .get("/write", write)
             .get("/read", read)
             .post("/echo", echo)
+            .get("/remember", remember)
             .get("/settings", settings)
             .get("/sms", sms)
             .handle(&req)
@@ -81,6 +82,21 @@ impl Module for Hostile {
 }
 
 export_module!(Hostile);
+
+/// What an earlier call of this instance left behind: a module that kept one visitor's data
+/// in memory for the next would leak it to whoever comes next, unless every call gets an
+/// instance nothing ran in before.
+static LEFT_BEHIND: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Answers what earlier calls left in this instance's memory, then leaves the viewer's name.
+fn remember(req: &Request, _: &Params) -> Result<Response, Error> {
+    let mut left = LEFT_BEHIND
+        .lock()
+        .map_err(|_| Error::Internal("verrou".into()))?;
+    let found = left.clone();
+    left.push(req.viewer.display_name.clone().unwrap_or_default());
+    Ok(Response::json(&json!({ "found": found })))
+}
 
 /// Tries to text a number without having declared the `notify` capability.
 fn sms(_: &Request, _: &Params) -> Result<Response, Error> {

@@ -636,3 +636,51 @@ both_backends!(
         Ok(())
     }
 );
+
+both_backends!(
+    every_call_gets_an_instance_nothing_ran_in_before,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let (paris, lyon) = two_communes_with_hostile(&app).await?;
+        app.account("alice@example.org", "mot-de-passe-solide")
+            .await?;
+        let alice = app
+            .signed_in(Some(&paris), "alice@example.org", "mot-de-passe-solide")
+            .await?;
+        let visitor = app.client()?;
+        let (ahead_before, _) = app.state.modules.instances_made_ahead();
+
+        // The module keeps each caller's name in memory for the next call to find: whether
+        // its instance was made on the call or ahead of it, no call finds anything, across
+        // people and communes alike.
+        let rounds = 20;
+        for round in 0..rounds {
+            for (who, client, slug) in [
+                ("Alice", &alice, &paris),
+                ("a visitor", &visitor, &paris),
+                ("a visitor in Lyon", &visitor, &lyon),
+            ] {
+                let r = client
+                    .get(app.url(Some(slug), "/m/hostile/remember"))
+                    .send()
+                    .await?;
+                assert_eq!(r.status(), 200, "{}", r.text().await?);
+                let json: serde_json::Value = r.json().await?;
+                assert_eq!(
+                    json["found"],
+                    serde_json::json!([]),
+                    "round {round}, {who} found what an earlier call left: {json}"
+                );
+            }
+        }
+        // Most of those calls took an instance made ahead: the path above was the one tested.
+        let (ahead, _) = app.state.modules.instances_made_ahead();
+        assert!(
+            ahead - ahead_before >= rounds * 3 / 2,
+            "only {} of {} calls found an instance made ahead",
+            ahead - ahead_before,
+            rounds * 3
+        );
+        Ok(())
+    }
+);
