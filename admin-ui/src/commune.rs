@@ -20,6 +20,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/commune", get(edit_page))
         .route("/admin/commune/presentation", post(save_presentation))
         .route("/admin/commune/logo", post(upload_logo))
+        .route("/admin/commune/couleur", post(save_accent))
         .route("/admin/commune/liens", post(add_link))
         .route("/admin/commune/liens/{id}/supprimer", post(remove_link))
         .route("/admin/commune/equipe", post(add_member))
@@ -128,6 +129,33 @@ async fn upload_logo(
             .map_err(refusal),
         None => Err(AppError::bad_request("Choisissez une image.")),
     };
+    outcome(&state, page, &tenant, result).await
+}
+
+#[derive(Deserialize)]
+struct AccentForm {
+    #[serde(default)]
+    accent: String,
+    /// « Revenir aux couleurs de la plateforme ».
+    #[serde(default)]
+    reset: Option<String>,
+}
+
+async fn save_accent(
+    State(state): State<AppState>,
+    _can: Can<EditCommune>,
+    page: Page,
+    tenant: Tenant,
+    Form(form): Form<AccentForm>,
+) -> AppResult<Response> {
+    let text = if form.reset.is_some() {
+        ""
+    } else {
+        &form.accent
+    };
+    let result = service::set_accent(&state.db, &state.sites, &state.home_cache, &tenant, text)
+        .await
+        .map_err(refusal);
     outcome(&state, page, &tenant, result).await
 }
 

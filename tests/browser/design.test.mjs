@@ -1,6 +1,7 @@
 // Issue 17: the design system's living page and the pages made of it, as people see them: at
 // 320, 390 and 1280 px, in light and dark mode, with axe-core (contrast included) and no page
-// wider than its screen. A module's page is framed like the host's: one trail, one title.
+// wider than its screen. A module's page is framed like the host's: one trail, one title. The
+// demo commune wears its own colour (communes::identity), in both modes.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -29,6 +30,16 @@ test("the components page and module pages hold in light and dark mode, phone an
         assert.ok(scrollWidth <= width, `${label}: ${scrollWidth} px wide`);
         const dark = await page.evaluate(() => matchMedia("(prefers-color-scheme: dark)").matches);
         assert.equal(dark, colorScheme === "dark");
+        // The demo commune's own colour (its lake's blue), and in dark mode the lighter
+        // variant derived from it: axe's contrast check below runs on them.
+        const button = await page.evaluate(() => {
+          const b = document.createElement("button");
+          document.querySelector("main").append(b);
+          const colour = getComputedStyle(b).backgroundColor;
+          b.remove();
+          return colour;
+        });
+        assert.equal(button, colorScheme === "dark" ? "rgb(87, 144, 169)" : "rgb(0, 87, 125)", label);
         await checkA11y(page, label);
         if (path.startsWith("/m/")) {
           // One trail, one title: « Accueil › Sondages », then the module's own h1.

@@ -147,7 +147,17 @@ async fn import_council(db: &Db, tenant: &Tenant) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The demo commune's colour (`communes::identity`).
+const DEMO_ACCENT: &str = "#00577d";
+
 async fn seed_page(db: &Db, tenant: TenantId) -> anyhow::Result<()> {
+    // The blue of its lake, through the same contrast rules as an admin's choice.
+    let accent = parvis_core::communes::identity::check_accent(DEMO_ACCENT)?.map(|a| a.hex());
+    parvis_core::db::sql::query("UPDATE tenants SET accent = $1 WHERE id = $2")
+        .bind(accent)
+        .bind(tenant)
+        .execute(db.platform())
+        .await?;
     let mut tx = db.tenant(tenant).begin_write().await?;
     store::set_presentation(
         &mut tx,

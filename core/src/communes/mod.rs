@@ -2,6 +2,7 @@
 //! search over every commune of France.
 
 pub mod activity;
+pub mod identity;
 pub mod names;
 pub mod routes;
 pub mod search;

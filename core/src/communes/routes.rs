@@ -1,4 +1,4 @@
-//! `GET /` on a commune host (the commune page) and `GET /logo`.
+//! `GET /` on a commune host (the commune page), `GET /logo` and `GET /theme.css`.
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -20,6 +20,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/logo", get(logo))
+        .route("/theme.css", get(theme))
         .route("/services", get(services))
 }
 
@@ -223,6 +224,40 @@ async fn services(State(state): State<AppState>, page: Page) -> AppResult<Respon
         services: services_of(&state, commune.tenant_id).await?,
     };
     Ok(page.render(&state, &content)?.into_response())
+}
+
+/// `/theme.css?c=<rrggbb>`: the commune's colour over the platform's (linked by every page of
+/// a commune that chose one). The address names the colour, so a page always asks for the
+/// sheet of the colour it was drawn with: kept a year when the colour is still the commune's.
+async fn theme(tenant: Tenant, Query(query): Query<ThemeQuery>) -> AppResult<Response> {
+    let accent = tenant
+        .site()
+        .accent
+        .as_deref()
+        .and_then(crate::communes::identity::Rgb::parse)
+        .ok_or_else(|| AppError::not_found("Cette commune garde les couleurs de la plateforme."))?;
+    let current = query
+        .c
+        .as_deref()
+        .is_some_and(|c| c.eq_ignore_ascii_case(accent.hex().trim_start_matches('#')));
+    let cache = if current {
+        "public, max-age=31536000, immutable"
+    } else {
+        "public, max-age=60"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, cache),
+        ],
+        crate::communes::identity::theme_css(accent),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct ThemeQuery {
+    c: Option<String>,
 }
 
 async fn logo(tenant: Tenant) -> AppResult<Response> {

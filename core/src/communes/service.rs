@@ -204,6 +204,28 @@ pub async fn set_logo(cache: &HomeCache, tenant: &Tenant, upload: &[u8]) -> Resu
     Ok(())
 }
 
+/// Sets the commune's colour (checked by [`identity::check_accent`]; an empty field goes back
+/// to the platform's). The site's cache and the commune's cached page are dropped: this
+/// process shows it at once, others within the resolver's 30 s.
+pub async fn set_accent(
+    db: &crate::db::Db,
+    sites: &crate::web::site::SiteResolver,
+    cache: &HomeCache,
+    tenant: &Tenant,
+    text: &str,
+) -> Result<(), EditError> {
+    let accent = crate::communes::identity::check_accent(text)
+        .map_err(|e| EditError::Invalid(e.to_string()))?;
+    crate::db::sql::query("UPDATE tenants SET accent = $1 WHERE id = $2")
+        .bind(accent.map(|a| a.hex()))
+        .bind(tenant.id())
+        .execute(db.platform())
+        .await?;
+    sites.invalidate();
+    cache.invalidate(tenant.id());
+    Ok(())
+}
+
 /// Appends a useful link (checked by [`check_link`]); returns its id.
 pub async fn add_link(
     cache: &HomeCache,

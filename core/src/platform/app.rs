@@ -76,7 +76,11 @@ async fn manifest(Extension(site): Extension<Site>) -> Response {
             "Le parvis de la mairie en ligne : la vie publique de votre commune.".to_string(),
         ),
     };
-    let accent = format!("#{:02x}{:02x}{:02x}", ACCENT[0], ACCENT[1], ACCENT[2]);
+    // The commune's own colour on the phone's title bar, when it chose one.
+    let accent = match &site {
+        Site::Commune(c) if c.accent.is_some() => c.accent.clone().unwrap_or_default(),
+        _ => format!("#{:02x}{:02x}{:02x}", ACCENT[0], ACCENT[1], ACCENT[2]),
+    };
     let body = Json(json!({
         "name": name,
         "short_name": short_name,

@@ -432,6 +432,8 @@ enum SiteView<'a> {
     Commune {
         name: &'a str,
         slug: &'a str,
+        /// Its colour, when it chose one (`/theme.css`).
+        accent: Option<&'a str>,
     },
     /// A host that is no site of this platform (its « adresse inconnue » page).
     None {
@@ -453,6 +455,7 @@ impl<'a> Layout<'a> {
                 SiteView::Commune {
                     name: &c.name,
                     slug: &c.slug,
+                    accent: c.accent.as_deref(),
                 },
                 Some(c.as_ref()),
             ),

@@ -60,6 +60,8 @@ pub struct CommuneSite {
     pub mairie_website: Option<String>,
     /// `active` or `suspended`.
     pub status: String,
+    /// The commune's colour (`#rrggbb`, checked by `communes::identity`), if it chose one.
+    pub accent: Option<String>,
 }
 
 /// The site a request is for.
@@ -215,7 +217,7 @@ pub struct SiteResolver {
     cache: RwLock<HashMap<String, (Instant, Arc<CommuneSite>)>>,
 }
 
-const SELECT_SITE: &str = "SELECT t.id, t.insee, t.slug, t.status, c.name, c.name_kind, c.population, \
+const SELECT_SITE: &str = "SELECT t.id, t.insee, t.slug, t.status, t.accent, c.name, c.name_kind, c.population, \
      c.departement_code, d.name AS departement_name, r.name AS region_name, e.name AS epci_name, \
      c.postal_codes, c.latitude, c.longitude, c.mairie_address, c.mairie_phone, c.mairie_email, \
      c.mairie_website \

@@ -226,3 +226,118 @@ both_backends!(
         Ok(())
     }
 );
+
+both_backends!(
+    a_commune_takes_its_own_colour_within_contrast_rules,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let annecy = app.commune("74010").await?;
+        let lyon = app.commune("69123").await?;
+        let admin = app
+            .account("maire@annecy.test", "mot de passe solide")
+            .await?;
+        app.grant(&admin, Role::TenantAdmin, Some(&annecy)).await?;
+        let client = app
+            .signed_in(Some(&annecy), "maire@annecy.test", "mot de passe solide")
+            .await?;
+        let edit = app.url(Some(&annecy), "/admin/commune");
+        let token = form_token(&client, &edit).await?;
+        let set = |form: Vec<(&'static str, &'static str)>| {
+            let mut form = form;
+            form.push(("csrf_token", token.as_str()));
+            client
+                .post(app.url(Some(&annecy), "/admin/commune/couleur"))
+                .form(&form)
+                .send()
+        };
+        let visitor = app.client()?;
+        let home = |slug: String| {
+            let visitor = visitor.clone();
+            let url = app.url(Some(&slug), "/");
+            async move { anyhow::Ok(visitor.get(url).send().await?.text().await?) }
+        };
+
+        // Before: the platform's colours, no sheet of the commune's.
+        assert!(!home(annecy.clone()).await?.contains("/theme.css"));
+
+        // Too light for text on white: refused, with the ratio and the rule, nothing stored.
+        let r = set(vec![("accent", "#ffd700")]).await?;
+        assert_eq!(r.status(), 400);
+        let page = r.text().await?.replace("&#x27;", "'");
+        assert!(page.contains("pas assez contrastée"), "{page}");
+        assert!(
+            page.contains("(1,2\u{a0}:\u{a0}1, il faut au moins 4,5\u{a0}:\u{a0}1"),
+            "{page}"
+        );
+        let r = set(vec![("accent", "bleu lac")]).await?;
+        assert_eq!(r.status(), 400);
+        assert!(!home(annecy.clone()).await?.contains("/theme.css"));
+
+        // Annecy's lake blue: every page of Annecy links its sheet, which sets it in light
+        // mode and a lighter variant in dark mode; Lyon keeps the platform's.
+        assert_eq!(set(vec![("accent", "#00577D")]).await?.status(), 303);
+        let page = home(annecy.clone()).await?;
+        assert!(
+            page.contains(r#"<link rel="stylesheet" href="/theme.css?c=00577d">"#),
+            "{page}"
+        );
+        assert!(page.contains(r##"<meta name="theme-color" content="#00577d">"##));
+        let r = visitor
+            .get(app.url(Some(&annecy), "/theme.css?c=00577d"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "text/css; charset=utf-8");
+        assert!(r.headers()["cache-control"].to_str()?.contains("immutable"));
+        let css = r.text().await?;
+        assert!(
+            css.starts_with(":root{--accent:#00577d;--accent-ink:#fff}"),
+            "{css}"
+        );
+        assert!(css.contains("prefers-color-scheme:dark"), "{css}");
+        // An old address (another colour) is not kept long.
+        let r = visitor
+            .get(app.url(Some(&annecy), "/theme.css?c=1d4ed8"))
+            .send()
+            .await?;
+        assert_eq!(r.headers()["cache-control"], "public, max-age=60");
+        let manifest: serde_json::Value = visitor
+            .get(app.url(Some(&annecy), "/manifest.webmanifest"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(manifest["theme_color"], "#00577d");
+        assert!(!home(lyon.clone()).await?.contains("/theme.css"));
+        let r = visitor
+            .get(app.url(Some(&lyon), "/theme.css?c=00577d"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 404);
+
+        // Only the commune's admins choose it.
+        app.account("habitant@annecy.test", "mot de passe solide")
+            .await?;
+        let citizen = app
+            .signed_in(Some(&annecy), "habitant@annecy.test", "mot de passe solide")
+            .await?;
+        let own_token = form_token(&citizen, &app.url(Some(&annecy), "/mon-compte")).await?;
+        let r = citizen
+            .post(app.url(Some(&annecy), "/admin/commune/couleur"))
+            .form(&[("accent", "#000000"), ("csrf_token", own_token.as_str())])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 403);
+        assert!(home(annecy.clone()).await?.contains("/theme.css?c=00577d"));
+
+        // And back to the platform's colours.
+        assert_eq!(
+            set(vec![("accent", "#00577d"), ("reset", "1")])
+                .await?
+                .status(),
+            303
+        );
+        assert!(!home(annecy.clone()).await?.contains("/theme.css"));
+        Ok(())
+    }
+);
