@@ -137,6 +137,16 @@ async fn home_shared(
         async { Ok(crate::candidates::service::listed(&tenant).await?) },
         crate::feed::service::commune_news(state, &tenant, None, None),
     )?;
+    let mut content = content;
+    // Officials who claimed their profile show their account's photo (as on their page).
+    for elected in &mut content.council {
+        if let Some(account) = &elected.account_id {
+            let account = crate::types::AccountId(account.clone());
+            elected.photo_url = crate::profiles::store::avatar_of(&state.db, &account)
+                .await?
+                .map(|(_, small)| small);
+        }
+    }
     let templates = &state.templates;
     Ok(service::HomeShared {
         head_html: Kept::from(templates.render(&service::HomeHead {

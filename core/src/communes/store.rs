@@ -106,6 +106,13 @@ pub struct Elected {
     pub last_name: String,
     /// `M` or `F`, as published (for « conseiller » / « conseillère »).
     pub sex: Option<String>,
+    /// The account that claimed the profile (never shown: it finds the photo).
+    #[serde(skip)]
+    pub account_id: Option<String>,
+    /// `/media/<id>` of the claimed account's small photo, when it has one (filled by the
+    /// page, not by this query).
+    #[row(skip)]
+    pub photo_url: Option<String>,
     /// Functions held (« Maire », « 1er adjoint au maire »), best first; empty for a councillor
     /// (one row per mandate: gathered after the rows).
     #[row(skip)]
@@ -125,7 +132,7 @@ struct Mandate {
 /// then councillors by name. (The birth date is never read here.)
 pub async fn council(tx: &mut TenantTx) -> Result<Vec<Elected>, sqlx::Error> {
     let mandates: Vec<Mandate> = tx.scoped_as(
-        "SELECT o.id, o.first_name, o.last_name, o.sex, m.function_label, m.function_rank FROM mandates m \
+        "SELECT o.id, o.first_name, o.last_name, o.sex, o.account_id, m.function_label, m.function_rank FROM mandates m \
          JOIN officials o ON o.tenant_id = m.tenant_id AND o.id = m.official_id \
          WHERE m.tenant_id = $1 AND m.ended_at IS NULL \
          ORDER BY m.function_rank, o.last_name, o.first_name",

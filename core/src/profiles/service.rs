@@ -98,7 +98,9 @@ pub async fn set_avatar(
     let old = store::profile(db, &account.0)
         .await?
         .and_then(|p| p.avatar_ids);
-    let mut tx = db.begin_immediate().await?;
+    // Across communes: the pages of those where this person is an official show the photo
+    // (`store::set_avatar` raises their version).
+    let mut tx = db.platform_write_tx().await?;
     let large_id =
         media::insert_platform(&mut tx, &NewMedia::image("avatar", account, large)).await?;
     let small_id =
@@ -117,7 +119,7 @@ pub async fn remove_avatar(db: &Db, account: &AccountId) -> Result<(), ProfileEr
     let old = store::profile(db, &account.0)
         .await?
         .and_then(|p| p.avatar_ids);
-    let mut tx = db.begin_immediate().await?;
+    let mut tx = db.platform_write_tx().await?;
     store::set_avatar(&mut tx, account, None).await?;
     if let Some((l, s)) = old {
         media::delete_platform(&mut tx, account, &l).await?;

@@ -142,6 +142,14 @@ pub async fn set_avatar(
     .bind(now())
     .execute(&mut *conn)
     .await?;
+    // The commune pages that show this person as one of their officials show the photo:
+    // their version rises with it, as with any write to what they are made of.
+    sql::query(
+        "INSERT INTO tenant_versions (tenant_id, version)          SELECT DISTINCT tenant_id, 1 FROM officials WHERE account_id = $1 ORDER BY tenant_id          ON CONFLICT (tenant_id) DO UPDATE SET version = tenant_versions.version + 1",
+    )
+    .bind(&account.0)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -408,6 +408,14 @@ both_backends!(
         let official = parvis_tests::rne::give_profile(&w.app, "LAMBERT", &cyril).await?;
         let (_, page) = w.get(&w.zoe, &format!("/elus/{official}")).await?;
         assert!(!page.contains("/media/"));
+        // On the commune's page, the council shows initials until then (the page is kept
+        // rendered at this version of the commune: the photo must raise it).
+        let (_, home) = w.get(&w.zoe, "/").await?;
+        let card = format!(
+            r#"<span class="initials" aria-hidden="true">AL</span>
+      <span><a href="/elus/{official}">Alice LAMBERT</a>"#
+        );
+        assert!(home.contains(&card), "{home}");
         let token = form_token(&w.cyril, &w.url("/mon-compte/profil")).await?;
         let r = w
             .cyril
@@ -418,6 +426,17 @@ both_backends!(
         assert_eq!(r.status(), 303);
         let (_, page) = w.get(&w.zoe, &format!("/elus/{official}")).await?;
         assert!(page.contains("class=\"avatar\" src=\"/media/"), "{page}");
+        let (_, home) = w.get(&w.zoe, "/").await?;
+        assert!(!home.contains(&card), "{home}");
+        let photo = home
+            .split(&format!(r#"<span><a href="/elus/{official}">"#))
+            .next()
+            .and_then(|before| before.rsplit("<li>").next())
+            .unwrap_or_default();
+        assert!(
+            photo.contains(r#"<img src="/media/"#) && photo.contains(r#"alt="" width="48""#),
+            "{photo}"
+        );
         w.app.stop().await;
         Ok(())
     }
