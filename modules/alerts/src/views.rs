@@ -197,7 +197,7 @@ pub fn sms_page(
     html! {
         p { a href=(req.link("/")) { "Toutes les alertes" } }
         h1 { "Alertes par SMS" }
-        p { "Recevez les alertes de " (req.commune.name) " par SMS sur votre téléphone mobile." }
+        p { "Recevez les alertes " (req.commune.de()) " par SMS sur votre téléphone mobile." }
         p id="data-use" {
             "Votre numéro sert uniquement à vous envoyer les alertes de la commune. Il n'est ni \
              affiché ni utilisé à d'autres fins ; il est transmis au prestataire d'envoi des SMS \

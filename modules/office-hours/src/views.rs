@@ -52,7 +52,7 @@ pub fn index(req: &Request, slots: &[(Doc<Slot>, u32)]) -> Response {
     let html = html! {
         h1 { "Permanences en ligne" }
         p {
-            "Les élus de " (req.commune.name) " vous reçoivent sur rendez-vous, en mairie ou en \
+            "Les élus " (req.commune.de()) " vous reçoivent sur rendez-vous, en mairie ou en \
              visioconférence. Choisissez un créneau pour réserver une place."
         }
         @if req.is_signed_in() {

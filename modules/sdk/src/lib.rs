@@ -64,6 +64,7 @@ pub mod bindings {
     });
 }
 
+mod commune;
 pub mod host;
 pub mod html;
 mod manifest;
