@@ -21,6 +21,13 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/commune/presentation", post(save_presentation))
         .route("/admin/commune/logo", post(upload_logo))
         .route("/admin/commune/couleur", post(save_accent))
+        .route(
+            "/admin/commune/couverture",
+            post(upload_cover).layer(parvis_core::media::upload::body_limit(
+                service::MAX_COVER_BYTES,
+            )),
+        )
+        .route("/admin/commune/couverture/retirer", post(remove_cover))
         .route("/admin/commune/liens", post(add_link))
         .route("/admin/commune/liens/{id}/supprimer", post(remove_link))
         .route("/admin/commune/equipe", post(add_member))
@@ -129,6 +136,47 @@ async fn upload_logo(
             .map_err(refusal),
         None => Err(AppError::bad_request("Choisissez une image.")),
     };
+    outcome(&state, page, &tenant, result).await
+}
+
+async fn upload_cover(
+    State(state): State<AppState>,
+    _can: Can<EditCommune>,
+    page: Page,
+    tenant: Tenant,
+    mut multipart: Multipart,
+) -> AppResult<Response> {
+    let form = parvis_core::media::upload::read(
+        &mut multipart,
+        &[("couverture", service::MAX_COVER_BYTES)],
+    )
+    .await;
+    let result = match form {
+        Ok(form) => match form.files.get("couverture") {
+            Some(bytes) => service::set_cover(
+                &state.home_cache,
+                &tenant,
+                bytes.clone(),
+                form.text("description"),
+            )
+            .await
+            .map_err(refusal),
+            None => Err(AppError::bad_request("Choisissez une photo.")),
+        },
+        Err(e) => Err(e.into()),
+    };
+    outcome(&state, page, &tenant, result).await
+}
+
+async fn remove_cover(
+    State(state): State<AppState>,
+    _can: Can<EditCommune>,
+    page: Page,
+    tenant: Tenant,
+) -> AppResult<Response> {
+    let result = service::remove_cover(&state.home_cache, &tenant)
+        .await
+        .map_err(refusal);
     outcome(&state, page, &tenant, result).await
 }
 

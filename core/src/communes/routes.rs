@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(home))
         .route("/logo", get(logo))
         .route("/theme.css", get(theme))
+        .route("/couverture", get(cover))
         .route("/services", get(services))
 }
 
@@ -152,6 +153,10 @@ async fn home_shared(
         head_html: Kept::from(templates.render(&service::HomeHead {
             commune,
             has_logo: content.page.has_logo,
+            cover: content.page.has_cover.then(|| service::Cover {
+                version: content.page.updated_at,
+                alt: content.page.cover_alt.clone().unwrap_or_default(),
+            }),
         })?),
         news_html: Kept::from(templates.render(&news)?),
         public_html: Kept::from(templates.render(&service::PublicSections {
@@ -268,6 +273,23 @@ async fn theme(tenant: Tenant, Query(query): Query<ThemeQuery>) -> AppResult<Res
 #[derive(Deserialize)]
 struct ThemeQuery {
     c: Option<String>,
+}
+
+/// `/couverture?v=<edit time>`: the cover photo (the page's address names its version).
+async fn cover(tenant: Tenant) -> AppResult<Response> {
+    let mut tx = tenant.db().read().await?;
+    let cover = store::cover(&mut tx).await?;
+    tx.commit().await?;
+    let bytes = cover
+        .ok_or_else(|| AppError::not_found("Cette commune n'a pas de photo de couverture."))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 async fn logo(tenant: Tenant) -> AppResult<Response> {

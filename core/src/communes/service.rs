@@ -226,6 +226,51 @@ pub async fn set_accent(
     Ok(())
 }
 
+/// Largest cover photo accepted (a phone's photo).
+pub const MAX_COVER_BYTES: usize = 8 << 20;
+/// The cover is scaled down to fit this box (pages show it full width, at most 1,600 px).
+const COVER_BOX: u32 = 1_600;
+/// Longest text alternative of the cover.
+const MAX_COVER_ALT: usize = 200;
+
+/// Replaces the commune's cover photo: decoded with the media pipeline's bounds, turned
+/// upright, scaled and re-encoded as JPEG (no EXIF, no GPS position survives) before the
+/// transaction opens. `alt` describes it; empty when it only decorates.
+pub async fn set_cover(
+    cache: &HomeCache,
+    tenant: &Tenant,
+    upload: axum::body::Bytes,
+    alt: &str,
+) -> Result<(), EditError> {
+    let alt = alt.trim().to_string();
+    if alt.chars().count() > MAX_COVER_ALT {
+        return Err(EditError::Invalid(format!(
+            "La description de la photo compte au plus {MAX_COVER_ALT} caractères."
+        )));
+    }
+    let cleaned = crate::media::image::clean_blocking(
+        upload,
+        vec![crate::media::image::Fit::Within(COVER_BOX)],
+    )
+    .await?;
+    let jpeg = cleaned
+        .into_iter()
+        .next()
+        .map(|c| c.bytes)
+        .ok_or(EditError::Media(MediaError::NotAnImage))?;
+    edit(cache, tenant, async |tx| {
+        store::set_cover(tx, Some((jpeg, alt.as_str()))).await
+    })
+    .await?;
+    Ok(())
+}
+
+/// Removes the commune's cover photo.
+pub async fn remove_cover(cache: &HomeCache, tenant: &Tenant) -> Result<(), EditError> {
+    edit(cache, tenant, async |tx| store::set_cover(tx, None).await).await?;
+    Ok(())
+}
+
 /// Appends a useful link (checked by [`check_link`]); returns its id.
 pub async fn add_link(
     cache: &HomeCache,
@@ -314,6 +359,17 @@ pub struct HomeHead<'a> {
     pub commune: &'a CommuneSite,
     /// Whether it has a logo.
     pub has_logo: bool,
+    /// Its cover photo, if it has one.
+    pub cover: Option<Cover>,
+}
+
+/// A commune's cover photo as its page shows it.
+#[derive(serde::Serialize)]
+pub struct Cover {
+    /// Names the photo's address (`/couverture?v=…`): a new photo, a new address.
+    pub version: i64,
+    /// Its text alternative ('' when it only decorates).
+    pub alt: String,
 }
 
 impl Template for HomeHead<'_> {

@@ -14,6 +14,11 @@ pub struct PageContent {
     /// Whether a logo / coat of arms was uploaded.
     #[row(try_from = "Flag")]
     pub has_logo: bool,
+    /// Whether a cover photo was uploaded.
+    #[row(try_from = "Flag")]
+    pub has_cover: bool,
+    /// The cover's text alternative ('' when it only decorates).
+    pub cover_alt: Option<String>,
     /// Last edit (Unix seconds).
     pub updated_at: i64,
 }
@@ -43,7 +48,8 @@ pub struct TeamMember {
 /// The page content (defaults when the tenant has none yet).
 pub async fn page(tx: &mut TenantTx) -> Result<PageContent, sqlx::Error> {
     let page: Option<PageContent> = tx.scoped_as(
-        "SELECT presentation, CAST(CASE WHEN logo IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_logo, updated_at \
+        "SELECT presentation, CAST(CASE WHEN logo IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_logo, \
+         CAST(CASE WHEN cover IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_cover, cover_alt, updated_at \
          FROM commune_pages WHERE tenant_id = $1",
     )
     .fetch_optional(tx)
@@ -75,6 +81,32 @@ pub async fn set_logo(tx: &mut TenantTx, png: Vec<u8>) -> Result<(), sqlx::Error
     .execute(tx)
     .await?;
     Ok(())
+}
+
+/// Stores the cover photo (already re-encoded as JPEG) and its text alternative, or removes
+/// it (`None`).
+pub async fn set_cover(
+    tx: &mut TenantTx,
+    cover: Option<(Vec<u8>, &str)>,
+) -> Result<(), sqlx::Error> {
+    let (jpeg, alt) = cover.map_or((None, None), |(j, a)| (Some(j), Some(a)));
+    tx.scoped(
+        "INSERT INTO commune_pages (tenant_id, presentation, cover, cover_alt, updated_at) VALUES ($1, '', $2, $3, $4) \
+         ON CONFLICT (tenant_id) DO UPDATE SET cover = excluded.cover, cover_alt = excluded.cover_alt, updated_at = excluded.updated_at",
+    )
+    .bind(jpeg)
+    .bind(alt)
+    .bind(now())
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// The cover photo's JPEG bytes.
+pub async fn cover(tx: &mut TenantTx) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    tx.scoped_scalar("SELECT cover FROM commune_pages WHERE tenant_id = $1 AND cover IS NOT NULL")
+        .fetch_optional(tx)
+        .await
 }
 
 /// The logo bytes and type.

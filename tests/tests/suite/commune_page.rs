@@ -341,3 +341,137 @@ both_backends!(
         Ok(())
     }
 );
+
+/// A 2,000 × 500 JPEG carrying an EXIF segment with a position in it.
+fn photo_with_position() -> anyhow::Result<Vec<u8>> {
+    let image = image::RgbImage::from_fn(2_000, 500, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+    });
+    let mut jpeg = Vec::new();
+    image::DynamicImage::ImageRgb8(image).write_to(
+        &mut std::io::Cursor::new(&mut jpeg),
+        image::ImageFormat::Jpeg,
+    )?;
+    // APP1 « Exif »: a big-endian TIFF header with no entry, then the tell-tale text.
+    let mut exif = b"Exif\0\0MM\0\x2a\0\0\0\x08\0\0".to_vec();
+    exif.extend_from_slice(b"GPSLatitude 45.8992 GPSLongitude 6.1294");
+    let length = u16::try_from(exif.len() + 2)?;
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xff, 0xe1]);
+    out.extend_from_slice(&length.to_be_bytes());
+    out.extend_from_slice(&exif);
+    out.extend_from_slice(&jpeg[2..]);
+    Ok(out)
+}
+
+both_backends!(
+    a_commune_page_opens_on_its_cover_photo_stripped_of_its_metadata,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let annecy = app.commune("74010").await?;
+        let admin = app
+            .account("maire@annecy.test", "mot de passe solide")
+            .await?;
+        app.grant(&admin, Role::TenantAdmin, Some(&annecy)).await?;
+        let client = app
+            .signed_in(Some(&annecy), "maire@annecy.test", "mot de passe solide")
+            .await?;
+        let token = form_token(&client, &app.url(Some(&annecy), "/admin/commune")).await?;
+        let upload = |bytes: Vec<u8>, description: String| {
+            let form = reqwest::multipart::Form::new()
+                .part(
+                    "couverture",
+                    reqwest::multipart::Part::bytes(bytes).file_name("lac.jpg"),
+                )
+                .text("description", description);
+            client
+                .post(app.url(
+                    Some(&annecy),
+                    &format!("/admin/commune/couverture?csrf_token={token}"),
+                ))
+                .multipart(form)
+                .send()
+        };
+        let photo = photo_with_position()?;
+        assert!(photo.windows(11).any(|w| w == b"GPSLatitude"));
+
+        // Not an image, or a description too long: refused in French, nothing shown.
+        let r = upload(b"<svg onload=alert(1)>".to_vec(), "Le lac".into()).await?;
+        assert_eq!(r.status(), 400);
+        let page = r.text().await?;
+        assert!(page.contains("pas une image lisible"), "{page}");
+        let r = upload(photo.clone(), "é".repeat(201)).await?;
+        assert_eq!(r.status(), 400);
+        assert!(r.text().await?.contains("au plus 200 caractères"));
+        let visitor = app.client()?;
+        let home = visitor
+            .get(app.url(Some(&annecy), "/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(!home.contains("class=\"cover\""), "{home}");
+
+        // A photo: shown on top of the page with its description, scaled into 1,600 px,
+        // re-encoded, no EXIF segment and no position left in it.
+        assert_eq!(
+            upload(photo, "Le lac et la vieille ville".into())
+                .await?
+                .status(),
+            303
+        );
+        let home = visitor
+            .get(app.url(Some(&annecy), "/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let src = home
+            .split("<img class=\"cover\" src=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .ok_or_else(|| anyhow::anyhow!("no cover: {home}"))?
+            .to_string();
+        assert!(src.starts_with("/couverture?v="), "{src}");
+        assert!(
+            home.contains("alt=\"Le lac et la vieille ville\""),
+            "{home}"
+        );
+        let r = visitor.get(app.url(Some(&annecy), &src)).send().await?;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "image/jpeg");
+        let served = r.bytes().await?;
+        assert!(!served.windows(4).any(|w| w == b"Exif"));
+        assert!(!served.windows(3).any(|w| w == b"GPS"));
+        let decoded = image::load_from_memory(&served)?;
+        assert_eq!((decoded.width(), decoded.height()), (1_600, 400));
+
+        // Another commune has none; a citizen cannot set one; the admin removes it.
+        let lyon = app.commune("69123").await?;
+        let r = visitor
+            .get(app.url(Some(&lyon), "/couverture"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 404);
+        let r = client
+            .post(app.url(Some(&annecy), "/admin/commune/couverture/retirer"))
+            .form(&[("csrf_token", token.as_str())])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+        let r = visitor
+            .get(app.url(Some(&annecy), "/couverture"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 404);
+        let home = visitor
+            .get(app.url(Some(&annecy), "/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(!home.contains("class=\"cover\""));
+        app.stop().await;
+        Ok(())
+    }
+);
