@@ -648,11 +648,11 @@ both_backends!(officials_import_writes_the_registry, |backend| async move {
         .text()
         .await?;
     assert!(
-        page.contains("<strong>Bruno DUPONT</strong></a> — Maire"),
+        page.contains(">Bruno DUPONT</a> <small>Maire</small>"),
         "{page}"
     );
     assert!(
-        page.contains("<strong>Alice LAMBERT</strong></a> — conseillère municipale"),
+        page.contains(">Alice LAMBERT</a> <small>Conseillère municipale</small>"),
         "{page}"
     );
 
