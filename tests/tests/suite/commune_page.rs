@@ -227,19 +227,25 @@ both_backends!(
     }
 );
 
+/// Annecy, and a client signed in as its admin.
+async fn annecy_and_its_admin(app: &TestApp) -> anyhow::Result<(String, reqwest::Client)> {
+    let annecy = app.commune("74010").await?;
+    let admin = app
+        .account("maire@annecy.test", "mot de passe solide")
+        .await?;
+    app.grant(&admin, Role::TenantAdmin, Some(&annecy)).await?;
+    let client = app
+        .signed_in(Some(&annecy), "maire@annecy.test", "mot de passe solide")
+        .await?;
+    Ok((annecy, client))
+}
+
 both_backends!(
     a_commune_takes_its_own_colour_within_contrast_rules,
     |backend| async move {
         let app = TestApp::start(backend).await?;
-        let annecy = app.commune("74010").await?;
+        let (annecy, client) = annecy_and_its_admin(&app).await?;
         let lyon = app.commune("69123").await?;
-        let admin = app
-            .account("maire@annecy.test", "mot de passe solide")
-            .await?;
-        app.grant(&admin, Role::TenantAdmin, Some(&annecy)).await?;
-        let client = app
-            .signed_in(Some(&annecy), "maire@annecy.test", "mot de passe solide")
-            .await?;
         let edit = app.url(Some(&annecy), "/admin/commune");
         let token = form_token(&client, &edit).await?;
         let set = |form: Vec<(&'static str, &'static str)>| {
@@ -368,14 +374,7 @@ both_backends!(
     a_commune_page_opens_on_its_cover_photo_stripped_of_its_metadata,
     |backend| async move {
         let app = TestApp::start(backend).await?;
-        let annecy = app.commune("74010").await?;
-        let admin = app
-            .account("maire@annecy.test", "mot de passe solide")
-            .await?;
-        app.grant(&admin, Role::TenantAdmin, Some(&annecy)).await?;
-        let client = app
-            .signed_in(Some(&annecy), "maire@annecy.test", "mot de passe solide")
-            .await?;
+        let (annecy, client) = annecy_and_its_admin(&app).await?;
         let token = form_token(&client, &app.url(Some(&annecy), "/admin/commune")).await?;
         let upload = |bytes: Vec<u8>, description: String| {
             let form = reqwest::multipart::Form::new()
