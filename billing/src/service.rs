@@ -806,27 +806,42 @@ struct EventMeta<'a> {
     created: i64,
 }
 
+impl Billing {
+    /// The provider and the commune's connected account, or why payments are closed there.
+    async fn payee(
+        &self,
+        commune: &parvis_core::db::TenantDb,
+    ) -> Result<(&Stripe, String), String> {
+        let stripe = self.stripe().map_err(|e| e.to_string())?;
+        let mut tx = commune.begin().await.map_err(|e| e.to_string())?;
+        let account = store::account(&mut tx).await.map_err(|e| e.to_string())?;
+        drop(tx);
+        match account.connected_account {
+            Some(connected) => Ok((stripe, connected)),
+            None => Err(
+                "La commune n'a pas encore relié son compte de paiement : le paiement \
+                 en ligne n'y est pas encore ouvert."
+                    .into(),
+            ),
+        }
+    }
+}
+
 /// Donations: Checkout in payment mode on the commune's connected account.
 #[async_trait::async_trait]
 impl PaymentGateway for Billing {
+    async fn accepts(&self, commune: &parvis_core::db::TenantDb) -> Result<(), String> {
+        self.payee(commune).await.map(|_| ())
+    }
+
     async fn checkout(
         &self,
         commune: &parvis_core::db::TenantDb,
         module: &str,
         request: CheckoutRequest,
     ) -> Result<String, String> {
-        let stripe = self.stripe().map_err(|e| e.to_string())?;
+        let (stripe, connected) = self.payee(commune).await?;
         let tenant = commune.tenant_id();
-        let mut tx = commune.begin().await.map_err(|e| e.to_string())?;
-        let account = store::account(&mut tx).await.map_err(|e| e.to_string())?;
-        drop(tx);
-        let Some(connected) = account.connected_account else {
-            return Err(
-                "La commune n'a pas encore relié son compte de paiement : les dons en \
-                        ligne ne sont pas encore ouverts."
-                    .into(),
-            );
-        };
         let mut metadata = HashMap::new();
         metadata.insert("parvis_tenant".to_string(), tenant.to_string());
         metadata.insert("parvis_module".to_string(), module.to_string());

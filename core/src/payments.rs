@@ -35,6 +35,11 @@ pub trait PaymentGateway: Send + Sync {
         module: &str,
         request: CheckoutRequest,
     ) -> Result<String, String>;
+
+    /// Whether a checkout can be created for the commune now (the platform's provider is
+    /// configured and the commune linked its account), or a French message saying why not.
+    /// Asks the provider nothing.
+    async fn accepts(&self, commune: &TenantDb) -> Result<(), String>;
 }
 
 /// Plugs the payment service in (once, at start).

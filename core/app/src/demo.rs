@@ -561,6 +561,11 @@ async fn replay(state: &AppState, tenant: &Tenant, id: &str, file: &Path) -> any
             origin: state.config.commune_origin(tenant.slug.as_str()),
             write: method != "GET",
             client: Some(ClientKey::account(&actor.id.0)),
+            name_kind: state
+                .sites
+                .commune(&state.db, tenant.slug.as_str())
+                .await?
+                .and_then(|site| site.name_kind),
         };
         let (response, _) = call::handle(&state.modules, &module, &ctx, &request)
             .await

@@ -1,11 +1,14 @@
-//! Host bindings of the contract `parvis:module@0.2.0` (`modules/wit/v0.2.0/`), the one
-//! version this host serves. A later version gets its own `bindgen!` beside this one, and
-//! [`SUPPORTED_CONTRACTS`] lists it; the host logic implements the latest types (see
-//! `modules/README.md`, « Versions du contrat »).
+//! Host bindings of the contract `parvis:module@0.2.1` (`modules/wit/v0.2.1/`). It only adds
+//! imports to 0.2.0, so the same bindings run components built for 0.2.0: wasmtime's linker
+//! gives an import of `parvis:module/payments@0.2.0` the host's `@0.2.1` instance (semver
+//! compatible, a superset), and finds a component's `guest@0.2.0` export the same way. A
+//! breaking version gets its own `bindgen!` beside this one, and [`SUPPORTED_CONTRACTS`] lists
+//! it; the host logic implements the latest types (see `modules/README.md`, « Versions du
+//! contrat »).
 
 wasmtime::component::bindgen!({
     world: "module",
-    path: "../modules/wit/v0.2.0",
+    path: "../modules/wit/v0.2.1",
     imports: { default: async },
     exports: { default: async },
 });
@@ -14,4 +17,4 @@ wasmtime::component::bindgen!({
 pub const CONTRACT_PACKAGE: &str = "parvis:module";
 
 /// The versions of the contract this host can run, oldest first.
-pub const SUPPORTED_CONTRACTS: &[&str] = &["0.2.0"];
+pub const SUPPORTED_CONTRACTS: &[&str] = &["0.2.0", "0.2.1"];

@@ -131,6 +131,8 @@ pub struct CallState {
     extra: Duration,
     /// Who caused the call, when someone outside did.
     pub(crate) client: Option<ClientKey>,
+    /// How the commune's name joins a sentence ([`CallContext::name_kind`]).
+    pub(crate) name_kind: Option<i64>,
     /// What the call sent so far (notices, posts), for the per-call volume limits.
     pub(crate) volumes: crate::modules::quota::CallVolumes,
     /// What the call wrote to storage, against the quota (see `host::storage`).
@@ -415,6 +417,9 @@ pub struct CallContext {
     /// Who caused the call (see [`ClientKey`]); `None` for the host's own calls (events,
     /// ticks).
     pub client: Option<ClientKey>,
+    /// How the commune's name joins a sentence (`CommuneSite::name_kind`), which
+    /// `commune.name-kind` answers; `None` where the caller does not have it (events).
+    pub name_kind: Option<i64>,
 }
 
 /// The commune as a module's request names it (a population the registry does not give, or
@@ -508,6 +513,7 @@ pub(crate) fn new_state(
         deadline: Deadline::new(limits.time),
         extra: Duration::ZERO,
         client: None,
+        name_kind: None,
         volumes: Default::default(),
         storage: Default::default(),
     }
@@ -546,6 +552,7 @@ fn bind(
     state.write = ctx.write;
     state.origin = ctx.origin.clone();
     state.client = ctx.client.clone();
+    state.name_kind = ctx.name_kind;
     state.deadline = Deadline::new(limits.time);
     store.set_epoch_deadline(1);
     true
@@ -645,6 +652,7 @@ async fn run(
         origin: ctx.origin.clone(),
         write: true,
         client: ctx.client.clone(),
+        name_kind: ctx.name_kind,
     };
     run_once(host, module, &writer, call).await.0
 }
@@ -1130,6 +1138,7 @@ pub async fn event(
         origin,
         write: true,
         client: None,
+        name_kind: None,
     };
     let started = Instant::now();
     let result = run(host, module, &ctx, Call::Event(event)).await;
@@ -1157,6 +1166,7 @@ pub async fn export_account(
         origin,
         write: false,
         client: Some(ClientKey::account(account)),
+        name_kind: None,
     };
     let started = Instant::now();
     let result = run(host, module, &ctx, Call::ExportAccount(account)).await;

@@ -311,6 +311,7 @@ async fn ask(state: &AppState, commune: &CommuneSite, origin: &str) -> Cards {
                 origin: origin.to_string(),
                 write: false,
                 client: None,
+                name_kind: commune.name_kind,
             };
             match call::handle_checked(&state.modules, &module, &ctx, &request, None).await {
                 Ok((response, _)) if response.status == 200 => {

@@ -153,7 +153,7 @@ pub enum InstallError {
     /// Built against a version of the contract this host does not run.
     #[error(
         "ce module a été construit pour le contrat parvis:module@{found}, que ce serveur ne prend pas en charge \
-         (version prise en charge : {supported}) ; reconstruisez-le avec le SDK de cette version"
+         (versions prises en charge : {supported}) ; reconstruisez-le avec le SDK actuel"
     )]
     UnsupportedContract {
         /// The version the component imports or exports.
@@ -938,7 +938,10 @@ mod tests {
         );
         let message = old.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("parvis:module@0.1.0"), "{message}");
-        assert!(message.contains("prise en charge : 0.2.0"), "{message}");
+        assert!(
+            message.contains("prises en charge : 0.2.0, 0.2.1"),
+            "{message}"
+        );
         assert!(matches!(
             check_contract(["wasi:cli/run@0.2.6"].into_iter()),
             Err(InstallError::Invalid(_))

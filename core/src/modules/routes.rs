@@ -298,6 +298,7 @@ async fn serve(
         origin: page.origin.clone(),
         write: !matches!(method, Method::GET | Method::HEAD),
         client: ClientKey::of(account.map(|a| a.id.0.as_str()), client),
+        name_kind: commune.name_kind,
     };
     let checked =
         call::handle_checked(&state.modules, &module, &ctx, &request, Some(&acceptable)).await;

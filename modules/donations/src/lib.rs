@@ -183,16 +183,29 @@ fn campaign_page(
         .filter(|p| p.value.show_name)
         .map(|p| p.value.name.as_str())
         .collect();
+    let is_open = open(c, &today());
+    // Asked before any form is shown: nobody fills one in to be told payment is closed.
+    let closed_payments = if is_open {
+        host::payments_available().err()
+    } else {
+        None
+    };
     let html = html! {
         h1 { (c.title) }
         p { (c.description) }
         (progress(c, cents, donors))
-        @if open(c, &today()) {
+        @if is_open {
             p { "Collecte ouverte jusqu'au " (money::date_fr(&c.deadline)) " inclus." }
             @if let Some(error) = error {
                 p class="notice error" role="alert" { (error) }
             }
-            @if req.is_signed_in() {
+            @if let Some(why) = &closed_payments {
+                (html::notice(
+                    html::Tone::Info,
+                    &format!("{why} Pour donner dès maintenant, renseignez-vous auprès de la \
+                              mairie."),
+                ))
+            } @else if req.is_signed_in() {
                 h2 { "Faire un don" }
                 form method="post" action=(req.link(&format!("/{id}/donner"))) class="form" {
                     (req.csrf_field())
@@ -429,6 +442,13 @@ fn admin_list(req: &Request, _: &Params) -> Result<Response, Error> {
         "Campagnes de dons",
         html! {
             h1 { "Campagnes de dons" }
+            @if let Err(why) = host::payments_available() {
+                (html::notice(
+                    html::Tone::Error,
+                    &format!("Les habitants ne peuvent pas encore donner en ligne. {why} La page « Facturation » \
+                              dit comment le relier."),
+                ))
+            }
             p { a href=(req.link("/nouvelle")) { "Lancer une collecte" } }
             @if campaigns.is_empty() {
                 p { "Aucune campagne pour l'instant." }

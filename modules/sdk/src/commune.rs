@@ -3,21 +3,34 @@
 //! `req.commune.a()` is « à Annecy », « au Havre », « aux Ulis ». Never write
 //! `"de " + name`: « de Annecy » is wrong French.
 //!
-//! A request carries the name only, not the registry's liaison type the host has: the article
-//! and the first letter decide, which is right for every name but those starting with an h
-//! muet (« de Hyères » where the host writes « d'Hyères »).
+//! The host tells the registry's liaison type (`commune.name-kind`, since contract 0.2.1),
+//! which alone tells « d'Hyères » (h muet) from « de Hautot »; where it has none (an event),
+//! the article and the first letter decide, right for every name but those starting with an h
+//! muet.
 
 use crate::Commune;
+
+/// The registry's liaison type of the call's commune, from the host.
+#[cfg(target_arch = "wasm32")]
+fn name_kind() -> Option<i64> {
+    crate::bindings::parvis::module::commune::name_kind().map(i64::from)
+}
+
+/// Off wasm (unit tests) there is no host: the letters decide.
+#[cfg(not(target_arch = "wasm32"))]
+fn name_kind() -> Option<i64> {
+    None
+}
 
 impl Commune {
     /// « de » and the name: « d'Annecy », « du Havre », « de La Rochelle », « des Ulis ».
     pub fn de(&self) -> String {
-        parvis_names::of(&self.name, None)
+        parvis_names::of(&self.name, name_kind())
     }
 
     /// « à » and the name: « à Annecy », « au Havre », « à La Rochelle », « aux Ulis ».
     pub fn a(&self) -> String {
-        parvis_names::at(&self.name, None)
+        parvis_names::at(&self.name, name_kind())
     }
 }
 

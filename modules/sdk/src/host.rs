@@ -112,3 +112,10 @@ pub fn publish(body_markdown: &str, path: Option<&str>) -> Result<String, String
 pub fn create_checkout(checkout: &Checkout) -> Result<String, String> {
     payments::create_checkout(checkout)
 }
+
+/// Whether payments are open in this commune now (the platform has a payment provider and the
+/// commune linked its account); `Err` says why not, in French, for the citizen. Ask it before
+/// showing a payment form, so nobody fills one in for nothing. Asks the provider nothing.
+pub fn payments_available() -> Result<(), String> {
+    payments::available()
+}

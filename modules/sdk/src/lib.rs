@@ -1,7 +1,7 @@
 //! Guest SDK for Parvis feature modules.
 //!
 //! A module is a WebAssembly component (`wasm32-wasip2`) that implements the `parvis:module`
-//! WIT world (`modules/wit/v0.2.0/`). This crate holds the generated bindings and a small,
+//! WIT world (`modules/wit/v0.2.1/`). This crate holds the generated bindings and a small,
 //! pleasant API on top of them, so that no module hand-writes bindings:
 //!
 //! - [`Module`] and [`export_module!`]: what a module implements and how it is exported;
@@ -58,7 +58,7 @@
 pub mod bindings {
     wit_bindgen::generate!({
         world: "module",
-        path: "../wit/v0.2.0",
+        path: "../wit/v0.2.1",
         pub_export_macro: true,
         default_bindings_module: "parvis_module_sdk::bindings",
     });

@@ -628,7 +628,20 @@ both_backends!(
             }
         };
 
-        // The commune has not connected its payment account yet: nothing is recorded.
+        // The commune has not connected its payment account yet: the page says so instead of
+        // a form, and a gift posted anyway records nothing.
+        let gift_form = |page: &str| {
+            parvis_tests::html::attrs(page, "form", "action")
+                .map(|actions| actions.iter().any(|a| a.ends_with("/donner")))
+        };
+        let page = claire.get(&campaign).send().await?.text().await?;
+        assert!(!gift_form(&page)?, "{page}");
+        assert!(
+            parvis_tests::html::texts(&page, "main .notice")?
+                .iter()
+                .any(|n| n.starts_with("La commune n'a pas encore relié son compte de paiement")),
+            "{page}"
+        );
         let r = give("25").await?;
         assert_eq!(r.status(), 503);
         assert!(r.text().await?.contains("compte de paiement"));
@@ -636,6 +649,11 @@ both_backends!(
         let mut tx = app.state.db.tenant(t).begin_write().await?;
         parvis_billing::store::set_connected_account(&mut tx, "acct_paris_mairie").await?;
         tx.commit().await?;
+        let page = claire.get(&campaign).send().await?.text().await?;
+        assert!(
+            gift_form(&page)?,
+            "the form, once payments are open: {page}"
+        );
         let r = give("25").await?;
         assert_eq!(r.status(), 303, "{}", r.text().await?);
         let checkout = location(&r);

@@ -81,6 +81,33 @@ both_backends!(
         let page = claire.get(&campaign_url).send().await?.text().await?;
         assert!(page.contains("<progress"), "{page}");
         assert!(page.contains("<strong>0 €</strong> collectés"), "{page}");
+        // She is told before filling anything in (issue 17: the form led to a dead end).
+        assert!(
+            !parvis_tests::html::attrs(&page, "form", "action")?
+                .iter()
+                .any(|a| a.ends_with("/donner")),
+            "no gift form while payments are closed: {page}"
+        );
+        let notices = parvis_tests::html::texts(&page, "main .notice")?;
+        assert!(
+            notices.iter().any(|n| n.starts_with(
+                "Le paiement en ligne n'est pas configuré sur cette plateforme. Pour donner"
+            )),
+            "{notices:?}"
+        );
+        let admin_list = admin
+            .get(app.url(Some(&paris), "/admin/m/donations/"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(
+            parvis_tests::html::texts(&admin_list, "main .notice.error")?
+                .iter()
+                .any(|n| n.starts_with("Les habitants ne peuvent pas encore donner en ligne.")),
+            "{admin_list}"
+        );
+        // A post made anyway (an old tab) is refused, and records nothing.
         let token = form_token(&claire, &campaign_url).await?;
         let r = claire
             .post(format!("{campaign_url}/donner"))

@@ -13,6 +13,7 @@ mod billing;
 mod cancelled_begin;
 mod commune_page;
 mod communes;
+mod contract_versions;
 mod digests;
 mod donation_pages;
 mod donations;

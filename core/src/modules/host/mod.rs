@@ -1,5 +1,6 @@
 //! The host side of each `parvis:module` import, one file per WIT interface.
 
+pub mod commune;
 pub mod feed;
 pub mod notify;
 pub mod payments;

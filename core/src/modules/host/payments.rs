@@ -12,18 +12,39 @@ const MAX_AMOUNT_CENTS: u64 = 1_000_000;
 /// Checkout sessions one call may ask the payment provider for: a page opens one.
 pub const MAX_CHECKOUTS_PER_CALL: u32 = 3;
 
+/// Why payments are closed when the platform has no payment provider.
+const NOT_CONFIGURED: &str = "Le paiement en ligne n'est pas configuré sur cette plateforme.";
+
+impl CallState {
+    /// The call may use payments: the module declared them (one host call counted).
+    async fn payments_allowed(&mut self) -> Result<(), String> {
+        match self.tx(Capability::Payments).await {
+            Ok(_) => Ok(()),
+            Err(Denied::Capability(cap)) => Err(format!(
+                "le module n'a pas déclaré la capacité « {cap} » dans son manifeste"
+            )),
+            Err(Denied::Unavailable(why)) => Err(why),
+        }
+    }
+}
+
 impl Host for CallState {
+    async fn available(&mut self) -> Result<(), String> {
+        let _leaving = self.leaving_database();
+        self.payments_allowed().await?;
+        let (Some(tenant), Some(gateway)) = (self.tenant(), self.services.payments()) else {
+            return Err(NOT_CONFIGURED.into());
+        };
+        let commune = self.services.tenant(tenant);
+        let asked = async move { gateway.accepts(&commune).await };
+        self.excused_wait(crate::modules::call::PROVIDER_WAIT, asked)
+            .await
+            .unwrap_or_else(|| Err("le service de paiement n'a pas répondu à temps".into()))
+    }
+
     async fn create_checkout(&mut self, c: Checkout) -> Result<String, String> {
         let _leaving = self.leaving_database();
-        match self.tx(Capability::Payments).await {
-            Ok(_) => {}
-            Err(Denied::Capability(cap)) => {
-                return Err(format!(
-                    "le module n'a pas déclaré la capacité « {cap} » dans son manifeste"
-                ));
-            }
-            Err(Denied::Unavailable(why)) => return Err(why),
-        }
+        self.payments_allowed().await?;
         if c.amount_cents == 0 || c.currency != "eur" {
             return Err("montant nul ou devise autre que l'euro".into());
         }
@@ -38,7 +59,7 @@ impl Host for CallState {
             return Err("les chemins de retour doivent être des chemins de ce site".into());
         };
         let (Some(tenant), Some(gateway)) = (self.tenant(), self.services.payments()) else {
-            return Err("Le paiement en ligne n'est pas configuré sur cette plateforme.".into());
+            return Err(NOT_CONFIGURED.into());
         };
         if self.checkouts_asked >= MAX_CHECKOUTS_PER_CALL {
             return Err(format!(

@@ -1,0 +1,13 @@
+//! `parvis:module/commune` (since 0.2.1): what the host knows of the call's commune beyond the
+//! request's `commune` record: how its name joins a French sentence (the registry's
+//! `typeLiaison`), for the SDK's `req.commune.de()`.
+
+use crate::modules::bindings::parvis::module::commune::Host;
+use crate::modules::call::CallState;
+
+impl Host for CallState {
+    async fn name_kind(&mut self) -> Option<u8> {
+        self.count_runtime_call();
+        self.name_kind.and_then(|k| u8::try_from(k).ok())
+    }
+}
