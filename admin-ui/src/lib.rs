@@ -75,13 +75,22 @@ async fn dashboard(State(state): State<AppState>, page: Page) -> AppResult<Respo
                     "Cet espace est réservé aux administrateurs et modérateurs de la commune.",
                 ));
             }
+            let mut activity =
+                activity::of(&state.db, c.tenant_id, parvis_core::util::now()).await?;
+            let modules = state.modules.all();
+            activity.name_services(|id| {
+                modules
+                    .iter()
+                    .find(|m| m.id.as_str() == id)
+                    .map(|m| m.manifest.name.clone())
+            });
             let dashboard = Dashboard {
                 can_edit,
                 can_roles,
                 can_moderate,
                 can_modules,
                 can_billing,
-                activity: activity::of(&state.db, c.tenant_id, parvis_core::util::now()).await?,
+                activity,
             };
             Ok(page.render(&state, &dashboard)?.into_response())
         }

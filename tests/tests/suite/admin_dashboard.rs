@@ -79,6 +79,22 @@ both_backends!(
             .await?;
         assert_eq!(flagged.status(), 200);
 
+        // A message to an Annecy citizen failed for good (its retries spent) a day ago; a
+        // Lyon one two months ago, out of the figures' 30 days.
+        let now = parvis_core::util::now();
+        let mut tx = app.state.db.platform_tx().await?;
+        for (slug, failed_at) in [(&annecy, now - 86_400), (&lyon, now - 60 * 86_400)] {
+            sqlx::query(
+                "INSERT INTO jobs (kind, payload, run_at, attempts, max_attempts, last_error, failed_at, created_at, tenant_id) \
+                 SELECT 'mail', '{}', $1, 8, 8, 'refusé par le serveur', $1, $1, id FROM tenants WHERE slug = $2",
+            )
+            .bind(failed_at)
+            .bind(slug)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+
         let dashboard = |client: reqwest::Client, slug: String| {
             let url = app.url(Some(&slug), "/admin");
             async move {
@@ -94,6 +110,7 @@ both_backends!(
                 ("Abonnés".to_string(), "3".to_string()),
                 ("Publications, 30 derniers jours".into(), "1".into()),
                 ("Signalements ouverts".into(), "1".into()),
+                ("Envois en échec, 30 derniers jours".into(), "1".into()),
             ]
         );
         assert_eq!(texts(&page, ".todo a")?, ["1 signalement à examiner"]);
@@ -125,6 +142,7 @@ both_backends!(
                 ("Abonnés".to_string(), "1".to_string()),
                 ("Publications, 30 derniers jours".into(), "2".into()),
                 ("Signalements ouverts".into(), "0".into()),
+                ("Envois en échec, 30 derniers jours".into(), "0".into()),
             ]
         );
         assert!(texts(&page, ".todo a")?.is_empty());
