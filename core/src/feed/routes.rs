@@ -57,17 +57,25 @@ async fn feed(
             let more = posts.len() as i64 > PAGE;
             posts.truncate(PAGE as usize);
             let next = more.then(|| posts.last().map(|p| p.id.clone())).flatten();
+            let communes = match q.avant {
+                None => service::now_communes(&state, &account.id).await?,
+                Some(_) => Vec::new(),
+            };
             let kept = std::sync::Arc::new(service::FeedPage {
                 cards: service::cards(&state, posts).await?,
                 next,
+                communes,
             });
             state.feeds.replace(key, stamp, kept.clone());
             kept
         }
     };
+    let now = service::now_in(&state, &kept.communes).await;
     let feed = FeedTemplate {
         posts: &kept.cards,
         next: kept.next.as_deref(),
+        now: &now,
+        now_heading: "En ce moment dans vos communes",
     };
     Ok(page.render(&state, &feed)?.into_response())
 }
@@ -78,6 +86,9 @@ struct FeedTemplate<'a> {
     posts: &'a [service::Card],
     /// The last post's id when there are older ones.
     next: Option<&'a str>,
+    /// What is happening now in the followed communes (first page only).
+    now: &'a [crate::modules::now::Card],
+    now_heading: &'static str,
 }
 
 impl Template for FeedTemplate<'_> {

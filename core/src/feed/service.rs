@@ -15,12 +15,14 @@ use crate::feed::engagement::store as engagement_store;
 use crate::feed::store::{self, Author, NewPost, Post};
 use crate::feed::tags::{self, PostKind};
 use crate::feed::{attachments, markdown};
+use crate::modules::now;
 use crate::officials::store as officials;
 use crate::state::AppState;
 use crate::types::{AccountId, TenantId};
 use crate::web::Tenant;
 use crate::web::render::Template;
 use crate::web::shared::Versioned;
+use crate::web::site::CommuneSite;
 
 /// Themes a post may carry (the commune's usual sections).
 pub const THEMES: &[&str] = &[
@@ -292,6 +294,55 @@ pub struct FeedPage {
     pub cards: Vec<Card>,
     /// The last post's id when there are older ones.
     pub next: Option<String>,
+    /// The followed communes whose « En ce moment » cards the first page shows
+    /// ([`NOW_COMMUNES`] at most, by name); none on older pages.
+    pub communes: Vec<Arc<CommuneSite>>,
+}
+
+/// The followed communes a feed asks what is happening now, at most.
+pub const NOW_COMMUNES: usize = 12;
+/// The « En ce moment » cards a feed shows at most, alerts first.
+pub const NOW_CARDS: usize = 6;
+
+/// The communes `account` follows whose cards its feed shows ([`NOW_COMMUNES`] at most).
+pub async fn now_communes(
+    state: &AppState,
+    account: &AccountId,
+) -> AppResult<Vec<Arc<CommuneSite>>> {
+    let followed = crate::profiles::store::followed_communes(&state.db, &account.0).await?;
+    let mut communes = Vec::new();
+    for followed in followed.into_iter().take(NOW_COMMUNES) {
+        if let Some(site) = state.sites.commune(&state.db, &followed.slug).await? {
+            communes.push(site);
+        }
+    }
+    Ok(communes)
+}
+
+/// What is happening now in `communes` (an alert in force, an open poll), alerts first, each
+/// card naming its commune and leading to its site: the feed's « En ce moment ». Asked of
+/// every commune at once, each from what its home page keeps ([`crate::modules::now`]).
+pub async fn now_in(state: &AppState, communes: &[Arc<CommuneSite>]) -> Vec<now::Card> {
+    let asked = communes.iter().map(|commune| async move {
+        let origin = state.config.commune_origin(&commune.slug);
+        let cards = now::happening(state, commune, &origin).await;
+        cards
+            .iter()
+            .map(|card| now::Card {
+                href: format!("{origin}{}", card.href),
+                commune: Some(commune.name.clone()),
+                ..card.clone()
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut cards: Vec<now::Card> = futures_util::future::join_all(asked)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    now::order(&mut cards);
+    cards.truncate(NOW_CARDS);
+    cards
 }
 
 /// Pages of feeds, by account and cursor.

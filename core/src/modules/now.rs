@@ -56,6 +56,8 @@ pub struct Card {
     pub until: Option<i64>,
     /// The same in seconds, for the templates' `date_fr`.
     pub until_secs: Option<i64>,
+    /// The commune's name, where cards of several communes meet (the feed).
+    pub commune: Option<String>,
 }
 
 /// A module's answer.
@@ -119,12 +121,13 @@ fn cards_of(module_id: &str, module_name: &str, json: &str, now: i64) -> Vec<Car
             },
             until: c.until,
             until_secs: c.until.map(|u| u / 1000),
+            commune: None,
         })
         .collect()
 }
 
 /// Alerts first, the gravest first; then the rest, what ends soonest first.
-fn order(cards: &mut [Card]) {
+pub fn order(cards: &mut [Card]) {
     let rank = |c: &Card| match c.severity {
         Some("urgence") => 0,
         Some("vigilance") => 1,
@@ -389,6 +392,7 @@ mod tests {
             severity_label: None,
             until: None,
             until_secs: None,
+            commune: None,
         };
         cache.put(paris, std::sync::Arc::new(vec![card.clone()]), first);
         assert!(
@@ -413,6 +417,7 @@ mod tests {
             severity_label: None,
             until,
             until_secs: None,
+            commune: None,
         };
         let mut cards = vec![
             card(None, Some(5)),

@@ -287,6 +287,20 @@ impl SiteResolver {
         }
         Ok(Some(Site::Commune(site)))
     }
+
+    /// The open commune whose subdomain label is `slug`, as a request on its host would
+    /// resolve it (from the same cache).
+    pub async fn commune(
+        &self,
+        db: &Db,
+        slug: &str,
+    ) -> Result<Option<Arc<CommuneSite>>, sqlx::Error> {
+        let host = format!("{slug}.{}", self.base_domain);
+        Ok(match self.resolve(db, &host).await? {
+            Some(Site::Commune(site)) if site.slug == slug => Some(site),
+            _ => None,
+        })
+    }
 }
 
 /// The Host of a request (HTTP/1.1 header, or the authority of an absolute URI).

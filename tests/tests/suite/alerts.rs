@@ -346,6 +346,38 @@ both_backends!(
             [format!("/m/alerts/{id}")]
         );
 
+        // In the feed of those who follow Paris, wherever they read it, naming the commune
+        // and leading to its site; not in the feed of those who do not.
+        app.follow_commune(&reader, &paris).await?;
+        let lyon = app.commune("69123").await?;
+        let elsewhere = citizen(&app, &lyon, "marc@example.org").await?;
+        for host in [&paris, &lyon] {
+            let reader = app
+                .signed_in(Some(host), "lea@example.org", PASSWORD)
+                .await?;
+            let (status, feed) = get(&reader, &app.url(Some(host), "/fil")).await?;
+            assert_eq!(status, 200);
+            let cards = html::texts(&feed, "section.now article.alert-urgence")?;
+            assert_eq!(cards.len(), 1, "{feed}");
+            assert!(
+                cards[0].starts_with("Urgence · Alertes · Paris"),
+                "{cards:?}"
+            );
+            assert_eq!(
+                html::attrs(&feed, "section.now h3 a", "href")?,
+                [app.url(Some(&paris), &format!("/m/alerts/{id}"))]
+            );
+        }
+        let (_, feed) = get(&elsewhere, &app.url(Some(&lyon), "/fil")).await?;
+        assert!(!feed.contains("En ce moment"), "{feed}");
+
+        // The back-office counts what the service did in 30 days.
+        let (_, dashboard) = get(&admin, &app.url(Some(&paris), "/admin")).await?;
+        let rows = html::table_rows(&dashboard, ".chart.bars table")?;
+        assert_eq!(rows.len(), 1, "{dashboard}");
+        assert_eq!(rows[0][0], "Alertes", "{rows:?}");
+        assert_ne!(rows[0][1], "0", "the alert was written: {rows:?}");
+
         // The host asks that path itself; a visitor cannot.
         let (status, _) = get(
             &reader,
@@ -365,6 +397,34 @@ both_backends!(
         assert_eq!(r.status(), 303);
         let (_, page) = get(&reader, &home).await?;
         assert!(!page.contains("En ce moment"), "{page}");
+        let (_, feed) = get(&reader, &app.url(Some(&paris), "/fil")).await?;
+        assert!(!feed.contains("En ce moment"), "{feed}");
+
+        // A service the host switched off after repeated faults is on the admins' to-do list.
+        let (_, dashboard) = get(&admin, &app.url(Some(&paris), "/admin")).await?;
+        assert!(
+            html::texts(&dashboard, ".todo a")?.is_empty(),
+            "{dashboard}"
+        );
+        let mut tx = app.state.db.platform_tx().await?;
+        sqlx::query(
+            "UPDATE tenant_modules SET enabled = 0, fault_reason = 'trop d''erreurs' WHERE module_id = $1",
+        )
+        .bind(ID)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let (_, dashboard) = get(&admin, &app.url(Some(&paris), "/admin")).await?;
+        assert_eq!(
+            html::texts(&dashboard, ".todo a")?,
+            [
+                "Le service « Alertes » a été coupé après des erreurs répétées : le réactiver ou le laisser désactivé"
+            ]
+        );
+        assert_eq!(
+            html::attrs(&dashboard, ".todo a", "href")?,
+            ["/admin/modules"]
+        );
         app.stop().await;
         Ok(())
     }
