@@ -56,8 +56,32 @@ pub struct HomeContent {
     pub team: Vec<TeamMember>,
     /// The municipal council from the national registry of elected officials.
     pub council: Vec<store::Elected>,
+    /// How many of the council the page shows first: everyone, or, in a council larger than
+    /// [`COUNCIL_SHOWN`], those holding a function (mayor and deputies, who come first); the
+    /// other councillors fold under « Voir les … autres conseillers ».
+    pub council_shown: usize,
     /// The presentation split into paragraphs (blank lines separate them).
     pub paragraphs: Vec<String>,
+}
+
+/// The largest council the commune's page shows whole (a commune of 1,000 to 3,499 inhabitants
+/// has 15 seats); Paris has 163.
+pub const COUNCIL_SHOWN: usize = 15;
+
+/// How many of `council` (functions first) the page shows before the fold.
+fn council_shown(council: &[store::Elected]) -> usize {
+    if council.len() <= COUNCIL_SHOWN {
+        return council.len();
+    }
+    match council
+        .iter()
+        .take_while(|e| !e.functions.is_empty())
+        .count()
+    {
+        // No function known: the first ones, by name.
+        0 => COUNCIL_SHOWN,
+        holding => holding,
+    }
 }
 
 /// Reads the home page content in one tenant transaction.
@@ -71,11 +95,13 @@ pub async fn home_content(db: &TenantDb) -> Result<HomeContent, sqlx::Error> {
         .filter(|p| !p.is_empty())
         .map(str::to_string)
         .collect();
+    let council = store::council(&mut tx).await?;
     let content = HomeContent {
         page,
         links: store::links(&mut tx).await?,
         team: store::team(&mut tx).await?,
-        council: store::council(&mut tx).await?,
+        council_shown: council_shown(&council),
+        council,
         paragraphs,
     };
     tx.commit().await?;

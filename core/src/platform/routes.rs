@@ -248,7 +248,7 @@ struct Section {
 }
 
 /// The living page's components, in its order (`components.html` shows each by its `id`).
-const SECTIONS: [Section; 13] = [
+const SECTIONS: [Section; 14] = [
     Section {
         id: "couleurs",
         name: "Couleurs",
@@ -296,6 +296,10 @@ const SECTIONS: [Section; 13] = [
     Section {
         id: "vide",
         name: "États vides",
+    },
+    Section {
+        id: "replis",
+        name: "Replis",
     },
     Section {
         id: "confirmations",

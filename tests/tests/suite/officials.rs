@@ -160,6 +160,10 @@ both_backends!(functions_agree_with_the_official, |backend| async move {
     let page = app.anonymous_page(app.url(Some(&slug), "/")).await?;
     let council = parvis_tests::html::texts(&page, "ul.people li > span:last-child")?;
     assert!(
+        !page.contains("<details class=\"fold\""),
+        "a small council shows whole: {page}"
+    );
+    assert!(
         council
             .iter()
             .any(|line| line == "Sophie BERNARD 2e adjointe au maire, Maire déléguée"),
@@ -180,6 +184,52 @@ both_backends!(functions_agree_with_the_official, |backend| async move {
     app.stop().await;
     Ok(())
 });
+
+both_backends!(
+    a_large_council_folds_behind_its_mayor_and_deputies,
+    |backend| async move {
+        // Issue 17: Paris's 163 councillors made the commune's page a list without end.
+        let app = TestApp::start(backend).await?;
+        let slug = app.commune("01001").await?;
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("elus-conseillers-municipaux-cm.csv");
+        let names = [
+            "ARNAUD", "BLANC", "CARON", "DAVID", "ETIENNE", "FABRE", "GARNIER", "HUET", "IMBERT",
+            "JOLY", "KLEIN", "LEROY", "MARCHAND", "NOEL", "OLIVIER", "PERRIN", "QUENTIN", "ROUX",
+        ];
+        let mut rows = vec![MAYOR.to_string(), DEPUTY.to_string()];
+        rows.extend(names.iter().map(|n| COUNCILLOR.replace("DUPONT", n)));
+        let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+        std::fs::write(&file, councillors(&rows))?;
+        import_file(&app.state.db, &file, Progress::Hidden).await?;
+        let page = app.anonymous_page(app.url(Some(&slug), "/")).await?;
+        let first = parvis_tests::html::texts(&page, "#equipe ~ ul.people > li > span:last-child")?;
+        assert_eq!(
+            first,
+            [
+                "Line EVALET TAPONAT Maire",
+                "Paul MARTIN 1er adjoint au maire"
+            ],
+            "{page}"
+        );
+        assert_eq!(
+            parvis_tests::html::texts(&page, "details.fold > summary")?,
+            ["Voir les 18 autres membres du conseil municipal"]
+        );
+        let folded =
+            parvis_tests::html::texts(&page, "details.fold ul.people > li > span:last-child")?;
+        assert_eq!(folded.len(), 18, "{folded:?}");
+        assert_eq!(folded[0], "Claire ARNAUD Conseillère municipale");
+        assert_eq!(
+            parvis_tests::html::attrs(&page, "details.fold a[href^='/elus/']", "href")?.len(),
+            18,
+            "each still leads to the official's page"
+        );
+
+        app.stop().await;
+        Ok(())
+    }
+);
 
 both_backends!(unusable_files_are_refused_whole, |backend| async move {
     let app = TestApp::start(backend).await?;
