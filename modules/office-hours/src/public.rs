@@ -7,6 +7,7 @@ use crate::model::{BookingStatus, Slot, is_id};
 use crate::service::{self, BookError, Booker};
 use crate::views::{self, Bookable, BookingRow};
 use crate::{store, time};
+use parvis_module_sdk::now;
 use parvis_module_sdk::prelude::*;
 
 /// How many upcoming slots a page lists.
@@ -16,6 +17,7 @@ const UPCOMING: u32 = 200;
 pub fn router() -> Router {
     Router::new()
         .get("/", index)
+        .get(now::PATH, happening)
         .get("/mes-reservations", my_bookings)
         .get("/mes-reservations/{booking}/invitation.ics", invitation)
         .get("/mes-reservations/{booking}/deplacer", move_form)
@@ -39,6 +41,37 @@ fn open_slots(now: i64) -> Result<Vec<(Doc<Slot>, u32)>, Error> {
         }
     }
     Ok(out)
+}
+
+/// How far ahead the commune's home page announces office hours.
+const ANNOUNCED_FOR: i64 = 14 * 24 * 3600;
+/// Office hours the home page announces at most.
+const ANNOUNCED: usize = 2;
+
+/// The next office hours with a free seat, within two weeks, for the commune's home page
+/// (`now`): each until it starts.
+fn happening(_: &Request, _: &Params) -> Result<Response, Error> {
+    let at = now();
+    let cards: Vec<now::Card> = open_slots(at)?
+        .into_iter()
+        .filter(|(slot, left)| *left > 0 && slot.value.starts_at < at + ANNOUNCED_FOR)
+        .take(ANNOUNCED)
+        .map(|(slot, left)| {
+            let seats = if left == 1 {
+                "1 place libre".to_string()
+            } else {
+                format!("{left} places libres")
+            };
+            now::Card::new(&slot.value.topic, &format!("/{}", slot.key))
+                .summary(&format!(
+                    "Avec {}, {} ; {seats}.",
+                    slot.value.host_name,
+                    time::when_fr(slot.value.starts_at)
+                ))
+                .until(slot.value.starts_at.saturating_mul(1000))
+        })
+        .collect();
+    Ok(now::answer(&cards))
 }
 
 fn index(req: &Request, _: &Params) -> Result<Response, Error> {

@@ -246,6 +246,17 @@ both_backends!(
         let start = local_input(unix_now() + 3 * 86_400);
         let slot = publish(&app, &official, &paris, &start, "3", "Permanence urbanisme").await?;
 
+        // The commune's home page announces it (issue 17: where people look).
+        let (_, home) = get(&anonymous, &app.url(Some(&paris), "/")).await?;
+        let cards = parvis_tests::html::texts(&home, "section.now article")?;
+        assert_eq!(cards.len(), 1, "{home}");
+        assert!(cards[0].contains("Permanence urbanisme"), "{cards:?}");
+        assert!(cards[0].contains("3 places libres."), "{cards:?}");
+        assert_eq!(
+            parvis_tests::html::attrs(&home, "section.now h3 a", "href")?,
+            [format!("/m/office-hours/{slot}")]
+        );
+
         // Anonymous visitors see the slot and are asked to sign in.
         let (status, list) = get(&anonymous, &public).await?;
         assert_eq!(status, 200);
