@@ -31,6 +31,9 @@ enum Kind {
 impl Kind {
     fn of(name: &str, tncc: Option<i64>) -> Kind {
         match tncc {
+            // A name that starts with an article keeps it, whatever the registry says: one
+            // commune (« Le Vernet-Chaméane ») is typed as having none.
+            Some(0 | 1) if Kind::guess(name).is_article() => Kind::guess(name),
             Some(0) => Kind::Consonant,
             Some(1) => Kind::Vowel,
             Some(2) => Kind::Le,
@@ -41,6 +44,10 @@ impl Kind {
             Some(7 | 8) => Kind::Other,
             _ => Kind::guess(name),
         }
+    }
+
+    fn is_article(self) -> bool {
+        !matches!(self, Kind::Consonant | Kind::Vowel)
     }
 
     /// From the letters alone: an h is taken as aspiré (« de Hautot »), the safer mistake.
@@ -114,6 +121,13 @@ mod tests {
                 "à Hautot-sur-Mer",
             ),
             ("Le Havre", Some(2), "du Havre", "au Havre"),
+            // Typed 0 (no article) in the registry, against its own name.
+            (
+                "Le Vernet-Chaméane",
+                Some(0),
+                "du Vernet-Chaméane",
+                "au Vernet-Chaméane",
+            ),
             ("La Rochelle", Some(3), "de La Rochelle", "à La Rochelle"),
             ("Les Ulis", Some(4), "des Ulis", "aux Ulis"),
             (

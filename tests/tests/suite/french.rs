@@ -80,3 +80,75 @@ both_backends!(
         Ok(())
     }
 );
+
+/// Every commune of the registry shipped in `data/`, in sentences: the registry's
+/// `typeLiaison` agrees with the name's letters (an article where it says one), the sentences
+/// never read « de Le », « à Les », « de A… », and the letters alone (what a name from
+/// elsewhere gets) decide as the registry does except for an initial h or y, which only the
+/// registry can tell (« d'Hyères », « de Hautot »).
+#[test]
+fn every_commune_of_the_registry_joins_a_sentence() -> anyhow::Result<()> {
+    use parvis_core::communes::names::{at, of};
+    let registry = parvis_tenants::data::load(&parvis_tenants::communes::Source::Embedded)?;
+    let communes: Vec<_> = registry
+        .communes
+        .iter()
+        .filter(|c| c.kind == "commune-actuelle")
+        .collect();
+    assert!(communes.len() > 34_000, "{}", communes.len());
+    let vowel = |c: char| "AEIOUYÂÀÉÈÊËÎÏÔÖÛÜŒaeiouyâàéèêëîïôöûüœ".contains(c);
+    let mut wrong = Vec::new();
+    let mut only_the_registry_knows = 0;
+    for c in communes {
+        let (name, tncc) = (c.nom.as_str(), c.name_kind);
+        let first = name.chars().next().unwrap_or(' ');
+        let article_agrees = match tncc {
+            Some(0) => !vowel(first) || first == 'Y',
+            Some(1) => vowel(first) || first == 'H',
+            Some(2) => name.starts_with("Le "),
+            Some(3) => name.starts_with("La "),
+            Some(4) => name.starts_with("Les "),
+            Some(5) => name.starts_with("L'") || name.starts_with("L’"),
+            Some(6) => name.starts_with("Aux "),
+            Some(7) => name.starts_with("Las "),
+            Some(8) => name.starts_with("Los "),
+            // Collectivities overseas the registry gives no type: the letters decide.
+            None => true,
+            _ => false,
+        };
+        let (de, a) = (of(name, tncc), at(name, tncc));
+        let reads_wrong = ["de Le ", "de Les ", "de Aux ", "à Le ", "à Les ", "à Aux "]
+            .iter()
+            .any(|bad| de.starts_with(bad) || a.starts_with(bad))
+            || de
+                .strip_prefix("de ")
+                .and_then(|r| r.chars().next())
+                .is_some_and(|f| vowel(f) && f != 'Y');
+        if !article_agrees || reads_wrong {
+            wrong.push(format!("{} {name} ({tncc:?}): {de}, {a}", c.code));
+        }
+        if (of(name, None), at(name, None)) != (de, a) {
+            if matches!(first, 'H' | 'Y') {
+                only_the_registry_knows += 1;
+            } else {
+                wrong.push(format!(
+                    "{} {name} ({tncc:?}): the letters say {}",
+                    c.code,
+                    of(name, None)
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} communes:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    // Hyères, Haguenau, Yerres…: the registry's h muet and y, where the letters guess wrong.
+    assert!(
+        (50..2_000).contains(&only_the_registry_knows),
+        "{only_the_registry_knows}"
+    );
+    Ok(())
+}
