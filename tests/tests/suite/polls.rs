@@ -58,6 +58,12 @@ both_backends!(
         let official = app
             .signed_in(Some(&paris), "elu@paris.fr", PASSWORD)
             .await?;
+        // Fanny follows Paris: she is told of the results.
+        app.account("fanny@example.org", PASSWORD).await?;
+        let fanny = app
+            .signed_in(Some(&paris), "fanny@example.org", PASSWORD)
+            .await?;
+        app.follow_commune(&fanny, &paris).await?;
 
         // A bad form is refused with French messages and nothing is created.
         let form = app.url(Some(&paris), "/admin/m/polls/new");
@@ -193,6 +199,19 @@ both_backends!(
             1,
             "results published once in the feed: {home}"
         );
+        // Her notification names them in plain words (the post's markdown was shown raw).
+        app.settle_jobs().await?;
+        let notices = fanny
+            .get(app.url(Some(&paris), "/notifications"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        assert!(
+            notices.contains("Paris : Résultats du sondage : Faut-il piétonniser la rue de Rivoli"),
+            "{notices}"
+        );
+        assert!(!notices.contains("**"), "{notices}");
         // A citizen who never voted cannot vote on a closed poll.
         app.account("dora@example.org", PASSWORD).await?;
         let late = app

@@ -61,15 +61,10 @@ impl Host for CallState {
             Err(Denied::Unavailable(why)) => return Err(why),
         };
         let account = AccountId(MODULES_ACCOUNT.to_string());
-        let first_line: String = body
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .trim_start_matches('#')
-            .trim()
-            .chars()
-            .take(120)
-            .collect();
+        // The notification's title is plain text: the first line without its markdown
+        // (« **Résultats** » was shown with its stars).
+        let first_line =
+            crate::feed::markdown::excerpt(body.lines().next().unwrap_or_default(), 120);
         let written: Result<Result<String, String>, sqlx::Error> = async {
             let name = sql::query_scalar::<String>(
                 "SELECT c.name FROM tenants t JOIN communes c ON c.insee = t.insee WHERE t.id = $1",
