@@ -372,7 +372,7 @@ both_backends!(
             let page = r.text().await?;
             assert_eq!(texts(&page, "main h1")?, ["Composants de Parvis"]);
             let sections = texts(&page, "main h2")?;
-            assert_eq!(sections.len(), 13, "{sections:?}");
+            assert_eq!(sections.len(), 14, "{sections:?}");
             // Every entry of the contents leads to its section.
             for anchor in attrs(&page, "nav[aria-label='Sommaire des composants'] a", "href")? {
                 let id = anchor.trim_start_matches('#');
@@ -393,6 +393,7 @@ both_backends!(
                     "class=&quot;tabs&quot;",
                 ),
                 (".sample .empty a.button", "class=&quot;empty&quot;"),
+                (".sample details.fold > summary", "class=&quot;fold&quot;"),
                 (
                     ".sample .alert.alert-urgence .alert-severity",
                     "alert-urgence",

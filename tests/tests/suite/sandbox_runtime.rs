@@ -322,13 +322,16 @@ both_backends!(
             .await?;
         assert_eq!(r.status(), 200);
 
-        // Past the budget of all communes together, a call is shed (503), not charged.
+        // Past the budget of all communes together, a call is shed (503), not charged. The
+        // first call holds its memory long enough for the second to come while it does, even
+        // on a loaded machine (a 1 s hold once ended first while a release build ran).
         app.state.modules.set_memory_budget(40 << 20, 1 << 30);
+        app.state.modules.set_time_budget(Duration::from_secs(8));
         let held = tokio::spawn(
             client
                 .get(app.url(
                     Some(&paris),
-                    "/m/assailant/runtime/memory?mib=30&hold_ms=1000",
+                    "/m/assailant/runtime/memory?mib=30&hold_ms=4000",
                 ))
                 .send(),
         );
