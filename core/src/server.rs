@@ -141,6 +141,7 @@ pub async fn build_state(
         sessions: Default::default(),
         fingerprints: Default::default(),
         now: Default::default(),
+        now_sections: Default::default(),
         db,
         config: Arc::new(config),
     });

@@ -63,6 +63,8 @@ pub struct Inner {
     pub fingerprints: Arc<crate::feed::store::Fingerprints>,
     /// What is happening now in each commune, as its modules tell it.
     pub now: Arc<crate::modules::now::NowCache>,
+    /// The feed's « En ce moment » sections, rendered.
+    pub now_sections: Arc<crate::feed::service::NowSections>,
     /// Feature modules (wasm components).
     pub modules: Arc<ModuleHost>,
     /// Prometheus renderer for `/metrics`.

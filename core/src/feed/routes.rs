@@ -70,12 +70,11 @@ async fn feed(
             kept
         }
     };
-    let now = service::now_in(&state, &kept.communes).await;
+    let now_html = service::now_in(&state, &kept.communes).await?;
     let feed = FeedTemplate {
         posts: &kept.cards,
         next: kept.next.as_deref(),
-        now: &now,
-        now_heading: "En ce moment dans vos communes",
+        now_html: now_html.as_ref(),
     };
     Ok(page.render(&state, &feed)?.into_response())
 }
@@ -86,9 +85,8 @@ struct FeedTemplate<'a> {
     posts: &'a [service::Card],
     /// The last post's id when there are older ones.
     next: Option<&'a str>,
-    /// What is happening now in the followed communes (first page only).
-    now: &'a [crate::modules::now::Card],
-    now_heading: &'static str,
+    /// What is happening now in the followed communes, rendered (first page only).
+    now_html: Option<&'a crate::web::shared::Kept>,
 }
 
 impl Template for FeedTemplate<'_> {

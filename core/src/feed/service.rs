@@ -21,7 +21,7 @@ use crate::state::AppState;
 use crate::types::{AccountId, TenantId};
 use crate::web::Tenant;
 use crate::web::render::Template;
-use crate::web::shared::Versioned;
+use crate::web::shared::{Kept, Versioned};
 use crate::web::site::CommuneSite;
 
 /// Themes a post may carry (the commune's usual sections).
@@ -320,29 +320,86 @@ pub async fn now_communes(
 }
 
 /// What is happening now in `communes` (an alert in force, an open poll), alerts first, each
-/// card naming its commune and leading to its site: the feed's « En ce moment ». Asked of
-/// every commune at once, each from what its home page keeps ([`crate::modules::now`]).
-pub async fn now_in(state: &AppState, communes: &[Arc<CommuneSite>]) -> Vec<now::Card> {
+/// card naming its commune and leading to its site: the feed's « En ce moment », rendered
+/// (`now.html`), or `None` when nothing is. Asked of every commune at once, each from what its
+/// home page keeps ([`crate::modules::now`]); the section is rendered once for the same
+/// communes' same cards and kept ([`NowSections`]), as the feed's cards are.
+pub async fn now_in(state: &AppState, communes: &[Arc<CommuneSite>]) -> AppResult<Option<Kept>> {
     let asked = communes.iter().map(|commune| async move {
         let origin = state.config.commune_origin(&commune.slug);
-        let cards = now::happening(state, commune, &origin).await;
-        cards
-            .iter()
-            .map(|card| now::Card {
+        (
+            commune.clone(),
+            origin.clone(),
+            now::happening(state, commune, &origin).await,
+        )
+    });
+    let asked = futures_util::future::join_all(asked).await;
+    if asked.iter().all(|(_, _, cards)| cards.is_empty()) {
+        return Ok(None);
+    }
+    let key: Vec<now::Cards> = asked.iter().map(|(_, _, cards)| cards.clone()).collect();
+    if let Some(kept) = state.now_sections.get(&key) {
+        return Ok(Some(kept));
+    }
+    let mut cards: Vec<now::Card> = asked
+        .iter()
+        .flat_map(|(commune, origin, cards)| {
+            cards.iter().map(move |card| now::Card {
                 href: format!("{origin}{}", card.href),
                 commune: Some(commune.name.clone()),
                 ..card.clone()
             })
-            .collect::<Vec<_>>()
-    });
-    let mut cards: Vec<now::Card> = futures_util::future::join_all(asked)
-        .await
-        .into_iter()
-        .flatten()
+        })
         .collect();
     now::order(&mut cards);
     cards.truncate(NOW_CARDS);
-    cards
+    let kept = Kept::from(state.templates.render(&NowSection {
+        now: &cards,
+        now_heading: "En ce moment dans vos communes",
+    })?);
+    state.now_sections.put(key, kept.clone());
+    Ok(Some(kept))
+}
+
+/// `now.html` on its own: the feed's « En ce moment ».
+#[derive(Serialize)]
+struct NowSection<'a> {
+    now: &'a [now::Card],
+    now_heading: &'static str,
+}
+
+impl Template for NowSection<'_> {
+    const NAME: &'static str = "now.html";
+}
+
+/// The feed's « En ce moment » sections, rendered, by the cards they show: the same list of
+/// each commune's kept cards (the same `Arc`s, held here so no other list can take their
+/// place) gives the same section. A commune's new cards are a new list, hence a new section;
+/// at most [`NOW_SECTIONS`] are kept (all dropped past it).
+#[derive(Default)]
+pub struct NowSections(std::sync::Mutex<Vec<(Vec<now::Cards>, Kept)>>);
+
+/// How many rendered sections are kept (people following the same communes share one).
+const NOW_SECTIONS: usize = 256;
+
+impl NowSections {
+    fn get(&self, key: &[now::Cards]) -> Option<Kept> {
+        let kept = self.0.lock().ok()?;
+        kept.iter()
+            .find(|(k, _)| {
+                k.len() == key.len() && k.iter().zip(key).all(|(a, b)| Arc::ptr_eq(a, b))
+            })
+            .map(|(_, html)| html.clone())
+    }
+
+    fn put(&self, key: Vec<now::Cards>, html: Kept) {
+        if let Ok(mut kept) = self.0.lock() {
+            if kept.len() >= NOW_SECTIONS {
+                kept.clear();
+            }
+            kept.push((key, html));
+        }
+    }
 }
 
 /// Pages of feeds, by account and cursor.
