@@ -201,14 +201,20 @@ impl NowCache {
         if fresh {
             return Plan::Show(entry.cards.clone());
         }
-        let visible = std::sync::Arc::new(
-            entry
-                .cards
-                .iter()
-                .filter(|c| c.until.is_none_or(|u| u > now))
-                .cloned()
-                .collect::<Vec<_>>(),
-        );
+        // The kept list itself while none of it has ended: the same `Arc` for every page until
+        // the asking brings new cards (the feed keeps its rendered section by it).
+        let visible = if current {
+            entry.cards.clone()
+        } else {
+            std::sync::Arc::new(
+                entry
+                    .cards
+                    .iter()
+                    .filter(|c| c.until.is_none_or(|u| u > now))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )
+        };
         let (asking, starts) = match &entry.asking {
             Some(n) => (n.clone(), false),
             None => {
