@@ -302,11 +302,12 @@ fn paris_timestamp(day: NaiveDate, time: &str) -> anyhow::Result<i64> {
 pub const DEMO_MODULES_DIR: &str = "target/wasm32-wasip2/module";
 
 /// Components built only for the host's tests: never installed in the demo (the impostor
-/// claims the polls id).
-const TEST_ONLY_MODULES: [&str; 3] = [
+/// claims the polls id; the elder is a frozen 0.2.0 component).
+const TEST_ONLY_MODULES: [&str; 4] = [
     "parvis_module_hostile.wasm",
     "parvis_module_assailant.wasm",
     "parvis_module_impostor.wasm",
+    "parvis_module_elder.wasm",
 ];
 
 /// Installs the feature modules built in `dir` (test-only components excluded) and switches
