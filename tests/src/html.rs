@@ -6,14 +6,16 @@ use anyhow::{Context as _, Result, anyhow};
 use scraper::{ElementRef, Html, Selector};
 
 fn selector(css: &str) -> Result<Selector> {
-    Selector::parse(css).map_err(|e| anyhow!("bad selector « {css} »: {e}"))
+    Selector::parse(css).map_err(|e| anyhow!("bad selector « {css} »: {e}"))
 }
 
 fn text_of(element: ElementRef<'_>) -> String {
     element
         .text()
         .collect::<String>()
-        .split_whitespace()
+        // HTML's whitespace, which is ASCII's: the no-break spaces of French typography
+        // (« Motif : », « oublié ? ») are text, and kept.
+        .split_ascii_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -25,7 +27,7 @@ pub fn table_rows(page: &str, table: &str) -> Result<Vec<Vec<String>>> {
     let found = doc
         .select(&selector(table)?)
         .next()
-        .with_context(|| format!("no table « {table} » in the page:\n{page}"))?;
+        .with_context(|| format!("no table « {table} » in the page:\n{page}"))?;
     let rows = selector("tbody tr")?;
     let cells = selector("td, th")?;
     Ok(found

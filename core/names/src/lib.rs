@@ -6,6 +6,10 @@
 //! sentence, which the letters alone cannot tell (« d'Hyères » but « de Hautot », h muet or
 //! aspiré). Without it (a name from elsewhere, or a module's request, which carries only the
 //! name), the article and the first letter decide.
+//!
+//! [`typography`] puts the no-break spaces French wants before « : ; ? ! » and inside « ».
+
+pub mod typography;
 
 /// INSEE's TNCC: how a name joins « de » and « à ».
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

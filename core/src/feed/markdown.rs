@@ -47,7 +47,8 @@ pub fn excerpt(source: &str, max: usize) -> String {
             _ => {}
         }
     }
-    let words: Vec<&str> = text.split_whitespace().collect();
+    // ASCII's whitespace: the no-break spaces of French (« Résultats : ») stay as written.
+    let words: Vec<&str> = text.split_ascii_whitespace().collect();
     let text = words.join(" ");
     if text.chars().count() <= max {
         return text;

@@ -5,6 +5,7 @@
 //! [`Template`]; pages get the layout's part ([`Layout`]: site, viewer, CSRF token) built here
 //! once and composed in.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -117,7 +118,12 @@ impl Templates {
 }
 
 /// Every file under `dir`, as (path in the folder, text). Dot files (an editor's) are left out.
-fn collect<'a>(dir: &'a Dir<'a>, out: &mut Vec<(&'a str, &'a str)>) -> Result<(), tera::Error> {
+/// The text gets French typography's no-break spaces (« Oublié ? », « Motif : ») here, once:
+/// templates are written with ordinary spaces.
+fn collect<'a>(
+    dir: &'a Dir<'a>,
+    out: &mut Vec<(&'a str, Cow<'a, str>)>,
+) -> Result<(), tera::Error> {
     for file in dir.files() {
         let path = file.path();
         let name = path
@@ -132,7 +138,7 @@ fn collect<'a>(dir: &'a Dir<'a>, out: &mut Vec<(&'a str, &'a str)>) -> Result<()
         let text = file
             .contents_utf8()
             .ok_or_else(|| tera::Error::msg(format!("{name}: not UTF-8")))?;
-        out.push((name, text));
+        out.push((name, parvis_names::typography::spaces_in_markup(text)));
     }
     for sub in dir.dirs() {
         collect(sub, out)?;
