@@ -77,7 +77,7 @@ fn refusal(e: ClaimError) -> AppError {
             "Le profil d'un maire n'est attribué qu'après vérification par l'équipe de la plateforme.",
         ),
         ClaimError::ReasonMissing => AppError::bad_request(
-            "Indiquez le motif du refus (5 caractères au moins) : il est envoyé au demandeur.",
+            "Indiquez le motif du refus (5 caractères au moins) : il est envoyé au demandeur.",
         ),
         ClaimError::AlreadyDecided => AppError::conflict("Cette demande a déjà été traitée."),
         ClaimError::Authz(e) => AppError::Internal(e.into()),
@@ -134,7 +134,7 @@ async fn notify(
         tenant.id(),
         vec![claim.account_id.clone()],
         format!(
-            "Votre demande de profil d'élu : {}",
+            "Votre demande de profil d'élu : {}",
             if approved { "acceptée" } else { "refusée" }
         ),
         state.templates.render(&text)?,

@@ -239,7 +239,7 @@ async fn reject(
             &actor.account,
             StatusCode::BAD_REQUEST,
             Some(
-                "Indiquez le motif du refus (5 caractères au moins) : il est envoyé au demandeur."
+                "Indiquez le motif du refus (5 caractères au moins) : il est envoyé au demandeur."
                     .into(),
             ),
         )
@@ -279,7 +279,7 @@ async fn notify(
     let email = Email {
         to: request.account_email.clone(),
         subject: format!(
-            "Votre demande pour {} : {}",
+            "Votre demande pour {} : {}",
             request.commune_name,
             if approved { "acceptée" } else { "refusée" }
         ),

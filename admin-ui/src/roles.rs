@@ -126,7 +126,7 @@ fn refusal(e: RoleError) -> AppError {
             "Aucun compte Parvis n'utilise l'adresse {email}. La personne doit d'abord créer son compte."
         )),
         RoleError::LastAdmin => AppError::conflict(
-            "Vous êtes le dernier administrateur de la commune : nommez-en un autre avant de vous retirer ce rôle.",
+            "Vous êtes le dernier administrateur de la commune : nommez-en un autre avant de vous retirer ce rôle.",
         ),
         RoleError::Authz(e) => AppError::Internal(e.into()),
         RoleError::Db(e) => e.into(),

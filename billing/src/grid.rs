@@ -13,10 +13,10 @@ pub const DEFAULT_GRID: &str = include_str!("../grid.toml");
 #[derive(Debug, thiserror::Error)]
 pub enum GridError {
     /// The TOML could not be read or parsed.
-    #[error("grille tarifaire {0} illisible : {1}")]
+    #[error("grille tarifaire {0} illisible : {1}")]
     Read(String, String),
     /// The grid is inconsistent.
-    #[error("grille tarifaire : {0}")]
+    #[error("grille tarifaire : {0}")]
     Invalid(String),
 }
 
@@ -135,7 +135,7 @@ impl Grid {
         let bad = |m: String| Err(GridError::Invalid(m));
         if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_lowercase()) {
             return bad(format!(
-                "devise « {} » : attendu un code ISO 4217 en minuscules (eur)",
+                "devise « {} » : attendu un code ISO 4217 en minuscules (eur)",
                 self.currency
             ));
         }
@@ -145,26 +145,26 @@ impl Grid {
         let mut previous: Option<u64> = None;
         for (i, tier) in self.tiers.iter().enumerate() {
             if !valid_id(&tier.id) {
-                return bad(format!("identifiant de tranche « {} » invalide", tier.id));
+                return bad(format!("identifiant de tranche « {} » invalide", tier.id));
             }
             let last = i + 1 == self.tiers.len();
             match (tier.max, last) {
                 (None, false) => {
                     return bad(format!(
-                        "la tranche « {} » n'a pas de maximum alors qu'elle n'est pas la dernière",
+                        "la tranche « {} » n'a pas de maximum alors qu'elle n'est pas la dernière",
                         tier.id
                     ));
                 }
                 (Some(_), true) => {
                     return bad(format!(
-                        "la dernière tranche « {} » ne doit pas avoir de maximum",
+                        "la dernière tranche « {} » ne doit pas avoir de maximum",
                         tier.id
                     ));
                 }
                 (Some(max), false) => {
                     if previous.is_some_and(|p| max <= p) {
                         return bad(format!(
-                            "les tranches doivent croître : « {} » finit à {max}",
+                            "les tranches doivent croître : « {} » finit à {max}",
                             tier.id
                         ));
                     }
@@ -173,7 +173,7 @@ impl Grid {
                 (None, true) => {}
             }
             if self.tiers[..i].iter().any(|t| t.id == tier.id) {
-                return bad(format!("tranche « {} » en double", tier.id));
+                return bad(format!("tranche « {} » en double", tier.id));
             }
         }
         if self.offers.is_empty() {
@@ -181,17 +181,17 @@ impl Grid {
         }
         for (i, offer) in self.offers.iter().enumerate() {
             if !valid_id(&offer.id) {
-                return bad(format!("identifiant d'offre « {} » invalide", offer.id));
+                return bad(format!("identifiant d'offre « {} » invalide", offer.id));
             }
             if self.offers[..i].iter().any(|o| o.id == offer.id) {
-                return bad(format!("offre « {} » en double", offer.id));
+                return bad(format!("offre « {} » en double", offer.id));
             }
             if offer.modules.is_empty() {
-                return bad(format!("l'offre « {} » n'ouvre aucun module", offer.id));
+                return bad(format!("l'offre « {} » n'ouvre aucun module", offer.id));
             }
             if offer.prices.len() != self.tiers.len() {
                 return bad(format!(
-                    "l'offre « {} » a {} prix pour {} tranches",
+                    "l'offre « {} » a {} prix pour {} tranches",
                     offer.id,
                     offer.prices.len(),
                     self.tiers.len()
@@ -204,7 +204,7 @@ impl Grid {
                 .find(|(_, p)| p[0] == 0 || p[1] == 0)
             {
                 return bad(format!(
-                    "l'offre « {} » a un prix nul pour la tranche « {} »",
+                    "l'offre « {} » a un prix nul pour la tranche « {} »",
                     offer.id, self.tiers[t].id
                 ));
             }

@@ -60,10 +60,10 @@ async fn page(
 ) -> AppResult<Response> {
     let notice = match back.retour.as_deref() {
         Some("paye") => Some(
-            "Merci ! Le paiement est en cours de confirmation par Stripe : les services \
+            "Merci ! Le paiement est en cours de confirmation par Stripe : les services \
              s'activent dès sa réception, en général en quelques secondes.",
         ),
-        Some("annule") => Some("Souscription abandonnée : rien n'a été prélevé."),
+        Some("annule") => Some("Souscription abandonnée : rien n'a été prélevé."),
         _ => None,
     };
     render(&state, &billing, page, StatusCode::OK, None, notice).await
@@ -352,12 +352,12 @@ async fn receive(
                 WebhookError::Stripe(_) => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "stripe_unavailable",
-                    "Stripe injoignable : l'événement sera traité à la prochaine tentative.",
+                    "Stripe injoignable : l'événement sera traité à la prochaine tentative.",
                 ),
                 WebhookError::Db(_) => (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
-                    "Erreur interne : l'événement sera traité à la prochaine tentative.",
+                    "Erreur interne : l'événement sera traité à la prochaine tentative.",
                 ),
             };
             tracing::warn!(error = %e, "webhook refused");

@@ -46,23 +46,23 @@ pub enum BillingError {
     #[error("Le paiement en ligne n'est pas configuré sur cette plateforme.")]
     NotConfigured,
     /// No such offer in the grid.
-    #[error("Offre inconnue : « {0} ».")]
+    #[error("Offre inconnue : « {0} ».")]
     UnknownOffer(String),
     /// Neither monthly nor yearly.
-    #[error("Périodicité inconnue : « {0} » (mensuel ou annuel).")]
+    #[error("Périodicité inconnue : « {0} » (mensuel ou annuel).")]
     UnknownInterval(String),
     /// The price was never published to Stripe.
     #[error(
         "Cette offre n'est pas encore proposée à la souscription (tarif {0} absent chez Stripe). \
-         L'équipe de la plateforme doit lancer « parvis billing sync »."
+         L'équipe de la plateforme doit lancer « parvis billing sync »."
     )]
     PriceMissing(String),
     /// The commune already pays for it.
-    #[error("Votre commune a déjà un abonnement en cours qui comprend « {0} ».")]
+    #[error("Votre commune a déjà un abonnement en cours qui comprend « {0} ».")]
     AlreadySubscribed(String),
     /// The commune never subscribed.
     #[error(
-        "Votre commune n'a pas encore de compte de facturation : souscrivez d'abord une offre."
+        "Votre commune n'a pas encore de compte de facturation : souscrivez d'abord une offre."
     )]
     NoCustomer,
     /// Stripe failed.
@@ -547,7 +547,7 @@ impl Billing {
         }
         self.follow_population(app, tenant_id, &state).await;
         Ok(WebhookOutcome::Applied(format!(
-            "{} : {} ({})",
+            "{} : {} ({})",
             row.offer, row.status, meta.kind
         )))
     }
@@ -692,9 +692,9 @@ impl Billing {
         let notice = Notice::to_accounts(
             tenant,
             modules::tenant_admins(&app.authz, tenant).await,
-            format!("Services premium désactivés : {}", names.join(", ")),
+            format!("Services premium désactivés : {}", names.join(", ")),
             format!(
-                "Les services suivants ont été désactivés pour votre commune, car {reason} : {}.\n\
+                "Les services suivants ont été désactivés pour votre commune, car {reason} : {}.\n\
                  Vos données sont conservées. Pour les rétablir, réglez le paiement ou souscrivez \
                  à nouveau depuis la page de facturation.",
                 names.join(", ")
@@ -819,7 +819,7 @@ impl Billing {
         match account.connected_account {
             Some(connected) => Ok((stripe, connected)),
             None => Err(
-                "La commune n'a pas encore relié son compte de paiement : le paiement \
+                "La commune n'a pas encore relié son compte de paiement : le paiement \
                  en ligne n'y est pas encore ouvert."
                     .into(),
             ),

@@ -36,19 +36,19 @@ use crate::grid::{Grid, Interval, lookup_key};
 #[derive(Debug, thiserror::Error)]
 pub enum StripeFailure {
     /// The card or payment was refused (402).
-    #[error("paiement refusé par la banque : {0}")]
+    #[error("paiement refusé par la banque : {0}")]
     Declined(String),
     /// Stripe kept answering "too many requests" after the retries.
-    #[error("le service de paiement est momentanément surchargé ; réessayez dans une minute")]
+    #[error("le service de paiement est momentanément surchargé ; réessayez dans une minute")]
     RateLimited,
     /// Stripe could not be reached, or answered with a server error, after the retries.
-    #[error("le service de paiement ne répond pas ; réessayez dans quelques minutes")]
+    #[error("le service de paiement ne répond pas ; réessayez dans quelques minutes")]
     Unreachable(String),
     /// Stripe refused the request (a configuration problem on the platform's side).
-    #[error("le service de paiement a refusé la demande : {0}")]
+    #[error("le service de paiement a refusé la demande : {0}")]
     Refused(String),
     /// Stripe answered something the client could not read.
-    #[error("réponse illisible du service de paiement : {0}")]
+    #[error("réponse illisible du service de paiement : {0}")]
     Unreadable(String),
 }
 

@@ -10,7 +10,7 @@ use serde::Deserialize;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// A setting has a value that can't be used.
-    #[error("configuration : {name} = « {value} » : {why}")]
+    #[error("configuration : {name} = « {value} » : {why}")]
     Invalid {
         /// The setting's name.
         name: &'static str,
@@ -20,7 +20,7 @@ pub enum ConfigError {
         why: String,
     },
     /// `parvis.toml` could not be read.
-    #[error("configuration : lecture de {0} impossible : {1}")]
+    #[error("configuration : lecture de {0} impossible : {1}")]
     File(String, String),
 }
 

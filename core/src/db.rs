@@ -60,19 +60,19 @@ pub enum Backend {
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// The URL names no supported database.
-    #[error("DATABASE_URL non reconnue : « {0} » (attendu sqlite://… ou postgres://…)")]
+    #[error("DATABASE_URL non reconnue : « {0} » (attendu sqlite://… ou postgres://…)")]
     UnsupportedUrl(String),
     /// The database could not be reached or answered an error.
     #[error(transparent)]
     Sqlx(#[from] sqlx::Error),
     /// A migration failed.
-    #[error("migration de la base de données impossible : {0}")]
+    #[error("migration de la base de données impossible : {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// The SQLite directory could not be created.
-    #[error("impossible de créer le dossier de la base de données {0} : {1}")]
+    #[error("impossible de créer le dossier de la base de données {0} : {1}")]
     Io(String, std::io::Error),
     /// The SQLite writer connection could not be opened.
-    #[error("impossible d'ouvrir la base de données {0} en écriture : {1}")]
+    #[error("impossible d'ouvrir la base de données {0} en écriture : {1}")]
     Writer(String, rusqlite::Error),
 }
 

@@ -87,7 +87,7 @@ impl AppError {
     pub fn public_message(&self) -> String {
         match self {
             AppError::Internal(_) => {
-                "Une erreur inattendue s'est produite. L'équipe technique a été prévenue ; \
+                "Une erreur inattendue s'est produite. L'équipe technique a été prévenue ; \
                  réessayez dans quelques instants."
                     .to_string()
             }

@@ -80,7 +80,7 @@ pub struct InseeCode(String);
 
 /// Why a text is not an INSEE code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("« {0} » n'est pas un code INSEE de commune (5 caractères, par exemple 75056 ou 2A004)")]
+#[error("« {0} » n'est pas un code INSEE de commune (5 caractères, par exemple 75056 ou 2A004)")]
 pub struct InvalidInsee(pub String);
 
 impl InseeCode {
@@ -137,7 +137,7 @@ pub struct Slug(String);
 /// Why a text is not a valid slug.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "« {0} » n'est pas un identifiant de sous-domaine valide (lettres minuscules, chiffres et tirets, 63 caractères au plus)"
+    "« {0} » n'est pas un identifiant de sous-domaine valide (lettres minuscules, chiffres et tirets, 63 caractères au plus)"
 )]
 pub struct InvalidSlug(pub String);
 
@@ -250,7 +250,7 @@ pub struct ModuleId(String);
 /// A module id that is not 2–40 lowercase letters, digits and inner dashes.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error(
-    "identifiant de module invalide : « {0} » (2 à 40 caractères : minuscules, chiffres, tirets)"
+    "identifiant de module invalide : « {0} » (2 à 40 caractères : minuscules, chiffres, tirets)"
 )]
 pub struct InvalidModuleId(pub String);
 

@@ -57,23 +57,23 @@ pub fn parse_date(raw: &str) -> Result<String, String> {
     let (y, m, d) = if let Some((d, rest)) = s.split_once('/') {
         let (m, y) = rest
             .split_once('/')
-            .ok_or_else(|| format!("date « {s} » illisible"))?;
+            .ok_or_else(|| format!("date « {s} » illisible"))?;
         (y, m, d)
     } else if s.len() >= 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-' {
         (&s[0..4], &s[5..7], &s[8..10])
     } else {
-        return Err(format!("date « {s} » illisible (attendu jj/mm/aaaa)"));
+        return Err(format!("date « {s} » illisible (attendu jj/mm/aaaa)"));
     };
     let number = |v: &str| {
         v.trim()
             .parse::<u16>()
-            .map_err(|_| format!("date « {s} » illisible"))
+            .map_err(|_| format!("date « {s} » illisible"))
     };
     let (y, m, d) = (number(y)?, number(m)?, number(d)?);
     let month = Month::try_from(u8::try_from(m).unwrap_or(0))
-        .map_err(|_| format!("date « {s} » invalide"))?;
+        .map_err(|_| format!("date « {s} » invalide"))?;
     let date = Date::from_calendar_date(i32::from(y), month, u8::try_from(d).unwrap_or(0))
-        .map_err(|_| format!("date « {s} » invalide"))?;
+        .map_err(|_| format!("date « {s} » invalide"))?;
     Ok(format!(
         "{:04}-{:02}-{:02}",
         date.year(),

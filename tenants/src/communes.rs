@@ -61,7 +61,7 @@ impl fmt::Display for ImportReport {
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// A file is missing or unreadable.
-    #[error("{file} : {reason}")]
+    #[error("{file} : {reason}")]
     File {
         /// The file.
         file: String,
@@ -69,7 +69,7 @@ pub enum ImportError {
         reason: String,
     },
     /// A line of a CSV file is invalid.
-    #[error("{file}, ligne {line} : {reason}")]
+    #[error("{file}, ligne {line} : {reason}")]
     Line {
         /// The file.
         file: String,
@@ -79,7 +79,7 @@ pub enum ImportError {
         reason: String,
     },
     /// An entry is inconsistent with the rest of the data.
-    #[error("communes.json.gz, entrée n° {index} (code {code}) : {reason}")]
+    #[error("communes.json.gz, entrée n° {index} (code {code}) : {reason}")]
     Entry {
         /// 1-based position in the file.
         index: usize,
@@ -89,7 +89,7 @@ pub enum ImportError {
         reason: String,
     },
     /// The database refused the data.
-    #[error("base de données : {0}")]
+    #[error("base de données : {0}")]
     Db(#[from] sqlx::Error),
 }
 
@@ -209,10 +209,10 @@ pub async fn import(
             let dep = c.departement.as_deref().unwrap_or_default();
             let reg = c.region.as_deref().unwrap_or_default();
             if !departement_codes.contains(dep) {
-                return Err(entry_error(format!("département « {dep} » inconnu")));
+                return Err(entry_error(format!("département « {dep} » inconnu")));
             }
             if !region_codes.contains(reg) {
-                return Err(entry_error(format!("région « {reg} » inconnue")));
+                return Err(entry_error(format!("région « {reg} » inconnue")));
             }
             if selected(code.as_str()) {
                 current.push((c, code.to_string()));
@@ -227,7 +227,7 @@ pub async fn import(
                 neighbourhoods.push((c, kind, parent));
             }
         } else {
-            return Err(entry_error(format!("type « {} » inconnu", c.kind)));
+            return Err(entry_error(format!("type « {} » inconnu", c.kind)));
         }
     }
     let current_codes: HashSet<&str> = current.iter().map(|(_, code)| code.as_str()).collect();

@@ -52,7 +52,7 @@ fn gunzip(name: &str, raw: Vec<u8>) -> Result<Vec<u8>, ImportError> {
         .read_to_end(&mut out)
         .map_err(|e| ImportError::File {
             file: name.into(),
-            reason: format!("pas un fichier gzip lisible : {e}"),
+            reason: format!("pas un fichier gzip lisible : {e}"),
         })?;
     Ok(out)
 }
@@ -68,7 +68,7 @@ fn parse_json<T: for<'de> Deserialize<'de>>(name: &str, bytes: &[u8]) -> Result<
     serde_json::from_slice(bytes).map_err(|e| ImportError::File {
         file: name.into(),
         reason: format!(
-            "JSON invalide, ligne {} colonne {} : {e}",
+            "JSON invalide, ligne {} colonne {} : {e}",
             e.line(),
             e.column()
         ),
@@ -189,7 +189,7 @@ fn parse_mairies(bytes: &[u8]) -> Result<HashMap<String, Mairie>, ImportError> {
     if code.is_none() || kind.is_none() {
         return Err(ImportError::File {
             file: MAIRIES.into(),
-            reason: "colonnes « code » et « type » absentes".into(),
+            reason: "colonnes « code » et « type » absentes".into(),
         });
     }
     let (lat, lon) = (col("centre_lat"), col("centre_lon"));
@@ -217,7 +217,7 @@ fn parse_mairies(bytes: &[u8]) -> Result<HashMap<String, Mairie>, ImportError> {
                 s.parse::<f64>().map_err(|_| ImportError::Line {
                     file: MAIRIES.into(),
                     line: record.position().map(|p| p.line()).unwrap_or(i as u64 + 2),
-                    reason: format!("{what} « {s} » n'est pas un nombre"),
+                    reason: format!("{what} « {s} » n'est pas un nombre"),
                 })
             })
             .transpose()

@@ -39,7 +39,7 @@ pub struct Tenant {
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
     /// The registry has no such commune.
-    #[error("aucune commune n'a le code INSEE {insee}{}", if *.registry_empty { " : le registre des communes est vide, lancez d'abord `parvis communes import`" } else { "" })]
+    #[error("aucune commune n'a le code INSEE {insee}{}", if *.registry_empty { " : le registre des communes est vide, lancez d'abord `parvis communes import`" } else { "" })]
     UnknownInsee {
         /// The code asked for.
         insee: String,
@@ -48,7 +48,7 @@ pub enum ProvisionError {
     },
     /// The code is a neighbourhood of another commune.
     #[error(
-        "le code {code} désigne {name}, quartier ou commune déléguée {parent} ({parent_insee}) : c'est cette commune qui peut être ouverte"
+        "le code {code} désigne {name}, quartier ou commune déléguée {parent} ({parent_insee}) : c'est cette commune qui peut être ouverte"
     )]
     NotACurrentCommune {
         /// The code asked for.
@@ -61,7 +61,7 @@ pub enum ProvisionError {
         parent_insee: String,
     },
     /// Already a tenant.
-    #[error("la commune {insee} est déjà ouverte, à l'adresse « {slug} »")]
+    #[error("la commune {insee} est déjà ouverte, à l'adresse « {slug} »")]
     AlreadyProvisioned {
         /// Its code.
         insee: String,
@@ -69,10 +69,10 @@ pub enum ProvisionError {
         slug: String,
     },
     /// The requested slug is used by another commune.
-    #[error("l'identifiant « {0} » est déjà utilisé par une autre commune")]
+    #[error("l'identifiant « {0} » est déjà utilisé par une autre commune")]
     SlugTaken(String),
     /// Storage failed.
-    #[error("base de données : {0}")]
+    #[error("base de données : {0}")]
     Db(#[from] sqlx::Error),
 }
 

@@ -119,8 +119,8 @@ async fn posts(
     let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
     let now = parvis_core::util::now();
     let per_commune = posts / tenants.len();
-    let body = "Réunion publique sur le budget participatif : les projets retenus seront présentés \
-                salle du conseil, avec un temps d'échange. Venez nombreux !";
+    let body = "Réunion publique sur le budget participatif : les projets retenus seront présentés \
+                salle du conseil, avec un temps d'échange. Venez nombreux !";
     let html = format!("<p>{body}</p>");
     for &tenant in tenants {
         let mut tx = app.state.db.tenant(tenant).begin().await?;

@@ -41,7 +41,7 @@ async fn run(backend: Backend, voters: usize) -> Result<()> {
             ("csrf_token", token.as_str()),
             (
                 "question",
-                "Faut-il piétonniser la rue de Rivoli le dimanche ?",
+                "Faut-il piétonniser la rue de Rivoli le dimanche ?",
             ),
             ("description", ""),
             ("options", "Oui\nNon\nSans avis"),

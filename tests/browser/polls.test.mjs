@@ -57,7 +57,7 @@ test("an admin enables polls and creates a poll; a citizen votes and sees the re
     await admin.getByRole("button", { name: "Activer Sondages" }).waitFor();
     const off = await pollsPage();
     assert.equal(off.status, 404, off.text);
-    assert.match(off.text, /Le service « Sondages » n'est pas proposé par cette commune\./);
+    assert.match(off.text, /Le service «\sSondages\s» n'est pas proposé par cette commune\./);
     await admin.getByRole("button", { name: "Activer Sondages" }).click();
     await admin.getByRole("button", { name: "Désactiver Sondages" }).waitFor();
     const on = await pollsPage();
@@ -98,8 +98,8 @@ test("an admin enables polls and creates a poll; a citizen votes and sees the re
     await citizen.getByText("Votre vote a été enregistré").waitFor();
     const results = await citizen.locator("#results-title").locator("xpath=..").innerText();
     assert.match(results, /1 votant/);
-    assert.match(results, /Lucie Aubrac : 1 voix \(100,0 %\)/);
-    assert.match(results, /Simone Veil : 0 voix/);
+    assert.match(results, /Lucie Aubrac\s: 1 voix \(100,0 %\)/);
+    assert.match(results, /Simone Veil\s: 0 voix/);
     await checkA11y(citizen, "the poll page after voting");
     // Voting twice is refused: back on the poll, it says so, shows the results, offers no ballot.
     await citizen.goto(citizen.url());

@@ -13,7 +13,7 @@ use crate::{Backend, TestApp, form_token};
 pub async fn turn_on(app: &TestApp, slug: &str) -> Result<TenantId> {
     let tenant = parvis_tenants::provision::find_by_slug(&app.state.db, &Slug::parse(slug)?)
         .await?
-        .with_context(|| format!("no commune « {slug} »"))?;
+        .with_context(|| format!("no commune « {slug} »"))?;
     service::entitle(
         &app.state.modules,
         &app.state.db.tenant(tenant.id),

@@ -98,7 +98,7 @@ pub async fn expect_page(r: reqwest::Response, status: u16, says: &str) -> anyho
     );
     anyhow::ensure!(
         page_says(&page, says),
-        "{url} ({status}) does not say « {says} »: {page}"
+        "{url} ({status}) does not say « {says} »: {page}"
     );
     Ok(page)
 }
@@ -123,7 +123,7 @@ pub async fn expect_redirect(
     };
     let target = from
         .join(&location)
-        .with_context(|| format!("{from}: bad Location « {location} »"))?;
+        .with_context(|| format!("{from}: bad Location « {location} »"))?;
     let path = match target.query() {
         Some(q) => format!("{}?{q}", target.path()),
         None => target.path().to_string(),

@@ -19,7 +19,7 @@ use parvis_tenants::provision;
 #[command(
     name = "parvis",
     version,
-    about = "Parvis : le parvis de la mairie en ligne"
+    about = "Parvis : le parvis de la mairie en ligne"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -250,14 +250,14 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("erreur : démarrage impossible : {e}");
+            eprintln!("erreur : démarrage impossible : {e}");
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("erreur : {e:#}");
+            eprintln!("erreur : {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -296,7 +296,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = open_db(&config).await?;
             let report = parvis_tenants::officials::import_file(&db, &file, Progress::Bar).await?;
             for r in report.rejected.iter().take(50) {
-                eprintln!("ligne {} rejetée : {}", r.line, r.reason);
+                eprintln!("ligne {} rejetée : {}", r.line, r.reason);
             }
             if report.rejected.len() > 50 {
                 eprintln!(
@@ -358,12 +358,12 @@ async fn billing(config: Config, command: BillingCommand) -> anyhow::Result<()> 
         BillingCommand::Grid => {
             let g = &billing.grid;
             println!(
-                "Délai de grâce après un échec de paiement : {} jours.",
+                "Délai de grâce après un échec de paiement : {} jours.",
                 g.grace_days
             );
             for offer in &g.offers {
                 println!(
-                    "\n{} ({}) — modules : {}",
+                    "\n{} ({}) — modules : {}",
                     offer.name,
                     offer.id,
                     offer.modules.join(", ")
@@ -387,7 +387,7 @@ async fn billing(config: Config, command: BillingCommand) -> anyhow::Result<()> 
         }
         BillingCommand::Sync => {
             let Some(stripe) = &billing.stripe else {
-                bail!("STRIPE_SECRET_KEY manquant : impossible de publier la grille chez Stripe");
+                bail!("STRIPE_SECRET_KEY manquant : impossible de publier la grille chez Stripe");
             };
             let total = billing.grid.offers.len() * billing.grid.tiers.len() * 2;
             let bar = indicatif::ProgressBar::new(total as u64);
@@ -403,7 +403,7 @@ async fn billing(config: Config, command: BillingCommand) -> anyhow::Result<()> 
                 .await?;
             bar.finish_and_clear();
             println!(
-                "Stripe à jour : {} produit(s) créé(s), {} mis à jour ; {} tarif(s) créé(s), {} inchangé(s).",
+                "Stripe à jour : {} produit(s) créé(s), {} mis à jour ; {} tarif(s) créé(s), {} inchangé(s).",
                 report.products_created,
                 report.products_updated,
                 report.prices_created,
@@ -413,12 +413,12 @@ async fn billing(config: Config, command: BillingCommand) -> anyhow::Result<()> 
         }
         BillingCommand::Connect { tenant, account } => {
             if !account.starts_with("acct_") || account.len() < 8 {
-                bail!("compte connecté « {account} » : attendu un identifiant Stripe acct_…");
+                bail!("compte connecté « {account} » : attendu un identifiant Stripe acct_…");
             }
             let db = open_db(&config).await?;
             let slug = Slug::parse(&tenant)?;
             let Some(t) = provision::find_by_slug(&db, &slug).await? else {
-                bail!("commune « {tenant} » inconnue");
+                bail!("commune « {tenant} » inconnue");
             };
             let mut tx = db.tenant(t.id).begin_write().await?;
             parvis_billing::store::set_connected_account(&mut tx, &account).await?;
@@ -441,45 +441,45 @@ fn install_report(installed: &parvis_core::modules::install::Installed) -> Strin
         _ if installed.unchanged => {
             let _ = writeln!(
                 out,
-                "Module {} « {} » version {} déjà installé à l'identique : rien n'a changé.",
+                "Module {} « {} » version {} déjà installé à l'identique : rien n'a changé.",
                 m.id, m.name, m.version
             );
         }
         None => {
             let _ = writeln!(
                 out,
-                "Module {} « {} » version {} installé{premium}.",
+                "Module {} « {} » version {} installé{premium}.",
                 m.id, m.name, m.version
             );
-            let _ = writeln!(out, "Capacités accordées : {}.", list(&m.capabilities));
+            let _ = writeln!(out, "Capacités accordées : {}.", list(&m.capabilities));
         }
         Some(before) => {
             let _ = writeln!(
                 out,
-                "Module {} remplacé : « {} » version {} → « {} » version {}{premium}.",
+                "Module {} remplacé : « {} » version {} → « {} » version {}{premium}.",
                 m.id, before.name, before.version, m.name, m.version
             );
             if before.name != m.name {
-                let _ = writeln!(out, "Attention : le nom a changé.");
+                let _ = writeln!(out, "Attention : le nom a changé.");
             }
             if installed.downgrade {
-                let _ = writeln!(out, "Attention : retour à une version antérieure.");
+                let _ = writeln!(out, "Attention : retour à une version antérieure.");
             }
-            let _ = writeln!(out, "Capacités ajoutées : {}.", list(&installed.added));
-            let _ = writeln!(out, "Capacités retirées : {}.", list(&installed.removed));
+            let _ = writeln!(out, "Capacités ajoutées : {}.", list(&installed.added));
+            let _ = writeln!(out, "Capacités retirées : {}.", list(&installed.removed));
         }
     }
     if !installed.pending.is_empty() {
         let _ = writeln!(
             out,
-            "En attente d'autorisation (refusées par l'hôte d'ici là) : {}. Pour les accorder : {}",
+            "En attente d'autorisation (refusées par l'hôte d'ici là) : {}. Pour les accorder : {}",
             list(&installed.pending),
             installed
                 .pending
                 .iter()
                 .map(|c| format!("parvis module grant {} {c}", m.id))
                 .collect::<Vec<_>>()
-                .join(" ; ")
+                .join(" ; ")
         );
     }
     out
@@ -494,7 +494,7 @@ async fn module(config: Config, command: ModuleCommand) -> anyhow::Result<()> {
             let slug = Slug::parse(&slug)?;
             provision::find_by_slug(&db, &slug)
                 .await?
-                .with_context(|| format!("aucune commune n'a l'identifiant « {slug} »"))
+                .with_context(|| format!("aucune commune n'a l'identifiant « {slug} »"))
         }
     };
     match command {
@@ -536,7 +536,7 @@ async fn module(config: Config, command: ModuleCommand) -> anyhow::Result<()> {
                     })
                     .collect();
                 println!(
-                    "{:<16} capacités : {}",
+                    "{:<16} capacités : {}",
                     "",
                     parvis_core::modules::install::capability_list(&capabilities)
                 );
@@ -556,7 +556,7 @@ async fn module(config: Config, command: ModuleCommand) -> anyhow::Result<()> {
         ModuleCommand::Grant { id, capability } => {
             let changed = install::set_grant(&state.db, &id, &capability, true, "cli").await?;
             println!(
-                "{} : le module {id} peut utiliser la capacité {capability} ({}).",
+                "{} : le module {id} peut utiliser la capacité {capability} ({}).",
                 if changed {
                     "Autorisé"
                 } else {
@@ -568,7 +568,7 @@ async fn module(config: Config, command: ModuleCommand) -> anyhow::Result<()> {
         ModuleCommand::Revoke { id, capability } => {
             let changed = install::set_grant(&state.db, &id, &capability, false, "cli").await?;
             println!(
-                "{} : le module {id} ne peut plus utiliser la capacité {capability}.",
+                "{} : le module {id} ne peut plus utiliser la capacité {capability}.",
                 if changed { "Retiré" } else { "Déjà retiré" }
             );
         }
@@ -606,7 +606,7 @@ async fn tenant(config: Config, command: TenantCommand) -> anyhow::Result<()> {
             let slug = slug.map(|s| Slug::parse(&s)).transpose()?;
             let t = provision::create_tenant(&db, &insee, slug).await?;
             println!(
-                "Commune {} ({}) ouverte : http://{}.{}/",
+                "Commune {} ({}) ouverte : http://{}.{}/",
                 t.name, t.insee, t.slug, config.base_domain
             );
         }
@@ -643,7 +643,7 @@ async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
     let role = role
         .map(|r| {
             Role::parse(&r).filter(|r| *r != Role::Citizen).with_context(|| {
-                format!("rôle inconnu « {r} » (platform-admin, tenant-admin, moderator, official, candidate)")
+                format!("rôle inconnu « {r} » (platform-admin, tenant-admin, moderator, official, candidate)")
             })
         })
         .transpose()?;
@@ -653,10 +653,10 @@ async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
             let slug = Slug::parse(slug)?;
             let t = provision::find_by_slug(&db, &slug)
                 .await?
-                .with_context(|| format!("aucune commune n'a l'identifiant « {slug} »"))?;
+                .with_context(|| format!("aucune commune n'a l'identifiant « {slug} »"))?;
             Some(t.id.authz_domain())
         }
-        (Some(r), None) => bail!("le rôle {r} s'attribue dans une commune : ajoutez --tenant SLUG"),
+        (Some(r), None) => bail!("le rôle {r} s'attribue dans une commune : ajoutez --tenant SLUG"),
         (None, _) => None,
     };
     let display =
@@ -671,7 +671,7 @@ async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
             let Some(existing) = existing.filter(|_| role.is_some()) else {
                 bail!("un compte existe déjà pour {email}");
             };
-            println!("Le compte {email} existe déjà : attribution du rôle seulement.");
+            println!("Le compte {email} existe déjà : attribution du rôle seulement.");
             existing.id
         }
     };
@@ -698,10 +698,10 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
             .unwrap_or_else(|| PathBuf::from(parvis::demo::DEMO_MODULES_DIR));
         let modules = parvis::demo::install_modules(&state, &d.slug, &dir).await?;
         if modules.is_empty() {
-            println!("Aucun module construit : lancez scripts/demo pour les services (sondages…).");
+            println!("Aucun module construit : lancez scripts/demo pour les services (sondages…).");
         } else {
             println!(
-                "Services activés dans la commune de démonstration : {}.",
+                "Services activés dans la commune de démonstration : {}.",
                 modules.join(", ")
             );
         }
@@ -717,7 +717,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         let metrics = tokio::net::TcpListener::bind(metrics_bind)
             .await
             .with_context(|| format!("écoute des métriques sur {metrics_bind} impossible"))?;
-        println!("Métriques Prometheus : http://{metrics_bind}/metrics");
+        println!("Métriques Prometheus : http://{metrics_bind}/metrics");
         tokio::spawn(server::serve(
             metrics,
             server::metrics_router(state.clone()),
@@ -726,10 +726,10 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     }
     parvis::spawn_background(&state, billing);
     println!("Parvis écoute sur {addr}.");
-    println!("Plateforme : {}/", state.config.platform_origin());
+    println!("Plateforme : {}/", state.config.platform_origin());
     if let Some(d) = demo {
         println!(
-            "Commune de démonstration : {}/  (administrateur : {} / {})",
+            "Commune de démonstration : {}/  (administrateur : {} / {})",
             state.config.commune_origin(&d.slug),
             parvis::demo::DEMO_ADMIN_EMAIL,
             parvis::demo::DEMO_ADMIN_PASSWORD

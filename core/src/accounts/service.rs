@@ -31,7 +31,7 @@ pub enum AccountError {
     #[error("Adresse e-mail ou mot de passe incorrect.")]
     BadCredentials,
     /// The address is not verified yet; a new link was sent.
-    #[error("Confirmez d'abord votre adresse e-mail : nous venons de vous renvoyer le lien.")]
+    #[error("Confirmez d'abord votre adresse e-mail : nous venons de vous renvoyer le lien.")]
     Unverified,
     /// The link is invalid, used or expired.
     #[error("Ce lien n'est plus valable (déjà utilisé ou expiré). Demandez-en un nouveau.")]
@@ -72,7 +72,7 @@ pub fn normalize_email(raw: &str) -> Result<String, AccountError> {
         Ok(email)
     } else {
         Err(AccountError::Invalid(format!(
-            "« {} » n'est pas une adresse e-mail valide.",
+            "« {} » n'est pas une adresse e-mail valide.",
             raw.trim().chars().take(80).collect::<String>()
         )))
     }

@@ -188,7 +188,7 @@ fn templates() -> Vec<(Role, Permission)> {
 
 /// Authorization errors (storage or policy evaluation).
 #[derive(Debug, thiserror::Error)]
-#[error("autorisations : {0}")]
+#[error("autorisations : {0}")]
 pub struct AuthzError(#[from] casbin::Error);
 
 /// The enforcer, shared by all requests.

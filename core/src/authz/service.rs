@@ -160,7 +160,7 @@ pub async fn revoke(
             "official.detach",
             &profile.id,
             Some(&format!(
-                "Profil d'élu de {} détaché du compte {} (rôle d'élu retiré) : il est de nouveau à revendiquer.",
+                "Profil d'élu de {} détaché du compte {} (rôle d'élu retiré) : il est de nouveau à revendiquer.",
                 profile.name, target.0
             )),
         )

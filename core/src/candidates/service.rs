@@ -84,7 +84,7 @@ pub async fn create(
         return Err(invalid("Choisissez l'élection dans la liste."));
     }
     let date = crate::util::parse_date(input.election_date)
-        .map_err(|e| CandidateError::Invalid(format!("Date de l'élection : {e}.")))?;
+        .map_err(|e| CandidateError::Invalid(format!("Date de l'élection : {e}.")))?;
     let list_name = input.list_name.trim();
     if list_name.is_empty() || list_name.chars().count() > 120 {
         return Err(invalid(

@@ -22,7 +22,7 @@ pub fn check_query(query: &str) -> Result<(), AppError> {
     // Counting stops at the limit: a huge query costs no more than a long one.
     if query.chars().nth(MAX_QUERY_CHARS).is_some() {
         return Err(AppError::bad_request(format!(
-            "La recherche est limitée à {MAX_QUERY_CHARS} caractères : \
+            "La recherche est limitée à {MAX_QUERY_CHARS} caractères : \
              tapez le début du nom de la commune ou son code postal."
         )));
     }

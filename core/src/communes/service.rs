@@ -129,7 +129,7 @@ pub fn check_link(label: &str, url: &str) -> Result<(String, String), EditError>
     }
     let parsed = url::Url::parse(url.trim()).map_err(|_| {
         EditError::Invalid(format!(
-            "« {} » n'est pas une adresse web valide (https://…).",
+            "« {} » n'est pas une adresse web valide (https://…).",
             url.trim()
         ))
     })?;

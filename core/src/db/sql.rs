@@ -605,7 +605,7 @@ mod tests {
     impl TryFrom<String> for Kind {
         type Error = String;
         fn try_from(s: String) -> Result<Kind, String> {
-            Err(format!("type inconnu : {s}"))
+            Err(format!("type inconnu : {s}"))
         }
     }
 

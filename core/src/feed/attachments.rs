@@ -52,7 +52,7 @@ pub enum AttachmentError {
     #[error("{0}")]
     Label(String),
     /// A file that is not what its slot takes, or too large.
-    #[error("{slot} : {error}")]
+    #[error("{slot} : {error}")]
     File {
         /// « Image 2 », « Document 1 ».
         slot: String,
@@ -88,7 +88,7 @@ fn label(form: &Form, field: &str, missing: String) -> Result<String, Attachment
     }
     if text.chars().count() > MAX_LABEL {
         return Err(AttachmentError::Label(format!(
-            "Le texte « {} » dépasse {MAX_LABEL} caractères.",
+            "Le texte « {} » dépasse {MAX_LABEL} caractères.",
             text.chars().take(40).collect::<String>()
         )));
     }
@@ -105,7 +105,7 @@ impl Submitted {
                     form,
                     &format!("alt_{i}"),
                     format!(
-                        "Décrivez l'image {i} en une phrase : ce texte est lu aux personnes qui ne la voient pas."
+                        "Décrivez l'image {i} en une phrase : ce texte est lu aux personnes qui ne la voient pas."
                     ),
                 )?;
                 out.images.push((i, bytes.clone(), alt));

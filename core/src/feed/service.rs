@@ -105,7 +105,7 @@ pub fn check<'a>(draft: &Draft<'a>, author: &Author) -> Result<Checked<'a>, &'st
         PostKind::parse(draft.kind).ok_or("Choisissez un type de publication dans la liste.")?;
     if kind == PostKind::Action && matches!(author, Author::Candidate) {
         return Err(
-            "Les actions réalisées sont publiées par les élus et la commune ; un candidat publie des engagements ou des propositions.",
+            "Les actions réalisées sont publiées par les élus et la commune ; un candidat publie des engagements ou des propositions.",
         );
     }
     let quartier = tags::quartier(draft.quartier)?;
@@ -221,12 +221,12 @@ pub async fn follow(
     if on && !following {
         return Err(FollowError::TooMany(if kind == "commune" {
             format!(
-                "Vous suivez déjà {} communes : c'est le maximum. Cessez d'en suivre une pour en suivre une autre.",
+                "Vous suivez déjà {} communes : c'est le maximum. Cessez d'en suivre une pour en suivre une autre.",
                 store::MAX_FOLLOWED_COMMUNES
             )
         } else {
             format!(
-                "Vous suivez déjà {} élus : c'est le maximum. Cessez d'en suivre un pour en suivre un autre.",
+                "Vous suivez déjà {} élus : c'est le maximum. Cessez d'en suivre un pour en suivre un autre.",
                 store::MAX_FOLLOWED_OFFICIALS
             )
         }));

@@ -66,7 +66,7 @@ impl PostKind {
 impl TryFrom<String> for PostKind {
     type Error = String;
     fn try_from(stored: String) -> Result<PostKind, String> {
-        PostKind::parse(&stored).ok_or_else(|| format!("unknown post kind « {stored} »"))
+        PostKind::parse(&stored).ok_or_else(|| format!("unknown post kind « {stored} »"))
     }
 }
 

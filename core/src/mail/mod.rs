@@ -70,10 +70,10 @@ pub struct Mailer {
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
     /// The sender address is invalid.
-    #[error("PARVIS_MAIL_FROM invalide : {0}")]
+    #[error("PARVIS_MAIL_FROM invalide : {0}")]
     From(String),
     /// The SMTP URL is invalid.
-    #[error("SMTP_URL invalide : {0}")]
+    #[error("SMTP_URL invalide : {0}")]
     Url(String),
 }
 

@@ -36,7 +36,7 @@ pub enum MediaError {
     #[error("Le fichier est trop volumineux ({} au plus).", human_size(*.0))]
     TooLarge(usize),
     /// Not an image the platform reads.
-    #[error("Ce fichier n'est pas une image lisible (formats acceptés : JPEG, PNG, WebP, GIF).")]
+    #[error("Ce fichier n'est pas une image lisible (formats acceptés : JPEG, PNG, WebP, GIF).")]
     NotAnImage,
     /// The image declares more pixels than allowed (a decompression bomb, or simply huge).
     #[error(

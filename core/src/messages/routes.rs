@@ -98,7 +98,7 @@ async fn recipient(state: &AppState, page: &Page, to: &To) -> AppResult<Recipien
     })?;
     let account = profile.account_id.ok_or_else(|| {
         AppError::not_found(
-            "Cet élu n'a pas encore de compte sur Parvis : vous pouvez écrire à la mairie.",
+            "Cet élu n'a pas encore de compte sur Parvis : vous pouvez écrire à la mairie.",
         )
     })?;
     Ok(Recipient::Official {
@@ -381,7 +381,7 @@ async fn report(
     let notice = Notice {
         title: "Signalement envoyé",
         message: if flagged {
-            "Merci : les modérateurs de la commune vont examiner ce message."
+            "Merci : les modérateurs de la commune vont examiner ce message."
         } else {
             "Vous avez déjà signalé ce message."
         },
@@ -407,7 +407,7 @@ async fn block(
 ) -> AppResult<Response> {
     if form.confirme != "oui" {
         return Err(AppError::bad_request(
-            "Cochez la case « Je veux bloquer cette personne » pour confirmer le blocage.",
+            "Cochez la case « Je veux bloquer cette personne » pour confirmer le blocage.",
         ));
     }
     service::block(&state, &tenant, &account.id, &id)

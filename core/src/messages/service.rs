@@ -32,11 +32,11 @@ pub enum MessageError {
     Invalid(&'static str),
     /// A reader of the other side blocked the sender.
     #[error(
-        "Votre message n'a pas été envoyé : votre interlocuteur a bloqué votre compte. Vous ne pouvez plus lui écrire."
+        "Votre message n'a pas été envoyé : votre interlocuteur a bloqué votre compte. Vous ne pouvez plus lui écrire."
     )]
     Blocked,
     /// The other side's account was deleted.
-    #[error("Cette conversation est close : le compte de votre interlocuteur a été supprimé.")]
+    #[error("Cette conversation est close : le compte de votre interlocuteur a été supprimé.")]
     Closed,
     /// Not allowed, with why.
     #[error("{0}")]
@@ -168,7 +168,7 @@ async fn notify(
         to.into_iter().map(|a| a.0).collect(),
         format!("Nouveau message de {from}"),
         format!(
-            "{from} vous a écrit sur Parvis ({}) : « {subject} ».\nLisez le message et répondez sur la plateforme :",
+            "{from} vous a écrit sur Parvis ({}) : « {subject} ».\nLisez le message et répondez sur la plateforme :",
             commune.name
         ),
         link,
@@ -199,7 +199,7 @@ pub async fn start(
         Recipient::Commune { .. } => {
             if is_admin(&state.authz, tenant.id(), citizen.account).await {
                 return Err(MessageError::Forbidden(
-                    "Vous administrez cette commune : les messages à la mairie vous arrivent déjà.",
+                    "Vous administrez cette commune : les messages à la mairie vous arrivent déjà.",
                 ));
             }
             admins(state, tenant.id()).await
@@ -381,7 +381,7 @@ pub async fn block(
     let opened = open(state, tenant, account, id).await?;
     let Some(other) = opened.blockable else {
         return Err(MessageError::Forbidden(
-            "La mairie ne peut pas être bloquée ; signalez un message abusif à la modération.",
+            "La mairie ne peut pas être bloquée ; signalez un message abusif à la modération.",
         ));
     };
     store::block(&state.db, account, &other).await?;

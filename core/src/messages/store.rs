@@ -42,7 +42,7 @@ impl TryFrom<String> for Side {
         [Side::Citizen, Side::Recipient]
             .into_iter()
             .find(|side| side.as_str() == stored)
-            .ok_or_else(|| format!("unknown message side « {stored} »"))
+            .ok_or_else(|| format!("unknown message side « {stored} »"))
     }
 }
 

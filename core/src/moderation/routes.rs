@@ -62,7 +62,7 @@ async fn flag(
     let notice = Notice {
         title: "Signalement envoyé",
         message: if flagged {
-            "Merci : les modérateurs de la commune vont examiner cette publication."
+            "Merci : les modérateurs de la commune vont examiner cette publication."
         } else {
             "Vous avez déjà signalé cette publication, ou elle n'est plus visible."
         },

@@ -239,7 +239,7 @@ impl CallState {
                 Some(None) | None => {
                     self.shed(Fault::Overloaded);
                     return Err(Denied::Unavailable(
-                        "service très sollicité : réessayez dans quelques secondes".into(),
+                        "service très sollicité : réessayez dans quelques secondes".into(),
                     ));
                 }
             }
@@ -264,7 +264,7 @@ impl CallState {
             self.read_call_wrote_late = true;
             self.shed(Fault::Overloaded);
             return Err(Denied::Unavailable(
-                "écriture pendant une lecture : la requête reprend en écriture".into(),
+                "écriture pendant une lecture : la requête reprend en écriture".into(),
             ));
         }
         self.tx(cap).await
@@ -361,13 +361,13 @@ pub enum Fault {
     #[error("le module a dépassé sa pile d'appels")]
     Stack,
     /// Any other trap (a panic, an unreachable instruction).
-    #[error("le module s'est arrêté sur une erreur : {0}")]
+    #[error("le module s'est arrêté sur une erreur : {0}")]
     Trap(String),
     /// The response was larger than allowed.
     #[error("la réponse du module dépasse {0} octets")]
     TooLarge(usize),
     /// The host could not serve the call (database, instantiation).
-    #[error("le service est momentanément indisponible : {0}")]
+    #[error("le service est momentanément indisponible : {0}")]
     Host(String),
     /// Every instance was busy for longer than the host lets a call wait, or what the call
     /// waited for (the database, SQLite's writer, the memory of all communes' modules) was
@@ -383,7 +383,7 @@ pub enum Fault {
     #[error("le module a répondu avec un code HTTP invalide ({0})")]
     Status(u16),
     /// The host refused the response (see [`handle_checked`]).
-    #[error("la réponse du module a été refusée : {0}")]
+    #[error("la réponse du module a été refusée : {0}")]
     Refused(String),
 }
 
@@ -696,7 +696,7 @@ async fn run_once(
                 .map_err(|e| match store.data().limiter.hit {
                     // Its commune's memory share was full (the module's), or everyone's (shed).
                     Some(hit) => Fault::from_error(e, Some(hit)),
-                    None => Fault::Host(format!("instanciation : {e:#}")),
+                    None => Fault::Host(format!("instanciation : {e:#}")),
                 })?,
         };
         let guest = instance.parvis_module_guest();
@@ -1037,7 +1037,7 @@ async fn finish(
             state
                 .settle_storage(&mut tx)
                 .await
-                .map_err(|e| Fault::Host(format!("quota de stockage : {e}")))?;
+                .map_err(|e| Fault::Host(format!("quota de stockage : {e}")))?;
             // Whoever acted here (a signed-in request that wrote) may hear from the module
             // later (see `quota::unlinked`): noted in the call's own transaction, not in one
             // of its own after it (a second commit per vote halved the vote throughput).
@@ -1047,11 +1047,11 @@ async fn finish(
             {
                 crate::modules::quota::note_contact_in(&mut tx, state.module.as_str(), account)
                     .await
-                    .map_err(|e| Fault::Host(format!("contact du module : {e}")))?;
+                    .map_err(|e| Fault::Host(format!("contact du module : {e}")))?;
             }
             tx.commit()
                 .await
-                .map_err(|e| Fault::Host(format!("validation de la transaction : {e}")))?;
+                .map_err(|e| Fault::Host(format!("validation de la transaction : {e}")))?;
             if state.after_commit.wake_jobs {
                 host.services().wake_jobs();
             }
@@ -1067,7 +1067,7 @@ async fn finish(
             // waits for the group instead of cutting it short, as a drop would.
             tx.rollback()
                 .await
-                .map_err(|e| Fault::Host(format!("annulation de la transaction : {e}")))?;
+                .map_err(|e| Fault::Host(format!("annulation de la transaction : {e}")))?;
         }
     }
     // Checkouts count only if the call's writes (the pledge they pay) were kept.

@@ -61,7 +61,7 @@ impl InputError {
 /// The message when the body is over [`MAX_BODY`] (the host stops reading there).
 pub fn body_too_large() -> InputError {
     InputError::TooLarge(format!(
-        "Le contenu envoyé dépasse {} Kio : il n'a pas été transmis au service.",
+        "Le contenu envoyé dépasse {} Kio : il n'a pas été transmis au service.",
         MAX_BODY >> 10
     ))
 }
@@ -114,14 +114,14 @@ fn fields(raw: &[u8], max_fields: usize, too_many: &str) -> Result<Vec<Field>, I
         }
         if name.len() > MAX_FIELD_NAME || value.len() > MAX_FIELD_VALUE {
             return Err(InputError::TooLarge(format!(
-                "Un champ du formulaire dépasse {} Kio : il n'a pas été transmis au service.",
+                "Un champ du formulaire dépasse {} Kio : il n'a pas été transmis au service.",
                 MAX_FIELD_VALUE >> 10
             )));
         }
         total += name.len() + value.len();
         if total > MAX_FORM_BYTES {
             return Err(InputError::TooLarge(format!(
-                "Le formulaire dépasse {} Kio : il n'a pas été transmis au service.",
+                "Le formulaire dépasse {} Kio : il n'a pas été transmis au service.",
                 MAX_FORM_BYTES >> 10
             )));
         }

@@ -111,11 +111,11 @@ impl LoadedModule {
 /// A component refused because its id is taken and the operator did not ask to replace it.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "le module « {id} » est déjà installé : « {installed_name} », version {installed_version}. \
-     Le composant proposé porte le même identifiant mais se présente comme « {name} », \
-     version {version}, capacités : {capabilities}. Rien n'a été installé. Pour remplacer le \
+    "le module « {id} » est déjà installé : « {installed_name} », version {installed_version}. \
+     Le composant proposé porte le même identifiant mais se présente comme « {name} », \
+     version {version}, capacités : {capabilities}. Rien n'a été installé. Pour remplacer le \
      module installé par ce composant, relancez la commande avec --replace (ses capacités \
-     nouvelles resteront désactivées jusqu'à « parvis module grant »)."
+     nouvelles resteront désactivées jusqu'à « parvis module grant »)."
 )]
 pub struct AlreadyInstalled {
     /// The id both claim.
@@ -228,7 +228,7 @@ pub(crate) async fn register(
     let current = match current {
         Some((sha, json)) => {
             let installed: Manifest = serde_json::from_str(&json).map_err(|e| {
-                InstallError::Manifest(format!("version installée illisible : {e}"))
+                InstallError::Manifest(format!("version installée illisible : {e}"))
             })?;
             Some((sha, installed))
         }
@@ -383,15 +383,15 @@ pub async fn granted_all(db: &Db) -> Result<HashMap<String, BTreeSet<String>>, s
 pub enum GrantError {
     /// No such capability in the contract.
     #[error(
-        "capacité inconnue « {0} » : les capacités sont storage, notify, feed, payments et tick"
+        "capacité inconnue « {0} » : les capacités sont storage, notify, feed, payments et tick"
     )]
     UnknownCapability(String),
     /// No module installed with this id.
-    #[error("aucun module installé n'a l'identifiant « {0} »")]
+    #[error("aucun module installé n'a l'identifiant « {0} »")]
     UnknownModule(String),
     /// The served version does not declare it.
     #[error(
-        "le module « {id} » ne déclare pas la capacité « {capability} » (capacités déclarées : {declared})"
+        "le module « {id} » ne déclare pas la capacité « {capability} » (capacités déclarées : {declared})"
     )]
     NotDeclared {
         /// Module id.

@@ -28,7 +28,7 @@ pub const ACCOUNT_DELETED: &str = "module.account_deleted";
 const ERASE_ATTEMPTS: i64 = 30;
 
 /// What the module could not give, in the export.
-const UNAVAILABLE: &str = "Ce module n'a pas pu fournir vos données pour le moment ; \
+const UNAVAILABLE: &str = "Ce module n'a pas pu fournir vos données pour le moment ; \
     téléchargez à nouveau l'export plus tard.";
 
 /// The `modules` section of the export: for each commune and module that keeps something
@@ -180,9 +180,9 @@ impl Handler<AccountDeleted> for EraseAccountData {
         let told = service::tell_admins(
             host,
             job.tenant_id,
-            format!("Données d'un compte supprimé non effacées par « {name} »"),
+            format!("Données d'un compte supprimé non effacées par « {name} »"),
             format!(
-                "Un habitant a supprimé son compte, mais le module « {name} » n'a pas effacé ce \
+                "Un habitant a supprimé son compte, mais le module « {name} » n'a pas effacé ce \
                  qu'il gardait de lui dans votre commune, malgré {ERASE_ATTEMPTS} tentatives en une \
                  dizaine d'heures. Ces données restent en l'état tant que le module ne les efface pas.\n\
                  L'équipe qui exploite la plateforme a l'incident dans son journal et relancera \

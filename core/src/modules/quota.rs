@@ -102,12 +102,12 @@ impl CallVolumes {
     pub fn check_notice(&self, followers: bool) -> Result<(), String> {
         if self.notices >= NOTICES_PER_CALL {
             return Err(format!(
-                "limite atteinte : {NOTICES_PER_CALL} notifications par appel"
+                "limite atteinte : {NOTICES_PER_CALL} notifications par appel"
             ));
         }
         if followers && self.follower_notices >= FOLLOWER_NOTICES_PER_CALL {
             return Err(format!(
-                "limite atteinte : {FOLLOWER_NOTICES_PER_CALL} notification aux abonnés par appel"
+                "limite atteinte : {FOLLOWER_NOTICES_PER_CALL} notification aux abonnés par appel"
             ));
         }
         Ok(())
@@ -125,7 +125,7 @@ impl CallVolumes {
     pub fn check_post(&self) -> Result<(), String> {
         if self.posts >= POSTS_PER_CALL {
             return Err(format!(
-                "limite atteinte : {POSTS_PER_CALL} publications par appel"
+                "limite atteinte : {POSTS_PER_CALL} publications par appel"
             ));
         }
         Ok(())
@@ -202,7 +202,7 @@ pub async fn charge(
     if so_far.saturating_add(amount) > limit {
         let left = (limit - so_far).max(0);
         let mut why = format!(
-            "limite atteinte : {} {} par jour pour ce module dans cette commune",
+            "limite atteinte : {} {} par jour pour ce module dans cette commune",
             crate::util::thousands(limit),
             volume.what()
         );
@@ -269,7 +269,7 @@ pub async fn check_recipients(
     }
     if full > 0 {
         return Ok(Err(format!(
-            "limite atteinte : {NOTICES_PER_ACCOUNT_PER_HOUR} notifications par heure pour un \
+            "limite atteinte : {NOTICES_PER_ACCOUNT_PER_HOUR} notifications par heure pour un \
              même compte ({} destinataire{} l'{} atteinte)",
             crate::util::thousands(i64::try_from(full).unwrap_or(i64::MAX)),
             if full > 1 { "s" } else { "" },
@@ -441,7 +441,7 @@ mod tests {
         }
         assert_eq!(
             call.check_notice(false),
-            Err("limite atteinte : 10 notifications par appel".into())
+            Err("limite atteinte : 10 notifications par appel".into())
         );
         for _ in 0..POSTS_PER_CALL {
             call.add_post();

@@ -148,12 +148,12 @@ pub struct LoadedModule {
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
     /// Not a component of the `parvis:module` world.
-    #[error("ce fichier n'est pas un module Parvis (composant du contrat parvis:module) : {0}")]
+    #[error("ce fichier n'est pas un module Parvis (composant du contrat parvis:module) : {0}")]
     Invalid(String),
     /// Built against a version of the contract this host does not run.
     #[error(
         "ce module a été construit pour le contrat parvis:module@{found}, que ce serveur ne prend pas en charge \
-         (versions prises en charge : {supported}) ; reconstruisez-le avec le SDK actuel"
+         (versions prises en charge : {supported}) ; reconstruisez-le avec le SDK actuel"
     )]
     UnsupportedContract {
         /// The version the component imports or exports.
@@ -162,7 +162,7 @@ pub enum InstallError {
         supported: String,
     },
     /// The manifest is wrong.
-    #[error("manifeste du module invalide : {0}")]
+    #[error("manifeste du module invalide : {0}")]
     Manifest(String),
     /// Same version, other bytes.
     #[error(transparent)]
@@ -319,12 +319,12 @@ impl ModuleHost {
         services: HostServices,
     ) -> anyhow::Result<ModuleHost> {
         let engine = ModuleEngine::new(&config.module_cache, &limits)
-            .map_err(|e| anyhow::anyhow!("moteur wasm : {e:#}"))?;
+            .map_err(|e| anyhow::anyhow!("moteur wasm : {e:#}"))?;
         let mut linker = Linker::new(engine.engine());
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| anyhow::anyhow!("WASI : {e:#}"))?;
+            .map_err(|e| anyhow::anyhow!("WASI : {e:#}"))?;
         Module::add_to_linker::<CallState, HasSelf<CallState>>(&mut linker, |s| s)
-            .map_err(|e| anyhow::anyhow!("contrat parvis:module : {e:#}"))?;
+            .map_err(|e| anyhow::anyhow!("contrat parvis:module : {e:#}"))?;
         Ok(ModuleHost {
             engine,
             linker,
@@ -673,7 +673,7 @@ impl ModuleHost {
             // Menus link to `<mount><path>`: the path is read as the browser will, on this site.
             n.path = crate::util::same_origin_path(&n.path).ok_or_else(|| {
                 InstallError::Manifest(format!(
-                    "le chemin de navigation « {} » n'est pas un chemin de ce site commençant par /",
+                    "le chemin de navigation « {} » n'est pas un chemin de ce site commençant par /",
                     n.path
                 ))
             })?;
@@ -854,7 +854,7 @@ impl ModuleHost {
         }
         let reason = format!(
             "désactivé automatiquement après {FAULT_LIMIT} erreurs consécutives, rencontrées par \
-             plusieurs visiteurs (dernière : {fault})"
+             plusieurs visiteurs (dernière : {fault})"
         );
         if let Err(e) =
             crate::modules::service::disable_after_faults(self, tenant, module, &reason).await
@@ -939,7 +939,7 @@ mod tests {
         let message = old.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("parvis:module@0.1.0"), "{message}");
         assert!(
-            message.contains("prises en charge : 0.2.0, 0.2.1"),
+            message.contains("prises en charge : 0.2.0, 0.2.1"),
             "{message}"
         );
         assert!(matches!(

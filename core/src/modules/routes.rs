@@ -211,7 +211,7 @@ async fn serve(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "module_disabled",
                 format!(
-                    "Le service « {} » est momentanément désactivé après des erreurs répétées. \
+                    "Le service « {} » est momentanément désactivé après des erreurs répétées. \
                      Les administrateurs de la commune ont été prévenus.",
                     module.manifest.name
                 ),
@@ -220,7 +220,7 @@ async fn serve(
                 StatusCode::NOT_FOUND,
                 "module_not_enabled",
                 format!(
-                    "Le service « {} » n'est pas proposé par cette commune.",
+                    "Le service « {} » n'est pas proposé par cette commune.",
                     module.manifest.name
                 ),
             ),
@@ -345,8 +345,8 @@ fn fault_page(module: &LoadedModule, fault: &Fault) -> Response {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "module_overloaded",
                 format!(
-                    "Le service « {} » reçoit beaucoup de demandes en ce moment. Réessayez dans \
-                     quelques secondes : rien n'a été enregistré.",
+                    "Le service « {} » reçoit beaucoup de demandes en ce moment. Réessayez dans \
+                     quelques secondes : rien n'a été enregistré.",
                     module.manifest.name
                 ),
             );
@@ -361,8 +361,8 @@ fn fault_page(module: &LoadedModule, fault: &Fault) -> Response {
         status,
         code,
         format!(
-            "Le service « {} » n'a pas pu répondre ({fault}). Les autres services de la commune \
-             fonctionnent normalement ; réessayez dans quelques instants.",
+            "Le service « {} » n'a pas pu répondre ({fault}). Les autres services de la commune \
+             fonctionnent normalement ; réessayez dans quelques instants.",
             module.manifest.name
         ),
     )
@@ -515,7 +515,7 @@ fn respond(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "module_fault",
                     format!(
-                        "Le service « {} » a voulu vous envoyer hors du site : la redirection \
+                        "Le service « {} » a voulu vous envoyer hors du site : la redirection \
                          a été refusée.",
                         module.manifest.name
                     ),
@@ -577,7 +577,7 @@ fn respond(
 fn acceptable(response: &ModuleResponse, checkouts: &[String]) -> Result<(), String> {
     match &response.body {
         Body::Redirect(to) if redirect_target(to, checkouts).is_none() => {
-            Err(format!("redirection hors du site (« {} »)", shorten(to)))
+            Err(format!("redirection hors du site (« {} »)", shorten(to)))
         }
         _ => Ok(()),
     }

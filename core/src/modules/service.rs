@@ -22,15 +22,15 @@ use crate::web::Tenant;
 #[derive(Debug, thiserror::Error)]
 pub enum ModuleError {
     /// No such module is installed.
-    #[error("aucun module « {0} » n'est installé")]
+    #[error("aucun module « {0} » n'est installé")]
     Unknown(String),
     /// Premium, and the commune holds no entitlement.
     #[error(
-        "le module « {0} » est un module premium : la commune doit y être abonnée avant de l'activer"
+        "le module « {0} » est un module premium : la commune doit y être abonnée avant de l'activer"
     )]
     NotEntitled(String),
     /// A setting's value does not fit its kind.
-    #[error("réglage « {0} » : {1}")]
+    #[error("réglage « {0} » : {1}")]
     Setting(String, String),
     /// Storage failed.
     #[error(transparent)]
@@ -243,9 +243,9 @@ pub async fn disable_after_faults(
     let notice = Notice::to_accounts(
         tenant,
         tenant_admins(host.services().authz(), tenant).await,
-        format!("Module « {} » désactivé", module.manifest.name),
+        format!("Module « {} » désactivé", module.manifest.name),
         format!(
-            "Le module « {} » a été désactivé pour votre commune : {reason}.\n\
+            "Le module « {} » a été désactivé pour votre commune : {reason}.\n\
              Les autres services de la commune fonctionnent normalement. Vous pouvez le réactiver \
              depuis l'administration des modules.",
             module.manifest.name
@@ -303,7 +303,7 @@ pub async fn payment_succeeded(
     payment: Payment,
 ) -> Result<Result<(), String>, String> {
     let Some(loaded) = host.get(module) else {
-        return Err(format!("module « {module} » non installé"));
+        return Err(format!("module « {module} » non installé"));
     };
     let origin = tenant_origin(host, tenant)
         .await

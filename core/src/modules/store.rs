@@ -29,7 +29,7 @@ pub struct StoredVersion {
 pub enum InstallConflict {
     /// The same id and version exist with other bytes.
     #[error(
-        "la version {version} du module {id} est déjà installée avec un autre contenu : changez le numéro de version"
+        "la version {version} du module {id} est déjà installée avec un autre contenu : changez le numéro de version"
     )]
     DifferentContent {
         /// Module id.
@@ -455,7 +455,7 @@ pub async fn write_within(
     }
     if create_only && current.is_some() {
         return Err(WriteError::Conflict(format!(
-            "la clé « {key} » existe déjà"
+            "la clé « {key} » existe déjà"
         )));
     }
     let guarded = !unique.is_empty();
@@ -505,7 +505,7 @@ async fn write_rows(
             .await?;
             if done.rows_affected() == 0 {
                 return Err(WriteError::Conflict(format!(
-                    "la clé « {key} » existe déjà"
+                    "la clé « {key} » existe déjà"
                 )));
             }
             (1, now_ms)
@@ -568,7 +568,7 @@ async fn write_rows(
             .await?;
         if done.rows_affected() == 0 {
             return Err(WriteError::Conflict(format!(
-                "la valeur « {value} » de « {name} » est déjà prise"
+                "la valeur « {value} » de « {name} » est déjà prise"
             )));
         }
     }

@@ -312,8 +312,8 @@ fn compose(
         "nouveauté"
     };
     let subject = match period {
-        Period::Daily => format!("Votre résumé du jour : {count} {noun}"),
-        Period::Weekly => format!("Votre résumé de la semaine : {count} {noun}"),
+        Period::Daily => format!("Votre résumé du jour : {count} {noun}"),
+        Period::Weekly => format!("Votre résumé de la semaine : {count} {noun}"),
     };
     Ok(Email {
         to: to.to_string(),

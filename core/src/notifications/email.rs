@@ -44,8 +44,8 @@ pub struct Routed {
 pub fn footer(origin: &str, unsubscribe: &str) -> String {
     format!(
         "--\nVous recevez cet e-mail parce que vous avez un compte sur Parvis.\n\
-         Choisir quand recevoir vos notifications : {origin}/notifications/preferences\n\
-         Ne plus recevoir aucun e-mail de notification (en un clic) : {unsubscribe}\n"
+         Choisir quand recevoir vos notifications : {origin}/notifications/preferences\n\
+         Ne plus recevoir aucun e-mail de notification (en un clic) : {unsubscribe}\n"
     )
 }
 

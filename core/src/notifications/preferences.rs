@@ -61,7 +61,7 @@ impl Rhythm {
 impl TryFrom<String> for Rhythm {
     type Error = String;
     fn try_from(stored: String) -> Result<Rhythm, String> {
-        Rhythm::parse(&stored).ok_or_else(|| format!("unknown e-mail rhythm « {stored} »"))
+        Rhythm::parse(&stored).ok_or_else(|| format!("unknown e-mail rhythm « {stored} »"))
     }
 }
 
@@ -274,7 +274,7 @@ mod tests {
         assert!(key.verify("a", &token));
         assert!(!key.verify("b", &token));
         assert!(!key.verify("a", "AAAA"));
-        assert!(!key.verify("a", "not base64 !"));
+        assert!(!key.verify("a", "not base64 !"));
         assert!(!UnsubscribeKey(b"other".to_vec()).verify("a", &token));
         assert_eq!(
             origin_of("http://paris.parvis.test:8080/m/alerts/1").as_deref(),

@@ -148,7 +148,7 @@ async fn checked(state: &AppState, link: &Unsubscribe) -> AppResult<AccountId> {
     let key = UnsubscribeKey::load(&mut *conn).await?;
     if link.compte.is_empty() || link.compte.len() > 64 || !key.verify(&link.compte, &link.jeton) {
         return Err(AppError::bad_request(
-            "Ce lien de désabonnement n'est pas valide : il est incomplet ou a été modifié. \
+            "Ce lien de désabonnement n'est pas valide : il est incomplet ou a été modifié. \
              Utilisez le lien reçu dans l'e-mail, ou réglez vos notifications depuis votre compte.",
         ));
     }

@@ -156,7 +156,7 @@ async fn claim(
         Err(e) => {
             return refuse(
                 StatusCode::BAD_REQUEST,
-                &format!("Date de naissance : {e}."),
+                &format!("Date de naissance : {e}."),
             )
             .await;
         }
@@ -182,7 +182,7 @@ async fn claim(
         drop(tx);
         return refuse(
             StatusCode::TOO_MANY_REQUESTS,
-            "Vous avez déposé trop de demandes de profil d'élu aujourd'hui : réessayez demain. \
+            "Vous avez déposé trop de demandes de profil d'élu aujourd'hui : réessayez demain. \
              Chaque demande est vérifiée par une personne.",
         )
         .await;

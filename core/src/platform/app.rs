@@ -66,14 +66,14 @@ async fn manifest(Extension(site): Extension<Site>) -> Response {
             format!("{} — Parvis", c.name),
             c.name.clone(),
             format!(
-                "La vie publique {} : la mairie, les élus, les alertes et les sondages.",
+                "La vie publique {} : la mairie, les élus, les alertes et les sondages.",
                 crate::communes::names::of(&c.name, c.name_kind)
             ),
         ),
         Site::Platform => (
             "Parvis".to_string(),
             "Parvis".to_string(),
-            "Le parvis de la mairie en ligne : la vie publique de votre commune.".to_string(),
+            "Le parvis de la mairie en ligne : la vie publique de votre commune.".to_string(),
         ),
     };
     // The commune's own colour on the phone's title bar, when it chose one.

@@ -141,7 +141,7 @@ pub async fn create(
             .await?;
         return Err(AppError::bad_request(match parent {
             Some((parent, kind)) => format!(
-                "Le code {insee} désigne une commune déléguée ou un arrondissement {} : inscrivez cette commune.",
+                "Le code {insee} désigne une commune déléguée ou un arrondissement {} : inscrivez cette commune.",
                 crate::communes::names::of(&parent, kind)
             ),
             None => format!("Aucune commune n'a le code INSEE {insee}."),

@@ -208,7 +208,7 @@ async fn subscribe(
         Ok(_) => {
             let notice = Notice {
                 title: "Demande envoyée",
-                message: "Merci ! Un administrateur de la plateforme va vérifier votre fonction \
+                message: "Merci ! Un administrateur de la plateforme va vérifier votre fonction \
                           (nous pourrons vous rappeler au numéro indiqué). Vous recevrez un \
                           e-mail dès que la commune sera ouverte et que vous en serez \
                           administrateur.",
@@ -219,7 +219,7 @@ async fn subscribe(
             let status = e.status();
             let message = match e {
                 AppError::TooManyRequests => format!(
-                    "Vous avez envoyé {} demandes dans l'heure : réessayez plus tard, ou écrivez-nous.",
+                    "Vous avez envoyé {} demandes dans l'heure : réessayez plus tard, ou écrivez-nous.",
                     requests::REQUESTS_PER_HOUR
                 ),
                 e => e.to_string(),
@@ -401,7 +401,7 @@ const LEGAL_PAGES: [LegalLink; 4] = [
     LegalLink {
         name: "accessibilite",
         href: "/accessibilite",
-        title: "Accessibilité : non conforme",
+        title: "Accessibilité : non conforme",
     },
     LegalLink {
         name: "conditions",

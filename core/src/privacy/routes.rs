@@ -107,7 +107,7 @@ async fn delete(
             &state,
             page,
             StatusCode::FORBIDDEN,
-            Some("Mot de passe incorrect : votre compte n'a pas été supprimé."),
+            Some("Mot de passe incorrect : votre compte n'a pas été supprimé."),
         )
         .await;
     }

@@ -146,7 +146,7 @@ async fn follow(
     let following = store::set_citizen_follow(&state.db, &account.id, &id, on).await?;
     if on && !following {
         return Err(AppError::Conflict(format!(
-            "Vous suivez déjà {} personnes : c'est le maximum. Cessez d'en suivre une pour en suivre une autre.",
+            "Vous suivez déjà {} personnes : c'est le maximum. Cessez d'en suivre une pour en suivre une autre.",
             store::MAX_FOLLOWED_CITIZENS
         )));
     }

@@ -43,7 +43,7 @@ impl Visibility {
 impl TryFrom<String> for Visibility {
     type Error = String;
     fn try_from(stored: String) -> Result<Visibility, String> {
-        Visibility::parse(&stored).ok_or_else(|| format!("unknown profile visibility « {stored} »"))
+        Visibility::parse(&stored).ok_or_else(|| format!("unknown profile visibility « {stored} »"))
     }
 }
 

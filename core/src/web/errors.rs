@@ -205,7 +205,7 @@ pub fn unknown_host_page(state: &Web, host: &str) -> Response {
         };
     }
     let message = format!(
-        "Aucune commune n'est servie à l'adresse « {} ». Vérifiez l'adresse, ou cherchez \
+        "Aucune commune n'est servie à l'adresse « {} ». Vérifiez l'adresse, ou cherchez \
          votre commune depuis l'accueil de la plateforme.",
         host.chars().take(100).collect::<String>()
     );

@@ -81,7 +81,7 @@ fn create(req: &Request, _: &Params) -> Result<Response, Error> {
         Ok(new) => new,
         Err(errors) => {
             return Ok(Response::page(
-                "Publier une alerte : à corriger",
+                "Publier une alerte : à corriger",
                 admin_views::new_form(req, &form, &errors),
             )
             .with_status(422));
@@ -91,13 +91,13 @@ fn create(req: &Request, _: &Params) -> Result<Response, Error> {
     let mut flash = String::from("L'alerte est publiée.");
     if let Some(why) = &published.notify_error {
         flash.push_str(&format!(
-            " La notification dans l'application et par e-mail n'a pas pu être envoyée : {}",
+            " La notification dans l'application et par e-mail n'a pas pu être envoyée : {}",
             reason(why)
         ));
     }
     if let Some(why) = &published.sms_error {
         flash.push_str(&format!(
-            " Les SMS n'ont pas pu être envoyés : {}",
+            " Les SMS n'ont pas pu être envoyés : {}",
             reason(why)
         ));
     }
@@ -126,7 +126,7 @@ fn lift(req: &Request, params: &Params) -> Result<Response, Error> {
     sender(req)?;
     let doc = find(params)?;
     let message = if service::lift(&doc, host::now_ms())? {
-        "L'alerte est levée : elle figure désormais dans l'historique."
+        "L'alerte est levée : elle figure désormais dans l'historique."
     } else {
         "Cette alerte était déjà terminée."
     };

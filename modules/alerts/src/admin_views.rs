@@ -37,7 +37,7 @@ pub fn report_table(alert: &Alert, report: &AlertReport, caption: &str) -> Marku
             }
         }
         @for why in &report.unavailable {
-            p { "Rapport partiel : une partie des envois n'a pas pu être relue (" (why) ")." }
+            p { "Rapport partiel : une partie des envois n'a pas pu être relue (" (why) ")." }
         }
     }
 }
@@ -51,7 +51,7 @@ fn sending_notes(alert: &Alert) -> Markup {
                     Some(why) => {
                         strong {
                             "La notification aux personnes qui suivent la commune n'a pas pu être \
-                             envoyée :"
+                             envoyée :"
                         }
                         " " (reason(why))
                     },
@@ -71,7 +71,7 @@ fn sending_notes(alert: &Alert) -> Markup {
                 }
             }
             @if let Some(why) = &alert.sms_error {
-                p { strong { "Les SMS n'ont pas pu être envoyés :" } " " (reason(why)) }
+                p { strong { "Les SMS n'ont pas pu être envoyés :" } " " (reason(why)) }
             }
         }
     }
@@ -107,7 +107,7 @@ pub fn index(
                 h2 { a href=(req.link(&format!("/{}", doc.key))) { (alert.title) } }
                 p { (facts(alert)) br; (status_line(alert, now)) }
                 (sending_notes(alert))
-                (report_table(alert, report, &format!("Diffusion de « {} »", alert.title)))
+                (report_table(alert, report, &format!("Diffusion de « {} »", alert.title)))
             }))
         }
         @if let Some(next) = next {
@@ -137,7 +137,7 @@ pub fn show(
             (sending_notes(alert))
             (report_table(alert, report, "Rapport de distribution par canal"))
             p {
-                "Les envois par e-mail et par SMS se font en arrière-plan : rechargez la page pour \
+                "Les envois par e-mail et par SMS se font en arrière-plan : rechargez la page pour \
                  voir les chiffres à jour."
             }
         }
@@ -168,7 +168,7 @@ pub fn new_form(req: &Request, form: &AlertForm, errors: &[FieldError]) -> Marku
     let channels = field(errors, "channels");
     html! {
         h1 { "Publier une alerte" }
-        (error_summary("L'alerte n'a pas été publiée : corrigez les points suivants.", errors))
+        (error_summary("L'alerte n'a pas été publiée : corrigez les points suivants.", errors))
         form method="post" action=(req.link("/new")) {
             (req.csrf_field())
             p {
@@ -200,7 +200,7 @@ pub fn new_form(req: &Request, form: &AlertForm, errors: &[FieldError]) -> Marku
                 }
             }
             p {
-                label for="zone" { "Zone concernée (facultative ; vide = toute la commune)" }
+                label for="zone" { "Zone concernée (facultative ; vide = toute la commune)" }
                 br;
                 (zone.error())
                 input type="text" id="zone" name="zone" maxlength=(ZONE_MAX) size="60"
@@ -218,7 +218,7 @@ pub fn new_form(req: &Request, form: &AlertForm, errors: &[FieldError]) -> Marku
             p {
                 label for="message" {
                     "Message (" (MESSAGE_MAX)
-                    " caractères au plus ; les SMS en reprennent le début)"
+                    " caractères au plus ; les SMS en reprennent le début)"
                 }
                 br;
                 (message.error())
@@ -265,9 +265,9 @@ pub fn new_form(req: &Request, form: &AlertForm, errors: &[FieldError]) -> Marku
 
 fn severity_hint(severity: Severity) -> &'static str {
     match severity {
-        Severity::Information => "Information : à savoir, sans risque particulier",
-        Severity::Vigilance => "Vigilance : risque possible, restez attentifs",
-        Severity::Emergency => "Urgence : danger, consignes à suivre sans attendre",
+        Severity::Information => "Information : à savoir, sans risque particulier",
+        Severity::Vigilance => "Vigilance : risque possible, restez attentifs",
+        Severity::Emergency => "Urgence : danger, consignes à suivre sans attendre",
     }
 }
 
@@ -336,7 +336,7 @@ mod tests {
         );
         assert!(html.contains("<th scope=\"row\">SMS</th><td>0</td>"));
         assert!(html.contains(
-            "Les SMS n'ont pas pu être envoyés :</strong> aucun fournisseur &lt;SMS&gt;."
+            "Les SMS n'ont pas pu être envoyés :</strong> aucun fournisseur &lt;SMS&gt;."
         ));
         assert!(html.contains("Notification adressée à 3 personnes"));
         assert!(html.contains("action=\"/admin/m/test/a1/lever\""));

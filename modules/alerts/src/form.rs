@@ -204,7 +204,7 @@ impl SmsForm {
             if number.is_none() {
                 errors.push((
                     "phone",
-                    "Indiquez un numéro de mobile français : 06 ou 07 suivi de 8 chiffres, \
+                    "Indiquez un numéro de mobile français : 06 ou 07 suivi de 8 chiffres, \
                      ou +33 6 ou +33 7 suivi de 8 chiffres."
                         .into(),
                 ));

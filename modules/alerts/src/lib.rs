@@ -32,7 +32,7 @@ impl Module for Alerts {
         Manifest::new("alerts", "Alertes", env!("CARGO_PKG_VERSION"))
             .description(
                 "Alertes de la commune (météo, travaux, circulation, sécurité, santé, eau et \
-                 énergie) : diffusion dans l'application, par e-mail et par SMS aux habitants \
+                 énergie) : diffusion dans l'application, par e-mail et par SMS aux habitants \
                  inscrits, avec le suivi de la distribution.",
             )
             .premium(false)

@@ -119,13 +119,13 @@ fn subscribe(req: &Request, _: &Params) -> Result<Response, Error> {
     };
     match service::request_code(&req.commune.name, account, &number, host::now_ms())? {
         CodeRequest::Sent => Ok(req.redirect("/sms").with_flash(format!(
-            "Un code de confirmation a été envoyé par SMS au {}. Saisissez-le ci-dessous : \
+            "Un code de confirmation a été envoyé par SMS au {}. Saisissez-le ci-dessous : \
              le numéro ne recevra les alertes qu'une fois confirmé.",
             phone::display(&number)
         ))),
         CodeRequest::Unchanged => Ok(req
             .redirect("/sms")
-            .with_flash("Ce numéro est déjà confirmé : il reçoit les alertes.")),
+            .with_flash("Ce numéro est déjà confirmé : il reçoit les alertes.")),
         CodeRequest::TooMany => refused(
             vec![(
                 "phone",
@@ -138,7 +138,7 @@ fn subscribe(req: &Request, _: &Params) -> Result<Response, Error> {
         CodeRequest::Unavailable(_) => refused(
             vec![(
                 "phone",
-                "L'envoi de SMS n'est pas disponible pour le moment : votre numéro n'a pas pu \
+                "L'envoi de SMS n'est pas disponible pour le moment : votre numéro n'a pas pu \
                  être vérifié. Réessayez plus tard."
                     .into(),
             )],
@@ -154,13 +154,13 @@ fn confirm(req: &Request, _: &Params) -> Result<Response, Error> {
     let code = req.form_value("code").unwrap_or_default();
     let message = match service::confirm(account, code, host::now_ms())? {
         Confirmation::Confirmed => {
-            "Votre numéro est confirmé : vous recevrez les alertes de la commune par SMS."
+            "Votre numéro est confirmé : vous recevrez les alertes de la commune par SMS."
         }
         Confirmation::Wrong => {
             "Ce code n'est pas le bon. Vérifiez le SMS reçu et saisissez ses six chiffres."
         }
         Confirmation::Void => {
-            "Ce code n'est plus valable (expiré ou trop d'essais) : demandez-en un nouveau."
+            "Ce code n'est plus valable (expiré ou trop d'essais) : demandez-en un nouveau."
         }
     };
     Ok(req.redirect("/sms").with_flash(message))
@@ -169,7 +169,7 @@ fn confirm(req: &Request, _: &Params) -> Result<Response, Error> {
 fn unsubscribe(req: &Request, _: &Params) -> Result<Response, Error> {
     let account = req.require_account()?;
     let message = if service::unsubscribe(account)? {
-        "Votre numéro est supprimé : vous ne recevrez plus les alertes par SMS."
+        "Votre numéro est supprimé : vous ne recevrez plus les alertes par SMS."
     } else {
         "Aucun numéro n'était enregistré."
     };

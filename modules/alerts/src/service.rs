@@ -27,13 +27,13 @@ pub struct Published {
 
 /// The notification's title: the severity in words, then the alert's title.
 pub fn notification_title(alert: &Alert) -> String {
-    format!("{} : {}", alert.severity.label(), alert.title)
+    format!("{} : {}", alert.severity.label(), alert.title)
 }
 
 /// The plain text of the e-mail and of the push message.
 fn notification_body(alert: &Alert) -> String {
     format!(
-        "{}\n\nGravité : {}\nCatégorie : {}\nZone : {}\nEn vigueur jusqu'au {}.",
+        "{}\n\nGravité : {}\nCatégorie : {}\nZone : {}\nEn vigueur jusqu'au {}.",
         alert.message,
         alert.severity.label(),
         alert.category.label(),

@@ -34,7 +34,7 @@ pub fn severity(severity: Severity) -> Markup {
 pub fn facts(alert: &Alert) -> Markup {
     html! {
         (severity(alert.severity)) " · " (alert.category.label())
-        " · Zone : " (alert.zone_label())
+        " · Zone : " (alert.zone_label())
     }
 }
 
@@ -102,7 +102,7 @@ pub fn index(
         @match current {
             Some(current) => {
                 p {
-                    "Les alertes publiées par " (req.commune.name) " : météo, travaux, \
+                    "Les alertes publiées par " (req.commune.name) " : météo, travaux, \
                      circulation, sécurité, santé, eau et énergie. "
                     a href=(req.link("/sms")) { "Recevoir les alertes par SMS" } "."
                 }
@@ -200,7 +200,7 @@ pub fn sms_page(
         p { "Recevez les alertes " (req.commune.de()) " par SMS sur votre téléphone mobile." }
         p id="data-use" {
             "Votre numéro sert uniquement à vous envoyer les alertes de la commune. Il n'est ni \
-             affiché ni utilisé à d'autres fins ; il est transmis au prestataire d'envoi des SMS \
+             affiché ni utilisé à d'autres fins ; il est transmis au prestataire d'envoi des SMS \
              pour le seul acheminement des messages. Vous pouvez le supprimer à tout moment sur \
              cette page."
         }
@@ -241,7 +241,7 @@ pub fn sms_page(
         section aria-labelledby="form-title" {
             h2 id="form-title" { (action) }
             (error_summary(
-                "Votre numéro n'a pas été enregistré : corrigez les points suivants.",
+                "Votre numéro n'a pas été enregistré : corrigez les points suivants.",
                 errors,
             ))
             form method="post" action=(req.link("/sms")) {
@@ -316,7 +316,7 @@ mod tests {
         past.value.expires_at = NOW - 1_000;
         past.value.lifted_at = Some(NOW - 1_000);
         let html = index(&req, Some(&current), &[past], Some("123-abc"), NOW).into_string();
-        assert!(html.contains("<strong class=\"alert-severity\">Urgence</strong> · Circulation · Zone : Toute la commune"), "{html}");
+        assert!(html.contains("<strong class=\"alert-severity\">Urgence</strong> · Circulation · Zone : Toute la commune"), "{html}");
         assert!(html.contains("Route &lt;barrée&gt;"));
         assert!(html.contains("<p>Déviation par la D7.</p><p>Merci.</p>"));
         assert!(html.contains("Levée le <time"));

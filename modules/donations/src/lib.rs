@@ -50,7 +50,7 @@ impl Module for Donations {
     fn manifest() -> Manifest {
         Manifest::new("donations", "Appel au don", "1.0.0")
             .description(
-                "Campagnes de dons de la commune : objectif, échéance, barre de progression, \
+                "Campagnes de dons de la commune : objectif, échéance, barre de progression, \
                  paiement sécurisé et remerciement des donateurs.",
             )
             .premium(true)
@@ -264,7 +264,7 @@ fn give(req: &Request, params: &Params) -> Result<Response, Error> {
         return Ok(Response::error_page(
             429,
             "Trop de dons commencés",
-            "Vous avez commencé plusieurs dons sans les régler dans l'heure : terminez l'un \
+            "Vous avez commencé plusieurs dons sans les régler dans l'heure : terminez l'un \
              d'eux ou réessayez plus tard.",
         ));
     }
@@ -315,11 +315,11 @@ fn thanks(req: &Request, params: &Params) -> Result<Response, Error> {
     let id = params.require("id")?;
     let campaign = CAMPAIGNS.get::<Campaign>(id)?.ok_or(Error::NotFound)?.value;
     Ok(Response::page(
-        "Merci !",
+        "Merci !",
         html! {
             h1 { "Merci pour votre don" }
             p {
-                "Votre paiement pour « " (campaign.title) " » est en cours de confirmation ; \
+                "Votre paiement pour « " (campaign.title) " » est en cours de confirmation ; \
                  vous recevrez un e-mail de remerciement dès qu'il sera validé."
             }
             p { a href=(req.link(&format!("/{id}"))) { "Revenir à la collecte" } }
@@ -333,7 +333,7 @@ fn paid(payment: &Payment) -> Result<(), String> {
         .get::<Pledge>(&payment.reference)
         .map_err(|e| e.to_string())?
     else {
-        return Err(format!("promesse de don inconnue : {}", payment.reference));
+        return Err(format!("promesse de don inconnue : {}", payment.reference));
     };
     let mut pledge = doc.value;
     if pledge.paid {
@@ -359,9 +359,9 @@ fn paid(payment: &Payment) -> Result<(), String> {
         .map(|c| c.value.title)
         .unwrap_or_default();
     let thanks = Notification::in_app(
-        &format!("Merci pour votre don à « {title} »"),
+        &format!("Merci pour votre don à « {title} »"),
         &format!(
-            "Votre don de {} à la collecte « {title} » a bien été reçu. Merci pour votre générosité.",
+            "Votre don de {} à la collecte « {title} » a bien été reçu. Merci pour votre générosité.",
             euros(payment.amount_cents)
         ),
         &format!("/{campaign}"),
@@ -445,7 +445,7 @@ fn admin_list(req: &Request, _: &Params) -> Result<Response, Error> {
             @if let Err(why) = host::payments_available() {
                 (html::notice(
                     html::Tone::Error,
-                    &format!("Les habitants ne peuvent pas encore donner en ligne. {why} La page « Facturation » \
+                    &format!("Les habitants ne peuvent pas encore donner en ligne. {why} La page « Facturation » \
                               dit comment le relier."),
                 ))
             }
@@ -497,7 +497,7 @@ fn form_html(req: &Request, errors: &[&str], f: &[(&str, &str)]) -> Markup {
         h1 { "Lancer une collecte" }
         @if !errors.is_empty() {
             div class="notice error" role="alert" {
-                p { "Le formulaire contient des erreurs :" }
+                p { "Le formulaire contient des erreurs :" }
                 ul {
                     @for e in errors {
                         li { (e) }
@@ -509,7 +509,7 @@ fn form_html(req: &Request, errors: &[&str], f: &[(&str, &str)]) -> Markup {
             (req.csrf_field())
             label for="titre" { "Titre" }
             input id="titre" name="titre" required maxlength="120" value=(value("titre"));
-            label for="description" { "Pour quoi collectez-vous ?" }
+            label for="description" { "Pour quoi collectez-vous ?" }
             textarea id="description" name="description" rows="5" required {
                 (value("description"))
             }

@@ -78,7 +78,7 @@ impl Guest for Elder {
                 });
                 let text = match outcome {
                     Ok(_) => "Paiement ouvert.".to_string(),
-                    Err(why) => format!("Paiement refusé : {}", escape(&why)),
+                    Err(why) => format!("Paiement refusé : {}", escape(&why)),
                 };
                 page("Paiement", format!("<p>{text}</p>"))
             }

@@ -96,7 +96,7 @@ fn cancel(req: &Request, params: &Params) -> Result<Response, Error> {
         return Err(Error::page(
             409,
             "Action impossible",
-            "Ce créneau est déjà commencé ou passé : il ne peut plus être annulé.",
+            "Ce créneau est déjà commencé ou passé : il ne peut plus être annulé.",
         ));
     }
     let reason: Option<String> = req

@@ -59,7 +59,7 @@ pub fn agenda(req: &Request, upcoming: &[AgendaEntry], past: &[AgendaEntry]) -> 
                                     } @else {
                                         ul {
                                             @for b in &entry.bookings {
-                                                li { (b.value.name) " : " (b.value.subject) }
+                                                li { (b.value.name) " : " (b.value.subject) }
                                             }
                                         }
                                     }
@@ -90,7 +90,7 @@ fn upcoming_entry(req: &Request, entry: &AgendaEntry) -> Markup {
                 p {
                     strong { "Créneau annulé." }
                     @if let Some(reason) = &s.cancel_reason {
-                        " Motif : " (reason)
+                        " Motif : " (reason)
                     }
                 }
             } @else {
@@ -195,7 +195,7 @@ pub fn slot_form(req: &Request, input: &SlotInput, errors: &[FieldError]) -> Res
     let place = field(
         "lieu",
         "Lieu",
-        Some("Par exemple : Mairie, salle du conseil."),
+        Some("Par exemple : Mairie, salle du conseil."),
     );
     let link = field(
         "lien",
@@ -206,7 +206,7 @@ pub fn slot_form(req: &Request, input: &SlotInput, errors: &[FieldError]) -> Res
     let topic = field(
         "sujet",
         "Thème",
-        Some("Par exemple : Urbanisme et permis de construire."),
+        Some("Par exemple : Urbanisme et permis de construire."),
     );
     let description = field("description", "Description (facultatif)", None);
     let html = html! {
@@ -214,7 +214,7 @@ pub fn slot_form(req: &Request, input: &SlotInput, errors: &[FieldError]) -> Res
         @if !errors.is_empty() {
             div class="notice error" role="alert" aria-labelledby="erreurs-titre" {
                 h2 id="erreurs-titre" {
-                    "Le créneau n'a pas été publié : corrigez les champs suivants."
+                    "Le créneau n'a pas été publié : corrigez les champs suivants."
                 }
                 ul {
                     @for (name, message) in errors {
@@ -226,7 +226,7 @@ pub fn slot_form(req: &Request, input: &SlotInput, errors: &[FieldError]) -> Res
         form class="form" method="post" action=(req.link("/new")) {
             (req.csrf_field())
             fieldset {
-                legend { "Quand ?" }
+                legend { "Quand ?" }
                 (start.render(html! {
                     input type="datetime-local" id=(start.name) name=(start.name)
                         aria-describedby=[start.described_by()] aria-invalid=[start.invalid()]
@@ -240,7 +240,7 @@ pub fn slot_form(req: &Request, input: &SlotInput, errors: &[FieldError]) -> Res
                 }))
             }
             fieldset {
-                legend { "Où ?" }
+                legend { "Où ?" }
                 p class="hint" { "Indiquez un lieu ou un lien de visioconférence, pas les deux." }
                 (place.render(html! {
                     input type="text" id=(place.name) name=(place.name)

@@ -150,7 +150,7 @@ mod tests {
                 starts_at: 1_784_120_400,
                 ends_at: 1_784_122_200,
                 summary,
-                description: "Objet : voirie, rue; ligne\nsuite",
+                description: "Objet : voirie, rue; ligne\nsuite",
                 location: "Mairie, salle 2",
                 url: None,
             },
@@ -169,7 +169,7 @@ mod tests {
         assert!(ics.contains("\r\nDTSTART:20260715T130000Z\r\n"));
         assert!(ics.contains("\r\nDTEND:20260715T133000Z\r\n"));
         assert!(ics.contains("\r\nLOCATION:Mairie\\, salle 2\r\n"));
-        assert!(ics.contains("DESCRIPTION:Objet : voirie\\, rue\\; ligne\\nsuite\r\n"));
+        assert!(ics.contains("DESCRIPTION:Objet : voirie\\, rue\\; ligne\\nsuite\r\n"));
         assert!(
             !ics.replace("\r\n", "").contains('\n'),
             "bare LF in {ics:?}"

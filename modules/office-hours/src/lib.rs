@@ -32,7 +32,7 @@ impl Module for OfficeHours {
             env!("CARGO_PKG_VERSION"),
         )
         .description(
-            "Les élus publient des créneaux de permanence (en mairie ou en visioconférence) ; \
+            "Les élus publient des créneaux de permanence (en mairie ou en visioconférence) ; \
                  les habitants réservent une place, reçoivent une invitation par e-mail et un \
                  rappel la veille.",
         )

@@ -236,7 +236,7 @@ fn cancel_booking(req: &Request, params: &Params) -> Result<Response, Error> {
     service::cancel_booking(&booking, &slot.value, now)?;
     Ok(req
         .redirect("/mes-reservations")
-        .with_flash("Votre réservation est annulée ; la place est libérée."))
+        .with_flash("Votre réservation est annulée ; la place est libérée."))
 }
 
 /// Other upcoming slots with a free seat that the viewer has not booked.

@@ -148,8 +148,8 @@ pub fn cancel_booking(booking: &Doc<Booking>, slot: &Slot, now: i64) -> Result<(
         slot,
         now,
         Method::Cancel,
-        &format!("Réservation annulée : {}", time::when_fr(slot.starts_at)),
-        "Votre réservation a bien été annulée ; la place est libérée pour une autre personne.",
+        &format!("Réservation annulée : {}", time::when_fr(slot.starts_at)),
+        "Votre réservation a bien été annulée ; la place est libérée pour une autre personne.",
     )
 }
 
@@ -182,8 +182,8 @@ pub fn tell_moved(booking: &Booking, slot: &Slot, now: i64) -> Result<(), Error>
         slot,
         now,
         Method::Request,
-        &format!("Rendez-vous déplacé : {}", time::when_fr(slot.starts_at)),
-        "Votre rendez-vous a été déplacé sur le créneau ci-dessous ; l'invitation jointe met \
+        &format!("Rendez-vous déplacé : {}", time::when_fr(slot.starts_at)),
+        "Votre rendez-vous a été déplacé sur le créneau ci-dessous ; l'invitation jointe met \
          votre agenda à jour.",
     )
 }
@@ -195,7 +195,7 @@ pub fn confirm(booking: &Booking, slot: &Slot, now: i64) -> Result<(), Error> {
         slot,
         now,
         Method::Request,
-        &format!("Permanence réservée : {}", time::when_fr(slot.starts_at)),
+        &format!("Permanence réservée : {}", time::when_fr(slot.starts_at)),
         "Votre réservation est confirmée.",
     )
 }
@@ -217,7 +217,7 @@ pub fn cancel_slot(slot: &Doc<Slot>, reason: Option<&str>, now: i64) -> Result<u
         store::update_booking(&booking)?;
         store::delete_reminder(&slot.key, &booking.key)?;
         let why = match reason {
-            Some(reason) => format!("La commune a annulé cette permanence. Motif : {reason}"),
+            Some(reason) => format!("La commune a annulé cette permanence. Motif : {reason}"),
             None => "La commune a annulé cette permanence.".to_owned(),
         };
         notify(
@@ -226,7 +226,7 @@ pub fn cancel_slot(slot: &Doc<Slot>, reason: Option<&str>, now: i64) -> Result<u
             now,
             Method::Cancel,
             &format!(
-                "Permanence annulée : {}",
+                "Permanence annulée : {}",
                 time::when_fr(slot.value.starts_at)
             ),
             &format!("{why}\nNous vous prions de nous excuser pour ce changement."),
@@ -275,7 +275,7 @@ pub fn send_reminders(now: i64) -> Result<u32, Error> {
             now,
             Method::Request,
             &format!(
-                "Rappel : permanence {}",
+                "Rappel : permanence {}",
                 time::when_fr(slot.value.starts_at)
             ),
             "Nous vous rappelons votre rendez-vous à la permanence.",
@@ -290,11 +290,11 @@ pub fn send_reminders(now: i64) -> Result<u32, Error> {
 /// Where and when, as plain text lines for e-mails.
 pub fn details_text(slot: &Slot, subject: &str) -> String {
     let venue = match &slot.venue {
-        Venue::Place(place) => format!("Lieu : {place}"),
-        Venue::Video(link) => format!("Visioconférence : {link}"),
+        Venue::Place(place) => format!("Lieu : {place}"),
+        Venue::Video(link) => format!("Visioconférence : {link}"),
     };
     format!(
-        "Permanence : {}\nDate : {}, de {} à {}\nTenue par : {}\n{venue}\nObjet de votre demande : {subject}",
+        "Permanence : {}\nDate : {}, de {} à {}\nTenue par : {}\n{venue}\nObjet de votre demande : {subject}",
         slot.topic,
         time::date_fr(slot.starts_at),
         time::hour_fr(slot.starts_at),
@@ -309,7 +309,7 @@ pub fn invitation(booking: &Booking, slot: &Slot, now: i64, method: Method) -> V
         Venue::Place(place) => (place.as_str(), None),
         Venue::Video(link) => (link.as_str(), Some(link.as_str())),
     };
-    let mut description = format!("Objet de votre demande : {}", booking.subject);
+    let mut description = format!("Objet de votre demande : {}", booking.subject);
     if !slot.description.is_empty() {
         description.push_str("\n\n");
         description.push_str(&slot.description);
@@ -322,7 +322,7 @@ pub fn invitation(booking: &Booking, slot: &Slot, now: i64, method: Method) -> V
             stamp: now,
             starts_at: slot.starts_at,
             ends_at: slot.ends_at(),
-            summary: &format!("Permanence : {}", slot.topic),
+            summary: &format!("Permanence : {}", slot.topic),
             description: &description,
             location,
             url,
@@ -349,7 +349,7 @@ fn notify(
         }
     };
     let body = format!(
-        "{lead}\n\n{}\n\n{attachment}\nVos réservations, pour les annuler ou les déplacer :",
+        "{lead}\n\n{}\n\n{attachment}\nVos réservations, pour les annuler ou les déplacer :",
         details_text(slot, &booking.subject)
     );
     let title: String = title.chars().take(200).collect();

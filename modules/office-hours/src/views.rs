@@ -25,7 +25,7 @@ pub fn venue_html(slot: &Slot, show_link: bool) -> Markup {
         @match &slot.venue {
             Venue::Place(place) => (place),
             Venue::Video(link) if show_link => {
-                "En visioconférence : "
+                "En visioconférence : "
                 a href=(link) rel="noopener noreferrer" { (link) }
             },
             Venue::Video(_) => "En visioconférence",
@@ -143,7 +143,7 @@ pub fn slot(req: &Request, slot: &Doc<Slot>, left: u32, bookable: Bookable<'_>) 
                 "."
             },
             Bookable::Booked(booking) => {
-                p { "Vous avez réservé ce créneau. Objet : « " (booking.value.subject) " »." }
+                p { "Vous avez réservé ce créneau. Objet : « " (booking.value.subject) " »." }
                 p { a href=(req.link("/mes-reservations")) { "Gérer mes réservations" } }
             },
             Bookable::Cancelled => p { "Ce créneau a été annulé par la commune." },
@@ -250,7 +250,7 @@ fn booking_actions(req: &Request, booking: &Doc<Booking>, slot: &Slot) -> Markup
             li {
                 a href=(link("invitation.ics")) {
                     "Ajouter à mon agenda (.ics)"
-                    span class="sr-only" { " : rendez-vous du " (when) }
+                    span class="sr-only" { " : rendez-vous du " (when) }
                 }
             }
             li {
@@ -276,7 +276,7 @@ pub fn move_form(
 ) -> Response {
     let html = html! {
         h1 { "Déplacer mon rendez-vous" }
-        p { "Rendez-vous actuel : " (when_html(current.starts_at)) " — " (current.topic) "." }
+        p { "Rendez-vous actuel : " (when_html(current.starts_at)) " — " (current.topic) "." }
         p {
             "Votre place actuelle n'est libérée que si le nouveau créneau vous est bien réservé."
         }

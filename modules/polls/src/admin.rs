@@ -51,7 +51,7 @@ fn create(req: &Request, _: &Params) -> Result<Response, Error> {
                 .with_flash("Le sondage a été créé."))
         }
         Err(errors) => Ok(Response::page(
-            "Nouveau sondage : à corriger",
+            "Nouveau sondage : à corriger",
             views::new_form(req, &form, &errors),
         )
         .with_status(422)),
@@ -74,7 +74,7 @@ fn close(req: &Request, params: &Params) -> Result<Response, Error> {
     service::close(doc, host::now_ms())?;
     Ok(req
         .redirect(&format!("/{id}"))
-        .with_flash("Le sondage est clos ; ses résultats sont publiés dans le fil de la commune."))
+        .with_flash("Le sondage est clos ; ses résultats sont publiés dans le fil de la commune."))
 }
 
 fn results_csv(_: &Request, params: &Params) -> Result<Response, Error> {

@@ -209,7 +209,7 @@ mod tests {
 
     fn filled() -> PollForm {
         PollForm {
-            question: "  Faut-il piétonniser la place du marché ?  ".into(),
+            question: "  Faut-il piétonniser la place du marché ?  ".into(),
             description: "Consultation du conseil municipal.".into(),
             options: "Oui\r\n\r\n  Non  \nSans avis\n".into(),
             kind: "single".into(),
@@ -235,7 +235,7 @@ mod tests {
         let Ok(poll) = poll else {
             panic!("refused: {poll:?}");
         };
-        assert_eq!(poll.question, "Faut-il piétonniser la place du marché ?");
+        assert_eq!(poll.question, "Faut-il piétonniser la place du marché ?");
         assert_eq!(poll.options, vec!["Oui", "Non", "Sans avis"]);
         assert!(!poll.multiple && !poll.anonymous);
         assert_eq!(poll.audience, Audience::Residents);

@@ -25,7 +25,7 @@ impl Module for Polls {
     fn manifest() -> Manifest {
         Manifest::new("polls", "Sondages", env!("CARGO_PKG_VERSION"))
             .description(
-                "Sondages de la commune : une voix par compte, résultats en direct, \
+                "Sondages de la commune : une voix par compte, résultats en direct, \
                  publication des résultats dans le fil à la clôture.",
             )
             .capabilities(&[
@@ -37,7 +37,7 @@ impl Module for Polls {
             .setting(
                 "introduction",
                 "Texte d'introduction",
-                "Affiché en tête de la liste des sondages (par exemple : qui peut voter, à quoi servent les résultats).",
+                "Affiché en tête de la liste des sondages (par exemple : qui peut voter, à quoi servent les résultats).",
                 parvis_module_sdk::SettingKind::Text,
                 "",
             )

@@ -225,13 +225,13 @@ pub fn markdown_text(text: &str) -> String {
 /// The feed post announcing the results of a closed poll.
 pub fn results_markdown(poll: &Poll, results: &Results) -> String {
     let mut md = format!(
-        "**Résultats du sondage : {}**\n\n",
+        "**Résultats du sondage : {}**\n\n",
         markdown_text(&poll.question)
     );
     for (i, option) in poll.options.iter().enumerate() {
         let votes = results.votes.get(i).copied().unwrap_or(0);
         md.push_str(&format!(
-            "- {} : {votes} voix ({} %)\n",
+            "- {} : {votes} voix ({} %)\n",
             markdown_text(option),
             percent_fr(results.per_mille(i))
         ));
@@ -249,7 +249,7 @@ mod tests {
 
     pub(crate) fn poll(multiple: bool, anonymous: bool) -> Poll {
         Poll {
-            question: "Quel nom pour la médiathèque ?".into(),
+            question: "Quel nom pour la médiathèque ?".into(),
             description: String::new(),
             options: vec![
                 "Victor Hugo".into(),
@@ -346,9 +346,9 @@ mod tests {
             votes: vec![1, 3, 0],
         };
         let md = results_markdown(&p, &r);
-        assert!(md.starts_with("**Résultats du sondage : Quel nom pour la médiathèque ?**"));
-        assert!(md.contains("- Simone Veil : 3 voix (75,0 %)"));
-        assert!(md.contains("- Jean Moulin : 0 voix (0,0 %)"));
+        assert!(md.starts_with("**Résultats du sondage : Quel nom pour la médiathèque ?**"));
+        assert!(md.contains("- Simone Veil : 3 voix (75,0 %)"));
+        assert!(md.contains("- Jean Moulin : 0 voix (0,0 %)"));
         assert!(md.ends_with("4 votants."));
         assert_eq!(markdown_text("*a* [b](c)"), "\\*a\\* \\[b\\]\\(c\\)");
     }

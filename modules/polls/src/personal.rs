@@ -36,7 +36,7 @@ pub fn export(account: &str) -> Result<Vec<PersonalRecord>, Error> {
                 &json!({
                     "sondage": poll.value.question,
                     "date": to_iso_utc(ballot.created_at),
-                    "choix": "non enregistré : seule votre participation est connue",
+                    "choix": "non enregistré : seule votre participation est connue",
                 }),
             )?
         } else {

@@ -25,7 +25,7 @@ fn happening(_: &Request, _: &Params) -> Result<Response, Error> {
         .filter(|doc| doc.value.status(at) == Status::Open)
         .map(|doc| {
             now::Card::new(&doc.value.question, &format!("/{}", doc.key))
-                .summary("Sondage ouvert : donnez votre avis.")
+                .summary("Sondage ouvert : donnez votre avis.")
                 .until(doc.value.closes_at)
         })
         .collect();

@@ -103,7 +103,7 @@ pub fn create(account: &str, new: NewPoll) -> Result<String, Error> {
     };
     store::insert_poll(&id, &poll)?;
     let notification = Notification::in_app(
-        &format!("Nouveau sondage : {}", poll.question),
+        &format!("Nouveau sondage : {}", poll.question),
         &format!(
             "Un nouveau sondage est proposé par la commune, ouvert jusqu'au {}.",
             crate::time::format_fr(poll.closes_at)

@@ -130,7 +130,7 @@ pub fn results(poll: &Poll, results: &Results, now: i64) -> Markup {
                     @let votes = results.votes.get(i).copied().unwrap_or(0);
                     @let share = results.per_mille(i);
                     li style="margin:0 0 .75rem" {
-                        (option) " : " strong { (votes) " voix" } " (" (percent_fr(share)) " %)"
+                        (option) " : " strong { (votes) " voix" } " (" (percent_fr(share)) " %)"
                         div aria-hidden="true"
                             style="background:#e5e7eb;border-radius:.25rem;height:.75rem" {
                             div style={
@@ -323,7 +323,7 @@ pub fn new_form(req: &Request, form: &PollForm, errors: &[FieldError]) -> Markup
     let closes_at = field(errors, "closes_at");
     html! {
         h1 { "Nouveau sondage" }
-        (error_summary("Le sondage n'a pas été créé : corrigez les points suivants.", errors))
+        (error_summary("Le sondage n'a pas été créé : corrigez les points suivants.", errors))
         form method="post" action=(req.link("/new")) {
             (req.csrf_field())
             p {
@@ -363,7 +363,7 @@ pub fn new_form(req: &Request, form: &PollForm, errors: &[FieldError]) -> Markup
                 errors,
             ))
             p {
-                label for="opens_at" { "Ouverture (heure de Paris ; vide = maintenant)" }
+                label for="opens_at" { "Ouverture (heure de Paris ; vide = maintenant)" }
                 br;
                 (opens_at.error())
                 input type="datetime-local" id="opens_at" name="opens_at" value=(form.opens_at)
@@ -384,18 +384,18 @@ pub fn new_form(req: &Request, form: &PollForm, errors: &[FieldError]) -> Markup
                 &[
                     (
                         "anonymous",
-                        "Anonyme : personne ne peut savoir qui a voté quoi",
+                        "Anonyme : personne ne peut savoir qui a voté quoi",
                     ),
                     (
                         "named",
-                        "Nominatif : le nom de chaque votant est enregistré avec son vote",
+                        "Nominatif : le nom de chaque votant est enregistré avec son vote",
                     ),
                 ],
                 errors,
             ))
             (radios(
                 "audience",
-                "Qui peut voter ?",
+                "Qui peut voter ?",
                 &form.audience,
                 &[
                     ("everyone", "Toute personne connectée"),
@@ -419,7 +419,7 @@ mod tests {
         Doc {
             key: "p1".into(),
             value: Poll {
-                question: "Un <b>parc</b> ?".into(),
+                question: "Un <b>parc</b> ?".into(),
                 description: "Ligne 1\nLigne 2\n\nAutre paragraphe".into(),
                 options: vec!["Oui".into(), "Non & pourquoi".into()],
                 multiple,
@@ -451,7 +451,7 @@ mod tests {
         let html =
             public_show(&req, &doc(false), &tally(), NOW, Eligibility::CanVote, None).into_string();
         assert!(
-            html.contains("<h1>Un &lt;b&gt;parc&lt;/b&gt; ?</h1>"),
+            html.contains("<h1>Un &lt;b&gt;parc&lt;/b&gt; ?</h1>"),
             "{html}"
         );
         assert!(html.contains(r#"action="/m/test/p1/vote""#));
@@ -493,7 +493,7 @@ mod tests {
             public_index(&req, &[(open, tally()), (closed, tally())], NOW, None).into_string();
         let at = |needle: &str| {
             html.find(needle)
-                .unwrap_or_else(|| panic!("« {needle} » is missing: {html}"))
+                .unwrap_or_else(|| panic!("« {needle} » is missing: {html}"))
         };
         // En cours (the open poll), then « à venir » (none), then the closed poll.
         assert!(at("En cours</h2>") < at("/m/test/p1"));

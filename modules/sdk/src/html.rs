@@ -186,11 +186,11 @@ mod tests {
         assert_eq!(zone.error().into_string(), "");
         assert_eq!((zone.invalid(), zone.error_id()), (None, None));
         assert_eq!(
-            error_summary("À corriger :", &errors).into_string(),
-            "<div role=\"alert\"><p><strong>À corriger :</strong></p><ul>\
+            error_summary("À corriger :", &errors).into_string(),
+            "<div role=\"alert\"><p><strong>À corriger :</strong></p><ul>\
              <li><a href=\"#title\">Trop &lt;long&gt;.</a></li></ul></div>"
         );
-        assert_eq!(error_summary("À corriger :", &[]).into_string(), "");
+        assert_eq!(error_summary("À corriger :", &[]).into_string(), "");
     }
 }
 

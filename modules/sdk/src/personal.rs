@@ -17,10 +17,10 @@ use serde::Serialize;
 /// serialise to a JSON object (the host refuses anything else).
 pub fn record<T: Serialize + ?Sized>(kind: &str, data: &T) -> Result<PersonalRecord, Error> {
     let value = serde_json::to_value(data)
-        .map_err(|e| Error::Internal(format!("export « {kind} » : {e}")))?;
+        .map_err(|e| Error::Internal(format!("export « {kind} » : {e}")))?;
     if !value.is_object() {
         return Err(Error::Internal(format!(
-            "export « {kind} » : un objet JSON est attendu"
+            "export « {kind} » : un objet JSON est attendu"
         )));
     }
     Ok(PersonalRecord {

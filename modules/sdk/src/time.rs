@@ -17,9 +17,9 @@ impl TimeError {
     /// The message for the form.
     pub fn message(self) -> &'static str {
         match self {
-            Self::Malformed => "Date invalide : utilisez le format JJ/MM/AAAA HH:MM.",
+            Self::Malformed => "Date invalide : utilisez le format JJ/MM/AAAA HH:MM.",
             Self::Skipped => {
-                "Cette heure n'existe pas à Paris (passage à l'heure d'été) : choisissez-en une autre."
+                "Cette heure n'existe pas à Paris (passage à l'heure d'été) : choisissez-en une autre."
             }
         }
     }

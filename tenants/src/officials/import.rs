@@ -47,7 +47,7 @@ pub enum ImportError {
     /// The file itself is unusable.
     /// (The cause is part of the message, not a `source`: a chain printer such as anyhow's
     /// `{:#}` would print it twice.)
-    #[error("{file} : {cause}")]
+    #[error("{file} : {cause}")]
     File {
         /// Path.
         file: String,
@@ -58,7 +58,7 @@ pub enum ImportError {
     #[error("aucune ligne importable ({0} ligne(s) rejetée(s))")]
     NothingValid(usize),
     /// Storage.
-    #[error("base de données : {0}")]
+    #[error("base de données : {0}")]
     Db(#[from] sqlx::Error),
 }
 

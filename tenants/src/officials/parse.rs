@@ -63,14 +63,14 @@ pub struct Rejected {
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     /// Unreadable (the cause is in the message, not a `source`, so it is printed once).
-    #[error("lecture impossible : {0}")]
+    #[error("lecture impossible : {0}")]
     Io(std::io::Error),
     /// Not UTF-8.
     #[error("le fichier n'est pas en UTF-8 (ligne {0})")]
     Encoding(u64),
     /// Required columns are missing.
     #[error(
-        "colonnes absentes : {0} (est-ce un fichier « conseillers municipaux » ou « maires » du Répertoire national des élus ?)"
+        "colonnes absentes : {0} (est-ce un fichier « conseillers municipaux » ou « maires » du Répertoire national des élus ?)"
     )]
     MissingColumns(String),
     /// Empty file.
@@ -203,7 +203,7 @@ pub fn parse(mut input: impl Read) -> Result<(FileKind, Vec<Row>, Vec<Rejected>)
                 }
                 rejected.push(Rejected {
                     line,
-                    reason: format!("ligne illisible : {e}"),
+                    reason: format!("ligne illisible : {e}"),
                 });
                 continue;
             }
@@ -223,17 +223,17 @@ fn row(record: &csv::StringRecord, cols: &Columns, line: u64) -> Result<Row, Str
     let get = |i: usize| record.get(i).map(str::trim).unwrap_or_default();
     let code = get(cols.commune);
     let insee =
-        InseeCode::parse(code).map_err(|_| format!("code de commune « {code} » invalide"))?;
+        InseeCode::parse(code).map_err(|_| format!("code de commune « {code} » invalide"))?;
     let last_name = get(cols.last_name);
     let first_name = get(cols.first_name);
     if last_name.is_empty() || first_name.is_empty() {
         return Err("nom ou prénom absent".into());
     }
-    let birth_date = parse_date(get(cols.birth)).map_err(|e| format!("date de naissance : {e}"))?;
+    let birth_date = parse_date(get(cols.birth)).map_err(|e| format!("date de naissance : {e}"))?;
     let mandate_start = parse_date(get(cols.mandate_start))
-        .map_err(|e| format!("date de début du mandat : {e}"))?;
+        .map_err(|e| format!("date de début du mandat : {e}"))?;
     let function_start = match cols.function_start.map(get).filter(|s| !s.is_empty()) {
-        Some(d) => Some(parse_date(d).map_err(|e| format!("date de début de la fonction : {e}"))?),
+        Some(d) => Some(parse_date(d).map_err(|e| format!("date de début de la fonction : {e}"))?),
         None => None,
     };
     let function_label = match cols.function {

@@ -344,7 +344,7 @@ both_backends!(admins_take_roles_back, |backend| async move {
     assert_eq!(
         texts(&page, "p.notice.error")?,
         [
-            "Vous êtes le dernier administrateur de la commune : nommez-en un autre avant de vous retirer ce rôle."
+            "Vous êtes le dernier administrateur de la commune : nommez-en un autre avant de vous retirer ce rôle."
         ]
     );
     assert_eq!(
@@ -431,7 +431,7 @@ both_backends!(admins_refuse_an_officials_claim, |backend| async move {
     assert_eq!(status, 400);
     assert_eq!(
         texts(&page, "p.notice.error")?,
-        ["Indiquez le motif du refus (5 caractères au moins) : il est envoyé au demandeur."]
+        ["Indiquez le motif du refus (5 caractères au moins) : il est envoyé au demandeur."]
     );
     assert_eq!(
         texts(&page, "section.card h2")?,
@@ -449,7 +449,7 @@ both_backends!(admins_refuse_an_officials_claim, |backend| async move {
         mail.text.contains("Alice LAMBERT")
             && mail
                 .text
-                .contains("Motif : Nous n'avons pas pu vérifier votre identité"),
+                .contains("Motif : Nous n'avons pas pu vérifier votre identité"),
         "{}",
         mail.text
     );
@@ -569,7 +569,7 @@ both_backends!(
         assert_eq!(status, 400);
         assert_eq!(
             texts(&page, "p.notice.error")?,
-            ["Indiquez le motif du refus (5 caractères au moins) : il est envoyé au demandeur."]
+            ["Indiquez le motif du refus (5 caractères au moins) : il est envoyé au demandeur."]
         );
         assert_eq!(texts(&page, "section.card h2")?.len(), 1, "still pending");
 
@@ -582,11 +582,11 @@ both_backends!(
             .smtp
             .wait_for(
                 "maire@amberieu.test",
-                "Votre demande pour Ambérieu-en-Bugey : refusée",
+                "Votre demande pour Ambérieu-en-Bugey : refusée",
             )
             .await?;
         assert!(
-            mail.text.contains(&format!("Motif : {reason}")),
+            mail.text.contains(&format!("Motif : {reason}")),
             "{}",
             mail.text
         );

@@ -62,7 +62,7 @@ both_backends!(
         let lyon_client = app
             .signed_in(Some(&lyon), "maire@lyon.test", PASSWORD)
             .await?;
-        app.publish(&lyon_client, &lyon, "Fête des Lumières : le programme.")
+        app.publish(&lyon_client, &lyon, "Fête des Lumières : le programme.")
             .await?;
         app.publish(&lyon_client, &lyon, "Travaux rue de la République.")
             .await?;

@@ -190,7 +190,7 @@ both_backends!(
         let (status, page) = get(&visitor, &public).await?;
         assert_eq!(status, 200);
         assert!(
-            page.contains("Zone : Pont Neuf") && page.contains("En vigueur jusqu"),
+            page.contains("Zone : Pont Neuf") && page.contains("En vigueur jusqu"),
             "{page}"
         );
 
@@ -296,7 +296,7 @@ both_backends!(
         let (status, page) = get(&admin, &detail).await?;
         assert_eq!(status, 200);
         assert!(
-            page.contains("<strong>Les SMS n'ont pas pu être envoyés :</strong>"),
+            page.contains("<strong>Les SMS n'ont pas pu être envoyés :</strong>"),
             "{page}"
         );
         assert!(report_row(&page, "SMS").is_some(), "{page}");
@@ -418,7 +418,7 @@ both_backends!(
         assert_eq!(
             html::texts(&dashboard, ".todo a")?,
             [
-                "Le service « Alertes » a été coupé après des erreurs répétées : le réactiver ou le laisser désactivé"
+                "Le service « Alertes » a été coupé après des erreurs répétées : le réactiver ou le laisser désactivé"
             ]
         );
         assert_eq!(

@@ -69,8 +69,8 @@ both_backends!(
         assert_eq!(r.status(), 200);
         let page = r.text().await?;
         assert!(
-            page.contains("Paiement refusé : Le paiement en ligne n&#x27;est pas configuré")
-                || page.contains("Paiement refusé : Le paiement en ligne n'est pas configuré"),
+            page.contains("Paiement refusé : Le paiement en ligne n&#x27;est pas configuré")
+                || page.contains("Paiement refusé : Le paiement en ligne n'est pas configuré"),
             "{page}"
         );
         app.stop().await;

@@ -92,7 +92,7 @@ impl World {
             id: parvis_core::util::new_id(),
             recipients: to,
             title: title.to_string(),
-            body: format!("Texte de « {title} »."),
+            body: format!("Texte de « {title} »."),
             link: self.url("/m/alerts/1"),
             in_app: true,
             email: true,
@@ -481,9 +481,9 @@ both_backends!(digests_go_once_per_period, |backend| async move {
     let mails = w.mails("quentin@example.org")?;
     assert_eq!(mails.len(), 1, "{mails:?}");
     let mail = &mails[0];
-    assert_eq!(mail.subject, "Votre résumé du jour : 3 nouveautés");
+    assert_eq!(mail.subject, "Votre résumé du jour : 3 nouveautés");
     for expected in [
-        "Paris : Votre rendez-vous est confirmé",
+        "Paris : Votre rendez-vous est confirmé",
         "a publié sur Paris",
         &w.url("/m/alerts/1"),
     ] {
@@ -503,7 +503,7 @@ both_backends!(digests_go_once_per_period, |backend| async move {
     );
     let mails = w.mails("denis@example.org")?;
     assert_eq!(mails.len(), 1, "{mails:?}");
-    assert_eq!(mails[0].subject, "Votre résumé du jour : 2 nouveautés");
+    assert_eq!(mails[0].subject, "Votre résumé du jour : 2 nouveautés");
     assert!(w.mails("jeanne@example.org")?.is_empty());
     assert_eq!(w.pending_items(&daily).await?, 0);
 
@@ -522,7 +522,7 @@ both_backends!(digests_go_once_per_period, |backend| async move {
     assert_eq!(mails.len(), 1, "{mails:?}");
     assert_eq!(
         mails[0].subject,
-        "Votre résumé de la semaine : 2 nouveautés"
+        "Votre résumé de la semaine : 2 nouveautés"
     );
     assert!(mails[0].text.contains("Cette semaine"), "{}", mails[0].text);
     // The next days, with nothing new, nothing goes.

@@ -126,7 +126,7 @@ both_backends!(
         assert_eq!(texts(&page, "main h1")?, ["Merci pour votre don"]);
         let said = texts(&page, "main p")?.concat();
         assert!(
-            said.contains("Votre paiement pour « Restaurer l'orgue » est en cours de confirmation"),
+            said.contains("Votre paiement pour « Restaurer l'orgue » est en cours de confirmation"),
             "{said}"
         );
         assert!(attrs(&page, "main a", "href")?.contains(&format!("/m/donations/{organ}")));

@@ -257,7 +257,7 @@ both_backends!(
         // Cards show the kind and the tags; the commune page filters by theme and neighbourhood.
         let anonymous = w.app.client()?;
         let (_, home) = w.get(&anonymous, "/").await?;
-        assert!(home.contains("Action réalisée") && home.contains("Quartier : Centre ville"));
+        assert!(home.contains("Action réalisée") && home.contains("Quartier : Centre ville"));
         assert!(
             home.contains(&format!("/publications/{action}\"")),
             "cards link to the post page"
@@ -331,7 +331,7 @@ both_backends!(
         let (status, page) = w.get(&w.mayor, &format!("/publications/{action}")).await?;
         assert_eq!(status, 200);
         assert!(page.contains("Publication masquée par la modération") && page.contains("Doublon"));
-        let (status, _) = w.comment(&w.cyril, &action, "Encore là ?").await?;
+        let (status, _) = w.comment(&w.cyril, &action, "Encore là ?").await?;
         assert_eq!(status, 404, "no comment on a hidden post");
         w.app.stop().await;
         Ok(())
@@ -595,13 +595,13 @@ both_backends!(reactions_and_evaluations_count_once, |backend| async move {
         w.get(&w.cyril, &path)
             .await?
             .1
-            .contains("Note moyenne : <strong>4,0/5</strong> (1 évaluation)")
+            .contains("Note moyenne : <strong>4,0/5</strong> (1 évaluation)")
     );
     assert_eq!(w.rate(&w.cyril, &action, "2").await?.0, 303);
     assert_eq!(w.rate(&w.zoe, &action, "5").await?.0, 303);
     let p = w.get(&w.cyril, &path).await?.1;
     assert!(
-        p.contains("Note moyenne : <strong>3,5/5</strong> (2 évaluations)"),
+        p.contains("Note moyenne : <strong>3,5/5</strong> (2 évaluations)"),
         "{p}"
     );
     assert!(p.contains("Votre évaluation (2/5)"));
@@ -625,7 +625,7 @@ both_backends!(reactions_and_evaluations_count_once, |backend| async move {
     // Cards and the official's profile show the average.
     let (_, home) = w.get(&w.app.client()?, "/").await?;
     assert!(
-        home.contains("Note : 3,5/5 (2 évaluations)") && home.contains("Utile : 1"),
+        home.contains("Note : 3,5/5 (2 évaluations)") && home.contains("Utile : 1"),
         "{home}"
     );
     let (_, profile) = w
@@ -716,7 +716,7 @@ both_backends!(
         let w = world(backend).await?;
         let post = w.published(&w.alice, "action", "Éclairage du parc").await?;
         assert_eq!(
-            w.comment(&w.cyril, &post, "Enfin de la lumière !").await?.0,
+            w.comment(&w.cyril, &post, "Enfin de la lumière !").await?.0,
             303
         );
         assert_eq!(w.react(&w.cyril, &post, "merci", true).await?.0, 303);
@@ -730,7 +730,7 @@ both_backends!(
             .json()
             .await?;
         assert_eq!(
-            data["comments"][0]["body"], "Enfin de la lumière !",
+            data["comments"][0]["body"], "Enfin de la lumière !",
             "{data}"
         );
         assert_eq!(data["comments"][0]["post_id"], post.as_str());
@@ -766,7 +766,7 @@ both_backends!(
         // The comment stays, signed « Compte supprimé »; reactions and evaluations are gone.
         let (status, page) = w.get(&w.zoe, &format!("/publications/{post}")).await?;
         assert_eq!(status, 200);
-        assert!(page.contains("Compte supprimé") && page.contains("Enfin de la lumière !"));
+        assert!(page.contains("Compte supprimé") && page.contains("Enfin de la lumière !"));
         assert!(!page.contains(&cyril), "{page}");
         assert!(!page.contains("cyril@example.org"), "{page}");
         assert!(page.contains("Pas encore évaluée"), "{page}");
@@ -833,7 +833,7 @@ both_backends!(only_counts_cross_communes, |backend| async move {
     .await?;
     assert_eq!(status, 303, "{location}");
     let action = location.trim_start_matches("/publications/").to_string();
-    assert_eq!(w.comment(&w.cyril, &action, "Enfin !").await?.0, 303);
+    assert_eq!(w.comment(&w.cyril, &action, "Enfin !").await?.0, 303);
     assert_eq!(w.react(&w.cyril, &action, "utile", true).await?.0, 303);
     assert_eq!(w.react(&w.zoe, &action, "utile", true).await?.0, 303);
     assert_eq!(w.rate(&w.zoe, &action, "4").await?.0, 303);
@@ -842,8 +842,8 @@ both_backends!(only_counts_cross_communes, |backend| async move {
     let (_, home) = w.get(&w.app.client()?, "/").await?;
     assert!(
         home.contains("1 commentaire")
-            && home.contains("Utile : 2")
-            && home.contains("Note : 4,0/5 (1 évaluation)")
+            && home.contains("Utile : 2")
+            && home.contains("Note : 4,0/5 (1 évaluation)")
             && home.contains("Trois bancs neufs sur la place"),
         "{home}"
     );

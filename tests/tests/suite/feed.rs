@@ -154,7 +154,7 @@ both_backends!(
         );
         assert!(
             feed.contains(
-                "Pourquoi je vois ceci ? Vous suivez la commune de L&#x27;Abergement-Clémenciat."
+                "Pourquoi je vois ceci ? Vous suivez la commune de L&#x27;Abergement-Clémenciat."
             ),
             "{feed}"
         );
@@ -436,7 +436,7 @@ both_backends!(
         let (status, page) = act(paris.clone(), "commune".into(), "suivre").await?;
         assert_eq!(status, 409, "{page}");
         assert!(
-            page.contains("Vous suivez déjà 1000 communes : c&#x27;est le maximum"),
+            page.contains("Vous suivez déjà 1000 communes : c&#x27;est le maximum"),
             "{page}"
         );
         // So is the 1,001st official.

@@ -74,7 +74,7 @@ both_backends!(
         let feed = get(&ines, app.url(Some(&annecy), "/fil")).await?;
         assert_eq!(
             html::texts(&feed, ".post .why")?,
-            vec!["Pourquoi je vois ceci ? Vous suivez la commune d'Annecy.".to_string()]
+            vec!["Pourquoi je vois ceci ? Vous suivez la commune d'Annecy.".to_string()]
         );
         app.stop().await;
         Ok(())

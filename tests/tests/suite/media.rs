@@ -501,7 +501,7 @@ both_backends!(
                     )
                     .text("alt_2", "Une image"),
                 422,
-                "Image 2 : Ce fichier n'est pas une image lisible",
+                "Image 2 : Ce fichier n'est pas une image lisible",
             ),
             (
                 Form::new()
@@ -520,7 +520,7 @@ both_backends!(
                     )
                     .text("document_title_1", "Budget"),
                 422,
-                "Document 1 : Ce fichier n'est pas un document PDF valide",
+                "Document 1 : Ce fichier n'est pas un document PDF valide",
             ),
             (
                 Form::new()

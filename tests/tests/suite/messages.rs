@@ -167,7 +167,7 @@ both_backends!(
                 &w.cyril,
                 &w.alice_id,
                 "Travaux rue des Lilas",
-                "Bonjour,\n<b>Quand</b> finissent les travaux ?",
+                "Bonjour,\n<b>Quand</b> finissent les travaux ?",
             )
             .await?;
         let to_mairie = w
@@ -175,7 +175,7 @@ both_backends!(
                 &w.cyril,
                 "",
                 "Inscription cantine",
-                "Comment inscrire mon fils ?",
+                "Comment inscrire mon fils ?",
             )
             .await?;
 
@@ -531,7 +531,7 @@ both_backends!(
             .post(
                 &w.alice,
                 &format!("/messages/{thread}"),
-                &[("body", "Allô ?")],
+                &[("body", "Allô ?")],
             )
             .await?;
         assert_eq!(status, 403);

@@ -246,7 +246,7 @@ both_backends!(
             &app,
             &staff,
             &paris,
-            "Piétonniser la rue de Rivoli ?",
+            "Piétonniser la rue de Rivoli ?",
             "named",
         )
         .await?;
@@ -254,7 +254,7 @@ both_backends!(
             &app,
             &staff,
             &paris,
-            "Budget participatif : le parc ?",
+            "Budget participatif : le parc ?",
             "anonymous",
         )
         .await?;
@@ -262,7 +262,7 @@ both_backends!(
             &app,
             &staff_lyon,
             &lyon,
-            "Végétaliser la place Bellecour ?",
+            "Végétaliser la place Bellecour ?",
             "named",
         )
         .await?;
@@ -423,7 +423,7 @@ both_backends!(
             .iter()
             .find(|r| r["kind"] == "vote")
             .context("named ballot")?;
-        assert_eq!(ballot["data"]["sondage"], "Piétonniser la rue de Rivoli ?");
+        assert_eq!(ballot["data"]["sondage"], "Piétonniser la rue de Rivoli ?");
         assert_eq!(ballot["data"]["choix"], serde_json::json!(["Oui"]));
         let anonymous = votes
             .iter()
@@ -431,7 +431,7 @@ both_backends!(
             .context("participation")?;
         assert_eq!(
             anonymous["data"]["sondage"],
-            "Budget participatif : le parc ?"
+            "Budget participatif : le parc ?"
         );
         assert!(
             !anonymous["data"].to_string().contains("\"Non\""),
@@ -441,7 +441,7 @@ both_backends!(
         assert_eq!(in_lyon.len(), 1, "{data:#}");
         assert_eq!(
             in_lyon[0]["data"]["sondage"],
-            "Végétaliser la place Bellecour ?"
+            "Végétaliser la place Bellecour ?"
         );
         let paris_text = serde_json::to_string(&section(&data, &paris, "polls"))?;
         assert!(
@@ -473,7 +473,7 @@ both_backends!(
         );
         assert_eq!(
             records(&mayor, &lyon, "polls")[0]["data"]["sondage"],
-            "Végétaliser la place Bellecour ?"
+            "Végétaliser la place Bellecour ?"
         );
         assert_eq!(
             records(&mayor, &paris, "office-hours")[0]["kind"],
@@ -681,7 +681,7 @@ both_backends!(
                 .is_some_and(|e| e.contains("hostile")),
             "{given_up:?}"
         );
-        let told = "non effacées par « ";
+        let told = "non effacées par « ";
         let centre = |client: &reqwest::Client, slug: &str| {
             let request = client.get(app.url(Some(slug), "/notifications"));
             async move { anyhow::Ok(request.send().await?.text().await?) }
@@ -773,7 +773,7 @@ both_backends!(
         let message = refused.err().map(|e| e.to_string()).context("installed")?;
         assert!(message.contains("parvis:module@0.1.0"), "{message}");
         assert!(
-            message.contains("versions prises en charge : 0.2.0, 0.2.1"),
+            message.contains("versions prises en charge : 0.2.0, 0.2.1"),
             "{message}"
         );
         // Nothing registered.

@@ -369,7 +369,7 @@ both_backends!(
         expect_page(
             r,
             404,
-            "Le service « Module hostile (tests) » n'est pas proposé par cette commune.",
+            "Le service « Module hostile (tests) » n'est pas proposé par cette commune.",
         )
         .await?;
         let r = anonymous

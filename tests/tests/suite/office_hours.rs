@@ -309,9 +309,9 @@ both_backends!(
             .await?;
         for text in [
             "Votre réservation est confirmée.",
-            "Permanence : Permanence urbanisme",
-            "Lieu : Mairie, bureau des élus",
-            "Objet de votre demande : Extension de ma véranda",
+            "Permanence : Permanence urbanisme",
+            "Lieu : Mairie, bureau des élus",
+            "Objet de votre demande : Extension de ma véranda",
             "permanence.ics",
             "/m/office-hours/mes-reservations",
         ] {
@@ -363,7 +363,7 @@ both_backends!(
                 "{property} missing: {ics}"
             );
         }
-        assert!(unfolded.contains("SUMMARY:Permanence : Permanence urbanisme\r\n"));
+        assert!(unfolded.contains("SUMMARY:Permanence : Permanence urbanisme\r\n"));
         assert!(unfolded.contains("LOCATION:Mairie\\, bureau des élus\r\n"));
         let dtstart = unfolded
             .split("\r\n")
@@ -425,7 +425,7 @@ both_backends!(
         tick(&app, &paris, day_before).await?;
         let reminder = app
             .smtp
-            .wait_for("camille@example.org", "Rappel : permanence")
+            .wait_for("camille@example.org", "Rappel : permanence")
             .await?;
         assert!(
             reminder.text.contains("Extension de ma véranda"),
@@ -566,7 +566,7 @@ both_backends!(
         let r = post(
             &ready[losers[1]].1,
             &format!("{slot_url}/book"),
-            &[("csrf_token", &token), ("objet", "Et moi ?")],
+            &[("csrf_token", &token), ("objet", "Et moi ?")],
         )
         .await?;
         assert_eq!(r.status(), 409);

@@ -385,7 +385,7 @@ both_backends!(officials_claim_their_profiles, |backend| async move {
         .text()
         .await?;
     assert!(
-        centre.contains("Votre demande de profil d&#x27;élu : acceptée"),
+        centre.contains("Votre demande de profil d&#x27;élu : acceptée"),
         "{centre}"
     );
     let domain = parvis_tenants::provision::find_by_insee(

@@ -89,7 +89,7 @@ both_backends!(
             &app,
             &official,
             &paris,
-            &poll_fields("Faut-il piétonniser la rue de Rivoli ?", "everyone"),
+            &poll_fields("Faut-il piétonniser la rue de Rivoli ?", "everyone"),
         )
         .await?;
 
@@ -208,7 +208,7 @@ both_backends!(
             .text()
             .await?;
         assert!(
-            notices.contains("Paris : Résultats du sondage : Faut-il piétonniser la rue de Rivoli"),
+            notices.contains("Paris : Résultats du sondage : Faut-il piétonniser la rue de Rivoli"),
             "{notices}"
         );
         assert!(!notices.contains("**"), "{notices}");
@@ -341,7 +341,7 @@ both_backends!(
         let official = app
             .signed_in(Some(&paris), "elu@paris.fr", PASSWORD)
             .await?;
-        let mut fields = poll_fields("Quel nom pour la médiathèque ?", "everyone");
+        let mut fields = poll_fields("Quel nom pour la médiathèque ?", "everyone");
         for f in &mut fields {
             if f.0 == "secrecy" {
                 f.1 = "named";

@@ -573,7 +573,7 @@ both_backends!(citizen_follows_are_capped, |backend| async move {
         .await?;
     assert_eq!(status, 409, "{page}");
     assert!(
-        page.contains("Vous suivez déjà 5000 personnes : c&#x27;est le maximum"),
+        page.contains("Vous suivez déjà 5000 personnes : c&#x27;est le maximum"),
         "{page}"
     );
     assert_eq!(

@@ -106,7 +106,7 @@ both_backends!(the_communes_api_answers_in_json, |backend| async move {
     assert_eq!(json["error"]["code"], "bad_request");
     assert_eq!(
         json["error"]["message"],
-        "La recherche est limitée à 100 caractères : tapez le début du nom de la commune ou son code postal."
+        "La recherche est limitée à 100 caractères : tapez le début du nom de la commune ou son code postal."
     );
     app.stop().await;
     Ok(())
@@ -219,7 +219,7 @@ both_backends!(
         let pages = [
             ("/mentions-legales", "Mentions légales"),
             ("/confidentialite", "Politique de confidentialité"),
-            ("/accessibilite", "Accessibilité : non conforme"),
+            ("/accessibilite", "Accessibilité : non conforme"),
             ("/conditions", "Conditions d’utilisation"),
         ];
         for site in [None, Some(lyon.as_str())] {
@@ -267,7 +267,7 @@ both_backends!(
         );
         // Not given: said so, not invented.
         assert!(
-            body.contains("publication : (non renseigné par l’exploitant)"),
+            body.contains("publication : (non renseigné par l’exploitant)"),
             "{body}"
         );
         // On a commune's site, the town hall answers for what it publishes.

@@ -189,7 +189,7 @@ both_backends!(
         assert_eq!(received.len(), 1, "{received:?}");
         let push = &received[0];
         assert_eq!(push.device, "telephone");
-        assert_eq!(push.payload["title"], "Urgence : Crue de la Seine");
+        assert_eq!(push.payload["title"], "Urgence : Crue de la Seine");
         let body = push.payload["body"].as_str().unwrap_or_default();
         assert!(body.contains("Les quais bas sont fermés"), "{body}");
         assert_eq!(

@@ -28,7 +28,7 @@ async fn named_vote(app: &TestApp, slug: &str) -> anyhow::Result<String> {
         .post(&form)
         .form(&[
             ("csrf_token", token.as_str()),
-            ("question", "Faut-il rouvrir le lavoir ?"),
+            ("question", "Faut-il rouvrir le lavoir ?"),
             ("description", "Consultation de la mairie."),
             ("options", "Oui\nNon"),
             ("kind", "single"),
@@ -72,7 +72,7 @@ async fn checkout(app: &TestApp, slug: &str) -> anyhow::Result<(Option<String>, 
     ))
 }
 
-const UNDECLARED: &str = "n'a pas déclaré la capacité « payments »";
+const UNDECLARED: &str = "n'a pas déclaré la capacité « payments »";
 
 both_backends!(
     an_impostor_needs_replace_and_its_new_capability_a_grant,
@@ -117,9 +117,9 @@ both_backends!(
         };
         let message = e.to_string();
         for part in [
-            "le module « polls » est déjà installé",
-            "« Sondages », version 0.1.0",
-            "« Consultations express »",
+            "le module « polls » est déjà installé",
+            "« Sondages », version 0.1.0",
+            "« Consultations express »",
             "version 9.9.9",
             "storage, payments",
             "Rien n'a été installé",

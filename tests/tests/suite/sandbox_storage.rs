@@ -215,7 +215,7 @@ both_backends!(
         assert_eq!(v["error"], "invalid", "{v}");
         assert_eq!(
             message(&v),
-            "volume d'écriture atteint : au plus 4 Mio écrits par requête"
+            "volume d'écriture atteint : au plus 4 Mio écrits par requête"
         );
         let after = s.usage(s.paris_id).await?;
         assert_eq!(after.documents, 15);
@@ -230,7 +230,7 @@ both_backends!(
         assert_eq!(written(&v), 1_000, "{v}");
         assert_eq!(
             message(&v),
-            "volume d'écriture atteint : au plus 1000 documents écrits par requête"
+            "volume d'écriture atteint : au plus 1000 documents écrits par requête"
         );
         assert_eq!(s.usage(s.paris_id).await?.documents, 1_015);
 
@@ -269,7 +269,7 @@ both_backends!(
                 refused.push(written(&v));
                 assert_eq!(
                     message(&v),
-                    "quota de stockage atteint : 10 Mio pour ce module dans cette commune"
+                    "quota de stockage atteint : 10 Mio pour ce module dans cette commune"
                 );
             }
         }
@@ -320,13 +320,13 @@ both_backends!(
         assert_eq!(written(&v), LARGE_PER_CALL, "{v}");
         assert_eq!(
             message(&v),
-            "volume d'écriture atteint : au plus 4 Mio écrits par requête"
+            "volume d'écriture atteint : au plus 4 Mio écrits par requête"
         );
         let (_, v) = s.attack(&s.paris, "/storage/fill").await?;
         assert_eq!(written(&v), 0, "{v}");
         assert_eq!(
             message(&v),
-            "quota de stockage atteint : 4 Mio pour ce module dans cette commune"
+            "quota de stockage atteint : 4 Mio pour ce module dans cette commune"
         );
         s.app.smtp.wait_for(ADMIN, NOTICE).await?;
 
@@ -359,7 +359,7 @@ both_backends!(
         assert_eq!(written(&v), 1_500 - 1_003, "{v}");
         assert_eq!(
             message(&v),
-            "quota de stockage atteint : 1500 documents pour ce module dans cette commune"
+            "quota de stockage atteint : 1500 documents pour ce module dans cette commune"
         );
 
         // Counters count toward the bytes: creating them stops at the quota too.
@@ -367,7 +367,7 @@ both_backends!(
         s.set_quota(s.paris_id, Some(64 << 10), None).await?;
         let (_, v) = s.attack(&s.paris, "/storage/counters").await?;
         assert!(
-            message(&v) == "quota de stockage atteint : 64 Kio pour ce module dans cette commune",
+            message(&v) == "quota de stockage atteint : 64 Kio pour ce module dans cette commune",
             "{v}"
         );
         assert!(written(&v) > 100 && written(&v) < 300, "{v}");

@@ -135,7 +135,7 @@ both_backends!(
         assert_eq!(first["reach"], 3, "{first}");
         assert_eq!(
             first["refused"],
-            "limite atteinte : 1 notification aux abonnés par appel"
+            "limite atteinte : 1 notification aux abonnés par appel"
         );
         let mut total = sent(&first);
         let mut last = Value::Null;
@@ -146,7 +146,7 @@ both_backends!(
         assert_eq!(total, u64::try_from(quota::FOLLOWER_NOTICES_PER_DAY)?);
         assert_eq!(
             last["refused"],
-            "limite atteinte : 20 notifications aux abonnés par jour pour ce module dans cette commune"
+            "limite atteinte : 20 notifications aux abonnés par jour pour ce module dans cette commune"
         );
 
         // Lyon's module in Lyon has its own count.
@@ -180,13 +180,13 @@ both_backends!(
         assert_eq!(sent(&first), 10, "{first}");
         assert_eq!(
             first["refused"],
-            "limite atteinte : 10 notifications par appel"
+            "limite atteinte : 10 notifications par appel"
         );
         let again = attack(&app, &s.paris, &flood).await?;
         assert_eq!(sent(&again), 0, "{again}");
         assert_eq!(
             again["refused"],
-            "limite atteinte : 10 notifications par heure pour un même compte \
+            "limite atteinte : 10 notifications par heure pour un même compte \
              (1 destinataire l'a atteinte)"
         );
         // Lyon's admin is still reachable by Lyon's module.
@@ -235,7 +235,7 @@ both_backends!(
         assert_eq!(sent(&alone), 0, "{alone}");
         assert_eq!(
             alone["refused"],
-            "notification refusée : 1 des 1 comptes destinataires n'est pas lié à cette commune \
+            "notification refusée : 1 des 1 comptes destinataires n'est pas lié à cette commune \
              (ni abonné, ni titulaire d'un de ses rôles, ni utilisateur de ce module ici)"
         );
         let mixed = attack(
@@ -251,7 +251,7 @@ both_backends!(
         assert!(
             mixed["refused"]
                 .as_str()
-                .is_some_and(|r| r.starts_with("notification refusée : 1 des 2 comptes")),
+                .is_some_and(|r| r.starts_with("notification refusée : 1 des 2 comptes")),
             "{mixed}"
         );
         // A Paris follower is reachable, and so is Paul from Lyon, which he follows.
@@ -326,14 +326,14 @@ both_backends!(
         assert_eq!(flood["reach"], 4_900, "{flood}");
         assert_eq!(
             flood["refused"],
-            "limite atteinte : 5\u{202F}000 SMS par jour pour ce module dans cette commune \
+            "limite atteinte : 5\u{202F}000 SMS par jour pour ce module dans cette commune \
              (reste 100 aujourd'hui)"
         );
         let rest = attack(&app, &s.paris, "sms?calls=2&numbers=100&from=9000").await?;
         assert_eq!(sent(&rest), 1, "{rest}");
         assert_eq!(
             rest["refused"],
-            "limite atteinte : 5\u{202F}000 SMS par jour pour ce module dans cette commune"
+            "limite atteinte : 5\u{202F}000 SMS par jour pour ce module dans cette commune"
         );
         let lyon = attack(&app, &s.lyon, "sms?calls=1&numbers=10").await?;
         assert_eq!(sent(&lyon), 1, "{lyon}");
@@ -366,7 +366,7 @@ both_backends!(
         assert_eq!(sent(&first), 5, "{first}");
         assert_eq!(
             first["refused"],
-            "limite atteinte : 5 publications par appel"
+            "limite atteinte : 5 publications par appel"
         );
         let mut total = sent(&first);
         let mut last = Value::Null;
@@ -377,7 +377,7 @@ both_backends!(
         assert_eq!(total, u64::try_from(quota::POSTS_PER_DAY)?);
         assert_eq!(
             last["refused"],
-            "limite atteinte : 20 publications par jour pour ce module dans cette commune"
+            "limite atteinte : 20 publications par jour pour ce module dans cette commune"
         );
         let lyon = attack(&app, &s.lyon, "posts?n=5").await?;
         assert_eq!(sent(&lyon), 5, "{lyon}");

@@ -127,7 +127,7 @@ both_backends!(
         assert_eq!(
             html::texts(&cyril_page, ".post .engagement")?
                 .first()
-                .map(|t| t.contains("Merci : 1")),
+                .map(|t| t.contains("Merci : 1")),
             Some(true),
             "{cyril_page}"
         );
@@ -142,7 +142,7 @@ both_backends!(
         assert_eq!(
             html::texts(&zoe_feed, ".post .why")?,
             vec![format!(
-                "Pourquoi je vois ceci ? Vous suivez la commune de {}.",
+                "Pourquoi je vois ceci ? Vous suivez la commune de {}.",
                 "L'Abergement-Clémenciat"
             )]
         );

@@ -43,10 +43,10 @@ pub(crate) fn exits_with(o: &Output, code: i32, prefix: &str, why: &str) {
     let message = stderr
         .lines()
         .find_map(|l| l.strip_prefix(prefix))
-        .unwrap_or_else(|| panic!("no « {prefix} » line on stderr: {stderr}"));
+        .unwrap_or_else(|| panic!("no « {prefix} » line on stderr: {stderr}"));
     assert!(
         message.contains(why),
-        "stderr does not say « {why} »: {message}"
+        "stderr does not say « {why} »: {message}"
     );
 }
 
@@ -54,7 +54,7 @@ pub(crate) fn exits_with(o: &Output, code: i32, prefix: &str, why: &str) {
 /// `erreur : …` line that says `why`.
 #[track_caller]
 pub(crate) fn refused(o: &Output, why: &str) {
-    exits_with(o, 1, "erreur : ", why);
+    exits_with(o, 1, "erreur : ", why);
 }
 
 /// The command line itself was refused by its parser (clap), before any work: exit code 2 and
@@ -136,20 +136,20 @@ both_backends!(tenant_commands_and_their_errors, |backend| async move {
     let paris =
         parvis_tenants::provision::find_by_slug(&db.db, &parvis_core::types::Slug::parse("paris")?)
             .await?
-            .context("tenant create left no commune « paris »")?;
+            .context("tenant create left no commune « paris »")?;
     assert_eq!(paris.insee.as_str(), "75056");
     let o = parvis(&db, &["tenant", "create", "--insee", "75056"]).await?;
     refused(&o, "la commune 75056 est déjà ouverte");
     let o = parvis(&db, &["tenant", "create", "--insee", "99999"]).await?;
     refused(&o, "aucune commune n'a le code INSEE 99999");
     let o = parvis(&db, &["tenant", "create", "--insee", "pas-un-code"]).await?;
-    refused(&o, "« pas-un-code » n'est pas un code INSEE");
+    refused(&o, "« pas-un-code » n'est pas un code INSEE");
     let o = parvis(
         &db,
         &["tenant", "create", "--insee", "69123", "--slug", "paris"],
     )
     .await?;
-    refused(&o, "l'identifiant « paris » est déjà utilisé");
+    refused(&o, "l'identifiant « paris » est déjà utilisé");
     let o = parvis(
         &db,
         &["tenant", "create", "--insee", "69123", "--slug", "Lyon!"],
@@ -157,7 +157,7 @@ both_backends!(tenant_commands_and_their_errors, |backend| async move {
     .await?;
     refused(
         &o,
-        "« Lyon! » n'est pas un identifiant de sous-domaine valide",
+        "« Lyon! » n'est pas un identifiant de sous-domaine valide",
     );
 
     let o = parvis(&db, &["tenant", "list"]).await?;
@@ -243,7 +243,7 @@ both_backends!(tenant_commands_and_their_errors, |backend| async move {
         ],
     )
     .await?;
-    refused(&o, "rôle inconnu « emperor »");
+    refused(&o, "rôle inconnu « emperor »");
     let o = parvis(
         &db,
         &[
@@ -276,7 +276,7 @@ both_backends!(tenant_commands_and_their_errors, |backend| async move {
     .await?;
     refused(
         &o,
-        "/nonexistent/elus.csv : lecture impossible : No such file",
+        "/nonexistent/elus.csv : lecture impossible : No such file",
     );
     // The cause is said once (it was printed three times through the error chain).
     assert_eq!(text(&o).matches("No such file").count(), 1, "{}", text(&o));
@@ -313,14 +313,14 @@ async fn bad_configuration_is_reported() -> Result<()> {
         .env("DATABASE_URL", "mysql://nope")
         .output()
         .await?;
-    refused(&o, "DATABASE_URL = « mysql://nope »");
+    refused(&o, "DATABASE_URL = « mysql://nope »");
     let o = tokio::process::Command::new(binary()?)
         .args(["migrate"])
         .env("PARVIS_BIND", "nowhere")
         .env("DATABASE_URL", "sqlite::memory:")
         .output()
         .await?;
-    refused(&o, "PARVIS_BIND = « nowhere »");
+    refused(&o, "PARVIS_BIND = « nowhere »");
     Ok(())
 }
 
@@ -351,7 +351,7 @@ both_backends!(
             &["module", "enable", "--tenant", &paris, "inconnu"],
         )
         .await?;
-        refused(&o, "aucun module « inconnu » n'est installé");
+        refused(&o, "aucun module « inconnu » n'est installé");
         let o = parvis(
             &app.db,
             &["module", "enable", "--tenant", &paris, "hostile"],

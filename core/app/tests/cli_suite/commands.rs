@@ -84,7 +84,7 @@ fn printed(o: &Output, line: &str) {
     assert_eq!(o.status.code(), Some(0), "{}", text(o));
     assert!(
         stdout(o).lines().any(|l| l.trim_end() == line),
-        "no line « {line} »: {}",
+        "no line « {line} »: {}",
         text(o)
     );
 }
@@ -106,7 +106,7 @@ async fn open_lyon(database_url: &str) -> Result<()> {
     .await?;
     printed(
         &o,
-        "Commune Lyon (69123) ouverte : http://ville-de-lyon.parvis.test/",
+        "Commune Lyon (69123) ouverte : http://ville-de-lyon.parvis.test/",
     );
     Ok(())
 }
@@ -222,11 +222,11 @@ async fn billing_grid_prints_the_price_grid() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}/parvis.db", dir.path().display());
     let o = parvis(&url, &["billing", "grid"]).await?;
-    printed(&o, "Délai de grâce après un échec de paiement : 14 jours.");
-    printed(&o, "Appel au don (donations) — modules : donations");
+    printed(&o, "Délai de grâce après un échec de paiement : 14 jours.");
+    printed(&o, "Appel au don (donations) — modules : donations");
     printed(
         &o,
-        "Pack services premium (pack) — modules : office-hours, donations",
+        "Pack services premium (pack) — modules : office-hours, donations",
     );
     let lines: Vec<String> = stdout(&o)
         .lines()
@@ -281,7 +281,7 @@ async fn billing_grid_prints_the_price_grid() -> Result<()> {
     .await?;
     refused(
         &o,
-        "grille tarifaire : devise « EUR » : attendu un code ISO 4217",
+        "grille tarifaire : devise « EUR » : attendu un code ISO 4217",
     );
     Ok(())
 }
@@ -293,7 +293,7 @@ async fn billing_sync_publishes_the_grid_at_stripe_once() -> Result<()> {
     let o = parvis(&url, &["billing", "sync"]).await?;
     refused(
         &o,
-        "STRIPE_SECRET_KEY manquant : impossible de publier la grille chez Stripe",
+        "STRIPE_SECRET_KEY manquant : impossible de publier la grille chez Stripe",
     );
 
     let stripe = FakeStripe::start().await?;
@@ -305,7 +305,7 @@ async fn billing_sync_publishes_the_grid_at_stripe_once() -> Result<()> {
     let o = parvis_with(&url, &env, &["billing", "sync"]).await?;
     printed(
         &o,
-        "Stripe à jour : 3 produit(s) créé(s), 0 mis à jour ; 42 tarif(s) créé(s), 0 inchangé(s).",
+        "Stripe à jour : 3 produit(s) créé(s), 0 mis à jour ; 42 tarif(s) créé(s), 0 inchangé(s).",
     );
     let key_of = |p: &serde_json::Value| p["lookup_key"].as_str().map(str::to_string);
     let prices = stripe.prices()?;
@@ -338,7 +338,7 @@ async fn billing_sync_publishes_the_grid_at_stripe_once() -> Result<()> {
     let o = parvis_with(&url, &env, &["billing", "sync"]).await?;
     printed(
         &o,
-        "Stripe à jour : 0 produit(s) créé(s), 0 mis à jour ; 0 tarif(s) créé(s), 42 inchangé(s).",
+        "Stripe à jour : 0 produit(s) créé(s), 0 mis à jour ; 0 tarif(s) créé(s), 42 inchangé(s).",
     );
     assert_eq!(stripe.prices()?.len(), 42);
 
@@ -350,7 +350,7 @@ async fn billing_sync_publishes_the_grid_at_stripe_once() -> Result<()> {
     let o = parvis_with(&url, &changed, &["billing", "sync"]).await?;
     printed(
         &o,
-        "Stripe à jour : 0 produit(s) créé(s), 0 mis à jour ; 1 tarif(s) créé(s), 41 inchangé(s).",
+        "Stripe à jour : 0 produit(s) créé(s), 0 mis à jour ; 1 tarif(s) créé(s), 41 inchangé(s).",
     );
     assert_eq!(stripe.prices()?.len(), 43);
     assert_eq!(price("parvis:donations:s1:month")?, (600, "month".into()));
@@ -438,7 +438,7 @@ both_backends!(
         .await?;
         refused(
             &o,
-            "compte connecté « pas-un-compte » : attendu un identifiant Stripe acct_…",
+            "compte connecté « pas-un-compte » : attendu un identifiant Stripe acct_…",
         );
         let o = parvis(
             &app.db.url,
@@ -451,7 +451,7 @@ both_backends!(
             ],
         )
         .await?;
-        refused(&o, "commune « nulle-part » inconnue");
+        refused(&o, "commune « nulle-part » inconnue");
         let (status, _) = give!(&claire, &campaign).await?;
         assert_eq!(status, 503, "a refused connect recorded nothing");
 
@@ -518,14 +518,14 @@ both_backends!(
         let o = parvis(&db, &["module", "enable", "--tenant", &paris, "donations"]).await?;
         refused(
             &o,
-            "le module « Appel au don » est un module premium : la commune doit y être abonnée avant de l'activer",
+            "le module « Appel au don » est un module premium : la commune doit y être abonnée avant de l'activer",
         );
         let o = parvis(
             &db,
             &["module", "entitle", "--tenant", "nulle-part", "donations"],
         )
         .await?;
-        refused(&o, "aucune commune n'a l'identifiant « nulle-part »");
+        refused(&o, "aucune commune n'a l'identifiant « nulle-part »");
         let o = parvis(&db, &["module", "entitle", "--tenant", &paris, "donations"]).await?;
         printed(&o, "Paris peut activer le module premium donations.");
         let o = parvis(&db, &["module", "enable", "--tenant", &paris, "donations"]).await?;
@@ -535,12 +535,12 @@ both_backends!(
 
         // Switched off: the running server stops serving it, and the list says so.
         let o = parvis(&db, &["module", "disable", "--tenant", &paris, "inconnu"]).await?;
-        refused(&o, "aucun module « inconnu » n'est installé");
+        refused(&o, "aucun module « inconnu » n'est installé");
         let o = parvis(&db, &["module", "disable", "--tenant", &paris, "donations"]).await?;
         printed(&o, "Module donations désactivé pour Paris.");
         let page = until_status(&app, &list, 404).await?;
         assert!(
-            page.contains("Le service « Appel au don » n&#x27;est pas proposé par cette commune."),
+            page.contains("Le service « Appel au don » n&#x27;est pas proposé par cette commune."),
             "{page}"
         );
         let o = parvis(&db, &["module", "list"]).await?;
@@ -631,11 +631,11 @@ both_backends!(officials_import_writes_the_registry, |backend| async move {
     );
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
-        stderr.contains("ligne 4 rejetée : la commune 69123 n'est pas ouverte sur Parvis"),
+        stderr.contains("ligne 4 rejetée : la commune 69123 n'est pas ouverte sur Parvis"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("ligne 5 rejetée : nom ou prénom absent"),
+        stderr.contains("ligne 5 rejetée : nom ou prénom absent"),
         "{stderr}"
     );
 
@@ -699,7 +699,7 @@ async fn serve(dir: &Path, env: &[(&str, &str)]) -> Result<Served> {
         .spawn()?;
     let (output, addr) =
         wait_until_serving(&mut child, "serve", Duration::from_secs(120), |line| {
-            line.starts_with("Plateforme : ")
+            line.starts_with("Plateforme : ")
         })
         .await?;
     Ok(Served {
@@ -867,7 +867,7 @@ both_backends!(serve_answers_then_stops_on_sigterm, |backend| async move {
     assert!(
         served
             .output
-            .contains("Plateforme : http://parvis.test:8443/"),
+            .contains("Plateforme : http://parvis.test:8443/"),
         "links carry PARVIS_PUBLIC_PORT: {}",
         served.output
     );
@@ -937,7 +937,7 @@ async fn serve_reads_parvis_toml_and_the_environment_wins() -> Result<()> {
     )?;
     let served = serve(dir.path(), &[]).await?;
     assert!(
-        served.output.contains("Plateforme : https://toml.test/"),
+        served.output.contains("Plateforme : https://toml.test/"),
         "base domain and https from the file, port 443 left out: {}",
         served.output
     );
@@ -982,7 +982,7 @@ async fn serve_reads_parvis_toml_and_the_environment_wins() -> Result<()> {
     )
     .await?;
     assert!(
-        served.output.contains("Plateforme : http://env.test:8080/"),
+        served.output.contains("Plateforme : http://env.test:8080/"),
         "{}",
         served.output
     );
@@ -1004,14 +1004,14 @@ async fn bad_settings_in_parvis_toml_or_the_environment_are_refused() -> Result<
         .arg("migrate")
         .output()
         .await?;
-    refused(&o, "configuration : lecture de parvis.toml impossible : ");
+    refused(&o, "configuration : lecture de parvis.toml impossible : ");
     assert!(text(&o).contains("unknown field `bnid`"), "{}", text(&o));
     write_toml(dir.path(), &["https = \"oui\""])?;
     let o = command(dir.path(), &[("DATABASE_URL", &url)])
         .arg("migrate")
         .output()
         .await?;
-    refused(&o, "configuration : lecture de parvis.toml impossible : ");
+    refused(&o, "configuration : lecture de parvis.toml impossible : ");
     std::fs::remove_file(dir.path().join("parvis.toml"))?;
     let o = command(
         dir.path(),
@@ -1022,7 +1022,7 @@ async fn bad_settings_in_parvis_toml_or_the_environment_are_refused() -> Result<
     .await?;
     refused(
         &o,
-        "configuration : PARVIS_TRUST_PROXY = « peut-être » : attendu true ou false",
+        "configuration : PARVIS_TRUST_PROXY = « peut-être » : attendu true ou false",
     );
     let o = command(dir.path(), &[("DATABASE_URL", &url), ("PARVIS_HTTPS", "2")])
         .arg("migrate")
@@ -1030,7 +1030,7 @@ async fn bad_settings_in_parvis_toml_or_the_environment_are_refused() -> Result<
         .await?;
     refused(
         &o,
-        "configuration : PARVIS_HTTPS = « 2 » : attendu true ou false",
+        "configuration : PARVIS_HTTPS = « 2 » : attendu true ou false",
     );
     Ok(())
 }

@@ -49,7 +49,7 @@ async fn start(db_url: &str) -> Result<Demo> {
         .spawn()?;
     let mut host = None;
     let (output, addr) = wait_until_serving(&mut child, "serve --demo", START_TIMEOUT, |line| {
-        let Some(url) = line.strip_prefix("Commune de démonstration : http://") else {
+        let Some(url) = line.strip_prefix("Commune de démonstration : http://") else {
             return false;
         };
         host = url.split([':', '/']).next().map(str::to_string);

@@ -34,7 +34,7 @@ fn refused(o: &Output, says: &str) {
     let text = text(o);
     assert_eq!(o.status.code(), Some(1), "{text}");
     assert!(!text.contains("panicked"), "{text}");
-    assert!(text.contains(says), "« {says} » missing: {text}");
+    assert!(text.contains(says), "« {says} » missing: {text}");
 }
 
 /// The impostor's checkout answer on the running server, once it serves the impostor.
@@ -51,7 +51,7 @@ async fn checkout_refusal(app: &TestApp, slug: &str) -> Result<Option<String>> {
     Ok(Some(r.text().await?))
 }
 
-const UNDECLARED: &str = "n'a pas déclaré la capacité « payments »";
+const UNDECLARED: &str = "n'a pas déclaré la capacité « payments »";
 
 both_backends!(
     an_impostor_is_refused_then_replaces_with_its_new_capability_pending,
@@ -66,7 +66,7 @@ both_backends!(
         let o = parvis(&app.db, &["module", "install", &polls]).await?;
         assert!(o.status.success(), "{}", text(&o));
         assert!(
-            text(&o).contains("Capacités accordées : storage, notify, feed, tick."),
+            text(&o).contains("Capacités accordées : storage, notify, feed, tick."),
             "{}",
             text(&o)
         );
@@ -76,10 +76,10 @@ both_backends!(
         let o = parvis(&app.db, &["module", "install", &impostor]).await?;
         refused(
             &o,
-            "le module « polls » est déjà installé : « Sondages », version 0.1.0",
+            "le module « polls » est déjà installé : « Sondages », version 0.1.0",
         );
-        refused(&o, "« Consultations express », version 9.9.9");
-        refused(&o, "capacités : storage, payments");
+        refused(&o, "« Consultations express », version 9.9.9");
+        refused(&o, "capacités : storage, payments");
         let o = parvis(&app.db, &["module", "list"]).await?;
         assert!(
             text(&o).contains("0.1.0") && !text(&o).contains("9.9.9"),
@@ -90,17 +90,17 @@ both_backends!(
         let o = parvis(&app.db, &["module", "install", "--replace", &impostor]).await?;
         assert!(o.status.success(), "{}", text(&o));
         for line in [
-            "Module polls remplacé : « Sondages » version 0.1.0 → « Consultations express » version 9.9.9.",
-            "Attention : le nom a changé.",
-            "Capacités ajoutées : payments.",
-            "Capacités retirées : notify, feed, tick.",
+            "Module polls remplacé : « Sondages » version 0.1.0 → « Consultations express » version 9.9.9.",
+            "Attention : le nom a changé.",
+            "Capacités ajoutées : payments.",
+            "Capacités retirées : notify, feed, tick.",
             "parvis module grant polls payments",
         ] {
-            assert!(text(&o).contains(line), "« {line} » missing: {}", text(&o));
+            assert!(text(&o).contains(line), "« {line} » missing: {}", text(&o));
         }
         let o = parvis(&app.db, &["module", "list"]).await?;
         assert!(
-            text(&o).contains("capacités : storage, payments (en attente d'autorisation)"),
+            text(&o).contains("capacités : storage, payments (en attente d'autorisation)"),
             "{}",
             text(&o)
         );
@@ -118,15 +118,15 @@ both_backends!(
 
         refused(
             &parvis(&app.db, &["module", "grant", "polls", "root"]).await?,
-            "capacité inconnue « root »",
+            "capacité inconnue « root »",
         );
         refused(
             &parvis(&app.db, &["module", "grant", "inconnu", "payments"]).await?,
-            "aucun module installé n'a l'identifiant « inconnu »",
+            "aucun module installé n'a l'identifiant « inconnu »",
         );
         refused(
             &parvis(&app.db, &["module", "grant", "polls", "notify"]).await?,
-            "le module « polls » ne déclare pas la capacité « notify »",
+            "le module « polls » ne déclare pas la capacité « notify »",
         );
         let o = parvis(&app.db, &["module", "grant", "polls", "payments"]).await?;
         assert!(o.status.success(), "{}", text(&o));
@@ -144,7 +144,7 @@ both_backends!(
         }
         let o = parvis(&app.db, &["module", "list"]).await?;
         assert!(
-            text(&o).contains("capacités : storage, payments\n"),
+            text(&o).contains("capacités : storage, payments\n"),
             "{}",
             text(&o)
         );

@@ -301,7 +301,7 @@ async fn flag_comment(
     let notice = Notice {
         title: "Signalement envoyé",
         message: if flagged {
-            "Merci : les modérateurs de la commune vont examiner ce commentaire."
+            "Merci : les modérateurs de la commune vont examiner ce commentaire."
         } else {
             "Vous avez déjà signalé ce commentaire."
         },

@@ -55,7 +55,7 @@ impl Host for CallState {
             Ok(tx) => tx,
             Err(Denied::Capability(c)) => {
                 return Err(format!(
-                    "le module n'a pas déclaré la capacité « {c} » dans son manifeste"
+                    "le module n'a pas déclaré la capacité « {c} » dans son manifeste"
                 ));
             }
             Err(Denied::Unavailable(why)) => return Err(why),
@@ -90,7 +90,7 @@ impl Host for CallState {
                 post_id: id.clone(),
                 official_id: None,
                 author_account_id: MODULES_ACCOUNT.to_string(),
-                title: format!("{name} : {first_line}"),
+                title: format!("{name} : {first_line}"),
                 link: format!("{origin}/#post-{id}"),
             };
             crate::jobs::push(tx.platform(), &event).await?;

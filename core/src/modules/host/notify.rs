@@ -30,7 +30,7 @@ fn strangers_refused(strangers: usize, named: usize) -> String {
         ("n'est pas lié", "abonné, ni titulaire")
     };
     format!(
-        "notification refusée : {strangers} des {named} comptes destinataires {verb} à cette \
+        "notification refusée : {strangers} des {named} comptes destinataires {verb} à cette \
          commune (ni {linked} d'un de ses rôles, ni utilisateur{s} de ce module ici)",
         s = if strangers > 1 { "s" } else { "" }
     )
@@ -89,7 +89,7 @@ impl Host for CallState {
             Audience::Followers => Recipients::Followers,
             Audience::Role(name) => {
                 let Some(role) = Role::parse(&name) else {
-                    return Err(format!("rôle inconnu : {name}"));
+                    return Err(format!("rôle inconnu : {name}"));
                 };
                 let mut ids: Vec<String> = assignments
                     .iter()
@@ -140,7 +140,7 @@ impl Host for CallState {
             Ok(tx) => tx,
             Err(Denied::Capability(c)) => {
                 return Err(format!(
-                    "le module n'a pas déclaré la capacité « {c} » dans son manifeste"
+                    "le module n'a pas déclaré la capacité « {c} » dans son manifeste"
                 ));
             }
             Err(Denied::Unavailable(why)) => return Err(why),
@@ -200,7 +200,7 @@ impl Host for CallState {
         let _leaving = self.leaving_database();
         if !self.declared(Capability::Notify) {
             return Err(
-                "le module n'a pas déclaré la capacité « notify » dans son manifeste".into(),
+                "le module n'a pas déclaré la capacité « notify » dans son manifeste".into(),
             );
         }
         if !self.services.sms_configured() {
@@ -220,7 +220,7 @@ impl Host for CallState {
         for raw in &numbers {
             match sms::normalize_fr_mobile(raw) {
                 Some(n) => to.push(n),
-                None => return Err(format!("numéro de mobile invalide : {raw}")),
+                None => return Err(format!("numéro de mobile invalide : {raw}")),
             }
         }
         to.sort();
@@ -235,7 +235,7 @@ impl Host for CallState {
             Ok(tx) => tx,
             Err(Denied::Capability(c)) => {
                 return Err(format!(
-                    "le module n'a pas déclaré la capacité « {c} » dans son manifeste"
+                    "le module n'a pas déclaré la capacité « {c} » dans son manifeste"
                 ));
             }
             Err(Denied::Unavailable(why)) => return Err(why),
@@ -281,7 +281,7 @@ impl Host for CallState {
             Ok(tx) => tx,
             Err(Denied::Capability(c)) => {
                 return Err(format!(
-                    "le module n'a pas déclaré la capacité « {c} » dans son manifeste"
+                    "le module n'a pas déclaré la capacité « {c} » dans son manifeste"
                 ));
             }
             Err(Denied::Unavailable(why)) => return Err(why),

@@ -21,7 +21,7 @@ impl CallState {
         match self.tx(Capability::Payments).await {
             Ok(_) => Ok(()),
             Err(Denied::Capability(cap)) => Err(format!(
-                "le module n'a pas déclaré la capacité « {cap} » dans son manifeste"
+                "le module n'a pas déclaré la capacité « {cap} » dans son manifeste"
             )),
             Err(Denied::Unavailable(why)) => Err(why),
         }
@@ -49,7 +49,7 @@ impl Host for CallState {
             return Err("montant nul ou devise autre que l'euro".into());
         }
         if c.amount_cents > MAX_AMOUNT_CENTS {
-            return Err("montant supérieur à 10 000 € : un tel don se fait hors ligne".into());
+            return Err("montant supérieur à 10 000 € : un tel don se fait hors ligne".into());
         }
         // The return pages are paths of this site, normalised as the browser will read them.
         let (Some(success_path), Some(cancel_path)) = (
@@ -72,7 +72,7 @@ impl Host for CallState {
             && !self.checkout_limit.check(&(tenant, client.clone()))
         {
             return Err(
-                "Vous avez commencé trop de paiements en peu de temps : réessayez dans une heure."
+                "Vous avez commencé trop de paiements en peu de temps : réessayez dans une heure."
                     .into(),
             );
         }
@@ -95,7 +95,7 @@ impl Host for CallState {
             .await
         else {
             return Err(
-                "le service de paiement n'a pas répondu à temps : réessayez dans quelques instants"
+                "le service de paiement n'a pas répondu à temps : réessayez dans quelques instants"
                     .into(),
             );
         };

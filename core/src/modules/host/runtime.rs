@@ -45,7 +45,7 @@ impl Host for CallState {
             if self.log_lines == MAX_LOG_LINES + 1 {
                 tracing::warn!(target: "parvis::module", module = self.module.as_str(),
                     tenant = self.tenant().map(crate::types::TenantId::get).unwrap_or_default(),
-                    "plus de {MAX_LOG_LINES} lignes de journal dans une requête : les suivantes sont ignorées");
+                    "plus de {MAX_LOG_LINES} lignes de journal dans une requête : les suivantes sont ignorées");
             }
             return;
         }

@@ -115,7 +115,7 @@ fn over(percent: i64, used: i64, max: i64) -> bool {
 fn denied(d: Denied) -> Error {
     match d {
         Denied::Capability(c) => Error::Invalid(format!(
-            "le module n'a pas déclaré la capacité « {c} » dans son manifeste"
+            "le module n'a pas déclaré la capacité « {c} » dans son manifeste"
         )),
         Denied::Unavailable(why) => Error::Unavailable(why),
     }
@@ -124,7 +124,7 @@ fn denied(d: Denied) -> Error {
 fn check_name(what: &str, value: &str) -> Result<(), Error> {
     if value.is_empty() || value.len() > MAX_NAME {
         return Err(Error::Invalid(format!(
-            "{what} : 1 à {MAX_NAME} octets attendus"
+            "{what} : 1 à {MAX_NAME} octets attendus"
         )));
     }
     Ok(())
@@ -132,14 +132,14 @@ fn check_name(what: &str, value: &str) -> Result<(), Error> {
 
 fn entries(what: &str, list: &[IndexEntry], max: usize) -> Result<Vec<store::Entry>, Error> {
     if list.len() > max {
-        return Err(Error::Invalid(format!("{what} : au plus {max} entrées")));
+        return Err(Error::Invalid(format!("{what} : au plus {max} entrées")));
     }
     list.iter()
         .map(|e| {
             check_name(what, &e.name)?;
             if e.value.len() > MAX_NAME {
                 return Err(Error::Invalid(format!(
-                    "{what} : valeur de plus de {MAX_NAME} octets"
+                    "{what} : valeur de plus de {MAX_NAME} octets"
                 )));
             }
             Ok((e.name.clone(), e.value.clone()))
@@ -244,13 +244,13 @@ impl CallState {
         };
         if after.bytes > MAX_CALL_BYTES {
             return Err(Error::Invalid(format!(
-                "volume d'écriture atteint : au plus {} écrits par requête",
+                "volume d'écriture atteint : au plus {} écrits par requête",
                 crate::util::size_text(MAX_CALL_BYTES)
             )));
         }
         if after.documents > MAX_CALL_DOCUMENTS {
             return Err(Error::Invalid(format!(
-                "volume d'écriture atteint : au plus {MAX_CALL_DOCUMENTS} documents écrits par requête"
+                "volume d'écriture atteint : au plus {MAX_CALL_DOCUMENTS} documents écrits par requête"
             )));
         }
         Ok(())
@@ -264,12 +264,12 @@ impl CallState {
         let documents_now = usage.documents + self.storage.change.documents;
         if change.documents > 0 && documents_now + change.documents > usage.max_documents {
             Error::Invalid(format!(
-                "quota de stockage atteint : {} documents pour ce module dans cette commune",
+                "quota de stockage atteint : {} documents pour ce module dans cette commune",
                 usage.max_documents
             ))
         } else {
             Error::Invalid(format!(
-                "quota de stockage atteint : {} pour ce module dans cette commune",
+                "quota de stockage atteint : {} pour ce module dans cette commune",
                 crate::util::size_text(usage.max_bytes)
             ))
         }
@@ -329,11 +329,11 @@ impl CallState {
         let notice = crate::notifications::Notice::to_accounts(
             tenant,
             crate::modules::service::tenant_admins(self.services.authz(), tenant).await,
-            format!("Module « {name} » : stockage presque plein"),
+            format!("Module « {name} » : stockage presque plein"),
             format!(
-                "Le module « {name} » occupe {} sur {} ({} %) et {documents} documents sur {} \
+                "Le module « {name} » occupe {} sur {} ({} %) et {documents} documents sur {} \
                  ({} %) dans votre commune. Une fois la limite atteinte, il ne pourra plus rien \
-                 enregistrer : faites-y du tri, ou demandez une limite plus haute à \
+                 enregistrer : faites-y du tri, ou demandez une limite plus haute à \
                  l'administrateur de la plateforme.",
                 crate::util::size_text(bytes),
                 crate::util::size_text(usage.max_bytes),
@@ -394,7 +394,7 @@ impl Host for CallState {
         let _leaving = self.leaving_database();
         check_name("collection", &q.collection)?;
         if q.limit == 0 || q.limit > MAX_PAGE {
-            return Err(Error::Invalid(format!("taille de page : 1 à {MAX_PAGE}")));
+            return Err(Error::Invalid(format!("taille de page : 1 à {MAX_PAGE}")));
         }
         let index = q
             .index

@@ -32,7 +32,7 @@ const MAX_BODY_CHARS: usize = 600;
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
     /// The database could not be read or written.
-    #[error("base de données : {0}")]
+    #[error("base de données : {0}")]
     Db(#[from] sqlx::Error),
     /// The VAPID key (configured or stored) is not a P-256 private key.
     #[error("la clé VAPID n'est pas une clé privée P-256 en base64url")]
@@ -185,7 +185,7 @@ pub enum InvalidSubscription {
     Malformed,
     /// JSON without the expected fields.
     #[error(
-        "L'abonnement envoyé est incomplet : il faut « endpoint », « keys.p256dh » et « keys.auth »."
+        "L'abonnement envoyé est incomplet : il faut « endpoint », « keys.p256dh » et « keys.auth »."
     )]
     Incomplete,
     /// The endpoint is too long, not a URL, or not HTTPS.
@@ -200,14 +200,14 @@ pub enum InvalidSubscription {
     Port,
     /// The host name does not resolve, or resolves to an address of a private network.
     #[error(
-        "L'adresse du service de notification ne désigne pas un service public joignable : elle est refusée."
+        "L'adresse du service de notification ne désigne pas un service public joignable : elle est refusée."
     )]
     Unreachable,
     /// The public key is not a P-256 point.
-    #[error("La clé « p256dh » de l'abonnement n'est pas une clé publique P-256 valide.")]
+    #[error("La clé « p256dh » de l'abonnement n'est pas une clé publique P-256 valide.")]
     PublicKey,
     /// The secret is not 16 bytes.
-    #[error("Le secret « auth » de l'abonnement doit faire 16 octets en base64url.")]
+    #[error("Le secret « auth » de l'abonnement doit faire 16 octets en base64url.")]
     Auth,
 }
 

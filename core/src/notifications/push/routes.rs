@@ -118,7 +118,7 @@ async fn subscribe(
         // endpoint is a secret of the browser that holds it, so saying so reveals nothing.
         return Err(AppError::conflict(
             "Cet appareil est déjà abonné aux notifications d'un autre compte, avec d'autres \
-             clés : il n'a pas été transféré. Désabonnez-le depuis ce navigateur, puis \
+             clés : il n'a pas été transféré. Désabonnez-le depuis ce navigateur, puis \
              réessayez.",
         ));
     };
@@ -141,7 +141,7 @@ async fn unsubscribe(
     body: Bytes,
 ) -> AppResult<Response> {
     let request: Unsubscribe = serde_json::from_slice(&body).map_err(|_| {
-        AppError::bad_request("Il faut l'adresse « endpoint » de l'abonnement à supprimer.")
+        AppError::bad_request("Il faut l'adresse « endpoint » de l'abonnement à supprimer.")
     })?;
     if !store::remove_endpoint(&state.db, &account.id, &request.endpoint).await? {
         return Err(AppError::not_found(
