@@ -54,7 +54,8 @@ pub struct Card {
     pub severity_label: Option<&'static str>,
     /// Until when, in milliseconds since the epoch.
     pub until: Option<i64>,
-    /// The same in seconds, for the templates' `date_fr`.
+    /// The same in seconds, for the templates' `date_fr` (« Jusqu'au … »): none when the
+    /// module asked it unsaid (a slot, shown until it starts, its summary saying when).
     pub until_secs: Option<i64>,
     /// The commune's name, where cards of several communes meet (the feed).
     pub commune: Option<String>,
@@ -76,6 +77,8 @@ struct Given {
     severity: Option<String>,
     #[serde(default)]
     until: Option<i64>,
+    #[serde(default)]
+    until_unsaid: bool,
 }
 
 fn bounded(text: &str, max: usize) -> String {
@@ -120,7 +123,7 @@ fn cards_of(module_id: &str, module_name: &str, json: &str, now: i64) -> Vec<Car
                 _ => None,
             },
             until: c.until,
-            until_secs: c.until.map(|u| u / 1000),
+            until_secs: c.until.filter(|_| !c.until_unsaid).map(|u| u / 1000),
             commune: None,
         })
         .collect()
@@ -356,10 +359,17 @@ mod tests {
             {"title": "Ailleurs", "path": "https://example.org/"},
             {"title": "Ailleurs aussi", "path": "//example.org/"},
             {"title": "  ", "path": "/vide"},
-            {"title": "Inconnue", "path": "/x", "severity": "rouge"}
+            {"title": "Inconnue", "path": "/x", "severity": "rouge"},
+            {"title": "Permanence", "path": "/p", "until": 9000, "until_unsaid": true}
         ]}"#;
         let cards = cards_of("alerts", "Alertes", json, 1000);
-        assert_eq!(cards.len(), 2, "{cards:?}");
+        assert_eq!(cards.len(), 3, "{cards:?}");
+        assert_eq!(cards[0].until_secs, Some(2), "« Jusqu'au … » said");
+        assert_eq!(
+            (cards[2].until, cards[2].until_secs),
+            (Some(9000), None),
+            "shown until 9 s, without « Jusqu'au … »"
+        );
         assert_eq!(cards[0].href, "/m/alerts/abc");
         assert_eq!(cards[0].severity, Some("urgence"));
         assert_eq!(cards[1].severity, None, "an unknown severity is none");

@@ -64,11 +64,11 @@ fn happening(_: &Request, _: &Params) -> Result<Response, Error> {
             };
             now::Card::new(&slot.value.topic, &format!("/{}", slot.key))
                 .summary(&format!(
-                    "Avec {}, {} ; {seats}.",
+                    "Avec {}, {} ; {seats}.",
                     slot.value.host_name,
                     time::when_fr(slot.value.starts_at)
                 ))
-                .until(slot.value.starts_at.saturating_mul(1000))
+                .shown_until(slot.value.starts_at.saturating_mul(1000))
         })
         .collect();
     Ok(now::answer(&cards))

@@ -41,6 +41,10 @@ pub struct Card {
     /// Until when (Unix milliseconds): the host stops showing it then.
     #[serde(skip_serializing_if = "Option::is_none")]
     until: Option<i64>,
+    /// Whether the host says « Jusqu'au … » under it (an alert in force, an open poll), or
+    /// only stops showing it then (a slot, whose summary says when it happens).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    until_unsaid: bool,
 }
 
 impl Card {
@@ -52,6 +56,7 @@ impl Card {
             path: path.to_string(),
             severity: None,
             until: None,
+            until_unsaid: false,
         }
     }
 
@@ -67,9 +72,19 @@ impl Card {
         self
     }
 
-    /// When it stops (Unix milliseconds).
+    /// When it stops (Unix milliseconds): the host writes « Jusqu'au … » under it, and stops
+    /// showing it then.
     pub fn until(mut self, ms: i64) -> Card {
         self.until = Some(ms);
+        self.until_unsaid = false;
+        self
+    }
+
+    /// When the host stops showing it (Unix milliseconds), without writing « Jusqu'au … »:
+    /// for what happens at that time (a slot that starts), which the summary says.
+    pub fn shown_until(mut self, ms: i64) -> Card {
+        self.until = Some(ms);
+        self.until_unsaid = true;
         self
     }
 }
@@ -100,6 +115,10 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&Card::new("Sondage", "/p"))?,
             r#"{"title":"Sondage","path":"/p"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&Card::new("Permanence", "/p").shown_until(9_000))?,
+            r#"{"title":"Permanence","path":"/p","until":9000,"until_unsaid":true}"#
         );
         Ok(())
     }
