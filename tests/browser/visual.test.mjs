@@ -8,7 +8,10 @@
 //  - a screenshot matching its reference, tests/browser/reference/<role>-<page>-<width>.png:
 //    the top of the page (at most CAP px tall), what changes with the time or the run (dates,
 //    the admin's weekly chart…) masked, kept at half size in few colours (see `reduce`), and
-//    compared with pixelmatch.
+//    compared with pixelmatch;
+//  - French typography's no-break spaces: no ordinary space before « : ; ? ! » or inside « »
+//    in the page's text and in the attributes people read (alt, title, aria-label,
+//    placeholder), whoever wrote it (a template, the host, a module).
 //
 // After a wanted change of the look, write the references again (the directory is emptied first)
 // and review them in git's diff before committing them:
@@ -67,7 +70,7 @@ const ACCOUNTS = {
 // of the same form (see `stubDates`), so that the lines wrap the same whatever the day.
 const MASK = ["time", "figure.chart", "input[type=date]", "input[type=datetime-local]", "input[type=time]"];
 
-const found = { wide: [], detached: [], a11y: [], screenshots: [], ratios: [], shot: new Set(), updated: 0 };
+const found = { wide: [], detached: [], a11y: [], french: [], screenshots: [], ratios: [], shot: new Set(), updated: 0 };
 const children = [];
 let browser;
 let dir;
@@ -108,6 +111,10 @@ test("every checkbox and radio button sits next to its label", () => {
 
 test("axe-core finds no violation", () => {
   assert.deepEqual(found.a11y, [], "axe-core violations");
+});
+
+test("French text keeps its no-break spaces", () => {
+  assert.deepEqual(found.french, [], "ordinary spaces where French typography wants no-break ones");
 });
 
 test("every page looks like its reference", (t) => {
@@ -169,6 +176,7 @@ async function walk(who, communeUrl) {
     const response = await page.goto(at(path));
     assert.ok(response.ok(), `${who} ${path}: ${response.status()}`);
     await settle(page);
+    await checkFrench(page, `${who} ${path}`);
     for (const width of WIDTHS) {
       const label = `${who} ${path} at ${width} px`;
       if (width !== WIDTHS[0]) {
@@ -228,6 +236,35 @@ async function checkWidth(page, width, label) {
     return texts.slice(0, 3);
   }, width);
   found.wide.push(`${label}: ${scrollWidth} px (${culprits.join(", ")})`);
+}
+
+/** The page's text (scripts and styles left out) and the attributes people read, searched for
+ * an ordinary space (U+0020) where French wants a no-break one: before « : » (U+00A0), before
+ * « ; ? ! » (U+202F), inside « » (U+00A0). Text nodes are joined, so « <strong>Motif</strong> : »
+ * counts. A mark not closing a word group (« 4,5:1 », « https:// ») is not one. */
+async function checkFrench(page, label) {
+  const faults = await page.evaluate(() => {
+    const wrong = /\S (?:[:;?!](?=$|[\s»).,…?!*])|»)|« (?=\S)/g;
+    const texts = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, {
+      acceptNode: (n) => (n.parentElement.closest("script, style, template") ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
+    });
+    let joined = "";
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) joined += n.data;
+    texts.push(joined);
+    for (const e of document.querySelectorAll("[alt], [title], [aria-label], [placeholder]")) {
+      for (const a of ["alt", "title", "aria-label", "placeholder"]) if (e.hasAttribute(a)) texts.push(e.getAttribute(a));
+    }
+    texts.push(document.title);
+    const out = [];
+    for (const text of texts) {
+      for (const m of text.matchAll(wrong)) {
+        out.push(`« ${text.slice(Math.max(0, m.index - 30), m.index + 12).replace(/\s+/g, " ")} »`);
+      }
+    }
+    return out;
+  });
+  for (const f of faults) found.french.push(`${label}: ${f}`);
 }
 
 /** For each visible checkbox and radio button with a label: the label's text (not the whole
