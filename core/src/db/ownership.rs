@@ -139,6 +139,7 @@ pub const TABLES: &[Table] = &[
     tenant("module_docs"),
     tenant("module_index"),
     tenant("module_unique"),
+    tenant("module_places"),
     tenant("module_counters"),
     tenant("notices_delivered"),
     tenant("notice_deliveries"),

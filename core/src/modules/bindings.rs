@@ -1,6 +1,6 @@
-//! Host bindings of the contract `parvis:module@0.2.1` (`modules/wit/v0.2.1/`). It only adds
-//! imports to 0.2.0, so the same bindings run components built for 0.2.0: wasmtime's linker
-//! gives an import of `parvis:module/payments@0.2.0` the host's `@0.2.1` instance (semver
+//! Host bindings of the contract `parvis:module@0.2.2` (`modules/wit/v0.2.2/`). It only adds
+//! imports to 0.2.1 and 0.2.0, so the same bindings run components built for those: wasmtime's
+//! linker gives an import of `parvis:module/payments@0.2.0` the host's `@0.2.2` instance (semver
 //! compatible, a superset), and finds a component's `guest@0.2.0` export the same way. A
 //! breaking version gets its own `bindgen!` beside this one, and [`SUPPORTED_CONTRACTS`] lists
 //! it; the host logic implements the latest types (see `modules/README.md`, « Versions du
@@ -8,7 +8,7 @@
 
 wasmtime::component::bindgen!({
     world: "module",
-    path: "../modules/wit/v0.2.1",
+    path: "../modules/wit/v0.2.2",
     imports: { default: async },
     exports: { default: async },
 });
@@ -17,4 +17,4 @@ wasmtime::component::bindgen!({
 pub const CONTRACT_PACKAGE: &str = "parvis:module";
 
 /// The versions of the contract this host can run, oldest first.
-pub const SUPPORTED_CONTRACTS: &[&str] = &["0.2.0", "0.2.1"];
+pub const SUPPORTED_CONTRACTS: &[&str] = &["0.2.0", "0.2.1", "0.2.2"];

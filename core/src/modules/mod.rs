@@ -16,6 +16,7 @@ pub mod input;
 pub mod install;
 pub mod now;
 pub mod personal;
+pub mod places;
 pub mod quota;
 pub mod registry;
 pub mod routes;

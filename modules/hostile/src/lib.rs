@@ -1,6 +1,8 @@
 //! A hostile module, used only by the host's tests to prove containment: runaway CPU, memory
 //! and stack, oversized output, panics, attempts to reach the filesystem, environment and
-//! network, and attempts to read storage outside its own scope. Never install it for a commune.
+//! network, and attempts to read storage outside its own scope; and the contract's `places`
+//! driven from outside (`/places/…`), for the host's tests of boxes and distances on both
+//! databases. Never install it for a commune.
 
 use parvis_module_sdk::SettingKind;
 use parvis_module_sdk::prelude::*;
@@ -52,6 +54,11 @@ impl Module for Hostile {
             .get("/remember", remember)
             .get("/settings", settings)
             .get("/sms", sms)
+            .get("/places/set", place)
+            .get("/places/clear", unplace)
+            .get("/places/delete", delete_placed)
+            .get("/places/within", within)
+            .get("/places/near", near)
             .handle(&req)
     }
 
@@ -248,4 +255,81 @@ fn echo(req: &Request, _: &Params) -> Result<Response, Error> {
         .map(|f| (f.name.clone(), Value::from(f.value.as_str())))
         .collect();
     Ok(Response::json(&fields))
+}
+
+/// The collection the `/places/…` routes work on.
+const SPOTS: Collection = Collection::new("spots");
+
+fn number(req: &Request, name: &str) -> Result<f64, Error> {
+    req.query_value(name)
+        .and_then(|v| v.parse::<f64>().ok())
+        .ok_or_else(|| Error::bad_request(&format!("{name}: a number is expected")))
+}
+
+/// Places as JSON: key, point, distance.
+fn placed_json(list: Vec<Placed<Value>>) -> Value {
+    Value::Array(
+        list.into_iter()
+            .map(|p| json!({ "key": p.doc.key, "lat": p.at.lat, "lon": p.at.lon, "distance": p.distance }))
+            .collect(),
+    )
+}
+
+/// The host's answer as JSON: the list, or its error (status 422, the call rolled back).
+fn answer(found: Result<Value, StoreError>) -> Response {
+    match found {
+        Ok(v) => Response::json(&v),
+        Err(err) => Response::json(&json!({ "error": err.to_string() })).with_status(422),
+    }
+}
+
+/// `?key=&lat=&lon=`: writes the document `key` (unless `doc=0`) and places it.
+fn place(req: &Request, _: &Params) -> Result<Response, Error> {
+    let key = req.query_value("key").unwrap_or_default();
+    if req.query_value("doc") != Some("0") {
+        SPOTS.put(key, &json!({ "name": key }), Indexes::new(), None)?;
+    }
+    let at = Point {
+        lat: number(req, "lat")?,
+        lon: number(req, "lon")?,
+    };
+    Ok(answer(SPOTS.place(key, at).map(|()| {
+        json!({ "placed": key, "at": SPOTS.place_of(key).ok().flatten().map(|p| [p.lat, p.lon]) })
+    })))
+}
+
+fn unplace(req: &Request, _: &Params) -> Result<Response, Error> {
+    let key = req.query_value("key").unwrap_or_default();
+    Ok(answer(SPOTS.unplace(key).map(Value::from)))
+}
+
+fn delete_placed(req: &Request, _: &Params) -> Result<Response, Error> {
+    let key = req.query_value("key").unwrap_or_default();
+    Ok(answer(SPOTS.delete(key).map(Value::from)))
+}
+
+/// `?s=&w=&n=&e=&limit=`.
+fn within(req: &Request, _: &Params) -> Result<Response, Error> {
+    let bbox = Bbox {
+        south: number(req, "s")?,
+        west: number(req, "w")?,
+        north: number(req, "n")?,
+        east: number(req, "e")?,
+    };
+    let limit = number(req, "limit")? as u32;
+    Ok(answer(SPOTS.within(bbox, limit).map(placed_json)))
+}
+
+/// `?lat=&lon=&r=&limit=`.
+fn near(req: &Request, _: &Params) -> Result<Response, Error> {
+    let center = Point {
+        lat: number(req, "lat")?,
+        lon: number(req, "lon")?,
+    };
+    let limit = number(req, "limit")? as u32;
+    Ok(answer(
+        SPOTS
+            .near(center, number(req, "r")?, limit)
+            .map(placed_json),
+    ))
 }

@@ -1,7 +1,7 @@
 //! Guest SDK for Parvis feature modules.
 //!
 //! A module is a WebAssembly component (`wasm32-wasip2`) that implements the `parvis:module`
-//! WIT world (`modules/wit/v0.2.1/`). This crate holds the generated bindings and a small,
+//! WIT world (`modules/wit/v0.2.2/`). This crate holds the generated bindings and a small,
 //! pleasant API on top of them, so that no module hand-writes bindings:
 //!
 //! - [`Module`] and [`export_module!`]: what a module implements and how it is exported;
@@ -58,7 +58,7 @@
 pub mod bindings {
     wit_bindgen::generate!({
         world: "module",
-        path: "../wit/v0.2.1",
+        path: "../wit/v0.2.2",
         pub_export_macro: true,
         default_bindings_module: "parvis_module_sdk::bindings",
     });
@@ -153,7 +153,7 @@ macro_rules! export_module {
 /// Everything a module usually needs, in one `use`.
 pub mod prelude {
     pub use crate::html::{self, Markup, PreEscaped, Render, html, table_head};
-    pub use crate::store::{self, Collection, Doc, Indexes, StoreError};
+    pub use crate::store::{self, Bbox, Collection, Doc, Indexes, Placed, Point, StoreError};
     pub use crate::{
         Capability, Error, Event, Manifest, Module, Params, PersonalRecord, Request, Response,
         Router, Viewer, export_module, host, personal,

@@ -5,9 +5,14 @@
 //! POLLS.insert(&id, &poll, Indexes::new().index("status", "open"))?;
 //! let poll: Option<Doc<Poll>> = POLLS.get(&id)?;
 //! let open: Vec<Doc<Poll>> = POLLS.list().index("status", "open").descending().all()?;
+//! // A document may carry a point on the map (contract 0.2.2), found by box or by distance.
+//! POLLS.place(&id, Point { lat: 45.899, lon: 6.129 })?;
+//! let close: Vec<Placed<Poll>> = POLLS.near(Point { lat: 45.9, lon: 6.13 }, 50.0, 10)?;
 //! ```
 
+use crate::bindings::parvis::module::places;
 use crate::bindings::parvis::module::storage as wit;
+pub use places::{Bbox, Point};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -77,6 +82,28 @@ impl<T: DeserializeOwned> Doc<T> {
     }
 }
 
+/// A document found by its place: the document, its point, and its distance in metres from
+/// the centre of a [`Collection::near`] query (0 from [`Collection::within`]).
+#[derive(Debug, Clone)]
+pub struct Placed<T> {
+    /// The document.
+    pub doc: Doc<T>,
+    /// Where it is.
+    pub at: Point,
+    /// Metres from the query's centre (great-circle distance).
+    pub distance: f64,
+}
+
+impl<T: DeserializeOwned> Placed<T> {
+    fn decode(collection: &str, p: places::Placed) -> Result<Self, StoreError> {
+        Ok(Self {
+            doc: Doc::decode(collection, p.document)?,
+            at: p.at,
+            distance: p.distance,
+        })
+    }
+}
+
 /// The secondary index entries and unique values declared with a write.
 #[derive(Debug, Default, Clone)]
 pub struct Indexes {
@@ -125,6 +152,50 @@ impl<'a> Collection<'a> {
     /// The collection's name.
     pub fn name(&self) -> &'a str {
         self.name
+    }
+
+    /// Places the document at `key` at `at` (or moves it there): one point per document,
+    /// gone when the document is deleted. [`StoreError::Invalid`] if there is no such document
+    /// or the point is out of range.
+    pub fn place(&self, key: &str, at: Point) -> Result<(), StoreError> {
+        Ok(places::set(self.name, key, at)?)
+    }
+
+    /// Removes the document's place; false if it had none.
+    pub fn unplace(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(places::clear(self.name, key)?)
+    }
+
+    /// The document's place, if it has one.
+    pub fn place_of(&self, key: &str) -> Result<Option<Point>, StoreError> {
+        Ok(places::get(self.name, key)?)
+    }
+
+    /// The placed documents inside `bbox` (south ≤ north, west ≤ east), by key; at most
+    /// `limit` (1 to 500).
+    pub fn within<T: DeserializeOwned>(
+        &self,
+        bbox: Bbox,
+        limit: u32,
+    ) -> Result<Vec<Placed<T>>, StoreError> {
+        places::within(self.name, bbox, limit)?
+            .into_iter()
+            .map(|p| Placed::decode(self.name, p))
+            .collect()
+    }
+
+    /// The placed documents at most `radius` metres (up to 50 km) from `center`, the nearest
+    /// first; at most `limit` (1 to 500).
+    pub fn near<T: DeserializeOwned>(
+        &self,
+        center: Point,
+        radius: f64,
+        limit: u32,
+    ) -> Result<Vec<Placed<T>>, StoreError> {
+        places::near(self.name, center, radius, limit)?
+            .into_iter()
+            .map(|p| Placed::decode(self.name, p))
+            .collect()
     }
 
     /// The document at `key`, if any.

@@ -28,6 +28,7 @@ mod media;
 mod messages;
 mod moderation;
 mod module_data;
+mod module_places;
 mod modules;
 mod office_hours;
 mod officials;

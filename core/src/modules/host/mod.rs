@@ -4,6 +4,7 @@ pub mod commune;
 pub mod feed;
 pub mod notify;
 pub mod payments;
+pub mod places;
 pub mod runtime;
 pub mod storage;
 

@@ -18,7 +18,7 @@ const MAX_INDEXES: usize = 16;
 /// Unique values per document.
 const MAX_UNIQUE: usize = 8;
 /// Largest page.
-const MAX_PAGE: u32 = 500;
+pub(super) const MAX_PAGE: u32 = 500;
 /// Bytes one call may write (each document written counts its whole size with its entries,
 /// each counter it touches its [`store::counter_size`]), so one call cannot spend much of the
 /// quota, and concurrent calls cannot overshoot it by much, before being stopped: 4 Mio.
@@ -112,7 +112,7 @@ fn over(percent: i64, used: i64, max: i64) -> bool {
     max > 0 && used.saturating_mul(100) >= max.saturating_mul(percent)
 }
 
-fn denied(d: Denied) -> Error {
+pub(super) fn denied(d: Denied) -> Error {
     match d {
         Denied::Capability(c) => Error::Invalid(format!(
             "le module n'a pas déclaré la capacité « {c} » dans son manifeste"
@@ -121,7 +121,7 @@ fn denied(d: Denied) -> Error {
     }
 }
 
-fn check_name(what: &str, value: &str) -> Result<(), Error> {
+pub(super) fn check_name(what: &str, value: &str) -> Result<(), Error> {
     if value.is_empty() || value.len() > MAX_NAME {
         return Err(Error::Invalid(format!(
             "{what} : 1 à {MAX_NAME} octets attendus"
@@ -147,7 +147,7 @@ fn entries(what: &str, list: &[IndexEntry], max: usize) -> Result<Vec<store::Ent
         .collect()
 }
 
-fn document(d: store::Doc) -> Document {
+pub(super) fn document(d: store::Doc) -> Document {
     Document {
         key: d.key,
         value: d.value,
@@ -233,7 +233,7 @@ impl CallState {
     /// Refuses a write that would take the call past [`MAX_CALL_BYTES`] or
     /// [`MAX_CALL_DOCUMENTS`]: nothing of it is written; what the call wrote before stays
     /// (kept if the call succeeds).
-    fn within_call_bounds(&self, write: Footprint) -> Result<(), Error> {
+    pub(super) fn within_call_bounds(&self, write: Footprint) -> Result<(), Error> {
         let after = Footprint {
             bytes: self.storage.written.bytes.saturating_add(write.bytes),
             documents: self
@@ -254,6 +254,12 @@ impl CallState {
             )));
         }
         Ok(())
+    }
+
+    /// Counts a write that changes no stored size (a document's place) toward the call's
+    /// bounds, after [`Self::within_call_bounds`] allowed it.
+    pub(super) fn wrote(&mut self, write: Footprint) {
+        self.storage.written += write;
     }
 
     /// The error a module gets when a write would take it past its quota.

@@ -1,0 +1,161 @@
+//! `parvis:module/places` (since 0.2.2): a point on the map carried by a document of the
+//! calling module in the request's commune (`crate::modules::places`). It is storage: the
+//! `storage` capability, the call's transaction, its time and write bounds.
+
+use std::time::Instant;
+
+use crate::modules::bindings::parvis::module::places::{Bbox, Error, Host, Placed, Point};
+use crate::modules::call::{CallState, Capability};
+use crate::modules::host::storage::{MAX_PAGE, check_name, denied, document};
+use crate::modules::places::{self, BBox, MAX_RADIUS_M, NearError};
+use crate::modules::store::Footprint;
+
+fn point(p: Point) -> Result<places::Point, Error> {
+    let p = places::Point {
+        lat: p.lat,
+        lon: p.lon,
+    };
+    if p.is_valid() {
+        Ok(p)
+    } else {
+        Err(Error::Invalid(
+            "point hors de la Terre : latitude de −90 à 90, longitude de −180 à 180".into(),
+        ))
+    }
+}
+
+fn limit(limit: u32) -> Result<u32, Error> {
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(Error::Invalid(format!("nombre de lieux : 1 à {MAX_PAGE}")));
+    }
+    Ok(limit)
+}
+
+fn placed(p: places::Placed) -> Placed {
+    Placed {
+        document: document(p.doc),
+        at: Point {
+            lat: p.at.lat,
+            lon: p.at.lon,
+        },
+        distance: p.distance,
+    }
+}
+
+impl Host for CallState {
+    async fn set(&mut self, collection: String, key: String, at: Point) -> Result<(), Error> {
+        let _leaving = self.leaving_database();
+        check_name("collection", &collection)?;
+        check_name("clé", &key)?;
+        let at = point(at)?;
+        // A place changes no stored size worth a quota (one per document), but it is a
+        // write: it counts toward the call's bound on documents written.
+        let write = Footprint {
+            bytes: 0,
+            documents: 1,
+        };
+        self.within_call_bounds(write)?;
+        let module = self.module.clone();
+        let tx = self.write_tx(Capability::Storage).await.map_err(denied)?;
+        match places::set(tx, &module, &collection, &key, at).await {
+            Ok(true) => {
+                self.wrote(write);
+                Ok(())
+            }
+            Ok(false) => Err(Error::Invalid(format!(
+                "aucun document « {key} » dans « {collection} » à placer"
+            ))),
+            Err(e) => Err(Error::Unavailable(self.fail(&e))),
+        }
+    }
+
+    async fn clear(&mut self, collection: String, key: String) -> Result<bool, Error> {
+        let _leaving = self.leaving_database();
+        check_name("collection", &collection)?;
+        check_name("clé", &key)?;
+        let module = self.module.clone();
+        let tx = self.write_tx(Capability::Storage).await.map_err(denied)?;
+        match places::clear(tx, &module, &collection, &key).await {
+            Ok(done) => Ok(done),
+            Err(e) => Err(Error::Unavailable(self.fail(&e))),
+        }
+    }
+
+    async fn get(&mut self, collection: String, key: String) -> Result<Option<Point>, Error> {
+        let _leaving = self.leaving_database();
+        check_name("collection", &collection)?;
+        check_name("clé", &key)?;
+        let module = self.module.clone();
+        let tx = self.tx(Capability::Storage).await.map_err(denied)?;
+        let started = Instant::now();
+        let found = places::get(tx, &module, &collection, &key).await;
+        self.read_documents(started.elapsed(), 0);
+        match found {
+            Ok(p) => Ok(p.map(|p| Point {
+                lat: p.lat,
+                lon: p.lon,
+            })),
+            Err(e) => Err(Error::Unavailable(self.fail(&e))),
+        }
+    }
+
+    async fn within(
+        &mut self,
+        collection: String,
+        bbox: Bbox,
+        max: u32,
+    ) -> Result<Vec<Placed>, Error> {
+        let _leaving = self.leaving_database();
+        check_name("collection", &collection)?;
+        let bbox = BBox {
+            south: bbox.south,
+            west: bbox.west,
+            north: bbox.north,
+            east: bbox.east,
+        };
+        if !bbox.is_valid() {
+            return Err(Error::Invalid(
+                "boîte invalide : sud ≤ nord et ouest ≤ est, dans les limites de la Terre".into(),
+            ));
+        }
+        let max = limit(max)?;
+        let module = self.module.clone();
+        let tx = self.tx(Capability::Storage).await.map_err(denied)?;
+        let started = Instant::now();
+        let found = places::within(tx, &module, &collection, bbox, max).await;
+        self.read_documents(started.elapsed(), found.as_ref().map_or(0, Vec::len));
+        match found {
+            Ok(list) => Ok(list.into_iter().map(placed).collect()),
+            Err(e) => Err(Error::Unavailable(self.fail(&e))),
+        }
+    }
+
+    async fn near(
+        &mut self,
+        collection: String,
+        center: Point,
+        radius: f64,
+        max: u32,
+    ) -> Result<Vec<Placed>, Error> {
+        let _leaving = self.leaving_database();
+        check_name("collection", &collection)?;
+        let center = point(center)?;
+        if !(0.0..=MAX_RADIUS_M).contains(&radius) {
+            return Err(Error::Invalid(format!(
+                "rayon : de 0 à {} mètres",
+                MAX_RADIUS_M as u32
+            )));
+        }
+        let max = limit(max)?;
+        let module = self.module.clone();
+        let tx = self.tx(Capability::Storage).await.map_err(denied)?;
+        let started = Instant::now();
+        let found = places::near(tx, &module, &collection, center, radius, max).await;
+        self.read_documents(started.elapsed(), found.as_ref().map_or(0, Vec::len));
+        match found {
+            Ok(list) => Ok(list.into_iter().map(placed).collect()),
+            Err(e @ NearError::Crowded(_)) => Err(Error::Invalid(e.to_string())),
+            Err(NearError::Db(e)) => Err(Error::Unavailable(self.fail(&e))),
+        }
+    }
+}

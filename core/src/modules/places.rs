@@ -1,0 +1,409 @@
+//! Places of the modules' documents (`module_places`, contract `places` since 0.2.2): a point
+//! per document at most, found by bounding box and by distance.
+//!
+//! The database only narrows by a box, on the index `(tenant, module, collection, lat, lon,
+//! key)`; distances are computed here, in `f64`, from the stored values, which both SQLite
+//! (`REAL`) and PostgreSQL (`DOUBLE PRECISION`) keep exactly: the same query gives the same
+//! documents in the same order on either.
+
+use crate::db::{TenantSql, sql};
+use crate::modules::store::Doc;
+use crate::types::ModuleId;
+
+/// The mean radius of the Earth (IUGG), in metres.
+const EARTH_RADIUS_M: f64 = 6_371_008.8;
+/// Metres in a degree of latitude, on that sphere.
+const METRES_PER_DEGREE: f64 = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
+/// The widest `near` query: a commune's reach, not a country's.
+pub const MAX_RADIUS_M: f64 = 50_000.0;
+/// Points a `near` query weighs before picking the nearest: past it the module is asked for a
+/// smaller radius rather than the host reading without bound.
+pub const MAX_CANDIDATES: usize = 20_000;
+
+/// A point, WGS 84 degrees.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Latitude, −90 to 90.
+    pub lat: f64,
+    /// Longitude, −180 to 180.
+    pub lon: f64,
+}
+
+impl Point {
+    /// Whether it is a point of the Earth (finite, within range).
+    pub fn is_valid(self) -> bool {
+        (-90.0..=90.0).contains(&self.lat) && (-180.0..=180.0).contains(&self.lon)
+    }
+
+    /// Great-circle distance to `other`, in metres (haversine).
+    pub fn distance_to(self, other: Point) -> f64 {
+        let (phi1, phi2) = (self.lat.to_radians(), other.lat.to_radians());
+        let dphi = phi2 - phi1;
+        let dlambda = (other.lon - self.lon).to_radians();
+        let h =
+            (dphi / 2.0).sin().powi(2) + phi1.cos() * phi2.cos() * (dlambda / 2.0).sin().powi(2);
+        2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
+    }
+}
+
+/// A box on the map, not crossing the 180th meridian.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BBox {
+    /// Southern edge (latitude).
+    pub south: f64,
+    /// Western edge (longitude).
+    pub west: f64,
+    /// Northern edge.
+    pub north: f64,
+    /// Eastern edge.
+    pub east: f64,
+}
+
+impl BBox {
+    /// Whether its edges are points of the Earth in order.
+    pub fn is_valid(self) -> bool {
+        Point {
+            lat: self.south,
+            lon: self.west,
+        }
+        .is_valid()
+            && Point {
+                lat: self.north,
+                lon: self.east,
+            }
+            .is_valid()
+            && self.south <= self.north
+            && self.west <= self.east
+    }
+
+    /// The box holding every point within `radius` metres of `center` (wider than needed
+    /// near the poles and clamped to the map; `near` filters by the exact distance).
+    pub fn around(center: Point, radius: f64) -> BBox {
+        let dlat = radius / METRES_PER_DEGREE;
+        let south = (center.lat - dlat).max(-90.0);
+        let north = (center.lat + dlat).min(90.0);
+        // The parallel nearest a pole is the widest in degrees of longitude.
+        let widest = south.abs().max(north.abs()).to_radians().cos();
+        let dlon = if widest <= f64::EPSILON || dlat >= 90.0 {
+            180.0
+        } else {
+            (radius / (METRES_PER_DEGREE * widest)).min(180.0)
+        };
+        BBox {
+            south,
+            west: (center.lon - dlon).max(-180.0),
+            north,
+            east: (center.lon + dlon).min(180.0),
+        }
+    }
+}
+
+/// A placed document: the document, its point, and its distance from a `near` query's centre.
+#[derive(Debug, Clone)]
+pub struct Placed {
+    /// The document.
+    pub doc: Doc,
+    /// Its place.
+    pub at: Point,
+    /// Metres from the centre (0 for `within`).
+    pub distance: f64,
+}
+
+/// Places the document at `at` (or moves it); false if the document does not exist.
+pub async fn set(
+    tx: &mut impl TenantSql,
+    module: &ModuleId,
+    collection: &str,
+    key: &str,
+    at: Point,
+) -> Result<bool, sqlx::Error> {
+    let done = tx
+        .scoped(
+            "INSERT INTO module_places (tenant_id, module_id, collection, key, lat, lon) \
+             SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM module_docs d \
+               WHERE d.tenant_id = $1 AND d.module_id = $2 AND d.collection = $3 AND d.key = $4) \
+             ON CONFLICT (tenant_id, module_id, collection, key) \
+             DO UPDATE SET lat = excluded.lat, lon = excluded.lon",
+        )
+        .bind(module.as_str())
+        .bind(collection)
+        .bind(key)
+        .bind(at.lat)
+        .bind(at.lon)
+        .execute(tx)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Removes the document's place; false if it had none.
+pub async fn clear(
+    tx: &mut impl TenantSql,
+    module: &ModuleId,
+    collection: &str,
+    key: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = tx
+        .scoped(
+            "DELETE FROM module_places \
+             WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key = $4",
+        )
+        .bind(module.as_str())
+        .bind(collection)
+        .bind(key)
+        .execute(tx)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The document's place, if it has one.
+pub async fn get(
+    tx: &mut impl TenantSql,
+    module: &ModuleId,
+    collection: &str,
+    key: &str,
+) -> Result<Option<Point>, sqlx::Error> {
+    let found: Option<(f64, f64)> = tx
+        .scoped_as(
+            "SELECT lat, lon FROM module_places \
+             WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key = $4",
+        )
+        .bind(module.as_str())
+        .bind(collection)
+        .bind(key)
+        .fetch_optional(tx)
+        .await?;
+    Ok(found.map(|(lat, lon)| Point { lat, lon }))
+}
+
+#[derive(sql::Row)]
+struct PlacedRow {
+    key: String,
+    value: String,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+    lat: f64,
+    lon: f64,
+}
+
+impl From<PlacedRow> for Placed {
+    fn from(r: PlacedRow) -> Placed {
+        Placed {
+            doc: Doc {
+                key: r.key,
+                value: r.value,
+                version: r.version,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            },
+            at: Point {
+                lat: r.lat,
+                lon: r.lon,
+            },
+            distance: 0.0,
+        }
+    }
+}
+
+/// The placed documents inside `bbox`, by key, at most `limit`.
+pub async fn within(
+    tx: &mut impl TenantSql,
+    module: &ModuleId,
+    collection: &str,
+    bbox: BBox,
+    limit: u32,
+) -> Result<Vec<Placed>, sqlx::Error> {
+    let rows: Vec<PlacedRow> = tx
+        .scoped_as(
+            "SELECT d.key, d.value, d.version, d.created_at, d.updated_at, p.lat, p.lon \
+             FROM module_places p JOIN module_docs d ON d.tenant_id = p.tenant_id \
+               AND d.module_id = p.module_id AND d.collection = p.collection AND d.key = p.key \
+             WHERE p.tenant_id = $1 AND p.module_id = $2 AND p.collection = $3 \
+               AND p.lat BETWEEN $4 AND $5 AND p.lon BETWEEN $6 AND $7 \
+             ORDER BY p.key LIMIT $8",
+        )
+        .bind(module.as_str())
+        .bind(collection)
+        .bind(bbox.south)
+        .bind(bbox.north)
+        .bind(bbox.west)
+        .bind(bbox.east)
+        .bind(i64::from(limit))
+        .fetch_all(tx)
+        .await?;
+    Ok(rows.into_iter().map(Placed::from).collect())
+}
+
+/// Why a `near` query gave no list.
+#[derive(Debug, thiserror::Error)]
+pub enum NearError {
+    /// More than [`MAX_CANDIDATES`] points in the box around the circle.
+    #[error("plus de {MAX_CANDIDATES} lieux à moins de {0} m : réduisez le rayon")]
+    Crowded(u32),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// The placed documents at most `radius` metres from `center`, nearest first (then by key),
+/// at most `limit`. The index gives the points of the box around the circle (keys and
+/// points only, [`MAX_CANDIDATES`] at most); the nearest are then read whole.
+pub async fn near(
+    tx: &mut impl TenantSql,
+    module: &ModuleId,
+    collection: &str,
+    center: Point,
+    radius: f64,
+    limit: u32,
+) -> Result<Vec<Placed>, NearError> {
+    let bbox = BBox::around(center, radius);
+    let candidates: Vec<(String, f64, f64)> = tx
+        .scoped_as(
+            "SELECT key, lat, lon FROM module_places \
+             WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 \
+               AND lat BETWEEN $4 AND $5 AND lon BETWEEN $6 AND $7 LIMIT $8",
+        )
+        .bind(module.as_str())
+        .bind(collection)
+        .bind(bbox.south)
+        .bind(bbox.north)
+        .bind(bbox.west)
+        .bind(bbox.east)
+        .bind(i64::try_from(MAX_CANDIDATES + 1).unwrap_or(i64::MAX))
+        .fetch_all(tx)
+        .await?;
+    if candidates.len() > MAX_CANDIDATES {
+        // Whole metres: the message is for a person reading the module's logs.
+        return Err(NearError::Crowded(radius.round() as u32));
+    }
+    let mut nearest: Vec<(f64, String)> = candidates
+        .into_iter()
+        .filter_map(|(key, lat, lon)| {
+            let d = center.distance_to(Point { lat, lon });
+            (d <= radius).then_some((d, key))
+        })
+        .collect();
+    nearest.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    nearest.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    if nearest.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (0..nearest.len()).map(|i| format!("${}", i + 4)).collect();
+    let sql = format!(
+        "SELECT d.key, d.value, d.version, d.created_at, d.updated_at, p.lat, p.lon \
+         FROM module_places p JOIN module_docs d ON d.tenant_id = p.tenant_id \
+           AND d.module_id = p.module_id AND d.collection = p.collection AND d.key = p.key \
+         WHERE p.tenant_id = $1 AND p.module_id = $2 AND p.collection = $3 AND p.key IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = tx
+        .scoped_as::<PlacedRow>(&sql)
+        .bind(module.as_str())
+        .bind(collection);
+    for (_, key) in &nearest {
+        query = query.bind(key.as_str());
+    }
+    let mut rows: std::collections::HashMap<String, Placed> = query
+        .fetch_all(tx)
+        .await?
+        .into_iter()
+        .map(|r| (r.key.clone(), Placed::from(r)))
+        .collect();
+    Ok(nearest
+        .into_iter()
+        .filter_map(|(distance, key)| rows.remove(&key).map(|p| Placed { distance, ..p }))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distances_are_great_circle_metres() {
+        let hotel_de_ville = Point {
+            lat: 48.8566,
+            lon: 2.3522,
+        };
+        let tour_eiffel = Point {
+            lat: 48.8584,
+            lon: 2.2945,
+        };
+        let d = hotel_de_ville.distance_to(tour_eiffel);
+        assert!((d - 4_220.0).abs() < 20.0, "{d}");
+        assert_eq!(hotel_de_ville.distance_to(hotel_de_ville), 0.0);
+        let lyon = Point {
+            lat: 45.764,
+            lon: 4.8357,
+        };
+        let paris_lyon = hotel_de_ville.distance_to(lyon);
+        assert!((paris_lyon - 391_500.0).abs() < 1_000.0, "{paris_lyon}");
+    }
+
+    #[test]
+    fn the_box_around_a_circle_holds_it() {
+        let center = Point {
+            lat: 45.9,
+            lon: 6.12,
+        };
+        let b = BBox::around(center, 1_000.0);
+        assert!(b.is_valid());
+        for bearing in 0..360 {
+            let t = f64::from(bearing).to_radians();
+            // A point 999 m away in each direction (flat approximation, well inside).
+            let p = Point {
+                lat: center.lat + 999.0 * t.cos() / METRES_PER_DEGREE,
+                lon: center.lon
+                    + 999.0 * t.sin() / (METRES_PER_DEGREE * center.lat.to_radians().cos()),
+            };
+            assert!(center.distance_to(p) <= 1_000.0);
+            assert!(
+                (b.south..=b.north).contains(&p.lat) && (b.west..=b.east).contains(&p.lon),
+                "{p:?} outside {b:?}"
+            );
+        }
+        let pole = BBox::around(
+            Point {
+                lat: 89.999,
+                lon: 0.0,
+            },
+            50_000.0,
+        );
+        assert!(
+            pole.is_valid() && pole.west == -180.0 && pole.east == 180.0,
+            "{pole:?}"
+        );
+    }
+
+    #[test]
+    fn points_and_boxes_out_of_range_are_refused() {
+        assert!(
+            !Point {
+                lat: 91.0,
+                lon: 0.0
+            }
+            .is_valid()
+        );
+        assert!(
+            !Point {
+                lat: f64::NAN,
+                lon: 0.0
+            }
+            .is_valid()
+        );
+        assert!(
+            !Point {
+                lat: 0.0,
+                lon: f64::INFINITY
+            }
+            .is_valid()
+        );
+        let flipped = BBox {
+            south: 46.0,
+            west: 6.0,
+            north: 45.0,
+            east: 7.0,
+        };
+        assert!(!flipped.is_valid());
+    }
+}
