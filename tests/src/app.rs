@@ -272,6 +272,18 @@ impl TestApp {
             .build()?)
     }
 
+    /// A visitor's `GET` of `path` on a commune's host: the status and the answer as JSON
+    /// (a JSON string holding the text when it is not JSON, such as an error page).
+    pub async fn get_json(&self, slug: &str, path: &str) -> Result<(u16, serde_json::Value)> {
+        status_and_json(
+            self.client()?
+                .get(self.url(Some(slug), path))
+                .send()
+                .await?,
+        )
+        .await
+    }
+
     /// The text of `url` as a visitor who is not signed in sees it (whatever its status).
     pub async fn anonymous_page(&self, url: impl reqwest::IntoUrl) -> Result<String> {
         Ok(self.client()?.get(url).send().await?.text().await?)
@@ -471,4 +483,14 @@ pub fn csrf(html: &str) -> Option<String> {
 pub async fn form_token(client: &reqwest::Client, url: &str) -> Result<String> {
     let html = client.get(url).send().await?.text().await?;
     csrf(&html).with_context(|| format!("no CSRF token on {url}"))
+}
+
+/// A response's status and body as JSON (a JSON string holding the text when it is not JSON).
+pub async fn status_and_json(response: reqwest::Response) -> Result<(u16, serde_json::Value)> {
+    let status = response.status().as_u16();
+    let text = response.text().await?;
+    Ok((
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    ))
 }

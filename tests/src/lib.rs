@@ -12,7 +12,7 @@ pub mod sms;
 pub mod smtp;
 pub mod stripe;
 
-pub use app::{BASE, TestApp, csrf, display_name, form_token};
+pub use app::{BASE, TestApp, csrf, display_name, form_token, status_and_json};
 pub use db::{Backend, TestDb};
 pub use push::{PushDevice, PushService, ReceivedPush};
 pub use sms::{Sms, SmsProvider};

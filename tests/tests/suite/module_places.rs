@@ -50,17 +50,8 @@ const SPOTS: [(&str, Point); 5] = [
 ];
 
 async fn call(app: &TestApp, slug: &str, path: &str) -> anyhow::Result<(u16, Value)> {
-    let r = app
-        .client()?
-        .get(app.url(Some(slug), &format!("/m/{HOSTILE}/places{path}")))
-        .send()
-        .await?;
-    let status = r.status().as_u16();
-    let text = r.text().await?;
-    Ok((
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    ))
+    app.get_json(slug, &format!("/m/{HOSTILE}/places{path}"))
+        .await
 }
 
 /// The keys and distances of a list the module answered, distances in micrometres: JSON's

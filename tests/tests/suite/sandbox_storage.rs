@@ -8,7 +8,7 @@ use parvis_core::authz::Role;
 use parvis_core::modules::host::storage::{MAX_CALL_BYTES, MAX_CALL_DOCUMENTS, SERIAL_CALL_BYTES};
 use parvis_core::modules::store::{self, DEFAULT_MAX_BYTES, DEFAULT_MAX_DOCUMENTS, StorageUsage};
 use parvis_core::types::{Slug, TenantId};
-use parvis_tests::{Backend, TestApp, both_backends};
+use parvis_tests::{Backend, TestApp, both_backends, status_and_json};
 use serde_json::Value;
 
 const ASSAILANT: &str = "assailant";
@@ -59,18 +59,9 @@ async fn scene(backend: Backend) -> anyhow::Result<Scene> {
 impl Scene {
     /// GETs an assailant route in a commune: its status and JSON answer.
     async fn attack(&self, slug: &str, path: &str) -> anyhow::Result<(u16, Value)> {
-        let r = self
-            .app
-            .client()?
-            .get(self.app.url(Some(slug), &format!("/m/assailant{path}")))
-            .send()
-            .await?;
-        let status = r.status().as_u16();
-        let text = r.text().await?;
-        Ok((
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        ))
+        self.app
+            .get_json(slug, &format!("/m/assailant{path}"))
+            .await
     }
 
     /// The same attack `n` times at once; each answer's status and JSON.
@@ -85,15 +76,7 @@ impl Scene {
         let mut calls = tokio::task::JoinSet::new();
         for _ in 0..n {
             let (client, url) = (client.clone(), url.clone());
-            calls.spawn(async move {
-                let r = client.get(url).send().await?;
-                let status = r.status().as_u16();
-                let text = r.text().await?;
-                anyhow::Ok((
-                    status,
-                    serde_json::from_str(&text).unwrap_or(Value::String(text)),
-                ))
-            });
+            calls.spawn(async move { status_and_json(client.get(url).send().await?).await });
         }
         let mut answers = Vec::new();
         while let Some(answer) = calls.join_next().await {
