@@ -6,7 +6,7 @@
 //! (`REAL`) and PostgreSQL (`DOUBLE PRECISION`) keep exactly: the same query gives the same
 //! documents in the same order on either.
 
-use crate::db::{TenantSql, sql};
+use crate::db::TenantSql;
 use crate::modules::store::Doc;
 use crate::types::ModuleId;
 
@@ -16,8 +16,8 @@ const EARTH_RADIUS_M: f64 = 6_371_008.8;
 const METRES_PER_DEGREE: f64 = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
 /// The widest `near` query: a commune's reach, not a country's.
 pub const MAX_RADIUS_M: f64 = 50_000.0;
-/// Points a `near` query weighs before picking the nearest: past it the module is asked for a
-/// smaller radius rather than the host reading without bound.
+/// Points a `near` or `within` query weighs before picking its answer: past it the module is
+/// asked for a smaller radius or box rather than the host reading without bound.
 pub const MAX_CANDIDATES: usize = 20_000;
 
 /// A point, WGS 84 degrees.
@@ -175,71 +175,64 @@ pub async fn get(
     Ok(found.map(|(lat, lon)| Point { lat, lon }))
 }
 
-#[derive(sql::Row)]
-struct PlacedRow {
-    key: String,
-    value: String,
-    version: i64,
-    created_at: i64,
-    updated_at: i64,
-    lat: f64,
-    lon: f64,
+/// The keys and points of the places inside `bbox`, read from the point index alone (a
+/// latitude range, the longitude filtered there: no document touched), at most
+/// [`MAX_CANDIDATES`] + 1. Sorting is left to the caller: an `ORDER BY key LIMIT` here would
+/// let the database walk the documents in key order instead, reading a whole commune's places
+/// for a small box.
+async fn in_box(
+    tx: &mut impl TenantSql,
+    module: &ModuleId,
+    collection: &str,
+    bbox: BBox,
+) -> Result<Vec<(String, f64, f64)>, sqlx::Error> {
+    tx.scoped_as(
+        "SELECT key, lat, lon FROM module_places \
+         WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 \
+           AND lat BETWEEN $4 AND $5 AND lon BETWEEN $6 AND $7 LIMIT $8",
+    )
+    .bind(module.as_str())
+    .bind(collection)
+    .bind(bbox.south)
+    .bind(bbox.north)
+    .bind(bbox.west)
+    .bind(bbox.east)
+    .bind(i64::try_from(MAX_CANDIDATES + 1).unwrap_or(i64::MAX))
+    .fetch_all(tx)
+    .await
 }
 
-impl From<PlacedRow> for Placed {
-    fn from(r: PlacedRow) -> Placed {
-        Placed {
-            doc: Doc {
-                key: r.key,
-                value: r.value,
-                version: r.version,
-                created_at: r.created_at,
-                updated_at: r.updated_at,
-            },
-            at: Point {
-                lat: r.lat,
-                lon: r.lon,
-            },
-            distance: 0.0,
-        }
-    }
-}
-
-/// The placed documents inside `bbox`, by key, at most `limit`.
+/// The placed documents inside `bbox`, by key, at most `limit`: the keys from the point index,
+/// then only those documents whole.
 pub async fn within(
     tx: &mut impl TenantSql,
     module: &ModuleId,
     collection: &str,
     bbox: BBox,
     limit: u32,
-) -> Result<Vec<Placed>, sqlx::Error> {
-    let rows: Vec<PlacedRow> = tx
-        .scoped_as(
-            "SELECT d.key, d.value, d.version, d.created_at, d.updated_at, p.lat, p.lon \
-             FROM module_places p JOIN module_docs d ON d.tenant_id = p.tenant_id \
-               AND d.module_id = p.module_id AND d.collection = p.collection AND d.key = p.key \
-             WHERE p.tenant_id = $1 AND p.module_id = $2 AND p.collection = $3 \
-               AND p.lat BETWEEN $4 AND $5 AND p.lon BETWEEN $6 AND $7 \
-             ORDER BY p.key LIMIT $8",
-        )
-        .bind(module.as_str())
-        .bind(collection)
-        .bind(bbox.south)
-        .bind(bbox.north)
-        .bind(bbox.west)
-        .bind(bbox.east)
-        .bind(i64::from(limit))
-        .fetch_all(tx)
-        .await?;
-    Ok(rows.into_iter().map(Placed::from).collect())
+) -> Result<Vec<Placed>, PlacesError> {
+    let mut spots = in_box(tx, module, collection, bbox).await?;
+    if spots.len() > MAX_CANDIDATES {
+        return Err(PlacesError::CrowdedBox);
+    }
+    spots.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    spots.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let spots = spots
+        .into_iter()
+        .map(|(key, lat, lon)| (key, Point { lat, lon }, 0.0))
+        .collect();
+    Ok(documents(tx, module, collection, spots).await?)
 }
 
-/// Why a `near` query gave no list.
+/// Why a box or distance query gave no list.
 #[derive(Debug, thiserror::Error)]
-pub enum NearError {
+pub enum PlacesError {
     /// More than [`MAX_CANDIDATES`] points in the box around the circle.
     #[error("plus de {MAX_CANDIDATES} lieux à moins de {0} m : réduisez le rayon")]
     Crowded(u32),
+    /// More than [`MAX_CANDIDATES`] points in the box.
+    #[error("plus de {MAX_CANDIDATES} lieux dans cette boîte : réduisez-la")]
+    CrowdedBox,
     /// The database failed.
     #[error(transparent)]
     Db(#[from] sqlx::Error),
@@ -255,63 +248,58 @@ pub async fn near(
     center: Point,
     radius: f64,
     limit: u32,
-) -> Result<Vec<Placed>, NearError> {
-    let bbox = BBox::around(center, radius);
-    let candidates: Vec<(String, f64, f64)> = tx
-        .scoped_as(
-            "SELECT key, lat, lon FROM module_places \
-             WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 \
-               AND lat BETWEEN $4 AND $5 AND lon BETWEEN $6 AND $7 LIMIT $8",
-        )
-        .bind(module.as_str())
-        .bind(collection)
-        .bind(bbox.south)
-        .bind(bbox.north)
-        .bind(bbox.west)
-        .bind(bbox.east)
-        .bind(i64::try_from(MAX_CANDIDATES + 1).unwrap_or(i64::MAX))
-        .fetch_all(tx)
-        .await?;
+) -> Result<Vec<Placed>, PlacesError> {
+    let candidates = in_box(tx, module, collection, BBox::around(center, radius)).await?;
     if candidates.len() > MAX_CANDIDATES {
         // Whole metres: the message is for a person reading the module's logs.
-        return Err(NearError::Crowded(radius.round() as u32));
+        return Err(PlacesError::Crowded(radius.round() as u32));
     }
-    let mut nearest: Vec<(f64, String)> = candidates
+    let mut nearest: Vec<(String, Point, f64)> = candidates
         .into_iter()
         .filter_map(|(key, lat, lon)| {
-            let d = center.distance_to(Point { lat, lon });
-            (d <= radius).then_some((d, key))
+            let at = Point { lat, lon };
+            let d = center.distance_to(at);
+            (d <= radius).then_some((key, at, d))
         })
         .collect();
-    nearest.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    nearest.sort_by(|a, b| a.2.total_cmp(&b.2).then_with(|| a.0.cmp(&b.0)));
     nearest.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    if nearest.is_empty() {
+    Ok(documents(tx, module, collection, nearest).await?)
+}
+
+/// The documents of these places (key, point, distance), in the order given, read by their
+/// primary key alone (a place whose document went in the meantime is left out).
+async fn documents(
+    tx: &mut impl TenantSql,
+    module: &ModuleId,
+    collection: &str,
+    spots: Vec<(String, Point, f64)>,
+) -> Result<Vec<Placed>, sqlx::Error> {
+    if spots.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (0..nearest.len()).map(|i| format!("${}", i + 4)).collect();
+    let placeholders: Vec<String> = (0..spots.len()).map(|i| format!("${}", i + 4)).collect();
     let sql = format!(
-        "SELECT d.key, d.value, d.version, d.created_at, d.updated_at, p.lat, p.lon \
-         FROM module_places p JOIN module_docs d ON d.tenant_id = p.tenant_id \
-           AND d.module_id = p.module_id AND d.collection = p.collection AND d.key = p.key \
-         WHERE p.tenant_id = $1 AND p.module_id = $2 AND p.collection = $3 AND p.key IN ({})",
+        "SELECT key, value, version, created_at, updated_at FROM module_docs \
+         WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key IN ({})",
         placeholders.join(", ")
     );
     let mut query = tx
-        .scoped_as::<PlacedRow>(&sql)
+        .scoped_as::<Doc>(&sql)
         .bind(module.as_str())
         .bind(collection);
-    for (_, key) in &nearest {
+    for (key, _, _) in &spots {
         query = query.bind(key.as_str());
     }
-    let mut rows: std::collections::HashMap<String, Placed> = query
+    let mut docs: std::collections::HashMap<String, Doc> = query
         .fetch_all(tx)
         .await?
         .into_iter()
-        .map(|r| (r.key.clone(), Placed::from(r)))
+        .map(|d| (d.key.clone(), d))
         .collect();
-    Ok(nearest
+    Ok(spots
         .into_iter()
-        .filter_map(|(distance, key)| rows.remove(&key).map(|p| Placed { distance, ..p }))
+        .filter_map(|(key, at, distance)| docs.remove(&key).map(|doc| Placed { doc, at, distance }))
         .collect())
 }
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::modules::bindings::parvis::module::places::{Bbox, Error, Host, Placed, Point};
 use crate::modules::call::{CallState, Capability};
 use crate::modules::host::storage::{MAX_PAGE, check_name, denied, document};
-use crate::modules::places::{self, BBox, MAX_RADIUS_M, NearError};
+use crate::modules::places::{self, BBox, MAX_RADIUS_M, PlacesError};
 use crate::modules::store::Footprint;
 
 fn point(p: Point) -> Result<places::Point, Error> {
@@ -39,6 +39,19 @@ fn placed(p: places::Placed) -> Placed {
             lon: p.at.lon,
         },
         distance: p.distance,
+    }
+}
+
+impl CallState {
+    fn places_answer(
+        &mut self,
+        found: Result<Vec<places::Placed>, PlacesError>,
+    ) -> Result<Vec<Placed>, Error> {
+        match found {
+            Ok(list) => Ok(list.into_iter().map(placed).collect()),
+            Err(PlacesError::Db(e)) => Err(Error::Unavailable(self.fail(&e))),
+            Err(e) => Err(Error::Invalid(e.to_string())),
+        }
     }
 }
 
@@ -124,10 +137,7 @@ impl Host for CallState {
         let started = Instant::now();
         let found = places::within(tx, &module, &collection, bbox, max).await;
         self.read_documents(started.elapsed(), found.as_ref().map_or(0, Vec::len));
-        match found {
-            Ok(list) => Ok(list.into_iter().map(placed).collect()),
-            Err(e) => Err(Error::Unavailable(self.fail(&e))),
-        }
+        self.places_answer(found)
     }
 
     async fn near(
@@ -152,10 +162,6 @@ impl Host for CallState {
         let started = Instant::now();
         let found = places::near(tx, &module, &collection, center, radius, max).await;
         self.read_documents(started.elapsed(), found.as_ref().map_or(0, Vec::len));
-        match found {
-            Ok(list) => Ok(list.into_iter().map(placed).collect()),
-            Err(e @ NearError::Crowded(_)) => Err(Error::Invalid(e.to_string())),
-            Err(NearError::Db(e)) => Err(Error::Unavailable(self.fail(&e))),
-        }
+        self.places_answer(found)
     }
 }
