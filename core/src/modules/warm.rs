@@ -110,9 +110,21 @@ impl Warm {
             {
                 drop(store);
                 drop(admitted);
+                // Every finished call waiting is freed before an instance is made: memory
+                // held past its call counts against the budgets of the calls that follow.
+                let mut next = vec![module];
+                while let Ok(more) = rx.try_recv() {
+                    drop(more.store);
+                    drop(more.admitted);
+                    if !next.iter().any(|m| Arc::ptr_eq(m, &more.module)) {
+                        next.push(more.module);
+                    }
+                }
                 let Some(host) = weak.upgrade() else { return };
-                if host.warm.warmable(&module) {
-                    host.warm.make(&host, module).await;
+                for module in next {
+                    if host.warm.warmable(&module) {
+                        host.warm.make(&host, module).await;
+                    }
                 }
             }
         });
