@@ -63,10 +63,18 @@ pub fn spaces(text: &str) -> Cow<'_, str> {
 /// and `{# #}` are left as they are.
 pub fn spaces_in_markup(text: &str) -> Cow<'_, str> {
     let kept = kept_ranges(text);
-    mend(text, |at| kept.iter().any(|r| r.contains(&at)))
+    // The ranges come in the text's order, and so do the spaces asked about: one pass.
+    let mut next = 0;
+    mend(text, |at| {
+        while kept.get(next).is_some_and(|r| r.end <= at) {
+            next += 1;
+        }
+        kept.get(next).is_some_and(|r| r.start <= at)
+    })
 }
 
-fn mend(text: &str, kept: impl Fn(usize) -> bool) -> Cow<'_, str> {
+/// `kept(at)` is asked of each space in increasing order of `at`.
+fn mend(text: &str, mut kept: impl FnMut(usize) -> bool) -> Cow<'_, str> {
     let mut out: Option<String> = None;
     for (at, c) in text.char_indices() {
         let with = if c == ' ' && !kept(at) {
@@ -89,7 +97,7 @@ fn mend(text: &str, kept: impl Fn(usize) -> bool) -> Cow<'_, str> {
     out.map_or(Cow::Borrowed(text), Cow::Owned)
 }
 
-/// The byte ranges of `text` that are markup, not text.
+/// The byte ranges of `text` that are markup, not text, in order and apart.
 fn kept_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
     let bytes = text.as_bytes();
     let mut kept = Vec::new();
