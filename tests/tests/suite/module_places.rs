@@ -215,9 +215,20 @@ both_backends!(
             assert!(error.contains(says), "{path}: {error}");
         }
         // The refused write left nothing: the document written before the bad point was
-        // rolled back with the call.
+        // rolled back with the call, so it cannot be placed now without being written again.
         let (_, answer) = call(&app, &paris, "/within?s=-90&w=-180&n=90&e=180&limit=500").await?;
         assert_eq!(found(&answer), []);
+        let (status, answer) = call(&app, &paris, "/set?key=a&lat=48&lon=2&doc=0").await?;
+        assert_eq!(
+            status, 422,
+            "the document « a » outlived its refused call: {answer}"
+        );
+        assert!(
+            answer["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("aucun document")),
+            "{answer}"
+        );
         app.stop().await;
         Ok(())
     }
