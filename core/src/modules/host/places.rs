@@ -152,8 +152,8 @@ impl Host for CallState {
         let center = point(center)?;
         if !(0.0..=MAX_RADIUS_M).contains(&radius) {
             return Err(Error::Invalid(format!(
-                "rayon : de 0 à {} mètres",
-                MAX_RADIUS_M as u32
+                "rayon : de 0 à {} km",
+                MAX_RADIUS_M / 1000.0
             )));
         }
         let max = limit(max)?;
