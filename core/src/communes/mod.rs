@@ -4,6 +4,7 @@
 pub mod activity;
 pub mod identity;
 pub mod names;
+pub mod outline;
 pub mod routes;
 pub mod search;
 pub mod service;

@@ -81,6 +81,7 @@ pub const TABLES: &[Table] = &[
     platform("epcis"),
     platform("communes"),
     platform("neighbourhoods"),
+    platform("commune_outlines"),
     platform("tenants"),
     // The roles of every commune in one policy store, loaded whole by the enforcer.
     platform("casbin_rules"),

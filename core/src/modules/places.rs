@@ -13,12 +13,22 @@ use crate::types::ModuleId;
 /// The mean radius of the Earth (IUGG), in metres.
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
 /// Metres in a degree of latitude, on that sphere.
-const METRES_PER_DEGREE: f64 = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
+pub const METRES_PER_DEGREE: f64 = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
 /// The widest `near` query: a commune's reach, not a country's.
 pub const MAX_RADIUS_M: f64 = 50_000.0;
 /// Points a `near` or `within` query weighs before picking its answer: past it the module is
 /// asked for a smaller radius or box rather than the host reading without bound.
 pub const MAX_CANDIDATES: usize = 20_000;
+/// Places a `clusters` query weighs: a whole large city's reports (Paris's 50,000 of the bench
+/// four times over).
+pub const MAX_CLUSTERED: usize = 200_000;
+/// Markers a `points` query gives at most.
+pub const MAX_POINTS: u32 = 5_000;
+/// Cells a side of a `clusters` grid has at most.
+pub const MAX_GRID: u32 = 64;
+/// Clusters sum their points in units of 10⁻⁷ degree (1 cm), as integers: the mean is then
+/// the same whatever order the database gave them in.
+const UNITS_PER_DEGREE: f64 = 1e7;
 
 /// A point, WGS 84 degrees.
 #[derive(Debug, Clone, Copy, PartialEq)]

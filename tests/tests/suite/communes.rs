@@ -223,6 +223,104 @@ both_backends!(a_corrupt_data_file_writes_nothing, |backend| async move {
     Ok(())
 });
 
+// Issue 18: outlines come with the registry, checked line by line; a bad line is named by its
+// number and the import writes nothing; a folder without the outlines file leaves the stored
+// ones as they are.
+both_backends!(
+    outlines_are_checked_and_a_bad_line_is_named,
+    |backend| async move {
+        let db = TestDb::fresh(backend).await?;
+        let report = communes::import(
+            &db.db,
+            &Source::Embedded,
+            &only(&["75056", "74010"])?,
+            Progress::Hidden,
+        )
+        .await?;
+        // Paris, its 20 arrondissements, Annecy.
+        assert_eq!(report.outlines, 22, "{report}");
+        let paris: String =
+            sqlx::query_scalar("SELECT outline FROM commune_outlines WHERE code = '75056'")
+                .fetch_one(db.db.platform())
+                .await?;
+        let outline = parvis_core::communes::outline::Outline::parse(&paris)?;
+        let hotel_de_ville = parvis_core::modules::places::Point {
+            lat: 48.8566,
+            lon: 2.3522,
+        };
+        assert!(outline.holds(hotel_de_ville));
+
+        let dir = tempfile::tempdir()?;
+        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
+        for f in [
+            "departements.json",
+            "regions.json",
+            "epci.json.gz",
+            "communes.json.gz",
+            "communes_sans_geometrie.csv.gz",
+        ] {
+            std::fs::copy(data.join(f), dir.path().join(f))?;
+        }
+        // Without the outlines file, the stored outlines stay.
+        let report = communes::import(
+            &db.db,
+            &Source::Dir(dir.path().into()),
+            &only(&["75056"])?,
+            Progress::Hidden,
+        )
+        .await?;
+        assert_eq!(report.outlines, 0);
+        assert_eq!(count(&db, "commune_outlines").await?, 22);
+
+        let good = r#"{"type":"Feature","properties":{"code":"75056","type":"COM"},"geometry":{"type":"MultiPolygon","coordinates":[[[[2.2,48.8],[2.5,48.8],[2.5,48.9],[2.2,48.8]]]]}}"#;
+        for (second_line, says) in [
+            (
+                r#"{"type":"Feature","properties":{"code":"74010","type":"COM"},"geometry":{"type":"MultiPolygon","coordinates":[[[[6.1,45.9],[6.2,45.9],[6.1,45.9]]]]}}"#,
+                "anneau invalide",
+            ),
+            (
+                r#"{"type":"Feature","properties":{"code":"74010","type":"COMD"},"geometry":{"type":"MultiPolygon","coordinates":[]}}"#,
+                "COM ou ARM",
+            ),
+            (
+                r#"{"type":"Feature","properties":{"code":"74010","type":"COM"},"geometry":{"type":"MultiPolygon","coordinates":[[[[6.1,95],[6.2,45.9],[6.2,46],[6.1,95]]]]}}"#,
+                "hors de la Terre",
+            ),
+            ("not json", "illisible"),
+        ] {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut gz, format!("{good}\n{second_line}\n").as_bytes())?;
+            std::fs::write(
+                dir.path().join("communes_contours.geojsonl.gz"),
+                gz.finish()?,
+            )?;
+            let err = communes::import(
+                &db.db,
+                &Source::Dir(dir.path().into()),
+                &Selection::All,
+                Progress::Hidden,
+            )
+            .await
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("a bad outline was imported"))?;
+            let message = err.to_string();
+            assert!(
+                message.contains("communes_contours.geojsonl.gz, ligne 2")
+                    && message.contains(says),
+                "{message}"
+            );
+            // Nothing written: still the embedded Paris outline, and only the first import's.
+            assert_eq!(count(&db, "commune_outlines").await?, 22);
+            let still: String =
+                sqlx::query_scalar("SELECT outline FROM commune_outlines WHERE code = '75056'")
+                    .fetch_one(db.db.platform())
+                    .await?;
+            assert_eq!(still, paris);
+        }
+        Ok(())
+    }
+);
+
 /// Issue 13, defect 4: a 60 KB `q` cost 1.25 s of CPU per request (the scan built a 60 KB
 /// string for every one of the 35,000 communes), and six at once held `/healthz` for 4.5 s.
 /// Now a query longer than a commune name is refused at once with a French message, by the
