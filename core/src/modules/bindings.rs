@@ -8,7 +8,7 @@
 
 wasmtime::component::bindgen!({
     world: "module",
-    path: "../modules/wit/v0.2.2",
+    path: "../modules/wit/v0.2.3",
     imports: { default: async },
     exports: { default: async },
 });
@@ -17,4 +17,4 @@ wasmtime::component::bindgen!({
 pub const CONTRACT_PACKAGE: &str = "parvis:module";
 
 /// The versions of the contract this host can run, oldest first.
-pub const SUPPORTED_CONTRACTS: &[&str] = &["0.2.0", "0.2.1", "0.2.2"];
+pub const SUPPORTED_CONTRACTS: &[&str] = &["0.2.0", "0.2.1", "0.2.2", "0.2.3"];

@@ -186,15 +186,15 @@ pub async fn get(
 }
 
 /// The keys and points of the places inside `bbox`, read from the point index alone (a
-/// latitude range, the longitude filtered there: no document touched), at most
-/// [`MAX_CANDIDATES`] + 1. Sorting is left to the caller: an `ORDER BY key LIMIT` here would
-/// let the database walk the documents in key order instead, reading a whole commune's places
-/// for a small box.
+/// latitude range, the longitude filtered there: no document touched), at most `cap` + 1.
+/// Sorting is left to the caller: an `ORDER BY key LIMIT` here would let the database walk
+/// the documents in key order instead, reading a whole commune's places for a small box.
 async fn in_box(
     tx: &mut impl TenantSql,
     module: &ModuleId,
     collection: &str,
     bbox: BBox,
+    cap: usize,
 ) -> Result<Vec<(String, f64, f64)>, sqlx::Error> {
     tx.scoped_as(
         "SELECT key, lat, lon FROM module_places \
@@ -207,7 +207,7 @@ async fn in_box(
     .bind(bbox.north)
     .bind(bbox.west)
     .bind(bbox.east)
-    .bind(i64::try_from(MAX_CANDIDATES + 1).unwrap_or(i64::MAX))
+    .bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX))
     .fetch_all(tx)
     .await
 }
@@ -221,17 +221,137 @@ pub async fn within(
     bbox: BBox,
     limit: u32,
 ) -> Result<Vec<Placed>, PlacesError> {
-    let mut spots = in_box(tx, module, collection, bbox).await?;
+    let spots = points(tx, module, collection, bbox, limit)
+        .await?
+        .into_iter()
+        .map(|(key, at)| (key, at, 0.0))
+        .collect();
+    Ok(documents(tx, module, collection, spots).await?)
+}
+
+/// The keys and points of the places inside `bbox`, by key, at most `limit`: no document read.
+pub async fn points(
+    tx: &mut impl TenantSql,
+    module: &ModuleId,
+    collection: &str,
+    bbox: BBox,
+    limit: u32,
+) -> Result<Vec<(String, Point)>, PlacesError> {
+    let mut spots = in_box(tx, module, collection, bbox, MAX_CANDIDATES).await?;
     if spots.len() > MAX_CANDIDATES {
         return Err(PlacesError::CrowdedBox);
     }
     spots.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     spots.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let spots = spots
+    Ok(spots
         .into_iter()
-        .map(|(key, lat, lon)| (key, Point { lat, lon }, 0.0))
-        .collect();
-    Ok(documents(tx, module, collection, spots).await?)
+        .map(|(key, lat, lon)| (key, Point { lat, lon }))
+        .collect())
+}
+
+/// The places of one cell of a [`clusters`] grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cluster {
+    /// Places in the cell (at least 1).
+    pub count: u32,
+    /// The mean of their points.
+    pub at: Point,
+    /// The smallest box holding them.
+    pub bounds: BBox,
+    /// The key of the only place, when there is one.
+    pub key: Option<String>,
+}
+
+/// One cell's running sums.
+struct Cell {
+    count: u32,
+    lat: i64,
+    lon: i64,
+    bounds: BBox,
+    key: Option<String>,
+}
+
+/// The places inside `bbox` grouped on a grid of `columns` × `rows` cells, one [`Cluster`]
+/// per cell holding any, row by row from the north-west. The index alone is read (at most
+/// [`MAX_CLUSTERED`] places); the result does not depend on the order the database gives.
+pub async fn clusters(
+    tx: &mut impl TenantSql,
+    module: &ModuleId,
+    collection: &str,
+    bbox: BBox,
+    columns: u32,
+    rows: u32,
+) -> Result<Vec<Cluster>, PlacesError> {
+    let spots = in_box(tx, module, collection, bbox, MAX_CLUSTERED).await?;
+    if spots.len() > MAX_CLUSTERED {
+        return Err(PlacesError::TooManyToCluster);
+    }
+    Ok(grid(spots, bbox, columns, rows))
+}
+
+/// Lays the grid over `bbox` and sums each cell (see [`clusters`]).
+fn grid(spots: Vec<(String, f64, f64)>, bbox: BBox, columns: u32, rows: u32) -> Vec<Cluster> {
+    let (columns, rows) = (columns.clamp(1, MAX_GRID), rows.clamp(1, MAX_GRID));
+    let width = (bbox.east - bbox.west) / f64::from(columns);
+    let height = (bbox.north - bbox.south) / f64::from(rows);
+    // A cell index along one side: the last cell takes the far edge, a zero-sized box has one.
+    let index = |offset: f64, size: f64, cells: u32| -> usize {
+        let i = if size > 0.0 {
+            (offset / size).floor()
+        } else {
+            0.0
+        };
+        (i.max(0.0) as usize).min(cells as usize - 1)
+    };
+    let mut cells: Vec<Option<Cell>> = (0..columns * rows).map(|_| None).collect();
+    for (key, lat, lon) in spots {
+        let c = index(lon - bbox.west, width, columns);
+        let r = index(bbox.north - lat, height, rows);
+        let units = |degrees: f64| (degrees * UNITS_PER_DEGREE).round() as i64;
+        let slot = &mut cells[r * columns as usize + c];
+        match slot {
+            None => {
+                *slot = Some(Cell {
+                    count: 1,
+                    lat: units(lat),
+                    lon: units(lon),
+                    bounds: BBox {
+                        south: lat,
+                        west: lon,
+                        north: lat,
+                        east: lon,
+                    },
+                    key: Some(key),
+                });
+            }
+            Some(cell) => {
+                cell.count += 1;
+                cell.lat += units(lat);
+                cell.lon += units(lon);
+                cell.bounds.south = cell.bounds.south.min(lat);
+                cell.bounds.north = cell.bounds.north.max(lat);
+                cell.bounds.west = cell.bounds.west.min(lon);
+                cell.bounds.east = cell.bounds.east.max(lon);
+                cell.key = None;
+            }
+        }
+    }
+    cells
+        .into_iter()
+        .flatten()
+        .map(|cell| {
+            let mean = |sum: i64| sum as f64 / f64::from(cell.count) / UNITS_PER_DEGREE;
+            Cluster {
+                count: cell.count,
+                at: Point {
+                    lat: mean(cell.lat),
+                    lon: mean(cell.lon),
+                },
+                bounds: cell.bounds,
+                key: cell.key,
+            }
+        })
+        .collect()
 }
 
 /// Why a box or distance query gave no list.
@@ -243,6 +363,9 @@ pub enum PlacesError {
     /// More than [`MAX_CANDIDATES`] points in the box.
     #[error("plus de {MAX_CANDIDATES} lieux dans cette boîte : réduisez-la")]
     CrowdedBox,
+    /// More than [`MAX_CLUSTERED`] points in the box of a `clusters` query.
+    #[error("plus de {MAX_CLUSTERED} lieux dans cette boîte : réduisez-la")]
+    TooManyToCluster,
     /// The database failed.
     #[error(transparent)]
     Db(#[from] sqlx::Error),
@@ -259,7 +382,14 @@ pub async fn near(
     radius: f64,
     limit: u32,
 ) -> Result<Vec<Placed>, PlacesError> {
-    let candidates = in_box(tx, module, collection, BBox::around(center, radius)).await?;
+    let candidates = in_box(
+        tx,
+        module,
+        collection,
+        BBox::around(center, radius),
+        MAX_CANDIDATES,
+    )
+    .await?;
     if candidates.len() > MAX_CANDIDATES {
         // Whole metres: the message is for a person reading the module's logs.
         return Err(PlacesError::Crowded(radius.round() as u32));
@@ -371,6 +501,45 @@ mod tests {
             pole.is_valid() && pole.west == -180.0 && pole.east == 180.0,
             "{pole:?}"
         );
+    }
+
+    #[test]
+    fn a_grid_sums_its_cells_whatever_the_order() {
+        let bbox = BBox {
+            south: 45.0,
+            west: 6.0,
+            north: 46.0,
+            east: 7.0,
+        };
+        let spots = vec![
+            ("a".to_string(), 45.9, 6.1),
+            ("b".to_string(), 45.8, 6.2),
+            ("c".to_string(), 45.1, 6.9),
+            // On the far edges: the last cell, not outside the grid.
+            ("d".to_string(), 45.0, 7.0),
+        ];
+        let cells = grid(spots.clone(), bbox, 2, 2);
+        assert_eq!(cells.len(), 2, "{cells:?}");
+        // North-west first: a and b together, their mean, their box, no key.
+        assert_eq!(cells[0].count, 2);
+        assert!((cells[0].at.lat - 45.85).abs() < 1e-9 && (cells[0].at.lon - 6.15).abs() < 1e-9);
+        assert_eq!(
+            cells[0].bounds,
+            BBox {
+                south: 45.8,
+                west: 6.1,
+                north: 45.9,
+                east: 6.2
+            }
+        );
+        assert_eq!(cells[0].key, None);
+        assert_eq!(cells[1].count, 2);
+        let mut reversed = spots;
+        reversed.reverse();
+        assert_eq!(grid(reversed, bbox, 2, 2), cells);
+        let single = grid(vec![("k".into(), 45.5, 6.5)], bbox, 64, 64);
+        assert_eq!(single[0].key.as_deref(), Some("k"));
+        assert_eq!(single[0].count, 1);
     }
 
     #[test]

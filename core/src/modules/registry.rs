@@ -939,7 +939,7 @@ mod tests {
         let message = old.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("parvis:module@0.1.0"), "{message}");
         assert!(
-            message.contains("prises en charge : 0.2.0, 0.2.1, 0.2.2"),
+            message.contains("prises en charge : 0.2.0, 0.2.1, 0.2.2, 0.2.3"),
             "{message}"
         );
         assert!(matches!(

@@ -59,6 +59,9 @@ impl Module for Hostile {
             .get("/places/delete", delete_placed)
             .get("/places/within", within)
             .get("/places/near", near)
+            .get("/places/points", points)
+            .get("/places/clusters", clusters)
+            .get("/places/in-commune", in_commune)
             .handle(&req)
     }
 
@@ -308,14 +311,19 @@ fn delete_placed(req: &Request, _: &Params) -> Result<Response, Error> {
     Ok(answer(SPOTS.delete(key).map(Value::from)))
 }
 
-/// `?s=&w=&n=&e=&limit=`.
-fn within(req: &Request, _: &Params) -> Result<Response, Error> {
-    let bbox = Bbox {
+/// `?s=&w=&n=&e=`: the box of a query.
+fn bbox(req: &Request) -> Result<Bbox, Error> {
+    Ok(Bbox {
         south: number(req, "s")?,
         west: number(req, "w")?,
         north: number(req, "n")?,
         east: number(req, "e")?,
-    };
+    })
+}
+
+/// `?s=&w=&n=&e=&limit=`.
+fn within(req: &Request, _: &Params) -> Result<Response, Error> {
+    let bbox = bbox(req)?;
     let limit = number(req, "limit")? as u32;
     Ok(answer(SPOTS.within(bbox, limit).map(placed_json)))
 }
@@ -331,5 +339,47 @@ fn near(req: &Request, _: &Params) -> Result<Response, Error> {
         SPOTS
             .near(center, number(req, "r")?, limit)
             .map(placed_json),
+    ))
+}
+
+/// `?s=&w=&n=&e=&limit=`: keys and points, no document.
+fn points(req: &Request, _: &Params) -> Result<Response, Error> {
+    let bbox = bbox(req)?;
+    let limit = number(req, "limit")? as u32;
+    Ok(answer(SPOTS.points(bbox, limit).map(|list| {
+        Value::Array(
+            list.into_iter()
+                .map(|s| json!({ "key": s.key, "lat": s.at.lat, "lon": s.at.lon }))
+                .collect(),
+        )
+    })))
+}
+
+/// `?s=&w=&n=&e=&cols=&rows=`.
+fn clusters(req: &Request, _: &Params) -> Result<Response, Error> {
+    let bbox = bbox(req)?;
+    let (cols, rows) = (number(req, "cols")? as u32, number(req, "rows")? as u32);
+    Ok(answer(SPOTS.clusters(bbox, cols, rows).map(|list| {
+        Value::Array(
+            list.into_iter()
+                .map(|c| {
+                    json!({
+                        "count": c.count, "lat": c.at.lat, "lon": c.at.lon, "key": c.key,
+                        "bounds": [c.bounds.south, c.bounds.west, c.bounds.north, c.bounds.east],
+                    })
+                })
+                .collect(),
+        )
+    })))
+}
+
+/// `?lat=&lon=`: `true`, `false`, or `null` when the commune has no outline.
+fn in_commune(req: &Request, _: &Params) -> Result<Response, Error> {
+    let at = Point {
+        lat: number(req, "lat")?,
+        lon: number(req, "lon")?,
+    };
+    Ok(answer(
+        store::in_commune(at).map(|inside| json!({ "inside": inside })),
     ))
 }

@@ -58,7 +58,7 @@
 pub mod bindings {
     wit_bindgen::generate!({
         world: "module",
-        path: "../wit/v0.2.2",
+        path: "../wit/v0.2.3",
         pub_export_macro: true,
         default_bindings_module: "parvis_module_sdk::bindings",
     });
@@ -153,7 +153,9 @@ macro_rules! export_module {
 /// Everything a module usually needs, in one `use`.
 pub mod prelude {
     pub use crate::html::{self, Markup, PreEscaped, Render, html, table_head};
-    pub use crate::store::{self, Bbox, Collection, Doc, Indexes, Placed, Point, StoreError};
+    pub use crate::store::{
+        self, Bbox, Cluster, Collection, Doc, Indexes, Placed, Point, Spot, StoreError,
+    };
     pub use crate::{
         Capability, Error, Event, Manifest, Module, Params, PersonalRecord, Request, Response,
         Router, Viewer, export_module, host, personal,

@@ -8,14 +8,26 @@
 //! // A document may carry a point on the map (contract 0.2.2), found by box or by distance.
 //! POLLS.place(&id, Point { lat: 45.899, lon: 6.129 })?;
 //! let close: Vec<Placed<Poll>> = POLLS.near(Point { lat: 45.9, lon: 6.13 }, 50.0, 10)?;
+//! // A map's markers, no document read (0.2.3): points, or clusters on a grid.
+//! let markers: Vec<Spot> = POLLS.points(bbox, 1_000)?;
+//! let groups: Vec<Cluster> = POLLS.clusters(bbox, 8, 8)?;
+//! // Whether a point lies inside the commune (its official outline, 0.2.3).
+//! let inside: Option<bool> = store::in_commune(Point { lat: 45.9, lon: 6.13 })?;
 //! ```
 
 use crate::bindings::parvis::module::places;
 use crate::bindings::parvis::module::storage as wit;
-pub use places::{Bbox, Point};
+pub use places::{Bbox, Cluster, Point, Spot};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
+
+/// Whether `at` lies inside the call's commune: its official outline (IGN Admin Express,
+/// generalised for maps), a point within 100 m of it counting as inside. `None` when the registry has no
+/// outline for the commune: let the person choose rather than refuse. Since contract 0.2.3.
+pub fn in_commune(at: Point) -> Result<Option<bool>, StoreError> {
+    Ok(places::in_commune(at)?)
+}
 
 /// Why a storage call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,6 +208,24 @@ impl<'a> Collection<'a> {
             .into_iter()
             .map(|p| Placed::decode(self.name, p))
             .collect()
+    }
+
+    /// The places inside `bbox`, by key, at most `limit` (1 to 5,000): keys and points only, no
+    /// document read — what a map draws. Since contract 0.2.3.
+    pub fn points(&self, bbox: Bbox, limit: u32) -> Result<Vec<Spot>, StoreError> {
+        Ok(places::points(self.name, bbox, limit)?)
+    }
+
+    /// The places inside `bbox` grouped on a grid of `columns` × `rows` cells (1 to 64 each):
+    /// one [`Cluster`] per cell holding any (its count, mean point and bounds; its key when it
+    /// holds one place), row by row from the north-west. Since contract 0.2.3.
+    pub fn clusters(
+        &self,
+        bbox: Bbox,
+        columns: u32,
+        rows: u32,
+    ) -> Result<Vec<Cluster>, StoreError> {
+        Ok(places::clusters(self.name, bbox, columns, rows)?)
     }
 
     /// The document at `key`, if any.

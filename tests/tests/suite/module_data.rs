@@ -773,7 +773,7 @@ both_backends!(
         let message = refused.err().map(|e| e.to_string()).context("installed")?;
         assert!(message.contains("parvis:module@0.1.0"), "{message}");
         assert!(
-            message.contains("versions prises en charge : 0.2.0, 0.2.1, 0.2.2"),
+            message.contains("versions prises en charge : 0.2.0, 0.2.1, 0.2.2, 0.2.3"),
             "{message}"
         );
         // Nothing registered.

@@ -233,3 +233,145 @@ both_backends!(
         Ok(())
     }
 );
+
+both_backends!(
+    a_map_gets_points_and_clusters_without_documents,
+    |backend: Backend| async move {
+        let app = TestApp::start(backend).await?;
+        let paris = app.commune("75056").await?;
+        let lyon = app.commune("69123").await?;
+        assert_eq!(app.install_module("parvis-module-hostile").await?, HOSTILE);
+        app.enable_module(&paris, HOSTILE).await?;
+        app.enable_module(&lyon, HOSTILE).await?;
+        for (key, at) in SPOTS {
+            let path = format!("/set?key={key}&lat={}&lon={}", at.lat, at.lon);
+            assert_eq!(call(&app, &paris, &path).await?.0, 200);
+        }
+        // Points: by key, every place inside the box, its exact point, and no document.
+        let (status, answer) = call(
+            &app,
+            &paris,
+            "/points?s=48.84&w=2.34&n=48.86&e=2.36&limit=5000",
+        )
+        .await?;
+        assert_eq!(status, 200, "{answer}");
+        let keys: Vec<&str> = answer
+            .as_array()
+            .map(|a| a.iter().filter_map(|p| p["key"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(keys, ["est", "hotel-de-ville", "nord", "sud"], "{answer}");
+        for p in answer.as_array().into_iter().flatten() {
+            let at = spot(p["key"].as_str().unwrap_or_default());
+            assert_eq!(
+                (p["lat"].as_f64(), p["lon"].as_f64()),
+                (Some(at.lat), Some(at.lon))
+            );
+        }
+        let (_, answer) = call(&app, &paris, "/points?s=48&w=2&n=49&e=3&limit=2").await?;
+        assert_eq!(answer.as_array().map(Vec::len), Some(2), "at most `limit`");
+
+        // Clusters: a 2 × 2 grid over a box whose west half holds the Eiffel Tower alone and
+        // whose east half holds the four places around the Hôtel de Ville (three in the
+        // north-east cell, « sud » in the south-east one).
+        let (status, answer) = call(
+            &app,
+            &paris,
+            "/clusters?s=48.84&w=2.28&n=48.87&e=2.42&cols=2&rows=2",
+        )
+        .await?;
+        assert_eq!(status, 200, "{answer}");
+        let cells = answer.as_array().cloned().unwrap_or_default();
+        let counts: Vec<(u64, Option<&str>)> = cells
+            .iter()
+            .map(|c| (c["count"].as_u64().unwrap_or(0), c["key"].as_str()))
+            .collect();
+        assert_eq!(
+            counts,
+            [(1, Some("tour-eiffel")), (3, None), (1, Some("sud"))],
+            "row by row from the north-west: {answer}"
+        );
+        let three = [spot("hotel-de-ville"), spot("nord"), spot("est")];
+        let mean_lat = three.iter().map(|p| p.lat).sum::<f64>() / 3.0;
+        let mean_lon = three.iter().map(|p| p.lon).sum::<f64>() / 3.0;
+        assert!(
+            (cells[1]["lat"].as_f64().unwrap_or(0.0) - mean_lat).abs() < 1e-6
+                && (cells[1]["lon"].as_f64().unwrap_or(0.0) - mean_lon).abs() < 1e-6,
+            "the marker at their mean: {}",
+            cells[1]
+        );
+        assert_eq!(
+            cells[1]["bounds"],
+            serde_json::json!([48.8566, 2.3522, 48.85687, 2.3533]),
+            "the smallest box holding them"
+        );
+
+        // Bad grids and limits; another commune sees nothing.
+        for (path, says) in [
+            ("/points?s=48&w=2&n=49&e=3&limit=0", "nombre de points"),
+            ("/points?s=48&w=2&n=49&e=3&limit=5001", "nombre de points"),
+            ("/points?s=49&w=2&n=48&e=3&limit=10", "boîte invalide"),
+            ("/clusters?s=48&w=2&n=49&e=3&cols=0&rows=2", "grille"),
+            ("/clusters?s=48&w=2&n=49&e=3&cols=2&rows=65", "grille"),
+            (
+                "/clusters?s=48&w=3&n=49&e=2&cols=2&rows=2",
+                "boîte invalide",
+            ),
+        ] {
+            let (status, answer) = call(&app, &paris, path).await?;
+            assert_eq!(status, 422, "{path}: {answer}");
+            let error = answer["error"].as_str().unwrap_or_default();
+            assert!(error.contains(says), "{path}: {error}");
+        }
+        let (_, answer) = call(&app, &lyon, "/points?s=48&w=2&n=49&e=3&limit=10").await?;
+        assert_eq!(answer, serde_json::json!([]));
+        let (_, answer) = call(&app, &lyon, "/clusters?s=48&w=2&n=49&e=3&cols=4&rows=4").await?;
+        assert_eq!(answer, serde_json::json!([]));
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(
+    a_module_asks_whether_a_point_lies_inside_its_commune,
+    |backend: Backend| async move {
+        let app = TestApp::start(backend).await?;
+        let paris = app.commune("75056").await?;
+        let vincennes = app.commune("94080").await?;
+        // A commune nouvelle the outlines' source predates: no outline to ask.
+        let unknown = app.commune("49126").await?;
+        assert_eq!(app.install_module("parvis-module-hostile").await?, HOSTILE);
+        for slug in [&paris, &vincennes, &unknown] {
+            app.enable_module(slug, HOSTILE).await?;
+        }
+        let inside = |slug: String, lat: f64, lon: f64| {
+            let app = &app;
+            async move {
+                let (status, answer) =
+                    call(app, &slug, &format!("/in-commune?lat={lat}&lon={lon}")).await?;
+                anyhow::ensure!(status == 200, "{answer}");
+                Ok::<_, anyhow::Error>(answer["inside"].clone())
+            }
+        };
+        use serde_json::json;
+        // The Hôtel de Ville, the Eiffel Tower and the Bois de Vincennes are Paris; Vincennes's
+        // town hall, Boulogne-Billancourt and Lyon are not.
+        assert_eq!(inside(paris.clone(), 48.8566, 2.3522).await?, json!(true));
+        assert_eq!(inside(paris.clone(), 48.8584, 2.2945).await?, json!(true));
+        assert_eq!(inside(paris.clone(), 48.8283, 2.4330).await?, json!(true));
+        assert_eq!(inside(paris.clone(), 48.8474, 2.4396).await?, json!(false));
+        assert_eq!(inside(paris.clone(), 48.8353, 2.2410).await?, json!(false));
+        assert_eq!(inside(paris.clone(), 45.764, 4.8357).await?, json!(false));
+        // Vincennes's own outline answers for Vincennes.
+        assert_eq!(
+            inside(vincennes.clone(), 48.8474, 2.4396).await?,
+            json!(true)
+        );
+        assert_eq!(inside(vincennes, 48.8566, 2.3522).await?, json!(false));
+        // No outline: the host says it does not know rather than guess.
+        assert_eq!(inside(unknown, 47.0, -0.5).await?, json!(null));
+        let (status, answer) = call(&app, &paris, "/in-commune?lat=95&lon=2").await?;
+        assert_eq!(status, 422, "{answer}");
+        app.stop().await;
+        Ok(())
+    }
+);

@@ -4,10 +4,13 @@
 
 use std::time::Instant;
 
-use crate::modules::bindings::parvis::module::places::{Bbox, Error, Host, Placed, Point};
+use crate::communes::outline;
+use crate::modules::bindings::parvis::module::places::{
+    Bbox, Cluster, Error, Host, Placed, Point, Spot,
+};
 use crate::modules::call::{CallState, Capability};
 use crate::modules::host::storage::{MAX_PAGE, check_name, denied, document};
-use crate::modules::places::{self, BBox, MAX_RADIUS_M, PlacesError};
+use crate::modules::places::{self, BBox, MAX_GRID, MAX_POINTS, MAX_RADIUS_M, PlacesError};
 use crate::modules::store::Footprint;
 
 fn point(p: Point) -> Result<places::Point, Error> {
@@ -24,6 +27,29 @@ fn point(p: Point) -> Result<places::Point, Error> {
     }
 }
 
+fn bbox(b: Bbox) -> Result<BBox, Error> {
+    let b = BBox {
+        south: b.south,
+        west: b.west,
+        north: b.north,
+        east: b.east,
+    };
+    if b.is_valid() {
+        Ok(b)
+    } else {
+        Err(Error::Invalid(
+            "boîte invalide : sud ≤ nord et ouest ≤ est, dans les limites de la Terre".into(),
+        ))
+    }
+}
+
+fn wire_point(p: places::Point) -> Point {
+    Point {
+        lat: p.lat,
+        lon: p.lon,
+    }
+}
+
 fn limit(limit: u32) -> Result<u32, Error> {
     if limit == 0 || limit > MAX_PAGE {
         return Err(Error::Invalid(format!("nombre de lieux : 1 à {MAX_PAGE}")));
@@ -34,10 +60,7 @@ fn limit(limit: u32) -> Result<u32, Error> {
 fn placed(p: places::Placed) -> Placed {
     Placed {
         document: document(p.doc),
-        at: Point {
-            lat: p.at.lat,
-            lon: p.at.lon,
-        },
+        at: wire_point(p.at),
         distance: p.distance,
     }
 }
@@ -104,10 +127,7 @@ impl Host for CallState {
         let found = places::get(tx, &module, &collection, &key).await;
         self.read_documents(started.elapsed(), 0);
         match found {
-            Ok(p) => Ok(p.map(|p| Point {
-                lat: p.lat,
-                lon: p.lon,
-            })),
+            Ok(p) => Ok(p.map(wire_point)),
             Err(e) => Err(Error::Unavailable(self.fail(&e))),
         }
     }
@@ -120,17 +140,7 @@ impl Host for CallState {
     ) -> Result<Vec<Placed>, Error> {
         let _leaving = self.leaving_database();
         check_name("collection", &collection)?;
-        let bbox = BBox {
-            south: bbox.south,
-            west: bbox.west,
-            north: bbox.north,
-            east: bbox.east,
-        };
-        if !bbox.is_valid() {
-            return Err(Error::Invalid(
-                "boîte invalide : sud ≤ nord et ouest ≤ est, dans les limites de la Terre".into(),
-            ));
-        }
+        let bbox = self::bbox(bbox)?;
         let max = limit(max)?;
         let module = self.module.clone();
         let tx = self.tx(Capability::Storage).await.map_err(denied)?;
@@ -163,5 +173,93 @@ impl Host for CallState {
         let found = places::near(tx, &module, &collection, center, radius, max).await;
         self.read_documents(started.elapsed(), found.as_ref().map_or(0, Vec::len));
         self.places_answer(found)
+    }
+
+    async fn points(
+        &mut self,
+        collection: String,
+        bbox: Bbox,
+        max: u32,
+    ) -> Result<Vec<Spot>, Error> {
+        let _leaving = self.leaving_database();
+        check_name("collection", &collection)?;
+        let bbox = self::bbox(bbox)?;
+        if max == 0 || max > MAX_POINTS {
+            return Err(Error::Invalid(format!(
+                "nombre de points : 1 à {MAX_POINTS}"
+            )));
+        }
+        let module = self.module.clone();
+        let tx = self.tx(Capability::Storage).await.map_err(denied)?;
+        let started = Instant::now();
+        let found = places::points(tx, &module, &collection, bbox, max).await;
+        self.read_documents(started.elapsed(), 0);
+        match found {
+            Ok(list) => Ok(list
+                .into_iter()
+                .map(|(key, at)| Spot {
+                    key,
+                    at: wire_point(at),
+                })
+                .collect()),
+            Err(PlacesError::Db(e)) => Err(Error::Unavailable(self.fail(&e))),
+            Err(e) => Err(Error::Invalid(e.to_string())),
+        }
+    }
+
+    async fn clusters(
+        &mut self,
+        collection: String,
+        bbox: Bbox,
+        columns: u32,
+        rows: u32,
+    ) -> Result<Vec<Cluster>, Error> {
+        let _leaving = self.leaving_database();
+        check_name("collection", &collection)?;
+        let bbox = self::bbox(bbox)?;
+        if !(1..=MAX_GRID).contains(&columns) || !(1..=MAX_GRID).contains(&rows) {
+            return Err(Error::Invalid(format!(
+                "grille : de 1 à {MAX_GRID} colonnes et rangées"
+            )));
+        }
+        let module = self.module.clone();
+        let tx = self.tx(Capability::Storage).await.map_err(denied)?;
+        let started = Instant::now();
+        let found = places::clusters(tx, &module, &collection, bbox, columns, rows).await;
+        self.read_documents(started.elapsed(), 0);
+        match found {
+            Ok(list) => Ok(list
+                .into_iter()
+                .map(|c| Cluster {
+                    count: c.count,
+                    at: wire_point(c.at),
+                    bounds: Bbox {
+                        south: c.bounds.south,
+                        west: c.bounds.west,
+                        north: c.bounds.north,
+                        east: c.bounds.east,
+                    },
+                    key: c.key,
+                })
+                .collect()),
+            Err(PlacesError::Db(e)) => Err(Error::Unavailable(self.fail(&e))),
+            Err(e) => Err(Error::Invalid(e.to_string())),
+        }
+    }
+
+    async fn in_commune(&mut self, at: Point) -> Result<Option<bool>, Error> {
+        let _leaving = self.leaving_database();
+        self.count_runtime_call();
+        let at = point(at)?;
+        let Some(tenant) = self.tenant() else {
+            return Err(Error::Unavailable("aucune commune pour cet appel".into()));
+        };
+        let started = Instant::now();
+        let outline = outline::of_tenant(self.services.db(), tenant).await;
+        self.read_documents(started.elapsed(), 0);
+        match outline {
+            Ok(outline) => Ok(outline.map(|o| o.holds(at))),
+            Err(e) => Err(Error::Unavailable(self.fail(&e))),
+        }
     }
 }
