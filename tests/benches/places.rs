@@ -1,5 +1,6 @@
 //! Places at the scale issue 18 names (1,000,000 reports, 50,000 in the largest commune): the
-//! contract's `within` (a map's bounding-box listing) and `near` (« C'est le même problème ? »,
+//! contract's `within` (documents of a box), `points` and `clusters` (a map's bounding-box
+//! listing: markers without documents, 0.2.3) and `near` (« C'est le même problème ? »,
 //! reports within 50 m) through the real router, the `hostile` test module's `/places/…`
 //! routes, the host and the database, on SQLite and, when `PARVIS_TEST_PG_URL` is set,
 //! PostgreSQL. 50,000 places are seeded in Paris's part of Paris's box, and 950,000 more in 19
@@ -149,9 +150,20 @@ async fn run(backend: Backend, total: i64, requests: usize) -> Result<()> {
     let district = "/places/within?s=48.845&w=2.335&n=48.8665&e=2.375&limit=500";
     let neighbourhood = "/places/within?s=48.853&w=2.345&n=48.8595&e=2.355&limit=500";
     let near = "/places/near?lat=48.856&lon=2.3522&r=50&limit=10";
+    // The map's listings: every marker of the district, and the whole city as a grid of 8 × 8
+    // clusters (all 50,000 places weighed), or the district as 16 × 16.
+    let district_points = "/places/points?s=48.845&w=2.335&n=48.8665&e=2.375&limit=5000";
+    let neighbourhood_points = "/places/points?s=48.853&w=2.345&n=48.8595&e=2.355&limit=5000";
+    let city_clusters = format!(
+        "/places/clusters?s={}&w={}&n={}&e={}&cols=8&rows=8",
+        PARIS.0, PARIS.1, PARIS.2, PARIS.3
+    );
+    let district_clusters = "/places/clusters?s=48.845&w=2.335&n=48.8665&e=2.375&cols=16&rows=16";
     for (path, box_) in [
         (district, (48.845, 2.335, 48.8665, 2.375)),
         (neighbourhood, (48.853, 2.345, 48.8595, 2.355)),
+        (district_points, (48.845, 2.335, 48.8665, 2.375)),
+        (neighbourhood_points, (48.853, 2.345, 48.8595, 2.355)),
     ] {
         let list = check(path.to_string()).await?;
         let inside = list.iter().all(|p| {
@@ -174,6 +186,18 @@ async fn run(backend: Backend, total: i64, requests: usize) -> Result<()> {
         bail!("{near}: a place beyond 50 m: {close:?}");
     }
     println!("  {near}: {} places within 50 m", close.len());
+    let district_count = check(district_points.to_string()).await?.len();
+    for (path, expected) in [
+        (city_clusters.as_str(), LARGEST as u64),
+        (district_clusters, district_count as u64),
+    ] {
+        let cells = check(path.to_string()).await?;
+        let total: u64 = cells.iter().filter_map(|c| c["count"].as_u64()).sum();
+        if total != expected {
+            bail!("{path}: {total} places in the clusters, {expected} expected");
+        }
+        println!("  {path}: {} clusters of {total} places", cells.len());
+    }
 
     let (_, ping99, ping_rate) = time(&app, &paris, "/ping", requests).await?;
     println!(
@@ -182,7 +206,15 @@ async fn run(backend: Backend, total: i64, requests: usize) -> Result<()> {
         ping99.as_secs_f64() * 1e3,
         ping_rate
     );
-    for path in [neighbourhood, district, near] {
+    for path in [
+        neighbourhood,
+        district,
+        neighbourhood_points,
+        district_points,
+        district_clusters,
+        city_clusters.as_str(),
+        near,
+    ] {
         let (p50, p99, rate) = time(&app, &paris, path, requests).await?;
         println!(
             "  {path:<70} p50 {:>6.2} ms  p99 {:>6.2} ms ({:.1}× /ping's)  {rate:>7.0} req/s{}",
