@@ -88,6 +88,53 @@ pub struct Config {
     /// Who runs this instance, for its legal notice, privacy policy and accessibility
     /// statement (`/mentions-legales`, `/confidentialite`, `/accessibilite`).
     pub legal: Legal,
+    /// The maps' background tiles (`PARVIS_MAP_TILES`, `PARVIS_MAP_ATTRIBUTION`).
+    pub map_tiles: MapTiles,
+}
+
+/// The default background of maps: the French state's free « Plan IGN » raster tiles
+/// (Géoplateforme WMTS, Web Mercator), which need no key.
+pub const IGN_PLAN_TILES: &str = "https://data.geopf.fr/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2&STYLE=normal&TILEMATRIXSET=PM&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&FORMAT=image/png";
+
+/// Their credit.
+pub const IGN_PLAN_ATTRIBUTION: &str = "Plan IGN © IGN – Géoplateforme";
+
+/// Where maps take their background from.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MapTiles {
+    /// URL template of 256-pixel raster tiles in Web Mercator, with `{z}`, `{x}` and `{y}`.
+    pub url: String,
+    /// The credit the map shows (plain text).
+    pub attribution: String,
+    /// `scheme://host[:port]` of `url`: the one outside origin pages may load images from.
+    #[serde(skip)]
+    pub origin: String,
+}
+
+impl MapTiles {
+    /// Checks a URL template: http(s), with its three placeholders, a host, nothing to inject
+    /// into a header.
+    pub fn new(url: &str, attribution: &str) -> Result<MapTiles, String> {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err("attendu une adresse https://…".into());
+        }
+        if !["{z}", "{x}", "{y}"].iter().all(|p| url.contains(p)) {
+            return Err("l'adresse doit contenir {z}, {x} et {y}".into());
+        }
+        let sample = url
+            .replace("{z}", "0")
+            .replace("{x}", "0")
+            .replace("{y}", "0");
+        let parsed = url::Url::parse(&sample).map_err(|e| format!("adresse illisible : {e}"))?;
+        if parsed.host_str().is_none() || !parsed.username().is_empty() {
+            return Err("attendu une adresse avec un nom d'hôte et sans identifiants".into());
+        }
+        Ok(MapTiles {
+            url: url.to_string(),
+            attribution: attribution.to_string(),
+            origin: parsed.origin().ascii_serialization(),
+        })
+    }
 }
 
 /// The operator of an instance, as French law asks a site to name it (LCEN art. 6, RGPD
@@ -137,6 +184,8 @@ struct FileConfig {
     publication_director: Option<String>,
     hosting: Option<String>,
     contact_email: Option<String>,
+    map_tiles: Option<String>,
+    map_attribution: Option<String>,
 }
 
 impl Config {
@@ -305,6 +354,16 @@ impl Config {
             hosting: pick("PARVIS_HOSTING", &file.hosting),
             contact,
         };
+        let tiles_url =
+            pick("PARVIS_MAP_TILES", &file.map_tiles).unwrap_or_else(|| IGN_PLAN_TILES.into());
+        let attribution = pick("PARVIS_MAP_ATTRIBUTION", &file.map_attribution)
+            .unwrap_or_else(|| IGN_PLAN_ATTRIBUTION.into());
+        let map_tiles =
+            MapTiles::new(&tiles_url, &attribution).map_err(|why| ConfigError::Invalid {
+                name: "PARVIS_MAP_TILES",
+                value: tiles_url.clone(),
+                why,
+            })?;
         let mail_from = pick("PARVIS_MAIL_FROM", &file.mail_from)
             .unwrap_or_else(|| format!("Parvis <ne-pas-repondre@{base_domain}>"));
         Ok(Config {
@@ -336,6 +395,7 @@ impl Config {
             )?,
             rate_limit_slowdown: 1,
             legal,
+            map_tiles,
             base_domain,
         })
     }

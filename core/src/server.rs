@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath, Request};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -242,6 +242,18 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/static/parvis.css", get(css))
         .route("/static/search.js", get(search_js))
+        .route(
+            "/static/map.js",
+            get(|h: HeaderMap| async move { crate::web::assets::MAP_JS.respond(&h) }),
+        )
+        .route(
+            "/static/vendor/leaflet.js",
+            get(|h: HeaderMap| async move { crate::web::assets::LEAFLET_JS.respond(&h) }),
+        )
+        .route(
+            "/static/vendor/leaflet.css",
+            get(|h: HeaderMap| async move { crate::web::assets::LEAFLET_CSS.respond(&h) }),
+        )
         .merge(crate::notifications::push::routes::static_routes())
         .merge(crate::platform::app::static_routes())
         .merge(sites)

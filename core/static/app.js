@@ -1,6 +1,7 @@
 // On every page: registers the service worker, so that the site installs as an app and shows
-// its offline page when the network is gone (see /sw.js); and lets the keyboard scroll a table
-// that scrolls sideways on a narrow screen (it becomes focusable, RGAA 7.3). Nothing else; the
+// its offline page when the network is gone (see /sw.js); lets the keyboard scroll a table
+// that scrolls sideways on a narrow screen (it becomes focusable, RGAA 7.3); and loads the
+// maps' script where a page has a map (map.js, which loads the map library). Nothing else; the
 // pages work without.
 (function () {
   "use strict";
@@ -24,6 +25,12 @@
   }
   scrollingTables();
   window.addEventListener("resize", scrollingTables);
+
+  if (document.querySelector("[data-map]")) {
+    var maps = document.createElement("script");
+    maps.src = "/static/map.js";
+    document.head.appendChild(maps);
+  }
 
   if (!("serviceWorker" in navigator)) return;
   window.addEventListener("load", function () {

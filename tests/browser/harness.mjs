@@ -13,7 +13,9 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
 import net from "node:net";
+import http from "node:http";
 import { chromium } from "playwright-core";
+import { PNG } from "pngjs";
 
 export const here = dirname(fileURLToPath(import.meta.url));
 export const root = join(here, "..", "..");
@@ -153,9 +155,41 @@ export async function startSmtpSink(mailFile, children) {
   return smtpPort;
 }
 
+/** A map tile server on loopback (`PARVIS_MAP_TILES` of the demo): every tile is the same
+ * 256-pixel PNG, a pale ground with a darker edge, so a map shows its grid; `requests` lists
+ * the paths asked. No test reaches the real tile service. */
+export async function startTileServer(children) {
+  const png = new PNG({ width: 256, height: 256 });
+  for (let y = 0; y < 256; y++) {
+    for (let x = 0; x < 256; x++) {
+      const i = (y * 256 + x) * 4;
+      const edge = x === 0 || y === 0;
+      png.data[i] = edge ? 200 : 242;
+      png.data[i + 1] = edge ? 196 : 239;
+      png.data[i + 2] = edge ? 186 : 233;
+      png.data[i + 3] = 255;
+    }
+  }
+  const tile = PNG.sync.write(png);
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    requests.push(req.url);
+    if (!/^\/tuiles\/\d+\/\d+\/\d+\.png$/.test(req.url)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "content-type": "image/png", "cache-control": "max-age=3600" }).end(tile);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  children.push({ kill: () => server.close() });
+  const url = `http://127.0.0.1:${server.address().port}/tuiles/{z}/{x}/{y}.png`;
+  return { url, requests };
+}
+
 /** Runs `parvis serve --demo` in `dir`; resolves with { communeUrl, port, env }: `port` is
  * the public port (links and the browser use it), relayed to the port Parvis bound. */
 export async function startDemo(dir, smtpPort, children, extraEnv = {}) {
+  const tiles = await startTileServer(children);
   let bound;
   const parvisPort = new Promise((resolve, reject) => (bound = { resolve, reject }));
   // Connections wait on it; when none came, its failure is the one startDemo throws.
@@ -170,6 +204,8 @@ export async function startDemo(dir, smtpPort, children, extraEnv = {}) {
     PARVIS_PUBLIC_PORT: String(port),
     PARVIS_BASE_DOMAIN: "parvis.localhost",
     SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+    PARVIS_MAP_TILES: tiles.url,
+    PARVIS_MAP_ATTRIBUTION: "Tuiles d'essai",
     RUST_LOG: "warn",
     ...extraEnv,
   };
@@ -184,7 +220,7 @@ export async function startDemo(dir, smtpPort, children, extraEnv = {}) {
     );
     bound.resolve(Number(listening));
     assert.equal(new URL(communeUrl).port, String(port), `the commune's links use the public port ${port}`);
-    return { communeUrl, port, env };
+    return { communeUrl, port, env, tiles };
   } catch (e) {
     bound.reject(e);
     throw e;

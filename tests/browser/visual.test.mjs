@@ -68,7 +68,7 @@ const ACCOUNTS = {
 // date fields of forms. The dates written in text elsewhere (« mardi 8 décembre 2026 à 17 h 00 »:
 // the demo's content is dated from its start) are replaced, for the screenshot only, by a date
 // of the same form (see `stubDates`), so that the lines wrap the same whatever the day.
-const MASK = ["time", "figure.chart", "input[type=date]", "input[type=datetime-local]", "input[type=time]"];
+const MASK = ["time", "figure.chart", "input[type=date]", "input[type=datetime-local]", "input[type=time]", ".map"];
 
 const found = { wide: [], detached: [], a11y: [], french: [], screenshots: [], ratios: [], shot: new Set(), updated: 0 };
 const children = [];
@@ -203,6 +203,10 @@ async function walk(who, communeUrl) {
 /** Waits until every image is loaded (lazy ones too) and the fonts are ready. */
 async function settle(page) {
   await page.evaluate(async () => {
+    // The notification page's « Sur cet appareil » shows once the service worker answered
+    // (push.js): wait for it, or the screenshot catches it shown or not by chance.
+    const push = document.getElementById("push");
+    for (let i = 0; push && push.hidden && i < 100; i++) await new Promise((done) => setTimeout(done, 20));
     for (const img of document.images) img.loading = "eager";
     await Promise.all([...document.images].map((img) => img.decode().catch(() => {})));
     await document.fonts.ready;

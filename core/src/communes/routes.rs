@@ -23,6 +23,27 @@ pub fn routes() -> Router<AppState> {
         .route("/theme.css", get(theme))
         .route("/couverture", get(cover))
         .route("/services", get(services))
+        .route("/contour.geojson", get(outline))
+}
+
+/// `/contour.geojson`: the commune's outline as a GeoJSON Feature (name and INSEE code in its
+/// properties), for its maps. Registry data: cached a day.
+async fn outline(State(state): State<AppState>, tenant: Tenant) -> AppResult<Response> {
+    let site = tenant.site();
+    let geometry = crate::communes::outline::text_of(&state.db, &site.insee)
+        .await?
+        .ok_or_else(|| AppError::not_found("Le contour de cette commune n'est pas connu."))?;
+    let properties = serde_json::json!({ "code": site.insee, "nom": site.name });
+    // The stored geometry is checked, compact JSON (`outline::normalise`): spliced as it is.
+    let body = format!(r#"{{"type":"Feature","properties":{properties},"geometry":{geometry}}}"#);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/geo+json"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

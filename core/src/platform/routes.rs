@@ -248,7 +248,7 @@ struct Section {
 }
 
 /// The living page's components, in its order (`components.html` shows each by its `id`).
-const SECTIONS: [Section; 14] = [
+const SECTIONS: [Section; 15] = [
     Section {
         id: "couleurs",
         name: "Couleurs",
@@ -304,6 +304,10 @@ const SECTIONS: [Section; 14] = [
     Section {
         id: "confirmations",
         name: "Confirmations",
+    },
+    Section {
+        id: "lieu",
+        name: "Lieu sur la carte",
     },
 ];
 

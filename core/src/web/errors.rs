@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::error::{AppError, ErrorPage};
 use crate::web::Web;
-use crate::web::render::{Layout, Template, platform_origin};
+use crate::web::render::{Layout, Template};
 use crate::web::session::Viewer;
 use crate::web::site::Site;
 
@@ -61,12 +61,7 @@ pub async fn render_error_pages(State(state): State<Web>, req: Request, next: Ne
         return Redirect::to(&target).into_response();
     }
     let site = site.unwrap_or(Site::Platform);
-    let layout = Layout::new(
-        Some(&site),
-        viewer.0.as_ref(),
-        None,
-        platform_origin(&state),
-    );
+    let layout = Layout::new(Some(&site), viewer.0.as_ref(), None, &state.config);
     let content = ErrorContent {
         title: title(page.status),
         message: &page.message,
@@ -188,7 +183,7 @@ impl Template for NotOpen<'_> {
 /// address of a commune of the registry that has not opened yet (`annecy.<domain>`) says so,
 /// and invites its mayor to ask for it.
 pub fn unknown_host_page(state: &Web, host: &str) -> Response {
-    let layout = Layout::new(None, None, None, platform_origin(state));
+    let layout = Layout::new(None, None, None, &state.config);
     let communes = crate::web::site::subdomain_of(host, &state.config.base_domain)
         .map(|slug| state.communes.unopened_by_slug(slug.as_str()))
         .unwrap_or_default();

@@ -5,6 +5,7 @@
 //! state through axum's `FromRef`, and learns what the header counts (unread messages)
 //! through [`HeaderCounts`], which the feature that owns the count implements.
 
+pub mod assets;
 pub mod csrf;
 pub mod errors;
 pub mod health;

@@ -376,7 +376,7 @@ impl Page {
     }
 
     /// The layout's part of this page's context.
-    fn layout(&self, web: &Web) -> Layout<'_> {
+    fn layout<'a>(&'a self, web: &'a Web) -> Layout<'a> {
         let csrf_token = self
             .csrf
             .as_ref()
@@ -386,7 +386,7 @@ impl Page {
             Some(&self.site),
             self.viewer.as_ref(),
             csrf_token,
-            platform_origin(web),
+            &web.config,
         )
     }
 
@@ -426,6 +426,8 @@ pub struct Layout<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     csrf_token: Option<&'a str>,
     platform_url: String,
+    /// The maps' tiles and credit (`<meta name="parvis-map">`, read by `map.js`).
+    map_tiles: &'a crate::config::MapTiles,
 }
 
 /// The site, as the layout names it.
@@ -453,7 +455,7 @@ impl<'a> Layout<'a> {
         site: Option<&'a Site>,
         viewer: Option<&'a Account>,
         csrf_token: Option<&'a str>,
-        platform_url: String,
+        config: &'a crate::config::Config,
     ) -> Layout<'a> {
         let (site, commune) = match site {
             Some(Site::Platform) => (SiteView::Platform { name: "Parvis" }, None),
@@ -472,7 +474,8 @@ impl<'a> Layout<'a> {
             commune,
             viewer,
             csrf_token,
-            platform_url,
+            platform_url: config.platform_origin(),
+            map_tiles: &config.map_tiles,
         }
     }
 }

@@ -41,23 +41,26 @@ pub const SANDBOX_POLICY: &str = "sandbox; default-src 'none'";
 pub struct ModulePage;
 
 /// The policy of core pages on `site` (`scheme://host[:port]`, see [`site_origin`]);
-/// `communes` is the communes' origins (`http://*.base:port`).
-fn policy(site: Option<&str>, communes: &str) -> String {
+/// `communes` is the communes' origins (`http://*.base:port`), `tiles` the maps' tile server
+/// (`PARVIS_MAP_TILES`), the one outside origin images come from. `data:` images too: the map
+/// library blanks a tile it stops loading with a one-pixel `data:` GIF (a `data:` image loads
+/// nothing from anywhere).
+fn policy(site: Option<&str>, communes: &str, tiles: &str) -> String {
     let (scripts, worker) = sources(site);
     format!(
         "default-src 'self'; script-src {scripts}; worker-src {worker}; style-src 'self'; \
-         img-src 'self' {communes}; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+         img-src 'self' data: {communes} {tiles}; connect-src 'self'; object-src 'none'; base-uri 'none'; \
          form-action 'self' {CHECKOUT_FORMS}; frame-ancestors 'none'"
     )
 }
 
 /// The policy of module pages: the core one's scripts and framing, with the inline styles
-/// and `data:` images module HTML may use.
-fn module_policy(site: Option<&str>) -> String {
+/// and `data:` images module HTML may use, and the maps' tiles.
+fn module_policy(site: Option<&str>, tiles: &str) -> String {
     let (scripts, worker) = sources(site);
     format!(
         "default-src 'self'; script-src {scripts}; worker-src {worker}; \
-         style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: {tiles}; connect-src 'self'; \
          object-src 'none'; base-uri 'none'; form-action 'self' {CHECKOUT_FORMS}; \
          frame-ancestors 'none'"
     )
@@ -106,12 +109,13 @@ pub async fn headers(State(state): State<Web>, req: Request, next: Next) -> Resp
     let module_page = response.extensions().get::<ModulePage>().is_some();
     let headers = response.headers_mut();
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        let tiles = &state.config.map_tiles.origin;
         let value = if module_page {
-            module_policy(site.as_deref())
+            module_policy(site.as_deref(), tiles)
         } else {
             let platform = platform_origin(&state);
             let (scheme, rest) = platform.split_once("://").unwrap_or(("http", &platform));
-            policy(site.as_deref(), &format!("{scheme}://*.{rest}"))
+            policy(site.as_deref(), &format!("{scheme}://*.{rest}"), tiles)
         };
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(header::CONTENT_SECURITY_POLICY, value);
@@ -130,7 +134,11 @@ pub async fn headers(State(state): State<Web>, req: Request, next: Next) -> Resp
 mod tests {
     #[test]
     fn the_policy_allows_only_the_hosts_scripts_and_commune_images() {
-        let p = super::policy(Some("https://paris.parvis.fr"), "https://*.parvis.fr");
+        let p = super::policy(
+            Some("https://paris.parvis.fr"),
+            "https://*.parvis.fr",
+            "https://data.geopf.fr",
+        );
         assert!(
             p.contains("script-src https://paris.parvis.fr/static/;"),
             "{p}"
@@ -139,7 +147,7 @@ mod tests {
             p.contains("worker-src https://paris.parvis.fr/sw.js;"),
             "{p}"
         );
-        assert!(p.contains("img-src 'self' https://*.parvis.fr;"));
+        assert!(p.contains("img-src 'self' data: https://*.parvis.fr https://data.geopf.fr;"));
         assert!(p.contains("object-src 'none'") && p.contains("base-uri 'none'"));
         assert!(p.contains("frame-ancestors 'none'") && p.contains("form-action 'self'"));
         assert!(!p.contains("unsafe"));
@@ -148,14 +156,18 @@ mod tests {
 
     #[test]
     fn module_pages_run_the_same_scripts_only() {
-        let p = super::module_policy(Some("http://lyon.parvis.test:8080"));
+        let p = super::module_policy(Some("http://lyon.parvis.test:8080"), "http://127.0.0.1:9");
         assert!(
             p.contains("script-src http://lyon.parvis.test:8080/static/;"),
             "{p}"
         );
         assert!(!p.contains("script-src 'self'") && !p.contains("unsafe-eval"));
         assert!(p.contains("object-src 'none'") && p.contains("base-uri 'none'"));
-        let unknown = super::module_policy(None);
+        assert!(
+            p.contains("img-src 'self' data: http://127.0.0.1:9;"),
+            "{p}"
+        );
+        let unknown = super::module_policy(None, "https://data.geopf.fr");
         assert!(unknown.contains("script-src 'none';"), "{unknown}");
     }
 }

@@ -383,8 +383,11 @@ both_backends!(posts_carry_images_and_documents, |backend| async move {
         csp.contains(&format!("script-src {origin}/static/;")),
         "{csp}"
     );
+    // Images: the site, the communes' sites, and the maps' tile server (IGN's by default);
+    // `data:` for the map library's blank tile.
     assert!(
-        csp.contains("img-src 'self' http://*.parvis.test:"),
+        csp.contains("img-src 'self' data: http://*.parvis.test:")
+            && csp.contains(" https://data.geopf.fr;"),
         "{csp}"
     );
     assert!(!csp.contains("unsafe"), "{csp}");

@@ -368,9 +368,34 @@ both_backends!(
         );
         assert_eq!(inside(vincennes, 48.8566, 2.3522).await?, json!(false));
         // No outline: the host says it does not know rather than guess.
-        assert_eq!(inside(unknown, 47.0, -0.5).await?, json!(null));
+        assert_eq!(inside(unknown.clone(), 47.0, -0.5).await?, json!(null));
         let (status, answer) = call(&app, &paris, "/in-commune?lat=95&lon=2").await?;
         assert_eq!(status, 422, "{answer}");
+
+        // The map reads the same outline, as GeoJSON, from the commune's own host; a commune
+        // without one says so.
+        let visitor = app.client()?;
+        let r = visitor
+            .get(app.url(Some(&paris), "/contour.geojson"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/geo+json");
+        let feature: serde_json::Value = r.json().await?;
+        assert_eq!(
+            feature["properties"],
+            json!({ "code": "75056", "nom": "Paris" })
+        );
+        assert_eq!(feature["geometry"]["type"], "MultiPolygon");
+        let rings = feature["geometry"]["coordinates"][0][0]
+            .as_array()
+            .map_or(0, Vec::len);
+        assert!(rings > 50, "Paris's outer ring has {rings} positions");
+        let r = visitor
+            .get(app.url(Some(&unknown), "/contour.geojson"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 404);
         app.stop().await;
         Ok(())
     }

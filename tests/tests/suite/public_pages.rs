@@ -372,7 +372,7 @@ both_backends!(
             let page = r.text().await?;
             assert_eq!(texts(&page, "main h1")?, ["Composants de Parvis"]);
             let sections = texts(&page, "main h2")?;
-            assert_eq!(sections.len(), 14, "{sections:?}");
+            assert_eq!(sections.len(), 15, "{sections:?}");
             // Every entry of the contents leads to its section.
             for anchor in attrs(&page, "nav[aria-label='Sommaire des composants'] a", "href")? {
                 let id = anchor.trim_start_matches('#');
@@ -407,6 +407,10 @@ both_backends!(
                 (".sample figure.chart svg[role=img]", "role=&quot;img&quot;"),
                 (".sample [aria-invalid=true]", "aria-invalid"),
                 (".sample .confirm button.danger", "class=&quot;danger&quot;"),
+                (
+                    ".sample .map[data-map][data-pick=demo-lieu] .map-off",
+                    "data-pick=&quot;demo-lieu&quot;",
+                ),
             ] {
                 // `texts` has one entry per element found, empty text or not.
                 assert!(!texts(&page, css)?.is_empty(), "{css}");
