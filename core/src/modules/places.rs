@@ -6,7 +6,7 @@
 //! (`REAL`) and PostgreSQL (`DOUBLE PRECISION`) keep exactly: the same query gives the same
 //! documents in the same order on either.
 
-use crate::db::TenantSql;
+use crate::db::{Backend, TenantSql, sql};
 use crate::modules::store::Doc;
 use crate::types::ModuleId;
 
@@ -27,7 +27,7 @@ pub const MAX_POINTS: u32 = 5_000;
 /// Cells a side of a `clusters` grid has at most.
 pub const MAX_GRID: u32 = 64;
 /// Clusters sum their points in units of 10⁻⁷ degree (1 cm), as integers: the mean is then
-/// the same whatever order the database gave them in.
+/// the same whatever order the database adds them in.
 const UNITS_PER_DEGREE: f64 = 1e7;
 
 /// A point, WGS 84 degrees.
@@ -262,93 +262,135 @@ pub struct Cluster {
     pub key: Option<String>,
 }
 
-/// One cell's running sums.
-struct Cell {
-    count: u32,
-    lat: i64,
-    lon: i64,
-    bounds: BBox,
-    key: Option<String>,
+/// One cell's sums as the database gives them (see [`clusters`]).
+#[derive(Debug, Clone, sql::Row)]
+struct CellSums {
+    /// Row from the north (`rows` on the southern edge: clamped when merged).
+    r: i64,
+    /// Column from the west (likewise).
+    c: i64,
+    n: i64,
+    /// Sums of `floor((lat + 90) × 10⁷)` and `floor((lon + 180) × 10⁷)`: integers, so the
+    /// same whatever order the database adds them in.
+    sum_lat: i64,
+    sum_lon: i64,
+    south: f64,
+    north: f64,
+    west: f64,
+    east: f64,
+    /// The least key (the key, when the cell holds one place).
+    first_key: String,
 }
 
 /// The places inside `bbox` grouped on a grid of `columns` × `rows` cells, one [`Cluster`]
-/// per cell holding any, row by row from the north-west. The index alone is read (at most
-/// [`MAX_CLUSTERED`] places); the result does not depend on the order the database gives.
+/// per cell holding any, row by row from the north-west. The database counts and sums them
+/// on its point index (at most [`MAX_CLUSTERED`] read) with the same arithmetic on SQLite and
+/// PostgreSQL: a cell is `floor((north − lat) / height)`, `floor((lon − west) / width)`, and
+/// points are summed as whole units of 10⁻⁷ degree, so both give the same clusters.
 pub async fn clusters(
     tx: &mut impl TenantSql,
+    backend: Backend,
     module: &ModuleId,
     collection: &str,
     bbox: BBox,
     columns: u32,
     rows: u32,
 ) -> Result<Vec<Cluster>, PlacesError> {
-    let spots = in_box(tx, module, collection, bbox, MAX_CLUSTERED).await?;
-    if spots.len() > MAX_CLUSTERED {
+    let (columns, rows) = (columns.clamp(1, MAX_GRID), rows.clamp(1, MAX_GRID));
+    // A flat box has one row (or column): any size gives index 0.
+    let size = |span: f64, cells: u32| {
+        let s = span / f64::from(cells);
+        if s > 0.0 { s } else { 1.0 }
+    };
+    let (height, width) = (
+        size(bbox.north - bbox.south, rows),
+        size(bbox.east - bbox.west, columns),
+    );
+    // Every value floored here is ≥ 0: SQLite's CAST truncates, which is then the floor.
+    let floor = |x: &str| match backend {
+        Backend::Sqlite => format!("CAST({x} AS INTEGER)"),
+        Backend::Postgres => format!("floor({x})::bigint"),
+    };
+    let sum = |x: &str| match backend {
+        Backend::Sqlite => format!("SUM({})", floor(x)),
+        Backend::Postgres => format!("SUM({})::bigint", floor(x)),
+    };
+    let sql = format!(
+        "SELECT {r} AS r, {c} AS c, COUNT(*) AS n, {sum_lat} AS sum_lat, {sum_lon} AS sum_lon, \
+         MIN(lat) AS south, MAX(lat) AS north, MIN(lon) AS west, MAX(lon) AS east, \
+         MIN(key) AS first_key \
+         FROM (SELECT key, lat, lon FROM module_places \
+               WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 \
+                 AND lat BETWEEN $4 AND $5 AND lon BETWEEN $6 AND $7 LIMIT $8) p \
+         GROUP BY 1, 2",
+        r = floor("($5 - lat) / $9"),
+        c = floor("(lon - $6) / $10"),
+        sum_lat = sum("(lat + 90) * $11"),
+        sum_lon = sum("(lon + 180) * $11"),
+    );
+    let sums: Vec<CellSums> = tx
+        .scoped_as::<CellSums>(&sql)
+        .bind(module.as_str())
+        .bind(collection)
+        .bind(bbox.south)
+        .bind(bbox.north)
+        .bind(bbox.west)
+        .bind(bbox.east)
+        .bind(i64::try_from(MAX_CLUSTERED + 1).unwrap_or(i64::MAX))
+        .bind(height)
+        .bind(width)
+        .bind(UNITS_PER_DEGREE)
+        .fetch_all(tx)
+        .await?;
+    let weighed: i64 = sums.iter().map(|s| s.n).sum();
+    if weighed > i64::try_from(MAX_CLUSTERED).unwrap_or(i64::MAX) {
         return Err(PlacesError::TooManyToCluster);
     }
-    Ok(grid(spots, bbox, columns, rows))
+    Ok(merge(sums, columns, rows))
 }
 
-/// Lays the grid over `bbox` and sums each cell (see [`clusters`]).
-fn grid(spots: Vec<(String, f64, f64)>, bbox: BBox, columns: u32, rows: u32) -> Vec<Cluster> {
-    let (columns, rows) = (columns.clamp(1, MAX_GRID), rows.clamp(1, MAX_GRID));
-    let width = (bbox.east - bbox.west) / f64::from(columns);
-    let height = (bbox.north - bbox.south) / f64::from(rows);
-    // A cell index along one side: the last cell takes the far edge, a zero-sized box has one.
-    let index = |offset: f64, size: f64, cells: u32| -> usize {
-        let i = if size > 0.0 {
-            (offset / size).floor()
-        } else {
-            0.0
-        };
-        (i.max(0.0) as usize).min(cells as usize - 1)
-    };
-    let mut cells: Vec<Option<Cell>> = (0..columns * rows).map(|_| None).collect();
-    for (key, lat, lon) in spots {
-        let c = index(lon - bbox.west, width, columns);
-        let r = index(bbox.north - lat, height, rows);
-        let units = |degrees: f64| (degrees * UNITS_PER_DEGREE).round() as i64;
-        let slot = &mut cells[r * columns as usize + c];
-        match slot {
-            None => {
-                *slot = Some(Cell {
-                    count: 1,
-                    lat: units(lat),
-                    lon: units(lon),
-                    bounds: BBox {
-                        south: lat,
-                        west: lon,
-                        north: lat,
-                        east: lon,
-                    },
-                    key: Some(key),
-                });
-            }
+/// The cells in grid order, those on the far edges (index `rows` or `columns`) merged into the
+/// last row or column.
+fn merge(sums: Vec<CellSums>, columns: u32, rows: u32) -> Vec<Cluster> {
+    let last = |i: i64, cells: u32| i.clamp(0, i64::from(cells) - 1) as usize;
+    let mut cells: Vec<Option<CellSums>> = (0..columns * rows).map(|_| None).collect();
+    for s in sums {
+        let at = last(s.r, rows) * columns as usize + last(s.c, columns);
+        match &mut cells[at] {
             Some(cell) => {
-                cell.count += 1;
-                cell.lat += units(lat);
-                cell.lon += units(lon);
-                cell.bounds.south = cell.bounds.south.min(lat);
-                cell.bounds.north = cell.bounds.north.max(lat);
-                cell.bounds.west = cell.bounds.west.min(lon);
-                cell.bounds.east = cell.bounds.east.max(lon);
-                cell.key = None;
+                cell.n += s.n;
+                cell.sum_lat += s.sum_lat;
+                cell.sum_lon += s.sum_lon;
+                cell.south = cell.south.min(s.south);
+                cell.north = cell.north.max(s.north);
+                cell.west = cell.west.min(s.west);
+                cell.east = cell.east.max(s.east);
+                if s.first_key < cell.first_key {
+                    cell.first_key = s.first_key;
+                }
             }
+            empty => *empty = Some(s),
         }
     }
     cells
         .into_iter()
         .flatten()
         .map(|cell| {
-            let mean = |sum: i64| sum as f64 / f64::from(cell.count) / UNITS_PER_DEGREE;
+            let mean =
+                |sum: i64, offset: f64| sum as f64 / cell.n as f64 / UNITS_PER_DEGREE - offset;
             Cluster {
-                count: cell.count,
+                count: u32::try_from(cell.n).unwrap_or(u32::MAX),
                 at: Point {
-                    lat: mean(cell.lat),
-                    lon: mean(cell.lon),
+                    lat: mean(cell.sum_lat, 90.0),
+                    lon: mean(cell.sum_lon, 180.0),
                 },
-                bounds: cell.bounds,
-                key: cell.key,
+                bounds: BBox {
+                    south: cell.south,
+                    west: cell.west,
+                    north: cell.north,
+                    east: cell.east,
+                },
+                key: (cell.n == 1).then_some(cell.first_key),
             }
         })
         .collect()
@@ -503,43 +545,51 @@ mod tests {
         );
     }
 
+    fn sums(r: i64, c: i64, lat: f64, lon: f64, key: &str) -> CellSums {
+        CellSums {
+            r,
+            c,
+            n: 1,
+            sum_lat: ((lat + 90.0) * UNITS_PER_DEGREE).floor() as i64,
+            sum_lon: ((lon + 180.0) * UNITS_PER_DEGREE).floor() as i64,
+            south: lat,
+            north: lat,
+            west: lon,
+            east: lon,
+            first_key: key.into(),
+        }
+    }
+
     #[test]
-    fn a_grid_sums_its_cells_whatever_the_order() {
-        let bbox = BBox {
-            south: 45.0,
-            west: 6.0,
-            north: 46.0,
-            east: 7.0,
-        };
-        let spots = vec![
-            ("a".to_string(), 45.9, 6.1),
-            ("b".to_string(), 45.8, 6.2),
-            ("c".to_string(), 45.1, 6.9),
-            // On the far edges: the last cell, not outside the grid.
-            ("d".to_string(), 45.0, 7.0),
-        ];
-        let cells = grid(spots.clone(), bbox, 2, 2);
+    fn cells_on_the_far_edges_join_the_last_ones() {
+        // A 2 × 2 grid: « a » in the north-west cell; « b » and « c » in the south-east one,
+        // « c » on the box's south-eastern corner (index 2, 2 before clamping).
+        let cells = merge(
+            vec![
+                sums(1, 1, 45.1, 6.9, "b"),
+                sums(0, 0, 45.9, 6.1, "a"),
+                sums(2, 2, 45.0, 7.0, "c"),
+            ],
+            2,
+            2,
+        );
         assert_eq!(cells.len(), 2, "{cells:?}");
-        // North-west first: a and b together, their mean, their box, no key.
-        assert_eq!(cells[0].count, 2);
-        assert!((cells[0].at.lat - 45.85).abs() < 1e-9 && (cells[0].at.lon - 6.15).abs() < 1e-9);
+        assert_eq!((cells[0].count, cells[0].key.as_deref()), (1, Some("a")));
+        assert!((cells[0].at.lat - 45.9).abs() < 1e-6 && (cells[0].at.lon - 6.1).abs() < 1e-6);
+        assert_eq!((cells[1].count, cells[1].key.as_deref()), (2, None));
+        assert!((cells[1].at.lat - 45.05).abs() < 1e-6 && (cells[1].at.lon - 6.95).abs() < 1e-6);
         assert_eq!(
-            cells[0].bounds,
+            cells[1].bounds,
             BBox {
-                south: 45.8,
-                west: 6.1,
-                north: 45.9,
-                east: 6.2
+                south: 45.0,
+                west: 6.9,
+                north: 45.1,
+                east: 7.0
             }
         );
-        assert_eq!(cells[0].key, None);
-        assert_eq!(cells[1].count, 2);
-        let mut reversed = spots;
-        reversed.reverse();
-        assert_eq!(grid(reversed, bbox, 2, 2), cells);
-        let single = grid(vec![("k".into(), 45.5, 6.5)], bbox, 64, 64);
-        assert_eq!(single[0].key.as_deref(), Some("k"));
-        assert_eq!(single[0].count, 1);
+        // West of Greenwich and south of the equator too (the sums are offset to stay ≥ 0).
+        let far = merge(vec![sums(0, 0, -21.1151, -61.0, "sud-ouest")], 1, 1);
+        assert!((far[0].at.lat + 21.1151).abs() < 1e-6 && (far[0].at.lon + 61.0).abs() < 1e-6);
     }
 
     #[test]

@@ -223,9 +223,10 @@ impl Host for CallState {
             )));
         }
         let module = self.module.clone();
+        let backend = self.services.db().backend();
         let tx = self.tx(Capability::Storage).await.map_err(denied)?;
         let started = Instant::now();
-        let found = places::clusters(tx, &module, &collection, bbox, columns, rows).await;
+        let found = places::clusters(tx, backend, &module, &collection, bbox, columns, rows).await;
         self.read_documents(started.elapsed(), 0);
         match found {
             Ok(list) => Ok(list
