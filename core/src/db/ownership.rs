@@ -82,6 +82,7 @@ pub const TABLES: &[Table] = &[
     platform("communes"),
     platform("neighbourhoods"),
     platform("commune_outlines"),
+    platform("place_levels"),
     platform("tenants"),
     // The roles of every commune in one policy store, loaded whole by the enforcer.
     platform("casbin_rules"),
@@ -141,6 +142,7 @@ pub const TABLES: &[Table] = &[
     tenant("module_index"),
     tenant("module_unique"),
     tenant("module_places"),
+    tenant("module_place_cells"),
     tenant("module_counters"),
     tenant("notices_delivered"),
     tenant("notice_deliveries"),

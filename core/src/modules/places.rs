@@ -282,11 +282,46 @@ struct CellSums {
     first_key: String,
 }
 
+/// The levels of `module_place_cells` (migration 0033): cells of side 2⁻ᴸ degree, from about
+/// 7 km (L = 4) to 14 m (L = 13).
+const LEVELS: std::ops::RangeInclusive<i32> = 4..=13;
+/// Lone places whose key a `clusters` answer looks up (a map links a lone marker to its page;
+/// past this many, it zooms in instead).
+const MAX_KEYS: usize = 64;
+
+/// Height and width of a grid's cells, in degrees (a flat box has one row or column: any
+/// size gives index 0).
+fn grid_cells(bbox: BBox, columns: u32, rows: u32) -> (f64, f64) {
+    let size = |span: f64, cells: u32| {
+        let s = span / f64::from(cells);
+        if s > 0.0 { s } else { 1.0 }
+    };
+    (
+        size(bbox.north - bbox.south, rows),
+        size(bbox.east - bbox.west, columns),
+    )
+}
+
+/// A cell of `module_place_cells`, as read.
+#[derive(Debug, Clone, sql::Row)]
+struct LevelCell {
+    cy: i64,
+    cx: i64,
+    n: i64,
+    sum_lat: i64,
+    sum_lon: i64,
+}
+
 /// The places inside `bbox` grouped on a grid of `columns` × `rows` cells, one [`Cluster`]
-/// per cell holding any, row by row from the north-west. The database counts and sums them
-/// on its point index (at most [`MAX_CLUSTERED`] read) with the same arithmetic on SQLite and
-/// PostgreSQL: a cell is `floor((north − lat) / height)`, `floor((lon − west) / width)`, and
-/// points are summed as whole units of 10⁻⁷ degree, so both give the same clusters.
+/// per cell holding any, row by row from the north-west.
+///
+/// No point is read: the counts and sums kept per fixed cell (`module_place_cells`, kept by
+/// the database's triggers) are read at the coarsest level whose cells are no larger than the
+/// grid's, a few hundred for any view, and each goes to the grid cell of its mean point. So a
+/// cluster counts whole fixed cells: along the box's edges, places just outside it may be
+/// counted, and a cell whose mean lies outside is left out. Its bounds are its fixed cells'.
+/// A grid finer than the finest level (14 m) counts the points themselves
+/// ([`clusters_of_points`]). Integers throughout: SQLite and PostgreSQL give the same clusters.
 pub async fn clusters(
     tx: &mut impl TenantSql,
     backend: Backend,
@@ -297,15 +332,105 @@ pub async fn clusters(
     rows: u32,
 ) -> Result<Vec<Cluster>, PlacesError> {
     let (columns, rows) = (columns.clamp(1, MAX_GRID), rows.clamp(1, MAX_GRID));
-    // A flat box has one row (or column): any size gives index 0.
-    let size = |span: f64, cells: u32| {
-        let s = span / f64::from(cells);
-        if s > 0.0 { s } else { 1.0 }
+    let (height, width) = grid_cells(bbox, columns, rows);
+    let side = |level: i32| 2f64.powi(-level);
+    let Some(level) = LEVELS.clone().find(|l| side(*l) <= height.min(width)) else {
+        return clusters_of_points(tx, backend, module, collection, bbox, columns, rows).await;
     };
-    let (height, width) = (
-        size(bbox.north - bbox.south, rows),
-        size(bbox.east - bbox.west, columns),
-    );
+    let scale = 2f64.powi(level);
+    let index = |degrees: f64, offset: f64| ((degrees + offset) * scale).floor() as i64;
+    let cells: Vec<LevelCell> = tx
+        .scoped_as::<LevelCell>(
+            "SELECT cy, cx, n, sum_lat, sum_lon FROM module_place_cells \
+             WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND level = $4 \
+               AND cy BETWEEN $5 AND $6 AND cx BETWEEN $7 AND $8",
+        )
+        .bind(module.as_str())
+        .bind(collection)
+        .bind(i64::from(level))
+        .bind(index(bbox.south, 90.0))
+        .bind(index(bbox.north, 90.0))
+        .bind(index(bbox.west, 180.0))
+        .bind(index(bbox.east, 180.0))
+        .fetch_all(tx)
+        .await?;
+    let mean = |sum: i64, n: i64, offset: f64| sum as f64 / n as f64 / UNITS_PER_DEGREE - offset;
+    let last = |i: f64, cells: u32| (i.max(0.0) as usize).min(cells as usize - 1);
+    let mut grid: Vec<Option<CellSums>> = (0..columns * rows).map(|_| None).collect();
+    for c in cells.into_iter().filter(|c| c.n > 0) {
+        let (lat, lon) = (mean(c.sum_lat, c.n, 90.0), mean(c.sum_lon, c.n, 180.0));
+        if !(bbox.south..=bbox.north).contains(&lat) || !(bbox.west..=bbox.east).contains(&lon) {
+            continue;
+        }
+        let r = last(((bbox.north - lat) / height).floor(), rows);
+        let col = last(((lon - bbox.west) / width).floor(), columns);
+        let square = CellSums {
+            r: r as i64,
+            c: col as i64,
+            n: c.n,
+            sum_lat: c.sum_lat,
+            sum_lon: c.sum_lon,
+            south: c.cy as f64 / scale - 90.0,
+            north: (c.cy + 1) as f64 / scale - 90.0,
+            west: c.cx as f64 / scale - 180.0,
+            east: (c.cx + 1) as f64 / scale - 180.0,
+            first_key: String::new(),
+        };
+        let at = r * columns as usize + col;
+        grid[at] = Some(match grid[at].take() {
+            None => square,
+            Some(mut acc) => {
+                acc.n += square.n;
+                acc.sum_lat += square.sum_lat;
+                acc.sum_lon += square.sum_lon;
+                acc.south = acc.south.min(square.south);
+                acc.north = acc.north.max(square.north);
+                acc.west = acc.west.min(square.west);
+                acc.east = acc.east.max(square.east);
+                acc
+            }
+        });
+    }
+    let mut found = merge(grid.into_iter().flatten().collect(), columns, rows);
+    for cluster in &mut found {
+        cluster.key = None;
+    }
+    // The key of each lone place (where the map links it), found by its point.
+    for cluster in found.iter_mut().filter(|c| c.count == 1).take(MAX_KEYS) {
+        let near = 1.0 / UNITS_PER_DEGREE;
+        cluster.key = tx
+            .scoped_scalar::<String>(
+                "SELECT key FROM module_places \
+                 WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 \
+                   AND lat BETWEEN $4 AND $5 AND lon BETWEEN $6 AND $7 ORDER BY key LIMIT 1",
+            )
+            .bind(module.as_str())
+            .bind(collection)
+            .bind(cluster.at.lat - near)
+            .bind(cluster.at.lat + 2.0 * near)
+            .bind(cluster.at.lon - near)
+            .bind(cluster.at.lon + 2.0 * near)
+            .fetch_optional(tx)
+            .await?;
+    }
+    Ok(found)
+}
+
+/// The places inside `bbox` of a grid too fine for the kept cells (see [`clusters`]): the
+/// database counts and sums them on its point index (at most [`MAX_CLUSTERED`] read) with the
+/// same arithmetic on SQLite and PostgreSQL: a cell is `floor((north − lat) / height)`,
+/// `floor((lon − west) / width)`, and points are summed as whole units of 10⁻⁷ degree, so both
+/// give the same clusters.
+async fn clusters_of_points(
+    tx: &mut impl TenantSql,
+    backend: Backend,
+    module: &ModuleId,
+    collection: &str,
+    bbox: BBox,
+    columns: u32,
+    rows: u32,
+) -> Result<Vec<Cluster>, PlacesError> {
+    let (height, width) = grid_cells(bbox, columns, rows);
     // Every value floored here is ≥ 0: SQLite's CAST truncates, which is then the floor.
     let floor = |x: &str| match backend {
         Backend::Sqlite => format!("CAST({x} AS INTEGER)"),

@@ -90,29 +90,32 @@ fn nearest(center: Point, keys: &[&str]) -> Vec<(String, i64)> {
         .collect()
 }
 
+/// The scene of most tests: Paris and Lyon with the hostile module, [`SPOTS`] placed in Paris
+/// (each kept exactly as sent).
+async fn scene(backend: Backend) -> anyhow::Result<(TestApp, String, String)> {
+    let app = TestApp::start(backend).await?;
+    let paris = app.commune("75056").await?;
+    let lyon = app.commune("69123").await?;
+    assert_eq!(app.install_module("parvis-module-hostile").await?, HOSTILE);
+    app.enable_module(&paris, HOSTILE).await?;
+    app.enable_module(&lyon, HOSTILE).await?;
+    for (key, at) in SPOTS {
+        let path = format!("/set?key={key}&lat={}&lon={}", at.lat, at.lon);
+        let (status, answer) = call(&app, &paris, &path).await?;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(
+            answer["at"],
+            serde_json::json!([at.lat, at.lon]),
+            "kept exactly"
+        );
+    }
+    Ok((app, paris, lyon))
+}
+
 both_backends!(
     places_are_found_by_box_and_by_distance_alike_on_both_databases,
     |backend: Backend| async move {
-        let app = TestApp::start(backend).await?;
-        let paris = app.commune("75056").await?;
-        let lyon = app.commune("69123").await?;
-        assert_eq!(app.install_module("parvis-module-hostile").await?, HOSTILE);
-        app.enable_module(&paris, HOSTILE).await?;
-        app.enable_module(&lyon, HOSTILE).await?;
-        for (key, at) in SPOTS {
-            let (status, answer) = call(
-                &app,
-                &paris,
-                &format!("/set?key={key}&lat={}&lon={}", at.lat, at.lon),
-            )
-            .await?;
-            assert_eq!(status, 200, "{answer}");
-            assert_eq!(
-                answer["at"],
-                serde_json::json!([at.lat, at.lon]),
-                "kept exactly"
-            );
-        }
+        let (app, paris, lyon) = scene(backend).await?;
 
         // By distance: the nearest first, with the great-circle distance.
         let near = |r: u32, limit: u32| {
@@ -237,16 +240,7 @@ both_backends!(
 both_backends!(
     a_map_gets_points_and_clusters_without_documents,
     |backend: Backend| async move {
-        let app = TestApp::start(backend).await?;
-        let paris = app.commune("75056").await?;
-        let lyon = app.commune("69123").await?;
-        assert_eq!(app.install_module("parvis-module-hostile").await?, HOSTILE);
-        app.enable_module(&paris, HOSTILE).await?;
-        app.enable_module(&lyon, HOSTILE).await?;
-        for (key, at) in SPOTS {
-            let path = format!("/set?key={key}&lat={}&lon={}", at.lat, at.lon);
-            assert_eq!(call(&app, &paris, &path).await?.0, 200);
-        }
+        let (app, paris, lyon) = scene(backend).await?;
         // Points: by key, every place inside the box, its exact point, and no document.
         let (status, answer) = call(
             &app,
@@ -299,11 +293,46 @@ both_backends!(
             "the marker at their mean: {}",
             cells[1]
         );
+        // Counted in a fixed cell of side 2⁻⁷ degree (the grid's cells are 0.015° high): its
+        // box holds the three.
+        let side = 1.0 / 128.0;
+        let south = ((48.8566 + 90.0) * 128.0_f64).floor() / 128.0 - 90.0;
+        let west = ((2.3522 + 180.0) * 128.0_f64).floor() / 128.0 - 180.0;
         assert_eq!(
             cells[1]["bounds"],
-            serde_json::json!([48.8566, 2.3522, 48.85687, 2.3533]),
-            "the smallest box holding them"
+            serde_json::json!([south, west, south + side, west + side]),
+            "the fixed cell they were counted in"
         );
+
+        // The kept cells follow the places: one moves into the Hôtel de Ville's cell, one is
+        // cleared, one goes with its document.
+        let grid = "/clusters?s=48.84&w=2.28&n=48.87&e=2.42&cols=2&rows=2";
+        let counts = |answer: &Value| -> Vec<u64> {
+            answer
+                .as_array()
+                .map(|a| a.iter().filter_map(|c| c["count"].as_u64()).collect())
+                .unwrap_or_default()
+        };
+        call(&app, &paris, "/set?key=sud&lat=48.8567&lon=2.3525").await?;
+        assert_eq!(counts(&call(&app, &paris, grid).await?.1), [1, 4]);
+        call(&app, &paris, "/clear?key=est").await?;
+        assert_eq!(counts(&call(&app, &paris, grid).await?.1), [1, 3]);
+        call(&app, &paris, "/delete?key=nord").await?;
+        assert_eq!(counts(&call(&app, &paris, grid).await?.1), [1, 2]);
+        // A grid finer than the finest kept cells (14 m) counts the points themselves.
+        let (status, answer) = call(
+            &app,
+            &paris,
+            "/clusters?s=48.856&w=2.3515&n=48.857&e=2.353&cols=64&rows=64",
+        )
+        .await?;
+        assert_eq!(status, 200, "{answer}");
+        let mut keys: Vec<&str> = answer
+            .as_array()
+            .map(|a| a.iter().filter_map(|c| c["key"].as_str()).collect())
+            .unwrap_or_default();
+        keys.sort_unstable();
+        assert_eq!(keys, ["hotel-de-ville", "sud"], "{answer}");
 
         // Bad grids and limits; another commune sees nothing.
         for (path, says) in [
