@@ -6,6 +6,16 @@ use parvis_tenants::provision::{self, ProvisionError};
 use parvis_tests::{TestDb, both_backends};
 use sqlx::Row as _;
 
+/// A folder holding copies of these files of the project's `data/`.
+fn data_copies(files: &[&str]) -> anyhow::Result<tempfile::TempDir> {
+    let dir = tempfile::tempdir()?;
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
+    for f in files {
+        std::fs::copy(data.join(f), dir.path().join(f))?;
+    }
+    Ok(dir)
+}
+
 fn only(codes: &[&str]) -> anyhow::Result<Selection> {
     Ok(Selection::Only(
         codes
@@ -192,16 +202,12 @@ both_backends!(a_corrupt_data_file_writes_nothing, |backend| async move {
         Progress::Hidden,
     )
     .await?;
-    let dir = tempfile::tempdir()?;
-    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
-    for f in [
+    let dir = data_copies(&[
         "departements.json",
         "regions.json",
         "epci.json.gz",
         "communes_sans_geometrie.csv.gz",
-    ] {
-        std::fs::copy(data.join(f), dir.path().join(f))?;
-    }
+    ])?;
     std::fs::write(dir.path().join("communes.json.gz"), b"this is not gzip")?;
     let err = communes::import(
         &db.db,
@@ -250,17 +256,13 @@ both_backends!(
         };
         assert!(outline.holds(hotel_de_ville));
 
-        let dir = tempfile::tempdir()?;
-        let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
-        for f in [
+        let dir = data_copies(&[
             "departements.json",
             "regions.json",
             "epci.json.gz",
             "communes.json.gz",
             "communes_sans_geometrie.csv.gz",
-        ] {
-            std::fs::copy(data.join(f), dir.path().join(f))?;
-        }
+        ])?;
         // Without the outlines file, the stored outlines stay.
         let report = communes::import(
             &db.db,
