@@ -25,47 +25,68 @@ CREATE TABLE module_place_cells (
     PRIMARY KEY (tenant_id, module_id, collection, level, cy, cx)
 );
 
-CREATE FUNCTION parvis_place_cells_leave(t BIGINT, m TEXT, c TEXT, lat DOUBLE PRECISION, lon DOUBLE PRECISION)
-RETURNS void LANGUAGE sql AS $$
-    UPDATE module_place_cells p SET
-        n = p.n - 1,
-        sum_lat = p.sum_lat - floor((lat + 90) * 10000000.0::float8)::bigint,
-        sum_lon = p.sum_lon - floor((lon + 180) * 10000000.0::float8)::bigint
-    FROM place_levels l
-    WHERE p.tenant_id = t AND p.module_id = m AND p.collection = c AND p.level = l.level
-      AND p.cy = floor((lat + 90) * l.scale)::bigint AND p.cx = floor((lon + 180) * l.scale)::bigint;
-    DELETE FROM module_place_cells p USING place_levels l
-    WHERE p.tenant_id = t AND p.module_id = m AND p.collection = c AND p.level = l.level
-      AND p.cy = floor((lat + 90) * l.scale)::bigint AND p.cx = floor((lon + 180) * l.scale)::bigint
-      AND p.n = 0;
-$$;
-
-CREATE FUNCTION parvis_place_cells_enter(t BIGINT, m TEXT, c TEXT, lat DOUBLE PRECISION, lon DOUBLE PRECISION)
-RETURNS void LANGUAGE sql AS $$
+-- The triggers work per statement on its transition tables, grouped by cell: a bulk insert,
+-- a module's data purged, a cascade from deleted documents each touch a cell once.
+CREATE FUNCTION parvis_place_cells_add() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
     INSERT INTO module_place_cells (tenant_id, module_id, collection, level, cy, cx, n, sum_lat, sum_lon)
-    SELECT t, m, c, l.level, floor((lat + 90) * l.scale)::bigint, floor((lon + 180) * l.scale)::bigint,
-           1, floor((lat + 90) * 10000000.0::float8)::bigint, floor((lon + 180) * 10000000.0::float8)::bigint
-    FROM place_levels l
+    SELECT p.tenant_id, p.module_id, p.collection, l.level,
+           floor((p.lat + 90) * l.scale)::bigint, floor((p.lon + 180) * l.scale)::bigint,
+           COUNT(*), SUM(floor((p.lat + 90) * 10000000.0::float8)::bigint)::bigint,
+           SUM(floor((p.lon + 180) * 10000000.0::float8)::bigint)::bigint
+    FROM new_rows p CROSS JOIN place_levels l
+    GROUP BY 1, 2, 3, 4, 5, 6
     ON CONFLICT (tenant_id, module_id, collection, level, cy, cx) DO UPDATE SET
-        n = module_place_cells.n + 1,
+        n = module_place_cells.n + excluded.n,
         sum_lat = module_place_cells.sum_lat + excluded.sum_lat,
         sum_lon = module_place_cells.sum_lon + excluded.sum_lon;
-$$;
-
-CREATE FUNCTION parvis_place_cells() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        PERFORM parvis_place_cells_leave(OLD.tenant_id, OLD.module_id, OLD.collection, OLD.lat, OLD.lon);
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM parvis_place_cells_enter(NEW.tenant_id, NEW.module_id, NEW.collection, NEW.lat, NEW.lon);
-    END IF;
     RETURN NULL;
 END;
 $$;
 
-CREATE TRIGGER module_places_cells AFTER INSERT OR DELETE OR UPDATE OF lat, lon ON module_places
-    FOR EACH ROW EXECUTE FUNCTION parvis_place_cells();
+CREATE FUNCTION parvis_place_cells_remove() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    WITH gone AS (
+        SELECT p.tenant_id, p.module_id, p.collection, l.level,
+               floor((p.lat + 90) * l.scale)::bigint AS cy, floor((p.lon + 180) * l.scale)::bigint AS cx,
+               COUNT(*) AS n, SUM(floor((p.lat + 90) * 10000000.0::float8)::bigint)::bigint AS sum_lat,
+               SUM(floor((p.lon + 180) * 10000000.0::float8)::bigint)::bigint AS sum_lon
+        FROM old_rows p CROSS JOIN place_levels l
+        GROUP BY 1, 2, 3, 4, 5, 6
+    )
+    UPDATE module_place_cells c SET
+        n = c.n - gone.n, sum_lat = c.sum_lat - gone.sum_lat, sum_lon = c.sum_lon - gone.sum_lon
+    FROM gone
+    WHERE c.tenant_id = gone.tenant_id AND c.module_id = gone.module_id
+      AND c.collection = gone.collection AND c.level = gone.level
+      AND c.cy = gone.cy AND c.cx = gone.cx;
+    DELETE FROM module_place_cells c
+    USING (SELECT DISTINCT p.tenant_id, p.module_id, p.collection, l.level,
+                  floor((p.lat + 90) * l.scale)::bigint AS cy, floor((p.lon + 180) * l.scale)::bigint AS cx
+           FROM old_rows p CROSS JOIN place_levels l) gone
+    WHERE c.tenant_id = gone.tenant_id AND c.module_id = gone.module_id
+      AND c.collection = gone.collection AND c.level = gone.level
+      AND c.cy = gone.cy AND c.cx = gone.cx AND c.n = 0;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER module_places_cells_in AFTER INSERT ON module_places
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION parvis_place_cells_add();
+CREATE TRIGGER module_places_cells_out AFTER DELETE ON module_places
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION parvis_place_cells_remove();
+-- A move is an addition to the new cells and a removal from the old ones: two triggers on
+-- the same statement, each reading its own transition table (in either order the counts end
+-- the same). `INSERT … ON CONFLICT DO UPDATE` fires both the INSERT triggers (the rows it
+-- inserted) and these (the rows it updated).
+CREATE TRIGGER module_places_cells_move_out AFTER UPDATE ON module_places
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION parvis_place_cells_remove();
+CREATE TRIGGER module_places_cells_move_in AFTER UPDATE ON module_places
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION parvis_place_cells_add();
 
 -- The places already there.
 INSERT INTO module_place_cells (tenant_id, module_id, collection, level, cy, cx, n, sum_lat, sum_lon)
