@@ -356,42 +356,28 @@ pub async fn clusters(
         .await?;
     let mean = |sum: i64, n: i64, offset: f64| sum as f64 / n as f64 / UNITS_PER_DEGREE - offset;
     let last = |i: f64, cells: u32| (i.max(0.0) as usize).min(cells as usize - 1);
-    let mut grid: Vec<Option<CellSums>> = (0..columns * rows).map(|_| None).collect();
-    for c in cells.into_iter().filter(|c| c.n > 0) {
-        let (lat, lon) = (mean(c.sum_lat, c.n, 90.0), mean(c.sum_lon, c.n, 180.0));
-        if !(bbox.south..=bbox.north).contains(&lat) || !(bbox.west..=bbox.east).contains(&lon) {
-            continue;
-        }
-        let r = last(((bbox.north - lat) / height).floor(), rows);
-        let col = last(((lon - bbox.west) / width).floor(), columns);
-        let square = CellSums {
-            r: r as i64,
-            c: col as i64,
-            n: c.n,
-            sum_lat: c.sum_lat,
-            sum_lon: c.sum_lon,
-            south: c.cy as f64 / scale - 90.0,
-            north: (c.cy + 1) as f64 / scale - 90.0,
-            west: c.cx as f64 / scale - 180.0,
-            east: (c.cx + 1) as f64 / scale - 180.0,
-            first_key: String::new(),
-        };
-        let at = r * columns as usize + col;
-        grid[at] = Some(match grid[at].take() {
-            None => square,
-            Some(mut acc) => {
-                acc.n += square.n;
-                acc.sum_lat += square.sum_lat;
-                acc.sum_lon += square.sum_lon;
-                acc.south = acc.south.min(square.south);
-                acc.north = acc.north.max(square.north);
-                acc.west = acc.west.min(square.west);
-                acc.east = acc.east.max(square.east);
-                acc
-            }
-        });
-    }
-    let mut found = merge(grid.into_iter().flatten().collect(), columns, rows);
+    let squares = cells
+        .into_iter()
+        .filter(|c| c.n > 0)
+        .filter_map(|c| {
+            let (lat, lon) = (mean(c.sum_lat, c.n, 90.0), mean(c.sum_lon, c.n, 180.0));
+            let inside =
+                (bbox.south..=bbox.north).contains(&lat) && (bbox.west..=bbox.east).contains(&lon);
+            inside.then(|| CellSums {
+                r: last(((bbox.north - lat) / height).floor(), rows) as i64,
+                c: last(((lon - bbox.west) / width).floor(), columns) as i64,
+                n: c.n,
+                sum_lat: c.sum_lat,
+                sum_lon: c.sum_lon,
+                south: c.cy as f64 / scale - 90.0,
+                north: (c.cy + 1) as f64 / scale - 90.0,
+                west: c.cx as f64 / scale - 180.0,
+                east: (c.cx + 1) as f64 / scale - 180.0,
+                first_key: String::new(),
+            })
+        })
+        .collect();
+    let mut found = merge(squares, columns, rows);
     for cluster in &mut found {
         cluster.key = None;
     }
