@@ -256,7 +256,8 @@ pub struct Cluster {
     pub count: u32,
     /// The mean of their points.
     pub at: Point,
-    /// The smallest box holding them.
+    /// A box holding them all: the fixed cells they were counted in (the smallest box holding
+    /// them when the grid is finer than the cells).
     pub bounds: BBox,
     /// The key of the only place, when there is one.
     pub key: Option<String>,
@@ -278,8 +279,8 @@ struct CellSums {
     north: f64,
     west: f64,
     east: f64,
-    /// The least key (the key, when the cell holds one place).
-    first_key: String,
+    /// The least key (the key, when the cell holds one place), when the query reads keys.
+    first_key: Option<String>,
 }
 
 /// The levels of `module_place_cells` (migration 0033): cells of side 2⁻ᴸ degree, from about
@@ -358,7 +359,6 @@ pub async fn clusters(
     let last = |i: f64, cells: u32| (i.max(0.0) as usize).min(cells as usize - 1);
     let squares = cells
         .into_iter()
-        .filter(|c| c.n > 0)
         .filter_map(|c| {
             let (lat, lon) = (mean(c.sum_lat, c.n, 90.0), mean(c.sum_lon, c.n, 180.0));
             let inside =
@@ -373,14 +373,11 @@ pub async fn clusters(
                 north: (c.cy + 1) as f64 / scale - 90.0,
                 west: c.cx as f64 / scale - 180.0,
                 east: (c.cx + 1) as f64 / scale - 180.0,
-                first_key: String::new(),
+                first_key: None,
             })
         })
         .collect();
     let mut found = merge(squares, columns, rows);
-    for cluster in &mut found {
-        cluster.key = None;
-    }
     // The key of each lone place (where the map links it), found by its point.
     for cluster in found.iter_mut().filter(|c| c.count == 1).take(MAX_KEYS) {
         let near = 1.0 / UNITS_PER_DEGREE;
@@ -476,9 +473,10 @@ fn merge(sums: Vec<CellSums>, columns: u32, rows: u32) -> Vec<Cluster> {
                 cell.north = cell.north.max(s.north);
                 cell.west = cell.west.min(s.west);
                 cell.east = cell.east.max(s.east);
-                if s.first_key < cell.first_key {
-                    cell.first_key = s.first_key;
-                }
+                cell.first_key = match (cell.first_key.take(), s.first_key) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
             }
             empty => *empty = Some(s),
         }
@@ -501,7 +499,7 @@ fn merge(sums: Vec<CellSums>, columns: u32, rows: u32) -> Vec<Cluster> {
                     north: cell.north,
                     east: cell.east,
                 },
-                key: (cell.n == 1).then_some(cell.first_key),
+                key: cell.first_key.filter(|_| cell.n == 1),
             }
         })
         .collect()
@@ -667,7 +665,7 @@ mod tests {
             north: lat,
             west: lon,
             east: lon,
-            first_key: key.into(),
+            first_key: Some(key.into()),
         }
     }
 
