@@ -65,13 +65,37 @@ fn placed(p: places::Placed) -> Placed {
     }
 }
 
+fn spot((key, at): (String, places::Point)) -> Spot {
+    Spot {
+        key,
+        at: wire_point(at),
+    }
+}
+
+fn cluster(c: places::Cluster) -> Cluster {
+    Cluster {
+        count: c.count,
+        at: wire_point(c.at),
+        bounds: Bbox {
+            south: c.bounds.south,
+            west: c.bounds.west,
+            north: c.bounds.north,
+            east: c.bounds.east,
+        },
+        key: c.key,
+    }
+}
+
 impl CallState {
-    fn places_answer(
+    /// A list query's answer in the contract's terms: each item as `wire` gives it, a refusal
+    /// as `invalid` with its reason, a database failure as `unavailable`.
+    fn places_answer<T, U>(
         &mut self,
-        found: Result<Vec<places::Placed>, PlacesError>,
-    ) -> Result<Vec<Placed>, Error> {
+        found: Result<Vec<T>, PlacesError>,
+        wire: impl Fn(T) -> U,
+    ) -> Result<Vec<U>, Error> {
         match found {
-            Ok(list) => Ok(list.into_iter().map(placed).collect()),
+            Ok(list) => Ok(list.into_iter().map(wire).collect()),
             Err(PlacesError::Db(e)) => Err(Error::Unavailable(self.fail(&e))),
             Err(e) => Err(Error::Invalid(e.to_string())),
         }
@@ -147,7 +171,7 @@ impl Host for CallState {
         let started = Instant::now();
         let found = places::within(tx, &module, &collection, bbox, max).await;
         self.read_documents(started.elapsed(), found.as_ref().map_or(0, Vec::len));
-        self.places_answer(found)
+        self.places_answer(found, placed)
     }
 
     async fn near(
@@ -172,7 +196,7 @@ impl Host for CallState {
         let started = Instant::now();
         let found = places::near(tx, &module, &collection, center, radius, max).await;
         self.read_documents(started.elapsed(), found.as_ref().map_or(0, Vec::len));
-        self.places_answer(found)
+        self.places_answer(found, placed)
     }
 
     async fn points(
@@ -194,17 +218,7 @@ impl Host for CallState {
         let started = Instant::now();
         let found = places::points(tx, &module, &collection, bbox, max).await;
         self.read_documents(started.elapsed(), 0);
-        match found {
-            Ok(list) => Ok(list
-                .into_iter()
-                .map(|(key, at)| Spot {
-                    key,
-                    at: wire_point(at),
-                })
-                .collect()),
-            Err(PlacesError::Db(e)) => Err(Error::Unavailable(self.fail(&e))),
-            Err(e) => Err(Error::Invalid(e.to_string())),
-        }
+        self.places_answer(found, spot)
     }
 
     async fn clusters(
@@ -228,24 +242,7 @@ impl Host for CallState {
         let started = Instant::now();
         let found = places::clusters(tx, backend, &module, &collection, bbox, columns, rows).await;
         self.read_documents(started.elapsed(), 0);
-        match found {
-            Ok(list) => Ok(list
-                .into_iter()
-                .map(|c| Cluster {
-                    count: c.count,
-                    at: wire_point(c.at),
-                    bounds: Bbox {
-                        south: c.bounds.south,
-                        west: c.bounds.west,
-                        north: c.bounds.north,
-                        east: c.bounds.east,
-                    },
-                    key: c.key,
-                })
-                .collect()),
-            Err(PlacesError::Db(e)) => Err(Error::Unavailable(self.fail(&e))),
-            Err(e) => Err(Error::Invalid(e.to_string())),
-        }
+        self.places_answer(found, cluster)
     }
 
     async fn in_commune(&mut self, at: Point) -> Result<Option<bool>, Error> {
