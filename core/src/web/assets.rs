@@ -25,7 +25,7 @@ impl Asset {
         }
     }
 
-    fn gzipped(&self) -> Option<&[u8]> {
+    fn gzipped(&'static self) -> Option<&'static [u8]> {
         self.gzipped
             .get_or_init(|| {
                 let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
@@ -37,7 +37,7 @@ impl Asset {
 
     /// The file, gzipped when the request accepts it; cached an hour like the other files of
     /// `/static/` (their names carry no version).
-    pub fn respond(&self, request: &HeaderMap) -> Response {
+    pub fn respond(&'static self, request: &HeaderMap) -> Response {
         let accepts_gzip = request
             .get_all(header::ACCEPT_ENCODING)
             .iter()
@@ -52,7 +52,7 @@ impl Asset {
             });
         let mut response = match self.gzipped().filter(|_| accepts_gzip) {
             Some(gz) => {
-                let mut r = gz.to_vec().into_response();
+                let mut r = gz.into_response();
                 r.headers_mut()
                     .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
                 r
