@@ -188,7 +188,10 @@
         pin.setLatLng(latlng);
       }
       el.setAttribute("data-picked", lat + "," + lon);
-      status.textContent = "Lieu " + how + " sur la carte\u00a0: " + lat.replace(".", ",") + ", " + lon.replace(".", ",");
+      // French decimals take a comma: the two numbers are named, not run together by one.
+      status.textContent =
+        "Lieu " + how + " sur la carte\u00a0: latitude " + lat.replace(".", ",") +
+        ", longitude " + lon.replace(".", ",");
     }
     var lat = number(latInput.value);
     var lon = number(lonInput.value);

@@ -63,7 +63,7 @@ test("a commune's map draws its outline over loopback tiles, and a place is pick
       const lon = () => page.inputValue("#demo-lieu input[name=lon]");
       const first = [Number(await lat()), Number(await lon())];
       assert.ok(Math.abs(first[0] - 45.8992) < 0.01 && Math.abs(first[1] - 6.1294) < 0.01, `picked ${first}`);
-      assert.match(await page.locator("#demo-lieu [role=status]").innerText(), /Lieu choisi sur la carte\u00a0: 45,\d+, 6,\d+/);
+      assert.match(await page.locator("#demo-lieu [role=status]").innerText(), /Lieu choisi sur la carte\u00a0: latitude 45,\d+, longitude 6,\d+/);
       const pin = page.locator("section[aria-labelledby=lieu] .map-pin");
       const pinBox = await pin.boundingBox();
       await page.mouse.move(pinBox.x + pinBox.width / 2, pinBox.y + pinBox.height / 2);
