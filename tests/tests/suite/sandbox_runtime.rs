@@ -322,37 +322,57 @@ both_backends!(
             .await?;
         assert_eq!(r.status(), 200);
 
-        // Past the budget of all communes together, a call is shed (503), not charged. The
-        // first call holds its memory long enough for the second to come while it does, even
-        // on a loaded machine (a 1 s hold once ended first while a release build ran).
+        // Past the budget of all communes together, a call is shed (503), not charged: Paris
+        // holds 30 MiB of 40 while Lyon asks for 30. Whether Paris still held them for the
+        // whole of Lyon's call is read from the budget after Lyon's answer (it only falls when
+        // Paris's instance is dropped): on a loaded machine (the full suite on 2 cores) a
+        // 4 s hold has ended before Lyon's call was served, and that round proves nothing, so
+        // it is played again with a longer hold rather than read as a pass or a failure.
         app.state.modules.set_memory_budget(40 << 20, 1 << 30);
-        app.state.modules.set_time_budget(Duration::from_secs(8));
-        // A finished call's instance is freed in the background, just after its answer: on a
-        // loaded machine the 50 MiB one above may not be yet, and would leave the next call
-        // no room in 40 MiB (a 503 that is not the one this checks).
-        until("the finished calls' memory is given back", || {
-            app.state.modules.memory_in_use(None) <= 10 << 20
-        })
-        .await?;
-        let held = tokio::spawn(
-            client
-                .get(app.url(
-                    Some(&paris),
-                    "/m/assailant/runtime/memory?mib=30&hold_ms=4000",
-                ))
-                .send(),
-        );
-        until("30 MiB are held", || {
-            app.state.modules.memory_in_use(None) >= 30 << 20
-        })
-        .await?;
-        let r = client
-            .get(app.url(Some(&lyon), "/m/assailant/runtime/memory?mib=30&hold_ms=0"))
-            .send()
+        let mut proven = false;
+        for hold in [4_000u64, 10_000, 25_000] {
+            app.state
+                .modules
+                .set_time_budget(Duration::from_millis(hold + 4_000));
+            // A finished call's instance is freed in the background, just after its answer:
+            // on a loaded machine the 50 MiB one above may not be yet, and would leave the
+            // next call no room in 40 MiB (a 503 that is not the one this checks).
+            until("the finished calls' memory is given back", || {
+                app.state.modules.memory_in_use(None) <= 10 << 20
+            })
             .await?;
-        assert_eq!(r.status(), 503);
-        assert!(r.headers().contains_key("retry-after"));
-        assert_eq!(held.await??.status(), 200);
+            let held = tokio::spawn(
+                client
+                    .get(app.url(
+                        Some(&paris),
+                        &format!("/m/assailant/runtime/memory?mib=30&hold_ms={hold}"),
+                    ))
+                    .send(),
+            );
+            until("Paris's call holds 30 MiB", || {
+                app.state.modules.memory_in_use(Some(paris_id)) >= 30 << 20
+            })
+            .await?;
+            let r = client
+                .get(app.url(Some(&lyon), "/m/assailant/runtime/memory?mib=30&hold_ms=0"))
+                .send()
+                .await?;
+            let held_throughout = app.state.modules.memory_in_use(Some(paris_id)) >= 30 << 20;
+            assert_eq!(held.await??.status(), 200);
+            if !held_throughout {
+                eprintln!("Paris's {hold} ms hold ended before Lyon was served: again");
+                continue;
+            }
+            assert_eq!(
+                r.status(),
+                503,
+                "Lyon's call is shed while Paris holds 30 MiB"
+            );
+            assert!(r.headers().contains_key("retry-after"));
+            proven = true;
+            break;
+        }
+        assert!(proven, "Paris's hold never outlasted Lyon's call");
         assert!(still_enabled(&app, &paris).await? && still_enabled(&app, &lyon).await?);
         app.stop().await;
         Ok(())
