@@ -11,6 +11,8 @@
 //   data-markers  a URL answering, for ?s=&w=&n=&e=&cols=&rows= (the view and a grid over it),
 //                 a JSON list of {count, lat, lon, bounds: [s, w, n, e], href?, title?}:
 //                 one marker per group; a group of one links to its page, a larger one zooms;
+//   data-spot     with data-lat/lon: one place pinned there (its label in the attribute), the map
+//                 centred on it close up;
 //   data-pick     the id of a fieldset holding inputs named "lat" and "lon": a click on the
 //                 map, or the dragged pin, or « Me localiser », fills them in.
 // Tiles and their credit come from the host's configuration, in
@@ -66,7 +68,7 @@
       crossOrigin: false,
     }).addTo(map);
     map.zoomControl.getContainer().querySelectorAll("a").forEach(function (a) {
-      a.title = a.classList.contains("leaflet-control-zoom-in") ? "Zoomer" : "Dézoomer";
+      a.title = a.classList.contains("leaflet-control-zoom-in") ? "Zoom avant" : "Zoom arrière";
       a.setAttribute("aria-label", a.title);
     });
 
@@ -98,6 +100,17 @@
       ready.then(function () {
         groups(map, markers);
       });
+    }
+    var spot = el.getAttribute("data-spot");
+    if (spot !== null && lat !== null && lon !== null) {
+      map.setView([lat, lon], 17);
+      L.marker([lat, lon], {
+        icon: L.divIcon({ className: "map-pin", iconSize: [26, 26], iconAnchor: [13, 26] }),
+        title: spot,
+        alt: spot,
+        interactive: false,
+        keyboard: false,
+      }).addTo(map);
     }
     var pick = el.getAttribute("data-pick");
     if (pick && document.getElementById(pick)) picker(map, document.getElementById(pick), el);

@@ -44,7 +44,7 @@ test("a commune's map draws its outline over loopback tiles, and a place is pick
       assert.equal(await map.locator(".leaflet-control-attribution").innerText(), "Tuiles d'essai");
       assert.equal(await map.locator(".map-off").count(), 0, "the no-JavaScript line is gone");
       const zoom = await map.evaluate((el) => el.querySelector(".leaflet-control-zoom-in").getAttribute("aria-label"));
-      assert.equal(zoom, "Zoomer");
+      assert.equal(zoom, "Zoom avant");
       // The library and the script are the binary's, gzipped.
       const encoding = await page.evaluate(() =>
         fetch("/static/vendor/leaflet.js").then((r) => r.headers.get("content-encoding")),

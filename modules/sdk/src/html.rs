@@ -224,6 +224,43 @@ pub fn notice(tone: Tone, text: &str) -> Markup {
     html! { p class=(class) role=(role) { (text) } }
 }
 
+/// French typography's no-break spaces in a fragment's text: before « : » and inside « »,
+/// narrow before « ; ? ! » (« Lieu : », « Le même problème ? »), as the host gives its own
+/// templates; tags and attribute values other than text are left alone. Write ordinary
+/// spaces in a template and pass the page through this.
+pub fn french(markup: Markup) -> Markup {
+    let text = markup.into_string();
+    PreEscaped(parvis_names::typography::spaces_in_markup(&text).into_owned())
+}
+
+/// What a [`map`] shows besides the commune's outline.
+#[derive(Debug, Clone, Default)]
+pub struct MapView<'a> {
+    /// A URL answering the map's clusters as JSON (see the host's `map.js`).
+    pub markers: Option<&'a str>,
+    /// The id of a `fieldset` holding `lat` and `lon` inputs: the map picks a place.
+    pub pick: Option<&'a str>,
+    /// One place shown with a pin, the map centred on it (the outline is then not drawn).
+    pub spot: Option<(f64, f64)>,
+}
+
+/// A map of the design system (« Lieu sur la carte » on `/composants`): the commune's
+/// outline, and markers, a place picker or one pinned place. `label` says what it shows to
+/// screen readers; the page must say the same in text, since the map needs JavaScript (a line
+/// says so where it does not run).
+pub fn map(label: &str, view: &MapView<'_>) -> Markup {
+    let outline = view.spot.is_none().then_some("/contour.geojson");
+    let lat = view.spot.map(|(lat, _)| format!("{lat:.6}"));
+    let lon = view.spot.map(|(_, lon)| format!("{lon:.6}"));
+    html! {
+        div class="map" data-map role="region" aria-label=(label) data-outline=[outline]
+            data-markers=[view.markers] data-pick=[view.pick] data-lat=[lat.as_deref()]
+            data-lon=[lon.as_deref()] data-spot=[view.spot.map(|_| label)] {
+            p class="map-off" { "La carte s'affiche quand JavaScript est activé." }
+        }
+    }
+}
+
 #[cfg(test)]
 mod design_system_tests {
     use super::*;
@@ -242,5 +279,35 @@ mod design_system_tests {
             notice(Tone::Ok, "Fait.").into_string(),
             "<p class=\"notice ok\" role=\"status\">Fait.</p>"
         );
+        assert_eq!(
+            french(html! { p title="Où ?" { "Lieu : « ici » ; " a href="/?a=b" { "oui !" } } })
+                .into_string(),
+            "<p title=\"Où\u{202f}?\">Lieu\u{a0}: «\u{a0}ici\u{a0}»\u{202f}; <a href=\"/?a=b\">oui\u{202f}!</a></p>"
+        );
+        let picker = map(
+            "Carte",
+            &MapView {
+                pick: Some("lieu"),
+                ..MapView::default()
+            },
+        )
+        .into_string();
+        assert!(
+            picker.contains("data-outline=\"/contour.geojson\" data-pick=\"lieu\""),
+            "{picker}"
+        );
+        let spot = map(
+            "Le lieu",
+            &MapView {
+                spot: Some((48.85, 2.35)),
+                ..MapView::default()
+            },
+        )
+        .into_string();
+        assert!(
+            spot.contains("data-lat=\"48.850000\" data-lon=\"2.350000\" data-spot=\"Le lieu\""),
+            "{spot}"
+        );
+        assert!(!spot.contains("data-outline"));
     }
 }
