@@ -40,6 +40,7 @@ mod proxy;
 mod public_pages;
 mod push;
 mod push_csrf;
+mod reports;
 mod sandbox_install;
 mod sandbox_queue;
 mod sandbox_runtime;

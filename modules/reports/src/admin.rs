@@ -1,0 +1,108 @@
+//! The staff's routes, under `/admin/m/reports` (the host checked the viewer administers the
+//! commune's modules): the queue, a report with its answers and notes.
+
+use crate::form::{NOTE_MAX, status_change};
+use crate::model::{self, Category, OPEN, Report, services};
+use crate::public::{cursor, filter};
+use crate::{service, store, views};
+use parvis_module_sdk::prelude::*;
+
+/// The routes of the back-office.
+pub fn router() -> Router {
+    Router::new()
+        .get("/", queue)
+        .get("/{n}", manage)
+        .post("/{n}/statut", change)
+        .post("/{n}/note", note)
+}
+
+fn queue(req: &Request, _: &Params) -> Result<Response, Error> {
+    let categories = service::categories(req);
+    let services = services(&categories);
+    let mut filter = filter(req, Some(&services));
+    // The queue opens on what is left to do.
+    if req.query_value("statut").is_none() {
+        filter.status = Some(OPEN.to_string());
+    }
+    let page = store::page(&filter, cursor(req))?;
+    let reports: Vec<Report> = page.documents.into_iter().map(|d| d.value).collect();
+    Ok(Response::page(
+        "Signalements à traiter",
+        views::queue(
+            req,
+            &categories,
+            &services,
+            &filter,
+            &reports,
+            page.next.as_deref(),
+            store::count_state(OPEN)?,
+        ),
+    ))
+}
+
+fn number(params: &Params) -> Result<u64, Error> {
+    model::parse_number(params.require("n")?).ok_or(Error::NotFound)
+}
+
+fn render(
+    req: &Request,
+    n: u64,
+    errors: &[(&'static str, String)],
+    categories: &[Category],
+) -> Result<Response, Error> {
+    let doc = store::report(n)?.ok_or(Error::NotFound)?;
+    let mut all = services(categories);
+    if !all.contains(&doc.value.service.as_str()) {
+        all.push(&doc.value.service);
+    }
+    Ok(Response::page(
+        format!("Signalement n°\u{a0}{n}"),
+        views::manage(
+            req,
+            &views::Manage {
+                report: &doc.value,
+                supporters: store::supporter_count(n)?,
+                notes: &store::notes(n)?,
+                services: &all,
+                errors,
+            },
+        ),
+    ))
+}
+
+fn manage(req: &Request, params: &Params) -> Result<Response, Error> {
+    render(req, number(params)?, &[], &service::categories(req))
+}
+
+fn change(req: &Request, params: &Params) -> Result<Response, Error> {
+    let n = number(params)?;
+    let categories = service::categories(req);
+    let current = store::report(n)?.ok_or(Error::NotFound)?.value.service;
+    let mut all = services(&categories);
+    all.push(&current);
+    match status_change(req, &all) {
+        Ok(change) => {
+            service::change(req, n, change)?;
+            Ok(req
+                .redirect(&format!("/{n}"))
+                .with_flash("La réponse est enregistrée\u{a0}; les personnes qui suivent ce signalement sont prévenues."))
+        }
+        Err(errors) => Ok(render(req, n, &errors, &categories)?.with_status(422)),
+    }
+}
+
+fn note(req: &Request, params: &Params) -> Result<Response, Error> {
+    let n = number(params)?;
+    let text = req.form_value("note").unwrap_or_default().trim();
+    if text.is_empty() || text.chars().count() > NOTE_MAX {
+        return Err(Error::page(
+            422,
+            "Note non enregistrée",
+            "Une note fait de 1 à 2\u{a0}000 caractères.",
+        ));
+    }
+    service::note(req, n, text)?;
+    Ok(req
+        .redirect(&format!("/{n}"))
+        .with_flash("La note est ajoutée."))
+}

@@ -1,0 +1,218 @@
+//! Public routes, under `/m/reports`: the map and the list, the report form, a report's page,
+//! supporting a report, and the map's markers.
+
+use crate::form::ReportForm;
+use crate::model::{self, CLOSED, OPEN, Report};
+use crate::service::{self, Sent};
+use crate::store::{self, Filter};
+use crate::views;
+use parvis_module_sdk::prelude::*;
+
+/// The routes a visitor reaches.
+pub fn router() -> Router {
+    Router::new()
+        .get("/", index)
+        .get("/carte.json", markers)
+        .get("/nouveau", new_form)
+        .post("/nouveau", send)
+        .get("/{n}", show)
+        .post("/{n}/soutenir", support)
+}
+
+/// The list's filter from the query string: only values the lists know.
+pub fn filter(req: &Request, services: Option<&[&str]>) -> Filter {
+    let categories = service::categories(req);
+    Filter {
+        status: req
+            .query_value("statut")
+            .filter(|s| *s == OPEN || *s == CLOSED || model::Status::parse(s).is_some())
+            .map(str::to_string),
+        category: req
+            .query_value("categorie")
+            .filter(|c| categories.iter().any(|k| k.code() == *c))
+            .map(str::to_string),
+        service: req
+            .query_value("service")
+            .filter(|s| services.is_some_and(|all| all.contains(s)))
+            .map(str::to_string),
+    }
+}
+
+/// A cursor from the query string: a report key.
+pub fn cursor(req: &Request) -> Option<&str> {
+    req.query_value("apres")
+        .filter(|c| c.len() == 8 && c.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn index(req: &Request, _: &Params) -> Result<Response, Error> {
+    let categories = service::categories(req);
+    let filter = filter(req, None);
+    let page = store::page(&filter, cursor(req))?;
+    let reports: Vec<Report> = page.documents.into_iter().map(|d| d.value).collect();
+    let settings: service::Settings = req.settings();
+    Ok(Response::page(
+        "Signalements",
+        views::index(
+            req,
+            &views::Index {
+                categories: &categories,
+                filter: &filter,
+                reports: &reports,
+                next: page.next.as_deref(),
+                open: store::count_state(OPEN)?,
+                closed: store::count_state(CLOSED)?,
+                intro: &settings.intro,
+            },
+        ),
+    ))
+}
+
+/// One marker of the map (see the host's `map.js`).
+#[derive(serde::Serialize)]
+struct Marker {
+    count: u32,
+    lat: f64,
+    lon: f64,
+    bounds: [f64; 4],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    href: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+}
+
+/// At most this many lone markers get their report's title (one read each).
+const TITLED: usize = 200;
+
+/// The open reports of the map's view, clustered on its grid: `?s=&w=&n=&e=&cols=&rows=`.
+fn markers(req: &Request, _: &Params) -> Result<Response, Error> {
+    let number = |name: &str| {
+        req.query_value(name)
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| {
+                Error::bad_request(&format!(
+                    "Paramètre «\u{a0}{name}\u{a0}» manquant ou invalide."
+                ))
+            })
+    };
+    let cells = |name: &str| {
+        req.query_value(name)
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|v| (1..=64).contains(v))
+            .ok_or_else(|| {
+                Error::bad_request(&format!("Paramètre «\u{a0}{name}\u{a0}» : de 1 à 64."))
+            })
+    };
+    let bbox = Bbox {
+        south: number("s")?,
+        west: number("w")?,
+        north: number("n")?,
+        east: number("e")?,
+    };
+    let clusters = store::OPEN
+        .clusters(bbox, cells("cols")?, cells("rows")?)
+        .map_err(|e| match e {
+            StoreError::Invalid(m) => Error::bad_request(&m),
+            other => Error::Store(other),
+        })?;
+    let lone = clusters.iter().filter(|c| c.key.is_some()).count();
+    let mut out = Vec::with_capacity(clusters.len());
+    for c in clusters {
+        let number = c.key.as_deref().and_then(|k| k.parse::<u64>().ok());
+        let title = match (&c.key, lone <= TITLED) {
+            (Some(key), true) => store::OPEN
+                .get::<store::Marker>(key)?
+                .map(|m| m.value.title),
+            _ => None,
+        };
+        out.push(Marker {
+            count: c.count,
+            lat: c.at.lat,
+            lon: c.at.lon,
+            bounds: [c.bounds.south, c.bounds.west, c.bounds.north, c.bounds.east],
+            href: number.map(|n| format!("/m/reports/{n}")),
+            title: number.map(|n| match title {
+                Some(t) => format!("N°\u{a0}{n} — {t}"),
+                None => format!("Signalement n°\u{a0}{n}"),
+            }),
+        });
+    }
+    Ok(Response::json(&out))
+}
+
+fn new_form(req: &Request, _: &Params) -> Result<Response, Error> {
+    req.require_account()?;
+    let categories = service::categories(req);
+    let form = ReportForm {
+        category: req.query_value("categorie").unwrap_or_default().to_string(),
+        ..ReportForm::default()
+    };
+    Ok(Response::page(
+        "Signaler un problème",
+        views::form(req, &categories, &form, &[]),
+    ))
+}
+
+fn send(req: &Request, _: &Params) -> Result<Response, Error> {
+    let account = req.require_account()?;
+    let categories = service::categories(req);
+    let form = ReportForm::from_request(req);
+    let refused = |errors: Vec<(&'static str, String)>| {
+        Ok(Response::page(
+            "Signaler un problème",
+            views::form(req, &categories, &form, &errors),
+        )
+        .with_status(422))
+    };
+    let new = match form.validate(&categories) {
+        Ok(new) => new,
+        Err(errors) => return refused(errors),
+    };
+    match service::send(req, account, new, form.confirmed) {
+        Ok(Sent::Sent(number)) => Ok(req.redirect(&format!("/{number}")).with_flash(format!(
+            "Merci\u{a0}! Votre signalement n°\u{a0}{number} est envoyé à la mairie. Vous serez prévenu de sa suite."
+        ))),
+        Ok(Sent::Nearby(nearby)) => Ok(Response::page(
+            "C'est le même problème\u{a0}?",
+            views::nearby(req, &form, &nearby),
+        )),
+        Err(errors) => refused(errors),
+    }
+}
+
+fn number(params: &Params) -> Result<u64, Error> {
+    model::parse_number(params.require("n")?).ok_or(Error::NotFound)
+}
+
+fn show(req: &Request, params: &Params) -> Result<Response, Error> {
+    let n = number(params)?;
+    let doc = store::report(n)?.ok_or(Error::NotFound)?;
+    let report = doc.value;
+    let involved = match req.account() {
+        Some(account) => report.author.as_deref() == Some(account) || store::supports(n, account)?,
+        None => false,
+    };
+    Ok(Response::page(
+        format!("Signalement n°\u{a0}{n}"),
+        views::show(
+            req,
+            &views::Show {
+                report: &report,
+                supporters: store::supporter_count(n)?,
+                involved,
+            },
+        ),
+    ))
+}
+
+fn support(req: &Request, params: &Params) -> Result<Response, Error> {
+    let account = req.require_account()?;
+    let n = number(params)?;
+    let added = service::support(n, account)?;
+    let message = if added {
+        "C'est noté\u{a0}: vous serez prévenu de la suite de ce signalement."
+    } else {
+        "Vous suivez déjà ce signalement."
+    };
+    Ok(req.redirect(&format!("/{n}")).with_flash(message))
+}

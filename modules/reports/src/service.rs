@@ -1,0 +1,236 @@
+//! The rules, and the host calls they need: sending a report (the place inside the commune,
+//! the nearby reports of the same problem first), supporting one, and the town hall's
+//! answers, each notified to the reporter and the supporters.
+
+use crate::form::{FieldError, NewReport, StatusChange};
+use crate::model::{Category, Report, Status, Step};
+use crate::store::{self, Note};
+use parvis_module_sdk::bindings::parvis::module::notify::{Audience, Channels, Notification};
+use parvis_module_sdk::prelude::*;
+
+/// How near another open report of the same category must be to be offered as « le même
+/// problème » (metres): a street light, a pothole, a heap of rubbish are pointed at within a
+/// few tens of metres by a phone's position or a finger on a map.
+pub const NEARBY_M: f64 = 50.0;
+
+/// The module's settings (see the manifest).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Settings {
+    #[serde(default)]
+    pub categories: String,
+    #[serde(default)]
+    pub intro: String,
+}
+
+/// The commune's categories.
+pub fn categories(req: &Request) -> Vec<Category> {
+    Category::parse_list(&req.settings::<Settings>().categories)
+}
+
+/// What sending a report came to.
+pub enum Sent {
+    /// Sent: its number.
+    Sent(u64),
+    /// Open reports of the same category nearby: the reporter chooses first.
+    Nearby(Vec<(Report, f64)>),
+}
+
+/// Checks the place against the commune's outline, offers the nearby reports of the same
+/// category (unless the reporter already saw them), then stores the report and tells the
+/// staff.
+pub fn send(
+    req: &Request,
+    account: &str,
+    new: NewReport,
+    confirmed: bool,
+) -> Result<Sent, Vec<FieldError>> {
+    let internal = |e: StoreError| vec![("lieu", format!("Enregistrement impossible\u{a0}: {e}"))];
+    if let Some(at) = new.at {
+        // No outline in the registry (eight communes nouvelles): the person's word is taken.
+        if parvis_module_sdk::store::in_commune(at).map_err(internal)? == Some(false) {
+            return Err(vec![(
+                "lieu",
+                format!(
+                    "Ce lieu est en dehors du territoire {}. Choisissez un lieu dans la commune.",
+                    req.commune.de()
+                ),
+            )]);
+        }
+        if !confirmed {
+            let nearby =
+                store::nearby(at, NEARBY_M, &new.category.code(), None).map_err(internal)?;
+            if !nearby.is_empty() {
+                return Ok(Sent::Nearby(nearby));
+            }
+        }
+    }
+    let now = host::now_ms();
+    let number = store::next_number().map_err(internal)?;
+    let report = Report {
+        number,
+        category: new.category.code(),
+        category_label: new.category.label.clone(),
+        service: new.category.service.clone(),
+        description: new.description,
+        address: new.address,
+        at: new.at.map(|p| (p.lat, p.lon)),
+        author: Some(account.to_string()),
+        author_name: req.display_name().unwrap_or("Un habitant").to_string(),
+        public_name: new.public_name,
+        status: Status::Nouveau,
+        duplicate_of: None,
+        steps: vec![Step {
+            at: now,
+            status: Status::Nouveau,
+            reply: None,
+        }],
+    };
+    store::insert(&report).map_err(internal)?;
+    // The staff hear of it in the app; a failure to notify does not lose the report.
+    let notice = Notification::in_app(
+        &format!("Nouveau signalement n°\u{a0}{number}"),
+        &format!("{} — {}", report.title(), excerpt(&report.description)),
+        &format!("/{number}"),
+    );
+    if let Err(e) = host::notify(&Audience::Role("tenant-admin".into()), &notice) {
+        host::warn(&format!("signalement {number}: équipe non prévenue: {e}"));
+    }
+    Ok(Sent::Sent(number))
+}
+
+/// The first 140 characters of a text, on one line.
+pub fn excerpt(text: &str) -> String {
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= 140 {
+        line
+    } else {
+        format!("{}…", line.chars().take(139).collect::<String>())
+    }
+}
+
+/// `account` has the same problem as report `number`. False if it already said so, or sent
+/// the report itself.
+pub fn support(number: u64, account: &str) -> Result<bool, Error> {
+    let doc = store::report(number)?.ok_or(Error::NotFound)?;
+    if !doc.value.status.is_open() {
+        return Err(Error::conflict(
+            "Ce signalement est clos\u{a0}: il ne reçoit plus de soutiens.",
+        ));
+    }
+    if doc.value.author.as_deref() == Some(account) {
+        return Ok(false);
+    }
+    Ok(store::support(number, account, host::now_ms())?)
+}
+
+/// Applies the staff's change: a step in the timeline (or a reassignment alone), then tells
+/// the reporter and the supporters. A duplicate's supporters and reporter join the report it
+/// is merged into.
+pub fn change(req: &Request, number: u64, change: StatusChange) -> Result<(), Error> {
+    let doc = store::report(number)?.ok_or(Error::NotFound)?;
+    let mut report = doc.value;
+    if let Some(target) = change.duplicate_of {
+        let other = store::report(target)?;
+        let valid = other
+            .as_ref()
+            .is_some_and(|o| o.value.status != Status::Doublon);
+        if target == number || !valid {
+            return Err(Error::page(
+                422,
+                "Fusion impossible",
+                &format!(
+                    "Le signalement n°\u{a0}{target} n'existe pas, est celui-ci, ou est lui-même un doublon. Indiquez le numéro du signalement qui reste ouvert."
+                ),
+            ));
+        }
+    }
+    let now = host::now_ms();
+    let moved = change
+        .service
+        .as_ref()
+        .filter(|s| **s != report.service)
+        .cloned();
+    if let Some(service) = &moved {
+        report.service = service.clone();
+    }
+    let stepped = change.status != report.status || change.reply.is_some();
+    if stepped {
+        report.status = change.status;
+        report.duplicate_of = change.duplicate_of;
+        report.steps.push(Step {
+            at: now,
+            status: change.status,
+            reply: change.reply.clone(),
+        });
+    }
+    if !stepped && moved.is_none() {
+        return Ok(());
+    }
+    store::update(&report, doc.version)?;
+    if let Some(target) = change.duplicate_of {
+        store::merge_supporters(&report, target, now)?;
+    }
+    if stepped {
+        tell(req, &report, change.reply.as_deref())?;
+    }
+    Ok(())
+}
+
+/// Notifies the reporter and the supporters of the report's new step.
+fn tell(req: &Request, report: &Report, reply: Option<&str>) -> Result<(), Error> {
+    let mut accounts = store::supporters(report.number)?;
+    accounts.extend(report.author.clone());
+    // The person who made the change does not need telling.
+    accounts.retain(|a| Some(a.as_str()) != req.account());
+    if accounts.is_empty() {
+        return Ok(());
+    }
+    let title = format!(
+        "Signalement n°\u{a0}{}\u{a0}: {}",
+        report.number,
+        report.status.label().to_lowercase()
+    );
+    let mut body = format!("{} — {}.", report.title(), report.status.event());
+    if let Some(target) = report.duplicate_of {
+        body.push_str(&format!(
+            " Le suivi continue sur le signalement n°\u{a0}{target}."
+        ));
+    }
+    if let Some(reply) = reply {
+        body.push_str(&format!(" Réponse de la mairie\u{a0}: {}", excerpt(reply)));
+    }
+    let path = match report.duplicate_of {
+        Some(target) => format!("/{target}"),
+        None => format!("/{}", report.number),
+    };
+    let notice = Notification::in_app(&title, &body, &path)
+        .channels(Channels::IN_APP | Channels::EMAIL | Channels::PUSH);
+    host::notify(&Audience::Accounts(accounts), &notice).map_err(Error::Internal)?;
+    Ok(())
+}
+
+/// Adds a staff note.
+pub fn note(req: &Request, number: u64, text: &str) -> Result<(), Error> {
+    store::report(number)?.ok_or(Error::NotFound)?;
+    store::add_note(&Note {
+        report: number,
+        by: req.display_name().unwrap_or("Équipe").to_string(),
+        text: text.to_string(),
+        at: host::now_ms(),
+    })?;
+    Ok(())
+}
+
+/// The reporter's account was deleted: its reports stay the commune's (they describe the
+/// street, not the person), unsigned; its supports are withdrawn.
+pub fn forget(account: &str) -> Result<(), Error> {
+    for doc in store::sent_by(account)? {
+        let mut report = doc.value;
+        report.author = None;
+        report.author_name = String::new();
+        report.public_name = false;
+        store::update(&report, doc.version)?;
+    }
+    store::forget_supports(account)?;
+    Ok(())
+}

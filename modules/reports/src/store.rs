@@ -1,0 +1,280 @@
+//! Storage layout of the module.
+//!
+//! - `signalements`: one [`Report`] per key ([`Report::key`]: its number on 8 digits, so keys
+//!   sort by number), placed on the map when it has a point. Indexed by `etat` (`ouvert` or
+//!   `clos`), `statut`, `categorie`, `etat-categorie` (`ouvert:voirie`), `etat-service`
+//!   (`ouvert:Services techniques`) and `auteur` (the reporter's account).
+//! - `ouverts`: the open reports' places alone (a marker per key, no content), so the map of
+//!   problems still there clusters only those; removed when a report closes.
+//! - `soutiens`: one [`Support`] per key `<report>:<account>` (« c'est le même problème »),
+//!   indexed by `signalement` and `compte`.
+//! - `notes`: the staff's internal notes ([`Note`]), never shown to the public, indexed by
+//!   `signalement`.
+//! - counter `numero`: the last report number given.
+
+use crate::model::{Report, Status};
+use parvis_module_sdk::store::{self, Collection, Doc, Indexes, ListPage, Point, StoreError};
+use serde::{Deserialize, Serialize};
+
+pub const REPORTS: Collection<'static> = Collection::new("signalements");
+pub const OPEN: Collection<'static> = Collection::new("ouverts");
+const SUPPORTS: Collection<'static> = Collection::new("soutiens");
+const NOTES: Collection<'static> = Collection::new("notes");
+
+/// A list page of reports.
+pub const PAGE: u32 = 20;
+
+/// Someone who has the same problem.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Support {
+    pub account: String,
+    pub report: u64,
+    pub at: i64,
+}
+
+/// A staff note on a report (internal).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Note {
+    pub report: u64,
+    pub by: String,
+    pub text: String,
+    pub at: i64,
+}
+
+/// The open reports' map marker (its category, for the marker's title).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Marker {
+    pub title: String,
+}
+
+fn indexes(report: &Report) -> Indexes {
+    let state = report.status.state();
+    let mut indexes = Indexes::new()
+        .index("etat", state)
+        .index("statut", report.status.value())
+        .index("categorie", &report.category)
+        .index("etat-categorie", &format!("{state}:{}", report.category))
+        .index("etat-service", &format!("{state}:{}", report.service));
+    if let Some(author) = &report.author {
+        indexes = indexes.index("auteur", author);
+    }
+    indexes
+}
+
+/// The next report number of the commune.
+pub fn next_number() -> Result<u64, StoreError> {
+    let n = store::incr("numero", 1)?;
+    u64::try_from(n).map_err(|_| StoreError::Invalid(format!("numéro {n}")))
+}
+
+/// Report number `number`.
+pub fn report(number: u64) -> Result<Option<Doc<Report>>, StoreError> {
+    REPORTS.get(&Report::key(number))
+}
+
+/// Stores a new report and its place (and its open marker).
+pub fn insert(report: &Report) -> Result<(), StoreError> {
+    let key = Report::key(report.number);
+    REPORTS.insert(&key, report, indexes(report))?;
+    place(&key, report)
+}
+
+/// Replaces a report, unless someone else wrote it since `version` (conflict); keeps its
+/// open marker in step with its status.
+pub fn update(report: &Report, version: u64) -> Result<(), StoreError> {
+    let key = Report::key(report.number);
+    REPORTS.put(&key, report, indexes(report), Some(version))?;
+    place(&key, report)
+}
+
+fn place(key: &str, report: &Report) -> Result<(), StoreError> {
+    let Some((lat, lon)) = report.at else {
+        return Ok(());
+    };
+    let at = Point { lat, lon };
+    REPORTS.place(key, at)?;
+    if report.status.is_open() {
+        let marker = Marker {
+            title: report.title(),
+        };
+        OPEN.put(key, &marker, Indexes::new(), None)?;
+        OPEN.place(key, at)?;
+    } else {
+        OPEN.delete(key)?;
+    }
+    Ok(())
+}
+
+/// A filter of the lists: a state or one status, and a category, and a service.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// `ouvert`, `clos` or a status value; none for all.
+    pub status: Option<String>,
+    pub category: Option<String>,
+    pub service: Option<String>,
+}
+
+/// One page of reports matching `filter`, newest first. One index answers: the most
+/// selective the filter allows; what it cannot express is filtered on the page (pages may
+/// then be shorter than [`PAGE`], never wrong).
+pub fn page(filter: &Filter, after: Option<&str>) -> Result<ListPage<Report>, StoreError> {
+    let state = filter
+        .status
+        .as_deref()
+        .filter(|s| *s == crate::model::OPEN || *s == crate::model::CLOSED);
+    let status = filter.status.as_deref().and_then(Status::parse);
+    let list = REPORTS.list().descending().limit(PAGE).after(after);
+    let list = match (state, status, &filter.category, &filter.service) {
+        (Some(state), _, Some(category), _) => {
+            list.index("etat-categorie", &format!("{state}:{category}"))
+        }
+        (Some(state), _, None, Some(service)) => {
+            list.index("etat-service", &format!("{state}:{service}"))
+        }
+        (Some(state), _, None, None) => list.index("etat", state),
+        (None, Some(status), _, _) => list.index("statut", status.value()),
+        (None, None, Some(category), _) => list.index("categorie", category),
+        (None, None, None, _) => list,
+    };
+    let mut page = list.page::<Report>()?;
+    page.documents.retain(|doc| {
+        let r = &doc.value;
+        status.is_none_or(|s| r.status == s)
+            && filter.category.as_ref().is_none_or(|c| &r.category == c)
+            && filter.service.as_ref().is_none_or(|s| &r.service == s)
+    });
+    Ok(page)
+}
+
+/// The reports an account sent, newest first.
+pub fn sent_by(account: &str) -> Result<Vec<Doc<Report>>, StoreError> {
+    REPORTS.list().index("auteur", account).descending().all()
+}
+
+/// Open reports of `category` within `radius` metres of `at`, nearest first (but `except`).
+pub fn nearby(
+    at: Point,
+    radius: f64,
+    category: &str,
+    except: Option<u64>,
+) -> Result<Vec<(Report, f64)>, StoreError> {
+    Ok(OPEN
+        .near::<Marker>(at, radius, 20)?
+        .into_iter()
+        .filter_map(|p| p.doc.key.parse::<u64>().ok().map(|n| (n, p.distance)))
+        .filter(|(n, _)| Some(*n) != except)
+        .map(|(n, distance)| report(n).map(|r| r.map(|doc| (doc.value, distance))))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .filter(|(r, _)| r.category == category && r.status.is_open())
+        .take(5)
+        .collect())
+}
+
+fn support_key(report: u64, account: &str) -> String {
+    format!("{}:{account}", Report::key(report))
+}
+
+/// Adds `account` to the report's supporters; false if it already was one.
+pub fn support(report: u64, account: &str, at: i64) -> Result<bool, StoreError> {
+    let key = support_key(report, account);
+    if SUPPORTS.get::<Support>(&key)?.is_some() {
+        return Ok(false);
+    }
+    let support = Support {
+        account: account.to_string(),
+        report,
+        at,
+    };
+    SUPPORTS.insert(
+        &key,
+        &support,
+        Indexes::new()
+            .index("signalement", &Report::key(report))
+            .index("compte", account),
+    )?;
+    Ok(true)
+}
+
+/// Whether `account` supports the report.
+pub fn supports(report: u64, account: &str) -> Result<bool, StoreError> {
+    Ok(SUPPORTS
+        .get::<Support>(&support_key(report, account))?
+        .is_some())
+}
+
+/// How many people support the report.
+pub fn supporter_count(report: u64) -> Result<u64, StoreError> {
+    SUPPORTS.count(Some(("signalement", &Report::key(report))))
+}
+
+/// The report's supporters' accounts.
+pub fn supporters(report: u64) -> Result<Vec<String>, StoreError> {
+    Ok(SUPPORTS
+        .list()
+        .index("signalement", &Report::key(report))
+        .all::<Support>()?
+        .into_iter()
+        .map(|d| d.value.account)
+        .collect())
+}
+
+/// Moves the supporters of `from` to `to` (a duplicate merged into it), the reporter of
+/// `from` included; returns how many were added.
+pub fn merge_supporters(from: &Report, to: u64, at: i64) -> Result<u64, StoreError> {
+    let mut added = 0;
+    let mut accounts = supporters(from.number)?;
+    accounts.extend(from.author.clone());
+    for account in accounts {
+        if support(to, &account, at)? {
+            added += 1;
+        }
+    }
+    Ok(added)
+}
+
+/// The reports an account supports.
+pub fn supported_by(account: &str) -> Result<Vec<Support>, StoreError> {
+    Ok(SUPPORTS
+        .list()
+        .index("compte", account)
+        .all::<Support>()?
+        .into_iter()
+        .map(|d| d.value)
+        .collect())
+}
+
+/// Withdraws every support of `account`.
+pub fn forget_supports(account: &str) -> Result<(), StoreError> {
+    for support in supported_by(account)? {
+        SUPPORTS.delete(&support_key(support.report, account))?;
+    }
+    Ok(())
+}
+
+/// Adds a staff note.
+pub fn add_note(note: &Note) -> Result<(), StoreError> {
+    NOTES.insert(
+        &parvis_module_sdk::host::new_id(),
+        note,
+        Indexes::new().index("signalement", &Report::key(note.report)),
+    )?;
+    Ok(())
+}
+
+/// The staff notes of a report, oldest first.
+pub fn notes(report: u64) -> Result<Vec<Note>, StoreError> {
+    Ok(NOTES
+        .list()
+        .index("signalement", &Report::key(report))
+        .all::<Note>()?
+        .into_iter()
+        .map(|d| d.value)
+        .collect())
+}
+
+/// How many reports are in each state (`ouvert`, `clos`).
+pub fn count_state(state: &str) -> Result<u64, StoreError> {
+    REPORTS.count(Some(("etat", state)))
+}

@@ -1,0 +1,454 @@
+//! HTML fragments, public and for the staff, as maud templates (every spliced value is
+//! escaped). Written with ordinary spaces: pages go through [`french`] for the no-break ones.
+
+use crate::form::{ADDRESS_MAX, DESCRIPTION_MAX, FieldError, NOTE_MAX, REPLY_MAX, ReportForm};
+use crate::model::{CLOSED, Category, OPEN, Report, Status};
+use crate::store::{Filter, Note};
+use parvis_module_sdk::Request;
+use parvis_module_sdk::html::{
+    MapView, Markup, empty, error_summary, field, french, html, map, paragraphs,
+};
+use parvis_module_sdk::time::ms::{format_fr, iso_utc};
+
+/// A `<time>` element in French, Paris time.
+pub fn time(ms: i64) -> Markup {
+    html! { time datetime=(iso_utc(ms)) { (format_fr(ms)) } }
+}
+
+/// « 1 autre personne a le même problème », « 3 autres personnes ont le même problème ».
+fn supporters_line(n: u64) -> String {
+    match n {
+        0 => "Personne d'autre n'a encore dit avoir le même problème.".to_string(),
+        1 => "1 autre personne a le même problème.".to_string(),
+        n => format!("{n} autres personnes ont le même problème."),
+    }
+}
+
+/// « 1 signalement », « 3 signalements », « aucun ».
+fn counted(n: u64, one: &str, many: &str) -> String {
+    match n {
+        0 => format!("aucun {one}"),
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
+}
+
+/// The status as a tag: the word, never a colour alone.
+fn status_tag(status: Status) -> Markup {
+    html! { strong class="kind" { (status.label()) } }
+}
+
+/// The filters of a list, as a GET form that works without JavaScript.
+fn filters(
+    req: &Request,
+    categories: &[Category],
+    filter: &Filter,
+    services: Option<&[&str]>,
+) -> Markup {
+    let chosen = filter.status.as_deref().unwrap_or("");
+    html! {
+        form class="filters" method="get" action=(req.link("/")) {
+            label for="statut" { "Statut" }
+            select id="statut" name="statut" {
+                option value="" selected[chosen.is_empty()] { "Tous" }
+                option value=(OPEN) selected[chosen == OPEN] { "En cours de traitement" }
+                option value=(CLOSED) selected[chosen == CLOSED] { "Clos" }
+                @for s in Status::ALL {
+                    option value=(s.value()) selected[chosen == s.value()] { (s.label()) }
+                }
+            }
+            label for="categorie" { "Catégorie" }
+            select id="categorie" name="categorie" {
+                option value="" { "Toutes" }
+                @for c in categories {
+                    option value=(c.code()) selected[filter.category.as_deref() == Some(c.code().as_str())] {
+                        (c.label)
+                    }
+                }
+            }
+            @if let Some(services) = services {
+                label for="service" { "Service" }
+                select id="service" name="service" {
+                    option value="" { "Tous" }
+                    @for s in services {
+                        option value=(s) selected[filter.service.as_deref() == Some(*s)] { (s) }
+                    }
+                }
+            }
+            button type="submit" class="secondary" { "Filtrer" }
+        }
+    }
+}
+
+/// The query string of a filter, for the next page's link.
+fn filter_query(filter: &Filter) -> String {
+    let mut out = String::new();
+    for (name, value) in [
+        ("statut", &filter.status),
+        ("categorie", &filter.category),
+        ("service", &filter.service),
+    ] {
+        if let Some(value) = value {
+            out.push('&');
+            out.push_str(name);
+            out.push('=');
+            out.push_str(&encode(value));
+        }
+    }
+    out
+}
+
+/// Percent-encodes a query value (letters, digits and `-_.~` kept).
+fn encode(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// One report in a list.
+fn item(req: &Request, report: &Report, staff: bool) -> Markup {
+    html! {
+        li {
+            a href=(req.link(&format!("/{}", report.number))) {
+                "N°\u{a0}" (report.number) " — " (report.title())
+            }
+            br;
+            small {
+                (status_tag(report.status)) " · envoyé le " (time(report.sent_at()))
+                @if staff {
+                    " · mis à jour le " (time(report.changed_at())) " · " (report.service)
+                    " · par " (report.author_name)
+                }
+            }
+        }
+    }
+}
+
+/// The page of a list: the reports and the link to the next page.
+fn list(
+    req: &Request,
+    reports: &[Report],
+    next: Option<&str>,
+    filter: &Filter,
+    staff: bool,
+) -> Markup {
+    html! {
+        @if reports.is_empty() {
+            (empty("Aucun signalement ne correspond à ces critères."))
+        } @else {
+            ul class="plain" {
+                @for r in reports { (item(req, r, staff)) }
+            }
+        }
+        @if let Some(next) = next {
+            nav aria-label="Pages des signalements" {
+                // Cursors are report keys (digits): nothing to percent-encode.
+                p { a href=(req.link(&format!("/?apres={next}{}", filter_query(filter)))) { "Signalements plus anciens" } }
+            }
+        }
+    }
+}
+
+/// What the public list's page needs.
+pub struct Index<'a> {
+    pub categories: &'a [Category],
+    pub filter: &'a Filter,
+    pub reports: &'a [Report],
+    pub next: Option<&'a str>,
+    pub open: u64,
+    pub closed: u64,
+    pub intro: &'a str,
+}
+
+/// The public page: what the module is for, the map of open reports and the list.
+pub fn index(req: &Request, page: &Index<'_>) -> Markup {
+    let markers = req.link("/carte.json");
+    french(html! {
+        h1 { "Signalements" }
+        @if page.intro.trim().is_empty() {
+            p class="lead" {
+                "Un lampadaire éteint, un trou dans la chaussée, un dépôt sauvage ? Signalez-le à la mairie "
+                (req.commune.de()) " : vous suivez ensuite son traitement ici, et chacun peut dire qu'il a le même problème."
+            }
+        } @else {
+            (paragraphs(page.intro))
+        }
+        p { a class="button" href=(req.link("/nouveau")) { "Signaler un problème" } }
+        section aria-labelledby="carte-titre" {
+            h2 id="carte-titre" { "Sur la carte" }
+            (map("Carte des signalements en cours de traitement", &MapView { markers: Some(&markers), ..MapView::default() }))
+            p class="hint" {
+                (counted(page.open, "signalement en cours de traitement", "signalements en cours de traitement"))
+                " (ceux qui ont un lieu sont sur la carte), "
+                (counted(page.closed, "clos", "clos"))
+                ". La liste ci-dessous les donne tous, du plus récent au plus ancien."
+            }
+        }
+        section aria-labelledby="liste-titre" {
+            h2 id="liste-titre" { "Liste" }
+            (filters(req, page.categories, page.filter, None))
+            (list(req, page.reports, page.next, page.filter, false))
+        }
+    })
+}
+
+/// The report form (`/nouveau`), with its errors.
+pub fn form(
+    req: &Request,
+    categories: &[Category],
+    form: &ReportForm,
+    errors: &[FieldError],
+) -> Markup {
+    let category = field(errors, "categorie");
+    let description = field(errors, "description");
+    let address = field(errors, "adresse");
+    let place = field(errors, "lieu");
+    french(html! {
+        h1 { "Signaler un problème" }
+        p { "Votre signalement va à la mairie " (req.commune.de()) ". Il est public, comme sa suite ; votre nom ne l'est que si vous le souhaitez." }
+        (error_summary("Le signalement n'est pas encore envoyé : corrigez les points suivants.", errors))
+        form class="form" method="post" action=(req.link("/nouveau")) {
+            (req.csrf_field())
+            label for="categorie" { "Catégorie" }
+            (category.error())
+            select id="categorie" name="categorie" required aria-invalid=[category.invalid()] aria-describedby=[category.error_id()] {
+                option value="" { "Choisir une catégorie" }
+                @for c in categories {
+                    option value=(c.code()) selected[form.category == c.code()] { (c.label) }
+                }
+            }
+            fieldset id="lieu" class="choices" aria-describedby=[place.error_id()] {
+                legend { "Où est-ce ?" }
+                (place.error())
+                (map("Carte : touchez le lieu du problème", &MapView { pick: Some("lieu"), ..MapView::default() }))
+                p class="hint" { "Touchez la carte, déplacez l'épingle ou utilisez « Me localiser » ; sinon, décrivez le lieu ci-dessous. Le lieu doit être dans la commune." }
+                label for="adresse" { "Adresse ou repère" }
+                (address.error())
+                input id="adresse" name="adresse" autocomplete="street-address" maxlength=(ADDRESS_MAX)
+                    value=(form.address) aria-invalid=[address.invalid()] aria-describedby=[address.error_id()];
+                input type="hidden" name="lat" value=(form.lat);
+                input type="hidden" name="lon" value=(form.lon);
+            }
+            label for="description" { "Description" }
+            (description.error())
+            textarea id="description" name="description" rows="5" required maxlength=(DESCRIPTION_MAX)
+                aria-invalid=[description.invalid()] aria-describedby=[description.error_id().or(Some("description-aide".into()))] {
+                (form.description)
+            }
+            p class="hint" id="description-aide" { "Ce que vous voyez, depuis quand, si c'est dangereux. N'y mettez pas de données personnelles." }
+            label { input type="checkbox" name="nom_public" value="1" checked[form.public_name]; " Afficher mon nom sur le signalement" }
+            p class="hint" { "Sinon, le public lit « Un habitant » ; la mairie voit toujours votre nom." }
+            button type="submit" { "Envoyer le signalement" }
+        }
+    })
+}
+
+/// « C'est le même problème ? »: the open reports of the same category nearby, each to
+/// support, or the form sent again as a new report.
+pub fn nearby(req: &Request, form: &ReportForm, nearby: &[(Report, f64)]) -> Markup {
+    french(html! {
+        h1 { "C'est le même problème ?" }
+        p {
+            "D'autres habitants ont déjà signalé un problème de cette catégorie tout près. S'il s'agit du même, "
+            "dites-le plutôt que d'envoyer un doublon : vous serez prévenu de sa suite, et la mairie voit combien de personnes sont gênées."
+        }
+        ul class="plain" {
+            @for (report, distance) in nearby {
+                li class="card" {
+                    h2 { a href=(req.link(&format!("/{}", report.number))) { "N°\u{a0}" (report.number) " — " (report.title()) } }
+                    p { (status_tag(report.status)) " · à " (format!("{:.0}", distance)) " m · envoyé le " (time(report.sent_at())) }
+                    (paragraphs(&report.description))
+                    form method="post" action=(req.link(&format!("/{}/soutenir", report.number))) {
+                        (req.csrf_field())
+                        button type="submit" { "C'est le même problème" }
+                    }
+                }
+            }
+        }
+        form method="post" action=(req.link("/nouveau")) {
+            (req.csrf_field())
+            input type="hidden" name="categorie" value=(form.category);
+            input type="hidden" name="description" value=(form.description);
+            input type="hidden" name="adresse" value=(form.address);
+            input type="hidden" name="lat" value=(form.lat);
+            input type="hidden" name="lon" value=(form.lon);
+            @if form.public_name { input type="hidden" name="nom_public" value="1"; }
+            input type="hidden" name="confirme" value="1";
+            button type="submit" class="secondary" { "Non, c'est un autre problème : envoyer mon signalement" }
+        }
+    })
+}
+
+/// The timeline of a report: each step, with the town hall's reply.
+fn timeline(req: &Request, report: &Report) -> Markup {
+    html! {
+        ol class="plain" {
+            @for step in &report.steps {
+                li {
+                    (status_tag(step.status)) " — " (step.status.event()) ", le " (time(step.at))
+                    @if step.status == Status::Doublon {
+                        @if let Some(target) = report.duplicate_of {
+                            " : voir le " a href=(req.link(&format!("/{target}"))) { "signalement n°\u{a0}" (target) }
+                        }
+                    }
+                    @if let Some(reply) = &step.reply {
+                        div class="post" { p class="post-head" { strong { "Réponse de la mairie" } } (paragraphs(reply)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The head of a report's page, public and for the staff.
+fn head(report: &Report, supporters: u64, staff: bool) -> Markup {
+    html! {
+        h1 { "Signalement n°\u{a0}" (report.number) }
+        p class="facts" { (status_tag(report.status)) " · " (report.category_label) }
+        p {
+            "Envoyé le " (time(report.sent_at())) " par "
+            @if staff { (if report.author.is_some() { report.author_name.as_str() } else { "un compte supprimé" }) }
+            @else { (report.public_author()) }
+            @if staff { " · service : " (report.service) }
+        }
+        @if let Some(address) = &report.address { p { "Lieu : " (address) } }
+        @if let Some((lat, lon)) = report.at {
+            (map("Le lieu du signalement", &MapView { spot: Some((lat, lon)), ..MapView::default() }))
+            p class="hint" { "Latitude " (format!("{lat:.5}").replace('.', ",")) ", longitude " (format!("{lon:.5}").replace('.', ",")) "." }
+        }
+        (paragraphs(&report.description))
+        p { (supporters_line(supporters)) }
+    }
+}
+
+/// What a report's public page needs.
+pub struct Show<'a> {
+    pub report: &'a Report,
+    pub supporters: u64,
+    /// The viewer already supports it, or sent it.
+    pub involved: bool,
+}
+
+/// A report's public page.
+pub fn show(req: &Request, page: &Show<'_>) -> Markup {
+    let report = page.report;
+    french(html! {
+        (head(report, page.supporters, false))
+        @if report.status.is_open() && !page.involved {
+            form method="post" action=(req.link(&format!("/{}/soutenir", report.number))) {
+                (req.csrf_field())
+                button type="submit" class="secondary" { "J'ai le même problème" }
+            }
+        }
+        @if page.involved { p class="hint" { "Vous suivez ce signalement : vous êtes prévenu de chaque étape." } }
+        section aria-labelledby="suivi-titre" {
+            h2 id="suivi-titre" { "Suivi" }
+            (timeline(req, report))
+        }
+    })
+}
+
+/// The staff's queue.
+pub fn queue(
+    req: &Request,
+    categories: &[Category],
+    services: &[&str],
+    filter: &Filter,
+    reports: &[Report],
+    next: Option<&str>,
+    open: u64,
+) -> Markup {
+    let markers = req.link("/carte.json").replace("/admin/m/", "/m/");
+    french(html! {
+        h1 { "Signalements à traiter" }
+        p class="lead" {
+            @if open == 0 { "Aucun signalement en cours de traitement." }
+            @else { (counted(open, "signalement en cours de traitement", "signalements en cours de traitement")) "." }
+        }
+        (map("Carte des signalements en cours de traitement", &MapView { markers: Some(&markers), ..MapView::default() }))
+        (filters(req, categories, filter, Some(services)))
+        (list(req, reports, next, filter, true))
+    })
+}
+
+/// What the staff's page of a report needs.
+pub struct Manage<'a> {
+    pub report: &'a Report,
+    pub supporters: u64,
+    pub notes: &'a [Note],
+    pub services: &'a [&'a str],
+    pub errors: &'a [FieldError],
+}
+
+/// A report for the staff: everything, the status form, the internal notes.
+pub fn manage(req: &Request, page: &Manage<'_>) -> Markup {
+    let report = page.report;
+    let errors = page.errors;
+    let status = field(errors, "statut");
+    let reply = field(errors, "reponse");
+    let duplicate = field(errors, "doublon_de");
+    let service = field(errors, "service");
+    let public = req
+        .link(&format!("/{}", report.number))
+        .replace("/admin/m/", "/m/");
+    french(html! {
+        p { a href=(req.link("/")) { "Tous les signalements" } " · " a href=(public) { "Page publique" } }
+        (head(report, page.supporters, true))
+        section aria-labelledby="statut-titre" class="card" {
+            h2 id="statut-titre" { "Répondre" }
+            (error_summary("La réponse n'est pas enregistrée : corrigez les points suivants.", errors))
+            form class="form" method="post" action=(req.link(&format!("/{}/statut", report.number))) {
+                (req.csrf_field())
+                label for="statut" { "Statut" }
+                (status.error())
+                select id="statut" name="statut" aria-invalid=[status.invalid()] aria-describedby=[status.error_id()] {
+                    @for s in Status::ALL {
+                        option value=(s.value()) selected[s == report.status] { (s.label()) }
+                    }
+                }
+                label for="service" { "Service chargé" }
+                (service.error())
+                select id="service" name="service" aria-invalid=[service.invalid()] {
+                    @for s in page.services {
+                        option value=(s) selected[*s == report.service] { (s) }
+                    }
+                }
+                label for="reponse" { "Réponse publique (obligatoire pour « Non retenu »)" }
+                (reply.error())
+                textarea id="reponse" name="reponse" rows="4" maxlength=(REPLY_MAX) aria-invalid=[reply.invalid()] aria-describedby=[reply.error_id()] {}
+                label for="doublon_de" { "Pour un doublon : numéro du signalement qui reste ouvert" }
+                (duplicate.error())
+                input id="doublon_de" name="doublon_de" inputmode="numeric" maxlength="12" aria-invalid=[duplicate.invalid()] aria-describedby=[duplicate.error_id()];
+                p class="hint" { "Le signalant et les personnes qui suivent ce signalement sont prévenus de chaque changement de statut." }
+                button type="submit" { "Enregistrer" }
+            }
+        }
+        section aria-labelledby="suivi-titre" {
+            h2 id="suivi-titre" { "Suivi public" }
+            (timeline(req, report))
+        }
+        section aria-labelledby="notes-titre" {
+            h2 id="notes-titre" { "Notes internes" }
+            p class="hint" { "Visibles par l'équipe de la mairie seulement." }
+            @if page.notes.is_empty() { (empty("Aucune note.")) }
+            @for note in page.notes {
+                div class="post" {
+                    p class="post-head" { strong { (note.by) } ", le " (time(note.at)) }
+                    (paragraphs(&note.text))
+                }
+            }
+            form class="form" method="post" action=(req.link(&format!("/{}/note", report.number))) {
+                (req.csrf_field())
+                label for="note" { "Nouvelle note" }
+                textarea id="note" name="note" rows="3" required maxlength=(NOTE_MAX) {}
+                button type="submit" class="secondary" { "Ajouter la note" }
+            }
+        }
+    })
+}

@@ -1,0 +1,378 @@
+//! Signalements (module `reports`, free) through the real host and its compiled component, on
+//! both backends: a citizen reports a broken street light placed on the map of Paris (a place
+//! outside Paris, an unknown category, an empty description are refused with French messages
+//! and nothing is stored); a neighbour about to report the same thing 20 m away is offered
+//! « C'est le même problème ? » and joins it; the town hall's staff see the queue and the
+//! reporter's name, answer (a refusal needs its reason, a merge a real report), keep internal
+//! notes the public never sees, and the reporter and the supporters are told in the app and by
+//! e-mail; the map's markers count the open reports; Lyon sees none of Paris's reports.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use parvis_core::authz::Role;
+use parvis_tests::{TestApp, both_backends, form_token, html};
+use serde_json::Value;
+
+const PACKAGE: &str = "parvis-module-reports";
+const ID: &str = "reports";
+const PASSWORD: &str = "mot-de-passe-solide";
+const NBSP: char = '\u{a0}';
+
+async fn get(client: &reqwest::Client, url: &str) -> Result<(u16, String)> {
+    let r = client.get(url).send().await?;
+    Ok((r.status().as_u16(), r.text().await?))
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    fields: &[(&str, &str)],
+) -> Result<reqwest::Response> {
+    let token = form_token(client, url).await?;
+    let mut body = vec![("csrf_token", token.as_str())];
+    body.extend_from_slice(fields);
+    Ok(client.post(url).form(&body).send().await?)
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// GETs `url` until `done` holds for the page (up to 10 s); returns the last page.
+async fn wait_until(
+    client: &reqwest::Client,
+    url: &str,
+    what: &str,
+    done: impl Fn(&str) -> bool,
+) -> Result<String> {
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = get(client, url).await?.1;
+        if done(&page) {
+            return Ok(page);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("{what} after 10 s: {page}")
+}
+
+/// A report form: category, description, place.
+fn report<'a>(
+    category: &'a str,
+    description: &'a str,
+    lat: &'a str,
+    lon: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("categorie", category),
+        ("description", description),
+        ("lat", lat),
+        ("lon", lon),
+        ("adresse", ""),
+    ]
+}
+
+/// The open reports the map's markers count in a box around Paris.
+async fn on_the_map(client: &reqwest::Client, app: &TestApp, slug: &str) -> Result<u64> {
+    let r = client
+        .get(app.url(
+            Some(slug),
+            "/m/reports/carte.json?s=48.80&w=2.22&n=48.91&e=2.47&cols=8&rows=8",
+        ))
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 200, "{}", r.status());
+    let markers: Vec<Value> = r.json().await?;
+    Ok(markers.iter().filter_map(|m| m["count"].as_u64()).sum())
+}
+
+both_backends!(
+    citizens_report_on_the_map_and_the_town_hall_answers,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let paris = app.commune("75056").await?;
+        let lyon = app.commune("69123").await?;
+        assert_eq!(app.install_module(PACKAGE).await?, ID);
+        app.enable_module(&paris, ID).await?;
+        app.enable_module(&lyon, ID).await?;
+        let maire = app.account("maire@paris.fr", PASSWORD).await?;
+        app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
+        let admin = app
+            .signed_in(Some(&paris), "maire@paris.fr", PASSWORD)
+            .await?;
+        app.account("alice@example.org", PASSWORD).await?;
+        let alice = app
+            .signed_in(Some(&paris), "alice@example.org", PASSWORD)
+            .await?;
+        app.account("bruno@example.org", PASSWORD).await?;
+        let bruno = app
+            .signed_in(Some(&paris), "bruno@example.org", PASSWORD)
+            .await?;
+        let visitor = app.client()?;
+        let new = app.url(Some(&paris), "/m/reports/nouveau");
+
+        // The page, its map of the commune, and the form with the commune's categories.
+        let (status, page) = get(&visitor, &app.url(Some(&paris), "/m/reports/")).await?;
+        assert_eq!(status, 200);
+        assert!(page.contains("data-outline=\"/contour.geojson\""), "{page}");
+        assert!(page.contains("Signaler un problème"));
+        let (status, _) = get(&visitor, &new).await?;
+        assert_ne!(status, 200, "a visitor signs in first");
+        let (status, form) = get(&alice, &new).await?;
+        assert_eq!(status, 200);
+        assert!(form.contains("<option value=\"eclairage-public\">Éclairage public</option>"));
+        assert!(form.contains("data-pick=\"lieu\""), "{form}");
+
+        // Bad input: French messages, 422, nothing stored.
+        let r = post(&alice, &new, &report("inconnue", "court", "", "")).await?;
+        assert_eq!(r.status(), 422);
+        let text = html::text(&r.text().await?);
+        assert!(
+            text.contains("Choisissez une catégorie dans la liste."),
+            "{text}"
+        );
+        assert!(text.contains("10 caractères au moins"), "{text}");
+        assert!(
+            text.contains("touchez la carte, ou écrivez une adresse"),
+            "{text}"
+        );
+        // Lyon's town hall is not in Paris.
+        let lamp = "Le lampadaire devant le numéro 4 est éteint depuis trois soirs.";
+        let r = post(
+            &alice,
+            &new,
+            &report("eclairage-public", lamp, "45.7676", "4.8357"),
+        )
+        .await?;
+        assert_eq!(r.status(), 422);
+        let text = html::text(&r.text().await?);
+        assert!(
+            text.contains("Ce lieu est en dehors du territoire de Paris."),
+            "{text}"
+        );
+        let r = post(
+            &alice,
+            &new,
+            &report("eclairage-public", lamp, "948", "2.35"),
+        )
+        .await?;
+        assert_eq!(r.status(), 422);
+        assert_eq!(on_the_map(&visitor, &app, &paris).await?, 0);
+        let (_, list) = get(&visitor, &app.url(Some(&paris), "/m/reports/")).await?;
+        assert!(list.contains("Aucun signalement ne correspond"), "{list}");
+
+        // Alice reports the street light by the Hôtel de Ville, her name public.
+        let mut fields = report("eclairage-public", lamp, "48.856600", "2.352200");
+        fields.push(("nom_public", "1"));
+        let r = post(&alice, &new, &fields).await?;
+        assert_eq!(r.status(), 303);
+        assert_eq!(location(&r), "/m/reports/1");
+        let first = app.url(Some(&paris), "/m/reports/1");
+        let (status, page) = get(&alice, &first).await?;
+        assert_eq!(status, 200);
+        let text = html::text(&page);
+        assert!(text.contains(&format!("Signalement n°{NBSP}1")), "{text}");
+        assert!(
+            text.contains(&format!("Votre signalement n°{NBSP}1 est envoyé")),
+            "{text}"
+        );
+        assert!(
+            text.contains("alice@example.org") || text.contains("Alice"),
+            "{text}"
+        );
+        assert!(page.contains("data-spot="), "{page}");
+        // The staff hear of it.
+        wait_until(
+            &admin,
+            &app.url(Some(&paris), "/notifications"),
+            "no notification to the staff",
+            |p| p.contains(&format!("Nouveau signalement n°{NBSP}1")),
+        )
+        .await?;
+
+        // Bruno is about to report the same light, 20 m away: he is shown Alice's first.
+        let same = "Lampadaire éteint rue de Rivoli, il fait tout noir le soir.";
+        let r = post(
+            &bruno,
+            &new,
+            &report("eclairage-public", same, "48.856780", "2.352200"),
+        )
+        .await?;
+        assert_eq!(r.status(), 200);
+        let page = r.text().await?;
+        let text = html::text(&page);
+        assert!(text.contains("C'est le même problème\u{202f}?"), "{text}");
+        assert!(text.contains(&format!("N°{NBSP}1")), "{text}");
+        assert!(text.contains("à 20 m"), "{text}");
+        assert_eq!(on_the_map(&visitor, &app, &paris).await?, 1);
+        // He joins it.
+        let r = post(&bruno, &app.url(Some(&paris), "/m/reports/1/soutenir"), &[]).await?;
+        assert_eq!(r.status(), 303);
+        let (_, page) = get(&bruno, &first).await?;
+        let text = html::text(&page);
+        assert!(
+            text.contains("1 autre personne a le même problème."),
+            "{text}"
+        );
+        assert!(text.contains("Vous suivez ce signalement"), "{text}");
+        // A pothole at the same spot is another problem: no question asked. His name stays
+        // private: the public reads « Un habitant », the staff his name.
+        let hole = "Un nid-de-poule profond au milieu du passage piéton.";
+        let r = post(
+            &bruno,
+            &new,
+            &report("voirie", hole, "48.856780", "2.352200"),
+        )
+        .await?;
+        assert_eq!(location(&r), "/m/reports/2");
+        // And he may insist that his light is another one.
+        let mut insist = report("eclairage-public", same, "48.856780", "2.352200");
+        insist.push(("confirme", "1"));
+        let r = post(&bruno, &new, &insist).await?;
+        assert_eq!(location(&r), "/m/reports/3");
+        assert_eq!(on_the_map(&visitor, &app, &paris).await?, 3);
+        let (_, page) = get(&visitor, &app.url(Some(&paris), "/m/reports/2")).await?;
+        assert!(html::text(&page).contains("par Un habitant"), "{page}");
+
+        // The queue: citizens may not see it; the staff see every report and who sent it.
+        let queue = app.url(Some(&paris), "/admin/m/reports/");
+        let (status, _) = get(&alice, &queue).await?;
+        assert_eq!(status, 403);
+        let (status, page) = get(&admin, &queue).await?;
+        assert_eq!(status, 200);
+        let text = html::text(&page);
+        assert!(
+            text.contains(&format!("N°{NBSP}3")) && text.contains(&format!("N°{NBSP}1")),
+            "{text}"
+        );
+        assert!(text.contains("Services techniques"), "{text}");
+        let (_, page) = get(&admin, &app.url(Some(&paris), "/admin/m/reports/2")).await?;
+        assert!(!html::text(&page).contains("par Un habitant"), "{page}");
+
+        // Answers: a refusal needs its reason; a merge needs another, real report.
+        let status_url = app.url(Some(&paris), "/admin/m/reports/3/statut");
+        let r = post(
+            &admin,
+            &status_url,
+            &[("statut", "non-retenu"), ("reponse", "")],
+        )
+        .await?;
+        assert_eq!(r.status(), 422);
+        assert!(html::text(&r.text().await?).contains("Dites pourquoi"));
+        for target in ["3", "999"] {
+            let r = post(
+                &admin,
+                &status_url,
+                &[("statut", "doublon"), ("doublon_de", target)],
+            )
+            .await?;
+            assert_eq!(r.status(), 422, "duplicate of {target}");
+        }
+        let r = post(
+            &admin,
+            &status_url,
+            &[("statut", "doublon"), ("doublon_de", "1")],
+        )
+        .await?;
+        assert_eq!(r.status(), 303);
+        let (_, page) = get(&visitor, &app.url(Some(&paris), "/m/reports/3")).await?;
+        assert!(
+            html::text(&page).contains("Fusionné avec un autre signalement"),
+            "{page}"
+        );
+        assert_eq!(on_the_map(&visitor, &app, &paris).await?, 2);
+
+        // An internal note stays internal.
+        let note = "Équipe éclairage passée : ampoule à commander.";
+        let r = post(
+            &admin,
+            &app.url(Some(&paris), "/admin/m/reports/1/note"),
+            &[("note", note)],
+        )
+        .await?;
+        assert_eq!(r.status(), 303);
+        let (_, page) = get(&admin, &app.url(Some(&paris), "/admin/m/reports/1")).await?;
+        assert!(page.contains("ampoule à commander"), "{page}");
+        let (_, page) = get(&alice, &first).await?;
+        assert!(!page.contains("ampoule à commander"));
+
+        // Resolved: the reporter and the supporter are told, in the app and by e-mail.
+        let reply = "L'ampoule a été changée ce matin. Merci de votre signalement.";
+        let r = post(
+            &admin,
+            &app.url(Some(&paris), "/admin/m/reports/1/statut"),
+            &[
+                ("statut", "resolu"),
+                ("reponse", reply),
+                ("service", "Services techniques"),
+            ],
+        )
+        .await?;
+        assert_eq!(r.status(), 303);
+        for (client, email) in [(&alice, "alice@example.org"), (&bruno, "bruno@example.org")] {
+            wait_until(
+                client,
+                &app.url(Some(&paris), "/notifications"),
+                "no notification of the answer",
+                |p| p.contains(&format!("Signalement n°{NBSP}1{NBSP}: résolu")),
+            )
+            .await?;
+            let mail = app.smtp.wait_for(email, "résolu").await?;
+            assert!(mail.text.contains("ampoule a été changée"), "{}", mail.text);
+        }
+        let (_, page) = get(&visitor, &first).await?;
+        let text = html::text(&page);
+        assert!(
+            text.contains("Problème résolu") && text.contains("Réponse de la mairie"),
+            "{text}"
+        );
+        assert!(
+            !page.contains("J'ai le même problème"),
+            "closed: no more support"
+        );
+        let r = post(&bruno, &app.url(Some(&paris), "/m/reports/1/soutenir"), &[]).await?;
+        assert_eq!(r.status(), 409);
+        assert_eq!(on_the_map(&visitor, &app, &paris).await?, 1);
+        // The list's filters.
+        let (_, page) = get(&visitor, &app.url(Some(&paris), "/m/reports/?statut=clos")).await?;
+        let text = html::text(&page);
+        assert!(
+            text.contains(&format!("N°{NBSP}1")) && !text.contains(&format!("N°{NBSP}2")),
+            "{text}"
+        );
+        let (_, page) = get(
+            &visitor,
+            &app.url(Some(&paris), "/m/reports/?statut=ouvert&categorie=voirie"),
+        )
+        .await?;
+        let text = html::text(&page);
+        assert!(
+            text.contains(&format!("N°{NBSP}2")) && !text.contains(&format!("N°{NBSP}1 ")),
+            "{text}"
+        );
+
+        // The map's bad boxes are refused with a reason.
+        let r = visitor
+            .get(app.url(
+                Some(&paris),
+                "/m/reports/carte.json?s=48.8&w=2.2&n=48.9&e=2.4&cols=65&rows=8",
+            ))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 400);
+
+        // Lyon sees none of it, on its pages, its map or its back-office.
+        let (status, _) = get(&visitor, &app.url(Some(&lyon), "/m/reports/1")).await?;
+        assert_eq!(status, 404);
+        assert_eq!(on_the_map(&visitor, &app, &lyon).await?, 0);
+        let (_, page) = get(&visitor, &app.url(Some(&lyon), "/m/reports/?statut=clos")).await?;
+        assert!(page.contains("Aucun signalement ne correspond"), "{page}");
+        app.stop().await;
+        Ok(())
+    }
+);
