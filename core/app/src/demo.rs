@@ -567,6 +567,7 @@ async fn replay(state: &AppState, tenant: &Tenant, id: &str, file: &Path) -> any
                 .commune(&state.db, tenant.slug.as_str())
                 .await?
                 .and_then(|site| site.name_kind),
+            uploads: None,
         };
         let (response, _) = call::handle(&state.modules, &module, &ctx, &request)
             .await

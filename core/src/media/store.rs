@@ -111,7 +111,10 @@ pub async fn insert_platform(
 }
 
 /// Stores media owned by the transaction's tenant; returns its id.
-pub async fn insert_tenant(tx: &mut TenantTx, m: &NewMedia<'_>) -> Result<String, sqlx::Error> {
+pub async fn insert_tenant(
+    tx: &mut impl TenantSql,
+    m: &NewMedia<'_>,
+) -> Result<String, sqlx::Error> {
     let id = new_id();
     let sql = format!(
         "INSERT INTO media (tenant_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
@@ -132,6 +135,22 @@ pub async fn delete_platform(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Deletes a file a feature module kept (its `purpose` is `module:<id>`); false if the
+/// module had none with this id.
+pub async fn delete_module(
+    tx: &mut impl TenantSql,
+    id: &str,
+    purpose: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = tx
+        .scoped("DELETE FROM media WHERE tenant_id = $1 AND id = $2 AND purpose = $3")
+        .bind(id)
+        .bind(purpose)
+        .execute(tx)
+        .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 /// Deletes the tenant's media by id.

@@ -137,6 +137,10 @@ pub struct CallState {
     pub(crate) volumes: crate::modules::quota::CallVolumes,
     /// What the call wrote to storage, against the quota (see `host::storage`).
     pub(crate) storage: crate::modules::host::storage::CallStorage,
+    /// The files of the request, cleaned by the host (see `modules::uploads`).
+    pub(crate) uploads: Option<Arc<crate::modules::uploads::Uploads>>,
+    /// Handles of the uploads this call kept.
+    pub(crate) kept_uploads: HashSet<String>,
 }
 
 /// Side effects that wait for the commit.
@@ -420,6 +424,9 @@ pub struct CallContext {
     /// How the commune's name joins a sentence (`CommuneSite::name_kind`), which
     /// `commune.name-kind` answers; `None` where the caller does not have it (events).
     pub name_kind: Option<i64>,
+    /// The files of the request, cleaned by the host (a multipart form's; see
+    /// `modules::uploads`).
+    pub uploads: Option<Arc<crate::modules::uploads::Uploads>>,
 }
 
 /// The commune as a module's request names it (a population the registry does not give, or
@@ -516,6 +523,8 @@ pub(crate) fn new_state(
         name_kind: None,
         volumes: Default::default(),
         storage: Default::default(),
+        uploads: None,
+        kept_uploads: HashSet::new(),
     }
 }
 
@@ -553,6 +562,8 @@ fn bind(
     state.origin = ctx.origin.clone();
     state.client = ctx.client.clone();
     state.name_kind = ctx.name_kind;
+    state.uploads = ctx.uploads.clone();
+    state.kept_uploads.clear();
     state.deadline = Deadline::new(limits.time);
     store.set_epoch_deadline(1);
     true
@@ -653,6 +664,7 @@ async fn run(
         write: true,
         client: ctx.client.clone(),
         name_kind: ctx.name_kind,
+        uploads: ctx.uploads.clone(),
     };
     run_once(host, module, &writer, call).await.0
 }
@@ -1139,6 +1151,7 @@ pub async fn event(
         write: true,
         client: None,
         name_kind: None,
+        uploads: None,
     };
     let started = Instant::now();
     let result = run(host, module, &ctx, Call::Event(event)).await;
@@ -1167,6 +1180,7 @@ pub async fn export_account(
         write: false,
         client: Some(ClientKey::account(account)),
         name_kind: None,
+        uploads: None,
     };
     let started = Instant::now();
     let result = run(host, module, &ctx, Call::ExportAccount(account)).await;

@@ -8,6 +8,8 @@
 //! accept is 5,000 characters, the most fields about 30) and far below what would strain an
 //! instance's 64 MiB or its 1 MiB response.
 
+use std::borrow::Cow;
+
 use axum::http::StatusCode;
 
 use crate::modules::bindings::parvis::module::types::Field;
@@ -58,11 +60,11 @@ impl InputError {
     }
 }
 
-/// The message when the body is over [`MAX_BODY`] (the host stops reading there).
-pub fn body_too_large() -> InputError {
+/// The message when the body is over `limit` (the host stops reading there).
+pub fn body_too_large(limit: usize) -> InputError {
     InputError::TooLarge(format!(
-        "Le contenu envoyé dépasse {} Kio : il n'a pas été transmis au service.",
-        MAX_BODY >> 10
+        "Le contenu envoyé dépasse {} : il n'a pas été transmis au service.",
+        crate::util::size_text(i64::try_from(limit).unwrap_or(i64::MAX))
     ))
 }
 
@@ -85,7 +87,7 @@ pub fn query(raw: Option<&str>) -> Result<Vec<Field>, InputError> {
         ));
     }
     fields(
-        raw.as_bytes(),
+        url::form_urlencoded::parse(raw.as_bytes()),
         MAX_QUERY_FIELDS,
         "Cette adresse a trop de paramètres.",
     )
@@ -95,17 +97,29 @@ pub fn query(raw: Option<&str>) -> Result<Vec<Field>, InputError> {
 /// Counting stops at the first field past a bound: two million empty fields cost no more than
 /// the first [`MAX_FORM_FIELDS`].
 pub fn form(raw: &[u8]) -> Result<Vec<Field>, InputError> {
+    form_fields(url::form_urlencoded::parse(raw))
+}
+
+/// The text fields of a form read otherwise (a multipart form's, see `modules::uploads`),
+/// under the same bounds as an urlencoded one.
+pub fn form_fields<'a>(
+    pairs: impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
+) -> Result<Vec<Field>, InputError> {
     fields(
-        raw,
+        pairs,
         MAX_FORM_FIELDS,
         "Le formulaire envoyé a trop de champs.",
     )
 }
 
-fn fields(raw: &[u8], max_fields: usize, too_many: &str) -> Result<Vec<Field>, InputError> {
+fn fields<'a>(
+    pairs: impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
+    max_fields: usize,
+    too_many: &str,
+) -> Result<Vec<Field>, InputError> {
     let mut out = Vec::new();
     let mut total = 0usize;
-    for (name, value) in url::form_urlencoded::parse(raw) {
+    for (name, value) in pairs {
         if name == crate::web::csrf::CSRF_FIELD {
             continue;
         }

@@ -23,6 +23,7 @@ pub mod routes;
 pub mod service;
 pub mod services;
 pub mod store;
+pub mod uploads;
 pub mod warm;
 
 use std::sync::Arc;

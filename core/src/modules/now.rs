@@ -324,6 +324,7 @@ async fn ask(state: &AppState, commune: &CommuneSite, origin: &str) -> Cards {
                 write: false,
                 client: None,
                 name_kind: commune.name_kind,
+                uploads: None,
             };
             match call::handle_checked(&state.modules, &module, &ctx, &request, None).await {
                 Ok((response, _)) if response.status == 200 => {

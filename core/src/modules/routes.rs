@@ -3,6 +3,7 @@
 //! every form) and role checks as core pages. Module HTML is wrapped in the commune's layout.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -20,6 +21,7 @@ use crate::modules::bindings::parvis::module::types::{
 use crate::modules::call::{self, CallContext, ClientKey, Fault};
 use crate::modules::input::{self, InputError};
 use crate::modules::registry::LoadedModule;
+use crate::modules::uploads;
 use crate::state::AppState;
 use crate::web::Page;
 use crate::web::csrf::CsrfToken;
@@ -95,7 +97,17 @@ impl FromRequest<AppState> for Incoming {
         let query = parts.uri.query().map(str::to_string);
         let method = parts.method.clone();
         let headers = parts.headers.clone();
-        let body = read_body(body).await?;
+        // A signed-in person's form may carry files (`modules::uploads`); anyone else's body
+        // stays within a form's bound.
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let limit = if uploads::is_multipart(content_type) && page.viewer.is_some() {
+            uploads::MAX_UPLOAD_BODY
+        } else {
+            input::MAX_BODY
+        };
+        let body = read_body(body, limit).await?;
         Ok(Incoming {
             page,
             csrf,
@@ -137,10 +149,11 @@ async fn admin(
 /// is dropped.
 const DRAIN_LIMIT: usize = 8 << 20;
 
-/// Reads a module request's body, keeping at most [`input::MAX_BODY`] bytes. The rest of a
-/// larger body is read and dropped (up to [`DRAIN_LIMIT`]), so the client hears the host's 413
+/// Reads a module request's body, keeping at most `limit` bytes ([`input::MAX_BODY`], or
+/// [`uploads::MAX_UPLOAD_BODY`] for a signed-in person's multipart form). The rest of a larger
+/// body is read and dropped (up to [`DRAIN_LIMIT`] more), so the client hears the host's 413
 /// instead of a reset connection, without the host holding it in memory.
-async fn read_body(body: axum::body::Body) -> AppResult<Result<Bytes, InputError>> {
+async fn read_body(body: axum::body::Body, limit: usize) -> AppResult<Result<Bytes, InputError>> {
     use futures_util::StreamExt as _;
     let unreadable = || AppError::bad_request("Le contenu envoyé est illisible ou incomplet.");
     let mut stream = body.into_data_stream();
@@ -149,15 +162,15 @@ async fn read_body(body: axum::body::Body) -> AppResult<Result<Bytes, InputError
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| unreadable())?;
         seen = seen.saturating_add(chunk.len());
-        if seen > DRAIN_LIMIT {
-            return Err(AppError::TooLarge(input::body_too_large().to_string()));
+        if seen > limit.saturating_add(DRAIN_LIMIT) {
+            return Err(AppError::TooLarge(input::body_too_large(limit).to_string()));
         }
-        if seen <= input::MAX_BODY {
+        if seen <= limit {
             kept.extend_from_slice(&chunk);
         }
     }
-    if seen > input::MAX_BODY {
-        return Ok(Err(input::body_too_large()));
+    if seen > limit {
+        return Ok(Err(input::body_too_large(limit)));
     }
     Ok(Ok(Bytes::from(kept)))
 }
@@ -259,28 +272,48 @@ async fn serve(
     let is_form = content_type
         .as_deref()
         .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    let multipart = uploads::is_multipart(content_type.as_deref());
+    if multipart && account.is_none() {
+        // Files come from people the commune can answer (and hold to the upload allowance).
+        return Err(AppError::Unauthenticated);
+    }
     let base = if admin {
         format!("/admin/m/{id}")
     } else {
         format!("/m/{id}")
     };
     // Bounded before the call: what one client sends cannot exhaust the module.
-    let bounded = input::path(&path).and_then(|()| {
+    let bounded = async {
+        input::path(&path)?;
         let query = input::query(query.as_deref())?;
         let body = body?;
+        if multipart {
+            let parts = uploads::split(content_type.as_deref().unwrap_or_default(), body).await?;
+            return Ok((query, parts.fields, Bytes::new(), parts.files));
+        }
         let form = if is_form { input::form(&body)? } else { vec![] };
-        Ok((query, form, body))
-    });
-    let (query, form, body) = match bounded {
+        Ok((query, form, body, Vec::new()))
+    }
+    .await;
+    let (query, form, body, files) = match bounded {
         Ok(b) => b,
         Err(e) => return Ok(refused(&e)),
+    };
+    // Cleaned before the call, outside any transaction (see `modules::uploads`).
+    let uploads = match (account, files.is_empty()) {
+        (Some(a), false) => Some(Arc::new(uploads::clean(&a.id, files).await)),
+        _ => None,
     };
     let request = Request {
         method: method.as_str().to_string(),
         path,
         query,
         form,
-        body: if is_form { vec![] } else { body.to_vec() },
+        body: if is_form || multipart {
+            vec![]
+        } else {
+            body.to_vec()
+        },
         content_type,
         viewer: Viewer {
             account: account.map(|a| a.id.0.clone()),
@@ -299,6 +332,7 @@ async fn serve(
         write: !matches!(method, Method::GET | Method::HEAD),
         client: ClientKey::of(account.map(|a| a.id.0.as_str()), client),
         name_kind: commune.name_kind,
+        uploads,
     };
     let checked =
         call::handle_checked(&state.modules, &module, &ctx, &request, Some(&acceptable)).await;

@@ -58,7 +58,7 @@
 pub mod bindings {
     wit_bindgen::generate!({
         world: "module",
-        path: "../wit/v0.2.3",
+        path: "../wit/v0.2.4",
         pub_export_macro: true,
         default_bindings_module: "parvis_module_sdk::bindings",
     });
@@ -68,6 +68,7 @@ mod commune;
 pub mod host;
 pub mod html;
 mod manifest;
+pub mod media;
 pub mod now;
 pub mod personal;
 mod request;

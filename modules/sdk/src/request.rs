@@ -193,6 +193,15 @@ impl Request {
         Response::redirect(self.link(path))
     }
 
+    /// The `action` of a form that sends files (`enctype="multipart/form-data"`): `path` below
+    /// the mount point with the CSRF token in the query, where the host looks for it in such a
+    /// form (it reads the files before the fields). Since contract 0.2.4, see [`crate::media`].
+    pub fn upload_action(&self, path: &str) -> String {
+        let link = self.link(path);
+        let join = if link.contains('?') { '&' } else { '?' };
+        format!("{link}{join}csrf_token={}", self.csrf_token)
+    }
+
     /// The hidden CSRF input every posting form must carry.
     pub fn csrf_field(&self) -> Markup {
         html! { input type="hidden" name="csrf_token" value=(self.csrf_token); }

@@ -2,6 +2,7 @@
 
 pub mod commune;
 pub mod feed;
+pub mod media;
 pub mod notify;
 pub mod payments;
 pub mod places;
