@@ -80,9 +80,13 @@ fn change(req: &Request, params: &Params) -> Result<Response, Error> {
     let current = store::report(n)?.ok_or(Error::NotFound)?.value.service;
     let mut all = services(&categories);
     all.push(&current);
+    let photo = match service::photos(1) {
+        Ok(photos) => photos.into_iter().next(),
+        Err(errors) => return Ok(render(req, n, &errors, &categories)?.with_status(422)),
+    };
     match status_change(req, &all) {
         Ok(change) => {
-            service::change(req, n, change)?;
+            service::change(req, n, change, photo.as_ref())?;
             Ok(req
                 .redirect(&format!("/{n}"))
                 .with_flash("La réponse est enregistrée\u{a0}; les personnes qui suivent ce signalement sont prévenues."))

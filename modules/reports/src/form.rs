@@ -13,6 +13,7 @@ pub const DESCRIPTION_MAX: usize = 2_000;
 pub const ADDRESS_MAX: usize = 200;
 pub const REPLY_MAX: usize = 2_000;
 pub const NOTE_MAX: usize = 2_000;
+pub const ALT_MAX: usize = 200;
 
 /// The report form as typed, kept to re-render it with its errors.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub struct ReportForm {
     pub public_name: bool,
     /// The reporter saw the nearby reports and said theirs is another problem.
     pub confirmed: bool,
+    /// What the photos show, for who cannot see them.
+    pub photo_alt: String,
 }
 
 /// A valid report to send.
@@ -35,6 +38,8 @@ pub struct NewReport {
     pub address: Option<String>,
     pub at: Option<Point>,
     pub public_name: bool,
+    /// What the photos show (empty: the host's upload said nothing).
+    pub photo_alt: String,
 }
 
 fn chars(text: &str) -> usize {
@@ -62,6 +67,7 @@ impl ReportForm {
             lon: field("lon"),
             public_name: req.form_value("nom_public").is_some(),
             confirmed: req.form_value("confirme") == Some("1"),
+            photo_alt: field("photo_alt"),
         }
     }
 
@@ -94,6 +100,14 @@ impl ReportForm {
             ));
         }
         let address = self.address.trim();
+        if chars(self.photo_alt.trim()) > ALT_MAX {
+            errors.push((
+                "photo_alt",
+                format!(
+                    "La description des photos est trop longue ({ALT_MAX} caractères au plus)."
+                ),
+            ));
+        }
         if chars(address) > ADDRESS_MAX {
             errors.push((
                 "adresse",
@@ -128,6 +142,7 @@ impl ReportForm {
                 address: (!address.is_empty()).then(|| address.to_string()),
                 at,
                 public_name: self.public_name,
+                photo_alt: self.photo_alt.trim().to_string(),
             }),
             _ => Err(errors),
         }

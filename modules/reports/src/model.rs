@@ -92,6 +92,16 @@ pub const OPEN: &str = "ouvert";
 /// The `etat` of a closed one.
 pub const CLOSED: &str = "clos";
 
+/// A photo kept by the host's media pipeline (`/media/<id>`), with its text alternative.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Photo {
+    pub id: String,
+    pub alt: String,
+}
+
+/// Most photos a report carries.
+pub const MAX_PHOTOS: usize = 3;
+
 /// One step of a report's public timeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
@@ -101,6 +111,9 @@ pub struct Step {
     /// The town hall's public reply (the reason when not retained), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<String>,
+    /// A photo the town hall added (« après »).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo: Option<Photo>,
 }
 
 /// A report as stored (key: its number on 8 digits, so keys sort by number).
@@ -134,6 +147,9 @@ pub struct Report {
     pub duplicate_of: Option<u64>,
     /// The public timeline, oldest first (the first step is its sending).
     pub steps: Vec<Step>,
+    /// The reporter's photos.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub photos: Vec<Photo>,
 }
 
 impl Report {

@@ -164,11 +164,17 @@ fn send(req: &Request, _: &Params) -> Result<Response, Error> {
         )
         .with_status(422))
     };
-    let new = match form.validate(&categories) {
-        Ok(new) => new,
-        Err(errors) => return refused(errors),
+    let photos = service::photos(model::MAX_PHOTOS);
+    let new = match (form.validate(&categories), photos) {
+        (Ok(new), Ok(photos)) => (new, photos),
+        (Err(mut errors), Err(more)) => {
+            errors.extend(more);
+            return refused(errors);
+        }
+        (Err(errors), _) | (_, Err(errors)) => return refused(errors),
     };
-    match service::send(req, account, new, form.confirmed) {
+    let (new, photos) = new;
+    match service::send(req, account, new, form.confirmed, &photos) {
         Ok(Sent::Sent(number)) => Ok(req.redirect(&format!("/{number}")).with_flash(format!(
             "Merci\u{a0}! Votre signalement n°\u{a0}{number} est envoyé à la mairie. Vous serez prévenu de sa suite."
         ))),

@@ -3,9 +3,10 @@
 //! answers, each notified to the reporter and the supporters.
 
 use crate::form::{FieldError, NewReport, StatusChange};
-use crate::model::{Category, Report, Status, Step};
+use crate::model::{Category, Photo, Report, Status, Step};
 use crate::store::{self, Note};
 use parvis_module_sdk::bindings::parvis::module::notify::{Audience, Channels, Notification};
+use parvis_module_sdk::media::{self, Upload};
 use parvis_module_sdk::prelude::*;
 
 /// How near another open report of the same category must be to be offered as « le même
@@ -27,6 +28,39 @@ pub fn categories(req: &Request) -> Vec<Category> {
     Category::parse_list(&req.settings::<Settings>().categories)
 }
 
+/// The photos of the request (its `photo` field), or why they cannot be taken: a file the
+/// host refused (not an image, too large), or more than `max`. A refused photo refuses the
+/// form: nothing is sent without the photos the person meant to send.
+pub fn photos(max: usize) -> Result<Vec<Upload>, Vec<FieldError>> {
+    if let Some(refused) = media::refused().into_iter().next() {
+        return Err(vec![("photo", refused.message)]);
+    }
+    let photos: Vec<Upload> = media::uploads()
+        .into_iter()
+        .filter(|u| u.field == "photo")
+        .collect();
+    if photos.len() > max {
+        return Err(vec![(
+            "photo",
+            format!("Trop de photos\u{a0}: {max} au plus."),
+        )]);
+    }
+    Ok(photos)
+}
+
+/// Keeps the photos for good (in the call's transaction), each with `alt`.
+fn keep(photos: &[Upload], alt: &str) -> Result<Vec<Photo>, StoreError> {
+    photos
+        .iter()
+        .map(|u| {
+            Ok(Photo {
+                id: media::keep(&u.handle)?,
+                alt: alt.to_string(),
+            })
+        })
+        .collect()
+}
+
 /// What sending a report came to.
 pub enum Sent {
     /// Sent: its number.
@@ -43,6 +77,7 @@ pub fn send(
     account: &str,
     new: NewReport,
     confirmed: bool,
+    photos: &[Upload],
 ) -> Result<Sent, Vec<FieldError>> {
     let internal = |e: StoreError| vec![("lieu", format!("Enregistrement impossible\u{a0}: {e}"))];
     if let Some(at) = new.at {
@@ -66,6 +101,12 @@ pub fn send(
     }
     let now = host::now_ms();
     let number = store::next_number().map_err(internal)?;
+    let alt = if new.photo_alt.is_empty() {
+        format!("Photo jointe au signalement n°\u{a0}{number}")
+    } else {
+        new.photo_alt.clone()
+    };
+    let photos = keep(photos, &alt).map_err(internal)?;
     let report = Report {
         number,
         category: new.category.code(),
@@ -83,7 +124,9 @@ pub fn send(
             at: now,
             status: Status::Nouveau,
             reply: None,
+            photo: None,
         }],
+        photos,
     };
     store::insert(&report).map_err(internal)?;
     // The staff hear of it in the app; a failure to notify does not lose the report.
@@ -126,7 +169,12 @@ pub fn support(number: u64, account: &str) -> Result<bool, Error> {
 /// Applies the staff's change: a step in the timeline (or a reassignment alone), then tells
 /// the reporter and the supporters. A duplicate's supporters and reporter join the report it
 /// is merged into.
-pub fn change(req: &Request, number: u64, change: StatusChange) -> Result<(), Error> {
+pub fn change(
+    req: &Request,
+    number: u64,
+    change: StatusChange,
+    photo: Option<&Upload>,
+) -> Result<(), Error> {
     let doc = store::report(number)?.ok_or(Error::NotFound)?;
     let mut report = doc.value;
     if let Some(target) = change.duplicate_of {
@@ -153,14 +201,22 @@ pub fn change(req: &Request, number: u64, change: StatusChange) -> Result<(), Er
     if let Some(service) = &moved {
         report.service = service.clone();
     }
-    let stepped = change.status != report.status || change.reply.is_some();
+    let stepped = change.status != report.status || change.reply.is_some() || photo.is_some();
     if stepped {
+        let photo = match photo {
+            Some(upload) => {
+                let alt = format!("Photo de la mairie, signalement n°\u{a0}{number}");
+                keep(std::slice::from_ref(upload), &alt)?.into_iter().next()
+            }
+            None => None,
+        };
         report.status = change.status;
         report.duplicate_of = change.duplicate_of;
         report.steps.push(Step {
             at: now,
             status: change.status,
             reply: change.reply.clone(),
+            photo,
         });
     }
     if !stepped && moved.is_none() {

@@ -1,13 +1,16 @@
 //! HTML fragments, public and for the staff, as maud templates (every spliced value is
 //! escaped). Written with ordinary spaces: pages go through [`french`] for the no-break ones.
 
-use crate::form::{ADDRESS_MAX, DESCRIPTION_MAX, FieldError, NOTE_MAX, REPLY_MAX, ReportForm};
-use crate::model::{CLOSED, Category, OPEN, Report, Status};
+use crate::form::{
+    ADDRESS_MAX, ALT_MAX, DESCRIPTION_MAX, FieldError, NOTE_MAX, REPLY_MAX, ReportForm,
+};
+use crate::model::{CLOSED, Category, MAX_PHOTOS, OPEN, Photo, Report, Status};
 use crate::store::{Filter, Note};
 use parvis_module_sdk::Request;
 use parvis_module_sdk::html::{
     MapView, Markup, empty, error_summary, field, french, html, map, paragraphs,
 };
+use parvis_module_sdk::media;
 use parvis_module_sdk::time::ms::{format_fr, iso_utc};
 
 /// A `<time>` element in French, Paris time.
@@ -213,8 +216,7 @@ pub fn form(
         h1 { "Signaler un problème" }
         p { "Votre signalement va à la mairie " (req.commune.de()) ". Il est public, comme sa suite ; votre nom ne l'est que si vous le souhaitez." }
         (error_summary("Le signalement n'est pas encore envoyé : corrigez les points suivants.", errors))
-        form class="form" method="post" action=(req.link("/nouveau")) {
-            (req.csrf_field())
+        form class="form" method="post" enctype="multipart/form-data" action=(req.upload_action("/nouveau")) {
             label for="categorie" { "Catégorie" }
             (category.error())
             select id="categorie" name="categorie" required aria-invalid=[category.invalid()] aria-describedby=[category.error_id()] {
@@ -242,11 +244,44 @@ pub fn form(
                 (form.description)
             }
             p class="hint" id="description-aide" { "Ce que vous voyez, depuis quand, si c'est dangereux. N'y mettez pas de données personnelles." }
+            (photo_fields(errors, &form.photo_alt))
             label { input type="checkbox" name="nom_public" value="1" checked[form.public_name]; " Afficher mon nom sur le signalement" }
             p class="hint" { "Sinon, le public lit « Un habitant » ; la mairie voit toujours votre nom." }
             button type="submit" { "Envoyer le signalement" }
         }
     })
+}
+
+/// The photo inputs of the report form (and of the « another problem » form, since files
+/// cannot ride along in hidden fields).
+fn photo_fields(errors: &[FieldError], alt: &str) -> Markup {
+    let photo = field(errors, "photo");
+    let photo_alt = field(errors, "photo_alt");
+    html! {
+        label for="photo" { "Photos (facultatif, " (MAX_PHOTOS) " au plus)" }
+        (photo.error())
+        input type="file" id="photo" name="photo" accept="image/*" multiple
+            aria-invalid=[photo.invalid()] aria-describedby=[photo.error_id().or(Some("photo-aide".into()))];
+        p class="hint" id="photo-aide" { "JPEG, PNG, WebP ou GIF, 10 Mo au plus chacune. Leurs métadonnées (position GPS, appareil) sont retirées avant publication." }
+        label for="photo_alt" { "Ce que montrent les photos" }
+        (photo_alt.error())
+        input id="photo_alt" name="photo_alt" maxlength=(ALT_MAX) value=(alt)
+            aria-invalid=[photo_alt.invalid()] aria-describedby=[photo_alt.error_id().or(Some("photo_alt-aide".into()))];
+        p class="hint" id="photo_alt-aide" { "Pour les personnes qui ne voient pas les photos : « Lampadaire éteint au coin de la rue »." }
+    }
+}
+
+/// The photos of a report or of a step.
+fn photos(list: &[Photo]) -> Markup {
+    html! {
+        @if !list.is_empty() {
+            div class="attachments" {
+                @for p in list {
+                    a href=(media::url(&p.id)) { img src=(media::url(&p.id)) alt=(p.alt) loading="lazy"; }
+                }
+            }
+        }
+    }
 }
 
 /// « C'est le même problème ? »: the open reports of the same category nearby, each to
@@ -271,8 +306,7 @@ pub fn nearby(req: &Request, form: &ReportForm, nearby: &[(Report, f64)]) -> Mar
                 }
             }
         }
-        form method="post" action=(req.link("/nouveau")) {
-            (req.csrf_field())
+        form class="form" method="post" enctype="multipart/form-data" action=(req.upload_action("/nouveau")) {
             input type="hidden" name="categorie" value=(form.category);
             input type="hidden" name="description" value=(form.description);
             input type="hidden" name="adresse" value=(form.address);
@@ -280,6 +314,9 @@ pub fn nearby(req: &Request, form: &ReportForm, nearby: &[(Report, f64)]) -> Mar
             input type="hidden" name="lon" value=(form.lon);
             @if form.public_name { input type="hidden" name="nom_public" value="1"; }
             input type="hidden" name="confirme" value="1";
+            h2 { "Un autre problème ?" }
+            p { "Envoyez votre signalement tel quel. Si vous aviez choisi des photos, choisissez-les à nouveau : elles n'ont pas été gardées." }
+            (photo_fields(&[], &form.photo_alt))
             button type="submit" class="secondary" { "Non, c'est un autre problème : envoyer mon signalement" }
         }
     })
@@ -299,6 +336,9 @@ fn timeline(req: &Request, report: &Report) -> Markup {
                     }
                     @if let Some(reply) = &step.reply {
                         div class="post" { p class="post-head" { strong { "Réponse de la mairie" } } (paragraphs(reply)) }
+                    }
+                    @if let Some(photo) = &step.photo {
+                        (photos(std::slice::from_ref(photo)))
                     }
                 }
             }
@@ -323,6 +363,7 @@ fn head(report: &Report, supporters: u64, staff: bool) -> Markup {
             p class="hint" { "Latitude " (format!("{lat:.5}").replace('.', ",")) ", longitude " (format!("{lon:.5}").replace('.', ",")) "." }
         }
         (paragraphs(&report.description))
+        (photos(&report.photos))
         p { (supporters_line(supporters)) }
     }
 }
@@ -403,8 +444,7 @@ pub fn manage(req: &Request, page: &Manage<'_>) -> Markup {
         section aria-labelledby="statut-titre" class="card" {
             h2 id="statut-titre" { "Répondre" }
             (error_summary("La réponse n'est pas enregistrée : corrigez les points suivants.", errors))
-            form class="form" method="post" action=(req.link(&format!("/{}/statut", report.number))) {
-                (req.csrf_field())
+            form class="form" method="post" enctype="multipart/form-data" action=(req.upload_action(&format!("/{}/statut", report.number))) {
                 label for="statut" { "Statut" }
                 (status.error())
                 select id="statut" name="statut" aria-invalid=[status.invalid()] aria-describedby=[status.error_id()] {
@@ -425,6 +465,9 @@ pub fn manage(req: &Request, page: &Manage<'_>) -> Markup {
                 label for="doublon_de" { "Pour un doublon : numéro du signalement qui reste ouvert" }
                 (duplicate.error())
                 input id="doublon_de" name="doublon_de" inputmode="numeric" maxlength="12" aria-invalid=[duplicate.invalid()] aria-describedby=[duplicate.error_id()];
+                label for="photo" { "Photo « après » (facultatif)" }
+                (field(errors, "photo").error())
+                input type="file" id="photo" name="photo" accept="image/*" aria-invalid=[field(errors, "photo").invalid()];
                 p class="hint" { "Le signalant et les personnes qui suivent ce signalement sont prévenus de chaque changement de statut." }
                 button type="submit" { "Enregistrer" }
             }

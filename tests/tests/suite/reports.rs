@@ -1,9 +1,10 @@
 //! Signalements (module `reports`, free) through the real host and its compiled component, on
-//! both backends: a citizen reports a broken street light placed on the map of Paris (a place
-//! outside Paris, an unknown category, an empty description are refused with French messages
-//! and nothing is stored); a neighbour about to report the same thing 20 m away is offered
+//! both backends: a citizen reports a broken street light placed on the map of Paris, with a
+//! photo served re-encoded without its EXIF and GPS position (a place outside Paris, an unknown
+//! category, an empty description, a file that is not an image are refused with French
+//! messages, and nothing is stored); a neighbour about to report the same thing 20 m away is offered
 //! « C'est le même problème ? » and joins it; the town hall's staff see the queue and the
-//! reporter's name, answer (a refusal needs its reason, a merge a real report), keep internal
+//! reporter's name, answer (with a photo « après ») (a refusal needs its reason, a merge a real report), keep internal
 //! notes the public never sees, and the reporter and the supporters are told in the app and by
 //! e-mail; the map's markers count the open reports; Lyon sees none of Paris's reports.
 
@@ -33,6 +34,56 @@ async fn post(
     let mut body = vec![("csrf_token", token.as_str())];
     body.extend_from_slice(fields);
     Ok(client.post(url).form(&body).send().await?)
+}
+
+/// Posts `fields` and `files` as a multipart form, the CSRF token in the query (as the
+/// module's forms with files do).
+async fn post_files(
+    client: &reqwest::Client,
+    url: &str,
+    fields: &[(&str, &str)],
+    files: &[(&str, Vec<u8>, &str)],
+) -> Result<reqwest::Response> {
+    let token = form_token(client, url).await?;
+    let mut form = reqwest::multipart::Form::new();
+    for (name, value) in fields {
+        form = form.text(name.to_string(), value.to_string());
+    }
+    for (name, bytes, file_name) in files {
+        form = form.part(
+            name.to_string(),
+            reqwest::multipart::Part::bytes(bytes.clone())
+                .file_name(file_name.to_string())
+                .mime_str("image/jpeg")?,
+        );
+    }
+    Ok(client
+        .post(format!("{url}?csrf_token={token}"))
+        .multipart(form)
+        .send()
+        .await?)
+}
+
+/// A 2,000 × 1,000 JPEG carrying an EXIF segment with a (pretend) GPS position, as a phone's
+/// photo does: what the host must not publish.
+fn phone_photo() -> Result<Vec<u8>> {
+    let img = image::RgbImage::from_fn(2000, 1000, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
+    let mut jpeg = Vec::new();
+    image::DynamicImage::ImageRgb8(img).write_to(
+        &mut std::io::Cursor::new(&mut jpeg),
+        image::ImageFormat::Jpeg,
+    )?;
+    let mut exif = b"Exif\0\0MM\0*\0\0\0\x08\0\0\0\0\0\0".to_vec();
+    exif.extend_from_slice(b"GPSLatitude 48.8566 PARVIS-SECRET-POSITION");
+    let length = u16::try_from(exif.len() + 2)?;
+    let mut out = jpeg[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&length.to_be_bytes());
+    out.extend_from_slice(&exif);
+    out.extend_from_slice(&jpeg[2..]);
+    Ok(out)
 }
 
 fn location(r: &reqwest::Response) -> String {
@@ -166,12 +217,53 @@ both_backends!(
         let (_, list) = get(&visitor, &app.url(Some(&paris), "/m/reports/")).await?;
         assert!(list.contains("Aucun signalement ne correspond"), "{list}");
 
-        // Alice reports the street light by the Hôtel de Ville, her name public.
+        // A « photo » that is not an image refuses the whole report: nothing is kept.
         let mut fields = report("eclairage-public", lamp, "48.856600", "2.352200");
         fields.push(("nom_public", "1"));
-        let r = post(&alice, &new, &fields).await?;
+        fields.push(("photo_alt", "Le lampadaire éteint, vu du trottoir"));
+        let pdf = ("photo", b"%PDF-1.4 pas une image".to_vec(), "lampe.jpg");
+        let r = post_files(&alice, &new, &fields, &[pdf]).await?;
+        assert_eq!(r.status(), 422);
+        let text = html::text(&r.text().await?);
+        assert!(text.contains("pas une image lisible"), "{text}");
+        let four: Vec<_> = (0..4).map(|_| ("photo", phone_photo(), "x.jpg")).collect();
+        let four = four
+            .into_iter()
+            .map(|(n, p, f)| p.map(|p| (n, p, f)))
+            .collect::<Result<Vec<_>>>()?;
+        let r = post_files(&alice, &new, &fields, &four).await?;
+        assert_eq!(r.status(), 422);
+        assert!(html::text(&r.text().await?).contains("3 au plus"));
+        assert_eq!(on_the_map(&visitor, &app, &paris).await?, 0);
+
+        // Alice reports the street light by the Hôtel de Ville with a photo from her phone,
+        // her name public.
+        let photo = ("photo", phone_photo()?, "IMG_2041.jpg");
+        let r = post_files(&alice, &new, &fields, &[photo]).await?;
         assert_eq!(r.status(), 303);
         assert_eq!(location(&r), "/m/reports/1");
+        // The photo is served re-encoded: smaller, and without its EXIF or GPS position.
+        let (_, page) = get(&visitor, &app.url(Some(&paris), "/m/reports/1")).await?;
+        let src = html::attrs(
+            &page,
+            "img[alt=\"Le lampadaire éteint, vu du trottoir\"]",
+            "src",
+        )?;
+        assert_eq!(src.len(), 1, "{page}");
+        let r = visitor.get(app.url(Some(&paris), &src[0])).send().await?;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "image/jpeg");
+        let bytes = r.bytes().await?;
+        let served = image::load_from_memory(&bytes)?;
+        assert_eq!((served.width(), served.height()), (1600, 800));
+        let hay = String::from_utf8_lossy(&bytes);
+        assert!(
+            !hay.contains("Exif") && !hay.contains("PARVIS-SECRET"),
+            "metadata kept"
+        );
+        // Lyon's host does not serve Paris's photo.
+        let r = visitor.get(app.url(Some(&lyon), &src[0])).send().await?;
+        assert_eq!(r.status(), 404);
         let first = app.url(Some(&paris), "/m/reports/1");
         let (status, page) = get(&alice, &first).await?;
         assert_eq!(status, 200);
@@ -303,7 +395,7 @@ both_backends!(
 
         // Resolved: the reporter and the supporter are told, in the app and by e-mail.
         let reply = "L'ampoule a été changée ce matin. Merci de votre signalement.";
-        let r = post(
+        let r = post_files(
             &admin,
             &app.url(Some(&paris), "/admin/m/reports/1/statut"),
             &[
@@ -311,6 +403,7 @@ both_backends!(
                 ("reponse", reply),
                 ("service", "Services techniques"),
             ],
+            &[("photo", phone_photo()?, "apres.jpg")],
         )
         .await?;
         assert_eq!(r.status(), 303);
@@ -330,6 +423,10 @@ both_backends!(
         assert!(
             text.contains("Problème résolu") && text.contains("Réponse de la mairie"),
             "{text}"
+        );
+        assert!(
+            page.contains("alt=\"Photo de la mairie, signalement n°\u{a0}1\""),
+            "{page}"
         );
         assert!(
             !page.contains("J'ai le même problème"),
