@@ -1,6 +1,7 @@
 //! The admin back-office: a commune's admins edit its page and grant roles; platform admins
 //! verify the subscription requests mayors file. Server-rendered, no JavaScript required.
 
+mod api_keys;
 mod claims;
 mod commune;
 mod modules;
@@ -49,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .merge(roles::routes())
         .merge(modules::routes())
         .merge(usage::routes())
+        .merge(api_keys::routes())
         .merge(platform::routes())
 }
 

@@ -216,6 +216,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::notifications::routes::routes())
         .merge(crate::messages::routes::routes())
         .merge(crate::media::routes::routes())
+        .merge(crate::modules::api::routes())
         .merge(crate::profiles::routes::routes())
         .merge(crate::candidates::routes::routes())
         .merge(crate::modules::routes::routes())

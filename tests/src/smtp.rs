@@ -73,7 +73,7 @@ pub struct SmtpSink {
 }
 
 /// Debian's python3 carries python3-aiosmtpd; `PARVIS_TEST_PYTHON` overrides.
-fn python() -> String {
+pub fn python() -> String {
     std::env::var("PARVIS_TEST_PYTHON").unwrap_or_else(|_| {
         if std::path::Path::new("/usr/bin/python3").exists() {
             "/usr/bin/python3".into()

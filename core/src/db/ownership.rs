@@ -143,6 +143,7 @@ pub const TABLES: &[Table] = &[
     tenant("module_unique"),
     tenant("module_places"),
     tenant("module_place_cells"),
+    tenant("api_keys"),
     tenant("module_counters"),
     tenant("notices_delivered"),
     tenant("notice_deliveries"),

@@ -456,6 +456,11 @@ impl ClientKey {
         self.0.strip_prefix("account:")
     }
 
+    /// A client application of a public API, by the id of its key (`modules::api`).
+    pub fn api_key(id: &str) -> ClientKey {
+        ClientKey(format!("key:{id}"))
+    }
+
     /// An anonymous client, by address.
     pub fn address(ip: std::net::IpAddr) -> ClientKey {
         let ip = crate::util::client_network(ip);

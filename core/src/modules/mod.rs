@@ -8,6 +8,7 @@
 //! imports, one file per WIT interface), [`service`] (enable, disable, configure), [`personal`]
 //! (what modules keep about an account: export and erasure), [`store`] (SQL), [`routes`] (HTTP).
 
+pub mod api;
 pub mod bindings;
 pub mod call;
 pub mod engine;

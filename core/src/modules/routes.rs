@@ -153,7 +153,10 @@ const DRAIN_LIMIT: usize = 8 << 20;
 /// [`uploads::MAX_UPLOAD_BODY`] for a signed-in person's multipart form). The rest of a larger
 /// body is read and dropped (up to [`DRAIN_LIMIT`] more), so the client hears the host's 413
 /// instead of a reset connection, without the host holding it in memory.
-async fn read_body(body: axum::body::Body, limit: usize) -> AppResult<Result<Bytes, InputError>> {
+pub(crate) async fn read_body(
+    body: axum::body::Body,
+    limit: usize,
+) -> AppResult<Result<Bytes, InputError>> {
     use futures_util::StreamExt as _;
     let unreadable = || AppError::bad_request("Le contenu envoyé est illisible ou incomplet.");
     let mut stream = body.into_data_stream();
