@@ -11,6 +11,7 @@
 mod admin;
 mod form;
 mod model;
+mod open311;
 mod public;
 mod service;
 mod store;

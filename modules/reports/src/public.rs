@@ -10,7 +10,7 @@ use parvis_module_sdk::prelude::*;
 
 /// The routes a visitor reaches.
 pub fn router() -> Router {
-    Router::new()
+    crate::open311::routes(Router::new())
         .get("/", index)
         .get("/carte.json", markers)
         .get("/nouveau", new_form)
@@ -174,7 +174,8 @@ fn send(req: &Request, _: &Params) -> Result<Response, Error> {
         (Err(errors), _) | (_, Err(errors)) => return refused(errors),
     };
     let (new, photos) = new;
-    match service::send(req, account, new, form.confirmed, &photos) {
+    let name = req.display_name().unwrap_or("Un habitant");
+    match service::send(req, Some(account), name, new, form.confirmed, &photos) {
         Ok(Sent::Sent(number)) => Ok(req.redirect(&format!("/{number}")).with_flash(format!(
             "Merci\u{a0}! Votre signalement n°\u{a0}{number} est envoyé à la mairie. Vous serez prévenu de sa suite."
         ))),

@@ -71,10 +71,11 @@ pub enum Sent {
 
 /// Checks the place against the commune's outline, offers the nearby reports of the same
 /// category (unless the reporter already saw them), then stores the report and tells the
-/// staff.
+/// staff. `author` is the reporter's account (none for a report posted by an application).
 pub fn send(
     req: &Request,
-    account: &str,
+    author: Option<&str>,
+    author_name: &str,
     new: NewReport,
     confirmed: bool,
     photos: &[Upload],
@@ -115,8 +116,8 @@ pub fn send(
         description: new.description,
         address: new.address,
         at: new.at.map(|p| (p.lat, p.lon)),
-        author: Some(account.to_string()),
-        author_name: req.display_name().unwrap_or("Un habitant").to_string(),
+        author: author.map(str::to_string),
+        author_name: author_name.to_string(),
         public_name: new.public_name,
         status: Status::Nouveau,
         duplicate_of: None,

@@ -353,7 +353,7 @@ fn head(report: &Report, supporters: u64, staff: bool) -> Markup {
         p class="facts" { (status_tag(report.status)) " · " (report.category_label) }
         p {
             "Envoyé le " (time(report.sent_at())) " par "
-            @if staff { (if report.author.is_some() { report.author_name.as_str() } else { "un compte supprimé" }) }
+            @if staff { (if report.author_name.is_empty() { "un compte supprimé" } else { report.author_name.as_str() }) }
             @else { (report.public_author()) }
             @if staff { " · service : " (report.service) }
         }

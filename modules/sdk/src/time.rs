@@ -170,6 +170,27 @@ pub fn iso_utc(secs: i64) -> String {
     utc_format(secs, "%Y-%m-%dT%H:%MZ")
 }
 
+/// An instant as a W3C datetime (RFC 3339) in Paris time, to the second:
+/// `2026-03-14T09:00:00+01:00` (Open311, feeds); empty if out of range.
+pub fn w3c(secs: i64) -> String {
+    paris(secs)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
+        .unwrap_or_default()
+}
+
+/// Parses a W3C datetime: `2026-03-14T08:00:00Z`, with an offset (`+01:00`), or a date alone
+/// (`2026-03-14`, midnight UTC); Unix seconds, `None` if it is none of these.
+pub fn parse_w3c(value: &str) -> Option<i64> {
+    let value = value.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+        return Some(t.timestamp());
+    }
+    chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp())
+}
+
 /// The same in Unix milliseconds, the unit of the host's `now-ms` clock, for modules that keep
 /// their instants in milliseconds.
 pub mod ms {

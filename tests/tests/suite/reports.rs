@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use parvis_core::authz::Role;
 use parvis_tests::{TestApp, both_backends, form_token, html};
 use serde_json::Value;
@@ -469,6 +469,283 @@ both_backends!(
         assert_eq!(on_the_map(&visitor, &app, &lyon).await?, 0);
         let (_, page) = get(&visitor, &app.url(Some(&lyon), "/m/reports/?statut=clos")).await?;
         assert!(page.contains("Aucun signalement ne correspond"), "{page}");
+        app.stop().await;
+        Ok(())
+    }
+);
+
+/// The key a commune's admin issues at `/admin/api` for `name`, read from the page that shows
+/// it once.
+async fn issue_key(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    slug: &str,
+    name: &str,
+) -> Result<String> {
+    let r = post(admin, &app.url(Some(slug), "/admin/api"), &[("name", name)]).await?;
+    anyhow::ensure!(r.status() == 201, "{}", r.status());
+    anyhow::ensure!(r.headers()["cache-control"] == "no-store");
+    let page = r.text().await?;
+    let at = page
+        .find("p311_")
+        .ok_or_else(|| anyhow::anyhow!("no key: {page}"))?;
+    let key: String = page[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    Ok(key)
+}
+
+/// Runs the third-party client (`tests/open311/client.py`, PyPI's `georeport`) in `format`.
+fn third_party_client(root: &str, format: &str, code: &str, id: &str) -> Result<Value> {
+    let tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(parvis_tests::smtp::python())
+        .arg(tests.join("open311/client.py"))
+        .args([root, "75056", format, code, id])
+        .env("PYTHONPATH", tests.join(".python"))
+        .output()
+        .context("python3 (scripts/install-deps installs the Open311 client)")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "georeport ({format}): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+both_backends!(
+    applications_read_and_post_reports_through_open311,
+    |backend| async move {
+        let app = TestApp::start(backend).await?;
+        let paris = app.commune("75056").await?;
+        let lyon = app.commune("69123").await?;
+        assert_eq!(app.install_module(PACKAGE).await?, ID);
+        app.enable_module(&paris, ID).await?;
+        app.enable_module(&lyon, ID).await?;
+        let maire = app.account("maire@paris.fr", PASSWORD).await?;
+        app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
+        let admin = app
+            .signed_in(Some(&paris), "maire@paris.fr", PASSWORD)
+            .await?;
+        app.account("alice@example.org", PASSWORD).await?;
+        let alice = app
+            .signed_in(Some(&paris), "alice@example.org", PASSWORD)
+            .await?;
+        let api = app.client()?;
+        let url = |slug: &str, path: &str| app.url(Some(slug), &format!("/open311/v2/{path}"));
+
+        // A resident's report, read through the API.
+        let lamp = "Le lampadaire devant le numéro 4 est éteint depuis trois soirs.";
+        let r = post(
+            &alice,
+            &app.url(Some(&paris), "/m/reports/nouveau"),
+            &report("eclairage-public", lamp, "48.856600", "2.352200"),
+        )
+        .await?;
+        assert_eq!(location(&r), "/m/reports/1");
+        let services: Value = api
+            .get(url(&paris, "services.json"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let codes: Vec<&str> = services
+            .as_array()
+            .context("a list")?
+            .iter()
+            .filter_map(|s| s["service_code"].as_str())
+            .collect();
+        assert!(
+            codes.contains(&"eclairage-public") && codes.contains(&"voirie"),
+            "{services}"
+        );
+        let r = api.get(url(&paris, "requests/1.json")).send().await?;
+        assert_eq!(r.status(), 200);
+        let one: Value = r.json().await?;
+        assert_eq!(one[0]["status"], "open");
+        assert_eq!(one[0]["lat"], 48.8566);
+        assert_eq!(one[0]["agency_responsible"], "Services techniques");
+        let r = api.get(url(&paris, "requests/1.xml")).send().await?;
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/xml; charset=utf-8"
+        );
+        let xml = r.text().await?;
+        assert!(
+            xml.contains("<service_request_id>1</service_request_id>"),
+            "{xml}"
+        );
+        let discovery: Value = api
+            .get(url(&paris, "discovery.json"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert!(
+            discovery["endpoints"][0]["url"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("/open311/v2")),
+            "{discovery}"
+        );
+
+        // The spec's errors, in the format asked.
+        let error = |status: u16, body: Value| {
+            assert_eq!(body[0]["code"], status, "{body}");
+            assert!(body[0]["description"].is_string(), "{body}");
+        };
+        let r = api.get(url(&paris, "requests.csv")).send().await?;
+        assert_eq!(r.status(), 400);
+        error(400, r.json().await?);
+        let r = api
+            .get(url(&paris, "requests.json?start_date=hier"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 400);
+        error(400, r.json().await?);
+        let r = api
+            .get(url(&paris, "services.json?jurisdiction_id=69123"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 404);
+        let r = api.get(url(&paris, "requests/999.xml")).send().await?;
+        assert_eq!(r.status(), 404);
+        assert!(r.text().await?.contains("<errors><error><code>404</code>"));
+        for jurisdiction in ["75056", &paris] {
+            let r = api
+                .get(url(
+                    &paris,
+                    &format!("services.json?jurisdiction_id={jurisdiction}"),
+                ))
+                .send()
+                .await?;
+            assert_eq!(r.status(), 200, "jurisdiction {jurisdiction}");
+        }
+
+        // Posting needs a key the commune issued, and still valid.
+        let fields = [
+            ("service_code", "voirie"),
+            ("lat", "48.8530"),
+            ("long", "2.3499"),
+            ("description", "Nid-de-poule dangereux devant Notre-Dame."),
+            ("first_name", "Jeanne"),
+            ("last_name", "Martin"),
+        ];
+        let r = api
+            .post(url(&paris, "requests.json"))
+            .form(&fields)
+            .send()
+            .await?;
+        assert_eq!(r.status(), 403);
+        error(403, r.json().await?);
+        let key = issue_key(&app, &admin, &paris, "Appli de la métropole").await?;
+        let mut keyed = fields.to_vec();
+        keyed.push(("api_key", key.as_str()));
+        let r = api
+            .post(url(&paris, "requests.json"))
+            .form(&keyed)
+            .send()
+            .await?;
+        assert_eq!(r.status(), 201);
+        let made: Value = r.json().await?;
+        assert_eq!(made[0]["service_request_id"], "2", "{made}");
+        // It lands in the same queue, its author named, and the staff are told.
+        let (_, page) = get(&admin, &app.url(Some(&paris), "/admin/m/reports/2")).await?;
+        assert!(
+            page.contains("Jeanne Martin (via Appli de la métropole)"),
+            "{page}"
+        );
+        wait_until(
+            &admin,
+            &app.url(Some(&paris), "/notifications"),
+            "no notice of the API's report",
+            |p| p.contains(&format!("Nouveau signalement n°{NBSP}2")),
+        )
+        .await?;
+        // Bad input is the spec's 400, and nothing is stored.
+        let mut outside = keyed.clone();
+        outside[1] = ("lat", "45.7676");
+        outside[2] = ("long", "4.8357");
+        let r = api
+            .post(url(&paris, "requests.xml"))
+            .form(&outside)
+            .send()
+            .await?;
+        assert_eq!(r.status(), 400);
+        let xml = r.text().await?;
+        assert!(
+            xml.contains("<code>400</code>") && xml.contains("en dehors"),
+            "{xml}"
+        );
+        let mut unknown = keyed.clone();
+        unknown[0] = ("service_code", "licornes");
+        let r = api
+            .post(url(&paris, "requests.json"))
+            .form(&unknown)
+            .send()
+            .await?;
+        assert_eq!(r.status(), 400);
+        // A key of Paris opens nothing in Lyon.
+        let r = api
+            .post(url(&lyon, "requests.json"))
+            .form(&keyed)
+            .send()
+            .await?;
+        assert_eq!(r.status(), 403);
+        // Revoked, the key is refused at once.
+        let (_, page) = get(&admin, &app.url(Some(&paris), "/admin/api")).await?;
+        let revoke = page
+            .split("action=\"")
+            .filter_map(|s| s.split('"').next())
+            .find(|a| a.ends_with("/revoquer"))
+            .context("a revoke form")?
+            .to_string();
+        let token = parvis_tests::csrf(&page).context("the page's CSRF token")?;
+        let r = admin
+            .post(app.url(Some(&paris), &revoke))
+            .form(&[("csrf_token", token.as_str())])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
+        let r = api
+            .post(url(&paris, "requests.json"))
+            .form(&keyed)
+            .send()
+            .await?;
+        assert_eq!(r.status(), 403);
+
+        // Lyon's API shows none of Paris's reports.
+        let listed: Value = api
+            .get(url(&lyon, "requests.json"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(listed, serde_json::json!([]));
+        let r = api.get(url(&lyon, "requests/1.json")).send().await?;
+        assert_eq!(r.status(), 404);
+        // Filters: by status and by service.
+        let closed: Value = api
+            .get(url(&paris, "requests.json?status=closed"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        assert_eq!(closed, serde_json::json!([]));
+
+        // A client we did not write reads it all, in both formats.
+        let root = app.url(Some(&paris), "/open311/v2");
+        for format in ["json", "xml"] {
+            let read = third_party_client(&root, format, "voirie", "1")?;
+            let text = read.to_string();
+            assert!(text.contains("eclairage-public"), "{format}: {text}");
+            assert!(text.contains("Nid-de-poule dangereux"), "{format}: {text}");
+            assert!(text.contains(lamp), "{format}: {text}");
+            assert_eq!(read["one"]["service_request_id"], "1", "{format}: {text}");
+            assert_eq!(
+                read["definition"]["service_code"], "voirie",
+                "{format}: {text}"
+            );
+        }
         app.stop().await;
         Ok(())
     }
