@@ -103,10 +103,7 @@ async fn create(
                 None,
             )
             .await?;
-            response.headers_mut().insert(
-                axum::http::header::CACHE_CONTROL,
-                axum::http::HeaderValue::from_static("no-store"),
-            );
+            api::never_cached(&mut response);
             Ok(response)
         }
         Err(e @ (KeyError::Name | KeyError::TooMany)) => {

@@ -176,6 +176,14 @@ async fn check_key(tenant: &Tenant, secret: &str) -> Result<Option<(String, Stri
     Ok(found)
 }
 
+/// Marks a page that shows a new key as never to be cached (by the browser or a proxy): the
+/// key is shown in that answer only.
+pub fn never_cached(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
 /// The formats of the spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
