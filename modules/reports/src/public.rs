@@ -131,8 +131,8 @@ fn markers(req: &Request, _: &Params) -> Result<Response, Error> {
             lon: c.at.lon,
             bounds: [c.bounds.south, c.bounds.west, c.bounds.north, c.bounds.east],
             href: number.map(|n| format!("/m/reports/{n}")),
-            title: number.map(|n| match title {
-                Some(t) => format!("N°\u{a0}{n} — {t}"),
+            title: number.map(|n| match &title {
+                Some(t) => format!("N°\u{a0}{n} — {}", html::french_text(t)),
                 None => format!("Signalement n°\u{a0}{n}"),
             }),
         });

@@ -233,6 +233,12 @@ pub fn french(markup: Markup) -> Markup {
     PreEscaped(parvis_names::typography::spaces_in_markup(&text).into_owned())
 }
 
+/// [`french`] for plain text a page does not write itself: a map marker's title in JSON, a
+/// name shown by the host.
+pub fn french_text(text: &str) -> String {
+    parvis_names::typography::spaces(text).into_owned()
+}
+
 /// What a [`map`] shows besides the commune's outline.
 #[derive(Debug, Clone, Default)]
 pub struct MapView<'a> {

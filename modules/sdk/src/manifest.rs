@@ -1,6 +1,9 @@
-//! A builder for the module's manifest.
+//! A builder for the module's manifest. What the commune's admins read of it (the
+//! description, the settings' labels and help) gets French typography's no-break spaces here,
+//! since the host shows it as text.
 
 use crate::{Capability, Manifest, NavEntry, Setting, SettingKind};
+use parvis_names::typography::spaces;
 
 impl Manifest {
     /// A free module with no capability, setting nor navigation entry yet.
@@ -19,7 +22,7 @@ impl Manifest {
 
     /// Sets the description shown to the commune's admins.
     pub fn description(mut self, description: &str) -> Self {
-        description.clone_into(&mut self.description);
+        self.description = spaces(description).into_owned();
         self
     }
 
@@ -46,8 +49,8 @@ impl Manifest {
     ) -> Self {
         self.settings.push(Setting {
             key: key.to_owned(),
-            label: label.to_owned(),
-            help: help.to_owned(),
+            label: spaces(label).into_owned(),
+            help: spaces(help).into_owned(),
             kind,
             default_value: default_value.to_owned(),
         });
