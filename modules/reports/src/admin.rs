@@ -11,6 +11,8 @@ use parvis_module_sdk::prelude::*;
 pub fn router() -> Router {
     Router::new()
         .get("/", queue)
+        .get("/statistiques", stats)
+        .get("/export.csv", export)
         .get("/{n}", manage)
         .post("/{n}/statut", change)
         .post("/{n}/note", note)
@@ -38,6 +40,21 @@ fn queue(req: &Request, _: &Params) -> Result<Response, Error> {
             store::count_state(OPEN)?,
         ),
     ))
+}
+
+fn stats(req: &Request, _: &Params) -> Result<Response, Error> {
+    let now = host::now_ms();
+    let reports = crate::stats::newest(crate::stats::SAMPLE, now - 365 * 24 * 3600 * 1000)?;
+    Ok(Response::page(
+        "Statistiques des signalements",
+        views::stats(req, &crate::stats::figures(&reports, now)),
+    ))
+}
+
+fn export(_: &Request, _: &Params) -> Result<Response, Error> {
+    let reports = crate::stats::newest(crate::stats::EXPORTED, i64::MIN)?;
+    let data = crate::stats::csv(&reports).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Response::csv("signalements.csv", data))
 }
 
 fn number(params: &Params) -> Result<u64, Error> {

@@ -14,6 +14,7 @@ mod model;
 mod open311;
 mod public;
 mod service;
+mod stats;
 mod store;
 mod views;
 
@@ -51,6 +52,7 @@ impl Module for Reports {
             )
             .nav("Signalements", "/", false)
             .nav("Signalements", "/", true)
+            .nav("Statistiques des signalements", "/statistiques", true)
     }
 
     fn handle(req: Request) -> Response {

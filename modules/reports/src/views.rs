@@ -115,7 +115,7 @@ fn encode(value: &str) -> String {
 }
 
 /// One report in a list.
-fn item(req: &Request, report: &Report, staff: bool) -> Markup {
+fn item(req: &Request, report: &Report) -> Markup {
     html! {
         li {
             a href=(req.link(&format!("/{}", report.number))) {
@@ -124,31 +124,28 @@ fn item(req: &Request, report: &Report, staff: bool) -> Markup {
             br;
             small {
                 (status_tag(report.status)) " · envoyé le " (time(report.sent_at()))
-                @if staff {
-                    " · mis à jour le " (time(report.changed_at())) " · " (report.service)
-                    " · par " (report.author_name)
-                }
             }
         }
     }
 }
 
 /// The page of a list: the reports and the link to the next page.
-fn list(
-    req: &Request,
-    reports: &[Report],
-    next: Option<&str>,
-    filter: &Filter,
-    staff: bool,
-) -> Markup {
+fn list(req: &Request, reports: &[Report], next: Option<&str>, filter: &Filter) -> Markup {
     html! {
         @if reports.is_empty() {
             (empty("Aucun signalement ne correspond à ces critères."))
         } @else {
             ul class="plain" {
-                @for r in reports { (item(req, r, staff)) }
+                @for r in reports { (item(req, r)) }
             }
         }
+        (next_page(req, next, filter))
+    }
+}
+
+/// The link to the next page of a list, keeping its filter.
+fn next_page(req: &Request, next: Option<&str>, filter: &Filter) -> Markup {
+    html! {
         @if let Some(next) = next {
             nav aria-label="Pages des signalements" {
                 // Cursors are report keys (digits): nothing to percent-encode.
@@ -196,7 +193,7 @@ pub fn index(req: &Request, page: &Index<'_>) -> Markup {
         section aria-labelledby="liste-titre" {
             h2 id="liste-titre" { "Liste" }
             (filters(req, page.categories, page.filter, None))
-            (list(req, page.reports, page.next, page.filter, false))
+            (list(req, page.reports, page.next, page.filter))
         }
     })
 }
@@ -395,7 +392,7 @@ pub fn show(req: &Request, page: &Show<'_>) -> Markup {
     })
 }
 
-/// The staff's queue.
+/// The staff's queue: the map, the filters, and the reports as a table to compare.
 pub fn queue(
     req: &Request,
     categories: &[Category],
@@ -411,10 +408,98 @@ pub fn queue(
         p class="lead" {
             @if open == 0 { "Aucun signalement en cours de traitement." }
             @else { (counted(open, "signalement en cours de traitement", "signalements en cours de traitement")) "." }
+            " " a href=(req.link("/statistiques")) { "Statistiques et export" }
         }
         (map("Carte des signalements en cours de traitement", &MapView { markers: Some(&markers), ..MapView::default() }))
         (filters(req, categories, filter, Some(services)))
-        (list(req, reports, next, filter, true))
+        @if reports.is_empty() {
+            (empty("Aucun signalement ne correspond à ces critères."))
+        } @else {
+            table {
+                caption class="sr-only" { "Signalements, du plus récent au plus ancien" }
+                thead { tr {
+                    th scope="col" { "N°" }
+                    th scope="col" { "Signalement" }
+                    th scope="col" { "Statut" }
+                    th scope="col" { "Service" }
+                    th scope="col" { "Mis à jour" }
+                } }
+                tbody {
+                    @for r in reports {
+                        tr {
+                            td { (r.number) }
+                            td {
+                                a href=(req.link(&format!("/{}", r.number))) { (r.title()) }
+                                br;
+                                small { "par " (if r.author_name.is_empty() { "un compte supprimé" } else { r.author_name.as_str() }) }
+                            }
+                            td { (status_tag(r.status)) }
+                            td { (r.service) }
+                            td { (time(r.changed_at())) }
+                        }
+                    }
+                }
+            }
+        }
+        (next_page(req, next, filter))
+    })
+}
+
+/// The figures page: key figures, reports by month (a chart with its numbers in text), by
+/// category (a table), and the export.
+pub fn stats(req: &Request, f: &crate::stats::Figures) -> Markup {
+    use crate::stats::{EXPORTED, SAMPLE, count_fr, duration_fr, month_fr};
+    let highest = f.by_month.iter().map(|m| m.1).max().unwrap_or(0).max(1);
+    let width = 24 * f.by_month.len();
+    let months: Vec<String> = f
+        .by_month
+        .iter()
+        .map(|(m, n)| format!("{} : {n}", month_fr(m)))
+        .collect();
+    french(html! {
+        h1 { "Statistiques des signalements" }
+        p class="lead" {
+            "Calculées sur les " (count_fr(f.counted)) " signalements des 12 derniers mois (les "
+            (count_fr(SAMPLE)) " plus récents au plus)."
+        }
+        dl class="figures" {
+            div { dt { "En cours de traitement" } dd { (f.open) } }
+            div { dt { "Résolus" } dd { (f.resolved) } }
+            div { dt { "Délai médian de prise en compte" } dd { (f.to_acknowledge.map(duration_fr).unwrap_or_else(|| "—".into())) } }
+            div { dt { "Délai médian de résolution" } dd { (f.to_resolve.map(duration_fr).unwrap_or_else(|| "—".into())) } }
+        }
+        h2 { "Par mois" }
+        figure class="chart" {
+            svg viewBox=(format!("0 0 {width} 60")) role="img" aria-labelledby="par-mois" {
+                line x1="0" y1="50" x2=(width) y2="50" {}
+                @for (i, (_, n)) in f.by_month.iter().enumerate() {
+                    @let h = (40 * n / highest) as u32;
+                    rect x=(i * 24 + 4) y=(50 - h) width="16" height=(h) {}
+                }
+            }
+            figcaption id="par-mois" { "Signalements envoyés par mois : " (months.join(", ")) "." }
+        }
+        h2 { "Par catégorie" }
+        @if f.by_category.is_empty() {
+            (empty("Aucun signalement sur cette période."))
+        } @else {
+            table {
+                caption class="sr-only" { "Signalements par catégorie" }
+                thead { tr { th scope="col" { "Catégorie" } th scope="col" { "Signalements" } th scope="col" { "En cours" } } }
+                tbody {
+                    @for (label, n, open) in &f.by_category {
+                        tr { td { (label) } td { (n) } td { (open) } }
+                    }
+                }
+            }
+        }
+        h2 { "Export" }
+        p {
+            a class="button" href=(req.link("/export.csv")) { "Télécharger le fichier CSV" }
+        }
+        p class="hint" {
+            "Une ligne par signalement (les " (count_fr(EXPORTED)) " plus récents au plus) : numéro, dates, catégorie, service, statut, lieu. Aucune donnée personnelle : ni nom ni compte."
+        }
     })
 }
 

@@ -337,12 +337,11 @@ both_backends!(
         assert_eq!(status, 403);
         let (status, page) = get(&admin, &queue).await?;
         assert_eq!(status, 200);
-        let text = html::text(&page);
-        assert!(
-            text.contains(&format!("N°{NBSP}3")) && text.contains(&format!("N°{NBSP}1")),
-            "{text}"
-        );
-        assert!(text.contains("Services techniques"), "{text}");
+        let rows = html::table_rows(&page, "main table")?;
+        let numbers: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(numbers, ["3", "2", "1"], "{rows:?}");
+        assert!(rows[0][1].contains("par Bruno"), "{rows:?}");
+        assert_eq!(rows[2][3], "Services techniques", "{rows:?}");
         let (_, page) = get(&admin, &app.url(Some(&paris), "/admin/m/reports/2")).await?;
         assert!(!html::text(&page).contains("par Un habitant"), "{page}");
 
@@ -452,6 +451,36 @@ both_backends!(
             text.contains(&format!("N°{NBSP}2")) && !text.contains(&format!("N°{NBSP}1 ")),
             "{text}"
         );
+
+        // The town hall's figures and its export, which names no one.
+        let (status, page) = get(
+            &admin,
+            &app.url(Some(&paris), "/admin/m/reports/statistiques"),
+        )
+        .await?;
+        assert_eq!(status, 200);
+        let text = html::text(&page);
+        assert!(text.contains("Calculées sur les 3 signalements"), "{text}");
+        let rows = html::table_rows(&page, "main table")?;
+        assert_eq!(rows[0], ["Éclairage public", "2", "0"], "{rows:?}");
+        assert_eq!(rows[1], ["Voirie", "1", "1"], "{rows:?}");
+        let export = app.url(Some(&paris), "/admin/m/reports/export.csv");
+        let r = admin.get(&export).send().await?;
+        assert_eq!(r.status(), 200);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()?
+                .starts_with("text/csv")
+        );
+        let csv = r.text().await?;
+        assert_eq!(csv.lines().count(), 4, "{csv}");
+        assert!(csv.contains("Doublon") && csv.contains("Résolu"), "{csv}");
+        assert!(
+            !csv.to_lowercase().contains("alice") && !csv.contains("bruno"),
+            "{csv}"
+        );
+        let (status, _) = get(&alice, &export).await?;
+        assert_eq!(status, 403);
 
         // The map's bad boxes are refused with a reason.
         let r = visitor
