@@ -40,8 +40,10 @@ const NEUTRALISED_PREFIX: &str = "x-";
 /// Types a module may serve a download as (after `;` only a `charset` is kept, on text).
 /// Anything else (JavaScript, HTML, SVG, XML, wasm…) goes out as [`OCTET_STREAM`]: a module
 /// download is never an executable type on the commune's origin.
-const DOWNLOAD_TYPES: [&str; 14] = [
+const DOWNLOAD_TYPES: [&str; 15] = [
     "text/csv",
+    // Feeds: readers fetch them; a browser that renders one gets the sandbox policy.
+    "application/atom+xml",
     "text/calendar",
     "text/plain",
     "application/json",

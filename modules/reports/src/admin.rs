@@ -2,7 +2,7 @@
 //! commune's modules): the queue, a report with its answers and notes.
 
 use crate::form::{NOTE_MAX, status_change};
-use crate::model::{self, Category, OPEN, Report, services};
+use crate::model::{self, Category, OPEN, Report, Status, services};
 use crate::public::{cursor, filter};
 use crate::{service, store, views};
 use parvis_module_sdk::prelude::*;
@@ -14,6 +14,7 @@ pub fn router() -> Router {
         .get("/statistiques", stats)
         .get("/export.csv", export)
         .get("/{n}", manage)
+        .post("/lot", batch)
         .post("/{n}/statut", change)
         .post("/{n}/note", note)
 }
@@ -55,6 +56,50 @@ fn export(_: &Request, _: &Params) -> Result<Response, Error> {
     let reports = crate::stats::newest(crate::stats::EXPORTED, i64::MIN)?;
     let data = crate::stats::csv(&reports).map_err(|e| Error::Internal(e.to_string()))?;
     Ok(Response::csv("signalements.csv", data))
+}
+
+/// Most reports one batch changes (each is a write and a notice).
+pub const MAX_BATCH: usize = 50;
+
+/// The queue's batch: one status (and reply) for the ticked reports, each told as if changed
+/// one by one. Refusing and merging need a reason or a number each: not in a batch.
+fn batch(req: &Request, _: &Params) -> Result<Response, Error> {
+    let refuse = |message: &str| Err(Error::page(422, "Changement non appliqué", message));
+    let status = match Status::parse(req.form_value("statut").unwrap_or_default()) {
+        Some(s @ (Status::PrisEnCompte | Status::EnCours | Status::Resolu)) => s,
+        _ => return refuse("Choisissez « Pris en compte », « En cours » ou « Résolu »."),
+    };
+    let reply = req.form_value("reponse").unwrap_or_default().trim();
+    if reply.chars().count() > crate::form::REPLY_MAX {
+        return refuse("La réponse est trop longue (2\u{a0}000 caractères au plus).");
+    }
+    let numbers: Vec<u64> = req
+        .form_values("n")
+        .into_iter()
+        .filter_map(model::parse_number)
+        .collect();
+    if numbers.is_empty() {
+        return refuse("Cochez au moins un signalement dans la liste.");
+    }
+    if numbers.len() > MAX_BATCH {
+        return refuse(&format!("Au plus {MAX_BATCH} signalements à la fois."));
+    }
+    for &n in &numbers {
+        let change = crate::form::StatusChange {
+            status,
+            reply: (!reply.is_empty()).then(|| reply.to_string()),
+            duplicate_of: None,
+            service: None,
+        };
+        service::change(req, n, change, None)?;
+    }
+    let done = match numbers.len() {
+        1 => "1 signalement mis à jour".to_string(),
+        n => format!("{n} signalements mis à jour"),
+    };
+    Ok(req.redirect("/").with_flash(format!(
+        "{done}\u{a0}; les personnes qui les suivent sont prévenues."
+    )))
 }
 
 fn number(params: &Params) -> Result<u64, Error> {

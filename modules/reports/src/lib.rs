@@ -9,6 +9,7 @@
 //! plain Rust, unit-tested on the host target; [`views`] renders the HTML fragments.
 
 mod admin;
+mod feed;
 mod form;
 mod model;
 mod open311;

@@ -56,7 +56,8 @@ fn split(file: &str) -> (&str, Format) {
     }
 }
 
-fn escape(text: &str) -> String {
+/// Text for XML: the five entities, and no character XML 1.0 cannot carry.
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -299,16 +300,28 @@ fn list(req: &Request, format: Format) -> Result<Response, Error> {
             &format!("status «\u{a0}{bad}\u{a0}» inconnu\u{a0}: open ou closed."),
         ));
     }
+    // The narrowest index the filters name (the module keeps one per state, category and
+    // both); what it cannot express is checked on each report. Pages of what is returned at
+    // most: an unfiltered listing reads only the reports it returns.
+    let state = |s: &str| {
+        if s == "open" {
+            model::OPEN
+        } else {
+            model::CLOSED
+        }
+    };
+    let listing = store::REPORTS.list().descending().limit(MAX_LISTED as u32);
+    let listing = match (codes.as_slice(), statuses.as_slice()) {
+        ([code], [status]) => listing.index("etat-categorie", &format!("{}:{code}", state(status))),
+        ([code], _) => listing.index("categorie", code),
+        ([], [status]) => listing.index("etat", state(status)),
+        _ => listing,
+    };
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     let mut scanned = 0;
     'pages: loop {
-        let page = store::REPORTS
-            .list()
-            .descending()
-            .limit(500)
-            .after(cursor.as_deref())
-            .page::<Report>()?;
+        let page = listing.clone().after(cursor.as_deref()).page::<Report>()?;
         for doc in &page.documents {
             scanned += 1;
             let r = &doc.value;

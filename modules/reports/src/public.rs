@@ -2,7 +2,7 @@
 //! supporting a report, and the map's markers.
 
 use crate::form::ReportForm;
-use crate::model::{self, CLOSED, OPEN, Report};
+use crate::model::{self, CLOSED, Category, OPEN, Report};
 use crate::service::{self, Sent};
 use crate::store::{self, Filter};
 use crate::views;
@@ -13,6 +13,8 @@ pub fn router() -> Router {
     crate::open311::routes(Router::new())
         .get("/", index)
         .get("/carte.json", markers)
+        .get("/flux", feed)
+        .get("/flux/{categorie}", feed)
         .get("/nouveau", new_form)
         .post("/nouveau", send)
         .get("/{n}", show)
@@ -80,10 +82,8 @@ struct Marker {
     title: Option<String>,
 }
 
-/// At most this many lone markers get their report's title (one read each).
-const TITLED: usize = 200;
-
-/// The open reports of the map's view, clustered on its grid: `?s=&w=&n=&e=&cols=&rows=`.
+/// The open reports of the map's view, clustered on its grid: `?s=&w=&n=&e=&cols=&rows=`. No
+/// report is read: a lone marker is titled by its number and links to its page.
 fn markers(req: &Request, _: &Params) -> Result<Response, Error> {
     let number = |name: &str| {
         req.query_value(name)
@@ -100,7 +100,7 @@ fn markers(req: &Request, _: &Params) -> Result<Response, Error> {
             .and_then(|v| v.parse::<u32>().ok())
             .filter(|v| (1..=64).contains(v))
             .ok_or_else(|| {
-                Error::bad_request(&format!("Paramètre «\u{a0}{name}\u{a0}» : de 1 à 64."))
+                Error::bad_request(&format!("Paramètre «\u{a0}{name}\u{a0}»\u{a0}: de 1 à 64."))
             })
     };
     let bbox = Bbox {
@@ -115,29 +115,66 @@ fn markers(req: &Request, _: &Params) -> Result<Response, Error> {
             StoreError::Invalid(m) => Error::bad_request(&m),
             other => Error::Store(other),
         })?;
-    let lone = clusters.iter().filter(|c| c.key.is_some()).count();
-    let mut out = Vec::with_capacity(clusters.len());
-    for c in clusters {
-        let number = c.key.as_deref().and_then(|k| k.parse::<u64>().ok());
-        let title = match (&c.key, lone <= TITLED) {
-            (Some(key), true) => store::OPEN
-                .get::<store::Marker>(key)?
-                .map(|m| m.value.title),
-            _ => None,
-        };
-        out.push(Marker {
-            count: c.count,
-            lat: c.at.lat,
-            lon: c.at.lon,
-            bounds: [c.bounds.south, c.bounds.west, c.bounds.north, c.bounds.east],
-            href: number.map(|n| format!("/m/reports/{n}")),
-            title: number.map(|n| match &title {
-                Some(t) => format!("N°\u{a0}{n} — {}", html::french_text(t)),
-                None => format!("Signalement n°\u{a0}{n}"),
-            }),
-        });
-    }
+    let out: Vec<Marker> = clusters
+        .into_iter()
+        .map(|c| {
+            let number = c.key.as_deref().and_then(|k| k.parse::<u64>().ok());
+            Marker {
+                count: c.count,
+                lat: c.at.lat,
+                lon: c.at.lon,
+                bounds: [c.bounds.south, c.bounds.west, c.bounds.north, c.bounds.east],
+                href: number.map(|n| format!("{}/{n}", req.link("").replace("/admin/m/", "/m/"))),
+                title: number.map(|n| format!("Signalement n°\u{a0}{n}")),
+            }
+        })
+        .collect();
     Ok(Response::json(&out))
+}
+
+/// `/flux` (every report) or `/flux/{categorie}`: an Atom feed of the newest.
+fn feed(req: &Request, params: &Params) -> Result<Response, Error> {
+    let categories = service::categories(req);
+    let category = match params.get("categorie") {
+        Some(code) => Some(
+            categories
+                .iter()
+                .find(|c| c.code() == code)
+                .ok_or(Error::NotFound)?,
+        ),
+        None => None,
+    };
+    let filter = Filter {
+        category: category.map(Category::code),
+        ..Filter::default()
+    };
+    let mut reports: Vec<Report> = Vec::new();
+    let mut cursor: Option<String> = None;
+    // The category's index answers; a short page is not the end (see `store::page`).
+    for _ in 0..10 {
+        let page = store::page(&filter, cursor.as_deref())?;
+        reports.extend(page.documents.into_iter().map(|d| d.value));
+        match page.next {
+            Some(next) if reports.len() < crate::feed::ENTRIES => cursor = Some(next),
+            _ => break,
+        }
+    }
+    let name = match category {
+        Some(c) => format!("signalements-{}.atom", c.code()),
+        None => "signalements.atom".to_string(),
+    };
+    let xml = crate::feed::atom(
+        &req.commune.name,
+        &req.commune.slug,
+        category,
+        &req.link(""),
+        &reports,
+    );
+    Ok(Response::download(
+        &name,
+        "application/atom+xml",
+        xml.into_bytes(),
+    ))
 }
 
 fn new_form(req: &Request, _: &Params) -> Result<Response, Error> {

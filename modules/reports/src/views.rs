@@ -195,6 +195,19 @@ pub fn index(req: &Request, page: &Index<'_>) -> Markup {
             (filters(req, page.categories, page.filter, None))
             (list(req, page.reports, page.next, page.filter))
         }
+        section aria-labelledby="flux-titre" {
+            h2 id="flux-titre" { "Suivre les signalements" }
+            p {
+                "Dans un lecteur de flux (Atom) : "
+                a href=(req.link("/flux")) { "tous les signalements" }
+                @if let Some(code) = &page.filter.category {
+                    @if let Some(c) = page.categories.iter().find(|c| &c.code() == code) {
+                        ", ou seulement " a href=(req.link(&format!("/flux/{code}"))) { "la catégorie « " (c.label) " »" }
+                    }
+                }
+                ". Les signalements publiés sont aussi ouverts aux applications par l'API Open311 de la commune."
+            }
+        }
     })
 }
 
@@ -415,9 +428,12 @@ pub fn queue(
         @if reports.is_empty() {
             (empty("Aucun signalement ne correspond à ces critères."))
         } @else {
+            form method="post" action=(req.link("/lot")) {
+            (req.csrf_field())
             table {
                 caption class="sr-only" { "Signalements, du plus récent au plus ancien" }
                 thead { tr {
+                    th scope="col" { span class="sr-only" { "Choisir" } }
                     th scope="col" { "N°" }
                     th scope="col" { "Signalement" }
                     th scope="col" { "Statut" }
@@ -427,6 +443,10 @@ pub fn queue(
                 tbody {
                     @for r in reports {
                         tr {
+                            td {
+                                input type="checkbox" name="n" value=(r.number)
+                                    aria-label=(format!("Choisir le signalement n° {}", r.number));
+                            }
                             td { (r.number) }
                             td {
                                 a href=(req.link(&format!("/{}", r.number))) { (r.title()) }
@@ -439,6 +459,20 @@ pub fn queue(
                         }
                     }
                 }
+            }
+            fieldset class="choices" {
+                legend { "Changer le statut des signalements cochés" }
+                label for="lot-statut" { "Nouveau statut" }
+                select id="lot-statut" name="statut" {
+                    @for s in [Status::PrisEnCompte, Status::EnCours, Status::Resolu] {
+                        option value=(s.value()) { (s.label()) }
+                    }
+                }
+                label for="lot-reponse" { "Réponse publique, la même pour chacun (facultatif)" }
+                textarea id="lot-reponse" name="reponse" rows="2" maxlength=(REPLY_MAX) {}
+                p { button type="submit" { "Appliquer aux signalements cochés" } }
+                p class="hint" { "Au plus " (crate::admin::MAX_BATCH) " à la fois. Pour refuser ou fusionner un signalement, ouvrez-le : il faut en donner la raison ou le numéro." }
+            }
             }
         }
         (next_page(req, next, filter))

@@ -338,10 +338,11 @@ both_backends!(
         let (status, page) = get(&admin, &queue).await?;
         assert_eq!(status, 200);
         let rows = html::table_rows(&page, "main table")?;
-        let numbers: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+        // A box to tick, the number, the report and who sent it, its status, service, date.
+        let numbers: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
         assert_eq!(numbers, ["3", "2", "1"], "{rows:?}");
-        assert!(rows[0][1].contains("par Bruno"), "{rows:?}");
-        assert_eq!(rows[2][3], "Services techniques", "{rows:?}");
+        assert!(rows[0][2].contains("par Bruno"), "{rows:?}");
+        assert_eq!(rows[2][4], "Services techniques", "{rows:?}");
         let (_, page) = get(&admin, &app.url(Some(&paris), "/admin/m/reports/2")).await?;
         assert!(!html::text(&page).contains("par Un habitant"), "{page}");
 
@@ -450,6 +451,50 @@ both_backends!(
         assert!(
             text.contains(&format!("N°{NBSP}2")) && !text.contains(&format!("N°{NBSP}1 ")),
             "{text}"
+        );
+
+        // An Atom feed per category (and of all), for feed readers.
+        let r = visitor
+            .get(app.url(Some(&paris), "/m/reports/flux/eclairage-public"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/atom+xml");
+        let atom = r.text().await?;
+        assert!(
+            atom.contains("<feed xmlns=\"http://www.w3.org/2005/Atom\""),
+            "{atom}"
+        );
+        assert_eq!(atom.matches("<entry>").count(), 2, "{atom}");
+        assert!(!atom.contains("Nid-de-poule"), "{atom}");
+        let r = visitor
+            .get(app.url(Some(&paris), "/m/reports/flux"))
+            .send()
+            .await?;
+        assert_eq!(r.text().await?.matches("<entry>").count(), 3);
+        let r = visitor
+            .get(app.url(Some(&paris), "/m/reports/flux/licornes"))
+            .send()
+            .await?;
+        assert_eq!(r.status(), 404);
+
+        // A batch from the queue: one status for the ticked reports; never a refusal.
+        let batch = app.url(Some(&paris), "/admin/m/reports/lot");
+        let token = form_token(&admin, &queue).await?;
+        let send = |fields: Vec<(&'static str, &'static str)>| {
+            let mut body = vec![("csrf_token", token.as_str())];
+            body.extend(fields);
+            admin.post(&batch).form(&body).send()
+        };
+        assert_eq!(send(vec![("statut", "en-cours")]).await?.status(), 422);
+        let refused = send(vec![("statut", "non-retenu"), ("n", "2")]).await?;
+        assert_eq!(refused.status(), 422);
+        let r = send(vec![("statut", "en-cours"), ("n", "2")]).await?;
+        assert_eq!(r.status(), 303);
+        let (_, page) = get(&visitor, &app.url(Some(&paris), "/m/reports/2")).await?;
+        assert!(
+            html::text(&page).contains("Intervention en cours"),
+            "{page}"
         );
 
         // The town hall's figures and its export, which names no one.
