@@ -83,35 +83,7 @@ async fn time(
     requests: usize,
 ) -> Result<(Duration, Duration, f64)> {
     let url = app.url(Some(slug), &format!("/m/hostile{path}"));
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for w in 0..CONCURRENCY {
-        let client = app.client()?;
-        let url = url.clone();
-        let share = requests / CONCURRENCY + usize::from(w < requests % CONCURRENCY);
-        workers.push(tokio::spawn(async move {
-            let mut took = Vec::with_capacity(share);
-            for _ in 0..share {
-                let t = Instant::now();
-                let r = client.get(&url).send().await?;
-                let status = r.status();
-                r.bytes().await?;
-                if !status.is_success() {
-                    bail!("{url}: {status}");
-                }
-                took.push(t.elapsed());
-            }
-            anyhow::Ok(took)
-        }));
-    }
-    let mut all = Vec::with_capacity(requests);
-    for w in workers {
-        all.extend(w.await??);
-    }
-    let elapsed = started.elapsed();
-    all.sort_unstable();
-    let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)];
-    Ok((at(0.5), at(0.99), all.len() as f64 / elapsed.as_secs_f64()))
+    parvis_tests::bench::time_gets(app, &url, requests, CONCURRENCY).await
 }
 
 async fn run(backend: Backend, total: i64, requests: usize) -> Result<()> {

@@ -128,6 +128,15 @@ export async function newPage(browser, options = {}) {
   return page;
 }
 
+/** Signs `page` in with the e-mail sign-in form of the site `at` resolves paths against. */
+export async function signIn(page, at, email, password) {
+  await page.goto(at("/connexion"));
+  await page.getByLabel("Adresse e-mail").fill(email);
+  await page.getByLabel("Mot de passe").fill(password);
+  await page.getByRole("button", { name: "Se connecter" }).click();
+  await page.getByRole("button", { name: "Se déconnecter" }).waitFor();
+}
+
 /** axe-core finds no violation on the page, and the page's CSP blocked nothing so far. */
 export async function checkA11y(page, label) {
   // Pages forbid inline scripts: axe is evaluated through the DevTools protocol, which the

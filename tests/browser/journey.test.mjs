@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bin, checkA11y, launchBrowser, newPage, startDemo, startSmtpSink, waitForMail } from "./harness.mjs";
+import { bin, checkA11y, launchBrowser, newPage, startDemo, startSmtpSink, waitForMail, signIn as signInAt } from "./harness.mjs";
 
 const RNE_HEADER =
   "Code du département;Libellé du département;Code de la collectivité à statut particulier;Libellé de la collectivité à statut particulier;Code de la commune;Libellé de la commune;Nom de l’élu;Prénom de l’élu;Code sexe;Date de naissance;Code de la catégorie socio-professionnelle;Libellé de la catégorie socio-professionnelle;Date de début du mandat;Libellé de la fonction;Date de début de la fonction;Code nationalité";
@@ -36,13 +36,7 @@ test("a citizen signs up, follows the mayor, reads and comments a post, writes, 
 
     browser = await launchBrowser();
     const at = (path) => new URL(path, communeUrl).href;
-    const signIn = async (page, email, password) => {
-      await page.goto(at("/connexion"));
-      await page.getByLabel("Adresse e-mail").fill(email);
-      await page.getByLabel("Mot de passe").fill(password);
-      await page.getByRole("button", { name: "Se connecter" }).click();
-      await page.getByRole("button", { name: "Se déconnecter" }).waitFor();
-    };
+    const signIn = (page, email, password) => signInAt(page, at, email, password);
 
     // The mayor claims the profile from the commune page; the platform admin approves.
     const mayor = await newPage(browser);

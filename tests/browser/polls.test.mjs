@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bin, checkA11y, launchBrowser, newPage, root, startDemo, startSmtpSink } from "./harness.mjs";
+import { bin, checkA11y, launchBrowser, newPage, root, startDemo, startSmtpSink, signIn as signInAt } from "./harness.mjs";
 
 test("an admin enables polls and creates a poll; a citizen votes and sees the results", { timeout: 240000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), "parvis-polls-"));
@@ -26,13 +26,7 @@ test("an admin enables polls and creates a poll; a citizen votes and sees the re
 
     browser = await launchBrowser();
     const at = (path) => new URL(path, communeUrl).href;
-    const signIn = async (page, email, password) => {
-      await page.goto(at("/connexion"));
-      await page.getByLabel("Adresse e-mail").fill(email);
-      await page.getByLabel("Mot de passe").fill(password);
-      await page.getByRole("button", { name: "Se connecter" }).click();
-      await page.getByRole("button", { name: "Se déconnecter" }).waitFor();
-    };
+    const signIn = (page, email, password) => signInAt(page, at, email, password);
 
     // The admin switches polls off, then on again, from the back-office.
     // axe-core is injected as an inline script, which module pages' CSP forbids (on purpose).

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
-import { bin, root, checkA11y, launchBrowser, newPage, startDemo, startSmtpSink, waitForMail } from "./harness.mjs";
+import { bin, root, checkA11y, launchBrowser, newPage, startDemo, startSmtpSink, waitForMail, signIn as signInAt } from "./harness.mjs";
 
 /** A 1200 × 900 PNG, a photo's size, in a few colours. */
 function photo(file) {
@@ -46,13 +46,7 @@ test("a citizen reports a problem on the map with a photo, the town hall resolve
     photo(picture);
     browser = await launchBrowser();
     const at = (path) => new URL(path, communeUrl).href;
-    const signIn = async (page, email, password) => {
-      await page.goto(at("/connexion"));
-      await page.getByLabel("Adresse e-mail").fill(email);
-      await page.getByLabel("Mot de passe").fill(password);
-      await page.getByRole("button", { name: "Se connecter" }).click();
-      await page.getByRole("button", { name: "Se déconnecter" }).waitFor();
-    };
+    const signIn = (page, email, password) => signInAt(page, at, email, password);
 
     // The citizen, on a phone.
     const citizen = await newPage(browser, { viewport: { width: 390, height: 900 }, reducedMotion: "reduce" });

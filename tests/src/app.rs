@@ -485,6 +485,25 @@ pub async fn form_token(client: &reqwest::Client, url: &str) -> Result<String> {
     csrf(&html).with_context(|| format!("no CSRF token on {url}"))
 }
 
+/// GETs `url` with `client` until `done` holds for the page (up to 10 s, every 100 ms): what
+/// background jobs deliver (a notification, a delivery report). Returns the last page.
+pub async fn wait_for_page(
+    client: &reqwest::Client,
+    url: &str,
+    what: &str,
+    done: impl Fn(&str) -> bool,
+) -> Result<String> {
+    let mut page = String::new();
+    for _ in 0..100 {
+        page = client.get(url).send().await?.text().await?;
+        if done(&page) {
+            return Ok(page);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("{what} after 10 s: {page}")
+}
+
 /// A response's status and body as JSON (a JSON string holding the text when it is not JSON).
 pub async fn status_and_json(response: reqwest::Response) -> Result<(u16, serde_json::Value)> {
     let status = response.status().as_u16();

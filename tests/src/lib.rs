@@ -3,6 +3,7 @@
 //! `let app = TestApp::start(backend).await?; let paris = app.commune("75056").await?;`
 
 pub mod app;
+pub mod bench;
 pub mod db;
 pub mod donations;
 pub mod html;
@@ -12,7 +13,7 @@ pub mod sms;
 pub mod smtp;
 pub mod stripe;
 
-pub use app::{BASE, TestApp, csrf, display_name, form_token, status_and_json};
+pub use app::{BASE, TestApp, csrf, display_name, form_token, status_and_json, wait_for_page};
 pub use db::{Backend, TestDb};
 pub use push::{PushDevice, PushService, ReceivedPush};
 pub use sms::{Sms, SmsProvider};

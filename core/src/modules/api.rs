@@ -350,24 +350,7 @@ async fn open311(
         let Some(choice) = choices.enabled(module.id.as_str()) else {
             continue;
         };
-        let ask = Request {
-            method: "GET".into(),
-            path: MOUNTS_PATH.into(),
-            query: vec![],
-            form: vec![],
-            body: vec![],
-            content_type: None,
-            viewer: Viewer {
-                account: None,
-                display_name: None,
-                roles: vec![],
-            },
-            admin: false,
-            base: format!("/m/{}", module.id),
-            csrf_token: String::new(),
-            settings: choice.settings.clone(),
-            commune: commune.clone(),
-        };
+        let ask = call::host_question(&module.id, MOUNTS_PATH, &choice.settings, commune.clone());
         let reader = CallContext {
             tenant: tenant.id(),
             origin: origin.clone(),

@@ -13,7 +13,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::db::{GroupTx, TenantDb};
 use crate::modules::bindings::parvis::module::types::{
-    Commune, Event, PersonalRecord, Request, Response,
+    Commune, Event, PersonalRecord, Request, Response, Viewer,
 };
 use crate::modules::engine::CallLimits;
 use crate::modules::registry::{Admitted, LoadedModule, MemoryBudget, ModuleHost, TenantGates};
@@ -436,6 +436,30 @@ pub fn commune_of(name: &str, slug: &str, population: Option<i64>) -> Commune {
         name: name.to_string(),
         slug: slug.to_string(),
         population: population.and_then(|p| u64::try_from(p).ok()).unwrap_or(0),
+    }
+}
+
+/// The host's own question to a module: an anonymous `GET` of `path` (a reserved path below
+/// `/_parvis/`, which visitors cannot reach: `now`'s cards, `api`'s mounts), in `commune`,
+/// with the commune's `settings` for the module.
+pub fn host_question(module: &ModuleId, path: &str, settings: &str, commune: Commune) -> Request {
+    Request {
+        method: "GET".into(),
+        path: path.into(),
+        query: vec![],
+        form: vec![],
+        body: vec![],
+        content_type: None,
+        viewer: Viewer {
+            account: None,
+            display_name: None,
+            roles: vec![],
+        },
+        admin: false,
+        base: format!("/m/{module}"),
+        csrf_token: String::new(),
+        settings: settings.to_string(),
+        commune,
     }
 }
 

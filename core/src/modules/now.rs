@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::modules::bindings::parvis::module::types::{Body, Request, Viewer};
+use crate::modules::bindings::parvis::module::types::Body;
 use crate::modules::call::{self, CallContext};
 use crate::state::AppState;
 use crate::types::TenantId;
@@ -300,24 +300,12 @@ async fn ask(state: &AppState, commune: &CommuneSite, origin: &str) -> Cards {
             let Some(choice) = choices.enabled(module.id.as_str()) else {
                 continue;
             };
-            let request = Request {
-                method: "GET".into(),
-                path: NOW_PATH.into(),
-                query: vec![],
-                form: vec![],
-                body: vec![],
-                content_type: None,
-                viewer: Viewer {
-                    account: None,
-                    display_name: None,
-                    roles: vec![],
-                },
-                admin: false,
-                base: format!("/m/{}", module.id),
-                csrf_token: String::new(),
-                settings: choice.settings.clone(),
-                commune: call::commune_of(&commune.name, &commune.slug, commune.population),
-            };
+            let request = call::host_question(
+                &module.id,
+                NOW_PATH,
+                &choice.settings,
+                call::commune_of(&commune.name, &commune.slug, commune.population),
+            );
             let ctx = CallContext {
                 tenant: commune.tenant_id,
                 origin: origin.to_string(),

@@ -6,10 +6,9 @@
 //! (confirmed by a code: see alerts_sms.rs); without an SMS provider no code can be sent, and
 //! the alert is still published and the admin is told why no SMS left.
 
-use std::time::Duration;
-
 use anyhow::{Context as _, Result};
 use parvis_core::authz::Role;
+use parvis_tests::wait_for_page as wait_until;
 use parvis_tests::{TestApp, both_backends, form_token, html};
 
 const PACKAGE: &str = "parvis-module-alerts";
@@ -85,24 +84,6 @@ async fn publish(
     );
     let location = r.headers()["location"].to_str()?.to_string();
     Ok(location.rsplit('/').next().unwrap_or_default().to_string())
-}
-
-/// GETs `url` until `done` holds for the page (up to 10 s); returns the last page.
-async fn wait_until(
-    client: &reqwest::Client,
-    url: &str,
-    what: &str,
-    done: impl Fn(&str) -> bool,
-) -> Result<String> {
-    let mut page = String::new();
-    for _ in 0..100 {
-        page = get(client, url).await?.1;
-        if done(&page) {
-            return Ok(page);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("{what} after 10 s: {page}")
 }
 
 /// The cells of a channel's row in the delivery report: sent, failed, pending.

@@ -8,10 +8,9 @@
 //! notes the public never sees, and the reporter and the supporters are told in the app and by
 //! e-mail; the map's markers count the open reports; Lyon sees none of Paris's reports.
 
-use std::time::Duration;
-
 use anyhow::{Context as _, Result};
 use parvis_core::authz::Role;
+use parvis_tests::wait_for_page as wait_until;
 use parvis_tests::{TestApp, both_backends, form_token, html};
 use serde_json::Value;
 
@@ -94,24 +93,6 @@ fn location(r: &reqwest::Response) -> String {
         .to_string()
 }
 
-/// GETs `url` until `done` holds for the page (up to 10 s); returns the last page.
-async fn wait_until(
-    client: &reqwest::Client,
-    url: &str,
-    what: &str,
-    done: impl Fn(&str) -> bool,
-) -> Result<String> {
-    let mut page = String::new();
-    for _ in 0..100 {
-        page = get(client, url).await?.1;
-        if done(&page) {
-            return Ok(page);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("{what} after 10 s: {page}")
-}
-
 /// A report form: category, description, place.
 fn report<'a>(
     category: &'a str,
@@ -142,24 +123,48 @@ async fn on_the_map(client: &reqwest::Client, app: &TestApp, slug: &str) -> Resu
     Ok(markers.iter().filter_map(|m| m["count"].as_u64()).sum())
 }
 
+/// Paris and Lyon with the module on, Paris's mayor (a commune admin) and Alice, a resident
+/// of Paris, signed in there.
+struct Scene {
+    paris: String,
+    lyon: String,
+    admin: reqwest::Client,
+    alice: reqwest::Client,
+}
+
+async fn scene(app: &TestApp) -> Result<Scene> {
+    let paris = app.commune("75056").await?;
+    let lyon = app.commune("69123").await?;
+    assert_eq!(app.install_module(PACKAGE).await?, ID);
+    app.enable_module(&paris, ID).await?;
+    app.enable_module(&lyon, ID).await?;
+    let maire = app.account("maire@paris.fr", PASSWORD).await?;
+    app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
+    let admin = app
+        .signed_in(Some(&paris), "maire@paris.fr", PASSWORD)
+        .await?;
+    app.account("alice@example.org", PASSWORD).await?;
+    let alice = app
+        .signed_in(Some(&paris), "alice@example.org", PASSWORD)
+        .await?;
+    Ok(Scene {
+        paris,
+        lyon,
+        admin,
+        alice,
+    })
+}
+
 both_backends!(
     citizens_report_on_the_map_and_the_town_hall_answers,
     |backend| async move {
         let app = TestApp::start(backend).await?;
-        let paris = app.commune("75056").await?;
-        let lyon = app.commune("69123").await?;
-        assert_eq!(app.install_module(PACKAGE).await?, ID);
-        app.enable_module(&paris, ID).await?;
-        app.enable_module(&lyon, ID).await?;
-        let maire = app.account("maire@paris.fr", PASSWORD).await?;
-        app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
-        let admin = app
-            .signed_in(Some(&paris), "maire@paris.fr", PASSWORD)
-            .await?;
-        app.account("alice@example.org", PASSWORD).await?;
-        let alice = app
-            .signed_in(Some(&paris), "alice@example.org", PASSWORD)
-            .await?;
+        let Scene {
+            paris,
+            lyon,
+            admin,
+            alice,
+        } = scene(&app).await?;
         app.account("bruno@example.org", PASSWORD).await?;
         let bruno = app
             .signed_in(Some(&paris), "bruno@example.org", PASSWORD)
@@ -591,20 +596,12 @@ both_backends!(
     applications_read_and_post_reports_through_open311,
     |backend| async move {
         let app = TestApp::start(backend).await?;
-        let paris = app.commune("75056").await?;
-        let lyon = app.commune("69123").await?;
-        assert_eq!(app.install_module(PACKAGE).await?, ID);
-        app.enable_module(&paris, ID).await?;
-        app.enable_module(&lyon, ID).await?;
-        let maire = app.account("maire@paris.fr", PASSWORD).await?;
-        app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
-        let admin = app
-            .signed_in(Some(&paris), "maire@paris.fr", PASSWORD)
-            .await?;
-        app.account("alice@example.org", PASSWORD).await?;
-        let alice = app
-            .signed_in(Some(&paris), "alice@example.org", PASSWORD)
-            .await?;
+        let Scene {
+            paris,
+            lyon,
+            admin,
+            alice,
+        } = scene(&app).await?;
         let api = app.client()?;
         let url = |slug: &str, path: &str| app.url(Some(slug), &format!("/open311/v2/{path}"));
 
