@@ -87,10 +87,7 @@ async fn seed(
              '],\"author\":\"banc\",\"author_name\":\"Banc d''essai\",\"public_name\":false,\"status\":\"nouveau\",\
              \"steps\":[{{\"at\":' || CAST(CAST({at} AS BIGINT) AS TEXT) || ',\"status\":\"nouveau\"}}]}}'"
         );
-        for (collection, value) in [
-            ("signalements", value.as_str()),
-            ("ouverts", "'{\"title\":\"Signalement de mesure\"}'"),
-        ] {
+        for (collection, value) in [("signalements", value.as_str()), ("ouverts", "'{}'")] {
             sqlx::query(&format!(
                 "{series} INSERT INTO module_docs (tenant_id, module_id, collection, key, value, version, created_at, updated_at) \
                  SELECT $1, 'reports', '{collection}', {key}, {value}, 1, CAST({at} AS BIGINT), CAST({at} AS BIGINT) FROM s"

@@ -348,20 +348,26 @@ fn list(req: &Request, format: Format) -> Result<Response, Error> {
     Ok(answer(format, 200, "service_requests", "request", out))
 }
 
-/// `requests/{id}.{fmt}`.
-fn one(_: &Request, params: &Params) -> Result<Response, Error> {
-    let (id, format) = split(params.require("file")?);
-    let found = match model::parse_number(id) {
-        Some(n) => store::report(n)?,
+/// The report a path's file names (`12.json`), with the format asked.
+fn named(params: &Params) -> Result<(&str, Format, Option<Report>), Error> {
+    let (name, format) = split(params.require("file")?);
+    let found = match model::parse_number(name) {
+        Some(n) => store::report(n)?.map(|doc| doc.value),
         None => None,
     };
+    Ok((name, format, found))
+}
+
+/// `requests/{id}.{fmt}`.
+fn one(_: &Request, params: &Params) -> Result<Response, Error> {
+    let (id, format, found) = named(params)?;
     Ok(match found {
-        Some(doc) => answer(
+        Some(report) => answer(
             format,
             200,
             "service_requests",
             "request",
-            vec![request(&doc.value)],
+            vec![request(&report)],
         ),
         None => error(format, 404, &format!("Aucune demande n°\u{a0}{id}.")),
     })
@@ -369,18 +375,14 @@ fn one(_: &Request, params: &Params) -> Result<Response, Error> {
 
 /// `tokens/{token}.{fmt}`: a request is given its id at once, which is also its token.
 fn token(_: &Request, params: &Params) -> Result<Response, Error> {
-    let (token, format) = split(params.require("file")?);
-    let found = match model::parse_number(token) {
-        Some(n) => store::report(n)?,
-        None => None,
-    };
+    let (token, format, found) = named(params)?;
     Ok(match found {
-        Some(doc) => answer(
+        Some(report) => answer(
             format,
             200,
             "service_requests",
             "request",
-            vec![json!({ "service_request_id": doc.value.number.to_string(), "token": token })],
+            vec![json!({ "service_request_id": report.number.to_string(), "token": token })],
         ),
         None => error(
             format,

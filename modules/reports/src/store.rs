@@ -4,7 +4,7 @@
 //!   sort by number), placed on the map when it has a point. Indexed by `etat` (`ouvert` or
 //!   `clos`), `statut`, `categorie`, `etat-categorie` (`ouvert:voirie`), `etat-service`
 //!   (`ouvert:Services techniques`) and `auteur` (the reporter's account).
-//! - `ouverts`: the open reports' places alone (a marker per key, no content), so the map of
+//! - `ouverts`: the open reports' places alone (an empty marker per key), so the map of
 //!   problems still there clusters only those; removed when a report closes.
 //! - `soutiens`: one [`Support`] per key `<report>:<account>` (« c'est le même problème »),
 //!   indexed by `signalement` and `compte`.
@@ -41,11 +41,9 @@ pub struct Note {
     pub at: i64,
 }
 
-/// The open reports' map marker (its category, for the marker's title).
+/// The open reports' map marker: its place is all that counts (the map reads no report).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Marker {
-    pub title: String,
-}
+pub struct Marker {}
 
 fn indexes(report: &Report) -> Indexes {
     let state = report.status.state();
@@ -94,10 +92,7 @@ fn place(key: &str, report: &Report) -> Result<(), StoreError> {
     let at = Point { lat, lon };
     REPORTS.place(key, at)?;
     if report.status.is_open() {
-        let marker = Marker {
-            title: report.title(),
-        };
-        OPEN.put(key, &marker, Indexes::new(), None)?;
+        OPEN.put(key, &Marker {}, Indexes::new(), None)?;
         OPEN.place(key, at)?;
     } else {
         OPEN.delete(key)?;
