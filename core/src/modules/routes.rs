@@ -86,6 +86,8 @@ struct Incoming {
     query: Option<String>,
     client: Option<std::net::IpAddr>,
     body: Result<Bytes, InputError>,
+    /// A large form's turn (`uploads::turn`), held until its files are cleaned.
+    upload_turn: Option<tokio::sync::SemaphorePermit<'static>>,
 }
 
 impl FromRequest<AppState> for Incoming {
@@ -104,10 +106,10 @@ impl FromRequest<AppState> for Incoming {
         let content_type = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        let limit = if uploads::is_multipart(content_type) && page.viewer.is_some() {
-            uploads::MAX_UPLOAD_BODY
+        let (limit, upload_turn) = if uploads::is_multipart(content_type) && page.viewer.is_some() {
+            (uploads::MAX_UPLOAD_BODY, Some(uploads::turn().await?))
         } else {
-            input::MAX_BODY
+            (input::MAX_BODY, None)
         };
         let body = read_body(body, limit).await?;
         Ok(Incoming {
@@ -118,6 +120,7 @@ impl FromRequest<AppState> for Incoming {
             query,
             client,
             body,
+            upload_turn,
         })
     }
 }
@@ -212,6 +215,7 @@ async fn serve(
         query,
         client,
         body,
+        upload_turn,
     } = incoming;
     let commune = page.site.commune()?.clone();
     // Only the host asks these paths (`modules::now`).
@@ -309,6 +313,7 @@ async fn serve(
         (Some(a), false) => Some(Arc::new(uploads::clean(&a.id, files).await)),
         _ => None,
     };
+    drop(upload_turn);
     let request = Request {
         method: method.as_str().to_string(),
         path,

@@ -29,6 +29,23 @@ pub const MAX_FILE: usize = 10 << 20;
 pub const MAX_UPLOAD_BODY: usize = MAX_FILES * MAX_FILE + input::MAX_BODY;
 /// Longest side of a cleaned photo, in pixels: sharp on a phone and a laptop, a few hundred KB.
 pub const PHOTO_SIDE: u32 = 1600;
+/// Multipart bodies read and cleaned at once in this process: each may hold
+/// [`MAX_UPLOAD_BODY`] in memory until its files are cleaned, so a flood of large forms (from
+/// one account or many, before any allowance is counted) holds at most this many.
+pub const BODIES_AT_ONCE: usize = 4;
+/// How long a form with files waits for its turn before the host answers « busy ».
+pub const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+static BODIES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(BODIES_AT_ONCE);
+
+/// A turn to read and clean a large form's body (held until its files are cleaned);
+/// [`MediaError::Busy`] when none came within [`TURN_WAIT`].
+pub async fn turn() -> Result<tokio::sync::SemaphorePermit<'static>, MediaError> {
+    tokio::time::timeout(TURN_WAIT, BODIES.acquire())
+        .await
+        .map_err(|_| MediaError::Busy)?
+        .map_err(|_| MediaError::Busy)
+}
 
 /// A file the host cleaned for a call.
 #[derive(Debug, Clone)]
