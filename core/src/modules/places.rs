@@ -303,14 +303,18 @@ fn grid_cells(bbox: BBox, columns: u32, rows: u32) -> (f64, f64) {
     )
 }
 
-/// A cell of `module_place_cells`, as read.
+/// The fixed cells of one grid cell of a [`clusters`] answer, summed by the database.
 #[derive(Debug, Clone, sql::Row)]
-struct LevelCell {
-    cy: i64,
-    cx: i64,
+struct GridSums {
+    r: i64,
+    c: i64,
     n: i64,
     sum_lat: i64,
     sum_lon: i64,
+    min_cy: i64,
+    max_cy: i64,
+    min_cx: i64,
+    max_cx: i64,
 }
 
 /// The places inside `bbox` grouped on a grid of `columns` × `rows` cells, one [`Cluster`]
@@ -340,12 +344,45 @@ pub async fn clusters(
     };
     let scale = 2f64.powi(level);
     let index = |degrees: f64, offset: f64| ((degrees + offset) * scale).floor() as i64;
-    let cells: Vec<LevelCell> = tx
-        .scoped_as::<LevelCell>(
-            "SELECT cy, cx, n, sum_lat, sum_lon FROM module_place_cells \
-             WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND level = $4 \
-               AND cy BETWEEN $5 AND $6 AND cx BETWEEN $7 AND $8",
-        )
+    // The database puts each fixed cell in its grid cell by its mean point and sums them
+    // there: a view answers at most `rows × columns` rows, however many fixed cells it covers
+    // (each row handed over costs more than the database's sum). The means are the same
+    // IEEE operations as Rust's, so both databases put each cell where the other does.
+    // Every value floored is ≥ 0 (the mean lies in the box): SQLite's CAST truncates, which
+    // is then the floor.
+    let floored = |x: &str| match backend {
+        Backend::Sqlite => format!("CAST({x} AS INTEGER)"),
+        Backend::Postgres => format!("floor({x})::bigint"),
+    };
+    let summed = |x: &str| match backend {
+        Backend::Sqlite => format!("SUM({x})"),
+        Backend::Postgres => format!("SUM({x})::bigint"),
+    };
+    let real = match backend {
+        Backend::Sqlite => "REAL",
+        Backend::Postgres => "DOUBLE PRECISION",
+    };
+    let mean = |sum: &str| format!("CAST({sum} AS {real}) / CAST(n AS {real}) / $15");
+    let sql = format!(
+        "SELECT {r} AS r, {c} AS c, {n} AS n, {sum_lat} AS sum_lat, {sum_lon} AS sum_lon, \
+         MIN(cy) AS min_cy, MAX(cy) AS max_cy, MIN(cx) AS min_cx, MAX(cx) AS max_cx \
+         FROM (SELECT cy, cx, n, sum_lat, sum_lon, \
+                      {mean_lat} - 90.0 AS lat, {mean_lon} - 180.0 AS lon \
+               FROM module_place_cells \
+               WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND level = $4 \
+                 AND cy BETWEEN $5 AND $6 AND cx BETWEEN $7 AND $8) m \
+         WHERE lat >= $9 AND lat <= $10 AND lon >= $11 AND lon <= $12 \
+         GROUP BY 1, 2",
+        r = floored("($10 - lat) / $13"),
+        c = floored("(lon - $11) / $14"),
+        n = summed("n"),
+        sum_lat = summed("sum_lat"),
+        sum_lon = summed("sum_lon"),
+        mean_lat = mean("sum_lat"),
+        mean_lon = mean("sum_lon"),
+    );
+    let grid: Vec<GridSums> = tx
+        .scoped_as::<GridSums>(&sql)
         .bind(module.as_str())
         .bind(collection)
         .bind(i64::from(level))
@@ -353,28 +390,28 @@ pub async fn clusters(
         .bind(index(bbox.north, 90.0))
         .bind(index(bbox.west, 180.0))
         .bind(index(bbox.east, 180.0))
+        .bind(bbox.south)
+        .bind(bbox.north)
+        .bind(bbox.west)
+        .bind(bbox.east)
+        .bind(height)
+        .bind(width)
+        .bind(UNITS_PER_DEGREE)
         .fetch_all(tx)
         .await?;
-    let mean = |sum: i64, n: i64, offset: f64| sum as f64 / n as f64 / UNITS_PER_DEGREE - offset;
-    let last = |i: f64, cells: u32| (i.max(0.0) as usize).min(cells as usize - 1);
-    let squares = cells
+    let squares = grid
         .into_iter()
-        .filter_map(|c| {
-            let (lat, lon) = (mean(c.sum_lat, c.n, 90.0), mean(c.sum_lon, c.n, 180.0));
-            let inside =
-                (bbox.south..=bbox.north).contains(&lat) && (bbox.west..=bbox.east).contains(&lon);
-            inside.then(|| CellSums {
-                r: last(((bbox.north - lat) / height).floor(), rows) as i64,
-                c: last(((lon - bbox.west) / width).floor(), columns) as i64,
-                n: c.n,
-                sum_lat: c.sum_lat,
-                sum_lon: c.sum_lon,
-                south: c.cy as f64 / scale - 90.0,
-                north: (c.cy + 1) as f64 / scale - 90.0,
-                west: c.cx as f64 / scale - 180.0,
-                east: (c.cx + 1) as f64 / scale - 180.0,
-                first_key: None,
-            })
+        .map(|g| CellSums {
+            r: g.r,
+            c: g.c,
+            n: g.n,
+            sum_lat: g.sum_lat,
+            sum_lon: g.sum_lon,
+            south: g.min_cy as f64 / scale - 90.0,
+            north: (g.max_cy + 1) as f64 / scale - 90.0,
+            west: g.min_cx as f64 / scale - 180.0,
+            east: (g.max_cx + 1) as f64 / scale - 180.0,
+            first_key: None,
         })
         .collect();
     let mut found = merge(squares, columns, rows);
