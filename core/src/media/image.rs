@@ -1,16 +1,19 @@
 //! Images: checked from their header before any pixel is decoded, decoded with allocation
 //! limits, turned upright (EXIF orientation), then re-encoded as JPEG in each size asked for.
 //!
-//! Why JPEG: it is read everywhere, and the `image` crate's JPEG encoder is lossy, so a 256 px
-//! photo weighs a few kilobytes; its WebP encoder is lossless only, several times heavier for
-//! photographs. Re-encoding also means no uploaded byte is ever served back: metadata (EXIF
+//! Why JPEG: it is read everywhere and lossy, so a 256 px photo weighs a few kilobytes (the
+//! `image` crate's WebP encoder is lossless only, several times heavier for photographs).
+//! Photos (8-bit RGB, what cameras and phones send) are scaled by `fast_image_resize` and
+//! encoded by `jpeg-encoder`, both with SIMD: the `image` crate's own scaling and encoder took
+//! most of a report's 150 ms budget (reports bench). Other images take `image`'s path. Re-encoding also means no uploaded byte is ever served back: metadata (EXIF
 //! position, camera serials), trailing payloads and polyglot files are gone.
 
 use std::io::Cursor;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use image::codecs::jpeg::JpegEncoder;
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 use tokio::sync::Semaphore;
 
@@ -119,9 +122,57 @@ fn flatten(image: &DynamicImage) -> RgbImage {
     })
 }
 
-/// One output size of `image`. Scaling down averages areas straight into the output
-/// (`thumbnail`): no buffer larger than the output is made, whatever the input's size.
+/// The part of an image an output keeps: left, top, width, height.
+type Crop = (u32, u32, u32, u32);
+
+/// The size `fit` gives an image of `w` × `h`, and the part of it that is kept; `None` when
+/// it is kept whole at its size.
+fn frame(w: u32, h: u32, fit: Fit) -> Option<((u32, u32), Crop)> {
+    match fit {
+        Fit::Within(side) if w > side || h > side => {
+            // As `image`'s `thumbnail`: the ratio of the longer side, rounded, at least 1.
+            let ratio = f64::from(side) / f64::from(w.max(h));
+            let scaled = |n: u32| ((f64::from(n) * ratio).round() as u32).clamp(1, side);
+            Some(((scaled(w), scaled(h)), (0, 0, w, h)))
+        }
+        Fit::Within(_) => None,
+        Fit::Square(side) => {
+            let s = w.min(h);
+            Some(((side, side), ((w - s) / 2, (h - s) / 2, s, s)))
+        }
+    }
+}
+
+/// One output size of an 8-bit RGB image (a photo), scaled with a Lanczos filter into a buffer
+/// of the output's size; `None` if the scaler refused it (the general path then serves).
+fn cut_rgb(image: &RgbImage, fit: Fit) -> Option<RgbImage> {
+    let (w, h) = image.dimensions();
+    let Some(((dw, dh), (left, top, cw, ch))) = frame(w, h, fit) else {
+        return Some(image.clone());
+    };
+    let source = ImageRef::new(w, h, image.as_raw(), PixelType::U8x3).ok()?;
+    let mut out = Image::new(dw, dh, PixelType::U8x3);
+    let options = ResizeOptions::new()
+        .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
+        .crop(
+            f64::from(left),
+            f64::from(top),
+            f64::from(cw),
+            f64::from(ch),
+        );
+    Resizer::new().resize(&source, &mut out, &options).ok()?;
+    RgbImage::from_raw(dw, dh, out.into_vec())
+}
+
+/// One output size of `image`. Photos take [`cut_rgb`]; other images are scaled by averaging
+/// areas straight into the output (`thumbnail`). Either way no buffer larger than the output
+/// is made, whatever the input's size.
 fn cut(image: &DynamicImage, fit: Fit) -> DynamicImage {
+    if let DynamicImage::ImageRgb8(rgb) = image
+        && let Some(out) = cut_rgb(rgb, fit)
+    {
+        return DynamicImage::ImageRgb8(out);
+    }
     let (w, h) = (image.width(), image.height());
     match fit {
         Fit::Within(side) if w > side || h > side => image.thumbnail(side, side),
@@ -150,11 +201,20 @@ fn cut(image: &DynamicImage, fit: Fit) -> DynamicImage {
     }
 }
 
-fn encode(image: &DynamicImage) -> Result<Cleaned, MediaError> {
-    let rgb = flatten(image);
+fn encode(image: DynamicImage) -> Result<Cleaned, MediaError> {
+    let rgb = match image {
+        DynamicImage::ImageRgb8(rgb) => rgb,
+        other => flatten(&other),
+    };
+    let side = |n: u32| u16::try_from(n).map_err(|_| too_many());
     let mut bytes = Vec::new();
-    JpegEncoder::new_with_quality(&mut bytes, QUALITY)
-        .encode_image(&rgb)
+    jpeg_encoder::Encoder::new(&mut bytes, QUALITY)
+        .encode(
+            rgb.as_raw(),
+            side(rgb.width())?,
+            side(rgb.height())?,
+            jpeg_encoder::ColorType::Rgb,
+        )
         .map_err(|_| MediaError::NotAnImage)?;
     Ok(Cleaned {
         bytes,
@@ -178,7 +238,7 @@ pub fn clean(bytes: &[u8], fits: &[Fit]) -> Result<Vec<Cleaned>, MediaError> {
             if let Some(o) = orientation {
                 out.apply_orientation(o);
             }
-            encode(&out)
+            encode(out)
         })
         .collect()
 }
@@ -237,6 +297,47 @@ mod tests {
         assert_eq!((out[1].width, out[1].height), (300, 150));
         assert_eq!((out[2].width, out[2].height), (800, 400));
         assert!(out.iter().all(|c| c.bytes.starts_with(&[0xFF, 0xD8])));
+        Ok(())
+    }
+
+    /// A photo (8-bit RGB JPEG) takes the SIMD path: same sizes as any image, and the picture
+    /// survives it (a flat colour stays that colour; the left half stays left).
+    #[test]
+    fn photos_are_scaled_and_encoded_alike() -> Result<(), MediaError> {
+        let img = RgbImage::from_fn(1200, 600, |x, _| {
+            if x < 600 {
+                image::Rgb([200, 40, 40])
+            } else {
+                image::Rgb([30, 60, 220])
+            }
+        });
+        let mut jpeg = Vec::new();
+        DynamicImage::ImageRgb8(img)
+            .write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg)
+            .map_err(|_| MediaError::NotAnImage)?;
+        let out = clean(
+            &jpeg,
+            &[Fit::Square(256), Fit::Within(300), Fit::Within(1600)],
+        )?;
+        let sizes: Vec<_> = out.iter().map(|c| (c.width, c.height)).collect();
+        assert_eq!(sizes, [(256, 256), (300, 150), (1200, 600)]);
+        for cleaned in &out {
+            let back = image::load_from_memory(&cleaned.bytes)
+                .map_err(|_| MediaError::NotAnImage)?
+                .to_rgb8();
+            assert_eq!(back.dimensions(), (cleaned.width, cleaned.height));
+            let near =
+                |p: [u8; 3], want: [u8; 3]| p.iter().zip(want).all(|(a, b)| a.abs_diff(b) <= 12);
+            let y = back.height() / 2;
+            assert!(
+                near(back.get_pixel(4, y).0, [200, 40, 40]),
+                "left stays red"
+            );
+            assert!(
+                near(back.get_pixel(back.width() - 5, y).0, [30, 60, 220]),
+                "right stays blue"
+            );
+        }
         Ok(())
     }
 
