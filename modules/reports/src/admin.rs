@@ -17,6 +17,7 @@ pub fn router() -> Router {
         .post("/lot", batch)
         .post("/{n}/statut", change)
         .post("/{n}/note", note)
+        .post("/{n}/agent", assign)
 }
 
 fn queue(req: &Request, _: &Params) -> Result<Response, Error> {
@@ -26,6 +27,9 @@ fn queue(req: &Request, _: &Params) -> Result<Response, Error> {
     // The queue opens on what is left to do.
     if req.query_value("statut").is_none() {
         filter.status = Some(OPEN.to_string());
+    }
+    if req.query_value("agent") == Some(MINE) {
+        filter.agent = req.account().map(str::to_string);
     }
     let page = store::page(&filter, cursor(req))?;
     let reports: Vec<Report> = page.documents.into_iter().map(|d| d.value).collect();
@@ -155,6 +159,21 @@ fn change(req: &Request, params: &Params) -> Result<Response, Error> {
         }
         Err(errors) => Ok(render(req, n, &errors, &categories)?.with_status(422)),
     }
+}
+
+/// The queue's filter value for « the reports I took on ».
+pub const MINE: &str = "moi";
+
+/// « Je m'en occupe » / « Je ne m'en occupe plus ».
+fn assign(req: &Request, params: &Params) -> Result<Response, Error> {
+    let n = number(params)?;
+    let take = req.form_value("action") != Some("laisser");
+    let flash = match (service::assign(req, n, take)?, take) {
+        (true, true) => "Ce signalement vous est attribué.",
+        (true, false) => "Ce signalement n'est plus attribué.",
+        (false, _) => "Rien n'a changé.",
+    };
+    Ok(req.redirect(&format!("/{n}")).with_flash(flash))
 }
 
 fn note(req: &Request, params: &Params) -> Result<Response, Error> {

@@ -64,7 +64,8 @@ impl Module for Reports {
         }
     }
 
-    /// The reports the account sent (with their place and text) and those it supports.
+    /// The reports the account sent (with their place and text), those it supports and those
+    /// it took on as staff.
     fn export_account(account: &str) -> Result<Vec<PersonalRecord>, Error> {
         let mut out = Vec::new();
         for doc in store::sent_by(account)? {
@@ -83,6 +84,15 @@ impl Module for Reports {
                 }),
             )?);
         }
+        for doc in store::assigned_to(account)? {
+            out.push(personal::record(
+                "signalement pris en charge",
+                &serde_json::json!({
+                    "numero": doc.value.number,
+                    "nom": doc.value.agent.map(|a| a.name),
+                }),
+            )?);
+        }
         for support in store::supported_by(account)? {
             out.push(personal::record(
                 "soutien à un signalement",
@@ -95,7 +105,7 @@ impl Module for Reports {
         Ok(out)
     }
 
-    /// The account's reports stay, unsigned; its supports are withdrawn.
+    /// The account's reports stay, unsigned; its supports and assignments are withdrawn.
     fn account_deleted(account: &str) -> Result<(), Error> {
         service::forget(account)
     }

@@ -150,6 +150,17 @@ pub struct Report {
     /// The reporter's photos.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub photos: Vec<Photo>,
+    /// The member of the town hall's staff who took it on, if any (staff only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<Agent>,
+}
+
+/// A staff member a report is assigned to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    pub account: String,
+    /// Their name when they took it on.
+    pub name: String,
 }
 
 impl Report {

@@ -37,6 +37,11 @@ pub fn filter(req: &Request, services: Option<&[&str]>) -> Filter {
             .query_value("service")
             .filter(|s| services.is_some_and(|all| all.contains(s)))
             .map(str::to_string),
+        period: req
+            .query_value("periode")
+            .filter(|p| store::PERIODS.iter().any(|(code, _, _)| code == p))
+            .map(str::to_string),
+        agent: None,
     }
 }
 

@@ -128,6 +128,7 @@ pub fn send(
             photo: None,
         }],
         photos,
+        agent: None,
     };
     store::insert(&report).map_err(internal)?;
     // The staff hear of it in the app; a failure to notify does not lose the report.
@@ -278,9 +279,48 @@ pub fn note(req: &Request, number: u64, text: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// The signed-in staff member takes report `number` on (`take`) or gives it back. Only an
+/// open report is taken; giving back is its agent's alone (another takes it over by taking
+/// it). Returns false when nothing changed.
+pub fn assign(req: &Request, number: u64, take: bool) -> Result<bool, Error> {
+    let account = req.require_account()?;
+    let doc = store::report(number)?.ok_or(Error::NotFound)?;
+    let mut report = doc.value;
+    let mine = report.agent.as_ref().is_some_and(|a| a.account == account);
+    if take {
+        if mine {
+            return Ok(false);
+        }
+        if !report.status.is_open() {
+            return Err(Error::page(
+                409,
+                "Signalement clos",
+                "Ce signalement est clos\u{a0}: il n'y a plus rien à prendre en charge.",
+            ));
+        }
+        report.agent = Some(crate::model::Agent {
+            account: account.to_string(),
+            name: req.display_name().unwrap_or("Équipe").to_string(),
+        });
+    } else {
+        if !mine {
+            return Ok(false);
+        }
+        report.agent = None;
+    }
+    store::update(&report, doc.version)?;
+    Ok(true)
+}
+
 /// The reporter's account was deleted: its reports stay the commune's (they describe the
-/// street, not the person), unsigned; its supports are withdrawn.
+/// street, not the person), unsigned; its supports are withdrawn. A staff member's: the
+/// reports they had taken on are free again (their name leaves them).
 pub fn forget(account: &str) -> Result<(), Error> {
+    for doc in store::assigned_to(account)? {
+        let mut report = doc.value;
+        report.agent = None;
+        store::update(&report, doc.version)?;
+    }
     for doc in store::sent_by(account)? {
         let mut report = doc.value;
         report.author = None;

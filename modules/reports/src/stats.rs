@@ -252,6 +252,7 @@ mod tests {
             duplicate_of: None,
             steps: all,
             photos: vec![],
+            agent: None,
         }
     }
 

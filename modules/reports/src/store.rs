@@ -3,7 +3,8 @@
 //! - `signalements`: one [`Report`] per key ([`Report::key`]: its number on 8 digits, so keys
 //!   sort by number), placed on the map when it has a point. Indexed by `etat` (`ouvert` or
 //!   `clos`), `statut`, `categorie`, `etat-categorie` (`ouvert:voirie`), `etat-service`
-//!   (`ouvert:Services techniques`) and `auteur` (the reporter's account).
+//!   (`ouvert:Services techniques`), `auteur` (the reporter's account), `agent` (the staff
+//!   member who took it on) and `etat-agent` (`ouvert:<account>`).
 //! - `ouverts`: the open reports' places alone (an empty marker per key), so the map of
 //!   problems still there clusters only those; removed when a report closes.
 //! - `soutiens`: one [`Support`] per key `<report>:<account>` (« c'est le même problème »),
@@ -56,6 +57,11 @@ fn indexes(report: &Report) -> Indexes {
     if let Some(author) = &report.author {
         indexes = indexes.index("auteur", author);
     }
+    if let Some(agent) = &report.agent {
+        indexes = indexes
+            .index("agent", &agent.account)
+            .index("etat-agent", &format!("{state}:{}", agent.account));
+    }
     indexes
 }
 
@@ -100,18 +106,39 @@ fn place(key: &str, report: &Report) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A filter of the lists: a state or one status, and a category, and a service.
+/// A filter of the lists: a state or one status, a category, a service, a period.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
     /// `ouvert`, `clos` or a status value; none for all.
     pub status: Option<String>,
     pub category: Option<String>,
     pub service: Option<String>,
+    /// A code of [`PERIODS`]: reports sent in that many last days; none for all.
+    pub period: Option<String>,
+    /// The account of the staff member they are assigned to (the queue's « les miens »).
+    pub agent: Option<String>,
+}
+
+/// The periods a list can show: code, label, days.
+pub const PERIODS: [(&str, &str, i64); 3] = [
+    ("7j", "7 derniers jours", 7),
+    ("30j", "30 derniers jours", 30),
+    ("12m", "12 derniers mois", 365),
+];
+
+impl Filter {
+    /// The oldest sending time the filter keeps (Unix milliseconds), if it has a period.
+    pub fn since(&self, now_ms: i64) -> Option<i64> {
+        let code = self.period.as_deref()?;
+        let (_, _, days) = PERIODS.iter().find(|(c, _, _)| *c == code)?;
+        Some(now_ms - days * 24 * 3600 * 1000)
+    }
 }
 
 /// One page of reports matching `filter`, newest first. One index answers: the most
 /// selective the filter allows; what it cannot express is filtered on the page (pages may
-/// then be shorter than [`PAGE`], never wrong).
+/// then be shorter than [`PAGE`], never wrong). Numbers are given in sending order, so a
+/// period ends the list at its first older report.
 pub fn page(filter: &Filter, after: Option<&str>) -> Result<ListPage<Report>, StoreError> {
     let state = filter
         .status
@@ -119,26 +146,46 @@ pub fn page(filter: &Filter, after: Option<&str>) -> Result<ListPage<Report>, St
         .filter(|s| *s == crate::model::OPEN || *s == crate::model::CLOSED);
     let status = filter.status.as_deref().and_then(Status::parse);
     let list = REPORTS.list().descending().limit(PAGE).after(after);
-    let list = match (state, status, &filter.category, &filter.service) {
-        (Some(state), _, Some(category), _) => {
+    let list = match (state, status, &filter.category, &filter.service, &filter.agent) {
+        (Some(state), _, _, _, Some(agent)) => {
+            list.index("etat-agent", &format!("{state}:{agent}"))
+        }
+        (None, _, _, _, Some(agent)) => list.index("agent", agent),
+        (Some(state), _, Some(category), _, _) => {
             list.index("etat-categorie", &format!("{state}:{category}"))
         }
-        (Some(state), _, None, Some(service)) => {
+        (Some(state), _, None, Some(service), _) => {
             list.index("etat-service", &format!("{state}:{service}"))
         }
-        (Some(state), _, None, None) => list.index("etat", state),
-        (None, Some(status), _, _) => list.index("statut", status.value()),
-        (None, None, Some(category), _) => list.index("categorie", category),
-        (None, None, None, _) => list,
+        (Some(state), _, None, None, _) => list.index("etat", state),
+        (None, Some(status), _, _, _) => list.index("statut", status.value()),
+        (None, None, Some(category), _, _) => list.index("categorie", category),
+        (None, None, None, _, _) => list,
     };
     let mut page = list.page::<Report>()?;
+    let since = filter.since(parvis_module_sdk::host::now_ms());
+    if let Some(since) = since
+        && page.documents.last().is_some_and(|d| d.value.sent_at() < since)
+    {
+        page.next = None;
+    }
     page.documents.retain(|doc| {
         let r = &doc.value;
         status.is_none_or(|s| r.status == s)
             && filter.category.as_ref().is_none_or(|c| &r.category == c)
             && filter.service.as_ref().is_none_or(|s| &r.service == s)
+            && since.is_none_or(|s| r.sent_at() >= s)
+            && filter
+                .agent
+                .as_ref()
+                .is_none_or(|a| r.agent.as_ref().is_some_and(|g| &g.account == a))
     });
     Ok(page)
+}
+
+/// The reports assigned to an account, newest first.
+pub fn assigned_to(account: &str) -> Result<Vec<Doc<Report>>, StoreError> {
+    REPORTS.list().index("agent", account).descending().all()
 }
 
 /// The reports an account sent, newest first.

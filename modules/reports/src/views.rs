@@ -69,6 +69,20 @@ fn filters(
                     }
                 }
             }
+            label for="periode" { "Période" }
+            select id="periode" name="periode" {
+                option value="" { "Depuis le début" }
+                @for (code, label, _) in crate::store::PERIODS {
+                    option value=(code) selected[filter.period.as_deref() == Some(code)] { (label) }
+                }
+            }
+            @if services.is_some() {
+                label for="agent" { "Attribution" }
+                select id="agent" name="agent" {
+                    option value="" { "Tous" }
+                    option value=(crate::admin::MINE) selected[filter.agent.is_some()] { "Ceux dont je m'occupe" }
+                }
+            }
             @if let Some(services) = services {
                 label for="service" { "Service" }
                 select id="service" name="service" {
@@ -90,6 +104,7 @@ fn filter_query(filter: &Filter) -> String {
         ("statut", &filter.status),
         ("categorie", &filter.category),
         ("service", &filter.service),
+        ("periode", &filter.period),
     ] {
         if let Some(value) = value {
             out.push('&');
@@ -97,6 +112,10 @@ fn filter_query(filter: &Filter) -> String {
             out.push('=');
             out.push_str(&encode(value));
         }
+    }
+    if filter.agent.is_some() {
+        out.push_str("&agent=");
+        out.push_str(crate::admin::MINE);
     }
     out
 }
@@ -438,6 +457,7 @@ pub fn queue(
                     th scope="col" { "Signalement" }
                     th scope="col" { "Statut" }
                     th scope="col" { "Service" }
+                    th scope="col" { "Agent" }
                     th scope="col" { "Mis à jour" }
                 } }
                 tbody {
@@ -455,6 +475,7 @@ pub fn queue(
                             }
                             td { (status_tag(r.status)) }
                             td { (r.service) }
+                            td { @if let Some(a) = &r.agent { (a.name) } @else { "—" } }
                             td { (time(r.changed_at())) }
                         }
                     }
@@ -560,6 +581,29 @@ pub fn manage(req: &Request, page: &Manage<'_>) -> Markup {
     french(html! {
         p { a href=(req.link("/")) { "Tous les signalements" } " · " a href=(public) { "Page publique" } }
         (head(report, page.supporters, true))
+        section aria-labelledby="agent-titre" class="card" {
+            h2 id="agent-titre" { "Prise en charge" }
+            @let mine = report.agent.as_ref().is_some_and(|a| Some(a.account.as_str()) == req.account());
+            p {
+                @match &report.agent {
+                    Some(agent) if mine => { "Vous vous en occupez." }
+                    Some(agent) => { "Pris en charge par " strong { (agent.name) } "." }
+                    None => { "Personne ne s'en occupe encore." }
+                }
+            }
+            @if report.status.is_open() || mine {
+                form class="inline" method="post" action=(req.link(&format!("/{}/agent", report.number))) {
+                    (req.csrf_field())
+                    @if mine {
+                        input type="hidden" name="action" value="laisser";
+                        button type="submit" class="secondary" { "Je ne m'en occupe plus" }
+                    } @else {
+                        input type="hidden" name="action" value="prendre";
+                        button type="submit" class="secondary" { "Je m'en occupe" }
+                    }
+                }
+            }
+        }
         section aria-labelledby="statut-titre" class="card" {
             h2 id="statut-titre" { "Répondre" }
             (error_summary("La réponse n'est pas enregistrée : corrigez les points suivants.", errors))

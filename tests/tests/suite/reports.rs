@@ -85,6 +85,46 @@ fn phone_photo() -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Moves every date of report `number` of `slug` back by `days`, in the database (as if it
+/// had been sent then).
+async fn backdate(app: &TestApp, slug: &str, number: u64, days: i64) -> Result<()> {
+    use parvis_core::db::TenantSql as _;
+    let tenant = parvis_tenants::provision::find_by_slug(
+        &app.state.db,
+        &parvis_core::types::Slug::parse(slug)?,
+    )
+    .await?
+    .context("the commune")?
+    .id;
+    let key = format!("{number:08}");
+    let mut tx = app.state.db.tenant(tenant).begin().await?;
+    let value: String = tx
+        .scoped_scalar(
+            "SELECT value FROM module_docs WHERE tenant_id = $1 AND module_id = $2 \
+             AND collection = 'signalements' AND key = $3",
+        )
+        .bind(ID)
+        .bind(&key)
+        .fetch_one(&mut tx)
+        .await?;
+    let mut report: Value = serde_json::from_str(&value)?;
+    for step in report["steps"].as_array_mut().context("steps")? {
+        let at = step["at"].as_i64().context("a step's time")?;
+        step["at"] = Value::from(at - days * 24 * 3600 * 1000);
+    }
+    tx.scoped(
+        "UPDATE module_docs SET value = $4 WHERE tenant_id = $1 AND module_id = $2 \
+         AND collection = 'signalements' AND key = $3",
+    )
+    .bind(ID)
+    .bind(&key)
+    .bind(report.to_string())
+    .execute(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 fn location(r: &reqwest::Response) -> String {
     r.headers()
         .get("location")
@@ -398,6 +438,33 @@ both_backends!(
         let (_, page) = get(&alice, &first).await?;
         assert!(!page.contains("ampoule à commander"));
 
+        // A staff member takes a report on: the queue's « mine » lists it alone, the public
+        // never sees who; giving it back frees it.
+        let agent = app.url(Some(&paris), "/admin/m/reports/1/agent");
+        let r = post(&alice, &agent, &[("action", "prendre")]).await?;
+        assert_eq!(r.status(), 403, "a citizen takes nothing on");
+        let r = post(&admin, &agent, &[("action", "prendre")]).await?;
+        assert_eq!(r.status(), 303);
+        let (_, page) = get(&admin, &app.url(Some(&paris), "/admin/m/reports/1")).await?;
+        assert!(html::text(&page).contains("Vous vous en occupez."), "{page}");
+        let (_, page) = get(&admin, &format!("{queue}?agent=moi")).await?;
+        let rows = html::table_rows(&page, "main table")?;
+        let numbers: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
+        assert_eq!(numbers, ["1"], "{rows:?}");
+        assert_ne!(rows[0][5], "—", "the agent's column names them: {rows:?}");
+        let (_, page) = get(&admin, &queue).await?;
+        let rows = html::table_rows(&page, "main table")?;
+        let numbers: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
+        assert_eq!(numbers, ["2", "1"], "every open one without the filter: {rows:?}");
+        let (_, page) = get(&alice, &first).await?;
+        assert!(!html::text(&page).contains("occupe"), "{page}");
+        let r = post(&admin, &agent, &[("action", "laisser")]).await?;
+        assert_eq!(r.status(), 303);
+        let (_, page) = get(&admin, &format!("{queue}?agent=moi")).await?;
+        assert!(page.find("<table").is_none(), "none left: {page}");
+        let r = post(&admin, &agent, &[("action", "prendre")]).await?;
+        assert_eq!(r.status(), 303);
+
         // Resolved: the reporter and the supporter are told, in the app and by e-mail.
         let reply = "L'ampoule a été changée ce matin. Merci de votre signalement.";
         let r = post_files(
@@ -457,6 +524,22 @@ both_backends!(
             text.contains(&format!("N°{NBSP}2")) && !text.contains(&format!("N°{NBSP}1 ")),
             "{text}"
         );
+        // By period: report n° 1, its dates moved 40 days back in the database, leaves the
+        // last 30 days (and ends the list there) but stays in the last 12 months.
+        backdate(&app, &paris, 1, 40).await?;
+        let listed = |query: &'static str| {
+            let (visitor, url) = (&visitor, app.url(Some(&paris), &format!("/m/reports/?{query}")));
+            async move {
+                let (status, page) = get(visitor, &url).await?;
+                anyhow::ensure!(status == 200, "{url}: {status}");
+                let text = html::text(&page);
+                Ok::<_, anyhow::Error>([1, 2].map(|n| text.contains(&format!("N°{NBSP}{n} "))))
+            }
+        };
+        assert_eq!(listed("periode=30j").await?, [false, true]);
+        assert_eq!(listed("periode=12m").await?, [true, true]);
+        assert_eq!(listed("periode=30j&statut=clos").await?, [false, false]);
+        assert_eq!(listed("periode=demain").await?, [true, true], "unknown: ignored");
 
         // An Atom feed per category (and of all), for feed readers.
         let r = visitor
