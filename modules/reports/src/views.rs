@@ -51,44 +51,54 @@ fn filters(
     let chosen = filter.status.as_deref().unwrap_or("");
     html! {
         form class="filters" method="get" action=(req.link("/")) {
-            label for="statut" { "Statut" }
-            select id="statut" name="statut" {
-                option value="" selected[chosen.is_empty()] { "Tous" }
-                option value=(OPEN) selected[chosen == OPEN] { "En cours de traitement" }
-                option value=(CLOSED) selected[chosen == CLOSED] { "Clos" }
-                @for s in Status::ALL {
-                    option value=(s.value()) selected[chosen == s.value()] { (s.label()) }
-                }
-            }
-            label for="categorie" { "Catégorie" }
-            select id="categorie" name="categorie" {
-                option value="" { "Toutes" }
-                @for c in categories {
-                    option value=(c.code()) selected[filter.category.as_deref() == Some(c.code().as_str())] {
-                        (c.label)
+            span class="filter" {
+                label for="statut" { "Statut" }
+                select id="statut" name="statut" {
+                    option value="" selected[chosen.is_empty()] { "Tous" }
+                    option value=(OPEN) selected[chosen == OPEN] { "En cours de traitement" }
+                    option value=(CLOSED) selected[chosen == CLOSED] { "Clos" }
+                    @for s in Status::ALL {
+                        option value=(s.value()) selected[chosen == s.value()] { (s.label()) }
                     }
                 }
             }
-            label for="periode" { "Période" }
-            select id="periode" name="periode" {
-                option value="" { "Depuis le début" }
-                @for (code, label, _) in crate::store::PERIODS {
-                    option value=(code) selected[filter.period.as_deref() == Some(code)] { (label) }
+            span class="filter" {
+                label for="categorie" { "Catégorie" }
+                select id="categorie" name="categorie" {
+                    option value="" { "Toutes" }
+                    @for c in categories {
+                        option value=(c.code()) selected[filter.category.as_deref() == Some(c.code().as_str())] {
+                            (c.label)
+                        }
+                    }
+                }
+            }
+            span class="filter" {
+                label for="periode" { "Période" }
+                select id="periode" name="periode" {
+                    option value="" { "Depuis le début" }
+                    @for (code, label, _) in crate::store::PERIODS {
+                        option value=(code) selected[filter.period.as_deref() == Some(code)] { (label) }
+                    }
                 }
             }
             @if services.is_some() {
-                label for="agent" { "Attribution" }
-                select id="agent" name="agent" {
-                    option value="" { "Tous" }
-                    option value=(crate::admin::MINE) selected[filter.agent.is_some()] { "Ceux dont je m'occupe" }
+                span class="filter" {
+                    label for="agent" { "Attribution" }
+                    select id="agent" name="agent" {
+                        option value="" { "Tous" }
+                        option value=(crate::admin::MINE) selected[filter.agent.is_some()] { "À moi" }
+                    }
                 }
             }
             @if let Some(services) = services {
-                label for="service" { "Service" }
-                select id="service" name="service" {
-                    option value="" { "Tous" }
-                    @for s in services {
-                        option value=(s) selected[filter.service.as_deref() == Some(*s)] { (s) }
+                span class="filter" {
+                    label for="service" { "Service" }
+                    select id="service" name="service" {
+                        option value="" { "Tous" }
+                        @for s in services {
+                            option value=(s) selected[filter.service.as_deref() == Some(*s)] { (s) }
+                        }
                     }
                 }
             }
