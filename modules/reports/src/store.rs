@@ -146,7 +146,13 @@ pub fn page(filter: &Filter, after: Option<&str>) -> Result<ListPage<Report>, St
         .filter(|s| *s == crate::model::OPEN || *s == crate::model::CLOSED);
     let status = filter.status.as_deref().and_then(Status::parse);
     let list = REPORTS.list().descending().limit(PAGE).after(after);
-    let list = match (state, status, &filter.category, &filter.service, &filter.agent) {
+    let list = match (
+        state,
+        status,
+        &filter.category,
+        &filter.service,
+        &filter.agent,
+    ) {
         (Some(state), _, _, _, Some(agent)) => {
             list.index("etat-agent", &format!("{state}:{agent}"))
         }
@@ -165,7 +171,10 @@ pub fn page(filter: &Filter, after: Option<&str>) -> Result<ListPage<Report>, St
     let mut page = list.page::<Report>()?;
     let since = filter.since(parvis_module_sdk::host::now_ms());
     if let Some(since) = since
-        && page.documents.last().is_some_and(|d| d.value.sent_at() < since)
+        && page
+            .documents
+            .last()
+            .is_some_and(|d| d.value.sent_at() < since)
     {
         page.next = None;
     }

@@ -446,7 +446,10 @@ both_backends!(
         let r = post(&admin, &agent, &[("action", "prendre")]).await?;
         assert_eq!(r.status(), 303);
         let (_, page) = get(&admin, &app.url(Some(&paris), "/admin/m/reports/1")).await?;
-        assert!(html::text(&page).contains("Vous vous en occupez."), "{page}");
+        assert!(
+            html::text(&page).contains("Vous vous en occupez."),
+            "{page}"
+        );
         let (_, page) = get(&admin, &format!("{queue}?agent=moi")).await?;
         let rows = html::table_rows(&page, "main table")?;
         let numbers: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
@@ -455,7 +458,11 @@ both_backends!(
         let (_, page) = get(&admin, &queue).await?;
         let rows = html::table_rows(&page, "main table")?;
         let numbers: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
-        assert_eq!(numbers, ["2", "1"], "every open one without the filter: {rows:?}");
+        assert_eq!(
+            numbers,
+            ["2", "1"],
+            "every open one without the filter: {rows:?}"
+        );
         let (_, page) = get(&alice, &first).await?;
         assert!(!html::text(&page).contains("occupe"), "{page}");
         let r = post(&admin, &agent, &[("action", "laisser")]).await?;
@@ -528,7 +535,10 @@ both_backends!(
         // last 30 days (and ends the list there) but stays in the last 12 months.
         backdate(&app, &paris, 1, 40).await?;
         let listed = |query: &'static str| {
-            let (visitor, url) = (&visitor, app.url(Some(&paris), &format!("/m/reports/?{query}")));
+            let (visitor, url) = (
+                &visitor,
+                app.url(Some(&paris), &format!("/m/reports/?{query}")),
+            );
             async move {
                 let (status, page) = get(visitor, &url).await?;
                 anyhow::ensure!(status == 200, "{url}: {status}");
@@ -539,7 +549,11 @@ both_backends!(
         assert_eq!(listed("periode=30j").await?, [false, true]);
         assert_eq!(listed("periode=12m").await?, [true, true]);
         assert_eq!(listed("periode=30j&statut=clos").await?, [false, false]);
-        assert_eq!(listed("periode=demain").await?, [true, true], "unknown: ignored");
+        assert_eq!(
+            listed("periode=demain").await?,
+            [true, true],
+            "unknown: ignored"
+        );
 
         // An Atom feed per category (and of all), for feed readers.
         let r = visitor
