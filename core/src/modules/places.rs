@@ -317,6 +317,23 @@ struct GridSums {
     max_cx: i64,
 }
 
+/// SQL for the floor of `x`, a BIGINT, when `x` is ≥ 0: SQLite's CAST truncates, which is
+/// then the floor.
+fn floor_sql(backend: Backend, x: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("CAST({x} AS INTEGER)"),
+        Backend::Postgres => format!("floor({x})::bigint"),
+    }
+}
+
+/// SQL for the sum of the BIGINT `x`, a BIGINT on both databases.
+fn sum_sql(backend: Backend, x: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("SUM({x})"),
+        Backend::Postgres => format!("SUM({x})::bigint"),
+    }
+}
+
 /// The places inside `bbox` grouped on a grid of `columns` × `rows` cells, one [`Cluster`]
 /// per cell holding any, row by row from the north-west.
 ///
@@ -348,16 +365,9 @@ pub async fn clusters(
     // there: a view answers at most `rows × columns` rows, however many fixed cells it covers
     // (each row handed over costs more than the database's sum). The means are the same
     // IEEE operations as Rust's, so both databases put each cell where the other does.
-    // Every value floored is ≥ 0 (the mean lies in the box): SQLite's CAST truncates, which
-    // is then the floor.
-    let floored = |x: &str| match backend {
-        Backend::Sqlite => format!("CAST({x} AS INTEGER)"),
-        Backend::Postgres => format!("floor({x})::bigint"),
-    };
-    let summed = |x: &str| match backend {
-        Backend::Sqlite => format!("SUM({x})"),
-        Backend::Postgres => format!("SUM({x})::bigint"),
-    };
+    // Every value floored is ≥ 0: the mean lies in the box.
+    let floored = |x: &str| floor_sql(backend, x);
+    let summed = |x: &str| sum_sql(backend, x);
     let real = match backend {
         Backend::Sqlite => "REAL",
         Backend::Postgres => "DOUBLE PRECISION",
@@ -451,15 +461,9 @@ async fn clusters_of_points(
     rows: u32,
 ) -> Result<Vec<Cluster>, PlacesError> {
     let (height, width) = grid_cells(bbox, columns, rows);
-    // Every value floored here is ≥ 0: SQLite's CAST truncates, which is then the floor.
-    let floor = |x: &str| match backend {
-        Backend::Sqlite => format!("CAST({x} AS INTEGER)"),
-        Backend::Postgres => format!("floor({x})::bigint"),
-    };
-    let sum = |x: &str| match backend {
-        Backend::Sqlite => format!("SUM({})", floor(x)),
-        Backend::Postgres => format!("SUM({})::bigint", floor(x)),
-    };
+    // Every value floored here is ≥ 0.
+    let floor = |x: &str| floor_sql(backend, x);
+    let sum = |x: &str| sum_sql(backend, &floor_sql(backend, x));
     let sql = format!(
         "SELECT {r} AS r, {c} AS c, COUNT(*) AS n, {sum_lat} AS sum_lat, {sum_lon} AS sum_lon, \
          MIN(lat) AS south, MAX(lat) AS north, MIN(lon) AS west, MAX(lon) AS east, \
