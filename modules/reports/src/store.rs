@@ -169,7 +169,11 @@ pub fn page(filter: &Filter, after: Option<&str>) -> Result<ListPage<Report>, St
         (None, None, None, _, _) => list,
     };
     let mut page = list.page::<Report>()?;
-    let since = filter.since(parvis_module_sdk::host::now_ms());
+    // The clock is asked only when a period is chosen (a host call).
+    let since = filter
+        .period
+        .as_ref()
+        .and_then(|_| filter.since(parvis_module_sdk::host::now_ms()));
     if let Some(since) = since
         && page
             .documents

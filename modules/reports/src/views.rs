@@ -596,7 +596,7 @@ pub fn manage(req: &Request, page: &Manage<'_>) -> Markup {
             @let mine = report.agent.as_ref().is_some_and(|a| Some(a.account.as_str()) == req.account());
             p {
                 @match &report.agent {
-                    Some(agent) if mine => { "Vous vous en occupez." }
+                    Some(_) if mine => { "Vous vous en occupez." }
                     Some(agent) => { "Pris en charge par " strong { (agent.name) } "." }
                     None => { "Personne ne s'en occupe encore." }
                 }
