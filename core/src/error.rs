@@ -23,6 +23,11 @@ pub enum AppError {
     /// 409: conflicts with what exists.
     #[error("{0}")]
     Conflict(String),
+    /// 408: the body came too slowly (a stalled or trickling client holds no resource long).
+    #[error(
+        "L'envoi a été trop lent et a été interrompu. Vérifiez votre connexion, puis réessayez."
+    )]
+    TooSlow,
     /// 413: the upload is too large.
     #[error("{0}")]
     TooLarge(String),
@@ -63,6 +68,7 @@ impl AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooSlow => StatusCode::REQUEST_TIMEOUT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -77,6 +83,7 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
+            AppError::TooSlow => "request_timeout",
             AppError::TooLarge(_) => "payload_too_large",
             AppError::TooManyRequests => "too_many_requests",
             AppError::Internal(_) => "internal",

@@ -49,7 +49,9 @@ impl fmt::Display for TenantId {
 
 /// A global account (one per person, for all communes). A UUIDv7 in text form; a column decodes
 /// as one and a statement binds one as is.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type,
+)]
 #[serde(transparent)]
 #[sqlx(transparent)]
 pub struct AccountId(pub String);

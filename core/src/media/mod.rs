@@ -59,6 +59,11 @@ pub enum MediaError {
         "Vous avez envoyé beaucoup de fichiers en peu de temps. Patientez quelques minutes avant d'en envoyer d'autres."
     )]
     TooManyUploads,
+    /// The account is already sending a form with files (one at a time each).
+    #[error(
+        "Un envoi de fichiers de votre compte est déjà en cours. Attendez qu'il se termine, puis réessayez."
+    )]
+    Underway,
     /// Every image worker stayed busy while this upload waited its turn.
     #[error("Le serveur traite beaucoup d'images en ce moment. Réessayez dans une minute.")]
     Busy,
@@ -66,12 +71,13 @@ pub enum MediaError {
 
 impl MediaError {
     /// The HTTP status of this refusal: 413 for sizes in bytes, 429 for too many uploads,
-    /// 503 when busy, 422 otherwise.
+    /// 409 for a second upload while the first is read, 503 when busy, 422 otherwise.
     pub fn status(&self) -> StatusCode {
         match self {
             MediaError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             MediaError::Unreadable => StatusCode::BAD_REQUEST,
             MediaError::TooManyUploads => StatusCode::TOO_MANY_REQUESTS,
+            MediaError::Underway => StatusCode::CONFLICT,
             MediaError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         }
@@ -85,6 +91,7 @@ impl From<MediaError> for crate::error::AppError {
             MediaError::TooManyUploads | MediaError::Busy => {
                 crate::error::AppError::TooManyRequests
             }
+            MediaError::Underway => crate::error::AppError::Conflict(e.to_string()),
             other => crate::error::AppError::bad_request(other.to_string()),
         }
     }

@@ -12,6 +12,7 @@
 //! module hears why (`media.refused`), in French, and answers its form with it.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 use axum::body::Bytes;
 
@@ -38,13 +39,49 @@ pub const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 static BODIES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(BODIES_AT_ONCE);
 
-/// A turn to read and clean a large form's body (held until its files are cleaned);
-/// [`MediaError::Busy`] when none came within [`TURN_WAIT`].
-pub async fn turn() -> Result<tokio::sync::SemaphorePermit<'static>, MediaError> {
-    tokio::time::timeout(TURN_WAIT, BODIES.acquire())
+/// The accounts holding a turn: one each at a time, so that no account's slow or repeated
+/// forms take more than one of the [`BODIES_AT_ONCE`] turns everyone else waits for.
+static HOLDERS: std::sync::Mutex<BTreeSet<AccountId>> = std::sync::Mutex::new(BTreeSet::new());
+
+fn holders() -> std::sync::MutexGuard<'static, BTreeSet<AccountId>> {
+    // The set is consistent after any panic (one insert or remove), so a poisoned lock is
+    // still read.
+    HOLDERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A turn to read and clean a large form's body, held until its files are cleaned.
+#[derive(Debug)]
+pub struct Turn {
+    account: AccountId,
+    _permit: Option<tokio::sync::SemaphorePermit<'static>>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        holders().remove(&self.account);
+    }
+}
+
+/// A turn for `account`'s form with files: [`MediaError::Underway`] at once if the account
+/// already holds one, [`MediaError::Busy`] when none came within [`TURN_WAIT`].
+pub async fn turn(account: Option<AccountId>) -> Result<Turn, MediaError> {
+    let account = account.ok_or(MediaError::Underway)?;
+    if !holders().insert(account.clone()) {
+        return Err(MediaError::Underway);
+    }
+    // From here the account is released whatever happens, the wait included.
+    let mut turn = Turn {
+        account,
+        _permit: None,
+    };
+    let permit = tokio::time::timeout(TURN_WAIT, BODIES.acquire())
         .await
         .map_err(|_| MediaError::Busy)?
-        .map_err(|_| MediaError::Busy)
+        .map_err(|_| MediaError::Busy)?;
+    turn._permit = Some(permit);
+    Ok(turn)
 }
 
 /// A file the host cleaned for a call.

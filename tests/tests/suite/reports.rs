@@ -918,3 +918,83 @@ both_backends!(
         Ok(())
     }
 );
+
+/// A form with files that trickles holds one of the host's few upload turns, for its own
+/// account only and not for long: the same account's second form is refused at once (409, in
+/// French), another account's goes through, and the stalled one is cut off with 408 once it
+/// has sent nothing for `BODY_IDLE` (15 s); then its account may send again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_upload_holds_one_turn_and_not_for_long() -> Result<()> {
+    let app = TestApp::start(parvis_tests::Backend::Sqlite).await?;
+    let Scene { paris, alice, .. } = scene(&app).await?;
+    app.account("bruno@example.org", PASSWORD).await?;
+    let bruno = app
+        .signed_in(Some(&paris), "bruno@example.org", PASSWORD)
+        .await?;
+    let new = app.url(Some(&paris), "/m/reports/nouveau");
+    let lamp = "Le lampadaire devant le numéro 4 est éteint depuis trois soirs.";
+    let mut fields = report("eclairage-public", lamp, "48.856600", "2.352200");
+    fields.push(("photo_alt", "Le lampadaire éteint"));
+
+    // Alice's form sends its first field and a photo's head, then nothing more.
+    let token = form_token(&alice, &new).await?;
+    let (feed, chunks) = tokio::sync::mpsc::channel::<Vec<u8>>(1);
+    feed.send(
+        b"--XX\r\nContent-Disposition: form-data; name=\"categorie\"\r\n\r\neclairage-public\r\n\
+          --XX\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"a.jpg\"\r\n\
+          Content-Type: image/jpeg\r\n\r\n\xff\xd8\xff"
+            .to_vec(),
+    )
+    .await?;
+    let body = futures_util::stream::unfold(chunks, |mut chunks| async move {
+        let chunk = chunks.recv().await?;
+        Some((Ok::<_, std::io::Error>(chunk), chunks))
+    });
+    let started = std::time::Instant::now();
+    let stalled = tokio::spawn(
+        alice
+            .post(format!("{new}?csrf_token={token}"))
+            .header("content-type", "multipart/form-data; boundary=XX")
+            .body(reqwest::Body::wrap_stream(body))
+            .send(),
+    );
+    // Until the host holds Alice's turn, her second form could be the one it takes.
+    let mut second = None;
+    for _ in 0..50 {
+        let photo = ("photo", phone_photo()?, "IMG_2042.jpg");
+        let r = post_files(&alice, &new, &fields, &[photo]).await?;
+        if r.status() == 409 {
+            second = Some(html::text(&r.text().await?));
+            break;
+        }
+        anyhow::ensure!(r.status() == 303, "Alice's form: {}", r.status());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let second = second.context("Alice's second form was never refused")?;
+    assert!(
+        second.contains("Un envoi de fichiers de votre compte est déjà en cours"),
+        "{second}"
+    );
+    // Bruno is not held up by Alice.
+    let photo = ("photo", phone_photo()?, "IMG_7.jpg");
+    let r = post_files(&bruno, &new, &fields, &[photo]).await?;
+    assert_eq!(r.status(), 303);
+
+    // The stalled form is cut off: 408, after its idle time and well before a minute.
+    let r = stalled.await??;
+    assert_eq!(r.status(), 408);
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_secs(14) && waited < std::time::Duration::from_secs(40),
+        "{waited:?}"
+    );
+    assert!(html::text(&r.text().await?).contains("L'envoi a été trop lent"));
+    drop(feed);
+    // Alice's turn is hers again (a lamp elsewhere: the first is Bruno's report now).
+    let mut fields = report("eclairage-public", lamp, "48.870000", "2.330000");
+    fields.push(("photo_alt", "Le lampadaire éteint"));
+    let photo = ("photo", phone_photo()?, "IMG_2043.jpg");
+    let r = post_files(&alice, &new, &fields, &[photo]).await?;
+    assert_eq!(r.status(), 303);
+    Ok(())
+}
