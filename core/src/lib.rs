@@ -20,6 +20,7 @@ pub mod media;
 pub mod messages;
 pub mod moderation;
 pub mod modules;
+pub mod neighbourhoods;
 pub mod notifications;
 pub mod officials;
 pub mod payments;

@@ -206,6 +206,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
     let web = Web::from_ref(&state);
     let sites = Router::new()
         .merge(crate::communes::routes::routes())
+        .merge(crate::neighbourhoods::routes::routes())
         .merge(crate::accounts::routes::routes())
         .merge(crate::platform::routes::routes())
         .merge(crate::platform::app::routes())

@@ -21,7 +21,7 @@ const MAX_POSITIONS: usize = 200_000;
 
 /// GeoJSON geometry of an outline as stored: always a `MultiPolygon`, `[lon, lat]` positions.
 /// The import reads a file's features straight into it (no JSON tree held in memory).
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Geometry {
     #[serde(rename = "type")]
     kind: String,
@@ -77,7 +77,8 @@ impl Outline {
         Outline::from_geometry(&geometry)
     }
 
-    fn from_geometry(geometry: &Geometry) -> Result<Outline, OutlineError> {
+    /// Checks GeoJSON MultiPolygon geometry and reads it.
+    pub fn from_geometry(geometry: &Geometry) -> Result<Outline, OutlineError> {
         if geometry.kind != "MultiPolygon" {
             return Err(OutlineError::Kind(geometry.kind.clone()));
         }
@@ -136,9 +137,36 @@ impl Outline {
 
     /// Whether `at` lies inside the outline or at most [`MARGIN_M`] from it.
     pub fn holds(&self, at: Point) -> bool {
-        let p = geo::Point::new(at.lon * self.scale, at.lat);
-        self.shape.contains(&p)
-            || Euclidean.distance(&p, &self.shape) * METRES_PER_DEGREE <= MARGIN_M
+        self.contains(at) || self.distance_m(at) <= MARGIN_M
+    }
+
+    /// Whether `at` lies strictly inside the outline (no margin).
+    pub fn contains(&self, at: Point) -> bool {
+        self.shape.contains(&self.plane(at))
+    }
+
+    /// How far `at` is from the outline, in metres (0 inside).
+    pub fn distance_m(&self, at: Point) -> f64 {
+        Euclidean.distance(&self.plane(at), &self.shape) * METRES_PER_DEGREE
+    }
+
+    fn plane(&self, at: Point) -> geo::Point<f64> {
+        geo::Point::new(at.lon * self.scale, at.lat)
+    }
+}
+
+impl Geometry {
+    /// MultiPolygon geometry of `[lon, lat]` positions (what [`Outline::from_geometry`] checks).
+    pub fn multi_polygon(coordinates: Vec<Vec<Vec<[f64; 2]>>>) -> Geometry {
+        Geometry {
+            kind: "MultiPolygon".to_string(),
+            coordinates,
+        }
+    }
+
+    /// Its polygons: rings of `[lon, lat]` positions, the exterior first.
+    pub fn polygons(&self) -> &[Vec<Vec<[f64; 2]>>] {
+        &self.coordinates
     }
 }
 

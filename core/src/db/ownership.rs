@@ -144,6 +144,7 @@ pub const TABLES: &[Table] = &[
     tenant("module_places"),
     tenant("module_place_cells"),
     tenant("api_keys"),
+    tenant("tenant_neighbourhoods"),
     tenant("module_counters"),
     tenant("notices_delivered"),
     tenant("notice_deliveries"),

@@ -1,0 +1,240 @@
+//! What a commune's admins do with its neighbourhoods, and what its maps read.
+
+use crate::communes::outline::{self, Geometry};
+use crate::db::Db;
+use crate::db::sql;
+use crate::neighbourhoods::shape::{self, Drawn, ShapeError};
+use crate::neighbourhoods::store::{self, Neighbourhood};
+use crate::util::now;
+use crate::web::Tenant;
+
+/// Why the commune's neighbourhoods were left as they were.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file, or the registry's arrondissements, did not pass the checks.
+    #[error("{0}")]
+    Shape(#[from] ShapeError),
+    /// The registry has no arrondissement for this commune (only Paris, Lyon and Marseille).
+    #[error("Cette commune n'a pas d'arrondissements municipaux.")]
+    NoArrondissements,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Imported {
+    /// Neighbourhoods the commune has now.
+    pub neighbourhoods: usize,
+    /// Places of the modules (reports, ideas…) now in another neighbourhood, or in none.
+    pub moved: u64,
+}
+
+/// The commune's neighbourhoods, in order.
+pub async fn list(tenant: &Tenant) -> Result<Vec<Neighbourhood>, sqlx::Error> {
+    let mut tx = tenant.db().read().await?;
+    let list = store::list(&mut tx).await?;
+    tx.commit().await?;
+    Ok(list)
+}
+
+/// Each neighbourhood's area in square metres, by id.
+pub async fn areas(tenant: &Tenant) -> Result<Vec<(String, f64)>, sqlx::Error> {
+    Ok(current(tenant)
+        .await?
+        .into_iter()
+        .map(|d| {
+            let area = shape::area_m2(&d.geometry);
+            (d.id, area)
+        })
+        .collect())
+}
+
+/// The commune's outline as stored (checked) geometry, if the registry has it.
+async fn commune_geometry(db: &Db, tenant: &Tenant) -> Result<Option<Geometry>, sqlx::Error> {
+    let text = outline::text_of(db, &tenant.site().insee).await?;
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+}
+
+/// Replaces the commune's neighbourhoods with a GeoJSON file's, in one transaction with the
+/// neighbourhood of every place: all or nothing.
+pub async fn import(db: &Db, tenant: &Tenant, file: Vec<u8>) -> Result<Imported, ImportError> {
+    let commune = commune_geometry(db, tenant).await?;
+    // Overlaps and areas of a large file are worth some milliseconds of CPU: off the workers.
+    let drawn = tokio::task::spawn_blocking(move || shape::read(&file, commune.as_ref()))
+        .await
+        .map_err(|e| sqlx::Error::Protocol(format!("neighbourhood check: {e}")))??;
+    save(tenant, &drawn).await
+}
+
+/// Replaces the commune's neighbourhoods with its municipal arrondissements (Paris, Lyon,
+/// Marseille), from the registry: « 1er arrondissement »…
+pub async fn from_arrondissements(db: &Db, tenant: &Tenant) -> Result<Imported, ImportError> {
+    let drawn = arrondissements(db, &tenant.site().insee, &tenant.site().name).await?;
+    if drawn.is_empty() {
+        return Err(ImportError::NoArrondissements);
+    }
+    let commune = commune_geometry(db, tenant).await?;
+    let checked = drawn.clone();
+    tokio::task::spawn_blocking(move || shape::check_together(&checked, commune.as_ref()))
+        .await
+        .map_err(|e| sqlx::Error::Protocol(format!("neighbourhood check: {e}")))??;
+    save(tenant, &drawn).await
+}
+
+/// How many municipal arrondissements with an outline the registry has for `insee`.
+pub async fn arrondissement_count(db: &Db, insee: &str) -> Result<i64, sqlx::Error> {
+    sql::query_scalar(
+        "SELECT COUNT(*) FROM neighbourhoods n JOIN commune_outlines o ON o.code = n.code \
+         WHERE n.parent_insee = $1 AND n.kind = 'arrondissement'",
+    )
+    .bind(insee)
+    .fetch_one(db.platform())
+    .await
+}
+
+async fn arrondissements(db: &Db, insee: &str, commune: &str) -> Result<Vec<Drawn>, sqlx::Error> {
+    let rows: Vec<(String, String, String)> = sql::query_as(
+        "SELECT n.code, n.name, o.outline FROM neighbourhoods n \
+         JOIN commune_outlines o ON o.code = n.code \
+         WHERE n.parent_insee = $1 AND n.kind = 'arrondissement' ORDER BY n.code",
+    )
+    .bind(insee)
+    .fetch_all(db.platform())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(code, name, text)| {
+            let geometry: Geometry = serde_json::from_str(&text)
+                .inspect_err(
+                    |e| tracing::error!(error = %e, code, "arrondissement outline unreadable"),
+                )
+                .ok()?;
+            Some(shape::drawn(&arrondissement_name(&name, commune), geometry))
+        })
+        .collect())
+}
+
+/// « Paris 1er Arrondissement » → « 1er arrondissement ».
+fn arrondissement_name(name: &str, commune: &str) -> String {
+    let short = name.strip_prefix(commune).unwrap_or(name).trim();
+    short.replace("Arrondissement", "arrondissement")
+}
+
+/// The commune's neighbourhoods as they are stored, to change one and save them all again.
+async fn current(tenant: &Tenant) -> Result<Vec<Drawn>, sqlx::Error> {
+    let mut tx = tenant.db().read().await?;
+    let outlines = store::outlines(&mut tx).await?;
+    tx.commit().await?;
+    Ok(outlines
+        .into_iter()
+        .filter_map(|(n, text)| {
+            let geometry: Geometry = serde_json::from_str(&text).ok()?;
+            Some(Drawn {
+                id: n.id,
+                name: n.name,
+                bounds: shape::bounds_of(&geometry),
+                geometry,
+            })
+        })
+        .collect())
+}
+
+/// Adds a neighbourhood drawn on the map (GeoJSON Polygon or MultiPolygon geometry text) to
+/// the commune's, checked with them (a name taken, an overlap, a spill are refused).
+pub async fn add_drawn(
+    db: &Db,
+    tenant: &Tenant,
+    name: &str,
+    geometry: &str,
+) -> Result<Imported, ImportError> {
+    let mut all = current(tenant).await?;
+    let commune = commune_geometry(db, tenant).await?;
+    let file = shape::single_feature(name, geometry);
+    let drawn = tokio::task::spawn_blocking(move || {
+        let mut new = shape::read(file.as_bytes(), commune.as_ref())?;
+        let existing = all.len();
+        all.append(&mut new);
+        shape::check_names(&all, existing).map_err(|e| match e {
+            ShapeError::SameName(_, name) => ShapeError::Taken(name),
+            other => other,
+        })?;
+        shape::check_together(&all, commune.as_ref())?;
+        Ok::<_, ShapeError>(all)
+    })
+    .await
+    .map_err(|e| sqlx::Error::Protocol(format!("neighbourhood check: {e}")))??;
+    save(tenant, &drawn).await
+}
+
+/// Removes one neighbourhood; `None` if the commune has no such one.
+pub async fn remove(tenant: &Tenant, id: &str) -> Result<Option<Imported>, ImportError> {
+    let mut all = current(tenant).await?;
+    let before = all.len();
+    all.retain(|d| d.id != id);
+    if all.len() == before {
+        return Ok(None);
+    }
+    save(tenant, &all).await.map(Some)
+}
+
+/// Removes the commune's neighbourhoods (the places keep their points, in no neighbourhood).
+pub async fn clear(tenant: &Tenant) -> Result<Imported, ImportError> {
+    save(tenant, &[]).await
+}
+
+async fn save(tenant: &Tenant, drawn: &[Drawn]) -> Result<Imported, ImportError> {
+    let mut tx = tenant.db().begin_write().await?;
+    store::replace(&mut tx, drawn, now()).await?;
+    let moved = store::reassign(&mut tx).await?;
+    tx.commit().await?;
+    tracing::info!(
+        tenant = %tenant.id(),
+        neighbourhoods = drawn.len(),
+        moved,
+        "neighbourhoods replaced"
+    );
+    Ok(Imported {
+        neighbourhoods: drawn.len(),
+        moved,
+    })
+}
+
+/// The commune's neighbourhoods as a GeoJSON FeatureCollection (`id` and `nom` in each
+/// feature's properties), for its maps.
+pub async fn geojson(tenant: &Tenant) -> Result<String, sqlx::Error> {
+    let mut tx = tenant.db().read().await?;
+    let outlines = store::outlines(&mut tx).await?;
+    tx.commit().await?;
+    let mut body = String::from(r#"{"type":"FeatureCollection","features":["#);
+    for (i, (n, geometry)) in outlines.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        let properties = serde_json::json!({ "id": n.id, "nom": n.name });
+        // Stored geometry is checked, compact JSON (`shape::read`): spliced as it is.
+        body.push_str(&format!(
+            r#"{{"type":"Feature","id":{},"properties":{properties},"geometry":{geometry}}}"#,
+            serde_json::Value::from(n.id.as_str())
+        ));
+    }
+    body.push_str("]}");
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrondissements_are_named_as_people_say_them() {
+        assert_eq!(
+            arrondissement_name("Paris 1er Arrondissement", "Paris"),
+            "1er arrondissement"
+        );
+        assert_eq!(
+            arrondissement_name("Marseille 16e Arrondissement", "Marseille"),
+            "16e arrondissement"
+        );
+    }
+}
