@@ -631,6 +631,8 @@ pub struct ListQuery {
     pub limit: u32,
     /// Newest keys first.
     pub descending: bool,
+    /// Only documents placed in this neighbourhood of the commune (`crate::neighbourhoods`).
+    pub neighbourhood: Option<String>,
 }
 
 /// One page of documents ordered by key, and the cursor of the next page.
@@ -655,6 +657,14 @@ pub async fn list(
         );
         n = 5;
     }
+    if q.neighbourhood.is_some() {
+        sql.push_str(&format!(
+            "JOIN module_places p ON p.tenant_id = d.tenant_id AND p.module_id = d.module_id \
+             AND p.collection = d.collection AND p.key = d.key AND p.neighbourhood = ${} ",
+            n + 1
+        ));
+        n += 1;
+    }
     sql.push_str("WHERE d.tenant_id = $1 AND d.module_id = $2 AND d.collection = $3");
     if q.prefix.is_some() {
         sql.push_str(&format!(
@@ -675,6 +685,9 @@ pub async fn list(
         .bind(&q.collection);
     if let Some((name, value)) = &q.index {
         query = query.bind(name).bind(value);
+    }
+    if let Some(neighbourhood) = &q.neighbourhood {
+        query = query.bind(neighbourhood);
     }
     if let Some(prefix) = &q.prefix {
         query = query
@@ -718,6 +731,39 @@ pub async fn count(
         .bind(value),
     };
     q.fetch_one(tx).await
+}
+
+/// How many documents of a collection (with one index entry, if given) are placed in each
+/// neighbourhood of the commune, by neighbourhood id (those with none left out).
+pub async fn neighbourhood_counts(
+    tx: &mut impl TenantSql,
+    module: &ModuleId,
+    collection: &str,
+    index: Option<&Entry>,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let q = match index {
+        None => tx
+            .scoped_as(
+                "SELECT neighbourhood, COUNT(*) FROM module_places \
+                 WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 \
+                   AND neighbourhood IS NOT NULL GROUP BY neighbourhood ORDER BY neighbourhood",
+            )
+            .bind(module.as_str())
+            .bind(collection),
+        Some((name, value)) => tx
+            .scoped_as(
+                "SELECT p.neighbourhood, COUNT(*) FROM module_places p \
+                 JOIN module_index i ON i.tenant_id = p.tenant_id AND i.module_id = p.module_id \
+                   AND i.collection = p.collection AND i.key = p.key AND i.name = $4 AND i.value = $5 \
+                 WHERE p.tenant_id = $1 AND p.module_id = $2 AND p.collection = $3 \
+                   AND p.neighbourhood IS NOT NULL GROUP BY p.neighbourhood ORDER BY p.neighbourhood",
+            )
+            .bind(module.as_str())
+            .bind(collection)
+            .bind(name)
+            .bind(value),
+    };
+    q.fetch_all(tx).await
 }
 
 /// Adds `delta` to a counter and returns its new value, with the growth of the module's

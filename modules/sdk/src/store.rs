@@ -13,11 +13,17 @@
 //! let groups: Vec<Cluster> = POLLS.clusters(bbox, 8, 8)?;
 //! // Whether a point lies inside the commune (its official outline, 0.2.3).
 //! let inside: Option<bool> = store::in_commune(Point { lat: 45.9, lon: 6.13 })?;
+//! // The commune's neighbourhoods, and documents by the one their place lies in (0.2.5).
+//! let quartiers: Vec<Neighbourhood> = store::neighbourhoods()?;
+//! let here = POLLS.list().neighbourhood("vieille-ville").index("status", "open").page::<Poll>()?;
+//! let by_quartier: Vec<(String, u64)> = POLLS.count_by_neighbourhood(None)?;
 //! ```
 
+use crate::bindings::parvis::module::neighbourhoods as quartiers;
 use crate::bindings::parvis::module::places;
 use crate::bindings::parvis::module::storage as wit;
 pub use places::{Bbox, Cluster, Point, Spot};
+pub use quartiers::Neighbourhood;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
@@ -27,6 +33,17 @@ use std::fmt;
 /// outline for the commune: let the person choose rather than refuse. Since contract 0.2.3.
 pub fn in_commune(at: Point) -> Result<Option<bool>, StoreError> {
     Ok(places::in_commune(at)?)
+}
+
+/// The commune's neighbourhoods, in the order its admins gave them (none if it has none).
+/// Since contract 0.2.5.
+pub fn neighbourhoods() -> Result<Vec<Neighbourhood>, StoreError> {
+    Ok(quartiers::list()?)
+}
+
+/// The neighbourhood `at` lies in (or within 100 m of), if any. Since contract 0.2.5.
+pub fn neighbourhood_at(at: Point) -> Result<Option<String>, StoreError> {
+    Ok(quartiers::at(at)?)
 }
 
 /// Why a storage call failed.
@@ -269,11 +286,22 @@ impl<'a> Collection<'a> {
         Ok(wit::count(self.name, index.as_ref())?)
     }
 
+    /// How many documents (with one index entry, if given) are placed in each neighbourhood
+    /// of the commune, by neighbourhood id; those holding none are left out. Since 0.2.5.
+    pub fn count_by_neighbourhood(
+        &self,
+        index: Option<(&str, &str)>,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let index = index.map(|(name, value)| entry(name, value));
+        Ok(quartiers::counts(self.name, index.as_ref())?)
+    }
+
     /// A listing to refine (index, prefix, order, limit) then run with [`List::page`] or
     /// [`List::all`].
     pub fn list(&self) -> List<'a> {
         List {
             collection: self.name,
+            neighbourhood: None,
             query: wit::Query {
                 collection: self.name.to_owned(),
                 index: None,
@@ -319,6 +347,7 @@ pub struct ListPage<T> {
 #[derive(Debug, Clone)]
 pub struct List<'a> {
     collection: &'a str,
+    neighbourhood: Option<String>,
     query: wit::Query,
 }
 
@@ -326,6 +355,12 @@ impl List<'_> {
     /// Only documents with this index entry (ordered by key within it).
     pub fn index(mut self, name: &str, value: &str) -> Self {
         self.query.index = Some(entry(name, value));
+        self
+    }
+
+    /// Only documents placed in this neighbourhood of the commune (its id). Since 0.2.5.
+    pub fn neighbourhood(mut self, id: &str) -> Self {
+        self.neighbourhood = Some(id.to_owned());
         self
     }
 
@@ -355,7 +390,10 @@ impl List<'_> {
 
     /// Runs the listing for one page.
     pub fn page<T: DeserializeOwned>(&self) -> Result<ListPage<T>, StoreError> {
-        let page = wit::list(&self.query)?;
+        let page = match &self.neighbourhood {
+            Some(id) => quartiers::documents(&self.query, id)?,
+            None => wit::list(&self.query)?,
+        };
         Ok(ListPage {
             documents: page
                 .documents

@@ -3,6 +3,7 @@
 pub mod commune;
 pub mod feed;
 pub mod media;
+pub mod neighbourhoods;
 pub mod notify;
 pub mod payments;
 pub mod places;

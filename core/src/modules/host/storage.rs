@@ -121,6 +121,57 @@ pub(super) fn denied(d: Denied) -> Error {
     }
 }
 
+/// A contract query, checked, as the store runs it (in `neighbourhood`, if given).
+pub(super) fn list_query(q: Query, neighbourhood: Option<String>) -> Result<ListQuery, Error> {
+    check_name("collection", &q.collection)?;
+    if q.limit == 0 || q.limit > MAX_PAGE {
+        return Err(Error::Invalid(format!("taille de page : 1 à {MAX_PAGE}")));
+    }
+    let index = q
+        .index
+        .map(|e| entries("index", std::slice::from_ref(&e), 1))
+        .transpose()?
+        .and_then(|mut v| v.pop());
+    for text in [q.prefix.as_deref(), q.after.as_deref()]
+        .into_iter()
+        .flatten()
+    {
+        if text.len() > MAX_NAME {
+            return Err(Error::Invalid(format!(
+                "préfixe ou curseur de plus de {MAX_NAME} octets"
+            )));
+        }
+    }
+    Ok(ListQuery {
+        collection: q.collection,
+        index,
+        prefix: q.prefix,
+        after: q.after,
+        limit: q.limit,
+        descending: q.descending,
+        neighbourhood,
+    })
+}
+
+impl CallState {
+    /// One page of a checked query, read in the call's transaction and counted as read.
+    pub(super) async fn list_page(&mut self, query: &ListQuery) -> Result<Page, Error> {
+        let module = self.module.clone();
+        let tx = self.tx(Capability::Storage).await.map_err(denied)?;
+        let started = Instant::now();
+        let page = store::list(tx, &module, query).await;
+        let read = page.as_ref().map_or(0, |(docs, _)| docs.len());
+        self.read_documents(started.elapsed(), read);
+        match page {
+            Ok((docs, next)) => Ok(Page {
+                documents: docs.into_iter().map(document).collect(),
+                next,
+            }),
+            Err(e) => Err(Error::Unavailable(self.fail(&e))),
+        }
+    }
+}
+
 pub(super) fn check_name(what: &str, value: &str) -> Result<(), Error> {
     if value.is_empty() || value.len() > MAX_NAME {
         return Err(Error::Invalid(format!(
@@ -130,7 +181,11 @@ pub(super) fn check_name(what: &str, value: &str) -> Result<(), Error> {
     Ok(())
 }
 
-fn entries(what: &str, list: &[IndexEntry], max: usize) -> Result<Vec<store::Entry>, Error> {
+pub(super) fn entries(
+    what: &str,
+    list: &[IndexEntry],
+    max: usize,
+) -> Result<Vec<store::Entry>, Error> {
     if list.len() > max {
         return Err(Error::Invalid(format!("{what} : au plus {max} entrées")));
     }
@@ -398,46 +453,8 @@ impl Host for CallState {
 
     async fn list(&mut self, q: Query) -> Result<Page, Error> {
         let _leaving = self.leaving_database();
-        check_name("collection", &q.collection)?;
-        if q.limit == 0 || q.limit > MAX_PAGE {
-            return Err(Error::Invalid(format!("taille de page : 1 à {MAX_PAGE}")));
-        }
-        let index = q
-            .index
-            .map(|e| entries("index", std::slice::from_ref(&e), 1))
-            .transpose()?
-            .and_then(|mut v| v.pop());
-        for text in [q.prefix.as_deref(), q.after.as_deref()]
-            .into_iter()
-            .flatten()
-        {
-            if text.len() > MAX_NAME {
-                return Err(Error::Invalid(format!(
-                    "préfixe ou curseur de plus de {MAX_NAME} octets"
-                )));
-            }
-        }
-        let query = ListQuery {
-            collection: q.collection,
-            index,
-            prefix: q.prefix,
-            after: q.after,
-            limit: q.limit,
-            descending: q.descending,
-        };
-        let module = self.module.clone();
-        let tx = self.tx(Capability::Storage).await.map_err(denied)?;
-        let started = Instant::now();
-        let page = store::list(tx, &module, &query).await;
-        let read = page.as_ref().map_or(0, |(docs, _)| docs.len());
-        self.read_documents(started.elapsed(), read);
-        match page {
-            Ok((docs, next)) => Ok(Page {
-                documents: docs.into_iter().map(document).collect(),
-                next,
-            }),
-            Err(e) => Err(Error::Unavailable(self.fail(&e))),
-        }
+        let query = list_query(q, None)?;
+        self.list_page(&query).await
     }
 
     async fn count(&mut self, collection: String, index: Option<IndexEntry>) -> Result<u64, Error> {
