@@ -23,7 +23,7 @@ pub fn router() -> Router {
 fn queue(req: &Request, _: &Params) -> Result<Response, Error> {
     let categories = service::categories(req);
     let services = services(&categories);
-    let mut filter = filter(req, Some(&services));
+    let mut filter = filter(req, Some(&services))?;
     // The queue opens on what is left to do.
     if req.query_value("statut").is_none() {
         filter.status = Some(OPEN.to_string());
@@ -52,7 +52,11 @@ fn stats(req: &Request, _: &Params) -> Result<Response, Error> {
     let reports = crate::stats::newest(crate::stats::SAMPLE, now - 365 * 24 * 3600 * 1000)?;
     Ok(Response::page(
         "Statistiques des signalements",
-        views::stats(req, &crate::stats::figures(&reports, now)),
+        views::stats(
+            req,
+            &crate::stats::figures(&reports, now),
+            &store::open_by_neighbourhood()?,
+        ),
     ))
 }
 
@@ -110,6 +114,16 @@ fn number(params: &Params) -> Result<u64, Error> {
     model::parse_number(params.require("n")?).ok_or(Error::NotFound)
 }
 
+/// The name of the neighbourhood a report's place lies in, if the commune has neighbourhoods.
+pub fn place_name(report: &Report) -> Result<Option<String>, Error> {
+    let Some((lat, lon)) = report.at else {
+        return Ok(None);
+    };
+    Ok(store::neighbourhood_name(
+        parvis_module_sdk::store::Point { lat, lon },
+    )?)
+}
+
 fn render(
     req: &Request,
     n: u64,
@@ -117,6 +131,7 @@ fn render(
     categories: &[Category],
 ) -> Result<Response, Error> {
     let doc = store::report(n)?.ok_or(Error::NotFound)?;
+    let neighbourhood = place_name(&doc.value)?;
     let mut all = services(categories);
     if !all.contains(&doc.value.service.as_str()) {
         all.push(&doc.value.service);
@@ -127,6 +142,7 @@ fn render(
             req,
             &views::Manage {
                 report: &doc.value,
+                neighbourhood: neighbourhood.as_deref(),
                 supporters: store::supporter_count(n)?,
                 notes: &store::notes(n)?,
                 services: &all,

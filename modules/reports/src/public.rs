@@ -22,9 +22,13 @@ pub fn router() -> Router {
 }
 
 /// The list's filter from the query string: only values the lists know.
-pub fn filter(req: &Request, services: Option<&[&str]>) -> Filter {
+pub fn filter(req: &Request, services: Option<&[&str]>) -> Result<Filter, Error> {
     let categories = service::categories(req);
-    Filter {
+    let neighbourhoods: Vec<(String, String)> = store::neighbourhoods()?
+        .into_iter()
+        .map(|n| (n.id, n.name))
+        .collect();
+    Ok(Filter {
         status: req
             .query_value("statut")
             .filter(|s| *s == OPEN || *s == CLOSED || model::Status::parse(s).is_some())
@@ -42,7 +46,12 @@ pub fn filter(req: &Request, services: Option<&[&str]>) -> Filter {
             .filter(|p| store::PERIODS.iter().any(|(code, _, _)| code == p))
             .map(str::to_string),
         agent: None,
-    }
+        neighbourhood: req
+            .query_value("quartier")
+            .filter(|q| neighbourhoods.iter().any(|(id, _)| id == q))
+            .map(str::to_string),
+        neighbourhoods,
+    })
 }
 
 /// A cursor from the query string: a report key.
@@ -53,7 +62,7 @@ pub fn cursor(req: &Request) -> Option<&str> {
 
 fn index(req: &Request, _: &Params) -> Result<Response, Error> {
     let categories = service::categories(req);
-    let filter = filter(req, None);
+    let filter = filter(req, None)?;
     let page = store::page(&filter, cursor(req))?;
     let reports: Vec<Report> = page.documents.into_iter().map(|d| d.value).collect();
     let settings: service::Settings = req.settings();
@@ -237,6 +246,7 @@ fn show(req: &Request, params: &Params) -> Result<Response, Error> {
     let n = number(params)?;
     let doc = store::report(n)?.ok_or(Error::NotFound)?;
     let report = doc.value;
+    let neighbourhood = crate::admin::place_name(&report)?;
     let involved = match req.account() {
         Some(account) => report.author.as_deref() == Some(account) || store::supports(n, account)?,
         None => false,
@@ -247,6 +257,7 @@ fn show(req: &Request, params: &Params) -> Result<Response, Error> {
             req,
             &views::Show {
                 report: &report,
+                neighbourhood: neighbourhood.as_deref(),
                 supporters: store::supporter_count(n)?,
                 involved,
             },

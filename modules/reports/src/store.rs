@@ -65,6 +65,38 @@ fn indexes(report: &Report) -> Indexes {
     indexes
 }
 
+/// The commune's neighbourhoods.
+pub fn neighbourhoods() -> Result<Vec<store::Neighbourhood>, StoreError> {
+    store::neighbourhoods()
+}
+
+/// The neighbourhood a point lies in, by name.
+pub fn neighbourhood_name(at: Point) -> Result<Option<String>, StoreError> {
+    let Some(id) = store::neighbourhood_at(at)? else {
+        return Ok(None);
+    };
+    Ok(store::neighbourhoods()?
+        .into_iter()
+        .find(|n| n.id == id)
+        .map(|n| n.name))
+}
+
+/// How many open reports each neighbourhood has, by name, in the commune's order (those with
+/// none included, at 0).
+pub fn open_by_neighbourhood() -> Result<Vec<(String, u64)>, StoreError> {
+    let counts = REPORTS.count_by_neighbourhood(Some(("etat", crate::model::OPEN)))?;
+    Ok(store::neighbourhoods()?
+        .into_iter()
+        .map(|n| {
+            let count = counts
+                .iter()
+                .find(|(id, _)| *id == n.id)
+                .map_or(0, |(_, c)| *c);
+            (n.name, count)
+        })
+        .collect())
+}
+
 /// The next report number of the commune.
 pub fn next_number() -> Result<u64, StoreError> {
     let n = store::incr("numero", 1)?;
@@ -117,6 +149,10 @@ pub struct Filter {
     pub period: Option<String>,
     /// The account of the staff member they are assigned to (the queue's « les miens »).
     pub agent: Option<String>,
+    /// The id of the neighbourhood their place lies in.
+    pub neighbourhood: Option<String>,
+    /// The commune's neighbourhoods the filter offers, `(id, name)` (none: no such filter).
+    pub neighbourhoods: Vec<(String, String)>,
 }
 
 /// The periods a list can show: code, label, days.
@@ -135,8 +171,8 @@ impl Filter {
     }
 }
 
-/// One page of reports matching `filter`, newest first. One index answers: the most
-/// selective the filter allows; what it cannot express is filtered on the page (pages may
+/// One page of reports matching `filter`, newest first. One index answers (within the
+/// neighbourhood, if one is chosen): the most selective the filter allows; what it cannot express is filtered on the page (pages may
 /// then be shorter than [`PAGE`], never wrong). Numbers are given in sending order, so a
 /// period ends the list at its first older report.
 pub fn page(filter: &Filter, after: Option<&str>) -> Result<ListPage<Report>, StoreError> {
@@ -167,6 +203,11 @@ pub fn page(filter: &Filter, after: Option<&str>) -> Result<ListPage<Report>, St
         (None, Some(status), _, _, _) => list.index("statut", status.value()),
         (None, None, Some(category), _, _) => list.index("categorie", category),
         (None, None, None, _, _) => list,
+    };
+    // The host keeps each place's neighbourhood: it narrows whichever index was chosen.
+    let list = match &filter.neighbourhood {
+        Some(id) => list.neighbourhood(id),
+        None => list,
     };
     let mut page = list.page::<Report>()?;
     // The clock is asked only when a period is chosen (a host call).

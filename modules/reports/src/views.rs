@@ -36,6 +36,16 @@ fn counted(n: u64, one: &str, many: &str) -> String {
     }
 }
 
+/// `text` cut to `max` characters, with an ellipsis when cut (a chart's label).
+fn short(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(max - 1).collect();
+    cut.push('…');
+    cut
+}
+
 /// The status as a tag: the word, never a colour alone.
 fn status_tag(status: Status) -> Markup {
     html! { strong class="kind" { (status.label()) } }
@@ -82,6 +92,17 @@ fn filters(
                     }
                 }
             }
+            @if !filter.neighbourhoods.is_empty() {
+                span class="filter" {
+                    label for="quartier" { "Quartier" }
+                    select id="quartier" name="quartier" {
+                        option value="" { "Tous" }
+                        @for (id, name) in &filter.neighbourhoods {
+                            option value=(id) selected[filter.neighbourhood.as_deref() == Some(id.as_str())] { (name) }
+                        }
+                    }
+                }
+            }
             @if services.is_some() {
                 span class="filter" {
                     label for="agent" { "Attribution" }
@@ -115,6 +136,7 @@ fn filter_query(filter: &Filter) -> String {
         ("categorie", &filter.category),
         ("service", &filter.service),
         ("periode", &filter.period),
+        ("quartier", &filter.neighbourhood),
     ] {
         if let Some(value) = value {
             out.push('&');
@@ -386,7 +408,7 @@ fn timeline(req: &Request, report: &Report) -> Markup {
 }
 
 /// The head of a report's page, public and for the staff.
-fn head(report: &Report, supporters: u64, staff: bool) -> Markup {
+fn head(report: &Report, neighbourhood: Option<&str>, supporters: u64, staff: bool) -> Markup {
     html! {
         h1 { "Signalement n°\u{a0}" (report.number) }
         p class="facts" { (status_tag(report.status)) " · " (report.category_label) }
@@ -397,6 +419,7 @@ fn head(report: &Report, supporters: u64, staff: bool) -> Markup {
             @if staff { " · service : " (report.service) }
         }
         @if let Some(address) = &report.address { p { "Lieu : " (address) } }
+        @if let Some(neighbourhood) = neighbourhood { p { "Quartier : " (neighbourhood) } }
         @if let Some((lat, lon)) = report.at {
             (map("Le lieu du signalement", &MapView { spot: Some((lat, lon)), ..MapView::default() }))
             p class="hint" { "Latitude " (format!("{lat:.5}").replace('.', ",")) ", longitude " (format!("{lon:.5}").replace('.', ",")) "." }
@@ -410,6 +433,8 @@ fn head(report: &Report, supporters: u64, staff: bool) -> Markup {
 /// What a report's public page needs.
 pub struct Show<'a> {
     pub report: &'a Report,
+    /// The name of the neighbourhood its place lies in.
+    pub neighbourhood: Option<&'a str>,
     pub supporters: u64,
     /// The viewer already supports it, or sent it.
     pub involved: bool,
@@ -419,7 +444,7 @@ pub struct Show<'a> {
 pub fn show(req: &Request, page: &Show<'_>) -> Markup {
     let report = page.report;
     french(html! {
-        (head(report, page.supporters, false))
+        (head(report, page.neighbourhood, page.supporters, false))
         @if report.status.is_open() && !page.involved {
             form method="post" action=(req.link(&format!("/{}/soutenir", report.number))) {
                 (req.csrf_field())
@@ -512,7 +537,11 @@ pub fn queue(
 
 /// The figures page: key figures, reports by month (a chart with its numbers in text), by
 /// category (a table), and the export.
-pub fn stats(req: &Request, f: &crate::stats::Figures) -> Markup {
+pub fn stats(
+    req: &Request,
+    f: &crate::stats::Figures,
+    by_neighbourhood: &[(String, u64)],
+) -> Markup {
     use crate::stats::{EXPORTED, SAMPLE, count_fr, duration_fr, month_fr};
     let highest = f.by_month.iter().map(|m| m.1).max().unwrap_or(0).max(1);
     let width = 24 * f.by_month.len();
@@ -558,6 +587,37 @@ pub fn stats(req: &Request, f: &crate::stats::Figures) -> Markup {
                 }
             }
         }
+        @if !by_neighbourhood.is_empty() {
+            h2 { "En cours, par quartier" }
+            @let most = by_neighbourhood.iter().map(|n| n.1).max().unwrap_or(0).max(1);
+            @let height = 28 * by_neighbourhood.len();
+            figure class="chart bars" {
+                figcaption id="par-quartier" {
+                    "Signalements en cours de traitement, par quartier où ils ont été placés sur la carte (ceux placés hors de tout quartier n'y figurent pas)"
+                }
+                svg viewBox=(format!("0 0 430 {height}")) role="img" aria-labelledby="par-quartier" focusable="false" {
+                    @for (i, (name, n)) in by_neighbourhood.iter().enumerate() {
+                        @let y = 28 * i;
+                        @let w = 240 * n / most;
+                        g {
+                            title { (name) " : " (n) }
+                            text x="0" y=(y + 15) { (short(name, 18)) }
+                            rect x="140" y=(y) width=(w) height="22" rx="2" {}
+                            text x=(146 + w) y=(y + 15) { (n) }
+                        }
+                    }
+                }
+                details {
+                    summary { "Les chiffres, quartier par quartier" }
+                    table {
+                        thead { tr { th scope="col" { "Quartier" } th scope="col" { "En cours" } } }
+                        tbody {
+                            @for (name, n) in by_neighbourhood { tr { td { (name) } td { (n) } } }
+                        }
+                    }
+                }
+            }
+        }
         h2 { "Export" }
         p {
             a class="button" href=(req.link("/export.csv")) { "Télécharger le fichier CSV" }
@@ -571,6 +631,8 @@ pub fn stats(req: &Request, f: &crate::stats::Figures) -> Markup {
 /// What the staff's page of a report needs.
 pub struct Manage<'a> {
     pub report: &'a Report,
+    /// The name of the neighbourhood its place lies in.
+    pub neighbourhood: Option<&'a str>,
     pub supporters: u64,
     pub notes: &'a [Note],
     pub services: &'a [&'a str],
@@ -590,7 +652,7 @@ pub fn manage(req: &Request, page: &Manage<'_>) -> Markup {
         .replace("/admin/m/", "/m/");
     french(html! {
         p { a href=(req.link("/")) { "Tous les signalements" } " · " a href=(public) { "Page publique" } }
-        (head(report, page.supporters, true))
+        (head(report, page.neighbourhood, page.supporters, true))
         section aria-labelledby="agent-titre" class="card" {
             h2 id="agent-titre" { "Prise en charge" }
             @let mine = report.agent.as_ref().is_some_and(|a| Some(a.account.as_str()) == req.account());
