@@ -5,6 +5,7 @@ mod api_keys;
 mod claims;
 mod commune;
 mod modules;
+mod neighbourhoods;
 mod platform;
 mod roles;
 mod usage;
@@ -51,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .merge(modules::routes())
         .merge(usage::routes())
         .merge(api_keys::routes())
+        .merge(neighbourhoods::routes())
         .merge(platform::routes())
 }
 

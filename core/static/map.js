@@ -14,7 +14,12 @@
 //   data-spot     with data-lat/lon: one place pinned there (its label in the attribute), the map
 //                 centred on it close up;
 //   data-pick     the id of a fieldset holding inputs named "lat" and "lon": a click on the
-//                 map, or the dragged pin, or « Me localiser », fills them in.
+//                 map, or the dragged pin, or « Me localiser », fills them in;
+//   data-areas    a GeoJSON FeatureCollection of named areas (the commune's neighbourhoods,
+//                 `properties.nom`), drawn over the outline, each labelled;
+//   data-draw     the id of a fieldset holding an input named "geometrie": clicks on the map
+//                 add the corners of a polygon, « Fermer le contour » writes it there as GeoJSON
+//                 Polygon geometry, « Recommencer » clears it.
 // Tiles and their credit come from the host's configuration, in
 // <meta name="parvis-map" content="URL TEMPLATE" data-attribution="…">.
 (function () {
@@ -95,6 +100,31 @@
         })
         .catch(function () {});
     }
+    var areas = el.getAttribute("data-areas");
+    if (areas) {
+      ready = ready.then(function () {
+        return fetch(areas, { credentials: "same-origin" })
+          .then(function (r) {
+            return r.ok ? r.json() : null;
+          })
+          .then(function (collection) {
+            if (!collection || !collection.features || !collection.features.length) return;
+            var layer = L.geoJSON(collection, {
+              interactive: true,
+              style: { color: accent(), weight: 2, dashArray: "4 4", fillOpacity: 0.12 },
+              onEachFeature: function (feature, shape) {
+                var name = feature.properties && feature.properties.nom;
+                if (name) shape.bindTooltip(String(name), { sticky: true });
+              },
+            }).addTo(map);
+            if (!el.hasAttribute("data-outline-drawn")) {
+              map.fitBounds(layer.getBounds(), { padding: [12, 12] });
+            }
+            el.setAttribute("data-areas-drawn", String(collection.features.length));
+          })
+          .catch(function () {});
+      });
+    }
     var markers = el.getAttribute("data-markers");
     if (markers) {
       ready.then(function () {
@@ -114,6 +144,69 @@
     }
     var pick = el.getAttribute("data-pick");
     if (pick && document.getElementById(pick)) picker(map, document.getElementById(pick), el);
+    var draw = el.getAttribute("data-draw");
+    if (draw && document.getElementById(draw)) drawer(map, document.getElementById(draw), el);
+  }
+
+  // Drawing an area: each click on the map adds a corner; « Fermer le contour » closes the
+  // ring and writes it, as GeoJSON Polygon geometry, into the fieldset's "geometrie" input.
+  function drawer(map, fieldset, el) {
+    var output = fieldset.querySelector('[name="geometrie"]');
+    if (!output) return;
+    var hint = fieldset.querySelector("[data-draw-hint]");
+    if (hint) hint.textContent = "Touchez sur la carte les coins du quartier, un à un, puis « Fermer le contour ».";
+    var status = document.createElement("p");
+    status.className = "hint";
+    status.setAttribute("role", "status");
+    var corners = [];
+    var line = L.polyline([], { color: accent(), weight: 3 }).addTo(map);
+    var shape = null;
+    function show() {
+      line.setLatLngs(corners);
+      el.setAttribute("data-corners", String(corners.length));
+    }
+    map.on("click", function (e) {
+      if (shape) return;
+      corners.push(e.latlng);
+      show();
+      status.textContent = corners.length + (corners.length > 1 ? " coins placés." : " coin placé.");
+    });
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "secondary";
+    close.textContent = "Fermer le contour";
+    close.addEventListener("click", function () {
+      if (corners.length < 3) {
+        status.textContent = "Placez au moins trois coins avant de fermer le contour.";
+        return;
+      }
+      var ring = corners.map(function (c) {
+        return [Number(c.lng.toFixed(6)), Number(c.lat.toFixed(6))];
+      });
+      ring.push(ring[0]);
+      output.value = JSON.stringify({ type: "Polygon", coordinates: [ring] });
+      if (shape) shape.remove();
+      shape = L.polygon(corners, { color: accent(), weight: 3, fillOpacity: 0.2 }).addTo(map);
+      line.setLatLngs([]);
+      el.setAttribute("data-drawn", "");
+      status.textContent = "Contour fermé (" + corners.length + " coins). Nommez le quartier, puis ajoutez-le.";
+    });
+    var again = document.createElement("button");
+    again.type = "button";
+    again.className = "secondary";
+    again.textContent = "Recommencer";
+    again.addEventListener("click", function () {
+      corners = [];
+      output.value = "";
+      if (shape) shape.remove();
+      shape = null;
+      el.removeAttribute("data-drawn");
+      show();
+      status.textContent = "Contour effacé.";
+    });
+    fieldset.appendChild(close);
+    fieldset.appendChild(again);
+    fieldset.appendChild(status);
   }
 
   // Markers from the module's listing, for the view: a grid of cells about 80 px wide.
