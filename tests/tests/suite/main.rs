@@ -30,6 +30,7 @@ mod moderation;
 mod module_data;
 mod module_places;
 mod modules;
+mod neighbourhoods;
 mod office_hours;
 mod officials;
 mod path_ids;
