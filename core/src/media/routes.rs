@@ -104,10 +104,7 @@ fn disposition(filename: Option<&str>) -> String {
 
 fn respond(file: Stored, headers: &HeaderMap) -> Response {
     let etag = format!("\"{}\"", file.sha256);
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let fresh = crate::web::etag_matches(headers, &etag);
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {

@@ -63,3 +63,12 @@ pub trait HeaderCounts: Send + Sync {
         messages: Option<i64>,
     ) -> BoxFuture<'a, Result<i64, sqlx::Error>>;
 }
+
+/// Whether a request's `If-None-Match` names `etag` (a quoted tag, or `*`): the client's copy
+/// is current and a 304 answers it.
+pub fn etag_matches(headers: &axum::http::HeaderMap, etag: &str) -> bool {
+    headers
+        .get(axum::http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+}
