@@ -64,8 +64,8 @@ async fn render(
     done: Option<String>,
     error: Option<String>,
 ) -> AppResult<Response> {
-    let areas = service::areas(tenant).await?;
-    let neighbourhoods = service::list(tenant)
+    let areas = service::areas(tenant.db()).await?;
+    let neighbourhoods = service::list(tenant.db())
         .await?
         .into_iter()
         .map(|n: Neighbourhood| Row {
@@ -162,7 +162,9 @@ async fn import(
     let form = parvis_core::media::upload::read(&mut multipart, &[("fichier", MAX_FILE)]).await;
     let result = match form {
         Ok(form) => match form.files.get("fichier") {
-            Some(bytes) => service::import(&state.db, &tenant, bytes.to_vec()).await,
+            Some(bytes) => {
+                service::import(&state.db, tenant.db(), &tenant.site().insee, bytes.to_vec()).await
+            }
             None => {
                 return render(
                     &state,
@@ -207,7 +209,14 @@ async fn draw(
         .await;
     }
     // The form's bound already holds the geometry's size (an urlencoded form's limit).
-    let result = service::add_drawn(&state.db, &tenant, &form.nom, &form.geometrie).await;
+    let result = service::add_drawn(
+        &state.db,
+        tenant.db(),
+        &tenant.site().insee,
+        &form.nom,
+        &form.geometrie,
+    )
+    .await;
     outcome(&state, page, &tenant, result).await
 }
 
@@ -217,7 +226,13 @@ async fn arrondissements(
     page: Page,
     tenant: Tenant,
 ) -> AppResult<Response> {
-    let result = service::from_arrondissements(&state.db, &tenant).await;
+    let result = service::from_arrondissements(
+        &state.db,
+        tenant.db(),
+        &tenant.site().insee,
+        &tenant.site().name,
+    )
+    .await;
     outcome(&state, page, &tenant, result).await
 }
 
@@ -227,7 +242,7 @@ async fn clear(
     page: Page,
     tenant: Tenant,
 ) -> AppResult<Response> {
-    let result = service::clear(&tenant).await;
+    let result = service::clear(tenant.db()).await;
     outcome(&state, page, &tenant, result).await
 }
 
@@ -242,7 +257,7 @@ async fn remove(
             "Aucun quartier ne porte cet identifiant.",
         ));
     }
-    match service::remove(&tenant, &id).await {
+    match service::remove(tenant.db(), &id).await {
         Ok(Some(_)) => Ok(Redirect::to("/admin/quartiers").into_response()),
         Ok(None) => Err(AppError::not_found(
             "Aucun quartier ne porte cet identifiant.",

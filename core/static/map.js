@@ -154,7 +154,7 @@
     var output = fieldset.querySelector('[name="geometrie"]');
     if (!output) return;
     var hint = fieldset.querySelector("[data-draw-hint]");
-    if (hint) hint.textContent = "Touchez sur la carte les coins du quartier, un à un, puis « Fermer le contour ».";
+    if (hint) hint.textContent = "Touchez sur la carte les coins du quartier, un à un, puis «\u00a0Fermer le contour\u00a0».";
     var status = document.createElement("p");
     status.className = "hint";
     status.setAttribute("role", "status");

@@ -83,6 +83,7 @@ pub async fn prepare(db: &Db, authz: &Authz) -> anyhow::Result<Demo> {
         seed_page(db, tenant.id).await?;
         seed_posts(db, &tenant, &admin).await?;
         seed_followers(db, tenant.id).await?;
+        seed_neighbourhoods(db, &tenant).await?;
     }
     authz
         .grant(&admin, Role::PlatformAdmin, PLATFORM_DOMAIN)
@@ -239,6 +240,78 @@ async fn seed_posts(db: &Db, tenant: &Tenant, admin: &AccountId) -> anyhow::Resu
             .await?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// The demo commune's neighbourhoods: its outline cut in four at the town hall, imported as a
+/// GeoJSON file would be. Annecy's real quartiers (its six communes déléguées) have no
+/// outline in the open data Parvis ships; these sectors are the demo's, named as such.
+async fn seed_neighbourhoods(db: &Db, tenant: &Tenant) -> anyhow::Result<()> {
+    use geo::{BooleanOps as _, Rect};
+    use parvis_core::communes::outline::Geometry;
+    let Some(text) = parvis_core::communes::outline::text_of(db, tenant.insee.as_str()).await?
+    else {
+        return Ok(());
+    };
+    let outline: Geometry = serde_json::from_str(&text).context("demo commune outline")?;
+    let (lat, lon): (Option<f64>, Option<f64>) =
+        sql::query_as("SELECT latitude, longitude FROM communes WHERE insee = $1")
+            .bind(tenant.insee.as_str())
+            .fetch_one(db.platform())
+            .await?;
+    let (Some(lat), Some(lon)) = (lat, lon) else {
+        return Ok(());
+    };
+    let shape: geo::MultiPolygon<f64> = outline
+        .polygons()
+        .iter()
+        .map(|rings| {
+            let mut rings = rings
+                .iter()
+                .map(|r| r.iter().map(|&[x, y]| geo::coord! { x: x, y: y }).collect());
+            let exterior = rings.next().unwrap_or_else(|| geo::LineString::new(vec![]));
+            geo::Polygon::new(exterior, rings.collect())
+        })
+        .collect();
+    let far = 1.0;
+    let sectors = [
+        ("Secteur nord-ouest", (lon - far, lat), (lon, lat + far)),
+        ("Secteur nord-est", (lon, lat), (lon + far, lat + far)),
+        ("Secteur sud-ouest", (lon - far, lat - far), (lon, lat)),
+        ("Secteur sud-est", (lon, lat - far), (lon + far, lat)),
+    ];
+    let features: Vec<serde_json::Value> = sectors
+        .iter()
+        .map(|(name, (w, s), (e, n))| {
+            let cut = shape.intersection(&Rect::new((*w, *s), (*e, *n)).to_polygon());
+            let coordinates: Vec<Vec<Vec<[f64; 2]>>> = cut
+                .iter()
+                .map(|p| {
+                    std::iter::once(p.exterior())
+                        .chain(p.interiors())
+                        .map(|ring| ring.coords().map(|c| [c.x, c.y]).collect())
+                        .collect()
+                })
+                .collect();
+            serde_json::json!({
+                "type": "Feature",
+                "properties": { "nom": name },
+                "geometry": { "type": "MultiPolygon", "coordinates": coordinates },
+            })
+        })
+        .collect();
+    let file = serde_json::to_vec(&serde_json::json!({
+        "type": "FeatureCollection",
+        "features": features,
+    }))?;
+    parvis_core::neighbourhoods::service::import(
+        db,
+        &db.tenant(tenant.id),
+        tenant.insee.as_str(),
+        file,
+    )
+    .await
+    .context("demo neighbourhoods")?;
     Ok(())
 }
 

@@ -2,11 +2,11 @@
 
 use crate::communes::outline::{self, Geometry};
 use crate::db::Db;
+use crate::db::TenantDb;
 use crate::db::sql;
 use crate::neighbourhoods::shape::{self, Drawn, ShapeError};
 use crate::neighbourhoods::store::{self, Neighbourhood};
 use crate::util::now;
-use crate::web::Tenant;
 
 /// Why the commune's neighbourhoods were left as they were.
 #[derive(Debug, thiserror::Error)]
@@ -31,15 +31,15 @@ pub struct Imported {
 }
 
 /// The commune's neighbourhoods, in order.
-pub async fn list(tenant: &Tenant) -> Result<Vec<Neighbourhood>, sqlx::Error> {
-    let mut tx = tenant.db().read().await?;
+pub async fn list(tenant: &TenantDb) -> Result<Vec<Neighbourhood>, sqlx::Error> {
+    let mut tx = tenant.read().await?;
     let list = store::list(&mut tx).await?;
     tx.commit().await?;
     Ok(list)
 }
 
 /// Each neighbourhood's area in square metres, by id.
-pub async fn areas(tenant: &Tenant) -> Result<Vec<(String, f64)>, sqlx::Error> {
+pub async fn areas(tenant: &TenantDb) -> Result<Vec<(String, f64)>, sqlx::Error> {
     Ok(current(tenant)
         .await?
         .into_iter()
@@ -51,15 +51,20 @@ pub async fn areas(tenant: &Tenant) -> Result<Vec<(String, f64)>, sqlx::Error> {
 }
 
 /// The commune's outline as stored (checked) geometry, if the registry has it.
-async fn commune_geometry(db: &Db, tenant: &Tenant) -> Result<Option<Geometry>, sqlx::Error> {
-    let text = outline::text_of(db, &tenant.site().insee).await?;
+async fn commune_geometry(db: &Db, insee: &str) -> Result<Option<Geometry>, sqlx::Error> {
+    let text = outline::text_of(db, insee).await?;
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
 }
 
 /// Replaces the commune's neighbourhoods with a GeoJSON file's, in one transaction with the
 /// neighbourhood of every place: all or nothing.
-pub async fn import(db: &Db, tenant: &Tenant, file: Vec<u8>) -> Result<Imported, ImportError> {
-    let commune = commune_geometry(db, tenant).await?;
+pub async fn import(
+    db: &Db,
+    tenant: &TenantDb,
+    insee: &str,
+    file: Vec<u8>,
+) -> Result<Imported, ImportError> {
+    let commune = commune_geometry(db, insee).await?;
     // Overlaps and areas of a large file are worth some milliseconds of CPU: off the workers.
     let drawn = tokio::task::spawn_blocking(move || shape::read(&file, commune.as_ref()))
         .await
@@ -68,13 +73,19 @@ pub async fn import(db: &Db, tenant: &Tenant, file: Vec<u8>) -> Result<Imported,
 }
 
 /// Replaces the commune's neighbourhoods with its municipal arrondissements (Paris, Lyon,
-/// Marseille), from the registry: « 1er arrondissement »…
-pub async fn from_arrondissements(db: &Db, tenant: &Tenant) -> Result<Imported, ImportError> {
-    let drawn = arrondissements(db, &tenant.site().insee, &tenant.site().name).await?;
+/// Marseille), from the registry: « 1er arrondissement »… (`name`: the commune's, which the
+/// registry's names start with).
+pub async fn from_arrondissements(
+    db: &Db,
+    tenant: &TenantDb,
+    insee: &str,
+    name: &str,
+) -> Result<Imported, ImportError> {
+    let drawn = arrondissements(db, insee, name).await?;
     if drawn.is_empty() {
         return Err(ImportError::NoArrondissements);
     }
-    let commune = commune_geometry(db, tenant).await?;
+    let commune = commune_geometry(db, insee).await?;
     let checked = drawn.clone();
     tokio::task::spawn_blocking(move || shape::check_together(&checked, commune.as_ref()))
         .await
@@ -122,8 +133,8 @@ fn arrondissement_name(name: &str, commune: &str) -> String {
 }
 
 /// The commune's neighbourhoods as they are stored, to change one and save them all again.
-async fn current(tenant: &Tenant) -> Result<Vec<Drawn>, sqlx::Error> {
-    let mut tx = tenant.db().read().await?;
+async fn current(tenant: &TenantDb) -> Result<Vec<Drawn>, sqlx::Error> {
+    let mut tx = tenant.read().await?;
     let outlines = store::outlines(&mut tx).await?;
     tx.commit().await?;
     Ok(outlines
@@ -144,12 +155,13 @@ async fn current(tenant: &Tenant) -> Result<Vec<Drawn>, sqlx::Error> {
 /// the commune's, checked with them (a name taken, an overlap, a spill are refused).
 pub async fn add_drawn(
     db: &Db,
-    tenant: &Tenant,
+    tenant: &TenantDb,
+    insee: &str,
     name: &str,
     geometry: &str,
 ) -> Result<Imported, ImportError> {
     let mut all = current(tenant).await?;
-    let commune = commune_geometry(db, tenant).await?;
+    let commune = commune_geometry(db, insee).await?;
     let file = shape::single_feature(name, geometry);
     let drawn = tokio::task::spawn_blocking(move || {
         let mut new = shape::read(file.as_bytes(), commune.as_ref())?;
@@ -168,7 +180,7 @@ pub async fn add_drawn(
 }
 
 /// Removes one neighbourhood; `None` if the commune has no such one.
-pub async fn remove(tenant: &Tenant, id: &str) -> Result<Option<Imported>, ImportError> {
+pub async fn remove(tenant: &TenantDb, id: &str) -> Result<Option<Imported>, ImportError> {
     let mut all = current(tenant).await?;
     let before = all.len();
     all.retain(|d| d.id != id);
@@ -179,17 +191,17 @@ pub async fn remove(tenant: &Tenant, id: &str) -> Result<Option<Imported>, Impor
 }
 
 /// Removes the commune's neighbourhoods (the places keep their points, in no neighbourhood).
-pub async fn clear(tenant: &Tenant) -> Result<Imported, ImportError> {
+pub async fn clear(tenant: &TenantDb) -> Result<Imported, ImportError> {
     save(tenant, &[]).await
 }
 
-async fn save(tenant: &Tenant, drawn: &[Drawn]) -> Result<Imported, ImportError> {
-    let mut tx = tenant.db().begin_write().await?;
+async fn save(tenant: &TenantDb, drawn: &[Drawn]) -> Result<Imported, ImportError> {
+    let mut tx = tenant.begin_write().await?;
     store::replace(&mut tx, drawn, now()).await?;
     let moved = store::reassign(&mut tx).await?;
     tx.commit().await?;
     tracing::info!(
-        tenant = %tenant.id(),
+        tenant = %tenant.tenant_id(),
         neighbourhoods = drawn.len(),
         moved,
         "neighbourhoods replaced"
@@ -202,8 +214,8 @@ async fn save(tenant: &Tenant, drawn: &[Drawn]) -> Result<Imported, ImportError>
 
 /// The commune's neighbourhoods as a GeoJSON FeatureCollection (`id` and `nom` in each
 /// feature's properties), for its maps.
-pub async fn geojson(tenant: &Tenant) -> Result<String, sqlx::Error> {
-    let mut tx = tenant.db().read().await?;
+pub async fn geojson(tenant: &TenantDb) -> Result<String, sqlx::Error> {
+    let mut tx = tenant.read().await?;
     let outlines = store::outlines(&mut tx).await?;
     tx.commit().await?;
     let mut body = String::from(r#"{"type":"FeatureCollection","features":["#);
