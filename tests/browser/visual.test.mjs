@@ -55,7 +55,7 @@ const LEGAL = ["/mentions-legales", "/confidentialite", "/conditions", "/accessi
 const PAGES = {
   visitor: ["/", "/connexion", "/inscription", ...LEGAL, "/services", "/composants"],
   citizen: ["/", "/fil", "/notifications", "/messages", "/mon-compte", "/services", "/composants"],
-  admin: ["/", "/fil", "/admin", "/admin/moderation", "/admin/modules", "/admin/modules/usage", "/services", "/composants"],
+  admin: ["/", "/fil", "/admin", "/admin/moderation", "/admin/modules", "/admin/modules/usage", "/admin/quartiers", "/services", "/composants"],
 };
 // The design system's page shows the same samples to everyone: one set of screenshots (the
 // visitor's) is enough, and keeps the references small.
