@@ -18,16 +18,35 @@ CREATE TABLE tenant_neighbourhoods (
 );
 CREATE INDEX tenant_neighbourhoods_by_box ON tenant_neighbourhoods(tenant_id, south, north);
 
--- The neighbourhood each place lies in, kept by the host: set with the place, and again for
--- all of a commune's places when its neighbourhoods change. A module lists and counts a
--- collection's documents by neighbourhood on this index.
-ALTER TABLE module_places ADD COLUMN neighbourhood TEXT;
-CREATE INDEX module_places_by_neighbourhood
-    ON module_places(tenant_id, module_id, collection, neighbourhood, key);
+-- The neighbourhood each place lies in (a place in none has no row), kept by the host: set
+-- with the place, and again for all of a commune's places when its neighbourhoods change. A
+-- module lists and counts a collection's documents by neighbourhood on its index. A table of
+-- its own rather than a column of module_places: rewriting a city's neighbourhoods touches
+-- neither the places nor the map's cells their triggers keep.
+CREATE TABLE module_place_neighbourhoods (
+    tenant_id BIGINT NOT NULL,
+    module_id TEXT NOT NULL,
+    collection TEXT NOT NULL,
+    key TEXT NOT NULL,
+    neighbourhood TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, module_id, collection, key),
+    FOREIGN KEY (tenant_id, module_id, collection, key)
+        REFERENCES module_places(tenant_id, module_id, collection, key) ON DELETE CASCADE
+);
+CREATE INDEX module_place_neighbourhoods_by_neighbourhood
+    ON module_place_neighbourhoods(tenant_id, module_id, collection, neighbourhood, key);
 
 ALTER TABLE tenant_neighbourhoods ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tenant_neighbourhoods FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON tenant_neighbourhoods
+    USING (tenant_id = NULLIF(current_setting('parvis.tenant_id', true), '')::BIGINT
+           OR current_setting('parvis.platform', true) = 'on')
+    WITH CHECK (tenant_id = NULLIF(current_setting('parvis.tenant_id', true), '')::BIGINT
+           OR current_setting('parvis.platform', true) = 'on');
+
+ALTER TABLE module_place_neighbourhoods ENABLE ROW LEVEL SECURITY;
+ALTER TABLE module_place_neighbourhoods FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON module_place_neighbourhoods
     USING (tenant_id = NULLIF(current_setting('parvis.tenant_id', true), '')::BIGINT
            OR current_setting('parvis.platform', true) = 'on')
     WITH CHECK (tenant_id = NULLIF(current_setting('parvis.tenant_id', true), '')::BIGINT

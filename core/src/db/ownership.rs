@@ -145,6 +145,7 @@ pub const TABLES: &[Table] = &[
     tenant("module_place_cells"),
     tenant("api_keys"),
     tenant("tenant_neighbourhoods"),
+    tenant("module_place_neighbourhoods"),
     tenant("module_counters"),
     tenant("notices_delivered"),
     tenant("notice_deliveries"),

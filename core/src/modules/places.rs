@@ -127,24 +127,33 @@ pub async fn set(
     key: &str,
     at: Point,
 ) -> Result<bool, sqlx::Error> {
-    // The neighbourhood it lies in, if the commune has any (a few outlines read by box).
-    let neighbourhood = crate::neighbourhoods::store::at(tx, at).await?;
     let done = tx
         .scoped(
-            "INSERT INTO module_places (tenant_id, module_id, collection, key, lat, lon, neighbourhood) \
-             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM module_docs d \
+            "INSERT INTO module_places (tenant_id, module_id, collection, key, lat, lon) \
+             SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM module_docs d \
                WHERE d.tenant_id = $1 AND d.module_id = $2 AND d.collection = $3 AND d.key = $4) \
              ON CONFLICT (tenant_id, module_id, collection, key) \
-             DO UPDATE SET lat = excluded.lat, lon = excluded.lon, neighbourhood = excluded.neighbourhood",
+             DO UPDATE SET lat = excluded.lat, lon = excluded.lon",
         )
         .bind(module.as_str())
         .bind(collection)
         .bind(key)
         .bind(at.lat)
         .bind(at.lon)
-        .bind(neighbourhood)
         .execute(tx)
         .await?;
+    if done.rows_affected() > 0 {
+        // The neighbourhood it lies in, if the commune has any (a few outlines read by box).
+        let neighbourhood = crate::neighbourhoods::store::at(tx, at).await?;
+        crate::neighbourhoods::store::set_place(
+            tx,
+            module,
+            collection,
+            key,
+            neighbourhood.as_deref(),
+        )
+        .await?;
+    }
     Ok(done.rows_affected() > 0)
 }
 

@@ -659,8 +659,9 @@ pub async fn list(
     }
     if q.neighbourhood.is_some() {
         sql.push_str(&format!(
-            "JOIN module_places p ON p.tenant_id = d.tenant_id AND p.module_id = d.module_id \
-             AND p.collection = d.collection AND p.key = d.key AND p.neighbourhood = ${} ",
+            "JOIN module_place_neighbourhoods p ON p.tenant_id = d.tenant_id \
+             AND p.module_id = d.module_id AND p.collection = d.collection AND p.key = d.key \
+             AND p.neighbourhood = ${} ",
             n + 1
         ));
         n += 1;
@@ -744,19 +745,19 @@ pub async fn neighbourhood_counts(
     let q = match index {
         None => tx
             .scoped_as(
-                "SELECT neighbourhood, COUNT(*) FROM module_places \
+                "SELECT neighbourhood, COUNT(*) FROM module_place_neighbourhoods \
                  WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 \
-                   AND neighbourhood IS NOT NULL GROUP BY neighbourhood ORDER BY neighbourhood",
+                 GROUP BY neighbourhood ORDER BY neighbourhood",
             )
             .bind(module.as_str())
             .bind(collection),
         Some((name, value)) => tx
             .scoped_as(
-                "SELECT p.neighbourhood, COUNT(*) FROM module_places p \
+                "SELECT p.neighbourhood, COUNT(*) FROM module_place_neighbourhoods p \
                  JOIN module_index i ON i.tenant_id = p.tenant_id AND i.module_id = p.module_id \
                    AND i.collection = p.collection AND i.key = p.key AND i.name = $4 AND i.value = $5 \
                  WHERE p.tenant_id = $1 AND p.module_id = $2 AND p.collection = $3 \
-                   AND p.neighbourhood IS NOT NULL GROUP BY p.neighbourhood ORDER BY p.neighbourhood",
+                 GROUP BY p.neighbourhood ORDER BY p.neighbourhood",
             )
             .bind(module.as_str())
             .bind(collection)

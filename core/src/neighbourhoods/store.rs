@@ -4,6 +4,7 @@ use crate::communes::outline::{MARGIN_M, Outline};
 use crate::db::TenantSql;
 use crate::modules::places::{BBox, METRES_PER_DEGREE, Point};
 use crate::neighbourhoods::shape::Drawn;
+use crate::types::ModuleId;
 
 /// A neighbourhood of the commune, without its outline.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -195,34 +196,95 @@ pub async fn at(tx: &mut impl TenantSql, at: Point) -> Result<Option<String>, sq
     Ok(placer.at(at).map(str::to_string))
 }
 
+/// Records the neighbourhood of a module's place (none: it lies in none).
+pub async fn set_place(
+    tx: &mut impl TenantSql,
+    module: &ModuleId,
+    collection: &str,
+    key: &str,
+    neighbourhood: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    match neighbourhood {
+        Some(id) => {
+            tx.scoped(
+                "INSERT INTO module_place_neighbourhoods \
+                 (tenant_id, module_id, collection, key, neighbourhood) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (tenant_id, module_id, collection, key) \
+                 DO UPDATE SET neighbourhood = excluded.neighbourhood",
+            )
+            .bind(module.as_str())
+            .bind(collection)
+            .bind(key)
+            .bind(id)
+            .execute(tx)
+            .await?;
+        }
+        None => {
+            tx.scoped(
+                "DELETE FROM module_place_neighbourhoods \
+                 WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key = $4",
+            )
+            .bind(module.as_str())
+            .bind(collection)
+            .bind(key)
+            .execute(tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Places written by one statement when the neighbourhoods change (four values each, well
+/// under either database's bound on parameters).
+const PLACES_PER_STATEMENT: usize = 250;
+
 /// Sets the neighbourhood of every place of the commune again (its neighbourhoods changed);
-/// returns how many places moved to another one (or out of any).
+/// returns how many places moved to another one (or out of any). The commune's rows are
+/// written again a few hundred per statement: a city's 100,000 places are a few hundred
+/// statements, and neither the places nor the map's cells are touched.
 pub async fn reassign(tx: &mut impl TenantSql) -> Result<u64, sqlx::Error> {
     let placer = placer(tx).await?;
     let places: Vec<(String, String, String, f64, f64, Option<String>)> = tx
         .scoped_as(
-            "SELECT module_id, collection, key, lat, lon, neighbourhood FROM module_places \
-             WHERE tenant_id = $1",
+            "SELECT p.module_id, p.collection, p.key, p.lat, p.lon, n.neighbourhood \
+             FROM module_places p LEFT JOIN module_place_neighbourhoods n \
+               ON n.tenant_id = p.tenant_id AND n.module_id = p.module_id \
+              AND n.collection = p.collection AND n.key = p.key \
+             WHERE p.tenant_id = $1",
         )
         .fetch_all(tx)
         .await?;
     let mut moved = 0;
+    let mut placed: Vec<(String, String, String, &str)> = Vec::new();
     for (module, collection, key, lat, lon, was) in places {
         let now = placer.at(Point { lat, lon });
-        if now == was.as_deref() {
-            continue;
+        if now != was.as_deref() {
+            moved += 1;
         }
-        tx.scoped(
-            "UPDATE module_places SET neighbourhood = $5 \
-             WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key = $4",
-        )
-        .bind(&module)
-        .bind(&collection)
-        .bind(&key)
-        .bind(now)
+        if let Some(id) = now {
+            placed.push((module, collection, key, id));
+        }
+    }
+    tx.scoped("DELETE FROM module_place_neighbourhoods WHERE tenant_id = $1")
         .execute(tx)
         .await?;
-        moved += 1;
+    for chunk in placed.chunks(PLACES_PER_STATEMENT) {
+        let rows = (0..chunk.len())
+            .map(|i| {
+                let n = 2 + 4 * i;
+                format!("($1, ${n}, ${}, ${}, ${})", n + 1, n + 2, n + 3)
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let statement = format!(
+            "INSERT INTO module_place_neighbourhoods \
+             (tenant_id, module_id, collection, key, neighbourhood) VALUES {rows}"
+        );
+        let mut insert = tx.scoped(&statement);
+        for (module, collection, key, id) in chunk {
+            insert = insert.bind(module).bind(collection).bind(key).bind(*id);
+        }
+        insert.execute(tx).await?;
     }
     Ok(moved)
 }
