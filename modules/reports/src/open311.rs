@@ -185,7 +185,8 @@ fn definition(req: &Request, params: &Params) -> Result<Response, Error> {
 }
 
 /// A report as a service request.
-fn request(report: &Report) -> Value {
+/// One report as a GeoReport v2 request; `origin` makes its photo's `media_url` absolute.
+fn request(report: &Report, origin: &str) -> Value {
     let mut out = Map::new();
     out.insert(
         "service_request_id".into(),
@@ -234,7 +235,7 @@ fn request(report: &Report) -> Value {
             report
                 .photos
                 .first()
-                .map(|p| parvis_module_sdk::media::url(&p.id))
+                .map(|p| format!("{origin}{}", parvis_module_sdk::media::url(&p.id)))
         ),
     );
     Value::Object(out)
@@ -255,6 +256,7 @@ fn list_of(value: Option<&str>, max: usize) -> Vec<String> {
 /// `GET requests.{fmt}`: by ids, or by service, status and date window (the last 90 days by
 /// default), newest first, at most [`MAX_LISTED`].
 fn list(req: &Request, format: Format) -> Result<Response, Error> {
+    let origin = parvis_module_sdk::host::origin();
     let ids = list_of(req.query_value("service_request_id"), MAX_IDS);
     if !ids.is_empty() {
         let mut out = Vec::new();
@@ -262,7 +264,7 @@ fn list(req: &Request, format: Format) -> Result<Response, Error> {
             if let Some(n) = model::parse_number(&id)
                 && let Some(doc) = store::report(n)?
             {
-                out.push(request(&doc.value));
+                out.push(request(&doc.value, &origin));
             }
         }
         return Ok(answer(format, 200, "service_requests", "request", out));
@@ -334,7 +336,7 @@ fn list(req: &Request, format: Format) -> Result<Response, Error> {
                 && (codes.is_empty() || codes.contains(&r.category))
                 && (statuses.is_empty() || statuses.iter().any(|s| s == state))
             {
-                out.push(request(r));
+                out.push(request(r, &origin));
                 if out.len() == MAX_LISTED {
                     break 'pages;
                 }
@@ -367,7 +369,7 @@ fn one(_: &Request, params: &Params) -> Result<Response, Error> {
             200,
             "service_requests",
             "request",
-            vec![request(&report)],
+            vec![request(&report, &parvis_module_sdk::host::origin())],
         ),
         None => error(format, 404, &format!("Aucune demande n°\u{a0}{id}.")),
     })

@@ -12,6 +12,12 @@ pub fn now_ms() -> i64 {
     runtime::now_ms()
 }
 
+/// `scheme://host[:port]` of the commune's site as people reach it, for absolute links (an
+/// API's media URL). Since contract 0.2.5.
+pub fn origin() -> String {
+    crate::bindings::parvis::module::commune::origin()
+}
+
 /// A new unique id that sorts by creation time (UUIDv7 text): a good document key.
 pub fn new_id() -> String {
     runtime::new_id()

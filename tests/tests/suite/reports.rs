@@ -702,12 +702,15 @@ both_backends!(
         let api = app.client()?;
         let url = |slug: &str, path: &str| app.url(Some(slug), &format!("/open311/v2/{path}"));
 
-        // A resident's report, read through the API.
+        // A resident's report with a photo, read through the API.
         let lamp = "Le lampadaire devant le numéro 4 est éteint depuis trois soirs.";
-        let r = post(
+        let mut fields = report("eclairage-public", lamp, "48.856600", "2.352200");
+        fields.push(("photo_alt", "Le lampadaire éteint"));
+        let r = post_files(
             &alice,
             &app.url(Some(&paris), "/m/reports/nouveau"),
-            &report("eclairage-public", lamp, "48.856600", "2.352200"),
+            &fields,
+            &[("photo", phone_photo()?, "IMG_1.jpg")],
         )
         .await?;
         assert_eq!(location(&r), "/m/reports/1");
@@ -733,6 +736,15 @@ both_backends!(
         assert_eq!(one[0]["status"], "open");
         assert_eq!(one[0]["lat"], 48.8566);
         assert_eq!(one[0]["agency_responsible"], "Services techniques");
+        // The photo's address is absolute (a client elsewhere fetches it), on Paris's host.
+        let media = one[0]["media_url"].as_str().unwrap_or_default().to_string();
+        assert!(
+            media.starts_with(&app.url(Some(&paris), "/media/")),
+            "{media}"
+        );
+        let r = api.get(&media).send().await?;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "image/jpeg");
         let r = api.get(url(&paris, "requests/1.xml")).send().await?;
         assert_eq!(
             r.headers()["content-type"],
