@@ -226,10 +226,36 @@ pub async fn create_tenant(
             _ => ProvisionError::Db(e),
         })?;
     tx.commit().await?;
+    start_with_arrondissements(db, id, insee.as_str(), &name).await?;
     find_by_insee(db, insee)
         .await?
         .filter(|t| t.id == id)
         .ok_or(ProvisionError::Db(sqlx::Error::RowNotFound))
+}
+
+/// Paris, Lyon and Marseille start with their municipal arrondissements as neighbourhoods
+/// (`parvis_core::neighbourhoods`); their admins may replace them. Other communes start with
+/// none.
+async fn start_with_arrondissements(
+    db: &Db,
+    tenant: TenantId,
+    insee: &str,
+    name: &str,
+) -> Result<(), ProvisionError> {
+    use parvis_core::neighbourhoods::{ImportError, service};
+    if service::arrondissement_count(db, insee).await? == 0 {
+        return Ok(());
+    }
+    match service::from_arrondissements(db, &db.tenant(tenant), insee, name).await {
+        Ok(_) => Ok(()),
+        Err(ImportError::Db(e)) => Err(ProvisionError::Db(e)),
+        // The registry's outlines did not pass the checks: the commune opens without
+        // neighbourhoods, which its admins can still import.
+        Err(e) => {
+            tracing::warn!(insee, error = %e, "arrondissements not taken as neighbourhoods");
+            Ok(())
+        }
+    }
 }
 
 /// Provisions every commune not yet a tenant, in one transaction.
@@ -273,6 +299,19 @@ pub async fn create_all(db: &Db, progress: Progress) -> Result<ProvisionReport, 
     .await?;
     tx.commit().await?;
     bar.finish_and_clear();
+    // The few communes with municipal arrondissements start with them as neighbourhoods.
+    let divided: Vec<(TenantId, String, String)> = sql::query_as(
+        "SELECT t.id, c.insee, c.name FROM tenants t JOIN communes c ON c.insee = t.insee \
+         WHERE EXISTS (SELECT 1 FROM neighbourhoods n \
+                       WHERE n.parent_insee = c.insee AND n.kind = 'arrondissement') \
+           AND t.created_at = $1",
+    )
+    .bind(at)
+    .fetch_all(db.platform())
+    .await?;
+    for (tenant, insee, name) in divided {
+        start_with_arrondissements(db, tenant, &insee, &name).await?;
+    }
     Ok(ProvisionReport { created, existing })
 }
 
