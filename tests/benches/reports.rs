@@ -7,6 +7,8 @@
 //!   the whole city on 8 × 8, a sixteenth of it on 16 × 16);
 //! - `GET /open311/v2/requests.json?start_date=…` (the last 30 days, newest first, 200 at
 //!   most) and a filtered one (one service, open);
+//! - the list of one neighbourhood's open reports, once Paris has taken its 20 arrondissements
+//!   (and how long placing its 100,000 places in them takes);
 //! - creating a report with one photo (multipart, the photo re-encoded by the host), from
 //!   signed-in residents, each within the upload allowance (6 a minute).
 //!
@@ -22,7 +24,7 @@
 //! cargo bench -p parvis-tests --bench reports` (env `REPORTS`, default 1000000; `REQUESTS`,
 //! default 2000 per read; `POSTS`, default 90: residents sign in at most 20 a minute from one
 //! address, and each sends at most 6 files a minute, so each round of posts waits a minute;
-//! `ONLY`, e.g. `listings` or `map,photos`, to run some of the lines, as when profiling).
+//! `ONLY`, e.g. `listings` or `map,quartiers,photos`, to run some of the lines, as when profiling).
 
 use std::time::{Duration, Instant};
 
@@ -390,6 +392,43 @@ async fn run(backend: Backend, total: i64, requests: usize, posts: usize) -> Res
         for path in [&recent, &filtered] {
             read(path).await?;
         }
+    }
+    if runs("quartiers") {
+        // Paris's admin takes the 20 arrondissements: every place of the commune (each report
+        // and its open marker) is placed again in one transaction.
+        let tenant = parvis_tenants::provision::find_by_slug(&app.state.db, &Slug::parse(&paris)?)
+            .await?
+            .context("Paris")?
+            .id;
+        let started = Instant::now();
+        let done = parvis_core::neighbourhoods::service::from_arrondissements(
+            &app.state.db,
+            &app.state.db.tenant(tenant),
+            "75056",
+            "Paris",
+        )
+        .await?;
+        println!(
+            "  Paris takes its {} arrondissements: {} places placed in them in {:.2} s",
+            done.neighbourhoods,
+            done.moved,
+            started.elapsed().as_secs_f64()
+        );
+        let quartier = "/m/reports/?quartier=11e-arrondissement&statut=ouvert".to_string();
+        let page = visitor
+            .get(app.url(Some(&paris), &quartier))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let listed = page.matches("N°\u{a0}").count();
+        if listed != 20 {
+            bail!("{quartier}: {listed} reports listed");
+        }
+        println!("  {quartier}: {listed} reports listed");
+        // The same list for the whole city, beside it: what the neighbourhood adds.
+        read(&"/m/reports/?statut=ouvert".to_string()).await?;
+        read(&quartier).await?;
     }
     if !runs("photos") {
         app.stop().await;
