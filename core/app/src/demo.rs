@@ -262,17 +262,7 @@ async fn seed_neighbourhoods(db: &Db, tenant: &Tenant) -> anyhow::Result<()> {
     let (Some(lat), Some(lon)) = (lat, lon) else {
         return Ok(());
     };
-    let shape: geo::MultiPolygon<f64> = outline
-        .polygons()
-        .iter()
-        .map(|rings| {
-            let mut rings = rings
-                .iter()
-                .map(|r| r.iter().map(|&[x, y]| geo::coord! { x: x, y: y }).collect());
-            let exterior = rings.next().unwrap_or_else(|| geo::LineString::new(vec![]));
-            geo::Polygon::new(exterior, rings.collect())
-        })
-        .collect();
+    let shape = parvis_core::communes::outline::plane(&outline, 1.0);
     let far = 1.0;
     let sectors = [
         ("Secteur nord-ouest", (lon - far, lat), (lon, lat + far)),

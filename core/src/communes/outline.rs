@@ -115,23 +115,7 @@ impl Outline {
             return Err(OutlineError::Empty);
         }
         let scale = ((south + north) / 2.0).to_radians().cos();
-        let ring = |ring: &Vec<[f64; 2]>| -> LineString<f64> {
-            ring.iter()
-                .map(|&[lon, lat]| Coord {
-                    x: lon * scale,
-                    y: lat,
-                })
-                .collect()
-        };
-        let shape = geometry
-            .coordinates
-            .iter()
-            .map(|polygon| {
-                let mut rings = polygon.iter().map(ring);
-                let exterior = rings.next().unwrap_or_else(|| LineString::new(Vec::new()));
-                Polygon::new(exterior, rings.collect())
-            })
-            .collect();
+        let shape = plane(geometry, scale);
         Ok(Outline { shape, scale })
     }
 
@@ -168,6 +152,28 @@ impl Geometry {
     pub fn polygons(&self) -> &[Vec<Vec<[f64; 2]>>] {
         &self.coordinates
     }
+}
+
+/// Geometry in a plane where lengths are degrees of latitude: longitudes times `scale` (the
+/// cosine of a latitude near it; 1 keeps degrees as they are).
+pub fn plane(geometry: &Geometry, scale: f64) -> MultiPolygon<f64> {
+    let ring = |ring: &Vec<[f64; 2]>| -> LineString<f64> {
+        ring.iter()
+            .map(|&[lon, lat]| Coord {
+                x: lon * scale,
+                y: lat,
+            })
+            .collect()
+    };
+    geometry
+        .coordinates
+        .iter()
+        .map(|polygon| {
+            let mut rings = polygon.iter().map(ring);
+            let exterior = rings.next().unwrap_or_else(|| LineString::new(Vec::new()));
+            Polygon::new(exterior, rings.collect())
+        })
+        .collect()
 }
 
 /// Checks geometry and writes it compactly, as stored (the import's form).

@@ -3,13 +3,11 @@
 //! refused whole, with the feature's number and name, when a feature has no name or a bad
 //! geometry, when two neighbourhoods overlap, or when one spills out of the commune.
 
-use geo::{
-    Area as _, BooleanOps as _, BoundingRect as _, Coord, LineString, MultiPolygon, Polygon,
-};
+use geo::{Area as _, BooleanOps as _, BoundingRect as _, MultiPolygon};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::communes::outline::{Geometry, Outline, OutlineError};
+use crate::communes::outline::{Geometry, Outline, OutlineError, plane};
 use crate::modules::places::{BBox, METRES_PER_DEGREE};
 use crate::types::Slug;
 
@@ -252,28 +250,6 @@ pub fn bounds_of(geometry: &Geometry) -> BBox {
         b.east = b.east.max(lon);
     }
     b
-}
-
-/// A geometry in a plane where lengths are in degrees of latitude (the longitude scaled by
-/// `scale`, the cosine of the commune's latitude), for areas and overlaps.
-fn plane(geometry: &Geometry, scale: f64) -> MultiPolygon<f64> {
-    let ring = |ring: &Vec<[f64; 2]>| -> LineString<f64> {
-        ring.iter()
-            .map(|&[lon, lat]| Coord {
-                x: lon * scale,
-                y: lat,
-            })
-            .collect()
-    };
-    geometry
-        .polygons()
-        .iter()
-        .map(|polygon| {
-            let mut rings = polygon.iter().map(ring);
-            let exterior = rings.next().unwrap_or_else(|| LineString::new(Vec::new()));
-            Polygon::new(exterior, rings.collect())
-        })
-        .collect()
 }
 
 fn percent(share: f64) -> u32 {

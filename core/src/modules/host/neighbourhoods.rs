@@ -8,7 +8,7 @@ use crate::modules::bindings::parvis::module::neighbourhoods::{
     Bbox, Error, Host, IndexEntry, Neighbourhood, Page, Point, Query,
 };
 use crate::modules::call::{CallState, Capability};
-use crate::modules::host::storage::{check_name, denied, entries, list_query};
+use crate::modules::host::storage::{check_name, denied, list_query, one_index};
 use crate::modules::places;
 use crate::modules::store;
 use crate::neighbourhoods::store as neighbourhoods;
@@ -71,10 +71,7 @@ impl Host for CallState {
     ) -> Result<Vec<(String, u64)>, Error> {
         let _leaving = self.leaving_database();
         check_name("collection", &collection)?;
-        let index = index
-            .map(|e| entries("index", std::slice::from_ref(&e), 1))
-            .transpose()?
-            .and_then(|mut v| v.pop());
+        let index = one_index(index)?;
         let module = self.module.clone();
         let tx = self.tx(Capability::Storage).await.map_err(denied)?;
         let started = Instant::now();

@@ -127,11 +127,7 @@ pub(super) fn list_query(q: Query, neighbourhood: Option<String>) -> Result<List
     if q.limit == 0 || q.limit > MAX_PAGE {
         return Err(Error::Invalid(format!("taille de page : 1 à {MAX_PAGE}")));
     }
-    let index = q
-        .index
-        .map(|e| entries("index", std::slice::from_ref(&e), 1))
-        .transpose()?
-        .and_then(|mut v| v.pop());
+    let index = one_index(q.index)?;
     for text in [q.prefix.as_deref(), q.after.as_deref()]
         .into_iter()
         .flatten()
@@ -181,11 +177,15 @@ pub(super) fn check_name(what: &str, value: &str) -> Result<(), Error> {
     Ok(())
 }
 
-pub(super) fn entries(
-    what: &str,
-    list: &[IndexEntry],
-    max: usize,
-) -> Result<Vec<store::Entry>, Error> {
+/// A query's one index entry, checked as a write's are.
+pub(super) fn one_index(index: Option<IndexEntry>) -> Result<Option<store::Entry>, Error> {
+    Ok(index
+        .map(|e| entries("index", std::slice::from_ref(&e), 1))
+        .transpose()?
+        .and_then(|mut v| v.pop()))
+}
+
+fn entries(what: &str, list: &[IndexEntry], max: usize) -> Result<Vec<store::Entry>, Error> {
     if list.len() > max {
         return Err(Error::Invalid(format!("{what} : au plus {max} entrées")));
     }
@@ -460,10 +460,7 @@ impl Host for CallState {
     async fn count(&mut self, collection: String, index: Option<IndexEntry>) -> Result<u64, Error> {
         let _leaving = self.leaving_database();
         check_name("collection", &collection)?;
-        let index = index
-            .map(|e| entries("index", std::slice::from_ref(&e), 1))
-            .transpose()?
-            .and_then(|mut v| v.pop());
+        let index = one_index(index)?;
         let module = self.module.clone();
         let tx = self.tx(Capability::Storage).await.map_err(denied)?;
         let started = Instant::now();
