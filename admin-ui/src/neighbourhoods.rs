@@ -130,15 +130,11 @@ async fn outcome(
         }
         Err(ImportError::Db(e)) => Err(AppError::from(e)),
         Err(e) => {
-            render(
-                state,
-                page,
-                tenant,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                None,
-                Some(e.to_string()),
-            )
-            .await
+            let status = match e {
+                ImportError::Changed => StatusCode::CONFLICT,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            render(state, page, tenant, status, None, Some(e.to_string())).await
         }
     }
 }
@@ -263,6 +259,7 @@ async fn remove(
             "Aucun quartier ne porte cet identifiant.",
         )),
         Err(ImportError::Db(e)) => Err(AppError::from(e)),
+        Err(e @ ImportError::Changed) => Err(AppError::Conflict(e.to_string())),
         Err(e) => Err(AppError::bad_request(e.to_string())),
     }
 }

@@ -17,6 +17,11 @@ pub enum ImportError {
     /// The registry has no arrondissement for this commune (only Paris, Lyon and Marseille).
     #[error("Cette commune n'a pas d'arrondissements municipaux.")]
     NoArrondissements,
+    /// Someone else changed the neighbourhoods while this change was checked.
+    #[error(
+        "Les quartiers ont été modifiés entre-temps par quelqu'un d'autre : rechargez la page, puis recommencez."
+    )]
+    Changed,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
@@ -161,6 +166,7 @@ pub async fn add_drawn(
     geometry: &str,
 ) -> Result<Imported, ImportError> {
     let mut all = current(tenant).await?;
+    let read = ids(&all);
     let commune = commune_geometry(db, insee).await?;
     let file = shape::single_feature(name, geometry);
     let drawn = tokio::task::spawn_blocking(move || {
@@ -176,18 +182,22 @@ pub async fn add_drawn(
     })
     .await
     .map_err(|e| sqlx::Error::Protocol(format!("neighbourhood check: {e}")))??;
-    save(tenant, &drawn).await
+    save_over(tenant, &drawn, Some(&read)).await
 }
 
 /// Removes one neighbourhood; `None` if the commune has no such one.
 pub async fn remove(tenant: &TenantDb, id: &str) -> Result<Option<Imported>, ImportError> {
     let mut all = current(tenant).await?;
-    let before = all.len();
+    let read = ids(&all);
     all.retain(|d| d.id != id);
-    if all.len() == before {
+    if all.len() == read.len() {
         return Ok(None);
     }
-    save(tenant, &all).await.map(Some)
+    save_over(tenant, &all, Some(&read)).await.map(Some)
+}
+
+fn ids(drawn: &[Drawn]) -> Vec<String> {
+    drawn.iter().map(|d| d.id.clone()).collect()
 }
 
 /// Removes the commune's neighbourhoods (the places keep their points, in no neighbourhood).
@@ -196,7 +206,28 @@ pub async fn clear(tenant: &TenantDb) -> Result<Imported, ImportError> {
 }
 
 async fn save(tenant: &TenantDb, drawn: &[Drawn]) -> Result<Imported, ImportError> {
+    save_over(tenant, drawn, None).await
+}
+
+/// Saves `drawn` in place of the commune's neighbourhoods; with `read`, only if they are
+/// still those (by id, in order): a change made from what was read cannot undo another
+/// admin's made meanwhile.
+async fn save_over(
+    tenant: &TenantDb,
+    drawn: &[Drawn],
+    read: Option<&[String]>,
+) -> Result<Imported, ImportError> {
     let mut tx = tenant.begin_write().await?;
+    if let Some(read) = read {
+        let now: Vec<String> = store::list(&mut tx)
+            .await?
+            .into_iter()
+            .map(|n| n.id)
+            .collect();
+        if now != read {
+            return Err(ImportError::Changed);
+        }
+    }
     store::replace(&mut tx, drawn, now()).await?;
     let moved = store::reassign(&mut tx).await?;
     tx.commit().await?;
