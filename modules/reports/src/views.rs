@@ -233,7 +233,7 @@ pub fn index(req: &Request, page: &Index<'_>) -> Markup {
         p { a class="button" href=(req.link("/nouveau")) { "Signaler un problème" } }
         section aria-labelledby="carte-titre" {
             h2 id="carte-titre" { "Sur la carte" }
-            (map("Carte des signalements en cours de traitement", &MapView { markers: Some(&markers), ..MapView::default() }))
+            (map("Carte des signalements en cours de traitement", &MapView { markers: Some(&markers), neighbourhoods: !page.filter.neighbourhoods.is_empty(), ..MapView::default() }))
             p class="hint" {
                 (counted(page.open, "signalement en cours de traitement", "signalements en cours de traitement"))
                 " (ceux qui ont un lieu sont sur la carte), "
@@ -477,7 +477,7 @@ pub fn queue(
             @else { (counted(open, "signalement en cours de traitement", "signalements en cours de traitement")) "." }
             " " a href=(req.link("/statistiques")) { "Statistiques et export" }
         }
-        (map("Carte des signalements en cours de traitement", &MapView { markers: Some(&markers), ..MapView::default() }))
+        (map("Carte des signalements en cours de traitement", &MapView { markers: Some(&markers), neighbourhoods: !filter.neighbourhoods.is_empty(), ..MapView::default() }))
         (filters(req, categories, filter, Some(services)))
         @if reports.is_empty() {
             (empty("Aucun signalement ne correspond à ces critères."))

@@ -248,6 +248,8 @@ pub struct MapView<'a> {
     pub pick: Option<&'a str>,
     /// One place shown with a pin, the map centred on it (the outline is then not drawn).
     pub spot: Option<(f64, f64)>,
+    /// Draw the commune's neighbourhoods (`/quartiers.geojson`, contract 0.2.5) over it.
+    pub neighbourhoods: bool,
 }
 
 /// A map of the design system (« Lieu sur la carte » on `/composants`): the commune's
@@ -256,12 +258,13 @@ pub struct MapView<'a> {
 /// says so where it does not run).
 pub fn map(label: &str, view: &MapView<'_>) -> Markup {
     let outline = view.spot.is_none().then_some("/contour.geojson");
+    let areas = view.neighbourhoods.then_some("/quartiers.geojson");
     let lat = view.spot.map(|(lat, _)| format!("{lat:.6}"));
     let lon = view.spot.map(|(_, lon)| format!("{lon:.6}"));
     html! {
         div class="map" data-map role="region" aria-label=(label) data-outline=[outline]
             data-markers=[view.markers] data-pick=[view.pick] data-lat=[lat.as_deref()]
-            data-lon=[lon.as_deref()] data-spot=[view.spot.map(|_| label)] {
+            data-lon=[lon.as_deref()] data-spot=[view.spot.map(|_| label)] data-areas=[areas] {
             p class="map-off" { "La carte s'affiche quand JavaScript est activé." }
         }
     }
@@ -315,5 +318,18 @@ mod design_system_tests {
             "{spot}"
         );
         assert!(!spot.contains("data-outline"));
+        assert!(!spot.contains("data-areas"));
+        let areas = map(
+            "Carte",
+            &MapView {
+                neighbourhoods: true,
+                ..MapView::default()
+            },
+        )
+        .into_string();
+        assert!(
+            areas.contains("data-areas=\"/quartiers.geojson\""),
+            "{areas}"
+        );
     }
 }
