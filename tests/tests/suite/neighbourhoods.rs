@@ -13,8 +13,7 @@ use serde_json::Value;
 const PASSWORD: &str = "mot-de-passe-solide";
 
 async fn get(client: &reqwest::Client, url: &str) -> Result<(u16, String)> {
-    let r = client.get(url).send().await?;
-    Ok((r.status().as_u16(), r.text().await?))
+    parvis_tests::outcome(client.get(url).send().await?).await
 }
 
 async fn post(
