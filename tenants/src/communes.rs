@@ -86,7 +86,7 @@ pub enum ImportError {
         reason: String,
     },
     /// An entry is inconsistent with the rest of the data.
-    #[error("communes.json.gz, entrée n° {index} (code {code}) : {reason}")]
+    #[error("communes.json.gz, entrée n° {index} (code {code}) : {reason}")]
     Entry {
         /// 1-based position in the file.
         index: usize,

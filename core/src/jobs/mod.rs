@@ -211,7 +211,7 @@ pub enum Retry<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum RetryError {
     /// A job named is unknown, pending or done.
-    #[error("la tâche n° {0} n'existe pas ou n'a pas échoué : rien n'a été relancé")]
+    #[error("la tâche n° {0} n'existe pas ou n'a pas échoué : rien n'a été relancé")]
     NotFailed(i64),
     /// The database.
     #[error(transparent)]

@@ -55,19 +55,19 @@ pub enum ShapeError {
     Empty,
     #[error("Le fichier contient {0} quartiers : {MAX_NEIGHBOURHOODS} au plus.")]
     TooMany(usize),
-    #[error("Quartier n° {0} : aucun nom (propriété « nom » ou « name »).")]
+    #[error("Quartier n° {0} : aucun nom (propriété « nom » ou « name »).")]
     NoName(usize),
-    #[error("Quartier n° {0} : le nom dépasse {NAME_MAX} caractères.")]
+    #[error("Quartier n° {0} : le nom dépasse {NAME_MAX} caractères.")]
     NameTooLong(usize),
-    #[error("Quartier n° {0} (« {1} ») : un autre quartier porte déjà ce nom.")]
+    #[error("Quartier n° {0} (« {1} ») : un autre quartier porte déjà ce nom.")]
     SameName(usize, String),
     #[error("La commune a déjà un quartier nommé « {0} ».")]
     Taken(String),
     #[error(
-        "Quartier n° {0} (« {1} ») : géométrie « {2} » ; un Polygon ou un MultiPolygon est attendu."
+        "Quartier n° {0} (« {1} ») : géométrie « {2} » ; un Polygon ou un MultiPolygon est attendu."
     )]
     Kind(usize, String, String),
-    #[error("Quartier n° {0} (« {1} ») : {2}.")]
+    #[error("Quartier n° {0} (« {1} ») : {2}.")]
     Geometry(usize, String, String),
     #[error(
         "Les quartiers « {0} » et « {1} » se chevauchent ({2} % du plus petit). Un lieu ne peut appartenir qu'à un quartier."

@@ -500,7 +500,7 @@ pub fn queue(
                         tr {
                             td {
                                 input type="checkbox" name="n" value=(r.number)
-                                    aria-label=(format!("Choisir le signalement n° {}", r.number));
+                                    aria-label=(format!("Choisir le signalement n° {}", r.number));
                             }
                             td { (r.number) }
                             td {

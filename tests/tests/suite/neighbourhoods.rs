@@ -256,7 +256,7 @@ both_backends!(
         let (status, text) = upload(&admin, &import, &page, named_twice).await?;
         assert_eq!(status, 422);
         assert!(
-            text.contains("Quartier n° 2 (« rive ouest ») : un autre quartier porte déjà ce nom."),
+            text.contains("Quartier n° 2 (« rive ouest ») : un autre quartier porte déjà ce nom."),
             "{text}"
         );
         // A neighbourhood drawn over another.

@@ -432,7 +432,7 @@ both_backends!(failed_jobs_are_listed_and_put_back, |backend| async move {
     let o = parvis(&db, &["jobs", "retry", &mail_id, &pending_id]).await?;
     refused(
         &o,
-        &format!("la tâche n° {pending_id} n'existe pas ou n'a pas échoué"),
+        &format!("la tâche n° {pending_id} n'existe pas ou n'a pas échoué"),
     );
     let o = parvis(&db, &["jobs", "retry"]).await?;
     usage_refused(&o, "required arguments were not provided");
