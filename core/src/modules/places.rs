@@ -133,28 +133,39 @@ pub async fn set(
              SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM module_docs d \
                WHERE d.tenant_id = $1 AND d.module_id = $2 AND d.collection = $3 AND d.key = $4) \
              ON CONFLICT (tenant_id, module_id, collection, key) \
-             DO UPDATE SET lat = excluded.lat, lon = excluded.lon",
+             DO UPDATE SET lat = excluded.lat, lon = excluded.lon \
+             WHERE module_places.lat <> excluded.lat OR module_places.lon <> excluded.lon",
         )
         .bind(module.as_str())
         .bind(collection)
         .bind(key)
         .bind(at.lat)
         .bind(at.lon)
-        .execute(tx)
+        .execute(&mut *tx)
         .await?;
-    if done.rows_affected() > 0 {
-        // The neighbourhood it lies in, if the commune has any (a few outlines read by box).
-        let neighbourhood = crate::neighbourhoods::store::at(tx, at).await?;
-        crate::neighbourhoods::store::set_place(
-            tx,
-            module,
-            collection,
-            key,
-            neighbourhood.as_deref(),
-        )
-        .await?;
+    if done.rows_affected() == 0 {
+        // Either no such document, or its place did not move (a report whose status changed
+        // is saved again with the same point): then neither its cells (PostgreSQL's
+        // triggers) nor its neighbourhood are worked out again.
+        let same = tx
+            .scoped_scalar::<i64>(
+                "SELECT 1 FROM module_places WHERE tenant_id = $1 AND module_id = $2 \
+                 AND collection = $3 AND key = $4 AND lat = $5 AND lon = $6",
+            )
+            .bind(module.as_str())
+            .bind(collection)
+            .bind(key)
+            .bind(at.lat)
+            .bind(at.lon)
+            .fetch_optional(&mut *tx)
+            .await?;
+        return Ok(same.is_some());
     }
-    Ok(done.rows_affected() > 0)
+    // The neighbourhood it lies in, if the commune has any (a few outlines read by box).
+    let neighbourhood = crate::neighbourhoods::store::at(tx, at).await?;
+    crate::neighbourhoods::store::set_place(tx, module, collection, key, neighbourhood.as_deref())
+        .await?;
+    Ok(true)
 }
 
 /// Removes the document's place; false if it had none.
