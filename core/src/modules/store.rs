@@ -644,60 +644,91 @@ pub async fn list(
     if let Some(neighbourhood) = &q.neighbourhood {
         return list_in_neighbourhood(tx, module, q, neighbourhood).await;
     }
-    let (cmp, order) = if q.descending {
-        ("<", "DESC")
-    } else {
-        (">", "ASC")
-    };
+    let (mut sql, n) = docs_from(q.index.is_some());
+    let n = key_range(&mut sql, "d.key", n, q, q.after.is_some());
+    sql.push_str(&format!(
+        " ORDER BY d.key {} LIMIT ${}",
+        order(q.descending),
+        n + 1
+    ));
+    let query = tx
+        .scoped_as::<Doc>(&sql)
+        .bind(module.as_str())
+        .bind(&q.collection);
+    let query = bind_range(bind_index(query, q), q, q.after.as_deref());
+    let docs = query.bind(i64::from(q.limit) + 1).fetch_all(tx).await?;
+    Ok(page(docs, q.limit))
+}
+
+/// The head of a query of documents: their columns, joined to the query's index entry when
+/// it has one (`$4`, `$5`), and the collection's condition. Returns the last `$N` used.
+fn docs_from(index: bool) -> (String, usize) {
     let mut sql = String::from(
         "SELECT d.key, d.value, d.version, d.created_at, d.updated_at FROM module_docs d ",
     );
-    let mut n = 3;
-    if q.index.is_some() {
+    if index {
         sql.push_str(
             "JOIN module_index i ON i.tenant_id = d.tenant_id AND i.module_id = d.module_id \
              AND i.collection = d.collection AND i.key = d.key AND i.name = $4 AND i.value = $5 ",
         );
-        n = 5;
     }
     sql.push_str("WHERE d.tenant_id = $1 AND d.module_id = $2 AND d.collection = $3");
+    (sql, if index { 5 } else { 3 })
+}
+
+/// Appends the query's key prefix and, when `after`, the cursor, on `column`, from `$n + 1`.
+/// Returns the last `$N` used; [`bind_range`] binds them in the same order.
+fn key_range(sql: &mut String, column: &str, mut n: usize, q: &ListQuery, after: bool) -> usize {
     if q.prefix.is_some() {
         sql.push_str(&format!(
-            " AND substr(d.key, 1, CAST(${} AS INTEGER)) = ${}",
+            " AND substr({column}, 1, CAST(${} AS INTEGER)) = ${}",
             n + 1,
             n + 2
         ));
         n += 2;
     }
-    if q.after.is_some() {
-        sql.push_str(&format!(" AND d.key {cmp} ${}", n + 1));
+    if after {
+        let cmp = if q.descending { "<" } else { ">" };
+        sql.push_str(&format!(" AND {column} {cmp} ${}", n + 1));
         n += 1;
     }
-    sql.push_str(&format!(" ORDER BY d.key {order} LIMIT ${}", n + 1));
-    let mut query = tx
-        .scoped_as::<Doc>(&sql)
-        .bind(module.as_str())
-        .bind(&q.collection);
-    if let Some((name, value)) = &q.index {
-        query = query.bind(name).bind(value);
-    }
+    n
+}
+
+/// Binds what [`key_range`] wrote.
+fn bind_range<B: sql::Bind>(mut query: B, q: &ListQuery, after: Option<&str>) -> B {
     if let Some(prefix) = &q.prefix {
         query = query
             .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
-            .bind(prefix);
+            .bind(prefix.clone());
     }
-    if let Some(after) = &q.after {
-        query = query.bind(after);
+    if let Some(after) = after {
+        query = query.bind(after.to_string());
     }
-    query = query.bind(i64::from(q.limit) + 1);
-    let mut docs = query.fetch_all(tx).await?;
-    let next = if docs.len() > q.limit as usize {
-        docs.truncate(q.limit as usize);
+    query
+}
+
+/// Binds the query's index entry, if [`docs_from`] joined one.
+fn bind_index<B: sql::Bind>(query: B, q: &ListQuery) -> B {
+    match &q.index {
+        Some((name, value)) => query.bind(name.clone()).bind(value.clone()),
+        None => query,
+    }
+}
+
+fn order(descending: bool) -> &'static str {
+    if descending { "DESC" } else { "ASC" }
+}
+
+/// The page of `limit` documents out of `limit + 1` read, and the next page's cursor.
+fn page(mut docs: Vec<Doc>, limit: u32) -> (Vec<Doc>, Option<String>) {
+    let next = if docs.len() > limit as usize {
+        docs.truncate(limit as usize);
         docs.last().map(|d| d.key.clone())
     } else {
         None
     };
-    Ok((docs, next))
+    (docs, next)
 }
 
 /// Keys read at a time from a neighbourhood's index by [`list_in_neighbourhood`].
@@ -713,11 +744,6 @@ async fn list_in_neighbourhood(
     q: &ListQuery,
     neighbourhood: &str,
 ) -> Result<(Vec<Doc>, Option<String>), sqlx::Error> {
-    let (cmp, order) = if q.descending {
-        ("<", "DESC")
-    } else {
-        (">", "ASC")
-    };
     let wanted = q.limit as usize + 1;
     let mut docs: Vec<Doc> = Vec::new();
     let mut cursor = q.after.clone();
@@ -726,34 +752,18 @@ async fn list_in_neighbourhood(
             "SELECT key FROM module_place_neighbourhoods WHERE tenant_id = $1 AND module_id = $2 \
              AND collection = $3 AND neighbourhood = $4",
         );
-        let mut n = 4;
-        if q.prefix.is_some() {
-            sql.push_str(&format!(
-                " AND substr(key, 1, CAST(${} AS INTEGER)) = ${}",
-                n + 1,
-                n + 2
-            ));
-            n += 2;
-        }
-        if cursor.is_some() {
-            sql.push_str(&format!(" AND key {cmp} ${}", n + 1));
-            n += 1;
-        }
-        sql.push_str(&format!(" ORDER BY key {order} LIMIT ${}", n + 1));
-        let mut keys_query = tx
+        let n = key_range(&mut sql, "key", 4, q, cursor.is_some());
+        sql.push_str(&format!(
+            " ORDER BY key {} LIMIT ${}",
+            order(q.descending),
+            n + 1
+        ));
+        let keys_query = tx
             .scoped_scalar::<String>(&sql)
             .bind(module.as_str())
             .bind(&q.collection)
             .bind(neighbourhood);
-        if let Some(prefix) = &q.prefix {
-            keys_query = keys_query
-                .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
-                .bind(prefix);
-        }
-        if let Some(after) = &cursor {
-            keys_query = keys_query.bind(after);
-        }
-        let keys: Vec<String> = keys_query
+        let keys: Vec<String> = bind_range(keys_query, q, cursor.as_deref())
             .bind(i64::try_from(NEIGHBOURHOOD_KEYS).unwrap_or(i64::MAX))
             .fetch_all(tx)
             .await?;
@@ -761,29 +771,18 @@ async fn list_in_neighbourhood(
             break;
         };
         // Those of the keys whose documents pass the query's index entry, in key order.
-        let mut sql = String::from(
-            "SELECT d.key, d.value, d.version, d.created_at, d.updated_at FROM module_docs d ",
-        );
-        let mut n = 3;
-        if q.index.is_some() {
-            sql.push_str(
-                "JOIN module_index i ON i.tenant_id = d.tenant_id AND i.module_id = d.module_id \
-                 AND i.collection = d.collection AND i.key = d.key AND i.name = $4 AND i.value = $5 ",
-            );
-            n = 5;
-        }
+        let (mut sql, n) = docs_from(q.index.is_some());
         sql.push_str(&format!(
-            "WHERE d.tenant_id = $1 AND d.module_id = $2 AND d.collection = $3 AND d.key IN ({}) \
-             ORDER BY d.key {order}",
-            crate::db::placeholders(n + 1, keys.len())
+            " AND d.key IN ({}) ORDER BY d.key {}",
+            crate::db::placeholders(n + 1, keys.len()),
+            order(q.descending)
         ));
-        let mut docs_query = tx
-            .scoped_as::<Doc>(&sql)
-            .bind(module.as_str())
-            .bind(&q.collection);
-        if let Some((name, value)) = &q.index {
-            docs_query = docs_query.bind(name).bind(value);
-        }
+        let mut docs_query = bind_index(
+            tx.scoped_as::<Doc>(&sql)
+                .bind(module.as_str())
+                .bind(&q.collection),
+            q,
+        );
         for key in &keys {
             docs_query = docs_query.bind(key);
         }
@@ -793,13 +792,7 @@ async fn list_in_neighbourhood(
         }
         cursor = Some(last);
     }
-    let next = if docs.len() > q.limit as usize {
-        docs.truncate(q.limit as usize);
-        docs.last().map(|d| d.key.clone())
-    } else {
-        None
-    };
-    Ok((docs, next))
+    Ok(page(docs, q.limit))
 }
 
 /// Number of documents of a collection, or with one index entry.

@@ -70,10 +70,7 @@ pub async fn import(
     file: Vec<u8>,
 ) -> Result<Imported, ImportError> {
     let commune = commune_geometry(db, insee).await?;
-    // Overlaps and areas of a large file are worth some milliseconds of CPU: off the workers.
-    let drawn = tokio::task::spawn_blocking(move || shape::read(&file, commune.as_ref()))
-        .await
-        .map_err(|e| sqlx::Error::Protocol(format!("neighbourhood check: {e}")))??;
+    let drawn = off_workers(move || shape::read(&file, commune.as_ref())).await?;
     save(tenant, &drawn).await
 }
 
@@ -92,9 +89,7 @@ pub async fn from_arrondissements(
     }
     let commune = commune_geometry(db, insee).await?;
     let checked = drawn.clone();
-    tokio::task::spawn_blocking(move || shape::check_together(&checked, commune.as_ref()))
-        .await
-        .map_err(|e| sqlx::Error::Protocol(format!("neighbourhood check: {e}")))??;
+    off_workers(move || shape::check_together(&checked, commune.as_ref())).await?;
     save(tenant, &drawn).await
 }
 
@@ -169,7 +164,7 @@ pub async fn add_drawn(
     let read = ids(&all);
     let commune = commune_geometry(db, insee).await?;
     let file = shape::single_feature(name, geometry);
-    let drawn = tokio::task::spawn_blocking(move || {
+    let drawn = off_workers(move || {
         let mut new = shape::read(file.as_bytes(), commune.as_ref())?;
         let existing = all.len();
         all.append(&mut new);
@@ -178,11 +173,21 @@ pub async fn add_drawn(
             other => other,
         })?;
         shape::check_together(&all, commune.as_ref())?;
-        Ok::<_, ShapeError>(all)
+        Ok(all)
     })
-    .await
-    .map_err(|e| sqlx::Error::Protocol(format!("neighbourhood check: {e}")))??;
+    .await?;
     save_over(tenant, &drawn, Some(&read)).await
+}
+
+/// Runs a check of shapes on the blocking pool: overlaps and areas of a large file are worth
+/// some milliseconds of CPU, kept off the workers that answer requests.
+async fn off_workers<T: Send + 'static>(
+    check: impl FnOnce() -> Result<T, ShapeError> + Send + 'static,
+) -> Result<T, ImportError> {
+    let checked = tokio::task::spawn_blocking(check)
+        .await
+        .map_err(|e| sqlx::Error::Protocol(format!("neighbourhood check: {e}")))?;
+    Ok(checked?)
 }
 
 /// Removes one neighbourhood; `None` if the commune has no such one.
