@@ -691,3 +691,71 @@ async fn abusive_requests_get_a_clear_4xx_and_healthz_stays_fast() -> Result<()>
     w.app.stop().await;
     Ok(())
 }
+
+/// Slowloris: connections that send half a request's head, then a byte now and then, are
+/// closed at the head's deadline (`HEADER_READ_TIMEOUT`), however long the client would go
+/// on; meanwhile `/healthz` answers as ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_head_sent_a_byte_at_a_time_is_cut_at_its_deadline() -> Result<()> {
+    use parvis_core::server::HEADER_READ_TIMEOUT;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let app = TestApp::start(Backend::Sqlite).await?;
+    let probe = Probe::start(format!("http://127.0.0.1:{}/healthz", app.addr.port()));
+    let started = Instant::now();
+    let mut slow = Vec::new();
+    for _ in 0..200 {
+        let mut stream = tokio::net::TcpStream::connect(app.addr).await?;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .await?;
+        slow.push(stream);
+    }
+    // Each goes on sending a header byte every second, until the server hangs up.
+    let cut = slow.into_iter().map(|mut stream| {
+        tokio::spawn(async move {
+            let mut answer = Vec::new();
+            for _ in 0..60 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if stream.write_all(b"X").await.is_err() {
+                    break;
+                }
+                let mut buf = [0u8; 256];
+                match tokio::time::timeout(Duration::from_millis(1), stream.read(&mut buf)).await {
+                    Ok(Ok(0) | Err(_)) => break,
+                    Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+                    Err(_) => {}
+                }
+            }
+            answer
+        })
+    });
+    let answers = futures_util::future::join_all(cut).await;
+    let took = started.elapsed();
+    let times = probe.finish();
+    let p99 = percentile(&times, 0.99);
+    eprintln!(
+        "slowloris: 200 connections closed after {took:.1?}; /healthz {} probes, p99 {p99:.1?}",
+        times.len()
+    );
+    for answer in answers {
+        let answer = answer?;
+        // Hyper hangs up without an answer, or with 408; never a 200 for an unfinished head.
+        assert!(
+            answer.is_empty() || answer.starts_with(b"HTTP/1.1 408"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    assert!(
+        took >= HEADER_READ_TIMEOUT - Duration::from_secs(1)
+            && took < HEADER_READ_TIMEOUT + Duration::from_secs(10),
+        "the heads were cut after {took:?}, not at {HEADER_READ_TIMEOUT:?}"
+    );
+    assert!(
+        p99 < Duration::from_millis(50),
+        "/healthz p99 {p99:?} while 200 heads trickled"
+    );
+    app.stop().await;
+    Ok(())
+}
