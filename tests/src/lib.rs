@@ -6,6 +6,7 @@ pub mod app;
 pub mod bench;
 pub mod db;
 pub mod donations;
+pub mod forms;
 pub mod html;
 pub mod push;
 pub mod rne;

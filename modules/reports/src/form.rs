@@ -46,15 +46,6 @@ fn chars(text: &str) -> usize {
     text.chars().count()
 }
 
-/// A coordinate as typed: `45.899` or `45,899`, within ±`max`.
-fn coordinate(raw: &str, max: f64) -> Option<f64> {
-    raw.trim()
-        .replace(',', ".")
-        .parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite() && v.abs() <= max)
-}
-
 impl ReportForm {
     /// The posted form.
     pub fn from_request(req: &Request) -> Self {
@@ -114,19 +105,12 @@ impl ReportForm {
                 format!("L'adresse est trop longue ({ADDRESS_MAX} caractères au plus)."),
             ));
         }
-        let at = match (self.lat.trim(), self.lon.trim()) {
-            ("", "") => None,
-            (lat, lon) => match (coordinate(lat, 90.0), coordinate(lon, 180.0)) {
-                (Some(lat), Some(lon)) => Some(Point { lat, lon }),
-                _ => {
-                    errors.push((
-                        "lieu",
-                        "Ce point de la carte est illisible. Touchez la carte à nouveau."
-                            .to_string(),
-                    ));
-                    None
-                }
-            },
+        let at = match parvis_module_sdk::store::point_from_form(&self.lat, &self.lon) {
+            Ok(at) => at,
+            Err(e) => {
+                errors.push(("lieu", e.to_string()));
+                None
+            }
         };
         if at.is_none() && address.is_empty() && !errors.iter().any(|(f, _)| *f == "lieu") {
             errors.push((

@@ -93,12 +93,12 @@ impl Module for Reports {
                 }),
             )?);
         }
-        for support in store::supported_by(account)? {
+        for (number, at) in store::supported_by(account)? {
             out.push(personal::record(
                 "soutien à un signalement",
                 &serde_json::json!({
-                    "numero": support.report,
-                    "le": parvis_module_sdk::time::ms::iso_utc(support.at),
+                    "numero": number,
+                    "le": parvis_module_sdk::time::ms::iso_utc(at),
                 }),
             )?);
         }

@@ -92,12 +92,7 @@ pub const OPEN: &str = "ouvert";
 /// The `etat` of a closed one.
 pub const CLOSED: &str = "clos";
 
-/// A photo kept by the host's media pipeline (`/media/<id>`), with its text alternative.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Photo {
-    pub id: String,
-    pub alt: String,
-}
+pub use parvis_module_sdk::media::Photo;
 
 /// Most photos a report carries.
 pub const MAX_PHOTOS: usize = 3;
@@ -227,34 +222,17 @@ impl Category {
     /// entries with the same code kept, at most [`MAX_CATEGORIES`]. An empty setting gives
     /// [`DEFAULT_CATEGORIES`].
     pub fn parse_list(setting: &str) -> Vec<Category> {
-        let setting = if setting.trim().is_empty() {
-            DEFAULT_CATEGORIES
-        } else {
-            setting
-        };
-        let mut out: Vec<Category> = Vec::new();
-        for entry in setting.split([';', '\n']) {
-            let (label, service) = match entry.split_once('>') {
-                Some((label, service)) => (label, service),
-                None => (entry, ""),
-            };
-            let label = clip(label.trim(), NAME_MAX);
-            if label.is_empty() || code_of(&label).is_empty() {
-                continue;
-            }
-            let service = match clip(service.trim(), NAME_MAX) {
-                s if s.is_empty() => DEFAULT_SERVICE.to_string(),
-                s => s,
-            };
-            let category = Category { label, service };
-            if out.iter().all(|c| c.code() != category.code()) {
-                out.push(category);
-            }
-            if out.len() == MAX_CATEGORIES {
-                break;
-            }
-        }
-        out
+        setting_list(setting, DEFAULT_CATEGORIES, NAME_MAX, MAX_CATEGORIES)
+            .into_iter()
+            .map(|(label, service)| Category {
+                label,
+                service: if service.is_empty() {
+                    DEFAULT_SERVICE.to_string()
+                } else {
+                    service
+                },
+            })
+            .collect()
     }
 
     /// Its code in URLs and indexes: the name in lower-case ASCII, words joined by dashes
@@ -275,49 +253,8 @@ pub fn services(categories: &[Category]) -> Vec<&str> {
     out
 }
 
-fn clip(text: &str, max: usize) -> String {
-    text.chars()
-        .take(max)
-        .collect::<String>()
-        .trim()
-        .to_string()
-}
-
-/// `Éclairage public` → `eclairage-public`: French letters folded to ASCII, anything else a
-/// separator.
-pub fn code_of(label: &str) -> String {
-    let mut out = String::new();
-    for c in label.chars().flat_map(char::to_lowercase) {
-        let folded = match c {
-            'à' | 'â' | 'ä' | 'á' => "a",
-            'ç' => "c",
-            'é' | 'è' | 'ê' | 'ë' => "e",
-            'î' | 'ï' | 'í' => "i",
-            'ô' | 'ö' | 'ó' => "o",
-            'ù' | 'û' | 'ü' | 'ú' => "u",
-            'ÿ' => "y",
-            'œ' => "oe",
-            'æ' => "ae",
-            _ => "",
-        };
-        if !folded.is_empty() {
-            out.push_str(folded);
-        } else if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else if !out.is_empty() && !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    out.trim_end_matches('-').to_string()
-}
-
-/// The report number in a URL segment (`42`), if it is one.
-pub fn parse_number(segment: &str) -> Option<u64> {
-    if segment.is_empty() || segment.len() > 8 || !segment.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    segment.parse().ok().filter(|n| *n > 0)
-}
+use parvis_module_sdk::text::setting_list;
+pub use parvis_module_sdk::text::{code_of, parse_number};
 
 #[cfg(test)]
 mod tests {

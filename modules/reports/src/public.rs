@@ -83,67 +83,17 @@ fn index(req: &Request, _: &Params) -> Result<Response, Error> {
     ))
 }
 
-/// One marker of the map (see the host's `map.js`).
-#[derive(serde::Serialize)]
-struct Marker {
-    count: u32,
-    lat: f64,
-    lon: f64,
-    bounds: [f64; 4],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    href: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    title: Option<String>,
-}
-
-/// The open reports of the map's view, clustered on its grid: `?s=&w=&n=&e=&cols=&rows=`. No
-/// report is read: a lone marker is titled by its number and links to its page.
+/// The open reports of the map's view, clustered on its grid (no report is read): a lone
+/// marker is titled by its number and links to its page.
 fn markers(req: &Request, _: &Params) -> Result<Response, Error> {
-    let number = |name: &str| {
-        req.query_value(name)
-            .and_then(|v| v.parse::<f64>().ok())
-            .filter(|v| v.is_finite())
-            .ok_or_else(|| {
-                Error::bad_request(&format!(
-                    "Paramètre «\u{a0}{name}\u{a0}» manquant ou invalide."
-                ))
-            })
-    };
-    let cells = |name: &str| {
-        req.query_value(name)
-            .and_then(|v| v.parse::<u32>().ok())
-            .filter(|v| (1..=64).contains(v))
-            .ok_or_else(|| {
-                Error::bad_request(&format!("Paramètre «\u{a0}{name}\u{a0}»\u{a0}: de 1 à 64."))
-            })
-    };
-    let bbox = Bbox {
-        south: number("s")?,
-        west: number("w")?,
-        north: number("n")?,
-        east: number("e")?,
-    };
-    let clusters = store::OPEN
-        .clusters(bbox, cells("cols")?, cells("rows")?)
-        .map_err(|e| match e {
-            StoreError::Invalid(m) => Error::bad_request(&m),
-            other => Error::Store(other),
-        })?;
-    let out: Vec<Marker> = clusters
-        .into_iter()
-        .map(|c| {
-            let number = c.key.as_deref().and_then(|k| k.parse::<u64>().ok());
-            Marker {
-                count: c.count,
-                lat: c.at.lat,
-                lon: c.at.lon,
-                bounds: [c.bounds.south, c.bounds.west, c.bounds.north, c.bounds.east],
-                href: number.map(|n| format!("{}/{n}", req.link("").replace("/admin/m/", "/m/"))),
-                title: number.map(|n| format!("Signalement n°\u{a0}{n}")),
-            }
-        })
-        .collect();
-    Ok(Response::json(&out))
+    let public = req.link("").replace("/admin/m/", "/m/");
+    parvis_module_sdk::map::markers(req, &store::OPEN, |key| {
+        let number = key.parse::<u64>().ok()?;
+        Some((
+            format!("{public}/{number}"),
+            format!("Signalement n°\u{a0}{number}"),
+        ))
+    })
 }
 
 /// `/flux` (every report) or `/flux/{categorie}`: an Atom feed of the newest.

@@ -3,7 +3,7 @@
 //! answers, each notified to the reporter and the supporters.
 
 use crate::form::{FieldError, NewReport, StatusChange};
-use crate::model::{Category, Photo, Report, Status, Step};
+use crate::model::{Category, Report, Status, Step};
 use crate::store::{self, Note};
 use parvis_module_sdk::bindings::parvis::module::notify::{Audience, Channels, Notification};
 use parvis_module_sdk::media::{self, Upload};
@@ -28,37 +28,10 @@ pub fn categories(req: &Request) -> Vec<Category> {
     Category::parse_list(&req.settings::<Settings>().categories)
 }
 
-/// The photos of the request (its `photo` field), or why they cannot be taken: a file the
-/// host refused (not an image, too large), or more than `max`. A refused photo refuses the
-/// form: nothing is sent without the photos the person meant to send.
+/// The photos of the request (its `photo` field), or why they cannot be taken (see
+/// [`media::photos_of`]).
 pub fn photos(max: usize) -> Result<Vec<Upload>, Vec<FieldError>> {
-    if let Some(refused) = media::refused().into_iter().next() {
-        return Err(vec![("photo", refused.message)]);
-    }
-    let photos: Vec<Upload> = media::uploads()
-        .into_iter()
-        .filter(|u| u.field == "photo")
-        .collect();
-    if photos.len() > max {
-        return Err(vec![(
-            "photo",
-            format!("Trop de photos\u{a0}: {max} au plus."),
-        )]);
-    }
-    Ok(photos)
-}
-
-/// Keeps the photos for good (in the call's transaction), each with `alt`.
-fn keep(photos: &[Upload], alt: &str) -> Result<Vec<Photo>, StoreError> {
-    photos
-        .iter()
-        .map(|u| {
-            Ok(Photo {
-                id: media::keep(&u.handle)?,
-                alt: alt.to_string(),
-            })
-        })
-        .collect()
+    media::photos_of("photo", max).map_err(|message| vec![("photo", message)])
 }
 
 /// What sending a report came to.
@@ -107,7 +80,7 @@ pub fn send(
     } else {
         new.photo_alt.clone()
     };
-    let photos = keep(photos, &alt).map_err(internal)?;
+    let photos = media::keep_photos(photos, &alt).map_err(internal)?;
     let report = Report {
         number,
         category: new.category.code(),
@@ -145,12 +118,7 @@ pub fn send(
 
 /// The first 140 characters of a text, on one line.
 pub fn excerpt(text: &str) -> String {
-    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if line.chars().count() <= 140 {
-        line
-    } else {
-        format!("{}…", line.chars().take(139).collect::<String>())
-    }
+    parvis_module_sdk::html::excerpt(text, 140)
 }
 
 /// `account` has the same problem as report `number`. False if it already said so, or sent
@@ -208,7 +176,9 @@ pub fn change(
         let photo = match photo {
             Some(upload) => {
                 let alt = format!("Photo de la mairie, signalement n°\u{a0}{number}");
-                keep(std::slice::from_ref(upload), &alt)?.into_iter().next()
+                media::keep_photos(std::slice::from_ref(upload), &alt)?
+                    .into_iter()
+                    .next()
             }
             None => None,
         };

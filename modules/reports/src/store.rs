@@ -7,31 +7,25 @@
 //!   member who took it on) and `etat-agent` (`ouvert:<account>`).
 //! - `ouverts`: the open reports' places alone (an empty marker per key), so the map of
 //!   problems still there clusters only those; removed when a report closes.
-//! - `soutiens`: one [`Support`] per key `<report>:<account>` (« c'est le même problème »),
+//! - `soutiens`: one support per key `<report>:<account>` (« c'est le même problème »),
 //!   indexed by `signalement` and `compte`.
 //! - `notes`: the staff's internal notes ([`Note`]), never shown to the public, indexed by
 //!   `signalement`.
 //! - counter `numero`: the last report number given.
 
 use crate::model::{Report, Status};
-use parvis_module_sdk::store::{self, Collection, Doc, Indexes, ListPage, Point, StoreError};
+use parvis_module_sdk::store::{
+    self, Collection, Doc, Indexes, ListPage, Point, StoreError, Supports,
+};
 use serde::{Deserialize, Serialize};
 
 pub const REPORTS: Collection<'static> = Collection::new("signalements");
 pub const OPEN: Collection<'static> = Collection::new("ouverts");
-const SUPPORTS: Collection<'static> = Collection::new("soutiens");
+const SUPPORTS: Supports<'static> = Supports::new("soutiens", "signalement");
 const NOTES: Collection<'static> = Collection::new("notes");
 
 /// A list page of reports.
 pub const PAGE: u32 = 20;
-
-/// Someone who has the same problem.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Support {
-    pub account: String,
-    pub report: u64,
-    pub at: i64,
-}
 
 /// A staff note on a report (internal).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,8 +93,7 @@ pub fn open_by_neighbourhood() -> Result<Vec<(String, u64)>, StoreError> {
 
 /// The next report number of the commune.
 pub fn next_number() -> Result<u64, StoreError> {
-    let n = store::incr("numero", 1)?;
-    u64::try_from(n).map_err(|_| StoreError::Invalid(format!("numéro {n}")))
+    store::next_number("numero")
 }
 
 /// Report number `number`.
@@ -268,52 +261,24 @@ pub fn nearby(
         .collect())
 }
 
-fn support_key(report: u64, account: &str) -> String {
-    format!("{}:{account}", Report::key(report))
-}
-
 /// Adds `account` to the report's supporters; false if it already was one.
 pub fn support(report: u64, account: &str, at: i64) -> Result<bool, StoreError> {
-    let key = support_key(report, account);
-    if SUPPORTS.get::<Support>(&key)?.is_some() {
-        return Ok(false);
-    }
-    let support = Support {
-        account: account.to_string(),
-        report,
-        at,
-    };
-    SUPPORTS.insert(
-        &key,
-        &support,
-        Indexes::new()
-            .index("signalement", &Report::key(report))
-            .index("compte", account),
-    )?;
-    Ok(true)
+    SUPPORTS.add(&Report::key(report), account, at)
 }
 
 /// Whether `account` supports the report.
 pub fn supports(report: u64, account: &str) -> Result<bool, StoreError> {
-    Ok(SUPPORTS
-        .get::<Support>(&support_key(report, account))?
-        .is_some())
+    SUPPORTS.has(&Report::key(report), account)
 }
 
 /// How many people support the report.
 pub fn supporter_count(report: u64) -> Result<u64, StoreError> {
-    SUPPORTS.count(Some(("signalement", &Report::key(report))))
+    SUPPORTS.count(&Report::key(report))
 }
 
 /// The report's supporters' accounts.
 pub fn supporters(report: u64) -> Result<Vec<String>, StoreError> {
-    Ok(SUPPORTS
-        .list()
-        .index("signalement", &Report::key(report))
-        .all::<Support>()?
-        .into_iter()
-        .map(|d| d.value.account)
-        .collect())
+    SUPPORTS.accounts(&Report::key(report))
 }
 
 /// Moves the supporters of `from` to `to` (a duplicate merged into it), the reporter of
@@ -330,22 +295,18 @@ pub fn merge_supporters(from: &Report, to: u64, at: i64) -> Result<u64, StoreErr
     Ok(added)
 }
 
-/// The reports an account supports.
-pub fn supported_by(account: &str) -> Result<Vec<Support>, StoreError> {
+/// The reports an account supports: each number and since when.
+pub fn supported_by(account: &str) -> Result<Vec<(u64, i64)>, StoreError> {
     Ok(SUPPORTS
-        .list()
-        .index("compte", account)
-        .all::<Support>()?
+        .of(account)?
         .into_iter()
-        .map(|d| d.value)
+        .filter_map(|(key, at)| Some((key.parse().ok()?, at)))
         .collect())
 }
 
 /// Withdraws every support of `account`.
 pub fn forget_supports(account: &str) -> Result<(), StoreError> {
-    for support in supported_by(account)? {
-        SUPPORTS.delete(&support_key(support.report, account))?;
-    }
+    SUPPORTS.forget(account)?;
     Ok(())
 }
 

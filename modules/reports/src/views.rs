@@ -4,19 +4,13 @@
 use crate::form::{
     ADDRESS_MAX, ALT_MAX, DESCRIPTION_MAX, FieldError, NOTE_MAX, REPLY_MAX, ReportForm,
 };
-use crate::model::{CLOSED, Category, MAX_PHOTOS, OPEN, Photo, Report, Status};
+use crate::model::{CLOSED, Category, MAX_PHOTOS, OPEN, Report, Status};
 use crate::store::{Filter, Note};
 use parvis_module_sdk::Request;
 use parvis_module_sdk::html::{
-    MapView, Markup, empty, error_summary, field, french, html, map, paragraphs,
+    MapView, Markup, empty, encode_query, error_summary, field, french, html, map, paragraphs,
+    photos, time,
 };
-use parvis_module_sdk::media;
-use parvis_module_sdk::time::ms::{format_fr, iso_utc};
-
-/// A `<time>` element in French, Paris time.
-pub fn time(ms: i64) -> Markup {
-    html! { time datetime=(iso_utc(ms)) { (format_fr(ms)) } }
-}
 
 /// « 1 autre personne a le même problème », « 3 autres personnes ont le même problème ».
 fn supporters_line(n: u64) -> String {
@@ -142,25 +136,12 @@ fn filter_query(filter: &Filter) -> String {
             out.push('&');
             out.push_str(name);
             out.push('=');
-            out.push_str(&encode(value));
+            out.push_str(&encode_query(value));
         }
     }
     if filter.agent.is_some() {
         out.push_str("&agent=");
         out.push_str(crate::admin::MINE);
-    }
-    out
-}
-
-/// Percent-encodes a query value (letters, digits and `-_.~` kept).
-fn encode(value: &str) -> String {
-    let mut out = String::new();
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
     }
     out
 }
@@ -329,19 +310,6 @@ fn photo_fields(errors: &[FieldError], alt: &str) -> Markup {
         input id="photo_alt" name="photo_alt" maxlength=(ALT_MAX) value=(alt)
             aria-invalid=[photo_alt.invalid()] aria-describedby=[photo_alt.error_id().or(Some("photo_alt-aide".into()))];
         p class="hint" id="photo_alt-aide" { "Pour les personnes qui ne voient pas les photos : « Lampadaire éteint au coin de la rue »." }
-    }
-}
-
-/// The photos of a report or of a step.
-fn photos(list: &[Photo]) -> Markup {
-    html! {
-        @if !list.is_empty() {
-            div class="attachments" {
-                @for p in list {
-                    a href=(media::url(&p.id)) { img src=(media::url(&p.id)) alt=(p.alt) loading="lazy"; }
-                }
-            }
-        }
     }
 }
 

@@ -239,6 +239,50 @@ pub fn french_text(text: &str) -> String {
     parvis_names::typography::spaces(text).into_owned()
 }
 
+/// A `<time>` element for Unix milliseconds, written in French in Paris time.
+pub fn time(ms: i64) -> Markup {
+    html! { time datetime=(crate::time::ms::iso_utc(ms)) { (crate::time::ms::format_fr(ms)) } }
+}
+
+/// Kept photos as the design system's attachments (each opens full size).
+pub fn photos(list: &[crate::media::Photo]) -> Markup {
+    html! {
+        @if !list.is_empty() {
+            div class="attachments" {
+                @for p in list {
+                    a href=(crate::media::url(&p.id)) { img src=(crate::media::url(&p.id)) alt=(p.alt) loading="lazy"; }
+                }
+            }
+        }
+    }
+}
+
+/// The first `max` characters of a text on one line, with an ellipsis when cut (a
+/// notification's body, a list's summary, a chart's label).
+pub fn excerpt(text: &str, max: usize) -> String {
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= max {
+        return line;
+    }
+    let mut cut: String = line.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// Percent-encodes a query value (letters, digits and `-_.~` kept), for links that keep a
+/// list's filters.
+pub fn encode_query(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// What a [`map`] shows besides the commune's outline.
 #[derive(Debug, Clone, Default)]
 pub struct MapView<'a> {

@@ -68,6 +68,7 @@ mod commune;
 pub mod host;
 pub mod html;
 mod manifest;
+pub mod map;
 pub mod media;
 pub mod now;
 pub mod personal;
@@ -75,6 +76,7 @@ mod request;
 mod response;
 mod router;
 pub mod store;
+pub mod text;
 pub mod time;
 
 pub use bindings::parvis::module::types::{

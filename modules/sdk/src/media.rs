@@ -43,3 +43,41 @@ pub fn delete(id: &str) -> Result<bool, StoreError> {
 pub fn url(id: &str) -> String {
     format!("/media/{id}")
 }
+
+/// A kept photo (`/media/<id>`) with its text alternative, as modules store it beside their
+/// documents.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Photo {
+    pub id: String,
+    pub alt: String,
+}
+
+/// The files sent in the form field `field`, or the French reason they cannot be taken: a
+/// file the host refused (not an image, too large), or more than `max`. A refused file
+/// refuses the whole form: nothing is saved without the photos the person meant to send.
+pub fn photos_of(field: &str, max: usize) -> Result<Vec<Upload>, String> {
+    if let Some(refused) = refused().into_iter().next() {
+        return Err(refused.message);
+    }
+    let photos: Vec<Upload> = uploads().into_iter().filter(|u| u.field == field).collect();
+    if photos.len() > max {
+        return Err(match max {
+            1 => "Une seule photo, s'il vous plaît.".to_string(),
+            _ => format!("Trop de photos\u{a0}: {max} au plus."),
+        });
+    }
+    Ok(photos)
+}
+
+/// Keeps `uploads` for good (in the call's transaction), each described by `alt`.
+pub fn keep_photos(uploads: &[Upload], alt: &str) -> Result<Vec<Photo>, StoreError> {
+    uploads
+        .iter()
+        .map(|u| {
+            Ok(Photo {
+                id: keep(&u.handle)?,
+                alt: alt.to_string(),
+            })
+        })
+        .collect()
+}

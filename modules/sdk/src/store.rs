@@ -28,6 +28,35 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
 
+/// A map picker's fields that do not read as a point on Earth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnreadablePoint;
+
+impl fmt::Display for UnreadablePoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Ce point de la carte est illisible. Touchez la carte à nouveau.")
+    }
+}
+
+/// The point of a map picker's `lat` and `lon` fields (`45.899` or `45,899`): `Ok(None)` when
+/// both are empty (no place chosen).
+pub fn point_from_form(lat: &str, lon: &str) -> Result<Option<Point>, UnreadablePoint> {
+    let coordinate = |raw: &str, max: f64| {
+        raw.trim()
+            .replace(',', ".")
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && v.abs() <= max)
+    };
+    match (lat.trim(), lon.trim()) {
+        ("", "") => Ok(None),
+        (lat, lon) => match (coordinate(lat, 90.0), coordinate(lon, 180.0)) {
+            (Some(lat), Some(lon)) => Ok(Some(Point { lat, lon })),
+            _ => Err(UnreadablePoint),
+        },
+    }
+}
+
 /// Whether `at` lies inside the call's commune: its official outline (IGN Admin Express,
 /// generalised for maps), a point within 100 m of it counting as inside. `None` when the registry has no
 /// outline for the commune: let the person choose rather than refuse. Since contract 0.2.3.
@@ -418,6 +447,125 @@ impl List<'_> {
             }
         }
     }
+}
+
+/// Who supports what: one small document per account and item (key `<item>:<account>`,
+/// indexed by the item and by the account), for « j'ai le même problème », « je soutiens
+/// cette idée » and the like. Item keys must not contain `:`.
+///
+/// ```ignore
+/// const SUPPORTS: Supports = Supports::new("soutiens", "idee");
+/// if SUPPORTS.add("00000042", account, host::now_ms())? { /* a new supporter */ }
+/// let everyone: Vec<String> = SUPPORTS.accounts("00000042")?;
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Supports<'a> {
+    collection: Collection<'a>,
+    item: &'a str,
+}
+
+/// A support as stored (older documents may carry more fields: they are ignored).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Mark {
+    account: String,
+    at: i64,
+}
+
+impl<'a> Supports<'a> {
+    /// Supports kept in `collection`, indexed by item under `item_index`.
+    pub const fn new(collection: &'a str, item_index: &'a str) -> Self {
+        Self {
+            collection: Collection::new(collection),
+            item: item_index,
+        }
+    }
+
+    fn key(item: &str, account: &str) -> String {
+        format!("{item}:{account}")
+    }
+
+    /// `account` supports `item` from `at`; false if it already did.
+    pub fn add(&self, item: &str, account: &str, at: i64) -> Result<bool, StoreError> {
+        let key = Self::key(item, account);
+        if self.collection.get::<Mark>(&key)?.is_some() {
+            return Ok(false);
+        }
+        let mark = Mark {
+            account: account.to_string(),
+            at,
+        };
+        let indexes = Indexes::new()
+            .index(self.item, item)
+            .index("compte", account);
+        match self.collection.insert(&key, &mark, indexes) {
+            Ok(_) => Ok(true),
+            // The same person's twin request got there first.
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `account` withdraws its support; false if it gave none.
+    pub fn remove(&self, item: &str, account: &str) -> Result<bool, StoreError> {
+        self.collection.delete(&Self::key(item, account))
+    }
+
+    /// Whether `account` supports `item`.
+    pub fn has(&self, item: &str, account: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .collection
+            .get::<Mark>(&Self::key(item, account))?
+            .is_some())
+    }
+
+    /// How many support `item`.
+    pub fn count(&self, item: &str) -> Result<u64, StoreError> {
+        self.collection.count(Some((self.item, item)))
+    }
+
+    /// The accounts supporting `item`.
+    pub fn accounts(&self, item: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .collection
+            .list()
+            .index(self.item, item)
+            .all::<Mark>()?
+            .into_iter()
+            .map(|d| d.value.account)
+            .collect())
+    }
+
+    /// What `account` supports: each item's key and since when.
+    pub fn of(&self, account: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(self
+            .collection
+            .list()
+            .index("compte", account)
+            .all::<Mark>()?
+            .into_iter()
+            .filter_map(|d| {
+                let (item, _) = d.key.split_once(':')?;
+                Some((item.to_string(), d.value.at))
+            })
+            .collect())
+    }
+
+    /// Withdraws every support of `account` (its account was deleted); returns the items it
+    /// supported.
+    pub fn forget(&self, account: &str) -> Result<Vec<String>, StoreError> {
+        let items = self.of(account)?;
+        for (item, _) in &items {
+            self.collection.delete(&Self::key(item, account))?;
+        }
+        Ok(items.into_iter().map(|(item, _)| item).collect())
+    }
+}
+
+/// The next number of a numbered series (reports, ideas: « n° 42 »), from 1, kept in the
+/// counter `counter`.
+pub fn next_number(counter: &str) -> Result<u64, StoreError> {
+    let n = incr(counter, 1)?;
+    u64::try_from(n).map_err(|_| StoreError::Invalid(format!("numéro {n}")))
 }
 
 /// Adds `delta` to a named counter (created at 0) and returns its new value.

@@ -10,6 +10,7 @@
 
 use anyhow::{Context as _, Result};
 use parvis_core::authz::Role;
+use parvis_tests::forms::{location, phone_photo, post, post_files};
 use parvis_tests::wait_for_page as wait_until;
 use parvis_tests::{TestApp, both_backends, form_token, html};
 use serde_json::Value;
@@ -22,67 +23,6 @@ const NBSP: char = '\u{a0}';
 async fn get(client: &reqwest::Client, url: &str) -> Result<(u16, String)> {
     let r = client.get(url).send().await?;
     Ok((r.status().as_u16(), r.text().await?))
-}
-
-async fn post(
-    client: &reqwest::Client,
-    url: &str,
-    fields: &[(&str, &str)],
-) -> Result<reqwest::Response> {
-    let token = form_token(client, url).await?;
-    let mut body = vec![("csrf_token", token.as_str())];
-    body.extend_from_slice(fields);
-    Ok(client.post(url).form(&body).send().await?)
-}
-
-/// Posts `fields` and `files` as a multipart form, the CSRF token in the query (as the
-/// module's forms with files do).
-async fn post_files(
-    client: &reqwest::Client,
-    url: &str,
-    fields: &[(&str, &str)],
-    files: &[(&str, Vec<u8>, &str)],
-) -> Result<reqwest::Response> {
-    let token = form_token(client, url).await?;
-    let mut form = reqwest::multipart::Form::new();
-    for (name, value) in fields {
-        form = form.text(name.to_string(), value.to_string());
-    }
-    for (name, bytes, file_name) in files {
-        form = form.part(
-            name.to_string(),
-            reqwest::multipart::Part::bytes(bytes.clone())
-                .file_name(file_name.to_string())
-                .mime_str("image/jpeg")?,
-        );
-    }
-    Ok(client
-        .post(format!("{url}?csrf_token={token}"))
-        .multipart(form)
-        .send()
-        .await?)
-}
-
-/// A 2,000 × 1,000 JPEG carrying an EXIF segment with a (pretend) GPS position, as a phone's
-/// photo does: what the host must not publish.
-fn phone_photo() -> Result<Vec<u8>> {
-    let img = image::RgbImage::from_fn(2000, 1000, |x, y| {
-        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
-    });
-    let mut jpeg = Vec::new();
-    image::DynamicImage::ImageRgb8(img).write_to(
-        &mut std::io::Cursor::new(&mut jpeg),
-        image::ImageFormat::Jpeg,
-    )?;
-    let mut exif = b"Exif\0\0MM\0*\0\0\0\x08\0\0\0\0\0\0".to_vec();
-    exif.extend_from_slice(b"GPSLatitude 48.8566 PARVIS-SECRET-POSITION");
-    let length = u16::try_from(exif.len() + 2)?;
-    let mut out = jpeg[..2].to_vec();
-    out.extend_from_slice(&[0xFF, 0xE1]);
-    out.extend_from_slice(&length.to_be_bytes());
-    out.extend_from_slice(&exif);
-    out.extend_from_slice(&jpeg[2..]);
-    Ok(out)
 }
 
 /// Moves every date of report `number` of `slug` back by `days`, in the database (as if it
@@ -123,14 +63,6 @@ async fn backdate(app: &TestApp, slug: &str, number: u64, days: i64) -> Result<(
     .await?;
     tx.commit().await?;
     Ok(())
-}
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get("location")
-        .and_then(|l| l.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
 }
 
 /// A report form: category, description, place.
