@@ -762,7 +762,14 @@ mod tests {
             rows.iter().filter(|r| r.function_label == "Maire").count(),
             1
         );
-        for id in ["polls", "alerts", "office-hours", "donations", "reports"] {
+        for id in [
+            "polls",
+            "alerts",
+            "office-hours",
+            "donations",
+            "reports",
+            "ideas",
+        ] {
             let file = content_file(Path::new(DEMO_MODULES_DIR), id)
                 .with_context(|| format!("modules/{id}/demo.json"))?;
             let content: ModuleDemo = serde_json::from_str(&std::fs::read_to_string(&file)?)

@@ -21,6 +21,7 @@ mod engagement;
 mod feed;
 mod french;
 mod fuzz;
+mod ideas;
 mod jobs;
 mod kept_sessions;
 mod layers;
