@@ -55,6 +55,17 @@ impl Status {
         }
     }
 
+    /// The ideas with this status, in a figure's label.
+    pub fn plural(self) -> &'static str {
+        match self {
+            Status::Proposee => "Proposées",
+            Status::AEtude => "À l'étude",
+            Status::Retenue => "Retenues",
+            Status::Realisee => "Réalisées",
+            Status::NonRetenue => "Non retenues",
+        }
+    }
+
     /// What happened, for the timeline and the notifications.
     pub fn event(self) -> &'static str {
         match self {

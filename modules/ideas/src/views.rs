@@ -10,7 +10,7 @@ use crate::store::Filter;
 use parvis_module_sdk::Request;
 use parvis_module_sdk::html::{
     MapView, Markup, empty, encode_query, error_summary, field, french, html, map, paragraphs,
-    photos, time,
+    photos, table_head, time,
 };
 use parvis_module_sdk::store::Doc;
 
@@ -153,9 +153,9 @@ pub fn index(req: &Request, page: &Index<'_>) -> Markup {
             (paragraphs(page.intro))
         }
         p { a class="button" href=(req.link("/nouvelle")) { "Proposer une idée" } }
-        ul class="stats" {
+        dl class="figures" {
             @for (status, count) in page.counts {
-                li { strong { (count) } " " (status.label().to_lowercase()) }
+                div { dt { (status.plural()) } dd { (count) } }
             }
         }
         section aria-labelledby="liste-titre" {
@@ -188,14 +188,7 @@ pub fn queue(req: &Request, page: &Index<'_>) -> Markup {
             (empty("Aucune idée ne correspond à ces critères."))
         } @else {
             table {
-                caption class="sr-only" { "Idées, de la plus récente à la plus ancienne" }
-                thead { tr {
-                    th scope="col" { "N°" }
-                    th scope="col" { "Idée" }
-                    th scope="col" { "Statut" }
-                    th scope="col" { "Soutiens" }
-                    th scope="col" { "Proposée le" }
-                } }
+                (table_head(Some("Idées, de la plus récente à la plus ancienne"), &["N°", "Idée", "Statut", "Soutiens", "Proposée le"]))
                 tbody {
                     @for idea in page.ideas {
                         tr {
