@@ -226,6 +226,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
             crate::web::path_guard::refuse_control_characters,
         ))
         .layer(middleware::from_fn_with_state(web.clone(), csrf::protect))
+        .layer(middleware::from_fn(crate::web::body::paced))
         .layer(middleware::from_fn_with_state(
             web.clone(),
             errors::render_error_pages,

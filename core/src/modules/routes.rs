@@ -158,36 +158,21 @@ async fn admin(
 /// is dropped.
 const DRAIN_LIMIT: usize = 8 << 20;
 
-/// How long a body may go without a byte before the host gives up on it.
-pub(crate) const BODY_IDLE: std::time::Duration = std::time::Duration::from_secs(15);
-/// After [`BODY_GRACE`], a body must have come at this many bytes per second on average (a
-/// slow mobile link sends ten times more): a client trickling a large form cannot hold an
-/// upload turn, its memory and a connection for minutes.
-pub(crate) const BODY_MIN_RATE: u64 = 8 << 10;
-/// The start a body gets before its rate is weighed.
-pub(crate) const BODY_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// Reads a module request's body, keeping at most `limit` bytes ([`input::MAX_BODY`], or
 /// [`uploads::MAX_UPLOAD_BODY`] for a signed-in person's multipart form). The rest of a larger
 /// body is read and dropped (up to [`DRAIN_LIMIT`] more), so the client hears the host's 413
 /// instead of a reset connection, without the host holding it in memory. A body that stalls
-/// for [`BODY_IDLE`], or comes slower than [`BODY_MIN_RATE`] after [`BODY_GRACE`], is refused
-/// with 408.
+/// or trickles is cut by the deadlines every body has (`web::body`), and answered 408.
 pub(crate) async fn read_body(
     body: axum::body::Body,
     limit: usize,
 ) -> AppResult<Result<Bytes, InputError>> {
     use futures_util::StreamExt as _;
     let unreadable = || AppError::bad_request("Le contenu envoyé est illisible ou incomplet.");
-    let started = tokio::time::Instant::now();
     let mut stream = body.into_data_stream();
     let mut kept = Vec::new();
     let mut seen = 0usize;
-    loop {
-        let Ok(next) = tokio::time::timeout(BODY_IDLE, stream.next()).await else {
-            return Err(AppError::TooSlow);
-        };
-        let Some(chunk) = next else { break };
+    while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| unreadable())?;
         seen = seen.saturating_add(chunk.len());
         if seen > limit.saturating_add(DRAIN_LIMIT) {
@@ -196,23 +181,11 @@ pub(crate) async fn read_body(
         if seen <= limit {
             kept.extend_from_slice(&chunk);
         }
-        if too_slow(seen, started.elapsed()) {
-            return Err(AppError::TooSlow);
-        }
     }
     if seen > limit {
         return Ok(Err(input::body_too_large(limit)));
     }
     Ok(Ok(Bytes::from(kept)))
-}
-
-/// Whether `seen` bytes in `elapsed` is below the rate a body must keep.
-fn too_slow(seen: usize, elapsed: std::time::Duration) -> bool {
-    let Some(weighed) = elapsed.checked_sub(BODY_GRACE) else {
-        return false;
-    };
-    let owed = u128::from(BODY_MIN_RATE) * weighed.as_millis() / 1000;
-    (seen as u128) < owed
 }
 
 /// The host's refusal of a request past its input bounds: the module is not called.

@@ -6,6 +6,7 @@
 //! through [`HeaderCounts`], which the feature that owns the count implements.
 
 pub mod assets;
+pub mod body;
 pub mod csrf;
 pub mod errors;
 pub mod health;

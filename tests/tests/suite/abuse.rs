@@ -759,3 +759,52 @@ async fn a_request_head_sent_a_byte_at_a_time_is_cut_at_its_deadline() -> Result
     app.stop().await;
     Ok(())
 }
+
+/// A form's body that stops coming (here the sign-in form, an ordinary route: the module
+/// routes are covered in `reports`) is answered 408 with the French page once it has sent
+/// nothing for `BODY_IDLE`, and the connection is let go.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_body_that_stalls_is_answered_408() -> Result<()> {
+    use parvis_core::web::body::BODY_IDLE;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let app = TestApp::start(Backend::Sqlite).await?;
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await?;
+    let host = format!("{}:{}", parvis_tests::BASE, app.addr.port());
+    // The form carries its CSRF token: the body is read to find it.
+    let token = "a".repeat(40);
+    stream
+        .write_all(
+            format!(
+                "POST /connexion HTTP/1.1\r\nHost: {host}\r\n\
+                 Cookie: parvis_csrf={token}\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\n\
+                 csrf_token={token}&email=alice%40example.org&pass"
+            )
+            .as_bytes(),
+        )
+        .await?;
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    tokio::time::timeout(BODY_IDLE + Duration::from_secs(10), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await
+    .context("the stalled body was never answered")?;
+    let took = started.elapsed();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("trop lent"), "{answer}");
+    assert!(
+        took >= BODY_IDLE - Duration::from_secs(1),
+        "answered after {took:?}, before the body's deadline"
+    );
+    app.stop().await;
+    Ok(())
+}
