@@ -8,8 +8,8 @@ use crate::model::{CLOSED, Category, MAX_PHOTOS, OPEN, Report, Status};
 use crate::store::{Filter, Note};
 use parvis_module_sdk::Request;
 use parvis_module_sdk::html::{
-    MapView, Markup, empty, encode_query, error_summary, field, french, html, map, paragraphs,
-    photos, time,
+    MapView, Markup, bar_chart, empty, encode_query, error_summary, field, french, html, map,
+    paragraphs, photos, time,
 };
 
 /// « 1 autre personne a le même problème », « 3 autres personnes ont le même problème ».
@@ -28,16 +28,6 @@ fn counted(n: u64, one: &str, many: &str) -> String {
         1 => format!("1 {one}"),
         n => format!("{n} {many}"),
     }
-}
-
-/// `text` cut to `max` characters, with an ellipsis when cut (a chart's label).
-fn short(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut cut: String = text.chars().take(max - 1).collect();
-    cut.push('…');
-    cut
 }
 
 /// The status as a tag: the word, never a colour alone.
@@ -557,34 +547,13 @@ pub fn stats(
         }
         @if !by_neighbourhood.is_empty() {
             h2 { "En cours, par quartier" }
-            @let most = by_neighbourhood.iter().map(|n| n.1).max().unwrap_or(0).max(1);
-            @let height = 28 * by_neighbourhood.len();
-            figure class="chart bars" {
-                figcaption id="par-quartier" {
-                    "Signalements en cours de traitement, par quartier où ils ont été placés sur la carte (ceux placés hors de tout quartier n'y figurent pas)"
-                }
-                svg viewBox=(format!("0 0 430 {height}")) role="img" aria-labelledby="par-quartier" focusable="false" {
-                    @for (i, (name, n)) in by_neighbourhood.iter().enumerate() {
-                        @let y = 28 * i;
-                        @let w = 240 * n / most;
-                        g {
-                            title { (name) " : " (n) }
-                            text x="0" y=(y + 15) { (short(name, 18)) }
-                            rect x="140" y=(y) width=(w) height="22" rx="2" {}
-                            text x=(146 + w) y=(y + 15) { (n) }
-                        }
-                    }
-                }
-                details {
-                    summary { "Les chiffres, quartier par quartier" }
-                    table {
-                        thead { tr { th scope="col" { "Quartier" } th scope="col" { "En cours" } } }
-                        tbody {
-                            @for (name, n) in by_neighbourhood { tr { td { (name) } td { (n) } } }
-                        }
-                    }
-                }
-            }
+            (bar_chart(
+                "par-quartier",
+                "Signalements en cours de traitement, par quartier où ils ont été placés sur la carte (ceux placés hors de tout quartier n'y figurent pas)",
+                by_neighbourhood,
+                "Quartier",
+                "En cours",
+            ))
         }
         h2 { "Export" }
         p {

@@ -269,6 +269,46 @@ pub fn excerpt(text: &str, max: usize) -> String {
     cut
 }
 
+/// A horizontal bar chart of the design system (`figure.chart.bars`): one bar per row, its
+/// label cut to 18 characters (whole in the bar's tooltip), and the figures as a table under
+/// a « details » for whoever would rather read them. `id` names the caption for the SVG.
+pub fn bar_chart(
+    id: &str,
+    caption: &str,
+    rows: &[(String, u64)],
+    label: &str,
+    figure: &str,
+) -> Markup {
+    let most = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1);
+    let height = 28 * rows.len();
+    html! {
+        figure class="chart bars" {
+            figcaption id=(id) { (caption) }
+            svg viewBox=(format!("0 0 430 {height}")) role="img" aria-labelledby=(id) focusable="false" {
+                @for (i, (name, n)) in rows.iter().enumerate() {
+                    @let y = 28 * i;
+                    @let w = 240 * n / most;
+                    g {
+                        title { (name) " : " (n) }
+                        text x="0" y=(y + 15) { (excerpt(name, 18)) }
+                        rect x="140" y=(y) width=(w) height="22" rx="2" {}
+                        text x=(146 + w) y=(y + 15) { (n) }
+                    }
+                }
+            }
+            details {
+                summary { "Les chiffres" }
+                table {
+                    thead { tr { th scope="col" { (label) } th scope="col" { (figure) } } }
+                    tbody {
+                        @for (name, n) in rows { tr { td { (name) } td { (n) } } }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Percent-encodes a query value (letters, digits and `-_.~` kept), for links that keep a
 /// list's filters.
 pub fn encode_query(value: &str) -> String {
