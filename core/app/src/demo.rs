@@ -769,6 +769,7 @@ mod tests {
             "donations",
             "reports",
             "ideas",
+            "commitments",
         ] {
             let file = content_file(Path::new(DEMO_MODULES_DIR), id)
                 .with_context(|| format!("modules/{id}/demo.json"))?;

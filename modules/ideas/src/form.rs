@@ -225,7 +225,7 @@ pub fn answer(req: &Request) -> Result<Answer, Vec<FieldError>> {
             None => {
                 errors.push((
                     "engagement_lien",
-                    "Le lien doit être une adresse de ce site, commençant par «\u{a0}/\u{a0}» (par exemple /m/engagements/3).".to_string(),
+                    "Le lien doit être une adresse de ce site, commençant par «\u{a0}/\u{a0}» (par exemple /m/commitments/3).".to_string(),
                 ));
                 None
             }
@@ -357,8 +357,8 @@ mod tests {
                 .unwrap_or_default();
             assert_eq!(e[0].0, "engagement_lien", "{bad}");
         }
-        let ok = answer(&req("retenue", "", "Plan vélo", "/m/engagements/3"));
-        assert!(ok.is_ok_and(|a| a.commitment.is_some_and(|c| c.path == "/m/engagements/3")));
+        let ok = answer(&req("retenue", "", "Plan vélo", "/m/commitments/3"));
+        assert!(ok.is_ok_and(|a| a.commitment.is_some_and(|c| c.path == "/m/commitments/3")));
         assert!(answer(&req("retenue", "", "Plan vélo", "")).is_err());
     }
 }

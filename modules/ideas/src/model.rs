@@ -103,7 +103,7 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Commitment {
     pub title: String,
-    /// A path of the site (`/m/engagements/3`), checked when the staff set it.
+    /// A path of the site (`/m/commitments/3`), checked when the staff set it.
     pub path: String,
 }
 

@@ -447,7 +447,7 @@ pub fn manage(req: &Request, page: &Show<'_>) -> Markup {
                     aria-invalid=[c_title.invalid()] aria-describedby=[c_title.error_id()];
                 label for="engagement_lien" { "Lien de l'engagement sur ce site" }
                 (c_link.error())
-                input id="engagement_lien" name="engagement_lien" maxlength=(PATH_MAX) value=(commitment_path) placeholder="/m/engagements/3"
+                input id="engagement_lien" name="engagement_lien" maxlength=(PATH_MAX) value=(commitment_path) placeholder="/m/commitments/3"
                     aria-invalid=[c_link.invalid()] aria-describedby=[c_link.error_id().or(Some("engagement-aide".into()))];
                 p class="hint" id="engagement-aide" { "Videz les deux champs pour retirer le lien. L'auteur et les personnes qui soutiennent l'idée sont prévenus de chaque changement de statut ou réponse." }
                 button type="submit" { "Enregistrer" }

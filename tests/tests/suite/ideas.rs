@@ -260,7 +260,7 @@ both_backends!(
             ("statut", "retenue"),
             ("reponse", "Douze arceaux seront posés au printemps."),
             ("engagement_titre", "Plan vélo 2027"),
-            ("engagement_lien", "/m/engagements/3"),
+            ("engagement_lien", "/m/commitments/3"),
         ])
         .await?;
         assert_eq!(r.status(), 303);
@@ -271,7 +271,7 @@ both_backends!(
             text.contains("Douze arceaux seront posés au printemps."),
             "{text}"
         );
-        assert!(page.contains("href=\"/m/engagements/3\""), "{page}");
+        assert!(page.contains("href=\"/m/commitments/3\""), "{page}");
         // Alice and Bruno are told, in the app and by e-mail.
         for who in [&alice, &bruno] {
             wait_until(

@@ -11,6 +11,7 @@ mod alerts_sms;
 mod authz;
 mod billing;
 mod cancelled_begin;
+mod commitments;
 mod commune_page;
 mod communes;
 mod contract_versions;

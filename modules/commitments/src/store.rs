@@ -1,0 +1,162 @@
+//! Storage layout of the module.
+//!
+//! - `engagements`: one [`Commitment`] per key ([`Commitment::key`]), indexed by `statut`,
+//!   `theme` (the theme's code), `porteur` (the bearer's code), `quartier` (for other modules'
+//!   and later queries), and `compte` (the account of the official who published it).
+//! - `evaluations`: one [`Evaluation`] per key `<commitment>:<account>` (one per account),
+//!   indexed by `engagement` and `compte`.
+//! - counter `numero`: the last commitment number given.
+
+use crate::model::{Commitment, Evaluation, Status};
+use parvis_module_sdk::store::{self, Collection, Doc, Indexes, StoreError};
+use parvis_module_sdk::text::code_of;
+
+const COMMITMENTS: Collection<'static> = Collection::new("engagements");
+const EVALUATIONS: Collection<'static> = Collection::new("evaluations");
+
+/// A page of evaluations' comments.
+pub const COMMENTS_PAGE: u32 = 30;
+
+fn indexes(c: &Commitment) -> Indexes {
+    let mut indexes = Indexes::new()
+        .index("statut", c.status.value())
+        .index("theme", &code_of(&c.theme))
+        .index("porteur", &c.bearer.code());
+    if let Some(n) = &c.neighbourhood {
+        indexes = indexes.index("quartier", n);
+    }
+    if let Some(account) = &c.bearer.account {
+        indexes = indexes.index("compte", account);
+    }
+    indexes
+}
+
+/// The next commitment number of the commune.
+pub fn next_number() -> Result<u64, StoreError> {
+    store::next_number("numero")
+}
+
+/// Commitment number `number`.
+pub fn commitment(number: u64) -> Result<Option<Doc<Commitment>>, StoreError> {
+    COMMITMENTS.get(&Commitment::key(number))
+}
+
+/// Stores a new commitment.
+pub fn insert(c: &Commitment) -> Result<(), StoreError> {
+    COMMITMENTS.insert(&Commitment::key(c.number), c, indexes(c))?;
+    Ok(())
+}
+
+/// Reads commitment `number`, changes it with `change`, and writes it back; read again and
+/// retried when another call wrote it in between (two evaluations at the same moment).
+/// `change` says whether there is anything to write.
+pub fn modify(
+    number: u64,
+    mut change: impl FnMut(&mut Commitment) -> bool,
+) -> Result<Option<Commitment>, StoreError> {
+    for _ in 0..4 {
+        let Some(doc) = commitment(number)? else {
+            return Ok(None);
+        };
+        let mut c = doc.value;
+        if !change(&mut c) {
+            return Ok(Some(c));
+        }
+        match COMMITMENTS.put(&Commitment::key(number), &c, indexes(&c), Some(doc.version)) {
+            Ok(_) => return Ok(Some(c)),
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Conflict(format!("engagement {number}")))
+}
+
+/// A filter of the list: a status, a theme's code, a bearer's code, a neighbourhood.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub status: Option<Status>,
+    pub theme: Option<String>,
+    pub bearer: Option<String>,
+    pub neighbourhood: Option<String>,
+}
+
+/// Every commitment, oldest first (a programme reads in its order). A commune's commitments
+/// are a few dozen to a few hundred: read whole, and filtered in memory ([`matches`]).
+pub fn all() -> Result<Vec<Commitment>, StoreError> {
+    Ok(COMMITMENTS
+        .list()
+        .all::<Commitment>()?
+        .into_iter()
+        .map(|d| d.value)
+        .collect())
+}
+
+/// Whether `c` passes `filter`.
+pub fn matches(filter: &Filter, c: &Commitment) -> bool {
+    filter.status.is_none_or(|s| c.status == s)
+        && filter
+            .theme
+            .as_ref()
+            .is_none_or(|t| code_of(&c.theme) == *t)
+        && filter.bearer.as_ref().is_none_or(|b| c.bearer.code() == *b)
+        && filter
+            .neighbourhood
+            .as_ref()
+            .is_none_or(|n| c.neighbourhood.as_ref() == Some(n))
+}
+
+/// The commitments an official published.
+pub fn published_by(account: &str) -> Result<Vec<Doc<Commitment>>, StoreError> {
+    COMMITMENTS.list().index("compte", account).all()
+}
+
+/// Replaces a commitment as it is (its bearer's account taken off).
+pub fn put(doc: &Doc<Commitment>) -> Result<(), StoreError> {
+    COMMITMENTS.put(&doc.key, &doc.value, indexes(&doc.value), Some(doc.version))?;
+    Ok(())
+}
+
+fn evaluation_key(number: u64, account: &str) -> String {
+    format!("{}:{account}", Commitment::key(number))
+}
+
+/// `account`'s evaluation of commitment `number`, if any.
+pub fn evaluation(number: u64, account: &str) -> Result<Option<Doc<Evaluation>>, StoreError> {
+    EVALUATIONS.get(&evaluation_key(number, account))
+}
+
+/// Stores `account`'s evaluation (a first one, or a changed one at `version`).
+pub fn put_evaluation(e: &Evaluation, version: Option<u64>) -> Result<(), StoreError> {
+    let indexes = Indexes::new()
+        .index("engagement", &Commitment::key(e.commitment))
+        .index("compte", &e.account);
+    let key = evaluation_key(e.commitment, &e.account);
+    match version {
+        Some(v) => EVALUATIONS.put(&key, e, indexes, Some(v))?,
+        None => EVALUATIONS.insert(&key, e, indexes)?,
+    };
+    Ok(())
+}
+
+/// Deletes `account`'s evaluation of commitment `number`.
+pub fn delete_evaluation(number: u64, account: &str) -> Result<bool, StoreError> {
+    EVALUATIONS.delete(&evaluation_key(number, account))
+}
+
+/// The evaluations of a commitment, a page at a time.
+pub fn evaluations(
+    number: u64,
+    after: Option<&str>,
+) -> Result<store::ListPage<Evaluation>, StoreError> {
+    EVALUATIONS
+        .list()
+        .index("engagement", &Commitment::key(number))
+        .after(after)
+        .limit(COMMENTS_PAGE)
+        .page()
+}
+
+/// The evaluations an account gave.
+pub fn evaluations_by(account: &str) -> Result<Vec<Doc<Evaluation>>, StoreError> {
+    EVALUATIONS.list().index("compte", account).all()
+}
