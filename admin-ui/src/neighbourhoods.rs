@@ -132,6 +132,7 @@ async fn outcome(
         Err(e) => {
             let status = match e {
                 ImportError::Changed => StatusCode::CONFLICT,
+                ImportError::TooOften => StatusCode::TOO_MANY_REQUESTS,
                 _ => StatusCode::UNPROCESSABLE_ENTITY,
             };
             render(state, page, tenant, status, None, Some(e.to_string())).await
@@ -260,6 +261,7 @@ async fn remove(
         )),
         Err(ImportError::Db(e)) => Err(AppError::from(e)),
         Err(e @ ImportError::Changed) => Err(AppError::Conflict(e.to_string())),
+        Err(ImportError::TooOften) => Err(AppError::TooManyRequests),
         Err(e) => Err(AppError::bad_request(e.to_string())),
     }
 }

@@ -22,9 +22,24 @@ pub enum ImportError {
         "Les quartiers ont été modifiés entre-temps par quelqu'un d'autre : rechargez la page, puis recommencez."
     )]
     Changed,
+    /// The commune changed its neighbourhoods [`CHANGES_PER_HOUR`] times in the last hour.
+    #[error(
+        "Les quartiers de la commune ont déjà été modifiés {CHANGES_PER_HOUR} fois en une heure : chaque modification replace tous les lieux de la commune sur la carte. Réessayez dans quelques minutes."
+    )]
+    TooOften,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
 }
+
+/// How many times a commune's neighbourhoods may change in an hour (drawing a dozen one by
+/// one, and correcting a few, fits). Each change places again every place of the commune in
+/// one transaction, about 2 s of SQLite's single writer for Paris's 100,000: without a bound,
+/// one admin re-importing in a loop would slow every commune's writes.
+pub const CHANGES_PER_HOUR: u32 = 30;
+
+/// The changes of each commune's neighbourhoods, counted in this process.
+static CHANGES: std::sync::LazyLock<crate::rate_limit::RateLimit<crate::types::TenantId>> =
+    std::sync::LazyLock::new(|| crate::rate_limit::RateLimit::per_hour(CHANGES_PER_HOUR));
 
 /// What an import did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,6 +237,9 @@ async fn save_over(
     drawn: &[Drawn],
     read: Option<&[String]>,
 ) -> Result<Imported, ImportError> {
+    if !CHANGES.check(&tenant.tenant_id()) {
+        return Err(ImportError::TooOften);
+    }
     let mut tx = tenant.begin_write().await?;
     if let Some(read) = read {
         let now: Vec<String> = store::list(&mut tx)

@@ -376,3 +376,54 @@ both_backends!(
         Ok(())
     }
 );
+
+/// Each change of a commune's neighbourhoods places all its places again, holding SQLite's
+/// writer for as long: a commune may change them `CHANGES_PER_HOUR` times an hour, then gets
+/// a clear 429, while another commune is not held back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commune_changing_its_neighbourhoods_in_a_loop_is_held_back() -> Result<()> {
+    use parvis_core::neighbourhoods::service::CHANGES_PER_HOUR;
+    let app = TestApp::start(parvis_tests::Backend::Sqlite).await?;
+    let lyon = app.commune("69123").await?;
+    let marseille = app.commune("13055").await?;
+    let mut admins = Vec::new();
+    for (slug, email) in [(&lyon, "maire@lyon.fr"), (&marseille, "maire@marseille.fr")] {
+        let id = app.account(email, PASSWORD).await?;
+        app.grant(&id, Role::TenantAdmin, Some(slug)).await?;
+        admins.push(app.signed_in(Some(slug), email, PASSWORD).await?);
+    }
+    let clear = |slug: &str| app.url(Some(slug), "/admin/quartiers/effacer");
+    let page = app.url(Some(&lyon), "/admin/quartiers");
+    let token = parvis_tests::form_token(&admins[0], &page).await?;
+    // Lyon started with its arrondissements: one change already counted.
+    for i in 1..CHANGES_PER_HOUR {
+        let r = admins[0]
+            .post(clear(&lyon))
+            .form(&[("csrf_token", token.as_str())])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 200, "change {i}");
+    }
+    let r = admins[0]
+        .post(clear(&lyon))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await?;
+    assert_eq!(r.status(), 429);
+    let text = html::text(&r.text().await?);
+    assert!(
+        text.contains("déjà été modifiés 30 fois en une heure"),
+        "{text}"
+    );
+    // Marseille's admin is not held back by Lyon's.
+    let token =
+        parvis_tests::form_token(&admins[1], &app.url(Some(&marseille), "/admin/quartiers"))
+            .await?;
+    let r = admins[1]
+        .post(clear(&marseille))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await?;
+    assert_eq!(r.status(), 200);
+    Ok(())
+}
