@@ -55,7 +55,9 @@ pub fn may_manage(req: &Request, c: &Commitment) -> bool {
 
 /// Publishes a line in the commune's feed; a failure does not lose the commitment.
 fn to_feed(number: u64, text: &str) {
-    if let Err(e) = host::publish(text, Some(&format!("/{number}"))) {
+    // Titles and texts are typed by people: French spaces are put in here, as pages get them.
+    let text = parvis_module_sdk::html::french_text(text);
+    if let Err(e) = host::publish(&text, Some(&format!("/{number}"))) {
         host::warn(&format!("engagement {number}: fil non alimenté: {e}"));
     }
 }
@@ -92,7 +94,7 @@ pub fn publish(req: &Request, new: NewCommitment, theme: &str) -> Result<u64, Er
     to_feed(
         number,
         &format!(
-            "Nouvel engagement de {}\u{a0}: **{}**. {}",
+            "Nouvel engagement, porté par {}\u{a0}: **{}**. {}",
             c.bearer.name,
             c.title,
             excerpt(&c.description, 200)

@@ -71,15 +71,14 @@ pub fn bilan(req: &Request, page: &Bilan<'_>) -> Markup {
         .into_iter()
         .map(|s| (s, page.commitments.iter().filter(|c| c.status == s).count()))
         .collect();
-    let mean_progress = if page.commitments.is_empty() {
-        0
-    } else {
-        page.commitments
-            .iter()
-            .map(|c| u64::from(c.progress))
-            .sum::<u64>()
-            / page.commitments.len() as u64
-    };
+    // Given-up commitments do not pull the mean down: their progress stopped.
+    let kept: Vec<u64> = page
+        .commitments
+        .iter()
+        .filter(|c| c.status != Status::Abandonne)
+        .map(|c| u64::from(c.progress))
+        .collect();
+    let mean_progress = kept.iter().sum::<u64>() / (kept.len() as u64).max(1);
     french(html! {
         h1 { (page.title) }
         @if page.bearer.is_none() {
@@ -94,7 +93,7 @@ pub fn bilan(req: &Request, page: &Bilan<'_>) -> Markup {
         @if page.may_publish { p { a class="button" href=(req.link("/nouveau")) { "Publier un engagement" } } }
         dl class="figures" {
             @for (status, n) in &counts { div { dt { (status.plural()) } dd { (n) } } }
-            div { dt { "Avancement moyen" } dd { (mean_progress) " %" } }
+            div { dt { "Avancement moyen (hors abandons)" } dd { (mean_progress) " %" } }
         }
         form class="filters" method="get" action=(req.link(&page.bearer.map(|b| format!("/porteur/{b}")).unwrap_or_else(|| "/".into()))) {
             span class="filter" {
