@@ -47,28 +47,13 @@ pub fn insert(c: &Commitment) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Reads commitment `number`, changes it with `change`, and writes it back; read again and
-/// retried when another call wrote it in between (two evaluations at the same moment).
-/// `change` says whether there is anything to write.
+/// Changes commitment `number` with `change` (see [`Collection::modify`]: retried when
+/// another call wrote it in between, as two evaluations at the same moment do).
 pub fn modify(
     number: u64,
-    mut change: impl FnMut(&mut Commitment) -> bool,
+    change: impl FnMut(&mut Commitment) -> bool,
 ) -> Result<Option<Commitment>, StoreError> {
-    for _ in 0..4 {
-        let Some(doc) = commitment(number)? else {
-            return Ok(None);
-        };
-        let mut c = doc.value;
-        if !change(&mut c) {
-            return Ok(Some(c));
-        }
-        match COMMITMENTS.put(&Commitment::key(number), &c, indexes(&c), Some(doc.version)) {
-            Ok(_) => return Ok(Some(c)),
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(StoreError::Conflict(format!("engagement {number}")))
+    COMMITMENTS.modify(&Commitment::key(number), indexes, change)
 }
 
 /// A filter of the list: a status, a theme's code, a bearer's code, a neighbourhood.

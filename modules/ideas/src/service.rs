@@ -222,11 +222,6 @@ pub fn answer(req: &Request, number: u64, answer: Answer) -> Result<(), Error> {
 fn tell(req: &Request, idea: &Idea, reply: Option<&str>) -> Result<(), Error> {
     let mut accounts = store::supporters(idea.number)?;
     accounts.extend(idea.author.clone());
-    // The person who made the change does not need telling.
-    accounts.retain(|a| Some(a.as_str()) != req.account());
-    if accounts.is_empty() {
-        return Ok(());
-    }
     let title = format!(
         "Idée n°\u{a0}{}\u{a0}: {}",
         idea.number,
@@ -241,7 +236,7 @@ fn tell(req: &Request, idea: &Idea, reply: Option<&str>) -> Result<(), Error> {
     }
     let notice = Notification::in_app(&title, &body, &format!("/{}", idea.number))
         .channels(Channels::IN_APP | Channels::EMAIL | Channels::PUSH);
-    host::notify(&Audience::Accounts(accounts), &notice).map_err(Error::Internal)?;
+    host::notify_others(req, accounts, &notice).map_err(Error::Internal)?;
     Ok(())
 }
 

@@ -67,28 +67,13 @@ pub fn update(idea: &Idea, version: u64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Reads idea `number`, changes it with `change`, and writes it back; read again and retried
-/// when another call wrote it in between (two supports at the same moment). `change` says
-/// whether there is anything to write.
+/// Changes idea `number` with `change` (see [`Collection::modify`]: retried when another
+/// call wrote it in between, as two supports at the same moment do).
 pub fn modify(
     number: u64,
-    mut change: impl FnMut(&mut Idea) -> bool,
+    change: impl FnMut(&mut Idea) -> bool,
 ) -> Result<Option<Idea>, StoreError> {
-    for _ in 0..4 {
-        let Some(doc) = idea(number)? else {
-            return Ok(None);
-        };
-        let mut idea = doc.value;
-        if !change(&mut idea) {
-            return Ok(Some(idea));
-        }
-        match update(&idea, doc.version) {
-            Ok(()) => return Ok(Some(idea)),
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(StoreError::Conflict(format!("idée {number}")))
+    IDEAS.modify(&Idea::key(number), indexes, change)
 }
 
 /// A filter of the lists: a status, a theme, a neighbourhood.

@@ -208,11 +208,6 @@ pub fn change(
 fn tell(req: &Request, report: &Report, reply: Option<&str>) -> Result<(), Error> {
     let mut accounts = store::supporters(report.number)?;
     accounts.extend(report.author.clone());
-    // The person who made the change does not need telling.
-    accounts.retain(|a| Some(a.as_str()) != req.account());
-    if accounts.is_empty() {
-        return Ok(());
-    }
     let title = format!(
         "Signalement n°\u{a0}{}\u{a0}: {}",
         report.number,
@@ -233,7 +228,7 @@ fn tell(req: &Request, report: &Report, reply: Option<&str>) -> Result<(), Error
     };
     let notice = Notification::in_app(&title, &body, &path)
         .channels(Channels::IN_APP | Channels::EMAIL | Channels::PUSH);
-    host::notify(&Audience::Accounts(accounts), &notice).map_err(Error::Internal)?;
+    host::notify_others(req, accounts, &notice).map_err(Error::Internal)?;
     Ok(())
 }
 

@@ -89,6 +89,23 @@ pub fn notify(to: &Audience, notification: &Notification) -> Result<u32, String>
     notify::send(to, notification).map(|sent| sent.reach)
 }
 
+/// Tells `accounts` (an item's author and followers, say) of what `req`'s viewer just did:
+/// the viewer is left out (they know), each account is told once, and nobody left means
+/// nothing sent. Returns how many accounts it reaches.
+pub fn notify_others(
+    req: &crate::Request,
+    mut accounts: Vec<String>,
+    notification: &Notification,
+) -> Result<u32, String> {
+    accounts.retain(|a| Some(a.as_str()) != req.account());
+    accounts.sort_unstable();
+    accounts.dedup();
+    if accounts.is_empty() {
+        return Ok(0);
+    }
+    notify(&Audience::Accounts(accounts), notification)
+}
+
 /// Queues a notification; returns its notice id (for [`delivery_report`]) and its reach.
 pub fn notify_tracked(to: &Audience, notification: &Notification) -> Result<Sent, String> {
     notify::send(to, notification)

@@ -304,6 +304,34 @@ impl<'a> Collection<'a> {
         Ok(wit::put(&self.write(key, value, indexes)?, expected_version)?.version)
     }
 
+    /// Reads the document at `key`, changes it with `change` and writes it back with the index
+    /// entries `indexes` gives; read again and retried (a few times) when another call wrote
+    /// it in between, as two supports or two evaluations of the same item at the same moment
+    /// do. `change` says whether there is anything to write. `None` if there is no such
+    /// document; the document as it now is otherwise.
+    pub fn modify<T: Serialize + DeserializeOwned>(
+        &self,
+        key: &str,
+        indexes: impl Fn(&T) -> Indexes,
+        mut change: impl FnMut(&mut T) -> bool,
+    ) -> Result<Option<T>, StoreError> {
+        for _ in 0..4 {
+            let Some(doc) = self.get::<T>(key)? else {
+                return Ok(None);
+            };
+            let mut value = doc.value;
+            if !change(&mut value) {
+                return Ok(Some(value));
+            }
+            match self.put(key, &value, indexes(&value), Some(doc.version)) {
+                Ok(_) => return Ok(Some(value)),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict(format!("{}/{key}", self.name)))
+    }
+
     /// Deletes a document with its index entries; false if it did not exist.
     pub fn delete(&self, key: &str) -> Result<bool, StoreError> {
         Ok(wit::delete(self.name, key)?)
