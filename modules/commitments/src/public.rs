@@ -159,6 +159,20 @@ fn read(req: &Request) -> Read {
         .map(|(id, _)| id)
         .collect();
     let form = CommitmentForm::from_request(req);
+    // An official publishes in their own name (their function may follow it): not in the
+    // name of another official, whose bilan would then list it.
+    if !req.has_role("tenant-admin") {
+        let own = req.display_name().unwrap_or_default();
+        if own.is_empty() || !form.bearer.contains(own) {
+            let message = format!(
+                "Un élu publie en son nom\u{a0}: «\u{a0}{own}\u{a0}», suivi s'il le souhaite de sa fonction."
+            );
+            let mut errors = form.validate(&codes, &ids).err().unwrap_or_default();
+            errors.retain(|(f, _)| *f != "porteur");
+            errors.push(("porteur", message));
+            return Read::Refused(form, errors);
+        }
+    }
     match form.validate(&codes, &ids) {
         Ok(new) => {
             let label = themes

@@ -1,13 +1,13 @@
 //! Engagements (module `commitments`, free) through the real host and its compiled component,
 //! on both backends: Odile, an official of Paris, publishes a commitment with its milestones
-//! and documents (a citizen cannot; an empty form, a bad milestone line and a `javascript:`
-//! document are refused with French messages naming the line); it is announced in the
-//! commune's feed. Nobody evaluates it before it is under way. Odile reports its progress
-//! (giving it up needs a reason); Alice evaluates it, changes her note, a note of 6 is
-//! refused; below five evaluations no mean nor distribution is shown, from five they are, and
-//! the verified residents are counted apart only from five of them too. Odile answers
-//! Alice's comment; Alice withdraws her evaluation and the totals follow. The bilan of the
-//! commune and Odile's own list it; Lyon sees nothing of Paris's.
+//! and documents in her own name (a citizen cannot; an empty form, another's name, a bad
+//! milestone line and a `javascript:` document are refused with French messages, the line
+//! named); it is announced in the commune's feed. Nobody evaluates it before it is under way.
+//! Odile reports its progress (giving it up needs a reason); Alice evaluates it, changes her
+//! note, a note of 6 is refused; below five evaluations no mean nor distribution is shown,
+//! from five they are, and the verified residents are counted apart only from five of them
+//! too. Odile answers Alice's comment; Alice withdraws her evaluation and the totals follow.
+//! The bilan of the commune and Odile's own list it; Lyon sees nothing of Paris's.
 
 use anyhow::Result;
 use parvis_core::authz::Role;
@@ -32,7 +32,9 @@ both_backends!(
         assert_eq!(app.install_module(PACKAGE).await?, ID);
         app.enable_module(&paris, ID).await?;
         app.enable_module(&lyon, ID).await?;
-        let odile_id = app.account("odile@paris.fr", PASSWORD).await?;
+        let odile_id = app
+            .account_named("odile@paris.fr", "Odile Exemple", PASSWORD)
+            .await?;
         app.grant(&odile_id, Role::Official, Some(&paris)).await?;
         let odile = app
             .signed_in(Some(&paris), "odile@paris.fr", PASSWORD)
@@ -104,6 +106,11 @@ both_backends!(
         .await?;
         assert_eq!(r.status(), 422);
         assert!(html::text(&r.text().await?).contains("Étape, ligne 2"));
+        let mut theirs = fields("", "");
+        theirs[3] = ("porteur", "Le maire");
+        let r = post(&odile, &new, &theirs).await?;
+        assert_eq!(r.status(), 422);
+        assert!(html::text(&r.text().await?).contains("Un élu publie en son nom"));
         let r = post(&odile, &new, &fields("", "Piège ; javascript:alert(1)")).await?;
         assert_eq!(r.status(), 422);
         assert!(html::text(&r.text().await?).contains("Document, ligne 1"));
