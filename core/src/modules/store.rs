@@ -463,7 +463,16 @@ pub async fn write_within(
         tx.control("SAVEPOINT module_write").execute(tx).await?;
     }
     let result = write_rows(
-        tx, module, collection, key, value, indexes, unique, current, now_ms,
+        tx,
+        module,
+        collection,
+        key,
+        value,
+        indexes,
+        unique,
+        current,
+        expected.is_some(),
+        now_ms,
     )
     .await;
     if guarded {
@@ -487,6 +496,7 @@ async fn write_rows(
     indexes: &[Entry],
     unique: &[Entry],
     current: Option<(i64, i64)>,
+    checked: bool,
     now_ms: i64,
 ) -> Result<Doc, WriteError> {
     let m = module.as_str();
@@ -511,17 +521,31 @@ async fn write_rows(
             (1, now_ms)
         }
         Some((version, created_at)) => {
-            tx.scoped(
-                "UPDATE module_docs SET value = $5, version = version + 1, updated_at = $6 \
-                 WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key = $4",
-            )
-            .bind(m)
-            .bind(collection)
-            .bind(key)
-            .bind(value)
-            .bind(now_ms)
-            .execute(tx)
-            .await?;
+            // A write at an expected version checks it again in the write itself: under
+            // PostgreSQL's read committed, a call that wrote between this call's read and its
+            // write would otherwise be overwritten (two supports of one idea, one increment
+            // lost). The second write waits for the first to commit, finds another version,
+            // and is a conflict the module can retry. (A plain replace keeps its last-writer
+            // semantics: `$7` is then the version the write itself reads.)
+            let done = tx
+                .scoped(
+                    "UPDATE module_docs SET value = $5, version = version + 1, updated_at = $6 \
+                     WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key = $4 \
+                     AND ($7 = 0 OR version = $7)",
+                )
+                .bind(m)
+                .bind(collection)
+                .bind(key)
+                .bind(value)
+                .bind(now_ms)
+                .bind(if checked { version } else { 0 })
+                .execute(&mut *tx)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(WriteError::Conflict(format!(
+                    "« {key} » a été modifié entre-temps"
+                )));
+            }
             for table in ["module_index", "module_unique"] {
                 tx.scoped(&format!(
                     "DELETE FROM {table} WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key = $4"

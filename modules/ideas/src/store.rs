@@ -145,11 +145,6 @@ pub fn supporters(number: u64) -> Result<Vec<String>, StoreError> {
     SUPPORTS.accounts(&Idea::key(number))
 }
 
-/// How many support the idea, counted (what [`Idea::supporters`] keeps).
-pub fn supporter_count(number: u64) -> Result<u64, StoreError> {
-    SUPPORTS.count(&Idea::key(number))
-}
-
 /// The ideas an account supports: each number and since when.
 pub fn supported_by(account: &str) -> Result<Vec<(u64, i64)>, StoreError> {
     Ok(SUPPORTS

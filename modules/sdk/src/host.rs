@@ -89,21 +89,29 @@ pub fn notify(to: &Audience, notification: &Notification) -> Result<u32, String>
     notify::send(to, notification).map(|sent| sent.reach)
 }
 
+/// Most accounts one notice names (the host's bound on an audience list).
+pub const NOTICE_ACCOUNTS: usize = 1_000;
+
 /// Tells `accounts` (an item's author and followers, say) of what `req`'s viewer just did:
-/// the viewer is left out (they know), each account is told once, and nobody left means
-/// nothing sent. Returns how many accounts it reaches.
+/// the viewer is left out (they know), each account is told once, in notices of at most
+/// [`NOTICE_ACCOUNTS`]. A notice the host refuses (a quota reached) is logged, not returned:
+/// what the viewer did stands, whoever could not be told. Returns how many it reaches.
 pub fn notify_others(
     req: &crate::Request,
     mut accounts: Vec<String>,
     notification: &Notification,
-) -> Result<u32, String> {
+) -> u32 {
     accounts.retain(|a| Some(a.as_str()) != req.account());
     accounts.sort_unstable();
     accounts.dedup();
-    if accounts.is_empty() {
-        return Ok(0);
+    let mut reached = 0;
+    for batch in accounts.chunks(NOTICE_ACCOUNTS) {
+        match notify(&Audience::Accounts(batch.to_vec()), notification) {
+            Ok(n) => reached += n,
+            Err(e) => warn(&format!("notice not sent to {} accounts: {e}", batch.len())),
+        }
     }
-    notify(&Audience::Accounts(accounts), notification)
+    reached
 }
 
 /// Queues a notification; returns its notice id (for [`delivery_report`]) and its reach.

@@ -305,7 +305,7 @@ impl<'a> Collection<'a> {
     }
 
     /// Reads the document at `key`, changes it with `change` and writes it back with the index
-    /// entries `indexes` gives; read again and retried (a few times) when another call wrote
+    /// entries `indexes` gives; read again and retried (up to 8 times) when another call wrote
     /// it in between, as two supports or two evaluations of the same item at the same moment
     /// do. `change` says whether there is anything to write. `None` if there is no such
     /// document; the document as it now is otherwise.
@@ -315,7 +315,9 @@ impl<'a> Collection<'a> {
         indexes: impl Fn(&T) -> Indexes,
         mut change: impl FnMut(&mut T) -> bool,
     ) -> Result<Option<T>, StoreError> {
-        for _ in 0..4 {
+        // Each conflict means another call's write went through: a crowd of them on one
+        // document (a popular idea) still leaves room for this one within a few turns.
+        for _ in 0..8 {
             let Some(doc) = self.get::<T>(key)? else {
                 return Ok(None);
             };

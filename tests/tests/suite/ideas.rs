@@ -325,3 +325,57 @@ both_backends!(
         Ok(())
     }
 );
+
+both_backends!(
+    supports_sent_at_the_same_moment_are_all_counted,
+    |backend| async move {
+        // Each support changes the idea's count in the same call: twelve at once must leave
+        // twelve (on PostgreSQL a write at an expected version once overwrote another call's).
+        let app = TestApp::start(backend).await?;
+        let paris = app.commune("75056").await?;
+        assert_eq!(app.install_module(PACKAGE).await?, ID);
+        app.enable_module(&paris, ID).await?;
+        app.account("alice@example.org", PASSWORD).await?;
+        let alice = app
+            .signed_in(Some(&paris), "alice@example.org", PASSWORD)
+            .await?;
+        let new = app.url(Some(&paris), "/m/ideas/nouvelle");
+        let r = post(
+            &alice,
+            &new,
+            &idea(
+                "Des bancs le long du canal",
+                "Des bancs tous les cent mètres le long du canal, à l'ombre des platanes.",
+                "cadre-de-vie",
+            ),
+        )
+        .await?;
+        assert_eq!(location(&r), "/m/ideas/1");
+        let page = app.url(Some(&paris), "/m/ideas/1");
+        let support = app.url(Some(&paris), "/m/ideas/1/soutenir");
+        let mut supporters = Vec::new();
+        for i in 0..12 {
+            let email = format!("voisin{i}@example.org");
+            app.account(&email, PASSWORD).await?;
+            let client = app.signed_in(Some(&paris), &email, PASSWORD).await?;
+            let token = parvis_tests::form_token(&client, &page).await?;
+            supporters.push((client, token));
+        }
+        let sent = supporters.iter().map(|(client, token)| {
+            client
+                .post(&support)
+                .form(&[("csrf_token", token.as_str())])
+                .send()
+        });
+        for r in futures_util::future::join_all(sent).await {
+            assert_eq!(r?.status(), 303);
+        }
+        let (_, page) = get(&alice, &page).await?;
+        assert!(
+            html::text(&page).contains("12 habitants soutiennent cette idée."),
+            "{}",
+            html::text(&page)
+        );
+        Ok(())
+    }
+);
