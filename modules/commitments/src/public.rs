@@ -163,7 +163,13 @@ fn read(req: &Request) -> Read {
     // name of another official, whose bilan would then list it.
     if !req.has_role("tenant-admin") {
         let own = req.display_name().unwrap_or_default();
-        if !form.bearer.trim().is_empty() && (own.is_empty() || !form.bearer.contains(own)) {
+        let bearer = form.bearer.split_whitespace().collect::<Vec<_>>().join(" ");
+        let theirs = !own.is_empty()
+            && (bearer == own
+                || [",", " —", " -", " ("]
+                    .iter()
+                    .any(|after| bearer.starts_with(&format!("{own}{after}"))));
+        if !bearer.is_empty() && !theirs {
             let message = format!(
                 "Un élu publie en son nom\u{a0}: «\u{a0}{own}\u{a0}», suivi s'il le souhaite de sa fonction."
             );

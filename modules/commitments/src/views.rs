@@ -232,13 +232,15 @@ fn distribution(c: &Commitment) -> Markup {
         p { (evaluation_line(c)) "." }
         @if all >= MIN_SHOWN {
             (bar_chart("notes-tous", &format!("Les {all} évaluations, par note"), &rows(&c.tally.all), "Note", "Évaluations"))
-            @if residents >= MIN_SHOWN {
+            // Shown apart only if the others are none or enough too: else the difference of
+            // the two charts would tell the notes of the few who are not residents.
+            @if residents >= MIN_SHOWN && (all == residents || all - residents >= MIN_SHOWN) {
                 @if let Some(mean) = Tally::mean(&c.tally.residents) {
                     p { "Dont habitants vérifiés par la commune : " (residents) " évaluations, note moyenne " (decimal(mean)) " sur 5." }
                 }
                 (bar_chart("notes-habitants", &format!("Les {residents} évaluations d'habitants vérifiés, par note"), &rows(&c.tally.residents), "Note", "Évaluations"))
             } @else {
-                p class="hint" { "Les évaluations des habitants vérifiés seront comptées à part dès qu'il y en aura " (MIN_SHOWN) "." }
+                p class="hint" { "Les évaluations des habitants vérifiés sont comptées à part dès qu'il y en a " (MIN_SHOWN) ", et autant des autres." }
             }
         }
     }
@@ -378,10 +380,10 @@ pub fn show(req: &Request, page: &Show<'_>) -> Markup {
 
 /// The back-office's list: every commitment, to open and manage.
 pub fn queue(req: &Request, commitments: &[Commitment]) -> Markup {
-    let public = req.link("/").replace("/admin/m/", "/m/");
+    let public = |path: &str| req.link(path).replace("/admin/m/", "/m/");
     french(html! {
         h1 { "Engagements" }
-        p { a class="button" href=(format!("{public}nouveau")) { "Publier un engagement" } " " a href=(public) { "Page publique" } }
+        p { a class="button" href=(public("/nouveau")) { "Publier un engagement" } " " a href=(public("/")) { "Page publique" } }
         @if commitments.is_empty() {
             (empty("Aucun engagement publié."))
         } @else {
@@ -391,7 +393,7 @@ pub fn queue(req: &Request, commitments: &[Commitment]) -> Markup {
                     @for c in commitments {
                         tr {
                             td { (c.number) }
-                            td { a href=(format!("{public}{}", c.number)) { (c.title) } br; small { (c.bearer.name) } }
+                            td { a href=(public(&format!("/{}", c.number))) { (c.title) } br; small { (c.bearer.name) } }
                             td { (c.status.label()) }
                             td { (c.progress) " %" }
                             td { (Tally::total(&c.tally.all)) }

@@ -39,7 +39,7 @@ fn answer(req: &Request, params: &Params) -> Result<Response, Error> {
         Ok(answer) => {
             service::answer(req, n, answer)?;
             Ok(req.redirect(&format!("/{n}")).with_flash(
-                "Réponse enregistrée\u{a0}; l'auteur et les personnes qui soutiennent l'idée sont prévenus.",
+                "Réponse enregistrée\u{202f}; l'auteur et les personnes qui soutiennent l'idée sont prévenus.",
             ))
         }
         Err(errors) => {

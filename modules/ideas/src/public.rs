@@ -139,7 +139,7 @@ fn propose(req: &Request, _: &Params) -> Result<Response, Error> {
     };
     match service::propose(req, account, new, photo.as_ref()) {
         Ok(number) => Ok(req.redirect(&format!("/{number}")).with_flash(format!(
-            "Merci\u{a0}! Votre idée n°\u{a0}{number} est publiée. Vous serez prévenu de la réponse de la mairie."
+            "Merci\u{202f}! Votre idée n°\u{a0}{number} est publiée. Vous serez prévenu de la réponse de la mairie."
         ))),
         Err(errors) => refused(errors),
     }

@@ -180,8 +180,12 @@ pub fn queue(req: &Request, page: &Index<'_>) -> Markup {
     french(html! {
         h1 { "Idées des habitants" }
         p class="lead" {
-            (counted(page.counts.iter().find(|(s, _)| *s == Status::Proposee).map_or(0, |(_, c)| *c), "idée attend", "idées attendent"))
-            " une réponse. " a href=(public) { "Page publique" }
+            @match page.counts.iter().find(|(s, _)| *s == Status::Proposee).map_or(0, |(_, c)| *c) {
+                0 => { "Aucune idée n'attend de réponse." }
+                1 => { "1 idée attend une réponse." }
+                n => { (n) " idées attendent une réponse." }
+            }
+            " " a href=(public) { "Page publique" }
         }
         (filters(req, page.themes, page.filter))
         @if page.ideas.is_empty() {
@@ -368,7 +372,13 @@ pub fn show(req: &Request, page: &Show<'_>) -> Markup {
         (head(idea, page.neighbourhood, false))
         section aria-labelledby="soutiens-titre" class="card" {
             h2 id="soutiens-titre" { "Soutiens" }
-            p { (counted(idea.supporters, "habitant soutient cette idée", "habitants soutiennent cette idée")) "." }
+            p {
+                @match idea.supporters {
+                    0 => { "Aucun habitant ne soutient encore cette idée." }
+                    1 => { "1 habitant soutient cette idée." }
+                    n => { (n) " habitants soutiennent cette idée." }
+                }
+            }
             @if idea.status.is_open() && req.account().is_some() && idea.author.as_deref() != req.account() {
                 form method="post" action=(req.link(&format!("/{n}/soutenir"))) {
                     (req.csrf_field())

@@ -289,7 +289,7 @@ pub fn bar_chart(
                     @let y = 28 * i;
                     @let w = 240 * n / most;
                     g {
-                        title { (name) " : " (n) }
+                        title { (name) "\u{a0}: " (n) }
                         text x="0" y=(y + 15) { (excerpt(name, 18)) }
                         rect x="140" y=(y) width=(w) height="22" rx="2" {}
                         text x=(146 + w) y=(y + 15) { (n) }
