@@ -1,8 +1,8 @@
 //! Storage layout of the module.
 //!
-//! - `engagements`: one [`Commitment`] per key ([`Commitment::key`]), indexed by `statut`,
-//!   `theme` (the theme's code), `porteur` (the bearer's code), `quartier` (for other modules'
-//!   and later queries), and `compte` (the account of the official who published it).
+//! - `engagements`: one [`Commitment`] per key ([`Commitment::key`]), indexed by `compte`
+//!   (the account of the official who published it). A commune's commitments are read whole
+//!   and filtered in memory ([`matches`]): no index entry is rewritten with each evaluation.
 //! - `evaluations`: one [`Evaluation`] per key `<commitment>:<account>` (one per account),
 //!   indexed by `engagement` and `compte`.
 //! - counter `numero`: the last commitment number given.
@@ -18,17 +18,10 @@ const EVALUATIONS: Collection<'static> = Collection::new("evaluations");
 pub const COMMENTS_PAGE: u32 = 30;
 
 fn indexes(c: &Commitment) -> Indexes {
-    let mut indexes = Indexes::new()
-        .index("statut", c.status.value())
-        .index("theme", &code_of(&c.theme))
-        .index("porteur", &c.bearer.code());
-    if let Some(n) = &c.neighbourhood {
-        indexes = indexes.index("quartier", n);
+    match &c.bearer.account {
+        Some(account) => Indexes::new().index("compte", account),
+        None => Indexes::new(),
     }
-    if let Some(account) = &c.bearer.account {
-        indexes = indexes.index("compte", account);
-    }
-    indexes
 }
 
 /// The next commitment number of the commune.
