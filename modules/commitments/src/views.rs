@@ -9,15 +9,11 @@ use crate::model::{Commitment, Evaluation, MIN_SHOWN, Status, Tally};
 use crate::store::Filter;
 use parvis_module_sdk::Request;
 use parvis_module_sdk::html::{
-    Markup, bar_chart, empty, error_summary, field, french, html, paragraphs, table_head, time,
+    Markup, bar_chart, empty, error_summary, field, french, html, paragraphs, status_tag,
+    table_head, time,
 };
 use parvis_module_sdk::store::Doc;
 use parvis_module_sdk::time::date_fr;
-
-/// The status as a tag: the word, never a colour alone.
-fn status_tag(status: Status) -> Markup {
-    html! { strong class="kind" { (status.label()) } }
-}
 
 /// « 3,8 » from 3.8.
 fn decimal(value: f64) -> String {
@@ -128,7 +124,7 @@ pub fn bilan(req: &Request, page: &Bilan<'_>) -> Markup {
                 @for c in page.commitments {
                     li class="card" {
                         h2 { a href=(req.link(&format!("/{}", c.number))) { (c.title) } }
-                        p class="facts" { (status_tag(c.status)) " · " (c.theme) " · " a href=(req.link(&format!("/porteur/{}", c.bearer.code()))) { (c.bearer.name) } }
+                        p class="facts" { (status_tag(c.status.label())) " · " (c.theme) " · " a href=(req.link(&format!("/porteur/{}", c.bearer.code()))) { (c.bearer.name) } }
                         (progress(c))
                         p class="hint" { (evaluation_line(c)) }
                     }
@@ -258,7 +254,7 @@ pub fn show(req: &Request, page: &Show<'_>) -> Markup {
     let advance = field(page.errors, "avancement");
     french(html! {
         h1 { (c.title) }
-        p class="facts" { (status_tag(c.status)) " · " (c.theme) @if let Some(q) = page.neighbourhood { " · " (q) } }
+        p class="facts" { (status_tag(c.status.label())) " · " (c.theme) @if let Some(q) = page.neighbourhood { " · " (q) } }
         p { "Porté par " a href=(req.link(&format!("/porteur/{}", c.bearer.code()))) { (c.bearer.name) } ", publié le " (time(c.created_at)) "." }
         (progress(c))
         @if let Some(reason) = &c.reason { div class="notice" { p { strong { "Raison de l'abandon : " } } (paragraphs(reason)) } }
@@ -280,7 +276,7 @@ pub fn show(req: &Request, page: &Show<'_>) -> Markup {
             ol class="plain" {
                 @for u in c.updates.iter().rev() {
                     li { div class="post" {
-                        p class="post-head" { (status_tag(u.status)) ", " (u.progress) " %, le " (time(u.at)) }
+                        p class="post-head" { (status_tag(u.status.label())) ", " (u.progress) " %, le " (time(u.at)) }
                         (paragraphs(&u.text))
                     } }
                 }

@@ -9,24 +9,10 @@ use crate::model::{Comment, Idea, Status, Theme};
 use crate::store::Filter;
 use parvis_module_sdk::Request;
 use parvis_module_sdk::html::{
-    MapView, Markup, empty, encode_query, error_summary, field, french, html, map, paragraphs,
-    photos, table_head, time,
+    MapView, Markup, counted, empty, encode_query, error_summary, field, french, html, map,
+    paragraphs, photos, status_tag, table_head, time,
 };
 use parvis_module_sdk::store::Doc;
-
-/// « 1 soutien », « 3 soutiens », « aucun soutien ».
-fn counted(n: u64, one: &str, many: &str) -> String {
-    match n {
-        0 => format!("aucun {one}"),
-        1 => format!("1 {one}"),
-        n => format!("{n} {many}"),
-    }
-}
-
-/// The status as a tag: the word, never a colour alone.
-fn status_tag(status: Status) -> Markup {
-    html! { strong class="kind" { (status.label()) } }
-}
 
 /// The name of neighbourhood `id`, if the commune still has it.
 fn neighbourhood_name<'a>(filter: &'a Filter, id: Option<&str>) -> Option<&'a str> {
@@ -98,7 +84,7 @@ fn item(req: &Request, idea: &Idea, filter: &Filter) -> Markup {
         li class="card" {
             h3 { a href=(req.link(&format!("/{}", idea.number))) { (idea.title) } }
             p class="facts" {
-                (status_tag(idea.status)) " · " (idea.theme_label)
+                (status_tag(idea.status.label())) " · " (idea.theme_label)
                 @if let Some(name) = neighbourhood_name(filter, idea.neighbourhood.as_deref()) { " · " (name) }
             }
             p class="hint" {
@@ -291,7 +277,7 @@ fn timeline(idea: &Idea) -> Markup {
         ol class="plain" {
             @for step in &idea.steps {
                 li {
-                    (status_tag(step.status)) " — " (step.status.event()) ", le " (time(step.at))
+                    (status_tag(step.status.label())) " — " (step.status.event()) ", le " (time(step.at))
                     @if let Some(reply) = &step.reply {
                         div class="post" { p class="post-head" { strong { "Réponse de la mairie" } } (paragraphs(reply)) }
                     }
@@ -305,7 +291,7 @@ fn timeline(idea: &Idea) -> Markup {
 fn head(idea: &Idea, neighbourhood: Option<&str>, staff: bool) -> Markup {
     html! {
         h1 { (idea.title) }
-        p class="facts" { (status_tag(idea.status)) " · " (idea.theme_label) @if let Some(n) = neighbourhood { " · " (n) } }
+        p class="facts" { (status_tag(idea.status.label())) " · " (idea.theme_label) @if let Some(n) = neighbourhood { " · " (n) } }
         p {
             "Idée n°\u{a0}" (idea.number) ", proposée le " (time(idea.proposed_at())) " par "
             @if staff { (if idea.author_name.is_empty() { "un compte supprimé" } else { idea.author_name.as_str() }) }

@@ -8,8 +8,8 @@ use crate::model::{CLOSED, Category, MAX_PHOTOS, OPEN, Report, Status};
 use crate::store::{Filter, Note};
 use parvis_module_sdk::Request;
 use parvis_module_sdk::html::{
-    MapView, Markup, bar_chart, empty, encode_query, error_summary, field, french, html, map,
-    paragraphs, photos, time,
+    MapView, Markup, bar_chart, counted, empty, encode_query, error_summary, field, french, html,
+    map, paragraphs, photos, status_tag, time,
 };
 
 /// « 1 autre personne a le même problème », « 3 autres personnes ont le même problème ».
@@ -19,20 +19,6 @@ fn supporters_line(n: u64) -> String {
         1 => "1 autre personne a le même problème.".to_string(),
         n => format!("{n} autres personnes ont le même problème."),
     }
-}
-
-/// « 1 signalement », « 3 signalements », « aucun ».
-fn counted(n: u64, one: &str, many: &str) -> String {
-    match n {
-        0 => format!("aucun {one}"),
-        1 => format!("1 {one}"),
-        n => format!("{n} {many}"),
-    }
-}
-
-/// The status as a tag: the word, never a colour alone.
-fn status_tag(status: Status) -> Markup {
-    html! { strong class="kind" { (status.label()) } }
 }
 
 /// The filters of a list, as a GET form that works without JavaScript.
@@ -145,7 +131,7 @@ fn item(req: &Request, report: &Report) -> Markup {
             }
             br;
             small {
-                (status_tag(report.status)) " · envoyé le " (time(report.sent_at()))
+                (status_tag(report.status.label())) " · envoyé le " (time(report.sent_at()))
             }
         }
     }
@@ -316,7 +302,7 @@ pub fn nearby(req: &Request, form: &ReportForm, nearby: &[(Report, f64)]) -> Mar
             @for (report, distance) in nearby {
                 li class="card" {
                     h2 { a href=(req.link(&format!("/{}", report.number))) { "N°\u{a0}" (report.number) " — " (report.title()) } }
-                    p { (status_tag(report.status)) " · à " (format!("{:.0}", distance)) " m · envoyé le " (time(report.sent_at())) }
+                    p { (status_tag(report.status.label())) " · à " (format!("{:.0}", distance)) " m · envoyé le " (time(report.sent_at())) }
                     (paragraphs(&report.description))
                     form method="post" action=(req.link(&format!("/{}/soutenir", report.number))) {
                         (req.csrf_field())
@@ -347,7 +333,7 @@ fn timeline(req: &Request, report: &Report) -> Markup {
         ol class="plain" {
             @for step in &report.steps {
                 li {
-                    (status_tag(step.status)) " — " (step.status.event()) ", le " (time(step.at))
+                    (status_tag(step.status.label())) " — " (step.status.event()) ", le " (time(step.at))
                     @if step.status == Status::Doublon {
                         @if let Some(target) = report.duplicate_of {
                             " : voir le " a href=(req.link(&format!("/{target}"))) { "signalement n°\u{a0}" (target) }
@@ -369,7 +355,7 @@ fn timeline(req: &Request, report: &Report) -> Markup {
 fn head(report: &Report, neighbourhood: Option<&str>, supporters: u64, staff: bool) -> Markup {
     html! {
         h1 { "Signalement n°\u{a0}" (report.number) }
-        p class="facts" { (status_tag(report.status)) " · " (report.category_label) }
+        p class="facts" { (status_tag(report.status.label())) " · " (report.category_label) }
         p {
             "Envoyé le " (time(report.sent_at())) " par "
             @if staff { (if report.author_name.is_empty() { "un compte supprimé" } else { report.author_name.as_str() }) }
@@ -466,7 +452,7 @@ pub fn queue(
                                 br;
                                 small { "par " (if r.author_name.is_empty() { "un compte supprimé" } else { r.author_name.as_str() }) }
                             }
-                            td { (status_tag(r.status)) }
+                            td { (status_tag(r.status.label())) }
                             td { (r.service) }
                             td { @if let Some(a) = &r.agent { (a.name) } @else { "—" } }
                             td { (time(r.changed_at())) }

@@ -269,6 +269,21 @@ pub fn excerpt(text: &str, max: usize) -> String {
     cut
 }
 
+/// « 1 signalement », « 3 signalements », « aucun signalement » (`one` and `many` agree with
+/// « aucun »: masculine nouns; write a feminine count's zero yourself).
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    match n {
+        0 => format!("aucun {one}"),
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
+}
+
+/// A status as the design system's tag: the word, never a colour alone.
+pub fn status_tag(label: &str) -> Markup {
+    html! { strong class="kind" { (label) } }
+}
+
 /// A horizontal bar chart of the design system (`figure.chart.bars`): one bar per row, its
 /// label cut to 18 characters (whole in the bar's tooltip), and the figures as a table under
 /// a « details » for whoever would rather read them. `id` names the caption for the SVG.
