@@ -2,8 +2,9 @@
 //! commune's modules): the queue, a report with its answers and notes.
 
 use crate::form::{NOTE_MAX, status_change};
-use crate::model::{self, Category, OPEN, Report, Status, services};
+use crate::model::{self, Agent, Category, OPEN, Report, Status, services};
 use crate::public::{cursor, filter};
+use crate::service::Assignment;
 use crate::{service, store, views};
 use parvis_module_sdk::prelude::*;
 
@@ -28,9 +29,15 @@ fn queue(req: &Request, _: &Params) -> Result<Response, Error> {
     if req.query_value("statut").is_none() {
         filter.status = Some(OPEN.to_string());
     }
-    if req.query_value("agent") == Some(MINE) {
-        filter.agent = req.account().map(str::to_string);
-    }
+    let team = host::staff();
+    filter.agent = match req.query_value("agent") {
+        Some(MINE) => req.account().map(str::to_string),
+        Some(a) if req.account() == Some(a) || team.iter().any(|m| m.account == a) => {
+            Some(a.to_string())
+        }
+        _ => None,
+    };
+    filter.team = team.into_iter().map(|m| (m.account, m.name)).collect();
     let page = store::page(&filter, cursor(req))?;
     let reports: Vec<Report> = page.documents.into_iter().map(|d| d.value).collect();
     Ok(Response::page(
@@ -146,6 +153,10 @@ fn render(
                 supporters: store::supporter_count(n)?,
                 notes: &store::notes(n)?,
                 services: &all,
+                team: &host::staff()
+                    .into_iter()
+                    .map(|m| (m.account, m.name))
+                    .collect::<Vec<_>>(),
                 errors,
             },
         ),
@@ -180,14 +191,46 @@ fn change(req: &Request, params: &Params) -> Result<Response, Error> {
 /// The queue's filter value for « the reports I took on ».
 pub const MINE: &str = "moi";
 
-/// « Je m'en occupe » / « Je ne m'en occupe plus ».
+/// « Je m'en occupe », « Je ne m'en occupe plus », or « Attribuer à » a member of the
+/// commune's team (its admins and officials, `host::staff`) or to no one.
 fn assign(req: &Request, params: &Params) -> Result<Response, Error> {
     let n = number(params)?;
-    let take = req.form_value("action") != Some("laisser");
-    let flash = match (service::assign(req, n, take)?, take) {
-        (true, true) => "Ce signalement vous est attribué.",
-        (true, false) => "Ce signalement n'est plus attribué.",
-        (false, _) => "Rien n'a changé.",
+    let me = Agent {
+        account: req.require_account()?.to_string(),
+        name: req.display_name().unwrap_or("Équipe").to_string(),
+    };
+    let change = match req.form_value("action") {
+        Some("laisser") => Assignment::Leave,
+        Some("attribuer") => match req.form_value("agent").unwrap_or_default() {
+            "" => Assignment::To(None),
+            a if a == me.account => Assignment::To(Some(me)),
+            a => match host::staff().into_iter().find(|m| m.account == a) {
+                Some(m) => Assignment::To(Some(Agent {
+                    account: m.account,
+                    name: m.name,
+                })),
+                None => {
+                    return Err(Error::page(
+                        422,
+                        "Attribution impossible",
+                        "Cette personne ne fait pas partie de l'équipe de la commune\u{a0}: \
+                         choisissez-la dans la liste.",
+                    ));
+                }
+            },
+        },
+        _ => Assignment::To(Some(me)),
+    };
+    let flash = match service::assign(req, n, change)? {
+        None => "Rien n'a changé.".to_string(),
+        Some(None) => "Ce signalement n'est plus attribué.".to_string(),
+        Some(Some(agent)) if Some(agent.account.as_str()) == req.account() => {
+            "Ce signalement vous est attribué.".to_string()
+        }
+        Some(Some(agent)) => format!(
+            "Ce signalement est attribué à {}\u{a0}; cette personne est prévenue.",
+            agent.name
+        ),
     };
     Ok(req.redirect(&format!("/{n}")).with_flash(flash))
 }

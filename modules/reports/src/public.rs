@@ -46,6 +46,7 @@ pub fn filter(req: &Request, services: Option<&[&str]>) -> Result<Filter, Error>
             .filter(|p| store::PERIODS.iter().any(|(code, _, _)| code == p))
             .map(str::to_string),
         agent: None,
+        team: Vec::new(),
         neighbourhood: req
             .query_value("quartier")
             .filter(|q| neighbourhoods.iter().any(|(id, _)| id == q))

@@ -3,7 +3,7 @@
 //! answers, each notified to the reporter and the supporters.
 
 use crate::form::{FieldError, NewReport, StatusChange};
-use crate::model::{Category, Report, Status, Step};
+use crate::model::{Agent, Category, Report, Status, Step};
 use crate::store::{self, Note};
 use parvis_module_sdk::bindings::parvis::module::notify::{Audience, Channels, Notification};
 use parvis_module_sdk::media::{self, Upload};
@@ -244,37 +244,64 @@ pub fn note(req: &Request, number: u64, text: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// The signed-in staff member takes report `number` on (`take`) or gives it back. Only an
-/// open report is taken; giving back is its agent's alone (another takes it over by taking
-/// it). Returns false when nothing changed.
-pub fn assign(req: &Request, number: u64, take: bool) -> Result<bool, Error> {
+/// Who takes a report on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assignment {
+    /// This member of the team (the one acting, or another), or no one.
+    To(Option<Agent>),
+    /// The one acting gives back a report they had (nothing happens if it is another's).
+    Leave,
+}
+
+/// Assigns report `number` as the signed-in staff member chose (the team member is checked by
+/// the caller). Only an open report is given to someone; anyone of the team may hand it to
+/// another or to no one, a coordinator's job. The new agent, if it is not the one acting, is
+/// told in the app and by e-mail. Returns the new agent, or `None` when nothing changed.
+pub fn assign(
+    req: &Request,
+    number: u64,
+    change: Assignment,
+) -> Result<Option<Option<Agent>>, Error> {
     let account = req.require_account()?;
     let doc = store::report(number)?.ok_or(Error::NotFound)?;
     let mut report = doc.value;
-    let mine = report.agent.as_ref().is_some_and(|a| a.account == account);
-    if take {
-        if mine {
-            return Ok(false);
-        }
-        if !report.status.is_open() {
-            return Err(Error::page(
-                409,
-                "Signalement clos",
-                "Ce signalement est clos\u{a0}: il n'y a plus rien à prendre en charge.",
-            ));
-        }
-        report.agent = Some(crate::model::Agent {
-            account: account.to_string(),
-            name: req.display_name().unwrap_or("Équipe").to_string(),
-        });
-    } else {
-        if !mine {
-            return Ok(false);
-        }
-        report.agent = None;
+    let current = report.agent.as_ref().map(|a| a.account.as_str());
+    let to = match change {
+        Assignment::Leave if current == Some(account) => None,
+        Assignment::Leave => return Ok(None),
+        Assignment::To(to) => to,
+    };
+    if current == to.as_ref().map(|a| a.account.as_str()) {
+        return Ok(None);
     }
+    if to.is_some() && !report.status.is_open() {
+        return Err(Error::page(
+            409,
+            "Signalement clos",
+            "Ce signalement est clos\u{a0}: il n'y a plus rien à prendre en charge.",
+        ));
+    }
+    report.agent = to.clone();
     store::update(&report, doc.version)?;
-    Ok(true)
+    if let Some(agent) = &to
+        && agent.account != account
+    {
+        let notice = Notification::in_app(
+            &format!("Signalement n°\u{a0}{number} à traiter"),
+            &format!(
+                "{} vous confie le signalement n°\u{a0}{number}\u{a0}: {}",
+                req.display_name().unwrap_or("L'équipe"),
+                report.title()
+            ),
+            &format!("/{number}"),
+        )
+        .channels(Channels::IN_APP | Channels::EMAIL);
+        // The assignment stands even if the notice cannot go: the queue shows it.
+        if let Err(e) = host::notify(&Audience::Accounts(vec![agent.account.clone()]), &notice) {
+            host::warn(&format!("signalement {number}: agent non prévenu: {e}"));
+        }
+    }
+    Ok(Some(to))
 }
 
 /// The reporter's account was deleted: its reports stay the commune's (they describe the

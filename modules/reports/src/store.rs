@@ -140,8 +140,11 @@ pub struct Filter {
     pub service: Option<String>,
     /// A code of [`PERIODS`]: reports sent in that many last days; none for all.
     pub period: Option<String>,
-    /// The account of the staff member they are assigned to (the queue's « les miens »).
+    /// The account of the staff member they are assigned to (the queue's « à moi », or
+    /// another member of the team).
     pub agent: Option<String>,
+    /// The commune's team the queue's « Attribution » filter offers, `(account, name)`.
+    pub team: Vec<(String, String)>,
     /// The id of the neighbourhood their place lies in.
     pub neighbourhood: Option<String>,
     /// The commune's neighbourhoods the filter offers, `(id, name)` (none: no such filter).

@@ -78,7 +78,12 @@ fn filters(
                     label for="agent" { "Attribution" }
                     select id="agent" name="agent" {
                         option value="" { "Tous" }
-                        option value=(crate::admin::MINE) selected[filter.agent.is_some()] { "À moi" }
+                        option value=(crate::admin::MINE) selected[filter.agent.is_some() && filter.agent.as_deref() == req.account()] { "À moi" }
+                        @for (account, name) in &filter.team {
+                            @if Some(account.as_str()) != req.account() {
+                                option value=(account) selected[filter.agent.as_deref() == Some(account.as_str())] { (name) }
+                            }
+                        }
                     }
                 }
             }
@@ -115,9 +120,9 @@ fn filter_query(filter: &Filter) -> String {
             out.push_str(&encode_query(value));
         }
     }
-    if filter.agent.is_some() {
+    if let Some(agent) = &filter.agent {
         out.push_str("&agent=");
-        out.push_str(crate::admin::MINE);
+        out.push_str(&encode_query(agent));
     }
     out
 }
@@ -559,6 +564,8 @@ pub struct Manage<'a> {
     pub supporters: u64,
     pub notes: &'a [Note],
     pub services: &'a [&'a str],
+    /// The commune's team, `(account, name)`, to hand the report to one of them.
+    pub team: &'a [(String, String)],
     pub errors: &'a [FieldError],
 }
 
@@ -596,6 +603,23 @@ pub fn manage(req: &Request, page: &Manage<'_>) -> Markup {
                         input type="hidden" name="action" value="prendre";
                         button type="submit" class="secondary" { "Je m'en occupe" }
                     }
+                }
+            }
+            @if report.status.is_open() && !page.team.is_empty() {
+                form class="form" method="post" action=(req.link(&format!("/{}/agent", report.number))) {
+                    (req.csrf_field())
+                    input type="hidden" name="action" value="attribuer";
+                    label for="attribuer" { "Confier à un membre de l'équipe" }
+                    p class="hint" id="attribuer-aide" { "Les élus et les administrateurs de la commune. La personne choisie est prévenue dans l'application et par courriel." }
+                    select id="attribuer" name="agent" aria-describedby="attribuer-aide" {
+                        option value="" selected[report.agent.is_none()] { "Personne" }
+                        @for (account, name) in page.team {
+                            option value=(account) selected[report.agent.as_ref().is_some_and(|a| &a.account == account)] {
+                                (name) @if Some(account.as_str()) == req.account() { " (vous)" }
+                            }
+                        }
+                    }
+                    button type="submit" class="secondary" { "Attribuer" }
                 }
             }
         }

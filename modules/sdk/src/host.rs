@@ -18,6 +18,16 @@ pub fn origin() -> String {
     crate::bindings::parvis::module::commune::origin()
 }
 
+/// A member of the commune's team (see [`staff`]).
+pub use crate::bindings::parvis::module::commune::StaffMember;
+
+/// The commune's team: its admins and officials, who may use the modules' back-office, sorted
+/// by name (at most 500). For handing a task to one of them; needs the `storage` capability.
+/// Since contract 0.2.6.
+pub fn staff() -> Vec<StaffMember> {
+    crate::bindings::parvis::module::commune::staff()
+}
+
 /// A new unique id that sorts by creation time (UUIDv7 text): a good document key.
 pub fn new_id() -> String {
     runtime::new_id()

@@ -404,6 +404,61 @@ both_backends!(
         let r = post(&admin, &agent, &[("action", "prendre")]).await?;
         assert_eq!(r.status(), 303);
 
+        // Or hands it to another member of the commune's team (an official here), who is told
+        // and finds it under their name; someone outside the team cannot be chosen, whether a
+        // citizen or Lyon's official.
+        let chloe = app
+            .account_named("chloe@paris.fr", "Chloé Martin", PASSWORD)
+            .await?;
+        app.grant(&chloe, Role::Official, Some(&paris)).await?;
+        let lyonnais = app.account("elu@lyon.fr", PASSWORD).await?;
+        app.grant(&lyonnais, Role::Official, Some(&lyon)).await?;
+        let (_, page) = get(&admin, &app.url(Some(&paris), "/admin/m/reports/1")).await?;
+        assert!(
+            page.contains(&format!("value=\"{}\"", chloe.0)) && !page.contains(&lyonnais.0),
+            "the team is offered, Paris's only: {page}"
+        );
+        let passerby = app.account("passant@example.org", PASSWORD).await?;
+        for outsider in [&passerby, &lyonnais] {
+            let r = post(
+                &admin,
+                &agent,
+                &[("action", "attribuer"), ("agent", outsider.0.as_str())],
+            )
+            .await?;
+            assert_eq!(r.status(), 422, "{} is not Paris's team", outsider.0);
+        }
+        let r = post(
+            &admin,
+            &agent,
+            &[("action", "attribuer"), ("agent", chloe.0.as_str())],
+        )
+        .await?;
+        assert_eq!(r.status(), 303);
+        let chloe_web = app
+            .signed_in(Some(&paris), "chloe@paris.fr", PASSWORD)
+            .await?;
+        wait_until(
+            &chloe_web,
+            &app.url(Some(&paris), "/notifications"),
+            "the official was not told",
+            |page| html::text(page).contains(&format!("Signalement n°{NBSP}1 à traiter")),
+        )
+        .await?;
+        let (_, page) = get(&chloe_web, &format!("{queue}?agent=moi")).await?;
+        let rows = html::table_rows(&page, "main table")?;
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert!(rows[0][5].contains("Chloé Martin"), "{rows:?}");
+        let (_, page) = get(&admin, &format!("{queue}?agent={}", chloe.0)).await?;
+        assert_eq!(html::table_rows(&page, "main table")?.len(), 1, "{page}");
+        let (_, page) = get(&admin, &format!("{queue}?agent=moi")).await?;
+        assert!(
+            page.find("<table").is_none(),
+            "the mayor's are none: {page}"
+        );
+        let r = post(&admin, &agent, &[("action", "prendre")]).await?;
+        assert_eq!(r.status(), 303);
+
         // Resolved: the reporter and the supporter are told, in the app and by e-mail.
         let reply = "L'ampoule a été changée ce matin. Merci de votre signalement.";
         let r = post_files(
