@@ -1,8 +1,9 @@
 // On every page: registers the service worker, so that the site installs as an app and shows
 // its offline page when the network is gone (see /sw.js); lets the keyboard scroll a table
 // that scrolls sideways on a narrow screen (it becomes focusable, RGAA 7.3); and loads the
-// maps' script where a page has a map (map.js, which loads the map library). Nothing else; the
-// pages work without.
+// maps' script where a page has a map (map.js, which loads the map library); shows a form's
+// fieldsets that depend on a choice only while it is made. Nothing else; the pages work
+// without.
 (function () {
   "use strict";
 
@@ -25,6 +26,29 @@
   }
   scrollingTables();
   window.addEventListener("resize", scrollingTables);
+
+  // A fieldset marked data-when="<field name>" data-is="<value>" (the questions of one
+  // category of a report) shows only while that field of its form has that value; hidden, its
+  // fields are disabled, so they are not sent. Without the script every one shows, and the
+  // server reads only the chosen one's.
+  function dependentFieldsets() {
+    var sets = document.querySelectorAll("fieldset[data-when]");
+    for (var i = 0; i < sets.length; i++) {
+      (function (set) {
+        var form = set.closest("form");
+        var field = form && form.elements[set.getAttribute("data-when")];
+        if (!field || !field.addEventListener) return;
+        function update() {
+          var on = field.value === set.getAttribute("data-is");
+          set.hidden = !on;
+          set.disabled = !on;
+        }
+        field.addEventListener("change", update);
+        update();
+      })(sets[i]);
+    }
+  }
+  dependentFieldsets();
 
   if (document.querySelector("[data-map]")) {
     var maps = document.createElement("script");

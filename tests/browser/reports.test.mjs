@@ -55,7 +55,13 @@ test("a citizen reports a problem on the map with a photo, the town hall resolve
     await citizen.waitForSelector(".map[data-outline-drawn]", { timeout: 20000 });
     await checkA11y(citizen, "the reports' map and list at 390 px");
     await citizen.getByRole("link", { name: "Signaler un problème" }).click();
+    // Only the chosen category's questions show (each category asks its own).
+    const volume = citizen.getByLabel("Volume (facultatif)");
+    await citizen.getByLabel("Catégorie").selectOption({ label: "Dépôt sauvage" });
+    assert.ok(await volume.isVisible(), "the dumping question shows for its category");
     await citizen.getByLabel("Catégorie").selectOption({ label: "Éclairage public" });
+    assert.ok(!(await volume.isVisible()), "and hides for another");
+    await citizen.getByLabel("Ce que fait la lampe (facultatif)").selectOption({ label: "Clignote" });
     const map = citizen.locator("#lieu .map");
     await citizen.waitForSelector("#lieu .map[data-outline-drawn]", { timeout: 20000 });
     await map.scrollIntoViewIfNeeded();
@@ -75,6 +81,7 @@ test("a citizen reports a problem on the map with a photo, the town hall resolve
     const number = reportUrl.split("/").pop();
     await citizen.getByText(`Votre signalement n°\u00a0${number} est envoyé`).waitFor();
     assert.equal(await citizen.locator("h1").innerText(), `Signalement n°\u00a0${number}`);
+    assert.equal(await citizen.locator(".answers dd").innerText(), "Clignote");
     const img = citizen.locator('img[alt="Le lampadaire éteint, la nuit"]');
     await img.waitFor();
     // Re-encoded by the host: a JPEG, no larger than 1,600 pixels.

@@ -1,7 +1,7 @@
 //! The citizen's report form and the staff's status form: raw fields, validation. Plain Rust,
 //! no host calls (whether the point lies in the commune is asked of the host by the service).
 
-use crate::model::{Category, Status};
+use crate::model::{Answer, Category, Status};
 use parvis_module_sdk::Request;
 use parvis_module_sdk::store::Point;
 
@@ -28,6 +28,17 @@ pub struct ReportForm {
     pub confirmed: bool,
     /// What the photos show, for who cannot see them.
     pub photo_alt: String,
+    /// The answers to the categories' questions as posted, by field name
+    /// ([`question_field`]).
+    pub answers: Vec<(String, String)>,
+}
+
+/// The most answer fields read from a form (the questions of every category are on the page).
+pub const MAX_ANSWER_FIELDS: usize = 200;
+
+/// The form field of a category's question: `q-<category>-<question>`.
+pub fn question_field(category: &Category, question: &crate::model::Question) -> String {
+    format!("q-{}-{}", category.code(), question.code())
 }
 
 /// A valid report to send.
@@ -40,6 +51,8 @@ pub struct NewReport {
     pub public_name: bool,
     /// What the photos show (empty: the host's upload said nothing).
     pub photo_alt: String,
+    /// The category's questions answered.
+    pub answers: Vec<Answer>,
 }
 
 fn chars(text: &str) -> usize {
@@ -59,7 +72,22 @@ impl ReportForm {
             public_name: req.form_value("nom_public").is_some(),
             confirmed: req.form_value("confirme") == Some("1"),
             photo_alt: field("photo_alt"),
+            answers: req
+                .form
+                .iter()
+                .filter(|f| f.name.starts_with("q-"))
+                .take(MAX_ANSWER_FIELDS)
+                .map(|f| (f.name.clone(), f.value.clone()))
+                .collect(),
         }
+    }
+
+    /// The answer posted in field `name`, if any.
+    pub fn answer(&self, name: &str) -> &str {
+        self.answers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, v)| v.as_str())
     }
 
     /// The report, or the French message of each refused field. `lieu` names the place's
@@ -119,6 +147,18 @@ impl ReportForm {
                     .to_string(),
             ));
         }
+        let mut answers = Vec::new();
+        for question in category.iter().flat_map(|c| &c.questions) {
+            let name = category
+                .as_ref()
+                .map(|c| question_field(c, question))
+                .unwrap_or_default();
+            match question.answer(self.answer(&name)) {
+                Ok(Some(answer)) => answers.push(answer),
+                Ok(None) => {}
+                Err(message) => errors.push(("questions", message)),
+            }
+        }
         match category {
             Some(category) if errors.is_empty() => Ok(NewReport {
                 category,
@@ -127,6 +167,7 @@ impl ReportForm {
                 at,
                 public_name: self.public_name,
                 photo_alt: self.photo_alt.trim().to_string(),
+                answers,
             }),
             _ => Err(errors),
         }

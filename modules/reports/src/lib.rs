@@ -45,6 +45,17 @@ impl Module for Reports {
                 model::DEFAULT_CATEGORIES,
             )
             .setting(
+                "questions",
+                "Questions par catégorie",
+                "Ce que le formulaire demande en plus, selon la catégorie, séparé par des \
+                 points-virgules : « Catégorie : Question », suivi de « = choix | choix » pour \
+                 une liste de choix et de « * » si la réponse est obligatoire. Les applications \
+                 Open311 les reçoivent comme attributs du service. Vide : quelques questions \
+                 par défaut (numéro du lampadaire…).",
+                SettingKind::Text,
+                model::DEFAULT_QUESTIONS,
+            )
+            .setting(
                 "intro",
                 "Texte d'accueil",
                 "Affiché en tête de la page des signalements ; vide : un texte par défaut.",

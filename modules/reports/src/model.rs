@@ -148,6 +148,9 @@ pub struct Report {
     /// The member of the town hall's staff who took it on, if any (staff only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<Agent>,
+    /// The category's questions answered when it was sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<Answer>,
 }
 
 /// A staff member a report is assigned to.
@@ -192,11 +195,93 @@ impl Report {
     }
 }
 
-/// A category of the commune's list: its name and the service it goes to.
+/// A category of the commune's list: its name, the service it goes to, and the questions a
+/// report of it asks besides its place and description.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Category {
     pub label: String,
     pub service: String,
+    pub questions: Vec<Question>,
+}
+
+/// A question a category asks (« Numéro du candélabre »), Open311's service attribute: free
+/// text, or one of a list of choices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Question {
+    pub label: String,
+    /// The choices; empty for a free answer (at most [`ANSWER_MAX`] characters).
+    pub choices: Vec<String>,
+    pub required: bool,
+}
+
+/// The questions a commune starts with: useful to the service that answers, never required.
+pub const DEFAULT_QUESTIONS: &str = "Éclairage public : Numéro du lampadaire (inscrit sur le mât) ; \
+Éclairage public : Ce que fait la lampe = Éteinte | Clignote | Allumée le jour ; \
+Dépôt sauvage : Volume = Un sac | Quelques objets | Un tas encombrant";
+
+/// At most this many questions per category.
+pub const MAX_QUESTIONS: usize = 5;
+/// The longest question or choice kept.
+pub const QUESTION_MAX: usize = 80;
+/// At most this many choices per question.
+pub const MAX_CHOICES: usize = 12;
+/// The longest free answer.
+pub const ANSWER_MAX: usize = 200;
+
+impl Question {
+    /// Its code in forms and in Open311 (`numero-du-lampadaire-inscrit-sur-le-mat`).
+    pub fn code(&self) -> String {
+        code_of(&self.label)
+    }
+
+    /// The choice `key` names (a choice's code, as Open311 gives it, or the choice itself).
+    pub fn choice(&self, key: &str) -> Option<&str> {
+        self.choices
+            .iter()
+            .find(|c| c.as_str() == key || code_of(c) == key)
+            .map(String::as_str)
+    }
+
+    /// The answer `raw` given to it, checked: `Ok(None)` when left blank and not required.
+    pub fn answer(&self, raw: &str) -> Result<Option<Answer>, String> {
+        let raw = raw.trim();
+        let value = if raw.is_empty() {
+            if self.required {
+                return Err(format!("Répondez à «\u{a0}{}\u{a0}».", self.label));
+            }
+            return Ok(None);
+        } else if self.choices.is_empty() {
+            if raw.chars().count() > ANSWER_MAX {
+                return Err(format!(
+                    "La réponse à «\u{a0}{}\u{a0}» est trop longue ({ANSWER_MAX} caractères au plus).",
+                    self.label
+                ));
+            }
+            raw.to_string()
+        } else {
+            match self.choice(raw) {
+                Some(c) => c.to_string(),
+                None => {
+                    return Err(format!(
+                        "Pour «\u{a0}{}\u{a0}», choisissez parmi\u{a0}: {}.",
+                        self.label,
+                        self.choices.join(", ")
+                    ));
+                }
+            }
+        };
+        Ok(Some(Answer {
+            question: self.label.clone(),
+            value,
+        }))
+    }
+}
+
+/// A question answered in a report (kept with its wording of the day).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    pub question: String,
+    pub value: String,
 }
 
 /// The categories a commune starts with (its admins change them in the module's settings):
@@ -231,8 +316,64 @@ impl Category {
                 } else {
                     service
                 },
+                questions: Vec::new(),
             })
             .collect()
+    }
+
+    /// The categories of the two settings: [`Category::parse_list`], each with its questions
+    /// from `questions`: entries separated by `;` or new lines, each `Catégorie : Question`,
+    /// then `= choix | choix` for a list of choices, and a final `*` if an answer is required.
+    /// An entry naming no category of the list, or a question already asked, is skipped; an
+    /// empty setting gives [`DEFAULT_QUESTIONS`] (for the categories that exist).
+    pub fn parse_with_questions(categories: &str, questions: &str) -> Vec<Category> {
+        let mut list = Category::parse_list(categories);
+        let questions = if questions.trim().is_empty() {
+            DEFAULT_QUESTIONS
+        } else {
+            questions
+        };
+        for entry in questions.split([';', '\n']) {
+            let Some((category, rest)) = entry.split_once(':') else {
+                continue;
+            };
+            let code = code_of(category.trim());
+            let Some(category) = list.iter_mut().find(|c| c.code() == code) else {
+                continue;
+            };
+            let rest = rest.trim();
+            let (rest, required) = match rest.strip_suffix('*') {
+                Some(r) => (r.trim_end(), true),
+                None => (rest, false),
+            };
+            let (label, choices) = rest.split_once('=').unwrap_or((rest, ""));
+            let label = clip(label.trim(), QUESTION_MAX);
+            let mut kept: Vec<String> = Vec::new();
+            for choice in choices.split('|') {
+                let choice = clip(choice.trim(), QUESTION_MAX);
+                if !code_of(&choice).is_empty()
+                    && !kept.iter().any(|k| code_of(k) == code_of(&choice))
+                    && kept.len() < MAX_CHOICES
+                {
+                    kept.push(choice);
+                }
+            }
+            if code_of(&label).is_empty()
+                || category.questions.len() == MAX_QUESTIONS
+                || category
+                    .questions
+                    .iter()
+                    .any(|q| q.code() == code_of(&label))
+            {
+                continue;
+            }
+            category.questions.push(Question {
+                label,
+                choices: kept,
+                required,
+            });
+        }
+        list
     }
 
     /// Its code in URLs and indexes: the name in lower-case ASCII, words joined by dashes
@@ -253,12 +394,45 @@ pub fn services(categories: &[Category]) -> Vec<&str> {
     out
 }
 
-use parvis_module_sdk::text::setting_list;
+use parvis_module_sdk::text::{clip, setting_list};
 pub use parvis_module_sdk::text::{code_of, parse_number};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn categories_ask_their_questions() {
+        let list = Category::parse_with_questions("", "");
+        let light = &list[3];
+        assert_eq!(light.questions.len(), 2);
+        assert_eq!(
+            light.questions[1].choices,
+            ["Éteinte", "Clignote", "Allumée le jour"]
+        );
+        assert!(list[0].questions.is_empty());
+        let list = Category::parse_with_questions(
+            "Voirie ; Arbres",
+            "voirie : Profondeur du trou = Petit | Moyen | Grand | moyen * ; \
+             Inconnue : Perdue ; Arbres : Essence ; Arbres: essence ; Arbres : = a | b",
+        );
+        let hole = &list[0].questions[0];
+        assert_eq!((hole.choices.len(), hole.required), (3, true));
+        assert_eq!(list[1].questions.len(), 1, "{:?}", list[1].questions);
+        assert_eq!(hole.choice("grand"), Some("Grand"));
+        assert_eq!(
+            hole.answer("Moyen").ok().flatten().map(|a| a.value),
+            Some("Moyen".into())
+        );
+        assert!(
+            hole.answer("Immense")
+                .is_err_and(|e| e.contains("Petit, Moyen, Grand"))
+        );
+        assert!(hole.answer("  ").is_err_and(|e| e.contains("Répondez")));
+        let species = &list[1].questions[0];
+        assert_eq!(species.answer("").ok(), Some(None));
+        assert!(species.answer(&"x".repeat(ANSWER_MAX + 1)).is_err());
+    }
 
     #[test]
     fn the_default_list_routes_each_category() {

@@ -8,7 +8,7 @@
 //! fields up by name).
 
 use crate::form::ReportForm;
-use crate::model::{self, Category, Report};
+use crate::model::{self, ANSWER_MAX, Category, Report, code_of};
 use crate::service::{self, Sent};
 use crate::store;
 use parvis_module_sdk::prelude::*;
@@ -138,7 +138,7 @@ fn service(c: &Category) -> Value {
         "service_code": c.code(),
         "service_name": c.label,
         "description": format!("{} (traité par : {})", c.label, c.service),
-        "metadata": false,
+        "metadata": !c.questions.is_empty(),
         "type": "realtime",
         "keywords": "",
         "group": c.service,
@@ -161,8 +161,8 @@ fn services(req: &Request, params: &Params) -> Result<Response, Error> {
     }
 }
 
-/// `services/{code}.{fmt}`: the service's definition (no extra attribute: a report is its
-/// category, place, description and photos).
+/// `services/{code}.{fmt}`: the service's definition, its attributes being the category's
+/// questions (a list of choices is a `singlevaluelist`, whose keys are the choices' codes).
 fn definition(req: &Request, params: &Params) -> Result<Response, Error> {
     let (code, format) = split(params.require("file")?);
     let categories = service::categories(req);
@@ -173,7 +173,28 @@ fn definition(req: &Request, params: &Params) -> Result<Response, Error> {
             &format!("Service «\u{a0}{code}\u{a0}» inconnu."),
         ));
     };
-    let definition = json!({ "service_code": c.code(), "attributes": [] });
+    let attributes: Vec<Value> = c
+        .questions
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            json!({
+                "variable": true,
+                "code": q.code(),
+                "datatype": if q.choices.is_empty() { "string" } else { "singlevaluelist" },
+                "required": q.required,
+                "datatype_description": if q.choices.is_empty() {
+                    format!("Texte libre, {ANSWER_MAX} caractères au plus.")
+                } else {
+                    "Une des valeurs proposées (sa clé).".to_string()
+                },
+                "order": i + 1,
+                "description": q.label,
+                "values": q.choices.iter().map(|c| json!({ "key": code_of(c), "name": c })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let definition = json!({ "service_code": c.code(), "attributes": attributes });
     Ok(match format {
         Format::Json => Response::json(&definition),
         Format::Xml => {
@@ -406,8 +427,19 @@ fn post(req: &Request, params: &Params) -> Result<Response, Error> {
         return Ok(error(format, 403, "api_key manquante ou invalide."));
     }
     let field = |n: &str| req.form_value(n).unwrap_or_default().trim().to_string();
+    let service_code = field("service_code");
+    // `attribute[code]=value`, as the form's `q-<category>-<code>` field.
+    let answers = req
+        .form
+        .iter()
+        .filter_map(|f| {
+            let code = f.name.strip_prefix("attribute[")?.strip_suffix(']')?;
+            Some((format!("q-{service_code}-{code}"), f.value.clone()))
+        })
+        .take(crate::form::MAX_ANSWER_FIELDS)
+        .collect();
     let form = ReportForm {
-        category: field("service_code"),
+        category: service_code,
         description: field("description"),
         address: field("address_string"),
         lat: field("lat"),
@@ -415,6 +447,7 @@ fn post(req: &Request, params: &Params) -> Result<Response, Error> {
         public_name: false,
         confirmed: true,
         photo_alt: String::new(),
+        answers,
     };
     let categories = service::categories(req);
     let new = match form.validate(&categories) {
@@ -453,6 +486,7 @@ fn refused(format: Format, errors: &[(&'static str, String)]) -> Response {
                 "categorie" => "service_code",
                 "lieu" => "lat/long/address_string",
                 "adresse" => "address_string",
+                "questions" => "attribute",
                 other => other,
             };
             json!({ "code": 400, "description": format!("{name}\u{a0}: {message}") })

@@ -21,11 +21,14 @@ pub struct Settings {
     pub categories: String,
     #[serde(default)]
     pub intro: String,
+    #[serde(default)]
+    pub questions: String,
 }
 
-/// The commune's categories.
+/// The commune's categories, with their questions.
 pub fn categories(req: &Request) -> Vec<Category> {
-    Category::parse_list(&req.settings::<Settings>().categories)
+    let settings = req.settings::<Settings>();
+    Category::parse_with_questions(&settings.categories, &settings.questions)
 }
 
 /// The photos of the request (its `photo` field), or why they cannot be taken (see
@@ -102,6 +105,7 @@ pub fn send(
         }],
         photos,
         agent: None,
+        answers: new.answers,
     };
     store::insert(&report).map_err(internal)?;
     // The staff hear of it in the app; a failure to notify does not lose the report.

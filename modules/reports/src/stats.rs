@@ -253,6 +253,7 @@ mod tests {
             steps: all,
             photos: vec![],
             agent: None,
+            answers: Vec::new(),
         }
     }
 

@@ -3,8 +3,9 @@
 
 use crate::form::{
     ADDRESS_MAX, ALT_MAX, DESCRIPTION_MAX, FieldError, NOTE_MAX, REPLY_MAX, ReportForm,
+    question_field,
 };
-use crate::model::{CLOSED, Category, MAX_PHOTOS, OPEN, Report, Status};
+use crate::model::{ANSWER_MAX, CLOSED, Category, MAX_PHOTOS, OPEN, Report, Status};
 use crate::store::{Filter, Note};
 use parvis_module_sdk::Request;
 use parvis_module_sdk::html::{
@@ -235,6 +236,7 @@ pub fn form(
     let description = field(errors, "description");
     let address = field(errors, "adresse");
     let place = field(errors, "lieu");
+    let questions = field(errors, "questions");
     french(html! {
         h1 { "Signaler un problème" }
         p { "Votre signalement va à la mairie " (req.commune.de()) ". Il est public, comme sa suite ; votre nom ne l'est que si vous le souhaitez." }
@@ -246,6 +248,30 @@ pub fn form(
                 option value="" { "Choisir une catégorie" }
                 @for c in categories {
                     option value=(c.code()) selected[form.category == c.code()] { (c.label) }
+                }
+            }
+            @if categories.iter().any(|c| !c.questions.is_empty()) {
+                div id="questions" {
+                    (questions.error())
+                    @for c in categories.iter().filter(|c| !c.questions.is_empty()) {
+                        fieldset class="choices" data-when="categorie" data-is=(c.code()) {
+                            legend { "Précisions pour la catégorie « " (c.label) " »" }
+                            @for q in &c.questions {
+                                @let name = question_field(c, q);
+                                label for=(name) { (q.label) @if q.required { " (obligatoire)" } @else { " (facultatif)" } }
+                                @if q.choices.is_empty() {
+                                    input id=(name) name=(name) maxlength=(ANSWER_MAX) value=(form.answer(&name));
+                                } @else {
+                                    select id=(name) name=(name) {
+                                        option value="" { "Choisir" }
+                                        @for choice in &q.choices {
+                                            option value=(choice) selected[form.answer(&name) == choice] { (choice) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
             fieldset id="lieu" class="choices" aria-describedby=[place.error_id()] {
@@ -323,6 +349,7 @@ pub fn nearby(req: &Request, form: &ReportForm, nearby: &[(Report, f64)]) -> Mar
             input type="hidden" name="lat" value=(form.lat);
             input type="hidden" name="lon" value=(form.lon);
             @if form.public_name { input type="hidden" name="nom_public" value="1"; }
+            @for (name, value) in &form.answers { input type="hidden" name=(name) value=(value); }
             input type="hidden" name="confirme" value="1";
             h2 { "Un autre problème ?" }
             p { "Envoyez votre signalement tel quel. Si vous aviez choisi des photos, choisissez-les à nouveau : elles n'ont pas été gardées." }
@@ -374,6 +401,11 @@ fn head(report: &Report, neighbourhood: Option<&str>, supporters: u64, staff: bo
             p class="hint" { "Latitude " (format!("{lat:.5}").replace('.', ",")) ", longitude " (format!("{lon:.5}").replace('.', ",")) "." }
         }
         (paragraphs(&report.description))
+        @if !report.answers.is_empty() {
+            dl class="answers" {
+                @for a in &report.answers { div { dt { (a.question) } dd { (a.value) } } }
+            }
+        }
         (photos(&report.photos))
         p { (supporters_line(supporters)) }
     }

@@ -155,6 +155,10 @@ both_backends!(
         assert_eq!(status, 200);
         assert!(form.contains("<option value=\"eclairage-public\">Éclairage public</option>"));
         assert!(form.contains("data-pick=\"lieu\""), "{form}");
+        assert!(
+            form.contains("data-when=\"categorie\" data-is=\"eclairage-public\""),
+            "the default questions of street lights: {form}"
+        );
 
         // Bad input: French messages, 422, nothing stored.
         let r = post(&alice, &new, &report("inconnue", "court", "", "")).await?;
@@ -291,14 +295,39 @@ both_backends!(
         assert!(text.contains("Vous suivez ce signalement"), "{text}");
         // A pothole at the same spot is another problem: no question asked. His name stays
         // private: the public reads « Un habitant », the staff his name.
+        // The commune asks a question of its own for potholes, one that must be answered.
+        let token = form_token(&admin, &app.url(Some(&paris), "/admin/modules")).await?;
+        let r = admin
+            .post(app.url(Some(&paris), "/admin/modules/reports/reglages"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("categories", ""),
+                ("intro", ""),
+                (
+                    "questions",
+                    "Voirie : Profondeur du trou = Peu profond | Profond *",
+                ),
+            ])
+            .send()
+            .await?;
+        assert_eq!(r.status(), 303);
         let hole = "Un nid-de-poule profond au milieu du passage piéton.";
-        let r = post(
-            &bruno,
-            &new,
-            &report("voirie", hole, "48.856780", "2.352200"),
-        )
-        .await?;
+        let mut fields = report("voirie", hole, "48.856780", "2.352200");
+        let r = post(&bruno, &new, &fields).await?;
+        assert_eq!(r.status(), 422);
+        let text = html::text(&r.text().await?);
+        assert!(
+            text.contains(&format!("Répondez à «{NBSP}Profondeur du trou{NBSP}»")),
+            "{text}"
+        );
+        fields.push(("q-voirie-profondeur-du-trou", "Profond"));
+        let r = post(&bruno, &new, &fields).await?;
         assert_eq!(location(&r), "/m/reports/2");
+        let (_, page) = get(&visitor, &app.url(Some(&paris), "/m/reports/2")).await?;
+        assert!(
+            page.contains("<dt>Profondeur du trou</dt><dd>Profond</dd>"),
+            "{page}"
+        );
         // And he may insist that his light is another one.
         let mut insist = report("eclairage-public", same, "48.856780", "2.352200");
         insist.push(("confirme", "1"));
@@ -828,6 +857,69 @@ both_backends!(
             |p| p.contains(&format!("Nouveau signalement n°{NBSP}2")),
         )
         .await?;
+        // A category's questions are its service's attributes: listed, answered through the
+        // API as on the form, checked, and shown to the staff.
+        let services: Value = api
+            .get(url(&paris, "services.json"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let metadata = |code: &str| {
+            services
+                .as_array()
+                .and_then(|l| l.iter().find(|s| s["service_code"] == code))
+                .map(|s| s["metadata"].clone())
+        };
+        assert_eq!(metadata("eclairage-public"), Some(Value::Bool(true)));
+        assert_eq!(metadata("voirie"), Some(Value::Bool(false)));
+        let definition: Value = api
+            .get(url(&paris, "services/eclairage-public.json"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let lamp_state = &definition["attributes"][1];
+        assert_eq!(lamp_state["code"], "ce-que-fait-la-lampe", "{definition}");
+        assert_eq!(lamp_state["datatype"], "singlevaluelist");
+        assert_eq!(lamp_state["values"][1]["key"], "clignote");
+        assert_eq!(lamp_state["values"][1]["name"], "Clignote");
+        let mut lamp_fields = keyed.clone();
+        lamp_fields[0] = ("service_code", "eclairage-public");
+        lamp_fields.push(("attribute[ce-que-fait-la-lampe]", "explose"));
+        let r = api
+            .post(url(&paris, "requests.json"))
+            .form(&lamp_fields)
+            .send()
+            .await?;
+        assert_eq!(r.status(), 400);
+        let body: Value = r.json().await?;
+        assert!(
+            body[0]["description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("attribute") && d.contains("Clignote")),
+            "{body}"
+        );
+        lamp_fields.pop();
+        lamp_fields.push(("attribute[ce-que-fait-la-lampe]", "clignote"));
+        lamp_fields.push((
+            "attribute[numero-du-lampadaire-inscrit-sur-le-mat]",
+            "PA-1234",
+        ));
+        let r = api
+            .post(url(&paris, "requests.json"))
+            .form(&lamp_fields)
+            .send()
+            .await?;
+        assert_eq!(r.status(), 201);
+        let (_, page) = get(&admin, &app.url(Some(&paris), "/admin/m/reports/3")).await?;
+        let text = html::text(&page);
+        assert!(
+            text.contains("Ce que fait la lampe")
+                && text.contains("Clignote")
+                && text.contains("PA-1234"),
+            "{page}"
+        );
         // Bad input is the spec's 400, and nothing is stored.
         let mut outside = keyed.clone();
         outside[1] = ("lat", "45.7676");
@@ -902,16 +994,17 @@ both_backends!(
         // A client we did not write reads it all, in both formats.
         let root = app.url(Some(&paris), "/open311/v2");
         for format in ["json", "xml"] {
-            let read = third_party_client(&root, format, "voirie", "1")?;
+            let read = third_party_client(&root, format, "eclairage-public", "1")?;
             let text = read.to_string();
             assert!(text.contains("eclairage-public"), "{format}: {text}");
             assert!(text.contains("Nid-de-poule dangereux"), "{format}: {text}");
             assert!(text.contains(lamp), "{format}: {text}");
             assert_eq!(read["one"]["service_request_id"], "1", "{format}: {text}");
             assert_eq!(
-                read["definition"]["service_code"], "voirie",
+                read["definition"]["service_code"], "eclairage-public",
                 "{format}: {text}"
             );
+            assert!(text.contains("ce-que-fait-la-lampe"), "{format}: {text}");
         }
         app.stop().await;
         Ok(())
