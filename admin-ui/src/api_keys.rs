@@ -29,6 +29,8 @@ struct Keys {
     created: Option<Created>,
     error: Option<String>,
     name_max: usize,
+    /// Posts a key may make in a day.
+    daily_posts: i64,
     /// The API's address on this host.
     endpoint: String,
 }
@@ -56,6 +58,7 @@ async fn render(
         created,
         error,
         name_max: NAME_MAX,
+        daily_posts: api::DAILY_POSTS,
         endpoint: format!(
             "{}{}",
             state.config.commune_origin(&tenant.slug),

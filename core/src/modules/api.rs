@@ -53,6 +53,9 @@ pub const API_CLIENT_ROLE: &str = "api-client";
 pub const NAME_MAX: usize = 80;
 /// Keys a commune may hold (revoked ones included): more is a mistake, not a need.
 pub const MAX_KEYS: i64 = 100;
+/// Reports one key may post in a day (Paris time): a commune's busiest day is a few hundred,
+/// so an application past this is broken or abused, and it stops there whatever the rate.
+pub const DAILY_POSTS: i64 = 1_000;
 
 /// The mounts each component serves, by its SHA-256.
 static MOUNTS: Mutex<Option<HashMap<String, Arc<Vec<String>>>>> = Mutex::new(None);
@@ -72,6 +75,8 @@ pub struct ApiKey {
     pub shown_prefix: String,
     pub created_at: i64,
     pub revoked_at: Option<i64>,
+    /// Posts made with it today (Paris time), out of [`DAILY_POSTS`].
+    pub posts_today: i64,
 }
 
 /// Why a key was not made.
@@ -103,6 +108,7 @@ pub async fn create_key(
         shown_prefix: secret.chars().take(10).collect(),
         created_at: now(),
         revoked_at: None,
+        posts_today: 0,
     };
     let mut tx = tenant.db().begin().await?;
     let held: i64 = tx
@@ -133,9 +139,11 @@ pub async fn keys(tenant: &Tenant) -> Result<Vec<ApiKey>, sqlx::Error> {
     let mut tx = tenant.db().read().await?;
     let keys = tx
         .scoped_as::<ApiKey>(
-            "SELECT id, name, shown_prefix, created_at, revoked_at FROM api_keys \
-             WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC",
+            "SELECT id, name, shown_prefix, created_at, revoked_at, \
+             CASE WHEN posts_day = $2 THEN posts_today ELSE 0 END AS posts_today \
+             FROM api_keys WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC",
         )
+        .bind(paris_day(now()))
         .fetch_all(&mut tx)
         .await?;
     tx.commit().await?;
@@ -152,6 +160,50 @@ pub async fn revoke_key(tenant: &Tenant, id: &str) -> Result<bool, sqlx::Error> 
         )
         .bind(id)
         .bind(now())
+        .execute(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The day of Unix time `at` in Paris (days since 1970-01-01): a key's posts are counted by it.
+pub fn paris_day(at: i64) -> i64 {
+    use chrono::TimeZone as _;
+    let day = chrono_tz::Europe::Paris
+        .timestamp_opt(at, 0)
+        .single()
+        .map(|t| t.date_naive())
+        .unwrap_or_default();
+    (day - chrono::NaiveDate::default()).num_days()
+}
+
+/// Seconds until the next midnight in Paris, when a key's count starts again.
+fn until_paris_midnight(at: i64) -> i64 {
+    use chrono::TimeZone as _;
+    let next = chrono_tz::Europe::Paris
+        .timestamp_opt(at, 0)
+        .single()
+        .and_then(|t| t.date_naive().succ_opt())
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .and_then(|m| chrono_tz::Europe::Paris.from_local_datetime(&m).earliest())
+        .map(|m| m.timestamp());
+    next.map_or(3600, |n| (n - at).max(1))
+}
+
+/// Counts a post with key `id` today, durably, before any work is spent on it; false when the
+/// key already made its [`DAILY_POSTS`] today.
+async fn count_post(tenant: &Tenant, id: &str) -> Result<bool, sqlx::Error> {
+    let mut tx = tenant.db().begin().await?;
+    let done = tx
+        .scoped(
+            "UPDATE api_keys SET \
+             posts_today = CASE WHEN posts_day = $3 THEN posts_today + 1 ELSE 1 END, \
+             posts_day = $3 \
+             WHERE tenant_id = $1 AND id = $2 AND (posts_day <> $3 OR posts_today < $4)",
+        )
+        .bind(id)
+        .bind(paris_day(now()))
+        .bind(DAILY_POSTS)
         .execute(&mut tx)
         .await?;
     tx.commit().await?;
@@ -338,6 +390,23 @@ async fn open311(
         }
         None => None,
     };
+    if write
+        && let Some((id, _)) = &client
+        && !count_post(&tenant, id).await?
+    {
+        let mut response = error(
+            format,
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "Cette clé a atteint ses {} envois du jour\u{a0}: réessayez demain.",
+                crate::util::thousands(DAILY_POSTS)
+            ),
+        );
+        if let Ok(wait) = HeaderValue::from_str(&until_paris_midnight(now()).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, wait);
+        }
+        return Ok(response);
+    }
     let hidden = |fields: Vec<Field>| -> Vec<Field> {
         fields
             .into_iter()
@@ -508,5 +577,16 @@ mod tests {
         assert_eq!(format_of("services/voirie.xml"), Ok(Format::Xml));
         assert_eq!(format_of("requests.csv"), Err(".csv".into()));
         assert_eq!(format_of("requests"), Err(String::new()));
+    }
+
+    #[test]
+    fn a_keys_day_is_pariss() {
+        // 2026-12-06 22:30 UTC is 23:30 in Paris; an hour later it is the 7th there.
+        let evening = 1_796_596_200;
+        assert_eq!(paris_day(evening + 3600), paris_day(evening) + 1);
+        assert_eq!(until_paris_midnight(evening), 1800);
+        // 2026-07-01 21:59 UTC is 23:59 in Paris (summer time).
+        assert_eq!(until_paris_midnight(1_782_943_140), 60);
+        assert_eq!(paris_day(0), 0);
     }
 }

@@ -10,6 +10,7 @@
 
 use anyhow::{Context as _, Result};
 use parvis_core::authz::Role;
+use parvis_core::modules::api;
 use parvis_tests::forms::{location, phone_photo, post, post_files};
 use parvis_tests::wait_for_page as wait_until;
 use parvis_tests::{TestApp, both_backends, form_token, html};
@@ -857,6 +858,75 @@ both_backends!(
             |p| p.contains(&format!("Nouveau signalement n°{NBSP}2")),
         )
         .await?;
+        // A key posts at most DAILY_POSTS reports a day, counted in the database: the day
+        // it reaches them, the next post is refused (429, the spec's body, until midnight in
+        // Paris), and the admins see it; the next day it posts again. (The day's count is set
+        // here rather than reached by a thousand posts.)
+        let set_count = |day: i64, count: i64| {
+            let app = &app;
+            let paris = &paris;
+            async move {
+                use parvis_core::db::TenantSql as _;
+                let tenant = parvis_tenants::provision::find_by_slug(
+                    &app.state.db,
+                    &parvis_core::types::Slug::parse(paris)?,
+                )
+                .await?
+                .context("Paris")?
+                .id;
+                let mut tx = app.state.db.tenant(tenant).begin().await?;
+                tx.scoped(
+                    "UPDATE api_keys SET posts_day = $2, posts_today = $3 WHERE tenant_id = $1",
+                )
+                .bind(day)
+                .bind(count)
+                .execute(&mut tx)
+                .await?;
+                tx.commit().await?;
+                anyhow::Ok(())
+            }
+        };
+        let today = api::paris_day(parvis_core::util::now());
+        set_count(today, api::DAILY_POSTS - 1).await?;
+        let mut cheap = keyed.clone();
+        cheap[3] = ("description", "court");
+        let r = api
+            .post(url(&paris, "requests.json"))
+            .form(&cheap)
+            .send()
+            .await?;
+        assert_eq!(
+            r.status(),
+            400,
+            "the last post of the day, refused by the module"
+        );
+        let r = api
+            .post(url(&paris, "requests.json"))
+            .form(&keyed)
+            .send()
+            .await?;
+        assert_eq!(r.status(), 429);
+        let wait: i64 = r.headers()["retry-after"].to_str()?.parse()?;
+        assert!((1..=25 * 3600).contains(&wait), "{wait}");
+        let body: Value = r.json().await?;
+        assert!(
+            body[0]["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("envois du jour")),
+            "{body}"
+        );
+        let (_, page) = get(&admin, &app.url(Some(&paris), "/admin/api")).await?;
+        assert!(html::text(&page).contains("(plafond atteint)"), "{page}");
+        set_count(today - 1, api::DAILY_POSTS).await?;
+        let (_, page) = get(&admin, &app.url(Some(&paris), "/admin/api")).await?;
+        assert!(!html::text(&page).contains("(plafond atteint)"), "{page}");
+        let r = api
+            .post(url(&paris, "requests.json"))
+            .form(&cheap)
+            .send()
+            .await?;
+        assert_eq!(r.status(), 400, "a new day: the key is heard again");
+
         // A category's questions are its service's attributes: listed, answered through the
         // API as on the form, checked, and shown to the staff.
         let services: Value = api
