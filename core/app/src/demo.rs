@@ -770,6 +770,7 @@ mod tests {
             "reports",
             "ideas",
             "commitments",
+            "consultations",
         ] {
             let file = content_file(Path::new(DEMO_MODULES_DIR), id)
                 .with_context(|| format!("modules/{id}/demo.json"))?;

@@ -14,6 +14,7 @@ mod cancelled_begin;
 mod commitments;
 mod commune_page;
 mod communes;
+mod consultations;
 mod contract_versions;
 mod digests;
 mod donation_pages;

@@ -1,0 +1,298 @@
+//! Storage layout of the module.
+//!
+//! - `consultations`: one [`Consultation`] per key (its number on 8 digits).
+//! - `propositions`: one [`Proposal`] per key `<consultation>-<number>`, indexed by
+//!   `etat` (`<consultation>:<moderation>`, the moderation queue and the published list) and
+//!   `auteur` (the author's account).
+//! - `publiees`: the published proposals by rank, key `<consultation>-<rank>` → the proposal's
+//!   number. Ranks run from 1 without gaps, so the voting sequence draws one at random in a
+//!   single read, however many there are.
+//! - `bulletins`: one [`Ballot`] per key `<consultation>-<proposal>-<account>`, indexed by
+//!   `votant` (`<consultation>:<account>`) and `compte` (the account).
+//! - `participants`: one empty document per key `<consultation>-<account>`, the first time
+//!   the account votes in it.
+//! - counters: `numero` (consultations), `c<consultation>-numero` (proposals),
+//!   `c<consultation>-participants`, `c<consultation>-votes`.
+
+use crate::model::{Ballot, Consultation, Moderation, Proposal, Tally};
+use parvis_module_sdk::store::{self, Collection, Doc, Indexes, ListPage, StoreError};
+
+const CONSULTATIONS: Collection<'static> = Collection::new("consultations");
+const PROPOSALS: Collection<'static> = Collection::new("propositions");
+const BALLOTS: Collection<'static> = Collection::new("bulletins");
+const PARTICIPANTS: Collection<'static> = Collection::new("participants");
+
+/// A page of proposals in a list.
+pub const PAGE: u32 = 50;
+
+fn c(consultation: u64) -> String {
+    format!("c{consultation:08}")
+}
+
+fn proposal_indexes(p: &Proposal) -> Indexes {
+    let mut indexes = Indexes::new().index(
+        "etat",
+        &format!("{:08}:{}", p.consultation, p.moderation.value()),
+    );
+    if let Some(author) = &p.author {
+        indexes = indexes.index("auteur", author).index(
+            "auteur-consultation",
+            &format!("{:08}:{author}", p.consultation),
+        );
+    }
+    indexes
+}
+
+/// The next consultation number.
+pub fn next_consultation() -> Result<u64, StoreError> {
+    store::next_number("numero")
+}
+
+pub fn consultation(number: u64) -> Result<Option<Doc<Consultation>>, StoreError> {
+    CONSULTATIONS.get(&Consultation::key(number))
+}
+
+/// Every consultation, newest first (a commune holds a few a year).
+pub fn consultations() -> Result<Vec<Consultation>, StoreError> {
+    Ok(CONSULTATIONS
+        .list()
+        .descending()
+        .limit(200)
+        .page::<Consultation>()?
+        .documents
+        .into_iter()
+        .map(|d| d.value)
+        .collect())
+}
+
+pub fn insert_consultation(c: &Consultation) -> Result<(), StoreError> {
+    CONSULTATIONS
+        .insert(&Consultation::key(c.number), c, Indexes::new())
+        .map(|_| ())
+}
+
+pub fn update_consultation(c: &Consultation, version: u64) -> Result<(), StoreError> {
+    CONSULTATIONS.put(
+        &Consultation::key(c.number),
+        c,
+        Indexes::new(),
+        Some(version),
+    )?;
+    Ok(())
+}
+
+/// The next proposal number of a consultation.
+pub fn next_proposal(consultation: u64) -> Result<u64, StoreError> {
+    store::next_number(&format!("{}-numero", c(consultation)))
+}
+
+/// How many proposals `account` submitted to the consultation.
+pub fn count_authored(consultation: u64, account: &str) -> Result<u64, StoreError> {
+    PROPOSALS.count(Some((
+        "auteur-consultation",
+        &format!("{consultation:08}:{account}"),
+    )))
+}
+
+pub fn proposal(consultation: u64, number: u64) -> Result<Option<Doc<Proposal>>, StoreError> {
+    PROPOSALS.get(&Proposal::key(consultation, number))
+}
+
+pub fn insert_proposal(p: &Proposal) -> Result<(), StoreError> {
+    PROPOSALS
+        .insert(
+            &Proposal::key(p.consultation, p.number),
+            p,
+            proposal_indexes(p),
+        )
+        .map(|_| ())
+}
+
+pub fn update_proposal(p: &Proposal, version: u64) -> Result<(), StoreError> {
+    PROPOSALS.put(
+        &Proposal::key(p.consultation, p.number),
+        p,
+        proposal_indexes(p),
+        Some(version),
+    )?;
+    Ok(())
+}
+
+/// A page of the consultation's proposals in `moderation`, oldest first (the queue is read in
+/// the order it came; the published list in the order of publication).
+pub fn proposals(
+    consultation: u64,
+    moderation: Moderation,
+    after: Option<&str>,
+) -> Result<ListPage<Proposal>, StoreError> {
+    PROPOSALS
+        .list()
+        .index("etat", &format!("{consultation:08}:{}", moderation.value()))
+        .after(after)
+        .limit(PAGE)
+        .page()
+}
+
+/// How many of the consultation's proposals are in `moderation`.
+pub fn count(consultation: u64, moderation: Moderation) -> Result<u64, StoreError> {
+    PROPOSALS.count(Some((
+        "etat",
+        &format!("{consultation:08}:{}", moderation.value()),
+    )))
+}
+
+/// The proposals an account submitted (any consultation).
+pub fn proposed_by(account: &str) -> Result<Vec<Doc<Proposal>>, StoreError> {
+    PROPOSALS.list().index("auteur", account).all()
+}
+
+fn draw(consultation: u64) -> String {
+    format!("publiees-{consultation:08}")
+}
+
+fn tallies_of(consultation: u64) -> String {
+    format!("decomptes-{consultation:08}")
+}
+
+/// Gives a newly published proposal its `rank` in the draw (the consultation's count of
+/// published proposals, kept in its document, is the last rank).
+pub fn publish(consultation: u64, rank: u64, number: u64) -> Result<(), StoreError> {
+    let name = draw(consultation);
+    Collection::new(&name)
+        .insert(&format!("{rank:08}"), &number, Indexes::new())
+        .map(|_| ())
+}
+
+/// The proposal of rank `rank` in the draw.
+pub fn at_rank(consultation: u64, rank: u64) -> Result<Option<u64>, StoreError> {
+    let name = draw(consultation);
+    Ok(Collection::new(&name)
+        .get::<u64>(&format!("{rank:08}"))?
+        .map(|d| d.value))
+}
+
+/// Up to `limit` proposals of the draw from rank `from`: their numbers.
+pub fn ranks_from(consultation: u64, from: u64, limit: u32) -> Result<Vec<u64>, StoreError> {
+    let name = draw(consultation);
+    let after = format!("{:08}", from.saturating_sub(1));
+    Ok(Collection::new(&name)
+        .list()
+        .after(Some(&after))
+        .limit(limit)
+        .page::<u64>()?
+        .documents
+        .into_iter()
+        .map(|d| d.value)
+        .collect())
+}
+
+/// The account's ballot on a proposal.
+pub fn ballot(
+    consultation: u64,
+    proposal: u64,
+    account: &str,
+) -> Result<Option<Doc<Ballot>>, StoreError> {
+    BALLOTS.get(&Ballot::key(consultation, proposal, account))
+}
+
+/// Stores the account's ballot (new, or replacing `version`).
+pub fn put_ballot(ballot: &Ballot, account: &str, version: Option<u64>) -> Result<(), StoreError> {
+    let indexes = Indexes::new()
+        .index("votant", &format!("{:08}:{account}", ballot.consultation))
+        .index("compte", account);
+    let key = Ballot::key(ballot.consultation, ballot.proposal, account);
+    match version {
+        None => BALLOTS.insert(&key, ballot, indexes).map(|_| ()),
+        Some(v) => BALLOTS.put(&key, ballot, indexes, Some(v)).map(|_| ()),
+    }
+}
+
+/// The account's ballots in a consultation, newest keys last.
+pub fn ballots_of(consultation: u64, account: &str) -> Result<Vec<Doc<Ballot>>, StoreError> {
+    BALLOTS
+        .list()
+        .index("votant", &format!("{consultation:08}:{account}"))
+        .all()
+}
+
+/// Every ballot of an account (any consultation).
+pub fn all_ballots_of(account: &str) -> Result<Vec<Doc<Ballot>>, StoreError> {
+    BALLOTS.list().index("compte", account).all()
+}
+
+pub fn delete_ballot(key: &str) -> Result<bool, StoreError> {
+    BALLOTS.delete(key)
+}
+
+/// Notes the account as a participant of the consultation; true the first time.
+pub fn join(consultation: u64, account: &str) -> Result<bool, StoreError> {
+    let key = format!("{consultation:08}-{account}");
+    if PARTICIPANTS.get::<()>(&key)?.is_some() {
+        return Ok(false);
+    }
+    PARTICIPANTS.insert(&key, &(), Indexes::new())?;
+    store::incr(&format!("{}-participants", c(consultation)), 1)?;
+    Ok(true)
+}
+
+/// One proposal's tally (none before its first vote).
+pub fn tally_of(consultation: u64, proposal: u64) -> Result<Tally, StoreError> {
+    let name = tallies_of(consultation);
+    Ok(Collection::new(&name)
+        .get::<Tally>(&format!("{proposal:08}"))?
+        .map(|d| d.value)
+        .unwrap_or_default())
+}
+
+/// Changes a proposal's tally with `change` (retried when another vote wrote it in between).
+pub fn change_tally(
+    consultation: u64,
+    proposal: u64,
+    change: impl FnMut(&mut Tally) -> bool,
+) -> Result<(), StoreError> {
+    let name = tallies_of(consultation);
+    let collection = Collection::new(&name);
+    let key = format!("{proposal:08}");
+    if collection.get::<Tally>(&key)?.is_none() {
+        // The first vote creates it; two first votes at once: one insert wins, the other
+        // finds it in `modify` below.
+        match collection.insert(&key, &Tally::default(), Indexes::new()) {
+            Ok(_) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    collection.modify(&key, |_: &Tally| Indexes::new(), change)?;
+    Ok(())
+}
+
+/// Every proposal's tally in the consultation, by number (those without votes left out).
+pub fn tallies(consultation: u64) -> Result<Vec<(u64, Tally)>, StoreError> {
+    let name = tallies_of(consultation);
+    Ok(Collection::new(&name)
+        .list()
+        .all::<Tally>()?
+        .into_iter()
+        .filter_map(|d| Some((d.key.parse().ok()?, d.value)))
+        .collect())
+}
+
+/// Moves the consultation's vote count.
+pub fn count_vote(consultation: u64, delta: i64) -> Result<(), StoreError> {
+    store::incr(&format!("{}-votes", c(consultation)), delta)?;
+    Ok(())
+}
+
+/// The consultation's participants and votes.
+pub fn totals(consultation: u64) -> Result<(u64, u64), StoreError> {
+    let prefix = c(consultation);
+    let (mut participants, mut votes) = (0, 0);
+    for (name, value) in store::counters(&format!("{prefix}-"))? {
+        let value = u64::try_from(value).unwrap_or(0);
+        match &name[prefix.len() + 1..] {
+            "participants" => participants = value,
+            "votes" => votes = value,
+            _ => {}
+        }
+    }
+    Ok((participants, votes))
+}
