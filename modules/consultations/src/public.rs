@@ -175,16 +175,10 @@ fn my_votes(req: &Request, params: &Params) -> Result<Response, Error> {
 fn results(req: &Request, params: &Params) -> Result<Response, Error> {
     let n = number(params, "n")?;
     let (c, _) = consultation(req, n)?;
-    let results = service::results(&c)?;
-    let mut texts = Vec::new();
-    for (p, _) in results.consensual.iter().chain(&results.divisive) {
-        if !texts.iter().any(|(q, _)| q == p) {
-            texts.push((*p, service::text_of(n, *p)?));
-        }
-    }
+    let results = service::shown_results(&c)?;
     Ok(Response::page(
         format!("Résultats — {}", c.question),
-        views::results(req, &c, &results, &texts, host::now_ms()),
+        views::results(req, &c, &results, host::now_ms()),
     ))
 }
 
@@ -192,8 +186,8 @@ fn results(req: &Request, params: &Params) -> Result<Response, Error> {
 /// author, no voter).
 fn csv(req: &Request, params: &Params) -> Result<Response, Error> {
     let n = number(params, "n")?;
-    let (c, _) = consultation(req, n)?;
-    let results = service::results(&c)?;
+    consultation(req, n)?;
+    let tallies = store::tallies(n)?;
     let mut out = csv::Writer::from_writer(Vec::new());
     let mut head = vec![
         "proposition",
@@ -211,8 +205,7 @@ fn csv(req: &Request, params: &Params) -> Result<Response, Error> {
         let page = store::proposals(n, Moderation::Published, after.as_deref())?;
         for doc in &page.documents {
             let p = &doc.value;
-            let t = results
-                .tallies
+            let t = tallies
                 .iter()
                 .find(|(q, _)| *q == p.number)
                 .map(|(_, t)| t.clone())

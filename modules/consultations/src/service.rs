@@ -358,28 +358,63 @@ pub fn vote(
     Ok(true)
 }
 
-/// The results of a consultation: its totals and rankings.
+/// The results of a consultation: its totals and rankings, with the ranked proposals' texts.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Results {
+    /// When they were worked out (Unix milliseconds).
+    pub at: i64,
     pub participants: u64,
     pub votes: u64,
     pub published: u64,
     pub consensual: Vec<(u64, Tally)>,
     pub divisive: Vec<(u64, Tally)>,
-    pub tallies: Vec<(u64, Tally)>,
+    pub texts: Vec<(u64, String)>,
 }
 
-/// The results as they stand.
+/// How long the results page's figures are kept before they are worked out again: reading
+/// every proposal's tally (20,000 in a national-sized consultation) for each visitor would
+/// cost more than all the votes. Once the consultation is closed they never change.
+pub const RESULTS_FRESH_MS: i64 = 30_000;
+
+/// The results worked out now from every tally.
 pub fn results(c: &Consultation) -> Result<Results, Error> {
     let tallies = store::tallies(c.number)?;
     let (participants, votes) = store::totals(c.number)?;
+    let consensual = ranked(&tallies, Tally::consensus);
+    let divisive = ranked(&tallies, Tally::division);
+    let mut texts: Vec<(u64, String)> = Vec::new();
+    for (p, _) in consensual.iter().chain(&divisive) {
+        if !texts.iter().any(|(q, _)| q == p) {
+            texts.push((*p, text_of(c.number, *p)?));
+        }
+    }
     Ok(Results {
+        at: host::now_ms(),
         participants,
         votes,
         published: c.published,
-        consensual: ranked(&tallies, Tally::consensus),
-        divisive: ranked(&tallies, Tally::division),
-        tallies,
+        consensual,
+        divisive,
+        texts,
     })
+}
+
+/// The results as the page shows them: those kept if fresh enough (or worked out after the
+/// closing), else worked out again and kept.
+pub fn shown_results(c: &Consultation) -> Result<Results, Error> {
+    let now = host::now_ms();
+    if let Some(kept) = store::kept_results(c.number)? {
+        let results = kept.value;
+        if results.at >= c.closes_at || now - results.at < RESULTS_FRESH_MS {
+            return Ok(results);
+        }
+        let fresh = self::results(c)?;
+        store::keep_results(c.number, &fresh, Some(kept.version))?;
+        return Ok(fresh);
+    }
+    let fresh = self::results(c)?;
+    store::keep_results(c.number, &fresh, None)?;
+    Ok(fresh)
 }
 
 /// The text of proposal `p` (empty if it is gone).
@@ -413,7 +448,11 @@ pub fn publish_results(number: u64) -> Result<(), Error> {
         for (p, t) in results.consensual.iter().take(3) {
             text.push_str(&format!(
                 "\n- {} ({} d'accord)",
-                text_of(number, *p)?,
+                results
+                    .texts
+                    .iter()
+                    .find(|(q, _)| q == p)
+                    .map_or("", |(_, s)| s.as_str()),
                 percent(t.agree_share())
             ));
         }

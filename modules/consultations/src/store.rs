@@ -9,18 +9,21 @@
 //!   single read, however many there are.
 //! - `bulletins`: one [`Ballot`] per key `<consultation>-<proposal>-<account>`, indexed by
 //!   `votant` (`<consultation>:<account>`) and `compte` (the account).
+//! - `resultats`: the results the page shows, per consultation (kept 30 s while it is open).
 //! - `participants`: one empty document per key `<consultation>-<account>`, the first time
 //!   the account votes in it.
 //! - counters: `numero` (consultations), `c<consultation>-numero` (proposals),
 //!   `c<consultation>-participants`, `c<consultation>-votes`.
 
 use crate::model::{Ballot, Consultation, Moderation, Proposal, Tally};
+use crate::service::Results;
 use parvis_module_sdk::store::{self, Collection, Doc, Indexes, ListPage, StoreError};
 
 const CONSULTATIONS: Collection<'static> = Collection::new("consultations");
 const PROPOSALS: Collection<'static> = Collection::new("propositions");
 const BALLOTS: Collection<'static> = Collection::new("bulletins");
 const PARTICIPANTS: Collection<'static> = Collection::new("participants");
+const RESULTS: Collection<'static> = Collection::new("resultats");
 
 /// A page of proposals in a list.
 pub const PAGE: u32 = 50;
@@ -274,6 +277,32 @@ pub fn tallies(consultation: u64) -> Result<Vec<(u64, Tally)>, StoreError> {
         .into_iter()
         .filter_map(|d| Some((d.key.parse().ok()?, d.value)))
         .collect())
+}
+
+fn kept(consultation: u64) -> String {
+    format!("{consultation:08}")
+}
+
+/// The results last kept for the page.
+pub fn kept_results(consultation: u64) -> Result<Option<Doc<Results>>, StoreError> {
+    RESULTS.get(&kept(consultation))
+}
+
+/// Keeps the results for the page (replacing `version`); two visitors working them out at
+/// once: the second's copy is simply not kept.
+pub fn keep_results(
+    consultation: u64,
+    results: &Results,
+    version: Option<u64>,
+) -> Result<(), StoreError> {
+    let done = match version {
+        None => RESULTS.insert(&kept(consultation), results, Indexes::new()),
+        Some(v) => RESULTS.put(&kept(consultation), results, Indexes::new(), Some(v)),
+    };
+    match done {
+        Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Moves the consultation's vote count.

@@ -249,18 +249,13 @@ fn ranking(caption: &str, list: &[(u64, Tally)], texts: &[(u64, String)]) -> Mar
 }
 
 /// The results, live or final.
-pub fn results(
-    req: &Request,
-    c: &Consultation,
-    results: &Results,
-    texts: &[(u64, String)],
-    now: i64,
-) -> Markup {
+pub fn results(req: &Request, c: &Consultation, results: &Results, now: i64) -> Markup {
+    let texts = &results.texts;
     french(html! {
         p { a href=(req.link(&format!("/{}", c.number))) { (c.question) } }
         h1 { "Résultats" }
         p class="facts" { (status_tag(c.phase(now).label())) " · " (period(c)) }
-        @if c.phase(now) == Phase::Open { p { "Résultats en direct : ils changent à chaque vote jusqu'à la clôture." } }
+        @if c.phase(now) == Phase::Open { p { "Résultats en cours, au " (time(results.at)) " : ils sont recalculés toutes les 30 secondes jusqu'à la clôture." } }
         dl class="figures" {
             div { dt { "Participants" } dd { (results.participants) } }
             div { dt { "Votes" } dd { (results.votes) } }
