@@ -209,7 +209,7 @@ pub fn my_votes(req: &Request, c: &Consultation, votes: &[(Ballot, String)], now
             (empty("Vous n'avez pas encore voté dans cette consultation."))
         } @else {
             table {
-                (table_head(Some("Vos votes"), &["Proposition", "Votre avis", ""]))
+                (table_head(Some("Vos votes"), &["Proposition", "Votre avis", "Changer d'avis"]))
                 tbody {
                     @for (b, text) in votes {
                         tr {

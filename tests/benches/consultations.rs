@@ -1,0 +1,493 @@
+//! A consultation at the size of Make.org's large national ones (issue 19): 165,000
+//! participants, 20,000 published proposals and 2,000,000 votes already cast, seeded in SQL as
+//! the `consultations` module stores them (proposals and their index entries, the draw, the
+//! tallies, ballots with their two index entries, participants, counters). Then, through the
+//! real router, the host and the module, on SQLite and, when `PARVIS_TEST_PG_URL` is set,
+//! PostgreSQL:
+//! - new votes from signed-in participants, 64 in flight (each vote: the ballot, its proposal's
+//!   tally under a version check, the consultation's count), timed one by one, and the rate;
+//! - while they flow, one participant walking the voting sequence (`/1/voter`: six draws,
+//!   their ballots and tallies read) and one visitor reading the results (`/1/resultats`),
+//!   each timed.
+//!
+//! Each line is checked before it is timed (the pages answer 200 with what they should), and
+//! the votes counter must end at the seeded votes plus the accepted ones. Beside the figures,
+//! `/healthz`'s p99 in the same run, since absolute figures move with the machine. Client and
+//! server share this process's two threads, so the rates are a floor.
+//!
+//! Run: `cargo build --profile module --target wasm32-wasip2 -p parvis-module-consultations &&
+//! cargo bench -p parvis-tests --bench consultations` (env `PROPOSALS`, default 20000;
+//! `BALLOTS`, default 2000000; `PARTICIPANTS`, default 165000; `VOTES`, new votes timed,
+//! default 20000).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use parvis_core::authz::Role;
+use parvis_core::types::{AccountId, Slug};
+use parvis_tests::{Backend, TestApp, form_token};
+
+/// Votes in flight.
+const CONCURRENCY: usize = 64;
+/// Votes each timed participant casts (on distinct proposals).
+const PER_VOTER: usize = 10;
+/// Rows per seeding statement.
+const BATCH: i64 = 100_000;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// The scale.
+#[derive(Clone, Copy)]
+struct Scale {
+    proposals: i64,
+    ballots: i64,
+    participants: i64,
+    votes: usize,
+}
+
+/// Seeds consultation 1 of `slug` (already created, open) with `scale`'s proposals, all
+/// published, and ballots: participant `u` (`banc<u>`, not a real account: they are only
+/// counted and looked up) voted on proposals `u + r × stride` for rounds `r`, so no
+/// participant judges a proposal twice.
+async fn seed(app: &TestApp, backend: Backend, slug: &str, scale: Scale) -> Result<()> {
+    let tenant = parvis_tenants::provision::find_by_slug(&app.state.db, &Slug::parse(slug)?)
+        .await?
+        .context("seeded commune")?
+        .id
+        .get();
+    let pad = |x: &str| match backend {
+        Backend::Sqlite => format!("printf('%08d', {x})"),
+        Backend::Postgres => format!("lpad(CAST({x} AS TEXT), 8, '0')"),
+    };
+    let text = |x: &str| format!("CAST({x} AS TEXT)");
+    let series = |first: i64, last: i64| {
+        format!(
+            "WITH RECURSIVE s(i) AS (SELECT CAST({first} AS BIGINT) UNION ALL SELECT i + 1 FROM s WHERE i < {last})"
+        )
+    };
+    let docs = "INSERT INTO module_docs (tenant_id, module_id, collection, key, value, version, created_at, updated_at)";
+    let index = "INSERT INTO module_index (tenant_id, module_id, collection, name, value, key)";
+    let (p, b, part) = (scale.proposals, scale.ballots, scale.participants);
+    let rounds = (b + part - 1) / part;
+    if rounds > p {
+        bail!("{b} ballots from {part} participants need more than {p} proposals");
+    }
+    let stride = p / rounds;
+
+    // Proposals, the draw and the tallies.
+    let mut tx = app.state.db.platform_tx().await?;
+    let s = series(1, p);
+    let key = format!("'00000001-' || {}", pad("i"));
+    let value = format!(
+        "'{{\"consultation\":1,\"number\":' || {} || ',\"text\":\"Proposition de mesure n° ' || {} || \
+         '\",\"submitted_at\":0,\"moderation\":\"published\"}}'",
+        text("i"),
+        text("i")
+    );
+    let agree = "(20 + (i * 7919) % 60)";
+    let tally = format!(
+        "'{{\"agree\":' || {} || ',\"disagree\":' || {} || ',\"neutral\":' || {} || ',\"qualifications\":[0,0,0,0]}}'",
+        text(agree),
+        text(&format!("((100 - {agree}) * 2 / 3)")),
+        text(&format!("(100 - {agree} - (100 - {agree}) * 2 / 3)"))
+    );
+    for (collection, key, value) in [
+        ("propositions", key.clone(), value),
+        ("publiees-00000001", pad("i"), text("i")),
+        ("decomptes-00000001", pad("i"), tally),
+    ] {
+        sqlx::query(&format!(
+            "{s} {docs} SELECT $1, 'consultations', '{collection}', {key}, {value}, 1, 0, 0 FROM s"
+        ))
+        .bind(tenant)
+        .execute(&mut *tx)
+        .await
+        .with_context(|| collection.to_string())?;
+    }
+    sqlx::query(&format!(
+        "{s} {index} SELECT $1, 'consultations', 'propositions', 'etat', '00000001:publiee', {key} FROM s"
+    ))
+    .bind(tenant)
+    .execute(&mut *tx)
+    .await
+    .context("proposals' index")?;
+    tx.commit().await?;
+
+    // Ballots, by batches.
+    let mut done = 0;
+    while done < b {
+        let batch = (b - done).min(BATCH);
+        let mut tx = app.state.db.platform_tx().await?;
+        let s = format!(
+            "{}, t(u, p, v) AS (SELECT (i - 1) % {part}, ((i - 1) % {part} + ((i - 1) / {part}) * {stride}) % {p} + 1, i % 3 FROM s)",
+            series(done + 1, done + batch)
+        );
+        let key = format!("'00000001-' || {} || '-banc' || {}", pad("p"), text("u"));
+        let value = format!(
+            "'{{\"consultation\":1,\"proposal\":' || {} || ',\"vote\":\"' || \
+             (CASE v WHEN 0 THEN 'agree' WHEN 1 THEN 'disagree' ELSE 'neutral' END) || '\",\"at\":0}}'",
+            text("p")
+        );
+        sqlx::query(&format!(
+            "{s} {docs} SELECT $1, 'consultations', 'bulletins', {key}, {value}, 1, 0, 0 FROM t"
+        ))
+        .bind(tenant)
+        .execute(&mut *tx)
+        .await
+        .context("ballots")?;
+        for (name, value) in [
+            ("votant", format!("'00000001:banc' || {}", text("u"))),
+            ("compte", format!("'banc' || {}", text("u"))),
+        ] {
+            sqlx::query(&format!(
+                "{s} {index} SELECT $1, 'consultations', 'bulletins', '{name}', {value}, {key} FROM t"
+            ))
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await
+            .with_context(|| format!("ballots' index {name}"))?;
+        }
+        tx.commit().await?;
+        done += batch;
+    }
+
+    // Participants, counters, and the consultation's count of published proposals.
+    let mut tx = app.state.db.platform_tx().await?;
+    sqlx::query(&format!(
+        "{} {docs} SELECT $1, 'consultations', 'participants', '00000001-banc' || {}, 'null', 1, 0, 0 FROM s",
+        series(0, part - 1),
+        text("i")
+    ))
+    .bind(tenant)
+    .execute(&mut *tx)
+    .await
+    .context("participants")?;
+    for (name, value) in [
+        ("c00000001-participants", part),
+        ("c00000001-votes", b),
+        ("c00000001-numero", p),
+    ] {
+        sqlx::query(
+            "INSERT INTO module_counters (tenant_id, module_id, name, value) VALUES ($1, 'consultations', $2, $3)",
+        )
+        .bind(tenant)
+        .bind(name)
+        .bind(value)
+        .execute(&mut *tx)
+        .await
+        .with_context(|| name.to_string())?;
+    }
+    let done = sqlx::query(
+        "UPDATE module_docs SET value = REPLACE(value, '\"published\":0', $2) \
+         WHERE tenant_id = $1 AND module_id = 'consultations' AND collection = 'consultations' AND key = '00000001'",
+    )
+    .bind(tenant)
+    .bind(format!("\"published\":{p}"))
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        bail!("consultation 1 not found");
+    }
+    tx.commit().await?;
+    if backend == Backend::Postgres {
+        // As autovacuum would within a minute of such a load.
+        for table in ["module_docs", "module_index", "module_counters"] {
+            sqlx::query(&format!("ANALYZE {table}"))
+                .execute(app.state.db.platform())
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// `n` participants signed in: accounts and sessions written directly (hashing thousands of
+/// passwords is not the point); each carries its session and CSRF cookies.
+async fn participants(app: &TestApp, n: usize) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = AccountId::generate();
+        sqlx::query(
+            "INSERT INTO accounts (id, email, display_name, password_hash, email_verified_at, created_at) \
+             VALUES ($1, $2, $3, '!', 0, 0)",
+        )
+        .bind(&id.0)
+        .bind(format!("participant{i}@example.org"))
+        .bind(format!("Participant {i}"))
+        .execute(app.state.db.platform())
+        .await?;
+        let session = parvis_core::web::session::open(&app.state.db, &id, false).await?;
+        let session = session
+            .to_str()?
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let csrf = format!("{:032x}{i:08}", i as u128 * 7919 + 1);
+        out.push((format!("{session}; parvis_csrf={csrf}"), csrf));
+    }
+    Ok(out)
+}
+
+/// Times GETs of `url` with `cookie` until `stop`, checking each answer with `ok`.
+async fn read_while(
+    client: reqwest::Client,
+    url: String,
+    cookie: Option<String>,
+    stop: Arc<AtomicBool>,
+    ok: fn(&str) -> bool,
+) -> Result<Vec<Duration>> {
+    let mut times = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        let mut request = client.get(&url);
+        if let Some(cookie) = &cookie {
+            request = request.header("cookie", cookie);
+        }
+        let r = request.send().await?;
+        let status = r.status();
+        let body = r.text().await?;
+        times.push(started.elapsed());
+        if status != 200 || !ok(&body) {
+            bail!("{url} answered {status}: {}", &body[..body.len().min(2000)]);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    times.sort();
+    Ok(times)
+}
+
+fn line(what: &str, sorted: &[Duration], ping99: Duration, target_ms: u64) {
+    let p99 = percentile(sorted, 0.99);
+    println!(
+        "  {what:<58} n {:>6}  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms ({:.1}× /healthz's p99){}",
+        sorted.len(),
+        ms(percentile(sorted, 0.5)),
+        ms(p99),
+        ms(sorted.last().copied().unwrap_or_default()),
+        p99.as_secs_f64() / ping99.as_secs_f64().max(1e-6),
+        if p99 <= Duration::from_millis(target_ms) {
+            format!("  (target {target_ms} ms: met)")
+        } else {
+            format!("  ABOVE {target_ms} ms")
+        }
+    );
+}
+
+async fn run(backend: Backend, scale: Scale) -> Result<()> {
+    let app = TestApp::start(backend).await?;
+    let paris = app.commune("75056").await?;
+    app.install_module("parvis-module-consultations").await?;
+    app.enable_module(&paris, "consultations").await?;
+    let maire = app.account("maire@paris.fr", "mot-de-passe-solide").await?;
+    app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
+    let admin = app
+        .signed_in(Some(&paris), "maire@paris.fr", "mot-de-passe-solide")
+        .await?;
+    let form = app.url(Some(&paris), "/admin/m/consultations/nouvelle");
+    let token = form_token(&admin, &form).await?;
+    let r = admin
+        .post(&form)
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("question", "Comment agir ensemble pour le climat ?"),
+            ("contexte", ""),
+            ("ouverture", "2026-01-01T00:00"),
+            ("cloture", "2099-12-31T23:59"),
+        ])
+        .send()
+        .await?;
+    if r.status() != 303 {
+        bail!("consultation answered {}: {}", r.status(), r.text().await?);
+    }
+    let started = Instant::now();
+    seed(&app, backend, &paris, scale).await?;
+    eprintln!(
+        "{backend:?}: {} proposals, {} votes by {} participants seeded in {:.1} s",
+        scale.proposals,
+        scale.ballots,
+        scale.participants,
+        started.elapsed().as_secs_f64()
+    );
+    let voters = scale.votes.div_ceil(PER_VOTER);
+    let started = Instant::now();
+    let cookies = Arc::new(participants(&app, voters + 1).await?);
+    eprintln!(
+        "{backend:?}: {voters} new participants signed in in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let client = app.bare_client()?;
+    let base = app.url(Some(&paris), "/m/consultations/1");
+    let health = app.url(Some(&paris), "/healthz");
+    // The lines answer as they should before they are timed.
+    let (walker_cookie, _) = cookies[voters].clone();
+    let step = client
+        .get(format!("{base}/voter"))
+        .header("cookie", &walker_cookie)
+        .send()
+        .await?
+        .text()
+        .await?;
+    if !step.contains("name=\"proposition\"") {
+        bail!("the sequence shows no proposal: {step}");
+    }
+    let results = client
+        .get(format!("{base}/resultats"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    if !results.contains("Les plus consensuelles") {
+        bail!("no results: {results}");
+    }
+    let mut pings = Vec::new();
+    for _ in 0..500 {
+        let t = Instant::now();
+        client.get(&health).send().await?.error_for_status()?;
+        pings.push(t.elapsed());
+    }
+    pings.sort();
+    let ping99 = percentile(&pings, 0.99);
+
+    // Votes, with the sequence and the results read meanwhile.
+    let stop = Arc::new(AtomicBool::new(false));
+    let walker = tokio::spawn(read_while(
+        client.clone(),
+        format!("{base}/voter"),
+        Some(walker_cookie),
+        stop.clone(),
+        |b| b.contains("name=\"proposition\""),
+    ));
+    let reader = tokio::spawn(read_while(
+        client.clone(),
+        format!("{base}/resultats"),
+        None,
+        stop.clone(),
+        |b| b.contains("Les plus consensuelles"),
+    ));
+    let url = format!("{base}/voter");
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (client, url, cookies, next) =
+            (client.clone(), url.clone(), cookies.clone(), next.clone());
+        let proposals = scale.proposals as usize;
+        let total = scale.votes;
+        workers.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    return anyhow::Ok(times);
+                }
+                let (voter, k) = (i / PER_VOTER, i % PER_VOTER);
+                let (cookie, csrf) = &cookies[voter];
+                let proposal = ((voter * 7919 + k * 2003) % proposals + 1).to_string();
+                let vote = ["d-accord", "pas-d-accord", "neutre"][i % 3];
+                let t = Instant::now();
+                let r = client
+                    .post(&url)
+                    .header("cookie", cookie)
+                    .form(&[
+                        ("csrf_token", csrf.as_str()),
+                        ("proposition", proposal.as_str()),
+                        ("vote", vote),
+                    ])
+                    .send()
+                    .await?;
+                times.push(t.elapsed());
+                if r.status() != 303 {
+                    bail!("vote {i} answered {}: {}", r.status(), r.text().await?);
+                }
+            }
+        }));
+    }
+    let mut votes = Vec::new();
+    for w in workers {
+        votes.extend(w.await??);
+    }
+    let elapsed = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let walked = walker.await??;
+    let read = reader.await??;
+    votes.sort();
+
+    let tenant = parvis_tenants::provision::find_by_slug(&app.state.db, &Slug::parse(&paris)?)
+        .await?
+        .context("Paris")?
+        .id
+        .get();
+    let counted: i64 = sqlx::query_scalar(
+        "SELECT value FROM module_counters WHERE tenant_id = $1 AND module_id = 'consultations' \
+         AND name = 'c00000001-votes'",
+    )
+    .bind(tenant)
+    .fetch_one(app.state.db.platform())
+    .await?;
+    let rate = votes.len() as f64 / elapsed.as_secs_f64();
+    println!(
+        "{backend:?}: {} proposals, {} votes by {} participants already; {} new votes in {:.2} s = {rate:.0} votes/s with {CONCURRENCY} in flight (target ≥ 2,000/s: {}); votes counted {counted}",
+        scale.proposals,
+        scale.ballots,
+        scale.participants,
+        votes.len(),
+        elapsed.as_secs_f64(),
+        if rate >= 2000.0 { "met" } else { "NOT met" }
+    );
+    line("a vote (POST /1/voter)", &votes, ping99, 50);
+    line(
+        "the next proposal (GET /1/voter), while votes flow",
+        &walked,
+        ping99,
+        100,
+    );
+    line(
+        "the results (GET /1/resultats), while votes flow",
+        &read,
+        ping99,
+        100,
+    );
+    if counted != scale.ballots + votes.len() as i64 {
+        bail!(
+            "votes counter {counted}, expected {} + {}",
+            scale.ballots,
+            votes.len()
+        );
+    }
+    app.stop().await;
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let env = |name: &str, default: i64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let scale = Scale {
+        proposals: env("PROPOSALS", 20_000),
+        ballots: env("BALLOTS", 2_000_000),
+        participants: env("PARTICIPANTS", 165_000),
+        votes: usize::try_from(env("VOTES", 20_000)).unwrap_or(20_000),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(Backend::Sqlite, scale))?;
+    if std::env::var_os("PARVIS_TEST_PG_URL").is_some() {
+        runtime.block_on(run(Backend::Postgres, scale))?;
+    }
+    Ok(())
+}
