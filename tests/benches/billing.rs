@@ -19,6 +19,7 @@ use anyhow::{Context as _, Result, bail};
 use parvis_billing::grid::Grid;
 use parvis_billing::stripe::Stripe;
 use parvis_core::authz::Role;
+use parvis_tests::bench::percentile;
 use parvis_tests::stripe::{FakeStripe, SECRET_KEY, WEBHOOK_SECRET};
 use parvis_tests::{Backend, TestApp, form_token};
 use serde_json::Value;
@@ -26,11 +27,6 @@ use serde_json::Value;
 const SENDERS: usize = 16;
 const PAGE_VIEWS: usize = 1000;
 const FRESH_VIEWS: usize = 200;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).copied().unwrap_or_default()
-}
 
 async fn post_all(app: &TestApp, bodies: Arc<Vec<(String, String)>>) -> Result<(f64, Vec<String>)> {
     let client = app.bare_client()?;

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use parvis_core::authz::Role;
-use parvis_core::types::{AccountId, Slug};
+use parvis_tests::bench::percentile;
 use parvis_tests::{Backend, TestApp, form_token};
 
 /// Votes in flight.
@@ -35,11 +35,6 @@ const CONCURRENCY: usize = 64;
 const PER_VOTER: usize = 10;
 /// Rows per seeding statement.
 const BATCH: i64 = 100_000;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).copied().unwrap_or_default()
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -59,11 +54,7 @@ struct Scale {
 /// counted and looked up) voted on proposals `u + r × stride` for rounds `r`, so no
 /// participant judges a proposal twice.
 async fn seed(app: &TestApp, backend: Backend, slug: &str, scale: Scale) -> Result<()> {
-    let tenant = parvis_tenants::provision::find_by_slug(&app.state.db, &Slug::parse(slug)?)
-        .await?
-        .context("seeded commune")?
-        .id
-        .get();
+    let tenant = app.tenant_id(slug).await?.get();
     let pad = |x: &str| match backend {
         Backend::Sqlite => format!("printf('%08d', {x})"),
         Backend::Postgres => format!("lpad(CAST({x} AS TEXT), 8, '0')"),
@@ -209,34 +200,6 @@ async fn seed(app: &TestApp, backend: Backend, slug: &str, scale: Scale) -> Resu
     Ok(())
 }
 
-/// `n` participants signed in: accounts and sessions written directly (hashing thousands of
-/// passwords is not the point); each carries its session and CSRF cookies.
-async fn participants(app: &TestApp, n: usize) -> Result<Vec<(String, String)>> {
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
-        let id = AccountId::generate();
-        sqlx::query(
-            "INSERT INTO accounts (id, email, display_name, password_hash, email_verified_at, created_at) \
-             VALUES ($1, $2, $3, '!', 0, 0)",
-        )
-        .bind(&id.0)
-        .bind(format!("participant{i}@example.org"))
-        .bind(format!("Participant {i}"))
-        .execute(app.state.db.platform())
-        .await?;
-        let session = parvis_core::web::session::open(&app.state.db, &id, false).await?;
-        let session = session
-            .to_str()?
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        let csrf = format!("{:032x}{i:08}", i as u128 * 7919 + 1);
-        out.push((format!("{session}; parvis_csrf={csrf}"), csrf));
-    }
-    Ok(out)
-}
-
 /// Times GETs of `url` with `cookie` until `stop`, checking each answer with `ok`.
 async fn read_while(
     client: reqwest::Client,
@@ -319,7 +282,8 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
     );
     let voters = scale.votes.div_ceil(PER_VOTER);
     let started = Instant::now();
-    let cookies = Arc::new(participants(&app, voters + 1).await?);
+    let cookies =
+        Arc::new(parvis_tests::bench::signed_in_accounts(&app, "participant", voters + 1).await?);
     eprintln!(
         "{backend:?}: {voters} new participants signed in in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -422,11 +386,7 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
     let read = reader.await??;
     votes.sort();
 
-    let tenant = parvis_tenants::provision::find_by_slug(&app.state.db, &Slug::parse(&paris)?)
-        .await?
-        .context("Paris")?
-        .id
-        .get();
+    let tenant = app.tenant_id(&paris).await?.get();
     let counted: i64 = sqlx::query_scalar(
         "SELECT value FROM module_counters WHERE tenant_id = $1 AND module_id = 'consultations' \
          AND name = 'c00000001-votes'",

@@ -17,6 +17,7 @@ use anyhow::{Context as _, Result, bail};
 use parvis_core::authz::Role;
 use parvis_core::db::TenantSql as _;
 use parvis_core::types::{AccountId, TenantId};
+use parvis_tests::bench::percentile;
 use parvis_tests::{Backend, TestApp, form_token};
 use rand::{Rng as _, SeedableRng as _};
 
@@ -35,11 +36,6 @@ const BATCH: usize = 500;
 const VIEWS: usize = 1000;
 /// A year, in seconds: the posts' ages spread over it.
 const YEAR: i64 = 365 * 24 * 3600;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).copied().unwrap_or_default()
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0

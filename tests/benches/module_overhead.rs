@@ -18,6 +18,7 @@ use http_body_util::BodyExt as _;
 use parvis_core::config::Config;
 use parvis_core::types::InseeCode;
 use parvis_tenants::communes::{self, Progress, Selection, Source};
+use parvis_tests::bench::percentile;
 use tower::ServiceExt as _;
 
 const HOST: &str = "paris.parvis.localhost";
@@ -34,11 +35,6 @@ async fn body_of(app: &axum::Router, path: &str) -> Result<(u16, Vec<u8>)> {
     let status = response.status().as_u16();
     let bytes = response.into_body().collect().await?.to_bytes().to_vec();
     Ok((status, bytes))
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).copied().unwrap_or_default()
 }
 
 fn micros(d: Duration) -> f64 {

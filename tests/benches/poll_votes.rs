@@ -15,7 +15,6 @@ use std::time::Instant;
 
 use anyhow::{Context as _, Result, bail};
 use parvis_core::authz::Role;
-use parvis_core::types::AccountId;
 use parvis_tests::{Backend, TestApp, form_token};
 
 /// Concurrent voters in flight.
@@ -66,28 +65,7 @@ async fn run(backend: Backend, voters: usize) -> Result<()> {
     // Voters: accounts and sessions written directly (hashing 20,000 passwords is not the
     // point); each request carries its own session and CSRF cookies.
     let started = Instant::now();
-    let mut cookies = Vec::with_capacity(voters);
-    for i in 0..voters {
-        let id = AccountId::generate();
-        sqlx::query(
-            "INSERT INTO accounts (id, email, display_name, password_hash, email_verified_at, created_at) \
-             VALUES ($1, $2, $3, '!', 0, 0)",
-        )
-        .bind(&id.0)
-        .bind(format!("votant{i}@example.org"))
-        .bind(format!("Votant {i}"))
-        .execute(app.state.db.platform())
-        .await?;
-        let session = parvis_core::web::session::open(&app.state.db, &id, false).await?;
-        let session = session
-            .to_str()?
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        let csrf = format!("{:032x}{i:08}", i as u128 * 7919 + 1);
-        cookies.push((format!("{session}; parvis_csrf={csrf}"), csrf));
-    }
+    let cookies = parvis_tests::bench::signed_in_accounts(&app, "votant", voters).await?;
     eprintln!(
         "{backend:?}: {voters} voters ready in {:.1} s",
         started.elapsed().as_secs_f64()

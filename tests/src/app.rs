@@ -318,6 +318,62 @@ impl TestApp {
             .with_context(|| format!("an account exists for {email}"))
     }
 
+    /// The id of the commune `slug`.
+    pub async fn tenant_id(&self, slug: &str) -> Result<parvis_core::types::TenantId> {
+        Ok(parvis_tenants::provision::find_by_slug(
+            &self.state.db,
+            &parvis_core::types::Slug::parse(slug)?,
+        )
+        .await?
+        .with_context(|| format!("no commune {slug}"))?
+        .id)
+    }
+
+    /// Changes document `key` of `module`'s `collection` in commune `slug` with `change`, in
+    /// the database (as if time had passed: a date moved back), keeping its version.
+    pub async fn edit_module_doc(
+        &self,
+        slug: &str,
+        module: &str,
+        collection: &str,
+        key: &str,
+        change: impl FnOnce(&mut serde_json::Value) -> Result<()>,
+    ) -> Result<()> {
+        use parvis_core::db::TenantSql as _;
+        // A writer's transaction: on SQLite it waits for the commune's turn at the writer (the
+        // job queue may be writing) instead of failing when its read turns into a write.
+        let mut tx = self
+            .state
+            .db
+            .tenant(self.tenant_id(slug).await?)
+            .begin_write()
+            .await?;
+        let value: String = tx
+            .scoped_scalar(
+                "SELECT value FROM module_docs WHERE tenant_id = $1 AND module_id = $2 \
+                 AND collection = $3 AND key = $4",
+            )
+            .bind(module)
+            .bind(collection)
+            .bind(key)
+            .fetch_one(&mut tx)
+            .await?;
+        let mut value: serde_json::Value = serde_json::from_str(&value)?;
+        change(&mut value)?;
+        tx.scoped(
+            "UPDATE module_docs SET value = $5 WHERE tenant_id = $1 AND module_id = $2 \
+             AND collection = $3 AND key = $4",
+        )
+        .bind(module)
+        .bind(collection)
+        .bind(key)
+        .bind(value.to_string())
+        .execute(&mut tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Waits (up to 30 s) until the job queue has nothing left to run: no job waiting, running
     /// or due for a retry. Every e-mail, push, text message and notice the actions so far
     /// caused has then been delivered (or given up), so a check that one did not go can be

@@ -53,3 +53,42 @@ pub fn quantiles(mut all: Vec<Duration>, elapsed: Duration) -> (Duration, Durati
     };
     (at(0.5), at(0.99), all.len() as f64 / elapsed.as_secs_f64())
 }
+
+/// `n` signed-in accounts for a load (`participant<i>@example.org`): accounts and sessions
+/// written directly, since hashing thousands of passwords is not what is measured. Each is the
+/// `cookie` header to send (session and CSRF cookies) and the CSRF token its forms carry.
+pub async fn signed_in_accounts(
+    app: &TestApp,
+    prefix: &str,
+    n: usize,
+) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let id = parvis_core::types::AccountId::generate();
+        sqlx::query(
+            "INSERT INTO accounts (id, email, display_name, password_hash, email_verified_at, created_at) \
+             VALUES ($1, $2, $3, '!', 0, 0)",
+        )
+        .bind(&id.0)
+        .bind(format!("{prefix}{i}@example.org"))
+        .bind(format!("{prefix} {i}"))
+        .execute(app.state.db.platform())
+        .await?;
+        let session = parvis_core::web::session::open(&app.state.db, &id, false).await?;
+        let session = session
+            .to_str()?
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let csrf = format!("{:032x}{i:08}", i as u128 * 7919 + 1);
+        out.push((format!("{session}; parvis_csrf={csrf}"), csrf));
+    }
+    Ok(out)
+}
+
+/// The `p` quantile (0 to 1) of `sorted` times, the nearest rank.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or_default()
+}

@@ -26,43 +26,16 @@ async fn get(client: &reqwest::Client, url: &str) -> Result<(u16, String)> {
 
 /// Moves consultation `number` of `slug` to have closed a second ago, in the database.
 async fn close(app: &TestApp, slug: &str, number: u64) -> Result<()> {
-    use parvis_core::db::TenantSql as _;
-    let tenant = parvis_tenants::provision::find_by_slug(
-        &app.state.db,
-        &parvis_core::types::Slug::parse(slug)?,
-    )
-    .await?
-    .context("the commune")?
-    .id;
-    let key = format!("{number:08}");
-    let mut tx = app.state.db.tenant(tenant).begin().await?;
-    let value: String = tx
-        .scoped_scalar(
-            "SELECT value FROM module_docs WHERE tenant_id = $1 AND module_id = $2 \
-             AND collection = 'consultations' AND key = $3",
-        )
-        .bind(ID)
-        .bind(&key)
-        .fetch_one(&mut tx)
-        .await?;
-    let mut c: Value = serde_json::from_str(&value)?;
     let now = i64::try_from(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .as_millis(),
     )?;
-    c["closes_at"] = Value::from(now - 1000);
-    tx.scoped(
-        "UPDATE module_docs SET value = $4 WHERE tenant_id = $1 AND module_id = $2 \
-         AND collection = 'consultations' AND key = $3",
-    )
-    .bind(ID)
-    .bind(&key)
-    .bind(c.to_string())
-    .execute(&mut tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    app.edit_module_doc(slug, ID, "consultations", &format!("{number:08}"), |c| {
+        c["closes_at"] = Value::from(now - 1000);
+        Ok(())
+    })
+    .await
 }
 
 /// The proposal the voting page shows (its hidden `proposition` field), if any.

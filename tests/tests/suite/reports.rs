@@ -29,41 +29,20 @@ async fn get(client: &reqwest::Client, url: &str) -> Result<(u16, String)> {
 /// Moves every date of report `number` of `slug` back by `days`, in the database (as if it
 /// had been sent then).
 async fn backdate(app: &TestApp, slug: &str, number: u64, days: i64) -> Result<()> {
-    use parvis_core::db::TenantSql as _;
-    let tenant = parvis_tenants::provision::find_by_slug(
-        &app.state.db,
-        &parvis_core::types::Slug::parse(slug)?,
+    app.edit_module_doc(
+        slug,
+        ID,
+        "signalements",
+        &format!("{number:08}"),
+        |report| {
+            for step in report["steps"].as_array_mut().context("steps")? {
+                let at = step["at"].as_i64().context("a step's time")?;
+                step["at"] = Value::from(at - days * 24 * 3600 * 1000);
+            }
+            Ok(())
+        },
     )
-    .await?
-    .context("the commune")?
-    .id;
-    let key = format!("{number:08}");
-    let mut tx = app.state.db.tenant(tenant).begin().await?;
-    let value: String = tx
-        .scoped_scalar(
-            "SELECT value FROM module_docs WHERE tenant_id = $1 AND module_id = $2 \
-             AND collection = 'signalements' AND key = $3",
-        )
-        .bind(ID)
-        .bind(&key)
-        .fetch_one(&mut tx)
-        .await?;
-    let mut report: Value = serde_json::from_str(&value)?;
-    for step in report["steps"].as_array_mut().context("steps")? {
-        let at = step["at"].as_i64().context("a step's time")?;
-        step["at"] = Value::from(at - days * 24 * 3600 * 1000);
-    }
-    tx.scoped(
-        "UPDATE module_docs SET value = $4 WHERE tenant_id = $1 AND module_id = $2 \
-         AND collection = 'signalements' AND key = $3",
-    )
-    .bind(ID)
-    .bind(&key)
-    .bind(report.to_string())
-    .execute(&mut tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    .await
 }
 
 /// A report form: category, description, place.
@@ -867,14 +846,8 @@ both_backends!(
             let paris = &paris;
             async move {
                 use parvis_core::db::TenantSql as _;
-                let tenant = parvis_tenants::provision::find_by_slug(
-                    &app.state.db,
-                    &parvis_core::types::Slug::parse(paris)?,
-                )
-                .await?
-                .context("Paris")?
-                .id;
-                let mut tx = app.state.db.tenant(tenant).begin().await?;
+                let tenant = app.tenant_id(paris).await?;
+                let mut tx = app.state.db.tenant(tenant).begin_write().await?;
                 tx.scoped(
                     "UPDATE api_keys SET posts_day = $2, posts_today = $3 WHERE tenant_id = $1",
                 )
