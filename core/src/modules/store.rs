@@ -669,9 +669,15 @@ pub async fn list(
         return list_in_neighbourhood(tx, module, q, neighbourhood).await;
     }
     let (mut sql, n) = docs_from(q.index.is_some());
-    let n = key_range(&mut sql, "d.key", n, q, q.after.is_some());
+    // With an index entry, the range and the order are on the entry's key (the same value):
+    // the database then walks that entry's keys in order and stops at the limit. Ordered by
+    // the document's key, SQLite walked the whole collection in key order looking for entries,
+    // which for an entry with few documents among millions is a full scan (2.4 s for a
+    // participant with no vote among 2,000,000 ballots: `--bench consultations`).
+    let column = if q.index.is_some() { "i.key" } else { "d.key" };
+    let n = key_range(&mut sql, column, n, q, q.after.is_some());
     sql.push_str(&format!(
-        " ORDER BY d.key {} LIMIT ${}",
+        " ORDER BY {column} {} LIMIT ${}",
         order(q.descending),
         n + 1
     ));
