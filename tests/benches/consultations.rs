@@ -18,7 +18,7 @@
 //! Run: `cargo build --profile module --target wasm32-wasip2 -p parvis-module-consultations &&
 //! cargo bench -p parvis-tests --bench consultations` (env `PROPOSALS`, default 20000;
 //! `BALLOTS`, default 2000000; `PARTICIPANTS`, default 165000; `VOTES`, new votes timed,
-//! default 20000).
+//! default 20000; `BACKENDS=postgres` for PostgreSQL alone).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -386,14 +386,26 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
     let read = reader.await??;
     votes.sort();
 
-    let tenant = app.tenant_id(&paris).await?.get();
-    let counted: i64 = sqlx::query_scalar(
-        "SELECT value FROM module_counters WHERE tenant_id = $1 AND module_id = 'consultations' \
-         AND name = 'c00000001-votes'",
-    )
-    .bind(tenant)
-    .fetch_one(app.state.db.platform())
-    .await?;
+    // Through the commune's transaction: on PostgreSQL, row-level security shows a commune's
+    // rows to its own transactions only.
+    let counted: i64 = {
+        use parvis_core::db::TenantSql as _;
+        let mut tx = app
+            .state
+            .db
+            .tenant(app.tenant_id(&paris).await?)
+            .begin()
+            .await?;
+        let n = tx
+            .scoped_scalar(
+                "SELECT value FROM module_counters WHERE tenant_id = $1 \
+                 AND module_id = 'consultations' AND name = 'c00000001-votes'",
+            )
+            .fetch_one(&mut tx)
+            .await?;
+        tx.commit().await?;
+        n
+    };
     let rate = votes.len() as f64 / elapsed.as_secs_f64();
     println!(
         "{backend:?}: {} proposals, {} votes by {} participants already; {} new votes in {:.2} s = {rate:.0} votes/s with {CONCURRENCY} in flight (target ≥ 2,000/s: {}); votes counted {counted}",
@@ -445,7 +457,10 @@ fn main() -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(run(Backend::Sqlite, scale))?;
+    // `BACKENDS=postgres` runs PostgreSQL alone (when re-measuring it).
+    if std::env::var("BACKENDS").as_deref() != Ok("postgres") {
+        runtime.block_on(run(Backend::Sqlite, scale))?;
+    }
     if std::env::var_os("PARVIS_TEST_PG_URL").is_some() {
         runtime.block_on(run(Backend::Postgres, scale))?;
     }
