@@ -98,7 +98,7 @@ pub struct CallState {
     pub(crate) failed: Option<String>,
     /// A read call (a GET) began to write and SQLite refused it, because another connection
     /// committed since the call's first read: it is run again as a writer (see [`run`]).
-    read_call_wrote_late: bool,
+    pub(crate) read_call_wrote_late: bool,
     host_calls: u32,
     /// Why the host ended the call early (it is cut at once, and answered with this fault).
     cut: Option<Fault>,

@@ -40,6 +40,11 @@ impl Host for CallState {
 
     async fn log(&mut self, level: Level, message: String) {
         self.count_runtime_call();
+        // A read call that began to write is run again as a writer (`call::run`): what it
+        // says now, its store's refusal first, is about a run that is thrown away.
+        if self.read_call_wrote_late {
+            return;
+        }
         self.log_lines = self.log_lines.saturating_add(1);
         if self.log_lines > MAX_LOG_LINES {
             if self.log_lines == MAX_LOG_LINES + 1 {
