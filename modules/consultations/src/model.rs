@@ -31,7 +31,8 @@ pub struct Consultation {
     /// Unix milliseconds.
     pub opens_at: i64,
     pub closes_at: i64,
-    /// Who asked it, shown as its author (the commune, or an official by name).
+    /// Who asked it, shown as its author after « Posée par » (« la mairie d'Annecy », or an
+    /// official by name).
     pub by: String,
     pub by_account: String,
     /// An official's consultation waits for an admin's consent before anyone sees it.

@@ -101,7 +101,7 @@ pub fn create(req: &Request, form: &ConsultationForm) -> Result<u64, Vec<FieldEr
         opens_at,
         closes_at,
         by: if admin {
-            format!("La mairie {}", req.commune.de())
+            format!("la mairie {}", req.commune.de())
         } else {
             req.display_name().unwrap_or("Un élu").to_string()
         },

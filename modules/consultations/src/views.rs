@@ -157,7 +157,10 @@ pub fn ballot(
     french(html! {
         p { a href=(req.link(&format!("/{}", c.number))) { (c.question) } }
         h1 { "Voter sur les propositions" }
-        p class="hint" { "Vous avez donné votre avis sur " (counted(judged as u64, "proposition", "propositions")) "." }
+        p class="hint" {
+            @if judged == 0 { "Vous n'avez encore donné votre avis sur aucune proposition." }
+            @else { "Vous avez donné votre avis sur " (counted(judged as u64, "proposition", "propositions")) "." }
+        }
         @match proposal {
             Some(p) => {
                 section class="card" aria-labelledby="proposition-texte" {
