@@ -953,6 +953,35 @@ pub async fn counters(
     .await
 }
 
+/// The prefix of a counter a module publishes as a figure (contract 0.2.7, `indicators`).
+pub const INDICATOR_PREFIX: &str = "indicateur:";
+
+/// Most counters [`indicators`] reads for one call: past it the commune has far more figures
+/// than a map shows, and the call is refused rather than slowed.
+pub const MAX_INDICATOR_ROWS: usize = 100_000;
+
+/// Every counter published as a figure (`indicateur:…`) by the modules switched on in the
+/// commune, `(module, name, value)` by module and name; at most [`MAX_INDICATOR_ROWS`] + 1,
+/// so the caller can tell it was cut. Reads the counters of the commune's switched-on modules
+/// (a module keeps a few per poll or consultation, not per person), comparing the prefix as
+/// `counters` does: no collation decides what `indicateur:` sorts before.
+pub async fn indicators(
+    tx: &mut impl TenantSql,
+) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    tx.scoped_as(
+        "SELECT c.module_id, c.name, c.value FROM module_counters c \
+         JOIN tenant_modules m ON m.tenant_id = c.tenant_id AND m.module_id = c.module_id \
+         WHERE c.tenant_id = $1 AND m.enabled = 1 \
+         AND substr(c.name, 1, CAST($2 AS INTEGER)) = $3 \
+         ORDER BY c.module_id, c.name LIMIT $4",
+    )
+    .bind(i64::try_from(INDICATOR_PREFIX.len()).unwrap_or(i64::MAX))
+    .bind(INDICATOR_PREFIX)
+    .bind(i64::try_from(MAX_INDICATOR_ROWS + 1).unwrap_or(i64::MAX))
+    .fetch_all(tx)
+    .await
+}
+
 /// Where modules keep something: every (commune id, commune slug, module id) of a module
 /// installed in a commune (switched on or off: a switched-off module keeps its data) that has
 /// a document or a counter there, by slug then module. Each test is one primary-key probe.

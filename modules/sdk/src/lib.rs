@@ -58,7 +58,7 @@
 pub mod bindings {
     wit_bindgen::generate!({
         world: "module",
-        path: "../wit/v0.2.6",
+        path: "../wit/v0.2.7",
         pub_export_macro: true,
         default_bindings_module: "parvis_module_sdk::bindings",
     });
@@ -67,6 +67,7 @@ pub mod bindings {
 mod commune;
 pub mod host;
 pub mod html;
+pub mod indicators;
 mod manifest;
 pub mod map;
 pub mod media;

@@ -2,6 +2,7 @@
 
 pub mod commune;
 pub mod feed;
+pub mod indicators;
 pub mod media;
 pub mod neighbourhoods;
 pub mod notify;
