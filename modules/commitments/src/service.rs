@@ -6,6 +6,7 @@ use crate::form::{NewCommitment, NewUpdate};
 use crate::model::{Answer, Bearer, Commitment, Evaluation, Status, Update};
 use crate::store;
 use parvis_module_sdk::html::excerpt;
+use parvis_module_sdk::indicators;
 use parvis_module_sdk::prelude::*;
 use parvis_module_sdk::text::{code_of, setting_list};
 
@@ -199,7 +200,24 @@ pub fn evaluate(
         c.tally.count(note, resident, true);
         true
     })?;
+    let quartier = c.neighbourhood.as_deref();
+    if let Some(p) = &previous {
+        count_in(quartier, &p.value, -1)?;
+    }
+    count_in(quartier, &evaluation, 1)?;
     Ok(changed)
+}
+
+/// Figure (contract 0.2.7): evaluations given, by the commitment's neighbourhood and the
+/// month they were given.
+pub const EVALUATIONS: &str = "evaluations";
+/// Figure: the points (1 to 5) of those evaluations.
+pub const POINTS: &str = "points-evaluations";
+
+/// Counts an evaluation in (`sign` 1) or out (-1) of the figures, in the month it was given.
+fn count_in(neighbourhood: Option<&str>, e: &Evaluation, sign: i64) -> Result<(), StoreError> {
+    indicators::add(EVALUATIONS, neighbourhood, e.at, sign)?;
+    indicators::add(POINTS, neighbourhood, e.at, sign * i64::from(e.note))
 }
 
 /// The viewer withdraws their evaluation; false if they gave none.
@@ -209,11 +227,14 @@ pub fn withdraw(req: &Request, number: u64) -> Result<bool, Error> {
         return Ok(false);
     };
     store::delete_evaluation(number, account)?;
+    let mut quartier = None;
     store::modify(number, |c| {
         c.tally
             .count(previous.value.note, previous.value.resident, false);
+        quartier = c.neighbourhood.clone();
         true
     })?;
+    count_in(quartier.as_deref(), &previous.value, -1)?;
     Ok(true)
 }
 
@@ -237,10 +258,13 @@ pub fn answer(req: &Request, number: u64, account: &str, text: &str) -> Result<(
 pub fn forget(account: &str) -> Result<(), Error> {
     for doc in store::evaluations_by(account)? {
         store::delete_evaluation(doc.value.commitment, account)?;
+        let mut quartier = None;
         store::modify(doc.value.commitment, |c| {
             c.tally.count(doc.value.note, doc.value.resident, false);
+            quartier = c.neighbourhood.clone();
             true
         })?;
+        count_in(quartier.as_deref(), &doc.value, -1)?;
     }
     for mut doc in store::published_by(account)? {
         doc.value.bearer.account = None;

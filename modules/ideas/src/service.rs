@@ -7,6 +7,7 @@ use crate::model::{Comment, Idea, Status, Step, Theme};
 use crate::store;
 use parvis_module_sdk::bindings::parvis::module::notify::{Audience, Channels, Notification};
 use parvis_module_sdk::html::excerpt;
+use parvis_module_sdk::indicators;
 use parvis_module_sdk::media::{self, Upload};
 use parvis_module_sdk::prelude::*;
 
@@ -38,6 +39,11 @@ pub fn photo() -> Result<Option<Upload>, Vec<FieldError>> {
         .map(|mut photos| photos.pop())
         .map_err(|message| vec![("photo", message)])
 }
+
+/// Figure (contract 0.2.7): ideas proposed, by neighbourhood and month.
+pub const PROPOSED: &str = "idees";
+/// Figure: supports given to ideas, less those withdrawn, by the month of the change.
+pub const SUPPORTS: &str = "soutiens";
 
 /// Checks the place against the commune's outline, then stores the idea (its neighbourhood
 /// the one its place lies in, when it has one) and tells the town hall.
@@ -101,6 +107,8 @@ pub fn propose(
         comments: 0,
     };
     store::insert(&idea).map_err(internal)?;
+    indicators::add(PROPOSED, idea.neighbourhood.as_deref(), host::now_ms(), 1)
+        .map_err(internal)?;
     // The staff hear of it in the app; a failure to notify does not lose the idea.
     let notice = Notification::in_app(
         &format!("Nouvelle idée n°\u{a0}{number}"),
@@ -132,6 +140,13 @@ pub fn support(number: u64, account: &str, support: bool) -> Result<bool, Error>
     };
     if changed {
         count_supporter(number, support)?;
+        let delta = if support { 1 } else { -1 };
+        indicators::add(
+            SUPPORTS,
+            doc.value.neighbourhood.as_deref(),
+            host::now_ms(),
+            delta,
+        )?;
     }
     Ok(changed)
 }

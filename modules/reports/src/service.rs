@@ -6,6 +6,7 @@ use crate::form::{FieldError, NewReport, StatusChange};
 use crate::model::{Agent, Category, Report, Status, Step};
 use crate::store::{self, Note};
 use parvis_module_sdk::bindings::parvis::module::notify::{Audience, Channels, Notification};
+use parvis_module_sdk::indicators;
 use parvis_module_sdk::media::{self, Upload};
 use parvis_module_sdk::prelude::*;
 
@@ -108,6 +109,8 @@ pub fn send(
         answers: new.answers,
     };
     store::insert(&report).map_err(internal)?;
+    let quartier = neighbourhood_of(&report).map_err(internal)?;
+    indicators::add(REPORTED, quartier.as_deref(), now, 1).map_err(internal)?;
     // The staff hear of it in the app; a failure to notify does not lose the report.
     let notice = Notification::in_app(
         &format!("Nouveau signalement n°\u{a0}{number}"),
@@ -118,6 +121,22 @@ pub fn send(
         host::warn(&format!("signalement {number}: équipe non prévenue: {e}"));
     }
     Ok(Sent::Sent(number))
+}
+
+/// Figure (contract 0.2.7): reports sent, by neighbourhood and month.
+pub const REPORTED: &str = "signalements";
+/// Figure: reports resolved (the first time), by the month of their resolution.
+pub const RESOLVED: &str = "signalements-resolus";
+/// Figure: minutes those resolved reports took, from sending to resolution.
+pub const MINUTES_TO_RESOLVE: &str = "minutes-resolution";
+
+/// The neighbourhood a report's place lies in, if it has a place and the commune has
+/// neighbourhoods.
+fn neighbourhood_of(report: &Report) -> Result<Option<String>, StoreError> {
+    match report.at {
+        Some((lat, lon)) => parvis_module_sdk::store::neighbourhood_at(Point { lat, lon }),
+        None => Ok(None),
+    }
 }
 
 /// The first 140 characters of a text, on one line.
@@ -151,6 +170,7 @@ pub fn change(
 ) -> Result<(), Error> {
     let doc = store::report(number)?.ok_or(Error::NotFound)?;
     let mut report = doc.value;
+    let was_resolved = report.steps.iter().any(|s| s.status == Status::Resolu);
     if let Some(target) = change.duplicate_of {
         let other = store::report(target)?;
         let valid = other
@@ -198,7 +218,14 @@ pub fn change(
     if !stepped && moved.is_none() {
         return Ok(());
     }
+    let first_resolved = stepped && report.status == Status::Resolu && !was_resolved;
     store::update(&report, doc.version)?;
+    if first_resolved {
+        let quartier = neighbourhood_of(&report)?;
+        let took = (now - report.steps.first().map_or(now, |s| s.at)).max(0) / 60_000;
+        indicators::add(RESOLVED, quartier.as_deref(), now, 1)?;
+        indicators::add(MINUTES_TO_RESOLVE, quartier.as_deref(), now, took)?;
+    }
     if let Some(target) = change.duplicate_of {
         store::merge_supporters(&report, target, now)?;
     }
