@@ -32,7 +32,7 @@ nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 echo "== building the release binary and the feature modules"
 cargo build --release --quiet -p parvis
 cargo build --quiet --profile module --target wasm32-wasip2 \
-  -p parvis-module-polls -p parvis-module-donations -p parvis-module-office-hours -p parvis-module-alerts -p parvis-module-reports -p parvis-module-ideas -p parvis-module-commitments -p parvis-module-consultations
+  -p parvis-module-polls -p parvis-module-donations -p parvis-module-office-hours -p parvis-module-alerts -p parvis-module-reports -p parvis-module-ideas -p parvis-module-commitments -p parvis-module-consultations -p parvis-module-geo-evaluation
 target=${CARGO_TARGET_DIR:-$root/target}
 bin=$target/release/parvis
 export PARVIS_DEMO_MODULES=$target/wasm32-wasip2/module

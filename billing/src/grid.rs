@@ -309,7 +309,10 @@ mod tests {
         assert_eq!(g.tier_for(3_500).id, "s4");
         assert_eq!(g.tier_for(99_999).id, "s6");
         assert_eq!(g.tier_for(2_133_111).id, "s7");
-        assert_eq!(g.premium_modules(), vec!["donations", "office-hours"]);
+        assert_eq!(
+            g.premium_modules(),
+            vec!["donations", "geo-evaluation", "office-hours"]
+        );
         Ok(())
     }
 

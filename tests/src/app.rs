@@ -451,6 +451,20 @@ impl TestApp {
         Ok(client)
     }
 
+    /// A client signed in as `account` on `slug` without the sign-in form: its session opened
+    /// directly, for a test that needs more people than the sign-in's per-address limit lets
+    /// one address sign in (the form itself is tested in `accounts`).
+    pub async fn session_client(&self, slug: &str, account: &AccountId) -> Result<reqwest::Client> {
+        let cookie = parvis_core::web::session::open(&self.state.db, account, false).await?;
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        jar.add_cookie_str(cookie.to_str()?, &self.url(Some(slug), "/").parse()?);
+        Ok(reqwest::Client::builder()
+            .cookie_provider(jar)
+            .redirect(Policy::none())
+            .dns_resolver(Arc::new(Loopback))
+            .build()?)
+    }
+
     /// Installs a module component built by the test command (see [`module_wasm`]).
     pub async fn install_module(&self, package: &str) -> Result<String> {
         let wasm = std::fs::read(module_wasm(package)?)?;

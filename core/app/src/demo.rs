@@ -771,6 +771,7 @@ mod tests {
             "ideas",
             "commitments",
             "consultations",
+            "geo-evaluation",
         ] {
             let file = content_file(Path::new(DEMO_MODULES_DIR), id)
                 .with_context(|| format!("modules/{id}/demo.json"))?;

@@ -141,12 +141,12 @@ async fn publishing_the_grid_twice_changes_nothing() -> Result<()> {
     let client = Stripe::new(SECRET_KEY, Some(&stripe.url()))?;
     let grid = Grid::load(None)?;
     let first = client.sync(&grid, |_| {}).await?;
-    assert_eq!(first.products_created, 3);
-    assert_eq!(first.prices_created, 3 * 7 * 2);
+    assert_eq!(first.products_created, 4);
+    assert_eq!(first.prices_created, 4 * 7 * 2);
     let again = client.sync(&grid, |_| {}).await?;
     assert_eq!(again.products_created + again.products_updated, 0);
     assert_eq!(again.prices_created, 0);
-    assert_eq!(again.prices_unchanged, 42);
+    assert_eq!(again.prices_unchanged, 4 * 7 * 2);
 
     // A new amount is a new Price that takes the lookup key over; the old one keeps existing.
     let text = parvis_billing::grid::DEFAULT_GRID.replacen("[900, 9000]", "[990, 9900]", 1);

@@ -23,6 +23,7 @@ mod engagement;
 mod feed;
 mod french;
 mod fuzz;
+mod geo_evaluation;
 mod ideas;
 mod jobs;
 mod kept_sessions;
