@@ -17,6 +17,8 @@
 //                 map, or the dragged pin, or « Me localiser », fills them in;
 //   data-areas    a GeoJSON FeatureCollection of named areas (the commune's neighbourhoods,
 //                 `properties.nom`), drawn over the outline, each labelled;
+//   data-choropleth  with data-areas: the id of a JSON element, {"<area id>": {"classe": 0-4,
+//                 "valeur": "…"}}: each area filled with its class's colour (--c0 … --c4);
 //   data-draw     the id of a fieldset holding an input named "geometrie": clicks on the map
 //                 add the corners of a polygon, « Fermer le contour » writes it there as GeoJSON
 //                 Polygon geometry, « Recommencer » clears it.
@@ -43,6 +45,24 @@
   function number(v) {
     var n = parseFloat(v);
     return isFinite(n) ? n : null;
+  }
+
+  // data-choropleth: the id of a JSON element giving each neighbourhood (by its id) its
+  // class, 0 to 4, and its value in words; the colours are the design system's --c0 … --c4.
+  function choropleth(el) {
+    var id = el.getAttribute("data-choropleth");
+    var source = id && document.getElementById(id);
+    if (!source) return null;
+    try {
+      return JSON.parse(source.textContent);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function shade(k) {
+    var v = getComputedStyle(document.documentElement).getPropertyValue("--c" + k);
+    return (v && v.trim()) || "#3182bd";
   }
 
   function accent() {
@@ -109,12 +129,24 @@
           })
           .then(function (collection) {
             if (!collection || !collection.features || !collection.features.length) return;
+            var values = choropleth(el);
             var layer = L.geoJSON(collection, {
               interactive: true,
-              style: { color: accent(), weight: 2, dashArray: "4 4", fillOpacity: 0.12 },
+              style: function (feature) {
+                if (!values) return { color: accent(), weight: 2, dashArray: "4 4", fillOpacity: 0.12 };
+                var v = values[feature.properties && feature.properties.id];
+                if (!v) return { color: "#555", weight: 1, dashArray: "2 4", fillOpacity: 0 };
+                return { color: "#333", weight: 1, fillColor: shade(v.classe), fillOpacity: 0.75 };
+              },
               onEachFeature: function (feature, shape) {
                 var name = feature.properties && feature.properties.nom;
-                if (name) shape.bindTooltip(String(name), { sticky: true });
+                if (!name) return;
+                var text = String(name);
+                if (values) {
+                  var v = values[feature.properties.id];
+                  text += " : " + (v ? v.valeur : "pas assez de données");
+                }
+                shape.bindTooltip(text, { sticky: true });
               },
             }).addTo(map);
             if (!el.hasAttribute("data-outline-drawn")) {

@@ -349,6 +349,11 @@ pub struct MapView<'a> {
     pub spot: Option<(f64, f64)>,
     /// Draw the commune's neighbourhoods (`/quartiers.geojson`, contract 0.2.5) over it.
     pub neighbourhoods: bool,
+    /// With `neighbourhoods`: the id of a `<script type="application/json">` element holding
+    /// `{"<neighbourhood id>": {"classe": 0 to 4, "valeur": "3,4 / 5"}}`; each neighbourhood
+    /// is filled with its class's colour (`--c0` … `--c4`, a legend `ul.legend` beside the map
+    /// says what they cover), hatched when it has none.
+    pub choropleth: Option<&'a str>,
 }
 
 /// A map of the design system (« Lieu sur la carte » on `/composants`): the commune's
@@ -363,7 +368,8 @@ pub fn map(label: &str, view: &MapView<'_>) -> Markup {
     html! {
         div class="map" data-map role="region" aria-label=(label) data-outline=[outline]
             data-markers=[view.markers] data-pick=[view.pick] data-lat=[lat.as_deref()]
-            data-lon=[lon.as_deref()] data-spot=[view.spot.map(|_| label)] data-areas=[areas] {
+            data-lon=[lon.as_deref()] data-spot=[view.spot.map(|_| label)] data-areas=[areas]
+            data-choropleth=[view.choropleth] {
             p class="map-off" { "La carte s'affiche quand JavaScript est activé." }
         }
     }
