@@ -3,8 +3,9 @@
 //! explained to its author); each participant is shown the published proposals one at a time,
 //! in a fair order (the least voted of a few drawn at random, never the most popular), and
 //! votes d'accord, pas d'accord or neutre, with optional qualifications, changeable until the
-//! end. The results (most consensual, most divisive) are live, downloadable as open data
-//! without personal data, and published to the commune's feed once closed.
+//! end. The results (most consensual, most divisive, and by neighbourhood for those who say
+//! where they live) are live, downloadable as open data without personal data, and published
+//! to the commune's feed once closed.
 //!
 //! Layers: [`public`] and [`admin`] (routes) → [`service`] (the rules and the host calls) →
 //! [`store`] (storage layout). [`model`] is plain Rust, unit-tested on the host target;
@@ -70,7 +71,17 @@ impl Module for Consultations {
                     "proposition": b.proposal,
                     "vote": b.vote.label(),
                     "qualifications": b.qualifications,
+                    "quartier": b.neighbourhood,
                     "le": parvis_module_sdk::time::ms::iso_utc(b.at),
+                }),
+            )?);
+        }
+        for doc in store::declared_by(account)? {
+            out.push(personal::record(
+                "quartier indiqué pour une consultation",
+                &serde_json::json!({
+                    "consultation": doc.key.split('-').next().and_then(|n| n.parse::<u64>().ok()),
+                    "quartier": doc.value,
                 }),
             )?);
         }

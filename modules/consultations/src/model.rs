@@ -186,6 +186,24 @@ pub struct Ballot {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub qualifications: Vec<String>,
     pub at: i64,
+    /// The neighbourhood the voter said they live in when voting (none: they did not say),
+    /// for the results by neighbourhood.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neighbourhood: Option<String>,
+}
+
+/// A neighbourhood's share of a proposal is shown from this many of its residents' votes:
+/// below it, someone who knows who voted there could tell how one of them voted.
+pub const MIN_AREA_VOTES: u64 = 10;
+
+/// A neighbourhood id as a form may send it (`vieille-ville`): short, lowercase, dashed.
+pub fn is_neighbourhood_id(s: &str) -> bool {
+    // Checked for its shape only: the voter's own word, like the select it comes from; an id
+    // that is no neighbourhood of the commune is simply never shown.
+    !s.is_empty()
+        && s.len() <= 80
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 impl Ballot {
@@ -390,6 +408,7 @@ mod tests {
             vote: Vote::Agree,
             qualifications: vec!["realiste".into(), "inconnue".into()],
             at: 0,
+            neighbourhood: None,
         };
         t.count(&b, 1);
         t.count(&b, -1);

@@ -14,6 +14,7 @@ pub fn router() -> Router {
         .post("/{n}/propositions", propose)
         .get("/{n}/voter", ballot_page)
         .post("/{n}/voter", vote)
+        .post("/{n}/quartier", declare)
         .get("/{n}/mes-votes", my_votes)
         .get("/{n}/resultats", results)
         .get("/{n}/resultats.csv", csv)
@@ -122,17 +123,53 @@ fn ballot_page(req: &Request, params: &Params) -> Result<Response, Error> {
         None => None,
     };
     let judged = store::ballots_of(n, &account)?.len();
+    let areas = service::neighbourhoods()?;
+    let declared = if areas.is_empty() {
+        None
+    } else {
+        store::declared(n, &account)?
+    };
     Ok(Response::page(
         format!("Voter — {}", c.question),
         views::ballot(
             req,
-            &c,
-            proposal.as_ref(),
-            ballot.as_ref(),
-            judged,
-            host::now_ms(),
+            &views::BallotPage {
+                consultation: &c,
+                proposal: proposal.as_ref(),
+                ballot: ballot.as_ref(),
+                judged,
+                now: host::now_ms(),
+                neighbourhoods: &areas,
+                declared: declared.as_deref(),
+            },
         ),
     ))
+}
+
+/// The participant says which neighbourhood they live in (or no longer says it): their next
+/// votes carry it, for the results by neighbourhood.
+fn declare(req: &Request, params: &Params) -> Result<Response, Error> {
+    let n = number(params, "n")?;
+    let account = req.require_account()?.to_string();
+    let (c, _) = consultation(req, n)?;
+    service::require_open(&c, "voter")?;
+    let chosen = req.form_value("quartier").unwrap_or_default();
+    let areas = service::neighbourhoods()?;
+    let area = match chosen {
+        "" => None,
+        id if areas.iter().any(|(a, _)| a == id) => Some(id),
+        _ => {
+            return Err(Error::page(
+                422,
+                "Quartier inconnu",
+                "Choisissez votre quartier dans la liste, ou «\u{a0}Je préfère ne pas le dire\u{a0}».",
+            ));
+        }
+    };
+    store::declare(n, &account, area)?;
+    Ok(req
+        .redirect(&format!("/{n}/voter"))
+        .with_flash("Votre quartier est noté pour vos prochains votes."))
 }
 
 fn vote(req: &Request, params: &Params) -> Result<Response, Error> {
@@ -176,9 +213,14 @@ fn results(req: &Request, params: &Params) -> Result<Response, Error> {
     let n = number(params, "n")?;
     let (c, _) = consultation(req, n)?;
     let results = service::shown_results(&c)?;
+    let areas = service::neighbourhoods()?;
+    let area = req
+        .query_value("quartier")
+        .and_then(|q| areas.iter().find(|(id, _)| id == q))
+        .cloned();
     Ok(Response::page(
         format!("Résultats — {}", c.question),
-        views::results(req, &c, &results, host::now_ms()),
+        views::results(req, &c, &results, host::now_ms(), &areas, area.as_ref()),
     ))
 }
 

@@ -147,7 +147,15 @@ pub fn approve(req: &Request, number: u64) -> Result<(), Error> {
 }
 
 /// Refuses an action outside the consultation's open period, saying when it is.
-fn require_open(c: &Consultation, what: &str) -> Result<(), Error> {
+/// The commune's neighbourhoods, `(id, name)`, in its order.
+pub fn neighbourhoods() -> Result<Vec<(String, String)>, StoreError> {
+    Ok(parvis_module_sdk::store::neighbourhoods()?
+        .into_iter()
+        .map(|n| (n.id, n.name))
+        .collect())
+}
+
+pub fn require_open(c: &Consultation, what: &str) -> Result<(), Error> {
     match c.phase(host::now_ms()) {
         Phase::Open => Ok(()),
         Phase::Closed => Err(Error::page(
@@ -332,11 +340,16 @@ pub fn vote(
         vote,
         qualifications,
         at: host::now_ms(),
+        neighbourhood: req
+            .form_value("quartier")
+            .filter(|q| crate::model::is_neighbourhood_id(q))
+            .map(str::to_string),
     };
     let before = store::ballot(number, p, &account)?;
     if let Some(old) = &before
         && old.value.vote == ballot.vote
         && old.value.qualifications == ballot.qualifications
+        && old.value.neighbourhood == ballot.neighbourhood
     {
         return Ok(false);
     }
@@ -369,6 +382,10 @@ pub struct Results {
     pub consensual: Vec<(u64, Tally)>,
     pub divisive: Vec<(u64, Tally)>,
     pub texts: Vec<(u64, String)>,
+    /// For each ranked proposal, its tally among the voters of each neighbourhood who said
+    /// where they live (every neighbourhood, however few: the page hides the small ones).
+    #[serde(default)]
+    pub by_neighbourhood: Vec<(u64, Vec<(String, Tally)>)>,
 }
 
 /// How long the results page's figures are kept before they are worked out again: reading
@@ -388,6 +405,24 @@ pub fn results(c: &Consultation) -> Result<Results, Error> {
             texts.push((*p, text_of(c.number, *p)?));
         }
     }
+    let mut by_neighbourhood = Vec::new();
+    for (p, _) in &texts {
+        let mut areas: Vec<(String, Tally)> = Vec::new();
+        for ballot in store::ballots_on(c.number, *p)? {
+            let Some(area) = &ballot.neighbourhood else {
+                continue;
+            };
+            match areas.iter_mut().find(|(a, _)| a == area) {
+                Some((_, t)) => t.count(&ballot, 1),
+                None => {
+                    let mut t = Tally::default();
+                    t.count(&ballot, 1);
+                    areas.push((area.clone(), t));
+                }
+            }
+        }
+        by_neighbourhood.push((*p, areas));
+    }
     Ok(Results {
         at: host::now_ms(),
         participants,
@@ -396,6 +431,7 @@ pub fn results(c: &Consultation) -> Result<Results, Error> {
         consensual,
         divisive,
         texts,
+        by_neighbourhood,
     })
 }
 
@@ -481,6 +517,9 @@ pub fn forget(account: &str) -> Result<(), Error> {
         })?;
         store::count_vote(ballot.consultation, -1)?;
         store::delete_ballot(&doc.key)?;
+    }
+    for doc in store::declared_by(account)? {
+        store::forget_declared(&doc.key)?;
     }
     Ok(())
 }

@@ -12,6 +12,8 @@
 //! - `resultats`: the results the page shows, per consultation (kept 30 s while it is open).
 //! - `participants`: one empty document per key `<consultation>-<account>`, the first time
 //!   the account votes in it.
+//! - `quartiers`: the neighbourhood a participant says they live in, per key
+//!   `<consultation>-<account>` (indexed by `compte`), copied onto each of their ballots.
 //! - counters: `numero` (consultations), `c<consultation>-numero` (proposals),
 //!   `c<consultation>-participants`, `c<consultation>-votes`.
 
@@ -24,6 +26,10 @@ const PROPOSALS: Collection<'static> = Collection::new("propositions");
 const BALLOTS: Collection<'static> = Collection::new("bulletins");
 const PARTICIPANTS: Collection<'static> = Collection::new("participants");
 const RESULTS: Collection<'static> = Collection::new("resultats");
+const DECLARED: Collection<'static> = Collection::new("quartiers");
+
+/// Most ballots of one proposal read for its results by neighbourhood (ten pages).
+pub const AREA_BALLOTS: usize = 5_000;
 
 /// A page of proposals in a list.
 pub const PAGE: u32 = 50;
@@ -216,6 +222,63 @@ pub fn ballots_of(consultation: u64, account: &str) -> Result<Vec<Doc<Ballot>>, 
         .list()
         .index("votant", &format!("{consultation:08}:{account}"))
         .all()
+}
+
+/// The ballots on proposal `p`, at most [`AREA_BALLOTS`] (by key: voters in no order).
+pub fn ballots_on(consultation: u64, p: u64) -> Result<Vec<Ballot>, StoreError> {
+    let prefix = format!("{consultation:08}-{p:08}-");
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    while out.len() < AREA_BALLOTS {
+        let page = BALLOTS
+            .list()
+            .prefix(&prefix)
+            .after(after.as_deref())
+            .limit(500)
+            .page::<Ballot>()?;
+        out.extend(page.documents.into_iter().map(|d| d.value));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    Ok(out)
+}
+
+/// The neighbourhood `account` said they live in for this consultation.
+pub fn declared(consultation: u64, account: &str) -> Result<Option<String>, StoreError> {
+    Ok(DECLARED
+        .get::<Option<String>>(&format!("{consultation:08}-{account}"))?
+        .and_then(|d| d.value))
+}
+
+/// Keeps (or, with none, forgets) the neighbourhood `account` says they live in.
+pub fn declare(
+    consultation: u64,
+    account: &str,
+    neighbourhood: Option<&str>,
+) -> Result<(), StoreError> {
+    let key = format!("{consultation:08}-{account}");
+    match neighbourhood {
+        Some(id) => DECLARED
+            .put(
+                &key,
+                &Some(id),
+                Indexes::new().index("compte", account),
+                None,
+            )
+            .map(|_| ()),
+        None => DECLARED.delete(&key).map(|_| ()),
+    }
+}
+
+/// Every neighbourhood `account` declared, `(consultation key, id)`, to erase them.
+pub fn declared_by(account: &str) -> Result<Vec<Doc<Option<String>>>, StoreError> {
+    DECLARED.list().index("compte", account).all()
+}
+
+pub fn forget_declared(key: &str) -> Result<bool, StoreError> {
+    DECLARED.delete(key)
 }
 
 /// Every ballot of an account (any consultation).

@@ -2,8 +2,8 @@
 //! escaped). Written with ordinary spaces: pages go through [`french`] for the no-break ones.
 
 use crate::model::{
-    Ballot, Consultation, MIN_VOTES, PROPOSAL_MAX, Phase, Proposal, QUALIFICATIONS, QUESTION_MAX,
-    REASON_MAX, Tally, Vote, percent,
+    Ballot, Consultation, MIN_AREA_VOTES, MIN_VOTES, PROPOSAL_MAX, Phase, Proposal, QUALIFICATIONS,
+    QUESTION_MAX, REASON_MAX, Tally, Vote, percent,
 };
 use crate::service::{ConsultationForm, DRAWS, Results};
 use parvis_module_sdk::Request;
@@ -145,14 +145,27 @@ pub fn show(req: &Request, page: &Show<'_>) -> Markup {
 }
 
 /// The voting sequence's step: one proposal and the vote form, or why there is none.
-pub fn ballot(
-    req: &Request,
-    c: &Consultation,
-    proposal: Option<&Proposal>,
-    ballot: Option<&Ballot>,
-    judged: usize,
-    now: i64,
-) -> Markup {
+/// What the voting page shows.
+pub struct BallotPage<'a> {
+    pub consultation: &'a Consultation,
+    pub proposal: Option<&'a Proposal>,
+    pub ballot: Option<&'a Ballot>,
+    pub judged: usize,
+    pub now: i64,
+    /// The commune's neighbourhoods, `(id, name)` (none: no question asked).
+    pub neighbourhoods: &'a [(String, String)],
+    /// The one the participant said they live in.
+    pub declared: Option<&'a str>,
+}
+
+pub fn ballot(req: &Request, page: &BallotPage<'_>) -> Markup {
+    let (c, proposal, ballot, judged, now) = (
+        page.consultation,
+        page.proposal,
+        page.ballot,
+        page.judged,
+        page.now,
+    );
     let open = c.phase(now) == Phase::Open;
     french(html! {
         p { a href=(req.link(&format!("/{}", c.number))) { (c.question) } }
@@ -170,6 +183,7 @@ pub fn ballot(
                         form class="form" method="post" action=(req.link(&format!("/{}/voter", c.number))) {
                             (req.csrf_field())
                             input type="hidden" name="proposition" value=(p.number);
+                            @if let Some(area) = page.declared { input type="hidden" name="quartier" value=(area); }
                             fieldset class="choices" {
                                 legend { "Votre avis" }
                                 @for v in Vote::ALL {
@@ -198,8 +212,36 @@ pub fn ballot(
                 }
             }
         }
+        @if open && !page.neighbourhoods.is_empty() {
+            (neighbourhood_form(req, c, page.neighbourhoods, page.declared))
+        }
         (order_explained())
     })
+}
+
+/// « Votre quartier », asked once, changeable: the votes carry it for the results by
+/// neighbourhood.
+fn neighbourhood_form(
+    req: &Request,
+    c: &Consultation,
+    areas: &[(String, String)],
+    declared: Option<&str>,
+) -> Markup {
+    html! {
+        details class="card" open[declared.is_none()] {
+            summary { "Votre quartier (facultatif) : " (declared.and_then(|d| areas.iter().find(|(id, _)| id == d)).map_or("non indiqué", |(_, name)| name.as_str())) }
+            form class="form" method="post" action=(req.link(&format!("/{}/quartier", c.number))) {
+                (req.csrf_field())
+                label for="quartier" { "Le quartier où vous habitez" }
+                select id="quartier" name="quartier" aria-describedby="quartier-aide" {
+                    option value="" { "Je préfère ne pas le dire" }
+                    @for (id, name) in areas { option value=(id) selected[declared == Some(id.as_str())] { (name) } }
+                }
+                p class="hint" id="quartier-aide" { "Il accompagne vos prochains votes, pour que la mairie voie ce que pense chaque quartier. Il n'est jamais montré avec votre nom, et aucun quartier n'est montré avec moins de " (MIN_AREA_VOTES) " votes sur une proposition." }
+                button type="submit" class="secondary" { "Enregistrer mon quartier" }
+            }
+        }
+    }
 }
 
 /// The participant's votes, each changeable while the consultation is open.
@@ -252,7 +294,14 @@ fn ranking(caption: &str, list: &[(u64, Tally)], texts: &[(u64, String)]) -> Mar
 }
 
 /// The results, live or final.
-pub fn results(req: &Request, c: &Consultation, results: &Results, now: i64) -> Markup {
+pub fn results(
+    req: &Request,
+    c: &Consultation,
+    results: &Results,
+    now: i64,
+    areas: &[(String, String)],
+    area: Option<&(String, String)>,
+) -> Markup {
     let texts = &results.texts;
     french(html! {
         p { a href=(req.link(&format!("/{}", c.number))) { (c.question) } }
@@ -270,8 +319,70 @@ pub fn results(req: &Request, c: &Consultation, results: &Results, now: i64) -> 
         h2 { "Les plus clivantes" }
         p class="hint" { "Celles qui partagent le plus les participants : la plus petite des deux parts, « d'accord » et « pas d'accord », y est la plus grande." }
         (ranking("Les propositions les plus clivantes", &results.divisive, texts))
+        @if !areas.is_empty() {
+            (by_neighbourhood(req, c, results, areas, area))
+        }
         p { a href=(req.link(&format!("/{}/resultats.csv", c.number))) { "Télécharger tous les résultats (CSV, données ouvertes sans données personnelles)" } }
     })
+}
+
+/// The ranked proposals as one neighbourhood's voters judge them, beside the whole commune.
+fn by_neighbourhood(
+    req: &Request,
+    c: &Consultation,
+    results: &Results,
+    areas: &[(String, String)],
+    area: Option<&(String, String)>,
+) -> Markup {
+    let mut ranked: Vec<(u64, &Tally)> = Vec::new();
+    for (p, t) in results.consensual.iter().chain(&results.divisive) {
+        if !ranked.iter().any(|(q, _)| q == p) {
+            ranked.push((*p, t));
+        }
+    }
+    html! {
+        h2 id="par-quartier" { "Par quartier" }
+        p class="hint" { "Les participants qui ont indiqué leur quartier en votant. La part d'accord d'un quartier n'est montrée qu'à partir de " (MIN_AREA_VOTES) " votes de ses habitants sur la proposition." }
+        form class="filters" method="get" action=(format!("{}#par-quartier", req.link(&format!("/{}/resultats", c.number)))) {
+            span class="filter" {
+                label for="quartier" { "Quartier" }
+                select id="quartier" name="quartier" {
+                    option value="" { "Choisir un quartier" }
+                    @for (id, name) in areas { option value=(id) selected[area.is_some_and(|(a, _)| a == id)] { (name) } }
+                }
+            }
+            button type="submit" class="secondary" { "Afficher" }
+        }
+        @if let Some((id, name)) = area {
+            @if ranked.is_empty() {
+                (empty(&format!("Aucune proposition n'a encore reçu {MIN_VOTES} votes.")))
+            } @else {
+                table {
+                    (table_head(Some(&format!("Les propositions classées, vues par le quartier {name}")), &["Proposition", "D'accord (quartier)", "D'accord (commune)", "Votes du quartier"]))
+                    tbody {
+                        @for (p, all) in &ranked {
+                            @let local = results.by_neighbourhood.iter().find(|(q, _)| q == p).and_then(|(_, areas)| areas.iter().find(|(a, _)| a == id)).map(|(_, t)| t);
+                            @let votes = local.map_or(0, Tally::votes);
+                            tr {
+                                td { (texts_of(results, *p)) }
+                                td { @match local.filter(|_| votes >= MIN_AREA_VOTES) { Some(t) => (percent(t.agree_share())), None => span class="muted" { "moins de " (MIN_AREA_VOTES) " votes" } } }
+                                td { (percent(all.agree_share())) }
+                                td { (votes) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn texts_of(results: &Results, p: u64) -> &str {
+    results
+        .texts
+        .iter()
+        .find(|(q, _)| *q == p)
+        .map_or("", |(_, s)| s.as_str())
 }
 
 /// The team's list: every consultation, with what waits for them.

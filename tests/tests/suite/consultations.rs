@@ -313,6 +313,72 @@ both_backends!(
         );
         assert!(!csv.contains("alice") && !csv.contains(spam), "{csv}");
 
+        // Results by neighbourhood: ten residents of the 4th say so, then vote; the share of
+        // a neighbourhood shows from ten of its votes on a proposal.
+        let declare = format!("{page}/quartier");
+        let r = post(&alice, &declare, &[("quartier", "atlantide")]).await?;
+        assert_eq!(r.status(), 422);
+        assert!(html::text(&r.text().await?).contains("Choisissez votre quartier dans la liste"));
+        for i in 0..10 {
+            let id = app
+                .account(&format!("quatrieme{i}@example.org"), PASSWORD)
+                .await?;
+            let resident = app.session_client(&paris, &id).await?;
+            let r = post(&resident, &declare, &[("quartier", "4e-arrondissement")]).await?;
+            assert_eq!(r.status(), 303);
+            let (_, step) = get(&resident, &format!("{ballot}?proposition=1")).await?;
+            let area = "name=\"quartier\" value=\"4e-arrondissement\"";
+            assert!(
+                step.contains(area),
+                "the vote carries the neighbourhood: {step}"
+            );
+            let vote = if i < 7 { "d-accord" } else { "pas-d-accord" };
+            let fields = [
+                ("proposition", "1"),
+                ("vote", vote),
+                ("quartier", "4e-arrondissement"),
+            ];
+            assert_eq!(post(&resident, &ballot, &fields).await?.status(), 303);
+            if i < 9 {
+                let fields = [
+                    ("proposition", "2"),
+                    ("vote", "d-accord"),
+                    ("quartier", "4e-arrondissement"),
+                ];
+                assert_eq!(post(&resident, &ballot, &fields).await?.status(), 303);
+            }
+        }
+        // The results are kept 30 s while the consultation is open: as if they had aged.
+        app.edit_module_doc(&paris, ID, "resultats", "00000001", |r| {
+            r["at"] = Value::from(0);
+            Ok(())
+        })
+        .await?;
+        let (_, results) = get(
+            &visitor,
+            &format!("{page}/resultats?quartier=4e-arrondissement"),
+        )
+        .await?;
+        let at = results
+            .find("id=\"par-quartier\"")
+            .context("by neighbourhood")?;
+        let rows = html::table_rows(&results[at..], "table")?;
+        let planted = rows
+            .iter()
+            .find(|r| r[0] == texts[0])
+            .context("proposal 1")?;
+        assert_eq!(
+            planted[1..],
+            ["70\u{202f}%", "81\u{202f}%", "10"],
+            "{rows:?}"
+        );
+        let second = rows
+            .iter()
+            .find(|r| r[0] == texts[1])
+            .context("proposal 2")?;
+        assert_eq!(second[1], "moins de 10 votes", "{rows:?}");
+        assert_eq!(second[3], "9");
+
         // Lyon sees none of it.
         let (status, _) = get(&visitor, &app.url(Some(&lyon), "/m/consultations/1")).await?;
         assert_eq!(status, 404);
