@@ -40,6 +40,12 @@ pub fn photo() -> Result<Option<Upload>, Vec<FieldError>> {
         .map_err(|message| vec![("photo", message)])
 }
 
+/// Most ideas one account may have waiting for the town hall's final answer: a person with
+/// more to say waits for an answer, and no one floods the box (or its map) alone.
+pub const WAITING_PER_ACCOUNT: u64 = 10;
+/// Most comments one account writes in a day (Paris time), over every idea.
+pub const COMMENTS_PER_DAY: u64 = 30;
+
 /// Figure (contract 0.2.7): ideas proposed, by neighbourhood and month.
 pub const PROPOSED: &str = "idees";
 /// Figure: supports given to ideas, less those withdrawn, by the month of the change.
@@ -54,6 +60,14 @@ pub fn propose(
     photo: Option<&Upload>,
 ) -> Result<u64, Vec<FieldError>> {
     let internal = |e: StoreError| vec![("titre", format!("Enregistrement impossible\u{a0}: {e}"))];
+    if store::waiting_of(author).map_err(internal)? >= WAITING_PER_ACCOUNT {
+        return Err(vec![(
+            "titre",
+            format!(
+                "Vous avez déjà {WAITING_PER_ACCOUNT} idées qui attendent la réponse de la mairie\u{a0}: proposez la suivante quand l'une d'elles aura reçu sa réponse."
+            ),
+        )]);
+    }
     let mut neighbourhood = new.neighbourhood;
     if let Some(at) = new.at {
         // No outline in the registry (eight communes nouvelles): the person's word is taken.
@@ -174,6 +188,15 @@ pub fn comment(req: &Request, number: u64, text: String) -> Result<(), Error> {
         ));
     }
     let at = host::now_ms();
+    if store::comments_on_day(account, at)? >= COMMENTS_PER_DAY {
+        return Err(Error::page(
+            429,
+            "Trop de commentaires aujourd'hui",
+            &format!(
+                "Vous avez écrit {COMMENTS_PER_DAY} commentaires aujourd'hui, le plus qu'un compte puisse écrire en un jour. Revenez demain."
+            ),
+        ));
+    }
     store::add_comment(&Comment {
         idea: number,
         account: Some(account.to_string()),

@@ -2,11 +2,12 @@
 //!
 //! - `idees`: one [`Idea`] per key ([`Idea::key`]: its number on 8 digits, so keys sort by
 //!   number), placed on the map when it has a point. Indexed by `statut`, `theme`,
-//!   `quartier`, `statut-theme` (`proposee:mobilites`), `statut-quartier` and `auteur` (the
-//!   author's account).
+//!   `quartier`, `statut-theme` (`proposee:mobilites`), `statut-quartier`, `auteur` (the
+//!   author's account) and `auteur-en-attente` (the same, while the idea waits for its final
+//!   answer).
 //! - `soutiens`: who supports which idea ([`Supports`], by `idee` and `compte`).
 //! - `commentaires`: one [`Comment`] per key `<idea>:<time>:<id>` (an idea's comments list in
-//!   order under its prefix), indexed by `compte`.
+//!   order under its prefix), indexed by `compte` and `compte-jour` (`<account>:<Paris day>`).
 //! - counter `numero`: the last idea number given.
 
 use crate::model::{Comment, Idea, Status};
@@ -37,8 +38,29 @@ fn indexes(idea: &Idea) -> Indexes {
     }
     if let Some(author) = &idea.author {
         indexes = indexes.index("auteur", author);
+        if idea.status.is_open() {
+            indexes = indexes.index("auteur-en-attente", author);
+        }
     }
     indexes
+}
+
+/// How many of `account`'s ideas still wait for the town hall's final answer.
+pub fn waiting_of(account: &str) -> Result<u64, StoreError> {
+    IDEAS.count(Some(("auteur-en-attente", account)))
+}
+
+/// The Paris day of an instant in milliseconds (`2026-12-06`), for a per-day bound.
+fn day(ms: i64) -> String {
+    parvis_module_sdk::time::ms::to_input(ms)
+        .chars()
+        .take(10)
+        .collect()
+}
+
+/// How many comments `account` wrote on the Paris day of `at`.
+pub fn comments_on_day(account: &str, at: i64) -> Result<u64, StoreError> {
+    COMMENTS.count(Some(("compte-jour", &format!("{account}:{}", day(at)))))
 }
 
 /// The next idea number of the commune.
@@ -173,7 +195,9 @@ pub fn add_comment(comment: &Comment) -> Result<String, StoreError> {
     );
     let mut indexes = Indexes::new();
     if let Some(account) = &comment.account {
-        indexes = indexes.index("compte", account);
+        indexes = indexes
+            .index("compte", account)
+            .index("compte-jour", &format!("{account}:{}", day(comment.at)));
     }
     COMMENTS.insert(&key, comment, indexes)?;
     Ok(key)

@@ -379,3 +379,44 @@ both_backends!(
         Ok(())
     }
 );
+
+both_backends!(one_account_cannot_flood_the_box, |backend| async move {
+    // Ten ideas waiting for an answer per account, thirty comments a day: a person with
+    // more to say waits; nobody fills the box or a thread alone.
+    let app = TestApp::start(backend).await?;
+    let paris = app.commune("75056").await?;
+    assert_eq!(app.install_module(PACKAGE).await?, ID);
+    app.enable_module(&paris, ID).await?;
+    let zoe = app.account("zoe@example.org", PASSWORD).await?;
+    let zoe = app.session_client(&paris, &zoe).await?;
+    let new = app.url(Some(&paris), "/m/ideas/nouvelle");
+    let text = "Une idée de démonstration, décrite en quelques phrases suffisantes.";
+    for i in 1..=10 {
+        let title = format!("Idée numéro {i}");
+        let r = post(&zoe, &new, &idea(&title, text, "mobilites")).await?;
+        assert_eq!(r.status(), 303, "idea {i}");
+    }
+    let r = post(&zoe, &new, &idea("Idée numéro 11", text, "mobilites")).await?;
+    assert_eq!(r.status(), 422);
+    let said = html::text(&r.text().await?);
+    assert!(
+        said.contains("Vous avez déjà 10 idées qui attendent la réponse de la mairie"),
+        "{said}"
+    );
+    let (_, list) = get(&zoe, &app.url(Some(&paris), "/m/ideas/11")).await?;
+    assert!(!list.contains("Idée numéro 11"), "nothing stored");
+
+    let comments = app.url(Some(&paris), "/m/ideas/1/commentaires");
+    for i in 1..=30 {
+        let text = format!("Commentaire {i}");
+        let r = post(&zoe, &comments, &[("commentaire", text.as_str())]).await?;
+        assert_eq!(r.status(), 303, "comment {i}");
+    }
+    let r = post(&zoe, &comments, &[("commentaire", "Un de trop")]).await?;
+    assert_eq!(r.status(), 429);
+    let said = html::text(&r.text().await?);
+    assert!(said.contains("Revenez demain."), "{said}");
+    let (_, page) = get(&zoe, &app.url(Some(&paris), "/m/ideas/1")).await?;
+    assert!(!page.contains("Un de trop"), "{page}");
+    Ok(())
+});
