@@ -238,7 +238,7 @@ async fn billing_grid_prints_the_price_grid() -> Result<()> {
             .iter()
             .filter(|l| l.starts_with("moins de 500 habitants"))
             .count(),
-        3,
+        4,
         "{lines:?}"
     );
     assert!(
@@ -305,7 +305,7 @@ async fn billing_sync_publishes_the_grid_at_stripe_once() -> Result<()> {
     let o = parvis_with(&url, &env, &["billing", "sync"]).await?;
     printed(
         &o,
-        "Stripe à jour : 3 produit(s) créé(s), 0 mis à jour ; 42 tarif(s) créé(s), 0 inchangé(s).",
+        "Stripe à jour : 4 produit(s) créé(s), 0 mis à jour ; 56 tarif(s) créé(s), 0 inchangé(s).",
     );
     let key_of = |p: &serde_json::Value| p["lookup_key"].as_str().map(str::to_string);
     let prices = stripe.prices()?;
@@ -314,7 +314,7 @@ async fn billing_sync_publishes_the_grid_at_stripe_once() -> Result<()> {
     keys.dedup();
     assert_eq!(
         keys.len(),
-        42,
+        56,
         "one price per offer × tier × interval: {keys:?}"
     );
     let price = |key: &str| -> Result<(i64, String)> {
@@ -338,9 +338,9 @@ async fn billing_sync_publishes_the_grid_at_stripe_once() -> Result<()> {
     let o = parvis_with(&url, &env, &["billing", "sync"]).await?;
     printed(
         &o,
-        "Stripe à jour : 0 produit(s) créé(s), 0 mis à jour ; 0 tarif(s) créé(s), 42 inchangé(s).",
+        "Stripe à jour : 0 produit(s) créé(s), 0 mis à jour ; 0 tarif(s) créé(s), 56 inchangé(s).",
     );
-    assert_eq!(stripe.prices()?.len(), 42);
+    assert_eq!(stripe.prices()?.len(), 56);
 
     // One price changed in the grid: one new price, which takes the lookup key over.
     let grid = changed_grid(dir.path())?;
@@ -350,9 +350,9 @@ async fn billing_sync_publishes_the_grid_at_stripe_once() -> Result<()> {
     let o = parvis_with(&url, &changed, &["billing", "sync"]).await?;
     printed(
         &o,
-        "Stripe à jour : 0 produit(s) créé(s), 0 mis à jour ; 1 tarif(s) créé(s), 41 inchangé(s).",
+        "Stripe à jour : 0 produit(s) créé(s), 0 mis à jour ; 1 tarif(s) créé(s), 55 inchangé(s).",
     );
-    assert_eq!(stripe.prices()?.len(), 43);
+    assert_eq!(stripe.prices()?.len(), 57);
     assert_eq!(price("parvis:donations:s1:month")?, (600, "month".into()));
 
     // Stripe refusing the key: said, not a panic, nothing claimed, nothing written.
@@ -363,7 +363,7 @@ async fn billing_sync_publishes_the_grid_at_stripe_once() -> Result<()> {
     let o = parvis_with(&url, &wrong, &["billing", "sync"]).await?;
     refused(&o, "Invalid API Key provided.");
     assert!(!stdout(&o).contains("Stripe à jour"), "{}", text(&o));
-    assert_eq!(stripe.prices()?.len(), 43);
+    assert_eq!(stripe.prices()?.len(), 57);
     Ok(())
 }
 
