@@ -207,6 +207,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::communes::routes::routes())
         .merge(crate::neighbourhoods::routes::routes())
         .merge(crate::accounts::routes::routes())
+        .merge(crate::accounts::sso::routes())
         .merge(crate::platform::routes::routes())
         .merge(crate::platform::app::routes())
         .merge(crate::officials::routes::routes())
@@ -230,6 +231,10 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .layer(middleware::from_fn_with_state(
             web.clone(),
             errors::render_error_pages,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::accounts::sso::hand_over,
         ))
         .layer(middleware::from_fn_with_state(
             web.clone(),
@@ -293,6 +298,10 @@ pub fn spawn_background(state: &AppState) {
                 tracing::warn!(error = %e, "authorization refresh failed");
             }
             let _ = crate::db::sql::query("DELETE FROM sessions WHERE expires_at < $1")
+                .bind(crate::util::now())
+                .execute(state.db.platform())
+                .await;
+            let _ = crate::db::sql::query("DELETE FROM sso_codes WHERE expires_at < $1")
                 .bind(crate::util::now())
                 .execute(state.db.platform())
                 .await;

@@ -71,6 +71,12 @@ pub enum ProvisionError {
     /// The requested slug is used by another commune.
     #[error("l'identifiant « {0} » est déjà utilisé par une autre commune")]
     SlugTaken(String),
+    /// A custom domain that cannot be a commune's.
+    #[error("{0}")]
+    BadDomain(String),
+    /// No commune is served at this slug.
+    #[error("aucune commune ouverte à l'adresse « {0} »")]
+    UnknownSlug(String),
     /// Storage failed.
     #[error("base de données : {0}")]
     Db(#[from] sqlx::Error),
@@ -112,6 +118,67 @@ pub async fn find_by_slug(db: &Db, slug: &Slug) -> Result<Option<Tenant>, sqlx::
         .bind(slug.as_str())
         .fetch_optional(db.platform())
         .await
+}
+
+/// Serves the commune `slug` on its own domain too (`mairie-exemple.fr`), or no longer
+/// (`None`). The domain is checked (a host name, not one of the platform's, free); its DNS and
+/// certificate are the operator's to set up, pointing at this server. Returns the tenant.
+pub async fn set_custom_domain(
+    db: &Db,
+    slug: &Slug,
+    domain: Option<&str>,
+    base_domain: &str,
+) -> Result<Tenant, ProvisionError> {
+    let tenant = find_by_slug(db, slug)
+        .await?
+        .ok_or_else(|| ProvisionError::UnknownSlug(slug.to_string()))?;
+    let domain = match domain {
+        None => None,
+        Some(d) => {
+            let d = d.trim().trim_end_matches('.').to_ascii_lowercase();
+            let host_name = d.len() <= 253
+                && d.contains('.')
+                && d.split('.').all(|l| {
+                    !l.is_empty()
+                        && l.len() <= 63
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                });
+            if !host_name {
+                return Err(ProvisionError::BadDomain(format!(
+                    "« {d} » n'est pas un nom de domaine (exemple : mairie-exemple.fr)"
+                )));
+            }
+            if d == base_domain || d.ends_with(&format!(".{base_domain}")) {
+                return Err(ProvisionError::BadDomain(format!(
+                    "« {d} » est une adresse de la plateforme ({base_domain}) : un domaine propre est hors de celle-ci"
+                )));
+            }
+            Some(d)
+        }
+    };
+    let taken: Option<String> = match &domain {
+        Some(d) => {
+            sql::query_scalar("SELECT slug FROM tenants WHERE custom_domain = $1 AND id <> $2")
+                .bind(d)
+                .bind(tenant.id)
+                .fetch_optional(db.platform())
+                .await?
+        }
+        None => None,
+    };
+    if let Some(other) = taken {
+        return Err(ProvisionError::BadDomain(format!(
+            "ce domaine est déjà celui de la commune « {other} »"
+        )));
+    }
+    sql::query("UPDATE tenants SET custom_domain = $1 WHERE id = $2")
+        .bind(domain.as_deref())
+        .bind(tenant.id)
+        .execute(db.platform())
+        .await?;
+    Ok(find_by_slug(db, slug).await?.unwrap_or(tenant))
 }
 
 /// Tenants, biggest communes first.

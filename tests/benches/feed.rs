@@ -268,7 +268,12 @@ async fn run(backend: Backend, total_posts: usize, followers: usize) -> Result<(
 
     let mut cookies = Vec::with_capacity(readers.len());
     for reader in &readers {
-        let session = parvis_core::web::session::open(&app.state.db, reader, false).await?;
+        let session = parvis_core::web::session::open(
+            &app.state.db,
+            reader,
+            &parvis_tests::bench::cookie_scope(),
+        )
+        .await?;
         cookies.push(
             session
                 .to_str()?

@@ -455,7 +455,15 @@ impl TestApp {
     /// directly, for a test that needs more people than the sign-in's per-address limit lets
     /// one address sign in (the form itself is tested in `accounts`).
     pub async fn session_client(&self, slug: &str, account: &AccountId) -> Result<reqwest::Client> {
-        let cookie = parvis_core::web::session::open(&self.state.db, account, false).await?;
+        let cookie = parvis_core::web::session::open(
+            &self.state.db,
+            account,
+            &parvis_core::web::session::CookieScope {
+                secure: false,
+                domain: Some(BASE.to_string()),
+            },
+        )
+        .await?;
         let jar = Arc::new(reqwest::cookie::Jar::default());
         jar.add_cookie_str(cookie.to_str()?, &self.url(Some(slug), "/").parse()?);
         Ok(reqwest::Client::builder()

@@ -54,6 +54,14 @@ pub fn quantiles(mut all: Vec<Duration>, elapsed: Duration) -> (Duration, Durati
     (at(0.5), at(0.99), all.len() as f64 / elapsed.as_secs_f64())
 }
 
+/// The session cookie's scope in a load: every host of the test platform, as a sign-in sets.
+pub fn cookie_scope() -> parvis_core::web::session::CookieScope {
+    parvis_core::web::session::CookieScope {
+        secure: false,
+        domain: Some(crate::app::BASE.to_string()),
+    }
+}
+
 /// `n` signed-in accounts for a load (`participant<i>@example.org`): accounts and sessions
 /// written directly, since hashing thousands of passwords is not what is measured. Each is the
 /// `cookie` header to send (session and CSRF cookies) and the CSRF token its forms carry.
@@ -74,7 +82,7 @@ pub async fn signed_in_accounts(
         .bind(format!("{prefix} {i}"))
         .execute(app.state.db.platform())
         .await?;
-        let session = parvis_core::web::session::open(&app.state.db, &id, false).await?;
+        let session = parvis_core::web::session::open(&app.state.db, &id, &cookie_scope()).await?;
         let session = session
             .to_str()?
             .split(';')

@@ -202,6 +202,19 @@ enum TenantCommand {
         #[arg(long)]
         all: bool,
     },
+    /// Serve a commune on its own domain too (its DNS and certificate pointing at this
+    /// server), or no longer with --aucun. Signed-in people are signed in there as well.
+    Domain {
+        /// Commune slug.
+        #[arg(long)]
+        tenant: String,
+        /// The domain (mairie-exemple.fr).
+        #[arg(required_unless_present = "aucun", conflicts_with = "aucun")]
+        domain: Option<String>,
+        /// Remove the commune's own domain.
+        #[arg(long)]
+        aucun: bool,
+    },
     /// List tenants.
     List {
         /// How many to show.
@@ -611,6 +624,16 @@ async fn tenant(config: Config, command: TenantCommand) -> anyhow::Result<()> {
             );
         }
         TenantCommand::Create { .. } => bail!("indiquez --insee CODE ou --all"),
+        TenantCommand::Domain { tenant, domain, .. } => {
+            let slug = Slug::parse(&tenant)?;
+            let t =
+                provision::set_custom_domain(&db, &slug, domain.as_deref(), &config.base_domain)
+                    .await?;
+            match &t.custom_domain {
+                Some(d) => println!("{} est servie aussi à {}", t.name, config.public_origin(d)),
+                None => println!("{} n'a plus de domaine propre.", t.name),
+            }
+        }
         TenantCommand::List { limit, offset } => {
             let total = provision::count_tenants(&db).await?;
             for t in provision::list_tenants(&db, limit, offset).await? {

@@ -1,9 +1,11 @@
-//! Global accounts: sign-up with e-mail verification, login, logout, password reset.
+//! Global accounts: sign-up with e-mail verification, login, logout, password reset, and one
+//! sign-in for every host of the platform ([`sso`]).
 //! Passwords are hashed with Argon2id; login attempts are rate-limited per address and per IP.
 
 mod limiter;
 pub mod routes;
 pub mod service;
+pub mod sso;
 pub mod store;
 
 pub use limiter::LoginLimiter;

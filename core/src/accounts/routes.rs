@@ -15,7 +15,7 @@ use crate::accounts::service::{AccountError, Accounts, Signup};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::web::render::{Notice, Template};
-use crate::web::session;
+use crate::web::session::{self, CookieScope};
 use crate::web::{Page, Site};
 
 /// The routes of this feature.
@@ -160,8 +160,14 @@ fn safe_next(next: Option<&str>) -> String {
 }
 
 fn redirect_with_cookie(to: &str, cookie: axum::http::HeaderValue) -> Response {
+    redirect_with_cookies(to, vec![cookie])
+}
+
+fn redirect_with_cookies(to: &str, cookies: Vec<axum::http::HeaderValue>) -> Response {
     let mut response = Redirect::to(to).into_response();
-    response.headers_mut().append(header::SET_COOKIE, cookie);
+    for cookie in cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
     response
 }
 
@@ -277,11 +283,13 @@ fn verification_failed(page: &Page, state: &AppState, err: AccountError) -> AppR
 async fn verify(
     State(state): State<AppState>,
     page: Page,
+    headers: HeaderMap,
     Form(form): Form<TokenQuery>,
 ) -> AppResult<Response> {
     match accounts(&state).verify(&form.token).await {
         Ok(id) => {
-            let cookie = session::open(&state.db, &id, state.config.https).await?;
+            let scope = CookieScope::for_request(&state.config, &headers);
+            let cookie = session::open(&state.db, &id, &scope).await?;
             Ok(redirect_with_cookie("/?bienvenue=1", cookie))
         }
         Err(e) => verification_failed(&page, &state, e),
@@ -318,6 +326,7 @@ struct LoginForm {
 async fn login(
     State(state): State<AppState>,
     page: Page,
+    headers: HeaderMap,
     ClientIp(ip): ClientIp,
     Form(form): Form<LoginForm>,
 ) -> AppResult<Response> {
@@ -336,7 +345,8 @@ async fn login(
         .await
     {
         Ok(id) => {
-            let cookie = session::open(&state.db, &id, state.config.https).await?;
+            let scope = CookieScope::for_request(&state.config, &headers);
+            let cookie = session::open(&state.db, &id, &scope).await?;
             Ok(redirect_with_cookie(&next, cookie))
         }
         Err(err) => form_error(&page, &state, err, |error| LoginPage {
@@ -347,9 +357,11 @@ async fn login(
     }
 }
 
+/// Signs out on every host: this session and those handed over from the same sign-in.
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Response> {
-    let cookie = session::close(&state.db, &headers, state.config.https).await?;
-    Ok(redirect_with_cookie("/", cookie))
+    let scope = CookieScope::for_request(&state.config, &headers);
+    let cookies = session::close(&state.db, &headers, &scope).await?;
+    Ok(redirect_with_cookies("/", cookies))
 }
 
 async fn forgot_form(State(state): State<AppState>, page: Page) -> AppResult<Response> {
@@ -425,11 +437,13 @@ struct ResetForm {
 async fn reset(
     State(state): State<AppState>,
     page: Page,
+    headers: HeaderMap,
     Form(form): Form<ResetForm>,
 ) -> AppResult<Response> {
     match accounts(&state).reset(&form.token, &form.password).await {
         Ok(id) => {
-            let cookie = session::open(&state.db, &id, state.config.https).await?;
+            let scope = CookieScope::for_request(&state.config, &headers);
+            let cookie = session::open(&state.db, &id, &scope).await?;
             Ok(redirect_with_cookie("/", cookie))
         }
         Err(err) => form_error(&page, &state, err, |error| ResetPage {

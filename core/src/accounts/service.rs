@@ -344,7 +344,12 @@ impl Accounts<'_> {
         store::set_password(&mut tx, &id, &hash).await?;
         // Receiving the link proves the address too.
         store::mark_verified(&mut tx, &id).await?;
+        // Every session on every host ends, and no hand-off code opens a new one.
         sql::query("DELETE FROM sessions WHERE account_id = $1")
+            .bind(&id.0)
+            .execute(&mut tx)
+            .await?;
+        sql::query("DELETE FROM sso_codes WHERE account_id = $1")
             .bind(&id.0)
             .execute(&mut tx)
             .await?;

@@ -160,7 +160,7 @@ pub struct Personal;
 #[async_trait::async_trait]
 impl crate::privacy::personal::PersonalData for Personal {
     fn tables(&self) -> &'static [&'static str] {
-        &["accounts", "sessions", "email_tokens"]
+        &["accounts", "sessions", "sso_codes", "email_tokens"]
     }
 
     async fn export(
@@ -184,6 +184,13 @@ impl crate::privacy::personal::PersonalData for Personal {
             account,
         )
         .await?;
+        out.rows(
+            conn,
+            "sso_codes",
+            "SELECT host, created_at, expires_at, used_at FROM sso_codes WHERE account_id = $1",
+            account,
+        )
+        .await?;
         Ok(())
     }
 
@@ -197,6 +204,7 @@ impl crate::privacy::personal::PersonalData for Personal {
             account,
             &[
                 "DELETE FROM sessions WHERE account_id = $1",
+                "DELETE FROM sso_codes WHERE account_id = $1",
                 "DELETE FROM email_tokens WHERE account_id = $1",
             ],
         )

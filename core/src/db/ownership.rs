@@ -105,6 +105,7 @@ pub const TABLES: &[Table] = &[
     // One person's rows (0001, then 0005…0016).
     account("accounts"),
     account("sessions"),
+    account("sso_codes"),
     account("email_tokens"),
     account("follows").because(
         "an account's follows are read across communes: its feed (`feed/store.rs`), its \

@@ -113,7 +113,8 @@ async fn delete(
     }
     service::delete(&state.db, &state.authz, &account.id).await?;
     state.jobs.notify();
-    let cookie = session::close(&state.db, &headers, state.config.https).await?;
+    let scope = session::CookieScope::for_request(&state.config, &headers);
+    let cookies = session::close(&state.db, &headers, &scope).await?;
     let notice = Notice {
         title: "Compte supprimé",
         message: "Votre compte et vos données personnelles sont supprimés. Merci d'avoir participé à la vie publique de votre commune.",
@@ -121,6 +122,8 @@ async fn delete(
     let mut anonymous = page;
     anonymous.viewer = None;
     let mut response = anonymous.render(&state, &notice)?.into_response();
-    response.headers_mut().append(header::SET_COOKIE, cookie);
+    for cookie in cookies {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
     Ok(response)
 }

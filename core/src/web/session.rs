@@ -112,53 +112,166 @@ pub fn read_cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String
 
 /// Builds a `Set-Cookie` value (HttpOnly, SameSite=Lax, Path=/, Secure over HTTPS).
 pub fn cookie_header(name: &str, value: &str, max_age_secs: i64, secure: bool) -> HeaderValue {
-    let cookie = Cookie::build((name, value))
+    scoped_cookie(name, value, max_age_secs, secure, None)
+}
+
+/// [`cookie_header`] for `domain` too (`Domain=…`: that host and every host below it) when
+/// given, else for the request's host only.
+fn scoped_cookie(
+    name: &str,
+    value: &str,
+    max_age_secs: i64,
+    secure: bool,
+    domain: Option<&str>,
+) -> HeaderValue {
+    let mut cookie = Cookie::build((name, value))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(secure)
-        .max_age(cookie::time::Duration::seconds(max_age_secs))
-        .build();
-    HeaderValue::from_str(&cookie.to_string()).unwrap_or(HeaderValue::from_static(""))
+        .max_age(cookie::time::Duration::seconds(max_age_secs));
+    if let Some(domain) = domain {
+        cookie = cookie.domain(domain.to_string());
+    }
+    HeaderValue::from_str(&cookie.build().to_string()).unwrap_or(HeaderValue::from_static(""))
 }
 
-/// Opens a session for `account`; returns the cookie to set.
-pub async fn open(db: &Db, account: &AccountId, secure: bool) -> Result<HeaderValue, sqlx::Error> {
+/// Where a session's cookie goes. A sign-in on the platform's site or on any commune's
+/// subdomain sets it for the base domain, so the apex and every commune's subdomain see it
+/// (one account everywhere, issue 20); on a commune's own domain it stays that host's, and
+/// the platform hands the session over ([`crate::accounts::sso`]). The CSRF cookie stays
+/// each host's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CookieScope {
+    /// `Secure` (the site is served over HTTPS).
+    pub secure: bool,
+    /// `Domain=` the base domain, or none: the host only.
+    pub domain: Option<String>,
+}
+
+impl CookieScope {
+    /// The scope for a request to `host` (its `Host` header).
+    pub fn for_host(config: &crate::config::Config, host: Option<&str>) -> CookieScope {
+        let domain = host
+            .filter(|h| crate::web::site::under_base_domain(h, &config.base_domain))
+            .map(|_| config.base_domain.clone());
+        CookieScope {
+            secure: config.https,
+            domain,
+        }
+    }
+
+    /// The scope for the request carrying `headers`.
+    pub fn for_request(
+        config: &crate::config::Config,
+        headers: &axum::http::HeaderMap,
+    ) -> CookieScope {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        CookieScope::for_host(config, host)
+    }
+}
+
+/// Opens a session for `account` (a sign-in: a family of its own); returns the cookie to set.
+pub async fn open(
+    db: &Db,
+    account: &AccountId,
+    scope: &CookieScope,
+) -> Result<HeaderValue, sqlx::Error> {
+    open_in_family(db, account, None, scope).await
+}
+
+/// Opens a session for `account` in `family` (the sign-in it was handed over from), or a
+/// family of its own; returns the cookie to set.
+pub async fn open_in_family(
+    db: &Db,
+    account: &AccountId,
+    family: Option<&str>,
+    scope: &CookieScope,
+) -> Result<HeaderValue, sqlx::Error> {
     let token = random_token();
     let at = now();
     // Queued with every writer, fairly (a commune hogging SQLite's writer cannot starve logins).
     let _turn = db.write_turn().await?;
     sql::query(
-        "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO sessions (token_hash, account_id, created_at, expires_at, family) \
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(token_hash(&token))
     .bind(&account.0)
     .bind(at)
     .bind(at + SESSION_TTL_SECS)
+    .bind(family)
     .execute(db.platform())
     .await?;
-    Ok(cookie_header(
+    Ok(scoped_cookie(
         SESSION_COOKIE,
         &token,
         SESSION_TTL_SECS,
-        secure,
+        scope.secure,
+        scope.domain.as_deref(),
     ))
 }
 
-/// Closes the session of this request, if any; returns the cookie that clears it.
+/// The session of this request, if it is a live one: its account and its family (the hash
+/// every session of its sign-in shares).
+pub async fn family_of(
+    db: &Db,
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<(AccountId, String)>, sqlx::Error> {
+    let Some(token) = read_cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    sql::query_as::<(AccountId, String)>(
+        "SELECT account_id, COALESCE(family, token_hash) FROM sessions \
+         WHERE token_hash = $1 AND expires_at > $2",
+    )
+    .bind(token_hash(&token))
+    .bind(now())
+    .fetch_optional(db.platform())
+    .await
+}
+
+/// Signs out: ends the request's session and every session opened from the same sign-in (the
+/// other commune domains it was handed to), so the person is signed out on every host at
+/// once. Returns the cookies that clear it, for the base domain and for the host.
 pub async fn close(
     db: &Db,
     headers: &axum::http::HeaderMap,
-    secure: bool,
-) -> Result<HeaderValue, sqlx::Error> {
-    if let Some(token) = read_cookie(headers, SESSION_COOKIE) {
+    scope: &CookieScope,
+) -> Result<Vec<HeaderValue>, sqlx::Error> {
+    if let Some((account, family)) = family_of(db, headers).await? {
+        let _turn = db.write_turn().await?;
+        sql::query(
+            "DELETE FROM sessions WHERE account_id = $1 \
+             AND (family = $2 OR (family IS NULL AND token_hash = $2))",
+        )
+        .bind(&account.0)
+        .bind(&family)
+        .execute(db.platform())
+        .await?;
+        sql::query("DELETE FROM sso_codes WHERE account_id = $1 AND family = $2")
+            .bind(&account.0)
+            .bind(&family)
+            .execute(db.platform())
+            .await?;
+    } else if let Some(token) = read_cookie(headers, SESSION_COOKIE) {
         let _turn = db.write_turn().await?;
         sql::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash(&token))
             .execute(db.platform())
             .await?;
     }
-    Ok(cookie_header(SESSION_COOKIE, "", 0, secure))
+    let mut cookies = vec![cookie_header(SESSION_COOKIE, "", 0, scope.secure)];
+    if let Some(domain) = &scope.domain {
+        cookies.push(scoped_cookie(
+            SESSION_COOKIE,
+            "",
+            0,
+            scope.secure,
+            Some(domain),
+        ));
+    }
+    Ok(cookies)
 }
 
 /// A row of the session statement: the account and when its session ends.

@@ -168,6 +168,24 @@ enum HostKind {
     Custom(String),
 }
 
+/// Whether `host` is the platform's own (the apex) or one of its communes' subdomains: the
+/// hosts a cookie for the base domain reaches.
+pub fn under_base_domain(host: &str, base_domain: &str) -> bool {
+    matches!(
+        classify(host, base_domain),
+        Some(HostKind::Apex | HostKind::Subdomain(_))
+    )
+}
+
+/// The name of `host` when it is none of the platform's own (a commune's custom domain, if one
+/// has it): lowercase, without port or final dot.
+pub fn custom_host(host: &str, base_domain: &str) -> Option<String> {
+    match classify(host, base_domain)? {
+        HostKind::Custom(name) => Some(name),
+        _ => None,
+    }
+}
+
 /// The label of `host` when it is a subdomain of `base_domain` (served or not).
 pub fn subdomain_of(host: &str, base_domain: &str) -> Option<Slug> {
     match classify(host, base_domain)? {
