@@ -248,7 +248,7 @@ export function launchBrowser() {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
-      "--host-resolver-rules=MAP *.parvis.localhost 127.0.0.1, MAP parvis.localhost 127.0.0.1",
+      "--host-resolver-rules=MAP *.parvis.localhost 127.0.0.1, MAP parvis.localhost 127.0.0.1, MAP mairie-annecy.test 127.0.0.1",
     ],
   });
 }

@@ -54,6 +54,7 @@ mod sandbox_volumes;
 mod sandbox_web;
 mod sandbox_writer;
 mod shared_parts;
+mod single_sign_on;
 mod table_ownership;
 mod templates;
 mod tenancy;
