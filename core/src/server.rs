@@ -208,6 +208,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::neighbourhoods::routes::routes())
         .merge(crate::accounts::routes::routes())
         .merge(crate::accounts::sso::routes())
+        .merge(crate::accounts::totp::routes())
         .merge(crate::platform::routes::routes())
         .merge(crate::platform::app::routes())
         .merge(crate::officials::routes::routes())
@@ -231,6 +232,10 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .layer(middleware::from_fn_with_state(
             web.clone(),
             errors::render_error_pages,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::accounts::totp::required_for_platform_admins,
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -298,6 +303,10 @@ pub fn spawn_background(state: &AppState) {
                 tracing::warn!(error = %e, "authorization refresh failed");
             }
             let _ = crate::db::sql::query("DELETE FROM sessions WHERE expires_at < $1")
+                .bind(crate::util::now())
+                .execute(state.db.platform())
+                .await;
+            let _ = crate::db::sql::query("DELETE FROM login_challenges WHERE expires_at < $1")
                 .bind(crate::util::now())
                 .execute(state.db.platform())
                 .await;

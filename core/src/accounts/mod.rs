@@ -7,5 +7,6 @@ pub mod routes;
 pub mod service;
 pub mod sso;
 pub mod store;
+pub mod totp;
 
 pub use limiter::LoginLimiter;

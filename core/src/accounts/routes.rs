@@ -345,6 +345,9 @@ async fn login(
         .await
     {
         Ok(id) => {
+            if let Some(second_step) = super::totp::challenge(&state, &id, &next).await? {
+                return Ok(second_step);
+            }
             let scope = CookieScope::for_request(&state.config, &headers);
             let cookie = session::open(&state.db, &id, &scope).await?;
             Ok(redirect_with_cookie(&next, cookie))
@@ -442,6 +445,10 @@ async fn reset(
 ) -> AppResult<Response> {
     match accounts(&state).reset(&form.token, &form.password).await {
         Ok(id) => {
+            // The e-mail proves the address, not the second factor: still asked.
+            if let Some(second_step) = super::totp::challenge(&state, &id, "/").await? {
+                return Ok(second_step);
+            }
             let scope = CookieScope::for_request(&state.config, &headers);
             let cookie = session::open(&state.db, &id, &scope).await?;
             Ok(redirect_with_cookie("/", cookie))

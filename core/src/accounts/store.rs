@@ -160,7 +160,14 @@ pub struct Personal;
 #[async_trait::async_trait]
 impl crate::privacy::personal::PersonalData for Personal {
     fn tables(&self) -> &'static [&'static str] {
-        &["accounts", "sessions", "sso_codes", "email_tokens"]
+        &[
+            "accounts",
+            "sessions",
+            "sso_codes",
+            "email_tokens",
+            "totp_recovery_codes",
+            "login_challenges",
+        ]
     }
 
     async fn export(
@@ -172,7 +179,8 @@ impl crate::privacy::personal::PersonalData for Personal {
         out.first(
             conn,
             "account",
-            "SELECT id, email, display_name, email_verified_at, created_at FROM accounts WHERE id = $1",
+            "SELECT id, email, display_name, email_verified_at, created_at, \
+             totp_enabled_at AS double_authentification_depuis FROM accounts WHERE id = $1",
             account,
             serde_json::Value::Null,
         )
@@ -205,6 +213,8 @@ impl crate::privacy::personal::PersonalData for Personal {
             &[
                 "DELETE FROM sessions WHERE account_id = $1",
                 "DELETE FROM sso_codes WHERE account_id = $1",
+                "DELETE FROM totp_recovery_codes WHERE account_id = $1",
+                "DELETE FROM login_challenges WHERE account_id = $1",
                 "DELETE FROM email_tokens WHERE account_id = $1",
             ],
         )

@@ -106,6 +106,8 @@ pub const TABLES: &[Table] = &[
     account("accounts"),
     account("sessions"),
     account("sso_codes"),
+    account("totp_recovery_codes"),
+    account("login_challenges"),
     account("email_tokens"),
     account("follows").because(
         "an account's follows are read across communes: its feed (`feed/store.rs`), its \
