@@ -451,6 +451,54 @@ impl TestApp {
         Ok(client)
     }
 
+    /// A client signed in as `email` on `slug` (or the apex) with two-factor authentication,
+    /// as platform administrators must: the account's authenticator is set up in the database
+    /// (its enrolment is `two_factor`'s test), then the password and the current code go
+    /// through the sign-in forms.
+    pub async fn signed_in_with_code(
+        &self,
+        slug: Option<&str>,
+        email: &str,
+        password: &str,
+    ) -> Result<reqwest::Client> {
+        const SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+        sqlx::query(
+            "UPDATE accounts SET totp_secret = $1, totp_enabled_at = 1, totp_last_step = NULL \
+             WHERE email = $2",
+        )
+        .bind(SECRET)
+        .bind(email)
+        .execute(self.state.db.platform())
+        .await?;
+        let client = self.client()?;
+        let token = crate::form_token(&client, &self.url(slug, "/connexion")).await?;
+        let r = client
+            .post(self.url(slug, "/connexion"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("email", email),
+                ("password", password),
+                ("next", "/"),
+            ])
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 303, "password step: {}", r.status());
+        let step = i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs(),
+        )? / 30;
+        let code = parvis_core::accounts::totp::code_at(SECRET, step).context("a code")?;
+        let token = crate::form_token(&client, &self.url(slug, "/connexion/code")).await?;
+        let r = client
+            .post(self.url(slug, "/connexion/code"))
+            .form(&[("csrf_token", token.as_str()), ("code", code.as_str())])
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 303, "code step: {}", r.status());
+        Ok(client)
+    }
+
     /// A client signed in as `account` on `slug` without the sign-in form: its session opened
     /// directly, for a test that needs more people than the sign-in's per-address limit lets
     /// one address sign in (the form itself is tested in `accounts`).

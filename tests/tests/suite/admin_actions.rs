@@ -520,7 +520,9 @@ both_backends!(
         let requester = app.signed_in(None, "maire@amberieu.test", PASSWORD).await?;
         let root = app.account("root@parvis.test", PASSWORD).await?;
         app.grant(&root, Role::PlatformAdmin, None).await?;
-        let admin = app.signed_in(None, "root@parvis.test", PASSWORD).await?;
+        let admin = app
+            .signed_in_with_code(None, "root@parvis.test", PASSWORD)
+            .await?;
         let request = || {
             submit(
                 &app,

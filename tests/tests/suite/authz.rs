@@ -159,8 +159,8 @@ both_backends!(
                 .send()
                 .await?;
             assert_eq!(roles.status() == 200, can_roles, "{email} /admin/roles");
-            // Signed in on the platform's own host (the session cookie is per host), the
-            // platform's back office is refused as such, not merely sent to sign in.
+            // Signed in on the platform's own host, the platform's back office is refused as
+            // such, not merely sent to sign in.
             let apex = app.signed_in(None, email, "mot de passe solide").await?;
             let platform = apex.get(app.url(None, "/admin")).send().await?;
             assert_eq!(platform.status(), 403, "{email} is no platform admin");
@@ -333,7 +333,7 @@ both_backends!(
         assert_eq!(r.status(), 404);
 
         let admin = app
-            .signed_in(None, "root@parvis.test", "mot de passe solide")
+            .signed_in_with_code(None, "root@parvis.test", "mot de passe solide")
             .await?;
         let page = admin
             .get(app.url(None, "/admin"))

@@ -58,4 +58,5 @@ mod single_sign_on;
 mod table_ownership;
 mod templates;
 mod tenancy;
+mod two_factor;
 mod write_transactions;

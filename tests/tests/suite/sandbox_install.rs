@@ -236,7 +236,9 @@ both_backends!(
         // CLI's `parvis module grant` is tested with the binary); a commune admin cannot.
         let root = app.account("root@parvis.test", PASSWORD).await?;
         app.grant(&root, Role::PlatformAdmin, None).await?;
-        let platform = app.signed_in(None, "root@parvis.test", PASSWORD).await?;
+        let platform = app
+            .signed_in_with_code(None, "root@parvis.test", PASSWORD)
+            .await?;
         let home = app.url(None, "/admin");
         let page = platform.get(&home).send().await?.text().await?;
         assert!(
