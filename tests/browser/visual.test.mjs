@@ -54,7 +54,7 @@ const LEGAL = ["/mentions-legales", "/confidentialite", "/conditions", "/accessi
 // Besides these, every module page the home page links to, and the admin's module pages.
 const PAGES = {
   visitor: ["/", "/connexion", "/inscription", ...LEGAL, "/services", "/composants"],
-  citizen: ["/", "/fil", "/notifications", "/messages", "/mon-compte", "/services", "/composants"],
+  citizen: ["/", "/fil", "/notifications", "/messages", "/mon-compte", "/mon-compte/securite", "/services", "/composants"],
   admin: ["/", "/fil", "/admin", "/admin/moderation", "/admin/modules", "/admin/modules/usage", "/admin/quartiers", "/services", "/composants"],
 };
 // The design system's page shows the same samples to everyone: one set of screenshots (the
