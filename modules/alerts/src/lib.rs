@@ -42,11 +42,7 @@ impl Module for Alerts {
     }
 
     fn handle(req: Request) -> Response {
-        if req.admin {
-            admin::router().handle(&req)
-        } else {
-            public::router().handle(&req)
-        }
+        parvis_module_sdk::serve(&req, admin::router, public::router)
     }
 
     /// The account's SMS subscription (its phone number and consent), and the alerts it

@@ -54,11 +54,7 @@ impl Module for Commitments {
     }
 
     fn handle(req: Request) -> Response {
-        if req.admin {
-            admin::router().handle(&req)
-        } else {
-            public::router().handle(&req)
-        }
+        parvis_module_sdk::serve(&req, admin::router, public::router)
     }
 
     /// The evaluations the account gave, and the commitments it published as an official.

@@ -68,28 +68,13 @@ pub fn create(req: &Request, form: &ConsultationForm) -> Result<u64, Vec<FieldEr
             "Le contexte est trop long (4\u{a0}000 caractères au plus).".to_string(),
         ));
     }
-    let opens = ms::parse_local(&form.opens);
-    let closes = ms::parse_local(&form.closes);
-    if let Err(e) = opens {
-        errors.push(("ouverture", e.message().to_string()));
+    let period = ms::period(&form.opens, &form.closes, host::now_ms());
+    if let Err(e) = &period {
+        errors.extend(e.iter().cloned());
     }
-    match (opens, closes) {
-        (_, Err(e)) => errors.push(("cloture", e.message().to_string())),
-        (Ok(o), Ok(c)) if c <= o => errors.push((
-            "cloture",
-            "La clôture doit venir après l'ouverture.".to_string(),
-        )),
-        (_, Ok(c)) if c <= host::now_ms() => {
-            errors.push(("cloture", "La date de clôture est déjà passée.".to_string()))
-        }
-        _ => {}
-    }
-    let (Ok(opens_at), Ok(closes_at)) = (opens, closes) else {
+    let (Ok((opens_at, closes_at)), true) = (period, errors.is_empty()) else {
         return Err(errors);
     };
-    if !errors.is_empty() {
-        return Err(errors);
-    }
     let fail = |e: StoreError| vec![("question", format!("Enregistrement impossible\u{a0}: {e}"))];
     let account = req.account().unwrap_or_default().to_string();
     let admin = req.has_role(ADMIN);

@@ -37,11 +37,7 @@ impl Module for GeoEvaluation {
     }
 
     fn handle(req: Request) -> Response {
-        if req.admin {
-            admin::router().handle(&req)
-        } else {
-            public::router().handle(&req)
-        }
+        parvis_module_sdk::serve(&req, admin::router, public::router)
     }
 
     /// The account's answers to the barometer.

@@ -200,33 +200,6 @@ impl Layer {
     }
 }
 
-/// « janvier 2026 » for `2026-01`.
-pub fn month_fr(month: &str) -> String {
-    const NAMES: [&str; 12] = [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ];
-    let (year, m) = month.split_once('-').unwrap_or((month, ""));
-    match m
-        .parse::<usize>()
-        .ok()
-        .and_then(|m| NAMES.get(m.wrapping_sub(1)))
-    {
-        Some(name) => format!("{name} {year}"),
-        None => month.to_string(),
-    }
-}
-
 /// One decimal, French comma.
 pub fn decimal(v: f64) -> String {
     format!("{:.1}", v).replace('.', ",")
@@ -501,8 +474,6 @@ mod tests {
         assert_eq!(trend_label(layer, delta), "en hausse de 1,3");
         assert_eq!(trend(layer, port), None);
         assert_eq!(layer.format(3.8), "3,8 / 5");
-        assert_eq!(month_fr("2026-08"), "août 2026");
-        assert_eq!(month_fr("2026-13"), "2026-13");
         assert_eq!(class(layer, 3.8, 5.0), 3);
         assert_eq!(class(layer, 1.0, 5.0), 0);
         assert_eq!(class(layer, 5.0, 5.0), 4);

@@ -57,25 +57,11 @@ pub fn create(form: &BarometerForm) -> Result<u64, Vec<FieldError>> {
     if let Err(e) = &themes {
         errors.push(("themes", e.clone()));
     }
-    let opens = ms::parse_local(&form.opens);
-    let closes = ms::parse_local(&form.closes);
-    if let Err(e) = opens {
-        errors.push(("ouverture", e.message().to_string()));
+    let period = ms::period(&form.opens, &form.closes, host::now_ms());
+    if let Err(e) = &period {
+        errors.extend(e.iter().cloned());
     }
-    match (opens, closes) {
-        (_, Err(e)) => errors.push(("cloture", e.message().to_string())),
-        (Ok(o), Ok(c)) if c <= o => errors.push((
-            "cloture",
-            "La clôture doit venir après l'ouverture.".to_string(),
-        )),
-        (_, Ok(c)) if c <= host::now_ms() => {
-            errors.push(("cloture", "La date de clôture est déjà passée.".to_string()))
-        }
-        _ => {}
-    }
-    let (Ok(themes), Ok(opens_at), Ok(closes_at), true) =
-        (themes, opens, closes, errors.is_empty())
-    else {
+    let (Ok(themes), Ok((opens_at, closes_at)), true) = (themes, period, errors.is_empty()) else {
         return Err(errors);
     };
     let fail = |e: StoreError| vec![("titre", format!("Enregistrement impossible\u{a0}: {e}"))];

@@ -3,7 +3,7 @@
 
 use crate::model::{
     Answer, Barometer, CLASSES, DEFAULT_THEMES, MIN_GROUP, Measure, PERIODS, Phase, SCALE,
-    TITLE_MAX, TREND_MONTHS, class_bounds, month_fr, trend_label,
+    TITLE_MAX, TREND_MONTHS, class_bounds, trend_label,
 };
 use crate::service::{BarometerForm, MapData, READERS};
 use parvis_module_sdk::Request;
@@ -11,6 +11,7 @@ use parvis_module_sdk::html::{
     FieldError, MapView, Markup, PreEscaped, counted, empty, error_summary, field, french, html,
     map, status_tag, table_head, time,
 };
+use parvis_module_sdk::indicators::month_fr;
 
 /// « du 1er mars à 9 h au 31 mars à 18 h ».
 fn period(b: &Barometer) -> Markup {

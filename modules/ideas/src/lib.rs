@@ -55,11 +55,7 @@ impl Module for Ideas {
     }
 
     fn handle(req: Request) -> Response {
-        if req.admin {
-            admin::router().handle(&req)
-        } else {
-            public::router().handle(&req)
-        }
+        parvis_module_sdk::serve(&req, admin::router, public::router)
     }
 
     /// The ideas the account proposed (with their text and place), its comments and the ideas

@@ -43,11 +43,7 @@ impl Module for OfficeHours {
     }
 
     fn handle(req: Request) -> Response {
-        if req.admin {
-            admin::router().handle(&req)
-        } else {
-            public::router().handle(&req)
-        }
+        parvis_module_sdk::serve(&req, admin::router, public::router)
     }
 
     fn on_event(event: Event) -> Result<(), String> {

@@ -68,11 +68,7 @@ impl Module for Reports {
     }
 
     fn handle(req: Request) -> Response {
-        if req.admin {
-            admin::router().handle(&req)
-        } else {
-            public::router().handle(&req)
-        }
+        parvis_module_sdk::serve(&req, admin::router, public::router)
     }
 
     /// The reports the account sent (with their place and text), those it supports and those

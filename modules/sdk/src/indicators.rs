@@ -30,6 +30,19 @@ pub fn month(at_ms: i64) -> String {
     }
 }
 
+/// « janvier 2026 » for `2026-01` (what is not a month stays as it is).
+pub fn month_fr(month: &str) -> String {
+    let (year, m) = month.split_once('-').unwrap_or((month, ""));
+    match m
+        .parse::<usize>()
+        .ok()
+        .and_then(|m| crate::time::MONTHS.get(m.wrapping_sub(1)))
+    {
+        Some(name) => format!("{name} {year}"),
+        None => month.to_string(),
+    }
+}
+
 /// The `count` months ending with the one of `now_ms`, oldest first (`["2026-01", …,
 /// "2026-12"]`).
 pub fn months(now_ms: i64, count: u32) -> Vec<String> {
@@ -96,6 +109,8 @@ mod tests {
                 "2026-06", "2026-07", "2026-08", "2026-09", "2026-10", "2026-11"
             ]
         );
+        assert_eq!(month_fr("2026-08"), "août 2026");
+        assert_eq!(month_fr("2026-13"), "2026-13");
         assert_eq!(
             counter("soutiens", None, 1_793_489_400_000),
             "indicateur:soutiens:-:2026-11"

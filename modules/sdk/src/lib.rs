@@ -85,7 +85,7 @@ pub use bindings::parvis::module::types::{
     PersonalRecord, Request, Response, Setting, SettingKind, Viewer,
 };
 pub use response::Error;
-pub use router::{Handler, Params, Router};
+pub use router::{Handler, Params, Router, serve};
 
 /// What a module implements; [`export_module!`] wires it to the WIT exports.
 pub trait Module {

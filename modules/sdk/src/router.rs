@@ -3,6 +3,27 @@
 use crate::{Error, Request, Response};
 use std::str::FromStr;
 
+/// Answers `req` with the back-office's routes when it came through `/admin/m/<id>/` (the host
+/// checked the viewer administers the commune's modules), else with the public ones: a
+/// module's `handle`, most of the time.
+///
+/// ```ignore
+/// fn handle(req: Request) -> Response {
+///     parvis_module_sdk::serve(&req, admin::router, public::router)
+/// }
+/// ```
+pub fn serve(
+    req: &Request,
+    admin: impl FnOnce() -> Router,
+    public: impl FnOnce() -> Router,
+) -> Response {
+    if req.admin {
+        admin().handle(req)
+    } else {
+        public().handle(req)
+    }
+}
+
 /// A route handler: a plain function of the request and the path parameters.
 pub type Handler = fn(&Request, &Params) -> Result<Response, Error>;
 

@@ -71,7 +71,8 @@ pub fn utc_format(secs: i64, format: &str) -> String {
         .unwrap_or_default()
 }
 
-const MONTHS: [&str; 12] = [
+/// The months' names, January first.
+pub const MONTHS: [&str; 12] = [
     "janvier",
     "février",
     "mars",
@@ -199,6 +200,37 @@ pub mod ms {
     /// Parses a `datetime-local` value read as Paris time; returns Unix milliseconds.
     pub fn parse_local(value: &str) -> Result<i64, TimeError> {
         super::parse_local(value).map(|secs| secs.saturating_mul(1000))
+    }
+
+    /// A period from the form fields `ouverture` and `cloture` (`datetime-local`, Paris
+    /// time): `(opens, closes)` in milliseconds when both read, the closing comes after the
+    /// opening and is not past at `now`; else each error beside its field.
+    pub fn period(
+        opens: &str,
+        closes: &str,
+        now: i64,
+    ) -> Result<(i64, i64), Vec<crate::html::FieldError>> {
+        let mut errors = Vec::new();
+        let opens = parse_local(opens);
+        let closes = parse_local(closes);
+        if let Err(e) = opens {
+            errors.push(("ouverture", e.message().to_string()));
+        }
+        match (opens, closes) {
+            (_, Err(e)) => errors.push(("cloture", e.message().to_string())),
+            (Ok(o), Ok(c)) if c <= o => errors.push((
+                "cloture",
+                "La clôture doit venir après l'ouverture.".to_string(),
+            )),
+            (_, Ok(c)) if c <= now => {
+                errors.push(("cloture", "La date de clôture est déjà passée.".to_string()))
+            }
+            _ => {}
+        }
+        match (opens, closes) {
+            (Ok(o), Ok(c)) if errors.is_empty() => Ok((o, c)),
+            _ => Err(errors),
+        }
     }
 
     /// The value for a `datetime-local` input (`2026-03-29T14:30`), in Paris time.
