@@ -426,6 +426,23 @@ impl TestApp {
         password: &str,
     ) -> Result<reqwest::Client> {
         let client = self.client()?;
+        let response = self.password_form(&client, slug, email, password).await?;
+        anyhow::ensure!(
+            response.status() == 303,
+            "login failed: {}",
+            response.status()
+        );
+        Ok(client)
+    }
+
+    /// Sends the sign-in form (e-mail and password) with `client`; the answer.
+    async fn password_form(
+        &self,
+        client: &reqwest::Client,
+        slug: Option<&str>,
+        email: &str,
+        password: &str,
+    ) -> Result<reqwest::Response> {
         let html = client
             .get(self.url(slug, "/connexion"))
             .send()
@@ -433,7 +450,7 @@ impl TestApp {
             .text()
             .await?;
         let token = csrf(&html).context("login form without CSRF token")?;
-        let response = client
+        Ok(client
             .post(self.url(slug, "/connexion"))
             .form(&[
                 ("csrf_token", token.as_str()),
@@ -442,13 +459,7 @@ impl TestApp {
                 ("next", "/"),
             ])
             .send()
-            .await?;
-        anyhow::ensure!(
-            response.status() == 303,
-            "login failed: {}",
-            response.status()
-        );
-        Ok(client)
+            .await?)
     }
 
     /// A client signed in as `email` on `slug` (or the apex) with two-factor authentication,
@@ -471,17 +482,7 @@ impl TestApp {
         .execute(self.state.db.platform())
         .await?;
         let client = self.client()?;
-        let token = crate::form_token(&client, &self.url(slug, "/connexion")).await?;
-        let r = client
-            .post(self.url(slug, "/connexion"))
-            .form(&[
-                ("csrf_token", token.as_str()),
-                ("email", email),
-                ("password", password),
-                ("next", "/"),
-            ])
-            .send()
-            .await?;
+        let r = self.password_form(&client, slug, email, password).await?;
         anyhow::ensure!(r.status() == 303, "password step: {}", r.status());
         let step = i64::try_from(
             std::time::SystemTime::now()

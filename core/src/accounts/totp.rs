@@ -95,6 +95,29 @@ fn digits(code: &str) -> String {
     code.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
+/// A form page again, with its status (the code refused, too many tries).
+fn again<T: Template>(
+    state: &AppState,
+    page: Page,
+    status: StatusCode,
+    view: &T,
+) -> AppResult<Response> {
+    Ok((status, page.with_forms().render(state, view)?).into_response())
+}
+
+/// The second step's form again, with `error`.
+fn code_again(
+    state: &AppState,
+    page: Page,
+    status: StatusCode,
+    error: &str,
+) -> AppResult<Response> {
+    let view = CodePage {
+        error: Some(error.to_string()),
+    };
+    again(state, page, status, &view)
+}
+
 #[derive(sql::Row)]
 struct TotpState {
     totp_secret: Option<String>,
@@ -250,11 +273,7 @@ async fn confirm(
     let Some(step) = matching_step(&secret, &digits(&form.code), at) else {
         let mut view = view_of(&state, &account.id, &account.email).await?;
         view.error = Some("Ce code ne correspond pas : tapez le code à 6 chiffres que l'application affiche maintenant.".into());
-        return Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            page.with_forms().render(&state, &view)?,
-        )
-            .into_response());
+        return again(&state, page, StatusCode::UNPROCESSABLE_ENTITY, &view);
     };
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
     {
@@ -306,11 +325,7 @@ async fn turn_off(
         view.error = Some(
             "Mot de passe ou code incorrect : la double authentification reste activée.".into(),
         );
-        return Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            page.with_forms().render(&state, &view)?,
-        )
-            .into_response());
+        return again(&state, page, StatusCode::UNPROCESSABLE_ENTITY, &view);
     }
     let mut tx = state.db.begin_immediate().await?;
     sql::query("UPDATE accounts SET totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL WHERE id = $1")
@@ -436,17 +451,13 @@ async fn code_check(
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> AppResult<Response> {
-    let expired = |page: Page, state: &AppState| -> AppResult<Response> {
-        let view = CodePage {
-            error: Some(
-                "Cette connexion a expiré : reconnectez-vous avec votre mot de passe.".into(),
-            ),
-        };
-        Ok((
+    let expired = |page: Page, state: &AppState| {
+        code_again(
+            state,
+            page,
             StatusCode::UNAUTHORIZED,
-            page.with_forms().render(state, &view)?,
+            "Cette connexion a expiré : reconnectez-vous avec votre mot de passe.",
         )
-            .into_response())
     };
     let Some(token) = read_cookie(&headers, CHALLENGE_COOKIE) else {
         return expired(page, &state);
@@ -473,24 +484,20 @@ async fn code_check(
             .bind(&hash)
             .execute(state.db.platform())
             .await?;
-        let view = CodePage {
-            error: Some("Trop d'essais : reconnectez-vous avec votre mot de passe.".into()),
-        };
-        return Ok((
+        return code_again(
+            &state,
+            page,
             StatusCode::TOO_MANY_REQUESTS,
-            page.with_forms().render(&state, &view)?,
-        )
-            .into_response());
+            "Trop d'essais : reconnectez-vous avec votre mot de passe.",
+        );
     }
     if !accept_code(&state, &challenge.account_id, &form.code).await? {
-        let view = CodePage {
-            error: Some("Code incorrect, ou déjà utilisé : tapez le code que l'application affiche maintenant, ou un code de secours.".into()),
-        };
-        return Ok((
+        return code_again(
+            &state,
+            page,
             StatusCode::UNPROCESSABLE_ENTITY,
-            page.with_forms().render(&state, &view)?,
-        )
-            .into_response());
+            "Code incorrect, ou déjà utilisé : tapez le code que l'application affiche maintenant, ou un code de secours.",
+        );
     }
     {
         let _turn = state.db.write_turn().await?;
