@@ -246,6 +246,13 @@ enum UserCommand {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Turn an account's two-factor authentication off (its phone and recovery codes lost),
+    /// once its owner has proved who they are by other means; it ends the account's sessions.
+    SecondFactorOff {
+        /// E-mail address.
+        #[arg(long)]
+        email: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -655,13 +662,25 @@ async fn tenant(config: Config, command: TenantCommand) -> anyhow::Result<()> {
 }
 
 async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
-    let UserCommand::Create {
-        email,
-        password,
-        name,
-        role,
-        tenant,
-    } = command;
+    let (email, password, name, role, tenant) = match command {
+        UserCommand::SecondFactorOff { email } => {
+            let db = open_db(&config).await?;
+            let found = parvis_core::accounts::totp::turn_off_by_email(&db, &email).await?;
+            let email =
+                found.with_context(|| format!("aucun compte à l'adresse {}", email.trim()))?;
+            println!(
+                "Double authentification désactivée pour {email} ; ses sessions sont fermées."
+            );
+            return Ok(());
+        }
+        UserCommand::Create {
+            email,
+            password,
+            name,
+            role,
+            tenant,
+        } => (email, password, name, role, tenant),
+    };
     let db = open_db(&config).await?;
     let role = role
         .map(|r| {

@@ -519,6 +519,43 @@ async fn code_check(
     Ok(response)
 }
 
+/// Turns the two factors of the account at `email` off, for an operator once its owner has
+/// proved who they are by other means (phone and recovery codes lost): the secret, the
+/// recovery codes, the sign-ins waiting for a code and every session go. A platform
+/// administrator is asked to turn them on again at their next visit of the back-office.
+/// Returns the address found, or none.
+pub async fn turn_off_by_email(
+    db: &crate::db::Db,
+    email: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let email = email.trim().to_lowercase();
+    let mut tx = db.begin_immediate().await?;
+    let found: Option<AccountId> = sql::query_scalar("SELECT id FROM accounts WHERE email = $1")
+        .bind(&email)
+        .fetch_optional(&mut tx)
+        .await?;
+    let Some(id) = found else {
+        return Ok(None);
+    };
+    sql::query(
+        "UPDATE accounts SET totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL \
+         WHERE id = $1",
+    )
+    .bind(&id.0)
+    .execute(&mut tx)
+    .await?;
+    for statement in [
+        "DELETE FROM totp_recovery_codes WHERE account_id = $1",
+        "DELETE FROM login_challenges WHERE account_id = $1",
+        "DELETE FROM sso_codes WHERE account_id = $1",
+        "DELETE FROM sessions WHERE account_id = $1",
+    ] {
+        sql::query(statement).bind(&id.0).execute(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(Some(email))
+}
+
 /// Middleware: the platform's back-office (`/admin` on the platform's site) opens only to an
 /// administrator who has turned two-factor authentication on; others are sent to turn it on.
 pub async fn required_for_platform_admins(

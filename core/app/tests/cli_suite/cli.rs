@@ -202,6 +202,41 @@ both_backends!(tenant_commands_and_their_errors, |backend| async move {
         parvis_core::accounts::service::password_matches(&db.db, &maire.id, "mot de passe solide")
             .await?
     );
+    // Her phone and recovery codes lost, the operator turns her two factors off.
+    sqlx::query(
+        "UPDATE accounts SET totp_secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', \
+         totp_enabled_at = 1 WHERE id = $1",
+    )
+    .bind(&maire.id.0)
+    .execute(db.db.platform())
+    .await?;
+    let o = parvis(
+        &db,
+        &["user", "second-factor-off", "--email", " Maire@Paris.test "],
+    )
+    .await?;
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("Double authentification désactivée pour maire@paris.test"),
+        "{}",
+        text(&o)
+    );
+    let on: Option<i64> = sqlx::query_scalar("SELECT totp_enabled_at FROM accounts WHERE id = $1")
+        .bind(&maire.id.0)
+        .fetch_one(db.db.platform())
+        .await?;
+    assert_eq!(on, None);
+    let o = parvis(
+        &db,
+        &[
+            "user",
+            "second-factor-off",
+            "--email",
+            "personne@paris.test",
+        ],
+    )
+    .await?;
+    refused(&o, "aucun compte à l'adresse personne@paris.test");
     let authz = parvis_core::authz::Authz::load(db.db.clone()).await?;
     let manage = parvis_core::authz::perms::MANAGE_ROLES;
     assert!(
