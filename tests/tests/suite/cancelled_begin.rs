@@ -23,10 +23,13 @@ both_backends!(
         let db = app.state.db.tenant(paris);
 
         // Writers given up after 0 to 400 µs, many of them inside their BEGIN's round trip, and
-        // readers likewise.
+        // readers likewise: 400 rounds, and more while none was cut (under a full test run's
+        // load the timer may fire only after every begin of the first rounds ended).
         let mut cancelled = 0;
-        for round in 0..400u64 {
+        let mut round = 0u64;
+        while round < 400 || (cancelled == 0 && round < 4_000) {
             let wait = Duration::from_micros(round % 400);
+            round += 1;
             if tokio::time::timeout(wait, db.begin_write()).await.is_err() {
                 cancelled += 1;
             }
