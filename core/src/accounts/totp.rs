@@ -328,14 +328,7 @@ async fn turn_off(
         return again(&state, page, StatusCode::UNPROCESSABLE_ENTITY, &view);
     }
     let mut tx = state.db.begin_immediate().await?;
-    sql::query("UPDATE accounts SET totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL WHERE id = $1")
-        .bind(&account.id.0)
-        .execute(&mut tx)
-        .await?;
-    sql::query("DELETE FROM totp_recovery_codes WHERE account_id = $1")
-        .bind(&account.id.0)
-        .execute(&mut tx)
-        .await?;
+    clear_factors(&mut tx, &account.id).await?;
     tx.commit().await?;
     Ok(Redirect::to("/mon-compte/securite").into_response())
 }
@@ -537,16 +530,8 @@ pub async fn turn_off_by_email(
     let Some(id) = found else {
         return Ok(None);
     };
-    sql::query(
-        "UPDATE accounts SET totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL \
-         WHERE id = $1",
-    )
-    .bind(&id.0)
-    .execute(&mut tx)
-    .await?;
+    clear_factors(&mut tx, &id).await?;
     for statement in [
-        "DELETE FROM totp_recovery_codes WHERE account_id = $1",
-        "DELETE FROM login_challenges WHERE account_id = $1",
         "DELETE FROM sso_codes WHERE account_id = $1",
         "DELETE FROM sessions WHERE account_id = $1",
     ] {
@@ -554,6 +539,31 @@ pub async fn turn_off_by_email(
     }
     tx.commit().await?;
     Ok(Some(email))
+}
+
+/// Turns `account`'s two factors off in `tx`: its secret, its recovery codes and the sign-ins
+/// waiting for a code go. Its sessions are the caller's to keep or end.
+async fn clear_factors(
+    tx: &mut crate::db::PlatformTx,
+    account: &AccountId,
+) -> Result<(), sqlx::Error> {
+    sql::query(
+        "UPDATE accounts SET totp_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL \
+         WHERE id = $1",
+    )
+    .bind(&account.0)
+    .execute(&mut *tx)
+    .await?;
+    for statement in [
+        "DELETE FROM totp_recovery_codes WHERE account_id = $1",
+        "DELETE FROM login_challenges WHERE account_id = $1",
+    ] {
+        sql::query(statement)
+            .bind(&account.0)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Middleware: the platform's back-office (`/admin` on the platform's site) opens only to an
