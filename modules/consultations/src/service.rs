@@ -350,7 +350,6 @@ pub fn vote(
         true
     })?;
     if old.is_none() {
-        store::count_vote(number, 1)?;
         store::join(number, &account)?;
     }
     Ok(true)
@@ -381,7 +380,8 @@ pub const RESULTS_FRESH_MS: i64 = 30_000;
 /// The results worked out now from every tally.
 pub fn results(c: &Consultation) -> Result<Results, Error> {
     let tallies = store::tallies(c.number)?;
-    let (participants, votes) = store::totals(c.number)?;
+    let participants = store::participants(c.number)?;
+    let votes = tallies.iter().map(|(_, t)| t.votes()).sum();
     let consensual = ranked(&tallies, Tally::consensus);
     let divisive = ranked(&tallies, Tally::division);
     let mut texts: Vec<(u64, String)> = Vec::new();
@@ -500,7 +500,6 @@ pub fn forget(account: &str) -> Result<(), Error> {
             tally.count(&ballot, -1);
             true
         })?;
-        store::count_vote(ballot.consultation, -1)?;
         store::delete_ballot(&doc.key)?;
     }
     for doc in store::declared_by(account)? {

@@ -15,7 +15,9 @@
 //! - `quartiers`: the neighbourhood a participant says they live in, per key
 //!   `<consultation>-<account>` (indexed by `compte`), copied onto each of their ballots.
 //! - counters: `numero` (consultations), `c<consultation>-numero` (proposals),
-//!   `c<consultation>-participants`, `c<consultation>-votes`.
+//!   `c<consultation>-participants`. The votes are the sum of the tallies: a counter of them
+//!   would be one row that every vote of the consultation writes, and on PostgreSQL each
+//!   vote would wait there for the one before to commit.
 
 use crate::model::{Ballot, Consultation, Moderation, Proposal, Tally};
 use crate::service::Results;
@@ -310,25 +312,36 @@ pub fn tally_of(consultation: u64, proposal: u64) -> Result<Tally, StoreError> {
         .unwrap_or_default())
 }
 
-/// Changes a proposal's tally with `change` (retried when another vote wrote it in between).
+/// Changes a proposal's tally with `change` (retried when another vote wrote it in between):
+/// one read and one write once it exists.
 pub fn change_tally(
     consultation: u64,
     proposal: u64,
-    change: impl FnMut(&mut Tally) -> bool,
+    mut change: impl FnMut(&mut Tally) -> bool,
 ) -> Result<(), StoreError> {
     let name = tallies_of(consultation);
     let collection = Collection::new(&name);
     let key = format!("{proposal:08}");
-    if collection.get::<Tally>(&key)?.is_none() {
+    for _ in 0..2 {
+        if collection
+            .modify(&key, |_: &Tally| Indexes::new(), &mut change)?
+            .is_some()
+        {
+            return Ok(());
+        }
         // The first vote creates it; two first votes at once: one insert wins, the other
-        // finds it in `modify` below.
-        match collection.insert(&key, &Tally::default(), Indexes::new()) {
-            Ok(_) | Err(StoreError::Conflict(_)) => {}
+        // goes round again and finds it.
+        let mut tally = Tally::default();
+        if !change(&mut tally) {
+            return Ok(());
+        }
+        match collection.insert(&key, &tally, Indexes::new()) {
+            Ok(_) => return Ok(()),
+            Err(StoreError::Conflict(_)) => {}
             Err(e) => return Err(e),
         }
     }
-    collection.modify(&key, |_: &Tally| Indexes::new(), change)?;
-    Ok(())
+    Err(StoreError::Conflict(format!("{name}/{key}")))
 }
 
 /// Every proposal's tally in the consultation, by number (those without votes left out).
@@ -368,23 +381,11 @@ pub fn keep_results(
     }
 }
 
-/// Moves the consultation's vote count.
-pub fn count_vote(consultation: u64, delta: i64) -> Result<(), StoreError> {
-    store::incr(&format!("{}-votes", c(consultation)), delta)?;
-    Ok(())
-}
-
-/// The consultation's participants and votes.
-pub fn totals(consultation: u64) -> Result<(u64, u64), StoreError> {
-    let prefix = c(consultation);
-    let (mut participants, mut votes) = (0, 0);
-    for (name, value) in store::counters(&format!("{prefix}-"))? {
-        let value = u64::try_from(value).unwrap_or(0);
-        match &name[prefix.len() + 1..] {
-            "participants" => participants = value,
-            "votes" => votes = value,
-            _ => {}
-        }
-    }
-    Ok((participants, votes))
+/// The consultation's participants.
+pub fn participants(consultation: u64) -> Result<u64, StoreError> {
+    let name = format!("{}-participants", c(consultation));
+    Ok(store::counters(&name)?
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map_or(0, |(_, v)| u64::try_from(v).unwrap_or(0)))
 }
