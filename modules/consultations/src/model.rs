@@ -221,6 +221,11 @@ pub struct Tally {
     pub neutral: u64,
     /// Each qualification's count, in [`QUALIFICATIONS`] order.
     pub qualifications: [u64; 4],
+    /// The votes of participants who said where they live, by neighbourhood id:
+    /// `[agree, disagree, neutral]`. Counted with the vote, in the same write, so the results
+    /// by neighbourhood read no ballot (a national consultation has millions).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub areas: Vec<(String, [u64; 3])>,
 }
 
 impl Tally {
@@ -257,16 +262,46 @@ impl Tally {
                 n.saturating_add(delta.unsigned_abs())
             };
         };
-        match ballot.vote {
-            Vote::Agree => step(&mut self.agree),
-            Vote::Disagree => step(&mut self.disagree),
-            Vote::Neutral => step(&mut self.neutral),
-        }
+        let slot = match ballot.vote {
+            Vote::Agree => 0,
+            Vote::Disagree => 1,
+            Vote::Neutral => 2,
+        };
+        step([&mut self.agree, &mut self.disagree, &mut self.neutral][slot]);
         for q in &ballot.qualifications {
             if let Some(i) = QUALIFICATIONS.iter().position(|(c, _)| c == q) {
                 step(&mut self.qualifications[i]);
             }
         }
+        if let Some(id) = &ballot.neighbourhood {
+            let i = match self.areas.iter().position(|(a, _)| a == id) {
+                Some(i) => i,
+                None => {
+                    self.areas.push((id.clone(), [0; 3]));
+                    self.areas.len() - 1
+                }
+            };
+            step(&mut self.areas[i].1[slot]);
+            if self.areas[i].1 == [0; 3] {
+                self.areas.remove(i);
+            }
+        }
+    }
+
+    /// The tally among the participants of each neighbourhood (votes only).
+    pub fn by_area(&self) -> Vec<(String, Tally)> {
+        self.areas
+            .iter()
+            .map(|(id, [agree, disagree, neutral])| {
+                let t = Tally {
+                    agree: *agree,
+                    disagree: *disagree,
+                    neutral: *neutral,
+                    ..Tally::default()
+                };
+                (id.clone(), t)
+            })
+            .collect()
     }
 }
 
@@ -421,5 +456,33 @@ mod tests {
         t.count(&b, -1);
         t.count(&b, -1);
         assert_eq!(t, Tally::default(), "never below zero");
+    }
+
+    #[test]
+    fn neighbourhoods_are_counted_with_the_vote() {
+        let ballot = |vote, area: Option<&str>| Ballot {
+            consultation: 1,
+            proposal: 1,
+            vote,
+            qualifications: vec![],
+            at: 0,
+            neighbourhood: area.map(str::to_string),
+        };
+        let mut t = Tally::default();
+        t.count(&ballot(Vote::Agree, Some("nord")), 1);
+        t.count(&ballot(Vote::Disagree, Some("nord")), 1);
+        t.count(&ballot(Vote::Agree, Some("sud")), 1);
+        t.count(&ballot(Vote::Agree, None), 1);
+        assert_eq!(t.votes(), 4);
+        assert_eq!(
+            t.areas,
+            vec![("nord".to_string(), [1, 1, 0]), ("sud".to_string(), [1, 0, 0])]
+        );
+        // A changed vote moves between neighbourhoods; one left empty is dropped.
+        t.count(&ballot(Vote::Agree, Some("sud")), -1);
+        t.count(&ballot(Vote::Neutral, Some("nord")), 1);
+        assert_eq!(t.areas, vec![("nord".to_string(), [1, 1, 1])]);
+        let nord = &t.by_area()[0].1;
+        assert_eq!((nord.votes(), nord.agree_share()), (3, 333));
     }
 }

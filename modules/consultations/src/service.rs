@@ -390,24 +390,15 @@ pub fn results(c: &Consultation) -> Result<Results, Error> {
             texts.push((*p, text_of(c.number, *p)?));
         }
     }
-    let mut by_neighbourhood = Vec::new();
-    for (p, _) in &texts {
-        let mut areas: Vec<(String, Tally)> = Vec::new();
-        for ballot in store::ballots_on(c.number, *p)? {
-            let Some(area) = &ballot.neighbourhood else {
-                continue;
-            };
-            match areas.iter_mut().find(|(a, _)| a == area) {
-                Some((_, t)) => t.count(&ballot, 1),
-                None => {
-                    let mut t = Tally::default();
-                    t.count(&ballot, 1);
-                    areas.push((area.clone(), t));
-                }
+    let by_neighbourhood = consensual
+        .iter()
+        .chain(&divisive)
+        .fold(Vec::new(), |mut all: Vec<(u64, Vec<(String, Tally)>)>, (p, t)| {
+            if !all.iter().any(|(q, _)| q == p) {
+                all.push((*p, t.by_area()));
             }
-        }
-        by_neighbourhood.push((*p, areas));
-    }
+            all
+        });
     Ok(Results {
         at: host::now_ms(),
         participants,

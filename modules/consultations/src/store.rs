@@ -30,9 +30,6 @@ const PARTICIPANTS: Collection<'static> = Collection::new("participants");
 const RESULTS: Collection<'static> = Collection::new("resultats");
 const DECLARED: Collection<'static> = Collection::new("quartiers");
 
-/// Most ballots of one proposal read for its results by neighbourhood (ten pages).
-pub const AREA_BALLOTS: usize = 5_000;
-
 /// A page of proposals in a list.
 pub const PAGE: u32 = 50;
 
@@ -226,27 +223,6 @@ pub fn ballots_of(consultation: u64, account: &str) -> Result<Vec<Doc<Ballot>>, 
         .all()
 }
 
-/// The ballots on proposal `p`, at most [`AREA_BALLOTS`] (by key: voters in no order).
-pub fn ballots_on(consultation: u64, p: u64) -> Result<Vec<Ballot>, StoreError> {
-    let prefix = format!("{consultation:08}-{p:08}-");
-    let mut out = Vec::new();
-    let mut after: Option<String> = None;
-    while out.len() < AREA_BALLOTS {
-        let page = BALLOTS
-            .list()
-            .prefix(&prefix)
-            .after(after.as_deref())
-            .limit(500)
-            .page::<Ballot>()?;
-        out.extend(page.documents.into_iter().map(|d| d.value));
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
-    Ok(out)
-}
-
 /// The neighbourhood `account` said they live in for this consultation.
 pub fn declared(consultation: u64, account: &str) -> Result<Option<String>, StoreError> {
     Ok(DECLARED
@@ -292,13 +268,16 @@ pub fn delete_ballot(key: &str) -> Result<bool, StoreError> {
     BALLOTS.delete(key)
 }
 
-/// Notes the account as a participant of the consultation; true the first time.
+/// Notes the account as a participant of the consultation; true the first time. One insert,
+/// refused when the account is noted already: two first votes of one person at once (two
+/// tabs) count them once, and the common case (noted) costs no read.
 pub fn join(consultation: u64, account: &str) -> Result<bool, StoreError> {
     let key = format!("{consultation:08}-{account}");
-    if PARTICIPANTS.get::<()>(&key)?.is_some() {
-        return Ok(false);
+    match PARTICIPANTS.insert(&key, &(), Indexes::new()) {
+        Ok(_) => {}
+        Err(StoreError::Conflict(_)) => return Ok(false),
+        Err(e) => return Err(e),
     }
-    PARTICIPANTS.insert(&key, &(), Indexes::new())?;
     store::incr(&format!("{}-participants", c(consultation)), 1)?;
     Ok(true)
 }
