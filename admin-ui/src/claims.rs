@@ -31,13 +31,25 @@ async fn render(
     error: Option<String>,
 ) -> AppResult<Response> {
     let claims = service::pending_claims(tenant).await?;
-    page.render_form(state, status, &Claims { claims, error })
+    let verified = service::verified_claims(tenant).await?;
+    page.render_form(
+        state,
+        status,
+        &Claims {
+            claims,
+            verified,
+            error,
+        },
+    )
 }
 
-/// `admin/claims.html`: the claims waiting for a decision.
+/// `admin/claims.html`: the claims waiting for a decision, and those FranceConnect verified.
 #[derive(Serialize)]
 struct Claims {
     claims: Vec<Claim>,
+    /// Approved at once, the claimant's FranceConnect identity matching the registry: the
+    /// record of those checks.
+    verified: Vec<Claim>,
     error: Option<String>,
 }
 

@@ -90,6 +90,31 @@ pub struct Config {
     pub legal: Legal,
     /// The maps' background tiles (`PARVIS_MAP_TILES`, `PARVIS_MAP_ATTRIBUTION`).
     pub map_tiles: MapTiles,
+    /// Sign-in with FranceConnect (`PARVIS_FRANCECONNECT_URL`, `_CLIENT_ID`, `_CLIENT_SECRET`,
+    /// all three or none). Unset: the button is not shown.
+    pub franceconnect: Option<FranceConnect>,
+}
+
+/// This platform as a FranceConnect service provider (« fournisseur de service »), as
+/// registered with FranceConnect: its redirect URI is `<platform origin>/franceconnect/retour`,
+/// its post-logout URI `<platform origin>/franceconnect/sortie`.
+#[derive(Clone)]
+pub struct FranceConnect {
+    /// The provider's issuer, whose `/.well-known/openid-configuration` describes it
+    /// (`https://oidc.franceconnect.gouv.fr/api/v2` in production,
+    /// `https://fcp-low.sbx.dev-franceconnect.fr/api/v2` for integration).
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for FranceConnect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FranceConnect")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The default background of maps: the French state's free « Plan IGN » raster tiles
@@ -186,6 +211,9 @@ struct FileConfig {
     contact_email: Option<String>,
     map_tiles: Option<String>,
     map_attribution: Option<String>,
+    franceconnect_url: Option<String>,
+    franceconnect_client_id: Option<String>,
+    franceconnect_client_secret: Option<String>,
 }
 
 impl Config {
@@ -316,6 +344,42 @@ impl Config {
                 why: "attendu une adresse https://…".into(),
             });
         }
+        let franceconnect = match (
+            pick("PARVIS_FRANCECONNECT_URL", &file.franceconnect_url),
+            pick(
+                "PARVIS_FRANCECONNECT_CLIENT_ID",
+                &file.franceconnect_client_id,
+            ),
+            pick(
+                "PARVIS_FRANCECONNECT_CLIENT_SECRET",
+                &file.franceconnect_client_secret,
+            ),
+        ) {
+            (None, None, None) => None,
+            (Some(issuer), Some(client_id), Some(client_secret)) => {
+                if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+                    return Err(ConfigError::Invalid {
+                        name: "PARVIS_FRANCECONNECT_URL",
+                        value: issuer,
+                        why: "attendu l'adresse https://… du fournisseur (son « issuer »)".into(),
+                    });
+                }
+                Some(FranceConnect {
+                    issuer: issuer.trim_end_matches('/').to_string(),
+                    client_id,
+                    client_secret,
+                })
+            }
+            _ => {
+                return Err(ConfigError::Invalid {
+                    name: "PARVIS_FRANCECONNECT_URL",
+                    value: "(incomplet)".into(),
+                    why: "FranceConnect demande ensemble PARVIS_FRANCECONNECT_URL, \
+                          PARVIS_FRANCECONNECT_CLIENT_ID et PARVIS_FRANCECONNECT_CLIENT_SECRET"
+                        .into(),
+                });
+            }
+        };
         let vapid_private_key = pick("PARVIS_VAPID_PRIVATE_KEY", &file.vapid_private_key);
         if let Some(key) = &vapid_private_key
             && crate::notifications::push::vapid::parse_private_key(key).is_none()
@@ -396,6 +460,7 @@ impl Config {
             rate_limit_slowdown: 1,
             legal,
             map_tiles,
+            franceconnect,
             base_domain,
         })
     }

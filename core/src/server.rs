@@ -138,6 +138,9 @@ pub async fn build_state(
         metrics: metrics_handle(),
         payments,
         sessions: Default::default(),
+        franceconnect: crate::accounts::franceconnect::Provider::new(config.franceconnect.clone()),
+        // A person opens a few communes' own domains a minute, not hundreds.
+        sso_handoffs: crate::rate_limit::RateLimit::per_minute(60),
         fingerprints: Default::default(),
         now: Default::default(),
         now_sections: Default::default(),
@@ -209,6 +212,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::accounts::routes::routes())
         .merge(crate::accounts::sso::routes())
         .merge(crate::accounts::totp::routes())
+        .merge(crate::accounts::franceconnect::routes())
         .merge(crate::platform::routes::routes())
         .merge(crate::platform::app::routes())
         .merge(crate::officials::routes::routes())
@@ -302,18 +306,13 @@ pub fn spawn_background(state: &AppState) {
             if let Err(e) = state.authz.refresh().await {
                 tracing::warn!(error = %e, "authorization refresh failed");
             }
-            let _ = crate::db::sql::query("DELETE FROM sessions WHERE expires_at < $1")
-                .bind(crate::util::now())
-                .execute(state.db.platform())
-                .await;
-            let _ = crate::db::sql::query("DELETE FROM login_challenges WHERE expires_at < $1")
-                .bind(crate::util::now())
-                .execute(state.db.platform())
-                .await;
-            let _ = crate::db::sql::query("DELETE FROM sso_codes WHERE expires_at < $1")
-                .bind(crate::util::now())
-                .execute(state.db.platform())
-                .await;
+            for table in ["sessions", "login_challenges", "sso_codes", "oidc_logins"] {
+                let _ =
+                    crate::db::sql::query(&format!("DELETE FROM {table} WHERE expires_at < $1"))
+                        .bind(crate::util::now())
+                        .execute(state.db.platform())
+                        .await;
+            }
         }
     });
 }

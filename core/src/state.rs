@@ -75,6 +75,10 @@ pub struct Inner {
     pub payments: Payments,
     /// What session statements read, kept while it holds.
     pub sessions: Arc<crate::web::session::Sessions>,
+    /// Hand-off codes made per account (`/sso/depart`): each is a row, swept a minute later.
+    pub sso_handoffs: crate::rate_limit::RateLimit<String>,
+    /// Sign-in with FranceConnect (an OpenID Connect client), when configured.
+    pub franceconnect: crate::accounts::franceconnect::Provider,
 }
 
 impl std::ops::Deref for AppState {

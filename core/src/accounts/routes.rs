@@ -118,6 +118,8 @@ struct LoginPage<'a> {
     /// Where to go once signed in (a same-site path).
     next: &'a str,
     error: Option<String>,
+    /// « S'identifier avec FranceConnect » is offered.
+    franceconnect: bool,
 }
 
 impl Template for LoginPage<'_> {
@@ -310,6 +312,7 @@ async fn login_form(
         email: "",
         next: &safe_next(q.next.as_deref()),
         error: None,
+        franceconnect: state.franceconnect.enabled(),
     };
     Ok(page.with_forms().render(&state, &login)?.into_response())
 }
@@ -345,7 +348,7 @@ async fn login(
         .await
     {
         Ok(id) => {
-            if let Some(second_step) = super::totp::challenge(&state, &id, &next).await? {
+            if let Some(second_step) = super::totp::challenge(&state, &id, &next, None).await? {
                 return Ok(second_step);
             }
             let scope = CookieScope::for_request(&state.config, &headers);
@@ -356,15 +359,24 @@ async fn login(
             email: &form.email,
             next: &next,
             error: Some(error),
+            franceconnect: state.franceconnect.enabled(),
         }),
     }
 }
 
-/// Signs out on every host: this session and those handed over from the same sign-in.
+/// Signs out on every host: this session and those handed over from the same sign-in; and,
+/// for a sign-in through FranceConnect, FranceConnect's session too.
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Response> {
     let scope = CookieScope::for_request(&state.config, &headers);
-    let cookies = session::close(&state.db, &headers, &scope).await?;
-    Ok(redirect_with_cookies("/", cookies))
+    let closed = session::close(&state.db, &headers, &scope).await?;
+    let to = match &closed.id_token {
+        Some(id_token) => super::franceconnect::logout_url(&state, id_token).await,
+        None => None,
+    };
+    Ok(redirect_with_cookies(
+        to.as_deref().unwrap_or("/"),
+        closed.cookies,
+    ))
 }
 
 async fn forgot_form(State(state): State<AppState>, page: Page) -> AppResult<Response> {
@@ -446,7 +458,7 @@ async fn reset(
     match accounts(&state).reset(&form.token, &form.password).await {
         Ok(id) => {
             // The e-mail proves the address, not the second factor: still asked.
-            if let Some(second_step) = super::totp::challenge(&state, &id, "/").await? {
+            if let Some(second_step) = super::totp::challenge(&state, &id, "/", None).await? {
                 return Ok(second_step);
             }
             let scope = CookieScope::for_request(&state.config, &headers);

@@ -104,6 +104,17 @@ fn check_display_name(name: &str) -> Result<String, AccountError> {
     Ok(name.to_string())
 }
 
+/// The password hash of an account made through FranceConnect, which has no password until
+/// its owner chooses one (« Mot de passe oublié ? »): no password verifies against it.
+pub const NO_PASSWORD: &str = "!";
+
+/// Whether the account has a password (one made through FranceConnect may not).
+pub async fn has_password(db: &crate::db::Db, account: &AccountId) -> Result<bool, sqlx::Error> {
+    Ok(store::by_id(db, account)
+        .await?
+        .is_some_and(|row| row.password_hash != NO_PASSWORD))
+}
+
 /// Hashes a password with Argon2id (off the async runtime: it takes tens of milliseconds).
 pub async fn hash_password(password: &str) -> Result<String, AccountError> {
     let password = password.to_string();

@@ -87,6 +87,14 @@ async fn depart(
             Redirect::to(&with_query(&target, "sso=non")).into_response(),
         ));
     };
+    if !state.sso_handoffs.check(&account.id.0) {
+        return refused(
+            &page,
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Trop de connexions transmises en une minute pour ce compte. Réessayez dans une minute.",
+        );
+    }
     let code = random_token();
     let at = now();
     {
@@ -122,7 +130,7 @@ async fn depart(
 
 /// `vers` when it is a page of a commune served on its own domain by this platform, with the
 /// scheme and port the platform is reached by: `(the URL, its host)`.
-async fn target(state: &AppState, vers: &str) -> AppResult<Option<(String, String)>> {
+pub(crate) async fn target(state: &AppState, vers: &str) -> AppResult<Option<(String, String)>> {
     if vers.len() > 2048 {
         return Ok(None);
     }

@@ -167,6 +167,8 @@ impl crate::privacy::personal::PersonalData for Personal {
             "email_tokens",
             "totp_recovery_codes",
             "login_challenges",
+            "identity_links",
+            "oidc_logins",
         ]
     }
 
@@ -199,6 +201,14 @@ impl crate::privacy::personal::PersonalData for Personal {
             account,
         )
         .await?;
+        out.rows(
+            conn,
+            "franceconnect",
+            "SELECT given_name AS prenoms, family_name AS nom, birthdate AS date_de_naissance, \
+             linked_at AS liee_le FROM identity_links WHERE account_id = $1",
+            account,
+        )
+        .await?;
         Ok(())
     }
 
@@ -216,6 +226,8 @@ impl crate::privacy::personal::PersonalData for Personal {
                 "DELETE FROM totp_recovery_codes WHERE account_id = $1",
                 "DELETE FROM login_challenges WHERE account_id = $1",
                 "DELETE FROM email_tokens WHERE account_id = $1",
+                "DELETE FROM identity_links WHERE account_id = $1",
+                "DELETE FROM oidc_logins WHERE account_id = $1",
             ],
         )
         .await

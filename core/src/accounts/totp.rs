@@ -374,6 +374,7 @@ pub async fn challenge(
     state: &AppState,
     account: &AccountId,
     next: &str,
+    id_token: Option<&str>,
 ) -> AppResult<Option<Response>> {
     if !enabled(state, account).await? {
         return Ok(None);
@@ -383,14 +384,15 @@ pub async fn challenge(
     {
         let _turn = state.db.write_turn().await?;
         sql::query(
-            "INSERT INTO login_challenges (token_hash, account_id, next, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO login_challenges (token_hash, account_id, next, created_at, expires_at, id_token) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(token_hash(&token))
         .bind(&account.0)
         .bind(next)
         .bind(at)
         .bind(at + CHALLENGE_TTL_SECS)
+        .bind(id_token)
         .execute(state.db.platform())
         .await?;
     }
@@ -436,6 +438,7 @@ struct Challenge {
     account_id: AccountId,
     next: String,
     attempts: i64,
+    id_token: Option<String>,
 }
 
 async fn code_check(
@@ -461,7 +464,7 @@ async fn code_check(
         let _turn = state.db.write_turn().await?;
         sql::query_as::<Challenge>(
             "UPDATE login_challenges SET attempts = attempts + 1 WHERE token_hash = $1 \
-             AND expires_at > $2 RETURNING account_id, next, attempts",
+             AND expires_at > $2 RETURNING account_id, next, attempts, id_token",
         )
         .bind(&hash)
         .bind(now())
@@ -500,7 +503,14 @@ async fn code_check(
             .await?;
     }
     let scope = CookieScope::for_request(&state.config, &headers);
-    let cookie = session::open(&state.db, &challenge.account_id, &scope).await?;
+    let cookie = session::open_with(
+        &state.db,
+        &challenge.account_id,
+        None,
+        challenge.id_token.as_deref(),
+        &scope,
+    )
+    .await?;
     let next = crate::util::same_origin_path(&challenge.next).unwrap_or_else(|| "/".into());
     let mut response = Redirect::to(&next).into_response();
     let h = response.headers_mut();

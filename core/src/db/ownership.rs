@@ -108,6 +108,8 @@ pub const TABLES: &[Table] = &[
     account("sso_codes"),
     account("totp_recovery_codes"),
     account("login_challenges"),
+    account("identity_links"),
+    account("oidc_logins"),
     account("email_tokens"),
     account("follows").because(
         "an account's follows are read across communes: its feed (`feed/store.rs`), its \

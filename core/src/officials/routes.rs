@@ -39,7 +39,7 @@ async fn render(
     profile: &store::Profile,
     status: StatusCode,
     error: Option<String>,
-    sent: bool,
+    claimed: Claimed,
 ) -> AppResult<Response> {
     let own = page
         .viewer
@@ -69,12 +69,25 @@ async fn render(
     let posts =
         crate::feed::store::of_commune(&state.db, commune.tenant_id, Some(&profile.id), None, 20)
             .await?;
+    let link = match &page.viewer {
+        Some(v) if !profile.claimed => {
+            crate::accounts::franceconnect::link_of(&state.db, &v.id).await?
+        }
+        _ => None,
+    };
     let official = Official {
         profile,
         avatar_url,
         own,
         error,
-        sent,
+        sent: !matches!(claimed, Claimed::No),
+        verified: matches!(claimed, Claimed::Verified),
+        mismatch: match claimed {
+            Claimed::Mismatch(why) => Some(why),
+            _ => None,
+        },
+        franceconnect: state.franceconnect.enabled(),
+        link,
         following,
         posts: crate::feed::service::cards(state, posts).await?,
         record: crate::feed::service::official_record(
@@ -98,9 +111,29 @@ struct Official<'a> {
     error: Option<String>,
     /// A claim was just filed.
     sent: bool,
+    /// It was approved at once: the claimant's FranceConnect identity matched the registry.
+    verified: bool,
+    /// What differed between the claimant's FranceConnect identity and the registry.
+    mismatch: Option<String>,
+    /// FranceConnect is offered.
+    franceconnect: bool,
+    /// The viewer's FranceConnect identity (while the profile is unclaimed).
+    link: Option<crate::accounts::franceconnect::Link>,
     following: bool,
     posts: Vec<Card>,
     record: Vec<crate::feed::store::RecordEntry>,
+}
+
+/// What the page says of a claim the viewer just filed.
+enum Claimed {
+    /// Nothing filed.
+    No,
+    /// Filed, for the admins to check.
+    Sent,
+    /// Approved at once (FranceConnect).
+    Verified,
+    /// Filed for the admins, the FranceConnect identity differing from the registry thus.
+    Mismatch(String),
 }
 
 impl Template for Official<'_> {
@@ -113,7 +146,7 @@ async fn profile(
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     let profile = load(&state, &page, &id).await?;
-    render(&state, page, &profile, StatusCode::OK, None, false).await
+    render(&state, page, &profile, StatusCode::OK, None, Claimed::No).await
 }
 
 #[derive(Deserialize)]
@@ -141,7 +174,7 @@ async fn claim(
             &profile,
             status,
             Some(message.to_string()),
-            false,
+            Claimed::No,
         )
     };
     if profile.claimed {
@@ -151,14 +184,20 @@ async fn claim(
         )
         .await;
     }
-    let birth_date = match parse_date(&form.birth_date) {
-        Ok(d) => d,
-        Err(e) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                &format!("Date de naissance : {e}."),
-            )
-            .await;
+    let link = crate::accounts::franceconnect::link_of(&state.db, &account.id).await?;
+    // With a FranceConnect identity, the registry is checked against it: no date to type.
+    let birth_date = if link.is_some() && form.birth_date.trim().is_empty() {
+        None
+    } else {
+        match parse_date(&form.birth_date) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Date de naissance : {e}."),
+                )
+                .await;
+            }
         }
     };
     let message = form.message.trim();
@@ -182,13 +221,63 @@ async fn claim(
         drop(tx);
         return refuse(
             StatusCode::TOO_MANY_REQUESTS,
-            "Vous avez déposé trop de demandes de profil d'élu aujourd'hui : réessayez demain. \
+            "Vous avez déposé trop de demandes de profil d'élu aujourd'hui : réessayez demain. \
              Chaque demande est vérifiée par une personne.",
         )
         .await;
     }
-    let matches = store::birth_date_matches(&mut tx, &id, &birth_date).await?;
-    store::insert_claim(&mut tx, &id, &account.id, matches, message).await?;
+    let registry = store::registry_identity(&mut tx, &id).await?;
+    let check = match (&link, &registry) {
+        (Some(link), Some((first, last, born))) => Some(
+            crate::accounts::franceconnect::names_match(link, last, first, born),
+        ),
+        _ => None,
+    };
+    let matches = match (&birth_date, &link, &registry) {
+        (Some(d), _, _) => store::birth_date_matches(&mut tx, &id, d).await?,
+        (None, Some(link), Some((_, _, born))) => link.birthdate == *born,
+        _ => false,
+    };
+    let verification = match &check {
+        None => store::Verification::None,
+        Some(Ok(())) => store::Verification::Verified,
+        Some(Err(why)) => store::Verification::Mismatch(why),
+    };
+    let claim_id =
+        store::insert_claim(&mut tx, &id, &account.id, matches, message, verification).await?;
+    let verified = matches!(verification, store::Verification::Verified);
+    if verified {
+        let filed = store::claim(&mut tx, &claim_id)
+            .await?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("claim {claim_id} not found")))?;
+        store::decide(
+            &mut tx,
+            &filed,
+            true,
+            Some("Identité vérifiée par FranceConnect."),
+            None,
+        )
+        .await?;
+    }
     tx.commit().await?;
-    render(&state, page, &profile, StatusCode::OK, None, true).await
+    if verified {
+        crate::officials::service::holds_profile(&state, &tenant, &account.id)
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?;
+        let profile = load(&state, &page, &id).await?;
+        return render(
+            &state,
+            page,
+            &profile,
+            StatusCode::OK,
+            None,
+            Claimed::Verified,
+        )
+        .await;
+    }
+    let outcome = match check {
+        Some(Err(why)) => Claimed::Mismatch(why),
+        _ => Claimed::Sent,
+    };
+    render(&state, page, &profile, StatusCode::OK, None, outcome).await
 }

@@ -97,22 +97,38 @@ pub async fn decide_claim(
     {
         return Err(ClaimError::MayorNeedsPlatform);
     }
-    if !store::decide(&mut tx, &claim, approve, reason, actor).await? {
+    if !store::decide(&mut tx, &claim, approve, reason, Some(actor)).await? {
         return Err(ClaimError::AlreadyDecided);
     }
     tx.commit().await?;
     if approve {
-        state
-            .authz
-            .grant(
-                &AccountId(claim.account_id.clone()),
-                Role::Official,
-                &tenant.id().authz_domain(),
-            )
-            .await?;
-        state.home_cache.invalidate(tenant.id());
+        holds_profile(state, tenant, &AccountId(claim.account_id.clone())).await?;
     }
     Ok((claim, profile))
+}
+
+/// After an approved claim was committed: the claimant holds the official role in the
+/// commune, whose cached page is dropped.
+pub async fn holds_profile(
+    state: &AppState,
+    tenant: &Tenant,
+    account: &AccountId,
+) -> Result<(), AuthzError> {
+    state
+        .authz
+        .grant(account, Role::Official, &tenant.id().authz_domain())
+        .await?;
+    state.home_cache.invalidate(tenant.id());
+    Ok(())
+}
+
+/// The claims the commune's officials won at once with their FranceConnect identity, newest
+/// first: the record of those checks for the commune's and the platform's admins.
+pub async fn verified_claims(tenant: &Tenant) -> Result<Vec<Claim>, sqlx::Error> {
+    let mut tx = tenant.db().read().await?;
+    let claims = store::verified_claims(&mut tx, 50).await?;
+    tx.commit().await?;
+    Ok(claims)
 }
 
 /// The names of those of `ids` that are profiles of the commune nobody holds now (to confirm

@@ -114,6 +114,30 @@ pub async fn has_pending(
     Ok(row.is_some())
 }
 
+/// The registry's identity of an official: `(first name, family name, birth date)`.
+pub async fn registry_identity(
+    tx: &mut TenantTx,
+    official: &str,
+) -> Result<Option<(String, String, String)>, sqlx::Error> {
+    tx.scoped_as(
+        "SELECT first_name, last_name, birth_date FROM officials WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(official)
+    .fetch_optional(tx)
+    .await
+}
+
+/// How a claim was checked against the claimant's FranceConnect identity.
+#[derive(Debug, Clone, Copy)]
+pub enum Verification<'a> {
+    /// Not checked (no identity linked).
+    None,
+    /// Names and birth date matched the registry.
+    Verified,
+    /// What did not match (told to the claimant, shown to the admins).
+    Mismatch(&'a str),
+}
+
 /// Files a claim.
 pub async fn insert_claim(
     tx: &mut TenantTx,
@@ -121,11 +145,22 @@ pub async fn insert_claim(
     account: &AccountId,
     matches: bool,
     message: &str,
+    verification: Verification<'_>,
 ) -> Result<String, sqlx::Error> {
     let id = new_id();
+    let (verified_by, note) = match verification {
+        Verification::None => (None, None),
+        Verification::Verified => (
+            Some("franceconnect"),
+            Some(
+                "Nom, prénom et date de naissance conformes au répertoire (identité FranceConnect).",
+            ),
+        ),
+        Verification::Mismatch(why) => (None, Some(why)),
+    };
     tx.scoped(
-        "INSERT INTO official_claims (tenant_id, id, official_id, account_id, birth_date_matches, message, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO official_claims (tenant_id, id, official_id, account_id, birth_date_matches, message, created_at, verified_by, verification_note) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&id)
     .bind(official)
@@ -133,6 +168,8 @@ pub async fn insert_claim(
     .bind(i64::from(matches))
     .bind(message)
     .bind(now())
+    .bind(verified_by)
+    .bind(note)
     .execute(tx)
     .await?;
     Ok(id)
@@ -160,11 +197,28 @@ pub struct Claim {
     pub message: String,
     /// pending, approved, rejected.
     pub status: String,
+    /// `franceconnect`: approved at once, the claimant's FranceConnect identity matching.
+    pub verified_by: Option<String>,
+    /// What the FranceConnect check found (a match, or what differed).
+    pub verification_note: Option<String>,
+    /// When it was decided.
+    pub decided_at: Option<i64>,
 }
 
 const SELECT_CLAIM: &str = "SELECT c.id, c.official_id, o.first_name || ' ' || o.last_name AS official_name, c.account_id, \
-     a.email, a.display_name, c.birth_date_matches, c.message, c.status FROM official_claims c \
+     a.email, a.display_name, c.birth_date_matches, c.message, c.status, c.verified_by, c.verification_note, c.decided_at FROM official_claims c \
      JOIN officials o ON o.tenant_id = c.tenant_id AND o.id = c.official_id JOIN accounts a ON a.id = c.account_id";
+
+/// Claims approved at once through FranceConnect, newest first (the record the platform's
+/// admins and the commune's read).
+pub async fn verified_claims(tx: &mut TenantTx, limit: i64) -> Result<Vec<Claim>, sqlx::Error> {
+    tx.scoped_as(&format!(
+        "{SELECT_CLAIM} WHERE c.tenant_id = $1 AND c.verified_by IS NOT NULL ORDER BY c.decided_at DESC, c.id LIMIT $2"
+    ))
+    .bind(limit)
+    .fetch_all(tx)
+    .await
+}
 
 /// Pending claims, oldest first.
 pub async fn pending_claims(tx: &mut TenantTx) -> Result<Vec<Claim>, sqlx::Error> {
@@ -192,8 +246,9 @@ pub async fn decide(
     claim: &Claim,
     approve: bool,
     reason: Option<&str>,
-    by: &AccountId,
+    by: Option<&AccountId>,
 ) -> Result<bool, sqlx::Error> {
+    let by = by.map(|a| a.0.as_str());
     let at = now();
     let done = tx
         .scoped(
@@ -202,7 +257,7 @@ pub async fn decide(
         )
         .bind(if approve { "approved" } else { "rejected" })
         .bind(reason)
-        .bind(&by.0)
+        .bind(by)
         .bind(at)
         .bind(&claim.id)
         .execute(tx)
@@ -220,7 +275,7 @@ pub async fn decide(
             "UPDATE official_claims SET status = 'rejected', decision_reason = 'Profil attribué à une autre demande.', \
              decided_by = $2, decided_at = $3 WHERE tenant_id = $1 AND official_id = $4 AND status = 'pending'",
         )
-        .bind(&by.0)
+        .bind(by)
         .bind(at)
         .bind(&claim.official_id)
         .execute(tx)

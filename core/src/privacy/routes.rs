@@ -11,6 +11,7 @@ use crate::accounts::service::password_matches;
 use crate::error::{AppError, AppResult, ErrorPage};
 use crate::privacy::service;
 use crate::state::AppState;
+use crate::types::AccountId;
 use crate::web::render::{Notice, Template};
 use crate::web::{Page, SignedIn, session};
 
@@ -22,31 +23,51 @@ pub fn routes() -> Router<AppState> {
         .route("/mon-compte/supprimer", post(delete))
 }
 
-/// `privacy/account.html`: one's data, its export, and the account's deletion.
+/// `privacy/account.html`: one's data, its export, FranceConnect, and the account's deletion.
 #[derive(Serialize)]
 struct AccountPage<'a> {
     error: Option<&'a str>,
+    /// An account made through FranceConnect may have no password: its deletion is confirmed
+    /// by typing its address instead.
+    has_password: bool,
+    /// FranceConnect is offered on this platform.
+    franceconnect: bool,
+    /// The identity linked, if any.
+    link: Option<crate::accounts::franceconnect::Link>,
 }
 
 impl Template for AccountPage<'_> {
     const NAME: &'static str = "privacy/account.html";
 }
 
-async fn render(
+/// The account page of `account`, with `error` in its deletion section or its FranceConnect one.
+pub async fn account_page_with(
     state: &AppState,
     page: Page,
+    account: &AccountId,
     status: StatusCode,
     error: Option<&str>,
 ) -> AppResult<Response> {
-    page.render_form(state, status, &AccountPage { error })
+    let has_password = crate::accounts::service::has_password(&state.db, account).await?;
+    let link = crate::accounts::franceconnect::link_of(&state.db, account).await?;
+    page.render_form(
+        state,
+        status,
+        &AccountPage {
+            error,
+            has_password,
+            franceconnect: state.franceconnect.enabled(),
+            link,
+        },
+    )
 }
 
 async fn account_page(
     State(state): State<AppState>,
-    SignedIn(_): SignedIn,
+    SignedIn(account): SignedIn,
     page: Page,
 ) -> AppResult<Response> {
-    render(&state, page, StatusCode::OK, None).await
+    account_page_with(&state, page, &account.id, StatusCode::OK, None).await
 }
 
 async fn download(
@@ -90,6 +111,9 @@ async fn download(
 struct DeleteForm {
     #[serde(default)]
     password: String,
+    /// Without a password: the account's address, typed again.
+    #[serde(default)]
+    confirmation: String,
 }
 
 async fn delete(
@@ -99,22 +123,36 @@ async fn delete(
     headers: HeaderMap,
     Form(form): Form<DeleteForm>,
 ) -> AppResult<Response> {
-    if !password_matches(&state.db, &account.id, &form.password)
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?
-    {
-        return render(
+    if crate::accounts::service::has_password(&state.db, &account.id).await? {
+        if !password_matches(&state.db, &account.id, &form.password)
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?
+        {
+            return account_page_with(
+                &state,
+                page,
+                &account.id,
+                StatusCode::FORBIDDEN,
+                Some("Mot de passe incorrect : votre compte n'a pas été supprimé."),
+            )
+            .await;
+        }
+    } else if crate::accounts::service::email_identity(&form.confirmation) != account.email {
+        return account_page_with(
             &state,
             page,
+            &account.id,
             StatusCode::FORBIDDEN,
-            Some("Mot de passe incorrect : votre compte n'a pas été supprimé."),
+            Some(
+                "L'adresse recopiée n'est pas celle du compte : votre compte n'a pas été supprimé.",
+            ),
         )
         .await;
     }
     service::delete(&state.db, &state.authz, &account.id).await?;
     state.jobs.notify();
     let scope = session::CookieScope::for_request(&state.config, &headers);
-    let cookies = session::close(&state.db, &headers, &scope).await?;
+    let cookies = session::close(&state.db, &headers, &scope).await?.cookies;
     let notice = Notice {
         title: "Compte supprimé",
         message: "Votre compte et vos données personnelles sont supprimés. Merci d'avoir participé à la vie publique de votre commune.",

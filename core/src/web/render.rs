@@ -78,6 +78,15 @@ impl Templates {
         tera.register_filter("date_fr", date_fr);
         tera.register_filter("day_fr", day_fr);
         tera.register_filter("date_iso", date_iso);
+        // `{{ path | query_value }}`: a value put in a link's query string, percent-encoded.
+        tera.register_filter("query_value", |v: &tera::Value, _: &_| {
+            let text = v
+                .as_str()
+                .ok_or_else(|| tera::Error::msg("query_value: a string"))?;
+            Ok(tera::Value::String(
+                url::form_urlencoded::byte_serialize(text.as_bytes()).collect(),
+            ))
+        });
         Ok(Templates {
             tera: Arc::new(tera),
         })

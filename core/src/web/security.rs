@@ -45,23 +45,39 @@ pub struct ModulePage;
 /// (`PARVIS_MAP_TILES`), the one outside origin images come from. `data:` images too: the map
 /// library blanks a tile it stops loading with a one-pixel `data:` GIF (a `data:` image loads
 /// nothing from anywhere).
-fn policy(site: Option<&str>, communes: &str, tiles: &str) -> String {
+/// `forms` is where forms may lead besides the page's origin ([`form_targets`]).
+fn policy(site: Option<&str>, communes: &str, tiles: &str, forms: &str) -> String {
     let (scripts, worker) = sources(site);
     format!(
         "default-src 'self'; script-src {scripts}; worker-src {worker}; style-src 'self'; \
          img-src 'self' data: {communes} {tiles}; connect-src 'self'; object-src 'none'; base-uri 'none'; \
-         form-action 'self' {CHECKOUT_FORMS}; frame-ancestors 'none'"
+         form-action 'self' {forms}; frame-ancestors 'none'"
     )
+}
+
+/// Where a form may lead besides the page's origin: Stripe's checkout, and FranceConnect's
+/// logout when it is configured (signing out of a sign-in through FranceConnect redirects
+/// the sign-out form there, and `form-action` governs that redirect).
+fn form_targets(config: &crate::config::Config) -> String {
+    let franceconnect = config
+        .franceconnect
+        .as_ref()
+        .and_then(|fc| url::Url::parse(&fc.issuer).ok())
+        .map(|u| u.origin().ascii_serialization());
+    match franceconnect {
+        Some(origin) => format!("{CHECKOUT_FORMS} {origin}"),
+        None => CHECKOUT_FORMS.to_string(),
+    }
 }
 
 /// The policy of module pages: the core one's scripts and framing, with the inline styles
 /// and `data:` images module HTML may use, and the maps' tiles.
-fn module_policy(site: Option<&str>, tiles: &str) -> String {
+fn module_policy(site: Option<&str>, tiles: &str, forms: &str) -> String {
     let (scripts, worker) = sources(site);
     format!(
         "default-src 'self'; script-src {scripts}; worker-src {worker}; \
          style-src 'self' 'unsafe-inline'; img-src 'self' data: {tiles}; connect-src 'self'; \
-         object-src 'none'; base-uri 'none'; form-action 'self' {CHECKOUT_FORMS}; \
+         object-src 'none'; base-uri 'none'; form-action 'self' {forms}; \
          frame-ancestors 'none'"
     )
 }
@@ -110,12 +126,18 @@ pub async fn headers(State(state): State<Web>, req: Request, next: Next) -> Resp
     let headers = response.headers_mut();
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         let tiles = &state.config.map_tiles.origin;
+        let forms = form_targets(&state.config);
         let value = if module_page {
-            module_policy(site.as_deref(), tiles)
+            module_policy(site.as_deref(), tiles, &forms)
         } else {
             let platform = platform_origin(&state);
             let (scheme, rest) = platform.split_once("://").unwrap_or(("http", &platform));
-            policy(site.as_deref(), &format!("{scheme}://*.{rest}"), tiles)
+            policy(
+                site.as_deref(),
+                &format!("{scheme}://*.{rest}"),
+                tiles,
+                &forms,
+            )
         };
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(header::CONTENT_SECURITY_POLICY, value);
@@ -138,6 +160,7 @@ mod tests {
             Some("https://paris.parvis.fr"),
             "https://*.parvis.fr",
             "https://data.geopf.fr",
+            super::CHECKOUT_FORMS,
         );
         assert!(
             p.contains("script-src https://paris.parvis.fr/static/;"),
@@ -156,7 +179,11 @@ mod tests {
 
     #[test]
     fn module_pages_run_the_same_scripts_only() {
-        let p = super::module_policy(Some("http://lyon.parvis.test:8080"), "http://127.0.0.1:9");
+        let p = super::module_policy(
+            Some("http://lyon.parvis.test:8080"),
+            "http://127.0.0.1:9",
+            super::CHECKOUT_FORMS,
+        );
         assert!(
             p.contains("script-src http://lyon.parvis.test:8080/static/;"),
             "{p}"
@@ -167,7 +194,7 @@ mod tests {
             p.contains("img-src 'self' data: http://127.0.0.1:9;"),
             "{p}"
         );
-        let unknown = super::module_policy(None, "https://data.geopf.fr");
+        let unknown = super::module_policy(None, "https://data.geopf.fr", super::CHECKOUT_FORMS);
         assert!(unknown.contains("script-src 'none';"), "{unknown}");
     }
 }

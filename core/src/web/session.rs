@@ -188,19 +188,32 @@ pub async fn open_in_family(
     family: Option<&str>,
     scope: &CookieScope,
 ) -> Result<HeaderValue, sqlx::Error> {
+    open_with(db, account, family, None, scope).await
+}
+
+/// [`open_in_family`] for a sign-in through FranceConnect too: its ID token is kept with the
+/// session, to end FranceConnect's session when this one ends.
+pub async fn open_with(
+    db: &Db,
+    account: &AccountId,
+    family: Option<&str>,
+    id_token: Option<&str>,
+    scope: &CookieScope,
+) -> Result<HeaderValue, sqlx::Error> {
     let token = random_token();
     let at = now();
     // Queued with every writer, fairly (a commune hogging SQLite's writer cannot starve logins).
     let _turn = db.write_turn().await?;
     sql::query(
-        "INSERT INTO sessions (token_hash, account_id, created_at, expires_at, family) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO sessions (token_hash, account_id, created_at, expires_at, family, id_token) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(token_hash(&token))
     .bind(&account.0)
     .bind(at)
     .bind(at + SESSION_TTL_SECS)
     .bind(family)
+    .bind(id_token)
     .execute(db.platform())
     .await?;
     Ok(scoped_cookie(
@@ -231,24 +244,36 @@ pub async fn family_of(
     .await
 }
 
+/// What signing out ended.
+pub struct Closed {
+    /// The cookies that clear the session, for the base domain and for the host.
+    pub cookies: Vec<HeaderValue>,
+    /// The ID token of a sign-in through FranceConnect, to end its session there too.
+    pub id_token: Option<String>,
+}
+
 /// Signs out: ends the request's session and every session opened from the same sign-in (the
 /// other commune domains it was handed to), so the person is signed out on every host at
-/// once. Returns the cookies that clear it, for the base domain and for the host.
+/// once.
 pub async fn close(
     db: &Db,
     headers: &axum::http::HeaderMap,
     scope: &CookieScope,
-) -> Result<Vec<HeaderValue>, sqlx::Error> {
+) -> Result<Closed, sqlx::Error> {
+    let mut id_token = None;
     if let Some((account, family)) = family_of(db, headers).await? {
         let _turn = db.write_turn().await?;
-        sql::query(
+        id_token = sql::query_scalar::<Option<String>>(
             "DELETE FROM sessions WHERE account_id = $1 \
-             AND (family = $2 OR (family IS NULL AND token_hash = $2))",
+             AND (family = $2 OR (family IS NULL AND token_hash = $2)) RETURNING id_token",
         )
         .bind(&account.0)
         .bind(&family)
-        .execute(db.platform())
-        .await?;
+        .fetch_all(db.platform())
+        .await?
+        .into_iter()
+        .flatten()
+        .next();
         sql::query("DELETE FROM sso_codes WHERE account_id = $1 AND family = $2")
             .bind(&account.0)
             .bind(&family)
@@ -271,7 +296,7 @@ pub async fn close(
             Some(domain),
         ));
     }
-    Ok(cookies)
+    Ok(Closed { cookies, id_token })
 }
 
 /// A row of the session statement: the account and when its session ends.
