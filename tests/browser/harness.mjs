@@ -252,3 +252,49 @@ export function launchBrowser() {
     ],
   });
 }
+
+/** A loopback port free now (a child binds it a moment later). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** FranceConnect as the demo on `publicPort` sees it: the settings for its environment, and
+ * `start()`, which runs the real OpenID Connect provider of tests/oidc (configured as
+ * FranceConnect) on `fcPort` once the demo's port is known. */
+export function franceConnect(fcPort, children) {
+  const clientId = "parvis-navigateur";
+  const secret = "un-secret-de-test-assez-long-pour-franceconnect";
+  const issuer = `http://127.0.0.1:${fcPort}/api/v2`;
+  return {
+    env: {
+      PARVIS_FRANCECONNECT_URL: issuer,
+      PARVIS_FRANCECONNECT_CLIENT_ID: clientId,
+      PARVIS_FRANCECONNECT_CLIENT_SECRET: secret,
+    },
+    async start(publicPort) {
+      const origin = `http://parvis.localhost:${publicPort}`;
+      const provider = spawn("node", [join(root, "tests", "oidc", "provider.mjs")], {
+        env: {
+          ...process.env,
+          FC_PORT: String(fcPort),
+          FC_CLIENT_ID: clientId,
+          FC_CLIENT_SECRET: secret,
+          FC_REDIRECT_URIS: `${origin}/franceconnect/retour`,
+          FC_POST_LOGOUT_REDIRECT_URIS: `${origin}/franceconnect/sortie`,
+        },
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      children.push(provider);
+      const [, started] = await waitForLine(provider, /^\{"issuer":"([^"]+)"\}$/, 30000, "tests/oidc/provider.mjs");
+      assert.equal(started, issuer);
+      return issuer;
+    },
+  };
+}

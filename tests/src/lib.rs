@@ -7,6 +7,7 @@ pub mod bench;
 pub mod db;
 pub mod donations;
 pub mod forms;
+pub mod franceconnect;
 pub mod html;
 pub mod push;
 pub mod rne;

@@ -21,6 +21,7 @@ mod donation_pages;
 mod donations;
 mod engagement;
 mod feed;
+mod franceconnect;
 mod french;
 mod fuzz;
 mod geo_evaluation;

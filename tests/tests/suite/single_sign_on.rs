@@ -206,6 +206,26 @@ both_backends!(
         assert!(!signed_in_on(&alice, &app.url(None, "/")).await?);
         // Bruno's sign-in is his own: still signed in.
         assert!(signed_in_on(&bruno, &app.url(Some(&lyon), "/")).await?);
+
+        // One account cannot flood the platform with hand-off codes (each is a row): past 60
+        // a minute, 429 and no code.
+        let depart = format!(
+            "{}?vers={}",
+            app.url(None, "/sso/depart"),
+            url::form_urlencoded::byte_serialize(format!("{other}/").as_bytes())
+                .collect::<String>()
+        );
+        let mut refused = None;
+        for i in 0..70 {
+            let r = open(&bruno, &depart).await?;
+            if r.status() == 429 {
+                refused = Some(i);
+                break;
+            }
+            assert_eq!(r.status(), 303);
+        }
+        let refused = refused.context("no limit on hand-off codes")?;
+        assert!((55..=60).contains(&refused), "refused after {refused}");
         Ok(())
     }
 );
