@@ -476,7 +476,10 @@ mod tests {
         assert_eq!(t.votes(), 4);
         assert_eq!(
             t.areas,
-            vec![("nord".to_string(), [1, 1, 0]), ("sud".to_string(), [1, 0, 0])]
+            vec![
+                ("nord".to_string(), [1, 1, 0]),
+                ("sud".to_string(), [1, 0, 0])
+            ]
         );
         // A changed vote moves between neighbourhoods; one left empty is dropped.
         t.count(&ballot(Vote::Agree, Some("sud")), -1);

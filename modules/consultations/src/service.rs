@@ -390,15 +390,15 @@ pub fn results(c: &Consultation) -> Result<Results, Error> {
             texts.push((*p, text_of(c.number, *p)?));
         }
     }
-    let by_neighbourhood = consensual
-        .iter()
-        .chain(&divisive)
-        .fold(Vec::new(), |mut all: Vec<(u64, Vec<(String, Tally)>)>, (p, t)| {
+    let by_neighbourhood = consensual.iter().chain(&divisive).fold(
+        Vec::new(),
+        |mut all: Vec<(u64, Vec<(String, Tally)>)>, (p, t)| {
             if !all.iter().any(|(q, _)| q == p) {
                 all.push((*p, t.by_area()));
             }
             all
-        });
+        },
+    );
     Ok(Results {
         at: host::now_ms(),
         participants,
