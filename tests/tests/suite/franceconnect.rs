@@ -17,8 +17,19 @@ const PASSWORD: &str = "mot-de-passe-solide";
 
 /// Whether `client` is signed in on the page at `url`.
 async fn signed_in(client: &reqwest::Client, url: &str) -> Result<bool> {
-    let page = client.get(url).send().await?.text().await?;
-    Ok(html::text(&page).contains("Se déconnecter"))
+    Ok(page_text(client, url).await?.contains("Se déconnecter"))
+}
+
+/// How many rows `table` holds (platform tables: accounts' own).
+async fn rows(app: &TestApp, table: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(app.state.db.platform())
+        .await?)
+}
+
+/// The text of the page at `url` as `client` sees it.
+async fn page_text(client: &reqwest::Client, url: &str) -> Result<String> {
+    Ok(html::text(&client.get(url).send().await?.text().await?))
 }
 
 /// Whether an answer opens a session (sets the session cookie to a value).
@@ -186,7 +197,7 @@ both_backends!(
             back.starts_with(&app.url(None, "/franceconnect/sortie")),
             "{back}"
         );
-        let text = html::text(&marie.get(&back).send().await?.text().await?);
+        let text = page_text(&marie, &back).await?;
         assert!(
             text.contains("déconnecté de Parvis et de FranceConnect"),
             "{text}"
@@ -273,13 +284,9 @@ both_backends!(
 
         // Nothing refused above made an account or opened a session: marie's and karim's
         // only (marie's first sign-in, whose cookie her second replaced, and karim's).
-        let links: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM identity_links")
-            .fetch_one(app.state.db.platform())
-            .await?;
+        let links = rows(&app, "identity_links").await?;
         assert_eq!(links, 2, "marie and karim");
-        let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
-            .fetch_one(app.state.db.platform())
-            .await?;
+        let sessions = rows(&app, "sessions").await?;
         assert_eq!(sessions, 2);
         app.stop().await;
         Ok(())
@@ -323,14 +330,7 @@ both_backends!(
         let (status, text, _, to) = open(&owner, &callback).await?;
         assert_eq!(status, 303, "{text}");
         assert_eq!(to, app.url(Some(&paris), "/mon-compte"));
-        let text = html::text(
-            &owner
-                .get(app.url(Some(&paris), "/mon-compte"))
-                .send()
-                .await?
-                .text()
-                .await?,
-        );
+        let text = page_text(&owner, &app.url(Some(&paris), "/mon-compte")).await?;
         assert!(text.contains("Marie Jeanne DUPONT"), "{text}");
 
         // Now FranceConnect signs into that account.
@@ -338,13 +338,7 @@ both_backends!(
         let callback = to_callback(&app, &c, &paris, "/mon-compte", "marie").await?;
         let (status, _, session, _) = open(&c, &callback).await?;
         assert_eq!((status, session), (303, true));
-        let text = html::text(
-            &c.get(app.url(Some(&paris), "/mon-compte"))
-                .send()
-                .await?
-                .text()
-                .await?,
-        );
+        let text = page_text(&c, &app.url(Some(&paris), "/mon-compte")).await?;
         assert!(
             text.contains(&parvis_tests::display_name("marie.dupont@example.fr")),
             "{text}"
@@ -369,9 +363,7 @@ both_backends!(
             .send()
             .await?;
         assert_eq!(r.status(), 303);
-        let links: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM identity_links")
-            .fetch_one(app.state.db.platform())
-            .await?;
+        let links = rows(&app, "identity_links").await?;
         assert_eq!(links, 0);
         app.stop().await;
         Ok(())
