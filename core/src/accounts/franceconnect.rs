@@ -54,7 +54,7 @@ use crate::error::{AppError, AppResult};
 use crate::rate_limit::RateLimit;
 use crate::state::AppState;
 use crate::types::AccountId;
-use crate::util::{now, random_token, token_hash};
+use crate::util::{now, random_token, search_key, token_hash};
 use crate::web::render::{Notice, Page};
 use crate::web::session::{self, CookieScope, SignedIn, Viewer, read_cookie};
 use crate::web::site::{Site, custom_host, under_base_domain};
@@ -364,25 +364,8 @@ fn client(
         state.config.platform_origin()
     ))
     .map_err(|e| AppError::Internal(e.into()))?;
-    // The metadata's additional part (logout) is not the client's concern: the core fields
-    // make the client.
-    let core = openidconnect::core::CoreProviderMetadata::new(
-        metadata.issuer().clone(),
-        metadata.authorization_endpoint().clone(),
-        metadata.jwks_uri().clone(),
-        metadata.response_types_supported().clone(),
-        metadata.subject_types_supported().clone(),
-        metadata.id_token_signing_alg_values_supported().clone(),
-        openidconnect::EmptyAdditionalProviderMetadata {},
-    )
-    .set_token_endpoint(metadata.token_endpoint().cloned())
-    .set_userinfo_endpoint(metadata.userinfo_endpoint().cloned())
-    .set_jwks(metadata.jwks().clone())
-    .set_token_endpoint_auth_methods_supported(
-        metadata.token_endpoint_auth_methods_supported().cloned(),
-    );
     Ok(CoreClient::from_provider_metadata(
-        core,
+        metadata.clone(),
         ClientId::new(settings.client_id.clone()),
         Some(ClientSecret::new(settings.client_secret.clone())),
     )
@@ -444,18 +427,15 @@ struct OnwardQuery {
 }
 
 /// After the second factor of a sign-in through FranceConnect: on to the page it came from.
-async fn onward_route(state: &AppState, vers: &str) -> AppResult<String> {
-    Ok(match onward_target(state, vers).await? {
-        Some(next) => onward(state, &next),
-        None => "/".into(),
-    })
-}
-
 async fn onward_handler(
     State(state): State<AppState>,
     Query(q): Query<OnwardQuery>,
 ) -> AppResult<Response> {
-    Ok(Redirect::to(&onward_route(&state, &q.vers).await?).into_response())
+    let to = match onward_target(&state, &q.vers).await? {
+        Some(next) => onward(&state, &next),
+        None => "/".into(),
+    };
+    Ok(Redirect::to(&to).into_response())
 }
 
 #[derive(Deserialize)]
@@ -512,7 +492,9 @@ async fn callback(
         return failed(&page, &state, &Failure::NotConfigured);
     }
     // The state first, once: whatever follows, this sign-in cannot be answered twice.
-    let waiting = if q.state.is_empty() || q.state.len() > 200 {
+    // Without the cookie of a browser that left, no state is looked up (nor written).
+    let browser = read_cookie(&headers, BROWSER_COOKIE).map(|b| token_hash(&b));
+    let waiting = if q.state.is_empty() || q.state.len() > 200 || browser.is_none() {
         None
     } else {
         let _turn = state.db.write_turn().await?;
@@ -525,7 +507,6 @@ async fn callback(
         .fetch_optional(state.db.platform())
         .await?
     };
-    let browser = read_cookie(&headers, BROWSER_COOKIE).map(|b| token_hash(&b));
     let Some(waiting) = waiting.filter(|w| browser.as_deref() == Some(w.browser_hash.as_str()))
     else {
         return failed(&page, &state, &Failure::BadState);
@@ -710,10 +691,14 @@ async fn user_info(
         tracing::warn!(status = %response.status(), "FranceConnect's userinfo endpoint");
         return Err(Failure::Unverified);
     }
-    // An identity is a few hundred bytes.
-    let body = response.bytes().await.map_err(|_| Failure::Unreachable)?;
-    if body.len() > 64 * 1024 {
-        return Err(Failure::Unverified);
+    // An identity is a few hundred bytes: read no more than 64 KiB of whatever comes.
+    let mut response = response;
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|_| Failure::Unreachable)? {
+        if body.len() + chunk.len() > 64 * 1024 {
+            return Err(Failure::Unverified);
+        }
+        body.extend_from_slice(&chunk);
     }
     let jwt = std::str::from_utf8(&body)
         .map_err(|_| Failure::Unverified)?
@@ -987,15 +972,15 @@ pub fn names_match(
     birth_date: &str,
 ) -> Result<(), String> {
     let mut differs = Vec::new();
-    if plain(&link.family_name) != plain(family_name) {
+    if search_key(&link.family_name) != search_key(family_name) {
         differs.push(format!(
             "le nom de famille ({} pour FranceConnect, {} au répertoire)",
             link.family_name, family_name
         ));
     }
-    let given: Vec<String> = link.given_name.split_whitespace().map(plain).collect();
-    let wanted = plain(first_name);
-    let whole = plain(&link.given_name);
+    let given: Vec<String> = link.given_name.split_whitespace().map(search_key).collect();
+    let wanted = search_key(first_name);
+    let whole = search_key(&link.given_name);
     if !(given.contains(&wanted) || whole == wanted || whole.starts_with(&format!("{wanted} "))) {
         differs.push(format!(
             "le prénom ({} au répertoire n'est pas parmi vos prénoms {})",
@@ -1010,21 +995,6 @@ pub fn names_match(
     } else {
         Err(differs.join(", "))
     }
-}
-
-/// A name as compared: lowercase, without accents, hyphens, apostrophes and repeated spaces.
-fn plain(name: &str) -> String {
-    deunicode::deunicode(name)
-        .chars()
-        .map(|c| match c {
-            '-' | '\'' => ' ',
-            c => c,
-        })
-        .collect::<String>()
-        .to_lowercase()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Where the person goes to sign out of FranceConnect too, with this sign-in's ID token
