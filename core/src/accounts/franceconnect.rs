@@ -65,17 +65,10 @@ pub const PROVIDER: &str = "franceconnect";
 pub const BROWSER_COOKIE: &str = "parvis_fc";
 /// How long a sign-in may stay at FranceConnect.
 pub const LOGIN_TTL_SECS: i64 = 600;
-/// The claims asked (FranceConnect names its scopes after them), `openid` aside.
-pub const SCOPES: &[&str] = &[
-    "given_name",
-    "family_name",
-    "birthdate",
-    "gender",
-    "birthplace",
-    "birthcountry",
-    "email",
-    "preferred_username",
-];
+/// The claims asked (FranceConnect names its scopes after them), `openid` aside: only what
+/// the platform uses — the names and birth date an official's claim is checked with, the
+/// address an account is made with. Not the sex, birthplace, birth country or name of use.
+pub const SCOPES: &[&str] = &["given_name", "family_name", "birthdate", "email"];
 /// FranceConnect's level of assurance for its identity providers.
 pub const ACR: &str = "eidas1";
 /// The signatures FranceConnect makes (ES256 recommended, RS256 possible).
@@ -471,17 +464,6 @@ pub struct Identity {
     pub email: Option<String>,
 }
 
-/// FranceConnect's claims beyond the standard ones.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct FranceConnectClaims {
-    #[serde(default)]
-    birthplace: Option<String>,
-    #[serde(default)]
-    birthcountry: Option<String>,
-}
-
-impl openidconnect::AdditionalClaims for FranceConnectClaims {}
-
 async fn callback(
     State(state): State<AppState>,
     page: Page,
@@ -671,7 +653,7 @@ async fn user_info(
     metadata: &ProviderMetadataWithLogout,
     access_token: &str,
     subject: &openidconnect::SubjectIdentifier,
-) -> Result<UserInfoClaims<FranceConnectClaims, CoreGenderClaim>, Failure> {
+) -> Result<UserInfoClaims<openidconnect::EmptyAdditionalClaims, CoreGenderClaim>, Failure> {
     use base64::Engine as _;
     use openidconnect::JsonWebKey as _;
     let fc = &state.franceconnect;

@@ -240,6 +240,18 @@ both_backends!(
         let c = app.client()?;
         let start = app.url(Some(&paris), "/franceconnect/connexion");
         let (authorize, _) = follow(&c, &start, |u| u.contains("/api/v2/authorize")).await?;
+        // Only the claims the platform uses are asked for.
+        let scope = reqwest::Url::parse(&authorize)?
+            .query_pairs()
+            .find(|(k, _)| k == "scope")
+            .map(|(_, v)| v.into_owned())
+            .context("scope")?;
+        let mut asked: Vec<&str> = scope.split(' ').collect();
+        asked.sort_unstable();
+        assert_eq!(
+            asked,
+            ["birthdate", "email", "family_name", "given_name", "openid"]
+        );
         let forged = with_param(&authorize, "nonce", &"n".repeat(43))?;
         let callback = log_in_at_provider(&c, &forged, "camille").await?;
         let (status, text, session, _) = open(&c, &callback).await?;
