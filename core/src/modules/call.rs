@@ -153,6 +153,29 @@ pub(crate) struct AfterCommit {
     /// Checkout pages the host created in this call: the only outside addresses the module
     /// may redirect to.
     pub checkouts: Vec<String>,
+    /// What the call keeps in or drops from the modules' cache, in order.
+    pub cache: Vec<CacheChange>,
+}
+
+/// A change to the module's cache, applied when the call succeeds.
+#[derive(Debug)]
+pub(crate) enum CacheChange {
+    Keep {
+        key: String,
+        value: Arc<str>,
+        ttl: Duration,
+    },
+    Forget {
+        key: String,
+    },
+}
+
+impl CacheChange {
+    pub(crate) fn key(&self) -> &str {
+        match self {
+            CacheChange::Keep { key, .. } | CacheChange::Forget { key } => key,
+        }
+    }
 }
 
 impl WasiView for CallState {
@@ -1110,6 +1133,10 @@ async fn finish(
                 .await
                 .map_err(|e| Fault::Host(format!("annulation de la transaction : {e}")))?;
         }
+    }
+    // What it kept in the cache may come from its writes: kept only with them.
+    if succeeded {
+        state.apply_cache();
     }
     // Checkouts count only if the call's writes (the pledge they pay) were kept.
     let checkouts = if succeeded {

@@ -5,11 +5,12 @@
 //! Layout: [`engine`] (wasmtime, pooling, compile cache), [`registry`] (served versions,
 //! per-commune choices, faults, admission), [`input`] (what a request may hand a module),
 //! [`call`] (one bounded call in one transaction), [`host`] (the
-//! imports, one file per WIT interface), [`service`] (enable, disable, configure), [`personal`]
+//! imports, one file per WIT interface), [`cache`] (what modules keep in memory), [`service`] (enable, disable, configure), [`personal`]
 //! (what modules keep about an account: export and erasure), [`store`] (SQL), [`routes`] (HTTP).
 
 pub mod api;
 pub mod bindings;
+pub mod cache;
 pub mod call;
 pub mod engine;
 pub mod host;

@@ -31,6 +31,8 @@ pub struct HostServices {
     payments: Payments,
     origins: Origins,
     sms: bool,
+    /// What modules keep in memory ([`crate::modules::cache`]).
+    module_cache: Arc<crate::modules::cache::ModuleCache>,
 }
 
 impl HostServices {
@@ -52,7 +54,13 @@ impl HostServices {
             payments,
             origins: config.origins(),
             sms: config.sms_url.is_some(),
+            module_cache: Arc::default(),
         }
+    }
+
+    /// What modules keep in memory, every commune's.
+    pub fn module_cache(&self) -> &crate::modules::cache::ModuleCache {
+        &self.module_cache
     }
 
     /// The database seen from one commune.

@@ -1,7 +1,7 @@
 //! A hostile module, used only by the host's tests to prove containment: runaway CPU, memory
 //! and stack, oversized output, panics, attempts to reach the filesystem, environment and
 //! network, and attempts to read storage outside its own scope; and the contract's `places`
-//! driven from outside (`/places/…`), for the host's tests of boxes and distances on both
+//! and `cache` driven from outside (`/places/…`, `/cache/…`), for the host's tests of boxes and distances on both
 //! databases. Never install it for a commune.
 
 use parvis_module_sdk::SettingKind;
@@ -62,6 +62,9 @@ impl Module for Hostile {
             .get("/places/points", points)
             .get("/places/clusters", clusters)
             .get("/places/in-commune", in_commune)
+            .get("/cache/get", cache_get)
+            .get("/cache/set", cache_set)
+            .get("/cache/lease", cache_lease)
             .handle(&req)
     }
 
@@ -382,4 +385,43 @@ fn in_commune(req: &Request, _: &Params) -> Result<Response, Error> {
     Ok(answer(
         store::in_commune(at).map(|inside| json!({ "inside": inside })),
     ))
+}
+
+/// `?key=`: what the cache keeps under it, as JSON (`null` when nothing).
+fn cache_get(req: &Request, _: &Params) -> Result<Response, Error> {
+    let key = req.query_value("key").unwrap_or_default();
+    let found = cache::get::<Value>(key).map(|c| json!({ "value": c.value, "age_ms": c.age_ms }));
+    Ok(Response::json(&json!({ "found": found })))
+}
+
+/// `?key=&value=&ttl_ms=`, or `&bytes=N` for a value of N letters; `&fail=1` answers 500
+/// after keeping it (nothing kept, the call failed). Answers the host's refusal, if any.
+fn cache_set(req: &Request, _: &Params) -> Result<Response, Error> {
+    let key = req.query_value("key").unwrap_or_default();
+    let value = match req
+        .query_value("bytes")
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        Some(n) => "x".repeat(n),
+        None => req.query_value("value").unwrap_or_default().to_owned(),
+    };
+    let ttl = req
+        .query_value("ttl_ms")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(60_000);
+    let kept = cache::set(key, &value, ttl);
+    if req.query_value("fail").is_some() {
+        return Err(Error::Internal("échec voulu après la mise en cache".into()));
+    }
+    Ok(Response::json(&json!({ "refused": kept.err() })))
+}
+
+/// `?key=&ms=`: whether this call got the lease.
+fn cache_lease(req: &Request, _: &Params) -> Result<Response, Error> {
+    let key = req.query_value("key").unwrap_or_default();
+    let ms = req
+        .query_value("ms")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(5_000);
+    Ok(Response::json(&json!({ "lease": cache::lease(key, ms) })))
 }

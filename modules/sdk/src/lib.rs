@@ -58,12 +58,13 @@
 pub mod bindings {
     wit_bindgen::generate!({
         world: "module",
-        path: "../wit/v0.2.7",
+        path: "../wit/v0.2.8",
         pub_export_macro: true,
         default_bindings_module: "parvis_module_sdk::bindings",
     });
 }
 
+pub mod cache;
 mod commune;
 pub mod host;
 pub mod html;
@@ -162,6 +163,6 @@ pub mod prelude {
     };
     pub use crate::{
         Capability, Error, Event, Manifest, Module, Params, PersonalRecord, Request, Response,
-        Router, Viewer, export_module, host, personal,
+        Router, Viewer, cache, export_module, host, personal,
     };
 }

@@ -32,6 +32,7 @@ mod layers;
 mod media;
 mod messages;
 mod moderation;
+mod module_cache;
 mod module_data;
 mod module_places;
 mod modules;

@@ -1,5 +1,6 @@
 //! The host side of each `parvis:module` import, one file per WIT interface.
 
+pub mod cache;
 pub mod commune;
 pub mod feed;
 pub mod indicators;
