@@ -329,6 +329,21 @@ impl TestApp {
         .id)
     }
 
+    /// Drops what `module` keeps under `key` in the server's memory for commune `slug` (the
+    /// contract's `cache`), as if it had expired.
+    pub async fn forget_module_cache(&self, slug: &str, module: &str, key: &str) -> Result<()> {
+        let owner = (
+            self.tenant_id(slug).await?,
+            parvis_core::types::ModuleId::parse(module)?,
+        );
+        self.state
+            .modules
+            .services()
+            .module_cache()
+            .forget(&owner, key, std::time::Instant::now());
+        Ok(())
+    }
+
     /// Changes document `key` of `module`'s `collection` in commune `slug` with `change`, in
     /// the database (as if time had passed: a date moved back), keeping its version.
     pub async fn edit_module_doc(

@@ -375,7 +375,7 @@ pub struct Results {
 /// How long the results page's figures are kept before they are worked out again: reading
 /// every proposal's tally (20,000 in a national-sized consultation) for each visitor would
 /// cost more than all the votes. Once the consultation is closed they never change.
-pub const RESULTS_FRESH_MS: i64 = 30_000;
+pub const RESULTS_FRESH_MS: u32 = 30_000;
 
 /// The results worked out now from every tally.
 pub fn results(c: &Consultation) -> Result<Results, Error> {
@@ -411,21 +411,23 @@ pub fn results(c: &Consultation) -> Result<Results, Error> {
     })
 }
 
-/// The results as the page shows them: those kept if fresh enough (or worked out after the
-/// closing), else worked out again and kept.
+/// The results as the page shows them. While the consultation is open, worked out at most
+/// every [`RESULTS_FRESH_MS`] by one visitor and kept in the host's memory (`cache`): a GET
+/// that wrote them to storage would, on SQLite, hold the commune's writer — every vote
+/// waiting — for the whole computation. Once closed, worked out once after the closing and
+/// kept in storage for good (the final results never change; the feed's post reads them too).
 pub fn shown_results(c: &Consultation) -> Result<Results, Error> {
     let now = host::now_ms();
-    if let Some(kept) = store::kept_results(c.number)? {
-        let results = kept.value;
-        if results.at >= c.closes_at || now - results.at < RESULTS_FRESH_MS {
-            return Ok(results);
-        }
-        let fresh = self::results(c)?;
-        store::keep_results(c.number, &fresh, Some(kept.version))?;
-        return Ok(fresh);
+    if now < c.closes_at {
+        let key = format!("resultats:{}", c.number);
+        return cache::fresh_or(&key, RESULTS_FRESH_MS, || results(c));
     }
+    let version = match store::kept_results(c.number)? {
+        Some(kept) if kept.value.at >= c.closes_at => return Ok(kept.value),
+        kept => kept.map(|d| d.version),
+    };
     let fresh = self::results(c)?;
-    store::keep_results(c.number, &fresh, None)?;
+    store::keep_results(c.number, &fresh, version)?;
     Ok(fresh)
 }
 

@@ -9,7 +9,8 @@
 //!   single read, however many there are.
 //! - `bulletins`: one [`Ballot`] per key `<consultation>-<proposal>-<account>`, indexed by
 //!   `votant` (`<consultation>:<account>`) and `compte` (the account).
-//! - `resultats`: the results the page shows, per consultation (kept 30 s while it is open).
+//! - `resultats`: the final results, per consultation, worked out once after its closing
+//!   (while it is open, the results page keeps them 30 s in the host's memory, `cache`).
 //! - `participants`: one empty document per key `<consultation>-<account>`, the first time
 //!   the account votes in it.
 //! - `quartiers`: the neighbourhood a participant says they live in, per key
