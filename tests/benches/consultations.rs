@@ -14,7 +14,12 @@
 //!   server falling behind shows in the figures instead of slowing the client down (no
 //!   coordinated omission); while they flow, one participant walking the voting sequence
 //!   (`/1/voter`: six draws, their ballots and tallies read) and one visitor reading the
-//!   results (`/1/resultats`), each timed.
+//!   results (`/1/resultats`), each timed; halfway, the results are worked out again (the
+//!   module keeps them 30 s, longer than the run).
+//!
+//! Before anything is timed, the seed's writes are left to reach the disk (`settle`). The
+//! database lives where `TMPDIR` says: `TMPDIR=/dev/shm` puts it in memory, which shows what
+//! the code costs without the disk's share.
 //!
 //! Each line is checked before it is timed (the pages answer 200 with what they should), and
 //! the tallies must end at the seeded votes plus the accepted ones. Beside the figures,
@@ -207,6 +212,34 @@ async fn seed(app: &TestApp, backend: Backend, slug: &str, scale: Scale) -> Resu
     Ok(())
 }
 
+/// Lets the seed's writes reach the disk before anything is timed: the seed writes some 700 MB
+/// in a minute, which the kernel would otherwise write back (and SQLite's log watcher copy
+/// back into the database) in the middle of the timed votes, as no server's crowd meets. On
+/// SQLite, waits for the watcher to empty the write-ahead log (`db/wal.rs`), then has the
+/// kernel write every dirty page (`sync`).
+async fn settle(app: &TestApp, backend: Backend) -> Result<()> {
+    let started = Instant::now();
+    if backend == Backend::Sqlite {
+        let file = app.db.url.trim_start_matches("sqlite://");
+        let wal = format!("{}-wal", file.split('?').next().unwrap_or(file));
+        while std::fs::metadata(&wal).map_or(0, |m| m.len()) > 0 {
+            if started.elapsed() > Duration::from_secs(120) {
+                bail!("the seed's write-ahead log was not emptied in 120 s");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let synced = tokio::process::Command::new("sync").status().await?;
+    if !synced.success() {
+        bail!("sync failed: {synced}");
+    }
+    eprintln!(
+        "{backend:?}: the seed's writes on disk in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// Times GETs of `url` with `cookie` until `stop`, checking each answer with `ok`.
 async fn read_while(
     client: reqwest::Client,
@@ -287,6 +320,7 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
         scale.participants,
         started.elapsed().as_secs_f64()
     );
+    settle(&app, backend).await?;
     let peak_voters = scale.votes.div_ceil(PER_VOTER);
     let paced_votes = scale.rate * scale.seconds;
     let voters = peak_voters + paced_votes.div_ceil(PER_VOTER);
@@ -390,23 +424,35 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
     for j in 0..paced_votes {
         let at = due + Duration::from_secs_f64(j as f64 / scale.rate as f64);
         tokio::time::sleep_until(at.into()).await;
+        if j == paced_votes / 2 {
+            // Halfway, the results are worked out again while votes flow, as every 30 s of a
+            // consultation that stays open for weeks (the run is shorter than 30 s).
+            app.forget_module_cache(&paris, "consultations", "resultats:1")
+                .await?;
+        }
         let permit = in_flight.clone().acquire_owned().await?;
         let voting = voting.clone();
         sent.spawn(async move {
             voting.cast(first + j).await?;
             drop(permit);
-            anyhow::Ok(at.elapsed())
+            anyhow::Ok((j, at.elapsed()))
         });
     }
     let mut paced = Vec::with_capacity(paced_votes);
+    let mut when = Vec::with_capacity(paced_votes);
     while let Some(done) = sent.join_next().await {
-        paced.push(done??);
+        let (j, took) = done??;
+        paced.push(took);
+        when.push((j, took));
     }
     let paced_elapsed = due.elapsed();
     stop.store(true, Ordering::Relaxed);
     let walked = walker.await??;
     let read = reader.await??;
     paced.sort();
+    if std::env::var_os("TIMELINE").is_some() {
+        timeline(&mut when, scale.rate);
+    }
 
     let counted = votes_counted(&app, backend, &paris).await? - before;
     let peak_rate = peak.len() as f64 / peak_elapsed.as_secs_f64();
@@ -461,6 +507,29 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
     }
     app.stop().await;
     Ok(())
+}
+
+/// Where the slow votes were: for each tenth of a second of the paced run whose slowest vote
+/// took over 50 ms, that vote's time and how many of its tenth took over 50 ms (`TIMELINE=1`):
+/// a pause shows as a run of tenths, a server at its limit as slow tenths everywhere.
+fn timeline(when: &mut [(usize, Duration)], rate: usize) {
+    when.sort_by_key(|(j, _)| *j);
+    let per_tenth = (rate / 10).max(1);
+    println!("  slow tenths of a second (from the first vote due; slowest, votes over 50 ms):");
+    for (tenth, votes) in when.chunks(per_tenth).enumerate() {
+        let slowest = votes.iter().map(|(_, t)| *t).max().unwrap_or_default();
+        let slow = votes
+            .iter()
+            .filter(|(_, t)| *t > Duration::from_millis(50))
+            .count();
+        if slow > 0 {
+            println!(
+                "    {:>5.1} s  {:>7.1} ms  {slow:>4}",
+                tenth as f64 / 10.0,
+                ms(slowest)
+            );
+        }
+    }
 }
 
 /// Casts votes as participants: vote `i` is participant `i / PER_VOTER`'s

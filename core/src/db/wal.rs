@@ -55,6 +55,7 @@ pub(crate) fn watch(writer: Weak<Mutex<Option<DirectConn>>>, turns: Weak<Turns>,
             };
             // Queued like any writer, fairly: the platform's turn.
             let turn = Turns::take(&turns, Key::Platform).await;
+            let taken = std::time::Instant::now();
             drop(turns);
             let mut guard = Arc::clone(&writer).lock_owned().await;
             drop(writer);
@@ -66,6 +67,13 @@ pub(crate) fn watch(writer: Weak<Mutex<Option<DirectConn>>>, turns: Weak<Turns>,
             })
             .await;
             drop(turn);
+            // Every write of the server waited this long (`RUST_LOG=parvis_core::db::wal=debug`:
+            // the consultation benchmark measured 40–300 ms each second at 2,000 votes/s).
+            tracing::debug!(
+                bytes = size,
+                held_ms = taken.elapsed().as_secs_f64() * 1e3,
+                "log checkpoint held the writer"
+            );
             match done {
                 Ok(Some(Ok(true))) => last = log_size(&wal).await,
                 Ok(Some(Ok(false))) => {
