@@ -544,6 +544,19 @@ impl TestApp {
         Ok(manifest.id)
     }
 
+    /// Provisions the communes of `insee` (their slugs, in order), installs `package` and
+    /// switches it on for each; returns the module's id with the slugs.
+    pub async fn module_in(&self, package: &str, insee: &[&str]) -> Result<(String, Vec<String>)> {
+        let id = self.install_module(package).await?;
+        let mut slugs = Vec::with_capacity(insee.len());
+        for code in insee {
+            let slug = self.commune(code).await?;
+            self.enable_module(&slug, &id).await?;
+            slugs.push(slug);
+        }
+        Ok((id, slugs))
+    }
+
     /// Switches an installed module on for a commune.
     pub async fn enable_module(&self, slug: &str, id: &str) -> Result<()> {
         let slug = parvis_core::types::Slug::parse(slug)?;

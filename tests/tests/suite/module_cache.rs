@@ -21,15 +21,16 @@ both_backends!(
     a_value_is_kept_for_its_module_and_commune_only,
     |backend: Backend| async move {
         let app = TestApp::start(backend).await?;
-        let paris = app.commune("75056").await?;
-        let lyon = app.commune("69123").await?;
-        assert_eq!(app.install_module("parvis-module-hostile").await?, HOSTILE);
-        app.enable_module(&paris, HOSTILE).await?;
-        app.enable_module(&lyon, HOSTILE).await?;
+        let (_, communes) = app
+            .module_in("parvis-module-hostile", &["75056", "69123"])
+            .await?;
+        let [paris, lyon] = &communes[..] else {
+            anyhow::bail!("two communes: {communes:?}")
+        };
 
-        let kept = call(&app, &paris, "/set?key=resultats&value=paris").await?;
+        let kept = call(&app, paris, "/set?key=resultats&value=paris").await?;
         assert_eq!(kept["refused"], Value::Null, "{kept}");
-        let found = call(&app, &paris, "/get?key=resultats").await?;
+        let found = call(&app, paris, "/get?key=resultats").await?;
         assert_eq!(found["found"]["value"], "paris", "{found}");
         assert!(
             found["found"]["age_ms"]
@@ -38,37 +39,37 @@ both_backends!(
         );
         // Lyon's shelf is its own: the same key reads nothing, and its value leaves Paris's.
         assert_eq!(
-            call(&app, &lyon, "/get?key=resultats").await?["found"],
+            call(&app, lyon, "/get?key=resultats").await?["found"],
             Value::Null
         );
-        call(&app, &lyon, "/set?key=resultats&value=lyon").await?;
+        call(&app, lyon, "/set?key=resultats&value=lyon").await?;
         assert_eq!(
-            call(&app, &paris, "/get?key=resultats").await?["found"]["value"],
+            call(&app, paris, "/get?key=resultats").await?["found"]["value"],
             "paris"
         );
         assert_eq!(
-            call(&app, &lyon, "/get?key=resultats").await?["found"]["value"],
+            call(&app, lyon, "/get?key=resultats").await?["found"]["value"],
             "lyon"
         );
 
         // A call that fails keeps nothing.
         let (status, _) = app
             .get_json(
-                &paris,
+                paris,
                 &format!("/m/{HOSTILE}/cache/set?key=rate&value=x&fail=1"),
             )
             .await?;
         assert_eq!(status, 500);
         assert_eq!(
-            call(&app, &paris, "/get?key=rate").await?["found"],
+            call(&app, paris, "/get?key=rate").await?["found"],
             Value::Null
         );
 
         // Past its life, a value is gone.
-        call(&app, &paris, "/set?key=bref&value=x&ttl_ms=1").await?;
+        call(&app, paris, "/set?key=bref&value=x&ttl_ms=1").await?;
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         assert_eq!(
-            call(&app, &paris, "/get?key=bref").await?["found"],
+            call(&app, paris, "/get?key=bref").await?["found"],
             Value::Null
         );
         app.stop().await;
@@ -80,16 +81,17 @@ both_backends!(
     oversized_values_are_refused_and_leases_come_one_at_a_time,
     |backend: Backend| async move {
         let app = TestApp::start(backend).await?;
-        let paris = app.commune("75056").await?;
-        assert_eq!(app.install_module("parvis-module-hostile").await?, HOSTILE);
-        app.enable_module(&paris, HOSTILE).await?;
+        let (_, communes) = app.module_in("parvis-module-hostile", &["75056"]).await?;
+        let [paris] = &communes[..] else {
+            anyhow::bail!("one commune: {communes:?}")
+        };
 
         // 1 MiB exactly is kept (as JSON, with its two quotes: 2 letters fewer); one more
         // byte is refused, with the bound, and nothing is kept.
         let mib = 1 << 20;
-        let at_bound = call(&app, &paris, &format!("/set?key=gros&bytes={}", mib - 2)).await?;
+        let at_bound = call(&app, paris, &format!("/set?key=gros&bytes={}", mib - 2)).await?;
         assert_eq!(at_bound["refused"], Value::Null, "{at_bound}");
-        let past = call(&app, &paris, &format!("/set?key=trop&bytes={}", mib - 1)).await?;
+        let past = call(&app, paris, &format!("/set?key=trop&bytes={}", mib - 1)).await?;
         assert!(
             past["refused"]
                 .as_str()
@@ -97,11 +99,11 @@ both_backends!(
             "{past}"
         );
         assert_eq!(
-            call(&app, &paris, "/get?key=trop").await?["found"],
+            call(&app, paris, "/get?key=trop").await?["found"],
             Value::Null
         );
         let long_key = "k".repeat(201);
-        let refused = call(&app, &paris, &format!("/set?key={long_key}&value=x")).await?;
+        let refused = call(&app, paris, &format!("/set?key={long_key}&value=x")).await?;
         assert!(
             refused["refused"]
                 .as_str()
@@ -111,20 +113,14 @@ both_backends!(
 
         // One lease at a time: the first call gets it, the next not, until a value is kept.
         let lease = |key: &str| format!("/lease?key={key}&ms=30000");
+        assert_eq!(call(&app, paris, &lease("resultats")).await?["lease"], true);
         assert_eq!(
-            call(&app, &paris, &lease("resultats")).await?["lease"],
-            true
-        );
-        assert_eq!(
-            call(&app, &paris, &lease("resultats")).await?["lease"],
+            call(&app, paris, &lease("resultats")).await?["lease"],
             false
         );
-        assert_eq!(call(&app, &paris, &lease("autre")).await?["lease"], true);
-        call(&app, &paris, "/set?key=resultats&value=frais").await?;
-        assert_eq!(
-            call(&app, &paris, &lease("resultats")).await?["lease"],
-            true
-        );
+        assert_eq!(call(&app, paris, &lease("autre")).await?["lease"], true);
+        call(&app, paris, "/set?key=resultats&value=frais").await?;
+        assert_eq!(call(&app, paris, &lease("resultats")).await?["lease"], true);
         app.stop().await;
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! a place goes with its document; and a commune never sees another's places. Driven through
 //! the real router and the `hostile` test module's `/places/…` routes.
 
+use anyhow::Context as _;
 use parvis_core::modules::places::Point;
 use parvis_tests::{Backend, TestApp, both_backends};
 use serde_json::Value;
@@ -94,11 +95,13 @@ fn nearest(center: Point, keys: &[&str]) -> Vec<(String, i64)> {
 /// (each kept exactly as sent).
 async fn scene(backend: Backend) -> anyhow::Result<(TestApp, String, String)> {
     let app = TestApp::start(backend).await?;
-    let paris = app.commune("75056").await?;
-    let lyon = app.commune("69123").await?;
-    assert_eq!(app.install_module("parvis-module-hostile").await?, HOSTILE);
-    app.enable_module(&paris, HOSTILE).await?;
-    app.enable_module(&lyon, HOSTILE).await?;
+    let (id, mut communes) = app
+        .module_in("parvis-module-hostile", &["75056", "69123"])
+        .await?;
+    assert_eq!(id, HOSTILE);
+    let (Some(lyon), Some(paris)) = (communes.pop(), communes.pop()) else {
+        anyhow::bail!("two communes")
+    };
     for (key, at) in SPOTS {
         let path = format!("/set?key={key}&lat={}&lon={}", at.lat, at.lon);
         let (status, answer) = call(&app, &paris, &path).await?;
@@ -198,9 +201,8 @@ both_backends!(
     bad_points_boxes_and_radii_are_refused_with_the_reason,
     |backend: Backend| async move {
         let app = TestApp::start(backend).await?;
-        let paris = app.commune("75056").await?;
-        assert_eq!(app.install_module("parvis-module-hostile").await?, HOSTILE);
-        app.enable_module(&paris, HOSTILE).await?;
+        let (_, mut communes) = app.module_in("parvis-module-hostile", &["75056"]).await?;
+        let paris = communes.pop().context("Paris")?;
         for (path, says) in [
             ("/set?key=a&lat=91&lon=2", "point hors de la Terre"),
             ("/set?key=a&lat=48&lon=NaN", "point hors de la Terre"),
