@@ -87,10 +87,14 @@ impl Shelf {
         self.entries.len() + self.leases.len()
     }
 
-    fn remove(&mut self, key: &str) {
-        if let Some(kept) = self.entries.remove(key) {
-            self.bytes -= Kept::weight(key, &kept.value);
-        }
+    /// Drops the entry under `key`; the bytes it freed.
+    fn remove(&mut self, key: &str) -> usize {
+        let freed = self
+            .entries
+            .remove(key)
+            .map_or(0, |kept| Kept::weight(key, &kept.value));
+        self.bytes -= freed;
+        freed
     }
 
     fn end_lease(&mut self, key: &str) {
@@ -99,19 +103,45 @@ impl Shelf {
         }
     }
 
-    /// Drops ended leases, then the least recently read entries while past its bounds.
-    fn trim(&mut self, now: Instant) {
-        if self.keys() > SHELF_KEYS {
-            let mut freed = 0;
-            self.leases.retain(|key, until| {
-                let keep = *until > now;
-                if !keep {
-                    freed += key.len() + KEY_OVERHEAD;
+    /// Takes the lease on `key` unless a call holds it, or the shelf is full of live leases
+    /// (a module asking for leases on ever new keys keeps at most [`SHELF_KEYS`] of them).
+    fn lease(&mut self, key: &str, until: Instant, now: Instant) -> bool {
+        match self.leases.get_mut(key) {
+            Some(held) if *held > now => false,
+            Some(held) => {
+                *held = until;
+                true
+            }
+            None => {
+                self.drop_ended_leases(now);
+                if self.leases.len() >= SHELF_KEYS {
+                    return false;
                 }
-                keep
-            });
-            self.bytes -= freed;
+                self.leases.insert(key.to_string(), until);
+                self.bytes += key.len() + KEY_OVERHEAD;
+                true
+            }
         }
+    }
+
+    /// Past [`SHELF_KEYS`], drops the leases that ended.
+    fn drop_ended_leases(&mut self, now: Instant) {
+        if self.keys() < SHELF_KEYS {
+            return;
+        }
+        let mut freed = 0;
+        self.leases.retain(|key, until| {
+            let live = *until > now;
+            if !live {
+                freed += key.len() + KEY_OVERHEAD;
+            }
+            live
+        });
+        self.bytes -= freed;
+    }
+
+    /// Drops the least recently read entries while past its bounds.
+    fn trim(&mut self) {
         while self.bytes > SHELF_BYTES || self.keys() > SHELF_KEYS {
             match self.entries.remove_lru() {
                 Some((key, kept)) => self.bytes -= Kept::weight(&key, &kept.value),
@@ -144,9 +174,7 @@ impl ModuleCache {
         let shelf = all.shelves.get_mut(owner)?;
         let kept = shelf.entries.get(key)?;
         if kept.until <= now {
-            let before = shelf.bytes;
-            shelf.remove(key);
-            let freed = before - shelf.bytes;
+            let freed = shelf.remove(key);
             all.bytes -= freed;
             return None;
         }
@@ -155,27 +183,14 @@ impl ModuleCache {
 
     /// Whether the caller is the one to work `key` out again (see the module's docs).
     pub fn lease(&self, owner: &Owner, key: &str, ms: Duration, now: Instant) -> bool {
-        let ms = ms.min(MAX_LEASE);
-        self.change(owner, now, |shelf| match shelf.leases.get_mut(key) {
-            Some(until) if *until > now => false,
-            Some(until) => {
-                *until = now + ms;
-                true
-            }
-            None => {
-                shelf.leases.insert(key.to_string(), now + ms);
-                shelf.bytes += key.len() + KEY_OVERHEAD;
-                true
-            }
-        })
+        let until = now + ms.min(MAX_LEASE);
+        self.change(owner, |shelf| shelf.lease(key, until, now))
     }
 
-    /// Keeps `value` under `key` for `ttl`, and ends the lease on it.
+    /// Keeps `value` under `key` for `ttl`, and ends the lease on it. The import checks the
+    /// key and the value against [`MAX_KEY`] and [`MAX_VALUE`] before.
     pub fn keep(&self, owner: &Owner, key: &str, value: Arc<str>, ttl: Duration, now: Instant) {
-        if key.len() > MAX_KEY || value.len() > MAX_VALUE {
-            return;
-        }
-        self.change(owner, now, |shelf| {
+        self.change(owner, |shelf| {
             shelf.remove(key);
             shelf.end_lease(key);
             shelf.bytes += Kept::weight(key, &value);
@@ -191,28 +206,23 @@ impl ModuleCache {
     }
 
     /// Drops what is kept under `key`.
-    pub fn forget(&self, owner: &Owner, key: &str, now: Instant) {
-        self.change(owner, now, |shelf| shelf.remove(key));
+    pub fn forget(&self, owner: &Owner, key: &str) {
+        self.change(owner, |shelf| {
+            shelf.remove(key);
+        });
     }
 
-    /// Changes `owner`'s shelf, then keeps it and the whole cache within their bounds.
-    fn change<T>(&self, owner: &Owner, now: Instant, f: impl FnOnce(&mut Shelf) -> T) -> T {
+    /// Changes `owner`'s shelf (taken out, put back as the most recently used unless left
+    /// empty), then keeps it and the whole cache within their bounds.
+    fn change<T>(&self, owner: &Owner, f: impl FnOnce(&mut Shelf) -> T) -> T {
         let mut all = self.lock();
-        if !all.shelves.contains_key(owner) {
-            all.shelves.insert(owner.clone(), Shelf::new());
-        }
-        let Some(shelf) = all.shelves.get_mut(owner) else {
-            // Inserted just above, under the same lock.
-            return f(&mut Shelf::new());
-        };
+        let mut shelf = all.shelves.remove(owner).unwrap_or_else(Shelf::new);
         let before = shelf.bytes;
-        let out = f(shelf);
-        shelf.trim(now);
-        let after = shelf.bytes;
-        let empty = shelf.keys() == 0;
-        all.bytes = all.bytes - before + after;
-        if empty {
-            all.shelves.remove(owner);
+        let out = f(&mut shelf);
+        shelf.trim();
+        all.bytes = all.bytes - before + shelf.bytes;
+        if shelf.keys() > 0 {
+            all.shelves.insert(owner.clone(), shelf);
         }
         // The shelf just changed is the most recently used: others give way first.
         while all.bytes > TOTAL_BYTES {
@@ -224,7 +234,7 @@ impl ModuleCache {
         out
     }
 
-    /// What the whole cache weighs (for the metrics and the tests).
+    /// What the whole cache weighs.
     pub fn bytes(&self) -> usize {
         self.lock().bytes
     }
@@ -283,5 +293,23 @@ mod tests {
         assert!(cache.lease(&o, "r", ms, now + Duration::from_secs(8)));
         let later = now + Duration::from_secs(38);
         assert!(cache.get(&o, "r", later).is_none(), "past its life");
+    }
+
+    #[test]
+    fn a_flood_of_leases_stays_on_its_own_shelf() {
+        let cache = ModuleCache::default();
+        let now = Instant::now();
+        let (paris, lyon) = (owner(1, "hostile"), owner(2, "consultations"));
+        cache.keep(&lyon, "r", Arc::from("lyon"), MAX_TTL, now);
+        let granted = (0..5 * SHELF_KEYS)
+            .filter(|i| cache.lease(&paris, &format!("k{i}"), MAX_LEASE, now))
+            .count();
+        assert_eq!(granted, SHELF_KEYS, "at most a shelf's keys of live leases");
+        assert!(
+            cache.get(&lyon, "r", now).is_some(),
+            "another shelf untouched"
+        );
+        // Once they ended, new leases are granted again.
+        assert!(cache.lease(&paris, "new", MAX_LEASE, now + MAX_LEASE));
     }
 }

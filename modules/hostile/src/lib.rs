@@ -1,8 +1,9 @@
 //! A hostile module, used only by the host's tests to prove containment: runaway CPU, memory
 //! and stack, oversized output, panics, attempts to reach the filesystem, environment and
 //! network, and attempts to read storage outside its own scope; and the contract's `places`
-//! and `cache` driven from outside (`/places/…`, `/cache/…`), for the host's tests of boxes and distances on both
-//! databases. Never install it for a commune.
+//! and `cache` driven from outside (`/places/…`, `/cache/…`), for the host's tests of boxes
+//! and distances on both databases and of what a module keeps in memory. Never install it
+//! for a commune.
 
 use parvis_module_sdk::SettingKind;
 use parvis_module_sdk::prelude::*;
@@ -394,7 +395,8 @@ fn cache_get(req: &Request, _: &Params) -> Result<Response, Error> {
     Ok(Response::json(&json!({ "found": found })))
 }
 
-/// `?key=&value=&ttl_ms=`, or `&bytes=N` for a value of N letters; `&fail=1` answers 500
+/// `?key=&value=&ttl_ms=`, or `&bytes=N` for a value of N letters; `&copies=N` keeps N keys;
+/// `&fail=1` answers 500
 /// after keeping it (nothing kept, the call failed). Answers the host's refusal, if any.
 fn cache_set(req: &Request, _: &Params) -> Result<Response, Error> {
     let key = req.query_value("key").unwrap_or_default();
@@ -409,7 +411,22 @@ fn cache_set(req: &Request, _: &Params) -> Result<Response, Error> {
         .query_value("ttl_ms")
         .and_then(|t| t.parse().ok())
         .unwrap_or(60_000);
-    let kept = cache::set(key, &value, ttl);
+    // `&copies=N`: N keys, `{key}-0` to `{key}-{N-1}`, the last refusal answered.
+    let copies = req
+        .query_value("copies")
+        .and_then(|n| n.parse::<u32>().ok());
+    let kept = match copies {
+        Some(n) => {
+            let mut last = Ok(());
+            for i in 0..n {
+                if let Err(why) = cache::set(&format!("{key}-{i}"), &value, ttl) {
+                    last = Err(why);
+                }
+            }
+            last
+        }
+        None => cache::set(key, &value, ttl),
+    };
     if req.query_value("fail").is_some() {
         return Err(Error::Internal("échec voulu après la mise en cache".into()));
     }

@@ -11,7 +11,7 @@
 //! The host may drop an entry at any time (memory, a restart, another server process keeps
 //! its own): nothing may depend on finding it. What a call keeps takes effect if the call
 //! succeeds. Keys are the module's own, for the request's commune only (at most 200 bytes);
-//! values at most 1 MiB, 16 kept per call, 8 MiB per module and commune.
+//! values at most 1 MiB, 16 keys kept or forgotten per call, 8 MiB per module and commune.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -55,9 +55,10 @@ pub fn lease(key: &str, ms: u32) -> bool {
     wit::lease(key, ms)
 }
 
-/// Drops what is kept under `key` (once the call succeeds).
-pub fn forget(key: &str) {
-    wit::forget(key);
+/// Drops what is kept under `key` (once the call succeeds); the error says, in French, which
+/// bound it passed.
+pub fn forget(key: &str) -> Result<(), String> {
+    wit::forget(key)
 }
 
 /// The value kept under `key` if it is younger than `fresh_ms`; else `work`'s, kept for the

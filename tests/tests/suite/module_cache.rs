@@ -111,6 +111,23 @@ both_backends!(
             "{refused}"
         );
 
+        // At most 16 keys changed in one call: the 17th is refused, the 16 before are kept.
+        let many = call(&app, paris, "/set?key=k&value=x&copies=17").await?;
+        assert!(
+            many["refused"]
+                .as_str()
+                .is_some_and(|why| why.contains("au plus 16 clés")),
+            "{many}"
+        );
+        assert_eq!(
+            call(&app, paris, "/get?key=k-15").await?["found"]["value"],
+            "x"
+        );
+        assert_eq!(
+            call(&app, paris, "/get?key=k-16").await?["found"],
+            Value::Null
+        );
+
         // One lease at a time: the first call gets it, the next not, until a value is kept.
         let lease = |key: &str| format!("/lease?key={key}&ms=30000");
         assert_eq!(call(&app, paris, &lease("resultats")).await?["lease"], true);
