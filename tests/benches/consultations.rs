@@ -438,13 +438,11 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
             anyhow::Ok((j, at.elapsed()))
         });
     }
-    let mut paced = Vec::with_capacity(paced_votes);
     let mut when = Vec::with_capacity(paced_votes);
     while let Some(done) = sent.join_next().await {
-        let (j, took) = done??;
-        paced.push(took);
-        when.push((j, took));
+        when.push(done??);
     }
+    let mut paced: Vec<Duration> = when.iter().map(|(_, took)| *took).collect();
     let paced_elapsed = due.elapsed();
     stop.store(true, Ordering::Relaxed);
     let walked = walker.await??;
