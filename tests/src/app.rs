@@ -14,6 +14,10 @@ use reqwest::redirect::Policy;
 use tokio::sync::oneshot;
 
 use crate::db::{Backend, TestDb};
+
+/// Longest a test's request may go unanswered: a request that hangs fails with its URL
+/// instead of the whole test being killed at the runner's limit without saying which.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 use crate::smtp::SmtpSink;
 
 /// Base domain used by tests; a resolver maps every name to 127.0.0.1.
@@ -270,6 +274,7 @@ impl TestApp {
     /// A browser-like client: cookie jar, no automatic redirects (tests follow them explicitly).
     pub fn client(&self) -> Result<reqwest::Client> {
         Ok(reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
             .cookie_store(true)
             .redirect(Policy::none())
             .dns_resolver(Arc::new(Loopback))
@@ -296,6 +301,7 @@ impl TestApp {
     /// A client without a cookie jar (benchmarks set each request's cookies themselves).
     pub fn bare_client(&self) -> Result<reqwest::Client> {
         Ok(reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
             .redirect(Policy::none())
             .dns_resolver(Arc::new(Loopback))
             .pool_max_idle_per_host(128)
@@ -535,6 +541,7 @@ impl TestApp {
         let jar = Arc::new(reqwest::cookie::Jar::default());
         jar.add_cookie_str(cookie.to_str()?, &self.url(Some(slug), "/").parse()?);
         Ok(reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
             .cookie_provider(jar)
             .redirect(Policy::none())
             .dns_resolver(Arc::new(Loopback))
