@@ -178,7 +178,14 @@ impl Db {
         let writer = Arc::new(Mutex::new(writer));
         let turns = Arc::new(Turns::default());
         if let Some(path) = &file {
-            wal::watch(Arc::downgrade(&writer), Arc::downgrade(&turns), path);
+            wal::watch(
+                wal::Watched {
+                    writer: Arc::downgrade(&writer),
+                    turns: Arc::downgrade(&turns),
+                    pool: pool.clone(),
+                },
+                path,
+            );
         }
         Ok(Db {
             pool,
