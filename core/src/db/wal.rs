@@ -21,8 +21,9 @@
 //! A restart waits at most [`READERS_WAIT`] for readers to leave the log, off the async
 //! workers; if they do not, the next look tries again.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Weak;
+use std::sync::{Arc, Mutex as StdMutex, OnceLock, Weak};
 use std::time::Duration;
 
 use sqlx::AnyPool;
@@ -151,10 +152,38 @@ async fn hold_writer_for(db: &Watched, mode: Restart) -> Held {
 
 /// Writes what the system holds of `path` to the disk (an error leaves it to the checkpoint).
 async fn sync_file(path: &Path) {
-    let path = path.to_path_buf();
-    let synced = tokio::task::spawn_blocking(move || std::fs::File::open(&path)?.sync_data()).await;
+    let Some(file) = kept_open(path) else {
+        return;
+    };
+    let synced = tokio::task::spawn_blocking(move || file.sync_data()).await;
     if let Ok(Err(e)) = synced {
         tracing::debug!(error = %e, "database file not synced beside the writer");
+    }
+}
+
+/// A descriptor of the database file `path`, opened once and **never closed** while the
+/// process lives: closing any descriptor of a file drops every POSIX lock the process holds
+/// on it, SQLite's included (the first version of this watcher opened and closed the file at
+/// each sync, and the browser tests' server answered « disk I/O error » to reads).
+fn kept_open(path: &Path) -> Option<Arc<std::fs::File>> {
+    static OPEN: OnceLock<StdMutex<HashMap<PathBuf, Arc<std::fs::File>>>> = OnceLock::new();
+    let mut open = OPEN
+        .get_or_init(StdMutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(file) = open.get(path) {
+        return Some(file.clone());
+    }
+    match std::fs::File::open(path) {
+        Ok(file) => {
+            let file = Arc::new(file);
+            open.insert(path.to_path_buf(), file.clone());
+            Some(file)
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "database file not opened for syncs");
+            None
+        }
     }
 }
 
