@@ -30,6 +30,8 @@ fn script() -> PathBuf {
     crate::app::workspace_dir().join("tests/oidc/provider.mjs")
 }
 
+const NOT_LISTENING: &str = "the provider exited before listening";
+
 /// A loopback port free now (the provider binds it a moment later).
 fn free_port() -> Result<u16> {
     let socket = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -49,7 +51,25 @@ impl Provider {
         backend: Backend,
         identities: Option<&std::path::Path>,
     ) -> Result<(TestApp, Provider)> {
-        let port = free_port()?;
+        // The port is free when chosen, not when the provider binds it: another process may
+        // take it meanwhile (CI once saw EADDRINUSE). Then both start again on another port.
+        let mut attempt = 1;
+        loop {
+            match Self::app_on(backend, identities, free_port()?).await {
+                Err(e) if attempt < 3 && e.to_string().contains(NOT_LISTENING) => {
+                    eprintln!("the FranceConnect provider could not listen, again: {e:#}");
+                    attempt += 1;
+                }
+                started => return started,
+            }
+        }
+    }
+
+    async fn app_on(
+        backend: Backend,
+        identities: Option<&std::path::Path>,
+        port: u16,
+    ) -> Result<(TestApp, Provider)> {
         let issuer = format!("http://127.0.0.1:{port}/api/v2");
         let configured = issuer.clone();
         let app = TestApp::start_configured(backend, 0, move |c| {
@@ -61,7 +81,13 @@ impl Provider {
         })
         .await?;
         let origin = app.url(None, "");
-        let provider = Provider::start(port, &origin, identities).await?;
+        let provider = match Provider::start(port, &origin, identities).await {
+            Ok(provider) => provider,
+            Err(e) => {
+                app.stop().await;
+                return Err(e);
+            }
+        };
         anyhow::ensure!(
             provider.issuer == issuer,
             "the provider's issuer is {}, not {issuer}",
@@ -106,7 +132,7 @@ impl Provider {
                     return Ok::<String, anyhow::Error>(issuer.to_string());
                 }
             }
-            bail!("the provider exited before listening")
+            bail!(NOT_LISTENING)
         })
         .await
         .context("the provider did not start in 30 s")??;
