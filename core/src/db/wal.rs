@@ -10,16 +10,19 @@
 //!    the database, and the database file is synced. A passive checkpoint syncs the file only
 //!    when it copied the whole log, which readers prevent under load: a restart then wrote a
 //!    second's copies back to the disk holding the writer (some 70 ms at 2,000 votes/s on
-//!    this project's disk; with the truncation, 100 – 190 ms a second);
+//!    this project's disk; with the truncation, 100 – 190 ms a second). That sync takes some
+//!    90 ms, during which writes go on: a second passive checkpoint and sync, beside the
+//!    writer too, take those;
 //! 2. past [`WAL_LIMIT`], it takes the writer (a turn like any write transaction's, so no
 //!    group is open) and restarts the log: only the pages written since step 1 are left to
-//!    copy and sync (15 ms). The file keeps its size while writes go on (cutting it back
+//!    copy and sync (5 – 8 ms). The file keeps its size while writes go on (cutting it back
 //!    cost some 20 ms of the disk);
 //! 3. once writes are over (the log no longer grows), it empties the file
 //!    (`wal_checkpoint(TRUNCATE)`).
 //!
-//! A restart waits at most [`READERS_WAIT`] for readers to leave the log, off the async
-//! workers; if they do not, the next look tries again.
+//! Holding the writer, the checkpoint waits for readers still in the log, off the async
+//! workers: [`READERS_FIRST`], then twice as long each time they were not gone, up to
+//! [`READERS_WAIT`]; if they are not gone, the next look tries again.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -37,12 +40,18 @@ use super::turn::{Key, Turns};
 pub const WAL_LIMIT: u64 = 4 << 20;
 /// How often the log's size is looked at.
 pub const WAL_WATCH: Duration = Duration::from_secs(1);
-/// Longest a restart waits for readers (writers wait for it meanwhile).
+/// How long a checkpoint holding the writer first waits for readers still in the log
+/// (writers wait for it meanwhile): the requests' reads last a few milliseconds.
+const READERS_FIRST: Duration = Duration::from_millis(5);
+/// Longest it waits: after each time readers were not gone, the next wait is twice as long,
+/// up to this; after a restart, it is [`READERS_FIRST`] again. One long read (a results
+/// page working out 20,000 tallies reads for 250 ms) then costs the writers 5 ms, not 50,
+/// and reads that never stop still let the log be restarted.
 const READERS_WAIT: Duration = Duration::from_millis(50);
 
-/// How a checkpoint holding the writer leaves the log's file.
+/// The checkpoint that holds the writer, by how it leaves the log's file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Restart {
+pub(crate) enum Checkpoint {
     /// The log starts again from the beginning of its file, which keeps its size.
     Restart,
     /// The file is also cut to nothing.
@@ -69,6 +78,7 @@ pub(crate) fn watch(db: Watched, file: &str) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let page = page_size(&db.pool).await;
         let mut last = None;
+        let mut readers = READERS_FIRST;
         loop {
             tick.tick().await;
             if db.pool.is_closed() || db.writer.strong_count() == 0 {
@@ -86,9 +96,9 @@ pub(crate) fn watch(db: Watched, file: &str) {
             last = frames;
             let logged = frames.map_or(size, |n| n.saturating_mul(page));
             let mode = if logged > WAL_LIMIT && growing {
-                Restart::Restart
+                Checkpoint::Restart
             } else if !growing && (logged > 0 || size > WAL_LIMIT) {
-                Restart::Truncate
+                Checkpoint::Truncate
             } else {
                 continue;
             };
@@ -96,14 +106,26 @@ pub(crate) fn watch(db: Watched, file: &str) {
             // database file but not yet on the disk: only a checkpoint that copies the whole
             // log syncs the file. The restart would write those copies back holding the
             // writer (70 of the 75 ms it held, at 2,000 votes/s on this project's disk).
+            let beside = std::time::Instant::now();
             sync_file(&main).await;
-            match hold_writer_for(&db, mode).await {
+            // Writes went on during that sync (some 90 ms of them): copied and synced beside
+            // the writer too, they are not left for the restart to copy and sync holding it.
+            if mode == Checkpoint::Restart && passive(&db.pool).await.is_some() {
+                sync_file(&main).await;
+            }
+            let beside_ms = beside.elapsed().as_secs_f64() * 1e3;
+            match hold_writer_for(&db, mode, readers, beside_ms).await {
                 // Restarted: the log keeps its pages until the next write, so the next look
                 // finds the same count unless writes went on (then it restarts again), and
                 // empties the file if none did.
-                Held::Done(true) => {}
+                Held::Done(true) => readers = READERS_FIRST,
                 Held::Done(false) => {
-                    tracing::debug!(bytes = size, "log checkpoint waits for readers: next time")
+                    tracing::debug!(
+                        bytes = size,
+                        waited_ms = readers.as_secs_f64() * 1e3,
+                        "log checkpoint waits for readers: next time"
+                    );
+                    readers = (readers * 2).min(READERS_WAIT);
                 }
                 Held::Failed(e) => tracing::warn!(error = %e, "log checkpoint failed"),
                 Held::Closed => return,
@@ -119,7 +141,12 @@ enum Held {
 }
 
 /// Step 2 or 3: the checkpoint holding the writer.
-async fn hold_writer_for(db: &Watched, mode: Restart) -> Held {
+async fn hold_writer_for(
+    db: &Watched,
+    mode: Checkpoint,
+    readers: Duration,
+    beside_ms: f64,
+) -> Held {
     let (Some(writer), Some(turns)) = (db.writer.upgrade(), db.turns.upgrade()) else {
         return Held::Closed;
     };
@@ -131,15 +158,15 @@ async fn hold_writer_for(db: &Watched, mode: Restart) -> Held {
     if guard.is_none() {
         return Held::Closed;
     }
-    let done = tokio::task::spawn_blocking(move || {
-        guard.as_mut().map(|w| w.checkpoint(mode, READERS_WAIT))
-    })
-    .await;
+    let done =
+        tokio::task::spawn_blocking(move || guard.as_mut().map(|w| w.checkpoint(mode, readers)))
+            .await;
     drop(turn);
     // Every write of the server waited this long (`RUST_LOG=parvis_core::db::wal=debug`).
     tracing::debug!(
         ?mode,
         held_ms = taken.elapsed().as_secs_f64() * 1e3,
+        beside_ms,
         "log checkpoint held the writer"
     );
     match done {
