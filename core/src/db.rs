@@ -868,14 +868,7 @@ fn checkpoint_beside(pool: &AnyPool) {
         return;
     };
     let pool = pool.clone();
-    runtime.spawn(async move {
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
-            tracing::debug!(error = %e, "checkpoint skipped");
-        }
-    });
+    runtime.spawn(async move { wal::passive(&pool).await });
 }
 
 /// How long a member waits for its group to end before ending it itself (the writer it was

@@ -215,8 +215,8 @@ fn kept_open(path: &Path) -> Option<Arc<std::fs::File>> {
 }
 
 /// A passive checkpoint on a pooled connection: it copies what it can without waiting for
-/// anyone. The pages in the log, or `None` when another checkpoint held it.
-async fn passive(pool: &AnyPool) -> Option<u64> {
+/// anyone. The pages in the log, or `None` when another checkpoint held it (or it failed).
+pub(super) async fn passive(pool: &AnyPool) -> Option<u64> {
     let row: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
         .fetch_one(pool)
         .await;
