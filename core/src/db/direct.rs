@@ -469,32 +469,18 @@ mod tests {
     use super::*;
     use crate::db::wal::Checkpoint;
 
-    /// A database file of its own in the system's temporary directory, removed at the end.
-    struct TempDb(String);
-
-    impl Drop for TempDb {
-        fn drop(&mut self) {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", self.0));
-            }
-        }
-    }
-
     #[test]
     fn a_checkpoint_waits_for_readers_as_long_as_it_is_told_then_gives_up()
     -> Result<(), Box<dyn std::error::Error>> {
-        let dir = std::env::temp_dir();
-        let file = TempDb(format!(
-            "{}/parvis-checkpoint-{}.db",
-            dir.display(),
-            std::process::id()
-        ));
-        rusqlite::Connection::open(&file.0)?
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("parvis.db");
+        let file = path.to_str().ok_or("a temporary path that is not UTF-8")?;
+        rusqlite::Connection::open(file)?
             .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (x INTEGER);")?;
-        let mut writer = DirectConn::writer(&file.0)?;
+        let mut writer = DirectConn::writer(file)?;
         writer.execute("INSERT INTO t VALUES (1)")?;
         // A reader keeps its snapshot while the writer goes on.
-        let mut reader = DirectConn::reader(&file.0)?;
+        let mut reader = DirectConn::reader(file)?;
         reader.begin_read()?;
         let seen: i64 = reader
             .conn
@@ -515,7 +501,7 @@ mod tests {
             started.elapsed()
         );
         // The writer waits for no one outside a checkpoint: its busy handler is gone.
-        let mut other = rusqlite::Connection::open(&file.0)?;
+        let mut other = rusqlite::Connection::open(file)?;
         let held = other.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let started = Instant::now();
         assert!(
@@ -532,7 +518,7 @@ mod tests {
         // Once the reader is gone, the log is emptied.
         reader.end_read();
         assert!(writer.checkpoint(Checkpoint::Truncate, wait)?);
-        assert_eq!(std::fs::metadata(format!("{}-wal", file.0))?.len(), 0);
+        assert_eq!(std::fs::metadata(format!("{file}-wal"))?.len(), 0);
         Ok(())
     }
 }
