@@ -56,7 +56,7 @@ impl Provider {
         let mut attempt = 1;
         loop {
             match Self::app_on(backend, identities, free_port()?).await {
-                Err(e) if attempt < 3 && e.to_string().contains(NOT_LISTENING) => {
+                Err(e) if attempt < 3 && e.chain().any(|c| c.to_string() == NOT_LISTENING) => {
                     eprintln!("the FranceConnect provider could not listen, again: {e:#}");
                     attempt += 1;
                 }
