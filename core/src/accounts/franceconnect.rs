@@ -80,6 +80,12 @@ const ALGS: [CoreJwsSigningAlgorithm; 2] = [
 const METADATA_TTL: Duration = Duration::from_secs(600);
 /// The longest the platform waits for the provider.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most bytes read of the provider's description, keys and tokens (a few kilobytes each): a
+/// provider, or anyone between, sending without end is read no further than this, not for
+/// the whole timeout (944 MB in memory, in a test on loopback).
+const MAX_ANSWER: usize = 256 * 1024;
+/// Most bytes read of an identity (a few hundred).
+const MAX_IDENTITY: usize = 64 * 1024;
 
 /// The routes.
 pub fn routes() -> Router<AppState> {
@@ -95,7 +101,7 @@ pub fn routes() -> Router<AppState> {
 /// from discovery, kept [`METADATA_TTL`]) and the limit on sign-ins started per address.
 pub struct Provider {
     settings: Option<Settings>,
-    http: Option<openidconnect::reqwest::Client>,
+    http: Option<Http>,
     metadata: tokio::sync::Mutex<Option<(Instant, Arc<ProviderMetadataWithLogout>)>>,
     starts: RateLimit<std::net::IpAddr>,
 }
@@ -109,6 +115,7 @@ impl Provider {
             .redirect(openidconnect::reqwest::redirect::Policy::none())
             .timeout(HTTP_TIMEOUT)
             .build()
+            .map(Http)
             .map_err(|e| tracing::error!(error = %e, "FranceConnect's HTTP client"))
             .ok();
         Provider {
@@ -124,7 +131,7 @@ impl Provider {
         self.settings.is_some() && self.http.is_some()
     }
 
-    fn parts(&self) -> Result<(&Settings, &openidconnect::reqwest::Client), Failure> {
+    fn parts(&self) -> Result<(&Settings, &Http), Failure> {
         match (&self.settings, &self.http) {
             (Some(s), Some(h)) => Ok((s, h)),
             _ => Err(Failure::NotConfigured),
@@ -156,6 +163,67 @@ impl Provider {
         *kept = Some((Instant::now(), m.clone()));
         Ok(m)
     }
+}
+
+/// The provider's HTTP client: reqwest's (no redirects, [`HTTP_TIMEOUT`]), reading each
+/// answer's body up to [`MAX_ANSWER`] for openidconnect (discovery, keys, the token), whose
+/// own reqwest client reads whatever comes.
+struct Http(openidconnect::reqwest::Client);
+
+type HttpError = openidconnect::HttpClientError<openidconnect::reqwest::Error>;
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for Http {
+    type Error = HttpError;
+    type Future = std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<openidconnect::HttpResponse, HttpError>>
+                + Send
+                + 'c,
+        >,
+    >;
+
+    fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let request = openidconnect::reqwest::Request::try_from(request).map_err(Box::new)?;
+            let mut response = self.0.execute(request).await.map_err(Box::new)?;
+            let mut answer = openidconnect::http::Response::builder()
+                .status(response.status())
+                .version(response.version());
+            for (name, value) in response.headers() {
+                answer = answer.header(name, value);
+            }
+            let body = read_bounded(&mut response, MAX_ANSWER)
+                .await
+                .map_err(Box::new)?
+                .ok_or_else(|| {
+                    openidconnect::HttpClientError::Other(format!(
+                        "the answer is longer than {MAX_ANSWER} bytes"
+                    ))
+                })?;
+            answer
+                .body(body)
+                .map_err(openidconnect::HttpClientError::Http)
+        })
+    }
+}
+
+/// The body of `response`, or `None` as soon as it is longer than `max` bytes (announced or
+/// received): no more of it is read.
+async fn read_bounded(
+    response: &mut openidconnect::reqwest::Response,
+    max: usize,
+) -> Result<Option<Vec<u8>>, openidconnect::reqwest::Error> {
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > max {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 /// What went wrong, worded for the person (who can always sign in with their e-mail).
@@ -659,7 +727,8 @@ async fn user_info(
     let fc = &state.franceconnect;
     let (settings, http) = fc.parts()?;
     let endpoint = metadata.userinfo_endpoint().ok_or(Failure::Unverified)?;
-    let response = http
+    let mut response = http
+        .0
         .get(endpoint.url().as_str())
         .bearer_auth(access_token)
         .header(header::ACCEPT, "application/jwt")
@@ -673,15 +742,10 @@ async fn user_info(
         tracing::warn!(status = %response.status(), "FranceConnect's userinfo endpoint");
         return Err(Failure::Unverified);
     }
-    // An identity is a few hundred bytes: read no more than 64 KiB of whatever comes.
-    let mut response = response;
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|_| Failure::Unreachable)? {
-        if body.len() + chunk.len() > 64 * 1024 {
-            return Err(Failure::Unverified);
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = read_bounded(&mut response, MAX_IDENTITY)
+        .await
+        .map_err(|_| Failure::Unreachable)?
+        .ok_or(Failure::Unverified)?;
     let jwt = std::str::from_utf8(&body)
         .map_err(|_| Failure::Unverified)?
         .trim();

@@ -11,7 +11,7 @@
 
 use anyhow::{Context as _, Result};
 use parvis_tests::franceconnect::{Provider, follow, location, log_in_at_provider};
-use parvis_tests::{TestApp, both_backends, form_token, html};
+use parvis_tests::{Backend, TestApp, both_backends, form_token, html};
 
 const PASSWORD: &str = "mot-de-passe-solide";
 
@@ -530,3 +530,71 @@ both_backends!(
         Ok(())
     }
 );
+
+/// A provider whose description never ends (an endless stream of blanks, which JSON allows
+/// before a value): the platform stops reading it at its bound, tells the person at once, and
+/// e-mail sign-in works. Read whole, the stream runs for the 5 s timeout (944 MB produced,
+/// without the bound).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_sending_without_end_is_read_no_further_than_a_bound() -> Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let produced = Arc::new(AtomicU64::new(0));
+    let counter = produced.clone();
+    let endless = axum::Router::new().route(
+        "/api/v2/.well-known/openid-configuration",
+        axum::routing::get(move || {
+            let counter = counter.clone();
+            async move {
+                let blanks = axum::body::Bytes::from(vec![b' '; 64 * 1024]);
+                axum::body::Body::from_stream(futures_util::stream::repeat_with(move || {
+                    counter.fetch_add(blanks.len() as u64, Ordering::Relaxed);
+                    Ok::<_, std::io::Error>(blanks.clone())
+                }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let issuer = format!("http://{}/api/v2", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, endless).await });
+    let app = TestApp::start_configured(Backend::Sqlite, 0, move |c| {
+        c.franceconnect = Some(parvis_core::config::FranceConnect {
+            issuer,
+            client_id: parvis_tests::franceconnect::CLIENT_ID.into(),
+            client_secret: parvis_tests::franceconnect::CLIENT_SECRET.into(),
+        });
+    })
+    .await?;
+    let paris = app.commune("75056").await?;
+    app.account("habitant@example.fr", PASSWORD).await?;
+
+    let c = app.client()?;
+    let (_, answer) = follow(
+        &c,
+        &app.url(Some(&paris), "/franceconnect/connexion"),
+        |_| false,
+    )
+    .await?;
+    let answer = answer.context("an answer")?;
+    assert_eq!(answer.status(), 503);
+    assert!(html::text(&answer.text().await?).contains("FranceConnect ne répond pas"));
+    // What the server produced: what the platform read (256 KiB at most) and what the
+    // sockets' buffers took before the connection closed. Give the server a moment to see it.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let first = produced.load(Ordering::Relaxed);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        produced.load(Ordering::Relaxed),
+        first,
+        "the connection is closed: nothing more is sent"
+    );
+    assert!(first < 16 << 20, "{first} bytes produced");
+
+    let signed = app
+        .signed_in(Some(&paris), "habitant@example.fr", PASSWORD)
+        .await?;
+    assert!(signed_in(&signed, &app.url(Some(&paris), "/")).await?);
+    app.stop().await;
+    Ok(())
+}
