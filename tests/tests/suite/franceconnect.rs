@@ -71,6 +71,21 @@ async fn open(client: &reqwest::Client, callback: &str) -> Result<(u16, String, 
 }
 
 /// The URL `url` with its query parameter `name` set to `value`.
+/// A visitor starting a sign-in from `commune`'s page is told FranceConnect does not answer.
+async fn told_franceconnect_is_down(app: &TestApp, commune: &str) -> Result<()> {
+    let c = app.client()?;
+    let (_, answer) = follow(
+        &c,
+        &app.url(Some(commune), "/franceconnect/connexion"),
+        |_| false,
+    )
+    .await?;
+    let answer = answer.context("an answer")?;
+    assert_eq!(answer.status(), 503);
+    assert!(html::text(&answer.text().await?).contains("FranceConnect ne répond pas"));
+    Ok(())
+}
+
 fn with_param(url: &str, name: &str, value: &str) -> Result<String> {
     let mut u = reqwest::Url::parse(url)?;
     let pairs: Vec<(String, String)> = u
@@ -509,16 +524,7 @@ both_backends!(
         let (app2, mut provider2) = Provider::app(backend).await?;
         let lyon = app2.commune("69123").await?;
         provider2.stop().await?;
-        let c = app2.client()?;
-        let (_, answer) = follow(
-            &c,
-            &app2.url(Some(&lyon), "/franceconnect/connexion"),
-            |_| false,
-        )
-        .await?;
-        let answer = answer.context("an answer")?;
-        assert_eq!(answer.status(), 503);
-        assert!(html::text(&answer.text().await?).contains("FranceConnect ne répond pas"));
+        told_franceconnect_is_down(&app2, &lyon).await?;
 
         // E-mail sign-in works all along.
         let signed = app
@@ -569,16 +575,7 @@ async fn a_provider_sending_without_end_is_read_no_further_than_a_bound() -> Res
     let paris = app.commune("75056").await?;
     app.account("habitant@example.fr", PASSWORD).await?;
 
-    let c = app.client()?;
-    let (_, answer) = follow(
-        &c,
-        &app.url(Some(&paris), "/franceconnect/connexion"),
-        |_| false,
-    )
-    .await?;
-    let answer = answer.context("an answer")?;
-    assert_eq!(answer.status(), 503);
-    assert!(html::text(&answer.text().await?).contains("FranceConnect ne répond pas"));
+    told_franceconnect_is_down(&app, &paris).await?;
     // What the server produced: what the platform read (256 KiB at most) and what the
     // sockets' buffers took before the connection closed. Give the server a moment to see it.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
