@@ -259,3 +259,22 @@ mod same_origin_tests {
         assert!(!p.contains('\r') && !p.contains('\n'), "{p:?}");
     }
 }
+
+/// At most `max` bytes of an HTTP answer's body, and whether there was more (then no more
+/// is read): what another server sends is bounded before it is held, whoever it is (an
+/// identity provider, a push service a browser named, an SMS gateway).
+pub async fn body_up_to(
+    response: &mut reqwest::Response,
+    max: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = max - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}

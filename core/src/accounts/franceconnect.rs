@@ -54,7 +54,7 @@ use crate::error::{AppError, AppResult};
 use crate::rate_limit::RateLimit;
 use crate::state::AppState;
 use crate::types::AccountId;
-use crate::util::{now, random_token, search_key, token_hash};
+use crate::util::{body_up_to, now, random_token, search_key, token_hash};
 use crate::web::render::{Notice, Page};
 use crate::web::session::{self, CookieScope, SignedIn, Viewer, read_cookie};
 use crate::web::site::{Site, custom_host, under_base_domain};
@@ -192,38 +192,19 @@ impl<'c> openidconnect::AsyncHttpClient<'c> for Http {
             for (name, value) in response.headers() {
                 answer = answer.header(name, value);
             }
-            let body = read_bounded(&mut response, MAX_ANSWER)
+            let (body, cut) = body_up_to(&mut response, MAX_ANSWER)
                 .await
-                .map_err(Box::new)?
-                .ok_or_else(|| {
-                    openidconnect::HttpClientError::Other(format!(
-                        "the answer is longer than {MAX_ANSWER} bytes"
-                    ))
-                })?;
+                .map_err(Box::new)?;
+            if cut {
+                return Err(openidconnect::HttpClientError::Other(format!(
+                    "the answer is longer than {MAX_ANSWER} bytes"
+                )));
+            }
             answer
                 .body(body)
                 .map_err(openidconnect::HttpClientError::Http)
         })
     }
-}
-
-/// The body of `response`, or `None` as soon as it is longer than `max` bytes (announced or
-/// received): no more of it is read.
-async fn read_bounded(
-    response: &mut openidconnect::reqwest::Response,
-    max: usize,
-) -> Result<Option<Vec<u8>>, openidconnect::reqwest::Error> {
-    if response.content_length().is_some_and(|n| n > max as u64) {
-        return Ok(None);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > max {
-            return Ok(None);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Some(body))
 }
 
 /// What went wrong, worded for the person (who can always sign in with their e-mail).
@@ -742,10 +723,12 @@ async fn user_info(
         tracing::warn!(status = %response.status(), "FranceConnect's userinfo endpoint");
         return Err(Failure::Unverified);
     }
-    let body = read_bounded(&mut response, MAX_IDENTITY)
+    let (body, cut) = body_up_to(&mut response, MAX_IDENTITY)
         .await
-        .map_err(|_| Failure::Unreachable)?
-        .ok_or(Failure::Unverified)?;
+        .map_err(|_| Failure::Unreachable)?;
+    if cut {
+        return Err(Failure::Unverified);
+    }
     let jwt = std::str::from_utf8(&body)
         .map_err(|_| Failure::Unverified)?
         .trim();
