@@ -278,3 +278,10 @@ pub async fn body_up_to(
     }
     Ok((body, false))
 }
+
+/// The start of an answer's body for a log line: its first 300 characters, reading at most
+/// 1,200 bytes (300 characters of UTF-8, whatever they are), nothing if it cannot be read.
+pub async fn error_text(mut response: reqwest::Response) -> String {
+    let (body, _) = body_up_to(&mut response, 1200).await.unwrap_or_default();
+    String::from_utf8_lossy(&body).chars().take(300).collect()
+}

@@ -73,6 +73,11 @@ struct Shared {
     gone: HashSet<String>,
     /// Devices answered 503 this many more times.
     busy: HashMap<String, u32>,
+    /// Devices answered 400 with a body that never ends.
+    chatty: HashSet<String>,
+    /// Bytes of such bodies produced so far (what the application server read, and what
+    /// the sockets' buffers took).
+    produced: Arc<std::sync::atomic::AtomicU64>,
     /// The VAPID public key the application server must use (base64url), once known.
     expected_key: Option<String>,
     received: Vec<ReceivedPush>,
@@ -129,6 +134,19 @@ impl PushService {
         Ok(())
     }
 
+    /// From now on, answers 400 Bad Request for this device, with a body that never ends.
+    pub fn chatty(&self, name: &str) -> Result<()> {
+        self.lock()?.chatty.insert(name.to_string());
+        Ok(())
+    }
+
+    /// Bytes of never-ending bodies produced so far.
+    pub fn produced(&self) -> u64 {
+        self.lock()
+            .map(|s| s.produced.load(std::sync::atomic::Ordering::Relaxed))
+            .unwrap_or_default()
+    }
+
     /// Only accepts VAPID signatures by this public key (base64url, from the platform's
     /// `/notifications/push/cle`).
     pub fn expect_key(&self, key: &str) -> Result<()> {
@@ -158,32 +176,56 @@ async fn receive(
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
     let Ok(mut state) = shared.lock() else {
-        return StatusCode::INTERNAL_SERVER_ERROR;
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let Some(device) = state.devices.get(&name).cloned() else {
+    if state.chatty.contains(&name) {
+        let counter = state.produced.clone();
+        let blanks = Bytes::from(vec![b' '; 64 * 1024]);
+        let endless = futures_util::stream::repeat_with(move || {
+            counter.fetch_add(blanks.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            Ok::<_, std::io::Error>(blanks.clone())
+        });
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::body::Body::from_stream(endless),
+        )
+            .into_response();
+    }
+    receive_checked(&mut state, addr, &name, &headers, &body).into_response()
+}
+
+fn receive_checked(
+    state: &mut Shared,
+    addr: SocketAddr,
+    name: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> StatusCode {
+    let Some(device) = state.devices.get(name).cloned() else {
         return StatusCode::NOT_FOUND;
     };
-    if state.gone.contains(&name) {
+    if state.gone.contains(name) {
         return StatusCode::GONE;
     }
-    if let Some(left) = state.busy.get_mut(&name).filter(|left| **left > 0) {
+    if let Some(left) = state.busy.get_mut(name).filter(|left| **left > 0) {
         *left -= 1;
         return StatusCode::SERVICE_UNAVAILABLE;
     }
     let origin = format!("http://{addr}");
-    let checked = check_vapid(&headers, &origin, state.expected_key.as_deref()).and_then(
+    let checked = check_vapid(headers, &origin, state.expected_key.as_deref()).and_then(
         |(subject, expires_in)| {
-            let payload = decrypt(&headers, &body, &device)?;
-            let ttl = header(&headers, "ttl")
+            let payload = decrypt(headers, body, &device)?;
+            let ttl = header(headers, "ttl")
                 .context("no TTL header")?
                 .parse()
                 .context("TTL is not a number")?;
             Ok(ReceivedPush {
-                device: name.clone(),
+                device: name.to_string(),
                 payload,
-                urgency: header(&headers, "urgency").map(str::to_string),
+                urgency: header(headers, "urgency").map(str::to_string),
                 ttl,
                 subject,
                 expires_in,

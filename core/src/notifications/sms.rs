@@ -97,13 +97,7 @@ impl Handler<TextMessage> for SmsSender {
         let response = request.send().await?;
         let status = response.status();
         if !status.is_success() {
-            let body: String = response
-                .text()
-                .await
-                .unwrap_or_default()
-                .chars()
-                .take(300)
-                .collect();
+            let body = crate::util::error_text(response).await;
             anyhow::bail!("SMS provider answered {status}: {body}");
         }
         metrics::counter!("parvis_sms_sent_total").increment(1);

@@ -2,7 +2,8 @@
 //! messages itself (tests/src/push.rs), on both backends: a citizen subscribes two devices,
 //! an urgent alert from the real alerts component reaches the one still subscribed with
 //! `Urgency: high`, the other's 410 removes it, and the report counts both; a commune's post
-//! pushes through the same path; a busy push service is retried; the VAPID key is made once;
+//! pushes through the same path; a busy push service is retried, and one answering without end
+//! is read no further than a bound; the VAPID key is made once;
 //! the subscription API refuses bad input with French JSON errors and keeps each account's
 //! devices its own; devices are in the data export and go with the account; the scripts are
 //! served as JavaScript.
@@ -688,6 +689,47 @@ both_backends!(
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert!(service.received().is_empty(), "{:?}", service.received());
+        app.stop().await;
+        Ok(())
+    }
+);
+
+both_backends!(
+    a_push_service_answering_without_end_is_read_no_further_than_a_bound,
+    |backend| async move {
+        // A browser names its push service: the endpoint can be anyone's server. This one
+        // refuses the message with a body that never ends; the platform logs its start and
+        // counts the failure, and reads no more of it (read whole, it would run for the
+        // client's 15 s timeout).
+        let service = PushService::start().await?;
+        let (app, paris) = start(backend).await?;
+        expect_platform_key(&app, &service, &paris).await?;
+        let ines = citizen(&app, &paris, "ines@example.org").await?;
+        app.follow_commune(&ines, &paris).await?;
+        subscribe(&app, &ines, &paris, &service.device("bavard")?).await?;
+        service.chatty("bavard")?;
+
+        mayor_publishes(&app, &paris, "Conseil municipal jeudi à 19 h.").await?;
+        let started = Instant::now();
+        loop {
+            let failures: i64 = sqlx::query_scalar("SELECT failures FROM push_subscriptions")
+                .fetch_one(app.state.db.platform())
+                .await?;
+            if failures == 1 {
+                break;
+            }
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(30),
+                "the refusal is never counted"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Give the service a moment to see the connection closed, then nothing more is sent.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let produced = service.produced();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(service.produced(), produced, "the connection is closed");
+        assert!(produced < 16 << 20, "{produced} bytes produced");
         app.stop().await;
         Ok(())
     }

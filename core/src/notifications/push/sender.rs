@@ -143,13 +143,7 @@ impl Handler<PushMessage> for PushSender {
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             anyhow::bail!("push service answered {status}");
         }
-        let text: String = response
-            .text()
-            .await
-            .unwrap_or_default()
-            .chars()
-            .take(300)
-            .collect();
+        let text = crate::util::error_text(response).await;
         tracing::warn!(subscription = %sub.id, %status, body = %text, "push message refused");
         store::failed(&self.db, &sub.id).await?;
         self.count(&message, false).await;
