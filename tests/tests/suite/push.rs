@@ -100,6 +100,41 @@ async fn expect_platform_key(app: &TestApp, service: &PushService, slug: &str) -
 }
 
 /// The commune's mayor (an admin) publishes `body` in the commune's feed.
+/// A push service, an app whose key it expects, and Paris followed by Inès, whose `device`
+/// is subscribed to that service.
+async fn ines_subscribed(
+    backend: parvis_tests::Backend,
+    device: &str,
+) -> Result<(PushService, TestApp, String)> {
+    let service = PushService::start().await?;
+    let (app, paris) = start(backend).await?;
+    expect_platform_key(&app, &service, &paris).await?;
+    let ines = citizen(&app, &paris, "ines@example.org").await?;
+    app.follow_commune(&ines, &paris).await?;
+    subscribe(&app, &ines, &paris, &service.device(device)?).await?;
+    Ok((service, app, paris))
+}
+
+/// Waits until the push job has counted one failure for subscription `id` (20 s at most).
+async fn one_failure(app: &TestApp, id: &str) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let failures: i64 =
+            sqlx::query_scalar("SELECT failures FROM push_subscriptions WHERE id = $1")
+                .bind(id)
+                .fetch_one(app.state.db.platform())
+                .await?;
+        if failures == 1 {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(20),
+            "the push job never counted the failure"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn mayor_publishes(app: &TestApp, slug: &str, body: &str) -> Result<()> {
     let maire = app.account(ADMIN, PASSWORD).await?;
     app.grant(&maire, Role::TenantAdmin, Some(slug)).await?;
@@ -246,12 +281,7 @@ both_backends!(
 both_backends!(
     a_commune_post_is_pushed_to_followers,
     |backend| async move {
-        let service = PushService::start().await?;
-        let (app, paris) = start(backend).await?;
-        expect_platform_key(&app, &service, &paris).await?;
-        let ines = citizen(&app, &paris, "ines@example.org").await?;
-        app.follow_commune(&ines, &paris).await?;
-        subscribe(&app, &ines, &paris, &service.device("ordinateur")?).await?;
+        let (service, app, paris) = ines_subscribed(backend, "ordinateur").await?;
         // Someone who does not follow Paris gets nothing.
         let omar = citizen(&app, &paris, "omar@example.org").await?;
         subscribe(&app, &omar, &paris, &service.device("omar")?).await?;
@@ -278,12 +308,7 @@ both_backends!(
 );
 
 both_backends!(a_busy_push_service_is_retried, |backend| async move {
-    let service = PushService::start().await?;
-    let (app, paris) = start(backend).await?;
-    expect_platform_key(&app, &service, &paris).await?;
-    let ines = citizen(&app, &paris, "ines@example.org").await?;
-    app.follow_commune(&ines, &paris).await?;
-    subscribe(&app, &ines, &paris, &service.device("tablette")?).await?;
+    let (service, app, paris) = ines_subscribed(backend, "tablette").await?;
     service.busy("tablette", 2)?;
 
     mayor_publishes(&app, &paris, "Conseil municipal jeudi à 19 h.").await?;
@@ -673,21 +698,7 @@ both_backends!(
         .await?;
 
         mayor_publishes(&app, &paris, "Conseil municipal jeudi à 19 h.").await?;
-        let started = Instant::now();
-        loop {
-            let failures: i64 =
-                sqlx::query_scalar("SELECT failures FROM push_subscriptions WHERE id = 'ancien'")
-                    .fetch_one(app.state.db.platform())
-                    .await?;
-            if failures == 1 {
-                break;
-            }
-            anyhow::ensure!(
-                started.elapsed() < Duration::from_secs(20),
-                "the push job never ended"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        one_failure(&app, "ancien").await?;
         assert!(service.received().is_empty(), "{:?}", service.received());
         app.stop().await;
         Ok(())
@@ -701,29 +712,14 @@ both_backends!(
         // refuses the message with a body that never ends; the platform logs its start and
         // counts the failure, and reads no more of it (read whole, it would run for the
         // client's 15 s timeout).
-        let service = PushService::start().await?;
-        let (app, paris) = start(backend).await?;
-        expect_platform_key(&app, &service, &paris).await?;
-        let ines = citizen(&app, &paris, "ines@example.org").await?;
-        app.follow_commune(&ines, &paris).await?;
-        subscribe(&app, &ines, &paris, &service.device("bavard")?).await?;
+        let (service, app, paris) = ines_subscribed(backend, "bavard").await?;
         service.chatty("bavard")?;
 
         mayor_publishes(&app, &paris, "Conseil municipal jeudi à 19 h.").await?;
-        let started = Instant::now();
-        loop {
-            let failures: i64 = sqlx::query_scalar("SELECT failures FROM push_subscriptions")
-                .fetch_one(app.state.db.platform())
-                .await?;
-            if failures == 1 {
-                break;
-            }
-            anyhow::ensure!(
-                started.elapsed() < Duration::from_secs(30),
-                "the refusal is never counted"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let id: String = sqlx::query_scalar("SELECT id FROM push_subscriptions")
+            .fetch_one(app.state.db.platform())
+            .await?;
+        one_failure(&app, &id).await?;
         // Give the service a moment to see the connection closed, then nothing more is sent.
         tokio::time::sleep(Duration::from_millis(300)).await;
         let produced = service.produced();
