@@ -137,3 +137,14 @@ pub async fn expect_redirect(
     );
     expect_page(client.get(target.as_str()).send().await?, 200, says).await
 }
+
+/// A body that never ends (blanks, which JSON allows before a value), adding to `produced`
+/// each 64 KiB it hands to the server: what a hostile or broken server sends a client that
+/// must stop reading.
+pub fn endless_body(produced: std::sync::Arc<std::sync::atomic::AtomicU64>) -> axum::body::Body {
+    let blanks = axum::body::Bytes::from(vec![b' '; 64 * 1024]);
+    axum::body::Body::from_stream(futures_util::stream::repeat_with(move || {
+        produced.fetch_add(blanks.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok::<_, std::io::Error>(blanks.clone())
+    }))
+}

@@ -182,17 +182,8 @@ async fn receive(
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     if state.chatty.contains(&name) {
-        let counter = state.produced.clone();
-        let blanks = Bytes::from(vec![b' '; 64 * 1024]);
-        let endless = futures_util::stream::repeat_with(move || {
-            counter.fetch_add(blanks.len() as u64, std::sync::atomic::Ordering::Relaxed);
-            Ok::<_, std::io::Error>(blanks.clone())
-        });
-        return (
-            StatusCode::BAD_REQUEST,
-            axum::body::Body::from_stream(endless),
-        )
-            .into_response();
+        let body = crate::endless_body(state.produced.clone());
+        return (StatusCode::BAD_REQUEST, body).into_response();
     }
     receive_checked(&mut state, addr, &name, &headers, &body).into_response()
 }

@@ -552,13 +552,7 @@ async fn a_provider_sending_without_end_is_read_no_further_than_a_bound() -> Res
         "/api/v2/.well-known/openid-configuration",
         axum::routing::get(move || {
             let counter = counter.clone();
-            async move {
-                let blanks = axum::body::Bytes::from(vec![b' '; 64 * 1024]);
-                axum::body::Body::from_stream(futures_util::stream::repeat_with(move || {
-                    counter.fetch_add(blanks.len() as u64, Ordering::Relaxed);
-                    Ok::<_, std::io::Error>(blanks.clone())
-                }))
-            }
+            async move { parvis_tests::endless_body(counter) }
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
