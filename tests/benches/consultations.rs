@@ -417,6 +417,16 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
     ));
     let first = peak_voters * PER_VOTER;
     let due = Instant::now() + Duration::from_millis(10);
+    if std::env::var_os("TIMELINE").is_some() {
+        // To match the timeline with the server's log (`RUST_LOG=parvis_core::db::wal=debug`).
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        eprintln!(
+            "the steady votes are due from {:.3} s (Unix time)",
+            at.as_secs_f64()
+        );
+    }
     let mut sent = tokio::task::JoinSet::new();
     // At most this many in flight (a server falling far behind would otherwise take every file
     // descriptor): past it a vote waits to be sent, and that wait counts in its time.
