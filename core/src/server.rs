@@ -87,6 +87,9 @@ pub async fn build_state(
     // The module host is built before the job queue whose erasure handler calls modules; it
     // reaches only the host services (and wakes the queue through its wake-up).
     let authz = Arc::new(Authz::load(db.clone()).await?);
+    crate::officials::service::mend_official_roles(&db, &authz)
+        .await
+        .context("rôles des élus")?;
     let home_cache = Arc::new(crate::communes::service::HomeCache::default());
     let payments = crate::modules::services::Payments::default();
     let wake_jobs = Arc::new(tokio::sync::Notify::new());

@@ -354,6 +354,12 @@ impl Authz {
         }
     }
 
+    /// Does `account` hold `role` in `domain` itself (a platform role does not count)?
+    pub async fn holds(&self, account: &AccountId, role: Role, domain: &str) -> bool {
+        let enforcer = self.enforcer.read().await;
+        enforcer.has_grouping_policy(vec![account.0.clone(), role.as_str().into(), domain.into()])
+    }
+
     /// The explicit roles of `account` in `domain` (platform roles included).
     pub async fn roles_of(&self, account: &AccountId, domain: &str) -> Vec<Role> {
         let enforcer = self.enforcer.read().await;

@@ -3,10 +3,11 @@
 //! platform admin; an approved claimant gets the official role), and the names of profiles a
 //! revocation has just taken back. The back-office (`admin-ui`) calls these.
 
-use crate::authz::{AuthzError, PLATFORM_DOMAIN, Role, perms};
+use crate::authz::{Authz, AuthzError, PLATFORM_DOMAIN, Role, perms};
+use crate::db::{Db, sql};
 use crate::officials::store;
 use crate::state::AppState;
-use crate::types::AccountId;
+use crate::types::{AccountId, TenantId};
 use crate::web::Tenant;
 
 pub use crate::officials::store::{Claim, Detached, Profile};
@@ -105,6 +106,33 @@ pub async fn decide_claim(
         holds_profile(state, tenant, &AccountId(claim.account_id.clone())).await?;
     }
     Ok((claim, profile))
+}
+
+/// At start: every profile's holder holds the official role in its commune. An approved
+/// claim is committed before the role is granted (casbin's rules are written apart), so a
+/// stop in between left a profile without its role; a revocation goes the other way (the
+/// profiles first, `authz::service::revoke`), so a role is never given back here to someone
+/// it was taken from. Returns how many roles it granted again.
+pub async fn mend_official_roles(db: &Db, authz: &Authz) -> Result<usize, ClaimError> {
+    let mut tx = db.platform_tx().await?;
+    let holders: Vec<(TenantId, String)> = sql::query_as(
+        "SELECT tenant_id, account_id FROM officials WHERE account_id IS NOT NULL \
+         ORDER BY tenant_id, account_id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut mended = 0;
+    for (tenant, account) in holders {
+        let (account, domain) = (AccountId(account), tenant.authz_domain());
+        if !authz.holds(&account, Role::Official, &domain).await
+            && authz.grant(&account, Role::Official, &domain).await?
+        {
+            tracing::warn!(%account, %domain, "official role granted again to a profile's holder");
+            mended += 1;
+        }
+    }
+    Ok(mended)
 }
 
 /// After an approved claim was committed: the claimant holds the official role in the

@@ -731,3 +731,80 @@ both_backends!(
         Ok(())
     }
 );
+
+// An approved claim is committed, then the official role is granted (casbin's rules are
+// written apart): a server stopped in between left the profile held without its role. The
+// server mends it when it starts (`mend_official_roles`), in the profile's commune only, and
+// never gives the role back to someone whose profile a revocation took.
+both_backends!(
+    a_profile_held_without_its_role_gets_it_at_start,
+    |backend| async move {
+        use parvis_core::authz::{Role, perms};
+        use parvis_core::officials::service::mend_official_roles;
+        let app = TestApp::start(backend).await?;
+        app.commune("01001").await?;
+        let elsewhere = app.commune("75056").await?;
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("cm.csv");
+        std::fs::write(&file, councillors(&[MAYOR, DEPUTY, COUNCILLOR]))?;
+        import_file(&app.state.db, &file, Progress::Hidden).await?;
+        let here = tenant(&app).await?;
+        let claire = app
+            .account("claire@example.org", "mot de passe solide")
+            .await?;
+        let paul = app
+            .account("paul@example.org", "mot de passe solide")
+            .await?;
+        let (domain, other) = (
+            here.authz_domain(),
+            app.tenant_id(&elsewhere).await?.authz_domain(),
+        );
+        let authz = &app.state.authz;
+        // What a stop between the claim's commit and the grant leaves: Claire holds her profile,
+        // not the role. Paul held his, and a revocation took it back as it does: the profile
+        // detached first, then the role revoked.
+        hold(&app, here, Some(&claire), "Claire").await?;
+        hold(&app, here, Some(&paul), "Paul").await?;
+        authz.grant(&paul, Role::Official, &domain).await?;
+        hold(&app, here, None, "Paul").await?;
+        authz.revoke(&paul, Role::Official, &domain).await?;
+        assert!(!authz.can(Some(&claire), &domain, perms::PUBLISH_POST).await);
+
+        assert_eq!(mend_official_roles(&app.state.db, authz).await?, 1);
+        assert!(authz.holds(&claire, Role::Official, &domain).await);
+        assert!(
+            authz.can(Some(&claire), &domain, perms::PUBLISH_POST).await,
+            "the official may publish"
+        );
+        assert!(
+            !authz.holds(&claire, Role::Official, &other).await,
+            "in her commune only"
+        );
+        assert!(!authz.holds(&paul, Role::Official, &domain).await);
+        assert_eq!(
+            mend_official_roles(&app.state.db, authz).await?,
+            0,
+            "nothing left to mend"
+        );
+        app.stop().await;
+        Ok(())
+    }
+);
+
+/// Sets who holds the profile of first name `first_name` in commune `tenant`, as a decided
+/// claim (or a revocation) writes it.
+async fn hold(
+    app: &TestApp,
+    tenant: parvis_core::types::TenantId,
+    account: Option<&parvis_core::types::AccountId>,
+    first_name: &str,
+) -> anyhow::Result<()> {
+    let mut tx = app.state.db.tenant(tenant).begin_write().await?;
+    tx.scoped("UPDATE officials SET account_id = $2 WHERE tenant_id = $1 AND first_name = $3")
+        .bind(account.map(|a| a.0.clone()))
+        .bind(first_name)
+        .execute(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
