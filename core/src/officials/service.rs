@@ -113,7 +113,7 @@ pub async fn decide_claim(
 /// stop in between left a profile without its role; a revocation goes the other way (the
 /// profiles first, `authz::service::revoke`), so a role is never given back here to someone
 /// it was taken from. Returns how many roles it granted again.
-pub async fn mend_official_roles(db: &Db, authz: &Authz) -> Result<usize, ClaimError> {
+pub async fn mend_official_roles(db: &Db, authz: &Authz) -> anyhow::Result<usize> {
     let mut tx = db.platform_tx().await?;
     let holders: Vec<(TenantId, String)> = sql::query_as(
         "SELECT tenant_id, account_id FROM officials WHERE account_id IS NOT NULL \
