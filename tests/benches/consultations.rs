@@ -29,8 +29,8 @@
 //! Run: `cargo build --profile module --target wasm32-wasip2 -p parvis-module-consultations &&
 //! cargo bench -p parvis-tests --bench consultations` (env `PROPOSALS`, default 20000;
 //! `BALLOTS`, default 2000000; `PARTICIPANTS`, default 165000; `VOTES`, new votes timed,
-//! default 20000, for the peak; `RATE` and `SECONDS` for the target; `BACKENDS=postgres` for
-//! PostgreSQL alone).
+//! default 20000, for the peak, and `IN_FLIGHT` of them at a time, default 64; `RATE` and
+//! `SECONDS` for the target; `BACKENDS=postgres` for PostgreSQL alone).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -41,7 +41,7 @@ use parvis_core::authz::Role;
 use parvis_tests::bench::percentile;
 use parvis_tests::{Backend, TestApp, form_token};
 
-/// Votes in flight.
+/// Votes in flight for the peak (env `IN_FLIGHT`).
 const CONCURRENCY: usize = 64;
 /// Most votes in flight at the target's rate.
 const MAX_IN_FLIGHT: usize = 256;
@@ -63,6 +63,8 @@ struct Scale {
     votes: usize,
     rate: usize,
     seconds: usize,
+    /// Votes in flight for the peak.
+    in_flight: usize,
 }
 
 /// Seeds consultation 1 of `slug` (already created, open) with `scale`'s proposals, all
@@ -376,7 +378,7 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..CONCURRENCY {
+    for _ in 0..scale.in_flight {
         let (voting, next) = (voting.clone(), next.clone());
         let total = scale.votes;
         workers.push(tokio::spawn(async move {
@@ -416,6 +418,7 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
         |b| b.contains("Les plus consensuelles"),
     ));
     let first = peak_voters * PER_VOTER;
+    let cpu_before = CpuShares::read();
     let due = Instant::now() + Duration::from_millis(10);
     if std::env::var_os("TIMELINE").is_some() {
         // To match the timeline with the server's log (`RUST_LOG=parvis_core::db::wal=debug`).
@@ -454,6 +457,7 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
     }
     let mut paced: Vec<Duration> = when.iter().map(|(_, took)| *took).collect();
     let paced_elapsed = due.elapsed();
+    let cpu = cpu_before.zip(CpuShares::read()).map(|(a, b)| b.since(&a));
     stop.store(true, Ordering::Relaxed);
     let walked = walker.await??;
     let read = reader.await??;
@@ -470,9 +474,10 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
         scale.proposals, scale.ballots, scale.participants,
     );
     println!(
-        "  the peak: {} votes in {:.2} s = {peak_rate:.0} votes/s with {CONCURRENCY} in flight (queue time, not judged: p50 {:.1} ms, p99 {:.1} ms)",
+        "  the peak: {} votes in {:.2} s = {peak_rate:.0} votes/s with {} in flight (queue time, not judged: p50 {:.1} ms, p99 {:.1} ms)",
         peak.len(),
         peak_elapsed.as_secs_f64(),
+        scale.in_flight,
         ms(percentile(&peak, 0.5)),
         ms(percentile(&peak, 0.99)),
     );
@@ -488,6 +493,9 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
             "NOT met"
         }
     );
+    if let Some(cpu) = cpu {
+        println!("  {cpu}");
+    }
     line(
         "a vote (POST /1/voter), timed from when it was due",
         &paced,
@@ -537,6 +545,80 @@ fn timeline(when: &mut [(usize, Duration)], rate: usize) {
                 ms(slowest)
             );
         }
+    }
+}
+
+/// Where the machine's CPU time went (Linux's `/proc/stat` and `/proc/self/stat`, in clock
+/// ticks): a run that misses because the machine gave the process less shows it here, beside
+/// its figures, instead of in a guess afterwards.
+#[derive(Debug, Clone, Copy)]
+struct CpuShares {
+    /// Every CPU's ticks, by kind.
+    busy: u64,
+    idle: u64,
+    /// Idle while a process waited on the disk (inside `idle` too).
+    iowait: u64,
+    steal: u64,
+    /// This process's ticks (user and system).
+    own: u64,
+}
+
+impl CpuShares {
+    fn read() -> Option<CpuShares> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()?
+            .split_whitespace()
+            .skip(1)
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .ok()?;
+        // user nice system idle iowait irq softirq steal (guest time is inside user).
+        let [user, nice, system, idle, iowait, irq, softirq, steal, ..] = ticks[..] else {
+            return None;
+        };
+        let own = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // The fields after the command's name (which may hold spaces) in parentheses.
+        let after = own.rsplit_once(')')?.1;
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        let own = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        Some(CpuShares {
+            busy: user + nice + system + irq + softirq,
+            idle: idle + iowait,
+            iowait,
+            steal,
+            own,
+        })
+    }
+
+    fn since(&self, earlier: &CpuShares) -> CpuShares {
+        CpuShares {
+            busy: self.busy.saturating_sub(earlier.busy),
+            idle: self.idle.saturating_sub(earlier.idle),
+            iowait: self.iowait.saturating_sub(earlier.iowait),
+            steal: self.steal.saturating_sub(earlier.steal),
+            own: self.own.saturating_sub(earlier.own),
+        }
+    }
+}
+
+impl std::fmt::Display for CpuShares {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let all = (self.busy + self.idle + self.steal).max(1) as f64;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let share = |ticks: u64| ticks as f64 / all * cores;
+        write!(
+            f,
+            "the machine's {cores:.0} cores meanwhile: this process {:.2}, other processes {:.2}, \
+             taken by the hypervisor (steal) {:.2}, idle {:.2} (waiting on the disk {:.2})",
+            share(self.own.min(self.busy)),
+            share(self.busy.saturating_sub(self.own)),
+            share(self.steal),
+            share(self.idle),
+            share(self.iowait),
+        )
     }
 }
 
@@ -617,6 +699,9 @@ fn main() -> Result<()> {
         votes: usize::try_from(env("VOTES", 20_000)).unwrap_or(20_000),
         rate: usize::try_from(env("RATE", 2_000)).unwrap_or(2_000),
         seconds: usize::try_from(env("SECONDS", 10)).unwrap_or(10),
+        in_flight: usize::try_from(env("IN_FLIGHT", CONCURRENCY as i64))
+            .unwrap_or(CONCURRENCY)
+            .max(1),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
