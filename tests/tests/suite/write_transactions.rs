@@ -463,17 +463,15 @@ async fn a_pooled_writer_commits_the_group_it_follows() -> Result<()> {
         let mut b = Box::pin(commune_db.begin_write());
         ensure!(poll_once(&mut b).await.is_pending(), "the writer was free");
         let mut commit_a = Box::pin(a.commit());
-        if let Poll::Ready(committed) = poll_once(&mut commit_a).await {
-            committed?;
-            let b = tokio::time::timeout(Duration::from_secs(5), b)
-                .await
-                .context("B never got the writer")??;
-            b.commit().await?;
-            continue;
-        }
+        let alone = poll_once(&mut commit_a).await;
         let mut b = tokio::time::timeout(Duration::from_secs(5), b)
             .await
             .context("B never got the writer")??;
+        if let Poll::Ready(committed) = alone {
+            committed?;
+            b.commit().await?;
+            continue;
+        }
         tokio::time::timeout(Duration::from_secs(5), commit_a)
             .await
             .context("A's commit hangs behind B")??;
