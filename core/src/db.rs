@@ -41,8 +41,8 @@ use crate::types::TenantId;
 use changes::Changes;
 use direct::{DirectConn, GroupOutcome};
 pub use sql::{Sql, TenantSql};
-pub use turn::Key as WriterKey;
 use turn::{Key, Turn, Turns};
+pub use turn::{Key as WriterKey, WriterUse};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -365,6 +365,12 @@ impl Db {
     /// Writers waiting for their turn at SQLite's writer now (0 on PostgreSQL).
     pub fn writers_waiting(&self) -> usize {
         self.turns.waiting()
+    }
+
+    /// Where SQLite's writer spent its time since the database opened (all zero on
+    /// PostgreSQL): take two readings and [`WriterUse::since`] for a period's.
+    pub fn writer_use(&self) -> WriterUse {
+        self.turns.usage()
     }
 
     /// A transaction for platform-wide maintenance across tenants (registry imports). On
@@ -837,7 +843,11 @@ impl WriterTx {
 
     /// Gives the writer up, leaving the group open for a waiting writer only if `keep_open`.
     fn end_turn_keeping_open(&mut self, keep_open: bool) -> GroupOutcome {
+        let started = std::time::Instant::now();
         let (outcome, checkpoint) = self.writer.end_turn(keep_open);
+        if outcome.is_some() {
+            self.turns.note_commit(started.elapsed());
+        }
         if checkpoint {
             checkpoint_beside(&self.pool);
         }

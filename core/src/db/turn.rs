@@ -18,9 +18,13 @@
 //! the open group: a member's answer waits for its group's commit, so a quick writer is never
 //! handed over to a writer of a key that recently held the writer long ([`SLOW_HOLD`]): one
 //! commune's slow module calls would otherwise hold up another commune's quick ones.
+//!
+//! It counts where the writer's time goes ([`WriterUse`]: turns, commits, hand-overs from one
+//! writer to the next), since every write of the server passes through it one at a time: its
+//! share of the time held is how near the server's writes are to what it can take.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -52,12 +56,65 @@ pub(crate) struct Turns {
     state: Mutex<State>,
     /// Writers waiting for a turn (read without the lock by the group commit).
     waiting: AtomicUsize,
+    /// What the writer's time went to, since the database opened.
+    usage: Usage,
+}
+
+/// Counters of [`WriterUse`], kept with relaxed atomics (each is read on its own).
+#[derive(Debug, Default)]
+struct Usage {
+    turns: AtomicU64,
+    held_ns: AtomicU64,
+    handovers: AtomicU64,
+    handing_over_ns: AtomicU64,
+    commits: AtomicU64,
+    committing_ns: AtomicU64,
+}
+
+/// Where SQLite's one writer spent its time since the database opened: the capacity of every
+/// write of the server is what it can do in a second. [`WriterUse::since`] gives a period's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterUse {
+    /// Turns ended.
+    pub turns: u64,
+    /// Their time, from the moment a writer had its turn until it passed it on (its commit
+    /// included, if it committed).
+    pub held: Duration,
+    /// Turns handed from one writer to the next waiting one.
+    pub handovers: u64,
+    /// The time between those: the next writer was told but had not run yet (its task waited
+    /// for a thread of the runtime). Nobody writes meanwhile.
+    pub handing_over: Duration,
+    /// Commits of the writer connection (one per group of transactions).
+    pub commits: u64,
+    /// Their time (within `held`).
+    pub committing: Duration,
+}
+
+impl WriterUse {
+    /// What happened between `earlier` and this reading.
+    pub fn since(&self, earlier: &WriterUse) -> WriterUse {
+        WriterUse {
+            turns: self.turns.saturating_sub(earlier.turns),
+            held: self.held.saturating_sub(earlier.held),
+            handovers: self.handovers.saturating_sub(earlier.handovers),
+            handing_over: self.handing_over.saturating_sub(earlier.handing_over),
+            commits: self.commits.saturating_sub(earlier.commits),
+            committing: self.committing.saturating_sub(earlier.committing),
+        }
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 #[derive(Debug, Default)]
 struct State {
     /// The writer whose turn it is (it may not have woken up yet).
     holder: Option<u64>,
+    /// When the turn was handed to a waiting `holder` that has not woken up yet.
+    handed: Option<Instant>,
     next_id: u64,
     /// Keys with waiters, in the order they will be served.
     ring: VecDeque<Key>,
@@ -71,6 +128,28 @@ impl Turns {
     /// Writers waiting for a turn now.
     pub(crate) fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Acquire)
+    }
+
+    /// Where the writer's time went so far.
+    pub(crate) fn usage(&self) -> WriterUse {
+        let u = &self.usage;
+        let time = |a: &AtomicU64| Duration::from_nanos(a.load(Ordering::Relaxed));
+        WriterUse {
+            turns: u.turns.load(Ordering::Relaxed),
+            held: time(&u.held_ns),
+            handovers: u.handovers.load(Ordering::Relaxed),
+            handing_over: time(&u.handing_over_ns),
+            commits: u.commits.load(Ordering::Relaxed),
+            committing: time(&u.committing_ns),
+        }
+    }
+
+    /// Counts a commit of the writer connection that took `took`.
+    pub(crate) fn note_commit(&self, took: Duration) {
+        self.usage.commits.fetch_add(1, Ordering::Relaxed);
+        self.usage
+            .committing_ns
+            .fetch_add(nanos(took), Ordering::Relaxed);
     }
 
     /// Whether a writer is waiting and the next one served may join an open group commit:
@@ -104,6 +183,12 @@ impl Turns {
             state.slow.retain(|_, until| *until > now);
         }
         state.slow.insert(key, now + SLOW_FOR);
+        // `RUST_LOG=parvis_core::db::turn=debug`: whether a run's votes lost their grouping.
+        tracing::debug!(
+            ?key,
+            held_ms = held.as_secs_f64() * 1e3,
+            "marked slow: its writers commit on their own"
+        );
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -124,6 +209,7 @@ impl Turns {
                 state.holder = Some(id);
                 return Turn {
                     turns: self.clone(),
+                    began: Instant::now(),
                 };
             }
             let notify = Arc::new(Notify::new());
@@ -142,10 +228,22 @@ impl Turns {
         };
         loop {
             notify.notified().await;
-            if self.lock().holder == Some(id) {
+            let mut state = self.lock();
+            if state.holder == Some(id) {
+                let began = Instant::now();
+                if let Some(handed) = state.handed.take() {
+                    let u = &self.usage;
+                    u.handovers.fetch_add(1, Ordering::Relaxed);
+                    u.handing_over_ns.fetch_add(
+                        nanos(began.saturating_duration_since(handed)),
+                        Ordering::Relaxed,
+                    );
+                }
+                drop(state);
                 std::mem::forget(pending);
                 return Turn {
                     turns: self.clone(),
+                    began,
                 };
             }
         }
@@ -154,6 +252,7 @@ impl Turns {
     /// Ends the current turn: the next key in the ring gets it, for its oldest waiter.
     fn pass(&self, state: &mut State) {
         state.holder = None;
+        state.handed = None;
         while let Some(key) = state.ring.pop_front() {
             let Some(queue) = state.queues.get_mut(&key) else {
                 continue;
@@ -169,6 +268,7 @@ impl Turns {
             }
             self.waiting.fetch_sub(1, Ordering::AcqRel);
             state.holder = Some(id);
+            state.handed = Some(Instant::now());
             // A stored permit: the waiter gets it even if it is not polling yet.
             notify.notify_one();
             return;
@@ -180,10 +280,16 @@ impl Turns {
 #[derive(Debug)]
 pub(crate) struct Turn {
     turns: Arc<Turns>,
+    /// When this writer had its turn.
+    began: Instant,
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
+        let u = &self.turns.usage;
+        u.turns.fetch_add(1, Ordering::Relaxed);
+        u.held_ns
+            .fetch_add(nanos(self.began.elapsed()), Ordering::Relaxed);
         let mut state = self.turns.lock();
         self.turns.pass(&mut state);
     }
@@ -283,6 +389,35 @@ mod tests {
         assert!(turns.next_may_join(), "Lyon's turns are short");
         drop(first);
         assert!(lyon_waits.await.is_ok());
+    }
+
+    /// The writer's use adds up: two turns, the second handed over, the first held 20 ms.
+    #[tokio::test]
+    async fn usage_counts_turns_handovers_and_commits() {
+        let turns = Arc::new(Turns::default());
+        let start = turns.usage();
+        assert_eq!(start, WriterUse::default());
+        let first = turns.take(Key::Platform).await;
+        let waiter = {
+            let turns = turns.clone();
+            tokio::spawn(async move { drop(turns.take(Key::Tenant(TenantId::for_tests(1))).await) })
+        };
+        while turns.waiting() < 1 {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(first);
+        assert!(waiter.await.is_ok());
+        turns.note_commit(Duration::from_millis(3));
+        let used = turns.usage().since(&start);
+        assert_eq!((used.turns, used.handovers, used.commits), (2, 1, 1));
+        assert!(used.held >= Duration::from_millis(20), "{used:?}");
+        assert_eq!(used.committing, Duration::from_millis(3));
+        assert!(used.handing_over < Duration::from_secs(5), "{used:?}");
+        // A turn taken with no one before it is not a handover.
+        drop(turns.take(Key::Platform).await);
+        let again = turns.usage().since(&start);
+        assert_eq!((again.turns, again.handovers), (3, 1));
     }
 
     /// A waiter that gives up leaves the queue; the turn still reaches the next one.
