@@ -17,6 +17,10 @@
 //!   results (`/1/resultats`), each timed; halfway, the results are worked out again (the
 //!   module keeps them 30 s, longer than the run).
 //!
+//! For the peak and the steady votes it prints where SQLite's one writer spent the time (every
+//! vote passes through it, one at a time), and before the peak it times the same work in every
+//! run, to say how fast the shared machine was.
+//!
 //! Before anything is timed, the seed's writes are left to reach the disk (`settle`). The
 //! database lives where `TMPDIR` says: `TMPDIR=/dev/shm` puts it in memory, which shows what
 //! the code costs without the disk's share.
@@ -52,6 +56,54 @@ const BATCH: i64 = 100_000;
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// The same work in every run, timed before the peak: sorting 4 Mi pseudo-random
+/// numbers (32 MB), work for the CPU and its caches as SQLite's page lookups are. The shared
+/// machine's speed moves between runs with nothing to show it in its counters (no steal): the
+/// writer's mean turn took 0.21 ms in some runs and 0.35 ms in others of the same build. This
+/// says which kind of run it was. The median of three.
+fn reference_work() -> Duration {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let numbers: Vec<u64> = (0..1u64 << 22)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        })
+        .collect();
+    let mut took: Vec<Duration> = (0..3)
+        .map(|_| {
+            let mut v = numbers.clone();
+            let started = Instant::now();
+            v.sort_unstable();
+            let took = started.elapsed();
+            std::hint::black_box(&v);
+            took
+        })
+        .collect();
+    took.sort();
+    took[1]
+}
+
+/// Where SQLite's one writer spent `period`: every vote passes through it, one at a time, so
+/// its share of the time held is how near the votes are to what the server can take.
+fn writer_line(w: &parvis_core::db::WriterUse, period: Duration) -> String {
+    let share = |d: Duration| 100.0 * d.as_secs_f64() / period.as_secs_f64().max(1e-9);
+    let mean = |d: Duration, n: u64| ms(d) / n.max(1) as f64;
+    format!(
+        "SQLite's writer meanwhile: held {:.0} % of the time, {} turns (mean {:.2} ms, commits included); {} commits, {:.0} % (mean {:.2} ms); handed over {} times, {:.0} % (mean {:.2} ms from one writer to the next)",
+        share(w.held),
+        w.turns,
+        mean(w.held, w.turns),
+        w.commits,
+        share(w.committing),
+        mean(w.committing, w.commits),
+        w.handovers,
+        share(w.handing_over),
+        mean(w.handing_over, w.handovers),
+    )
 }
 
 /// The scale.
@@ -376,6 +428,10 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
 
     // The peak: as many votes as the server takes, 64 in flight.
     let next = Arc::new(AtomicUsize::new(0));
+    // Before the peak, as the server is idle anyway (between the peak and the steady votes,
+    // its half second let the log's watcher empty a long log just as they began).
+    let reference = tokio::task::spawn_blocking(reference_work).await?;
+    let peak_writer = app.state.db.writer_use();
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..scale.in_flight {
@@ -399,6 +455,7 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
         peak.extend(w.await??);
     }
     let peak_elapsed = started.elapsed();
+    let peak_writer = app.state.db.writer_use().since(&peak_writer);
     peak.sort();
 
     // The target: votes sent at a steady rate, with the sequence and the results read meanwhile.
@@ -419,6 +476,7 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
     ));
     let first = peak_voters * PER_VOTER;
     let cpu_before = CpuShares::read();
+    let writer_before = app.state.db.writer_use();
     let due = Instant::now() + Duration::from_millis(10);
     if std::env::var_os("TIMELINE").is_some() {
         // To match the timeline with the server's log (`RUST_LOG=parvis_core::db::wal=debug`).
@@ -458,6 +516,7 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
     let mut paced: Vec<Duration> = when.iter().map(|(_, took)| *took).collect();
     let paced_elapsed = due.elapsed();
     let cpu = cpu_before.zip(CpuShares::read()).map(|(a, b)| b.since(&a));
+    let writer = app.state.db.writer_use().since(&writer_before);
     stop.store(true, Ordering::Relaxed);
     let walked = walker.await??;
     let read = reader.await??;
@@ -481,6 +540,9 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
         ms(percentile(&peak, 0.5)),
         ms(percentile(&peak, 0.99)),
     );
+    if peak_writer.turns > 0 {
+        println!("    {}", writer_line(&peak_writer, peak_elapsed));
+    }
     println!(
         "  the target: {} votes sent at {}/s for {} s, all answered in {:.2} s = {paced_rate:.0} votes/s (target ≥ 2,000/s: {})",
         paced.len(),
@@ -495,6 +557,13 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
     );
     if let Some(cpu) = cpu {
         println!("  {cpu}");
+    }
+    println!(
+        "  the machine's speed before the peak: the same sort of 4 Mi numbers took {:.0} ms (median of 3; runs compare by it)",
+        ms(reference)
+    );
+    if writer.turns > 0 {
+        println!("  {}", writer_line(&writer, paced_elapsed));
     }
     line(
         "a vote (POST /1/voter), timed from when it was due",
