@@ -13,6 +13,14 @@ use parvis_core::db::{Db, TenantSql};
 use parvis_core::types::TenantId;
 use parvis_tests::{TestApp, both_backends};
 
+/// Awaits `step`, or fails with `hang` after 5 s: a test of the writers' queue ends, it does
+/// not hang.
+async fn within<F: std::future::Future>(hang: &'static str, step: F) -> Result<F::Output> {
+    tokio::time::timeout(Duration::from_secs(5), step)
+        .await
+        .context(hang)
+}
+
 async fn tenant_of(db: &Db, slug: &str) -> Result<TenantId> {
     Ok(sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
         .bind(slug)
@@ -114,9 +122,7 @@ both_backends!(a_writer_leaving_hangs_no_one, |backend| async move {
     let committed = match first {
         // PostgreSQL has no writer to wait for: the commit may end at once.
         Poll::Ready(committed) => committed,
-        Poll::Pending => tokio::time::timeout(Duration::from_secs(5), commit_a)
-            .await
-            .context("A's commit hangs after B left the queue")?,
+        Poll::Pending => within("A's commit hangs after B left the queue", commit_a).await?,
     };
     committed?;
 
@@ -133,13 +139,13 @@ both_backends!(a_writer_leaving_hangs_no_one, |backend| async move {
         tx.commit().await?;
         anyhow::Ok(())
     });
-    tokio::time::timeout(Duration::from_secs(5), held)
-        .await
-        .context("C never got the writer")??;
+    within("C never got the writer", held).await??;
     c.abort();
-    let mut d = tokio::time::timeout(Duration::from_secs(5), paris_db.begin_group())
-        .await
-        .context("the writer stays taken after C was cancelled")??;
+    let mut d = within(
+        "the writer stays taken after C was cancelled",
+        paris_db.begin_group(),
+    )
+    .await??;
     insert_link(&mut d, "lien-d").await?;
     d.commit().await?;
     assert_eq!(links(&db, paris).await?, ["lien-a", "lien-d"]);
@@ -211,13 +217,9 @@ async fn a_refusal_waits_for_what_it_read(how: Refusal) -> Result<()> {
                 "the group is still open"
             );
             // C takes its turn and leaves: the group commits, and only then B returns.
-            let c_tx = tokio::time::timeout(Duration::from_secs(5), c.as_mut())
-                .await
-                .context("C never got the writer")??;
+            let c_tx = within("C never got the writer", c.as_mut()).await??;
             drop(c_tx);
-            tokio::time::timeout(Duration::from_secs(5), rollback)
-                .await
-                .context("B's rollback hangs")??;
+            within("B's rollback hangs", rollback).await??;
         }
     }
 
@@ -228,11 +230,9 @@ async fn a_refusal_waits_for_what_it_read(how: Refusal) -> Result<()> {
         "B answered before the ballot it read was committed"
     );
     if how == Refusal::Dropped {
-        drop(tokio::time::timeout(Duration::from_secs(5), c).await??);
+        drop(within("C never finished", c).await??);
     }
-    tokio::time::timeout(Duration::from_secs(5), commit_a)
-        .await
-        .context("A's commit hangs")??;
+    within("A's commit hangs", commit_a).await??;
     assert_eq!(links(&db, paris).await?, ["bulletin"]);
     Ok(())
 }
@@ -464,17 +464,13 @@ async fn a_pooled_writer_commits_the_group_it_follows() -> Result<()> {
         ensure!(poll_once(&mut b).await.is_pending(), "the writer was free");
         let mut commit_a = Box::pin(a.commit());
         let alone = poll_once(&mut commit_a).await;
-        let mut b = tokio::time::timeout(Duration::from_secs(5), b)
-            .await
-            .context("B never got the writer")??;
+        let mut b = within("B never got the writer", b).await??;
         if let Poll::Ready(committed) = alone {
             committed?;
             b.commit().await?;
             continue;
         }
-        tokio::time::timeout(Duration::from_secs(5), commit_a)
-            .await
-            .context("A's commit hangs behind B")??;
+        within("A's commit hangs behind B", commit_a).await??;
         assert_eq!(
             links(&db, commune).await?,
             ["bulletin"],
