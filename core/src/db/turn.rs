@@ -85,7 +85,8 @@ pub struct WriterUse {
     /// The time between those: the next writer was told but had not run yet (its task waited
     /// for a thread of the runtime). Nobody writes meanwhile.
     pub handing_over: Duration,
-    /// Commits of the writer connection (one per group of transactions).
+    /// Group commits ended by a member's turn (one per group of transactions; a group left
+    /// open and ended by a pooled writer's turn or a checkpoint is in that turn's time only).
     pub commits: u64,
     /// Their time (within `held`).
     pub committing: Duration,
