@@ -423,12 +423,12 @@ pub async fn write_within(
     now_ms: i64,
     room: Footprint,
 ) -> Result<(Doc, Footprint), WriteError> {
-    // The stored document's version, creation time and size with its entries.
-    let current: Option<(i64, i64, i64)> = if create_only && expected.is_none() {
+    // The stored document's version, creation time and the parts of its size.
+    let current: Option<(i64, i64, i64, i64, i64)> = if create_only && expected.is_none() {
         None
     } else {
         tx.scoped_as(&format!(
-            "SELECT d.version, d.created_at, {SIZE_OF_DOC} AS size FROM module_docs d \
+            "SELECT d.version, d.created_at, {SIZE_PARTS} FROM module_docs d \
              WHERE d.tenant_id = $1 AND d.module_id = $2 AND d.collection = $3 AND d.key = $4"
         ))
         .bind(module.as_str())
@@ -437,16 +437,22 @@ pub async fn write_within(
         .fetch_optional(tx)
         .await?
     };
+    let size = current.map_or(0, |c| c.2 + c.3 + c.4);
     let change = Footprint {
-        bytes: doc_size(collection, key, value, indexes, unique) - current.map_or(0, |c| c.2),
+        bytes: doc_size(collection, key, value, indexes, unique) - size,
         documents: i64::from(current.is_none()),
     };
     if change.bytes > room.bytes.max(0) || change.documents > room.documents.max(0) {
         return Err(WriteError::Quota(change));
     }
-    let current = current.map(|c| (c.0, c.1));
+    let current = current.map(|c| Stored {
+        version: c.0,
+        created_at: c.1,
+        indexed: c.3 > 0,
+        unique: c.4 > 0,
+    });
     if let Some(want) = expected {
-        let have = current.map(|c| c.0).unwrap_or(0);
+        let have = current.map(|c| c.version).unwrap_or(0);
         if have != want {
             return Err(WriteError::Conflict(format!(
                 "version {have} enregistrée, {want} attendue"
@@ -486,6 +492,17 @@ pub async fn write_within(
     result.map(|doc| (doc, change))
 }
 
+/// A stored document as a write finds it.
+#[derive(Debug, Clone, Copy)]
+struct Stored {
+    version: i64,
+    created_at: i64,
+    /// It has index entries.
+    indexed: bool,
+    /// It has unique values.
+    unique: bool,
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn write_rows(
     tx: &mut impl TenantSql,
@@ -495,7 +512,7 @@ async fn write_rows(
     value: &str,
     indexes: &[Entry],
     unique: &[Entry],
-    current: Option<(i64, i64)>,
+    current: Option<Stored>,
     checked: bool,
     now_ms: i64,
 ) -> Result<Doc, WriteError> {
@@ -520,7 +537,12 @@ async fn write_rows(
             }
             (1, now_ms)
         }
-        Some((version, created_at)) => {
+        Some(Stored {
+            version,
+            created_at,
+            indexed,
+            unique: had_unique,
+        }) => {
             // A write at an expected version checks it again in the write itself: under
             // PostgreSQL's read committed, a call that wrote between this call's read and its
             // write would otherwise be overwritten (two supports of one idea, one increment
@@ -546,7 +568,14 @@ async fn write_rows(
                     "« {key} » a été modifié entre-temps"
                 )));
             }
-            for table in ["module_index", "module_unique"] {
+            // Entries the document had are replaced. One it had none of is skipped (a tally,
+            // rewritten at each vote, has neither): the version checked in the update says no
+            // one wrote the document since it was read. A plain replace deletes anyway: on
+            // PostgreSQL a write committed since the read may have added some.
+            for (table, had) in [("module_index", indexed), ("module_unique", had_unique)] {
+                if checked && !had {
+                    continue;
+                }
                 tx.scoped(&format!(
                     "DELETE FROM {table} WHERE tenant_id = $1 AND module_id = $2 AND collection = $3 AND key = $4"
                 ))
@@ -1019,15 +1048,52 @@ pub const DEFAULT_MAX_DOCUMENTS: i64 = 100_000;
 /// turn, so concurrent calls rarely wait for each other's row lock (PostgreSQL).
 pub const USAGE_SHARDS: i64 = 16;
 
+/// The parts of a stored document's size, in SQL over the document row `d` (the same
+/// figures as [`doc_size`]): the row itself, its index entries, its unique values. Macros,
+/// so that [`SIZE_OF_DOC`] and [`SIZE_PARTS`] are built from them at compile time.
+macro_rules! row_size {
+    () => {
+        "64 + octet_length(d.collection) + octet_length(d.key) + octet_length(d.value)"
+    };
+}
+macro_rules! index_size {
+    () => {
+        "COALESCE((SELECT SUM(32 + octet_length(i.collection) + octet_length(i.key) + octet_length(i.name) + octet_length(i.value)) \
+        FROM module_index i WHERE i.tenant_id = d.tenant_id AND i.module_id = d.module_id \
+        AND i.collection = d.collection AND i.key = d.key), 0)"
+    };
+}
+macro_rules! unique_size {
+    () => {
+        "COALESCE((SELECT SUM(32 + octet_length(u.collection) + octet_length(u.key) + octet_length(u.name) + octet_length(u.value)) \
+        FROM module_unique u WHERE u.tenant_id = d.tenant_id AND u.module_id = d.module_id \
+        AND u.collection = d.collection AND u.key = d.key), 0)"
+    };
+}
+
 /// The size of a stored document with its index entries and unique values, in SQL over the
 /// document row `d` (the same figures as [`doc_size`]).
-const SIZE_OF_DOC: &str = "CAST(64 + octet_length(d.collection) + octet_length(d.key) + octet_length(d.value) \
-     + COALESCE((SELECT SUM(32 + octet_length(i.collection) + octet_length(i.key) + octet_length(i.name) + octet_length(i.value)) \
-        FROM module_index i WHERE i.tenant_id = d.tenant_id AND i.module_id = d.module_id \
-        AND i.collection = d.collection AND i.key = d.key), 0) \
-     + COALESCE((SELECT SUM(32 + octet_length(u.collection) + octet_length(u.key) + octet_length(u.name) + octet_length(u.value)) \
-        FROM module_unique u WHERE u.tenant_id = d.tenant_id AND u.module_id = d.module_id \
-        AND u.collection = d.collection AND u.key = d.key), 0) AS BIGINT)";
+const SIZE_OF_DOC: &str = concat!(
+    "CAST(",
+    row_size!(),
+    " + ",
+    index_size!(),
+    " + ",
+    unique_size!(),
+    " AS BIGINT)"
+);
+
+/// The same size in three columns (`row_size`, `index_size`, `unique_size`): a write reads
+/// whether the document has entries to replace along with its size.
+const SIZE_PARTS: &str = concat!(
+    "CAST(",
+    row_size!(),
+    " AS BIGINT) AS row_size, CAST(",
+    index_size!(),
+    " AS BIGINT) AS index_size, CAST(",
+    unique_size!(),
+    " AS BIGINT) AS unique_size"
+);
 
 /// A quantity of storage, or a change in it (negative: space given back).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -445,3 +445,82 @@ both_backends!(
         Ok(())
     }
 );
+
+/// Writes `key` in the assailant's `notes` in Paris, in a transaction of its own.
+async fn write_note(
+    s: &Scene,
+    key: &str,
+    indexes: &[store::Entry],
+    unique: &[store::Entry],
+    expected: Option<i64>,
+) -> anyhow::Result<i64> {
+    let module = parvis_core::types::ModuleId::parse(ASSAILANT)?;
+    let mut tx = s.app.state.db.tenant(s.paris_id).begin_write().await?;
+    let doc = store::write(
+        &mut tx,
+        &module,
+        "notes",
+        key,
+        "{\"texte\":\"note\"}",
+        indexes,
+        unique,
+        expected.is_none(),
+        expected,
+        0,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{key}: {e:?}"))?;
+    tx.commit().await?;
+    Ok(doc.version)
+}
+
+/// The keys of the assailant's `notes` in Paris with index entry `statut` = `value`.
+async fn notes_with(s: &Scene, value: &str) -> anyhow::Result<Vec<String>> {
+    let module = parvis_core::types::ModuleId::parse(ASSAILANT)?;
+    let mut tx = s.app.state.db.tenant(s.paris_id).begin().await?;
+    let query = store::ListQuery {
+        collection: "notes".into(),
+        index: Some(("statut".into(), value.into())),
+        limit: 100,
+        ..store::ListQuery::default()
+    };
+    let (docs, _) = store::list(&mut tx, &module, &query).await?;
+    tx.rollback().await?;
+    Ok(docs.into_iter().map(|d| d.key).collect())
+}
+
+both_backends!(
+    a_rewritten_document_keeps_only_its_new_entries,
+    |backend| async move {
+        // A write at a checked version skips replacing the entries of a document that had
+        // none (a tally, rewritten at each vote): one that had some loses them all.
+        let s = scene(backend).await?;
+        let entry = |name: &str, value: &str| (name.to_string(), value.to_string());
+        write_note(
+            &s,
+            "k",
+            &[entry("statut", "ouvert")],
+            &[entry("nom", "a")],
+            None,
+        )
+        .await?;
+        let v = write_note(&s, "k", &[entry("statut", "fermé")], &[], Some(1)).await?;
+        assert_eq!(v, 2);
+        assert!(notes_with(&s, "ouvert").await?.is_empty());
+        assert_eq!(notes_with(&s, "fermé").await?, ["k"]);
+        // Its unique value went with its old entries: another document may take it.
+        write_note(&s, "autre", &[], &[entry("nom", "a")], None).await?;
+
+        // A document with no entries gains some, then loses them, at checked versions.
+        write_note(&s, "t", &[], &[], None).await?;
+        write_note(&s, "t", &[entry("statut", "ouvert")], &[], Some(1)).await?;
+        assert_eq!(notes_with(&s, "ouvert").await?, ["t"]);
+        write_note(&s, "t", &[], &[], Some(2)).await?;
+        assert!(notes_with(&s, "ouvert").await?.is_empty());
+
+        // The usage kept is the rows' (checked in `usage`).
+        assert_eq!(s.usage(s.paris_id).await?.documents, 3);
+        s.app.stop().await;
+        Ok(())
+    }
+);
