@@ -1104,18 +1104,29 @@ async fn finish(
                 .map_err(|e| Fault::Host(format!("quota de stockage : {e}")))?;
             // Whoever acted here (a signed-in request that wrote) may hear from the module
             // later (see `quota::unlinked`): noted in the call's own transaction, not in one
-            // of its own after it (a second commit per vote halved the vote throughput).
-            if state.write
-                && matches!(&outcome, Ok(Outcome::Response(_)))
-                && let Some(account) = state.client.as_ref().and_then(ClientKey::account_id)
-            {
-                crate::modules::quota::note_contact_in(&mut tx, state.module.as_str(), account)
-                    .await
-                    .map_err(|e| Fault::Host(format!("contact du module : {e}")))?;
-            }
+            // of its own after it (a second commit per vote halved the vote throughput), and
+            // only the first time this process sees it.
+            let noted = match state.client.as_ref().and_then(ClientKey::account_id) {
+                Some(account)
+                    if state.write
+                        && matches!(&outcome, Ok(Outcome::Response(_)))
+                        && !host
+                            .contacts
+                            .knows(tx.tenant_id(), state.module.as_str(), account) =>
+                {
+                    crate::modules::quota::note_contact_in(&mut tx, state.module.as_str(), account)
+                        .await
+                        .map_err(|e| Fault::Host(format!("contact du module : {e}")))?;
+                    Some((tx.tenant_id(), account))
+                }
+                _ => None,
+            };
             tx.commit()
                 .await
                 .map_err(|e| Fault::Host(format!("validation de la transaction : {e}")))?;
+            if let Some((tenant, account)) = noted {
+                host.contacts.learn(tenant, state.module.as_str(), account);
+            }
             if state.after_commit.wake_jobs {
                 host.services().wake_jobs();
             }

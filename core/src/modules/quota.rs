@@ -10,7 +10,10 @@
 //!
 //! Refusals are French sentences returned to the module as `Err(String)`.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::db::{Backend, TenantDb, TenantSql};
+use crate::types::TenantId;
 use crate::util::now;
 
 /// Notices (`notify.send`, any audience) one call may send.
@@ -318,7 +321,7 @@ pub async fn unlinked(
     tx: &mut impl TenantSql,
     module: &str,
     accounts: &[String],
-    known: &std::collections::HashSet<String>,
+    known: &HashSet<String>,
 ) -> Result<usize, sqlx::Error> {
     let rest: Vec<&String> = accounts.iter().filter(|a| !known.contains(*a)).collect();
     let mut linked = 0usize;
@@ -356,6 +359,61 @@ pub async fn note_contact_in(
     .execute(tx)
     .await?;
     Ok(())
+}
+
+/// Accounts whose contact row with a module of a commune this process has seen committed, so
+/// that a write call by one of them does not note it again: a voter's every vote after the
+/// first is one statement lighter at SQLite's one writer. A row is only ever deleted with its
+/// account, which then makes no call. Per process and bounded: forgotten all at once when
+/// full (a forgotten contact costs one `INSERT … DO NOTHING`, as before).
+#[derive(Debug, Default)]
+pub(crate) struct KnownContacts {
+    known: std::sync::Mutex<Contacts>,
+}
+
+#[derive(Debug, Default)]
+struct Contacts {
+    /// By commune, then module: the accounts.
+    by_tenant: HashMap<TenantId, HashMap<String, HashSet<String>>>,
+    count: usize,
+}
+
+/// Most contacts a process remembers (tens of bytes each).
+pub(crate) const KNOWN_CONTACTS: usize = 1 << 18;
+
+impl KnownContacts {
+    /// Whether `account`'s contact with `module` in commune `tenant` is known committed.
+    pub(crate) fn knows(&self, tenant: TenantId, module: &str, account: &str) -> bool {
+        let known = self
+            .known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        known
+            .by_tenant
+            .get(&tenant)
+            .and_then(|modules| modules.get(module))
+            .is_some_and(|accounts| accounts.contains(account))
+    }
+
+    /// Remembers a contact, once the transaction that noted it is committed.
+    pub(crate) fn learn(&self, tenant: TenantId, module: &str, account: &str) {
+        let mut known = self
+            .known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if known.count >= KNOWN_CONTACTS {
+            *known = Contacts::default();
+        }
+        let accounts = known.by_tenant.entry(tenant).or_default();
+        let added = match accounts.get_mut(module) {
+            Some(accounts) => accounts.insert(account.to_string()),
+            None => {
+                accounts.insert(module.to_string(), HashSet::from([account.to_string()]));
+                true
+            }
+        };
+        known.count += usize::from(added);
+    }
 }
 
 /// Remembers that a signed-in account acted in a module of a commune (a call that wrote and

@@ -212,6 +212,10 @@ pub struct ModuleHost {
     services: HostServices,
     /// Instances made ahead of their calls, and stores freed after them.
     pub(crate) warm: crate::modules::warm::Warm,
+    /// Accounts already noted as the modules' contacts (see [`quota::KnownContacts`]).
+    ///
+    /// [`quota::KnownContacts`]: crate::modules::quota::KnownContacts
+    pub(crate) contacts: crate::modules::quota::KnownContacts,
 }
 
 /// Faults in a row of one module in one commune.
@@ -345,6 +349,7 @@ impl ModuleHost {
             checkout_limit: Arc::new(crate::rate_limit::RateLimit::per_hour(CHECKOUTS_PER_HOUR)),
             services,
             warm: crate::modules::warm::Warm::new(),
+            contacts: crate::modules::quota::KnownContacts::default(),
         })
     }
 
