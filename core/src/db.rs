@@ -843,6 +843,8 @@ impl WriterTx {
 
     /// Gives the writer up, leaving the group open for a waiting writer only if `keep_open`.
     fn end_turn_keeping_open(&mut self, keep_open: bool) -> GroupOutcome {
+        let (statements, running) = self.writer.take_statements();
+        self.turns.note_statements(statements, running);
         let started = std::time::Instant::now();
         let (outcome, checkpoint) = self.writer.end_turn(keep_open);
         if outcome.is_some() {

@@ -93,10 +93,13 @@ fn writer_line(w: &parvis_core::db::WriterUse, period: Duration) -> String {
     let share = |d: Duration| 100.0 * d.as_secs_f64() / period.as_secs_f64().max(1e-9);
     let mean = |d: Duration, n: u64| ms(d) / n.max(1) as f64;
     format!(
-        "SQLite's writer meanwhile: held {:.0} % of the time, {} turns (mean {:.2} ms, commits included); {} commits, {:.0} % (mean {:.2} ms); handed over {} times, {:.0} % (mean {:.2} ms from one writer to the next)",
+        "SQLite's writer meanwhile: held {:.0} % of the time, {} turns (mean {:.2} ms, commits included); {} statements in them, {:.0} % (mean {:.1} µs); {} commits, {:.0} % (mean {:.2} ms); handed over {} times, {:.0} % (mean {:.2} ms from one writer to the next)",
         share(w.held),
         w.turns,
         mean(w.held, w.turns),
+        w.statements,
+        share(w.running),
+        1000.0 * mean(w.running, w.statements),
         w.commits,
         share(w.committing),
         mean(w.committing, w.commits),

@@ -78,6 +78,9 @@ pub struct DirectConn {
     conn: rusqlite::Connection,
     commits: u32,
     group: Option<Group>,
+    /// Statements run since [`DirectConn::take_statements`] last read them, and their time
+    /// (counted on the writer only).
+    ran: Option<(u64, Duration)>,
 }
 
 impl DirectConn {
@@ -106,6 +109,7 @@ impl DirectConn {
             conn,
             commits: 0,
             group: None,
+            ran: Some((0, Duration::ZERO)),
         })
     }
 
@@ -122,6 +126,7 @@ impl DirectConn {
             conn,
             commits: 0,
             group: None,
+            ran: None,
         })
     }
 
@@ -299,6 +304,28 @@ impl DirectConn {
     /// Runs one statement: its rows (at most `limit`; a write is stepped to its end whatever
     /// the limit) and the rows it changed.
     pub(crate) fn run(
+        &mut self,
+        sql: &str,
+        args: Vec<Arg>,
+        limit: Option<usize>,
+    ) -> Result<(Vec<Row>, u64), sqlx::Error> {
+        let started = self.ran.is_some().then(Instant::now);
+        let result = self.run_untimed(sql, args, limit);
+        if let (Some((n, time)), Some(started)) = (&mut self.ran, started) {
+            *n += 1;
+            *time += started.elapsed();
+        }
+        result
+    }
+
+    /// The statements run on the writer (from `run`) since the last call, and their time.
+    pub(crate) fn take_statements(&mut self) -> (u64, Duration) {
+        self.ran
+            .as_mut()
+            .map_or((0, Duration::ZERO), std::mem::take)
+    }
+
+    fn run_untimed(
         &mut self,
         sql: &str,
         args: Vec<Arg>,

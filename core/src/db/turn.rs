@@ -69,6 +69,8 @@ struct Usage {
     handing_over_ns: AtomicU64,
     commits: AtomicU64,
     committing_ns: AtomicU64,
+    statements: AtomicU64,
+    running_ns: AtomicU64,
 }
 
 /// Where SQLite's one writer spent its time since the database opened: the capacity of every
@@ -90,6 +92,11 @@ pub struct WriterUse {
     pub commits: u64,
     /// Their time (within `held`).
     pub committing: Duration,
+    /// Statements run by the group writers (the module calls' transactions), commits aside.
+    pub statements: u64,
+    /// Their time in SQLite (within `held`); the rest of a turn is the caller's own work
+    /// (a module's code, the host's) and the time its task waited for a thread.
+    pub running: Duration,
 }
 
 impl WriterUse {
@@ -102,6 +109,8 @@ impl WriterUse {
             handing_over: self.handing_over.saturating_sub(earlier.handing_over),
             commits: self.commits.saturating_sub(earlier.commits),
             committing: self.committing.saturating_sub(earlier.committing),
+            statements: self.statements.saturating_sub(earlier.statements),
+            running: self.running.saturating_sub(earlier.running),
         }
     }
 }
@@ -142,7 +151,17 @@ impl Turns {
             handing_over: time(&u.handing_over_ns),
             commits: u.commits.load(Ordering::Relaxed),
             committing: time(&u.committing_ns),
+            statements: u.statements.load(Ordering::Relaxed),
+            running: time(&u.running_ns),
         }
+    }
+
+    /// Counts `n` statements of the group writer that took `took` in all.
+    pub(crate) fn note_statements(&self, n: u64, took: Duration) {
+        self.usage.statements.fetch_add(n, Ordering::Relaxed);
+        self.usage
+            .running_ns
+            .fetch_add(nanos(took), Ordering::Relaxed);
     }
 
     /// Counts a commit of the writer connection that took `took`.
@@ -410,8 +429,13 @@ mod tests {
         drop(first);
         assert!(waiter.await.is_ok());
         turns.note_commit(Duration::from_millis(3));
+        turns.note_statements(4, Duration::from_millis(2));
         let used = turns.usage().since(&start);
         assert_eq!((used.turns, used.handovers, used.commits), (2, 1, 1));
+        assert_eq!(
+            (used.statements, used.running),
+            (4, Duration::from_millis(2))
+        );
         assert!(used.held >= Duration::from_millis(20), "{used:?}");
         assert_eq!(used.committing, Duration::from_millis(3));
         assert!(used.handing_over < Duration::from_secs(5), "{used:?}");
