@@ -480,20 +480,23 @@ pub fn publish_results(number: u64) -> Result<(), Error> {
 }
 
 /// The account was deleted: its proposals stay the consultation's, unsigned; its votes are
-/// withdrawn from the tallies.
+/// withdrawn from the tallies, and it is no longer counted among the participants.
 pub fn forget(account: &str) -> Result<(), Error> {
     for doc in store::proposed_by(account)? {
         let mut p = doc.value;
         p.author = None;
         store::update_proposal(&p, doc.version)?;
     }
-    for doc in store::all_ballots_of(account)? {
-        let ballot = doc.value;
-        store::change_tally(ballot.consultation, ballot.proposal, |tally: &mut Tally| {
-            tally.count(&ballot, -1);
-            true
-        })?;
-        store::delete_ballot(&doc.key)?;
+    for n in store::numbers()? {
+        for doc in store::ballots_of(n, account)? {
+            let ballot = doc.value;
+            store::change_tally(ballot.consultation, ballot.proposal, |tally: &mut Tally| {
+                tally.count(&ballot, -1);
+                true
+            })?;
+            store::delete_ballot(&doc.key)?;
+        }
+        store::leave(n, account)?;
     }
     for doc in store::declared_by(account)? {
         store::forget_declared(&doc.key)?;

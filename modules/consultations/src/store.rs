@@ -206,9 +206,10 @@ pub fn ballot(
 
 /// Stores the account's ballot (new, or replacing `version`).
 pub fn put_ballot(ballot: &Ballot, account: &str, version: Option<u64>) -> Result<(), StoreError> {
-    let indexes = Indexes::new()
-        .index("votant", &format!("{:08}:{account}", ballot.consultation))
-        .index("compte", account);
+    // One entry: the account's ballots anywhere are its ballots in each consultation
+    // (`all_ballots_of`). Each entry is two more rows to insert at every vote, at SQLite's
+    // one writer; ballots stored before kept a second one, « compte », read by nothing now.
+    let indexes = Indexes::new().index("votant", &format!("{:08}:{account}", ballot.consultation));
     let key = Ballot::key(ballot.consultation, ballot.proposal, account);
     match version {
         None => BALLOTS.insert(&key, ballot, indexes).map(|_| ()),
@@ -260,9 +261,23 @@ pub fn forget_declared(key: &str) -> Result<bool, StoreError> {
     DECLARED.delete(key)
 }
 
-/// Every ballot of an account (any consultation).
+/// The numbers of every consultation of the commune (a few a year).
+pub fn numbers() -> Result<Vec<u64>, StoreError> {
+    Ok(CONSULTATIONS
+        .list()
+        .all::<Consultation>()?
+        .into_iter()
+        .map(|d| d.value.number)
+        .collect())
+}
+
+/// Every ballot of an account, consultation by consultation.
 pub fn all_ballots_of(account: &str) -> Result<Vec<Doc<Ballot>>, StoreError> {
-    BALLOTS.list().index("compte", account).all()
+    let mut all = Vec::new();
+    for n in numbers()? {
+        all.extend(ballots_of(n, account)?);
+    }
+    Ok(all)
 }
 
 pub fn delete_ballot(key: &str) -> Result<bool, StoreError> {
@@ -280,6 +295,16 @@ pub fn join(consultation: u64, account: &str) -> Result<bool, StoreError> {
         Err(e) => return Err(e),
     }
     store::incr(&format!("{}-participants", c(consultation)), 1)?;
+    Ok(true)
+}
+
+/// Forgets the account as a participant of the consultation (its account was deleted); true
+/// if it was one.
+pub fn leave(consultation: u64, account: &str) -> Result<bool, StoreError> {
+    if !PARTICIPANTS.delete(&format!("{consultation:08}-{account}"))? {
+        return Ok(false);
+    }
+    store::incr(&format!("{}-participants", c(consultation)), -1)?;
     Ok(true)
 }
 

@@ -207,7 +207,13 @@ both_backends!(
         .await?;
         let paris = app.commune("75056").await?;
         let lyon = app.commune("69123").await?;
-        for package in ["polls", "office-hours", "donations", "alerts"] {
+        for package in [
+            "polls",
+            "office-hours",
+            "donations",
+            "alerts",
+            "consultations",
+        ] {
             app.install_module(&format!("parvis-module-{package}"))
                 .await?;
         }
@@ -230,6 +236,7 @@ both_backends!(
             }
         }
         app.enable_module(&paris, "alerts").await?;
+        app.enable_module(&paris, "consultations").await?;
         let maire = app.account("maire@paris.fr", PASSWORD).await?;
         app.grant(&maire, Role::TenantAdmin, Some(&paris)).await?;
         app.grant(&maire, Role::TenantAdmin, Some(&lyon)).await?;
@@ -351,6 +358,47 @@ both_backends!(
         )
         .await?;
         assert_eq!(r.status(), 303, "{}", r.text().await?);
+        // A consultation in Paris: Alice proposes, and votes on her published proposal.
+        let questions = app.url(Some(&paris), "/admin/m/consultations");
+        let r = post_form(
+            &staff,
+            &questions,
+            &format!("{questions}/nouvelle"),
+            &[
+                ("question", "Comment rendre le centre-ville plus agréable ?"),
+                ("contexte", "La place sera réaménagée."),
+                ("ouverture", "2026-01-01T09:00"),
+                ("cloture", "2031-01-01T18:00"),
+            ],
+        )
+        .await?;
+        assert_eq!(r.status(), 303, "{}", r.text().await?);
+        let consultation = app.url(Some(&paris), "/m/consultations/1");
+        let r = post_form(
+            &alice,
+            &consultation,
+            &format!("{consultation}/propositions"),
+            &[("proposition", "Il faut planter des arbres sur la place")],
+        )
+        .await?;
+        assert_eq!(r.status(), 303, "{}", r.text().await?);
+        let r = post_form(
+            &staff,
+            &questions,
+            &format!("{questions}/1/moderer"),
+            &[("proposition", "1"), ("decision", "publier")],
+        )
+        .await?;
+        assert_eq!(r.status(), 303, "{}", r.text().await?);
+        let ballot = format!("{consultation}/voter");
+        let r = post_form(
+            &alice,
+            &ballot,
+            &ballot,
+            &[("proposition", "1"), ("vote", "d-accord")],
+        )
+        .await?;
+        assert_eq!(r.status(), 303, "{}", r.text().await?);
         let alice_lyon = app
             .signed_in(Some(&lyon), "alice@example.org", PASSWORD)
             .await?;
@@ -436,6 +484,13 @@ both_backends!(
         assert!(
             !anonymous["data"].to_string().contains("\"Non\""),
             "an anonymous choice is not stored: {anonymous}"
+        );
+        let judged = records(&data, &paris, "consultations");
+        assert!(
+            judged.iter().any(|r| r["kind"] == "vote à une consultation"
+                && r["data"]["proposition"] == 1
+                && r["data"]["vote"] == "D'accord"),
+            "{data:#}"
         );
         let in_lyon = records(&data, &lyon, "polls");
         assert_eq!(in_lyon.len(), 1, "{data:#}");
