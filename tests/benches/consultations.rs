@@ -1,7 +1,7 @@
 //! A consultation at the size of Make.org's large national ones (issue 19): 165,000
 //! participants, 20,000 published proposals and 2,000,000 votes already cast, seeded in SQL as
 //! the `consultations` module stores them (proposals and their index entries, the draw, the
-//! tallies, ballots with their two index entries, participants, counters). Then, through the
+//! tallies, ballots with their index entry, participants, counters). Then, through the
 //! real router, the host and the module, on SQLite and, when `PARVIS_TEST_PG_URL` is set,
 //! PostgreSQL:
 //! - **the peak**: new votes from signed-in participants, 64 in flight (each vote: the ballot,
@@ -208,18 +208,14 @@ async fn seed(app: &TestApp, backend: Backend, slug: &str, scale: Scale) -> Resu
         .execute(&mut *tx)
         .await
         .context("ballots")?;
-        for (name, value) in [
-            ("votant", format!("'00000001:banc' || {}", text("u"))),
-            ("compte", format!("'banc' || {}", text("u"))),
-        ] {
-            sqlx::query(&format!(
-                "{s} {index} SELECT $1, 'consultations', 'bulletins', '{name}', {value}, {key} FROM t"
-            ))
-            .bind(tenant)
-            .execute(&mut *tx)
-            .await
-            .with_context(|| format!("ballots' index {name}"))?;
-        }
+        let voter = format!("'00000001:banc' || {}", text("u"));
+        sqlx::query(&format!(
+            "{s} {index} SELECT $1, 'consultations', 'bulletins', 'votant', {voter}, {key} FROM t"
+        ))
+        .bind(tenant)
+        .execute(&mut *tx)
+        .await
+        .context("ballots' index")?;
         tx.commit().await?;
         done += batch;
     }
