@@ -429,13 +429,8 @@ mod tests {
         drop(first);
         assert!(waiter.await.is_ok());
         turns.note_commit(Duration::from_millis(3));
-        turns.note_statements(4, Duration::from_millis(2));
         let used = turns.usage().since(&start);
         assert_eq!((used.turns, used.handovers, used.commits), (2, 1, 1));
-        assert_eq!(
-            (used.statements, used.running),
-            (4, Duration::from_millis(2))
-        );
         assert!(used.held >= Duration::from_millis(20), "{used:?}");
         assert_eq!(used.committing, Duration::from_millis(3));
         assert!(used.handing_over < Duration::from_secs(5), "{used:?}");

@@ -48,6 +48,29 @@ async fn links(db: &Db, tenant: TenantId) -> Result<Vec<String>> {
     Ok(ids)
 }
 
+/// SQLite's writer counts what a write transaction did with it: its turn, its statements and
+/// their time in SQLite, its group's commit (`Db::writer_use`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_counts_a_transactions_statements_and_commit() -> Result<()> {
+    let app = TestApp::start(parvis_tests::Backend::Sqlite).await?;
+    let paris = tenant_of(&app.state.db, &app.commune("75056").await?).await?;
+    let before = app.state.db.writer_use();
+    let mut tx = app.state.db.tenant(paris).begin_group().await?;
+    for id in ["compte-a", "compte-b", "compte-c"] {
+        insert_link(&mut tx, id).await?;
+    }
+    tx.commit().await?;
+    let used = app.state.db.writer_use().since(&before);
+    ensure!(used.turns >= 1 && used.commits >= 1, "{used:?}");
+    ensure!(used.statements >= 3, "three inserts, counted {used:?}");
+    ensure!(
+        used.running > Duration::ZERO && used.running + used.committing <= used.held,
+        "{used:?}"
+    );
+    app.stop().await;
+    Ok(())
+}
+
 both_backends!(
     concurrent_writers_keep_their_own_outcome,
     |backend| async move {
