@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use parvis_core::authz::Role;
+use parvis_core::db::TenantSql as _;
 use parvis_core::types::{AccountId, ModuleId, Slug, TenantId};
 use parvis_tests::stripe::{FakeStripe, SECRET_KEY, WEBHOOK_SECRET};
 use parvis_tests::{TestApp, both_backends, form_token};
@@ -167,6 +168,20 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(())
+}
+
+/// Participants of the first consultation of a commune, as the module counts them.
+async fn participants(app: &TestApp, tenant: TenantId) -> Result<i64> {
+    let mut tx = app.state.db.tenant(tenant).begin().await?;
+    let n: Option<i64> = tx
+        .scoped_scalar(
+            "SELECT value FROM module_counters WHERE tenant_id = $1 \
+             AND module_id = 'consultations' AND name = 'c00000001-participants'",
+        )
+        .fetch_optional(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(n.unwrap_or(0))
 }
 
 /// Rows of the modules' storage that still mention `account` anywhere.
@@ -399,6 +414,7 @@ both_backends!(
         )
         .await?;
         assert_eq!(r.status(), 303, "{}", r.text().await?);
+        assert_eq!(participants(&app, tp).await?, 1);
         let alice_lyon = app
             .signed_in(Some(&lyon), "alice@example.org", PASSWORD)
             .await?;
@@ -556,6 +572,11 @@ both_backends!(
         .await?;
         let (done, _) = erasure_jobs(&app, "polls").await?;
         assert_eq!(done, 2, "one job per commune");
+        assert_eq!(
+            participants(&app, tp).await?,
+            0,
+            "Alice still counted among the participants"
+        );
         assert_eq!(
             module_rows_mentioning(&app, &alice_id).await?,
             0,
