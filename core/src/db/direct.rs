@@ -42,12 +42,13 @@ const GROUP_AGE: Duration = Duration::from_millis(5);
 
 /// The writer's page cache, in KiB. Small on purpose: at the end of each write transaction
 /// SQLite truncates the writer's cache to the database's size, and that truncation can scan
-/// the cache's whole hash table (`pcache1TruncateUnsafe`, a tenth of the runtime's threads
-/// in a profile of the consultation benchmark): its group commits took 0.53 ms with 64 MiB,
-/// 0.36 with 16, 0.30 with 8, 0.26 with 2, while the statements' reads, served by the
-/// system's page cache, were no slower with a small one. Dirty pages past it spill to the
-/// log before the commit, as they should.
+/// the cache's whole hash table (`pcache1TruncateUnsafe`, a tenth of the process's time in a
+/// profile of the consultation benchmark, on the runtime's threads): its group commits at the
+/// peak took 0.53 – 0.56 ms with 64 MiB, 0.36 with 16, 0.30 – 0.33 with 8, 0.26 with 2, while
+/// the statements' reads, served by the system's page cache, were no slower with a small one.
+/// Dirty pages past it spill to the log before the commit, as they should.
 const WRITER_CACHE_KIB: u32 = 8 << 10;
+
 /// What a group commit ended with, for each of its members.
 pub(crate) type GroupOutcome = Option<Result<(), Arc<str>>>;
 
