@@ -465,6 +465,62 @@ both_backends!(
     }
 );
 
+/// On SQLite a module's page reads on a direct reader of the file, in the request's own task,
+/// not on a connection of the pool (a wake-up of the pool's connection thread per row read):
+/// with every pooled connection held elsewhere, the page still answers, and a GET that
+/// writes still runs again as a writer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_page_reads_without_a_pooled_connection_on_sqlite() -> anyhow::Result<()> {
+    let app = TestApp::start(parvis_tests::Backend::Sqlite).await?;
+    let (paris, _) = two_communes_with_hostile(&app).await?;
+    let client = app.client()?;
+    let written = client
+        .get(app.url(Some(&paris), "/m/hostile/write?value=avant"))
+        .send()
+        .await?;
+    assert_eq!(written.status(), 200);
+
+    let pool = app.state.db.platform();
+    let mut held = Vec::new();
+    while let Ok(Ok(conn)) = tokio::time::timeout(Duration::from_millis(300), pool.acquire()).await
+    {
+        held.push(conn);
+    }
+    assert!(held.len() >= 8, "the pool gave {} connections", held.len());
+
+    let started = Instant::now();
+    let read = client
+        .get(app.url(Some(&paris), "/m/hostile/read"))
+        .send()
+        .await?;
+    let (status, body) = parvis_tests::outcome(read).await?;
+    assert_eq!(status, 200, "{body}");
+    let read: serde_json::Value = serde_json::from_str(&body)?;
+    assert_eq!(read["secrets"]["s"], "avant", "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the page waited {:?}",
+        started.elapsed()
+    );
+    // A GET that writes starts as a read and runs again as a writer, on SQLite's writer.
+    let written = client
+        .get(app.url(Some(&paris), "/m/hostile/write?value=apres"))
+        .send()
+        .await?;
+    let (status, body) = parvis_tests::outcome(written).await?;
+    assert_eq!(status, 200, "{body}");
+    drop(held);
+    let read: serde_json::Value = client
+        .get(app.url(Some(&paris), "/m/hostile/read"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(read["secrets"]["s"], "apres");
+    app.stop().await;
+    Ok(())
+}
+
 /// The admins of Paris got no e-mail about a module switched off: once every job the requests
 /// caused has run (a switch-off queues its notice before the faulting request is answered).
 async fn no_switch_off_mail(app: &TestApp) -> anyhow::Result<()> {
