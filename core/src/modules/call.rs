@@ -202,6 +202,11 @@ impl CallState {
         self.tenant.as_ref().map(TenantDb::tenant_id)
     }
 
+    /// Whether the call writes (a POST, a job): it runs in a write transaction.
+    pub(crate) fn writes(&self) -> bool {
+        self.write
+    }
+
     /// Whether the module declared this capability.
     pub(crate) fn declared(&self, cap: Capability) -> bool {
         self.capabilities.contains(&cap)
