@@ -34,7 +34,8 @@
 //! cargo bench -p parvis-tests --bench consultations` (env `PROPOSALS`, default 20000;
 //! `BALLOTS`, default 2000000; `PARTICIPANTS`, default 165000; `VOTES`, new votes timed,
 //! default 20000, for the peak, and `IN_FLIGHT` of them at a time, default 64; `RATE` and
-//! `SECONDS` for the target; `BACKENDS=postgres` for PostgreSQL alone).
+//! `SECONDS` for the target; `BACKENDS=postgres` for PostgreSQL alone; `NEIGHBOUR=1` for a
+//! busy neighbour beside the run, as on a shared machine's slow mornings: `bench::Neighbour`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -42,7 +43,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 use parvis_core::authz::Role;
-use parvis_tests::bench::percentile;
+use parvis_tests::bench::{Neighbour, percentile};
 use parvis_tests::{Backend, TestApp, form_token};
 
 /// Votes in flight for the peak (env `IN_FLIGHT`).
@@ -754,6 +755,7 @@ async fn votes_counted(app: &TestApp, backend: Backend, slug: &str) -> Result<i6
 }
 
 fn main() -> Result<()> {
+    Neighbour::be_one_if_asked();
     let env = |name: &str, default: i64| {
         std::env::var(name)
             .ok()
@@ -771,6 +773,7 @@ fn main() -> Result<()> {
             .unwrap_or(CONCURRENCY)
             .max(1),
     };
+    let _neighbour = Neighbour::asked()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
