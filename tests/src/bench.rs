@@ -108,8 +108,8 @@ const NEIGHBOUR_CHILD: &str = "PARVIS_BENCH_NEIGHBOUR_CHILD";
 /// executable run again at the lowest priority (`nice -n 19`), streaming through 1 GiB of
 /// memory. It takes only the CPU the benchmark leaves idle, yet slows the benchmark down the
 /// way a shared machine's neighbours do (caches, memory bandwidth): on the reference machine
-/// SQLite's writer needed 0.25 – 0.30 ms per vote beside it against 0.19 – 0.23 alone, as in
-/// the runs that missed issue 19's figure on a slow morning. Started by [`Neighbour::asked`]
+/// SQLite's writer's mean turn at 2,000 votes a second was 0.25 – 0.30 ms beside it against
+/// 0.21 – 0.26 alone, as in the runs that missed issue 19's figure on a slow morning. Started by [`Neighbour::asked`]
 /// when `NEIGHBOUR=1`; a benchmark's `main` calls [`Neighbour::be_one_if_asked`] first.
 pub struct Neighbour(std::process::Child);
 
