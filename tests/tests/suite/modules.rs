@@ -474,11 +474,16 @@ async fn a_module_page_reads_without_a_pooled_connection_on_sqlite() -> anyhow::
     let app = TestApp::start(parvis_tests::Backend::Sqlite).await?;
     let (paris, _) = two_communes_with_hostile(&app).await?;
     let client = app.client()?;
-    let written = client
-        .get(app.url(Some(&paris), "/m/hostile/write?value=avant"))
-        .send()
-        .await?;
-    assert_eq!(written.status(), 200);
+    // The hostile module's page at `path`: its status, and its body.
+    let get = |path: &str| {
+        let request = client.get(app.url(Some(&paris), path)).send();
+        async move { parvis_tests::outcome(request.await?).await }
+    };
+    let secret = |body: &str| -> anyhow::Result<serde_json::Value> {
+        let read: serde_json::Value = serde_json::from_str(body)?;
+        Ok(read["secrets"]["s"].clone())
+    };
+    assert_eq!(get("/m/hostile/write?value=avant").await?.0, 200);
 
     let pool = app.state.db.platform();
     let mut held = Vec::new();
@@ -489,34 +494,21 @@ async fn a_module_page_reads_without_a_pooled_connection_on_sqlite() -> anyhow::
     assert!(held.len() >= 8, "the pool gave {} connections", held.len());
 
     let started = Instant::now();
-    let read = client
-        .get(app.url(Some(&paris), "/m/hostile/read"))
-        .send()
-        .await?;
-    let (status, body) = parvis_tests::outcome(read).await?;
+    let (status, body) = get("/m/hostile/read").await?;
     assert_eq!(status, 200, "{body}");
-    let read: serde_json::Value = serde_json::from_str(&body)?;
-    assert_eq!(read["secrets"]["s"], "avant", "{body}");
+    assert_eq!(secret(&body)?, "avant", "{body}");
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "the page waited {:?}",
         started.elapsed()
     );
     // A GET that writes starts as a read and runs again as a writer, on SQLite's writer.
-    let written = client
-        .get(app.url(Some(&paris), "/m/hostile/write?value=apres"))
-        .send()
-        .await?;
-    let (status, body) = parvis_tests::outcome(written).await?;
+    let (status, body) = get("/m/hostile/write?value=apres").await?;
     assert_eq!(status, 200, "{body}");
     drop(held);
-    let read: serde_json::Value = client
-        .get(app.url(Some(&paris), "/m/hostile/read"))
-        .send()
-        .await?
-        .json()
-        .await?;
-    assert_eq!(read["secrets"]["s"], "apres");
+    let (status, body) = get("/m/hostile/read").await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(secret(&body)?, "apres", "{body}");
     app.stop().await;
     Ok(())
 }
