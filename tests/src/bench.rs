@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 
 use crate::TestApp;
 
@@ -109,8 +109,9 @@ const NEIGHBOUR_CHILD: &str = "PARVIS_BENCH_NEIGHBOUR_CHILD";
 /// memory. It takes only the CPU the benchmark leaves idle, yet slows the benchmark down the
 /// way a shared machine's neighbours do (caches, memory bandwidth): on the reference machine
 /// SQLite's writer's mean turn at 2,000 votes a second was 0.25 – 0.30 ms beside it against
-/// 0.21 – 0.26 alone, as in the runs that missed issue 19's figure on a slow morning. Started by [`Neighbour::asked`]
-/// when `NEIGHBOUR=1`; a benchmark's `main` calls [`Neighbour::be_one_if_asked`] first.
+/// 0.21 – 0.26 alone, as in the runs that missed issue 19's figure on a slow morning.
+/// Started by [`Neighbour::asked`] when `NEIGHBOUR=1`; a benchmark's `main` calls
+/// [`Neighbour::be_one_if_asked`] first.
 pub struct Neighbour(std::process::Child);
 
 impl Neighbour {
@@ -126,7 +127,8 @@ impl Neighbour {
             .env(NEIGHBOUR_CHILD, "1")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
-            .spawn()?;
+            .spawn()
+            .context("starting the busy neighbour with `nice`")?;
         eprintln!(
             "a busy neighbour runs beside the benchmark (process {}, nice 19, 1 GiB streamed)",
             child.id()
