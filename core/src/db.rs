@@ -357,7 +357,7 @@ impl Db {
         if let Some(writer) = guard.as_mut()
             && writer.finish_group()
         {
-            checkpoint_beside(&self.pool);
+            checkpoint_beside(&self.pool, writer.file());
         }
         WriteTurn(Some((guard, turn)))
     }
@@ -851,7 +851,7 @@ impl WriterTx {
             self.turns.note_commit(started.elapsed());
         }
         if checkpoint {
-            checkpoint_beside(&self.pool);
+            checkpoint_beside(&self.pool, self.writer.file());
         }
         outcome
     }
@@ -873,14 +873,20 @@ impl Drop for WriterTx {
     }
 }
 
-/// A passive checkpoint copies committed pages from the log back into the database without
-/// taking the write lock, on a pooled connection's thread.
-fn checkpoint_beside(pool: &AnyPool) {
+/// A passive checkpoint copies committed pages from the log back into the database `file`
+/// without taking the write lock, on a pooled connection's thread; then the system starts
+/// writing those pages to the disk ([`wal::write_back`]).
+fn checkpoint_beside(pool: &AnyPool, file: &Arc<Path>) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
     let pool = pool.clone();
-    runtime.spawn(async move { wal::passive(&pool).await });
+    let file = file.clone();
+    runtime.spawn(async move {
+        if wal::passive(&pool).await.is_some() {
+            wal::write_back(&file).await;
+        }
+    });
 }
 
 /// How long a member waits for its group to end before ending it itself (the writer it was
@@ -914,7 +920,7 @@ async fn group_outcome(
                 if let Some(writer) = writer.as_mut()
                     && writer.finish_group()
                 {
-                    checkpoint_beside(&pool);
+                    checkpoint_beside(&pool, writer.file());
                 }
             }
         }

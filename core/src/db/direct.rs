@@ -90,6 +90,8 @@ pub struct DirectConn {
     /// Statements run since [`DirectConn::take_statements`] last read them, and their time
     /// (counted on the writer only).
     ran: Option<(u64, Duration)>,
+    /// The database file, as the log's watcher names it.
+    file: Arc<std::path::Path>,
 }
 
 impl DirectConn {
@@ -119,6 +121,7 @@ impl DirectConn {
             commits: 0,
             group: None,
             ran: Some((0, Duration::ZERO)),
+            file: std::path::Path::new(path).into(),
         })
     }
 
@@ -136,6 +139,7 @@ impl DirectConn {
             commits: 0,
             group: None,
             ran: None,
+            file: std::path::Path::new(path).into(),
         })
     }
 
@@ -232,6 +236,11 @@ impl DirectConn {
         self.end_group(outcome.clone());
         self.commits = self.commits.wrapping_add(1);
         (Some(outcome), self.commits.is_multiple_of(CHECKPOINT_EVERY))
+    }
+
+    /// The database file.
+    pub(crate) fn file(&self) -> &Arc<std::path::Path> {
+        &self.file
     }
 
     /// Commits whatever group is open, then copies the whole log into the database and

@@ -10,9 +10,9 @@
 //!    the database, and the database file is synced. A passive checkpoint syncs the file only
 //!    when it copied the whole log, which readers prevent under load: a restart then wrote a
 //!    second's copies back to the disk holding the writer (some 70 ms at 2,000 votes/s on
-//!    this project's disk; with the truncation, 100 – 190 ms a second). That sync takes some
-//!    90 ms, during which writes go on: a second passive checkpoint and sync, beside the
-//!    writer too, take those;
+//!    this project's disk; with the truncation, 100 – 190 ms a second). That sync takes a few
+//!    ms (most pages are already written back, see below), during which writes go on: a
+//!    second passive checkpoint and sync, beside the writer too, take those;
 //! 2. past [`WAL_LIMIT`], it takes the writer (a turn like any write transaction's, so no
 //!    group is open) and restarts the log: only the pages written since step 1 are left to
 //!    copy and sync (8 – 14 ms a second, median, on this project's disk). The file keeps
@@ -25,9 +25,12 @@
 //! [`READERS_WAIT`]; if they are not gone, the next look tries again.
 //!
 //! The syncs beside the writer are in the disk's idle class ([`IdleDisk`]): the disk's
-//! scheduler serves every other request first. They write a second's copies (some 100 ms of
-//! the disk at 2,000 votes/s), and a read of a page the system no longer holds waited behind
-//! them while the writer, or a page's request, waited for that read.
+//! scheduler serves every other request first. And they find little to write: after each
+//! passive checkpoint the group commits ask for (every 64 commits), the system is told to
+//! start writing its copies ([`write_back`]), so they reach the disk a few at a time while
+//! the votes go on. Written a second's worth at once by step 1's sync (88 – 160 ms of the disk
+//! each second at 2,000 votes/s beside a busy neighbour), they slowed the writer for as long,
+//! and the votes queued (docs/performance.md).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -113,8 +116,8 @@ pub(crate) fn watch(db: Watched, file: &str) {
             // writer (70 of the 75 ms it held, at 2,000 votes/s on this project's disk).
             let beside = std::time::Instant::now();
             sync_file(&main).await;
-            // Writes went on during that sync (some 90 ms of them): copied and synced beside
-            // the writer too, they are not left for the restart to copy and sync holding it.
+            // Writes went on during that sync: copied and synced beside the writer too, they
+            // are not left for the restart to copy and sync holding it.
             if mode == Checkpoint::Restart && passive(&db.pool).await.is_some() {
                 sync_file(&main).await;
             }
@@ -194,6 +197,27 @@ async fn sync_file(path: &Path) {
     .await;
     if let Ok(Err(e)) = synced {
         tracing::debug!(error = %e, "database file not synced beside the writer");
+    }
+}
+
+/// Starts writing to the disk the pages of `path` the system holds dirty, without waiting for
+/// them (`sync_file_range(SYNC_FILE_RANGE_WRITE)`), in the disk's idle class. Called after
+/// each passive checkpoint beside the writer (every 64 commits): a checkpoint's copies go to
+/// the disk while the next are made, and the sync of step 1 finds little left. Without it,
+/// a second's copies went to the disk at once each second (88 – 160 ms of the disk at 2,000
+/// votes/s beside a busy neighbour), and the votes slowed for as long: the writer is not
+/// blocked then, it runs slower beside the disk's work (docs/performance.md).
+pub(super) async fn write_back(path: &Path) {
+    let Some(file) = kept_open(path) else {
+        return;
+    };
+    let started = tokio::task::spawn_blocking(move || {
+        let _idle = IdleDisk::enter();
+        writeback::start(&file)
+    })
+    .await;
+    if let Ok(Err(e)) = started {
+        tracing::debug!(error = %e, "database file's write-back not started");
     }
 }
 
@@ -289,6 +313,35 @@ mod ioprio {
     }
 }
 
+#[cfg(target_os = "linux")]
+#[expect(
+    unsafe_code,
+    reason = "sync_file_range, which std does not wrap, takes a descriptor and integers only"
+)]
+mod writeback {
+    use std::os::fd::AsRawFd as _;
+
+    pub(super) fn start(file: &std::fs::File) -> std::io::Result<()> {
+        // SAFETY: a descriptor `file` keeps open for the call, and integers; nothing is
+        // borrowed past it. Offset and length 0: the whole file.
+        let done =
+            unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+        if done == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod writeback {
+    /// Elsewhere the sync of step 1 writes everything.
+    pub(super) fn start(_: &std::fs::File) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(not(target_os = "linux"))]
 mod ioprio {
     pub(super) const CLASS_IDLE: i32 = 0;
@@ -317,6 +370,72 @@ impl Drop for IdleDisk {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::{IdleDisk, ioprio};
+
+    /// The pages of `file` the system holds dirty, and those being written, by `cachestat`
+    /// (Linux 6.5; `None` before).
+    #[expect(
+        unsafe_code,
+        reason = "cachestat, which neither std nor libc wraps, fills two plain structs"
+    )]
+    fn dirty_pages(file: &std::fs::File) -> Option<(u64, u64)> {
+        use std::os::fd::AsRawFd as _;
+        /// `__NR_cachestat`, the same on every architecture.
+        const SYS_CACHESTAT: libc::c_long = 451;
+        #[repr(C)]
+        struct Range {
+            off: u64,
+            len: u64,
+        }
+        #[repr(C)]
+        #[derive(Default)]
+        struct Stat {
+            cache: u64,
+            dirty: u64,
+            writeback: u64,
+            evicted: u64,
+            recently_evicted: u64,
+        }
+        let range = Range { off: 0, len: 0 };
+        let mut stat = Stat::default();
+        // SAFETY: both structs live across the call and have the kernel's layout.
+        let done = unsafe {
+            libc::syscall(
+                SYS_CACHESTAT,
+                file.as_raw_fd(),
+                &raw const range,
+                &raw mut stat,
+                0,
+            )
+        };
+        (done == 0).then_some((stat.dirty, stat.writeback))
+    }
+
+    #[tokio::test]
+    async fn write_back_sends_the_dirty_pages_to_the_disk_without_a_sync()
+    -> Result<(), Box<dyn std::error::Error>> {
+        use std::io::Write as _;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("pages");
+        let mut file = std::fs::File::create(&path)?;
+        file.write_all(&vec![7u8; 8 << 20])?;
+        let (dirty, _) = dirty_pages(&file)
+            .ok_or("cachestat is refused: Linux 6.5 or later is needed to check the write-back")?;
+        if dirty == 0 {
+            // A memory file system, whose pages never go to a disk: nothing to check there.
+            eprintln!("no dirty page to write back under {}", dir.path().display());
+            return Ok(());
+        }
+        super::write_back(&path).await;
+        // Without it, the pages stay dirty some 30 s (`vm.dirty_expire_centisecs`).
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut left = dirty_pages(&file);
+        while left.is_some_and(|(d, w)| d + w > 0) && std::time::Instant::now() < until {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            left = dirty_pages(&file);
+        }
+        assert_eq!(left, Some((0, 0)), "of {dirty} dirty pages");
+        Ok(())
+    }
 
     #[test]
     fn the_thread_is_in_the_idle_class_while_it_syncs_and_as_before_after() {
