@@ -28,7 +28,7 @@
 //! scheduler serves every other request first. And they find little to write: after each
 //! passive checkpoint the group commits ask for (every 64 commits), the system is told to
 //! start writing its copies ([`write_back`]), so they reach the disk a few at a time while
-//! the votes go on. Written a second's worth at once by step 1's sync (88 – 160 ms of the disk
+//! the votes go on. Written a second's worth at once by step 1's sync (88 – 161 ms of the disk
 //! each second at 2,000 votes/s beside a busy neighbour), they slowed the writer for as long,
 //! and the votes queued (docs/performance.md).
 
@@ -187,37 +187,44 @@ async fn hold_writer_for(
 
 /// Writes what the system holds of `path` to the disk (an error leaves it to the checkpoint).
 async fn sync_file(path: &Path) {
-    let Some(file) = kept_open(path) else {
-        return;
-    };
-    let synced = tokio::task::spawn_blocking(move || {
-        let _idle = IdleDisk::enter();
-        file.sync_data()
-    })
+    on_idle_disk(
+        path,
+        std::fs::File::sync_data,
+        "database file not synced beside the writer",
+    )
     .await;
-    if let Ok(Err(e)) = synced {
-        tracing::debug!(error = %e, "database file not synced beside the writer");
-    }
 }
 
 /// Starts writing to the disk the pages of `path` the system holds dirty, without waiting for
-/// them (`sync_file_range(SYNC_FILE_RANGE_WRITE)`), in the disk's idle class. Called after
-/// each passive checkpoint beside the writer (every 64 commits): a checkpoint's copies go to
-/// the disk while the next are made, and the sync of step 1 finds little left. Without it,
-/// a second's copies went to the disk at once each second (88 – 160 ms of the disk at 2,000
-/// votes/s beside a busy neighbour), and the votes slowed for as long: the writer is not
-/// blocked then, it runs slower beside the disk's work (docs/performance.md).
+/// them (`sync_file_range(SYNC_FILE_RANGE_WRITE)`). Called after each passive checkpoint
+/// beside the writer (every 64 commits), so that step 1's sync finds little left (see the
+/// module's documentation).
 pub(super) async fn write_back(path: &Path) {
+    on_idle_disk(
+        path,
+        writeback::start,
+        "database file's write-back not started",
+    )
+    .await;
+}
+
+/// Runs `work` on the database file `path`'s descriptor, on a blocking thread in the disk's
+/// idle class; an error is only logged (`failed`): the watcher's next look tries again.
+async fn on_idle_disk(
+    path: &Path,
+    work: fn(&std::fs::File) -> std::io::Result<()>,
+    failed: &'static str,
+) {
     let Some(file) = kept_open(path) else {
         return;
     };
-    let started = tokio::task::spawn_blocking(move || {
+    let done = tokio::task::spawn_blocking(move || {
         let _idle = IdleDisk::enter();
-        writeback::start(&file)
+        work(&file)
     })
     .await;
-    if let Ok(Err(e)) = started {
-        tracing::debug!(error = %e, "database file's write-back not started");
+    if let Ok(Err(e)) = done {
+        tracing::debug!(error = %e, "{failed}");
     }
 }
 
