@@ -16,8 +16,11 @@
 //!
 //! The queue also tells the group commit (`db/direct.rs`) whether the next writer may join
 //! the open group: a member's answer waits for its group's commit, so a quick writer is never
-//! handed over to a writer of a key that recently held the writer long ([`SLOW_HOLD`]): one
-//! commune's slow module calls would otherwise hold up another commune's quick ones.
+//! handed over to a writer of a key whose turns lately held the writer long ([`SLOW_HOLD`]):
+//! one commune's slow module calls would otherwise hold up another commune's quick ones. What
+//! counts is a key's typical turn, not one turn: on a loaded machine any quick turn can be
+//! stretched past 50 ms by the scheduler, and a commune whose votes then all committed one by
+//! one for seconds fell further behind with each (the consultation benchmark, 2026-12-07).
 //!
 //! It counts where the writer's time goes ([`WriterUse`]: turns, commits, hand-overs from one
 //! writer to the next), since every write of the server passes through it one at a time: its
@@ -32,11 +35,17 @@ use tokio::sync::Notify;
 
 use crate::types::TenantId;
 
-/// A turn held longer than this marks its key slow: its writers start groups of their own.
-/// A poll vote holds the writer well under a millisecond; a module call may hold it up to
-/// `MAX_WRITER_HOLD` (1 s).
+/// A turn held longer than this is a slow one. A poll vote holds the writer well under a
+/// millisecond; a module call may hold it up to `MAX_WRITER_HOLD` (1 s).
 pub(crate) const SLOW_HOLD: Duration = Duration::from_millis(50);
-/// How long a key stays slow after its last slow turn.
+/// A key is slow, its writers starting groups of their own, while its typical turn (each turn
+/// weighs a quarter, the earlier ones the rest) is over this. A quick key's one slow turn
+/// makes it slow for its next turn or two: one of 60 ms for one, of 1 s for ten; a key whose
+/// turns are all slow stays slow.
+const SLOW_TYPICAL: Duration = Duration::from_millis(12);
+/// A key's typical turn is followed from its first slow turn until it is back under this.
+const QUICK_AGAIN: Duration = Duration::from_millis(1);
+/// How long a key with no turn stays slow after its last slow turn.
 const SLOW_FOR: Duration = Duration::from_secs(10);
 /// Slow keys remembered before the expired ones are swept.
 const SLOW_SWEEP: usize = 1024;
@@ -56,6 +65,9 @@ pub(crate) struct Turns {
     state: Mutex<State>,
     /// Writers waiting for a turn (read without the lock by the group commit).
     waiting: AtomicUsize,
+    /// Keys whose pace is followed (`State::slow`'s length, read without the lock by every
+    /// turn's end: none, and a quick turn notes nothing).
+    followed: AtomicUsize,
     /// What the writer's time went to, since the database opened.
     usage: Usage,
 }
@@ -130,8 +142,23 @@ struct State {
     ring: VecDeque<Key>,
     /// The waiters of each key, in arrival order.
     queues: HashMap<Key, VecDeque<(u64, Arc<Notify>)>>,
-    /// Keys whose writers held a turn longer than [`SLOW_HOLD`], until when they count as slow.
-    slow: HashMap<Key, Instant>,
+    /// The keys followed since a turn of theirs held the writer longer than [`SLOW_HOLD`].
+    slow: HashMap<Key, Pace>,
+}
+
+/// How long a key's turns hold the writer lately.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    /// Its typical turn: each turn counts for a quarter, the earlier ones for the rest.
+    typical: Duration,
+    /// Until when it may count as slow (its last slow turn and [`SLOW_FOR`]).
+    until: Instant,
+}
+
+impl Pace {
+    fn is_slow(&self, now: Instant) -> bool {
+        self.typical > SLOW_TYPICAL && self.until > now
+    }
 }
 
 impl Turns {
@@ -173,42 +200,62 @@ impl Turns {
     }
 
     /// Whether a writer is waiting and the next one served may join an open group commit:
-    /// its key has not held the writer long lately.
+    /// its key's turns have not been slow lately (see [`SLOW_TYPICAL`]).
     pub(crate) fn next_may_join(&self) -> bool {
         if self.waiting() == 0 {
             return false;
         }
-        let mut state = self.lock();
+        let state = self.lock();
         let Some(&next) = state.ring.front() else {
             return false;
         };
-        match state.slow.get(&next) {
-            Some(&until) if until > Instant::now() => false,
-            Some(_) => {
-                state.slow.remove(&next);
-                true
-            }
-            None => true,
-        }
+        !state
+            .slow
+            .get(&next)
+            .is_some_and(|pace| pace.is_slow(Instant::now()))
     }
 
     /// Notes how long a writer of `key` held its turn.
     pub(crate) fn note_hold(&self, key: Key, held: Duration) {
-        if held <= SLOW_HOLD {
+        let slow_turn = held > SLOW_HOLD;
+        if !slow_turn && self.followed.load(Ordering::Acquire) == 0 {
             return;
         }
         let now = Instant::now();
         let mut state = self.lock();
-        if state.slow.len() >= SLOW_SWEEP {
-            state.slow.retain(|_, until| *until > now);
+        let pace = match state.slow.get_mut(&key) {
+            Some(pace) => pace,
+            None if slow_turn => {
+                if state.slow.len() >= SLOW_SWEEP {
+                    state.slow.retain(|_, pace| pace.until > now);
+                }
+                self.followed.store(state.slow.len() + 1, Ordering::Release);
+                state.slow.entry(key).or_insert(Pace {
+                    typical: Duration::ZERO,
+                    until: now,
+                })
+            }
+            None => return,
+        };
+        let was_slow = pace.is_slow(now);
+        pace.typical = pace.typical - pace.typical / 4 + held / 4;
+        if slow_turn {
+            pace.until = now + SLOW_FOR;
         }
-        state.slow.insert(key, now + SLOW_FOR);
-        // `RUST_LOG=parvis_core::db::turn=debug`: whether a run's votes lost their grouping.
-        tracing::debug!(
-            ?key,
-            held_ms = held.as_secs_f64() * 1e3,
-            "marked slow: its writers commit on their own"
-        );
+        let (is_slow, typical) = (pace.is_slow(now), pace.typical);
+        if typical < QUICK_AGAIN {
+            state.slow.remove(&key);
+            self.followed.store(state.slow.len(), Ordering::Release);
+        }
+        if is_slow && !was_slow {
+            // `RUST_LOG=parvis_core::db::turn=debug`: whether a run's votes lost their grouping.
+            tracing::debug!(
+                ?key,
+                held_ms = held.as_secs_f64() * 1e3,
+                typical_ms = typical.as_secs_f64() * 1e3,
+                "marked slow: its writers commit on their own"
+            );
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -409,6 +456,53 @@ mod tests {
         assert!(turns.next_may_join(), "Lyon's turns are short");
         drop(first);
         assert!(lyon_waits.await.is_ok());
+    }
+
+    /// One slow turn of a quick commune (the scheduler stretched it) costs it its grouping
+    /// for a turn or two; a commune whose turns are all slow stays slow.
+    #[test]
+    fn a_key_is_slow_by_its_typical_turn() {
+        let turns = Turns::default();
+        let (paris, lyon) = (
+            Key::Tenant(TenantId::for_tests(1)),
+            Key::Tenant(TenantId::for_tests(2)),
+        );
+        let slow = |key: Key| {
+            let state = turns.lock();
+            state
+                .slow
+                .get(&key)
+                .is_some_and(|pace| pace.is_slow(Instant::now()))
+        };
+        let quick = Duration::from_micros(300);
+        turns.note_hold(paris, quick);
+        assert!(!slow(paris));
+        turns.note_hold(paris, Duration::from_millis(60));
+        assert!(slow(paris), "a slow turn marks its key");
+        turns.note_hold(paris, quick);
+        assert!(!slow(paris), "one quick turn after one of 60 ms");
+        turns.note_hold(paris, SLOW_HOLD * 20);
+        for n in 0..9 {
+            assert!(slow(paris), "{n} quick turns after one of 1 s");
+            turns.note_hold(paris, quick);
+        }
+        for _ in 0..20 {
+            turns.note_hold(paris, quick);
+        }
+        assert!(!slow(paris));
+        assert_eq!(
+            turns.followed.load(Ordering::Acquire),
+            0,
+            "Paris is no longer followed"
+        );
+        for _ in 0..4 {
+            turns.note_hold(lyon, SLOW_HOLD * 2);
+        }
+        for _ in 0..3 {
+            turns.note_hold(lyon, quick);
+        }
+        assert!(slow(lyon), "a key whose turns are slow stays slow");
+        assert!(!slow(paris));
     }
 
     /// The writer's use adds up: two turns, the second handed over, the first held 20 ms.

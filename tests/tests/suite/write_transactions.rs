@@ -475,9 +475,9 @@ async fn a_pooled_writer_commits_the_group_it_follows() -> Result<()> {
     let app = TestApp::start(parvis_tests::Backend::Sqlite).await?;
     let db = app.state.db.clone();
     // A commune whose writer held the writer over 50 ms (`db::turn`'s `SLOW_HOLD`: a loaded
-    // machine can stretch A's turn that long) starts groups of its own for a while, so its
-    // group is rightly not left open: then the same again in another commune. A group that is
-    // never left open fails in all three.
+    // machine can stretch A's turn that long) starts groups of its own for a turn or two, so
+    // its group is rightly not left open: then the same again in another commune. A group that
+    // is never left open fails in all three.
     for code in ["75056", "69123", "13055"] {
         let commune = tenant_of(&app.state.db, &app.commune(code).await?).await?;
         let commune_db = db.tenant(commune);
