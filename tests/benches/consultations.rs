@@ -488,6 +488,23 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
             at.as_secs_f64()
         );
     }
+    // `TIMELINE=1`: the writer's use and the CPU's, tenth by tenth, to set beside the slow
+    // tenths (whether the writer was slower per turn, or waited for the CPU).
+    let sampler = std::env::var_os("TIMELINE").is_some().then(|| {
+        let (db, stop) = (app.state.db.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut samples = vec![(db.writer_use(), CpuShares::read())];
+            let mut tick = tokio::time::interval_at(
+                (due + Duration::from_millis(100)).into(),
+                Duration::from_millis(100),
+            );
+            while !stop.load(Ordering::Relaxed) {
+                tick.tick().await;
+                samples.push((db.writer_use(), CpuShares::read()));
+            }
+            samples
+        })
+    });
     let mut sent = tokio::task::JoinSet::new();
     // At most this many in flight (a server falling far behind would otherwise take every file
     // descriptor): past it a vote waits to be sent, and that wait counts in its time.
@@ -521,8 +538,8 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
     let walked = walker.await??;
     let read = reader.await??;
     paced.sort();
-    if std::env::var_os("TIMELINE").is_some() {
-        timeline(&mut when, scale.rate);
+    if let Some(sampler) = sampler {
+        timeline(&mut when, scale.rate, &sampler.await?);
     }
 
     let counted = votes_counted(&app, backend, &paris).await? - before;
@@ -596,22 +613,65 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
 
 /// Where the slow votes were: for each tenth of a second of the paced run whose slowest vote
 /// took over 50 ms, that vote's time and how many of its tenth took over 50 ms (`TIMELINE=1`):
-/// a pause shows as a run of tenths, a server at its limit as slow tenths everywhere.
-fn timeline(when: &mut [(usize, Duration)], rate: usize) {
+/// a pause shows as a run of tenths, a server at its limit as slow tenths everywhere. Beside
+/// each, and the tenth before it, what the writer did in that tenth (`samples`, one per tenth
+/// from the first vote due): held, turns and their mean, statements' mean, commits and their
+/// mean, hand-overs' mean; and the CPU this process and the others had.
+fn timeline(
+    when: &mut [(usize, Duration)],
+    rate: usize,
+    samples: &[(parvis_core::db::WriterUse, Option<CpuShares>)],
+) {
     when.sort_by_key(|(j, _)| *j);
     let per_tenth = (rate / 10).max(1);
-    println!("  slow tenths of a second (from the first vote due; slowest, votes over 50 ms):");
-    for (tenth, votes) in when.chunks(per_tenth).enumerate() {
-        let slowest = votes.iter().map(|(_, t)| *t).max().unwrap_or_default();
-        let slow = votes
-            .iter()
-            .filter(|(_, t)| *t > Duration::from_millis(50))
-            .count();
-        if slow > 0 {
+    let tenths: Vec<(Duration, usize)> = when
+        .chunks(per_tenth)
+        .map(|votes| {
+            let slowest = votes.iter().map(|(_, t)| *t).max().unwrap_or_default();
+            let slow = votes
+                .iter()
+                .filter(|(_, t)| *t > Duration::from_millis(50))
+                .count();
+            (slowest, slow)
+        })
+        .collect();
+    let writer = |tenth: usize| -> String {
+        let (Some((a, ca)), Some((b, cb))) = (samples.get(tenth), samples.get(tenth + 1)) else {
+            return String::new();
+        };
+        let w = b.since(a);
+        let mean = |d: Duration, n: u64| 1000.0 * ms(d) / n.max(1) as f64;
+        let cpu = ca.zip(*cb).map_or(String::new(), |(ca, cb)| {
+            let c = cb.since(&ca);
+            let all = (c.busy + c.idle + c.steal).max(1) as f64 / 2.0;
+            format!(
+                "  cpu {:.1}/{:.1}",
+                c.own.min(c.busy) as f64 / all,
+                c.busy.saturating_sub(c.own) as f64 / all
+            )
+        });
+        format!(
+            "  held {:>3.0} %, {:>4} turns of {:>3.0} µs, statements {:>4.1} µs, {:>3} commits of {:>3.0} µs, hand-overs {:>3.0} µs{cpu}",
+            ms(w.held),
+            w.turns,
+            mean(w.held, w.turns),
+            mean(w.running, w.statements),
+            w.commits,
+            mean(w.committing, w.commits),
+            mean(w.handing_over, w.handovers),
+        )
+    };
+    println!(
+        "  slow tenths of a second (from the first vote due; slowest, votes over 50 ms; the writer in that tenth):"
+    );
+    for (tenth, (slowest, slow)) in tenths.iter().enumerate() {
+        let next_slow = tenths.get(tenth + 1).is_some_and(|(_, n)| *n > 0);
+        if *slow > 0 || (next_slow && !samples.is_empty()) {
             println!(
-                "    {:>5.1} s  {:>7.1} ms  {slow:>4}",
+                "    {:>5.1} s  {:>7.1} ms  {slow:>4}{}",
                 tenth as f64 / 10.0,
-                ms(slowest)
+                ms(*slowest),
+                writer(tenth)
             );
         }
     }
