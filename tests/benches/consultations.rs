@@ -493,6 +493,7 @@ async fn run(backend: Backend, scale: Scale) -> Result<()> {
     let sampler = std::env::var_os("TIMELINE").is_some().then(|| {
         let (db, stop) = (app.state.db.clone(), stop.clone());
         tokio::spawn(async move {
+            tokio::time::sleep_until(due.into()).await;
             let mut samples = vec![(db.writer_use(), CpuShares::read())];
             let mut tick = tokio::time::interval_at(
                 (due + Duration::from_millis(100)).into(),
@@ -642,13 +643,8 @@ fn timeline(
         let w = b.since(a);
         let mean = |d: Duration, n: u64| 1000.0 * ms(d) / n.max(1) as f64;
         let cpu = ca.zip(*cb).map_or(String::new(), |(ca, cb)| {
-            let c = cb.since(&ca);
-            let all = (c.busy + c.idle + c.steal).max(1) as f64 / 2.0;
-            format!(
-                "  cpu {:.1}/{:.1}",
-                c.own.min(c.busy) as f64 / all,
-                c.busy.saturating_sub(c.own) as f64 / all
-            )
+            let (own, others) = cb.since(&ca).used();
+            format!("  cpu {own:.1}/{others:.1}")
         });
         format!(
             "  held {:>3.0} %, {:>4} turns of {:>3.0} µs, statements {:>4.1} µs, {:>3} commits of {:>3.0} µs, hand-overs {:>3.0} µs{cpu}",
@@ -666,7 +662,7 @@ fn timeline(
     );
     for (tenth, (slowest, slow)) in tenths.iter().enumerate() {
         let next_slow = tenths.get(tenth + 1).is_some_and(|(_, n)| *n > 0);
-        if *slow > 0 || (next_slow && !samples.is_empty()) {
+        if *slow > 0 || next_slow {
             println!(
                 "    {:>5.1} s  {:>7.1} ms  {slow:>4}{}",
                 tenth as f64 / 10.0,
@@ -733,17 +729,35 @@ impl CpuShares {
     }
 }
 
+impl CpuShares {
+    /// The machine's cores.
+    fn cores() -> f64 {
+        std::thread::available_parallelism().map_or(1, |n| n.get()) as f64
+    }
+
+    /// `ticks` as cores used over the period.
+    fn share(&self, ticks: u64) -> f64 {
+        ticks as f64 / (self.busy + self.idle + self.steal).max(1) as f64 * Self::cores()
+    }
+
+    /// The cores this process used, and the other processes.
+    fn used(&self) -> (f64, f64) {
+        (
+            self.share(self.own.min(self.busy)),
+            self.share(self.busy.saturating_sub(self.own)),
+        )
+    }
+}
+
 impl std::fmt::Display for CpuShares {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let all = (self.busy + self.idle + self.steal).max(1) as f64;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-        let share = |ticks: u64| ticks as f64 / all * cores;
+        let share = |ticks: u64| self.share(ticks);
+        let (own, others) = self.used();
         write!(
             f,
-            "the machine's {cores:.0} cores meanwhile: this process {:.2}, other processes {:.2}, \
+            "the machine's {:.0} cores meanwhile: this process {own:.2}, other processes {others:.2}, \
              taken by the hypervisor (steal) {:.2}, idle {:.2} (waiting on the disk {:.2})",
-            share(self.own.min(self.busy)),
-            share(self.busy.saturating_sub(self.own)),
+            Self::cores(),
             share(self.steal),
             share(self.idle),
             share(self.iowait),
