@@ -94,6 +94,9 @@ pub struct CallState {
     /// The call writes: take the write lock when the transaction starts.
     write: bool,
     tx: Option<GroupTx>,
+    /// The read transaction of `get-committed` in a writing call on SQLite before `tx` opens,
+    /// with its database permits (see [`CallState::committed_tx`]); ended when `tx` opens.
+    committed: Option<(GroupTx, Vec<tokio::sync::OwnedSemaphorePermit>)>,
     /// A host-side failure: the call's writes are rolled back whatever it returns.
     pub(crate) failed: Option<String>,
     /// A read call (a GET) began to write and SQLite refused it, because another connection
@@ -215,6 +218,54 @@ impl CallState {
     /// Checks the capability and the host-call budget, and opens the transaction if needed.
     pub(crate) async fn tx(&mut self, cap: Capability) -> Result<&mut GroupTx, Denied> {
         self.count_host_call()?;
+        let db = self.database(cap)?;
+        self.deadline.enter_database();
+        if self.tx.is_none() {
+            // The call's committed reads end here: from now on it reads in its own transaction.
+            self.committed = None;
+            let write = self.write;
+            let (tx, permits) = self.open(db.clone(), write).await?;
+            self.tx = Some(tx);
+            self.db_permits = permits;
+            if write && db.backend() == crate::db::Backend::Sqlite {
+                let until = (Instant::now() + MAX_WRITER_HOLD).min(self.deadline.at());
+                self.writer_hold_until = Some(until);
+                self.keep_writer_hold();
+            }
+        }
+        self.tx
+            .as_mut()
+            .ok_or_else(|| Denied::Unavailable("transaction absente".into()))
+    }
+
+    /// Where `get-committed` reads (contract 0.2.9): the call's own transaction once it is
+    /// open, and always in a read call or on PostgreSQL. A writing call on SQLite that has not
+    /// opened it reads on one of SQLite's direct readers instead (committed data, kept for the
+    /// call's next such reads), so it takes the commune's one writer only at its first other
+    /// storage call: a vote's reads of its consultation and proposal no longer hold every
+    /// other writer up.
+    pub(crate) async fn committed_tx(&mut self) -> Result<&mut GroupTx, Denied> {
+        let sqlite = self
+            .tenant
+            .as_ref()
+            .is_some_and(|db| db.backend() == crate::db::Backend::Sqlite);
+        if self.tx.is_some() || !self.write || !sqlite {
+            return self.tx(Capability::Storage).await;
+        }
+        self.count_host_call()?;
+        let db = self.database(Capability::Storage)?;
+        self.deadline.enter_database();
+        if self.committed.is_none() {
+            self.committed = Some(self.open(db, false).await?);
+        }
+        self.committed
+            .as_mut()
+            .map(|(tx, _)| tx)
+            .ok_or_else(|| Denied::Unavailable("transaction absente".into()))
+    }
+
+    /// The commune's database, if the module declared `cap`.
+    fn database(&self, cap: Capability) -> Result<TenantDb, Denied> {
         if !self.capabilities.contains(&cap) {
             return Err(Denied::Capability(match cap {
                 Capability::Storage => "storage",
@@ -224,66 +275,58 @@ impl CallState {
                 Capability::Tick => "tick",
             }));
         }
-        let Some(db) = self.tenant.clone() else {
-            return Err(Denied::Unavailable(
-                "aucune commune pendant la lecture du manifeste".into(),
-            ));
-        };
-        self.deadline.enter_database();
-        if self.tx.is_none() {
-            let sqlite_writer = self.write && db.backend() == crate::db::Backend::Sqlite;
-            let write = self.write;
-            let gates = self.gates.clone();
-            // The commune's share of the database first (one SQLite writer queued per
-            // commune; a few transactions on PostgreSQL, within the modules' share of the
-            // pool), then the transaction: waits for others, excused and bounded.
-            let open = async move {
-                let mut permits = Vec::new();
-                if let Some(g) = gates {
-                    if sqlite_writer {
-                        permits.push(g.writers.clone().acquire_owned().await.ok()?);
-                    } else {
-                        permits.push(g.database.clone().acquire_owned().await.ok()?);
-                        permits.push(g.all_database.clone().acquire_owned().await.ok()?);
-                    }
-                }
-                // A read runs on one of SQLite's direct readers when one is free: a page
-                // of 500 documents read through the pool's connection thread cost a wake-up
-                // per row (the consultation's results, 20,000 tallies: 92 ms through the
-                // pool, 34 ms on a direct reader). A read call never writes on it: its
-                // first write ends it to run again as a writer (`write_tx`).
-                let tx = if write {
-                    db.begin_group().await
+        self.tenant.clone().ok_or_else(|| {
+            Denied::Unavailable("aucune commune pendant la lecture du manifeste".into())
+        })
+    }
+
+    /// Opens a transaction of the commune (`write`: a writing one, on SQLite a turn at the
+    /// writer) with its database permits.
+    async fn open(
+        &mut self,
+        db: TenantDb,
+        write: bool,
+    ) -> Result<(GroupTx, Vec<tokio::sync::OwnedSemaphorePermit>), Denied> {
+        let sqlite_writer = write && db.backend() == crate::db::Backend::Sqlite;
+        let gates = self.gates.clone();
+        // The commune's share of the database first (one SQLite writer queued per
+        // commune; a few transactions on PostgreSQL, within the modules' share of the
+        // pool), then the transaction: waits for others, excused and bounded.
+        let open = async move {
+            let mut permits = Vec::new();
+            if let Some(g) = gates {
+                if sqlite_writer {
+                    permits.push(g.writers.clone().acquire_owned().await.ok()?);
                 } else {
-                    db.read().await.map(GroupTx::from)
-                };
-                Some((permits, tx))
-            };
-            match self.excused_wait(HOST_WAIT, open).await {
-                Some(Some((permits, Ok(tx)))) => {
-                    self.tx = Some(tx);
-                    self.db_permits = permits;
-                    if sqlite_writer {
-                        let until = (Instant::now() + MAX_WRITER_HOLD).min(self.deadline.at());
-                        self.writer_hold_until = Some(until);
-                        self.keep_writer_hold();
-                    }
-                }
-                Some(Some((_, Err(e)))) => {
-                    self.failed = Some(format!("database: {e}"));
-                    return Err(Denied::Unavailable("base de données indisponible".into()));
-                }
-                Some(None) | None => {
-                    self.shed(Fault::Overloaded);
-                    return Err(Denied::Unavailable(
-                        "service très sollicité : réessayez dans quelques secondes".into(),
-                    ));
+                    permits.push(g.database.clone().acquire_owned().await.ok()?);
+                    permits.push(g.all_database.clone().acquire_owned().await.ok()?);
                 }
             }
+            // A read runs on one of SQLite's direct readers when one is free: a page
+            // of 500 documents read through the pool's connection thread cost a wake-up
+            // per row (the consultation's results, 20,000 tallies: 92 ms through the
+            // pool, 34 ms on a direct reader). A read call never writes on it: its
+            // first write ends it to run again as a writer (`write_tx`).
+            let tx = if write {
+                db.begin_group().await
+            } else {
+                db.read().await.map(GroupTx::from)
+            };
+            Some((permits, tx))
+        };
+        match self.excused_wait(HOST_WAIT, open).await {
+            Some(Some((permits, Ok(tx)))) => Ok((tx, permits)),
+            Some(Some((_, Err(e)))) => {
+                self.failed = Some(format!("database: {e}"));
+                Err(Denied::Unavailable("base de données indisponible".into()))
+            }
+            Some(None) | None => {
+                self.shed(Fault::Overloaded);
+                Err(Denied::Unavailable(
+                    "service très sollicité : réessayez dans quelques secondes".into(),
+                ))
+            }
         }
-        self.tx
-            .as_mut()
-            .ok_or_else(|| Denied::Unavailable("transaction absente".into()))
     }
 
     /// [`CallState::tx`] for an import that writes. On SQLite, a call that began as a read
@@ -565,6 +608,7 @@ pub(crate) fn new_state(
         capabilities: module.capabilities.clone(),
         write: false,
         tx: None,
+        committed: None,
         failed: None,
         read_call_wrote_late: false,
         host_calls: 0,
@@ -1100,6 +1144,9 @@ async fn finish(
         // An export only reads: whatever it wrote is rolled back.
         Ok(Outcome::Export(_)) | Err(_) => false,
     };
+    // A read of committed data left open (a call that read that way and never wrote) ends
+    // before the call's own transaction does.
+    state.committed = None;
     let tx = state.tx.take();
     if let Some(failure) = state.failed.take() {
         drop(tx);

@@ -66,6 +66,7 @@ impl Module for Hostile {
             .get("/cache/get", cache_get)
             .get("/cache/set", cache_set)
             .get("/cache/lease", cache_lease)
+            .post("/committed", committed)
             .handle(&req)
     }
 
@@ -221,6 +222,19 @@ fn write(req: &Request, _: &Params) -> Result<Response, Error> {
     Ok(Response::json(
         &json!({ "written": value, "version": version, "hits": hits }),
     ))
+}
+
+/// A writing call's reads of the secret `s` as last committed (contract 0.2.9): once before
+/// anything else, then, with the form's `write=1`, after writing the form's `value` there
+/// (in the call's transaction by then, so it reads that value).
+fn committed(req: &Request, _: &Params) -> Result<Response, Error> {
+    let before = SECRETS.get_committed::<Value>("s")?.map(|d| d.value);
+    if req.form_value("write") == Some("1") {
+        let value = req.form_value("value").unwrap_or_default();
+        SECRETS.put("s", value, Indexes::new(), None)?;
+    }
+    let after = SECRETS.get_committed::<Value>("s")?.map(|d| d.value);
+    Ok(Response::json(&json!({ "before": before, "after": after })))
 }
 
 /// Every document and counter reachable, including through names that would escape a

@@ -58,7 +58,7 @@
 pub mod bindings {
     wit_bindgen::generate!({
         world: "module",
-        path: "../wit/v0.2.8",
+        path: "../wit/v0.2.9",
         pub_export_macro: true,
         default_bindings_module: "parvis_module_sdk::bindings",
     });

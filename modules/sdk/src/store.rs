@@ -281,6 +281,22 @@ impl<'a> Collection<'a> {
             .transpose()
     }
 
+    /// The document at `key` as last committed, read outside the call's transaction while the
+    /// call has not opened it (contract 0.2.9, `get-committed`): for what a writing call checks
+    /// but does not change, such as a consultation's dates or a proposal's status. It may be a
+    /// few milliseconds old and misses other calls' writes not yet committed; once the call has
+    /// opened its transaction (any other read or write does), it is [`Collection::get`].
+    /// On SQLite a writing call holds the commune's one writer from its first read to its end:
+    /// reading this way first holds it for less time, every other writer waiting less.
+    pub fn get_committed<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<Doc<T>>, StoreError> {
+        wit::get_committed(self.name, key)?
+            .map(|doc| Doc::decode(self.name, doc))
+            .transpose()
+    }
+
     /// Creates a document; [`StoreError::Conflict`] if the key or a unique value is taken.
     /// Returns the new version (1).
     pub fn insert<T: Serialize + ?Sized>(

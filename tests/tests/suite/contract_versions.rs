@@ -39,8 +39,8 @@ both_backends!(
             contract_versions("parvis-module-donations")?
                 .into_iter()
                 .collect::<Vec<_>>(),
-            ["0.2.8"],
-            "the SDK builds 0.2.8 components"
+            ["0.2.9"],
+            "the SDK builds 0.2.9 components"
         );
         let app = TestApp::start(backend).await?;
         let paris = app.commune("75056").await?;

@@ -33,6 +33,7 @@ mod media;
 mod messages;
 mod moderation;
 mod module_cache;
+mod module_committed;
 mod module_data;
 mod module_places;
 mod modules;

@@ -419,13 +419,25 @@ impl CallState {
     }
 }
 
-impl Host for CallState {
-    async fn get(&mut self, collection: String, key: String) -> Result<Option<Document>, Error> {
+impl CallState {
+    /// A document of the module, read in the call's transaction, or (`committed`) as
+    /// [`CallState::committed_tx`] reads it.
+    async fn read_doc(
+        &mut self,
+        collection: String,
+        key: String,
+        committed: bool,
+    ) -> Result<Option<Document>, Error> {
         let _leaving = self.leaving_database();
         check_name("collection", &collection)?;
         check_name("clé", &key)?;
         let module = self.module.clone();
-        let tx = self.tx(Capability::Storage).await.map_err(denied)?;
+        let tx = if committed {
+            self.committed_tx().await
+        } else {
+            self.tx(Capability::Storage).await
+        }
+        .map_err(denied)?;
         let started = Instant::now();
         let doc = store::get(tx, &module, &collection, &key).await;
         self.read_documents(started.elapsed(), 1);
@@ -433,6 +445,20 @@ impl Host for CallState {
             Ok(doc) => Ok(doc.map(document)),
             Err(e) => Err(Error::Unavailable(self.fail(&e))),
         }
+    }
+}
+
+impl Host for CallState {
+    async fn get(&mut self, collection: String, key: String) -> Result<Option<Document>, Error> {
+        self.read_doc(collection, key, false).await
+    }
+
+    async fn get_committed(
+        &mut self,
+        collection: String,
+        key: String,
+    ) -> Result<Option<Document>, Error> {
+        self.read_doc(collection, key, true).await
     }
 
     async fn insert(&mut self, w: Write) -> Result<Document, Error> {
