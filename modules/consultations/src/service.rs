@@ -22,7 +22,12 @@ const WALK: u32 = 200;
 /// Consultation `number`, which the viewer may see (an official's waiting one is shown only
 /// to the commune's team).
 pub fn consultation(req: &Request, number: u64) -> Result<(Consultation, u64), Error> {
-    let doc = store::consultation(number)?.ok_or(Error::NotFound)?;
+    shown(req, store::consultation(number)?)
+}
+
+/// The consultation as the request may see it: an unapproved one only to the admins.
+fn shown(req: &Request, doc: Option<Doc<Consultation>>) -> Result<(Consultation, u64), Error> {
+    let doc = doc.ok_or(Error::NotFound)?;
     if !doc.value.approved && !req.admin {
         return Err(Error::NotFound);
     }
@@ -313,9 +318,16 @@ pub fn vote(
     qualifications: Vec<String>,
 ) -> Result<bool, Error> {
     let account = req.require_account()?.to_string();
-    let (c, _) = consultation(req, number)?;
+    // What the vote checks but does not change, as last committed: on SQLite the call then
+    // takes the commune's one writer only from its ballot on, every other vote waiting less. A
+    // consultation closed, or a proposal withdrawn, a few milliseconds before is a vote that
+    // came a few milliseconds earlier; what the vote changes (its ballot, the tally, the
+    // participants) is read in its transaction.
+    let (c, _) = shown(req, store::consultation_committed(number)?)?;
     require_open(&c, "voter")?;
-    let proposal = store::proposal(number, p)?.ok_or(Error::NotFound)?.value;
+    let proposal = store::proposal_committed(number, p)?
+        .ok_or(Error::NotFound)?
+        .value;
     if proposal.moderation != Moderation::Published {
         return Err(Error::NotFound);
     }

@@ -61,6 +61,12 @@ pub fn consultation(number: u64) -> Result<Option<Doc<Consultation>>, StoreError
     CONSULTATIONS.get(&Consultation::key(number))
 }
 
+/// The consultation as last committed, read before the call opens its transaction (see
+/// [`crate::service::vote`]).
+pub fn consultation_committed(number: u64) -> Result<Option<Doc<Consultation>>, StoreError> {
+    CONSULTATIONS.get_committed(&Consultation::key(number))
+}
+
 /// Every consultation, newest first (a commune holds a few a year).
 pub fn consultations() -> Result<Vec<Consultation>, StoreError> {
     Ok(CONSULTATIONS
@@ -105,6 +111,15 @@ pub fn count_authored(consultation: u64, account: &str) -> Result<u64, StoreErro
 
 pub fn proposal(consultation: u64, number: u64) -> Result<Option<Doc<Proposal>>, StoreError> {
     PROPOSALS.get(&Proposal::key(consultation, number))
+}
+
+/// The proposal as last committed, read before the call opens its transaction (see
+/// [`crate::service::vote`]).
+pub fn proposal_committed(
+    consultation: u64,
+    number: u64,
+) -> Result<Option<Doc<Proposal>>, StoreError> {
+    PROPOSALS.get_committed(&Proposal::key(consultation, number))
 }
 
 pub fn insert_proposal(p: &Proposal) -> Result<(), StoreError> {

@@ -313,6 +313,36 @@ both_backends!(
         );
         assert!(!csv.contains("alice") && !csv.contains(spam), "{csv}");
 
+        // Eight twins of one change sent at once (a double click, a second tab): each is
+        // answered, and the tally still counts alice once.
+        let trees = |csv: &str| -> Vec<String> {
+            csv.lines()
+                .find(|l| l.contains("planter des arbres"))
+                .map(|l| l.split(',').map(str::to_string).collect())
+                .unwrap_or_default()
+        };
+        let number = trees(&csv).first().cloned().context("the trees' row")?;
+        let token = parvis_tests::form_token(&alice, &ballot).await?;
+        let twins = (0..8).map(|_| {
+            alice
+                .post(&ballot)
+                .form(&[
+                    ("csrf_token", token.as_str()),
+                    ("proposition", number.as_str()),
+                    ("vote", "neutre"),
+                ])
+                .send()
+        });
+        for r in futures_util::future::join_all(twins).await {
+            assert_eq!(r?.status(), 303);
+        }
+        let (_, csv) = get(&visitor, &format!("{page}/resultats.csv")).await?;
+        assert_eq!(trees(&csv)[2..6], ["6", "5", "0", "1"], "{csv}");
+        let back = [("proposition", number.as_str()), ("vote", "d-accord")];
+        assert_eq!(post(&alice, &ballot, &back).await?.status(), 303);
+        let (_, csv) = get(&visitor, &format!("{page}/resultats.csv")).await?;
+        assert_eq!(trees(&csv)[2..6], ["6", "6", "0", "0"], "{csv}");
+
         // Results by neighbourhood: ten residents of the 4th say so, then vote; the share of
         // a neighbourhood shows from ten of its votes on a proposal.
         let declare = format!("{page}/quartier");
