@@ -568,6 +568,18 @@ impl TestApp {
         Ok((id, slugs))
     }
 
+    /// [`TestApp::module_in`] for a fixed list of communes: their slugs, in order.
+    pub async fn module_in_each<const N: usize>(
+        &self,
+        package: &str,
+        insee: [&str; N],
+    ) -> Result<[String; N]> {
+        let (_, slugs) = self.module_in(package, &insee).await?;
+        slugs
+            .try_into()
+            .map_err(|slugs: Vec<String>| anyhow::anyhow!("{N} communes expected: {slugs:?}"))
+    }
+
     /// Switches an installed module on for a commune.
     pub async fn enable_module(&self, slug: &str, id: &str) -> Result<()> {
         let slug = parvis_core::types::Slug::parse(slug)?;

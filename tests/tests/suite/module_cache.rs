@@ -21,12 +21,9 @@ both_backends!(
     a_value_is_kept_for_its_module_and_commune_only,
     |backend: Backend| async move {
         let app = TestApp::start(backend).await?;
-        let (_, communes) = app
-            .module_in("parvis-module-hostile", &["75056", "69123"])
+        let [paris, lyon] = &app
+            .module_in_each("parvis-module-hostile", ["75056", "69123"])
             .await?;
-        let [paris, lyon] = &communes[..] else {
-            anyhow::bail!("two communes: {communes:?}")
-        };
 
         let kept = call(&app, paris, "/set?key=resultats&value=paris").await?;
         assert_eq!(kept["refused"], Value::Null, "{kept}");
@@ -81,10 +78,9 @@ both_backends!(
     oversized_values_are_refused_and_leases_come_one_at_a_time,
     |backend: Backend| async move {
         let app = TestApp::start(backend).await?;
-        let (_, communes) = app.module_in("parvis-module-hostile", &["75056"]).await?;
-        let [paris] = &communes[..] else {
-            anyhow::bail!("one commune: {communes:?}")
-        };
+        let [paris] = &app
+            .module_in_each("parvis-module-hostile", ["75056"])
+            .await?;
 
         // 1 MiB exactly is kept (as JSON, with its two quotes: 2 letters fewer); one more
         // byte is refused, with the bound, and nothing is kept.

@@ -39,12 +39,9 @@ both_backends!(
     a_committed_read_sees_what_is_committed_then_the_calls_own_writes,
     |backend: Backend| async move {
         let app = TestApp::start(backend).await?;
-        let (_, communes) = app
-            .module_in("parvis-module-hostile", &["75056", "69123"])
+        let [paris, lyon] = &app
+            .module_in_each("parvis-module-hostile", ["75056", "69123"])
             .await?;
-        let [paris, lyon] = &communes[..] else {
-            anyhow::bail!("two communes: {communes:?}")
-        };
 
         // Nothing yet; once the call has written, its second read is in its transaction.
         let (status, first) = committed(&app, paris, "un", true).await?;
@@ -79,10 +76,9 @@ both_backends!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_committed_read_does_not_wait_for_sqlites_writer() -> anyhow::Result<()> {
     let app = TestApp::start(Backend::Sqlite).await?;
-    let (_, communes) = app.module_in("parvis-module-hostile", &["75056"]).await?;
-    let [paris] = &communes[..] else {
-        anyhow::bail!("one commune: {communes:?}")
-    };
+    let [paris] = &app
+        .module_in_each("parvis-module-hostile", ["75056"])
+        .await?;
     let (status, answer) = committed(&app, paris, "avant", true).await?;
     assert_eq!(status, 200, "{answer}");
 
