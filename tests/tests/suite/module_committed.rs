@@ -3,7 +3,7 @@
 //! writer later. Driven through the real router and the `hostile` test module's
 //! `POST /committed`: the read sees what is committed, and once the call has written, its own
 //! transaction; it reaches its own commune's documents only; and on SQLite it answers while
-//! another call holds the writer, where a plain `get` would wait for it.
+//! the commune's writer is held, where a plain `get` would wait for it.
 
 use std::time::Duration;
 
@@ -70,9 +70,10 @@ both_backends!(
     }
 );
 
-/// On SQLite a writing call's committed reads take no turn at the writer: while another call
-/// of the same commune holds it for seconds, a call that only reads that way answers, with the
-/// value committed before (not the holder's, still uncommitted).
+/// On SQLite a writing call's committed reads take no turn at the writer: while the commune's
+/// writer is held (here by the test itself, in a write transaction of Paris), a call that only
+/// reads that way answers with the value committed before, where a plain `get` would wait for
+/// the writer until the call was shed (503, after 5 s). A call that writes waits for it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_committed_read_does_not_wait_for_sqlites_writer() -> anyhow::Result<()> {
     let app = TestApp::start(Backend::Sqlite).await?;
@@ -82,26 +83,36 @@ async fn a_committed_read_does_not_wait_for_sqlites_writer() -> anyhow::Result<(
     let (status, answer) = committed(&app, paris, "avant", true).await?;
     assert_eq!(status, 200, "{answer}");
 
-    // The hostile module's `/write?wait_ms=` holds the writer that long before it writes.
-    let client = app.client()?;
-    let holder = tokio::spawn(
-        client
-            .get(app.url(Some(paris), "/m/hostile/write?value=tenu&wait_ms=4000"))
-            .send(),
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let tenant = app.tenant_id(paris).await?;
+    let held = app.state.db.tenant(tenant).begin_write().await?;
     let (status, reading) = committed(&app, paris, "", false).await?;
     assert_eq!(status, 200, "{reading}");
-    assert!(
-        !holder.is_finished(),
-        "the committed read answered only once the writer was free"
-    );
     assert_eq!(reading["before"], "avant", "{reading}");
+    assert_eq!(reading["after"], "avant", "{reading}");
 
-    let held = holder.await??;
-    assert_eq!(held.status(), 200);
-    let (_, after) = committed(&app, paris, "", false).await?;
-    assert_eq!(after["before"], "tenu", "{after}");
+    let client = app.client()?;
+    let token = form_token(&client, &app.url(Some(paris), "/connexion")).await?;
+    let writing = tokio::spawn(
+        client
+            .post(app.url(Some(paris), "/m/hostile/committed"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("value", "après"),
+                ("write", "1"),
+            ])
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !writing.is_finished(),
+        "a writing call went on while the writer was held"
+    );
+    held.rollback().await?;
+    let wrote: Value = writing.await??.json().await?;
+    assert_eq!(
+        (&wrote["before"], &wrote["after"]),
+        (&"avant".into(), &"après".into())
+    );
     app.stop().await;
     Ok(())
 }
