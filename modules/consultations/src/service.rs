@@ -342,17 +342,31 @@ pub fn vote(
             .filter(|q| crate::model::is_neighbourhood_id(q))
             .map(str::to_string),
     };
-    let before = store::ballot(number, p, &account)?;
-    if let Some(old) = &before
-        && old.value.vote == ballot.vote
-        && old.value.qualifications == ballot.qualifications
-        && old.value.neighbourhood == ballot.neighbourhood
-    {
+    let unchanged = |before: &Option<Doc<Ballot>>| {
+        before.as_ref().is_some_and(|old| {
+            old.value.vote == ballot.vote
+                && old.value.qualifications == ballot.qualifications
+                && old.value.neighbourhood == ballot.neighbourhood
+        })
+    };
+    let mut before = store::ballot(number, p, &account)?;
+    if unchanged(&before) {
         return Ok(false);
     }
-    // The ballot first: a second vote at the same moment by the same person conflicts here
-    // (and is rolled back whole), so the tally never counts one person twice.
-    store::put_ballot(&ballot, &account, before.as_ref().map(|d| d.version))?;
+    // The ballot first: a second vote at the same moment by the same person conflicts here,
+    // so the tally never counts one person twice. On PostgreSQL twins (a double click) read
+    // the ballot side by side; the later one's write waits for the first, then conflicts:
+    // read again, its vote is found made. Any other conflict is rolled back whole.
+    if let Err(e) = store::put_ballot(&ballot, &account, before.as_ref().map(|d| d.version)) {
+        let StoreError::Conflict(_) = e else {
+            return Err(e.into());
+        };
+        before = store::ballot(number, p, &account)?;
+        if unchanged(&before) {
+            return Ok(false);
+        }
+        return Err(e.into());
+    }
     let old = before.map(|d| d.value);
     store::change_tally(number, p, |tally: &mut Tally| {
         if let Some(old) = &old {
