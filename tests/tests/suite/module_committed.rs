@@ -73,7 +73,8 @@ both_backends!(
 /// On SQLite a writing call's committed reads take no turn at the writer: while the commune's
 /// writer is held (here by the test itself, in a write transaction of Paris), a call that only
 /// reads that way answers with the value committed before, where a plain `get` would wait for
-/// the writer until the call was shed (503, after 5 s). A call that writes waits for it.
+/// the writer until the host shed the call (`HOST_WAIT`, 5 s; not timed here). A call that
+/// writes waits for it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_committed_read_does_not_wait_for_sqlites_writer() -> anyhow::Result<()> {
     let app = TestApp::start(Backend::Sqlite).await?;
