@@ -349,7 +349,7 @@ pub fn vote(
                 && old.value.neighbourhood == ballot.neighbourhood
         })
     };
-    let mut before = store::ballot(number, p, &account)?;
+    let before = store::ballot(number, p, &account)?;
     if unchanged(&before) {
         return Ok(false);
     }
@@ -357,15 +357,12 @@ pub fn vote(
     // so the tally never counts one person twice. On PostgreSQL twins (a double click) read
     // the ballot side by side; the later one's write waits for the first, then conflicts:
     // read again, its vote is found made. Any other conflict is rolled back whole.
-    if let Err(e) = store::put_ballot(&ballot, &account, before.as_ref().map(|d| d.version)) {
-        let StoreError::Conflict(_) = e else {
-            return Err(e.into());
-        };
-        before = store::ballot(number, p, &account)?;
-        if unchanged(&before) {
+    match store::put_ballot(&ballot, &account, before.as_ref().map(|d| d.version)) {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) if unchanged(&store::ballot(number, p, &account)?) => {
             return Ok(false);
         }
-        return Err(e.into());
+        Err(e) => return Err(e.into()),
     }
     let old = before.map(|d| d.value);
     store::change_tally(number, p, |tally: &mut Tally| {
